@@ -1,0 +1,243 @@
+"""Configuration: the TOML file of CONTRACT section 3, validated with pydantic.
+
+Every key is optional and has the contract's default. An unknown key, a wrong type or
+an out-of-range value raises `ConfigError` naming the dotted key. Relative paths in
+a config file are relative to that file's folder.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError, Issue
+
+__all__ = ["DEFAULT_VEHICLES", "Config", "VehicleConfig", "load_config"]
+
+
+class _Section(BaseModel):
+    # strict: "2.5" is not a number, true is not a number; extra keys are typos.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CityConfig(_Section):
+    name: str = "Paris"
+    timezone: str = "Europe/Paris"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as 'Europe/Paris'"
+            ) from exc
+        return value
+
+
+class DemandConfig(_Section):
+    orders_per_courier_hour: float = Field(2.5, gt=0, allow_inf_nan=False)
+
+
+class EligibilityConfig(_Section):
+    min_available_minutes: float = Field(60, ge=0, allow_inf_nan=False)
+
+
+class CostsConfig(_Section):
+    move_fixed_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
+    shortage_minutes: float = Field(60.0, ge=0, allow_inf_nan=False)
+    surplus_minutes: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+
+class TravelConfig(_Section):
+    detour_factor: float = Field(1.3, gt=0, allow_inf_nan=False)
+
+
+class VehicleConfig(_Section):
+    speed_kmh: float = Field(gt=0, allow_inf_nan=False)
+    max_move_minutes: float = Field(ge=0, allow_inf_nan=False)
+
+
+class DataConfig(_Section):
+    dir: str = ""
+
+
+class SlackConfig(_Section):
+    channel: str = ""
+
+
+class HistoryConfig(_Section):
+    path: str = ""
+
+
+DEFAULT_VEHICLES: dict[str, dict[str, float]] = {
+    "bike": {"speed_kmh": 15.0, "max_move_minutes": 20.0},
+    "ebike": {"speed_kmh": 20.0, "max_move_minutes": 25.0},
+    "scooter": {"speed_kmh": 25.0, "max_move_minutes": 30.0},
+    "car": {"speed_kmh": 22.0, "max_move_minutes": 30.0},
+}
+
+
+class Config(_Section):
+    """The whole configuration. Build with `load_config` or `Config()` for defaults."""
+
+    city: CityConfig = CityConfig()
+    demand: DemandConfig = DemandConfig()
+    eligibility: EligibilityConfig = EligibilityConfig()
+    costs: CostsConfig = CostsConfig()
+    travel: TravelConfig = TravelConfig()
+    vehicles: dict[str, VehicleConfig] = Field(
+        default_factory=lambda: {k: VehicleConfig(**v) for k, v in DEFAULT_VEHICLES.items()}
+    )
+    data: DataConfig = DataConfig()
+    slack: SlackConfig = SlackConfig()
+    history: HistoryConfig = HistoryConfig()
+    #: Folder that relative paths are resolved against (the config file's folder).
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    #: The file this configuration came from, if any.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path | None:
+        """`[data] dir` resolved against the config file's folder, or None when blank."""
+        return self.resolve(self.data.dir) if self.data.dir else None
+
+    @property
+    def history_path(self) -> Path:
+        """`[history] path` resolved, or the default in the platform's user data dir."""
+        if self.history.path:
+            return self.resolve(self.history.path)
+        from platformdirs import user_data_path
+
+        return user_data_path("rebalance", appauthor=False) / "history.sqlite3"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def with_changes(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some keys changed, validated: ``with_changes(costs={"shortage_minutes": 90})``."""
+        raw = self.model_dump(mode="python")
+        for section, values in sections.items():
+            if section == "vehicles":
+                merged = dict(raw["vehicles"])
+                for name, fields in values.items():
+                    merged[name] = {**merged.get(name, {}), **fields}
+                raw["vehicles"] = merged
+            else:
+                raw[section] = {**raw.get(section, {}), **values}
+        return _build(raw, base_dir=self.base_dir, source=self.source, merge_vehicles=False)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a TOML config file; None gives the defaults.
+
+    Raises `ConfigError` naming the file and the dotted key of every problem.
+    """
+    if path is None:
+        return Config()
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            Issue("config file not found", file=str(file)), title="invalid configuration"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            Issue("config file is not UTF-8 text", file=str(file), valid="a UTF-8 TOML file"),
+            title="invalid configuration",
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            Issue(f"cannot read config file: {exc.strerror}", file=str(file)),
+            title="invalid configuration",
+        ) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            Issue(f"not valid TOML: {exc}", file=str(file)), title="invalid configuration"
+        ) from exc
+    return _build(raw, base_dir=file.resolve().parent, source=file, merge_vehicles=True)
+
+
+def _build(
+    raw: dict[str, Any], *, base_dir: Path, source: Path | None, merge_vehicles: bool
+) -> Config:
+    problems: list[Issue] = []
+    file = str(source) if source else None
+    vehicles = raw.get("vehicles")
+    if merge_vehicles and isinstance(vehicles, dict):
+        # A [vehicles.bike] table tunes the default bike; a new name adds a vehicle.
+        merged: dict[str, Any] = {k: dict(v) for k, v in DEFAULT_VEHICLES.items()}
+        for name, fields in vehicles.items():
+            if isinstance(fields, dict):
+                merged[name] = {**merged.get(name, {}), **fields}
+            else:
+                merged[name] = fields
+        raw = {**raw, "vehicles": merged}
+    try:
+        config = Config(**raw, base_dir=base_dir, source=source)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"])
+            problems.append(
+                Issue(_explain(err), file=file, key=key, value=_value(err), valid=_valid(err))
+            )
+        raise ConfigError(problems, title="invalid configuration") from None
+    except TypeError as exc:  # a section that is not a table, e.g. `city = "Paris"`
+        raise ConfigError(Issue(str(exc), file=file), title="invalid configuration") from None
+    return config
+
+
+def _explain(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind.endswith("_type") or kind in {"model_type", "dict_type"}:
+        return "wrong type"
+    if kind in {"greater_than", "greater_than_equal", "finite_number"}:
+        return "value out of range"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def _value(err: Any) -> object:
+    if err["type"] in {"missing", "extra_forbidden"}:
+        return None
+    value = err.get("input")
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _valid(err: Any) -> str | None:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "greater_than":
+        return f"a number > {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"a number >= {ctx.get('ge')}"
+    if kind == "finite_number":
+        return "a finite number"
+    if kind in {"float_type", "float_parsing"}:
+        return "a number"
+    if kind in {"string_type"}:
+        return "a string in quotes"
+    if kind == "extra_forbidden":
+        return "one of the keys of CONTRACT section 3 (see `rebalance --help`)"
+    if kind in {"model_type", "dict_type"}:
+        return "a table, e.g. [section]"
+    return None

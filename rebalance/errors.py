@@ -1,0 +1,173 @@
+"""The exception hierarchy of rebalance.
+
+Every error a user can cause carries the context needed to fix it, and maps to one
+exit code of the contract (CONTRACT section 6)::
+
+    RebalanceError                 exit 1   (a bug, or something unforeseen)
+     ├── InputError                exit 3   bad data or configuration
+     │    ├── DataError                     one or more problems in input files
+     │    └── ConfigError                   one or more problems in the TOML config
+     ├── InfeasibleError           exit 4   no plan satisfies the constraints
+     ├── PublishError              exit 5   Slack refused or could not be reached
+     └── LockHeldError             exit 6   another run holds the (city, shift) lock
+
+`Issue` is one located problem (file, line, column or config key, value, what is
+valid); `InputError` carries a list of them so all problems of a file are reported
+together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InfeasibleError",
+    "InputError",
+    "Issue",
+    "LockHeldError",
+    "PublishError",
+    "RebalanceError",
+]
+
+#: How many problems are listed in a message before "... and N more".
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One located problem in an input file or in the configuration.
+
+    ``line`` is the line as a spreadsheet shows it: the header is line 1, so the
+    first data row is line 2 (CSV). ``row`` is the 1-based row of a Parquet file. ``key`` is a dotted config key (``vehicles.bike.speed_kmh``).
+    """
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    row: int | None = None
+    column: str | None = None
+    value: object = None
+    valid: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column!r}")
+        if self.key:
+            where.append(f"key {self.key!r}")
+        text = ", ".join(where)
+        text = f"{text}: {self.message}" if text else self.message
+        if self.value is not None:
+            text += f" (got {_show(self.value)})"
+        if self.valid:
+            text += f"; expected {self.valid}"
+        return text
+
+
+def _show(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class RebalanceError(Exception):
+    """Base of every error rebalance raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(RebalanceError):
+    """Invalid input data or configuration (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, problems: list[Issue] | Issue | str, *, title: str | None = None):
+        if isinstance(problems, str):
+            problems = [Issue(problems)]
+        elif isinstance(problems, Issue):
+            problems = [problems]
+        self.problems: list[Issue] = list(problems)
+        self.title = title or "invalid input"
+        super().__init__(self.render())
+
+    def render(self, limit: int = MAX_LISTED) -> str:
+        """The message: a title line then one line per problem, capped at ``limit``."""
+        count = len(self.problems)
+        head = self.title if count <= 1 else f"{self.title}: {count} problems"
+        lines = [head] if count > 1 or not self.problems else []
+        for problem in self.problems[:limit]:
+            lines.append(("  - " if count > 1 else "") + str(problem))
+        if count > limit:
+            lines.append(f"  ... and {count - limit} more")
+        if count == 1:
+            return f"{self.title}: {lines[0]}"
+        return "\n".join(lines)
+
+    @property
+    def files(self) -> list[str]:
+        """Distinct files named by the problems, in order of first mention."""
+        seen: dict[str, None] = {}
+        for problem in self.problems:
+            if problem.file:
+                seen.setdefault(problem.file)
+        return list(seen)
+
+
+class DataError(InputError):
+    """Problems in the input tables."""
+
+
+class ConfigError(InputError):
+    """Problems in the TOML configuration."""
+
+
+class InfeasibleError(RebalanceError):
+    """No assignment satisfies the constraints; the message says why (exit 4)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, zones: tuple[str, ...] = ()):
+        self.zones = zones
+        super().__init__(message)
+
+
+class PublishError(RebalanceError):
+    """Publishing to Slack failed; the plan is saved (exit 5).
+
+    ``hint`` says how to fix it and retry; ``slack_error`` is Slack's error code.
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, hint: str = "", slack_error: str | None = None):
+        self.hint = hint
+        self.slack_error = slack_error
+        super().__init__(f"{message}\n{hint}" if hint else message)
+
+
+@dataclass
+class LockHolder:
+    """Who holds a run lock."""
+
+    pid: int
+    started_at: str
+    host: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class LockHeldError(RebalanceError):
+    """Another run for the same city and shift holds the lock (exit 6)."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, holder: LockHolder | None = None):
+        self.holder = holder
+        super().__init__(message)

@@ -1,0 +1,498 @@
+"""Synthetic city generator: zones, restaurants and couriers for demos, tests and benchmarks.
+
+Pure numpy/pandas and fully vectorised, so a 1,000-zone / 100,000-courier city takes a fraction
+of a second. Output is deterministic for a seed (byte-identical files) and follows the data
+directory contract: ids are zero-padded strings, timestamps are ISO 8601 local time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COURIER_COLUMNS",
+    "RESTAURANT_COLUMNS",
+    "TRAVEL_TIME_COLUMNS",
+    "VEHICLES",
+    "ZONE_COLUMNS",
+    "courier_statuses",
+    "courier_windows",
+    "format_timestamps",
+    "generate_city",
+    "haversine_km",
+    "padded_ids",
+    "restaurant_names",
+    "travel_time_table",
+    "write_config",
+    "write_table",
+]
+
+ZONE_COLUMNS = ("zone_id", "name", "lat", "lon", "priority", "max_couriers")
+RESTAURANT_COLUMNS = ("restaurant_id", "name", "zone_id", "status", "expected_orders_per_hour")
+COURIER_COLUMNS = (
+    "courier_id",
+    "zone_id",
+    "vehicle",
+    "available_from",
+    "available_until",
+    "status",
+)
+TRAVEL_TIME_COLUMNS = ("from_zone", "to_zone", "minutes", "vehicle")
+TABLES = ("zones", "restaurants", "couriers", "travel_times")
+
+VEHICLES = ("bike", "ebike", "scooter", "car")
+VEHICLE_SHARES = (0.35, 0.30, 0.25, 0.10)
+
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEG = EARTH_RADIUS_KM * math.pi / 180.0
+ZONE_SPACING_KM = 0.9  # real delivery zones are 0.6-1.0 km apart
+TRAVEL_RADIUS_KM = 6.0  # travel_times.csv lists pairs closer than this
+ROAD_FACTOR = 1.35  # road distance / great-circle distance in a dense city
+TRAVEL_SPEED_KMH = 18.0  # vehicle-agnostic average speed for travel_times.csv
+OFFSET_TIMESTAMP_SHARE = 0.02  # a few exporters write explicit UTC offsets
+
+# Restaurant names: (cuisine weight, prefixes, suffixes), "|"-separated. Prefix and suffix come
+# from the same cuisine so names stay plausible ("Trattoria Napoli", never "Sushi Napoli").
+_CUISINES: tuple[tuple[float, str, str], ...] = (
+    (
+        0.2,
+        "Chez|Bistrot|Le Comptoir de|Brasserie|Café|La Table de|Auberge",
+        "Marcel|Louise|Gaston|Margot|Jules|Suzette|Lucien|Odette|Paulette|Honoré|Célestin|Augustine",
+    ),
+    (
+        0.16,
+        "Pizzeria|Trattoria|Osteria|Pasta|Da",
+        "Napoli|Roma|Luigi|Mamma Rosa|Vesuvio|Toscana|Bella Vita|Giovanni|Sorrento|Portofino|Nonna Pia|Amalfi",
+    ),
+    (0.1, "Sushi|Ramen|Izakaya|Bento|Udon", "Yama|Sakura|Kyo|Hana|Tokyo|Fuji|Koi|Momo|Zen|Kaito"),
+    (
+        0.1,
+        "Burger|Smash|Big|Grill",
+        "Factory|Club|House|Corner|Brothers|Garage|Station|Shack|Republic|Diner",
+    ),
+    (
+        0.07,
+        "Wok|Pho|Bao|Dim Sum|Banh Mi",
+        "Saigon|Hanoi|Lotus|Jade|Mékong|Bambou|Dragon|Shanghai|Canton",
+    ),
+    (0.06, "Curry|Tandoori|Masala|Taj", "Mahal|Palace|Express|Bombay|Delhi|Kerala|Punjab|Himalaya"),
+    (0.06, "Mezze|Falafel|Saj", "Beyrouth|Byblos|du Liban|Cèdre|Baalbek|Zaatar|Jounieh"),
+    (0.05, "Kebab|Grill|Pide", "Istanbul|Anatolie|Bosphore|Antalya|Izmir|Cappadoce"),
+    (0.05, "Tacos|Burrito|Cantina", "Loco|El Sol|Amigos|Oaxaca|Azteca|La Playa|Frida"),
+    (0.04, "Crêperie|Galettes", "Bretonne|de Quimper|Saint-Malo|du Port|Ker Louis|Armor"),
+    (0.04, "Couscous|Tajine|Le Riad", "Marrakech|Fès|Atlas|Essaouira|Casablanca|Agadir"),
+    (0.04, "Poke|Bowl|Green", "Aloha|Maui|Lagoon|Garden|Kitchen|Lab"),
+    (
+        0.03,
+        "Boulangerie|Fournil|Sandwicherie",
+        "du Marché|des Halles|Saint-Honoré|de la Gare|du Coin|des Lilas",
+    ),
+    (0.03, "Bibimbap|Kimchi|Seoul", "Garden|Kitchen|House|Star|Table"),
+    (0.02, "Meze|Taverna|Souvlaki", "Athena|Mykonos|Santorini|Olympia|Corfou"),
+)
+
+
+def _name_catalogue() -> tuple[np.ndarray, np.ndarray]:
+    """All prefix+suffix names and their sampling probabilities (cuisine weight split evenly)."""
+    names: list[str] = []
+    probs: list[float] = []
+    for weight, prefixes, suffixes in _CUISINES:
+        combos = [f"{p} {s}" for p in prefixes.split("|") for s in suffixes.split("|")]
+        names.extend(combos)
+        probs.extend([weight / len(combos)] * len(combos))
+    p = np.asarray(probs)
+    return np.asarray(names, dtype=object), p / p.sum()
+
+
+_NAMES, _NAME_PROBS = _name_catalogue()
+
+
+def restaurant_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Draw `n` plausible restaurant names (object array; chains may repeat)."""
+    return _NAMES[rng.choice(_NAMES.size, size=n, p=_NAME_PROBS)]
+
+
+def padded_ids(prefix: str, n: int, width: int) -> list[str]:
+    """Ids `prefix + 1..n` zero padded to `width` digits (wider if `n` needs it)."""
+    width = max(width, len(str(n)))
+    return [f"{prefix}{i:0{width}d}" for i in range(1, n + 1)]
+
+
+def haversine_km(
+    lat1: np.ndarray | float,
+    lon1: np.ndarray | float,
+    lat2: np.ndarray | float,
+    lon2: np.ndarray | float,
+) -> np.ndarray:
+    """Great-circle distance in km (broadcasting), earth radius as in the contract."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _local_shift_start(shift_start: str | datetime, tz: ZoneInfo) -> np.datetime64:
+    """Shift start as naive local time (an offset, if given, is converted to `tz`)."""
+    ts = shift_start if isinstance(shift_start, datetime) else datetime.fromisoformat(shift_start)
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(tz).replace(tzinfo=None)
+    return np.datetime64(ts.replace(microsecond=0), "s")
+
+
+def courier_windows(
+    rng: np.random.Generator, n: int, shift_start: np.datetime64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Availability windows (naive local datetime64[s]) around `shift_start`.
+
+    Most couriers logged in up to 2 h before the shift and stay 2-6 h; ~10% start later and
+    ~8% stop within the first hour, so eligibility filtering has something to do.
+    """
+    minute = np.timedelta64(60, "s")
+    kind = rng.choice(3, size=n, p=[0.82, 0.10, 0.08])  # 0 normal, 1 late start, 2 ends soon
+    before = rng.integers(0, 25, size=n) * 5  # 0..120 min before the shift
+    after = rng.integers(1, 25, size=n) * 5  # 5..120 min after the shift
+    duration = rng.integers(24, 73, size=n) * 5  # 2..6 h
+    ends_soon = rng.integers(1, 12, size=n) * 5  # 5..55 min after the shift
+    start_offset = np.where(kind == 1, after, -before)
+    start = shift_start + start_offset * minute
+    until = np.where(kind == 2, shift_start + ends_soon * minute, start + duration * minute)
+    return start, until
+
+
+def format_timestamps(
+    rng: np.random.Generator,
+    columns: Sequence[np.ndarray],
+    timezone: str,
+    offset_share: float = OFFSET_TIMESTAMP_SHARE,
+) -> list[np.ndarray]:
+    """ISO 8601 strings of naive local datetime64 arrays (all the same length).
+
+    Most rows stay naive (local time); a random `offset_share` of rows, the same rows in every
+    column, gets the explicit UTC offset valid at that local time, as some exporters write it.
+    """
+    out = [
+        np.datetime_as_string(col.astype("datetime64[s]"), unit="s").astype(object)
+        for col in columns
+    ]
+    n = len(columns[0]) if columns else 0
+    mask = rng.random(n) < offset_share
+    if mask.any():
+        for col, text in zip(columns, out, strict=True):
+            local = pd.DatetimeIndex(col[mask]).tz_localize(
+                timezone,
+                ambiguous=np.zeros(int(mask.sum()), dtype=bool),
+                nonexistent="shift_forward",
+            )
+            text[mask] = [ts.isoformat() for ts in local]
+    return out
+
+
+def courier_statuses(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Statuses: ~5% busy, ~5% offline, the rest `available` or blank (None)."""
+    choices = np.array(["available", None, "busy", "offline"], dtype=object)
+    return choices[rng.choice(4, size=n, p=[0.60, 0.30, 0.05, 0.05])]
+
+
+def travel_time_table(
+    zone_ids: Sequence[str],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_km: float = TRAVEL_RADIUS_KM,
+    speed_kmh: float = TRAVEL_SPEED_KMH,
+    road_factor: float = ROAD_FACTOR,
+) -> pd.DataFrame:
+    """Directed travel times for every zone pair within `max_km`, vehicle left blank.
+
+    Minutes are road distance (great circle x road factor x noise) over a vehicle-agnostic
+    speed; each direction gets its own noise, as one-way streets make real trips asymmetric.
+    """
+    ids = np.asarray(zone_ids, dtype=object)
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    n = ids.size
+    # Chunk the rows so the distance matrix never exceeds a few million cells.
+    chunk = max(1, 4_000_000 // max(n, 1))
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    dist: list[np.ndarray] = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        d = haversine_km(lat[start:stop, None], lon[start:stop, None], lat[None, :], lon[None, :])
+        rows = np.arange(start, stop)[:, None]
+        i, j = np.nonzero((d <= max_km) & (rows != np.arange(n)[None, :]))
+        src.append(i + start)
+        dst.append(j)
+        dist.append(d[i, j])
+    i_all = np.concatenate(src) if src else np.empty(0, dtype=int)
+    j_all = np.concatenate(dst) if dst else np.empty(0, dtype=int)
+    d_all = np.concatenate(dist) if dist else np.empty(0)
+    noise = np.clip(rng.lognormal(0.0, 0.12, size=d_all.size), 0.8, 1.5)
+    minutes = np.round(d_all * road_factor * noise / speed_kmh * 60.0, 1)
+    return pd.DataFrame(
+        {
+            "from_zone": ids[i_all],
+            "to_zone": ids[j_all],
+            "minutes": minutes,
+            "vehicle": np.full(i_all.size, None, dtype=object),
+        }
+    )
+
+
+def _arrow_type(series: pd.Series) -> object:
+    """Parquet column type: numbers stay numbers, everything else is a string."""
+    import pyarrow as pa
+
+    if pd.api.types.is_bool_dtype(series):
+        return pa.string()
+    if pd.api.types.is_integer_dtype(series):
+        return pa.int64()
+    if pd.api.types.is_float_dtype(series):
+        return pa.float64()
+    return pa.string()
+
+
+def write_table(df: pd.DataFrame, directory: Path, name: str, fmt: str = "csv") -> Path:
+    """Write `df` as `directory/name.csv` (UTF-8, blanks empty) or `name.parquet`."""
+    if fmt == "csv":
+        path = directory / f"{name}.csv"
+        df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+        return path
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = directory / f"{name}.parquet"
+        schema = pa.schema([(col, _arrow_type(df[col])) for col in df.columns])
+        # Explicit schema: all-blank columns stay strings, ids never become numbers. Dropping the
+        # pandas metadata keeps readers from guessing index or extension dtypes.
+        table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata(None), path)
+        return path
+    raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+
+
+def _toml_value(value: object) -> str:
+    """A TOML literal for a str, bool, int or float."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite config value {value!r}")
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string is a valid TOML basic string, except that TOML also forbids raw DEL.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    raise TypeError(f"unsupported config value {value!r}")
+
+
+def write_config(
+    path: Path,
+    sections: Mapping[str, Mapping[str, object]],
+    header: str = "",
+) -> Path:
+    """Write a rebalance TOML config: `sections` maps a (dotted) table name to its keys."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    for table, keys in sections.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{table}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in keys.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _weights(
+    x: np.ndarray, y: np.ndarray, centres: np.ndarray, amps: np.ndarray, sigma: float, floor: float
+) -> np.ndarray:
+    """Sum of Gaussian bumps around `centres` (km) plus a floor, evaluated at each zone."""
+    d2 = (x[:, None] - centres[None, :, 0]) ** 2 + (y[:, None] - centres[None, :, 1]) ** 2
+    return floor + (amps[None, :] * np.exp(-d2 / (2 * sigma**2))).sum(axis=1)
+
+
+def _random_centres(
+    rng: np.random.Generator, k: int, radius: float, r_min: float, r_max: float
+) -> np.ndarray:
+    """`k` points (km) uniformly spread over the ring r_min..r_max (fractions of `radius`)."""
+    r = radius * np.sqrt(rng.uniform(r_min**2, r_max**2, size=k))
+    theta = rng.uniform(0, 2 * np.pi, size=k)
+    return np.column_stack([r * np.cos(theta), r * np.sin(theta)])
+
+
+def _zone_layout(
+    rng: np.random.Generator, zones: int, spacing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zone centroids (x east, y north, km) on a jittered grid filling a disc.
+
+    The disc has area `zones * spacing**2`, so its radius grows like sqrt(zones) and the
+    spacing between neighbouring zones stays that of real delivery zones.
+    """
+    side = math.ceil(math.sqrt(zones * 4 / math.pi)) + 3
+    g = (np.arange(side) - (side - 1) / 2) * spacing
+    gx, gy = np.meshgrid(g, -g)  # row-major from the north-west, like map numbering
+    gx, gy = gx.ravel(), gy.ravel()
+    # Random tie-break on the distance so the disc edge is ragged rather than a staircase.
+    score = np.hypot(gx, gy) + rng.uniform(0, 0.5 * spacing, size=gx.size)
+    keep = np.sort(np.argsort(score, kind="stable")[:zones])
+    jitter = rng.uniform(-0.25 * spacing, 0.25 * spacing, size=(2, zones))
+    return gx[keep] + jitter[0], gy[keep] + jitter[1]
+
+
+def generate_city(
+    out_dir: str | Path,
+    *,
+    zones: int,
+    couriers: int,
+    restaurants: int,
+    seed: int = 0,
+    shift_start: str = "2026-11-30T19:00",
+    city: str = "Synthetic City",
+    timezone: str = "Europe/Paris",
+    travel_times: bool = False,
+    center: tuple[float, float] = (48.8566, 2.3522),
+    fmt: str = "csv",
+) -> Path:
+    """Write a synthetic city (zones, restaurants, couriers, rebalance.toml) to `out_dir`.
+
+    Restaurants cluster in a few dense centres while couriers live in other (residential)
+    areas, so a plan has real moves to make. With `travel_times`, a travel_times table for
+    zone pairs within 6 km is written too. Tables from an earlier run that this run does not
+    write (other format, old travel_times) are removed so the directory stays consistent.
+    Returns the output directory.
+    """
+    if zones < 1:
+        raise ValueError("zones must be at least 1")
+    if couriers < 0 or restaurants < 0:
+        raise ValueError("couriers and restaurants must be >= 0")
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    tz = ZoneInfo(timezone)  # raises for an unknown zone before anything is written
+    start = _local_shift_start(shift_start, tz)
+    lat0, lon0 = center
+    if not (-90 <= lat0 <= 90 and -180 <= lon0 <= 180):
+        raise ValueError(f"center {center!r} is not a valid lat/lon")
+
+    # One independent stream per concern: asking for travel times or another format never
+    # changes the other tables.
+    rng_zone, rng_rest, rng_cour, rng_time, rng_travel = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
+    )
+
+    # Zones.
+    x, y = _zone_layout(rng_zone, zones, ZONE_SPACING_KM)
+    radius = ZONE_SPACING_KM * math.sqrt(zones / math.pi)
+    lat = np.clip(lat0 + y / KM_PER_DEG, -89.999, 89.999)
+    lon = lon0 + x / (KM_PER_DEG * max(math.cos(math.radians(lat0)), 0.01))
+    lon = (lon + 180.0) % 360.0 - 180.0
+    width = max(4, len(str(zones)))
+    zone_ids = np.asarray(padded_ids("Z", zones, width), dtype=object)
+    zone_names = [f"Zone {i:0{width}d}" for i in range(1, zones + 1)]
+
+    # Demand hotspots (restaurants) and residential areas (courier homes) are different
+    # places; a little lognormal noise per zone keeps neighbouring zones from looking identical.
+    k = int(np.clip(round(math.sqrt(zones) / 4), 1, 12))
+    sigma = max(1.5 * ZONE_SPACING_KM, 0.18 * radius)
+    food_centres = np.vstack([[0.0, 0.0], _random_centres(rng_zone, k - 1, radius, 0.0, 0.7)])
+    food_amps = np.concatenate([[1.0], rng_zone.uniform(0.3, 0.8, size=k - 1)])
+    home_centres = _random_centres(rng_zone, k + 1, radius, 0.45, 0.95)
+    home_amps = rng_zone.uniform(0.5, 1.0, size=k + 1)
+    food_w = _weights(x, y, food_centres, food_amps, sigma, 0.03)
+    home_w = _weights(x, y, home_centres, home_amps, sigma, 0.10)
+    food_w *= rng_zone.lognormal(0.0, 0.3, size=zones)
+    home_w *= rng_zone.lognormal(0.0, 0.3, size=zones)
+
+    # Restaurants: lognormal orders per hour (mean ~2.5), 65-75% open at dinner time.
+    r_zone = rng_rest.choice(zones, size=restaurants, p=food_w / food_w.sum())
+    s = 0.75
+    orders = np.round(rng_rest.lognormal(math.log(2.5) - s * s / 2, s, size=restaurants), 2)
+    open_share = rng_rest.uniform(0.65, 0.75)
+    is_open = rng_rest.random(restaurants) < open_share
+    restaurants_df = pd.DataFrame(
+        {
+            "restaurant_id": padded_ids("R", restaurants, 5),
+            "name": restaurant_names(rng_rest, restaurants),
+            "zone_id": zone_ids[r_zone],
+            "status": np.where(is_open, "open", "closed"),
+            "expected_orders_per_hour": orders,
+        },
+        columns=list(RESTAURANT_COLUMNS),
+    )
+
+    # Couriers.
+    c_zone = rng_cour.choice(zones, size=couriers, p=home_w / home_w.sum())
+    vehicles = np.asarray(VEHICLES, dtype=object)[
+        rng_cour.choice(len(VEHICLES), size=couriers, p=VEHICLE_SHARES)
+    ]
+    t_from, t_until = courier_windows(rng_cour, couriers, start)
+    from_text, until_text = format_timestamps(rng_time, [t_from, t_until], timezone)
+    couriers_df = pd.DataFrame(
+        {
+            "courier_id": padded_ids("C", couriers, 6),
+            "zone_id": zone_ids[c_zone],
+            "vehicle": vehicles,
+            "available_from": from_text,
+            "available_until": until_text,
+            "status": courier_statuses(rng_cour, couriers),
+        },
+        columns=list(COURIER_COLUMNS),
+    )
+
+    # Zone options: a few priority zones; a few caps, never below the couriers already there,
+    # so everyone can stay and a cap can never make the plan infeasible.
+    priority = np.where(
+        rng_zone.random(zones) < 0.05, rng_zone.choice([1.5, 2.0], size=zones), np.nan
+    )
+    present = np.bincount(c_zone, minlength=zones)
+    capped = rng_zone.random(zones) < 0.02
+    cap = pd.array(present + rng_zone.integers(0, 3, size=zones), dtype="Int64")
+    cap[~capped] = pd.NA
+    zones_df = pd.DataFrame(
+        {
+            "zone_id": zone_ids,
+            "name": zone_names,
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "priority": priority,
+            "max_couriers": cap,
+        },
+        columns=list(ZONE_COLUMNS),
+    )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {
+        write_table(zones_df, out, "zones", fmt),
+        write_table(restaurants_df, out, "restaurants", fmt),
+        write_table(couriers_df, out, "couriers", fmt),
+    }
+    if travel_times:
+        travel_df = travel_time_table(zone_ids, lat, lon, rng_travel)
+        written.add(write_table(travel_df, out, "travel_times", fmt))
+    for table in TABLES:
+        for ext in ("csv", "parquet"):
+            stale = out / f"{table}.{ext}"
+            if stale not in written and stale.exists():
+                stale.unlink()
+
+    write_config(
+        out / "rebalance.toml",
+        {"city": {"name": city, "timezone": timezone}, "data": {"dir": "."}},
+        header=(
+            f"Synthetic city written by rebalance generate (seed {seed}): {zones} zones, "
+            f"{restaurants} restaurants, {couriers} couriers.\n"
+            f"Courier availability is centred on the shift starting {start}."
+        ),
+    )
+    return out

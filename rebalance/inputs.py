@@ -1,0 +1,604 @@
+"""Load and validate a data directory (CONTRACT section 1) into `Inputs`.
+
+Each table is ``NAME.csv`` or ``NAME.parquet``. Validation is vectorised and collects
+every problem of every file before raising one `DataError`, so an operator fixes the
+data in one pass. Lines are numbered as a spreadsheet shows them (header = line 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError, Issue
+from .timeparse import parse_timestamps
+
+__all__ = ["Inputs", "load"]
+
+#: Rows listed per (file, column, rule) before the rest are counted in one line.
+ROWS_PER_RULE = 10
+
+Kind = Literal["id", "ref", "text", "float", "int", "timestamp", "choice"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True  # the column must be in the header
+    blank_ok: bool = False  # a blank value is allowed (and means `default`)
+
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "zones": (
+        Column("zone_id", "id"),
+        Column("name", "text", blank_ok=True),
+        Column("lat", "float"),
+        Column("lon", "float"),
+        Column("priority", "float", required=False, blank_ok=True),
+        Column("max_couriers", "int", required=False, blank_ok=True),
+    ),
+    "restaurants": (
+        Column("restaurant_id", "id"),
+        Column("name", "text", blank_ok=True),
+        Column("zone_id", "ref"),
+        Column("status", "choice"),
+        Column("expected_orders_per_hour", "float"),
+    ),
+    "couriers": (
+        Column("courier_id", "id"),
+        Column("zone_id", "ref"),
+        Column("vehicle", "choice"),
+        Column("available_from", "timestamp"),
+        Column("available_until", "timestamp"),
+        Column("status", "choice", required=False, blank_ok=True),
+    ),
+    "travel_times": (
+        Column("from_zone", "ref"),
+        Column("to_zone", "ref"),
+        Column("minutes", "float"),
+        Column("vehicle", "choice", required=False, blank_ok=True),
+    ),
+}
+OPTIONAL_TABLES = frozenset({"travel_times"})
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated input tables of one city, ready to plan.
+
+    - ``zones``: zone_id, name, lat, lon, priority (float, default 1.0),
+      max_couriers (float, NaN = no cap).
+    - ``restaurants``: restaurant_id, name, zone_id, status ('open'/'closed'),
+      expected_orders_per_hour.
+    - ``couriers``: courier_id, zone_id, vehicle, available_from, available_until
+      (UTC timestamps), status ('available'/'busy'/'offline').
+    - ``travel_times``: from_zone, to_zone, minutes, vehicle ('' = every vehicle), or None.
+
+    Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
+    """
+
+    zones: pd.DataFrame
+    restaurants: pd.DataFrame
+    couriers: pd.DataFrame
+    travel_times: pd.DataFrame | None = None
+    source: Path | None = None
+    sha256: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Inputs:
+        """A copy with some tables replaced; the fingerprint is recomputed from content."""
+        new = replace(self, **changes, sha256="")
+        object.__setattr__(new, "sha256", new._content_hash())
+        return new
+
+    def _content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for name in ("zones", "restaurants", "couriers", "travel_times"):
+            frame = getattr(self, name)
+            if frame is None:
+                continue
+            digest.update(name.encode())
+            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            digest.update(hashed.tobytes())
+        return digest.hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts an operator checks before planning."""
+        open_mask = self.restaurants["status"].eq("open")
+        return {
+            "zones": len(self.zones),
+            "restaurants_open": int(open_mask.sum()),
+            "restaurants_closed": int((~open_mask).sum()),
+            "couriers": len(self.couriers),
+            "couriers_by_status": self.couriers["status"].value_counts().sort_index().to_dict(),
+            "travel_times": None if self.travel_times is None else len(self.travel_times),
+        }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Raw:
+    """One table as read: text columns, before validation."""
+
+    name: str
+    path: Path
+    frame: pd.DataFrame
+    parquet: bool
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    found = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.exists()]
+    if len(found) > 1:
+        raise DataError(
+            Issue(
+                f"both {name}.csv and {name}.parquet exist; keep one",
+                file=str(directory),
+            ),
+            title="invalid input",
+        )
+    return found[0] if found else None
+
+
+def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | None:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        issues.append(
+            Issue(
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+                file=path.name,
+                line=line,
+                valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
+            )
+        )
+        return None
+    if not data.strip():
+        issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    names = [h.strip() for h in next(iter(_split_header(header)))]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc).split("\n")[0]
+        issues.append(
+            Issue(
+                f"cannot parse CSV: {message}",
+                file=path.name,
+                valid="one header row and the same number of fields on every line",
+            )
+        )
+        return None
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        issues.append(
+            Issue(f"duplicate column names {dupes}", file=path.name, line=1, valid="unique names")
+        )
+        return None
+    import pyarrow.compute as pc
+
+    columns = {
+        n: pc.utf8_trim_whitespace(table.column(n)).to_numpy(zero_copy_only=False) for n in names
+    }
+    frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in columns.items()})
+    return frame, digest
+
+
+def _split_header(header: str) -> Iterable[list[str]]:
+    import csv
+
+    return csv.reader([header])
+
+
+def _read_parquet(
+    path: Path, spec: tuple[Column, ...], issues: list[Issue]
+) -> tuple[pd.DataFrame, str] | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
+        return None
+    bad = False
+    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    by_name = {c.name: c for c in spec}
+    for name in table.column_names:
+        column = table.column(name)
+        col = by_name.get(name)
+        typ = column.type
+        if pa.types.is_dictionary(typ):
+            column = column.cast(typ.value_type)
+            typ = typ.value_type
+        is_text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
+        is_num = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
+        is_time = pa.types.is_timestamp(typ)
+        if col is None:
+            continue
+        expected = {
+            "id": ("string", is_text),
+            "ref": ("string", is_text),
+            "text": ("string", is_text),
+            "choice": ("string", is_text),
+            "float": ("a number (double or integer)", is_num),
+            "int": ("an integer or number", is_num),
+            "timestamp": ("timestamp or ISO 8601 string", is_time or is_text),
+        }[col.kind]
+        if not expected[1]:
+            issues.append(
+                Issue(
+                    f"Parquet column has type {typ}",
+                    file=path.name,
+                    column=name,
+                    valid=expected[0]
+                    + (" (ids like '0042' must stay text)" if col.kind in {"id", "ref"} else ""),
+                )
+            )
+            bad = True
+            continue
+        if is_text:
+            import pyarrow.compute as pc
+
+            values = pc.utf8_trim_whitespace(column.fill_null("")).to_numpy(zero_copy_only=False)
+            frame[name] = pd.Series(values, dtype=object)
+        elif is_time:
+            series = column.to_pandas()
+            if series.dt.tz is None:
+                # Kept naive so validation localises it to the city timezone like CSV text.
+                series = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+                frame[name] = series.fillna("").astype(object)
+            else:
+                frame[name] = series.dt.tz_convert("UTC")
+        else:
+            frame[name] = column.to_pandas().astype("float64")
+    return None if bad else (frame, digest)
+
+
+def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
+    path = _find(directory, name)
+    if path is None:
+        if name not in OPTIONAL_TABLES:
+            issues.append(
+                Issue(
+                    f"missing file {name}.csv (or {name}.parquet)",
+                    file=str(directory / f"{name}.csv"),
+                    valid=f"a {name} table with columns "
+                    + ", ".join(c.name for c in TABLES[name] if c.required),
+                )
+            )
+        return None
+    parquet = path.suffix == ".parquet"
+    got = _read_parquet(path, TABLES[name], issues) if parquet else _read_csv(path, issues)
+    if got is None:
+        return None
+    frame, digest = got
+    missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
+    for column in missing:
+        issues.append(
+            Issue(
+                "missing column",
+                file=path.name,
+                line=None if parquet else 1,
+                column=column,
+                valid="header: " + ", ".join(c.name for c in TABLES[name] if c.required),
+            )
+        )
+    if missing:
+        return None
+    return _Raw(name, path, frame, parquet, digest)
+
+
+# ------------------------------------------------------------------------ validation
+
+
+class _Checker:
+    """Collects located issues for one table, vectorised over rows."""
+
+    def __init__(self, raw: _Raw, issues: list[Issue]):
+        self.raw = raw
+        self.issues = issues
+        self.bad = np.zeros(len(raw.frame), dtype=bool)
+
+    def flag(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str,
+        message: str,
+        valid: str | None,
+        values: pd.Series | None = None,
+    ) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        positions = np.flatnonzero(mask)
+        if positions.size == 0:
+            return
+        self.bad |= mask
+        source = self.raw.frame[column] if values is None else values
+        for pos in positions[:ROWS_PER_RULE]:
+            value = source.iloc[pos]
+            self.issues.append(
+                Issue(
+                    message,
+                    file=self.raw.label,
+                    line=None if self.raw.parquet else int(pos) + 2,
+                    row=int(pos) + 1 if self.raw.parquet else None,
+                    column=column,
+                    value=value if not _is_blank(value) else "",
+                    valid=valid,
+                )
+            )
+        extra = positions.size - ROWS_PER_RULE
+        if extra > 0:
+            self.issues.append(
+                Issue(
+                    f"... and {extra} more rows with the same problem ({message})",
+                    file=self.raw.label,
+                    column=column,
+                )
+            )
+
+    def text(self, column: str) -> pd.Series:
+        return self.raw.frame[column].astype(object).where(self.raw.frame[column].notna(), "")
+
+    def ids(self, column: str, what: str) -> pd.Series:
+        values = self.text(column).astype(str)
+        self.flag(values.eq(""), column, f"empty {column}", f"a non-empty {what} id")
+        dupes = values.duplicated(keep="first") & values.ne("")
+        self.flag(dupes, column, f"duplicate {column}", f"each {what} id once")
+        return values
+
+    def refs(self, column: str, known: set[str], what: str) -> pd.Series:
+        values = self.text(column).astype(str)
+        self.flag(values.eq(""), column, f"empty {column}", f"a {what} id from zones")
+        unknown = ~values.isin(known) & values.ne("")
+        sample = ", ".join(repr(z) for z in sorted(known)[:5])
+        more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
+        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones ({sample}{more})")
+        return values
+
+    def number(
+        self,
+        column: str,
+        *,
+        default: float | None = None,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        integer: bool = False,
+        valid: str,
+    ) -> pd.Series:
+        if column not in self.raw.frame.columns:
+            return pd.Series(np.full(len(self.raw.frame), np.nan if default is None else default))
+        raw = self.raw.frame[column]
+        if pd.api.types.is_numeric_dtype(raw):
+            values = raw.astype("float64")
+            blank = values.isna().to_numpy()
+        else:
+            text = self.text(column).astype(str)
+            blank = text.eq("").to_numpy()
+            values = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+            # pandas reads "nan"/"inf" as numbers; they are never valid here.
+            notnum = values.isna().to_numpy() & ~blank
+            lowered = text.str.lower()
+            nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"])
+            self.flag(notnum & ~nonfinite_text.to_numpy(), column, "not a number", valid)
+            values = values.where(~nonfinite_text, np.inf)
+        if default is None:
+            self.flag(blank, column, f"blank {column}", valid)
+        nonfinite = ~np.isfinite(values.to_numpy()) & ~blank & values.notna().to_numpy()
+        self.flag(nonfinite, column, "not a finite number", valid)
+        finite = np.isfinite(values.to_numpy())
+        out_of_range = np.zeros(len(values), dtype=bool)
+        v = values.to_numpy()
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                out_of_range |= finite & ((v <= lo) if lo_open else (v < lo))
+            if hi is not None:
+                out_of_range |= finite & (v > hi)
+            if integer:
+                out_of_range |= finite & (np.floor(v) != v)
+        self.flag(out_of_range, column, "value out of range", valid)
+        if default is not None:
+            values = values.where(~blank, default)
+        return values
+
+    def choice(
+        self, column: str, allowed: Iterable[str], *, default: str | None = None
+    ) -> pd.Series:
+        allowed = list(allowed)
+        if column not in self.raw.frame.columns:
+            return pd.Series([default] * len(self.raw.frame), dtype=object)
+        values = self.text(column).astype(str).str.lower()
+        blank = values.eq("")
+        bad = ~values.isin(allowed) & ~(blank & (default is not None))
+        valid = "one of " + ", ".join(allowed) + " (any case)"
+        if default is not None:
+            values = values.where(~blank, default)
+            valid += f", or blank for {default!r}" if default else ", or blank for all"
+        self.flag(bad, column, f"invalid {column}", valid)
+        return values
+
+    def timestamp(self, column: str, timezone: str) -> pd.Series:
+        raw = self.raw.frame[column]
+        if isinstance(raw.dtype, pd.DatetimeTZDtype):
+            return raw.dt.tz_convert("UTC").dt.as_unit("ns")
+        text = self.text(column).astype(str)
+        values = parse_timestamps(text, timezone)
+        self.flag(
+            values.isna(),
+            column,
+            "not an ISO 8601 timestamp",
+            "e.g. 2026-11-30T19:00 (city time) or 2026-11-30T19:00:00+01:00",
+        )
+        return values
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
+    """Read and validate the tables in ``data_dir``.
+
+    Raises `DataError` listing every problem found (file, line, column, value and
+    what would be valid).
+    """
+    config = config or Config()
+    directory = Path(data_dir)
+    if not directory.is_dir():
+        raise DataError(
+            Issue(
+                "data directory not found",
+                file=str(directory),
+                valid="a folder with zones, restaurants and couriers tables (.csv or .parquet)",
+            ),
+            title="invalid input",
+        )
+    issues: list[Issue] = []
+    raws = {name: _read(directory, name, issues) for name in TABLES}
+    tz = config.city.timezone
+    vehicles = sorted(config.vehicles)
+
+    zones = restaurants = couriers = travel = None
+    known: set[str] = set()
+    if (raw := raws["zones"]) is not None:
+        c = _Checker(raw, issues)
+        zone_id = c.ids("zone_id", "zone")
+        known = set(zone_id[zone_id.ne("")])
+        zones = pd.DataFrame(
+            {
+                "zone_id": zone_id,
+                "name": c.text("name").astype(str),
+                "lat": c.number("lat", lo=-90, hi=90, valid="decimal degrees from -90 to 90"),
+                "lon": c.number("lon", lo=-180, hi=180, valid="decimal degrees from -180 to 180"),
+                "priority": c.number(
+                    "priority",
+                    default=1.0,
+                    lo=0,
+                    lo_open=True,
+                    valid="a number > 0, or blank for 1",
+                ),
+                "max_couriers": c.number(
+                    "max_couriers",
+                    default=np.nan,
+                    lo=0,
+                    integer=True,
+                    valid="a whole number >= 0, or blank for no cap",
+                ),
+            }
+        )
+    if (raw := raws["restaurants"]) is not None:
+        c = _Checker(raw, issues)
+        restaurants = pd.DataFrame(
+            {
+                "restaurant_id": c.ids("restaurant_id", "restaurant"),
+                "name": c.text("name").astype(str),
+                "zone_id": c.refs("zone_id", known, "zone_id")
+                if zones is not None
+                else c.text("zone_id").astype(str),
+                "status": c.choice("status", ["open", "closed"]),
+                "expected_orders_per_hour": c.number(
+                    "expected_orders_per_hour", lo=0, valid="a finite number >= 0"
+                ),
+            }
+        )
+    if (raw := raws["couriers"]) is not None:
+        c = _Checker(raw, issues)
+        start = c.timestamp("available_from", tz)
+        until = c.timestamp("available_until", tz)
+        order = (until <= start).to_numpy() & start.notna().to_numpy() & until.notna().to_numpy()
+        c.flag(
+            order,
+            "available_until",
+            "available_until is not after available_from",
+            "a time later than available_from",
+        )
+        couriers = pd.DataFrame(
+            {
+                "courier_id": c.ids("courier_id", "courier"),
+                "zone_id": c.refs("zone_id", known, "zone_id")
+                if zones is not None
+                else c.text("zone_id").astype(str),
+                "vehicle": c.choice("vehicle", vehicles),
+                "available_from": start,
+                "available_until": until,
+                "status": c.choice("status", ["available", "busy", "offline"], default="available"),
+            }
+        )
+    if (raw := raws["travel_times"]) is not None:
+        c = _Checker(raw, issues)
+        frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
+        to = c.refs("to_zone", known, "zone") if zones is not None else c.text("to_zone")
+        minutes = c.number("minutes", lo=0, valid="a finite number of minutes >= 0")
+        # a blank vehicle applies to every vehicle
+        vehicle = c.choice("vehicle", vehicles, default="")
+        travel = pd.DataFrame(
+            {
+                "from_zone": frm.astype(str),
+                "to_zone": to.astype(str),
+                "minutes": minutes,
+                "vehicle": vehicle.astype(str),
+            }
+        )
+        dup = travel.duplicated(["from_zone", "to_zone", "vehicle"], keep="first").to_numpy()
+        c.flag(
+            dup,
+            "to_zone",
+            "duplicate travel time for this from_zone, to_zone and vehicle",
+            "one row per pair and vehicle",
+        )
+
+    if issues:
+        raise DataError(issues, title="invalid input")
+    assert zones is not None and restaurants is not None and couriers is not None
+
+    digest = hashlib.sha256()
+    files: dict[str, str] = {}
+    for name, raw in raws.items():
+        if raw is not None:
+            files[raw.label] = raw.sha256
+            digest.update(f"{raw.label}:{raw.sha256}\n".encode())
+    return Inputs(
+        zones=zones.reset_index(drop=True),
+        restaurants=restaurants.reset_index(drop=True),
+        couriers=couriers.reset_index(drop=True),
+        travel_times=None if travel is None else travel.reset_index(drop=True),
+        source=directory,
+        sha256=digest.hexdigest(),
+        files=files,
+    )

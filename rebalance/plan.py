@@ -1,0 +1,271 @@
+"""`Plan`: a solved shift, its files (CONTRACT section 4), and how it shows itself."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "read_plan"]
+
+MOVES_COLUMNS: dict[str, str] = {
+    "courier_id": "object",
+    "vehicle": "object",
+    "from_zone": "object",
+    "to_zone": "object",
+    "travel_minutes": "float64",
+}
+ZONES_COLUMNS = [
+    "zone_id",
+    "name",
+    "open_restaurants",
+    "demand_orders_per_hour",
+    "required_couriers",
+    "couriers_before",
+    "couriers_after",
+    "moved_in",
+    "moved_out",
+    "shortage",
+    "surplus",
+    "action",
+    "pause_restaurants",
+    "paused_orders_per_hour",
+]
+PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved shift.
+
+    ``zones`` and ``moves`` are DataFrames with the columns of the plan files;
+    ``kpis`` holds the contract's KPIs and a few more. ``status`` is ``optimal``,
+    ``feasible`` (a time limit stopped the solver) or ``infeasible`` (``message`` says why).
+    """
+
+    plan_id: str
+    city: str
+    timezone: str
+    shift_start: pd.Timestamp
+    shift_end: pd.Timestamp
+    status: str
+    objective: float | None
+    best_bound: float | None
+    solve_seconds: float
+    inputs_sha256: str
+    kpis: dict[str, Any]
+    zones: pd.DataFrame
+    moves: pd.DataFrame
+    message: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    infeasible_zones: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in {"optimal", "feasible", "infeasible"}:
+            raise ValueError(f"unknown plan status {self.status!r}")
+        if self.status != "infeasible":
+            missing = set(ZONES_COLUMNS) - set(self.zones.columns)
+            if missing:
+                raise ValueError(f"zones table lacks columns {sorted(missing)}")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def feasible(self) -> bool:
+        """Whether the plan assigns every eligible courier within the caps."""
+        return self.status in {"optimal", "feasible"}
+
+    def local(self, ts: pd.Timestamp) -> pd.Timestamp:
+        """A timestamp in the city's timezone."""
+        return ts.tz_convert(self.timezone)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of plan.json."""
+        data: dict[str, Any] = {
+            "plan_id": self.plan_id,
+            "city": self.city,
+            "timezone": self.timezone,
+            "shift_start": self.local(self.shift_start).isoformat(),
+            "shift_end": self.local(self.shift_end).isoformat(),
+            "status": self.status,
+            "objective": self.objective,
+            "best_bound": self.best_bound,
+            "solve_seconds": self.solve_seconds,
+            "inputs_sha256": self.inputs_sha256,
+            "kpis": self.kpis,
+        }
+        if self.message:
+            data["message"] = self.message
+        data["settings"] = self.settings
+        data["timings"] = self.timings
+        data["format_version"] = FORMAT_VERSION
+        return data
+
+    def to_json(self) -> str:
+        """plan.json as text (stable key order, 2-space indent)."""
+        return json.dumps(_jsonable(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+    def attention(self) -> pd.DataFrame:
+        """Zones that change or stay short, most urgent first."""
+        from .render import attention_zones
+
+        return attention_zones(self.zones)
+
+    def summary(self) -> str:
+        """A few lines of plain text: the headline KPIs."""
+        from .render import summary_text
+
+        return summary_text(self)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from .render import plan_renderables
+
+        yield from plan_renderables(self, width=options.max_width)
+
+    def _repr_html_(self) -> str:
+        from .render import plan_html
+
+        return plan_html(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(city={self.city!r}, shift_start={self.local(self.shift_start).isoformat()!r}, "
+            f"status={self.status!r}, objective={self.objective}, moved="
+            f"{self.kpis.get('moved_couriers')}, coverage={self.kpis.get('coverage')})"
+        )
+
+    # ------------------------------------------------------------------- files
+    def write(self, directory: str | Path, *, overwrite: bool = True) -> Path:
+        """Write moves.csv, zones.csv and plan.json into ``directory``, atomically.
+
+        The files are written to a temporary sibling folder, then swapped in with
+        renames, so a reader (or a crash) sees the old plan or the new one, never half.
+        An existing folder is replaced only if it holds nothing but plan files.
+        """
+        if not self.feasible:
+            raise ValueError(f"an infeasible plan has no files to write: {self.message}")
+        target = Path(directory)
+        parent = target.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            if not target.is_dir():
+                raise FileExistsError(f"{target} exists and is not a folder")
+            foreign = [p.name for p in target.iterdir() if p.name not in PLAN_FILES]
+            if foreign:
+                raise FileExistsError(
+                    f"{target} holds other files ({', '.join(sorted(foreign)[:3])}); "
+                    "choose an empty or new folder for the plan"
+                )
+            if not overwrite and any(target.iterdir()):
+                raise FileExistsError(f"{target} already holds a plan")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+        try:
+            self.moves[list(MOVES_COLUMNS)].to_csv(
+                tmp / "moves.csv", index=False, lineterminator="\n"
+            )
+            self.zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
+            (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
+            for name in PLAN_FILES:
+                _fsync(tmp / name)
+            os.chmod(tmp, 0o755)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+                old.rmdir()
+                os.replace(target, old)
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+            _fsync_dir(parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def read_plan(directory: str | Path) -> Plan:
+    """Read a plan folder written by `Plan.write` (or `rebalance plan --out`)."""
+    folder = Path(directory)
+    missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
+    if missing:
+        from .errors import DataError, Issue
+
+        raise DataError(
+            [
+                Issue(
+                    f"missing plan file {name}",
+                    file=str(folder / name),
+                    valid="a folder written by `rebalance plan --out`",
+                )
+                for name in missing
+            ],
+            title="not a plan folder",
+        )
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    zones = pd.read_csv(
+        folder / "zones.csv",
+        dtype={"zone_id": str, "name": str, "action": str, "pause_restaurants": str},
+        keep_default_na=False,
+    )
+    moves = pd.read_csv(
+        folder / "moves.csv",
+        dtype={c: "str" for c in ("courier_id", "vehicle", "from_zone", "to_zone")},
+        keep_default_na=False,
+    )
+    moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
+    if "paused_orders_per_hour" not in zones.columns:
+        zones["paused_orders_per_hour"] = 0.0
+    return Plan(
+        plan_id=meta["plan_id"],
+        city=meta["city"],
+        timezone=meta.get("timezone", "UTC"),
+        shift_start=pd.Timestamp(meta["shift_start"]).tz_convert("UTC"),
+        shift_end=pd.Timestamp(meta["shift_end"]).tz_convert("UTC"),
+        status=meta["status"],
+        objective=meta.get("objective"),
+        best_bound=meta.get("best_bound"),
+        solve_seconds=meta.get("solve_seconds", 0.0),
+        inputs_sha256=meta.get("inputs_sha256", ""),
+        kpis=meta.get("kpis", {}),
+        zones=zones,
+        moves=moves,
+        message=meta.get("message", ""),
+        settings=meta.get("settings", {}),
+        timings=meta.get("timings", {}),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

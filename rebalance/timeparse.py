@@ -1,0 +1,87 @@
+"""Timestamps: ISO 8601, and a timestamp without offset is in the city's timezone."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["floor_quarter_hour", "parse_timestamp", "parse_timestamps"]
+
+_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_OFFSET_RE = re.compile(_OFFSET)
+# A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?$"
+
+
+def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
+    """Parse strings to UTC timestamps, vectorised; unparseable values become NaT.
+
+    Values with an offset (``Z``, ``+01:00``) keep it; the others are local time in
+    ``timezone`` (on the autumn DST overlap the first occurrence is taken, and a time
+    in the spring gap is moved forward, as a wall clock would).
+    """
+    text = values.astype("string").fillna("")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
+    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    aware = iso & has_offset
+    naive = iso & ~has_offset
+    if aware.any():
+        parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        out[aware] = parsed.dt.as_unit("ns")
+    if naive.any():
+        parsed = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        ok = parsed.notna().to_numpy()
+        local = (
+            parsed[ok]
+            .dt.as_unit("ns")
+            .dt.tz_localize(
+                timezone, ambiguous=np.ones(int(ok.sum()), dtype=bool), nonexistent="shift_forward"
+            )
+        )
+        idx = text[naive].index[ok]
+        out[idx] = local.dt.tz_convert("UTC")
+    return out
+
+
+def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
+    """One timestamp (str, datetime or Timestamp) as an aware UTC Timestamp.
+
+    Raises ValueError with a message an operator can act on.
+    """
+    if isinstance(value, pd.Timestamp | datetime):
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is None:
+            ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+        return ts.tz_convert("UTC").as_unit("ns")
+    text = str(value).strip()
+    series = parse_timestamps(pd.Series([text]), timezone)
+    ts = series.iloc[0]
+    if pd.isna(ts):
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 timestamp; expected e.g. '2026-11-30T19:00' "
+            "(city time) or '2026-11-30T19:00+01:00'"
+        )
+    return pd.Timestamp(ts)
+
+
+def floor_quarter_hour(now: datetime, timezone: str) -> pd.Timestamp:
+    """``now`` rounded down to the quarter hour in the city's timezone, as UTC."""
+    local = (
+        pd.Timestamp(now).tz_convert(ZoneInfo(timezone))
+        if pd.Timestamp(now).tzinfo
+        else (pd.Timestamp(now).tz_localize(timezone))
+    )
+    floored = local.replace(second=0, microsecond=0, nanosecond=0)
+    floored = floored - timedelta(minutes=floored.minute % 15)
+    return floored.tz_convert("UTC").as_unit("ns")
+
+
+def is_offset_aware(text: str) -> bool:
+    """Whether an ISO string carries its own offset."""
+    return bool(_OFFSET_RE.search(text.strip()))
