@@ -63,14 +63,16 @@ OFFSET_TIMESTAMP_SHARE = 0.02  # a few exporters write explicit UTC offsets
 # from the same cuisine so names stay plausible ("Trattoria Napoli", never "Sushi Napoli").
 _CUISINES: tuple[tuple[float, str, str], ...] = (
     (
-        0.2,
+        0.20,
         "Chez|Bistrot|Le Comptoir de|Brasserie|Café|La Table de|Auberge",
-        "Marcel|Louise|Gaston|Margot|Jules|Suzette|Lucien|Odette|Paulette|Honoré|Célestin|Augustine",
+        "Marcel|Louise|Gaston|Margot|Jules|Suzette|"
+        "Lucien|Odette|Paulette|Honoré|Célestin|Augustine",
     ),
     (
         0.16,
         "Pizzeria|Trattoria|Osteria|Pasta|Da",
-        "Napoli|Roma|Luigi|Mamma Rosa|Vesuvio|Toscana|Bella Vita|Giovanni|Sorrento|Portofino|Nonna Pia|Amalfi",
+        "Napoli|Roma|Luigi|Mamma Rosa|Vesuvio|Toscana|"
+        "Bella Vita|Giovanni|Sorrento|Portofino|Nonna Pia|Amalfi",
     ),
     (0.1, "Sushi|Ramen|Izakaya|Bento|Udon", "Yama|Sakura|Kyo|Hana|Tokyo|Fuji|Koi|Momo|Zen|Kaito"),
     (

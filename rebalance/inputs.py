@@ -589,7 +589,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
 
     digest = hashlib.sha256()
     files: dict[str, str] = {}
-    for name, raw in raws.items():
+    for _name, raw in raws.items():
         if raw is not None:
             files[raw.label] = raw.sha256
             digest.update(f"{raw.label}:{raw.sha256}\n".encode())

@@ -1,0 +1,315 @@
+"""The history store: SQLite, embedded, WAL mode (the only module that imports sqlite3).
+
+Two tables:
+
+- ``publications``: one row per (plan_key, channel): the Slack parent message of a
+  (city, shift, channel), its ``ts``, the hash of what it shows and a JSON snapshot of
+  the plan it shows, so a re-run can update it in place and say what changed.
+- ``runs``: one row per `rebalance run`: start and end, inputs hash, status, exit code,
+  KPIs, plan folder, Slack ts and error.
+
+Every write is one transaction (``with self._tx()``), so a crash, kill -9 included,
+leaves either the old row or the new one. WAL lets a reader list history while a run
+writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["History", "Publication", "RunRecord", "utc_now"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS publications (
+    plan_key     TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    city         TEXT NOT NULL,
+    shift_start  TEXT NOT NULL,
+    ts           TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    plan_id      TEXT NOT NULL,
+    snapshot     TEXT NOT NULL DEFAULT '{}',
+    posted_at    TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    revision     INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (plan_key, channel)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        TEXT PRIMARY KEY,
+    city          TEXT NOT NULL,
+    shift_start   TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    ended_at      TEXT,
+    status        TEXT NOT NULL,
+    exit_code     INTEGER,
+    phase         TEXT,
+    inputs_sha256 TEXT,
+    plan_id       TEXT,
+    plan_dir      TEXT,
+    kpis          TEXT NOT NULL DEFAULT '{}',
+    slack_channel TEXT,
+    slack_ts      TEXT,
+    error         TEXT,
+    pid           INTEGER,
+    host          TEXT,
+    dry_run       INTEGER NOT NULL DEFAULT 0,
+    extra         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_city_started ON runs (city, started_at);
+CREATE INDEX IF NOT EXISTS runs_city_shift ON runs (city, shift_start);
+"""
+
+
+def utc_now() -> str:
+    """Now, as an ISO 8601 UTC string with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The Slack parent message of one (city, shift, channel)."""
+
+    plan_key: str
+    channel: str
+    city: str
+    shift_start: str
+    ts: str
+    content_hash: str
+    plan_id: str
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    posted_at: str = ""
+    updated_at: str = ""
+    revision: int = 1
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One `rebalance run`, as recorded."""
+
+    run_id: str
+    city: str
+    shift_start: str
+    started_at: str
+    status: str  # running | succeeded | failed | crashed
+    ended_at: str | None = None
+    exit_code: int | None = None
+    phase: str | None = None
+    inputs_sha256: str | None = None
+    plan_id: str | None = None
+    plan_dir: str | None = None
+    kpis: dict[str, Any] = field(default_factory=dict)
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    error: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+_RUN_JSON = ("kpis", "extra")
+_RUN_COLUMNS = tuple(RunRecord.__dataclass_fields__)
+
+
+class History:
+    """The SQLite history store at ``path`` (created with its folder on first use)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE) so that
+        # two processes never interleave a read-then-write.
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._tx():
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # ----------------------------------------------------------- publications
+    def publication(self, plan_key: str, channel: str) -> Publication | None:
+        """The recorded parent message of a (city, shift) in a channel, if any."""
+        row = self._db.execute(
+            "SELECT * FROM publications WHERE plan_key = ? AND channel = ?", (plan_key, channel)
+        ).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["snapshot"] = json.loads(data["snapshot"] or "{}")
+        return Publication(**data)
+
+    def save_publication(self, pub: Publication) -> Publication:
+        """Insert or update a publication; returns it with timestamps and revision set."""
+        now = utc_now()
+        with self._tx() as db:
+            old = db.execute(
+                "SELECT posted_at, revision FROM publications WHERE plan_key = ? AND channel = ?",
+                (pub.plan_key, pub.channel),
+            ).fetchone()
+            posted_at = pub.posted_at or (old["posted_at"] if old else now)
+            revision = (old["revision"] + 1) if old else 1
+            db.execute(
+                "INSERT OR REPLACE INTO publications (plan_key, channel, city, shift_start, ts, "
+                "content_hash, plan_id, snapshot, posted_at, updated_at, revision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pub.plan_key,
+                    pub.channel,
+                    pub.city,
+                    pub.shift_start,
+                    pub.ts,
+                    pub.content_hash,
+                    pub.plan_id,
+                    json.dumps(pub.snapshot, sort_keys=True),
+                    posted_at,
+                    now,
+                    revision,
+                ),
+            )
+        return self.publication(pub.plan_key, pub.channel)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------- runs
+    def start_run(
+        self,
+        city: str,
+        shift_start: str,
+        *,
+        dry_run: bool = False,
+        run_id: str | None = None,
+        **fields: Any,
+    ) -> RunRecord:
+        """Record a run as started (status ``running``) and return it."""
+        record = RunRecord(
+            run_id=run_id or new_run_id(),
+            city=city,
+            shift_start=shift_start,
+            started_at=utc_now(),
+            status="running",
+            phase="start",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            dry_run=dry_run,
+            **fields,
+        )
+        values = _run_values(record)
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                tuple(values.values()),
+            )
+        return record
+
+    def update_run(self, run_id: str, **fields: Any) -> RunRecord:
+        """Change some fields of a run in one transaction."""
+        unknown = set(fields) - set(_RUN_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown run fields {sorted(unknown)}")
+        values = {k: _encode(k, v) for k, v in fields.items()}
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE run_id = ?",
+                (*values.values(), run_id),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(run_id)
+        return self.run(run_id)  # type: ignore[return-value]
+
+    def finish_run(self, run_id: str, *, status: str, exit_code: int, **fields: Any) -> RunRecord:
+        """Record how a run ended."""
+        return self.update_run(
+            run_id, status=status, exit_code=exit_code, ended_at=utc_now(), **fields
+        )
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One run by id (a unique prefix of at least 6 characters also works)."""
+        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None and len(run_id) >= 6:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return None if row is None else _run_from_row(row)
+
+    def runs(self, *, city: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """Runs, newest first, optionally for one city."""
+        query = "SELECT * FROM runs"
+        args: list[Any] = []
+        if city:
+            query += " WHERE city = ?"
+            args.append(city)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        return [_run_from_row(r) for r in self._db.execute(query, args).fetchall()]
+
+    def runs_for_shift(self, city: str, shift_start: str) -> list[RunRecord]:
+        """Every run of one (city, shift), oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE city = ? AND shift_start = ? ORDER BY started_at, rowid",
+            (city, shift_start),
+        ).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time then random hex (``20261130T180001-1a2b3c``)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def _encode(key: str, value: Any) -> Any:
+    if key in _RUN_JSON:
+        return json.dumps(value or {}, sort_keys=True, default=str)
+    if key == "dry_run":
+        return int(bool(value))
+    return value
+
+
+def _run_values(record: RunRecord) -> dict[str, Any]:
+    return {k: _encode(k, getattr(record, k)) for k in _RUN_COLUMNS}
+
+
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    data = {k: row[k] for k in _RUN_COLUMNS}
+    for k in _RUN_JSON:
+        data[k] = json.loads(data[k] or "{}")
+    data["dry_run"] = bool(data["dry_run"])
+    return RunRecord(**data)
