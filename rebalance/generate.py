@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -63,42 +63,90 @@ OFFSET_TIMESTAMP_SHARE = 0.02  # a few exporters write explicit UTC offsets
 # from the same cuisine so names stay plausible ("Trattoria Napoli", never "Sushi Napoli").
 _CUISINES: tuple[tuple[float, str, str], ...] = (
     (
-        0.20,
-        "Chez|Bistrot|Le Comptoir de|Brasserie|Café|La Table de|Auberge",
-        "Marcel|Louise|Gaston|Margot|Jules|Suzette|"
-        "Lucien|Odette|Paulette|Honoré|Célestin|Augustine",
-    ),
-    (
-        0.16,
-        "Pizzeria|Trattoria|Osteria|Pasta|Da",
-        "Napoli|Roma|Luigi|Mamma Rosa|Vesuvio|Toscana|"
-        "Bella Vita|Giovanni|Sorrento|Portofino|Nonna Pia|Amalfi",
-    ),
-    (0.1, "Sushi|Ramen|Izakaya|Bento|Udon", "Yama|Sakura|Kyo|Hana|Tokyo|Fuji|Koi|Momo|Zen|Kaito"),
-    (
-        0.1,
-        "Burger|Smash|Big|Grill",
-        "Factory|Club|House|Corner|Brothers|Garage|Station|Shack|Republic|Diner",
+        0.14,
+        "Chez|Bistrot|Le Comptoir de|Brasserie|Café|La Table de|Auberge|Les Amis de",
+        "Marcel|Louise|Gaston|Margot|Jules|Suzette|Lucien|Odette|Paulette|Honoré|Célestin|"
+        "Augustine|Raymond|Germaine|Fernand|Colette|Léon|Mado|Simone|Albert",
     ),
     (
         0.07,
-        "Wok|Pho|Bao|Dim Sum|Banh Mi",
-        "Saigon|Hanoi|Lotus|Jade|Mékong|Bambou|Dragon|Shanghai|Canton",
+        "Le Petit|Le Grand|Le Vieux|Le Bon|Le Nouveau|Au Petit|Au Bon",
+        "Zinc|Comptoir|Marché|Bouchon|Canard|Cochon|Moulin|Pressoir|Jardin|Balcon|Théâtre|"
+        "Vin|Bouillon|Navire|Faubourg|Boulevard",
     ),
-    (0.06, "Curry|Tandoori|Masala|Taj", "Mahal|Palace|Express|Bombay|Delhi|Kerala|Punjab|Himalaya"),
-    (0.06, "Mezze|Falafel|Saj", "Beyrouth|Byblos|du Liban|Cèdre|Baalbek|Zaatar|Jounieh"),
-    (0.05, "Kebab|Grill|Pide", "Istanbul|Anatolie|Bosphore|Antalya|Izmir|Cappadoce"),
-    (0.05, "Tacos|Burrito|Cantina", "Loco|El Sol|Amigos|Oaxaca|Azteca|La Playa|Frida"),
-    (0.04, "Crêperie|Galettes", "Bretonne|de Quimper|Saint-Malo|du Port|Ker Louis|Armor"),
-    (0.04, "Couscous|Tajine|Le Riad", "Marrakech|Fès|Atlas|Essaouira|Casablanca|Agadir"),
-    (0.04, "Poke|Bowl|Green", "Aloha|Maui|Lagoon|Garden|Kitchen|Lab"),
+    (
+        0.15,
+        "Pizzeria|Trattoria|Osteria|Pasta|Da|Pizza|Forno",
+        "Napoli|Roma|Luigi|Mamma Rosa|Vesuvio|Toscana|Bella Vita|Giovanni|Sorrento|Portofino|"
+        "Nonna Pia|Amalfi|Palermo|Verona|Capri|Marcello|Gino|Siena|Bari|Trastevere",
+    ),
+    (
+        0.10,
+        "Sushi|Ramen|Izakaya|Bento|Udon|Gyoza|Onigiri",
+        "Yama|Sakura|Kyo|Hana|Tokyo|Fuji|Koi|Momo|Zen|Kaito|Osaka|Nara|Kenzo|Yuki|Shiro|Aoi",
+    ),
+    (
+        0.10,
+        "Burger|Smash|Big|Grill|Fried Chicken|Hot Dog",
+        "Factory|Club|House|Corner|Brothers|Garage|Station|Shack|Republic|Diner|Avenue|Lab|"
+        "Social|Express|Junction|Society",
+    ),
+    (
+        0.07,
+        "Wok|Pho|Bao|Dim Sum|Banh Mi|Nouilles",
+        "Saigon|Hanoi|Lotus|Jade|Mékong|Bambou|Dragon|Shanghai|Canton|Hué|Sichuan|Pékin|"
+        "Hong Kong|Jasmin",
+    ),
+    (
+        0.06,
+        "Curry|Tandoori|Masala|Taj|Naan|Biryani",
+        "Mahal|Palace|Express|Bombay|Delhi|Kerala|Punjab|Himalaya|Jaipur|Goa|Madras|Bengal",
+    ),
+    (
+        0.05,
+        "Mezze|Falafel|Saj|Shawarma",
+        "Beyrouth|Byblos|du Liban|Cèdre|Baalbek|Zaatar|Jounieh|Tyr|Saïda|Batroun",
+    ),
+    (
+        0.05,
+        "Kebab|Grill|Pide|Lahmacun",
+        "Istanbul|Anatolie|Bosphore|Antalya|Izmir|Cappadoce|Bodrum|Ankara|Trabzon",
+    ),
+    (
+        0.04,
+        "Tacos|Burrito|Cantina|Taqueria",
+        "Loco|El Sol|Amigos|Oaxaca|Azteca|La Playa|Frida|Guadalajara|Puebla|Tulum",
+    ),
+    (
+        0.04,
+        "Crêperie|Galettes|Ty",
+        "Bretonne|de Quimper|Saint-Malo|du Port|Ker Louis|Armor|Bigoudène|Morgat|Dinan",
+    ),
+    (
+        0.04,
+        "Couscous|Tajine|Le Riad|Dar",
+        "Marrakech|Fès|Atlas|Essaouira|Casablanca|Agadir|Meknès|Tanger|Rabat",
+    ),
     (
         0.03,
-        "Boulangerie|Fournil|Sandwicherie",
-        "du Marché|des Halles|Saint-Honoré|de la Gare|du Coin|des Lilas",
+        "Poke|Bowl|Green|Salad",
+        "Aloha|Maui|Lagoon|Garden|Kitchen|Lab|Bar|Spot|Story|Market",
     ),
-    (0.03, "Bibimbap|Kimchi|Seoul", "Garden|Kitchen|House|Star|Table"),
-    (0.02, "Meze|Taverna|Souvlaki", "Athena|Mykonos|Santorini|Olympia|Corfou"),
+    (
+        0.03,
+        "Boulangerie|Fournil|Sandwicherie|Pâtisserie",
+        "du Marché|des Halles|Saint-Honoré|de la Gare|du Coin|des Lilas|du Canal|de la Place",
+    ),
+    (
+        0.02,
+        "Bibimbap|Kimchi|Seoul|Busan",
+        "Garden|Kitchen|House|Star|Table|Grill|Street|Corner",
+    ),
+    (
+        0.01,
+        "Meze|Taverna|Souvlaki|Gyros",
+        "Athena|Mykonos|Santorini|Olympia|Corfou|Crète|Naxos|Délos",
+    ),
 )
 
 
@@ -187,14 +235,20 @@ def format_timestamps(
     ]
     n = len(columns[0]) if columns else 0
     mask = rng.random(n) < offset_share
-    if mask.any():
-        for col, text in zip(columns, out, strict=True):
-            local = pd.DatetimeIndex(col[mask]).tz_localize(
-                timezone,
-                ambiguous=np.zeros(int(mask.sum()), dtype=bool),
-                nonexistent="shift_forward",
-            )
-            text[mask] = [ts.isoformat() for ts in local]
+    if not mask.any():
+        return out
+    rows = np.flatnonzero(mask)
+    # Standard time for an ambiguous (fall-back) local time; a local time that does not exist
+    # (spring-forward gap) has no honest offset, so such a row stays naive in every column.
+    localized = [
+        pd.DatetimeIndex(col[rows]).tz_localize(
+            timezone, ambiguous=np.zeros(rows.size, dtype=bool), nonexistent="NaT"
+        )
+        for col in columns
+    ]
+    valid = np.logical_and.reduce([~idx.isna() for idx in localized])
+    for text, idx in zip(out, localized, strict=True):
+        text[rows[valid]] = [ts.isoformat() for ts in idx[valid]]
     return out
 
 
@@ -205,7 +259,7 @@ def courier_statuses(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def travel_time_table(
-    zone_ids: Sequence[str],
+    zone_ids: Sequence[str] | np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
     rng: np.random.Generator,
@@ -255,8 +309,6 @@ def _arrow_type(series: pd.Series) -> object:
     """Parquet column type: numbers stay numbers, everything else is a string."""
     import pyarrow as pa
 
-    if pd.api.types.is_bool_dtype(series):
-        return pa.string()
     if pd.api.types.is_integer_dtype(series):
         return pa.int64()
     if pd.api.types.is_float_dtype(series):
@@ -380,8 +432,14 @@ def generate_city(
         raise ValueError("couriers and restaurants must be >= 0")
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
-    tz = ZoneInfo(timezone)  # raises for an unknown zone before anything is written
-    start = _local_shift_start(shift_start, tz)
+    try:
+        tz = ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValueError(f"unknown timezone {timezone!r}") from exc
+    try:
+        start = _local_shift_start(shift_start, tz)
+    except ValueError as exc:
+        raise ValueError(f"shift_start {shift_start!r} is not an ISO 8601 timestamp") from exc
     lat0, lon0 = center
     if not (-90 <= lat0 <= 90 and -180 <= lon0 <= 180):
         raise ValueError(f"center {center!r} is not a valid lat/lon")

@@ -463,7 +463,7 @@ class _Checker:
             values.isna(),
             column,
             "not an ISO 8601 timestamp",
-            "e.g. 2026-11-30T19:00 (city time) or 2026-11-30T19:00:00+01:00",
+            "an ISO 8601 timestamp, e.g. 2026-11-30T19:00 (city time) or 2026-11-30T19:00:00+01:00",
         )
         return values
 

@@ -81,32 +81,29 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         )
         return
     k = plan.kpis
-    kpi = Table.grid(padding=(0, 2))
-    kpi.add_column(style="bold")
-    kpi.add_column()
-    kpi.add_column(style="bold")
-    kpi.add_column()
-    kpi.add_row(
-        "Coverage",
-        f"{_pct(k['coverage_before'])} → [bold]{_pct(k['coverage'])}[/]",
-        "Couriers moved",
-        f"{k['moved_couriers']} of {k['eligible_couriers']} eligible",
-    )
-    kpi.add_row(
-        "Shortage left",
-        f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
-        + (f" ({k['zones_short']} zones)" if k["shortage"] else ""),
-        "Total travel",
-        _minutes(k["travel_minutes"]),
-    )
-    kpi.add_row(
-        "Required",
-        f"{k['required_couriers']} couriers in {k['zones']} zones",
-        "Solve",
-        f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}",
-    )
+    pairs = [
+        ("Coverage", f"{_pct(k['coverage_before'])} → [bold]{_pct(k['coverage'])}[/]"),
+        ("Couriers moved", f"{k['moved_couriers']} of {k['eligible_couriers']} eligible"),
+        (
+            "Shortage left",
+            f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
+            + (f" ({k['zones_short']} zones)" if k["shortage"] else ""),
+        ),
+        ("Total travel", _minutes(k["travel_minutes"])),
+        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
+        ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
+    ]
     if k.get("paused_orders_per_hour"):
-        kpi.add_row("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h", "", "")
+        pairs.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h in short zones"))
+    wide = width >= 96
+    kpi = Table.grid(padding=(0, 2))
+    for _ in range(2 if wide else 1):
+        kpi.add_column(style="bold", no_wrap=True)
+        kpi.add_column(no_wrap=True)
+    step = 2 if wide else 1
+    for i in range(0, len(pairs), step):
+        row = [cell for pair in pairs[i : i + step] for cell in pair]
+        kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
         title=f"[bold]{plan.city}[/] · {_window(plan)}",
@@ -125,21 +122,11 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
             title_justify="left",
             width=min(width, 100),
         )
-        table.add_column("Zone", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
         table.add_column("Action", no_wrap=True)
-        table.add_column("Need", justify="right")
-        table.add_column("Before", justify="right")
-        table.add_column("After", justify="right")
-        table.add_column("In", justify="right")
-        table.add_column("Out", justify="right")
-        table.add_column("Short", justify="right")
-        table.add_column("Pause", overflow="fold", ratio=1)
+        for label in ("Need", "Before", "After", "In", "Out", "Short"):
+            table.add_column(label, justify="right", no_wrap=True)
         for row in zones.head(MAX_ZONES_SHOWN).itertuples(index=False):
-            paused = [p for p in str(row.pause_restaurants).split(";") if p]
-            pause_text = ""
-            if paused:
-                shown = ", ".join(paused[:3])
-                pause_text = shown + (f" +{len(paused) - 3}" if len(paused) > 3 else "")
             table.add_row(
                 f"{row.zone_id} {row.name}".strip(),
                 Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
@@ -149,11 +136,34 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 _blank0(row.moved_in),
                 _blank0(row.moved_out),
                 Text(_blank0(row.shortage), style="red" if row.shortage else ""),
-                pause_text,
             )
         if len(zones) > MAX_ZONES_SHOWN:
             table.caption = f"... {len(zones) - MAX_ZONES_SHOWN} more zones in zones.csv"
         yield table
+        short = zones[zones["action"] == "short"]
+        if len(short):
+            actions = Table(
+                title="Actions needed: pause these restaurants (fewest orders lost)",
+                box=box.SIMPLE_HEAD,
+                title_justify="left",
+                width=min(width, 100),
+            )
+            actions.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
+            actions.add_column("Short", justify="right", no_wrap=True)
+            actions.add_column("Pause", ratio=1)
+            actions.add_column("Orders/h", justify="right", no_wrap=True)
+            for row in short.head(MAX_ZONES_SHOWN).itertuples(index=False):
+                paused = [p for p in str(row.pause_restaurants).split(";") if p]
+                shown = ", ".join(paused[:6]) + (
+                    f" +{len(paused) - 6} more" if len(paused) > 6 else ""
+                )
+                actions.add_row(
+                    f"{row.zone_id} {row.name}".strip(),
+                    str(row.shortage),
+                    shown or "(no restaurant to pause)",
+                    f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
+                )
+            yield actions
 
     moves = plan.moves
     if len(moves):

@@ -1,0 +1,231 @@
+"""Loading and validating a data directory (CONTRACT section 1)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rebalance import Config, DataError, load
+from rebalance.inputs import ROWS_PER_RULE
+
+from util import VALID, city_with
+
+
+def problems(tmp_path, rule):
+    """Load the valid city overlaid with bad/<rule> and return the error's problems."""
+    with pytest.raises(DataError) as info:
+        load(city_with(tmp_path, rule))
+    return info.value.problems, str(info.value)
+
+
+def test_valid_city_loads():
+    """The valid sample loads with normalised statuses and defaults filled in."""
+    inputs = load(VALID)
+    assert list(inputs.zones["zone_id"]) == ["0001", "0002", "0003", "0004", "0005"]
+    assert set(inputs.restaurants["status"]) == {"open", "closed"}
+    assert inputs.zones["priority"].tolist() == [1.0, 1.5, 1.0, 1.0, 1.0]
+    assert pd.isna(inputs.zones["max_couriers"][0]) and inputs.zones["max_couriers"][4] == 3
+    assert set(inputs.couriers["status"]) == {"available", "busy", "offline"}
+    assert len(inputs.sha256) == 64
+
+
+def test_ids_with_leading_zeros_stay_strings():
+    """'0042'-style ids are kept as text everywhere, never turned into 42."""
+    inputs = load(VALID)
+    assert inputs.zones["zone_id"][0] == "0001"
+    assert inputs.restaurants["zone_id"][0] == "0001"
+    assert inputs.couriers["zone_id"].iloc[0] == "0005"
+
+
+def test_timestamps_without_offset_are_city_time():
+    """A naive timestamp is read in the city's timezone; an offset one keeps its offset."""
+    inputs = load(VALID)
+    c = inputs.couriers.set_index("courier_id")
+    assert c.loc["C001", "available_from"] == pd.Timestamp("2026-11-30T17:00Z")
+    assert c.loc["C003", "available_from"] == pd.Timestamp("2026-11-30T16:00Z")
+    tokyo = load(VALID, Config().with_changes(city={"timezone": "Asia/Tokyo"}))
+    assert tokyo.couriers.set_index("courier_id").loc["C001", "available_from"] == pd.Timestamp(
+        "2026-11-30T09:00Z"
+    )
+
+
+def test_values_are_trimmed(tmp_path):
+    """Blanks around values are ignored, as in a hand-edited spreadsheet."""
+    city = city_with(tmp_path)
+    text = (
+        (city / "restaurants.csv")
+        .read_text()
+        .replace("R01,Chez Paul,0001,open", " R01 , Chez Paul , 0001 , Open ")
+    )
+    (city / "restaurants.csv").write_text(text)
+    inputs = load(city)
+    row = inputs.restaurants.iloc[0]
+    assert (row["restaurant_id"], row["zone_id"], row["status"]) == ("R01", "0001", "open")
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    """A CSV saved by Excel with a UTF-8 BOM loads and its first column is found."""
+    inputs = load(city_with(tmp_path, "Utf8Bom"))
+    assert inputs.zones["zone_id"][0] == "0001"
+
+
+def test_missing_file(tmp_path):
+    """A missing couriers file is named with the columns it should have."""
+    city = city_with(tmp_path)
+    (city / "couriers.csv").unlink()
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert "couriers.csv" in str(info.value) and "courier_id" in str(info.value)
+
+
+def test_missing_data_dir(tmp_path):
+    """A data directory that does not exist is an input error naming it."""
+    with pytest.raises(DataError, match="data directory not found"):
+        load(tmp_path / "nope")
+
+
+def test_missing_column(tmp_path):
+    """A missing column names the file, the header line and the column."""
+    found, text = problems(tmp_path, "MissingColumn")
+    assert (found[0].file, found[0].line, found[0].column) == ("couriers.csv", 1, "vehicle")
+    assert "missing column" in text
+
+
+@pytest.mark.parametrize(
+    ("rule", "file", "line", "column", "value", "valid"),
+    [
+        ("EmptyZoneId", "zones.csv", 3, "zone_id", "", "non-empty"),
+        ("DuplicateZoneId", "zones.csv", 7, "zone_id", "0003", "once"),
+        ("DuplicateCourierId", "couriers.csv", 4, "courier_id", "C001", "once"),
+        ("UnknownZoneInRestaurants", "restaurants.csv", 3, "zone_id", "9999", "zone_id from zones"),
+        ("UnknownZoneInCouriers", "couriers.csv", 3, "zone_id", "1", "zone_id from zones"),
+        ("InvalidRestaurantStatus", "restaurants.csv", 3, "status", "paused", "open, closed"),
+        ("NegativeOrders", "restaurants.csv", 3, "expected_orders_per_hour", "-1.5", ">= 0"),
+        ("NaNOrders", "restaurants.csv", 3, "expected_orders_per_hour", "NaN", "finite"),
+        ("InfOrders", "restaurants.csv", 2, "expected_orders_per_hour", "inf", "finite"),
+        ("TextOrders", "restaurants.csv", 3, "expected_orders_per_hour", "lots", "finite"),
+        ("LatOutOfRange", "zones.csv", 3, "lat", "148.8683", "-90 to 90"),
+        ("LonOutOfRange", "zones.csv", 5, "lon", "-190.5", "-180 to 180"),
+        ("UnparseableTimestamp", "couriers.csv", 3, "available_from", "30/11/2026 18:00", "ISO"),
+        ("UntilNotAfterFrom", "couriers.csv", 3, "available_until", "2026-11-30T21:00", "later"),
+        ("UnknownVehicle", "couriers.csv", 3, "vehicle", "horse", "bike, car, ebike, scooter"),
+    ],
+)
+def test_bad_value_is_located(tmp_path, rule, file, line, column, value, valid):
+    """Each bad value is reported with its file, spreadsheet line, column, value and what is valid."""
+    found, text = problems(tmp_path, rule)
+    match = [p for p in found if p.file == file and p.line == line and p.column == column]
+    assert match, text
+    problem = match[0]
+    assert str(problem.value) == value
+    assert valid in (problem.valid or "")
+    assert f"{file}, line {line}, column '{column}'" in text
+
+
+def test_not_utf8(tmp_path):
+    """A Latin-1 file is rejected with the line of the first bad byte and how to save UTF-8."""
+    found, text = problems(tmp_path, "NotUtf8")
+    assert (found[0].file, found[0].line) == ("restaurants.csv", 3)
+    assert "UTF-8" in text
+
+
+def test_all_problems_of_all_files_reported_together(tmp_path):
+    """Several bad files give one error listing every problem."""
+    city = city_with(tmp_path, "UnknownVehicle")
+    shutil.copy(VALID.parent / "bad" / "NegativeOrders" / "restaurants.csv", city)
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert {p.file for p in info.value.problems} == {"couriers.csv", "restaurants.csv"}
+    assert "2 problems" in str(info.value)
+
+
+def test_many_bad_rows_are_capped(tmp_path):
+    """Thousands of bad rows produce a capped list with a count of the rest."""
+    city = city_with(tmp_path)
+    rows = pd.DataFrame(
+        {
+            "restaurant_id": [f"R{i}" for i in range(500)],
+            "name": "x",
+            "zone_id": "0001",
+            "status": "open",
+            "expected_orders_per_hour": -1,
+        }
+    )
+    rows.to_csv(city / "restaurants.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert len(info.value.problems) == ROWS_PER_RULE + 1
+    assert f"{500 - ROWS_PER_RULE} more rows" in str(info.value)
+
+
+def test_ragged_csv(tmp_path):
+    """A row with too many fields is an input error, not a crash."""
+    city = city_with(tmp_path)
+    with open(city / "zones.csv", "a") as fh:
+        fh.write("0006,Extra,48.8,2.3,,,surprise,more\n")
+    with pytest.raises(DataError, match="zones.csv"):
+        load(city)
+
+
+def test_both_csv_and_parquet(tmp_path):
+    """Two versions of the same table are refused rather than guessed between."""
+    city = city_with(tmp_path)
+    pd.read_csv(city / "zones.csv", dtype=str).to_parquet(city / "zones.parquet")
+    with pytest.raises(DataError, match="keep one"):
+        load(city)
+
+
+def test_parquet_tables_load(tmp_path):
+    """Parquet tables with string ids and numeric columns load like CSV."""
+    city = city_with(tmp_path)
+    for name in ("zones", "restaurants", "couriers"):
+        frame = pd.read_csv(city / f"{name}.csv", dtype=str, keep_default_na=False)
+        for col in ("lat", "lon", "expected_orders_per_hour"):
+            if col in frame:
+                frame[col] = frame[col].astype(float)
+        for col in ("priority", "max_couriers"):
+            if col in frame:
+                frame[col] = pd.to_numeric(frame[col])
+        frame.to_parquet(city / f"{name}.parquet")
+        (city / f"{name}.csv").unlink()
+    inputs = load(city)
+    assert inputs.zones["zone_id"][0] == "0001"
+    assert len(inputs.couriers) == 11
+
+
+def test_parquet_wrong_column_type(tmp_path):
+    """An integer zone_id column in Parquet is refused: ids must stay text."""
+    city = city_with(tmp_path)
+    frame = pd.read_csv(city / "zones.csv")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, city / "zones.parquet")
+    (city / "zones.csv").unlink()
+    with pytest.raises(DataError) as info:
+        load(city)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.column) == ("zones.parquet", "zone_id")
+    assert "string" in (problem.valid or "")
+
+
+def test_travel_times_loaded_and_checked(tmp_path):
+    """travel_times rows name known zones, minutes >= 0, and a known or blank vehicle."""
+    city = city_with(tmp_path)
+    (city / "travel_times.csv").write_text(
+        "from_zone,to_zone,minutes,vehicle\n0001,0002,5,\n0001,0002,4,bike\n0002,0009,3,\n0003,0001,-2,\n0003,0004,1,boat\n"
+    )
+    with pytest.raises(DataError) as info:
+        load(city)
+    got = {(p.line, p.column) for p in info.value.problems}
+    assert got == {(4, "to_zone"), (5, "minutes"), (6, "vehicle")}
+
+
+def test_inputs_replace_is_pure():
+    """Inputs.replace returns a new object with a new fingerprint and leaves the original alone."""
+    inputs = load(VALID)
+    fewer = inputs.replace(couriers=inputs.couriers.iloc[:3])
+    assert len(inputs.couriers) == 11 and len(fewer.couriers) == 3
+    assert fewer.sha256 != inputs.sha256
