@@ -87,7 +87,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         (
             "Shortage left",
             f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
-            + (f" ({k['zones_short']} zones)" if k["shortage"] else ""),
+            + (f" in {_plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
         ),
         ("Total travel", _minutes(k["travel_minutes"])),
         ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
@@ -108,7 +108,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         kpi,
         title=f"[bold]{plan.city}[/] · {_window(plan)}",
         box=box.ROUNDED,
-        width=min(width, 100),
+        expand=False,
         title_align="left",
     )
 
@@ -116,12 +116,8 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
     if zones.empty:
         yield Text("Every zone is covered where it stands: no moves needed.", style="green")
     else:
-        table = Table(
-            title=f"Zones needing attention ({len(zones)} of {len(plan.zones)})",
-            box=box.SIMPLE_HEAD,
-            title_justify="left",
-            width=min(width, 100),
-        )
+        yield Text(f"Zones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
+        table = Table(box=box.SIMPLE_HEAD)
         table.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
         table.add_column("Action", no_wrap=True)
         for label in ("Need", "Before", "After", "In", "Out", "Short"):
@@ -142,12 +138,8 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         yield table
         short = zones[zones["action"] == "short"]
         if len(short):
-            actions = Table(
-                title="Actions needed: pause these restaurants (fewest orders lost)",
-                box=box.SIMPLE_HEAD,
-                title_justify="left",
-                width=min(width, 100),
-            )
+            yield Text("Actions needed: pause these restaurants (fewest orders lost)", style="bold")
+            actions = Table(box=box.SIMPLE_HEAD)
             actions.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
             actions.add_column("Short", justify="right", no_wrap=True)
             actions.add_column("Pause", ratio=1)
@@ -177,21 +169,20 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
             .reset_index()
             .sort_values(["couriers", "from_zone", "to_zone"], ascending=[False, True, True])
         )
-        table = Table(
-            title=f"Moves ({len(moves)} couriers on {len(flows)} routes)",
-            box=box.SIMPLE_HEAD,
-            title_justify="left",
-            width=min(width, 100),
+        yield Text(f"Moves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        table = Table(box=box.SIMPLE_HEAD)
+        names = dict(
+            zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
-        table.add_column("From", no_wrap=True)
-        table.add_column("To", no_wrap=True)
+        table.add_column("From", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("To", no_wrap=True, max_width=24, overflow="ellipsis")
         table.add_column("Couriers", justify="right")
         table.add_column("Longest", justify="right")
         table.add_column("Vehicles")
         for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
             table.add_row(
-                str(row.from_zone),
-                str(row.to_zone),
+                f"{row.from_zone} {names.get(str(row.from_zone), '')}".strip(),
+                f"{row.to_zone} {names.get(str(row.to_zone), '')}".strip(),
                 str(row.couriers),
                 f"{row.minutes:.1f} min",
                 str(row.vehicles),
@@ -203,30 +194,72 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         yield table
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _blank0(x: Any) -> str:
     return "" if int(x) == 0 else str(int(x))
 
 
 def plan_html(plan: Plan) -> str:
-    """HTML for a notebook cell: the KPIs and the zones needing attention."""
+    """HTML for a notebook cell: KPIs, the zones needing attention, then (folded) every
+    zone and the moves by route. Colours are Okabe-Ito, safe for colour-blind readers."""
     esc = html.escape
-    head = f"<h4 style='margin:0'>{esc(plan.city)} · {esc(_window(plan))} · {esc(plan.status)}</h4>"
+    colour = {"optimal": "#009E73", "feasible": "#E69F00", "infeasible": "#D55E00"}
+    badge = (
+        f"<span style='background:{colour.get(plan.status, '#999')};color:white;"
+        f"border-radius:3px;padding:0 5px;font-size:80%'>{esc(plan.status)}</span>"
+    )
+    head = f"<h4 style='margin:0 0 4px 0'>{esc(plan.city)} · {esc(_window(plan))} · {badge}</h4>"
     if not plan.feasible:
-        return f"<div>{head}<p style='color:#b00'>{esc(plan.message)}</p></div>"
+        zones_note = (
+            f"<p>Zones involved: {esc(', '.join(plan.infeasible_zones))}</p>"
+            if plan.infeasible_zones
+            else ""
+        )
+        return (
+            f"<div>{head}<p style='color:#D55E00'><b>No feasible plan.</b> "
+            f"{esc(plan.message)}</p>{zones_note}</div>"
+        )
     k = plan.kpis
+    n_short = k.get("zones_short", 0)
+    short_zones = f" in {n_short} zone{'' if n_short == 1 else 's'}" if k.get("shortage") else ""
     cells = [
         ("Coverage", f"{_pct(k['coverage_before'])} → <b>{_pct(k['coverage'])}</b>"),
-        ("Couriers moved", f"{k['moved_couriers']} of {k['eligible_couriers']}"),
-        ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>"),
+        ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
+        ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
         ("Total travel", esc(_minutes(k["travel_minutes"]))),
+        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
         ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
     ]
+    if k.get("paused_orders_per_hour"):
+        cells.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h"))
     kpis = "".join(
-        f"<td style='padding:2px 12px'><div style='font-size:85%;color:#666'>{esc(a)}</div>"
-        f"<div>{b}</div></td>"
+        f"<td style='padding:2px 14px 2px 0;vertical-align:top'>"
+        f"<div style='font-size:85%;opacity:0.7'>{esc(a)}</div><div>{b}</div></td>"
         for a, b in cells
     )
-    zones = attention_zones(plan.zones)
+    action_colour = {"short": "#D55E00", "receive": "#0072B2", "send": "#E69F00"}
+
+    def table(frame: pd.DataFrame) -> str:
+        shown = frame.copy()
+        if "action" in shown.columns:
+            shown["action"] = [
+                f"<b style='color:{action_colour[a]}'>{esc(a)}</b>"
+                if a in action_colour
+                else esc(str(a))
+                for a in shown["action"].astype(str)
+            ]
+        if "pause_restaurants" in shown.columns:  # "; " lets a long list wrap
+            shown["pause_restaurants"] = (
+                shown["pause_restaurants"].astype(str).str.replace(";", "; ")
+            )
+        for column in shown.columns:
+            if column != "action" and not pd.api.types.is_numeric_dtype(shown[column]):
+                shown[column] = [esc(str(v)) for v in shown[column]]
+        return shown.to_html(index=False, border=0, escape=False)
+
     cols = [
         "zone_id",
         "name",
@@ -239,10 +272,48 @@ def plan_html(plan: Plan) -> str:
         "shortage",
         "pause_restaurants",
     ]
-    table = (
-        zones[cols].head(50).to_html(index=False, border=0, escape=True)
+    zones = attention_zones(plan.zones)
+    attention = (
+        f"<p style='margin:8px 0 2px 0'><b>Zones needing attention</b> "
+        f"({len(zones)} of {len(plan.zones)})</p>" + table(zones[cols].head(50))
         if len(zones)
-        else ("<p>No zone needs attention.</p>")
+        else "<p>Every zone is covered where it stands: no moves needed.</p>"
     )
-    more = f"<p>... {len(zones) - 50} more zones</p>" if len(zones) > 50 else ""
-    return f"<div>{head}<table><tr>{kpis}</tr></table>{table}{more}</div>"
+    more = f"<p>... {len(zones) - 50} more zones below</p>" if len(zones) > 50 else ""
+    every = [
+        "zone_id",
+        "name",
+        "action",
+        "open_restaurants",
+        "demand_orders_per_hour",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "surplus",
+        "paused_orders_per_hour",
+    ]
+    every_zone = (
+        f"<details><summary>All {len(plan.zones)} zones</summary>"
+        f"{table(plan.zones[[c for c in every if c in plan.zones.columns]])}</details>"
+    )
+    moves = plan.moves
+    routes = ""
+    if len(moves):
+        flows = (
+            moves.groupby(["from_zone", "to_zone"], sort=False)
+            .agg(
+                couriers=("courier_id", "size"),
+                longest_minutes=("travel_minutes", "max"),
+                vehicles=("vehicle", lambda v: ", ".join(sorted(set(v)))),
+            )
+            .reset_index()
+            .sort_values(["couriers", "from_zone", "to_zone"], ascending=[False, True, True])
+        )
+        routes = (
+            f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
+            f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
+        )
+    return f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{every_zone}{routes}</div>"

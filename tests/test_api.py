@@ -1,0 +1,88 @@
+"""The public face of the package: exactly the intended names, and a notebook-friendly Plan."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from util import SHIFT, VALID
+
+import rebalance
+from rebalance import Config, load, read_plan, solve
+
+EXPECTED = [
+    "Config",
+    "ConfigError",
+    "DataError",
+    "InfeasibleError",
+    "InputError",
+    "Inputs",
+    "Issue",
+    "LockHeldError",
+    "Plan",
+    "ProblemData",
+    "PublishError",
+    "RebalanceError",
+    "build_problem",
+    "load",
+    "load_config",
+    "read_plan",
+    "solve",
+    "solve_problem",
+]
+
+
+def test_exports_are_exactly_the_intended_names():
+    """rebalance.__all__ is sorted and lists exactly the public API."""
+    assert rebalance.__all__ == sorted(EXPECTED)
+    for name in EXPECTED:
+        assert getattr(rebalance, name) is not None
+
+
+def test_unknown_attribute_raises():
+    """A misspelt name is an AttributeError, not a silent None."""
+    with pytest.raises(AttributeError):
+        rebalance.sovle  # noqa: B018
+
+
+def test_import_is_light():
+    """Importing the CLI module does not import pandas or OR-Tools (fast --help)."""
+    code = "import sys, rebalance.cli; print(any(m in sys.modules for m in ('pandas', 'ortools')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_plan_roundtrips_through_files(tmp_path):
+    """read_plan(plan.write(dir)) gives back the same zones, moves and KPIs."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    again = read_plan(plan.write(tmp_path / "p"))
+    pd.testing.assert_frame_equal(again.moves, plan.moves, check_dtype=False)
+    assert again.zones["zone_id"].tolist() == plan.zones["zone_id"].tolist()
+    assert again.kpis == plan.kpis and again.plan_id == plan.plan_id
+    assert again.shift_start == plan.shift_start
+
+
+def test_plan_shows_itself_in_a_notebook():
+    """Plan._repr_html_ shows the KPIs and the zones needing attention."""
+    html = solve(load(VALID), Config(), SHIFT)._repr_html_()
+    assert "Coverage" in html and "0001" in html and "<table" in html
+
+
+def test_plan_repr_and_summary():
+    """repr and summary() give the headline numbers in one glance."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    assert "status='optimal'" in repr(plan)
+    assert "coverage 40.0% -> 70.0%" in plan.summary()
+
+
+def test_infeasible_plan_cannot_be_written(tmp_path):
+    """An infeasible plan is a status; writing it is refused instead of leaving empty files."""
+    inputs = load(VALID)
+    zones = inputs.zones.assign(max_couriers=0.0)
+    plan = solve(inputs.replace(zones=zones), Config(), SHIFT)
+    assert plan.status == "infeasible"
+    with pytest.raises(ValueError, match="infeasible"):
+        plan.write(tmp_path / "p")
+    assert not (tmp_path / "p").exists()

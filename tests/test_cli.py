@@ -1,0 +1,247 @@
+"""The command line: validate and plan (CONTRACT sections 4 and 6), as a user runs them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+from util import REPO, SHIFT, VALID, city_with
+
+from rebalance import Config, load, solve
+from rebalance.cli import app
+
+GOLDEN = Path(__file__).parent / "golden"
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    """Run the CLI in-process and return the result (stdout and stderr kept apart)."""
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_help_lists_commands():
+    """`rebalance --help` lists the contract's commands."""
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("validate", "plan", "generate"):
+        assert command in result.stdout
+
+
+def test_validate_ok_counts_what_it_found():
+    """validate prints zones, open/closed restaurants and eligible couriers by vehicle, exit 0."""
+    result = invoke("validate", VALID, "--shift-start", SHIFT)
+    assert result.exit_code == 0, result.output
+    assert "zones: 5" in result.stdout
+    assert "12 (9 open, 3 closed)" in result.stdout
+    assert "eligible for a shift starting 2026-11-30 19:00 CET: 7" in result.stdout
+
+
+def test_validate_bad_input_exits_3_listing_problems(tmp_path):
+    """validate on bad data exits 3 and names the file, line and column on stderr."""
+    result = invoke("validate", city_with(tmp_path, "UnknownVehicle"))
+    assert result.exit_code == 3
+    assert "couriers.csv, line 3, column 'vehicle'" in result.stderr
+    assert "'horse'" in result.stderr and result.stdout == ""
+
+
+def test_plan_json_is_plan_json_only(tmp_path):
+    """--format json prints plan.json's content and nothing else on stdout."""
+    result = invoke(
+        "plan", VALID, "--shift-start", SHIFT, "--format", "json", "--out", tmp_path / "p"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    on_disk = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert data == on_disk
+    for key in (
+        "plan_id",
+        "city",
+        "shift_start",
+        "shift_end",
+        "status",
+        "objective",
+        "best_bound",
+        "solve_seconds",
+        "inputs_sha256",
+        "kpis",
+    ):
+        assert key in data
+    for key in (
+        "eligible_couriers",
+        "moved_couriers",
+        "travel_minutes",
+        "shortage",
+        "coverage_before",
+        "coverage",
+    ):
+        assert key in data["kpis"]
+    assert data["status"] == "optimal" and data["objective"] == data["best_bound"]
+
+
+def test_plan_out_writes_contract_columns(tmp_path):
+    """plan --out writes moves.csv and zones.csv with the contract's columns in order."""
+    out = tmp_path / "plan"
+    assert invoke("plan", VALID, "--shift-start", SHIFT, "--out", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["moves.csv", "plan.json", "zones.csv"]
+    moves_header = (out / "moves.csv").read_text().splitlines()[0]
+    assert moves_header == "courier_id,vehicle,from_zone,to_zone,travel_minutes"
+    zones_header = (out / "zones.csv").read_text().splitlines()[0].split(",")
+    assert zones_header[:13] == [
+        "zone_id",
+        "name",
+        "open_restaurants",
+        "demand_orders_per_hour",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "surplus",
+        "action",
+        "pause_restaurants",
+    ]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_plan_bad_input_writes_nothing(tmp_path):
+    """Invalid data exits 3 and leaves no plan folder behind."""
+    out = tmp_path / "plan"
+    result = invoke(
+        "plan", city_with(tmp_path, "NegativeOrders"), "--shift-start", SHIFT, "--out", out
+    )
+    assert result.exit_code == 3
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["NegativeOrders"]
+
+
+def test_plan_infeasible_exits_4_naming_zone(tmp_path):
+    """Caps that cannot hold exit 4 with the zone and the reason, and write nothing."""
+    city = city_with(tmp_path)
+    text = (city / "zones.csv").read_text().replace("48.8634,2.4011,,3", "48.8634,2.4011,,0")
+    (city / "zones.csv").write_text(text)
+    far = "\n".join(f"X{i},0005,bike,2026-11-30T18:00,2026-11-30T23:00," for i in range(5))
+    (city / "couriers.csv").write_text((city / "couriers.csv").read_text() + far + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[vehicles.bike]\nmax_move_minutes = 1\n[vehicles.ebike]\nmax_move_minutes = 1\n"
+        "[vehicles.scooter]\nmax_move_minutes = 1\n"
+    )
+    out = tmp_path / "out"
+    result = invoke("plan", city, "--shift-start", SHIFT, "--config", config, "--out", out)
+    assert result.exit_code == 4, result.output
+    assert "zone 0005" in result.stderr and "max_couriers" in result.stderr
+    assert not out.exists()
+
+
+def test_bad_shift_start_is_usage_error():
+    """A --shift-start that is not a timestamp is a usage error (exit 2)."""
+    result = invoke("plan", VALID, "--shift-start", "tonight")
+    assert result.exit_code == 2
+    assert "--shift-start" in result.stderr and "ISO 8601" in result.stderr
+
+
+def test_missing_shift_start_is_usage_error():
+    """plan without --shift-start is a usage error (exit 2)."""
+    assert invoke("plan", VALID).exit_code == 2
+
+
+def test_bad_config_exits_3_naming_key(tmp_path):
+    """A config with a bad value exits 3 naming the key."""
+    config = tmp_path / "c.toml"
+    config.write_text('[city]\ntimezone = "Mars/Olympus"\n')
+    result = invoke("plan", VALID, "--shift-start", SHIFT, "--config", config)
+    assert result.exit_code == 3 and "city.timezone" in result.stderr
+
+
+def test_config_found_in_data_dir(tmp_path):
+    """Without --config, DATA_DIR/rebalance.toml is used (here: a different city name)."""
+    city = city_with(tmp_path)
+    (city / "rebalance.toml").write_text('[city]\nname = "Lutece"\n')
+    result = invoke("plan", city, "--shift-start", SHIFT, "--format", "json")
+    assert json.loads(result.stdout)["city"] == "Lutece"
+
+
+def test_out_folder_with_other_files_is_refused(tmp_path):
+    """--out never overwrites a folder holding unrelated files (usage error, exit 2)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = invoke("plan", VALID, "--shift-start", SHIFT, "--out", out)
+    assert result.exit_code == 2 and (out / "notes.txt").read_text() == "mine"
+
+
+def test_replanning_replaces_plan_atomically(tmp_path):
+    """Planning twice into the same --out replaces the plan and leaves no temporary folders."""
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert invoke("plan", VALID, "--shift-start", SHIFT, "--out", out).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_terminal_view_golden():
+    """The terminal view of the test city at 100 columns matches the golden file."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    plan = dataclasses.replace(plan, solve_seconds=0.01)
+    console = Console(width=100, record=True, color_system=None, force_terminal=False)
+    console.print(plan)
+    text = console.export_text()
+    golden = GOLDEN / "valid_plan_100.txt"
+    if os.environ.get("REBALANCE_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_terminal_view_fits_80_columns():
+    """At 80 columns no line of the view is wider than the terminal."""
+    plan = solve(load(REPO / "data/samples/paris"), Config(), SHIFT)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(plan)
+    assert max(len(line) for line in console.export_text().splitlines()) <= 80
+
+
+def test_plan_as_real_subprocess(tmp_path):
+    """`rebalance plan` works as an installed console script in a real process."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    out = tmp_path / "paris"
+    result = subprocess.run(
+        [
+            *command,
+            "plan",
+            str(REPO / "data/samples/paris"),
+            "--shift-start",
+            SHIFT,
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "optimal"
+    assert (out / "moves.csv").exists()
+
+
+@pytest.mark.parametrize("sample", ["paris", "lyon"])
+def test_samples_plan_with_real_work(tmp_path, sample):
+    """Each bundled sample validates and its plan moves couriers and raises coverage."""
+    folder = tmp_path / sample
+    shutil.copytree(REPO / "data/samples" / sample, folder)
+    assert invoke("validate", folder, "--shift-start", SHIFT).exit_code == 0
+    result = invoke("plan", folder, "--shift-start", SHIFT, "--format", "json")
+    kpis = json.loads(result.stdout)["kpis"]
+    assert kpis["moved_couriers"] > 10
+    assert kpis["coverage"] > kpis["coverage_before"] + 0.2

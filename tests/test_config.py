@@ -1,0 +1,128 @@
+"""The TOML configuration (CONTRACT section 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rebalance import Config, ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """Write a config file and return its path."""
+    path = tmp_path / "rebalance.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def key_problem(tmp_path: Path, text: str):
+    """The single problem of a config that must be rejected."""
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return info.value.problems[0], str(info.value)
+
+
+def test_defaults_are_the_contract():
+    """Without a file every key has the contract's default."""
+    c = Config()
+    assert (c.city.name, c.city.timezone) == ("Paris", "Europe/Paris")
+    assert c.demand.orders_per_courier_hour == 2.5
+    assert c.eligibility.min_available_minutes == 60
+    assert (c.costs.move_fixed_minutes, c.costs.shortage_minutes, c.costs.surplus_minutes) == (
+        5,
+        60,
+        0,
+    )
+    assert c.travel.detour_factor == 1.3
+    speeds = {k: (v.speed_kmh, v.max_move_minutes) for k, v in c.vehicles.items()}
+    assert speeds == {"bike": (15, 20), "ebike": (20, 25), "scooter": (25, 30), "car": (22, 30)}
+    assert (c.data.dir, c.slack.channel, c.history.path) == ("", "", "")
+
+
+def test_full_contract_example_loads(tmp_path):
+    """The contract's own example file is accepted as written."""
+    text = Path(__file__).parent.parent.joinpath("data/samples/paris/rebalance.toml").read_text()
+    assert load_config(write(tmp_path, text)).city.name == "Paris"
+
+
+def test_partial_vehicle_table_keeps_other_defaults(tmp_path):
+    """[vehicles.bike] speed_kmh alone keeps the bike's default range and the other vehicles."""
+    c = load_config(write(tmp_path, "[vehicles.bike]\nspeed_kmh = 12\n"))
+    assert (c.vehicles["bike"].speed_kmh, c.vehicles["bike"].max_move_minutes) == (12, 20)
+    assert set(c.vehicles) == {"bike", "ebike", "scooter", "car"}
+
+
+def test_new_vehicle_needs_both_keys(tmp_path):
+    """A new vehicle without max_move_minutes names the missing key."""
+    problem, _ = key_problem(tmp_path, "[vehicles.cargo]\nspeed_kmh = 12\n")
+    assert problem.key == "vehicles.cargo.max_move_minutes"
+
+
+def test_unknown_key_is_named(tmp_path):
+    """A typo is an error naming the dotted key, not silently ignored."""
+    problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert problem.key == "costs.shortage_minute" and "unknown key" in text
+    assert "rebalance.toml" in text
+
+
+def test_unknown_section_is_named(tmp_path):
+    """An unknown table is an error naming it."""
+    problem, _ = key_problem(tmp_path, "[solver]\nthreads = 2\n")
+    assert problem.key == "solver"
+
+
+def test_wrong_type_is_named(tmp_path):
+    """A string where a number belongs names the key, the value and the expected type."""
+    problem, text = key_problem(tmp_path, '[demand]\norders_per_courier_hour = "2.5"\n')
+    assert problem.key == "demand.orders_per_courier_hour"
+    assert "'2.5'" in text and "a number" in text
+
+
+def test_negative_speed_is_out_of_range(tmp_path):
+    """A negative speed names the key and the valid range."""
+    problem, text = key_problem(tmp_path, "[vehicles.bike]\nspeed_kmh = -15\n")
+    assert problem.key == "vehicles.bike.speed_kmh" and "> 0" in text
+
+
+def test_unknown_timezone(tmp_path):
+    """An unknown timezone names the key and suggests an IANA name."""
+    problem, text = key_problem(tmp_path, '[city]\ntimezone = "Paris/France"\n')
+    assert problem.key == "city.timezone" and "IANA" in text
+
+
+def test_invalid_toml_is_reported(tmp_path):
+    """Broken TOML syntax is a config error naming the file."""
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[city\nname = 1"))
+
+
+def test_missing_config_file(tmp_path):
+    """A config path that does not exist is a config error naming it."""
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path):
+    """[data] dir and [history] path resolve against the config file's folder, not the cwd."""
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "rebalance.toml"
+    path.write_text('[data]\ndir = "../city"\n[history]\npath = "state/h.sqlite3"\n')
+    c = load_config(path)
+    assert c.data_dir == (tmp_path / "conf" / "../city")
+    assert c.history_path == tmp_path / "conf" / "state" / "h.sqlite3"
+
+
+def test_history_default_in_user_data_dir():
+    """A blank history path goes to the platform's user data dir."""
+    assert Config().history_path.name == "history.sqlite3"
+    assert "rebalance" in str(Config().history_path)
+
+
+def test_with_changes_validates():
+    """Config.with_changes returns a validated copy and rejects bad values by key."""
+    c = Config().with_changes(costs={"shortage_minutes": 90}, vehicles={"bike": {"speed_kmh": 10}})
+    assert c.costs.shortage_minutes == 90 and c.vehicles["bike"].speed_kmh == 10
+    assert Config().costs.shortage_minutes == 60
+    with pytest.raises(ConfigError, match=r"costs\.shortage_minutes"):
+        Config().with_changes(costs={"shortage_minutes": -1})

@@ -1,0 +1,296 @@
+"""The model of CONTRACT section 2: eligibility, demand, travel, objective, edge cases."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from util import SHIFT, VALID, courier, restaurant, write_city, zone
+
+from rebalance import Config, build_problem, load, solve
+from rebalance.model import haversine_km
+
+# Two zones 1.5 km apart (bike: 1.5 * 1.3 / 15 * 60 = 7.8 min) and one 30 km away.
+A = zone("A", 48.8566, 2.3522)
+B = zone("B", 48.8566 + 1.5 / 111.195, 2.3522)
+FAR = zone("F", 49.1266, 2.3522)
+
+
+def plan_for(tmp_path, zones, restaurants, couriers, travel_times=None, config=None, **kw):
+    """Write a tiny city and solve it for the 19:00 test shift."""
+    city = write_city(tmp_path / "city", zones, restaurants, couriers, travel_times)
+    cfg = config or Config()
+    return solve(load(city, cfg), cfg, kw.pop("shift_start", SHIFT), **kw)
+
+
+def test_haversine_known_distance():
+    """Paris to London is about 343.5 km with the contract's earth radius."""
+    assert haversine_km(48.8566, 2.3522, 51.5074, -0.1278) == pytest.approx(343.56, abs=0.1)
+
+
+def test_eligibility_boundaries(tmp_path):
+    """From == shift start and until == start + 60 min are eligible; busy/offline/late are not."""
+    couriers = [
+        courier("ok_edge", "A", start="2026-11-30T19:00", until="2026-11-30T20:00"),
+        courier("too_short", "A", until="2026-11-30T19:59"),
+        courier("late", "A", start="2026-11-30T19:01"),
+        courier("busy", "A", status="busy"),
+        courier("offline", "A", status="OFFLINE"),
+        courier("available", "A", status="available"),
+    ]
+    p = build_problem(load(write_city(tmp_path, [A], [], couriers)), Config(), SHIFT)
+    assert sorted(p.eligible["courier_id"]) == ["available", "ok_edge"]
+
+
+def test_demand_rounds_up(tmp_path):
+    """Required couriers = ceil(open demand / orders_per_courier_hour); closed ones don't count."""
+    rests = [
+        restaurant("r1", "A", 2.5),
+        restaurant("r2", "A", 2.5),
+        restaurant("r3", "B", 2.6),
+        restaurant("r4", "B", 9, status="closed"),
+    ]
+    p = build_problem(load(write_city(tmp_path, [A, B], rests, [])), Config(), SHIFT)
+    assert p.required.tolist() == [2, 2]
+    assert p.demand.tolist() == pytest.approx([5.0, 2.6])
+
+
+def test_moves_follow_demand_within_range(tmp_path):
+    """Couriers move from a zone without demand to one with demand, at the haversine travel time."""
+    plan = plan_for(
+        tmp_path,
+        [A, B],
+        [restaurant("r1", "B", 5)],
+        [courier("c1", "A"), courier("c2", "A"), courier("c3", "A")],
+    )
+    assert plan.status == "optimal"
+    assert len(plan.moves) == 2 and set(plan.moves["to_zone"]) == {"B"}
+    assert plan.moves["travel_minutes"].iloc[0] == pytest.approx(1.5 * 1.3 / 15 * 60, abs=0.01)
+    expected = 2 * (plan.moves["travel_minutes"].iloc[0] + 5)
+    assert plan.objective == pytest.approx(expected, abs=1e-3)
+
+
+def test_move_beyond_range_is_not_allowed(tmp_path):
+    """A bike is never sent further than its max_move_minutes; the zone stays short."""
+    plan = plan_for(tmp_path, [A, FAR], [restaurant("r1", "F", 5)], [courier("c1", "A")])
+    assert plan.moves.empty
+    zones = plan.zones.set_index("zone_id")
+    assert zones.loc["F", "shortage"] == 2 and zones.loc["F", "action"] == "short"
+    assert zones.loc["F", "pause_restaurants"] == "r1"
+
+
+def test_car_reaches_further_than_bike(tmp_path):
+    """Each vehicle has its own speed and range."""
+    mid = zone("M", 48.8566 + 9 / 111.195, 2.3522)  # 9 km: bike 46.8 min (no), car 31.9 min (no)
+    near = zone("N", 48.8566 + 7 / 111.195, 2.3522)  # 7 km: bike 36.4 (no), car 24.8 (yes)
+    plan = plan_for(
+        tmp_path,
+        [A, mid, near],
+        [restaurant("r1", "N", 5), restaurant("r2", "M", 5)],
+        [courier("bike", "A", "bike"), courier("car", "A", "car")],
+    )
+    assert plan.moves[["courier_id", "to_zone"]].values.tolist() == [["car", "N"]]
+
+
+def test_travel_times_file_replaces_haversine(tmp_path):
+    """With travel_times, its minutes are used, absent pairs cannot be travelled, vehicle rows override."""
+    tt = [
+        {"from_zone": "A", "to_zone": "B", "minutes": 12, "vehicle": ""},
+        {"from_zone": "A", "to_zone": "B", "minutes": 25, "vehicle": "bike"},  # too far for a bike
+    ]
+    plan = plan_for(
+        tmp_path,
+        [A, B, FAR],
+        [restaurant("r1", "B", 5), restaurant("r2", "F", 5)],
+        [courier("bike", "A", "bike"), courier("e1", "A", "ebike")],
+        travel_times=tt,
+    )
+    assert plan.moves[["courier_id", "to_zone", "travel_minutes"]].values.tolist() == [
+        ["e1", "B", 12.0]
+    ]
+
+
+def test_every_eligible_courier_assigned_once(tmp_path):
+    """couriers_after sums to the eligible count; no courier moves twice."""
+    couriers = [courier(f"c{i}", "A" if i % 2 else "B", ["bike", "car"][i % 2]) for i in range(9)]
+    plan = plan_for(tmp_path, [A, B], [restaurant("r1", "B", 12)], couriers)
+    assert plan.zones["couriers_after"].sum() == 9
+    assert plan.moves["courier_id"].is_unique
+
+
+def test_caps_hold(tmp_path):
+    """max_couriers caps the couriers after the plan, even where demand wants more."""
+    capped = zone("B", B["lat"], B["lon"], cap=1)
+    plan = plan_for(
+        tmp_path,
+        [A, capped],
+        [restaurant("r1", "B", 10)],
+        [courier(f"c{i}", "A") for i in range(4)],
+    )
+    assert plan.zones.set_index("zone_id").loc["B", "couriers_after"] == 1
+
+
+def test_caps_that_cannot_hold_are_infeasible(tmp_path):
+    """Too many couriers for the caps they can reach gives status infeasible naming the zone."""
+    capped = zone("A", A["lat"], A["lon"], cap=1)
+    plan = plan_for(tmp_path, [capped, FAR], [], [courier(f"c{i}", "A") for i in range(3)])
+    assert plan.status == "infeasible" and not plan.feasible
+    assert "zone A" in plan.message and "max_couriers" in plan.message
+    assert plan.infeasible_zones == ("A",)
+
+
+def test_priority_weights_shortage(tmp_path):
+    """With one courier for two equally short zones, the higher-priority zone gets it."""
+    hi = zone("B", B["lat"], B["lon"], priority=3)
+    other = zone("C", A["lat"] - 1.5 / 111.195, A["lon"])
+    plan = plan_for(
+        tmp_path,
+        [A, hi, other],
+        [restaurant("r1", "B", 2), restaurant("r2", "C", 2)],
+        [courier("c1", "A")],
+    )
+    assert plan.moves["to_zone"].tolist() == ["B"]
+
+
+def test_surplus_cost_discourages_piling_up(tmp_path):
+    """With a surplus cost, spare couriers go where the surplus costs least (or stay)."""
+    cfg = Config().with_changes(costs={"surplus_minutes": 10})
+    plan = plan_for(
+        tmp_path,
+        [A, B],
+        [restaurant("r1", "B", 2)],
+        [courier("c1", "A"), courier("c2", "A")],
+        config=cfg,
+    )
+    assert len(plan.moves) == 1
+    assert plan.kpis["objective_breakdown"]["surplus_minutes"] == 10
+
+
+@pytest.mark.parametrize(
+    ("case", "zones", "restaurants", "couriers"),
+    [
+        (
+            "no eligible couriers",
+            [A, B],
+            [restaurant("r", "A", 3)],
+            [courier("c", "A", status="busy")],
+        ),
+        (
+            "every restaurant closed",
+            [A, B],
+            [restaurant("r", "A", 3, "closed")],
+            [courier("c", "A")],
+        ),
+        ("a single zone", [A], [restaurant("r", "A", 3)], [courier("c", "A")]),
+        (
+            "demand ten times supply",
+            [A, B],
+            [restaurant(f"r{i}", "B", 5) for i in range(5)],
+            [courier("c", "A")],
+        ),
+        ("a zone no courier can reach", [A, FAR], [restaurant("r", "F", 3)], [courier("c", "A")]),
+        ("no couriers at all", [A, B], [restaurant("r", "B", 3)], []),
+        ("no restaurants at all", [A, B], [], [courier("c", "A")]),
+    ],
+)
+def test_edge_cases_plan(tmp_path, case, zones, restaurants, couriers):
+    """Degenerate cities still give an optimal plan with consistent numbers."""
+    plan = plan_for(tmp_path, zones, restaurants, couriers)
+    assert plan.status == "optimal", case
+    z = plan.zones
+    assert (z["couriers_after"] == z["couriers_before"] + z["moved_in"] - z["moved_out"]).all()
+    assert (z["shortage"] == (z["required_couriers"] - z["couriers_after"]).clip(lower=0)).all()
+    assert 0.0 <= plan.kpis["coverage"] <= 1.0
+
+
+def test_coverage_is_one_when_nothing_required(tmp_path):
+    """Coverage is 1.0 before and after when no zone needs a courier."""
+    plan = plan_for(tmp_path, [A, B], [], [courier("c", "A")])
+    assert plan.kpis["coverage_before"] == plan.kpis["coverage"] == 1.0
+
+
+def test_all_couriers_in_one_zone_spread_out(tmp_path):
+    """Couriers bunched in one zone are spread to every reachable zone that needs them."""
+    c = zone("C", A["lat"] - 1.5 / 111.195, A["lon"])
+    plan = plan_for(
+        tmp_path,
+        [A, B, c],
+        [restaurant("r1", "B", 5), restaurant("r2", "C", 5)],
+        [courier(f"c{i}", "A") for i in range(6)],
+    )
+    assert plan.zones.set_index("zone_id")["couriers_after"].to_dict() == {"A": 2, "B": 2, "C": 2}
+
+
+def test_most_time_left_moves_first(tmp_path):
+    """Within a zone and vehicle, the couriers available longest move first; ties by courier_id."""
+    couriers = [
+        courier("c3", "A", until="2026-11-30T23:00"),
+        courier("c1", "A", until="2026-11-30T21:00"),
+        courier("c2", "A", until="2026-11-30T23:00"),
+        courier("c0", "A", until="2026-12-01T01:00"),
+    ]
+    plan = plan_for(tmp_path, [A, B], [restaurant("r", "B", 7.5)], couriers)
+    assert sorted(plan.moves["courier_id"]) == ["c0", "c2", "c3"]
+    plan = plan_for(tmp_path, [A, B], [restaurant("r", "B", 5)], couriers)
+    assert sorted(plan.moves["courier_id"]) == ["c0", "c2"]
+
+
+def test_pause_list_loses_fewest_orders(tmp_path):
+    """The pause list is the cheapest set of open restaurants that brings need down to supply."""
+    orders = [3.0, 2.2, 1.9, 1.4, 0.8, 0.7]
+    rests = [restaurant(f"r{i}", "A", o) for i, o in enumerate(orders)]
+    rests.append(restaurant("zero", "A", 0))
+    plan = plan_for(tmp_path, [A], rests, [courier("c1", "A"), courier("c2", "A")])
+    row = plan.zones.iloc[0]
+    assert row["action"] == "short"
+    paused = set(row["pause_restaurants"].split(";"))
+    keep_cap = 2 * 2.5
+    best = min(
+        (sum(orders[i] for i in s), set(f"r{i}" for i in s))
+        for k in range(len(orders) + 1)
+        for s in itertools.combinations(range(len(orders)), k)
+        if sum(orders) - sum(orders[i] for i in s) <= keep_cap + 1e-9
+    )
+    assert sum(orders[int(r[1:])] for r in paused) == pytest.approx(best[0])
+    remaining = sum(orders) - best[0]
+    assert math.ceil(remaining / 2.5 - 1e-9) <= row["couriers_after"]
+    assert "zero" not in paused
+
+
+def test_same_inputs_give_identical_files(tmp_path):
+    """Two solves of the same inputs write byte-identical moves.csv and zones.csv."""
+    inputs = load(VALID)
+    a = solve(inputs, Config(), SHIFT).write(tmp_path / "a")
+    b = solve(load(VALID), Config(), SHIFT).write(tmp_path / "b")
+    for name in ("moves.csv", "zones.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    ja = pd.read_json(a / "plan.json", typ="series")
+    assert ja["plan_id"] == pd.read_json(b / "plan.json", typ="series")["plan_id"]
+
+
+def test_objective_matches_its_parts():
+    """The reported objective equals moves + shortage + surplus terms and the flow's optimum."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    parts = plan.kpis["objective_breakdown"]
+    assert plan.objective == pytest.approx(sum(parts.values()), abs=1e-3)
+    assert plan.best_bound == pytest.approx(plan.objective, abs=1e-2)
+    moves = plan.moves
+    assert parts["move_minutes"] == pytest.approx(moves["travel_minutes"].sum() + 5 * len(moves))
+    assert parts["shortage_minutes"] == pytest.approx(60 * plan.zones["shortage"].sum())
+
+
+def test_shift_end_defaults_to_four_hours(tmp_path):
+    """shift_end is shift_start + 4 h unless given."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    assert plan.shift_end - plan.shift_start == pd.Timedelta(hours=4)
+    assert plan.to_dict()["shift_start"] == "2026-11-30T19:00:00+01:00"
+
+
+def test_dst_shift_start_is_local(tmp_path):
+    """A summer shift start without offset is read as CEST (+02:00)."""
+    plan = solve(load(VALID), Config(), "2026-07-01T19:00")
+    assert plan.to_dict()["shift_start"] == "2026-07-01T19:00:00+02:00"
+    assert np.isfinite(plan.objective)
