@@ -41,7 +41,27 @@ _EXPORTS: dict[str, str] = {
     "solve_problem": "solve",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataError",
+    "InfeasibleError",
+    "InputError",
+    "Inputs",
+    "Issue",
+    "LockHeldError",
+    "Plan",
+    "ProblemData",
+    "PublishError",
+    "RebalanceError",
+    "build_problem",
+    "load",
+    "load_config",
+    "read_plan",
+    "solve",
+    "solve_problem",
+]
+assert sorted(__all__) == sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .config import Config, load_config

@@ -234,17 +234,408 @@ def generate(
     with exits():
         from .generate import generate_city
 
-        path = generate_city(
-            out_dir,
-            zones=zones,
-            couriers=couriers,
-            restaurants=restaurants,
-            seed=seed,
-            travel_times=travel_times,
-            fmt=format,
-            shift_start=shift_start,
-        )
+        try:
+            path = generate_city(
+                out_dir,
+                zones=zones,
+                couriers=couriers,
+                restaurants=restaurants,
+                seed=seed,
+                travel_times=travel_times,
+                fmt=format,
+                shift_start=shift_start,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         err(f"wrote a synthetic city to {path}", color="green")
+
+
+# ------------------------------------------------------------------------ run
+
+
+class LogFormat(StrEnum):
+    auto = "auto"
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def run(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Folder with the input tables. Default: \\[data] dir of the config."),
+    ] = None,
+    config: ConfigOpt = None,
+    shift_start: Annotated[
+        str | None,
+        typer.Option(
+            help="Shift start, ISO 8601 (city time without offset). "
+            "Default: now, rounded down to the quarter hour in the city's time."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and print the Slack payloads; post nothing.")
+    ] = False,
+    channel: Annotated[
+        str | None, typer.Option(help="Slack channel ID. Default: \\[slack] channel.")
+    ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="text for people, json for log collectors (one event per line on stdout); "
+            "auto: json unless stdout is a terminal.",
+        ),
+    ] = LogFormat.auto,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log each phase (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print nothing on success; warnings and errors only."),
+    ] = False,
+) -> None:
+    """Plan, publish and record one shift: the command for cron and systemd timers.
+
+    Validates DATA_DIR, plans the shift, keeps the plan next to the history, posts or
+    updates the shift's Slack message and records the run (`rebalance history`). One
+    run per city and shift at a time: another run exits 6. Re-running a shift is safe.
+    """
+    import json
+
+    from .errors import RebalanceError
+    from .logs import RunLog, redact, setup_logging
+    from .runner import Terminated, stop_on_sigterm, summary_line
+    from .runner import run as run_shift
+
+    kind = setup_logging(log_format.value, verbose=verbose, quiet=quiet)
+    log = RunLog()
+    stop_on_sigterm()
+    with exits():
+        try:
+            cfg = load_cli_config(config, data_dir)
+        except RebalanceError as exc:
+            log.event(
+                "run_end",
+                str(exc).splitlines()[0],
+                level=40,
+                outcome="failed",
+                exit_code=exc.exit_code,
+                phase="config",
+            )
+            raise
+        start = parse_shift(shift_start, cfg)
+    try:
+        result = run_shift(
+            cfg, data_dir, shift_start=start, dry_run=dry_run, channel=channel, log=log
+        )
+    except RebalanceError as exc:
+        err(f"error: {redact(str(exc))}")
+        for note in getattr(exc, "__notes__", []):
+            err(redact(note), color="yellow")
+        raise typer.Exit(exc.exit_code) from exc
+    except Terminated as exc:
+        err("error: stopped by SIGTERM; the run is recorded as failed, re-run it to complete it")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err("error: interrupted; the run is recorded as failed, re-run it to complete it")
+        raise typer.Exit(130) from None
+    if dry_run:
+        # The same document as `rebalance publish --dry-run`; one JSON line in json mode.
+        from .publish import dry_run_document
+
+        document = dry_run_document(result.publish)
+        if kind == "json":
+            line = {"event": "payloads", "run_id": result.run_id, **json.loads(document)}
+            document = json.dumps(line, ensure_ascii=False) + "\n"
+        sys.stdout.write(redact(document))
+    if kind == "text" and not quiet:
+        console().print(summary_line(result.record), soft_wrap=True)
+
+
+# -------------------------------------------------------------------- history
+
+history_app = typer.Typer(
+    help="Past runs of `rebalance run`: when, how they ended, KPIs, plan folder, Slack ts.",
+    add_completion=False,
+)
+app.add_typer(history_app, name="history")
+
+
+def _open_history(config: Path | None) -> Any:
+    """The history store of the config, or None when no run was ever recorded there."""
+    from .history import History
+
+    with exits():
+        path = load_cli_config(config).history_path
+    return History(path) if path.exists() else None
+
+
+@history_app.callback(invoke_without_command=True)
+def history(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    city: Annotated[
+        str | None, typer.Option(help="Only runs of this city (\\[city] name).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """List recent runs, newest first; `rebalance history show RUN_ID` shows one."""
+    ctx.obj = {"config": config}
+    if ctx.invoked_subcommand is not None:
+        return
+    from .runner import runs_json, runs_table
+
+    store = _open_history(config)
+    records = [] if store is None else store.runs(city=city, limit=limit)
+    if store is not None:
+        store.close()
+    if format is OutputFormat.json:
+        sys.stdout.write(runs_json(records))
+    elif not records:
+        console().print("no runs recorded yet" + (f" for {city}" if city else ""))
+    else:
+        console().print(runs_table(records))
+
+
+@history_app.command("show")
+def history_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix of 6+ characters).")],
+    config: ConfigOpt = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Everything recorded about one run: times, phase, KPIs, plan folder, Slack ts, error."""
+    import json
+
+    from .runner import run_details
+
+    if config is None and isinstance(ctx.obj, dict):
+        config = ctx.obj.get("config")
+    store = _open_history(config)
+    record = None if store is None else store.run(run_id)
+    if store is not None:
+        store.close()
+    if record is None:
+        raise typer.BadParameter(f"no run {run_id!r} in the history", param_hint="RUN_ID")
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        console().print(run_details(record))
+
+
+# ---------------------------------------------------------------------- batch
+
+
+class BatchFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def batch(
+    cities_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with one data folder (and optional rebalance.toml) per city.",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    shift_start: Annotated[
+        str,
+        typer.Option(help="Shift start, ISO 8601; without an offset, in each city's own timezone."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each city's plan to OUT/<city folder>/ as `plan --out` does. "
+            "Default: ./batch-<shift start as YYYYmmddTHHMM>. Workers write the files: "
+            "with --scheduler, OUT and CITIES_DIR must be on a filesystem every worker "
+            "sees at the same path.",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running Dask scheduler (tcp://host:8786) whose workers have "
+            "rebalance installed. Default: a local cluster sized to this machine.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes of the local cluster; default one per core."),
+    ] = None,
+    format: Annotated[
+        BatchFormat,
+        typer.Option(
+            "--format", help="Summary on stdout: table for people, csv or json for scripts."
+        ),
+    ] = BatchFormat.table,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show Dask's logs and tracebacks of failed cities.")
+    ] = False,
+) -> None:
+    """Plan every city of a folder on Dask (a local cluster, or --scheduler) and print one summary.
+
+    A failed city is reported with its error and does not stop the others. Exit code: 3 if any city has invalid input, else 4 if any has no feasible plan, else 1 if any failed otherwise, else 0.
+    """
+    if scheduler is not None and workers is not None:
+        raise typer.BadParameter(
+            "sizes the local cluster; with --scheduler the cluster's own workers run",
+            param_hint="--workers",
+        )
+    from .timeparse import parse_timestamp
+
+    try:
+        parse_timestamp(shift_start, "UTC")  # syntax only: each city reads it in its own zone
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shift-start") from None
+    from .batch import default_out, run_batch
+
+    target = out if out is not None else default_out(shift_start)
+    with exits(), _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
+        try:
+            result = run_batch(
+                cities_dir,
+                shift_start,
+                out=target,
+                client=scheduler,
+                workers=workers,
+                progress=progress,
+                verbose=verbose,
+            )
+        except FileExistsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from None
+    for city in result.results:
+        # The table lists the errors itself; csv and json readers want them on stderr.
+        if not city.planned and format is not BatchFormat.table:
+            err(f"error: {city.folder}: {city.message}")
+        if verbose and city.traceback:
+            err(f"{city.folder}: {city.traceback.rstrip()}")
+    if format is BatchFormat.json:
+        sys.stdout.write(result.to_json())
+    elif format is BatchFormat.csv:
+        result.table().to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        console().print(result)
+    if any(city.planned for city in result.results):
+        err(f"Plans written to {target}/<city folder>/", color="green")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@contextmanager
+def _batch_progress(enabled: bool) -> Iterator[Any]:
+    """A progress callback for `run_batch` drawing a bar on stderr, or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("starting Dask", total=None)
+
+    def update(done: int, total: int, city: Any) -> None:
+        label = "planning" if city is None else f"planning ({city.folder}: {city.status})"
+        bar.update(task, description=label, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+# -------------------------------------------------------------------- publish
+
+
+@app.command()
+def publish(
+    plan_dir: Annotated[
+        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+    ],
+    channel: Annotated[
+        str | None, typer.Option(help="Slack channel ID (default: [slack] channel).")
+    ] = None,
+    config: ConfigOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Post nothing: print the exact payloads and a Block Kit Builder link."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log each Slack API call (never the token).")
+    ] = False,
+) -> None:
+    """Post a plan to Slack once per (city, shift, channel); a revised plan updates it in place.
+
+    Needs SLACK_BOT_TOKEN (not with --dry-run). Safe to re-run: it never posts twice.
+    """
+    with exits():
+        cfg = load_cli_config(config)
+        from .publish import dry_run_document
+        from .publish import publish as publish_plan
+
+        log = (lambda line: err(line, color="bright_black")) if verbose else None
+        if dry_run:
+            result = publish_plan(plan_dir, config=cfg, channel=channel, dry_run=True, log=log)
+        else:
+            # The same (city, shift) lock as `rebalance run`: two publishers of one shift
+            # started together must not both search, find nothing, and post.
+            with _shift_lock(plan_dir, cfg):
+                result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
+        if dry_run:
+            sys.stdout.write(dry_run_document(result))
+            err(
+                f"dry run: nothing posted; {len(result.payloads)} payloads above for "
+                f"{result.channel}. Preview the parent in Block Kit Builder (link in "
+                "block_kit_builder).",
+                color="yellow",
+            )
+            return
+        what = {
+            "posted": "posted",
+            "updated": "updated in place (changes in its thread)",
+            "unchanged": "already up to date, nothing posted",
+            "adopted": "found already posted, recorded",
+        }.get(result.action, result.action)
+        replies = f", {result.thread_replies} thread replies" if result.thread_replies else ""
+        console().print(
+            f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})",
+            soft_wrap=True,
+        )
+
+
+def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
+    """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
+    from .lock import RunLock, lock_path
+    from .plan import read_plan
+
+    plan = read_plan(plan_dir)
+    local = plan.local(plan.shift_start)
+    return RunLock(
+        lock_path(cfg.history_path.parent / "locks", plan.city, plan.shift_start.to_pydatetime()),
+        what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
+        info={"command": "publish", "city": plan.city, "shift_start": local.isoformat()},
+    )
 
 
 def main() -> None:

@@ -102,7 +102,7 @@ class RunRecord:
     city: str
     shift_start: str
     started_at: str
-    status: str  # running | succeeded | failed | crashed
+    status: str  # running | succeeded | failed | crashed | skipped
     ended_at: str | None = None
     exit_code: int | None = None
     phase: str | None = None
@@ -179,15 +179,26 @@ class History:
         return Publication(**data)
 
     def save_publication(self, pub: Publication) -> Publication:
-        """Insert or update a publication; returns it with timestamps and revision set."""
+        """Insert or update a publication; returns it with timestamps and revision set.
+
+        ``revision`` goes up by one each time the content hash changes.
+        """
         now = utc_now()
         with self._tx() as db:
             old = db.execute(
-                "SELECT posted_at, revision FROM publications WHERE plan_key = ? AND channel = ?",
+                "SELECT posted_at, revision, content_hash FROM publications "
+                "WHERE plan_key = ? AND channel = ?",
                 (pub.plan_key, pub.channel),
             ).fetchone()
             posted_at = pub.posted_at or (old["posted_at"] if old else now)
-            revision = (old["revision"] + 1) if old else 1
+            # revision counts versions of the content, not saves (a publish saves twice:
+            # right after posting, then when its thread is complete).
+            if old is None:
+                revision = 1
+            elif old["content_hash"] == pub.content_hash:
+                revision = old["revision"]
+            else:
+                revision = old["revision"] + 1
             db.execute(
                 "INSERT OR REPLACE INTO publications (plan_key, channel, city, shift_start, ts, "
                 "content_hash, plan_id, snapshot, posted_at, updated_at, revision) "
@@ -218,18 +229,24 @@ class History:
         run_id: str | None = None,
         **fields: Any,
     ) -> RunRecord:
-        """Record a run as started (status ``running``) and return it."""
+        """Record a run as started (status ``running``) and return it.
+
+        ``fields`` set other columns; they may also override the defaults (status,
+        phase, started_at, pid, host), e.g. to record a run that ended at once.
+        """
+        defaults: dict[str, Any] = {
+            "started_at": utc_now(),
+            "status": "running",
+            "phase": "start",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         record = RunRecord(
             run_id=run_id or new_run_id(),
             city=city,
             shift_start=shift_start,
-            started_at=utc_now(),
-            status="running",
-            phase="start",
-            pid=os.getpid(),
-            host=socket.gethostname(),
             dry_run=dry_run,
-            **fields,
+            **{**defaults, **fields},
         )
         values = _run_values(record)
         with self._tx() as db:
@@ -280,6 +297,44 @@ class History:
         query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_run_from_row(r) for r in self._db.execute(query, args).fetchall()]
+
+    def running(
+        self,
+        *,
+        city: str | None = None,
+        shift_start: str | None = None,
+        dry_run: bool | None = None,
+    ) -> list[RunRecord]:
+        """Runs recorded as ``running`` (alive, or died without recording an end), oldest first."""
+        query = "SELECT * FROM runs WHERE status = 'running'"
+        args: list[Any] = []
+        for column, value in (("city", city), ("shift_start", shift_start)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
+        if dry_run is not None:
+            query += " AND dry_run = ?"
+            args.append(int(dry_run))
+        rows = self._db.execute(query + " ORDER BY started_at, rowid", args).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def mark_crashed(self, run_ids: list[str], *, note: str) -> list[RunRecord]:
+        """Mark runs that died without recording an end as ``crashed``, in one transaction.
+
+        Only rows still ``running`` change (a run that finished meanwhile keeps its
+        status). ``note`` goes into the error column. Returns the rows changed.
+        """
+        changed: list[str] = []
+        with self._tx() as db:
+            for run_id in run_ids:
+                cur = db.execute(
+                    "UPDATE runs SET status = 'crashed', error = ? "
+                    "WHERE run_id = ? AND status = 'running'",
+                    (note, run_id),
+                )
+                if cur.rowcount == 1:
+                    changed.append(run_id)
+        return [r for r in (self.run(run_id) for run_id in changed) if r is not None]
 
     def runs_for_shift(self, city: str, shift_start: str) -> list[RunRecord]:
         """Every run of one (city, shift), oldest first."""

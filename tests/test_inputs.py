@@ -8,11 +8,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from util import VALID, city_with
 
 from rebalance import Config, DataError, load
 from rebalance.inputs import ROWS_PER_RULE
-
-from util import VALID, city_with
 
 
 def problems(tmp_path, rule):
@@ -167,7 +166,7 @@ def test_ragged_csv(tmp_path):
     city = city_with(tmp_path)
     with open(city / "zones.csv", "a") as fh:
         fh.write("0006,Extra,48.8,2.3,,,surprise,more\n")
-    with pytest.raises(DataError, match="zones.csv"):
+    with pytest.raises(DataError, match=r"zones\.csv"):
         load(city)
 
 
@@ -175,7 +174,7 @@ def test_both_csv_and_parquet(tmp_path):
     """Two versions of the same table are refused rather than guessed between."""
     city = city_with(tmp_path)
     pd.read_csv(city / "zones.csv", dtype=str).to_parquet(city / "zones.parquet")
-    with pytest.raises(DataError, match="keep one"):
+    with pytest.raises(DataError, match=r"keep one"):
         load(city)
 
 

@@ -1,0 +1,153 @@
+"""The per-(city, shift) run lock: at most one `rebalance run` plans and posts a shift.
+
+The lock is an ``fcntl.flock`` on a small file. The kernel releases it when the
+holding process exits for any reason, kill -9 included, so a lock left by a dead run
+is simply free: nothing to guess from pids, nothing to clean up. Lock files are never
+deleted (deleting a flock'ed file lets two processes lock two different inodes).
+
+The holder writes who it is (pid, host, start time, run id) into the file, so a run
+that finds the lock taken can say who holds it (`LockHeldError`, exit 6).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import LockHeldError, LockHolder
+
+__all__ = ["RunLock", "lock_path", "read_holder"]
+
+
+def lock_path(
+    folder: str | Path, city: str, shift_start: datetime, *, dry_run: bool = False
+) -> Path:
+    """The lock file of one (city, shift) in ``folder``.
+
+    The name carries a readable slug of the city and a hash of its exact name (two
+    cities whose slugs collide get different files), and the shift start in UTC.
+    Dry runs have their own lock, so an operator's preview never blocks the real run.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", city.lower()).strip("-")[:40] or "city"
+    digest = hashlib.sha256(city.encode()).hexdigest()[:8]
+    shift = shift_start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    suffix = ".dry-run" if dry_run else ""
+    return Path(folder) / f"{slug}-{digest}-{shift}{suffix}.lock"
+
+
+def read_holder(path: str | Path) -> LockHolder | None:
+    """Who the lock file says holds (or last held) the lock; None if unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return LockHolder(
+            pid=int(data["pid"]),
+            started_at=str(data["started_at"]),
+            host=str(data.get("host", "")),
+            extra={k: str(v) for k, v in data.items() if k not in {"pid", "started_at", "host"}},
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass
+class RunLock:
+    """An exclusive, non-blocking lock on ``path`` (use as a context manager).
+
+    ``info`` is written into the file for whoever finds the lock taken; ``what``
+    describes the locked thing in messages ("Paris, shift 2026-11-30 19:00 CET").
+    """
+
+    path: Path
+    what: str = ""
+    info: dict[str, Any] | None = None
+    _fd: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock now or raise `LockHeldError` naming the holder; never waits."""
+        if self._fd is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._held_error() from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(self.info or {}),
+        }
+        data = (json.dumps(holder, sort_keys=True) + "\n").encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+    def release(self) -> None:
+        """Release the lock (closing the file releases the flock)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _held_error(self) -> LockHeldError:
+        holder = None
+        # The holder writes its details right after locking: give it a moment.
+        for _ in range(10):
+            holder = read_holder(self.path)
+            if holder is not None:
+                break
+            time.sleep(0.02)
+        what = f" for {self.what}" if self.what else ""
+        if holder is None:
+            who = "another process (its details are not readable yet)"
+        else:
+            who = f"pid {holder.pid}"
+            if holder.host:
+                who += f" on {holder.host}"
+            run_id = holder.extra.get("run_id")
+            if run_id:
+                who = f"run {run_id} ({who})"
+            who += f", started {holder.started_at}{_ago(holder.started_at)}"
+        return LockHeldError(
+            f"another run{what} holds the lock: {who}.\n"
+            f"It releases the lock when it ends, even if killed; nothing to clean up. "
+            f"Lock file: {self.path}",
+            holder=holder,
+        )
+
+
+def _ago(started_at: str) -> str:
+    try:
+        then = datetime.fromisoformat(started_at)
+    except ValueError:
+        return ""
+    seconds = int((datetime.now(UTC) - then).total_seconds())
+    if seconds < 0:
+        return ""
+    return f" ({seconds} s ago)" if seconds < 120 else f" ({seconds // 60} min ago)"

@@ -1,0 +1,650 @@
+"""`rebalance run`: one unattended run, safe to start from cron or a systemd timer.
+
+A run of one (city, shift) goes through these phases, each logged with its duration::
+
+    lock      take the (city, shift) lock, or exit 6 naming the holder
+    validate  read and check the data directory              (exit 3 on bad input)
+    plan      solve the shift                                 (exit 4 if infeasible)
+    write     write the plan, atomically, under the run folder
+    publish   post or update the Slack message               (exit 5, plan kept)
+
+Every run is a row in the history store, written at each phase, so a run that dies
+(kill -9 included) leaves a row saying where it was. The next run of the same
+(city, shift) holds the lock, so it knows such ``running`` rows are dead, marks them
+``crashed``, and does the whole run again: the same inputs give the same plan, and
+`publish` is idempotent (it updates or adopts the one Slack message of the shift),
+so what was missed gets done without a duplicate message.
+
+Plans are kept under ``<history folder>/runs/<city>/<shift, city time>/<run id>/``
+(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, InfeasibleError, Issue, LockHeldError, PublishError, RebalanceError
+from .history import History, RunRecord, new_run_id, utc_now
+from .lock import RunLock, lock_path
+from .logs import RunLog, redact
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .config import Config
+    from .plan import Plan
+
+__all__ = [
+    "RunResult",
+    "Terminated",
+    "run",
+    "run_details",
+    "run_dir",
+    "runs_json",
+    "runs_table",
+    "stop_on_sigterm",
+    "summary_line",
+]
+
+
+class Terminated(BaseException):
+    """The run was stopped by SIGTERM (systemd stop or timeout, `kill`): exit 143."""
+
+    exit_code = 143
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into `Terminated`, so a stopped run records how it ended."""
+    import signal
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated("stopped by SIGTERM")
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+#: The phases of a run, in order.
+PHASES = ("lock", "validate", "plan", "write", "publish")
+
+#: Test hook: ``PHASE:SECONDS[,PHASE:SECONDS]`` sleeps after a phase (holding the lock).
+TEST_PAUSE_ENV = "REBALANCE_TEST_PAUSE_AFTER"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a successful run ended: its history row, plan and publication."""
+
+    record: RunRecord
+    plan: Plan
+    plan_dir: Path
+    publish: Any  # publish.PublishResult
+    recovered: tuple[str, ...] = ()
+    timings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id in the history."""
+        return self.record.run_id
+
+
+def run(
+    config: Config,
+    data_dir: str | Path | None = None,
+    *,
+    shift_start: Any = None,
+    dry_run: bool = False,
+    channel: str | None = None,
+    log: RunLog | None = None,
+    now: datetime | None = None,
+) -> RunResult:
+    """Validate, plan, write, publish and record one (city, shift); see the module doc.
+
+    ``shift_start`` defaults to ``now`` rounded down to the quarter hour in the city's
+    timezone. Raises the `RebalanceError` of the failure (exit codes 3 to 6) after
+    recording it in the history; its notes name the run and, for exit 5, how to retry.
+    """
+    from .timeparse import floor_quarter_hour, parse_timestamp
+
+    tz = config.city.timezone
+    if shift_start is None:
+        shift = floor_quarter_hour(now or datetime.now(UTC), tz)
+    else:
+        shift = parse_timestamp(shift_start, tz)
+    shift_text = shift.tz_convert(tz).isoformat()
+    city = config.city.name
+    run_id = new_run_id()
+    log = log or RunLog()
+    log.bind(run_id=run_id, city=city, shift_start=shift_text)
+
+    history = _open_history(config)
+    try:
+        return _Run(config, history, log, run_id, shift, dry_run).execute(data_dir, channel)
+    finally:
+        history.close()
+
+
+def _open_history(config: Config) -> History:
+    try:
+        return History(config.history_path)
+    except Exception as exc:  # sqlite3 or OS errors: an unusable [history] path
+        raise ConfigError(
+            Issue(
+                f"cannot open the history store {config.history_path}: {exc}",
+                file=str(config.source) if config.source else None,
+                key="history.path",
+                valid="a writable file path (its folder is created if missing)",
+            ),
+            title="invalid configuration",
+        ) from exc
+
+
+class _Run:
+    """One run's state; `execute` is the whole run."""
+
+    def __init__(
+        self,
+        config: Config,
+        history: History,
+        log: RunLog,
+        run_id: str,
+        shift: pd.Timestamp,
+        dry_run: bool,
+    ):
+        self.config = config
+        self.history = history
+        self.log = log
+        self.run_id = run_id
+        self.shift = shift
+        self.shift_text = shift.tz_convert(config.city.timezone).isoformat()
+        self.city = config.city.name
+        self.dry_run = dry_run
+        self.phase = "start"
+        self.extra: dict[str, Any] = {}
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------------ flow
+    def execute(self, data_dir: str | Path | None, channel: str | None) -> RunResult:
+        local = self.shift.tz_convert(self.config.city.timezone)
+        lock = RunLock(
+            lock_path(
+                self.history.path.parent / "locks", self.city, self.shift, dry_run=self.dry_run
+            ),
+            what=f"{self.city}, shift {local:%Y-%m-%d %H:%M %Z}"
+            + (" (dry run)" if self.dry_run else ""),
+            info={"run_id": self.run_id, "city": self.city, "shift_start": self.shift_text},
+        )
+        self.log.event("run_start", "run started", dry_run=self.dry_run)
+        try:
+            with self.log.phase("lock") as info:
+                lock.acquire()
+                info["message"] = f"holding {lock.path.name}"
+        except LockHeldError as exc:
+            self._record_skipped(exc)
+            raise
+        try:
+            self._pause("lock")
+            recovered = self._recover()
+            self.extra.update(
+                config=str(Path(self.config.source).absolute()) if self.config.source else None,
+                data_dir=None if data_dir is None else str(Path(data_dir).absolute()),
+                recovered=list(recovered),
+                command=self._command(data_dir, channel),
+            )
+            self.history.start_run(
+                self.city,
+                self.shift_text,
+                dry_run=self.dry_run,
+                run_id=self.run_id,
+                extra=self.extra,
+            )
+            try:
+                result = self._phases(data_dir, channel, recovered)
+            except BaseException as exc:
+                self._record_failure(exc)
+                raise
+            return result
+        finally:
+            lock.release()
+
+    def _phases(
+        self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
+    ) -> RunResult:
+        from .inputs import load
+        from .solve import solve
+
+        with self._phase("validate") as info:
+            folder = self._data_dir(data_dir)
+            self.extra["data_dir"] = str(folder.absolute())
+            inputs = load(folder, self.config)
+            self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
+            info["message"] = f"valid input in {folder}"
+            info["inputs_sha256"] = inputs.sha256
+
+        with self._phase("plan") as info:
+            plan = solve(inputs, self.config, self.shift)
+            if not plan.feasible:
+                raise InfeasibleError(
+                    f"no feasible plan: {plan.message}", zones=plan.infeasible_zones
+                )
+            self.extra.update(
+                plan_status=plan.status, objective=plan.objective, solve_seconds=plan.solve_seconds
+            )
+            self.history.update_run(
+                self.run_id, plan_id=plan.plan_id, kpis=plan.kpis, extra=self.extra
+            )
+            info["message"] = (
+                f"{plan.status}: {plan.kpis.get('moved_couriers', 0)} couriers to move, "
+                f"coverage {_pct(plan.kpis.get('coverage_before'))} -> {_pct(plan.kpis.get('coverage'))}"
+            )
+            info["plan_id"] = plan.plan_id
+
+        with self._phase("write") as info:
+            target = run_dir(
+                self.history.path.parent,
+                self.city,
+                self.shift,
+                self.config.city.timezone,
+                self.run_id,
+            )
+            plan.write(target, overwrite=False)
+            self.history.update_run(self.run_id, plan_dir=str(target))
+            info["message"] = f"plan written to {target}"
+            info["plan_dir"] = str(target)
+
+        with self._phase("publish") as info:
+            from .publish import publish
+
+            published = publish(
+                target,
+                config=self.config,
+                channel=channel,
+                dry_run=self.dry_run,
+                history=self.history,
+                log=self._slack_log,
+            )
+            self.extra.update(
+                publish_action=published.action,
+                plan_key=published.plan_key,
+                content_hash=published.content_hash,
+                thread_replies=published.thread_replies,
+            )
+            self.history.update_run(
+                self.run_id,
+                slack_channel=published.channel,
+                slack_ts=published.ts,
+                extra=self.extra,
+            )
+            where = f" {published.channel}" if published.channel else ""
+            ts = f" (ts {published.ts})" if published.ts else ""
+            info["message"] = f"{published.action}{where}{ts}"
+            info.update(action=published.action, channel=published.channel, ts=published.ts)
+
+        self.extra["timings_ms"] = dict(self.log.timings)
+        record = self.history.finish_run(
+            self.run_id, status="succeeded", exit_code=0, phase="done", extra=self.extra
+        )
+        self.log.event(
+            "run_end",
+            summary_line(record),
+            duration_ms=self._elapsed_ms(),
+            outcome="succeeded",
+            exit_code=0,
+            plan_dir=str(target),
+            action=published.action,
+        )
+        return RunResult(
+            record=record,
+            plan=plan,
+            plan_dir=target,
+            publish=published,
+            recovered=recovered,
+            timings=dict(self.log.timings),
+        )
+
+    # --------------------------------------------------------------- helpers
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[dict[str, Any]]:
+        self.phase = name
+        self.history.update_run(self.run_id, phase=name)
+        with self.log.phase(name) as info:
+            yield info
+        self._pause(name)
+
+    def _slack_log(self, message: str) -> None:
+        """What publish reports (posted, adopted, retried ...), as events of the publish phase."""
+        self.log.event("slack", message.removeprefix("publish: "))
+
+    def _data_dir(self, data_dir: str | Path | None) -> Path:
+        if data_dir is not None:
+            return Path(data_dir)
+        if self.config.data_dir is not None:
+            return self.config.data_dir
+        source = str(self.config.source) if self.config.source else None
+        raise ConfigError(
+            Issue(
+                "no data directory: give DATA_DIR on the command line or set it in the config",
+                file=source,
+                key="data.dir",
+                valid='e.g. [data] dir = "/srv/rebalance/paris" (relative to the config file)',
+            ),
+            title="invalid configuration",
+        )
+
+    def _recover(self) -> tuple[str, ...]:
+        """Mark runs that died without recording an end as crashed; return their ids.
+
+        Rows of this (city, shift) are certainly dead: we hold their lock. Other rows
+        are marked only when their process is gone from this host.
+        """
+        dead: list[RunRecord] = []
+        for record in self.history.running():
+            same = (
+                record.city == self.city
+                and record.shift_start == self.shift_text
+                and record.dry_run == self.dry_run
+            )
+            if same or (record.host == socket.gethostname() and not _alive(record.pid)):
+                dead.append(record)
+        recovered: list[str] = []
+        for record in dead:
+            note = (
+                f"the run stopped during phase {record.phase} without recording an end "
+                f"(pid {record.pid} on {record.host} was killed or crashed); "
+                f"found by run {self.run_id} at {utc_now()}"
+            )
+            for changed in self.history.mark_crashed([record.run_id], note=note):
+                same_shift = changed.city == self.city and changed.shift_start == self.shift_text
+                if same_shift:
+                    recovered.append(changed.run_id)
+                self.log.event(
+                    "recovered",
+                    f"run {changed.run_id} crashed during phase {changed.phase}"
+                    + ("; this run completes it" if same_shift else ""),
+                    level=logging.WARNING,
+                    crashed_run_id=changed.run_id,
+                    crashed_phase=changed.phase,
+                )
+        return tuple(recovered)
+
+    def _record_skipped(self, exc: LockHeldError) -> None:
+        message = redact(str(exc))
+        try:
+            self.history.start_run(
+                self.city,
+                self.shift_text,
+                dry_run=self.dry_run,
+                run_id=self.run_id,
+                status="skipped",
+                exit_code=exc.exit_code,
+                ended_at=utc_now(),
+                phase="lock",
+                error=message,
+                extra={"holder": None if exc.holder is None else vars(exc.holder)},
+            )
+        except Exception as db_exc:  # the lock message matters more than this row
+            self.log.warning("could not record the skipped run: %s", db_exc)
+        self.log.event(
+            "run_end",
+            message.splitlines()[0],
+            level=logging.ERROR,
+            duration_ms=self._elapsed_ms(),
+            outcome="skipped",
+            exit_code=exc.exit_code,
+        )
+        exc.add_note(f"run {self.run_id} recorded as skipped")
+
+    def _record_failure(self, exc: BaseException) -> None:
+        code = _exit_code(exc)
+        message = redact(str(exc)) or type(exc).__name__
+        if not isinstance(exc, RebalanceError):
+            message = f"{type(exc).__name__}: {message}"
+        if isinstance(exc, PublishError):
+            retry = self._retry_command()
+            message += f"\nThe plan is saved. To retry, run the same shift again: {retry}"
+            exc.add_note(f"To retry, run the same shift again: {retry}")
+        self.extra["timings_ms"] = dict(self.log.timings)
+        try:
+            self.history.finish_run(
+                self.run_id,
+                status="failed",
+                exit_code=code,
+                phase=self.phase,
+                error=message,
+                extra=self.extra,
+            )
+        except Exception as db_exc:  # keep the original error; the row stays 'running'
+            self.log.warning("could not record the failed run: %s", db_exc)
+        self.log.event(
+            "run_end",
+            message.splitlines()[0],
+            level=logging.ERROR,
+            phase=self.phase,
+            duration_ms=self._elapsed_ms(),
+            outcome="failed",
+            exit_code=code,
+            error=message,
+        )
+        exc.add_note(f"run {self.run_id} (rebalance history show {self.run_id})")
+
+    def _command(self, data_dir: str | Path | None, channel: str | None) -> str:
+        args = ["rebalance", "run"]
+        if self.config.source is not None:
+            args += ["--config", str(Path(self.config.source).absolute())]
+        if data_dir is not None:
+            args.append(str(Path(data_dir).absolute()))
+        args += ["--shift-start", self.shift_text]
+        if channel:
+            args += ["--channel", channel]
+        if self.dry_run:
+            args.append("--dry-run")
+        return shlex.join(args)
+
+    def _retry_command(self) -> str:
+        return str(
+            self.extra.get("command") or "rebalance run ... --shift-start " + self.shift_text
+        )
+
+    def _elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+    def _pause(self, phase: str) -> None:
+        # Tests hold the lock, or die at a known point, by pausing after a phase.
+        for item in os.environ.get(TEST_PAUSE_ENV, "").split(","):
+            name, _, seconds = item.partition(":")
+            if name.strip() == phase and seconds:
+                time.sleep(float(seconds))
+
+
+def run_dir(root: Path, city: str, shift: pd.Timestamp, timezone: str, run_id: str) -> Path:
+    """Where a run keeps its plan: ``root/runs/<city>/<shift YYYYmmddTHHMM, city time>/<run id>``."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", city).strip("-") or "city"
+    local = shift.tz_convert(timezone)
+    return root / "runs" / slug / f"{local:%Y%m%dT%H%M}" / run_id
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, RebalanceError):
+        return exc.exit_code
+    if isinstance(exc, Terminated):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else 1
+    return 1
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True  # unknown: do not declare it dead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{float(value) * 100:.{digits}f}%"
+
+
+# ------------------------------------------------------------------ views
+
+
+def summary_line(record: RunRecord) -> str:
+    """One line saying what a run did: the terminal's quiet success message."""
+    k = record.kpis
+    action = record.extra.get("publish_action")
+    what = {
+        "posted": "posted to",
+        "updated": "updated in",
+        "unchanged": "unchanged in",
+        "adopted": "already in",
+        "dry-run": "dry run for",
+    }.get(str(action), str(action))
+    where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
+    moved = k.get("moved_couriers")
+    body = f"{moved} couriers to move, coverage {_pct(k.get('coverage_before'))} -> {_pct(k.get('coverage'))}"
+    shift = _short_time(record.shift_start)
+    return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
+
+
+def runs_table(records: list[RunRecord]) -> Any:
+    """A Rich table of runs in the order given (the run id starts with its UTC start time)."""
+    from rich.table import Table
+
+    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+    table.add_column("run id", no_wrap=True)
+    table.add_column("city", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("shift", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("exit", justify="right", no_wrap=True)
+    table.add_column("moved", justify="right", no_wrap=True)
+    table.add_column("coverage", justify="right", no_wrap=True)
+    table.add_column("slack", no_wrap=True)
+    styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
+    for r in records:
+        status = r.status
+        if r.status in {"failed", "crashed"} and r.phase:
+            status += f"@{r.phase}"
+        k = r.kpis
+        coverage = ""
+        if k.get("coverage") is not None:
+            coverage = f"{_pct(k.get('coverage_before'), 0)}->{_pct(k['coverage'], 0)}"
+        slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
+        table.add_row(
+            r.run_id,
+            r.city,
+            _short_time(r.shift_start, "%m-%d %H:%M"),
+            _took(r),
+            f"[{styles.get(r.status, 'default')}]{status}[/]",
+            "" if r.exit_code is None else str(r.exit_code),
+            "" if k.get("moved_couriers") is None else str(k["moved_couriers"]),
+            coverage,
+            slack,
+        )
+    return table
+
+
+def run_details(record: RunRecord) -> Any:
+    """A Rich renderable with everything recorded about one run."""
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    r = record
+    rows: list[tuple[str, str]] = [
+        ("run", r.run_id),
+        ("city", r.city),
+        ("shift start", r.shift_start),
+        ("status", r.status + (" (dry run)" if r.dry_run else "")),
+        ("exit code", "" if r.exit_code is None else str(r.exit_code)),
+        ("phase", r.phase or ""),
+        ("started", r.started_at),
+        ("ended", r.ended_at or ""),
+        ("took", _took(r)),
+        ("process", f"pid {r.pid} on {r.host}"),
+        ("inputs sha256", r.inputs_sha256 or ""),
+        ("data", str(r.extra.get("data_dir") or "")),
+        ("config", str(r.extra.get("config") or "")),
+        ("plan id", r.plan_id or ""),
+        ("plan folder", r.plan_dir or ""),
+    ]
+    if r.kpis:
+        k = r.kpis
+        rows.append(
+            (
+                "kpis",
+                f"{k.get('eligible_couriers')} eligible, {k.get('moved_couriers')} moved, "
+                f"{k.get('travel_minutes')} travel min, shortage {k.get('shortage_before')} -> "
+                f"{k.get('shortage')}, coverage {_pct(k.get('coverage_before'))} -> "
+                f"{_pct(k.get('coverage'))}",
+            )
+        )
+    if r.extra.get("objective") is not None:
+        rows.append(("objective", f"{r.extra['objective']} ({r.extra.get('plan_status')})"))
+    action = r.extra.get("publish_action")
+    if action or r.slack_ts:
+        rows.append(
+            ("slack", f"{action or ''} {r.slack_channel or ''} ts {r.slack_ts or '-'}".strip())
+        )
+    timings = r.extra.get("timings_ms") or {}
+    if timings:
+        # The history stores keys sorted; show phases in the order they run.
+        order = {name: i for i, name in enumerate(PHASES)}
+        ordered = sorted(timings.items(), key=lambda kv: order.get(kv[0], len(order)))
+        rows.append(("phases", ", ".join(f"{k} {v} ms" for k, v in ordered)))
+    if r.extra.get("recovered"):
+        rows.append(("completes", ", ".join(r.extra["recovered"])))
+    if r.extra.get("command"):
+        rows.append(("command", str(r.extra["command"])))
+    if r.error:
+        rows.append(("error", r.error))
+    from rich.text import Text
+
+    for key, value in rows:
+        table.add_row(key, Text(value))
+    return table
+
+
+def runs_json(records: list[RunRecord]) -> str:
+    """Runs as a JSON array (one object per run, every recorded field)."""
+    return json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False) + "\n"
+
+
+def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not iso:
+        return ""
+    try:
+        ts = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return ts.strftime(fmt)
+
+
+def _took(r: RunRecord) -> str:
+    if not r.ended_at:
+        return ""
+    try:
+        seconds = (
+            datetime.fromisoformat(r.ended_at) - datetime.fromisoformat(r.started_at)
+        ).total_seconds()
+    except ValueError:
+        return ""
+    return f"{seconds:.1f}s" if seconds < 600 else f"{seconds / 60:.0f}m"

@@ -1,0 +1,613 @@
+"""A fake Slack Web API over real HTTP on 127.0.0.1, for tests.
+
+slack_sdk is pointed at it with ``SLACK_API_URL``. It keeps messages per channel with
+their metadata, threads and files, implements every method the publisher calls
+(JSON, form and multipart bodies alike), checks the token, membership and Block Kit
+limits the way Slack does, and has switches to misbehave::
+
+    with FakeSlack() as fake:
+        fake.fail("chat.postMessage", "ratelimit", retry_after=1)  # 429 once
+        fake.fail("chat.postMessage", "http500")                    # 500, nothing stored
+        fake.fail("chat.postMessage", "slow", delay=2.0)            # store, then answer late
+        fake.fail("chat.postMessage", "error", error="is_archived") # ok:false
+        fake.fail("conversations.join", "error", error="missing_scope", needed="channels:join")
+
+A switch applies to the next ``times`` calls of that method (``times=None``: every
+call), after letting ``after=N`` calls through. ``fake.calls`` records (method, params) of every request, token left out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOKEN = "xoxb-fake-0123456789-SECRETSECRET"
+BOT_USER_ID = "U0BOT"
+BOT_NAME = "rebalance-bot"
+
+#: Slack's documented message limits, enforced as Slack does (invalid_blocks / msg_too_long).
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_FIELDS = 10
+MAX_FIELD = 2000
+MAX_TABLE_ROWS = 100
+MAX_TABLE_CELLS = 20
+MAX_TEXT = 40_000
+MAX_VISIBLE = 12_000
+
+
+@dataclass
+class Channel:
+    """One channel: members, archived flag, messages (top level and replies)."""
+
+    id: str
+    name: str
+    private: bool = False
+    archived: bool = False
+    members: set[str] = field(default_factory=set)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def top_level(self) -> list[dict[str, Any]]:
+        """Messages that are not thread replies, oldest first."""
+        return [m for m in self.messages if m.get("thread_ts") in (None, m["ts"])]
+
+    def thread(self, ts: str) -> list[dict[str, Any]]:
+        """The replies to ``ts``, oldest first."""
+        return [m for m in self.messages if m.get("thread_ts") == ts and m["ts"] != ts]
+
+    def find(self, ts: str) -> dict[str, Any] | None:
+        """The message with this ts."""
+        return next((m for m in self.messages if m["ts"] == ts), None)
+
+
+@dataclass
+class _Switch:
+    kind: str
+    times: int | None
+    options: dict[str, Any]
+
+
+class _ApiError(Exception):
+    def __init__(self, error: str, **extra: Any):
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def visible_chars(blocks: list[dict[str, Any]]) -> int:
+    """Characters a reader sees in blocks: every text, field, context element and cell."""
+    total = 0
+
+    def walk(value: Any, key: str = "") -> None:
+        nonlocal total
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and key == "text":
+            total += len(value)
+
+    walk(blocks)
+    return total
+
+
+def block_problems(blocks: Any) -> list[str]:
+    """What Slack would reject in a blocks array (empty list: fine)."""
+    if not isinstance(blocks, list):
+        return ["blocks must be an array"]
+    problems = []
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    tables = 0
+    for i, block in enumerate(blocks):
+        kind = block.get("type")
+        where = f"[json-pointer:/blocks/{i}]"
+        if kind == "header":
+            text = block.get("text", {})
+            if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= MAX_HEADER:
+                problems.append(f"header text must be plain_text of 1-{MAX_HEADER} chars {where}")
+        elif kind == "section":
+            text = block.get("text")
+            fields = block.get("fields")
+            if text is None and not fields:
+                problems.append(f"section needs text or fields {where}")
+            if text is not None and not 0 < len(text.get("text", "")) <= MAX_SECTION:
+                problems.append(f"must be less than {MAX_SECTION + 1} characters {where}/text")
+            if fields is not None:
+                if len(fields) > MAX_FIELDS:
+                    problems.append(f"no more than {MAX_FIELDS} fields {where}/fields")
+                for f in fields:
+                    if not 0 < len(f.get("text", "")) <= MAX_FIELD:
+                        problems.append(f"field longer than {MAX_FIELD} {where}/fields")
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 10:
+                problems.append(f"context needs 1-10 elements {where}")
+            for e in elements:
+                if (
+                    e.get("type") in {"mrkdwn", "plain_text"}
+                    and not 0 < len(e.get("text", "")) <= MAX_SECTION
+                ):
+                    problems.append(f"context text too long {where}")
+        elif kind == "table":
+            tables += 1
+            rows = block.get("rows") or []
+            if not 0 < len(rows) <= MAX_TABLE_ROWS:
+                problems.append(f"table needs 1-{MAX_TABLE_ROWS} rows {where}/rows")
+            for row in rows:
+                if not 0 < len(row) <= MAX_TABLE_CELLS:
+                    problems.append(f"table row needs 1-{MAX_TABLE_CELLS} cells {where}")
+                for cell in row:
+                    if cell.get("type") not in {"raw_text", "rich_text"}:
+                        problems.append(f"table cell type {cell.get('type')!r} {where}")
+                    elif cell.get("type") == "raw_text" and not cell.get("text"):
+                        problems.append(f"table cell text must not be empty {where}")
+            if len(block.get("column_settings") or []) > MAX_TABLE_CELLS:
+                problems.append(f"too many column_settings {where}")
+        elif kind != "divider":
+            problems.append(f"unsupported block type {kind!r} {where}")
+    if tables > 1:
+        problems.append("only_one_table_allowed [json-pointer:/blocks]")
+    return problems
+
+
+class FakeSlack:
+    """The fake server; a context manager that starts and stops it."""
+
+    def __init__(self, token: str = TOKEN):
+        self.token = token
+        self.revoked: set[str] = set()
+        self.channels: dict[str, Channel] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.request_times: list[tuple[str, float]] = []
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self._switches: dict[str, list[_Switch]] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.add_channel("C0PLANS", "ops-rebalance", member=True)
+        self.add_channel("C0PUBLIC", "ops-public")
+        self.add_channel("G0PRIVATE", "ops-private", private=True)
+        self.add_channel("C0ARCHIVED", "ops-old", archived=True, member=True)
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> FakeSlack:
+        """Listen on 127.0.0.1 on a free port, in a background thread."""
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # Join handler threads on close, so no socket outlives a test.
+        server.daemon_threads = False
+        server.block_on_close = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fakeslack",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; wakes slow handlers and closes every socket."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        assert self._server is not None, "not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL to give slack_sdk (SLACK_API_URL)."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # -------------------------------------------------------------- switches
+    def fail(self, method: str, kind: str, *, times: int | None = 1, **options: Any) -> None:
+        """Make the next ``times`` calls of ``method`` misbehave (kinds: ratelimit,
+        http500, slow, error)."""
+        if kind not in {"ratelimit", "http500", "slow", "error"}:
+            raise ValueError(f"unknown switch {kind!r}")
+        with self._lock:
+            self._switches.setdefault(method, []).append(_Switch(kind, times, options))
+
+    def clear(self) -> None:
+        """Remove every switch."""
+        with self._lock:
+            self._switches.clear()
+
+    def _take(self, method: str) -> _Switch | None:
+        with self._lock:
+            queue = self._switches.get(method) or []
+            if not queue:
+                return None
+            switch = queue[0]
+            if switch.options.get("after", 0) > 0:
+                switch.options["after"] -= 1  # let this call through
+                return None
+            if switch.times is not None:
+                switch.times -= 1
+                if switch.times <= 0:
+                    queue.pop(0)
+            return switch
+
+    # ----------------------------------------------------------------- state
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        private: bool = False,
+        archived: bool = False,
+        member: bool = False,
+    ) -> Channel:
+        """Create a channel (the bot is a member if ``member``)."""
+        channel = Channel(channel_id, name, private=private, archived=archived)
+        if member:
+            channel.members.add(BOT_USER_ID)
+        self.channels[channel_id] = channel
+        return channel
+
+    def messages(self, channel: str = "C0PLANS") -> list[dict[str, Any]]:
+        """Top-level messages of a channel, oldest first."""
+        return self.channels[channel].top_level()
+
+    def replies(self, ts: str, channel: str = "C0PLANS") -> list[dict[str, Any]]:
+        """Thread replies to ``ts``, oldest first."""
+        return self.channels[channel].thread(ts)
+
+    def methods(self) -> list[str]:
+        """Methods called, in order."""
+        return [m for m, _ in self.calls]
+
+    def _new_ts(self) -> str:
+        # Real time, so `oldest` filters work; a counter keeps them unique and ordered.
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    # --------------------------------------------------------------- methods
+    def dispatch(self, method: str, params: dict[str, Any], auth: str | None) -> dict[str, Any]:
+        """Answer one API call (raises _ApiError for ok:false)."""
+        token = params.pop("token", None) or (auth or "").removeprefix("Bearer ").strip()
+        if not token:
+            raise _ApiError("not_authed")
+        if token in self.revoked:
+            raise _ApiError("token_revoked")
+        if token != self.token:
+            raise _ApiError("invalid_auth")
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            raise _ApiError("unknown_method")
+        with self._lock:
+            return handler(params)
+
+    def _channel(
+        self, params: dict[str, Any], key: str = "channel", *, member: bool = True
+    ) -> Channel:
+        channel = self.channels.get(str(params.get(key) or ""))
+        if channel is None or (channel.private and BOT_USER_ID not in channel.members):
+            raise _ApiError("channel_not_found")
+        if member and BOT_USER_ID not in channel.members:
+            raise _ApiError("not_in_channel")
+        return channel
+
+    def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user": BOT_NAME, "user_id": BOT_USER_ID, "team": "Fake", "bot_id": "B0BOT"}
+
+    def _m_conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel") or ""))
+        if channel is None:
+            raise _ApiError("channel_not_found")
+        if channel.private:
+            raise _ApiError("method_not_supported_for_channel_type")
+        if channel.archived:
+            raise _ApiError("is_archived")
+        channel.members.add(BOT_USER_ID)
+        return {"channel": {"id": channel.id, "name": channel.name}}
+
+    def _check_message(self, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
+        text = params.get("text")
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if not text and not blocks:
+            raise _ApiError("no_text")
+        if blocks is not None:
+            problems = block_problems(blocks)
+            if problems:
+                raise _ApiError("invalid_blocks", response_metadata={"messages": problems})
+            if visible_chars(blocks) > MAX_VISIBLE:
+                raise _ApiError("msg_too_long")
+        if text and len(text) > MAX_TEXT:
+            raise _ApiError("msg_too_long")
+        return str(text or ""), blocks
+
+    @staticmethod
+    def _metadata(params: dict[str, Any]) -> dict[str, Any] | None:
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata and not metadata.get("event_type"):
+            raise _ApiError("invalid_metadata_format")
+        return metadata or None
+
+    def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        if channel.archived:
+            raise _ApiError("is_archived")
+        text, blocks = self._check_message(params)
+        thread_ts = params.get("thread_ts")
+        if thread_ts:
+            parent = channel.find(str(thread_ts))
+            if parent is None:
+                raise _ApiError("thread_not_found")
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": self._new_ts(),
+            "user": BOT_USER_ID,
+            "bot_id": "B0BOT",
+            "text": text,
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        if thread_ts:
+            message["thread_ts"] = str(thread_ts)
+        metadata = self._metadata(params)
+        if metadata:
+            message["metadata"] = metadata
+        channel.messages.append(message)
+        return {"channel": channel.id, "ts": message["ts"], "message": message}
+
+    def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        if channel.archived:
+            raise _ApiError("is_archived")
+        message = channel.find(str(params.get("ts") or ""))
+        if message is None:
+            raise _ApiError("message_not_found")
+        text, blocks = self._check_message(params)
+        message["text"] = text
+        if blocks is not None:
+            message["blocks"] = blocks
+        metadata = self._metadata(params)
+        if metadata:
+            message["metadata"] = metadata
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._new_ts()}
+        return {"channel": channel.id, "ts": message["ts"], "text": text}
+
+    @staticmethod
+    def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        shown = dict(message)
+        if str(params.get("include_all_metadata", "")).lower() not in {"1", "true"}:
+            shown.pop("metadata", None)
+        return shown
+
+    @staticmethod
+    def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str]:
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(params.get("cursor") or 0)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        return page, (str(start + limit) if more else "")
+
+    def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        top = [m for m in channel.top_level() if oldest <= float(m["ts"]) <= latest]
+        top.reverse()  # newest first, as Slack
+        page, cursor = self._page(top, params)
+        messages = []
+        for m in page:
+            shown = self._shown(m, params)
+            replies = channel.thread(m["ts"])
+            if replies:
+                shown["thread_ts"] = m["ts"]
+                shown["reply_count"] = len(replies)
+            messages.append(shown)
+        return {
+            "messages": messages,
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        parent = channel.find(str(params.get("ts") or ""))
+        if parent is None:
+            raise _ApiError("thread_not_found")
+        items = [parent, *channel.thread(parent["ts"])]
+        page, cursor = self._page(items, params)
+        return {
+            "messages": [self._shown(m, params) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = params.get("filename")
+        length = params.get("length")
+        if not filename or length in (None, ""):
+            raise _ApiError("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        self.uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not files:
+            raise _ApiError("invalid_arguments")
+        shared = []
+        for f in files:
+            upload = self.uploads.get(str(f.get("id")))
+            if upload is None or upload["data"] is None:
+                raise _ApiError("file_not_found")
+            shared.append(
+                {
+                    "id": f["id"],
+                    "name": upload["filename"],
+                    "title": f.get("title") or upload["filename"],
+                    "size": len(upload["data"]),
+                }
+            )
+        channel_id = params.get("channel_id") or params.get("channels")
+        if channel_id:
+            channel = self._channel({"channel": channel_id})
+            if channel.archived:
+                raise _ApiError("is_archived")
+            thread_ts = params.get("thread_ts")
+            if thread_ts and channel.find(str(thread_ts)) is None:
+                raise _ApiError("thread_not_found")
+            message: dict[str, Any] = {
+                "type": "message",
+                "ts": self._new_ts(),
+                "user": BOT_USER_ID,
+                "text": str(params.get("initial_comment") or ""),
+                "files": shared,
+                "upload": True,
+            }
+            if thread_ts:
+                message["thread_ts"] = str(thread_ts)
+            channel.messages.append(message)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+    def store_upload(self, file_id: str, data: bytes) -> bool:
+        """Keep the bytes POSTed to an upload URL."""
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            if upload is None:
+                return False
+            upload["data"] = data
+            return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_fake: FakeSlack
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _read_params(self) -> dict[str, Any]:
+        url = urllib.parse.urlsplit(self.path)
+        params: dict[str, Any] = dict(urllib.parse.parse_qsl(url.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        ctype = self.headers.get("Content-Type") or ""
+        if ctype.startswith("application/json"):
+            params.update(json.loads(body or b"{}"))
+        elif ctype.startswith("multipart/form-data"):
+            message = BytesParser(policy=HTTP).parsebytes(
+                f"Content-Type: {ctype}\r\n\r\n".encode() + body
+            )
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name:
+                    payload = part.get_payload(decode=True) or b""
+                    params[str(name)] = payload.decode("utf-8", "replace")
+        elif body:
+            params.update(urllib.parse.parse_qsl(body.decode("utf-8")))
+        params["_body"] = body
+        return params
+
+    def _send(
+        self, status: int, data: dict[str, Any] | str, headers: dict[str, str] | None = None
+    ) -> None:
+        raw = (json.dumps(data) if isinstance(data, dict) else data).encode()
+        self.send_response(status)
+        ctype = "application/json; charset=utf-8" if isinstance(data, dict) else "text/plain"
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(raw)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): exactly what a slow test wants
+
+    def _handle(self) -> None:
+        fake = self.server_fake
+        params = self._read_params()
+        body = params.pop("_body")
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/upload/"):
+            file_id = path.rsplit("/", 1)[-1]
+            fake.calls.append(("upload", {"file_id": file_id, "bytes": len(body)}))
+            ok = fake.store_upload(file_id, body)
+            self._send(200 if ok else 404, f"OK - {len(body)}" if ok else "not found")
+            return
+        if not path.startswith("/api/"):
+            self._send(404, {"ok": False, "error": "unknown_method"})
+            return
+        method = path.removeprefix("/api/")
+        fake.calls.append((method, {k: v for k, v in params.items() if k != "token"}))
+        fake.request_times.append((method, time.monotonic()))
+        switch = fake._take(method)
+        if switch is not None and switch.kind == "ratelimit":
+            retry_after = str(switch.options.get("retry_after", 1))
+            self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after})
+            return
+        if switch is not None and switch.kind == "http500":
+            self._send(500, "Internal Server Error")
+            return
+        if switch is not None and switch.kind == "error":
+            data: dict[str, Any] = {"ok": False, "error": switch.options["error"]}
+            if "needed" in switch.options:
+                data["needed"] = switch.options["needed"]
+                data["provided"] = "chat:write"
+            if switch.options.get("echo_auth"):
+                # A misbehaving proxy echoing the request: the client must scrub it.
+                data["warning"] = str(self.headers.get("Authorization"))
+                data["response_metadata"] = {"messages": [str(self.headers.get("Authorization"))]}
+            self._send(200, data)
+            return
+        try:
+            result = fake.dispatch(method, params, self.headers.get("Authorization"))
+            data = {"ok": True, **result}
+        except _ApiError as exc:
+            data = {"ok": False, "error": exc.error, **exc.extra}
+        if switch is not None and switch.kind == "slow":
+            # Stored already; answer only after the client has given up.
+            fake._stop.wait(float(switch.options.get("delay", 2.0)))
+        self._send(200, data)

@@ -1,0 +1,311 @@
+"""The runs part of the history store, and `rebalance history` output (golden tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rebalance.cli import app
+from rebalance.history import History
+
+SHIFT = "2026-11-30T19:00:00+01:00"
+
+GOLDEN_TABLE = """\
+run id                  city   shift         took  status           exit  moved   coverage  slack
+20261130T175007-c0ffee  Paris  11-30 19:00         running
+20261130T174507-0d15ea  Paris  11-30 19:00   0.0s  skipped             6
+20261130T174504-5eed00  Lyon   11-30 19:00   1.7s  failed@validate     3
+20261130T174502-b0a710  Paris  11-30 19:00  12.4s  failed@publish      5    181   57%->99%
+20261130T174500-f00d42  Paris  11-30 19:00   2.0s  succeeded           0    181   57%->99%  posted
+20261130T170001-dec0de  Paris  11-30 18:00   1.2s  succeeded           0     12  80%->100%  dry-run
+"""
+
+GOLDEN_SHOW = """\
+run            20261130T174502-b0a710
+city           Paris
+shift start    2026-11-30T19:00:00+01:00
+status         failed
+exit code      5
+phase          publish
+started        2026-11-30T17:45:02.000+00:00
+ended          2026-11-30T17:45:14.400+00:00
+took           12.4s
+process        pid 4242 on ops-1
+inputs sha256  aaaabbbb
+data           /srv/paris
+config         /etc/rebalance/paris.toml
+plan id        1234abcd
+plan folder    /var/lib/rebalance/runs/Paris/20261130T1900/20261130T174502-b0a710
+kpis           422 eligible, 181 moved, 1935.1 travel min, shortage 185 -> 4, coverage 56.6% ->
+               99.1%
+objective      3080.1 (optimal)
+phases         lock 0 ms, validate 30 ms, plan 60 ms, write 5 ms, publish 12000 ms
+command        rebalance run --config /etc/rebalance/paris.toml /srv/paris --shift-start
+               2026-11-30T19:00:00+01:00
+error          Slack could not be reached: timed out
+               The plan is saved. To retry, run the same shift again: rebalance run --config
+               /etc/rebalance/paris.toml /srv/paris --shift-start 2026-11-30T19:00:00+01:00
+"""
+
+KPIS = {
+    "eligible_couriers": 422,
+    "moved_couriers": 181,
+    "travel_minutes": 1935.1,
+    "shortage_before": 185,
+    "shortage": 4,
+    "coverage_before": 0.5657,
+    "coverage": 0.9906,
+}
+
+
+def _fill(path: Path) -> None:
+    """Six runs with fixed times, pids and hosts: one of each status."""
+    command = "rebalance run --config /etc/rebalance/paris.toml /srv/paris --shift-start " + SHIFT
+    fixed = {"pid": 4242, "host": "ops-1"}
+    with History(path) as h:
+        h.start_run(
+            "Paris",
+            "2026-11-30T18:00:00+01:00",
+            run_id="20261130T170001-dec0de",
+            dry_run=True,
+            started_at="2026-11-30T17:00:01.000+00:00",
+            kpis={"moved_couriers": 12, "coverage_before": 0.8, "coverage": 1.0},
+            extra={"publish_action": "dry-run"},
+            **fixed,
+        )
+        h.update_run(
+            "20261130T170001-dec0de",
+            status="succeeded",
+            exit_code=0,
+            phase="done",
+            ended_at="2026-11-30T17:00:02.200+00:00",
+        )
+        h.start_run(
+            "Paris",
+            SHIFT,
+            run_id="20261130T174500-f00d42",
+            started_at="2026-11-30T17:45:00.000+00:00",
+            status="succeeded",
+            exit_code=0,
+            phase="done",
+            ended_at="2026-11-30T17:45:02.000+00:00",
+            kpis=KPIS,
+            slack_channel="C0123ABCD",
+            slack_ts="1764524702.000100",
+            extra={"publish_action": "posted"},
+            **fixed,
+        )
+        h.start_run(
+            "Paris",
+            SHIFT,
+            run_id="20261130T174502-b0a710",
+            started_at="2026-11-30T17:45:02.000+00:00",
+            status="failed",
+            exit_code=5,
+            phase="publish",
+            ended_at="2026-11-30T17:45:14.400+00:00",
+            inputs_sha256="aaaabbbb",
+            plan_id="1234abcd",
+            plan_dir="/var/lib/rebalance/runs/Paris/20261130T1900/20261130T174502-b0a710",
+            kpis=KPIS,
+            error="Slack could not be reached: timed out\nThe plan is saved. To retry, run "
+            "the same shift again: " + command,
+            extra={
+                "data_dir": "/srv/paris",
+                "config": "/etc/rebalance/paris.toml",
+                "objective": 3080.1,
+                "plan_status": "optimal",
+                "command": command,
+                "timings_ms": {"lock": 0, "validate": 30, "plan": 60, "write": 5, "publish": 12000},
+            },
+            **fixed,
+        )
+        h.start_run(
+            "Lyon",
+            SHIFT,
+            run_id="20261130T174504-5eed00",
+            started_at="2026-11-30T17:45:04.000+00:00",
+            status="failed",
+            exit_code=3,
+            phase="validate",
+            ended_at="2026-11-30T17:45:05.700+00:00",
+            error="invalid input: zones.csv, line 3, column 'lat': not a number",
+            **fixed,
+        )
+        h.start_run(
+            "Paris",
+            SHIFT,
+            run_id="20261130T174507-0d15ea",
+            started_at="2026-11-30T17:45:07.000+00:00",
+            status="skipped",
+            exit_code=6,
+            phase="lock",
+            ended_at="2026-11-30T17:45:07.000+00:00",
+            **fixed,
+        )
+        h.start_run(
+            "Paris",
+            SHIFT,
+            run_id="20261130T175007-c0ffee",
+            started_at="2026-11-30T17:50:07.000+00:00",
+            phase="plan",
+            **fixed,
+        )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A config whose history lives in tmp_path, filled with six fixed runs."""
+    path = tmp_path / "rebalance.toml"
+    path.write_text('[history]\npath = "state/history.sqlite3"\n')
+    _fill(tmp_path / "state" / "history.sqlite3")
+    return path
+
+
+def _invoke(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _strip(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def test_history_table_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rebalance history` lists runs newest first in a 100-column table."""
+    code, out, _ = _invoke(["history", "--config", str(config_file)], monkeypatch)
+    assert code == 0
+    assert _strip(out) == GOLDEN_TABLE
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_history_filters_by_city_and_limit(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--city keeps one city's runs and --limit the newest N."""
+    code, out, _ = _invoke(["history", "--config", str(config_file), "--city", "Lyon"], monkeypatch)
+    assert code == 0 and _strip(out).splitlines()[1].startswith("20261130T174504-5eed00  Lyon")
+    assert len(out.splitlines()) == 2
+    code, out, _ = _invoke(["history", "--config", str(config_file), "--limit", "2"], monkeypatch)
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "20261130T175007-c0ffee",
+        "20261130T174507-0d15ea",
+    ]
+
+
+def test_history_json(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--format json prints an array of every recorded field, newest first, and nothing else."""
+    code, out, _ = _invoke(
+        ["history", "--config", str(config_file), "--format", "json", "--limit", "3"], monkeypatch
+    )
+    assert code == 0
+    runs = json.loads(out)
+    assert [r["run_id"] for r in runs] == [
+        "20261130T175007-c0ffee",
+        "20261130T174507-0d15ea",
+        "20261130T174504-5eed00",
+    ]
+    assert runs[2] == {
+        "run_id": "20261130T174504-5eed00",
+        "city": "Lyon",
+        "shift_start": SHIFT,
+        "started_at": "2026-11-30T17:45:04.000+00:00",
+        "status": "failed",
+        "ended_at": "2026-11-30T17:45:05.700+00:00",
+        "exit_code": 3,
+        "phase": "validate",
+        "inputs_sha256": None,
+        "plan_id": None,
+        "plan_dir": None,
+        "kpis": {},
+        "slack_channel": None,
+        "slack_ts": None,
+        "error": "invalid input: zones.csv, line 3, column 'lat': not a number",
+        "pid": 4242,
+        "host": "ops-1",
+        "dry_run": False,
+        "extra": {},
+    }
+
+
+def test_history_show_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`history show RUN_ID` shows everything about one run, error and retry command included."""
+    code, out, _ = _invoke(
+        ["history", "show", "20261130T174502-b0a710", "--config", str(config_file)], monkeypatch
+    )
+    assert code == 0
+    assert _strip(out) == GOLDEN_SHOW
+
+
+def test_history_show_accepts_a_unique_prefix_and_json(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unique id prefix works, --config may come before `show`, and --format json gives the row."""
+    code, out, _ = _invoke(
+        ["history", "--config", str(config_file), "show", "20261130T1745", "--format", "json"],
+        monkeypatch,
+    )
+    assert code == 2  # ambiguous prefix: four runs started at 17:45
+    code, out, _ = _invoke(
+        ["history", "--config", str(config_file), "show", "20261130T174504", "--format", "json"],
+        monkeypatch,
+    )
+    assert code == 0 and json.loads(out)["city"] == "Lyon"
+
+
+def test_history_show_unknown_run_is_a_usage_error(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown run id exits 2 and says so."""
+    code, _, err = _invoke(["history", "show", "nope", "--config", str(config_file)], monkeypatch)
+    assert code == 2 and "no run 'nope'" in err
+
+
+def test_history_without_a_store_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no history file yet, `history` says so (json: []) and creates no file."""
+    config = tmp_path / "c.toml"
+    config.write_text('[history]\npath = "none/history.sqlite3"\n')
+    code, out, _ = _invoke(["history", "--config", str(config)], monkeypatch)
+    assert code == 0 and out.strip() == "no runs recorded yet"
+    code, out, _ = _invoke(["history", "--config", str(config), "--format", "json"], monkeypatch)
+    assert code == 0 and json.loads(out) == []
+    assert not (tmp_path / "none").exists()
+
+
+def test_start_run_may_record_a_finished_row(tmp_path: Path) -> None:
+    """start_run keeps its defaults but lets a caller record a run that ended at once."""
+    with History(tmp_path / "h.sqlite3") as h:
+        normal = h.start_run("Paris", SHIFT)
+        assert normal.status == "running" and normal.phase == "start" and normal.pid
+        skipped = h.start_run("Paris", SHIFT, status="skipped", exit_code=6, phase="lock")
+        again = h.run(skipped.run_id)
+        assert again is not None and (again.status, again.exit_code, again.phase) == (
+            "skipped",
+            6,
+            "lock",
+        )
+
+
+def test_mark_crashed_changes_only_running_rows(tmp_path: Path) -> None:
+    """mark_crashed flips running rows to crashed and leaves finished ones alone."""
+    with History(tmp_path / "h.sqlite3") as h:
+        alive = h.start_run("Paris", SHIFT)
+        done = h.start_run("Paris", SHIFT)
+        h.finish_run(done.run_id, status="succeeded", exit_code=0)
+        other = h.start_run("Lyon", SHIFT, dry_run=True)
+        assert {r.run_id for r in h.running()} == {alive.run_id, other.run_id}
+        assert [r.run_id for r in h.running(city="Paris", shift_start=SHIFT)] == [alive.run_id]
+        assert [r.run_id for r in h.running(dry_run=True)] == [other.run_id]
+        changed = h.mark_crashed([alive.run_id, done.run_id], note="killed")
+        assert [(r.run_id, r.status, r.error) for r in changed] == [
+            (alive.run_id, "crashed", "killed")
+        ]
+        finished = h.run(done.run_id)
+        assert finished is not None and finished.status == "succeeded"

@@ -1,0 +1,104 @@
+"""The per-(city, shift) run lock: exclusive, non-blocking, freed when its holder dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rebalance.errors import LockHeldError
+from rebalance.lock import RunLock, lock_path, read_holder
+
+SHIFT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+HOLD_SCRIPT = """
+import sys, time
+from pathlib import Path
+from rebalance.lock import RunLock
+lock = RunLock(Path(sys.argv[1]), info={"run_id": "child-run"})
+lock.acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _hold_in_child(path: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_lock_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
+    """A second acquire raises LockHeldError at once, naming pid, host, run and start time."""
+    path = tmp_path / "x.lock"
+    with RunLock(path, what="Paris, shift 19:00", info={"run_id": "run-1"}) as first:
+        assert first.held
+        t0 = time.monotonic()
+        with pytest.raises(LockHeldError) as caught:
+            RunLock(path, what="Paris, shift 19:00").acquire()
+        assert time.monotonic() - t0 < 1.0
+    exc = caught.value
+    assert exc.exit_code == 6
+    assert exc.holder is not None and exc.holder.pid == os.getpid()
+    assert exc.holder.extra["run_id"] == "run-1"
+    text = str(exc)
+    assert f"pid {os.getpid()}" in text and "run run-1" in text and "Paris, shift 19:00" in text
+    assert exc.holder.started_at in text
+
+
+def test_lock_is_free_again_after_release(tmp_path: Path) -> None:
+    """Releasing (leaving the with block) lets the next run take the lock."""
+    path = tmp_path / "x.lock"
+    with RunLock(path):
+        pass
+    with RunLock(path) as again:
+        assert again.held
+    assert not again.held
+
+
+def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    """A lock whose holder was killed with SIGKILL is free: the kernel released it."""
+    path = tmp_path / "x.lock"
+    child = _hold_in_child(path)
+    try:
+        with pytest.raises(LockHeldError) as caught:
+            RunLock(path).acquire()
+        assert caught.value.holder is not None
+        assert caught.value.holder.pid == child.pid
+        assert caught.value.holder.extra["run_id"] == "child-run"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
+    with RunLock(path, info={"run_id": "next"}) as lock:
+        assert lock.held
+        holder = read_holder(path)
+        assert holder is not None and holder.pid == os.getpid()
+        assert holder.extra["run_id"] == "next"
+
+
+def test_lock_paths_separate_cities_shifts_and_dry_runs(tmp_path: Path) -> None:
+    """Cities with the same slug, other shifts and dry runs get their own lock files."""
+    a = lock_path(tmp_path, "Saint-Denis", SHIFT)
+    assert a.parent == tmp_path and a.name.startswith("saint-denis-") and "20261130T1800Z" in a.name
+    assert a != lock_path(tmp_path, "Saint Denis", SHIFT)
+    assert a != lock_path(tmp_path, "Saint-Denis", SHIFT.replace(hour=19))
+    assert a != lock_path(tmp_path, "Saint-Denis", SHIFT, dry_run=True)
+    assert lock_path(tmp_path, "Saint-Denis", SHIFT) == a
+
+
+def test_read_holder_of_unreadable_file_is_none(tmp_path: Path) -> None:
+    """A missing or garbled lock file has no holder to report."""
+    assert read_holder(tmp_path / "missing.lock") is None
+    (tmp_path / "bad.lock").write_text("not json")
+    assert read_holder(tmp_path / "bad.lock") is None

@@ -1,0 +1,347 @@
+"""`rebalance run` for cron: real processes, a fake Slack, locks, crashes and history."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fakeslack import TOKEN, FakeSlack
+
+from rebalance.config import load_config
+from rebalance.errors import ConfigError, InfeasibleError
+from rebalance.generate import generate_city
+from rebalance.history import History, RunRecord
+from rebalance.lock import read_holder
+from rebalance.runner import run
+
+REBALANCE = str(Path(sys.executable).parent / "rebalance")
+SHIFT = "2026-11-30T19:00"
+SHIFT_ISO = "2026-11-30T19:00:00+01:00"
+CHANNEL = "C0PLANS"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic city (10 zones, 100 couriers), shared by the module's tests."""
+    return generate_city(
+        tmp_path_factory.mktemp("city") / "testville",
+        zones=10,
+        couriers=100,
+        restaurants=40,
+        seed=1,
+        shift_start=SHIFT,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, city: Path) -> Path:
+    """A config for the city: data dir, Slack channel, history under tmp_path/state."""
+    path = tmp_path / "testville.toml"
+    path.write_text(
+        f'[city]\nname = "Testville"\ntimezone = "Europe/Paris"\n'
+        f'[data]\ndir = "{city}"\n'
+        f'[slack]\nchannel = "{CHANNEL}"\n'
+        f'[history]\npath = "state/history.sqlite3"\n'
+    )
+    return path
+
+
+@pytest.fixture
+def env(fake_slack: FakeSlack) -> dict[str, str]:
+    """Environment of a cron run: the fake Slack's URL and token, no proxy, no test pauses."""
+    skip = ("slack_", "rebalance_", "http_proxy", "https_proxy", "all_proxy")
+    base = {k: v for k, v in os.environ.items() if not k.lower().startswith(skip)}
+    return {
+        **base,
+        "SLACK_API_URL": fake_slack.url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def _cli(config: Path, *args: str, env: dict[str, str], pause: str = "") -> subprocess.Popen[str]:
+    run_env = {**env, "REBALANCE_TEST_PAUSE_AFTER": pause} if pause else env
+    return subprocess.Popen(
+        [REBALANCE, "run", "--config", str(config), *args],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = _cli(config, *args, env=env)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _runs(config: Path) -> list[RunRecord]:
+    """Every recorded run, oldest first."""
+    with History(load_config(config).history_path) as h:
+        return list(reversed(h.runs(limit=100)))
+
+
+def _wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _posts(slack: FakeSlack) -> list[str]:
+    return [m for m in slack.methods() if m in {"chat.postMessage", "chat.update"}]
+
+
+def _plan_dirs(config: Path) -> list[Path]:
+    root = load_config(config).history_path.parent / "runs"
+    return sorted(p.parent for p in root.rglob("plan.json")) if root.exists() else []
+
+
+# ---------------------------------------------------------------- processes
+
+
+def test_run_posts_once_logs_json_and_records_history(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """A cron run posts one message, logs JSON lines with its run id, and a re-run posts nothing new."""
+    first = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    [record] = _runs(config_file)
+    assert {line["run_id"] for line in lines} == {record.run_id}
+    phases = [line for line in lines if line["event"] == "phase"]
+    assert [p["phase"] for p in phases] == ["lock", "validate", "plan", "write", "publish"]
+    assert all(p["outcome"] == "ok" and p["duration_ms"] >= 0 for p in phases)
+    assert any(line["event"] == "slack" and line["phase"] == "publish" for line in lines)
+    assert lines[-1]["event"] == "run_end" and lines[-1]["outcome"] == "succeeded"
+    assert "SECRET" not in first.stdout + first.stderr
+
+    [message] = fake_slack.messages(CHANNEL)
+    assert record.status == "succeeded" and record.exit_code == 0 and record.ended_at
+    assert record.slack_channel == CHANNEL and record.slack_ts == message["ts"]
+    assert record.shift_start == SHIFT_ISO and record.inputs_sha256 and record.plan_id
+    assert record.kpis["moved_couriers"] >= 0 and "coverage" in record.kpis
+    assert record.plan_dir and (Path(record.plan_dir) / "plan.json").is_file()
+    assert Path(record.plan_dir).parent.name == "20261130T1900"
+
+    again = _run(config_file, "--shift-start", SHIFT, "--quiet", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "" and again.stderr == ""  # quiet on success
+    assert len(fake_slack.messages(CHANNEL)) == 1
+    second = _runs(config_file)[-1]
+    assert second.status == "succeeded" and second.slack_ts == message["ts"]
+    assert second.extra["publish_action"] == "unchanged"
+
+
+def test_two_concurrent_runs_one_publishes_the_other_exits_6(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """A second run while the first holds the lock exits 6 at once naming it; the first posts."""
+    first = _cli(config_file, "--shift-start", SHIFT, env=env, pause="lock:2")
+    lock = load_config(config_file).history_path.parent / "locks"
+    _wait_for(
+        lambda: [h for h in map(read_holder, lock.glob("*.lock")) if h and h.pid == first.pid]
+    )
+    # Freeze the holder inside its run, so the test does not depend on machine speed.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = _run(config_file, "--shift-start", SHIFT, env=env)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert second.returncode == 6, second.stderr
+    assert "holds the lock" in second.stderr and f"pid {first.pid}" in second.stderr
+    lock_phase = next(json.loads(x) for x in second.stdout.splitlines() if '"lock"' in x)
+    assert lock_phase["outcome"] == "error" and lock_phase["duration_ms"] < 1000  # no waiting
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+    skipped, winner = sorted(_runs(config_file), key=lambda r: r.status)
+    assert (skipped.status, skipped.exit_code, skipped.phase) == ("skipped", 6, "lock")
+    assert skipped.ended_at and f"pid {first.pid}" in (skipped.error or "")
+    assert winner.status == "succeeded" and winner.slack_ts == fake_slack.messages(CHANNEL)[0]["ts"]
+
+
+@pytest.mark.parametrize("where", ["slack-answer", "after-publish"])
+def test_sigkill_mid_publish_then_rerun_posts_exactly_once(
+    where: str, config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """A run killed -9 while publishing leaves a consistent history; the rerun completes it, one message."""
+    if where == "slack-answer":
+        # Slack stores the message but the answer never arrives: the worst moment to die.
+        fake_slack.fail("chat.postMessage", "slow", delay=30.0)
+        proc = _cli(config_file, "--shift-start", SHIFT, env=env)
+        _wait_for(lambda: fake_slack.messages(CHANNEL))
+    else:
+        proc = _cli(config_file, "--shift-start", SHIFT, env=env, pause="publish:30")
+        _wait_for(lambda: [r for r in _runs(config_file) if r.slack_ts])
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    [dead] = _runs(config_file)
+    assert dead.status == "running" and dead.phase == "publish"  # what kill -9 leaves
+    fake_slack.clear()
+
+    rerun = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(fake_slack.messages(CHANNEL)) == 1
+    crashed, done = _runs(config_file)
+    assert crashed.run_id == dead.run_id and crashed.status == "crashed"
+    assert crashed.phase == "publish" and "killed or crashed" in (crashed.error or "")
+    assert done.status == "succeeded" and done.extra["recovered"] == [dead.run_id]
+    [message] = fake_slack.messages(CHANNEL)
+    assert done.slack_ts == message["ts"]
+    # Killed before Slack answered: found by its metadata and adopted; after: already recorded.
+    assert done.extra["publish_action"] == {"slack-answer": "adopted"}.get(where, "unchanged")
+    files = [m for m in fake_slack.replies(message["ts"], CHANNEL) if m.get("files")]
+    assert len(files) == 1  # the thread was finished once, not twice
+    warnings = [json.loads(line) for line in rerun.stdout.splitlines()]
+    assert any(w["event"] == "recovered" and w["level"] == "warning" for w in warnings)
+
+
+def test_bad_input_exits_3_records_the_error_and_posts_nothing(
+    tmp_path: Path, config_file: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """Bad input: exit 3 naming file and line, a failed history row, no plan folder, no Slack call."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("zones.csv", "restaurants.csv", "couriers.csv"):
+        (bad / name).write_bytes((city / name).read_bytes())
+    zones = pd.read_csv(bad / "zones.csv", dtype=str, keep_default_na=False)
+    zones.loc[1, "lat"] = "north"
+    zones.to_csv(bad / "zones.csv", index=False)
+
+    result = _run(config_file, str(bad), "--shift-start", SHIFT, env=env)
+    assert result.returncode == 3
+    assert "zones.csv" in result.stderr and "line 3" in result.stderr
+    [record] = _runs(config_file)
+    assert record.status == "failed" and record.exit_code == 3 and record.phase == "validate"
+    assert record.error and "zones.csv" in record.error and "line 3" in record.error
+    assert record.plan_dir is None and _plan_dirs(config_file) == []
+    assert fake_slack.calls == []
+    end = json.loads(result.stdout.splitlines()[-1])
+    assert end["event"] == "run_end" and end["exit_code"] == 3 and end["run_id"] == record.run_id
+
+
+def test_publish_failure_exits_5_keeps_the_plan_and_says_how_to_retry(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """Slack refusing: exit 5, the plan kept, history failed@publish with the retry command."""
+    fake_slack.fail("chat.postMessage", "error", error="is_archived", times=None)
+    result = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert result.returncode == 5, result.stderr
+    assert f"--shift-start {SHIFT_ISO}" in result.stderr
+    [record] = _runs(config_file)
+    assert record.status == "failed" and record.exit_code == 5 and record.phase == "publish"
+    assert record.plan_dir and (Path(record.plan_dir) / "plan.json").is_file()
+    assert record.error and "To retry" in record.error
+    assert fake_slack.messages(CHANNEL) == []
+
+    fake_slack.clear()
+    retry = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert retry.returncode == 0, retry.stderr
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+def test_dry_run_prints_payloads_records_and_posts_nothing(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """--dry-run plans, prints the exact payloads, records dry_run and calls no Slack write method."""
+    result = _run(config_file, "--shift-start", SHIFT, "--dry-run", "--log-format", "text", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout[: result.stdout.rindex("\nrun ")])
+    assert document["channel"] == CHANNEL and document["payloads"]
+    assert document["payloads"][0]["payload"]["channel"] == CHANNEL
+    assert "dry run for" in result.stdout.splitlines()[-1]
+    assert _posts(fake_slack) == []
+    [record] = _runs(config_file)
+    assert record.dry_run and record.status == "succeeded"
+
+
+def test_sigterm_is_recorded_as_a_failed_run(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """SIGTERM (systemd stop, timeout) ends the run with exit 143 and a row saying so."""
+    proc = _cli(config_file, "--shift-start", SHIFT, env=env, pause="plan:30")
+    _wait_for(lambda: [r for r in _runs(config_file) if r.plan_id])
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143 and "SIGTERM" in err
+    [record] = _runs(config_file)
+    assert record.status == "failed" and record.exit_code == 143 and record.phase == "plan"
+    assert _posts(fake_slack) == []
+
+
+# --------------------------------------------------------------- in process
+
+
+def test_shift_defaults_to_now_rounded_down_in_city_time(config_file: Path) -> None:
+    """Without --shift-start a run plans from now rounded down to the quarter hour, city time."""
+    now = datetime(2026, 11, 30, 18, 14, 59, tzinfo=UTC)
+    result = run(load_config(config_file), dry_run=True, now=now)
+    assert result.record.shift_start == SHIFT_ISO
+    assert result.plan_dir.parent.name == "20261130T1900"
+
+
+def test_missing_data_dir_exits_3_naming_the_key(tmp_path: Path) -> None:
+    """No DATA_DIR and no [data] dir: a config error naming data.dir, recorded in history."""
+    path = tmp_path / "c.toml"
+    path.write_text('[history]\npath = "h.sqlite3"\n')
+    with pytest.raises(ConfigError, match=r"data\.dir") as caught:
+        run(load_config(path), shift_start=SHIFT)
+    assert caught.value.exit_code == 3
+    [record] = _runs(path)
+    assert record.exit_code == 3 and "data.dir" in (record.error or "")
+
+
+def test_infeasible_exits_4_with_no_plan_folder(
+    tmp_path: Path, config_file: Path, city: Path
+) -> None:
+    """A shift no plan can satisfy: exit 4, failed@plan with the reason, no plan folder."""
+    tight = tmp_path / "tight"
+    tight.mkdir()
+    for name in ("restaurants.csv", "couriers.csv"):
+        (tight / name).write_bytes((city / name).read_bytes())
+    zones = pd.read_csv(city / "zones.csv", dtype=str, keep_default_na=False)
+    zones["max_couriers"] = "0"
+    zones.to_csv(tight / "zones.csv", index=False)
+    with pytest.raises(InfeasibleError) as caught:
+        run(load_config(config_file), tight, shift_start=SHIFT)
+    [record] = _runs(config_file)
+    assert record.status == "failed" and record.exit_code == 4 and record.phase == "plan"
+    assert record.error == str(caught.value) and _plan_dirs(config_file) == []
+
+
+def test_dead_runs_are_marked_crashed_and_live_ones_left_alone(config_file: Path) -> None:
+    """Running rows of the locked shift, or of a dead pid on this host, become crashed."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    config = load_config(config_file)
+    with History(config.history_path) as h:
+        same = h.start_run("Testville", SHIFT_ISO, dry_run=True)  # our pid: alive, yet dead
+        gone = h.start_run("Testville", "2026-11-30T18:00:00+01:00", pid=dead_pid)
+        alive = h.start_run("Testville", "2026-11-30T18:00:00+01:00")
+    result = run(config, shift_start=SHIFT, dry_run=True)
+    assert result.recovered == (same.run_id,)
+    with History(config.history_path) as h:
+        status = {r.run_id: r.status for r in h.runs(limit=10)}
+    assert status[same.run_id] == "crashed" and status[gone.run_id] == "crashed"
+    assert status[alive.run_id] == "running" and status[result.run_id] == "succeeded"
