@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,  # cron mails want plain tracebacks, never locals
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help texts name config keys like [slack] channel literally
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -263,7 +263,7 @@ class LogFormat(StrEnum):
 def run(
     data_dir: Annotated[
         Path | None,
-        typer.Argument(help="Folder with the input tables. Default: \\[data] dir of the config."),
+        typer.Argument(help="Folder with the input tables. Default: [data] dir of the config."),
     ] = None,
     config: ConfigOpt = None,
     shift_start: Annotated[
@@ -277,7 +277,7 @@ def run(
         bool, typer.Option("--dry-run", help="Plan and print the Slack payloads; post nothing.")
     ] = False,
     channel: Annotated[
-        str | None, typer.Option(help="Slack channel ID. Default: \\[slack] channel.")
+        str | None, typer.Option(help="Slack channel ID. Default: [slack] channel.")
     ] = None,
     log_format: Annotated[
         LogFormat,
@@ -376,7 +376,7 @@ def history(
     ctx: typer.Context,
     config: ConfigOpt = None,
     city: Annotated[
-        str | None, typer.Option(help="Only runs of this city (\\[city] name).")
+        str | None, typer.Option(help="Only runs of this city ([city] name).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
     format: Annotated[
