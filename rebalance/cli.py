@@ -375,9 +375,7 @@ def _open_history(config: Path | None) -> Any:
 def history(
     ctx: typer.Context,
     config: ConfigOpt = None,
-    city: Annotated[
-        str | None, typer.Option(help="Only runs of this city ([city] name).")
-    ] = None,
+    city: Annotated[str | None, typer.Option(help="Only runs of this city ([city] name).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")

@@ -14,7 +14,7 @@ from .config import Config
 from .inputs import Inputs
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, flow_network
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
-from .solver import max_weight_subset, min_cost_flow
+from .solver import min_cost_flow, min_weight_cover
 
 __all__ = ["solve"]
 
@@ -51,7 +51,7 @@ def solve_problem(p: ProblemData) -> Plan:
             objective=None,
             best_bound=None,
             solve_seconds=round(solve_seconds, 4),
-            kpis={},
+            kpis=_kpis_before(p),
             zones=pd.DataFrame(columns=ZONES_COLUMNS),
             moves=pd.DataFrame(columns=MOVES_COLUMNS),
             message=message,
@@ -249,9 +249,12 @@ def _pause_lists(
         if z not in short_set:
             continue
         weights = np.rint(group["orders"].to_numpy() * SCALE).astype(np.int64)
-        capacity = int(np.floor(after[z] * opch * SCALE + 1e-6))
-        keep = np.zeros(len(group), dtype=bool)
-        keep[max_weight_subset(weights, capacity)] = True
+        # Keeping demand d needs ceil(d / opch) <= couriers_after, i.e. d <= after * opch:
+        # pause at least the excess, as little beyond it as possible.
+        keep_limit = int(np.floor(after[z] * opch * SCALE + 1e-6))
+        deficit = int(weights.sum()) - keep_limit
+        keep = np.ones(len(group), dtype=bool)
+        keep[min_weight_cover(weights, deficit)] = False
         paused = group.loc[~keep]
         pause[z] = ";".join(sorted(paused["rid"]))
         lost[z] = float(paused["orders"].sum())
@@ -275,6 +278,20 @@ def _objective(
 def _coverage(required: np.ndarray, couriers: np.ndarray) -> float:
     need = int(required.sum())
     return 1.0 if need == 0 else round(float(np.minimum(required, couriers).sum()) / need, 6)
+
+
+def _kpis_before(p: ProblemData) -> dict[str, Any]:
+    """What is known without a plan: supply, need and coverage as things stand."""
+    before = p.couriers_before
+    return {
+        "eligible_couriers": int(p.group_size.sum()),
+        "ineligible_couriers": int(len(p.inputs.couriers) - p.group_size.sum()),
+        "required_couriers": int(p.required.sum()),
+        "shortage_before": int(np.maximum(p.required - before, 0).sum()),
+        "coverage_before": _coverage(p.required, before),
+        "zones": len(p.zone_ids),
+        "zones_short_before": int((p.required > before).sum()),
+    }
 
 
 def _kpis(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FlowResult", "max_weight_subset", "min_cost_flow"]
+__all__ = ["FlowResult", "min_cost_flow", "min_weight_cover"]
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,42 @@ def min_cost_flow(
     return FlowResult("infeasible", np.zeros(len(tails), dtype=np.int64), 0, detail=name)
 
 
-def max_weight_subset(weights: np.ndarray, capacity: int) -> np.ndarray:
-    """Indices of items of maximal total weight not exceeding ``capacity`` (0/1 knapsack).
+def min_weight_cover(weights: np.ndarray, demand: int) -> np.ndarray:
+    """Indices of items whose total weight is >= ``demand`` and as small as possible.
 
-    Weight and value are the same here (keep the most orders that the couriers can
-    serve), so the complement loses the fewest orders.
+    The pause list is a 0/1 knapsack: keep the most orders the couriers can serve, i.e.
+    pause a set of restaurants of minimal total at least the deficit. Solved exactly by
+    dynamic programming over reachable sums up to ``demand + max(weight)``: the deficit
+    is a few couriers' worth of orders, so this is small and fast however many
+    restaurants the zone has. (OR-Tools' branch-and-bound knapsack was tried first and
+    can run for minutes on such subset-sum instances, where weight equals value.)
+    Items are taken in the order given, so ties are broken deterministically.
     """
     weights = np.asarray(weights, dtype=np.int64)
-    if capacity <= 0 or weights.size == 0:
-        return np.flatnonzero(weights <= 0) if capacity >= 0 else np.array([], dtype=np.int64)
-    if int(weights.sum()) <= capacity:
-        return np.arange(weights.size)
-    from ortools.algorithms.python import knapsack_solver as ks
-
-    solver = ks.KnapsackSolver(
-        ks.SolverType.KNAPSACK_MULTIDIMENSION_BRANCH_AND_BOUND_SOLVER, "pause"
-    )
-    solver.init(weights.tolist(), [weights.tolist()], [int(capacity)])
-    solver.solve()
-    chosen = [i for i in range(weights.size) if solver.best_solution_contains(i)]
-    return np.asarray(chosen, dtype=np.int64)
+    if demand <= 0 or weights.size == 0:
+        return np.array([], dtype=np.int64)
+    positive = np.flatnonzero(weights > 0)
+    if int(weights[positive].sum()) <= demand:
+        return positive  # everything must go (and may still not be enough)
+    limit = int(demand + weights[positive].max())  # the optimum never exceeds this
+    reached_by = np.full(limit + 1, -1, dtype=np.int64)  # item that first reached a sum
+    reach = np.zeros(limit + 1, dtype=bool)
+    reach[0] = True
+    for item in positive.tolist():
+        w = int(weights[item])
+        # Sums above the limit are never needed: adding items until the demand is met
+        # overshoots it by less than the largest weight.
+        fresh = np.zeros_like(reach)
+        fresh[w:] = reach[: limit + 1 - w]
+        fresh &= ~reach
+        reached_by[fresh] = item
+        reach |= fresh
+    total: int = demand + int(np.argmax(reach[demand:]))
+    chosen = []
+    while total > 0:
+        # reached_by[total] was added on top of a sum reached by earlier items only,
+        # so walking back uses each item at most once.
+        item = int(reached_by[total])
+        chosen.append(item)
+        total -= int(weights[item])
+    return np.sort(np.asarray(chosen, dtype=np.int64))

@@ -1,0 +1,293 @@
+"""Plots on the Agg backend: each returns its axes with the expected bars, arrows and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
+from matplotlib.container import BarContainer
+from matplotlib.patches import FancyArrowPatch
+from util import REPO, SHIFT
+
+from rebalance import Inputs, Plan, load, load_config, plots, solve
+from rebalance.scenarios import Scenario, sweep, vary
+
+SAMPLES = REPO / "data" / "samples"
+PALETTE = {c.lower() for c in plots.OKABE_ITO.values()}
+
+
+@cache
+def paris() -> tuple[Inputs, Plan]:
+    """The Paris sample and its plan for the dinner shift."""
+    config = load_config(SAMPLES / "paris" / "rebalance.toml")
+    inputs = load(SAMPLES / "paris", config)
+    return inputs, solve(inputs, config, SHIFT)
+
+
+@cache
+def scenario_table() -> pd.DataFrame:
+    """A small Paris sweep with one infeasible scenario."""
+    config = load_config(SAMPLES / "paris" / "rebalance.toml")
+    inputs, _ = paris()
+    scenarios = [
+        Scenario("baseline"),
+        *vary("no_show_rate", [0.1, 0.2]),
+        Scenario("rain", slowdown=0.2),
+        Scenario("tight", zone_caps={z: 1 for z in inputs.zones["zone_id"]}),
+    ]
+    return sweep(scenarios, inputs, config, SHIFT)
+
+
+@pytest.fixture(autouse=True)
+def close_figures() -> Iterator[None]:
+    """Close every figure after each test (no 'too many figures' warning)."""
+    yield
+    plt.close("all")
+
+
+def bar_containers(ax) -> list[BarContainer]:
+    """The bar groups drawn on an axes."""
+    return [c for c in ax.containers if isinstance(c, BarContainer)]
+
+
+def texts(ax) -> list[str]:
+    """Every text drawn inside an axes (annotations, bar labels)."""
+    return [t.get_text() for t in ax.texts]
+
+
+# ---------------------------------------------------------------- supply vs need
+
+
+def test_supply_vs_need_draws_three_bars_per_zone():
+    """Need, before and after: one bar per zone each, heights from the zone table."""
+    _, plan = paris()
+    ax = plots.supply_vs_need(plan)
+    groups = bar_containers(ax)
+    assert [g.get_label() for g in groups] == ["Need (required)", "Before plan", "After plan"]
+    zones = plan.zones
+    for group, column in zip(
+        groups, ["required_couriers", "couriers_before", "couriers_after"], strict=True
+    ):
+        assert [p.get_height() for p in group.patches] == zones[column].tolist()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "1er - Louvre"
+    assert len(labels) == len(zones)
+    assert ax.get_ylabel() == "Couriers (eligible)"
+    assert "Paris" in ax.get_title(loc="left")
+    # the shortage left after the plan is written above the zone's bar
+    short = zones.loc[zones["shortage"] > 0, "shortage"]
+    assert sorted(t for t in texts(ax) if t) == sorted(f"−{s}" for s in short)
+    colours = {to_hex(g.patches[0].get_facecolor()) for g in groups}
+    assert colours <= PALETTE
+
+
+def test_supply_vs_need_uses_the_given_axes():
+    """With ax given, the plot draws there and returns that same axes."""
+    _, plan = paris()
+    fig, ax = plt.subplots()
+    assert plots.supply_vs_need(plan, ax=ax) is ax
+    assert fig.axes[0] is ax
+
+
+def test_supply_vs_need_limits_zones():
+    """With more zones than max_zones, the zones with the most change are shown."""
+    _, plan = paris()
+    ax = plots.supply_vs_need(plan, max_zones=5)
+    assert all(len(g.patches) == 5 for g in bar_containers(ax))
+    assert "5 of 20" in ax.get_xlabel()
+    shown = {t.get_text() for t in ax.get_xticklabels()}
+    short_names = set(plan.zones.loc[plan.zones["shortage"] > 0, "name"])
+    assert {n[:21] for n in short_names} <= {s.rstrip("…")[:21] for s in shown}
+
+
+def test_infeasible_plan_cannot_be_drawn():
+    """Drawing an infeasible plan says why instead of drawing empty axes."""
+    config = load_config(SAMPLES / "lyon" / "rebalance.toml")
+    inputs = load(SAMPLES / "lyon", config)
+    zones = inputs.zones.assign(max_couriers=0.0)
+    plan = solve(inputs.replace(zones=zones), config, SHIFT)
+    assert plan.status == "infeasible"
+    with pytest.raises(ValueError, match="infeasible"):
+        plots.supply_vs_need(plan)
+    with pytest.raises(ValueError, match="infeasible"):
+        plots.zone_map(plan, inputs)
+
+
+# --------------------------------------------------------------------------- map
+
+
+def test_zone_map_draws_zones_arrows_and_labels():
+    """One marker per zone sized by demand, one arrow per route, widths by couriers."""
+    inputs, plan = paris()
+    ax = plots.zone_map(plan, inputs)
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(points) == 1
+    assert len(points[0].get_offsets()) == len(plan.zones)
+    sizes = points[0].get_sizes()
+    order = np.argsort(plan.zones["demand_orders_per_hour"].to_numpy())
+    assert np.all(np.diff(sizes[order]) >= 0)  # bigger demand, bigger marker
+
+    routes = plan.moves.groupby(["from_zone", "to_zone"]).size()
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == len(routes)
+    widths = {a.get_gid(): a.get_linewidth() for a in arrows}
+    busiest = routes.idxmax()
+    quietest = routes.idxmin()
+    assert (
+        widths[f"move {busiest[0]}->{busiest[1]}: {routes.max()}"]
+        > widths[f"move {quietest[0]}->{quietest[1]}: {routes.min()}"]
+    )
+    assert "1er" in texts(ax) and "20e" in texts(ax)
+    assert ax.get_xlabel() == "Longitude (°)"
+    assert ax.get_ylabel() == "Latitude (°)"
+    assert f"{len(plan.moves)} couriers moved on {len(routes)} routes" in ax.get_title(loc="left")
+    colorbar_axes = [a for a in ax.figure.axes if a is not ax]
+    assert colorbar_axes[0].get_ylabel() == "Couriers short after plan"
+
+
+def test_zone_map_before_without_moves():
+    """shortage='before' colours by the shortage before the plan; moves=False draws no arrow."""
+    inputs, plan = paris()
+    ax = plots.zone_map(plan, inputs.zones, shortage="before", moves=False, labels=False)
+    assert not [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert not texts(ax)
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    before = (plan.zones["required_couriers"] - plan.zones["couriers_before"]).clip(lower=0)
+    np.testing.assert_array_equal(points.get_array(), before.to_numpy(dtype=float))
+    with pytest.raises(ValueError, match="'after' or 'before'"):
+        plots.zone_map(plan, inputs, shortage="during")  # type: ignore[arg-type]
+
+
+def test_zone_map_needs_coordinates_for_every_zone():
+    """Coordinates that miss a zone of the plan are an error naming it."""
+    inputs, plan = paris()
+    with pytest.raises(ValueError, match="75101"):
+        plots.zone_map(plan, inputs.zones.iloc[1:])
+
+
+# --------------------------------------------------------------------- scenarios
+
+
+def test_scenario_comparison_bars():
+    """One bar per scenario, labelled; infeasible is labelled; baseline is a dashed line."""
+    table = scenario_table()
+    ax = plots.scenario_comparison(table)
+    bars = bar_containers(ax)[0]
+    assert len(bars.patches) == len(table)
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(names) == sorted(table["scenario"])
+    labels = texts(ax)
+    assert "infeasible" in labels
+    assert f"{100 * table.loc[0, 'coverage']:.1f}%" in labels
+    assert ax.get_xlabel() == "Coverage after plan (% of required couriers)"
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    before = [c for c in ax.collections if c.get_label() == "Before plan"]
+    assert len(before) == 1
+    assert len(before[0].get_offsets()) == len(table)  # coverage before is known even if infeasible
+
+
+def test_scenario_comparison_line():
+    """With x, the metric is a line over that column, sorted, with percent axes."""
+    table = scenario_table()
+    ax = plots.scenario_comparison(
+        table[table["scenario"] != "tight"], "coverage", x="no_show_rate"
+    )
+    after = next(line for line in ax.get_lines() if line.get_label() == "Coverage after plan")
+    xs = after.get_xdata()
+    assert list(xs) == sorted(xs)
+    assert ax.get_xlabel() == "Courier no-show rate (% of available couriers)"
+    assert ax.get_ylabel() == "Coverage (% of required couriers)"
+    ax = plots.scenario_comparison(table, "travel_minutes", x="slowdown")
+    assert ax.get_ylabel() == "Total travel (minutes)"
+    assert any(c.get_label() == "Infeasible" for c in ax.collections)
+
+
+def test_scenario_comparison_accepts_a_sweep_result_and_checks_columns():
+    """A (table, zones) result works; a missing column or baseline is a clear error."""
+    config = load_config(SAMPLES / "lyon" / "rebalance.toml")
+    inputs = load(SAMPLES / "lyon", config)
+    result = sweep([Scenario("baseline")], inputs, config, SHIFT, zones=True)
+    ax = plots.scenario_comparison(result, "moved_couriers")
+    assert ax.get_xlabel() == "Couriers moved"
+    with pytest.raises(ValueError, match="no column 'happiness'"):
+        plots.scenario_comparison(result.table, "happiness")
+    with pytest.raises(ValueError, match="no scenario named 'dry'"):
+        plots.scenario_comparison(result.table, baseline="dry")
+
+
+# ----------------------------------------------------------------------- history
+
+
+def test_coverage_history_lines():
+    """Coverage before and after, one point per run, in time order."""
+    runs = pd.DataFrame(
+        {
+            "started_at": pd.to_datetime(
+                ["2026-11-30T18:50Z", "2026-11-29T18:50Z", "2026-12-01T18:50Z"]
+            ),
+            "coverage_before": [0.5, 0.6, 0.55],
+            "coverage": [0.99, 0.97, 1.0],
+        }
+    )
+    ax = plots.coverage_history(runs)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) >= {"before plan", "after plan"}
+    assert list(lines["after plan"].get_ydata()) == [0.97, 0.99, 1.0]
+    assert ax.get_ylabel() == "Coverage (% of required couriers)"
+    assert ax.get_xlabel() == "Run started (UTC)"
+    assert "3 runs" in ax.get_title(loc="left")
+
+
+def test_coverage_history_from_records_with_nested_kpis_and_failures():
+    """Dicts with nested kpis (history records, plan.json) work; failed runs get a cross."""
+    runs = [
+        {"started_at": "2026-11-30T18:50:00+01:00", "city": "Paris", "kpis": {"coverage": 0.9}},
+        {"started_at": "2026-11-30T18:51:00+01:00", "city": "Lyon", "kpis": {"coverage": 0.8}},
+        {"started_at": "2026-12-01T18:50:00+01:00", "city": "Paris", "kpis": {}},
+    ]
+    ax = plots.coverage_history(runs, tz="Europe/Paris")
+    labels = {line.get_label() for line in ax.get_lines()}
+    assert {"Lyon: after plan", "Paris: after plan"} <= labels
+    assert any(c.get_label() == "no plan (failed run)" for c in ax.collections)
+    assert ax.get_xlabel() == "Run started (Europe/Paris)"
+
+
+def test_coverage_history_empty_and_invalid():
+    """No runs draws a note; runs without times or coverage are a clear error."""
+    ax = plots.coverage_history(pd.DataFrame())
+    assert "No runs yet" in texts(ax)
+    with pytest.raises(ValueError, match="started_at"):
+        plots.coverage_history([{"coverage": 0.5}])
+    with pytest.raises(ValueError, match="coverage"):
+        plots.coverage_history([{"started_at": "2026-11-30T18:50Z"}])
+
+
+def test_plots_is_not_imported_by_the_package():
+    """import rebalance does not import matplotlib (plots load lazily)."""
+    import subprocess
+    import sys
+
+    code = "import sys, rebalance; rebalance.Plan; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_plan_html_shows_kpis_and_zone_table():
+    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
+    _, plan = paris()
+    page = plan._repr_html_()
+    for text in ("Coverage", "99.1%", "Couriers moved", "Zones needing attention", "<details>"):
+        assert text in page
+    assert "75104" in page and "Hôtel-de-Ville" in page
+    assert f"Moves: {len(plan.moves)} couriers" in page
