@@ -1,0 +1,520 @@
+"""Plan many cities at once on Dask: `run_batch` and the per-city task `plan_city`.
+
+CITIES_DIR holds one data folder (with an optional ``rebalance.toml``) per city. Each
+city is one Dask task, `plan_city`, which loads that city's configuration, reads the
+shift start in that city's timezone, solves, and writes the plan to
+``OUT/<city folder name>/`` exactly as ``rebalance plan --out`` does. A task never
+raises: a bad input, an infeasible shift or a bug becomes a `CityResult` with a status
+and a message, so one city cannot stop the others::
+
+    from rebalance.batch import run_batch
+    result = run_batch("cities/", "2026-11-30T19:00", out="plans/")  # local cluster
+    result = run_batch("cities/", "2026-11-30T19:00", out="/shared/plans",
+                       client="tcp://scheduler:8786")                  # a real cluster
+    result.table(), result.exit_code
+
+Workers write the plan files themselves, so on a real cluster OUT (and CITIES_DIR) must
+be on a filesystem every worker sees at the same path, and every worker needs rebalance
+installed. Dask lives in this module only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client
+
+__all__ = [
+    "BatchResult",
+    "CityResult",
+    "Progress",
+    "default_out",
+    "find_cities",
+    "plan_city",
+    "run_batch",
+]
+
+#: Status of a city, and the exit code it stands for (CONTRACT section 6).
+STATUS_EXIT = {"optimal": 0, "feasible": 0, "infeasible": 4, "invalid": 3, "error": 1}
+
+#: KPIs copied from plan.json into the summary table, in this order.
+TABLE_KPIS = (
+    "eligible_couriers",
+    "moved_couriers",
+    "travel_minutes",
+    "shortage",
+    "coverage_before",
+    "coverage",
+)
+
+#: ``progress(done, total, result)``: called with ``(0, total, None)`` once the cities
+#: are submitted, then once per finished city in completion order.
+Progress = Callable[[int, int, "CityResult | None"], None]
+
+
+@dataclass(frozen=True)
+class CityResult:
+    """What became of one city: status, exit code, KPIs and where the time went.
+
+    ``status`` is ``optimal`` or ``feasible`` (planned, exit 0), ``infeasible`` (exit 4),
+    ``invalid`` (bad data or rebalance.toml, exit 3) or ``error`` (anything else, exit 1).
+    ``plan_dir`` is empty unless a plan was written. ``worker`` is ``host:pid``.
+    """
+
+    folder: str
+    city: str
+    status: str
+    exit_code: int
+    message: str = ""
+    plan_id: str = ""
+    shift_start: str = ""
+    objective: float | None = None
+    kpis: dict[str, Any] = field(default_factory=dict)
+    load_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    total_seconds: float = 0.0
+    plan_dir: str = ""
+    worker: str = ""
+    traceback: str = ""
+
+    @property
+    def planned(self) -> bool:
+        """Whether the city got a plan."""
+        return self.exit_code == 0
+
+
+def plan_city(city_dir: str, shift_start: str, out_dir: str | None) -> CityResult:
+    """Plan one city folder and write its plan to ``out_dir/<folder name>/``.
+
+    The Dask task of `run_batch`, also usable alone. ``shift_start`` without an offset
+    is read in the timezone of the city's own rebalance.toml (defaults without one).
+    Every failure is returned as a result, never raised: exceptions crossing the
+    cluster would lose their context and stop `as_completed` consumers.
+    """
+    from .config import load_config
+    from .errors import InputError, RebalanceError
+    from .inputs import load
+    from .solve import solve
+    from .timeparse import parse_timestamp
+
+    t0 = time.perf_counter()
+    folder = Path(city_dir)
+    seen: dict[str, Any] = {"city": folder.name}
+
+    def done(status: str, **more: Any) -> CityResult:
+        return CityResult(
+            folder=folder.name,
+            status=status,
+            exit_code=more.pop("exit_code", STATUS_EXIT[status]),
+            total_seconds=round(time.perf_counter() - t0, 4),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            **seen,
+            **more,
+        )
+
+    try:
+        toml = folder / "rebalance.toml"
+        config = load_config(toml if toml.is_file() else None)
+        seen["city"] = config.city.name
+        start = parse_timestamp(shift_start, config.city.timezone)
+        inputs = load(folder, config)
+        seen["load_seconds"] = round(time.perf_counter() - t0, 4)
+        t1 = time.perf_counter()
+        plan = solve(inputs, config, start)
+        seen["solve_seconds"] = round(time.perf_counter() - t1, 4)
+        seen["shift_start"] = plan.local(plan.shift_start).isoformat()
+        seen["plan_id"] = plan.plan_id
+        if not plan.feasible:
+            # The same words as `rebalance plan` uses for exit 4.
+            return done("infeasible", message=f"no feasible plan: {plan.message}")
+        target = ""
+        if out_dir is not None:
+            target = str(plan.write(Path(out_dir) / folder.name))
+        return done(
+            plan.status,
+            objective=plan.objective,
+            kpis=plan.kpis,
+            plan_dir=target,
+            message=plan.message,
+        )
+    except InputError as exc:
+        return done("invalid", message=str(exc))
+    except RebalanceError as exc:
+        status = "infeasible" if exc.exit_code == 4 else "error"
+        return done(status, exit_code=exc.exit_code, message=str(exc))
+    except Exception as exc:  # a bug: keep the traceback, the worker's log may be gone
+        return done(
+            "error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
+
+
+# ------------------------------------------------------------------------ batch
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The outcome of `run_batch`: one `CityResult` per city, sorted by folder name."""
+
+    results: list[CityResult]
+    shift_start: str
+    out: str | None
+    wall_seconds: float
+    workers: int
+    scheduler: str
+
+    @property
+    def exit_code(self) -> int:
+        """3 if any city is invalid, else 4 if any is infeasible, else 1 if any failed, else 0.
+
+        Input problems come first because they are the ones an operator fixes.
+        """
+        codes = {r.exit_code for r in self.results}
+        for code in (3, 4):
+            if code in codes:
+                return code
+        return 1 if codes - {0} else 0
+
+    def counts(self) -> dict[str, int]:
+        """How many cities ended in each status, in status order."""
+        counts = {s: sum(r.status == s for r in self.results) for s in STATUS_EXIT}
+        return {s: n for s, n in counts.items() if n}
+
+    def table(self) -> pd.DataFrame:
+        """One row per city: identity, status, KPIs, seconds, plan folder, message."""
+        import pandas as pd
+
+        rows = []
+        for r in self.results:
+            row: dict[str, Any] = {
+                "folder": r.folder,
+                "city": r.city,
+                "status": r.status,
+                "exit_code": r.exit_code,
+                "shift_start": r.shift_start,
+                "objective": r.objective,
+            }
+            row.update({k: r.kpis.get(k) for k in TABLE_KPIS})
+            row.update(
+                {
+                    "load_seconds": r.load_seconds,
+                    "solve_seconds": r.solve_seconds,
+                    "total_seconds": r.total_seconds,
+                    "plan_id": r.plan_id,
+                    "plan_dir": r.plan_dir,
+                    "worker": r.worker,
+                    "message": r.message,
+                }
+            )
+            rows.append(row)
+        table = pd.DataFrame(rows, columns=_TABLE_COLUMNS)
+        # Counts stay whole numbers in CSV even when a failed city leaves a gap.
+        for column in ("eligible_couriers", "moved_couriers", "shortage"):
+            table[column] = pd.array(table[column].tolist(), dtype="Int64")
+        for column in ("objective", "travel_minutes", "coverage_before", "coverage"):
+            table[column] = pd.to_numeric(table[column]).astype(float)
+        return table
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the run, then every city with its full KPIs."""
+        return {
+            "shift_start": self.shift_start,
+            "out": self.out,
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            "wall_seconds": self.wall_seconds,
+            "workers": self.workers,
+            "scheduler": self.scheduler,
+            "cities": [asdict(r) for r in self.results],
+        }
+
+    def to_json(self) -> str:
+        """`to_dict` as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=_plain) + "\n"
+
+    def caption(self) -> str:
+        """One line: what happened, how long it took, where."""
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items())
+        return (
+            f"{len(self.results)} cities ({counts}) in {self.wall_seconds:.1f} s "
+            f"on {self.workers} Dask workers ({self.scheduler})"
+        )
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=box.SIMPLE_HEAD, caption=self.caption(), caption_justify="left")
+        for name, justify in _RICH_COLUMNS:
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for r in self.results:
+            k = r.kpis
+            coverage = (
+                f"{k['coverage_before']:.0%} → {k['coverage']:.0%}"
+                if "coverage" in k and "coverage_before" in k
+                else ""
+            )
+            table.add_row(
+                Text(r.folder),  # Text: a name like "[x]" is not rich markup
+                Text(r.city if r.city != r.folder else ""),
+                Text(r.status, style=_STYLE.get(r.status, "")),
+                _num(k.get("moved_couriers"), "d"),
+                _num(k.get("shortage"), "d"),
+                coverage,
+                _num(r.objective, ".1f"),
+                f"{r.total_seconds:.1f}",
+            )
+        yield table
+        # Messages below the table, whole: a column would be too narrow to act on them.
+        for r in self.results:
+            if not r.planned:
+                yield Text.assemble((r.folder, "bold"), ": ", (r.message, _STYLE[r.status]))
+
+
+_TABLE_COLUMNS = [
+    "folder",
+    "city",
+    "status",
+    "exit_code",
+    "shift_start",
+    "objective",
+    *TABLE_KPIS,
+    "load_seconds",
+    "solve_seconds",
+    "total_seconds",
+    "plan_id",
+    "plan_dir",
+    "worker",
+    "message",
+]
+_RICH_COLUMNS = (
+    ("Folder", "left"),
+    ("City", "left"),
+    ("Status", "left"),
+    ("Moved", "right"),
+    ("Short", "right"),
+    ("Coverage", "right"),
+    ("Objective", "right"),
+    ("Seconds", "right"),
+)
+_STYLE = {
+    "optimal": "green",
+    "feasible": "yellow",
+    "infeasible": "red",
+    "invalid": "red",
+    "error": "bold red",
+}
+
+
+def _num(value: Any, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def find_cities(cities_dir: str | Path, *, exclude: str | Path | None = None) -> list[Path]:
+    """The city folders of CITIES_DIR, sorted by name.
+
+    Every sub-folder is a city (an empty one too: it is reported as invalid) except
+    hidden ones (``.x``, e.g. a plan being written), ``exclude`` (an OUT folder inside
+    CITIES_DIR) and folders holding only folders (an earlier batch's OUT).
+    """
+    root = Path(cities_dir)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and p.resolve() != skip
+        and not _only_folders(p)
+    )
+
+
+def _only_folders(path: Path) -> bool:
+    entries = list(path.iterdir())
+    return bool(entries) and all(e.is_dir() for e in entries)
+
+
+def default_out(shift_start: str) -> Path:
+    """``batch-<YYYYmmddTHHMM>`` in the current folder, the shift start as written."""
+    import pandas as pd
+
+    return Path(f"batch-{pd.Timestamp(str(shift_start).strip()):%Y%m%dT%H%M}")
+
+
+def run_batch(
+    cities_dir: str | Path,
+    shift_start: str,
+    *,
+    out: str | Path | None = None,
+    client: Client | str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    verbose: bool = False,
+) -> BatchResult:
+    """Plan every city of ``cities_dir`` on Dask and collect one result per city.
+
+    ``client`` is a ``distributed.Client``, or a scheduler address to connect to; None
+    starts a local cluster of ``workers`` single-threaded processes (default: one per
+    core, at most one per city) and closes it afterwards. ``out`` None plans without
+    writing files. Dask's logs below ERROR are silenced unless ``verbose``.
+
+    Raises `DataError` when ``cities_dir`` holds no city folder, ValueError for a bad
+    ``shift_start``, FileExistsError when an ``OUT/<city>`` folder holds other files,
+    and `RebalanceError` when the scheduler cannot be reached. Failures of single
+    cities are results, not exceptions.
+    """
+    from distributed import as_completed
+
+    from .errors import DataError, Issue
+    from .timeparse import parse_timestamp
+
+    if client is not None and workers is not None:
+        raise ValueError("workers sizes a local cluster; an existing scheduler has its own")
+    t0 = time.perf_counter()
+    root = Path(cities_dir).resolve()
+    shift_start = str(shift_start).strip()
+    parse_timestamp(shift_start, "UTC")  # syntax only; each city reads it in its own zone
+    out_dir = Path(out).resolve() if out is not None else None
+    cities = find_cities(root, exclude=out_dir) if root.is_dir() else []
+    if not cities:
+        raise DataError(
+            Issue(
+                "no city folders found" if root.is_dir() else "cities folder not found",
+                file=str(cities_dir),
+                valid="one sub-folder per city, each with zones, restaurants and couriers tables",
+            ),
+            title="invalid input",
+        )
+    if out_dir is not None:
+        _check_targets(out_dir, cities)
+    # Biggest cities first: the longest tasks start early, so no worker idles at the end.
+    cities.sort(key=lambda p: (-_input_bytes(p), p.name))
+    target = str(out_dir) if out_dir is not None else None
+
+    with ExitStack() as stack:
+        client, where = _connect(stack, client, workers, len(cities), verbose)
+        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        batch_id = uuid.uuid4().hex[:8]  # distinct keys: a re-run must really re-plan
+        futures = {
+            client.submit(
+                plan_city, str(city), shift_start, target, key=f"plan_city-{city.name}-{batch_id}"
+            ): city
+            for city in cities
+        }
+        results: list[CityResult] = []
+        if progress is not None:
+            progress(0, len(futures), None)
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                city = futures.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died or the task was lost: go on
+                    result = CityResult(
+                        folder=city.name,
+                        city=city.name,
+                        status="error",
+                        exit_code=1,
+                        message=f"Dask task failed: {type(exc).__name__}: {exc}",
+                    )
+                future.release()
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), len(cities), result)
+        except BaseException:
+            # Ctrl-C or a failing progress callback: a caller's cluster must not keep
+            # planning cities nobody waits for.
+            client.cancel(list(futures))
+            raise
+    results.sort(key=lambda r: r.folder)
+    return BatchResult(
+        results=results,
+        shift_start=shift_start,
+        out=target,
+        wall_seconds=round(time.perf_counter() - t0, 3),
+        workers=n_workers,
+        scheduler=where,
+    )
+
+
+def _connect(
+    stack: ExitStack, client: Client | str | None, workers: int | None, cities: int, verbose: bool
+) -> tuple[Client, str]:
+    """The client to run on, and how to name its cluster; what is opened here closes with ``stack``."""
+    from dask.system import CPU_COUNT
+    from distributed import Client, LocalCluster
+
+    from .errors import RebalanceError
+
+    if client is not None and not isinstance(client, str):
+        return client, str(getattr(client.scheduler, "address", "") or "existing client")
+    # Dask logs worker start-up and shutdown at INFO/WARNING on stderr; cron mail wants
+    # only real problems.
+    level = logging.INFO if verbose else logging.ERROR
+    if isinstance(client, str):
+        logger = logging.getLogger("distributed")
+        stack.callback(logger.setLevel, logger.level)
+        logger.setLevel(level)
+        try:
+            # set_as_default=False: a library call must not replace the caller's client.
+            return stack.enter_context(Client(client, set_as_default=False)), client
+        except OSError as exc:
+            raise RebalanceError(f"cannot reach the Dask scheduler at {client}: {exc}") from exc
+    n = max(1, min(workers or CPU_COUNT, cities))
+    # Processes, one thread each: OR-Tools and pandas hold the GIL for part of a solve.
+    # The scheduler always serves HTTP (health, dashboard); ":0" takes a free port where
+    # the default 8787 warns (on stderr) when another cluster on the host holds it.
+    cluster = stack.enter_context(
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=level,
+        )
+    )
+    return stack.enter_context(Client(cluster, set_as_default=False)), "local cluster"
+
+
+def _input_bytes(city: Path) -> int:
+    """Size of a city's tables: a cheap proxy for how long it takes to plan."""
+    return sum(p.stat().st_size for p in city.iterdir() if p.is_file())
+
+
+def _check_targets(out_dir: Path, cities: list[Path]) -> None:
+    """Refuse before planning when an ``OUT/<city>`` folder holds more than a plan.
+
+    `Plan.write` would refuse too, but only after the solve, city by city.
+    """
+    from .plan import PLAN_FILES
+
+    for city in cities:
+        target = out_dir / city.name
+        if target.exists() and not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a folder")
+        if target.is_dir():
+            foreign = sorted(p.name for p in target.iterdir() if p.name not in PLAN_FILES)
+            if foreign:
+                raise FileExistsError(
+                    f"{target} holds other files ({', '.join(foreign[:3])}); "
+                    "choose an empty or new folder for the plans"
+                )

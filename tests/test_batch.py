@@ -1,0 +1,426 @@
+"""Batch planning on Dask (`rebalance batch`, `run_batch`) and scenario sweeps on Dask."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from rich.console import Console
+from typer.testing import CliRunner
+
+from rebalance.batch import (
+    BatchResult,
+    CityResult,
+    default_out,
+    find_cities,
+    plan_city,
+    run_batch,
+)
+from rebalance.cli import app
+from rebalance.config import load_config
+from rebalance.errors import DataError
+from rebalance.generate import generate_city
+from rebalance.inputs import load
+from rebalance.scenarios import Scenario, sweep, vary
+
+SHIFT = "2026-11-30T19:00"
+#: folder -> (city name, timezone, seed). New York checks that a shift start without
+#: offset is read in each city's own timezone, not the first city's.
+GOOD = {
+    "bordeaux": ("Bordeaux", "Europe/Paris", 11),
+    "lille": ("Lille", "Europe/Paris", 12),
+    "nantes": ("Nantes", "Europe/Paris", 13),
+    "new-york": ("New York", "America/New_York", 14),
+}
+BAD = "zz-broken"  # sorts last, so it is not simply the first task to run
+TIMING_KEYS = {"solve_seconds", "timings"}
+
+runner = CliRunner()
+
+
+def small_city(path: Path, name: str, timezone: str, seed: int) -> Path:
+    """A generated city of 10 zones and 200 couriers, its availability around SHIFT."""
+    return generate_city(
+        path,
+        zones=10,
+        couriers=200,
+        restaurants=80,
+        seed=seed,
+        city=name,
+        timezone=timezone,
+        shift_start=SHIFT,
+    )
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """One 2-process local cluster for the module: starting one costs seconds."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: 8787 may be held by another cluster
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as dask_client,
+    ):
+        yield dask_client
+
+
+@pytest.fixture(scope="module")
+def cities(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four good cities and one whose couriers.csv names an unknown vehicle."""
+    root = tmp_path_factory.mktemp("cities")
+    for folder, (name, tz, seed) in GOOD.items():
+        small_city(root / folder, name, tz, seed)
+    bad = small_city(root / BAD, "Broken", "Europe/Paris", 15)
+    couriers = (bad / "couriers.csv").read_text(encoding="utf-8").splitlines()
+    head, *rows = couriers
+    fields = rows[2].split(",")
+    fields[2] = "rocket"  # vehicle column, on spreadsheet line 4
+    rows[2] = ",".join(fields)
+    (bad / "couriers.csv").write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def batch(
+    client: Client, cities: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BatchResult, list[tuple[int, int, CityResult | None]]]:
+    """The batch run on the shared cluster, with every progress call it made."""
+    calls: list[tuple[int, int, CityResult | None]] = []
+    out = tmp_path_factory.mktemp("batch") / "out"
+    result = run_batch(
+        cities,
+        SHIFT,
+        out=out,
+        client=client,
+        progress=lambda done, total, city: calls.append((done, total, city)),
+    )
+    return result, calls
+
+
+def plan_alone(city: Path, out: Path) -> Path:
+    """Plan one city with `rebalance plan --out`, as an operator would."""
+    result = runner.invoke(
+        app, ["plan", str(city), "--shift-start", SHIFT, "--out", str(out), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def plan_json(folder: Path) -> dict:
+    """plan.json without the keys that measure time."""
+    data = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if k not in TIMING_KEYS}
+
+
+# ------------------------------------------------------------------ run_batch
+
+
+def test_batch_plans_good_cities_and_reports_the_bad_one(batch):
+    """Four cities are planned optimally; the bad one is invalid; the batch exits 3."""
+    result, _ = batch
+    by_folder = {r.folder: r for r in result.results}
+    assert [r.folder for r in result.results] == sorted([*GOOD, BAD])
+    for folder, (name, _, _) in GOOD.items():
+        city = by_folder[folder]
+        assert (city.status, city.exit_code, city.city) == ("optimal", 0, name)
+        assert Path(city.plan_dir) == Path(result.out) / folder
+    assert result.counts() == {"optimal": 4, "invalid": 1}
+    assert result.exit_code == 3
+    assert result.workers == 2
+
+
+def test_batch_plans_equal_planning_each_city_alone(batch, cities, tmp_path):
+    """Each OUT/<folder>/ holds the files `rebalance plan --out` writes for that city alone."""
+    result, _ = batch
+    for folder in GOOD:
+        alone = plan_alone(cities / folder, tmp_path / folder)
+        together = Path(result.out) / folder
+        assert sorted(p.name for p in together.iterdir()) == ["moves.csv", "plan.json", "zones.csv"]
+        for name in ("moves.csv", "zones.csv"):
+            assert (together / name).read_bytes() == (alone / name).read_bytes(), (folder, name)
+        assert plan_json(together) == plan_json(alone)
+
+
+def test_shift_start_is_read_in_each_citys_timezone(batch):
+    """19:00 without offset is 19:00 local in Paris and in New York."""
+    result, _ = batch
+    starts = {r.folder: r.shift_start for r in result.results}
+    assert starts["lille"] == "2026-11-30T19:00:00+01:00"
+    assert starts["new-york"] == "2026-11-30T19:00:00-05:00"
+
+
+def test_bad_city_is_reported_with_its_error_and_writes_nothing(batch):
+    """The invalid city names file, line and column, exits 3, and leaves no plan folder."""
+    result, _ = batch
+    bad = next(r for r in result.results if r.folder == BAD)
+    assert (bad.status, bad.exit_code, bad.plan_dir) == ("invalid", 3, "")
+    assert "couriers.csv, line 4, column 'vehicle'" in bad.message
+    assert "'rocket'" in bad.message
+    assert not (Path(result.out) / BAD).exists()
+
+
+def test_progress_is_reported_once_per_city(batch):
+    """progress gets (0, total, None) first, then one call per city up to (total, total)."""
+    _, calls = batch
+    assert calls[0] == (0, 5, None)
+    assert [done for done, _, _ in calls[1:]] == [1, 2, 3, 4, 5]
+    assert {total for _, total, _ in calls} == {5}
+    assert sorted(c.folder for _, _, c in calls[1:] if c) == sorted([*GOOD, BAD])
+
+
+def test_summary_table_has_one_row_per_city_with_kpis_and_times(batch):
+    """table() lists status, KPIs and seconds per city; counts stay integers."""
+    result, _ = batch
+    table = result.table()
+    assert list(table["folder"]) == sorted([*GOOD, BAD])
+    for column in ("status", "exit_code", "moved_couriers", "coverage", "total_seconds"):
+        assert column in table.columns
+    assert str(table["moved_couriers"].dtype) == "Int64"
+    good = table[table["status"] == "optimal"]
+    assert (good["coverage"] >= good["coverage_before"]).all()
+    assert (good["total_seconds"] >= good["solve_seconds"]).all()
+    assert table.loc[table["folder"] == BAD, "moved_couriers"].isna().all()
+
+
+def test_summary_renders_in_80_columns_with_the_error(batch):
+    """The rich summary fits 80 columns and spells out the bad city's error."""
+    result, _ = batch
+    console = Console(width=80, record=True, color_system=None)
+    console.print(result)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "4 optimal, 1 invalid" in text
+    assert f"{BAD}: invalid input: couriers.csv" in text
+    for folder in GOOD:
+        assert folder in text
+
+
+def test_json_summary_carries_every_city(batch):
+    """to_json() holds the exit code, counts and every city's KPIs."""
+    result, _ = batch
+    data = json.loads(result.to_json())
+    assert data["exit_code"] == 3 and data["counts"] == {"optimal": 4, "invalid": 1}
+    assert [c["folder"] for c in data["cities"]] == sorted([*GOOD, BAD])
+    assert data["cities"][0]["kpis"]["eligible_couriers"] > 0
+
+
+def test_exit_code_precedence():
+    """Invalid (3) beats infeasible (4) beats error (1) beats success (0)."""
+
+    def batch_of(*statuses: str) -> BatchResult:
+        codes = {"optimal": 0, "invalid": 3, "infeasible": 4, "error": 1}
+        results = [CityResult(f"c{i}", f"c{i}", s, codes[s]) for i, s in enumerate(statuses)]
+        return BatchResult(results, SHIFT, None, 0.0, 1, "test")
+
+    assert batch_of("optimal", "optimal").exit_code == 0
+    assert batch_of("optimal", "error").exit_code == 1
+    assert batch_of("error", "infeasible").exit_code == 4
+    assert batch_of("error", "infeasible", "invalid").exit_code == 3
+
+
+def test_out_folder_with_other_files_is_refused_before_planning(client, cities, tmp_path):
+    """An OUT/<city> folder holding non-plan files stops the batch before any solve."""
+    out = tmp_path / "out"
+    (out / "lille").mkdir(parents=True)
+    (out / "lille" / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(FileExistsError, match=r"notes\.txt"):
+        run_batch(cities, SHIFT, out=out, client=client)
+    assert sorted(p.name for p in out.iterdir()) == ["lille"]
+
+
+def test_find_cities_skips_hidden_folders_files_and_outs(tmp_path):
+    """Sub-folders are cities, except hidden ones, OUT, and an earlier batch's OUT."""
+    for name in ("b", "a", ".tmp", "plans", "batch-20261129T1900/a"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "README.md").write_text("x", encoding="utf-8")
+    assert [p.name for p in find_cities(tmp_path, exclude=tmp_path / "plans")] == ["a", "b"]
+
+
+def test_a_folder_without_cities_is_invalid_input(tmp_path):
+    """A CITIES_DIR with no city folder (or none at all) is a DataError (exit 3)."""
+    with pytest.raises(DataError, match="no city folders found"):
+        run_batch(tmp_path, SHIFT)
+    with pytest.raises(DataError, match="cities folder not found"):
+        run_batch(tmp_path / "missing", SHIFT)
+
+
+def test_default_out_is_named_after_the_shift_start():
+    """Without --out, plans go to ./batch-<YYYYmmddTHHMM> of the shift start as written."""
+    assert default_out("2026-11-30T19:00") == Path("batch-20261130T1900")
+    assert default_out("2026-11-30T19:00+01:00") == Path("batch-20261130T1900")
+
+
+# ------------------------------------------------------------------ plan_city
+
+
+def test_plan_city_reports_infeasible_without_writing(tmp_path):
+    """A city whose caps cannot hold its couriers is infeasible (exit 4), with no folder."""
+    city = small_city(tmp_path / "capped", "Capped", "Europe/Paris", 3)
+    zones = pd.read_csv(city / "zones.csv", dtype=str, keep_default_na=False)
+    zones["max_couriers"] = "0"
+    zones.to_csv(city / "zones.csv", index=False)
+    result = plan_city(str(city), SHIFT, str(tmp_path / "out"))
+    assert (result.status, result.exit_code, result.plan_dir) == ("infeasible", 4, "")
+    assert result.message.startswith("no feasible plan")
+    assert not (tmp_path / "out" / "capped").exists()
+
+
+def test_plan_city_turns_a_bug_into_an_error_result(tmp_path, monkeypatch):
+    """An unexpected exception becomes status error, exit 1, with its traceback kept."""
+    city = small_city(tmp_path / "buggy", "Buggy", "Europe/Paris", 4)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("solver exploded")
+
+    # Through sys.modules: the package's lazy exports may bind rebalance.solve to the function.
+    monkeypatch.setattr(sys.modules["rebalance.solve"], "solve", boom)
+    result = plan_city(str(city), SHIFT, None)
+    assert (result.status, result.exit_code) == ("error", 1)
+    assert result.message == "RuntimeError: solver exploded"
+    assert "Traceback" in result.traceback and "boom" in result.traceback
+
+
+def test_plan_city_reports_a_bad_config_as_invalid(tmp_path):
+    """A bad rebalance.toml makes the city invalid, naming the key."""
+    city = small_city(tmp_path / "badconf", "Badconf", "Europe/Paris", 5)
+    (city / "rebalance.toml").write_text('[city]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    result = plan_city(str(city), SHIFT, None)
+    assert (result.status, result.exit_code) == ("invalid", 3)
+    assert "city.timezone" in result.message
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def test_cli_batch_on_a_scheduler_prints_json_and_exits_3(client, cities, tmp_path):
+    """`batch --scheduler ADDR --format json` prints only JSON on stdout, errors on stderr."""
+    out = tmp_path / "plans"
+    address = client.scheduler.address
+    result = runner.invoke(
+        app,
+        [
+            *("batch", str(cities), "--shift-start", SHIFT, "--out", str(out)),
+            *("--scheduler", address, "--format", "json"),
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    assert data["counts"] == {"optimal": 4, "invalid": 1}
+    assert data["scheduler"] == address
+    assert f"error: {BAD}: invalid input: couriers.csv, line 4" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(GOOD)
+
+
+def test_cli_batch_csv_summary(client, cities, tmp_path):
+    """`--format csv` prints the summary table as CSV, one row per city."""
+    result = runner.invoke(
+        app,
+        [
+            *("batch", str(cities), "--shift-start", SHIFT, "--out", str(tmp_path / "plans")),
+            *("--scheduler", client.scheduler.address, "--format", "csv"),
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    rows = pd.read_csv(pd.io.common.StringIO(result.stdout), dtype={"folder": str})
+    assert list(rows["folder"]) == sorted([*GOOD, BAD])
+    assert list(rows["status"]) == ["optimal"] * 4 + ["invalid"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "hint"),
+    [
+        (["--shift-start", "tonight"], "--shift-start"),
+        (
+            ["--shift-start", SHIFT, "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+            "--workers",
+        ),
+    ],
+)
+def test_cli_batch_usage_errors_exit_2(cities, extra, hint):
+    """A bad shift start, or --workers with --scheduler, is a usage error (exit 2)."""
+    result = runner.invoke(app, ["batch", str(cities), *extra])
+    assert result.exit_code == 2
+    assert hint in result.stderr
+
+
+def test_cli_batch_refuses_an_out_folder_with_other_files(client, cities, tmp_path):
+    """An OUT/<city> holding foreign files is a usage error (exit 2), as for `plan --out`."""
+    (tmp_path / "plans" / "lille").mkdir(parents=True)
+    (tmp_path / "plans" / "lille" / "notes.txt").write_text("x", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            *("batch", str(cities), "--shift-start", SHIFT, "--out", str(tmp_path / "plans")),
+            *("--scheduler", client.scheduler.address),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "notes.txt" in result.stderr
+
+
+def test_cli_batch_on_an_empty_folder_exits_3(tmp_path):
+    """A CITIES_DIR without city folders is invalid input (exit 3), said on stderr."""
+    result = runner.invoke(app, ["batch", str(tmp_path), "--shift-start", SHIFT])
+    assert result.exit_code == 3
+    assert "no city folders found" in result.stderr
+
+
+def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
+    """The console script starts a local cluster, plans, and keeps Dask's logs quiet."""
+    root = tmp_path / "cities"
+    small_city(root / "lille", "Lille", "Europe/Paris", 12)
+    small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    result = subprocess.run(
+        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 cities (2 optimal)" in result.stdout
+    # Only our own line on stderr: no Dask start-up or shutdown chatter.
+    assert result.stderr.strip() == "Plans written to batch-20261130T1900/<city folder>/"
+    assert (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
+
+
+# --------------------------------------------------------------------- sweeps
+
+
+def test_sweep_on_dask_equals_the_local_sweep(client, tmp_path):
+    """A scenario sweep spread over Dask workers gives exactly the local tables."""
+    city = small_city(tmp_path / "sweep", "Sweep", "Europe/Paris", 21)
+    config = load_config(city / "rebalance.toml")
+    inputs = load(city, config)
+    scenarios = [
+        Scenario("baseline"),
+        Scenario("rain", slowdown=0.3),
+        Scenario("busy", demand_factor=1.5, seed=7),
+        *vary("no_show_rate", [0.1, 0.3]),
+    ]
+    local = sweep(scenarios, inputs, config, SHIFT, zones=True)
+    spread = sweep(scenarios, inputs, config, SHIFT, zones=True, client=client)
+    pd.testing.assert_frame_equal(spread.table, local.table)
+    pd.testing.assert_frame_equal(spread.zones, local.zones)
+    assert list(local.table["scenario"]) == [s.name for s in scenarios]
+
+
+def test_cities_fixture_is_not_modified(cities):
+    """The batch never writes into CITIES_DIR (plans go to OUT only)."""
+    for folder in [*GOOD, BAD]:
+        names = {p.name for p in (cities / folder).iterdir()}
+        assert names == {"zones.csv", "restaurants.csv", "couriers.csv", "rebalance.toml"}
