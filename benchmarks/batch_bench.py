@@ -176,7 +176,7 @@ def main() -> None:
             Client(cluster) as client,
         ):
             report["cluster_start_seconds"] = time.perf_counter() - t
-            client.run(lambda: __import__("rebalance.solve"))  # warm worker imports
+            client.run(lambda: __import__("rebalance.optimize"))  # warm worker imports
             warm = on_dask(cities, outs["dask-warm"], client, None)
             per_task = noop_overhead(client)
     report.update({"dask_cold": cold, "dask_warm": warm, "noop": per_task})

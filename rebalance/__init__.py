@@ -37,8 +37,8 @@ _EXPORTS: dict[str, str] = {
     "load": "inputs",
     "load_config": "config",
     "read_plan": "plan",
-    "solve": "solve",
-    "solve_problem": "solve",
+    "solve": "optimize",
+    "solve_problem": "optimize",
 }
 
 __all__ = [
@@ -77,8 +77,8 @@ if TYPE_CHECKING:
     )
     from .inputs import Inputs, load
     from .model import ProblemData, build_problem
+    from .optimize import solve, solve_problem
     from .plan import Plan, read_plan
-    from .solve import solve, solve_problem
 
 
 def __getattr__(name: str) -> Any:

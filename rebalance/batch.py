@@ -107,7 +107,7 @@ def plan_city(city_dir: str, shift_start: str, out_dir: str | None) -> CityResul
     from .config import load_config
     from .errors import InputError, RebalanceError
     from .inputs import load
-    from .solve import solve
+    from .optimize import solve
     from .timeparse import parse_timestamp
 
     t0 = time.perf_counter()

@@ -189,7 +189,7 @@ def plan(
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
         from .errors import InfeasibleError
         from .inputs import load
-        from .solve import solve
+        from .optimize import solve
 
         inputs = load(data_dir, cfg)
         result = solve(inputs, cfg, start, end)

@@ -222,7 +222,7 @@ class _Run:
         self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
     ) -> RunResult:
         from .inputs import load
-        from .solve import solve
+        from .optimize import solve
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)

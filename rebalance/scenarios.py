@@ -32,14 +32,11 @@ from typing import Any, Literal, NamedTuple, NoReturn, TypeVar, overload
 import numpy as np
 import pandas as pd
 
-# Resolve the package's lazy `rebalance.solve` (the function) before importing the module of
-# the same name: a first import of `rebalance.solve` the module would otherwise rebind it.
-from . import solve as _resolve_public_solve  # noqa: F401
 from .config import Config
 from .errors import ConfigError
 from .inputs import Inputs
+from .optimize import solve
 from .plan import ZONES_COLUMNS, Plan
-from .solve import solve
 
 __all__ = [
     "FrozenMap",

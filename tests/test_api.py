@@ -47,6 +47,16 @@ def test_unknown_attribute_raises():
         rebalance.sovle  # noqa: B018
 
 
+def test_solve_stays_the_function_after_submodule_imports():
+    """Importing the CLI, scenarios or batch modules never turns rebalance.solve into a module."""
+    code = (
+        "import rebalance.cli, rebalance.scenarios, rebalance.batch, rebalance.optimize\n"
+        "import rebalance\nprint(callable(rebalance.solve), callable(rebalance.load))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True True"
+
+
 def test_import_is_light():
     """Importing the CLI module does not import pandas or OR-Tools (fast --help)."""
     code = "import sys, rebalance.cli; print(any(m in sys.modules for m in ('pandas', 'ortools')))"

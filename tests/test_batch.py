@@ -283,8 +283,7 @@ def test_plan_city_turns_a_bug_into_an_error_result(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("solver exploded")
 
-    # Through sys.modules: the package's lazy exports may bind rebalance.solve to the function.
-    monkeypatch.setattr(sys.modules["rebalance.solve"], "solve", boom)
+    monkeypatch.setattr(sys.modules["rebalance.optimize"], "solve", boom)
     result = plan_city(str(city), SHIFT, None)
     assert (result.status, result.exit_code) == ("error", 1)
     assert result.message == "RuntimeError: solver exploded"

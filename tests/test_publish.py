@@ -28,6 +28,7 @@ from rebalance.errors import ConfigError, PublishError
 from rebalance.generate import generate_city
 from rebalance.history import History
 from rebalance.inputs import load
+from rebalance.optimize import solve
 from rebalance.plan import Plan, read_plan
 from rebalance.publish import (
     EVENT_TYPE,
@@ -40,7 +41,6 @@ from rebalance.publish import (
     publish,
     snapshot,
 )
-from rebalance.solve import solve
 
 SHIFT = "2026-11-30T19:00"
 CHANNEL = "C0PLANS"
