@@ -30,8 +30,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix rebalance tests benchmarks data/samples
 	$(BIN)/ruff format rebalance tests benchmarks data/samples
 
-bench: $(STAMP)  ## Speed and memory table (benchmarks/README.md)
+bench: $(STAMP)  ## Speed and memory tables (benchmarks/README.md): one city, then 50 on Dask
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/batch_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
