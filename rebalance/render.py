@@ -174,11 +174,12 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         names = dict(
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
-        table.add_column("From", no_wrap=True, max_width=24, overflow="ellipsis")
-        table.add_column("To", no_wrap=True, max_width=24, overflow="ellipsis")
-        table.add_column("Couriers", justify="right")
-        table.add_column("Longest", justify="right")
-        table.add_column("Vehicles")
+        zone_width = 24 if width >= 96 else 17
+        table.add_column("From", no_wrap=True, max_width=zone_width, overflow="ellipsis")
+        table.add_column("To", no_wrap=True, max_width=zone_width, overflow="ellipsis")
+        table.add_column("Couriers", justify="right", no_wrap=True, min_width=8)
+        table.add_column("Longest", justify="right", no_wrap=True, min_width=8)
+        table.add_column("Vehicles", no_wrap=True, overflow="ellipsis", max_width=26)
         for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
             table.add_row(
                 f"{row.from_zone} {names.get(str(row.from_zone), '')}".strip(),
