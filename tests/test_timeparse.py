@@ -1,0 +1,66 @@
+"""Timestamps: ISO 8601, city time without an offset, DST edges, quarter-hour rounding."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from rebalance.timeparse import floor_quarter_hour, parse_timestamp, parse_timestamps
+
+
+def test_naive_is_city_time_and_offset_is_kept():
+    """'19:00' is Paris time; '19:00+00:00' and 'Z' keep their own offset."""
+    values = pd.Series(["2026-11-30T19:00", "2026-11-30T19:00+00:00", "2026-11-30T19:00Z"])
+    got = parse_timestamps(values, "Europe/Paris")
+    assert got.tolist() == [
+        pd.Timestamp("2026-11-30T18:00Z"),
+        pd.Timestamp("2026-11-30T19:00Z"),
+        pd.Timestamp("2026-11-30T19:00Z"),
+    ]
+
+
+def test_space_separator_seconds_and_fractions():
+    """A space instead of T, seconds and fractions of a second are all ISO 8601."""
+    got = parse_timestamps(pd.Series(["2026-11-30 19:00:30.5"]), "UTC")
+    assert got[0] == pd.Timestamp("2026-11-30T19:00:30.5Z")
+
+
+@pytest.mark.parametrize("text", ["30/11/2026 19:00", "tonight", "", "2026-13-01T10:00", "19:00"])
+def test_unparseable_is_nat(text):
+    """Day-first dates, words, blanks, impossible months and bare times are not guessed at."""
+    assert pd.isna(parse_timestamps(pd.Series([text]), "Europe/Paris")[0])
+
+
+def test_repeated_values_parse_like_distinct_ones():
+    """Parsing each distinct text once gives the same result as parsing every row."""
+    values = pd.Series(["2026-11-30T19:00", "bad", "2026-11-30T20:00+02:00"] * 50)
+    got = parse_timestamps(values, "Europe/Paris")
+    assert got[0] == got[3] and pd.isna(got[1]) and got[2] == pd.Timestamp("2026-11-30T18:00Z")
+    assert len(got) == 150
+
+
+def test_dst_gap_and_overlap():
+    """02:30 on the spring-forward night moves forward; on the autumn night it is the first 02:30."""
+    spring = parse_timestamp("2026-03-29T02:30", "Europe/Paris")
+    autumn = parse_timestamp("2026-10-25T02:30", "Europe/Paris")
+    assert spring == pd.Timestamp("2026-03-29T01:00Z")
+    assert autumn == pd.Timestamp("2026-10-25T00:30Z")
+
+
+def test_parse_timestamp_error_says_what_is_valid():
+    """A bad single timestamp raises ValueError with an example of a valid one."""
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_timestamp("tonight", "Europe/Paris")
+
+
+def test_floor_quarter_hour_in_city_time():
+    """18:47 UTC+1 floors to 18:45 city time, whatever the server's timezone."""
+    now = datetime(2026, 11, 30, 17, 47, 31, tzinfo=UTC)
+    assert floor_quarter_hour(now, "Europe/Paris") == pd.Timestamp("2026-11-30T17:45Z")
+    # Kathmandu is UTC+05:45: quarter hours there are not quarter hours in UTC.
+    assert floor_quarter_hour(now, "Asia/Kathmandu") == pd.Timestamp("2026-11-30T17:45Z")
+    assert floor_quarter_hour(datetime(2026, 11, 30, 17, 59, tzinfo=UTC), "Asia/Kolkata") == (
+        pd.Timestamp("2026-11-30T17:45Z")
+    )
