@@ -350,7 +350,9 @@ class _Checker:
         message: str,
         valid: str | None,
         values: pd.Series | None = None,
+        notes: dict[int, str] | None = None,
     ) -> None:
+        """Record one issue per flagged row (capped), ``notes`` adding per-row detail."""
         mask = np.asarray(mask, dtype=bool)
         positions = np.flatnonzero(mask)
         if positions.size == 0:
@@ -359,9 +361,10 @@ class _Checker:
         source = self.raw.frame[column] if values is None else values
         for pos in positions[:ROWS_PER_RULE]:
             value = source.iloc[pos]
+            note = (notes or {}).get(int(pos))
             self.issues.append(
                 Issue(
-                    message,
+                    f"{message} ({note})" if note else message,
                     file=self.raw.label,
                     line=None if self.raw.parquet else int(pos) + 2,
                     row=int(pos) + 1 if self.raw.parquet else None,
@@ -389,8 +392,18 @@ class _Checker:
     def ids(self, column: str, what: str) -> pd.Series:
         values = self.text(column).astype(str)
         self.flag(values.eq(""), column, f"empty {column}", f"a non-empty {what} id")
-        dupes = values.duplicated(keep="first") & values.ne("")
-        self.flag(dupes, column, f"duplicate {column}", f"each {what} id once")
+        dupes = (values.duplicated(keep="first") & values.ne("")).to_numpy()
+        notes = {}
+        if dupes.any():
+            # Say where the id first appears: that is the row the operator compares with.
+            first = (
+                pd.Series(np.arange(len(values)), index=values.to_numpy()).groupby(level=0).min()
+            )
+            where = "line" if not self.raw.parquet else "row"
+            offset = 2 if not self.raw.parquet else 1
+            for pos in np.flatnonzero(dupes)[:ROWS_PER_RULE]:
+                notes[int(pos)] = f"first at {where} {int(first[values.iloc[pos]]) + offset}"
+        self.flag(dupes, column, f"duplicate {column}", f"each {what} id once", notes=notes)
         return values
 
     def refs(self, column: str, known: set[str], what: str) -> pd.Series:

@@ -228,3 +228,9 @@ def test_inputs_replace_is_pure():
     fewer = inputs.replace(couriers=inputs.couriers.iloc[:3])
     assert len(inputs.couriers) == 11 and len(fewer.couriers) == 3
     assert fewer.sha256 != inputs.sha256
+
+
+def test_duplicate_names_the_first_occurrence(tmp_path):
+    """A repeated id says on which line it first appeared."""
+    found, _ = problems(tmp_path, "DuplicateZoneId")
+    assert "first at line 4" in found[0].message
