@@ -294,3 +294,14 @@ def test_dst_shift_start_is_local(tmp_path):
     plan = solve(load(VALID), Config(), "2026-07-01T19:00")
     assert plan.to_dict()["shift_start"] == "2026-07-01T19:00:00+02:00"
     assert np.isfinite(plan.objective)
+
+
+def test_pairwise_distances_equal_haversine():
+    """The vectorised distance matrix equals the haversine formula to a micrometre."""
+    from rebalance.model import pairwise_km
+
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(-80, 80, 300), rng.uniform(-179, 179, 300)
+    rows = np.arange(0, 300, 7)
+    expected = haversine_km(lat[rows, None], lon[rows, None], lat[None, :], lon[None, :])
+    assert np.abs(pairwise_km(lat, lon, rows) - expected).max() < 1e-9
