@@ -191,7 +191,7 @@ def _zone_table(
         "short",
         np.where(moved_in > 0, "receive", np.where(moved_out > 0, "send", "ok")),
     )
-    pause, paused_orders = _pause_lists(p, after, shortage)
+    pause, pause_names, paused_orders = _pause_lists(p, after, shortage)
     zones = pd.DataFrame(
         {
             "zone_id": p.zone_ids.astype(str),
@@ -208,6 +208,7 @@ def _zone_table(
             "action": action,
             "pause_restaurants": pause,
             "paused_orders_per_hour": np.round(paused_orders, 3),
+            "pause_restaurant_names": pause_names,
         }
     )
     return zones, float(paused_orders.sum())
@@ -215,7 +216,7 @@ def _zone_table(
 
 def _pause_lists(
     p: ProblemData, after: np.ndarray, shortage: np.ndarray
-) -> tuple[list[str], np.ndarray]:
+) -> tuple[list[str], list[str], np.ndarray]:
     """For each short zone, the open restaurants to pause losing the fewest orders.
 
     Keeping a set of restaurants needs ceil(kept / opch) <= couriers_after couriers,
@@ -224,10 +225,11 @@ def _pause_lists(
     """
     n = len(p.zone_ids)
     pause = [""] * n
+    names = [""] * n
     lost = np.zeros(n)
     short = np.flatnonzero(shortage > 0)
     if short.size == 0:
-        return pause, lost
+        return pause, names, lost
     rest = p.inputs.restaurants
     opch = p.config.demand.orders_per_courier_hour
     is_open = rest["status"].to_numpy() == "open"
@@ -238,6 +240,8 @@ def _pause_lists(
         {
             "zone": rz[mask],
             "rid": rest["restaurant_id"].to_numpy(dtype=object)[mask].astype(str),
+            # ";" separates the list, so a name may not carry one
+            "rname": rest["name"].to_numpy(dtype=object)[mask].astype(str),
             "orders": rest["expected_orders_per_hour"].to_numpy(float)[mask],
         }
     )
@@ -255,10 +259,11 @@ def _pause_lists(
         deficit = int(weights.sum()) - keep_limit
         keep = np.ones(len(group), dtype=bool)
         keep[min_weight_cover(weights, deficit)] = False
-        paused = group.loc[~keep]
-        pause[z] = ";".join(sorted(paused["rid"]))
+        paused = group.loc[~keep].sort_values("rid")
+        pause[z] = ";".join(paused["rid"])
+        names[z] = ";".join(name.replace(";", ",") for name in paused["rname"])
         lost[z] = float(paused["orders"].sum())
-    return pause, lost
+    return pause, names, lost
 
 
 def _objective(

@@ -37,7 +37,11 @@ ZONES_COLUMNS = [
     "action",
     "pause_restaurants",
     "paused_orders_per_hour",
+    "pause_restaurant_names",
 ]
+#: The columns CONTRACT section 4 fixes; the ones after them are extensions.
+CONTRACT_ZONES_COLUMNS = ZONES_COLUMNS[:13]
+_EXTENSION_DEFAULTS = {"paused_orders_per_hour": 0.0, "pause_restaurant_names": ""}
 PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
 FORMAT_VERSION = 1
 
@@ -73,7 +77,7 @@ class Plan:
         if self.status not in {"optimal", "feasible", "infeasible"}:
             raise ValueError(f"unknown plan status {self.status!r}")
         if self.status != "infeasible":
-            missing = set(ZONES_COLUMNS) - set(self.zones.columns)
+            missing = set(CONTRACT_ZONES_COLUMNS) - set(self.zones.columns)
             if missing:
                 raise ValueError(f"zones table lacks columns {sorted(missing)}")
 
@@ -171,7 +175,10 @@ class Plan:
             self.moves[list(MOVES_COLUMNS)].to_csv(
                 tmp / "moves.csv", index=False, lineterminator="\n"
             )
-            self.zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
+            zones = self.zones.assign(
+                **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
+            )
+            zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
             for name in PLAN_FILES:
                 _fsync(tmp / name)
@@ -212,7 +219,13 @@ def read_plan(directory: str | Path) -> Plan:
     meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
     zones = pd.read_csv(
         folder / "zones.csv",
-        dtype={"zone_id": str, "name": str, "action": str, "pause_restaurants": str},
+        dtype={
+            "zone_id": str,
+            "name": str,
+            "action": str,
+            "pause_restaurants": str,
+            "pause_restaurant_names": str,
+        },
         keep_default_na=False,
     )
     moves = pd.read_csv(
@@ -223,6 +236,8 @@ def read_plan(directory: str | Path) -> Plan:
     moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
     if "paused_orders_per_hour" not in zones.columns:
         zones["paused_orders_per_hour"] = 0.0
+    if "pause_restaurant_names" not in zones.columns:
+        zones["pause_restaurant_names"] = ""
     return Plan(
         plan_id=meta["plan_id"],
         city=meta["city"],

@@ -294,7 +294,12 @@ def _action_line(row: Any) -> str:
     line = f"• *{label}*: short *{_int(row.shortage)}* (needs {need}, has {after})"
     if paused:
         orders = float(getattr(row, "paused_orders_per_hour", 0.0) or 0.0)
-        shown = ", ".join(_esc(p) for p in paused[:PAUSE_IDS_SHOWN])
+        # Names next to ids: partners recognise "R00108 Banh Mi Pékin", not "R00108".
+        names = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
+        labels = paused
+        if len(names) == len(paused):
+            labels = [f"{rid} {name}".strip() for rid, name in zip(paused, names, strict=True)]
+        shown = ", ".join(_esc(p) for p in labels[:PAUSE_IDS_SHOWN])
         more = f" +{len(paused) - PAUSE_IDS_SHOWN} more" if len(paused) > PAUSE_IDS_SHOWN else ""
         plural = "s" if len(paused) != 1 else ""
         line += f" → pause {len(paused)} restaurant{plural} (−{orders:.1f} orders/h): {shown}{more}"

@@ -146,6 +146,9 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
             actions.add_column("Orders/h", justify="right", no_wrap=True)
             for row in short.head(MAX_ZONES_SHOWN).itertuples(index=False):
                 paused = [p for p in str(row.pause_restaurants).split(";") if p]
+                labels = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
+                if len(labels) == len(paused):
+                    paused = [f"{rid} {nm}".strip() for rid, nm in zip(paused, labels, strict=True)]
                 shown = ", ".join(paused[:6]) + (
                     f" +{len(paused) - 6} more" if len(paused) > 6 else ""
                 )

@@ -305,3 +305,12 @@ def test_pairwise_distances_equal_haversine():
     rows = np.arange(0, 300, 7)
     expected = haversine_km(lat[rows, None], lon[rows, None], lat[None, :], lon[None, :])
     assert np.abs(pairwise_km(lat, lon, rows) - expected).max() < 1e-9
+
+
+def test_pause_list_carries_restaurant_names(tmp_path):
+    """zones.csv names the restaurants to pause next to their ids, in the same order."""
+    rests = [restaurant("r2", "A", 3.0), restaurant("r1", "A", 4.0)]
+    plan = plan_for(tmp_path, [A], rests, [])
+    row = plan.zones.iloc[0]
+    assert row["pause_restaurants"] == "r1;r2"
+    assert row["pause_restaurant_names"] == "Resto r1;Resto r2"
