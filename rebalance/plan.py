@@ -123,6 +123,25 @@ class Plan:
 
         return attention_zones(self.zones)
 
+    def routes(self) -> pd.DataFrame:
+        """Moves grouped by route: from_zone, to_zone, couriers, minutes (longest travel),
+        vehicles; most couriers first, ties by zone ids."""
+        columns = ["from_zone", "to_zone", "couriers", "minutes", "vehicles"]
+        if self.moves.empty:
+            return pd.DataFrame(columns=columns)
+        flows = (
+            self.moves.groupby(["from_zone", "to_zone"], sort=False)
+            .agg(
+                couriers=("courier_id", "size"),
+                minutes=("travel_minutes", "max"),
+                vehicles=("vehicle", lambda s: ", ".join(sorted(set(map(str, s))))),
+            )
+            .reset_index()
+        )
+        return flows.sort_values(
+            ["couriers", "from_zone", "to_zone"], ascending=[False, True, True]
+        ).reset_index(drop=True)
+
     def summary(self) -> str:
         """A few lines of plain text: the headline KPIs."""
         from .render import summary_text

@@ -213,25 +213,6 @@ def _zone_label(zone_id: str, name: str, limit: int = ZONE_LABEL_CHARS) -> str:
     return _cut(f"{zone_id} {name}".strip(), limit)
 
 
-def _routes(plan: Plan) -> pd.DataFrame:
-    """Moves grouped by (from, to): couriers, longest travel, vehicles; largest first."""
-    moves = plan.moves
-    if moves.empty:
-        return pd.DataFrame(columns=["from_zone", "to_zone", "couriers", "minutes", "vehicles"])
-    flows = (
-        moves.groupby(["from_zone", "to_zone"], sort=False)
-        .agg(
-            couriers=("courier_id", "size"),
-            minutes=("travel_minutes", "max"),
-            vehicles=("vehicle", lambda s: ", ".join(sorted(set(map(str, s))))),
-        )
-        .reset_index()
-    )
-    return flows.sort_values(
-        ["couriers", "from_zone", "to_zone"], ascending=[False, True, True]
-    ).reset_index(drop=True)
-
-
 # -------------------------------------------------------------- block helpers
 
 
@@ -376,7 +357,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     title = f"{plan.city} · {_window(plan)}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
-    routes = _routes(plan)
+    routes = plan.routes()
     moved = _int(k.get("moved_couriers", len(plan.moves)))
     shortage = _int(k.get("shortage"))
 

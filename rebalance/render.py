@@ -162,16 +162,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
 
     moves = plan.moves
     if len(moves):
-        flows = (
-            moves.groupby(["from_zone", "to_zone"], sort=False)
-            .agg(
-                couriers=("courier_id", "size"),
-                minutes=("travel_minutes", "max"),
-                vehicles=("vehicle", lambda s: ", ".join(sorted(set(s)))),
-            )
-            .reset_index()
-            .sort_values(["couriers", "from_zone", "to_zone"], ascending=[False, True, True])
-        )
+        flows = plan.routes()
         yield Text(f"Moves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
         table = Table(box=box.SIMPLE_HEAD)
         names = dict(
@@ -306,16 +297,7 @@ def plan_html(plan: Plan) -> str:
     moves = plan.moves
     routes = ""
     if len(moves):
-        flows = (
-            moves.groupby(["from_zone", "to_zone"], sort=False)
-            .agg(
-                couriers=("courier_id", "size"),
-                longest_minutes=("travel_minutes", "max"),
-                vehicles=("vehicle", lambda v: ", ".join(sorted(set(v)))),
-            )
-            .reset_index()
-            .sort_values(["couriers", "from_zone", "to_zone"], ascending=[False, True, True])
-        )
+        flows = plan.routes().rename(columns={"minutes": "longest_minutes"})
         routes = (
             f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
             f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
