@@ -17,6 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+# The contract's great-circle distance, shared with the model so generated travel times
+# agree with what `rebalance plan` computes.
+from .model import EARTH_RADIUS_KM, haversine_km
+
 __all__ = [
     "COURIER_COLUMNS",
     "RESTAURANT_COLUMNS",
@@ -24,10 +28,10 @@ __all__ = [
     "VEHICLES",
     "ZONE_COLUMNS",
     "courier_statuses",
+    "courier_table",
     "courier_windows",
     "format_timestamps",
     "generate_city",
-    "haversine_km",
     "padded_ids",
     "restaurant_names",
     "travel_time_table",
@@ -51,7 +55,6 @@ TABLES = ("zones", "restaurants", "couriers", "travel_times")
 VEHICLES = ("bike", "ebike", "scooter", "car")
 VEHICLE_SHARES = (0.35, 0.30, 0.25, 0.10)
 
-EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEG = EARTH_RADIUS_KM * math.pi / 180.0
 ZONE_SPACING_KM = 0.9  # real delivery zones are 0.6-1.0 km apart
 TRAVEL_RADIUS_KM = 6.0  # travel_times.csv lists pairs closer than this
@@ -176,20 +179,6 @@ def padded_ids(prefix: str, n: int, width: int) -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(1, n + 1)]
 
 
-def haversine_km(
-    lat1: np.ndarray | float,
-    lon1: np.ndarray | float,
-    lat2: np.ndarray | float,
-    lon2: np.ndarray | float,
-) -> np.ndarray:
-    """Great-circle distance in km (broadcasting), earth radius as in the contract."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
 def _local_shift_start(shift_start: str | datetime, tz: ZoneInfo) -> np.datetime64:
     """Shift start as naive local time (an offset, if given, is converted to `tz`)."""
     ts = shift_start if isinstance(shift_start, datetime) else datetime.fromisoformat(shift_start)
@@ -256,6 +245,34 @@ def courier_statuses(rng: np.random.Generator, n: int) -> np.ndarray:
     """Statuses: ~5% busy, ~5% offline, the rest `available` or blank (None)."""
     choices = np.array(["available", None, "busy", "offline"], dtype=object)
     return choices[rng.choice(4, size=n, p=[0.60, 0.30, 0.05, 0.05])]
+
+
+def courier_table(
+    rng: np.random.Generator,
+    rng_time: np.random.Generator,
+    zone_of_courier: np.ndarray,
+    shift_start: np.datetime64,
+    timezone: str,
+) -> pd.DataFrame:
+    """The couriers table for couriers placed in ``zone_of_courier`` (ids C000001...):
+    vehicles by VEHICLE_SHARES, availability windows around the shift, statuses."""
+    n = len(zone_of_courier)
+    vehicles = np.asarray(VEHICLES, dtype=object)[
+        rng.choice(len(VEHICLES), size=n, p=VEHICLE_SHARES)
+    ]
+    t_from, t_until = courier_windows(rng, n, shift_start)
+    from_text, until_text = format_timestamps(rng_time, [t_from, t_until], timezone)
+    return pd.DataFrame(
+        {
+            "courier_id": padded_ids("C", n, 6),
+            "zone_id": zone_of_courier,
+            "vehicle": vehicles,
+            "available_from": from_text,
+            "available_until": until_text,
+            "status": courier_statuses(rng, n),
+        },
+        columns=list(COURIER_COLUMNS),
+    )
 
 
 def travel_time_table(
@@ -492,22 +509,7 @@ def generate_city(
 
     # Couriers.
     c_zone = rng_cour.choice(zones, size=couriers, p=home_w / home_w.sum())
-    vehicles = np.asarray(VEHICLES, dtype=object)[
-        rng_cour.choice(len(VEHICLES), size=couriers, p=VEHICLE_SHARES)
-    ]
-    t_from, t_until = courier_windows(rng_cour, couriers, start)
-    from_text, until_text = format_timestamps(rng_time, [t_from, t_until], timezone)
-    couriers_df = pd.DataFrame(
-        {
-            "courier_id": padded_ids("C", couriers, 6),
-            "zone_id": zone_ids[c_zone],
-            "vehicle": vehicles,
-            "available_from": from_text,
-            "available_until": until_text,
-            "status": courier_statuses(rng_cour, couriers),
-        },
-        columns=list(COURIER_COLUMNS),
-    )
+    couriers_df = courier_table(rng_cour, rng_time, zone_ids[c_zone], start, timezone)
 
     # Zone options: a few priority zones; a few caps, never below the couriers already there,
     # so everyone can stay and a cap can never make the plan infeasible.

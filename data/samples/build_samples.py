@@ -19,15 +19,10 @@ import numpy as np
 import pandas as pd
 
 from rebalance.generate import (
-    COURIER_COLUMNS,
     RESTAURANT_COLUMNS,
     TRAVEL_TIME_COLUMNS,
-    VEHICLE_SHARES,
-    VEHICLES,
     ZONE_COLUMNS,
-    courier_statuses,
-    courier_windows,
-    format_timestamps,
+    courier_table,
     padded_ids,
     restaurant_names,
     travel_time_table,
@@ -193,22 +188,7 @@ def build_city(
 
     # Couriers first: demand is scaled against the eligible supply.
     c_zone = _spread(rng_cour, couriers, [z.homes for z in zones])
-    vehicles = np.asarray(VEHICLES, dtype=object)[
-        rng_cour.choice(len(VEHICLES), size=couriers, p=VEHICLE_SHARES)
-    ]
-    t_from, t_until = courier_windows(rng_cour, couriers, SHIFT_START)
-    from_text, until_text = format_timestamps(rng_time, [t_from, t_until], TIMEZONE)
-    couriers_df = pd.DataFrame(
-        {
-            "courier_id": padded_ids("C", couriers, 6),
-            "zone_id": ids[c_zone],
-            "vehicle": vehicles,
-            "available_from": from_text,
-            "available_until": until_text,
-            "status": courier_statuses(rng_cour, couriers),
-        },
-        columns=list(COURIER_COLUMNS),
-    )
+    couriers_df = courier_table(rng_cour, rng_time, ids[c_zone], SHIFT_START, TIMEZONE)
     eligible = _eligible(couriers_df)
 
     # Restaurants: ~70% open at dinner, lognormal orders per hour scaled to the supply.
