@@ -7,11 +7,11 @@ Heavy libraries (pandas, ortools, slack_sdk) are imported inside the commands so
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,8 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # cron mails want plain tracebacks, never locals
     rich_markup_mode=None,  # help texts name config keys like [slack] channel literally
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OutputFormat(StrEnum):

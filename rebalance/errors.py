@@ -111,15 +111,6 @@ class InputError(RebalanceError):
             return f"{self.title}: {lines[0]}"
         return "\n".join(lines)
 
-    @property
-    def files(self) -> list[str]:
-        """Distinct files named by the problems, in order of first mention."""
-        seen: dict[str, None] = {}
-        for problem in self.problems:
-            if problem.file:
-                seen.setdefault(problem.file)
-        return list(seen)
-
 
 class DataError(InputError):
     """Problems in the input tables."""

@@ -7,6 +7,7 @@ data in one pass. Lines are numbered as a spreadsheet shows them (header = line 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Iterable
@@ -180,7 +181,7 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
     import pyarrow.csv as pacsv
 
     header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    names = [h.strip() for h in next(iter(_split_header(header)))]
+    names = [h.strip() for h in next(csv.reader([header]))]
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -223,12 +224,6 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
         }
     )
     return frame, digest
-
-
-def _split_header(header: str) -> Iterable[list[str]]:
-    import csv
-
-    return csv.reader([header])
 
 
 def _read_parquet(

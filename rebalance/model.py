@@ -15,9 +15,8 @@ Costs are scaled to integers in thousandths of a minute: exact to 0.001 minute.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -92,7 +91,6 @@ class ProblemData:
     arc_zone: np.ndarray
     arc_minutes: np.ndarray  # travel minutes (0 for staying)
     build_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def couriers_before(self) -> np.ndarray:
@@ -198,11 +196,10 @@ def _arcs(
     if inputs.travel_times is None:
         lat = zones["lat"].to_numpy(float)
         lon = zones["lon"].to_numpy(float)
+        # Only rows of zones with couriers are ever read.
         origins = np.unique(group_zone)
-        dist = np.zeros((n, n)) if origins.size == 0 else None
-        if dist is None:
-            dist = np.full((n, n), np.nan)
-            dist[origins] = pairwise_km(lat, lon, origins)
+        dist = np.full((n, n), np.nan)
+        dist[origins] = pairwise_km(lat, lon, origins)
 
         def minutes_from(v: int, rows: np.ndarray) -> np.ndarray:
             # Only the rows of this vehicle's groups, in place: each 8 MB temporary of a
@@ -333,8 +330,3 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
         f"left (capped zones: {shown}); raise the caps or max_move_minutes",
         capped_ids,
     )
-
-
-def required_after_pause(demand: float, opch: float) -> int:
-    """Couriers needed for ``demand`` orders per hour (the contract's ceil)."""
-    return max(0, math.ceil(demand / opch - _EPS))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,6 @@ import pandas as pd
 __all__ = ["floor_quarter_hour", "parse_timestamp", "parse_timestamps"]
 
 _OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
-_OFFSET_RE = re.compile(_OFFSET)
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
 _ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?$"
 
@@ -90,8 +88,3 @@ def floor_quarter_hour(now: datetime, timezone: str) -> pd.Timestamp:
     floored = local.replace(second=0, microsecond=0, nanosecond=0)
     floored = floored - timedelta(minutes=floored.minute % 15)
     return floored.tz_convert("UTC").as_unit("ns")
-
-
-def is_offset_aware(text: str) -> bool:
-    """Whether an ISO string carries its own offset."""
-    return bool(_OFFSET_RE.search(text.strip()))
