@@ -302,20 +302,14 @@ def _kpis_before(p: ProblemData) -> dict[str, Any]:
 def _kpis(
     p: ProblemData, moves: pd.DataFrame, assigned: np.ndarray, paused_orders: float
 ) -> dict[str, Any]:
-    before = p.couriers_before
+    """The plan's KPIs: what was known before planning, then what the plan achieves."""
     return {
-        "eligible_couriers": int(p.group_size.sum()),
-        "ineligible_couriers": int(len(p.inputs.couriers) - p.group_size.sum()),
+        **_kpis_before(p),
         "moved_couriers": len(moves),
         "travel_minutes": round(float(moves["travel_minutes"].sum()), 3),
-        "required_couriers": int(p.required.sum()),
-        "shortage_before": int(np.maximum(p.required - before, 0).sum()),
         "shortage": int(np.maximum(p.required - assigned, 0).sum()),
         "surplus": int(np.maximum(assigned - p.required, 0).sum()),
-        "coverage_before": _coverage(p.required, before),
         "coverage": _coverage(p.required, assigned),
-        "zones": len(p.zone_ids),
-        "zones_short_before": int((p.required > before).sum()),
         "zones_short": int((p.required > assigned).sum()),
         "paused_orders_per_hour": round(paused_orders, 3),
     }
