@@ -1,4 +1,4 @@
-"""The OR-Tools boundary: min-cost flow for the assignment, knapsack for pause lists.
+"""The solvers: OR-Tools min-cost flow for the assignment, an exact DP for pause lists.
 
 Nothing else in the package imports ortools, so swapping or faking the solver is local.
 Costs reach OR-Tools as int64 (callers scale them): SimpleMinCostFlow silently truncates
