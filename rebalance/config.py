@@ -53,6 +53,21 @@ class CostsConfig(_Section):
     move_fixed_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
     shortage_minutes: float = Field(60.0, ge=0, allow_inf_nan=False)
     surplus_minutes: float = Field(0.0, ge=0, allow_inf_nan=False)
+    #: A re-plan's changed instruction to a courier costs this much (CONTRACT section 9).
+    change_minutes: float = Field(10.0, ge=0, allow_inf_nan=False)
+
+
+class ShiftConfig(_Section):
+    """The shift's length and its slots (CONTRACT section 7)."""
+
+    hours: float = Field(4.0, gt=0, le=48, allow_inf_nan=False)
+    slot_minutes: int = Field(30, gt=0)
+
+
+class SolverConfig(_Section):
+    """How long the solver may search before it reports its best plan and bound."""
+
+    time_limit_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
 
 
 class TravelConfig(_Section):
@@ -70,6 +85,10 @@ class DataConfig(_Section):
 
 class SlackConfig(_Section):
     channel: str = ""
+    #: When set, `run` posts the plan here with Approve/Hold buttons (CONTRACT section 10).
+    approval_channel: str = ""
+    #: Slack user IDs allowed to approve plans and change the shift from the channel.
+    approvers: list[str] = Field(default_factory=list)
 
 
 class HistoryConfig(_Section):
@@ -92,6 +111,8 @@ class Config(_Section):
     eligibility: EligibilityConfig = EligibilityConfig()
     costs: CostsConfig = CostsConfig()
     travel: TravelConfig = TravelConfig()
+    shift: ShiftConfig = ShiftConfig()
+    solver: SolverConfig = SolverConfig()
     vehicles: dict[str, VehicleConfig] = Field(
         default_factory=lambda: {k: VehicleConfig(**v) for k, v in DEFAULT_VEHICLES.items()}
     )

@@ -68,8 +68,8 @@ def test_unknown_key_is_named(tmp_path):
 
 def test_unknown_section_is_named(tmp_path):
     """An unknown table is an error naming it."""
-    problem, _ = key_problem(tmp_path, "[solver]\nthreads = 2\n")
-    assert problem.key == "solver"
+    problem, _ = key_problem(tmp_path, "[solvers]\nthreads = 2\n")
+    assert problem.key == "solvers"
 
 
 def test_wrong_type_is_named(tmp_path):

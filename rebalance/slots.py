@@ -1,0 +1,163 @@
+"""The shift and its slots (CONTRACT section 7): one value, computed once, read by every layer.
+
+A `SlotGrid` is the shift ``[start, end)`` cut into ``count`` slots of ``minutes`` each.
+With ``slot_minutes >= `` the shift length there is one slot covering the whole shift,
+and every rule reduces to the snapshot model of CONTRACT section 2 (presence included).
+
+`presence` applies the presence rule to a couriers table, vectorised: a courier's
+present slots are one contiguous run ``first..last`` (both -1 when it is never present).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SlotGrid", "presence"]
+
+_NS_PER_MINUTE = 60_000_000_000
+
+
+@dataclass(frozen=True)
+class SlotGrid:
+    """The shift ``[start, end)`` in ``count`` slots of ``minutes`` minutes.
+
+    ``start`` and ``end`` are aware UTC timestamps; ``timezone`` is the city's, used
+    only to show times.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    minutes: int
+    timezone: str = "UTC"
+
+    @classmethod
+    def build(
+        cls,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        slot_minutes: int,
+        timezone: str = "UTC",
+    ) -> SlotGrid:
+        """The grid for a shift; ``ValueError`` when the slots do not divide the shift.
+
+        A slot as long as the shift or longer gives one slot (``minutes`` = the shift).
+        """
+        if end <= start:
+            raise ValueError("the shift must end after it starts")
+        if slot_minutes <= 0:
+            raise ValueError("slot_minutes must be a positive whole number of minutes")
+        length_ns = int((end - start).value)
+        slot_ns = int(slot_minutes) * _NS_PER_MINUTE
+        if slot_ns >= length_ns:
+            if length_ns % _NS_PER_MINUTE:
+                raise ValueError("the shift must last a whole number of minutes")
+            return cls(start, end, length_ns // _NS_PER_MINUTE, timezone)
+        if length_ns % slot_ns:
+            hours = length_ns / (60 * _NS_PER_MINUTE)
+            raise ValueError(
+                f"slot_minutes = {slot_minutes} does not divide the shift of {hours:g} h "
+                f"({length_ns // _NS_PER_MINUTE} minutes); use a divisor such as "
+                f"{_divisors_hint(length_ns // _NS_PER_MINUTE)}"
+            )
+        return cls(start, end, int(slot_minutes), timezone)
+
+    @property
+    def count(self) -> int:
+        """K, the number of slots."""
+        return int((self.end - self.start).value // (self.minutes * _NS_PER_MINUTE))
+
+    @property
+    def length(self) -> pd.Timedelta:
+        """L as a Timedelta."""
+        return pd.Timedelta(minutes=self.minutes)
+
+    @property
+    def shift_minutes(self) -> int:
+        """H in minutes."""
+        return int((self.end - self.start).value // _NS_PER_MINUTE)
+
+    @property
+    def weight(self) -> float:
+        """L / H, the weight of one slot in the objective (1.0 with one slot)."""
+        return self.minutes / self.shift_minutes
+
+    @property
+    def starts(self) -> pd.DatetimeIndex:
+        """Slot starts, UTC."""
+        return pd.date_range(self.start, periods=self.count, freq=self.length)
+
+    @property
+    def ends(self) -> pd.DatetimeIndex:
+        """Slot ends, UTC."""
+        return self.starts + self.length
+
+    def local_starts(self) -> pd.DatetimeIndex:
+        """Slot starts in the city's timezone."""
+        return self.starts.tz_convert(self.timezone)
+
+    def slot_of(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+        """The slot index of each timestamp, -1 outside ``[start, end)``."""
+        ns = _as_ns(times)
+        offset = ns - self.start.value
+        index = np.floor_divide(offset, self.minutes * _NS_PER_MINUTE)
+        inside = (offset >= 0) & (ns < self.end.value)
+        return np.where(inside, index, -1).astype(np.int64)
+
+    def is_boundary(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+        """Whether each timestamp is the start of a slot of this grid."""
+        ns = _as_ns(times)
+        offset = ns - self.start.value
+        return (
+            (offset >= 0) & (ns < self.end.value) & (offset % (self.minutes * _NS_PER_MINUTE) == 0)
+        )
+
+    def label(self, k: int) -> str:
+        """``HH:MM`` of slot k's start, city time."""
+        return f"{self.local_starts()[k]:%H:%M}"
+
+
+def presence(
+    couriers: pd.DataFrame, grid: SlotGrid, min_available_minutes: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last present slot of every courier (-1, -1 when never present).
+
+    One slot: CONTRACT section 2's eligibility (from <= start, until >= start +
+    min_available_minutes). Several: present in slot k iff from <= start_k and
+    until >= start_k + min(min_available_minutes, L); both conditions are monotone in k,
+    so the present slots are the run first..last.
+    """
+    n = len(couriers)
+    available = couriers["status"].to_numpy() == "available" if n else np.zeros(0, bool)
+    frm = _as_ns(couriers["available_from"]) if n else np.zeros(0, np.int64)
+    until = _as_ns(couriers["available_until"]) if n else np.zeros(0, np.int64)
+    step = grid.minutes * _NS_PER_MINUTE
+    if grid.count == 1:
+        need = round(min_available_minutes * _NS_PER_MINUTE)
+    else:
+        need = round(min(min_available_minutes, grid.minutes) * _NS_PER_MINUTE)
+    start = grid.start.value
+    # first k with start + k*step >= from
+    first = np.maximum(0, -np.floor_divide(-(frm - start), step))
+    # last k with start + k*step + need <= until
+    last = np.minimum(grid.count - 1, np.floor_divide(until - need - start, step))
+    ok = available & (first <= last) & (first < grid.count) & (last >= 0)
+    return (np.where(ok, first, -1).astype(np.int64), np.where(ok, last, -1).astype(np.int64))
+
+
+def _as_ns(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    """UTC nanoseconds since the epoch, as int64."""
+    if isinstance(times, pd.Series):
+        values = times.dt.tz_convert("UTC") if times.dt.tz is not None else times
+        return values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if isinstance(times, pd.DatetimeIndex):
+        values = times.tz_convert("UTC") if times.tz is not None else times
+        return values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
+
+
+def _divisors_hint(total: int) -> str:
+    good = [d for d in (15, 20, 30, 60) if total % d == 0]
+    return ", ".join(str(d) for d in good) if good else "a divisor of the shift's minutes"
