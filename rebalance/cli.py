@@ -588,17 +588,19 @@ def publish(
     """
     with exits():
         cfg = load_cli_config(config)
+        from .plan import read_plan
         from .publish import dry_run_document
         from .publish import publish as publish_plan
 
         log = (lambda line: err(line, color="bright_black")) if verbose else None
+        the_plan = read_plan(plan_dir)
         if dry_run:
-            result = publish_plan(plan_dir, config=cfg, channel=channel, dry_run=True, log=log)
+            result = publish_plan(the_plan, config=cfg, channel=channel, dry_run=True, log=log)
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
-            with _shift_lock(plan_dir, cfg):
-                result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
+            with _shift_lock(the_plan, cfg):
+                result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
         if dry_run:
             sys.stdout.write(dry_run_document(result))
             err(
@@ -621,13 +623,11 @@ def publish(
         )
 
 
-def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
+def _shift_lock(plan: Any, cfg: Config) -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
     from .lock import RunLock
     from .paths import lock_path
-    from .plan import read_plan
 
-    plan = read_plan(plan_dir)
     local = plan.local(plan.shift_start)
     return RunLock(
         lock_path(cfg.history_path, plan.city, plan.shift_start),

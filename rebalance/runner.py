@@ -26,7 +26,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .plan import Plan
+    from .publish import SlackApi
 
 __all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
 
@@ -63,10 +64,6 @@ def stop_on_sigterm() -> None:
         raise Terminated("stopped by SIGTERM")
 
     signal.signal(signal.SIGTERM, _raise)
-
-
-#: Test hook: ``PHASE:SECONDS[,PHASE:SECONDS]`` sleeps after a phase (holding the lock).
-TEST_PAUSE_ENV = "REBALANCE_TEST_PAUSE_AFTER"
 
 
 @dataclass(frozen=True)
@@ -90,17 +87,23 @@ def run(
     config: Config,
     data_dir: str | Path | None = None,
     *,
-    shift_start: Any = None,
+    shift_start: pd.Timestamp | str | None = None,
     dry_run: bool = False,
     channel: str | None = None,
     log: RunLog | None = None,
     now: datetime | None = None,
+    client: SlackApi | None = None,
+    after_phase: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Validate, plan, write, publish and record one (city, shift); see the module doc.
 
-    ``shift_start`` defaults to ``now`` rounded down to the quarter hour in the city's
-    timezone. Raises the `RebalanceError` of the failure (exit codes 3 to 6) after
-    recording it in the history; its notes name the run and, for exit 5, how to retry.
+    ``shift_start`` (a Timestamp, or ISO 8601 text; city time without an offset)
+    defaults to ``now`` rounded down to the quarter hour in the city's timezone.
+    ``client`` is the Slack client to publish with (default: from the environment);
+    ``after_phase`` is called with each phase's name once it is done, the lock held
+    (tests use it to hold the lock or stop a run at a known point). Raises the
+    `RebalanceError` of the failure (exit codes 3 to 6) after recording it in the
+    history; its notes name the run and, for exit 5, how to retry.
     """
     from .timeparse import floor_quarter_hour, parse_timestamp
 
@@ -117,7 +120,8 @@ def run(
 
     history = _open_history(config)
     try:
-        return _Run(config, history, log, run_id, shift, dry_run).execute(data_dir, channel)
+        one = _Run(config, history, log, run_id, shift, dry_run, client, after_phase)
+        return one.execute(data_dir, channel)
     finally:
         history.close()
 
@@ -148,6 +152,8 @@ class _Run:
         run_id: str,
         shift: pd.Timestamp,
         dry_run: bool,
+        client: SlackApi | None = None,
+        after_phase: Callable[[str], None] | None = None,
     ):
         self.config = config
         self.history = history
@@ -158,6 +164,8 @@ class _Run:
         self.shift_text = self._local_shift.isoformat()
         self.city = config.city.name
         self.dry_run = dry_run
+        self.client = client
+        self.after_phase = after_phase
         self.phase = "start"
         self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
@@ -247,11 +255,12 @@ class _Run:
             from .publish import publish
 
             published = publish(
-                target,
+                plan,
                 config=self.config,
                 channel=channel,
                 dry_run=self.dry_run,
                 history=self.history,
+                client=self.client,
                 log=self._slack_log,
             )
             self.extra.update(
@@ -440,11 +449,8 @@ class _Run:
         return round((time.perf_counter() - self.started) * 1000)
 
     def _pause(self, phase: str) -> None:
-        # Tests hold the lock, or die at a known point, by pausing after a phase.
-        for item in os.environ.get(TEST_PAUSE_ENV, "").split(","):
-            name, _, seconds = item.partition(":")
-            if name.strip() == phase and seconds:
-                time.sleep(float(seconds))
+        if self.after_phase is not None:
+            self.after_phase(phase)
 
 
 def _exit_code(exc: BaseException) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fakeslack import BOT_NAME, TOKEN, block_problems, visible_chars
+from fakeslack import BOT_NAME, TOKEN, FakeSlack, InProcessSlack, block_problems, visible_chars
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -92,7 +92,7 @@ def config(tmp_path: Path) -> Path:
 
 def _publish(plan_dir: Path, history: History, **kw: Any):
     kw.setdefault("channel", CHANNEL)
-    return publish(plan_dir, config=Config(), history=history, **kw)
+    return publish(read_plan(plan_dir), config=Config(), history=history, **kw)
 
 
 def _folder_digest(folder: Path) -> dict[str, str]:
@@ -186,14 +186,11 @@ def _assert_within_limits(payloads: list[dict[str, Any]]) -> None:
 
 
 def test_plan_key_normalises_city_and_instant():
-    """The plan key ignores city case and how the same local instant is written."""
-    assert plan_key("Paris", "2026-11-30T19:00:00+01:00") == plan_key(
-        " paris ", "2026-11-30T19:00+01:00"
-    )
-    assert plan_key("Saint Denis", "2026-11-30T19:00+01:00") == "saint-denis@2026-11-30T19:00+01:00"
-    assert plan_key("Paris", "2026-11-30T19:00+01:00") != plan_key(
-        "Paris", "2026-11-30T20:00+01:00"
-    )
+    """The plan key ignores city case and seconds; it names the local minute and offset."""
+    seven = pd.Timestamp("2026-11-30T19:00", tz="Europe/Paris")
+    assert plan_key("Paris", seven) == plan_key(" paris ", seven + pd.Timedelta(seconds=30))
+    assert plan_key("Saint Denis", seven) == "saint-denis@2026-11-30T19:00+01:00"
+    assert plan_key("Paris", seven) != plan_key("Paris", seven + pd.Timedelta(hours=1))
 
 
 def test_content_hash_ignores_timings_and_row_order(plans):
@@ -225,7 +222,7 @@ def test_parent_message_has_header_kpis_table_actions_moves_and_metadata(plans):
     assert "Largest moves" in texts
     assert parent["metadata"]["event_type"] == EVENT_TYPE
     assert parent["metadata"]["event_payload"] == {
-        "plan_key": plan_key(plan.city, plan.local(plan.shift_start).isoformat()),
+        "plan_key": plan_key(plan.city, plan.local(plan.shift_start)),
         "content_hash": content_hash(plan),
         "plan_id": plan.plan_id,
     }
@@ -308,6 +305,52 @@ def test_publish_twice_posts_one_message(plans, slack_env, history):
     record = history.publication(first.plan_key, CHANNEL)
     assert record is not None and record.ts == first.ts
     assert record.content_hash == first.content_hash
+
+
+def test_in_process_client_posts_once_then_revises_in_place(plans, history):
+    """With an in-process fake transport: one parent, re-runs post nothing, a revision edits it."""
+    fake = FakeSlack()  # never started: no HTTP at all
+    client = InProcessSlack(fake)
+    plan_a, plan_b = read_plan(plans["a"]), read_plan(plans["b"])
+    first = publish(plan_a, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert first.action == "posted" and first.thread_replies == 1  # the files
+    again = publish(plan_a, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert again.action == "unchanged"
+    revised = publish(plan_b, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert revised.action == "updated" and revised.ts == first.ts
+    [parent] = fake.messages(CHANNEL)
+    assert parent["metadata"]["event_payload"]["content_hash"] == content_hash(plan_b)
+    note = fake.replies(first.ts, CHANNEL)[-1]["text"]
+    assert note.startswith("*Plan revised.*")
+
+
+def test_in_process_refusal_is_a_publish_error_with_a_fix(plans, history):
+    """A Slack refusal through any client becomes exit 5 naming what to do."""
+    fake = FakeSlack()
+    fake.fail("chat.postMessage", "error", error="is_archived")
+    plan = read_plan(plans["a"])
+    with pytest.raises(PublishError) as info:
+        publish(
+            plan,
+            config=Config(),
+            channel=CHANNEL,
+            history=history,
+            client=InProcessSlack(fake),
+        )
+    assert info.value.exit_code == 5 and "archived" in str(info.value)
+    assert history.publication(plan_key(plan.city, plan.local(plan.shift_start)), CHANNEL) is None
+
+
+def test_plan_in_memory_and_read_back_publish_the_same(tmp_path):
+    """A plan published straight from memory (`rebalance run`) and from its folder
+    (`rebalance publish`) has the same key, content hash and payloads."""
+    city = generate_city(tmp_path / "c", zones=6, couriers=60, restaurants=30, seed=5)
+    cfg = load_config(city / "rebalance.toml")
+    plan = solve(load(city, cfg), cfg, SHIFT)
+    back = read_plan(plan.write(tmp_path / "plan"))
+    assert content_hash(plan) == content_hash(back)
+    assert snapshot(plan) == snapshot(back)
+    assert build_messages(plan, channel=CHANNEL) == build_messages(back, channel=CHANNEL)
 
 
 def test_thread_holds_files_and_overflow(plans, slack_env, history):
@@ -508,10 +551,10 @@ def test_posts_to_one_channel_are_paced(plans, slack_env, history, monkeypatch):
 def test_channel_is_required_and_must_be_an_id(plans, history):
     """No channel anywhere, or a channel name: a configuration error naming slack.channel."""
     with pytest.raises(ConfigError) as info:
-        publish(plans["a"], config=Config(), history=history)
+        publish(read_plan(plans["a"]), config=Config(), history=history)
     assert info.value.exit_code == 3 and "slack.channel" in str(info.value)
     with pytest.raises(ConfigError, match="channel ID"):
-        publish(plans["a"], config=Config(), channel="#ops", history=history)
+        publish(read_plan(plans["a"]), config=Config(), channel="#ops", history=history)
 
 
 # --------------------------------------------------------------------- CLI
@@ -639,7 +682,9 @@ def test_cli_errors_exit_5_with_a_fix(case, plans, slack_env, config, monkeypatc
         m.get("thread_ts") for c in slack_env.channels.values() for m in c.messages
     ) or not any(c.messages for c in slack_env.channels.values())
     with History(config.parent / "state" / "history.sqlite3") as store:
-        assert store.publication(plan_key("x", "y"), channel) is None
+        assert (
+            store.publication(plan_key("x", pd.Timestamp("2026-11-30", tz="UTC")), channel) is None
+        )
         assert store._db.execute("SELECT COUNT(*) FROM publications").fetchone()[0] == 0
     assert _folder_digest(plans["a"]) == before
 

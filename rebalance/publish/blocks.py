@@ -212,7 +212,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     Thread parts get their ``thread_ts`` when posted. Every payload respects Slack's
     limits (`message_problems` returns nothing for each).
     """
-    key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
+    key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     names = zone_names(plan)
     k = plan.kpis

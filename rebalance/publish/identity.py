@@ -7,9 +7,7 @@ the publisher finds its own messages in a channel again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -24,16 +22,13 @@ EVENT_TYPE = "rebalance_plan"
 PART_EVENT_TYPE = "rebalance_plan_part"
 
 
-def plan_key(city: str, shift_start_iso_local: str) -> str:
+def plan_key(city: str, shift_start: pd.Timestamp) -> str:
     """The identity of a (city, shift): ``paris@2026-11-30T19:00+01:00``.
 
-    The city is its slug (`rebalance.paths.slug`); the shift start is normalised to
-    minutes with its UTC offset, so equal instants written differently match.
+    The city is its slug (`rebalance.paths.slug`); the shift start (aware, in the
+    city's timezone) is written to the minute with its UTC offset.
     """
-    start = shift_start_iso_local.strip()
-    with contextlib.suppress(ValueError):
-        start = datetime.fromisoformat(start).isoformat(timespec="minutes")
-    return f"{slug(city)}@{start}"
+    return f"{slug(city)}@{shift_start.isoformat(timespec='minutes')}"
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:

@@ -19,15 +19,14 @@ folder is only read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from rebalance.errors import ConfigError, Issue, PublishError
-from rebalance.plan import Plan, read_plan
+from rebalance.plan import Plan
 
 from .blocks import (
     FILES_COMMENT,
@@ -45,9 +44,9 @@ from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key, snaps
 if TYPE_CHECKING:
     from rebalance.config import Config
     from rebalance.history import History, Publication
-    from rebalance.slack import SlackCallError, SlackClient
+    from rebalance.slack import SlackCallError
 
-__all__ = ["PublishResult", "publish"]
+__all__ = ["PublishResult", "SlackApi", "publish", "target_channel"]
 
 #: How far before the shift start the channel is searched for an unrecorded parent.
 SEARCH_HOURS = 36
@@ -73,23 +72,37 @@ class PublishResult:
     payloads: list[dict[str, Any]] = field(default_factory=list)
 
 
-def publish(
-    plan_dir: str | Path,
-    *,
-    config: Config,
-    channel: str | None = None,
-    dry_run: bool = False,
-    history: History | None = None,
-    log: Callable[[str], None] | None = None,
-) -> PublishResult:
-    """Post the plan in ``plan_dir`` to Slack once, or bring its message up to date.
+class SlackApi(Protocol):
+    """What the publisher needs from a Slack client: `rebalance.slack.SlackClient` over
+    HTTP, or any stand-in (an in-process fake in tests). Failures are raised as
+    `rebalance.slack.SlackCallError`."""
 
-    ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
-    ``slack.channel``). ``dry_run`` posts nothing, needs no token, writes no history.
-    ``history`` defaults to the store at ``config.history_path``. Raises `PublishError`
-    (exit 5) when Slack refuses or cannot be reached; the plan folder is only read.
+    base_url: str
+    timeout: float
+
+    def auth_test(self) -> dict[str, Any]: ...
+    def join(self, channel: str) -> dict[str, Any]: ...
+    def post_message(self, **payload: Any) -> dict[str, Any]: ...
+    def update_message(self, **payload: Any) -> dict[str, Any]: ...
+    def history(self, channel: str, *, oldest: float) -> Iterable[dict[str, Any]]: ...
+    def replies(self, channel: str, ts: str) -> Iterable[dict[str, Any]]: ...
+    def upload_files(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        files: list[dict[str, Any]],
+        initial_comment: str | None = None,
+    ) -> dict[str, Any]: ...
+    def wait(self, seconds: float) -> None: ...
+    def scrub(self, text: str) -> str: ...
+
+
+def target_channel(config: Config, channel: str | None = None) -> str:
+    """The channel ID to publish to: ``channel`` (``--channel``), else ``[slack] channel``.
+
+    Raises `ConfigError` naming the key when there is none or it is not a channel ID.
     """
-    plan = read_plan(plan_dir)
     target = (channel or config.slack.channel or "").strip()
     if not target:
         raise ConfigError(
@@ -110,7 +123,29 @@ def publish(
             ),
             title="invalid configuration",
         )
-    key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
+    return target
+
+
+def publish(
+    plan: Plan,
+    *,
+    config: Config,
+    channel: str | None = None,
+    dry_run: bool = False,
+    history: History | None = None,
+    client: SlackApi | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """Post ``plan`` to Slack once, or bring its message up to date.
+
+    ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
+    ``slack.channel``). ``dry_run`` posts nothing, needs no token, writes no history.
+    ``history`` defaults to the store at ``config.history_path``; ``client`` to a
+    `SlackClient` from the environment (SLACK_BOT_TOKEN, SLACK_API_URL). Raises
+    `PublishError` (exit 5) when Slack refuses or cannot be reached.
+    """
+    target = target_channel(config, channel)
+    key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     messages = build_messages(plan, channel=target)
     if dry_run:
@@ -118,9 +153,10 @@ def publish(
         payloads = [*messages, files_payload(target, files, FILES_COMMENT)]
         return PublishResult("dry-run", target, None, key, chash, 0, payloads)
 
-    from rebalance.slack import SlackClient
+    if client is None:
+        from rebalance.slack import SlackClient
 
-    client = SlackClient.from_env(log=log)
+        client = SlackClient.from_env(log=log)
     store = history
     if store is None:
         from rebalance.history import History
@@ -143,7 +179,7 @@ class _Publisher:
         key: str,
         chash: str,
         messages: list[dict[str, Any]],
-        client: SlackClient,
+        client: SlackApi,
         history: History,
         log: Callable[[str], None] | None,
     ):
