@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .config import Config
 
 app = typer.Typer(
@@ -50,11 +52,14 @@ def err(message: str, *, color: str = "red") -> None:
 
 @contextmanager
 def exits() -> Iterator[None]:
-    """Map rebalance errors to the contract's exit codes with a message on stderr."""
-    from .errors import RebalanceError
+    """Map rebalance errors to the contract's exit codes with a message on stderr; a
+    `UsageError` is shown as the usage error it is (exit 2, naming its option)."""
+    from .errors import RebalanceError, UsageError
 
     try:
         yield
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     except RebalanceError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
@@ -69,16 +74,23 @@ def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config
     return load_config(config)
 
 
-def parse_shift(value: str | None, config: Config, option: str = "--shift-start") -> Any:
-    """Parse a CLI timestamp in the city's timezone; a bad one is a usage error (exit 2)."""
-    from .timeparse import parse_timestamp
+def parse_shift(
+    value: str | None, config: Config | None, option: str = "--shift-start"
+) -> pd.Timestamp | None:
+    """Parse a CLI timestamp, once: in the city's timezone (aware, UTC), or with no
+    config as written (naive without an offset). A bad one is a usage error (exit 2)."""
+    from .errors import TimestampError
+    from .timeparse import parse_iso, parse_timestamp
 
     if value is None:
         return None
     try:
+        if config is None:
+            return parse_iso(value)
         return parse_timestamp(value, config.city.timezone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+    except TimestampError as exc:
+        exc.option = option
+        raise
 
 
 def console(stderr: bool = False) -> Any:
@@ -183,23 +195,14 @@ def plan(
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
+        assert start is not None  # a required option
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-        from .errors import InfeasibleError
-        from .inputs import load
-        from .optimize import solve
+        from .pipeline import plan_folder, write_plan
 
-        inputs = load(data_dir, cfg)
-        result = solve(inputs, cfg, start, end)
-        if not result.feasible:
-            raise InfeasibleError(
-                f"no feasible plan: {result.message}", zones=result.infeasible_zones
-            )
+        result = plan_folder(data_dir, cfg, start, end)
         if out is not None:
-            try:
-                result.write(out)
-            except FileExistsError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--out") from None
+            write_plan(result, out)
         if format is OutputFormat.json:
             sys.stdout.write(result.to_json())
         else:
@@ -483,33 +486,23 @@ def batch(
 
     A failed city is reported with its error and does not stop the others. Exit code: 3 if any city has invalid input, else 4 if any has no feasible plan, else 1 if any failed otherwise, else 0.
     """
-    if scheduler is not None and workers is not None:
-        raise typer.BadParameter(
-            "sizes the local cluster; with --scheduler the cluster's own workers run",
-            param_hint="--workers",
-        )
-    from .timeparse import parse_timestamp
-
-    try:
-        parse_timestamp(shift_start, "UTC")  # syntax only: each city reads it in its own zone
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--shift-start") from None
     from .batch import default_out, run_batch
 
-    target = out if out is not None else default_out(shift_start)
-    with exits(), _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
-        try:
+    with exits():
+        # Wall-clock time without an offset: each city reads it in its own timezone.
+        start = parse_shift(shift_start, None)
+        assert start is not None  # a required option
+        target = out if out is not None else default_out(start)
+        with _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
             result = run_batch(
                 cities_dir,
-                shift_start,
+                start,
                 out=target,
                 client=scheduler,
                 workers=workers,
                 progress=progress,
                 verbose=verbose,
             )
-        except FileExistsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--out") from None
     for city in result.results:
         # The table lists the errors itself; csv and json readers want them on stderr.
         if not city.planned and format is not BatchFormat.table:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, InfeasibleError, Issue, LockHeldError, PublishError, RebalanceError
+from .errors import ConfigError, Issue, LockHeldError, PublishError, RebalanceError
 from .history import History, RunRecord, new_run_id, utc_now
 from .lock import RunLock
 from .logs import RunLog, redact
@@ -216,7 +216,7 @@ class _Run:
         self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
     ) -> RunResult:
         from .inputs import load
-        from .optimize import solve
+        from .pipeline import plan_shift, write_plan
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
@@ -227,11 +227,7 @@ class _Run:
             info["inputs_sha256"] = inputs.sha256
 
         with self._phase("plan") as info:
-            plan = solve(inputs, self.config, self.shift)
-            if not plan.feasible:
-                raise InfeasibleError(
-                    f"no feasible plan: {plan.message}", zones=plan.infeasible_zones
-                )
+            plan = plan_shift(inputs, self.config, self.shift)
             self.extra.update(
                 plan_status=plan.status, objective=plan.objective, solve_seconds=plan.solve_seconds
             )
@@ -246,7 +242,7 @@ class _Run:
 
         with self._phase("write") as info:
             target = run_dir(self.history.path, self.city, self._local_shift, self.run_id)
-            plan.write(target, overwrite=False)
+            write_plan(plan, target, overwrite=False)
             self.history.update_run(self.run_id, plan_dir=str(target))
             info["message"] = f"plan written to {target}"
             info["plan_dir"] = str(target)
