@@ -39,6 +39,7 @@ from .lock import RunLock
 from .logs import RunLog, redact
 from .paths import lock_path, run_dir
 from .views.history import summary_line
+from .views.wording import kpi_headline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -234,10 +235,7 @@ class _Run:
             self.history.update_run(
                 self.run_id, plan_id=plan.plan_id, kpis=plan.kpis, extra=self.extra
             )
-            info["message"] = (
-                f"{plan.status}: {plan.kpis.get('moved_couriers', 0)} couriers to move, "
-                f"coverage {_pct(plan.kpis.get('coverage_before'))} -> {_pct(plan.kpis.get('coverage'))}"
-            )
+            info["message"] = f"{plan.status}: {kpi_headline(plan.kpis)}"
             info["plan_id"] = plan.plan_id
 
         with self._phase("write") as info:
@@ -471,7 +469,3 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value) * 100:.{digits}f}%"

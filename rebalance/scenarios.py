@@ -37,6 +37,7 @@ from .errors import ConfigError
 from .inputs import Inputs
 from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
+from .views.wording import percent, plural
 
 __all__ = [
     "FrozenMap",
@@ -267,7 +268,7 @@ class Scenario:
         parts: list[str] = []
         if self.close_restaurants:
             n = len(self.close_restaurants)
-            parts.append(f"close {n} restaurant{'s' if n != 1 else ''}")
+            parts.append(f"close {plural(n, 'restaurant')}")
         if self.close_share:
             zones = ", ".join(f"{_pct(s)} in {z}" for z, s in sorted(self.close_share.items()))
             parts.append(f"close restaurants: {zones}")
@@ -294,7 +295,7 @@ class Scenario:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.3g}%"
+    return percent(x, significant=3)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
