@@ -43,9 +43,9 @@ def summary_text(plan: Plan) -> str:
 def plan_renderables(plan: Plan, width: int = 100) -> Any:
     """Rich renderables: KPIs, then zones needing attention, then moves."""
     from rich import box
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
-    from rich.markup import escape
     from rich.text import Text
 
     if not plan.feasible:
