@@ -123,7 +123,7 @@ def validate(
         _print_validation(inputs, cfg, start)
 
 
-def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
+def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> None:
     from rich.table import Table
 
     out = console()

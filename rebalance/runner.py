@@ -15,8 +15,9 @@ Every run is a row in the history store, written at each phase, so a run that di
 `publish` is idempotent (it updates or adopts the one Slack message of the shift),
 so what was missed gets done without a duplicate message.
 
-Plans are kept under ``<history folder>/runs/<city>/<shift, city time>/<run id>/``
-(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``).
+Plans are kept under ``<history folder>/runs/<slug>/<shift, city time>/<run id>/``
+(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``); see
+`rebalance.paths`. The plan goes to Slack from memory: the folder is only written.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .plan import Plan
-    from .publish import SlackApi
+    from .publish import PublishResult, SlackApi
 
 __all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
 
@@ -74,7 +75,7 @@ class RunResult:
     record: RunRecord
     plan: Plan
     plan_dir: Path
-    publish: Any  # publish.PublishResult
+    publish: PublishResult
     recovered: tuple[str, ...] = ()
     timings: dict[str, int] = field(default_factory=dict)
 

@@ -36,11 +36,15 @@ def percent(
 ) -> str:
     """A share as a percentage: ``0.875`` -> ``87.5%``; ``missing`` for None or NaN.
     ``significant`` digits instead of fixed ``digits`` for parameters (``5%``, ``12.5%``)."""
-    if share is None or (isinstance(share, float) and math.isnan(share)):
+    try:
+        value = float(share)
+    except (TypeError, ValueError):  # None, pd.NA, text
+        return missing
+    if math.isnan(value):
         return missing
     if significant is not None:
-        return f"{100 * float(share):.{significant}g}%"
-    return f"{100 * float(share):.{digits}f}%"
+        return f"{100 * value:.{significant}g}%"
+    return f"{100 * value:.{digits}f}%"
 
 
 def coverage_change(
