@@ -496,3 +496,20 @@ def test_cli_publish_exits_6_when_the_shift_is_locked(plans, slack_env, config):
     assert "pid" in result.stderr
     assert slack_env.messages(CHANNEL) == []
     assert _cli("publish", plans["a"], "--config", config).exit_code == 0
+
+
+def test_cli_publish_reads_the_plan_folder_once(plans, slack_env, config, monkeypatch):
+    """`rebalance publish` reads the folder once: the lock and the publisher share the plan."""
+    import rebalance.plan
+
+    reads: list[Path] = []
+    real = rebalance.plan.read_plan
+
+    def counting(directory):
+        reads.append(Path(directory))
+        return real(directory)
+
+    monkeypatch.setattr(rebalance.plan, "read_plan", counting)
+    result = _cli("publish", plans["a"], "--config", config)
+    assert result.exit_code == 0, result.output
+    assert reads == [plans["a"]]
