@@ -30,6 +30,7 @@ from .limits import (
 
 __all__ = [
     "FILES_COMMENT",
+    "as_int",
     "build_files",
     "build_messages",
     "context_block",
@@ -61,11 +62,6 @@ FILES_COMMENT = "Every move and every zone of this plan, as CSV."
 def escape_mrkdwn(text: object) -> str:
     """Escape for mrkdwn (Slack reads <, > and & as markup)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _pct(x: Any) -> str:
-    """A share as Slack shows it (an en dash when missing)."""
-    return wording.percent(x, missing="–")
 
 
 def as_int(x: Any) -> int:

@@ -12,8 +12,8 @@ Exactly once
     metadata too, and the file message a marker in its titles, so an interrupted
     thread is finished on the next run without duplicates.
 
-Every failure is a `PublishError` (exit 5) saying why and how to retry; the plan
-folder is only read.
+Every failure is a `PublishError` (exit 5) saying why and how to retry. The plan comes
+in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by default).
 """
 
 from __future__ import annotations
