@@ -513,3 +513,39 @@ def test_cli_publish_reads_the_plan_folder_once(plans, slack_env, config, monkey
     result = _cli("publish", plans["a"], "--config", config)
     assert result.exit_code == 0, result.output
     assert reads == [plans["a"]]
+
+
+def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_path, monkeypatch):
+    """A shift posted before the one slug rule ('st.-louis@...') is recognised: a re-run
+    leaves it, a re-run without its history record adopts it; nothing is posted twice."""
+    import dataclasses
+
+    import rebalance.publish.blocks as blocks
+    import rebalance.publish.protocol as protocol
+    from rebalance.publish.identity import earlier_plan_keys
+
+    plan = dataclasses.replace(read_plan(plans["a"]), city="St. Louis")
+    start = plan.local(plan.shift_start)
+    [earlier] = earlier_plan_keys(plan.city, start)
+    assert earlier.startswith("st.-louis@") and plan_key(plan.city, start).startswith("st-louis@")
+    fake = FakeSlack()
+    with monkeypatch.context() as patch:  # as the previous release posted it
+        patch.setattr(protocol, "plan_key", lambda city, when: earlier)
+        patch.setattr(blocks, "plan_key", lambda city, when: earlier)
+        with History(tmp_path / "old.sqlite3") as old:
+            first = publish(
+                plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
+            )
+            assert first.action == "posted" and first.plan_key == earlier
+    with History(tmp_path / "old.sqlite3") as old:
+        again = publish(
+            plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
+        )
+    assert again.action == "unchanged" and again.ts == first.ts
+    with History(tmp_path / "new.sqlite3") as new:
+        adopted = publish(
+            plan, config=Config(), channel=CHANNEL, history=new, client=InProcessSlack(fake)
+        )
+        assert adopted.action == "adopted" and adopted.ts == first.ts
+        assert new.publication(adopted.plan_key, CHANNEL) is not None
+    assert len(fake.messages(CHANNEL)) == 1

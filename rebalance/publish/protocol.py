@@ -39,7 +39,14 @@ from .blocks import (
     zone_names,
 )
 from .changes import describe_changes
-from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key, snapshot
+from .identity import (
+    EVENT_TYPE,
+    PART_EVENT_TYPE,
+    content_hash,
+    earlier_plan_keys,
+    plan_key,
+    snapshot,
+)
 
 if TYPE_CHECKING:
     from rebalance.config import Config
@@ -193,6 +200,8 @@ class _Publisher:
         self.history = history
         self._log = log
         self.snapshot = snapshot(plan)
+        #: This plan's key, then the keys the same shift had under earlier rules.
+        self.keys = (key, *earlier_plan_keys(plan.city, plan.local(plan.shift_start)))
         self.replies_posted = 0
         self.version = 1
         self._joined = False
@@ -224,8 +233,17 @@ class _Publisher:
         except SlackCallError as exc:
             raise self.error(exc) from None
 
+    def _publication(self) -> Publication | None:
+        """The history's record of this shift's message in the channel, under its key
+        or a key it had before (recorded anew under the current key once touched)."""
+        for key in self.keys:
+            record = self.history.publication(key, self.channel)
+            if record is not None:
+                return record
+        return None
+
     def _run(self) -> PublishResult:
-        record = self.history.publication(self.key, self.channel)
+        record = self._publication()
         if record is not None:
             self.version = int(record.snapshot.get("version") or 1)
             if record.content_hash == self.hash:
@@ -330,7 +348,7 @@ class _Publisher:
             meta = message.get("metadata") or {}
             if (
                 meta.get("event_type") == EVENT_TYPE
-                and (meta.get("event_payload") or {}).get("plan_key") == self.key
+                and (meta.get("event_payload") or {}).get("plan_key") in self.keys
             ):
                 return dict(message)
         return None
@@ -381,7 +399,7 @@ class _Publisher:
                 continue
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") == self.key:
+            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
                 parts[as_int(payload.get("part"))] = (
                     str(message["ts"]),
                     payload.get("content_hash"),
