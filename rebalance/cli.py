@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .config import Config
 
 app = typer.Typer(
@@ -50,11 +52,14 @@ def err(message: str, *, color: str = "red") -> None:
 
 @contextmanager
 def exits() -> Iterator[None]:
-    """Map rebalance errors to the contract's exit codes with a message on stderr."""
-    from .errors import RebalanceError
+    """Map rebalance errors to the contract's exit codes with a message on stderr; a
+    `UsageError` is shown as the usage error it is (exit 2, naming its option)."""
+    from .errors import RebalanceError, UsageError
 
     try:
         yield
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     except RebalanceError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
@@ -69,16 +74,23 @@ def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config
     return load_config(config)
 
 
-def parse_shift(value: str | None, config: Config, option: str = "--shift-start") -> Any:
-    """Parse a CLI timestamp in the city's timezone; a bad one is a usage error (exit 2)."""
-    from .timeparse import parse_timestamp
+def parse_shift(
+    value: str | None, config: Config | None, option: str = "--shift-start"
+) -> pd.Timestamp | None:
+    """Parse a CLI timestamp, once: in the city's timezone (aware, UTC), or with no
+    config as written (naive without an offset). A bad one is a usage error (exit 2)."""
+    from .errors import TimestampError
+    from .timeparse import parse_iso, parse_timestamp
 
     if value is None:
         return None
     try:
+        if config is None:
+            return parse_iso(value)
         return parse_timestamp(value, config.city.timezone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+    except TimestampError as exc:
+        exc.option = option
+        raise
 
 
 def console(stderr: bool = False) -> Any:
@@ -111,7 +123,7 @@ def validate(
         _print_validation(inputs, cfg, start)
 
 
-def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
+def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> None:
     from rich.table import Table
 
     out = console()
@@ -233,32 +245,19 @@ def plan(
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
+        assert start is not None  # a required option
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-        from .errors import InfeasibleError
-        from .inputs import load
-        from .optimize import solve
+        from .pipeline import plan_folder, write_plan
 
-        inputs = load(data_dir, cfg)
         prior = None
         if previous is not None:
             from .plan import read_plan
-            from .replan import check_previous
 
             prior = read_plan(previous)
-            import pandas as pd
-
-            check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), where=str(previous))
-        result = solve(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
-        if not result.feasible:
-            raise InfeasibleError(
-                f"no feasible plan: {result.message}", zones=result.infeasible_zones
-            )
+        result = plan_folder(data_dir, cfg, start, end, previous=prior, time_limit=time_limit)
         if out is not None:
-            try:
-                result.write(out)
-            except FileExistsError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--out") from None
+            write_plan(result, out)
         if format is OutputFormat.json:
             sys.stdout.write(result.to_json())
         else:
@@ -551,33 +550,23 @@ def batch(
 
     A failed city is reported with its error and does not stop the others. Exit code: 3 if any city has invalid input, else 4 if any has no feasible plan, else 1 if any failed otherwise, else 0.
     """
-    if scheduler is not None and workers is not None:
-        raise typer.BadParameter(
-            "sizes the local cluster; with --scheduler the cluster's own workers run",
-            param_hint="--workers",
-        )
-    from .timeparse import parse_timestamp
-
-    try:
-        parse_timestamp(shift_start, "UTC")  # syntax only: each city reads it in its own zone
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--shift-start") from None
     from .batch import default_out, run_batch
 
-    target = out if out is not None else default_out(shift_start)
-    with exits(), _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
-        try:
+    with exits():
+        # Wall-clock time without an offset: each city reads it in its own timezone.
+        start = parse_shift(shift_start, None)
+        assert start is not None  # a required option
+        target = out if out is not None else default_out(start)
+        with _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
             result = run_batch(
                 cities_dir,
-                shift_start,
+                start,
                 out=target,
                 client=scheduler,
                 workers=workers,
                 progress=progress,
                 verbose=verbose,
             )
-        except FileExistsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--out") from None
     for city in result.results:
         # The table lists the errors itself; csv and json readers want them on stderr.
         if not city.planned and format is not BatchFormat.table:
@@ -656,17 +645,19 @@ def publish(
     """
     with exits():
         cfg = load_cli_config(config)
+        from .plan import read_plan
         from .publish import dry_run_document
         from .publish import publish as publish_plan
 
         log = (lambda line: err(line, color="bright_black")) if verbose else None
+        the_plan = read_plan(plan_dir)
         if dry_run:
-            result = publish_plan(plan_dir, config=cfg, channel=channel, dry_run=True, log=log)
+            result = publish_plan(the_plan, config=cfg, channel=channel, dry_run=True, log=log)
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
-            with _shift_lock(plan_dir, cfg):
-                result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
+            with _shift_lock(the_plan, cfg):
+                result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
         if dry_run:
             sys.stdout.write(dry_run_document(result))
             err(
@@ -689,13 +680,11 @@ def publish(
         )
 
 
-def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
+def _shift_lock(plan: Any, cfg: Config) -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
     from .lock import RunLock
     from .paths import lock_path
-    from .plan import read_plan
 
-    plan = read_plan(plan_dir)
     local = plan.local(plan.shift_start)
     return RunLock(
         lock_path(cfg.history_path, plan.city, plan.shift_start),

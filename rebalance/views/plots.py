@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from .wording import coverage_change, percent, shift_window
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -143,7 +145,6 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     Zones still short after the plan get their shortage written above in vermillion.
     With more than ``max_zones`` zones, those with the most change or shortage are shown.
     """
-    from .terminal import _window
 
     zones = _feasible_zones(plan)
     total = len(zones)
@@ -181,7 +182,7 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     k = plan.kpis
     ax.set_title(
         f"{plan.city}: couriers per zone against need\n"
-        f"{_window(plan)} · coverage {_pct(k['coverage_before'])} → {_pct(k['coverage'])}"
+        f"{shift_window(plan)} · coverage {coverage_change(k, arrow='→')}"
         + (f" · {int(k['shortage'])} short (in red)" if k.get("shortage") else ""),
         loc="left",
     )
@@ -190,10 +191,6 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return ax
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
 # ------------------------------------------------------------------------ map
@@ -438,7 +435,7 @@ def scenario_comparison(
 
 def _format(value: float, share: bool) -> str:
     if share:
-        return f"{100 * value:.1f}%"
+        return percent(value)
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
 
 
