@@ -387,15 +387,17 @@ def _plan_counts(
     # first slot k with start_k >= at: ceil((at - start) / step), at least 0
     k = np.maximum(0, -np.floor_divide(-(at - grid.start.value), step))
     keep = (c >= 0) & (to >= 0)
-    c, to, k = c[keep], to[keep], k[keep]
+    c, to, k, at = c[keep], to[keep], k[keep], at[keep]
     present = first[c] >= 0
-    c, to, k = c[present], to[present], k[present]
+    c, to, k, at = c[present], to[present], k[present], at[present]
     k = np.maximum(k, first[c])
     live = k <= last[c]
-    c, to, k = c[live], to[live], k[live]
+    c, to, k, at = c[live], to[live], k[live], at[live]
     if c.size == 0:
         return counts, dropped
-    order = np.lexsort((np.arange(c.size), k, c))
+    # a courier's moves in slot_start order (file order on ties): two moves that fall
+    # in one slot leave it where the later one sends it
+    order = np.lexsort((np.arange(c.size), at, c))
     c, to, k = c[order], to[order], k[order]
     # where each move starts from: the previous move's to_zone, or the courier's home
     new_courier = np.ones(c.size, dtype=bool)
