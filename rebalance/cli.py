@@ -754,7 +754,7 @@ def forecast(
             result.demand.to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             _write_table_atomically(result.demand, out)
-        report.print(result)
+        report.print(result, soft_wrap=True)
         if backtest and result.backtest is None:
             report.print("Backtest: the history holds a single day; nothing to test against")
         if out is not None:
@@ -803,7 +803,7 @@ def replay(
             for note in result.notes:
                 err(f"note: {note}", color="yellow")
         else:
-            console().print(result)
+            console().print(result, soft_wrap=True)
 
 
 def main() -> None:

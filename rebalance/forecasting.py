@@ -17,9 +17,11 @@ time-of-day *shape*, each shrunk toward its zone:
   variance minus the Poisson part). ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how
   much of the level came from the zone: near 0 for a restaurant with a long busy
   history, 1 for one with no exposure at all.
-- Shape, Dirichlet-multinomial: ``(c_rk + b s_zk) / (C_r + b)`` with b = `SHAPE_PRIOR_ORDERS`
-  pseudo-orders, s_zk the zone's own shape, itself shrunk toward the city's shape the
-  same way. A restaurant with a handful of orders follows its zone's evening curve.
+- Shape, Dirichlet-multinomial empirical Bayes: ``(c_rk + b s_zk) / (C_r + b)``, s_zk
+  the zone's shape (itself shrunk toward the city's the same way) and b, in
+  pseudo-orders, estimated by the method of moments from how far restaurants' shapes
+  spread around their zone's beyond multinomial noise (`_concentration`). A restaurant
+  with a handful of orders follows its zone's evening curve; a busy one keeps its own.
 
 With a long history both reduce to the plain average (orders in the slot over the days,
 per hour). What it cannot estimate it says: a restaurant with no order in the history
@@ -70,11 +72,15 @@ DEMAND_COLUMNS = (
     "prior_weight",
 )
 #: How many orders of its own a restaurant (or a zone) needs before its time-of-day shape
-#: counts as much as its zone's (or the city's).
+#: counts as much as its zone's (or the city's), when the data cannot say (one slot, or no
+#: restaurant with two orders); otherwise estimated from the data within SHAPE_PRIOR_RANGE.
 SHAPE_PRIOR_ORDERS = 20.0
-#: Floor on phi (squared coefficient of variation of levels): keeps the prior finite when
-#: restaurants look identical.
-MIN_PHI = 1e-3
+SHAPE_PRIOR_RANGE = (0.5, 500.0)
+#: Floor on phi (squared coefficient of variation of true levels around the zone's): with
+#: few days the moment estimate drowns in Poisson noise and can come out <= 0, which would
+#: make every restaurant its zone's average; real restaurants differ by far more than
+#: sqrt(0.05) = 22%.
+MIN_PHI = 0.05
 _DAY = pd.Timedelta(days=1)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -139,6 +145,7 @@ class Forecast:
     without_history: tuple[str, ...]
     zone_only: tuple[str, ...]
     phi: float
+    shape_prior: float
     backtest: Backtest | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -154,8 +161,8 @@ class Forecast:
             first, last = self.days[0], self.days[-1]
             which = f"only {_WEEKDAYS[start.weekday()]}s" if self.same_weekday else "every past day"
             lines.append(
-                f"  days used: {len(self.days)} ({which}), {first:%Y-%m-%d} to {last:%Y-%m-%d}; "
-                f"{self.orders_used:,} orders in the shift's windows"
+                f"  days used: {len(self.days)} ({which}), {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
+                f"{self.orders_used:,} orders in the shift's hours"
             )
         if self.gaps:
             shown = ", ".join(f"{d:%Y-%m-%d}" for d in self.gaps[:5])
@@ -169,8 +176,9 @@ class Forecast:
             )
         total = self.restaurants_with_history + len(self.without_history)
         lines.append(
-            f"  restaurants: {self.restaurants_with_history} of {total} with history "
-            f"(level shrunk toward the zone, phi = {self.phi:.3f})"
+            f"  restaurants: {self.restaurants_with_history} of {total} with history; "
+            f"shrunk toward their zone by phi = {self.phi:.3f} (level) and "
+            f"{self.shape_prior:.0f} pseudo-orders (shape)"
         )
         if self.zone_only:
             lines.append(
@@ -294,6 +302,30 @@ class _Estimate:
     weight: np.ndarray
     days: np.ndarray
     phi: float
+    beta: float
+
+
+def _concentration(counts: np.ndarray, expected: np.ndarray) -> float:
+    """Dirichlet-multinomial concentration (in pseudo-orders) of the shapes of ``counts``
+    (rows) around ``expected`` shapes, by the method of moments.
+
+    Pearson's X_r = sum_k (c_rk - C_r s_k)^2 / (C_r s_k) has expectation
+    (K - 1)(C_r + b) / (1 + b); pooling rows with C_r >= 2 and solving for b gives the
+    estimate, clipped to `SHAPE_PRIOR_RANGE`. Rows no more spread than multinomial noise
+    give the upper end (follow the prior); very different shapes give the lower end.
+    """
+    K = counts.shape[1]
+    C = counts.sum(axis=1)
+    rows = (C >= 2) & (expected > 0).all(axis=1)
+    lo, hi = SHAPE_PRIOR_RANGE
+    if K < 2 or not rows.any():
+        return SHAPE_PRIOR_ORDERS
+    e = C[rows, None] * expected[rows]
+    X = ((counts[rows] - e) ** 2 / e).sum()
+    S, N, total = X / (K - 1), rows.sum(), C[rows].sum()
+    if S <= N:
+        return hi
+    return float(np.clip((total - S) / (S - N), lo, hi))
 
 
 class _Forecaster:
@@ -340,16 +372,20 @@ class _Forecaster:
                 title="invalid orders",
             )
         j, slot, r = j[past], slot[past], r[past]
-        # A day counts when it holds at least one order and the history spans its shift
-        # window (to within a slot at either end): a file that starts on a day's lunch or
-        # stops in the middle of an evening must not read as an evening without orders.
+        # A day counts when it holds at least one order and the history covers its shift
+        # window: a file that starts after a day's window opened, or stops before the
+        # hour up to which the other days' windows see orders (less one slot), must not
+        # read as an evening without orders.
         t = ns[past]
+        rel_past = rel[past]
         slot_ns = grid.minutes * 60_000_000_000
-        lo = t.min() - slot_ns  # window start must be >= first order - one slot
-        hi = t.max() + slot_ns  # window end must be <= last order + one slot
-        shift_ns = grid.shift_minutes * 60_000_000_000
         day_list = np.unique(j)
-        covered = (day_list * day_ns >= lo) & (day_list * day_ns + shift_ns <= hi)
+        covered = day_list * day_ns >= t.min() - slot_ns
+        if day_list.size > 1:
+            earlier = (j < day_list[-1]) & (slot >= 0)
+            if earlier.any():
+                reach = rel_past[earlier].max()  # how far into the window orders come
+                covered[-1] &= t.max() - day_list[-1] * day_ns >= reach - slot_ns
         self.partial = int((~covered).sum())
         day_list = day_list[covered]
         keep = np.isin(j, day_list)
@@ -419,15 +455,18 @@ class _Forecaster:
             level = np.where(mr > 0, (C + a) / (T + b), 0.0)
             weight = np.where(mr > 0, b / (T + b), 1.0)
         # shapes: city, then zone shrunk to city, then restaurant shrunk to zone
-        beta = SHAPE_PRIOR_ORDERS
         city_k = c.sum(axis=0)
         city_shape = city_k / city_k.sum() if city_k.sum() > 0 else np.full(self.K, 1.0 / self.K)
         zone_k = np.zeros((nz, self.K))
         np.add.at(zone_k, z, c)
-        zone_shape = (zone_k + beta * city_shape) / (zone_k.sum(axis=1, keepdims=True) + beta)
+        beta_zone = _concentration(zone_k, np.broadcast_to(city_shape, zone_k.shape))
+        zone_shape = (zone_k + beta_zone * city_shape) / (
+            zone_k.sum(axis=1, keepdims=True) + beta_zone
+        )
+        beta = _concentration(c, zone_shape[z])
         shape = (c + beta * zone_shape[z]) / (C[:, None] + beta)
         rate = level[:, None] * self.K * shape
-        return _Estimate(rate=rate, counts=c, weight=weight, days=exposed_days, phi=phi)
+        return _Estimate(rate=rate, counts=c, weight=weight, days=exposed_days, phi=phi, beta=beta)
 
     def run(self, backtest: bool) -> Forecast:
         D = len(self.days_all)
@@ -470,6 +509,7 @@ class _Forecaster:
             without_history=tuple(str(x) for x in self.rest_ids[~self.has_history]),
             zone_only=tuple(str(x) for x in zone_only),
             phi=float(est.phi),
+            shape_prior=float(est.beta),
             backtest=self._backtest() if backtest else None,
             notes=tuple(notes),
         )
