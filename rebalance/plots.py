@@ -712,6 +712,6 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
     low = float(slots["share"].min()) if len(slots) else 0.0
     ax.set_ylim(max(0.0, min(low, 1.0) - 0.05), 1.02)
     ax.set_title("Orders served per slot, replayed against the orders that came", loc="left")
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     return ax
