@@ -496,6 +496,17 @@ class _Forecaster:
             notes.append(
                 f"only {len(days)} day(s) of history: estimates lean on the zones' profiles"
             )
+        # zones whose restaurants took no order in the shift's hours: forecast 0, say so
+        zone_orders = np.bincount(
+            self.rest_zone[rows], weights=est.counts[rows].sum(axis=1), minlength=len(self.zone_ids)
+        )
+        with_rows = np.bincount(self.rest_zone[rows], minlength=len(self.zone_ids)) > 0
+        silent = self.zone_ids[with_rows & (zone_orders == 0)]
+        if silent.size:
+            notes.append(
+                f"{silent.size} zone(s) had no order in the shift's hours on the days used: "
+                f"their restaurants are forecast 0 ({_ids(tuple(str(z) for z in silent))})"
+            )
         return Forecast(
             demand=demand,
             grid=self.grid,

@@ -295,3 +295,14 @@ def test_cli_bad_history_exits_3_and_writes_nothing(tmp_path, city):
     assert result.exit_code == 3
     assert "orders.csv, line 2, column 'restaurant_id': unknown restaurant" in result.stderr
     assert not out.exists()
+
+
+def test_zone_without_evening_orders_is_forecast_zero_and_reported(city):
+    """A zone whose restaurants only sell at lunch gets 0 per slot, and the report says so."""
+    h = history({"RA1": {"19:10": 5, "20:10": 5}, "RB": {"12:10": 5}}, days_before(7))
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    rb = result.demand[result.demand["restaurant_id"] == "RB"]
+    assert (rb["expected_orders_per_hour"] == 0).all() and len(rb) == 2
+    assert any(
+        "1 zone(s) had no order in the shift's hours" in n and "B" in n for n in result.notes
+    )

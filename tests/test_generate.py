@@ -481,3 +481,19 @@ def test_slotted_city_is_deterministic_and_configured(tmp_path: Path, slotted: P
     assert files(again) == files(slotted)
     config = tomllib.loads((slotted / "rebalance.toml").read_text(encoding="utf-8"))
     assert config["shift"] == {"hours": 4.0, "slot_minutes": 30}
+
+
+def test_cli_generate_writes_the_slot_tables(tmp_path: Path) -> None:
+    """`rebalance generate --demand --staggered --history-days 2` writes demand, orders and
+    shift_orders beside the usual tables."""
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+
+    args = ["generate", str(tmp_path), "--zones", "3", "--couriers", "20", "--restaurants", "10"]
+    result = CliRunner().invoke(app, [*args, "--demand", "--staggered", "--history-days", "2"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert {"demand.csv", "orders.csv", "shift_orders.csv"} <= set(names)
+    bad = CliRunner().invoke(app, [*args, "--demand", "--slot-minutes", "25"])
+    assert bad.exit_code == 2 and "does not divide" in bad.output
