@@ -270,7 +270,8 @@ def run_forecast(
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
     orders = _orders_table(history, inputs, config)
-    return _Forecaster(orders, inputs, grid).run(backtest)
+    source = str(history) if isinstance(history, str | Path) else None
+    return _Forecaster(orders, inputs, grid, source).run(backtest)
 
 
 def _orders_table(
@@ -331,8 +332,11 @@ def _concentration(counts: np.ndarray, expected: np.ndarray) -> float:
 class _Forecaster:
     """Counts orders by (restaurant, slot, past day) once; estimates from any subset of days."""
 
-    def __init__(self, orders: pd.DataFrame, inputs: Inputs, grid: SlotGrid):
+    def __init__(
+        self, orders: pd.DataFrame, inputs: Inputs, grid: SlotGrid, source: str | None = None
+    ):
         self.grid = grid
+        self.source = source
         self.tz = grid.timezone
         rest = inputs.restaurants
         self.rest_ids = rest["restaurant_id"].astype(str).to_numpy(dtype=object)
@@ -358,14 +362,14 @@ class _Forecaster:
             rel < grid.shift_minutes * 60_000_000_000, rel // (grid.minutes * 60_000_000_000), -1
         )
         r = pd.Index(self.rest_ids).get_indexer(orders["restaurant_id"].astype(str).to_numpy())
-        past = j < 0
-        self.ignored_after = int((~past).sum())
+        past = (j < 0) & (r >= 0)  # unknown restaurants only come from unvalidated frames
+        self.ignored_after = int((j >= 0).sum())
         self.start_local = start_local
         if not past.any():
             raise DataError(
                 Issue(
-                    "the history holds no order before the shift's day",
-                    file=None,
+                    "the history holds no order before the shift starts",
+                    file=self.source,
                     column="placed_at",
                     valid=f"orders placed before {start_local:%Y-%m-%d %H:%M} (city time)",
                 ),
@@ -394,6 +398,7 @@ class _Forecaster:
             raise DataError(
                 Issue(
                     "the history does not cover the shift's hours on any day before it",
+                    file=self.source,
                     column="placed_at",
                     valid=f"orders around {start_local:%H:%M} on days before "
                     f"{start_local:%Y-%m-%d}",
@@ -404,15 +409,25 @@ class _Forecaster:
         span = np.arange(day_list.min(), day_list.max() + 1)
         self.gaps = np.setdiff1d(span, day_list)
         day_pos = np.searchsorted(day_list, j)
-        R, K, D = len(self.rest_ids), self.K, len(day_list)
+        R, D = len(self.rest_ids), len(day_list)
         inside = slot >= 0
-        flat_index = (r[inside] * K + slot[inside]) * D + day_pos[inside]
-        self.counts = np.bincount(flat_index, minlength=R * K * D).reshape(R, K, D).astype(np.int64)
+        # orders in the shift's windows as (restaurant x slot cell, day): any subset of
+        # days is one bincount away, and memory stays linear in orders (a year of history
+        # as an R x K x D array would not)
+        self.cell = (r[inside] * self.K + slot[inside]).astype(np.int64)
+        self.order_day = day_pos[inside]
         # the first day each restaurant took an order (any time): its exposure starts there
         first = np.full(R, D, dtype=np.int64)
         np.minimum.at(first, r, day_pos)
         self.first_day = first
         self.has_history = first < D
+
+    def _counts(self, days: np.ndarray) -> np.ndarray:
+        """Orders per restaurant (rows) and slot (columns) over the days at ``days``."""
+        use = np.isin(self.order_day, days)
+        size = len(self.rest_ids) * self.K
+        counts = np.bincount(self.cell[use], minlength=size).astype(float)
+        return counts.reshape(len(self.rest_ids), self.K)
 
     def _day(self, pos: int) -> pd.Timestamp:
         return (self.start_local + int(self.days_all[pos]) * _DAY).normalize()
@@ -429,7 +444,7 @@ class _Forecaster:
 
     def _estimate(self, days: np.ndarray) -> _Estimate:
         """Rates (R x K), prior weights and exposures from the days at positions ``days``."""
-        c = self.counts[:, :, days].sum(axis=2).astype(float)  # R x K
+        c = self._counts(days)  # R x K
         exposed_days = (self.first_day[:, None] <= days[None, :]).sum(axis=1).astype(float)
         T = exposed_days * self.K * self.hours  # hours of exposure over the shift's windows
         C = c.sum(axis=1)
@@ -541,7 +556,7 @@ class _Forecaster:
         fz = np.zeros((nz, K))
         np.add.at(fz, z, rate)
         az = np.zeros((nz, K))
-        np.add.at(az, z, self.counts[:, :, target] / self.hours)
+        np.add.at(az, z, self._counts(np.array([target])) / self.hours)
         flat = np.bincount(z, weights=self.flat, minlength=nz)
         # the target day's windows at the shift's wall-clock times
         offset = int(self.days_all[target]) * _DAY
