@@ -306,3 +306,14 @@ def test_zone_without_evening_orders_is_forecast_zero_and_reported(city):
     assert any(
         "1 zone(s) had no order in the shift's hours" in n and "B" in n for n in result.notes
     )
+
+
+def test_past_days_are_read_at_the_same_wall_clock_across_a_dst_change(city):
+    """Orders at 19:10 city time every day, across the end of summer time, all land in the
+    19:00 slot of a shift after the change: windows follow the clock, not UTC."""
+    days = [f"2026-10-{d:02d}" for d in range(19, 27)]  # summer time ends on 25 October
+    h = history({"RA1": {"19:10": 6}, "RA2": {"19:10": 6}, "RB": {"19:10": 6}}, days)
+    result = run_forecast(h, load(city), CONFIG, "2026-10-27T19:00")
+    first = result.demand[result.demand["slot_start"] == "2026-10-27T19:00:00+01:00"]
+    assert first["expected_orders_per_hour"].to_numpy() == pytest.approx(6.0, rel=0.01)
+    assert len(result.days) == 8 and result.partial_days == 0

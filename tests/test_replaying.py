@@ -292,3 +292,30 @@ def test_cli_slots_that_do_not_divide_the_shift_name_the_key(tmp_path, city):
     )
     assert result.exit_code == 3
     assert "shift.slot_minutes" in result.stderr
+
+
+def test_replay_as_a_real_process(tmp_path, city):
+    """The installed console script prints the JSON document and exits 0."""
+    import subprocess
+    import sys
+
+    (tmp_path / "o.csv").write_text("order_id,restaurant_id,placed_at\nO1,RB,2026-11-30T19:05\n")
+    script = Path(sys.executable).parent / "rebalance"
+    out = subprocess.run(
+        [
+            str(script),
+            "replay",
+            str(city),
+            "--orders",
+            str(tmp_path / "o.csv"),
+            "--shift-start",
+            SHIFT,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["policies"][0]["served"] == pytest.approx(1.0)
