@@ -121,19 +121,36 @@ class Replay:
             name: self.slots[self.slots["policy"] == name].reset_index(drop=True) for name in names
         }
         first = by[names[0]]
+        # served (share) per cell while it fits; else the share alone, served in the total
+        cell_width = max(len(_cell(1e5, 1.0)), *(len(str(n)) for n in names))
+        compact = 13 + len(names) * (cell_width + 2) > options.max_width
         for k in range(len(first)):
             cells = [f"{first.loc[k, 'slot_start']:%H:%M}", f"{int(first.loc[k, 'orders']):,}"]
-            cells += [_cell(by[n].loc[k, "served"], by[n].loc[k, "share"]) for n in names]
+            cells += [
+                f"{by[n].loc[k, 'share']:.1%}"
+                if compact
+                else _cell(by[n].loc[k, "served"], by[n].loc[k, "share"])
+                for n in names
+            ]
             table.add_row(*cells)
         totals = self.policies.set_index("name")
         table.add_row(
             "shift",
             f"{int(totals['orders'].iloc[0]):,}",
-            *[_cell(totals.loc[n, "served"], totals.loc[n, "share"]) for n in names],
+            *[
+                f"{totals.loc[n, 'share']:.1%}"
+                if compact
+                else _cell(totals.loc[n, "served"], totals.loc[n, "share"])
+                for n in names
+            ],
             style="bold",
         )
         yield table
-        yield "cells: orders served (share of the orders placed)"
+        if compact:
+            served = ", ".join(f"{escape(str(n))} {totals.loc[n, 'served']:,.1f}" for n in names)
+            yield f"cells: share of the orders placed that were served; served over the shift: {served}"
+        else:
+            yield "cells: orders served (share of the orders placed)"
         if self.outside["total"]:
             yield (
                 f"orders outside the shift ignored: {self.outside['total']:,} "

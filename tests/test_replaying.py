@@ -319,3 +319,18 @@ def test_replay_as_a_real_process(tmp_path, city):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["policies"][0]["served"] == pytest.approx(1.0)
+
+
+def test_terminal_view_fits_80_columns_with_many_plans(city):
+    """With four policies the table shows shares only so every line fits 80 columns."""
+    from rich.console import Console
+
+    moves = pd.DataFrame({"courier_id": ["CB1"], "to_zone": ["A"]})
+    plans = {f"a long plan name {i}": moves for i in range(3)}
+    result = replay(load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans=plans)
+    console = Console(width=80, record=True, highlight=False)
+    console.print(result)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.startswith("cells:"))
+    assert any(line.startswith("  19:00") and "100.0%" in line for line in lines)
+    assert any(line.startswith("cells: share of the orders placed") for line in lines)
