@@ -749,6 +749,11 @@ def forecast(
         from .inputs import load
 
         _check_slots(cfg, start, end)
+        if out is not None and (out.is_dir() or out.suffix not in {".csv", ".parquet"}):
+            raise typer.BadParameter(
+                "a file name ending in .csv or .parquet, e.g. DATA_DIR/demand.csv",
+                param_hint="--out",
+            )
         inputs = load(data, cfg)
         result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
         report = console(stderr=out is None)

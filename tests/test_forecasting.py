@@ -317,3 +317,14 @@ def test_past_days_are_read_at_the_same_wall_clock_across_a_dst_change(city):
     first = result.demand[result.demand["slot_start"] == "2026-10-27T19:00:00+01:00"]
     assert first["expected_orders_per_hour"].to_numpy() == pytest.approx(6.0, rel=0.01)
     assert len(result.days) == 8 and result.partial_days == 0
+
+
+def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
+    """--out naming a folder (or another suffix) is a usage error before any work."""
+    history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
+    base = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    result = CliRunner().invoke(app, [*base, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--out" in result.output
+    parquet = tmp_path / "demand.parquet"
+    assert CliRunner().invoke(app, [*base, "--out", str(parquet)]).exit_code == 0
+    assert pd.read_parquet(parquet)["restaurant_id"].map(type).eq(str).all()
