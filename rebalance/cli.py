@@ -292,6 +292,32 @@ def generate(
     shift_start: Annotated[
         str, typer.Option(help="Shift the availability windows are built around.")
     ] = "2026-11-30T19:00",
+    demand: Annotated[
+        bool,
+        typer.Option(
+            "--demand",
+            help="Also write demand.csv: each restaurant's rate per slot, evening profile.",
+        ),
+    ] = False,
+    staggered: Annotated[
+        bool,
+        typer.Option(
+            "--staggered",
+            help="Couriers log on during the shift and about half log off before its end.",
+        ),
+    ] = False,
+    history_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also write orders.csv (orders of this many past days) and shift_orders.csv "
+            "(the shift's day).",
+        ),
+    ] = 0,
+    shift_hours: Annotated[
+        float, typer.Option(min=0.25, max=24, help="Shift length for --demand and --staggered.")
+    ] = 4.0,
+    slot_minutes: Annotated[int, typer.Option(min=1, help="Slot length for --demand.")] = 30,
 ) -> None:
     """Write a synthetic city (zones, restaurants, couriers) for tests and benchmarks."""
     if format not in {"csv", "parquet"}:
@@ -309,6 +335,11 @@ def generate(
                 travel_times=travel_times,
                 fmt=format,
                 shift_start=shift_start,
+                demand=demand,
+                staggered=staggered,
+                history_days=history_days,
+                shift_hours=shift_hours,
+                slot_minutes=slot_minutes,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
@@ -691,6 +722,152 @@ def _shift_lock(plan: Any, cfg: Config) -> Any:
         what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
         info={"command": "publish", "city": plan.city, "shift_start": local.isoformat()},
     )
+
+
+# ------------------------------------------------------------ forecast, replay
+
+
+def _write_table_atomically(frame: Any, out: Path) -> None:
+    """Write a table as CSV, or Parquet when ``out`` ends in .parquet; never half a file."""
+    import os
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        if out.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_slots(cfg: Config, start: Any, end: Any) -> None:
+    """The shift's slots must divide it: else the config key is wrong (exit 3)."""
+    if end is not None and end <= start:
+        raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
+    from .errors import ConfigError, Issue
+    from .forecasting import shift_grid
+
+    try:
+        shift_grid(cfg, start, end)
+    except ValueError as exc:
+        raise ConfigError(
+            Issue(str(exc), file=str(cfg.source) if cfg.source else None, key="shift.slot_minutes"),
+            title="invalid configuration",
+        ) from None
+
+
+@app.command()
+def forecast(
+    history: Annotated[
+        Path, typer.Argument(help="Past orders: an orders .csv/.parquet file or a folder of them.")
+    ],
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder whose restaurants the orders belong to.")
+    ],
+    shift_start: Annotated[
+        str, typer.Option(help="Start of the shift to forecast, ISO 8601 (city time).")
+    ],
+    shift_end: Annotated[
+        str | None, typer.Option(help="Shift end; default shift start + [shift] hours.")
+    ] = None,
+    config: ConfigOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the demand table here (.csv, or .parquet); default: CSV on stdout."
+        ),
+    ] = None,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="Also forecast the history's last day from the days before and show the error.",
+        ),
+    ] = False,
+) -> None:
+    """Forecast orders per hour by restaurant and slot from past orders: the demand table.
+
+    Uses the past days at the shift's clock time (only the shift's weekday when the
+    history holds at least two), shrinks restaurants with few orders toward their zone,
+    and says what it used and what it could not estimate (on stderr when the table goes
+    to stdout).
+    """
+    with exits():
+        cfg = load_cli_config(config, data)
+        start = parse_shift(shift_start, cfg)
+        end = parse_shift(shift_end, cfg, "--shift-end")
+        from .forecasting import run_forecast
+        from .inputs import load
+
+        _check_slots(cfg, start, end)
+        if out is not None and (out.is_dir() or out.suffix not in {".csv", ".parquet"}):
+            raise typer.BadParameter(
+                "a file name ending in .csv or .parquet, e.g. DATA_DIR/demand.csv",
+                param_hint="--out",
+            )
+        inputs = load(data, cfg)
+        result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
+        report = console(stderr=out is None)
+        if out is None:
+            result.demand.to_csv(sys.stdout, index=False, lineterminator="\n")
+        else:
+            _write_table_atomically(result.demand, out)
+        report.print(result, soft_wrap=True)
+        if backtest and result.backtest is None:
+            report.print("Backtest: the history holds a single day; nothing to test against")
+        if out is not None:
+            report.print(f"[dim]Demand table written to {out} ({len(result.demand):,} rows)[/]")
+
+
+@app.command()
+def replay(
+    data_dir: Annotated[Path, typer.Argument(help="Folder with the input tables.")],
+    orders: Annotated[
+        Path,
+        typer.Option(help="The orders that came: an orders .csv/.parquet file or a folder."),
+    ],
+    shift_start: Annotated[str, typer.Option(help="Shift start, ISO 8601 (city time).")],
+    shift_end: Annotated[
+        str | None, typer.Option(help="Shift end; default shift start + [shift] hours.")
+    ] = None,
+    plan: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plan", help="A plan folder to score (repeat for several).", file_okay=False
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Score plans against the orders that came: orders served per slot and over the shift.
+
+    Per zone and slot, capacity = couriers present there x orders_per_courier_hour x
+    slot hours; served = min(orders, capacity). "no plan" keeps every courier in its zone.
+    """
+    with exits():
+        cfg = load_cli_config(config, data_dir)
+        start = parse_shift(shift_start, cfg)
+        end = parse_shift(shift_end, cfg, "--shift-end")
+        from .inputs import load
+        from .replaying import replay as run_replay
+
+        _check_slots(cfg, start, end)
+        inputs = load(data_dir, cfg)
+        result = run_replay(inputs, orders, cfg, start, end, plans=list(plan or []))
+        if format is OutputFormat.json:
+            sys.stdout.write(result.to_json())
+            for note in result.notes:
+                err(f"note: {note}", color="yellow")
+        else:
+            console().print(result, soft_wrap=True)
 
 
 def main() -> None:
