@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -137,14 +139,26 @@ class _Raw:
     frame: pd.DataFrame
     parquet: bool
     sha256: str
+    #: The file line of each row (CSV); None for Parquet, whose rows are numbered from 1.
+    lines: np.ndarray | None = None
 
     @property
     def label(self) -> str:
         return self.path.name
 
+    def where(self, pos: int) -> tuple[int | None, int | None]:
+        """(line, row) of the row at position ``pos``: the file line (CSV) or row (Parquet)."""
+        if self.lines is None:
+            return None, pos + 1
+        return int(self.lines[pos]), None
+
 
 def _find(directory: Path, name: str) -> Path | None:
-    found = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.exists()]
+    found = [
+        p
+        for p in (directory / f"{name}.csv", directory / f"{name}.parquet")
+        if os.path.lexists(p)  # a folder or a broken link is reported when read
+    ]
     if len(found) > 1:
         raise DataError(
             Issue(
@@ -156,8 +170,43 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | None:
-    data = path.read_bytes()
+def _read_bytes(path: Path, issues: list[Issue]) -> bytes | None:
+    """The file's bytes, or None with an issue when it cannot be read (a folder, no permission)."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        issues.append(
+            Issue("is a folder, not a file", file=str(path), valid=f"a {path.suffix[1:]} file")
+        )
+    except OSError as exc:
+        issues.append(
+            Issue(
+                f"cannot read file: {exc.strerror or exc}",
+                file=str(path),
+                valid="a file this user can read",
+            )
+        )
+    return None
+
+
+#: Field separators a spreadsheet may have used instead of the comma, by how they show.
+_OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def _read_csv(
+    path: Path, spec: tuple[Column, ...], issues: list[Issue]
+) -> tuple[pd.DataFrame, str, np.ndarray, int] | None:
+    """The table as text columns, its sha256, the file line of each row and of the header.
+
+    Structural problems (encoding, separator, field counts, an unterminated quote) are
+    reported once each with their line, and the table is not read further. Line
+    endings may be LF, CRLF or CR alone (old Mac exports); an Excel ``sep=,`` first
+    line is skipped; blank header names (a spreadsheet's trailing empty columns) are
+    extra columns, and rows with every field blank are not data.
+    """
+    data = _read_bytes(path, issues)
+    if data is None:
+        return None
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
         data = data[3:]
@@ -174,19 +223,80 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
             )
         )
         return None
+    if b"\r" in data:
+        # One line ending from here on, so that line numbers are what an editor shows.
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if not data.strip():
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
+    header_line = 1
+    first, _, rest = data.partition(b"\n")
+    sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
+    if sep:
+        # Excel's hint line; the header follows it.
+        if sep.group(1) not in {b",", b""}:
+            issues.append(
+                Issue(
+                    f"the first line {first.decode()!r} says fields are separated by "
+                    f"{sep.group(1).decode()!r}",
+                    file=path.name,
+                    line=1,
+                    valid="comma-separated values (in Excel: save as 'CSV UTF-8 (Comma delimited)')",
+                )
+            )
+            return None
+        data, header_line = rest, 2
+        first = data.partition(b"\n")[0]
+    header = first.decode("utf-8")
+    names = [h.strip() for h in next(csv.reader([header]), [])]
+    if not any(names):
+        issues.append(
+            Issue("the header row is empty", file=path.name, line=header_line, valid=_header(spec))
+        )
+        return None
+    if (problem := _wrong_separator(header, names, spec)) is not None:
+        issues.append(
+            Issue(
+                f"fields are separated by {problem}, not by commas "
+                f"(header found: {_clip(header)!r})",
+                file=path.name,
+                line=header_line,
+                valid="comma-separated values, "
+                + _header(spec)
+                + " (in Excel: save as 'CSV UTF-8 (Comma delimited)'; decimals with a point)",
+            )
+        )
+        return None
+    named = [n for n in names if n]
+    if len(set(named)) != len(named):
+        dupes = sorted({n for n in named if named.count(n) > 1})
+        issues.append(
+            Issue(
+                f"duplicate column names {dupes}",
+                file=path.name,
+                line=header_line,
+                valid="unique names",
+            )
+        )
+        return None
+    # Blank names are a spreadsheet's empty trailing columns: extra columns, ignored.
+    names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    names = [h.strip() for h in next(csv.reader([header]))]
+    invalid: list[int] = []
+
+    def on_invalid_row(row: Any) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid_row
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
@@ -194,36 +304,141 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
             ),
         )
     except pa.ArrowInvalid as exc:
-        message = str(exc).split("\n")[0]
+        table = None
+        failure = str(exc).split("\n")[0]
+    data_lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1
+    if table is None or invalid or table.num_rows != data_lines:
+        # Blank lines, multi-line values or broken rows: find each row's line the slow way.
+        structure = _scan_lines(data.decode("utf-8"), len(names), header_line)
+        if structure.problems or table is None:
+            for found in structure.problems[:ROWS_PER_RULE]:
+                issues.append(replace(found, file=path.name))
+            if len(structure.problems) > ROWS_PER_RULE:
+                issues.append(
+                    Issue(
+                        f"... and {len(structure.problems) - ROWS_PER_RULE} more lines with "
+                        "the wrong number of fields",
+                        file=path.name,
+                    )
+                )
+            if not structure.problems:
+                issues.append(
+                    Issue(
+                        f"cannot parse CSV: {failure}",
+                        file=path.name,
+                        valid="one header row and the same number of fields on every line",
+                    )
+                )
+            return None
+        lines = structure.lines
+    else:
+        lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
+    if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
             Issue(
-                f"cannot parse CSV: {message}",
+                "cannot tell where rows begin and end",
                 file=path.name,
                 valid="one header row and the same number of fields on every line",
             )
-        )
-        return None
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        issues.append(
-            Issue(f"duplicate column names {dupes}", file=path.name, line=1, valid="unique names")
         )
         return None
     import pyarrow.compute as pc
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
-    frame = pd.DataFrame(
-        {
-            n: pd.Series(
-                pd.arrays.ArrowStringArray(
-                    pc.utf8_trim_whitespace(table.column(n)).combine_chunks()
+    columns = {n: pc.utf8_trim_whitespace(table.column(n)).combine_chunks() for n in names}
+    if table.num_rows and len(names):
+        blank = None
+        for column in columns.values():
+            empty = pc.equal(pc.utf8_length(column), 0)
+            blank = empty if blank is None else pc.and_(blank, empty)
+        keep = np.invert(np.asarray(blank, dtype=bool))
+        if not keep.all():  # rows of empty cells, typically at the end of an export
+            mask = pa.array(keep)
+            columns = {n: c.filter(mask) for n, c in columns.items()}
+            lines = lines[keep]
+    frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
+    return frame, digest, lines, header_line
+
+
+def _header(spec: tuple[Column, ...]) -> str:
+    return "header: " + ", ".join(c.name for c in spec if c.required)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _wrong_separator(header: str, names: list[str], spec: tuple[Column, ...]) -> str | None:
+    """How the header is separated when it is not by commas (a ';' export), else None."""
+    required = {c.name for c in spec if c.required}
+    if required <= set(names):
+        return None
+    found = len(required & set(names))
+    for sep, shown in _OTHER_SEPARATORS.items():
+        if sep not in header:
+            continue
+        fields = {h.strip() for h in next(csv.reader([header], delimiter=sep), [])}
+        if len(required & fields) > found:
+            return shown
+    return None
+
+
+@dataclass
+class _Structure:
+    """Where each data row starts, and the rows whose shape is wrong."""
+
+    lines: np.ndarray
+    problems: list[Issue]
+
+
+def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
+    """Walk the CSV with Python's reader: the line of each row, and every broken row.
+
+    Only run when the fast reader found something odd, so valid files pay nothing.
+    Empty lines are skipped as the fast reader skips them.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[int] = []
+    problems: list[Issue] = []
+    offset = header_line - 1
+    last: tuple[int, list[str]] | None = None
+    try:
+        next(reader)  # header
+        while True:
+            start = reader.line_num + 1
+            row = next(reader)
+            if not row:
+                continue
+            last = (start, row)
+            if len(row) != n_fields:
+                problems.append(
+                    Issue(
+                        f"{len(row)} fields where the header has {n_fields}",
+                        line=start + offset,
+                        valid=f"{n_fields} fields on every line; put values that contain "
+                        'commas in double quotes ("Paris, 10e")',
+                    )
+                )
+            else:
+                starts.append(start + offset)
+    except StopIteration:
+        pass
+    except csv.Error as exc:
+        problems.append(Issue(f"cannot parse CSV: {exc}", line=reader.line_num + offset))
+    if last is not None:
+        start, row = last
+        tail = "\n".join(text.split("\n")[start - 1 :])
+        if tail.count('"') % 2 == 1:  # the row runs to the end of the file inside quotes
+            problems = [p for p in problems if p.line != start + offset]
+            problems.append(
+                Issue(
+                    "a quoted value opened on this line is never closed",
+                    line=start + offset,
+                    valid='a closing double quote ("), and "" for a quote inside a value',
                 )
             )
-            for n in names
-        }
-    )
-    return frame, digest
+    return _Structure(np.asarray(starts, dtype=np.int64), problems)
 
 
 def _read_parquet(
@@ -232,7 +447,9 @@ def _read_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = path.read_bytes()
+    data = _read_bytes(path, issues)
+    if data is None:
+        return None
     digest = hashlib.sha256(data).hexdigest()
     try:
         table = pq.read_table(io.BytesIO(data))
@@ -307,24 +524,33 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
             )
         return None
     parquet = path.suffix == ".parquet"
-    got = _read_parquet(path, TABLES[name], issues) if parquet else _read_csv(path, issues)
-    if got is None:
-        return None
-    frame, digest = got
+    lines: np.ndarray | None = None
+    header_line: int | None = None
+    if parquet:
+        got = _read_parquet(path, TABLES[name], issues)
+        if got is None:
+            return None
+        frame, digest = got
+    else:
+        read = _read_csv(path, TABLES[name], issues)
+        if read is None:
+            return None
+        frame, digest, lines, header_line = read
     missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
+    found = ", ".join(str(c) for c in frame.columns if not str(c).startswith("(blank"))
     for column in missing:
         issues.append(
             Issue(
                 "missing column",
                 file=path.name,
-                line=None if parquet else 1,
+                line=header_line,
                 column=column,
-                valid="header: " + ", ".join(c.name for c in TABLES[name] if c.required),
+                valid=_header(TABLES[name]) + f" (header found: {_clip(found)})",
             )
         )
     if missing:
         return None
-    return _Raw(name, path, frame, parquet, digest)
+    return _Raw(name, path, frame, parquet, digest, lines)
 
 
 # ------------------------------------------------------------------------ validation
@@ -357,12 +583,13 @@ class _Checker:
         for pos in positions[:ROWS_PER_RULE]:
             value = source.iloc[pos]
             note = (notes or {}).get(int(pos))
+            line, row = self.raw.where(int(pos))
             self.issues.append(
                 Issue(
                     f"{message} ({note})" if note else message,
                     file=self.raw.label,
-                    line=None if self.raw.parquet else int(pos) + 2,
-                    row=int(pos) + 1 if self.raw.parquet else None,
+                    line=line,
+                    row=row,
                     column=column,
                     value=value if not _is_blank(value) else "",
                     valid=valid,
@@ -394,10 +621,9 @@ class _Checker:
             first = (
                 pd.Series(np.arange(len(values)), index=values.to_numpy()).groupby(level=0).min()
             )
-            where = "line" if not self.raw.parquet else "row"
-            offset = 2 if not self.raw.parquet else 1
             for pos in np.flatnonzero(dupes)[:ROWS_PER_RULE]:
-                notes[int(pos)] = f"first at {where} {int(first[values.iloc[pos]]) + offset}"
+                line, row = self.raw.where(int(first[values.iloc[pos]]))
+                notes[int(pos)] = f"first at line {line}" if line else f"first at row {row}"
         self.flag(dupes, column, f"duplicate {column}", f"each {what} id once", notes=notes)
         return values
 
