@@ -20,9 +20,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import limits
 from .config import Config
 from .errors import DataError, Issue
-from .timeparse import parse_timestamps
+from .timeparse import YEARS, out_of_range, parse_timestamps
 
 __all__ = ["Inputs", "load"]
 
@@ -700,17 +701,51 @@ class _Checker:
 
     def timestamp(self, column: str, timezone: str) -> pd.Series:
         raw = self.raw.frame[column]
-        if isinstance(raw.dtype, pd.DatetimeTZDtype):
-            return raw.dt.tz_convert("UTC").dt.as_unit("ns")
-        text = self.text(column).astype(str)
-        values = parse_timestamps(text, timezone)
+        if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a Parquet timestamp column
+            outside = (~raw.dt.year.between(*YEARS) & raw.notna()).to_numpy()
+            values = raw.where(~outside).dt.tz_convert("UTC").dt.as_unit("ns")
+        else:
+            text = self.text(column).astype(str)
+            values = parse_timestamps(text, timezone)
+            outside = out_of_range(text)
         self.flag(
-            values.isna(),
+            values.isna().to_numpy() & ~outside,
             column,
             "not an ISO 8601 timestamp",
             "an ISO 8601 timestamp, e.g. 2026-11-30T19:00 (city time) or 2026-11-30T19:00:00+01:00",
         )
+        self.flag(
+            outside,
+            column,
+            "timestamp outside the supported years",
+            f"a year from {YEARS[0]} to {YEARS[1]}; for a window with no end, "
+            "a date well after the shift (e.g. 2100-01-01)",
+        )
         return values
+
+
+def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
+    """A zone's open demand within the supported range (see `limits`), named by zone."""
+    # Rows already reported (a rate out of range, an unknown zone) are not counted twice.
+    counted = restaurants["status"].eq("open").to_numpy() & ~c.bad
+    rate = restaurants["expected_orders_per_hour"].where(counted, 0.0)
+    totals = rate.groupby(restaurants["zone_id"], sort=True).sum()
+    over = totals[totals > limits.MAX_ZONE_ORDERS_PER_HOUR]
+    for zone_id, total in over.items():
+        rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
+        line, row = c.raw.where(int(rows[0]))
+        c.issues.append(
+            Issue(
+                f"the open restaurants of zone {zone_id!r} expect {total:,.0f} orders per hour "
+                "in total",
+                file=c.raw.label,
+                line=line,
+                row=row,
+                column="expected_orders_per_hour",
+                valid=f"at most {limits.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone "
+                "(split the zone, or check the unit: orders per hour)",
+            )
+        )
 
 
 def _is_blank(value: Any) -> bool:
@@ -756,14 +791,16 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                     default=1.0,
                     lo=0,
                     lo_open=True,
-                    valid="a number > 0, or blank for 1",
+                    hi=limits.MAX_PRIORITY,
+                    valid=f"a number > 0 and at most {limits.MAX_PRIORITY:,.0f}, or blank for 1",
                 ),
                 "max_couriers": c.number(
                     "max_couriers",
                     default=np.nan,
                     lo=0,
+                    hi=limits.MAX_CAP,
                     integer=True,
-                    valid="a whole number >= 0, or blank for no cap",
+                    valid=f"a whole number from 0 to {limits.MAX_CAP:,}, or blank for no cap",
                 ),
             }
         )
@@ -778,10 +815,14 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 else c.text("zone_id").astype(str),
                 "status": c.choice("status", ["open", "closed"]),
                 "expected_orders_per_hour": c.number(
-                    "expected_orders_per_hour", lo=0, valid="a finite number >= 0"
+                    "expected_orders_per_hour",
+                    lo=0,
+                    hi=limits.MAX_ORDERS_PER_HOUR,
+                    valid=f"a finite number >= 0 and at most {limits.MAX_ORDERS_PER_HOUR:,.0f}",
                 ),
             }
         )
+        _check_zone_demand(c, restaurants)
     if (raw := raws["couriers"]) is not None:
         c = _Checker(raw, issues)
         start = c.timestamp("available_from", tz)

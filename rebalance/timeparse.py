@@ -9,7 +9,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-__all__ = ["floor_quarter_hour", "parse_timestamp", "parse_timestamps"]
+__all__ = ["floor_quarter_hour", "out_of_range", "parse_timestamp", "parse_timestamps"]
+
+#: Years a timestamp may have: pandas holds nanoseconds in int64 (1677-09-21 to
+#: 2262-04-11); whole years inside that, with room for any timezone offset.
+YEARS = (1678, 2261)
 
 _OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
@@ -35,7 +39,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     text = values.astype("string").fillna("")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
+    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool) & ~out_of_range(text)
     has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
     aware = iso & has_offset
     naive = iso & ~has_offset
@@ -57,6 +61,15 @@ def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     return out
 
 
+def out_of_range(values: pd.Series) -> np.ndarray:
+    """Which ISO 8601 texts name a year outside `YEARS` (9999-12-31 as "forever", 0001-...)."""
+    text = values.astype("string").fillna("")
+    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
+    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
+    inside = year.between(*YEARS).fillna(False).to_numpy(dtype=bool)
+    return iso & ~inside
+
+
 def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
     """One timestamp (str, datetime or Timestamp) as an aware UTC Timestamp.
 
@@ -64,12 +77,19 @@ def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
     """
     if isinstance(value, pd.Timestamp | datetime):
         ts = pd.Timestamp(value)
+        if not YEARS[0] <= ts.year <= YEARS[1]:
+            raise ValueError(f"{ts} is outside the supported years {YEARS[0]} to {YEARS[1]}")
         if ts.tzinfo is None:
             ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         return ts.tz_convert("UTC").as_unit("ns")
     text = str(value).strip()
     series = parse_timestamps(pd.Series([text]), timezone)
     ts = series.iloc[0]
+    if pd.isna(ts) and out_of_range(pd.Series([text]))[0]:
+        raise ValueError(
+            f"{text!r} is outside the supported years {YEARS[0]} to {YEARS[1]}; "
+            "expected e.g. '2026-11-30T19:00'"
+        )
     if pd.isna(ts):
         raise ValueError(
             f"{text!r} is not an ISO 8601 timestamp; expected e.g. '2026-11-30T19:00' "

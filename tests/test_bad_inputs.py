@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from util import DATA, VALID, city_with
+from util import DATA, SHIFT, VALID, city_with
 
 from rebalance import DataError, load
 from rebalance.cli import app
@@ -110,3 +110,45 @@ def test_cli_exits_3_with_the_line(tmp_path, rule):
     result = CliRunner().invoke(app, ["validate", str(city_with(tmp_path, rule))])
     assert result.exit_code == 3, result.output
     assert "line" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("rule", "file", "line", "column", "valid"),
+    [
+        ("OrdersTooLarge", "restaurants.csv", 3, "expected_orders_per_hour", "at most 10,000"),
+        ("PriorityTooLarge", "zones.csv", 3, "priority", "at most 1,000"),
+        ("CapTooLarge", "zones.csv", 6, "max_couriers", "0 to 1,000,000"),
+        ("ZoneDemandTooLarge", "restaurants.csv", 5, "expected_orders_per_hour", "per zone"),
+        ("TimestampYear9999", "couriers.csv", 6, "available_until", "1678 to 2261"),
+        ("TimestampYear0001", "couriers.csv", 3, "available_from", "1678 to 2261"),
+    ],
+)
+def test_absurd_values_are_refused_with_the_range(tmp_path, rule, file, line, column, valid):
+    """Finite but absurd numbers and years are refused at load, naming the supported range."""
+    found, text = problems(tmp_path, rule)
+    assert [(p.file, p.line, p.column) for p in found] == [(file, line, column)], text
+    assert valid in (found[0].valid or "")
+
+
+# Utf8Bom predates tests/data/accepted: a BOM is accepted (test_inputs.py).
+BAD_RULES = sorted(p.name for p in (DATA / "bad").iterdir() if p.name != "Utf8Bom")
+
+
+@pytest.mark.parametrize("rule", BAD_RULES)
+def test_validate_never_says_ok_to_what_plan_refuses(tmp_path, rule):
+    """For every malformed file, validate and plan both exit 3 (never OK, never a crash)."""
+    city = city_with(tmp_path, rule)
+    checked = CliRunner().invoke(app, ["validate", str(city), "--shift-start", SHIFT])
+    planned = CliRunner().invoke(app, ["plan", str(city), "--shift-start", SHIFT])
+    assert (checked.exit_code, planned.exit_code) == (3, 3), checked.output + planned.output
+
+
+@pytest.mark.parametrize("rule", sorted(p.name for p in ACCEPTED.iterdir()))
+def test_accepted_quirks_plan(tmp_path, rule):
+    """Every accepted spreadsheet quirk also plans (exit 0)."""
+    city = tmp_path / rule
+    shutil.copytree(VALID, city)
+    for file in (ACCEPTED / rule).iterdir():
+        shutil.copy(file, city / file.name)
+    result = CliRunner().invoke(app, ["plan", str(city), "--shift-start", SHIFT])
+    assert result.exit_code == 0, result.output
