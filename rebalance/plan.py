@@ -218,63 +218,145 @@ class Plan:
 
 
 def read_plan(directory: str | Path) -> Plan:
-    """Read a plan folder written by `Plan.write` (or `rebalance plan --out`)."""
+    """Read a plan folder written by `Plan.write` (or `rebalance plan --out`).
+
+    A missing, truncated or edited file raises `DataError` (exit 3) naming the file and
+    what is wrong with it, never a traceback.
+    """
+    from .errors import DataError, Issue
+
     folder = Path(directory)
+    valid = "a folder written by `rebalance plan --out` (write it again with that command)"
+    if not folder.is_dir():
+        raise DataError(
+            Issue(
+                "plan folder not found" if not folder.exists() else "not a folder",
+                file=str(folder),
+                valid=valid,
+            ),
+            title="not a plan folder",
+        )
     missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
     if missing:
-        from .errors import DataError, Issue
-
         raise DataError(
             [
-                Issue(
-                    f"missing plan file {name}",
-                    file=str(folder / name),
-                    valid="a folder written by `rebalance plan --out`",
-                )
+                Issue(f"missing plan file {name}", file=str(folder / name), valid=valid)
                 for name in missing
             ],
             title="not a plan folder",
         )
-    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-    zones = pd.read_csv(
+
+    def broken(name: str, what: str) -> DataError:
+        return DataError(Issue(what, file=str(folder / name), valid=valid), title="unreadable plan")
+
+    try:
+        meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise broken("plan.json", "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise broken(
+            "plan.json",
+            f"not valid JSON (line {exc.lineno}: {exc.msg}); the file is truncated or was edited",
+        ) from None
+    except OSError as exc:
+        raise broken("plan.json", f"cannot read: {exc.strerror or exc}") from None
+    if not isinstance(meta, dict):
+        raise broken("plan.json", "not a JSON object")
+    zones = _read_table(
         folder / "zones.csv",
-        dtype={
-            "zone_id": str,
-            "name": str,
-            "action": str,
-            "pause_restaurants": str,
-            "pause_restaurant_names": str,
+        {
+            c: str
+            for c in ("zone_id", "name", "action", "pause_restaurants", "pause_restaurant_names")
         },
-        keep_default_na=False,
+        valid,
     )
-    moves = pd.read_csv(
+    moves = _read_table(
         folder / "moves.csv",
-        dtype={c: "str" for c in ("courier_id", "vehicle", "from_zone", "to_zone")},
-        keep_default_na=False,
+        {c: str for c in ("courier_id", "vehicle", "from_zone", "to_zone")},
+        valid,
     )
-    moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
+    try:
+        moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
+    except (KeyError, ValueError) as exc:
+        raise broken("moves.csv", f"bad travel_minutes column ({_first_line(exc)})") from None
     if "paused_orders_per_hour" not in zones.columns:
         zones["paused_orders_per_hour"] = 0.0
     if "pause_restaurant_names" not in zones.columns:
         zones["pause_restaurant_names"] = ""
-    return Plan(
-        plan_id=meta["plan_id"],
-        city=meta["city"],
-        timezone=meta.get("timezone", "UTC"),
-        shift_start=pd.Timestamp(meta["shift_start"]).tz_convert("UTC"),
-        shift_end=pd.Timestamp(meta["shift_end"]).tz_convert("UTC"),
-        status=meta["status"],
-        objective=meta.get("objective"),
-        best_bound=meta.get("best_bound"),
-        solve_seconds=meta.get("solve_seconds", 0.0),
-        inputs_sha256=meta.get("inputs_sha256", ""),
-        kpis=meta.get("kpis", {}),
-        zones=zones,
-        moves=moves,
-        message=meta.get("message", ""),
-        settings=meta.get("settings", {}),
-        timings=meta.get("timings", {}),
-    )
+    try:
+        return Plan(
+            plan_id=str(meta["plan_id"]),
+            city=str(meta["city"]),
+            timezone=_timezone(meta.get("timezone", "UTC")),
+            shift_start=_utc(meta["shift_start"]),
+            shift_end=_utc(meta["shift_end"]),
+            status=meta["status"],
+            objective=meta.get("objective"),
+            best_bound=meta.get("best_bound"),
+            solve_seconds=meta.get("solve_seconds", 0.0),
+            inputs_sha256=meta.get("inputs_sha256", ""),
+            kpis=_table(meta.get("kpis", {})),
+            zones=zones,
+            moves=moves,
+            message=meta.get("message", ""),
+            settings=_table(meta.get("settings", {})),
+            timings=_table(meta.get("timings", {})),
+        )
+    except KeyError as exc:
+        raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+
+
+def _read_table(path: Path, dtype: dict[str, Any], valid: str) -> pd.DataFrame:
+    """One plan CSV; a truncated or garbled file is a `DataError` naming it."""
+    from .errors import DataError, Issue
+
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell():  # `Plan.write` ends every file with a newline: no newline, cut short
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    raise ValueError("the file is truncated: its last line is incomplete")
+        return pd.read_csv(path, dtype=dtype, keep_default_na=False)
+    except (ValueError, OSError) as exc:  # pandas' EmptyDataError and ParserError included
+        raise DataError(
+            Issue(
+                f"cannot read it as a plan table ({_first_line(exc)})", file=str(path), valid=valid
+            ),
+            title="unreadable plan",
+        ) from None
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(str(value))
+    except (LookupError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown timezone {value!r}") from exc
+    return str(value)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    """An ISO 8601 timestamp with its offset, as UTC (ValueError otherwise)."""
+    if not isinstance(value, str):
+        raise ValueError(f"shift times must be ISO 8601 text, got {value!r}")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"shift time {value!r} has no UTC offset")
+    return ts.tz_convert("UTC")
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _jsonable(value: Any) -> Any:
