@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import limits
+from . import ranges
 from .errors import ConfigError, Issue
 
 __all__ = ["DEFAULT_VEHICLES", "Config", "VehicleConfig", "load_config"]
@@ -45,31 +45,31 @@ class CityConfig(_Section):
 class DemandConfig(_Section):
     orders_per_courier_hour: float = Field(
         2.5,
-        ge=limits.MIN_ORDERS_PER_COURIER_HOUR,
+        ge=ranges.MIN_ORDERS_PER_COURIER_HOUR,
         allow_inf_nan=False,
     )
 
 
 class EligibilityConfig(_Section):
     min_available_minutes: float = Field(
-        60, ge=0, le=limits.MAX_WINDOW_MINUTES, allow_inf_nan=False
+        60, ge=0, le=ranges.MAX_WINDOW_MINUTES, allow_inf_nan=False
     )
 
 
 class CostsConfig(_Section):
-    # Bounded so that the solver's int64 costs stay exact (see `limits`).
-    move_fixed_minutes: float = Field(5.0, ge=0, le=limits.MAX_COST_MINUTES, allow_inf_nan=False)
-    shortage_minutes: float = Field(60.0, ge=0, le=limits.MAX_COST_MINUTES, allow_inf_nan=False)
-    surplus_minutes: float = Field(0.0, ge=0, le=limits.MAX_COST_MINUTES, allow_inf_nan=False)
+    # Bounded so that the solver's int64 costs stay exact (see `ranges`).
+    move_fixed_minutes: float = Field(5.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
+    shortage_minutes: float = Field(60.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
+    surplus_minutes: float = Field(0.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
     #: A re-plan's changed instruction to a courier costs this much (CONTRACT section 9).
-    change_minutes: float = Field(10.0, ge=0, le=limits.MAX_COST_MINUTES, allow_inf_nan=False)
+    change_minutes: float = Field(10.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
 
 
 class ShiftConfig(_Section):
     """The shift's length and its slots (CONTRACT section 7)."""
 
     hours: float = Field(4.0, gt=0, le=48, allow_inf_nan=False)
-    slot_minutes: int = Field(30, gt=0, le=limits.MAX_SLOT_MINUTES)
+    slot_minutes: int = Field(30, gt=0, le=ranges.MAX_SLOT_MINUTES)
 
 
 class SolverConfig(_Section):
@@ -79,12 +79,12 @@ class SolverConfig(_Section):
 
 
 class TravelConfig(_Section):
-    detour_factor: float = Field(1.3, gt=0, le=limits.MAX_DETOUR_FACTOR, allow_inf_nan=False)
+    detour_factor: float = Field(1.3, gt=0, le=ranges.MAX_DETOUR_FACTOR, allow_inf_nan=False)
 
 
 class VehicleConfig(_Section):
-    speed_kmh: float = Field(gt=0, le=limits.MAX_SPEED_KMH, allow_inf_nan=False)
-    max_move_minutes: float = Field(ge=0, le=limits.MAX_MOVE_MINUTES, allow_inf_nan=False)
+    speed_kmh: float = Field(gt=0, le=ranges.MAX_SPEED_KMH, allow_inf_nan=False)
+    max_move_minutes: float = Field(ge=0, le=ranges.MAX_MOVE_MINUTES, allow_inf_nan=False)
 
 
 class DataConfig(_Section):

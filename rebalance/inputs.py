@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import limits
+from . import ranges
 from .config import Config
 from .errors import DataError, Issue
 from .timeparse import YEARS, out_of_range, parse_timestamps
@@ -725,12 +725,12 @@ class _Checker:
 
 
 def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
-    """A zone's open demand within the supported range (see `limits`), named by zone."""
+    """A zone's open demand within the supported range (see `ranges`), named by zone."""
     # Rows already reported (a rate out of range, an unknown zone) are not counted twice.
     counted = restaurants["status"].eq("open").to_numpy() & ~c.bad
     rate = restaurants["expected_orders_per_hour"].where(counted, 0.0)
     totals = rate.groupby(restaurants["zone_id"], sort=True).sum()
-    over = totals[totals > limits.MAX_ZONE_ORDERS_PER_HOUR]
+    over = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
     for zone_id, total in over.items():
         rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
         line, row = c.raw.where(int(rows[0]))
@@ -742,7 +742,7 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
                 line=line,
                 row=row,
                 column="expected_orders_per_hour",
-                valid=f"at most {limits.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone "
+                valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone "
                 "(split the zone, or check the unit: orders per hour)",
             )
         )
@@ -791,16 +791,16 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                     default=1.0,
                     lo=0,
                     lo_open=True,
-                    hi=limits.MAX_PRIORITY,
-                    valid=f"a number > 0 and at most {limits.MAX_PRIORITY:,.0f}, or blank for 1",
+                    hi=ranges.MAX_PRIORITY,
+                    valid=f"a number > 0 and at most {ranges.MAX_PRIORITY:,.0f}, or blank for 1",
                 ),
                 "max_couriers": c.number(
                     "max_couriers",
                     default=np.nan,
                     lo=0,
-                    hi=limits.MAX_CAP,
+                    hi=ranges.MAX_CAP,
                     integer=True,
-                    valid=f"a whole number from 0 to {limits.MAX_CAP:,}, or blank for no cap",
+                    valid=f"a whole number from 0 to {ranges.MAX_CAP:,}, or blank for no cap",
                 ),
             }
         )
@@ -817,8 +817,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 "expected_orders_per_hour": c.number(
                     "expected_orders_per_hour",
                     lo=0,
-                    hi=limits.MAX_ORDERS_PER_HOUR,
-                    valid=f"a finite number >= 0 and at most {limits.MAX_ORDERS_PER_HOUR:,.0f}",
+                    hi=ranges.MAX_ORDERS_PER_HOUR,
+                    valid=f"a finite number >= 0 and at most {ranges.MAX_ORDERS_PER_HOUR:,.0f}",
                 ),
             }
         )

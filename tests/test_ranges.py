@@ -1,20 +1,20 @@
-"""The supported ranges (`rebalance.limits`) keep the solver's int64 costs exact."""
+"""The supported ranges (`rebalance.ranges`) keep the solver's int64 costs exact."""
 
 from __future__ import annotations
 
 import pytest
 from util import courier, restaurant, write_city, zone
 
-from rebalance import Config, ConfigError, limits, load, solve
+from rebalance import Config, ConfigError, load, ranges, solve
 from rebalance.config import load_config
 from rebalance.model import SCALE
 
 
 def test_largest_arc_cost_fits_the_flow_solver():
     """At the limits, |arc cost| x (nodes + 1) and the total flow cost stay below int64."""
-    largest = limits.largest_arc_cost(SCALE)
-    assert largest * (limits.MAX_NODES + 1) < limits.INT64_MAX
-    assert 2 * limits.MAX_NODES * largest < limits.INT64_MAX
+    largest = ranges.largest_arc_cost(SCALE)
+    assert largest * (ranges.MAX_NODES + 1) < ranges.INT64_MAX
+    assert 2 * ranges.MAX_NODES * largest < ranges.INT64_MAX
 
 
 def test_a_city_at_the_limits_plans_optimally(tmp_path):
@@ -22,17 +22,17 @@ def test_a_city_at_the_limits_plans_optimally(tmp_path):
     city = write_city(
         tmp_path / "edge",
         zones=[
-            zone("A", 48.85, 2.35, priority=limits.MAX_PRIORITY, cap=limits.MAX_CAP),
+            zone("A", 48.85, 2.35, priority=ranges.MAX_PRIORITY, cap=ranges.MAX_CAP),
             zone("B", 48.86, 2.36),
         ],
         restaurants=[
-            restaurant("R1", "A", limits.MAX_ORDERS_PER_HOUR / 2),
-            restaurant("R2", "A", limits.MAX_ORDERS_PER_HOUR / 2),
+            restaurant("R1", "A", ranges.MAX_ORDERS_PER_HOUR / 2),
+            restaurant("R2", "A", ranges.MAX_ORDERS_PER_HOUR / 2),
             restaurant("R3", "B", 1.0),
         ],
         couriers=[courier(f"C{i}", "B", until="2026-12-08T00:00") for i in range(3)],
     )
-    top = limits.MAX_COST_MINUTES
+    top = ranges.MAX_COST_MINUTES
     config = Config().with_changes(
         costs={"shortage_minutes": top, "move_fixed_minutes": top, "surplus_minutes": top},
         eligibility={"min_available_minutes": 60},

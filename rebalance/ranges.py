@@ -20,7 +20,7 @@ or a crash. So each number is bounded where it enters (`inputs` for the tables,
   ~100 MB.
 - Timestamps are nanoseconds in int64 (pandas): years 1678 to 2261.
 
-`test_limits.py` checks these inequalities and plans a city at the limits.
+`test_ranges.py` checks these inequalities and plans a city at the limits.
 """
 
 from __future__ import annotations
