@@ -7,6 +7,8 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +173,17 @@ class Plan:
 
         The files are written to a temporary sibling folder, then swapped in with
         renames, so a reader (or a crash) sees the old plan or the new one, never half.
-        An existing folder is replaced only if it holds nothing but plan files.
+        An existing folder is replaced only if it holds nothing but plan files. A
+        ``directory`` that is a symbolic link is followed: the folder it points to is
+        replaced and the link kept. A disk that is full or read-only raises
+        `StorageError` saying what and where, and leaves the previous plan (or nothing).
         """
         if not self.feasible:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
-        target = Path(directory)
+        target = _follow_link(Path(directory))
         parent = target.parent
-        parent.mkdir(parents=True, exist_ok=True)
+        with _storage_errors(target):
+            parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             if not target.is_dir():
                 raise FileExistsError(f"{target} exists and is not a folder")
@@ -189,7 +195,8 @@ class Plan:
                 )
             if not overwrite and any(target.iterdir()):
                 raise FileExistsError(f"{target} already holds a plan")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+        with _storage_errors(target):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
         try:
             self.moves[list(MOVES_COLUMNS)].to_csv(
                 tmp / "moves.csv", index=False, lineterminator="\n"
@@ -206,11 +213,20 @@ class Plan:
                 old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
                 old.rmdir()
                 os.replace(target, old)
-                os.replace(tmp, target)
+                try:
+                    os.replace(tmp, target)
+                except BaseException:
+                    os.replace(old, target)  # the previous plan stays, whole
+                    raise
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, target)
             _fsync_dir(parent)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno is None:
+                raise
+            raise _storage_error(exc, target) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -357,6 +373,33 @@ def _table(value: Any) -> dict[str, Any]:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _follow_link(target: Path) -> Path:
+    """The folder a plan goes to: a symbolic link is followed (never replaced by a folder)."""
+    if not target.is_symlink():
+        return target
+    real = target.resolve()
+    if real.exists() and not real.is_dir():
+        raise FileExistsError(f"{target} is a link to {real}, which is not a folder")
+    return real
+
+
+def _storage_error(exc: OSError, target: Path) -> Exception:
+    from .errors import StorageError
+
+    return StorageError.from_os_error(exc, "write the plan folder", target)
+
+
+@contextmanager
+def _storage_errors(target: Path) -> Iterator[None]:
+    """OS errors while preparing ``target`` as `StorageError` (our own messages pass)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise _storage_error(exc, target) from exc
 
 
 def _jsonable(value: Any) -> Any:
