@@ -367,7 +367,7 @@ def _open_history(config: Path | None) -> Any:
 
     with exits():
         path = load_cli_config(config).history_path
-    return History(path) if path.exists() else None
+        return History(path) if path.exists() else None
 
 
 @history_app.callback(invoke_without_command=True)
@@ -387,7 +387,8 @@ def history(
     from .views.history import runs_json, runs_table
 
     store = _open_history(config)
-    records = [] if store is None else store.runs(city=city, limit=limit)
+    with exits():
+        records = [] if store is None else store.runs(city=city, limit=limit)
     if store is not None:
         store.close()
     if format is OutputFormat.json:
@@ -415,7 +416,8 @@ def history_show(
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
     store = _open_history(config)
-    record = None if store is None else store.run(run_id)
+    with exits():
+        record = None if store is None else store.run(run_id)
     if store is not None:
         store.close()
     if record is None:
