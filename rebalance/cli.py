@@ -44,8 +44,14 @@ ConfigOpt = Annotated[
 
 
 def err(message: str, *, color: str = "red") -> None:
-    """Print a message to stderr (never stdout, which scripts parse)."""
-    typer.secho(message, err=True, fg=color)
+    """Print a message to stderr (never stdout, which scripts parse).
+
+    Messages quote names from the data: control characters and bidi overrides are
+    written out (`rebalance.escape.visible`) so that no name can drive the terminal.
+    """
+    from .escape import visible
+
+    typer.secho(visible(message), err=True, fg=color)
 
 
 @contextmanager
@@ -116,7 +122,11 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
 
     out = console()
     s = inputs.summary()
-    out.print(f"[bold green]OK[/] {inputs.source}: valid input for {cfg.city.name}")
+    from .escape import terminal
+
+    out.print(
+        f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name)}"
+    )
     out.print(f"  zones: {s['zones']}")
     out.print(
         f"  restaurants: {s['restaurants_open'] + s['restaurants_closed']} "
@@ -205,7 +215,11 @@ def plan(
         else:
             console().print(result)
             if out is not None:
-                console().print(f"[dim]Plan written to {out}/ (moves.csv, zones.csv, plan.json)[/]")
+                from .escape import terminal
+
+                console().print(
+                    f"[dim]Plan written to {terminal(out)}/ (moves.csv, zones.csv, plan.json)[/]"
+                )
 
 
 # ------------------------------------------------------------------- generate
@@ -617,8 +631,10 @@ def publish(
             "adopted": "found already posted, recorded",
         }.get(result.action, result.action)
         replies = f", {result.thread_replies} thread replies" if result.thread_replies else ""
+        from .escape import terminal
+
         console().print(
-            f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})",
+            terminal(f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})"),
             soft_wrap=True,
         )
 

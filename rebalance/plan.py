@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from .escape import csv_frame, csv_unframe
+
 __all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "read_plan"]
 
 MOVES_COLUMNS: dict[str, str] = {
@@ -198,13 +200,17 @@ class Plan:
         with _storage_errors(target):
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
         try:
-            self.moves[list(MOVES_COLUMNS)].to_csv(
+            # Text cells that a spreadsheet would run as formulas get a leading ' (OWASP);
+            # read_plan gives the raw values back.
+            csv_frame(self.moves[list(MOVES_COLUMNS)]).to_csv(
                 tmp / "moves.csv", index=False, lineterminator="\n"
             )
             zones = self.zones.assign(
                 **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
             )
-            zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
+            csv_frame(zones[ZONES_COLUMNS]).to_csv(
+                tmp / "zones.csv", index=False, lineterminator="\n"
+            )
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
             for name in PLAN_FILES:
                 _fsync(tmp / name)
@@ -278,19 +284,12 @@ def read_plan(directory: str | Path) -> Plan:
         raise broken("plan.json", f"cannot read: {exc.strerror or exc}") from None
     if not isinstance(meta, dict):
         raise broken("plan.json", "not a JSON object")
-    zones = _read_table(
-        folder / "zones.csv",
-        {
-            c: str
-            for c in ("zone_id", "name", "action", "pause_restaurants", "pause_restaurant_names")
-        },
-        valid,
-    )
-    moves = _read_table(
-        folder / "moves.csv",
-        {c: str for c in ("courier_id", "vehicle", "from_zone", "to_zone")},
-        valid,
-    )
+    zone_text = ("zone_id", "name", "action", "pause_restaurants", "pause_restaurant_names")
+    zones = _read_table(folder / "zones.csv", {c: str for c in zone_text}, valid)
+    move_text = ("courier_id", "vehicle", "from_zone", "to_zone")
+    moves = _read_table(folder / "moves.csv", {c: str for c in move_text}, valid)
+    # Undo the formula guard of `Plan.write`: the plan holds the partners' raw values.
+    zones, moves = csv_unframe(zones, zone_text), csv_unframe(moves, move_text)
     try:
         moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
     except (KeyError, ValueError) as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalance.escape import csv_frame, mrkdwn, plain
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
@@ -58,8 +59,8 @@ FILES_COMMENT = "Every move and every zone of this plan, as CSV."
 
 
 def escape_mrkdwn(text: object) -> str:
-    """Escape for mrkdwn (Slack reads <, > and & as markup)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape for mrkdwn: `rebalance.escape.mrkdwn` (entities, controls and bidi)."""
+    return mrkdwn(text)
 
 
 def _pct(x: Any) -> str:
@@ -107,7 +108,7 @@ def context_block(text: str) -> dict[str, Any]:
 
 
 def _cell(text: object) -> dict[str, Any]:
-    value = str(text)
+    value = plain(text)
     return {"type": "raw_text", "text": value if value else "–"}
 
 
@@ -216,7 +217,10 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     chash = content_hash(plan)
     names = zone_names(plan)
     k = plan.kpis
-    title = f"{plan.city} · {_window(plan)}"
+    # The city comes from a config a partner may write: plain text in the header, mrkdwn
+    # in the notification fallback (which Slack parses for mentions and links).
+    title = f"{plain(plan.city)} · {_window(plan)}"
+    title_md = f"{mrkdwn(plan.city)} · {_window(plan)}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
     routes = plan.routes()
@@ -322,7 +326,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     blocks.append(context_block(escape_mrkdwn(footer)))
 
     fallback = cut(
-        f"{title}: coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
+        f"{title_md}: coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
         f"{moved} couriers moved, "
         + (
             f"{shortage} short in {as_int(k.get('zones_short'))} zone(s)."
@@ -347,7 +351,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         payloads.append(
             {
                 "channel": channel,
-                "text": cut(f"{title} (continued, {i} of {len(parts)})", MAX_FALLBACK_CHARS),
+                "text": cut(f"{title_md} (continued, {i} of {len(parts)})", MAX_FALLBACK_CHARS),
                 "blocks": part,
                 "metadata": metadata(
                     PART_EVENT_TYPE, {"plan_key": key, "content_hash": chash, "part": i}
@@ -387,17 +391,20 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     start = plan.local(plan.shift_start)
     stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
     suffix = f" [{marker}]" if marker else ""
-    when = f"{plan.city}, {start:%a %d %b %H:%M}"
+    when = f"{plain(plan.city)}, {start:%a %d %b %H:%M}"
+    # The same formula guard as the plan folder's files: a partner opens these in Excel.
+    moves = csv_frame(plan.moves[list(MOVES_COLUMNS)])
+    zones = csv_frame(plan.zones[ZONES_COLUMNS])
     return [
         {
             "filename": f"{stem}-moves.csv",
             "title": f"Moves · {when}{suffix}",
-            "content": plan.moves[list(MOVES_COLUMNS)].to_csv(index=False, lineterminator="\n"),
+            "content": moves.to_csv(index=False, lineterminator="\n"),
         },
         {
             "filename": f"{stem}-zones.csv",
             "title": f"Zones · {when}{suffix}",
-            "content": plan.zones[ZONES_COLUMNS].to_csv(index=False, lineterminator="\n"),
+            "content": zones.to_csv(index=False, lineterminator="\n"),
         },
     ]
 

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from rebalance.escape import terminal, visible
 from rebalance.history import PHASES, RunRecord
 
 __all__ = ["run_details", "runs_json", "runs_table", "summary_line"]
@@ -31,7 +32,8 @@ def summary_line(record: RunRecord) -> str:
     moved = k.get("moved_couriers")
     body = f"{moved} couriers to move, coverage {_pct(k.get('coverage_before'))} -> {_pct(k.get('coverage'))}"
     shift = _short_time(record.shift_start)
-    return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
+    # printed as rich markup: the city and channel come from a config
+    return terminal(f"run {record.run_id}: {record.city} {shift}: {where}; {body}", one_line=True)
 
 
 def runs_table(records: list[RunRecord]) -> Any:
@@ -60,7 +62,7 @@ def runs_table(records: list[RunRecord]) -> Any:
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
         table.add_row(
             r.run_id,
-            r.city,
+            terminal(r.city, one_line=True),
             _short_time(r.shift_start, "%m-%d %H:%M"),
             _took(r),
             f"[{styles.get(r.status, 'default')}]{status}[/]",
@@ -130,7 +132,7 @@ def run_details(record: RunRecord) -> Any:
     from rich.text import Text
 
     for key, value in rows:
-        table.add_row(key, Text(value))
+        table.add_row(key, Text(visible(value)))
     return table
 
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from rebalance.escape import terminal, terminal_frame, visible
+
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
@@ -52,16 +54,18 @@ def _window(plan: Plan) -> str:
 def summary_text(plan: Plan) -> str:
     """Plain-text headline: city, shift, status, and the KPIs."""
     if not plan.feasible:
-        return f"{plan.city} {_window(plan)}: no feasible plan: {plan.message}"
+        return visible(f"{plan.city} {_window(plan)}: no feasible plan: {plan.message}")
     k = plan.kpis
-    return "\n".join(
-        [
-            f"{plan.city} · {_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
-            f"coverage {_pct(k['coverage_before'])} -> {_pct(k['coverage'])}; "
-            f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
-            f"travel {_minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
-            f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
-        ]
+    return visible(
+        "\n".join(
+            [
+                f"{plan.city} · {_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
+                f"coverage {_pct(k['coverage_before'])} -> {_pct(k['coverage'])}; "
+                f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
+                f"travel {_minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
+                f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
+            ]
+        )
     )
 
 
@@ -72,9 +76,10 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    plan = _escaped(plan)
     if not plan.feasible:
         yield Panel(
-            Text(plan.message, style="bold red"),
+            Text(visible(plan.message), style="bold red"),
             title=f"{plan.city} · {_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
@@ -186,6 +191,19 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier in moves.csv"
             )
         yield table
+
+
+def _escaped(plan: Plan) -> Plan:
+    """The plan with every partner string safe in rich markup (`rebalance.escape.terminal`):
+    the renderables below put names into markup strings (titles, table cells)."""
+    from dataclasses import replace
+
+    return replace(
+        plan,
+        city=terminal(plan.city, one_line=True),
+        zones=terminal_frame(plan.zones),
+        moves=terminal_frame(plan.moves),
+    )
 
 
 def _plural(n: int, word: str) -> str:
