@@ -535,7 +535,9 @@ def batch(
     if format is BatchFormat.json:
         sys.stdout.write(result.to_json())
     elif format is BatchFormat.csv:
-        result.table().to_csv(sys.stdout, index=False, lineterminator="\n")
+        from .escape import csv_frame
+
+        csv_frame(result.table()).to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
         console().print(result)
     if any(city.planned for city in result.results):

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for the frame helpers: the terminal rules stay light
+    import pandas as pd
 
 __all__ = [
     "csv_cell",
@@ -130,6 +132,8 @@ def csv_uncell(value: str) -> str:
 
 
 def _text_columns(frame: pd.DataFrame, columns: Iterable[str] | None) -> list[str]:
+    import pandas as pd
+
     if columns is not None:
         return [c for c in columns if c in frame.columns]
     return [
