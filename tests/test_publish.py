@@ -190,7 +190,8 @@ def test_plan_key_normalises_city_and_instant():
     assert plan_key("Paris", "2026-11-30T19:00:00+01:00") == plan_key(
         " paris ", "2026-11-30T19:00+01:00"
     )
-    assert plan_key("Saint Denis", "2026-11-30T19:00+01:00") == "saint-denis@2026-11-30T19:00+01:00"
+    assert plan_key("Saint Denis", "2026-11-30T19:00+01:00") == "saint-denis@2026-11-30T18:00Z"
+    assert plan_key("Paris", "2026-11-30T13:00-05:00") == plan_key("Paris", "2026-11-30T18:00Z")
     assert plan_key("Paris", "2026-11-30T19:00+01:00") != plan_key(
         "Paris", "2026-11-30T20:00+01:00"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -17,23 +17,50 @@ import pandas as pd
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
-__all__ = ["EVENT_TYPE", "PART_EVENT_TYPE", "content_hash", "plan_key", "snapshot"]
+__all__ = [
+    "DUPLICATE_EVENT_TYPE",
+    "EVENT_TYPE",
+    "PART_EVENT_TYPE",
+    "content_hash",
+    "plan_key",
+    "same_plan_key",
+    "snapshot",
+]
 
 #: Metadata event types: the parent message, and a thread part holding what did not fit.
 EVENT_TYPE = "rebalance_plan"
 PART_EVENT_TYPE = "rebalance_plan_part"
+#: A parent posted twice by a race, marked so when it could not be deleted: ignored.
+DUPLICATE_EVENT_TYPE = "rebalance_plan_duplicate"
 
 
 def plan_key(city: str, shift_start_iso_local: str) -> str:
-    """The identity of a (city, shift): ``paris@2026-11-30T19:00+01:00``.
+    """The identity of a (city, shift): ``paris@2026-11-30T18:00Z``.
 
-    The city is its slug (`rebalance.paths.slug`); the shift start is normalised to
-    minutes with its UTC offset, so equal instants written differently match.
+    The city is its slug (`rebalance.paths.slug`); the shift start is the instant, in
+    UTC to the minute, so the same shift written with another offset or timezone
+    (``19:00+01:00``, ``18:00Z``, ``13:00-05:00``) has the same key.
     """
     start = shift_start_iso_local.strip()
     with contextlib.suppress(ValueError):
-        start = datetime.fromisoformat(start).isoformat(timespec="minutes")
+        instant = datetime.fromisoformat(start)
+        if instant.tzinfo is not None:
+            start = instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+        else:
+            start = instant.isoformat(timespec="minutes")
     return f"{slug(city)}@{start}"
+
+
+def same_plan_key(a: object, b: object) -> bool:
+    """Whether two plan keys name the same (city, shift), whatever offset each was written
+    with: messages posted before keys were in UTC carry ``paris@2026-11-30T19:00+01:00``."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    if a == b:
+        return True
+    city_a, _, start_a = a.partition("@")
+    city_b, _, start_b = b.partition("@")
+    return city_a == city_b and plan_key(city_a, start_a) == plan_key(city_b, start_b)
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:
