@@ -230,6 +230,8 @@ def _read_csv(
     if not data.strip():
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
+    if not data.endswith(b"\n"):  # a last line without its newline (a header-only file too)
+        data += b"\n"
     header_line = 1
     first, _, rest = data.partition(b"\n")
     sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
@@ -634,7 +636,8 @@ class _Checker:
         unknown = ~values.isin(known) & values.ne("")
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
-        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones ({sample}{more})")
+        listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
+        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones {listed}")
         return values
 
     def number(
@@ -763,7 +766,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     if not directory.is_dir():
         raise DataError(
             Issue(
-                "data directory not found",
+                "data directory not found" if not directory.exists() else "not a folder",
                 file=str(directory),
                 valid="a folder with zones, restaurants and couriers tables (.csv or .parquet)",
             ),
