@@ -143,20 +143,30 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
         problem = build_problem(inputs, cfg, start)
         elig = problem.eligible["vehicle"].value_counts()
         local = start.tz_convert(cfg.city.timezone)
+        grid = problem.grid
+        several = grid.count > 1
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
             f"{len(problem.eligible)}"
         )
+        if several:
+            at_start = int((problem.eligible["first"] == 0).sum())
+            out.print(
+                f"    {at_start} present at the start, {len(problem.eligible) - at_start} "
+                "log on during the shift"
+            )
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
         for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
             table.add_row(str(vehicle), str(n), str(int(elig.get(vehicle, 0))))
         out.print(table)
         out.print(
-            f"  required couriers: {int(problem.required.sum())} "
+            f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
             f"(demand {problem.demand.sum():.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
+        if several:
+            _print_slots(out, problem)
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
         out.print(f"  couriers: {len(couriers)} ({by_status})")
@@ -165,6 +175,29 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
             table.add_row(str(vehicle), str(n))
         out.print(table)
         out.print("  (give --shift-start to count eligible couriers)")
+
+
+def _print_slots(out: Any, problem: Any) -> None:
+    """validate's per-slot view: demand, required and present couriers (nobody moving)."""
+    from rich.table import Table
+
+    grid = problem.grid
+    table = Table(box=None, padding=(0, 2), title=None)
+    for label in ("slot", "orders/h", "required", "present", "short if nobody moves"):
+        table.add_column(label, justify="right" if label != "slot" else "left")
+    before = problem.slot_before
+    required = problem.slot_required
+    for k, start in enumerate(grid.local_starts()):
+        short = int((required[:, k] - before[:, k]).clip(min=0).sum())
+        table.add_row(
+            f"{start:%H:%M}",
+            f"{problem.slot_demand[:, k].sum():.1f}",
+            str(int(required[:, k].sum())),
+            str(int(before[:, k].sum())),
+            str(short),
+        )
+    out.print(f"  the shift in {grid.count} slots of {grid.minutes} min:")
+    out.print(table)
 
 
 # ----------------------------------------------------------------------- plan
@@ -187,8 +220,25 @@ def plan(
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
     ] = OutputFormat.table,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="The plan already published for this shift (a plan folder): couriers on "
+            "their way count at their destination, and changing an instruction costs "
+            "[costs] change_minutes.",
+            file_okay=False,
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Seconds the solver may search (default [solver] time_limit_seconds); "
+            "a plan stopped by it says 'feasible' and carries its best bound.",
+        ),
+    ] = None,
 ) -> None:
-    """Solve the shift to proven optimality and show (and optionally write) the plan."""
+    """Solve the shift slot by slot to proven optimality and show (and optionally write) the plan."""
     with exits():
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
@@ -200,7 +250,16 @@ def plan(
         from .optimize import solve
 
         inputs = load(data_dir, cfg)
-        result = solve(inputs, cfg, start, end)
+        prior = None
+        if previous is not None:
+            from .plan import read_plan
+            from .replan import check_previous
+
+            prior = read_plan(previous)
+            import pandas as pd
+
+            check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), where=str(previous))
+        result = solve(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if not result.feasible:
             raise InfeasibleError(
                 f"no feasible plan: {result.message}", zones=result.infeasible_zones
@@ -214,12 +273,19 @@ def plan(
             sys.stdout.write(result.to_json())
         else:
             console().print(result)
+            if result.status == "feasible":
+                err(
+                    f"warning: the solver stopped at its time limit; this plan is feasible, not "
+                    f"proven optimal (objective {result.objective}, best bound {result.best_bound})",
+                    color="yellow",
+                )
+            if result.message:
+                err(f"note: {result.message}", color="yellow")
             if out is not None:
                 from .escape import terminal
 
-                console().print(
-                    f"[dim]Plan written to {terminal(out)}/ (moves.csv, zones.csv, plan.json)[/]"
-                )
+                files = "moves.csv, zones.csv, " + ("slots.csv, " if result.slot_count > 1 else "")
+                console().print(f"[dim]Plan written to {terminal(out)}/ ({files}plan.json)[/]")
 
 
 # ------------------------------------------------------------------- generate

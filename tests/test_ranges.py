@@ -36,6 +36,10 @@ def test_a_city_at_the_limits_plans_optimally(tmp_path):
     config = Config().with_changes(
         costs={"shortage_minutes": top, "move_fixed_minutes": top, "surplus_minutes": top},
         eligibility={"min_available_minutes": 60},
+        # One slot: the int64 min-cost flow these ranges are derived for. (The slotted
+        # integer program works in floating point; at these magnitudes it may report
+        # "feasible" with its bound, never a false "optimal".)
+        shift={"slot_minutes": 240},
     )
     plan = solve(load(city, config), config, "2026-11-30T19:00")
     assert plan.status == "optimal"

@@ -164,10 +164,12 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 )
             yield actions
 
-    moves = plan.moves
+    several = plan.slot_count > 1
+    moves = plan.moves_at(0) if several else plan.moves
     if len(moves):
-        flows = plan.routes()
-        yield Text(f"Moves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        flows = plan.routes(0 if several else None)
+        when = f"Move now, {plan.local(plan.shift_start):%H:%M}" if several else "Moves"
+        yield Text(f"{when} ({len(moves)} couriers on {len(flows)} routes)", style="bold")
         table = Table(box=box.SIMPLE_HEAD)
         names = dict(
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
@@ -191,6 +193,68 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier in moves.csv"
             )
         yield table
+    if several:
+        yield from slot_renderables(plan, width)
+
+
+def slot_renderables(plan: Plan, width: int = 100) -> Any:
+    """The shift slot by slot: a table of what happens when, then a heat strip of the
+    zones that are short in some slot (one character per slot)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from .timeline import slot_summary, strip, zones_short_any_slot
+
+    summary = slot_summary(plan)
+    yield Text(f"The shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("Slot", no_wrap=True)
+    for label in ("Moves", "On", "Off", "Need", "Present"):
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("Short before → after", justify="right", no_wrap=True)
+    for row in summary.itertuples(index=False):
+        table.add_row(
+            row.label,
+            _blank0(row.moves),
+            _blank0(row.logged_on),
+            _blank0(row.logged_off),
+            str(row.required),
+            str(row.present),
+            Text(
+                f"{row.short_before} → {row.short}",
+                style="red" if row.short else "green",
+            ),
+        )
+    yield table
+    rows = zones_short_any_slot(plan)
+    if rows.empty:
+        yield Text("No zone is short in any slot.", style="green")
+        return
+    shown = rows.head(MAX_ZONES_SHOWN)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    yield Text(f"Zones short in some slot ({len(rows)} of {len(plan.zones)})", style="bold")
+    yield Text(
+        f"one character per slot from {summary['label'].iloc[0]}: "
+        ". none, 1, 2, 4 = 3-4, 9 = 5-9, # = 10+ short",
+        style="dim",
+    )
+    heat = Table(box=box.SIMPLE_HEAD, show_header=False)
+    heat.add_column("Zone", no_wrap=True, max_width=30, overflow="ellipsis")
+    heat.add_column("Slots", no_wrap=True)
+    heat.add_column("Short", justify="right", no_wrap=True)
+    for zone_id, values in shown.iterrows():
+        line = strip(values.to_numpy())
+        heat.add_row(
+            f"{zone_id} {names.get(str(zone_id), '')}".strip(),
+            Text(line, style="red"),
+            f"{int(values.sum())} courier-slots",
+        )
+    if len(rows) > len(shown):
+        heat.caption = f"... {len(rows) - len(shown)} more zones in slots.csv"
+    yield heat
 
 
 def _escaped(plan: Plan) -> Plan:
