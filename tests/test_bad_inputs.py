@@ -152,3 +152,37 @@ def test_accepted_quirks_plan(tmp_path, rule):
         shutil.copy(file, city / file.name)
     result = CliRunner().invoke(app, ["plan", str(city), "--shift-start", SHIFT])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_timestamp_outside_the_years(tmp_path, tz):
+    """A Parquet timestamp column holding year 9999 is refused naming the row, not a crash."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    city = city_with(tmp_path)
+    frame = pd.read_csv(city / "couriers.csv", dtype=str, keep_default_na=False)
+    n = len(frame)
+    table = pa.table(
+        {
+            **{c: frame[c] for c in ("courier_id", "zone_id", "vehicle", "status")},
+            "available_from": pa.array([dt.datetime(2026, 11, 30, 17)] * n, pa.timestamp("us", tz)),
+            "available_until": pa.array([dt.datetime(9999, 12, 31)] * n, pa.timestamp("us", tz)),
+        }
+    )
+    pq.write_table(table, city / "couriers.parquet")
+    (city / "couriers.csv").unlink()
+    with pytest.raises(DataError) as info:
+        load(city)
+    first = info.value.problems[0]
+    assert (first.file, first.row, first.column) == ("couriers.parquet", 1, "available_until")
+    assert "1678 to 2261" in (first.valid or "")
+
+
+def test_absurd_config_in_the_data_folder(tmp_path):
+    """A rebalance.toml with shortage_minutes = 1e20 is refused by validate, naming the key."""
+    result = CliRunner().invoke(app, ["validate", str(city_with(tmp_path, "ShortageCostTooLarge"))])
+    assert result.exit_code == 3
+    assert "costs.shortage_minutes" in result.output and "100,000" in result.output
