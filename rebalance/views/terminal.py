@@ -267,6 +267,7 @@ def _escaped(plan: Plan) -> Plan:
         city=terminal(plan.city, one_line=True),
         zones=terminal_frame(plan.zones),
         moves=terminal_frame(plan.moves),
+        slots=terminal_frame(plan.slots),
     )
 
 
