@@ -77,7 +77,13 @@ def terminal(text: object, *, one_line: bool = False) -> str:
     """``text`` safe inside rich markup: tags print as text, controls are written out."""
     from rich.markup import escape
 
-    return escape(visible(text, one_line=one_line))
+    safe = visible(text, one_line=one_line)
+    if safe.endswith("\\"):
+        # A trailing backslash would escape the tag that follows in the caller's markup
+        # (rich's own escape doubles it, which then shows twice); a zero-width space
+        # keeps it apart and prints as nothing.
+        safe += "\u200b"
+    return escape(safe)
 
 
 def mrkdwn(text: object) -> str:

@@ -57,8 +57,11 @@ def _render(markup: str) -> str:
 
 @given(st.text())
 def test_terminal_markup_prints_the_text_itself(text):
-    """Any string through `terminal` renders as its visible form: no tag applies, none crashes."""
-    assert _render(terminal(text, one_line=True)) == visible(text, one_line=True)
+    """Any string through `terminal`, alone or inside our own tags, renders as its visible form."""
+    shown = visible(text, one_line=True)
+    assert _render(terminal(text, one_line=True)).replace("\u200b", "") == shown
+    inside = _render(f"[bold]{terminal(text, one_line=True)}[/] · [dim]end[/]")
+    assert inside.replace("\u200b", "") == f"{shown} · end"
 
 
 @given(st.text())
