@@ -42,8 +42,8 @@ __all__ = [
     "mrkdwn",
     "plain",
     "terminal",
-    "terminal_frame",
     "visible",
+    "visible_frame",
 ]
 
 # C0 controls except tab and newline, DEL and C1 controls, the bidi embeddings,
@@ -101,12 +101,13 @@ def plain(text: object) -> str:
     return visible(text, one_line=True).replace("<", "‹").replace(">", "›")
 
 
-def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells are `terminal`-safe (numbers untouched)."""
+def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are `visible` on one line (numbers untouched):
+    for views that show them as rich ``Text``, where markup is not parsed."""
     out = frame.copy()
     for column in _text_columns(frame, None):
         out[column] = [
-            v if not isinstance(v, str) else terminal(v, one_line=True) for v in out[column]
+            v if not isinstance(v, str) else visible(v, one_line=True) for v in out[column]
         ]
     return out
 

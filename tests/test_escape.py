@@ -140,7 +140,7 @@ def test_slack_payloads_carry_no_mention_link_or_control(hostile_plan):
     from rebalance.publish import publish
 
     result = publish(
-        hostile_plan,
+        read_plan(hostile_plan),
         config=load_config(HOSTILE / "rebalance.toml"),
         channel="C0PLANS",
         dry_run=True,

@@ -34,7 +34,7 @@ def plan_dir(tmp_path_factory) -> Path:
 
 
 def _publish(plan_dir: Path, store: History, **kw):
-    return publish(plan_dir, config=Config(), channel=CHANNEL, history=store, **kw)
+    return publish(read_plan(plan_dir), config=Config(), channel=CHANNEL, history=store, **kw)
 
 
 def _parents(fake) -> list[dict]:
@@ -157,7 +157,10 @@ def test_parent_with_an_old_style_key_is_found(plan_dir, slack_env, tmp_path):
     [parent] = _parents(slack_env)
     plan = read_plan(plan_dir)
     old = f"paris@{plan.local(plan.shift_start).isoformat(timespec='minutes')}"
-    assert old != first.plan_key and plan_key("Paris", old.split("@")[1]) == first.plan_key
+    assert (
+        old != first.plan_key
+        and plan_key("Paris", pd.Timestamp(old.split("@")[1])) == first.plan_key
+    )
     parent["metadata"]["event_payload"]["plan_key"] = old
     with History(tmp_path / "b.sqlite3") as b:
         again = _publish(plan_dir, b)

@@ -7,9 +7,8 @@ the publisher finds its own messages in a channel again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from datetime import UTC, datetime
+import re
 from typing import Any
 
 import pandas as pd
@@ -22,6 +21,7 @@ __all__ = [
     "EVENT_TYPE",
     "PART_EVENT_TYPE",
     "content_hash",
+    "earlier_plan_keys",
     "plan_key",
     "same_plan_key",
     "snapshot",
@@ -34,21 +34,34 @@ PART_EVENT_TYPE = "rebalance_plan_part"
 DUPLICATE_EVENT_TYPE = "rebalance_plan_duplicate"
 
 
-def plan_key(city: str, shift_start_iso_local: str) -> str:
+def plan_key(city: str, shift_start: pd.Timestamp) -> str:
     """The identity of a (city, shift): ``paris@2026-11-30T18:00Z``.
 
     The city is its slug (`rebalance.paths.slug`); the shift start is the instant, in
     UTC to the minute, so the same shift written with another offset or timezone
     (``19:00+01:00``, ``18:00Z``, ``13:00-05:00``) has the same key.
     """
-    start = shift_start_iso_local.strip()
-    with contextlib.suppress(ValueError):
-        instant = datetime.fromisoformat(start)
-        if instant.tzinfo is not None:
-            start = instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
-        else:
-            start = instant.isoformat(timespec="minutes")
-    return f"{slug(city)}@{start}"
+    return f"{slug(city)}@{_utc_minute(shift_start)}"
+
+
+def _utc_minute(ts: pd.Timestamp) -> str:
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is None:
+        raise ValueError(f"a plan key needs an aware shift start, got {ts}")
+    return f"{ts.tz_convert('UTC'):%Y-%m-%dT%H:%M}Z"
+
+
+def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
+    """Keys this (city, shift) had under earlier rules, when they differ: the start with
+    its local offset (``paris@2026-11-30T19:00+01:00``), and the city case-folded with
+    only blanks turned into ``-`` (``st.-louis@...``). The publisher still recognises
+    them, so a message posted before an upgrade is updated in place, never posted a
+    second time."""
+    local = pd.Timestamp(shift_start).isoformat(timespec="minutes")
+    before = re.sub(r"\s+", "-", city.strip().casefold())
+    keys = [f"{slug(city)}@{local}", f"{before}@{local}"]
+    current = plan_key(city, shift_start)
+    return tuple(dict.fromkeys(k for k in keys if k != current))
 
 
 def same_plan_key(a: object, b: object) -> bool:
@@ -60,7 +73,12 @@ def same_plan_key(a: object, b: object) -> bool:
         return True
     city_a, _, start_a = a.partition("@")
     city_b, _, start_b = b.partition("@")
-    return city_a == city_b and plan_key(city_a, start_a) == plan_key(city_b, start_b)
+    if city_a != city_b:
+        return False
+    try:
+        return _utc_minute(pd.Timestamp(start_a)) == _utc_minute(pd.Timestamp(start_b))
+    except (ValueError, TypeError):
+        return False
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:

@@ -4,65 +4,40 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from rebalance.escape import terminal, visible, visible_frame
 
-from rebalance.escape import terminal, terminal_frame, visible
+from .wording import (
+    attention_zones,
+    coverage_change,
+    minutes,
+    plural,
+    shift_window,
+    zone_label,
+)
 
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
-__all__ = ["attention_zones", "plan_renderables", "summary_text"]
+__all__ = ["plan_renderables", "summary_text"]
 
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
-_ACTION_RANK = {"short": 0, "receive": 1, "send": 2, "ok": 3}
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
-
-
-def attention_zones(zones: pd.DataFrame) -> pd.DataFrame:
-    """Zones that change or stay short: short (largest shortage first), then
-    receiving (most couriers in first), then sending (most out first)."""
-    if zones.empty:
-        return zones
-    frame = zones[zones["action"] != "ok"].copy()
-    frame["_rank"] = frame["action"].map(_ACTION_RANK)
-    frame["_size"] = frame["shortage"] * 10_000 + frame["moved_in"] + frame["moved_out"]
-    frame = frame.sort_values(["_rank", "_size", "zone_id"], ascending=[True, False, True])
-    return frame.drop(columns=["_rank", "_size"]).reset_index(drop=True)
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{100 * float(x):.1f}%"
-
-
-def _minutes(x: float) -> str:
-    return f"{x:,.0f} min" if x >= 100 else f"{x:.1f} min"
-
-
-def _window(plan: Plan) -> str:
-    start = plan.local(plan.shift_start)
-    end = plan.local(plan.shift_end)
-    same_day = start.date() == end.date()
-    return (
-        f"{start:%a %d %b %Y %H:%M}–{end:%H:%M}"
-        + ("" if same_day else " (+1 day)")
-        + (f" {start.tzname()}")
-    )
 
 
 def summary_text(plan: Plan) -> str:
     """Plain-text headline: city, shift, status, and the KPIs."""
     if not plan.feasible:
-        return visible(f"{plan.city} {_window(plan)}: no feasible plan: {plan.message}")
+        return visible(f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}")
     k = plan.kpis
     return visible(
         "\n".join(
             [
-                f"{plan.city} · {_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
-                f"coverage {_pct(k['coverage_before'])} -> {_pct(k['coverage'])}; "
+                f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
+                f"coverage {coverage_change(k)}; "
                 f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
-                f"travel {_minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
+                f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
                 f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
             ]
         )
@@ -76,24 +51,24 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    plan = _escaped(plan)
+    plan = _visible(plan)
     if not plan.feasible:
         yield Panel(
             Text(visible(plan.message), style="bold red"),
-            title=f"{plan.city} · {_window(plan)} · no feasible plan",
+            title=f"{terminal(plan.city)} · {shift_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
     k = plan.kpis
     pairs = [
-        ("Coverage", f"{_pct(k['coverage_before'])} → [bold]{_pct(k['coverage'])}[/]"),
+        ("Coverage", coverage_change(k, arrow="→", after="[bold]{}[/]")),
         ("Couriers moved", f"{k['moved_couriers']} of {k['eligible_couriers']} eligible"),
         (
             "Shortage left",
             f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
-            + (f" in {_plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
+            + (f" in {plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
         ),
-        ("Total travel", _minutes(k["travel_minutes"])),
+        ("Total travel", minutes(k["travel_minutes"])),
         ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
         ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
     ]
@@ -110,7 +85,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{plan.city}[/] · {_window(plan)}",
+        title=f"[bold]{terminal(plan.city)}[/] · {shift_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
@@ -128,7 +103,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
             table.add_column(label, justify="right", no_wrap=True)
         for row in zones.head(MAX_ZONES_SHOWN).itertuples(index=False):
             table.add_row(
-                f"{row.zone_id} {row.name}".strip(),
+                Text(zone_label(row.zone_id, row.name)),
                 Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
                 str(row.required_couriers),
                 str(row.couriers_before),
@@ -157,9 +132,9 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                     f" +{len(paused) - 6} more" if len(paused) > 6 else ""
                 )
                 actions.add_row(
-                    f"{row.zone_id} {row.name}".strip(),
+                    Text(zone_label(row.zone_id, row.name)),
                     str(row.shortage),
-                    shown or "(no restaurant to pause)",
+                    Text(shown or "(no restaurant to pause)"),
                     f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
                 )
             yield actions
@@ -182,8 +157,8 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         table.add_column("Vehicles", no_wrap=True, overflow="ellipsis", max_width=26)
         for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
             table.add_row(
-                f"{row.from_zone} {names.get(str(row.from_zone), '')}".strip(),
-                f"{row.to_zone} {names.get(str(row.to_zone), '')}".strip(),
+                Text(zone_label(row.from_zone, names.get(str(row.from_zone), ""))),
+                Text(zone_label(row.to_zone, names.get(str(row.to_zone), ""))),
                 str(row.couriers),
                 f"{row.minutes:.1f} min",
                 str(row.vehicles),
@@ -248,7 +223,7 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     for zone_id, values in shown.iterrows():
         line = strip(values.to_numpy())
         heat.add_row(
-            f"{zone_id} {names.get(str(zone_id), '')}".strip(),
+            Text(f"{zone_id} {names.get(str(zone_id), '')}".strip()),
             Text(line, style="red"),
             f"{int(values.sum())} courier-slots",
         )
@@ -257,22 +232,19 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     yield heat
 
 
-def _escaped(plan: Plan) -> Plan:
-    """The plan with every partner string safe in rich markup (`rebalance.escape.terminal`):
-    the renderables below put names into markup strings (titles, table cells)."""
+def _visible(plan: Plan) -> Plan:
+    """The plan with control characters and bidi overrides written out in every partner
+    string (`rebalance.escape.visible`): names reach the terminal as ``Text`` (no markup)
+    or through rich's ``escape``, and no escape sequence may drive the terminal."""
     from dataclasses import replace
 
     return replace(
         plan,
-        city=terminal(plan.city, one_line=True),
-        zones=terminal_frame(plan.zones),
-        moves=terminal_frame(plan.moves),
-        slots=terminal_frame(plan.slots),
+        city=visible(plan.city, one_line=True),
+        zones=visible_frame(plan.zones),
+        moves=visible_frame(plan.moves),
+        slots=visible_frame(plan.slots),
     )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _blank0(x: Any) -> str:
