@@ -915,6 +915,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     demand = None
     if (raw := raws["demand"]) is not None:
         demand = _demand_table(raw, issues, restaurants, tz)
+        if restaurants is not None and not issues:
+            _check_slot_demand(raw, issues, restaurants, demand)
 
     if issues:
         raise DataError(issues, title="invalid input")
@@ -930,6 +932,46 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         source=directory,
         files=files,
     )
+
+
+def _check_slot_demand(
+    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame, demand: pd.DataFrame
+) -> None:
+    """A zone's open demand in any slot within the supported range (see `ranges`): the
+    slot's rows where given, each other open restaurant's own rate otherwise."""
+    open_ = restaurants[restaurants["status"].eq("open")]
+    base = open_.set_index("restaurant_id")["expected_orders_per_hour"]
+    zone_of = open_.set_index("restaurant_id")["zone_id"]
+    rows = demand[demand["restaurant_id"].isin(base.index)]
+    if rows.empty:
+        return
+    delta = rows["expected_orders_per_hour"].to_numpy() - base.loc[rows["restaurant_id"]].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "zone_id": zone_of.loc[rows["restaurant_id"]].to_numpy(),
+            "slot_start": rows["slot_start"].to_numpy(),
+            "delta": delta,
+            "where": rows["where"].to_numpy(),
+        }
+    )
+    per_slot = frame.groupby(["zone_id", "slot_start"], sort=True).agg(
+        delta=("delta", "sum"), where=("where", "first")
+    )
+    totals = base.groupby(zone_of).sum()
+    per_slot["total"] = (
+        per_slot["delta"] + totals.reindex(per_slot.index.get_level_values("zone_id")).to_numpy()
+    )
+    over = per_slot[per_slot["total"] > ranges.MAX_ZONE_ORDERS_PER_HOUR]
+    for (zone_id, slot_start), row in over.head(ROWS_PER_RULE).iterrows():
+        issues.append(
+            Issue(
+                f"zone {zone_id!r} expects {row['total']:,.0f} orders per hour in the slot "
+                f"starting {pd.Timestamp(slot_start).isoformat()} (first row: {row['where']})",
+                file=raw.label,
+                column="expected_orders_per_hour",
+                valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone and slot",
+            )
+        )
 
 
 def _demand_table(

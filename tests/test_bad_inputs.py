@@ -186,3 +186,12 @@ def test_absurd_config_in_the_data_folder(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(city_with(tmp_path, "ShortageCostTooLarge"))])
     assert result.exit_code == 3
     assert "costs.shortage_minutes" in result.output and "100,000" in result.output
+
+
+def test_zone_demand_in_one_slot_is_bounded(tmp_path):
+    """demand.csv rows that push one zone past the supported demand in a slot name the zone and slot."""
+    found, text = problems(tmp_path, "SlotDemandTooLarge")
+    assert len(found) == 1, text
+    assert found[0].file == "demand.csv" and found[0].column == "expected_orders_per_hour"
+    assert "'0002'" in found[0].message and "demand.csv, line 2" in found[0].message
+    assert "per zone and slot" in (found[0].valid or "")
