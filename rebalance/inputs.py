@@ -951,7 +951,7 @@ def _check_slot_demand(
             "zone_id": zone_of.loc[rows["restaurant_id"]].to_numpy(),
             "slot_start": rows["slot_start"].to_numpy(),
             "delta": delta,
-            "where": rows["where"].to_numpy(),
+            "where": (rows["where"].astype(str) + " " + rows["line"].astype(str)).to_numpy(),
         }
     )
     per_slot = frame.groupby(["zone_id", "slot_start"], sort=True).agg(
@@ -1012,15 +1012,20 @@ def _demand_table(
         "duplicate row for this restaurant_id and slot_start",
         "one row per restaurant and slot",
     )
-    where = []
-    for i in range(len(raw.frame)):
-        line, row = raw.where(i)  # the file's own line, blank lines and all
-        where.append(f"{raw.label}, line {line}" if line else f"{raw.label}, row {row}")
+    n = len(raw.frame)
+    # where each row came from, for errors found once the shift is known
+    where = pd.Categorical.from_codes(
+        np.zeros(n, dtype=np.int8),
+        categories=[f"{raw.label}, {'row' if raw.parquet else 'line'}"],
+    )
+    # the file's own lines (blank lines and multi-line values counted), or Parquet rows
+    line = raw.lines if raw.lines is not None else np.arange(n, dtype=np.int64) + 1
     return pd.DataFrame(
         {
             "restaurant_id": rid.reset_index(drop=True).astype(object),
             "slot_start": slot_start.reset_index(drop=True),
             "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
             "where": where,
+            "line": np.asarray(line, dtype=np.int64),
         }
     )
