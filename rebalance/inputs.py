@@ -1019,17 +1019,14 @@ def _demand_table(
         np.zeros(n, dtype=np.int8),
         categories=[f"{raw.label}, {'line' if raw.lines is not None else 'row'}"],
     )
-    line = (
-        np.asarray(raw.lines, dtype=np.int64)
-        if raw.lines is not None
-        else np.arange(n, dtype=np.int64) + 1
-    )
+    # the file's own lines (blank lines and multi-line values counted), or Parquet rows
+    line = raw.lines if raw.lines is not None else np.arange(n, dtype=np.int64) + 1
     return pd.DataFrame(
         {
             "restaurant_id": rid.reset_index(drop=True).astype(object),
             "slot_start": slot_start.reset_index(drop=True),
             "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
             "where": where,
-            "line": line,
+            "line": np.asarray(line, dtype=np.int64),
         }
     )
