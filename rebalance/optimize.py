@@ -252,7 +252,9 @@ def _pause_lists(
         z = int(zone)  # type: ignore[call-overload]
         if z not in short_set:
             continue
-        weights = np.rint(group["orders"].to_numpy() * SCALE).astype(np.int64)
+        # At least one unit: a restaurant expecting 1e-6 orders still needs pausing
+        # when the zone has no courier left.
+        weights = np.maximum(np.rint(group["orders"].to_numpy() * SCALE), 1).astype(np.int64)
         # Keeping demand d needs ceil(d / opch) <= couriers_after, i.e. d <= after * opch:
         # pause at least the excess, as little beyond it as possible.
         keep_limit = int(np.floor(after[z] * opch * SCALE + 1e-6))
