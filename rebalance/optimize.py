@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from typing import Any
@@ -248,23 +249,28 @@ def _pause_lists(
     sub = sub[sub["orders"] > 0].sort_values(
         ["zone", "orders", "rid"], ascending=[True, False, True]
     )
-    for zone, group in sub.groupby("zone", sort=True):
-        z = int(zone)  # type: ignore[call-overload]
+    # One sort, then array slices per zone: pandas per group cost ~5 ms x hundreds of zones.
+    zone_of = sub["zone"].to_numpy()
+    rids = sub["rid"].tolist()
+    rnames = sub["rname"].tolist()
+    orders = sub["orders"].to_numpy()
+    # At least one unit: a restaurant expecting 1e-6 orders still needs pausing when the
+    # zone has no courier left.
+    all_weights = np.maximum(np.rint(orders * SCALE), 1).astype(np.int64)
+    bounds = np.flatnonzero(np.r_[True, zone_of[1:] != zone_of[:-1], True]) if len(sub) else [0]
+    for start, end in itertools.pairwise(bounds):
+        z = int(zone_of[start])
         if z not in short_set:
             continue
-        # At least one unit: a restaurant expecting 1e-6 orders still needs pausing
-        # when the zone has no courier left.
-        weights = np.maximum(np.rint(group["orders"].to_numpy() * SCALE), 1).astype(np.int64)
+        weights = all_weights[start:end]
         # Keeping demand d needs ceil(d / opch) <= couriers_after, i.e. d <= after * opch:
         # pause at least the excess, as little beyond it as possible.
         keep_limit = int(np.floor(after[z] * opch * SCALE + 1e-6))
         deficit = int(weights.sum()) - keep_limit
-        keep = np.ones(len(group), dtype=bool)
-        keep[min_weight_cover(weights, deficit)] = False
-        paused = group.loc[~keep].sort_values("rid")
-        pause[z] = ";".join(paused["rid"])
-        names[z] = ";".join(name.replace(";", ",") for name in paused["rname"])
-        lost[z] = float(paused["orders"].sum())
+        paused = sorted((start + min_weight_cover(weights, deficit)).tolist(), key=rids.__getitem__)
+        pause[z] = ";".join(rids[i] for i in paused)
+        names[z] = ";".join(rnames[i].replace(";", ",") for i in paused)
+        lost[z] = float(orders[paused].sum())
     return pause, names, lost
 
 
