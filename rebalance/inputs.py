@@ -7,6 +7,7 @@ data in one pass. Lines are numbered as a spreadsheet shows them (header = line 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -156,35 +157,81 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
+#: Bytes per read while hashing and checking UTF-8: the file is never held whole.
+_CHUNK = 1 << 23
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class _Scan:
+    """One streaming pass over a file: what is known before parsing it."""
+
+    sha256: str
+    header: bytes  # the first line, BOM and line end removed
+    blank: bool  # nothing but whitespace
+    bad_utf8: tuple[int, int] | None  # (line, byte) of the first invalid UTF-8
+
+
+def _scan(path: Path) -> _Scan:
+    """Hash, first line and UTF-8 check in chunks: no copy of the file in memory."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines, header, blank, bad = 0, b"", True, None
+    header_done = False
+    with path.open("rb") as handle:
+        first = handle.read(len(_BOM))
+        digest.update(first)
+        carry = b"" if first == _BOM else first  # Excel's UTF-8 BOM: not part of the header
+        while True:
+            raw = handle.read(_CHUNK)
+            final = not raw
+            digest.update(raw)
+            chunk, carry = carry + raw, b""
+            if not header_done:
+                header += chunk.split(b"\n", 1)[0]
+                header_done = b"\n" in chunk or final
+            if blank and chunk.strip():
+                blank = False
+            if bad is None:
+                pending = decoder.getstate()[0]
+                try:
+                    decoder.decode(chunk, final)
+                except UnicodeDecodeError as exc:
+                    # exc.start counts from the bytes held back from the previous chunk
+                    # (part of one character: no newline among them).
+                    seen = pending + chunk
+                    bad = (newlines + seen[: exc.start].count(b"\n") + 1, seen[exc.start])
+            newlines += chunk.count(b"\n")
+            if final:
+                break
+    return _Scan(digest.hexdigest(), header.rstrip(b"\r"), blank, bad)
+
+
 def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | None:
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
-        data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    scan = _scan(path)
+    digest = scan.sha256
+    if scan.bad_utf8 is not None:
+        line, byte = scan.bad_utf8
         issues.append(
             Issue(
-                f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+                f"not UTF-8 text (byte 0x{byte:02x} cannot be decoded)",
                 file=path.name,
                 line=line,
                 valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
             )
         )
         return None
-    if not data.strip():
+    if scan.blank:
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    header = scan.header.decode("utf-8")
     names = [h.strip() for h in next(csv.reader([header]))]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -212,17 +259,18 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
     import pyarrow.compute as pc
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
-    # and back costed more than reading the file.
-    frame = pd.DataFrame(
-        {
-            n: pd.Series(
-                pd.arrays.ArrowStringArray(
-                    pc.utf8_trim_whitespace(table.column(n)).combine_chunks()
-                )
-            )
-            for n in names
-        }
-    )
+    # and back costed more than reading the file. Column by column, each raw column let
+    # go once trimmed, so the peak holds one column twice rather than the table.
+    raw = {n: table.column(n) for n in names}
+    del table
+    columns = {}
+    for n in names:
+        columns[n] = pd.Series(
+            pd.arrays.ArrowStringArray(pc.utf8_trim_whitespace(raw.pop(n).combine_chunks()))
+        )
+    frame = pd.DataFrame(columns, copy=False)
+    # mimalloc keeps freed pages for reuse; give the parser's buffers back to the system.
+    pa.default_memory_pool().release_unused()
     return frame, digest
 
 
