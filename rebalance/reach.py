@@ -111,8 +111,6 @@ def _by_distance(
     vehicles: tuple[str, ...],
     wanted: dict[str, np.ndarray],
 ) -> dict[str, Moves]:
-    from scipy.spatial import cKDTree
-
     xyz = _unit_vectors(lat, lon)
     points = np.column_stack(xyz)
     detour = config.travel.detour_factor
@@ -127,13 +125,7 @@ def _by_distance(
     n = lat.size
     rows = np.unique(np.concatenate([wanted[v] for v in vehicles]))
     if rows.size:
-        tree = cKDTree(points)
-        query = tree if rows.size == n else cKDTree(points[rows])
-        found = query.sparse_distance_matrix(tree, radius, output_type="ndarray")
-        # One sort of int64 keys orders the pairs by (origin, destination).
-        key = rows[found["i"]] * n + found["j"]
-        del found
-        key.sort()
+        key = _candidates(points, rows, radius)
         pair_row, pair_col = np.divmod(key, n)
         del key
         km = _km(xyz, pair_row, pair_col)
@@ -160,6 +152,41 @@ def _by_distance(
         assert np.array_equal(origin[here[ok]], wanted[v]), "a zone is missing its stay"
         out[v] = Moves(origin, dest, np.round(minutes[ok], 3))
     return out
+
+
+#: Up to this many (origin, zone) pairs, candidates come from blocks of a dense chord
+#: matrix (no scipy import, ~0.2 s, for small cities); beyond it, from the k-d tree.
+_DENSE_PAIRS = 4_000_000
+
+
+def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarray:
+    """Sorted keys ``row * n + col`` of the pairs within ``radius`` (chord, unit sphere).
+
+    Every queried row finds itself (distance 0). Pairs near the radius may be in or out;
+    the caller filters them exactly.
+    """
+    n = len(points)
+    if rows.size * n <= _DENSE_PAIRS:
+        keys = []
+        step = max(1, _DENSE_PAIRS // (8 * n))
+        for lo in range(0, rows.size, step):
+            block = rows[lo : lo + step]
+            diff = points[block][:, None, :] - points[None, :, :]
+            near = np.einsum("ijk,ijk->ij", diff, diff) <= radius * radius
+            near[np.arange(block.size), block] = True
+            i, j = np.nonzero(near)
+            keys.append(block[i] * n + j)
+        return np.concatenate(keys)  # rows ascending, then columns: sorted
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points)
+    query = tree if rows.size == n else cKDTree(points[rows])
+    found = query.sparse_distance_matrix(tree, radius, output_type="ndarray")
+    # One sort of int64 keys orders the pairs by (origin, destination).
+    key = rows[found["i"]] * n + found["j"]
+    del found
+    key.sort()
+    return key
 
 
 def _by_table(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rebalance import Config
+from rebalance import Config, reach
 from rebalance.reach import allowed_moves, group_arcs, overfull_origin
 
 EARTH_RADIUS_KM = 6371.0088
@@ -98,8 +98,10 @@ def sparse_arcs(lat, lon, config, vehicles, group_zone, group_vehicle, **kw):
     ("seed", "n", "spread_km", "detour"),
     [(1, 300, 8, 1.3), (2, 400, 25, 1.0), (3, 50, 2000, 1.7), (4, 200, 0.5, 1.3)],
 )
-def test_same_arcs_as_dense_distances(seed, n, spread_km, detour):
-    """Every arc and its minutes (to 0.001) equal the dense matrix's, in the same order."""
+@pytest.mark.parametrize("dense_pairs", [0, 10**9])
+def test_same_arcs_as_dense_distances(seed, n, spread_km, detour, dense_pairs, monkeypatch):
+    """Every arc and its minutes (to 0.001) equal the dense matrix's (k-d tree or blocks)."""
+    monkeypatch.setattr(reach, "_DENSE_PAIRS", dense_pairs)
     _, lat, lon, vehicles, gz, gv = random_city(seed, n, spread_km)
     config = Config.model_validate({"travel": {"detour_factor": detour}})
     want = dense_arcs(lat, lon, config, vehicles, gz, gv)
@@ -109,8 +111,10 @@ def test_same_arcs_as_dense_distances(seed, n, spread_km, detour):
         np.testing.assert_array_equal(w, g)
 
 
-def test_same_arcs_near_the_poles_and_the_date_line():
+@pytest.mark.parametrize("dense_pairs", [0, 10**9])
+def test_same_arcs_near_the_poles_and_the_date_line(dense_pairs, monkeypatch):
     """Zones around a pole and across longitude 180 are neighbours as on the sphere."""
+    monkeypatch.setattr(reach, "_DENSE_PAIRS", dense_pairs)
     lat = np.array([89.99, 89.99, 89.98, -0.01, 0.01, 0.0])
     lon = np.array([0.0, 180.0, 90.0, 179.999, -179.999, 180.0])
     gz, gv = np.arange(6), np.zeros(6, dtype=np.int64)
