@@ -252,8 +252,13 @@ def group_arcs(
         counts = hi - lo
         if (counts == 0).any():
             raise ValueError("moves lack a group's zone: pass it in origins")
-        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         groups_out.append(np.repeat(groups, counts))
+        if counts.sum() == len(m) and (np.diff(zone) > 0).all():
+            # The moves are exactly these groups' zones, in the same order.
+            zones_out.append(m.dest)
+            minutes_out.append(m.minutes)
+            continue
+        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         zones_out.append(m.dest[take])
         minutes_out.append(m.minutes[take])
     if not groups_out:
