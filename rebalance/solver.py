@@ -8,6 +8,7 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -152,12 +153,8 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
     """
     m = len(w)
     neg = [-x for x in w]  # ascending, for bisect
-    suffix = [0] * (m + 1)  # suffix[k] = sum of w[k:]
-    for k in range(m - 1, -1, -1):
-        suffix[k] = suffix[k + 1] + w[k]
-    g = 0
-    for x in w:
-        g = math.gcd(g, x)
+    suffix = [*itertools.accumulate(reversed(w), initial=0)][::-1]  # suffix[k] = sum(w[k:])
+    g = math.gcd(*w)
     bound = -(-demand // g) * g  # no cover totals less
     best_total = suffix[0]
     best: list[int] = list(range(m))  # everything covers
