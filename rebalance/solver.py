@@ -11,6 +11,7 @@ import bisect
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
@@ -146,6 +147,10 @@ def _cover(w: list[int], demand: int) -> list[int]:
     return _search(w, demand, None)[1]
 
 
+#: Items taken on a branch, as a linked list (item, rest): branches share their prefix.
+_Taken: TypeAlias = "tuple[int, _Taken] | None"
+
+
 def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[int], bool]:
     """Depth-first branch and bound: (best total, its positions, proven optimal).
 
@@ -157,20 +162,21 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
     g = math.gcd(*w)
     bound = -(-demand // g) * g  # no cover totals less
     best_total = suffix[0]
-    best: list[int] = list(range(m))  # everything covers
-    path: list[int] = []  # items taken on the current branch
+    best: _Taken = None
+    best_all = True  # the incumbent is "everything", which always covers
     seen: set[int] = set()
-    # Explicit stack of (next item, partial sum, path length); exclusion branches are
+    # Explicit stack of (next item, partial sum, items taken); exclusion branches are
     # pushed before inclusion ones so inclusion is explored first.
-    stack = [(0, 0, 0)]
+    stack: list[tuple[int, int, _Taken]] = [(0, 0, None)]
+    done = True
     while stack:
-        k, s, depth = stack.pop()
-        del path[depth:]
+        k, s, taken = stack.pop()
         key = s * (m + 1) + k
         if key in seen:
             continue
         if budget is not None and len(seen) >= budget:
-            return best_total, best, False
+            done = False
+            break
         seen.add(key)
         need = demand - s  # > 0 on every branch on the stack
         # Items that alone would bring the branch to the incumbent cannot improve it.
@@ -182,16 +188,20 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
         t = bisect.bisect_right(neg, -need, lo=k)
         if t > k:
             j = bisect.bisect_left(neg, neg[t - 1], lo=k)
-            best_total = s + w[j]
-            best = [*path, j]
+            best_total, best, best_all = s + w[j], (j, taken), False
             if best_total == bound:
                 break
         if t < m and suffix[t] >= need:
             # Items below `need`: take t (then go on), or leave it.
-            stack.append((t + 1, s, depth))
-            path.append(t)
-            stack.append((t + 1, s + w[t], depth + 1))
-    return best_total, best, True
+            stack.append((t + 1, s, taken))
+            stack.append((t + 1, s + w[t], (t, taken)))
+    if best_all:
+        return best_total, list(range(m)), done
+    items = []
+    while best is not None:
+        items.append(best[0])
+        best = best[1]
+    return best_total, items[::-1], done
 
 
 def _meet_in_the_middle(w: list[int], demand: int) -> list[int] | None:
