@@ -192,9 +192,20 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
             if best_total == bound:
                 break
         if t < m and suffix[t] >= need:
-            # Items below `need`: take t (then go on), or leave it.
-            stack.append((t + 1, s, taken))
-            stack.append((t + 1, s + w[t], (t, taken)))
+            # Items below `need`: take t (then go on), or leave it. While the next item
+            # still leaves the branch short, taking it is the only thing the search
+            # would do there (nothing to skip, no single item completes): walk that
+            # chain at once, leaving its "leave it" branches on the stack in order.
+            while True:
+                stack.append((t + 1, s, taken))
+                s, taken, t = s + w[t], (t, taken), t + 1
+                if t == m or s + w[t] >= demand:
+                    stack.append((t, s, taken))  # searched as any branch
+                    break
+                key = s * (m + 1) + t
+                if key in seen:  # explored from another branch already
+                    break
+                seen.add(key)
     if best_all:
         return best_total, list(range(m)), done
     items = []
