@@ -28,6 +28,13 @@ app = typer.Typer(
 )
 
 
+#: What every --shift-start accepts, said once.
+SHIFT_FORMAT = (
+    "ISO 8601 date and time: 2026-11-30T19:00 is city time, 2026-11-30T19:00+01:00 keeps "
+    "its offset; a date alone is refused (write 2026-11-30T00:00 for midnight)."
+)
+
+
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
@@ -70,13 +77,14 @@ def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config
 
 
 def parse_shift(value: str | None, config: Config, option: str = "--shift-start") -> Any:
-    """Parse a CLI timestamp in the city's timezone; a bad one is a usage error (exit 2)."""
+    """Parse a CLI timestamp in the city's timezone; a bad one, or a date without a time,
+    is a usage error (exit 2)."""
     from .timeparse import parse_timestamp
 
     if value is None:
         return None
     try:
-        return parse_timestamp(value, config.city.timezone)
+        return parse_timestamp(value, config.city.timezone, require_time=True)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
@@ -98,7 +106,7 @@ def validate(
     config: ConfigOpt = None,
     shift_start: Annotated[
         str | None,
-        typer.Option(help="Count couriers eligible for this shift start (ISO 8601; city time)."),
+        typer.Option(help="Count couriers eligible for a shift starting then. " + SHIFT_FORMAT),
     ] = None,
 ) -> None:
     """Check a data directory and say what it holds; exit 3 listing every problem."""
@@ -163,11 +171,10 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
 @app.command()
 def plan(
     data_dir: Annotated[Path, typer.Argument(help="Folder with the input tables.")],
-    shift_start: Annotated[
-        str, typer.Option(help="Shift start, ISO 8601 (city time without offset).")
-    ],
+    shift_start: Annotated[str, typer.Option(help="Shift start. " + SHIFT_FORMAT)],
     shift_end: Annotated[
-        str | None, typer.Option(help="Shift end; default shift start + 4 h.")
+        str | None,
+        typer.Option(help="Shift end, same format; default shift start + [shift] hours (4 h)."),
     ] = None,
     config: ConfigOpt = None,
     out: Annotated[
@@ -267,7 +274,7 @@ def run(
     shift_start: Annotated[
         str | None,
         typer.Option(
-            help="Shift start, ISO 8601 (city time without offset). "
+            help="Shift start. " + SHIFT_FORMAT + " "
             "Default: now, rounded down to the quarter hour in the city's time."
         ),
     ] = None,
@@ -446,7 +453,10 @@ def batch(
     ],
     shift_start: Annotated[
         str,
-        typer.Option(help="Shift start, ISO 8601; without an offset, in each city's own timezone."),
+        typer.Option(
+            help="Shift start, ISO 8601 date and time; without an offset, in each city's own "
+            "timezone. A date alone is refused."
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -490,7 +500,8 @@ def batch(
     from .timeparse import parse_timestamp
 
     try:
-        parse_timestamp(shift_start, "UTC")  # syntax only: each city reads it in its own zone
+        # syntax only: each city reads it in its own zone
+        parse_timestamp(shift_start, "UTC", require_time=True)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shift-start") from None
     from .batch import default_out, run_batch

@@ -7,6 +7,7 @@ a config file are relative to that file's folder.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from pathlib import Path
@@ -219,10 +220,35 @@ def _build(
     return config
 
 
+def _table_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the table holding the key at ``loc`` (a pydantic error location)."""
+    model: type[BaseModel] = Config
+    parts = [str(part) for part in loc[:-1]]
+    i = 0
+    while i < len(parts):
+        if model is Config and parts[i] == "vehicles":
+            if i + 1 == len(parts):
+                return []  # [vehicles] itself: any name is a vehicle
+            model, i = VehicleConfig, i + 2  # skip the vehicle's name
+            continue
+        field = model.model_fields.get(parts[i])
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model, i = annotation, i + 1
+    return [name for name in model.model_fields if name not in {"base_dir", "source"}]
+
+
+def _did_you_mean(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _explain(err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        loc = tuple(err["loc"])
+        return "unknown key" + _did_you_mean(str(loc[-1]), _table_keys(loc))
     if kind == "missing":
         return "required key is missing"
     if kind.endswith("_type") or kind in {"model_type", "dict_type"}:
@@ -258,7 +284,13 @@ def _valid(err: Any) -> str | None:
     if kind in {"string_type"}:
         return "a string in quotes"
     if kind == "extra_forbidden":
-        return "one of the keys of CONTRACT section 3 (see `rebalance --help`)"
+        keys = _table_keys(tuple(err["loc"]))
+        if not keys:
+            return "a key of the configuration (`rebalance config show` lists them)"
+        table = ".".join(str(p) for p in err["loc"][:-1])
+        if not table:
+            return "one of the tables " + ", ".join(f"[{k}]" for k in keys)
+        return f"one of the keys of [{table}]: {', '.join(keys)}"
     if kind in {"model_type", "dict_type"}:
         return "a table, e.g. [section]"
     return None

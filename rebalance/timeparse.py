@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,9 +12,11 @@ import pandas as pd
 
 __all__ = ["floor_quarter_hour", "parse_timestamp", "parse_timestamps"]
 
-_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+# An offset can only follow a time: in a date alone, "-30" of "2026-11-30" is the day.
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
-_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?$"
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?)?$"
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
@@ -57,10 +60,13 @@ def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     return out
 
 
-def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
+def parse_timestamp(value: Any, timezone: str, *, require_time: bool = False) -> pd.Timestamp:
     """One timestamp (str, datetime or Timestamp) as an aware UTC Timestamp.
 
-    Raises ValueError with a message an operator can act on.
+    A date alone (``2026-11-30``) is midnight city time, unless ``require_time``: then
+    it is refused, as the command line does for a shift start (a forgotten time is far
+    likelier than a shift starting at midnight). Raises ValueError with a message an
+    operator can act on.
     """
     if isinstance(value, pd.Timestamp | datetime):
         ts = pd.Timestamp(value)
@@ -68,6 +74,11 @@ def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
             ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         return ts.tz_convert("UTC").as_unit("ns")
     text = str(value).strip()
+    if require_time and _DATE_ONLY.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is a date without a time; give the time too, e.g. '{text}T19:00' "
+            f"(city time), or '{text}T00:00' for midnight"
+        )
     series = parse_timestamps(pd.Series([text]), timezone)
     ts = series.iloc[0]
     if pd.isna(ts):

@@ -245,3 +245,11 @@ def test_samples_plan_with_real_work(tmp_path, sample):
     kpis = json.loads(result.stdout)["kpis"]
     assert kpis["moved_couriers"] > 10
     assert kpis["coverage"] > kpis["coverage_before"] + 0.2
+
+
+def test_shift_start_date_alone_is_a_usage_error():
+    """`--shift-start 2026-11-30` exits 2 asking for a time, instead of planning UTC midnight."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30")
+    assert result.exit_code == 2
+    assert "date without a time" in result.stderr and "2026-11-30T19:00" in result.stderr
+    assert result.stdout == ""

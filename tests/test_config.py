@@ -126,3 +126,19 @@ def test_with_changes_validates():
     assert Config().costs.shortage_minutes == 60
     with pytest.raises(ConfigError, match=r"costs\.shortage_minutes"):
         Config().with_changes(costs={"shortage_minutes": -1})
+
+
+def test_unknown_key_suggests_the_closest_and_lists_the_table(tmp_path):
+    """A typo names the table's valid keys and the closest one, not a document users lack."""
+    problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert "did you mean `shortage_minutes`?" in text
+    assert "one of the keys of [costs]: move_fixed_minutes, shortage_minutes" in text
+    assert "CONTRACT" not in text
+
+
+def test_unknown_vehicle_key_and_unknown_table(tmp_path):
+    """A vehicle's typo lists a vehicle's keys; an unknown table lists the tables."""
+    _, text = key_problem(tmp_path, "[vehicles.bike]\nspeed = 12\n")
+    assert "did you mean `speed_kmh`?" in text and "[vehicles.bike]: speed_kmh" in text
+    _, text = key_problem(tmp_path, "[cost]\nshortage_minutes = 90\n")
+    assert "did you mean `costs`?" in text and "[eligibility]" in text

@@ -64,3 +64,19 @@ def test_floor_quarter_hour_in_city_time():
     assert floor_quarter_hour(datetime(2026, 11, 30, 17, 59, tzinfo=UTC), "Asia/Kolkata") == (
         pd.Timestamp("2026-11-30T17:45Z")
     )
+
+
+def test_date_alone_is_midnight_city_time_not_an_offset():
+    """'2026-11-30' in a data file is midnight in Paris, not UTC with a '-30' offset."""
+    got = parse_timestamps(pd.Series(["2026-11-30", "2026-11-30T19:00-05"]), "Europe/Paris")
+    assert got[0] == pd.Timestamp("2026-11-29T23:00Z")
+    assert got[1] == pd.Timestamp("2026-12-01T00:00Z")
+
+
+def test_date_alone_refused_when_a_time_is_required():
+    """A shift start needs a time: a date alone is refused with an example to copy."""
+    with pytest.raises(ValueError, match=r"date without a time.*2026-11-30T19:00"):
+        parse_timestamp("2026-11-30", "Europe/Paris", require_time=True)
+    assert parse_timestamp("2026-11-30T00:00", "Europe/Paris", require_time=True) == (
+        pd.Timestamp("2026-11-29T23:00Z")
+    )
