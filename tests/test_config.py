@@ -62,6 +62,7 @@ def test_new_vehicle_needs_both_keys(tmp_path):
 def test_unknown_key_is_named(tmp_path):
     """A typo is an error naming the dotted key, not silently ignored."""
     problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert problem.key == "costs.shortage_minute"
     assert problem.key == "costs.shortage_minute" and "unknown key" in text
     assert "rebalance.toml" in text
 
@@ -131,6 +132,7 @@ def test_with_changes_validates():
 def test_unknown_key_suggests_the_closest_and_lists_the_table(tmp_path):
     """A typo names the table's valid keys and the closest one, not a document users lack."""
     problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert problem.key == "costs.shortage_minute"
     assert "did you mean `shortage_minutes`?" in text
     assert "one of the keys of [costs]: move_fixed_minutes, shortage_minutes" in text
     assert "CONTRACT" not in text
