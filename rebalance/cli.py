@@ -136,25 +136,35 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
     table = Table(title=None, box=None, padding=(0, 2))
     table.add_column("vehicle")
     if start is not None:
+        from .eligibility import eligibility, shift_grid
         from .model import build_problem
 
         problem = build_problem(inputs, cfg, start)
-        elig = problem.eligible["vehicle"].value_counts()
+        grid = shift_grid(cfg, start)
+        found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)
+        elig = couriers.loc[found.reasons == "", "vehicle"].value_counts()
         local = start.tz_convert(cfg.city.timezone)
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
-            f"{len(problem.eligible)}"
+            f"{found.eligible}"
         )
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
         for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
             table.add_row(str(vehicle), str(n), str(int(elig.get(vehicle, 0))))
         out.print(table)
+        reasons = found.counts()
+        if reasons:
+            out.print(f"  not eligible: {found.total - found.eligible}")
+            for label, n in reasons.items():
+                out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
             f"  required couriers: {int(problem.required.sum())} "
             f"(demand {problem.demand.sum():.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
+        for warning in found.warnings():
+            err(f"warning: {warning}", color="yellow")
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
         out.print(f"  couriers: {len(couriers)} ({by_status})")
@@ -182,8 +192,19 @@ def plan(
         typer.Option(help="Write moves.csv, zones.csv and plan.json here (atomically)."),
     ] = None,
     format: Annotated[
-        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="table for people; json for scripts: plan.json's keys plus zones and moves "
+            "arrays (the rows of zones.csv and moves.csv).",
+        ),
     ] = OutputFormat.table,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Let --out replace a plan of another city or shift that is there."
+        ),
+    ] = False,
 ) -> None:
     """Solve the shift to proven optimality and show (and optionally write) the plan."""
     with exits():
@@ -192,12 +213,15 @@ def plan(
         end = parse_shift(shift_end, cfg, "--shift-end")
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
+        if out is not None and not force:
+            _refuse_other_plan(out, cfg, start)
         from .errors import InfeasibleError
         from .inputs import load
         from .optimize import solve
 
         inputs = load(data_dir, cfg)
-        result = solve(inputs, cfg, start, end)
+        with _status("planning", enabled=format is OutputFormat.table):
+            result = solve(inputs, cfg, start, end)
         if not result.feasible:
             raise InfeasibleError(
                 f"no feasible plan: {result.message}", zones=result.infeasible_zones
@@ -207,12 +231,84 @@ def plan(
                 result.write(out)
             except FileExistsError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--out") from None
+        _warn_eligibility(inputs, cfg, result)
         if format is OutputFormat.json:
-            sys.stdout.write(result.to_json())
+            sys.stdout.write(_plan_json(result))
         else:
-            console().print(result)
+            from .render import plan_renderables
+
+            console().print(*plan_renderables(result, width=console().width, out=out))
             if out is not None:
                 console().print(f"[dim]Plan written to {out}/ (moves.csv, zones.csv, plan.json)[/]")
+
+
+def _refuse_other_plan(out: Path, cfg: Config, start: Any) -> None:
+    """--out holds a plan of another city or shift: a usage error (exit 2) saying what is there."""
+    import json
+
+    meta = out / "plan.json"
+    if not meta.is_file():
+        return
+    try:
+        there = json.loads(meta.read_text(encoding="utf-8"))
+        city, shift = str(there["city"]), str(there["shift_start"])
+        from .timeparse import parse_timestamp
+
+        same_shift = parse_timestamp(shift, "UTC") == start
+    except (ValueError, KeyError, TypeError, OSError):
+        raise typer.BadParameter(
+            f"{out} holds a plan.json that cannot be read; give another folder, or --force "
+            "to replace it",
+            param_hint="--out",
+        ) from None
+    if city.casefold() == cfg.city.name.casefold() and same_shift:
+        return  # a re-plan of the same shift replaces the plan, as expected
+    raise typer.BadParameter(
+        f"{out} holds the plan of {city}, shift {shift}; this plan is {cfg.city.name}, shift "
+        f"{start.tz_convert(cfg.city.timezone).isoformat()}. Give another folder, or --force "
+        "to replace it",
+        param_hint="--out",
+    )
+
+
+def _plan_json(plan: Any) -> str:
+    """plan.json's content plus the zones and moves arrays (and slots when the plan has them)."""
+    import json
+
+    import pandas as pd
+
+    from .plan import ZONES_COLUMNS, _jsonable
+
+    data = plan.to_dict()
+    zones = plan.zones[[c for c in ZONES_COLUMNS if c in plan.zones.columns]]
+    tables = {"zones": zones, "moves": plan.moves}
+    slots = getattr(plan, "slots", None)
+    if isinstance(slots, pd.DataFrame):
+        tables["slots"] = slots
+    for name, frame in tables.items():
+        frame = frame.astype(object).where(frame.notna(), None)
+        data[name] = frame.to_dict(orient="records")
+    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+
+
+def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
+    """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
+    from .eligibility import eligibility, shift_grid
+
+    grid = shift_grid(cfg, plan.shift_start, plan.shift_end)
+    found = eligibility(inputs.couriers, grid, cfg.eligibility.min_available_minutes)
+    for warning in found.warnings():
+        err(f"warning: {warning}", color="yellow")
+
+
+@contextmanager
+def _status(message: str, *, enabled: bool = True) -> Iterator[None]:
+    """A spinner on stderr while a step runs, only when stderr is a terminal (never in cron)."""
+    if not enabled or not sys.stderr.isatty():
+        yield
+        return
+    with console(stderr=True).status(message, spinner="dots"):
+        yield
 
 
 # ------------------------------------------------------------------- generate

@@ -58,6 +58,7 @@ __all__ = [
     "message_problems",
     "plan_key",
     "publish",
+    "resolve_channel",
     "snapshot",
 ]
 
@@ -363,7 +364,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     fields = [
         f"*Coverage*\n{_pct(k.get('coverage_before'))} → *{_pct(k.get('coverage'))}*",
-        f"*Couriers moved*\n{moved} of {_int(k.get('eligible_couriers'))} available",
+        f"*Couriers moved*\n{moved} of {_int(k.get('eligible_couriers'))} eligible",
         "*Shortage left*\n"
         + (
             f"*{shortage}* courier{'s' if shortage != 1 else ''} in {_int(k.get('zones_short', len(short)))} zone(s)"
@@ -699,6 +700,41 @@ def describe_changes(
 # ---------------------------------------------------------------------- publish
 
 
+def resolve_channel(config: Config, channel: str | None = None, *, dry_run: bool = False) -> str:
+    """The channel to publish to: ``channel``, else ``[slack] channel``.
+
+    A dry run needs none (its payloads then carry an empty channel); otherwise a missing
+    or malformed ID is a `ConfigError` naming the key, before anything is planned.
+    """
+    target = (channel or config.slack.channel or "").strip()
+    if not target and dry_run:
+        return ""
+    source = str(config.source) if config.source else None
+    if not target:
+        raise ConfigError(
+            Issue(
+                "no Slack channel to publish to",
+                file=source,
+                key="slack.channel",
+                valid="a channel ID such as 'C0123ABCD' in [slack] channel, or --channel "
+                "(a dry run needs none)",
+            ),
+            title="invalid configuration",
+        )
+    if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", target):
+        raise ConfigError(
+            Issue(
+                "not a Slack channel ID (a channel is addressed by its ID, not its name)",
+                file=None if channel else source,
+                key="slack.channel" if not channel else "--channel",
+                value=target,
+                valid="an ID such as 'C0123ABCD' (channel details, bottom of the About tab)",
+            ),
+            title="invalid configuration",
+        )
+    return target
+
+
 def publish(
     plan_dir: str | Path,
     *,
@@ -716,26 +752,7 @@ def publish(
     (exit 5) when Slack refuses or cannot be reached; the plan folder is only read.
     """
     plan = read_plan(plan_dir)
-    target = (channel or config.slack.channel or "").strip()
-    if not target:
-        raise ConfigError(
-            Issue(
-                "no Slack channel to publish to",
-                key="slack.channel",
-                valid="a channel ID such as 'C0123ABCD' in [slack] channel, or --channel",
-            ),
-            title="invalid configuration",
-        )
-    if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", target):
-        raise ConfigError(
-            Issue(
-                "not a Slack channel ID (a channel is addressed by its ID, not its name)",
-                key="slack.channel" if not channel else "--channel",
-                value=target,
-                valid="an ID such as 'C0123ABCD' (channel details, bottom of the About tab)",
-            ),
-            title="invalid configuration",
-        )
+    target = resolve_channel(config, channel, dry_run=dry_run)
     key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
     chash = content_hash(plan)
     messages = build_messages(plan, channel=target)

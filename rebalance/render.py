@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -66,8 +67,11 @@ def summary_text(plan: Plan) -> str:
     )
 
 
-def plan_renderables(plan: Plan, width: int = 100) -> Any:
-    """Rich renderables: KPIs, then zones needing attention, then moves."""
+def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None) -> Any:
+    """Rich renderables: KPIs, then zones needing attention, then moves.
+
+    ``out``: the folder the plan was written to, named where a table is cut; without
+    it the cut says how to get every row (a plan in memory has no moves.csv yet)."""
     from rich import box
     from rich.panel import Panel
     from rich.table import Table
@@ -134,7 +138,9 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 Text(_blank0(row.shortage), style="red" if row.shortage else ""),
             )
         if len(zones) > MAX_ZONES_SHOWN:
-            table.caption = f"... {len(zones) - MAX_ZONES_SHOWN} more zones in zones.csv"
+            table.caption = f"... {len(zones) - MAX_ZONES_SHOWN} more zones " + _where(
+                out, "zones.csv"
+            )
         yield table
         short = zones[zones["action"] == "short"]
         if len(short):
@@ -183,10 +189,17 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 str(row.vehicles),
             )
         if len(flows) > MAX_MOVES_SHOWN:
-            table.caption = (
-                f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier in moves.csv"
+            table.caption = f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier " + (
+                _where(out, "moves.csv")
             )
         yield table
+
+
+def _where(out: str | Path | None, name: str) -> str:
+    """Where the whole table is: the written file, or how to get it."""
+    if out is None:
+        return "with --out or --format json"
+    return f"in {Path(out) / name}"
 
 
 def _plural(n: int, word: str) -> str:

@@ -226,6 +226,10 @@ class _Run:
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
+            if not self.dry_run:  # a missing channel fails now, not after writing a plan
+                from .publish import resolve_channel
+
+                resolve_channel(self.config, channel)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
             self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
@@ -249,6 +253,7 @@ class _Run:
                 f"coverage {_pct(plan.kpis.get('coverage_before'))} -> {_pct(plan.kpis.get('coverage'))}"
             )
             info["plan_id"] = plan.plan_id
+        self._warn_eligibility(inputs, plan)
 
         with self._phase("write") as info:
             target = run_dir(
@@ -321,6 +326,15 @@ class _Run:
         with self.log.phase(name) as info:
             yield info
         self._pause(name)
+
+    def _warn_eligibility(self, inputs: Any, plan: Plan) -> None:
+        """Nobody (or mostly nobody) eligible is a warning in the log, never silence."""
+        from .eligibility import eligibility, shift_grid
+
+        grid = shift_grid(self.config, plan.shift_start, plan.shift_end)
+        found = eligibility(inputs.couriers, grid, self.config.eligibility.min_available_minutes)
+        for warning in found.warnings():
+            self.log.event("eligibility", warning, level=logging.WARNING)
 
     def _slack_log(self, message: str) -> None:
         """What publish reports (posted, adopted, retried ...), as events of the publish phase."""
@@ -414,6 +428,13 @@ class _Run:
             retry = self._retry_command()
             message += f"\nThe plan is saved. To retry, run the same shift again: {retry}"
             exc.add_note(f"To retry, run the same shift again: {retry}")
+        elif isinstance(exc, ConfigError) and any(p.key == "slack.channel" for p in exc.problems):
+            retry = f"{self._retry_command()} --channel CHANNEL_ID"
+            where = (
+                f" (or set [slack] channel in {self.config.source})" if self.config.source else ""
+            )
+            message += f"\nTo retry, name the channel: {retry}{where}"
+            exc.add_note(f"To retry, name the channel: {retry}{where}")
         self.extra["timings_ms"] = dict(self.log.timings)
         try:
             self.history.finish_run(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -41,7 +42,7 @@ def test_validate_ok_counts_what_it_found():
     assert result.exit_code == 0, result.output
     assert "zones: 5" in result.stdout
     assert "12 (9 open, 3 closed)" in result.stdout
-    assert "eligible for a shift starting 2026-11-30 19:00 CET: 7" in result.stdout
+    assert "eligible for a shift starting 2026-11-30 19:00 CET: 9" in result.stdout
 
 
 def test_validate_bad_input_exits_3_listing_problems(tmp_path):
@@ -53,14 +54,14 @@ def test_validate_bad_input_exits_3_listing_problems(tmp_path):
 
 
 def test_plan_json_is_plan_json_only(tmp_path):
-    """--format json prints plan.json's content and nothing else on stdout."""
+    """--format json prints plan.json's content (plus zones and moves) and nothing else on stdout."""
     result = invoke(
         "plan", VALID, "--shift-start", SHIFT, "--format", "json", "--out", tmp_path / "p"
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     on_disk = json.loads((tmp_path / "p" / "plan.json").read_text())
-    assert data == on_disk
+    assert {k: v for k, v in data.items() if k not in {"zones", "moves", "slots"}} == on_disk
     for key in (
         "plan_id",
         "city",
@@ -253,3 +254,85 @@ def test_shift_start_date_alone_is_a_usage_error():
     assert result.exit_code == 2
     assert "date without a time" in result.stderr and "2026-11-30T19:00" in result.stderr
     assert result.stdout == ""
+
+
+def test_plan_json_has_zones_and_moves_as_in_the_files(tmp_path):
+    """--format json carries the rows of zones.csv and moves.csv, ids kept as strings."""
+    out = tmp_path / "p"
+    result = invoke("plan", VALID, "--shift-start", SHIFT, "--format", "json", "--out", out)
+    data = json.loads(result.stdout)
+    zones = pd.read_csv(out / "zones.csv", dtype=str, keep_default_na=False)
+    moves = pd.read_csv(out / "moves.csv", dtype=str, keep_default_na=False)
+    assert (
+        [z["zone_id"] for z in data["zones"]]
+        == zones["zone_id"].tolist()
+        == [
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+        ]
+    )
+    assert list(data["zones"][0])[:13] == list(zones.columns)[:13]
+    assert [(m["courier_id"], m["to_zone"]) for m in data["moves"]] == list(
+        zip(moves["courier_id"], moves["to_zone"], strict=True)
+    )
+    assert len(data["moves"]) == data["kpis"]["moved_couriers"] > 0
+
+
+def test_plan_without_out_does_not_point_to_missing_files():
+    """Without --out the terminal never says the rows are in moves.csv: there is no such file."""
+    result = invoke("plan", REPO / "data/samples/paris", "--shift-start", SHIFT)
+    assert result.exit_code == 0, result.output
+    assert "more routes" in result.stdout
+    assert "moves.csv" not in result.stdout and "Plan written" not in result.stdout
+    assert "with --out or --format json" in result.stdout
+
+
+def test_plan_out_over_another_shift_needs_force(tmp_path):
+    """--out over a plan of another shift or city exits 2 saying what is there; --force replaces it."""
+    out = tmp_path / "p"
+    assert invoke("plan", VALID, "--shift-start", SHIFT, "--out", out).exit_code == 0
+    before = (out / "plan.json").read_text()
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out)
+    assert result.exit_code == 2
+    assert "holds the plan of Paris, shift 2026-11-30T19:00:00+01:00" in result.stderr
+    assert "--force" in result.stderr and (out / "plan.json").read_text() == before
+    config = tmp_path / "lyon.toml"
+    config.write_text('[city]\nname = "Lyon"\n')
+    other_city = invoke("plan", VALID, "--shift-start", SHIFT, "--out", out, "--config", config)
+    assert other_city.exit_code == 2 and "this plan is Lyon" in other_city.stderr
+    forced = invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out, "--force")
+    assert forced.exit_code == 0
+    assert json.loads((out / "plan.json").read_text())["shift_start"].startswith("2026-11-30T20:00")
+    assert invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out).exit_code == 0
+
+
+def test_plan_with_nobody_eligible_warns():
+    """A shift nobody can work (here 07:00) still plans, but stderr says why nobody is eligible."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T07:00")
+    assert result.exit_code == 0, result.output
+    assert "warning: no courier is eligible for the shift starting 2026-11-30 07:00 CET" in (
+        result.stderr
+    )
+    assert "9 arriving after" in result.stderr and "1 busy, 1 offline" in result.stderr
+    assert "windows run from 2026-11-30 17:00 to 2026-12-01 00:30" in result.stderr
+
+
+def test_plan_warns_when_most_couriers_are_ruled_out_by_their_windows():
+    """At 23:00 most couriers have logged off: the plan warns and names the reasons."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T23:00")
+    assert result.exit_code == 0, result.output
+    assert "7 of 9 available couriers are not eligible" in result.stderr
+    assert "gone before the shift starts" in result.stderr
+    assert "warning" not in invoke("plan", VALID, "--shift-start", SHIFT).stderr
+
+
+def test_validate_says_why_couriers_are_not_eligible():
+    """validate --shift-start lists the couriers that are not eligible by reason."""
+    result = invoke("validate", VALID, "--shift-start", "2026-11-30T23:00")
+    assert result.exit_code == 0, result.output
+    assert "not eligible: 9" in result.stdout
+    assert "7 gone before the shift starts" in result.stdout
+    assert "1 busy" in result.stdout and "1 offline" in result.stdout
