@@ -357,7 +357,9 @@ def default_out(shift_start: str) -> Path:
     """``batch-<YYYYmmddTHHMM>`` in the current folder, the shift start as written."""
     import pandas as pd
 
-    return Path(f"batch-{pd.Timestamp(str(shift_start).strip()):%Y%m%dT%H%M}")
+    from .paths import batch_out
+
+    return batch_out(pd.Timestamp(str(shift_start).strip()))
 
 
 def run_batch(

@@ -235,7 +235,7 @@ def plan(
         if format is OutputFormat.json:
             sys.stdout.write(_plan_json(result))
         else:
-            from .render import plan_renderables
+            from .views.terminal import plan_renderables
 
             console().print(*plan_renderables(result, width=console().width, out=out))
             if out is not None:
@@ -406,8 +406,9 @@ def run(
 
     from .errors import RebalanceError
     from .logs import RunLog, redact, setup_logging
-    from .runner import Terminated, stop_on_sigterm, summary_line
+    from .runner import Terminated, stop_on_sigterm
     from .runner import run as run_shift
+    from .views.history import summary_line
 
     kind = setup_logging(log_format.value, verbose=verbose, quiet=quiet)
     log = RunLog()
@@ -486,7 +487,7 @@ def history(
     ctx.obj = {"config": config}
     if ctx.invoked_subcommand is not None:
         return
-    from .runner import runs_json, runs_table
+    from .views.history import runs_json, runs_table
 
     store = _open_history(config)
     records = [] if store is None else store.runs(city=city, limit=limit)
@@ -512,7 +513,7 @@ def history_show(
     """Everything recorded about one run: times, phase, KPIs, plan folder, Slack ts, error."""
     import json
 
-    from .runner import run_details
+    from .views.history import run_details
 
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
@@ -729,13 +730,14 @@ def publish(
 
 def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
-    from .lock import RunLock, lock_path
+    from .lock import RunLock
+    from .paths import lock_path
     from .plan import read_plan
 
     plan = read_plan(plan_dir)
     local = plan.local(plan.shift_start)
     return RunLock(
-        lock_path(cfg.history_path.parent / "locks", plan.city, plan.shift_start.to_pydatetime()),
+        lock_path(cfg.history_path, plan.city, plan.shift_start),
         what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
         info={"command": "publish", "city": plan.city, "shift_start": local.isoformat()},
     )

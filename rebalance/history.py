@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["History", "Publication", "RunRecord", "utc_now"]
+__all__ = ["PHASES", "History", "Publication", "RunRecord", "utc_now"]
 
 SCHEMA_VERSION = 1
 
@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_city_started ON runs (city, started_at);
 CREATE INDEX IF NOT EXISTS runs_city_shift ON runs (city, shift_start);
 """
+
+
+#: The phases of a `rebalance run`, in order (a run row records the one it is in).
+PHASES = ("lock", "validate", "plan", "write", "publish")
 
 
 def utc_now() -> str:

@@ -119,7 +119,7 @@ class Plan:
 
     def attention(self) -> pd.DataFrame:
         """Zones that change or stay short, most urgent first."""
-        from .render import attention_zones
+        from .views.terminal import attention_zones
 
         return attention_zones(self.zones)
 
@@ -144,17 +144,17 @@ class Plan:
 
     def summary(self) -> str:
         """A few lines of plain text: the headline KPIs."""
-        from .render import summary_text
+        from .views.terminal import summary_text
 
         return summary_text(self)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from .render import plan_renderables
+        from .views.terminal import plan_renderables
 
         yield from plan_renderables(self, width=options.max_width)
 
     def _repr_html_(self) -> str:
-        from .render import plan_html
+        from .views.html import plan_html
 
         return plan_html(self)
 

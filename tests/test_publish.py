@@ -683,11 +683,12 @@ def test_subprocess_publish(plans, fake_slack, config):
 
 def test_cli_publish_exits_6_when_the_shift_is_locked(plans, slack_env, config):
     """A publish while a run holds the (city, shift) lock exits 6 at once and posts nothing."""
-    from rebalance.lock import RunLock, lock_path
+    from rebalance.lock import RunLock
+    from rebalance.paths import lock_path
 
     plan = read_plan(plans["a"])
     cfg = load_config(config)
-    path = lock_path(cfg.history_path.parent / "locks", plan.city, plan.shift_start.to_pydatetime())
+    path = lock_path(cfg.history_path, plan.city, plan.shift_start)
     with RunLock(path, what="test holder"):
         result = _cli("publish", plans["a"], "--config", config)
     assert result.exit_code == 6, result.output

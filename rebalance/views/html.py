@@ -1,0 +1,123 @@
+"""How a plan looks in a notebook cell: HTML (`Plan._repr_html_`)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .terminal import _minutes, _pct, _window, attention_zones
+
+if TYPE_CHECKING:
+    from rebalance.plan import Plan
+
+__all__ = ["plan_html"]
+
+
+def plan_html(plan: Plan) -> str:
+    """HTML for a notebook cell: KPIs, the zones needing attention, then (folded) every
+    zone and the moves by route. Colours are Okabe-Ito, safe for colour-blind readers."""
+    esc = html.escape
+    colour = {"optimal": "#009E73", "feasible": "#E69F00", "infeasible": "#D55E00"}
+    badge = (
+        f"<span style='background:{colour.get(plan.status, '#999')};color:white;"
+        f"border-radius:3px;padding:0 5px;font-size:80%'>{esc(plan.status)}</span>"
+    )
+    head = f"<h4 style='margin:0 0 4px 0'>{esc(plan.city)} · {esc(_window(plan))} · {badge}</h4>"
+    if not plan.feasible:
+        zones_note = (
+            f"<p>Zones involved: {esc(', '.join(plan.infeasible_zones))}</p>"
+            if plan.infeasible_zones
+            else ""
+        )
+        return (
+            f"<div>{head}<p style='color:#D55E00'><b>No feasible plan.</b> "
+            f"{esc(plan.message)}</p>{zones_note}</div>"
+        )
+    k = plan.kpis
+    n_short = k.get("zones_short", 0)
+    short_zones = f" in {n_short} zone{'' if n_short == 1 else 's'}" if k.get("shortage") else ""
+    cells = [
+        ("Coverage", f"{_pct(k['coverage_before'])} → <b>{_pct(k['coverage'])}</b>"),
+        ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
+        ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
+        ("Total travel", esc(_minutes(k["travel_minutes"]))),
+        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
+        ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
+    ]
+    if k.get("paused_orders_per_hour"):
+        cells.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h"))
+    kpis = "".join(
+        f"<td style='padding:2px 14px 2px 0;vertical-align:top'>"
+        f"<div style='font-size:85%;opacity:0.7'>{esc(a)}</div><div>{b}</div></td>"
+        for a, b in cells
+    )
+    action_colour = {"short": "#D55E00", "receive": "#0072B2", "send": "#E69F00"}
+
+    def table(frame: pd.DataFrame) -> str:
+        shown = frame.copy()
+        if "action" in shown.columns:
+            shown["action"] = [
+                f"<b style='color:{action_colour[a]}'>{esc(a)}</b>"
+                if a in action_colour
+                else esc(str(a))
+                for a in shown["action"].astype(str)
+            ]
+        if "pause_restaurants" in shown.columns:  # "; " lets a long list wrap
+            shown["pause_restaurants"] = (
+                shown["pause_restaurants"].astype(str).str.replace(";", "; ")
+            )
+        for column in shown.columns:
+            if column != "action" and not pd.api.types.is_numeric_dtype(shown[column]):
+                shown[column] = [esc(str(v)) for v in shown[column]]
+        return shown.to_html(index=False, border=0, escape=False)
+
+    cols = [
+        "zone_id",
+        "name",
+        "action",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "pause_restaurants",
+    ]
+    zones = attention_zones(plan.zones)
+    attention = (
+        f"<p style='margin:8px 0 2px 0'><b>Zones needing attention</b> "
+        f"({len(zones)} of {len(plan.zones)})</p>" + table(zones[cols].head(50))
+        if len(zones)
+        else "<p>Every zone is covered where it stands: no moves needed.</p>"
+    )
+    more = f"<p>... {len(zones) - 50} more zones below</p>" if len(zones) > 50 else ""
+    every = [
+        "zone_id",
+        "name",
+        "action",
+        "open_restaurants",
+        "demand_orders_per_hour",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "surplus",
+        "paused_orders_per_hour",
+    ]
+    every_zone = (
+        f"<details><summary>All {len(plan.zones)} zones</summary>"
+        f"{table(plan.zones[[c for c in every if c in plan.zones.columns]])}</details>"
+    )
+    moves = plan.moves
+    routes = ""
+    if len(moves):
+        flows = plan.routes().rename(columns={"minutes": "longest_minutes"})
+        routes = (
+            f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
+            f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
+        )
+    return f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{every_zone}{routes}</div>"
