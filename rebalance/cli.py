@@ -22,7 +22,8 @@ app = typer.Typer(
     name="rebalance",
     help="Move couriers to where the orders are: plan a shift, publish it to Slack, run it from cron.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,  # cron mails want plain tracebacks, never locals
     rich_markup_mode=None,  # help texts name config keys like [slack] channel literally
 )
@@ -33,6 +34,30 @@ SHIFT_FORMAT = (
     "ISO 8601 date and time: 2026-11-30T19:00 is city time, 2026-11-30T19:00+01:00 keeps "
     "its offset; a date alone is refused (write 2026-11-30T00:00 for midnight)."
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("rebalance")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            number = "unknown (not installed)"
+        typer.echo(f"rebalance {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Move couriers to where the orders are: plan a shift, publish it to Slack, run it from cron."""
 
 
 class OutputFormat(StrEnum):
@@ -527,6 +552,87 @@ def history_show(
         sys.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
         console().print(run_details(record))
+
+
+# --------------------------------------------------------------------- config
+
+config_app = typer.Typer(
+    help="The configuration: what is in effect and where it came from; a starter file.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Show what `plan DATA_DIR` uses (DATA_DIR/rebalance.toml if present)."),
+    ] = None,
+    config: ConfigOpt = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Every key in effect, its value, and where it came from (the file or the default)."""
+    import json
+
+    from .config import config_sources
+
+    with exits():
+        cfg = load_cli_config(config, data_dir)
+    rows = config_sources(cfg)
+    if format is OutputFormat.json:
+        doc = {
+            "file": None if cfg.source is None else str(cfg.source),
+            "keys": [{"key": k, "value": v, "from": w} for k, v, w in rows],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    out.print(
+        f"config file: {cfg.source}" if cfg.source else "no config file: built-in defaults",
+        soft_wrap=True,
+    )
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold", pad_edge=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value, where in rows:
+        style = "bold" if where == "file" else "dim"
+        table.add_row(key, Text(where, style=style), Text(json.dumps(value, ensure_ascii=False)))
+    out.print(table)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[Path, typer.Argument(help="File to write.", dir_okay=False)] = Path(
+        "rebalance.toml"
+    ),
+) -> None:
+    """Write a commented starter config (every key, its default, what it does); never overwrites."""
+    from .config import STARTER_TOML
+
+    if path.exists():
+        raise typer.BadParameter(
+            f"{path} already exists; not overwriting it (see it with "
+            f"`rebalance config show --config {path}`)",
+            param_hint="PATH",
+        )
+    try:
+        with path.open("x", encoding="utf-8") as fh:
+            fh.write(STARTER_TOML)
+    except OSError as exc:
+        err(f"error: cannot write {path}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    err(
+        f"wrote {path}: edit [city], [data] dir and [slack] channel, then "
+        f"`rebalance config show --config {path}`",
+        color="green",
+    )
 
 
 # ---------------------------------------------------------------------- batch

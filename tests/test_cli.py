@@ -336,3 +336,40 @@ def test_validate_says_why_couriers_are_not_eligible():
     assert "not eligible: 9" in result.stdout
     assert "7 gone before the shift starts" in result.stdout
     assert "1 busy" in result.stdout and "1 offline" in result.stdout
+
+
+def test_config_init_writes_once_and_show_reports_it(tmp_path):
+    """`config init` writes a starter file, refuses to overwrite it (exit 2); `config show` reads it."""
+    path = tmp_path / "rebalance.toml"
+    assert invoke("config", "init", path).exit_code == 0
+    path.write_text(
+        path.read_text().replace("# shortage_minutes = 60.0", "shortage_minutes = 90.0")
+    )
+    again = invoke("config", "init", path)
+    assert again.exit_code == 2 and "not overwriting" in again.stderr
+    assert "shortage_minutes = 90.0" in path.read_text()
+    shown = json.loads(invoke("config", "show", "--config", path, "--format", "json").stdout)
+    keys = {row["key"]: row for row in shown["keys"]}
+    assert keys["costs.shortage_minutes"] == {
+        "key": "costs.shortage_minutes",
+        "value": 90.0,
+        "from": "file",
+    }
+    assert keys["costs.move_fixed_minutes"]["from"] == "default"
+    table = invoke("config", "show", "--config", path)
+    assert table.exit_code == 0 and f"config file: {path}" in table.stdout
+    assert "costs.shortage_minutes" in table.stdout
+
+
+def test_version_short_help_and_completion():
+    """--version prints the installed version; -h is --help everywhere; completion is offered."""
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"rebalance {version('rebalance')}\n"
+    assert invoke("-h").stdout == invoke("--help").stdout
+    assert "--install-completion" in invoke("-h").stdout
+    assert "Usage: rebalance plan" in invoke("plan", "-h").stdout
+    assert "Usage: rebalance history show" in invoke("history", "show", "-h").stdout
+    script = invoke("--show-completion", "bash")
+    assert script.exit_code == 0 and "_rebalance_completion" in script.stdout
