@@ -72,14 +72,16 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     ``out``: the folder the plan was written to, named where a table is cut; without
     it the cut says how to get every row (a plan in memory has no moves.csv yet)."""
     from rich import box
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
+    width = max(int(width), 20)
     if not plan.feasible:
         yield Panel(
             Text(plan.message, style="bold red"),
-            title=f"{plan.city} · {_window(plan)} · no feasible plan",
+            title=f"{escape(plan.city)} · {_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
@@ -102,96 +104,161 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     kpi = Table.grid(padding=(0, 2))
     for _ in range(2 if wide else 1):
         kpi.add_column(style="bold", no_wrap=True)
-        kpi.add_column(no_wrap=True)
+        kpi.add_column()  # values wrap on a narrow terminal; labels never get cut
     step = 2 if wide else 1
     for i in range(0, len(pairs), step):
         row = [cell for pair in pairs[i : i + step] for cell in pair]
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{plan.city}[/] · {_window(plan)}",
+        title=f"[bold]{escape(plan.city)}[/] · {_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
     )
 
     zones = attention_zones(plan.zones)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    id_width = max((len(z) for z in names), default=4)
     if zones.empty:
         yield Text("Every zone is covered where it stands: no moves needed.", style="green")
     else:
-        yield Text(f"Zones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
-        table.add_column("Action", no_wrap=True)
-        for label in ("Need", "Before", "After", "In", "Out", "Short"):
-            table.add_column(label, justify="right", no_wrap=True)
-        for row in zones.head(MAX_ZONES_SHOWN).itertuples(index=False):
-            table.add_row(
-                f"{row.zone_id} {row.name}".strip(),
-                Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
-                str(row.required_couriers),
-                str(row.couriers_before),
-                str(row.couriers_after),
-                _blank0(row.moved_in),
-                _blank0(row.moved_out),
-                Text(_blank0(row.shortage), style="red" if row.shortage else ""),
-            )
+        yield Text(f"\nZones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
+        yield _zones_table(zones.head(MAX_ZONES_SHOWN), width, id_width)
         if len(zones) > MAX_ZONES_SHOWN:
-            table.caption = f"... {len(zones) - MAX_ZONES_SHOWN} more zones " + _where(
-                out, "zones.csv"
-            )
-        yield table
+            yield _more(f"{len(zones) - MAX_ZONES_SHOWN} more zones " + _where(out, "zones.csv"))
         short = zones[zones["action"] == "short"]
         if len(short):
-            yield Text("Actions needed: pause these restaurants (fewest orders lost)", style="bold")
-            actions = Table(box=box.SIMPLE_HEAD)
-            actions.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
-            actions.add_column("Short", justify="right", no_wrap=True)
-            actions.add_column("Pause", ratio=1)
-            actions.add_column("Orders/h", justify="right", no_wrap=True)
-            for row in short.head(MAX_ZONES_SHOWN).itertuples(index=False):
-                paused = [p for p in str(row.pause_restaurants).split(";") if p]
-                labels = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
-                if len(labels) == len(paused):
-                    paused = [f"{rid} {nm}".strip() for rid, nm in zip(paused, labels, strict=True)]
-                shown = ", ".join(paused[:6]) + (
-                    f" +{len(paused) - 6} more" if len(paused) > 6 else ""
-                )
-                actions.add_row(
-                    f"{row.zone_id} {row.name}".strip(),
-                    str(row.shortage),
-                    shown or "(no restaurant to pause)",
-                    f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
-                )
-            yield actions
+            yield Text(
+                "\nActions needed: pause these restaurants (fewest orders lost)", style="bold"
+            )
+            yield _pause_table(short.head(MAX_ZONES_SHOWN), width, id_width)
 
     moves = plan.moves
     if len(moves):
         flows = plan.routes()
-        yield Text(f"Moves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
-        table = Table(box=box.SIMPLE_HEAD)
-        names = dict(
-            zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
-        )
-        zone_width = 24 if width >= 96 else 17
-        table.add_column("From", no_wrap=True, max_width=zone_width, overflow="ellipsis")
-        table.add_column("To", no_wrap=True, max_width=zone_width, overflow="ellipsis")
-        table.add_column("Couriers", justify="right", no_wrap=True, min_width=8)
-        table.add_column("Longest", justify="right", no_wrap=True, min_width=8)
-        table.add_column("Vehicles", no_wrap=True, overflow="ellipsis", max_width=26)
-        for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
-            table.add_row(
-                f"{row.from_zone} {names.get(str(row.from_zone), '')}".strip(),
-                f"{row.to_zone} {names.get(str(row.to_zone), '')}".strip(),
-                str(row.couriers),
-                f"{row.minutes:.1f} min",
-                str(row.vehicles),
-            )
+        yield Text(f"\nMoves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        yield _routes_table(flows.head(MAX_MOVES_SHOWN), names, width, id_width)
         if len(flows) > MAX_MOVES_SHOWN:
-            table.caption = f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier " + (
-                _where(out, "moves.csv")
+            yield _more(
+                f"{len(flows) - MAX_MOVES_SHOWN} more routes; every courier "
+                + _where(out, "moves.csv")
             )
-        yield table
+
+
+#: How the plan's tables are drawn: a rule under the header, two spaces between columns.
+TABLE_STYLE: dict[str, Any] = {
+    "padding": (0, 1, 0, 0),
+    "show_edge": False,
+    "pad_edge": False,
+    "header_style": "bold",
+}
+
+
+def _table_style() -> dict[str, Any]:
+    from rich import box
+
+    return {**TABLE_STYLE, "box": box.SIMPLE_HEAD}
+
+
+def _label(zone_id: object, name: object) -> str:
+    return f"{zone_id} {name}".strip()
+
+
+def _zones_table(zones: pd.DataFrame, width: int, id_width: int) -> Any:
+    """Zones needing attention: names wrap before a number is ever cut; extras when wide."""
+    from rich.text import Text
+
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Action", "key", drop=4),
+        Col("Orders/h", extra=True, drop=6),
+        Col("Need"),
+        Col("Before", drop=3),
+        Col("After"),
+        Col("In", drop=2),
+        Col("Out", drop=2),
+        Col("Short"),
+        Col("Surplus", extra=True, drop=5),
+    ]
+    rows = [
+        [
+            _label(row.zone_id, row.name),
+            Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
+            f"{float(row.demand_orders_per_hour):.1f}",
+            str(row.required_couriers),
+            str(row.couriers_before),
+            str(row.couriers_after),
+            _blank0(row.moved_in),
+            _blank0(row.moved_out),
+            Text(_blank0(row.shortage), style="red" if row.shortage else ""),
+            _blank0(row.surplus),
+        ]
+        for row in zones.itertuples(index=False)
+    ]
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _pause_table(short: pd.DataFrame, width: int, id_width: int) -> Any:
+    """Short zones and the restaurants to pause in each (the list wraps)."""
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("Zone", "text", min_width=40, hard_min=max(id_width, 10)),  # the list wraps first
+        Col("Short"),
+        Col("Pause", "text", min_width=24, hard_min=12),
+        Col("Orders/h"),
+    ]
+    rows = []
+    for row in short.itertuples(index=False):
+        paused = [p for p in str(row.pause_restaurants).split(";") if p]
+        labels = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
+        if len(labels) == len(paused):
+            paused = [f"{rid} {nm}".strip() for rid, nm in zip(paused, labels, strict=True)]
+        shown = ", ".join(paused[:6]) + (f" +{len(paused) - 6} more" if len(paused) > 6 else "")
+        rows.append(
+            [
+                _label(row.zone_id, row.name),
+                str(row.shortage),
+                shown or "(no restaurant to pause)",
+                f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
+            ]
+        )
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _routes_table(flows: pd.DataFrame, names: dict[str, str], width: int, id_width: int) -> Any:
+    """Moves by route: zone names wrap, then the vehicles wrap, before anything is cut."""
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("From", "text", min_width=16, hard_min=max(id_width, 10)),
+        Col("To", "text", min_width=16, hard_min=max(id_width, 10)),
+        Col("Couriers"),
+        Col("Longest"),
+        Col("Vehicles", "text", drop=3, min_width=14, hard_min=8),
+    ]
+    rows = [
+        [
+            _label(row.from_zone, names.get(str(row.from_zone), "")),
+            _label(row.to_zone, names.get(str(row.to_zone), "")),
+            str(row.couriers),
+            f"{row.minutes:.1f} min",
+            str(row.vehicles),
+        ]
+        for row in flows.itertuples(index=False)
+    ]
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _more(text: str) -> Any:
+    from rich.text import Text
+
+    return Text(f"... {text}", style="dim")
 
 
 def _where(out: str | Path | None, name: str) -> str:
