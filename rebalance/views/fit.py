@@ -16,6 +16,7 @@ each column is at least as wide as its header.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -178,15 +179,5 @@ def _measure(
     from rich.measure import Measurement
 
     probe = _build(columns, [], active, widths, options)
-    console = Console(width=10_000, color_system=None, file=_NullFile())
+    console = Console(width=10_000, color_system=None, file=io.StringIO())
     return Measurement.get(console, console.options, probe).maximum
-
-
-class _NullFile:
-    """A file that swallows writes (the probe console never prints)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None
