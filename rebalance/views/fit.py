@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Col", "fit_table"]
+__all__ = ["Col", "Fitted", "fit_table"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,18 @@ class Col:
     min_width: int = 12
     hard_min: int = 6
     style: str = ""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A table fitted to whatever width it is printed at (a rich renderable)."""
+
+    columns: Sequence[Col]
+    rows: Sequence[Sequence[Any]]
+    options: dict[str, Any]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield fit_table(self.columns, self.rows, options.max_width, **self.options)
 
 
 def _cell_len(cell: Any) -> int:
