@@ -788,12 +788,18 @@ def publish(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Post nothing: print the exact payloads and a Block Kit Builder link."
+            "--dry-run",
+            help="Post nothing: show the messages as text with their size against Slack's "
+            "limits (--format json: the exact payloads and a Block Kit Builder link).",
         ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log each Slack API call (never the token).")
     ] = False,
+    format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="With --dry-run: table (a preview) or json (payloads)."),
+    ] = OutputFormat.table,
 ) -> None:
     """Post a plan to Slack once per (city, shift, channel); a revised plan updates it in place.
 
@@ -812,14 +818,27 @@ def publish(
             # started together must not both search, find nothing, and post.
             with _shift_lock(plan_dir, cfg):
                 result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
-        if dry_run:
+        if dry_run and format is OutputFormat.json:
             sys.stdout.write(dry_run_document(result))
             err(
                 f"dry run: nothing posted; {len(result.payloads)} payloads above for "
-                f"{result.channel}. Preview the parent in Block Kit Builder (link in "
-                "block_kit_builder).",
+                f"{result.channel or 'no channel yet'}. Preview the parent in Block Kit "
+                "Builder (link in block_kit_builder).",
                 color="yellow",
             )
+            return
+        if dry_run:
+            import shlex
+
+            from rich.console import Group
+
+            from .views.preview import dry_run_preview
+
+            exact = shlex.join(["rebalance", "publish", str(plan_dir), "--dry-run"])
+            if config is not None:
+                exact += " " + shlex.join(["--config", str(config)])
+            exact += " --format json"
+            console().print(Group(*dry_run_preview(result, exact=exact)), soft_wrap=False)
             return
         what = {
             "posted": "posted",
