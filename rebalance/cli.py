@@ -140,7 +140,8 @@ def validate(
         start = parse_shift(shift_start, cfg)
         from .inputs import load
 
-        inputs = load(data_dir, cfg)
+        with _status(f"reading {data_dir}"):
+            inputs = load(data_dir, cfg)
         _print_validation(inputs, cfg, start)
 
 
@@ -244,8 +245,9 @@ def plan(
         from .inputs import load
         from .optimize import solve
 
-        inputs = load(data_dir, cfg)
-        with _status("planning", enabled=format is OutputFormat.table):
+        with _status(f"reading {data_dir}"):
+            inputs = load(data_dir, cfg)
+        with _status("planning: solving, then choosing restaurants to pause"):
             result = solve(inputs, cfg, start, end)
         if not result.feasible:
             raise InfeasibleError(
@@ -326,13 +328,29 @@ def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
         err(f"warning: {warning}", color="yellow")
 
 
+def _interactive() -> bool:
+    """Both stdout and stderr are terminals: a person is watching (never cron, never a pipe)."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
 @contextmanager
 def _status(message: str, *, enabled: bool = True) -> Iterator[None]:
-    """A spinner on stderr while a step runs, only when stderr is a terminal (never in cron)."""
-    if not enabled or not sys.stderr.isatty():
+    """A spinner with the time spent on stderr while a step runs, only for a person at a
+    terminal (`_interactive`); it vanishes when the step ends."""
+    if not enabled or not _interactive():
         yield
         return
-    with console(stderr=True).status(message, spinner="dots"):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        bar.add_task(message, total=None)
         yield
 
 
@@ -710,7 +728,7 @@ def batch(
     from .batch import default_out, run_batch
 
     target = out if out is not None else default_out(shift_start)
-    with exits(), _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
+    with exits(), _batch_progress(enabled=_interactive() and not verbose) as progress:
         try:
             result = run_batch(
                 cities_dir,
