@@ -83,9 +83,7 @@ def read_outlines(path: str | Path, zone_ids: Iterable[str] | None = None) -> Ou
     for index, feature in enumerate(features):
         found = _feature(index, feature, known, first_seen)
         if isinstance(found, tuple):
-            problems.append(
-                Issue(found[0], file=file, value=found[1], valid=found[2] or None)
-            )
+            problems.append(Issue(found[0], file=file, value=found[1], valid=found[2] or None))
         else:
             zone, polygons = next(iter(found.items()))
             first_seen.setdefault(zone, index)

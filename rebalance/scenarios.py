@@ -469,9 +469,11 @@ def solve_scenario(
     shift_start: Any,
     shift_end: Any = None,
 ) -> Plan:
-    """The plan of one scenario, to inspect or plot like any other plan."""
+    """The plan of one scenario, to inspect or plot like any other plan; its settings
+    name the scenario (``plan.settings["scenario"]``), which plot titles show."""
     new_inputs, new_config = apply(scenario, inputs, config)
-    return solve(new_inputs, new_config, shift_start, shift_end)
+    plan = solve(new_inputs, new_config, shift_start, shift_end)
+    return dataclasses.replace(plan, settings={**plan.settings, "scenario": scenario.name})
 
 
 def run_scenario(
