@@ -871,6 +871,85 @@ def publish(
         )
 
 
+# ------------------------------------------------------------------------ map
+
+
+@app.command("map")
+def map_command(
+    plan_dir: Annotated[
+        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="HTML file to write (one file, to share).", dir_okay=False)
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="The data folder the plan was made from (zone coordinates, and "
+            "zones.geojson outlines if there). Default: [data] dir of the config.",
+            file_okay=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    outlines: Annotated[
+        Path | None,
+        typer.Option(
+            "--outlines",
+            help="Zone outlines, GeoJSON polygons by zone_id. Default: DATA/zones.geojson.",
+            dir_okay=False,
+        ),
+    ] = None,
+    tiles: Annotated[
+        bool,
+        typer.Option(
+            "--tiles/--no-tiles",
+            help="Draw a background street map (loaded from the web when viewed).",
+        ),
+    ] = True,
+) -> None:
+    """Write the plan as an interactive map: zones by shortage, moves as lines, tooltips."""
+    with exits():
+        cfg = load_cli_config(config, data)
+        folder = data if data is not None else cfg.data_dir
+        if folder is None:
+            raise typer.BadParameter(
+                "the zones' coordinates are in the data folder the plan was made from; "
+                "give --data DATA_DIR (or [data] dir in --config)",
+                param_hint="--data",
+            )
+        from .errors import DataError, Issue
+        from .inputs import load
+        from .outlines import find_outlines, read_outlines
+        from .plan import read_plan
+        from .views.webmap import interactive_map, write_map
+
+        plan = read_plan(plan_dir)
+        with _status(f"reading {folder}"):
+            inputs = load(folder, cfg)
+        known = set(inputs.zones["zone_id"].astype(str))
+        unknown = sorted(set(plan.zones["zone_id"].astype(str)) - known)
+        if unknown:
+            raise DataError(
+                Issue(
+                    f"{len(unknown)} zones of the plan are not in this data folder "
+                    f"({', '.join(unknown[:5])})",
+                    file=str(plan_dir / "zones.csv"),
+                    column="zone_id",
+                    valid=f"the data folder the plan was made from (not {folder})",
+                ),
+                title="plan and data do not match",
+            )
+        source = outlines if outlines is not None else find_outlines(folder)
+        shapes = read_outlines(source, known) if source is not None else None
+        fmap = interactive_map(
+            plan, inputs.zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
+        )
+        write_map(fmap, out)
+    drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
+    err(f"map of {plan.city} written to {out}{drawn}", color="green")
+
+
 def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
     from .lock import RunLock
