@@ -379,16 +379,17 @@ def generate(
         from .generate import generate_city
 
         try:
-            path = generate_city(
-                out_dir,
-                zones=zones,
-                couriers=couriers,
-                restaurants=restaurants,
-                seed=seed,
-                travel_times=travel_times,
-                fmt=format,
-                shift_start=shift_start,
-            )
+            with _status(f"writing a synthetic city to {out_dir}"):
+                path = generate_city(
+                    out_dir,
+                    zones=zones,
+                    couriers=couriers,
+                    restaurants=restaurants,
+                    seed=seed,
+                    travel_times=travel_times,
+                    fmt=format,
+                    shift_start=shift_start,
+                )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         err(f"wrote a synthetic city to {path}", color="green")
@@ -834,7 +835,10 @@ def publish(
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
-            with _shift_lock(plan_dir, cfg):
+            with (
+                _shift_lock(plan_dir, cfg),
+                _status("publishing to Slack", enabled=not verbose),
+            ):
                 result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
         if dry_run and format is OutputFormat.json:
             sys.stdout.write(dry_run_document(result))
