@@ -162,11 +162,12 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
     table = Table(title=None, box=None, padding=(0, 2))
     table.add_column("vehicle")
     if start is not None:
-        from .eligibility import eligibility, shift_grid
+        from .eligibility import eligibility
         from .model import build_problem
 
         problem = build_problem(inputs, cfg, start)
-        grid = shift_grid(cfg, start)
+        grid = problem.grid
+        several = grid.count > 1
         found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)
         elig = couriers.loc[found.reasons == "", "vehicle"].value_counts()
         local = start.tz_convert(cfg.city.timezone)
@@ -174,6 +175,12 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
             f"{found.eligible}"
         )
+        if several:
+            at_start = int((problem.eligible["first"] == 0).sum())
+            out.print(
+                f"    {at_start} present at the start, {len(problem.eligible) - at_start} "
+                "log on during the shift"
+            )
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
         for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
@@ -185,10 +192,12 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
             for label, n in reasons.items():
                 out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
-            f"  required couriers: {int(problem.required.sum())} "
+            f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
             f"(demand {problem.demand.sum():.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
+        if several:
+            _print_slots(out, problem)
         for warning in found.warnings():
             err(f"warning: {warning}", color="yellow")
     else:
@@ -199,6 +208,29 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
             table.add_row(str(vehicle), str(n))
         out.print(table)
         out.print("  (give --shift-start to count eligible couriers)")
+
+
+def _print_slots(out: Any, problem: Any) -> None:
+    """validate's per-slot view: demand, required and present couriers (nobody moving)."""
+    from rich.table import Table
+
+    grid = problem.grid
+    table = Table(box=None, padding=(0, 2), title=None)
+    for label in ("slot", "orders/h", "required", "present", "short if nobody moves"):
+        table.add_column(label, justify="right" if label != "slot" else "left")
+    before = problem.slot_before
+    required = problem.slot_required
+    for k, start in enumerate(grid.local_starts()):
+        short = int((required[:, k] - before[:, k]).clip(min=0).sum())
+        table.add_row(
+            f"{start:%H:%M}",
+            f"{problem.slot_demand[:, k].sum():.1f}",
+            str(int(required[:, k].sum())),
+            str(int(before[:, k].sum())),
+            str(short),
+        )
+    out.print(f"  the shift in {grid.count} slots of {grid.minutes} min:")
+    out.print(table)
 
 
 # ----------------------------------------------------------------------- plan
@@ -221,8 +253,8 @@ def plan(
         OutputFormat,
         typer.Option(
             "--format",
-            help="table for people; json for scripts: plan.json's keys plus zones and moves "
-            "arrays (the rows of zones.csv and moves.csv).",
+            help="table for people; json for scripts: plan.json's keys plus zones, moves and "
+            "slot_rows arrays (the rows of zones.csv, moves.csv and slots.csv).",
         ),
     ] = OutputFormat.table,
     force: Annotated[
@@ -231,8 +263,25 @@ def plan(
             "--force", help="Let --out replace a plan of another city or shift that is there."
         ),
     ] = False,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="The plan already published for this shift (a plan folder): couriers on "
+            "their way count at their destination, and changing an instruction costs "
+            "[costs] change_minutes.",
+            file_okay=False,
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Seconds the solver may search (default [solver] time_limit_seconds); "
+            "a plan stopped by it says 'feasible' and carries its best bound.",
+        ),
+    ] = None,
 ) -> None:
-    """Solve the shift to proven optimality and show (and optionally write) the plan."""
+    """Solve the shift slot by slot to proven optimality and show (and optionally write) the plan."""
     with exits():
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
@@ -247,8 +296,17 @@ def plan(
 
         with _status(f"reading {data_dir}"):
             inputs = load(data_dir, cfg)
+        prior = None
+        if previous is not None:
+            from .plan import read_plan
+            from .replan import check_previous
+
+            prior = read_plan(previous)
+            import pandas as pd
+
+            check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), where=str(previous))
         with _status("planning: solving, then choosing restaurants to pause"):
-            result = solve(inputs, cfg, start, end)
+            result = solve(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if not result.feasible:
             raise InfeasibleError(
                 f"no feasible plan: {result.message}", zones=result.infeasible_zones
@@ -265,8 +323,17 @@ def plan(
             from .views.terminal import plan_renderables
 
             console().print(*plan_renderables(result, width=console().width, out=out))
+            if result.status == "feasible":
+                err(
+                    f"warning: the solver stopped at its time limit; this plan is feasible, not "
+                    f"proven optimal (objective {result.objective}, best bound {result.best_bound})",
+                    color="yellow",
+                )
+            if result.message:
+                err(f"note: {result.message}", color="yellow")
             if out is not None:
-                console().print(f"[dim]Plan written to {out}/ (moves.csv, zones.csv, plan.json)[/]")
+                files = "moves.csv, zones.csv, " + ("slots.csv, " if result.slot_count > 1 else "")
+                console().print(f"[dim]Plan written to {out}/ ({files}plan.json)[/]")
 
 
 def _refuse_other_plan(out: Path, cfg: Config, start: Any) -> None:
@@ -299,22 +366,28 @@ def _refuse_other_plan(out: Path, cfg: Config, start: Any) -> None:
 
 
 def _plan_json(plan: Any) -> str:
-    """plan.json's content plus the zones and moves arrays (and slots when the plan has them)."""
+    """plan.json's content plus the rows of zones.csv and moves.csv (and of slots.csv, as
+    ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
+    times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
+    count of slots (CONTRACT section 7), so the rows cannot take that name."""
     import json
 
-    import pandas as pd
+    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, _iso, _jsonable
 
-    from .plan import ZONES_COLUMNS, _jsonable
+    def rows(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
+        frame = frame[[c for c in columns if c in frame.columns]].copy()
+        for column in ("slot_start", "slot_end"):  # city time with its offset, as in the files
+            if column in frame.columns and len(frame):
+                frame[column] = _iso(frame[column], plan.timezone)
+        frame = frame.astype(object).where(frame.notna(), None)
+        return list(frame.to_dict(orient="records"))
 
     data = plan.to_dict()
-    zones = plan.zones[[c for c in ZONES_COLUMNS if c in plan.zones.columns]]
-    tables = {"zones": zones, "moves": plan.moves}
-    slots = getattr(plan, "slots", None)
-    if isinstance(slots, pd.DataFrame):
-        tables["slots"] = slots
-    for name, frame in tables.items():
-        frame = frame.astype(object).where(frame.notna(), None)
-        data[name] = frame.to_dict(orient="records")
+    several = plan.slot_count > 1
+    data["zones"] = rows(plan.zones, ZONES_COLUMNS)
+    data["moves"] = rows(plan.moves, [*MOVES_COLUMNS, *(["slot_start"] if several else [])])
+    if several:
+        data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
     return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
 
 

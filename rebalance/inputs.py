@@ -68,8 +68,13 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("minutes", "float"),
         Column("vehicle", "choice", required=False, blank_ok=True),
     ),
+    "demand": (
+        Column("restaurant_id", "ref"),
+        Column("slot_start", "timestamp"),
+        Column("expected_orders_per_hour", "float"),
+    ),
 }
-OPTIONAL_TABLES = frozenset({"travel_times"})
+OPTIONAL_TABLES = frozenset({"travel_times", "demand"})
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class Inputs:
     - ``couriers``: courier_id, zone_id, vehicle, available_from, available_until
       (UTC timestamps), status ('available'/'busy'/'offline').
     - ``travel_times``: from_zone, to_zone, minutes, vehicle ('' = every vehicle), or None.
+    - ``demand``: restaurant_id, slot_start (UTC), expected_orders_per_hour, and ``where``
+      (the file, line or row, for errors found once the shift is known), or None.
 
     Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
     """
@@ -91,6 +98,7 @@ class Inputs:
     restaurants: pd.DataFrame
     couriers: pd.DataFrame
     travel_times: pd.DataFrame | None = None
+    demand: pd.DataFrame | None = None
     source: Path | None = None
     sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
@@ -103,7 +111,7 @@ class Inputs:
 
     def _content_hash(self) -> str:
         digest = hashlib.sha256()
-        for name in ("zones", "restaurants", "couriers", "travel_times"):
+        for name in ("zones", "restaurants", "couriers", "travel_times", "demand"):
             frame = getattr(self, name)
             if frame is None:
                 continue
@@ -602,6 +610,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "one row per pair and vehicle",
         )
 
+    demand = None
+    if (raw := raws["demand"]) is not None:
+        demand = _demand_table(raw, issues, restaurants, tz)
+
     if issues:
         raise DataError(issues, title="invalid input")
     assert zones is not None and restaurants is not None and couriers is not None
@@ -617,7 +629,57 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         restaurants=restaurants.reset_index(drop=True),
         couriers=couriers.reset_index(drop=True),
         travel_times=None if travel is None else travel.reset_index(drop=True),
+        demand=demand,
         source=directory,
         sha256=digest.hexdigest(),
         files=files,
+    )
+
+
+def _demand_table(
+    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame | None, timezone: str
+) -> pd.DataFrame:
+    """The optional per-slot demand table (CONTRACT section 7), checked row by row.
+
+    Whether each ``slot_start`` is a slot boundary depends on the shift, so that check
+    happens when the shift is known (`rebalance.model.slot_demand`); each row keeps
+    ``where`` it came from so that error can still name the file and line.
+    """
+    c = _Checker(raw, issues)
+    rid = c.text("restaurant_id").astype(str)
+    c.flag(rid.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants")
+    if restaurants is not None:
+        known = restaurants["restaurant_id"]
+        unknown = ~rid.isin(known) & rid.ne("")
+        sample = ", ".join(repr(r) for r in sorted(known)[:5])
+        more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
+        c.flag(
+            unknown,
+            "restaurant_id",
+            "unknown restaurant",
+            f"a restaurant_id from restaurants ({sample}{more})",
+        )
+    slot_start = c.timestamp("slot_start", timezone)
+    rate = c.number("expected_orders_per_hour", lo=0, valid="a finite number >= 0")
+    key = pd.DataFrame({"r": rid, "s": slot_start})
+    dup = (key.duplicated(keep="first") & slot_start.notna() & rid.ne("")).to_numpy()
+    c.flag(
+        dup,
+        "slot_start",
+        "duplicate row for this restaurant_id and slot_start",
+        "one row per restaurant and slot",
+    )
+    n = len(raw.frame)
+    where = (
+        [f"{raw.label}, row {i + 1}" for i in range(n)]
+        if raw.parquet
+        else [f"{raw.label}, line {i + 2}" for i in range(n)]
+    )
+    return pd.DataFrame(
+        {
+            "restaurant_id": rid.reset_index(drop=True).astype(object),
+            "slot_start": slot_start.reset_index(drop=True),
+            "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
+            "where": where,
+        }
     )

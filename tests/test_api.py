@@ -84,7 +84,7 @@ def test_plan_repr_and_summary():
     """repr and summary() give the headline numbers in one glance."""
     plan = solve(load(VALID), Config(), SHIFT)
     assert "status='optimal'" in repr(plan)
-    assert "coverage 40.0% -> 70.0%" in plan.summary()
+    assert "coverage 40.0% -> 71.2%" in plan.summary()
 
 
 def test_infeasible_plan_cannot_be_written(tmp_path):

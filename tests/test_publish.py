@@ -59,16 +59,19 @@ def _solve_to(data: Path, out: Path, config: Config) -> Path:
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Plan folders: ``a`` (a small city), ``b`` (its revision: demand up), ``big`` (200 zones)."""
+    """Plan folders: ``a`` (a small city, one slot), ``b`` (its revision: demand up),
+    ``big`` (200 zones, 30-minute slots), ``slots`` (the small city in 30-minute slots)."""
     root = tmp_path_factory.mktemp("plans")
     small = generate_city(root / "small", zones=12, couriers=160, restaurants=80, seed=3)
-    cfg = load_config(small / "rebalance.toml")
+    in_slots = load_config(small / "rebalance.toml")
+    cfg = in_slots.with_changes(shift={"slot_minutes": 240})
     revised = cfg.with_changes(demand={"orders_per_courier_hour": 2.0})
     big = generate_city(root / "big", zones=200, couriers=6000, restaurants=2400, seed=0)
     return {
         "a": _solve_to(small, root / "plan-a", cfg),
         "b": _solve_to(small, root / "plan-b", revised),
         "big": _solve_to(big, root / "plan-big", load_config(big / "rebalance.toml")),
+        "slots": _solve_to(small, root / "plan-slots", in_slots),
     }
 
 
@@ -311,12 +314,14 @@ def test_publish_twice_posts_one_message(plans, slack_env, history):
 
 
 def test_thread_holds_files_and_overflow(plans, slack_env, history):
-    """The thread gets what did not fit and moves.csv + zones.csv, uploaded via files_upload_v2."""
+    """The thread gets what did not fit and moves.csv, zones.csv and (with slots) slots.csv,
+    uploaded via files_upload_v2."""
     result = _publish(plans["big"], history)
     replies = slack_env.replies(result.ts)
     assert len(replies) == result.thread_replies == len(result.payloads) - 1
     files = replies[-1]["files"]
-    assert [f["name"].rsplit("-", 1)[-1] for f in files] == ["moves.csv", "zones.csv"]
+    names = [f["name"].rsplit("-", 1)[-1] for f in files]
+    assert names == ["moves.csv", "zones.csv", "slots.csv"]
     plan = read_plan(plans["big"])
     moves_upload = next(
         u for u in slack_env.uploads.values() if u["filename"].endswith("moves.csv")
@@ -729,3 +734,26 @@ def test_cli_publish_exits_6_when_the_shift_is_locked(plans, slack_env, config):
     assert "pid" in result.stderr
     assert slack_env.messages(CHANNEL) == []
     assert _cli("publish", plans["a"], "--config", config).exit_code == 0
+
+
+def test_slot_plan_says_what_now_and_what_is_coming(plans, slack_env, history):
+    """A plan in slots: the parent says what to do now and what is coming; later moves are
+    in the thread, and the uploaded moves.csv carries slot_start."""
+    plan = read_plan(plans["slots"])
+    assert plan.slot_count == 8 and plan.moves["slot_start"].nunique() > 1
+    result = _publish(plans["slots"], history)
+    [parent] = slack_env.messages(CHANNEL)
+    text = json.dumps(parent["blocks"])
+    start = plan.local(plan.shift_start)
+    assert f"Move now, {start:%H:%M}" in text and "Coming up" in text
+    later = [
+        s for s in plan.slot_starts()[1:] if len(plan.moves_at(list(plan.slot_starts()).index(s)))
+    ]
+    thread = json.dumps([r.get("blocks", []) for r in slack_env.replies(result.ts)])
+    for when in later:
+        assert f"Moves at {when:%H:%M}" in thread
+    moves_upload = next(
+        u for u in slack_env.uploads.values() if u["filename"].endswith("moves.csv")
+    )
+    header = moves_upload["data"].decode().splitlines()[0]
+    assert header.endswith(",slot_start")

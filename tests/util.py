@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rebalance import Config
+
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid"
 BAD = DATA / "bad"
@@ -94,3 +96,8 @@ def restaurant(rid: str, zone_id: str, orders: float, status: str = "open") -> d
         "status": status,
         "expected_orders_per_hour": orders,
     }
+
+
+def snapshot(**sections: dict) -> Config:
+    """The default configuration with one slot for the whole shift (CONTRACT section 2)."""
+    return Config().with_changes(shift={"slot_minutes": 24 * 60}, **sections)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rebalance.paths import slug
-from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+from rebalance.plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Plan
 
 from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key
 from .limits import (
@@ -219,8 +219,10 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     title = f"{plan.city} · {_window(plan)}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
-    routes = plan.routes()
+    several = plan.slot_count > 1
+    routes = plan.routes(0) if several else plan.routes()
     moved = as_int(k.get("moved_couriers", len(plan.moves)))
+    moving_now = len(plan.moves_at(0)) if several else moved
     shortage = as_int(k.get("shortage"))
 
     fields = [
@@ -302,7 +304,12 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     if len(routes):
         lines = [_route_line(r, names) for r in routes.head(PARENT_ROUTES).itertuples(index=False)]
-        head = f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
+        head = (
+            f"*Move now, {plan.local(plan.shift_start):%H:%M}* ({moving_now} couriers on "
+            f"{len(routes)} routes)"
+            if several
+            else f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
+        )
         if len(routes) > PARENT_ROUTES:
             lines.append(f"+{len(routes) - PARENT_ROUTES} more routes in the thread")
         blocks += _sections(head, lines)
@@ -315,9 +322,17 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
                 )
             overflow.extend([b] for b in _sections("*Moves*, continued", rest))
 
+    if several:
+        coming, later = _coming_up(plan, names)
+        blocks += _sections(
+            f"*Coming up* ({plan.slot_count} slots of {plan.slot_minutes} min)", coming
+        )
+        overflow.extend(later)
+
     footer = (
         f"Plan {plan.plan_id} · {plan.status} · solved in {plan.solve_seconds:.2f} s · "
-        "moves.csv and zones.csv in the thread"
+        + ("moves.csv, zones.csv and slots.csv" if several else "moves.csv and zones.csv")
+        + " in the thread"
     )
     blocks.append(context_block(escape_mrkdwn(footer)))
 
@@ -359,6 +374,46 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     return payloads
 
 
+def _coming_up(plan: Plan, names: dict[str, str]) -> tuple[list[str], list[list[dict[str, Any]]]]:
+    """Later slots: one line each for the parent, their routes for the thread."""
+    from rebalance.views.timeline import slot_summary
+
+    summary = slot_summary(plan)
+    lines: list[str] = []
+    thread: list[list[dict[str, Any]]] = []
+    for k, row in enumerate(summary.itertuples(index=False)):
+        if k == 0:
+            continue
+        what = []
+        if row.moves:
+            what.append(f"{row.moves} move{'s' if row.moves != 1 else ''}")
+        if row.logged_on:
+            what.append(f"{row.logged_on} log on")
+        gone = int(summary["logged_off"].iloc[k - 1])
+        if gone:
+            what.append(f"{gone} logged off")
+        short = (
+            f"short *{row.short}* in {row.zones_short} zone{'s' if row.zones_short != 1 else ''}"
+            if row.short
+            else "no shortage"
+        )
+        lines.append(f"• *{row.label}*: " + ", ".join([*what, short]))
+        routes = plan.routes(k)
+        if len(routes):
+            route_lines = [
+                _route_line(r, names) for r in routes.head(THREAD_ROUTES).itertuples(index=False)
+            ]
+            if len(routes) > THREAD_ROUTES:
+                route_lines.append(f"+{len(routes) - THREAD_ROUTES} more routes in moves.csv")
+            thread.extend([b] for b in _sections(f"*Moves at {row.label}*", route_lines))
+    if len(lines) > 16:
+        busy = [line for line in lines if "move" in line or "short *" in line]
+        lines = busy[:16] + (
+            [f"+{len(busy) - 16} more slots in slots.csv"] if len(busy) > 16 else []
+        )
+    return lines, thread
+
+
 def _pack(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
     """Groups of blocks packed in order into messages within the limits (one table each)."""
     messages: list[list[dict[str, Any]]] = []
@@ -388,18 +443,35 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
     suffix = f" [{marker}]" if marker else ""
     when = f"{plan.city}, {start:%a %d %b %H:%M}"
-    return [
+    several = plan.slot_count > 1
+    moves = plan.moves[list(MOVES_COLUMNS)].copy()
+    if several:
+        moves["slot_start"] = plan.moves["slot_start"].map(lambda ts: ts.isoformat())
+    zones = plan.zones.reindex(columns=ZONES_COLUMNS)
+    files = [
         {
             "filename": f"{stem}-moves.csv",
             "title": f"Moves · {when}{suffix}",
-            "content": plan.moves[list(MOVES_COLUMNS)].to_csv(index=False, lineterminator="\n"),
+            "content": moves.to_csv(index=False, lineterminator="\n"),
         },
         {
             "filename": f"{stem}-zones.csv",
             "title": f"Zones · {when}{suffix}",
-            "content": plan.zones[ZONES_COLUMNS].to_csv(index=False, lineterminator="\n"),
+            "content": zones.to_csv(index=False, lineterminator="\n"),
         },
     ]
+    if several:
+        slots = plan.slots[SLOTS_COLUMNS].copy()
+        for column in ("slot_start", "slot_end"):
+            slots[column] = slots[column].map(lambda ts: ts.isoformat())
+        files.append(
+            {
+                "filename": f"{stem}-slots.csv",
+                "title": f"Slots · {when}{suffix}",
+                "content": slots.to_csv(index=False, lineterminator="\n"),
+            }
+        )
+    return files
 
 
 def files_payload(

@@ -120,4 +120,66 @@ def plan_html(plan: Plan) -> str:
             f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
             f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
         )
-    return f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{every_zone}{routes}</div>"
+    timeline = _timeline_html(plan) if plan.slot_count > 1 else ""
+    return (
+        f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{timeline}"
+        f"{every_zone}{routes}</div>"
+    )
+
+
+def _timeline_html(plan: Plan) -> str:
+    """The shift slot by slot: a summary row per slot, then zones x slots of shortage as
+    coloured cells (white = covered, deeper orange = more couriers short)."""
+    from .timeline import slot_summary, zones_short_any_slot
+
+    esc = html.escape
+    summary = slot_summary(plan)
+    head = "".join(
+        f"<th>{esc(h)}</th>"
+        for h in ("slot", "moves", "log on", "log off", "need", "present", "short before", "short")
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{v}</td>"
+            for v in (
+                esc(r.label),
+                r.moves,
+                r.logged_on,
+                r.logged_off,
+                r.required,
+                r.present,
+                r.short_before,
+                f"<b>{r.short}</b>" if r.short else "0",
+            )
+        )
+        + "</tr>"
+        for r in summary.itertuples(index=False)
+    )
+    rows = zones_short_any_slot(plan, limit=40)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    grid = ""
+    if len(rows):
+        top = max(int(rows.to_numpy().max()), 1)
+        cells = "".join(
+            f"<tr><td style='white-space:nowrap'>{esc(str(z))} {esc(names.get(str(z), ''))}</td>"
+            + "".join(
+                f"<td title='{int(v)} short' style='text-align:center;background:"
+                f"rgba(213,94,0,{0.15 + 0.85 * int(v) / top if v else 0:.2f})'>"
+                f"{int(v) if v else ''}</td>"
+                for v in values.to_numpy()
+            )
+            + "</tr>"
+            for z, values in rows.iterrows()
+        )
+        labels = "".join(f"<th>{esc(str(c))}</th>" for c in rows.columns)
+        grid = (
+            f"<p style='margin:8px 0 2px 0'><b>Zones short in some slot</b> ({len(rows)} shown)"
+            f"</p><table><tr><th>zone</th>{labels}</tr>{cells}</table>"
+        )
+    return (
+        f"<p style='margin:8px 0 2px 0'><b>The shift in {plan.slot_count} slots of "
+        f"{plan.slot_minutes} min</b></p><table><tr>{head}</tr>{body}</table>{grid}"
+    )

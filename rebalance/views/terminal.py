@@ -136,16 +136,20 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
             )
             yield _pause_table(short.head(MAX_ZONES_SHOWN), width, id_width)
 
-    moves = plan.moves
+    several = plan.slot_count > 1
+    moves = plan.moves_at(0) if several else plan.moves
     if len(moves):
-        flows = plan.routes()
-        yield Text(f"\nMoves ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        flows = plan.routes(0 if several else None)
+        when = f"Move now, {plan.local(plan.shift_start):%H:%M}" if several else "Moves"
+        yield Text(f"\n{when} ({len(moves)} couriers on {len(flows)} routes)", style="bold")
         yield _routes_table(flows.head(MAX_MOVES_SHOWN), names, width, id_width)
         if len(flows) > MAX_MOVES_SHOWN:
             yield _more(
                 f"{len(flows) - MAX_MOVES_SHOWN} more routes; every courier "
                 + _where(out, "moves.csv")
             )
+    if several:
+        yield from slot_renderables(plan, width)
 
 
 #: How the plan's tables are drawn: a rule under the header, two spaces between columns.
@@ -266,6 +270,71 @@ def _where(out: str | Path | None, name: str) -> str:
     if out is None:
         return "with --out or --format json"
     return f"in {Path(out) / name}"
+
+
+def slot_renderables(plan: Plan, width: int = 100) -> Any:
+    """The shift slot by slot: a table of what happens when, then a heat strip of the
+    zones that are short in some slot (one character per slot), fitted to the width."""
+    from rich.text import Text
+
+    from .fit import Col, fit_table
+    from .timeline import slot_summary, strip, zones_short_any_slot
+
+    summary = slot_summary(plan)
+    yield Text(f"\nThe shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")
+    columns = [
+        Col("Slot", "key"),
+        Col("Moves"),
+        Col("On", drop=2),
+        Col("Off", drop=2),
+        Col("Need"),
+        Col("Present"),
+        Col("Short before → after"),
+    ]
+    rows = [
+        [
+            str(row.label),
+            _blank0(row.moves),
+            _blank0(row.logged_on),
+            _blank0(row.logged_off),
+            str(row.required),
+            str(row.present),
+            Text(f"{row.short_before} → {row.short}", style="red" if row.short else "green"),
+        ]
+        for row in summary.itertuples(index=False)
+    ]
+    yield fit_table(columns, rows, width, **_table_style())
+    short = zones_short_any_slot(plan)
+    if short.empty:
+        yield Text("No zone is short in any slot.", style="green")
+        return
+    shown = short.head(MAX_ZONES_SHOWN)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    id_width = max((len(z) for z in names), default=4)
+    yield Text(f"\nZones short in some slot ({len(short)} of {len(plan.zones)})", style="bold")
+    yield Text(
+        f"one character per slot from {summary['label'].iloc[0]}: "
+        ". none, 1, 2, 4 = 3-4, 9 = 5-9, # = 10+ short",
+        style="dim",
+    )
+    heat_columns = [
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Slots", "key"),
+        Col("Short", drop=2),
+    ]
+    heat_rows = [
+        [
+            _label(zone_id, names.get(str(zone_id), "")),
+            Text(strip(values.to_numpy()), style="red"),
+            _plural(int(values.sum()), "courier-slot"),
+        ]
+        for zone_id, values in shown.iterrows()
+    ]
+    yield fit_table(heat_columns, heat_rows, width, **_table_style())
+    if len(short) > len(shown):
+        yield _more(f"{len(short) - len(shown)} more zones in slots.csv")
 
 
 def _plural(n: int, word: str) -> str:
