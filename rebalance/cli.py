@@ -126,7 +126,8 @@ def console(stderr: bool = False) -> Any:
 @app.command()
 def validate(
     data_dir: Annotated[
-        Path, typer.Argument(help="Folder with zones, restaurants, couriers tables.")
+        Path,
+        typer.Argument(metavar="DATA_DIR", help="Folder with zones, restaurants, couriers tables."),
     ],
     config: ConfigOpt = None,
     shift_start: Annotated[
@@ -238,7 +239,9 @@ def _print_slots(out: Any, problem: Any) -> None:
 
 @app.command()
 def plan(
-    data_dir: Annotated[Path, typer.Argument(help="Folder with the input tables.")],
+    data_dir: Annotated[
+        Path, typer.Argument(metavar="DATA_DIR", help="Folder with the input tables.")
+    ],
     shift_start: Annotated[str, typer.Option(help="Shift start. " + SHIFT_FORMAT)],
     shift_end: Annotated[
         str | None,
@@ -432,7 +435,9 @@ def _status(message: str, *, enabled: bool = True) -> Iterator[None]:
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic city into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder to write the synthetic city into.")
+    ],
     zones: Annotated[int, typer.Option(min=1, help="Number of zones.")],
     couriers: Annotated[int, typer.Option(min=0, help="Number of couriers.")],
     restaurants: Annotated[int, typer.Option(min=0, help="Number of restaurants.")],
@@ -481,7 +486,10 @@ class LogFormat(StrEnum):
 def run(
     data_dir: Annotated[
         Path | None,
-        typer.Argument(help="Folder with the input tables. Default: [data] dir of the config."),
+        typer.Argument(
+            metavar="DATA_DIR",
+            help="Folder with the input tables. Default: [data] dir of the config.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     shift_start: Annotated[
@@ -621,7 +629,10 @@ def history(
 @history_app.command("show")
 def history_show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix of 6+ characters).")],
+    run_id: Annotated[
+        str,
+        typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix of 6+ characters)."),
+    ],
     config: ConfigOpt = None,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
@@ -659,7 +670,10 @@ app.add_typer(config_app, name="config")
 def config_show(
     data_dir: Annotated[
         Path | None,
-        typer.Argument(help="Show what `plan DATA_DIR` uses (DATA_DIR/rebalance.toml if present)."),
+        typer.Argument(
+            metavar="DATA_DIR",
+            help="Show what `plan DATA_DIR` uses (DATA_DIR/rebalance.toml if present).",
+        ),
     ] = None,
     config: ConfigOpt = None,
     format: Annotated[
@@ -701,9 +715,9 @@ def config_show(
 
 @config_app.command("init")
 def config_init(
-    path: Annotated[Path, typer.Argument(help="File to write.", dir_okay=False)] = Path(
-        "rebalance.toml"
-    ),
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="File to write.", dir_okay=False)
+    ] = Path("rebalance.toml"),
 ) -> None:
     """Write a commented starter config (every key, its default, what it does); never overwrites."""
     from .config import STARTER_TOML
@@ -741,6 +755,7 @@ def batch(
     cities_dir: Annotated[
         Path,
         typer.Argument(
+            metavar="CITIES_DIR",
             help="Folder with one data folder (and optional rebalance.toml) per city.",
             exists=True,
             file_okay=False,
@@ -871,7 +886,8 @@ def _batch_progress(enabled: bool) -> Iterator[Any]:
 @app.command()
 def publish(
     plan_dir: Annotated[
-        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+        Path,
+        typer.Argument(metavar="PLAN_DIR", help="Plan folder written by `rebalance plan --out`."),
     ],
     channel: Annotated[
         str | None, typer.Option(help="Slack channel ID (default: [slack] channel).")
@@ -954,7 +970,8 @@ def publish(
 @app.command("map")
 def map_command(
     plan_dir: Annotated[
-        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+        Path,
+        typer.Argument(metavar="PLAN_DIR", help="Plan folder written by `rebalance plan --out`."),
     ],
     out: Annotated[
         Path, typer.Option("--out", help="HTML file to write (one file, to share).", dir_okay=False)
