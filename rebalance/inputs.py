@@ -22,7 +22,7 @@ from .config import Config
 from .errors import DataError, Issue
 from .timeparse import parse_timestamps
 
-__all__ = ["Inputs", "load"]
+__all__ = ["Inputs", "fingerprint", "load"]
 
 #: Rows listed per (file, column, rule) before the rest are counted in one line.
 ROWS_PER_RULE = 10
@@ -92,6 +92,11 @@ class Inputs:
       (the file, line or row, for errors found once the shift is known), or None.
 
     Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
+
+    ``sha256`` fingerprints the content of the validated tables (`fingerprint`): the
+    same data has the same fingerprint however it was read (CSV or Parquet, blanks
+    around values) or built (`replace`). ``files`` maps each file read to the sha256
+    of its bytes, for provenance.
     """
 
     zones: pd.DataFrame
@@ -103,22 +108,13 @@ class Inputs:
     sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", fingerprint(self))
+
     def replace(self, **changes: Any) -> Inputs:
         """A copy with some tables replaced; the fingerprint is recomputed from content."""
-        new = replace(self, **changes, sha256="")
-        object.__setattr__(new, "sha256", new._content_hash())
-        return new
-
-    def _content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for name in ("zones", "restaurants", "couriers", "travel_times", "demand"):
-            frame = getattr(self, name)
-            if frame is None:
-                continue
-            digest.update(name.encode())
-            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-            digest.update(hashed.tobytes())
-        return digest.hexdigest()
+        return replace(self, **changes, sha256="")
 
     def summary(self) -> dict[str, Any]:
         """Counts an operator checks before planning."""
@@ -131,6 +127,42 @@ class Inputs:
             "couriers_by_status": self.couriers["status"].value_counts().sort_index().to_dict(),
             "travel_times": None if self.travel_times is None else len(self.travel_times),
         }
+
+
+def fingerprint(inputs: Inputs) -> str:
+    """sha256 of the validated tables in a canonical form: the one rule for
+    ``Inputs.sha256`` (and so for a plan's ``inputs_sha256`` and ``plan_id``).
+
+    Each table's contract columns in a fixed order, rows in their order (it can
+    decide ties between equal plans); numbers as float64, timestamps as UTC
+    nanoseconds, everything else as text with blanks as ``""``; so the dtype a table
+    happens to have (int or float, object or string) does not change the fingerprint.
+    """
+    digest = hashlib.sha256()
+    for name, columns in TABLES.items():
+        frame = getattr(inputs, name, None)
+        if frame is None:
+            continue
+        digest.update(f"{name}:{len(frame)}\n".encode())
+        for column in columns:
+            if column.name not in frame.columns:
+                continue
+            digest.update(f"{column.name}\n".encode())
+            digest.update(_canonical(frame[column.name]).tobytes())
+    return digest.hexdigest()
+
+
+def _canonical(values: pd.Series) -> np.ndarray:
+    """Row hashes of one column in its canonical form (see `fingerprint`)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        stamps = pd.to_datetime(values, utc=True).dt.as_unit("ns")
+        canonical = pd.Series(stamps.array.asi8)  # NaT as the minimum int64
+    elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        canonical = pd.Series(values.astype("string").fillna("").to_numpy(dtype=object))
+    else:
+        canonical = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
+    hashed: np.ndarray = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return hashed
 
 
 # --------------------------------------------------------------------------- reading
@@ -618,12 +650,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         raise DataError(issues, title="invalid input")
     assert zones is not None and restaurants is not None and couriers is not None
 
-    digest = hashlib.sha256()
-    files: dict[str, str] = {}
-    for _name, raw in raws.items():
-        if raw is not None:
-            files[raw.label] = raw.sha256
-            digest.update(f"{raw.label}:{raw.sha256}\n".encode())
+    files = {raw.label: raw.sha256 for raw in raws.values() if raw is not None}
     return Inputs(
         zones=zones.reset_index(drop=True),
         restaurants=restaurants.reset_index(drop=True),
@@ -631,7 +658,6 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         travel_times=None if travel is None else travel.reset_index(drop=True),
         demand=demand,
         source=directory,
-        sha256=digest.hexdigest(),
         files=files,
     )
 

@@ -162,7 +162,7 @@ class Plan:
 
     def attention(self) -> pd.DataFrame:
         """Zones that change or stay short, most urgent first."""
-        from .views.terminal import attention_zones
+        from .views.wording import attention_zones
 
         return attention_zones(self.zones)
 

@@ -15,8 +15,9 @@ Every run is a row in the history store, written at each phase, so a run that di
 `publish` is idempotent (it updates or adopts the one Slack message of the shift),
 so what was missed gets done without a duplicate message.
 
-Plans are kept under ``<history folder>/runs/<city>/<shift, city time>/<run id>/``
-(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``).
+Plans are kept under ``<history folder>/runs/<slug>/<shift, city time>/<run id>/``
+(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``); see
+`rebalance.paths`. The plan goes to Slack from memory: the folder is only written.
 """
 
 from __future__ import annotations
@@ -26,25 +27,27 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, InfeasibleError, Issue, LockHeldError, PublishError, RebalanceError
+from .errors import ConfigError, Issue, LockHeldError, PublishError, RebalanceError
 from .history import History, RunRecord, new_run_id, utc_now
 from .lock import RunLock
 from .logs import RunLog, redact
 from .paths import lock_path, run_dir
 from .views.history import summary_line
+from .views.wording import kpi_headline
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .config import Config
     from .plan import Plan
+    from .publish import PublishResult, SlackApi
 
 __all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
 
@@ -65,10 +68,6 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-#: Test hook: ``PHASE:SECONDS[,PHASE:SECONDS]`` sleeps after a phase (holding the lock).
-TEST_PAUSE_ENV = "REBALANCE_TEST_PAUSE_AFTER"
-
-
 @dataclass(frozen=True)
 class RunResult:
     """How a successful run ended: its history row, plan and publication."""
@@ -76,7 +75,7 @@ class RunResult:
     record: RunRecord
     plan: Plan
     plan_dir: Path
-    publish: Any  # publish.PublishResult
+    publish: PublishResult
     recovered: tuple[str, ...] = ()
     timings: dict[str, int] = field(default_factory=dict)
 
@@ -90,17 +89,23 @@ def run(
     config: Config,
     data_dir: str | Path | None = None,
     *,
-    shift_start: Any = None,
+    shift_start: pd.Timestamp | str | None = None,
     dry_run: bool = False,
     channel: str | None = None,
     log: RunLog | None = None,
     now: datetime | None = None,
+    client: SlackApi | None = None,
+    after_phase: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Validate, plan, write, publish and record one (city, shift); see the module doc.
 
-    ``shift_start`` defaults to ``now`` rounded down to the quarter hour in the city's
-    timezone. Raises the `RebalanceError` of the failure (exit codes 3 to 6) after
-    recording it in the history; its notes name the run and, for exit 5, how to retry.
+    ``shift_start`` (a Timestamp, or ISO 8601 text; city time without an offset)
+    defaults to ``now`` rounded down to the quarter hour in the city's timezone.
+    ``client`` is the Slack client to publish with (default: from the environment);
+    ``after_phase`` is called with each phase's name once it is done, the lock held
+    (tests use it to hold the lock or stop a run at a known point). Raises the
+    `RebalanceError` of the failure (exit codes 3 to 6) after recording it in the
+    history; its notes name the run and, for exit 5, how to retry.
     """
     from .timeparse import floor_quarter_hour, parse_timestamp
 
@@ -117,7 +122,8 @@ def run(
 
     history = _open_history(config)
     try:
-        return _Run(config, history, log, run_id, shift, dry_run).execute(data_dir, channel)
+        one = _Run(config, history, log, run_id, shift, dry_run, client, after_phase)
+        return one.execute(data_dir, channel)
     finally:
         history.close()
 
@@ -148,6 +154,8 @@ class _Run:
         run_id: str,
         shift: pd.Timestamp,
         dry_run: bool,
+        client: SlackApi | None = None,
+        after_phase: Callable[[str], None] | None = None,
     ):
         self.config = config
         self.history = history
@@ -158,6 +166,8 @@ class _Run:
         self.shift_text = self._local_shift.isoformat()
         self.city = config.city.name
         self.dry_run = dry_run
+        self.client = client
+        self.after_phase = after_phase
         self.phase = "start"
         self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
@@ -208,14 +218,14 @@ class _Run:
         self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
     ) -> RunResult:
         from .inputs import load
-        from .optimize import solve
+        from .pipeline import plan_shift, write_plan
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
             if not self.dry_run:  # a missing channel fails now, not after writing a plan
-                from .publish import resolve_channel
+                from .publish.protocol import target_channel
 
-                resolve_channel(self.config, channel)
+                target_channel(self.config, channel)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
             self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
@@ -223,27 +233,20 @@ class _Run:
             info["inputs_sha256"] = inputs.sha256
 
         with self._phase("plan") as info:
-            plan = solve(inputs, self.config, self.shift)
-            if not plan.feasible:
-                raise InfeasibleError(
-                    f"no feasible plan: {plan.message}", zones=plan.infeasible_zones
-                )
+            plan = plan_shift(inputs, self.config, self.shift)
             self.extra.update(
                 plan_status=plan.status, objective=plan.objective, solve_seconds=plan.solve_seconds
             )
             self.history.update_run(
                 self.run_id, plan_id=plan.plan_id, kpis=plan.kpis, extra=self.extra
             )
-            info["message"] = (
-                f"{plan.status}: {plan.kpis.get('moved_couriers', 0)} couriers to move, "
-                f"coverage {_pct(plan.kpis.get('coverage_before'))} -> {_pct(plan.kpis.get('coverage'))}"
-            )
+            info["message"] = f"{plan.status}: {kpi_headline(plan.kpis)}"
             info["plan_id"] = plan.plan_id
         self._warn_eligibility(inputs, plan)
 
         with self._phase("write") as info:
             target = run_dir(self.history.path, self.city, self._local_shift, self.run_id)
-            plan.write(target, overwrite=False)
+            write_plan(plan, target, overwrite=False)
             self.history.update_run(self.run_id, plan_dir=str(target))
             info["message"] = f"plan written to {target}"
             info["plan_dir"] = str(target)
@@ -252,11 +255,12 @@ class _Run:
             from .publish import publish
 
             published = publish(
-                target,
+                plan,
                 config=self.config,
                 channel=channel,
                 dry_run=self.dry_run,
                 history=self.history,
+                client=self.client,
                 log=self._slack_log,
             )
             self.extra.update(
@@ -461,11 +465,8 @@ class _Run:
         return round((time.perf_counter() - self.started) * 1000)
 
     def _pause(self, phase: str) -> None:
-        # Tests hold the lock, or die at a known point, by pausing after a phase.
-        for item in os.environ.get(TEST_PAUSE_ENV, "").split(","):
-            name, _, seconds = item.partition(":")
-            if name.strip() == phase and seconds:
-                time.sleep(float(seconds))
+        if self.after_phase is not None:
+            self.after_phase(phase)
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -490,7 +491,3 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value) * 100:.{digits}f}%"

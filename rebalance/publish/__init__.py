@@ -18,13 +18,14 @@ from .changes import describe_changes
 from .dryrun import block_kit_builder_url, dry_run_document
 from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key, snapshot
 from .limits import MAX_MESSAGE_CHARS, message_problems
-from .protocol import PublishResult, publish, resolve_channel
+from .protocol import PublishResult, SlackApi, publish
 
 __all__ = [
     "EVENT_TYPE",
     "MAX_MESSAGE_CHARS",
     "PART_EVENT_TYPE",
     "PublishResult",
+    "SlackApi",
     "block_kit_builder_url",
     "build_files",
     "build_messages",
@@ -34,6 +35,5 @@ __all__ = [
     "message_problems",
     "plan_key",
     "publish",
-    "resolve_channel",
     "snapshot",
 ]

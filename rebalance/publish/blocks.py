@@ -13,6 +13,7 @@ import pandas as pd
 
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Plan
+from rebalance.views import wording
 
 from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key
 from .limits import (
@@ -29,6 +30,7 @@ from .limits import (
 
 __all__ = [
     "FILES_COMMENT",
+    "as_int",
     "build_files",
     "build_messages",
     "context_block",
@@ -62,23 +64,12 @@ def escape_mrkdwn(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * float(x):.1f}%"
-
-
 def as_int(x: Any) -> int:
     """``x`` as an int; 0 when it is not a number (a missing KPI)."""
     try:
         return int(x)
     except (TypeError, ValueError):
         return 0
-
-
-def _window(plan: Plan) -> str:
-    start = plan.local(plan.shift_start)
-    end = plan.local(plan.shift_end)
-    days = "" if start.date() == end.date() else " (+1 day)"
-    return f"{start:%a %d %b %H:%M}–{end:%H:%M}{days} {start.tzname()}"
 
 
 def zone_names(plan: Plan) -> dict[str, str]:
@@ -88,7 +79,7 @@ def zone_names(plan: Plan) -> dict[str, str]:
 
 def zone_label(zone_id: str, name: str, limit: int = ZONE_LABEL_CHARS) -> str:
     """``"Z07 Bastille"``, cut to ``limit`` characters."""
-    return cut(f"{zone_id} {name}".strip(), limit)
+    return cut(wording.zone_label(zone_id, name), limit)
 
 
 # -------------------------------------------------------------- block helpers
@@ -161,8 +152,8 @@ def _action_line(row: Any) -> str:
             labels = [f"{rid} {name}".strip() for rid, name in zip(paused, names, strict=True)]
         shown = ", ".join(escape_mrkdwn(p) for p in labels[:PAUSE_IDS_SHOWN])
         more = f" +{len(paused) - PAUSE_IDS_SHOWN} more" if len(paused) > PAUSE_IDS_SHOWN else ""
-        plural = "s" if len(paused) != 1 else ""
-        line += f" → pause {len(paused)} restaurant{plural} (−{orders:.1f} orders/h): {shown}{more}"
+        restaurants = wording.plural(len(paused), "restaurant")
+        line += f" → pause {restaurants} (−{orders:.1f} orders/h): {shown}{more}"
     else:
         line += " → no restaurant to pause"
     return cut(line, 600)
@@ -173,7 +164,7 @@ def _route_line(route: Any, names: dict[str, str]) -> str:
     dst = escape_mrkdwn(zone_label(str(route.to_zone), names.get(str(route.to_zone), ""), 32))
     n = int(route.couriers)
     return cut(
-        f"• *{n}* courier{'s' if n != 1 else ''} {src} → {dst} "
+        f"• *{n}* {'courier' if n == 1 else 'couriers'} {src} → {dst} "
         f"(≤{float(route.minutes):.0f} min; {escape_mrkdwn(route.vehicles)})",
         400,
     )
@@ -212,11 +203,11 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     Thread parts get their ``thread_ts`` when posted. Every payload respects Slack's
     limits (`message_problems` returns nothing for each).
     """
-    key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
+    key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     names = zone_names(plan)
     k = plan.kpis
-    title = f"{plan.city} · {_window(plan)}"
+    title = f"{plan.city} · {wording.shift_window(plan, year=False)}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
     several = plan.slot_count > 1
@@ -226,7 +217,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     shortage = as_int(k.get("shortage"))
 
     fields = [
-        f"*Coverage*\n{_pct(k.get('coverage_before'))} → *{_pct(k.get('coverage'))}*",
+        f"*Coverage*\n{wording.coverage_change(k, arrow='→', missing='–', after='*{}*')}",
         f"*Couriers moved*\n{moved} of {as_int(k.get('eligible_couriers'))} eligible",
         "*Shortage left*\n"
         + (
@@ -287,7 +278,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     if len(short):
         lines = [_action_line(r) for r in short.itertuples(index=False)]
-        head = f"*Action needed: {len(short)} zone{'s' if len(short) != 1 else ''} stay short*"
+        head = f"*Action needed: {wording.plural(len(short), 'zone')} stay short*"
         first_lines: list[str] = []
         used = len(head)
         for line in lines[:PARENT_ACTIONS]:
@@ -337,7 +328,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     blocks.append(context_block(escape_mrkdwn(footer)))
 
     fallback = cut(
-        f"{title}: coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
+        f"{title}: coverage {wording.coverage_change(k, arrow='→', missing='–')}, "
         f"{moved} couriers moved, "
         + (
             f"{shortage} short in {as_int(k.get('zones_short'))} zone(s)."

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .blocks import _pct, escape_mrkdwn, zone_label
+from rebalance.views.wording import percent
+
+from .blocks import escape_mrkdwn, zone_label
 from .limits import cut
 
 __all__ = ["describe_changes"]
@@ -25,7 +27,8 @@ def describe_changes(
     ok, nk = old.get("kpis") or {}, new.get("kpis") or {}
     head = (
         "*Plan revised.* "
-        f"Coverage {_pct(ok.get('coverage'))} → {_pct(nk.get('coverage'))} · "
+        f"Coverage {percent(ok.get('coverage'), missing='–')} → "
+        f"{percent(nk.get('coverage'), missing='–')} · "
         f"couriers moved {ok.get('moved_couriers', '–')} → {nk.get('moved_couriers', '–')} · "
         f"shortage {ok.get('shortage', '–')} → {nk.get('shortage', '–')}"
     )

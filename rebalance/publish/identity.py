@@ -7,9 +7,8 @@ the publisher finds its own messages in a channel again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from datetime import datetime
+import re
 from typing import Any
 
 import pandas as pd
@@ -17,23 +16,37 @@ import pandas as pd
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
-__all__ = ["EVENT_TYPE", "PART_EVENT_TYPE", "content_hash", "plan_key", "snapshot"]
+__all__ = [
+    "EVENT_TYPE",
+    "PART_EVENT_TYPE",
+    "content_hash",
+    "earlier_plan_keys",
+    "plan_key",
+    "snapshot",
+]
 
 #: Metadata event types: the parent message, and a thread part holding what did not fit.
 EVENT_TYPE = "rebalance_plan"
 PART_EVENT_TYPE = "rebalance_plan_part"
 
 
-def plan_key(city: str, shift_start_iso_local: str) -> str:
+def plan_key(city: str, shift_start: pd.Timestamp) -> str:
     """The identity of a (city, shift): ``paris@2026-11-30T19:00+01:00``.
 
-    The city is its slug (`rebalance.paths.slug`); the shift start is normalised to
-    minutes with its UTC offset, so equal instants written differently match.
+    The city is its slug (`rebalance.paths.slug`); the shift start (aware, in the
+    city's timezone) is written to the minute with its UTC offset.
     """
-    start = shift_start_iso_local.strip()
-    with contextlib.suppress(ValueError):
-        start = datetime.fromisoformat(start).isoformat(timespec="minutes")
-    return f"{slug(city)}@{start}"
+    return f"{slug(city)}@{shift_start.isoformat(timespec='minutes')}"
+
+
+def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
+    """Keys this (city, shift) had before the one slug rule, when they differ: the city
+    case-folded with only blanks turned into ``-`` (``st.-louis@...``). The publisher
+    still recognises them, so a message posted before an upgrade is updated in place,
+    never posted a second time."""
+    before = re.sub(r"\s+", "-", city.strip().casefold())
+    key = f"{before}@{shift_start.isoformat(timespec='minutes')}"
+    return () if key == plan_key(city, shift_start) else (key,)
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:

@@ -12,22 +12,21 @@ Exactly once
     metadata too, and the file message a marker in its titles, so an interrupted
     thread is finished on the next run without duplicates.
 
-Every failure is a `PublishError` (exit 5) saying why and how to retry; the plan
-folder is only read.
+Every failure is a `PublishError` (exit 5) saying why and how to retry. The plan comes
+in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by default).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from rebalance.errors import ConfigError, Issue, PublishError
-from rebalance.plan import Plan, read_plan
+from rebalance.plan import Plan
 
 from .blocks import (
     FILES_COMMENT,
@@ -40,14 +39,21 @@ from .blocks import (
     zone_names,
 )
 from .changes import describe_changes
-from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key, snapshot
+from .identity import (
+    EVENT_TYPE,
+    PART_EVENT_TYPE,
+    content_hash,
+    earlier_plan_keys,
+    plan_key,
+    snapshot,
+)
 
 if TYPE_CHECKING:
     from rebalance.config import Config
     from rebalance.history import History, Publication
-    from rebalance.slack import SlackCallError, SlackClient
+    from rebalance.slack import SlackCallError
 
-__all__ = ["PublishResult", "publish"]
+__all__ = ["PublishResult", "SlackApi", "publish", "target_channel"]
 
 #: How far before the shift start the channel is searched for an unrecorded parent.
 SEARCH_HOURS = 36
@@ -73,11 +79,37 @@ class PublishResult:
     payloads: list[dict[str, Any]] = field(default_factory=list)
 
 
-def resolve_channel(config: Config, channel: str | None = None, *, dry_run: bool = False) -> str:
-    """The channel to publish to: ``channel``, else ``[slack] channel``.
+class SlackApi(Protocol):
+    """What the publisher needs from a Slack client: `rebalance.slack.SlackClient` over
+    HTTP, or any stand-in (an in-process fake in tests). Failures are raised as
+    `rebalance.slack.SlackCallError`."""
 
-    A dry run needs none (its payloads then carry an empty channel); otherwise a missing
-    or malformed ID is a `ConfigError` naming the key, before anything is planned.
+    base_url: str
+    timeout: float
+
+    def auth_test(self) -> dict[str, Any]: ...
+    def join(self, channel: str) -> dict[str, Any]: ...
+    def post_message(self, **payload: Any) -> dict[str, Any]: ...
+    def update_message(self, **payload: Any) -> dict[str, Any]: ...
+    def history(self, channel: str, *, oldest: float) -> Iterable[dict[str, Any]]: ...
+    def replies(self, channel: str, ts: str) -> Iterable[dict[str, Any]]: ...
+    def upload_files(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        files: list[dict[str, Any]],
+        initial_comment: str | None = None,
+    ) -> dict[str, Any]: ...
+    def wait(self, seconds: float) -> None: ...
+    def scrub(self, text: str) -> str: ...
+
+
+def target_channel(config: Config, channel: str | None = None, *, dry_run: bool = False) -> str:
+    """The channel ID to publish to: ``channel`` (``--channel``), else ``[slack] channel``.
+
+    A dry run needs none ("" then). Otherwise raises `ConfigError` naming the key when
+    there is none or it is not a channel ID (`run` checks it before planning).
     """
     target = (channel or config.slack.channel or "").strip()
     if not target and dry_run:
@@ -109,24 +141,26 @@ def resolve_channel(config: Config, channel: str | None = None, *, dry_run: bool
 
 
 def publish(
-    plan_dir: str | Path,
+    plan: Plan,
     *,
     config: Config,
     channel: str | None = None,
     dry_run: bool = False,
     history: History | None = None,
+    client: SlackApi | None = None,
     log: Callable[[str], None] | None = None,
 ) -> PublishResult:
-    """Post the plan in ``plan_dir`` to Slack once, or bring its message up to date.
+    """Post ``plan`` to Slack once, or bring its message up to date.
 
     ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
-    ``slack.channel``). ``dry_run`` posts nothing, needs no token, writes no history.
-    ``history`` defaults to the store at ``config.history_path``. Raises `PublishError`
-    (exit 5) when Slack refuses or cannot be reached; the plan folder is only read.
+    ``slack.channel``, except for a dry run, whose payloads then carry an empty
+    channel). ``dry_run`` posts nothing, needs no token, writes no history.
+    ``history`` defaults to the store at ``config.history_path``; ``client`` to a
+    `SlackClient` from the environment (SLACK_BOT_TOKEN, SLACK_API_URL). Raises
+    `PublishError` (exit 5) when Slack refuses or cannot be reached.
     """
-    plan = read_plan(plan_dir)
-    target = resolve_channel(config, channel, dry_run=dry_run)
-    key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
+    target = target_channel(config, channel, dry_run=dry_run)
+    key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     messages = build_messages(plan, channel=target)
     if dry_run:
@@ -134,9 +168,10 @@ def publish(
         payloads = [*messages, files_payload(target, files, FILES_COMMENT)]
         return PublishResult("dry-run", target, None, key, chash, 0, payloads)
 
-    from rebalance.slack import SlackClient
+    if client is None:
+        from rebalance.slack import SlackClient
 
-    client = SlackClient.from_env(log=log)
+        client = SlackClient.from_env(log=log)
     store = history
     if store is None:
         from rebalance.history import History
@@ -159,7 +194,7 @@ class _Publisher:
         key: str,
         chash: str,
         messages: list[dict[str, Any]],
-        client: SlackClient,
+        client: SlackApi,
         history: History,
         log: Callable[[str], None] | None,
     ):
@@ -173,6 +208,8 @@ class _Publisher:
         self.history = history
         self._log = log
         self.snapshot = snapshot(plan)
+        #: This plan's key, then the keys the same shift had under earlier rules.
+        self.keys = (key, *earlier_plan_keys(plan.city, plan.local(plan.shift_start)))
         self.replies_posted = 0
         self.version = 1
         self._joined = False
@@ -204,8 +241,17 @@ class _Publisher:
         except SlackCallError as exc:
             raise self.error(exc) from None
 
+    def _publication(self) -> Publication | None:
+        """The history's record of this shift's message in the channel, under its key
+        or a key it had before (recorded anew under the current key once touched)."""
+        for key in self.keys:
+            record = self.history.publication(key, self.channel)
+            if record is not None:
+                return record
+        return None
+
     def _run(self) -> PublishResult:
-        record = self.history.publication(self.key, self.channel)
+        record = self._publication()
         if record is not None:
             self.version = int(record.snapshot.get("version") or 1)
             if record.content_hash == self.hash:
@@ -310,7 +356,7 @@ class _Publisher:
             meta = message.get("metadata") or {}
             if (
                 meta.get("event_type") == EVENT_TYPE
-                and (meta.get("event_payload") or {}).get("plan_key") == self.key
+                and (meta.get("event_payload") or {}).get("plan_key") in self.keys
             ):
                 return dict(message)
         return None
@@ -361,7 +407,7 @@ class _Publisher:
                 continue
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") == self.key:
+            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
                 parts[as_int(payload.get("part"))] = (
                     str(message["ts"]),
                     payload.get("content_hash"),

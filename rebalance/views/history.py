@@ -9,11 +9,9 @@ from typing import Any
 
 from rebalance.history import PHASES, RunRecord
 
+from .wording import coverage_change, kpi_headline, percent
+
 __all__ = ["run_details", "runs_json", "runs_table", "summary_line"]
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value) * 100:.{digits}f}%"
 
 
 def summary_line(record: RunRecord) -> str:
@@ -28,8 +26,7 @@ def summary_line(record: RunRecord) -> str:
         "dry-run": "dry run for",
     }.get(str(action), str(action))
     where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
-    moved = k.get("moved_couriers")
-    body = f"{moved} couriers to move, coverage {_pct(k.get('coverage_before'))} -> {_pct(k.get('coverage'))}"
+    body = kpi_headline(k)
     shift = _short_time(record.shift_start)
     return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
 
@@ -62,7 +59,9 @@ def runs_table(records: list[RunRecord]) -> Any:
         k = r.kpis
         coverage = ""
         if k.get("coverage") is not None:
-            coverage = f"{_pct(k.get('coverage_before'), 0)}->{_pct(k['coverage'], 0)}"
+            coverage = (
+                f"{percent(k.get('coverage_before'), digits=0)}->{percent(k['coverage'], digits=0)}"
+            )
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
         rows.append(
             [
@@ -113,8 +112,7 @@ def run_details(record: RunRecord) -> Any:
                 "kpis",
                 f"{k.get('eligible_couriers')} eligible, {k.get('moved_couriers')} moved, "
                 f"{k.get('travel_minutes')} travel min, shortage {k.get('shortage_before')} -> "
-                f"{k.get('shortage')}, coverage {_pct(k.get('coverage_before'))} -> "
-                f"{_pct(k.get('coverage'))}",
+                f"{k.get('shortage')}, coverage {coverage_change(k)}",
             )
         )
     if r.extra.get("objective") is not None:

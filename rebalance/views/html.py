@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .terminal import _minutes, _pct, _window, attention_zones
+from .wording import attention_zones, coverage_change, minutes, plural, shift_window
 
 if TYPE_CHECKING:
     from rebalance.plan import Plan
@@ -24,7 +24,9 @@ def plan_html(plan: Plan) -> str:
         f"<span style='background:{colour.get(plan.status, '#999')};color:white;"
         f"border-radius:3px;padding:0 5px;font-size:80%'>{esc(plan.status)}</span>"
     )
-    head = f"<h4 style='margin:0 0 4px 0'>{esc(plan.city)} · {esc(_window(plan))} · {badge}</h4>"
+    head = (
+        f"<h4 style='margin:0 0 4px 0'>{esc(plan.city)} · {esc(shift_window(plan))} · {badge}</h4>"
+    )
     if not plan.feasible:
         zones_note = (
             f"<p>Zones involved: {esc(', '.join(plan.infeasible_zones))}</p>"
@@ -37,12 +39,12 @@ def plan_html(plan: Plan) -> str:
         )
     k = plan.kpis
     n_short = k.get("zones_short", 0)
-    short_zones = f" in {n_short} zone{'' if n_short == 1 else 's'}" if k.get("shortage") else ""
+    short_zones = f" in {plural(n_short, 'zone')}" if k.get("shortage") else ""
     cells = [
-        ("Coverage", f"{_pct(k['coverage_before'])} → <b>{_pct(k['coverage'])}</b>"),
+        ("Coverage", coverage_change(k, arrow="→", after="<b>{}</b>")),
         ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
         ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
-        ("Total travel", esc(_minutes(k["travel_minutes"]))),
+        ("Total travel", esc(minutes(k["travel_minutes"]))),
         ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
         ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
     ]

@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from .wording import coverage_change, percent, shift_window
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from rebalance.inputs import Inputs
     from rebalance.plan import Plan
+    from rebalance.replaying import Replay
 
 __all__ = [
     "METRICS",
@@ -33,6 +36,7 @@ __all__ = [
     "coverage_history",
     "plan_subject",
     "scenario_comparison",
+    "served_share",
     "shortage_cmap",
     "supply_vs_need",
     "zone_map",
@@ -150,7 +154,6 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     Zones still short after the plan get their shortage written above in vermillion.
     With more than ``max_zones`` zones, those with the most change or shortage are shown.
     """
-    from .terminal import _window
 
     zones = _feasible_zones(plan)
     total = len(zones)
@@ -188,7 +191,7 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     k = plan.kpis
     ax.set_title(
         f"{plan_subject(plan)}: couriers per zone against need\n"
-        f"{_window(plan)} · coverage {_pct(k['coverage_before'])} → {_pct(k['coverage'])}"
+        f"{shift_window(plan)} · coverage {coverage_change(k, arrow='→')}"
         + (f" · {int(k['shortage'])} short (in red)" if k.get("shortage") else ""),
         loc="left",
     )
@@ -197,10 +200,6 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return ax
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
 # ------------------------------------------------------------------------ map
@@ -503,7 +502,7 @@ def scenario_comparison(
 
 def _format(value: float, share: bool) -> str:
     if share:
-        return f"{100 * value:.1f}%"
+        return percent(value)
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
 
 
@@ -726,6 +725,55 @@ def coverage_history(
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.set_xlabel(f"Run started ({tz})" if time_col == "started_at" else f"Shift start ({tz})")
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+# ----------------------------------------------------------------- replay: served share
+
+
+def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True) -> Axes:
+    """Share of the orders served per slot, one line per policy of a `replay` result.
+
+    ``no plan`` is drawn dashed in grey; each plan in the palette's order. The legend
+    gives each policy's share over the shift. With ``orders``, the orders placed per
+    slot are shown as faint bars on a second axis, so a dip can be read against the rush.
+    """
+    ax = _new_axes(ax, (9.0, 4.5))
+    slots = replay.slots
+    names = list(replay.policies["name"])
+    totals = replay.policies.set_index("name")["share"]
+    labels = [f"{t:%H:%M}" for t in replay.grid.local_starts()]
+    x = np.arange(len(labels))
+    if orders:
+        twin = ax.twinx()
+        first = slots[slots["policy"] == names[0]]
+        twin.bar(x, first["orders"].to_numpy(), color=OKABE_ITO["sky_blue"], alpha=0.25, width=0.8)
+        twin.set_ylabel("Orders placed in the slot")
+        twin.set_ylim(0, max(1.0, float(first["orders"].max())) * 2.2)
+        ax.set_zorder(twin.get_zorder() + 1)
+        ax.patch.set_visible(False)
+    plan_colours = iter(CYCLE)
+    for name in names:
+        share = slots[slots["policy"] == name]["share"].to_numpy(dtype=float)
+        plain = name == "no plan"
+        ax.plot(
+            x,
+            share,
+            marker="o",
+            markersize=4,
+            linestyle="--" if plain else "-",
+            color="#7f7f7f" if plain else next(plan_colours),
+            label=f"{name}: {totals[name]:.1%} over the shift",
+        )
+    ax.set_xticks(x, labels)
+    ax.set_xlabel(f"Slot start ({replay.grid.timezone})")
+    ax.set_ylabel("Orders served (% of orders placed)")
+    _percent_axis(ax.yaxis)
+    low = float(slots["share"].min()) if len(slots) else 0.0
+    ax.set_ylim(max(0.0, min(low, 1.0) - 0.05), 1.02)
+    ax.set_title("Orders served per slot, replayed against the orders that came", loc="left")
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     return ax

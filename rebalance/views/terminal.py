@@ -5,62 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from .wording import (
+    attention_zones,
+    coverage_change,
+    minutes,
+    plural,
+    shift_window,
+    zone_label,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rebalance.plan import Plan
 
-__all__ = ["attention_zones", "plan_renderables", "summary_text"]
+__all__ = ["plan_renderables", "summary_text"]
 
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
-_ACTION_RANK = {"short": 0, "receive": 1, "send": 2, "ok": 3}
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
-
-
-def attention_zones(zones: pd.DataFrame) -> pd.DataFrame:
-    """Zones that change or stay short: short (largest shortage first), then
-    receiving (most couriers in first), then sending (most out first)."""
-    if zones.empty:
-        return zones
-    frame = zones[zones["action"] != "ok"].copy()
-    frame["_rank"] = frame["action"].map(_ACTION_RANK)
-    frame["_size"] = frame["shortage"] * 10_000 + frame["moved_in"] + frame["moved_out"]
-    frame = frame.sort_values(["_rank", "_size", "zone_id"], ascending=[True, False, True])
-    return frame.drop(columns=["_rank", "_size"]).reset_index(drop=True)
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{100 * float(x):.1f}%"
-
-
-def _minutes(x: float) -> str:
-    return f"{x:,.0f} min" if x >= 100 else f"{x:.1f} min"
-
-
-def _window(plan: Plan) -> str:
-    start = plan.local(plan.shift_start)
-    end = plan.local(plan.shift_end)
-    same_day = start.date() == end.date()
-    return (
-        f"{start:%a %d %b %Y %H:%M}–{end:%H:%M}"
-        + ("" if same_day else " (+1 day)")
-        + (f" {start.tzname()}")
-    )
 
 
 def summary_text(plan: Plan) -> str:
     """Plain-text headline: city, shift, status, and the KPIs."""
     if not plan.feasible:
-        return f"{plan.city} {_window(plan)}: no feasible plan: {plan.message}"
+        return f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}"
     k = plan.kpis
     return "\n".join(
         [
-            f"{plan.city} · {_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
-            f"coverage {_pct(k['coverage_before'])} -> {_pct(k['coverage'])}; "
+            f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
+            f"coverage {coverage_change(k)}; "
             f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
-            f"travel {_minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
+            f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
             f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
         ]
     )
@@ -81,20 +58,20 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     if not plan.feasible:
         yield Panel(
             Text(plan.message, style="bold red"),
-            title=f"{escape(plan.city)} · {_window(plan)} · no feasible plan",
+            title=f"{escape(plan.city)} · {shift_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
     k = plan.kpis
     pairs = [
-        ("Coverage", f"{_pct(k['coverage_before'])} → [bold]{_pct(k['coverage'])}[/]"),
+        ("Coverage", coverage_change(k, arrow="→", after="[bold]{}[/]")),
         ("Couriers moved", f"{k['moved_couriers']} of {k['eligible_couriers']} eligible"),
         (
             "Shortage left",
             f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
-            + (f" in {_plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
+            + (f" in {plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
         ),
-        ("Total travel", _minutes(k["travel_minutes"])),
+        ("Total travel", minutes(k["travel_minutes"])),
         ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
         ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
     ]
@@ -111,7 +88,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{escape(plan.city)}[/] · {_window(plan)}",
+        title=f"[bold]{escape(plan.city)}[/] · {shift_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
@@ -167,10 +144,6 @@ def _table_style() -> dict[str, Any]:
     return {**TABLE_STYLE, "box": box.SIMPLE_HEAD}
 
 
-def _label(zone_id: object, name: object) -> str:
-    return f"{zone_id} {name}".strip()
-
-
 def _zones_table(zones: pd.DataFrame, width: int, id_width: int) -> Any:
     """Zones needing attention: names wrap before a number is ever cut; extras when wide."""
     from rich.text import Text
@@ -191,7 +164,7 @@ def _zones_table(zones: pd.DataFrame, width: int, id_width: int) -> Any:
     ]
     rows = [
         [
-            _label(row.zone_id, row.name),
+            zone_label(row.zone_id, row.name),
             Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
             f"{float(row.demand_orders_per_hour):.1f}",
             str(row.required_couriers),
@@ -226,7 +199,7 @@ def _pause_table(short: pd.DataFrame, width: int, id_width: int) -> Any:
         shown = ", ".join(paused[:6]) + (f" +{len(paused) - 6} more" if len(paused) > 6 else "")
         rows.append(
             [
-                _label(row.zone_id, row.name),
+                zone_label(row.zone_id, row.name),
                 str(row.shortage),
                 shown or "(no restaurant to pause)",
                 f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
@@ -248,8 +221,8 @@ def _routes_table(flows: pd.DataFrame, names: dict[str, str], width: int, id_wid
     ]
     rows = [
         [
-            _label(row.from_zone, names.get(str(row.from_zone), "")),
-            _label(row.to_zone, names.get(str(row.to_zone), "")),
+            zone_label(row.from_zone, names.get(str(row.from_zone), "")),
+            zone_label(row.to_zone, names.get(str(row.to_zone), "")),
             str(row.couriers),
             f"{row.minutes:.1f} min",
             str(row.vehicles),
@@ -326,19 +299,15 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     ]
     heat_rows = [
         [
-            _label(zone_id, names.get(str(zone_id), "")),
+            zone_label(zone_id, names.get(str(zone_id), "")),
             Text(strip(values.to_numpy()), style="red"),
-            _plural(int(values.sum()), "courier-slot"),
+            plural(int(values.sum()), "courier-slot"),
         ]
         for zone_id, values in shown.iterrows()
     ]
     yield fit_table(heat_columns, heat_rows, width, **_table_style())
     if len(short) > len(shown):
         yield _more(f"{len(short) - len(shown)} more zones in slots.csv")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _blank0(x: Any) -> str:

@@ -47,7 +47,7 @@ def interactive_map(
     from folium.plugins import PolyLineTextPath
 
     from .plots import plan_subject
-    from .terminal import _window
+    from .wording import coverage_change, shift_window
 
     if not plan.feasible:
         raise ValueError(f"plan is infeasible, nothing to draw: {plan.message}")
@@ -143,8 +143,8 @@ def interactive_map(
 
     k = plan.kpis
     title = (
-        f"<b>{esc(plan_subject(plan))}</b> · {esc(_window(plan))}<br>"
-        f"coverage {_pct(k.get('coverage_before'))} → <b>{_pct(k.get('coverage'))}</b> · "
+        f"<b>{esc(plan_subject(plan))}</b> · {esc(shift_window(plan))}<br>"
+        f"coverage {coverage_change(k, arrow='→', after='<b>{}</b>')} · "
         f"{k.get('moved_couriers', 0)} of {k.get('eligible_couriers', 0)} eligible couriers "
         f"moved · {int(k.get('shortage') or 0)} short · plan {esc(plan.plan_id)} ({esc(plan.status)})"
         f"<br><span style='color:{_NONE}'>●</span> covered "
@@ -183,7 +183,3 @@ def write_map(fmap: Any, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{100 * float(x):.1f}%"
