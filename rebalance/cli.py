@@ -324,9 +324,12 @@ def plan(
         if format is OutputFormat.json:
             sys.stdout.write(_plan_json(result))
         else:
+            from rich.console import Group
+
             from .views.terminal import plan_renderables
 
-            console().print(*plan_renderables(result, width=console().width, out=out))
+            term = console()
+            term.print(Group(*plan_renderables(result, width=term.width, out=out)))
             if result.status == "feasible":
                 err(
                     f"warning: the solver stopped at its time limit; this plan is feasible, not "

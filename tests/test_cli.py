@@ -437,3 +437,14 @@ def test_progress_shows_in_a_terminal_and_never_in_a_pipe():
     )
     assert piped.returncode == 0 and "planning" not in piped.stderr + piped.stdout
     assert "\x1b[" not in piped.stdout
+
+
+def test_plan_headings_and_notes_each_on_their_own_line(monkeypatch):
+    """`rebalance plan` prints each heading and note on its own line, never run together."""
+    monkeypatch.setenv("COLUMNS", "100")
+    result = invoke("plan", VALID, "--shift-start", SHIFT)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "Zones short in some slot (3 of 5)" in lines
+    assert any(line.startswith("one character per slot from 19:00") for line in lines)
+    assert "The shift in 8 slots of 30 min" in lines
