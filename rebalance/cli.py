@@ -400,9 +400,9 @@ def _plan_json(plan: Any) -> str:
 
 def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
     """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
-    from .eligibility import eligibility, shift_grid
+    from .eligibility import eligibility, plan_grid
 
-    grid = shift_grid(cfg, plan.shift_start, plan.shift_end)
+    grid = plan_grid(plan, cfg)
     found = eligibility(inputs.couriers, grid, cfg.eligibility.min_available_minutes)
     for warning in found.warnings():
         err(f"warning: {warning}", color="yellow")

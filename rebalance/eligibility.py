@@ -20,8 +20,9 @@ from .slots import SlotGrid, presence
 
 if TYPE_CHECKING:
     from .config import Config
+    from .plan import Plan
 
-__all__ = ["Eligibility", "eligibility", "shift_grid"]
+__all__ = ["Eligibility", "eligibility", "plan_grid", "shift_grid"]
 
 #: Reasons that come from the availability window (not from the courier's status).
 WINDOW_REASONS = ("gone", "late", "leaves_early", "short")
@@ -100,6 +101,13 @@ def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = N
         # A slot length that does not divide this shift is the planner's error to
         # report; the reasons are still worth giving, over the shift as one slot.
         return SlotGrid.build(start, end, 10**9, config.city.timezone)
+
+
+def plan_grid(plan: Plan, config: Config) -> SlotGrid:
+    """The slot grid a solved plan was made on (its own slot length, else the config's)."""
+    if getattr(plan, "slot_minutes", 0):
+        return SlotGrid.build(plan.shift_start, plan.shift_end, plan.slot_minutes, plan.timezone)
+    return shift_grid(config, plan.shift_start, plan.shift_end)
 
 
 def eligibility(

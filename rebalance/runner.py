@@ -313,9 +313,9 @@ class _Run:
 
     def _warn_eligibility(self, inputs: Any, plan: Plan) -> None:
         """Nobody (or mostly nobody) eligible is a warning in the log, never silence."""
-        from .eligibility import eligibility, shift_grid
+        from .eligibility import eligibility, plan_grid
 
-        grid = shift_grid(self.config, plan.shift_start, plan.shift_end)
+        grid = plan_grid(plan, self.config)
         found = eligibility(inputs.couriers, grid, self.config.eligibility.min_available_minutes)
         for warning in found.warnings():
             self.log.event("eligibility", warning, level=logging.WARNING)
