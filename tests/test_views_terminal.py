@@ -17,9 +17,17 @@ GOLDEN = Path(__file__).parent / "golden"
 
 @pytest.fixture(scope="module")
 def paris_plan():
-    """The Paris sample's plan (19 zones needing attention, long names), timing fixed."""
-    plan = solve(load(REPO / "data/samples/paris"), Config(), SHIFT)
+    """The Paris sample's plan as one slot (19 zones needing attention, long names; the
+    min-cost-flow plan, stable across solver work on slots), timing fixed."""
+    config = Config().with_changes(shift={"slot_minutes": 240})
+    plan = solve(load(REPO / "data/samples/paris"), config, SHIFT)
     return dataclasses.replace(plan, solve_seconds=0.01)
+
+
+@pytest.fixture(scope="module")
+def paris_slots():
+    """The Paris sample's plan in 30-minute slots (the slot table and heat strip too)."""
+    return solve(load(REPO / "data/samples/paris"), Config(), SHIFT)
 
 
 def render(plan, width: int) -> str:
@@ -56,15 +64,17 @@ def test_terminal_view_golden_paris(paris_plan, width):
     assert text == golden.read_text()
 
 
+@pytest.mark.parametrize("slots", [False, True])
 @pytest.mark.parametrize("width", [60, 80, 100, 160])
-def test_terminal_view_never_cuts_numbers_ids_or_headers(paris_plan, width):
+def test_terminal_view_never_cuts_numbers_ids_or_headers(paris_plan, paris_slots, width, slots):
     """No line is wider than the terminal, nothing ends in "…", every zone id and number is whole."""
-    text = render(paris_plan, width)
+    plan = paris_slots if slots else paris_plan
+    text = render(plan, width)
     assert max(len(line) for line in text.splitlines()) <= width
     assert "…" not in text.split("Zones needing attention")[1]
     body = text.split("Zones needing attention")[1].split("Actions needed")[0]
     lines = body.splitlines()
-    for row in paris_plan.attention().itertuples(index=False):
+    for row in plan.attention().itertuples(index=False):
         [line] = [x for x in lines if x.startswith(f"{row.zone_id} ")]
         cells = line.split()
         assert str(row.required_couriers) in cells and str(row.couriers_after) in cells
