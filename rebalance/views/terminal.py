@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rebalance.escape import terminal, visible, visible_frame
+
 from .wording import (
     attention_zones,
     coverage_change,
@@ -30,16 +32,18 @@ _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok"
 def summary_text(plan: Plan) -> str:
     """Plain-text headline: city, shift, status, and the KPIs."""
     if not plan.feasible:
-        return f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}"
+        return visible(f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}")
     k = plan.kpis
-    return "\n".join(
-        [
-            f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
-            f"coverage {coverage_change(k)}; "
-            f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
-            f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
-            f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
-        ]
+    return visible(
+        "\n".join(
+            [
+                f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
+                f"coverage {coverage_change(k)}; "
+                f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
+                f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
+                f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
+            ]
+        )
     )
 
 
@@ -49,16 +53,16 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     ``out``: the folder the plan was written to, named where a table is cut; without
     it the cut says how to get every row (a plan in memory has no moves.csv yet)."""
     from rich import box
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
     width = max(int(width), 20)
+    plan = _visible(plan)
     if not plan.feasible:
         yield Panel(
-            Text(plan.message, style="bold red"),
-            title=f"{escape(plan.city)} · {shift_window(plan)} · no feasible plan",
+            Text(visible(plan.message), style="bold red"),
+            title=f"{terminal(plan.city)} · {shift_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
@@ -88,7 +92,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{escape(plan.city)}[/] · {shift_window(plan)}",
+        title=f"[bold]{terminal(plan.city)}[/] · {shift_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
@@ -308,6 +312,21 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     yield fit_table(heat_columns, heat_rows, width, **_table_style())
     if len(short) > len(shown):
         yield _more(f"{len(short) - len(shown)} more zones in slots.csv")
+
+
+def _visible(plan: Plan) -> Plan:
+    """The plan with control characters and bidi overrides written out in every partner
+    string (`rebalance.escape.visible`): names reach the terminal as ``Text`` (no markup)
+    or through rich's ``escape``, and no escape sequence may drive the terminal."""
+    from dataclasses import replace
+
+    return replace(
+        plan,
+        city=visible(plan.city, one_line=True),
+        zones=visible_frame(plan.zones),
+        moves=visible_frame(plan.moves),
+        slots=visible_frame(plan.slots),
+    )
 
 
 def _blank0(x: Any) -> str:
