@@ -228,6 +228,11 @@ class _Run:
             folder = self._data_dir(data_dir)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
+            from .overrides import apply_stored_overrides  # [slack app, #18]
+
+            inputs = apply_stored_overrides(  # [slack app, #18] overrides made from Slack
+                inputs, self.config, self.shift, history=self.history, log=self._override_log
+            )
             self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
             info["message"] = f"valid input in {folder}"
             info["inputs_sha256"] = inputs.sha256
@@ -264,16 +269,28 @@ class _Run:
             info["plan_dir"] = str(target)
 
         with self._phase("publish") as info:
+            from .app.approval import approval_wanted, request_approval  # [slack app, #18]
             from .publish import publish
 
-            published = publish(
-                target,
-                config=self.config,
-                channel=channel,
-                dry_run=self.dry_run,
-                history=self.history,
-                log=self._slack_log,
-            )
+            if approval_wanted(self.config):  # [slack app, #18] approve before publishing
+                published = request_approval(
+                    target,
+                    config=self.config,
+                    channel=channel,
+                    dry_run=self.dry_run,
+                    history=self.history,
+                    run_id=self.run_id,
+                    log=self._slack_log,
+                )
+            else:
+                published = publish(
+                    target,
+                    config=self.config,
+                    channel=channel,
+                    dry_run=self.dry_run,
+                    history=self.history,
+                    log=self._slack_log,
+                )
             self.extra.update(
                 publish_action=published.action,
                 plan_key=published.plan_key,
@@ -321,6 +338,9 @@ class _Run:
         with self.log.phase(name) as info:
             yield info
         self._pause(name)
+
+    def _override_log(self, message: str) -> None:  # [slack app, #18]
+        self.log.event("overrides", message)
 
     def _slack_log(self, message: str) -> None:
         """What publish reports (posted, adopted, retried ...), as events of the publish phase."""

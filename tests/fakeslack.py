@@ -14,6 +14,11 @@ limits the way Slack does, and has switches to misbehave::
 
 A switch applies to the next ``times`` calls of that method (``times=None``: every
 call), after letting ``after=N`` calls through. ``fake.calls`` records (method, params) of every request, token left out.
+
+For the Slack app: ``fake.response_url(name)`` is a ``response_url`` to put in a
+slash command or ``block_actions`` payload; what the app posts there lands in
+``fake.responses[name]``. Ephemeral messages (``chat.postEphemeral``) land in
+``fake.ephemerals``; ``chat.getPermalink`` answers a link to a stored message.
 """
 
 from __future__ import annotations
@@ -155,6 +160,16 @@ def block_problems(blocks: Any) -> list[str]:
                         problems.append(f"table cell text must not be empty {where}")
             if len(block.get("column_settings") or []) > MAX_TABLE_CELLS:
                 problems.append(f"too many column_settings {where}")
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 25:
+                problems.append(f"actions needs 1-25 elements {where}")
+            for e in elements:
+                text = (e.get("text") or {}).get("text", "")
+                if e.get("type") != "button" or not 0 < len(text) <= 75:
+                    problems.append(f"button needs plain_text of 1-75 chars {where}")
+                if len(str(e.get("value", ""))) > 2000 or not e.get("action_id"):
+                    problems.append(f"button needs an action_id and a value <= 2000 {where}")
         elif kind != "divider":
             problems.append(f"unsupported block type {kind!r} {where}")
     if tables > 1:
@@ -172,6 +187,8 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.request_times: list[tuple[str, float]] = []
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.responses: dict[str, list[dict[str, Any]]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
         self._switches: dict[str, list[_Switch]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -287,6 +304,10 @@ class FakeSlack:
     def replies(self, ts: str, channel: str = "C0PLANS") -> list[dict[str, Any]]:
         """Thread replies to ``ts``, oldest first."""
         return self.channels[channel].thread(ts)
+
+    def response_url(self, name: str) -> str:
+        """A response_url whose posts land in ``responses[name]``."""
+        return f"http://127.0.0.1:{self.port}/response/{name}"
 
     def methods(self) -> list[str]:
         """Methods called, in order."""
@@ -405,6 +426,26 @@ class FakeSlack:
             message["metadata"] = metadata
         message["edited"] = {"user": BOT_USER_ID, "ts": self._new_ts()}
         return {"channel": channel.id, "ts": message["ts"], "text": text}
+
+    def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        text, blocks = self._check_message(params)
+        if not params.get("user"):
+            raise _ApiError("user_not_in_channel")
+        self.ephemerals.append(
+            {"channel": channel.id, "user": params["user"], "text": text, "blocks": blocks}
+        )
+        return {"message_ts": self._new_ts()}
+
+    def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params, member=False)
+        ts = str(params.get("message_ts") or "")
+        if channel.find(ts) is None:
+            raise _ApiError("message_not_found")
+        return {
+            "channel": channel.id,
+            "permalink": f"https://fake.slack.com/archives/{channel.id}/p{ts.replace('.', '')}",
+        }
 
     @staticmethod
     def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -576,6 +617,17 @@ class _Handler(BaseHTTPRequestHandler):
             fake.calls.append(("upload", {"file_id": file_id, "bytes": len(body)}))
             ok = fake.store_upload(file_id, body)
             self._send(200 if ok else 404, f"OK - {len(body)}" if ok else "not found")
+            return
+        if path.startswith("/response/"):
+            name = path.rsplit("/", 1)[-1]
+            try:
+                posted = json.loads(body or b"{}")
+            except ValueError:
+                self._send(400, "invalid_payload")
+                return
+            with fake._lock:
+                fake.responses.setdefault(name, []).append(posted)
+            self._send(200, "ok")
             return
         if not path.startswith("/api/"):
             self._send(404, {"ok": False, "error": "unknown_method"})
