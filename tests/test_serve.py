@@ -350,6 +350,53 @@ def test_two_simultaneous_approvals_publish_exactly_once(
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
+def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Slack refusing the post: the user is told, the request gets its buttons back, a
+    second Approve publishes once."""
+    shift = "2026-11-30T16:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    fake.fail("chat.postMessage", "error", error="is_archived")
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="fails"))
+    (answer,) = _answers(fake, "fails")
+    assert "Publishing failed (exit 5)" in answer["text"] and "is archived" in answer["text"]
+    with _history(approving) as h:
+        approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
+    assert approval is not None and approval.status == "pending" and approval.error
+    again = fake.channels["C0APPROVE"].find(request["ts"])
+    assert again is not None and _has_buttons(again) == [ACTION_APPROVE, ACTION_HOLD]
+    assert "failed" in _texts(again)
+    assert _in(fake, "C0PLANS", key) == []
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="retry"))
+    assert "Approved and published" in _answers(fake, "retry")[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
+def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
+    approving: Server, fake: FakeSlack, city: Path
+) -> None:
+    """/rebalance close with an approval channel: the re-plan awaits approval, the older
+    request is superseded, the shared channel is untouched until Approve."""
+    shift = "2026-11-30T17:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+    rid = str(frame.loc[frame["name"] == HOSTILE, "restaurant_id"].iloc[0])
+    approving.post(command_body(fake, f"close {rid}", user=LEAD, name="close-approval"))
+    text = _answers(fake, "close-approval")[0]["text"]
+    assert "awaits approval" in text
+    old, new = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    assert _has_buttons(new) == [ACTION_APPROVE, ACTION_HOLD]
+    assert _has_buttons(fake.channels["C0APPROVE"].find(old["ts"]) or {}) == []
+    assert _in(fake, "C0PLANS", key) == []
+    with _history(approving) as h:
+        h.clear_overrides(by="test")
+
+
 # --------------------------------------------------------- slash commands
 
 
@@ -416,6 +463,8 @@ def test_close_and_open_store_overrides_replan_and_revise_the_message(
     assert edited is not None and "edited" in edited
     assert any("Plan revised" in m.get("text", "") for m in fake.replies(parent["ts"]))
     assert len(_in(fake, "C0PLANS", key)) == 1
+    # a cron run of the shift reads the same override: same plan, nothing posted
+    assert _plan(direct, shift).publish.action == "unchanged"
 
     # the CLI sees the same override: list, and `plan --config`
     listed = runner.invoke(

@@ -9,9 +9,10 @@
   (a button click's ``action_ts``, a command's ``trigger_id``, an event's
   ``event_id``) in the history store: a replayed request or a Slack retry
   (``X-Slack-Retry-Num``) is acknowledged and logged, and nothing runs twice.
-- Listeners ``ack()`` at once (within Slack's 3 seconds) and then do the work on
-  Bolt's listener executor: re-plans and publishing happen after the ack, and the
-  user hears back through ``respond`` (the ``response_url``), ephemerally.
+- Listeners ``ack()`` at once (within Slack's 3 seconds) and hand the work to a
+  separate executor, so a queue of re-plans never keeps a listener thread (and so
+  the next request's ack) waiting. The user hears back through ``respond`` (the
+  ``response_url``), ephemerally.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ def build_app(
     *,
     signing_secret: str | None,
     executor: Executor,
+    work: Executor,
     logger: logging.Logger,
 ) -> App:
-    """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify)."""
+    """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify).
+
+    ``executor`` runs Bolt's listeners (they ack and return); ``work`` runs what comes
+    after the ack (re-plans, publishing, answers)."""
     bolt_logger = logging.getLogger("rebalance.serve.bolt")
     bolt_logger.setLevel(logging.WARNING)  # Bolt logs payloads at debug level
     app = App(
@@ -96,14 +101,18 @@ def build_app(
         next()
         return None
 
-    def guarded(respond: Respond, work: Callable[[], str], **where: Any) -> None:
-        """Run work after the ack; the user hears the outcome, a bug is logged."""
-        try:
-            text = work()
-        except Exception as exc:
-            logger.exception("the app failed on a request", extra={"event": "error", **where})
-            text = f":warning: Something went wrong in the app ({type(exc).__name__}); see its log."
-        _respond(respond, text, logger)
+    def guarded(respond: Respond, task: Callable[[], str], **where: Any) -> None:
+        """Queue work after the ack; the user hears the outcome, a bug is logged."""
+
+        def job() -> None:
+            try:
+                text = task()
+            except Exception as exc:
+                logger.exception("the app failed on a request", extra={"event": "error", **where})
+                text = f":warning: Something went wrong in the app ({type(exc).__name__}); see its log."
+            _respond(respond, text, logger)
+
+        work.submit(job)
 
     @app.command(COMMAND)
     def _command(ack: Callable[..., None], command: dict[str, Any], respond: Respond) -> None:

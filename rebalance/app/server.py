@@ -151,9 +151,12 @@ def serve(
         handler.addFilter(scrub)
 
     desk = Desk(config, logger=logger)
-    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-app")
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
+    work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
     try:
-        bolt = build_app(desk, client, signing_secret=secret, executor=executor, logger=logger)
+        bolt = build_app(
+            desk, client, signing_secret=secret, executor=executor, work=work, logger=logger
+        )
     except Exception as exc:  # Bolt's auth.test at start: a bad token or Slack unreachable
         raise ConfigError(
             Issue(
@@ -200,6 +203,7 @@ def serve(
             socket_handler.close()
         server.close()
         executor.shutdown(wait=True, cancel_futures=False)
+        work.shutdown(wait=True, cancel_futures=False)  # re-plans and answers under way
         logger.info("stopped", extra={"event": "serve_stop", "outcome": "ok"})
         sys.stdout.flush()
     return code
