@@ -216,6 +216,34 @@ def test_bad_stale_or_missing_signatures_get_401_and_change_nothing(
     assert [line["status"] for line in logged[-5:]] == [401] * 5
 
 
+def test_events_share_the_endpoint(approving: Server) -> None:
+    """Slack's URL check and metadata events arrive signed on /slack/events too."""
+    check = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"}).encode()
+    reply = approving.post(check, headers={"Content-Type": "application/json"})
+    assert reply.status == 200 and "c-123" in reply.body
+    event = {
+        "type": "event_callback",
+        "team_id": "T0OPS",
+        "api_app_id": "A0APP",
+        "event_id": "Ev0001",
+        "event_time": 1,
+        "event": {
+            "type": "message_metadata_posted",
+            "channel_id": "C0PLANS",
+            "metadata": {"event_type": "rebalance_plan", "event_payload": {}},
+        },
+    }
+    body = json.dumps(event).encode()
+    assert approving.post(body, headers={"Content-Type": "application/json"}).status == 200
+    wait_for(lambda: [x for x in approving.lines() if x.get("event") == "metadata"], what="event")
+    assert approving.post(body, headers={"Content-Type": "application/json"}).status == 200
+    assert wait_for(
+        lambda: [
+            x for x in approving.lines() if x.get("event") == "duplicate" and x["kind"] == "event"
+        ]
+    )
+
+
 # ------------------------------------------------------------ approval flow
 
 
