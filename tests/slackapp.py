@@ -85,6 +85,7 @@ class Server:
     fake: FakeSlack
     log: Path
     env: dict[str, str]
+    args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     _log_file: Any = field(default=None, repr=False)
@@ -93,7 +94,7 @@ class Server:
         """Start it and wait until /healthz answers 200."""
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
-            [REBALANCE, "serve", "--config", str(self.config), "--port", "0"],
+            [REBALANCE, "serve", "--config", str(self.config), "--port", "0", *self.args],
             env=self.env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -171,7 +172,12 @@ class Server:
 
 def command_body(fake: FakeSlack, text: str, *, user: str, name: str) -> bytes:
     """A /rebalance slash command as Slack sends it; answers go to ``responses[name]``."""
-    form = {
+    return urllib.parse.urlencode(command_payload(fake, text, user=user, name=name)).encode()
+
+
+def command_payload(fake: FakeSlack, text: str, *, user: str, name: str) -> dict[str, str]:
+    """The fields of a /rebalance slash command (a form over HTTP, a payload in Socket Mode)."""
+    return {
         "token": "verification-token-unused",
         "team_id": "T0OPS",
         "team_domain": "ops",
@@ -185,7 +191,6 @@ def command_body(fake: FakeSlack, text: str, *, user: str, name: str) -> bytes:
         "response_url": fake.response_url(name),
         "trigger_id": f"trigger.{next(_ids)}.{time.time_ns()}",
     }
-    return urllib.parse.urlencode(form).encode()
 
 
 def click_body(

@@ -15,8 +15,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from fakeslack import TOKEN, FakeSlack
-from slackapp import SECRET, Server, click_body, command_body, slack_env, wait_for
+from fakeslack import APP_TOKEN, TOKEN, FakeSlack, FakeSocketMode
+from slackapp import (
+    SECRET,
+    Server,
+    click_body,
+    command_body,
+    command_payload,
+    slack_env,
+    wait_for,
+)
 from typer.testing import CliRunner
 
 from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, button_value
@@ -561,6 +569,39 @@ def test_sigterm_stops_cleanly(
     server = _server(tmp_path, city, fake, env, approval=False)
     assert server.stop(signal.SIGTERM) == 0
     assert server.lines()[-1]["event"] == "serve_stop"
+
+
+def test_socket_mode_takes_commands_over_the_websocket(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """--socket-mode: commands arrive over Slack's WebSocket and are acked there."""
+    socket = FakeSocketMode(fake)
+    server = None
+    try:
+        config = _config(tmp_path / "socket", city, "Socketville", approval=False)
+        server = Server(
+            config,
+            fake,
+            tmp_path / "socket.log",
+            {**env, "SLACK_APP_TOKEN": APP_TOKEN},
+            args=("--socket-mode",),
+        ).start()
+        assert server.get("/healthz").json()["mode"] == "socket"
+        assert server.get("/slack/events").status == 404  # nothing comes over HTTP
+        wait_for(socket.connected, what="a Socket Mode connection")
+        refused = socket.send(
+            "slash_commands", command_payload(fake, "plan", user=PARTNER, name="sock-refused")
+        )
+        assert "only the approvers" in refused["text"]
+        socket.send("slash_commands", command_payload(fake, "status", user=LEAD, name="sock"))
+        assert "Socketville" in _answers(fake, "sock")[0]["text"]
+    finally:
+        if server is not None:
+            assert server.stop() == 0
+        socket.close()
+        fake.socket = None
+    raw = server.log.read_text()
+    assert APP_TOKEN not in raw and TOKEN not in raw
 
 
 def test_serve_needs_its_secrets(

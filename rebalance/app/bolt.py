@@ -31,6 +31,9 @@ from .approval import ACTION_APPROVE, ACTION_HOLD
 from .commands import USAGE, CommandError, parse
 from .desk import Desk, User
 
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
 __all__ = ["COMMAND", "EVENTS_PATH", "build_app", "delivery_key", "wsgi_handler"]
 
 COMMAND = "/rebalance"
@@ -60,7 +63,7 @@ def build_app(
     signing_secret: str | None,
     executor: Executor,
     work: Executor,
-    logger: logging.Logger,
+    logger: Logger,
 ) -> App:
     """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify).
 
@@ -201,7 +204,7 @@ def start_socket_mode(app: App, app_token: str) -> Any:
     return handler
 
 
-def _respond(respond: Respond, text: str, logger: logging.Logger) -> None:
+def _respond(respond: Respond, text: str, logger: Logger) -> None:
     try:
         respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as exc:  # the response_url expired or Slack is down: log it

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from rebalance.history import Approval, RunRecord
     from rebalance.slack import SlackClient
 
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
 __all__ = ["Desk", "User"]
 
 #: How long a re-plan or an approval waits for a run of the same shift to finish.
@@ -62,7 +65,7 @@ class User:
 class Desk:
     """The app's work for one city (one config)."""
 
-    def __init__(self, config: Config, *, logger: logging.Logger | None = None):
+    def __init__(self, config: Config, *, logger: Logger | None = None):
         self.config = config
         self.logger = logger or logging.getLogger("rebalance.serve")
         self._replan_lock = threading.Lock()

@@ -24,6 +24,9 @@ from rebalance.errors import ConfigError, Issue, PublishError
 if TYPE_CHECKING:
     from rebalance.config import Config
 
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
 __all__ = ["ENV_APP_TOKEN", "ENV_SIGNING_SECRET", "serve"]
 
 ENV_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
@@ -64,7 +67,7 @@ def _env_secret(name: str, *, valid: str, prefix: str = "") -> str:
 def _wsgi(
     events: Callable[..., Iterable[bytes]],
     ready: dict[str, Any],
-    logger: logging.Logger,
+    logger: Logger,
 ) -> Callable[..., Iterable[bytes]]:
     """The WSGI app: /healthz, then Bolt for /slack/events; logs every response."""
 
@@ -116,12 +119,13 @@ def serve(
 
     Raises `ConfigError` (exit 3) when a secret is missing or Slack rejects the token.
     """
+    from rebalance.logs import RunLog
     from rebalance.slack import SlackClient
 
     from .bolt import build_app, start_socket_mode, wsgi_handler
     from .desk import Desk
 
-    logger = logging.getLogger("rebalance.serve")
+    logger = RunLog(logging.getLogger("rebalance.serve"), city=config.city.name)
     if socket_mode:
         secret = None
         app_token = _env_secret(
