@@ -671,9 +671,13 @@ def serve(
     setup_logging(log_format.value, verbose=1)
     with exits():
         cfg = load_cli_config(config)
+        from .app.server import ListenError
         from .app.server import serve as run_server
 
-        code = run_server(cfg, host=host, port=port, socket_mode=socket_mode)
+        try:
+            code = run_server(cfg, host=host, port=port, socket_mode=socket_mode)
+        except ListenError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--host/--port") from None
     raise typer.Exit(code)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pandas as pd
 import pytest
 from fakeslack import APP_TOKEN, TOKEN, FakeSlack, FakeSocketMode
 from slackapp import (
+    REBALANCE,
     SECRET,
     Server,
     click_body,
@@ -620,6 +623,36 @@ def test_serve_needs_its_secrets(
     result = runner.invoke(cli, ["serve", "--config", str(config), "--socket-mode"])
     assert result.exit_code == 3 and "xapp-" in result.stderr
     assert "xoxb-not-an-app-token" not in result.output
+
+
+def test_serve_refuses_to_start_on_a_bad_token_no_slack_or_a_busy_port(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """Refused token: exit 3; Slack out of reach: exit 5; port in use: exit 2; all named."""
+    config = _config(tmp_path, city, "Nowhere", approval=False)
+
+    def serve(*args: str, **changes: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [REBALANCE, "serve", "--config", str(config), *args],
+            env={**env, **changes},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    bad = serve("--port", "0", SLACK_BOT_TOKEN="xoxb-not-the-right-one")
+    assert bad.returncode == 3 and "refused the bot token (invalid_auth)" in bad.stderr
+    assert "xoxb-not-the-right-one" not in bad.stdout + bad.stderr
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/api/"
+    gone = serve("--port", "0", SLACK_API_URL=dead)
+    assert gone.returncode == 5 and "cannot reach Slack" in gone.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = serve("--port", str(busy.getsockname()[1]))
+    assert taken.returncode == 2 and "cannot listen on 127.0.0.1" in taken.stderr
 
 
 def test_manifest_has_command_interactivity_scopes_and_metadata() -> None:

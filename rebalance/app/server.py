@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
-__all__ = ["ENV_APP_TOKEN", "ENV_SIGNING_SECRET", "serve"]
+__all__ = ["ENV_APP_TOKEN", "ENV_SIGNING_SECRET", "ListenError", "serve"]
 
 ENV_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 ENV_APP_TOKEN = "SLACK_APP_TOKEN"
@@ -107,6 +107,34 @@ def _wsgi(
     return app
 
 
+class ListenError(ValueError):
+    """The address given cannot be listened on (in use, not local): a usage error."""
+
+
+def _check_token(client: Any) -> None:
+    """auth.test before Bolt's own: a refused token is bad configuration (exit 3, no
+    restart helps); Slack out of reach is a Slack failure (exit 5, a restart may)."""
+    from rebalance.slack import FailureKind, SlackCallError
+
+    try:
+        client.auth_test()
+    except SlackCallError as exc:
+        if exc.kind is FailureKind.API:
+            raise ConfigError(
+                Issue(
+                    f"Slack refused the bot token ({exc.error})",
+                    key="SLACK_BOT_TOKEN (environment variable)",
+                    valid="the Bot User OAuth Token (xoxb-...) of the app installed in the workspace",
+                ),
+                title="cannot start the Slack app",
+            ) from None
+        raise PublishError(
+            f"cannot reach Slack at {client.base_url} to start the app: {exc.describe()}",
+            hint="Check the network (and SLACK_API_URL if set); a supervisor may restart serve.",
+            slack_error=exc.kind.value,
+        ) from None
+
+
 def serve(
     config: Config,
     *,
@@ -154,6 +182,7 @@ def serve(
     for handler in logging.getLogger("rebalance").handlers:
         handler.addFilter(scrub)
 
+    _check_token(client)
     desk = Desk(config, logger=logger)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
     work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
@@ -182,9 +211,14 @@ def serve(
         return [b"Not Found"]
 
     events = not_found if socket_mode else wsgi_handler(bolt)
-    server: Any = waitress.create_server(
-        _wsgi(events, ready, logger), host=host, port=port, threads=threads, ident="rebalance"
-    )
+    try:
+        server: Any = waitress.create_server(
+            _wsgi(events, ready, logger), host=host, port=port, threads=threads, ident="rebalance"
+        )
+    except OSError as exc:
+        executor.shutdown(wait=False)
+        work.shutdown(wait=False)
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     socket_handler = start_socket_mode(bolt, app_token) if app_token else None
 
     def stop(signum: int, frame: object) -> None:
