@@ -269,28 +269,18 @@ class _Run:
             info["plan_dir"] = str(target)
 
         with self._phase("publish") as info:
-            from .app.approval import approval_wanted, request_approval  # [slack app, #18]
-            from .publish import publish
+            # [slack app, #18] publish, or with [slack] approval_channel ask for approval
+            from .app.approval import publish_or_request_approval
 
-            if approval_wanted(self.config):  # [slack app, #18] approve before publishing
-                published = request_approval(
-                    target,
-                    config=self.config,
-                    channel=channel,
-                    dry_run=self.dry_run,
-                    history=self.history,
-                    run_id=self.run_id,
-                    log=self._slack_log,
-                )
-            else:
-                published = publish(
-                    target,
-                    config=self.config,
-                    channel=channel,
-                    dry_run=self.dry_run,
-                    history=self.history,
-                    log=self._slack_log,
-                )
+            published = publish_or_request_approval(
+                target,
+                config=self.config,
+                channel=channel,
+                dry_run=self.dry_run,
+                history=self.history,
+                run_id=self.run_id,  # [slack app, #18]
+                log=self._slack_log,
+            )
             self.extra.update(
                 publish_action=published.action,
                 plan_key=published.plan_key,

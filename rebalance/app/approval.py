@@ -37,6 +37,7 @@ __all__ = [
     "approval_blocks",
     "approval_wanted",
     "edit_approval",
+    "publish_or_request_approval",
     "request_approval",
 ]
 
@@ -46,6 +47,35 @@ ACTION_HOLD = "rebalance_hold"
 #: How far back the approval channel is searched for an unrecorded request.
 SEARCH_HOURS = 36
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+
+
+def publish_or_request_approval(
+    plan_dir: str | Path,
+    *,
+    config: Config,
+    channel: str | None = None,
+    dry_run: bool = False,
+    history: History,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Any:
+    """What `rebalance run` does with its plan: `rebalance.publish.publish` it, or, with
+    ``[slack] approval_channel`` set, `request_approval`. Returns a `PublishResult`."""
+    if approval_wanted(config):
+        return request_approval(
+            plan_dir,
+            config=config,
+            channel=channel,
+            dry_run=dry_run,
+            history=history,
+            run_id=run_id,
+            log=log,
+        )
+    from rebalance.publish import publish
+
+    return publish(
+        plan_dir, config=config, channel=channel, dry_run=dry_run, history=history, log=log
+    )
 
 
 def approval_wanted(config: Config) -> bool:

@@ -179,8 +179,18 @@ def serve(
             title="cannot start the Slack app",
         ) from exc
     scrub = _Scrub([s for s in (secret, app_token, os.environ.get("SLACK_BOT_TOKEN")) if s])
-    for handler in logging.getLogger("rebalance").handlers:
+    ours = logging.getLogger("rebalance").handlers
+    for handler in ours:
         handler.addFilter(scrub)
+    # The libraries' own warnings (waitress's queue depth, slack_sdk's webhook errors)
+    # go out as JSON lines too, never as stray text on stderr.
+    for name in ("waitress", "slack_sdk", "slack_bolt"):
+        library = logging.getLogger(name)
+        library.setLevel(logging.WARNING)
+        library.propagate = False
+        for handler in ours:
+            if handler not in library.handlers:
+                library.addHandler(handler)
 
     _check_token(client)
     desk = Desk(config, logger=logger)
