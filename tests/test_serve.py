@@ -565,13 +565,26 @@ def test_logs_are_json_lines_without_secrets(direct: Server) -> None:
 # ---------------------------------------------------------------- process
 
 
-def test_sigterm_stops_cleanly(
+def test_sigterm_finishes_the_work_under_way_then_exits_0(
     tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
 ) -> None:
-    """SIGTERM: the server stops, logs serve_stop and exits 0."""
-    server = _server(tmp_path, city, fake, env, approval=False)
+    """SIGTERM right after an acked /rebalance plan: the re-plan completes, the user gets
+    the answer, the server logs serve_stop and exits 0."""
+    # the server's re-plans pause 2 s after planning: SIGTERM lands mid-run
+    slow = {**env, "REBALANCE_TEST_PAUSE_AFTER": "plan:2"}
+    server = _server(tmp_path, city, fake, slow, approval=False)
+    shift = "2026-11-30T20:00"
+    _plan(server, shift)
+    reply = server.post(command_body(fake, "plan", user=LEAD, name="before-stop"))
+    assert reply.status == 200
     assert server.stop(signal.SIGTERM) == 0
-    assert server.lines()[-1]["event"] == "serve_stop"
+    assert "Re-planned" in fake.responses["before-stop"][0]["text"]
+    with _history(server) as h:
+        assert [r.status for r in h.runs(limit=5)] == ["succeeded", "succeeded"]
+    events = [line.get("event") for line in server.lines()]
+    assert events[-1] == "serve_stop"
+    last_replan = len(events) - 1 - events[::-1].index("replan")
+    assert events.index("serve_stopping") < last_replan  # the re-plan finished while stopping
 
 
 def test_socket_mode_takes_commands_over_the_websocket(
