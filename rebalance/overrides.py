@@ -116,12 +116,13 @@ def apply_stored_overrides(
     if log is not None:
         latest = {o.restaurant_id: o for o in records}
         described = ", ".join(
-            f"{rid} {o.status} (by {o.user_name or o.user_id})" for rid, o in latest.items()
+            _printable(f"{rid} {o.status} (by {o.user_name or o.user_id})")
+            for rid, o in latest.items()
         )
         unknown = unknown_restaurants(inputs, records)
         line = f"{len(latest)} restaurant override(s) from Slack applied: {described}"
         if unknown:
-            line += f"; not in the data, ignored: {', '.join(unknown)}"
+            line += f"; not in the data, ignored: {_printable(', '.join(unknown))}"
         log(line)
     return result
 
@@ -158,6 +159,12 @@ def overrides_json(records: list[OverrideRecord]) -> str:
     import json
 
     return json.dumps([o.to_dict() for o in records], indent=2, ensure_ascii=False) + "\n"
+
+
+def _printable(text: str) -> str:
+    """Text from Slack users, safe for a terminal: control characters (escape
+    sequences) shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _utc(value: Any) -> pd.Timestamp:

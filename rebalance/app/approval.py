@@ -137,7 +137,7 @@ def approval_blocks(
     from rebalance.publish import build_messages
 
     parent = build_messages(plan, channel=approval.channel)[0]
-    blocks = [b for b in parent["blocks"][:-1]]  # the footer speaks of the thread's files
+    blocks = list(parent["blocks"][:-1])  # its footer speaks of the thread's files
     target = channel_ref(approval.target_channel)
     value = button_value(approval.plan_key, approval.content_hash)
     approve = {
