@@ -289,6 +289,13 @@ def test_run_posts_for_approval_and_one_approve_publishes_once(
     edited = fake.channels["C0APPROVE"].find(request["ts"])
     assert edited is not None and _has_buttons(edited) == []
     assert f"Approved by <@{LEAD}>" in _texts(edited)
+    with _history(approving) as h:
+        record = h.run(result.run_id)
+    assert record is not None and (record.slack_channel, record.slack_ts) == (
+        "C0PLANS",
+        parent["ts"],
+    )
+    assert record.extra["approved_by"] == LEAD and record.extra["publish_action"] == "posted"
 
     posts = fake.methods().count("chat.postMessage")
     # a second click by another approver: says so, does nothing

@@ -473,9 +473,27 @@ class Desk:
         )
         if done is not None:
             self._edit(done)
+        self._record_on_run(history, claimed, result, user)
         link = permalink(self.client(), result.channel, result.ts)
         where = f"<{link}|the shift's message>" if link else "the shift's message"
         return f":white_check_mark: Approved and published to {channel_ref(result.channel)} ({where}, {esc(result.action)})."
+
+    def _record_on_run(self, history: History, approval: Approval, result: Any, user: User) -> None:
+        """The run that made the plan now shows where it was published, and by whose approval."""
+        record = history.run(approval.run_id) if approval.run_id else None
+        if record is None:
+            return
+        extra = {
+            **record.extra,
+            "publish_action": result.action,
+            "approved_by": user.id,
+            "approved_at": approval.decided_at,
+            "approval_channel": approval.channel,
+            "approval_ts": approval.ts,
+        }
+        history.update_run(
+            record.run_id, slack_channel=result.channel, slack_ts=result.ts, extra=extra
+        )
 
     def _edit(self, approval: Approval, *, note: str | None = None) -> None:
         """Redraw the approval message; a failure is logged, never shown as the outcome."""
