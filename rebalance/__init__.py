@@ -34,9 +34,12 @@ _EXPORTS: dict[str, str] = {
     "PublishError": "errors",
     "RebalanceError": "errors",
     "build_problem": "model",
+    "forecast": "forecasting",
     "load": "inputs",
     "load_config": "config",
+    "load_orders": "orders",
     "read_plan": "plan",
+    "replay": "replaying",
     "solve": "optimize",
     "solve_problem": "optimize",
 }
@@ -55,9 +58,12 @@ __all__ = [
     "PublishError",
     "RebalanceError",
     "build_problem",
+    "forecast",
     "load",
     "load_config",
+    "load_orders",
     "read_plan",
+    "replay",
     "solve",
     "solve_problem",
 ]
@@ -75,10 +81,13 @@ if TYPE_CHECKING:
         PublishError,
         RebalanceError,
     )
+    from .forecasting import forecast
     from .inputs import Inputs, load
     from .model import ProblemData, build_problem
     from .optimize import solve, solve_problem
+    from .orders import load_orders
     from .plan import Plan, read_plan
+    from .replaying import replay
 
 
 def __getattr__(name: str) -> Any:

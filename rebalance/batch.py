@@ -33,8 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 if TYPE_CHECKING:
-    import pandas as pd
     from distributed import Client
 
 __all__ = [
@@ -96,19 +97,21 @@ class CityResult:
         return self.exit_code == 0
 
 
-def plan_city(city_dir: str, shift_start: str, out_dir: str | None) -> CityResult:
+def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | None) -> CityResult:
     """Plan one city folder and write its plan to ``out_dir/<folder name>/``.
 
-    The Dask task of `run_batch`, also usable alone. ``shift_start`` without an offset
-    is read in the timezone of the city's own rebalance.toml (defaults without one).
+    The Dask task of `run_batch`, also usable alone. A naive ``shift_start`` is
+    wall-clock time in the timezone of the city's own rebalance.toml (defaults without
+    one); an aware one is that instant. (Text is parsed first: `run_batch` parses it
+    once for all cities.)
     Every failure is returned as a result, never raised: exceptions crossing the
     cluster would lose their context and stop `as_completed` consumers.
     """
     from .config import load_config
-    from .errors import InputError, RebalanceError
+    from .errors import InfeasibleError, InputError, RebalanceError
     from .inputs import load
-    from .optimize import solve
-    from .timeparse import parse_timestamp
+    from .pipeline import plan_shift, write_plan
+    from .timeparse import in_timezone, parse_iso
 
     t0 = time.perf_counter()
     folder = Path(city_dir)
@@ -129,20 +132,25 @@ def plan_city(city_dir: str, shift_start: str, out_dir: str | None) -> CityResul
         toml = folder / "rebalance.toml"
         config = load_config(toml if toml.is_file() else None)
         seen["city"] = config.city.name
-        start = parse_timestamp(shift_start, config.city.timezone)
+        wall = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
+        start = in_timezone(wall, config.city.timezone)
         inputs = load(folder, config)
         seen["load_seconds"] = round(time.perf_counter() - t0, 4)
         t1 = time.perf_counter()
-        plan = solve(inputs, config, start)
+        try:
+            plan = plan_shift(inputs, config, start)
+        except InfeasibleError as exc:
+            seen["solve_seconds"] = round(time.perf_counter() - t1, 4)
+            if exc.plan is not None:
+                seen["shift_start"] = exc.plan.local(exc.plan.shift_start).isoformat()
+                seen["plan_id"] = exc.plan.plan_id
+            return done("infeasible", message=str(exc))
         seen["solve_seconds"] = round(time.perf_counter() - t1, 4)
         seen["shift_start"] = plan.local(plan.shift_start).isoformat()
         seen["plan_id"] = plan.plan_id
-        if not plan.feasible:
-            # The same words as `rebalance plan` uses for exit 4.
-            return done("infeasible", message=f"no feasible plan: {plan.message}")
         target = ""
         if out_dir is not None:
-            target = str(plan.write(Path(out_dir) / folder.name))
+            target = str(write_plan(plan, Path(out_dir) / folder.name))
         return done(
             plan.status,
             objective=plan.objective,
@@ -353,16 +361,19 @@ def _only_folders(path: Path) -> bool:
     return bool(entries) and all(e.is_dir() for e in entries)
 
 
-def default_out(shift_start: str) -> Path:
+def default_out(shift_start: pd.Timestamp | str) -> Path:
     """``batch-<YYYYmmddTHHMM>`` in the current folder, the shift start as written."""
-    import pandas as pd
+    from .paths import batch_out
+    from .timeparse import parse_iso
 
-    return Path(f"batch-{pd.Timestamp(str(shift_start).strip()):%Y%m%dT%H%M}")
+    return batch_out(
+        shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
+    )
 
 
 def run_batch(
     cities_dir: str | Path,
-    shift_start: str,
+    shift_start: pd.Timestamp | str,
     *,
     out: str | Path | None = None,
     client: Client | str | None = None,
@@ -377,22 +388,27 @@ def run_batch(
     core, at most one per city) and closes it afterwards. ``out`` None plans without
     writing files. Dask's logs below ERROR are silenced unless ``verbose``.
 
-    Raises `DataError` when ``cities_dir`` holds no city folder, ValueError for a bad
-    ``shift_start``, FileExistsError when an ``OUT/<city>`` folder holds other files,
-    and `RebalanceError` when the scheduler cannot be reached. Failures of single
-    cities are results, not exceptions.
+    ``shift_start`` without an offset (a naive Timestamp, or ISO 8601 text, parsed
+    here once) is wall-clock time in each city's own timezone.
+
+    Raises `DataError` when ``cities_dir`` holds no city folder, `TimestampError` for
+    a bad ``shift_start``, `OutputExistsError` when an ``OUT/<city>`` folder holds other
+    files, `UsageError` for ``workers`` with ``client``, and `RebalanceError` when the
+    scheduler cannot be reached. Failures of single cities are results, not exceptions.
     """
     from distributed import as_completed
 
-    from .errors import DataError, Issue
-    from .timeparse import parse_timestamp
+    from .errors import DataError, Issue, UsageError
+    from .timeparse import parse_iso
 
     if client is not None and workers is not None:
-        raise ValueError("workers sizes a local cluster; an existing scheduler has its own")
+        raise UsageError(
+            "sizes the local cluster; with --scheduler the cluster's own workers run",
+            option="--workers",
+        )
     t0 = time.perf_counter()
     root = Path(cities_dir).resolve()
-    shift_start = str(shift_start).strip()
-    parse_timestamp(shift_start, "UTC")  # syntax only; each city reads it in its own zone
+    start = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
     out_dir = Path(out).resolve() if out is not None else None
     cities = find_cities(root, exclude=out_dir) if root.is_dir() else []
     if not cities:
@@ -416,7 +432,7 @@ def run_batch(
         batch_id = uuid.uuid4().hex[:8]  # distinct keys: a re-run must really re-plan
         futures = {
             client.submit(
-                plan_city, str(city), shift_start, target, key=f"plan_city-{city.name}-{batch_id}"
+                plan_city, str(city), start, target, key=f"plan_city-{city.name}-{batch_id}"
             ): city
             for city in cities
         }
@@ -448,7 +464,7 @@ def run_batch(
     results.sort(key=lambda r: r.folder)
     return BatchResult(
         results=results,
-        shift_start=shift_start,
+        shift_start=_as_written(start),
         out=target,
         wall_seconds=round(time.perf_counter() - t0, 3),
         workers=n_workers,
@@ -500,21 +516,28 @@ def _input_bytes(city: Path) -> int:
     return sum(p.stat().st_size for p in city.iterdir() if p.is_file())
 
 
+def _as_written(ts: pd.Timestamp) -> str:
+    """``2026-11-30T19:00`` (with its offset if it has one; seconds only when set)."""
+    return ts.isoformat(timespec="minutes" if ts.second == ts.microsecond == 0 else "auto")
+
+
 def _check_targets(out_dir: Path, cities: list[Path]) -> None:
     """Refuse before planning when an ``OUT/<city>`` folder holds more than a plan.
 
     `Plan.write` would refuse too, but only after the solve, city by city.
     """
+    from .errors import OutputExistsError
     from .plan import PLAN_FILES
 
     for city in cities:
         target = out_dir / city.name
         if target.exists() and not target.is_dir():
-            raise FileExistsError(f"{target} exists and is not a folder")
+            raise OutputExistsError(f"{target} exists and is not a folder", option="--out")
         if target.is_dir():
             foreign = sorted(p.name for p in target.iterdir() if p.name not in PLAN_FILES)
             if foreign:
-                raise FileExistsError(
+                raise OutputExistsError(
                     f"{target} holds other files ({', '.join(foreign[:3])}); "
-                    "choose an empty or new folder for the plans"
+                    "choose an empty or new folder for the plans",
+                    option="--out",
                 )

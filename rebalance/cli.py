@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .config import Config
 
 app = typer.Typer(
@@ -50,11 +52,14 @@ def err(message: str, *, color: str = "red") -> None:
 
 @contextmanager
 def exits() -> Iterator[None]:
-    """Map rebalance errors to the contract's exit codes with a message on stderr."""
-    from .errors import RebalanceError
+    """Map rebalance errors to the contract's exit codes with a message on stderr; a
+    `UsageError` is shown as the usage error it is (exit 2, naming its option)."""
+    from .errors import RebalanceError, UsageError
 
     try:
         yield
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     except RebalanceError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
@@ -69,16 +74,23 @@ def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config
     return load_config(config)
 
 
-def parse_shift(value: str | None, config: Config, option: str = "--shift-start") -> Any:
-    """Parse a CLI timestamp in the city's timezone; a bad one is a usage error (exit 2)."""
-    from .timeparse import parse_timestamp
+def parse_shift(
+    value: str | None, config: Config | None, option: str = "--shift-start"
+) -> pd.Timestamp | None:
+    """Parse a CLI timestamp, once: in the city's timezone (aware, UTC), or with no
+    config as written (naive without an offset). A bad one is a usage error (exit 2)."""
+    from .errors import TimestampError
+    from .timeparse import parse_iso, parse_timestamp
 
     if value is None:
         return None
     try:
+        if config is None:
+            return parse_iso(value)
         return parse_timestamp(value, config.city.timezone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+    except TimestampError as exc:
+        exc.option = option
+        raise
 
 
 def console(stderr: bool = False) -> Any:
@@ -111,7 +123,7 @@ def validate(
         _print_validation(inputs, cfg, start)
 
 
-def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
+def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> None:
     from rich.table import Table
 
     out = console()
@@ -133,20 +145,30 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
         problem = build_problem(inputs, cfg, start)
         elig = problem.eligible["vehicle"].value_counts()
         local = start.tz_convert(cfg.city.timezone)
+        grid = problem.grid
+        several = grid.count > 1
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
             f"{len(problem.eligible)}"
         )
+        if several:
+            at_start = int((problem.eligible["first"] == 0).sum())
+            out.print(
+                f"    {at_start} present at the start, {len(problem.eligible) - at_start} "
+                "log on during the shift"
+            )
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
         for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
             table.add_row(str(vehicle), str(n), str(int(elig.get(vehicle, 0))))
         out.print(table)
         out.print(
-            f"  required couriers: {int(problem.required.sum())} "
+            f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
             f"(demand {problem.demand.sum():.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
+        if several:
+            _print_slots(out, problem)
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
         out.print(f"  couriers: {len(couriers)} ({by_status})")
@@ -155,6 +177,29 @@ def _print_validation(inputs: Any, cfg: Config, start: Any) -> None:
             table.add_row(str(vehicle), str(n))
         out.print(table)
         out.print("  (give --shift-start to count eligible couriers)")
+
+
+def _print_slots(out: Any, problem: Any) -> None:
+    """validate's per-slot view: demand, required and present couriers (nobody moving)."""
+    from rich.table import Table
+
+    grid = problem.grid
+    table = Table(box=None, padding=(0, 2), title=None)
+    for label in ("slot", "orders/h", "required", "present", "short if nobody moves"):
+        table.add_column(label, justify="right" if label != "slot" else "left")
+    before = problem.slot_before
+    required = problem.slot_required
+    for k, start in enumerate(grid.local_starts()):
+        short = int((required[:, k] - before[:, k]).clip(min=0).sum())
+        table.add_row(
+            f"{start:%H:%M}",
+            f"{problem.slot_demand[:, k].sum():.1f}",
+            str(int(required[:, k].sum())),
+            str(int(before[:, k].sum())),
+            str(short),
+        )
+    out.print(f"  the shift in {grid.count} slots of {grid.minutes} min:")
+    out.print(table)
 
 
 # ----------------------------------------------------------------------- plan
@@ -177,17 +222,40 @@ def plan(
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
     ] = OutputFormat.table,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="The plan already published for this shift (a plan folder): couriers on "
+            "their way count at their destination, and changing an instruction costs "
+            "[costs] change_minutes.",
+            file_okay=False,
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Seconds the solver may search (default [solver] time_limit_seconds); "
+            "a plan stopped by it says 'feasible' and carries its best bound.",
+        ),
+    ] = None,
 ) -> None:
-    """Solve the shift to proven optimality and show (and optionally write) the plan."""
+    """Solve the shift slot by slot to proven optimality and show (and optionally write) the plan."""
     with exits():
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
+        assert start is not None  # a required option
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-        from .errors import InfeasibleError
+        from .pipeline import plan_shift, write_plan
+
+        prior = None
+        if previous is not None:
+            from .plan import read_plan
+
+            prior = read_plan(previous)
         from .inputs import load
-        from .optimize import solve
 
         inputs = load(data_dir, cfg)
         if config is not None:  # [slack app, #18] overrides from Slack in the config's history
@@ -196,22 +264,24 @@ def plan(
             inputs = apply_stored_overrides(
                 inputs, cfg, start, log=lambda m: err(m, color="yellow")
             )
-        result = solve(inputs, cfg, start, end)
-        if not result.feasible:
-            raise InfeasibleError(
-                f"no feasible plan: {result.message}", zones=result.infeasible_zones
-            )
+        result = plan_shift(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if out is not None:
-            try:
-                result.write(out)
-            except FileExistsError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--out") from None
+            write_plan(result, out)
         if format is OutputFormat.json:
             sys.stdout.write(result.to_json())
         else:
             console().print(result)
+            if result.status == "feasible":
+                err(
+                    f"warning: the solver stopped at its time limit; this plan is feasible, not "
+                    f"proven optimal (objective {result.objective}, best bound {result.best_bound})",
+                    color="yellow",
+                )
+            if result.message:
+                err(f"note: {result.message}", color="yellow")
             if out is not None:
-                console().print(f"[dim]Plan written to {out}/ (moves.csv, zones.csv, plan.json)[/]")
+                files = "moves.csv, zones.csv, " + ("slots.csv, " if result.slot_count > 1 else "")
+                console().print(f"[dim]Plan written to {out}/ ({files}plan.json)[/]")
 
 
 # ------------------------------------------------------------------- generate
@@ -231,6 +301,32 @@ def generate(
     shift_start: Annotated[
         str, typer.Option(help="Shift the availability windows are built around.")
     ] = "2026-11-30T19:00",
+    demand: Annotated[
+        bool,
+        typer.Option(
+            "--demand",
+            help="Also write demand.csv: each restaurant's rate per slot, evening profile.",
+        ),
+    ] = False,
+    staggered: Annotated[
+        bool,
+        typer.Option(
+            "--staggered",
+            help="Couriers log on during the shift and about half log off before its end.",
+        ),
+    ] = False,
+    history_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also write orders.csv (orders of this many past days) and shift_orders.csv "
+            "(the shift's day).",
+        ),
+    ] = 0,
+    shift_hours: Annotated[
+        float, typer.Option(min=0.25, max=24, help="Shift length for --demand and --staggered.")
+    ] = 4.0,
+    slot_minutes: Annotated[int, typer.Option(min=1, help="Slot length for --demand.")] = 30,
 ) -> None:
     """Write a synthetic city (zones, restaurants, couriers) for tests and benchmarks."""
     if format not in {"csv", "parquet"}:
@@ -248,6 +344,11 @@ def generate(
                 travel_times=travel_times,
                 fmt=format,
                 shift_start=shift_start,
+                demand=demand,
+                staggered=staggered,
+                history_days=history_days,
+                shift_hours=shift_hours,
+                slot_minutes=slot_minutes,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
@@ -309,8 +410,9 @@ def run(
 
     from .errors import RebalanceError
     from .logs import RunLog, redact, setup_logging
-    from .runner import Terminated, stop_on_sigterm, summary_line
+    from .runner import Terminated, stop_on_sigterm
     from .runner import run as run_shift
+    from .views.history import summary_line
 
     kind = setup_logging(log_format.value, verbose=verbose, quiet=quiet)
     log = RunLog()
@@ -389,7 +491,7 @@ def history(
     ctx.obj = {"config": config}
     if ctx.invoked_subcommand is not None:
         return
-    from .runner import runs_json, runs_table
+    from .views.history import runs_json, runs_table
 
     store = _open_history(config)
     records = [] if store is None else store.runs(city=city, limit=limit)
@@ -415,7 +517,7 @@ def history_show(
     """Everything recorded about one run: times, phase, KPIs, plan folder, Slack ts, error."""
     import json
 
-    from .runner import run_details
+    from .views.history import run_details
 
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
@@ -488,33 +590,23 @@ def batch(
 
     A failed city is reported with its error and does not stop the others. Exit code: 3 if any city has invalid input, else 4 if any has no feasible plan, else 1 if any failed otherwise, else 0.
     """
-    if scheduler is not None and workers is not None:
-        raise typer.BadParameter(
-            "sizes the local cluster; with --scheduler the cluster's own workers run",
-            param_hint="--workers",
-        )
-    from .timeparse import parse_timestamp
-
-    try:
-        parse_timestamp(shift_start, "UTC")  # syntax only: each city reads it in its own zone
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--shift-start") from None
     from .batch import default_out, run_batch
 
-    target = out if out is not None else default_out(shift_start)
-    with exits(), _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
-        try:
+    with exits():
+        # Wall-clock time without an offset: each city reads it in its own timezone.
+        start = parse_shift(shift_start, None)
+        assert start is not None  # a required option
+        target = out if out is not None else default_out(start)
+        with _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
             result = run_batch(
                 cities_dir,
-                shift_start,
+                start,
                 out=target,
                 client=scheduler,
                 workers=workers,
                 progress=progress,
                 verbose=verbose,
             )
-        except FileExistsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--out") from None
     for city in result.results:
         # The table lists the errors itself; csv and json readers want them on stderr.
         if not city.planned and format is not BatchFormat.table:
@@ -593,17 +685,19 @@ def publish(
     """
     with exits():
         cfg = load_cli_config(config)
+        from .plan import read_plan
         from .publish import dry_run_document
         from .publish import publish as publish_plan
 
         log = (lambda line: err(line, color="bright_black")) if verbose else None
+        the_plan = read_plan(plan_dir)
         if dry_run:
-            result = publish_plan(plan_dir, config=cfg, channel=channel, dry_run=True, log=log)
+            result = publish_plan(the_plan, config=cfg, channel=channel, dry_run=True, log=log)
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
-            with _shift_lock(plan_dir, cfg):
-                result = publish_plan(plan_dir, config=cfg, channel=channel, log=log)
+            with _shift_lock(the_plan, cfg):
+                result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
         if dry_run:
             sys.stdout.write(dry_run_document(result))
             err(
@@ -626,18 +720,163 @@ def publish(
         )
 
 
-def _shift_lock(plan_dir: Path, cfg: Config) -> Any:
+def _shift_lock(plan: Any, cfg: Config) -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
-    from .lock import RunLock, lock_path
-    from .plan import read_plan
+    from .lock import RunLock
+    from .paths import lock_path
 
-    plan = read_plan(plan_dir)
     local = plan.local(plan.shift_start)
     return RunLock(
-        lock_path(cfg.history_path.parent / "locks", plan.city, plan.shift_start.to_pydatetime()),
+        lock_path(cfg.history_path, plan.city, plan.shift_start),
         what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
         info={"command": "publish", "city": plan.city, "shift_start": local.isoformat()},
     )
+
+
+# ------------------------------------------------------------ forecast, replay
+
+
+def _write_table_atomically(frame: Any, out: Path) -> None:
+    """Write a table as CSV, or Parquet when ``out`` ends in .parquet; never half a file."""
+    import os
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        if out.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_slots(cfg: Config, start: Any, end: Any) -> None:
+    """The shift's slots must divide it: else the config key is wrong (exit 3)."""
+    if end is not None and end <= start:
+        raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
+    from .errors import ConfigError, Issue
+    from .forecasting import shift_grid
+
+    try:
+        shift_grid(cfg, start, end)
+    except ValueError as exc:
+        raise ConfigError(
+            Issue(str(exc), file=str(cfg.source) if cfg.source else None, key="shift.slot_minutes"),
+            title="invalid configuration",
+        ) from None
+
+
+@app.command()
+def forecast(
+    history: Annotated[
+        Path, typer.Argument(help="Past orders: an orders .csv/.parquet file or a folder of them.")
+    ],
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder whose restaurants the orders belong to.")
+    ],
+    shift_start: Annotated[
+        str, typer.Option(help="Start of the shift to forecast, ISO 8601 (city time).")
+    ],
+    shift_end: Annotated[
+        str | None, typer.Option(help="Shift end; default shift start + [shift] hours.")
+    ] = None,
+    config: ConfigOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the demand table here (.csv, or .parquet); default: CSV on stdout."
+        ),
+    ] = None,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="Also forecast the history's last day from the days before and show the error.",
+        ),
+    ] = False,
+) -> None:
+    """Forecast orders per hour by restaurant and slot from past orders: the demand table.
+
+    Uses the past days at the shift's clock time (only the shift's weekday when the
+    history holds at least two), shrinks restaurants with few orders toward their zone,
+    and says what it used and what it could not estimate (on stderr when the table goes
+    to stdout).
+    """
+    with exits():
+        cfg = load_cli_config(config, data)
+        start = parse_shift(shift_start, cfg)
+        end = parse_shift(shift_end, cfg, "--shift-end")
+        from .forecasting import run_forecast
+        from .inputs import load
+
+        _check_slots(cfg, start, end)
+        if out is not None and (out.is_dir() or out.suffix not in {".csv", ".parquet"}):
+            raise typer.BadParameter(
+                "a file name ending in .csv or .parquet, e.g. DATA_DIR/demand.csv",
+                param_hint="--out",
+            )
+        inputs = load(data, cfg)
+        result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
+        report = console(stderr=out is None)
+        if out is None:
+            result.demand.to_csv(sys.stdout, index=False, lineterminator="\n")
+        else:
+            _write_table_atomically(result.demand, out)
+        report.print(result, soft_wrap=True)
+        if backtest and result.backtest is None:
+            report.print("Backtest: the history holds a single day; nothing to test against")
+        if out is not None:
+            report.print(f"[dim]Demand table written to {out} ({len(result.demand):,} rows)[/]")
+
+
+@app.command()
+def replay(
+    data_dir: Annotated[Path, typer.Argument(help="Folder with the input tables.")],
+    orders: Annotated[
+        Path,
+        typer.Option(help="The orders that came: an orders .csv/.parquet file or a folder."),
+    ],
+    shift_start: Annotated[str, typer.Option(help="Shift start, ISO 8601 (city time).")],
+    shift_end: Annotated[
+        str | None, typer.Option(help="Shift end; default shift start + [shift] hours.")
+    ] = None,
+    plan: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plan", help="A plan folder to score (repeat for several).", file_okay=False
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Score plans against the orders that came: orders served per slot and over the shift.
+
+    Per zone and slot, capacity = couriers present there x orders_per_courier_hour x
+    slot hours; served = min(orders, capacity). "no plan" keeps every courier in its zone.
+    """
+    with exits():
+        cfg = load_cli_config(config, data_dir)
+        start = parse_shift(shift_start, cfg)
+        end = parse_shift(shift_end, cfg, "--shift-end")
+        from .inputs import load
+        from .replaying import replay as run_replay
+
+        _check_slots(cfg, start, end)
+        inputs = load(data_dir, cfg)
+        result = run_replay(inputs, orders, cfg, start, end, plans=list(plan or []))
+        if format is OutputFormat.json:
+            sys.stdout.write(result.to_json())
+            for note in result.notes:
+                err(f"note: {note}", color="yellow")
+        else:
+            console().print(result, soft_wrap=True)
 
 
 # ------------------------------------------------------- the Slack app (#18)

@@ -134,9 +134,9 @@ class Config(_Section):
         """`[history] path` resolved, or the default in the platform's user data dir."""
         if self.history.path:
             return self.resolve(self.history.path)
-        from platformdirs import user_data_path
+        from .paths import default_history_path
 
-        return user_data_path("rebalance", appauthor=False) / "history.sqlite3"
+        return default_history_path()
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""

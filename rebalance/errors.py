@@ -4,6 +4,10 @@ Every error a user can cause carries the context needed to fix it, and maps to o
 exit code of the contract (CONTRACT section 6)::
 
     RebalanceError                 exit 1   (a bug, or something unforeseen)
+     ├── UsageError                exit 2   a bad value for a command-line option
+     │    ├── TimestampError                not an ISO 8601 timestamp (also a ValueError)
+     │    └── OutputExistsError             the output folder holds other files
+     │                                      (also a FileExistsError)
      ├── InputError                exit 3   bad data or configuration
      │    ├── DataError                     one or more problems in input files
      │    └── ConfigError                   one or more problems in the TOML config
@@ -14,11 +18,16 @@ exit code of the contract (CONTRACT section 6)::
 `Issue` is one located problem (file, line, column or config key, value, what is
 valid); `InputError` carries a list of them so all problems of a file are reported
 together.
+
+`UsageError` names the option (``--shift-start``) when there is one; the command line
+shows it as a usage error. Its subclasses are also the built-in error a library caller
+would expect (ValueError, FileExistsError), so ``except ValueError`` keeps working.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -27,8 +36,11 @@ __all__ = [
     "InputError",
     "Issue",
     "LockHeldError",
+    "OutputExistsError",
     "PublishError",
     "RebalanceError",
+    "TimestampError",
+    "UsageError",
 ]
 
 #: How many problems are listed in a message before "... and N more".
@@ -84,6 +96,28 @@ class RebalanceError(Exception):
     exit_code = 1
 
 
+class UsageError(RebalanceError):
+    """A bad value for a command-line option or argument (exit 2).
+
+    ``option`` is the option as typed on the command line (``--out``), when known.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, option: str | None = None):
+        self.option = option
+        super().__init__(message)
+
+
+class TimestampError(UsageError, ValueError):
+    """Text that is not an ISO 8601 timestamp (``--shift-start``, ``shift_start=``)."""
+
+
+class OutputExistsError(UsageError, FileExistsError):
+    """The output folder exists and holds files that are not a plan (or, when told not
+    to overwrite, a plan already)."""
+
+
 class InputError(RebalanceError):
     """Invalid input data or configuration (exit 3)."""
 
@@ -125,8 +159,10 @@ class InfeasibleError(RebalanceError):
 
     exit_code = 4
 
-    def __init__(self, message: str, *, zones: tuple[str, ...] = ()):
+    def __init__(self, message: str, *, zones: tuple[str, ...] = (), plan: Any = None):
         self.zones = zones
+        #: The infeasible `Plan` (its kpis say what was needed), when there is one.
+        self.plan = plan
         super().__init__(message)
 
 

@@ -23,6 +23,8 @@ from .model import EARTH_RADIUS_KM, haversine_km
 
 __all__ = [
     "COURIER_COLUMNS",
+    "DEMAND_COLUMNS",
+    "ORDER_COLUMNS",
     "RESTAURANT_COLUMNS",
     "TRAVEL_TIME_COLUMNS",
     "VEHICLES",
@@ -30,10 +32,14 @@ __all__ = [
     "courier_statuses",
     "courier_table",
     "courier_windows",
+    "daily_profile",
+    "demand_table",
     "format_timestamps",
     "generate_city",
+    "order_history",
     "padded_ids",
     "restaurant_names",
+    "staggered_windows",
     "travel_time_table",
     "write_config",
     "write_table",
@@ -50,7 +56,19 @@ COURIER_COLUMNS = (
     "status",
 )
 TRAVEL_TIME_COLUMNS = ("from_zone", "to_zone", "minutes", "vehicle")
-TABLES = ("zones", "restaurants", "couriers", "travel_times")
+TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand", "orders", "shift_orders")
+DEMAND_COLUMNS = ("restaurant_id", "slot_start", "expected_orders_per_hour")
+ORDER_COLUMNS = ("order_id", "restaurant_id", "placed_at")
+
+#: Relative orders by weekday, Monday first: Friday and Saturday evenings are the busiest.
+WEEKDAY_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.25, 1.3, 1.1)
+#: Restaurants open 11:00-24:00 (city time); no order outside.
+OPEN_HOURS = (11.0, 24.0)
+#: Each restaurant's evening peak is its zone's shifted by N(0, this) minutes.
+PEAK_SPREAD_MINUTES = 15.0
+#: Day-to-day noise on a city's orders (weather, events) and on each restaurant's.
+DAY_NOISE_SIGMA = 0.08
+RESTAURANT_DAY_CV = 0.2
 
 VEHICLES = ("bike", "ebike", "scooter", "car")
 VEHICLE_SHARES = (0.35, 0.30, 0.25, 0.10)
@@ -253,14 +271,19 @@ def courier_table(
     zone_of_courier: np.ndarray,
     shift_start: np.datetime64,
     timezone: str,
+    windows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The couriers table for couriers placed in ``zone_of_courier`` (ids C000001...):
-    vehicles by VEHICLE_SHARES, availability windows around the shift, statuses."""
+    vehicles by VEHICLE_SHARES, availability windows around the shift (or ``windows``,
+    naive local from/until arrays), statuses."""
     n = len(zone_of_courier)
     vehicles = np.asarray(VEHICLES, dtype=object)[
         rng.choice(len(VEHICLES), size=n, p=VEHICLE_SHARES)
     ]
     t_from, t_until = courier_windows(rng, n, shift_start)
+    if windows is not None:
+        # drawn above all the same, so vehicles and statuses stay those of the plain city
+        t_from, t_until = windows
     from_text, until_text = format_timestamps(rng_time, [t_from, t_until], timezone)
     return pd.DataFrame(
         {
@@ -319,6 +342,157 @@ def travel_time_table(
             "minutes": minutes,
             "vehicle": np.full(i_all.size, None, dtype=object),
         }
+    )
+
+
+def daily_profile(hours: np.ndarray) -> np.ndarray:
+    """Relative orders per hour at local clock time ``hours`` (11.5 = 11:30; 24+ = after
+    midnight): a lunch bump at 12:45, the dinner peak at 20:00 (1.06 at its top, 0.69 at
+    19:00, 0.42 at 21:30, 0.12 at 22:30), nothing outside `OPEN_HOURS`."""
+    h = np.asarray(hours, dtype=float)
+    g = (
+        0.06
+        + 0.55 * np.exp(-((h - 12.75) ** 2) / (2 * 0.8**2))
+        + 1.0 * np.exp(-((h - 20.0) ** 2) / (2 * 1.05**2))
+    )
+    return np.where((h >= OPEN_HOURS[0]) & (h < OPEN_HOURS[1]), g, 0.0)
+
+
+def _clock_hours(shift_start: np.datetime64) -> float:
+    day = shift_start.astype("datetime64[D]")
+    return float((shift_start - day) / np.timedelta64(1, "h"))
+
+
+def _shift_profile(
+    peak: np.ndarray, shift_start: np.datetime64, shift_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per restaurant (rows) and shift minute (columns), the profile shifted by its peak
+    offset; and each restaurant's mean over the shift (never 0)."""
+    minutes = np.arange(round(shift_hours * 60)) + 0.5
+    hours = _clock_hours(shift_start) + (minutes[None, :] - peak[:, None]) / 60.0
+    profile = daily_profile(hours)
+    mean = np.maximum(profile.mean(axis=1), 1e-9)
+    return profile, mean
+
+
+def demand_table(
+    restaurants: pd.DataFrame,
+    peak: np.ndarray,
+    shift_start: np.datetime64,
+    timezone: str,
+    shift_hours: float = 4.0,
+    slot_minutes: int = 30,
+) -> pd.DataFrame:
+    """The demand table (CONTRACT section 7): each restaurant's ``expected_orders_per_hour``
+    spread over the shift's slots along `daily_profile` (shifted by ``peak`` minutes per
+    restaurant), so its mean over the shift stays its restaurants.csv rate.
+    ``slot_start`` carries the city's UTC offset."""
+    profile, mean = _shift_profile(peak, shift_start, shift_hours)
+    slots = profile.shape[1] // slot_minutes
+    by_slot = (
+        profile[:, : slots * slot_minutes].reshape(len(peak), slots, slot_minutes).mean(axis=2)
+    )
+    rate = (
+        restaurants["expected_orders_per_hour"].to_numpy(dtype=float)[:, None]
+        * by_slot
+        / mean[:, None]
+    )
+    starts = shift_start + np.arange(slots) * np.timedelta64(slot_minutes, "m")
+    local = pd.DatetimeIndex(starts.astype("datetime64[ns]")).tz_localize(
+        timezone, ambiguous=True, nonexistent="shift_forward"
+    )
+    labels = np.asarray([t.isoformat() for t in local], dtype=object)
+    return pd.DataFrame(
+        {
+            "restaurant_id": np.repeat(restaurants["restaurant_id"].to_numpy(dtype=object), slots),
+            "slot_start": np.tile(labels, len(restaurants)),
+            "expected_orders_per_hour": np.round(rate.ravel(), 3),
+        },
+        columns=list(DEMAND_COLUMNS),
+    )
+
+
+def staggered_windows(
+    rng: np.random.Generator, n: int, shift_start: np.datetime64, shift_hours: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Availability windows (naive local) of couriers who log on and off during the shift.
+
+    About 72% are logged on at the start (since 0-2 h); half of those log off during the
+    shift, so about half of the starting couriers are gone by its end, as measured on real
+    evenings (54% by 21:30). The other 28% log on during the shift (up to an hour before
+    its end) and stay 2-4 h.
+    """
+    minute = np.timedelta64(60, "s")
+    length = round(shift_hours * 60)
+    late = rng.random(n) < 0.28
+    before = rng.integers(0, 25, size=n) * 5
+    logon = rng.integers(1, max(2, (length - 60) // 5 + 1), size=n) * 5
+    start = shift_start + np.where(late, logon, -before) * minute
+    leaves_early = rng.random(n) < 0.5
+    early_off = rng.integers(6, max(7, length // 5), size=n) * 5  # 30 min .. the end
+    late_off = length + rng.integers(0, 25, size=n) * 5
+    off_after_start = np.where(leaves_early, early_off, late_off)
+    stay = rng.integers(24, 49, size=n) * 5  # late loggers: 2-4 h
+    until = np.where(late, start + stay * minute, shift_start + off_after_start * minute)
+    return start, until
+
+
+def order_history(
+    rng: np.random.Generator,
+    restaurants: pd.DataFrame,
+    peak: np.ndarray,
+    shift_start: np.datetime64,
+    days: int,
+    shift_hours: float = 4.0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders of the ``days`` days before the shift's day, and of the shift's day itself.
+
+    Restaurant r on day d takes Poisson orders at rate E_r x profile(t) / mean profile over
+    the shift x weekday factor (relative to the shift's weekday) x city-day noise x
+    restaurant-day noise (Gamma, cv `RESTAURANT_DAY_CV`), so its mean over the shift on the
+    shift's weekday is its ``expected_orders_per_hour`` E_r. On the shift's day only open
+    restaurants take orders. ``placed_at`` is city time without offset, to the second;
+    order ids run in time order (O0000001 ...).
+    """
+    day0 = shift_start.astype("datetime64[D]")
+    day_list = day0 + np.arange(-days, 1)  # the past days, then the shift's day
+    weekday = (
+        day_list.astype("datetime64[D]").astype(np.int64) + 3
+    ) % 7  # 1970-01-01 was a Thursday
+    factor = np.asarray(WEEKDAY_FACTORS)[weekday] / WEEKDAY_FACTORS[int(weekday[-1])]
+    factor = factor * rng.lognormal(0.0, DAY_NOISE_SIGMA, size=day_list.size)
+    level = restaurants["expected_orders_per_hour"].to_numpy(dtype=float)
+    _, mean = _shift_profile(peak, shift_start, shift_hours)
+    grid = np.arange(round(OPEN_HOURS[0] * 60), round(OPEN_HOURS[1] * 60))  # minutes of the day
+    day_profile = daily_profile((grid + 0.5) / 60.0)
+    per_day = day_profile.sum() / 60.0  # profile-hours in a day
+    shape = 1.0 / RESTAURANT_DAY_CV**2
+    noise = rng.gamma(shape, 1.0 / shape, size=(len(level), day_list.size))
+    lam = (level / mean)[:, None] * per_day * factor[None, :] * noise
+    open_today = restaurants["status"].to_numpy() == "open"
+    lam[:, -1] *= open_today
+    counts = rng.poisson(lam)
+    r = np.repeat(np.repeat(np.arange(len(level)), day_list.size), counts.ravel())
+    d = np.repeat(np.tile(np.arange(day_list.size), len(level)), counts.ravel())
+    minute = grid[rng.choice(grid.size, size=r.size, p=day_profile / day_profile.sum())]
+    seconds = (minute - peak[r]).astype(np.int64) * 60 + rng.integers(0, 60, size=r.size)
+    seconds = np.clip(seconds, 0, 24 * 3600 - 1)
+    placed = day_list[d].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+    order = np.argsort(placed, kind="stable")
+    placed, r, d = placed[order], r[order], d[order]
+    text = np.datetime_as_string(placed, unit="s").astype(object)
+    table = pd.DataFrame(
+        {
+            "order_id": padded_ids("O", r.size, 7),
+            "restaurant_id": restaurants["restaurant_id"].to_numpy(dtype=object)[r],
+            "placed_at": text,
+        },
+        columns=list(ORDER_COLUMNS),
+    )
+    today = d == day_list.size - 1
+    return (
+        table[~today].reset_index(drop=True),
+        table[today].reset_index(drop=True),
     )
 
 
@@ -434,12 +608,26 @@ def generate_city(
     travel_times: bool = False,
     center: tuple[float, float] = (48.8566, 2.3522),
     fmt: str = "csv",
+    demand: bool = False,
+    staggered: bool = False,
+    history_days: int = 0,
+    shift_hours: float = 4.0,
+    slot_minutes: int = 30,
 ) -> Path:
     """Write a synthetic city (zones, restaurants, couriers, rebalance.toml) to `out_dir`.
 
     Restaurants cluster in a few dense centres while couriers live in other (residential)
     areas, so a plan has real moves to make. With `travel_times`, a travel_times table for
-    zone pairs within 6 km is written too. Tables from an earlier run that this run does not
+    zone pairs within 6 km is written too.
+
+    Shift-in-slots options (CONTRACT sections 7 and 8; without them the files are exactly
+    those of a plain city): ``demand`` writes a demand table (each restaurant's
+    ``expected_orders_per_hour`` spread over the ``slot_minutes`` slots of the
+    ``shift_hours`` shift along the evening curve `daily_profile`); ``staggered`` draws
+    courier windows that log on during the shift and off before its end
+    (`staggered_windows`); ``history_days`` > 0 writes ``orders.csv``, the orders of that
+    many days before the shift's day (`order_history`), and ``shift_orders.csv``, those of
+    the shift's own day, to replay plans against. Tables from an earlier run that this run does not
     write (other format, old travel_times) are removed so the directory stays consistent.
     Returns the output directory.
     """
@@ -447,6 +635,12 @@ def generate_city(
         raise ValueError("zones must be at least 1")
     if couriers < 0 or restaurants < 0:
         raise ValueError("couriers and restaurants must be >= 0")
+    if history_days < 0:
+        raise ValueError("history_days must be >= 0")
+    if not (0 < shift_hours <= 24) or slot_minutes <= 0:
+        raise ValueError("shift_hours must be in (0, 24] and slot_minutes > 0")
+    if demand and round(shift_hours * 60) % slot_minutes:
+        raise ValueError(f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift")
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     try:
@@ -463,8 +657,9 @@ def generate_city(
 
     # One independent stream per concern: asking for travel times or another format never
     # changes the other tables.
-    rng_zone, rng_rest, rng_cour, rng_time, rng_travel = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
+    # spawn(8)[:5] are the streams spawn(5) gave, so plain cities keep their bytes.
+    rng_zone, rng_rest, rng_cour, rng_time, rng_travel, rng_demand, rng_logon, rng_orders = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)
     )
 
     # Zones.
@@ -509,7 +704,8 @@ def generate_city(
 
     # Couriers.
     c_zone = rng_cour.choice(zones, size=couriers, p=home_w / home_w.sum())
-    couriers_df = courier_table(rng_cour, rng_time, zone_ids[c_zone], start, timezone)
+    windows = staggered_windows(rng_logon, couriers, start, shift_hours) if staggered else None
+    couriers_df = courier_table(rng_cour, rng_time, zone_ids[c_zone], start, timezone, windows)
 
     # Zone options: a few priority zones; a few caps, never below the couriers already there,
     # so everyone can stay and a cap can never make the plan infeasible.
@@ -542,19 +738,41 @@ def generate_city(
     if travel_times:
         travel_df = travel_time_table(zone_ids, lat, lon, rng_travel)
         written.add(write_table(travel_df, out, "travel_times", fmt))
+    peak = rng_demand.normal(0.0, PEAK_SPREAD_MINUTES, size=restaurants).round()
+    if demand:
+        demand_df = demand_table(restaurants_df, peak, start, timezone, shift_hours, slot_minutes)
+        written.add(write_table(demand_df, out, "demand", fmt))
+    if history_days:
+        past, today = order_history(
+            rng_orders, restaurants_df, peak, start, history_days, shift_hours
+        )
+        written.add(write_table(past, out, "orders", fmt))
+        written.add(write_table(today, out, "shift_orders", fmt))
     for table in TABLES:
         for ext in ("csv", "parquet"):
             stale = out / f"{table}.{ext}"
             if stale not in written and stale.exists():
                 stale.unlink()
 
-    write_config(
-        out / "rebalance.toml",
-        {"city": {"name": city, "timezone": timezone}, "data": {"dir": "."}},
-        header=(
-            f"Synthetic city written by rebalance generate (seed {seed}): {zones} zones, "
-            f"{restaurants} restaurants, {couriers} couriers.\n"
-            f"Courier availability is centred on the shift starting {start}."
-        ),
+    sections: dict[str, dict[str, object]] = {
+        "city": {"name": city, "timezone": timezone},
+        "data": {"dir": "."},
+    }
+    header = (
+        f"Synthetic city written by rebalance generate (seed {seed}): {zones} zones, "
+        f"{restaurants} restaurants, {couriers} couriers.\n"
+        f"Courier availability is centred on the shift starting {start}."
     )
+    if demand or staggered or history_days:
+        sections["shift"] = {"hours": float(shift_hours), "slot_minutes": int(slot_minutes)}
+        extras = [
+            "a demand table (evening profile)" if demand else "",
+            "couriers logging on and off during the shift" if staggered else "",
+            f"{history_days} days of past orders (orders.csv) and the shift's day "
+            "(shift_orders.csv)"
+            if history_days
+            else "",
+        ]
+        header += "\nWith " + ", ".join(e for e in extras if e) + "."
+    write_config(out / "rebalance.toml", sections, header=header)
     return out

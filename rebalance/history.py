@@ -37,7 +37,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Approval", "History", "OverrideRecord", "Publication", "RunRecord", "utc_now"]
+__all__ = [
+    "PHASES",
+    "Approval",
+    "History",
+    "OverrideRecord",
+    "Publication",
+    "RunRecord",
+    "utc_now",
+]
 
 SCHEMA_VERSION = 2
 
@@ -118,6 +126,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     received_at TEXT NOT NULL
 );
 """
+
+
+#: The phases of a `rebalance run`, in order (a run row records the one it is in).
+PHASES = ("lock", "validate", "plan", "write", "publish")
 
 
 def utc_now() -> str:

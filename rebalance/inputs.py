@@ -22,7 +22,7 @@ from .config import Config
 from .errors import DataError, Issue
 from .timeparse import parse_timestamps
 
-__all__ = ["Inputs", "load"]
+__all__ = ["Inputs", "fingerprint", "load"]
 
 #: Rows listed per (file, column, rule) before the rest are counted in one line.
 ROWS_PER_RULE = 10
@@ -68,8 +68,13 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("minutes", "float"),
         Column("vehicle", "choice", required=False, blank_ok=True),
     ),
+    "demand": (
+        Column("restaurant_id", "ref"),
+        Column("slot_start", "timestamp"),
+        Column("expected_orders_per_hour", "float"),
+    ),
 }
-OPTIONAL_TABLES = frozenset({"travel_times"})
+OPTIONAL_TABLES = frozenset({"travel_times", "demand"})
 
 
 @dataclass(frozen=True)
@@ -83,34 +88,33 @@ class Inputs:
     - ``couriers``: courier_id, zone_id, vehicle, available_from, available_until
       (UTC timestamps), status ('available'/'busy'/'offline').
     - ``travel_times``: from_zone, to_zone, minutes, vehicle ('' = every vehicle), or None.
+    - ``demand``: restaurant_id, slot_start (UTC), expected_orders_per_hour, and ``where``
+      (the file, line or row, for errors found once the shift is known), or None.
 
     Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
+
+    ``sha256`` fingerprints the content of the validated tables (`fingerprint`): the
+    same data has the same fingerprint however it was read (CSV or Parquet, blanks
+    around values) or built (`replace`). ``files`` maps each file read to the sha256
+    of its bytes, for provenance.
     """
 
     zones: pd.DataFrame
     restaurants: pd.DataFrame
     couriers: pd.DataFrame
     travel_times: pd.DataFrame | None = None
+    demand: pd.DataFrame | None = None
     source: Path | None = None
     sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", fingerprint(self))
+
     def replace(self, **changes: Any) -> Inputs:
         """A copy with some tables replaced; the fingerprint is recomputed from content."""
-        new = replace(self, **changes, sha256="")
-        object.__setattr__(new, "sha256", new._content_hash())
-        return new
-
-    def _content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for name in ("zones", "restaurants", "couriers", "travel_times"):
-            frame = getattr(self, name)
-            if frame is None:
-                continue
-            digest.update(name.encode())
-            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-            digest.update(hashed.tobytes())
-        return digest.hexdigest()
+        return replace(self, **changes, sha256="")
 
     def summary(self) -> dict[str, Any]:
         """Counts an operator checks before planning."""
@@ -123,6 +127,42 @@ class Inputs:
             "couriers_by_status": self.couriers["status"].value_counts().sort_index().to_dict(),
             "travel_times": None if self.travel_times is None else len(self.travel_times),
         }
+
+
+def fingerprint(inputs: Inputs) -> str:
+    """sha256 of the validated tables in a canonical form: the one rule for
+    ``Inputs.sha256`` (and so for a plan's ``inputs_sha256`` and ``plan_id``).
+
+    Each table's contract columns in a fixed order, rows in their order (it can
+    decide ties between equal plans); numbers as float64, timestamps as UTC
+    nanoseconds, everything else as text with blanks as ``""``; so the dtype a table
+    happens to have (int or float, object or string) does not change the fingerprint.
+    """
+    digest = hashlib.sha256()
+    for name, columns in TABLES.items():
+        frame = getattr(inputs, name, None)
+        if frame is None:
+            continue
+        digest.update(f"{name}:{len(frame)}\n".encode())
+        for column in columns:
+            if column.name not in frame.columns:
+                continue
+            digest.update(f"{column.name}\n".encode())
+            digest.update(_canonical(frame[column.name]).tobytes())
+    return digest.hexdigest()
+
+
+def _canonical(values: pd.Series) -> np.ndarray:
+    """Row hashes of one column in its canonical form (see `fingerprint`)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        stamps = pd.to_datetime(values, utc=True).dt.as_unit("ns")
+        canonical = pd.Series(stamps.array.asi8)  # NaT as the minimum int64
+    elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        canonical = pd.Series(values.astype("string").fillna("").to_numpy(dtype=object))
+    else:
+        canonical = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
+    hashed: np.ndarray = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return hashed
 
 
 # --------------------------------------------------------------------------- reading
@@ -602,22 +642,70 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "one row per pair and vehicle",
         )
 
+    demand = None
+    if (raw := raws["demand"]) is not None:
+        demand = _demand_table(raw, issues, restaurants, tz)
+
     if issues:
         raise DataError(issues, title="invalid input")
     assert zones is not None and restaurants is not None and couriers is not None
 
-    digest = hashlib.sha256()
-    files: dict[str, str] = {}
-    for _name, raw in raws.items():
-        if raw is not None:
-            files[raw.label] = raw.sha256
-            digest.update(f"{raw.label}:{raw.sha256}\n".encode())
+    files = {raw.label: raw.sha256 for raw in raws.values() if raw is not None}
     return Inputs(
         zones=zones.reset_index(drop=True),
         restaurants=restaurants.reset_index(drop=True),
         couriers=couriers.reset_index(drop=True),
         travel_times=None if travel is None else travel.reset_index(drop=True),
+        demand=demand,
         source=directory,
-        sha256=digest.hexdigest(),
         files=files,
+    )
+
+
+def _demand_table(
+    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame | None, timezone: str
+) -> pd.DataFrame:
+    """The optional per-slot demand table (CONTRACT section 7), checked row by row.
+
+    Whether each ``slot_start`` is a slot boundary depends on the shift, so that check
+    happens when the shift is known (`rebalance.model.slot_demand`); each row keeps
+    ``where`` it came from so that error can still name the file and line.
+    """
+    c = _Checker(raw, issues)
+    rid = c.text("restaurant_id").astype(str)
+    c.flag(rid.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants")
+    if restaurants is not None:
+        known = restaurants["restaurant_id"]
+        unknown = ~rid.isin(known) & rid.ne("")
+        sample = ", ".join(repr(r) for r in sorted(known)[:5])
+        more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
+        c.flag(
+            unknown,
+            "restaurant_id",
+            "unknown restaurant",
+            f"a restaurant_id from restaurants ({sample}{more})",
+        )
+    slot_start = c.timestamp("slot_start", timezone)
+    rate = c.number("expected_orders_per_hour", lo=0, valid="a finite number >= 0")
+    key = pd.DataFrame({"r": rid, "s": slot_start})
+    dup = (key.duplicated(keep="first") & slot_start.notna() & rid.ne("")).to_numpy()
+    c.flag(
+        dup,
+        "slot_start",
+        "duplicate row for this restaurant_id and slot_start",
+        "one row per restaurant and slot",
+    )
+    n = len(raw.frame)
+    where = (
+        [f"{raw.label}, row {i + 1}" for i in range(n)]
+        if raw.parquet
+        else [f"{raw.label}, line {i + 2}" for i in range(n)]
+    )
+    return pd.DataFrame(
+        {
+            "restaurant_id": rid.reset_index(drop=True).astype(object),
+            "slot_start": slot_start.reset_index(drop=True),
+            "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
+            "where": where,
+        }
     )

@@ -12,10 +12,8 @@ that finds the lock taken can say who holds it (`LockHeldError`, exit 6).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -25,23 +23,7 @@ from typing import Any
 
 from .errors import LockHeldError, LockHolder
 
-__all__ = ["RunLock", "lock_path", "read_holder"]
-
-
-def lock_path(
-    folder: str | Path, city: str, shift_start: datetime, *, dry_run: bool = False
-) -> Path:
-    """The lock file of one (city, shift) in ``folder``.
-
-    The name carries a readable slug of the city and a hash of its exact name (two
-    cities whose slugs collide get different files), and the shift start in UTC.
-    Dry runs have their own lock, so an operator's preview never blocks the real run.
-    """
-    slug = re.sub(r"[^a-z0-9]+", "-", city.lower()).strip("-")[:40] or "city"
-    digest = hashlib.sha256(city.encode()).hexdigest()[:8]
-    shift = shift_start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
-    suffix = ".dry-run" if dry_run else ""
-    return Path(folder) / f"{slug}-{digest}-{shift}{suffix}.lock"
+__all__ = ["RunLock", "read_holder"]
 
 
 def read_holder(path: str | Path) -> LockHolder | None:

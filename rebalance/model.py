@@ -1,35 +1,47 @@
-"""The rebalancing model of CONTRACT section 2, built as a min-cost flow.
+"""The problem of CONTRACT sections 2, 7 and 9, derived from inputs, config and shift.
 
-Couriers of the same current zone and vehicle are interchangeable for the objective,
-so the model works on (zone, vehicle) *groups*::
+`build_problem` turns validated inputs into arrays the solvers read:
 
-    group (z, v) --[travel + fixed, cap n]--> zone b --[covered: cap required, -shortage*prio]--> sink
-        supply n_zv                              \\--[surplus: cap rest or max, +surplus]---------^
+- the slot grid (`rebalance.slots.SlotGrid`), demand and required couriers per
+  (zone, slot), priorities and caps;
+- the couriers present in at least one slot, with their first and last present slot,
+  the zone they enter in (a courier on its way in a previous plan enters at that move's
+  destination), and what a previous plan had them do now (for ``change_minutes``);
+- *entry groups*: couriers that are interchangeable for the objective (same vehicle,
+  entry zone, first and last slot, previous instruction);
+- the allowed moves per vehicle as sparse (from zone, to zone, minutes) arrays.
 
-Every eligible courier leaves its group once (stay = arc to its own zone at cost 0).
-Flow into zone b is ``assigned_b``; the covered arc rewards up to ``required_b`` of
-them with the shortage weight, so the flow's cost equals the contract's objective
-minus the constant ``sum shortage*priority*required``. Caps bound the two arcs' total.
-Costs are scaled to integers in thousandths of a minute: exact to 0.001 minute.
+Costs are integers: one unit is 1/(1000 K) minute for K slots, so a slot's weight L/H =
+1/K becomes a whole number and every objective term is exact to 0.001 minute. With one
+slot this is the thousandth of a minute of round 1, bit for bit.
+
+How the solvers use it: one slot is a single-commodity min-cost flow (`flow_network`,
+exact by network simplex); several slots are the multi-commodity model of
+`rebalance.slotmodel`, whose argument for exactness is written there.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .config import Config
+from .errors import ConfigError, DataError, Issue
 from .inputs import Inputs
+from .slots import SlotGrid, presence
 from .timeparse import parse_timestamp
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 __all__ = ["EARTH_RADIUS_KM", "ProblemData", "build_problem", "haversine_km"]
 
 EARTH_RADIUS_KM = 6371.0088
-SCALE = 1000  # integer cost units per minute
+SCALE = 1000  # integer cost units per minute and slot weight
 _EPS = 1e-9
 
 
@@ -46,8 +58,7 @@ def pairwise_km(lat: np.ndarray, lon: np.ndarray, rows: np.ndarray) -> np.ndarra
     """Great-circle distances from the zones ``rows`` to every zone, shape (rows, zones).
 
     The haversine formula rewritten on unit vectors (``a = chord**2 / 4``), so the
-    trigonometry runs once per zone instead of once per pair: a 1,000-zone city costs a
-    few array passes rather than a dozen transcendental ones over a million pairs.
+    trigonometry runs once per zone instead of once per pair.
     """
     p, q = np.radians(lat), np.radians(lon)
     x, y, z = np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)
@@ -66,38 +77,134 @@ def pairwise_km(lat: np.ndarray, lon: np.ndarray, rows: np.ndarray) -> np.ndarra
 
 
 @dataclass(frozen=True)
-class ProblemData:
-    """Everything the solver needs, derived from inputs, config and shift.
+class Moves:
+    """Allowed moves of one vehicle, staying excluded: ``a -> b`` takes ``minutes``.
 
-    Arrays are indexed by zone position (``zone_ids``), by group, or by arc.
+    Sorted by origin; ``start[a]:start[a + 1]`` are the moves out of zone ``a``.
+    """
+
+    origin: np.ndarray
+    dest: np.ndarray
+    minutes: np.ndarray
+    start: np.ndarray
+
+
+@dataclass(frozen=True)
+class ProblemData:
+    """Everything the solvers need, derived from inputs, config, shift and previous plan.
+
+    Per zone and slot: ``slot_demand``, ``slot_required`` (shape zones x slots). Per
+    present courier: ``eligible`` (courier_id, vehicle, zone_idx, vehicle_idx, first,
+    last, prev_idx, group, ...). Per entry group: ``group_*`` arrays. One slot also has
+    the per-group arc arrays ``arc_group``, ``arc_zone``, ``arc_minutes``.
     """
 
     config: Config
     inputs: Inputs
-    shift_start: pd.Timestamp
-    shift_end: pd.Timestamp
+    grid: SlotGrid
     zone_ids: np.ndarray
-    demand: np.ndarray
+    slot_demand: np.ndarray
     open_restaurants: np.ndarray
-    required: np.ndarray
+    slot_required: np.ndarray
     priority: np.ndarray
     cap: np.ndarray  # float, NaN = no cap
     vehicles: tuple[str, ...]
-    eligible: pd.DataFrame  # eligible couriers with zone_idx, vehicle_idx, group
+    eligible: pd.DataFrame
     group_zone: np.ndarray
     group_vehicle: np.ndarray
+    group_first: np.ndarray
+    group_last: np.ndarray
+    group_prev: np.ndarray
     group_size: np.ndarray
+    moves: tuple[Moves, ...]
     arc_group: np.ndarray
     arc_zone: np.ndarray
-    arc_minutes: np.ndarray  # travel minutes (0 for staying)
+    arc_minutes: np.ndarray
+    restaurant_rate0: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    previous_plan_id: str | None = None
+    previous_note: str = ""
+    on_the_way: int = 0
     build_seconds: float = 0.0
+
+    # ------------------------------------------------------------------ the shift
+    @property
+    def shift_start(self) -> pd.Timestamp:
+        return self.grid.start
+
+    @property
+    def shift_end(self) -> pd.Timestamp:
+        return self.grid.end
+
+    @property
+    def slots(self) -> int:
+        return self.grid.count
+
+    # ------------------------------------------------------------- slot 0 views
+    @property
+    def demand(self) -> np.ndarray:
+        """Demand per zone in slot 0 (orders per hour)."""
+        return self.slot_demand[:, 0]
+
+    @property
+    def required(self) -> np.ndarray:
+        """Required couriers per zone in slot 0."""
+        return self.slot_required[:, 0]
 
     @property
     def couriers_before(self) -> np.ndarray:
-        """Eligible couriers currently in each zone."""
-        return np.bincount(
-            self.group_zone, weights=self.group_size, minlength=len(self.zone_ids)
-        ).astype(np.int64)
+        """Couriers in each zone in slot 0 if nobody moves."""
+        return self.slot_before[:, 0]
+
+    @property
+    def slot_before(self) -> np.ndarray:
+        """Couriers per (zone, slot) if nobody ever moves, shape zones x slots."""
+        return presence_counts(
+            self.group_zone,
+            self.group_first,
+            self.group_last,
+            self.group_size,
+            len(self.zone_ids),
+            self.slots,
+        )
+
+    # ------------------------------------------------------------------ costs
+    @property
+    def units_per_minute(self) -> int:
+        """Integer cost units per minute of the objective."""
+        return SCALE * self.slots
+
+    def move_cost(self, minutes: np.ndarray) -> np.ndarray:
+        """Integer cost of moves taking ``minutes`` (travel + fixed)."""
+        fixed = self.config.costs.move_fixed_minutes
+        return np.rint((np.asarray(minutes, float) + fixed) * SCALE).astype(np.int64) * self.slots
+
+    @property
+    def change_cost(self) -> int:
+        return round(self.config.costs.change_minutes * SCALE) * self.slots
+
+    @property
+    def shortage_cost(self) -> np.ndarray:
+        """Integer cost of one missing courier in a zone for one slot (weight L/H applied)."""
+        return np.rint(self.config.costs.shortage_minutes * self.priority * SCALE).astype(np.int64)
+
+    @property
+    def surplus_cost(self) -> int:
+        return round(self.config.costs.surplus_minutes * SCALE)
+
+    @property
+    def cap_int(self) -> np.ndarray:
+        """Caps as integers, -1 where a zone has none."""
+        return np.where(np.isnan(self.cap), -1, np.nan_to_num(self.cap)).astype(np.int64)
+
+
+def presence_counts(
+    zone: np.ndarray, first: np.ndarray, last: np.ndarray, size: np.ndarray, n_zones: int, k: int
+) -> np.ndarray:
+    """Counts per (zone, slot) of units present from ``first`` to ``last`` in ``zone``."""
+    delta = np.zeros((n_zones, k + 1), dtype=np.int64)
+    np.add.at(delta, (zone, first), size)
+    np.add.at(delta, (zone, last + 1), -size)
+    return np.cumsum(delta, axis=1)[:, :k]
 
 
 def build_problem(
@@ -105,107 +212,213 @@ def build_problem(
     config: Config | None = None,
     shift_start: Any = None,
     shift_end: Any = None,
+    *,
+    previous: Plan | None = None,
 ) -> ProblemData:
-    """Derive demand, eligibility, groups and allowed moves (CONTRACT section 2)."""
+    """Derive slots, demand, presence, groups and allowed moves (CONTRACT sections 2, 7, 9).
+
+    ``shift_start``/``shift_end`` are aware timestamps (a string or naive value is read
+    in the city's timezone); the end defaults to ``[shift] hours`` later.
+    ``previous`` is the plan already published for an overlapping shift (section 9).
+    """
     t0 = time.perf_counter()
     config = config or Config()
     tz = config.city.timezone
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     start = parse_timestamp(shift_start, tz)
-    end = parse_timestamp(shift_end, tz) if shift_end is not None else start + pd.Timedelta(hours=4)
+    end = (
+        parse_timestamp(shift_end, tz)
+        if shift_end is not None
+        else start + pd.Timedelta(hours=config.shift.hours)
+    )
     if end <= start:
         raise ValueError("shift_end must be after shift_start")
+    try:
+        grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)
+    except ValueError as exc:
+        raise ConfigError(
+            Issue(
+                str(exc),
+                file=str(config.source) if config.source else None,
+                key="shift.slot_minutes",
+                value=config.shift.slot_minutes,
+            ),
+            title="invalid configuration",
+        ) from None
 
     zones = inputs.zones
     zone_ids = zones["zone_id"].to_numpy(dtype=object)
     index = pd.Index(zone_ids)
     n_zones = len(zone_ids)
 
-    # Demand: open restaurants only.
-    rest = inputs.restaurants
-    open_mask = rest["status"].to_numpy() == "open"
-    rz = index.get_indexer(rest["zone_id"].to_numpy()[open_mask])
-    demand = np.bincount(
-        rz, weights=rest["expected_orders_per_hour"].to_numpy()[open_mask], minlength=n_zones
-    )
-    open_count = np.bincount(rz, minlength=n_zones)
+    slot_demand, open_count, rate0 = _slot_demand(inputs, grid, index)
     opch = config.demand.orders_per_courier_hour
-    required = np.ceil(demand / opch - _EPS).clip(min=0).astype(np.int64)
+    slot_required = np.ceil(slot_demand / opch - _EPS).clip(min=0).astype(np.int64)
 
-    # Eligibility.
-    cour = inputs.couriers
-    min_until = start + pd.Timedelta(minutes=config.eligibility.min_available_minutes)
-    eligible_mask = (
-        (cour["status"].to_numpy() == "available")
-        & (cour["available_from"] <= start).to_numpy()
-        & (cour["available_until"] >= min_until).to_numpy()
-    )
     vehicles = tuple(sorted(config.vehicles))
-    elig = cour.loc[eligible_mask].copy()
-    elig["zone_idx"] = index.get_indexer(elig["zone_id"].to_numpy())
-    elig["vehicle_idx"] = pd.Index(vehicles).get_indexer(elig["vehicle"].to_numpy())
-    key = elig["zone_idx"].to_numpy(np.int64) * len(vehicles) + elig["vehicle_idx"].to_numpy(
-        np.int64
-    )
+    elig, prev_id, note, on_way = _present_couriers(inputs, config, grid, index, vehicles, previous)
+
+    nv, k = len(vehicles), grid.count
+    # Entry groups: interchangeable couriers. prev_idx + 1 >= 0 keeps the key non-negative.
+    key = (
+        (
+            (elig["zone_idx"].to_numpy(np.int64) * nv + elig["vehicle_idx"].to_numpy(np.int64)) * k
+            + elig["first"].to_numpy(np.int64)
+        )
+        * k
+        + elig["last"].to_numpy(np.int64)
+    ) * (n_zones + 1) + (elig["prev_idx"].to_numpy(np.int64) + 1)
     uniq, group_of, sizes = np.unique(key, return_inverse=True, return_counts=True)
     elig["group"] = group_of
-    group_zone = (uniq // len(vehicles)).astype(np.int64)
-    group_vehicle = (uniq % len(vehicles)).astype(np.int64)
+    group_prev = uniq % (n_zones + 1) - 1
+    rest = uniq // (n_zones + 1)
+    group_last = rest % k
+    rest //= k
+    group_first = rest % k
+    rest //= k
+    group_vehicle = rest % nv
+    group_zone = rest // nv
 
-    arc_group, arc_zone, arc_minutes = _arcs(
-        inputs, config, vehicles, index, group_zone, group_vehicle
+    origins = (
+        [np.unique(group_zone[group_vehicle == v]) for v in range(nv)]
+        if k == 1
+        else [np.arange(n_zones)] * nv
     )
+    moves = _moves(inputs, config, vehicles, index, origins)
+    arc_group, arc_zone, arc_minutes = _group_arcs(moves, group_zone, group_vehicle)
 
-    priority = zones["priority"].to_numpy(dtype=float)
-    cap = zones["max_couriers"].to_numpy(dtype=float)
     return ProblemData(
         config=config,
         inputs=inputs,
-        shift_start=start,
-        shift_end=end,
+        grid=grid,
         zone_ids=zone_ids,
-        demand=demand,
+        slot_demand=slot_demand,
         open_restaurants=open_count,
-        required=required,
-        priority=priority,
-        cap=cap,
+        slot_required=slot_required,
+        priority=zones["priority"].to_numpy(dtype=float),
+        cap=zones["max_couriers"].to_numpy(dtype=float),
         vehicles=vehicles,
         eligible=elig,
-        group_zone=group_zone,
-        group_vehicle=group_vehicle,
+        group_zone=group_zone.astype(np.int64),
+        group_vehicle=group_vehicle.astype(np.int64),
+        group_first=group_first.astype(np.int64),
+        group_last=group_last.astype(np.int64),
+        group_prev=group_prev.astype(np.int64),
         group_size=sizes.astype(np.int64),
+        moves=moves,
         arc_group=arc_group,
         arc_zone=arc_zone,
         arc_minutes=arc_minutes,
+        restaurant_rate0=rate0,
+        previous_plan_id=prev_id,
+        previous_note=note,
+        on_the_way=on_way,
         build_seconds=time.perf_counter() - t0,
     )
 
 
-def _arcs(
+def _slot_demand(
+    inputs: Inputs, grid: SlotGrid, index: pd.Index
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand per (zone, slot), open restaurants per zone, and each restaurant's rate in
+    slot 0 (CONTRACT section 7)."""
+    n_zones, k = len(index), grid.count
+    rest = inputs.restaurants
+    open_mask = rest["status"].to_numpy() == "open"
+    rz = index.get_indexer(rest["zone_id"].to_numpy())
+    base = rest["expected_orders_per_hour"].to_numpy(float)
+    zone_base = np.bincount(rz[open_mask], weights=base[open_mask], minlength=n_zones)
+    demand = np.repeat(zone_base[:, None], k, axis=1)
+    open_count = np.bincount(rz[open_mask], minlength=n_zones).astype(np.int64)
+    table = inputs.demand
+    if table is None or table.empty:
+        return demand, open_count, base.copy()
+    slot = grid.slot_of(table["slot_start"])
+    inside = slot >= 0
+    off_grid = inside & ~grid.is_boundary(table["slot_start"])
+    if off_grid.any():
+        starts = grid.local_starts()
+        shown = ", ".join(f"{s:%H:%M}" for s in starts[:8]) + (" ..." if len(starts) > 8 else "")
+        bad = np.flatnonzero(off_grid)
+        problems = [
+            Issue(
+                f"slot_start is not the start of a slot of this shift ({grid.minutes}-minute "
+                "slots)",
+                file=str(table["where"].iloc[i]),
+                column="slot_start",
+                value=f"{pd.Timestamp(table['slot_start'].iloc[i]).tz_convert(grid.timezone):%Y-%m-%d %H:%M}",
+                valid=f"one of {shown} ({starts[0]:%Y-%m-%d}, city time), or a time outside the shift",
+            )
+            for i in bad[:10]
+        ]
+        if bad.size > 10:
+            problems.append(Issue(f"... and {bad.size - 10} more rows off the slot grid"))
+        raise DataError(problems, title="invalid input")
+    rows = table.loc[inside]
+    ridx = pd.Index(rest["restaurant_id"].to_numpy(dtype=object)).get_indexer(
+        rows["restaurant_id"].to_numpy(dtype=object)
+    )
+    keep = ridx >= 0
+    ridx, slot_k = ridx[keep], slot[inside][keep]
+    rates = rows["expected_orders_per_hour"].to_numpy(float)[keep]
+    is_open = open_mask[ridx]
+    # The table replaces the restaurant's rate in that slot: add the difference.
+    np.add.at(demand, (rz[ridx[is_open]], slot_k[is_open]), rates[is_open] - base[ridx[is_open]])
+    rate0 = base.copy()
+    at0 = slot_k == 0
+    rate0[ridx[at0]] = rates[at0]
+    return np.maximum(demand, 0.0), open_count, rate0
+
+
+def _present_couriers(
+    inputs: Inputs,
+    config: Config,
+    grid: SlotGrid,
+    index: pd.Index,
+    vehicles: tuple[str, ...],
+    previous: Plan | None,
+) -> tuple[pd.DataFrame, str | None, str, int]:
+    """Couriers present in at least one slot, with entry zone and previous instruction."""
+    cour = inputs.couriers
+    first, last = presence(cour, grid, config.eligibility.min_available_minutes)
+    mask = first >= 0
+    elig = cour.loc[mask].copy()
+    elig["first"] = first[mask]
+    elig["last"] = last[mask]
+    elig["zone_idx"] = index.get_indexer(elig["zone_id"].to_numpy())
+    elig["vehicle_idx"] = pd.Index(vehicles).get_indexer(elig["vehicle"].to_numpy())
+    elig["prev_idx"] = -1
+    if previous is None:
+        return elig, None, "", 0
+    from .replan import previous_positions
+
+    pos = previous_positions(previous, elig, index, grid.start)
+    elig["zone_idx"] = pos.zone_idx
+    elig["prev_idx"] = np.where(elig["first"].to_numpy() == 0, pos.prev_idx, -1)
+    return elig, previous.plan_id, pos.note, pos.on_the_way
+
+
+def _moves(
     inputs: Inputs,
     config: Config,
     vehicles: tuple[str, ...],
     index: pd.Index,
-    group_zone: np.ndarray,
-    group_vehicle: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Allowed (group, destination zone, minutes) triples, staying always included."""
+    origins: list[np.ndarray],
+) -> tuple[Moves, ...]:
+    """Allowed moves per vehicle out of the given origin zones, staying excluded."""
     n = len(index)
     zones = inputs.zones
     if inputs.travel_times is None:
         lat = zones["lat"].to_numpy(float)
         lon = zones["lon"].to_numpy(float)
-        # Only rows of zones with couriers are ever read.
-        origins = np.unique(group_zone)
-        dist = np.full((n, n), np.nan)
-        dist[origins] = pairwise_km(lat, lon, origins)
+        cache: dict[bytes, np.ndarray] = {}
 
         def minutes_from(v: int, rows: np.ndarray) -> np.ndarray:
-            # Only the rows of this vehicle's groups, in place: each 8 MB temporary of a
-            # 1,000-zone city costs page faults, which dominated this function.
-            block = dist[rows]
-            block *= config.travel.detour_factor
+            key = rows.tobytes()
+            if key not in cache:
+                cache[key] = pairwise_km(lat, lon, rows)
+            block = cache[key] * config.travel.detour_factor
             block /= config.vehicles[vehicles[v]].speed_kmh
             block *= 60.0
             return block
@@ -225,57 +438,87 @@ def _arcs(
             m[fi[own], ti[own]] = minutes[own]  # a vehicle's own row overrides the blank one
             return m[rows]
 
-    tails, heads, mins = [], [], []
+    out = []
     for v, name in enumerate(vehicles):
-        groups = np.flatnonzero(group_vehicle == v)
-        if groups.size == 0:
+        rows = origins[v]
+        if rows.size == 0:
+            empty = np.zeros(0, np.int64)
+            out.append(Moves(empty, empty, np.zeros(0), np.zeros(n + 1, np.int64)))
             continue
-        limit = config.vehicles[name].max_move_minutes
-        block = minutes_from(v, group_zone[groups])  # (groups, zones), a fresh array
+        block = minutes_from(v, rows)
         with np.errstate(invalid="ignore"):
-            allowed = block <= limit + _EPS
-        rows = np.arange(groups.size)
-        block[rows, group_zone[groups]] = 0.0  # staying is free and always allowed
-        allowed[rows, group_zone[groups]] = True
-        gi, zi = np.nonzero(allowed)
-        tails.append(groups[gi])
-        heads.append(zi)
-        mins.append(block[gi, zi])
-    if not tails:
-        empty = np.array([], dtype=np.int64)
-        return empty, empty, np.array([], dtype=float)
-    return (
-        np.concatenate(tails).astype(np.int64),
-        np.concatenate(heads).astype(np.int64),
-        np.round(np.concatenate(mins), 3),
-    )
+            allowed = block <= config.vehicles[name].max_move_minutes + _EPS
+        allowed[np.arange(rows.size), rows] = False  # staying is not a move
+        ri, zi = np.nonzero(allowed)
+        origin = rows[ri].astype(np.int64)
+        order = np.argsort(origin, kind="stable")
+        origin, dest = origin[order], zi[order].astype(np.int64)
+        mins = np.round(block[ri, zi][order], 3)
+        start = np.searchsorted(origin, np.arange(n + 1)).astype(np.int64)
+        out.append(Moves(origin, dest, mins, start))
+    return tuple(out)
+
+
+def _group_arcs(
+    moves: tuple[Moves, ...], group_zone: np.ndarray, group_vehicle: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: its stay arc and every allowed move out of its zone.
+
+    Ordered by vehicle, group, destination: the order round 1 gave the flow solver, so
+    ties are broken as before and one-slot plans stay byte-identical.
+    """
+    n_groups = len(group_zone)
+    g = np.arange(n_groups)
+    tails, heads, mins = [g], [group_zone], [np.zeros(n_groups)]
+    for v, m in enumerate(moves):
+        groups = np.flatnonzero(group_vehicle == v)
+        if groups.size == 0 or m.origin.size == 0:
+            continue
+        lo = m.start[group_zone[groups]]
+        count = m.start[group_zone[groups] + 1] - lo
+        rep = np.repeat(groups, count)
+        offsets = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)
+        idx = np.repeat(lo, count) + offsets
+        tails.append(rep)
+        heads.append(m.dest[idx])
+        mins.append(m.minutes[idx])
+    tail = np.concatenate(tails).astype(np.int64)
+    head = np.concatenate(heads).astype(np.int64)
+    minutes = np.concatenate(mins)
+    order = np.lexsort((head, tail, group_vehicle[tail]))
+    return tail[order], head[order], minutes[order]
 
 
 def flow_network(p: ProblemData) -> dict[str, np.ndarray]:
-    """The min-cost-flow arrays for a problem (see the module docstring)."""
+    """The min-cost-flow arrays of a one-slot problem.
+
+    ::
+
+        group g --[move cost, cap n_g]--> zone b --[covered: cap required, -shortage]--> sink
+                                             \\--[surplus: cap rest or max, +surplus]-----^
+
+    Every present courier leaves its group once (stay = arc to its own zone at cost 0,
+    plus ``change_minutes`` when a previous plan told it to be elsewhere now). The
+    flow's cost equals the objective minus the constant ``sum shortage*priority*required``.
+    """
     n_groups, n_zones = len(p.group_size), len(p.zone_ids)
     sink = n_groups + n_zones
     total = int(p.group_size.sum())
-    c = p.config.costs
-    move_cost = np.where(
-        p.arc_zone == p.group_zone[p.arc_group],
-        0.0,
-        np.round((p.arc_minutes + c.move_fixed_minutes) * SCALE),
-    )
+    stay = p.arc_zone == p.group_zone[p.arc_group]
+    cost = np.where(stay, 0, p.move_cost(p.arc_minutes))
+    prev = p.group_prev[p.arc_group]
+    cost = cost + np.where((prev >= 0) & (p.arc_zone != prev), p.change_cost, 0)
     capped = ~np.isnan(p.cap)
     cap = np.where(capped, np.nan_to_num(p.cap), total).astype(np.int64)
-    covered_cap = np.minimum(p.required, cap)
+    required = p.required
+    covered_cap = np.minimum(required, cap)
     surplus_cap = np.maximum(cap - covered_cap, 0)
     zone_nodes = n_groups + np.arange(n_zones)
     tails = np.concatenate([p.arc_group, zone_nodes, zone_nodes])
     heads = np.concatenate([n_groups + p.arc_zone, np.full(n_zones, sink), np.full(n_zones, sink)])
     caps = np.concatenate([p.group_size[p.arc_group], covered_cap, surplus_cap])
     costs = np.concatenate(
-        [
-            move_cost,
-            -np.round(c.shortage_minutes * p.priority * SCALE),
-            np.full(n_zones, round(c.surplus_minutes * SCALE)),
-        ]
+        [cost, -p.shortage_cost, np.full(n_zones, p.surplus_cost, dtype=np.int64)]
     )
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[:n_groups] = p.group_size
@@ -294,14 +537,23 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
     zone_ids = p.zone_ids
     names = p.inputs.zones["name"].to_numpy(dtype=object)
     capped = ~np.isnan(p.cap)
-    before = p.couriers_before
-    # Per origin zone: the couriers starting there versus the caps of every zone they can reach.
+    before = p.slot_before
+    # Per slot and origin zone: the couriers there versus the caps of every zone they
+    # can reach in one move (a lower bound on the room they need).
+    reach_of: dict[int, np.ndarray] = {}
     for z in np.argsort(zone_ids):
-        count = int(before[z])
+        count = int(before[z].max()) if before.shape[1] else 0
         if count == 0:
             continue
-        groups = np.flatnonzero(p.group_zone == z)
-        reach = np.unique(p.arc_zone[np.isin(p.arc_group, groups)])
+        vs = np.unique(p.group_vehicle[p.group_zone == z])
+        if vs.size == 0:
+            continue
+        reach = np.unique(
+            np.concatenate(
+                [[z]] + [p.moves[v].dest[p.moves[v].start[z] : p.moves[v].start[z + 1]] for v in vs]
+            )
+        ).astype(np.int64)
+        reach_of[int(z)] = reach
         if (~capped[reach]).any():
             continue
         room = int(np.nan_to_num(p.cap[reach]).sum())
@@ -310,17 +562,17 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
                 " ..." if reach.size > 8 else ""
             )
             return (
-                f"zone {zone_ids[z]} ({names[z]}) has {count} eligible couriers but the zones "
+                f"zone {zone_ids[z]} ({names[z]}) has {count} present couriers but the zones "
                 f"they can reach ({listed}) allow at most {room} by max_couriers; raise "
                 "max_couriers there, or the vehicles' max_move_minutes so they can go further",
                 tuple(str(zone_ids[r]) for r in reach),
             )
-    total = int(p.group_size.sum())
+    total = int(before.sum(axis=0).max()) if before.size else 0
     room_all = int(np.nan_to_num(p.cap[capped]).sum()) if capped.all() else None
     capped_ids = tuple(str(z) for z in zone_ids[capped])
     if room_all is not None and total > room_all:
         return (
-            f"{total} eligible couriers but the max_couriers caps of all zones add up to "
+            f"{total} present couriers but the max_couriers caps of all zones add up to "
             f"{room_all}; every courier must be assigned to a zone, so raise the caps",
             capped_ids,
         )

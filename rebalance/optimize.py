@@ -14,6 +14,7 @@ from .config import Config
 from .inputs import Inputs
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, flow_network
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+from .slotmodel import solve_slots
 from .solver import min_cost_flow, min_weight_cover
 
 __all__ = ["solve"]
@@ -24,27 +25,57 @@ def solve(
     config: Config | None = None,
     shift_start: Any = None,
     shift_end: Any = None,
+    *,
+    previous: Plan | None = None,
+    time_limit: float | None = None,
 ) -> Plan:
-    """Plan a shift: the optimal assignment of eligible couriers to zones.
+    """Plan a shift slot by slot: the optimal moves of present couriers between zones.
 
-    ``shift_start`` is an ISO 8601 string, datetime or Timestamp (city time when it has
-    no offset); ``shift_end`` defaults to four hours later. A plan that cannot satisfy
-    the caps is returned with ``status == "infeasible"`` and ``message`` saying why.
+    ``shift_start`` is an aware ``pd.Timestamp`` (a string or naive value is read in the
+    city's timezone); ``shift_end`` defaults to ``[shift] hours`` later. ``previous`` is
+    the plan already published for an overlapping shift (CONTRACT section 9).
+    ``time_limit`` (default ``[solver] time_limit_seconds``) bounds the search: a plan
+    stopped by it says ``feasible`` and carries its proven bound. A plan that cannot
+    satisfy the caps is returned with ``status == "infeasible"`` and ``message`` saying why.
     """
     config = config or Config()
-    problem = build_problem(inputs, config, shift_start, shift_end)
-    return solve_problem(problem)
+    if previous is not None:
+        from .replan import check_previous
+
+        check_previous(previous, config, pd.Index(inputs.zones["zone_id"]))
+    problem = build_problem(inputs, config, shift_start, shift_end, previous=previous)
+    return solve_problem(problem, time_limit=time_limit)
 
 
-def solve_problem(p: ProblemData) -> Plan:
-    """Solve a built problem and turn group flows into named couriers and zone actions."""
+def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
+    """Solve a built problem and turn its flows into named moves and zone actions."""
+    limit = p.config.solver.time_limit_seconds if time_limit is None else time_limit
     t0 = time.perf_counter()
-    net = flow_network(p)
-    result = min_cost_flow(**net)
+    if p.slots == 1:
+        status, entry, trans, cost, bound, stats, zone_value = _solve_one_slot(p)
+    else:
+        sol = solve_slots(p, limit)
+        status, entry, trans, cost, bound = (
+            sol.status,
+            sol.entry,
+            sol.trans,
+            sol.objective,
+            sol.bound,
+        )
+        stats = sol.stats
+        zone_value = sol.duals if sol.duals is not None else np.zeros((0, p.slots))
     solve_seconds = time.perf_counter() - t0
     base = _identity(p)
-    if result.status != "optimal":
-        message, zones = explain_infeasible(p)
+    timings = {"build": round(p.build_seconds, 4), "solve": round(solve_seconds, 4)}
+    if status not in {"optimal", "feasible"}:
+        if status == "timeout":
+            message = (
+                f"the solver found no plan within the time limit of {limit:g} s; raise "
+                "--time-limit or [solver] time_limit_seconds"
+            )
+            zones: tuple[str, ...] = ()
+        else:
+            message, zones = explain_infeasible(p)
         return Plan(
             **base,
             status="infeasible",
@@ -53,47 +84,74 @@ def solve_problem(p: ProblemData) -> Plan:
             solve_seconds=round(solve_seconds, 4),
             kpis=_kpis_before(p),
             zones=pd.DataFrame(columns=ZONES_COLUMNS),
-            moves=pd.DataFrame(columns=MOVES_COLUMNS),
+            moves=pd.DataFrame(columns=list(MOVES_COLUMNS)),
             message=message,
             infeasible_zones=zones,
-            timings={"build": round(p.build_seconds, 4), "solve": round(solve_seconds, 4)},
+            timings=timings,
         )
-    n_arcs = len(p.arc_group)
-    arc_flow = result.flows[:n_arcs]
-    moves = _name_moves(p, arc_flow)
-    assigned = np.bincount(p.arc_zone, weights=arc_flow, minlength=len(p.zone_ids)).astype(np.int64)
-    zones, paused_orders = _zone_table(p, moves, assigned)
-    objective, parts = _objective(p, moves, assigned)
-    kpis = _kpis(p, moves, assigned, paused_orders)
+    moves, position = _name_moves(p, entry, trans)
+    after = _counts(p, position)
+    slots = _slot_table(p, moves, position, after, zone_value)
+    zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value)
+    objective, parts = _objective(p, moves, after)
+    units = p.units_per_minute
+    constant = float((p.shortage_cost[:, None] * p.slot_required).sum()) / units
+    solver_objective = cost / units + constant
+    if abs(solver_objective - objective) > 1e-6 * max(1.0, abs(objective)) + 1e-3 * (
+        len(moves) + 1
+    ):
+        raise AssertionError(
+            f"named plan costs {objective:.3f}, the solver's optimum is {solver_objective:.3f}"
+        )
+    kpis = _kpis(p, moves, after, paused_orders)
     kpis["objective_breakdown"] = parts
-    # The flow's own optimum, shifted by the constant, must match the recomputed objective.
-    flow_obj = result.cost / SCALE + float(
-        (p.config.costs.shortage_minutes * p.priority * p.required).sum()
-    )
+    best_bound = round(bound / units + constant, 3)
     t_total = time.perf_counter() - t0
+    timings["post"] = round(t_total - solve_seconds, 4)
+    # how long each solver stage took goes with the timings, so plan.json's "solver" stays
+    # the same for the same inputs
+    timings.update({k: round(float(v), 4) for k, v in stats.items() if k.endswith("seconds")})
     return Plan(
         **base,
-        status="optimal",
+        status=status,
         objective=round(objective, 3),
-        best_bound=round(flow_obj, 3),
+        best_bound=best_bound,
         solve_seconds=round(solve_seconds, 4),
         kpis=kpis,
         zones=zones,
         moves=moves,
-        message="",
-        timings={
-            "build": round(p.build_seconds, 4),
-            "solve": round(solve_seconds, 4),
-            "post": round(t_total - solve_seconds, 4),
-        },
+        slots=slots,
+        slot_minutes=p.grid.minutes,
+        message=p.previous_note,
+        timings=timings,
+        solver={k: v for k, v in stats.items() if not k.endswith("seconds")},
     )
+
+
+def _solve_one_slot(
+    p: ProblemData,
+) -> tuple[str, np.ndarray, dict[str, np.ndarray], float, float, dict[str, Any], np.ndarray]:
+    """One slot: the min-cost flow of CONTRACT section 2, exact by network simplex."""
+    net = flow_network(p)
+    result = min_cost_flow(**net)
+    empty: dict[str, np.ndarray] = {
+        k: np.zeros(0, np.int64) for k in ("com", "slot", "from", "to", "count")
+    }
+    empty["minutes"] = np.zeros(0)
+    if result.status != "optimal":
+        return "infeasible", np.zeros(0), empty, 0.0, 0.0, {}, np.zeros((0, 1))
+    n_arcs = len(p.arc_group)
+    flows = result.flows[:n_arcs].astype(np.int64)
+    value = zone_values(p, net, result.flows)
+    stats = {"method": "min-cost flow", "arcs": len(net["tails"])}
+    return "optimal", flows, empty, float(result.cost), float(result.cost), stats, value
 
 
 def _identity(p: ProblemData) -> dict[str, Any]:
     c = p.config
-    settings = c.model_dump(
-        mode="json", include={"demand", "eligibility", "costs", "travel", "vehicles"}
-    )
+    # The slot length changes a plan only when the shift has several slots.
+    sections = {"demand", "eligibility", "costs", "travel", "vehicles"}
+    settings = c.model_dump(mode="json", include=sections | ({"shift"} if p.slots > 1 else set()))
     key = json.dumps(
         {
             "inputs": p.inputs.sha256,
@@ -101,6 +159,7 @@ def _identity(p: ProblemData) -> dict[str, Any]:
             "start": p.shift_start.isoformat(),
             "end": p.shift_end.isoformat(),
             "settings": settings,
+            **({"previous": p.previous_plan_id} if p.previous_plan_id else {}),
         },
         sort_keys=True,
     )
@@ -115,29 +174,18 @@ def _identity(p: ProblemData) -> dict[str, Any]:
     }
 
 
-def _name_moves(p: ProblemData, arc_flow: np.ndarray) -> pd.DataFrame:
-    """Turn group flows into named couriers.
+def _name_moves(
+    p: ProblemData, entry: np.ndarray, trans: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Turn group and commodity flows into named couriers' moves and positions.
 
-    Within a group, the couriers with the most time left in their window move first
-    (ties by courier_id); destinations are filled in zone_id order. Deterministic.
+    Within a group (or a commodity's couriers in one zone), the couriers with the most
+    time left in their window move first (ties by courier_id); destinations are filled
+    in zone_id order. Deterministic. Returns the moves and each present courier's zone
+    per slot (-1 where absent), rows in the order of ``p.eligible``.
     """
-    moving = (arc_flow > 0) & (p.arc_zone != p.group_zone[p.arc_group])
-    if not moving.any():
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOVES_COLUMNS.items()})
-    a_group = p.arc_group[moving]
-    a_zone = p.arc_zone[moving]
-    a_flow = arc_flow[moving].astype(np.int64)
-    a_min = p.arc_minutes[moving]
-    order = np.lexsort((p.zone_ids[a_zone].astype(str), a_group))
-    a_group, a_zone, a_flow, a_min = a_group[order], a_zone[order], a_flow[order], a_min[order]
-    dest_zone = np.repeat(a_zone, a_flow)
-    dest_min = np.repeat(a_min, a_flow)
-    dest_group = np.repeat(a_group, a_flow)
-    rank_in_group = np.arange(dest_group.size) - np.searchsorted(
-        dest_group, dest_group, side="left"
-    )
-
     elig = p.eligible
+    n, k = len(elig), p.slots
     until = (
         elig["available_until"]
         .dt.tz_convert(None)
@@ -147,68 +195,217 @@ def _name_moves(p: ProblemData, arc_flow: np.ndarray) -> pd.DataFrame:
     )
     ids = elig["courier_id"].to_numpy(dtype=object).astype(str)
     groups = elig["group"].to_numpy()
-    # lexsort: last key is primary -> group, then latest until first, then courier_id.
-    ordered = np.lexsort((ids, -until, groups))
-    sorted_groups = groups[ordered]
-    starts = np.searchsorted(sorted_groups, dest_group, side="left")
-    picked = ordered[starts + rank_in_group]
+    first = elig["first"].to_numpy(np.int64)
+    last = elig["last"].to_numpy(np.int64)
+    zone = elig["zone_idx"].to_numpy(np.int64).copy()
+    preference = np.lexsort((ids, -until))  # most time left first, then courier_id
+    rank_of = np.empty(n, dtype=np.int64)
+    rank_of[preference] = np.arange(n)
+    rows: list[tuple[np.ndarray, ...]] = []
+
+    # Entry moves, at each group's first slot.
+    moving = (entry > 0) & (p.arc_zone != p.group_zone[p.arc_group])
+    if moving.any():
+        a_group, a_zone = p.arc_group[moving], p.arc_zone[moving]
+        a_flow, a_min = entry[moving].astype(np.int64), p.arc_minutes[moving]
+        order = np.lexsort((p.zone_ids[a_zone].astype(str), a_group))
+        a_group, a_zone, a_flow, a_min = a_group[order], a_zone[order], a_flow[order], a_min[order]
+        picked, dest, mins = _pick(groups, rank_of, a_group, a_zone, a_flow, a_min)
+        rows.append((picked, zone[picked], dest, mins, first[picked]))
+        zone[picked] = dest
+    position = np.full((n, k), -1, dtype=np.int64)
+    slot_range = np.arange(k)
+    present = (slot_range[None, :] >= first[:, None]) & (slot_range[None, :] <= last[:, None])
+    position[present] = np.broadcast_to(zone[:, None], (n, k))[present]
+
+    # Moves at later slot starts, commodity by commodity (vehicle, last slot).
+    if trans["count"].size:
+        com_key = elig["vehicle_idx"].to_numpy(np.int64) * k + last
+        com_index = {int(c): i for i, c in enumerate(np.unique(p.group_vehicle * k + p.group_last))}
+        com_of = (
+            np.array([com_index.get(int(c), -1) for c in com_key], dtype=np.int64) if n else com_key
+        )
+        for slot in np.unique(trans["slot"]).tolist():
+            sel = trans["slot"] == slot
+            t_com, t_from = trans["com"][sel], trans["from"][sel]
+            t_to, t_count, t_min = trans["to"][sel], trans["count"][sel], trans["minutes"][sel]
+            here = position[:, slot - 1]
+            active = (here >= 0) & (last >= slot)
+            key = np.where(active, com_of * len(p.zone_ids) + here, -1)
+            t_key = t_com * len(p.zone_ids) + t_from
+            order = np.lexsort((p.zone_ids[t_to].astype(str), t_key))
+            picked, dest, mins = _pick(
+                key, rank_of, t_key[order], t_to[order], t_count[order], t_min[order]
+            )
+            rows.append((picked, here[picked], dest, mins, np.full(picked.size, slot)))
+            for s in range(slot, k):
+                upd = picked[last[picked] >= s]
+                position[upd, s] = dest[last[picked] >= s]
+
+    if rows:
+        picked = np.concatenate([r[0] for r in rows])
+        frm = np.concatenate([r[1] for r in rows])
+        to = np.concatenate([r[2] for r in rows])
+        mins = np.concatenate([r[3] for r in rows])
+        at = np.concatenate([r[4] for r in rows])
+    else:
+        picked = frm = to = at = np.zeros(0, np.int64)
+        mins = np.zeros(0)
+    starts = p.grid.starts.tz_convert(p.grid.timezone)
     moves = pd.DataFrame(
         {
             "courier_id": ids[picked],
             "vehicle": elig["vehicle"].to_numpy(dtype=object)[picked],
-            "from_zone": p.zone_ids[p.group_zone[dest_group]],
-            "to_zone": p.zone_ids[dest_zone],
-            "travel_minutes": np.round(dest_min, 3),
+            "from_zone": p.zone_ids[frm],
+            "to_zone": p.zone_ids[to],
+            "travel_minutes": np.round(mins.astype(float), 3),
+            "slot_start": starts[at] if at.size else pd.DatetimeIndex([], tz=p.grid.timezone),
         }
     )
-    return moves.sort_values(["from_zone", "to_zone", "courier_id"], kind="stable").reset_index(
-        drop=True
+    if moves.empty:
+        moves = pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOVES_COLUMNS.items()})
+        moves["slot_start"] = pd.Series(dtype=f"datetime64[ns, {p.grid.timezone}]")
+    moves = moves.sort_values(
+        ["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable"
+    ).reset_index(drop=True)
+    return moves, position
+
+
+def _pick(
+    keys: np.ndarray,
+    rank_of: np.ndarray,
+    a_key: np.ndarray,
+    a_zone: np.ndarray,
+    a_flow: np.ndarray,
+    a_min: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which couriers take which flows: ``a_flow`` couriers of key ``a_key`` go to ``a_zone``.
+
+    Couriers with key ``keys`` (-1 = not available) are taken in preference order
+    (``rank_of``); flows must be sorted by key.
+    """
+    dest_zone = np.repeat(a_zone, a_flow)
+    dest_min = np.repeat(a_min, a_flow)
+    dest_key = np.repeat(a_key, a_flow)
+    rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
+    candidates = np.flatnonzero(keys >= 0)
+    ordered = candidates[np.lexsort((rank_of[candidates], keys[candidates]))]
+    sorted_keys = keys[ordered]
+    starts = np.searchsorted(sorted_keys, dest_key, side="left")
+    picked = ordered[starts + rank_in_key]
+    if not np.array_equal(keys[picked], dest_key):
+        raise AssertionError("flows move more couriers than a zone holds")
+    return picked, dest_zone, dest_min
+
+
+def _counts(p: ProblemData, position: np.ndarray) -> np.ndarray:
+    """Couriers per (zone, slot) after the plan."""
+    n_zones, k = len(p.zone_ids), p.slots
+    out = np.zeros((n_zones, k), dtype=np.int64)
+    for s in range(k):
+        col = position[:, s]
+        out[:, s] = np.bincount(col[col >= 0], minlength=n_zones)
+    return out
+
+
+def _slot_table(
+    p: ProblemData,
+    moves: pd.DataFrame,
+    position: np.ndarray,
+    after: np.ndarray,
+    zone_value: np.ndarray | None,
+) -> pd.DataFrame:
+    """slots.csv: one row per (zone, slot) (CONTRACT section 7)."""
+    n_zones, k = len(p.zone_ids), p.slots
+    index = pd.Index(p.zone_ids)
+    starts = p.grid.starts.tz_convert(p.grid.timezone)
+    slot_of = pd.Index(starts).get_indexer(moves["slot_start"]) if len(moves) else np.zeros(0, int)
+    moved_in = np.zeros((n_zones, k), dtype=np.int64)
+    moved_out = np.zeros((n_zones, k), dtype=np.int64)
+    if len(moves):
+        np.add.at(moved_in, (index.get_indexer(moves["to_zone"]), slot_of), 1)
+        np.add.at(moved_out, (index.get_indexer(moves["from_zone"]), slot_of), 1)
+    elig = p.eligible
+    first = elig["first"].to_numpy(np.int64)
+    last = elig["last"].to_numpy(np.int64)
+    entry_zone = elig["zone_idx"].to_numpy(np.int64)
+    logged_on = np.zeros((n_zones, k), dtype=np.int64)
+    np.add.at(logged_on, (entry_zone, first), 1)
+    logged_off = np.zeros((n_zones, k), dtype=np.int64)
+    if len(elig):
+        np.add.at(logged_off, (position[np.arange(len(elig)), last], last), 1)
+    required = p.slot_required
+    marginal = (
+        np.full((n_zones, k), np.nan)
+        if zone_value is None or zone_value.shape != (n_zones, k)
+        else zone_value / p.units_per_minute
     )
+    frame = pd.DataFrame(
+        {
+            "zone_id": np.repeat(p.zone_ids.astype(str), k),
+            "slot_start": np.tile(starts, n_zones),
+            "slot_end": np.tile(starts + p.grid.length, n_zones),
+            "demand_orders_per_hour": np.round(p.slot_demand, 3).ravel(),
+            "required_couriers": required.ravel(),
+            "couriers_before": p.slot_before.ravel(),
+            "couriers_after": after.ravel(),
+            "moved_in": moved_in.ravel(),
+            "moved_out": moved_out.ravel(),
+            "logged_on": logged_on.ravel(),
+            "logged_off": logged_off.ravel(),
+            "shortage": np.maximum(required - after, 0).ravel(),
+            "surplus": np.maximum(after - required, 0).ravel(),
+            "marginal_minutes": np.round(marginal, 3).ravel(),
+        }
+    )
+    return frame
 
 
 def _zone_table(
-    p: ProblemData, moves: pd.DataFrame, assigned: np.ndarray
+    p: ProblemData,
+    moves: pd.DataFrame,
+    after: np.ndarray,
+    slots: pd.DataFrame,
+    zone_value: np.ndarray | None,
 ) -> tuple[pd.DataFrame, float]:
-    index = pd.Index(p.zone_ids)
-    n = len(p.zone_ids)
+    """zones.csv: slot 0, what to do now (CONTRACT sections 4 and 7)."""
+    k = p.slots
+    first_slot = slots.iloc[::k] if k > 1 else slots
     before = p.couriers_before
-    moved_in = (
-        np.bincount(index.get_indexer(moves["to_zone"]), minlength=n)
-        if len(moves)
-        else np.zeros(n, int)
-    )
-    moved_out = (
-        np.bincount(index.get_indexer(moves["from_zone"]), minlength=n)
-        if len(moves)
-        else np.zeros(n, int)
-    )
-    after = before - moved_out + moved_in
-    assert (after == assigned).all(), "named moves disagree with the flow"
-    shortage = np.maximum(p.required - after, 0)
-    surplus = np.maximum(after - p.required, 0)
+    moved_in = first_slot["moved_in"].to_numpy(np.int64)
+    moved_out = first_slot["moved_out"].to_numpy(np.int64)
+    required = p.required
+    shortage = np.maximum(required - after, 0)
+    surplus = np.maximum(after - required, 0)
     action = np.where(
         shortage > 0,
         "short",
         np.where(moved_in > 0, "receive", np.where(moved_out > 0, "send", "ok")),
     )
     pause, pause_names, paused_orders = _pause_lists(p, after, shortage)
+    marginal = (
+        np.full(len(p.zone_ids), np.nan)
+        if zone_value is None or zone_value.size == 0
+        else zone_value.sum(axis=1) / p.units_per_minute
+    )
     zones = pd.DataFrame(
         {
             "zone_id": p.zone_ids.astype(str),
             "name": p.inputs.zones["name"].to_numpy(dtype=object).astype(str),
             "open_restaurants": p.open_restaurants.astype(np.int64),
             "demand_orders_per_hour": np.round(p.demand, 3),
-            "required_couriers": p.required,
+            "required_couriers": required,
             "couriers_before": before,
             "couriers_after": after,
-            "moved_in": moved_in.astype(np.int64),
-            "moved_out": moved_out.astype(np.int64),
+            "moved_in": moved_in,
+            "moved_out": moved_out,
             "shortage": shortage,
             "surplus": surplus,
             "action": action,
             "pause_restaurants": pause,
             "paused_orders_per_hour": np.round(paused_orders, 3),
             "pause_restaurant_names": pause_names,
+            "marginal_minutes": np.round(marginal, 3),
         }
     )
     return zones, float(paused_orders.sum())
@@ -242,7 +439,7 @@ def _pause_lists(
             "rid": rest["restaurant_id"].to_numpy(dtype=object)[mask].astype(str),
             # ";" separates the list, so a name may not carry one
             "rname": rest["name"].to_numpy(dtype=object)[mask].astype(str),
-            "orders": rest["expected_orders_per_hour"].to_numpy(float)[mask],
+            "orders": p.restaurant_rate0[mask],
         }
     )
     sub = sub[sub["orders"] > 0].sort_values(
@@ -267,17 +464,40 @@ def _pause_lists(
 
 
 def _objective(
-    p: ProblemData, moves: pd.DataFrame, assigned: np.ndarray
+    p: ProblemData, moves: pd.DataFrame, after: np.ndarray
 ) -> tuple[float, dict[str, float]]:
+    """The objective of CONTRACT sections 7 and 9 recomputed from the named plan."""
     c = p.config.costs
+    w = 1.0 / p.slots  # L / H
     move = float(moves["travel_minutes"].sum()) + c.move_fixed_minutes * len(moves)
-    short = float((c.shortage_minutes * p.priority * np.maximum(p.required - assigned, 0)).sum())
-    surplus = float(c.surplus_minutes * np.maximum(assigned - p.required, 0).sum())
-    return move + short + surplus, {
+    required = p.slot_required
+    short = float(
+        (w * c.shortage_minutes * p.priority[:, None] * np.maximum(required - after, 0)).sum()
+    )
+    surplus = float(w * c.surplus_minutes * np.maximum(after - required, 0).sum())
+    change = c.change_minutes * _changed(p, moves)
+    parts = {
         "move_minutes": round(move, 3),
         "shortage_minutes": round(short, 3),
         "surplus_minutes": round(surplus, 3),
     }
+    if p.previous_plan_id is not None:
+        parts["change_minutes"] = round(change, 3)
+    return move + short + surplus + change, parts
+
+
+def _changed(p: ProblemData, moves: pd.DataFrame) -> int:
+    """Couriers present in slot 0 whose slot-0 destination differs from their instruction."""
+    elig = p.eligible
+    prev = elig["prev_idx"].to_numpy(np.int64)
+    if not (prev >= 0).any():
+        return 0
+    dest = elig["zone_idx"].to_numpy(np.int64).copy()
+    if len(moves):
+        at0 = moves[moves["slot_start"] == p.grid.starts[0]]
+        row = pd.Index(elig["courier_id"].astype(str)).get_indexer(at0["courier_id"].astype(str))
+        dest[row] = pd.Index(p.zone_ids).get_indexer(at0["to_zone"])
+    return int(((prev >= 0) & (dest != prev)).sum())
 
 
 def _coverage(required: np.ndarray, couriers: np.ndarray) -> float:
@@ -287,29 +507,78 @@ def _coverage(required: np.ndarray, couriers: np.ndarray) -> float:
 
 def _kpis_before(p: ProblemData) -> dict[str, Any]:
     """What is known without a plan: supply, need and coverage as things stand."""
-    before = p.couriers_before
+    before = p.slot_before
+    required = p.slot_required
+    present0 = int((p.eligible["first"] == 0).sum())
     return {
-        "eligible_couriers": int(p.group_size.sum()),
-        "ineligible_couriers": int(len(p.inputs.couriers) - p.group_size.sum()),
+        "eligible_couriers": len(p.eligible),
+        "ineligible_couriers": int(len(p.inputs.couriers) - len(p.eligible)),
+        "present_at_start": present0,
         "required_couriers": int(p.required.sum()),
-        "shortage_before": int(np.maximum(p.required - before, 0).sum()),
-        "coverage_before": _coverage(p.required, before),
+        "shortage_before": int(np.maximum(p.required - before[:, 0], 0).sum()),
+        "coverage_before": _coverage(required, before),
         "zones": len(p.zone_ids),
-        "zones_short_before": int((p.required > before).sum()),
+        "zones_short_before": int((p.required > before[:, 0]).sum()),
     }
 
 
 def _kpis(
-    p: ProblemData, moves: pd.DataFrame, assigned: np.ndarray, paused_orders: float
+    p: ProblemData, moves: pd.DataFrame, after: np.ndarray, paused_orders: float
 ) -> dict[str, Any]:
-    """The plan's KPIs: what was known before planning, then what the plan achieves."""
-    return {
+    """The plan's KPIs: what was known before planning, then what the plan achieves.
+
+    ``shortage``, ``surplus`` and ``zones_short`` are slot 0's (what to do now);
+    ``coverage`` and ``coverage_before`` are over every (zone, slot).
+    """
+    required = p.slot_required
+    kpis = {
         **_kpis_before(p),
-        "moved_couriers": len(moves),
+        "moved_couriers": int(moves["courier_id"].nunique()) if len(moves) else 0,
+        "moves": len(moves),
         "travel_minutes": round(float(moves["travel_minutes"].sum()), 3),
-        "shortage": int(np.maximum(p.required - assigned, 0).sum()),
-        "surplus": int(np.maximum(assigned - p.required, 0).sum()),
-        "coverage": _coverage(p.required, assigned),
-        "zones_short": int((p.required > assigned).sum()),
+        "shortage": int(np.maximum(p.required - after[:, 0], 0).sum()),
+        "surplus": int(np.maximum(after[:, 0] - p.required, 0).sum()),
+        "coverage": _coverage(required, after),
+        "zones_short": int((p.required > after[:, 0]).sum()),
         "paused_orders_per_hour": round(paused_orders, 3),
     }
+    if p.slots > 1:
+        kpis["shortage_all_slots"] = int(np.maximum(required - after, 0).sum())
+        kpis["shortage_all_slots_before"] = int(np.maximum(required - p.slot_before, 0).sum())
+    if p.previous_plan_id is not None:
+        kpis["changed_couriers"] = _changed(p, moves)
+        kpis["on_the_way"] = p.on_the_way
+    return kpis
+
+
+def zone_values(p: ProblemData, net: dict[str, np.ndarray], flows: np.ndarray) -> np.ndarray:
+    """One slot: the exact decrease of the optimum with one more courier fixed in each zone.
+
+    Adding a unit of supply at a zone node (and of demand at the sink) changes an
+    optimal flow's cost by the shortest-path distance from that node to the sink in the
+    residual network (no negative cycles at an optimum). Computed for every zone at once
+    by Bellman-Ford towards the sink, vectorised, in exact integer costs. Shape (zones, 1);
+    NaN where no path exists (the zone is at its cap and nobody there can leave).
+    """
+    tails, heads = net["tails"], net["heads"]
+    caps, cost = net["capacities"], np.rint(net["unit_costs"]).astype(np.int64)
+    fwd = flows < caps
+    bwd = flows > 0
+    # Residual arc u -> v with cost; distance to sink: d[u] = min(cost + d[v]).
+    u = np.concatenate([tails[fwd], heads[bwd]])
+    v = np.concatenate([heads[fwd], tails[bwd]])
+    w = np.concatenate([cost[fwd], -cost[bwd]]).astype(float)
+    n_nodes = len(net["supplies"])
+    sink = n_nodes - 1
+    dist = np.full(n_nodes, np.inf)
+    dist[sink] = 0.0
+    for _ in range(n_nodes):
+        cand = dist[v] + w
+        new = dist.copy()
+        np.minimum.at(new, u, cand)
+        if np.array_equal(new, dist):
+            break
+        dist = new
+    n_groups = len(p.group_size)
+    d = dist[n_groups : n_groups + len(p.zone_ids)]
+    return np.where(np.isfinite(d), -d, np.nan)[:, None]

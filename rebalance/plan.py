@@ -38,11 +38,34 @@ ZONES_COLUMNS = [
     "pause_restaurants",
     "paused_orders_per_hour",
     "pause_restaurant_names",
+    "marginal_minutes",
 ]
 #: The columns CONTRACT section 4 fixes; the ones after them are extensions.
 CONTRACT_ZONES_COLUMNS = ZONES_COLUMNS[:13]
-_EXTENSION_DEFAULTS = {"paused_orders_per_hour": 0.0, "pause_restaurant_names": ""}
+_EXTENSION_DEFAULTS = {
+    "paused_orders_per_hour": 0.0,
+    "pause_restaurant_names": "",
+    "marginal_minutes": float("nan"),
+}
+#: slots.csv (CONTRACT section 7), written when the shift has several slots.
+SLOTS_COLUMNS = [
+    "zone_id",
+    "slot_start",
+    "slot_end",
+    "demand_orders_per_hour",
+    "required_couriers",
+    "couriers_before",
+    "couriers_after",
+    "moved_in",
+    "moved_out",
+    "logged_on",
+    "logged_off",
+    "shortage",
+    "surplus",
+    "marginal_minutes",
+]
 PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
+OPTIONAL_PLAN_FILES = ("slots.csv",)
 FORMAT_VERSION = 1
 
 
@@ -72,6 +95,12 @@ class Plan:
     settings: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     infeasible_zones: tuple[str, ...] = ()
+    #: One row per (zone, slot), columns SLOTS_COLUMNS; empty for an infeasible plan.
+    slots: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SLOTS_COLUMNS))
+    #: L, the slot length in minutes (the whole shift with one slot).
+    slot_minutes: int = 0
+    #: How the solver got there: method, rounds, model size, whether the LP was integral.
+    solver: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in {"optimal", "feasible", "infeasible"}:
@@ -86,6 +115,15 @@ class Plan:
     def feasible(self) -> bool:
         """Whether the plan assigns every eligible courier within the caps."""
         return self.status in {"optimal", "feasible"}
+
+    @property
+    def slot_count(self) -> int:
+        """K, the number of slots (1 for a snapshot plan)."""
+        if not self.slot_minutes:
+            return 1
+        return max(
+            1, round((self.shift_end - self.shift_start) / pd.Timedelta(minutes=self.slot_minutes))
+        )
 
     def local(self, ts: pd.Timestamp) -> pd.Timestamp:
         """A timestamp in the city's timezone."""
@@ -104,12 +142,17 @@ class Plan:
             "best_bound": self.best_bound,
             "solve_seconds": self.solve_seconds,
             "inputs_sha256": self.inputs_sha256,
+            "slot_minutes": self.slot_minutes
+            or int((self.shift_end - self.shift_start) / pd.Timedelta(minutes=1)),
+            "slots": self.slot_count,
             "kpis": self.kpis,
         }
         if self.message:
             data["message"] = self.message
         data["settings"] = self.settings
         data["timings"] = self.timings
+        if self.solver:
+            data["solver"] = self.solver
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -119,18 +162,20 @@ class Plan:
 
     def attention(self) -> pd.DataFrame:
         """Zones that change or stay short, most urgent first."""
-        from .render import attention_zones
+        from .views.wording import attention_zones
 
         return attention_zones(self.zones)
 
-    def routes(self) -> pd.DataFrame:
+    def routes(self, slot: int | None = None) -> pd.DataFrame:
         """Moves grouped by route: from_zone, to_zone, couriers, minutes (longest travel),
-        vehicles; most couriers first, ties by zone ids."""
+        vehicles; most couriers first, ties by zone ids. ``slot`` keeps the moves made at
+        that slot's start only (0 = what to do now)."""
         columns = ["from_zone", "to_zone", "couriers", "minutes", "vehicles"]
-        if self.moves.empty:
+        moves = self.moves if slot is None else self.moves_at(slot)
+        if moves.empty:
             return pd.DataFrame(columns=columns)
         flows = (
-            self.moves.groupby(["from_zone", "to_zone"], sort=False)
+            moves.groupby(["from_zone", "to_zone"], sort=False)
             .agg(
                 couriers=("courier_id", "size"),
                 minutes=("travel_minutes", "max"),
@@ -142,19 +187,33 @@ class Plan:
             ["couriers", "from_zone", "to_zone"], ascending=[False, True, True]
         ).reset_index(drop=True)
 
+    def slot_starts(self) -> pd.DatetimeIndex:
+        """The slots' starts in city time."""
+        step = pd.Timedelta(minutes=self.slot_minutes) if self.slot_minutes else None
+        if step is None:
+            return pd.DatetimeIndex([self.local(self.shift_start)])
+        return pd.date_range(self.local(self.shift_start), periods=self.slot_count, freq=step)
+
+    def moves_at(self, slot: int) -> pd.DataFrame:
+        """The moves made at the start of slot ``slot``."""
+        if "slot_start" not in self.moves.columns or self.slot_count == 1:
+            return self.moves if slot == 0 else self.moves.iloc[0:0]
+        when = self.slot_starts()[slot]
+        return self.moves[pd.to_datetime(self.moves["slot_start"], utc=True) == when]
+
     def summary(self) -> str:
         """A few lines of plain text: the headline KPIs."""
-        from .render import summary_text
+        from .views.terminal import summary_text
 
         return summary_text(self)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from .render import plan_renderables
+        from .views.terminal import plan_renderables
 
         yield from plan_renderables(self, width=options.max_width)
 
     def _repr_html_(self) -> str:
-        from .render import plan_html
+        from .views.html import plan_html
 
         return plan_html(self)
 
@@ -181,7 +240,8 @@ class Plan:
         if target.exists():
             if not target.is_dir():
                 raise FileExistsError(f"{target} exists and is not a folder")
-            foreign = [p.name for p in target.iterdir() if p.name not in PLAN_FILES]
+            known = PLAN_FILES + OPTIONAL_PLAN_FILES
+            foreign = [p.name for p in target.iterdir() if p.name not in known]
             if foreign:
                 raise FileExistsError(
                     f"{target} holds other files ({', '.join(sorted(foreign)[:3])}); "
@@ -191,15 +251,24 @@ class Plan:
                 raise FileExistsError(f"{target} already holds a plan")
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
         try:
-            self.moves[list(MOVES_COLUMNS)].to_csv(
-                tmp / "moves.csv", index=False, lineterminator="\n"
-            )
+            several = self.slot_count > 1
+            moves = self.moves[list(MOVES_COLUMNS)].copy()
+            if several:
+                moves["slot_start"] = _iso(self.moves["slot_start"], self.timezone)
+            moves.to_csv(tmp / "moves.csv", index=False, lineterminator="\n")
             zones = self.zones.assign(
                 **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
             )
             zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
+            written = list(PLAN_FILES)
+            if several:
+                slots = self.slots[SLOTS_COLUMNS].copy()
+                for column in ("slot_start", "slot_end"):
+                    slots[column] = _iso(slots[column], self.timezone)
+                slots.to_csv(tmp / "slots.csv", index=False, lineterminator="\n")
+                written.append("slots.csv")
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
-            for name in PLAN_FILES:
+            for name in written:
                 _fsync(tmp / name)
             os.chmod(tmp, 0o755)
             if target.exists():
@@ -253,15 +322,33 @@ def read_plan(directory: str | Path) -> Plan:
         keep_default_na=False,
     )
     moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
-    if "paused_orders_per_hour" not in zones.columns:
-        zones["paused_orders_per_hour"] = 0.0
-    if "pause_restaurant_names" not in zones.columns:
-        zones["pause_restaurant_names"] = ""
+    tz = meta.get("timezone", "UTC")
+    shift_start = pd.Timestamp(meta["shift_start"]).tz_convert("UTC")
+    if "slot_start" in moves.columns:
+        moves["slot_start"] = pd.to_datetime(
+            moves["slot_start"], utc=True, format="ISO8601"
+        ).dt.tz_convert(tz)
+    else:
+        moves["slot_start"] = pd.Series(
+            [shift_start.tz_convert(tz)] * len(moves), dtype=f"datetime64[ns, {tz}]"
+        )
+    for column, default in _EXTENSION_DEFAULTS.items():
+        if column not in zones.columns:
+            zones[column] = default
+    slots = pd.DataFrame(columns=SLOTS_COLUMNS)
+    if (folder / "slots.csv").is_file():
+        slots = pd.read_csv(folder / "slots.csv", dtype={"zone_id": str}, keep_default_na=False)
+        for column in ("slot_start", "slot_end"):
+            slots[column] = pd.to_datetime(slots[column], utc=True, format="ISO8601").dt.tz_convert(
+                tz
+            )
+        slots["marginal_minutes"] = pd.to_numeric(slots.get("marginal_minutes"), errors="coerce")
+    zones["marginal_minutes"] = pd.to_numeric(zones["marginal_minutes"], errors="coerce")
     return Plan(
         plan_id=meta["plan_id"],
         city=meta["city"],
-        timezone=meta.get("timezone", "UTC"),
-        shift_start=pd.Timestamp(meta["shift_start"]).tz_convert("UTC"),
+        timezone=tz,
+        shift_start=shift_start,
         shift_end=pd.Timestamp(meta["shift_end"]).tz_convert("UTC"),
         status=meta["status"],
         objective=meta.get("objective"),
@@ -274,7 +361,16 @@ def read_plan(directory: str | Path) -> Plan:
         message=meta.get("message", ""),
         settings=meta.get("settings", {}),
         timings=meta.get("timings", {}),
+        slots=slots,
+        slot_minutes=int(meta.get("slot_minutes") or 0),
+        solver=meta.get("solver", {}),
     )
+
+
+def _iso(values: pd.Series, timezone: str) -> pd.Series:
+    """Timestamps as ISO 8601 text with the city's offset (e.g. 2026-11-30T19:30:00+01:00)."""
+    local = pd.to_datetime(values, utc=True).dt.tz_convert(timezone)
+    return local.map(lambda ts: ts.isoformat())
 
 
 def _jsonable(value: Any) -> Any:

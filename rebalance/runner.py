@@ -15,48 +15,41 @@ Every run is a row in the history store, written at each phase, so a run that di
 `publish` is idempotent (it updates or adopts the one Slack message of the shift),
 so what was missed gets done without a duplicate message.
 
-Plans are kept under ``<history folder>/runs/<city>/<shift, city time>/<run id>/``
-(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``).
+Plans are kept under ``<history folder>/runs/<slug>/<shift, city time>/<run id>/``
+(``YYYYmmddTHHMM``), next to the history file and the lock files (``locks/``); see
+`rebalance.paths`. The plan goes to Slack from memory: the folder is only written.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import shlex
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, InfeasibleError, Issue, LockHeldError, PublishError, RebalanceError
+from .errors import ConfigError, Issue, LockHeldError, PublishError, RebalanceError
 from .history import History, RunRecord, new_run_id, utc_now
-from .lock import RunLock, lock_path
+from .lock import RunLock
 from .logs import RunLog, redact
+from .paths import lock_path, run_dir
+from .views.history import summary_line
+from .views.wording import kpi_headline
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .config import Config
     from .plan import Plan
+    from .publish import PublishResult, SlackApi
 
-__all__ = [
-    "RunResult",
-    "Terminated",
-    "run",
-    "run_details",
-    "run_dir",
-    "runs_json",
-    "runs_table",
-    "stop_on_sigterm",
-    "summary_line",
-]
+__all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
 
 
 class Terminated(BaseException):
@@ -75,13 +68,6 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-#: The phases of a run, in order.
-PHASES = ("lock", "validate", "plan", "write", "publish")
-
-#: Test hook: ``PHASE:SECONDS[,PHASE:SECONDS]`` sleeps after a phase (holding the lock).
-TEST_PAUSE_ENV = "REBALANCE_TEST_PAUSE_AFTER"
-
-
 @dataclass(frozen=True)
 class RunResult:
     """How a successful run ended: its history row, plan and publication."""
@@ -89,7 +75,7 @@ class RunResult:
     record: RunRecord
     plan: Plan
     plan_dir: Path
-    publish: Any  # publish.PublishResult
+    publish: PublishResult
     recovered: tuple[str, ...] = ()
     timings: dict[str, int] = field(default_factory=dict)
 
@@ -103,17 +89,23 @@ def run(
     config: Config,
     data_dir: str | Path | None = None,
     *,
-    shift_start: Any = None,
+    shift_start: pd.Timestamp | str | None = None,
     dry_run: bool = False,
     channel: str | None = None,
     log: RunLog | None = None,
     now: datetime | None = None,
+    client: SlackApi | None = None,
+    after_phase: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Validate, plan, write, publish and record one (city, shift); see the module doc.
 
-    ``shift_start`` defaults to ``now`` rounded down to the quarter hour in the city's
-    timezone. Raises the `RebalanceError` of the failure (exit codes 3 to 6) after
-    recording it in the history; its notes name the run and, for exit 5, how to retry.
+    ``shift_start`` (a Timestamp, or ISO 8601 text; city time without an offset)
+    defaults to ``now`` rounded down to the quarter hour in the city's timezone.
+    ``client`` is the Slack client to publish with (default: from the environment);
+    ``after_phase`` is called with each phase's name once it is done, the lock held
+    (tests use it to hold the lock or stop a run at a known point). Raises the
+    `RebalanceError` of the failure (exit codes 3 to 6) after recording it in the
+    history; its notes name the run and, for exit 5, how to retry.
     """
     from .timeparse import floor_quarter_hour, parse_timestamp
 
@@ -130,7 +122,8 @@ def run(
 
     history = _open_history(config)
     try:
-        return _Run(config, history, log, run_id, shift, dry_run).execute(data_dir, channel)
+        one = _Run(config, history, log, run_id, shift, dry_run, client, after_phase)
+        return one.execute(data_dir, channel)
     finally:
         history.close()
 
@@ -161,15 +154,20 @@ class _Run:
         run_id: str,
         shift: pd.Timestamp,
         dry_run: bool,
+        client: SlackApi | None = None,
+        after_phase: Callable[[str], None] | None = None,
     ):
         self.config = config
         self.history = history
         self.log = log
         self.run_id = run_id
         self.shift = shift
-        self.shift_text = shift.tz_convert(config.city.timezone).isoformat()
+        self._local_shift = shift.tz_convert(config.city.timezone)
+        self.shift_text = self._local_shift.isoformat()
         self.city = config.city.name
         self.dry_run = dry_run
+        self.client = client
+        self.after_phase = after_phase
         self.phase = "start"
         self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
@@ -178,9 +176,7 @@ class _Run:
     def execute(self, data_dir: str | Path | None, channel: str | None) -> RunResult:
         local = self.shift.tz_convert(self.config.city.timezone)
         lock = RunLock(
-            lock_path(
-                self.history.path.parent / "locks", self.city, self.shift, dry_run=self.dry_run
-            ),
+            lock_path(self.history.path, self.city, self.shift, dry_run=self.dry_run),
             what=f"{self.city}, shift {local:%Y-%m-%d %H:%M %Z}"
             + (" (dry run)" if self.dry_run else ""),
             info={"run_id": self.run_id, "city": self.city, "shift_start": self.shift_text},
@@ -222,7 +218,7 @@ class _Run:
         self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
     ) -> RunResult:
         from .inputs import load
-        from .optimize import solve
+        from .pipeline import plan_shift, write_plan
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
@@ -238,32 +234,19 @@ class _Run:
             info["inputs_sha256"] = inputs.sha256
 
         with self._phase("plan") as info:
-            plan = solve(inputs, self.config, self.shift)
-            if not plan.feasible:
-                raise InfeasibleError(
-                    f"no feasible plan: {plan.message}", zones=plan.infeasible_zones
-                )
+            plan = plan_shift(inputs, self.config, self.shift)
             self.extra.update(
                 plan_status=plan.status, objective=plan.objective, solve_seconds=plan.solve_seconds
             )
             self.history.update_run(
                 self.run_id, plan_id=plan.plan_id, kpis=plan.kpis, extra=self.extra
             )
-            info["message"] = (
-                f"{plan.status}: {plan.kpis.get('moved_couriers', 0)} couriers to move, "
-                f"coverage {_pct(plan.kpis.get('coverage_before'))} -> {_pct(plan.kpis.get('coverage'))}"
-            )
+            info["message"] = f"{plan.status}: {kpi_headline(plan.kpis)}"
             info["plan_id"] = plan.plan_id
 
         with self._phase("write") as info:
-            target = run_dir(
-                self.history.path.parent,
-                self.city,
-                self.shift,
-                self.config.city.timezone,
-                self.run_id,
-            )
-            plan.write(target, overwrite=False)
+            target = run_dir(self.history.path, self.city, self._local_shift, self.run_id)
+            write_plan(plan, target, overwrite=False)
             self.history.update_run(self.run_id, plan_dir=str(target))
             info["message"] = f"plan written to {target}"
             info["plan_dir"] = str(target)
@@ -273,11 +256,13 @@ class _Run:
             from .app.approval import publish_or_request_approval
 
             published = publish_or_request_approval(
-                target,
+                plan,
+                plan_dir=target,  # [slack app, #18] an approved plan is published from here
                 config=self.config,
                 channel=channel,
                 dry_run=self.dry_run,
                 history=self.history,
+                client=self.client,
                 run_id=self.run_id,  # [slack app, #18]
                 log=self._slack_log,
             )
@@ -470,18 +455,8 @@ class _Run:
         return round((time.perf_counter() - self.started) * 1000)
 
     def _pause(self, phase: str) -> None:
-        # Tests hold the lock, or die at a known point, by pausing after a phase.
-        for item in os.environ.get(TEST_PAUSE_ENV, "").split(","):
-            name, _, seconds = item.partition(":")
-            if name.strip() == phase and seconds:
-                time.sleep(float(seconds))
-
-
-def run_dir(root: Path, city: str, shift: pd.Timestamp, timezone: str, run_id: str) -> Path:
-    """Where a run keeps its plan: ``root/runs/<city>/<shift YYYYmmddTHHMM, city time>/<run id>``."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", city).strip("-") or "city"
-    local = shift.tz_convert(timezone)
-    return root / "runs" / slug / f"{local:%Y%m%dT%H%M}" / run_id
+        if self.after_phase is not None:
+            self.after_phase(phase)
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -506,155 +481,3 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value) * 100:.{digits}f}%"
-
-
-# ------------------------------------------------------------------ views
-
-
-def summary_line(record: RunRecord) -> str:
-    """One line saying what a run did: the terminal's quiet success message."""
-    k = record.kpis
-    action = record.extra.get("publish_action")
-    what = {
-        "posted": "posted to",
-        "updated": "updated in",
-        "unchanged": "unchanged in",
-        "adopted": "already in",
-        "dry-run": "dry run for",
-    }.get(str(action), str(action))
-    where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
-    moved = k.get("moved_couriers")
-    body = f"{moved} couriers to move, coverage {_pct(k.get('coverage_before'))} -> {_pct(k.get('coverage'))}"
-    shift = _short_time(record.shift_start)
-    return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
-
-
-def runs_table(records: list[RunRecord]) -> Any:
-    """A Rich table of runs in the order given (the run id starts with its UTC start time)."""
-    from rich.table import Table
-
-    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    table.add_column("run id", no_wrap=True)
-    table.add_column("city", no_wrap=True, overflow="ellipsis", max_width=12)
-    table.add_column("shift", no_wrap=True)
-    table.add_column("took", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("exit", justify="right", no_wrap=True)
-    table.add_column("moved", justify="right", no_wrap=True)
-    table.add_column("coverage", justify="right", no_wrap=True)
-    table.add_column("slack", no_wrap=True)
-    styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
-    for r in records:
-        status = r.status
-        if r.status in {"failed", "crashed"} and r.phase:
-            status += f"@{r.phase}"
-        k = r.kpis
-        coverage = ""
-        if k.get("coverage") is not None:
-            coverage = f"{_pct(k.get('coverage_before'), 0)}->{_pct(k['coverage'], 0)}"
-        slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
-        table.add_row(
-            r.run_id,
-            r.city,
-            _short_time(r.shift_start, "%m-%d %H:%M"),
-            _took(r),
-            f"[{styles.get(r.status, 'default')}]{status}[/]",
-            "" if r.exit_code is None else str(r.exit_code),
-            "" if k.get("moved_couriers") is None else str(k["moved_couriers"]),
-            coverage,
-            slack,
-        )
-    return table
-
-
-def run_details(record: RunRecord) -> Any:
-    """A Rich renderable with everything recorded about one run."""
-    from rich.table import Table
-
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    r = record
-    rows: list[tuple[str, str]] = [
-        ("run", r.run_id),
-        ("city", r.city),
-        ("shift start", r.shift_start),
-        ("status", r.status + (" (dry run)" if r.dry_run else "")),
-        ("exit code", "" if r.exit_code is None else str(r.exit_code)),
-        ("phase", r.phase or ""),
-        ("started", r.started_at),
-        ("ended", r.ended_at or ""),
-        ("took", _took(r)),
-        ("process", f"pid {r.pid} on {r.host}"),
-        ("inputs sha256", r.inputs_sha256 or ""),
-        ("data", str(r.extra.get("data_dir") or "")),
-        ("config", str(r.extra.get("config") or "")),
-        ("plan id", r.plan_id or ""),
-        ("plan folder", r.plan_dir or ""),
-    ]
-    if r.kpis:
-        k = r.kpis
-        rows.append(
-            (
-                "kpis",
-                f"{k.get('eligible_couriers')} eligible, {k.get('moved_couriers')} moved, "
-                f"{k.get('travel_minutes')} travel min, shortage {k.get('shortage_before')} -> "
-                f"{k.get('shortage')}, coverage {_pct(k.get('coverage_before'))} -> "
-                f"{_pct(k.get('coverage'))}",
-            )
-        )
-    if r.extra.get("objective") is not None:
-        rows.append(("objective", f"{r.extra['objective']} ({r.extra.get('plan_status')})"))
-    action = r.extra.get("publish_action")
-    if action or r.slack_ts:
-        rows.append(
-            ("slack", f"{action or ''} {r.slack_channel or ''} ts {r.slack_ts or '-'}".strip())
-        )
-    timings = r.extra.get("timings_ms") or {}
-    if timings:
-        # The history stores keys sorted; show phases in the order they run.
-        order = {name: i for i, name in enumerate(PHASES)}
-        ordered = sorted(timings.items(), key=lambda kv: order.get(kv[0], len(order)))
-        rows.append(("phases", ", ".join(f"{k} {v} ms" for k, v in ordered)))
-    if r.extra.get("recovered"):
-        rows.append(("completes", ", ".join(r.extra["recovered"])))
-    if r.extra.get("command"):
-        rows.append(("command", str(r.extra["command"])))
-    if r.error:
-        rows.append(("error", r.error))
-    from rich.text import Text
-
-    for key, value in rows:
-        table.add_row(key, Text(value))
-    return table
-
-
-def runs_json(records: list[RunRecord]) -> str:
-    """Runs as a JSON array (one object per run, every recorded field)."""
-    return json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False) + "\n"
-
-
-def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if not iso:
-        return ""
-    try:
-        ts = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return ts.strftime(fmt)
-
-
-def _took(r: RunRecord) -> str:
-    if not r.ended_at:
-        return ""
-    try:
-        seconds = (
-            datetime.fromisoformat(r.ended_at) - datetime.fromisoformat(r.started_at)
-        ).total_seconds()
-    except ValueError:
-        return ""
-    return f"{seconds:.1f}s" if seconds < 600 else f"{seconds / 60:.0f}m"

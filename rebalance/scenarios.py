@@ -35,8 +35,9 @@ import pandas as pd
 from .config import Config
 from .errors import ConfigError
 from .inputs import Inputs
-from .optimize import solve
+from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
+from .views.wording import percent, plural
 
 __all__ = [
     "FrozenMap",
@@ -267,7 +268,7 @@ class Scenario:
         parts: list[str] = []
         if self.close_restaurants:
             n = len(self.close_restaurants)
-            parts.append(f"close {n} restaurant{'s' if n != 1 else ''}")
+            parts.append(f"close {plural(n, 'restaurant')}")
         if self.close_share:
             zones = ", ".join(f"{_pct(s)} in {z}" for z, s in sorted(self.close_share.items()))
             parts.append(f"close restaurants: {zones}")
@@ -294,7 +295,7 @@ class Scenario:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.3g}%"
+    return percent(x, significant=3)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -462,6 +463,17 @@ def _config(scenario: Scenario, config: Config) -> Config:
 # ------------------------------------------------------------------------ solve
 
 
+def _shift(
+    config: Config, shift_start: Any, shift_end: Any
+) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    """The shift as aware Timestamps: text (city time without an offset) parsed once."""
+    from .timeparse import parse_timestamp
+
+    tz = config.city.timezone
+    end = None if shift_end is None else parse_timestamp(shift_end, tz)
+    return parse_timestamp(shift_start, tz), end
+
+
 def solve_scenario(
     scenario: Scenario,
     inputs: Inputs,
@@ -471,7 +483,8 @@ def solve_scenario(
 ) -> Plan:
     """The plan of one scenario, to inspect or plot like any other plan."""
     new_inputs, new_config = apply(scenario, inputs, config)
-    return solve(new_inputs, new_config, shift_start, shift_end)
+    start, end = _shift(new_config, shift_start, shift_end)
+    return solve_shift(new_inputs, new_config, start, end)
 
 
 def run_scenario(
@@ -489,7 +502,8 @@ def run_scenario(
     """
     config = config or Config()
     new_inputs, new_config = apply(scenario, inputs, config)
-    plan = solve(new_inputs, new_config, shift_start, shift_end)
+    start, end = _shift(new_config, shift_start, shift_end)
+    plan = solve_shift(new_inputs, new_config, start, end)
     row: dict[str, Any] = {
         "scenario": scenario.name,
         "description": scenario.describe(),
@@ -594,6 +608,8 @@ def sweep(
         seen.add(item.name)
     for item in items:  # fail on a bad scenario before spending time on solves
         apply(item, inputs, config)
+    # Parsed once here; each scenario then only converts the Timestamps.
+    shift_start, shift_end = _shift(config or Config(), shift_start, shift_end)
 
     if client is not None:
         futures = client.map(

@@ -8,10 +8,11 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["FlowResult", "min_cost_flow", "min_weight_cover"]
+__all__ = ["FlowResult", "LinearResult", "linear_program", "min_cost_flow", "min_weight_cover"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,92 @@ def min_weight_cover(weights: np.ndarray, demand: int) -> np.ndarray:
         chosen.append(item)
         total -= int(weights[item])
     return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class LinearResult:
+    """Outcome of an LP or MIP solve.
+
+    ``status``: 'optimal' (proven), 'feasible' (a limit stopped it with a solution),
+    'infeasible', or 'limit' (stopped with no solution). ``bound`` is the solver's proven
+    bound on the optimum (the objective itself for an LP solved to optimality).
+    ``duals``/``reduced_costs`` are those of an LP (``c - A^T y`` convention).
+    """
+
+    status: str
+    x: np.ndarray
+    objective: float
+    bound: float
+    duals: np.ndarray
+    reduced_costs: np.ndarray
+    seconds: float
+
+
+def linear_program(
+    cost: np.ndarray,
+    matrix: object,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    *,
+    integer: np.ndarray | None = None,
+    time_limit: float | None = None,
+) -> LinearResult:
+    """Minimise ``cost @ x`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``.
+
+    ``matrix`` is a scipy CSR matrix. Without ``integer`` this is an LP solved by GLOP
+    (primal simplex; its duals are exact for the basis it proves optimal). With an
+    ``integer`` mask it is a MIP solved by SCIP to a zero gap, so 'optimal' is a proof.
+    """
+    import time
+
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    t0 = time.perf_counter()
+    model = mbh.ModelBuilderHelper()
+    lo: Any = np.asarray(col_lo, float)
+    hi: Any = np.asarray(col_hi, float)
+    c: Any = np.asarray(cost, float)
+    rlo: Any = np.asarray(row_lo, float)
+    rhi: Any = np.asarray(row_hi, float)
+    model.fill_model_from_sparse_data(lo, hi, c, rlo, rhi, matrix)
+    is_mip = integer is not None and bool(np.any(integer))
+    if is_mip:
+        assert integer is not None
+        for j in np.flatnonzero(integer).tolist():
+            model.set_var_integrality(j, True)
+    solver = mbh.ModelSolverHelper("scip" if is_mip else "glop")
+    if time_limit is not None:
+        solver.set_time_limit_in_seconds(max(float(time_limit), 0.01))
+    solver.solve(model)
+    status = solver.status()
+    seconds = time.perf_counter() - t0
+    n = len(cost)
+    empty = np.zeros(0)
+    name = getattr(status, "name", str(status))
+    if name == "OPTIMAL":
+        x = np.asarray(solver.variable_values(), float)
+        obj = float(solver.objective_value())
+        if is_mip:
+            return LinearResult(
+                "optimal", x, obj, float(solver.best_objective_bound()), empty, empty, seconds
+            )
+        return LinearResult(
+            "optimal",
+            x,
+            obj,
+            obj,
+            np.asarray(solver.dual_values(), float),
+            np.asarray(solver.reduced_costs(), float),
+            seconds,
+        )
+    if name == "FEASIBLE" and solver.has_solution():
+        x = np.asarray(solver.variable_values(), float)
+        bound = float(solver.best_objective_bound()) if is_mip else -np.inf
+        return LinearResult(
+            "feasible", x, float(solver.objective_value()), bound, empty, empty, seconds
+        )
+    if name == "INFEASIBLE":
+        return LinearResult("infeasible", np.zeros(n), np.nan, np.nan, empty, empty, seconds)
+    return LinearResult("limit", np.zeros(n), np.nan, -np.inf, empty, empty, seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,9 +11,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-__all__ = ["floor_quarter_hour", "parse_timestamp", "parse_timestamps"]
+from .errors import TimestampError
 
-_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+__all__ = ["floor_quarter_hour", "in_timezone", "parse_iso", "parse_timestamp", "parse_timestamps"]
+
+# An offset after a time of day (a date alone, "2026-11-30", has none: its "-30" is the day).
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
 _ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?$"
 
@@ -58,24 +63,38 @@ def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
 
 
 def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
-    """One timestamp (str, datetime or Timestamp) as an aware UTC Timestamp.
+    """One timestamp (ISO 8601 text, datetime or Timestamp) as an aware UTC Timestamp;
+    without an offset it is wall-clock time in ``timezone`` (`in_timezone`).
 
-    Raises ValueError with a message an operator can act on.
+    Raises `TimestampError` (a ValueError) with a message an operator can act on.
     """
     if isinstance(value, pd.Timestamp | datetime):
-        ts = pd.Timestamp(value)
-        if ts.tzinfo is None:
-            ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
-        return ts.tz_convert("UTC").as_unit("ns")
+        return in_timezone(pd.Timestamp(value), timezone)
+    return in_timezone(parse_iso(value), timezone)
+
+
+def parse_iso(value: Any) -> pd.Timestamp:
+    """ISO 8601 text as a Timestamp: aware when the text has an offset, else naive
+    (a wall-clock time, for `in_timezone` to place in a city's timezone).
+
+    Raises `TimestampError` (a ValueError) with a message an operator can act on.
+    """
     text = str(value).strip()
-    series = parse_timestamps(pd.Series([text]), timezone)
-    ts = series.iloc[0]
-    if pd.isna(ts):
-        raise ValueError(
-            f"{text!r} is not an ISO 8601 timestamp; expected e.g. '2026-11-30T19:00' "
-            "(city time) or '2026-11-30T19:00+01:00'"
-        )
-    return pd.Timestamp(ts)
+    if re.fullmatch(_ISO_RE, text):
+        with contextlib.suppress(ValueError):
+            return pd.Timestamp(text).as_unit("ns")
+    raise TimestampError(
+        f"{text!r} is not an ISO 8601 timestamp; expected e.g. '2026-11-30T19:00' "
+        "(city time) or '2026-11-30T19:00+01:00'"
+    )
+
+
+def in_timezone(ts: pd.Timestamp, timezone: str) -> pd.Timestamp:
+    """``ts`` as an aware UTC Timestamp: a naive one is wall-clock time in ``timezone``
+    (on the autumn DST overlap the first occurrence, a spring-gap time moved forward)."""
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+    return ts.tz_convert("UTC").as_unit("ns")
 
 
 def floor_quarter_hour(now: datetime, timezone: str) -> pd.Timestamp:

@@ -29,6 +29,7 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -842,3 +843,106 @@ def _read_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
     if masked:
         data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
     return opcode, data, at + n
+
+
+class InProcessSlack:
+    """A Slack client for the publisher (`rebalance.publish.SlackApi`) answering from a
+    `FakeSlack` in this process, without HTTP: the fake transport of fast tests.
+
+    Payloads go through a JSON round trip, as on the wire. Only the ``error`` switch
+    applies (429, 5xx and slow answers need the real client over HTTP).
+    """
+
+    def __init__(self, fake: FakeSlack, token: str = TOKEN):
+        self.fake = fake
+        self.token = token
+        self.base_url = "in-process://fakeslack/api/"
+        self.timeout = 1.0
+
+    def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from rebalance.slack import FailureKind, SlackCallError
+
+        params = json.loads(json.dumps({k: v for k, v in params.items() if v is not None}))
+        self.fake.calls.append((method, dict(params)))
+        switch = self.fake._take(method)
+        if switch is not None:
+            if switch.kind != "error":
+                raise NotImplementedError(f"{switch.kind} needs the fake over HTTP")
+            raise SlackCallError(
+                method,
+                FailureKind.API,
+                error=switch.options["error"],
+                needed=switch.options.get("needed"),
+            )
+        try:
+            return self.fake.dispatch(method, params, f"Bearer {self.token}")
+        except _ApiError as exc:
+            raise SlackCallError(method, FailureKind.API, error=exc.error) from None
+
+    def _paged(self, method: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            data = self._call(method, {**params, "cursor": cursor, "include_all_metadata": True})
+            yield from data.get("messages") or []
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+
+    def auth_test(self) -> dict[str, Any]:
+        return self._call("auth.test", {})
+
+    def join(self, channel: str) -> dict[str, Any]:
+        return self._call("conversations.join", {"channel": channel})
+
+    def post_message(self, **payload: Any) -> dict[str, Any]:
+        return self._call("chat.postMessage", payload)
+
+    def update_message(self, **payload: Any) -> dict[str, Any]:
+        return self._call("chat.update", payload)
+
+    def history(self, channel: str, *, oldest: float) -> Iterator[dict[str, Any]]:
+        return self._paged(
+            "conversations.history", {"channel": channel, "oldest": f"{oldest:.6f}", "limit": 200}
+        )
+
+    def replies(self, channel: str, ts: str) -> Iterator[dict[str, Any]]:
+        return self._paged("conversations.replies", {"channel": channel, "ts": ts, "limit": 200})
+
+    def upload_files(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        files: list[dict[str, Any]],
+        initial_comment: str | None = None,
+    ) -> dict[str, Any]:
+        shared = []
+        for f in files:
+            data = f["content"].encode()
+            file_id = f"F{next(self.fake._ids):08d}"
+            self.fake.uploads[file_id] = {
+                "filename": f["filename"],
+                "length": len(data),
+                "data": data,
+            }
+            shared.append({"id": file_id, "title": f["title"]})
+        return self._call(
+            "files.completeUploadExternal",
+            {
+                "files": shared,
+                "channel_id": channel,
+                "thread_ts": thread_ts,
+                "initial_comment": initial_comment,
+            },
+        )
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(
+            self._call("chat.getPermalink", {"channel": channel, "message_ts": ts})["permalink"]
+        )
+
+    def wait(self, seconds: float) -> None:
+        pass
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.token, "xoxb-***")

@@ -26,9 +26,12 @@ EXPECTED = [
     "PublishError",
     "RebalanceError",
     "build_problem",
+    "forecast",
     "load",
     "load_config",
+    "load_orders",
     "read_plan",
+    "replay",
     "solve",
     "solve_problem",
 ]
@@ -51,10 +54,12 @@ def test_solve_stays_the_function_after_submodule_imports():
     """Importing the CLI, scenarios or batch modules never turns rebalance.solve into a module."""
     code = (
         "import rebalance.cli, rebalance.scenarios, rebalance.batch, rebalance.optimize\n"
-        "import rebalance\nprint(callable(rebalance.solve), callable(rebalance.load))"
+        "import rebalance.forecasting, rebalance.replaying\n"
+        "import rebalance\nprint(callable(rebalance.solve), callable(rebalance.load), "
+        "callable(rebalance.forecast), callable(rebalance.replay))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True True"
+    assert out.stdout.strip() == "True True True True"
 
 
 def test_import_is_light():
@@ -84,7 +89,7 @@ def test_plan_repr_and_summary():
     """repr and summary() give the headline numbers in one glance."""
     plan = solve(load(VALID), Config(), SHIFT)
     assert "status='optimal'" in repr(plan)
-    assert "coverage 40.0% -> 70.0%" in plan.summary()
+    assert "coverage 40.0% -> 71.2%" in plan.summary()
 
 
 def test_infeasible_plan_cannot_be_written(tmp_path):

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeslack import FakeSlack, InProcessSlack, block_problems
 
-from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD
+from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, approval_blocks
 from rebalance.app.commands import Command, CommandError, parse
 from rebalance.app.messages import esc
 from rebalance.config import load_config
 from rebalance.generate import generate_city
 from rebalance.history import Approval, History
 from rebalance.inputs import Inputs, load
+from rebalance.optimize import solve
 from rebalance.overrides import apply_overrides, overrides_for_shift, unknown_restaurants
+from rebalance.publish import message_problems
 from rebalance.runner import run
 
 REPO = Path(__file__).parent.parent
@@ -222,6 +225,63 @@ def test_dry_run_with_an_approval_channel_shows_the_request(
     assert payload["channel"] == "C0APPROVE"
     (actions,) = [b for b in payload["blocks"] if b["type"] == "actions"]
     assert [e["action_id"] for e in actions["elements"]] == [ACTION_APPROVE, ACTION_HOLD]
+
+
+def test_the_approval_message_of_a_slot_plan_says_what_now_and_what_is_coming(
+    town: Path, inputs: Inputs
+) -> None:
+    """A plan in slots goes up with its moves at the shift start, the slots to come,
+    what its thread will hold, and both buttons, within Slack's limits."""
+    plan = solve(inputs, load_config(town / "rebalance.toml"), "2026-11-30T19:00")
+    assert plan.slot_count > 1
+    text, blocks = approval_blocks(plan, _approval(plan_id=plan.plan_id), timezone=plan.timezone)
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    start = plan.local(plan.shift_start)
+    assert any(s.startswith(f"*Move now, {start:%H:%M}*") for s in sections)
+    second = plan.local(plan.slot_starts()[1])
+    (coming,) = [s for s in sections if s.startswith(f"*Coming up* ({plan.slot_count} slots")]
+    assert f"• *{second:%H:%M}*:" in coming
+    footer = blocks[-2]["elements"][0]["text"]
+    assert "Approve publishes it to <#C0PLANS>" in footer and "slots.csv" in footer
+    assert [e["action_id"] for e in blocks[-1]["elements"]] == [ACTION_APPROVE, ACTION_HOLD]
+    assert message_problems({"text": text, "blocks": blocks}) == []
+    assert block_problems(blocks) == []
+
+
+def test_run_puts_its_plan_up_for_approval_through_its_client_once(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run with an approval channel posts the plan it holds through the client it is given,
+    once per version; a revision supersedes the older request with a link to it."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)  # only the given client may post
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    client = InProcessSlack(fake)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"},
+        history={"path": str(tmp_path / "h.sqlite3")},
+    )
+    first = run(config, town, shift_start="2026-11-30T19:00", client=client)
+    again = run(config, town, shift_start="2026-11-30T19:00", client=client)
+    assert [first.publish.action, again.publish.action] == [
+        "approval-requested",
+        "approval-pending",
+    ]
+    assert fake.messages("C0PLANS") == []
+    (request,) = fake.messages("C0APPROVE")
+    assert request["metadata"]["event_payload"]["plan_id"] == first.plan.plan_id
+    with History(config.history_path) as h:
+        stored = h.approval(first.publish.plan_key, first.publish.content_hash)
+    assert stored is not None and stored.status == "pending"
+    assert (stored.run_id, stored.plan_dir) == (first.run_id, str(first.plan_dir))
+
+    busier = config.with_changes(demand={"orders_per_courier_hour": 2.0})
+    revised = run(busier, town, shift_start="2026-11-30T19:00", client=client)
+    assert revised.publish.action == "approval-requested"
+    older, newer = fake.messages("C0APPROVE")
+    assert newer["ts"] == revised.publish.ts
+    assert "Superseded by <https://" in str(older["blocks"])
+    assert not [b for b in older["blocks"] if b["type"] == "actions"]
 
 
 def test_bolt_and_waitress_live_in_their_modules() -> None:

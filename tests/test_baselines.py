@@ -30,7 +30,10 @@ def problem(tmp_path: Path, seed: int, *, travel_times: bool = False, **changes:
         seed=seed,
         travel_times=travel_times,
     )
-    config = rebalance.load_config(path / "rebalance.toml")
+    # The baselines model CONTRACT section 2: one slot for the whole shift.
+    config = rebalance.load_config(path / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 24 * 60}
+    )
     if changes:
         config = config.with_changes(**changes)
     inputs = rebalance.load(path, config)

@@ -371,3 +371,129 @@ def test_committed_samples_match_the_builder(tmp_path: Path) -> None:
     load_builder().build_all(tmp_path)
     for sample in ("paris", "lyon"):
         assert files(tmp_path / sample) == files(SAMPLES / sample), sample
+
+
+# ------------------------------------------------- shift in slots: demand, log-ons, orders
+
+SLOTTED: dict[str, Any] = {"zones": 20, "couriers": 1500, "restaurants": 300, "seed": 21}
+
+
+@pytest.fixture(scope="module")
+def slotted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated city with a demand table, staggered couriers and 28 days of orders."""
+    return generate_city(
+        tmp_path_factory.mktemp("slotted"),
+        demand=True,
+        staggered=True,
+        history_days=28,
+        **SLOTTED,
+    )
+
+
+def test_new_options_leave_the_plain_tables_alone(tmp_path: Path, slotted: Path) -> None:
+    """Zones and restaurants are byte for byte those of the plain city; couriers keep their
+    ids, zones, vehicles and statuses (only the windows change)."""
+    plain = generate_city(tmp_path, **SLOTTED)
+    for name in ("zones.csv", "restaurants.csv"):
+        assert (plain / name).read_bytes() == (slotted / name).read_bytes(), name
+    a, b = read(plain, "couriers"), read(slotted, "couriers")
+    for column in ("courier_id", "zone_id", "vehicle", "status"):
+        assert a[column].tolist() == b[column].tolist(), column
+    assert a["available_until"].tolist() != b["available_until"].tolist()
+    assert sorted(p.name for p in plain.iterdir()) == [
+        "couriers.csv",
+        "rebalance.toml",
+        "restaurants.csv",
+        "zones.csv",
+    ]
+
+
+def test_demand_table_has_an_evening_profile(slotted: Path) -> None:
+    """One row per restaurant and 30-minute slot, on the shift's boundaries with the city's
+    offset; the shift's mean is the restaurant's rate; the peak is 19:30-20:30, late is low."""
+    from rebalance import Config
+    from rebalance.forecasting import shift_grid
+    from rebalance.timeparse import parse_timestamps
+
+    demand = read(slotted, "demand")
+    assert list(demand.columns) == ["restaurant_id", "slot_start", "expected_orders_per_hour"]
+    assert len(demand) == SLOTTED["restaurants"] * 8
+    grid = shift_grid(Config(), "2026-11-30T19:00")
+    starts = parse_timestamps(demand["slot_start"], "Europe/Paris")
+    assert grid.is_boundary(starts).all()
+    assert demand["slot_start"].str.endswith("+01:00").all()
+    rate = demand["expected_orders_per_hour"].astype(float)
+    rest = read(slotted, "restaurants").set_index("restaurant_id")["expected_orders_per_hour"]
+    mean = rate.groupby(demand["restaurant_id"]).mean()
+    assert np.allclose(mean, rest.astype(float).reindex(mean.index), atol=0.01)
+    city = rate.groupby(demand["slot_start"].str[11:16]).sum()
+    assert city.idxmax() in {"19:30", "20:00", "20:30"}
+    assert city["22:30"] < 0.25 * city.max() and city["19:00"] > city["22:30"]
+
+
+def test_staggered_couriers_log_on_and_off_during_the_shift(slotted: Path) -> None:
+    """Some couriers log on during the shift; about half of those present at the start are
+    gone by its last slot."""
+    from rebalance import Config, load
+    from rebalance.forecasting import shift_grid
+    from rebalance.slots import presence
+
+    inputs = load(slotted)
+    grid = shift_grid(Config(), "2026-11-30T19:00")
+    first, last = presence(inputs.couriers, grid, 60)
+    at_start = first == 0
+    gone = (last[at_start] < grid.count - 1).mean()
+    assert 0.35 < gone < 0.65
+    assert ((first > 0) & (first < grid.count)).mean() > 0.15
+
+
+def test_order_history_has_daily_and_weekly_seasonality(slotted: Path) -> None:
+    """28 past days of valid orders: busier Fridays and Saturdays, a dinner peak at 20:00,
+    restaurants of very different sizes; the shift's own day in shift_orders.csv."""
+    from rebalance import load
+    from rebalance.orders import load_orders
+
+    inputs = load(slotted)
+    past = load_orders(slotted / "orders.csv", inputs.restaurants).table
+    today = load_orders(slotted / "shift_orders.csv", inputs.restaurants).table
+    local = past["placed_at"].dt.tz_convert("Europe/Paris")
+    assert local.dt.date.nunique() == 28 and local.max() < pd.Timestamp(
+        "2026-11-30", tz="Europe/Paris"
+    )
+    per_day = local.dt.date.value_counts()
+    weekday = pd.Series(per_day.values, index=pd.to_datetime(per_day.index).day_of_week)
+    by_weekday = weekday.groupby(level=0).mean()
+    assert by_weekday[[4, 5]].min() > by_weekday[[0, 1]].max()
+    by_hour = local.dt.hour.value_counts()
+    assert by_hour.idxmax() in {19, 20} and by_hour.get(16, 0) < by_hour[20] / 3
+    sizes = past["restaurant_id"].value_counts()
+    assert sizes.quantile(0.9) > 3 * sizes.quantile(0.1)
+    assert not set(past["order_id"]) & set(today["order_id"])
+    today_local = today["placed_at"].dt.tz_convert("Europe/Paris")
+    assert (today_local.dt.date == pd.Timestamp("2026-11-30").date()).all()
+    closed = set(inputs.restaurants.loc[inputs.restaurants["status"] == "closed", "restaurant_id"])
+    assert not closed & set(today["restaurant_id"])
+
+
+def test_slotted_city_is_deterministic_and_configured(tmp_path: Path, slotted: Path) -> None:
+    """Same seed, same bytes; rebalance.toml carries the [shift] it was made for."""
+    again = generate_city(tmp_path, demand=True, staggered=True, history_days=28, **SLOTTED)
+    assert files(again) == files(slotted)
+    config = tomllib.loads((slotted / "rebalance.toml").read_text(encoding="utf-8"))
+    assert config["shift"] == {"hours": 4.0, "slot_minutes": 30}
+
+
+def test_cli_generate_writes_the_slot_tables(tmp_path: Path) -> None:
+    """`rebalance generate --demand --staggered --history-days 2` writes demand, orders and
+    shift_orders beside the usual tables."""
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+
+    args = ["generate", str(tmp_path), "--zones", "3", "--couriers", "20", "--restaurants", "10"]
+    result = CliRunner().invoke(app, [*args, "--demand", "--staggered", "--history-days", "2"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert {"demand.csv", "orders.csv", "shift_orders.csv"} <= set(names)
+    bad = CliRunner().invoke(app, [*args, "--demand", "--slot-minutes", "25"])
+    assert bad.exit_code == 2 and "does not divide" in bad.output

@@ -234,3 +234,38 @@ def test_duplicate_names_the_first_occurrence(tmp_path):
     """A repeated id says on which line it first appeared."""
     found, _ = problems(tmp_path, "DuplicateZoneId")
     assert "first at line 4" in found[0].message
+
+
+def test_same_content_has_one_fingerprint_however_it_was_read_or_built(tmp_path):
+    """CSV, Parquet, padded values and Inputs.replace of the same data give one sha256."""
+    inputs = load(VALID)
+    assert inputs.replace().sha256 == inputs.sha256
+    rebuilt = inputs.replace(
+        zones=inputs.zones.copy(),
+        couriers=inputs.couriers.assign(
+            available_from=inputs.couriers["available_from"].dt.tz_convert("Asia/Tokyo")
+        ),
+    )
+    assert rebuilt.sha256 == inputs.sha256
+    other = tmp_path / "parquet-and-padded"
+    shutil.copytree(VALID, other)
+    zones = pd.read_csv(other / "zones.csv", dtype={"zone_id": str, "name": str})
+    (other / "zones.csv").unlink()
+    pq.write_table(pa.Table.from_pandas(zones, preserve_index=False), other / "zones.parquet")
+    text = (other / "restaurants.csv").read_text().splitlines()
+    padded = [text[0]] + [",".join(f" {v} " for v in line.split(",")) for line in text[1:]]
+    (other / "restaurants.csv").write_text("\n".join(padded) + "\n")
+    again = load(other)
+    assert again.files != inputs.files  # other bytes ...
+    assert again.sha256 == inputs.sha256  # ... same content
+
+
+def test_fingerprint_changes_with_any_value_the_plan_depends_on():
+    """One changed demand, capacity or name changes the fingerprint."""
+    inputs = load(VALID)
+    restaurants = inputs.restaurants.copy()
+    restaurants.loc[0, "expected_orders_per_hour"] += 0.5
+    zones = inputs.zones.copy()
+    zones.loc[0, "name"] = "Renamed"
+    assert inputs.replace(restaurants=restaurants).sha256 != inputs.sha256
+    assert inputs.replace(zones=zones).sha256 != inputs.sha256

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rebalance.errors import LockHeldError
-from rebalance.lock import RunLock, lock_path, read_holder
+from rebalance.lock import RunLock, read_holder
 
 SHIFT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
 
@@ -85,16 +85,6 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         holder = read_holder(path)
         assert holder is not None and holder.pid == os.getpid()
         assert holder.extra["run_id"] == "next"
-
-
-def test_lock_paths_separate_cities_shifts_and_dry_runs(tmp_path: Path) -> None:
-    """Cities with the same slug, other shifts and dry runs get their own lock files."""
-    a = lock_path(tmp_path, "Saint-Denis", SHIFT)
-    assert a.parent == tmp_path and a.name.startswith("saint-denis-") and "20261130T1800Z" in a.name
-    assert a != lock_path(tmp_path, "Saint Denis", SHIFT)
-    assert a != lock_path(tmp_path, "Saint-Denis", SHIFT.replace(hour=19))
-    assert a != lock_path(tmp_path, "Saint-Denis", SHIFT, dry_run=True)
-    assert lock_path(tmp_path, "Saint-Denis", SHIFT) == a
 
 
 def test_read_holder_of_unreadable_file_is_none(tmp_path: Path) -> None:

@@ -23,10 +23,15 @@ def read(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def test_the_three_notebooks_exist():
-    """Plan a shift, what-if and calibrate are all there."""
+def test_the_notebooks_exist():
+    """Plan a shift, what-if, calibrate, and forecast and replay are all there."""
     names = [p.name for p in NOTEBOOKS]
-    assert names == ["01_plan_a_shift.ipynb", "02_what_if.ipynb", "03_calibrate.ipynb"]
+    assert names == [
+        "01_plan_a_shift.ipynb",
+        "02_what_if.ipynb",
+        "03_calibrate.ipynb",
+        "04_forecast_replay.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from util import SHIFT, VALID, courier, restaurant, write_city, zone
+from util import SHIFT, VALID, courier, restaurant, snapshot, write_city, zone
 
-from rebalance import Config, build_problem, load, solve
+from rebalance import build_problem, load, solve
 from rebalance.model import haversine_km
 
 # Two zones 1.5 km apart (bike: 1.5 * 1.3 / 15 * 60 = 7.8 min) and one 30 km away.
@@ -22,7 +22,7 @@ FAR = zone("F", 49.1266, 2.3522)
 def plan_for(tmp_path, zones, restaurants, couriers, travel_times=None, config=None, **kw):
     """Write a tiny city and solve it for the 19:00 test shift."""
     city = write_city(tmp_path / "city", zones, restaurants, couriers, travel_times)
-    cfg = config or Config()
+    cfg = config or snapshot()
     return solve(load(city, cfg), cfg, kw.pop("shift_start", SHIFT), **kw)
 
 
@@ -41,7 +41,7 @@ def test_eligibility_boundaries(tmp_path):
         courier("offline", "A", status="OFFLINE"),
         courier("available", "A", status="available"),
     ]
-    p = build_problem(load(write_city(tmp_path, [A], [], couriers)), Config(), SHIFT)
+    p = build_problem(load(write_city(tmp_path, [A], [], couriers)), snapshot(), SHIFT)
     assert sorted(p.eligible["courier_id"]) == ["available", "ok_edge"]
 
 
@@ -53,7 +53,7 @@ def test_demand_rounds_up(tmp_path):
         restaurant("r3", "B", 2.6),
         restaurant("r4", "B", 9, status="closed"),
     ]
-    p = build_problem(load(write_city(tmp_path, [A, B], rests, [])), Config(), SHIFT)
+    p = build_problem(load(write_city(tmp_path, [A, B], rests, [])), snapshot(), SHIFT)
     assert p.required.tolist() == [2, 2]
     assert p.demand.tolist() == pytest.approx([5.0, 2.6])
 
@@ -157,7 +157,7 @@ def test_priority_weights_shortage(tmp_path):
 
 def test_surplus_cost_discourages_piling_up(tmp_path):
     """With a surplus cost, spare couriers go where the surplus costs least (or stay)."""
-    cfg = Config().with_changes(costs={"surplus_minutes": 10})
+    cfg = snapshot(costs={"surplus_minutes": 10})
     plan = plan_for(
         tmp_path,
         [A, B],
@@ -263,8 +263,8 @@ def test_pause_list_loses_fewest_orders(tmp_path):
 def test_same_inputs_give_identical_files(tmp_path):
     """Two solves of the same inputs write byte-identical moves.csv and zones.csv."""
     inputs = load(VALID)
-    a = solve(inputs, Config(), SHIFT).write(tmp_path / "a")
-    b = solve(load(VALID), Config(), SHIFT).write(tmp_path / "b")
+    a = solve(inputs, snapshot(), SHIFT).write(tmp_path / "a")
+    b = solve(load(VALID), snapshot(), SHIFT).write(tmp_path / "b")
     for name in ("moves.csv", "zones.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
     ja = pd.read_json(a / "plan.json", typ="series")
@@ -273,7 +273,7 @@ def test_same_inputs_give_identical_files(tmp_path):
 
 def test_objective_matches_its_parts():
     """The reported objective equals moves + shortage + surplus terms and the flow's optimum."""
-    plan = solve(load(VALID), Config(), SHIFT)
+    plan = solve(load(VALID), snapshot(), SHIFT)
     parts = plan.kpis["objective_breakdown"]
     assert plan.objective == pytest.approx(sum(parts.values()), abs=1e-3)
     assert plan.best_bound == pytest.approx(plan.objective, abs=1e-2)
@@ -284,14 +284,14 @@ def test_objective_matches_its_parts():
 
 def test_shift_end_defaults_to_four_hours(tmp_path):
     """shift_end is shift_start + 4 h unless given."""
-    plan = solve(load(VALID), Config(), SHIFT)
+    plan = solve(load(VALID), snapshot(), SHIFT)
     assert plan.shift_end - plan.shift_start == pd.Timedelta(hours=4)
     assert plan.to_dict()["shift_start"] == "2026-11-30T19:00:00+01:00"
 
 
 def test_dst_shift_start_is_local(tmp_path):
     """A summer shift start without offset is read as CEST (+02:00)."""
-    plan = solve(load(VALID), Config(), "2026-07-01T19:00")
+    plan = solve(load(VALID), snapshot(), "2026-07-01T19:00")
     assert plan.to_dict()["shift_start"] == "2026-07-01T19:00:00+02:00"
     assert np.isfinite(plan.objective)
 

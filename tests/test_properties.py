@@ -162,7 +162,7 @@ def test_plan_is_valid_and_optimal(city):
     zones, rests, couriers, costs = city
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_city(Path(tmp), zones, rests, couriers)
-        config = Config().with_changes(costs=costs)
+        config = Config().with_changes(costs=costs, shift={"slot_minutes": 24 * 60})
         plan = solve(load(folder, config), config, "2026-11-30T19:00")
     expected, elig = reference(zones, rests, couriers, costs)
     if expected is None:

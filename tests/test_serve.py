@@ -143,7 +143,7 @@ def _history(server: Server) -> History:
 
 def _key(server: Server, shift: str) -> str:
     cfg = load_config(server.config)
-    return plan_key(cfg.city.name, pd.Timestamp(shift, tz=cfg.city.timezone).isoformat())
+    return plan_key(cfg.city.name, pd.Timestamp(shift, tz=cfg.city.timezone))
 
 
 def _answers(fake: FakeSlack, name: str, n: int = 1) -> list[dict[str, Any]]:

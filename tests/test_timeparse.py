@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from rebalance.timeparse import floor_quarter_hour, parse_timestamp, parse_timestamps
+from rebalance.errors import TimestampError
+from rebalance.timeparse import (
+    floor_quarter_hour,
+    in_timezone,
+    parse_iso,
+    parse_timestamp,
+    parse_timestamps,
+)
 
 
 def test_naive_is_city_time_and_offset_is_kept():
@@ -64,3 +71,28 @@ def test_floor_quarter_hour_in_city_time():
     assert floor_quarter_hour(datetime(2026, 11, 30, 17, 59, tzinfo=UTC), "Asia/Kolkata") == (
         pd.Timestamp("2026-11-30T17:45Z")
     )
+
+
+def test_a_date_alone_is_midnight_city_time_not_an_offset():
+    """'2026-11-30' is midnight in the city: its '-30' is the day, not a UTC offset."""
+    want = pd.Timestamp("2026-11-29T23:00Z")
+    assert parse_timestamps(pd.Series(["2026-11-30"]), "Europe/Paris")[0] == want
+    assert parse_timestamp("2026-11-30", "Europe/Paris") == want
+
+
+def test_parse_iso_keeps_wall_time_naive_until_placed_in_a_city():
+    """Text without an offset stays wall-clock time; in_timezone places it in each city."""
+    wall = parse_iso(" 2026-11-30T19:00 ")
+    assert wall.tzinfo is None
+    assert in_timezone(wall, "Europe/Paris") == pd.Timestamp("2026-11-30T18:00Z")
+    assert in_timezone(wall, "America/New_York") == pd.Timestamp("2026-12-01T00:00Z")
+    aware = parse_iso("2026-11-30T19:00+01:00")
+    assert in_timezone(aware, "America/New_York") == pd.Timestamp("2026-11-30T18:00Z")
+
+
+def test_bad_timestamp_is_a_usage_error_and_a_value_error():
+    """A bad timestamp is exit 2 on the command line and still a ValueError for callers."""
+    with pytest.raises(TimestampError) as info:
+        parse_iso("30/11/2026 19:00")
+    assert isinstance(info.value, ValueError) and info.value.exit_code == 2
+    assert "ISO 8601" in str(info.value)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from fakeslack import block_problems, visible_chars
+
+from rebalance import Config
+from rebalance.plan import Plan
+from rebalance.publish import MAX_MESSAGE_CHARS, message_problems
 
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid"
@@ -94,3 +101,85 @@ def restaurant(rid: str, zone_id: str, orders: float, status: str = "open") -> d
         "status": status,
         "expected_orders_per_hour": orders,
     }
+
+
+def snapshot(**sections: dict) -> Config:
+    """The default configuration with one slot for the whole shift (CONTRACT section 2)."""
+    return Config().with_changes(shift={"slot_minutes": 24 * 60}, **sections)
+
+
+def synthetic_plan(
+    zones: int, moves: int, *, name_chars: int = 20, paused: int = 3, seed: int = 0
+) -> Plan:
+    """A plan built directly (no solver): every zone short, long names, many routes."""
+    rng = np.random.default_rng(seed)
+    ids = [f"Z{i:04d}" for i in range(zones)]
+    need = rng.integers(1, 40, zones)
+    short = rng.integers(0, 5, zones)
+    frame = pd.DataFrame(
+        {
+            "zone_id": ids,
+            "name": [("Quartier " + "é&<x>" * name_chars)[: max(1, name_chars)] for _ in ids],
+            "open_restaurants": rng.integers(0, 50, zones),
+            "demand_orders_per_hour": need * 2.5,
+            "required_couriers": need,
+            "couriers_before": need - short - 2,
+            "couriers_after": need - short,
+            "moved_in": rng.integers(0, 9, zones),
+            "moved_out": rng.integers(0, 9, zones),
+            "shortage": short,
+            "surplus": 0,
+            "action": np.where(
+                short > 0, "short", np.where(rng.random(zones) < 0.5, "receive", "send")
+            ),
+            "pause_restaurants": [
+                ";".join(f"R{i:05d}{j:03d}" for j in range(paused)) if s else ""
+                for i, s in enumerate(short)
+            ],
+            "paused_orders_per_hour": short * 2.0,
+        }
+    )
+    src = rng.integers(0, max(zones, 1), moves)
+    dst = rng.integers(0, max(zones, 1), moves)
+    move_frame = pd.DataFrame(
+        {
+            "courier_id": [f"C{i:06d}" for i in range(moves)],
+            "vehicle": rng.choice(["bike", "ebike", "scooter", "car"], moves),
+            "from_zone": [ids[i] if zones else "Z" for i in src],
+            "to_zone": [ids[i] if zones else "Z" for i in dst],
+            "travel_minutes": rng.random(moves) * 30,
+        }
+    )
+    return Plan(
+        plan_id="synthetic",
+        city="Llanfair" + "pwll" * 50,
+        timezone="Europe/Paris",
+        shift_start=pd.Timestamp("2026-11-30T18:00Z"),
+        shift_end=pd.Timestamp("2026-11-30T22:00Z"),
+        status="feasible",
+        objective=1.0,
+        best_bound=0.5,
+        solve_seconds=1.0,
+        inputs_sha256="x",
+        kpis={
+            "eligible_couriers": moves * 2,
+            "moved_couriers": moves,
+            "travel_minutes": 1e6,
+            "shortage": int(short.sum()),
+            "zones_short": int((short > 0).sum()),
+            "coverage_before": 0.5,
+            "coverage": 0.9,
+            "paused_orders_per_hour": 12.5,
+        },
+        zones=frame,
+        moves=move_frame,
+    )
+
+
+def assert_within_limits(payloads: list[dict[str, Any]]) -> None:
+    """Every payload is within Slack's limits, by our checker and by the fake Slack's."""
+    for payload in payloads:
+        assert message_problems(payload) == [], payload["text"]
+        assert block_problems(payload["blocks"]) == []
+        assert visible_chars(payload["blocks"]) <= MAX_MESSAGE_CHARS
+        assert 0 < len(payload["text"]) <= 3000

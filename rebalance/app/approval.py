@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rebalance.config import Config
     from rebalance.history import Approval, History
     from rebalance.plan import Plan
-    from rebalance.slack import SlackClient
+    from rebalance.publish import PublishResult, SlackApi
 
 __all__ = [
     "ACTION_APPROVE",
@@ -50,31 +50,45 @@ _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 def publish_or_request_approval(
-    plan_dir: str | Path,
+    plan: Plan,
     *,
+    plan_dir: str | Path,
     config: Config,
     channel: str | None = None,
     dry_run: bool = False,
     history: History,
+    client: SlackApi | None = None,
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
-) -> Any:
+) -> PublishResult:
     """What `rebalance run` does with its plan: `rebalance.publish.publish` it, or, with
-    ``[slack] approval_channel`` set, `request_approval`. Returns a `PublishResult`."""
+    ``[slack] approval_channel`` set, `request_approval`.
+
+    ``plan`` is published from memory; ``plan_dir`` is the folder it was written to,
+    which an approval request records so that Approve publishes that very plan later.
+    """
     if approval_wanted(config):
         return request_approval(
-            plan_dir,
+            plan,
+            plan_dir=plan_dir,
             config=config,
             channel=channel,
             dry_run=dry_run,
             history=history,
+            client=client,
             run_id=run_id,
             log=log,
         )
     from rebalance.publish import publish
 
     return publish(
-        plan_dir, config=config, channel=channel, dry_run=dry_run, history=history, log=log
+        plan,
+        config=config,
+        channel=channel,
+        dry_run=dry_run,
+        history=history,
+        client=client,
+        log=log,
     )
 
 
@@ -133,11 +147,23 @@ def approval_blocks(
 
     pending: Approve and Hold; held: Approve only; approved and superseded: no buttons,
     who and when (or the pointer to the newer plan). ``note`` adds a line (an error).
+
+    The body is the parent message the shared channel will get (`build_messages`):
+    for a plan in slots, what to move at the shift start and what is coming slot by
+    slot; what the thread will hold is named in the footer.
     """
     from rebalance.publish import build_messages
+    from rebalance.views.wording import plural
 
-    parent = build_messages(plan, channel=approval.channel)[0]
+    messages = build_messages(plan, channel=approval.channel)
+    parent = messages[0]
     blocks = list(parent["blocks"][:-1])  # its footer speaks of the thread's files
+    files = (
+        "moves.csv, zones.csv and slots.csv" if plan.slot_count > 1 else "moves.csv and zones.csv"
+    )
+    parts = len(messages) - 1
+    rest = f"{plural(parts, 'more message')} (what does not fit here), " if parts else ""
+    thread = f"its thread gets {rest}{files}"
     target = channel_ref(approval.target_channel)
     value = button_value(approval.plan_key, approval.content_hash)
     approve = {
@@ -158,7 +184,7 @@ def approval_blocks(
     status = approval.status
     footer = f"Plan {esc(plan.plan_id)} · {esc(plan.status)} · "
     if status == "pending":
-        text = f"Plan awaiting approval: Approve publishes it to {target}."
+        text = f"Plan awaiting approval: Approve publishes it to {target}; {thread}."
         blocks += [context(footer + text), {"type": "actions", "elements": [approve, hold]}]
     elif status == "held":
         approve = {**approve, "text": {"type": "plain_text", "text": "Approve after all"}}
@@ -188,7 +214,7 @@ def _metadata(plan_key: str, content_hash: str, plan_id: str) -> dict[str, Any]:
 
 
 def edit_approval(
-    client: SlackClient,
+    client: SlackApi,
     plan: Plan,
     approval: Approval,
     *,
@@ -211,43 +237,48 @@ def edit_approval(
     )
 
 
-def permalink(client: SlackClient, channel: str, ts: str | None) -> str | None:
-    """A link to a message, or None when Slack cannot give one."""
+def permalink(client: SlackApi, channel: str, ts: str | None) -> str | None:
+    """A link to a message, or None when Slack (or a client without
+    ``chat.getPermalink``) cannot give one."""
     from rebalance.slack import SlackCallError
 
-    if not ts:
+    link = getattr(client, "permalink", None)
+    if not ts or link is None:
         return None
     try:
-        return client.permalink(channel, ts) or None
+        return str(link(channel, ts)) or None
     except SlackCallError:
         return None
 
 
 def request_approval(
-    plan_dir: str | Path,
+    plan: Plan,
     *,
+    plan_dir: str | Path,
     config: Config,
     channel: str | None = None,
     dry_run: bool = False,
     history: History,
+    client: SlackApi | None = None,
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
-) -> Any:
-    """Put the plan in ``plan_dir`` up for approval once; returns a `PublishResult`
-    whose ``action`` is ``approval-requested``, ``approval-pending`` (this version is
-    already up), ``approved`` (already approved and published) or ``dry-run``.
+) -> PublishResult:
+    """Put ``plan`` (written to ``plan_dir``) up for approval once; returns a
+    `PublishResult` whose ``action`` is ``approval-requested``, ``approval-pending``
+    (this version is already up), ``approved`` (already approved and published) or
+    ``dry-run``.
 
-    ``channel`` (default ``[slack] channel``) is where Approve publishes it.
+    ``channel`` (default ``[slack] channel``) is where Approve publishes it; ``client``
+    defaults to a `SlackClient` from the environment.
     """
     from rebalance.history import Approval, utc_now
-    from rebalance.plan import read_plan
     from rebalance.publish import PublishResult, content_hash, plan_key
+    from rebalance.publish.protocol import target_channel
 
     say = log or (lambda _line: None)
-    plan = read_plan(plan_dir)
     approval_channel = _channel_id(config.slack.approval_channel, "slack.approval_channel")
-    target = _channel_id(channel or config.slack.channel, "slack.channel")
-    key = plan_key(plan.city, plan.local(plan.shift_start).isoformat())
+    target = target_channel(config, channel)
+    key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     pending = Approval(
         plan_key=key,
@@ -285,9 +316,12 @@ def request_approval(
         )
         return PublishResult(action, approval_channel, existing.ts, key, chash, 0, [payload])
 
-    from rebalance.slack import SlackCallError, SlackClient
+    from rebalance.slack import SlackCallError
 
-    client = SlackClient.from_env(log=log)
+    if client is None:
+        from rebalance.slack import SlackClient
+
+        client = SlackClient.from_env(log=log)
     try:
         ts = _find(client, approval_channel, key, chash, plan)
         if ts is not None:
@@ -314,7 +348,7 @@ def _replace(approval: Approval, **changes: Any) -> Approval:
     return replace(approval, **changes)
 
 
-def _find(client: SlackClient, channel: str, key: str, chash: str, plan: Plan) -> str | None:
+def _find(client: SlackApi, channel: str, key: str, chash: str, plan: Plan) -> str | None:
     """The ts of a request for this plan version already in the channel (a crash
     between posting and recording), or None."""
     import pandas as pd
@@ -334,7 +368,7 @@ def _find(client: SlackClient, channel: str, key: str, chash: str, plan: Plan) -
 
 
 def _supersede_older(
-    client: SlackClient,
+    client: SlackApi,
     history: History,
     key: str,
     chash: str,

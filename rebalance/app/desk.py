@@ -134,10 +134,11 @@ class Desk:
     def status(self, city: str | None) -> str:
         """The shift at a glance: latest plan, its message, overrides."""
         from rebalance.overrides import overrides_for_shift
+        from rebalance.paths import slug
         from rebalance.publish import plan_key
 
         name = self.config.city.name
-        if city is not None and city.casefold() != name.casefold():
+        if city is not None and city.casefold() != name.casefold() and slug(city) != slug(name):
             return f"Unknown city `{esc(city)}`: this app serves *{esc(name)}* (`/rebalance status {esc(name)}`)."
         tz = self.config.city.timezone
         with self.store() as history:
@@ -153,7 +154,7 @@ class Desk:
                     f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
                     f"{k.get('moved_couriers', '?')} couriers moved, shortage {k.get('shortage', '?')}."
                 )
-                key = plan_key(name, shift.isoformat())
+                key = plan_key(name, shift)
                 pub = history.publication(key, self.config.slack.channel)
                 if pub is not None:
                     lines.append(
@@ -374,7 +375,8 @@ class Desk:
 
     def _approve(self, history: History, approval: Approval, user: User) -> str:
         from rebalance.errors import PublishError
-        from rebalance.lock import RunLock, lock_path
+        from rebalance.lock import RunLock
+        from rebalance.paths import lock_path
         from rebalance.plan import read_plan
         from rebalance.publish import publish
 
@@ -418,24 +420,27 @@ class Desk:
         self._edit(claimed)
         try:
             plan = read_plan(claimed.plan_dir)
+            local = plan.local(plan.shift_start)
             lock = RunLock(
-                lock_path(
-                    self.config.history_path.parent / "locks",
-                    plan.city,
-                    plan.shift_start.to_pydatetime(),
-                ),
-                what=f"{plan.city}, shift {plan.local(plan.shift_start):%Y-%m-%d %H:%M %Z}",
-                info={"command": "serve (approve)", "city": plan.city},
+                lock_path(history.path, plan.city, plan.shift_start),
+                what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
+                info={
+                    "command": "serve (approve)",
+                    "city": plan.city,
+                    "shift_start": local.isoformat(),
+                },
             )
+            client = self.client()
             result = self._waiting_for_lock(
                 plan.shift_start,
                 lambda: _locked(
                     lock,
                     lambda: publish(
-                        claimed.plan_dir,
+                        plan,
                         config=self.config,
                         channel=claimed.target_channel,
                         history=history,
+                        client=client,
                         log=lambda line: self.event("slack", line.removeprefix("publish: ")),
                     ),
                 ),

@@ -1,4 +1,5 @@
-"""Publishing to Slack (CONTRACT sections 5 and 6) against the fake Slack server."""
+"""The exactly-once publisher (rebalance.publish.protocol; CONTRACT sections 5 and 6),
+against the fake Slack over HTTP and in-process, and `rebalance publish`."""
 
 from __future__ import annotations
 
@@ -14,62 +15,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-from fakeslack import BOT_NAME, TOKEN, block_problems, visible_chars
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from fakeslack import BOT_NAME, TOKEN, FakeSlack, InProcessSlack
 from typer.testing import CliRunner
 
 from rebalance.cli import app
 from rebalance.config import Config, load_config
 from rebalance.errors import ConfigError, PublishError
-from rebalance.generate import generate_city
 from rebalance.history import History
-from rebalance.inputs import load
-from rebalance.optimize import solve
-from rebalance.plan import Plan, read_plan
+from rebalance.plan import read_plan
 from rebalance.publish import (
-    EVENT_TYPE,
-    MAX_MESSAGE_CHARS,
-    build_messages,
     content_hash,
-    describe_changes,
-    message_problems,
     plan_key,
     publish,
-    snapshot,
 )
 
-SHIFT = "2026-11-30T19:00"
 CHANNEL = "C0PLANS"
 REBALANCE = str(Path(sys.executable).parent / "rebalance")
 runner = CliRunner()
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-def _solve_to(data: Path, out: Path, config: Config) -> Path:
-    plan = solve(load(data, config), config, SHIFT)
-    plan.write(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Plan folders: ``a`` (a small city), ``b`` (its revision: demand up), ``big`` (200 zones)."""
-    root = tmp_path_factory.mktemp("plans")
-    small = generate_city(root / "small", zones=12, couriers=160, restaurants=80, seed=3)
-    cfg = load_config(small / "rebalance.toml")
-    revised = cfg.with_changes(demand={"orders_per_courier_hour": 2.0})
-    big = generate_city(root / "big", zones=200, couriers=6000, restaurants=2400, seed=0)
-    return {
-        "a": _solve_to(small, root / "plan-a", cfg),
-        "b": _solve_to(small, root / "plan-b", revised),
-        "big": _solve_to(big, root / "plan-big", load_config(big / "rebalance.toml")),
-    }
 
 
 @pytest.fixture
@@ -92,7 +59,7 @@ def config(tmp_path: Path) -> Path:
 
 def _publish(plan_dir: Path, history: History, **kw: Any):
     kw.setdefault("channel", CHANNEL)
-    return publish(plan_dir, config=Config(), history=history, **kw)
+    return publish(read_plan(plan_dir), config=Config(), history=history, **kw)
 
 
 def _folder_digest(folder: Path) -> dict[str, str]:
@@ -106,189 +73,7 @@ def _cli(*args: object, env: dict[str, str] | None = None):
     return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
-def synthetic_plan(
-    zones: int, moves: int, *, name_chars: int = 20, paused: int = 3, seed: int = 0
-) -> Plan:
-    """A plan built directly (no solver): every zone short, long names, many routes."""
-    rng = np.random.default_rng(seed)
-    ids = [f"Z{i:04d}" for i in range(zones)]
-    need = rng.integers(1, 40, zones)
-    short = rng.integers(0, 5, zones)
-    frame = pd.DataFrame(
-        {
-            "zone_id": ids,
-            "name": [("Quartier " + "é&<x>" * name_chars)[: max(1, name_chars)] for _ in ids],
-            "open_restaurants": rng.integers(0, 50, zones),
-            "demand_orders_per_hour": need * 2.5,
-            "required_couriers": need,
-            "couriers_before": need - short - 2,
-            "couriers_after": need - short,
-            "moved_in": rng.integers(0, 9, zones),
-            "moved_out": rng.integers(0, 9, zones),
-            "shortage": short,
-            "surplus": 0,
-            "action": np.where(
-                short > 0, "short", np.where(rng.random(zones) < 0.5, "receive", "send")
-            ),
-            "pause_restaurants": [
-                ";".join(f"R{i:05d}{j:03d}" for j in range(paused)) if s else ""
-                for i, s in enumerate(short)
-            ],
-            "paused_orders_per_hour": short * 2.0,
-        }
-    )
-    src = rng.integers(0, max(zones, 1), moves)
-    dst = rng.integers(0, max(zones, 1), moves)
-    move_frame = pd.DataFrame(
-        {
-            "courier_id": [f"C{i:06d}" for i in range(moves)],
-            "vehicle": rng.choice(["bike", "ebike", "scooter", "car"], moves),
-            "from_zone": [ids[i] if zones else "Z" for i in src],
-            "to_zone": [ids[i] if zones else "Z" for i in dst],
-            "travel_minutes": rng.random(moves) * 30,
-        }
-    )
-    return Plan(
-        plan_id="synthetic",
-        city="Llanfair" + "pwll" * 50,
-        timezone="Europe/Paris",
-        shift_start=pd.Timestamp("2026-11-30T18:00Z"),
-        shift_end=pd.Timestamp("2026-11-30T22:00Z"),
-        status="feasible",
-        objective=1.0,
-        best_bound=0.5,
-        solve_seconds=1.0,
-        inputs_sha256="x",
-        kpis={
-            "eligible_couriers": moves * 2,
-            "moved_couriers": moves,
-            "travel_minutes": 1e6,
-            "shortage": int(short.sum()),
-            "zones_short": int((short > 0).sum()),
-            "coverage_before": 0.5,
-            "coverage": 0.9,
-            "paused_orders_per_hour": 12.5,
-        },
-        zones=frame,
-        moves=move_frame,
-    )
-
-
-def _assert_within_limits(payloads: list[dict[str, Any]]) -> None:
-    for payload in payloads:
-        assert message_problems(payload) == [], payload["text"]
-        assert block_problems(payload["blocks"]) == []
-        assert visible_chars(payload["blocks"]) <= MAX_MESSAGE_CHARS
-        assert 0 < len(payload["text"]) <= 3000
-
-
 # ------------------------------------------------------------------ messages
-
-
-def test_plan_key_normalises_city_and_instant():
-    """The plan key ignores city case and how the same local instant is written."""
-    assert plan_key("Paris", "2026-11-30T19:00:00+01:00") == plan_key(
-        " paris ", "2026-11-30T19:00+01:00"
-    )
-    assert plan_key("Saint Denis", "2026-11-30T19:00+01:00") == "saint-denis@2026-11-30T19:00+01:00"
-    assert plan_key("Paris", "2026-11-30T19:00+01:00") != plan_key(
-        "Paris", "2026-11-30T20:00+01:00"
-    )
-
-
-def test_content_hash_ignores_timings_and_row_order(plans):
-    """The content hash depends on zones and moves only, not on timings or row order."""
-    plan = read_plan(plans["a"])
-    shuffled = dataclasses.replace(
-        plan,
-        zones=plan.zones.iloc[::-1].reset_index(drop=True),
-        moves=plan.moves.sample(frac=1, random_state=1),
-        timings={"solve": 99.0},
-        solve_seconds=99.0,
-    )
-    assert content_hash(shuffled) == content_hash(plan)
-    assert content_hash(read_plan(plans["b"])) != content_hash(plan)
-
-
-def test_parent_message_has_header_kpis_table_actions_moves_and_metadata(plans):
-    """The parent has a header, the KPIs, one zone table, the moves, a text fallback and metadata."""
-    plan = read_plan(plans["a"])
-    [parent, *_] = build_messages(plan, channel=CHANNEL)
-    kinds = [b["type"] for b in parent["blocks"]]
-    assert kinds[0] == "header" and kinds.count("table") == 1
-    header = parent["blocks"][0]["text"]["text"]
-    assert header.startswith(plan.city) and "19:00–23:00" in header
-    fields = " ".join(f["text"] for f in parent["blocks"][1]["fields"])
-    assert "Coverage" in fields and "Couriers moved" in fields and "Shortage left" in fields
-    assert "coverage" in parent["text"] and "couriers moved" in parent["text"]
-    texts = json.dumps(parent["blocks"], ensure_ascii=False)
-    assert "Largest moves" in texts
-    assert parent["metadata"]["event_type"] == EVENT_TYPE
-    assert parent["metadata"]["event_payload"] == {
-        "plan_key": plan_key(plan.city, plan.local(plan.shift_start).isoformat()),
-        "content_hash": content_hash(plan),
-        "plan_id": plan.plan_id,
-    }
-    _assert_within_limits(build_messages(plan, channel=CHANNEL))
-
-
-def test_short_zones_list_restaurants_to_pause():
-    """A short zone appears under "Action needed" with the restaurants to pause."""
-    plan = synthetic_plan(5, 10, paused=2, seed=4)
-    parent = build_messages(plan, channel=CHANNEL)[0]
-    texts = json.dumps(parent["blocks"], ensure_ascii=False)
-    first_short = plan.zones[plan.zones["action"] == "short"].iloc[0]
-    assert "Action needed" in texts
-    assert first_short["pause_restaurants"].split(";")[0] in texts
-    assert "&lt;x&gt;" in texts  # zone names are escaped for mrkdwn
-
-
-def test_200_zone_plan_posts_within_every_limit(plans):
-    """A generated 200-zone plan: parent and thread parts within Slack's limits, "+N more" shown."""
-    plan = read_plan(plans["big"])
-    payloads = build_messages(plan, channel=CHANNEL)
-    _assert_within_limits(payloads)
-    texts = json.dumps(payloads[0]["blocks"], ensure_ascii=False)
-    assert "more in the thread" in texts
-    shown = sum(len(b["rows"]) - 1 for p in payloads for b in p["blocks"] if b["type"] == "table")
-    assert shown == len(plan.attention())
-
-
-def test_worst_case_200_zone_plan_within_every_limit():
-    """200 short zones with long names and 6,000 moves on ~6,000 routes still fit, with the rest in the thread."""
-    plan = synthetic_plan(200, 6000, name_chars=200, paused=60)
-    payloads = build_messages(plan, channel=CHANNEL)
-    _assert_within_limits(payloads)
-    assert len(payloads[0]["blocks"][0]["text"]["text"]) <= 150
-    rows = sum(len(b["rows"]) - 1 for p in payloads for b in p["blocks"] if b["type"] == "table")
-    assert rows == 200
-
-
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    zones=st.integers(0, 260),
-    moves=st.integers(0, 800),
-    name_chars=st.integers(1, 120),
-    paused=st.integers(0, 40),
-)
-def test_any_city_size_fits_the_limits(zones, moves, name_chars, paused):
-    """Whatever the city size, every payload respects every Slack limit."""
-    plan = synthetic_plan(zones, moves, name_chars=name_chars, paused=paused)
-    _assert_within_limits(build_messages(plan, channel=CHANNEL))
-
-
-def test_describe_changes_names_zones_and_couriers(plans):
-    """The "what changed" text lists zones whose numbers moved and couriers added or dropped."""
-    old = snapshot(read_plan(plans["a"]))
-    old["moves"]["CGONE"] = ["Z1", "Z2"]
-    new = snapshot(read_plan(plans["b"]))
-    new["moves"]["CNEW"] = ["Z3", "Z4"]
-    text = describe_changes(old, new)
-    assert text.startswith("*Plan revised.*")
-    assert "zone(s) changed" in text and "CNEW (Z3 → Z4)" in text and "CGONE (was Z1 → Z2)" in text
-    assert len(text) <= 2800
-    huge = {"zones": {f"Z{i}": [i, 0, 0, 0, 0, 0] for i in range(500)}, "moves": {}}
-    assert len(describe_changes({}, huge)) <= 2800
 
 
 # ----------------------------------------------------------- exactly once
@@ -310,13 +95,49 @@ def test_publish_twice_posts_one_message(plans, slack_env, history):
     assert record.content_hash == first.content_hash
 
 
+def test_in_process_client_posts_once_then_revises_in_place(plans, history):
+    """With an in-process fake transport: one parent, re-runs post nothing, a revision edits it."""
+    fake = FakeSlack()  # never started: no HTTP at all
+    client = InProcessSlack(fake)
+    plan_a, plan_b = read_plan(plans["a"]), read_plan(plans["b"])
+    first = publish(plan_a, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert first.action == "posted" and first.thread_replies == 1  # the files
+    again = publish(plan_a, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert again.action == "unchanged"
+    revised = publish(plan_b, config=Config(), channel=CHANNEL, history=history, client=client)
+    assert revised.action == "updated" and revised.ts == first.ts
+    [parent] = fake.messages(CHANNEL)
+    assert parent["metadata"]["event_payload"]["content_hash"] == content_hash(plan_b)
+    note = fake.replies(first.ts, CHANNEL)[-1]["text"]
+    assert note.startswith("*Plan revised.*")
+
+
+def test_in_process_refusal_is_a_publish_error_with_a_fix(plans, history):
+    """A Slack refusal through any client becomes exit 5 naming what to do."""
+    fake = FakeSlack()
+    fake.fail("chat.postMessage", "error", error="is_archived")
+    plan = read_plan(plans["a"])
+    with pytest.raises(PublishError) as info:
+        publish(
+            plan,
+            config=Config(),
+            channel=CHANNEL,
+            history=history,
+            client=InProcessSlack(fake),
+        )
+    assert info.value.exit_code == 5 and "archived" in str(info.value)
+    assert history.publication(plan_key(plan.city, plan.local(plan.shift_start)), CHANNEL) is None
+
+
 def test_thread_holds_files_and_overflow(plans, slack_env, history):
-    """The thread gets what did not fit and moves.csv + zones.csv, uploaded via files_upload_v2."""
+    """The thread gets what did not fit and moves.csv, zones.csv and (with slots) slots.csv,
+    uploaded via files_upload_v2."""
     result = _publish(plans["big"], history)
     replies = slack_env.replies(result.ts)
     assert len(replies) == result.thread_replies == len(result.payloads) - 1
     files = replies[-1]["files"]
-    assert [f["name"].rsplit("-", 1)[-1] for f in files] == ["moves.csv", "zones.csv"]
+    names = [f["name"].rsplit("-", 1)[-1] for f in files]
+    assert names == ["moves.csv", "zones.csv", "slots.csv"]
     plan = read_plan(plans["big"])
     moves_upload = next(
         u for u in slack_env.uploads.values() if u["filename"].endswith("moves.csv")
@@ -508,10 +329,10 @@ def test_posts_to_one_channel_are_paced(plans, slack_env, history, monkeypatch):
 def test_channel_is_required_and_must_be_an_id(plans, history):
     """No channel anywhere, or a channel name: a configuration error naming slack.channel."""
     with pytest.raises(ConfigError) as info:
-        publish(plans["a"], config=Config(), history=history)
+        publish(read_plan(plans["a"]), config=Config(), history=history)
     assert info.value.exit_code == 3 and "slack.channel" in str(info.value)
     with pytest.raises(ConfigError, match="channel ID"):
-        publish(plans["a"], config=Config(), channel="#ops", history=history)
+        publish(read_plan(plans["a"]), config=Config(), channel="#ops", history=history)
 
 
 # --------------------------------------------------------------------- CLI
@@ -526,25 +347,6 @@ def test_cli_publish_then_unchanged(plans, slack_env, config):
     result = _cli("publish", plans["a"], "--config", config)
     assert result.exit_code == 0 and "already up to date" in result.stdout
     assert len(slack_env.messages(CHANNEL)) == 1
-
-
-def test_cli_dry_run_prints_payloads_and_builder_link(plans, fake_slack, config, monkeypatch):
-    """--dry-run needs no token, posts nothing, writes no history, prints payloads + a link."""
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    monkeypatch.setenv("SLACK_API_URL", fake_slack.url)
-    result = _cli("publish", plans["big"], "--config", config, "--dry-run")
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
-    payloads = doc["payloads"]
-    assert payloads[0]["method"] == "chat.postMessage" and not payloads[0]["in_thread"]
-    assert payloads[0]["payload"]["metadata"]["event_type"] == EVENT_TYPE
-    assert payloads[-1]["method"] == "files_upload_v2"
-    assert payloads[0]["payload"] == build_messages(read_plan(plans["big"]), channel=CHANNEL)[0]
-    assert doc["block_kit_builder"].startswith(
-        "https://app.slack.com/block-kit-builder#%7B%22blocks%22"
-    )
-    assert fake_slack.calls == []
-    assert not (config.parent / "state").exists()
 
 
 def test_cli_no_token_exits_5_before_any_call(plans, slack_env, config, monkeypatch):
@@ -639,7 +441,9 @@ def test_cli_errors_exit_5_with_a_fix(case, plans, slack_env, config, monkeypatc
         m.get("thread_ts") for c in slack_env.channels.values() for m in c.messages
     ) or not any(c.messages for c in slack_env.channels.values())
     with History(config.parent / "state" / "history.sqlite3") as store:
-        assert store.publication(plan_key("x", "y"), channel) is None
+        assert (
+            store.publication(plan_key("x", pd.Timestamp("2026-11-30", tz="UTC")), channel) is None
+        )
         assert store._db.execute("SELECT COUNT(*) FROM publications").fetchone()[0] == 0
     assert _folder_digest(plans["a"]) == before
 
@@ -683,14 +487,91 @@ def test_subprocess_publish(plans, fake_slack, config):
 
 def test_cli_publish_exits_6_when_the_shift_is_locked(plans, slack_env, config):
     """A publish while a run holds the (city, shift) lock exits 6 at once and posts nothing."""
-    from rebalance.lock import RunLock, lock_path
+    from rebalance.lock import RunLock
+    from rebalance.paths import lock_path
 
     plan = read_plan(plans["a"])
     cfg = load_config(config)
-    path = lock_path(cfg.history_path.parent / "locks", plan.city, plan.shift_start.to_pydatetime())
+    path = lock_path(cfg.history_path, plan.city, plan.shift_start)
     with RunLock(path, what="test holder"):
         result = _cli("publish", plans["a"], "--config", config)
     assert result.exit_code == 6, result.output
     assert "pid" in result.stderr
     assert slack_env.messages(CHANNEL) == []
     assert _cli("publish", plans["a"], "--config", config).exit_code == 0
+
+
+def test_slot_plan_says_what_now_and_what_is_coming(plans, slack_env, history):
+    """A plan in slots: the parent says what to do now and what is coming; later moves are
+    in the thread, and the uploaded moves.csv carries slot_start."""
+    plan = read_plan(plans["slots"])
+    assert plan.slot_count == 8 and plan.moves["slot_start"].nunique() > 1
+    result = _publish(plans["slots"], history)
+    [parent] = slack_env.messages(CHANNEL)
+    text = json.dumps(parent["blocks"])
+    start = plan.local(plan.shift_start)
+    assert f"Move now, {start:%H:%M}" in text and "Coming up" in text
+    later = [
+        s for s in plan.slot_starts()[1:] if len(plan.moves_at(list(plan.slot_starts()).index(s)))
+    ]
+    thread = json.dumps([r.get("blocks", []) for r in slack_env.replies(result.ts)])
+    for when in later:
+        assert f"Moves at {when:%H:%M}" in thread
+    moves_upload = next(
+        u for u in slack_env.uploads.values() if u["filename"].endswith("moves.csv")
+    )
+    header = moves_upload["data"].decode().splitlines()[0]
+    assert header.endswith(",slot_start")
+
+
+def test_cli_publish_reads_the_plan_folder_once(plans, slack_env, config, monkeypatch):
+    """`rebalance publish` reads the folder once: the lock and the publisher share the plan."""
+    import rebalance.plan
+
+    reads: list[Path] = []
+    real = rebalance.plan.read_plan
+
+    def counting(directory):
+        reads.append(Path(directory))
+        return real(directory)
+
+    monkeypatch.setattr(rebalance.plan, "read_plan", counting)
+    result = _cli("publish", plans["a"], "--config", config)
+    assert result.exit_code == 0, result.output
+    assert reads == [plans["a"]]
+
+
+def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_path, monkeypatch):
+    """A shift posted before the one slug rule ('st.-louis@...') is recognised: a re-run
+    leaves it, a re-run without its history record adopts it; nothing is posted twice."""
+    import dataclasses
+
+    import rebalance.publish.blocks as blocks
+    import rebalance.publish.protocol as protocol
+    from rebalance.publish.identity import earlier_plan_keys
+
+    plan = dataclasses.replace(read_plan(plans["a"]), city="St. Louis")
+    start = plan.local(plan.shift_start)
+    [earlier] = earlier_plan_keys(plan.city, start)
+    assert earlier.startswith("st.-louis@") and plan_key(plan.city, start).startswith("st-louis@")
+    fake = FakeSlack()
+    with monkeypatch.context() as patch:  # as the previous release posted it
+        patch.setattr(protocol, "plan_key", lambda city, when: earlier)
+        patch.setattr(blocks, "plan_key", lambda city, when: earlier)
+        with History(tmp_path / "old.sqlite3") as old:
+            first = publish(
+                plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
+            )
+            assert first.action == "posted" and first.plan_key == earlier
+    with History(tmp_path / "old.sqlite3") as old:
+        again = publish(
+            plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
+        )
+    assert again.action == "unchanged" and again.ts == first.ts
+    with History(tmp_path / "new.sqlite3") as new:
+        adopted = publish(
+            plan, config=Config(), channel=CHANNEL, history=new, client=InProcessSlack(fake)
+        )
+        assert adopted.action == "adopted" and adopted.ts == first.ts
+        assert new.publication(adopted.plan_key, CHANNEL) is not None
+    assert len(fake.messages(CHANNEL)) == 1

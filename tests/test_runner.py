@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from fakeslack import TOKEN, FakeSlack
+from fakeslack import TOKEN, FakeSlack, InProcessSlack
 
 from rebalance.config import load_config
 from rebalance.errors import ConfigError, InfeasibleError
@@ -25,6 +25,7 @@ from rebalance.lock import read_holder
 from rebalance.runner import run
 
 REBALANCE = str(Path(sys.executable).parent / "rebalance")
+PAUSE_RUN = Path(__file__).parent / "pause_run.py"
 SHIFT = "2026-11-30T19:00"
 SHIFT_ISO = "2026-11-30T19:00:00+01:00"
 CHANNEL = "C0PLANS"
@@ -58,7 +59,7 @@ def config_file(tmp_path: Path, city: Path) -> Path:
 
 @pytest.fixture
 def env(fake_slack: FakeSlack) -> dict[str, str]:
-    """Environment of a cron run: the fake Slack's URL and token, no proxy, no test pauses."""
+    """Environment of a cron run: the fake Slack's URL and token, no proxy."""
     skip = ("slack_", "rebalance_", "http_proxy", "https_proxy", "all_proxy")
     base = {k: v for k, v in os.environ.items() if not k.lower().startswith(skip)}
     return {
@@ -71,10 +72,11 @@ def env(fake_slack: FakeSlack) -> dict[str, str]:
 
 
 def _cli(config: Path, *args: str, env: dict[str, str], pause: str = "") -> subprocess.Popen[str]:
-    run_env = {**env, "REBALANCE_TEST_PAUSE_AFTER": pause} if pause else env
+    """`rebalance run` in a real process; ``pause`` (PHASE:SECONDS) sleeps after a phase."""
+    command = [sys.executable, str(PAUSE_RUN), pause] if pause else [REBALANCE]
     return subprocess.Popen(
-        [REBALANCE, "run", "--config", str(config), *args],
-        env=run_env,
+        [*command, "run", "--config", str(config), *args],
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -345,3 +347,31 @@ def test_dead_runs_are_marked_crashed_and_live_ones_left_alone(config_file: Path
         status = {r.run_id: r.status for r in h.runs(limit=10)}
     assert status[same.run_id] == "crashed" and status[gone.run_id] == "crashed"
     assert status[alive.run_id] == "running" and status[result.run_id] == "succeeded"
+
+
+def test_run_publishes_the_plan_it_solved_without_reading_it_back(config_file: Path) -> None:
+    """In one run the plan goes from the solver to Slack in memory; the folder is only written."""
+
+    def remove_files_once_written(phase: str) -> None:
+        if phase == "write":
+            [folder] = _plan_dirs(config_file)
+            for name in ("zones.csv", "moves.csv", "plan.json"):
+                (folder / name).unlink()
+
+    fake = FakeSlack()  # in-process: never started
+    result = run(
+        load_config(config_file),
+        shift_start=SHIFT,
+        client=InProcessSlack(fake),
+        after_phase=remove_files_once_written,
+    )
+    assert result.publish.action == "posted"
+    [parent] = fake.messages(CHANNEL)
+    assert parent["metadata"]["event_payload"]["plan_id"] == result.plan.plan_id
+
+
+def test_after_phase_sees_every_phase_in_order(config_file: Path) -> None:
+    """The after_phase seam is called once per phase, in the order the run goes through them."""
+    seen: list[str] = []
+    run(load_config(config_file), shift_start=SHIFT, dry_run=True, after_phase=seen.append)
+    assert seen == ["lock", "validate", "plan", "write", "publish"]

@@ -283,11 +283,27 @@ def test_plots_is_not_imported_by_the_package():
     assert out.stdout.strip() == "False"
 
 
-def test_plan_html_shows_kpis_and_zone_table():
-    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
-    _, plan = paris()
-    page = plan._repr_html_()
-    for text in ("Coverage", "99.1%", "Couriers moved", "Zones needing attention", "<details>"):
-        assert text in page
-    assert "75104" in page and "Hôtel-de-Ville" in page
-    assert f"Moves: {len(plan.moves)} couriers" in page
+# ------------------------------------------------------------------ served share
+
+
+def test_served_share_one_line_per_policy_on_given_axes(tmp_path):
+    """served_share draws no plan dashed and each plan solid, one point per slot, on the
+    axes it is given, with the shift's share in the legend and orders as bars behind."""
+    from rebalance.generate import generate_city
+    from rebalance.replaying import replay
+
+    city = generate_city(tmp_path, zones=6, couriers=80, restaurants=40, seed=2, history_days=1)
+    inputs = load(city)
+    plan = solve(inputs, load_config(city / "rebalance.toml"), SHIFT)
+    result = replay(inputs, city / "shift_orders.csv", None, SHIFT, plans={"tonight": plan})
+    fig, ax = plt.subplots()
+    assert plots.served_share(result, ax=ax) is ax
+    lines = ax.get_lines()
+    assert [line.get_linestyle() for line in lines] == ["--", "-"]
+    assert all(len(line.get_xdata()) == 8 for line in lines)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    share = result.policies.set_index("name")["share"]
+    assert legend[1] == f"tonight: {share['tonight']:.1%} over the shift"
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["19:00", "19:30"]
+    (twin,) = [a for a in fig.axes if a is not ax]
+    assert len(bar_containers(twin)[0]) == 8

@@ -1,0 +1,185 @@
+"""Replay at scale: 1,000 zones / 100,000 couriers / 1 million orders (target <= 10 s).
+
+Builds a generated city (staggered couriers), one million orders placed during the
+19:00-23:00 shift (restaurants weighted by their rate, times along the evening profile),
+a snapshot plan from `rebalance plan` and a slot plan of random moves (half as many as couriers) with
+``slot_start``, then measures:
+
+- ``rebalance replay DIR --orders orders.csv --plan snapshot --plan slots --format json``
+  as a whole fresh process (the console script, as users run it): wall, CPU, peak RSS;
+- in-process: reading and validating the orders (`load_orders`), and the replay itself
+  on loaded tables (`replay`), medians of ``--repeat`` runs.
+
+    .venv/bin/python benchmarks/replay_bench.py               # the target size
+    .venv/bin/python benchmarks/replay_bench.py --orders 100000 --zones 200 --couriers 20000
+
+Instances are cached in benchmarks/.work/replay/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import checked, machine, measure, rebalance_cmd  # noqa: E402
+
+from rebalance import load, load_config, load_orders, replay  # noqa: E402
+from rebalance.generate import daily_profile, generate_city  # noqa: E402
+
+SHIFT = "2026-11-30T19:00"
+SEED = 2026
+
+
+def build(work: Path, zones: int, couriers: int, orders: int) -> Path:
+    """The city, its orders, and two plan folders, reused while the sizes match."""
+    spec = {"zones": zones, "couriers": couriers, "orders": orders, "seed": SEED}
+    stamp = work / "spec.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == spec:
+        return work
+    shutil.rmtree(work, ignore_errors=True)
+    city = generate_city(
+        work / "city",
+        zones=zones,
+        couriers=couriers,
+        restaurants=couriers * 2 // 5,
+        seed=SEED,
+        staggered=True,
+    )
+    rng = np.random.default_rng(SEED)
+    rest = pd.read_csv(city / "restaurants.csv", dtype=str)
+    rate = rest["expected_orders_per_hour"].astype(float).to_numpy()
+    r = rng.choice(len(rest), size=orders, p=rate / rate.sum())
+    minutes = np.arange(240)
+    profile = daily_profile(19 + (minutes + 0.5) / 60)
+    at = rng.choice(minutes, size=orders, p=profile / profile.sum()) * 60 + rng.integers(
+        0, 60, size=orders
+    )
+    placed = np.datetime64("2026-11-30T19:00:00") + np.sort(at).astype("timedelta64[s]")
+    pd.DataFrame(
+        {
+            "order_id": [f"O{i:07d}" for i in range(1, orders + 1)],
+            "restaurant_id": rest["restaurant_id"].to_numpy()[r],
+            "placed_at": np.datetime_as_string(placed, unit="s"),
+        }
+    ).to_csv(work / "orders.csv", index=False)
+    checked(
+        measure(
+            [
+                *rebalance_cmd(),
+                "plan",
+                str(city),
+                "--shift-start",
+                SHIFT,
+                "--out",
+                str(work / "snapshot"),
+                "--format",
+                "json",
+            ]
+        ),
+        "rebalance plan",
+    )
+    slots = work / "slots"
+    shutil.copytree(work / "snapshot", slots)
+    cour = pd.read_csv(city / "couriers.csv", dtype=str)
+    zone_ids = pd.read_csv(city / "zones.csv", dtype=str)["zone_id"].to_numpy()
+    n = couriers // 2
+    starts = pd.date_range("2026-11-30T19:00", periods=8, freq="30min", tz="Europe/Paris")
+    pd.DataFrame(
+        {
+            "courier_id": rng.choice(cour["courier_id"].to_numpy(), size=n),
+            "vehicle": "bike",
+            "from_zone": "",
+            "to_zone": rng.choice(zone_ids, size=n),
+            "travel_minutes": 5.0,
+            "slot_start": [t.isoformat() for t in rng.choice(starts, size=n)],
+        }
+    ).to_csv(slots / "moves.csv", index=False)
+    stamp.write_text(json.dumps(spec))
+    return work
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zones", type=int, default=1000)
+    parser.add_argument("--couriers", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    work = build(HERE / ".work" / "replay", args.zones, args.couriers, args.orders)
+    city = work / "city"
+    cmd = [
+        *rebalance_cmd(),
+        "replay",
+        str(city),
+        "--orders",
+        str(work / "orders.csv"),
+        "--shift-start",
+        SHIFT,
+        "--plan",
+        str(work / "snapshot"),
+        "--plan",
+        str(work / "slots"),
+        "--format",
+        "json",
+    ]
+    runs = [checked(measure(cmd), "rebalance replay") for _ in range(args.repeat)]
+    doc = runs[0].json()
+
+    config = load_config(city / "rebalance.toml")
+    inputs = load(city, config)
+    load_times, replay_times = [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        orders = load_orders(work / "orders.csv", inputs.restaurants, config)
+        load_times.append(time.perf_counter() - t0)
+    from rebalance import read_plan
+
+    plans = {"snapshot": read_plan(work / "snapshot"), "slots": read_plan(work / "slots")}
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        replay(inputs, orders, config, SHIFT, plans=plans)
+        replay_times.append(time.perf_counter() - t0)
+
+    info = machine()
+    print(
+        f"# Replay benchmark ({info['CPU']}, {info['cores']} cores, {info['RAM']}, "
+        f"load average {os.getloadavg()[0]:.1f})\n"
+    )
+    print(
+        f"{args.zones:,} zones, {args.couriers:,} couriers, {args.orders:,} orders, "
+        f"2 plans (snapshot: {len(plans['snapshot'].moves):,} moves; slots: "
+        f"{len(plans['slots'].moves):,} moves with slot_start), 8 slots\n"
+    )
+    print("| measure | median s | peak RSS MB |")
+    print("|---|---:|---:|")
+    print(
+        f"| `rebalance replay ... --format json` (whole process) | "
+        f"{statistics.median(r.wall for r in runs):.2f} | {max(r.rss_mb for r in runs):.0f} |"
+    )
+    print(
+        f"| CPU of that process (user + system) | {statistics.median(r.cpu for r in runs):.2f} | |"
+    )
+    print(f"| `load_orders` (read + validate 1 file) | {statistics.median(load_times):.2f} | |")
+    print(f"| `replay` on loaded tables (3 policies) | {statistics.median(replay_times):.3f} | |")
+    print()
+    print("| policy | orders | served | share |")
+    print("|---|---:|---:|---:|")
+    for p in doc["policies"]:
+        print(f"| {p['name']} | {p['orders']:,} | {p['served']:,.0f} | {p['share']:.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,607 @@
+"""Forecast demand by slot from past orders (CONTRACT section 8) into a ``demand`` table (section 7).
+
+For the shift being planned, cut into the slots of `SlotGrid`, every past day of the
+history is looked at through the same wall-clock windows (slot k of 19:00-23:00 on a
+past day is that day's 19:00-19:30 ...). Days on or after the shift are never used.
+When the history holds at least two days on the shift's weekday, only those are used;
+otherwise every past day is.
+
+The estimate of restaurant r in slot k is its rate over the shift (its *level*) times its
+time-of-day *shape*, each shrunk toward its zone:
+
+- Level, Gamma-Poisson empirical Bayes. With C_r orders over an exposure of T_r hours
+  (the used days since its first order x the shift's hours), the posterior mean is
+  ``(C_r + a) / (T_r + a / m_z)``: m_z is the zone's pooled rate per restaurant-hour and
+  a = 1 / phi, where phi, the squared coefficient of variation of true levels around
+  their zone's mean, is estimated from the whole city by the method of moments (observed
+  variance minus the Poisson part). ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how
+  much of the level came from the zone: near 0 for a restaurant with a long busy
+  history, 1 for one with no exposure at all.
+- Shape, Dirichlet-multinomial empirical Bayes: ``(c_rk + b s_zk) / (C_r + b)``, s_zk
+  the zone's shape (itself shrunk toward the city's the same way) and b, in
+  pseudo-orders, estimated by the method of moments from how far restaurants' shapes
+  spread around their zone's beyond multinomial noise (`_concentration`). A restaurant
+  with a handful of orders follows its zone's evening curve; a busy one keeps its own.
+
+With a long history both reduce to the plain average (orders in the slot over the days,
+per hour). What it cannot estimate it says: a restaurant with no order in the history
+gets no row (the planner then uses ``expected_orders_per_hour`` of restaurants.csv, as
+section 7 says), and the report lists these restaurants.
+
+The backtest forecasts the history's last used day from the days before it (the same
+weekday rule, relative to that day) and compares with the orders that came, per zone and
+slot: MAE and bias in orders per hour, beside the error of the flat
+``expected_orders_per_hour`` of restaurants.csv, which is what a plan uses without a
+demand table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError, Issue
+from .inputs import Inputs
+from .orders import Orders, load_orders
+from .slots import SlotGrid
+from .timeparse import parse_timestamp
+
+__all__ = [
+    "DEMAND_COLUMNS",
+    "SHAPE_PRIOR_ORDERS",
+    "Backtest",
+    "Forecast",
+    "forecast",
+    "run_forecast",
+    "shift_grid",
+]
+
+#: The demand table of CONTRACT section 7, then the columns saying how each row was made.
+DEMAND_COLUMNS = (
+    "restaurant_id",
+    "slot_start",
+    "expected_orders_per_hour",
+    "zone_id",
+    "history_orders",
+    "history_days",
+    "prior_weight",
+)
+#: How many orders of its own a restaurant (or a zone) needs before its time-of-day shape
+#: counts as much as its zone's (or the city's), when the data cannot say (one slot, or no
+#: restaurant with two orders); otherwise estimated from the data within SHAPE_PRIOR_RANGE.
+SHAPE_PRIOR_ORDERS = 20.0
+SHAPE_PRIOR_RANGE = (0.5, 500.0)
+#: Floor on phi (squared coefficient of variation of true levels around the zone's): with
+#: few days the moment estimate drowns in Poisson noise and can come out <= 0, which would
+#: make every restaurant its zone's average; real restaurants differ by far more than
+#: sqrt(0.05) = 22%.
+MIN_PHI = 0.05
+_DAY = pd.Timedelta(days=1)
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotGrid:
+    """The slot grid of a shift: ``[shift] hours`` and ``slot_minutes`` of the config."""
+    tz = config.city.timezone
+    start = parse_timestamp(shift_start, tz)
+    end = (
+        parse_timestamp(shift_end, tz)
+        if shift_end is not None
+        else start + pd.Timedelta(hours=config.shift.hours)
+    )
+    return SlotGrid.build(start, end, config.shift.slot_minutes, tz)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The forecast of ``day`` (the history's last used day) from the days before it.
+
+    ``zones``: one row per (zone, slot): zone_id, slot_start, actual, forecast, flat
+    (orders per hour), error = forecast - actual. ``by_slot`` and ``by_zone``: MAE and
+    bias of the forecast (and MAE of the flat rate) over zones, resp. slots.
+    """
+
+    day: pd.Timestamp
+    training_days: int
+    same_weekday: bool
+    zones: pd.DataFrame
+    by_slot: pd.DataFrame
+    by_zone: pd.DataFrame
+
+    @property
+    def mae(self) -> float:
+        """Mean absolute error over every (zone, slot), orders per hour."""
+        return float(self.zones["error"].abs().mean())
+
+    @property
+    def bias(self) -> float:
+        """Mean error over every (zone, slot): > 0 the forecast was too high."""
+        return float(self.zones["error"].mean())
+
+    @property
+    def mae_flat(self) -> float:
+        """The same MAE for the flat expected_orders_per_hour of restaurants.csv."""
+        return float((self.zones["flat"] - self.zones["actual"]).abs().mean())
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A demand forecast and how it was made."""
+
+    demand: pd.DataFrame
+    grid: SlotGrid
+    days: tuple[pd.Timestamp, ...]
+    same_weekday: bool
+    orders_used: int
+    orders_ignored_after: int
+    gaps: tuple[pd.Timestamp, ...]
+    partial_days: int
+    restaurants_with_history: int
+    without_history: tuple[str, ...]
+    zone_only: tuple[str, ...]
+    phi: float
+    shape_prior: float
+    backtest: Backtest | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def report(self) -> list[str]:
+        """What the forecast used and could not estimate, one line each."""
+        tz = self.grid.timezone
+        start = self.grid.start.tz_convert(tz)
+        lines = [
+            f"Forecast for {start:%a %Y-%m-%d %H:%M}-{self.grid.end.tz_convert(tz):%H:%M} "
+            f"({self.grid.count} slots of {self.grid.minutes} min)",
+        ]
+        if self.days:
+            first, last = self.days[0], self.days[-1]
+            which = f"only {_WEEKDAYS[start.weekday()]}s" if self.same_weekday else "every past day"
+            lines.append(
+                f"  days used: {len(self.days)} ({which}), {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
+                f"{self.orders_used:,} orders in the shift's hours"
+            )
+        if self.gaps:
+            shown = ", ".join(f"{d:%Y-%m-%d}" for d in self.gaps[:5])
+            more = f" and {len(self.gaps) - 5} more" if len(self.gaps) > 5 else ""
+            lines.append(f"  days without any order (left out): {shown}{more}")
+        if self.partial_days:
+            lines.append(f"  days only partly in the history (left out): {self.partial_days}")
+        if self.orders_ignored_after:
+            lines.append(
+                f"  orders at or after the shift's start ignored: {self.orders_ignored_after:,}"
+            )
+        total = self.restaurants_with_history + len(self.without_history)
+        lines.append(
+            f"  restaurants: {self.restaurants_with_history} of {total} with history; "
+            f"shrunk toward their zone by phi = {self.phi:.3f} (level) and "
+            f"{self.shape_prior:.0f} pseudo-orders (shape)"
+        )
+        if self.zone_only:
+            lines.append(
+                f"  {len(self.zone_only)} with orders only outside the days used: "
+                f"estimated from their zone alone ({_ids(self.zone_only)})"
+            )
+        if self.without_history:
+            lines.append(
+                f"  {len(self.without_history)} without any order: no row, the plan uses their "
+                f"expected_orders_per_hour from restaurants ({_ids(self.without_history)})"
+            )
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return lines
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.markup import escape
+        from rich.table import Table
+
+        for line in self.report():
+            yield escape(line)
+        bt = self.backtest
+        if bt is None:
+            return
+        yield ""
+        yield (
+            f"Backtest: {bt.day:%a %Y-%m-%d} forecast from {bt.training_days} earlier days; "
+            f"MAE {bt.mae:.2f} orders/h per zone and slot (flat rate: {bt.mae_flat:.2f}), "
+            f"bias {bt.bias:+.2f}"
+        )
+        table = Table(box=None, padding=(0, 2), title=None)
+        for col in ("slot", "actual/h", "forecast/h", "MAE", "bias", "MAE flat"):
+            table.add_column(col, justify="left" if col == "slot" else "right")
+        for row in bt.by_slot.itertuples():
+            table.add_row(
+                f"{row.slot_start:%H:%M}",
+                f"{row.actual:.1f}",
+                f"{row.forecast:.1f}",
+                f"{row.mae:.2f}",
+                f"{row.bias:+.2f}",
+                f"{row.mae_flat:.2f}",
+            )
+        yield table
+        worst = bt.by_zone.sort_values("mae", ascending=False).head(5)
+        zt = Table(box=None, padding=(0, 2), title=None)
+        for col in ("zone (largest MAE)", "actual/h", "MAE", "bias"):
+            zt.add_column(col, justify="left" if col.startswith("zone") else "right")
+        for row in worst.itertuples():
+            zt.add_row(
+                escape(str(row.zone_id)), f"{row.actual:.1f}", f"{row.mae:.2f}", f"{row.bias:+.2f}"
+            )
+        yield zt
+
+
+def _ids(ids: tuple[str, ...], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f", ... {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def forecast(
+    history: str | Path | Orders | pd.DataFrame,
+    inputs: Inputs,
+    config: Config | None = None,
+    shift_start: Any = None,
+    shift_end: Any = None,
+) -> pd.DataFrame:
+    """The demand table (CONTRACT section 7) for a shift, forecast from past orders.
+
+    ``history``: an orders file or folder, a loaded `Orders`, or a DataFrame with
+    restaurant_id and placed_at. Columns: restaurant_id, slot_start (city time),
+    expected_orders_per_hour, then zone_id, history_orders, history_days and prior_weight
+    saying how each row was made. `run_forecast` also returns the report and a backtest.
+    """
+    return run_forecast(history, inputs, config, shift_start, shift_end).demand
+
+
+def run_forecast(
+    history: str | Path | Orders | pd.DataFrame,
+    inputs: Inputs,
+    config: Config | None = None,
+    shift_start: Any = None,
+    shift_end: Any = None,
+    *,
+    backtest: bool = False,
+) -> Forecast:
+    """`forecast` with its report (days, restaurants with and without history) and,
+    with ``backtest``, the error on the history's last day forecast from the days before."""
+    config = config or Config()
+    if shift_start is None:
+        raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
+    grid = shift_grid(config, shift_start, shift_end)
+    orders = _orders_table(history, inputs, config)
+    source = str(history) if isinstance(history, str | Path) else None
+    return _Forecaster(orders, inputs, grid, source).run(backtest)
+
+
+def _orders_table(
+    history: str | Path | Orders | pd.DataFrame, inputs: Inputs, config: Config
+) -> pd.DataFrame:
+    if isinstance(history, Orders):
+        return history.table
+    if isinstance(history, pd.DataFrame):
+        table = history.copy()
+        if "zone_id" not in table.columns:
+            zone_of = inputs.restaurants.set_index("restaurant_id")["zone_id"]
+            table["zone_id"] = zone_of.reindex(table["restaurant_id"].astype(str)).to_numpy()
+        if not isinstance(table["placed_at"].dtype, pd.DatetimeTZDtype):
+            from .timeparse import parse_timestamps
+
+            table["placed_at"] = parse_timestamps(
+                table["placed_at"].astype(str), config.city.timezone
+            )
+        return table
+    return load_orders(history, inputs.restaurants, config).table
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """Rates (R x K), counts (R x K), prior weight and exposed days per restaurant, phi."""
+
+    rate: np.ndarray
+    counts: np.ndarray
+    weight: np.ndarray
+    days: np.ndarray
+    phi: float
+    beta: float
+
+
+def _concentration(counts: np.ndarray, expected: np.ndarray) -> float:
+    """Dirichlet-multinomial concentration (in pseudo-orders) of the shapes of ``counts``
+    (rows) around ``expected`` shapes, by the method of moments.
+
+    Pearson's X_r = sum_k (c_rk - C_r s_k)^2 / (C_r s_k) has expectation
+    (K - 1)(C_r + b) / (1 + b); pooling rows with C_r >= 2 and solving for b gives the
+    estimate, clipped to `SHAPE_PRIOR_RANGE`. Rows no more spread than multinomial noise
+    give the upper end (follow the prior); very different shapes give the lower end.
+    """
+    K = counts.shape[1]
+    C = counts.sum(axis=1)
+    rows = (C >= 2) & (expected > 0).all(axis=1)
+    lo, hi = SHAPE_PRIOR_RANGE
+    if K < 2 or not rows.any():
+        return SHAPE_PRIOR_ORDERS
+    e = C[rows, None] * expected[rows]
+    X = ((counts[rows] - e) ** 2 / e).sum()
+    S, N, total = X / (K - 1), rows.sum(), C[rows].sum()
+    if S <= N:
+        return hi
+    return float(np.clip((total - S) / (S - N), lo, hi))
+
+
+class _Forecaster:
+    """Counts orders by (restaurant, slot, past day) once; estimates from any subset of days."""
+
+    def __init__(
+        self, orders: pd.DataFrame, inputs: Inputs, grid: SlotGrid, source: str | None = None
+    ):
+        self.grid = grid
+        self.source = source
+        self.tz = grid.timezone
+        rest = inputs.restaurants
+        self.rest_ids = rest["restaurant_id"].astype(str).to_numpy(dtype=object)
+        self.zone_ids = inputs.zones["zone_id"].astype(str).to_numpy(dtype=object)
+        zone_index = pd.Index(self.zone_ids)
+        self.rest_zone = zone_index.get_indexer(rest["zone_id"].astype(str).to_numpy())
+        self.flat = np.where(
+            rest["status"].to_numpy() == "open",
+            rest["expected_orders_per_hour"].to_numpy(dtype=float),
+            0.0,
+        )
+        self.K = grid.count
+        self.hours = grid.minutes / 60.0
+
+        # Wall-clock arithmetic: a past day's window is at the same local clock time.
+        start_local = grid.start.tz_convert(self.tz).tz_localize(None)
+        local = orders["placed_at"].dt.tz_convert(self.tz).dt.tz_localize(None)
+        ns = local.to_numpy(dtype="datetime64[ns]").astype(np.int64) - start_local.value
+        day_ns = _DAY.value
+        j = np.floor_divide(ns, day_ns)  # day relative to the shift's day: -1 = yesterday
+        rel = ns - j * day_ns
+        slot = np.where(
+            rel < grid.shift_minutes * 60_000_000_000, rel // (grid.minutes * 60_000_000_000), -1
+        )
+        r = pd.Index(self.rest_ids).get_indexer(orders["restaurant_id"].astype(str).to_numpy())
+        past = (j < 0) & (r >= 0)  # unknown restaurants only come from unvalidated frames
+        self.ignored_after = int((j >= 0).sum())
+        self.start_local = start_local
+        if not past.any():
+            raise DataError(
+                Issue(
+                    "the history holds no order before the shift starts",
+                    file=self.source,
+                    column="placed_at",
+                    valid=f"orders placed before {start_local:%Y-%m-%d %H:%M} (city time)",
+                ),
+                title="invalid orders",
+            )
+        j, slot, r = j[past], slot[past], r[past]
+        # A day counts when it holds at least one order and the history covers its shift
+        # window: a file that starts after a day's window opened, or stops before the
+        # hour up to which the other days' windows see orders (less one slot), must not
+        # read as an evening without orders.
+        t = ns[past]
+        rel_past = rel[past]
+        slot_ns = grid.minutes * 60_000_000_000
+        day_list = np.unique(j)
+        covered = day_list * day_ns >= t.min() - slot_ns
+        if day_list.size > 1:
+            earlier = (j < day_list[-1]) & (slot >= 0)
+            if earlier.any():
+                reach = rel_past[earlier].max()  # how far into the window orders come
+                covered[-1] &= t.max() - day_list[-1] * day_ns >= reach - slot_ns
+        self.partial = int((~covered).sum())
+        day_list = day_list[covered]
+        keep = np.isin(j, day_list)
+        j, slot, r = j[keep], slot[keep], r[keep]
+        if day_list.size == 0:
+            raise DataError(
+                Issue(
+                    "the history does not cover the shift's hours on any day before it",
+                    file=self.source,
+                    column="placed_at",
+                    valid=f"orders around {start_local:%H:%M} on days before "
+                    f"{start_local:%Y-%m-%d}",
+                ),
+                title="invalid orders",
+            )
+        self.days_all = day_list
+        span = np.arange(day_list.min(), day_list.max() + 1)
+        self.gaps = np.setdiff1d(span, day_list)
+        day_pos = np.searchsorted(day_list, j)
+        R, D = len(self.rest_ids), len(day_list)
+        inside = slot >= 0
+        # orders in the shift's windows as (restaurant x slot cell, day): any subset of
+        # days is one bincount away, and memory stays linear in orders (a year of history
+        # as an R x K x D array would not)
+        self.cell = (r[inside] * self.K + slot[inside]).astype(np.int64)
+        self.order_day = day_pos[inside]
+        # the first day each restaurant took an order (any time): its exposure starts there
+        first = np.full(R, D, dtype=np.int64)
+        np.minimum.at(first, r, day_pos)
+        self.first_day = first
+        self.has_history = first < D
+
+    def _counts(self, days: np.ndarray) -> np.ndarray:
+        """Orders per restaurant (rows) and slot (columns) over the days at ``days``."""
+        use = np.isin(self.order_day, days)
+        size = len(self.rest_ids) * self.K
+        counts = np.bincount(self.cell[use], minlength=size).astype(float)
+        return counts.reshape(len(self.rest_ids), self.K)
+
+    def _day(self, pos: int) -> pd.Timestamp:
+        return (self.start_local + int(self.days_all[pos]) * _DAY).normalize()
+
+    def _select(self, last: int) -> tuple[np.ndarray, bool]:
+        """Positions of the days used to forecast the day at position ``last`` (exclusive):
+        its weekday only when at least two such days exist."""
+        target = 0 if last == len(self.days_all) else int(self.days_all[last])
+        before = np.arange(last)
+        same = before[(target - self.days_all[before]) % 7 == 0]
+        if len(same) >= 2:
+            return same, True
+        return before, False
+
+    def _estimate(self, days: np.ndarray) -> _Estimate:
+        """Rates (R x K), prior weights and exposures from the days at positions ``days``."""
+        c = self._counts(days)  # R x K
+        exposed_days = (self.first_day[:, None] <= days[None, :]).sum(axis=1).astype(float)
+        T = exposed_days * self.K * self.hours  # hours of exposure over the shift's windows
+        C = c.sum(axis=1)
+        z = self.rest_zone
+        nz = len(self.zone_ids)
+        known = T > 0
+        zone_C = np.bincount(z[known], weights=C[known], minlength=nz)
+        zone_T = np.bincount(z[known], weights=T[known], minlength=nz)
+        m = np.divide(zone_C, zone_T, out=np.zeros(nz), where=zone_T > 0)
+        mr = m[z]
+        # phi: squared coefficient of variation of true levels, pooled over the city
+        lev = np.divide(C, T, out=np.zeros_like(C), where=known)
+        use = known & (mr > 0)
+        if use.any():
+            num = np.sum(T[use] * ((lev[use] - mr[use]) ** 2 - mr[use] / T[use]))
+            den = np.sum(T[use] * mr[use] ** 2)
+            phi = max(MIN_PHI, float(num / den))
+        else:
+            phi = 1.0
+        a = 1.0 / phi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(mr > 0, a / mr, np.inf)  # prior exposure in hours
+            level = np.where(mr > 0, (C + a) / (T + b), 0.0)
+            weight = np.where(mr > 0, b / (T + b), 1.0)
+        # shapes: city, then zone shrunk to city, then restaurant shrunk to zone
+        city_k = c.sum(axis=0)
+        city_shape = city_k / city_k.sum() if city_k.sum() > 0 else np.full(self.K, 1.0 / self.K)
+        zone_k = np.zeros((nz, self.K))
+        np.add.at(zone_k, z, c)
+        beta_zone = _concentration(zone_k, np.broadcast_to(city_shape, zone_k.shape))
+        zone_shape = (zone_k + beta_zone * city_shape) / (
+            zone_k.sum(axis=1, keepdims=True) + beta_zone
+        )
+        beta = _concentration(c, zone_shape[z])
+        shape = (c + beta * zone_shape[z]) / (C[:, None] + beta)
+        rate = level[:, None] * self.K * shape
+        return _Estimate(rate=rate, counts=c, weight=weight, days=exposed_days, phi=phi, beta=beta)
+
+    def run(self, backtest: bool) -> Forecast:
+        D = len(self.days_all)
+        days, same = self._select(D)
+        est = self._estimate(days)
+        rows = np.flatnonzero(self.has_history)
+        K = self.K
+        starts = self.grid.local_starts()
+        demand = pd.DataFrame(
+            {
+                "restaurant_id": np.repeat(self.rest_ids[rows], K),
+                "slot_start": np.tile(
+                    np.asarray([t.isoformat() for t in starts], dtype=object), len(rows)
+                ),
+                "expected_orders_per_hour": np.round(est.rate[rows].ravel(), 3),
+                "zone_id": np.repeat(self.zone_ids[self.rest_zone[rows]], K),
+                "history_orders": est.counts[rows].ravel().astype(np.int64),
+                "history_days": np.repeat(est.days[rows].astype(np.int64), K),
+                "prior_weight": np.round(np.repeat(est.weight[rows], K), 3),
+            },
+            columns=list(DEMAND_COLUMNS),
+        )
+        exposed = np.asarray(est.days) > 0
+        zone_only = self.rest_ids[self.has_history & ~exposed]
+        notes = []
+        if len(days) < 3:
+            notes.append(
+                f"only {len(days)} day(s) of history: estimates lean on the zones' profiles"
+            )
+        # zones whose restaurants took no order in the shift's hours: forecast 0, say so
+        zone_orders = np.bincount(
+            self.rest_zone[rows], weights=est.counts[rows].sum(axis=1), minlength=len(self.zone_ids)
+        )
+        with_rows = np.bincount(self.rest_zone[rows], minlength=len(self.zone_ids)) > 0
+        silent = self.zone_ids[with_rows & (zone_orders == 0)]
+        if silent.size:
+            notes.append(
+                f"{silent.size} zone(s) had no order in the shift's hours on the days used: "
+                f"their restaurants are forecast 0 ({_ids(tuple(str(z) for z in silent))})"
+            )
+        return Forecast(
+            demand=demand,
+            grid=self.grid,
+            days=tuple(self._day(int(p)) for p in days),
+            same_weekday=same,
+            orders_used=int(np.asarray(est.counts).sum()),
+            orders_ignored_after=self.ignored_after,
+            gaps=tuple((self.start_local + int(g) * _DAY).normalize() for g in self.gaps),
+            partial_days=self.partial,
+            restaurants_with_history=int(self.has_history.sum()),
+            without_history=tuple(str(x) for x in self.rest_ids[~self.has_history]),
+            zone_only=tuple(str(x) for x in zone_only),
+            phi=float(est.phi),
+            shape_prior=float(est.beta),
+            backtest=self._backtest() if backtest else None,
+            notes=tuple(notes),
+        )
+
+    def _backtest(self) -> Backtest | None:
+        D = len(self.days_all)
+        if D < 2:
+            return None
+        target = D - 1
+        days, same = self._select(target)
+        est = self._estimate(days)
+        rate = np.asarray(est.rate)
+        # restaurants without orders before the target day: the planner would use restaurants.csv
+        seen = self.first_day < target
+        rate = np.where(seen[:, None], rate, self.flat[:, None])
+        nz, K = len(self.zone_ids), self.K
+        z = self.rest_zone
+        fz = np.zeros((nz, K))
+        np.add.at(fz, z, rate)
+        az = np.zeros((nz, K))
+        np.add.at(az, z, self._counts(np.array([target])) / self.hours)
+        flat = np.bincount(z, weights=self.flat, minlength=nz)
+        # the target day's windows at the shift's wall-clock times
+        offset = int(self.days_all[target]) * _DAY
+        local = pd.DatetimeIndex(
+            [self.start_local + offset + k * self.grid.length for k in range(K)]
+        ).tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
+        zones = pd.DataFrame(
+            {
+                "zone_id": np.repeat(self.zone_ids, K),
+                "slot_start": np.tile(local, nz),
+                "actual": az.ravel(),
+                "forecast": fz.ravel(),
+                "flat": np.repeat(flat, K),
+            }
+        )
+        zones["error"] = zones["forecast"] - zones["actual"]
+        zones["abs_error"] = zones["error"].abs()
+        zones["abs_flat"] = (zones["flat"] - zones["actual"]).abs()
+        by_slot = (
+            zones.groupby("slot_start", sort=True)
+            .agg(
+                actual=("actual", "sum"),
+                forecast=("forecast", "sum"),
+                mae=("abs_error", "mean"),
+                bias=("error", "mean"),
+                mae_flat=("abs_flat", "mean"),
+            )
+            .reset_index()
+        )
+        by_zone = (
+            zones.groupby("zone_id", sort=False)
+            .agg(
+                actual=("actual", "mean"),
+                forecast=("forecast", "mean"),
+                mae=("abs_error", "mean"),
+                bias=("error", "mean"),
+                mae_flat=("abs_flat", "mean"),
+            )
+            .reset_index()
+        )
+        return Backtest(
+            day=self._day(target),
+            training_days=len(days),
+            same_weekday=same,
+            zones=zones.drop(columns=["abs_error", "abs_flat"]),
+            by_slot=by_slot,
+            by_zone=by_zone,
+        )

@@ -1,0 +1,235 @@
+"""The ``orders`` table (CONTRACT section 8): past or actual orders, validated like every table.
+
+An orders source is one file (``.csv`` or ``.parquet``) or a folder of them (every
+``*.csv`` and ``*.parquet`` inside, read in name order as one table). Columns:
+``order_id`` (unique over the whole source), ``restaurant_id`` (must exist in the
+restaurants table) and ``placed_at`` (ISO 8601; without an offset it is city time).
+Every problem of every file is collected before one `DataError` is raised (exit 3),
+each naming file, line and column, as `rebalance.inputs.load` does.
+
+Within one file every ``placed_at`` carries an offset or none does: an export that mixes
+both usually mixes UTC and local clocks, and guessing which is which would shift orders
+by an hour or two without anyone noticing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError, Issue
+from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet
+from .timeparse import _OFFSET
+
+__all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
+
+ORDER_COLUMNS: tuple[Column, ...] = (
+    Column("order_id", "id"),
+    Column("restaurant_id", "ref"),
+    Column("placed_at", "timestamp"),
+)
+_TIMESTAMP_HINT = (
+    "an ISO 8601 timestamp, e.g. 2026-11-30T19:42:10 (city time) or 2026-11-30T19:42:10+01:00"
+)
+
+
+@dataclass(frozen=True)
+class Orders:
+    """Validated orders: ``table`` has order_id, restaurant_id, zone_id and placed_at (UTC).
+
+    ``files`` lists the files read, in order.
+    """
+
+    table: pd.DataFrame
+    files: tuple[Path, ...]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _sources(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix in {".csv", ".parquet"})
+        if not found:
+            raise DataError(
+                Issue(
+                    "no orders file in this folder",
+                    file=str(path),
+                    valid="one or more orders .csv or .parquet files",
+                ),
+                title="invalid orders",
+            )
+        return found
+    if not path.is_file():
+        raise DataError(
+            Issue(
+                "orders file not found",
+                file=str(path),
+                valid="an orders .csv or .parquet file, or a folder of them",
+            ),
+            title="invalid orders",
+        )
+    if path.suffix not in {".csv", ".parquet"}:
+        raise DataError(
+            Issue(
+                "not a .csv or .parquet file",
+                file=str(path),
+                valid="an orders .csv or .parquet file, or a folder of them",
+            ),
+            title="invalid orders",
+        )
+    return [path]
+
+
+def _read(path: Path, issues: list[Issue]) -> _Raw | None:
+    parquet = path.suffix == ".parquet"
+    got = _read_parquet(path, ORDER_COLUMNS, issues) if parquet else _read_csv(path, issues)
+    if got is None:
+        return None
+    frame, digest = got
+    header = ", ".join(c.name for c in ORDER_COLUMNS)
+    missing = [c.name for c in ORDER_COLUMNS if c.name not in frame.columns]
+    for column in missing:
+        issues.append(
+            Issue(
+                "missing column",
+                file=path.name,
+                line=None if parquet else 1,
+                column=column,
+                valid=f"header: {header}",
+            )
+        )
+    if missing:
+        return None
+    if frame.empty:
+        issues.append(
+            Issue(
+                "no orders: the file has a header but no rows",
+                file=path.name,
+                valid="at least one order row",
+            )
+        )
+        return None
+    return _Raw("orders", path, frame, parquet, digest)
+
+
+def _restaurant_refs(c: _Checker, known: pd.Index) -> pd.Series:
+    values = c.text("restaurant_id").astype(str)
+    c.flag(
+        values.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants"
+    )
+    unknown = ~values.isin(known) & values.ne("")
+    sample = ", ".join(repr(r) for r in list(known[:5]))
+    more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
+    c.flag(
+        unknown.to_numpy(),
+        "restaurant_id",
+        "unknown restaurant",
+        f"a restaurant_id from restaurants ({sample}{more})",
+    )
+    return values
+
+
+def _mixed_offsets(c: _Checker) -> None:
+    """Flag the rows whose offset-or-not differs from the file's first timestamp."""
+    raw = c.raw.frame["placed_at"]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return  # a typed Parquet column cannot mix
+    text = c.text("placed_at").astype(str)
+    has_offset = text.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
+    if not has_offset.any() or has_offset.all():
+        return
+    first = bool(has_offset[0])
+    where = "row 1" if c.raw.parquet else "line 2"
+    c.flag(
+        has_offset != first,
+        "placed_at",
+        "timestamps with and without a UTC offset in one file",
+        f"like {where}, "
+        + (
+            "every placed_at with an offset" if first else "every placed_at without one (city time)"
+        ),
+    )
+
+
+def load_orders(
+    source: str | Path,
+    restaurants: pd.DataFrame,
+    config: Config | None = None,
+) -> Orders:
+    """Read and validate an orders file or folder against the city's ``restaurants``.
+
+    Raises `DataError` listing every problem (file, line, column, value, what is valid).
+    When not one order names a restaurant of this city, the first problem says so: the
+    orders are most likely another city's.
+    """
+    config = config or Config()
+    tz = config.city.timezone
+    files = _sources(Path(source))
+    known = pd.Index(restaurants["restaurant_id"].astype(str).unique())
+    zone_of = pd.Series(
+        restaurants["zone_id"].astype(str).to_numpy(),
+        index=restaurants["restaurant_id"].astype(str),
+    )
+    issues: list[Issue] = []
+    parts: list[pd.DataFrame] = []
+    checkers: list[_Checker] = []
+    unknown_rows = total_rows = 0
+    for path in files:
+        raw = _read(path, issues)
+        if raw is None:
+            continue
+        c = _Checker(raw, issues)
+        ids = c.ids("order_id", "order")
+        refs = _restaurant_refs(c, known)
+        _mixed_offsets(c)
+        placed = c.timestamp("placed_at", tz)
+        unknown_rows += int((~refs.isin(known) & refs.ne("")).sum())
+        total_rows += len(refs)
+        parts.append(pd.DataFrame({"order_id": ids, "restaurant_id": refs, "placed_at": placed}))
+        checkers.append(c)
+    if len(parts) > 1:
+        _duplicates_across_files(parts, checkers)
+    if total_rows and unknown_rows == total_rows:
+        issues.insert(
+            0,
+            Issue(
+                f"none of the {total_rows} orders names a restaurant of this city; "
+                "are these another city's orders?",
+                file=", ".join(p.name for p in files[:3]) + (", ..." if len(files) > 3 else ""),
+                column="restaurant_id",
+                valid="orders of the restaurants in the data directory's restaurants table",
+            ),
+        )
+    if issues:
+        raise DataError(issues, title="invalid orders")
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    table["order_id"] = table["order_id"].astype(str)
+    table["restaurant_id"] = table["restaurant_id"].astype(str)
+    table.insert(2, "zone_id", zone_of.reindex(table["restaurant_id"]).to_numpy())
+    return Orders(table=table.reset_index(drop=True), files=tuple(files))
+
+
+def _duplicates_across_files(parts: list[pd.DataFrame], checkers: list[_Checker]) -> None:
+    """An order id seen in an earlier file of the folder is a duplicate too."""
+    ids = pd.concat([p["order_id"] for p in parts], ignore_index=True).astype(str)
+    owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    # first file holding each id; a row is a cross-file duplicate when that file is earlier
+    first_file = pd.Series(owner).groupby(ids.to_numpy()).transform("min").to_numpy()
+    offset = 0
+    for i, (part, c) in enumerate(zip(parts, checkers, strict=True)):
+        n = len(part)
+        mask = (first_file[offset : offset + n] < i) & part["order_id"].ne("").to_numpy()
+        if mask.any():
+            c.flag(
+                mask,
+                "order_id",
+                "duplicate order_id (already in an earlier file of the folder)",
+                "each order id once over all files",
+                values=part["order_id"],
+            )
+        offset += n

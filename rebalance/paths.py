@@ -1,0 +1,80 @@
+"""The filesystem layout of rebalance, and the city slug: nothing else builds these paths.
+
+Next to the history store (``[history] path``, default in the platform's user data
+folder) live the run locks and the plans of `rebalance run`::
+
+    <history folder>/
+        history.sqlite3                                   the store ([history] path)
+        locks/<slug>-<hash>-<shift UTC>[.dry-run].lock    one per (city, shift)
+        runs/<slug>/<shift YYYYmmddTHHMM, city time>/<run id>/   a run's plan folder
+
+The slug is also the city part of a plan key (``paris@2026-11-30T19:00+01:00``) and of
+the file names posted to Slack; `slug` is its one rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "batch_out",
+    "default_history_path",
+    "lock_path",
+    "locks_dir",
+    "run_dir",
+    "slug",
+]
+
+#: A slug is cut to this many characters (file names stay short; the lock file adds a
+#: hash of the exact name, and plan keys of real cities never come near it).
+SLUG_CHARS = 60
+
+
+def slug(name: str) -> str:
+    """The city's name for paths and keys: case-folded, every run of characters other
+    than letters and digits (any script) turned into one ``-``, trimmed; ``city`` when
+    nothing is left. ``"Paris"`` -> ``paris``, ``"São Paulo"`` -> ``são-paulo``,
+    ``"St. Louis"`` -> ``st-louis``."""
+    text = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
+    return text[:SLUG_CHARS].rstrip("-") or "city"
+
+
+def default_history_path() -> Path:
+    """The history store when ``[history] path`` is blank: the platform's user data dir."""
+    from platformdirs import user_data_path
+
+    return user_data_path("rebalance", appauthor=False) / "history.sqlite3"
+
+
+def locks_dir(history_path: Path) -> Path:
+    """The folder of the run locks: ``locks/`` next to the history store."""
+    return Path(history_path).parent / "locks"
+
+
+def lock_path(
+    history_path: Path, city: str, shift_start: datetime, *, dry_run: bool = False
+) -> Path:
+    """The lock file of one (city, shift).
+
+    The name carries the city's slug and a hash of its exact name (two cities whose
+    slugs collide get different files), and the shift start in UTC. Dry runs have their
+    own lock, so an operator's preview never blocks the real run.
+    """
+    digest = hashlib.sha256(city.encode()).hexdigest()[:8]
+    shift = shift_start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    suffix = ".dry-run" if dry_run else ""
+    return locks_dir(history_path) / f"{slug(city)}-{digest}-{shift}{suffix}.lock"
+
+
+def run_dir(history_path: Path, city: str, shift_start: datetime, run_id: str) -> Path:
+    """Where a run keeps its plan: ``runs/<slug>/<shift YYYYmmddTHHMM>/<run id>`` next to
+    the history store; the shift in the timezone ``shift_start`` carries (the city's)."""
+    return Path(history_path).parent / "runs" / slug(city) / f"{shift_start:%Y%m%dT%H%M}" / run_id
+
+
+def batch_out(shift_start: datetime) -> Path:
+    """`rebalance batch`'s default output folder: ``./batch-<shift YYYYmmddTHHMM>``."""
+    return Path(f"batch-{shift_start:%Y%m%dT%H%M}")

@@ -1,0 +1,479 @@
+"""The Block Kit layout of a plan: a parent message (header, KPIs, a table of the zones
+that change or stay short, the actions needed, the largest moves; plain ``text``
+fallback) and, in its thread, whatever did not fit plus moves.csv and zones.csv.
+
+Every payload stays within Slack's limits (`rebalance.publish.limits`) for any city size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from rebalance.paths import slug
+from rebalance.plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Plan
+from rebalance.views import wording
+
+from .identity import EVENT_TYPE, PART_EVENT_TYPE, content_hash, plan_key
+from .limits import (
+    MAX_BLOCKS,
+    MAX_FALLBACK_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_HEADER_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_SECTION_CHARS,
+    MAX_TABLE_ROWS,
+    cut,
+    visible_chars,
+)
+
+__all__ = [
+    "FILES_COMMENT",
+    "as_int",
+    "build_files",
+    "build_messages",
+    "context_block",
+    "escape_mrkdwn",
+    "files_payload",
+    "metadata",
+    "zone_label",
+    "zone_names",
+]
+
+#: What the parent shows before "+N more" (the rest goes into the thread).
+PARENT_ZONE_ROWS = 25
+PARENT_ACTIONS = 10
+PARENT_ROUTES = 8
+#: Routes listed in the thread at most (moves.csv holds every courier).
+THREAD_ROUTES = 150
+#: Restaurant ids listed per short zone before "+N more".
+PAUSE_IDS_SHOWN = 10
+ZONE_LABEL_CHARS = 28
+
+_ZONE_HEAD = ["Zone", "Action", "Need", "Before", "After", "Moves", "Short"]
+
+FILES_COMMENT = "Every move and every zone of this plan, as CSV."
+
+
+# ---------------------------------------------------------------- text helpers
+
+
+def escape_mrkdwn(text: object) -> str:
+    """Escape for mrkdwn (Slack reads <, > and & as markup)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def as_int(x: Any) -> int:
+    """``x`` as an int; 0 when it is not a number (a missing KPI)."""
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return 0
+
+
+def zone_names(plan: Plan) -> dict[str, str]:
+    """Zone id -> zone name of a plan."""
+    return {str(z): str(n) for z, n in zip(plan.zones["zone_id"], plan.zones["name"], strict=False)}
+
+
+def zone_label(zone_id: str, name: str, limit: int = ZONE_LABEL_CHARS) -> str:
+    """``"Z07 Bastille"``, cut to ``limit`` characters."""
+    return cut(wording.zone_label(zone_id, name), limit)
+
+
+# -------------------------------------------------------------- block helpers
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}}
+
+
+def context_block(text: str) -> dict[str, Any]:
+    """A context block (small grey text)."""
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}],
+    }
+
+
+def _cell(text: object) -> dict[str, Any]:
+    value = str(text)
+    return {"type": "raw_text", "text": value if value else "–"}
+
+
+def _zone_cells(row: Any) -> list[dict[str, Any]]:
+    moved_in, moved_out = as_int(row.moved_in), as_int(row.moved_out)
+    moves = " ".join(
+        x for x in (f"+{moved_in}" if moved_in else "", f"−{moved_out}" if moved_out else "") if x
+    )
+    return [
+        _cell(zone_label(str(row.zone_id), str(row.name))),
+        _cell(row.action),
+        _cell(as_int(row.required_couriers)),
+        _cell(as_int(row.couriers_before)),
+        _cell(as_int(row.couriers_after)),
+        _cell(moves or "–"),
+        _cell(as_int(row.shortage) or "–"),
+    ]
+
+
+def _zone_table(rows: pd.DataFrame) -> dict[str, Any]:
+    right = {"align": "right"}
+    return {
+        "type": "table",
+        "column_settings": [
+            {"is_wrapped": True},
+            {"align": "left"},
+            right,
+            right,
+            right,
+            right,
+            right,
+        ],
+        "rows": [
+            [_cell(h) for h in _ZONE_HEAD],
+            *(_zone_cells(r) for r in rows.itertuples(index=False)),
+        ],
+    }
+
+
+def _action_line(row: Any) -> str:
+    paused = [p for p in str(row.pause_restaurants or "").split(";") if p.strip()]
+    label = escape_mrkdwn(zone_label(str(row.zone_id), str(row.name), 40))
+    need, after = as_int(row.required_couriers), as_int(row.couriers_after)
+    line = f"• *{label}*: short *{as_int(row.shortage)}* (needs {need}, has {after})"
+    if paused:
+        orders = float(getattr(row, "paused_orders_per_hour", 0.0) or 0.0)
+        # Names next to ids: partners recognise "R00108 Banh Mi Pékin", not "R00108".
+        names = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
+        labels = paused
+        if len(names) == len(paused):
+            labels = [f"{rid} {name}".strip() for rid, name in zip(paused, names, strict=True)]
+        shown = ", ".join(escape_mrkdwn(p) for p in labels[:PAUSE_IDS_SHOWN])
+        more = f" +{len(paused) - PAUSE_IDS_SHOWN} more" if len(paused) > PAUSE_IDS_SHOWN else ""
+        restaurants = wording.plural(len(paused), "restaurant")
+        line += f" → pause {restaurants} (−{orders:.1f} orders/h): {shown}{more}"
+    else:
+        line += " → no restaurant to pause"
+    return cut(line, 600)
+
+
+def _route_line(route: Any, names: dict[str, str]) -> str:
+    src = escape_mrkdwn(zone_label(str(route.from_zone), names.get(str(route.from_zone), ""), 32))
+    dst = escape_mrkdwn(zone_label(str(route.to_zone), names.get(str(route.to_zone), ""), 32))
+    n = int(route.couriers)
+    return cut(
+        f"• *{n}* {'courier' if n == 1 else 'couriers'} {src} → {dst} "
+        f"(≤{float(route.minutes):.0f} min; {escape_mrkdwn(route.vehicles)})",
+        400,
+    )
+
+
+def _sections(
+    title: str, lines: list[str], *, limit: int = MAX_SECTION_CHARS
+) -> list[dict[str, Any]]:
+    """Lines packed into as few sections as the per-section limit allows."""
+    blocks: list[dict[str, Any]] = []
+    current = title
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            blocks.append(_text_block(current))
+            current = line
+        else:
+            current = candidate
+    if current:
+        blocks.append(_text_block(current))
+    return blocks
+
+
+# ------------------------------------------------------------------- messages
+
+
+def metadata(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Message metadata: how the publisher finds its messages in a channel again."""
+    return {"event_type": event_type, "event_payload": payload}
+
+
+def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
+    """The chat.postMessage payloads of a plan: the parent first, then thread parts
+    holding what did not fit in it (none for a small city).
+
+    Thread parts get their ``thread_ts`` when posted. Every payload respects Slack's
+    limits (`message_problems` returns nothing for each).
+    """
+    key = plan_key(plan.city, plan.local(plan.shift_start))
+    chash = content_hash(plan)
+    names = zone_names(plan)
+    k = plan.kpis
+    title = f"{plan.city} · {wording.shift_window(plan, year=False)}"
+    attention = plan.attention()  # zones that change or stay short, most urgent first
+    short = attention[attention["action"] == "short"] if len(attention) else attention
+    several = plan.slot_count > 1
+    routes = plan.routes(0) if several else plan.routes()
+    moved = as_int(k.get("moved_couriers", len(plan.moves)))
+    moving_now = len(plan.moves_at(0)) if several else moved
+    shortage = as_int(k.get("shortage"))
+
+    fields = [
+        f"*Coverage*\n{wording.coverage_change(k, arrow='→', missing='–', after='*{}*')}",
+        f"*Couriers moved*\n{moved} of {as_int(k.get('eligible_couriers'))} available",
+        "*Shortage left*\n"
+        + (
+            f"*{shortage}* courier{'s' if shortage != 1 else ''} in {as_int(k.get('zones_short', len(short)))} zone(s)"
+            if shortage
+            else "none"
+        ),
+        f"*Travel*\n{float(k.get('travel_minutes') or 0):,.0f} min in all",
+    ]
+    if k.get("paused_orders_per_hour"):
+        fields.append(f"*Orders to pause*\n{float(k['paused_orders_per_hour']):.1f} per hour")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": cut(title, MAX_HEADER_CHARS), "emoji": True},
+        },
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": cut(f, MAX_FIELD_CHARS)} for f in fields],
+        },
+    ]
+    if plan.status != "optimal":
+        blocks.append(
+            context_block(
+                ":warning: The solver hit its time limit: this plan is feasible, not proven "
+                f"optimal (objective {plan.objective}, best bound {plan.best_bound})."
+            )
+        )
+
+    # Zone table: one table per message, so the rest goes to the thread.
+    overflow: list[list[dict[str, Any]]] = []
+    if len(attention):
+        shown = attention.head(PARENT_ZONE_ROWS)
+        more = len(attention) - len(shown)
+        head = f"*Zones that change or stay short* ({len(attention)} of {len(plan.zones)})"
+        if more:
+            head += f" · +{more} more in the thread"
+        blocks += [{"type": "divider"}, _text_block(head), _zone_table(shown)]
+        rest = attention.iloc[len(shown) :]
+        per = MAX_TABLE_ROWS - 1
+        for start in range(0, len(rest), per):
+            chunk = rest.iloc[start : start + per]
+            first = len(shown) + start + 1
+            overflow.append(
+                [
+                    _text_block(
+                        f"*Zones that change or stay short*, {first}–{first + len(chunk) - 1} "
+                        f"of {len(attention)}"
+                    ),
+                    _zone_table(chunk),
+                ]
+            )
+    else:
+        blocks += [
+            {"type": "divider"},
+            _text_block("*Every zone is covered where it stands:* no moves needed."),
+        ]
+
+    if len(short):
+        lines = [_action_line(r) for r in short.itertuples(index=False)]
+        head = f"*Action needed: {wording.plural(len(short), 'zone')} stay short*"
+        first_lines: list[str] = []
+        used = len(head)
+        for line in lines[:PARENT_ACTIONS]:
+            if used + len(line) + 1 > MAX_SECTION_CHARS - 60:
+                break
+            first_lines.append(line)
+            used += len(line) + 1
+        rest_lines = lines[len(first_lines) :]
+        if rest_lines:
+            first_lines.append(f"+{len(rest_lines)} more short zones in the thread")
+        blocks.append(_text_block(head + "\n" + "\n".join(first_lines)))
+        if rest_lines:
+            overflow.extend([b] for b in _sections("*Action needed*, continued", rest_lines))
+
+    if len(routes):
+        lines = [_route_line(r, names) for r in routes.head(PARENT_ROUTES).itertuples(index=False)]
+        head = (
+            f"*Move now, {plan.local(plan.shift_start):%H:%M}* ({moving_now} couriers on "
+            f"{len(routes)} routes)"
+            if several
+            else f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
+        )
+        if len(routes) > PARENT_ROUTES:
+            lines.append(f"+{len(routes) - PARENT_ROUTES} more routes in the thread")
+        blocks += _sections(head, lines)
+        rest_routes = routes.iloc[PARENT_ROUTES:THREAD_ROUTES]
+        if len(rest_routes):
+            rest = [_route_line(r, names) for r in rest_routes.itertuples(index=False)]
+            if len(routes) > THREAD_ROUTES:
+                rest.append(
+                    f"+{len(routes) - THREAD_ROUTES} more routes: every courier is in moves.csv"
+                )
+            overflow.extend([b] for b in _sections("*Moves*, continued", rest))
+
+    if several:
+        coming, later = _coming_up(plan, names)
+        blocks += _sections(
+            f"*Coming up* ({plan.slot_count} slots of {plan.slot_minutes} min)", coming
+        )
+        overflow.extend(later)
+
+    footer = (
+        f"Plan {plan.plan_id} · {plan.status} · solved in {plan.solve_seconds:.2f} s · "
+        + ("moves.csv, zones.csv and slots.csv" if several else "moves.csv and zones.csv")
+        + " in the thread"
+    )
+    blocks.append(context_block(escape_mrkdwn(footer)))
+
+    fallback = cut(
+        f"{title}: coverage {wording.coverage_change(k, arrow='→', missing='–')}, "
+        f"{moved} couriers moved, "
+        + (
+            f"{shortage} short in {as_int(k.get('zones_short'))} zone(s)."
+            if shortage
+            else "no shortage left."
+        ),
+        MAX_FALLBACK_CHARS,
+    )
+    parent = {
+        "channel": channel,
+        "text": fallback,
+        "blocks": blocks,
+        "metadata": metadata(
+            EVENT_TYPE, {"plan_key": key, "content_hash": chash, "plan_id": plan.plan_id}
+        ),
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    parts = _pack(overflow)
+    payloads = [parent]
+    for i, part in enumerate(parts, 1):
+        payloads.append(
+            {
+                "channel": channel,
+                "text": cut(f"{title} (continued, {i} of {len(parts)})", MAX_FALLBACK_CHARS),
+                "blocks": part,
+                "metadata": metadata(
+                    PART_EVENT_TYPE, {"plan_key": key, "content_hash": chash, "part": i}
+                ),
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        )
+    return payloads
+
+
+def _coming_up(plan: Plan, names: dict[str, str]) -> tuple[list[str], list[list[dict[str, Any]]]]:
+    """Later slots: one line each for the parent, their routes for the thread."""
+    from rebalance.views.timeline import slot_summary
+
+    summary = slot_summary(plan)
+    lines: list[str] = []
+    thread: list[list[dict[str, Any]]] = []
+    for k, row in enumerate(summary.itertuples(index=False)):
+        if k == 0:
+            continue
+        what = []
+        if row.moves:
+            what.append(f"{row.moves} move{'s' if row.moves != 1 else ''}")
+        if row.logged_on:
+            what.append(f"{row.logged_on} log on")
+        gone = int(summary["logged_off"].iloc[k - 1])
+        if gone:
+            what.append(f"{gone} logged off")
+        short = (
+            f"short *{row.short}* in {row.zones_short} zone{'s' if row.zones_short != 1 else ''}"
+            if row.short
+            else "no shortage"
+        )
+        lines.append(f"• *{row.label}*: " + ", ".join([*what, short]))
+        routes = plan.routes(k)
+        if len(routes):
+            route_lines = [
+                _route_line(r, names) for r in routes.head(THREAD_ROUTES).itertuples(index=False)
+            ]
+            if len(routes) > THREAD_ROUTES:
+                route_lines.append(f"+{len(routes) - THREAD_ROUTES} more routes in moves.csv")
+            thread.extend([b] for b in _sections(f"*Moves at {row.label}*", route_lines))
+    if len(lines) > 16:
+        busy = [line for line in lines if "move" in line or "short *" in line]
+        lines = busy[:16] + (
+            [f"+{len(busy) - 16} more slots in slots.csv"] if len(busy) > 16 else []
+        )
+    return lines, thread
+
+
+def _pack(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """Groups of blocks packed in order into messages within the limits (one table each)."""
+    messages: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for group in groups:
+        tables = sum(b["type"] == "table" for b in current) + sum(
+            b["type"] == "table" for b in group
+        )
+        fits = (
+            len(current) + len(group) <= MAX_BLOCKS
+            and visible_chars(current) + visible_chars(group) <= MAX_MESSAGE_CHARS
+            and tables <= 1
+        )
+        if current and not fits:
+            messages.append(current)
+            current = []
+        current = current + group
+    if current:
+        messages.append(current)
+    return messages
+
+
+def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
+    """files_upload_v2 ``file_uploads`` for the thread: moves.csv and zones.csv, as in
+    the plan folder. ``marker`` goes into the titles, to find the upload again."""
+    start = plan.local(plan.shift_start)
+    stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
+    suffix = f" [{marker}]" if marker else ""
+    when = f"{plan.city}, {start:%a %d %b %H:%M}"
+    several = plan.slot_count > 1
+    moves = plan.moves[list(MOVES_COLUMNS)].copy()
+    if several:
+        moves["slot_start"] = plan.moves["slot_start"].map(lambda ts: ts.isoformat())
+    zones = plan.zones.reindex(columns=ZONES_COLUMNS)
+    files = [
+        {
+            "filename": f"{stem}-moves.csv",
+            "title": f"Moves · {when}{suffix}",
+            "content": moves.to_csv(index=False, lineterminator="\n"),
+        },
+        {
+            "filename": f"{stem}-zones.csv",
+            "title": f"Zones · {when}{suffix}",
+            "content": zones.to_csv(index=False, lineterminator="\n"),
+        },
+    ]
+    if several:
+        slots = plan.slots[SLOTS_COLUMNS].copy()
+        for column in ("slot_start", "slot_end"):
+            slots[column] = slots[column].map(lambda ts: ts.isoformat())
+        files.append(
+            {
+                "filename": f"{stem}-slots.csv",
+                "title": f"Slots · {when}{suffix}",
+                "content": slots.to_csv(index=False, lineterminator="\n"),
+            }
+        )
+    return files
+
+
+def files_payload(
+    channel: str, files: list[dict[str, Any]], comment: str = FILES_COMMENT
+) -> dict[str, Any]:
+    """The files upload as shown by --dry-run: the contents summarised by size."""
+    return {
+        "channel": channel,
+        "initial_comment": comment,
+        "file_uploads": [
+            {"filename": f["filename"], "title": f["title"], "bytes": len(f["content"].encode())}
+            for f in files
+        ],
+    }

@@ -1,0 +1,95 @@
+"""The identity of a published plan: ONE rule each for the key of a (city, shift), the
+hash of a plan's content, and the snapshot kept in history to say later what changed.
+
+The key and hash travel in each message's metadata (event types below), which is how
+the publisher finds its own messages in a channel again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import pandas as pd
+
+from rebalance.paths import slug
+from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+
+__all__ = [
+    "EVENT_TYPE",
+    "PART_EVENT_TYPE",
+    "content_hash",
+    "earlier_plan_keys",
+    "plan_key",
+    "snapshot",
+]
+
+#: Metadata event types: the parent message, and a thread part holding what did not fit.
+EVENT_TYPE = "rebalance_plan"
+PART_EVENT_TYPE = "rebalance_plan_part"
+
+
+def plan_key(city: str, shift_start: pd.Timestamp) -> str:
+    """The identity of a (city, shift): ``paris@2026-11-30T19:00+01:00``.
+
+    The city is its slug (`rebalance.paths.slug`); the shift start (aware, in the
+    city's timezone) is written to the minute with its UTC offset.
+    """
+    return f"{slug(city)}@{shift_start.isoformat(timespec='minutes')}"
+
+
+def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
+    """Keys this (city, shift) had before the one slug rule, when they differ: the city
+    case-folded with only blanks turned into ``-`` (``st.-louis@...``). The publisher
+    still recognises them, so a message posted before an upgrade is updated in place,
+    never posted a second time."""
+    before = re.sub(r"\s+", "-", city.strip().casefold())
+    key = f"{before}@{shift_start.isoformat(timespec='minutes')}"
+    return () if key == plan_key(city, shift_start) else (key,)
+
+
+def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:
+    present = [c for c in columns if c in frame.columns]
+    ordered = frame[present].sort_values(key, kind="stable") if len(frame) else frame[present]
+    text: str = ordered.to_csv(index=False, lineterminator="\n")
+    return text
+
+
+def content_hash(plan: Plan) -> str:
+    """sha256 of the plan's zones and moves in a canonical form (not its timings)."""
+    digest = hashlib.sha256()
+    digest.update(b"zones.csv\n")
+    digest.update(_canonical_csv(plan.zones, ZONES_COLUMNS, "zone_id").encode())
+    digest.update(b"moves.csv\n")
+    digest.update(_canonical_csv(plan.moves, list(MOVES_COLUMNS), "courier_id").encode())
+    return digest.hexdigest()
+
+
+def snapshot(plan: Plan) -> dict[str, Any]:
+    """The compact view of a plan kept in history, to say later what changed."""
+    zones = {
+        str(r.zone_id): [
+            int(r.required_couriers),
+            int(r.couriers_before),
+            int(r.couriers_after),
+            int(r.moved_in),
+            int(r.moved_out),
+            int(r.shortage),
+        ]
+        for r in plan.zones.itertuples(index=False)
+    }
+    moves = {
+        str(r.courier_id): [str(r.from_zone), str(r.to_zone)]
+        for r in plan.moves.itertuples(index=False)
+    }
+    k = plan.kpis
+    return {
+        "kpis": {
+            "coverage": k.get("coverage"),
+            "moved_couriers": k.get("moved_couriers"),
+            "shortage": k.get("shortage"),
+        },
+        "zones": zones,
+        "moves": moves,
+    }

@@ -1,0 +1,609 @@
+"""The exactly-once publisher: one parent message per (city, shift, channel), kept
+current, never posted twice (CONTRACT section 5), and its catalogue of Slack errors.
+
+Exactly once
+    The history store records (plan key, channel) -> (ts, content hash, snapshot).
+    With a record: same content -> nothing is posted; new content -> ``chat.update``
+    of the parent and one thread reply saying what changed (with the new files).
+    Without a record, the channel is searched first for a parent carrying this plan
+    key in its metadata (a crash between posting and recording), and it is adopted.
+    After an ambiguous failure of ``chat.postMessage`` (timeout, reset, 5xx) the
+    channel is searched again before anything is re-sent. Thread replies carry
+    metadata too, and the file message a marker in its titles, so an interrupted
+    thread is finished on the next run without duplicates.
+
+Every failure is a `PublishError` (exit 5) saying why and how to retry. The plan comes
+in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+from rebalance.errors import ConfigError, Issue, PublishError
+from rebalance.plan import Plan
+
+from .blocks import (
+    FILES_COMMENT,
+    as_int,
+    build_files,
+    build_messages,
+    context_block,
+    files_payload,
+    metadata,
+    zone_names,
+)
+from .changes import describe_changes
+from .identity import (
+    EVENT_TYPE,
+    PART_EVENT_TYPE,
+    content_hash,
+    earlier_plan_keys,
+    plan_key,
+    snapshot,
+)
+
+if TYPE_CHECKING:
+    from rebalance.config import Config
+    from rebalance.history import History, Publication
+    from rebalance.slack import SlackCallError
+
+__all__ = ["PublishResult", "SlackApi", "publish", "target_channel"]
+
+#: How far before the shift start the channel is searched for an unrecorded parent.
+SEARCH_HOURS = 36
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What `publish` did.
+
+    ``action``: ``posted`` (new parent), ``updated`` (parent edited in place, changes
+    in its thread), ``unchanged`` (same plan already there; at most a missing thread
+    part finished), ``adopted`` (an unrecorded parent found in the channel and
+    recorded) or ``dry-run``. ``payloads``: the chat.postMessage payloads, parent
+    first, then thread parts, then the files upload (``file_uploads`` without content).
+    """
+
+    action: str
+    channel: str
+    ts: str | None
+    plan_key: str
+    content_hash: str
+    thread_replies: int
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SlackApi(Protocol):
+    """What the publisher needs from a Slack client: `rebalance.slack.SlackClient` over
+    HTTP, or any stand-in (an in-process fake in tests). Failures are raised as
+    `rebalance.slack.SlackCallError`."""
+
+    base_url: str
+    timeout: float
+
+    def auth_test(self) -> dict[str, Any]: ...
+    def join(self, channel: str) -> dict[str, Any]: ...
+    def post_message(self, **payload: Any) -> dict[str, Any]: ...
+    def update_message(self, **payload: Any) -> dict[str, Any]: ...
+    def history(self, channel: str, *, oldest: float) -> Iterable[dict[str, Any]]: ...
+    def replies(self, channel: str, ts: str) -> Iterable[dict[str, Any]]: ...
+    def upload_files(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        files: list[dict[str, Any]],
+        initial_comment: str | None = None,
+    ) -> dict[str, Any]: ...
+    def wait(self, seconds: float) -> None: ...
+    def scrub(self, text: str) -> str: ...
+
+
+def target_channel(config: Config, channel: str | None = None) -> str:
+    """The channel ID to publish to: ``channel`` (``--channel``), else ``[slack] channel``.
+
+    Raises `ConfigError` naming the key when there is none or it is not a channel ID.
+    """
+    target = (channel or config.slack.channel or "").strip()
+    if not target:
+        raise ConfigError(
+            Issue(
+                "no Slack channel to publish to",
+                key="slack.channel",
+                valid="a channel ID such as 'C0123ABCD' in [slack] channel, or --channel",
+            ),
+            title="invalid configuration",
+        )
+    if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", target):
+        raise ConfigError(
+            Issue(
+                "not a Slack channel ID (a channel is addressed by its ID, not its name)",
+                key="slack.channel" if not channel else "--channel",
+                value=target,
+                valid="an ID such as 'C0123ABCD' (channel details, bottom of the About tab)",
+            ),
+            title="invalid configuration",
+        )
+    return target
+
+
+def publish(
+    plan: Plan,
+    *,
+    config: Config,
+    channel: str | None = None,
+    dry_run: bool = False,
+    history: History | None = None,
+    client: SlackApi | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """Post ``plan`` to Slack once, or bring its message up to date.
+
+    ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
+    ``slack.channel``). ``dry_run`` posts nothing, needs no token, writes no history.
+    ``history`` defaults to the store at ``config.history_path``; ``client`` to a
+    `SlackClient` from the environment (SLACK_BOT_TOKEN, SLACK_API_URL). Raises
+    `PublishError` (exit 5) when Slack refuses or cannot be reached.
+    """
+    target = target_channel(config, channel)
+    key = plan_key(plan.city, plan.local(plan.shift_start))
+    chash = content_hash(plan)
+    messages = build_messages(plan, channel=target)
+    if dry_run:
+        files = build_files(plan, marker=f"{chash[:10]}.1")
+        payloads = [*messages, files_payload(target, files, FILES_COMMENT)]
+        return PublishResult("dry-run", target, None, key, chash, 0, payloads)
+
+    if client is None:
+        from rebalance.slack import SlackClient
+
+        client = SlackClient.from_env(log=log)
+    store = history
+    if store is None:
+        from rebalance.history import History
+
+        store = History(config.history_path)
+    try:
+        return _Publisher(plan, target, key, chash, messages, client, store, log).run()
+    finally:
+        if history is None:
+            store.close()
+
+
+class _Publisher:
+    """One publication run: the exactly-once logic of the module docstring."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        channel: str,
+        key: str,
+        chash: str,
+        messages: list[dict[str, Any]],
+        client: SlackApi,
+        history: History,
+        log: Callable[[str], None] | None,
+    ):
+        self.plan = plan
+        self.channel = channel
+        self.key = key
+        self.hash = chash
+        self.parent = messages[0]
+        self.parts = messages[1:]
+        self.client = client
+        self.history = history
+        self._log = log
+        self.snapshot = snapshot(plan)
+        #: This plan's key, then the keys the same shift had under earlier rules.
+        self.keys = (key, *earlier_plan_keys(plan.city, plan.local(plan.shift_start)))
+        self.replies_posted = 0
+        self.version = 1
+        self._joined = False
+        self._join_error: str | None = None
+        self._bot: str | None = None
+
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+
+    def result(self, action: str, ts: str | None) -> PublishResult:
+        files = build_files(self.plan, marker=self.marker)
+        payloads = [self.parent, *self.parts, files_payload(self.channel, files, FILES_COMMENT)]
+        return PublishResult(
+            action, self.channel, ts, self.key, self.hash, self.replies_posted, payloads
+        )
+
+    @property
+    def marker(self) -> str:
+        """Put in the file titles: finds this version's upload in the thread again."""
+        return f"{self.hash[:10]}.{self.version}"
+
+    # ------------------------------------------------------------- the flow
+    def run(self) -> PublishResult:
+        from rebalance.slack import SlackCallError
+
+        try:
+            return self._run()
+        except SlackCallError as exc:
+            raise self.error(exc) from None
+
+    def _publication(self) -> Publication | None:
+        """The history's record of this shift's message in the channel, under its key
+        or a key it had before (recorded anew under the current key once touched)."""
+        for key in self.keys:
+            record = self.history.publication(key, self.channel)
+            if record is not None:
+                return record
+        return None
+
+    def _run(self) -> PublishResult:
+        record = self._publication()
+        if record is not None:
+            self.version = int(record.snapshot.get("version") or 1)
+            if record.content_hash == self.hash:
+                thread = record.snapshot.get("thread") or {}
+                if thread.get("complete"):
+                    self.log(
+                        f"publish: {self.key} already in {self.channel} (ts {record.ts}), unchanged"
+                    )
+                    return self.result("unchanged", record.ts)
+                self.log("publish: parent is current; finishing its thread")
+                self._finish_thread(record.ts, note=thread.get("note"), fresh=False)
+                return self.result("unchanged", record.ts)
+            return self._revise(record)
+        self.log(f"publish: no record of {self.key} in {self.channel}; searching the channel first")
+        found = self._find_parent()
+        if found is not None:
+            return self._adopt(found)
+        ts, adopted = self._post_parent()
+        self._record(ts, complete=False, note=None)
+        self._finish_thread(ts, note=None, fresh=not adopted)
+        return self.result("adopted" if adopted else "posted", ts)
+
+    def _revise(self, record: Publication) -> PublishResult:
+        from rebalance.slack import SlackCallError
+
+        self.version += 1
+        self.log(f"publish: plan changed; updating the message {record.ts} in place")
+        try:
+            self._update_parent(record.ts)
+        except SlackCallError as exc:
+            if exc.error != "message_not_found":
+                raise
+            # Deleted by someone: post a fresh parent and let it replace the record.
+            self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
+            self.version = 1
+            ts, adopted = self._post_parent()
+            self._record(ts, complete=False, note=None)
+            self._finish_thread(ts, note=None, fresh=not adopted)
+            return self.result("posted", ts)
+        note = describe_changes(record.snapshot, self.snapshot, names=zone_names(self.plan))
+        self._record(record.ts, complete=False, note=note)
+        self._finish_thread(record.ts, note=note, fresh=False)
+        return self.result("updated", record.ts)
+
+    def _adopt(self, found: dict[str, Any]) -> PublishResult:
+        ts = str(found["ts"])
+        their_hash = ((found.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+        if their_hash == self.hash:
+            self.log(
+                f"publish: found this plan's message {ts} in {self.channel} (unrecorded); adopting it"
+            )
+            self._record(ts, complete=False, note=None)
+            self._finish_thread(ts, note=None, fresh=False)
+            return self.result("adopted", ts)
+        self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
+        self.version = 2
+        self._update_parent(ts)
+        note = (
+            "*Plan revised.* The previous version was not recorded in this history store, "
+            "so the changes cannot be itemised; the message above and the files below are current."
+        )
+        self._record(ts, complete=False, note=note)
+        self._finish_thread(ts, note=note, fresh=False)
+        return self.result("updated", ts)
+
+    # ------------------------------------------------------------ the parts
+    def _update_parent(self, ts: str) -> None:
+        """chat.update of the parent to this plan's content."""
+        self._update_part(ts, self.parent)
+
+    def _record(self, ts: str, *, complete: bool, note: str | None) -> None:
+        from rebalance.history import Publication
+
+        snap = dict(self.snapshot)
+        snap["version"] = self.version
+        snap["thread"] = {"complete": complete, "note": note}
+        self.history.save_publication(
+            Publication(
+                plan_key=self.key,
+                channel=self.channel,
+                city=self.plan.city,
+                shift_start=self.plan.local(self.plan.shift_start).isoformat(),
+                ts=ts,
+                content_hash=self.hash,
+                plan_id=self.plan.plan_id,
+                snapshot=snap,
+            )
+        )
+
+    def _search_oldest(self) -> float:
+        # A parent of this shift was posted in the hours before it, or (a crash being
+        # retried, a plan made days ahead) recently: search back from the earlier.
+        window = pd.Timedelta(hours=SEARCH_HOURS)
+        start = min(self.plan.shift_start, pd.Timestamp.now(tz="UTC")) - window
+        return float(start.timestamp())
+
+    def _find_parent(self) -> dict[str, Any] | None:
+        """The newest top-level message of the channel carrying this plan key."""
+        for message in self._channel_call(
+            lambda: list(self.client.history(self.channel, oldest=self._search_oldest()))
+        ):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == EVENT_TYPE
+                and (meta.get("event_payload") or {}).get("plan_key") in self.keys
+            ):
+                return dict(message)
+        return None
+
+    def _post_parent(self) -> tuple[str, bool]:
+        """Post the parent; after an ambiguous failure, look for it before trying again.
+
+        Returns (ts, adopted): adopted is true when the failed post turned out stored.
+        """
+        from rebalance.slack import SlackCallError
+
+        last: SlackCallError | None = None
+        for attempt in range(2):
+            try:
+                response = self._channel_call(lambda: self.client.post_message(**self.parent))
+                self.log(f"publish: posted {self.key} to {self.channel} (ts {response['ts']})")
+                return str(response["ts"]), False
+            except SlackCallError as exc:
+                if not exc.ambiguous:
+                    raise
+                last = exc
+                self.log(
+                    f"publish: {exc.describe()}; it may have been stored, looking before retrying"
+                )
+                self.client.wait(min(2.0, self.client.timeout))
+                found = self._find_parent()
+                if found is not None:
+                    their = ((found.get("metadata") or {}).get("event_payload") or {}).get(
+                        "content_hash"
+                    )
+                    if their != self.hash:
+                        # Another publisher raced us with other content: bring it to ours.
+                        self._update_parent(str(found["ts"]))
+                    self.log(f"publish: the message was stored (ts {found['ts']}); adopting it")
+                    return str(found["ts"]), True
+                if attempt == 0:
+                    self.log("publish: not stored; posting again")
+        assert last is not None
+        raise last
+
+    def _thread_state(self, ts: str) -> tuple[dict[int, tuple[str, str | None]], bool]:
+        """Parts already in the thread (part -> (ts, content hash)) and whether this
+        version's files are there."""
+        parts: dict[int, tuple[str, str | None]] = {}
+        files = False
+        for message in self._channel_call(lambda: list(self.client.replies(self.channel, ts))):
+            if str(message.get("ts")) == ts:
+                continue
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
+                parts[as_int(payload.get("part"))] = (
+                    str(message["ts"]),
+                    payload.get("content_hash"),
+                )
+            if any(self.marker in str(f.get("title", "")) for f in message.get("files") or []):
+                files = True
+        return parts, files
+
+    def _finish_thread(self, ts: str, *, note: str | None, fresh: bool) -> None:
+        """Post or update the overflow parts, then the files (with ``note``), then record
+        the thread as complete. ``fresh``: the parent was just posted, its thread is empty."""
+        existing, files_done = ({}, False) if fresh else self._thread_state(ts)
+        for i, part in enumerate(self.parts, 1):
+            if i in existing:
+                part_ts, their_hash = existing[i]
+                if their_hash != self.hash:
+                    self._update_part(part_ts, part)
+                continue
+            self._post_reply(ts, i, part)
+        for i, (part_ts, their_hash) in sorted(existing.items()):
+            if i > len(self.parts) and their_hash != self.hash:
+                self._update_part(part_ts, self._superseded(i))
+        if not files_done:
+            self._upload(ts, note or FILES_COMMENT)
+        self._record(ts, complete=True, note=None)
+
+    def _update_part(self, ts: str, payload: dict[str, Any]) -> None:
+        fields = {k: v for k, v in payload.items() if not k.startswith("unfurl")}
+        self._channel_call(lambda: self.client.update_message(ts=ts, **fields))
+
+    def _superseded(self, part: int) -> dict[str, Any]:
+        text = "(An earlier version of the plan needed this part; the message above is current.)"
+        return {
+            "channel": self.channel,
+            "text": text,
+            "blocks": [context_block(text)],
+            "metadata": metadata(
+                PART_EVENT_TYPE, {"plan_key": self.key, "content_hash": self.hash, "part": part}
+            ),
+        }
+
+    def _post_reply(self, ts: str, part: int, payload: dict[str, Any]) -> None:
+        from rebalance.slack import SlackCallError
+
+        for attempt in range(2):
+            try:
+                self._channel_call(lambda: self.client.post_message(thread_ts=ts, **payload))
+                self.replies_posted += 1
+                return
+            except SlackCallError as exc:
+                if not exc.ambiguous or attempt == 1:
+                    raise
+                self.log(
+                    f"publish: {exc.describe()}; looking for thread part {part} before retrying"
+                )
+                existing, _ = self._thread_state(ts)
+                if existing.get(part, ("", None))[1] == self.hash:
+                    return
+
+    def _upload(self, ts: str, comment: str) -> None:
+        from rebalance.slack import SlackCallError
+
+        files = build_files(self.plan, marker=self.marker)
+        for attempt in range(2):
+            try:
+                self._channel_call(
+                    lambda: self.client.upload_files(
+                        channel=self.channel, thread_ts=ts, files=files, initial_comment=comment
+                    )
+                )
+                self.replies_posted += 1
+                return
+            except SlackCallError as exc:
+                if not exc.ambiguous or attempt == 1:
+                    raise
+                self.log(f"publish: {exc.describe()}; looking for the files before retrying")
+                _, done = self._thread_state(ts)
+                if done:
+                    return
+
+    # ---------------------------------------------------------- membership
+    def _channel_call(self, fn: Callable[[], Any]) -> Any:
+        """Run a call on the channel; if the bot is not in it, join once and retry."""
+        from rebalance.slack import SlackCallError
+
+        try:
+            return fn()
+        except SlackCallError as exc:
+            if exc.error not in {"not_in_channel", "channel_not_found"} or self._joined:
+                raise
+            self._joined = True
+            try:
+                self.client.join(self.channel)
+            except SlackCallError as join_exc:
+                self.log(f"publish: could not join {self.channel}: {join_exc.describe()}")
+                self._join_error = join_exc.error
+                raise exc from None
+            self.log(f"publish: joined {self.channel}")
+            return fn()
+
+    def bot_name(self) -> str:
+        """The bot's name for "/invite @name" (auth.test), or a placeholder."""
+        from rebalance.slack import SlackCallError
+
+        if self._bot is None:
+            try:
+                self._bot = str(self.client.auth_test().get("user") or "") or "<your bot>"
+            except SlackCallError:
+                self._bot = "<your bot>"
+        return self._bot
+
+    # --------------------------------------------------------------- errors
+    def error(self, exc: SlackCallError) -> PublishError:
+        """The PublishError a user can act on, for a failed call."""
+        from rebalance.slack import FailureKind
+
+        where = f"channel {self.channel}"
+        retry = "Run the same command again afterwards: it never posts the plan twice."
+        code = exc.error or ""
+        if exc.kind is FailureKind.RATE_LIMITED:
+            msg = f"Slack kept rate-limiting {exc.method} (HTTP 429: {exc.detail})"
+            hint = f"Wait a minute. {retry}"
+        elif exc.kind is FailureKind.REFUSED:
+            msg = f"cannot connect to Slack at {self.client.base_url} ({exc.detail})"
+            hint = f"Check network access (and SLACK_API_URL if set). {retry}"
+        elif exc.kind is FailureKind.TIMEOUT:
+            msg = f"Slack did not answer {exc.method} within {self.client.timeout:g} s"
+            hint = f"Slack or the network is slow ({'REBALANCE_SLACK_TIMEOUT'} sets the timeout). {retry}"
+        elif exc.kind is FailureKind.CONNECTION:
+            msg = f"the connection to Slack dropped during {exc.method} ({exc.detail})"
+            hint = retry
+        elif exc.kind is FailureKind.SERVER:
+            msg = f"Slack failed on {exc.method} (HTTP {exc.status or '?'}{', ' + code if code else ''})"
+            hint = f"Slack may be having an incident (https://slack-status.com). {retry}"
+        elif code in {
+            "invalid_auth",
+            "not_authed",
+            "token_revoked",
+            "token_expired",
+            "account_inactive",
+        }:
+            msg = f"Slack rejected the bot token ({code})"
+            hint = (
+                "Check SLACK_BOT_TOKEN: it must be the Bot User OAuth Token (xoxb-...) of the "
+                "app installed in this workspace; reinstall the app if it was revoked. " + retry
+            )
+        elif code in {"not_in_channel", "channel_not_found"}:
+            join = self._join_error
+            bot = self.bot_name()
+            if code == "not_in_channel":
+                msg = f"the bot is not a member of {where} ({code})"
+            else:
+                msg = f"Slack has no {where} that this bot can see ({code})"
+            hint = f"Invite the bot in the channel with /invite @{bot}"
+            if join == "missing_scope":
+                hint += (
+                    " (or give the app the channels:join scope, so it joins public channels itself)"
+                )
+            if code == "channel_not_found":
+                hint += "; and check the ID in [slack] channel / --channel"
+            hint += ". " + retry
+        elif code == "is_archived":
+            msg = f"{where} is archived ({code})"
+            hint = (
+                "Unarchive it, or publish to another channel ([slack] channel / --channel). "
+                + retry
+            )
+        elif code == "missing_scope":
+            scope = exc.needed or _SCOPES.get(exc.method, "the scope this method needs")
+            msg = f"the Slack app lacks the {scope} scope for {exc.method} ({code})"
+            hint = (
+                f"Add the {scope} scope (OAuth & Permissions of the Slack app), reinstall the app, "
+                "update SLACK_BOT_TOKEN if it changed. " + retry
+            )
+        elif code in {
+            "invalid_blocks",
+            "invalid_blocks_format",
+            "msg_too_long",
+            "invalid_metadata_format",
+        }:
+            msg = f"Slack refused the message layout ({code}{': ' + exc.detail if exc.detail else ''})"
+            hint = (
+                "This is a bug in rebalance: run with --dry-run, paste the parent in Block Kit "
+                "Builder (the link it prints) and report it with the plan folder."
+            )
+        else:
+            msg = f"Slack refused {exc.method} ({code}{': ' + exc.detail if exc.detail else ''})"
+            hint = (
+                f"See https://docs.slack.dev/reference/methods/{exc.method} for '{code}'. {retry}"
+            )
+        return PublishError(
+            self.client.scrub(f"publishing to {where} failed: {msg}"),
+            hint=self.client.scrub(f"The plan is saved. {hint}"),
+            slack_error=code or exc.kind.value,
+        )
+
+
+#: The scope each method needs, for a missing_scope answer without ``needed``.
+_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.history": "channels:history (groups:history for a private channel)",
+    "conversations.replies": "channels:history (groups:history for a private channel)",
+    "conversations.join": "channels:join",
+    "files.completeUploadExternal": "files:write",
+    "files.getUploadURLExternal": "files:write",
+}

@@ -1,0 +1,642 @@
+"""The shift in slots as an exact integer program (CONTRACT section 7).
+
+Formulation
+-----------
+Couriers who log off after the same slot and ride the same vehicle are interchangeable
+once present: they can reach the same zones at the same cost, and they leave at the
+same time. Such a class is a *commodity* ``c = (vehicle, last slot)``. Couriers of one
+commodity who log on in different slots or zones are still the same commodity: each
+*entry group* ``g`` (vehicle, last, first slot, entry zone, previous instruction)
+injects its couriers at its first slot. Couriers who log off at different times can
+*not* be merged (a flow could then hand one courier's remaining slots to another), so
+the model is a multi-commodity flow over a time-expanded zone graph::
+
+    entry group g --x[g,b]--> D(c, b, first) --y[c,k,a,b]--> D(c, b', k) ... D(c, ., last)
+
+``x[g,b]``: couriers of g who start their first slot in zone b (b = entry zone: stay;
+else a move, travel + fixed; + change_minutes when b is not what a previous plan told
+them for now). ``y[c,k,a,b]``: couriers of c in a during slot k-1 and in b during
+slot k (a = b: stay, free; else one move at slot k's start). n(z,k), the couriers in z
+during k, is the inflow into D(., z, k). Each (zone, slot) splits n into ``covered``
+(at most min(required, cap), each saving shortage x priority x L/H) and ``surplus``
+(the rest up to the cap, each costing surplus x L/H). This is exactly the objective
+of section 7 (minus the constant ``sum shortage x priority x required x L/H``).
+
+Why the answer is proven optimal
+--------------------------------
+The number of x and y columns grows as groups x neighbours and commodities x slots x
+moves (tens of millions in a 1,000-zone city), so the LP relaxation is solved by
+*column generation*: a restricted LP holds every stay and the moves priced in so far;
+the exact duals of its optimum price every other column of the full model
+(vectorised); columns with negative reduced cost join and the LP is solved again. When
+no column prices out, the restricted LP's optimum is the full LP's optimum ``L``, a
+lower bound on every integer plan.
+
+- If that LP optimum is integral it *is* an optimal plan: its cost equals the bound.
+- The LP is not always integral (caps and staggered log-offs make half-integral
+  vertices). Then an integer program (SCIP, to a zero gap) is solved over the
+  restricted columns, giving a plan of cost ``U``. Any plan using a column of reduced
+  cost ``d`` costs at least ``L + d`` (LP duality with the full LP's optimal duals), so
+  only columns with ``d <= U - L`` can lead to a better plan: they are added, and the
+  integer program solved again over that set is optimal for the full model.
+
+While the LP is not yet optimal, ``L_restricted + sum of min(0, d_j) x upper_j`` over
+the priced columns is still a valid lower bound (Lagrangian bound), so a time limit
+that stops the solve early still reports a true bound with its best plan.
+
+Costs are integers (see `rebalance.model`), so bounds are rounded up to whole units.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import ProblemData
+from .solver import linear_program
+
+__all__ = ["SlotSolution", "solve_slots"]
+
+_TOL = 1e-6
+#: Columns added per pricing round at most (the most negative first).
+_ADD_PER_ROUND = 150_000
+
+
+@dataclass
+class SlotSolution:
+    """An integer solution of the slot model, or why there is none.
+
+    ``entry``: couriers per universe entry arc (``p.arc_*``); ``trans``: list of
+    (commodity, slot, from zone, to zone, couriers) arrays of moves (stays omitted);
+    ``status`` 'optimal', 'feasible' or 'infeasible'; ``objective``/``bound`` in cost
+    units (the flow part, without the constant).
+    """
+
+    status: str
+    entry: np.ndarray
+    trans: dict[str, np.ndarray]
+    objective: float
+    bound: float
+    stats: dict[str, float | int] = field(default_factory=dict)
+    duals: np.ndarray | None = None  # (zones, slots) value of one more courier, cost units
+
+
+class _Model:
+    """Indexing of rows and columns of the slot model for one problem."""
+
+    def __init__(self, p: ProblemData):
+        self.p = p
+        self.K = k = p.slots
+        self.Z = z = len(p.zone_ids)
+        self.G = len(p.group_size)
+        com_key = p.group_vehicle * k + p.group_last
+        self.com_keys, self.group_com = np.unique(com_key, return_inverse=True)
+        self.C = len(self.com_keys)
+        self.com_vehicle = self.com_keys // k
+        self.com_hi = self.com_keys % k
+        lo = np.full(self.C, k, dtype=np.int64)
+        np.minimum.at(lo, self.group_com, p.group_first)
+        self.com_lo = lo
+        self.com_size = np.bincount(self.group_com, weights=p.group_size, minlength=self.C)
+        # Rows: G entry rows, then N(c, z, k) for lo_c <= k < hi_c, then M(z, k).
+        span = self.com_hi - self.com_lo
+        self.n_base = self.G + np.concatenate([[0], np.cumsum(span * z)[:-1]]).astype(np.int64)
+        self.m_base = self.G + int((span * z).sum())
+        self.rows = self.m_base + z * k
+        req = p.slot_required
+        cap = p.cap_int
+        big = np.iinfo(np.int64).max // 4
+        cap_full = np.where(cap[:, None] >= 0, cap[:, None], big) * np.ones((1, k), np.int64)
+        self.cov_hi = np.minimum(req, cap_full)
+        self.sur_hi = np.where(cap[:, None] >= 0, cap_full - self.cov_hi, np.inf)
+        self.capped = np.repeat(cap >= 0, k).reshape(z, k)
+        self.short_cost = np.repeat(p.shortage_cost[:, None], k, axis=1)
+        # Upper bound on any plan's cost: a penalty above it makes cap overflow a last resort.
+        worst_move = max(
+            (int(p.move_cost(np.array([m.minutes.max()]))[0]) for m in p.moves if m.minutes.size),
+            default=0,
+        )
+        total = int(p.group_size.sum())
+        self.overflow_cost = float(
+            1
+            + total * k * (worst_move + p.change_cost)
+            + int((self.short_cost * req).sum())
+            + p.surplus_cost * total * k
+        )
+
+    # ----------------------------------------------------------------- row helpers
+    def n_row(self, c: np.ndarray, zone: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """Row of N(c, zone, slot), -1 where slot is the commodity's last (no row)."""
+        has = slot < self.com_hi[c]
+        row = self.n_base[c] + (slot - self.com_lo[c]) * self.Z + zone
+        return np.where(has, row, -1)
+
+    def m_row(self, zone: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        return self.m_base + slot * self.Z + zone
+
+    def potential(
+        self, duals: np.ndarray, c: np.ndarray, zone: np.ndarray, slot: np.ndarray
+    ) -> np.ndarray:
+        row = self.n_row(c, zone, slot)
+        return np.where(row >= 0, duals[np.maximum(row, 0)], 0.0)
+
+
+@dataclass
+class _Columns:
+    """Columns of the restricted model: entry arcs and transitions."""
+
+    entry: np.ndarray  # indices into p.arc_* (universe of entry arcs)
+    t_com: np.ndarray
+    t_slot: np.ndarray
+    t_from: np.ndarray
+    t_to: np.ndarray
+    t_minutes: np.ndarray
+    t_move: np.ndarray  # index into p.moves[vehicle], -1 for a stay
+
+
+def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
+    """Solve the slot model to proven optimality, or to the time limit (see module doc)."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    m = _Model(p)
+    entry_cost = _entry_costs(p)
+    stats: dict[str, float | int] = {"rounds": 0, "lp_seconds": 0.0, "pricing_seconds": 0.0}
+    cols = _initial_columns(p, m)
+    best_bound = -math.inf
+    lp = None
+    duals = None
+    while True:
+        stats["rounds"] = int(stats["rounds"]) + 1
+        system = _system(p, m, cols, entry_cost)
+        lp = linear_program(*system, time_limit=max(deadline - time.perf_counter(), 0.01))
+        stats["lp_seconds"] = float(stats["lp_seconds"]) + lp.seconds
+        if lp.status != "optimal":
+            break
+        duals = lp.duals
+        tp = time.perf_counter()
+        new_entry, new_trans, lagrangian = _price(p, m, cols, duals, entry_cost)
+        stats["pricing_seconds"] = float(stats["pricing_seconds"]) + time.perf_counter() - tp
+        best_bound = max(best_bound, lp.objective + lagrangian)
+        if new_entry.size == 0 and new_trans[0].size == 0:
+            best_bound = max(best_bound, lp.objective)
+            break
+        cols = _extend(cols, new_entry, new_trans)
+        if time.perf_counter() > deadline:
+            lp = None
+            break
+    stats["columns"] = int(cols.entry.size + cols.t_com.size)
+    stats["lp_columns_universe"] = int(p.arc_group.size + _transition_universe(p, m))
+    stats["rows"] = int(m.rows)
+    if lp is None or lp.status != "optimal" or duals is None:
+        # Out of time before the LP was proven: an integer plan over what we have.
+        return _integer(p, m, cols, entry_cost, deadline, best_bound, stats, None, t0)
+    x = lp.x
+    n_xy = cols.entry.size + cols.t_com.size
+    integral = bool(np.all(np.abs(x[:n_xy] - np.rint(x[:n_xy])) <= _TOL))
+    stats["lp_integral"] = int(integral)
+    stats["lp_bound"] = float(lp.objective)
+    zone_value = _zone_value(m, duals)
+    overflow = _overflow(m, cols, x)
+    if integral and overflow <= _TOL:
+        sol = _solution(p, m, cols, np.rint(x[:n_xy]), entry_cost)
+        sol.status, sol.bound = _proof(sol.objective, lp.objective)
+        sol.stats = {**stats, "seconds": time.perf_counter() - t0}
+        sol.duals = zone_value
+        return sol
+    if overflow > _TOL and integral:
+        return _infeasible(p, stats)
+    sol = _integer(p, m, cols, entry_cost, deadline, lp.objective, stats, duals, t0)
+    sol.duals = zone_value
+    return sol
+
+
+# ------------------------------------------------------------------------ columns
+
+
+def _entry_costs(p: ProblemData) -> np.ndarray:
+    """Integer cost of every universe entry arc (move + change)."""
+    stay = p.arc_zone == p.group_zone[p.arc_group]
+    cost = np.where(stay, 0, p.move_cost(p.arc_minutes))
+    prev = p.group_prev[p.arc_group]
+    return (cost + np.where((prev >= 0) & (p.arc_zone != prev), p.change_cost, 0)).astype(float)
+
+
+def _initial_columns(p: ProblemData, m: _Model) -> _Columns:
+    """Every stay: entry stays and, per commodity and slot, staying in every zone."""
+    stay = np.flatnonzero(p.arc_zone == p.group_zone[p.arc_group])
+    coms, slots = [], []
+    for c in range(m.C):
+        ks = np.arange(m.com_lo[c] + 1, m.com_hi[c] + 1)
+        coms.append(np.full(ks.size, c))
+        slots.append(ks)
+    com = np.concatenate(coms).astype(np.int64) if coms else np.zeros(0, np.int64)
+    slot = np.concatenate(slots).astype(np.int64) if slots else np.zeros(0, np.int64)
+    zones = np.arange(m.Z)
+    t_com = np.repeat(com, m.Z)
+    t_slot = np.repeat(slot, m.Z)
+    t_zone = np.tile(zones, com.size)
+    return _Columns(
+        stay, t_com, t_slot, t_zone, t_zone.copy(), np.zeros(t_zone.size), np.full(t_zone.size, -1)
+    )
+
+
+def _extend(cols: _Columns, entry: np.ndarray, trans: tuple[np.ndarray, ...]) -> _Columns:
+    com, slot, a, b, minutes, move = trans
+    return _Columns(
+        np.concatenate([cols.entry, entry]),
+        np.concatenate([cols.t_com, com]),
+        np.concatenate([cols.t_slot, slot]),
+        np.concatenate([cols.t_from, a]),
+        np.concatenate([cols.t_to, b]),
+        np.concatenate([cols.t_minutes, minutes]),
+        np.concatenate([cols.t_move, move]),
+    )
+
+
+def _members(
+    p: ProblemData, m: _Model, cols: _Columns
+) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
+    """Which universe columns the restricted model holds: entry mask, and per (c, k) moves."""
+    entry = np.zeros(p.arc_group.size, dtype=bool)
+    entry[cols.entry] = True
+    trans: dict[tuple[int, int], np.ndarray] = {}
+    moving = cols.t_move >= 0
+    for c, k, i in zip(
+        cols.t_com[moving].tolist(),
+        cols.t_slot[moving].tolist(),
+        cols.t_move[moving].tolist(),
+        strict=True,
+    ):
+        mask = trans.get((c, k))
+        if mask is None:
+            mask = trans[(c, k)] = np.zeros(p.moves[m.com_vehicle[c]].origin.size, dtype=bool)
+        mask[i] = True
+    return entry, trans
+
+
+def _scan(
+    p: ProblemData,
+    m: _Model,
+    cols: _Columns,
+    y: np.ndarray,
+    entry_cost: np.ndarray,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]], list[np.ndarray], float]:
+    """Reduced costs of every column outside the restricted model; those below threshold.
+
+    Returns entry indices and their reduced costs, transition candidates (com, slot,
+    from, to, minutes, move) with their reduced costs, and the Lagrangian term
+    ``sum min(0, d) x upper`` over everything outside.
+    """
+    in_entry, in_trans = _members(p, m, cols)
+    g = p.arc_group
+    f = p.group_first[g]
+    b = p.arc_zone
+    # Entry arcs: cost - alpha_g - B(c, b, first) - gamma(b, first).
+    rc = entry_cost - y[g] - m.potential(y, m.group_com[g], b, f) - y[m.m_row(b, f)]
+    rc[in_entry] = np.inf
+    lagrangian = float(np.minimum(rc, 0.0)[np.isfinite(rc)] @ p.group_size[g][np.isfinite(rc)])
+    entry = np.flatnonzero(rc <= threshold)
+    found: list[tuple[np.ndarray, ...]] = []
+    scores: list[np.ndarray] = []
+    # Transitions: cost + B(c, a, k-1) - B(c, b, k) - gamma(b, k).
+    for ci in range(m.C):
+        mv = p.moves[m.com_vehicle[ci]]
+        if mv.origin.size == 0:
+            continue
+        cost = p.move_cost(mv.minutes).astype(float)
+        cc = np.full(mv.origin.size, ci)
+        for k in range(int(m.com_lo[ci]) + 1, int(m.com_hi[ci]) + 1):
+            kk = np.full(mv.origin.size, k)
+            r = (
+                cost
+                + m.potential(y, cc, mv.origin, kk - 1)
+                - m.potential(y, cc, mv.dest, kk)
+                - y[m.m_row(mv.dest, kk)]
+            )
+            held = in_trans.get((ci, k))
+            if held is not None:
+                r[held] = np.inf
+            neg = r < 0
+            lagrangian += float(r[neg].sum() * m.com_size[ci])
+            idx = np.flatnonzero(r <= threshold)
+            if idx.size:
+                found.append((cc[idx], kk[idx], mv.origin[idx], mv.dest[idx], mv.minutes[idx], idx))
+                scores.append(r[idx])
+    return entry, rc[entry], found, scores, lagrangian
+
+
+def _stack(
+    found: list[tuple[np.ndarray, ...]], pick: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    if not found:
+        z = np.zeros(0, np.int64)
+        return (z, z, z, z, np.zeros(0), z)
+    out = tuple(np.concatenate([f[i] for f in found]) for i in range(6))
+    return out if pick is None else tuple(a[pick] for a in out)
+
+
+def _transition_universe(p: ProblemData, m: _Model) -> int:
+    total = 0
+    for c in range(m.C):
+        total += int(m.com_hi[c] - m.com_lo[c]) * (m.Z + p.moves[m.com_vehicle[c]].origin.size)
+    return total
+
+
+def _trans_cost(p: ProblemData, cols: _Columns) -> np.ndarray:
+    moving = cols.t_from != cols.t_to
+    return np.where(moving, p.move_cost(cols.t_minutes), 0).astype(float)
+
+
+def _system(
+    p: ProblemData, m: _Model, cols: _Columns, entry_cost: np.ndarray
+) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cost, matrix and bounds of the restricted model (columns: x, y, cov, sur, ov)."""
+    ne, nt = cols.entry.size, cols.t_com.size
+    zk = m.Z * m.K
+    g = p.arc_group[cols.entry]
+    b = p.arc_zone[cols.entry]
+    f = p.group_first[g]
+    c = m.group_com[g]
+    e_cols = np.arange(ne)
+    e_n = m.n_row(c, b, f)
+    t_cols = ne + np.arange(nt)
+    t_out = m.n_row(cols.t_com, cols.t_from, cols.t_slot - 1)
+    t_in = m.n_row(cols.t_com, cols.t_to, cols.t_slot)
+    zone = np.tile(np.arange(m.Z), m.K)
+    slot = np.repeat(np.arange(m.K), m.Z)
+    s_rows = m.m_row(zone, slot)
+    cov_cols = ne + nt + np.arange(zk)
+    sur_cols = cov_cols + zk
+    capped = m.capped[zone, slot]
+    ov_rows = s_rows[capped]
+    ov_cols = ne + nt + 2 * zk + np.arange(ov_rows.size)
+    rows = np.concatenate(
+        [
+            g,
+            e_n[e_n >= 0],
+            m.m_row(b, f),
+            t_out,
+            t_in[t_in >= 0],
+            m.m_row(cols.t_to, cols.t_slot),
+            s_rows,
+            s_rows,
+            ov_rows,
+        ]
+    )
+    cidx = np.concatenate(
+        [
+            e_cols,
+            e_cols[e_n >= 0],
+            e_cols,
+            t_cols,
+            t_cols[t_in >= 0],
+            t_cols,
+            cov_cols,
+            sur_cols,
+            ov_cols,
+        ]
+    )
+    data = np.concatenate(
+        [
+            np.ones(ne),
+            np.ones(int((e_n >= 0).sum())),
+            np.ones(ne),
+            -np.ones(nt),
+            np.ones(int((t_in >= 0).sum())),
+            np.ones(nt),
+            -np.ones(zk),
+            -np.ones(zk),
+            -np.ones(ov_rows.size),
+        ]
+    )
+    n_cols = ne + nt + 2 * zk + ov_rows.size
+    matrix = sp.csr_matrix((data, (rows, cidx)), shape=(m.rows, n_cols))
+    cost = np.concatenate(
+        [
+            entry_cost[cols.entry],
+            _trans_cost(p, cols),
+            -m.short_cost[zone, slot].astype(float),
+            np.full(zk, float(p.surplus_cost)),
+            np.full(ov_rows.size, m.overflow_cost),
+        ]
+    )
+    col_lo = np.zeros(n_cols)
+    col_hi = np.concatenate(
+        [
+            np.full(ne + nt, np.inf),
+            m.cov_hi[zone, slot].astype(float),
+            m.sur_hi[zone, slot],
+            np.full(ov_rows.size, np.inf),
+        ]
+    )
+    rhs = np.zeros(m.rows)
+    rhs[: m.G] = p.group_size
+    return cost, matrix, rhs, rhs.copy(), col_lo, col_hi
+
+
+def _price(
+    p: ProblemData, m: _Model, cols: _Columns, y: np.ndarray, entry_cost: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], float]:
+    """Columns of the full model with negative reduced cost, and the Lagrangian term."""
+    entry, entry_rc, found, scores, lagrangian = _scan(p, m, cols, y, entry_cost, -_TOL)
+    entry = entry[_most_negative(np.arange(entry.size), entry_rc, _ADD_PER_ROUND)]
+    if found:
+        allr = np.concatenate(scores)
+        trans = _stack(found, _most_negative(np.arange(allr.size), allr, _ADD_PER_ROUND))
+    else:
+        trans = _stack([])
+    return entry, trans, lagrangian
+
+
+def _most_negative(idx: np.ndarray, rc: np.ndarray, limit: int) -> np.ndarray:
+    if idx.size <= limit:
+        return idx
+    part = np.argpartition(rc[idx], limit)[:limit]
+    return idx[part]
+
+
+def _overflow(m: _Model, cols: _Columns, x: np.ndarray) -> float:
+    zk = m.Z * m.K
+    start = cols.entry.size + cols.t_com.size + 2 * zk
+    return float(x[start:].sum())
+
+
+def _lp_error(value: float) -> float:
+    """How far GLOP's reported optimum may be from the exact LP optimum (cost units)."""
+    return 1e-9 * abs(value) + 1e-6
+
+
+def _proof(objective: float, lower: float) -> tuple[str, float]:
+    """Status and bound of an integer plan of cost ``objective`` against a lower bound.
+
+    Costs are integers: when the plan is less than one unit above the bound (less the
+    LP's numerical error), no integer plan can be cheaper, so it is proven optimal.
+    """
+    slack = _lp_error(lower)
+    if objective - lower < 1.0 - slack:
+        return "optimal", objective
+    return "feasible", float(math.ceil(lower - slack))
+
+
+def _zone_value(m: _Model, duals: np.ndarray) -> np.ndarray:
+    """Decrease of the objective per extra fixed courier in (zone, slot): the M-row dual."""
+    return duals[m.m_base : m.m_base + m.Z * m.K].reshape(m.K, m.Z).T.copy()
+
+
+# ---------------------------------------------------------------- integer stage
+
+
+def _integer(
+    p: ProblemData,
+    m: _Model,
+    cols: _Columns,
+    entry_cost: np.ndarray,
+    deadline: float,
+    lp_bound: float,
+    stats: dict[str, float | int],
+    duals: np.ndarray | None,
+    t0: float,
+) -> SlotSolution:
+    """The integer stage: MIP over the columns, then over every column that could help."""
+    stats["mip_runs"] = 0
+    res = _mip(p, m, cols, entry_cost, deadline)
+    stats["mip_runs"] = 1
+    if duals is not None and res.status in {"optimal", "feasible"}:
+        gap = res.objective - lp_bound
+        extra_entry, extra_trans = _within(p, m, cols, duals, entry_cost, gap)
+        stats["columns_within_gap"] = int(extra_entry.size + extra_trans[0].size)
+        if extra_entry.size or extra_trans[0].size:
+            cols = _extend(cols, extra_entry, extra_trans)
+            res2 = _mip(p, m, cols, entry_cost, deadline)
+            stats["mip_runs"] = 2
+            if res2.status in {"optimal", "feasible"} and res2.objective <= res.objective + 0.5:
+                res = res2
+            elif res2.status not in {"optimal", "feasible"}:
+                # the larger MIP ran out of time: keep the first plan, bound from the LP
+                res = type(res)(
+                    "feasible",
+                    res.x,
+                    res.objective,
+                    lp_bound,
+                    res.duals,
+                    res.reduced_costs,
+                    res.seconds,
+                )
+    if res.status == "infeasible":
+        return _infeasible(p, stats)
+    if res.status not in {"optimal", "feasible"}:
+        return _infeasible(p, stats, timed_out=True)
+    n_xy = cols.entry.size + cols.t_com.size
+    if _overflow(m, cols, res.x) > 0.5:
+        return _infeasible(p, stats)
+    sol = _solution(p, m, cols, np.rint(res.x[:n_xy]), entry_cost)
+    bound = max(res.bound, lp_bound) if math.isfinite(lp_bound) else res.bound
+    if res.status == "feasible" and duals is None:
+        bound = lp_bound if math.isfinite(lp_bound) else res.bound
+    sol.bound = (
+        float(math.ceil(bound - 1e-6 * max(1.0, abs(bound)))) if math.isfinite(bound) else 0.0
+    )
+    sol.status = "optimal" if res.status == "optimal" and duals is not None else "feasible"
+    if sol.status == "optimal" and sol.objective > sol.bound + 0.5:
+        sol.bound = min(sol.bound, sol.objective)
+    stats["mip_seconds"] = res.seconds
+    sol.stats = {**stats, "seconds": time.perf_counter() - t0}
+    return sol
+
+
+def _constant_upper(p: ProblemData, m: _Model) -> float:
+    """sum shortage x required: the flow part of any plan is at least minus this."""
+    return float((m.short_cost * p.slot_required).sum())
+
+
+def _mip(p: ProblemData, m: _Model, cols: _Columns, entry_cost: np.ndarray, deadline: float):  # type: ignore[no-untyped-def]
+    system = _system(p, m, cols, entry_cost)
+    n_xy = cols.entry.size + cols.t_com.size
+    integer = np.zeros(len(system[0]), dtype=bool)
+    integer[:n_xy] = True
+    return linear_program(
+        *system, integer=integer, time_limit=max(deadline - time.perf_counter(), 0.5)
+    )
+
+
+def _within(
+    p: ProblemData, m: _Model, cols: _Columns, y: np.ndarray, entry_cost: np.ndarray, gap: float
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Columns outside the restricted model with reduced cost <= gap (they might help)."""
+    entry, _, found, _, _ = _scan(p, m, cols, y, entry_cost, gap + _TOL)
+    return entry, _stack(found)
+
+
+def _infeasible(
+    p: ProblemData, stats: dict[str, float | int], timed_out: bool = False
+) -> SlotSolution:
+    z = np.zeros(0, np.int64)
+    return SlotSolution(
+        "timeout" if timed_out else "infeasible",
+        np.zeros(p.arc_group.size, np.int64),
+        {"com": z, "slot": z, "from": z, "to": z, "count": z, "minutes": np.zeros(0)},
+        math.nan,
+        math.nan,
+        stats,
+    )
+
+
+def _solution(
+    p: ProblemData, m: _Model, cols: _Columns, x: np.ndarray, entry_cost: np.ndarray
+) -> SlotSolution:
+    """Integer column values as entry counts and moving transitions, with their cost."""
+    ne = cols.entry.size
+    entry = np.zeros(p.arc_group.size, dtype=np.int64)
+    np.add.at(entry, cols.entry, x[:ne].astype(np.int64))
+    t = x[ne:].astype(np.int64)
+    moving = (t > 0) & (cols.t_from != cols.t_to)
+    trans = {
+        "com": cols.t_com[moving],
+        "slot": cols.t_slot[moving],
+        "from": cols.t_from[moving],
+        "to": cols.t_to[moving],
+        "count": t[moving],
+        "minutes": cols.t_minutes[moving],
+    }
+    # n(z, k) from the integer flows, then the exact objective (flow part).
+    n = np.zeros((m.Z, m.K), dtype=np.int64)
+    g = p.arc_group
+    used = entry > 0
+    np.add.at(n, (p.arc_zone[used], p.group_first[g[used]]), entry[used])
+    # continuing couriers: count per commodity, zone, slot by simulating stays and moves
+    cnt = _commodity_counts(p, m, cols, x)
+    n = cnt.sum(axis=0)
+    cov = np.minimum(n, m.cov_hi)
+    sur = n - cov
+    objective = float(
+        (entry_cost * entry).sum()
+        + (p.move_cost(trans["minutes"]) * trans["count"]).sum()
+        - (m.short_cost * cov).sum()
+        + p.surplus_cost * sur.sum()
+    )
+    return SlotSolution("optimal", entry, trans, objective, objective)
+
+
+def _commodity_counts(p: ProblemData, m: _Model, cols: _Columns, x: np.ndarray) -> np.ndarray:
+    """Couriers per (commodity, zone, slot) of an integer solution, checking conservation."""
+    ne = cols.entry.size
+    cnt = np.zeros((m.C, m.Z, m.K), dtype=np.int64)
+    g = p.arc_group[cols.entry]
+    np.add.at(
+        cnt, (m.group_com[g], p.arc_zone[cols.entry], p.group_first[g]), x[:ne].astype(np.int64)
+    )
+    t = x[ne:].astype(np.int64)
+    np.add.at(cnt, (cols.t_com, cols.t_to, cols.t_slot), t)
+    out = np.zeros((m.C, m.Z, m.K), dtype=np.int64)
+    np.add.at(out, (cols.t_com, cols.t_from, cols.t_slot - 1), t)
+    # conservation: everything in D(c, z, k) with k < last leaves through a transition
+    for c in range(m.C):
+        for k in range(int(m.com_lo[c]), int(m.com_hi[c])):
+            if not np.array_equal(cnt[c, :, k], out[c, :, k]):
+                raise AssertionError("slot model solution breaks flow conservation")
+    return cnt

@@ -1,0 +1,159 @@
+"""Views of past runs (`rebalance history`, `rebalance run`'s last line): a run in one
+line, runs as a table or JSON, and everything recorded about one run."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rebalance.history import PHASES, RunRecord
+
+from .wording import coverage_change, kpi_headline, percent
+
+__all__ = ["run_details", "runs_json", "runs_table", "summary_line"]
+
+
+def summary_line(record: RunRecord) -> str:
+    """One line saying what a run did: the terminal's quiet success message."""
+    k = record.kpis
+    action = record.extra.get("publish_action")
+    what = {
+        "posted": "posted to",
+        "updated": "updated in",
+        "unchanged": "unchanged in",
+        "adopted": "already in",
+        "dry-run": "dry run for",
+    }.get(str(action), str(action))
+    where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
+    body = kpi_headline(k)
+    shift = _short_time(record.shift_start)
+    return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
+
+
+def runs_table(records: list[RunRecord]) -> Any:
+    """A Rich table of runs in the order given (the run id starts with its UTC start time)."""
+    from rich.table import Table
+
+    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+    table.add_column("run id", no_wrap=True)
+    table.add_column("city", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("shift", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("exit", justify="right", no_wrap=True)
+    table.add_column("moved", justify="right", no_wrap=True)
+    table.add_column("coverage", justify="right", no_wrap=True)
+    table.add_column("slack", no_wrap=True)
+    styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
+    for r in records:
+        status = r.status
+        if r.status in {"failed", "crashed"} and r.phase:
+            status += f"@{r.phase}"
+        k = r.kpis
+        coverage = ""
+        if k.get("coverage") is not None:
+            coverage = (
+                f"{percent(k.get('coverage_before'), digits=0)}->{percent(k['coverage'], digits=0)}"
+            )
+        slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
+        table.add_row(
+            r.run_id,
+            r.city,
+            _short_time(r.shift_start, "%m-%d %H:%M"),
+            _took(r),
+            f"[{styles.get(r.status, 'default')}]{status}[/]",
+            "" if r.exit_code is None else str(r.exit_code),
+            "" if k.get("moved_couriers") is None else str(k["moved_couriers"]),
+            coverage,
+            slack,
+        )
+    return table
+
+
+def run_details(record: RunRecord) -> Any:
+    """A Rich renderable with everything recorded about one run."""
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    r = record
+    rows: list[tuple[str, str]] = [
+        ("run", r.run_id),
+        ("city", r.city),
+        ("shift start", r.shift_start),
+        ("status", r.status + (" (dry run)" if r.dry_run else "")),
+        ("exit code", "" if r.exit_code is None else str(r.exit_code)),
+        ("phase", r.phase or ""),
+        ("started", r.started_at),
+        ("ended", r.ended_at or ""),
+        ("took", _took(r)),
+        ("process", f"pid {r.pid} on {r.host}"),
+        ("inputs sha256", r.inputs_sha256 or ""),
+        ("data", str(r.extra.get("data_dir") or "")),
+        ("config", str(r.extra.get("config") or "")),
+        ("plan id", r.plan_id or ""),
+        ("plan folder", r.plan_dir or ""),
+    ]
+    if r.kpis:
+        k = r.kpis
+        rows.append(
+            (
+                "kpis",
+                f"{k.get('eligible_couriers')} eligible, {k.get('moved_couriers')} moved, "
+                f"{k.get('travel_minutes')} travel min, shortage {k.get('shortage_before')} -> "
+                f"{k.get('shortage')}, coverage {coverage_change(k)}",
+            )
+        )
+    if r.extra.get("objective") is not None:
+        rows.append(("objective", f"{r.extra['objective']} ({r.extra.get('plan_status')})"))
+    action = r.extra.get("publish_action")
+    if action or r.slack_ts:
+        rows.append(
+            ("slack", f"{action or ''} {r.slack_channel or ''} ts {r.slack_ts or '-'}".strip())
+        )
+    timings = r.extra.get("timings_ms") or {}
+    if timings:
+        # The history stores keys sorted; show phases in the order they run.
+        order = {name: i for i, name in enumerate(PHASES)}
+        ordered = sorted(timings.items(), key=lambda kv: order.get(kv[0], len(order)))
+        rows.append(("phases", ", ".join(f"{k} {v} ms" for k, v in ordered)))
+    if r.extra.get("recovered"):
+        rows.append(("completes", ", ".join(r.extra["recovered"])))
+    if r.extra.get("command"):
+        rows.append(("command", str(r.extra["command"])))
+    if r.error:
+        rows.append(("error", r.error))
+    from rich.text import Text
+
+    for key, value in rows:
+        table.add_row(key, Text(value))
+    return table
+
+
+def runs_json(records: list[RunRecord]) -> str:
+    """Runs as a JSON array (one object per run, every recorded field)."""
+    return json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False) + "\n"
+
+
+def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not iso:
+        return ""
+    try:
+        ts = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return ts.strftime(fmt)
+
+
+def _took(r: RunRecord) -> str:
+    if not r.ended_at:
+        return ""
+    try:
+        seconds = (
+            datetime.fromisoformat(r.ended_at) - datetime.fromisoformat(r.started_at)
+        ).total_seconds()
+    except ValueError:
+        return ""
+    return f"{seconds:.1f}s" if seconds < 600 else f"{seconds / 60:.0f}m"

@@ -1,0 +1,187 @@
+"""How a plan looks in a notebook cell: HTML (`Plan._repr_html_`)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .wording import attention_zones, coverage_change, minutes, plural, shift_window
+
+if TYPE_CHECKING:
+    from rebalance.plan import Plan
+
+__all__ = ["plan_html"]
+
+
+def plan_html(plan: Plan) -> str:
+    """HTML for a notebook cell: KPIs, the zones needing attention, then (folded) every
+    zone and the moves by route. Colours are Okabe-Ito, safe for colour-blind readers."""
+    esc = html.escape
+    colour = {"optimal": "#009E73", "feasible": "#E69F00", "infeasible": "#D55E00"}
+    badge = (
+        f"<span style='background:{colour.get(plan.status, '#999')};color:white;"
+        f"border-radius:3px;padding:0 5px;font-size:80%'>{esc(plan.status)}</span>"
+    )
+    head = (
+        f"<h4 style='margin:0 0 4px 0'>{esc(plan.city)} · {esc(shift_window(plan))} · {badge}</h4>"
+    )
+    if not plan.feasible:
+        zones_note = (
+            f"<p>Zones involved: {esc(', '.join(plan.infeasible_zones))}</p>"
+            if plan.infeasible_zones
+            else ""
+        )
+        return (
+            f"<div>{head}<p style='color:#D55E00'><b>No feasible plan.</b> "
+            f"{esc(plan.message)}</p>{zones_note}</div>"
+        )
+    k = plan.kpis
+    n_short = k.get("zones_short", 0)
+    short_zones = f" in {plural(n_short, 'zone')}" if k.get("shortage") else ""
+    cells = [
+        ("Coverage", coverage_change(k, arrow="→", after="<b>{}</b>")),
+        ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
+        ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
+        ("Total travel", esc(minutes(k["travel_minutes"]))),
+        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
+        ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
+    ]
+    if k.get("paused_orders_per_hour"):
+        cells.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h"))
+    kpis = "".join(
+        f"<td style='padding:2px 14px 2px 0;vertical-align:top'>"
+        f"<div style='font-size:85%;opacity:0.7'>{esc(a)}</div><div>{b}</div></td>"
+        for a, b in cells
+    )
+    action_colour = {"short": "#D55E00", "receive": "#0072B2", "send": "#E69F00"}
+
+    def table(frame: pd.DataFrame) -> str:
+        shown = frame.copy()
+        if "action" in shown.columns:
+            shown["action"] = [
+                f"<b style='color:{action_colour[a]}'>{esc(a)}</b>"
+                if a in action_colour
+                else esc(str(a))
+                for a in shown["action"].astype(str)
+            ]
+        if "pause_restaurants" in shown.columns:  # "; " lets a long list wrap
+            shown["pause_restaurants"] = (
+                shown["pause_restaurants"].astype(str).str.replace(";", "; ")
+            )
+        for column in shown.columns:
+            if column != "action" and not pd.api.types.is_numeric_dtype(shown[column]):
+                shown[column] = [esc(str(v)) for v in shown[column]]
+        return shown.to_html(index=False, border=0, escape=False)
+
+    cols = [
+        "zone_id",
+        "name",
+        "action",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "pause_restaurants",
+    ]
+    zones = attention_zones(plan.zones)
+    attention = (
+        f"<p style='margin:8px 0 2px 0'><b>Zones needing attention</b> "
+        f"({len(zones)} of {len(plan.zones)})</p>" + table(zones[cols].head(50))
+        if len(zones)
+        else "<p>Every zone is covered where it stands: no moves needed.</p>"
+    )
+    more = f"<p>... {len(zones) - 50} more zones below</p>" if len(zones) > 50 else ""
+    every = [
+        "zone_id",
+        "name",
+        "action",
+        "open_restaurants",
+        "demand_orders_per_hour",
+        "required_couriers",
+        "couriers_before",
+        "couriers_after",
+        "moved_in",
+        "moved_out",
+        "shortage",
+        "surplus",
+        "paused_orders_per_hour",
+    ]
+    every_zone = (
+        f"<details><summary>All {len(plan.zones)} zones</summary>"
+        f"{table(plan.zones[[c for c in every if c in plan.zones.columns]])}</details>"
+    )
+    moves = plan.moves
+    routes = ""
+    if len(moves):
+        flows = plan.routes().rename(columns={"minutes": "longest_minutes"})
+        routes = (
+            f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
+            f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
+        )
+    timeline = _timeline_html(plan) if plan.slot_count > 1 else ""
+    return (
+        f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{timeline}"
+        f"{every_zone}{routes}</div>"
+    )
+
+
+def _timeline_html(plan: Plan) -> str:
+    """The shift slot by slot: a summary row per slot, then zones x slots of shortage as
+    coloured cells (white = covered, deeper orange = more couriers short)."""
+    from .timeline import slot_summary, zones_short_any_slot
+
+    esc = html.escape
+    summary = slot_summary(plan)
+    head = "".join(
+        f"<th>{esc(h)}</th>"
+        for h in ("slot", "moves", "log on", "log off", "need", "present", "short before", "short")
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{v}</td>"
+            for v in (
+                esc(r.label),
+                r.moves,
+                r.logged_on,
+                r.logged_off,
+                r.required,
+                r.present,
+                r.short_before,
+                f"<b>{r.short}</b>" if r.short else "0",
+            )
+        )
+        + "</tr>"
+        for r in summary.itertuples(index=False)
+    )
+    rows = zones_short_any_slot(plan, limit=40)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    grid = ""
+    if len(rows):
+        top = max(int(rows.to_numpy().max()), 1)
+        cells = "".join(
+            f"<tr><td style='white-space:nowrap'>{esc(str(z))} {esc(names.get(str(z), ''))}</td>"
+            + "".join(
+                f"<td title='{int(v)} short' style='text-align:center;background:"
+                f"rgba(213,94,0,{0.15 + 0.85 * int(v) / top if v else 0:.2f})'>"
+                f"{int(v) if v else ''}</td>"
+                for v in values.to_numpy()
+            )
+            + "</tr>"
+            for z, values in rows.iterrows()
+        )
+        labels = "".join(f"<th>{esc(str(c))}</th>" for c in rows.columns)
+        grid = (
+            f"<p style='margin:8px 0 2px 0'><b>Zones short in some slot</b> ({len(rows)} shown)"
+            f"</p><table><tr><th>zone</th>{labels}</tr>{cells}</table>"
+        )
+    return (
+        f"<p style='margin:8px 0 2px 0'><b>The shift in {plan.slot_count} slots of "
+        f"{plan.slot_minutes} min</b></p><table><tr>{head}</tr>{body}</table>{grid}"
+    )

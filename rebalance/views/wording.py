@@ -1,0 +1,104 @@
+"""The shared vocabulary of every view of a plan (terminal, HTML, Slack, plots, history):
+one way each to write a share, a shift window, the KPI headline, a plural, a zone, and
+one rule for which zones need attention and in what order.
+
+Views differ in markup (rich, HTML, mrkdwn), not in words: they pass their markup in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rebalance.plan import Plan
+
+__all__ = [
+    "attention_zones",
+    "coverage_change",
+    "kpi_headline",
+    "minutes",
+    "percent",
+    "plural",
+    "shift_window",
+    "zone_label",
+]
+
+#: Zones that need attention come in this order: short, receiving, sending (then ok).
+ACTION_RANK = {"short": 0, "receive": 1, "send": 2, "ok": 3}
+
+
+def percent(
+    share: Any, *, digits: int = 1, missing: str = "-", significant: int | None = None
+) -> str:
+    """A share as a percentage: ``0.875`` -> ``87.5%``; ``missing`` for None or NaN.
+    ``significant`` digits instead of fixed ``digits`` for parameters (``5%``, ``12.5%``)."""
+    try:
+        value = float(share)
+    except (TypeError, ValueError):  # None, pd.NA, text
+        return missing
+    if math.isnan(value):
+        return missing
+    if significant is not None:
+        return f"{100 * value:.{significant}g}%"
+    return f"{100 * value:.{digits}f}%"
+
+
+def coverage_change(
+    kpis: Mapping[str, Any],
+    *,
+    arrow: str = "->",
+    digits: int = 1,
+    missing: str = "-",
+    after: str = "{}",
+) -> str:
+    """Coverage before and after the plan: ``91.7% -> 100.0%``; ``after`` wraps the new
+    value in a view's emphasis (``"[bold]{}[/]"``, ``"<b>{}</b>"``, ``"*{}*"``)."""
+    before = percent(kpis.get("coverage_before"), digits=digits, missing=missing)
+    now = percent(kpis.get("coverage"), digits=digits, missing=missing)
+    return f"{before} {arrow} {after.format(now)}"
+
+
+def kpi_headline(kpis: Mapping[str, Any]) -> str:
+    """What a plan does, in one phrase: ``12 couriers to move, coverage 91.7% -> 100.0%``."""
+    return f"{kpis.get('moved_couriers')} couriers to move, coverage {coverage_change(kpis)}"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 zone``, ``3 zones``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def minutes(x: float) -> str:
+    """Travel time: ``12.5 min``, ``1,250 min`` (no decimals from 100 on)."""
+    return f"{x:,.0f} min" if x >= 100 else f"{x:.1f} min"
+
+
+def shift_window(plan: Plan, *, year: bool = True) -> str:
+    """The shift in city time: ``Mon 30 Nov 2026 19:00–23:00 CET`` (``(+1 day)`` when
+    it ends the next day; ``year=False`` for narrow places such as a Slack header)."""
+    start = plan.local(plan.shift_start)
+    end = plan.local(plan.shift_end)
+    day = f"{start:%a %d %b %Y %H:%M}" if year else f"{start:%a %d %b %H:%M}"
+    next_day = "" if start.date() == end.date() else " (+1 day)"
+    return f"{day}–{end:%H:%M}{next_day} {start.tzname()}"
+
+
+def zone_label(zone_id: object, name: object) -> str:
+    """A zone as people name it: ``Z07 Bastille`` (the id alone when it has no name)."""
+    return f"{zone_id} {name}".strip()
+
+
+def attention_zones(zones: pd.DataFrame) -> pd.DataFrame:
+    """Zones that change or stay short: short (largest shortage first), then
+    receiving (most couriers in first), then sending (most out first)."""
+    if zones.empty:
+        return zones
+    frame = zones[zones["action"] != "ok"].copy()
+    frame["_rank"] = frame["action"].map(ACTION_RANK)
+    frame["_size"] = frame["shortage"] * 10_000 + frame["moved_in"] + frame["moved_out"]
+    frame = frame.sort_values(["_rank", "_size", "zone_id"], ascending=[True, False, True])
+    return frame.drop(columns=["_rank", "_size"]).reset_index(drop=True)

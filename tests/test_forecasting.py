@@ -1,0 +1,330 @@
+"""Forecast (CONTRACT section 8): the demand table of section 7 from past orders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import courier, restaurant, write_city, zone
+
+from rebalance import Config, load
+from rebalance.cli import app
+from rebalance.forecasting import DEMAND_COLUMNS, forecast, run_forecast
+
+SHIFT = "2026-11-30T19:00"  # a Monday
+CONFIG = Config().with_changes(shift={"hours": 2.0, "slot_minutes": 60})
+
+
+@pytest.fixture
+def city(tmp_path: Path) -> Path:
+    """Zone A with restaurants RA1, RA2, RNEW; zone B with RB."""
+    return write_city(
+        tmp_path / "city",
+        zones=[zone("A", 48.86, 2.34), zone("B", 48.87, 2.35)],
+        restaurants=[
+            restaurant("RA1", "A", 3.0),
+            restaurant("RA2", "A", 3.0),
+            restaurant("RNEW", "A", 7.0),
+            restaurant("RB", "B", 1.0),
+        ],
+        couriers=[courier("C1", "A")],
+    )
+
+
+def history(per_day: dict[str, dict[str, int]], days: list[str]) -> pd.DataFrame:
+    """Orders: on each day, ``per_day[restaurant][HH:MM]`` orders at that clock time."""
+    rows = []
+    for day in days:
+        for rid, times in per_day.items():
+            for clock, n in times.items():
+                rows += [(rid, f"{day}T{clock}")] * n
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "restaurant_id": [r for r, _ in rows],
+            "placed_at": [t for _, t in rows],
+        }
+    )
+
+
+def days_before(n: int, step: int = 1) -> list[str]:
+    """``n`` dates before the shift's day, ``step`` days apart, oldest first."""
+    end = pd.Timestamp("2026-11-30")
+    return [f"{end - pd.Timedelta(days=step * i):%Y-%m-%d}" for i in range(n, 0, -1)]
+
+
+#: A busy steady city: 40 + 20 orders a day in A's restaurants, 10 + 10 in B's.
+STEADY = {
+    "RA1": {"19:10": 40, "20:10": 20},
+    "RA2": {"19:20": 40, "20:20": 20},
+    "RB": {"19:30": 10, "20:30": 10},
+}
+
+
+def test_steady_history_gives_its_own_rates_on_slot_boundaries(city):
+    """Identical days give the observed rate per slot (up to the shape's small pull toward
+    the zone), with the city's offset."""
+    demand = forecast(history(STEADY, days_before(28)), load(city), CONFIG, SHIFT)
+    assert list(demand.columns) == list(DEMAND_COLUMNS)
+    rates = demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
+    assert rates[("RA1", "2026-11-30T19:00:00+01:00")] == pytest.approx(40.0, rel=0.01)
+    assert rates[("RA1", "2026-11-30T20:00:00+01:00")] == pytest.approx(20.0, rel=0.01)
+    # RB, one small restaurant alone in its zone, leans partly on the city's shape
+    assert rates[("RB", "2026-11-30T20:00:00+01:00")] == pytest.approx(10.0, rel=0.15)
+    assert not demand.duplicated(["restaurant_id", "slot_start"]).any()
+
+
+def test_restaurant_without_orders_gets_no_row_and_is_reported(city):
+    """A restaurant absent from the history has no row (the plan falls back to
+    restaurants.csv) and the report names it."""
+    result = run_forecast(history(STEADY, days_before(5)), load(city), CONFIG, SHIFT)
+    assert "RNEW" not in set(result.demand["restaurant_id"])
+    assert result.without_history == ("RNEW",)
+    assert any("1 without any order: no row" in line and "RNEW" in line for line in result.report())
+
+
+def test_same_weekday_only_with_two_of_them(city):
+    """With two or more Mondays in the history only Mondays count; with one, every day does."""
+    mondays = {"RA1": {"19:10": 8}, "RA2": {"19:10": 8}, "RB": {"19:10": 8}}
+    others = {"RA1": {"19:10": 2}, "RA2": {"19:10": 2}, "RB": {"19:10": 2}}
+    two_weeks = days_before(14)
+    is_monday = [pd.Timestamp(d).weekday() == 0 for d in two_weeks]
+    h = pd.concat(
+        [
+            history(mondays, [d for d, m in zip(two_weeks, is_monday, strict=True) if m]),
+            history(others, [d for d, m in zip(two_weeks, is_monday, strict=True) if not m]),
+        ],
+        ignore_index=True,
+    ).assign(order_id=lambda d: [f"O{i}" for i in range(len(d))])
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert result.same_weekday and len(result.days) == 2
+    first = result.demand[result.demand["slot_start"].str.startswith("2026-11-30T19")]
+    assert first["expected_orders_per_hour"].to_numpy() == pytest.approx(8.0, rel=0.01)
+    # one week only: a single Monday, so all seven days are used
+    last_week = h[pd.to_datetime(h["placed_at"]) >= pd.Timestamp("2026-11-23")]
+    result = run_forecast(last_week, load(city), CONFIG, SHIFT)
+    assert not result.same_weekday and len(result.days) == 7
+    first = result.demand[result.demand["slot_start"].str.startswith("2026-11-30T19")]
+    assert first["expected_orders_per_hour"].to_numpy() == pytest.approx((8 + 6 * 2) / 7, rel=0.05)
+
+
+def test_few_orders_are_shrunk_toward_the_zone(city):
+    """A restaurant seen on one day only leans on its zone far more than one with eight
+    weeks of history, and its rate lies between its own and its zone's."""
+    rng = np.random.default_rng(0)
+    rows = []
+    days = days_before(56)
+    for day in days:
+        for rid, lam in (("RA1", 3.0), ("RA2", 6.0), ("RB", 2.0)):
+            rows += [(rid, f"{day}T19:{m:02d}") for m in rng.integers(0, 60, rng.poisson(lam))]
+    rows += [("RNEW", "2026-11-23T19:05")]  # one order, last Monday
+    h = pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "restaurant_id": [r for r, _ in rows],
+            "placed_at": [t for _, t in rows],
+        }
+    )
+    demand = forecast(h, load(city), CONFIG.with_changes(shift={"hours": 1.0}), SHIFT)
+    by = demand.set_index("restaurant_id")
+    assert by.loc["RNEW", "history_days"] == 1 and by.loc["RA2", "history_days"] == 8
+    assert by.loc["RNEW", "prior_weight"] > 2 * by.loc["RA2", "prior_weight"]
+    # its own rate would be 1 order/h; the zone's restaurants average about 4.5
+    assert 1.0 < by.loc["RNEW", "expected_orders_per_hour"] < 4.5
+    assert by.loc["RA2", "expected_orders_per_hour"] > by.loc["RA1", "expected_orders_per_hour"]
+
+
+def test_shape_follows_the_zone_when_a_restaurant_has_few_orders(city):
+    """A restaurant with a single order at 19:xx still gets some demand at 20:00, as its zone has."""
+    busy = {"RA1": {"19:10": 2, "20:10": 6}, "RA2": {"19:10": 2, "20:10": 6}, "RB": {"19:10": 1}}
+    h = history(busy, days_before(7))
+    extra = pd.DataFrame(
+        {"order_id": ["X"], "restaurant_id": ["RNEW"], "placed_at": ["2026-11-29T19:20"]}
+    )
+    demand = forecast(pd.concat([h, extra], ignore_index=True), load(city), CONFIG, SHIFT)
+    new = demand[demand["restaurant_id"] == "RNEW"]["expected_orders_per_hour"].to_numpy()
+    assert new[1] > new[0] > 0
+
+
+def test_orders_from_the_shift_on_are_ignored(city):
+    """Orders at or after the shift start never feed the forecast; they are counted."""
+    h = history(STEADY, days_before(3))
+    late = history({"RA1": {"19:10": 50}}, ["2026-11-30", "2026-12-01"])
+    h = pd.concat([h, late], ignore_index=True).assign(
+        order_id=lambda d: [f"O{i}" for i in range(len(d))]
+    )
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert result.orders_ignored_after == 100
+    rates = result.demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
+    assert rates[("RA1", "2026-11-30T19:00:00+01:00")] == pytest.approx(40.0, rel=0.01)
+
+
+def test_partial_first_day_and_gaps_are_left_out(city):
+    """A history that starts after a day's evening or skips a day does not read as zero orders."""
+    days = days_before(6)
+    h = history(STEADY, days[:2] + days[3:])  # day 3 missing
+    lunch = history({"RA1": {"12:00": 1}}, ["2026-11-23"])  # the first day: lunch only
+    h = pd.concat([lunch, h], ignore_index=True).assign(
+        order_id=lambda d: [f"O{i}" for i in range(len(d))]
+    )
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert len(result.days) == 5 and len(result.gaps) == 1
+    rates = result.demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
+    assert rates[("RA1", "2026-11-30T19:00:00+01:00")] == pytest.approx(40.0, rel=0.01)
+
+
+def test_backtest_is_exact_on_a_steady_history_and_signs_its_bias(city):
+    """Steady days: MAE near 0 on the last day; a busier last day: negative bias there."""
+    inputs = load(city)
+    # without RNEW, whose flat restaurants.csv rate would count as the plan's guess for it
+    inputs = inputs.replace(
+        restaurants=inputs.restaurants[inputs.restaurants["restaurant_id"] != "RNEW"]
+    )
+    bt = run_forecast(
+        history(STEADY, days_before(5)), inputs, CONFIG, SHIFT, backtest=True
+    ).backtest
+    assert bt is not None and bt.mae < 0.05 * bt.mae_flat
+    assert bt.day == pd.Timestamp("2026-11-29")
+    h = pd.concat(
+        [history(STEADY, days_before(5)), history({"RB": {"19:40": 10}}, ["2026-11-29"])],
+        ignore_index=True,
+    ).assign(order_id=lambda d: [f"O{i}" for i in range(len(d))])
+    bt = run_forecast(h, inputs, CONFIG, SHIFT, backtest=True).backtest
+    assert bt is not None
+    slot = bt.by_slot.set_index(bt.by_slot["slot_start"].dt.strftime("%H:%M"))
+    assert slot.loc["19:00", "bias"] == pytest.approx(-5.0, abs=1.0)  # 10 missed in B / 2 zones
+    assert slot.loc["20:00", "bias"] == pytest.approx(0.0, abs=1.0)
+    zone = bt.by_zone.set_index("zone_id")
+    assert zone.loc["B", "mae"] == pytest.approx(5.0, abs=1.0) and zone.loc["A", "mae"] < 1.0
+
+
+def test_history_before_nothing_is_an_input_error(city):
+    """A history with only orders after the shift starts is refused (exit 3 in the CLI)."""
+    from rebalance import DataError
+
+    with pytest.raises(DataError, match="no order before the shift"):
+        run_forecast(history(STEADY, ["2026-12-01"]), load(city), CONFIG, SHIFT)
+
+
+def test_generated_city_forecast_recovers_the_evening_profile(tmp_path):
+    """On a generated city with 28 days of history, the zone forecast follows the generated
+    demand profile closely and beats the flat restaurants.csv rate in the backtest."""
+    from rebalance.generate import generate_city
+
+    city = generate_city(
+        tmp_path / "g", zones=12, couriers=50, restaurants=150, seed=5, demand=True, history_days=28
+    )
+    inputs = load(city)
+    result = run_forecast(city / "orders.csv", inputs, Config(), SHIFT, backtest=True)
+    truth = pd.read_csv(city / "demand.csv", dtype={"restaurant_id": str})
+    zone_of = inputs.restaurants.set_index("restaurant_id")["zone_id"]
+    got = result.demand.groupby(["zone_id", "slot_start"])["expected_orders_per_hour"].sum()
+    want = (
+        truth.assign(zone_id=truth["restaurant_id"].map(zone_of))
+        .groupby(["zone_id", "slot_start"])["expected_orders_per_hour"]
+        .sum()
+    )
+    both = pd.concat([got.rename("got"), want.rename("want")], axis=1).dropna()
+    assert np.corrcoef(both["got"], both["want"])[0, 1] > 0.9
+    city_got = got.groupby(level="slot_start").sum()
+    assert city_got.idxmax()[11:16] in {"19:30", "20:00", "20:30"}
+    assert city_got.iloc[-1] < 0.3 * city_got.max()
+    assert result.backtest is not None and result.backtest.mae < result.backtest.mae_flat
+
+
+def test_cli_writes_the_table_and_reports(tmp_path, city):
+    """`rebalance forecast --out` writes the demand table and prints days and restaurants used."""
+    h = history(STEADY, days_before(14))
+    h.to_csv(tmp_path / "orders.csv", index=False)
+    out = tmp_path / "out" / "demand.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            str(tmp_path / "orders.csv"),
+            "--data",
+            str(city),
+            "--shift-start",
+            SHIFT,
+            "--out",
+            str(out),
+            "--backtest",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out, dtype=str)
+    assert len(written) == 3 * 8 and list(written.columns)[:3] == list(DEMAND_COLUMNS)[:3]
+    assert "days used: 2 (only Mondays)" in result.stdout
+    assert "3 of 4 with history" in result.stdout and "RNEW" in result.stdout
+    assert "Backtest: Sun 2026-11-29 forecast from 13 earlier days" in result.stdout
+
+
+def test_cli_without_out_prints_csv_on_stdout_only(tmp_path, city):
+    """Without --out the table is CSV on stdout and the report goes to stderr."""
+    history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
+    result = CliRunner().invoke(
+        app, ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == ",".join(DEMAND_COLUMNS)
+    assert "days used: 3" in result.stderr
+
+
+def test_cli_bad_history_exits_3_and_writes_nothing(tmp_path, city):
+    """An unknown restaurant in the history exits 3, names line and column, writes no file."""
+    (tmp_path / "orders.csv").write_text(
+        "order_id,restaurant_id,placed_at\nO1,RZZ,2026-11-29T19:10\nO2,RA1,2026-11-29T19:10\n"
+    )
+    out = tmp_path / "demand.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            str(tmp_path / "orders.csv"),
+            "--data",
+            str(city),
+            "--shift-start",
+            SHIFT,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 3
+    assert "orders.csv, line 2, column 'restaurant_id': unknown restaurant" in result.stderr
+    assert not out.exists()
+
+
+def test_zone_without_evening_orders_is_forecast_zero_and_reported(city):
+    """A zone whose restaurants only sell at lunch gets 0 per slot, and the report says so."""
+    h = history({"RA1": {"19:10": 5, "20:10": 5}, "RB": {"12:10": 5}}, days_before(7))
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    rb = result.demand[result.demand["restaurant_id"] == "RB"]
+    assert (rb["expected_orders_per_hour"] == 0).all() and len(rb) == 2
+    assert any(
+        "1 zone(s) had no order in the shift's hours" in n and "B" in n for n in result.notes
+    )
+
+
+def test_past_days_are_read_at_the_same_wall_clock_across_a_dst_change(city):
+    """Orders at 19:10 city time every day, across the end of summer time, all land in the
+    19:00 slot of a shift after the change: windows follow the clock, not UTC."""
+    days = [f"2026-10-{d:02d}" for d in range(19, 27)]  # summer time ends on 25 October
+    h = history({"RA1": {"19:10": 6}, "RA2": {"19:10": 6}, "RB": {"19:10": 6}}, days)
+    result = run_forecast(h, load(city), CONFIG, "2026-10-27T19:00")
+    first = result.demand[result.demand["slot_start"] == "2026-10-27T19:00:00+01:00"]
+    assert first["expected_orders_per_hour"].to_numpy() == pytest.approx(6.0, rel=0.01)
+    assert len(result.days) == 8 and result.partial_days == 0
+
+
+def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
+    """--out naming a folder (or another suffix) is a usage error before any work."""
+    history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
+    base = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    result = CliRunner().invoke(app, [*base, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--out" in result.output
+    parquet = tmp_path / "demand.parquet"
+    assert CliRunner().invoke(app, [*base, "--out", str(parquet)]).exit_code == 0
+    assert pd.read_parquet(parquet)["restaurant_id"].map(type).eq(str).all()

@@ -1,0 +1,176 @@
+"""The orders table (CONTRACT section 8): validated like every table, file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import SHIFT, VALID
+
+from rebalance import Config, DataError, load
+from rebalance.cli import app
+from rebalance.orders import load_orders
+
+RESTAURANTS = load(VALID).restaurants
+HEADER = "order_id,restaurant_id,placed_at\n"
+
+
+def write(path: Path, body: str, header: str = HEADER) -> Path:
+    """An orders CSV with the given data lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def problems(source: Path) -> list[str]:
+    """The located problems load_orders reports for a source."""
+    with pytest.raises(DataError) as info:
+        load_orders(source, RESTAURANTS)
+    return [str(p) for p in info.value.problems]
+
+
+def test_valid_orders_load_with_zone_and_utc_time(tmp_path):
+    """Ids stay text, each order gets its restaurant's zone, and city time becomes UTC."""
+    path = write(tmp_path / "o.csv", "0042,R01,2026-11-30T19:10\n0043, R04 ,2026-11-30T19:20:30\n")
+    table = load_orders(path, RESTAURANTS).table
+    assert table["order_id"].tolist() == ["0042", "0043"]
+    assert table["zone_id"].tolist() == ["0001", "0002"]
+    assert table["placed_at"].iloc[0] == pd.Timestamp("2026-11-30T18:10Z")
+
+
+def test_duplicate_order_id_says_where_it_first_appears(tmp_path):
+    """A repeated order_id is reported on its line with the line of its first use."""
+    path = write(
+        tmp_path / "o.csv",
+        "A1,R01,2026-11-30T19:10\nA2,R01,2026-11-30T19:11\nA1,R02,2026-11-30T19:12\n",
+    )
+    (problem,) = problems(path)
+    assert "o.csv, line 4, column 'order_id': duplicate order_id (first at line 2)" in problem
+
+
+def test_unknown_restaurant_names_valid_ids(tmp_path):
+    """An order of a restaurant not in restaurants is located, with examples of valid ids."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T19:10\nA2,R99,2026-11-30T19:11\n")
+    (problem,) = problems(path)
+    assert "line 3, column 'restaurant_id': unknown restaurant (got 'R99')" in problem
+    assert "'R01'" in problem
+
+
+def test_orders_of_another_city_are_called_out(tmp_path):
+    """When no order names a restaurant of this city, the first problem says so."""
+    path = write(tmp_path / "o.csv", "A1,X1,2026-11-30T19:10\nA2,X2,2026-11-30T19:11\n")
+    found = problems(path)
+    assert "none of the 2 orders names a restaurant of this city" in found[0]
+    assert len(found) == 3
+
+
+def test_unparseable_timestamp(tmp_path):
+    """A placed_at that is not ISO 8601 is reported with an example of a valid one."""
+    path = write(tmp_path / "o.csv", "A1,R01,30/11/2026 19:10\n")
+    (problem,) = problems(path)
+    assert "line 2, column 'placed_at': not an ISO 8601 timestamp" in problem
+    assert "2026-11-30T19:00" in problem
+
+
+def test_mixed_naive_and_offset_timestamps_are_refused(tmp_path):
+    """A file mixing timestamps with and without offset flags the rows unlike the first."""
+    path = write(
+        tmp_path / "o.csv",
+        "A1,R01,2026-11-30T19:10\nA2,R01,2026-11-30T18:11Z\nA3,R01,2026-11-30T19:12\n",
+    )
+    (problem,) = problems(path)
+    assert "line 3, column 'placed_at': timestamps with and without a UTC offset" in problem
+    assert "like line 2, every placed_at without one" in problem
+
+
+def test_all_offsets_are_fine(tmp_path):
+    """Every timestamp with an offset is as valid as every one without."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T18:10Z\nA2,R01,2026-11-30T19:11+01:00\n")
+    table = load_orders(path, RESTAURANTS).table
+    assert table["placed_at"].tolist() == [
+        pd.Timestamp("2026-11-30T18:10Z"),
+        pd.Timestamp("2026-11-30T18:11Z"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "file is empty"), (HEADER, "no orders: the file has a header but no rows")],
+    ids=["empty", "header-only"],
+)
+def test_empty_file(tmp_path, content, message):
+    """An empty file and a header without rows are both refused."""
+    path = tmp_path / "o.csv"
+    path.write_text(content, encoding="utf-8")
+    (problem,) = problems(path)
+    assert problem.startswith("o.csv") and message in problem
+
+
+def test_missing_column(tmp_path):
+    """A header without placed_at names the column and the expected header."""
+    path = write(tmp_path / "o.csv", "A1,R01\n", header="order_id,restaurant_id\n")
+    (problem,) = problems(path)
+    assert "line 1, column 'placed_at': missing column" in problem
+
+
+def test_folder_of_files_is_one_table_with_cross_file_duplicates(tmp_path):
+    """A folder's files are read in name order; an id already in an earlier file is refused."""
+    write(tmp_path / "h" / "2026-11-01.csv", "A1,R01,2026-11-01T19:10\n")
+    write(tmp_path / "h" / "2026-11-02.csv", "A2,R01,2026-11-02T19:10\nA1,R02,2026-11-02T19:11\n")
+    (problem,) = problems(tmp_path / "h")
+    assert "2026-11-02.csv, line 3, column 'order_id': duplicate order_id" in problem
+    (tmp_path / "h" / "2026-11-02.csv").write_text(HEADER + "A2,R01,2026-11-02T19:10\n")
+    assert load_orders(tmp_path / "h", RESTAURANTS).table["order_id"].tolist() == ["A1", "A2"]
+
+
+def test_parquet_with_typed_timestamps(tmp_path):
+    """A Parquet file with a timestamp column and string ids loads like the CSV."""
+    frame = pd.DataFrame(
+        {
+            "order_id": ["0001", "0002"],
+            "restaurant_id": ["R01", "R02"],
+            "placed_at": pd.to_datetime(["2026-11-30T19:10", "2026-11-30T19:40"]),
+        }
+    )
+    frame.to_parquet(tmp_path / "o.parquet", index=False)
+    table = load_orders(tmp_path / "o.parquet", RESTAURANTS).table
+    assert table["order_id"].tolist() == ["0001", "0002"]
+    assert table["placed_at"].iloc[1] == pd.Timestamp("2026-11-30T18:40Z")
+
+
+def test_numeric_ids_in_parquet_are_refused(tmp_path):
+    """An integer order_id column in Parquet is refused: ids like '0042' must stay text."""
+    frame = pd.DataFrame(
+        {"order_id": [1], "restaurant_id": ["R01"], "placed_at": ["2026-11-30T19:10"]}
+    )
+    frame.to_parquet(tmp_path / "o.parquet", index=False)
+    (problem,) = problems(tmp_path / "o.parquet")
+    assert "column 'order_id': Parquet column has type int64" in problem
+
+
+def test_missing_source_and_empty_folder(tmp_path):
+    """A path that does not exist and a folder without orders files are both input errors."""
+    assert "orders file not found" in problems(tmp_path / "nope.csv")[0]
+    (tmp_path / "empty").mkdir()
+    assert "no orders file in this folder" in problems(tmp_path / "empty")[0]
+
+
+def test_cli_exits_3_naming_file_line_column(tmp_path):
+    """`rebalance replay` with a bad orders file exits 3; stderr names file, line and column."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T19:10\nA1,R01,2026-11-30T19:11\n")
+    result = CliRunner().invoke(
+        app, ["replay", str(VALID), "--orders", str(path), "--shift-start", SHIFT]
+    )
+    assert result.exit_code == 3
+    assert "o.csv, line 3, column 'order_id': duplicate order_id" in result.stderr
+    assert result.stdout == ""
+
+
+def test_city_timezone_applies_to_naive_times(tmp_path):
+    """Naive times are read in [city] timezone, not UTC."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T19:10\n")
+    config = Config().with_changes(city={"timezone": "America/New_York"})
+    table = load_orders(path, RESTAURANTS, config).table
+    assert table["placed_at"].iloc[0] == pd.Timestamp("2026-12-01T00:10Z")

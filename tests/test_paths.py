@@ -1,0 +1,76 @@
+"""The filesystem layout and the city slug: one rule each (rebalance.paths)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rebalance.config import Config
+from rebalance.paths import batch_out, lock_path, locks_dir, run_dir, slug
+
+SHIFT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Paris", "paris"),
+        ("  New York ", "new-york"),
+        ("St. Louis", "st-louis"),
+        ("Saint-Denis", "saint-denis"),
+        ("São Paulo", "são-paulo"),
+        ("東京", "東京"),
+        ("a__b", "a-b"),
+        ("!!!", "city"),
+        ("", "city"),
+    ],
+)
+def test_slug_folds_case_and_joins_words_with_one_dash(name: str, expected: str) -> None:
+    """A city's slug is case-folded, punctuation and blanks become one dash, any script kept."""
+    assert slug(name) == expected
+
+
+def test_slug_is_cut_to_a_bounded_length() -> None:
+    """A very long city name gives a slug short enough for a file name."""
+    assert len(slug("x" * 500)) == 60
+    assert not slug("ab " * 40).endswith("-")
+
+
+def test_lock_paths_separate_cities_shifts_and_dry_runs(tmp_path: Path) -> None:
+    """Cities with the same slug, other shifts and dry runs get their own lock files."""
+    history = tmp_path / "history.sqlite3"
+    a = lock_path(history, "Saint-Denis", SHIFT)
+    assert a.parent == tmp_path / "locks" == locks_dir(history)
+    assert a.name.startswith("saint-denis-") and "20261130T1800Z" in a.name
+    assert a != lock_path(history, "Saint Denis", SHIFT)
+    assert a != lock_path(history, "Saint-Denis", SHIFT.replace(hour=19))
+    assert a != lock_path(history, "Saint-Denis", SHIFT, dry_run=True)
+    assert lock_path(history, "Saint-Denis", SHIFT) == a
+
+
+def test_lock_path_names_the_same_instant_the_same_way(tmp_path: Path) -> None:
+    """One shift written in two timezones locks the same file."""
+    history = tmp_path / "history.sqlite3"
+    paris = pd.Timestamp("2026-11-30T19:00", tz="Europe/Paris")
+    assert lock_path(history, "Paris", paris) == lock_path(history, "Paris", SHIFT)
+
+
+def test_run_dir_sits_next_to_the_history_under_city_and_local_shift(tmp_path: Path) -> None:
+    """A run's plan folder is runs/<slug>/<shift in city time>/<run id> beside the history."""
+    shift = pd.Timestamp("2026-11-30T19:00", tz="Europe/Paris")
+    path = run_dir(tmp_path / "history.sqlite3", "São Paulo", shift, "RUN1")
+    assert path == tmp_path / "runs" / "são-paulo" / "20261130T1900" / "RUN1"
+
+
+def test_default_history_path_is_used_when_the_config_leaves_it_blank() -> None:
+    """A blank [history] path means the platform's user data folder, history.sqlite3."""
+    path = Config().history_path
+    assert path.name == "history.sqlite3" and "rebalance" in path.parts
+
+
+def test_batch_out_is_named_after_the_shift_as_written() -> None:
+    """batch's default output folder carries the wall-clock shift start."""
+    assert batch_out(pd.Timestamp("2026-11-30T19:00+01:00")) == Path("batch-20261130T1900")

@@ -1,0 +1,336 @@
+"""Replay (CONTRACT section 8): orders served per (zone, slot) under no plan and under plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import courier, restaurant, write_city, zone
+
+from rebalance import Config, load, solve
+from rebalance.cli import app
+from rebalance.replaying import NO_PLAN, replay
+from rebalance.slots import presence
+
+SHIFT = "2026-11-30T19:00"
+# two-hour shift in four 30-minute slots: one courier serves 2.5 x 0.5 = 1.25 orders a slot
+CONFIG = Config().with_changes(shift={"hours": 2.0, "slot_minutes": 30})
+
+
+@pytest.fixture
+def city(tmp_path: Path) -> Path:
+    """Zones A and B; A has one courier all shift, B has one all shift, one leaving at 20:00
+    (present 19:00 and 19:30) and one logging on at 20:00."""
+    return write_city(
+        tmp_path / "city",
+        zones=[zone("A", 48.86, 2.34), zone("B", 48.87, 2.35)],
+        restaurants=[restaurant("RA", "A", 2.0), restaurant("RB", "B", 2.0)],
+        couriers=[
+            courier("CA", "A"),
+            courier("CB1", "B"),
+            courier("CB2", "B", until="2026-11-30T20:00"),
+            courier("CB3", "B", start="2026-11-30T20:00"),
+        ],
+    )
+
+
+def orders(*rows: tuple[str, str]) -> pd.DataFrame:
+    """Orders from (restaurant, city time) pairs."""
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "restaurant_id": [r for r, _ in rows],
+            "placed_at": [t for _, t in rows],
+        }
+    )
+
+
+def burst(restaurant_id: str, time: str, n: int) -> list[tuple[str, str]]:
+    """``n`` orders of one restaurant at one time."""
+    return [(restaurant_id, time)] * n
+
+
+def test_no_plan_counts_present_couriers_in_their_own_zone(city):
+    """Served = min(orders, couriers present x 1.25) per zone and slot, summed per slot."""
+    o = orders(
+        *burst("RA", "2026-11-30T19:05", 3),
+        *burst("RB", "2026-11-30T19:10", 3),
+        *burst("RB", "2026-11-30T20:10", 3),
+    )
+    result = replay(load(city), o, CONFIG, SHIFT)
+    slots = result.slots.set_index("slot_start")
+    # 19:00: A 1 courier -> 1.25 of 3; B 2 couriers -> 2.5 of 3
+    assert slots["served"].iloc[0] == pytest.approx(3.75)
+    assert slots["orders"].tolist() == [6, 0, 3, 0]
+    # 20:00: B has CB1 and CB3 (CB2 logged off): 2.5 of 3
+    assert slots["served"].iloc[2] == pytest.approx(2.5)
+    assert slots["couriers"].tolist() == [3, 3, 3, 3]
+    (total,) = result.policies.itertuples()
+    assert (total.name, total.orders, total.served) == (NO_PLAN, 9, pytest.approx(6.25))
+    assert total.share == pytest.approx(6.25 / 9)
+
+
+def test_moves_without_slot_start_apply_from_the_shift_start(city):
+    """A moves table without slot_start (a snapshot plan) moves couriers at the start."""
+    o = orders(*burst("RA", "2026-11-30T19:05", 3), *burst("RA", "2026-11-30T20:40", 3))
+    moves = pd.DataFrame({"courier_id": ["CB1"], "to_zone": ["A"]})
+    result = replay(load(city), o, CONFIG, SHIFT, plans={"snapshot": moves})
+    share = result.policies.set_index("name")["served"]
+    assert share[NO_PLAN] == pytest.approx(2.5)
+    assert share["snapshot"] == pytest.approx(5.0)
+
+
+def test_a_move_counts_from_its_slot_start(city):
+    """A move at 20:00 changes the zone from the 20:00 slot on, not before."""
+    o = orders(*burst("RA", "2026-11-30T19:05", 3), *burst("RA", "2026-11-30T20:05", 3))
+    moves = pd.DataFrame(
+        {"courier_id": ["CB1"], "to_zone": ["A"], "slot_start": ["2026-11-30T20:00:00+01:00"]}
+    )
+    result = replay(load(city), o, CONFIG, SHIFT, plans={"later": moves})
+    later = result.slots[result.slots["policy"] == "later"]["served"].tolist()
+    assert later == pytest.approx([1.25, 0.0, 2.5, 0.0])
+
+
+def test_several_moves_of_one_courier_chain_in_time_order(city):
+    """B -> A at 19:30 then A -> B at 20:30: the courier is in A for 19:30 and 20:00 only."""
+    moves = pd.DataFrame(
+        {
+            "courier_id": ["CB1", "CB1"],
+            "to_zone": ["B", "A"],
+            "slot_start": ["2026-11-30T20:30", "2026-11-30T19:30"],
+        }
+    )
+    o = orders(
+        *[("RA", f"2026-11-30T{t}") for t in ("19:05", "19:35", "20:05", "20:35") for _ in range(3)]
+    )
+    result = replay(load(city), o, CONFIG, SHIFT, plans={"p": moves})
+    zones = result.zones[(result.zones["policy"] == "p") & (result.zones["zone_id"] == "A")]
+    assert zones["couriers"].tolist() == [1, 2, 2, 1]
+
+
+def test_moves_of_couriers_not_present_change_nothing(city):
+    """A move at 20:00 of a courier who logged off at 20:00 is ignored; unknown couriers noted."""
+    moves = pd.DataFrame(
+        {
+            "courier_id": ["CB2", "GHOST"],
+            "to_zone": ["A", "A"],
+            "slot_start": ["2026-11-30T20:00", "2026-11-30T19:00"],
+        }
+    )
+    result = replay(
+        load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={"p": moves}
+    )
+    counts = result.zones.groupby(["policy", "zone_id"])["couriers"].apply(list)
+    assert counts[("p", "A")] == counts[(NO_PLAN, "A")]
+    assert any("1 moves of couriers not in couriers ignored" in n for n in result.notes)
+
+
+def test_orders_outside_the_shift_are_ignored_and_counted(city):
+    """Orders before 19:00 and from 21:00 on count in `outside`, not in any slot."""
+    o = orders(
+        ("RA", "2026-11-30T18:59:59"),
+        ("RA", "2026-11-30T19:00"),
+        ("RA", "2026-11-30T21:00"),
+        ("RB", "2026-12-01T12:00"),
+    )
+    result = replay(load(city), o, CONFIG, SHIFT)
+    assert result.outside == {"before": 1, "after": 2, "total": 3}
+    assert int(result.policies["orders"].iloc[0]) == 1
+
+
+def test_shift_without_orders_serves_everything(city):
+    """With no order in the shift, the share is 1.0 (nothing was missed), as coverage is."""
+    result = replay(load(city), orders(("RA", "2026-11-30T12:00")), CONFIG, SHIFT)
+    assert result.policies["share"].tolist() == [1.0]
+    assert "no order was placed during the shift" in result.notes
+
+
+def reference(inputs, o, config, grid, moves):
+    """The rule of section 8 written as plainly as possible: loops over slots and couriers."""
+    first, last = presence(inputs.couriers, grid, config.eligibility.min_available_minutes)
+    per = config.demand.orders_per_courier_hour * grid.minutes / 60
+    zone_of_rest = dict(
+        zip(inputs.restaurants["restaurant_id"], inputs.restaurants["zone_id"], strict=True)
+    )
+    placed = pd.to_datetime(o["placed_at"]).dt.tz_localize(grid.timezone).dt.tz_convert("UTC")
+    served = []
+    for k, start in enumerate(grid.starts):
+        in_slot = (placed >= start) & (placed < start + grid.length)
+        demand = pd.Series([zone_of_rest[r] for r in o["restaurant_id"][in_slot]]).value_counts()
+        couriers: dict[str, int] = {}
+        for i, row in enumerate(inputs.couriers.itertuples()):
+            if not (first[i] <= k <= last[i]) or first[i] < 0:
+                continue
+            where = row.zone_id
+            mine = moves[moves["courier_id"] == row.courier_id].copy()
+            mine["t"] = pd.to_datetime(mine["slot_start"]).dt.tz_localize(grid.timezone)
+            for m in mine.sort_values("t", kind="stable").itertuples():
+                if m.t <= start:
+                    where = m.to_zone
+            couriers[where] = couriers.get(where, 0) + 1
+        served.append(sum(min(n, couriers.get(z, 0) * per) for z, n in demand.items()))
+    return served
+
+
+def test_vectorised_replay_matches_the_plain_rule(tmp_path):
+    """On a random city with staggered couriers and random multi-slot moves, the vectorised
+    replay serves exactly what the plain loop over couriers and slots serves."""
+    from rebalance.generate import generate_city
+
+    city = generate_city(
+        tmp_path / "g",
+        zones=8,
+        couriers=120,
+        restaurants=40,
+        seed=3,
+        staggered=True,
+        history_days=1,
+    )
+    inputs = load(city)
+    o = pd.read_csv(city / "shift_orders.csv", dtype=str)
+    rng = np.random.default_rng(0)
+    n = 150
+    slot_times = pd.date_range("2026-11-30T18:45", periods=12, freq="15min").strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+    moves = pd.DataFrame(
+        {
+            "courier_id": rng.choice(inputs.couriers["courier_id"], size=n),
+            "to_zone": rng.choice(inputs.zones["zone_id"], size=n),
+            "slot_start": rng.choice(slot_times, size=n),
+        }
+    )
+    config = Config().with_changes(shift={"hours": 3.0, "slot_minutes": 30})
+    result = replay(inputs, o, config, SHIFT, plans={"random": moves})
+    from rebalance.forecasting import shift_grid
+
+    expected = reference(inputs, o, config, shift_grid(config, SHIFT), moves)
+    got = result.slots[result.slots["policy"] == "random"]["served"].tolist()
+    assert got == pytest.approx(expected)
+    assert sum(expected) > 0
+
+
+def test_plan_folder_from_solve_replays_by_name(tmp_path, city):
+    """A plan written by Plan.write is read back and named after its folder."""
+    inputs = load(city)
+    plan = solve(inputs, Config(), SHIFT)
+    folder = plan.write(tmp_path / "tonight")
+    result = replay(inputs, orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans=[folder])
+    assert result.policies["name"].tolist() == [NO_PLAN, "tonight"]
+
+
+def test_cli_json_is_the_contract_document(tmp_path, city):
+    """--format json prints {"policies": [...]} with "no plan" first, per-slot orders and served."""
+    (tmp_path / "o.csv").write_text(
+        "order_id,restaurant_id,placed_at\nO1,RA,2026-11-30T19:05\nO2,RA,2026-11-30T19:06\n"
+        "O3,RB,2026-11-30T23:10\n"
+    )
+    plan = solve(load(city), Config(), SHIFT).write(tmp_path / "p1")
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            str(city),
+            "--orders",
+            str(tmp_path / "o.csv"),
+            "--shift-start",
+            SHIFT,
+            "--plan",
+            str(plan),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    names = [p["name"] for p in doc["policies"]]
+    assert names == ["no plan", "p1"]
+    first = doc["policies"][0]
+    assert set(first) == {"name", "orders", "served", "share", "slots"}
+    assert set(first["slots"][0]) == {"slot_start", "orders", "served"}
+    assert first["slots"][0]["slot_start"] == "2026-11-30T19:00:00+01:00"
+    assert len(first["slots"]) == 8  # default [shift] 4 h in 30-minute slots
+    assert first["orders"] == 2 and first["served"] == pytest.approx(1.25)
+    assert doc["orders_outside_shift"]["total"] == 1
+
+
+def test_cli_table_shows_each_policy_and_ignored_orders(tmp_path, city):
+    """The table shows served and share per slot for each policy, and the ignored orders."""
+    (tmp_path / "o.csv").write_text(
+        "order_id,restaurant_id,placed_at\nO1,RA,2026-11-30T19:05\nO2,RA,2026-11-30T12:00\n"
+    )
+    result = CliRunner().invoke(
+        app, ["replay", str(city), "--orders", str(tmp_path / "o.csv"), "--shift-start", SHIFT]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no plan" in result.stdout
+    assert "1.0 (100.0%)" in result.stdout
+    assert "orders outside the shift ignored: 1 (1 before, 0 after)" in result.stdout
+
+
+def test_cli_slots_that_do_not_divide_the_shift_name_the_key(tmp_path, city):
+    """[shift] slot_minutes = 25 for a 4 h shift exits 3 naming the key."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[shift]\nslot_minutes = 25\n")
+    (tmp_path / "o.csv").write_text("order_id,restaurant_id,placed_at\nO1,RA,2026-11-30T19:05\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            str(city),
+            "--orders",
+            str(tmp_path / "o.csv"),
+            "--shift-start",
+            SHIFT,
+            "--config",
+            str(cfg),
+        ],
+    )
+    assert result.exit_code == 3
+    assert "shift.slot_minutes" in result.stderr
+
+
+def test_replay_as_a_real_process(tmp_path, city):
+    """The installed console script prints the JSON document and exits 0."""
+    import subprocess
+    import sys
+
+    (tmp_path / "o.csv").write_text("order_id,restaurant_id,placed_at\nO1,RB,2026-11-30T19:05\n")
+    script = Path(sys.executable).parent / "rebalance"
+    out = subprocess.run(
+        [
+            str(script),
+            "replay",
+            str(city),
+            "--orders",
+            str(tmp_path / "o.csv"),
+            "--shift-start",
+            SHIFT,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["policies"][0]["served"] == pytest.approx(1.0)
+
+
+def test_terminal_view_fits_80_columns_with_many_plans(city):
+    """With four policies the table shows shares only so every line fits 80 columns."""
+    from rich.console import Console
+
+    moves = pd.DataFrame({"courier_id": ["CB1"], "to_zone": ["A"]})
+    plans = {f"a long plan name {i}": moves for i in range(3)}
+    result = replay(load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans=plans)
+    console = Console(width=80, record=True, highlight=False)
+    console.print(result)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.startswith("cells:"))
+    assert any(line.startswith("  19:00") and "100.0%" in line for line in lines)
+    assert any(line.startswith("cells: share of the orders placed") for line in lines)

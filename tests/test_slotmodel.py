@@ -1,0 +1,252 @@
+"""The shift in slots (CONTRACT section 7): exact against an independent MILP, honest bounds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from milp import courier_milp
+from util import DATA, REPO
+
+import rebalance
+from rebalance.inputs import Inputs
+from rebalance.model import build_problem, flow_network
+from rebalance.optimize import solve_problem
+from rebalance.slotmodel import solve_slots
+from rebalance.solver import min_cost_flow
+
+FRACTIONAL = DATA / "slots" / "FractionalLP"
+
+
+def random_city(seed: int, *, zones: int = 5, couriers: int = 8, slots: int = 3):
+    """A small city with caps, staggered windows, a demand table and one or two vehicles."""
+    rng = np.random.default_rng(seed)
+    step = rng.choice([1.5, 2.5, 3.5])
+    frame = pd.DataFrame(
+        {
+            "zone_id": [f"Z{i}" for i in range(zones)],
+            "name": [f"zone {i}" for i in range(zones)],
+            "lat": 48.85 + np.arange(zones) * step / 111.195 + rng.uniform(0, 0.005, zones),
+            "lon": 2.35 + rng.uniform(0, 0.02, zones),
+            "priority": rng.choice([1.0, 2.0, 3.0], zones),
+            "max_couriers": np.where(
+                rng.random(zones) < 0.5, rng.integers(0, 3, zones), np.nan
+            ).astype(float),
+        }
+    )
+    rests = pd.DataFrame(
+        {
+            "restaurant_id": [f"R{i}" for i in range(2 * zones)],
+            "name": "r",
+            "zone_id": rng.choice(frame["zone_id"], 2 * zones),
+            "status": rng.choice(["open", "open", "closed"], 2 * zones),
+            "expected_orders_per_hour": rng.integers(0, 4, 2 * zones) * 2.5,
+        }
+    )
+    start = pd.Timestamp("2026-11-30T18:00Z")
+    first = rng.integers(-1, slots, couriers)
+    last = np.minimum(slots, np.maximum(first, 0) + rng.integers(1, slots + 1, couriers))
+    cour = pd.DataFrame(
+        {
+            "courier_id": [f"C{i}" for i in range(couriers)],
+            "zone_id": rng.choice(frame["zone_id"], couriers),
+            "vehicle": rng.choice(["bike", "car"], couriers),
+            "available_from": start + pd.to_timedelta(first * 30, unit="min"),
+            "available_until": start + pd.to_timedelta(last * 30, unit="min"),
+            "status": rng.choice(["available"] * 5 + ["busy"], couriers),
+        }
+    )
+    starts = start + pd.to_timedelta(np.arange(slots) * 30, unit="min")
+    demand = pd.DataFrame(
+        [
+            (r, s, float(rng.integers(0, 4) * 2.5))
+            for r in rests["restaurant_id"]
+            for s in starts
+            if rng.random() < 0.6
+        ],
+        columns=["restaurant_id", "slot_start", "expected_orders_per_hour"],
+    ).assign(where="demand.csv")
+    inputs = Inputs(zones=frame, restaurants=rests, couriers=cour, demand=demand)
+    config = rebalance.Config().with_changes(
+        city={"timezone": "UTC"},
+        shift={"hours": slots / 2, "slot_minutes": 30},
+        costs={
+            "surplus_minutes": float(rng.choice([0.0, 5.0, 20.0])),
+            "move_fixed_minutes": float(rng.choice([1.0, 5.0, 15.0])),
+        },
+        eligibility={"min_available_minutes": float(rng.choice([15.0, 30.0, 60.0]))},
+    )
+    return inputs, config, start
+
+
+def check_plan(p, plan) -> None:
+    """Every present courier is in exactly one zone per present slot, moves are allowed
+    and at slot starts where it is present, and caps hold in every slot."""
+    elig = p.eligible.set_index("courier_id")
+    moves = plan.moves
+    starts = list(p.grid.starts)
+    assert not moves.duplicated(["courier_id", "slot_start"]).any()  # one move per slot start
+    for move in moves.itertuples(index=False):
+        k = starts.index(pd.Timestamp(move.slot_start).tz_convert("UTC"))
+        courier = elig.loc[move.courier_id]
+        assert courier["first"] <= k <= courier["last"]
+        limit = p.config.vehicles[move.vehicle].max_move_minutes
+        assert move.travel_minutes <= limit + 1e-6 and move.from_zone != move.to_zone
+    slots = plan.slots
+    present = (p.slot_before.sum(axis=0)).tolist()
+    after = slots.groupby("slot_start", sort=True)["couriers_after"].sum().tolist()
+    assert after == present  # nobody lost or duplicated
+    capped = p.inputs.zones.set_index("zone_id")["max_couriers"].dropna()
+    for zone, cap in capped.items():
+        assert (slots.loc[slots["zone_id"] == zone, "couriers_after"] <= cap).all()
+
+
+def test_fractional_lp_case_needs_an_integer_method():
+    """A city whose LP relaxation is fractional and strictly below the integer optimum: the
+    plan is the MILP optimum, proven, and the LP bound alone would have been wrong."""
+    config = rebalance.load_config(FRACTIONAL / "rebalance.toml")
+    inputs = rebalance.load(FRACTIONAL, config)
+    p = build_problem(inputs, config, pd.Timestamp("2026-11-30T18:00Z"))
+    plan = solve_problem(p)
+    exact = courier_milp(p)
+    relaxed = courier_milp(p, relax=True)
+    assert relaxed < exact - 1.0  # rounding the LP cannot reach its value
+    assert plan.status == "optimal"
+    assert plan.solver["lp_integral"] == 0 and plan.solver["mip_runs"] >= 1
+    assert plan.objective == pytest.approx(exact, abs=1e-3)
+    lp_minutes = plan.solver["lp_bound"] / p.units_per_minute + (
+        (p.shortage_cost[:, None] * p.slot_required).sum() / p.units_per_minute
+    )
+    assert lp_minutes == pytest.approx(relaxed, abs=1e-3)
+    assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
+    check_plan(p, plan)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_cities_match_the_courier_milp(seed):
+    """On small random cities the slot plan's objective equals an independent courier-level
+    MILP (HiGHS), and the plan is valid slot by slot."""
+    inputs, config, start = random_city(seed)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    exact = courier_milp(p)
+    if plan.status == "infeasible":
+        assert exact == math.inf and plan.message
+        return
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
+    assert plan.best_bound <= plan.objective + 1e-3
+    check_plan(p, plan)
+
+
+@pytest.mark.parametrize("sample", ["paris", "lyon"])
+def test_one_slot_model_reduces_to_section_2(sample):
+    """With one slot, the slot model (forced) and the section-2 min-cost flow give the same
+    optimum on each bundled sample."""
+    folder = REPO / "data" / "samples" / sample
+    config = rebalance.load_config(folder / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    p = build_problem(rebalance.load(folder, config), config, "2026-11-30T19:00")
+    assert p.slots == 1
+    flow = min_cost_flow(**flow_network(p))
+    sol = solve_slots(p, 60)
+    assert flow.status == "optimal" and sol.status == "optimal"
+    assert sol.objective == flow.cost
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_one_slot_model_equals_the_flow_on_random_cities(seed):
+    """One slot: the slot model and the min-cost flow agree on random cities (caps included)."""
+    inputs, config, start = random_city(seed, zones=6, couriers=12, slots=1)
+    p = build_problem(inputs, config, start)
+    flow = min_cost_flow(**flow_network(p))
+    sol = solve_slots(p, 60)
+    if flow.status != "optimal":
+        assert sol.status == "infeasible"
+        return
+    assert sol.status == "optimal" and sol.objective == flow.cost
+
+
+def test_constant_demand_and_full_windows_equal_the_snapshot(tmp_path):
+    """When nobody logs on or off and demand is flat, planning in slots moves the same
+    couriers once, at the start, for the snapshot's objective."""
+    inputs = rebalance.load(REPO / "tests" / "data" / "valid")
+    couriers = inputs.couriers.assign(
+        available_from=pd.Timestamp("2026-11-30T17:00Z"),
+        available_until=pd.Timestamp("2026-12-01T02:00Z"),
+    )
+    inputs = inputs.replace(couriers=couriers)
+    slots = rebalance.solve(inputs, rebalance.Config(), "2026-11-30T19:00")
+    one = rebalance.solve(
+        inputs, rebalance.Config().with_changes(shift={"slot_minutes": 240}), "2026-11-30T19:00"
+    )
+    assert slots.slot_count == 8 and one.slot_count == 1
+    assert slots.objective == pytest.approx(one.objective, abs=1e-3)
+    assert len(slots.moves) == len(slots.moves_at(0)) == len(one.moves)
+
+
+def test_time_limit_is_honest():
+    """A solve cut short by its time limit never claims more than it proved: optimal means
+    bound = objective, feasible means a lower bound below it, no plan says why."""
+    path = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(path / "rebalance.toml")
+    inputs = rebalance.load(path, config)
+    for limit in (0.001, 0.05, 60):
+        plan = rebalance.solve(inputs, config, "2026-11-30T19:00", time_limit=limit)
+        if plan.status == "optimal":
+            assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
+        elif plan.status == "feasible":
+            assert plan.best_bound < plan.objective
+        else:
+            assert "time limit" in plan.message
+    assert plan.status == "optimal"  # with a minute it is proven
+
+
+def test_demand_row_off_the_slot_grid_names_file_line_and_valid_starts(tmp_path):
+    """A demand row inside the shift but not on a slot start is exit-3 data naming the line."""
+    folder = tmp_path / "city"
+    import shutil
+
+    shutil.copytree(REPO / "tests" / "data" / "valid", folder)
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        "R01,2026-11-30T19:30,4\n"
+        "R01,2026-11-30T19:45,4\n"
+        "R01,2026-12-01T09:00,4\n"
+    )
+    inputs = rebalance.load(folder)
+    with pytest.raises(rebalance.DataError) as info:
+        rebalance.solve(inputs, rebalance.Config(), "2026-11-30T19:00")
+    text = str(info.value)
+    assert "demand.csv, line 3" in text and "slot_start" in text
+    assert "19:00, 19:30, 20:00" in text
+
+
+def test_demand_table_sets_the_rate_per_slot(tmp_path):
+    """A demand row replaces the restaurant's rate in its slot only; rows outside the
+    shift are ignored, and a closed restaurant has no demand in any slot."""
+    import shutil
+
+    folder = tmp_path / "city"
+    shutil.copytree(REPO / "tests" / "data" / "valid", folder)
+    restaurants = pd.read_csv(folder / "restaurants.csv", dtype=str)
+    open_id = restaurants.loc[restaurants["status"] == "open", "restaurant_id"].iloc[0]
+    closed_id = restaurants.loc[restaurants["status"] == "closed", "restaurant_id"].iloc[0]
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        f"{open_id},2026-11-30T20:00,100\n"
+        f"{closed_id},2026-11-30T20:00,100\n"
+        f"{open_id},2026-12-01T09:00,100\n"
+    )
+    inputs = rebalance.load(folder)
+    p = build_problem(inputs, rebalance.Config(), "2026-11-30T19:00")
+    zone = pd.Index(p.zone_ids).get_loc(
+        restaurants.set_index("restaurant_id").loc[open_id, "zone_id"]
+    )
+    base = float(restaurants.set_index("restaurant_id").loc[open_id, "expected_orders_per_hour"])
+    assert p.slot_demand[zone, 2] == pytest.approx(p.slot_demand[zone, 0] - base + 100)
+    assert p.slot_demand[:, 2].sum() == pytest.approx(p.slot_demand[:, 0].sum() - base + 100)
+    assert p.slot_required[zone, 2] == math.ceil(p.slot_demand[zone, 2] / 2.5)
