@@ -484,8 +484,19 @@ def _proof(objective: float, lower: float) -> tuple[str, float]:
 
 
 def _zone_value(m: _Model, duals: np.ndarray) -> np.ndarray:
-    """Decrease of the objective per extra fixed courier in (zone, slot): the M-row dual."""
-    return duals[m.m_base : m.m_base + m.Z * m.K].reshape(m.K, m.Z).T.copy()
+    """Decrease of the LP optimum per extra fixed courier in (zone, slot): the M-row dual
+    (cost units; see `rebalance.explain` for what it is and is not). NaN where the dual
+    carries the cap-overflow penalty: one more courier there breaks a cap."""
+    value = duals[m.m_base : m.m_base + m.Z * m.K].reshape(m.K, m.Z).T.copy()
+    # A real dual is far below the overflow penalty, which exceeds every plan's cost.
+    value[value <= -m.overflow_cost / 2] = np.nan
+    # Every zone capped and the caps full in a slot: one more courier cannot be placed,
+    # whatever side of the kink the dual sits on.
+    cap = m.p.cap
+    if not np.isnan(cap).any():
+        full = m.p.slot_before.sum(axis=0) >= int(cap.sum())
+        value[:, full] = np.nan
+    return value
 
 
 # ---------------------------------------------------------------- integer stage
