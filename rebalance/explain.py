@@ -301,10 +301,16 @@ def _route_facts(p: ProblemData, moves: pd.DataFrame, position: np.ndarray) -> l
         short_plan, surplus_plan = terms(counts[zs], zs)
         short_alt, surplus_alt = terms(alt[zs], zs)
         dst_removed = float(
-            (short_w[b] * (np.maximum(required[b] - alt[b], 0) - np.maximum(required[b] - counts[b], 0))).sum()
+            (
+                short_w[b]
+                * (np.maximum(required[b] - alt[b], 0) - np.maximum(required[b] - counts[b], 0))
+            ).sum()
         )
         src_added = float(
-            (short_w[a] * (np.maximum(required[a] - counts[a], 0) - np.maximum(required[a] - alt[a], 0))).sum()
+            (
+                short_w[a]
+                * (np.maximum(required[a] - counts[a], 0) - np.maximum(required[a] - alt[a], 0))
+            ).sum()
         )
         travel = float(group["travel_minutes"].sum())
         move = travel + c.move_fixed_minutes * len(group)
@@ -352,7 +358,10 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             return [
-                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+                {
+                    k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in r.items()
+                }
                 for r in frame.to_dict(orient="records")
             ]
 
@@ -503,9 +512,7 @@ def _fmt(x: float) -> str:
 
 def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slots: int) -> str:
     """The binding reason of a short zone, in one or two plain sentences."""
-    worth = (
-        f" One more courier here would save {_fmt(value)} min." if math.isfinite(value) else ""
-    )
+    worth = f" One more courier here would save {_fmt(value)} min." if math.isfinite(value) else ""
     reason = e["reason"]
     spare = e.get("nearest_spare")
     near = e.get("nearest_in_range")

@@ -155,7 +155,8 @@ def explanation_html(expl: Any) -> str:
 
     parts = [f"<p><b>Why this plan?</b> {esc(expl.city)} · {esc(expl.shift)}</p>"]
     if len(expl.short):
-        parts.append(f"<p><b>Why {plural(len(expl.short), 'zone')} stay short</b></p>")
+        verb = "stays" if len(expl.short) == 1 else "stay"
+        parts.append(f"<p><b>Why {plural(len(expl.short), 'zone')} {verb} short</b></p>")
         parts.append(rows(expl.short, ["zone_id", "name", "shortage", "why"]))
     else:
         parts.append("<p>No zone stays short.</p>")

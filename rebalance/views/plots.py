@@ -760,6 +760,7 @@ def marginal_map(
         "rebalance_marginal", [SHORT, "#F7F7F7", OKABE_ITO["sky_blue"], OKABE_ITO["blue"]]
     )
     norm = TwoSlopeNorm(vcenter=0.0, vmin=min(low, -top / 10), vmax=top)
+    short_known = frame.loc[known, "shortage"].to_numpy().tolist()
     points = ax.scatter(
         frame.loc[known, "lon"],
         frame.loc[known, "lat"],
@@ -767,8 +768,8 @@ def marginal_map(
         cmap=cmap,
         norm=norm,
         s=160,
-        edgecolors=np.where(frame.loc[known, "shortage"].to_numpy() > 0, INK, "#999999"),
-        linewidths=np.where(frame.loc[known, "shortage"].to_numpy() > 0, 2.0, 0.5),
+        edgecolors=[INK if s > 0 else "#999999" for s in short_known],
+        linewidths=[2.0 if s > 0 else 0.5 for s in short_known],
         zorder=2,
     )
     if (~known).any():

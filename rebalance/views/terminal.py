@@ -247,8 +247,9 @@ def explanation_renderables(expl: Any) -> Any:
 
     yield Text(f"Why this plan? {expl.city} · {expl.shift}", style="bold")
     if len(expl.short):
+        verb = "stays" if len(expl.short) == 1 else "stay"
         table = Table(
-            title=f"Why {plural(len(expl.short), 'zone')} stay short", box=box.SIMPLE_HEAD
+            title=f"Why {plural(len(expl.short), 'zone')} {verb} short", box=box.SIMPLE_HEAD
         )
         table.add_column("Zone", overflow="fold", max_width=28)
         table.add_column("Short", justify="right")
