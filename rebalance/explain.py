@@ -106,6 +106,7 @@ def facts(
     reach = _within_range(p, short, spare, present)
     cap = p.cap
     marginal = zones["marginal_minutes"].to_numpy(float)
+    index = pd.Index(p.zone_ids.astype(str))
     for i, z in enumerate(short.tolist()):
         entry: dict[str, Any] = {
             "zone_id": str(p.zone_ids[z]),
@@ -117,7 +118,7 @@ def facts(
             "nearest_in_range": reach[z]["other"],
         }
         if entry["nearest_in_range"] is not None:
-            b = pd.Index(p.zone_ids.astype(str)).get_loc(entry["nearest_in_range"]["zone_id"])
+            b = index.get_loc(entry["nearest_in_range"]["zone_id"])
             entry["nearest_in_range"]["marginal_minutes"] = _num(marginal[b])
         entry["reason"] = _reason(entry, after[z], any_spare=bool((spare > 0).any()))
         out["short"].append(entry)
@@ -162,12 +163,19 @@ def _within_range(
     src, veh = frame["from"].to_numpy(), frame["vehicle"].to_numpy()
     frame["spare"] = (spare[src] > 0) & present[src, veh]
     frame = frame.sort_values(["to", "spare", "minutes", "from"], kind="stable")
-    for (to, is_spare), rows in frame.groupby(["to", "spare"], sort=False):
-        row = rows.iloc[0]
+    first = frame.drop_duplicates(["to", "spare"])
+    for to, is_spare, src_z, veh_v, minutes in zip(
+        first["to"].to_numpy().tolist(),
+        first["spare"].to_numpy().tolist(),
+        first["from"].to_numpy().tolist(),
+        first["vehicle"].to_numpy().tolist(),
+        first["minutes"].to_numpy().tolist(),
+        strict=True,
+    ):
         out[int(to)]["spare" if is_spare else "other"] = {
-            "zone_id": str(p.zone_ids[int(row["from"])]),
-            "vehicle": p.vehicles[int(row["vehicle"])],
-            "travel_minutes": round(float(row["minutes"]), 3),
+            "zone_id": str(p.zone_ids[src_z]),
+            "vehicle": p.vehicles[veh_v],
+            "travel_minutes": round(float(minutes), 3),
         }
     return out
 
@@ -259,76 +267,64 @@ def _nearest_by_table(
 
 
 def _route_facts(p: ProblemData, moves: pd.DataFrame, position: np.ndarray) -> list[dict[str, Any]]:
-    """Per slot-0 route: the objective terms if its couriers had stayed where they were
-    (until the plan moves them again), everything else unchanged."""
+    """Per slot-0 route: the objective if its couriers had stayed where they were (until
+    the plan moves them again), everything else unchanged, minus the plan's. Vectorised
+    over routes: only the route's two zones change."""
     if moves.empty:
         return []
-    start0 = p.grid.starts[0]
-    at0 = moves[pd.to_datetime(moves["slot_start"], utc=True) == start0]
+    at0 = moves[pd.to_datetime(moves["slot_start"], utc=True) == p.grid.starts[0]]
     if at0.empty:
         return []
-    k = p.slots
+    k, c = p.slots, p.config.costs
     w = 1.0 / k
-    c = p.config.costs
-    ids = pd.Index(p.eligible["courier_id"].astype(str))
     index = pd.Index(p.zone_ids.astype(str))
-    required = p.slot_required
-    counts = np.zeros((len(p.zone_ids), k), dtype=np.int64)
+    rows = pd.Index(p.eligible["courier_id"].astype(str)).get_indexer(at0["courier_id"].astype(str))
+    src = index.get_indexer(at0["from_zone"].astype(str))
+    dst = index.get_indexer(at0["to_zone"].astype(str))
+    route_key = src.astype(np.int64) * len(index) + dst
+    keys, route = np.unique(route_key, return_inverse=True)
+    a, b = keys // len(index), keys % len(index)
+    n_routes = keys.size
+    counts = np.zeros((len(index), k), dtype=np.int64)
     for s in range(k):
         col = position[:, s]
-        counts[:, s] = np.bincount(col[col >= 0], minlength=len(p.zone_ids))
+        counts[:, s] = np.bincount(col[col >= 0], minlength=len(index))
+    # slots each mover spends in its destination before it moves on (contiguous from 0)
+    stays = np.cumprod(position[rows] == dst[:, None], axis=1)
+    held = np.zeros((n_routes, k), dtype=np.int64)
+    np.add.at(held, route, stays)
+    required = p.slot_required
     short_w = c.shortage_minutes * p.priority[:, None] * w
+    plan_a, plan_b = counts[a], counts[b]
+    alt_a, alt_b = plan_a + held, plan_b - held
 
-    def terms(n: np.ndarray, zs: np.ndarray) -> tuple[float, float]:
-        r = required[zs]
-        return (
-            float((short_w[zs] * np.maximum(r - n, 0)).sum()),
-            float((w * c.surplus_minutes * np.maximum(n - r, 0)).sum()),
-        )
+    def lack(z: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return (short_w[z] * np.maximum(required[z] - n, 0)).sum(axis=1)
 
-    out = []
-    for (src, dst), group in at0.groupby(["from_zone", "to_zone"], sort=True):
-        a, b = index.get_loc(src), index.get_loc(dst)
-        rows = ids.get_indexer(group["courier_id"].astype(str))
-        # slots each courier spends in b before it moves on (contiguous from slot 0)
-        in_b = position[rows] == b
-        stays = np.cumprod(in_b, axis=1).astype(bool)
-        held = stays.sum(axis=0)  # per slot: couriers of this route still in b
-        alt = counts.copy()
-        alt[b] -= held
-        alt[a] += held
-        zs = np.array([a, b])
-        short_plan, surplus_plan = terms(counts[zs], zs)
-        short_alt, surplus_alt = terms(alt[zs], zs)
-        dst_removed = float(
-            (
-                short_w[b]
-                * (np.maximum(required[b] - alt[b], 0) - np.maximum(required[b] - counts[b], 0))
-            ).sum()
-        )
-        src_added = float(
-            (
-                short_w[a]
-                * (np.maximum(required[a] - counts[a], 0) - np.maximum(required[a] - alt[a], 0))
-            ).sum()
-        )
-        travel = float(group["travel_minutes"].sum())
-        move = travel + c.move_fixed_minutes * len(group)
-        saves = (short_alt + surplus_alt) - (short_plan + surplus_plan) - move
-        out.append(
-            {
-                "from_zone": str(src),
-                "to_zone": str(dst),
-                "couriers": len(group),
-                "travel_minutes": round(travel, 3),
-                "move_minutes": round(move, 3),
-                "shortage_removed_minutes": round(dst_removed, 3),
-                "shortage_added_minutes": round(src_added, 3),
-                "surplus_change_minutes": round(surplus_plan - surplus_alt, 3),
-                "saves_minutes": round(saves, 3),
-            }
-        )
-    return out
+    def extra(z: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return (w * c.surplus_minutes * np.maximum(n - required[z], 0)).sum(axis=1)
+
+    removed = lack(b, alt_b) - lack(b, plan_b)
+    added = lack(a, plan_a) - lack(a, alt_a)
+    surplus = extra(a, plan_a) + extra(b, plan_b) - extra(a, alt_a) - extra(b, alt_b)
+    couriers = np.bincount(route, minlength=n_routes)
+    travel = np.bincount(route, weights=at0["travel_minutes"].to_numpy(float), minlength=n_routes)
+    move = travel + c.move_fixed_minutes * couriers
+    saves = removed - added - surplus - move
+    return [
+        {
+            "from_zone": str(index[a[r]]),
+            "to_zone": str(index[b[r]]),
+            "couriers": int(couriers[r]),
+            "travel_minutes": round(float(travel[r]), 3),
+            "move_minutes": round(float(move[r]), 3),
+            "shortage_removed_minutes": round(float(removed[r]), 3),
+            "shortage_added_minutes": round(float(added[r]), 3),
+            "surplus_change_minutes": round(float(surplus[r]), 3),
+            "saves_minutes": round(float(saves[r]), 3),
+        }
+        for r in range(n_routes)
+    ]
 
 
 # ====================================================================== the view
