@@ -27,19 +27,21 @@ zone is at its ``max_couriers`` cap and nobody there can be sent elsewhere).
   optimum with one more unit is again an integral flow). Degenerate optima do not
   matter: the distance is a property of the residual network, whichever optimal flow
   the solver returns.
-- Several slots: the sum over the slots of the duals of the (zone, slot) balance rows of
-  the slot model's LP relaxation at its optimum (`rebalance.slotmodel`), divided by the
-  cost units per minute; per (zone, slot) in slots.csv, the one-slot term. By LP duality
-  this sum is a subgradient of the LP optimum as a function of the couriers fixed in
-  that zone: ``LP(now) - LP(one more) <= marginal_minutes``. When the LP optimum is
-  integral (``solver.lp_integral == 1`` in plan.json, the usual case) the plan's
-  objective equals ``LP(now)`` and the plan with one more courier costs at least
-  ``LP(one more)``, so the true decrease is **at most** ``marginal_minutes``: an upper
-  bound, equal to the decrease whenever the dual is the one the extra courier's step
-  follows (tests/test_explain.py measures how often: most zones on random cities). When
-  the LP is fractional the value is the LP's, not the integer plan's, and is not a
-  bound of the integer change. A (zone, slot) whose dual reaches the cap-overflow
-  penalty is reported as NaN, like a full cap with one slot.
+- Several slots: the sum over the slots of the duals ``gamma(z, k)`` of the (zone, slot)
+  coupling rows of the slot model's LP relaxation at its optimum (`rebalance.slotmodel`,
+  `rebalance.slotpaths`), divided by the cost units per minute; per (zone, slot) in
+  slots.csv, the one-slot term. By LP duality this sum is a subgradient of the LP optimum
+  as a function of the couriers fixed in that zone, so ``LP(now) - LP(one more) <=
+  marginal_minutes``. When the LP optimum is integral (``solver.lp_integral == 1`` in
+  plan.json, the usual case) the plan's objective equals ``LP(now)`` and the plan with one
+  more courier costs at least ``LP(one more)``: the true decrease is **at most**
+  ``marginal_minutes``, an upper bound, equal to it when the extra courier's step stays on
+  the side of the LP's kink the dual describes (``benchmarks/marginal_values.py``: about
+  two zones in three on random small cities; the rest are above, never below). When the
+  LP is fractional the value is the relaxation's, not a bound on the integer change. NaN
+  is certain only in a slot where every zone is capped and full; elsewhere a finite value
+  does not promise that one more courier fits under the caps (rare: 1 zone in 185 on
+  random cities with caps).
 """
 
 from __future__ import annotations
