@@ -99,6 +99,9 @@ def facts(
         "shortage_minutes": float(p.config.costs.shortage_minutes),
         "lat": np.round(p.inputs.zones["lat"].to_numpy(float), 6).tolist(),
         "lon": np.round(p.inputs.zones["lon"].to_numpy(float), 6).tolist(),
+        # capped zones at their cap in some slot of the plan: only there can one more
+        # courier fail to fit (elsewhere the plan plus that courier is a plan)
+        "full_slots": _full_slots(p, position),
         "short": [],
         "routes": _route_facts(p, moves, position),
     }
@@ -125,6 +128,20 @@ def facts(
         entry["reason"] = _reason(entry, after[z], any_spare=bool((spare > 0).any()))
         out["short"].append(entry)
     return out
+
+
+def _full_slots(p: ProblemData, position: np.ndarray) -> dict[str, int]:
+    """Zone id -> number of slots in which the plan fills its ``max_couriers`` cap."""
+    capped = ~np.isnan(p.cap)
+    if not capped.any():
+        return {}
+    n_zones = len(p.zone_ids)
+    full = np.zeros(n_zones, dtype=np.int64)
+    for s in range(p.slots):
+        col = position[:, s] if position.size else np.zeros(0, np.int64)
+        n = np.bincount(col[col >= 0], minlength=n_zones)
+        full += capped & (n >= np.nan_to_num(p.cap))
+    return {str(p.zone_ids[z]): int(full[z]) for z in np.flatnonzero(full)}
 
 
 def _num(x: float) -> float | None:
@@ -456,6 +473,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         ).reset_index(drop=True)
     routes["why"] = [_route_why(r, label, plan.slot_count) for r in routes.itertuples(index=False)]
     ranking = zones[["zone_id", "name", "action", "shortage", "marginal_minutes"]].copy()
+    full = info.get("full_slots", {})
+    ranking["full_slots"] = [int(full.get(z, 0)) for z in ranking["zone_id"]]
     ranking = ranking.assign(_nan=ranking["marginal_minutes"].isna()).sort_values(
         ["_nan", "marginal_minutes", "zone_id"], ascending=[True, False, True], kind="stable"
     )
@@ -500,7 +519,8 @@ def _marginal_note(plan: Plan) -> str:
     return (
         "Marginal value: the LP dual of one more courier in that zone for the whole shift, "
         f"summed over the {plan.slot_count} slots (minutes; {tail}; blank = the zone's cap "
-        "leaves no room)."
+        "leaves no room; * = the zone fills its cap in some slot, so one more courier may "
+        "not fit there)."
     )
 
 

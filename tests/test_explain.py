@@ -111,8 +111,9 @@ def test_one_slot_marginal_at_caps_surplus_and_ties(tmp_path, cap, surplus, tie)
 
 @pytest.mark.parametrize("seed", range(4))
 def test_several_slots_marginal_bounds_the_resolve(seed):
-    """Several slots: NaN means one more courier cannot be placed; otherwise, when the LP
-    was integral, the LP dual bounds the real drop from above (LP duality)."""
+    """Several slots: NaN means one more courier cannot be placed, and only a zone flagged
+    as filling its cap can refuse one; otherwise, when the LP was integral, the LP dual
+    bounds the real drop from above (LP duality)."""
     inputs, config, start = random_city(seed, zones=5, couriers=8, slots=3)
     config = config.with_changes(vehicles=PARKED)
     plan = solve_problem(build_problem(inputs, config, start))
@@ -122,11 +123,14 @@ def test_several_slots_marginal_bounds_the_resolve(seed):
     assert per_slot.reindex(plan.zones["zone_id"]).to_numpy() == pytest.approx(
         plan.zones["marginal_minutes"].to_numpy(), abs=0.01, nan_ok=True
     )
+    full = plan.explain().ranking.set_index("zone_id")["full_slots"]
     for zid, value in zip(plan.zones["zone_id"], plan.zones["marginal_minutes"], strict=True):
         gain = resolve_gain(inputs, config, start, zid, plan.objective)
         if math.isnan(value):
             assert math.isnan(gain), zid
-        elif not math.isnan(gain) and plan.solver["lp_integral"] == 1:
+        elif math.isnan(gain):
+            assert full[zid] > 0, zid  # only a zone filling its cap can refuse one more
+        elif plan.solver["lp_integral"] == 1:
             assert value >= gain - 2e-3, (zid, value, gain)
 
 

@@ -176,7 +176,10 @@ def explanation_html(expl: Any) -> str:
             )
         )
     parts.append("<p><b>Where one extra courier helps most</b></p>")
-    parts.append(rows(expl.ranking, ["zone_id", "name", "action", "marginal_minutes"], 20))
+    ranking_cols = ["zone_id", "name", "action", "marginal_minutes"]
+    if "full_slots" in expl.ranking.columns:
+        ranking_cols.append("full_slots")
+    parts.append(rows(expl.ranking, ranking_cols, 20))
     parts.extend(f"<p style='opacity:0.7'>{esc(n)}</p>" for n in expl.notes)
     return "<div>" + "".join(parts) + "</div>"
 

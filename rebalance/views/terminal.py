@@ -289,7 +289,9 @@ def explanation_renderables(expl: Any) -> Any:
                 escape(zone_label(r.zone_id, r.name)),
                 escape(str(r.action)),
                 _blank0(r.shortage),
-                "cap full" if value != value else f"{value:,.1f}",
+                "cap full"
+                if value != value
+                else f"{value:,.1f}" + ("*" if getattr(r, "full_slots", 0) else ""),
             )
         yield table
     for note in expl.notes:
