@@ -261,3 +261,22 @@ def test_marginal_map_colours_every_zone(plan_dir):
         sorted(plan.zones["marginal_minutes"].dropna().tolist())
     )
     plt.close(ax.figure)
+
+
+def test_folder_written_before_explanations_still_explains_marginal_values(plan_dir):
+    """A plan.json without 'explanation' still ranks zones and says what is missing."""
+    meta = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
+    del meta["explanation"]
+    (plan_dir / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    result = CliRunner().invoke(app, ["explain", str(plan_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["short_zones"] == [] and len(data["marginal_values"]) == 2
+    assert any("re-run `rebalance plan`" in note for note in data["notes"])
+
+
+def test_explain_of_a_folder_that_is_no_plan_exits_3(tmp_path):
+    """A folder without plan files: exit 3 naming the missing file."""
+    result = CliRunner().invoke(app, ["explain", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "plan.json" in result.output
