@@ -431,6 +431,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         raise ValueError(f"an infeasible plan has nothing to explain: {plan.message}")
     zones = plan.zones.copy()
     zones["zone_id"] = zones["zone_id"].astype(str)
+    if "marginal_minutes" not in zones.columns:  # a plan built without marginal values
+        zones["marginal_minutes"] = math.nan
     names = dict(zip(zones["zone_id"], zones["name"].astype(str), strict=True))
     if zone is not None and zone not in names:
         shown = ", ".join(sorted(names)[:20]) + (" ..." if len(names) > 20 else "")

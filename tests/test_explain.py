@@ -280,3 +280,43 @@ def test_explain_of_a_folder_that_is_no_plan_exits_3(tmp_path):
     result = CliRunner().invoke(app, ["explain", str(tmp_path)])
     assert result.exit_code == 3
     assert "plan.json" in result.output
+
+
+def test_why_lines_of_200_hostile_short_zones_fit_slack_limits():
+    """200 short zones with long hostile names, each with a why: every payload within
+    Slack's limits, the names escaped, the rest pointed to `rebalance explain`."""
+    import dataclasses
+
+    from util import assert_within_limits, synthetic_plan
+
+    from rebalance.publish.blocks import build_messages
+
+    plan = synthetic_plan(200, 300, name_chars=200, paused=5)
+    short = plan.zones[plan.zones["shortage"] > 0]
+    spare = {"zone_id": "Z0000", "vehicle": "bike", "travel_minutes": 42.0, "range_minutes": 20.0}
+    info = {
+        "short": [
+            {
+                "zone_id": z,
+                "shortage": 1,
+                "cap": None,
+                "reason": "out_of_range",
+                "nearest_spare": spare,
+                "spare_in_range": None,
+                "nearest_in_range": None,
+            }
+            for z in short["zone_id"]
+        ],
+        "routes": [],
+    }
+    payloads = build_messages(dataclasses.replace(plan, explanation=info), channel="C1")
+    assert_within_limits(payloads)
+    text = json.dumps(payloads, ensure_ascii=False)
+    assert "Why they stay short" in text and "rebalance explain" in text
+    why = [
+        b["text"]["text"]
+        for p in payloads
+        for b in p["blocks"]
+        if b["type"] == "section" and "Why they stay short" in b.get("text", {}).get("text", "")
+    ]
+    assert why and all("<x>" not in t and "&lt;x&gt;" in t for t in why)
