@@ -560,15 +560,18 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
             )
         return text + worth
     if reason == "needed_where_they_are" and near is not None:
-        there = (
-            f"; one more courier there is worth {_fmt(near['marginal_minutes'])} min"
-            if near.get("marginal_minutes") is not None
-            else ""
-        )
+        # The plan is optimal, so taking a courier from there costs at least what it nets here.
+        there = ""
+        if math.isfinite(value):
+            moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
+            there = (
+                f"; taking one from there would cost at least the {_fmt(value - moving)} min "
+                f"it would net here ({_fmt(value)} saved, {_fmt(moving)} moving)"
+            )
         return (
-            f"Every courier within range is worth more where they are: the nearest is in "
+            f"Every courier within range is needed where they are: the nearest is in "
             f"{label(near['zone_id'])}, {_fmt(near['travel_minutes'])} min away by "
-            f"{near['vehicle']}, and that zone has none to spare{there}." + worth
+            f"{near['vehicle']}, and that zone has none to spare{there}."
         )
     if reason == "not_worth_the_move":
         s = e["spare_in_range"]

@@ -320,3 +320,19 @@ def test_why_lines_of_200_hostile_short_zones_fit_slack_limits():
         if b["type"] == "section" and "Why they stay short" in b.get("text", {}).get("text", "")
     ]
     assert why and all("<x>" not in t and "&lt;x&gt;" in t for t in why)
+
+
+def test_lyon_short_zone_whose_reachable_couriers_are_needed_where_they_are():
+    """Lyon in one slot: the 3e stays short because every courier within range is needed
+    where it is; the sentence names the nearest zone and what a move would net."""
+    from util import REPO
+
+    folder = REPO / "data" / "samples" / "lyon"
+    config = rebalance.load_config(folder / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    row = plan.explain(zone="69383").short.iloc[0]
+    assert row["reason"] == "needed_where_they_are"
+    assert "69386 6e - Brotteaux" in row["why"] and "none to spare" in row["why"]
+    assert "60 saved" in row["why"] and row["marginal_minutes"] == pytest.approx(60.0)
