@@ -248,14 +248,20 @@ def plan(
         assert start is not None  # a required option
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-        from .pipeline import plan_folder, write_plan
+        from .pipeline import plan_folder, plan_shift, write_plan
 
-        prior = None
-        if previous is not None:
-            from .plan import read_plan
+        if previous is None:
+            result = plan_folder(data_dir, cfg, start, end, time_limit=time_limit)
+        else:
+            import pandas as pd
 
-            prior = read_plan(previous)
-        result = plan_folder(data_dir, cfg, start, end, previous=prior, time_limit=time_limit)
+            from .inputs import load
+            from .replan import check_previous, read_plan_folder
+
+            prior = read_plan_folder(previous, "--previous")
+            inputs = load(data_dir, cfg)
+            check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), str(previous))
+            result = plan_shift(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if out is not None:
             write_plan(result, out)
         if format is OutputFormat.json:
@@ -868,6 +874,33 @@ def replay(
                 err(f"note: {note}", color="yellow")
         else:
             console().print(result, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------- diff
+
+
+@app.command()
+def diff(
+    plan_a: Annotated[Path, typer.Argument(help="The older plan folder.")],
+    plan_b: Annotated[Path, typer.Argument(help="The newer plan folder.")],
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Say what changed from PLAN_A to PLAN_B: zones whose numbers changed, couriers
+    added, dropped or re-routed (and the zone whose need changed), the KPIs side by side."""
+    with exits():
+        from .replan import read_plan_folder
+
+        a = read_plan_folder(plan_a, "PLAN_A")
+        b = read_plan_folder(plan_b, "PLAN_B")
+        result = a.diff(b)
+        if format is OutputFormat.json:
+            sys.stdout.write(result.to_json())
+        else:
+            console().print(result)
+        if a.city != b.city:
+            err(f"note: the plans are of different cities ({a.city!r}, {b.city!r})", color="yellow")
 
 
 def main() -> None:

@@ -14,13 +14,15 @@ from .wording import (
 )
 
 if TYPE_CHECKING:
+    from rebalance.diff import PlanDiff
     from rebalance.plan import Plan
 
-__all__ = ["plan_renderables", "summary_text"]
+__all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
+_SINCE_STYLE = {"new": "green", "changed": "yellow", "unchanged": "dim"}
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
 
 
@@ -151,6 +153,9 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         table.add_column("Couriers", justify="right", no_wrap=True, min_width=8)
         table.add_column("Longest", justify="right", no_wrap=True, min_width=8)
         table.add_column("Vehicles", no_wrap=True, overflow="ellipsis", max_width=26)
+        since = "since" in flows.columns  # a re-plan: new / unchanged / changed
+        if since:
+            table.add_column("Since previous", no_wrap=True)
         for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
             table.add_row(
                 Text(zone_label(row.from_zone, names.get(str(row.from_zone), ""))),
@@ -158,6 +163,11 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
                 str(row.couriers),
                 f"{row.minutes:.1f} min",
                 str(row.vehicles),
+                *(
+                    [Text(str(row.since), style=_SINCE_STYLE.get(str(row.since), ""))]
+                    if since
+                    else []
+                ),
             )
         if len(flows) > MAX_MOVES_SHOWN:
             table.caption = (
@@ -230,3 +240,103 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
 
 def _blank0(x: Any) -> str:
     return "" if int(x) == 0 else str(int(x))
+
+
+def diff_renderables(diff: PlanDiff) -> Any:
+    """Rich renderables of a diff: KPIs side by side, zones that changed, couriers
+    re-routed (with why), added and dropped, per slot when the plans have slots."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from rebalance.diff import ZONE_FIELDS
+
+    a, b = diff.a, diff.b
+    yield Text(
+        f"{a.city} {a.local(a.shift_start):%Y-%m-%d %H:%M} ({a.plan_id}) -> "
+        f"{b.city} {b.local(b.shift_start):%Y-%m-%d %H:%M} ({b.plan_id}): {diff.headline()}",
+        style="bold",
+    )
+    kpis = Table(box=box.SIMPLE_HEAD, title=None)
+    kpis.add_column("KPI", no_wrap=True)
+    kpis.add_column("A", justify="right", no_wrap=True)
+    kpis.add_column("B", justify="right", no_wrap=True)
+    for name, x, y in diff.kpis():
+        kpis.add_row(
+            name, _kpi_text(name, x), Text(_kpi_text(name, y), style="bold" if x != y else "")
+        )
+    yield kpis
+    names = {**a.names, **b.names}
+
+    def label(zone: Any) -> Text:
+        return Text(zone_label(zone, names.get(str(zone), "")))
+
+    if diff.zones:
+        zones = Table(box=box.SIMPLE_HEAD, title=None)
+        zones.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
+        zones.add_column("Changed", ratio=1)
+        for zone, (x, y) in list(diff.zones.items())[:MAX_ZONES_SHOWN]:
+            if x is None or y is None:
+                what = "only in B" if x is None else "only in A"
+            else:
+                what = ", ".join(
+                    f"{short} {u} -> {v}"
+                    for (_, short), u, v in zip(ZONE_FIELDS, x, y, strict=False)
+                    if u != v
+                )
+            zones.add_row(label(zone), Text(what))
+        if len(diff.zones) > MAX_ZONES_SHOWN:
+            zones.caption = f"... {len(diff.zones) - MAX_ZONES_SHOWN} more zones (--format json)"
+        yield Text(f"Zones whose numbers changed ({len(diff.zones)})", style="bold")
+        yield zones
+    for kind, title in (("rerouted", "Re-routed"), ("added", "Added"), ("dropped", "Dropped")):
+        groups = diff.groups(kind)
+        if not groups:
+            continue
+        yield Text(f"{title} ({len(diff.of_kind(kind))} couriers)", style="bold")
+        table = Table(box=box.SIMPLE_HEAD, title=None)
+        table.add_column("Slot", no_wrap=True)
+        table.add_column("Couriers", ratio=1)
+        table.add_column("From", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("To", no_wrap=True, max_width=24, overflow="ellipsis")
+        if kind == "rerouted":
+            table.add_column("Was to", no_wrap=True, max_width=24, overflow="ellipsis")
+        if kind != "added":
+            table.add_column("Why (need A -> B)", ratio=1)
+        for _, group in groups[:MAX_MOVES_SHOWN]:
+            c = group[0]
+            ids = ", ".join(g.courier_id for g in group[:6]) + (
+                f" +{len(group) - 6} more" if len(group) > 6 else ""
+            )
+            cells: list[Any] = [
+                f"{b.local(c.when):%H:%M}",
+                Text(f"{len(group)}: {ids}"),
+                label(c.from_zone),
+                label(c.to_zone),
+            ]
+            if kind == "rerouted":
+                cells.append(label(c.was_to))
+            if kind != "added":
+                reasons = [
+                    f"{zone} {'-' if x is None else x} -> {y}"
+                    for zone, x, y in diff.need_changes(c)
+                ]
+                cells.append(Text("; ".join(reasons) or "no need changed"))
+            table.add_row(*cells)
+        if len(groups) > MAX_MOVES_SHOWN:
+            table.caption = f"... {len(groups) - MAX_MOVES_SHOWN} more groups (--format json)"
+        yield table
+    if diff.empty:
+        yield Text("No zone and no courier changed.", style="green")
+
+
+def _kpi_text(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if name.startswith("coverage"):
+        from .wording import percent
+
+        return percent(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
