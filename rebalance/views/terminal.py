@@ -295,14 +295,14 @@ def diff_renderables(diff: PlanDiff) -> Any:
             continue
         yield Text(f"{title} ({len(diff.of_kind(kind))} couriers)", style="bold")
         table = Table(box=box.SIMPLE_HEAD, title=None)
-        table.add_column("Slot", no_wrap=True)
-        table.add_column("Couriers", ratio=1)
-        table.add_column("From", no_wrap=True, max_width=24, overflow="ellipsis")
-        table.add_column("To", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("Slot", no_wrap=True, min_width=5)
+        table.add_column("Couriers", ratio=2, min_width=12)
+        table.add_column("From", no_wrap=True)
+        table.add_column("To", no_wrap=True)
         if kind == "rerouted":
-            table.add_column("Was to", no_wrap=True, max_width=24, overflow="ellipsis")
+            table.add_column("Was to", no_wrap=True)
         if kind != "added":
-            table.add_column("Why (need A -> B)", ratio=1)
+            table.add_column("Why: need A -> B", ratio=1, min_width=12)
         for _, group in groups[:MAX_MOVES_SHOWN]:
             c = group[0]
             ids = ", ".join(g.courier_id for g in group[:6]) + (
@@ -310,12 +310,12 @@ def diff_renderables(diff: PlanDiff) -> Any:
             )
             cells: list[Any] = [
                 f"{b.local(c.when):%H:%M}",
-                Text(f"{len(group)}: {ids}"),
-                label(c.from_zone),
-                label(c.to_zone),
+                Text(f"{len(group)}: {ids}", overflow="fold"),
+                Text(str(c.from_zone)),
+                Text(str(c.to_zone)),
             ]
             if kind == "rerouted":
-                cells.append(label(c.was_to))
+                cells.append(Text(str(c.was_to)))
             if kind != "added":
                 reasons = [
                     f"{zone} {'-' if x is None else x} -> {y}"
