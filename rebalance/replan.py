@@ -131,13 +131,17 @@ def mark_since_previous(plan: Plan, previous: Plan) -> Plan:
     ``changed`` since ``previous`` (the rule of `rebalance.diff`). Written to moves.csv
     after the contract's columns; an infeasible plan is returned as it is."""
     import dataclasses
+    import time
 
     from .diff import since_previous
 
     if not plan.feasible:
         return plan
+    plan = _keep_previous_if_unchanged(plan, previous)
+    t0 = time.perf_counter()
     moves = plan.moves.assign(since_previous=since_previous(plan, previous))
-    return dataclasses.replace(plan, moves=moves)
+    timings = {**plan.timings, "since_previous": round(time.perf_counter() - t0, 4)}
+    return dataclasses.replace(plan, moves=moves, timings=timings)
 
 
 def read_plan_folder(folder: str | Path, what: str = "the plan folder") -> Plan:
@@ -258,4 +262,48 @@ def find_previous(
         )
     return PreviousChoice(
         None, f"no earlier plan of {city} overlaps this shift: planning from scratch"
+    )
+
+
+def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
+    """With the same inputs, shift and settings as ``previous``, the re-plan is
+    ``previous`` itself (nothing changed, so nothing may change).
+
+    Only slot-0 changes cost ``change_minutes``; later slots have equally good
+    alternatives, and the solver may pick another one. ``previous`` (optimal for its own
+    problem) is optimal here too: every other plan Q costs at least cost(Q) +
+    change(Q, previous) >= cost(previous). This is checked on the numbers: it is kept only
+    when its cost equals this plan's proven optimum (to 1e-6 relative)."""
+    import dataclasses
+    import json
+
+    same = (
+        plan.status == "optimal"
+        and previous.status == "optimal"
+        and plan.inputs_sha256 == previous.inputs_sha256
+        and plan.shift_start == previous.shift_start
+        and plan.shift_end == previous.shift_end
+        and json.dumps(plan.settings, sort_keys=True)
+        == json.dumps(previous.settings, sort_keys=True)
+    )
+    if not same or plan.objective is None:
+        return plan
+    parts = dict(previous.kpis.get("objective_breakdown") or {})
+    if not parts:
+        return plan
+    cost = sum(float(v) for k, v in parts.items() if k != "change_minutes")
+    if abs(cost - plan.objective) > 1e-6 * max(1.0, abs(plan.objective)):
+        return plan
+    kpis = {
+        **previous.kpis,
+        "changed_couriers": 0,
+        "on_the_way": plan.kpis.get("on_the_way", 0),
+        "objective_breakdown": {**parts, "change_minutes": 0.0},
+    }
+    return dataclasses.replace(
+        plan,
+        zones=previous.zones.copy(),
+        moves=previous.moves.drop(columns=["since_previous"], errors="ignore"),
+        slots=previous.slots.copy(),
+        kpis=kpis,
     )
