@@ -337,3 +337,22 @@ def test_run_drops_couriers_who_left_with_a_count(town, tmp_path):
     chosen = second.record.extra["previous"]
     assert chosen["used"] is True
     assert "2 couriers of the previous plan no longer present (dropped)" in chosen["plan_note"]
+
+
+def test_rerun_with_unchanged_inputs_keeps_every_later_slot_too(tmp_path):
+    """Later slots have equally good alternatives that cost no change_minutes; a re-plan
+    of unchanged inputs still keeps the previous plan's every move (a re-run posts nothing)."""
+    from rebalance.generate import generate_city
+    from rebalance.publish import content_hash
+
+    data = generate_city(tmp_path / "tv", zones=10, couriers=100, restaurants=40, seed=1)
+    config = rebalance.load_config(data / "rebalance.toml")
+    inputs = rebalance.load(data, config)
+    first = rebalance.solve(inputs, config, SHIFT)
+    assert first.slot_count > 1 and len(first.moves_at(0)) < len(first.moves)
+    previous = rebalance.read_plan(first.write(tmp_path / "first"))
+    again = rebalance.solve(inputs, config, SHIFT, previous=previous)
+    assert again.status == "optimal" and again.objective == pytest.approx(first.objective)
+    assert content_hash(again) == content_hash(first)
+    assert set(again.moves["since_previous"]) == {"unchanged"}
+    assert first.diff(again).empty
