@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -440,29 +441,28 @@ def since_previous(plan: Plan, previous: Plan) -> pd.Series:
         return pd.Series([], index=moves.index, dtype=object)
     view = result.b
     # Each courier's moves in the view are in time order; walk the frame in the same order.
-    order = _time_order(moves, view.shift_start)
-    labels = pd.Series("new", index=moves.index, dtype=object)
+    labels = np.full(len(moves), "new", dtype=object)
     cursor: dict[str, int] = defaultdict(int)
-    for idx, courier in order:
+    for pos, courier in _time_order(moves, view.shift_start):
         marks = result.status.get(courier)
         if marks is not None:
-            labels.at[idx] = marks[cursor[courier]]
+            labels[pos] = marks[cursor[courier]]
             cursor[courier] += 1
-    return labels
+    return pd.Series(labels, index=moves.index, dtype=object)
 
 
 def _time_order(moves: pd.DataFrame, start: int) -> Iterable[tuple[Any, str]]:
     frame = pd.DataFrame(
         {
-            "courier": moves["courier_id"].astype(str),
-            "from": moves["from_zone"].astype(str),
-            "to": moves["to_zone"].astype(str),
-        },
-        index=moves.index,
+            "courier": moves["courier_id"].astype(str).to_numpy(),
+            "from": moves["from_zone"].astype(str).to_numpy(),
+            "to": moves["to_zone"].astype(str).to_numpy(),
+        }
     )
     if "slot_start" in moves.columns:
-        frame["t"] = pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns").astype("int64")
+        times = pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns").astype("int64")
+        frame["t"] = times.to_numpy()
     else:
         frame["t"] = start
     frame = frame.sort_values(["courier", "t", "from", "to"], kind="stable")
-    return zip(frame.index, frame["courier"], strict=True)
+    return zip(frame.index.tolist(), frame["courier"], strict=True)
