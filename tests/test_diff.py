@@ -112,7 +112,7 @@ def test_slack_revision_names_rerouted_couriers_and_why(revision, slack_env, tmp
     assert "_unchanged_" in routes or "unchanged_" in routes
     note = slack_env.replies(first.ts, CHANNEL)[-1]["text"]
     assert note.startswith("*Plan revised.*")
-    assert f"*{d.changed_couriers}* courier" in note and "*Re-routed (" in note
+    assert f"*{d.changed_couriers}* courier" in note and "*Sent elsewhere (" in note
     names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
     away = next(c for c in d.of_kind("rerouted") if c.was_to == target)
     assert away.courier_id in note

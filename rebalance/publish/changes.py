@@ -78,6 +78,9 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         f"shortage {ok.get('shortage', '–')} → {nk.get('shortage', '–')} · "
         f"*{diff.changed_couriers}* courier{'s' if diff.changed_couriers != 1 else ''} re-routed"
     )
+    n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
+    if diff.changes:
+        head += f" ({n_re} sent elsewhere, {n_add} newly moving, {n_drop} no longer moving)"
     several = diff.b.slot_minutes * 60 * 10**9 < diff.b.shift_end - diff.b.shift_start
 
     def z(zone: str | None) -> str:
@@ -130,11 +133,10 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
                 if u != v
             ]
             zone_lines.append(f"{z(zone)}: {', '.join(moved)}")
-    n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
     groups = [
-        (f"Re-routed ({n_re} courier{'s' if n_re != 1 else ''})", rerouted),
-        (f"Added to the moves ({n_add})", added),
-        (f"Dropped from the moves ({n_drop})", dropped),
+        (f"Sent elsewhere ({n_re})", rerouted),
+        (f"Newly moving ({n_add})", added),
+        (f"No longer moving ({n_drop})", dropped),
         (f"{len(zone_lines)} zone(s) changed", zone_lines),
     ]
     present = [g for g in groups if g[1]]
