@@ -272,6 +272,13 @@ def test_run_replans_against_the_last_overlapping_plan(town, tmp_path, caplog):
     assert chosen["plan_dir"] == str(first.plan_dir) and chosen["plan_id"] == first.plan.plan_id
     assert any(f"re-planning against run {first.run_id}" in r.getMessage() for r in caplog.records)
     assert second.plan.kpis["on_the_way"] == len(first.plan.moves)
+    from rich.console import Console
+
+    from rebalance.views.history import run_details
+
+    console = Console(width=200, record=True)
+    console.print(run_details(second.record))
+    assert f"re-planning against run {first.run_id}" in console.export_text()
     moves = pd.read_csv(second.plan_dir / "moves.csv")
     assert "since_previous" in moves.columns
     # the third run overlaps the second (19:15-23:15) and picks it, the newest
