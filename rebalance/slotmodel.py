@@ -188,9 +188,15 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         # with the Lagrangian bound.
         res = _path_mip(master, deadline)
         stats["mip_runs"] = 1
-        if res.status not in {"optimal", "feasible"}:
+        if res.status in {"optimal", "feasible"}:
+            sol = _path_solution(p, m, master, np.rint(res.x[:n]))
+        elif master.stays_feasible():
+            # nothing better in time: everyone stays where they log on (the caps hold)
+            stays = np.zeros(n)
+            stays[: m.G] = p.group_size
+            sol = _path_solution(p, m, master, stays)
+        else:
             return _infeasible(p, stats, timed_out=True)
-        sol = _path_solution(p, m, master, np.rint(res.x[:n]))
         lower = master.bound if math.isfinite(master.bound) else -_constant_upper(p, m)
         sol.status, sol.bound = _proof(sol.objective, lower)
         sol.stats = {**stats, "seconds": time.perf_counter() - t0}

@@ -206,10 +206,8 @@ class PathMaster:
         c_of = self.group_com[g]
         f = p.group_first[g]
         b = p.arc_zone
-        W_at = np.empty(g.size)
-        for c, W in self.potentials.items():
-            sel = c_of == c
-            W_at[sel] = W[b[sel], f[sel]]
+        stacked = np.stack([self.potentials[c] for c in range(len(self.potentials))])
+        W_at = stacked[c_of, b, f]
         val = self.entry_cost * scale - gamma[b, f] + W_at
         seg = np.minimum.reduceat(val, self._seg_start)
         groups = self._seg_group
@@ -363,6 +361,13 @@ class PathMaster:
             np.concatenate([paths.group, self.G + s * self.Z + paths.zones[r, s]]),
             np.ones(n + r.size),
         )
+
+    def stays_feasible(self) -> bool:
+        """Whether everyone staying where they log on respects the caps in every slot."""
+        cap = np.where(
+            self.p.cap_int[:, None] >= 0, self.p.cap_int[:, None], np.iinfo(np.int64).max
+        )
+        return bool((self.p.slot_before <= cap).all())
 
     # ----------------------------------------------------------------- results
     def arc_duals(self, m: object) -> np.ndarray:

@@ -198,7 +198,7 @@ def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
     (broken / "plan.json").write_text("{not json", encoding="utf-8")
     bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", broken)
     assert bad.exit_code == 3, bad.output
-    assert "cannot be read" in bad.output and str(broken) in bad.output
+    assert "not valid JSON" in bad.output and str(broken / "plan.json") in bad.output
     assert "Traceback" not in bad.output
 
 
@@ -301,7 +301,8 @@ def test_run_with_unreadable_or_missing_previous_plans_from_scratch(town, tmp_pa
         second = _run(config, SHIFT)
     note = second.record.extra["previous"]
     assert note["used"] is False and note["run_id"] == first.run_id
-    assert "not used, planning from scratch" in note["note"] and "cannot be read" in note["note"]
+    assert "not used, planning from scratch" in note["note"] and "plan.json" in note["note"]
+    assert "not valid JSON" in note["note"]
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert any(first.run_id in r.getMessage() for r in warned)
     shutil.rmtree(second.plan_dir)
