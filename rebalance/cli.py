@@ -323,9 +323,12 @@ def plan(
             inputs = load(data_dir, cfg)
         prior = None
         if previous is not None:
-            from .plan import read_plan
+            import pandas as pd
 
-            prior = read_plan(previous)
+            from .replan import check_previous, read_plan_folder
+
+            prior = read_plan_folder(previous, "--previous")
+            check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), str(previous))
         if config is not None:  # [slack app, #18] overrides from Slack in the config's history
             from .overrides import apply_stored_overrides
 
@@ -410,7 +413,10 @@ def _plan_json(plan: Any) -> str:
     data = plan.to_dict()
     several = plan.slot_count > 1
     data["zones"] = rows(plan.zones, ZONES_COLUMNS)
-    data["moves"] = rows(plan.moves, [*MOVES_COLUMNS, *(["slot_start"] if several else [])])
+    data["moves"] = rows(
+        plan.moves,
+        [*MOVES_COLUMNS, *(["slot_start"] if several else []), "since_previous"],
+    )
     if several:
         data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
     return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
@@ -1421,6 +1427,33 @@ def explain(
             sys.stdout.write(json.dumps(expl.to_dict(), indent=2, ensure_ascii=False) + "\n")
         else:
             console().print(expl, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------- diff
+
+
+@app.command()
+def diff(
+    plan_a: Annotated[Path, typer.Argument(help="The older plan folder.")],
+    plan_b: Annotated[Path, typer.Argument(help="The newer plan folder.")],
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Say what changed from PLAN_A to PLAN_B: zones whose numbers changed, couriers
+    added, dropped or re-routed (and the zone whose need changed), the KPIs side by side."""
+    with exits():
+        from .replan import read_plan_folder
+
+        a = read_plan_folder(plan_a, "PLAN_A")
+        b = read_plan_folder(plan_b, "PLAN_B")
+        result = a.diff(b)
+        if format is OutputFormat.json:
+            sys.stdout.write(result.to_json())
+        else:
+            console().print(result)
+        if a.city != b.city:
+            err(f"note: the plans are of different cities ({a.city!r}, {b.city!r})", color="yellow")
 
 
 def main() -> None:

@@ -47,7 +47,12 @@ def solve(
 
         check_previous(previous, config, pd.Index(inputs.zones["zone_id"]))
     problem = build_problem(inputs, config, shift_start, shift_end, previous=previous)
-    return solve_problem(problem, time_limit=time_limit)
+    plan = solve_problem(problem, time_limit=time_limit)
+    if previous is not None:
+        from .replan import mark_since_previous
+
+        plan = mark_since_previous(plan, previous)
+    return plan
 
 
 def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:

@@ -69,6 +69,8 @@ SLOTS_COLUMNS = [
     "marginal_minutes",
 ]
 PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
+#: moves.csv's extra column of a re-plan: new, unchanged or changed since the previous plan.
+SINCE_PREVIOUS = "since_previous"
 OPTIONAL_PLAN_FILES = ("slots.csv",)
 FORMAT_VERSION = 1
 
@@ -191,6 +193,12 @@ class Plan:
             )
             .reset_index()
         )
+        if SINCE_PREVIOUS in moves.columns:  # a re-plan: "2 new, 1 unchanged" per route
+            flows["since"] = (
+                _since_counts(moves)
+                .reindex(pd.MultiIndex.from_frame(flows[["from_zone", "to_zone"]]))
+                .to_numpy()
+            )
         return flows.sort_values(
             ["couriers", "from_zone", "to_zone"], ascending=[False, True, True]
         ).reset_index(drop=True)
@@ -221,6 +229,15 @@ class Plan:
         from .views.terminal import summary_text
 
         return summary_text(self)
+
+    def diff(self, other: Plan) -> Any:
+        """What changed from this plan to ``other`` (the newer one), as
+        ``rebalance diff THIS OTHER`` says: a `rebalance.diff.PlanDiff` (zones, couriers
+        added, dropped or re-routed and why, KPIs side by side); it shows itself in a
+        terminal and has ``to_dict()``."""
+        from .diff import diff_plans
+
+        return diff_plans(self, other)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from .views.terminal import plan_renderables
@@ -277,6 +294,8 @@ class Plan:
             moves = self.moves[list(MOVES_COLUMNS)].copy()
             if several:
                 moves["slot_start"] = _iso(self.moves["slot_start"], self.timezone)
+            if SINCE_PREVIOUS in self.moves.columns:  # re-planned (CONTRACT section 9)
+                moves[SINCE_PREVIOUS] = self.moves[SINCE_PREVIOUS]
             csv_frame(moves).to_csv(tmp / "moves.csv", index=False, lineterminator="\n")
             zones = self.zones.assign(
                 **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
@@ -508,6 +527,19 @@ def _storage_errors(target: Path) -> Iterator[None]:
         if exc.errno is None:
             raise
         raise _storage_error(exc, target) from exc
+
+
+def _since_counts(moves: pd.DataFrame) -> pd.Series:
+    """Per (from_zone, to_zone): how many moves are new, changed, unchanged, in words."""
+    counts = moves.groupby(["from_zone", "to_zone", SINCE_PREVIOUS], sort=False).size()
+
+    def words(group: pd.Series) -> str:
+        by = dict(zip(group.index.get_level_values(SINCE_PREVIOUS), group, strict=True))
+        if len(by) == 1:
+            return next(iter(by))
+        return ", ".join(f"{by[k]} {k}" for k in ("new", "changed", "unchanged") if k in by)
+
+    return counts.groupby(level=["from_zone", "to_zone"], sort=False).agg(words)
 
 
 def _iso(values: pd.Series, timezone: str) -> pd.Series:

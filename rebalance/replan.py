@@ -17,7 +17,8 @@ do not have) is refused with a message naming what differs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,18 @@ from .errors import InputError, Issue
 
 if TYPE_CHECKING:
     from .config import Config
+    from .history import History, RunRecord
     from .plan import Plan
 
-__all__ = ["PreviousPositions", "check_previous", "previous_positions"]
+__all__ = [
+    "PreviousChoice",
+    "PreviousPositions",
+    "check_previous",
+    "find_previous",
+    "mark_since_previous",
+    "previous_positions",
+    "read_plan_folder",
+]
 
 
 @dataclass(frozen=True)
@@ -114,3 +124,186 @@ def _move_starts(plan: Plan) -> np.ndarray:
         ts = pd.to_datetime(moves["slot_start"].astype(str), utc=True, format="ISO8601")
         return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return np.full(len(moves), plan.shift_start.value, dtype=np.int64)
+
+
+def mark_since_previous(plan: Plan, previous: Plan) -> Plan:
+    """``plan`` with a ``since_previous`` column in its moves: ``new``, ``unchanged`` or
+    ``changed`` since ``previous`` (the rule of `rebalance.diff`). Written to moves.csv
+    after the contract's columns; an infeasible plan is returned as it is."""
+    import dataclasses
+    import time
+
+    from .diff import since_previous
+
+    if not plan.feasible:
+        return plan
+    plan = _keep_previous_if_unchanged(plan, previous)
+    t0 = time.perf_counter()
+    moves = plan.moves.assign(since_previous=since_previous(plan, previous))
+    timings = {**plan.timings, "since_previous": round(time.perf_counter() - t0, 4)}
+    return dataclasses.replace(plan, moves=moves, timings=timings)
+
+
+def read_plan_folder(folder: str | Path, what: str = "the plan folder") -> Plan:
+    """`read_plan`, with every way a folder can be unreadable (missing, not a folder,
+    a file missing, broken JSON or CSV) an `InputError` (exit 3) naming the file."""
+    from .errors import DataError
+    from .plan import read_plan
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise InputError(
+            Issue(
+                f"{what} does not exist or is not a folder",
+                file=str(path),
+                valid="a folder written by `rebalance plan --out` or `rebalance run`",
+            ),
+            title="unreadable plan",
+        )
+    try:
+        return read_plan(path)
+    except DataError:
+        raise
+    except Exception as exc:  # broken JSON, CSV, missing keys, bad timestamps
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        raise InputError(
+            Issue(
+                f"{what} cannot be read ({detail})",
+                file=str(path),
+                valid="plan.json, zones.csv and moves.csv as `rebalance plan --out` writes them",
+            ),
+            title="unreadable plan",
+        ) from None
+
+
+@dataclass(frozen=True)
+class PreviousChoice:
+    """What `rebalance run` re-plans against: a plan (or None) and why, in words."""
+
+    plan: Plan | None
+    note: str
+    run_id: str | None = None
+    plan_dir: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What the run's history row keeps of the choice (``extra["previous"]``)."""
+        return {
+            "run_id": self.run_id,
+            "plan_dir": self.plan_dir,
+            "plan_id": None if self.plan is None else self.plan.plan_id,
+            "used": self.plan is not None,
+            "note": self.note,
+        }
+
+
+def _kept(record: RunRecord) -> bool:
+    """A run whose plan was published, or kept when publishing failed (exit 5)."""
+    if record.dry_run or not record.plan_dir:
+        return False
+    return record.status == "succeeded" or (record.status == "failed" and record.exit_code == 5)
+
+
+def _shift_end_of(record: RunRecord) -> pd.Timestamp | None:
+    end = (record.extra or {}).get("shift_end")
+    if end:
+        return pd.Timestamp(end)
+    try:  # runs recorded before the shift end was: plan.json has it
+        import json
+
+        meta = json.loads((Path(str(record.plan_dir)) / "plan.json").read_text(encoding="utf-8"))
+        return pd.Timestamp(meta["shift_end"])
+    except Exception:
+        return None
+
+
+def find_previous(
+    history: History,
+    config: Config,
+    shift_start: pd.Timestamp,
+    shift_end: pd.Timestamp,
+    zone_ids: pd.Index,
+    *,
+    exclude: str | None = None,
+) -> PreviousChoice:
+    """The plan `rebalance run` re-plans against: the newest run of this city (not a
+    dry run; ``exclude`` is the run itself) whose plan was published or kept and whose
+    shift overlaps [shift_start, shift_end). A folder that is gone, unreadable, of
+    another city or another data set is not used: the run plans from scratch, and the
+    note says why."""
+    city = config.city.name
+    for record in history.runs(city=city, limit=200):
+        if record.run_id == exclude or not _kept(record):
+            continue
+        start = pd.Timestamp(record.shift_start)
+        end = _shift_end_of(record)
+        if end is None:  # the folder is gone and the row has no end: assume the default
+            end = start + pd.Timedelta(hours=config.shift.hours)
+        if not (start < shift_end and shift_start < end):
+            continue
+        where = str(record.plan_dir)
+        try:
+            plan = read_plan_folder(where, f"the plan of run {record.run_id}")
+            check_previous(plan, config, zone_ids, where)
+        except InputError as exc:
+            reason = str(exc).replace("\n", " ")
+            return PreviousChoice(
+                None,
+                f"previous plan of run {record.run_id} not used, planning from scratch: {reason}",
+                record.run_id,
+                where,
+            )
+        local = plan.local(plan.shift_start)
+        return PreviousChoice(
+            plan,
+            f"re-planning against run {record.run_id} (shift {local:%Y-%m-%d %H:%M}, "
+            f"plan {plan.plan_id}, {where})",
+            record.run_id,
+            where,
+        )
+    return PreviousChoice(
+        None, f"no earlier plan of {city} overlaps this shift: planning from scratch"
+    )
+
+
+def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
+    """With the same inputs, shift and settings as ``previous``, the re-plan is
+    ``previous`` itself (nothing changed, so nothing may change).
+
+    Only slot-0 changes cost ``change_minutes``; later slots have equally good
+    alternatives, and the solver may pick another one. ``previous`` (optimal for its own
+    problem) is optimal here too: every other plan Q costs at least cost(Q) +
+    change(Q, previous) >= cost(previous). This is checked on the numbers: it is kept only
+    when its cost equals this plan's proven optimum (to 1e-6 relative)."""
+    import dataclasses
+    import json
+
+    same = (
+        plan.status == "optimal"
+        and previous.status == "optimal"
+        and plan.inputs_sha256 == previous.inputs_sha256
+        and plan.shift_start == previous.shift_start
+        and plan.shift_end == previous.shift_end
+        and json.dumps(plan.settings, sort_keys=True)
+        == json.dumps(previous.settings, sort_keys=True)
+    )
+    if not same or plan.objective is None:
+        return plan
+    parts = dict(previous.kpis.get("objective_breakdown") or {})
+    if not parts:
+        return plan
+    cost = sum(float(v) for k, v in parts.items() if k != "change_minutes")
+    if abs(cost - plan.objective) > 1e-6 * max(1.0, abs(plan.objective)):
+        return plan
+    kpis = {
+        **previous.kpis,
+        "changed_couriers": 0,
+        "on_the_way": plan.kpis.get("on_the_way", 0),
+        "objective_breakdown": {**parts, "change_minutes": 0.0},
+    }
+    return dataclasses.replace(
+        plan,
+        zones=previous.zones.copy(),
+        moves=previous.moves.drop(columns=["since_previous"], errors="ignore"),
+        slots=previous.slots.copy(),
+        kpis=kpis,
+    )

@@ -240,10 +240,16 @@ class _Run:
             info["inputs_sha256"] = inputs.sha256
 
         with self._phase("plan") as info:
-            plan = plan_shift(inputs, self.config, self.shift)
+            previous = self._previous(inputs)
+            plan = plan_shift(inputs, self.config, self.shift, previous=previous)
             self.extra.update(
-                plan_status=plan.status, objective=plan.objective, solve_seconds=plan.solve_seconds
+                plan_status=plan.status,
+                objective=plan.objective,
+                solve_seconds=plan.solve_seconds,
+                shift_end=plan.local(plan.shift_end).isoformat(),
             )
+            if previous is not None and plan.message:
+                self.extra["previous"]["plan_note"] = plan.message
             self.history.update_run(
                 self.run_id, plan_id=plan.plan_id, kpis=plan.kpis, extra=self.extra
             )
@@ -313,6 +319,33 @@ class _Run:
         )
 
     # --------------------------------------------------------------- helpers
+    def _previous(self, inputs: Any) -> Plan | None:
+        """The plan to re-plan against (CONTRACT section 9), found in the history; the
+        choice, or why there is none, is logged and kept in the run's row."""
+        import pandas as pd
+
+        from .replan import find_previous
+
+        end = self.shift + pd.Timedelta(hours=self.config.shift.hours)
+        choice = find_previous(
+            self.history,
+            self.config,
+            self.shift,
+            end,
+            pd.Index(inputs.zones["zone_id"]),
+            exclude=self.run_id,
+        )
+        self.extra["previous"] = choice.record()
+        unusable = choice.plan is None and choice.run_id is not None
+        self.log.event(
+            "previous",
+            choice.note,
+            level=logging.WARNING if unusable else logging.INFO,
+            previous_run_id=choice.run_id,
+            previous_plan_dir=choice.plan_dir,
+        )
+        return choice.plan
+
     @contextmanager
     def _phase(self, name: str) -> Iterator[dict[str, Any]]:
         self.phase = name

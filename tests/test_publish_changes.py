@@ -19,7 +19,8 @@ def test_describe_changes_names_zones_and_couriers(plans):
     new["moves"]["CNEW"] = ["Z3", "Z4"]
     text = describe_changes(old, new)
     assert text.startswith("*Plan revised.*")
-    assert "zone(s) changed" in text and "CNEW (Z3 → Z4)" in text and "CGONE (was Z1 → Z2)" in text
+    assert "zone(s) changed" in text and "CNEW: Z3 → Z4" in text
+    assert "CGONE: no longer Z1 → Z2" in text
     assert len(text) <= 2800
     huge = {"zones": {f"Z{i}": [i, 0, 0, 0, 0, 0] for i in range(500)}, "moves": {}}
     assert len(describe_changes({}, huge)) <= 2800

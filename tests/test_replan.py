@@ -117,3 +117,250 @@ def test_plan_previous_on_the_command_line(paris, tmp_path):
     )
     assert bad.exit_code == 3
     assert "plan.json" in bad.output
+
+
+# ------------------------------------------------------------ since_previous, CLI
+
+
+def _closed_busiest(inputs, plan, n=3):
+    """The inputs with the ``n`` busiest restaurants of the zone receiving most couriers closed."""
+    zones = plan.zones.set_index("zone_id")
+    target = zones[zones["moved_in"] > 0]["moved_in"].idxmax()
+    rest = inputs.restaurants
+    in_zone = rest[(rest["zone_id"] == target) & (rest["status"] == "open")]
+    closed = in_zone.sort_values("expected_orders_per_hour").tail(n)["restaurant_id"]
+    status = rest["status"].where(~rest["restaurant_id"].isin(closed), "closed")
+    return inputs.replace(restaurants=rest.assign(status=status)), target
+
+
+def test_replan_marks_each_move_new_unchanged_or_changed(paris, tmp_path):
+    """A re-plan's moves.csv says per move whether it is new, unchanged or changed; the
+    counts agree with the diff, and a plan made from scratch has no such column."""
+    config, inputs, plan = paris
+    changed, _ = _closed_busiest(inputs, plan)
+    again = rebalance.solve(changed, config, SHIFT, previous=plan)
+    folder = again.write(tmp_path / "again")
+    moves = pd.read_csv(folder / "moves.csv", dtype=str)
+    assert list(moves.columns)[:6] == [
+        "courier_id", "vehicle", "from_zone", "to_zone", "travel_minutes", "slot_start"
+    ]  # fmt: skip
+    assert set(moves["since_previous"]) <= {"new", "unchanged", "changed"}
+    counts = moves["since_previous"].value_counts()
+    d = plan.diff(again)
+    assert counts.get("changed", 0) == len(d.of_kind("rerouted"))
+    assert counts.get("new", 0) == len(d.of_kind("added"))
+    assert counts["unchanged"] == d.unchanged > 0
+    assert "since_previous" not in pd.read_csv(plan.write(tmp_path / "first") / "moves.csv").columns
+
+
+def test_terminal_moves_table_marks_since_previous(paris):
+    """The terminal's moves table of a re-plan has a "Since previous" column."""
+    from rich.console import Console
+
+    config, inputs, plan = paris
+    again = rebalance.solve(inputs, config, SHIFT, previous=plan)
+    console = Console(width=140, record=True)
+    console.print(again)
+    text = console.export_text()
+    assert "Since previous" in text and "unchanged" in text
+    console = Console(width=140, record=True)
+    console.print(plan)
+    assert "Since previous" not in console.export_text()
+
+
+def _cli_plan(*args):
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+
+    return CliRunner().invoke(app, ["plan", *map(str, args)])
+
+
+def test_cli_previous_of_another_city_or_data_set_is_exit_3(paris, tmp_path):
+    """`plan --previous` refuses a plan of another city or another data set, saying which."""
+    import dataclasses
+
+    _, _, plan = paris
+    lyon = dataclasses.replace(plan, city="Lyon").write(tmp_path / "lyon")
+    bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", lyon)
+    assert bad.exit_code == 3
+    assert "is for 'Lyon', not 'Paris'" in bad.output and "plan.json" in bad.output
+    alien = plan.zones.assign(zone_id=plan.zones["zone_id"] + "x")
+    other = dataclasses.replace(plan, zones=alien).write(tmp_path / "alien")
+    bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", other)
+    assert bad.exit_code == 3 and "another data set" in bad.output and "zones.csv" in bad.output
+
+
+def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
+    """A broken plan.json or a missing folder given to --previous is exit 3, not a traceback."""
+    _, _, plan = paris
+    broken = plan.write(tmp_path / "broken")
+    (broken / "plan.json").write_text("{not json", encoding="utf-8")
+    bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", broken)
+    assert bad.exit_code == 3, bad.output
+    assert "not valid JSON" in bad.output and str(broken / "plan.json") in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_cli_previous_with_couriers_gone_counts_them(paris, tmp_path):
+    """`plan --previous` whose couriers are partly gone plans, and says how many were dropped."""
+    _, _, plan = paris
+    data = tmp_path / "data"
+    shutil.copytree(PARIS, data)
+    gone = set(plan.moves["courier_id"].iloc[:4])
+    couriers = pd.read_csv(data / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers[~couriers["courier_id"].isin(gone)].to_csv(data / "couriers.csv", index=False)
+    first = plan.write(tmp_path / "first")
+    ok = _cli_plan(data, "--shift-start", SHIFT, "--previous", first)
+    assert ok.exit_code == 0, ok.output
+    assert "4 couriers of the previous plan no longer present (dropped)" in ok.output
+
+
+# ------------------------------------------------------------------ rebalance run
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    """A small synthetic city in one 4-hour slot."""
+    from rebalance.generate import generate_city
+
+    return generate_city(
+        tmp_path_factory.mktemp("town") / "town",
+        zones=12,
+        couriers=120,
+        restaurants=50,
+        seed=4,
+        shift_start=SHIFT,
+    )
+
+
+def _town_config(tmp_path, data, name="Town"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'[city]\nname = "{name}"\ntimezone = "Europe/Paris"\n'
+        f'[data]\ndir = "{data}"\n'
+        "[shift]\nslot_minutes = 240\n"
+        '[slack]\nchannel = "C0PLANS"\n'
+        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
+    )
+    return rebalance.load_config(path)
+
+
+def _run(config, shift, data=None, **kw):
+    from fakeslack import FakeSlack, InProcessSlack
+
+    from rebalance.runner import run
+
+    fake = kw.pop("fake", None) or FakeSlack()
+    return run(config, data, shift_start=shift, client=InProcessSlack(fake), **kw)
+
+
+def test_run_replans_against_the_last_overlapping_plan(town, tmp_path, caplog):
+    """Two runs of overlapping shifts: the second re-plans against the first, says so in
+    its log and history, and its moves say what is new; a later shift that overlaps
+    nothing plans from scratch."""
+    import logging
+
+    config = _town_config(tmp_path, town)
+    first = _run(config, SHIFT)
+    assert first.record.extra["previous"]["used"] is False
+    assert "planning from scratch" in first.record.extra["previous"]["note"]
+    with caplog.at_level(logging.INFO, logger="rebalance"):
+        second = _run(config, "2026-11-30T19:15")
+    chosen = second.record.extra["previous"]
+    assert chosen["used"] is True and chosen["run_id"] == first.run_id
+    assert chosen["plan_dir"] == str(first.plan_dir) and chosen["plan_id"] == first.plan.plan_id
+    assert any(f"re-planning against run {first.run_id}" in r.getMessage() for r in caplog.records)
+    assert second.plan.kpis["on_the_way"] == len(first.plan.moves)
+    from rich.console import Console
+
+    from rebalance.views.history import run_details
+
+    console = Console(width=200, record=True)
+    console.print(run_details(second.record))
+    assert f"re-planning against run {first.run_id}" in console.export_text()
+    moves = pd.read_csv(second.plan_dir / "moves.csv")
+    assert "since_previous" in moves.columns
+    # the third run overlaps the second (19:15-23:15) and picks it, the newest
+    third = _run(config, "2026-11-30T21:00")
+    assert third.record.extra["previous"]["run_id"] == second.run_id
+    late = _run(config, "2026-12-01T09:00")
+    assert late.record.extra["previous"]["used"] is False
+    assert "no earlier plan of Town overlaps" in late.record.extra["previous"]["note"]
+
+
+def test_run_with_unreadable_or_missing_previous_plans_from_scratch(town, tmp_path, caplog):
+    """A previous run folder whose plan.json is broken, or that is gone, is named in a
+    warning; the run plans from scratch and succeeds."""
+    import logging
+
+    config = _town_config(tmp_path, town)
+    first = _run(config, SHIFT)
+    (first.plan_dir / "plan.json").write_text("{", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="rebalance"):
+        second = _run(config, SHIFT)
+    note = second.record.extra["previous"]
+    assert note["used"] is False and note["run_id"] == first.run_id
+    assert "not used, planning from scratch" in note["note"] and "plan.json" in note["note"]
+    assert "not valid JSON" in note["note"]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(first.run_id in r.getMessage() for r in warned)
+    shutil.rmtree(second.plan_dir)
+    third = _run(config, SHIFT)
+    assert third.record.extra["previous"]["run_id"] == second.run_id
+    assert "does not exist" in third.record.extra["previous"]["note"]
+    assert third.record.status == "succeeded"
+
+
+def test_run_ignores_other_cities_dry_runs_and_other_data_sets(town, tmp_path):
+    """Another city's runs and dry runs are never the previous plan; a plan of another
+    data set (zones these inputs lack) is named and not used."""
+    from rebalance.generate import generate_city
+
+    config = _town_config(tmp_path, town)
+    other = _town_config(tmp_path, town, name="Elsewhere")
+    _run(other, SHIFT)
+    _run(config, SHIFT, dry_run=True)
+    first = _run(config, SHIFT)
+    assert first.record.extra["previous"]["used"] is False
+    smaller = generate_city(tmp_path / "smaller", zones=8, couriers=60, restaurants=20, seed=5)
+    second = _run(config, SHIFT, smaller)
+    note = second.record.extra["previous"]
+    assert note["used"] is False and "another data set" in note["note"]
+    assert second.record.status == "succeeded"
+
+
+def test_run_drops_couriers_who_left_with_a_count(town, tmp_path):
+    """Couriers of the previous plan missing from this run's data are counted in the
+    run's history, never a crash."""
+    config = _town_config(tmp_path, town)
+    first = _run(config, SHIFT)
+    data = tmp_path / "later"
+    shutil.copytree(town, data)
+    gone = set(first.plan.moves["courier_id"].iloc[:2])
+    assert len(gone) == 2
+    couriers = pd.read_csv(data / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers[~couriers["courier_id"].isin(gone)].to_csv(data / "couriers.csv", index=False)
+    second = _run(config, SHIFT, data)
+    chosen = second.record.extra["previous"]
+    assert chosen["used"] is True
+    assert "2 couriers of the previous plan no longer present (dropped)" in chosen["plan_note"]
+
+
+def test_rerun_with_unchanged_inputs_keeps_every_later_slot_too(tmp_path):
+    """Later slots have equally good alternatives that cost no change_minutes; a re-plan
+    of unchanged inputs still keeps the previous plan's every move (a re-run posts nothing)."""
+    from rebalance.generate import generate_city
+    from rebalance.publish import content_hash
+
+    data = generate_city(tmp_path / "tv", zones=10, couriers=100, restaurants=40, seed=1)
+    config = rebalance.load_config(data / "rebalance.toml")
+    inputs = rebalance.load(data, config)
+    first = rebalance.solve(inputs, config, SHIFT)
+    assert first.slot_count > 1 and len(first.moves_at(0)) < len(first.moves)
+    previous = rebalance.read_plan(first.write(tmp_path / "first"))
+    again = rebalance.solve(inputs, config, SHIFT, previous=previous)
+    assert again.status == "optimal" and again.objective == pytest.approx(first.objective)
+    assert content_hash(again) == content_hash(first)
+    assert set(again.moves["since_previous"]) == {"unchanged"}
+    assert first.diff(again).empty

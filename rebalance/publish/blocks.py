@@ -179,9 +179,11 @@ def _route_line(route: Any, names: dict[str, str]) -> str:
     src = escape_mrkdwn(zone_label(str(route.from_zone), names.get(str(route.from_zone), ""), 32))
     dst = escape_mrkdwn(zone_label(str(route.to_zone), names.get(str(route.to_zone), ""), 32))
     n = int(route.couriers)
+    since = getattr(route, "since", None)  # a re-plan: new / unchanged / changed
     return cut(
         f"• *{n}* {'courier' if n == 1 else 'couriers'} {src} → {dst} "
-        f"(≤{float(route.minutes):.0f} min; {escape_mrkdwn(route.vehicles)})",
+        f"(≤{float(route.minutes):.0f} min; {escape_mrkdwn(route.vehicles)})"
+        + (f" · _{since}_" if isinstance(since, str) and since else ""),
         400,
     )
 
@@ -461,6 +463,8 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     moves = plan.moves[list(MOVES_COLUMNS)].copy()
     if several:
         moves["slot_start"] = plan.moves["slot_start"].map(lambda ts: ts.isoformat())
+    if "since_previous" in plan.moves.columns:  # a re-plan, as in its moves.csv
+        moves["since_previous"] = plan.moves["since_previous"]
     # The same formula guard as the plan folder's files: a partner opens these in Excel.
     moves = csv_frame(moves)
     zones = csv_frame(plan.zones.reindex(columns=ZONES_COLUMNS))

@@ -1,16 +1,38 @@
 """What changed between two versions of a plan, in words: the thread reply posted when a
-revised plan updates the shift's message in place."""
+revised plan updates the shift's message in place, and the line the parent gains.
+
+The changes themselves come from `rebalance.diff` (the one diff implementation, also
+behind `rebalance diff` and `Plan.diff`); this module only words them in mrkdwn.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from rebalance.diff import ZONE_FIELDS, Change, PlanDiff, PlanView, diff_views
 from rebalance.views.wording import percent
 
-from .blocks import escape_mrkdwn, zone_label
-from .limits import cut
+from .blocks import context_block, escape_mrkdwn, zone_label
+from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
 
-__all__ = ["describe_changes"]
+__all__ = ["describe_changes", "describe_diff", "mark_revised", "revision_line", "snapshot_diff"]
+
+#: Couriers named per group before "+N more".
+COURIERS_PER_GROUP = 8
+
+
+def snapshot_diff(old: dict[str, Any], new: dict[str, Any]) -> PlanDiff:
+    """The diff of two history snapshots (an older snapshot takes the newer's times)."""
+    b = PlanView.from_snapshot(new)
+    a = PlanView.from_snapshot(
+        old,
+        shift_start=new.get("shift_start"),
+        shift_end=new.get("shift_end"),
+        timezone=b.timezone,
+    )
+    return diff_views(a, b)
 
 
 def describe_changes(
@@ -20,71 +42,116 @@ def describe_changes(
     names: dict[str, str] | None = None,
     limit: int = 2800,
 ) -> str:
-    """The thread reply of a revised plan: KPIs, zones whose numbers moved, couriers
-    added to, dropped from or re-routed in the moves (lists cut with "+N more").
-    ``old`` and ``new`` are `snapshot`s; ``names`` maps zone ids to names."""
-    names = names or {}
-    ok, nk = old.get("kpis") or {}, new.get("kpis") or {}
+    """The thread reply of a revised plan; ``old`` and ``new`` are `snapshot`s;
+    ``names`` maps zone ids to names. See `describe_diff`."""
+    return describe_diff(snapshot_diff(old, new), names=names, limit=limit)
+
+
+def revision_line(diff: PlanDiff, when: pd.Timestamp) -> str:
+    """The parent's line: ``revised 19:40: 3 couriers re-routed``."""
+    n = diff.changed_couriers
+    return f"revised {when:%H:%M}: {n} courier{'s' if n != 1 else ''} re-routed"
+
+
+def mark_revised(payload: dict[str, Any], line: str) -> dict[str, Any]:
+    """The parent payload with ``line`` under its header and first in its fallback text."""
+    blocks = list(payload.get("blocks") or [])
+    block = context_block(f":arrows_counterclockwise: *{escape_mrkdwn(line)}*")
+    if len(blocks) < MAX_BLOCKS and visible_chars([*blocks, block]) <= MAX_MESSAGE_CHARS:
+        blocks.insert(1 if blocks else 0, block)
+    text = cut(f"({line}) {payload.get('text', '')}", MAX_FALLBACK_CHARS)
+    return {**payload, "blocks": blocks, "text": text}
+
+
+def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit: int = 2800) -> str:
+    """The thread reply of a revised plan: KPIs, who is re-routed and why (per courier
+    group: the zone whose need changed), couriers added to or dropped from the moves,
+    zones whose numbers moved. Lists are cut with "+N more"; the text stays within
+    ``limit`` characters."""
+    names = {**diff.a.names, **diff.b.names, **(names or {})}
+    ok, nk = diff.a.kpis, diff.b.kpis
     head = (
         "*Plan revised.* "
         f"Coverage {percent(ok.get('coverage'), missing='–')} → "
         f"{percent(nk.get('coverage'), missing='–')} · "
         f"couriers moved {ok.get('moved_couriers', '–')} → {nk.get('moved_couriers', '–')} · "
-        f"shortage {ok.get('shortage', '–')} → {nk.get('shortage', '–')}"
+        f"shortage {ok.get('shortage', '–')} → {nk.get('shortage', '–')} · "
+        f"*{diff.changed_couriers}* courier{'s' if diff.changed_couriers != 1 else ''} re-routed"
     )
-    columns = ["need", "before", "after", "in", "out", "short"]
-    oz, nz = old.get("zones") or {}, new.get("zones") or {}
-    zone_lines = []
-    for zone in sorted(set(oz) | set(nz)):
-        a, b = oz.get(zone), nz.get(zone)
-        if a == b:
-            continue
-        label = escape_mrkdwn(zone_label(zone, names.get(zone, "")))
-        if a is None:
-            zone_lines.append(f"{label}: new zone")
-        elif b is None:
-            zone_lines.append(f"{label}: no longer in the plan")
-        else:
-            diffs = [f"{n} {x} → {y}" for n, x, y in zip(columns, a, b, strict=False) if x != y]
-            zone_lines.append(f"{label}: {', '.join(diffs)}")
-    om, nm = old.get("moves") or {}, new.get("moves") or {}
+    n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
+    if diff.changes:
+        head += f" ({n_re} sent elsewhere, {n_add} newly moving, {n_drop} no longer moving)"
+    several = diff.b.slot_minutes * 60 * 10**9 < diff.b.shift_end - diff.b.shift_start
+
+    def z(zone: str | None) -> str:
+        return escape_mrkdwn(zone_label(str(zone), names.get(str(zone), "")))
+
+    def who(group: list[Change]) -> str:
+        ids = [escape_mrkdwn(c.courier_id) for c in group[:COURIERS_PER_GROUP]]
+        more = (
+            f" +{len(group) - COURIERS_PER_GROUP} more" if len(group) > COURIERS_PER_GROUP else ""
+        )
+        return ", ".join(ids) + more
+
+    def at(ns: int) -> str:
+        return f" at {diff.b.local(ns):%H:%M}" if several else ""
+
+    def why(change: Change) -> str:
+        reasons = [
+            f"{z(zone)} needs {'–' if x is None else x} → {y}"
+            for zone, x, y in diff.need_changes(change)
+        ]
+        return "; ".join(reasons) or "no need changed on these zones (couriers came or went)"
+
+    rerouted = [
+        f"*{len(g)}* {who(g)}{at(c.when)}: {z(c.from_zone)} → {z(c.to_zone)} "
+        f"(was → {z(c.was_to)}) because {why(c)}"
+        for (_, group) in diff.groups("rerouted")
+        for c, g in [(group[0], group)]
+    ]
     added = [
-        f"{escape_mrkdwn(c)} ({escape_mrkdwn(nm[c][0])} → {escape_mrkdwn(nm[c][1])})"
-        for c in sorted(set(nm) - set(om))
+        f"*{len(g)}* {who(g)}{at(c.when)}: {z(c.from_zone)} → {z(c.to_zone)}"
+        for (_, group) in diff.groups("added")
+        for c, g in [(group[0], group)]
     ]
     dropped = [
-        f"{escape_mrkdwn(c)} (was {escape_mrkdwn(om[c][0])} → {escape_mrkdwn(om[c][1])})"
-        for c in sorted(set(om) - set(nm))
+        f"*{len(g)}* {who(g)}: no longer {z(c.from_zone)} → {z(c.to_zone)}{at(c.when)}"
+        + (f" because {why(c)}" if diff.need_changes(c) else "")
+        for (_, group) in diff.groups("dropped")
+        for c, g in [(group[0], group)]
     ]
-    rerouted = [
-        f"{escape_mrkdwn(c)} {escape_mrkdwn(nm[c][0])} → {escape_mrkdwn(nm[c][1])} (was → {escape_mrkdwn(om[c][1])})"
-        for c in sorted(set(om) & set(nm))
-        if om[c] != nm[c]
-    ]
+    zone_lines = []
+    for zone, (x, y) in diff.zones.items():
+        if x is None:
+            zone_lines.append(f"{z(zone)}: new zone")
+        elif y is None:
+            zone_lines.append(f"{z(zone)}: no longer in the plan")
+        else:
+            moved = [
+                f"{label} {u} → {v}"
+                for (_, label), u, v in zip(ZONE_FIELDS, x, y, strict=False)
+                if u != v
+            ]
+            zone_lines.append(f"{z(zone)}: {', '.join(moved)}")
     groups = [
-        (f"{len(zone_lines)} zone(s) changed", zone_lines, "\n• "),
-        (f"{len(added)} courier(s) added to the moves", added, ", "),
-        (f"{len(dropped)} courier(s) dropped from the moves", dropped, ", "),
-        (f"{len(rerouted)} courier(s) re-routed", rerouted, ", "),
+        (f"Sent elsewhere ({n_re})", rerouted),
+        (f"Newly moving ({n_add})", added),
+        (f"No longer moving ({n_drop})", dropped),
+        (f"{len(zone_lines)} zone(s) changed", zone_lines),
     ]
     present = [g for g in groups if g[1]]
     if not present:
         return cut(head + "\nOnly travel details changed; the files below are current.", limit)
     budget = max(200, (limit - len(head)) // len(present) - 40)
     parts = [head]
-    for label, items, sep in present:
+    for label, items in present:
         shown: list[str] = []
         used = 0
         for item in items:
-            if used + len(item) + len(sep) > budget:
+            if used + len(item) + 3 > budget and shown:
                 break
-            shown.append(item)
-            used += len(item) + len(sep)
-        more = (
-            f"{sep.strip() or ','} +{len(items) - len(shown)} more"
-            if len(shown) < len(items)
-            else ""
-        )
-        lead = "\n• " if sep == "\n• " else " "
-        parts.append(f"*{label}:*{lead}{sep.join(shown)}{more}")
+            shown.append(cut(item, budget))
+            used += len(item) + 3
+        more = f"\n• +{len(items) - len(shown)} more" if len(shown) < len(items) else ""
+        parts.append(f"*{label}:*\n• " + "\n• ".join(shown) + more)
     return cut("\n".join(parts), limit)

@@ -99,29 +99,29 @@ def content_hash(plan: Plan) -> str:
 
 
 def snapshot(plan: Plan) -> dict[str, Any]:
-    """The compact view of a plan kept in history, to say later what changed."""
-    zones = {
-        str(r.zone_id): [
-            int(r.required_couriers),
-            int(r.couriers_before),
-            int(r.couriers_after),
-            int(r.moved_in),
-            int(r.moved_out),
-            int(r.shortage),
-        ]
-        for r in plan.zones.itertuples(index=False)
-    }
+    """The compact view of a plan kept in history, to say later what changed
+    (`rebalance.diff.PlanView.from_snapshot` reads it back): the zones' numbers, each
+    courier's moves as ``[slot, from, to]``, the needs per slot and the KPIs."""
+    from rebalance.diff import KPI_KEYS, PlanView
+
+    view = PlanView.of(plan)
+    step = view.slot_ns or 1
     moves = {
-        str(r.courier_id): [str(r.from_zone), str(r.to_zone)]
-        for r in plan.moves.itertuples(index=False)
+        courier: [[(t - view.shift_start) // step, a, b] for t, a, b in items]
+        for courier, items in view.moves.items()
     }
     k = plan.kpis
-    return {
-        "kpis": {
-            "coverage": k.get("coverage"),
-            "moved_couriers": k.get("moved_couriers"),
-            "shortage": k.get("shortage"),
-        },
-        "zones": zones,
+    snap: dict[str, Any] = {
+        "city": plan.city,
+        "plan_id": plan.plan_id,
+        "timezone": plan.timezone,
+        "shift_start": plan.local(plan.shift_start).isoformat(),
+        "shift_end": plan.local(plan.shift_end).isoformat(),
+        "slot_minutes": view.slot_minutes,
+        "kpis": {key: k.get(key) for key in KPI_KEYS if key in k},
+        "zones": {z: list(v) for z, v in view.zones.items()},
         "moves": moves,
     }
+    if plan.slot_count > 1:
+        snap["needs"] = view.needs
+    return snap

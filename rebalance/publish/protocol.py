@@ -53,7 +53,7 @@ from .blocks import (
     metadata,
     zone_names,
 )
-from .changes import describe_changes
+from .changes import describe_diff, mark_revised, revision_line, snapshot_diff
 from .identity import (
     DUPLICATE_EVENT_TYPE,
     EVENT_TYPE,
@@ -338,8 +338,11 @@ class _Publisher:
 
         self.version += 1
         self.log(f"publish: plan changed; updating the message {record.ts} in place")
+        changes = snapshot_diff(record.snapshot, self.snapshot)
+        now = pd.Timestamp.now(tz="UTC").tz_convert(self.plan.timezone)
+        revised = mark_revised(self.parent, revision_line(changes, now))
         try:
-            self._update_parent(record.ts)
+            self._update_part(record.ts, revised)
         except SlackCallError as exc:
             if exc.error != "message_not_found":
                 raise
@@ -350,7 +353,8 @@ class _Publisher:
             self._record(ts, complete=False, note=None)
             self._finish_thread(ts, note=None, fresh=not adopted)
             return self.result("posted", ts)
-        note = describe_changes(record.snapshot, self.snapshot, names=zone_names(self.plan))
+        self.parent = revised
+        note = describe_diff(changes, names=zone_names(self.plan))
         self._record(record.ts, complete=False, note=note)
         self._finish_thread(record.ts, note=note, fresh=False)
         return self.result("updated", record.ts)

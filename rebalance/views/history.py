@@ -130,6 +130,12 @@ def run_details(record: RunRecord) -> Any:
         order = {name: i for i, name in enumerate(PHASES)}
         ordered = sorted(timings.items(), key=lambda kv: order.get(kv[0], len(order)))
         rows.append(("phases", ", ".join(f"{k} {v} ms" for k, v in ordered)))
+    previous = r.extra.get("previous") or {}
+    if previous.get("note"):  # re-planned against (CONTRACT section 9)
+        note = str(previous["note"])
+        if previous.get("plan_note"):
+            note += f"; {previous['plan_note']}"
+        rows.append(("previous plan", note))
     if r.extra.get("recovered"):
         rows.append(("completes", ", ".join(r.extra["recovered"])))
     if r.extra.get("command"):

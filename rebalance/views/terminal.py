@@ -19,9 +19,10 @@ from .wording import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rebalance.diff import PlanDiff
     from rebalance.plan import Plan
 
-__all__ = ["plan_renderables", "summary_text"]
+__all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
@@ -223,6 +224,9 @@ def _routes_table(flows: pd.DataFrame, names: dict[str, str], width: int, id_wid
         Col("Longest"),
         Col("Vehicles", "text", drop=3, min_width=14, hard_min=8),
     ]
+    since = "since" in flows.columns  # a re-plan: new / unchanged / changed, per route
+    if since:
+        columns.append(Col("Since previous", "text", drop=1, min_width=9, hard_min=7))
     rows = [
         [
             zone_label(row.from_zone, names.get(str(row.from_zone), "")),
@@ -230,6 +234,7 @@ def _routes_table(flows: pd.DataFrame, names: dict[str, str], width: int, id_wid
             str(row.couriers),
             f"{row.minutes:.1f} min",
             str(row.vehicles),
+            *([str(row.since)] if since else []),
         ]
         for row in flows.itertuples(index=False)
     ]
@@ -396,3 +401,103 @@ def explanation_renderables(expl: Any) -> Any:
         yield table
     for note in expl.notes:
         yield Text(note, style="dim")
+
+
+def diff_renderables(diff: PlanDiff) -> Any:
+    """Rich renderables of a diff: KPIs side by side, zones that changed, couriers
+    re-routed (with why), added and dropped, per slot when the plans have slots."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from rebalance.diff import ZONE_FIELDS
+
+    a, b = diff.a, diff.b
+    yield Text(
+        f"{a.city} {a.local(a.shift_start):%Y-%m-%d %H:%M} ({a.plan_id}) -> "
+        f"{b.city} {b.local(b.shift_start):%Y-%m-%d %H:%M} ({b.plan_id}): {diff.headline()}",
+        style="bold",
+    )
+    kpis = Table(box=box.SIMPLE_HEAD, title=None)
+    kpis.add_column("KPI", no_wrap=True)
+    kpis.add_column("A", justify="right", no_wrap=True)
+    kpis.add_column("B", justify="right", no_wrap=True)
+    for name, x, y in diff.kpis():
+        kpis.add_row(
+            name, _kpi_text(name, x), Text(_kpi_text(name, y), style="bold" if x != y else "")
+        )
+    yield kpis
+    names = {**a.names, **b.names}
+
+    def label(zone: Any) -> Text:
+        return Text(zone_label(zone, names.get(str(zone), "")))
+
+    if diff.zones:
+        zones = Table(box=box.SIMPLE_HEAD, title=None)
+        zones.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
+        zones.add_column("Changed", ratio=1)
+        for zone, (x, y) in list(diff.zones.items())[:MAX_ZONES_SHOWN]:
+            if x is None or y is None:
+                what = "only in B" if x is None else "only in A"
+            else:
+                what = ", ".join(
+                    f"{short} {u} -> {v}"
+                    for (_, short), u, v in zip(ZONE_FIELDS, x, y, strict=False)
+                    if u != v
+                )
+            zones.add_row(label(zone), Text(what))
+        if len(diff.zones) > MAX_ZONES_SHOWN:
+            zones.caption = f"... {len(diff.zones) - MAX_ZONES_SHOWN} more zones (--format json)"
+        yield Text(f"Zones whose numbers changed ({len(diff.zones)})", style="bold")
+        yield zones
+    for kind, title in (("rerouted", "Re-routed"), ("added", "Added"), ("dropped", "Dropped")):
+        groups = diff.groups(kind)
+        if not groups:
+            continue
+        yield Text(f"{title} ({len(diff.of_kind(kind))} couriers)", style="bold")
+        table = Table(box=box.SIMPLE_HEAD, title=None)
+        table.add_column("Slot", no_wrap=True, min_width=5)
+        table.add_column("Couriers", ratio=2, min_width=12)
+        table.add_column("From", no_wrap=True)
+        table.add_column("To", no_wrap=True)
+        if kind == "rerouted":
+            table.add_column("Was to", no_wrap=True)
+        if kind != "added":
+            table.add_column("Why: need A -> B", ratio=1, min_width=12)
+        for _, group in groups[:MAX_MOVES_SHOWN]:
+            c = group[0]
+            ids = ", ".join(g.courier_id for g in group[:6]) + (
+                f" +{len(group) - 6} more" if len(group) > 6 else ""
+            )
+            cells: list[Any] = [
+                f"{b.local(c.when):%H:%M}",
+                Text(f"{len(group)}: {ids}", overflow="fold"),
+                Text(str(c.from_zone)),
+                Text(str(c.to_zone)),
+            ]
+            if kind == "rerouted":
+                cells.append(Text(str(c.was_to)))
+            if kind != "added":
+                reasons = [
+                    f"{zone} {'-' if x is None else x} -> {y}"
+                    for zone, x, y in diff.need_changes(c)
+                ]
+                cells.append(Text("; ".join(reasons) or "no need changed"))
+            table.add_row(*cells)
+        if len(groups) > MAX_MOVES_SHOWN:
+            table.caption = f"... {len(groups) - MAX_MOVES_SHOWN} more groups (--format json)"
+        yield table
+    if diff.empty:
+        yield Text("No zone and no courier changed.", style="green")
+
+
+def _kpi_text(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if name.startswith("coverage"):
+        from .wording import percent
+
+        return percent(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)

@@ -1,0 +1,468 @@
+"""What changed between two plans (CONTRACT section 9): the ONE diff behind
+`Plan.diff`, `rebalance diff`, the ``since_previous`` column of a re-plan's moves and
+the Slack revision reply in the shift's thread.
+
+A plan is compared through a `PlanView` (built from a `Plan`, or from the compact
+snapshot the history keeps of a published plan):
+
+- zones: the numbers of zones.csv (slot 0, what to do now) that differ;
+- moves, courier by courier: the old plan's moves that have not started by the new
+  plan's ``shift_start`` (earlier ones are under way, not compared) against the new
+  plan's moves. A new move of the same courier on the same route within one slot of the
+  old one is *unchanged*; the courier's remaining old and new moves are paired in time
+  order: a pair is *re-routed* (``changed``), a new move left over is *added* (``new``),
+  an old one left over is *dropped*. Each item carries its slot start;
+- why a courier group is re-routed: the zones of its old and new route whose need
+  (required couriers in that slot) differs between the plans;
+- the KPIs side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+__all__ = [
+    "KPI_KEYS",
+    "ZONE_FIELDS",
+    "Change",
+    "PlanDiff",
+    "PlanView",
+    "diff_plans",
+    "diff_views",
+    "since_previous",
+]
+
+#: The numbers of a zone compared (zones.csv columns), with their short labels.
+ZONE_FIELDS = (
+    ("required_couriers", "need"),
+    ("couriers_before", "before"),
+    ("couriers_after", "after"),
+    ("moved_in", "in"),
+    ("moved_out", "out"),
+    ("shortage", "short"),
+)
+#: KPIs shown side by side, in this order (those neither plan has are left out).
+KPI_KEYS = (
+    "coverage_before",
+    "coverage",
+    "eligible_couriers",
+    "moved_couriers",
+    "moves",
+    "travel_minutes",
+    "required_couriers",
+    "shortage",
+    "zones_short",
+    "paused_orders_per_hour",
+    "changed_couriers",
+    "on_the_way",
+)
+
+_NS_PER_MINUTE = 60 * 10**9
+
+
+def _ns(ts: Any) -> int:
+    stamp = pd.Timestamp(ts)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return int(stamp.tz_convert("UTC").as_unit("ns").value)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What the diff needs of a plan. Times are UTC nanoseconds."""
+
+    city: str
+    plan_id: str
+    timezone: str
+    shift_start: int
+    shift_end: int
+    slot_minutes: int
+    #: zone id -> the numbers of ZONE_FIELDS
+    zones: dict[str, tuple[int, ...]]
+    #: zone id -> required couriers per slot
+    needs: dict[str, list[int]]
+    #: courier id -> [(time, from_zone, to_zone)], in time order
+    moves: dict[str, list[tuple[int, str, str]]]
+    kpis: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slot_ns(self) -> int:
+        """The slot length in nanoseconds."""
+        return self.slot_minutes * _NS_PER_MINUTE
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanView:
+        """The view of a plan in memory (or read from its folder)."""
+        length = plan.slot_minutes or round(
+            (plan.shift_end - plan.shift_start) / pd.Timedelta(minutes=1)
+        )
+        start = _ns(plan.shift_start)
+        zones_frame = plan.zones
+        zones = {
+            str(z): tuple(int(v) for v in values)
+            for z, *values in zip(
+                zones_frame["zone_id"],
+                *(zones_frame[c] for c, _ in ZONE_FIELDS),
+                strict=True,
+            )
+        }
+        names = {
+            str(z): str(n) for z, n in zip(zones_frame["zone_id"], zones_frame["name"], strict=True)
+        }
+        needs: dict[str, list[int]] = {z: [v[0]] for z, v in zones.items()}
+        if plan.slot_count > 1 and len(plan.slots):
+            slots = plan.slots.sort_values(["zone_id", "slot_start"], kind="stable")
+            needs = {
+                str(z): [int(x) for x in group]
+                for z, group in slots.groupby("zone_id", sort=False)["required_couriers"]
+            }
+        return cls(
+            city=plan.city,
+            plan_id=plan.plan_id,
+            timezone=plan.timezone,
+            shift_start=start,
+            shift_end=_ns(plan.shift_end),
+            slot_minutes=int(length),
+            zones=zones,
+            needs=needs,
+            moves=_moves_of(plan.moves, start),
+            kpis=dict(plan.kpis),
+            names=names,
+        )
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snap: Mapping[str, Any],
+        *,
+        shift_start: Any = None,
+        shift_end: Any = None,
+        timezone: str = "UTC",
+    ) -> PlanView:
+        """The view of a history snapshot (`rebalance.publish.identity.snapshot`).
+
+        Snapshots written before the diff existed hold no times: their moves are at
+        ``shift_start`` (the publication's), their needs those of zones.csv.
+        """
+        start_value = snap.get("shift_start") or shift_start
+        start = _ns(start_value) if start_value is not None else 0
+        end_value = snap.get("shift_end") or shift_end
+        end = _ns(end_value) if end_value is not None else start + 4 * 60 * _NS_PER_MINUTE
+        length = int(snap.get("slot_minutes") or (end - start) // _NS_PER_MINUTE)
+        zones = {str(z): tuple(int(x) for x in v) for z, v in (snap.get("zones") or {}).items()}
+        needs = {str(z): [int(x) for x in v] for z, v in (snap.get("needs") or {}).items()}
+        for z, v in zones.items():
+            needs.setdefault(z, [v[0]] if v else [0])
+        step = length * _NS_PER_MINUTE
+        moves: dict[str, list[tuple[int, str, str]]] = {}
+        for courier, value in (snap.get("moves") or {}).items():
+            if value and isinstance(value[0], list | tuple):  # [[slot, from, to], ...]
+                moves[str(courier)] = [(start + int(k) * step, str(a), str(b)) for k, a, b in value]
+            elif value:  # an older snapshot: [from, to]
+                moves[str(courier)] = [(start, str(value[0]), str(value[1]))]
+        return cls(
+            city=str(snap.get("city") or ""),
+            plan_id=str(snap.get("plan_id") or ""),
+            timezone=str(snap.get("timezone") or timezone),
+            shift_start=start,
+            shift_end=end,
+            slot_minutes=length,
+            zones=zones,
+            needs=needs,
+            moves=moves,
+            kpis=dict(snap.get("kpis") or {}),
+            names={str(k): str(v) for k, v in (snap.get("names") or {}).items()},
+        )
+
+    def need_at(self, zone: str, when: int) -> int | None:
+        """Required couriers of ``zone`` in the slot holding ``when``; None outside."""
+        values = self.needs.get(zone)
+        if values is None or not self.shift_start <= when < self.shift_end:
+            return None
+        k = (when - self.shift_start) // self.slot_ns if self.slot_ns else 0
+        return values[min(int(k), len(values) - 1)]
+
+    def local(self, when: int) -> pd.Timestamp:
+        """A time as a Timestamp in the city's timezone."""
+        return pd.Timestamp(when, tz="UTC").tz_convert(self.timezone)
+
+
+def _moves_of(moves: pd.DataFrame, start: int) -> dict[str, list[tuple[int, str, str]]]:
+    if moves.empty:
+        return {}
+    if "slot_start" in moves.columns:
+        times = pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns").astype("int64")
+        when = times.to_numpy()
+    else:
+        when = [start] * len(moves)
+    out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for c, t, a, b in zip(
+        moves["courier_id"].astype(str),
+        when,
+        moves["from_zone"].astype(str),
+        moves["to_zone"].astype(str),
+        strict=True,
+    ):
+        out[c].append((int(t), a, b))
+    for items in out.values():
+        items.sort()
+    return dict(out)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One courier's move that differs: ``kind`` is added, dropped or rerouted.
+
+    ``when``/``from_zone``/``to_zone`` are the new plan's move (the old one's for a
+    dropped move); ``was_*`` the old plan's (re-routed only)."""
+
+    kind: str
+    courier_id: str
+    when: int
+    from_zone: str
+    to_zone: str
+    was_when: int | None = None
+    was_from: str | None = None
+    was_to: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """What changed from plan ``a`` (older) to plan ``b`` (newer); see the module doc."""
+
+    a: PlanView
+    b: PlanView
+    #: zone id -> (numbers in a or None, numbers in b or None), only zones that differ
+    zones: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]]
+    changes: list[Change]
+    unchanged: int
+    under_way: int
+    #: status of each move of b, per courier in its time order: new, unchanged, changed
+    status: dict[str, list[str]]
+
+    # ---------------------------------------------------------------- counts
+    def of_kind(self, kind: str) -> list[Change]:
+        """The changes of one kind (added, dropped, rerouted)."""
+        return [c for c in self.changes if c.kind == kind]
+
+    @property
+    def changed_couriers(self) -> int:
+        """Couriers whose moves differ (added, dropped or re-routed)."""
+        return len({c.courier_id for c in self.changes})
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing a courier or a zone would notice changed."""
+        return not self.zones and not self.changes
+
+    def kpis(self) -> list[tuple[str, Any, Any]]:
+        """(name, value in a, value in b) for the KPIs either plan has."""
+        return [
+            (k, self.a.kpis.get(k), self.b.kpis.get(k))
+            for k in KPI_KEYS
+            if k in self.a.kpis or k in self.b.kpis
+        ]
+
+    def need_changes(self, change: Change) -> list[tuple[str, int | None, int | None]]:
+        """Why a courier's move changed: the zones of its old and new route whose need
+        in that slot differs between the plans, as (zone, need in a, need in b)."""
+        zones = [change.from_zone, change.to_zone]
+        if change.was_to is not None:
+            zones.insert(1, change.was_to)
+        if change.was_from is not None:
+            zones.append(change.was_from)
+        out: list[tuple[str, int | None, int | None]] = []
+        for zone in dict.fromkeys(zones):
+            before = self.a.need_at(zone, change.was_when or change.when)
+            after = self.b.need_at(zone, change.when)
+            if before != after and after is not None:
+                out.append((zone, before, after))
+        return out
+
+    def groups(self, kind: str) -> list[tuple[tuple[Any, ...], list[Change]]]:
+        """Changes of one kind grouped by (slot, route, old route): most couriers first."""
+        buckets: dict[tuple[Any, ...], list[Change]] = defaultdict(list)
+        for c in self.of_kind(kind):
+            buckets[(c.when, c.from_zone, c.to_zone, c.was_from, c.was_to)].append(c)
+        return sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][1:3]))
+
+    # ----------------------------------------------------------------- output
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``rebalance diff --format json`` prints)."""
+
+        def when(ns: int | None) -> str | None:
+            return None if ns is None else self.b.local(ns).isoformat()
+
+        def named(fields: tuple[int, ...] | None) -> dict[str, int] | None:
+            if fields is None:
+                return None
+            return {c: v for (c, _), v in zip(ZONE_FIELDS, fields, strict=False)}
+
+        def item(c: Change) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "courier_id": c.courier_id,
+                "slot_start": when(c.when),
+                "from_zone": c.from_zone,
+                "to_zone": c.to_zone,
+            }
+            if c.kind == "rerouted":
+                out.update(was_slot_start=when(c.was_when), was_from=c.was_from, was_to=c.was_to)
+            if c.kind != "added":
+                out["why"] = [
+                    {"zone_id": z, "need_before": x, "need_after": y}
+                    for z, x, y in self.need_changes(c)
+                ]
+            return out
+
+        return {
+            "a": {
+                "plan_id": self.a.plan_id,
+                "city": self.a.city,
+                "shift_start": self.a.local(self.a.shift_start).isoformat(),
+            },
+            "b": {
+                "plan_id": self.b.plan_id,
+                "city": self.b.city,
+                "shift_start": self.b.local(self.b.shift_start).isoformat(),
+            },
+            "kpis": [{"kpi": k, "a": x, "b": y} for k, x, y in self.kpis()],
+            "zones": [
+                {
+                    "zone_id": z,
+                    "name": self.b.names.get(z) or self.a.names.get(z, ""),
+                    "a": named(x),
+                    "b": named(y),
+                }
+                for z, (x, y) in self.zones.items()
+            ],
+            "couriers": {
+                "changed": self.changed_couriers,
+                "unchanged_moves": self.unchanged,
+                "under_way": self.under_way,
+                "added": [item(c) for c in self.of_kind("added")],
+                "dropped": [item(c) for c in self.of_kind("dropped")],
+                "rerouted": [item(c) for c in self.of_kind("rerouted")],
+            },
+        }
+
+    def to_json(self) -> str:
+        """`to_dict` as JSON text (2-space indent)."""
+        from .plan import _jsonable
+
+        return json.dumps(_jsonable(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+    def headline(self) -> str:
+        """One line: how many zones and couriers changed."""
+        parts = [
+            f"{len(self.zones)} zone{'s' if len(self.zones) != 1 else ''} changed",
+            f"{len(self.of_kind('rerouted'))} re-routed",
+            f"{len(self.of_kind('added'))} added",
+            f"{len(self.of_kind('dropped'))} dropped",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.under_way:
+            parts.append(f"{self.under_way} under way")
+        return ", ".join(parts)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from .views.terminal import diff_renderables
+
+        yield from diff_renderables(self)
+
+    def __repr__(self) -> str:
+        return f"PlanDiff({self.a.plan_id} -> {self.b.plan_id}: {self.headline()})"
+
+
+def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
+    """What changed from ``a`` (older) to ``b`` (newer); see the module doc."""
+    zones: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]] = {}
+    for z in sorted(set(a.zones) | set(b.zones)):
+        x, y = a.zones.get(z), b.zones.get(z)
+        if x != y:
+            zones[z] = (x, y)
+    changes: list[Change] = []
+    status: dict[str, list[str]] = {}
+    unchanged = under_way = 0
+    window = b.slot_ns
+    for courier in sorted(set(a.moves) | set(b.moves)):
+        old_all = a.moves.get(courier, [])
+        old = [m for m in old_all if b.shift_start <= m[0] < b.shift_end]
+        under_way += sum(1 for m in old_all if m[0] < b.shift_start)
+        new = b.moves.get(courier, [])
+        marks = ["new"] * len(new)
+        used = [False] * len(old)
+        rest_new = []
+        for i, (t, f, to) in enumerate(new):
+            for j, (t0, f0, to0) in enumerate(old):
+                if not used[j] and f0 == f and to0 == to and abs(t0 - t) < window:
+                    used[j] = True
+                    marks[i] = "unchanged"
+                    unchanged += 1
+                    break
+            else:
+                rest_new.append(i)
+        rest_old = [m for j, m in enumerate(old) if not used[j]]
+        for i, (t0, f0, to0) in zip(rest_new, rest_old, strict=False):
+            t, f, to = new[i]
+            marks[i] = "changed"
+            changes.append(Change("rerouted", courier, t, f, to, t0, f0, to0))
+        for i in rest_new[len(rest_old) :]:
+            t, f, to = new[i]
+            changes.append(Change("added", courier, t, f, to))
+        for t0, f0, to0 in rest_old[len(rest_new) :]:
+            changes.append(Change("dropped", courier, t0, f0, to0))
+        if new:
+            status[courier] = marks
+    return PlanDiff(a, b, zones, changes, unchanged, under_way, status)
+
+
+def diff_plans(a: Plan, b: Plan) -> PlanDiff:
+    """What changed from plan ``a`` (older) to plan ``b`` (newer)."""
+    return diff_views(PlanView.of(a), PlanView.of(b))
+
+
+def since_previous(plan: Plan, previous: Plan) -> pd.Series:
+    """For each row of ``plan.moves``: ``new``, ``unchanged`` or ``changed`` since
+    ``previous`` (the rule of `diff_views`), aligned on ``plan.moves``' index."""
+    result = diff_plans(previous, plan)
+    moves = plan.moves
+    if moves.empty:
+        return pd.Series([], index=moves.index, dtype=object)
+    view = result.b
+    # Each courier's moves in the view are in time order; walk the frame in the same order.
+    labels = np.full(len(moves), "new", dtype=object)
+    cursor: dict[str, int] = defaultdict(int)
+    for pos, courier in _time_order(moves, view.shift_start):
+        marks = result.status.get(courier)
+        if marks is not None:
+            labels[pos] = marks[cursor[courier]]
+            cursor[courier] += 1
+    return pd.Series(labels, index=moves.index, dtype=object)
+
+
+def _time_order(moves: pd.DataFrame, start: int) -> Iterable[tuple[Any, str]]:
+    frame = pd.DataFrame(
+        {
+            "courier": moves["courier_id"].astype(str).to_numpy(),
+            "from": moves["from_zone"].astype(str).to_numpy(),
+            "to": moves["to_zone"].astype(str).to_numpy(),
+        }
+    )
+    if "slot_start" in moves.columns:
+        times = pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns").astype("int64")
+        frame["t"] = times.to_numpy()
+    else:
+        frame["t"] = start
+    frame = frame.sort_values(["courier", "t", "from", "to"], kind="stable")
+    return zip(frame.index.tolist(), frame["courier"], strict=True)

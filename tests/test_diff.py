@@ -1,0 +1,136 @@
+"""What changed between two plans (CONTRACT section 9): `Plan.diff`, `rebalance diff`
+and the Slack revision, one implementation (rebalance.diff)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import REPO
+
+import rebalance
+from rebalance.cli import app
+from rebalance.history import History
+from rebalance.publish import publish
+
+PARIS = REPO / "data" / "samples" / "paris"
+SHIFT = "2026-11-30T19:00"
+CHANNEL = "C0PLANS"
+
+
+@pytest.fixture(scope="module")
+def revision():
+    """The Paris plan, and its re-plan after the busiest restaurants of the zone that
+    receives most couriers closed: (config, plan, re-plan, that zone)."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    zones = plan.zones.set_index("zone_id")
+    target = zones[zones["moved_in"] > 0]["moved_in"].idxmax()
+    rest = inputs.restaurants
+    in_zone = rest[(rest["zone_id"] == target) & (rest["status"] == "open")]
+    closed = in_zone.sort_values("expected_orders_per_hour").tail(3)["restaurant_id"]
+    status = rest["status"].where(~rest["restaurant_id"].isin(closed), "closed")
+    changed = inputs.replace(restaurants=rest.assign(status=status))
+    again = rebalance.solve(changed, config, SHIFT, previous=plan)
+    return config, plan, again, str(target)
+
+
+def test_diff_names_who_is_rerouted_and_the_zone_whose_need_fell(revision):
+    """Couriers sent to the zone whose restaurants closed are re-routed, and the diff
+    says its need went down; a plan compared with itself shows no change."""
+    _, plan, again, target = revision
+    d = plan.diff(again)
+    rerouted = d.of_kind("rerouted")
+    # the model counts changed slot-0 instructions; the diff every changed move
+    assert rerouted and d.changed_couriers >= again.kpis["changed_couriers"] > 0
+    away = [c for c in rerouted if c.was_to == target]
+    assert away, "a courier bound for the closed restaurants' zone is sent elsewhere"
+    why = {zone: (x, y) for zone, x, y in d.need_changes(away[0])}
+    assert why[target][0] > why[target][1]
+    assert target in d.zones
+    same = plan.diff(plan)
+    assert same.empty and same.changed_couriers == 0 and same.unchanged == len(plan.moves)
+
+
+def test_cli_diff_json_and_table(revision, tmp_path):
+    """`rebalance diff A B` prints the KPIs side by side, the zones that changed and the
+    re-routed couriers with why, as JSON and as a table."""
+    _, plan, again, target = revision
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    runner = CliRunner()
+    out = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    kpis = {row["kpi"]: (row["a"], row["b"]) for row in data["kpis"]}
+    assert kpis["moved_couriers"] == (plan.kpis["moved_couriers"], again.kpis["moved_couriers"])
+    assert target in {z["zone_id"] for z in data["zones"]}
+    d = plan.diff(again)
+    assert {c["courier_id"] for c in data["couriers"]["rerouted"]} == {
+        c.courier_id for c in d.of_kind("rerouted")
+    }
+    first = next(c for c in data["couriers"]["rerouted"] if c["was_to"] == target)
+    assert first["slot_start"].startswith("2026-11-30T19:00") and first["why"]
+    assert data["couriers"]["changed"] == d.changed_couriers
+    table = runner.invoke(app, ["diff", str(a), str(b)], terminal_width=160)
+    assert table.exit_code == 0, table.output
+    assert "Re-routed" in table.output and "Zones whose numbers changed" in table.output
+    assert first["courier_id"] in table.output and "coverage" in table.output
+
+
+def test_cli_diff_of_a_broken_folder_is_exit_3(revision, tmp_path):
+    """A plan folder without moves.csv is exit 3 naming the file."""
+    _, plan, _, _ = revision
+    a = plan.write(tmp_path / "a")
+    (a / "moves.csv").unlink()
+    out = CliRunner().invoke(app, ["diff", str(a), str(a)])
+    assert out.exit_code == 3 and "moves.csv" in out.output
+
+
+def test_slack_revision_names_rerouted_couriers_and_why(revision, slack_env, tmp_path):
+    """Publishing the re-plan of the same shift edits the parent ("revised HH:MM: N
+    couriers re-routed") and its thread reply names the re-routed couriers and the zone
+    whose need changed; route lines mark moves as new, changed or unchanged."""
+    config, plan, again, target = revision
+    config = config.with_changes(slack={"channel": CHANNEL})
+    with History(tmp_path / "history.sqlite3") as history:
+        first = publish(plan, config=config, history=history)
+        revised = publish(again, config=config, history=history)
+    assert (first.action, revised.action) == ("posted", "updated")
+    [parent] = slack_env.messages(CHANNEL)
+    d = plan.diff(again)
+    line = re.search(r"revised (\d\d:\d\d): (\d+) couriers? re-routed", parent["text"])
+    assert line and int(line.group(2)) == d.changed_couriers
+    context = [b for b in parent["blocks"] if b["type"] == "context"]
+    assert any("re-routed" in e["text"] for b in context for e in b["elements"])
+    routes = "\n".join(
+        b["text"]["text"] for b in parent["blocks"] if b["type"] == "section" and "text" in b
+    )
+    assert "_unchanged_" in routes or "unchanged_" in routes
+    note = slack_env.replies(first.ts, CHANNEL)[-1]["text"]
+    assert note.startswith("*Plan revised.*")
+    assert f"*{d.changed_couriers}* courier" in note and "*Sent elsewhere (" in note
+    names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
+    away = next(c for c in d.of_kind("rerouted") if c.was_to == target)
+    assert away.courier_id in note
+    assert re.search(
+        rf"because [^\n]*{target} {re.escape(names[target])[:10]}[^\n]* needs \d+ → \d+", note
+    )
+
+
+def test_snapshot_of_a_slotted_plan_keeps_each_move_and_its_slot(revision):
+    """The history snapshot keeps every move with its slot, so a diff read back from it
+    equals the diff of the plans."""
+    from rebalance.publish import snapshot
+    from rebalance.publish.changes import snapshot_diff
+
+    _, plan, again, _ = revision
+    assert plan.slot_count > 1
+    from_snapshots = snapshot_diff(snapshot(plan), snapshot(again))
+    direct = plan.diff(again)
+    assert from_snapshots.changes == direct.changes and from_snapshots.zones == direct.zones
+    assert sum(map(len, snapshot(plan)["moves"].values())) == len(plan.moves)
+    assert pd.Series([len(v) for v in snapshot(plan)["moves"].values()]).max() >= 1
