@@ -299,3 +299,32 @@ def test_bolt_and_waitress_live_in_their_modules() -> None:
                 top = name.split(".")[0]
                 if top in owners:
                     assert where == owners[top], f"{where} imports {name}"
+
+
+def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> None:
+    """/rebalance why ZONE answers from the shift's latest plan (CONTRACT 11), escaped;
+    an unknown zone gets the valid ones; no plan yet says so."""
+    from rebalance.app.desk import Desk
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    desk = Desk(config)
+    assert "No plan yet" in desk.why("Z001")
+    from rebalance.history import History as Store
+
+    plan = solve(load(town, config), config, "2026-11-30T19:00")
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    short = plan.zones[plan.zones["shortage"] > 0]
+    zone = str((short if len(short) else plan.zones).iloc[0]["zone_id"])
+    answer = desk.why(zone)
+    assert answer.startswith(f"*Why {zone}") and plan.plan_id in answer
+    assert ("short by" in answer) == bool(len(short))
+    assert "one more courier here" in answer
+    unknown = desk.why("<!channel>")
+    assert "unknown zone" in unknown and "<!channel>" not in unknown
+    assert parse("why Z1") == Command("why", "Z1") and not parse("why Z1").acts

@@ -142,6 +142,9 @@ def build_app(
         if cmd.name == "status":
             ack()
             guarded(respond, lambda: desk.status(cmd.arg), command="status")
+        elif cmd.name == "why":
+            ack()
+            guarded(respond, lambda: desk.why(str(cmd.arg)), command="why")
         elif cmd.name in {"close", "open"}:
             verb = "Closing" if cmd.name == "close" else "Opening"
             ack(

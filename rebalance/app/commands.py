@@ -13,7 +13,9 @@ USAGE = (
     "• `/rebalance status [CITY]`: the shift's plan, its message and the overrides\n"
     "• `/rebalance close RESTAURANT_ID`: close a restaurant for this shift, then re-plan\n"
     "• `/rebalance open RESTAURANT_ID`: open it again, then re-plan\n"
-    "• `/rebalance plan`: re-plan the shift now"
+    "• `/rebalance plan`: re-plan the shift now\n"
+    "• `/rebalance why ZONE_ID`: why the zone is short or receives couriers, what one more "
+    "courier is worth there"
 )
 
 #: Commands that change the shift: approvers only.
@@ -22,7 +24,7 @@ ACTING = frozenset({"close", "open", "plan"})
 
 @dataclass(frozen=True)
 class Command:
-    """One parsed command: ``name`` (help, status, close, open, plan) and its argument."""
+    """One parsed command: ``name`` (help, status, close, open, plan, why) and its argument."""
 
     name: str
     arg: str | None = None
@@ -54,6 +56,11 @@ def parse(text: str) -> Command:
             got = f"`{esc(' '.join(args))}`" if args else "nothing"
             raise CommandError(f"`{name}` takes one RESTAURANT_ID, got {got}.\n{USAGE}")
         return Command(name, args[0])
+    if name == "why":
+        if len(args) != 1:
+            got = f"`{esc(' '.join(args))}`" if args else "nothing"
+            raise CommandError(f"`why` takes one ZONE_ID, got {got}.\n{USAGE}")
+        return Command("why", args[0])
     if name == "plan":
         if args:
             raise CommandError(f"`plan` takes no argument, got `{esc(' '.join(args))}`.\n{USAGE}")

@@ -130,6 +130,46 @@ class Desk:
         end = shift + pd.Timedelta(hours=self.config.shift.hours)
         return f"{shift:%a %d %b %H:%M}–{end:%H:%M} {shift.tzname()}"
 
+    # ----------------------------------------------------------------- why
+    def why(self, zone: str) -> str:
+        """Why a zone of the shift's latest plan is what it is (`rebalance explain`)."""
+        from rebalance.errors import RebalanceError
+        from rebalance.plan import read_plan
+
+        with self.store() as history:
+            record = self._latest_run(history)
+        if record is None or not record.plan_dir:
+            return "No plan yet for this city (`rebalance run` makes one)."
+        try:
+            plan = read_plan(record.plan_dir)
+            expl = plan.explain(zone)
+        except KeyError as exc:
+            return f"{esc(str(exc.args[0]))}\n(`/rebalance why ZONE_ID`)"
+        except (RebalanceError, ValueError) as exc:
+            return f"The latest plan cannot be explained: {esc(str(exc))}"
+        names = dict(
+            zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+        )
+        label = esc(f"{zone} {names.get(zone, '')}".strip())
+        lines = [f"*Why {label}* · plan `{esc(plan.plan_id)}` ({esc(plan.status)})"]
+        for row in expl.short.itertuples(index=False):
+            lines.append(f"• short by *{int(row.shortage)}* now: {esc(row.why)}")
+        if expl.short.empty:
+            lines.append("• not short now")
+        for row in expl.routes.head(5).itertuples(index=False):
+            lines.append(
+                f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {int(row.couriers)} courier(s), "
+                f"saves {float(row.saves_minutes):,.0f} min ({esc(row.why)})"
+            )
+        ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
+        for row in ranked.itertuples(index=False):
+            value = float(row.marginal_minutes)
+            lines.append(
+                "• one more courier here for the whole shift: "
+                + (f"worth {value:,.1f} min" if value == value else "would not fit (caps)")
+            )
+        return "\n".join(lines)
+
     # -------------------------------------------------------------- status
     def status(self, city: str | None) -> str:
         """The shift at a glance: latest plan, its message, overrides."""
