@@ -6,10 +6,12 @@ from __future__ import annotations
 from .views.plots import (
     METRICS,
     OKABE_ITO,
+    couriers_over_time,
     coverage_history,
     scenario_comparison,
     served_share,
     shortage_cmap,
+    slot_heatmap,
     supply_vs_need,
     zone_map,
 )
@@ -17,10 +19,12 @@ from .views.plots import (
 __all__ = [
     "METRICS",
     "OKABE_ITO",
+    "couriers_over_time",
     "coverage_history",
     "scenario_comparison",
     "served_share",
     "shortage_cmap",
+    "slot_heatmap",
     "supply_vs_need",
     "zone_map",
 ]

@@ -1,0 +1,424 @@
+"""How fast the slot planner (CONTRACT section 7) is, printed as markdown tables.
+
+Generated cities with an evening demand profile and staggered log-on/log-off
+(``rebalance generate --demand --staggered``), a 4-hour shift from 19:00:
+
+- end to end: `rebalance plan` as a fresh process at 200 zones / 20,000 couriers and
+  1,000 zones / 100,000 couriers, 8 slots of 30 minutes; wall time, CPU, peak RSS (median
+  of ``--repeat`` runs), each paired with the floor (a process importing pandas and
+  reading the same CSV files, run right before it);
+- the model: rows, columns priced in against the universe, whether the LP was already
+  integral, rounds, MIP runs, status and gap (``plan.solver``);
+- stages: import, load, build, LP, pricing, MIP, naming/post and writing, in-process;
+- slots: 4, 8 and 16 slots (60, 30, 15 minutes) over the same shift;
+- PuLP/CBC: the same commodity-level MILP written out in full in PuLP at 200 zones,
+  time-limited: what it reached.
+
+    .venv/bin/python benchmarks/slots_bench.py                 # everything
+    .venv/bin/python benchmarks/slots_bench.py --quick         # 200 zones only, no PuLP
+    .venv/bin/python benchmarks/slots_bench.py stages DIR      # one in-process probe (JSON)
+    .venv/bin/python benchmarks/slots_bench.py pulp DIR        # the PuLP model (JSON)
+
+Numbers are noisy on a shared machine: every figure is the median of the runs made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import PY, Run, checked, measure, rebalance_cmd  # noqa: E402
+
+WORK = HERE / ".work"
+SHIFT = "2026-11-30T19:00"
+SEED = 2026
+HOURS = 4.0
+TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand")
+#: name: (zones, couriers); restaurants are 40% of couriers.
+SIZES: dict[str, tuple[int, int]] = {"200 zones": (200, 20_000), "1,000 zones": (1_000, 100_000)}
+TARGETS = {"200 zones": (5.0, None), "1,000 zones": (60.0, 4096.0)}
+SLOT_MINUTES = {4: 60, 8: 30, 16: 15}
+
+
+# ------------------------------------------------------------------------- instances
+
+
+def instance(zones: int, couriers: int, slot_minutes: int = 30) -> Path:
+    """The cached generated city (same seed: same couriers, demand cut into the slots)."""
+    restaurants = round(0.4 * couriers)
+    path = WORK / f"slots_z{zones}_c{couriers}_m{slot_minutes}_s{SEED}"
+    if not (path / ".complete").exists():
+        from rebalance.generate import generate_city
+
+        generate_city(
+            path,
+            zones=zones,
+            couriers=couriers,
+            restaurants=restaurants,
+            seed=SEED,
+            shift_start=SHIFT,
+            demand=True,
+            staggered=True,
+            shift_hours=HOURS,
+            slot_minutes=slot_minutes,
+        )
+        (path / ".complete").touch()
+    return path
+
+
+# ---------------------------------------------------------------------- in-process
+
+
+def floor(data_dir: Path) -> dict[str, float]:
+    """Import pandas and read the directory's CSV files with pyarrow, nothing else."""
+    t0 = time.perf_counter()
+    import pandas as pd
+
+    t1 = time.perf_counter()
+    rows = 0
+    for name in TABLES:
+        path = data_dir / f"{name}.csv"
+        if path.exists():
+            rows += len(pd.read_csv(path, engine="pyarrow"))
+    return {"import_seconds": t1 - t0, "read_seconds": time.perf_counter() - t1, "rows": rows}
+
+
+def stages(data_dir: Path) -> dict[str, Any]:
+    """One plan in-process: seconds per stage, plus the plan's solver block."""
+    import tempfile
+
+    t0 = time.perf_counter()
+    import rebalance
+    from rebalance.optimize import solve_problem
+
+    config = rebalance.load_config(data_dir / "rebalance.toml")
+    t1 = time.perf_counter()
+    inputs = rebalance.load(data_dir, config)
+    t2 = time.perf_counter()
+    problem = rebalance.build_problem(inputs, config, SHIFT)
+    t3 = time.perf_counter()
+    plan = solve_problem(problem)
+    t4 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        plan.write(Path(out) / "plan")
+    t5 = time.perf_counter()
+    tm = plan.timings
+    solve_other = tm["solve"] - sum(tm.get(k, 0.0) for k in ("lp_seconds", "pricing_seconds"))
+    solve_other -= tm.get("mip_seconds", 0.0)
+    return {
+        "import": t1 - t0,
+        "load": t2 - t1,
+        "build": t3 - t2,
+        "lp": tm.get("lp_seconds", 0.0),
+        "pricing": tm.get("pricing_seconds", 0.0),
+        "mip": tm.get("mip_seconds", 0.0),
+        "solve_other": max(solve_other, 0.0),
+        "post": tm.get("post", 0.0),
+        "write": t5 - t4,
+        "total": t5 - t0,
+        "status": plan.status,
+        "solver": plan.solver,
+    }
+
+
+# ----------------------------------------------------------------------------- PuLP
+
+
+def pulp_model(data_dir: Path, time_limit: float) -> dict[str, Any]:
+    """The slot model of CONTRACT section 7 written out in full in PuLP, solved by CBC.
+
+    Commodity-level (couriers of one vehicle leaving after the same slot), as
+    `rebalance.slotmodel` states it, but with every column from the start: entry arcs
+    x[g, b], transitions y[c, k, a, b] (stays and every allowed move), and per (zone,
+    slot) covered/surplus. The objective is the section-7 cost minus its constant, in the
+    same integer units as the planner, so the two compare exactly.
+    """
+    import numpy as np
+    import pulp
+
+    import rebalance
+    from rebalance.slotmodel import _entry_costs, _Model
+
+    t0 = time.perf_counter()
+    config = rebalance.load_config(data_dir / "rebalance.toml")
+    p = rebalance.build_problem(rebalance.load(data_dir, config), config, SHIFT)
+    m = _Model(p)
+    entry_cost = _entry_costs(p)
+    prob = pulp.LpProblem("slots", pulp.LpMinimize)
+    # inflow[(c, z, k)]: terms of couriers of c in zone z during slot k
+    inflow: dict[tuple[int, int, int], list[Any]] = {}
+    objective: list[Any] = []
+    x = pulp.LpVariable.dicts("x", range(p.arc_group.size), lowBound=0, cat="Integer")
+    order = np.argsort(p.arc_group, kind="stable")
+    bounds = np.searchsorted(p.arc_group[order], np.arange(m.G + 1))
+    for g in range(m.G):
+        arcs = order[bounds[g] : bounds[g + 1]]
+        prob += pulp.lpSum(x[int(a)] for a in arcs) == int(p.group_size[g])
+        c, k = int(m.group_com[g]), int(p.group_first[g])
+        for a in arcs:
+            inflow.setdefault((c, int(p.arc_zone[a]), k), []).append(x[int(a)])
+            if entry_cost[a]:
+                objective.append(float(entry_cost[a]) * x[int(a)])
+    n_y = 0
+    for c in range(m.C):
+        mv = p.moves[int(m.com_vehicle[c])]
+        for k in range(int(m.com_lo[c]) + 1, int(m.com_hi[c]) + 1):
+            out: dict[int, list[Any]] = {}
+            for a in range(m.Z):
+                dests = [a, *mv.dest[mv.start[a] : mv.start[a + 1]].tolist()]
+                mins = [0.0, *mv.minutes[mv.start[a] : mv.start[a + 1]].tolist()]
+                costs = [0, *p.move_cost(np.asarray(mins[1:])).tolist()]
+                for b, cost in zip(dests, costs, strict=True):
+                    var = pulp.LpVariable(f"y_{c}_{k}_{a}_{b}", lowBound=0, cat="Integer")
+                    n_y += 1
+                    out.setdefault(a, []).append(var)
+                    inflow.setdefault((c, b, k), []).append(var)
+                    if cost:
+                        objective.append(float(cost) * var)
+            for a, terms in out.items():  # what was in a during k-1 leaves a at k
+                prob += pulp.lpSum(terms) == pulp.lpSum(inflow.get((c, a, k - 1), []))
+    for z in range(m.Z):
+        for k in range(m.K):
+            n = pulp.lpSum(v for c in range(m.C) for v in inflow.get((c, z, k), []))
+            cov = pulp.LpVariable(f"cov_{z}_{k}", 0, float(m.cov_hi[z, k]))
+            hi = m.sur_hi[z, k]
+            sur = pulp.LpVariable(f"sur_{z}_{k}", 0, None if np.isinf(hi) else float(hi))
+            prob += cov + sur == n
+            objective.append(-float(m.short_cost[z, k]) * cov + float(p.surplus_cost) * sur)
+    prob += pulp.lpSum(objective)
+    built = time.perf_counter() - t0
+    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1)
+    t1 = time.perf_counter()
+    prob.solve(solver)
+    solved = time.perf_counter() - t1
+    units = p.units_per_minute
+    constant = float((p.shortage_cost[:, None] * p.slot_required).sum()) / units
+    value = pulp.value(prob.objective)
+    status = pulp.LpStatus[prob.status]
+    sol_status = getattr(prob, "sol_status", None)
+    return {
+        "status": status,
+        "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
+        "objective": None if value is None else round(value / units + constant, 3),
+        "integer_variables": p.arc_group.size + n_y,
+        "constraints": len(prob.constraints),
+        "build_seconds": built,
+        "solve_seconds": solved,
+    }
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def plan_cmd(path: Path, limit: float | None = None) -> list[str]:
+    cmd = [*rebalance_cmd(), "plan", str(path), "--shift-start", SHIFT, "--format", "json"]
+    return cmd + (["--time-limit", str(limit)] if limit else [])
+
+
+def paired(path: Path, n: int) -> dict[str, Any]:
+    """n x (floor, then `rebalance plan`) in fresh processes; medians, and the median
+    run's plan.json."""
+    floors: list[Run] = []
+    plans: list[Run] = []
+    for i in range(n):
+        floors.append(checked(measure([PY, __file__, "floor", str(path)]), "floor"))
+        plans.append(checked(measure(plan_cmd(path)), "rebalance plan"))
+        log(f"    run {i + 1}/{n}: plan {plans[-1].wall:.2f} s, floor {floors[-1].wall:.2f} s")
+    wall = statistics.median(r.wall for r in plans)
+    median_run = min(plans, key=lambda r: abs(r.wall - wall))
+    return {
+        "wall": wall,
+        "walls": [r.wall for r in plans],
+        "cpu": statistics.median(r.cpu for r in plans),
+        "rss": statistics.median(r.rss_mb for r in plans),
+        "rss_max": max(r.rss_mb for r in plans),
+        "floor_wall": statistics.median(r.wall for r in floors),
+        "floor_rss": statistics.median(r.rss_mb for r in floors),
+        "plan": median_run.json(),
+    }
+
+
+def probe(path: Path, n: int) -> dict[str, Any]:
+    """Median in-process stage seconds over n fresh processes."""
+    runs = [
+        checked(measure([PY, __file__, "stages", str(path)]), "stages").json() for _ in range(n)
+    ]
+    out = {k: statistics.median(r[k] for r in runs) for k, v in runs[0].items() if _num(v)}
+    out["status"] = runs[0]["status"]
+    out["solver"] = runs[0]["solver"]
+    return out
+
+
+def _num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def gap(plan: dict[str, Any]) -> str:
+    obj, bound = plan.get("objective"), plan.get("best_bound")
+    if obj is None or bound is None:
+        return "-"
+    return f"{(obj - bound) / max(abs(obj), 1e-9):.2%}"
+
+
+def size_table(results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| size | slots | status (gap) | plan wall s (runs) | target | CPU s | peak RSS MB | "
+        "floor wall s | floor RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        plan = r["plan"]
+        secs, mb = TARGETS[name]
+        target = f"<= {secs:g} s" + (f", <= {mb / 1024:g} GB" if mb else "")
+        met = r["wall"] <= secs and (mb is None or r["rss_max"] <= mb)
+        runs = ", ".join(f"{w:.1f}" for w in r["walls"])
+        lines.append(
+            f"| {name} / {SIZES[name][1]:,} couriers | {plan['slots']} | {plan['status']} "
+            f"({gap(plan)}) | **{r['wall']:.2f}** ({runs}) | {target} {'met' if met else 'MISSED'}"
+            f" | {r['cpu']:.1f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) | "
+            f"{r['floor_wall']:.2f} | {r['floor_rss']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def model_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = [
+        "| instance | method | rows | columns priced in | column universe | share | rounds "
+        "| LP integral | MIP runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in rows:
+        cols, uni = int(s.get("columns", 0)), int(s.get("lp_columns_universe", 0))
+        share = f"{cols / uni:.2%}" if uni else "-"
+        integral = {1: "yes", 0: "no"}.get(s.get("lp_integral", -1), "-")
+        lines.append(
+            f"| {name} | {s.get('method', '-')} | {int(s.get('rows', 0)):,} | {cols:,} | "
+            f"{uni:,} | {share} | {s.get('rounds', '-')} | {integral} | {s.get('mip_runs', '-')} |"
+        )
+    return "\n".join(lines)
+
+
+STAGES = ("import", "load", "build", "lp", "pricing", "mip", "solve_other", "post", "write")
+
+
+def stage_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    head = " | ".join(STAGES)
+    lines = [f"| instance | {head} | total |", "|---" * (len(STAGES) + 2) + "|"]
+    for name, s in rows:
+        total = s["total"]
+        cells = " | ".join(f"{s[k]:.2f} ({s[k] / total:.0%})" for k in STAGES)
+        lines.append(f"| {name} | {cells} | {total:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in {"floor", "stages", "pulp"}:
+        directory = Path(args[1])
+        if args[0] == "floor":
+            result: dict[str, Any] = floor(directory)
+        elif args[0] == "stages":
+            result = stages(directory)
+        else:
+            result = pulp_model(directory, float(args[2]) if len(args) > 2 else 120.0)
+        print(json.dumps(result, default=str))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size (median)")
+    parser.add_argument("--quick", action="store_true", help="200 zones only, no PuLP")
+    parser.add_argument("--pulp-limit", type=float, default=120.0, help="CBC seconds")
+    parser.add_argument("--pulp-kill", type=float, default=900.0, help="kill PuLP after (s)")
+    parser.add_argument("--no-pulp", action="store_true")
+    parser.add_argument("--no-slots", action="store_true", help="skip the 4/8/16 table")
+    opts = parser.parse_args(args)
+    sizes = ["200 zones"] if opts.quick else list(SIZES)
+
+    results: dict[str, dict[str, Any]] = {}
+    model_rows: list[tuple[str, dict[str, Any]]] = []
+    stage_rows: list[tuple[str, dict[str, Any]]] = []
+    for name in sizes:
+        zones, couriers = SIZES[name]
+        path = instance(zones, couriers)
+        log(f"[{name}] rebalance plan x{opts.repeat}, each after a floor run")
+        results[name] = paired(path, opts.repeat)
+        log(f"[{name}] stages x{opts.repeat}")
+        st = probe(path, opts.repeat)
+        model_rows.append((f"{name}, 8 slots", results[name]["plan"].get("solver", {})))
+        stage_rows.append((f"{name}, 8 slots", st))
+    print("\n### End to end (8 slots of 30 minutes)\n")
+    print(size_table(results))
+
+    slot_rows: list[str] = []
+    if not opts.no_slots:
+        for name in sizes:
+            zones, couriers = SIZES[name]
+            for k, minutes in SLOT_MINUTES.items():
+                if k == 8:
+                    r = results[name]
+                else:
+                    log(f"[{name}] {k} slots of {minutes} min x{opts.repeat}")
+                    r = paired(instance(zones, couriers, minutes), opts.repeat)
+                    model_rows.append((f"{name}, {k} slots", r["plan"].get("solver", {})))
+                plan = r["plan"]
+                slot_rows.append(
+                    f"| {name} | {k} x {minutes} min | {plan['status']} ({gap(plan)}) | "
+                    f"{r['wall']:.2f} | {r['rss']:.0f} | {plan['timings'].get('solve', 0):.2f} | "
+                    f"{int(plan['solver'].get('columns', 0)):,} | "
+                    f"{int(plan['solver'].get('rows', 0)):,} |"
+                )
+        print("\n### Slots: the same 4-hour shift in 4, 8 and 16 slots\n")
+        print(
+            "| size | slots | status (gap) | plan wall s | peak RSS MB | solve s | columns | rows |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(slot_rows))
+
+    print("\n### The model (plan.solver)\n")
+    print(model_table(model_rows))
+    print("\n### Stages, in-process (seconds, share of the total)\n")
+    print(stage_table(stage_rows))
+
+    if not (opts.quick or opts.no_pulp):
+        path = instance(*SIZES["200 zones"])
+        log(f"[PuLP] 200 zones, CBC limit {opts.pulp_limit:g} s")
+        run = measure([PY, __file__, "pulp", str(path), str(opts.pulp_limit)], opts.pulp_kill)
+        ours = results["200 zones"]["plan"]
+        print("\n### PuLP/CBC, the same model written out in full, 200 zones\n")
+        print("| solver | status | objective | wall s | peak RSS MB | detail |")
+        print("|---|---|---|---|---|---|")
+        print(
+            f"| rebalance | {ours['status']} | {ours['objective']} | "
+            f"{results['200 zones']['wall']:.2f} | {results['200 zones']['rss']:.0f} | "
+            f"bound {ours['best_bound']} |"
+        )
+        if run.code == 0:
+            pj = run.json()
+            print(
+                f"| PuLP/CBC | {pj['status']} / {pj['sol_status']} | {pj['objective']} | "
+                f"{run.wall:.1f} | {run.rss_mb:.0f} | {pj['integer_variables']:,} integer "
+                f"variables, {pj['constraints']:,} constraints; build {pj['build_seconds']:.0f}"
+                f" s, CBC {pj['solve_seconds']:.0f} s (limit {opts.pulp_limit:g} s) |"
+            )
+        else:
+            why = "killed" if run.timed_out else f"exit {run.code}"
+            print(
+                f"| PuLP/CBC | {why} | - | {run.wall:.0f} | {run.rss_mb:.0f} | "
+                f"{run.stderr.strip().splitlines()[-1] if run.stderr.strip() else ''} |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
