@@ -227,17 +227,23 @@ def plan_cmd(path: Path, limit: float | None = None) -> list[str]:
     return cmd + (["--time-limit", str(limit)] if limit else [])
 
 
-def paired(path: Path, n: int) -> dict[str, Any]:
+def paired(path: Path, n: int, limit: float | None = None) -> dict[str, Any]:
     """n x (floor, then `rebalance plan`) in fresh processes; medians, and the median
-    run's plan.json."""
+    run's plan.json (None when no run found a plan: exit 4 at the time limit)."""
     floors: list[Run] = []
     plans: list[Run] = []
     for i in range(n):
         floors.append(checked(measure([PY, __file__, "floor", str(path)]), "floor"))
-        plans.append(checked(measure(plan_cmd(path)), "rebalance plan"))
-        log(f"    run {i + 1}/{n}: plan {plans[-1].wall:.2f} s, floor {floors[-1].wall:.2f} s")
+        plans.append(measure(plan_cmd(path, limit)))
+        if plans[-1].code not in (0, 4):
+            checked(plans[-1], "rebalance plan")
+        log(
+            f"    run {i + 1}/{n}: plan {plans[-1].wall:.2f} s (exit {plans[-1].code}), "
+            f"floor {floors[-1].wall:.2f} s"
+        )
     wall = statistics.median(r.wall for r in plans)
     median_run = min(plans, key=lambda r: abs(r.wall - wall))
+    planned = [r for r in plans if r.code == 0]
     return {
         "wall": wall,
         "walls": [r.wall for r in plans],
@@ -246,18 +252,26 @@ def paired(path: Path, n: int) -> dict[str, Any]:
         "rss_max": max(r.rss_mb for r in plans),
         "floor_wall": statistics.median(r.wall for r in floors),
         "floor_rss": statistics.median(r.rss_mb for r in floors),
-        "plan": median_run.json(),
+        "plan": (median_run if median_run.code == 0 else planned[0]).json() if planned else None,
+        "error": "" if planned else median_run.stderr.strip().splitlines()[-1],
+        "limit": limit,
     }
 
 
-def probe(path: Path, n: int) -> dict[str, Any]:
-    """Median in-process stage seconds over n fresh processes."""
-    runs = [
-        checked(measure([PY, __file__, "stages", str(path)]), "stages").json() for _ in range(n)
-    ]
-    out = {k: statistics.median(r[k] for r in runs) for k, v in runs[0].items() if _num(v)}
-    out["status"] = runs[0]["status"]
-    out["solver"] = runs[0]["solver"]
+def stages_of(r: dict[str, Any]) -> dict[str, Any]:
+    """Stage seconds from plan.json's timings; the rest of the wall time is import, load
+    and writing (``other``)."""
+    tm = r["plan"]["timings"]
+    out = {
+        "build": tm.get("build", 0.0),
+        "lp": tm.get("lp_seconds", 0.0),
+        "pricing": tm.get("pricing_seconds", 0.0),
+        "mip": tm.get("mip_seconds", 0.0),
+        "post": tm.get("post", 0.0),
+    }
+    out["solve_other"] = max(tm.get("solve", 0.0) - out["lp"] - out["pricing"] - out["mip"], 0.0)
+    out["other"] = max(r["wall"] - sum(out.values()), 0.0)
+    out["total"] = r["wall"]
     return out
 
 
@@ -265,28 +279,36 @@ def _num(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def gap(plan: dict[str, Any]) -> str:
+def gap(plan: dict[str, Any] | None) -> str:
+    if plan is None:
+        return "-"
     obj, bound = plan.get("objective"), plan.get("best_bound")
     if obj is None or bound is None:
         return "-"
     return f"{(obj - bound) / max(abs(obj), 1e-9):.2%}"
 
 
+def status(r: dict[str, Any]) -> str:
+    plan = r["plan"]
+    if plan is None:
+        return f"no plan within {r['limit'] or 'the default'} s"
+    return f"{plan['status']} (gap {gap(plan)})"
+
+
 def size_table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| size | slots | status (gap) | plan wall s (runs) | target | CPU s | peak RSS MB | "
+        "| size | time limit s | status | plan wall s (runs) | target | CPU s | peak RSS MB | "
         "floor wall s | floor RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
-        plan = r["plan"]
         secs, mb = TARGETS[name]
         target = f"<= {secs:g} s" + (f", <= {mb / 1024:g} GB" if mb else "")
-        met = r["wall"] <= secs and (mb is None or r["rss_max"] <= mb)
+        met = r["plan"] is not None and r["wall"] <= secs and (mb is None or r["rss_max"] <= mb)
         runs = ", ".join(f"{w:.1f}" for w in r["walls"])
         lines.append(
-            f"| {name} / {SIZES[name][1]:,} couriers | {plan['slots']} | {plan['status']} "
-            f"({gap(plan)}) | **{r['wall']:.2f}** ({runs}) | {target} {'met' if met else 'MISSED'}"
+            f"| {name} / {SIZES[name][1]:,} couriers | {r['limit'] or 'default'} | {status(r)} | "
+            f"**{r['wall']:.1f}** ({runs}) | {target} {'met' if met else 'MISSED'}"
             f" | {r['cpu']:.1f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) | "
             f"{r['floor_wall']:.2f} | {r['floor_rss']:.0f} |"
         )
@@ -310,7 +332,7 @@ def model_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-STAGES = ("import", "load", "build", "lp", "pricing", "mip", "solve_other", "post", "write")
+STAGES = ("other", "build", "lp", "pricing", "mip", "solve_other", "post")
 
 
 def stage_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
@@ -342,8 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pulp-kill", type=float, default=900.0, help="kill PuLP after (s)")
     parser.add_argument("--no-pulp", action="store_true")
     parser.add_argument("--no-slots", action="store_true", help="skip the 4/8/16 table")
+    parser.add_argument("--limit-200", type=float, default=None, help="--time-limit, 200 zones")
+    parser.add_argument("--limit-1000", type=float, default=None, help="--time-limit, 1,000")
     opts = parser.parse_args(args)
     sizes = ["200 zones"] if opts.quick else list(SIZES)
+    limits = {"200 zones": opts.limit_200, "1,000 zones": opts.limit_1000}
 
     results: dict[str, dict[str, Any]] = {}
     model_rows: list[tuple[str, dict[str, Any]]] = []
@@ -352,49 +377,57 @@ def main(argv: list[str] | None = None) -> int:
         zones, couriers = SIZES[name]
         path = instance(zones, couriers)
         log(f"[{name}] rebalance plan x{opts.repeat}, each after a floor run")
-        results[name] = paired(path, opts.repeat)
-        log(f"[{name}] stages x{opts.repeat}")
-        st = probe(path, opts.repeat)
-        model_rows.append((f"{name}, 8 slots", results[name]["plan"].get("solver", {})))
-        stage_rows.append((f"{name}, 8 slots", st))
+        results[name] = r = paired(path, opts.repeat, limits[name])
+        if r["plan"] is not None:
+            model_rows.append((f"{name}, 8 slots", r["plan"].get("solver", {})))
+            stage_rows.append((f"{name}, 8 slots", stages_of(r)))
     print("\n### End to end (8 slots of 30 minutes)\n")
     print(size_table(results))
 
     slot_rows: list[str] = []
     if not opts.no_slots:
-        for name in sizes:
-            zones, couriers = SIZES[name]
-            for k, minutes in SLOT_MINUTES.items():
-                if k == 8:
-                    r = results[name]
-                else:
-                    log(f"[{name}] {k} slots of {minutes} min x{opts.repeat}")
-                    r = paired(instance(zones, couriers, minutes), opts.repeat)
+        name = "200 zones"
+        zones, couriers = SIZES[name]
+        for k, minutes in SLOT_MINUTES.items():
+            if k == 8 and name in results:
+                r = results[name]
+            else:
+                log(f"[{name}] {k} slots of {minutes} min x{opts.repeat}")
+                r = paired(instance(zones, couriers, minutes), opts.repeat, limits[name])
+                if r["plan"] is not None:
                     model_rows.append((f"{name}, {k} slots", r["plan"].get("solver", {})))
-                plan = r["plan"]
-                slot_rows.append(
-                    f"| {name} | {k} x {minutes} min | {plan['status']} ({gap(plan)}) | "
-                    f"{r['wall']:.2f} | {r['rss']:.0f} | {plan['timings'].get('solve', 0):.2f} | "
-                    f"{int(plan['solver'].get('columns', 0)):,} | "
-                    f"{int(plan['solver'].get('rows', 0)):,} |"
-                )
+                    stage_rows.append((f"{name}, {k} slots", stages_of(r)))
+            plan = r["plan"] or {"timings": {}, "solver": {}}
+            slot_rows.append(
+                f"| {name} | {k} x {minutes} min | {status(r)} | "
+                f"{r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
+                f"{plan['timings'].get('solve', 0):.1f} | "
+                f"{int(plan['solver'].get('columns', 0)):,} | "
+                f"{int(plan['solver'].get('rows', 0)):,} |"
+            )
         print("\n### Slots: the same 4-hour shift in 4, 8 and 16 slots\n")
         print(
-            "| size | slots | status (gap) | plan wall s | peak RSS MB | solve s | columns | rows |"
+            "| size | slots | status | plan wall s | CPU s | peak RSS MB | solve s | columns "
+            "| rows |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(slot_rows))
 
     print("\n### The model (plan.solver)\n")
     print(model_table(model_rows))
-    print("\n### Stages, in-process (seconds, share of the total)\n")
+    print("\n### Stages (seconds, share of the wall time; other = import, load, write)\n")
     print(stage_table(stage_rows))
+    sys.stdout.flush()
 
     if not (opts.quick or opts.no_pulp):
         path = instance(*SIZES["200 zones"])
         log(f"[PuLP] 200 zones, CBC limit {opts.pulp_limit:g} s")
         run = measure([PY, __file__, "pulp", str(path), str(opts.pulp_limit)], opts.pulp_kill)
-        ours = results["200 zones"]["plan"]
+        ours = results["200 zones"]["plan"] or {
+            "status": "no plan",
+            "objective": None,
+            "best_bound": None,
+        }
         print("\n### PuLP/CBC, the same model written out in full, 200 zones\n")
         print("| solver | status | objective | wall s | peak RSS MB | detail |")
         print("|---|---|---|---|---|---|")
