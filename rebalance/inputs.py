@@ -696,16 +696,18 @@ def _demand_table(
         "one row per restaurant and slot",
     )
     n = len(raw.frame)
-    where = (
-        [f"{raw.label}, row {i + 1}" for i in range(n)]
-        if raw.parquet
-        else [f"{raw.label}, line {i + 2}" for i in range(n)]
+    # where each row came from, for errors found once the shift is known
+    where = pd.Categorical.from_codes(
+        np.zeros(n, dtype=np.int8),
+        categories=[f"{raw.label}, {'row' if raw.parquet else 'line'}"],
     )
+    offset = 1 if raw.parquet else 2
     return pd.DataFrame(
         {
             "restaurant_id": rid.reset_index(drop=True).astype(object),
             "slot_start": slot_start.reset_index(drop=True),
             "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
             "where": where,
+            "line": np.arange(n, dtype=np.int64) + offset,
         }
     )

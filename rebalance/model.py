@@ -345,7 +345,9 @@ def _slot_demand(
             Issue(
                 f"slot_start is not the start of a slot of this shift ({grid.minutes}-minute "
                 "slots)",
-                file=str(table["where"].iloc[i]),
+                file=f"{table['where'].iloc[i]} {table['line'].iloc[i]}"
+                if "line" in table.columns
+                else str(table["where"].iloc[i]),
                 column="slot_start",
                 value=f"{pd.Timestamp(table['slot_start'].iloc[i]).tz_convert(grid.timezone):%Y-%m-%d %H:%M}",
                 valid=f"one of {shown} ({starts[0]:%Y-%m-%d}, city time), or a time outside the shift",
@@ -465,28 +467,38 @@ def _group_arcs(
     """Per group: its stay arc and every allowed move out of its zone.
 
     Ordered by vehicle, group, destination: the order round 1 gave the flow solver, so
-    ties are broken as before and one-slot plans stay byte-identical.
+    ties are broken as before and one-slot plans stay byte-identical. Built without a
+    global sort: each vehicle's moves with the stays merged in are already in
+    (origin, destination) order, and groups are taken in order.
     """
-    n_groups = len(group_zone)
-    g = np.arange(n_groups)
-    tails, heads, mins = [g], [group_zone], [np.zeros(n_groups)]
+    tails, heads, mins = [], [], []
     for v, m in enumerate(moves):
         groups = np.flatnonzero(group_vehicle == v)
-        if groups.size == 0 or m.origin.size == 0:
+        if groups.size == 0:
             continue
-        lo = m.start[group_zone[groups]]
-        count = m.start[group_zone[groups] + 1] - lo
+        n = m.start.size - 1
+        origin = np.concatenate([m.origin, np.arange(n)])
+        dest = np.concatenate([m.dest, np.arange(n)])
+        minutes = np.concatenate([m.minutes, np.zeros(n)])
+        order = np.lexsort((dest, origin))
+        origin, dest, minutes = origin[order], dest[order], minutes[order]
+        start = np.searchsorted(origin, np.arange(n + 1))
+        lo = start[group_zone[groups]]
+        count = start[group_zone[groups] + 1] - lo
         rep = np.repeat(groups, count)
         offsets = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)
         idx = np.repeat(lo, count) + offsets
         tails.append(rep)
-        heads.append(m.dest[idx])
-        mins.append(m.minutes[idx])
-    tail = np.concatenate(tails).astype(np.int64)
-    head = np.concatenate(heads).astype(np.int64)
-    minutes = np.concatenate(mins)
-    order = np.lexsort((head, tail, group_vehicle[tail]))
-    return tail[order], head[order], minutes[order]
+        heads.append(dest[idx])
+        mins.append(minutes[idx])
+    if not tails:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0)
+    return (
+        np.concatenate(tails).astype(np.int64),
+        np.concatenate(heads).astype(np.int64),
+        np.concatenate(mins),
+    )
 
 
 def flow_network(p: ProblemData) -> dict[str, np.ndarray]:

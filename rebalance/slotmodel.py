@@ -62,8 +62,6 @@ from .solver import linear_program
 __all__ = ["SlotSolution", "solve_slots"]
 
 _TOL = 1e-6
-#: Columns added per pricing round at most (the most negative first).
-_ADD_PER_ROUND = 150_000
 
 
 @dataclass
@@ -160,58 +158,160 @@ class _Columns:
 
 def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     """Solve the slot model to proven optimality, or to the time limit (see module doc)."""
+    from .slotpaths import PathMaster
+
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     m = _Model(p)
     entry_cost = _entry_costs(p)
-    stats: dict[str, float | int] = {"rounds": 0, "lp_seconds": 0.0, "pricing_seconds": 0.0}
-    cols = _initial_columns(p, m)
-    best_bound = -math.inf
-    lp = None
-    duals = None
-    while True:
-        stats["rounds"] = int(stats["rounds"]) + 1
-        system = _system(p, m, cols, entry_cost)
-        lp = linear_program(*system, time_limit=max(deadline - time.perf_counter(), 0.01))
-        stats["lp_seconds"] = float(stats["lp_seconds"]) + lp.seconds
-        if lp.status != "optimal":
-            break
-        duals = lp.duals
-        tp = time.perf_counter()
-        new_entry, new_trans, lagrangian = _price(p, m, cols, duals, entry_cost)
-        stats["pricing_seconds"] = float(stats["pricing_seconds"]) + time.perf_counter() - tp
-        best_bound = max(best_bound, lp.objective + lagrangian)
-        if new_entry.size == 0 and new_trans[0].size == 0:
-            best_bound = max(best_bound, lp.objective)
-            break
-        cols = _extend(cols, new_entry, new_trans)
-        if time.perf_counter() > deadline:
-            lp = None
-            break
-    stats["columns"] = int(cols.entry.size + cols.t_com.size)
-    stats["lp_columns_universe"] = int(p.arc_group.size + _transition_universe(p, m))
-    stats["rows"] = int(m.rows)
-    if lp is None or lp.status != "optimal" or duals is None:
-        # Out of time before the LP was proven: an integer plan over what we have.
-        return _integer(p, m, cols, entry_cost, deadline, best_bound, stats, None, t0)
-    x = lp.x
-    n_xy = cols.entry.size + cols.t_com.size
-    integral = bool(np.all(np.abs(x[:n_xy] - np.rint(x[:n_xy])) <= _TOL))
+    master = PathMaster(
+        p,
+        m.group_com,
+        m.com_vehicle,
+        m.com_lo,
+        m.com_hi,
+        m.cov_hi,
+        m.sur_hi,
+        m.short_cost,
+        entry_cost,
+    )
+    master.run(deadline)
+    stats = master.stats
+    stats["rows"] = int(m.G + m.Z * m.K)
+    stats["arc_columns_universe"] = int(p.arc_group.size + _transition_universe(p, m))
+    if master.status == "infeasible":
+        return _infeasible(p, stats)
+    assert master.paths is not None
+    n = master.paths.group.size
+    if master.status != "optimal":
+        # Out of time before the LP was proven: an integer plan over the paths so far,
+        # with the Lagrangian bound.
+        res = _path_mip(master, deadline)
+        stats["mip_runs"] = 1
+        if res.status in {"optimal", "feasible"}:
+            sol = _path_solution(p, m, master, np.rint(res.x[:n]))
+        elif master.stays_feasible():
+            # nothing better in time: everyone stays where they log on (the caps hold)
+            stays = np.zeros(n)
+            stays[: m.G] = p.group_size
+            sol = _path_solution(p, m, master, stays)
+        else:
+            return _infeasible(p, stats, timed_out=True)
+        lower = master.bound if math.isfinite(master.bound) else -_constant_upper(p, m)
+        sol.status, sol.bound = _proof(sol.objective, lower)
+        sol.stats = {**stats, "seconds": time.perf_counter() - t0}
+        return sol
+    assert master.x is not None and master.gamma is not None
+    x = master.x[:n]
+    integral = bool(np.all(np.abs(x - np.rint(x)) <= _TOL))
     stats["lp_integral"] = int(integral)
-    stats["lp_bound"] = float(lp.objective)
-    zone_value = _zone_value(m, duals)
-    overflow = _overflow(m, cols, x)
-    if integral and overflow <= _TOL:
-        sol = _solution(p, m, cols, np.rint(x[:n_xy]), entry_cost)
-        sol.status, sol.bound = _proof(sol.objective, lp.objective)
+    stats["lp_bound"] = float(master.objective)
+    zone_value = master.gamma.copy()
+    # the bound computed from the duals themselves (weak duality), not GLOP's optimum
+    lower = master.bound
+    if integral:
+        sol = _path_solution(p, m, master, np.rint(x))
+        sol.status, sol.bound = _proof(sol.objective, lower)
         sol.stats = {**stats, "seconds": time.perf_counter() - t0}
         sol.duals = zone_value
         return sol
-    if overflow > _TOL and integral:
+    # A fractional LP optimum: first the integer programme over the paths priced in.
+    res = _path_mip(master, deadline)
+    stats["mip_runs"] = 1
+    if res.status in {"optimal", "feasible"}:
+        sol = _path_solution(p, m, master, np.rint(res.x[:n]))
+        status, bound = _proof(sol.objective, lower)
+        if status == "optimal":
+            sol.status, sol.bound = status, bound
+            sol.stats = {**stats, "seconds": time.perf_counter() - t0}
+            sol.duals = zone_value
+            return sol
+        gap = sol.objective - lower
+        support = master.arcs(np.rint(res.x[:n]))
+    else:
+        gap, support = math.inf, master.arcs(np.rint(x) * 0)
+    # Reduced-cost fixing in the arc form: only arcs of reduced cost <= gap can be in a
+    # better plan; every other arc is left out, so SCIP's optimum over the rest is global.
+    cols = _initial_columns(p, m)
+    entry, _, trans = support
+    trans_cols = (
+        trans["com"],
+        trans["slot"],
+        trans["from"],
+        trans["to"],
+        trans["minutes"],
+        trans["move"],
+    )
+    cols = _dedupe(_extend(cols, entry, trans_cols))
+    y = master.arc_duals(m)
+    extra_entry, extra_trans = _within(p, m, cols, y, entry_cost, gap)
+    cols = _extend(cols, extra_entry, extra_trans)
+    stats["columns_within_gap"] = int(extra_entry.size + extra_trans[0].size)
+    res = _mip(p, m, cols, entry_cost, deadline)
+    stats["mip_runs"] = 2
+    if res.status == "infeasible":
         return _infeasible(p, stats)
-    sol = _integer(p, m, cols, entry_cost, deadline, lp.objective, stats, duals, t0)
+    if res.status not in {"optimal", "feasible"} or _overflow(m, cols, res.x) > 0.5:
+        return _infeasible(p, stats, timed_out=res.status not in {"optimal", "feasible"})
+    n_xy = cols.entry.size + cols.t_com.size
+    sol = _solution(p, m, cols, np.rint(res.x[:n_xy]), entry_cost)
+    if res.status == "optimal":
+        sol.status, sol.bound = "optimal", sol.objective
+        if sol.objective < lower - _lp_error(lower) - 0.5:
+            raise AssertionError("integer plan below the LP bound: the slot model is wrong")
+    else:
+        sol.status, sol.bound = _proof(sol.objective, max(lower, res.bound))
+    sol.stats = {**stats, "seconds": time.perf_counter() - t0}
     sol.duals = zone_value
     return sol
+
+
+def _path_mip(master, deadline: float):  # type: ignore[no-untyped-def]
+    """The master over its paths as an integer programme (SCIP, zero gap)."""
+    system = master._system(False)
+    n = master.paths.group.size
+    integer = np.zeros(len(system[0]), dtype=bool)
+    integer[:n] = True
+    return linear_program(
+        *system, integer=integer, time_limit=max(deadline - time.perf_counter(), 0.5)
+    )
+
+
+def _path_solution(p: ProblemData, m: _Model, master, counts: np.ndarray) -> SlotSolution:  # type: ignore[no-untyped-def]
+    """An integer path solution as entry counts and moving transitions, with its cost."""
+    paths = master.paths
+    entry_idx, cnt, trans = master.arcs(counts)
+    entry = np.zeros(p.arc_group.size, dtype=np.int64)
+    np.add.at(entry, entry_idx, cnt)
+    take = counts > 0
+    zones, c = paths.zones[take], counts[take].astype(np.int64)
+    n = np.zeros((m.Z, m.K), dtype=np.int64)
+    r, s = np.nonzero(zones >= 0)
+    np.add.at(n, (zones[r, s], s), c[r])
+    cov = np.minimum(n, m.cov_hi)
+    objective = float(
+        (paths.cost[take] * c).sum() - (m.short_cost * cov).sum() + p.surplus_cost * (n - cov).sum()
+    )
+    trans.pop("move", None)
+    return SlotSolution("optimal", entry, trans, objective, objective)
+
+
+def _dedupe(cols: _Columns) -> _Columns:
+    """The same columns once each."""
+    _, first = np.unique(cols.entry, return_index=True)
+    entry = cols.entry[np.sort(first)]
+    key = np.stack([cols.t_com, cols.t_slot, cols.t_from, cols.t_to], axis=1)
+    _, keep = np.unique(key, axis=0, return_index=True)
+    keep = np.sort(keep)
+    return _Columns(
+        entry,
+        cols.t_com[keep],
+        cols.t_slot[keep],
+        cols.t_from[keep],
+        cols.t_to[keep],
+        cols.t_minutes[keep],
+        cols.t_move[keep],
+    )
 
 
 # ------------------------------------------------------------------------ columns
@@ -439,27 +539,6 @@ def _system(
     return cost, matrix, rhs, rhs.copy(), col_lo, col_hi
 
 
-def _price(
-    p: ProblemData, m: _Model, cols: _Columns, y: np.ndarray, entry_cost: np.ndarray
-) -> tuple[np.ndarray, tuple[np.ndarray, ...], float]:
-    """Columns of the full model with negative reduced cost, and the Lagrangian term."""
-    entry, entry_rc, found, scores, lagrangian = _scan(p, m, cols, y, entry_cost, -_TOL)
-    entry = entry[_most_negative(np.arange(entry.size), entry_rc, _ADD_PER_ROUND)]
-    if found:
-        allr = np.concatenate(scores)
-        trans = _stack(found, _most_negative(np.arange(allr.size), allr, _ADD_PER_ROUND))
-    else:
-        trans = _stack([])
-    return entry, trans, lagrangian
-
-
-def _most_negative(idx: np.ndarray, rc: np.ndarray, limit: int) -> np.ndarray:
-    if idx.size <= limit:
-        return idx
-    part = np.argpartition(rc[idx], limit)[:limit]
-    return idx[part]
-
-
 def _overflow(m: _Model, cols: _Columns, x: np.ndarray) -> float:
     zk = m.Z * m.K
     start = cols.entry.size + cols.t_com.size + 2 * zk
@@ -467,8 +546,8 @@ def _overflow(m: _Model, cols: _Columns, x: np.ndarray) -> float:
 
 
 def _lp_error(value: float) -> float:
-    """How far GLOP's reported optimum may be from the exact LP optimum (cost units)."""
-    return 1e-9 * abs(value) + 1e-6
+    """Float64 rounding in a bound summed from duals (cost units): far below one unit."""
+    return 1e-12 * abs(value) + 1e-3
 
 
 def _proof(objective: float, lower: float) -> tuple[str, float]:
@@ -489,64 +568,6 @@ def _zone_value(m: _Model, duals: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- integer stage
-
-
-def _integer(
-    p: ProblemData,
-    m: _Model,
-    cols: _Columns,
-    entry_cost: np.ndarray,
-    deadline: float,
-    lp_bound: float,
-    stats: dict[str, float | int],
-    duals: np.ndarray | None,
-    t0: float,
-) -> SlotSolution:
-    """The integer stage: MIP over the columns, then over every column that could help."""
-    stats["mip_runs"] = 0
-    res = _mip(p, m, cols, entry_cost, deadline)
-    stats["mip_runs"] = 1
-    if duals is not None and res.status in {"optimal", "feasible"}:
-        gap = res.objective - lp_bound
-        extra_entry, extra_trans = _within(p, m, cols, duals, entry_cost, gap)
-        stats["columns_within_gap"] = int(extra_entry.size + extra_trans[0].size)
-        if extra_entry.size or extra_trans[0].size:
-            cols = _extend(cols, extra_entry, extra_trans)
-            res2 = _mip(p, m, cols, entry_cost, deadline)
-            stats["mip_runs"] = 2
-            if res2.status in {"optimal", "feasible"} and res2.objective <= res.objective + 0.5:
-                res = res2
-            elif res2.status not in {"optimal", "feasible"}:
-                # the larger MIP ran out of time: keep the first plan, bound from the LP
-                res = type(res)(
-                    "feasible",
-                    res.x,
-                    res.objective,
-                    lp_bound,
-                    res.duals,
-                    res.reduced_costs,
-                    res.seconds,
-                )
-    if res.status == "infeasible":
-        return _infeasible(p, stats)
-    if res.status not in {"optimal", "feasible"}:
-        return _infeasible(p, stats, timed_out=True)
-    n_xy = cols.entry.size + cols.t_com.size
-    if _overflow(m, cols, res.x) > 0.5:
-        return _infeasible(p, stats)
-    sol = _solution(p, m, cols, np.rint(res.x[:n_xy]), entry_cost)
-    bound = max(res.bound, lp_bound) if math.isfinite(lp_bound) else res.bound
-    if res.status == "feasible" and duals is None:
-        bound = lp_bound if math.isfinite(lp_bound) else res.bound
-    sol.bound = (
-        float(math.ceil(bound - 1e-6 * max(1.0, abs(bound)))) if math.isfinite(bound) else 0.0
-    )
-    sol.status = "optimal" if res.status == "optimal" and duals is not None else "feasible"
-    if sol.status == "optimal" and sol.objective > sol.bound + 0.5:
-        sol.bound = min(sol.bound, sol.objective)
-    stats["mip_seconds"] = res.seconds
-    sol.stats = {**stats, "seconds": time.perf_counter() - t0}
-    return sol
 
 
 def _constant_upper(p: ProblemData, m: _Model) -> float:

@@ -183,3 +183,84 @@ def linear_program(
     if name == "INFEASIBLE":
         return LinearResult("infeasible", np.zeros(n), np.nan, np.nan, empty, empty, seconds)
     return LinearResult("limit", np.zeros(n), np.nan, -np.inf, empty, empty, seconds)
+
+
+class IncrementalLP:
+    """An LP that grows by columns and is re-solved from its last basis (GLOP).
+
+    Column generation adds a few columns between solves; GLOP keeps its factorised basis
+    in between, so a re-solve takes a few pivots instead of a solve from scratch.
+    Rows are equalities ``row == rhs``. ``c - A^T y`` is the reduced-cost convention.
+    """
+
+    def __init__(self, rhs: np.ndarray) -> None:
+        from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+
+        self._solver = pywraplp.Solver.CreateSolver("GLOP")
+        # without presolve GLOP keeps its basis between solves (incrementality)
+        self._solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
+        self._inf = self._solver.infinity()
+        self._rows = [self._solver.Constraint(float(b), float(b)) for b in np.asarray(rhs, float)]
+        self._objective = self._solver.Objective()
+        self._objective.SetMinimization()
+        self._vars: list[Any] = []
+
+    @property
+    def n_columns(self) -> int:
+        return len(self._vars)
+
+    def add_columns(
+        self,
+        cost: np.ndarray,
+        upper: np.ndarray,
+        column_of_entry: np.ndarray,
+        row_of_entry: np.ndarray,
+        value_of_entry: np.ndarray,
+    ) -> None:
+        """Add columns (lower bound 0) with their nonzeros given as (column, row, value),
+        columns numbered from 0 within this call."""
+        first = len(self._vars)
+        for j, (c, u) in enumerate(
+            zip(np.asarray(cost, float).tolist(), np.asarray(upper, float).tolist(), strict=True)
+        ):
+            var = self._solver.NumVar(0.0, u if np.isfinite(u) else self._inf, f"x{first + j}")
+            self._objective.SetCoefficient(var, c)
+            self._vars.append(var)
+        for j, i, a in zip(
+            np.asarray(column_of_entry).tolist(),
+            np.asarray(row_of_entry).tolist(),
+            np.asarray(value_of_entry, float).tolist(),
+            strict=True,
+        ):
+            self._rows[i].SetCoefficient(self._vars[first + j], a)
+
+    def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
+        for j, c in zip(
+            np.asarray(columns).tolist(), np.asarray(cost, float).tolist(), strict=True
+        ):
+            self._objective.SetCoefficient(self._vars[j], c)
+
+    def set_upper(self, columns: np.ndarray, upper: np.ndarray) -> None:
+        for j, u in zip(
+            np.asarray(columns).tolist(), np.asarray(upper, float).tolist(), strict=True
+        ):
+            self._vars[j].SetUb(u if np.isfinite(u) else self._inf)
+
+    def solve(self, time_limit: float | None = None) -> LinearResult:
+        import time
+
+        from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+
+        t0 = time.perf_counter()
+        if time_limit is not None:
+            self._solver.SetTimeLimit(max(int(time_limit * 1000), 10))
+        status = self._solver.Solve()
+        seconds = time.perf_counter() - t0
+        empty = np.zeros(0)
+        if status != pywraplp.Solver.OPTIMAL:
+            name = "infeasible" if status == pywraplp.Solver.INFEASIBLE else "limit"
+            return LinearResult(name, empty, np.nan, -np.inf, empty, empty, seconds)
+        x = np.array([v.solution_value() for v in self._vars])
+        duals = np.array([r.dual_value() for r in self._rows])
+        obj = float(self._objective.Value())
+        return LinearResult("optimal", x, obj, obj, duals, empty, seconds)

@@ -1,0 +1,429 @@
+"""The LP of the slot model over courier *paths* (Dantzig-Wolfe form), for `slotmodel`.
+
+A path is what one courier of an entry group does over its present slots: the zone it
+is in during each slot. The master LP has one row per entry group (its couriers take
+paths: the counts add up to the group's size) and one row per (zone, slot) (couriers
+there = covered + surplus); one column per path priced in so far. It has far fewer rows
+than the arc form (groups + zones x slots instead of commodities x zones x slots), so
+each LP is small, and its optimum equals the arc form's LP optimum (each commodity's
+subproblem is a shortest path, a network: Dantzig-Wolfe loses nothing).
+
+Pricing is exact and vectorised: with the coupling duals ``gamma(z, k)``, the cheapest
+continuation ``W_c(z, k)`` from being in zone z during slot k to the end of commodity
+c's last slot is a backward dynamic programme over the allowed moves (Bellman), and the
+best new path of every group follows from it. ``-W`` are node potentials of the arc
+form: with them every arc's reduced cost is known, which is what the integer stage of
+`slotmodel` uses to fix columns.
+
+Caps: when staying put breaks a cap, a first phase minimises the overflow (the LP is
+infeasible when it cannot reach 0); then overflow is fixed at 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import ProblemData
+
+__all__ = ["PathMaster"]
+
+_TOL = 1e-6
+
+
+@dataclass
+class _Paths:
+    group: np.ndarray  # (n,)
+    zones: np.ndarray  # (n, K), -1 outside the group's present slots
+    cost: np.ndarray  # (n,) integer cost units, as float
+
+
+@dataclass
+class PathMaster:
+    """Column generation over paths. ``run`` leaves the LP optimum and its duals."""
+
+    p: ProblemData
+    group_com: np.ndarray
+    com_vehicle: np.ndarray
+    com_lo: np.ndarray
+    com_hi: np.ndarray
+    cov_hi: np.ndarray
+    sur_hi: np.ndarray
+    short_cost: np.ndarray
+    entry_cost: np.ndarray
+    stats: dict[str, float | int] = field(default_factory=dict)
+    paths: _Paths | None = None
+    x: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+    gamma: np.ndarray | None = None  # (Z, K)
+    objective: float = math.nan
+    bound: float = -math.inf  # a proven lower bound on every plan (weak duality)
+    status: str = "limit"  # 'optimal' (LP), 'infeasible' (LP), 'limit'
+    potentials: dict[int, np.ndarray] = field(default_factory=dict)  # c -> W (Z, K)
+
+    # ------------------------------------------------------------------ set-up
+    def __post_init__(self) -> None:
+        p = self.p
+        self.Z, self.K, self.G = len(p.zone_ids), p.slots, len(p.group_size)
+        # entry arcs are stored by (vehicle, group, zone): each group's arcs contiguous
+        g = p.arc_group
+        change = np.flatnonzero(np.diff(g)) + 1
+        self._seg_start = (
+            np.concatenate([[0], change]).astype(np.int64) if g.size else np.zeros(0, np.int64)
+        )
+        self._seg_group = g[self._seg_start]
+        self._arc_key = g.astype(np.int64) * self.Z + p.arc_zone
+        self._arc_order = np.argsort(self._arc_key, kind="stable")
+        self._move_key = [m.origin * self.Z + m.dest for m in p.moves]
+        self._move_cost = [p.move_cost(m.minutes).astype(float) for m in p.moves]
+        self._origins = []
+        for m in p.moves:
+            has = np.flatnonzero(m.start[1:] > m.start[:-1])
+            self._origins.append((has, m.start[has]))
+        self.capped = (p.cap_int >= 0)[:, None] & np.ones((1, self.K), dtype=bool)
+
+    # ------------------------------------------------------------------- costs
+    def entry_arc(self, group: np.ndarray, zone: np.ndarray) -> np.ndarray:
+        """Index in the entry-arc universe of (group, zone) (the arc must exist)."""
+        key = group.astype(np.int64) * self.Z + zone
+        pos = np.searchsorted(self._arc_key[self._arc_order], key)
+        return self._arc_order[pos]
+
+    def move_index(self, vehicle: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Index in ``p.moves[vehicle]`` of the move a -> b (the move must exist)."""
+        return np.searchsorted(self._move_key[vehicle], a.astype(np.int64) * self.Z + b)
+
+    def path_cost(self, group: np.ndarray, zones: np.ndarray) -> np.ndarray:
+        """Integer cost of paths: entry arc, then one move cost per zone change."""
+        p = self.p
+        first = p.group_first[group]
+        rows = np.arange(group.size)
+        cost = self.entry_cost[self.entry_arc(group, zones[rows, first])].copy()
+        veh = p.group_vehicle[group]
+        for k in range(1, self.K):
+            a, b = zones[:, k - 1], zones[:, k]
+            moving = (a >= 0) & (b >= 0) & (a != b)
+            for v in np.unique(veh[moving]).tolist():
+                sel = moving & (veh == v)
+                idx = self.move_index(v, a[sel], b[sel])
+                cost[sel] += self._move_cost[v][idx]
+        return cost
+
+    # ------------------------------------------------------------------ master
+    def _stay_paths(self) -> _Paths:
+        p = self.p
+        k = np.arange(self.K)
+        present = (k[None, :] >= p.group_first[:, None]) & (k[None, :] <= p.group_last[:, None])
+        zones = np.where(present, p.group_zone[:, None], -1)
+        group = np.arange(self.G)
+        return _Paths(group, zones, self.path_cost(group, zones))
+
+    def _system(self, phase1: bool) -> tuple:  # type: ignore[type-arg]
+        """The master LP over the current paths (columns: paths, covered, surplus, overflow)."""
+        paths = self.paths
+        assert paths is not None
+        n, zk = paths.group.size, self.Z * self.K
+        r, s = np.nonzero(paths.zones >= 0)
+        rows = np.concatenate(
+            [
+                paths.group,
+                self.G + s * self.Z + paths.zones[r, s],
+                self.G + np.arange(zk),
+                self.G + np.arange(zk),
+            ]
+        )
+        cols = np.concatenate([np.arange(n), r, n + np.arange(zk), n + zk + np.arange(zk)])
+        data = np.concatenate([np.ones(n + r.size), -np.ones(2 * zk)])
+        cell = np.flatnonzero(self.capped.T.ravel())  # (slot, zone) order, as the M rows
+        rows = np.concatenate([rows, self.G + cell])
+        cols = np.concatenate([cols, n + 2 * zk + np.arange(cell.size)])
+        data = np.concatenate([data, -np.ones(cell.size)])
+        n_cols = n + 2 * zk + cell.size
+        matrix = sp.csr_matrix((data, (rows, cols)), shape=(self.G + zk, n_cols))
+        cov_hi = self.cov_hi.T.ravel().astype(float)
+        sur_hi = self.sur_hi.T.ravel().astype(float)
+        if phase1:
+            cost = np.concatenate([np.zeros(n + 2 * zk), np.ones(cell.size)])
+            ov_hi = np.full(cell.size, np.inf)
+        else:
+            cost = np.concatenate(
+                [
+                    paths.cost,
+                    -self.short_cost.T.ravel().astype(float),
+                    np.full(zk, float(self.p.surplus_cost)),
+                    np.zeros(cell.size),
+                ]
+            )
+            ov_hi = np.zeros(cell.size)
+        col_hi = np.concatenate([np.full(n, np.inf), cov_hi, sur_hi, ov_hi])
+        rhs = np.zeros(self.G + zk)
+        rhs[: self.G] = self.p.group_size
+        return cost, matrix, rhs, rhs.copy(), np.zeros(n_cols), col_hi
+
+    # ------------------------------------------------------------------ pricing
+    def price(self, gamma: np.ndarray, alpha: np.ndarray, phase1: bool) -> tuple[_Paths, float]:
+        """The best path of every group under the duals; those with negative reduced
+        cost, and the Lagrangian term sum size_g x min(0, reduced cost)."""
+        p = self.p
+        scale = 0.0 if phase1 else 1.0
+        nxt: dict[int, np.ndarray] = {}
+        self.potentials = {}
+        for c in range(self.group_com.max() + 1 if self.G else 0):
+            v, lo, hi = int(self.com_vehicle[c]), int(self.com_lo[c]), int(self.com_hi[c])
+            W = np.zeros((self.Z, self.K))
+            step = np.tile(np.arange(self.Z), (self.K, 1)).T.copy()  # stay by default
+            mv = p.moves[v]
+            origins, starts = self._origins[v]
+            mcost = self._move_cost[v] * scale
+            for k in range(hi, lo, -1):
+                here = W[:, k] - gamma[:, k]
+                best = here.copy()  # staying at a: 0 + W(a, k) - gamma(a, k)
+                if mv.origin.size:
+                    val = mcost + here[mv.dest]
+                    seg = np.minimum.reduceat(val, starts)
+                    better = seg < best[origins] - 1e-9
+                    if better.any():
+                        o = origins[better]
+                        best[o] = seg[better]
+                        # the first move reaching the minimum, per origin
+                        at = np.full(val.size, np.iinfo(np.int64).max)
+                        is_min = val == best[mv.origin]
+                        at[is_min] = np.arange(val.size)[is_min]
+                        first = np.minimum.reduceat(at, starts)
+                        step[o, k - 1] = mv.dest[first[better]]
+                W[:, k - 1] = best
+            self.potentials[c] = W
+            nxt[c] = step
+        empty = _Paths(np.zeros(0, np.int64), np.zeros((0, self.K), np.int64), np.zeros(0))
+        if self.G == 0:
+            return empty, 0.0
+        # entry: min over the group's arcs of cost - gamma(b, f) + W_c(b, f)
+        g = p.arc_group
+        c_of = self.group_com[g]
+        f = p.group_first[g]
+        b = p.arc_zone
+        stacked = np.stack([self.potentials[c] for c in range(len(self.potentials))])
+        W_at = stacked[c_of, b, f]
+        val = self.entry_cost * scale - gamma[b, f] + W_at
+        seg = np.minimum.reduceat(val, self._seg_start)
+        groups = self._seg_group
+        rc = seg - alpha[groups]
+        lagrangian = self._dual_bound(alpha, gamma, rc, groups, phase1)
+        new = np.flatnonzero(rc < -_TOL)
+        if new.size == 0:
+            return _Paths(
+                np.zeros(0, np.int64), np.zeros((0, self.K), np.int64), np.zeros(0)
+            ), lagrangian
+        at = np.full(val.size, np.iinfo(np.int64).max)
+        is_min = val == np.repeat(seg, np.diff(np.append(self._seg_start, val.size)))
+        at[is_min] = np.arange(val.size)[is_min]
+        first_arc = np.minimum.reduceat(at, self._seg_start)[new]
+        grp = groups[new]
+        zones = np.full((grp.size, self.K), -1, dtype=np.int64)
+        rows = np.arange(grp.size)
+        fs = p.group_first[grp]
+        ls = p.group_last[grp]
+        zones[rows, fs] = b[first_arc]
+        coms = self.group_com[grp]
+        for k in range(1, self.K):
+            cont = (fs < k) & (ls >= k)
+            for c in np.unique(coms[cont]).tolist():
+                sel = cont & (coms == c)
+                zones[sel, k] = nxt[c][zones[sel, k - 1], k - 1]
+        return _Paths(grp, zones, self.path_cost(grp, zones)), lagrangian
+
+    def _dual_bound(
+        self, alpha: np.ndarray, gamma: np.ndarray, rc: np.ndarray, groups: np.ndarray, phase1: bool
+    ) -> float:
+        """A lower bound on every plan from any duals (weak duality), in float64.
+
+        b'y plus, for each column, min(0, reduced cost) x its upper bound: groups' sizes
+        for paths (``rc`` is each group's best path, so every path is covered), the caps
+        of covered and surplus couriers (surplus at most every courier present). Computed
+        from the duals themselves, it does not trust the LP solver's reported optimum.
+        """
+        if phase1:
+            return -math.inf
+        p = self.p
+        size = p.group_size.astype(float)
+        bound = float(alpha @ size)
+        bound += float((np.minimum(rc, 0.0) * size[groups]).sum())
+        rc_cov = gamma - self.short_cost
+        bound += float((np.minimum(rc_cov, 0.0) * self.cov_hi).sum())
+        total = float(p.slot_before.sum(axis=0).max()) if self.K else 0.0
+        sur_ub = np.minimum(self.sur_hi, total)
+        bound += float((np.minimum(gamma + p.surplus_cost, 0.0) * sur_ub).sum())
+        return bound
+
+    def _add(self, new: _Paths) -> None:
+        assert self.paths is not None
+        self.paths = _Paths(
+            np.concatenate([self.paths.group, new.group]),
+            np.concatenate([self.paths.zones, new.zones]),
+            np.concatenate([self.paths.cost, new.cost]),
+        )
+
+    # --------------------------------------------------------------------- run
+    def run(self, deadline: float) -> None:
+        """Column generation to the LP optimum (or the deadline), on one GLOP model that
+        grows by paths and is re-solved from its last basis."""
+        from .solver import IncrementalLP
+
+        self.paths = self._stay_paths()
+        stats = self.stats
+        stats.update(rounds=0, lp_seconds=0.0, pricing_seconds=0.0)
+        p = self.p
+        zk = self.Z * self.K
+        cap = np.where(p.cap_int[:, None] >= 0, p.cap_int[:, None], 0)
+        overflow = self.capped & (p.slot_before > cap)
+        phases = [True, False] if overflow.any() else [False]
+        rhs = np.zeros(self.G + zk)
+        rhs[: self.G] = p.group_size
+        lp = IncrementalLP(rhs)
+        cell = np.flatnonzero(self.capped.T.ravel()) if phases[0] else np.zeros(0, np.int64)
+        fixed = 2 * zk + cell.size
+        real_cost = np.concatenate(
+            [
+                -self.short_cost.T.ravel().astype(float),
+                np.full(zk, float(p.surplus_cost)),
+                np.zeros(cell.size),
+            ]
+        )
+        phase1_cost = np.concatenate([np.zeros(2 * zk), np.ones(cell.size)])
+        lp.add_columns(
+            phase1_cost if phases[0] else real_cost,
+            np.concatenate(
+                [
+                    self.cov_hi.T.ravel().astype(float),
+                    self.sur_hi.T.ravel().astype(float),
+                    np.full(cell.size, np.inf),
+                ]
+            ),
+            np.arange(fixed),
+            np.concatenate([self.G + np.arange(zk), self.G + np.arange(zk), self.G + cell]),
+            -np.ones(fixed),
+        )
+        self._add_lp_paths(lp, self.paths, phases[0])
+        result = None
+        for phase1 in phases:
+            if not phase1 and phases[0]:
+                lp.set_costs(np.arange(fixed), real_cost)
+                lp.set_upper(np.arange(2 * zk, fixed), np.zeros(cell.size))
+                lp.set_costs(np.arange(fixed, lp.n_columns), self.paths.cost)
+            while True:
+                stats["rounds"] = int(stats["rounds"]) + 1
+                result = lp.solve(max(deadline - time.perf_counter(), 0.01))
+                stats["lp_seconds"] = float(stats["lp_seconds"]) + result.seconds
+                if result.status != "optimal":
+                    self.status = "infeasible" if result.status == "infeasible" else "limit"
+                    return
+                y = result.duals
+                alpha = y[: self.G]
+                gamma = y[self.G :].reshape(self.K, self.Z).T
+                tp = time.perf_counter()
+                new, bound = self.price(gamma, alpha, phase1)
+                stats["pricing_seconds"] = (
+                    float(stats["pricing_seconds"]) + time.perf_counter() - tp
+                )
+                if not phase1:
+                    self.bound = max(self.bound, bound)
+                if new.group.size == 0:
+                    break
+                self._add(new)
+                self._add_lp_paths(lp, new, phase1)
+                if time.perf_counter() > deadline:
+                    self.status = "limit"
+                    return
+            if phase1 and result.objective > 1e-6:
+                self.status = "infeasible"
+                return
+        assert result is not None
+        self.status = "optimal"
+        self.objective = float(result.objective)
+        self.x = result.x[fixed:]
+        self.alpha, self.gamma = alpha, gamma
+        stats["paths"] = int(self.paths.group.size)
+
+    def _add_lp_paths(self, lp: object, paths: _Paths, phase1: bool) -> None:
+        from .solver import IncrementalLP
+
+        assert isinstance(lp, IncrementalLP)
+        r, s = np.nonzero(paths.zones >= 0)
+        n = paths.group.size
+        lp.add_columns(
+            np.zeros(n) if phase1 else paths.cost,
+            np.full(n, np.inf),
+            np.concatenate([np.arange(n), r]),
+            np.concatenate([paths.group, self.G + s * self.Z + paths.zones[r, s]]),
+            np.ones(n + r.size),
+        )
+
+    def stays_feasible(self) -> bool:
+        """Whether everyone staying where they log on respects the caps in every slot."""
+        cap = np.where(
+            self.p.cap_int[:, None] >= 0, self.p.cap_int[:, None], np.iinfo(np.int64).max
+        )
+        return bool((self.p.slot_before <= cap).all())
+
+    # ----------------------------------------------------------------- results
+    def arc_duals(self, m: object) -> np.ndarray:
+        """Duals in the arc form's row layout: alpha, beta = -W, gamma (see module doc)."""
+        from .slotmodel import _Model
+
+        assert isinstance(m, _Model) and self.alpha is not None and self.gamma is not None
+        y = np.zeros(m.rows)
+        y[: m.G] = self.alpha
+        for c, W in self.potentials.items():
+            lo, hi = int(m.com_lo[c]), int(m.com_hi[c])
+            for k in range(lo, hi):
+                y[m.n_base[c] + (k - lo) * m.Z : m.n_base[c] + (k - lo + 1) * m.Z] = -W[:, k]
+        y[m.m_base : m.m_base + m.Z * m.K] = self.gamma.T.ravel()
+        return y
+
+    def arcs(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Entry arcs and moving transitions of paths taken ``counts`` times.
+
+        Returns (entry arc indices, their counts, transitions dict com/slot/from/to/count/
+        minutes/move) with duplicates summed.
+        """
+        p = self.p
+        paths = self.paths
+        assert paths is not None
+        take = np.flatnonzero(counts > 0)
+        grp, zones, cnt = paths.group[take], paths.zones[take], counts[take].astype(np.int64)
+        rows = np.arange(grp.size)
+        entry = self.entry_arc(grp, zones[rows, p.group_first[grp]])
+        parts = []
+        for k in range(1, self.K):
+            a, b = zones[:, k - 1], zones[:, k]
+            moving = (a >= 0) & (b >= 0) & (a != b)
+            if moving.any():
+                parts.append(
+                    (
+                        self.group_com[grp[moving]],
+                        np.full(int(moving.sum()), k),
+                        a[moving],
+                        b[moving],
+                        cnt[moving],
+                    )
+                )
+        keys = ("com", "slot", "from", "to", "count")
+        if parts:
+            trans = {k: np.concatenate([part[i] for part in parts]) for i, k in enumerate(keys)}
+        else:
+            trans = {k: np.zeros(0, np.int64) for k in keys}
+        veh = self.com_vehicle[trans["com"]]
+        minutes = np.zeros(trans["com"].size)
+        move = np.zeros(trans["com"].size, dtype=np.int64)
+        for v in np.unique(veh).tolist():
+            sel = veh == v
+            idx = self.move_index(v, trans["from"][sel], trans["to"][sel])
+            move[sel] = idx
+            minutes[sel] = p.moves[v].minutes[idx]
+        trans["minutes"] = minutes
+        trans["move"] = move
+        return entry, cnt, trans
