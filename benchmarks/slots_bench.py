@@ -7,7 +7,7 @@ Generated cities with an evening demand profile and staggered log-on/log-off
   1,000 zones / 100,000 couriers, 8 slots of 30 minutes; wall time, CPU, peak RSS (median
   of ``--repeat`` runs), each paired with the floor (a process importing pandas and
   reading the same CSV files, run right before it);
-- the model: rows, columns priced in against the universe, whether the LP was already
+- the model: rows, paths priced in against the arc-form column universe, whether the LP was already
   integral, rounds, MIP runs, status and gap (``plan.solver``);
 - stages: import, load, build, LP, pricing, MIP, naming/post and writing, in-process;
 - slots: 4, 8 and 16 slots (60, 30, 15 minutes) over the same shift;
@@ -317,17 +317,16 @@ def size_table(results: dict[str, dict[str, Any]]) -> str:
 
 def model_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
     lines = [
-        "| instance | method | rows | columns priced in | column universe | share | rounds "
-        "| LP integral | MIP runs |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| instance | rows (master LP) | paths priced in | arc-form column universe | rounds "
+        "| LP integral | MIP runs | columns within gap |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in rows:
-        cols, uni = int(s.get("columns", 0)), int(s.get("lp_columns_universe", 0))
-        share = f"{cols / uni:.2%}" if uni else "-"
         integral = {1: "yes", 0: "no"}.get(s.get("lp_integral", -1), "-")
         lines.append(
-            f"| {name} | {s.get('method', '-')} | {int(s.get('rows', 0)):,} | {cols:,} | "
-            f"{uni:,} | {share} | {s.get('rounds', '-')} | {integral} | {s.get('mip_runs', '-')} |"
+            f"| {name} | {int(s.get('rows', 0)):,} | {int(s.get('paths', 0)):,} | "
+            f"{int(s.get('arc_columns_universe', 0)):,} | {s.get('rounds', '-')} | {integral} "
+            f"| {s.get('mip_runs', 0)} | {int(s.get('columns_within_gap', 0)):,} |"
         )
     return "\n".join(lines)
 
@@ -402,13 +401,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {name} | {k} x {minutes} min | {status(r)} | "
                 f"{r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
                 f"{plan['timings'].get('solve', 0):.1f} | "
-                f"{int(plan['solver'].get('columns', 0)):,} | "
+                f"{int(plan['solver'].get('paths', 0)):,} | "
                 f"{int(plan['solver'].get('rows', 0)):,} |"
             )
         print("\n### Slots: the same 4-hour shift in 4, 8 and 16 slots\n")
         print(
-            "| size | slots | status | plan wall s | CPU s | peak RSS MB | solve s | columns "
-            "| rows |"
+            "| size | slots | status | plan wall s | CPU s | peak RSS MB | solve s | paths | rows |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(slot_rows))
