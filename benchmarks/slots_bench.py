@@ -362,11 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pulp-limit", type=float, default=120.0, help="CBC seconds")
     parser.add_argument("--pulp-kill", type=float, default=900.0, help="kill PuLP after (s)")
     parser.add_argument("--no-pulp", action="store_true")
+    parser.add_argument("--only-1000", action="store_true", help="1,000 zones only, no PuLP")
     parser.add_argument("--no-slots", action="store_true", help="skip the 4/8/16 table")
     parser.add_argument("--limit-200", type=float, default=None, help="--time-limit, 200 zones")
     parser.add_argument("--limit-1000", type=float, default=None, help="--time-limit, 1,000")
     opts = parser.parse_args(args)
     sizes = ["200 zones"] if opts.quick else list(SIZES)
+    if opts.only_1000:
+        sizes = ["1,000 zones"]
     limits = {"200 zones": opts.limit_200, "1,000 zones": opts.limit_1000}
 
     results: dict[str, dict[str, Any]] = {}
@@ -387,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     if not opts.no_slots:
         name = "200 zones"
         zones, couriers = SIZES[name]
+        if opts.only_1000:
+            name, (zones, couriers) = "1,000 zones", SIZES["1,000 zones"]
         for k, minutes in SLOT_MINUTES.items():
             if k == 8 and name in results:
                 r = results[name]
@@ -417,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     print(stage_table(stage_rows))
     sys.stdout.flush()
 
-    if not (opts.quick or opts.no_pulp):
+    if not (opts.quick or opts.no_pulp or opts.only_1000):
         path = instance(*SIZES["200 zones"])
         log(f"[PuLP] 200 zones, CBC limit {opts.pulp_limit:g} s")
         run = measure([PY, __file__, "pulp", str(path), str(opts.pulp_limit)], opts.pulp_kill)
