@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .escape import visible
+
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -276,8 +278,8 @@ class BatchResult:
                 else ""
             )
             table.add_row(
-                Text(r.folder),  # Text: a name like "[x]" is not rich markup
-                Text(r.city if r.city != r.folder else ""),
+                Text(visible(r.folder, one_line=True)),  # Text: "[x]" is not markup
+                Text(visible(r.city, one_line=True) if r.city != r.folder else ""),
                 Text(r.status, style=_STYLE.get(r.status, "")),
                 _num(k.get("moved_couriers"), "d"),
                 _num(k.get("shortage"), "d"),
@@ -289,7 +291,9 @@ class BatchResult:
         # Messages below the table, whole: a column would be too narrow to act on them.
         for r in self.results:
             if not r.planned:
-                yield Text.assemble((r.folder, "bold"), ": ", (r.message, _STYLE[r.status]))
+                yield Text.assemble(
+                    (visible(r.folder), "bold"), ": ", (visible(r.message), _STYLE[r.status])
+                )
 
 
 _TABLE_COLUMNS = [

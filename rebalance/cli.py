@@ -46,8 +46,14 @@ ConfigOpt = Annotated[
 
 
 def err(message: str, *, color: str = "red") -> None:
-    """Print a message to stderr (never stdout, which scripts parse)."""
-    typer.secho(message, err=True, fg=color)
+    """Print a message to stderr (never stdout, which scripts parse).
+
+    Messages quote names from the data: control characters and bidi overrides are
+    written out (`rebalance.escape.visible`) so that no name can drive the terminal.
+    """
+    from .escape import visible
+
+    typer.secho(visible(message), err=True, fg=color)
 
 
 @contextmanager
@@ -128,7 +134,11 @@ def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> N
 
     out = console()
     s = inputs.summary()
-    out.print(f"[bold green]OK[/] {inputs.source}: valid input for {cfg.city.name}")
+    from .escape import terminal
+
+    out.print(
+        f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name)}"
+    )
     out.print(f"  zones: {s['zones']}")
     out.print(
         f"  restaurants: {s['restaurants_open'] + s['restaurants_closed']} "
@@ -271,8 +281,10 @@ def plan(
             if result.message:
                 err(f"note: {result.message}", color="yellow")
             if out is not None:
+                from .escape import terminal
+
                 files = "moves.csv, zones.csv, " + ("slots.csv, " if result.slot_count > 1 else "")
-                console().print(f"[dim]Plan written to {out}/ ({files}plan.json)[/]")
+                console().print(f"[dim]Plan written to {terminal(out)}/ ({files}plan.json)[/]")
 
 
 # ------------------------------------------------------------------- generate
@@ -465,7 +477,7 @@ def _open_history(config: Path | None) -> Any:
 
     with exits():
         path = load_cli_config(config).history_path
-    return History(path) if path.exists() else None
+        return History(path) if path.exists() else None
 
 
 @history_app.callback(invoke_without_command=True)
@@ -485,7 +497,8 @@ def history(
     from .views.history import runs_json, runs_table
 
     store = _open_history(config)
-    records = [] if store is None else store.runs(city=city, limit=limit)
+    with exits():
+        records = [] if store is None else store.runs(city=city, limit=limit)
     if store is not None:
         store.close()
     if format is OutputFormat.json:
@@ -513,7 +526,8 @@ def history_show(
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
     store = _open_history(config)
-    record = None if store is None else store.run(run_id)
+    with exits():
+        record = None if store is None else store.run(run_id)
     if store is not None:
         store.close()
     if record is None:
@@ -607,7 +621,9 @@ def batch(
     if format is BatchFormat.json:
         sys.stdout.write(result.to_json())
     elif format is BatchFormat.csv:
-        result.table().to_csv(sys.stdout, index=False, lineterminator="\n")
+        from .escape import csv_frame
+
+        csv_frame(result.table()).to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
         console().print(result)
     if any(city.planned for city in result.results):
@@ -705,8 +721,10 @@ def publish(
             "adopted": "found already posted, recorded",
         }.get(result.action, result.action)
         replies = f", {result.thread_replies} thread replies" if result.thread_replies else ""
+        from .escape import terminal
+
         console().print(
-            f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})",
+            terminal(f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})"),
             soft_wrap=True,
         )
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import ranges
 from .errors import ConfigError, Issue
 
 __all__ = ["DEFAULT_VEHICLES", "Config", "VehicleConfig", "load_config"]
@@ -42,26 +43,33 @@ class CityConfig(_Section):
 
 
 class DemandConfig(_Section):
-    orders_per_courier_hour: float = Field(2.5, gt=0, allow_inf_nan=False)
+    orders_per_courier_hour: float = Field(
+        2.5,
+        ge=ranges.MIN_ORDERS_PER_COURIER_HOUR,
+        allow_inf_nan=False,
+    )
 
 
 class EligibilityConfig(_Section):
-    min_available_minutes: float = Field(60, ge=0, allow_inf_nan=False)
+    min_available_minutes: float = Field(
+        60, ge=0, le=ranges.MAX_WINDOW_MINUTES, allow_inf_nan=False
+    )
 
 
 class CostsConfig(_Section):
-    move_fixed_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
-    shortage_minutes: float = Field(60.0, ge=0, allow_inf_nan=False)
-    surplus_minutes: float = Field(0.0, ge=0, allow_inf_nan=False)
+    # Bounded so that the solver's int64 costs stay exact (see `ranges`).
+    move_fixed_minutes: float = Field(5.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
+    shortage_minutes: float = Field(60.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
+    surplus_minutes: float = Field(0.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
     #: A re-plan's changed instruction to a courier costs this much (CONTRACT section 9).
-    change_minutes: float = Field(10.0, ge=0, allow_inf_nan=False)
+    change_minutes: float = Field(10.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
 
 
 class ShiftConfig(_Section):
     """The shift's length and its slots (CONTRACT section 7)."""
 
     hours: float = Field(4.0, gt=0, le=48, allow_inf_nan=False)
-    slot_minutes: int = Field(30, gt=0)
+    slot_minutes: int = Field(30, gt=0, le=ranges.MAX_SLOT_MINUTES)
 
 
 class SolverConfig(_Section):
@@ -71,12 +79,12 @@ class SolverConfig(_Section):
 
 
 class TravelConfig(_Section):
-    detour_factor: float = Field(1.3, gt=0, allow_inf_nan=False)
+    detour_factor: float = Field(1.3, gt=0, le=ranges.MAX_DETOUR_FACTOR, allow_inf_nan=False)
 
 
 class VehicleConfig(_Section):
-    speed_kmh: float = Field(gt=0, allow_inf_nan=False)
-    max_move_minutes: float = Field(ge=0, allow_inf_nan=False)
+    speed_kmh: float = Field(gt=0, le=ranges.MAX_SPEED_KMH, allow_inf_nan=False)
+    max_move_minutes: float = Field(ge=0, le=ranges.MAX_MOVE_MINUTES, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -227,7 +235,7 @@ def _explain(err: Any) -> str:
         return "required key is missing"
     if kind.endswith("_type") or kind in {"model_type", "dict_type"}:
         return "wrong type"
-    if kind in {"greater_than", "greater_than_equal", "finite_number"}:
+    if kind in {"greater_than", "greater_than_equal", "less_than_equal", "finite_number"}:
         return "value out of range"
     msg = str(err.get("msg", "invalid value"))
     return msg.removeprefix("Value error, ")
@@ -251,6 +259,9 @@ def _valid(err: Any) -> str | None:
         return f"a number > {ctx.get('gt')}"
     if kind == "greater_than_equal":
         return f"a number >= {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        # The upper bounds keep the solver exact (README: what we promise).
+        return f"a number <= {ctx.get('le'):,g} (the supported range)"
     if kind == "finite_number":
         return "a finite number"
     if kind in {"float_type", "float_parsing"}:

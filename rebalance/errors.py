@@ -13,7 +13,11 @@ exit code of the contract (CONTRACT section 6)::
      │    └── ConfigError                   one or more problems in the TOML config
      ├── InfeasibleError           exit 4   no plan satisfies the constraints
      ├── PublishError              exit 5   Slack refused or could not be reached
-     └── LockHeldError             exit 6   another run holds the (city, shift) lock
+     ├── LockHeldError             exit 6   another run holds the (city, shift) lock
+     │                                      (or the history store, past a bounded wait)
+     └── StorageError              exit 3   a path given cannot be used (read-only, not a
+                                   or 1     folder, corrupt store); exit 1 when the machine
+                                            failed (disk full, I/O error)
 
 `Issue` is one located problem (file, line, column or config key, value, what is
 valid); `InputError` carries a list of them so all problems of a file are reported
@@ -26,7 +30,9 @@ would expect (ValueError, FileExistsError), so ``except ValueError`` keeps worki
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "OutputExistsError",
     "PublishError",
     "RebalanceError",
+    "StorageError",
     "TimestampError",
     "UsageError",
 ]
@@ -198,3 +205,60 @@ class LockHeldError(RebalanceError):
     def __init__(self, message: str, *, holder: LockHolder | None = None):
         self.holder = holder
         super().__init__(message)
+
+
+#: errno values that mean "this path cannot be used as given": the user can fix the
+#: path, its permissions or the configuration (exit 3). Other OS errors (a full disk,
+#: an I/O error) are the machine's (exit 1).
+_PATH_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.ENOENT,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+    }
+)
+
+
+class StorageError(RebalanceError):
+    """A file, folder or database could not be written or read.
+
+    The message says what could not be written, where, why, and how to recover;
+    whatever was being written is not left half-written. ``exit_code`` is 3 when the
+    path is the problem (read-only, permissions, a file where a folder belongs, a
+    corrupt store) and 1 when the machine is (disk full, I/O error).
+    """
+
+    def __init__(self, what: str, where: str | Path, why: str, *, hint: str = "", code: int = 3):
+        self.what = what
+        self.where = str(where)
+        self.why = why
+        self.hint = hint
+        self.exit_code = code
+        text = f"cannot {what} at {self.where}: {why}"
+        super().__init__(f"{text}\n{hint}" if hint else text)
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, what: str, where: str | Path) -> StorageError:
+        """The error for an OSError while doing ``what`` at ``where``."""
+        why = exc.strerror or str(exc) or type(exc).__name__
+        place = Path(exc.filename) if exc.filename else Path(where)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = (
+                f"Free space on the disk holding {place.parent} (df -h {place.parent}), then retry."
+            )
+        elif exc.errno == errno.EROFS:
+            hint = f"{place.parent} is on a read-only filesystem: choose a writable location."
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            hint = f"Give this user write access to {place.parent}, or choose another location."
+        elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            hint = f"A file is in the way of a folder on that path ({place}): move it aside."
+        else:
+            hint = "Check the disk and retry."
+        code = 3 if exc.errno in _PATH_ERRNOS else 1
+        return cls(what, where, why, hint=hint, code=code)

@@ -15,17 +15,20 @@ writes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from .errors import LockHeldError, RebalanceError, StorageError
 
 __all__ = ["PHASES", "History", "Publication", "RunRecord", "utc_now"]
 
@@ -131,27 +134,136 @@ _RUN_JSON = ("kpis", "extra")
 _RUN_COLUMNS = tuple(RunRecord.__dataclass_fields__)
 
 
-class History:
-    """The SQLite history store at ``path`` (created with its folder on first use)."""
+#: How long a call waits for another process's write transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _guarded(
+    method: Callable[Concatenate[History, _P], _T],
+) -> Callable[Concatenate[History, _P], _T]:
+    """SQLite errors of a store method as errors an operator can act on (see `History._error`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: History, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    return wrapper
+
+
+class History:
+    """The SQLite history store at ``path`` (created with its folder on first use).
+
+    Every failure of the store is one of two errors, each saying how to recover: a
+    store locked by another process past ``timeout`` seconds (a bounded wait) is
+    `LockHeldError` (exit 6); a corrupt, read-only or unreachable store is
+    `StorageError` (exit 3; exit 1 for a full disk or an I/O error).
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = BUSY_TIMEOUT_SECONDS if timeout is None else timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError.from_os_error(
+                exc, "create the history folder", self.path.parent
+            ) from exc
+        if self.path.is_dir():
+            raise StorageError(
+                "open the history store",
+                self.path,
+                "it is a folder",
+                hint="[history] path names the store's file, e.g. /var/lib/rebalance/history.sqlite3",
+            )
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    @_guarded
+    def _open(self) -> None:
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE) so that
         # two processes never interleave a read-then-write.
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
         with self._tx():
             for statement in filter(str.strip, _SCHEMA.split(";")):
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _error(self, exc: sqlite3.Error) -> RebalanceError:
+        """What a SQLite error means for the operator, and how to recover."""
+        text = str(exc)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if (
+            "locked" in text
+            or "busy" in text
+            or code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        ):
+            return LockHeldError(
+                f"the history store {self.path} stayed locked by another process for "
+                f"{self.timeout:g} s (a bounded wait), so this run gave up; nothing was "
+                "changed. Retry when the other run ends (`fuser` on the file shows who holds it)."
+            )
+        if (
+            "not a database" in text
+            or "malformed" in text
+            or code
+            in (
+                sqlite3.SQLITE_CORRUPT,
+                sqlite3.SQLITE_NOTADB,
+            )
+        ):
+            return StorageError(
+                "read the history store",
+                self.path,
+                f"the file is corrupt or not a rebalance history ({text})",
+                hint=f"Move it aside and run again: mv {self.path} {self.path}.corrupt. A new "
+                "store is created; earlier runs are no longer listed, and each shift's Slack "
+                "message is found again by its metadata, never posted twice.",
+            )
+        if "readonly" in text or "read-only" in text:
+            return StorageError(
+                "write the history store",
+                self.path,
+                "the file or its folder is read-only",
+                hint=f"Give this user write access to {self.path} and its folder (SQLite "
+                "writes -wal and -shm files next to it), or set [history] path elsewhere.",
+            )
+        if "full" in text:
+            return StorageError(
+                "write the history store",
+                self.path,
+                "the disk is full",
+                hint=f"Free space on the disk holding {self.path.parent}, then retry.",
+                code=1,
+            )
+        if "unable to open" in text:
+            return StorageError(
+                "open the history store",
+                self.path,
+                text,
+                hint=f"Check that {self.path.parent} is a folder this user can write.",
+            )
+        return StorageError(
+            "use the history store", self.path, text, hint="Check the disk, then retry.", code=1
+        )
 
     def close(self) -> None:
         """Close the connection."""
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> History:
         return self
@@ -159,21 +271,29 @@ class History:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection."""
+        assert self._db is not None, "history store used after a failed open"
+        return self._db
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield self.db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         else:
-            self._db.execute("COMMIT")
+            self.db.execute("COMMIT")
 
     # ----------------------------------------------------------- publications
+    @_guarded
     def publication(self, plan_key: str, channel: str) -> Publication | None:
         """The recorded parent message of a (city, shift) in a channel, if any."""
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT * FROM publications WHERE plan_key = ? AND channel = ?", (plan_key, channel)
         ).fetchone()
         if row is None:
@@ -182,6 +302,7 @@ class History:
         data["snapshot"] = json.loads(data["snapshot"] or "{}")
         return Publication(**data)
 
+    @_guarded
     def save_publication(self, pub: Publication) -> Publication:
         """Insert or update a publication; returns it with timestamps and revision set.
 
@@ -224,6 +345,7 @@ class History:
         return self.publication(pub.plan_key, pub.channel)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------- runs
+    @_guarded
     def start_run(
         self,
         city: str,
@@ -260,6 +382,7 @@ class History:
             )
         return record
 
+    @_guarded
     def update_run(self, run_id: str, **fields: Any) -> RunRecord:
         """Change some fields of a run in one transaction."""
         unknown = set(fields) - set(_RUN_COLUMNS)
@@ -275,22 +398,25 @@ class History:
                 raise KeyError(run_id)
         return self.run(run_id)  # type: ignore[return-value]
 
+    @_guarded
     def finish_run(self, run_id: str, *, status: str, exit_code: int, **fields: Any) -> RunRecord:
         """Record how a run ended."""
         return self.update_run(
             run_id, status=status, exit_code=exit_code, ended_at=utc_now(), **fields
         )
 
+    @_guarded
     def run(self, run_id: str) -> RunRecord | None:
         """One run by id (a unique prefix of at least 6 characters also works)."""
-        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None and len(run_id) >= 6:
-            rows = self._db.execute(
+            rows = self.db.execute(
                 "SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
             ).fetchall()
             row = rows[0] if len(rows) == 1 else None
         return None if row is None else _run_from_row(row)
 
+    @_guarded
     def runs(self, *, city: str | None = None, limit: int = 20) -> list[RunRecord]:
         """Runs, newest first, optionally for one city."""
         query = "SELECT * FROM runs"
@@ -300,8 +426,9 @@ class History:
             args.append(city)
         query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
-        return [_run_from_row(r) for r in self._db.execute(query, args).fetchall()]
+        return [_run_from_row(r) for r in self.db.execute(query, args).fetchall()]
 
+    @_guarded
     def running(
         self,
         *,
@@ -319,9 +446,10 @@ class History:
         if dry_run is not None:
             query += " AND dry_run = ?"
             args.append(int(dry_run))
-        rows = self._db.execute(query + " ORDER BY started_at, rowid", args).fetchall()
+        rows = self.db.execute(query + " ORDER BY started_at, rowid", args).fetchall()
         return [_run_from_row(r) for r in rows]
 
+    @_guarded
     def mark_crashed(self, run_ids: list[str], *, note: str) -> list[RunRecord]:
         """Mark runs that died without recording an end as ``crashed``, in one transaction.
 
@@ -340,9 +468,10 @@ class History:
                     changed.append(run_id)
         return [r for r in (self.run(run_id) for run_id in changed) if r is not None]
 
+    @_guarded
     def runs_for_shift(self, city: str, shift_start: str) -> list[RunRecord]:
         """Every run of one (city, shift), oldest first."""
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT * FROM runs WHERE city = ? AND shift_start = ? ORDER BY started_at, rowid",
             (city, shift_start),
         ).fetchall()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,9 +20,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import ranges
 from .config import Config
 from .errors import DataError, Issue
-from .timeparse import parse_timestamps
+from .timeparse import YEARS, out_of_range, parse_timestamps
 
 __all__ = ["Inputs", "fingerprint", "load"]
 
@@ -177,14 +180,26 @@ class _Raw:
     frame: pd.DataFrame
     parquet: bool
     sha256: str
+    #: The file line of each row (CSV); None for Parquet, whose rows are numbered from 1.
+    lines: np.ndarray | None = None
 
     @property
     def label(self) -> str:
         return self.path.name
 
+    def where(self, pos: int) -> tuple[int | None, int | None]:
+        """(line, row) of the row at position ``pos``: the file line (CSV) or row (Parquet)."""
+        if self.lines is None:
+            return None, pos + 1
+        return int(self.lines[pos]), None
+
 
 def _find(directory: Path, name: str) -> Path | None:
-    found = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.exists()]
+    found = [
+        p
+        for p in (directory / f"{name}.csv", directory / f"{name}.parquet")
+        if os.path.lexists(p)  # a folder or a broken link is reported when read
+    ]
     if len(found) > 1:
         raise DataError(
             Issue(
@@ -196,8 +211,43 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | None:
-    data = path.read_bytes()
+def _read_bytes(path: Path, issues: list[Issue]) -> bytes | None:
+    """The file's bytes, or None with an issue when it cannot be read (a folder, no permission)."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        issues.append(
+            Issue("is a folder, not a file", file=str(path), valid=f"a {path.suffix[1:]} file")
+        )
+    except OSError as exc:
+        issues.append(
+            Issue(
+                f"cannot read file: {exc.strerror or exc}",
+                file=str(path),
+                valid="a file this user can read",
+            )
+        )
+    return None
+
+
+#: Field separators a spreadsheet may have used instead of the comma, by how they show.
+_OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def _read_csv(
+    path: Path, spec: tuple[Column, ...], issues: list[Issue]
+) -> tuple[pd.DataFrame, str, np.ndarray, int] | None:
+    """The table as text columns, its sha256, the file line of each row and of the header.
+
+    Structural problems (encoding, separator, field counts, an unterminated quote) are
+    reported once each with their line, and the table is not read further. Line
+    endings may be LF, CRLF or CR alone (old Mac exports); an Excel ``sep=,`` first
+    line is skipped; blank header names (a spreadsheet's trailing empty columns) are
+    extra columns, and rows with every field blank are not data.
+    """
+    data = _read_bytes(path, issues)
+    if data is None:
+        return None
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
         data = data[3:]
@@ -214,19 +264,82 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
             )
         )
         return None
+    if b"\r" in data:
+        # One line ending from here on, so that line numbers are what an editor shows.
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if not data.strip():
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
+    if not data.endswith(b"\n"):  # a last line without its newline (a header-only file too)
+        data += b"\n"
+    header_line = 1
+    first, _, rest = data.partition(b"\n")
+    sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
+    if sep:
+        # Excel's hint line; the header follows it.
+        if sep.group(1) not in {b",", b""}:
+            issues.append(
+                Issue(
+                    f"the first line {first.decode()!r} says fields are separated by "
+                    f"{sep.group(1).decode()!r}",
+                    file=path.name,
+                    line=1,
+                    valid="comma-separated values (in Excel: save as 'CSV UTF-8 (Comma delimited)')",
+                )
+            )
+            return None
+        data, header_line = rest, 2
+        first = data.partition(b"\n")[0]
+    header = first.decode("utf-8")
+    names = [h.strip() for h in next(csv.reader([header]), [])]
+    if not any(names):
+        issues.append(
+            Issue("the header row is empty", file=path.name, line=header_line, valid=_header(spec))
+        )
+        return None
+    if (problem := _wrong_separator(header, names, spec)) is not None:
+        issues.append(
+            Issue(
+                f"fields are separated by {problem}, not by commas "
+                f"(header found: {_clip(header)!r})",
+                file=path.name,
+                line=header_line,
+                valid="comma-separated values, "
+                + _header(spec)
+                + " (in Excel: save as 'CSV UTF-8 (Comma delimited)'; decimals with a point)",
+            )
+        )
+        return None
+    named = [n for n in names if n]
+    if len(set(named)) != len(named):
+        dupes = sorted({n for n in named if named.count(n) > 1})
+        issues.append(
+            Issue(
+                f"duplicate column names {dupes}",
+                file=path.name,
+                line=header_line,
+                valid="unique names",
+            )
+        )
+        return None
+    # Blank names are a spreadsheet's empty trailing columns: extra columns, ignored.
+    names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    names = [h.strip() for h in next(csv.reader([header]))]
+    invalid: list[int] = []
+
+    def on_invalid_row(row: Any) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid_row
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
@@ -234,36 +347,141 @@ def _read_csv(path: Path, issues: list[Issue]) -> tuple[pd.DataFrame, str] | Non
             ),
         )
     except pa.ArrowInvalid as exc:
-        message = str(exc).split("\n")[0]
+        table = None
+        failure = str(exc).split("\n")[0]
+    data_lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1
+    if table is None or invalid or table.num_rows != data_lines:
+        # Blank lines, multi-line values or broken rows: find each row's line the slow way.
+        structure = _scan_lines(data.decode("utf-8"), len(names), header_line)
+        if structure.problems or table is None:
+            for found in structure.problems[:ROWS_PER_RULE]:
+                issues.append(replace(found, file=path.name))
+            if len(structure.problems) > ROWS_PER_RULE:
+                issues.append(
+                    Issue(
+                        f"... and {len(structure.problems) - ROWS_PER_RULE} more lines with "
+                        "the wrong number of fields",
+                        file=path.name,
+                    )
+                )
+            if not structure.problems:
+                issues.append(
+                    Issue(
+                        f"cannot parse CSV: {failure}",
+                        file=path.name,
+                        valid="one header row and the same number of fields on every line",
+                    )
+                )
+            return None
+        lines = structure.lines
+    else:
+        lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
+    if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
             Issue(
-                f"cannot parse CSV: {message}",
+                "cannot tell where rows begin and end",
                 file=path.name,
                 valid="one header row and the same number of fields on every line",
             )
-        )
-        return None
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        issues.append(
-            Issue(f"duplicate column names {dupes}", file=path.name, line=1, valid="unique names")
         )
         return None
     import pyarrow.compute as pc
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
-    frame = pd.DataFrame(
-        {
-            n: pd.Series(
-                pd.arrays.ArrowStringArray(
-                    pc.utf8_trim_whitespace(table.column(n)).combine_chunks()
+    columns = {n: pc.utf8_trim_whitespace(table.column(n)).combine_chunks() for n in names}
+    if table.num_rows and len(names):
+        blank = None
+        for column in columns.values():
+            empty = pc.equal(pc.utf8_length(column), 0)
+            blank = empty if blank is None else pc.and_(blank, empty)
+        keep = np.invert(np.asarray(blank, dtype=bool))
+        if not keep.all():  # rows of empty cells, typically at the end of an export
+            mask = pa.array(keep)
+            columns = {n: c.filter(mask) for n, c in columns.items()}
+            lines = lines[keep]
+    frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
+    return frame, digest, lines, header_line
+
+
+def _header(spec: tuple[Column, ...]) -> str:
+    return "header: " + ", ".join(c.name for c in spec if c.required)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _wrong_separator(header: str, names: list[str], spec: tuple[Column, ...]) -> str | None:
+    """How the header is separated when it is not by commas (a ';' export), else None."""
+    required = {c.name for c in spec if c.required}
+    if required <= set(names):
+        return None
+    found = len(required & set(names))
+    for sep, shown in _OTHER_SEPARATORS.items():
+        if sep not in header:
+            continue
+        fields = {h.strip() for h in next(csv.reader([header], delimiter=sep), [])}
+        if len(required & fields) > found:
+            return shown
+    return None
+
+
+@dataclass
+class _Structure:
+    """Where each data row starts, and the rows whose shape is wrong."""
+
+    lines: np.ndarray
+    problems: list[Issue]
+
+
+def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
+    """Walk the CSV with Python's reader: the line of each row, and every broken row.
+
+    Only run when the fast reader found something odd, so valid files pay nothing.
+    Empty lines are skipped as the fast reader skips them.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[int] = []
+    problems: list[Issue] = []
+    offset = header_line - 1
+    last: tuple[int, list[str]] | None = None
+    try:
+        next(reader)  # header
+        while True:
+            start = reader.line_num + 1
+            row = next(reader)
+            if not row:
+                continue
+            last = (start, row)
+            if len(row) != n_fields:
+                problems.append(
+                    Issue(
+                        f"{len(row)} fields where the header has {n_fields}",
+                        line=start + offset,
+                        valid=f"{n_fields} fields on every line; put values that contain "
+                        'commas in double quotes ("Paris, 10e")',
+                    )
+                )
+            else:
+                starts.append(start + offset)
+    except StopIteration:
+        pass
+    except csv.Error as exc:
+        problems.append(Issue(f"cannot parse CSV: {exc}", line=reader.line_num + offset))
+    if last is not None:
+        start, row = last
+        tail = "\n".join(text.split("\n")[start - 1 :])
+        if tail.count('"') % 2 == 1:  # the row runs to the end of the file inside quotes
+            problems = [p for p in problems if p.line != start + offset]
+            problems.append(
+                Issue(
+                    "a quoted value opened on this line is never closed",
+                    line=start + offset,
+                    valid='a closing double quote ("), and "" for a quote inside a value',
                 )
             )
-            for n in names
-        }
-    )
-    return frame, digest
+    return _Structure(np.asarray(starts, dtype=np.int64), problems)
 
 
 def _read_parquet(
@@ -272,7 +490,9 @@ def _read_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = path.read_bytes()
+    data = _read_bytes(path, issues)
+    if data is None:
+        return None
     digest = hashlib.sha256(data).hexdigest()
     try:
         table = pq.read_table(io.BytesIO(data))
@@ -347,24 +567,33 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
             )
         return None
     parquet = path.suffix == ".parquet"
-    got = _read_parquet(path, TABLES[name], issues) if parquet else _read_csv(path, issues)
-    if got is None:
-        return None
-    frame, digest = got
+    lines: np.ndarray | None = None
+    header_line: int | None = None
+    if parquet:
+        got = _read_parquet(path, TABLES[name], issues)
+        if got is None:
+            return None
+        frame, digest = got
+    else:
+        read = _read_csv(path, TABLES[name], issues)
+        if read is None:
+            return None
+        frame, digest, lines, header_line = read
     missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
+    found = ", ".join(str(c) for c in frame.columns if not str(c).startswith("(blank"))
     for column in missing:
         issues.append(
             Issue(
                 "missing column",
                 file=path.name,
-                line=None if parquet else 1,
+                line=header_line,
                 column=column,
-                valid="header: " + ", ".join(c.name for c in TABLES[name] if c.required),
+                valid=_header(TABLES[name]) + f" (header found: {_clip(found)})",
             )
         )
     if missing:
         return None
-    return _Raw(name, path, frame, parquet, digest)
+    return _Raw(name, path, frame, parquet, digest, lines)
 
 
 # ------------------------------------------------------------------------ validation
@@ -397,12 +626,13 @@ class _Checker:
         for pos in positions[:ROWS_PER_RULE]:
             value = source.iloc[pos]
             note = (notes or {}).get(int(pos))
+            line, row = self.raw.where(int(pos))
             self.issues.append(
                 Issue(
                     f"{message} ({note})" if note else message,
                     file=self.raw.label,
-                    line=None if self.raw.parquet else int(pos) + 2,
-                    row=int(pos) + 1 if self.raw.parquet else None,
+                    line=line,
+                    row=row,
                     column=column,
                     value=value if not _is_blank(value) else "",
                     valid=valid,
@@ -434,10 +664,9 @@ class _Checker:
             first = (
                 pd.Series(np.arange(len(values)), index=values.to_numpy()).groupby(level=0).min()
             )
-            where = "line" if not self.raw.parquet else "row"
-            offset = 2 if not self.raw.parquet else 1
             for pos in np.flatnonzero(dupes)[:ROWS_PER_RULE]:
-                notes[int(pos)] = f"first at {where} {int(first[values.iloc[pos]]) + offset}"
+                line, row = self.raw.where(int(first[values.iloc[pos]]))
+                notes[int(pos)] = f"first at line {line}" if line else f"first at row {row}"
         self.flag(dupes, column, f"duplicate {column}", f"each {what} id once", notes=notes)
         return values
 
@@ -447,7 +676,8 @@ class _Checker:
         unknown = ~values.isin(known) & values.ne("")
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
-        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones ({sample}{more})")
+        listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
+        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones {listed}")
         return values
 
     def number(
@@ -514,17 +744,51 @@ class _Checker:
 
     def timestamp(self, column: str, timezone: str) -> pd.Series:
         raw = self.raw.frame[column]
-        if isinstance(raw.dtype, pd.DatetimeTZDtype):
-            return raw.dt.tz_convert("UTC").dt.as_unit("ns")
-        text = self.text(column).astype(str)
-        values = parse_timestamps(text, timezone)
+        if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a Parquet timestamp column
+            outside = (~raw.dt.year.between(*YEARS) & raw.notna()).to_numpy()
+            values = raw.where(~outside).dt.tz_convert("UTC").dt.as_unit("ns")
+        else:
+            text = self.text(column).astype(str)
+            values = parse_timestamps(text, timezone)
+            outside = out_of_range(text)
         self.flag(
-            values.isna(),
+            values.isna().to_numpy() & ~outside,
             column,
             "not an ISO 8601 timestamp",
             "an ISO 8601 timestamp, e.g. 2026-11-30T19:00 (city time) or 2026-11-30T19:00:00+01:00",
         )
+        self.flag(
+            outside,
+            column,
+            "timestamp outside the supported years",
+            f"a year from {YEARS[0]} to {YEARS[1]}; for a window with no end, "
+            "a date well after the shift (e.g. 2100-01-01)",
+        )
         return values
+
+
+def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
+    """A zone's open demand within the supported range (see `ranges`), named by zone."""
+    # Rows already reported (a rate out of range, an unknown zone) are not counted twice.
+    counted = restaurants["status"].eq("open").to_numpy() & ~c.bad
+    rate = restaurants["expected_orders_per_hour"].where(counted, 0.0)
+    totals = rate.groupby(restaurants["zone_id"], sort=True).sum()
+    over = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
+    for zone_id, total in over.items():
+        rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
+        line, row = c.raw.where(int(rows[0]))
+        c.issues.append(
+            Issue(
+                f"the open restaurants of zone {zone_id!r} expect {total:,.0f} orders per hour "
+                "in total",
+                file=c.raw.label,
+                line=line,
+                row=row,
+                column="expected_orders_per_hour",
+                valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone "
+                "(split the zone, or check the unit: orders per hour)",
+            )
+        )
 
 
 def _is_blank(value: Any) -> bool:
@@ -542,7 +806,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     if not directory.is_dir():
         raise DataError(
             Issue(
-                "data directory not found",
+                "data directory not found" if not directory.exists() else "not a folder",
                 file=str(directory),
                 valid="a folder with zones, restaurants and couriers tables (.csv or .parquet)",
             ),
@@ -570,14 +834,16 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                     default=1.0,
                     lo=0,
                     lo_open=True,
-                    valid="a number > 0, or blank for 1",
+                    hi=ranges.MAX_PRIORITY,
+                    valid=f"a number > 0 and at most {ranges.MAX_PRIORITY:,.0f}, or blank for 1",
                 ),
                 "max_couriers": c.number(
                     "max_couriers",
                     default=np.nan,
                     lo=0,
+                    hi=ranges.MAX_CAP,
                     integer=True,
-                    valid="a whole number >= 0, or blank for no cap",
+                    valid=f"a whole number from 0 to {ranges.MAX_CAP:,}, or blank for no cap",
                 ),
             }
         )
@@ -592,10 +858,14 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 else c.text("zone_id").astype(str),
                 "status": c.choice("status", ["open", "closed"]),
                 "expected_orders_per_hour": c.number(
-                    "expected_orders_per_hour", lo=0, valid="a finite number >= 0"
+                    "expected_orders_per_hour",
+                    lo=0,
+                    hi=ranges.MAX_ORDERS_PER_HOUR,
+                    valid=f"a finite number >= 0 and at most {ranges.MAX_ORDERS_PER_HOUR:,.0f}",
                 ),
             }
         )
+        _check_zone_demand(c, restaurants)
     if (raw := raws["couriers"]) is not None:
         c = _Checker(raw, issues)
         start = c.timestamp("available_from", tz)
@@ -645,6 +915,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     demand = None
     if (raw := raws["demand"]) is not None:
         demand = _demand_table(raw, issues, restaurants, tz)
+        if restaurants is not None and not issues:
+            _check_slot_demand(raw, issues, restaurants, demand)
 
     if issues:
         raise DataError(issues, title="invalid input")
@@ -660,6 +932,46 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         source=directory,
         files=files,
     )
+
+
+def _check_slot_demand(
+    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame, demand: pd.DataFrame
+) -> None:
+    """A zone's open demand in any slot within the supported range (see `ranges`): the
+    slot's rows where given, each other open restaurant's own rate otherwise."""
+    open_ = restaurants[restaurants["status"].eq("open")]
+    base = open_.set_index("restaurant_id")["expected_orders_per_hour"]
+    zone_of = open_.set_index("restaurant_id")["zone_id"]
+    rows = demand[demand["restaurant_id"].isin(base.index)]
+    if rows.empty:
+        return
+    delta = rows["expected_orders_per_hour"].to_numpy() - base.loc[rows["restaurant_id"]].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "zone_id": zone_of.loc[rows["restaurant_id"]].to_numpy(),
+            "slot_start": rows["slot_start"].to_numpy(),
+            "delta": delta,
+            "where": (rows["where"].astype(str) + " " + rows["line"].astype(str)).to_numpy(),
+        }
+    )
+    per_slot = frame.groupby(["zone_id", "slot_start"], sort=True).agg(
+        delta=("delta", "sum"), where=("where", "first")
+    )
+    totals = base.groupby(zone_of).sum()
+    per_slot["total"] = (
+        per_slot["delta"] + totals.reindex(per_slot.index.get_level_values("zone_id")).to_numpy()
+    )
+    over = per_slot[per_slot["total"] > ranges.MAX_ZONE_ORDERS_PER_HOUR]
+    for (zone_id, slot_start), row in over.head(ROWS_PER_RULE).iterrows():
+        issues.append(
+            Issue(
+                f"zone {zone_id!r} expects {row['total']:,.0f} orders per hour in the slot "
+                f"starting {pd.Timestamp(slot_start).isoformat()} (first row: {row['where']})",
+                file=raw.label,
+                column="expected_orders_per_hour",
+                valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone and slot",
+            )
+        )
 
 
 def _demand_table(
@@ -686,7 +998,12 @@ def _demand_table(
             f"a restaurant_id from restaurants ({sample}{more})",
         )
     slot_start = c.timestamp("slot_start", timezone)
-    rate = c.number("expected_orders_per_hour", lo=0, valid="a finite number >= 0")
+    rate = c.number(
+        "expected_orders_per_hour",
+        lo=0,
+        hi=ranges.MAX_ORDERS_PER_HOUR,
+        valid=f"a finite number >= 0 and at most {ranges.MAX_ORDERS_PER_HOUR:,.0f}",
+    )
     key = pd.DataFrame({"r": rid, "s": slot_start})
     dup = (key.duplicated(keep="first") & slot_start.notna() & rid.ne("")).to_numpy()
     c.flag(
@@ -696,18 +1013,20 @@ def _demand_table(
         "one row per restaurant and slot",
     )
     n = len(raw.frame)
-    # where each row came from, for errors found once the shift is known
+    # where each row came from (the file's own line, or the Parquet row), for errors
+    # found once the shift is known
     where = pd.Categorical.from_codes(
         np.zeros(n, dtype=np.int8),
-        categories=[f"{raw.label}, {'row' if raw.parquet else 'line'}"],
+        categories=[f"{raw.label}, {'line' if raw.lines is not None else 'row'}"],
     )
-    offset = 1 if raw.parquet else 2
+    # the file's own lines (blank lines and multi-line values counted), or Parquet rows
+    line = raw.lines if raw.lines is not None else np.arange(n, dtype=np.int64) + 1
     return pd.DataFrame(
         {
             "restaurant_id": rid.reset_index(drop=True).astype(object),
             "slot_start": slot_start.reset_index(drop=True),
             "expected_orders_per_hour": rate.reset_index(drop=True).astype(float),
             "where": where,
-            "line": np.arange(n, dtype=np.int64) + offset,
+            "line": np.asarray(line, dtype=np.int64),
         }
     )

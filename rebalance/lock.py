@@ -11,6 +11,7 @@ that finds the lock taken can say who holds it (`LockHeldError`, exit 6).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import LockHeldError, LockHolder
+from .errors import LockHeldError, LockHolder, StorageError
 
 __all__ = ["RunLock", "read_holder"]
 
@@ -62,8 +63,11 @@ class RunLock:
         """Take the lock now or raise `LockHeldError` naming the holder; never waits."""
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise self._storage_error(exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -80,8 +84,11 @@ class RunLock:
             **(self.info or {}),
         }
         data = (json.dumps(holder, sort_keys=True) + "\n").encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        except OSError:
+            pass  # the lock holds without its note (a full disk): others see "not readable yet"
 
     def release(self) -> None:
         """Release the lock (closing the file releases the flock)."""
@@ -96,6 +103,24 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+    def _storage_error(self, exc: OSError) -> StorageError:
+        """A locks folder that is a file, or not writable: what is wrong and how to fix it."""
+        folder = self.path.parent
+        error = StorageError.from_os_error(exc, "create the run lock", self.path)
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST) or (folder.exists() and not folder.is_dir()):
+            hint = (
+                f"{folder} must be a folder (the run locks live there) but a file is in the way: "
+                f"move it aside (mv {folder} {folder}.old) and run again."
+            )
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = (
+                f"The run locks live in {folder}: give this user write access to it "
+                "(chmod u+w), or set [history] path to a writable place; locks go next to it."
+            )
+        else:
+            hint = error.hint
+        return StorageError(error.what, error.where, error.why, hint=hint, code=error.exit_code)
 
     def _held_error(self) -> LockHeldError:
         holder = None

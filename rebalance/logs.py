@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from .escape import visible
+
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
@@ -101,7 +103,8 @@ class TextFormatter(logging.Formatter):
         line = f"{clock} {record.levelname:<7} {head}: {text}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return redact(line)
+        # Messages quote names from the data: no escape sequence reaches the terminal.
+        return visible(redact(line))
 
 
 class _NoRunEnd(logging.Filter):

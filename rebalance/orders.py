@@ -87,10 +87,17 @@ def _sources(path: Path) -> list[Path]:
 
 def _read(path: Path, issues: list[Issue]) -> _Raw | None:
     parquet = path.suffix == ".parquet"
-    got = _read_parquet(path, ORDER_COLUMNS, issues) if parquet else _read_csv(path, issues)
-    if got is None:
-        return None
-    frame, digest = got
+    lines, header_line = None, None
+    if parquet:
+        got = _read_parquet(path, ORDER_COLUMNS, issues)
+        if got is None:
+            return None
+        frame, digest = got
+    else:
+        read = _read_csv(path, ORDER_COLUMNS, issues)
+        if read is None:
+            return None
+        frame, digest, lines, header_line = read  # lines: each row's line in the file
     header = ", ".join(c.name for c in ORDER_COLUMNS)
     missing = [c.name for c in ORDER_COLUMNS if c.name not in frame.columns]
     for column in missing:
@@ -98,7 +105,7 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
             Issue(
                 "missing column",
                 file=path.name,
-                line=None if parquet else 1,
+                line=header_line,
                 column=column,
                 valid=f"header: {header}",
             )
@@ -114,7 +121,7 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
             )
         )
         return None
-    return _Raw("orders", path, frame, parquet, digest)
+    return _Raw("orders", path, frame, parquet, digest, lines)
 
 
 def _restaurant_refs(c: _Checker, known: pd.Index) -> pd.Series:

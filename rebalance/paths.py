@@ -8,7 +8,7 @@ folder) live the run locks and the plans of `rebalance run`::
         locks/<slug>-<hash>-<shift UTC>[.dry-run].lock    one per (city, shift)
         runs/<slug>/<shift YYYYmmddTHHMM, city time>/<run id>/   a run's plan folder
 
-The slug is also the city part of a plan key (``paris@2026-11-30T19:00+01:00``) and of
+The slug is also the city part of a plan key (``paris@2026-11-30T18:00Z``) and of
 the file names posted to Slack; `slug` is its one rule.
 """
 

@@ -7,11 +7,15 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .escape import csv_frame, csv_unframe
 
 __all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "read_plan"]
 
@@ -230,13 +234,17 @@ class Plan:
 
         The files are written to a temporary sibling folder, then swapped in with
         renames, so a reader (or a crash) sees the old plan or the new one, never half.
-        An existing folder is replaced only if it holds nothing but plan files.
+        An existing folder is replaced only if it holds nothing but plan files. A
+        ``directory`` that is a symbolic link is followed: the folder it points to is
+        replaced and the link kept. A disk that is full or read-only raises
+        `StorageError` saying what and where, and leaves the previous plan (or nothing).
         """
         if not self.feasible:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
-        target = Path(directory)
+        target = _follow_link(Path(directory))
         parent = target.parent
-        parent.mkdir(parents=True, exist_ok=True)
+        with _storage_errors(target):
+            parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             if not target.is_dir():
                 raise FileExistsError(f"{target} exists and is not a folder")
@@ -249,23 +257,28 @@ class Plan:
                 )
             if not overwrite and any(target.iterdir()):
                 raise FileExistsError(f"{target} already holds a plan")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+        with _storage_errors(target):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
         try:
+            # Text cells that a spreadsheet would run as formulas get a leading ' (OWASP);
+            # read_plan gives the raw values back.
             several = self.slot_count > 1
             moves = self.moves[list(MOVES_COLUMNS)].copy()
             if several:
                 moves["slot_start"] = _iso(self.moves["slot_start"], self.timezone)
-            moves.to_csv(tmp / "moves.csv", index=False, lineterminator="\n")
+            csv_frame(moves).to_csv(tmp / "moves.csv", index=False, lineterminator="\n")
             zones = self.zones.assign(
                 **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
             )
-            zones[ZONES_COLUMNS].to_csv(tmp / "zones.csv", index=False, lineterminator="\n")
+            csv_frame(zones[ZONES_COLUMNS]).to_csv(
+                tmp / "zones.csv", index=False, lineterminator="\n"
+            )
             written = list(PLAN_FILES)
             if several:
                 slots = self.slots[SLOTS_COLUMNS].copy()
                 for column in ("slot_start", "slot_end"):
                     slots[column] = _iso(slots[column], self.timezone)
-                slots.to_csv(tmp / "slots.csv", index=False, lineterminator="\n")
+                csv_frame(slots).to_csv(tmp / "slots.csv", index=False, lineterminator="\n")
                 written.append("slots.csv")
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
             for name in written:
@@ -275,11 +288,20 @@ class Plan:
                 old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
                 old.rmdir()
                 os.replace(target, old)
-                os.replace(tmp, target)
+                try:
+                    os.replace(tmp, target)
+                except BaseException:
+                    os.replace(old, target)  # the previous plan stays, whole
+                    raise
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, target)
             _fsync_dir(parent)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno is None:
+                raise
+            raise _storage_error(exc, target) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -287,84 +309,193 @@ class Plan:
 
 
 def read_plan(directory: str | Path) -> Plan:
-    """Read a plan folder written by `Plan.write` (or `rebalance plan --out`)."""
+    """Read a plan folder written by `Plan.write` (or `rebalance plan --out`).
+
+    A missing, truncated or edited file raises `DataError` (exit 3) naming the file and
+    what is wrong with it, never a traceback.
+    """
+    from .errors import DataError, Issue
+
     folder = Path(directory)
+    valid = "a folder written by `rebalance plan --out` (write it again with that command)"
+    if not folder.is_dir():
+        raise DataError(
+            Issue(
+                "plan folder not found" if not folder.exists() else "not a folder",
+                file=str(folder),
+                valid=valid,
+            ),
+            title="not a plan folder",
+        )
     missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
     if missing:
-        from .errors import DataError, Issue
-
         raise DataError(
             [
-                Issue(
-                    f"missing plan file {name}",
-                    file=str(folder / name),
-                    valid="a folder written by `rebalance plan --out`",
-                )
+                Issue(f"missing plan file {name}", file=str(folder / name), valid=valid)
                 for name in missing
             ],
             title="not a plan folder",
         )
-    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-    zones = pd.read_csv(
-        folder / "zones.csv",
-        dtype={
-            "zone_id": str,
-            "name": str,
-            "action": str,
-            "pause_restaurants": str,
-            "pause_restaurant_names": str,
-        },
-        keep_default_na=False,
-    )
-    moves = pd.read_csv(
-        folder / "moves.csv",
-        dtype={c: "str" for c in ("courier_id", "vehicle", "from_zone", "to_zone")},
-        keep_default_na=False,
-    )
-    moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
-    tz = meta.get("timezone", "UTC")
-    shift_start = pd.Timestamp(meta["shift_start"]).tz_convert("UTC")
-    if "slot_start" in moves.columns:
-        moves["slot_start"] = pd.to_datetime(
-            moves["slot_start"], utc=True, format="ISO8601"
-        ).dt.tz_convert(tz)
-    else:
-        moves["slot_start"] = pd.Series(
-            [shift_start.tz_convert(tz)] * len(moves), dtype=f"datetime64[ns, {tz}]"
-        )
-    for column, default in _EXTENSION_DEFAULTS.items():
-        if column not in zones.columns:
-            zones[column] = default
+
+    def broken(name: str, what: str) -> DataError:
+        return DataError(Issue(what, file=str(folder / name), valid=valid), title="unreadable plan")
+
+    try:
+        meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise broken("plan.json", "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise broken(
+            "plan.json",
+            f"not valid JSON (line {exc.lineno}: {exc.msg}); the file is truncated or was edited",
+        ) from None
+    except OSError as exc:
+        raise broken("plan.json", f"cannot read: {exc.strerror or exc}") from None
+    if not isinstance(meta, dict):
+        raise broken("plan.json", "not a JSON object")
+    zone_text = ("zone_id", "name", "action", "pause_restaurants", "pause_restaurant_names")
+    zones = _read_table(folder / "zones.csv", {c: str for c in zone_text}, valid)
+    move_text = ("courier_id", "vehicle", "from_zone", "to_zone")
+    moves = _read_table(folder / "moves.csv", {c: str for c in move_text}, valid)
+    # Undo the formula guard of `Plan.write`: the plan holds the partners' raw values.
+    zones, moves = csv_unframe(zones, zone_text), csv_unframe(moves, move_text)
     slots = pd.DataFrame(columns=SLOTS_COLUMNS)
     if (folder / "slots.csv").is_file():
-        slots = pd.read_csv(folder / "slots.csv", dtype={"zone_id": str}, keep_default_na=False)
-        for column in ("slot_start", "slot_end"):
-            slots[column] = pd.to_datetime(slots[column], utc=True, format="ISO8601").dt.tz_convert(
-                tz
+        slots = csv_unframe(
+            _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
+        )
+    try:
+        tz = _timezone(meta.get("timezone", "UTC"))
+        shift_start = _utc(meta["shift_start"])
+        moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
+        if "slot_start" in moves.columns:
+            moves["slot_start"] = pd.to_datetime(
+                moves["slot_start"], utc=True, format="ISO8601"
+            ).dt.tz_convert(tz)
+        else:
+            moves["slot_start"] = pd.Series(
+                [shift_start.tz_convert(tz)] * len(moves), dtype=f"datetime64[ns, {tz}]"
             )
-        slots["marginal_minutes"] = pd.to_numeric(slots.get("marginal_minutes"), errors="coerce")
-    zones["marginal_minutes"] = pd.to_numeric(zones["marginal_minutes"], errors="coerce")
-    return Plan(
-        plan_id=meta["plan_id"],
-        city=meta["city"],
-        timezone=tz,
-        shift_start=shift_start,
-        shift_end=pd.Timestamp(meta["shift_end"]).tz_convert("UTC"),
-        status=meta["status"],
-        objective=meta.get("objective"),
-        best_bound=meta.get("best_bound"),
-        solve_seconds=meta.get("solve_seconds", 0.0),
-        inputs_sha256=meta.get("inputs_sha256", ""),
-        kpis=meta.get("kpis", {}),
-        zones=zones,
-        moves=moves,
-        message=meta.get("message", ""),
-        settings=meta.get("settings", {}),
-        timings=meta.get("timings", {}),
-        slots=slots,
-        slot_minutes=int(meta.get("slot_minutes") or 0),
-        solver=meta.get("solver", {}),
-    )
+        for column, default in _EXTENSION_DEFAULTS.items():
+            if column not in zones.columns:
+                zones[column] = default
+        if len(slots.columns) and "slot_start" in slots.columns:
+            for column in ("slot_start", "slot_end"):
+                slots[column] = pd.to_datetime(
+                    slots[column], utc=True, format="ISO8601"
+                ).dt.tz_convert(tz)
+            slots["marginal_minutes"] = pd.to_numeric(
+                slots.get("marginal_minutes"), errors="coerce"
+            )
+        zones["marginal_minutes"] = pd.to_numeric(zones["marginal_minutes"], errors="coerce")
+    except KeyError as exc:
+        raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+    try:
+        return Plan(
+            plan_id=str(meta["plan_id"]),
+            city=str(meta["city"]),
+            timezone=tz,
+            shift_start=shift_start,
+            shift_end=_utc(meta["shift_end"]),
+            status=meta["status"],
+            objective=meta.get("objective"),
+            best_bound=meta.get("best_bound"),
+            solve_seconds=meta.get("solve_seconds", 0.0),
+            inputs_sha256=meta.get("inputs_sha256", ""),
+            kpis=_table(meta.get("kpis", {})),
+            zones=zones,
+            moves=moves,
+            message=meta.get("message", ""),
+            settings=_table(meta.get("settings", {})),
+            timings=_table(meta.get("timings", {})),
+            slots=slots,
+            slot_minutes=int(meta.get("slot_minutes") or 0),
+            solver=_table(meta.get("solver", {})),
+        )
+    except KeyError as exc:
+        raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+
+
+def _read_table(path: Path, dtype: dict[str, Any], valid: str) -> pd.DataFrame:
+    """One plan CSV; a truncated or garbled file is a `DataError` naming it."""
+    from .errors import DataError, Issue
+
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell():  # `Plan.write` ends every file with a newline: no newline, cut short
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    raise ValueError("the file is truncated: its last line is incomplete")
+        return pd.read_csv(path, dtype=dtype, keep_default_na=False)
+    except (ValueError, OSError) as exc:  # pandas' EmptyDataError and ParserError included
+        raise DataError(
+            Issue(
+                f"cannot read it as a plan table ({_first_line(exc)})", file=str(path), valid=valid
+            ),
+            title="unreadable plan",
+        ) from None
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(str(value))
+    except (LookupError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown timezone {value!r}") from exc
+    return str(value)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    """An ISO 8601 timestamp with its offset, as UTC (ValueError otherwise)."""
+    if not isinstance(value, str):
+        raise ValueError(f"shift times must be ISO 8601 text, got {value!r}")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"shift time {value!r} has no UTC offset")
+    return ts.tz_convert("UTC")
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _follow_link(target: Path) -> Path:
+    """The folder a plan goes to: a symbolic link is followed (never replaced by a folder)."""
+    if not target.is_symlink():
+        return target
+    real = target.resolve()
+    if real.exists() and not real.is_dir():
+        raise FileExistsError(f"{target} is a link to {real}, which is not a folder")
+    return real
+
+
+def _storage_error(exc: OSError, target: Path) -> Exception:
+    from .errors import StorageError
+
+    return StorageError.from_os_error(exc, "write the plan folder", target)
+
+
+@contextmanager
+def _storage_errors(target: Path) -> Iterator[None]:
+    """OS errors while preparing ``target`` as `StorageError` (our own messages pass)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise _storage_error(exc, target) from exc
 
 
 def _iso(values: pd.Series, timezone: str) -> pd.Series:

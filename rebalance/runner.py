@@ -131,7 +131,9 @@ def run(
 def _open_history(config: Config) -> History:
     try:
         return History(config.history_path)
-    except Exception as exc:  # sqlite3 or OS errors: an unusable [history] path
+    except RebalanceError:  # locked past the bounded wait, corrupt, read-only: said by History
+        raise
+    except Exception as exc:  # anything else: an unusable [history] path
         raise ConfigError(
             Issue(
                 f"cannot open the history store {config.history_path}: {exc}",

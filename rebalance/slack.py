@@ -60,14 +60,18 @@ DEFAULT_TIMEOUT = 30.0
 
 #: Seconds between consecutive posts to one channel (Slack allows about one a second).
 POST_INTERVAL = 1.0
-#: Attempts of one call while Slack answers 429, and the most seconds waited in all.
+#: Attempts of one call while Slack answers 429, and the most seconds one client (one
+#: run) waits on 429s in all: a Retry-After beyond what is left is not waited out, the
+#: call fails at once saying when Slack allows the next attempt.
 RATE_LIMIT_ATTEMPTS = 5
 RATE_LIMIT_MAX_WAIT = 60.0
 #: Extra attempts of a repeatable call after a timeout, reset or 5xx.
 SAFE_RETRIES = 2
 
 #: Methods that add or change a message in a channel: these are paced.
-_POSTING = frozenset({"chat.postMessage", "chat.update", "files.completeUploadExternal"})
+_POSTING = frozenset(
+    {"chat.postMessage", "chat.update", "chat.delete", "files.completeUploadExternal"}
+)
 #: ok:false codes meaning Slack failed internally: the request may or may not have applied.
 _SERVER_SIDE = frozenset(
     {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
@@ -214,6 +218,7 @@ class SlackClient:
         self._log = log
         self._sleep = sleep
         self._last_post: dict[str, float] = {}
+        self._rate_waited = 0.0  # seconds waited on 429s by this client, all calls together
         # A private, silenced logger: slack_sdk logs failed requests at ERROR level (the
         # last-resort handler would print them) and, below DEBUG, response bodies, which
         # may echo anything. We report each call ourselves through `log`.
@@ -353,7 +358,6 @@ class SlackClient:
         channel: str | None = None,
     ) -> dict[str, Any]:
         """Run one API call with the 429 policy, pacing and (if repeatable) safe retries."""
-        waited = 0.0
         rate_limited = 0
         safe_retries = 0
         paced = channel if channel is not None and method in _POSTING else None
@@ -374,13 +378,17 @@ class SlackClient:
             if failure.kind is FailureKind.RATE_LIMITED:
                 rate_limited += 1
                 delay = failure.retry_after
-                if rate_limited < RATE_LIMIT_ATTEMPTS and waited + delay <= RATE_LIMIT_MAX_WAIT:
+                left = RATE_LIMIT_MAX_WAIT - self._rate_waited
+                if rate_limited < RATE_LIMIT_ATTEMPTS and delay <= left:
                     self._emit(f"slack: {method} rate limited; waiting {delay:g} s (Retry-After)")
                     self._sleep(delay)
-                    waited += delay
+                    self._rate_waited += delay
                     continue
-                failure.waited = waited
-                failure.detail = f"{rate_limited} attempts, waited {waited:g} s"
+                failure.waited = self._rate_waited
+                failure.detail = (
+                    f"{rate_limited} attempts, waited {self._rate_waited:g} s; "
+                    f"Slack asked for {delay:g} s more"
+                )
                 failure.args = (failure.describe(),)
                 raise failure
             if failure.ambiguous and repeatable and safe_retries < SAFE_RETRIES:
@@ -419,6 +427,15 @@ class SlackClient:
         return self._invoke(
             "chat.update",
             lambda: self._web.chat_update(**payload),
+            repeatable=True,
+            channel=channel,
+        )
+
+    def delete_message(self, *, channel: str, ts: str) -> dict[str, Any]:
+        """chat.delete of a message this bot posted; repeating it is harmless."""
+        return self._invoke(
+            "chat.delete",
+            lambda: self._web.chat_delete(channel=channel, ts=ts),
             repeatable=True,
             channel=channel,
         )
@@ -485,7 +502,8 @@ class SlackClient:
 
 
 def _retry_after_seconds(headers: Any) -> float:
-    """Retry-After in seconds (at least 1, at most the whole budget)."""
+    """Retry-After in seconds (at least 1; as Slack said, however long: the caller
+    decides whether to wait or to give up saying when to retry)."""
     value: Any = None
     for key, val in dict(headers or {}).items():
         if str(key).lower() == "retry-after":
@@ -495,8 +513,8 @@ def _retry_after_seconds(headers: Any) -> float:
     except (TypeError, ValueError):
         seconds = 1.0
     if not math.isfinite(seconds):
-        seconds = RATE_LIMIT_MAX_WAIT
-    return min(max(seconds, 1.0), RATE_LIMIT_MAX_WAIT)
+        seconds = 24 * 3600.0
+    return max(seconds, 1.0)
 
 
 def _reason_text(reason: object) -> str:

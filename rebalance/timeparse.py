@@ -13,7 +13,18 @@ import pandas as pd
 
 from .errors import TimestampError
 
-__all__ = ["floor_quarter_hour", "in_timezone", "parse_iso", "parse_timestamp", "parse_timestamps"]
+__all__ = [
+    "floor_quarter_hour",
+    "in_timezone",
+    "out_of_range",
+    "parse_iso",
+    "parse_timestamp",
+    "parse_timestamps",
+]
+
+#: Years a timestamp may have: pandas holds nanoseconds in int64 (1677-09-21 to
+#: 2262-04-11); whole years inside that, with room for any timezone offset.
+YEARS = (1678, 2261)
 
 # An offset after a time of day (a date alone, "2026-11-30", has none: its "-30" is the day).
 _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
@@ -40,7 +51,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     text = values.astype("string").fillna("")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
+    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool) & ~out_of_range(text)
     has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
     aware = iso & has_offset
     naive = iso & ~has_offset
@@ -62,6 +73,15 @@ def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     return out
 
 
+def out_of_range(values: pd.Series) -> np.ndarray:
+    """Which ISO 8601 texts name a year outside `YEARS` (9999-12-31 as "forever", 0001-...)."""
+    text = values.astype("string").fillna("")
+    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
+    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
+    inside = year.between(*YEARS).fillna(False).to_numpy(dtype=bool)
+    return iso & ~inside
+
+
 def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
     """One timestamp (ISO 8601 text, datetime or Timestamp) as an aware UTC Timestamp;
     without an offset it is wall-clock time in ``timezone`` (`in_timezone`).
@@ -69,7 +89,10 @@ def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
     Raises `TimestampError` (a ValueError) with a message an operator can act on.
     """
     if isinstance(value, pd.Timestamp | datetime):
-        return in_timezone(pd.Timestamp(value), timezone)
+        ts = pd.Timestamp(value)
+        if not YEARS[0] <= ts.year <= YEARS[1]:
+            raise TimestampError(f"{ts} is outside the supported years {YEARS[0]} to {YEARS[1]}")
+        return in_timezone(ts, timezone)
     return in_timezone(parse_iso(value), timezone)
 
 
@@ -80,6 +103,11 @@ def parse_iso(value: Any) -> pd.Timestamp:
     Raises `TimestampError` (a ValueError) with a message an operator can act on.
     """
     text = str(value).strip()
+    if out_of_range(pd.Series([text]))[0]:
+        raise TimestampError(
+            f"{text!r} is outside the supported years {YEARS[0]} to {YEARS[1]}; "
+            "expected e.g. '2026-11-30T19:00'"
+        )
     if re.fullmatch(_ISO_RE, text):
         with contextlib.suppress(ValueError):
             return pd.Timestamp(text).as_unit("ns")

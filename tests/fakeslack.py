@@ -9,6 +9,8 @@ limits the way Slack does, and has switches to misbehave::
         fake.fail("chat.postMessage", "ratelimit", retry_after=1)  # 429 once
         fake.fail("chat.postMessage", "http500")                    # 500, nothing stored
         fake.fail("chat.postMessage", "slow", delay=2.0)            # store, then answer late
+        fake.fail("chat.postMessage", "late", delay=2.0)            # store late, after the
+                                                                    # client gave up
         fake.fail("chat.postMessage", "error", error="is_archived") # ok:false
         fake.fail("conversations.join", "error", error="missing_scope", needed="channels:join")
 
@@ -238,8 +240,8 @@ class FakeSlack:
     # -------------------------------------------------------------- switches
     def fail(self, method: str, kind: str, *, times: int | None = 1, **options: Any) -> None:
         """Make the next ``times`` calls of ``method`` misbehave (kinds: ratelimit,
-        http500, slow, error)."""
-        if kind not in {"ratelimit", "http500", "slow", "error"}:
+        http500, slow, late, error)."""
+        if kind not in {"ratelimit", "http500", "slow", "late", "error"}:
             raise ValueError(f"unknown switch {kind!r}")
         with self._lock:
             self._switches.setdefault(method, []).append(_Switch(kind, times, options))
@@ -406,6 +408,16 @@ class FakeSlack:
             message["metadata"] = metadata
         message["edited"] = {"user": BOT_USER_ID, "ts": self._new_ts()}
         return {"channel": channel.id, "ts": message["ts"], "text": text}
+
+    def _m_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        message = channel.find(str(params.get("ts") or ""))
+        if message is None:
+            raise _ApiError("message_not_found")
+        if message.get("user") != BOT_USER_ID:
+            raise _ApiError("cant_delete_message")
+        channel.messages.remove(message)
+        return {"channel": channel.id, "ts": message["ts"]}
 
     @staticmethod
     def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -603,6 +615,9 @@ class _Handler(BaseHTTPRequestHandler):
                 data["response_metadata"] = {"messages": [str(self.headers.get("Authorization"))]}
             self._send(200, data)
             return
+        if switch is not None and switch.kind == "late":
+            # Slack still working on it when the client gives up: stored only later.
+            fake._stop.wait(float(switch.options.get("delay", 2.0)))
         try:
             result = fake.dispatch(method, params, self.headers.get("Authorization"))
             data = {"ok": True, **result}
@@ -668,6 +683,9 @@ class InProcessSlack:
 
     def update_message(self, **payload: Any) -> dict[str, Any]:
         return self._call("chat.update", payload)
+
+    def delete_message(self, *, channel: str, ts: str) -> dict[str, Any]:
+        return self._call("chat.delete", {"channel": channel, "ts": ts})
 
     def history(self, channel: str, *, oldest: float) -> Iterator[dict[str, Any]]:
         return self._paged(

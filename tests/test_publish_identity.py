@@ -23,10 +23,11 @@ CHANNEL = "C0PLANS"
 
 
 def test_plan_key_normalises_city_and_instant():
-    """The plan key ignores city case and seconds; it names the local minute and offset."""
+    """The plan key ignores city case, seconds and the offset: it names the UTC minute."""
     seven = pd.Timestamp("2026-11-30T19:00", tz="Europe/Paris")
     assert plan_key("Paris", seven) == plan_key(" paris ", seven + pd.Timedelta(seconds=30))
-    assert plan_key("Saint Denis", seven) == "saint-denis@2026-11-30T19:00+01:00"
+    assert plan_key("Saint Denis", seven) == "saint-denis@2026-11-30T18:00Z"
+    assert plan_key("Paris", seven) == plan_key("Paris", seven.tz_convert("America/New_York"))
     assert plan_key("Paris", seven) != plan_key("Paris", seven + pd.Timedelta(hours=1))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalance.escape import csv_frame, mrkdwn, plain
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Plan
 from rebalance.views import wording
@@ -60,8 +61,8 @@ FILES_COMMENT = "Every move and every zone of this plan, as CSV."
 
 
 def escape_mrkdwn(text: object) -> str:
-    """Escape for mrkdwn (Slack reads <, > and & as markup)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape for mrkdwn: `rebalance.escape.mrkdwn` (entities, controls and bidi)."""
+    return mrkdwn(text)
 
 
 def as_int(x: Any) -> int:
@@ -98,7 +99,7 @@ def context_block(text: str) -> dict[str, Any]:
 
 
 def _cell(text: object) -> dict[str, Any]:
-    value = str(text)
+    value = plain(text)
     return {"type": "raw_text", "text": value if value else "–"}
 
 
@@ -207,7 +208,11 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     chash = content_hash(plan)
     names = zone_names(plan)
     k = plan.kpis
-    title = f"{plan.city} · {wording.shift_window(plan, year=False)}"
+    # The city comes from a config a partner may write: plain text in the header, mrkdwn
+    # in the notification fallback (which Slack parses for mentions and links).
+    window = wording.shift_window(plan, year=False)
+    title = f"{plain(plan.city)} · {window}"
+    title_md = f"{mrkdwn(plan.city)} · {window}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
     several = plan.slot_count > 1
@@ -328,7 +333,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     blocks.append(context_block(escape_mrkdwn(footer)))
 
     fallback = cut(
-        f"{title}: coverage {wording.coverage_change(k, arrow='→', missing='–')}, "
+        f"{title_md}: coverage {wording.coverage_change(k, arrow='→', missing='–')}, "
         f"{moved} couriers moved, "
         + (
             f"{shortage} short in {as_int(k.get('zones_short'))} zone(s)."
@@ -353,7 +358,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         payloads.append(
             {
                 "channel": channel,
-                "text": cut(f"{title} (continued, {i} of {len(parts)})", MAX_FALLBACK_CHARS),
+                "text": cut(f"{title_md} (continued, {i} of {len(parts)})", MAX_FALLBACK_CHARS),
                 "blocks": part,
                 "metadata": metadata(
                     PART_EVENT_TYPE, {"plan_key": key, "content_hash": chash, "part": i}
@@ -433,12 +438,14 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     start = plan.local(plan.shift_start)
     stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
     suffix = f" [{marker}]" if marker else ""
-    when = f"{plan.city}, {start:%a %d %b %H:%M}"
+    when = f"{plain(plan.city)}, {start:%a %d %b %H:%M}"
     several = plan.slot_count > 1
     moves = plan.moves[list(MOVES_COLUMNS)].copy()
     if several:
         moves["slot_start"] = plan.moves["slot_start"].map(lambda ts: ts.isoformat())
-    zones = plan.zones.reindex(columns=ZONES_COLUMNS)
+    # The same formula guard as the plan folder's files: a partner opens these in Excel.
+    moves = csv_frame(moves)
+    zones = csv_frame(plan.zones.reindex(columns=ZONES_COLUMNS))
     files = [
         {
             "filename": f"{stem}-moves.csv",
@@ -459,7 +466,7 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
             {
                 "filename": f"{stem}-slots.csv",
                 "title": f"Slots · {when}{suffix}",
-                "content": slots.to_csv(index=False, lineterminator="\n"),
+                "content": csv_frame(slots).to_csv(index=False, lineterminator="\n"),
             }
         )
     return files

@@ -17,36 +17,68 @@ from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
 __all__ = [
+    "DUPLICATE_EVENT_TYPE",
     "EVENT_TYPE",
     "PART_EVENT_TYPE",
     "content_hash",
     "earlier_plan_keys",
     "plan_key",
+    "same_plan_key",
     "snapshot",
 ]
 
 #: Metadata event types: the parent message, and a thread part holding what did not fit.
 EVENT_TYPE = "rebalance_plan"
 PART_EVENT_TYPE = "rebalance_plan_part"
+#: A parent posted twice by a race, marked so when it could not be deleted: ignored.
+DUPLICATE_EVENT_TYPE = "rebalance_plan_duplicate"
 
 
 def plan_key(city: str, shift_start: pd.Timestamp) -> str:
-    """The identity of a (city, shift): ``paris@2026-11-30T19:00+01:00``.
+    """The identity of a (city, shift): ``paris@2026-11-30T18:00Z``.
 
-    The city is its slug (`rebalance.paths.slug`); the shift start (aware, in the
-    city's timezone) is written to the minute with its UTC offset.
+    The city is its slug (`rebalance.paths.slug`); the shift start is the instant, in
+    UTC to the minute, so the same shift written with another offset or timezone
+    (``19:00+01:00``, ``18:00Z``, ``13:00-05:00``) has the same key.
     """
-    return f"{slug(city)}@{shift_start.isoformat(timespec='minutes')}"
+    return f"{slug(city)}@{_utc_minute(shift_start)}"
+
+
+def _utc_minute(ts: pd.Timestamp) -> str:
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is None:
+        raise ValueError(f"a plan key needs an aware shift start, got {ts}")
+    return f"{ts.tz_convert('UTC'):%Y-%m-%dT%H:%M}Z"
 
 
 def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
-    """Keys this (city, shift) had before the one slug rule, when they differ: the city
-    case-folded with only blanks turned into ``-`` (``st.-louis@...``). The publisher
-    still recognises them, so a message posted before an upgrade is updated in place,
-    never posted a second time."""
+    """Keys this (city, shift) had under earlier rules, when they differ: the start with
+    its local offset (``paris@2026-11-30T19:00+01:00``), and the city case-folded with
+    only blanks turned into ``-`` (``st.-louis@...``). The publisher still recognises
+    them, so a message posted before an upgrade is updated in place, never posted a
+    second time."""
+    local = pd.Timestamp(shift_start).isoformat(timespec="minutes")
     before = re.sub(r"\s+", "-", city.strip().casefold())
-    key = f"{before}@{shift_start.isoformat(timespec='minutes')}"
-    return () if key == plan_key(city, shift_start) else (key,)
+    keys = [f"{slug(city)}@{local}", f"{before}@{local}"]
+    current = plan_key(city, shift_start)
+    return tuple(dict.fromkeys(k for k in keys if k != current))
+
+
+def same_plan_key(a: object, b: object) -> bool:
+    """Whether two plan keys name the same (city, shift), whatever offset each was written
+    with: messages posted before keys were in UTC carry ``paris@2026-11-30T19:00+01:00``."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    if a == b:
+        return True
+    city_a, _, start_a = a.partition("@")
+    city_b, _, start_b = b.partition("@")
+    if city_a != city_b:
+        return False
+    try:
+        return _utc_minute(pd.Timestamp(start_a)) == _utc_minute(pd.Timestamp(start_b))
+    except (ValueError, TypeError):
+        return False
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:

@@ -12,12 +12,27 @@ Exactly once
     metadata too, and the file message a marker in its titles, so an interrupted
     thread is finished on the next run without duplicates.
 
+Races (the channel's metadata is the truth, not any one history store)
+    Slack may store a post after the client gave up on it (a late store), and two
+    publishers with different history stores (so different run locks) may both find
+    nothing and post. So: after an ambiguous failure the channel is searched
+    repeatedly over `LATE_STORE_SECONDS` before anything is re-sent; and after every
+    post of a parent the channel is searched again: of several parents of one plan
+    key the oldest is kept and the others deleted (or, if Slack refuses, marked as
+    duplicates so no search finds them). Every publisher applies the same rule, so
+    they converge on one parent. A publisher whose parent lost that race leaves the
+    thread to the winner (its next run completes whatever is missing).
+    Plan keys compare as instants (`same_plan_key`), and the search reaches back to
+    `PUBLISH_AHEAD_DAYS` before the shift: a plan is never published earlier than
+    that, so its parent is always inside the window.
+
 Every failure is a `PublishError` (exit 5) saying why and how to retry. The plan comes
 in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by default).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,11 +55,13 @@ from .blocks import (
 )
 from .changes import describe_changes
 from .identity import (
+    DUPLICATE_EVENT_TYPE,
     EVENT_TYPE,
     PART_EVENT_TYPE,
     content_hash,
     earlier_plan_keys,
     plan_key,
+    same_plan_key,
     snapshot,
 )
 
@@ -55,8 +72,12 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishResult", "SlackApi", "publish", "target_channel"]
 
-#: How far before the shift start the channel is searched for an unrecorded parent.
-SEARCH_HOURS = 36
+#: A plan is published at most this many days before its shift starts, so the
+#: channel is searched from that far before the shift for an unrecorded parent.
+PUBLISH_AHEAD_DAYS = 14
+#: After an ambiguous failure of a post, how long Slack may still store it: the channel
+#: is searched again over this window (at least the client's timeout) before re-posting.
+LATE_STORE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,7 @@ class SlackApi(Protocol):
     def join(self, channel: str) -> dict[str, Any]: ...
     def post_message(self, **payload: Any) -> dict[str, Any]: ...
     def update_message(self, **payload: Any) -> dict[str, Any]: ...
+    def delete_message(self, *, channel: str, ts: str) -> dict[str, Any]: ...
     def history(self, channel: str, *, oldest: float) -> Iterable[dict[str, Any]]: ...
     def replies(self, channel: str, ts: str) -> Iterable[dict[str, Any]]: ...
     def upload_files(
@@ -160,6 +182,15 @@ def publish(
         payloads = [*messages, files_payload(target, files, FILES_COMMENT)]
         return PublishResult("dry-run", target, None, key, chash, 0, payloads)
 
+    ahead = plan.shift_start - pd.Timestamp.now(tz="UTC")
+    if ahead > pd.Timedelta(days=PUBLISH_AHEAD_DAYS):
+        raise PublishError(
+            f"the shift starts in {ahead.days} days: plans are published at most "
+            f"{PUBLISH_AHEAD_DAYS} days ahead (the channel is searched that far back so a "
+            "shift is never posted twice); nothing was posted",
+            hint=f"The plan is saved. Publish it again within {PUBLISH_AHEAD_DAYS} days "
+            "of the shift.",
+        )
     if client is None:
         from rebalance.slack import SlackClient
 
@@ -207,6 +238,11 @@ class _Publisher:
         self._joined = False
         self._join_error: str | None = None
         self._bot: str | None = None
+        #: False when a racing publisher's parent was kept instead of ours: its thread
+        #: is that publisher's to write.
+        self._owns_thread = True
+        #: Set when a parent was posted again after an ambiguous failure.
+        self._verify_later = False
 
     def log(self, message: str) -> None:
         if self._log is not None:
@@ -244,6 +280,8 @@ class _Publisher:
 
     def _run(self) -> PublishResult:
         record = self._publication()
+        if record is not None and record.snapshot.get("verify_parent"):
+            record = self._verify_recorded(record)
         if record is not None:
             self.version = int(record.snapshot.get("version") or 1)
             if record.content_hash == self.hash:
@@ -263,8 +301,29 @@ class _Publisher:
             return self._adopt(found)
         ts, adopted = self._post_parent()
         self._record(ts, complete=False, note=None)
+        if not self._owns_thread:
+            self.log(f"publish: another publisher posted {ts} first; its thread is its own")
+            return self.result("adopted", ts)
         self._finish_thread(ts, note=None, fresh=not adopted)
         return self.result("adopted" if adopted else "posted", ts)
+
+    def _verify_recorded(self, record: Publication) -> Publication | None:
+        """The recorded parent, checked once against the channel after a re-post: a
+        copy stored late is removed, or the older copy kept (and the record moved)."""
+        parents = self._find_parents()
+        self.log(f"publish: checking {self.key} for a copy stored late ({len(parents)} found)")
+        if not parents:
+            return record
+        keep = parents[0]
+        self._remove_duplicates(keep, parents[1:])
+        from dataclasses import replace
+
+        snap = {**record.snapshot, "verify_parent": False}
+        if str(keep["ts"]) != record.ts:
+            their = ((keep.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+            snap["thread"] = {"complete": False, "note": None}
+            record = replace(record, ts=str(keep["ts"]), content_hash=str(their or ""))
+        return self.history.save_publication(replace(record, snapshot=snap))
 
     def _revise(self, record: Publication) -> PublishResult:
         from rebalance.slack import SlackCallError
@@ -320,6 +379,9 @@ class _Publisher:
         snap = dict(self.snapshot)
         snap["version"] = self.version
         snap["thread"] = {"complete": complete, "note": note}
+        # Re-posted after an ambiguous failure: the first attempt could still be stored
+        # later than Slack should; the next run looks once more.
+        snap["verify_parent"] = self._verify_later
         self.history.save_publication(
             Publication(
                 plan_key=self.key,
@@ -334,24 +396,97 @@ class _Publisher:
         )
 
     def _search_oldest(self) -> float:
-        # A parent of this shift was posted in the hours before it, or (a crash being
-        # retried, a plan made days ahead) recently: search back from the earlier.
-        window = pd.Timedelta(hours=SEARCH_HOURS)
-        start = min(self.plan.shift_start, pd.Timestamp.now(tz="UTC")) - window
+        # No parent of this shift can be older than this: `publish` refuses earlier.
+        start = self.plan.shift_start - pd.Timedelta(days=PUBLISH_AHEAD_DAYS)
         return float(start.timestamp())
 
-    def _find_parent(self) -> dict[str, Any] | None:
-        """The newest top-level message of the channel carrying this plan key."""
+    def _find_parents(self) -> list[dict[str, Any]]:
+        """Every top-level message of the channel that is a parent of this plan key,
+        oldest first (one, unless a late store or a race posted it twice)."""
+        found = []
         for message in self._channel_call(
             lambda: list(self.client.history(self.channel, oldest=self._search_oldest()))
         ):
             meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == EVENT_TYPE
-                and (meta.get("event_payload") or {}).get("plan_key") in self.keys
+            key = (meta.get("event_payload") or {}).get("plan_key")
+            if meta.get("event_type") == EVENT_TYPE and (
+                key in self.keys or same_plan_key(key, self.key)
             ):
-                return dict(message)
-        return None
+                found.append(dict(message))
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def _find_parent(self) -> dict[str, Any] | None:
+        """The parent of this plan key in the channel (the oldest, the others removed)."""
+        parents = self._find_parents()
+        if not parents:
+            return None
+        self._remove_duplicates(parents[0], parents[1:])
+        return parents[0]
+
+    def _remove_duplicates(self, keep: dict[str, Any], others: list[dict[str, Any]]) -> None:
+        """Delete the other parents of this key; mark one as a duplicate if Slack refuses."""
+        from rebalance.slack import SlackCallError
+
+        for message in others:
+            ts = str(message["ts"])
+            try:
+                self._channel_call(
+                    functools.partial(self.client.delete_message, channel=self.channel, ts=ts)
+                )
+                self.log(
+                    f"publish: deleted {ts}, a second parent of {self.key} (kept {keep['ts']})"
+                )
+            except SlackCallError as exc:
+                if exc.error == "message_not_found":
+                    continue  # another publisher removed it already
+                text = (
+                    "(Posted twice by a race between publishers: this copy is outdated; the "
+                    "plan is the message posted just before it.)"
+                )
+                self._update_part(
+                    ts,
+                    {
+                        "channel": self.channel,
+                        "text": text,
+                        "blocks": [context_block(text)],
+                        "metadata": metadata(
+                            DUPLICATE_EVENT_TYPE, {"plan_key": self.key, "kept": str(keep["ts"])}
+                        ),
+                    },
+                )
+                self.log(f"publish: marked {ts} as a duplicate ({exc.describe()})")
+
+    def _settle(self, own_ts: str) -> tuple[str, bool]:
+        """After posting ``own_ts``: the one parent every publisher keeps (the oldest).
+
+        Returns (ts, adopted); adopted when an older parent was kept instead of ours.
+        """
+        parents = self._find_parents()
+        if not any(str(m["ts"]) == own_ts for m in parents):
+            parents = sorted([*parents, {"ts": own_ts}], key=lambda m: float(m["ts"]))
+        keep = parents[0]
+        if len(parents) > 1:
+            self._remove_duplicates(keep, parents[1:])
+        if str(keep["ts"]) == own_ts:
+            return own_ts, False
+        their = ((keep.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+        if their != self.hash:
+            self._update_parent(str(keep["ts"]))
+        self.log(f"publish: {keep['ts']} was posted first; keeping it, not {own_ts}")
+        return str(keep["ts"]), True
+
+    def _await_late_store(self) -> dict[str, Any] | None:
+        """After an ambiguous failure: search until the post shows up or the window
+        in which Slack may still store it has passed."""
+        window = max(LATE_STORE_SECONDS, self.client.timeout)
+        waited, step = 0.0, min(1.0, self.client.timeout)
+        while True:
+            self.client.wait(step)
+            waited += step
+            found = self._find_parent()
+            if found is not None or waited >= window:
+                return found
+            step = min(step * 2, window - waited)
 
     def _post_parent(self) -> tuple[str, bool]:
         """Post the parent; after an ambiguous failure, look for it before trying again.
@@ -365,7 +500,11 @@ class _Publisher:
             try:
                 response = self._channel_call(lambda: self.client.post_message(**self.parent))
                 self.log(f"publish: posted {self.key} to {self.channel} (ts {response['ts']})")
-                return str(response["ts"]), False
+                self._verify_later = last is not None
+                ts, adopted = self._settle(str(response["ts"]))
+                # After our own ambiguous first attempt, the kept parent may be that one.
+                self._owns_thread = not adopted or last is not None
+                return ts, adopted
             except SlackCallError as exc:
                 if not exc.ambiguous:
                     raise
@@ -373,8 +512,7 @@ class _Publisher:
                 self.log(
                     f"publish: {exc.describe()}; it may have been stored, looking before retrying"
                 )
-                self.client.wait(min(2.0, self.client.timeout))
-                found = self._find_parent()
+                found = self._await_late_store()
                 if found is not None:
                     their = ((found.get("metadata") or {}).get("event_payload") or {}).get(
                         "content_hash"
@@ -520,8 +658,13 @@ class _Publisher:
         retry = "Run the same command again afterwards: it never posts the plan twice."
         code = exc.error or ""
         if exc.kind is FailureKind.RATE_LIMITED:
+            # Bounded: a long Retry-After is not waited out (see rebalance.slack).
+            when = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=exc.retry_after)
             msg = f"Slack kept rate-limiting {exc.method} (HTTP 429: {exc.detail})"
-            hint = f"Wait a minute. {retry}"
+            hint = (
+                f"Slack allows the next attempt in {exc.retry_after:g} s, after "
+                f"{when:%Y-%m-%d %H:%M:%S} UTC. {retry}"
+            )
         elif exc.kind is FailureKind.REFUSED:
             msg = f"cannot connect to Slack at {self.client.base_url} ({exc.detail})"
             hint = f"Check network access (and SLACK_API_URL if set). {retry}"

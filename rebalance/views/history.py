@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from rebalance.escape import terminal, visible
 from rebalance.history import PHASES, RunRecord
 
 from .wording import coverage_change, kpi_headline, percent
@@ -28,7 +29,8 @@ def summary_line(record: RunRecord) -> str:
     where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
     body = kpi_headline(k)
     shift = _short_time(record.shift_start)
-    return f"run {record.run_id}: {record.city} {shift}: {where}; {body}"
+    # printed as rich markup: the city and channel come from a config
+    return terminal(f"run {record.run_id}: {record.city} {shift}: {where}; {body}", one_line=True)
 
 
 def runs_table(records: list[RunRecord]) -> Any:
@@ -59,7 +61,7 @@ def runs_table(records: list[RunRecord]) -> Any:
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
         table.add_row(
             r.run_id,
-            r.city,
+            terminal(r.city, one_line=True),
             _short_time(r.shift_start, "%m-%d %H:%M"),
             _took(r),
             f"[{styles.get(r.status, 'default')}]{status}[/]",
@@ -128,7 +130,7 @@ def run_details(record: RunRecord) -> Any:
     from rich.text import Text
 
     for key, value in rows:
-        table.add_row(key, Text(value))
+        table.add_row(key, Text(visible(value)))
     return table
 
 

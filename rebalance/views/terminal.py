@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rebalance.escape import terminal, visible, visible_frame
+
 from .wording import (
     attention_zones,
     coverage_change,
@@ -27,31 +29,33 @@ _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok"
 def summary_text(plan: Plan) -> str:
     """Plain-text headline: city, shift, status, and the KPIs."""
     if not plan.feasible:
-        return f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}"
+        return visible(f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}")
     k = plan.kpis
-    return "\n".join(
-        [
-            f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
-            f"coverage {coverage_change(k)}; "
-            f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
-            f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
-            f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
-        ]
+    return visible(
+        "\n".join(
+            [
+                f"{plan.city} · {shift_window(plan)} · {plan.status} in {plan.solve_seconds:.2f} s",
+                f"coverage {coverage_change(k)}; "
+                f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
+                f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
+                f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
+            ]
+        )
     )
 
 
 def plan_renderables(plan: Plan, width: int = 100) -> Any:
     """Rich renderables: KPIs, then zones needing attention, then moves."""
     from rich import box
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
+    plan = _visible(plan)
     if not plan.feasible:
         yield Panel(
-            Text(plan.message, style="bold red"),
-            title=f"{escape(plan.city)} · {shift_window(plan)} · no feasible plan",
+            Text(visible(plan.message), style="bold red"),
+            title=f"{terminal(plan.city)} · {shift_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
@@ -81,7 +85,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{escape(plan.city)}[/] · {shift_window(plan)}",
+        title=f"[bold]{terminal(plan.city)}[/] · {shift_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
@@ -219,13 +223,28 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     for zone_id, values in shown.iterrows():
         line = strip(values.to_numpy())
         heat.add_row(
-            f"{zone_id} {names.get(str(zone_id), '')}".strip(),
+            Text(f"{zone_id} {names.get(str(zone_id), '')}".strip()),
             Text(line, style="red"),
             f"{int(values.sum())} courier-slots",
         )
     if len(rows) > len(shown):
         heat.caption = f"... {len(rows) - len(shown)} more zones in slots.csv"
     yield heat
+
+
+def _visible(plan: Plan) -> Plan:
+    """The plan with control characters and bidi overrides written out in every partner
+    string (`rebalance.escape.visible`): names reach the terminal as ``Text`` (no markup)
+    or through rich's ``escape``, and no escape sequence may drive the terminal."""
+    from dataclasses import replace
+
+    return replace(
+        plan,
+        city=visible(plan.city, one_line=True),
+        zones=visible_frame(plan.zones),
+        moves=visible_frame(plan.moves),
+        slots=visible_frame(plan.slots),
+    )
 
 
 def _blank0(x: Any) -> str:

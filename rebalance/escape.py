@@ -1,0 +1,173 @@
+"""Escaping rules for text from partners and spreadsheets: one home for all of them.
+
+Names, ids and city names are hostile input. Wherever they are shown they go through
+one of these functions, chosen by where the text lands:
+
+=====================  =====================================================  ==================
+where                  what is neutralised                                    function
+=====================  =====================================================  ==================
+terminal (rich)        markup (``[bold]``, ``[/]``, ``[link=...]``) printed   `terminal`
+                       as text; control characters (ESC sequences, CR,
+                       BEL...) and bidi overrides shown as ``\\x1b``, ``\\u202e``
+terminal, plain text   control characters and bidi overrides only (for rich   `visible`
+                       ``Text`` objects and stderr messages)
+Slack mrkdwn           ``&``, ``<``, ``>`` (so no ``<!channel>``, ``<@U1>``,   `mrkdwn`
+                       ``<https://x|label>``), control and bidi characters
+Slack plain text       control and bidi characters; ``<`` ``>`` turned into   `plain`
+(headers, file         ``‹`` ``›`` so no Slack link syntax can form
+titles, table cells)
+CSV cells we write     a text cell starting with ``=``, ``+``, ``-``, ``@``,  `csv_cell`,
+                       tab or CR gets a leading ``'`` (OWASP), reversibly:    `csv_frame`;
+                       `csv_uncell` gives the raw value back                  `csv_uncell`
+=====================  =====================================================  ==================
+
+Numbers are data, not formulas: `csv_frame` only touches text columns, so
+``-1.5`` in a numeric column is written as ``-1.5``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas only for the frame helpers: the terminal rules stay light
+    import pandas as pd
+
+__all__ = [
+    "csv_cell",
+    "csv_frame",
+    "csv_uncell",
+    "csv_unframe",
+    "mrkdwn",
+    "plain",
+    "terminal",
+    "visible",
+    "visible_frame",
+]
+
+# C0 controls except tab and newline, DEL and C1 controls, the bidi embeddings,
+# overrides and isolates, the directional marks, and the line/paragraph separators.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+# In one-line places (a table cell, a title) newlines and tabs are unsafe too.
+_UNSAFE_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _show(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: object, *, one_line: bool = False) -> str:
+    """``text`` with control characters and bidi overrides written out (``\\x1b``).
+
+    Nothing left can move the cursor, recolour the terminal, ring the bell, open a
+    hyperlink or reverse the reading order. Newlines and tabs are kept unless
+    ``one_line``.
+    """
+    pattern = _UNSAFE_LINE if one_line else _UNSAFE
+    return pattern.sub(_show, str(text))
+
+
+def terminal(text: object, *, one_line: bool = False) -> str:
+    """``text`` safe inside rich markup: tags print as text, controls are written out."""
+    from rich.markup import escape
+
+    safe = visible(text, one_line=one_line)
+    if safe.endswith("\\"):
+        # A trailing backslash would escape the tag that follows in the caller's markup
+        # (rich's own escape doubles it, which then shows twice); a zero-width space
+        # keeps it apart and prints as nothing.
+        safe += "\u200b"
+    return escape(safe)
+
+
+def mrkdwn(text: object) -> str:
+    """``text`` safe inside Slack mrkdwn (also the ``text`` fallback of a message).
+
+    ``&``, ``<`` and ``>`` become entities, so no mention (``<!channel>``, ``<@U123>``,
+    ``<!subteam^S1>``), link (``<https://x|label>``) or date token can be formed.
+    """
+    text = visible(text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: object) -> str:
+    """``text`` safe where Slack shows plain text (headers, file titles, table cells)."""
+    return visible(text, one_line=True).replace("<", "‹").replace(">", "›")
+
+
+def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are `visible` on one line (numbers untouched):
+    for views that show them as rich ``Text``, where markup is not parsed."""
+    out = frame.copy()
+    for column in _text_columns(frame, None):
+        out[column] = [
+            v if not isinstance(v, str) else visible(v, one_line=True) for v in out[column]
+        ]
+    return out
+
+
+# ------------------------------------------------------------------------- CSV
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_quote(value: str) -> bool:
+    # A value that already starts with ' followed by what we would escape gets one
+    # more ', so that `csv_uncell` can tell our ' from the partner's.
+    while value.startswith("'"):
+        value = value[1:]
+    return value.startswith(FORMULA_STARTS)
+
+
+def csv_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run: ``'`` before a formula start (OWASP)."""
+    return "'" + value if _needs_quote(value) else value
+
+
+def csv_uncell(value: str) -> str:
+    """The raw value of a cell written by `csv_cell` (the inverse, for our reader)."""
+    if value.startswith("'") and _needs_quote(value[1:]):
+        return value[1:]
+    return value
+
+
+def _text_columns(frame: pd.DataFrame, columns: Iterable[str] | None) -> list[str]:
+    import pandas as pd
+
+    if columns is not None:
+        return [c for c in columns if c in frame.columns]
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+    ]
+
+
+def csv_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are safe to open in a spreadsheet.
+
+    Only text columns (``columns``, or every object/string column) change: numbers
+    such as ``-1.5`` stay numbers.
+    """
+    out = frame.copy()
+    for column in _text_columns(frame, columns):
+        values = out[column]
+        text = values.astype(object).where(values.notna(), None)
+        out[column] = [v if v is None else csv_cell(str(v)) for v in text]
+    return out
+
+
+def csv_unframe(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` read back from a `csv_frame` file, with the raw values of ``columns``."""
+    out = frame.copy()
+    for column in columns:
+        if column in out.columns:
+            out[column] = [v if not isinstance(v, str) else csv_uncell(v) for v in out[column]]
+    return out

@@ -1,0 +1,197 @@
+"""Hostile or broken input files end in exit 3 naming file and line, never a crash.
+
+One malformed file per rule lives in tests/data/bad/<Rule>/; files a spreadsheet
+produces that must load as if clean live in tests/data/accepted/<Rule>/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import DATA, SHIFT, VALID, city_with
+
+from rebalance import DataError, load
+from rebalance.cli import app
+
+ACCEPTED = DATA / "accepted"
+
+
+def problems(tmp_path, rule):
+    """Load the valid city overlaid with bad/<rule>; return the problems and the message."""
+    with pytest.raises(DataError) as info:
+        load(city_with(tmp_path, rule))
+    return info.value.problems, str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "file", "line", "words"),
+    [
+        ("TooManyFields", "zones.csv", 5, "7 fields where the header has 6"),
+        ("TooFewFields", "zones.csv", 4, "3 fields where the header has 6"),
+        ("UnterminatedQuote", "zones.csv", 4, "never closed"),
+        ("SepLineNotComma", "restaurants.csv", 1, "separated by ';'"),
+    ],
+)
+def test_structural_problem_names_the_line(tmp_path, rule, file, line, words):
+    """A broken CSV shape is one problem naming the file and the line, and what is valid."""
+    found, text = problems(tmp_path, rule)
+    assert len(found) == 1, text
+    assert (found[0].file, found[0].line) == (file, line), text
+    assert words in text and found[0].valid
+
+
+def test_semicolon_export_is_said_once_with_the_header(tmp_path):
+    """A ';' export with decimal commas gets one message showing the header found."""
+    found, text = problems(tmp_path, "SemicolonSeparated")
+    assert len(found) == 1, text
+    assert (found[0].file, found[0].line) == ("restaurants.csv", 1)
+    assert "separated by ';'" in text
+    assert "restaurant_id;name;zone_id;status;expected_orders_per_hour" in text
+    assert "missing column" not in text
+
+
+def test_lines_count_blank_lines_and_multiline_values(tmp_path):
+    """After blank lines and a value spanning two lines, the line is the file's line."""
+    found, text = problems(tmp_path, "BadValueAfterBlankLines")
+    assert [(p.line, p.column) for p in found] == [(8, "max_couriers")], text
+
+
+def test_missing_column_shows_the_header_found(tmp_path):
+    """A missing column says which header was found, so a renamed column is obvious."""
+    found, _ = problems(tmp_path, "MissingColumn")
+    assert "header found: courier_id, zone_id, available_from" in (found[0].valid or "")
+
+
+@pytest.mark.parametrize(
+    "rule", ["CrOnlyLineEndings", "CrLfLineEndings", "SepCommaLine", "TrailingEmptyColumns"]
+)
+def test_spreadsheet_quirks_load_like_the_clean_file(tmp_path, rule):
+    """CR or CRLF line endings, Excel's sep=, line and empty trailing columns and rows load as clean data."""
+    city = tmp_path / rule
+    shutil.copytree(VALID, city)
+    for file in (ACCEPTED / rule).iterdir():
+        shutil.copy(file, city / file.name)
+    got, clean = load(city), load(VALID)
+    for name in ("zones", "restaurants", "couriers"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(clean, name))
+
+
+def test_table_that_is_a_folder(tmp_path):
+    """A zones.csv that is a folder is an input error naming it, not a crash."""
+    city = city_with(tmp_path)
+    (city / "zones.csv").unlink()
+    (city / "zones.csv").mkdir()
+    with pytest.raises(DataError, match=r"zones\.csv: is a folder, not a file"):
+        load(city)
+
+
+def test_unreadable_table(tmp_path, monkeypatch):
+    """A table this user may not read is an input error saying so (root ignores chmod: injected)."""
+    city = city_with(tmp_path)
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "couriers.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(DataError, match=r"couriers\.csv: cannot read file: Permission denied"):
+        load(city)
+
+
+@pytest.mark.parametrize("rule", ["TooManyFields", "SemicolonSeparated", "UnterminatedQuote"])
+def test_cli_exits_3_with_the_line(tmp_path, rule):
+    """`rebalance validate` exits 3 on a broken file and names it; no traceback."""
+    result = CliRunner().invoke(app, ["validate", str(city_with(tmp_path, rule))])
+    assert result.exit_code == 3, result.output
+    assert "line" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("rule", "file", "line", "column", "valid"),
+    [
+        ("OrdersTooLarge", "restaurants.csv", 3, "expected_orders_per_hour", "at most 10,000"),
+        ("PriorityTooLarge", "zones.csv", 3, "priority", "at most 1,000"),
+        ("CapTooLarge", "zones.csv", 6, "max_couriers", "0 to 1,000,000"),
+        ("ZoneDemandTooLarge", "restaurants.csv", 5, "expected_orders_per_hour", "per zone"),
+        ("TimestampYear9999", "couriers.csv", 6, "available_until", "1678 to 2261"),
+        ("TimestampYear0001", "couriers.csv", 3, "available_from", "1678 to 2261"),
+    ],
+)
+def test_absurd_values_are_refused_with_the_range(tmp_path, rule, file, line, column, valid):
+    """Finite but absurd numbers and years are refused at load, naming the supported range."""
+    found, text = problems(tmp_path, rule)
+    assert [(p.file, p.line, p.column) for p in found] == [(file, line, column)], text
+    assert valid in (found[0].valid or "")
+
+
+# Utf8Bom predates tests/data/accepted: a BOM is accepted (test_inputs.py).
+BAD_RULES = sorted(p.name for p in (DATA / "bad").iterdir() if p.name != "Utf8Bom")
+
+
+@pytest.mark.parametrize("rule", BAD_RULES)
+def test_validate_never_says_ok_to_what_plan_refuses(tmp_path, rule):
+    """For every malformed file, validate and plan both exit 3 (never OK, never a crash)."""
+    city = city_with(tmp_path, rule)
+    checked = CliRunner().invoke(app, ["validate", str(city), "--shift-start", SHIFT])
+    planned = CliRunner().invoke(app, ["plan", str(city), "--shift-start", SHIFT])
+    assert (checked.exit_code, planned.exit_code) == (3, 3), checked.output + planned.output
+
+
+@pytest.mark.parametrize("rule", sorted(p.name for p in ACCEPTED.iterdir()))
+def test_accepted_quirks_plan(tmp_path, rule):
+    """Every accepted spreadsheet quirk also plans (exit 0)."""
+    city = tmp_path / rule
+    shutil.copytree(VALID, city)
+    for file in (ACCEPTED / rule).iterdir():
+        shutil.copy(file, city / file.name)
+    result = CliRunner().invoke(app, ["plan", str(city), "--shift-start", SHIFT])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_timestamp_outside_the_years(tmp_path, tz):
+    """A Parquet timestamp column holding year 9999 is refused naming the row, not a crash."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    city = city_with(tmp_path)
+    frame = pd.read_csv(city / "couriers.csv", dtype=str, keep_default_na=False)
+    n = len(frame)
+    table = pa.table(
+        {
+            **{c: frame[c] for c in ("courier_id", "zone_id", "vehicle", "status")},
+            "available_from": pa.array([dt.datetime(2026, 11, 30, 17)] * n, pa.timestamp("us", tz)),
+            "available_until": pa.array([dt.datetime(9999, 12, 31)] * n, pa.timestamp("us", tz)),
+        }
+    )
+    pq.write_table(table, city / "couriers.parquet")
+    (city / "couriers.csv").unlink()
+    with pytest.raises(DataError) as info:
+        load(city)
+    first = info.value.problems[0]
+    assert (first.file, first.row, first.column) == ("couriers.parquet", 1, "available_until")
+    assert "1678 to 2261" in (first.valid or "")
+
+
+def test_absurd_config_in_the_data_folder(tmp_path):
+    """A rebalance.toml with shortage_minutes = 1e20 is refused by validate, naming the key."""
+    result = CliRunner().invoke(app, ["validate", str(city_with(tmp_path, "ShortageCostTooLarge"))])
+    assert result.exit_code == 3
+    assert "costs.shortage_minutes" in result.output and "100,000" in result.output
+
+
+def test_zone_demand_in_one_slot_is_bounded(tmp_path):
+    """demand.csv rows that push one zone past the supported demand in a slot name the zone and slot."""
+    found, text = problems(tmp_path, "SlotDemandTooLarge")
+    assert len(found) == 1, text
+    assert found[0].file == "demand.csv" and found[0].column == "expected_orders_per_hour"
+    assert "'0002'" in found[0].message and "demand.csv, line 2" in found[0].message
+    assert "per zone and slot" in (found[0].valid or "")

@@ -1,0 +1,192 @@
+"""Hostile text (names from partners and spreadsheets) prints as text everywhere.
+
+tests/data/hostile is a valid city whose names and ids carry rich markup, terminal
+escape sequences, bidi overrides, Slack mentions and links, and spreadsheet formulas.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+from typer.testing import CliRunner
+from util import DATA
+
+from rebalance import load, solve
+from rebalance.cli import app
+from rebalance.config import load_config
+from rebalance.escape import (
+    FORMULA_STARTS,
+    csv_cell,
+    csv_frame,
+    csv_uncell,
+    mrkdwn,
+    plain,
+    terminal,
+    visible,
+)
+from rebalance.plan import read_plan
+
+HOSTILE = DATA / "hostile"
+SHIFT = "2026-11-30T19:00"
+UNSAFE = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))] + [
+    "\u202e",
+    "\u202d",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
+SLACK_SYNTAX = ("<!", "<@", "<#", "<http", "<mailto", "|")
+
+
+def _render(markup: str) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None, force_terminal=False).print(markup)
+    return out.getvalue().rstrip("\n")
+
+
+@given(st.text())
+def test_terminal_markup_prints_the_text_itself(text):
+    """Any string through `terminal`, alone or inside our own tags, renders as its visible form."""
+    shown = visible(text, one_line=True)
+    assert _render(terminal(text, one_line=True)).replace("\u200b", "") == shown
+    inside = _render(f"[bold]{terminal(text, one_line=True)}[/] · [dim]end[/]")
+    assert inside.replace("\u200b", "") == f"{shown} · end"
+
+
+@given(st.text())
+def test_visible_leaves_no_control_or_bidi_character(text):
+    """`visible(one_line=True)` writes out every control and bidi character."""
+    shown = visible(text, one_line=True)
+    assert not any(ch in shown for ch in [*UNSAFE, "\n", "\t"])
+
+
+@given(st.text())
+def test_mrkdwn_leaves_no_slack_markup(text):
+    """`mrkdwn` output has no < or > (so no mention or link) and no control character."""
+    safe = mrkdwn(text)
+    assert "<" not in safe and ">" not in safe
+    assert not any(ch in safe for ch in UNSAFE)
+
+
+@given(st.text())
+def test_plain_is_one_line_without_angle_brackets(text):
+    """`plain` (headers, file titles, table cells) is one line with no < or >."""
+    safe = plain(text)
+    assert not any(ch in safe for ch in ["<", ">", "\n", *UNSAFE])
+
+
+@given(st.text())
+def test_csv_cell_is_reversible_and_never_a_formula(text):
+    """`csv_cell` never starts with a formula character, and `csv_uncell` gives the value back."""
+    cell = csv_cell(text)
+    assert not cell.startswith(FORMULA_STARTS)
+    assert csv_uncell(cell) == text
+
+
+def test_numbers_are_data_not_formulas():
+    """A negative number in a numeric column is written as is; text columns are guarded."""
+    frame = pd.DataFrame({"id": ["-R1", "R2"], "minutes": [-1.5, 2.0]})
+    guarded = csv_frame(frame)
+    assert guarded["id"].tolist() == ["'-R1", "R2"]
+    assert guarded["minutes"].tolist() == [-1.5, 2.0]
+    assert guarded.to_csv(index=False).splitlines()[1] == "'-R1,-1.5"
+
+
+@pytest.fixture(scope="module")
+def hostile_plan(tmp_path_factory) -> Path:
+    """The hostile city planned and written to a plan folder."""
+    config = load_config(HOSTILE / "rebalance.toml")
+    out = tmp_path_factory.mktemp("hostile") / "plan"
+    return solve(load(HOSTILE, config), config, SHIFT).write(out)
+
+
+def test_terminal_shows_hostile_names_as_text():
+    """`rebalance plan` prints markup and escape sequences from names as text, no ESC byte."""
+    result = CliRunner().invoke(app, ["plan", str(HOSTILE), "--shift-start", SHIFT])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "[bold red]Louvre[/]" in result.output
+    assert "<!channel> Paris [/] \\x1b[31m" in result.output
+    assert "\\x1b[2J" in result.output
+
+
+def test_plan_files_guard_formulas_and_read_back_raw(hostile_plan):
+    """moves.csv and zones.csv carry no cell a spreadsheet would run; read_plan gives raw ids."""
+    for name in ("moves.csv", "zones.csv"):
+        frame = pd.read_csv(hostile_plan / name, dtype=str, keep_default_na=False)
+        for column in frame.columns:
+            cells = frame[column]
+            numeric = pd.to_numeric(cells, errors="coerce").notna() | cells.eq("")
+            assert not cells[~numeric].str.startswith(FORMULA_STARTS).any(), (name, column)
+    plan = read_plan(hostile_plan)
+    assert {"-1+1", "=1+1", "'=already"} <= set(plan.moves["courier_id"])
+    assert "=Z3" in set(plan.zones["zone_id"])
+    assert plan.zones.set_index("zone_id").loc["Z1", "pause_restaurants"] == "@R1"
+
+
+def test_slack_payloads_carry_no_mention_link_or_control(hostile_plan):
+    """Every text of every payload (fallback, blocks, file titles) is escaped; CSVs are guarded."""
+    from rebalance.publish import publish
+
+    result = publish(
+        read_plan(hostile_plan),
+        config=load_config(HOSTILE / "rebalance.toml"),
+        channel="C0PLANS",
+        dry_run=True,
+    )
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    texts = list(strings(result.payloads))
+    assert any("Paris" in t for t in texts)
+    for text in texts:
+        assert not any(s in text for s in SLACK_SYNTAX[:5]), text
+        assert not any(ch in text for ch in UNSAFE), repr(text)
+    parent = result.payloads[0]
+    assert parent["text"].startswith("&lt;!channel&gt; Paris")
+    json.dumps(result.payloads)  # serialisable as sent
+
+
+def test_uploaded_csvs_are_guarded(hostile_plan):
+    """The CSVs uploaded to the thread neutralise formulas as the plan folder does."""
+    from rebalance.publish.blocks import build_files
+
+    for upload in build_files(read_plan(hostile_plan)):
+        frame = pd.read_csv(io.StringIO(upload["content"]), dtype=str, keep_default_na=False)
+        for column in frame.columns:
+            cells = frame[column]
+            numeric = pd.to_numeric(cells, errors="coerce").notna() | cells.eq("")
+            assert not cells[~numeric].str.startswith(FORMULA_STARTS).any(), column
+        assert "<" not in upload["title"] and "\x1b" not in upload["title"]
+
+
+def test_error_messages_do_not_drive_the_terminal(tmp_path):
+    """An error quoting a hostile value (exit 3) writes its escape sequences out."""
+    city = tmp_path / "city"
+    city.mkdir()
+    for f in HOSTILE.iterdir():
+        (city / f.name).write_bytes(f.read_bytes())
+    text = (city / "zones.csv").read_text().replace("48.8604", "\x1b[31m")
+    (city / "zones.csv").write_text(text)
+    result = CliRunner().invoke(app, ["validate", str(city)])
+    assert result.exit_code == 3
+    assert "\x1b" not in result.output and "\\x1b[31m" in result.output

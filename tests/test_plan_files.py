@@ -1,0 +1,239 @@
+"""Plan folders on a failing disk or after damage: clear exit codes, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from util import SHIFT, VALID
+
+from rebalance import DataError, load, solve
+from rebalance.cli import app
+from rebalance.plan import PLAN_FILES, read_plan
+
+
+@pytest.fixture(scope="module")
+def solved():
+    """The valid sample city, planned once."""
+    return solve(load(VALID), None, SHIFT)
+
+
+@pytest.fixture
+def plan_dir(solved, tmp_path) -> Path:
+    """A freshly written plan folder."""
+    return solved.write(tmp_path / "plan")
+
+
+def _damage(path: Path, how: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    if how == "truncate":
+        # cut inside a line, as a full disk or a killed copy leaves it
+        path.write_text(text[: text.index("\n", len(text) // 2) - 2], encoding="utf-8")
+    elif how == "empty":
+        path.write_text("", encoding="utf-8")
+    elif how == "binary":
+        path.write_bytes(b"\xff\xfe\x00garbage")
+
+
+@pytest.mark.parametrize(
+    ("file", "how", "words"),
+    [
+        ("plan.json", "truncate", "not valid JSON"),
+        ("plan.json", "empty", "not valid JSON"),
+        ("plan.json", "binary", "not UTF-8"),
+        ("zones.csv", "truncate", "truncated"),
+        ("zones.csv", "empty", "cannot read it as a plan table"),
+        ("moves.csv", "binary", "cannot read it as a plan table"),
+    ],
+)
+def test_damaged_plan_file_is_named(plan_dir, file, how, words):
+    """A truncated, empty or binary plan file is a DataError naming that file."""
+    _damage(plan_dir / file, how)
+    with pytest.raises(DataError) as info:
+        read_plan(plan_dir)
+    assert info.value.problems[0].file == str(plan_dir / file)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda m: m.pop("shift_start"), "lacks the key 'shift_start'"),
+        (lambda m: m.update(shift_start="tomorrow"), "invalid value"),
+        (lambda m: m.update(shift_start=5), "ISO 8601"),
+        (lambda m: m.update(timezone="Mars/Olympus"), "unknown timezone"),
+        (lambda m: m.update(status="great"), "unknown plan status"),
+        (lambda m: m.update(kpis=[1, 2]), "JSON object"),
+    ],
+)
+def test_edited_plan_json_is_refused(plan_dir, edit, words):
+    """A plan.json with a key missing or a wrong value names the file and the problem."""
+    meta = json.loads((plan_dir / "plan.json").read_text())
+    edit(meta)
+    (plan_dir / "plan.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=words):
+        read_plan(plan_dir)
+
+
+def test_plan_json_that_is_not_an_object(plan_dir):
+    """A plan.json holding a list is refused, not indexed."""
+    (plan_dir / "plan.json").write_text("[]\n")
+    with pytest.raises(DataError, match="not a JSON object"):
+        read_plan(plan_dir)
+
+
+def test_publish_of_a_corrupt_plan_exits_3(plan_dir):
+    """`rebalance publish` on a truncated plan.json exits 3 naming it, without a traceback."""
+    _damage(plan_dir / "plan.json", "truncate")
+    for args in (["--dry-run"], ["--channel", "C1"]):
+        result = CliRunner().invoke(app, ["publish", str(plan_dir), *args])
+        assert result.exit_code == 3, result.output
+        assert "plan.json" in result.output and "Traceback" not in result.output
+
+
+def test_plan_path_that_is_a_file(tmp_path):
+    """A plan 'folder' that is a file is refused as not a folder."""
+    (tmp_path / "plan").write_text("x")
+    with pytest.raises(DataError, match="not a folder"):
+        read_plan(tmp_path / "plan")
+
+
+def test_round_trip_still_reads(plan_dir, solved):
+    """An undamaged folder reads back the same plan."""
+    back = read_plan(plan_dir)
+    assert back.plan_id == solved.plan_id and back.shift_start == solved.shift_start
+    assert set(PLAN_FILES) <= {p.name for p in plan_dir.iterdir()}
+
+
+def _leftovers(*folders: Path) -> list[str]:
+    """Temporary or backup folders a write may have left behind."""
+    return [p.name for f in folders for p in f.iterdir() if p.name.startswith(".")]
+
+
+def test_out_that_is_a_link_is_followed(solved, tmp_path):
+    """--out as a symlink to a plan folder replaces that folder's plan and keeps the link."""
+    real = solved.write(tmp_path / "real" / "plan")
+    link = tmp_path / "latest"
+    link.symlink_to(real, target_is_directory=True)
+    (real / "plan.json").write_text("{}\n")  # an older plan
+    solved.write(link)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert read_plan(link).plan_id == solved.plan_id
+    assert _leftovers(tmp_path, real.parent) == []
+
+
+def test_out_that_is_a_dangling_link_creates_its_target(solved, tmp_path):
+    """A link to a folder that does not exist yet gets the plan written where it points."""
+    link = tmp_path / "latest"
+    link.symlink_to(tmp_path / "plans" / "today")
+    (tmp_path / "plans").mkdir()
+    solved.write(link)
+    assert link.is_symlink() and read_plan(tmp_path / "plans" / "today").plan_id == solved.plan_id
+
+
+def test_out_that_links_to_a_file_is_refused(solved, tmp_path):
+    """A link to a file is refused clearly (exit 2 in the CLI), and nothing is written."""
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "out").symlink_to(tmp_path / "notes.txt")
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2 and "not a folder" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine" and _leftovers(tmp_path) == []
+
+
+def _fail_on(monkeypatch, target: str, err: int, name: str = "") -> None:
+    """Make one filesystem call raise OSError(err) (a full or read-only disk)."""
+    import os
+    import tempfile
+
+    def boom(*args, **kwargs):
+        raise OSError(err, os.strerror(err), name or None)
+
+    if target == "csv":
+        import pandas as pd
+
+        real = pd.DataFrame.to_csv
+
+        def to_csv(self, path=None, *args, **kwargs):
+            if path is not None and str(path).endswith("zones.csv"):
+                boom()
+            return real(self, path, *args, **kwargs)
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    elif target == "mkdtemp":
+        monkeypatch.setattr(tempfile, "mkdtemp", boom)
+    elif target == "swap":
+        real_replace = os.replace
+        calls = []
+
+        def replace(src, dst):
+            calls.append((src, dst))
+            if len(calls) == 2:  # the new plan into place, after the old one moved aside
+                boom()
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+
+
+def test_full_disk_leaves_the_previous_plan(solved, plan_dir, monkeypatch):
+    """ENOSPC while writing: StorageError saying what and where; the old plan intact, no temp folder."""
+    from rebalance.errors import StorageError
+
+    before = {p.name: p.read_bytes() for p in plan_dir.iterdir()}
+    _fail_on(monkeypatch, "csv", 28)
+    with pytest.raises(StorageError) as info:
+        solved.write(plan_dir)
+    assert info.value.exit_code == 1
+    assert "No space left on device" in str(info.value) and str(plan_dir) in str(info.value)
+    assert {p.name: p.read_bytes() for p in plan_dir.iterdir()} == before
+    assert _leftovers(plan_dir.parent) == []
+
+
+def test_failed_swap_puts_the_previous_plan_back(solved, plan_dir, monkeypatch):
+    """If the new folder cannot be renamed into place, the previous plan is restored whole."""
+    from rebalance.errors import StorageError
+
+    before = {p.name: p.read_bytes() for p in plan_dir.iterdir()}
+    _fail_on(monkeypatch, "swap", 5)
+    with pytest.raises(StorageError):
+        solved.write(plan_dir)
+    assert {p.name: p.read_bytes() for p in plan_dir.iterdir()} == before
+    assert _leftovers(plan_dir.parent) == []
+
+
+def test_read_only_disk_is_exit_3_in_the_cli(tmp_path, monkeypatch):
+    """`plan --out` on a read-only filesystem exits 3 naming the folder, no traceback."""
+    _fail_on(monkeypatch, "mkdtemp", 30, str(tmp_path / "out"))
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 3, result.output
+    assert "cannot write the plan folder" in result.output and "read-only" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_read_only_folder(solved, tmp_path):
+    """A real read-only folder (chmod 555) refuses the plan with exit 3 and writes nothing."""
+    from rebalance.errors import StorageError
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        probe = folder / ".probe"
+        try:
+            probe.mkdir()
+        except PermissionError:
+            pass
+        else:
+            probe.rmdir()
+            pytest.skip("running as root: chmod does not stop writes (see the injected tests)")
+        with pytest.raises(StorageError) as info:
+            solved.write(folder / "plan")
+        assert info.value.exit_code == 3 and "Permission denied" in str(info.value)
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)

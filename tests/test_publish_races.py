@@ -1,0 +1,224 @@
+"""Exactly once under races: late stores, two publishers, other offsets, long 429s.
+
+Against the fake Slack server over real HTTP (tests/fakeslack.py), client timeout 1 s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import SHIFT, VALID
+
+from rebalance.cli import app
+from rebalance.config import Config
+from rebalance.errors import PublishError
+from rebalance.history import History
+from rebalance.inputs import load
+from rebalance.optimize import solve
+from rebalance.plan import read_plan
+from rebalance.publish import EVENT_TYPE, plan_key, publish
+
+CHANNEL = "C0PLANS"
+
+
+@pytest.fixture(scope="module")
+def plan_dir(tmp_path_factory) -> Path:
+    """The valid sample city's plan, written once."""
+    return solve(load(VALID), None, SHIFT).write(tmp_path_factory.mktemp("races") / "plan")
+
+
+def _publish(plan_dir: Path, store: History, **kw):
+    return publish(read_plan(plan_dir), config=Config(), channel=CHANNEL, history=store, **kw)
+
+
+def _parents(fake) -> list[dict]:
+    return [
+        m
+        for m in fake.messages(CHANNEL)
+        if (m.get("metadata") or {}).get("event_type") == EVENT_TYPE
+    ]
+
+
+def test_late_store_within_the_window_is_adopted(plan_dir, slack_env, tmp_path):
+    """Slack stores the post 2 s after the client gave up (1 s): found, not posted again."""
+    slack_env.fail("chat.postMessage", "late", delay=3.0)
+    with History(tmp_path / "h.sqlite3") as store:
+        result = _publish(plan_dir, store)
+    assert result.action == "adopted"
+    assert [m["ts"] for m in _parents(slack_env)] == [result.ts]
+    parent_posts = [
+        params
+        for method, params in slack_env.calls
+        if method == "chat.postMessage" and not params.get("thread_ts")
+    ]
+    assert len(parent_posts) == 1  # the parent was never re-sent
+
+
+def test_late_store_after_a_repost_is_removed(plan_dir, slack_env, tmp_path, monkeypatch):
+    """A copy Slack stores even after the search window is removed by the next run: one parent."""
+    monkeypatch.setattr("rebalance.publish.protocol.LATE_STORE_SECONDS", 0.5)
+    slack_env.fail("chat.postMessage", "late", delay=3.0)
+    with History(tmp_path / "h.sqlite3") as store:
+        first = _publish(plan_dir, store)
+        assert first.action == "posted"  # nothing found within the window: posted again
+        time.sleep(2.5)  # now the first attempt lands too
+        assert len(_parents(slack_env)) == 2
+        again = _publish(plan_dir, store)
+    [kept] = _parents(slack_env)
+    assert again.ts == kept["ts"]
+    assert "chat.delete" in slack_env.methods()
+
+
+def test_two_publishers_with_different_stores_converge(plan_dir, slack_env, tmp_path):
+    """Two publishers (own history, own lock) racing on one shift leave one parent and agree."""
+    # Both searches are answered slowly, from the state at request time: both find nothing.
+    slack_env.fail("conversations.history", "slow", delay=0.4, times=2)
+    results: dict[str, object] = {}
+
+    def go(name: str) -> None:
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            try:
+                results[name] = _publish(plan_dir, store)
+            except Exception as exc:  # pragma: no cover - reported by the assert below
+                results[name] = exc
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    parent_posts = [
+        params
+        for method, params in slack_env.calls
+        if method == "chat.postMessage" and not params.get("thread_ts")
+    ]
+    assert len(parent_posts) == 2, "the race did not happen"
+    [parent] = _parents(slack_env)
+    assert {r.ts for r in results.values()} == {parent["ts"]}, results  # type: ignore[union-attr]
+    for name in ("a", "b"):
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            assert store.publication(results[name].plan_key, CHANNEL).ts == parent["ts"]  # type: ignore[union-attr]
+    files = [m for m in slack_env.replies(parent["ts"]) if m.get("files")]
+    assert len(files) == 1  # the winner wrote the thread, once
+
+
+def test_a_duplicate_that_cannot_be_deleted_is_marked(plan_dir, slack_env, tmp_path):
+    """When Slack refuses to delete the second parent, it is marked and no longer found."""
+    slack_env.fail("conversations.history", "slow", delay=0.4, times=2)
+    slack_env.fail("chat.delete", "error", error="cant_delete_message", times=None)
+
+    def go(name: str) -> None:
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            _publish(plan_dir, store)
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(_parents(slack_env)) == 1
+    marked = [
+        m
+        for m in slack_env.messages(CHANNEL)
+        if (m.get("metadata") or {}).get("event_type") == "rebalance_plan_duplicate"
+    ]
+    assert len(marked) == 1 and "Posted twice" in marked[0]["text"]
+
+
+def test_key_is_the_instant_whatever_the_offset(plan_dir, slack_env, tmp_path):
+    """The same plan written in another timezone (same instant) finds and keeps its parent."""
+    other = tmp_path / "utc"
+    other.mkdir()
+    for f in plan_dir.iterdir():
+        (other / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((other / "plan.json").read_text())
+    for key in ("shift_start", "shift_end"):
+        meta[key] = pd.Timestamp(meta[key]).tz_convert("UTC").isoformat()
+    meta["timezone"] = "UTC"
+    (other / "plan.json").write_text(json.dumps(meta))
+    with History(tmp_path / "a.sqlite3") as a, History(tmp_path / "b.sqlite3") as b:
+        first = _publish(plan_dir, a)
+        second = _publish(other, b)
+    assert second.plan_key == first.plan_key and second.ts == first.ts
+    assert len(_parents(slack_env)) == 1
+
+
+def test_parent_with_an_old_style_key_is_found(plan_dir, slack_env, tmp_path):
+    """A parent posted when keys carried the local offset is adopted, not posted again."""
+    first = None
+    with History(tmp_path / "a.sqlite3") as a:
+        first = _publish(plan_dir, a)
+    [parent] = _parents(slack_env)
+    plan = read_plan(plan_dir)
+    old = f"paris@{plan.local(plan.shift_start).isoformat(timespec='minutes')}"
+    assert (
+        old != first.plan_key
+        and plan_key("Paris", pd.Timestamp(old.split("@")[1])) == first.plan_key
+    )
+    parent["metadata"]["event_payload"]["plan_key"] = old
+    with History(tmp_path / "b.sqlite3") as b:
+        again = _publish(plan_dir, b)
+    assert again.action == "adopted" and again.ts == parent["ts"]
+
+
+def test_search_reaches_a_parent_posted_days_before_the_shift(plan_dir, slack_env, tmp_path):
+    """A parent posted 10 days before the shift (beyond any fixed 36 h) is found and adopted."""
+    with History(tmp_path / "a.sqlite3") as a:
+        first = _publish(plan_dir, a)
+    [parent] = _parents(slack_env)
+    plan = read_plan(plan_dir)
+    old_ts = f"{(plan.shift_start - pd.Timedelta(days=10)).timestamp():.6f}"
+    for m in slack_env.channels[CHANNEL].messages:
+        if m["ts"] == parent["ts"] or m.get("thread_ts") == parent["ts"]:
+            if m.get("thread_ts") == parent["ts"]:
+                m["thread_ts"] = old_ts
+            if m["ts"] == parent["ts"]:
+                m["ts"] = old_ts
+    with History(tmp_path / "b.sqlite3") as b:
+        again = _publish(plan_dir, b)
+    assert again.action == "adopted" and again.ts == old_ts
+    assert len(_parents(slack_env)) == 1 and first.plan_key == again.plan_key
+
+
+def test_plan_too_far_ahead_is_refused(plan_dir, slack_env, tmp_path):
+    """A shift more than 14 days ahead is not published (exit 5), so the search always covers it."""
+    ahead = tmp_path / "ahead"
+    ahead.mkdir()
+    for f in plan_dir.iterdir():
+        (ahead / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((ahead / "plan.json").read_text())
+    for key in ("shift_start", "shift_end"):
+        meta[key] = (pd.Timestamp(meta[key]) + pd.Timedelta(days=3650)).isoformat()
+    (ahead / "plan.json").write_text(json.dumps(meta))
+    with History(tmp_path / "a.sqlite3") as a, pytest.raises(PublishError, match="14 days ahead"):
+        _publish(ahead, a)
+    assert slack_env.messages(CHANNEL) == []
+
+
+def test_long_retry_after_gives_up_at_once_saying_when(plan_dir, slack_env, tmp_path):
+    """A 429 asking for an hour: exit 5 within seconds, saying when Slack allows a retry."""
+    slack_env.fail("chat.postMessage", "ratelimit", retry_after=3600, times=None)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[slack]\nchannel = "{CHANNEL}"\n[history]\npath = "h.sqlite3"\n')
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["publish", str(plan_dir), "--config", str(config)])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 5, result.output
+    assert "3600 s" in result.output and "UTC" in result.output
+    assert slack_env.messages(CHANNEL) == []
+
+
+def test_rate_limit_waits_are_bounded_per_run(plan_dir, slack_env, tmp_path, monkeypatch):
+    """Many short 429s across calls stop once the run's budget of waiting is spent."""
+    monkeypatch.setattr("rebalance.slack.RATE_LIMIT_MAX_WAIT", 2.0)
+    slack_env.fail("conversations.history", "ratelimit", retry_after=1, times=None)
+    started = time.monotonic()
+    with History(tmp_path / "a.sqlite3") as a, pytest.raises(PublishError, match="rate-limiting"):
+        _publish(plan_dir, a)
+    assert time.monotonic() - started < 6

@@ -1,0 +1,69 @@
+"""The supported ranges (`rebalance.ranges`) keep the solver's int64 costs exact."""
+
+from __future__ import annotations
+
+import pytest
+from util import courier, restaurant, write_city, zone
+
+from rebalance import Config, ConfigError, load, ranges, solve
+from rebalance.config import load_config
+from rebalance.model import SCALE
+
+
+def test_largest_arc_cost_fits_the_flow_solver():
+    """At the limits, |arc cost| x (nodes + 1) and the total flow cost stay below int64."""
+    largest = ranges.largest_arc_cost(SCALE)
+    assert largest * (ranges.MAX_NODES + 1) < ranges.INT64_MAX
+    assert 2 * ranges.MAX_NODES * largest < ranges.INT64_MAX
+
+
+def test_a_city_at_the_limits_plans_optimally(tmp_path):
+    """Every number at its supported maximum still gives a proven-optimal, exact plan."""
+    city = write_city(
+        tmp_path / "edge",
+        zones=[
+            zone("A", 48.85, 2.35, priority=ranges.MAX_PRIORITY, cap=ranges.MAX_CAP),
+            zone("B", 48.86, 2.36),
+        ],
+        restaurants=[
+            restaurant("R1", "A", ranges.MAX_ORDERS_PER_HOUR / 2),
+            restaurant("R2", "A", ranges.MAX_ORDERS_PER_HOUR / 2),
+            restaurant("R3", "B", 1.0),
+        ],
+        couriers=[courier(f"C{i}", "B", until="2026-12-08T00:00") for i in range(3)],
+    )
+    top = ranges.MAX_COST_MINUTES
+    config = Config().with_changes(
+        costs={"shortage_minutes": top, "move_fixed_minutes": top, "surplus_minutes": top},
+        eligibility={"min_available_minutes": 60},
+        # One slot: the int64 min-cost flow these ranges are derived for. (The slotted
+        # integer program works in floating point; at these magnitudes it may report
+        # "feasible" with its bound, never a false "optimal".)
+        shift={"slot_minutes": 240},
+    )
+    plan = solve(load(city, config), config, "2026-11-30T19:00")
+    assert plan.status == "optimal"
+    assert plan.objective == plan.best_bound
+    # required in A is 10,000 / 2.5 = 4,000; moving all three couriers to A is optimal.
+    assert plan.kpis["moved_couriers"] == 3
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("costs", "shortage_minutes", 1e20),
+        ("costs", "move_fixed_minutes", 1e6),
+        ("demand", "orders_per_courier_hour", 1e-300),
+        ("eligibility", "min_available_minutes", 1e20),
+        ("shift", "slot_minutes", 2**62),
+    ],
+)
+def test_absurd_config_numbers_name_the_key_and_range(tmp_path, section, key, value):
+    """A finite but absurd config number is refused naming its key and the supported bound."""
+    path = tmp_path / "rebalance.toml"
+    path.write_text(f"[{section}]\n{key} = {value!r}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problem = info.value.problems[0]
+    assert problem.key == f"{section}.{key}"
+    assert "value out of range" in problem.message and problem.valid
