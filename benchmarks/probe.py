@@ -2,6 +2,11 @@
 
 python benchmarks/probe.py floor DATA_DIR    # pandas' pyarrow CSV reader and nothing else
 python benchmarks/probe.py stages DATA_DIR   # rebalance's stages, timed in-process
+python benchmarks/probe.py cli ARGS...       # the `rebalance` command, in this process
+
+``--sparse-arcs`` (first argument of ``stages`` or ``cli``) builds the model's arcs with
+`rebalance.reach` instead of model.py's dense zones x zones matrices: what planning costs
+once model.py calls reach (same arcs and minutes; tests/test_reach.py).
 """
 
 from __future__ import annotations
@@ -30,13 +35,52 @@ def floor(data_dir: Path) -> dict[str, float]:
     return {"import_seconds": t1 - t0, "read_seconds": t2 - t1, "rows": rows}
 
 
+def use_reach() -> None:
+    """Make `rebalance.model` build its arcs with `rebalance.reach` (sparse)."""
+    import pandas as pd
+
+    from rebalance import model
+    from rebalance.reach import allowed_moves, group_arcs
+
+    def arcs(inputs, config, vehicles, index, group_zone, group_vehicle):  # type: ignore[no-untyped-def]
+        zones = inputs.zones
+        origins = {v: group_zone[group_vehicle == i] for i, v in enumerate(vehicles)}
+        moves = allowed_moves(
+            zones["lat"].to_numpy(float),
+            zones["lon"].to_numpy(float),
+            config,
+            travel_times=inputs.travel_times,
+            zone_ids=pd.Index(index).to_numpy(),
+            origins=origins,
+        )
+        return group_arcs(moves, vehicles, group_zone, group_vehicle)
+
+    model._arcs = arcs  # type: ignore[assignment]
+
+
 def stages(data_dir: Path) -> dict[str, float | int]:
-    """Import, load+validate, build, solve and JSON output times of one plan, in-process."""
+    """Import, load+validate, build, solve and JSON output times of one plan, in-process.
+
+    ``pause_seconds`` is the pause lists' share of the solve (inside ``post``).
+    """
     t0 = time.perf_counter()
     import numpy as np
 
     import rebalance
+    from rebalance import optimize
     from rebalance.optimize import solve_problem
+
+    pause = [0.0]
+    pause_lists = optimize._pause_lists
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return pause_lists(*args, **kwargs)
+        finally:
+            pause[0] += time.perf_counter() - start
+
+    optimize._pause_lists = timed  # type: ignore[assignment]
 
     toml = data_dir / "rebalance.toml"
     config = rebalance.load_config(toml if toml.is_file() else None)
@@ -47,6 +91,7 @@ def stages(data_dir: Path) -> dict[str, float | int]:
     t3 = time.perf_counter()
     plan = solve_problem(problem)
     t4 = time.perf_counter()
+    timings = plan.timings
     plan.to_json()
     t5 = time.perf_counter()
     per_group = np.bincount(problem.arc_group, minlength=len(problem.group_size))
@@ -56,6 +101,10 @@ def stages(data_dir: Path) -> dict[str, float | int]:
         "build_seconds": t3 - t2,
         "solve_total_seconds": t4 - t3,
         "json_seconds": t5 - t4,
+        "flow_seconds": float(timings.get("solve", 0.0)),
+        "post_seconds": float(timings.get("post", 0.0)),
+        "pause_seconds": pause[0],
+        "status": plan.status,
         "couriers": len(inputs.couriers),
         "eligible": len(problem.eligible),
         "groups": len(problem.group_size),
@@ -65,8 +114,21 @@ def stages(data_dir: Path) -> dict[str, float | int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``probe.py floor|stages DATA_DIR``."""
+    """``probe.py floor|stages DATA_DIR`` or ``probe.py cli ARGS``."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["cli"]:
+        rest = args[1:]
+        if rest[:1] == ["--sparse-arcs"]:
+            use_reach()
+            rest = rest[1:]
+        from rebalance.cli import app
+
+        sys.argv = ["rebalance", *rest]
+        app()
+        return 0
+    if args[1:2] == ["--sparse-arcs"]:
+        use_reach()
+        args = [args[0], *args[2:]]
     if len(args) != 2 or args[0] not in {"floor", "stages"}:
         print(__doc__, file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ command runs in a fresh process, reaped with ``os.wait4`` so its own peak RSS is
     .venv/bin/python benchmarks/run.py                 # everything (PuLP limit 600 s)
     .venv/bin/python benchmarks/run.py --quick         # small + medium, PuLP limit 120 s
     .venv/bin/python benchmarks/run.py --write-readme  # also update benchmarks/README.md
+    .venv/bin/python benchmarks/run.py --shapes ...    # every shape of city (shapes.py)
 
 Instances are generated once (fixed seed) and cached in benchmarks/.work/.
 """
@@ -535,7 +536,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `make bench`."""
+    """Entry point of `make bench`; ``--shapes ...`` runs benchmarks/shapes.py instead."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--shapes"]:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks import shapes
+
+        return shapes.main(argv[1:])
     args = parse_args(argv)
     markdown = report(args)
     print(markdown)

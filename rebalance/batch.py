@@ -500,6 +500,8 @@ def _connect(
         except OSError as exc:
             raise RebalanceError(f"cannot reach the Dask scheduler at {client}: {exc}") from exc
     n = max(1, min(workers or CPU_COUNT, cities))
+    # Registered first, so it runs last: after the cluster and its workers are gone.
+    stack.callback(_stop_resource_tracker)
     # Processes, one thread each: OR-Tools and pandas hold the GIL for part of a solve.
     # The scheduler always serves HTTP (health, dashboard); ":0" takes a free port where
     # the default 8787 warns (on stderr) when another cluster on the host holds it.
@@ -513,6 +515,21 @@ def _connect(
         )
     )
     return stack.enter_context(Client(cluster, set_as_default=False)), "local cluster"
+
+
+def _stop_resource_tracker() -> None:
+    """Stop and reap multiprocessing's resource tracker, started for the local workers.
+
+    Left alone it outlives this process (it exits only when it sees our end of its pipe
+    close), so a cron job or a systemd timer watching the process group finds a
+    process behind, or waits for it. Started again on demand if needed later.
+    """
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    stop = getattr(tracker, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _input_bytes(city: Path) -> int:

@@ -408,56 +408,30 @@ def _moves(
     index: pd.Index,
     origins: list[np.ndarray],
 ) -> tuple[Moves, ...]:
-    """Allowed moves per vehicle out of the given origin zones, staying excluded."""
+    """Allowed moves per vehicle out of the given origin zones, staying excluded.
+
+    `rebalance.reach` finds them from a spatial index (never a zones x zones matrix);
+    here they are indexed by origin for the solvers.
+    """
+    from .reach import allowed_moves
+
     n = len(index)
     zones = inputs.zones
-    if inputs.travel_times is None:
-        lat = zones["lat"].to_numpy(float)
-        lon = zones["lon"].to_numpy(float)
-        cache: dict[bytes, np.ndarray] = {}
-
-        def minutes_from(v: int, rows: np.ndarray) -> np.ndarray:
-            key = rows.tobytes()
-            if key not in cache:
-                cache[key] = pairwise_km(lat, lon, rows)
-            block = cache[key] * config.travel.detour_factor
-            block /= config.vehicles[vehicles[v]].speed_kmh
-            block *= 60.0
-            return block
-    else:
-        tt = inputs.travel_times
-        fi = index.get_indexer(tt["from_zone"].to_numpy())
-        ti = index.get_indexer(tt["to_zone"].to_numpy())
-        minutes = tt["minutes"].to_numpy(float)
-        veh = tt["vehicle"].to_numpy(dtype=object)
-        generic = np.full((n, n), np.nan)
-        blank = veh == ""
-        generic[fi[blank], ti[blank]] = minutes[blank]
-
-        def minutes_from(v: int, rows: np.ndarray) -> np.ndarray:
-            m = generic.copy()
-            own = veh == vehicles[v]
-            m[fi[own], ti[own]] = minutes[own]  # a vehicle's own row overrides the blank one
-            return m[rows]
-
+    found = allowed_moves(
+        zones["lat"].to_numpy(float),
+        zones["lon"].to_numpy(float),
+        config,
+        travel_times=inputs.travel_times,
+        zone_ids=index.to_numpy(),
+        origins={name: origins[v] for v, name in enumerate(vehicles)},
+    )
     out = []
-    for v, name in enumerate(vehicles):
-        rows = origins[v]
-        if rows.size == 0:
-            empty = np.zeros(0, np.int64)
-            out.append(Moves(empty, empty, np.zeros(0), np.zeros(n + 1, np.int64)))
-            continue
-        block = minutes_from(v, rows)
-        with np.errstate(invalid="ignore"):
-            allowed = block <= config.vehicles[name].max_move_minutes + _EPS
-        allowed[np.arange(rows.size), rows] = False  # staying is not a move
-        ri, zi = np.nonzero(allowed)
-        origin = rows[ri].astype(np.int64)
-        order = np.argsort(origin, kind="stable")
-        origin, dest = origin[order], zi[order].astype(np.int64)
-        mins = np.round(block[ri, zi][order], 3)
+    for name in vehicles:
+        m = found[name]
+        move = m.origin != m.dest
+        origin, dest = m.origin[move].astype(np.int64), m.dest[move].astype(np.int64)
         start = np.searchsorted(origin, np.arange(n + 1)).astype(np.int64)
-        out.append(Moves(origin, dest, mins, start))
+        out.append(Moves(origin, dest, np.asarray(m.minutes[move], float), start))
     return tuple(out)
 
 

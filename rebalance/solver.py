@@ -1,4 +1,4 @@
-"""The solvers: OR-Tools min-cost flow for the assignment, an exact DP for pause lists.
+"""The solvers: OR-Tools min-cost flow for the assignment, exact branch and bound for pause lists.
 
 Nothing else in the package imports ortools, so swapping or faking the solver is local.
 Costs reach OR-Tools as int64 (callers scale them): SimpleMinCostFlow silently truncates
@@ -7,8 +7,11 @@ float arrays, so the cast happens here, explicitly and rounded.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -55,45 +58,197 @@ def min_cost_flow(
     return FlowResult("infeasible", np.zeros(len(tails), dtype=np.int64), 0, detail=name)
 
 
+#: Weights are compared on a grid of at most 2**30 steps of the zone's total weight.
+_GRID_BITS = 30
+
+
 def min_weight_cover(weights: np.ndarray, demand: int) -> np.ndarray:
     """Indices of items whose total weight is >= ``demand`` and as small as possible.
 
-    The pause list is a 0/1 knapsack: keep the most orders the couriers can serve, i.e.
-    pause a set of restaurants of minimal total at least the deficit. Solved exactly by
-    dynamic programming over reachable sums up to ``demand + max(weight)``: the deficit
-    is a few couriers' worth of orders, so this is small and fast however many
-    restaurants the zone has. (OR-Tools' branch-and-bound knapsack was tried first and
-    can run for minutes on such subset-sum instances, where weight equals value.)
-    Items are taken in the order given, so ties are broken deterministically.
+    The pause list: keep the most orders the couriers can serve, i.e. pause a set of
+    restaurants of minimal total at least the deficit. Weights are integers (callers
+    scale rates to thousandths of an order, which defines equality); items of weight 0
+    are never chosen. When nothing covers the demand, every positive item is returned.
+
+    Ties: among the covers of least total, the one chosen is the first in this order:
+    list the items by weight, largest first (equal weights by position), and compare two
+    covers at the first item where they differ; the cover holding that item comes
+    first. So ties go to larger items; `_pause_lists` passes restaurants sorted by
+    expected orders (descending) then restaurant_id, so equal weights go to the smaller
+    id. The result does not depend on which method below found the optimum.
+
+    Magnitudes: when the items' total exceeds 2**30 units (over a million orders per
+    hour in thousandths), weights are compared on a grid of total / 2**30 instead:
+    each weight rounded down and the demand up to a multiple of the step, so the
+    chosen set still covers the demand and is least to within one step per item
+    (10**-9 of the total). Below that, which covers every real zone, it is exact to
+    the unit. Either way time and memory do not grow with the size of the numbers.
+
+    Method, exact on that grid:
+
+    1. Depth-first branch and bound over the items by weight, include before exclude,
+       which visits covers in the tie order, so the first cover of least total found
+       is the one the rule chooses. A branch that cannot reach the demand with all its
+       remaining items is cut; items that alone reach the incumbent are skipped; the
+       cheapest single item completing a branch is found by bisection; states (item,
+       partial sum) are explored once; and the search stops when a cover equals the
+       lower bound (the demand rounded up to a multiple of the weights' gcd), which
+       proves it optimal. Real pause lists stop there after a few hundred states.
+    2. If that has not finished after `_SEARCH_STATES` states (no cover at the bound,
+       say) and at most `_MITM_ITEMS` items can still be in a better cover:
+       meet-in-the-middle, all subset sums of each half (2**(n/2) each).
+    3. Otherwise the branch and bound runs to the end: at most items x distinct partial
+       sums below the incumbent (<= 2**30) states, like a DP over sums but touching only
+       sums that occur. Subset sum is NP-hard, so some inputs are slow here; on the
+       grid they need many items with no cover at the lower bound.
     """
-    weights = np.asarray(weights, dtype=np.int64)
+    weights = np.asarray(weights)
     if demand <= 0 or weights.size == 0:
         return np.array([], dtype=np.int64)
     positive = np.flatnonzero(weights > 0)
-    if int(weights[positive].sum()) <= demand:
-        return positive  # everything must go (and may still not be enough)
-    limit = int(demand + weights[positive].max())  # the optimum never exceeds this
-    reached_by = np.full(limit + 1, -1, dtype=np.int64)  # item that first reached a sum
-    reach = np.zeros(limit + 1, dtype=bool)
-    reach[0] = True
-    for item in positive.tolist():
-        w = int(weights[item])
-        # Sums above the limit are never needed: adding items until the demand is met
-        # overshoots it by less than the largest weight.
-        fresh = np.zeros_like(reach)
-        fresh[w:] = reach[: limit + 1 - w]
-        fresh &= ~reach
-        reached_by[fresh] = item
-        reach |= fresh
-    total: int = demand + int(np.argmax(reach[demand:]))
-    chosen = []
-    while total > 0:
-        # reached_by[total] was added on top of a sum reached by earlier items only,
-        # so walking back uses each item at most once.
-        item = int(reached_by[total])
-        chosen.append(item)
-        total -= int(weights[item])
-    return np.sort(np.asarray(chosen, dtype=np.int64))
+    # Largest first, equal weights by position (a stable sort of the negated weights).
+    order = positive[np.argsort(-weights[positive], kind="stable")]
+    w = [int(x) for x in weights[order].tolist()]
+    demand = int(demand)
+    total = sum(w)
+    if total <= demand:
+        return np.sort(order)  # everything must go (and may still not be enough)
+    shift = max(0, total.bit_length() - _GRID_BITS)
+    if shift:
+        w = [x >> shift for x in w]  # floor
+        demand = -(-demand >> shift)  # ceiling: a cover on the grid covers the demand
+        nonzero = [k for k, x in enumerate(w) if x > 0]
+        if sum(w) <= demand:
+            return np.sort(order)
+        order, w = order[nonzero], [w[k] for k in nonzero]
+    chosen = _cover(w, demand)
+    return np.sort(order[chosen])
+
+
+#: States the branch and bound explores before a small instance switches to
+#: meet-in-the-middle (real pause lists need a few hundred).
+_SEARCH_STATES = 5_000
+#: Meet-in-the-middle enumerates 2**(items / 2) sums per half: up to 4M int64 values.
+_MITM_ITEMS = 44
+
+
+def _cover(w: list[int], demand: int) -> list[int]:
+    """Positions in ``w`` (sorted descending, all > 0, sum > demand) of the tie-first
+    cover of least total; see `min_weight_cover`."""
+    best_total, best, done = _search(w, demand, _SEARCH_STATES)
+    if done:
+        return best
+    # Items heavier than the incumbent are in no better cover; equal ones may be.
+    keep = [k for k, x in enumerate(w) if x <= best_total]
+    if len(keep) <= _MITM_ITEMS and sum(w[k] for k in keep) < 2**62:
+        found = _meet_in_the_middle([w[k] for k in keep], demand)
+        if found is not None:
+            return [keep[k] for k in found]
+    return _search(w, demand, None)[1]
+
+
+#: Items taken on a branch, as a linked list (item, rest): branches share their prefix.
+_Taken: TypeAlias = "tuple[int, _Taken] | None"
+
+
+def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[int], bool]:
+    """Depth-first branch and bound: (best total, its positions, proven optimal).
+
+    Not proven only when ``budget`` states were explored first.
+    """
+    m = len(w)
+    neg = [-x for x in w]  # ascending, for bisect
+    suffix = [*itertools.accumulate(reversed(w), initial=0)][::-1]  # suffix[k] = sum(w[k:])
+    g = math.gcd(*w)
+    bound = -(-demand // g) * g  # no cover totals less
+    best_total = suffix[0]
+    best: _Taken = None
+    best_all = True  # the incumbent is "everything", which always covers
+    seen: set[int] = set()
+    # Explicit stack of (next item, partial sum, items taken); exclusion branches are
+    # pushed before inclusion ones so inclusion is explored first.
+    stack: list[tuple[int, int, _Taken]] = [(0, 0, None)]
+    done = True
+    while stack:
+        k, s, taken = stack.pop()
+        key = s * (m + 1) + k
+        if key in seen:
+            continue
+        if budget is not None and len(seen) >= budget:
+            done = False
+            break
+        seen.add(key)
+        need = demand - s  # > 0 on every branch on the stack
+        # Items that alone would bring the branch to the incumbent cannot improve it.
+        k = bisect.bisect_right(neg, s - best_total, lo=k)
+        if suffix[k] < need:
+            continue
+        # Items that alone complete the branch: the cheapest is the last of them, the
+        # first of its run of equal weights in the tie order.
+        t = bisect.bisect_right(neg, -need, lo=k)
+        if t > k:
+            j = bisect.bisect_left(neg, neg[t - 1], lo=k)
+            best_total, best, best_all = s + w[j], (j, taken), False
+            if best_total == bound:
+                break
+        if t < m and suffix[t] >= need:
+            # Items below `need`: take t (then go on), or leave it. While the next item
+            # still leaves the branch short, taking it is the only thing the search
+            # would do there (nothing to skip, no single item completes): walk that
+            # chain at once, leaving its "leave it" branches on the stack in order.
+            while True:
+                stack.append((t + 1, s, taken))
+                s, taken, t = s + w[t], (t, taken), t + 1
+                if t == m or s + w[t] >= demand:
+                    stack.append((t, s, taken))  # searched as any branch
+                    break
+                key = s * (m + 1) + t
+                if key in seen:  # explored from another branch already
+                    break
+                seen.add(key)
+    if best_all:
+        return best_total, list(range(m)), done
+    items = []
+    while best is not None:
+        items.append(best[0])
+        best = best[1]
+    return best_total, items[::-1], done
+
+
+def _meet_in_the_middle(w: list[int], demand: int) -> list[int] | None:
+    """The tie-first least cover by enumerating the subset sums of each half.
+
+    Exact in 2**(n/2) time and memory whatever the magnitudes: the optimum is the least
+    ``a + b >= demand`` over sums a of the first half and b of the second (bisection in
+    the sorted second half). In a half's enumeration the index of a subset has its
+    first item as the highest bit, so the tie order is the largest index: the first
+    half's largest index that completes to the optimum, then the second half's.
+    None when no cover exists (never, given the caller's checks).
+    """
+    h = len(w) // 2
+    first, second = _subset_sums(w[:h]), _subset_sums(w[h:])
+    sorted_second = np.sort(second)
+    pos = np.searchsorted(sorted_second, demand - first)
+    ok = pos < sorted_second.size
+    if not ok.any():
+        return None
+    totals = first[ok] + sorted_second[pos[ok]]
+    optimum = int(totals.min())
+    rest = optimum - first
+    at = np.minimum(np.searchsorted(sorted_second, rest), sorted_second.size - 1)
+    a = int(np.flatnonzero(sorted_second[at] == rest).max())
+    b = int(np.flatnonzero(second == optimum - int(first[a])).max())
+    return [k for k in range(h) if a >> (h - 1 - k) & 1] + [
+        h + k for k in range(len(w) - h) if b >> (len(w) - h - 1 - k) & 1
+    ]
+
+
+def _subset_sums(w: list[int]) -> np.ndarray:
+    """All 2**len(w) subset sums; bit len(w)-1-k of an index says whether item k is in."""
+    sums = np.zeros(1, dtype=np.int64)
+    for x in reversed(w):
+        sums = np.concatenate([sums, sums + x])
+    return sums
 
 
 @dataclass(frozen=True)

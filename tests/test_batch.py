@@ -376,21 +376,40 @@ def test_cli_batch_on_an_empty_folder_exits_3(tmp_path):
     assert "no city folders found" in result.stderr
 
 
+def session_processes(sid: int) -> list[str]:
+    """Processes (pid and name) of session ``sid`` still on the system, zombies included."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid:  # fields: state, ppid, pgrp, session
+            found.append(f"{stat.parent.name} {name} {fields[0]}")
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
-    """The console script starts a local cluster, plans, and keeps Dask's logs quiet."""
+    """The console script starts a local cluster, plans, keeps Dask quiet, leaves no process."""
     root = tmp_path / "cities"
     small_city(root / "lille", "Lille", "Europe/Paris", 12)
     small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
     exe = Path(sys.executable).parent / "rebalance"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
-    result = subprocess.run(
+    proc = subprocess.Popen(
         [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", "1"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=False,
         cwd=tmp_path,
+        start_new_session=True,  # as under a cron or systemd timer: its own session
     )
+    stdout, stderr = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    # Nothing of the run outlives it (the timer would kill it, or wait for it).
+    assert session_processes(proc.pid) == []
     assert result.returncode == 0, result.stderr
     assert "2 cities (2 optimal)" in result.stdout
     # Only our own line on stderr: no Dask start-up or shutdown chatter.

@@ -132,6 +132,20 @@ def test_not_utf8(tmp_path):
     assert "UTF-8" in text
 
 
+def test_utf8_names_pass_and_a_bad_byte_is_found_on_its_line(tmp_path):
+    """Accents, guillemets and CJK names load; a Latin-1 byte is named with its line."""
+    city = city_with(tmp_path)
+    text = (city / "restaurants.csv").read_text().replace("Chez Paul", "Crêperie «Été» 東京")
+    (city / "restaurants.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert "Crêperie «Été» 東京" in set(load(city).restaurants["name"])
+    lines = text.encode().split(b"\n")
+    lines[3] = lines[3].replace(b"Pho", b"Ph\xe9")  # Latin-1, line 4
+    (city / "restaurants.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert (info.value.problems[0].line, "0xe9" in str(info.value)) == (4, True)
+
+
 def test_all_problems_of_all_files_reported_together(tmp_path):
     """Several bad files give one error listing every problem."""
     city = city_with(tmp_path, "UnknownVehicle")

@@ -314,3 +314,15 @@ def test_pause_list_carries_restaurant_names(tmp_path):
     row = plan.zones.iloc[0]
     assert row["pause_restaurants"] == "r1;r2"
     assert row["pause_restaurant_names"] == "Resto r1;Resto r2"
+
+
+def test_pause_list_with_tiny_and_huge_rates(tmp_path):
+    """1e-6 orders/h still gets paused in a zone with no courier; rates at the supported
+    maximum (rebalance.ranges; 1e12 is refused at validation) plan at once."""
+    rests = [restaurant("tiny", "A", 1e-6), restaurant("zero", "A", 0)]
+    row = plan_for(tmp_path / "t", [A], rests, []).zones.iloc[0]
+    assert row["action"] == "short" and row["pause_restaurants"] == "tiny"
+    rests = [restaurant(f"r{i}", "A", 1250 - i * 7.3) for i in range(8)]
+    row = plan_for(tmp_path / "h", [A], rests, [courier("c1", "A")]).zones.iloc[0]
+    kept = sum(1250 - i * 7.3 for i in range(8)) - row["paused_orders_per_hour"]
+    assert 0 <= kept <= 2.5 and len(row["pause_restaurants"].split(";")) == 8

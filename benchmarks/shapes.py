@@ -1,0 +1,219 @@
+"""`rebalance plan` at every shape of city, each next to its floor, measured in one run.
+
+Cities at 2.5 restaurants per courier (as in real cities and the bundled Paris sample,
+where most short zones need a pause list) and at 0.4 (the older benchmark shape, few
+short zones), from 200 zones / 20,000 couriers to 10,000 zones / 1,000,000 couriers
+(10,000,000 with ``--with-10m``). For each city, ``--repeat`` times in turn: the plan
+(the ``rebalance plan`` command as a whole process) and the floor (a process that
+imports pandas and reads the same CSV files with the pyarrow engine, probe.py floor),
+so both see the same load on a shared machine; then one in-process probe for the share
+of time per stage and the model size.
+
+    .venv/bin/python benchmarks/run.py --shapes                 # = this script
+    .venv/bin/python benchmarks/shapes.py --sizes 200,1000 --ratios 2.5
+    .venv/bin/python benchmarks/shapes.py --sparse-arcs         # arcs from rebalance.reach
+    .venv/bin/python benchmarks/shapes.py --with-10m --write-readme
+
+``--sparse-arcs`` runs the same command in-process with the model's arcs built by
+`rebalance.reach` (probe.py cli --sparse-arcs), for as long as model.py still builds them
+from dense zones x zones matrices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.run import (  # noqa: E402
+    PY,
+    SEED,
+    SHIFT,
+    WORK,
+    Run,
+    checked,
+    log,
+    machine,
+    measure,
+    rebalance_cmd,
+    table,
+)
+
+README = HERE / "README.md"
+START, END = "<!-- shapes:start -->", "<!-- shapes:end -->"
+#: (zones, couriers); restaurants = ratio x couriers.
+SIZES = ((200, 20_000), (1_000, 100_000), (5_000, 1_000_000), (10_000, 1_000_000))
+BIG = (10_000, 10_000_000)
+RATIOS = (2.5, 0.4)
+
+
+def instance(zones: int, couriers: int, restaurants: int) -> Path:
+    """The cached synthetic city (rebalance.generate, seed 2026)."""
+    path = WORK / f"z{zones}_c{couriers}_r{restaurants}_s{SEED}"
+    if not (path / ".complete").exists():
+        from rebalance.generate import generate_city
+
+        log(f"generating {zones:,} / {couriers:,} / {restaurants:,}")
+        generate_city(path, zones=zones, couriers=couriers, restaurants=restaurants, seed=SEED)
+        (path / ".complete").touch()
+    return path
+
+
+def input_mb(path: Path) -> float:
+    """Size of the city's CSV tables, MB."""
+    return sum(p.stat().st_size for p in path.glob("*.csv")) / 1e6
+
+
+def bench(path: Path, repeat: int, sparse: bool) -> dict[str, Any]:
+    """Plan and floor, interleaved ``repeat`` times, then one stage probe."""
+    args = ["plan", str(path), "--shift-start", SHIFT, "--format", "json"]
+    plan_cmd = (
+        [PY, str(HERE / "probe.py"), "cli", "--sparse-arcs", *args]
+        if sparse
+        else [*rebalance_cmd(), *args]
+    )
+    floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
+    plans: list[Run] = []
+    floors: list[Run] = []
+    for _ in range(repeat):
+        plans.append(checked(measure(plan_cmd), "rebalance plan"))
+        floors.append(checked(measure(floor_cmd), "floor"))
+    probe = [
+        PY,
+        str(HERE / "probe.py"),
+        "stages",
+        *(["--sparse-arcs"] if sparse else []),
+        str(path),
+    ]
+    stages = checked(measure(probe), "stages").json()
+    plan = plans[0].json()
+    return {
+        "plan_wall": statistics.median(r.wall for r in plans),
+        "plan_cpu": statistics.median(r.cpu for r in plans),
+        "plan_rss": max(r.rss_mb for r in plans),
+        "floor_wall": statistics.median(r.wall for r in floors),
+        "floor_rss": max(r.rss_mb for r in floors),
+        "floor_read": statistics.median(r.json()["read_seconds"] for r in floors),
+        "status": plan["status"],
+        "zones_short": plan["kpis"].get("zones_short_before"),
+        "stages": stages,
+    }
+
+
+def row(zones: int, couriers: int, ratio: float, mb: float, r: dict[str, Any]) -> list[str]:
+    """One table row."""
+    st = r["stages"]
+    parts = {
+        "load": st["load_seconds"],
+        "build": st["build_seconds"],
+        "flow": st["flow_seconds"],
+        "pause": st["pause_seconds"],
+        "rest": max(0.0, st["post_seconds"] - st["pause_seconds"]) + st["json_seconds"],
+    }
+    work = sum(parts.values())
+    share = " / ".join(f"{100 * v / work:.0f}" for v in parts.values()) if work else "–"
+    return [
+        f"{zones:,} / {couriers:,} / {round(ratio * couriers):,}",
+        f"{ratio}",
+        f"{mb:,.0f}",
+        f"**{r['plan_wall']:.2f}**",
+        f"{r['floor_wall']:.2f}",
+        f"**{r['plan_wall'] / r['floor_wall']:.1f}x**",
+        f"{r['plan_rss']:,.0f}",
+        f"{r['floor_rss']:,.0f}",
+        f"{work:.2f}",
+        share,
+        f"{st['groups']:,} / {st['arcs']:,}",
+        f"{r['zones_short']:,}",
+        r["status"],
+    ]
+
+
+HEADER = [
+    "zones / couriers / restaurants",
+    "restaurants per courier",
+    "CSV MB",
+    "plan wall s",
+    "floor wall s",
+    "plan / floor",
+    "plan peak RSS MB",
+    "floor peak RSS MB",
+    "in-process work s",
+    "load / build / flow / pause lists / rest, %",
+    "groups / arcs",
+    "zones short before",
+    "status",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the shapes asked for and print (and optionally keep) the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="", help="zone counts to keep, e.g. 200,1000")
+    parser.add_argument("--ratios", default="2.5,0.4", help="restaurants per courier")
+    parser.add_argument("--with-10m", action="store_true", help="also 10,000 / 10,000,000")
+    parser.add_argument("--repeat", type=int, default=3, help="plan/floor pairs (median)")
+    parser.add_argument("--sparse-arcs", action="store_true", help="arcs from rebalance.reach")
+    parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
+    args = parser.parse_args(argv)
+    keep = {int(x) for x in args.sizes.split(",") if x.strip()}
+    sizes = [s for s in SIZES if not keep or s[0] in keep]
+    if args.with_10m:
+        sizes.append(BIG)
+    ratios = [float(x) for x in args.ratios.split(",") if x.strip()]
+    import os
+
+    load_before = os.getloadavg()[0]
+    rows, raw = [], []
+    for ratio in ratios:
+        for zones, couriers in sizes:
+            path = instance(zones, couriers, round(ratio * couriers))
+            log(f"[{zones:,} / {couriers:,} / ratio {ratio}] plan and floor x{args.repeat}")
+            result = bench(path, args.repeat, args.sparse_arcs)
+            raw.append({"zones": zones, "couriers": couriers, "ratio": ratio, **result})
+            rows.append(row(zones, couriers, ratio, input_mb(path), result))
+            log("  " + " | ".join(rows[-1]))
+    load_after = os.getloadavg()[0]
+    (WORK / "last_shapes.json").write_text(json.dumps(raw, indent=1))
+    info = machine()
+    how = (
+        "arcs from `rebalance.reach` (probe.py cli --sparse-arcs)"
+        if args.sparse_arcs
+        else ("the `rebalance` console script")
+    )
+    markdown = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `benchmarks/shapes.py "
+            f"{' '.join(sys.argv[1:] if argv is None else argv)}`".rstrip()
+            + f" ({how}; seed {SEED}, shift {SHIFT}; median of {args.repeat} plan/floor "
+            "pairs run in turn; peak RSS = max).",
+            "",
+            "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()) + ".",
+            f"1-minute load average {load_before:.1f} at the start, {load_after:.1f} at the "
+            "end: the machine is shared with other agents, so wall times are noisy; the "
+            "floor, measured in turn with each plan, sees the same load.",
+            "",
+            table(HEADER, rows),
+            "",
+        ]
+    )
+    print(markdown)
+    if args.write_readme:
+        text = README.read_text()
+        if START not in text:
+            text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(f"{head}{START}\n{markdown}{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Who can reach where: allowed moves per vehicle as sparse arrays, never zones x zones.
+
+A move from zone a to zone b is allowed for vehicle v when its travel minutes (the
+travel_times table if given, else haversine x detour / speed x 60, CONTRACT section 2)
+are at most ``max_move_minutes[v]``; staying is always allowed and costs 0. Candidate
+pairs come from a k-d tree (scipy's ``cKDTree``) over the zones' unit vectors, queried
+with the chord of the longest range, so the work grows with the pairs in range (about
+200 per zone in a real city) rather than with zones squared. Minutes of the candidates
+are then computed with exactly the float operations of the dense haversine-on-unit-
+vectors formula, so arcs and minutes (rounded to 0.001) are the same as a dense matrix
+would give. The travel_times path works on the table's rows, never on a matrix.
+
+    moves = allowed_moves(lat, lon, config, origins={"bike": zones_with_bikes})
+    arc_group, arc_zone, arc_minutes = group_arcs(moves, vehicles, group_zone, group_vehicle)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+
+__all__ = ["Moves", "allowed_moves", "group_arcs", "overfull_origin"]
+
+EARTH_RADIUS_KM = 6371.0088  # as in model.py (CONTRACT section 2)
+_EPS = 1e-9  # the same tolerance on max_move_minutes as the dense model
+
+
+@dataclass(frozen=True)
+class Moves:
+    """Allowed moves of one vehicle, sorted by (origin, destination); staying included.
+
+    ``origin`` and ``dest`` are zone positions (int64), ``minutes`` the travel minutes
+    rounded to 0.001 (0.0 for staying).
+    """
+
+    origin: np.ndarray
+    dest: np.ndarray
+    minutes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.origin.size)
+
+
+def allowed_moves(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    config: Config,
+    *,
+    travel_times: pd.DataFrame | None = None,
+    zone_ids: np.ndarray | None = None,
+    origins: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, Moves]:
+    """Allowed moves for each vehicle of ``config`` (sorted by name).
+
+    ``origins[v]``: the zone positions whose moves are wanted for vehicle v (e.g. the
+    zones where such couriers are); all zones when not given, none for a vehicle
+    missing from a given mapping. ``travel_times`` (from_zone, to_zone, minutes,
+    vehicle; '' = every vehicle, a vehicle's own row overriding) replaces the computed
+    minutes; it needs ``zone_ids`` to map zone ids to positions.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    n = lat.size
+    vehicles = tuple(sorted(config.vehicles))
+    wanted = {
+        v: np.unique(np.asarray(origins.get(v, []), dtype=np.int64))
+        if origins is not None
+        else np.arange(n, dtype=np.int64)
+        for v in vehicles
+    }
+    if travel_times is None:
+        return _by_distance(lat, lon, config, vehicles, wanted)
+    if zone_ids is None:
+        raise ValueError("zone_ids is needed to read travel_times")
+    return _by_table(travel_times, pd.Index(zone_ids), config, vehicles, wanted)
+
+
+def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p, q = np.radians(lat), np.radians(lon)
+    return np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)
+
+
+def _km(
+    xyz: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Great-circle km for pairs (rows[i], cols[i]): the dense formula's float steps."""
+    x, y, z = xyz
+    chord = x[rows] - x[cols]
+    chord *= chord
+    for comp in (y, z):
+        diff = comp[rows] - comp[cols]
+        diff *= diff
+        chord += diff
+    np.sqrt(chord, out=chord)
+    chord *= 0.5
+    np.clip(chord, 0.0, 1.0, out=chord)
+    np.arcsin(chord, out=chord)
+    chord *= 2 * EARTH_RADIUS_KM
+    return chord
+
+
+def _by_distance(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    config: Config,
+    vehicles: tuple[str, ...],
+    wanted: dict[str, np.ndarray],
+) -> dict[str, Moves]:
+    xyz = _unit_vectors(lat, lon)
+    points = np.column_stack(xyz)
+    detour = config.travel.detour_factor
+    # The farthest any vehicle may go, in km, then as a chord of the unit sphere with a
+    # margin: candidates are filtered exactly below, so a wider query only costs time.
+    reach_km = max(
+        (config.vehicles[v].max_move_minutes + _EPS) * config.vehicles[v].speed_kmh / 60 / detour
+        for v in vehicles
+    )
+    angle = min(reach_km / EARTH_RADIUS_KM, np.pi)
+    radius = 2 * np.sin(angle / 2) * (1 + 1e-9) + 1e-12
+    n = lat.size
+    rows = np.unique(np.concatenate([wanted[v] for v in vehicles]))
+    if rows.size:
+        key = _candidates(points, rows, radius)
+        pair_row, pair_col = np.divmod(key, n)
+        del key
+        km = _km(xyz, pair_row, pair_col)
+    else:
+        pair_row = pair_col = np.array([], dtype=np.int64)
+        km = np.array([], dtype=float)
+    stay = pair_row == pair_col  # the tree finds every queried zone at distance 0
+    out = {}
+    for v in vehicles:
+        spec = config.vehicles[v]
+        take: slice | np.ndarray = slice(None)
+        if wanted[v].size != rows.size:
+            mine = np.zeros(n, dtype=bool)
+            mine[wanted[v]] = True
+            take = np.flatnonzero(mine[pair_row])
+        minutes = km[take] if isinstance(take, np.ndarray) else km.copy()
+        minutes *= detour
+        minutes /= spec.speed_kmh
+        minutes *= 60.0
+        here = stay[take]
+        minutes[here] = 0.0
+        ok = (minutes <= spec.max_move_minutes + _EPS) | here
+        origin, dest = pair_row[take][ok], pair_col[take][ok]
+        assert np.array_equal(origin[here[ok]], wanted[v]), "a zone is missing its stay"
+        out[v] = Moves(origin, dest, np.round(minutes[ok], 3))
+    return out
+
+
+#: Up to this many (origin, zone) pairs, candidates come from blocks of a dense chord
+#: matrix (no scipy import, ~0.2 s, for small cities); beyond it, from the k-d tree.
+_DENSE_PAIRS = 4_000_000
+
+
+def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarray:
+    """Sorted keys ``row * n + col`` of the pairs within ``radius`` (chord, unit sphere).
+
+    Every queried row finds itself (distance 0). Pairs near the radius may be in or out;
+    the caller filters them exactly.
+    """
+    n = len(points)
+    if rows.size * n <= _DENSE_PAIRS:
+        keys = []
+        step = max(1, _DENSE_PAIRS // (8 * n))
+        for lo in range(0, rows.size, step):
+            block = rows[lo : lo + step]
+            diff = points[block][:, None, :] - points[None, :, :]
+            near = np.einsum("ijk,ijk->ij", diff, diff) <= radius * radius
+            near[np.arange(block.size), block] = True
+            i, j = np.nonzero(near)
+            keys.append(block[i] * n + j)
+        return np.concatenate(keys)  # rows ascending, then columns: sorted
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points)
+    query = tree if rows.size == n else cKDTree(points[rows])
+    found = query.sparse_distance_matrix(tree, radius, output_type="ndarray")
+    # One sort of int64 keys orders the pairs by (origin, destination).
+    key = rows[found["i"]] * n + found["j"]
+    del found
+    key.sort()
+    return key
+
+
+def _by_table(
+    tt: pd.DataFrame,
+    index: pd.Index,
+    config: Config,
+    vehicles: tuple[str, ...],
+    wanted: dict[str, np.ndarray],
+) -> dict[str, Moves]:
+    n = len(index)
+    fi = index.get_indexer(tt["from_zone"].to_numpy()).astype(np.int64)
+    ti = index.get_indexer(tt["to_zone"].to_numpy()).astype(np.int64)
+    minutes = tt["minutes"].to_numpy(dtype=float)
+    veh = tt["vehicle"].to_numpy(dtype=object)
+    key = fi * n + ti
+    blank = veh == ""
+    out = {}
+    for v in vehicles:
+        own = veh == v
+        # A vehicle's own row overrides the blank one for the same pair.
+        rows = np.flatnonzero(own | (blank & ~np.isin(key, key[own])))
+        mine = np.zeros(n, dtype=bool)
+        mine[wanted[v]] = True
+        limit = config.vehicles[v].max_move_minutes
+        rows = rows[mine[fi[rows]] & (minutes[rows] <= limit + _EPS) & (fi[rows] != ti[rows])]
+        out[v] = _with_stays(fi[rows], ti[rows], minutes[rows], wanted[v], n)
+    return out
+
+
+def _with_stays(
+    origin: np.ndarray, dest: np.ndarray, minutes: np.ndarray, stays: np.ndarray, n: int
+) -> Moves:
+    """Moves plus staying (0 minutes) at ``stays``, sorted by (origin, dest), rounded."""
+    origin = np.concatenate([origin, stays]).astype(np.int64)
+    dest = np.concatenate([dest, stays]).astype(np.int64)
+    minutes = np.concatenate([minutes, np.zeros(stays.size)])
+    order = np.argsort(origin * n + dest, kind="stable")
+    return Moves(origin[order], dest[order], np.round(minutes[order], 3))
+
+
+def group_arcs(
+    moves: Mapping[str, Moves],
+    vehicles: tuple[str, ...],
+    group_zone: np.ndarray,
+    group_vehicle: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(group, destination zone, minutes) arcs of (zone, vehicle) groups.
+
+    Group g is the couriers of vehicle ``vehicles[group_vehicle[g]]`` in zone
+    ``group_zone[g]``; ``moves`` must hold every group's zone as an origin of its
+    vehicle. Arcs come vehicle by vehicle, then by group, then by destination.
+    """
+    groups_out, zones_out, minutes_out = [], [], []
+    for v, name in enumerate(vehicles):
+        groups = np.flatnonzero(group_vehicle == v)
+        if groups.size == 0:
+            continue
+        m = moves[name]
+        # Rows of each group's zone in the origin-sorted moves.
+        zone = np.asarray(group_zone)[groups]
+        lo = np.searchsorted(m.origin, zone, side="left")
+        hi = np.searchsorted(m.origin, zone, side="right")
+        counts = hi - lo
+        if (counts == 0).any():
+            raise ValueError("moves lack a group's zone: pass it in origins")
+        groups_out.append(np.repeat(groups, counts))
+        if counts.sum() == len(m) and (np.diff(zone) > 0).all():
+            # The moves are exactly these groups' zones, in the same order.
+            zones_out.append(m.dest)
+            minutes_out.append(m.minutes)
+            continue
+        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        zones_out.append(m.dest[take])
+        minutes_out.append(m.minutes[take])
+    if not groups_out:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=float)
+    return (
+        np.concatenate(groups_out).astype(np.int64),
+        np.concatenate(zones_out).astype(np.int64),
+        np.concatenate(minutes_out),
+    )
+
+
+def overfull_origin(
+    arc_origin: np.ndarray,
+    arc_dest: np.ndarray,
+    couriers: np.ndarray,
+    cap: np.ndarray,
+    order: np.ndarray,
+) -> tuple[int, np.ndarray, int] | None:
+    """The first zone, in ``order``, whose couriers exceed the caps of all it can reach.
+
+    ``arc_origin``/``arc_dest``: allowed moves (zone positions, staying included, any
+    vehicle); ``couriers[z]``: couriers starting in z; ``cap[z]``: max_couriers, NaN for
+    no cap. Returns (zone, the zones it reaches sorted by position, their total cap),
+    or None. Zones that reach an uncapped zone never qualify. Sorting the unique pairs
+    once makes it O(arcs log arcs), not zones x arcs.
+    """
+    n = couriers.size
+    pairs = np.unique(np.asarray(arc_origin, np.int64) * n + np.asarray(arc_dest, np.int64))
+    origin, dest = pairs // n, pairs % n
+    capped = ~np.isnan(cap)
+    open_reach = np.bincount(origin, weights=~capped[dest], minlength=n) > 0
+    room = np.bincount(origin, weights=np.where(capped, cap, 0.0)[dest], minlength=n)
+    bad = (
+        (couriers > 0)
+        & ~open_reach
+        & (couriers > room + 0.5)
+        & (np.bincount(origin, minlength=n) > 0)
+    )
+    if not bad.any():
+        return None
+    ranked = np.flatnonzero(bad[order])
+    z = int(order[ranked[0]])
+    return z, dest[origin == z], int(np.rint(room[z]))

@@ -1,0 +1,195 @@
+"""Sparse reachability (rebalance.reach) against the dense zones x zones reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebalance import Config, reach
+from rebalance.reach import allowed_moves, group_arcs, overfull_origin
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def dense_arcs(lat, lon, config, vehicles, group_zone, group_vehicle, tt=None, zone_ids=None):
+    """The dense model: a zones x zones minutes matrix per vehicle (the pre-reach code)."""
+    n = lat.size
+    if tt is None:
+        p, q = np.radians(lat), np.radians(lon)
+        x, y, z = np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)
+        chord = np.subtract.outer(x, x)
+        chord *= chord
+        for comp in (y, z):
+            diff = np.subtract.outer(comp, comp)
+            diff *= diff
+            chord += diff
+        np.sqrt(chord, out=chord)
+        chord *= 0.5
+        np.clip(chord, 0.0, 1.0, out=chord)
+        np.arcsin(chord, out=chord)
+        chord *= 2 * EARTH_RADIUS_KM
+
+        def minutes(v):
+            block = chord.copy()
+            block *= config.travel.detour_factor
+            block /= config.vehicles[vehicles[v]].speed_kmh
+            block *= 60.0
+            return block
+    else:
+        index = pd.Index(zone_ids)
+        fi = index.get_indexer(tt["from_zone"])
+        ti = index.get_indexer(tt["to_zone"])
+        veh = tt["vehicle"].to_numpy(dtype=object)
+        generic = np.full((n, n), np.nan)
+        blank = veh == ""
+        generic[fi[blank], ti[blank]] = tt["minutes"].to_numpy()[blank]
+
+        def minutes(v):
+            m = generic.copy()
+            own = veh == vehicles[v]
+            m[fi[own], ti[own]] = tt["minutes"].to_numpy()[own]
+            return m
+
+    tails, heads, mins = [], [], []
+    for v, name in enumerate(vehicles):
+        groups = np.flatnonzero(group_vehicle == v)
+        if groups.size == 0:
+            continue
+        block = minutes(v)[group_zone[groups]]
+        with np.errstate(invalid="ignore"):
+            allowed = block <= config.vehicles[name].max_move_minutes + 1e-9
+        rows = np.arange(groups.size)
+        block[rows, group_zone[groups]] = 0.0
+        allowed[rows, group_zone[groups]] = True
+        gi, zi = np.nonzero(allowed)
+        tails.append(groups[gi])
+        heads.append(zi)
+        mins.append(block[gi, zi])
+    return (
+        np.concatenate(tails).astype(np.int64),
+        np.concatenate(heads).astype(np.int64),
+        np.round(np.concatenate(mins), 3),
+    )
+
+
+def random_city(seed, n, spread_km):
+    """Zones around a centre (some sharing a position), and (zone, vehicle) groups."""
+    rng = np.random.default_rng(seed)
+    lat0, lon0 = rng.uniform(-70, 70), rng.uniform(-180, 180)
+    lat = lat0 + rng.normal(0, spread_km / 111.0, n)
+    lon = lon0 + rng.normal(0, spread_km / 111.0, n) / np.cos(np.radians(lat0))
+    lat[: n // 10] = lat[n // 10 : 2 * (n // 10)]  # duplicates: 0 km apart
+    lon[: n // 10] = lon[n // 10 : 2 * (n // 10)]
+    lon = (lon + 180) % 360 - 180
+    vehicles = tuple(sorted(Config().vehicles))
+    keys = np.unique(rng.integers(0, n * len(vehicles), n * 2))
+    return rng, np.clip(lat, -90, 90), lon, vehicles, keys // len(vehicles), keys % len(vehicles)
+
+
+def sparse_arcs(lat, lon, config, vehicles, group_zone, group_vehicle, **kw):
+    """The reach module's arcs for the same groups."""
+    origins = {v: group_zone[group_vehicle == i] for i, v in enumerate(vehicles)}
+    moves = allowed_moves(lat, lon, config, origins=origins, **kw)
+    return group_arcs(moves, vehicles, group_zone, group_vehicle)
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "spread_km", "detour"),
+    [(1, 300, 8, 1.3), (2, 400, 25, 1.0), (3, 50, 2000, 1.7), (4, 200, 0.5, 1.3)],
+)
+@pytest.mark.parametrize("dense_pairs", [0, 10**9])
+def test_same_arcs_as_dense_distances(seed, n, spread_km, detour, dense_pairs, monkeypatch):
+    """Every arc and its minutes (to 0.001) equal the dense matrix's (k-d tree or blocks)."""
+    monkeypatch.setattr(reach, "_DENSE_PAIRS", dense_pairs)
+    _, lat, lon, vehicles, gz, gv = random_city(seed, n, spread_km)
+    config = Config.model_validate({"travel": {"detour_factor": detour}})
+    want = dense_arcs(lat, lon, config, vehicles, gz, gv)
+    got = sparse_arcs(lat, lon, config, vehicles, gz, gv)
+    assert len(want[0]) > len(gz)  # some moves besides staying
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+
+
+@pytest.mark.parametrize("dense_pairs", [0, 10**9])
+def test_same_arcs_near_the_poles_and_the_date_line(dense_pairs, monkeypatch):
+    """Zones around a pole and across longitude 180 are neighbours as on the sphere."""
+    monkeypatch.setattr(reach, "_DENSE_PAIRS", dense_pairs)
+    lat = np.array([89.99, 89.99, 89.98, -0.01, 0.01, 0.0])
+    lon = np.array([0.0, 180.0, 90.0, 179.999, -179.999, 180.0])
+    gz, gv = np.arange(6), np.zeros(6, dtype=np.int64)
+    config = Config()
+    vehicles = tuple(sorted(config.vehicles))
+    want = dense_arcs(lat, lon, config, vehicles, gz, gv)
+    got = sparse_arcs(lat, lon, config, vehicles, gz, gv)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+    assert len(got[0]) == 6 + 6 + 6  # two triangles of mutual neighbours, plus staying
+
+
+def test_same_arcs_as_dense_travel_times():
+    """travel_times: blank rows for all, a vehicle's rows override, absent pairs are out."""
+    rng, lat, lon, vehicles, gz, gv = random_city(5, 120, 10)
+    ids = np.array([f"z{i:03d}" for i in range(lat.size)], dtype=object)
+    pairs = rng.integers(0, lat.size, (3000, 2))
+    veh = rng.choice(["", *vehicles], 3000, p=[0.6, 0.1, 0.1, 0.1, 0.1])
+    tt = pd.DataFrame(
+        {
+            "from_zone": ids[pairs[:, 0]],
+            "to_zone": ids[pairs[:, 1]],
+            "minutes": np.round(rng.uniform(0, 45, 3000), 4),
+            "vehicle": veh,
+        }
+    ).drop_duplicates(["from_zone", "to_zone", "vehicle"])
+    config = Config()
+    want = dense_arcs(lat, lon, config, vehicles, gz, gv, tt=tt, zone_ids=ids)
+    got = sparse_arcs(lat, lon, config, vehicles, gz, gv, travel_times=tt, zone_ids=ids)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+
+
+def test_moves_of_all_zones_by_default():
+    """Without origins every zone gets its moves; staying is always there at 0 minutes."""
+    _, lat, lon, *_ = random_city(6, 80, 5)
+    moves = allowed_moves(lat, lon, Config())
+    for m in moves.values():
+        stays = m.origin == m.dest
+        assert np.array_equal(m.origin[stays], np.arange(80))
+        assert (m.minutes[stays] == 0).all()
+        assert (np.diff(m.origin * 80 + m.dest) > 0).all()
+
+
+def naive_overfull(arc_origin, arc_dest, couriers, cap, order):
+    """The per-zone loop of the dense explanation (zones x arcs)."""
+    capped = ~np.isnan(cap)
+    for z in order:
+        if couriers[z] == 0:
+            continue
+        reach = np.unique(arc_dest[arc_origin == z])
+        if (~capped[reach]).any():
+            continue
+        room = int(np.nan_to_num(cap[reach]).sum())
+        if couriers[z] > room:
+            return int(z), reach, room
+    return None
+
+
+def test_overfull_origin_matches_the_per_zone_loop():
+    """The index-based explanation names the same zone, reach and room as the zone loop."""
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n = 30
+        arcs = rng.integers(0, n, (rng.integers(0, 80), 2))
+        origin = np.concatenate([arcs[:, 0], np.arange(n)])
+        dest = np.concatenate([arcs[:, 1], np.arange(n)])
+        couriers = rng.integers(0, 6, n) * (rng.random(n) < 0.7)
+        cap = np.where(rng.random(n) < 0.8, rng.integers(0, 4, n), np.nan)
+        order = rng.permutation(n)
+        want = naive_overfull(origin, dest, couriers, cap, order)
+        got = overfull_origin(origin, dest, couriers, cap, order)
+        if want is None:
+            assert got is None
+        else:
+            assert got is not None
+            assert got[0] == want[0] and got[2] == want[2]
+            np.testing.assert_array_equal(got[1], want[1])
