@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SAMPLE := data/samples/paris
 SHIFT  := 2026-11-30T19:00
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix rebalance tests benchmarks data/samples
 	$(BIN)/ruff format rebalance tests benchmarks data/samples
+
+$(VENV)/.notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
+	touch $(VENV)/.notebooks
+
+notebooks: $(VENV)/.notebooks  ## JupyterLab on notebooks/, with this checkout's rebalance
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)  ## Speed and memory tables (benchmarks/README.md): one city, then 50 on Dask
 	$(BIN)/python benchmarks/run.py

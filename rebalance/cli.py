@@ -24,10 +24,42 @@ app = typer.Typer(
     name="rebalance",
     help="Move couriers to where the orders are: plan a shift, publish it to Slack, run it from cron.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,  # cron mails want plain tracebacks, never locals
     rich_markup_mode=None,  # help texts name config keys like [slack] channel literally
 )
+
+
+#: What every --shift-start accepts, said once.
+SHIFT_FORMAT = (
+    "ISO 8601 date and time: 2026-11-30T19:00 is city time, 2026-11-30T19:00+01:00 keeps "
+    "its offset; a date alone is refused (write 2026-11-30T00:00 for midnight)."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("rebalance")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            number = "unknown (not installed)"
+        typer.echo(f"rebalance {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Move couriers to where the orders are: plan a shift, publish it to Slack, run it from cron."""
 
 
 class OutputFormat(StrEnum):
@@ -84,7 +116,8 @@ def parse_shift(
     value: str | None, config: Config | None, option: str = "--shift-start"
 ) -> pd.Timestamp | None:
     """Parse a CLI timestamp, once: in the city's timezone (aware, UTC), or with no
-    config as written (naive without an offset). A bad one is a usage error (exit 2)."""
+    config as written (naive without an offset). A bad one, or a date without a time,
+    is a usage error (exit 2)."""
     from .errors import TimestampError
     from .timeparse import parse_iso, parse_timestamp
 
@@ -92,8 +125,8 @@ def parse_shift(
         return None
     try:
         if config is None:
-            return parse_iso(value)
-        return parse_timestamp(value, config.city.timezone)
+            return parse_iso(value, require_time=True)
+        return parse_timestamp(value, config.city.timezone, require_time=True)
     except TimestampError as exc:
         exc.option = option
         raise
@@ -111,12 +144,13 @@ def console(stderr: bool = False) -> Any:
 @app.command()
 def validate(
     data_dir: Annotated[
-        Path, typer.Argument(help="Folder with zones, restaurants, couriers tables.")
+        Path,
+        typer.Argument(metavar="DATA_DIR", help="Folder with zones, restaurants, couriers tables."),
     ],
     config: ConfigOpt = None,
     shift_start: Annotated[
         str | None,
-        typer.Option(help="Count couriers eligible for this shift start (ISO 8601; city time)."),
+        typer.Option(help="Count couriers eligible for a shift starting then. " + SHIFT_FORMAT),
     ] = None,
 ) -> None:
     """Check a data directory and say what it holds; exit 3 listing every problem."""
@@ -125,7 +159,8 @@ def validate(
         start = parse_shift(shift_start, cfg)
         from .inputs import load
 
-        inputs = load(data_dir, cfg)
+        with _status(f"reading {data_dir}"):
+            inputs = load(data_dir, cfg)
         _print_validation(inputs, cfg, start)
 
 
@@ -150,16 +185,18 @@ def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> N
     table = Table(title=None, box=None, padding=(0, 2))
     table.add_column("vehicle")
     if start is not None:
+        from .eligibility import eligibility
         from .model import build_problem
 
         problem = build_problem(inputs, cfg, start)
-        elig = problem.eligible["vehicle"].value_counts()
-        local = start.tz_convert(cfg.city.timezone)
         grid = problem.grid
         several = grid.count > 1
+        found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)
+        elig = couriers.loc[found.reasons == "", "vehicle"].value_counts()
+        local = start.tz_convert(cfg.city.timezone)
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
-            f"{len(problem.eligible)}"
+            f"{found.eligible}"
         )
         if several:
             at_start = int((problem.eligible["first"] == 0).sum())
@@ -172,6 +209,11 @@ def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> N
         for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
             table.add_row(str(vehicle), str(n), str(int(elig.get(vehicle, 0))))
         out.print(table)
+        reasons = found.counts()
+        if reasons:
+            out.print(f"  not eligible: {found.total - found.eligible}")
+            for label, n in reasons.items():
+                out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
             f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
             f"(demand {problem.demand.sum():.1f} orders/h at "
@@ -179,6 +221,8 @@ def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> N
         )
         if several:
             _print_slots(out, problem)
+        for warning in found.warnings():
+            err(f"warning: {warning}", color="yellow")
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
         out.print(f"  couriers: {len(couriers)} ({by_status})")
@@ -217,12 +261,13 @@ def _print_slots(out: Any, problem: Any) -> None:
 
 @app.command()
 def plan(
-    data_dir: Annotated[Path, typer.Argument(help="Folder with the input tables.")],
-    shift_start: Annotated[
-        str, typer.Option(help="Shift start, ISO 8601 (city time without offset).")
+    data_dir: Annotated[
+        Path, typer.Argument(metavar="DATA_DIR", help="Folder with the input tables.")
     ],
+    shift_start: Annotated[str, typer.Option(help="Shift start. " + SHIFT_FORMAT)],
     shift_end: Annotated[
-        str | None, typer.Option(help="Shift end; default shift start + 4 h.")
+        str | None,
+        typer.Option(help="Shift end, same format; default shift start + [shift] hours (4 h)."),
     ] = None,
     config: ConfigOpt = None,
     out: Annotated[
@@ -230,8 +275,19 @@ def plan(
         typer.Option(help="Write moves.csv, zones.csv and plan.json here (atomically)."),
     ] = None,
     format: Annotated[
-        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="table for people; json for scripts: plan.json's keys plus zones, moves and "
+            "slot_rows arrays (the rows of zones.csv, moves.csv and slots.csv).",
+        ),
     ] = OutputFormat.table,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Let --out replace a plan of another city or shift that is there."
+        ),
+    ] = False,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -258,20 +314,32 @@ def plan(
         assert start is not None  # a required option
         if end is not None and end <= start:
             raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-        from .pipeline import plan_folder, write_plan
+        if out is not None and not force:
+            _refuse_other_plan(out, cfg, start)
+        from .inputs import load
+        from .pipeline import plan_shift, write_plan
 
+        with _status(f"reading {data_dir}"):
+            inputs = load(data_dir, cfg)
         prior = None
         if previous is not None:
             from .plan import read_plan
 
             prior = read_plan(previous)
-        result = plan_folder(data_dir, cfg, start, end, previous=prior, time_limit=time_limit)
+        with _status("planning: solving, then choosing restaurants to pause"):
+            result = plan_shift(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if out is not None:
             write_plan(result, out)
+        _warn_eligibility(inputs, cfg, result)
         if format is OutputFormat.json:
-            sys.stdout.write(result.to_json())
+            sys.stdout.write(_plan_json(result))
         else:
-            console().print(result)
+            from rich.console import Group
+
+            from .views.terminal import plan_renderables
+
+            term = console()
+            term.print(Group(*plan_renderables(result, width=term.width, out=out)))
             if result.status == "feasible":
                 err(
                     f"warning: the solver stopped at its time limit; this plan is feasible, not "
@@ -287,12 +355,105 @@ def plan(
                 console().print(f"[dim]Plan written to {terminal(out)}/ ({files}plan.json)[/]")
 
 
+def _refuse_other_plan(out: Path, cfg: Config, start: Any) -> None:
+    """--out holds a plan of another city or shift: a usage error (exit 2) saying what is there."""
+    import json
+
+    meta = out / "plan.json"
+    if not meta.is_file():
+        return
+    try:
+        there = json.loads(meta.read_text(encoding="utf-8"))
+        city, shift = str(there["city"]), str(there["shift_start"])
+        from .timeparse import parse_timestamp
+
+        same_shift = parse_timestamp(shift, "UTC") == start
+    except (ValueError, KeyError, TypeError, OSError):
+        raise typer.BadParameter(
+            f"{out} holds a plan.json that cannot be read; give another folder, or --force "
+            "to replace it",
+            param_hint="--out",
+        ) from None
+    if city.casefold() == cfg.city.name.casefold() and same_shift:
+        return  # a re-plan of the same shift replaces the plan, as expected
+    raise typer.BadParameter(
+        f"{out} holds the plan of {city}, shift {shift}; this plan is {cfg.city.name}, shift "
+        f"{start.tz_convert(cfg.city.timezone).isoformat()}. Give another folder, or --force "
+        "to replace it",
+        param_hint="--out",
+    )
+
+
+def _plan_json(plan: Any) -> str:
+    """plan.json's content plus the rows of zones.csv and moves.csv (and of slots.csv, as
+    ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
+    times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
+    count of slots (CONTRACT section 7), so the rows cannot take that name."""
+    import json
+
+    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, _iso, _jsonable
+
+    def rows(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
+        frame = frame[[c for c in columns if c in frame.columns]].copy()
+        for column in ("slot_start", "slot_end"):  # city time with its offset, as in the files
+            if column in frame.columns and len(frame):
+                frame[column] = _iso(frame[column], plan.timezone)
+        frame = frame.astype(object).where(frame.notna(), None)
+        return list(frame.to_dict(orient="records"))
+
+    data = plan.to_dict()
+    several = plan.slot_count > 1
+    data["zones"] = rows(plan.zones, ZONES_COLUMNS)
+    data["moves"] = rows(plan.moves, [*MOVES_COLUMNS, *(["slot_start"] if several else [])])
+    if several:
+        data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
+    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+
+
+def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
+    """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
+    from .eligibility import eligibility, plan_grid
+
+    grid = plan_grid(plan, cfg)
+    found = eligibility(inputs.couriers, grid, cfg.eligibility.min_available_minutes)
+    for warning in found.warnings():
+        err(f"warning: {warning}", color="yellow")
+
+
+def _interactive() -> bool:
+    """Both stdout and stderr are terminals: a person is watching (never cron, never a pipe)."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+@contextmanager
+def _status(message: str, *, enabled: bool = True) -> Iterator[None]:
+    """A spinner with the time spent on stderr while a step runs, only for a person at a
+    terminal (`_interactive`); it vanishes when the step ends."""
+    if not enabled or not _interactive():
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        bar.add_task(message, total=None)
+        yield
+
+
 # ------------------------------------------------------------------- generate
 
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic city into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder to write the synthetic city into.")
+    ],
     zones: Annotated[int, typer.Option(min=1, help="Number of zones.")],
     couriers: Annotated[int, typer.Option(min=0, help="Number of couriers.")],
     restaurants: Annotated[int, typer.Option(min=0, help="Number of restaurants.")],
@@ -338,21 +499,22 @@ def generate(
         from .generate import generate_city
 
         try:
-            path = generate_city(
-                out_dir,
-                zones=zones,
-                couriers=couriers,
-                restaurants=restaurants,
-                seed=seed,
-                travel_times=travel_times,
-                fmt=format,
-                shift_start=shift_start,
-                demand=demand,
-                staggered=staggered,
-                history_days=history_days,
-                shift_hours=shift_hours,
-                slot_minutes=slot_minutes,
-            )
+            with _status(f"writing a synthetic city to {out_dir}"):
+                path = generate_city(
+                    out_dir,
+                    zones=zones,
+                    couriers=couriers,
+                    restaurants=restaurants,
+                    seed=seed,
+                    travel_times=travel_times,
+                    fmt=format,
+                    shift_start=shift_start,
+                    demand=demand,
+                    staggered=staggered,
+                    history_days=history_days,
+                    shift_hours=shift_hours,
+                    slot_minutes=slot_minutes,
+                )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         err(f"wrote a synthetic city to {path}", color="green")
@@ -371,13 +533,16 @@ class LogFormat(StrEnum):
 def run(
     data_dir: Annotated[
         Path | None,
-        typer.Argument(help="Folder with the input tables. Default: [data] dir of the config."),
+        typer.Argument(
+            metavar="DATA_DIR",
+            help="Folder with the input tables. Default: [data] dir of the config.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     shift_start: Annotated[
         str | None,
         typer.Option(
-            help="Shift start, ISO 8601 (city time without offset). "
+            help="Shift start. " + SHIFT_FORMAT + " "
             "Default: now, rounded down to the quarter hour in the city's time."
         ),
     ] = None,
@@ -512,7 +677,10 @@ def history(
 @history_app.command("show")
 def history_show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix of 6+ characters).")],
+    run_id: Annotated[
+        str,
+        typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix of 6+ characters)."),
+    ],
     config: ConfigOpt = None,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
@@ -538,6 +706,90 @@ def history_show(
         console().print(run_details(record))
 
 
+# --------------------------------------------------------------------- config
+
+config_app = typer.Typer(
+    help="The configuration: what is in effect and where it came from; a starter file.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DATA_DIR",
+            help="Show what `plan DATA_DIR` uses (DATA_DIR/rebalance.toml if present).",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Every key in effect, its value, and where it came from (the file or the default)."""
+    import json
+
+    from .config import config_sources
+
+    with exits():
+        cfg = load_cli_config(config, data_dir)
+    rows = config_sources(cfg)
+    if format is OutputFormat.json:
+        doc = {
+            "file": None if cfg.source is None else str(cfg.source),
+            "keys": [{"key": k, "value": v, "from": w} for k, v, w in rows],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    out.print(
+        f"config file: {cfg.source}" if cfg.source else "no config file: built-in defaults",
+        soft_wrap=True,
+    )
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold", pad_edge=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value, where in rows:
+        style = "bold" if where == "file" else "dim"
+        table.add_row(key, Text(where, style=style), Text(json.dumps(value, ensure_ascii=False)))
+    out.print(table)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="File to write.", dir_okay=False)
+    ] = Path("rebalance.toml"),
+) -> None:
+    """Write a commented starter config (every key, its default, what it does); never overwrites."""
+    from .config import STARTER_TOML
+
+    if path.exists():
+        raise typer.BadParameter(
+            f"{path} already exists; not overwriting it (see it with "
+            f"`rebalance config show --config {path}`)",
+            param_hint="PATH",
+        )
+    try:
+        with path.open("x", encoding="utf-8") as fh:
+            fh.write(STARTER_TOML)
+    except OSError as exc:
+        err(f"error: cannot write {path}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    err(
+        f"wrote {path}: edit [city], [data] dir and [slack] channel, then "
+        f"`rebalance config show --config {path}`",
+        color="green",
+    )
+
+
 # ---------------------------------------------------------------------- batch
 
 
@@ -552,6 +804,7 @@ def batch(
     cities_dir: Annotated[
         Path,
         typer.Argument(
+            metavar="CITIES_DIR",
             help="Folder with one data folder (and optional rebalance.toml) per city.",
             exists=True,
             file_okay=False,
@@ -559,7 +812,10 @@ def batch(
     ],
     shift_start: Annotated[
         str,
-        typer.Option(help="Shift start, ISO 8601; without an offset, in each city's own timezone."),
+        typer.Option(
+            help="Shift start, ISO 8601 date and time; without an offset, in each city's own "
+            "timezone. A date alone is refused."
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -602,7 +858,7 @@ def batch(
         start = parse_shift(shift_start, None)
         assert start is not None  # a required option
         target = out if out is not None else default_out(start)
-        with _batch_progress(enabled=sys.stderr.isatty() and not verbose) as progress:
+        with _batch_progress(enabled=_interactive() and not verbose) as progress:
             result = run_batch(
                 cities_dir,
                 start,
@@ -670,7 +926,8 @@ def _batch_progress(enabled: bool) -> Iterator[Any]:
 @app.command()
 def publish(
     plan_dir: Annotated[
-        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+        Path,
+        typer.Argument(metavar="PLAN_DIR", help="Plan folder written by `rebalance plan --out`."),
     ],
     channel: Annotated[
         str | None, typer.Option(help="Slack channel ID (default: [slack] channel).")
@@ -679,12 +936,18 @@ def publish(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Post nothing: print the exact payloads and a Block Kit Builder link."
+            "--dry-run",
+            help="Post nothing: show the messages as text with their size against Slack's "
+            "limits (--format json: the exact payloads and a Block Kit Builder link).",
         ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log each Slack API call (never the token).")
     ] = False,
+    format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="With --dry-run: table (a preview) or json (payloads)."),
+    ] = OutputFormat.table,
 ) -> None:
     """Post a plan to Slack once per (city, shift, channel); a revised plan updates it in place.
 
@@ -703,16 +966,32 @@ def publish(
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
-            with _shift_lock(the_plan, cfg):
+            with (
+                _shift_lock(the_plan, cfg),
+                _status("publishing to Slack", enabled=not verbose),
+            ):
                 result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
-        if dry_run:
+        if dry_run and format is OutputFormat.json:
             sys.stdout.write(dry_run_document(result))
             err(
                 f"dry run: nothing posted; {len(result.payloads)} payloads above for "
-                f"{result.channel}. Preview the parent in Block Kit Builder (link in "
-                "block_kit_builder).",
+                f"{result.channel or 'no channel yet'}. Preview the parent in Block Kit "
+                "Builder (link in block_kit_builder).",
                 color="yellow",
             )
+            return
+        if dry_run:
+            import shlex
+
+            from rich.console import Group
+
+            from .views.preview import dry_run_preview
+
+            exact = shlex.join(["rebalance", "publish", str(plan_dir), "--dry-run"])
+            if config is not None:
+                exact += " " + shlex.join(["--config", str(config)])
+            exact += " --format json"
+            console().print(Group(*dry_run_preview(result, exact=exact)), soft_wrap=False)
             return
         what = {
             "posted": "posted",
@@ -727,6 +1006,86 @@ def publish(
             terminal(f"{result.plan_key} in {result.channel}: {what} (ts {result.ts}{replies})"),
             soft_wrap=True,
         )
+
+
+# ------------------------------------------------------------------------ map
+
+
+@app.command("map")
+def map_command(
+    plan_dir: Annotated[
+        Path,
+        typer.Argument(metavar="PLAN_DIR", help="Plan folder written by `rebalance plan --out`."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="HTML file to write (one file, to share).", dir_okay=False)
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="The data folder the plan was made from (zone coordinates, and "
+            "zones.geojson outlines if there). Default: [data] dir of the config.",
+            file_okay=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    outlines: Annotated[
+        Path | None,
+        typer.Option(
+            "--outlines",
+            help="Zone outlines, GeoJSON polygons by zone_id. Default: DATA/zones.geojson.",
+            dir_okay=False,
+        ),
+    ] = None,
+    tiles: Annotated[
+        bool,
+        typer.Option(
+            "--tiles/--no-tiles",
+            help="Draw a background street map (loaded from the web when viewed).",
+        ),
+    ] = True,
+) -> None:
+    """Write the plan as an interactive map: zones by shortage, moves as lines, tooltips."""
+    with exits():
+        cfg = load_cli_config(config, data)
+        folder = data if data is not None else cfg.data_dir
+        if folder is None:
+            raise typer.BadParameter(
+                "the zones' coordinates are in the data folder the plan was made from; "
+                "give --data DATA_DIR (or [data] dir in --config)",
+                param_hint="--data",
+            )
+        from .errors import DataError, Issue
+        from .inputs import load
+        from .outlines import find_outlines, read_outlines
+        from .plan import read_plan
+        from .views.webmap import interactive_map, write_map
+
+        plan = read_plan(plan_dir)
+        with _status(f"reading {folder}"):
+            inputs = load(folder, cfg)
+        known = set(inputs.zones["zone_id"].astype(str))
+        unknown = sorted(set(plan.zones["zone_id"].astype(str)) - known)
+        if unknown:
+            raise DataError(
+                Issue(
+                    f"{len(unknown)} zones of the plan are not in this data folder "
+                    f"({', '.join(unknown[:5])})",
+                    file=str(plan_dir / "zones.csv"),
+                    column="zone_id",
+                    valid=f"the data folder the plan was made from (not {folder})",
+                ),
+                title="plan and data do not match",
+            )
+        source = outlines if outlines is not None else find_outlines(folder)
+        shapes = read_outlines(source, known) if source is not None else None
+        fmap = interactive_map(
+            plan, inputs.zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
+        )
+        write_map(fmap, out)
+    drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
+    err(f"map of {plan.city} written to {out}{drawn}", color="green")
 
 
 def _shift_lock(plan: Any, cfg: Config) -> Any:

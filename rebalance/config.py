@@ -7,6 +7,7 @@ a config file are relative to that file's folder.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from pathlib import Path
@@ -18,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import ranges
 from .errors import ConfigError, Issue
 
-__all__ = ["DEFAULT_VEHICLES", "Config", "VehicleConfig", "load_config"]
+__all__ = [
+    "DEFAULT_VEHICLES",
+    "STARTER_TOML",
+    "Config",
+    "VehicleConfig",
+    "config_sources",
+    "load_config",
+]
 
 
 class _Section(BaseModel):
@@ -227,10 +235,35 @@ def _build(
     return config
 
 
+def _table_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the table holding the key at ``loc`` (a pydantic error location)."""
+    model: type[BaseModel] = Config
+    parts = [str(part) for part in loc[:-1]]
+    i = 0
+    while i < len(parts):
+        if model is Config and parts[i] == "vehicles":
+            if i + 1 == len(parts):
+                return []  # [vehicles] itself: any name is a vehicle
+            model, i = VehicleConfig, i + 2  # skip the vehicle's name
+            continue
+        field = model.model_fields.get(parts[i])
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model, i = annotation, i + 1
+    return [name for name in model.model_fields if name not in {"base_dir", "source"}]
+
+
+def _did_you_mean(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _explain(err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        loc = tuple(err["loc"])
+        return "unknown key" + _did_you_mean(str(loc[-1]), _table_keys(loc))
     if kind == "missing":
         return "required key is missing"
     if kind.endswith("_type") or kind in {"model_type", "dict_type"}:
@@ -269,7 +302,113 @@ def _valid(err: Any) -> str | None:
     if kind in {"string_type"}:
         return "a string in quotes"
     if kind == "extra_forbidden":
-        return "one of the keys of CONTRACT section 3 (see `rebalance --help`)"
+        keys = _table_keys(tuple(err["loc"]))
+        if not keys:
+            return "a key of the configuration (`rebalance config show` lists them)"
+        table = ".".join(str(p) for p in err["loc"][:-1])
+        if not table:
+            return "one of the tables " + ", ".join(f"[{k}]" for k in keys)
+        return f"one of the keys of [{table}]: {', '.join(keys)}"
     if kind in {"model_type", "dict_type"}:
         return "a table, e.g. [section]"
     return None
+
+
+# ------------------------------------------------------------- show and init
+
+
+_MISSING = object()
+
+
+def config_sources(config: Config) -> list[tuple[str, Any, str]]:
+    """Every key of the effective configuration: (dotted key, value, where it came from).
+
+    Where is ``file`` when the config file sets the key, else ``default``. Paths that
+    are resolved ([data] dir, [history] path) are shown resolved.
+    """
+    raw: dict[str, Any] = {}
+    if config.source is not None:
+        try:
+            raw = tomllib.loads(Path(config.source).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):  # pragma: no cover - it loaded once
+            raw = {}
+    rows: list[tuple[str, Any, str]] = []
+
+    def walk(prefix: tuple[str, ...], value: Any, given: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                inner = given.get(key, _MISSING) if isinstance(given, dict) else _MISSING
+                walk((*prefix, str(key)), sub, inner)
+            return
+        rows.append((".".join(prefix), value, "default" if given is _MISSING else "file"))
+
+    walk((), config.model_dump(mode="json"), raw)
+    resolved = {"data.dir": config.data_dir, "history.path": config.history_path}
+    out = []
+    for key, value, where in rows:
+        path = resolved.get(key)
+        if path is not None:
+            value = str(path)
+            if where == "default" and key == "history.path":
+                where = "default (user data dir)"
+        out.append((key, value, where))
+    return out
+
+
+#: What `rebalance config init` writes: every key, its default, and what it does.
+STARTER_TOML = """\
+# rebalance configuration. Every key is optional: a commented line shows the default.
+# Check what is in effect with: rebalance config show --config THIS_FILE
+# Relative paths are relative to this file's folder.
+
+[city]
+name = "Paris"                   # shown in the terminal, in Slack and in the history
+timezone = "Europe/Paris"        # IANA name; timestamps without an offset are city time
+
+[data]
+dir = ""                         # data folder `rebalance run` uses when none is given
+
+[slack]
+channel = ""                     # channel ID (C0123ABCD), not its name; a dry run needs none
+# approval_channel = ""          # when set, `run` asks for approval there before publishing
+# approvers = []                 # Slack user IDs allowed to approve and change the shift
+
+[history]
+# path = ""                      # SQLite file of past runs; blank = the platform's data dir
+
+[shift]
+# hours = 4.0                    # shift length when --shift-end is not given
+# slot_minutes = 30              # slots the shift is planned in; must divide the shift
+
+[demand]
+# orders_per_courier_hour = 2.5  # orders one courier delivers in an hour
+
+[eligibility]
+# min_available_minutes = 60     # a courier must be available this long after the start
+
+[costs]
+# move_fixed_minutes = 5.0       # cost of any move, on top of its travel minutes
+# shortage_minutes = 60.0        # cost of one missing courier in a zone (x its priority)
+# surplus_minutes = 0.0          # cost of one courier more than a zone needs
+# change_minutes = 10.0          # cost of changing a published instruction on a re-plan
+
+[travel]
+# detour_factor = 1.3            # road distance / straight-line distance
+
+[solver]
+# time_limit_seconds = 120.0     # past this the best plan is kept and called feasible
+
+# One table per vehicle: tune a default one, or add a vehicle with both keys.
+# [vehicles.bike]
+# speed_kmh = 15.0
+# max_move_minutes = 20.0        # longest move asked of a courier on this vehicle
+# [vehicles.ebike]
+# speed_kmh = 20.0
+# max_move_minutes = 25.0
+# [vehicles.scooter]
+# speed_kmh = 25.0
+# max_move_minutes = 30.0
+# [vehicles.car]
+# speed_kmh = 22.0
+# max_move_minutes = 30.0
+"""

@@ -224,6 +224,10 @@ class _Run:
 
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
+            if not self.dry_run:  # a missing channel fails now, not after writing a plan
+                from .publish.protocol import target_channel
+
+                target_channel(self.config, channel)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
             self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
@@ -240,6 +244,7 @@ class _Run:
             )
             info["message"] = f"{plan.status}: {kpi_headline(plan.kpis)}"
             info["plan_id"] = plan.plan_id
+        self._warn_eligibility(inputs, plan)
 
         with self._phase("write") as info:
             target = run_dir(self.history.path, self.city, self._local_shift, self.run_id)
@@ -307,6 +312,15 @@ class _Run:
         with self.log.phase(name) as info:
             yield info
         self._pause(name)
+
+    def _warn_eligibility(self, inputs: Any, plan: Plan) -> None:
+        """Nobody (or mostly nobody) eligible is a warning in the log, never silence."""
+        from .eligibility import eligibility, plan_grid
+
+        grid = plan_grid(plan, self.config)
+        found = eligibility(inputs.couriers, grid, self.config.eligibility.min_available_minutes)
+        for warning in found.warnings():
+            self.log.event("eligibility", warning, level=logging.WARNING)
 
     def _slack_log(self, message: str) -> None:
         """What publish reports (posted, adopted, retried ...), as events of the publish phase."""
@@ -400,6 +414,13 @@ class _Run:
             retry = self._retry_command()
             message += f"\nThe plan is saved. To retry, run the same shift again: {retry}"
             exc.add_note(f"To retry, run the same shift again: {retry}")
+        elif isinstance(exc, ConfigError) and any(p.key == "slack.channel" for p in exc.problems):
+            retry = f"{self._retry_command()} --channel CHANNEL_ID"
+            where = (
+                f" (or set [slack] channel in {self.config.source})" if self.config.source else ""
+            )
+            message += f"\nTo retry, name the channel: {retry}{where}"
+            exc.add_note(f"To retry, name the channel: {retry}{where}")
         self.extra["timings_ms"] = dict(self.log.timings)
         try:
             self.history.finish_run(

@@ -481,10 +481,12 @@ def solve_scenario(
     shift_start: Any,
     shift_end: Any = None,
 ) -> Plan:
-    """The plan of one scenario, to inspect or plot like any other plan."""
+    """The plan of one scenario, to inspect or plot like any other plan; its settings
+    name the scenario (``plan.settings["scenario"]``), which plot titles show."""
     new_inputs, new_config = apply(scenario, inputs, config)
     start, end = _shift(new_config, shift_start, shift_end)
-    return solve_shift(new_inputs, new_config, start, end)
+    plan = solve_shift(new_inputs, new_config, start, end)
+    return dataclasses.replace(plan, settings={**plan.settings, "scenario": scenario.name})
 
 
 def run_scenario(

@@ -29,7 +29,8 @@ YEARS = (1678, 2261)
 # An offset after a time of day (a date alone, "2026-11-30", has none: its "-30" is the day).
 _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
-_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?$"
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?)?$"
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
@@ -82,27 +83,36 @@ def out_of_range(values: pd.Series) -> np.ndarray:
     return iso & ~inside
 
 
-def parse_timestamp(value: Any, timezone: str) -> pd.Timestamp:
+def parse_timestamp(value: Any, timezone: str, *, require_time: bool = False) -> pd.Timestamp:
     """One timestamp (ISO 8601 text, datetime or Timestamp) as an aware UTC Timestamp;
     without an offset it is wall-clock time in ``timezone`` (`in_timezone`).
 
-    Raises `TimestampError` (a ValueError) with a message an operator can act on.
+    A date alone (``2026-11-30``) is midnight city time, unless ``require_time``: then
+    it is refused, as the command line does for a shift start (a forgotten time is far
+    likelier than a shift starting at midnight). Raises `TimestampError` (a ValueError)
+    with a message an operator can act on.
     """
     if isinstance(value, pd.Timestamp | datetime):
         ts = pd.Timestamp(value)
         if not YEARS[0] <= ts.year <= YEARS[1]:
             raise TimestampError(f"{ts} is outside the supported years {YEARS[0]} to {YEARS[1]}")
         return in_timezone(ts, timezone)
-    return in_timezone(parse_iso(value), timezone)
+    return in_timezone(parse_iso(value, require_time=require_time), timezone)
 
 
-def parse_iso(value: Any) -> pd.Timestamp:
+def parse_iso(value: Any, *, require_time: bool = False) -> pd.Timestamp:
     """ISO 8601 text as a Timestamp: aware when the text has an offset, else naive
-    (a wall-clock time, for `in_timezone` to place in a city's timezone).
+    (a wall-clock time, for `in_timezone` to place in a city's timezone). A date alone
+    is midnight, or with ``require_time`` refused (see `parse_timestamp`).
 
     Raises `TimestampError` (a ValueError) with a message an operator can act on.
     """
     text = str(value).strip()
+    if require_time and _DATE_ONLY.fullmatch(text):
+        raise TimestampError(
+            f"{text!r} is a date without a time; give the time too, e.g. '{text}T19:00' "
+            f"(city time), or '{text}T00:00' for midnight"
+        )
     if out_of_range(pd.Series([text]))[0]:
         raise TimestampError(
             f"{text!r} is outside the supported years {YEARS[0]} to {YEARS[1]}; "

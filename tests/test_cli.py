@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 from util import REPO, SHIFT, VALID, city_with
@@ -62,14 +64,14 @@ def test_validate_bad_input_exits_3_listing_problems(tmp_path):
 
 
 def test_plan_json_is_plan_json_only(tmp_path):
-    """--format json prints plan.json's content and nothing else on stdout."""
+    """--format json prints plan.json's content (plus zones and moves) and nothing else on stdout."""
     result = invoke(
         "plan", VALID, "--shift-start", SHIFT, "--format", "json", "--out", tmp_path / "p"
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     on_disk = json.loads((tmp_path / "p" / "plan.json").read_text())
-    assert data == on_disk
+    assert {k: v for k, v in data.items() if k not in {"zones", "moves", "slot_rows"}} == on_disk
     for key in (
         "plan_id",
         "city",
@@ -262,3 +264,191 @@ def test_samples_plan_with_real_work(tmp_path, sample):
     assert kpis["moved_couriers"] > 10
     # coverage over every (zone, slot): log-offs late in the shift cap what moves can do
     assert kpis["coverage"] > kpis["coverage_before"] + 0.15
+
+
+def test_shift_start_date_alone_is_a_usage_error():
+    """`--shift-start 2026-11-30` exits 2 asking for a time, instead of planning UTC midnight."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30")
+    assert result.exit_code == 2
+    assert "date without a time" in result.stderr and "2026-11-30T19:00" in result.stderr
+    assert result.stdout == ""
+
+
+def test_plan_json_has_zones_and_moves_as_in_the_files(tmp_path):
+    """--format json carries the rows of zones.csv and moves.csv, ids kept as strings."""
+    out = tmp_path / "p"
+    result = invoke("plan", VALID, "--shift-start", SHIFT, "--format", "json", "--out", out)
+    data = json.loads(result.stdout)
+    zones = pd.read_csv(out / "zones.csv", dtype=str, keep_default_na=False)
+    moves = pd.read_csv(out / "moves.csv", dtype=str, keep_default_na=False)
+    assert (
+        [z["zone_id"] for z in data["zones"]]
+        == zones["zone_id"].tolist()
+        == [
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+        ]
+    )
+    assert list(data["zones"][0])[:13] == list(zones.columns)[:13]
+    assert [(m["courier_id"], m["to_zone"]) for m in data["moves"]] == list(
+        zip(moves["courier_id"], moves["to_zone"], strict=True)
+    )
+    assert len(data["moves"]) == data["kpis"]["moves"] >= data["kpis"]["moved_couriers"] > 0
+    slots = pd.read_csv(out / "slots.csv", dtype=str, keep_default_na=False)
+    assert data["slots"] == 8 and len(data["slot_rows"]) == len(slots) == 5 * 8
+    assert (
+        data["slot_rows"][0]["slot_start"] == slots["slot_start"][0] == "2026-11-30T19:00:00+01:00"
+    )
+    assert [m["slot_start"] for m in data["moves"]] == moves["slot_start"].tolist()
+
+
+def test_plan_without_out_does_not_point_to_missing_files():
+    """Without --out the terminal never says the rows are in moves.csv: there is no such file."""
+    result = invoke("plan", REPO / "data/samples/paris", "--shift-start", SHIFT)
+    assert result.exit_code == 0, result.output
+    assert "more routes" in result.stdout
+    assert "moves.csv" not in result.stdout and "Plan written" not in result.stdout
+    assert "with --out or --format json" in result.stdout
+
+
+def test_plan_out_over_another_shift_needs_force(tmp_path):
+    """--out over a plan of another shift or city exits 2 saying what is there; --force replaces it."""
+    out = tmp_path / "p"
+    assert invoke("plan", VALID, "--shift-start", SHIFT, "--out", out).exit_code == 0
+    before = (out / "plan.json").read_text()
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out)
+    assert result.exit_code == 2
+    assert "holds the plan of Paris, shift 2026-11-30T19:00:00+01:00" in result.stderr
+    assert "--force" in result.stderr and (out / "plan.json").read_text() == before
+    config = tmp_path / "lyon.toml"
+    config.write_text('[city]\nname = "Lyon"\n')
+    other_city = invoke("plan", VALID, "--shift-start", SHIFT, "--out", out, "--config", config)
+    assert other_city.exit_code == 2 and "this plan is Lyon" in other_city.stderr
+    forced = invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out, "--force")
+    assert forced.exit_code == 0
+    assert json.loads((out / "plan.json").read_text())["shift_start"].startswith("2026-11-30T20:00")
+    assert invoke("plan", VALID, "--shift-start", "2026-11-30T20:00", "--out", out).exit_code == 0
+
+
+def test_plan_with_nobody_eligible_warns():
+    """A shift nobody can work (here 07:00) still plans, but stderr says why nobody is eligible."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T07:00")
+    assert result.exit_code == 0, result.output
+    assert "warning: no courier is eligible for the shift starting 2026-11-30 07:00 CET" in (
+        result.stderr
+    )
+    assert "9 arriving after" in result.stderr and "1 busy, 1 offline" in result.stderr
+    assert "windows run from 2026-11-30 17:00 to 2026-12-01 00:30" in result.stderr
+
+
+def test_plan_warns_when_most_couriers_are_ruled_out_by_their_windows():
+    """At 23:00 most couriers have logged off: the plan warns and names the reasons."""
+    result = invoke("plan", VALID, "--shift-start", "2026-11-30T23:00")
+    assert result.exit_code == 0, result.output
+    assert "7 of 9 available couriers are not eligible" in result.stderr
+    assert "gone before the shift starts" in result.stderr
+    assert "warning" not in invoke("plan", VALID, "--shift-start", SHIFT).stderr
+
+
+def test_validate_says_why_couriers_are_not_eligible():
+    """validate --shift-start lists the couriers that are not eligible by reason."""
+    result = invoke("validate", VALID, "--shift-start", "2026-11-30T23:00")
+    assert result.exit_code == 0, result.output
+    assert "not eligible: 9" in result.stdout
+    assert "7 gone before the shift starts" in result.stdout
+    assert "1 busy" in result.stdout and "1 offline" in result.stdout
+
+
+def test_config_init_writes_once_and_show_reports_it(tmp_path):
+    """`config init` writes a starter file, refuses to overwrite it (exit 2); `config show` reads it."""
+    path = tmp_path / "rebalance.toml"
+    assert invoke("config", "init", path).exit_code == 0
+    path.write_text(
+        path.read_text().replace("# shortage_minutes = 60.0", "shortage_minutes = 90.0")
+    )
+    again = invoke("config", "init", path)
+    assert again.exit_code == 2 and "not overwriting" in again.stderr
+    assert "shortage_minutes = 90.0" in path.read_text()
+    shown = json.loads(invoke("config", "show", "--config", path, "--format", "json").stdout)
+    keys = {row["key"]: row for row in shown["keys"]}
+    assert keys["costs.shortage_minutes"] == {
+        "key": "costs.shortage_minutes",
+        "value": 90.0,
+        "from": "file",
+    }
+    assert keys["costs.move_fixed_minutes"]["from"] == "default"
+    table = invoke("config", "show", "--config", path)
+    assert table.exit_code == 0 and f"config file: {path}" in table.stdout
+    assert "costs.shortage_minutes" in table.stdout
+
+
+def test_version_short_help_and_completion():
+    """--version prints the installed version; -h is --help everywhere; completion is offered."""
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"rebalance {version('rebalance')}\n"
+    assert invoke("-h").stdout == invoke("--help").stdout
+    assert "--install-completion" in invoke("-h").stdout
+    assert "Usage: rebalance plan" in invoke("plan", "-h").stdout
+    assert "Usage: rebalance history show" in invoke("history", "show", "-h").stdout
+    # a real process: completion state must not depend on what other tests did in-process
+    exe = Path(sys.executable).parent / "rebalance"
+    script = subprocess.run(
+        [str(exe), "--show-completion", "bash"], capture_output=True, text=True, check=False
+    )
+    assert script.returncode == 0 and "_rebalance_completion" in script.stdout
+
+
+def _in_a_terminal(*args: str, columns: int = 80) -> tuple[int, str]:
+    """Run `rebalance ARGS` on a pseudo-terminal (stdout and stderr a tty); all it wrote."""
+    import pty
+    import select
+
+    exe = Path(sys.executable).parent / "rebalance"
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([str(exe), *args], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    data = b""
+    while select.select([master], [], [], 30)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return proc.wait(timeout=30), data.decode("utf-8", "replace")
+
+
+def test_progress_shows_in_a_terminal_and_never_in_a_pipe():
+    """A person at a terminal sees what is running; a pipe or a cron log gets no spinner."""
+    paris = str(REPO / "data/samples/paris")
+    code, seen = _in_a_terminal("plan", paris, "--shift-start", SHIFT)
+    assert code == 0 and "planning: solving" in seen and "Zones needing attention" in seen
+    piped = subprocess.run(
+        [str(Path(sys.executable).parent / "rebalance"), "plan", paris, "--shift-start", SHIFT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 0 and "planning" not in piped.stderr + piped.stdout
+    assert "\x1b[" not in piped.stdout
+
+
+def test_plan_headings_and_notes_each_on_their_own_line(monkeypatch):
+    """`rebalance plan` prints each heading and note on its own line, never run together."""
+    monkeypatch.setenv("COLUMNS", "100")
+    result = invoke("plan", VALID, "--shift-start", SHIFT)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "Zones short in some slot (3 of 5)" in lines
+    assert any(line.startswith("one character per slot from 19:00") for line in lines)
+    assert "The shift in 8 slots of 30 min" in lines

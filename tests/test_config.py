@@ -62,6 +62,7 @@ def test_new_vehicle_needs_both_keys(tmp_path):
 def test_unknown_key_is_named(tmp_path):
     """A typo is an error naming the dotted key, not silently ignored."""
     problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert problem.key == "costs.shortage_minute"
     assert problem.key == "costs.shortage_minute" and "unknown key" in text
     assert "rebalance.toml" in text
 
@@ -126,3 +127,43 @@ def test_with_changes_validates():
     assert Config().costs.shortage_minutes == 60
     with pytest.raises(ConfigError, match=r"costs\.shortage_minutes"):
         Config().with_changes(costs={"shortage_minutes": -1})
+
+
+def test_unknown_key_suggests_the_closest_and_lists_the_table(tmp_path):
+    """A typo names the table's valid keys and the closest one, not a document users lack."""
+    problem, text = key_problem(tmp_path, "[costs]\nshortage_minute = 90\n")
+    assert problem.key == "costs.shortage_minute"
+    assert "did you mean `shortage_minutes`?" in text
+    assert "one of the keys of [costs]: move_fixed_minutes, shortage_minutes" in text
+    assert "CONTRACT" not in text
+
+
+def test_unknown_vehicle_key_and_unknown_table(tmp_path):
+    """A vehicle's typo lists a vehicle's keys; an unknown table lists the tables."""
+    _, text = key_problem(tmp_path, "[vehicles.bike]\nspeed = 12\n")
+    assert "did you mean `speed_kmh`?" in text and "[vehicles.bike]: speed_kmh" in text
+    _, text = key_problem(tmp_path, "[cost]\nshortage_minutes = 90\n")
+    assert "did you mean `costs`?" in text and "[eligibility]" in text
+
+
+def test_starter_file_loads_to_the_defaults_and_names_every_key(tmp_path):
+    """`config init`'s file is valid TOML giving the defaults, and mentions every key."""
+    from rebalance.config import STARTER_TOML, config_sources
+
+    path = write(tmp_path, STARTER_TOML)
+    loaded = load_config(path)
+    assert loaded.model_dump() == Config().model_dump()
+    for key, _, _ in config_sources(Config()):
+        assert key.rsplit(".", 1)[-1] in STARTER_TOML, key
+
+
+def test_config_sources_say_file_or_default(tmp_path):
+    """Each key says whether the file set it; resolved paths are shown resolved."""
+    from rebalance.config import config_sources
+
+    path = write(tmp_path, '[costs]\nshortage_minutes = 90.0\n[data]\ndir = "paris"\n')
+    rows = {key: (value, where) for key, value, where in config_sources(load_config(path))}
+    assert rows["costs.shortage_minutes"] == (90.0, "file")
+    assert rows["costs.surplus_minutes"] == (0.0, "default")
+    assert rows["data.dir"] == (str(tmp_path / "paris"), "file")
+    assert rows["vehicles.bike.speed_kmh"] == (15.0, "default")

@@ -23,6 +23,16 @@ run id                  city   shift         took  status           exit  moved 
 20261130T170001-dec0de  Paris  11-30 18:00   1.2s  succeeded           0     12  80%->100%  dry-run
 """
 
+GOLDEN_TABLE_80 = """\
+run id                  city   shift        status           moved   coverage
+20261130T175007-c0ffee  Paris  11-30 19:00  running
+20261130T174507-0d15ea  Paris  11-30 19:00  skipped
+20261130T174504-5eed00  Lyon   11-30 19:00  failed@validate
+20261130T174502-b0a710  Paris  11-30 19:00  failed@publish     181   57%->99%
+20261130T174500-f00d42  Paris  11-30 19:00  succeeded          181   57%->99%
+20261130T170001-dec0de  Paris  11-30 18:00  succeeded           12  80%->100%
+"""
+
 GOLDEN_SHOW = """\
 run            20261130T174502-b0a710
 city           Paris
@@ -165,8 +175,10 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def _invoke(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setenv("COLUMNS", "100")
+def _invoke(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, columns: int = 100
+) -> tuple[int, str, str]:
+    monkeypatch.setenv("COLUMNS", str(columns))
     monkeypatch.setenv("NO_COLOR", "1")
     result = CliRunner().invoke(app, args)
     return result.exit_code, result.stdout, result.stderr
@@ -182,6 +194,22 @@ def test_history_table_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch
     assert code == 0
     assert _strip(out) == GOLDEN_TABLE
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_history_table_keeps_run_ids_whole_when_narrow(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    """At 80 (or 60) columns the run id `history show` needs stays whole; lesser columns go."""
+    code, out, _ = _invoke(["history", "--config", str(config_file)], monkeypatch, columns)
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= columns
+    assert "…" not in out
+    ids = [line.split()[0] for line in out.splitlines()[1:]]
+    assert ids == [line.split()[0] for line in GOLDEN_TABLE.splitlines()[1:]]
+    assert "failed@validate" in out and "status" in out.splitlines()[0]
+    if columns == 80:
+        assert _strip(out) == GOLDEN_TABLE_80
 
 
 def test_history_filters_by_city_and_limit(

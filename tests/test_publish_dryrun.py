@@ -40,10 +40,11 @@ def _cli(*args: object):
 
 
 def test_cli_dry_run_prints_payloads_and_builder_link(plans, fake_slack, config, monkeypatch):
-    """--dry-run needs no token, posts nothing, writes no history, prints payloads + a link."""
+    """--dry-run --format json needs no token, posts nothing, writes no history, prints
+    payloads + a link."""
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.url)
-    result = _cli("publish", plans["big"], "--config", config, "--dry-run")
+    result = _cli("publish", plans["big"], "--config", config, "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     payloads = doc["payloads"]
@@ -56,6 +57,52 @@ def test_cli_dry_run_prints_payloads_and_builder_link(plans, fake_slack, config,
     )
     assert fake_slack.calls == []
     assert not (config.parent / "state").exists()
+
+
+@pytest.fixture(scope="module")
+def mid_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40-zone plan (one slot) whose routes overflow into a thread part; seconds to make."""
+    from rebalance import load, load_config, solve
+    from rebalance.generate import generate_city
+
+    root = tmp_path_factory.mktemp("mid")
+    city = generate_city(root / "city", zones=40, couriers=600, restaurants=300, seed=5)
+    cfg = load_config(city / "rebalance.toml").with_changes(shift={"slot_minutes": 240})
+    plan = solve(load(city, cfg), cfg, "2026-11-30T19:00")
+    return plan.write(root / "plan")
+
+
+def test_cli_dry_run_preview_reads_like_the_messages(mid_plan, fake_slack, config, monkeypatch):
+    """--dry-run shows each message as text with its size against Slack's limits, no JSON."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.url)
+    monkeypatch.setenv("COLUMNS", "100")
+    result = _cli("publish", mid_plan, "--config", config, "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    messages = build_messages(read_plan(mid_plan), channel=CHANNEL)
+    assert out.startswith(f"Dry run: nothing posted. {len(messages)} messages for {CHANNEL}")
+    assert "Parent message" in out and f"Thread part {len(messages) - 1} of" in out
+    assert out.count("of 12,000 characters") == len(messages)
+    assert "within Slack's limits" in out and "over Slack's limits" not in out
+    assert "Coverage" in out and "*Coverage*" not in out  # mrkdwn shown as text
+    assert "In the thread, files:" in out and "-moves.csv" in out
+    exact = f"rebalance publish {mid_plan} --dry-run --config {config} --format json"
+    assert exact in " ".join(out.split())
+    assert '"payloads"' not in out and max(len(x) for x in out.splitlines()) <= 100
+    assert fake_slack.calls == []
+
+
+def test_cli_dry_run_needs_no_channel(mid_plan, fake_slack, tmp_path, monkeypatch):
+    """A dry run without any channel previews the messages and says no channel is set."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    result = _cli("publish", mid_plan, "--dry-run", "--config", tmp_path / "none.toml")
+    assert result.exit_code == 3  # a missing --config file is still an error
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    result = _cli("publish", mid_plan, "--dry-run", "--config", empty)
+    assert result.exit_code == 0, result.output
+    assert "no channel yet" in result.stdout
 
 
 def test_dry_run_document_lists_payloads_in_posting_order(plans):

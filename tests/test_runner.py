@@ -349,6 +349,35 @@ def test_dead_runs_are_marked_crashed_and_live_ones_left_alone(config_file: Path
     assert status[alive.run_id] == "running" and status[result.run_id] == "succeeded"
 
 
+def test_dry_run_needs_no_channel(
+    tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """--dry-run without any channel plans and prints payloads (exit 0); Slack is not called."""
+    config = tmp_path / "nochannel.toml"
+    config.write_text(f'[data]\ndir = "{city}"\n[history]\npath = "state/h.sqlite3"\n')
+    result = _run(config, "--shift-start", SHIFT, "--dry-run", "--log-format", "text", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout[: result.stdout.rindex("\nrun ")])
+    assert document["channel"] == "" and document["payloads"]
+    assert fake_slack.calls == []
+
+
+def test_run_without_channel_exits_3_before_planning_with_a_complete_retry(
+    tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """A real run without a channel fails at validate (exit 3, no plan folder) and the retry names --channel."""
+    config = tmp_path / "nochannel.toml"
+    config.write_text(f'[data]\ndir = "{city}"\n[history]\npath = "state/h.sqlite3"\n')
+    result = _run(config, "--shift-start", SHIFT, "--log-format", "text", env=env)
+    assert result.returncode == 3
+    assert "slack.channel" in result.stderr
+    retry = f"rebalance run --config {config} --shift-start {SHIFT_ISO} --channel CHANNEL_ID"
+    assert retry in result.stderr
+    [record] = _runs(config)
+    assert record.phase == "validate" and record.plan_dir is None and _plan_dirs(config) == []
+    assert fake_slack.calls == []
+
+
 def test_run_publishes_the_plan_it_solved_without_reading_it_back(config_file: Path) -> None:
     """In one run the plan goes from the solver to Slack in memory; the folder is only written."""
 

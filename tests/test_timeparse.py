@@ -73,6 +73,22 @@ def test_floor_quarter_hour_in_city_time():
     )
 
 
+def test_offset_after_a_time_is_still_read():
+    """A date alone is city midnight; "-05" after a time is an offset."""
+    got = parse_timestamps(pd.Series(["2026-11-30", "2026-11-30T19:00-05"]), "Europe/Paris")
+    assert got[0] == pd.Timestamp("2026-11-29T23:00Z")
+    assert got[1] == pd.Timestamp("2026-12-01T00:00Z")
+
+
+def test_date_alone_refused_when_a_time_is_required():
+    """A shift start needs a time: a date alone is refused with an example to copy."""
+    with pytest.raises(ValueError, match=r"date without a time.*2026-11-30T19:00"):
+        parse_timestamp("2026-11-30", "Europe/Paris", require_time=True)
+    assert parse_timestamp("2026-11-30T00:00", "Europe/Paris", require_time=True) == (
+        pd.Timestamp("2026-11-29T23:00Z")
+    )
+
+
 def test_a_date_alone_is_midnight_city_time_not_an_offset():
     """'2026-11-30' is midnight in the city: its '-30' is the day, not a UTC offset."""
     want = pd.Timestamp("2026-11-29T23:00Z")

@@ -283,6 +283,85 @@ def test_plots_is_not_imported_by_the_package():
     assert out.stdout.strip() == "False"
 
 
+def test_plan_html_shows_kpis_and_zone_table():
+    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
+    _, plan = paris()
+    page = plan._repr_html_()
+    for text in ("Coverage", "77.6%", "Couriers moved", "Zones needing attention", "<details>"):
+        assert text in page
+    assert "The shift in 8 slots of 30 min" in page and "Zones short in some slot" in page
+    assert "75104" in page and "Hôtel-de-Ville" in page
+    assert f"Moves: {len(plan.moves)} couriers" in page
+
+
+def squares(zones: pd.DataFrame, half: float = 0.004) -> dict:
+    """An outline per zone: a small square around its centroid, as `read_outlines` gives."""
+    return {
+        str(z): [
+            [
+                [
+                    (x - half, y - half),
+                    (x + half, y - half),
+                    (x + half, y + half),
+                    (x - half, y + half),
+                    (x - half, y - half),
+                ]
+            ]
+        ]
+        for z, x, y in zip(zones["zone_id"], zones["lon"], zones["lat"], strict=True)
+    }
+
+
+def test_zone_map_draws_outlines_tinted_by_shortage():
+    """Outlines are drawn under the markers, one polygon per zone, on the shortage scale."""
+    from matplotlib.collections import PatchCollection
+
+    inputs, plan = paris()
+    outlines = squares(inputs.zones)
+    ax = plots.zone_map(plan, inputs, outlines=outlines)
+    [drawn] = [c for c in ax.collections if isinstance(c, PatchCollection)]
+    assert drawn.get_gid() == "zone outlines" and len(drawn.get_paths()) == len(plan.zones)
+    by_zone = dict(zip(plan.zones["zone_id"], plan.zones["shortage"], strict=True))
+    expected = [by_zone[z] for z in inputs.zones["zone_id"] if z in by_zone]
+    assert sorted(drawn.get_array().tolist()) == sorted(float(v) for v in expected)
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert drawn.get_zorder() < points.get_zorder()
+
+
+def test_crowded_map_labels_the_zones_that_matter(tmp_path):
+    """Beyond 20 zones only short zones and the ends of the largest moves are labelled."""
+    from rebalance.generate import generate_city
+
+    city = generate_city(tmp_path / "big", zones=60, couriers=900, restaurants=400, seed=4)
+    # One slot: the labels depend on the plan's shape, not on how it was solved.
+    config = load_config(city / "rebalance.toml").with_changes(shift={"slot_minutes": 240})
+    inputs = load(city, config)
+    plan = solve(inputs, config, SHIFT)
+    ax = plots.zone_map(plan, inputs)
+    labels = [t for t in texts(ax) if t]
+    from rebalance.views import plots as views
+
+    assert 0 < len(labels) <= views.MAX_LABELS < len(plan.zones)
+    names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
+    busiest = plan.routes().iloc[0]
+    for zone in (busiest["from_zone"], busiest["to_zone"]):
+        assert views._short_label(zone, names[zone]) in labels
+    assert len([t for t in texts(plots.zone_map(plan, inputs, labels=True)) if t]) == 60
+
+
+def test_scenario_name_in_plot_titles():
+    """A scenario's plan says which scenario it is in every plot title."""
+    from rebalance.scenarios import solve_scenario
+
+    inputs, _ = paris()
+    config = load_config(SAMPLES / "paris" / "rebalance.toml")
+    wet = solve_scenario(Scenario("heavy rain", slowdown=0.6), inputs, config, SHIFT)
+    assert wet.settings["scenario"] == "heavy rain"
+    assert "scenario “heavy rain”" in plots.supply_vs_need(wet).get_title(loc="left")
+    assert "scenario “heavy rain”" in plots.zone_map(wet, inputs).get_title(loc="left")
+    assert "scenario" not in plots.zone_map(paris()[1], inputs).get_title(loc="left")
+
+
 # ------------------------------------------------------------------ served share
 
 

@@ -15,23 +15,92 @@ from rebalance import Config, load, solve
 GOLDEN = Path(__file__).parent / "golden"
 
 
+@pytest.fixture(scope="module")
+def paris_plan():
+    """The Paris sample's plan as one slot (19 zones needing attention, long names; the
+    min-cost-flow plan, stable across solver work on slots), timing fixed."""
+    config = Config().with_changes(shift={"slot_minutes": 240})
+    plan = solve(load(REPO / "data/samples/paris"), config, SHIFT)
+    return dataclasses.replace(plan, solve_seconds=0.01)
+
+
+@pytest.fixture(scope="module")
+def paris_slots():
+    """The Paris sample's plan in 30-minute slots (the slot table and heat strip too)."""
+    return solve(load(REPO / "data/samples/paris"), Config(), SHIFT)
+
+
+def render(plan, width: int) -> str:
+    """The plan as a terminal of this width shows it (a real tty: force_terminal)."""
+    console = Console(width=width, record=True, color_system=None, force_terminal=True)
+    console.print(plan)
+    return console.export_text()
+
+
 @pytest.mark.parametrize(
     ("golden_name", "slot_minutes"),
     [("valid_plan_100.txt", 30), ("valid_plan_100_one_slot.txt", 240)],
 )
 def test_terminal_view_golden(golden_name, slot_minutes):
-    """The terminal view of the test city at 100 columns matches the golden file; with one
-    slot it is round 1's view byte for byte."""
+    """The terminal view of the test city at 100 columns matches the golden file, with
+    slots and with one slot for the whole shift."""
     config = Config().with_changes(shift={"slot_minutes": slot_minutes})
     plan = solve(load(VALID), config, SHIFT)
     plan = dataclasses.replace(plan, solve_seconds=0.01)
-    console = Console(width=100, record=True, color_system=None, force_terminal=False)
-    console.print(plan)
-    text = console.export_text()
+    text = render(plan, 100)
     golden = GOLDEN / golden_name
     if os.environ.get("REBALANCE_UPDATE_GOLDEN"):
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_terminal_view_golden_paris(paris_plan, width):
+    """Paris at 80, 100 and 160 columns matches its golden file (REBALANCE_UPDATE_GOLDEN=1)."""
+    text = render(paris_plan, width)
+    golden = GOLDEN / f"paris_plan_{width}.txt"
+    if os.environ.get("REBALANCE_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_terminal_view_never_cuts_numbers_ids_or_headers(paris_plan, paris_slots, width, slots):
+    """No line is wider than the terminal, nothing ends in "…", every zone id and number is whole."""
+    plan = paris_slots if slots else paris_plan
+    text = render(plan, width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text.split("Zones needing attention")[1]
+    body = text.split("Zones needing attention")[1].split("Actions needed")[0]
+    lines = body.splitlines()
+    for row in plan.attention().itertuples(index=False):
+        [line] = [x for x in lines if x.startswith(f"{row.zone_id} ")]
+        cells = line.split()
+        assert str(row.required_couriers) in cells and str(row.couriers_after) in cells
+        if row.shortage:
+            assert cells[-1] == str(row.shortage)
+    for header in ("Need", "After", "Short", "Couriers", "Longest"):
+        assert header in text
+
+
+def test_terminal_view_uses_the_width_when_it_is_there(paris_plan):
+    """At 160 columns the extra columns appear and no zone name wraps; at 80 they do not."""
+    wide, narrow = render(paris_plan, 160), render(paris_plan, 80)
+    assert "Orders/h" in wide.split("Actions needed")[0] and "Surplus" in wide
+    assert "Orders/h" not in narrow.split("Actions needed")[0]
+    assert "75117 17e - Batignolles-Monceau" in wide and "75117 17e - Batignolles-Monceau" in narrow
+    assert "Vehicles" in wide and "bike, car, ebike, scooter" in wide
+
+
+def test_terminal_view_very_narrow_keeps_numbers_whole():
+    """At 30 columns the routes fall back to one line per route, numbers and names whole."""
+    plan = solve(load(VALID), Config(), SHIFT)
+    text = render(plan, 30)
+    assert max(len(line) for line in text.splitlines()) <= 30
+    moves = " ".join(text.split("Move now, 19:00")[1].split())
+    assert "0005 Belleville, To 0002 Bourse, Couriers 1, Longest 16.8 min" in moves
+    assert "19:00, Moves 4, On 8, Off 1, Need 10, Present 8" in moves
 
 
 def test_terminal_view_fits_80_columns():

@@ -223,7 +223,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     fields = [
         f"*Coverage*\n{wording.coverage_change(k, arrow='→', missing='–', after='*{}*')}",
-        f"*Couriers moved*\n{moved} of {as_int(k.get('eligible_couriers'))} available",
+        f"*Couriers moved*\n{moved} of {as_int(k.get('eligible_couriers'))} eligible",
         "*Shortage left*\n"
         + (
             f"*{shortage}* courier{'s' if shortage != 1 else ''} in {as_int(k.get('zones_short', len(short)))} zone(s)"

@@ -127,18 +127,24 @@ class SlackApi(Protocol):
     def scrub(self, text: str) -> str: ...
 
 
-def target_channel(config: Config, channel: str | None = None) -> str:
+def target_channel(config: Config, channel: str | None = None, *, dry_run: bool = False) -> str:
     """The channel ID to publish to: ``channel`` (``--channel``), else ``[slack] channel``.
 
-    Raises `ConfigError` naming the key when there is none or it is not a channel ID.
+    A dry run needs none ("" then). Otherwise raises `ConfigError` naming the key when
+    there is none or it is not a channel ID (`run` checks it before planning).
     """
     target = (channel or config.slack.channel or "").strip()
+    if not target and dry_run:
+        return ""
+    source = str(config.source) if config.source else None
     if not target:
         raise ConfigError(
             Issue(
                 "no Slack channel to publish to",
+                file=source,
                 key="slack.channel",
-                valid="a channel ID such as 'C0123ABCD' in [slack] channel, or --channel",
+                valid="a channel ID such as 'C0123ABCD' in [slack] channel, or --channel "
+                "(a dry run needs none)",
             ),
             title="invalid configuration",
         )
@@ -146,6 +152,7 @@ def target_channel(config: Config, channel: str | None = None) -> str:
         raise ConfigError(
             Issue(
                 "not a Slack channel ID (a channel is addressed by its ID, not its name)",
+                file=None if channel else source,
                 key="slack.channel" if not channel else "--channel",
                 value=target,
                 valid="an ID such as 'C0123ABCD' (channel details, bottom of the About tab)",
@@ -168,12 +175,13 @@ def publish(
     """Post ``plan`` to Slack once, or bring its message up to date.
 
     ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
-    ``slack.channel``). ``dry_run`` posts nothing, needs no token, writes no history.
+    ``slack.channel``, except for a dry run, whose payloads then carry an empty
+    channel). ``dry_run`` posts nothing, needs no token, writes no history.
     ``history`` defaults to the store at ``config.history_path``; ``client`` to a
     `SlackClient` from the environment (SLACK_BOT_TOKEN, SLACK_API_URL). Raises
     `PublishError` (exit 5) when Slack refuses or cannot be reached.
     """
-    target = target_channel(config, channel)
+    target = target_channel(config, channel, dry_run=dry_run)
     key = plan_key(plan.city, plan.local(plan.shift_start))
     chash = content_hash(plan)
     messages = build_messages(plan, channel=target)

@@ -34,20 +34,26 @@ def summary_line(record: RunRecord) -> str:
 
 
 def runs_table(records: list[RunRecord]) -> Any:
-    """A Rich table of runs in the order given (the run id starts with its UTC start time)."""
-    from rich.table import Table
+    """Runs in the order given (the run id starts with its UTC start time), fitted to the
+    terminal: the run id (what `history show` needs) is never cut; the Slack action,
+    duration and exit code give way first."""
+    from rich.text import Text
 
-    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    table.add_column("run id", no_wrap=True)
-    table.add_column("city", no_wrap=True, overflow="ellipsis", max_width=12)
-    table.add_column("shift", no_wrap=True)
-    table.add_column("took", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("exit", justify="right", no_wrap=True)
-    table.add_column("moved", justify="right", no_wrap=True)
-    table.add_column("coverage", justify="right", no_wrap=True)
-    table.add_column("slack", no_wrap=True)
+    from .fit import Col, Fitted
+
+    columns = [
+        Col("run id", "key"),
+        Col("city", "text", min_width=10, hard_min=6),
+        Col("shift", "key"),
+        Col("took", drop=5),
+        Col("status", "key"),
+        Col("exit", drop=4),  # said by the status ("failed@publish") in most cases
+        Col("moved", drop=3),
+        Col("coverage", drop=2),
+        Col("slack", "key", drop=6),
+    ]
     styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
+    rows = []
     for r in records:
         status = r.status
         if r.status in {"failed", "crashed"} and r.phase:
@@ -59,18 +65,21 @@ def runs_table(records: list[RunRecord]) -> Any:
                 f"{percent(k.get('coverage_before'), digits=0)}->{percent(k['coverage'], digits=0)}"
             )
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
-        table.add_row(
-            r.run_id,
-            terminal(r.city, one_line=True),
-            _short_time(r.shift_start, "%m-%d %H:%M"),
-            _took(r),
-            f"[{styles.get(r.status, 'default')}]{status}[/]",
-            "" if r.exit_code is None else str(r.exit_code),
-            "" if k.get("moved_couriers") is None else str(k["moved_couriers"]),
-            coverage,
-            slack,
+        rows.append(
+            [
+                r.run_id,
+                visible(r.city, one_line=True),
+                _short_time(r.shift_start, "%m-%d %H:%M"),
+                _took(r),
+                Text(status, style=styles.get(r.status, "")),
+                "" if r.exit_code is None else str(r.exit_code),
+                "" if k.get("moved_couriers") is None else str(k["moved_couriers"]),
+                coverage,
+                slack,
+            ]
         )
-    return table
+    options = {"box": None, "padding": (0, 2, 0, 0), "pad_edge": False, "header_style": "bold"}
+    return Fitted(columns, rows, options)
 
 
 def run_details(record: RunRecord) -> Any:

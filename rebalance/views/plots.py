@@ -35,6 +35,7 @@ __all__ = [
     "OKABE_ITO",
     "couriers_over_time",
     "coverage_history",
+    "plan_subject",
     "scenario_comparison",
     "served_share",
     "shortage_cmap",
@@ -111,6 +112,12 @@ def _percent_axis(axis: Any) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
+def plan_subject(plan: Plan) -> str:
+    """The city, and the scenario when the plan is one (`solve_scenario` names it)."""
+    scenario = (plan.settings or {}).get("scenario")
+    return f"{plan.city} · scenario “{scenario}”" if scenario else plan.city
+
+
 def _feasible_zones(plan: Plan) -> pd.DataFrame:
     if not plan.feasible:
         raise ValueError(f"plan is infeasible, nothing to draw: {plan.message}")
@@ -185,7 +192,7 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     ax.set_ylabel("Couriers (eligible)")
     k = plan.kpis
     ax.set_title(
-        f"{plan.city}: couriers per zone against need\n"
+        f"{plan_subject(plan)}: couriers per zone against need\n"
         f"{shift_window(plan)} · coverage {coverage_change(k, arrow='→')}"
         + (f" · {int(k['shortage'])} short (in red)" if k.get("shortage") else ""),
         loc="left",
@@ -381,6 +388,7 @@ def zone_map(
     moves: bool = True,
     labels: bool | None = None,
     vmax: float | None = None,
+    outlines: Mapping[str, Any] | None = None,
 ) -> Axes:
     """Zones at their centroids, sized by demand and coloured by shortage, with moves.
 
@@ -388,8 +396,10 @@ def zone_map(
     lat, lon). Colour is the shortage ``after`` (default) or ``before`` the plan, on a
     scale up to the largest shortage before the plan (or ``vmax``), so a before map and
     an after map side by side read alike. Each arrow is one route; its width grows with
-    the couriers on it. Labels are drawn when there are at most 40 zones unless
-    ``labels`` says otherwise.
+    the couriers on it. ``outlines`` (`rebalance.outlines.read_outlines`) draws each
+    zone's polygon, tinted by the same shortage scale. ``labels``: True for every zone,
+    False for none; by default every zone up to 20 zones, else the zones that matter
+    (short ones, and both ends of the largest moves).
     """
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
@@ -435,6 +445,8 @@ def zone_map(
         linewidths=0.6,
         zorder=3,
     )
+    if outlines:
+        _draw_outlines(ax, frame, short, points, outlines)
     colorbar = ax.figure.colorbar(points, ax=ax, shrink=0.75, pad=0.02)
     colorbar.set_label(f"Couriers short {shortage} plan")
     colorbar.locator = MaxNLocator(integer=True)
@@ -484,10 +496,14 @@ def zone_map(
         ax.add_patch(arrow)
 
     if labels is None:
-        labels = len(frame) <= 40
-    if labels:
+        labelled = _zones_that_matter(frame, routes) if len(frame) > 20 else None
+    else:
+        labelled = None if labels else set()
+    if labelled is None or labelled:
         halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
         for z, name in zip(frame["zone_id"].astype(str), frame["name"].astype(str), strict=True):
+            if labelled is not None and z not in labelled:
+                continue
             x0, y0, r0 = position[z]
             ax.annotate(
                 _short_label(z, name),
@@ -550,12 +566,61 @@ def zone_map(
     ax.set_ylabel("Latitude (°)")
     moved = int(routes["couriers"].sum()) if len(routes) else 0
     ax.set_title(
-        f"{plan.city}: demand and shortage {shortage} plan"
+        f"{plan_subject(plan)}: demand and shortage {shortage} plan"
         + (f"\n{moved} couriers moved on {len(routes)} routes" if moves else ""),
         loc="left",
     )
     ax.grid(alpha=0.2)
     return ax
+
+
+#: With many zones, labels go to the short zones and the ends of this many largest routes.
+LABELLED_ROUTES = 6
+MAX_LABELS = 16
+
+
+def _zones_that_matter(frame: pd.DataFrame, routes: pd.DataFrame) -> set[str]:
+    """The zones worth a label on a crowded map: short ones (largest shortage first),
+    then both ends of the largest routes, at most `MAX_LABELS`."""
+    order: list[str] = []
+    short = frame[frame["shortage"] > 0].sort_values(
+        ["shortage", "zone_id"], ascending=[False, True]
+    )
+    order += short["zone_id"].astype(str).tolist()
+    if len(routes):
+        big = routes.sort_values("couriers", ascending=False, kind="stable").head(LABELLED_ROUTES)
+        for src, dst in zip(big["from_zone"].astype(str), big["to_zone"].astype(str), strict=True):
+            order += [dst, src]
+    chosen: list[str] = []
+    for zone in order:
+        if zone not in chosen:
+            chosen.append(zone)
+    return set(chosen[:MAX_LABELS])
+
+
+def _draw_outlines(
+    ax: Axes, frame: pd.DataFrame, short: np.ndarray, points: Any, outlines: Mapping[str, Any]
+) -> None:
+    """Each zone's polygons, tinted by its shortage (the scatter's colour scale)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Polygon
+
+    patches, values = [], []
+    for zone, value in zip(frame["zone_id"].astype(str), short, strict=True):
+        for polygon in outlines.get(zone, []):
+            outer = polygon[0]  # holes are not drawn: tinted areas stay readable
+            patches.append(Polygon(outer, closed=True))
+            values.append(value)
+    if not patches:
+        return
+    collection = PatchCollection(
+        patches, cmap=points.cmap, norm=points.norm, alpha=0.35, edgecolor="#555555", linewidth=0.6
+    )
+    collection.set_array(np.asarray(values, dtype=float))
+    collection.set_zorder(1)
+    collection.set_gid("zone outlines")
+    ax.add_collection(collection)
+    ax.autoscale_view()
 
 
 def _arrow_width(couriers: int, most: int) -> float:

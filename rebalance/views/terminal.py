@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rebalance.escape import terminal, visible, visible_frame
@@ -16,6 +17,8 @@ from .wording import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rebalance.plan import Plan
 
 __all__ = ["plan_renderables", "summary_text"]
@@ -44,13 +47,17 @@ def summary_text(plan: Plan) -> str:
     )
 
 
-def plan_renderables(plan: Plan, width: int = 100) -> Any:
-    """Rich renderables: KPIs, then zones needing attention, then moves."""
+def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None) -> Any:
+    """Rich renderables: KPIs, then zones needing attention, then moves.
+
+    ``out``: the folder the plan was written to, named where a table is cut; without
+    it the cut says how to get every row (a plan in memory has no moves.csv yet)."""
     from rich import box
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
+    width = max(int(width), 20)
     plan = _visible(plan)
     if not plan.feasible:
         yield Panel(
@@ -78,7 +85,7 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
     kpi = Table.grid(padding=(0, 2))
     for _ in range(2 if wide else 1):
         kpi.add_column(style="bold", no_wrap=True)
-        kpi.add_column(no_wrap=True)
+        kpi.add_column()  # values wrap on a narrow terminal; labels never get cut
     step = 2 if wide else 1
     for i in range(0, len(pairs), step):
         row = [cell for pair in pairs[i : i + step] for cell in pair]
@@ -92,144 +99,219 @@ def plan_renderables(plan: Plan, width: int = 100) -> Any:
     )
 
     zones = attention_zones(plan.zones)
+    names = dict(
+        zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
+    )
+    id_width = max((len(z) for z in names), default=4)
     if zones.empty:
         yield Text("Every zone is covered where it stands: no moves needed.", style="green")
     else:
-        yield Text(f"Zones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
-        table.add_column("Action", no_wrap=True)
-        for label in ("Need", "Before", "After", "In", "Out", "Short"):
-            table.add_column(label, justify="right", no_wrap=True)
-        for row in zones.head(MAX_ZONES_SHOWN).itertuples(index=False):
-            table.add_row(
-                Text(zone_label(row.zone_id, row.name)),
-                Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
-                str(row.required_couriers),
-                str(row.couriers_before),
-                str(row.couriers_after),
-                _blank0(row.moved_in),
-                _blank0(row.moved_out),
-                Text(_blank0(row.shortage), style="red" if row.shortage else ""),
-            )
+        yield Text(f"\nZones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
+        yield _zones_table(zones.head(MAX_ZONES_SHOWN), width, id_width)
         if len(zones) > MAX_ZONES_SHOWN:
-            table.caption = f"... {len(zones) - MAX_ZONES_SHOWN} more zones in zones.csv"
-        yield table
+            yield _more(f"{len(zones) - MAX_ZONES_SHOWN} more zones " + _where(out, "zones.csv"))
         short = zones[zones["action"] == "short"]
         if len(short):
-            yield Text("Actions needed: pause these restaurants (fewest orders lost)", style="bold")
-            actions = Table(box=box.SIMPLE_HEAD)
-            actions.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
-            actions.add_column("Short", justify="right", no_wrap=True)
-            actions.add_column("Pause", ratio=1)
-            actions.add_column("Orders/h", justify="right", no_wrap=True)
-            for row in short.head(MAX_ZONES_SHOWN).itertuples(index=False):
-                paused = [p for p in str(row.pause_restaurants).split(";") if p]
-                labels = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
-                if len(labels) == len(paused):
-                    paused = [f"{rid} {nm}".strip() for rid, nm in zip(paused, labels, strict=True)]
-                shown = ", ".join(paused[:6]) + (
-                    f" +{len(paused) - 6} more" if len(paused) > 6 else ""
-                )
-                actions.add_row(
-                    Text(zone_label(row.zone_id, row.name)),
-                    str(row.shortage),
-                    Text(shown or "(no restaurant to pause)"),
-                    f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
-                )
-            yield actions
+            yield Text(
+                "\nActions needed: pause these restaurants (fewest orders lost)", style="bold"
+            )
+            yield _pause_table(short.head(MAX_ZONES_SHOWN), width, id_width)
 
     several = plan.slot_count > 1
     moves = plan.moves_at(0) if several else plan.moves
     if len(moves):
         flows = plan.routes(0 if several else None)
         when = f"Move now, {plan.local(plan.shift_start):%H:%M}" if several else "Moves"
-        yield Text(f"{when} ({len(moves)} couriers on {len(flows)} routes)", style="bold")
-        table = Table(box=box.SIMPLE_HEAD)
-        names = dict(
-            zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
-        )
-        zone_width = 24 if width >= 96 else 17
-        table.add_column("From", no_wrap=True, max_width=zone_width, overflow="ellipsis")
-        table.add_column("To", no_wrap=True, max_width=zone_width, overflow="ellipsis")
-        table.add_column("Couriers", justify="right", no_wrap=True, min_width=8)
-        table.add_column("Longest", justify="right", no_wrap=True, min_width=8)
-        table.add_column("Vehicles", no_wrap=True, overflow="ellipsis", max_width=26)
-        for row in flows.head(MAX_MOVES_SHOWN).itertuples(index=False):
-            table.add_row(
-                Text(zone_label(row.from_zone, names.get(str(row.from_zone), ""))),
-                Text(zone_label(row.to_zone, names.get(str(row.to_zone), ""))),
-                str(row.couriers),
-                f"{row.minutes:.1f} min",
-                str(row.vehicles),
-            )
+        yield Text(f"\n{when} ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        yield _routes_table(flows.head(MAX_MOVES_SHOWN), names, width, id_width)
         if len(flows) > MAX_MOVES_SHOWN:
-            table.caption = (
-                f"... {len(flows) - MAX_MOVES_SHOWN} more routes; every courier in moves.csv"
+            yield _more(
+                f"{len(flows) - MAX_MOVES_SHOWN} more routes; every courier "
+                + _where(out, "moves.csv")
             )
-        yield table
     if several:
         yield from slot_renderables(plan, width)
 
 
-def slot_renderables(plan: Plan, width: int = 100) -> Any:
-    """The shift slot by slot: a table of what happens when, then a heat strip of the
-    zones that are short in some slot (one character per slot)."""
+#: How the plan's tables are drawn: a rule under the header, two spaces between columns.
+TABLE_STYLE: dict[str, Any] = {
+    "padding": (0, 1, 0, 0),
+    "show_edge": False,
+    "pad_edge": False,
+    "header_style": "bold",
+}
+
+
+def _table_style() -> dict[str, Any]:
     from rich import box
-    from rich.table import Table
+
+    return {**TABLE_STYLE, "box": box.SIMPLE_HEAD}
+
+
+def _zones_table(zones: pd.DataFrame, width: int, id_width: int) -> Any:
+    """Zones needing attention: names wrap before a number is ever cut; extras when wide."""
     from rich.text import Text
 
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Action", "key", drop=4),
+        Col("Orders/h", extra=True, drop=6),
+        Col("Need"),
+        Col("Before", drop=3),
+        Col("After"),
+        Col("In", drop=2),
+        Col("Out", drop=2),
+        Col("Short"),
+        Col("Surplus", extra=True, drop=5),
+    ]
+    rows = [
+        [
+            zone_label(row.zone_id, row.name),
+            Text(str(row.action), style=_ACTION_STYLE.get(str(row.action), "")),
+            f"{float(row.demand_orders_per_hour):.1f}",
+            str(row.required_couriers),
+            str(row.couriers_before),
+            str(row.couriers_after),
+            _blank0(row.moved_in),
+            _blank0(row.moved_out),
+            Text(_blank0(row.shortage), style="red" if row.shortage else ""),
+            _blank0(row.surplus),
+        ]
+        for row in zones.itertuples(index=False)
+    ]
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _pause_table(short: pd.DataFrame, width: int, id_width: int) -> Any:
+    """Short zones and the restaurants to pause in each (the list wraps)."""
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("Zone", "text", min_width=40, hard_min=max(id_width, 10)),  # the list wraps first
+        Col("Short"),
+        Col("Pause", "text", min_width=24, hard_min=12),
+        Col("Orders/h"),
+    ]
+    rows = []
+    for row in short.itertuples(index=False):
+        paused = [p for p in str(row.pause_restaurants).split(";") if p]
+        labels = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
+        if len(labels) == len(paused):
+            paused = [f"{rid} {nm}".strip() for rid, nm in zip(paused, labels, strict=True)]
+        shown = ", ".join(paused[:6]) + (f" +{len(paused) - 6} more" if len(paused) > 6 else "")
+        rows.append(
+            [
+                zone_label(row.zone_id, row.name),
+                str(row.shortage),
+                shown or "(no restaurant to pause)",
+                f"{getattr(row, 'paused_orders_per_hour', 0.0):.1f}",
+            ]
+        )
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _routes_table(flows: pd.DataFrame, names: dict[str, str], width: int, id_width: int) -> Any:
+    """Moves by route: zone names wrap, then the vehicles wrap, before anything is cut."""
+    from .fit import Col, fit_table
+
+    columns = [
+        Col("From", "text", min_width=16, hard_min=max(id_width, 10)),
+        Col("To", "text", min_width=16, hard_min=max(id_width, 10)),
+        Col("Couriers"),
+        Col("Longest"),
+        Col("Vehicles", "text", drop=3, min_width=14, hard_min=8),
+    ]
+    rows = [
+        [
+            zone_label(row.from_zone, names.get(str(row.from_zone), "")),
+            zone_label(row.to_zone, names.get(str(row.to_zone), "")),
+            str(row.couriers),
+            f"{row.minutes:.1f} min",
+            str(row.vehicles),
+        ]
+        for row in flows.itertuples(index=False)
+    ]
+    return fit_table(columns, rows, width, **_table_style())
+
+
+def _more(text: str) -> Any:
+    from rich.text import Text
+
+    return Text(f"... {text}", style="dim")
+
+
+def _where(out: str | Path | None, name: str) -> str:
+    """Where the whole table is: the written file, or how to get it."""
+    if out is None:
+        return "with --out or --format json"
+    return f"in {Path(out) / name}"
+
+
+def slot_renderables(plan: Plan, width: int = 100) -> Any:
+    """The shift slot by slot: a table of what happens when, then a heat strip of the
+    zones that are short in some slot (one character per slot), fitted to the width."""
+    from rich.text import Text
+
+    from .fit import Col, fit_table
     from .timeline import slot_summary, strip, zones_short_any_slot
 
     summary = slot_summary(plan)
-    yield Text(f"The shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("Slot", no_wrap=True)
-    for label in ("Moves", "On", "Off", "Need", "Present"):
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("Short before → after", justify="right", no_wrap=True)
-    for row in summary.itertuples(index=False):
-        table.add_row(
-            row.label,
+    yield Text(f"\nThe shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")
+    columns = [
+        Col("Slot", "key"),
+        Col("Moves"),
+        Col("On", drop=2),
+        Col("Off", drop=2),
+        Col("Need"),
+        Col("Present"),
+        Col("Short before → after"),
+    ]
+    rows = [
+        [
+            str(row.label),
             _blank0(row.moves),
             _blank0(row.logged_on),
             _blank0(row.logged_off),
             str(row.required),
             str(row.present),
-            Text(
-                f"{row.short_before} → {row.short}",
-                style="red" if row.short else "green",
-            ),
-        )
-    yield table
-    rows = zones_short_any_slot(plan)
-    if rows.empty:
+            Text(f"{row.short_before} → {row.short}", style="red" if row.short else "green"),
+        ]
+        for row in summary.itertuples(index=False)
+    ]
+    yield fit_table(columns, rows, width, **_table_style())
+    short = zones_short_any_slot(plan)
+    if short.empty:
         yield Text("No zone is short in any slot.", style="green")
         return
-    shown = rows.head(MAX_ZONES_SHOWN)
+    shown = short.head(MAX_ZONES_SHOWN)
     names = dict(
         zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
     )
-    yield Text(f"Zones short in some slot ({len(rows)} of {len(plan.zones)})", style="bold")
+    id_width = max((len(z) for z in names), default=4)
+    yield Text(f"\nZones short in some slot ({len(short)} of {len(plan.zones)})", style="bold")
     yield Text(
         f"one character per slot from {summary['label'].iloc[0]}: "
         ". none, 1, 2, 4 = 3-4, 9 = 5-9, # = 10+ short",
         style="dim",
     )
-    heat = Table(box=box.SIMPLE_HEAD, show_header=False)
-    heat.add_column("Zone", no_wrap=True, max_width=30, overflow="ellipsis")
-    heat.add_column("Slots", no_wrap=True)
-    heat.add_column("Short", justify="right", no_wrap=True)
-    for zone_id, values in shown.iterrows():
-        line = strip(values.to_numpy())
-        heat.add_row(
-            Text(f"{zone_id} {names.get(str(zone_id), '')}".strip()),
-            Text(line, style="red"),
-            f"{int(values.sum())} courier-slots",
-        )
-    if len(rows) > len(shown):
-        heat.caption = f"... {len(rows) - len(shown)} more zones in slots.csv"
-    yield heat
+    heat_columns = [
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Slots", "key"),
+        Col("Short", drop=2),
+    ]
+    heat_rows = [
+        [
+            zone_label(zone_id, names.get(str(zone_id), "")),
+            Text(strip(values.to_numpy()), style="red"),
+            plural(int(values.sum()), "courier-slot"),
+        ]
+        for zone_id, values in shown.iterrows()
+    ]
+    yield fit_table(heat_columns, heat_rows, width, **_table_style())
+    if len(short) > len(shown):
+        yield _more(f"{len(short) - len(shown)} more zones in slots.csv")
 
 
 def _visible(plan: Plan) -> Plan:

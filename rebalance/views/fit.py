@@ -1,0 +1,195 @@
+"""Tables that fit the terminal without cutting what matters.
+
+Rich shrinks every column evenly when a table is too wide, so numbers lose digits
+("…"), headers read "Befo…" and ids get cut. `fit_table` decides instead, column by
+column, in this order until the table fits the width:
+
+1. drop the *extra* columns (shown only when there is room), least valuable first;
+2. take the optional columns, least valuable first: a text one first wraps down to its
+   comfortable width (words wrap, nothing is lost), then it is dropped;
+3. wrap the columns always shown down to their comfortable width, then their minimum;
+4. narrower still: one wrapped line per row ("Zone 0001, Need 3, ...").
+
+Numbers and keys (ids, run ids) are never cut or wrapped, and headers are never cut:
+each column is at least as wide as its header.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["Col", "Fitted", "fit_table"]
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of a fitted table.
+
+    ``kind``: ``key`` (an id: whole, on one line), ``num`` (right-aligned, whole) or
+    ``text`` (wraps at words when space is short). ``drop``: 0 = always shown; higher
+    is less valuable, so wrapped and dropped first. ``extra``: shown only when the
+    whole table fits unwrapped.
+    ``min_width`` / ``hard_min``: the comfortable and the smallest width of a text column.
+    """
+
+    header: str
+    kind: Literal["key", "num", "text"] = "num"
+    drop: int = 0
+    extra: bool = False
+    min_width: int = 12
+    hard_min: int = 6
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A table fitted to whatever width it is printed at (a rich renderable)."""
+
+    columns: Sequence[Col]
+    rows: Sequence[Sequence[Any]]
+    options: dict[str, Any]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield fit_table(self.columns, self.rows, options.max_width, **self.options)
+
+
+def _cell_len(cell: Any) -> int:
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    if isinstance(cell, Text):
+        return max((cell_len(line) for line in cell.plain.splitlines()), default=0)
+    return max((cell_len(line) for line in str(cell).splitlines()), default=0)
+
+
+def fit_table(
+    columns: Sequence[Col],
+    rows: Sequence[Sequence[Any]],
+    width: int,
+    **table_options: Any,
+) -> Any:
+    """A rich Table of ``rows`` (strings or Text, one per column) fitted to ``width``."""
+    natural = [
+        max([_cell_len(c.header), *(_cell_len(row[i]) for row in rows)])
+        for i, c in enumerate(columns)
+    ]
+    active = list(range(len(columns)))
+    widths = dict(enumerate(natural))
+
+    def floor(i: int, hard: bool) -> int:
+        c = columns[i]
+        if c.kind != "text":
+            return natural[i]
+        return min(natural[i], max(_cell_len(c.header), c.hard_min if hard else c.min_width))
+
+    def excess() -> int:
+        return _measure(columns, active, {i: widths[i] for i in active}, table_options) - width
+
+    def shrink(targets: list[int], hard: bool) -> bool:
+        """Narrow these text columns (widest first) toward their floor; True once it fits."""
+        over = excess()
+        while over > 0:
+            room = [i for i in targets if i in active and widths[i] > floor(i, hard)]
+            if not room:
+                return False
+            widest = max(room, key=lambda i: (widths[i] - floor(i, hard), -i))
+            widths[widest] -= 1
+            over -= 1
+        return True
+
+    def done() -> Any:
+        return _build(columns, rows, active, {i: widths[i] for i in active}, table_options)
+
+    if excess() <= 0:
+        return done()
+    # 1. extras go first, least valuable first.
+    for i in sorted((i for i in active if columns[i].extra), key=lambda i: (-columns[i].drop, -i)):
+        active.remove(i)
+        if excess() <= 0:
+            return done()
+    # 2. optional columns, least valuable first: a text one wraps first, then goes.
+    for i in sorted((i for i in active if columns[i].drop), key=lambda i: (-columns[i].drop, -i)):
+        if columns[i].kind == "text" and shrink([i], hard=False):
+            return done()
+        active.remove(i)
+        widths[i] = natural[i]
+        if excess() <= 0:
+            return done()
+    # 3. the columns always shown wrap: comfortably, then as far as they can.
+    text = [i for i in active if columns[i].kind == "text"]
+    if shrink(text, hard=False) or shrink(text, hard=True):
+        return done()
+    return _stacked(columns, rows, width)
+
+
+def _stacked(columns: Sequence[Col], rows: Sequence[Sequence[Any]], width: int) -> Any:
+    """Too narrow for any table: one wrapped line per row, "Header value" pairs."""
+    from rich.console import Group
+    from rich.text import Text
+
+    lines = []
+    for row in rows:
+        line = Text(overflow="fold")
+        first = True
+        for c, cell in zip(columns, row, strict=True):
+            value = cell if isinstance(cell, Text) else Text(str(cell))
+            if not value.plain:
+                continue
+            if not first:
+                line.append(", ")
+            if first:
+                line.append_text(value)
+                line.stylize("bold")
+            else:
+                line.append(f"{c.header} ", style="dim")
+                line.append_text(value)
+            first = False
+        lines.append(line)
+    return Group(*lines)
+
+
+def _build(
+    columns: Sequence[Col],
+    rows: Sequence[Sequence[Any]],
+    active: list[int],
+    widths: dict[int, int],
+    options: dict[str, Any],
+) -> Any:
+    from rich.table import Table
+
+    table = Table(**options)
+    for i in active:
+        c = columns[i]
+        table.add_column(
+            c.header,
+            justify="right" if c.kind == "num" else "left",
+            no_wrap=c.kind != "text",
+            overflow="fold",
+            width=widths[i],
+            style=c.style or None,
+        )
+    for row in rows:
+        # Plain strings become Text: a partner's "[bold]" in a name is shown, not obeyed.
+        table.add_row(*(_text(row[i]) for i in active))
+    return table
+
+
+def _text(cell: Any) -> Any:
+    from rich.text import Text
+
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+def _measure(
+    columns: Sequence[Col], active: list[int], widths: dict[int, int], options: dict[str, Any]
+) -> int:
+    """The width the table takes with these column widths (padding and edges included)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = _build(columns, [], active, widths, options)
+    console = Console(width=10_000, color_system=None, file=io.StringIO())
+    return Measurement.get(console, console.options, probe).maximum

@@ -1,0 +1,117 @@
+"""`rebalance map`: the plan as one shareable HTML map (folium), outlines and all."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from util import SHIFT, city_with
+
+from rebalance.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: object):
+    """Run the CLI in-process (stdout and stderr apart)."""
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def outlines_for(city: Path, half: float = 0.004) -> dict:
+    """A FeatureCollection with a small square around each zone of the city."""
+    zones = pd.read_csv(city / "zones.csv", dtype={"zone_id": str})
+    features = []
+    for z, lat, lon in zip(zones["zone_id"], zones["lat"], zones["lon"], strict=True):
+        ring = [
+            [lon - half, lat - half],
+            [lon + half, lat - half],
+            [lon + half, lat + half],
+            [lon - half, lat + half],
+            [lon - half, lat - half],
+        ]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"zone_id": z},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+@pytest.fixture
+def planned(tmp_path):
+    """A city whose zone 0002 has a hostile name, and its plan folder."""
+    city = city_with(tmp_path)
+    zones = pd.read_csv(city / "zones.csv", dtype=str, keep_default_na=False)
+    zones.loc[zones["zone_id"] == "0002", "name"] = "<script>alert(1)</script>"
+    zones.to_csv(city / "zones.csv", index=False)
+    plan = tmp_path / "plan"
+    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
+    return city, plan
+
+
+def test_map_writes_one_html_with_zones_and_routes(planned, tmp_path):
+    """One circle per zone, one line per route, the city in the title, names escaped."""
+    city, plan = planned
+    out = tmp_path / "share" / "map.html"
+    result = invoke("map", plan, "--data", city, "--out", out)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    routes = pd.read_csv(plan / "moves.csv").groupby(["from_zone", "to_zone"]).ngroups
+    assert len(re.findall(r"L\.circleMarker\(", page)) == 5
+    assert len(re.findall(r"L\.polyline\(", page)) == routes
+    assert "<b>Paris</b>" in page and "L.polygon(" not in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert f"written to {out}" in result.stderr
+
+
+def test_map_draws_outlines_from_the_data_folder(planned, tmp_path):
+    """DATA/zones.geojson is picked up: one polygon per zone, said on stderr."""
+    city, plan = planned
+    (city / "zones.geojson").write_text(json.dumps(outlines_for(city)))
+    out = tmp_path / "map.html"
+    result = invoke("map", plan, "--data", city, "--out", out, "--no-tiles")
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert len(re.findall(r"L\.polygon\(", page)) == 5 and "L.tileLayer(" not in page
+    assert "5 zone outlines" in result.stderr
+
+
+def test_map_with_bad_outlines_exits_3_naming_the_feature(planned, tmp_path):
+    """A feature of an unknown zone: exit 3 naming the file and the feature; no map written."""
+    city, plan = planned
+    doc = outlines_for(city)
+    doc["features"][3]["properties"]["zone_id"] = "9999"
+    bad = tmp_path / "outlines.geojson"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "map.html"
+    result = invoke("map", plan, "--data", city, "--out", out, "--outlines", bad)
+    assert result.exit_code == 3
+    assert f"{bad}: feature 3 (zone_id '9999')" in result.stderr and not out.exists()
+
+
+def test_map_needs_the_data_folder_of_the_plan(planned, tmp_path):
+    """No data folder: exit 2 saying where coordinates come from; another city's: exit 3."""
+    _, plan = planned
+    out = tmp_path / "map.html"
+    result = invoke("map", plan, "--out", out, "--config", tmp_path / "none.toml")
+    assert result.exit_code == 3  # a --config that does not exist
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    result = invoke("map", plan, "--out", out, "--config", empty)
+    assert result.exit_code == 2 and "--data DATA_DIR" in result.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    generate = invoke(
+        "generate", other / "c", "--zones", "3", "--couriers", "5", "--restaurants", "3"
+    )
+    assert generate.exit_code == 0
+    result = invoke("map", plan, "--data", other / "c", "--out", out)
+    assert result.exit_code == 3 and "not in this data folder" in result.stderr
+    assert not out.exists()
