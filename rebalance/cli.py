@@ -326,6 +326,12 @@ def plan(
             from .plan import read_plan
 
             prior = read_plan(previous)
+        if config is not None:  # [slack app, #18] overrides from Slack in the config's history
+            from .overrides import apply_stored_overrides
+
+            inputs = apply_stored_overrides(
+                inputs, cfg, start, log=lambda m: err(m, color="yellow")
+            )
         with _status("planning: solving, then choosing restaurants to pause"):
             result = plan_shift(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
         if out is not None:
@@ -1245,6 +1251,140 @@ def replay(
                 err(f"note: {note}", color="yellow")
         else:
             console().print(result, soft_wrap=True)
+
+
+# ------------------------------------------------------- the Slack app (#18)
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path, typer.Option("--config", help="TOML configuration of the city.", dir_okay=False)
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 3000,
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="Connect to Slack over Socket Mode (SLACK_APP_TOKEN) instead."
+        ),
+    ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", help="json (one event per line on stdout) or text."),
+    ] = LogFormat.auto,
+) -> None:
+    """Run the Slack app: /rebalance commands and Approve / Hold buttons, on POST /slack/events.
+
+    Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN with
+    --socket-mode). GET /healthz answers 200 once ready. Stops cleanly on SIGTERM.
+    """
+    from .logs import setup_logging
+
+    setup_logging(log_format.value, verbose=1)
+    with exits():
+        cfg = load_cli_config(config)
+        from .app.server import ListenError
+        from .app.server import serve as run_server
+
+        try:
+            code = run_server(cfg, host=host, port=port, socket_mode=socket_mode)
+        except ListenError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--host/--port") from None
+    raise typer.Exit(code)
+
+
+overrides_app = typer.Typer(
+    help="Restaurant overrides made from Slack (/rebalance close|open), applied to later plans.",
+    add_completion=False,
+    no_args_is_help=True,
+)
+app.add_typer(overrides_app, name="overrides")
+
+
+@overrides_app.command("list")
+def overrides_list(
+    config: ConfigOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include cleared overrides.")] = False,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """List the city's overrides (who, when, for which shift), oldest first."""
+    from .overrides import overrides_json, overrides_table
+
+    with exits():
+        cfg = load_cli_config(config)
+    store = _open_history(config)
+    records = [] if store is None else store.overrides(city=cfg.city.name, active=not all_)
+    if store is not None:
+        store.close()
+    if format is OutputFormat.json:
+        sys.stdout.write(overrides_json(records))
+    elif not records:
+        console().print(f"no overrides for {cfg.city.name}", markup=False)
+    else:
+        console().print(overrides_table(records, cfg.city.timezone))
+
+
+@overrides_app.command("clear")
+def overrides_clear(
+    config: ConfigOpt = None,
+    restaurant: Annotated[
+        str | None, typer.Option(help="Only this restaurant's overrides.")
+    ] = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Only these override ids (repeatable).")
+    ] = None,
+) -> None:
+    """Clear the city's active overrides (all, one restaurant's, or some ids): later
+    plans read the data files as they are."""
+    import getpass
+
+    with exits():
+        cfg = load_cli_config(config)
+    store = _open_history(config)
+    n = 0
+    if store is not None:
+        n = store.clear_overrides(
+            city=cfg.city.name, restaurant_id=restaurant, override_ids=ids, by=getpass.getuser()
+        )
+        store.close()
+    err(f"cleared {n} override(s) of {cfg.city.name}", color="green")
+
+
+slack_app = typer.Typer(help="The Slack app's set-up.", add_completion=False, no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Public HTTPS URL of `rebalance serve` (e.g. https://rebalance.example.com); "
+            "/slack/events is added if missing."
+        ),
+    ] = None,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="For `serve --socket-mode`: no request URL.")
+    ] = False,
+    name: Annotated[str, typer.Option(help="The app's name in Slack.")] = "rebalance",
+) -> None:
+    """Print the app manifest (JSON) to paste in api.slack.com/apps > Create New App."""
+    from .app.manifest import manifest_json
+
+    if not socket_mode:
+        if not url:
+            raise typer.BadParameter(
+                "give the public HTTPS URL of `rebalance serve` (or --socket-mode)",
+                param_hint="--url",
+            )
+        if not url.startswith("https://"):
+            raise typer.BadParameter("Slack only calls https:// URLs", param_hint="--url")
+        if not url.rstrip("/").endswith("/slack/events"):
+            url = url.rstrip("/") + "/slack/events"
+    sys.stdout.write(manifest_json(url, name=name, socket_mode=socket_mode))
 
 
 def main() -> None:

@@ -8,6 +8,16 @@ Two tables:
 - ``runs``: one row per `rebalance run`: start and end, inputs hash, status, exit code,
   KPIs, plan folder, Slack ts and error.
 
+And for the Slack app (`rebalance serve`, CONTRACT section 10):
+
+- ``overrides``: restaurant status changes made from Slack (who, when, for which
+  shift), applied to the inputs of every later plan of that shift.
+- ``approvals``: one row per plan version put up for approval: where its message is,
+  and its state (pending, held, approving, approved, superseded). A decision is a
+  compare-and-set on that state, so two clicks, two processes or a retried delivery
+  publish at most once.
+- ``deliveries``: the keys of Slack deliveries already handled (replays and retries).
+
 Every write is one transaction (``with self._tx()``), so a crash, kill -9 included,
 leaves either the old row or the new one. WAL lets a reader list history while a run
 writes.
@@ -30,9 +40,17 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import LockHeldError, RebalanceError, StorageError
 
-__all__ = ["PHASES", "History", "Publication", "RunRecord", "utc_now"]
+__all__ = [
+    "PHASES",
+    "Approval",
+    "History",
+    "OverrideRecord",
+    "Publication",
+    "RunRecord",
+    "utc_now",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS publications (
@@ -72,6 +90,44 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_city_started ON runs (city, started_at);
 CREATE INDEX IF NOT EXISTS runs_city_shift ON runs (city, shift_start);
+CREATE TABLE IF NOT EXISTS overrides (
+    override_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    city          TEXT NOT NULL,
+    shift_start   TEXT NOT NULL,
+    shift_end     TEXT NOT NULL,
+    restaurant_id TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    user_name     TEXT NOT NULL DEFAULT '',
+    created_at    TEXT NOT NULL,
+    cleared_at    TEXT,
+    cleared_by    TEXT
+);
+CREATE INDEX IF NOT EXISTS overrides_city ON overrides (city, shift_start);
+CREATE TABLE IF NOT EXISTS approvals (
+    plan_key       TEXT NOT NULL,
+    content_hash   TEXT NOT NULL,
+    city           TEXT NOT NULL,
+    shift_start    TEXT NOT NULL,
+    run_id         TEXT,
+    plan_id        TEXT NOT NULL,
+    plan_dir       TEXT NOT NULL,
+    channel        TEXT NOT NULL,
+    target_channel TEXT NOT NULL,
+    ts             TEXT,
+    status         TEXT NOT NULL,
+    requested_at   TEXT NOT NULL,
+    decided_by     TEXT,
+    decided_at     TEXT,
+    published_ts   TEXT,
+    error          TEXT,
+    PRIMARY KEY (plan_key, content_hash)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key         TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
 """
 
 
@@ -128,6 +184,53 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """A restaurant's status set from Slack for the plans of one shift.
+
+    It applies to every plan of ``city`` whose shift starts in [shift_start,
+    shift_end) (UTC ISO 8601), made after it, until cleared.
+    """
+
+    override_id: int
+    city: str
+    shift_start: str
+    shift_end: str
+    restaurant_id: str
+    status: str  # open | closed
+    user_id: str
+    user_name: str
+    created_at: str
+    cleared_at: str | None = None
+    cleared_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One plan version put up for approval in ``channel`` (message ``ts``)."""
+
+    plan_key: str
+    content_hash: str
+    city: str
+    shift_start: str
+    run_id: str | None
+    plan_id: str
+    plan_dir: str
+    channel: str
+    target_channel: str
+    ts: str | None
+    status: str  # pending | held | approving | approved | superseded
+    requested_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    published_ts: str | None = None
+    error: str | None = None
 
 
 _RUN_JSON = ("kpis", "extra")
@@ -476,6 +579,146 @@ class History:
             (city, shift_start),
         ).fetchall()
         return [_run_from_row(r) for r in rows]
+
+    # -------------------------------------------------------------- overrides
+    def add_override(
+        self,
+        *,
+        city: str,
+        shift_start: str,
+        shift_end: str,
+        restaurant_id: str,
+        status: str,
+        user_id: str,
+        user_name: str = "",
+    ) -> OverrideRecord:
+        """Record a restaurant status change for a shift (UTC ISO bounds); returns it."""
+        if status not in {"open", "closed"}:
+            raise ValueError(f"override status must be open or closed, not {status!r}")
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO overrides (city, shift_start, shift_end, restaurant_id, status, "
+                "user_id, user_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    city,
+                    shift_start,
+                    shift_end,
+                    restaurant_id,
+                    status,
+                    user_id,
+                    user_name,
+                    utc_now(),
+                ),
+            )
+            override_id = int(cur.lastrowid or 0)
+        row = self.db.execute(
+            "SELECT * FROM overrides WHERE override_id = ?", (override_id,)
+        ).fetchone()
+        return OverrideRecord(**dict(row))
+
+    def overrides(self, *, city: str | None = None, active: bool = True) -> list[OverrideRecord]:
+        """Overrides, oldest first; ``active``: only those not cleared."""
+        query = "SELECT * FROM overrides WHERE 1 = 1"
+        args: list[Any] = []
+        if city is not None:
+            query += " AND city = ?"
+            args.append(city)
+        if active:
+            query += " AND cleared_at IS NULL"
+        rows = self.db.execute(query + " ORDER BY override_id", args).fetchall()
+        return [OverrideRecord(**dict(r)) for r in rows]
+
+    def clear_overrides(
+        self,
+        *,
+        city: str | None = None,
+        restaurant_id: str | None = None,
+        override_ids: list[int] | None = None,
+        by: str = "",
+    ) -> int:
+        """Mark active overrides cleared (all, or of a city, a restaurant, some ids)."""
+        query = "UPDATE overrides SET cleared_at = ?, cleared_by = ? WHERE cleared_at IS NULL"
+        args: list[Any] = [utc_now(), by]
+        if city is not None:
+            query += " AND city = ?"
+            args.append(city)
+        if restaurant_id is not None:
+            query += " AND restaurant_id = ?"
+            args.append(restaurant_id)
+        if override_ids is not None:
+            query += f" AND override_id IN ({', '.join('?' * len(override_ids)) or 'NULL'})"
+            args.extend(override_ids)
+        with self._tx() as db:
+            return int(db.execute(query, args).rowcount)
+
+    # -------------------------------------------------------------- approvals
+    def approval(self, plan_key: str, content_hash: str) -> Approval | None:
+        """The approval of one plan version, if it was put up for approval."""
+        row = self.db.execute(
+            "SELECT * FROM approvals WHERE plan_key = ? AND content_hash = ?",
+            (plan_key, content_hash),
+        ).fetchone()
+        return None if row is None else Approval(**dict(row))
+
+    def approvals(self, plan_key: str) -> list[Approval]:
+        """Every version of a (city, shift) put up for approval, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM approvals WHERE plan_key = ? ORDER BY requested_at, rowid",
+            (plan_key,),
+        ).fetchall()
+        return [Approval(**dict(r)) for r in rows]
+
+    def save_approval(self, approval: Approval) -> Approval:
+        """Insert an approval (or replace the row of the same plan version)."""
+        values = asdict(approval)
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO approvals ({', '.join(values)}) "
+                f"VALUES ({', '.join('?' * len(values))})",
+                tuple(values.values()),
+            )
+        return approval
+
+    def transition_approval(
+        self,
+        plan_key: str,
+        content_hash: str,
+        *,
+        from_states: tuple[str, ...],
+        expect: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Approval | None:
+        """Change an approval only if its status is one of ``from_states`` (and the
+        columns of ``expect`` hold those values): an atomic compare-and-set across
+        processes. Returns the new row, or None if nothing changed."""
+        if not fields:
+            raise ValueError("nothing to change")
+        unknown = (set(fields) | set(expect or {})) - set(Approval.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown approval fields {sorted(unknown)}")
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE approvals SET {', '.join(f'{k} = ?' for k in fields)} "
+                f"WHERE plan_key = ? AND content_hash = ? "
+                f"AND status IN ({', '.join('?' * len(from_states))})"
+                + "".join(f" AND {k} IS ?" for k in expect or {}),
+                (*fields.values(), plan_key, content_hash, *from_states, *(expect or {}).values()),
+            )
+            changed = cur.rowcount == 1
+        return self.approval(plan_key, content_hash) if changed else None
+
+    # ------------------------------------------------------------- deliveries
+    def first_delivery(self, key: str, kind: str, *, keep_days: float = 2.0) -> bool:
+        """Record a Slack delivery; False when the same key was handled before."""
+        now = datetime.now(UTC)
+        cutoff = datetime.fromtimestamp(now.timestamp() - keep_days * 86400, UTC)
+        with self._tx() as db:
+            db.execute("DELETE FROM deliveries WHERE received_at < ?", (cutoff.isoformat(),))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO deliveries (key, kind, received_at) VALUES (?, ?, ?)",
+                (key, kind, now.isoformat(timespec="milliseconds")),
+            )
+            return cur.rowcount == 1
 
 
 def new_run_id() -> str:

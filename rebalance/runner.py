@@ -230,6 +230,11 @@ class _Run:
                 target_channel(self.config, channel)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
+            from .overrides import apply_stored_overrides  # [slack app, #18]
+
+            inputs = apply_stored_overrides(  # [slack app, #18] overrides made from Slack
+                inputs, self.config, self.shift, history=self.history, log=self._override_log
+            )
             self.history.update_run(self.run_id, inputs_sha256=inputs.sha256, extra=self.extra)
             info["message"] = f"valid input in {folder}"
             info["inputs_sha256"] = inputs.sha256
@@ -254,15 +259,18 @@ class _Run:
             info["plan_dir"] = str(target)
 
         with self._phase("publish") as info:
-            from .publish import publish
+            # [slack app, #18] publish, or with [slack] approval_channel ask for approval
+            from .app.approval import publish_or_request_approval
 
-            published = publish(
+            published = publish_or_request_approval(
                 plan,
+                plan_dir=target,  # [slack app, #18] an approved plan is published from here
                 config=self.config,
                 channel=channel,
                 dry_run=self.dry_run,
                 history=self.history,
                 client=self.client,
+                run_id=self.run_id,  # [slack app, #18]
                 log=self._slack_log,
             )
             self.extra.update(
@@ -321,6 +329,9 @@ class _Run:
         found = eligibility(inputs.couriers, grid, self.config.eligibility.min_available_minutes)
         for warning in found.warnings():
             self.log.event("eligibility", warning, level=logging.WARNING)
+
+    def _override_log(self, message: str) -> None:  # [slack app, #18]
+        self.log.event("overrides", message)
 
     def _slack_log(self, message: str) -> None:
         """What publish reports (posted, adopted, retried ...), as events of the publish phase."""

@@ -440,6 +440,20 @@ class SlackClient:
             channel=channel,
         )
 
+    # [slack app, #18] what `rebalance serve` needs besides the publisher's calls
+    def permalink(self, channel: str, ts: str) -> str:
+        """chat.getPermalink: a link to a message (for pointers in replies)."""
+        data = self._invoke(
+            "chat.getPermalink",
+            lambda: self._web.chat_getPermalink(channel=channel, message_ts=ts),
+            repeatable=True,
+        )
+        return str(data.get("permalink") or "")
+
+    def web_client(self) -> WebClient:
+        """The underlying slack_sdk WebClient (Bolt takes one; same base URL and token)."""
+        return self._web
+
     def history(
         self, channel: str, *, oldest: float, page_size: int = 200, max_pages: int = 50
     ) -> Iterator[dict[str, Any]]:

@@ -16,10 +16,16 @@ limits the way Slack does, and has switches to misbehave::
 
 A switch applies to the next ``times`` calls of that method (``times=None``: every
 call), after letting ``after=N`` calls through. ``fake.calls`` records (method, params) of every request, token left out.
+
+For the Slack app: ``fake.response_url(name)`` is a ``response_url`` to put in a
+slash command or ``block_actions`` payload; what the app posts there lands in
+``fake.responses[name]``. Ephemeral messages (``chat.postEphemeral``) land in
+``fake.ephemerals``; ``chat.getPermalink`` answers a link to a stored message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -33,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "xoxb-fake-0123456789-SECRETSECRET"
+APP_TOKEN = "xapp-1-A0APP-fake-APPSECRETAPPSECRET"
 BOT_USER_ID = "U0BOT"
 BOT_NAME = "rebalance-bot"
 
@@ -158,6 +165,16 @@ def block_problems(blocks: Any) -> list[str]:
                         problems.append(f"table cell text must not be empty {where}")
             if len(block.get("column_settings") or []) > MAX_TABLE_CELLS:
                 problems.append(f"too many column_settings {where}")
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 25:
+                problems.append(f"actions needs 1-25 elements {where}")
+            for e in elements:
+                text = (e.get("text") or {}).get("text", "")
+                if e.get("type") != "button" or not 0 < len(text) <= 75:
+                    problems.append(f"button needs plain_text of 1-75 chars {where}")
+                if len(str(e.get("value", ""))) > 2000 or not e.get("action_id"):
+                    problems.append(f"button needs an action_id and a value <= 2000 {where}")
         elif kind != "divider":
             problems.append(f"unsupported block type {kind!r} {where}")
     if tables > 1:
@@ -175,6 +192,9 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.request_times: list[tuple[str, float]] = []
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.responses: dict[str, list[dict[str, Any]]] = {}
+        self.socket: FakeSocketMode | None = None
+        self.ephemerals: list[dict[str, Any]] = []
         self._switches: dict[str, list[_Switch]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -291,6 +311,10 @@ class FakeSlack:
         """Thread replies to ``ts``, oldest first."""
         return self.channels[channel].thread(ts)
 
+    def response_url(self, name: str) -> str:
+        """A response_url whose posts land in ``responses[name]``."""
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
     def methods(self) -> list[str]:
         """Methods called, in order."""
         return [m for m, _ in self.calls]
@@ -307,7 +331,7 @@ class FakeSlack:
             raise _ApiError("not_authed")
         if token in self.revoked:
             raise _ApiError("token_revoked")
-        if token != self.token:
+        if token != (APP_TOKEN if method == "apps.connections.open" else self.token):
             raise _ApiError("invalid_auth")
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -418,6 +442,31 @@ class FakeSlack:
             raise _ApiError("cant_delete_message")
         channel.messages.remove(message)
         return {"channel": channel.id, "ts": message["ts"]}
+
+    def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket is None:
+            raise _ApiError("socket_mode_not_enabled")
+        return {"url": self.socket.url}
+
+    def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        text, blocks = self._check_message(params)
+        if not params.get("user"):
+            raise _ApiError("user_not_in_channel")
+        self.ephemerals.append(
+            {"channel": channel.id, "user": params["user"], "text": text, "blocks": blocks}
+        )
+        return {"message_ts": self._new_ts()}
+
+    def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params, member=False)
+        ts = str(params.get("message_ts") or "")
+        if channel.find(ts) is None:
+            raise _ApiError("message_not_found")
+        return {
+            "channel": channel.id,
+            "permalink": f"https://fake.slack.com/archives/{channel.id}/p{ts.replace('.', '')}",
+        }
 
     @staticmethod
     def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -590,6 +639,17 @@ class _Handler(BaseHTTPRequestHandler):
             ok = fake.store_upload(file_id, body)
             self._send(200 if ok else 404, f"OK - {len(body)}" if ok else "not found")
             return
+        if path.startswith("/response/"):
+            name = path.rsplit("/", 1)[-1]
+            try:
+                posted = json.loads(body or b"{}")
+            except ValueError:
+                self._send(400, "invalid_payload")
+                return
+            with fake._lock:
+                fake.responses.setdefault(name, []).append(posted)
+            self._send(200, "ok")
+            return
         if not path.startswith("/api/"):
             self._send(404, {"ok": False, "error": "unknown_method"})
             return
@@ -627,6 +687,177 @@ class _Handler(BaseHTTPRequestHandler):
             # Stored already; answer only after the client has given up.
             fake._stop.wait(float(switch.options.get("delay", 2.0)))
         self._send(200, data)
+
+
+class FakeSocketMode:
+    """Slack's Socket Mode end: a WebSocket server on 127.0.0.1 (plain ws://, as
+    slack_sdk allows off port 443). ``apps.connections.open`` of the `FakeSlack` it is
+    attached to answers its URL. `send` delivers an envelope to the connected app and
+    returns the app's acknowledgement (its ``payload``)."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, fake: FakeSlack):
+        import socket as _socket
+
+        self._server = _socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = int(self._server.getsockname()[1])
+        self.url = f"ws://127.0.0.1:{self.port}/link/?ticket=fake"
+        self._clients: list[Any] = []
+        self._acks: dict[str, dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True, name="fake-ws")]
+        self._threads[0].start()
+        fake.socket = self
+
+    def close(self) -> None:
+        """Close the server and every connection."""
+        self._stop.set()
+        for client in list(self._clients):
+            with contextlib.suppress(OSError):
+                client.close()
+        self._server.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def connected(self) -> int:
+        """How many app connections are open."""
+        return len(self._clients)
+
+    def send(self, kind: str, payload: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """Deliver an envelope (``slash_commands``, ``interactive``, ``events_api``) to
+        the newest connection; return the ``payload`` of the app's ack."""
+        envelope_id = f"env-{time.time_ns()}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "payload": payload,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        self._frame(self._clients[-1], 0x1, json.dumps(envelope).encode())
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while envelope_id not in self._acks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no ack for {envelope_id}")
+                self._cond.wait(left)
+            return dict(self._acks.pop(envelope_id).get("payload") or {})
+
+    # ------------------------------------------------------------- wire
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: Any) -> None:
+        import base64
+        import hashlib
+
+        conn.settimeout(0.5)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    head += conn.recv(4096)
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {
+                k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+            }
+            accept = base64.b64encode(
+                hashlib.sha1((headers["sec-websocket-key"] + self.GUID).encode()).digest()
+            ).decode()
+            conn.sendall(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                ).encode()
+            )
+            self._clients.append(conn)
+            self._frame(conn, 0x1, json.dumps({"type": "hello", "num_connections": 1}).encode())
+            buffer = b""
+            while not self._stop.is_set():
+                try:
+                    chunk = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                buffer += chunk
+                while True:
+                    frame = _read_frame(buffer)
+                    if frame is None:
+                        break
+                    opcode, data, used = frame
+                    buffer = buffer[used:]
+                    if opcode == 0x9:  # ping: pong
+                        self._frame(conn, 0xA, data)
+                    elif opcode == 0x8:  # close
+                        return
+                    elif opcode == 0x1:
+                        message = json.loads(data)
+                        if "envelope_id" in message:
+                            with self._cond:
+                                self._acks[message["envelope_id"]] = message
+                                self._cond.notify_all()
+        except OSError:
+            return
+        finally:
+            if conn in self._clients:
+                self._clients.remove(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    @staticmethod
+    def _frame(conn: Any, opcode: int, data: bytes) -> None:
+        n = len(data)
+        if n < 126:
+            head = bytes([0x80 | opcode, n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 127]) + n.to_bytes(8, "big")
+        conn.sendall(head + data)
+
+
+def _read_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
+    """(opcode, unmasked payload, bytes used) of the first whole frame, or None."""
+    if len(buffer) < 2:
+        return None
+    opcode = buffer[0] & 0x0F
+    masked = buffer[1] & 0x80
+    n = buffer[1] & 0x7F
+    at = 2
+    if n == 126:
+        if len(buffer) < 4:
+            return None
+        n, at = int.from_bytes(buffer[2:4], "big"), 4
+    elif n == 127:
+        if len(buffer) < 10:
+            return None
+        n, at = int.from_bytes(buffer[2:10], "big"), 10
+    mask = b""
+    if masked:
+        if len(buffer) < at + 4:
+            return None
+        mask, at = buffer[at : at + 4], at + 4
+    if len(buffer) < at + n:
+        return None
+    data = buffer[at : at + n]
+    if masked:
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    return opcode, data, at + n
 
 
 class InProcessSlack:
@@ -721,6 +952,11 @@ class InProcessSlack:
                 "thread_ts": thread_ts,
                 "initial_comment": initial_comment,
             },
+        )
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(
+            self._call("chat.getPermalink", {"channel": channel, "message_ts": ts})["permalink"]
         )
 
     def wait(self, seconds: float) -> None:

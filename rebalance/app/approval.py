@@ -1,0 +1,405 @@
+"""Plans awaiting approval (CONTRACT section 10, ``[slack] approval_channel``).
+
+When the approval channel is set, `rebalance run` calls `request_approval` instead of
+publishing: the plan goes to the approval channel with Approve and Hold buttons, and
+the history store records it (``approvals``: plan key and content hash -> message,
+state). Exactly once, as publishing: the same plan version is never put up twice (a
+record, or else a message in the channel carrying its metadata, is found first), and
+a newer version of the shift's plan marks the older pending one ``superseded`` and
+edits its message to point to the newer one.
+
+`approval_blocks` draws the message in each state; `rebalance.app.desk` makes the
+decisions and calls `edit_approval` afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rebalance.errors import ConfigError, Issue
+
+from .messages import channel_ref, context, esc, slack_time, user_ref
+
+if TYPE_CHECKING:
+    from rebalance.config import Config
+    from rebalance.history import Approval, History
+    from rebalance.plan import Plan
+    from rebalance.publish import PublishResult, SlackApi
+
+__all__ = [
+    "ACTION_APPROVE",
+    "ACTION_HOLD",
+    "APPROVAL_EVENT_TYPE",
+    "approval_blocks",
+    "approval_wanted",
+    "edit_approval",
+    "publish_or_request_approval",
+    "request_approval",
+]
+
+APPROVAL_EVENT_TYPE = "rebalance_approval"
+ACTION_APPROVE = "rebalance_approve"
+ACTION_HOLD = "rebalance_hold"
+#: How far back the approval channel is searched for an unrecorded request.
+SEARCH_HOURS = 36
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+
+
+def publish_or_request_approval(
+    plan: Plan,
+    *,
+    plan_dir: str | Path,
+    config: Config,
+    channel: str | None = None,
+    dry_run: bool = False,
+    history: History,
+    client: SlackApi | None = None,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """What `rebalance run` does with its plan: `rebalance.publish.publish` it, or, with
+    ``[slack] approval_channel`` set, `request_approval`.
+
+    ``plan`` is published from memory; ``plan_dir`` is the folder it was written to,
+    which an approval request records so that Approve publishes that very plan later.
+    """
+    if approval_wanted(config):
+        return request_approval(
+            plan,
+            plan_dir=plan_dir,
+            config=config,
+            channel=channel,
+            dry_run=dry_run,
+            history=history,
+            client=client,
+            run_id=run_id,
+            log=log,
+        )
+    from rebalance.publish import publish
+
+    return publish(
+        plan,
+        config=config,
+        channel=channel,
+        dry_run=dry_run,
+        history=history,
+        client=client,
+        log=log,
+    )
+
+
+def approval_wanted(config: Config) -> bool:
+    """Whether plans go to ``[slack] approval_channel`` before the shared channel."""
+    return bool(config.slack.approval_channel.strip())
+
+
+def _channel_id(value: str, key: str) -> str:
+    target = value.strip()
+    if not target:
+        raise ConfigError(
+            Issue(
+                "no Slack channel to publish approved plans to",
+                key=key,
+                valid="a channel ID such as 'C0123ABCD'",
+            ),
+            title="invalid configuration",
+        )
+    if not _CHANNEL_ID.fullmatch(target):
+        raise ConfigError(
+            Issue(
+                "not a Slack channel ID (a channel is addressed by its ID, not its name)",
+                key=key,
+                value=target,
+                valid="an ID such as 'C0123ABCD' (channel details, bottom of the About tab)",
+            ),
+            title="invalid configuration",
+        )
+    return target
+
+
+def button_value(plan_key: str, content_hash: str) -> str:
+    """What the buttons carry: the plan version they decide on."""
+    return json.dumps({"k": plan_key, "h": content_hash}, separators=(",", ":"))
+
+
+def parse_button_value(value: str) -> tuple[str, str] | None:
+    """(plan key, content hash) from a button value, or None if it is not ours."""
+    try:
+        data = json.loads(value)
+        return str(data["k"]), str(data["h"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def approval_blocks(
+    plan: Plan,
+    approval: Approval,
+    *,
+    timezone: str,
+    note: str | None = None,
+    newer_link: str | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(text fallback, blocks) of the approval message in ``approval.status``.
+
+    pending: Approve and Hold; held: Approve only; approved and superseded: no buttons,
+    who and when (or the pointer to the newer plan). ``note`` adds a line (an error).
+
+    The body is the parent message the shared channel will get (`build_messages`):
+    for a plan in slots, what to move at the shift start and what is coming slot by
+    slot; what the thread will hold is named in the footer.
+    """
+    from rebalance.publish import build_messages
+    from rebalance.views.wording import plural
+
+    messages = build_messages(plan, channel=approval.channel)
+    parent = messages[0]
+    blocks = list(parent["blocks"][:-1])  # its footer speaks of the thread's files
+    files = (
+        "moves.csv, zones.csv and slots.csv" if plan.slot_count > 1 else "moves.csv and zones.csv"
+    )
+    parts = len(messages) - 1
+    rest = f"{plural(parts, 'more message')} (what does not fit here), " if parts else ""
+    thread = f"its thread gets {rest}{files}"
+    target = channel_ref(approval.target_channel)
+    value = button_value(approval.plan_key, approval.content_hash)
+    approve = {
+        "type": "button",
+        "action_id": ACTION_APPROVE,
+        "text": {"type": "plain_text", "text": "Approve"},
+        "style": "primary",
+        "value": value,
+    }
+    hold = {
+        "type": "button",
+        "action_id": ACTION_HOLD,
+        "text": {"type": "plain_text", "text": "Hold"},
+        "value": value,
+    }
+    when = slack_time(approval.decided_at, timezone)
+    who = user_ref(approval.decided_by)
+    status = approval.status
+    footer = f"Plan {esc(plan.plan_id)} · {esc(plan.status)} · "
+    if status == "pending":
+        text = f"Plan awaiting approval: Approve publishes it to {target}; {thread}."
+        blocks += [context(footer + text), {"type": "actions", "elements": [approve, hold]}]
+    elif status == "held":
+        approve = {**approve, "text": {"type": "plain_text", "text": "Approve after all"}}
+        text = f":double_vertical_bar: Held by {who} at {when}. Not published to {target}."
+        blocks += [context(footer + text), {"type": "actions", "elements": [approve]}]
+    elif status == "approving":
+        text = f":hourglass_flowing_sand: Approved by {who} at {when}; publishing to {target}…"
+        blocks.append(context(footer + text))
+    elif status == "approved":
+        text = f":white_check_mark: Approved by {who} at {when}; published to {target}."
+        blocks.append(context(footer + text))
+    else:  # superseded
+        pointer = f"<{newer_link}|a newer plan>" if newer_link else "a newer plan"
+        text = f":fast_forward: Superseded by {pointer} for this shift. Not published."
+        blocks.append(context(footer + text))
+    if note:
+        blocks.append(context(note))
+    fallback = f"{parent['text']} {text}"
+    return fallback[:3000], blocks
+
+
+def _metadata(plan_key: str, content_hash: str, plan_id: str) -> dict[str, Any]:
+    return {
+        "event_type": APPROVAL_EVENT_TYPE,
+        "event_payload": {"plan_key": plan_key, "content_hash": content_hash, "plan_id": plan_id},
+    }
+
+
+def edit_approval(
+    client: SlackApi,
+    plan: Plan,
+    approval: Approval,
+    *,
+    timezone: str,
+    note: str | None = None,
+    newer_link: str | None = None,
+) -> None:
+    """chat.update of the approval message to show ``approval``'s state."""
+    if not approval.ts:
+        return
+    text, blocks = approval_blocks(
+        plan, approval, timezone=timezone, note=note, newer_link=newer_link
+    )
+    client.update_message(
+        channel=approval.channel,
+        ts=approval.ts,
+        text=text,
+        blocks=blocks,
+        metadata=_metadata(approval.plan_key, approval.content_hash, plan.plan_id),
+    )
+
+
+def permalink(client: SlackApi, channel: str, ts: str | None) -> str | None:
+    """A link to a message, or None when Slack (or a client without
+    ``chat.getPermalink``) cannot give one."""
+    from rebalance.slack import SlackCallError
+
+    link = getattr(client, "permalink", None)
+    if not ts or link is None:
+        return None
+    try:
+        return str(link(channel, ts)) or None
+    except SlackCallError:
+        return None
+
+
+def request_approval(
+    plan: Plan,
+    *,
+    plan_dir: str | Path,
+    config: Config,
+    channel: str | None = None,
+    dry_run: bool = False,
+    history: History,
+    client: SlackApi | None = None,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """Put ``plan`` (written to ``plan_dir``) up for approval once; returns a
+    `PublishResult` whose ``action`` is ``approval-requested``, ``approval-pending``
+    (this version is already up), ``approved`` (already approved and published) or
+    ``dry-run``.
+
+    ``channel`` (default ``[slack] channel``) is where Approve publishes it; ``client``
+    defaults to a `SlackClient` from the environment.
+    """
+    from rebalance.history import Approval, utc_now
+    from rebalance.publish import PublishResult, content_hash, plan_key
+    from rebalance.publish.protocol import target_channel
+
+    say = log or (lambda _line: None)
+    approval_channel = _channel_id(config.slack.approval_channel, "slack.approval_channel")
+    target = target_channel(config, channel)
+    key = plan_key(plan.city, plan.local(plan.shift_start))
+    chash = content_hash(plan)
+    pending = Approval(
+        plan_key=key,
+        content_hash=chash,
+        city=plan.city,
+        shift_start=plan.local(plan.shift_start).isoformat(),
+        run_id=run_id,
+        plan_id=plan.plan_id,
+        plan_dir=str(Path(plan_dir).absolute()),
+        channel=approval_channel,
+        target_channel=target,
+        ts=None,
+        status="pending",
+        requested_at=utc_now(),
+    )
+    tz = config.city.timezone
+    text, blocks = approval_blocks(plan, pending, timezone=tz)
+    payload = {
+        "channel": approval_channel,
+        "text": text,
+        "blocks": blocks,
+        "metadata": _metadata(key, chash, plan.plan_id),
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    if dry_run:
+        return PublishResult("dry-run", approval_channel, None, key, chash, 0, [payload])
+
+    existing = history.approval(key, chash)
+    if existing is not None and existing.status != "superseded" and existing.ts:
+        action = "approved" if existing.status == "approved" else "approval-pending"
+        say(
+            f"approval: {key} is already up for approval in {approval_channel} "
+            f"(ts {existing.ts}, {existing.status}); nothing posted"
+        )
+        return PublishResult(action, approval_channel, existing.ts, key, chash, 0, [payload])
+
+    from rebalance.slack import SlackCallError
+
+    if client is None:
+        from rebalance.slack import SlackClient
+
+        client = SlackClient.from_env(log=log)
+    try:
+        ts = _find(client, approval_channel, key, chash, plan)
+        if ts is not None:
+            say(f"approval: found the unrecorded request {ts} in {approval_channel}; adopting it")
+        else:
+            ts = str(client.post_message(**payload)["ts"])
+            say(f"approval: {key} posted to {approval_channel} for approval (ts {ts})")
+        history.save_approval(_replace(pending, ts=ts))
+        _supersede_older(client, history, key, chash, ts, approval_channel, tz, say)
+    except SlackCallError as exc:
+        from rebalance.errors import PublishError
+
+        raise PublishError(
+            client.scrub(f"posting the plan for approval to {approval_channel} failed: {exc}"),
+            hint="The plan is saved. Run the same shift again: it never posts the request twice.",
+            slack_error=exc.error or exc.kind.value,
+        ) from None
+    return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])
+
+
+def _replace(approval: Approval, **changes: Any) -> Approval:
+    from dataclasses import replace
+
+    return replace(approval, **changes)
+
+
+def _find(client: SlackApi, channel: str, key: str, chash: str, plan: Plan) -> str | None:
+    """The ts of a request for this plan version already in the channel (a crash
+    between posting and recording), or None."""
+    import pandas as pd
+
+    window = pd.Timedelta(hours=SEARCH_HOURS)
+    oldest = min(plan.shift_start, pd.Timestamp.now(tz="UTC")) - window
+    for message in client.history(channel, oldest=float(oldest.timestamp())):
+        meta = message.get("metadata") or {}
+        payload = meta.get("event_payload") or {}
+        if (
+            meta.get("event_type") == APPROVAL_EVENT_TYPE
+            and payload.get("plan_key") == key
+            and payload.get("content_hash") == chash
+        ):
+            return str(message["ts"])
+    return None
+
+
+def _supersede_older(
+    client: SlackApi,
+    history: History,
+    key: str,
+    chash: str,
+    ts: str,
+    channel: str,
+    timezone: str,
+    say: Callable[[str], None],
+) -> None:
+    """Mark older undecided versions of this shift's plan superseded and point their
+    messages to the new one."""
+    from rebalance.plan import read_plan
+
+    link = permalink(client, channel, ts)
+    for older in history.approvals(key):
+        if older.content_hash == chash or older.status not in {"pending", "held"}:
+            continue
+        changed = history.transition_approval(
+            key, older.content_hash, from_states=("pending", "held"), status="superseded"
+        )
+        if changed is None:
+            continue  # decided meanwhile
+        say(f"approval: the request {older.ts} is superseded by {ts}")
+        try:
+            old_plan = read_plan(older.plan_dir)
+        except Exception:  # its folder is gone: a short text edit still removes the buttons
+            if changed.ts:
+                client.update_message(
+                    channel=changed.channel,
+                    ts=changed.ts,
+                    text="Superseded by a newer plan for this shift. Not published.",
+                    blocks=[context("Superseded by a newer plan for this shift. Not published.")],
+                )
+            continue
+        edit_approval(client, old_plan, changed, timezone=timezone, newer_link=link)

@@ -1,0 +1,224 @@
+"""The Bolt for Python boundary: the only module that imports slack_bolt.
+
+`build_app` makes the Bolt `App` of `rebalance serve`:
+
+- Bolt's built-in middleware verifies every HTTP request (HMAC-SHA256 of the body with
+  the signing secret, timestamp within 5 minutes) and answers 401 otherwise, before
+  anything below runs.
+- `_once` (a global middleware, after verification) records each delivery's identity
+  (a button click's ``action_ts``, a command's ``trigger_id``, an event's
+  ``event_id``) in the history store: a replayed request or a Slack retry
+  (``X-Slack-Retry-Num``) is acknowledged and logged, and nothing runs twice.
+- Listeners ``ack()`` at once (within Slack's 3 seconds) and hand the work to a
+  separate executor, so a queue of re-plans never keeps a listener thread (and so
+  the next request's ack) waiting. The user hears back through ``respond`` (the
+  ``response_url``), ephemerally.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse, Respond
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from rebalance.slack import SlackClient
+
+from .approval import ACTION_APPROVE, ACTION_HOLD
+from .commands import USAGE, CommandError, parse
+from .desk import Desk, User
+
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+__all__ = ["COMMAND", "EVENTS_PATH", "build_app", "delivery_key", "wsgi_handler"]
+
+COMMAND = "/rebalance"
+EVENTS_PATH = "/slack/events"
+
+
+def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, kind) identifying one delivery, the same on a retry or a replay."""
+    if body.get("type") == "block_actions":
+        actions = body.get("actions") or [{}]
+        user = (body.get("user") or {}).get("id", "")
+        return (
+            f"action:{actions[0].get('action_ts', '')}:{user}:{actions[0].get('action_id', '')}",
+            "action",
+        )
+    if body.get("command") and body.get("trigger_id"):
+        return f"command:{body['trigger_id']}", "command"
+    if body.get("event_id"):
+        return f"event:{body['event_id']}", "event"
+    return None
+
+
+def build_app(
+    desk: Desk,
+    client: SlackClient,
+    *,
+    signing_secret: str | None,
+    executor: Executor,
+    work: Executor,
+    logger: Logger,
+) -> App:
+    """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify).
+
+    ``executor`` runs Bolt's listeners (they ack and return); ``work`` runs what comes
+    after the ack (re-plans, publishing, answers)."""
+    bolt_logger = logging.getLogger("rebalance.serve.bolt")
+    bolt_logger.setLevel(logging.WARNING)  # Bolt logs payloads at debug level
+    app = App(
+        client=client.web_client(),
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        logger=bolt_logger,
+        listener_executor=executor,
+        process_before_response=False,
+    )
+
+    def log(event: str, message: str, level: int = logging.INFO, **data: Any) -> None:
+        logger.log(level, message, extra={"event": event, **data})
+
+    @app.middleware
+    def _once(request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
+        body = request.body if isinstance(request.body, dict) else {}
+        retry = _header(request, "x-slack-retry-num")
+        found = delivery_key(body)
+        if found is not None:
+            key, kind = found
+            with desk.store() as history:
+                first = history.first_delivery(key, kind)
+            if not first:
+                log(
+                    "duplicate",
+                    f"{kind} delivered again (X-Slack-Retry-Num {retry or 'none'}): "
+                    "already handled, nothing done twice",
+                    kind=kind,
+                    retry_num=retry,
+                )
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    def guarded(respond: Respond, task: Callable[[], str], **where: Any) -> None:
+        """Queue work after the ack; the user hears the outcome, a bug is logged."""
+
+        def job() -> None:
+            try:
+                text = task()
+            except Exception as exc:
+                logger.exception("the app failed on a request", extra={"event": "error", **where})
+                text = f":warning: Something went wrong in the app ({type(exc).__name__}); see its log."
+            _respond(respond, text, logger)
+
+        work.submit(job)
+
+    @app.command(COMMAND)
+    def _command(ack: Callable[..., None], command: dict[str, Any], respond: Respond) -> None:
+        user = User(
+            str(command.get("user_id", "")),
+            str(command.get("user_name", "")),
+            str(command.get("team_id", "")),
+        )
+        text = str(command.get("text") or "")
+        try:
+            cmd = parse(text)
+        except CommandError as exc:
+            ack(text=str(exc), response_type="ephemeral")
+            log("command", "bad command", user_id=user.id, outcome="usage")
+            return
+        log("command", f"/rebalance {cmd.name}", user_id=user.id, command=cmd.name)
+        if cmd.name == "help":
+            ack(text=USAGE, response_type="ephemeral")
+            return
+        if cmd.acts and not desk.may_act(user):
+            ack(text=desk.refusal(user), response_type="ephemeral")
+            log("command", f"/rebalance {cmd.name} refused", user_id=user.id, outcome="refused")
+            return
+        if cmd.name == "status":
+            ack()
+            guarded(respond, lambda: desk.status(cmd.arg), command="status")
+        elif cmd.name in {"close", "open"}:
+            verb = "Closing" if cmd.name == "close" else "Opening"
+            ack(
+                text=f"{verb} `{_code(cmd.arg)}` and re-planning the shift…",
+                response_type="ephemeral",
+            )
+            status = "closed" if cmd.name == "close" else "open"
+            guarded(respond, lambda: desk.change(str(cmd.arg), status, user), command=cmd.name)
+        else:
+            ack(text="Re-planning the shift…", response_type="ephemeral")
+            guarded(respond, lambda: desk.replan(user, why="/rebalance plan"), command="plan")
+
+    def _decision(decision: str) -> Callable[..., None]:
+        def listener(ack: Callable[..., None], body: dict[str, Any], respond: Respond) -> None:
+            ack()
+            raw = body.get("user") or {}
+            user = User(
+                str(raw.get("id", "")),
+                str(raw.get("username") or raw.get("name") or ""),
+                str(raw.get("team_id", "")),
+            )
+            log("action", f"{decision} clicked", user_id=user.id, decision=decision)
+            if not desk.may_act(user):
+                log("action", f"{decision} refused", user_id=user.id, outcome="refused")
+                _respond(respond, desk.refusal(user), logger)
+                return
+            value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+            guarded(respond, lambda: desk.decide(decision, value, user), decision=decision)
+
+        return listener
+
+    app.action(ACTION_APPROVE)(_decision("approve"))
+    app.action(ACTION_HOLD)(_decision("hold"))
+
+    @app.event("message_metadata_posted")
+    def _metadata_posted(ack: Callable[..., None], event: dict[str, Any]) -> None:
+        ack()
+        meta = event.get("metadata") or {}
+        log(
+            "metadata",
+            f"{meta.get('event_type')} posted in {event.get('channel_id')}",
+            channel=event.get("channel_id"),
+            event_type=meta.get("event_type"),
+        )
+
+    return app
+
+
+def wsgi_handler(app: App) -> Any:
+    """Bolt's WSGI adapter for ``POST /slack/events``."""
+    return SlackRequestHandler(app, path=EVENTS_PATH)
+
+
+def start_socket_mode(app: App, app_token: str) -> Any:
+    """Connect over Socket Mode (returns the handler; ``close()`` it to stop)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token, logger=logging.getLogger("rebalance.serve.bolt"))
+    handler.connect()
+    return handler
+
+
+def _respond(respond: Respond, text: str, logger: Logger) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # the response_url expired or Slack is down: log it
+        logger.warning(
+            "could not answer the user: %s", type(exc).__name__, extra={"event": "respond"}
+        )
+
+
+def _header(request: BoltRequest, name: str) -> str | None:
+    values = request.headers.get(name) or []
+    return str(values[0]) if values else None
+
+
+def _code(value: object) -> str:
+    return (
+        str(value).replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )

@@ -1,0 +1,61 @@
+"""``/rebalance`` slash-command text, parsed (pure: no Slack, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .messages import esc
+
+__all__ = ["USAGE", "Command", "CommandError", "parse"]
+
+USAGE = (
+    "Valid commands:\n"
+    "• `/rebalance status [CITY]`: the shift's plan, its message and the overrides\n"
+    "• `/rebalance close RESTAURANT_ID`: close a restaurant for this shift, then re-plan\n"
+    "• `/rebalance open RESTAURANT_ID`: open it again, then re-plan\n"
+    "• `/rebalance plan`: re-plan the shift now"
+)
+
+#: Commands that change the shift: approvers only.
+ACTING = frozenset({"close", "open", "plan"})
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed command: ``name`` (help, status, close, open, plan) and its argument."""
+
+    name: str
+    arg: str | None = None
+
+    @property
+    def acts(self) -> bool:
+        """Whether the command changes the shift (approvers only)."""
+        return self.name in ACTING
+
+
+class CommandError(ValueError):
+    """Text that is not a valid command; ``str()`` is the mrkdwn reply naming what is valid."""
+
+
+def parse(text: str) -> Command:
+    """Parse the text after ``/rebalance``; raises `CommandError` naming what is valid."""
+    words = text.split()
+    if not words or words[0].lower() in {"help", "-h", "--help"}:
+        return Command("help")
+    name, args = words[0].lower(), words[1:]
+    if name == "status":
+        if len(args) > 1:
+            raise CommandError(
+                f"`status` takes at most one city, not `{esc(' '.join(args))}`.\n{USAGE}"
+            )
+        return Command("status", args[0] if args else None)
+    if name in {"close", "open"}:
+        if len(args) != 1:
+            got = f"`{esc(' '.join(args))}`" if args else "nothing"
+            raise CommandError(f"`{name}` takes one RESTAURANT_ID, got {got}.\n{USAGE}")
+        return Command(name, args[0])
+    if name == "plan":
+        if args:
+            raise CommandError(f"`plan` takes no argument, got `{esc(' '.join(args))}`.\n{USAGE}")
+        return Command("plan")
+    raise CommandError(f"Unknown command `{esc(words[0][:80])}`.\n{USAGE}")

@@ -1,0 +1,534 @@
+"""What the app does for a command or a click, after Slack has been acknowledged.
+
+`Desk` works with the history store (a fresh connection per task: listeners run on
+several threads, and `rebalance run` or `publish` may write at the same time from
+other processes) and the Web API client of `rebalance.slack`. It knows nothing of
+Bolt: each method returns the mrkdwn text to show the user, ephemerally.
+
+- The shift a command applies to is the city's latest planned shift (its newest
+  recorded run that is not a dry run), else now rounded down to the quarter hour.
+- Re-plans are `rebalance.runner.run` (lock, history, plan folder, publication or
+  approval request), one at a time in this process and waiting for a cron run of
+  the same shift to finish first.
+- Decisions on approval requests are compare-and-set transitions in the store, so a
+  double click, a retried delivery or two servers never publish twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pandas as pd
+
+from rebalance.errors import LockHeldError, RebalanceError
+from rebalance.history import History, utc_now
+
+from .approval import edit_approval, parse_button_value, permalink
+from .messages import channel_ref, esc, slack_time, user_ref
+
+if TYPE_CHECKING:
+    from rebalance.config import Config
+    from rebalance.history import Approval, RunRecord
+    from rebalance.slack import SlackClient
+
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+__all__ = ["Desk", "User"]
+
+#: How long a re-plan or an approval waits for a run of the same shift to finish.
+LOCK_WAIT_SECONDS = 120.0
+#: An approval stuck in ``approving`` this long (its process died) may be taken over.
+STALE_APPROVING = timedelta(minutes=5)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class User:
+    """Who sent a command or clicked: Slack user ID, name and team (for the record)."""
+
+    id: str
+    name: str = ""
+    team: str = ""
+
+
+class Desk:
+    """The app's work for one city (one config)."""
+
+    def __init__(self, config: Config, *, logger: Logger | None = None):
+        self.config = config
+        self.logger = logger or logging.getLogger("rebalance.serve")
+        self._replan_lock = threading.Lock()
+
+    # ------------------------------------------------------------ plumbing
+    @contextlib.contextmanager
+    def store(self) -> Iterator[History]:
+        """A connection to the history store for one task."""
+        history = History(self.config.history_path)
+        try:
+            yield history
+        finally:
+            history.close()
+
+    def client(self) -> SlackClient:
+        """A Web API client from the environment (token, SLACK_API_URL)."""
+        from rebalance.slack import SlackClient
+
+        return SlackClient.from_env(log=lambda line: self.logger.debug(line))
+
+    def event(self, event: str, message: str, level: int = logging.INFO, **data: Any) -> None:
+        """One JSON log line (event name and fields, as `run` logs them)."""
+        self.logger.log(level, message, extra={"event": event, **data})
+
+    def may_act(self, user: User) -> bool:
+        """Whether the user is one of ``[slack] approvers``."""
+        return user.id in set(self.config.slack.approvers)
+
+    def refusal(self, user: User) -> str:
+        """The ephemeral refusal for someone who may not act."""
+        if not self.config.slack.approvers:
+            return (
+                ":no_entry: Nobody may change this shift from Slack yet: `[slack] approvers` "
+                "is empty in the app's configuration. Ask the operator to add Slack user IDs."
+            )
+        return (
+            f":no_entry: Sorry {user_ref(user.id)}, only the approvers listed in the app's "
+            "configuration (`[slack] approvers`) may approve plans or change the shift. "
+            "Nothing was changed."
+        )
+
+    # --------------------------------------------------------------- shift
+    def _latest_run(self, history: History) -> RunRecord | None:
+        for record in history.runs(city=self.config.city.name, limit=50):
+            if not record.dry_run and record.plan_dir:
+                return record
+        return None
+
+    def current_shift(self, history: History) -> tuple[pd.Timestamp, Path | None]:
+        """The shift commands apply to, and the data folder its runs read."""
+        from rebalance.timeparse import floor_quarter_hour
+
+        tz = self.config.city.timezone
+        record = self._latest_run(history)
+        if record is None:
+            return floor_quarter_hour(datetime.now(UTC), tz), self.config.data_dir
+        data = record.extra.get("data_dir")
+        folder = Path(data) if data else self.config.data_dir
+        return pd.Timestamp(record.shift_start).tz_convert(tz), folder
+
+    def _window(self, shift: pd.Timestamp) -> str:
+        end = shift + pd.Timedelta(hours=self.config.shift.hours)
+        return f"{shift:%a %d %b %H:%M}–{end:%H:%M} {shift.tzname()}"
+
+    # -------------------------------------------------------------- status
+    def status(self, city: str | None) -> str:
+        """The shift at a glance: latest plan, its message, overrides."""
+        from rebalance.overrides import overrides_for_shift
+        from rebalance.paths import slug
+        from rebalance.publish import plan_key
+
+        name = self.config.city.name
+        if city is not None and city.casefold() != name.casefold() and slug(city) != slug(name):
+            return f"Unknown city `{esc(city)}`: this app serves *{esc(name)}* (`/rebalance status {esc(name)}`)."
+        tz = self.config.city.timezone
+        with self.store() as history:
+            shift, _ = self.current_shift(history)
+            record = self._latest_run(history)
+            lines = [f"*{esc(name)}* · shift {self._window(shift)}"]
+            if record is None:
+                lines.append("No plan yet for this city (`rebalance run` makes one).")
+            else:
+                k = record.kpis
+                lines.append(
+                    f"Latest plan: run `{esc(record.run_id)}` ({esc(record.status)}), "
+                    f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
+                    f"{k.get('moved_couriers', '?')} couriers moved, shortage {k.get('shortage', '?')}."
+                )
+                key = plan_key(name, shift)
+                pub = history.publication(key, self.config.slack.channel)
+                if pub is not None:
+                    lines.append(
+                        f"Published in {channel_ref(pub.channel)} (revision {pub.revision}, "
+                        f"updated {slack_time(pub.updated_at, tz)})."
+                    )
+                approvals = history.approvals(key)
+                if approvals:
+                    last = approvals[-1]
+                    state = {
+                        "pending": "awaiting approval",
+                        "held": f"held by {user_ref(last.decided_by)}",
+                        "approving": "being approved",
+                        "approved": f"approved by {user_ref(last.decided_by)} at {slack_time(last.decided_at, tz)}",
+                        "superseded": "superseded",
+                    }.get(last.status, esc(last.status))
+                    lines.append(f"Latest version in {channel_ref(last.channel)}: {state}.")
+            overrides = overrides_for_shift(history, name, shift)
+        if overrides:
+            lines.append(f"*Overrides for this shift* ({len(overrides)}):")
+            lines += [
+                f"• `{esc(o.restaurant_id)}` {o.status} by {user_ref(o.user_id)} at {slack_time(o.created_at, tz)}"
+                for o in overrides[-20:]
+            ]
+        else:
+            lines.append("No overrides for this shift.")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------- overrides
+    def change(self, restaurant_id: str, status: str, user: User) -> str:
+        """Set a restaurant's status for the current shift, then re-plan."""
+        from rebalance.inputs import load
+        from rebalance.overrides import apply_overrides, overrides_for_shift, shift_window
+
+        verb = "close" if status == "closed" else "open"
+        with self.store() as history:
+            shift, folder = self.current_shift(history)
+            if folder is None:
+                return (
+                    "The app's configuration has no `[data] dir` and no run recorded one: "
+                    "set `[data] dir` so the app can read the restaurants."
+                )
+            try:
+                inputs = load(folder, self.config)
+            except RebalanceError as exc:
+                return f":warning: The city's data cannot be read, nothing changed:\n```{esc(str(exc))[:2500]}```"
+            restaurants = inputs.restaurants
+            ids = restaurants["restaurant_id"].astype(str).tolist()
+            if restaurant_id not in set(ids):
+                return self._unknown_restaurant(restaurant_id, ids, verb)
+            current = apply_overrides(
+                inputs, overrides_for_shift(history, self.config.city.name, shift)
+            )
+            row = current.restaurants.loc[
+                current.restaurants["restaurant_id"] == restaurant_id
+            ].iloc[0]
+            label = f"`{esc(restaurant_id)}` {esc(row['name'])}".strip()
+            if row["status"] == status:
+                return f"{label} is already {status} for the shift {self._window(shift)}; nothing to change."
+            start, end = shift_window(self.config, shift)
+            record = history.add_override(
+                city=self.config.city.name,
+                shift_start=start,
+                shift_end=end,
+                restaurant_id=restaurant_id,
+                status=status,
+                user_id=user.id,
+                user_name=user.name,
+            )
+        self.event(
+            "override",
+            f"{restaurant_id} {status} by {user.id}",
+            override_id=record.override_id,
+            restaurant_id=restaurant_id,
+            status=status,
+            user_id=user.id,
+        )
+        outcome = self.replan(user, why=f"{restaurant_id} {status}")
+        return f"{label} is now *{status}* for the shift {self._window(shift)} (by {user_ref(user.id)}).\n{outcome}"
+
+    def _unknown_restaurant(self, restaurant_id: str, ids: list[str], verb: str) -> str:
+        close = difflib.get_close_matches(restaurant_id, ids, n=5, cutoff=0.6)
+        text = (
+            f"Unknown restaurant id `{esc(restaurant_id)}` in {esc(self.config.city.name)}: "
+            f"valid ids are the `restaurant_id` column of restaurants.csv ({len(ids)} restaurants"
+        )
+        sample = ", ".join(f"`{esc(i)}`" for i in sorted(ids)[:3])
+        text += f", e.g. {sample})." if ids else ")."
+        if close:
+            text += " Did you mean " + ", ".join(f"`{esc(c)}`" for c in close) + "?"
+        return text + f" Usage: `/rebalance {verb} RESTAURANT_ID`. Nothing was changed."
+
+    # -------------------------------------------------------------- re-plan
+    def replan(self, user: User, *, why: str = "re-plan") -> str:
+        """Plan the current shift again (`rebalance run`) and say what became of it."""
+        from rebalance.logs import RunLog
+        from rebalance.runner import run
+
+        with self._replan_lock:
+            with self.store() as history:
+                shift, folder = self.current_shift(history)
+            self.event("replan", f"re-planning {shift.isoformat()} ({why})", user_id=user.id)
+            try:
+                result = self._waiting_for_lock(
+                    shift,
+                    lambda: run(self.config, folder, shift_start=shift, log=RunLog()),
+                )
+            except RebalanceError as exc:
+                self.event("replan", f"re-plan failed: {exc}", level=logging.WARNING)
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                return f":warning: The re-plan failed (exit {exc.exit_code}): {esc(first)}"
+        k = result.plan.kpis
+        numbers = (
+            f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
+            f"{k.get('moved_couriers', 0)} couriers moved, shortage {k.get('shortage', 0)}"
+        )
+        action = result.publish.action
+        where = channel_ref(result.publish.channel)
+        text = {
+            "posted": f"Re-planned ({numbers}); posted to {where}.",
+            "updated": f"Re-planned ({numbers}); the shift's message in {where} is revised (changes in its thread).",
+            "unchanged": f"Re-planned ({numbers}); the plan is unchanged, nothing posted again.",
+            "adopted": f"Re-planned ({numbers}); the shift's message in {where} is current.",
+            "approval-requested": f"Re-planned ({numbers}); the new version awaits approval in {where}.",
+            "approval-pending": f"Re-planned ({numbers}); unchanged, still awaiting approval in {where}.",
+            "approved": f"Re-planned ({numbers}); unchanged, already approved and published.",
+        }.get(action, f"Re-planned ({numbers}): {esc(action)}.")
+        self.event("replan", text, run_id=result.run_id, action=action)
+        return text
+
+    def _waiting_for_lock(self, shift: pd.Timestamp, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which takes the shift's lock), waiting while another process holds it."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return fn()
+            except LockHeldError:
+                if time.monotonic() > deadline:
+                    raise
+                self.event("lock_wait", f"a run of {shift.isoformat()} holds the lock; waiting")
+                time.sleep(1.0)
+
+    # ------------------------------------------------------------ decisions
+    def decide(self, decision: str, value: str, user: User) -> str:
+        """Approve or hold the plan version a button carries."""
+        parsed = parse_button_value(value)
+        if parsed is None:
+            return "This button does not belong to a plan of this app; nothing was done."
+        key, chash = parsed
+        with self.store() as history:
+            approval = history.approval(key, chash)
+            if approval is None:
+                return (
+                    "This plan is not in the app's history store (is the app configured with "
+                    "the same `[history] path` as `rebalance run`?). Nothing was done."
+                )
+            newer = self._newer(history, approval)
+            if newer is not None or approval.status == "superseded":
+                return self._outdated(approval, newer)
+            if decision == "hold":
+                return self._hold(history, approval, user)
+            return self._approve(history, approval, user)
+
+    def _newer(self, history: History, approval: Approval) -> Approval | None:
+        later = [
+            a
+            for a in history.approvals(approval.plan_key)
+            if a.content_hash != approval.content_hash and a.requested_at > approval.requested_at
+        ]
+        return later[-1] if later else None
+
+    def _outdated(self, approval: Approval, newer: Approval | None) -> str:
+        if newer is None:
+            return "This plan was superseded by a newer one for this shift. Nothing was published."
+        link = permalink(self.client(), newer.channel, newer.ts)
+        pointer = (
+            f"<{link}|the newer plan>"
+            if link
+            else f"the newer plan in {channel_ref(newer.channel)}"
+        )
+        return (
+            f":fast_forward: This plan is outdated: a newer one exists for this shift, see {pointer} "
+            f"(plan {esc(newer.plan_id)}). Nothing was published."
+        )
+
+    def _already(self, approval: Approval) -> str:
+        tz = self.config.city.timezone
+        who, when = user_ref(approval.decided_by), slack_time(approval.decided_at, tz)
+        if approval.status == "approved":
+            return (
+                f"Already approved by {who} at {when} and published once to "
+                f"{channel_ref(approval.target_channel)}; nothing was done twice."
+            )
+        if approval.status == "approving":
+            return f"{who} is approving this plan right now ({when}); nothing was done twice."
+        if approval.status == "held":
+            return f"Already held by {who} at {when}; nothing was done twice."
+        return "This plan was superseded by a newer one; nothing was done."
+
+    def _hold(self, history: History, approval: Approval, user: User) -> str:
+        held = history.transition_approval(
+            approval.plan_key,
+            approval.content_hash,
+            from_states=("pending",),
+            status="held",
+            decided_by=user.id,
+            decided_at=utc_now(),
+        )
+        if held is None:
+            return self._already(
+                history.approval(approval.plan_key, approval.content_hash) or approval
+            )
+        self.event(
+            "approval", f"{approval.plan_key} held by {user.id}", decision="hold", user_id=user.id
+        )
+        self._edit(held)
+        return f"Held. The plan stays out of {channel_ref(held.target_channel)}; Approve it later if needed."
+
+    def _approve(self, history: History, approval: Approval, user: User) -> str:
+        from rebalance.errors import PublishError
+        from rebalance.lock import RunLock
+        from rebalance.paths import lock_path
+        from rebalance.plan import read_plan
+        from rebalance.publish import publish
+
+        now = utc_now()
+        claimed = history.transition_approval(
+            approval.plan_key,
+            approval.content_hash,
+            from_states=("pending", "held"),
+            status="approving",
+            decided_by=user.id,
+            decided_at=now,
+            error=None,
+        )
+        if claimed is None:
+            current = history.approval(approval.plan_key, approval.content_hash) or approval
+            if current.status == "approving" and _stale(current.decided_at):
+                # Its process died mid-publish: publishing is idempotent, take over.
+                claimed = history.transition_approval(
+                    approval.plan_key,
+                    approval.content_hash,
+                    from_states=("approving",),
+                    expect={"decided_at": current.decided_at},
+                    decided_by=user.id,
+                    decided_at=now,
+                )
+            if claimed is None:
+                self.event(
+                    "approval",
+                    f"{approval.plan_key}: {current.status}; click by {user.id} ignored",
+                    decision="approve",
+                    user_id=user.id,
+                    outcome="duplicate",
+                )
+                return self._already(current)
+        self.event(
+            "approval",
+            f"{approval.plan_key} approved by {user.id}",
+            decision="approve",
+            user_id=user.id,
+        )
+        self._edit(claimed)
+        try:
+            plan = read_plan(claimed.plan_dir)
+            local = plan.local(plan.shift_start)
+            lock = RunLock(
+                lock_path(history.path, plan.city, plan.shift_start),
+                what=f"{plan.city}, shift {local:%Y-%m-%d %H:%M %Z}",
+                info={
+                    "command": "serve (approve)",
+                    "city": plan.city,
+                    "shift_start": local.isoformat(),
+                },
+            )
+            client = self.client()
+            result = self._waiting_for_lock(
+                plan.shift_start,
+                lambda: _locked(
+                    lock,
+                    lambda: publish(
+                        plan,
+                        config=self.config,
+                        channel=claimed.target_channel,
+                        history=history,
+                        client=client,
+                        log=lambda line: self.event("slack", line.removeprefix("publish: ")),
+                    ),
+                ),
+            )
+        except (RebalanceError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            back = history.transition_approval(
+                claimed.plan_key,
+                claimed.content_hash,
+                from_states=("approving",),
+                status=approval.status,
+                decided_by=approval.decided_by,
+                decided_at=approval.decided_at,
+                error=reason,
+            )
+            self.event("approval", f"publishing failed: {reason}", level=logging.WARNING)
+            if back is not None:
+                self._edit(
+                    back,
+                    note=f":warning: Approval by {user_ref(user.id)} failed: {esc(reason)}. Approve again to retry.",
+                )
+            code = getattr(exc, "exit_code", 1)
+            hint = (
+                " It is safe to click Approve again."
+                if isinstance(exc, PublishError | LockHeldError)
+                else ""
+            )
+            return f":warning: Publishing failed (exit {code}): {esc(reason)}.{hint}"
+        done = history.transition_approval(
+            claimed.plan_key,
+            claimed.content_hash,
+            from_states=("approving",),
+            status="approved",
+            published_ts=result.ts,
+        )
+        if done is not None:
+            self._edit(done)
+        self._record_on_run(history, claimed, result, user)
+        link = permalink(self.client(), result.channel, result.ts)
+        where = f"<{link}|the shift's message>" if link else "the shift's message"
+        return f":white_check_mark: Approved and published to {channel_ref(result.channel)} ({where}, {esc(result.action)})."
+
+    def _record_on_run(self, history: History, approval: Approval, result: Any, user: User) -> None:
+        """The run that made the plan now shows where it was published, and by whose approval."""
+        record = history.run(approval.run_id) if approval.run_id else None
+        if record is None:
+            return
+        extra = {
+            **record.extra,
+            "publish_action": result.action,
+            "approved_by": user.id,
+            "approved_at": approval.decided_at,
+            "approval_channel": approval.channel,
+            "approval_ts": approval.ts,
+        }
+        history.update_run(
+            record.run_id, slack_channel=result.channel, slack_ts=result.ts, extra=extra
+        )
+
+    def _edit(self, approval: Approval, *, note: str | None = None) -> None:
+        """Redraw the approval message; a failure is logged, never shown as the outcome."""
+        from rebalance.plan import read_plan
+        from rebalance.slack import SlackCallError
+
+        try:
+            edit_approval(
+                self.client(),
+                read_plan(approval.plan_dir),
+                approval,
+                timezone=self.config.city.timezone,
+                note=note,
+            )
+        except (SlackCallError, RebalanceError, OSError) as exc:
+            self.event(
+                "approval", f"could not edit the approval message: {exc}", level=logging.WARNING
+            )
+
+
+def _locked(lock: Any, fn: Callable[[], T]) -> T:
+    with lock:
+        return fn()
+
+
+def _stale(decided_at: str | None) -> bool:
+    if not decided_at:
+        return True
+    return datetime.now(UTC) - datetime.fromisoformat(decided_at) > STALE_APPROVING
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}%"

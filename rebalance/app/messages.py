@@ -1,0 +1,55 @@
+"""mrkdwn and Block Kit helpers shared by the app's replies and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["context", "esc", "section", "slack_time", "user_ref"]
+
+MAX_SECTION_CHARS = 3000
+
+
+def esc(text: object) -> str:
+    """Escape text from users or partners for mrkdwn: Slack reads <, > and & as markup
+    (``<!channel>``, ``<https://evil|click>``), so they are sent as entities."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def user_ref(user_id: str | None) -> str:
+    """A mention of a Slack user ID (IDs are [A-Z0-9]; anything else is shown escaped)."""
+    value = str(user_id or "")
+    if value and value.isalnum() and value.isupper():
+        return f"<@{value}>"
+    return esc(value or "someone")
+
+
+def channel_ref(channel_id: str) -> str:
+    """A link to a channel by ID."""
+    value = str(channel_id)
+    return f"<#{value}>" if value.isalnum() else esc(value)
+
+
+def section(text: str) -> dict[str, Any]:
+    """A mrkdwn section, cut to Slack's limit."""
+    if len(text) > MAX_SECTION_CHARS:
+        text = text[: MAX_SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> dict[str, Any]:
+    """A context block with one mrkdwn element."""
+    if len(text) > MAX_SECTION_CHARS:
+        text = text[: MAX_SECTION_CHARS - 1] + "…"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def slack_time(iso_utc: str | None, timezone: str) -> str:
+    """An ISO instant as ``Mon 30 Nov 19:04 CET`` in the city's timezone."""
+    if not iso_utc:
+        return "?"
+    ts = pd.Timestamp(iso_utc)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    local = ts.tz_convert(timezone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"

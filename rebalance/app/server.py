@@ -1,0 +1,257 @@
+"""`rebalance serve`: the app over HTTP (waitress, a production WSGI server) or Socket
+Mode, with ``GET /healthz`` for process supervisors, JSON-lines logs and a clean stop
+on SIGTERM (in-flight requests and re-plans finish first).
+
+Secrets come from the environment only: ``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``
+(HTTP) or ``SLACK_APP_TOKEN`` (Socket Mode). None of them is ever logged: every line
+goes through a filter that blanks their values, on top of `rebalance.logs.redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from rebalance.errors import ConfigError, Issue, PublishError
+
+if TYPE_CHECKING:
+    from rebalance.config import Config
+
+#: A logger, or one bound to the city (`rebalance.logs.RunLog`).
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+__all__ = ["ENV_APP_TOKEN", "ENV_SIGNING_SECRET", "ListenError", "serve"]
+
+ENV_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
+ENV_APP_TOKEN = "SLACK_APP_TOKEN"
+HEALTH_PATH = "/healthz"
+
+
+class _Scrub(logging.Filter):
+    """Blank the values of the app's secrets in every record."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def _env_secret(name: str, *, valid: str, prefix: str = "") -> str:
+    value = os.environ.get(name, "").strip()
+    if not value or (prefix and not value.startswith(prefix)):
+        raise ConfigError(
+            Issue(
+                "not set" if not value else f"does not start with {prefix}",
+                key=f"{name} (environment variable)",
+                valid=valid,
+            ),
+            title="cannot start the Slack app",
+        )
+    return value
+
+
+def _wsgi(
+    events: Callable[..., Iterable[bytes]],
+    ready: dict[str, Any],
+    logger: Logger,
+) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app: /healthz, then Bolt for /slack/events; logs every response."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "")
+        started = time.perf_counter()
+        status_seen: list[str] = []
+
+        def spy(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            status_seen.append(status)
+            return start_response(status, headers, *rest)
+
+        if path == HEALTH_PATH and method in {"GET", "HEAD"}:
+            body = json.dumps({"status": "ok", **ready}).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        result = events(environ, spy)
+        status = status_seen[0] if status_seen else "?"
+        if path != HEALTH_PATH:
+            level = logging.WARNING if status.startswith(("401", "403")) else logging.INFO
+            logger.log(
+                level,
+                f"{method} {path} -> {status}",
+                extra={
+                    "event": "http",
+                    "status": int(status.split()[0]) if status[:3].isdigit() else None,
+                    "duration_ms": round((time.perf_counter() - started) * 1000),
+                    "retry_num": environ.get("HTTP_X_SLACK_RETRY_NUM"),
+                },
+            )
+        return result
+
+    return app
+
+
+class ListenError(ValueError):
+    """The address given cannot be listened on (in use, not local): a usage error."""
+
+
+def _check_token(client: Any) -> None:
+    """auth.test before Bolt's own: a refused token is bad configuration (exit 3, no
+    restart helps); Slack out of reach is a Slack failure (exit 5, a restart may)."""
+    from rebalance.slack import FailureKind, SlackCallError
+
+    try:
+        client.auth_test()
+    except SlackCallError as exc:
+        if exc.kind is FailureKind.API:
+            raise ConfigError(
+                Issue(
+                    f"Slack refused the bot token ({exc.error})",
+                    key="SLACK_BOT_TOKEN (environment variable)",
+                    valid="the Bot User OAuth Token (xoxb-...) of the app installed in the workspace",
+                ),
+                title="cannot start the Slack app",
+            ) from None
+        raise PublishError(
+            f"cannot reach Slack at {client.base_url} to start the app: {exc.describe()}",
+            hint="Check the network (and SLACK_API_URL if set); a supervisor may restart serve.",
+            slack_error=exc.kind.value,
+        ) from None
+
+
+def serve(
+    config: Config,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    socket_mode: bool = False,
+    threads: int = 8,
+) -> int:
+    """Run the app until SIGTERM or Ctrl-C; returns the exit code (0 on a clean stop).
+
+    Raises `ConfigError` (exit 3) when a secret is missing or Slack rejects the token.
+    """
+    from rebalance.logs import RunLog
+    from rebalance.slack import SlackClient
+
+    from .bolt import build_app, start_socket_mode, wsgi_handler
+    from .desk import Desk
+
+    logger = RunLog(logging.getLogger("rebalance.serve"), city=config.city.name)
+    if socket_mode:
+        secret = None
+        app_token = _env_secret(
+            ENV_APP_TOKEN,
+            prefix="xapp-",
+            valid="the app-level token (xapp-...) with connections:write, for --socket-mode",
+        )
+    else:
+        app_token = None
+        secret = _env_secret(
+            ENV_SIGNING_SECRET,
+            valid="the Signing Secret of the Slack app (Basic Information > App Credentials)",
+        )
+    try:
+        client = SlackClient.from_env(log=lambda line: logger.debug(line))
+    except PublishError as exc:
+        raise ConfigError(
+            Issue(
+                "not set",
+                key="SLACK_BOT_TOKEN (environment variable)",
+                valid="the Bot User OAuth Token (xoxb-...) of the app",
+            ),
+            title="cannot start the Slack app",
+        ) from exc
+    scrub = _Scrub([s for s in (secret, app_token, os.environ.get("SLACK_BOT_TOKEN")) if s])
+    ours = logging.getLogger("rebalance").handlers
+    for handler in ours:
+        handler.addFilter(scrub)
+    # The libraries' own warnings (waitress's queue depth, slack_sdk's webhook errors)
+    # go out as JSON lines too, never as stray text on stderr.
+    for name in ("waitress", "slack_sdk", "slack_bolt"):
+        library = logging.getLogger(name)
+        library.setLevel(logging.WARNING)
+        library.propagate = False
+        for handler in ours:
+            if handler not in library.handlers:
+                library.addHandler(handler)
+
+    _check_token(client)
+    desk = Desk(config, logger=logger)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
+    work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
+    try:
+        bolt = build_app(
+            desk, client, signing_secret=secret, executor=executor, work=work, logger=logger
+        )
+    except Exception as exc:  # Bolt's auth.test at start: a bad token or Slack unreachable
+        raise ConfigError(
+            Issue(
+                f"Slack refused the bot token or cannot be reached ({type(exc).__name__}: "
+                f"{client.scrub(str(exc))[:300]})",
+                key="SLACK_BOT_TOKEN (environment variable)",
+                valid="the Bot User OAuth Token (xoxb-...) of the app installed in the workspace",
+            ),
+            title="cannot start the Slack app",
+        ) from None
+
+    import waitress
+
+    mode = "socket" if socket_mode else "http"
+    ready: dict[str, Any] = {"mode": mode, "city": config.city.name}
+
+    def not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+
+    events = not_found if socket_mode else wsgi_handler(bolt)
+    try:
+        server: Any = waitress.create_server(
+            _wsgi(events, ready, logger), host=host, port=port, threads=threads, ident="rebalance"
+        )
+    except OSError as exc:
+        executor.shutdown(wait=False)
+        work.shutdown(wait=False)
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    socket_handler = start_socket_mode(bolt, app_token) if app_token else None
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)  # waitress's loop stops on SystemExit and drains its tasks
+
+    signal.signal(signal.SIGTERM, stop)
+    actual = int(server.effective_port)
+    logger.info(
+        f"serving {config.city.name} on http://{host}:{actual} ({mode} mode)",
+        extra={"event": "serve_ready", "host": host, "port": actual, "mode": mode},
+    )
+    code = 0
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        logger.info("stopping: finishing requests under way", extra={"event": "serve_stopping"})
+        if socket_handler is not None:
+            socket_handler.close()
+        server.close()
+        executor.shutdown(wait=True, cancel_futures=False)
+        work.shutdown(wait=True, cancel_futures=False)  # re-plans and answers under way
+        logger.info("stopped", extra={"event": "serve_stop", "outcome": "ok"})
+        sys.stdout.flush()
+    return code

@@ -1,0 +1,301 @@
+"""The Slack app's pieces in-process: command parsing, overrides, approvals in the store."""
+
+from __future__ import annotations
+
+import ast
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fakeslack import FakeSlack, InProcessSlack, block_problems
+
+from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, approval_blocks
+from rebalance.app.commands import Command, CommandError, parse
+from rebalance.app.messages import esc
+from rebalance.config import load_config
+from rebalance.generate import generate_city
+from rebalance.history import Approval, History
+from rebalance.inputs import Inputs, load
+from rebalance.optimize import solve
+from rebalance.overrides import apply_overrides, overrides_for_shift, unknown_restaurants
+from rebalance.publish import message_problems
+from rebalance.runner import run
+
+REPO = Path(__file__).parent.parent
+
+
+@dataclass(frozen=True)
+class _O:
+    restaurant_id: str
+    status: str
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic city."""
+    return generate_city(
+        tmp_path_factory.mktemp("town") / "town", zones=4, couriers=30, restaurants=12, seed=5
+    )
+
+
+@pytest.fixture(scope="module")
+def inputs(town: Path) -> Inputs:
+    """Its validated inputs."""
+    return load(town, load_config(town / "rebalance.toml"))
+
+
+# ------------------------------------------------------------------ commands
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", Command("help")),
+        ("help", Command("help")),
+        ("status", Command("status")),
+        ("STATUS Paris", Command("status", "Paris")),
+        ("close R0042", Command("close", "R0042")),
+        ("  open   0042 ", Command("open", "0042")),
+        ("plan", Command("plan")),
+    ],
+)
+def test_commands_parse(text: str, expected: Command) -> None:
+    """Valid /rebalance texts parse to their command; ids are kept as typed."""
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["close", "open a b", "plan now", "status a b", "reboot <!here>"])
+def test_bad_commands_list_the_valid_ones_escaped(text: str) -> None:
+    """A bad command's message names every valid command and escapes what was typed."""
+    with pytest.raises(CommandError) as info:
+        parse(text)
+    message = str(info.value)
+    for valid in ("status [CITY]", "close RESTAURANT_ID", "open RESTAURANT_ID", "/rebalance plan"):
+        assert valid in message
+    assert "<!here>" not in message
+
+
+def test_only_changes_need_an_approver() -> None:
+    """close, open and plan act on the shift; status and help do not."""
+    assert [parse(t).acts for t in ("close R1", "open R1", "plan", "status", "help")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_mrkdwn_escaping_neutralises_mentions_and_links() -> None:
+    """<!channel>, links and & from partners reach Slack as text."""
+    assert esc("<!channel> & <https://x|y>") == "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+
+
+# ----------------------------------------------------------------- overrides
+
+
+def test_apply_overrides_is_pure_and_the_latest_wins(inputs: Inputs) -> None:
+    """Overrides set statuses in a new Inputs; the original is untouched; later wins."""
+    first, second = inputs.restaurants["restaurant_id"].iloc[:2]
+    status_before = inputs.restaurants.set_index("restaurant_id")["status"].copy()
+    changed = apply_overrides(
+        inputs, [_O(first, "closed"), _O(second, "closed"), _O(second, "open")]
+    )
+    after = changed.restaurants.set_index("restaurant_id")["status"]
+    assert after[first] == "closed" and after[second] == "open"
+    assert inputs.restaurants.set_index("restaurant_id")["status"].equals(status_before)
+    assert changed.sha256 != inputs.sha256
+    assert apply_overrides(inputs, []) is inputs
+    same = status_before[first]
+    assert apply_overrides(inputs, [_O(first, same)]) is inputs  # nothing changes
+
+
+def test_unknown_override_ids_are_skipped_and_reported(inputs: Inputs) -> None:
+    """An override of a restaurant no longer in the data changes nothing and is named."""
+    overrides = [_O("GONE-1", "closed")]
+    assert apply_overrides(inputs, overrides) is inputs
+    assert unknown_restaurants(inputs, overrides) == ["GONE-1"]
+    with pytest.raises(ValueError, match="open or closed"):
+        apply_overrides(inputs, [_O("x", "paused")])
+
+
+def test_overrides_apply_within_their_shift_only(tmp_path: Path) -> None:
+    """An override of [19:00, 23:00) applies to re-plans at 19:00-22:59, not before or after."""
+    with History(tmp_path / "h.sqlite3") as h:
+        h.add_override(
+            city="Paris",
+            shift_start="2026-11-30T18:00:00+00:00",
+            shift_end="2026-11-30T22:00:00+00:00",
+            restaurant_id="R1",
+            status="closed",
+            user_id="U1",
+        )
+        at = [
+            "2026-11-30T18:59+01:00",
+            "2026-11-30T19:00+01:00",
+            "2026-11-30T22:45+01:00",
+            "2026-11-30T23:00+01:00",
+        ]
+        assert [len(overrides_for_shift(h, "Paris", t)) for t in at] == [0, 1, 1, 0]
+        assert overrides_for_shift(h, "Lyon", at[1]) == []
+        assert h.clear_overrides(city="Paris", restaurant_id="R1", by="me") == 1
+        assert overrides_for_shift(h, "Paris", at[1]) == []
+
+
+# ------------------------------------------------------------------ the store
+
+
+def _approval(**changes: object) -> Approval:
+    base = {
+        "plan_key": "paris@2026-11-30T19:00+01:00",
+        "content_hash": "h1",
+        "city": "Paris",
+        "shift_start": "2026-11-30T19:00:00+01:00",
+        "run_id": "r1",
+        "plan_id": "p1",
+        "plan_dir": "/tmp/p1",
+        "channel": "C0APPROVE",
+        "target_channel": "C0PLANS",
+        "ts": "1.1",
+        "status": "pending",
+        "requested_at": "2026-11-30T17:00:00+00:00",
+    }
+    return Approval(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_approval_decisions_are_compare_and_set_across_connections(tmp_path: Path) -> None:
+    """Of many connections claiming one pending approval at once, exactly one wins."""
+    path = tmp_path / "h.sqlite3"
+    with History(path) as h:
+        h.save_approval(_approval())
+    wins: list[str] = []
+
+    def claim(user: str) -> None:
+        with History(path) as h:
+            got = h.transition_approval(
+                "paris@2026-11-30T19:00+01:00",
+                "h1",
+                from_states=("pending",),
+                status="approving",
+                decided_by=user,
+            )
+            if got is not None:
+                wins.append(user)
+
+    threads = [threading.Thread(target=claim, args=(f"U{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    with History(path) as h:
+        row = h.approval("paris@2026-11-30T19:00+01:00", "h1")
+        assert row is not None and row.decided_by == wins[0] and row.status == "approving"
+        stale = h.transition_approval(
+            row.plan_key,
+            "h1",
+            from_states=("approving",),
+            expect={"decided_by": "someone-else"},
+            status="pending",
+        )
+        assert stale is None
+
+
+def test_a_delivery_is_handled_once(tmp_path: Path) -> None:
+    """The same delivery key is first once; other keys are independent."""
+    with History(tmp_path / "h.sqlite3") as h:
+        assert h.first_delivery("action:1.2:U1:a", "action")
+        assert not h.first_delivery("action:1.2:U1:a", "action")
+        assert h.first_delivery("action:1.3:U1:a", "action")
+
+
+def test_dry_run_with_an_approval_channel_shows_the_request(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run --dry-run with [slack] approval_channel: the request payload, with both buttons."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"},
+        history={"path": str(tmp_path / "h.sqlite3")},
+    )
+    result = run(config, town, shift_start="2026-11-30T19:00", dry_run=True)
+    assert result.publish.action == "dry-run"
+    (payload,) = result.publish.payloads
+    assert payload["channel"] == "C0APPROVE"
+    (actions,) = [b for b in payload["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == [ACTION_APPROVE, ACTION_HOLD]
+
+
+def test_the_approval_message_of_a_slot_plan_says_what_now_and_what_is_coming(
+    town: Path, inputs: Inputs
+) -> None:
+    """A plan in slots goes up with its moves at the shift start, the slots to come,
+    what its thread will hold, and both buttons, within Slack's limits."""
+    plan = solve(inputs, load_config(town / "rebalance.toml"), "2026-11-30T19:00")
+    assert plan.slot_count > 1
+    text, blocks = approval_blocks(plan, _approval(plan_id=plan.plan_id), timezone=plan.timezone)
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    start = plan.local(plan.shift_start)
+    assert any(s.startswith(f"*Move now, {start:%H:%M}*") for s in sections)
+    second = plan.local(plan.slot_starts()[1])
+    (coming,) = [s for s in sections if s.startswith(f"*Coming up* ({plan.slot_count} slots")]
+    assert f"• *{second:%H:%M}*:" in coming
+    footer = blocks[-2]["elements"][0]["text"]
+    assert "Approve publishes it to <#C0PLANS>" in footer and "slots.csv" in footer
+    assert [e["action_id"] for e in blocks[-1]["elements"]] == [ACTION_APPROVE, ACTION_HOLD]
+    assert message_problems({"text": text, "blocks": blocks}) == []
+    assert block_problems(blocks) == []
+
+
+def test_run_puts_its_plan_up_for_approval_through_its_client_once(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run with an approval channel posts the plan it holds through the client it is given,
+    once per version; a revision supersedes the older request with a link to it."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)  # only the given client may post
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    client = InProcessSlack(fake)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"},
+        history={"path": str(tmp_path / "h.sqlite3")},
+    )
+    first = run(config, town, shift_start="2026-11-30T19:00", client=client)
+    again = run(config, town, shift_start="2026-11-30T19:00", client=client)
+    assert [first.publish.action, again.publish.action] == [
+        "approval-requested",
+        "approval-pending",
+    ]
+    assert fake.messages("C0PLANS") == []
+    (request,) = fake.messages("C0APPROVE")
+    assert request["metadata"]["event_payload"]["plan_id"] == first.plan.plan_id
+    with History(config.history_path) as h:
+        stored = h.approval(first.publish.plan_key, first.publish.content_hash)
+    assert stored is not None and stored.status == "pending"
+    assert (stored.run_id, stored.plan_dir) == (first.run_id, str(first.plan_dir))
+
+    busier = config.with_changes(demand={"orders_per_courier_hour": 2.0})
+    revised = run(busier, town, shift_start="2026-11-30T19:00", client=client)
+    assert revised.publish.action == "approval-requested"
+    older, newer = fake.messages("C0APPROVE")
+    assert newer["ts"] == revised.publish.ts
+    assert "Superseded by <https://" in str(older["blocks"])
+    assert not [b for b in older["blocks"] if b["type"] == "actions"]
+
+
+def test_bolt_and_waitress_live_in_their_modules() -> None:
+    """slack_bolt is imported only by rebalance/app/bolt.py, waitress only by app/server.py."""
+    owners = {"slack_bolt": "app/bolt.py", "waitress": "app/server.py"}
+    for file in sorted((REPO / "rebalance").rglob("*.py")):
+        where = file.relative_to(REPO / "rebalance").as_posix()
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in owners:
+                    assert where == owners[top], f"{where} imports {name}"

@@ -1,0 +1,696 @@
+"""`rebalance serve` as a real process, spoken to as Slack speaks (CONTRACT section 10).
+
+Two servers per module (one publishing directly, one behind an approval channel),
+both pointed at one fake Slack; commands and clicks are signed form posts.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fakeslack import APP_TOKEN, TOKEN, FakeSlack, FakeSocketMode
+from slackapp import (
+    REBALANCE,
+    SECRET,
+    Server,
+    click_body,
+    command_body,
+    command_payload,
+    slack_env,
+    wait_for,
+)
+from typer.testing import CliRunner
+
+from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, button_value
+from rebalance.cli import app as cli
+from rebalance.config import load_config
+from rebalance.generate import generate_city
+from rebalance.history import History
+from rebalance.publish import plan_key
+from rebalance.runner import run
+
+LEAD = "U0LEAD"  # an approver
+OTHER = "U0LEAD2"  # another approver
+PARTNER = "W0PARTNER"  # a Slack Connect partner, not an approver
+HOSTILE = "<!channel> *Pwn* & <https://evil.example|click>"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    """One fake Slack for the module, with an approval channel the bot is in."""
+    with FakeSlack() as slack:
+        slack.add_channel("C0APPROVE", "ops-approve", member=True)
+        yield slack
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small city whose busiest restaurant has a hostile name."""
+    path = generate_city(
+        tmp_path_factory.mktemp("city") / "town",
+        zones=6,
+        couriers=50,
+        restaurants=20,
+        seed=2,
+        shift_start="2026-11-30T19:00",
+    )
+    frame = pd.read_csv(path / "restaurants.csv", dtype=str)
+    top = frame["expected_orders_per_hour"].astype(float).idxmax()
+    frame.loc[top, "name"] = HOSTILE
+    frame.loc[top, "status"] = "open"
+    frame.to_csv(path / "restaurants.csv", index=False)
+    return path
+
+
+def _config(folder: Path, city: Path, name: str, approval: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "city.toml"
+    path.write_text(
+        f'[city]\nname = "{name}"\ntimezone = "Europe/Paris"\n'
+        f'[data]\ndir = "{city}"\n'
+        "[shift]\nslot_minutes = 240\n"
+        '[slack]\nchannel = "C0PLANS"\n'
+        + ('approval_channel = "C0APPROVE"\n' if approval else "")
+        + f'approvers = ["{LEAD}", "{OTHER}"]\n'
+        '[history]\npath = "state/history.sqlite3"\n'
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(fake: FakeSlack) -> Iterator[dict[str, str]]:
+    """The server's environment, also set in this process for in-process runs."""
+    values = slack_env(fake)
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in values if k.lower().endswith("proxy")]:
+            mp.delenv(key, raising=False)
+        for key in ("SLACK_API_URL", "SLACK_BOT_TOKEN", "NO_PROXY", "no_proxy"):
+            mp.setenv(key, values[key])
+        mp.setattr("rebalance.slack.POST_INTERVAL", 0.0)
+        yield values
+
+
+def _server(tmp: Path, city: Path, fake: FakeSlack, env: dict[str, str], approval: bool) -> Server:
+    name = "Approveville" if approval else "Directville"
+    config = _config(tmp / name.lower(), city, name, approval)
+    return Server(config, fake, tmp / f"{name.lower()}.log", env).start()
+
+
+@pytest.fixture(scope="module")
+def direct(
+    tmp_path_factory: pytest.TempPathFactory, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> Iterator[Server]:
+    """A server whose re-plans publish to C0PLANS directly."""
+    server = _server(tmp_path_factory.mktemp("direct"), city, fake, env, approval=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def approving(
+    tmp_path_factory: pytest.TempPathFactory, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> Iterator[Server]:
+    """A server whose plans go to C0APPROVE first."""
+    server = _server(tmp_path_factory.mktemp("approve"), city, fake, env, approval=True)
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _plan(server: Server, shift: str, **changes: Any) -> Any:
+    """`rebalance run` of a shift in this process (same history as the server)."""
+    config = load_config(server.config)
+    if changes:
+        config = config.with_changes(**changes)
+    return run(config, shift_start=shift)
+
+
+def _history(server: Server) -> History:
+    return History(load_config(server.config).history_path)
+
+
+def _key(server: Server, shift: str) -> str:
+    cfg = load_config(server.config)
+    return plan_key(cfg.city.name, pd.Timestamp(shift, tz=cfg.city.timezone))
+
+
+def _answers(fake: FakeSlack, name: str, n: int = 1) -> list[dict[str, Any]]:
+    return wait_for(
+        lambda: (
+            list(fake.responses.get(name, [])) if len(fake.responses.get(name, [])) >= n else None
+        ),
+        what=f"answer {name}",
+    )
+
+
+def _in(
+    fake: FakeSlack, channel: str, key: str, event: str = "rebalance_plan"
+) -> list[dict[str, Any]]:
+    """Top-level messages of a channel carrying this plan key in their metadata."""
+    return [
+        m
+        for m in fake.messages(channel)
+        if (m.get("metadata") or {}).get("event_type") == event
+        and m["metadata"]["event_payload"].get("plan_key") == key
+    ]
+
+
+def _texts(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+
+
+def _has_buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        e["action_id"]
+        for b in message.get("blocks") or []
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+
+
+# -------------------------------------------------------------- HTTP basics
+
+
+def test_healthz_answers_once_ready_and_unknown_paths_404(approving: Server) -> None:
+    """GET /healthz is 200 with the mode and city; other paths are 404."""
+    health = approving.get("/healthz")
+    assert health.status == 200
+    assert health.json() == {"status": "ok", "mode": "http", "city": "Approveville"}
+    assert approving.get("/nope").status == 404
+
+
+def test_bad_stale_or_missing_signatures_get_401_and_change_nothing(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """A forged, stale (> 5 min) or unsigned request is refused with 401 and does nothing."""
+    shift = "2026-11-30T12:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    with _history(approving) as h:
+        (request,) = h.approvals(key)
+    value = button_value(key, request.content_hash)
+    before = len(fake.calls)
+    body = click_body(fake, ACTION_APPROVE, value, user=LEAD, name="forged")
+    assert approving.post(body, secret="not-the-secret-at-all-0000").status == 401
+    stale = int(pd.Timestamp.now().timestamp()) - 6 * 60
+    assert approving.post(body, timestamp=stale).status == 401
+    assert approving.post(body, sign=False).status == 401
+    tampered = body.replace(b"U0LEAD", b"U0LEAX")
+    ts = int(pd.Timestamp.now().timestamp())
+    from slackapp import signature
+
+    headers = {
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": signature(body, ts),
+    }
+    assert approving.post(tampered, sign=False, headers=headers).status == 401
+    command = command_body(fake, "plan", user=LEAD, name="forged-cmd")
+    assert approving.post(command, secret="wrong-secret-000000000000").status == 401
+    assert len(fake.calls) == before  # no Web API call at all
+    assert "forged" not in fake.responses and "forged-cmd" not in fake.responses
+    with _history(approving) as h:
+        assert h.approval(key, request.content_hash).status == "pending"  # type: ignore[union-attr]
+    assert _in(fake, "C0PLANS", key) == []
+    logged = [line for line in approving.lines() if line.get("event") == "http"]
+    assert [line["status"] for line in logged[-5:]] == [401] * 5
+
+
+def test_events_share_the_endpoint(approving: Server) -> None:
+    """Slack's URL check and metadata events arrive signed on /slack/events too."""
+    check = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"}).encode()
+    reply = approving.post(check, headers={"Content-Type": "application/json"})
+    assert reply.status == 200 and "c-123" in reply.body
+    event = {
+        "type": "event_callback",
+        "team_id": "T0OPS",
+        "api_app_id": "A0APP",
+        "event_id": "Ev0001",
+        "event_time": 1,
+        "event": {
+            "type": "message_metadata_posted",
+            "channel_id": "C0PLANS",
+            "metadata": {"event_type": "rebalance_plan", "event_payload": {}},
+        },
+    }
+    body = json.dumps(event).encode()
+    assert approving.post(body, headers={"Content-Type": "application/json"}).status == 200
+    wait_for(lambda: [x for x in approving.lines() if x.get("event") == "metadata"], what="event")
+    assert approving.post(body, headers={"Content-Type": "application/json"}).status == 200
+    assert wait_for(
+        lambda: [
+            x for x in approving.lines() if x.get("event") == "duplicate" and x["kind"] == "event"
+        ]
+    )
+
+
+# ------------------------------------------------------------ approval flow
+
+
+def test_run_posts_for_approval_and_one_approve_publishes_once(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """run posts to the approval channel only; Approve publishes once and edits the request."""
+    shift = "2026-11-30T19:00"
+    result = _plan(approving, shift)
+    key = _key(approving, shift)
+    assert result.publish.action == "approval-requested"
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    assert _has_buttons(request) == [ACTION_APPROVE, ACTION_HOLD]
+    assert _in(fake, "C0PLANS", key) == []
+    # the same shift again: no second request
+    assert _plan(approving, shift).publish.action == "approval-pending"
+    assert len(_in(fake, "C0APPROVE", key, "rebalance_approval")) == 1
+
+    value = request["blocks"][-1]["elements"][0]["value"]
+    refused = approving.post(click_body(fake, ACTION_APPROVE, value, user=PARTNER, name="partner"))
+    assert refused.status == 200
+    (answer,) = _answers(fake, "partner")
+    assert answer["response_type"] == "ephemeral" and "only the approvers" in answer["text"]
+    assert _in(fake, "C0PLANS", key) == []
+
+    reply = approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="approve-1"))
+    assert reply.status == 200 and reply.seconds < 3
+    (answer,) = _answers(fake, "approve-1")
+    assert "Approved and published" in answer["text"]
+    (parent,) = _in(fake, "C0PLANS", key)
+    assert fake.replies(parent["ts"])  # its thread has the files
+    edited = fake.channels["C0APPROVE"].find(request["ts"])
+    assert edited is not None and _has_buttons(edited) == []
+    assert f"Approved by <@{LEAD}>" in _texts(edited)
+    with _history(approving) as h:
+        record = h.run(result.run_id)
+    assert record is not None and (record.slack_channel, record.slack_ts) == (
+        "C0PLANS",
+        parent["ts"],
+    )
+    assert record.extra["approved_by"] == LEAD and record.extra["publish_action"] == "posted"
+
+    posts = fake.methods().count("chat.postMessage")
+    # a second click by another approver: says so, does nothing
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=OTHER, name="approve-2"))
+    (answer,) = _answers(fake, "approve-2")
+    assert "Already approved" in answer["text"] and f"<@{LEAD}>" in answer["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+    assert fake.methods().count("chat.postMessage") == posts
+
+
+def test_retries_and_replays_of_a_delivery_do_nothing_twice(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """A Slack retry (X-Slack-Retry-Num) or a replayed request is acked and not acted on."""
+    shift = "2026-11-30T13:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    body = click_body(fake, ACTION_HOLD, value, user=LEAD, name="hold-once")
+    first = approving.post(body)
+    assert first.status == 200
+    _answers(fake, "hold-once")
+    retried = approving.post(
+        body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert retried.status == 200
+    replayed = approving.post(body)
+    assert replayed.status == 200
+    duplicates = wait_for(
+        lambda: (
+            [line for line in approving.lines() if line.get("event") == "duplicate"][-2:] or None
+        )
+    )
+    assert len(duplicates) == 2 and duplicates[0]["retry_num"] == "1"
+    assert len(fake.responses["hold-once"]) == 1  # answered once
+    with _history(approving) as h:
+        approval = h.approvals(key)[0]
+    assert approval.status == "held" and approval.decided_by == LEAD
+    held = fake.channels["C0APPROVE"].find(request["ts"])
+    assert held is not None and _has_buttons(held) == [ACTION_APPROVE]
+    assert f"Held by <@{LEAD}>" in _texts(held)
+    assert _in(fake, "C0PLANS", key) == []
+
+    # Approve after all (the held message keeps that button)
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=OTHER, name="after-hold"))
+    assert "Approved and published" in _answers(fake, "after-hold")[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
+def test_an_outdated_plan_is_refused_with_a_pointer_to_the_newer_one(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """A click on a superseded request publishes nothing and links to the newer plan."""
+    shift = "2026-11-30T14:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (old,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    old_value = old["blocks"][-1]["elements"][0]["value"]
+    _plan(approving, shift, demand={"orders_per_courier_hour": 1.2})
+    requests = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    assert len(requests) == 2
+    new = requests[1]
+    superseded = fake.channels["C0APPROVE"].find(old["ts"])
+    assert superseded is not None and _has_buttons(superseded) == []
+    assert "Superseded" in _texts(superseded)
+
+    approving.post(click_body(fake, ACTION_APPROVE, old_value, user=LEAD, name="old-click"))
+    (answer,) = _answers(fake, "old-click")
+    assert "outdated" in answer["text"]
+    assert new["ts"].replace(".", "") in answer["text"]  # the permalink of the newer request
+    assert _in(fake, "C0PLANS", key) == []
+
+
+def test_two_simultaneous_approvals_publish_exactly_once(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Two approvers clicking at the same moment: one publishes, the other is told."""
+    shift = "2026-11-30T15:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    bodies = [
+        click_body(fake, ACTION_APPROVE, value, user=user, name=f"race-{user}")
+        for user in (LEAD, OTHER)
+    ]
+    threads = [threading.Thread(target=approving.post, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    texts = [_answers(fake, f"race-{user}")[0]["text"] for user in (LEAD, OTHER)]
+    assert sum("Approved and published" in t for t in texts) == 1
+    assert (
+        sum(("approving this plan right now" in t) or ("Already approved" in t) for t in texts) == 1
+    )
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
+def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Slack refusing the post: the user is told, the request gets its buttons back, a
+    second Approve publishes once."""
+    shift = "2026-11-30T16:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    fake.fail("chat.postMessage", "error", error="is_archived")
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="fails"))
+    (answer,) = _answers(fake, "fails")
+    assert "Publishing failed (exit 5)" in answer["text"] and "is archived" in answer["text"]
+    with _history(approving) as h:
+        approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
+    assert approval is not None and approval.status == "pending" and approval.error
+    again = fake.channels["C0APPROVE"].find(request["ts"])
+    assert again is not None and _has_buttons(again) == [ACTION_APPROVE, ACTION_HOLD]
+    assert "failed" in _texts(again)
+    assert _in(fake, "C0PLANS", key) == []
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="retry"))
+    assert "Approved and published" in _answers(fake, "retry")[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
+def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
+    approving: Server, fake: FakeSlack, city: Path
+) -> None:
+    """/rebalance close with an approval channel: the re-plan awaits approval, the older
+    request is superseded, the shared channel is untouched until Approve."""
+    shift = "2026-11-30T17:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+    rid = str(frame.loc[frame["name"] == HOSTILE, "restaurant_id"].iloc[0])
+    approving.post(command_body(fake, f"close {rid}", user=LEAD, name="close-approval"))
+    text = _answers(fake, "close-approval")[0]["text"]
+    assert "awaits approval" in text
+    old, new = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    assert _has_buttons(new) == [ACTION_APPROVE, ACTION_HOLD]
+    assert _has_buttons(fake.channels["C0APPROVE"].find(old["ts"]) or {}) == []
+    assert _in(fake, "C0PLANS", key) == []
+    with _history(approving) as h:
+        h.clear_overrides(by="test")
+
+
+# --------------------------------------------------------- slash commands
+
+
+def test_commands_from_people_who_may_not_act_are_refused(direct: Server, fake: FakeSlack) -> None:
+    """close/open/plan by a non-approver: an ephemeral refusal, nothing stored."""
+    reply = direct.post(command_body(fake, "close R00001", user=PARTNER, name="nope"))
+    assert reply.status == 200
+    assert "only the approvers" in reply.json()["text"]
+    assert reply.json()["response_type"] == "ephemeral"
+    with _history(direct) as h:
+        assert h.overrides() == []
+
+
+def test_bad_commands_name_what_is_valid(direct: Server, fake: FakeSlack) -> None:
+    """An unknown command or wrong arguments get an ephemeral message listing the valid ones."""
+    for text in ("frobnicate <!here>", "close", "open a b", "plan now"):
+        reply = direct.post(command_body(fake, text, user=LEAD, name="bad"))
+        body = reply.json()
+        assert body["response_type"] == "ephemeral"
+        assert "/rebalance close RESTAURANT_ID" in body["text"]
+        assert "<!here>" not in body["text"]
+
+
+def test_close_unknown_restaurant_names_valid_ids(direct: Server, fake: FakeSlack) -> None:
+    """An unknown restaurant id: what ids look like and the nearest ones, nothing stored."""
+    _plan(direct, "2026-11-30T19:00")
+    direct.post(command_body(fake, "close R0001", user=LEAD, name="unknown-id"))
+    (answer,) = _answers(fake, "unknown-id")
+    assert "Unknown restaurant id `R0001`" in answer["text"]
+    assert "Did you mean" in answer["text"] and "`R00001`" in answer["text"]
+    with _history(direct) as h:
+        assert h.overrides() == []
+
+
+def test_close_and_open_store_overrides_replan_and_revise_the_message(
+    direct: Server, fake: FakeSlack, city: Path
+) -> None:
+    """close stores who/when, re-plans, revises the shift's message; run and plan see it."""
+    shift = "2026-11-30T19:00"
+    _plan(direct, shift)
+    key = _key(direct, shift)
+    (parent,) = _in(fake, "C0PLANS", key)
+    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+    rid = str(frame.loc[frame["name"] == HOSTILE, "restaurant_id"].iloc[0])
+
+    reply = direct.post(command_body(fake, f"close {rid}", user=LEAD, name="close"))
+    assert reply.status == 200 and reply.seconds < 3
+    assert "re-planning" in reply.json()["text"]
+    (answer,) = _answers(fake, "close")
+    text = answer["text"]
+    assert "now *closed*" in text and "revised" in text
+    assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "<https://evil" not in text
+    with _history(direct) as h:
+        (override,) = h.overrides()
+        latest = h.runs(limit=1)[0]
+    assert (override.restaurant_id, override.status, override.user_id) == (rid, "closed", LEAD)
+    assert override.user_name == "name-of-u0lead"
+    zones = pd.read_csv(Path(str(latest.plan_dir)) / "zones.csv", dtype={"zone_id": str})
+    before = pd.read_csv(city / "restaurants.csv", dtype=str)
+    zone = before.loc[before["restaurant_id"] == rid, "zone_id"].iloc[0]
+    n_open = int(((before["zone_id"] == zone) & (before["status"] == "open")).sum())
+    assert int(zones.loc[zones["zone_id"] == zone, "open_restaurants"].iloc[0]) == n_open - 1
+    edited = fake.channels["C0PLANS"].find(parent["ts"])
+    assert edited is not None and "edited" in edited
+    assert any("Plan revised" in m.get("text", "") for m in fake.replies(parent["ts"]))
+    assert len(_in(fake, "C0PLANS", key)) == 1
+    # a cron run of the shift reads the same override: same plan, nothing posted
+    assert _plan(direct, shift).publish.action == "unchanged"
+
+    # the CLI sees the same override: list, and `plan --config`
+    listed = runner.invoke(
+        cli, ["overrides", "list", "--config", str(direct.config), "--format", "json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert [o["restaurant_id"] for o in json.loads(listed.stdout)] == [rid]
+    out = city.parent / "planned-with-overrides"
+    planned = runner.invoke(
+        cli,
+        [
+            "plan",
+            str(city),
+            "--config",
+            str(direct.config),
+            "--shift-start",
+            shift,
+            "--out",
+            str(out),
+        ],
+    )
+    assert planned.exit_code == 0, planned.output
+    rows = pd.read_csv(out / "zones.csv", dtype={"zone_id": str}).set_index("zone_id")
+    assert int(rows.loc[zone, "open_restaurants"]) == n_open - 1
+    assert "override" in planned.stderr
+
+    # status shows it; open undoes it
+    direct.post(command_body(fake, "status", user=PARTNER, name="status"))
+    status = _answers(fake, "status")[0]["text"]
+    assert "Directville" in status and f"`{rid}` closed by <@{LEAD}>" in status
+    direct.post(command_body(fake, f"open {rid}", user=OTHER, name="open"))
+    assert "now *open*" in _answers(fake, "open")[0]["text"]
+    with _history(direct) as h:
+        assert [o.status for o in h.overrides()] == ["closed", "open"]
+    direct.post(command_body(fake, "plan", user=LEAD, name="replan"))
+    assert "unchanged" in _answers(fake, "replan")[0]["text"]
+
+    cleared = runner.invoke(cli, ["overrides", "clear", "--config", str(direct.config)])
+    assert cleared.exit_code == 0 and "cleared 2" in cleared.stderr
+    with _history(direct) as h:
+        assert h.overrides() == [] and len(h.overrides(active=False)) == 2
+
+
+def test_status_of_another_city_names_the_one_served(direct: Server, fake: FakeSlack) -> None:
+    """`/rebalance status Lyon` on the Directville app says which city it serves."""
+    direct.post(command_body(fake, "status Lyon", user=PARTNER, name="status-lyon"))
+    text = _answers(fake, "status-lyon")[0]["text"]
+    assert "Unknown city `Lyon`" in text and "Directville" in text
+
+
+def test_logs_are_json_lines_without_secrets(direct: Server) -> None:
+    """Every log line is JSON; no token or signing secret in any of them."""
+    raw = direct.log.read_text()
+    assert TOKEN not in raw and SECRET not in raw
+    events = {line.get("event") for line in direct.lines()}
+    assert {"serve_ready", "http", "command"} <= events
+
+
+# ---------------------------------------------------------------- process
+
+
+def test_sigterm_finishes_the_work_under_way_then_exits_0(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """SIGTERM right after an acked /rebalance plan: the re-plan completes, the user gets
+    the answer, the server logs serve_stop and exits 0."""
+    # the server's re-plans pause 2 s after planning: SIGTERM lands mid-run
+    slow = {**env, "REBALANCE_TEST_PAUSE_AFTER": "plan:2"}
+    server = _server(tmp_path, city, fake, slow, approval=False)
+    shift = "2026-11-30T20:00"
+    _plan(server, shift)
+    reply = server.post(command_body(fake, "plan", user=LEAD, name="before-stop"))
+    assert reply.status == 200
+    assert server.stop(signal.SIGTERM) == 0
+    assert "Re-planned" in fake.responses["before-stop"][0]["text"]
+    with _history(server) as h:
+        assert [r.status for r in h.runs(limit=5)] == ["succeeded", "succeeded"]
+    events = [line.get("event") for line in server.lines()]
+    assert events[-1] == "serve_stop"
+    last_replan = len(events) - 1 - events[::-1].index("replan")
+    assert events.index("serve_stopping") < last_replan  # the re-plan finished while stopping
+
+
+def test_socket_mode_takes_commands_over_the_websocket(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """--socket-mode: commands arrive over Slack's WebSocket and are acked there."""
+    socket = FakeSocketMode(fake)
+    server = None
+    try:
+        config = _config(tmp_path / "socket", city, "Socketville", approval=False)
+        server = Server(
+            config,
+            fake,
+            tmp_path / "socket.log",
+            {**env, "SLACK_APP_TOKEN": APP_TOKEN},
+            args=("--socket-mode",),
+        ).start()
+        assert server.get("/healthz").json()["mode"] == "socket"
+        assert server.get("/slack/events").status == 404  # nothing comes over HTTP
+        wait_for(socket.connected, what="a Socket Mode connection")
+        refused = socket.send(
+            "slash_commands", command_payload(fake, "plan", user=PARTNER, name="sock-refused")
+        )
+        assert "only the approvers" in refused["text"]
+        socket.send("slash_commands", command_payload(fake, "status", user=LEAD, name="sock"))
+        assert "Socketville" in _answers(fake, "sock")[0]["text"]
+    finally:
+        if server is not None:
+            assert server.stop() == 0
+        socket.close()
+        fake.socket = None
+    raw = server.log.read_text()
+    assert APP_TOKEN not in raw and TOKEN not in raw
+
+
+def test_serve_needs_its_secrets(
+    tmp_path: Path, city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN in Socket Mode): exit 3 naming it."""
+    config = _config(tmp_path, city, "Nowhere", approval=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    result = runner.invoke(cli, ["serve", "--config", str(config), "--log-format", "json"])
+    assert result.exit_code == 3 and "SLACK_SIGNING_SECRET" in result.stderr
+    result = runner.invoke(cli, ["serve", "--config", str(config), "--socket-mode"])
+    assert result.exit_code == 3 and "SLACK_APP_TOKEN" in result.stderr
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-not-an-app-token")
+    result = runner.invoke(cli, ["serve", "--config", str(config), "--socket-mode"])
+    assert result.exit_code == 3 and "xapp-" in result.stderr
+    assert "xoxb-not-an-app-token" not in result.output
+
+
+def test_serve_refuses_to_start_on_a_bad_token_no_slack_or_a_busy_port(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """Refused token: exit 3; Slack out of reach: exit 5; port in use: exit 2; all named."""
+    config = _config(tmp_path, city, "Nowhere", approval=False)
+
+    def serve(*args: str, **changes: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [REBALANCE, "serve", "--config", str(config), *args],
+            env={**env, **changes},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    bad = serve("--port", "0", SLACK_BOT_TOKEN="xoxb-not-the-right-one")
+    assert bad.returncode == 3 and "refused the bot token (invalid_auth)" in bad.stderr
+    assert "xoxb-not-the-right-one" not in bad.stdout + bad.stderr
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/api/"
+    gone = serve("--port", "0", SLACK_API_URL=dead)
+    assert gone.returncode == 5 and "cannot reach Slack" in gone.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = serve("--port", str(busy.getsockname()[1]))
+    assert taken.returncode == 2 and "cannot listen on 127.0.0.1" in taken.stderr
+
+
+def test_manifest_has_command_interactivity_scopes_and_metadata() -> None:
+    """`rebalance slack manifest --url` prints what an admin pastes once."""
+    result = runner.invoke(cli, ["slack", "manifest", "--url", "https://ops.example.com"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    url = "https://ops.example.com/slack/events"
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/rebalance" and command["url"] == url
+    settings = manifest["settings"]
+    assert settings["interactivity"] == {"is_enabled": True, "request_url": url}
+    assert settings["event_subscriptions"]["request_url"] == url
+    kinds = {m["event_type"] for m in settings["event_subscriptions"]["metadata_subscriptions"]}
+    assert {"rebalance_plan", "rebalance_approval"} <= kinds
+    assert {"chat:write", "commands", "files:write"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
+    assert runner.invoke(cli, ["slack", "manifest", "--url", "http://x"]).exit_code == 2
+    socket = json.loads(runner.invoke(cli, ["slack", "manifest", "--socket-mode"]).stdout)
+    assert socket["settings"]["socket_mode_enabled"] is True
