@@ -1387,6 +1387,42 @@ def slack_manifest(
     sys.stdout.write(manifest_json(url, name=name, socket_mode=socket_mode))
 
 
+# ------------------------------------------------------------------- explain
+
+
+@app.command()
+def explain(
+    plan_dir: Annotated[
+        Path, typer.Argument(help="Plan folder written by `rebalance plan --out`.")
+    ],
+    zone: Annotated[
+        str | None, typer.Option("--zone", help="Explain this zone only (a zone_id of the plan).")
+    ] = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+) -> None:
+    """Why this plan: why each short zone stays short, what each move saves, and where one
+    more courier would help most (marginal value in minutes). Reads the plan folder only."""
+    import json
+
+    with exits():
+        from .plan import read_plan
+
+        the_plan = read_plan(plan_dir)
+        if not the_plan.feasible:
+            err(f"error: the plan in {plan_dir} is infeasible: {the_plan.message}")
+            raise typer.Exit(4)
+        try:
+            expl = the_plan.explain(zone)
+        except KeyError as exc:
+            raise typer.BadParameter(str(exc.args[0]), param_hint="--zone") from None
+        if format is OutputFormat.json:
+            sys.stdout.write(json.dumps(expl.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        else:
+            console().print(expl, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

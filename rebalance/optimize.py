@@ -109,6 +109,9 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     kpis = _kpis(p, moves, after, paused_orders)
     kpis["objective_breakdown"] = parts
     best_bound = round(bound / units + constant, 3)
+    from .explain import facts
+
+    explanation = facts(p, zones, moves, position)
     t_total = time.perf_counter() - t0
     timings["post"] = round(t_total - solve_seconds, 4)
     # how long each solver stage took goes with the timings, so plan.json's "solver" stays
@@ -128,6 +131,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         message=p.previous_note,
         timings=timings,
         solver={k: v for k, v in stats.items() if not k.endswith("seconds")},
+        explanation=explanation,
     )
 
 
@@ -575,9 +579,18 @@ def zone_values(p: ProblemData, net: dict[str, np.ndarray], flows: np.ndarray) -
     residual network (no negative cycles at an optimum). Computed for every zone at once
     by Bellman-Ford towards the sink, vectorised, in exact integer costs. Shape (zones, 1);
     NaN where no path exists (the zone is at its cap and nobody there can leave).
+    Checked against re-solving with one more courier that cannot move in
+    tests/test_explain.py.
     """
     tails, heads = net["tails"], net["heads"]
-    caps, cost = net["capacities"], np.rint(net["unit_costs"]).astype(np.int64)
+    caps, cost = net["capacities"].copy(), np.rint(net["unit_costs"]).astype(np.int64)
+    # The network caps an uncapped zone at the couriers there are; with one more courier
+    # that zone can hold one more: its covered arc goes up to required, surplus unbounded.
+    n_arcs, n_zones = len(p.arc_group), len(p.zone_ids)
+    uncapped = np.isnan(p.cap)
+    covered = slice(n_arcs, n_arcs + n_zones)
+    caps[covered] = np.where(uncapped, p.required, caps[covered])
+    caps[n_arcs + n_zones :] = np.where(uncapped, np.iinfo(np.int64).max, caps[n_arcs + n_zones :])
     fwd = flows < caps
     bwd = flows > 0
     # Residual arc u -> v with cost; distance to sink: d[u] = min(cost + d[v]).

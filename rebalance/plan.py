@@ -105,6 +105,8 @@ class Plan:
     slot_minutes: int = 0
     #: How the solver got there: method, rounds, model size, whether the LP was integral.
     solver: dict[str, Any] = field(default_factory=dict)
+    #: Facts behind `explain` (CONTRACT section 11) not in the plan files; see `rebalance.explain`.
+    explanation: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in {"optimal", "feasible", "infeasible"}:
@@ -157,6 +159,8 @@ class Plan:
         data["timings"] = self.timings
         if self.solver:
             data["solver"] = self.solver
+        if self.explanation:
+            data["explanation"] = self.explanation
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -204,6 +208,13 @@ class Plan:
             return self.moves if slot == 0 else self.moves.iloc[0:0]
         when = self.slot_starts()[slot]
         return self.moves[pd.to_datetime(self.moves["slot_start"], utc=True) == when]
+
+    def explain(self, zone: str | None = None) -> Any:
+        """Why this plan: short zones' reasons, what each route saves, marginal values
+        (an `rebalance.explain.Explanation`; ``zone`` keeps that zone's rows)."""
+        from .explain import explain
+
+        return explain(self, zone)
 
     def summary(self) -> str:
         """A few lines of plain text: the headline KPIs."""
@@ -413,6 +424,7 @@ def read_plan(directory: str | Path) -> Plan:
             slots=slots,
             slot_minutes=int(meta.get("slot_minutes") or 0),
             solver=_table(meta.get("solver", {})),
+            explanation=_table(meta.get("explanation", {})),
         )
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None

@@ -206,7 +206,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     integral = bool(np.all(np.abs(x - np.rint(x)) <= _TOL))
     stats["lp_integral"] = int(integral)
     stats["lp_bound"] = float(master.objective)
-    zone_value = master.gamma.copy()
+    zone_value = _zone_value(m, master.gamma)
     # the bound computed from the duals themselves (weak duality), not GLOP's optimum
     lower = master.bound
     if integral:
@@ -562,9 +562,17 @@ def _proof(objective: float, lower: float) -> tuple[str, float]:
     return "feasible", float(math.ceil(lower - slack))
 
 
-def _zone_value(m: _Model, duals: np.ndarray) -> np.ndarray:
-    """Decrease of the objective per extra fixed courier in (zone, slot): the M-row dual."""
-    return duals[m.m_base : m.m_base + m.Z * m.K].reshape(m.K, m.Z).T.copy()
+def _zone_value(m: _Model, gamma: np.ndarray) -> np.ndarray:
+    """Decrease of the LP optimum per extra fixed courier in (zone, slot): the dual of the
+    (zone, slot) coupling row, cost units (see `rebalance.explain` for what it is and is
+    not). NaN in a slot where every zone is capped and the caps are full: one more
+    courier cannot be placed, whichever side of the kink the dual sits on."""
+    value = np.array(gamma, dtype=float, copy=True)
+    cap = m.p.cap
+    if cap.size and not np.isnan(cap).any():
+        full = m.p.slot_before.sum(axis=0) >= int(cap.sum())
+        value[:, full] = np.nan
+    return value
 
 
 # ---------------------------------------------------------------- integer stage

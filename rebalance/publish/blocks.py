@@ -51,6 +51,9 @@ THREAD_ROUTES = 150
 #: Restaurant ids listed per short zone before "+N more".
 PAUSE_IDS_SHOWN = 10
 ZONE_LABEL_CHARS = 28
+#: Short zones given a "why" line in the thread at most, and each line's length.
+WHY_LINES = 60
+WHY_CHARS = 400
 
 _ZONE_HEAD = ["Zone", "Action", "Need", "Before", "After", "Moves", "Short"]
 
@@ -158,6 +161,18 @@ def _action_line(row: Any) -> str:
     else:
         line += " → no restaurant to pause"
     return cut(line, 600)
+
+
+def _why_lines(plan: Plan) -> list[str]:
+    """One short line per short zone (slot 0): why it stays short (`Plan.explain`)."""
+    expl = plan.explain()
+    lines = []
+    for r in expl.short.head(WHY_LINES).itertuples(index=False):
+        label = escape_mrkdwn(zone_label(str(r.zone_id), str(r.name), 40))
+        lines.append(cut(f"• *{label}*: {escape_mrkdwn(r.why)}", WHY_CHARS))
+    if len(expl.short) > WHY_LINES:
+        lines.append(f"+{len(expl.short) - WHY_LINES} more: `rebalance explain` on the plan folder")
+    return lines
 
 
 def _route_line(route: Any, names: dict[str, str]) -> str:
@@ -297,6 +312,9 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         blocks.append(_text_block(head + "\n" + "\n".join(first_lines)))
         if rest_lines:
             overflow.extend([b] for b in _sections("*Action needed*, continued", rest_lines))
+
+    if len(short) and plan.explanation:
+        overflow.extend([b] for b in _sections("*Why they stay short*", _why_lines(plan)))
 
     if len(routes):
         lines = [_route_line(r, names) for r in routes.head(PARENT_ROUTES).itertuples(index=False)]

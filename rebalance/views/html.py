@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -12,7 +12,7 @@ from .wording import attention_zones, coverage_change, minutes, plural, shift_wi
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
-__all__ = ["plan_html"]
+__all__ = ["explanation_html", "plan_html"]
 
 
 def plan_html(plan: Plan) -> str:
@@ -123,10 +123,71 @@ def plan_html(plan: Plan) -> str:
             f"(every courier in <code>plan.moves</code>)</summary>{table(flows)}</details>"
         )
     timeline = _timeline_html(plan) if plan.slot_count > 1 else ""
+    why = ""
+    if plan.explanation:
+        why = (
+            "<details><summary>Why this plan? (short zones, what each move saves, where one "
+            f"more courier helps most)</summary>{explanation_html(plan.explain())}</details>"
+        )
     return (
         f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{timeline}"
-        f"{every_zone}{routes}</div>"
+        f"{every_zone}{routes}{why}</div>"
     )
+
+
+def explanation_html(expl: Any) -> str:
+    """HTML of an `rebalance.explain.Explanation` (every partner text escaped)."""
+    esc = html.escape
+
+    def rows(frame: pd.DataFrame, cols: list[str], limit: int = 50) -> str:
+        head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in cols)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:left'>{esc(_cell(v))}</td>"
+                for v in (getattr(r, c) for c in cols)
+            )
+            + "</tr>"
+            for r in frame.head(limit).itertuples(index=False)
+        )
+        more = f"<p>... {len(frame) - limit} more</p>" if len(frame) > limit else ""
+        return f"<table><tr>{head}</tr>{body}</table>{more}"
+
+    parts = [f"<p><b>Why this plan?</b> {esc(expl.city)} · {esc(expl.shift)}</p>"]
+    if len(expl.short):
+        verb = "stays" if len(expl.short) == 1 else "stay"
+        parts.append(f"<p><b>Why {plural(len(expl.short), 'zone')} {verb} short</b></p>")
+        parts.append(rows(expl.short, ["zone_id", "name", "shortage", "why"]))
+    else:
+        parts.append("<p>No zone stays short.</p>")
+    if len(expl.routes):
+        parts.append("<p><b>What each move saves (now)</b></p>")
+        parts.append(
+            rows(
+                expl.routes,
+                [
+                    "from_zone",
+                    "to_zone",
+                    "couriers",
+                    "shortage_removed_minutes",
+                    "move_minutes",
+                    "saves_minutes",
+                ],
+            )
+        )
+    parts.append("<p><b>Where one extra courier helps most</b></p>")
+    ranking_cols = ["zone_id", "name", "action", "marginal_minutes"]
+    if "full_slots" in expl.ranking.columns:
+        ranking_cols.append("full_slots")
+    parts.append(rows(expl.ranking, ranking_cols, 20))
+    parts.extend(f"<p style='opacity:0.7'>{esc(n)}</p>" for n in expl.notes)
+    return "<div>" + "".join(parts) + "</div>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:,.1f}"
+    return str(value)
 
 
 def _timeline_html(plan: Plan) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "OKABE_ITO",
     "couriers_over_time",
     "coverage_history",
+    "marginal_map",
     "plan_subject",
     "scenario_comparison",
     "served_share",
@@ -950,4 +951,92 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
     ax.set_title("Orders served per slot, replayed against the orders that came", loc="left")
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
+    return ax
+
+
+def marginal_map(
+    plan: Plan,
+    ax: Axes | None = None,
+    *,
+    inputs: Inputs | pd.DataFrame | None = None,
+    labels: bool | None = None,
+) -> Axes:
+    """Zones at their centroids coloured by ``marginal_minutes``: where one more courier
+    would save the most (dark blue) and where it would only add cost (vermillion); zones
+    whose cap leaves no room are grey crosses. Short zones are ringed in black.
+
+    Coordinates come from the plan itself (stored at solve time), else from ``inputs``
+    (`Inputs` or a zones DataFrame with zone_id, lat, lon). Labels are drawn when there
+    are at most 40 zones unless ``labels`` says otherwise.
+    """
+    from matplotlib import patheffects
+    from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
+
+    zones = _feasible_zones(plan).copy()
+    info = plan.explanation or {}
+    if inputs is not None:
+        coords = inputs if isinstance(inputs, pd.DataFrame) else inputs.zones
+        frame = zones.merge(
+            coords[["zone_id", "lat", "lon"]].astype({"zone_id": str}), on="zone_id", how="left"
+        )
+    elif len(info.get("lat", [])) == len(zones):
+        frame = zones.assign(lat=info["lat"], lon=info["lon"])
+    else:
+        raise ValueError(
+            "this plan carries no zone coordinates (written before explanations were "
+            "stored): pass inputs=rebalance.load(DATA_DIR)"
+        )
+    if frame["lat"].isna().any():
+        lost = frame.loc[frame["lat"].isna(), "zone_id"].tolist()
+        raise ValueError(f"no coordinates for zones {lost[:5]}; pass the plan's own inputs")
+    ax = _new_axes(ax, (9.0, 7.5))
+    value = pd.to_numeric(frame["marginal_minutes"], errors="coerce").to_numpy(float)
+    known = np.isfinite(value)
+    top = float(np.abs(value[known]).max()) if known.any() else 1.0
+    top = max(top, 1e-9)
+    low = float(value[known].min()) if known.any() else -1.0
+    cmap = LinearSegmentedColormap.from_list(
+        "rebalance_marginal", [SHORT, "#F7F7F7", OKABE_ITO["sky_blue"], OKABE_ITO["blue"]]
+    )
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=min(low, -top / 10), vmax=top)
+    short_known = frame.loc[known, "shortage"].to_numpy().tolist()
+    points = ax.scatter(
+        frame.loc[known, "lon"],
+        frame.loc[known, "lat"],
+        c=value[known],
+        cmap=cmap,
+        norm=norm,
+        s=160,
+        edgecolors=[INK if s > 0 else "#999999" for s in short_known],
+        linewidths=[2.0 if s > 0 else 0.5 for s in short_known],
+        zorder=2,
+    )
+    if (~known).any():
+        ax.scatter(
+            frame.loc[~known, "lon"],
+            frame.loc[~known, "lat"],
+            marker="x",
+            color="#777777",
+            s=60,
+            zorder=2,
+            label="cap full: no room for one more",
+        )
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+    bar = ax.figure.colorbar(points, ax=ax, shrink=0.8)
+    bar.set_label("One more courier saves (minutes)")
+    if labels if labels is not None else len(frame) <= 40:
+        for row in frame.itertuples(index=False):
+            ax.annotate(
+                _short_label(str(row.zone_id), str(row.name)),
+                (row.lon, row.lat),
+                xytext=(0, 9),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")],
+            )
+    ax.set_title(f"Where one more courier helps most · {plan.city} · {shift_window(plan)}")
+    ax.set_xlabel("Longitude")
+    ax.set_ylabel("Latitude")
+    ax.set_aspect(1 / max(math.cos(math.radians(float(frame["lat"].mean()))), 1e-6))
     return ax

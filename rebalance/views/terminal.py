@@ -331,3 +331,68 @@ def _visible(plan: Plan) -> Plan:
 
 def _blank0(x: Any) -> str:
     return "" if int(x) == 0 else str(int(x))
+
+
+#: Rows of the explanation tables shown in a terminal before "... N more".
+MAX_EXPLAIN_ROWS = 20
+
+
+def explanation_renderables(expl: Any) -> Any:
+    """Rich renderables of an `rebalance.explain.Explanation`: why each short zone stays
+    short, what each move saves, where one more courier helps most. Partner text (zone
+    names) is escaped: it never reaches rich as markup."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    yield Text(f"Why this plan? {visible(expl.city)} · {expl.shift}", style="bold")
+    if len(expl.short):
+        verb = "stays" if len(expl.short) == 1 else "stay"
+        table = Table(
+            title=f"Why {plural(len(expl.short), 'zone')} {verb} short", box=box.SIMPLE_HEAD
+        )
+        table.add_column("Zone", overflow="fold", max_width=28)
+        table.add_column("Short", justify="right")
+        table.add_column("Why", overflow="fold")
+        for r in expl.short.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
+            table.add_row(terminal(zone_label(r.zone_id, r.name)), str(r.shortage), terminal(r.why))
+        yield table
+        if len(expl.short) > MAX_EXPLAIN_ROWS:
+            yield Text(f"... {len(expl.short) - MAX_EXPLAIN_ROWS} more short zones (--format json)")
+    else:
+        yield Text("No zone stays short.")
+    if len(expl.routes):
+        table = Table(title="What each move saves (now)", box=box.SIMPLE_HEAD)
+        table.add_column("Route", overflow="fold")
+        for name in ("Couriers", "Shortage removed", "Moving", "Saves"):
+            table.add_column(name, justify="right")
+        for r in expl.routes.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
+            table.add_row(
+                terminal(f"{r.from_zone} → {r.to_zone}"),
+                str(r.couriers),
+                f"{r.shortage_removed_minutes:,.0f} min",
+                f"{r.move_minutes:,.0f} min",
+                f"[bold]{r.saves_minutes:,.0f} min[/]",
+            )
+        yield table
+        if len(expl.routes) > MAX_EXPLAIN_ROWS:
+            yield Text(f"... {len(expl.routes) - MAX_EXPLAIN_ROWS} more routes (--format json)")
+    if len(expl.ranking):
+        table = Table(title="Where one extra courier helps most", box=box.SIMPLE_HEAD)
+        table.add_column("Zone", overflow="fold", max_width=28)
+        table.add_column("Action")
+        table.add_column("Short", justify="right")
+        table.add_column("Saves (min)", justify="right")
+        for r in expl.ranking.head(10).itertuples(index=False):
+            value = r.marginal_minutes
+            table.add_row(
+                terminal(zone_label(r.zone_id, r.name)),
+                terminal(str(r.action)),
+                _blank0(r.shortage),
+                "cap full"
+                if value != value
+                else f"{value:,.1f}" + ("*" if getattr(r, "full_slots", 0) else ""),
+            )
+        yield table
+    for note in expl.notes:
+        yield Text(note, style="dim")

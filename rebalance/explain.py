@@ -1,0 +1,604 @@
+"""Why a plan is what it is (CONTRACT section 11): what one more courier is worth where,
+why each short zone stays short, and what each route of slot 0 buys.
+
+Two halves:
+
+- `facts` runs at solve time, where the `ProblemData` is at hand, and returns a small
+  JSON-able dict stored in plan.json under ``explanation``: the zones' coordinates, and
+  per short zone of slot 0 the facts behind its reason (its cap; the nearest zone with a
+  courier to spare and that courier's travel time against its vehicle's range; the
+  nearest courier within range and where it is needed), and per slot-0 route what
+  cancelling it would cost. Spatial look-ups use the sparse allowed-move arrays and a
+  k-d tree, never a zones x zones matrix.
+- `explain` turns a `Plan` (in memory or read back from its folder) into an
+  `Explanation`: tables and plain sentences for an operator.
+
+What ``marginal_minutes`` means
+-------------------------------
+It is how much the objective (minutes) would fall with one more courier in that zone,
+present for the whole shift and unable to move; negative when the courier would only
+add surplus cost; blank (NaN) when one more courier there cannot be placed at all (the
+zone is at its ``max_couriers`` cap and nobody there can be sent elsewhere).
+
+- One slot: exact. It is minus the shortest-path distance from the zone to the sink in
+  the residual network of the optimal min-cost flow (`rebalance.optimize.zone_values`):
+  the cost of pushing the extra unit of supply from that zone, which is exactly the
+  change of the integer optimum (network matrices are totally unimodular, so the
+  optimum with one more unit is again an integral flow). Degenerate optima do not
+  matter: the distance is a property of the residual network, whichever optimal flow
+  the solver returns.
+- Several slots: the sum over the slots of the duals ``gamma(z, k)`` of the (zone, slot)
+  coupling rows of the slot model's LP relaxation at its optimum (`rebalance.slotmodel`,
+  `rebalance.slotpaths`), divided by the cost units per minute; per (zone, slot) in
+  slots.csv, the one-slot term. By LP duality this sum is a subgradient of the LP optimum
+  as a function of the couriers fixed in that zone, so ``LP(now) - LP(one more) <=
+  marginal_minutes``. When the LP optimum is integral (``solver.lp_integral == 1`` in
+  plan.json, the usual case) the plan's objective equals ``LP(now)`` and the plan with one
+  more courier costs at least ``LP(one more)``: the true decrease is **at most**
+  ``marginal_minutes``, an upper bound, equal to it when the extra courier's step stays on
+  the side of the LP's kink the dual describes (``benchmarks/marginal_values.py`` on 30
+  random small cities with 2 and 3 slots: 148 of 270 zones equal, 84 above, none below).
+  When the LP is fractional the value is the relaxation's, not a bound on the integer
+  change. NaN is certain only in a slot where every zone is capped and full. Elsewhere a
+  finite value does not promise that one more courier fits: only a capped zone that the
+  plan fills in some slot can refuse one (the plan plus that courier is otherwise a
+  plan), and `Explanation.ranking` flags those zones (``full_slots`` > 0, a ``*`` in the
+  terminal); on the same cities 38 zones were such and the re-solve found no room.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .model import ProblemData
+    from .plan import Plan
+
+__all__ = ["Explanation", "explain", "facts"]
+
+#: Reason codes of a short zone, in the order they are checked.
+REASONS = ("cap", "no_spare", "out_of_range", "needed_where_they_are", "not_worth_the_move")
+
+
+# ====================================================================== solve time
+
+
+def facts(
+    p: ProblemData, zones: pd.DataFrame, moves: pd.DataFrame, position: np.ndarray
+) -> dict[str, Any]:
+    """The facts `explain` needs that the plan files do not hold (stored in plan.json).
+
+    ``zones`` is zones.csv's frame, ``moves`` the named moves, ``position`` each present
+    courier's zone per slot (-1 when absent), rows in the order of ``p.eligible``.
+    """
+    n_zones = len(p.zone_ids)
+    elig = p.eligible
+    vehicle = elig["vehicle_idx"].to_numpy(np.int64)
+    now = position[:, 0] if position.size else np.zeros(0, np.int64)
+    required = p.required
+    after = zones["couriers_after"].to_numpy(np.int64)
+    spare = after - required  # > 0: a courier to spare now
+    # (zone, vehicle) pairs with a courier who could still be sent: present now, not moved
+    stayed = (now >= 0) & (now == elig["zone_idx"].to_numpy(np.int64))
+    present = np.zeros((n_zones, len(p.vehicles)), dtype=bool)
+    present[now[stayed], vehicle[stayed]] = True
+    short = np.flatnonzero(zones["shortage"].to_numpy(np.int64) > 0)
+    out: dict[str, Any] = {
+        "version": 1,
+        "vehicles": {
+            v: {
+                "range_minutes": float(p.config.vehicles[v].max_move_minutes),
+                "speed_kmh": float(p.config.vehicles[v].speed_kmh),
+            }
+            for v in p.vehicles
+        },
+        "move_fixed_minutes": float(p.config.costs.move_fixed_minutes),
+        "shortage_minutes": float(p.config.costs.shortage_minutes),
+        "lat": np.round(p.inputs.zones["lat"].to_numpy(float), 6).tolist(),
+        "lon": np.round(p.inputs.zones["lon"].to_numpy(float), 6).tolist(),
+        # capped zones at their cap in some slot of the plan: only there can one more
+        # courier fail to fit (elsewhere the plan plus that courier is a plan)
+        "full_slots": _full_slots(p, position),
+        "short": [],
+        "routes": _route_facts(p, moves, position),
+    }
+    if short.size == 0:
+        return out
+    nearest_spare = _nearest_spare(p, short, spare, present)
+    reach = _within_range(p, short, spare, present)
+    cap = p.cap
+    marginal = zones["marginal_minutes"].to_numpy(float)
+    index = pd.Index(p.zone_ids.astype(str))
+    for i, z in enumerate(short.tolist()):
+        entry: dict[str, Any] = {
+            "zone_id": str(p.zone_ids[z]),
+            "shortage": int(required[z] - after[z]),
+            "priority": float(p.priority[z]),
+            "cap": None if math.isnan(cap[z]) else int(cap[z]),
+            "nearest_spare": nearest_spare[i],
+            "spare_in_range": reach[z]["spare"],
+            "nearest_in_range": reach[z]["other"],
+        }
+        if entry["nearest_in_range"] is not None:
+            b = index.get_loc(entry["nearest_in_range"]["zone_id"])
+            entry["nearest_in_range"]["marginal_minutes"] = _num(marginal[b])
+        entry["reason"] = _reason(entry, after[z], any_spare=bool((spare > 0).any()))
+        out["short"].append(entry)
+    return out
+
+
+def _full_slots(p: ProblemData, position: np.ndarray) -> dict[str, int]:
+    """Zone id -> number of slots in which the plan fills its ``max_couriers`` cap."""
+    capped = ~np.isnan(p.cap)
+    if not capped.any():
+        return {}
+    n_zones = len(p.zone_ids)
+    full = np.zeros(n_zones, dtype=np.int64)
+    for s in range(p.slots):
+        col = position[:, s] if position.size else np.zeros(0, np.int64)
+        n = np.bincount(col[col >= 0], minlength=n_zones)
+        full += capped & (n >= np.nan_to_num(p.cap))
+    return {str(p.zone_ids[z]): int(full[z]) for z in np.flatnonzero(full)}
+
+
+def _num(x: float) -> float | None:
+    return None if not math.isfinite(float(x)) else round(float(x), 3)
+
+
+def _reason(entry: dict[str, Any], after: int, *, any_spare: bool) -> str:
+    """The binding reason, checked in the order of `REASONS`."""
+    if entry["cap"] is not None and after >= entry["cap"]:
+        return "cap"
+    if entry["spare_in_range"] is not None:
+        return "not_worth_the_move"
+    if not any_spare:
+        return "needed_where_they_are" if entry["nearest_in_range"] is not None else "no_spare"
+    return "out_of_range"
+
+
+def _within_range(
+    p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
+) -> dict[int, Any]:
+    """Per short zone: the nearest couriers present now whose zone can reach it in one
+    move, split into zones with a courier to spare and the others."""
+    out: dict[int, Any] = {int(z): {"spare": None, "other": None} for z in short}
+    g = p.arc_group
+    origin = p.group_zone[g]
+    sel = np.isin(p.arc_zone, short) & (p.group_first[g] == 0) & (origin != p.arc_zone)
+    if not sel.any():
+        return out
+    frame = pd.DataFrame(
+        {
+            "to": p.arc_zone[sel],
+            "from": origin[sel],
+            "vehicle": p.group_vehicle[g[sel]],
+            "minutes": p.arc_minutes[sel],
+            "couriers": p.group_size[g[sel]],
+        }
+    )
+    src, veh = frame["from"].to_numpy(), frame["vehicle"].to_numpy()
+    frame["spare"] = (spare[src] > 0) & present[src, veh]
+    frame = frame.sort_values(["to", "spare", "minutes", "from"], kind="stable")
+    first = frame.drop_duplicates(["to", "spare"])
+    for to, is_spare, src_z, veh_v, minutes in zip(
+        first["to"].to_numpy().tolist(),
+        first["spare"].to_numpy().tolist(),
+        first["from"].to_numpy().tolist(),
+        first["vehicle"].to_numpy().tolist(),
+        first["minutes"].to_numpy().tolist(),
+        strict=True,
+    ):
+        out[int(to)]["spare" if is_spare else "other"] = {
+            "zone_id": str(p.zone_ids[src_z]),
+            "vehicle": p.vehicles[veh_v],
+            "travel_minutes": round(float(minutes), 3),
+        }
+    return out
+
+
+def _nearest_spare(
+    p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
+) -> list[dict[str, Any] | None]:
+    """Per short zone: the zone with a courier to spare (now) closest in travel time
+    relative to its vehicle's range, whether or not in range. ``None`` when no zone has one."""
+    best: list[dict[str, Any] | None] = [None] * short.size
+    score = np.full(short.size, np.inf)
+    tt = p.inputs.travel_times
+    for v, name in enumerate(p.vehicles):
+        donors = np.flatnonzero((spare > 0) & present[:, v])
+        if donors.size == 0:
+            continue
+        rng = float(p.config.vehicles[name].max_move_minutes)
+        if tt is None:
+            minutes, src = _nearest_by_distance(p, v, donors, short)
+        else:
+            minutes, src = _nearest_by_table(p, v, donors, short)
+        ratio = minutes / rng if rng > 0 else np.where(minutes > 0, np.inf, 0.0)
+        better = np.isfinite(minutes) & (ratio < score)
+        for i in np.flatnonzero(better).tolist():
+            score[i] = ratio[i]
+            best[i] = {
+                "zone_id": str(p.zone_ids[src[i]]),
+                "vehicle": name,
+                "travel_minutes": round(float(minutes[i]), 3),
+                "range_minutes": rng,
+            }
+    return best
+
+
+def _nearest_by_distance(
+    p: ProblemData, v: int, donors: np.ndarray, short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest donor zone by great-circle distance (k-d tree on unit vectors)."""
+    from scipy.spatial import cKDTree
+
+    from .model import EARTH_RADIUS_KM
+
+    lat = np.radians(p.inputs.zones["lat"].to_numpy(float))
+    lon = np.radians(p.inputs.zones["lon"].to_numpy(float))
+    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    tree = cKDTree(xyz[donors])
+    k = min(2, donors.size)
+    chord, idx = tree.query(xyz[short], k=k)
+    chord, idx = chord.reshape(short.size, k), idx.reshape(short.size, k)
+    # the zone itself can be a donor of another vehicle only if it has surplus: not short
+    own = donors[idx] == short[:, None]
+    chord = np.where(own, np.inf, chord)
+    pick = np.argmin(chord, axis=1)
+    c = chord[np.arange(short.size), pick]
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(c / 2, 0.0, 1.0))
+    cfg = p.config
+    minutes = km * cfg.travel.detour_factor / cfg.vehicles[p.vehicles[v]].speed_kmh * 60.0
+    return np.where(np.isfinite(c), minutes, np.inf), donors[idx[np.arange(short.size), pick]]
+
+
+def _nearest_by_table(
+    p: ProblemData, v: int, donors: np.ndarray, short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest donor zone by the travel_times file (rows of this vehicle or blank)."""
+    tt = p.inputs.travel_times
+    assert tt is not None
+    index = pd.Index(p.zone_ids)
+    frame = pd.DataFrame(
+        {
+            "from": index.get_indexer(tt["from_zone"].to_numpy()),
+            "to": index.get_indexer(tt["to_zone"].to_numpy()),
+            "minutes": tt["minutes"].to_numpy(float),
+            "own": tt["vehicle"].to_numpy(dtype=object) == p.vehicles[v],
+            "blank": tt["vehicle"].to_numpy(dtype=object) == "",
+        }
+    )
+    frame = frame[(frame["own"] | frame["blank"]) & frame["from"].isin(donors)]
+    frame = frame[frame["to"].isin(short) & (frame["from"] != frame["to"])]
+    # a vehicle's own row overrides the blank one
+    frame = frame.sort_values(["from", "to", "own"]).drop_duplicates(["from", "to"], keep="last")
+    best = frame.sort_values(["minutes", "from"]).drop_duplicates("to")
+    pos = pd.Series(np.arange(short.size), index=short)
+    minutes = np.full(short.size, np.inf)
+    src = np.zeros(short.size, np.int64)
+    at = pos.loc[best["to"].to_numpy()].to_numpy()
+    minutes[at] = best["minutes"].to_numpy()
+    src[at] = best["from"].to_numpy()
+    return minutes, src
+
+
+def _route_facts(p: ProblemData, moves: pd.DataFrame, position: np.ndarray) -> list[dict[str, Any]]:
+    """Per slot-0 route: the objective if its couriers had stayed where they were (until
+    the plan moves them again), everything else unchanged, minus the plan's. Vectorised
+    over routes: only the route's two zones change."""
+    if moves.empty:
+        return []
+    at0 = moves[pd.to_datetime(moves["slot_start"], utc=True) == p.grid.starts[0]]
+    if at0.empty:
+        return []
+    k, c = p.slots, p.config.costs
+    w = 1.0 / k
+    index = pd.Index(p.zone_ids.astype(str))
+    rows = pd.Index(p.eligible["courier_id"].astype(str)).get_indexer(at0["courier_id"].astype(str))
+    src = index.get_indexer(at0["from_zone"].astype(str))
+    dst = index.get_indexer(at0["to_zone"].astype(str))
+    route_key = src.astype(np.int64) * len(index) + dst
+    keys, route = np.unique(route_key, return_inverse=True)
+    a, b = keys // len(index), keys % len(index)
+    n_routes = keys.size
+    counts = np.zeros((len(index), k), dtype=np.int64)
+    for s in range(k):
+        col = position[:, s]
+        counts[:, s] = np.bincount(col[col >= 0], minlength=len(index))
+    # slots each mover spends in its destination before it moves on (contiguous from 0)
+    stays = np.cumprod(position[rows] == dst[:, None], axis=1)
+    held = np.zeros((n_routes, k), dtype=np.int64)
+    np.add.at(held, route, stays)
+    required = p.slot_required
+    short_w = c.shortage_minutes * p.priority[:, None] * w
+    plan_a, plan_b = counts[a], counts[b]
+    alt_a, alt_b = plan_a + held, plan_b - held
+
+    def lack(z: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return (short_w[z] * np.maximum(required[z] - n, 0)).sum(axis=1)
+
+    def extra(z: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return (w * c.surplus_minutes * np.maximum(n - required[z], 0)).sum(axis=1)
+
+    removed = lack(b, alt_b) - lack(b, plan_b)
+    added = lack(a, plan_a) - lack(a, alt_a)
+    surplus = extra(a, plan_a) + extra(b, plan_b) - extra(a, alt_a) - extra(b, alt_b)
+    couriers = np.bincount(route, minlength=n_routes)
+    travel = np.bincount(route, weights=at0["travel_minutes"].to_numpy(float), minlength=n_routes)
+    move = travel + c.move_fixed_minutes * couriers
+    saves = removed - added - surplus - move
+    return [
+        {
+            "from_zone": str(index[a[r]]),
+            "to_zone": str(index[b[r]]),
+            "couriers": int(couriers[r]),
+            "travel_minutes": round(float(travel[r]), 3),
+            "move_minutes": round(float(move[r]), 3),
+            "shortage_removed_minutes": round(float(removed[r]), 3),
+            "shortage_added_minutes": round(float(added[r]), 3),
+            "surplus_change_minutes": round(float(surplus[r]), 3),
+            "saves_minutes": round(float(saves[r]), 3),
+        }
+        for r in range(n_routes)
+    ]
+
+
+# ====================================================================== the view
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a plan is what it is: short zones with their reason, what each slot-0 route
+    saves, and the zones ranked by what one more courier is worth there.
+
+    ``short``: zone_id, name, shortage, reason (a code of `REASONS`), why (a sentence);
+    ``routes``: from_zone, to_zone, couriers, travel_minutes, shortage_removed_minutes,
+    shortage_added_minutes, surplus_change_minutes, move_minutes, saves_minutes, why;
+    ``ranking``: zone_id, name, action, shortage, marginal_minutes, most valuable first.
+    Prints itself in a terminal (rich) and a notebook (HTML); `to_dict` is the JSON form.
+    """
+
+    city: str
+    shift: str
+    slots: int
+    status: str
+    short: pd.DataFrame
+    routes: pd.DataFrame
+    ranking: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return [
+                {
+                    k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in r.items()
+                }
+                for r in frame.to_dict(orient="records")
+            ]
+
+        return {
+            "city": self.city,
+            "shift": self.shift,
+            "slots": self.slots,
+            "status": self.status,
+            "short_zones": records(self.short),
+            "routes": records(self.routes),
+            "marginal_values": records(self.ranking),
+            "notes": self.notes,
+        }
+
+    def text(self) -> str:
+        """Plain text, as in a terminal without colour."""
+        from io import StringIO
+
+        from rich.console import Console
+
+        buffer = StringIO()
+        Console(file=buffer, width=110, color_system=None, highlight=False).print(self)
+        return buffer.getvalue()
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from .views.terminal import explanation_renderables
+
+        yield from explanation_renderables(self)
+
+    def _repr_html_(self) -> str:
+        from .views.html import explanation_html
+
+        return explanation_html(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(city={self.city!r}, short_zones={len(self.short)}, "
+            f"routes={len(self.routes)})"
+        )
+
+
+def explain(plan: Plan, zone: str | None = None) -> Explanation:
+    """The explanation of a plan (see `Explanation`); ``zone`` keeps one zone's rows.
+
+    Raises `KeyError` naming valid zones when ``zone`` is not one of the plan's.
+    """
+    from .views.wording import shift_window, zone_label
+
+    if not plan.feasible:
+        raise ValueError(f"an infeasible plan has nothing to explain: {plan.message}")
+    zones = plan.zones.copy()
+    zones["zone_id"] = zones["zone_id"].astype(str)
+    if "marginal_minutes" not in zones.columns:  # a plan built without marginal values
+        zones["marginal_minutes"] = math.nan
+    names = dict(zip(zones["zone_id"], zones["name"].astype(str), strict=True))
+    if zone is not None and zone not in names:
+        shown = ", ".join(sorted(names)[:20]) + (" ..." if len(names) > 20 else "")
+        raise KeyError(f"unknown zone {zone!r}; valid zones: {shown}")
+    info = plan.explanation or {}
+    marginal = dict(zip(zones["zone_id"], zones["marginal_minutes"].astype(float), strict=True))
+
+    def label(z: str) -> str:
+        return zone_label(z, names.get(z, ""))
+
+    short_rows = []
+    for e in info.get("short", []):
+        z = e["zone_id"]
+        short_rows.append(
+            {
+                "zone_id": z,
+                "name": names.get(z, ""),
+                "shortage": e["shortage"],
+                "marginal_minutes": marginal.get(z, math.nan),
+                "reason": e["reason"],
+                "why": _why(e, label, marginal.get(z, math.nan), info, plan.slot_count),
+            }
+        )
+    short = pd.DataFrame(
+        short_rows, columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why"]
+    )
+    route_cols = [
+        "from_zone",
+        "to_zone",
+        "couriers",
+        "travel_minutes",
+        "shortage_removed_minutes",
+        "shortage_added_minutes",
+        "surplus_change_minutes",
+        "move_minutes",
+        "saves_minutes",
+    ]
+    routes = pd.DataFrame(info.get("routes", []), columns=route_cols)
+    if len(routes):
+        routes = routes.sort_values(
+            ["saves_minutes", "from_zone", "to_zone"], ascending=[False, True, True]
+        ).reset_index(drop=True)
+    routes["why"] = [_route_why(r, label, plan.slot_count) for r in routes.itertuples(index=False)]
+    ranking = zones[["zone_id", "name", "action", "shortage", "marginal_minutes"]].copy()
+    full = info.get("full_slots", {})
+    ranking["full_slots"] = [int(full.get(z, 0)) for z in ranking["zone_id"]]
+    ranking = ranking.assign(_nan=ranking["marginal_minutes"].isna()).sort_values(
+        ["_nan", "marginal_minutes", "zone_id"], ascending=[True, False, True], kind="stable"
+    )
+    ranking = ranking.drop(columns="_nan").reset_index(drop=True)
+    notes = [_marginal_note(plan)]
+    if not info:
+        notes.append(
+            "This plan folder was written before explanations were stored: the reasons "
+            "for short zones and the route savings are not available; re-run `rebalance plan`."
+        )
+    if zone is not None:
+        short = short[short["zone_id"] == zone].reset_index(drop=True)
+        routes = routes[(routes["from_zone"] == zone) | (routes["to_zone"] == zone)].reset_index(
+            drop=True
+        )
+        ranking = ranking[ranking["zone_id"] == zone].reset_index(drop=True)
+    return Explanation(
+        city=plan.city,
+        shift=shift_window(plan),
+        slots=plan.slot_count,
+        status=plan.status,
+        short=short,
+        routes=routes,
+        ranking=ranking,
+        notes=notes,
+    )
+
+
+def _marginal_note(plan: Plan) -> str:
+    if plan.slot_count == 1:
+        return (
+            "Marginal value: how many minutes of the objective one more courier in that zone "
+            "would save (exact; negative = it would only add surplus cost; blank = the zone's "
+            "cap leaves no room)."
+        )
+    integral = plan.solver.get("lp_integral")
+    tail = (
+        "the LP was integral here, so it is an upper bound on the real saving"
+        if integral == 1
+        else "the LP was fractional here, so it is the relaxation's value, not a bound"
+    )
+    return (
+        "Marginal value: the LP dual of one more courier in that zone for the whole shift, "
+        f"summed over the {plan.slot_count} slots (minutes; {tail}; blank = the zone's cap "
+        "leaves no room; * = the zone fills its cap in some slot, so one more courier may "
+        "not fit there)."
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+
+def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slots: int) -> str:
+    """The binding reason of a short zone, in one or two plain sentences."""
+    worth = f" One more courier here would save {_fmt(value)} min." if math.isfinite(value) else ""
+    reason = e["reason"]
+    spare = e.get("nearest_spare")
+    near = e.get("nearest_in_range")
+    if reason == "cap":
+        return f"Its cap is reached: max_couriers is {e['cap']} and it has {e['cap']} couriers."
+    if reason == "no_spare":
+        return "No zone has a courier to spare: every courier is needed where they are." + worth
+    if reason == "out_of_range" and spare is not None:
+        text = (
+            f"No zone with a courier to spare is within range: the nearest, "
+            f"{label(spare['zone_id'])}, is {_fmt(spare['travel_minutes'])} min away by "
+            f"{spare['vehicle']}, whose range is {_fmt(spare['range_minutes'])} min."
+        )
+        if near is not None:
+            text += (
+                f" The couriers within range (nearest in {label(near['zone_id'])}, "
+                f"{_fmt(near['travel_minutes'])} min by {near['vehicle']}) are needed where they are"
+                + (
+                    f" (one more there is worth {_fmt(near['marginal_minutes'])} min)."
+                    if near.get("marginal_minutes") is not None
+                    else "."
+                )
+            )
+        return text + worth
+    if reason == "needed_where_they_are" and near is not None:
+        # The plan is optimal, so taking a courier from there costs at least what it nets here.
+        there = ""
+        if math.isfinite(value):
+            moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
+            there = (
+                f"; taking one from there would cost at least the {_fmt(value - moving)} min "
+                f"it would net here ({_fmt(value)} saved, {_fmt(moving)} moving)"
+            )
+        return (
+            f"Every courier within range is needed where they are: the nearest is in "
+            f"{label(near['zone_id'])}, {_fmt(near['travel_minutes'])} min away by "
+            f"{near['vehicle']}, and that zone has none to spare{there}."
+        )
+    if reason == "not_worth_the_move":
+        s = e["spare_in_range"]
+        fixed = float(info.get("move_fixed_minutes", 0.0))
+        cost = float(s["travel_minutes"]) + fixed
+        later = " or it is needed there later in the shift" if slots > 1 else ""
+        return (
+            f"{label(s['zone_id'])} has a courier to spare {_fmt(s['travel_minutes'])} min away "
+            f"by {s['vehicle']}, but the move ({_fmt(cost)} min with the fixed "
+            f"{_fmt(fixed)} min) costs more than it saves here{later}." + worth
+        )
+    if reason == "out_of_range":
+        return "No zone with a courier to spare has a route to it in travel_times." + worth
+    return "No courier can reach it." + worth
+
+
+def _route_why(r: Any, label: Any, slots: int) -> str:
+    n = int(r.couriers)
+    who = f"{n} courier{'s' if n != 1 else ''}"
+    parts = f"removes {_fmt(r.shortage_removed_minutes)} min of shortage in {label(r.to_zone)}"
+    if r.shortage_added_minutes:
+        parts += f", adds {_fmt(r.shortage_added_minutes)} min in {label(r.from_zone)}"
+    if r.surplus_change_minutes:
+        parts += f", surplus cost {r.surplus_change_minutes:+.0f} min"
+    return (
+        f"{who} {label(r.from_zone)} → {label(r.to_zone)}: {parts}, for "
+        f"{_fmt(r.move_minutes)} min of moving; saves {_fmt(r.saves_minutes)} min"
+        + (" over the shift" if slots > 1 else "")
+        + "."
+    )

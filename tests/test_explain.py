@@ -1,0 +1,338 @@
+"""Explanations (CONTRACT section 11): marginal values against re-solving with one more
+courier who cannot move, why short zones stay short, what routes save, and every view."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_slotmodel import random_city
+from typer.testing import CliRunner
+from util import SHIFT, courier, restaurant, snapshot, write_city, zone
+
+import rebalance
+from rebalance.cli import app
+from rebalance.inputs import Inputs
+from rebalance.model import build_problem
+from rebalance.optimize import solve_problem
+from rebalance.plan import read_plan
+
+#: A vehicle that cannot move anywhere: the extra courier of the re-solve.
+PARKED = {"parked": {"speed_kmh": 0.001, "max_move_minutes": 0.0}}
+
+
+def with_parked(inputs: Inputs, zone_id: str, start: pd.Timestamp, end: pd.Timestamp) -> Inputs:
+    """The same city with one more courier in ``zone_id``, present all shift, unable to move."""
+    cour = inputs.couriers
+    extra = pd.DataFrame(
+        {
+            "courier_id": ["EXTRA"],
+            "zone_id": [zone_id],
+            "vehicle": ["parked"],
+            "available_from": pd.Series([start - pd.Timedelta(hours=1)]).astype(
+                cour["available_from"].dtype
+            ),
+            "available_until": pd.Series([end + pd.Timedelta(hours=1)]).astype(
+                cour["available_until"].dtype
+            ),
+            "status": ["available"],
+        }
+    )
+    return Inputs(
+        zones=inputs.zones,
+        restaurants=inputs.restaurants,
+        couriers=pd.concat([cour, extra], ignore_index=True),
+        travel_times=inputs.travel_times,
+        demand=inputs.demand,
+    )
+
+
+def resolve_gain(inputs: Inputs, config, start, zone_id: str, base: float) -> float:
+    """Objective now minus objective with the parked courier; NaN when that is infeasible."""
+    p = build_problem(inputs, config, start)
+    extra = build_problem(with_parked(inputs, zone_id, p.shift_start, p.shift_end), config, start)
+    plan = solve_problem(extra)
+    return math.nan if plan.status == "infeasible" else base - plan.objective
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_one_slot_marginal_equals_the_resolve_on_random_cities(seed):
+    """One slot: marginal_minutes is exactly the drop of the optimum with one more parked
+    courier in that zone, NaN exactly where that courier cannot be placed (caps)."""
+    inputs, config, start = random_city(seed, zones=6, couriers=10, slots=1)
+    config = config.with_changes(vehicles=PARKED)
+    plan = solve_problem(build_problem(inputs, config, start))
+    if plan.status == "infeasible":
+        return
+    for zid, value in zip(plan.zones["zone_id"], plan.zones["marginal_minutes"], strict=True):
+        gain = resolve_gain(inputs, config, start, zid, plan.objective)
+        if math.isnan(gain):
+            assert math.isnan(value), (zid, value)
+        else:
+            assert value == pytest.approx(gain, abs=2e-3), zid
+
+
+def _two_zone_city(tmp_path, *, cap="", surplus=0.0, tie=False):
+    """A short zone B next to A, which has couriers to spare (and C, a twin of B, if tie)."""
+    zones = [zone("A", 48.85, 2.35), zone("B", 48.85, 2.36, cap=cap)]
+    rests = [restaurant("R1", "B", 5.0), restaurant("R0", "A", 2.5)]
+    if tie:
+        zones.append(zone("C", 48.85, 2.34))
+        rests.append(restaurant("R2", "C", 5.0))
+    cour = [courier(f"C{i}", "A") for i in range(3)]
+    folder = write_city(tmp_path / "city", zones, rests, cour)
+    config = snapshot(costs={"surplus_minutes": surplus}).with_changes(vehicles=PARKED)
+    return rebalance.load(folder, config), config
+
+
+@pytest.mark.parametrize(
+    ("cap", "surplus", "tie"),
+    [("", 0.0, False), ("", 7.0, False), ("0", 0.0, False), ("", 0.0, True), ("2", 3.0, True)],
+)
+def test_one_slot_marginal_at_caps_surplus_and_ties(tmp_path, cap, surplus, tie):
+    """A zone at its cap says NaN (no room), a zone with surplus 0 or minus the surplus
+    cost, and tied optima (two equal short zones) agree with the re-solve."""
+    inputs, config = _two_zone_city(tmp_path, cap=cap, surplus=surplus, tie=tie)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    zones = plan.zones.set_index("zone_id")
+    for zid in zones.index:
+        gain = resolve_gain(inputs, config, SHIFT, zid, plan.objective)
+        value = zones.at[zid, "marginal_minutes"]
+        assert (math.isnan(gain) and math.isnan(value)) or value == pytest.approx(gain, abs=2e-3)
+    if cap == "0":
+        assert math.isnan(zones.at["B", "marginal_minutes"])
+    if surplus and not tie:
+        # A keeps a courier it does not need: one more there only costs surplus.
+        assert zones.at["A", "marginal_minutes"] == pytest.approx(-surplus)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_several_slots_marginal_bounds_the_resolve(seed):
+    """Several slots: NaN means one more courier cannot be placed, and only a zone flagged
+    as filling its cap can refuse one; otherwise, when the LP was integral, the LP dual
+    bounds the real drop from above (LP duality)."""
+    inputs, config, start = random_city(seed, zones=5, couriers=8, slots=3)
+    config = config.with_changes(vehicles=PARKED)
+    plan = solve_problem(build_problem(inputs, config, start))
+    if plan.status == "infeasible":
+        return
+    per_slot = plan.slots.groupby("zone_id")["marginal_minutes"].agg(lambda s: s.to_numpy().sum())
+    assert per_slot.reindex(plan.zones["zone_id"]).to_numpy() == pytest.approx(
+        plan.zones["marginal_minutes"].to_numpy(), abs=0.01, nan_ok=True
+    )
+    full = plan.explain().ranking.set_index("zone_id")["full_slots"]
+    for zid, value in zip(plan.zones["zone_id"], plan.zones["marginal_minutes"], strict=True):
+        gain = resolve_gain(inputs, config, start, zid, plan.objective)
+        if math.isnan(value):
+            assert math.isnan(gain), zid
+        elif math.isnan(gain):
+            assert full[zid] > 0, zid  # only a zone filling its cap can refuse one more
+        elif plan.solver["lp_integral"] == 1:
+            assert value >= gain - 2e-3, (zid, value, gain)
+
+
+def test_several_slots_full_caps_everywhere_is_nan():
+    """Every zone capped and full in some slot: no zone has room for one more courier."""
+    inputs, config, start = random_city(31, zones=5, couriers=8, slots=3)
+    plan = solve_problem(build_problem(inputs, config, start))
+    assert plan.status == "optimal"
+    assert plan.zones["marginal_minutes"].isna().all()
+
+
+# ------------------------------------------------------------------ reasons
+
+
+def _city(tmp_path, name="Z", *, far=False, cap=""):
+    """B short; A has couriers to spare 1.1 km away (or 8 km: out of a bike's range)."""
+    lon_a = 2.35 + (0.11 if far else 0.015)
+    zones = [zone("A", 48.85, lon_a, name="Spare <b>&"), zone("B", 48.85, 2.35, cap=cap)]
+    rests = [restaurant("R1", "B", 10.0), restaurant("R2", "A", 2.5)]
+    cour = [courier(f"C{i}", "A") for i in range(4)] + [courier("CB", "B")]
+    return write_city(tmp_path / name, zones, rests, cour)
+
+
+def test_out_of_range_names_the_nearest_spare_zone_and_the_range(tmp_path):
+    """A zone no spare courier can reach says which zone is nearest, how far, and the range."""
+    folder = _city(tmp_path, far=True)
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    expl = plan.explain()
+    row = expl.short.set_index("zone_id").loc["B"]
+    assert row["reason"] == "out_of_range"
+    travel = plan.explanation["short"][0]["nearest_spare"]["travel_minutes"]
+    assert travel > 20  # 8 km by bike at 15 km/h x 1.3
+    assert "Spare <b>&" in row["why"] and "range is 20 min" in row["why"]
+    assert f"{travel:.1f}" in row["why"] or f"{travel:.0f} min" in row["why"]
+
+
+def test_cap_and_route_savings(tmp_path):
+    """A capped zone says its cap; a route's saving is shortage removed minus moving."""
+    folder = _city(tmp_path, cap="2")
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    expl = plan.explain()
+    assert expl.short.set_index("zone_id").loc["B", "reason"] == "cap"
+    route = expl.routes.iloc[0]
+    assert (route["from_zone"], route["to_zone"], route["couriers"]) == ("A", "B", 1)
+    travel = float(plan.moves["travel_minutes"].sum())
+    assert route["move_minutes"] == pytest.approx(travel + 5.0)
+    assert route["shortage_removed_minutes"] == pytest.approx(60.0)
+    assert route["saves_minutes"] == pytest.approx(60.0 - travel - 5.0)
+
+
+def test_not_worth_the_move_and_ranking(tmp_path):
+    """A spare courier within range that is not sent: the move costs more than it saves;
+    the ranking puts the zone where one more courier saves most first."""
+    folder = _city(tmp_path)
+    config = snapshot(costs={"shortage_minutes": 6.0})
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    expl = plan.explain()
+    assert expl.short["reason"].tolist() == ["not_worth_the_move"]
+    assert "costs more than it saves" in expl.short["why"].iloc[0]
+    assert expl.ranking["zone_id"].iloc[0] == "B"
+    assert expl.ranking["marginal_minutes"].iloc[0] == pytest.approx(6.0)
+
+
+# ------------------------------------------------------------------ views
+
+
+@pytest.fixture
+def plan_dir(tmp_path):
+    folder = _city(tmp_path, far=True)
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(
+        app, ["plan", str(folder), "--shift-start", SHIFT, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_explains_from_the_folder_alone(plan_dir):
+    """`rebalance explain DIR` reads only the folder: table and json say the same."""
+    runner = CliRunner()
+    table = runner.invoke(app, ["explain", str(plan_dir)])
+    assert table.exit_code == 0, table.output
+    assert "Why 1 zone stays short" in table.output
+    assert "Where one extra courier helps most" in table.output
+    out = runner.invoke(app, ["explain", str(plan_dir), "--format", "json", "--zone", "B"])
+    assert out.exit_code == 0
+    data = json.loads(out.stdout)
+    assert [z["zone_id"] for z in data["short_zones"]] == ["B"]
+    assert data["short_zones"][0]["reason"] == "out_of_range"
+    assert (
+        read_plan(plan_dir).explain().to_dict() == rebalance.read_plan(plan_dir).explain().to_dict()
+    )
+
+
+def test_cli_unknown_zone_is_a_usage_error_naming_valid_zones(plan_dir):
+    """--zone with an id not in the plan: exit 2, and the message lists the valid ids."""
+    result = CliRunner().invoke(app, ["explain", str(plan_dir), "--zone", "NOPE"])
+    assert result.exit_code == 2
+    assert "NOPE" in result.output and "A, B" in result.output
+
+
+def test_html_and_slack_show_the_why_escaped(plan_dir):
+    """The notebook view folds the explanation in; Slack's thread has an escaped why line."""
+    from rebalance.publish.blocks import build_messages
+
+    plan = read_plan(plan_dir)
+    page = plan._repr_html_()
+    assert "Why this plan?" in page and "Spare &lt;b&gt;&amp;" in page and "<b>&" not in page
+    text = json.dumps(build_messages(plan, channel="C1"), ensure_ascii=False)
+    assert "Why they stay short" in text and "Spare &lt;b&gt;&amp;" in text
+
+
+def test_marginal_map_colours_every_zone(plan_dir):
+    """The plot draws one point per zone, coloured by marginal value, from the plan alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rebalance import plots
+
+    plan = read_plan(plan_dir)
+    ax = plots.marginal_map(plan)
+    values = np.concatenate([c.get_array() for c in ax.collections if c.get_array() is not None])
+    assert sorted(values.tolist()) == pytest.approx(
+        sorted(plan.zones["marginal_minutes"].dropna().tolist())
+    )
+    plt.close(ax.figure)
+
+
+def test_folder_written_before_explanations_still_explains_marginal_values(plan_dir):
+    """A plan.json without 'explanation' still ranks zones and says what is missing."""
+    meta = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
+    del meta["explanation"]
+    (plan_dir / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    result = CliRunner().invoke(app, ["explain", str(plan_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["short_zones"] == [] and len(data["marginal_values"]) == 2
+    assert any("re-run `rebalance plan`" in note for note in data["notes"])
+
+
+def test_explain_of_a_folder_that_is_no_plan_exits_3(tmp_path):
+    """A folder without plan files: exit 3 naming the missing file."""
+    result = CliRunner().invoke(app, ["explain", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "plan.json" in result.output
+
+
+def test_why_lines_of_200_hostile_short_zones_fit_slack_limits():
+    """200 short zones with long hostile names, each with a why: every payload within
+    Slack's limits, the names escaped, the rest pointed to `rebalance explain`."""
+    import dataclasses
+
+    from util import assert_within_limits, synthetic_plan
+
+    from rebalance.publish.blocks import build_messages
+
+    plan = synthetic_plan(200, 300, name_chars=200, paused=5)
+    short = plan.zones[plan.zones["shortage"] > 0]
+    spare = {"zone_id": "Z0000", "vehicle": "bike", "travel_minutes": 42.0, "range_minutes": 20.0}
+    info = {
+        "short": [
+            {
+                "zone_id": z,
+                "shortage": 1,
+                "cap": None,
+                "reason": "out_of_range",
+                "nearest_spare": spare,
+                "spare_in_range": None,
+                "nearest_in_range": None,
+            }
+            for z in short["zone_id"]
+        ],
+        "routes": [],
+    }
+    payloads = build_messages(dataclasses.replace(plan, explanation=info), channel="C1")
+    assert_within_limits(payloads)
+    text = json.dumps(payloads, ensure_ascii=False)
+    assert "Why they stay short" in text and "rebalance explain" in text
+    why = [
+        b["text"]["text"]
+        for p in payloads
+        for b in p["blocks"]
+        if b["type"] == "section" and "Why they stay short" in b.get("text", {}).get("text", "")
+    ]
+    assert why and all("<x>" not in t and "&lt;x&gt;" in t for t in why)
+
+
+def test_lyon_short_zone_whose_reachable_couriers_are_needed_where_they_are():
+    """Lyon in one slot: the 3e stays short because every courier within range is needed
+    where it is; the sentence names the nearest zone and what a move would net."""
+    from util import REPO
+
+    folder = REPO / "data" / "samples" / "lyon"
+    config = rebalance.load_config(folder / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    row = plan.explain(zone="69383").short.iloc[0]
+    assert row["reason"] == "needed_where_they_are"
+    assert "69386 6e - Brotteaux" in row["why"] and "none to spare" in row["why"]
+    assert "60 saved" in row["why"] and row["marginal_minutes"] == pytest.approx(60.0)
