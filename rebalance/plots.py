@@ -6,12 +6,14 @@ from __future__ import annotations
 from .views.plots import (
     METRICS,
     OKABE_ITO,
+    couriers_over_time,
     coverage_history,
     marginal_map,
     plan_subject,
     scenario_comparison,
     served_share,
     shortage_cmap,
+    slot_heatmap,
     supply_vs_need,
     zone_map,
 )
@@ -19,12 +21,14 @@ from .views.plots import (
 __all__ = [
     "METRICS",
     "OKABE_ITO",
+    "couriers_over_time",
     "coverage_history",
     "marginal_map",
     "plan_subject",
     "scenario_comparison",
     "served_share",
     "shortage_cmap",
+    "slot_heatmap",
     "supply_vs_need",
     "zone_map",
 ]

@@ -58,7 +58,9 @@ def _render(markup: str) -> str:
 @given(st.text())
 def test_terminal_markup_prints_the_text_itself(text):
     """Any string through `terminal`, alone or inside our own tags, renders as its visible form."""
-    shown = visible(text, one_line=True)
+    # zero-width spaces are dropped on both sides: `terminal` inserts them to break markup,
+    # and a text may hold its own (hypothesis found "\u200b" alone)
+    shown = visible(text, one_line=True).replace("\u200b", "")
     assert _render(terminal(text, one_line=True)).replace("\u200b", "") == shown
     inside = _render(f"[bold]{terminal(text, one_line=True)}[/] · [dim]end[/]")
     assert inside.replace("\u200b", "") == f"{shown} · end"

@@ -331,7 +331,10 @@ def test_lyon_short_zone_whose_reachable_couriers_are_needed_where_they_are():
     config = rebalance.load_config(folder / "rebalance.toml").with_changes(
         shift={"slot_minutes": 240}
     )
-    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    # one 4-hour slot would find the sample's 30-minute demand.csv rows off its grid: the
+    # snapshot reads restaurants.csv's rates (= the 19:00 rows)
+    inputs = rebalance.load(folder, config).replace(demand=None)
+    plan = rebalance.solve(inputs, config, SHIFT)
     row = plan.explain(zone="69383").short.iloc[0]
     assert row["reason"] == "needed_where_they_are"
     assert "69386 6e - Brotteaux" in row["why"] and "none to spare" in row["why"]

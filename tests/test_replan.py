@@ -29,7 +29,13 @@ def test_unchanged_inputs_change_nothing(paris):
     again = rebalance.solve(inputs, config, SHIFT, previous=plan)
     assert again.status == "optimal"
     cols = ["courier_id", "from_zone", "to_zone", "slot_start"]
-    pd.testing.assert_frame_equal(again.moves[cols], plan.moves[cols])
+    # What to do now is kept (section 9 prices a change in slot 0 only). Later moves may
+    # come out as another optimum of the same cost: on the Paris sample with its demand.csv
+    # one 20:00 move becomes an equivalent 20:30 move by another courier.
+    pd.testing.assert_frame_equal(
+        again.moves_at(0)[cols].reset_index(drop=True),
+        plan.moves_at(0)[cols].reset_index(drop=True),
+    )
     assert again.kpis["changed_couriers"] == 0
     assert again.objective == pytest.approx(plan.objective, abs=1e-3)
     assert again.kpis["objective_breakdown"]["change_minutes"] == 0
@@ -38,7 +44,9 @@ def test_unchanged_inputs_change_nothing(paris):
 def test_couriers_on_their_way_count_at_their_destination(paris):
     """Fifteen minutes in, couriers sent at the start count where they were sent."""
     config, inputs, plan = paris
-    later = rebalance.solve(inputs, config, "2026-11-30T19:15", previous=plan)
+    # 15-minute slots: the sample's demand rows (every 30 minutes from 19:00) lie on them.
+    quarter = config.with_changes(shift={"slot_minutes": 15})
+    later = rebalance.solve(inputs, quarter, "2026-11-30T19:15", previous=plan)
     first = plan.moves_at(0)
     assert later.kpis["on_the_way"] == len(first)
     assert "on their way" in later.message

@@ -149,7 +149,11 @@ def test_one_slot_model_reduces_to_section_2(sample):
     config = rebalance.load_config(folder / "rebalance.toml").with_changes(
         shift={"slot_minutes": 240}
     )
-    p = build_problem(rebalance.load(folder, config), config, "2026-11-30T19:00")
+    # The samples' demand.csv has 30-minute rows, which a 4-hour slot would reject as off
+    # its grid: one slot of 30 minutes reads their 19:00 rows (= restaurants.csv's rates).
+    p = build_problem(
+        rebalance.load(folder, config), config, "2026-11-30T19:00", "2026-11-30T19:30"
+    )
     assert p.slots == 1
     flow = min_cost_flow(**flow_network(p))
     sol = solve_slots(p, 60)

@@ -102,9 +102,9 @@ def test_supply_vs_need_uses_the_given_axes():
 def test_supply_vs_need_limits_zones():
     """With more zones than max_zones, the zones with the most change are shown."""
     _, plan = paris()
-    ax = plots.supply_vs_need(plan, max_zones=5)
-    assert all(len(g.patches) == 5 for g in bar_containers(ax))
-    assert "5 of 20" in ax.get_xlabel()
+    ax = plots.supply_vs_need(plan, max_zones=8)
+    assert all(len(g.patches) == 8 for g in bar_containers(ax))
+    assert "8 of 20" in ax.get_xlabel()
     shown = {t.get_text() for t in ax.get_xticklabels()}
     short_names = set(plan.zones.loc[plan.zones["shortage"] > 0, "name"])
     assert {n[:21] for n in short_names} <= {s.rstrip("…")[:21] for s in shown}
@@ -287,7 +287,7 @@ def test_plan_html_shows_kpis_and_zone_table():
     """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
     _, plan = paris()
     page = plan._repr_html_()
-    for text in ("Coverage", "77.6%", "Couriers moved", "Zones needing attention", "<details>"):
+    for text in ("Coverage", "92.3%", "Couriers moved", "Zones needing attention", "<details>"):
         assert text in page
     assert "The shift in 8 slots of 30 min" in page and "Zones short in some slot" in page
     assert "75104" in page and "Hôtel-de-Ville" in page
@@ -386,3 +386,116 @@ def test_served_share_one_line_per_policy_on_given_axes(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["19:00", "19:30"]
     (twin,) = [a for a in fig.axes if a is not ax]
     assert len(bar_containers(twin)[0]) == 8
+
+
+# ------------------------------------------------------------------------ slots
+
+
+def slot_cells(plan: Plan) -> pd.DataFrame:
+    """plan.slots with the slot label and the shortage before and after, per cell."""
+    slots = plan.slots
+    label = pd.to_datetime(slots["slot_start"], utc=True).dt.tz_convert(plan.timezone)
+    need = slots["required_couriers"]
+    return slots.assign(
+        label=label.dt.strftime("%H:%M"),
+        before=(need - slots["couriers_before"]).clip(lower=0),
+        after=(need - slots["couriers_after"]).clip(lower=0),
+    )
+
+
+def test_slot_heatmap_cells_are_the_shortage_per_zone_and_slot():
+    """Each cell is the zone's shortage in that slot; zones never short are left out, the
+    most short before the plan on top, and a cell without shortage is blank."""
+    _, plan = paris()
+    cells = slot_cells(plan)
+    ax = plots.slot_heatmap(plan, max_zones=40)
+    (image,) = ax.get_images()
+    data = image.get_array()
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert columns == [f"{s:%H:%M}" for s in plan.slot_starts()] and len(columns) == 8
+    ever = cells.groupby("zone_id")[["before", "after"]].sum()
+    ever = ever[(ever["before"] > 0) | (ever["after"] > 0)]
+    assert data.shape == (len(ever), 8)
+    names = plan.zones.set_index("zone_id")["name"]
+    by_label = {str(names[z]).split(" - ")[0]: z for z in ever.index}
+    first = by_label[rows[0]]
+    assert ever.loc[first, "before"] == ever["before"].max()
+    grid = cells.pivot(index="zone_id", columns="label", values="after")[columns]
+    for i, row in enumerate(rows):
+        expected = grid.loc[by_label[row]].to_numpy()
+        assert list(np.ma.filled(data[i], 0)) == list(expected)
+        assert list(np.ma.getmaskarray(data[i])) == list(expected == 0)
+    assert f"{int(cells['after'].sum())} courier-slots short" in ax.get_title("left")
+    assert image.norm.vmax == cells["before"].max()  # same scale as the before map
+
+
+def test_slot_heatmap_before_and_after_share_rows_and_scale_on_given_axes():
+    """Side by side, before and after show the same zones on the same colour scale, and
+    the plan leaves fewer couriers short than there were."""
+    _, plan = paris()
+    _, (left, right) = plt.subplots(1, 2)
+    assert plots.slot_heatmap(plan, ax=left, shortage="before", max_zones=6) is left
+    assert plots.slot_heatmap(plan, ax=right, max_zones=6) is right
+    rows = [[t.get_text() for t in a.get_yticklabels()] for a in (left, right)]
+    assert rows[0] == rows[1] and len(rows[0]) == 6
+    assert "6 of" in left.get_ylabel()
+    before, after = (a.get_images()[0] for a in (left, right))
+    assert before.norm.vmax == after.norm.vmax
+    assert np.ma.filled(after.get_array(), 0).sum() < np.ma.filled(before.get_array(), 0).sum()
+    assert "before plan" in left.get_title("left") and "after plan" in right.get_title("left")
+    with pytest.raises(ValueError, match="'after' or 'before'"):
+        plots.slot_heatmap(plan, shortage="during")  # type: ignore[arg-type]
+
+
+def step_values(ax, label: str) -> np.ndarray:
+    """The per-slot values of a step line (its last point repeats the last slot)."""
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    return np.asarray(line.get_ydata(), dtype=float)[:-1]
+
+
+def test_couriers_over_time_draws_need_present_and_coverage_per_slot():
+    """City-wide steps per slot: need, couriers present, and the couriers covering need
+    before and after the plan, in the palette's colours; the plan never covers less."""
+    _, plan = paris()
+    cells = slot_cells(plan)
+    per = cells.groupby("slot_start", sort=True)
+    ax = plots.couriers_over_time(plan)
+    need = step_values(ax, "Need (required)")
+    assert list(need) == list(per["required_couriers"].sum())
+    assert list(step_values(ax, "Present (before = after)")) == list(per["couriers_after"].sum())
+    cover_before = step_values(ax, "Covering need, before")
+    cover_after = step_values(ax, "Covering need, after")
+    assert list(need - cover_after) == list(per["after"].sum())
+    assert (cover_after >= cover_before).all() and (cover_after > cover_before).any()
+    assert {to_hex(line.get_color()) for line in ax.get_lines()} <= PALETTE
+    assert len(need) == 8
+
+
+def test_couriers_over_time_for_one_zone_and_unknown_zone():
+    """For one zone the lines are its couriers before and after the plan; a zone that is
+    not in the plan is refused by name."""
+    _, plan = paris()
+    zone = plan.zones.loc[plan.zones["moved_in"].idxmax(), "zone_id"]
+    _, ax = plt.subplots()
+    assert plots.couriers_over_time(plan, ax=ax, zone=zone) is ax
+    here = plan.slots[plan.slots["zone_id"] == zone]
+    assert list(step_values(ax, "Present after plan")) == list(here["couriers_after"])
+    assert list(step_values(ax, "Present before plan")) == list(here["couriers_before"])
+    assert zone in ax.get_title("left")
+    with pytest.raises(ValueError, match="no zone 'Z99'"):
+        plots.couriers_over_time(plan, zone="Z99")
+
+
+def test_slot_plots_of_a_one_slot_plan():
+    """A snapshot plan (one slot) draws as one column and one step."""
+    config = load_config(SAMPLES / "lyon" / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    inputs = load(SAMPLES / "lyon", config).replace(demand=None)
+    plan = solve(inputs, config, SHIFT)
+    assert plan.slot_count == 1
+    (image,) = plots.slot_heatmap(plan).get_images()
+    assert image.get_array().shape[1] == 1
+    need = step_values(plots.couriers_over_time(plan), "Need (required)")
+    assert list(need) == [plan.zones["required_couriers"].sum()]

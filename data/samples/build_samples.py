@@ -8,6 +8,14 @@ Deterministic: the same code always writes byte-identical files. Zone centroids 
 restaurants and couriers are invented. Demand is scaled so that, under the default
 configuration, the centre is short before the plan, couriers move in from the residential
 outskirts, and a small shortage (a capped zone plus one or two others) remains after it.
+
+Each city also has a `demand.csv` (CONTRACT section 7): every restaurant's orders per hour
+in each 30-minute slot of the 19:00-23:00 dinner shift, along the evening curve of
+`rebalance.generate.daily_profile` (rising to a peak near 20:00, falling to a third of it
+by 22:30), the peak earlier in business districts and later where people live, and each
+restaurant's by a few minutes more. A restaurant's first slot
+(19:00) is its `restaurants.csv` rate: that file says how busy the city is now, which is
+all a snapshot plan (one slot) sees; the demand table says how the evening goes on.
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ import numpy as np
 import pandas as pd
 
 from rebalance.generate import (
+    DEMAND_COLUMNS,
+    PEAK_SPREAD_MINUTES,
     RESTAURANT_COLUMNS,
     TRAVEL_TIME_COLUMNS,
     ZONE_COLUMNS,
     courier_table,
+    daily_profile,
     padded_ids,
     restaurant_names,
     travel_time_table,
@@ -36,6 +47,10 @@ TIMEZONE = "Europe/Paris"
 # Contract defaults (section 3): the samples are tuned against them.
 ORDERS_PER_COURIER_HOUR = 2.5
 MIN_AVAILABLE_MINUTES = 60
+SHIFT_HOURS = 4.0
+SLOT_MINUTES = 30
+#: Minutes the dinner peak moves in a zone with no residents / only residents.
+PEAK_SHIFT_MINUTES = (-30.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,26 @@ def _scaled_orders(
     return values
 
 
+def _demand(restaurants: pd.DataFrame, peak: np.ndarray) -> pd.DataFrame:
+    """demand.csv: each restaurant's rate per 30-minute slot along `daily_profile`, its peak
+    moved by ``peak`` minutes, scaled so the first slot is its restaurants.csv rate."""
+    slots = round(SHIFT_HOURS * 60) // SLOT_MINUTES
+    minutes = np.arange(slots * SLOT_MINUTES) + 0.5
+    clock = 19.0 + (minutes[None, :] - np.round(peak)[:, None]) / 60.0
+    by_slot = daily_profile(clock).reshape(len(peak), slots, SLOT_MINUTES).mean(axis=2)
+    base = restaurants["expected_orders_per_hour"].to_numpy(dtype=float)
+    rate = np.round(base[:, None] * by_slot / by_slot[:, :1], 2)
+    starts = [f"{SHIFT_START + np.timedelta64(k * SLOT_MINUTES, 'm')}+01:00" for k in range(slots)]
+    return pd.DataFrame(
+        {
+            "restaurant_id": np.repeat(restaurants["restaurant_id"].to_numpy(), slots),
+            "slot_start": np.tile(np.asarray(starts, dtype=object), len(restaurants)),
+            "expected_orders_per_hour": rate.ravel(),
+        },
+        columns=list(DEMAND_COLUMNS),
+    )
+
+
 def _unique_names(names: np.ndarray, zone_idx: np.ndarray, zones: tuple[Zone, ...]) -> list[str]:
     """Branch names for repeats, as delivery apps show them: "Sushi Yama - Opéra"."""
     quarter = [z.name.split(" - ", 1)[-1] for z in zones]
@@ -183,6 +218,8 @@ def build_city(
     rng_rest, rng_cour, rng_time = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
     )
+    # Its own stream (spawned after the others), so adding it left the other files as they were.
+    rng_demand = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
     n = len(zones)
     ids = np.asarray([z.zone_id for z in zones], dtype=object)
 
@@ -227,10 +264,18 @@ def build_city(
         columns=list(ZONE_COLUMNS),
     )
 
+    # Business districts eat early, residential ones late: a zone's dinner peak moves by
+    # up to an hour with the share of couriers (people) living there.
+    homes = np.asarray([z.homes / (z.homes + z.food) for z in zones])
+    zone_peak = PEAK_SHIFT_MINUTES[0] + (PEAK_SHIFT_MINUTES[1] - PEAK_SHIFT_MINUTES[0]) * homes
+    peak = zone_peak[r_zone] + rng_demand.normal(0.0, PEAK_SPREAD_MINUTES, restaurants)
+    demand_df = _demand(restaurants_df, peak)
+
     out.mkdir(parents=True, exist_ok=True)
     write_table(zones_df, out, "zones")
     write_table(restaurants_df, out, "restaurants")
     write_table(couriers_df, out, "couriers")
+    write_table(demand_df, out, "demand")
     write_config(
         out / "rebalance.toml",
         {"city": {"name": city, "timezone": TIMEZONE}, "data": {"dir": "."}},
@@ -240,7 +285,12 @@ def build_city(
             "Built by data/samples/build_samples.py; everything else uses the defaults."
         ),
     )
-    return {"zones": zones_df, "restaurants": restaurants_df, "couriers": couriers_df}
+    return {
+        "zones": zones_df,
+        "restaurants": restaurants_df,
+        "couriers": couriers_df,
+        "demand": demand_df,
+    }
 
 
 def build_lyon_travel_times(zones: tuple[Zone, ...], seed: int) -> pd.DataFrame:

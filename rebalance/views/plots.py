@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 __all__ = [
     "METRICS",
     "OKABE_ITO",
+    "couriers_over_time",
     "coverage_history",
     "marginal_map",
     "plan_subject",
     "scenario_comparison",
     "served_share",
     "shortage_cmap",
+    "slot_heatmap",
     "supply_vs_need",
     "zone_map",
 ]
@@ -201,6 +203,178 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return ax
+
+
+# ---------------------------------------------------------------------- slots
+
+
+def _slot_frame(plan: Plan) -> pd.DataFrame:
+    """One row per (zone, slot) with label, required, before, after (one-slot plans too)."""
+    _feasible_zones(plan)
+    if len(plan.slots):
+        frame = plan.slots.copy()
+        starts = pd.to_datetime(frame["slot_start"], utc=True).dt.tz_convert(plan.timezone)
+    else:
+        frame = plan.zones.copy()
+        starts = pd.Series(plan.local(plan.shift_start), index=frame.index)
+    return pd.DataFrame(
+        {
+            "zone_id": frame["zone_id"].astype(str),
+            "start": starts,
+            "required": frame["required_couriers"].astype(int),
+            "before": frame["couriers_before"].astype(int),
+            "after": frame["couriers_after"].astype(int),
+        }
+    )
+
+
+def slot_heatmap(
+    plan: Plan,
+    ax: Axes | None = None,
+    *,
+    shortage: Literal["after", "before"] = "after",
+    max_zones: int = 25,
+    vmax: float | None = None,
+    numbers: bool | None = None,
+) -> Axes:
+    """Zones x slots, each cell coloured by the couriers short there then, ``after``
+    (default) or ``before`` the plan; a cell without shortage is left white.
+
+    The rows are the zones short in some slot before the plan (most first, at most
+    ``max_zones``), and the colour scale runs up to the largest shortage before the plan
+    (or ``vmax``), whichever side is drawn: a before and an after heatmap side by side
+    show the same zones on the same scale. Cells carry their number when the grid is
+    small enough to read (``numbers``).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if shortage not in ("after", "before"):
+        raise ValueError(f"shortage must be 'after' or 'before', got {shortage!r}")
+    frame = _slot_frame(plan)
+    frame["short_before"] = (frame["required"] - frame["before"]).clip(lower=0)
+    frame["short_after"] = (frame["required"] - frame["after"]).clip(lower=0)
+    labels = [f"{s:%H:%M}" for s in plan.slot_starts()]
+    frame["label"] = frame["start"].dt.strftime("%H:%M")
+    before = frame.pivot(index="zone_id", columns="label", values="short_before")
+    after = frame.pivot(index="zone_id", columns="label", values="short_after")
+    before = before.reindex(columns=labels).fillna(0)
+    after = after.reindex(columns=labels).fillna(0)
+    rank = pd.DataFrame({"b": before.sum(axis=1), "a": after.sum(axis=1)})
+    rank = rank[(rank["b"] > 0) | (rank["a"] > 0)].sort_values(
+        ["b", "a"], ascending=False, kind="stable"
+    )
+    rows = list(rank.index[:max_zones])
+    grid = (before if shortage == "before" else after).loc[rows].to_numpy(dtype=float)
+    names = plan.zones.set_index("zone_id")["name"].astype(str)
+    row_labels = [_short_label(z, str(names.get(z, ""))) for z in rows]
+    ax = _new_axes(ax, (max(6.0, 0.55 * len(labels) + 3.0), max(2.5, 0.32 * len(rows) + 1.6)))
+    top = vmax if vmax is not None else max(1.0, float(before.to_numpy().max(initial=0)))
+    cmap = shortage_cmap().with_extremes(bad="white")
+    image = ax.imshow(
+        np.ma.masked_less_equal(grid, 0) if grid.size else np.zeros((0, len(labels))),
+        aspect="auto",
+        cmap=cmap,
+        vmin=0.5,
+        vmax=max(top, 1.0),
+        interpolation="nearest",
+    )
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(len(rows)), row_labels)
+    ax.set_xticks(np.arange(len(labels) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="#d9d9d9", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
+    if numbers is None:
+        numbers = grid.size <= 400
+    if numbers:
+        for (i, j), value in np.ndenumerate(grid):
+            if value > 0:
+                ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7, color=INK)
+    colorbar = ax.figure.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
+    colorbar.set_label(f"Couriers short {shortage} plan")
+    colorbar.locator = MaxNLocator(integer=True)
+    colorbar.update_ticks()
+    total = int(grid.sum())
+    shown = len(rows)
+    more = len(rank) - shown
+    ax.set_xlabel(f"Slot start ({plan.timezone})")
+    ax.set_ylabel("Zone" + (f" ({shown} of {len(rank)} ever short)" if more > 0 else ""))
+    if not rows:
+        ax.text(0.5, 0.5, "no zone is short in any slot", transform=ax.transAxes, ha="center")
+    ax.set_title(
+        f"{plan.city}: couriers short per zone and slot, {shortage} plan\n"
+        f"{shift_window(plan)} · {total} courier-slots short",
+        loc="left",
+    )
+    return ax
+
+
+def couriers_over_time(plan: Plan, ax: Axes | None = None, *, zone: str | None = None) -> Axes:
+    """Couriers per slot against need, for the city (default) or one ``zone``.
+
+    Steps over the shift: couriers required (orange), couriers present (black, the same
+    before and after: moves do not add couriers), and the couriers covering need before
+    (sky blue, dashed) and after the plan (blue); the vermillion band is what stays short.
+    For one zone, present before and after differ and are drawn instead of coverage.
+    """
+    frame = _slot_frame(plan)
+    if zone is not None:
+        frame = frame[frame["zone_id"] == str(zone)]
+        if frame.empty:
+            raise ValueError(f"no zone {zone!r} in the plan")
+    frame = frame.assign(
+        cover_before=np.minimum(frame["required"], frame["before"]),
+        cover_after=np.minimum(frame["required"], frame["after"]),
+    )
+    per = frame.groupby("start", sort=True)[
+        ["required", "before", "after", "cover_before", "cover_after"]
+    ].sum()
+    step = pd.Timedelta(minutes=plan.slot_minutes) if plan.slot_minutes else None
+    end = plan.local(plan.shift_end)
+    edges = [*per.index, end] if step is None else [*per.index, per.index[-1] + step]
+    x = pd.DatetimeIndex(edges).tz_localize(None)
+
+    axes = _new_axes(ax, (9.0, 4.5))
+
+    def draw(values: pd.Series, **style: Any) -> Any:
+        y = np.append(values.to_numpy(dtype=float), values.to_numpy(dtype=float)[-1])
+        return axes.step(x, y, where="post", linewidth=2, **style)[0]
+
+    draw(per["required"], color=NEED, label="Need (required)")
+    if zone is None:
+        draw(per["after"], color=INK, label="Present (before = after)")
+        draw(per["cover_before"], color=BEFORE, linestyle="--", label="Covering need, before")
+        draw(per["cover_after"], color=AFTER, label="Covering need, after")
+        low = per["cover_after"]
+    else:
+        draw(per["before"], color=BEFORE, linestyle="--", label="Present before plan")
+        draw(per["after"], color=AFTER, label="Present after plan")
+        low = np.minimum(per["after"], per["required"])
+    need = np.append(per["required"].to_numpy(float), per["required"].to_numpy(float)[-1])
+    got = np.append(np.asarray(low, float), float(np.asarray(low, float)[-1]))
+    axes.fill_between(
+        x, got, need, where=need > got, step="post", color=SHORT, alpha=0.25, label="Short"
+    )
+    from matplotlib.dates import DateFormatter
+
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    axes.set_xlim(x[0], x[-1])
+    axes.set_ylim(bottom=0)
+    axes.margins(y=0.1)
+    axes.set_xlabel(f"Time ({plan.timezone})")
+    axes.set_ylabel("Couriers")
+    names = plan.zones.set_index("zone_id")["name"].astype(str)
+    where = plan.city if zone is None else f"{plan.city}, {zone} {names.get(str(zone), '')}"
+    short = int((per["required"] - low).clip(lower=0).sum())
+    axes.set_title(
+        f"{where}: couriers over the shift against need\n"
+        f"{shift_window(plan)} · {short} courier-slots short after the plan",
+        loc="left",
+    )
+    axes.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    axes.grid(alpha=0.3)
+    axes.set_axisbelow(True)
+    return axes
 
 
 # ------------------------------------------------------------------------ map

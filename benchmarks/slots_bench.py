@@ -1,0 +1,460 @@
+"""How fast the slot planner (CONTRACT section 7) is, printed as markdown tables.
+
+Generated cities with an evening demand profile and staggered log-on/log-off
+(``rebalance generate --demand --staggered``), a 4-hour shift from 19:00:
+
+- end to end: `rebalance plan` as a fresh process at 200 zones / 20,000 couriers and
+  1,000 zones / 100,000 couriers, 8 slots of 30 minutes; wall time, CPU, peak RSS (median
+  of ``--repeat`` runs), each paired with the floor (a process importing pandas and
+  reading the same CSV files, run right before it);
+- the model: rows, paths priced in against the arc-form column universe, whether the LP was already
+  integral, rounds, MIP runs, status and gap (``plan.solver``);
+- stages: import, load, build, LP, pricing, MIP, naming/post and writing, in-process;
+- slots: 4, 8 and 16 slots (60, 30, 15 minutes) over the same shift;
+- PuLP/CBC: the same commodity-level MILP written out in full in PuLP at 200 zones,
+  time-limited: what it reached.
+
+    .venv/bin/python benchmarks/slots_bench.py                 # everything
+    .venv/bin/python benchmarks/slots_bench.py --quick         # 200 zones only, no PuLP
+    .venv/bin/python benchmarks/slots_bench.py stages DIR      # one in-process probe (JSON)
+    .venv/bin/python benchmarks/slots_bench.py pulp DIR        # the PuLP model (JSON)
+
+Numbers are noisy on a shared machine: every figure is the median of the runs made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import PY, Run, checked, measure, rebalance_cmd  # noqa: E402
+
+WORK = HERE / ".work"
+SHIFT = "2026-11-30T19:00"
+SEED = 2026
+HOURS = 4.0
+TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand")
+#: name: (zones, couriers); restaurants are 40% of couriers.
+SIZES: dict[str, tuple[int, int]] = {"200 zones": (200, 20_000), "1,000 zones": (1_000, 100_000)}
+TARGETS = {"200 zones": (5.0, None), "1,000 zones": (60.0, 4096.0)}
+SLOT_MINUTES = {4: 60, 8: 30, 16: 15}
+
+
+# ------------------------------------------------------------------------- instances
+
+
+def instance(zones: int, couriers: int, slot_minutes: int = 30) -> Path:
+    """The cached generated city (same seed: same couriers, demand cut into the slots)."""
+    restaurants = round(0.4 * couriers)
+    path = WORK / f"slots_z{zones}_c{couriers}_m{slot_minutes}_s{SEED}"
+    if not (path / ".complete").exists():
+        from rebalance.generate import generate_city
+
+        generate_city(
+            path,
+            zones=zones,
+            couriers=couriers,
+            restaurants=restaurants,
+            seed=SEED,
+            shift_start=SHIFT,
+            demand=True,
+            staggered=True,
+            shift_hours=HOURS,
+            slot_minutes=slot_minutes,
+        )
+        (path / ".complete").touch()
+    return path
+
+
+# ---------------------------------------------------------------------- in-process
+
+
+def floor(data_dir: Path) -> dict[str, float]:
+    """Import pandas and read the directory's CSV files with pyarrow, nothing else."""
+    t0 = time.perf_counter()
+    import pandas as pd
+
+    t1 = time.perf_counter()
+    rows = 0
+    for name in TABLES:
+        path = data_dir / f"{name}.csv"
+        if path.exists():
+            rows += len(pd.read_csv(path, engine="pyarrow"))
+    return {"import_seconds": t1 - t0, "read_seconds": time.perf_counter() - t1, "rows": rows}
+
+
+def stages(data_dir: Path) -> dict[str, Any]:
+    """One plan in-process: seconds per stage, plus the plan's solver block."""
+    import tempfile
+
+    t0 = time.perf_counter()
+    import rebalance
+    from rebalance.optimize import solve_problem
+
+    config = rebalance.load_config(data_dir / "rebalance.toml")
+    t1 = time.perf_counter()
+    inputs = rebalance.load(data_dir, config)
+    t2 = time.perf_counter()
+    problem = rebalance.build_problem(inputs, config, SHIFT)
+    t3 = time.perf_counter()
+    plan = solve_problem(problem)
+    t4 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        plan.write(Path(out) / "plan")
+    t5 = time.perf_counter()
+    tm = plan.timings
+    solve_other = tm["solve"] - sum(tm.get(k, 0.0) for k in ("lp_seconds", "pricing_seconds"))
+    solve_other -= tm.get("mip_seconds", 0.0)
+    return {
+        "import": t1 - t0,
+        "load": t2 - t1,
+        "build": t3 - t2,
+        "lp": tm.get("lp_seconds", 0.0),
+        "pricing": tm.get("pricing_seconds", 0.0),
+        "mip": tm.get("mip_seconds", 0.0),
+        "solve_other": max(solve_other, 0.0),
+        "post": tm.get("post", 0.0),
+        "write": t5 - t4,
+        "total": t5 - t0,
+        "status": plan.status,
+        "solver": plan.solver,
+    }
+
+
+# ----------------------------------------------------------------------------- PuLP
+
+
+def pulp_model(data_dir: Path, time_limit: float) -> dict[str, Any]:
+    """The slot model of CONTRACT section 7 written out in full in PuLP, solved by CBC.
+
+    Commodity-level (couriers of one vehicle leaving after the same slot), as
+    `rebalance.slotmodel` states it, but with every column from the start: entry arcs
+    x[g, b], transitions y[c, k, a, b] (stays and every allowed move), and per (zone,
+    slot) covered/surplus. The objective is the section-7 cost minus its constant, in the
+    same integer units as the planner, so the two compare exactly.
+    """
+    import numpy as np
+    import pulp
+
+    import rebalance
+    from rebalance.slotmodel import _entry_costs, _Model
+
+    t0 = time.perf_counter()
+    config = rebalance.load_config(data_dir / "rebalance.toml")
+    p = rebalance.build_problem(rebalance.load(data_dir, config), config, SHIFT)
+    m = _Model(p)
+    entry_cost = _entry_costs(p)
+    prob = pulp.LpProblem("slots", pulp.LpMinimize)
+    # inflow[(c, z, k)]: terms of couriers of c in zone z during slot k
+    inflow: dict[tuple[int, int, int], list[Any]] = {}
+    objective: list[Any] = []
+    x = pulp.LpVariable.dicts("x", range(p.arc_group.size), lowBound=0, cat="Integer")
+    order = np.argsort(p.arc_group, kind="stable")
+    bounds = np.searchsorted(p.arc_group[order], np.arange(m.G + 1))
+    for g in range(m.G):
+        arcs = order[bounds[g] : bounds[g + 1]]
+        prob += pulp.lpSum(x[int(a)] for a in arcs) == int(p.group_size[g])
+        c, k = int(m.group_com[g]), int(p.group_first[g])
+        for a in arcs:
+            inflow.setdefault((c, int(p.arc_zone[a]), k), []).append(x[int(a)])
+            if entry_cost[a]:
+                objective.append(float(entry_cost[a]) * x[int(a)])
+    n_y = 0
+    for c in range(m.C):
+        mv = p.moves[int(m.com_vehicle[c])]
+        for k in range(int(m.com_lo[c]) + 1, int(m.com_hi[c]) + 1):
+            out: dict[int, list[Any]] = {}
+            for a in range(m.Z):
+                dests = [a, *mv.dest[mv.start[a] : mv.start[a + 1]].tolist()]
+                mins = [0.0, *mv.minutes[mv.start[a] : mv.start[a + 1]].tolist()]
+                costs = [0, *p.move_cost(np.asarray(mins[1:])).tolist()]
+                for b, cost in zip(dests, costs, strict=True):
+                    var = pulp.LpVariable(f"y_{c}_{k}_{a}_{b}", lowBound=0, cat="Integer")
+                    n_y += 1
+                    out.setdefault(a, []).append(var)
+                    inflow.setdefault((c, b, k), []).append(var)
+                    if cost:
+                        objective.append(float(cost) * var)
+            for a, terms in out.items():  # what was in a during k-1 leaves a at k
+                prob += pulp.lpSum(terms) == pulp.lpSum(inflow.get((c, a, k - 1), []))
+    for z in range(m.Z):
+        for k in range(m.K):
+            n = pulp.lpSum(v for c in range(m.C) for v in inflow.get((c, z, k), []))
+            cov = pulp.LpVariable(f"cov_{z}_{k}", 0, float(m.cov_hi[z, k]))
+            hi = m.sur_hi[z, k]
+            sur = pulp.LpVariable(f"sur_{z}_{k}", 0, None if np.isinf(hi) else float(hi))
+            prob += cov + sur == n
+            objective.append(-float(m.short_cost[z, k]) * cov + float(p.surplus_cost) * sur)
+    prob += pulp.lpSum(objective)
+    built = time.perf_counter() - t0
+    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1)
+    t1 = time.perf_counter()
+    prob.solve(solver)
+    solved = time.perf_counter() - t1
+    units = p.units_per_minute
+    constant = float((p.shortage_cost[:, None] * p.slot_required).sum()) / units
+    value = pulp.value(prob.objective)
+    status = pulp.LpStatus[prob.status]
+    sol_status = getattr(prob, "sol_status", None)
+    return {
+        "status": status,
+        "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
+        "objective": None if value is None else round(value / units + constant, 3),
+        "integer_variables": p.arc_group.size + n_y,
+        "constraints": len(prob.constraints),
+        "build_seconds": built,
+        "solve_seconds": solved,
+    }
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def plan_cmd(path: Path, limit: float | None = None) -> list[str]:
+    cmd = [*rebalance_cmd(), "plan", str(path), "--shift-start", SHIFT, "--format", "json"]
+    return cmd + (["--time-limit", str(limit)] if limit else [])
+
+
+def paired(path: Path, n: int, limit: float | None = None) -> dict[str, Any]:
+    """n x (floor, then `rebalance plan`) in fresh processes; medians, and the median
+    run's plan.json (None when no run found a plan: exit 4 at the time limit)."""
+    floors: list[Run] = []
+    plans: list[Run] = []
+    for i in range(n):
+        floors.append(checked(measure([PY, __file__, "floor", str(path)]), "floor"))
+        plans.append(measure(plan_cmd(path, limit)))
+        if plans[-1].code not in (0, 4):
+            checked(plans[-1], "rebalance plan")
+        log(
+            f"    run {i + 1}/{n}: plan {plans[-1].wall:.2f} s (exit {plans[-1].code}), "
+            f"floor {floors[-1].wall:.2f} s"
+        )
+    wall = statistics.median(r.wall for r in plans)
+    median_run = min(plans, key=lambda r: abs(r.wall - wall))
+    planned = [r for r in plans if r.code == 0]
+    return {
+        "wall": wall,
+        "walls": [r.wall for r in plans],
+        "cpu": statistics.median(r.cpu for r in plans),
+        "rss": statistics.median(r.rss_mb for r in plans),
+        "rss_max": max(r.rss_mb for r in plans),
+        "floor_wall": statistics.median(r.wall for r in floors),
+        "floor_rss": statistics.median(r.rss_mb for r in floors),
+        "plan": (median_run if median_run.code == 0 else planned[0]).json() if planned else None,
+        "error": "" if planned else median_run.stderr.strip().splitlines()[-1],
+        "limit": limit,
+    }
+
+
+def stages_of(r: dict[str, Any]) -> dict[str, Any]:
+    """Stage seconds from plan.json's timings; the rest of the wall time is import, load
+    and writing (``other``)."""
+    tm = r["plan"]["timings"]
+    out = {
+        "build": tm.get("build", 0.0),
+        "lp": tm.get("lp_seconds", 0.0),
+        "pricing": tm.get("pricing_seconds", 0.0),
+        "mip": tm.get("mip_seconds", 0.0),
+        "post": tm.get("post", 0.0),
+    }
+    out["solve_other"] = max(tm.get("solve", 0.0) - out["lp"] - out["pricing"] - out["mip"], 0.0)
+    out["other"] = max(r["wall"] - sum(out.values()), 0.0)
+    out["total"] = r["wall"]
+    return out
+
+
+def _num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def gap(plan: dict[str, Any] | None) -> str:
+    if plan is None:
+        return "-"
+    obj, bound = plan.get("objective"), plan.get("best_bound")
+    if obj is None or bound is None:
+        return "-"
+    return f"{(obj - bound) / max(abs(obj), 1e-9):.2%}"
+
+
+def status(r: dict[str, Any]) -> str:
+    plan = r["plan"]
+    if plan is None:
+        return f"no plan within {r['limit'] or 'the default'} s"
+    return f"{plan['status']} (gap {gap(plan)})"
+
+
+def size_table(results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| size | time limit s | status | plan wall s (runs) | target | CPU s | peak RSS MB | "
+        "floor wall s | floor RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        secs, mb = TARGETS[name]
+        target = f"<= {secs:g} s" + (f", <= {mb / 1024:g} GB" if mb else "")
+        met = r["plan"] is not None and r["wall"] <= secs and (mb is None or r["rss_max"] <= mb)
+        runs = ", ".join(f"{w:.1f}" for w in r["walls"])
+        lines.append(
+            f"| {name} / {SIZES[name][1]:,} couriers | {r['limit'] or 'default'} | {status(r)} | "
+            f"**{r['wall']:.1f}** ({runs}) | {target} {'met' if met else 'MISSED'}"
+            f" | {r['cpu']:.1f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) | "
+            f"{r['floor_wall']:.2f} | {r['floor_rss']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def model_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = [
+        "| instance | rows (master LP) | paths priced in | arc-form column universe | rounds "
+        "| LP integral | MIP runs | columns within gap |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in rows:
+        integral = {1: "yes", 0: "no"}.get(s.get("lp_integral", -1), "-")
+        lines.append(
+            f"| {name} | {int(s.get('rows', 0)):,} | {int(s.get('paths', 0)):,} | "
+            f"{int(s.get('arc_columns_universe', 0)):,} | {s.get('rounds', '-')} | {integral} "
+            f"| {s.get('mip_runs', 0)} | {int(s.get('columns_within_gap', 0)):,} |"
+        )
+    return "\n".join(lines)
+
+
+STAGES = ("other", "build", "lp", "pricing", "mip", "solve_other", "post")
+
+
+def stage_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    head = " | ".join(STAGES)
+    lines = [f"| instance | {head} | total |", "|---" * (len(STAGES) + 2) + "|"]
+    for name, s in rows:
+        total = s["total"]
+        cells = " | ".join(f"{s[k]:.2f} ({s[k] / total:.0%})" for k in STAGES)
+        lines.append(f"| {name} | {cells} | {total:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in {"floor", "stages", "pulp"}:
+        directory = Path(args[1])
+        if args[0] == "floor":
+            result: dict[str, Any] = floor(directory)
+        elif args[0] == "stages":
+            result = stages(directory)
+        else:
+            result = pulp_model(directory, float(args[2]) if len(args) > 2 else 120.0)
+        print(json.dumps(result, default=str))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size (median)")
+    parser.add_argument("--quick", action="store_true", help="200 zones only, no PuLP")
+    parser.add_argument("--pulp-limit", type=float, default=120.0, help="CBC seconds")
+    parser.add_argument("--pulp-kill", type=float, default=900.0, help="kill PuLP after (s)")
+    parser.add_argument("--no-pulp", action="store_true")
+    parser.add_argument("--only-1000", action="store_true", help="1,000 zones only, no PuLP")
+    parser.add_argument("--no-slots", action="store_true", help="skip the 4/8/16 table")
+    parser.add_argument("--limit-200", type=float, default=None, help="--time-limit, 200 zones")
+    parser.add_argument("--limit-1000", type=float, default=None, help="--time-limit, 1,000")
+    opts = parser.parse_args(args)
+    sizes = ["200 zones"] if opts.quick else list(SIZES)
+    if opts.only_1000:
+        sizes = ["1,000 zones"]
+    limits = {"200 zones": opts.limit_200, "1,000 zones": opts.limit_1000}
+
+    results: dict[str, dict[str, Any]] = {}
+    model_rows: list[tuple[str, dict[str, Any]]] = []
+    stage_rows: list[tuple[str, dict[str, Any]]] = []
+    for name in sizes:
+        zones, couriers = SIZES[name]
+        path = instance(zones, couriers)
+        log(f"[{name}] rebalance plan x{opts.repeat}, each after a floor run")
+        results[name] = r = paired(path, opts.repeat, limits[name])
+        if r["plan"] is not None:
+            model_rows.append((f"{name}, 8 slots", r["plan"].get("solver", {})))
+            stage_rows.append((f"{name}, 8 slots", stages_of(r)))
+    print("\n### End to end (8 slots of 30 minutes)\n")
+    print(size_table(results))
+
+    slot_rows: list[str] = []
+    if not opts.no_slots:
+        name = "200 zones"
+        zones, couriers = SIZES[name]
+        if opts.only_1000:
+            name, (zones, couriers) = "1,000 zones", SIZES["1,000 zones"]
+        for k, minutes in SLOT_MINUTES.items():
+            if k == 8 and name in results:
+                r = results[name]
+            else:
+                log(f"[{name}] {k} slots of {minutes} min x{opts.repeat}")
+                r = paired(instance(zones, couriers, minutes), opts.repeat, limits[name])
+                if r["plan"] is not None:
+                    model_rows.append((f"{name}, {k} slots", r["plan"].get("solver", {})))
+                    stage_rows.append((f"{name}, {k} slots", stages_of(r)))
+            plan = r["plan"] or {"timings": {}, "solver": {}}
+            slot_rows.append(
+                f"| {name} | {k} x {minutes} min | {status(r)} | "
+                f"{r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
+                f"{plan['timings'].get('solve', 0):.1f} | "
+                f"{int(plan['solver'].get('paths', 0)):,} | "
+                f"{int(plan['solver'].get('rows', 0)):,} |"
+            )
+        print("\n### Slots: the same 4-hour shift in 4, 8 and 16 slots\n")
+        print(
+            "| size | slots | status | plan wall s | CPU s | peak RSS MB | solve s | paths | rows |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(slot_rows))
+
+    print("\n### The model (plan.solver)\n")
+    print(model_table(model_rows))
+    print("\n### Stages (seconds, share of the wall time; other = import, load, write)\n")
+    print(stage_table(stage_rows))
+    sys.stdout.flush()
+
+    if not (opts.quick or opts.no_pulp or opts.only_1000):
+        path = instance(*SIZES["200 zones"])
+        log(f"[PuLP] 200 zones, CBC limit {opts.pulp_limit:g} s")
+        run = measure([PY, __file__, "pulp", str(path), str(opts.pulp_limit)], opts.pulp_kill)
+        ours = results["200 zones"]["plan"] or {
+            "status": "no plan",
+            "objective": None,
+            "best_bound": None,
+        }
+        print("\n### PuLP/CBC, the same model written out in full, 200 zones\n")
+        print("| solver | status | objective | wall s | peak RSS MB | detail |")
+        print("|---|---|---|---|---|---|")
+        print(
+            f"| rebalance | {ours['status']} | {ours['objective']} | "
+            f"{results['200 zones']['wall']:.2f} | {results['200 zones']['rss']:.0f} | "
+            f"bound {ours['best_bound']} |"
+        )
+        if run.code == 0:
+            pj = run.json()
+            print(
+                f"| PuLP/CBC | {pj['status']} / {pj['sol_status']} | {pj['objective']} | "
+                f"{run.wall:.1f} | {run.rss_mb:.0f} | {pj['integer_variables']:,} integer "
+                f"variables, {pj['constraints']:,} constraints; build {pj['build_seconds']:.0f}"
+                f" s, CBC {pj['solve_seconds']:.0f} s (limit {opts.pulp_limit:g} s) |"
+            )
+        else:
+            why = "killed" if run.timed_out else f"exit {run.code}"
+            print(
+                f"| PuLP/CBC | {why} | - | {run.wall:.0f} | {run.rss_mb:.0f} | "
+                f"{run.stderr.strip().splitlines()[-1] if run.stderr.strip() else ''} |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
