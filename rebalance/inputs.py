@@ -949,7 +949,8 @@ def _check_slot_demand(
     frame = pd.DataFrame(
         {
             "zone_id": zone_of.loc[rows["restaurant_id"]].to_numpy(),
-            "slot_start": rows["slot_start"].to_numpy(),
+            # UTC datetime64, not Timestamp objects: 400,000 rows in milliseconds
+            "slot_start": rows["slot_start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
             "delta": delta,
             "where": (rows["where"].astype(str) + " " + rows["line"].astype(str)).to_numpy(),
         }
@@ -966,7 +967,8 @@ def _check_slot_demand(
         issues.append(
             Issue(
                 f"zone {zone_id!r} expects {row['total']:,.0f} orders per hour in the slot "
-                f"starting {pd.Timestamp(slot_start).isoformat()} (first row: {row['where']})",
+                f"starting {pd.Timestamp(slot_start).tz_localize('UTC').isoformat()} "
+                f"(first row: {row['where']})",
                 file=raw.label,
                 column="expected_orders_per_hour",
                 valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone and slot",

@@ -415,7 +415,15 @@ class IncrementalLP:
         if status != pywraplp.Solver.OPTIMAL:
             name = "infeasible" if status == pywraplp.Solver.INFEASIBLE else "limit"
             return LinearResult(name, empty, np.nan, -np.inf, empty, empty, seconds)
-        x = np.array([v.solution_value() for v in self._vars])
-        duals = np.array([r.dual_value() for r in self._rows])
+        from ortools.linear_solver import linear_solver_pb2  # type: ignore[attr-defined]
+
+        # the whole solution in one call (one value at a time was 12% of a 200-zone plan)
+        response = linear_solver_pb2.MPSolutionResponse()
+        self._solver.FillSolutionResponseProto(response)
+        x = np.asarray(response.variable_value, dtype=float)
+        duals = np.asarray(response.dual_value, dtype=float)
+        if x.size != len(self._vars) or duals.size != len(self._rows):
+            x = np.array([v.solution_value() for v in self._vars])
+            duals = np.array([r.dual_value() for r in self._rows])
         obj = float(self._objective.Value())
         return LinearResult("optimal", x, obj, obj, duals, empty, seconds)
