@@ -25,24 +25,23 @@ of section 7 (minus the constant ``sum shortage x priority x required x L/H``).
 Why the answer is proven optimal
 --------------------------------
 The number of x and y columns grows as groups x neighbours and commodities x slots x
-moves (tens of millions in a 1,000-zone city), so the LP relaxation is solved by
-*column generation*: a restricted LP holds every stay and the moves priced in so far;
-the exact duals of its optimum price every other column of the full model
-(vectorised); columns with negative reduced cost join and the LP is solved again. When
-no column prices out, the restricted LP's optimum is the full LP's optimum ``L``, a
-lower bound on every integer plan.
+moves (tens of millions in a 1,000-zone city), so the LP relaxation is solved over
+courier *paths* by column generation (`rebalance.slotpaths`): its optimum ``L`` equals
+the arc form's LP optimum, its duals give node potentials of the arc form, and its lower
+bound is computed from the duals (weak duality), not read from the solver.
 
 - If that LP optimum is integral it *is* an optimal plan: its cost equals the bound.
 - The LP is not always integral (caps and staggered log-offs make half-integral
-  vertices). Then an integer program (SCIP, to a zero gap) is solved over the
-  restricted columns, giving a plan of cost ``U``. Any plan using a column of reduced
-  cost ``d`` costs at least ``L + d`` (LP duality with the full LP's optimal duals), so
-  only columns with ``d <= U - L`` can lead to a better plan: they are added, and the
-  integer program solved again over that set is optimal for the full model.
+  vertices). Then an integer program (SCIP, to a zero gap) is solved over the paths
+  priced in, giving a plan of cost ``U``; if ``U`` meets the bound it is optimal. If not,
+  in the arc form any plan using a column of reduced cost ``d`` costs at least ``L + d``
+  (LP duality with the potentials above), so only columns with ``d <= U - L`` can lead
+  to a better plan: every stay, the plan's own arcs and those columns go into an integer
+  program over arcs, whose optimum is optimal for the full model.
 
-While the LP is not yet optimal, ``L_restricted + sum of min(0, d_j) x upper_j`` over
-the priced columns is still a valid lower bound (Lagrangian bound), so a time limit
-that stops the solve early still reports a true bound with its best plan.
+While the LP is not yet optimal, the weak-duality bound of the last duals is still a
+valid lower bound, so a time limit that stops the solve early reports a true bound with
+its best plan (or the stay-put plan when the caps allow it).
 
 Costs are integers (see `rebalance.model`), so bounds are rounded up to whole units.
 """
@@ -633,13 +632,8 @@ def _solution(
         "minutes": cols.t_minutes[moving],
     }
     # n(z, k) from the integer flows, then the exact objective (flow part).
-    n = np.zeros((m.Z, m.K), dtype=np.int64)
-    g = p.arc_group
-    used = entry > 0
-    np.add.at(n, (p.arc_zone[used], p.group_first[g[used]]), entry[used])
-    # continuing couriers: count per commodity, zone, slot by simulating stays and moves
-    cnt = _commodity_counts(p, m, cols, x)
-    n = cnt.sum(axis=0)
+    # couriers per (zone, slot): entries and transitions per commodity, conservation checked
+    n = _commodity_counts(p, m, cols, x).sum(axis=0)
     cov = np.minimum(n, m.cov_hi)
     sur = n - cov
     objective = float(
