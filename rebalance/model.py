@@ -475,7 +475,21 @@ def _group_arcs(
     )
 
 
-def flow_network(p: ProblemData) -> dict[str, np.ndarray]:
+def arc_costs(p: ProblemData) -> np.ndarray:
+    """Integer cost of each group arc of a one-slot problem: the move's travel and fixed
+    minutes (0 for staying), plus ``change_minutes`` when a previous plan told the group
+    to be elsewhere now."""
+    stay = p.arc_zone == p.group_zone[p.arc_group]
+    cost = np.where(stay, 0, p.move_cost(p.arc_minutes))
+    if (p.group_prev >= 0).any():
+        prev = p.group_prev[p.arc_group]
+        cost += np.where((prev >= 0) & (p.arc_zone != prev), p.change_cost, 0)
+    return cost
+
+
+def flow_network(
+    p: ProblemData, arcs: np.ndarray | None = None, cost: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The min-cost-flow arrays of a one-slot problem.
 
     ::
@@ -486,23 +500,29 @@ def flow_network(p: ProblemData) -> dict[str, np.ndarray]:
     Every present courier leaves its group once (stay = arc to its own zone at cost 0,
     plus ``change_minutes`` when a previous plan told it to be elsewhere now). The
     flow's cost equals the objective minus the constant ``sum shortage*priority*required``.
+
+    ``arcs`` (sorted positions in ``p.arc_group``) keeps only those group arcs, in the
+    same order (`rebalance.flowgen` grows such a subset); ``cost`` is `arc_costs` of
+    every arc, when the caller has it already. The group arcs come first, then the
+    zones' covered arcs, then their surplus arcs.
     """
     n_groups, n_zones = len(p.group_size), len(p.zone_ids)
     sink = n_groups + n_zones
     total = int(p.group_size.sum())
-    stay = p.arc_zone == p.group_zone[p.arc_group]
-    cost = np.where(stay, 0, p.move_cost(p.arc_minutes))
-    prev = p.group_prev[p.arc_group]
-    cost = cost + np.where((prev >= 0) & (p.arc_zone != prev), p.change_cost, 0)
+    if cost is None:
+        cost = arc_costs(p)
+    group, zone = p.arc_group, p.arc_zone
+    if arcs is not None:
+        group, zone, cost = group[arcs], zone[arcs], cost[arcs]
     capped = ~np.isnan(p.cap)
     cap = np.where(capped, np.nan_to_num(p.cap), total).astype(np.int64)
     required = p.required
     covered_cap = np.minimum(required, cap)
     surplus_cap = np.maximum(cap - covered_cap, 0)
     zone_nodes = n_groups + np.arange(n_zones)
-    tails = np.concatenate([p.arc_group, zone_nodes, zone_nodes])
-    heads = np.concatenate([n_groups + p.arc_zone, np.full(n_zones, sink), np.full(n_zones, sink)])
-    caps = np.concatenate([p.group_size[p.arc_group], covered_cap, surplus_cap])
+    tails = np.concatenate([group, zone_nodes, zone_nodes])
+    heads = np.concatenate([n_groups + zone, np.full(n_zones, sink), np.full(n_zones, sink)])
+    caps = np.concatenate([p.group_size[group], covered_cap, surplus_cap])
     costs = np.concatenate(
         [cost, -p.shortage_cost, np.full(n_zones, p.surplus_cost, dtype=np.int64)]
     )

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Config
+from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs
-from .model import SCALE, ProblemData, build_problem, explain_infeasible, flow_network
+from .model import SCALE, ProblemData, build_problem, explain_infeasible
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 from .slotmodel import solve_slots
-from .solver import min_cost_flow, min_weight_cover
+from .solver import min_weight_cover
 
 __all__ = ["solve"]
 
@@ -143,20 +144,23 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
 def _solve_one_slot(
     p: ProblemData,
 ) -> tuple[str, np.ndarray, dict[str, np.ndarray], float, float, dict[str, Any], np.ndarray]:
-    """One slot: the min-cost flow of CONTRACT section 2, exact by network simplex."""
-    net = flow_network(p)
-    result = min_cost_flow(**net)
+    """One slot: the min-cost flow of CONTRACT section 2, exact by network simplex on the
+    arcs that matter, proven optimal over every arc in range (`rebalance.flowgen`)."""
+    sol = solve_flow(p)
     empty: dict[str, np.ndarray] = {
         k: np.zeros(0, np.int64) for k in ("com", "slot", "from", "to", "count")
     }
     empty["minutes"] = np.zeros(0)
-    if result.status != "optimal":
+    if sol.status != "optimal":
         return "infeasible", np.zeros(0), empty, 0.0, 0.0, {}, np.zeros((0, 1))
-    n_arcs = len(p.arc_group)
-    flows = result.flows[:n_arcs].astype(np.int64)
-    value = zone_values(p, net, result.flows)
-    stats = {"method": "min-cost flow", "arcs": len(net["tails"])}
-    return "optimal", flows, empty, float(result.cost), float(result.cost), stats, value
+    stats: dict[str, Any] = {
+        "method": "min-cost flow",
+        "arcs": sol.arcs,
+        "arcs_in_range": sol.arcs_in_range,
+        "rounds": sol.rounds,
+        **sol.seconds,
+    }
+    return "optimal", sol.flows, empty, float(sol.cost), float(sol.cost), stats, sol.zone_value
 
 
 def _identity(p: ProblemData) -> dict[str, Any]:
@@ -582,37 +586,14 @@ def zone_values(p: ProblemData, net: dict[str, np.ndarray], flows: np.ndarray) -
     Adding a unit of supply at a zone node (and of demand at the sink) changes an
     optimal flow's cost by the shortest-path distance from that node to the sink in the
     residual network (no negative cycles at an optimum). Computed for every zone at once
-    by Bellman-Ford towards the sink, vectorised, in exact integer costs. Shape (zones, 1);
-    NaN where no path exists (the zone is at its cap and nobody there can leave).
-    Checked against re-solving with one more courier that cannot move in
-    tests/test_explain.py.
+    by Bellman-Ford towards the sink (`rebalance.flowgen.residual_distances`), in exact
+    integer costs. Shape (zones, 1); NaN where no path exists (the zone is at its cap and
+    nobody there can leave). ``net`` and ``flows`` are any optimal flow's network and
+    flows; plans get the same values from the arc generation's last round
+    (`rebalance.flowgen`). Checked against re-solving with one more courier that cannot
+    move in tests/test_explain.py.
     """
-    tails, heads = net["tails"], net["heads"]
-    caps, cost = net["capacities"].copy(), np.rint(net["unit_costs"]).astype(np.int64)
-    # The network caps an uncapped zone at the couriers there are; with one more courier
-    # that zone can hold one more: its covered arc goes up to required, surplus unbounded.
-    n_arcs, n_zones = len(p.arc_group), len(p.zone_ids)
-    uncapped = np.isnan(p.cap)
-    covered = slice(n_arcs, n_arcs + n_zones)
-    caps[covered] = np.where(uncapped, p.required, caps[covered])
-    caps[n_arcs + n_zones :] = np.where(uncapped, np.iinfo(np.int64).max, caps[n_arcs + n_zones :])
-    fwd = flows < caps
-    bwd = flows > 0
-    # Residual arc u -> v with cost; distance to sink: d[u] = min(cost + d[v]).
-    u = np.concatenate([tails[fwd], heads[bwd]])
-    v = np.concatenate([heads[fwd], tails[bwd]])
-    w = np.concatenate([cost[fwd], -cost[bwd]]).astype(float)
-    n_nodes = len(net["supplies"])
-    sink = n_nodes - 1
-    dist = np.full(n_nodes, np.inf)
-    dist[sink] = 0.0
-    for _ in range(n_nodes):
-        cand = dist[v] + w
-        new = dist.copy()
-        np.minimum.at(new, u, cand)
-        if np.array_equal(new, dist):
-            break
-        dist = new
+    dist, _ = residual_distances(p, net, flows)
     n_groups = len(p.group_size)
     d = dist[n_groups : n_groups + len(p.zone_ids)]
     return np.where(np.isfinite(d), -d, np.nan)[:, None]

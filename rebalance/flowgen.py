@@ -1,0 +1,298 @@
+"""The one-slot min-cost flow by arc generation: solve on a few arcs, price the rest.
+
+A city of 10,000 zones has ~40,000 (zone, vehicle) groups, each within range of ~200
+zones: 7.8 million group -> zone arcs, of which an optimal flow uses ~15,000 moves. So
+the flow is solved on a subset of the arcs, grown until no arc left out could improve
+it (column generation, exact by LP duality):
+
+1. Start with every group's stay arc, its arc to the zone a previous plan sent it to,
+   and its `_FIRST_PER_GROUP` most promising moves: least move cost minus what a
+   courier is worth where it lands before anything moves (its zone's shortage cost if
+   the zone is short, minus its surplus cost if not).
+2. Solve the min-cost flow on the subset (`rebalance.solver.min_cost_flow`).
+3. Compute ``d[u]``, the shortest-path distance from each node to the sink in the
+   residual network of that flow (Bellman-Ford, vectorised, exact integers in float64).
+4. Price every arc left out: its reduced cost is ``cost + d[zone] - d[group]``. If none
+   is negative, stop. Otherwise add each group's `_ADD_PER_GROUP` most negative and,
+   from the second round on, every arc whose reduced cost is below `_NEAR` (a minute):
+   prices still move a little, and those arcs are the next ones to turn negative. Arcs
+   of the subset that carry no flow and price above `_NEAR` leave it, each at most once
+   (so the rounds end). Go to 2.
+
+Why the last subset's optimum is the full network's optimum. A feasible flow is optimal
+if and only if its residual network has no cycle of negative cost. At the end, let F be
+the nodes with a finite distance. (a) No residual arc of the subset goes from a node
+outside F into F (its tail would then reach the sink); an arc left out whose group is
+outside F prices as "not >= 0" (``inf - inf`` or ``-inf``) and so cannot be left out at
+the end; so a cycle lies within F or outside it. (b) A cycle outside F uses only subset
+arcs and is not negative, the subset's flow being optimal. (c) On a cycle within F,
+every arc has ``cost + d[head] - d[tail] >= 0``: subset arcs by the definition of ``d``
+(a fixed point of Bellman-Ford), arcs left out by the last pricing; the cycle's cost is
+the sum of these, ``>= 0``. Arcs left out carry no flow, so the flow is feasible in the
+full network, and optimal there: its cost is the proven optimum.
+
+The same ``d`` is the full network's distance to the sink (a path using arcs of
+non-negative reduced cost costs at least ``d`` of its start; arcs into nodes outside F
+lead nowhere), which is what `rebalance.optimize.zone_values` reports as marginal
+values; so they are exact too, without a Bellman-Ford over millions of arcs. Distances
+are taken in that function's network (an uncapped zone can hold one more courier): it
+has more residual arcs than the flow's own, so its ``d`` also satisfies every condition
+above for the flow's network.
+
+Caps can make the subset infeasible while the full network is not; then the full
+network is solved, and only its answer says "infeasible" (exit 4). Small networks
+(`_WHOLE_BELOW` arcs) are solved whole in one round.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import ProblemData, arc_costs, flow_network
+from .solver import min_cost_flow
+
+__all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
+
+#: Moves per group in the first subset.
+_FIRST_PER_GROUP = 2
+#: Most negative arcs added per group and round.
+_ADD_PER_GROUP = 16
+#: From the second round, arcs pricing below this (cost units: 1 minute with one slot)
+#: join too, and subset arcs without flow pricing above it leave.
+_NEAR = 1000
+#: Networks with at most this many group arcs are solved whole, in one round.
+_WHOLE_BELOW = 1_000_000
+#: Arcs priced at once (bounds the temporary arrays of the pricing).
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class OneSlotFlow:
+    """An optimal flow on every group arc of ``p`` (zero on arcs never generated).
+
+    ``distance[u]``: shortest-path distance from node u (groups, then zones, then the
+    sink) to the sink in the residual network, ``inf`` where there is no path.
+    ``zone_value``: the decrease of the optimum with one more courier fixed in each zone
+    (minus the zone's distance), shape (zones, 1), cost units, NaN where one more cannot
+    be placed. ``arcs``: arcs of the last network solved; ``arcs_in_range``: arcs of the
+    whole one; ``rounds``: networks solved.
+    """
+
+    status: str
+    flows: np.ndarray
+    cost: int
+    distance: np.ndarray
+    zone_value: np.ndarray
+    rounds: int
+    arcs: int
+    arcs_in_range: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def solve_flow(p: ProblemData) -> OneSlotFlow:
+    """Solve the one-slot min-cost flow of ``p`` to proven optimality by arc generation."""
+    n_arcs, n_groups, n_zones = len(p.arc_group), len(p.group_size), len(p.zone_ids)
+    n_in_range = n_arcs + 2 * n_zones
+    timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
+    cost = arc_costs(p)
+    whole = n_arcs <= _WHOLE_BELOW
+    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost)
+    left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
+    rounds = 0
+    while True:
+        rounds += 1
+        arcs = None if whole else np.flatnonzero(in_subset)
+        t0 = time.perf_counter()
+        net = flow_network(p, arcs, cost)
+        result = min_cost_flow(**net)
+        timing["flow_seconds"] += time.perf_counter() - t0
+        if result.status != "optimal" and not whole:
+            # Caps: the subset may lack the arcs that give room; the whole network decides.
+            whole = True
+            continue
+        if result.status != "optimal":
+            return OneSlotFlow(
+                "infeasible",
+                np.zeros(n_arcs, dtype=np.int64),
+                0,
+                np.full(n_groups + n_zones + 1, np.inf),
+                np.full((n_zones, 1), np.nan),
+                rounds,
+                len(net["tails"]),
+                n_in_range,
+                timing,
+            )
+        t0 = time.perf_counter()
+        dist, converged = residual_distances(p, net, result.flows)
+        timing["potentials_seconds"] += time.perf_counter() - t0
+        if not whole and not converged:
+            whole = True  # never seen: an optimal flow has no negative cycle
+            continue
+        if not whole:
+            assert arcs is not None
+            t0 = time.perf_counter()
+            added, near = _price(p, cost, dist, in_subset, rounds > 1)
+            if added.size:
+                _leave(p, cost, dist, arcs, result.flows[: arcs.size], in_subset, left_once)
+                in_subset[added] = True
+                in_subset[near] = True
+            timing["pricing_seconds"] += time.perf_counter() - t0
+            if added.size:
+                continue
+        flows = np.zeros(n_arcs, dtype=np.int64)
+        if arcs is None:
+            flows[:] = result.flows[:n_arcs]
+        else:
+            flows[arcs] = result.flows[: arcs.size]
+        d = dist[n_groups : n_groups + n_zones]
+        return OneSlotFlow(
+            "optimal",
+            flows,
+            int(result.cost),
+            dist,
+            np.where(np.isfinite(d), -d, np.nan)[:, None],
+            rounds,
+            len(net["tails"]),
+            n_in_range,
+            timing,
+        )
+
+
+def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of the runs of equal ``keys``, and each element's run number."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.repeat(np.arange(starts.size), np.diff(np.r_[starts, keys.size]))
+
+
+def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` smallest finite values in each run of equal ``keys`` (ties to
+    the first position), by run minima rather than a sort."""
+    keep = np.zeros(value.size, dtype=bool)
+    if value.size == 0:
+        return keep
+    value = value.astype(float, copy=True)
+    starts, run = _segments(keys)
+    for _ in range(k):
+        best = np.minimum.reduceat(value, starts)
+        hit = np.flatnonzero(value == best[run])
+        hit = hit[np.r_[True, run[hit[1:]] != run[hit[:-1]]]]  # first per run
+        hit = hit[value[hit] < np.inf]
+        if hit.size == 0:
+            break
+        keep[hit] = True
+        value[hit] = np.inf
+    return keep
+
+
+def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
+    """Every group's stay arc, its arc to the zone a previous plan sent it to, and its
+    `_FIRST_PER_GROUP` moves of least cost minus what one more courier is worth where
+    it lands before anything moves."""
+    stay = p.arc_zone == p.group_zone[p.arc_group]
+    keep = stay | (p.arc_zone == p.group_prev[p.arc_group])
+    short = p.required > p.couriers_before
+    worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
+    score = cost + worth[p.arc_zone]
+    score[stay] = np.inf
+    # arcs are contiguous per group (model._group_arcs)
+    return keep | _least_per_run(score, p.arc_group, _FIRST_PER_GROUP)
+
+
+def _price(
+    p: ProblemData, cost: np.ndarray, dist: np.ndarray, in_subset: np.ndarray, near: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arcs left out that join: each group's `_ADD_PER_GROUP` most negative (reduced cost
+    ``cost + d[zone] - d[group]``, "not >= 0" counting as negative), and, if ``near``,
+    every other one pricing below `_NEAR`. Sorted positions."""
+    n_groups = len(p.group_size)
+    d_group = dist[:n_groups]
+    d_zone = dist[n_groups:-1]
+    neg_arc, neg_rc, near_arc = [], [], []
+    n_arcs = len(p.arc_group)
+    for lo in range(0, n_arcs, _CHUNK):
+        hi = min(lo + _CHUNK, n_arcs)
+        with np.errstate(invalid="ignore"):
+            # inf - inf (a group and a zone without a path) is NaN: "not >= 0", a
+            # candidate, as every arc of a group with no path (-inf) is; a finite
+            # group's arc into a zone with no path costs +inf, never one.
+            rc = cost[lo:hi] + d_zone[p.arc_zone[lo:hi]]
+            rc -= d_group[p.arc_group[lo:hi]]
+            negative = ~(rc >= 0)
+            out = ~in_subset[lo:hi]
+            idx = np.flatnonzero(negative & out)
+            neg_arc.append(idx + lo)
+            neg_rc.append(np.where(np.isnan(rc[idx]), -np.inf, rc[idx]))
+            if near:
+                near_arc.append(np.flatnonzero((rc < _NEAR) & ~negative & out) + lo)
+    arc = np.concatenate(neg_arc)
+    rc = np.concatenate(neg_rc)
+    added = arc[_least_per_run(rc, p.arc_group[arc], _ADD_PER_GROUP)]
+    return added, np.concatenate(near_arc) if near_arc else np.zeros(0, dtype=np.int64)
+
+
+def _leave(
+    p: ProblemData,
+    cost: np.ndarray,
+    dist: np.ndarray,
+    arcs: np.ndarray,
+    flows: np.ndarray,
+    in_subset: np.ndarray,
+    left_once: np.ndarray,
+) -> None:
+    """Subset arcs without flow that price above `_NEAR` leave it, once each at most;
+    stays never do."""
+    n_groups = len(p.group_size)
+    with np.errstate(invalid="ignore"):
+        rc = cost[arcs] + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]
+    stay = p.arc_zone[arcs] == p.group_zone[p.arc_group[arcs]]
+    leave = arcs[(flows == 0) & (rc > _NEAR) & ~stay & ~left_once[arcs]]
+    in_subset[leave] = False
+    left_once[leave] = True
+
+
+def residual_distances(
+    p: ProblemData, net: dict[str, np.ndarray], flows: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """Shortest-path distance from every node to the sink in the residual network of an
+    optimal flow on ``net`` (`rebalance.model.flow_network`), ``inf`` where there is none;
+    and whether Bellman-Ford converged (it does when there is no negative cycle, i.e. at
+    an optimum).
+
+    The network is the one of `rebalance.optimize.zone_values`: an uncapped zone may
+    hold one more courier (its covered arc up to ``required``, its surplus arc
+    unbounded). Costs are integers, exact in float64.
+    """
+    tails, heads = net["tails"], net["heads"]
+    caps = net["capacities"].copy()
+    cost = np.asarray(net["unit_costs"], dtype=np.int64)
+    n_zones = len(p.zone_ids)
+    n_arcs = len(tails) - 2 * n_zones
+    uncapped = np.isnan(p.cap)
+    covered = slice(n_arcs, n_arcs + n_zones)
+    caps[covered] = np.where(uncapped, p.required, caps[covered])
+    caps[n_arcs + n_zones :] = np.where(uncapped, np.iinfo(np.int64).max, caps[n_arcs + n_zones :])
+    fwd = flows < caps
+    bwd = flows > 0
+    u = np.concatenate([tails[fwd], heads[bwd]])
+    v = np.concatenate([heads[fwd], tails[bwd]])
+    w = np.concatenate([cost[fwd], -cost[bwd]]).astype(float)
+    # Arcs grouped by tail: one minimum per tail and round by reduceat.
+    order = np.argsort(u, kind="stable")
+    u, v, w = u[order], v[order], w[order]
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if u.size else np.zeros(0, int)
+    tail_of = u[starts]
+    n_nodes = len(net["supplies"])
+    dist = np.full(n_nodes, np.inf)
+    dist[n_nodes - 1] = 0.0
+    if u.size == 0:
+        return dist, True
+    for _ in range(n_nodes):
+        best = np.minimum.reduceat(dist[v] + w, starts)
+        better = best < dist[tail_of]
+        if not better.any():
+            return dist, True
+        dist[tail_of[better]] = best[better]
+    return dist, False

@@ -1,0 +1,239 @@
+"""The one-slot flow by arc generation equals the flow on every arc in range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rebalance
+from rebalance import flowgen
+from rebalance.inputs import Inputs
+from rebalance.model import arc_costs, build_problem, flow_network
+from rebalance.optimize import solve_problem, zone_values
+from rebalance.solver import min_cost_flow
+
+START = pd.Timestamp("2026-11-30T18:00Z")
+VEHICLES = ("bike", "car", "ebike", "scooter")
+
+
+def random_city(seed: int, *, zones: int = 30, couriers: int = 240, travel_times: bool = False):
+    """Zones over ~12 km with random priorities, some caps, four vehicles, demand that
+    leaves some zones short and others with couriers to spare; optionally a travel_times
+    table (a random share of the pairs, some rows for one vehicle only)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "zone_id": [f"Z{i:02d}" for i in range(zones)],
+            "name": [f"zone {i}" for i in range(zones)],
+            "lat": 48.80 + rng.uniform(0, 0.11, zones),
+            "lon": 2.30 + rng.uniform(0, 0.16, zones),
+            "priority": rng.choice([1.0, 1.5, 2.0, 3.0], zones),
+            "max_couriers": np.where(
+                rng.random(zones) < 0.25, rng.integers(0, 12, zones), np.nan
+            ).astype(float),
+        }
+    )
+    n_rest = 4 * zones
+    rests = pd.DataFrame(
+        {
+            "restaurant_id": [f"R{i:03d}" for i in range(n_rest)],
+            "name": "r",
+            "zone_id": rng.choice(frame["zone_id"], n_rest),
+            "status": "open",
+            "expected_orders_per_hour": rng.gamma(2.0, 6.0, n_rest).round(2),
+        }
+    )
+    # couriers bunched in a few zones, so others are short
+    weights = rng.gamma(0.5, 1.0, zones)
+    cour = pd.DataFrame(
+        {
+            "courier_id": [f"C{i:04d}" for i in range(couriers)],
+            "zone_id": rng.choice(frame["zone_id"], couriers, p=weights / weights.sum()),
+            "vehicle": rng.choice(VEHICLES, couriers),
+            "available_from": START,
+            "available_until": START + pd.Timedelta(hours=5),
+            "status": "available",
+        }
+    )
+    tt = None
+    if travel_times:
+        pairs = [(a, b) for a in range(zones) for b in range(zones) if a != b]
+        pick = rng.random(len(pairs)) < 0.5
+        rows = [
+            (
+                f"Z{a:02d}",
+                f"Z{b:02d}",
+                round(float(rng.uniform(2, 35)), 3),
+                str(rng.choice(["", "", "", "car", "bike"])),
+            )
+            for (a, b), keep in zip(pairs, pick, strict=True)
+            if keep
+        ]
+        tt = pd.DataFrame(rows, columns=["from_zone", "to_zone", "minutes", "vehicle"])
+        tt = tt.drop_duplicates(["from_zone", "to_zone", "vehicle"])
+    inputs = Inputs(zones=frame, restaurants=rests, couriers=cour, travel_times=tt)
+    config = rebalance.Config().with_changes(
+        city={"timezone": "UTC"},
+        shift={"hours": 0.5, "slot_minutes": 30},
+        costs={
+            "surplus_minutes": float(rng.choice([0.0, 2.0, 10.0])),
+            "move_fixed_minutes": float(rng.choice([0.0, 2.0, 5.0])),
+        },
+    )
+    return build_problem(inputs, config, START)
+
+
+def whole(p):
+    """The flow on every arc in range, solved at once, and its zone values."""
+    net = flow_network(p)
+    result = min_cost_flow(**net)
+    values = zone_values(p, net, result.flows) if result.status == "optimal" else None
+    return result, values
+
+
+@pytest.fixture
+def generate(monkeypatch):
+    """Arc generation at every size, from a first subset of ``first`` moves per group,
+    adding ``add`` arcs per group and round."""
+
+    def setup(first: int = flowgen._FIRST_PER_GROUP, add: int = flowgen._ADD_PER_GROUP):
+        monkeypatch.setattr(flowgen, "_WHOLE_BELOW", 0)
+        monkeypatch.setattr(flowgen, "_FIRST_PER_GROUP", first)
+        monkeypatch.setattr(flowgen, "_ADD_PER_GROUP", add)
+        monkeypatch.setattr(flowgen, "_CHUNK", 97)  # several pricing chunks
+
+    return setup
+
+
+def check_flow(p, sol) -> None:
+    """Every courier leaves its group once, caps hold, and the flows cost what is said."""
+    assert sol.flows.shape == p.arc_group.shape and (sol.flows >= 0).all()
+    out = np.bincount(p.arc_group, weights=sol.flows, minlength=len(p.group_size))
+    np.testing.assert_array_equal(out, p.group_size)
+    into = np.bincount(p.arc_zone, weights=sol.flows, minlength=len(p.zone_ids))
+    capped = ~np.isnan(p.cap)
+    assert (into[capped] <= p.cap[capped]).all()
+    covered = np.minimum(into, p.required)
+    zone_cost = -(p.shortage_cost * covered).sum() + p.surplus_cost * (into - covered).sum()
+    assert int(arc_costs(p) @ sol.flows + zone_cost) == sol.cost
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("first", [0, 2])
+def test_same_optimum_as_every_arc(seed, first, generate):
+    """On random cities (caps, four vehicles, a travel_times table every third seed),
+    from a first subset of stays only or of two moves per group, arc generation proves
+    the optimum of the whole network, with the same exact marginal values."""
+    generate(first=first, add=1 + seed % 3)
+    p = random_city(seed, travel_times=seed % 3 == 0)
+    full, values = whole(p)
+    sol = flowgen.solve_flow(p)
+    if full.status != "optimal":
+        assert sol.status == "infeasible"
+        return
+    assert sol.status == "optimal" and sol.cost == full.cost
+    check_flow(p, sol)
+    np.testing.assert_array_equal(sol.zone_value, values)
+    assert sol.arcs_in_range == len(flow_network(p)["tails"])
+
+
+def test_first_subset_without_the_optimal_moves(generate):
+    """Stays only at first, one arc per group and round: the moves of the optimum come
+    from pricing, over several rounds, on far fewer arcs than are in range, and the plan
+    is the whole network's, file for file (a city where the optimum is unique)."""
+    p = random_city(7, zones=40, couriers=400)
+    p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})  # stays fit
+    full, _ = whole(p)
+    moved = (full.flows[: len(p.arc_group)] > 0) & (p.arc_zone != p.group_zone[p.arc_group])
+    assert (
+        moved.sum() >= 10
+    )  # the optimum moves couriers: none of those arcs is in the first subset
+    generate(first=0, add=1)
+    plan = solve_problem(p)
+    assert plan.solver["rounds"] >= 2
+    assert plan.solver["arcs"] < plan.solver["arcs_in_range"] / 2
+    assert {"flow_seconds", "pricing_seconds", "potentials_seconds"} <= set(plan.timings)
+    flowgen._WHOLE_BELOW = 10**12  # restored by monkeypatch
+    reference = solve_problem(p)
+    assert reference.solver["rounds"] == 1
+    assert reference.solver["arcs"] == reference.solver["arcs_in_range"]
+    assert plan.objective == reference.objective
+    pd.testing.assert_frame_equal(plan.moves, reference.moves)
+    pd.testing.assert_frame_equal(plan.zones, reference.zones)
+
+
+def test_a_chain_through_a_zone_that_is_not_short(generate):
+    """The optimum sends a bike to a zone that needs nobody, so that the car there can
+    reach a short zone beyond the bike's range: no first guess holds that arc, pricing
+    finds it."""
+    zones = pd.DataFrame(
+        {
+            "zone_id": ["A", "M", "F"],
+            "name": ["a", "m", "f"],
+            "lat": [48.85, 48.85 + 3.0 / 111.195, 48.85 + 11.0 / 111.195],
+            "lon": [2.35, 2.35, 2.35],
+            "priority": [1.0, 1.0, 1.0],
+            "max_couriers": [np.nan, np.nan, np.nan],
+        }
+    )
+    rests = pd.DataFrame(
+        {
+            "restaurant_id": ["r1", "r2"],
+            "name": "r",
+            "zone_id": ["M", "F"],
+            "status": "open",
+            "expected_orders_per_hour": [2.5, 2.5],
+        }
+    )
+    cour = pd.DataFrame(
+        {
+            "courier_id": ["b1", "b2", "c1"],
+            "zone_id": ["A", "A", "M"],
+            "vehicle": ["bike", "bike", "car"],
+            "available_from": START,
+            "available_until": START + pd.Timedelta(hours=5),
+            "status": "available",
+        }
+    )
+    config = rebalance.Config().with_changes(
+        city={"timezone": "UTC"}, shift={"hours": 0.5, "slot_minutes": 30}
+    )
+    p = build_problem(Inputs(zones=zones, restaurants=rests, couriers=cour), config, START)
+    generate(first=0, add=1)
+    plan = solve_problem(p)
+    assert plan.status == "optimal" and plan.solver["rounds"] >= 2
+    routes = set(zip(plan.moves["from_zone"], plan.moves["to_zone"], strict=True))
+    assert routes == {("A", "M"), ("M", "F")}
+    full, _ = whole(p)
+    assert round(full.cost / p.units_per_minute, 3) == round(
+        plan.objective - float(p.shortage_cost @ p.required) / p.units_per_minute, 3
+    )
+
+
+def test_caps_the_first_subset_cannot_hold(generate):
+    """A zone capped at 0 whose couriers can only leave by arcs outside the first subset:
+    the subset is infeasible, the plan is not, and it is the whole network's optimum."""
+    p = random_city(3, zones=12, couriers=80)
+    cap = p.cap.copy()
+    busiest = int(np.argmax(p.couriers_before))
+    cap[busiest] = 0.0
+    p = type(p)(**{**p.__dict__, "cap": cap})
+    full, values = whole(p)
+    assert full.status == "optimal"
+    generate(first=0)
+    sol = flowgen.solve_flow(p)
+    assert sol.status == "optimal" and sol.cost == full.cost
+    check_flow(p, sol)
+    np.testing.assert_array_equal(sol.zone_value, values)
+
+
+def test_caps_nothing_can_hold_are_infeasible(generate):
+    """When no arc in range gives the couriers room, arc generation says infeasible (exit
+    4) like the whole network, and the plan says why."""
+    p = random_city(4, zones=12, couriers=80)
+    p = type(p)(**{**p.__dict__, "cap": np.zeros(len(p.zone_ids))})
+    generate()
+    assert flowgen.solve_flow(p).status == "infeasible"
+    plan = solve_problem(p)
+    assert plan.status == "infeasible" and "max_couriers" in plan.message
