@@ -2,6 +2,7 @@
 
 python benchmarks/probe.py floor DATA_DIR    # pandas' pyarrow CSV reader and nothing else
 python benchmarks/probe.py stages DATA_DIR   # rebalance's stages, timed in-process
+python benchmarks/probe.py stages --one-slot DATA_DIR   # the same, one 30-minute slot
 python benchmarks/probe.py cli ARGS...       # the `rebalance` command, in this process
 
 ``--sparse-arcs`` (first argument of ``stages`` or ``cli``) builds the model's arcs with
@@ -58,7 +59,12 @@ def use_reach() -> None:
     model._arcs = arcs  # type: ignore[assignment]
 
 
-def stages(data_dir: Path) -> dict[str, float | int]:
+#: ``--one-slot``: the shift ends one 30-minute slot after it starts (the one-slot
+#: min-cost flow of CONTRACT section 2, not the slot model).
+ONE_SLOT_END = "2026-11-30T19:30"
+
+
+def stages(data_dir: Path, shift_end: str | None = None) -> dict[str, float | int | str]:
     """Import, load+validate, build, solve and JSON output times of one plan, in-process.
 
     ``pause_seconds`` is the pause lists' share of the solve (inside ``post``).
@@ -87,7 +93,7 @@ def stages(data_dir: Path) -> dict[str, float | int]:
     t1 = time.perf_counter()
     inputs = rebalance.load(data_dir, config)
     t2 = time.perf_counter()
-    problem = rebalance.build_problem(inputs, config, SHIFT)
+    problem = rebalance.build_problem(inputs, config, SHIFT, shift_end)
     t3 = time.perf_counter()
     plan = solve_problem(problem)
     t4 = time.perf_counter()
@@ -110,6 +116,10 @@ def stages(data_dir: Path) -> dict[str, float | int]:
         "groups": len(problem.group_size),
         "arcs": len(problem.arc_group),
         "binaries": int((per_group * problem.group_size).sum()),
+        "slots": problem.slots,
+        # the one-slot flow: arcs of the last network solved and rounds of arc generation
+        "arcs_used": int(plan.solver.get("arcs", 0)),
+        "rounds": int(plan.solver.get("rounds", 0)),
     }
 
 
@@ -129,11 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     if args[1:2] == ["--sparse-arcs"]:
         use_reach()
         args = [args[0], *args[2:]]
+    shift_end = None
+    if args[1:2] == ["--one-slot"]:
+        shift_end = ONE_SLOT_END
+        args = [args[0], *args[2:]]
     if len(args) != 2 or args[0] not in {"floor", "stages"}:
         print(__doc__, file=sys.stderr)
         return 2
     what, directory = args[0], Path(args[1])
-    print(json.dumps(floor(directory) if what == "floor" else stages(directory)))
+    print(json.dumps(floor(directory) if what == "floor" else stages(directory, shift_end)))
     return 0
 
 

@@ -13,6 +13,10 @@ of time per stage and the model size.
     .venv/bin/python benchmarks/shapes.py --sizes 200,1000 --ratios 2.5
     .venv/bin/python benchmarks/shapes.py --sparse-arcs         # arcs from rebalance.reach
     .venv/bin/python benchmarks/shapes.py --with-10m --write-readme
+    .venv/bin/python benchmarks/shapes.py --one-slot --sizes 10000 --ratios 2.5
+
+``--one-slot`` plans one 30-minute slot (``--shift-end`` 19:30): the min-cost flow of
+CONTRACT section 2 (arc generation, `rebalance.flowgen`) instead of the slot model.
 
 ``--sparse-arcs`` runs the same command in-process with the model's arcs built by
 `rebalance.reach` (probe.py cli --sparse-arcs), for as long as model.py still builds them
@@ -32,6 +36,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.probe import ONE_SLOT_END  # noqa: E402
 from benchmarks.run import (  # noqa: E402
     PY,
     SEED,
@@ -71,9 +76,11 @@ def input_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.glob("*.csv")) / 1e6
 
 
-def bench(path: Path, repeat: int, sparse: bool) -> dict[str, Any]:
+def bench(path: Path, repeat: int, sparse: bool, one_slot: bool = False) -> dict[str, Any]:
     """Plan and floor, interleaved ``repeat`` times, then one stage probe."""
     args = ["plan", str(path), "--shift-start", SHIFT, "--format", "json"]
+    if one_slot:
+        args += ["--shift-end", ONE_SLOT_END]
     plan_cmd = (
         [PY, str(HERE / "probe.py"), "cli", "--sparse-arcs", *args]
         if sparse
@@ -90,6 +97,7 @@ def bench(path: Path, repeat: int, sparse: bool) -> dict[str, Any]:
         str(HERE / "probe.py"),
         "stages",
         *(["--sparse-arcs"] if sparse else []),
+        *(["--one-slot"] if one_slot else []),
         str(path),
     ]
     stages = checked(measure(probe), "stages").json()
@@ -124,13 +132,15 @@ def row(zones: int, couriers: int, ratio: float, mb: float, r: dict[str, Any]) -
         f"{ratio}",
         f"{mb:,.0f}",
         f"**{r['plan_wall']:.2f}**",
+        f"{r['plan_cpu']:.2f}",
         f"{r['floor_wall']:.2f}",
         f"**{r['plan_wall'] / r['floor_wall']:.1f}x**",
         f"{r['plan_rss']:,.0f}",
         f"{r['floor_rss']:,.0f}",
         f"{work:.2f}",
         share,
-        f"{st['groups']:,} / {st['arcs']:,}",
+        f"{st['groups']:,} / {st['arcs']:,}"
+        + (f" ({st['arcs_used']:,} in {st['rounds']} rounds)" if st.get("rounds", 0) > 1 else ""),
         f"{r['zones_short']:,}",
         r["status"],
     ]
@@ -141,13 +151,14 @@ HEADER = [
     "restaurants per courier",
     "CSV MB",
     "plan wall s",
+    "plan CPU s",
     "floor wall s",
     "plan / floor",
     "plan peak RSS MB",
     "floor peak RSS MB",
     "in-process work s",
     "load / build / flow / pause lists / rest, %",
-    "groups / arcs",
+    "groups / arcs in range (arcs of the last flow, rounds)",
     "zones short before",
     "status",
 ]
@@ -162,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="plan/floor pairs (median)")
     parser.add_argument("--sparse-arcs", action="store_true", help="arcs from rebalance.reach")
     parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
+    parser.add_argument(
+        "--one-slot", action="store_true", help="one 30-minute slot (min-cost flow)"
+    )
     args = parser.parse_args(argv)
     keep = {int(x) for x in args.sizes.split(",") if x.strip()}
     sizes = [s for s in SIZES if not keep or s[0] in keep]
@@ -176,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         for zones, couriers in sizes:
             path = instance(zones, couriers, round(ratio * couriers))
             log(f"[{zones:,} / {couriers:,} / ratio {ratio}] plan and floor x{args.repeat}")
-            result = bench(path, args.repeat, args.sparse_arcs)
+            result = bench(path, args.repeat, args.sparse_arcs, args.one_slot)
             raw.append({"zones": zones, "couriers": couriers, "ratio": ratio, **result})
             rows.append(row(zones, couriers, ratio, input_mb(path), result))
             log("  " + " | ".join(rows[-1]))
@@ -187,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "arcs from `rebalance.reach` (probe.py cli --sparse-arcs)"
         if args.sparse_arcs
         else ("the `rebalance` console script")
-    )
+    ) + ("; one 30-minute slot" if args.one_slot else "")
     markdown = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `benchmarks/shapes.py "

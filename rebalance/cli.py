@@ -398,9 +398,7 @@ def _plan_json(plan: Any) -> str:
     ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
     times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
     count of slots (CONTRACT section 7), so the rows cannot take that name."""
-    import json
-
-    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, _iso, _jsonable
+    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, _iso, dumps_indented
 
     def rows(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
         frame = frame[[c for c in columns if c in frame.columns]].copy()
@@ -419,7 +417,7 @@ def _plan_json(plan: Any) -> str:
     )
     if several:
         data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
-    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(data) + "\n"  # = json.dumps(_jsonable(data), indent=2, ...)
 
 
 def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
