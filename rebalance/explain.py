@@ -172,31 +172,39 @@ def _within_range(
     sel = np.isin(p.arc_zone, short) & (p.group_first[g] == 0) & (origin != p.arc_zone)
     if not sel.any():
         return out
-    frame = pd.DataFrame(
-        {
-            "to": p.arc_zone[sel],
-            "from": origin[sel],
-            "vehicle": p.group_vehicle[g[sel]],
-            "minutes": p.arc_minutes[sel],
-            "couriers": p.group_size[g[sel]],
-        }
-    )
-    src, veh = frame["from"].to_numpy(), frame["vehicle"].to_numpy()
-    frame["spare"] = (spare[src] > 0) & present[src, veh]
-    frame = frame.sort_values(["to", "spare", "minutes", "from"], kind="stable")
-    first = frame.drop_duplicates(["to", "spare"])
-    for to, is_spare, src_z, veh_v, minutes in zip(
-        first["to"].to_numpy().tolist(),
-        first["spare"].to_numpy().tolist(),
-        first["from"].to_numpy().tolist(),
-        first["vehicle"].to_numpy().tolist(),
-        first["minutes"].to_numpy().tolist(),
+    to, src = p.arc_zone[sel], origin[sel]
+    veh, minutes = p.group_vehicle[g[sel]], p.arc_minutes[sel]
+    is_spare = (spare[src] > 0) & present[src, veh]
+    # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
+    # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
+    # is one int64 and a per-key minimum replaces a sort of millions of arcs.
+    n = len(p.zone_ids)
+    rank = np.rint(minutes * 1000).astype(np.int64) * n + src
+    key = to * 2 + is_spare
+    best = np.full(2 * n, np.iinfo(np.int64).max)
+    np.minimum.at(best, key, rank)
+    hit = np.flatnonzero(rank == best[key])
+    _, first_hit = np.unique(key[hit], return_index=True)
+    rows = hit[first_hit]
+    first = {
+        "to": to[rows],
+        "spare": is_spare[rows],
+        "from": src[rows],
+        "vehicle": veh[rows],
+        "minutes": minutes[rows],
+    }
+    for z, spare_z, src_z, veh_v, minutes_z in zip(
+        first["to"].tolist(),
+        first["spare"].tolist(),
+        first["from"].tolist(),
+        first["vehicle"].tolist(),
+        first["minutes"].tolist(),
         strict=True,
     ):
-        out[int(to)]["spare" if is_spare else "other"] = {
+        out[int(z)]["spare" if spare_z else "other"] = {
             "zone_id": str(p.zone_ids[src_z]),
             "vehicle": p.vehicles[veh_v],
-            "travel_minutes": round(float(minutes), 3),
+            "travel_minutes": round(float(minutes_z), 3),
         }
     return out
 
