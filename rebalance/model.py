@@ -442,8 +442,10 @@ def _group_arcs(
 
     Ordered by vehicle, group, destination: the order round 1 gave the flow solver, so
     ties are broken as before and one-slot plans stay byte-identical. Built without a
-    global sort: each vehicle's moves with the stays merged in are already in
-    (origin, destination) order, and groups are taken in order.
+    sort: each vehicle's moves are in (origin, destination) order, the stays are
+    inserted where they belong, and groups are taken in order. When each zone with moves
+    has exactly one group of the vehicle, in zone order (one slot, no previous plan),
+    the arcs are those arrays themselves.
     """
     tails, heads, mins = [], [], []
     for v, m in enumerate(moves):
@@ -451,14 +453,24 @@ def _group_arcs(
         if groups.size == 0:
             continue
         n = m.start.size - 1
-        origin = np.concatenate([m.origin, np.arange(n)])
-        dest = np.concatenate([m.dest, np.arange(n)])
-        minutes = np.concatenate([m.minutes, np.zeros(n)])
-        order = np.lexsort((dest, origin))
-        origin, dest, minutes = origin[order], dest[order], minutes[order]
-        start = np.searchsorted(origin, np.arange(n + 1))
-        lo = start[group_zone[groups]]
-        count = start[group_zone[groups] + 1] - lo
+        zones = np.arange(n)
+        # each stay (a, a) goes before the first move of a to a zone after a
+        after = np.searchsorted(m.origin * n + m.dest, zones * n + zones)
+        dest = np.insert(m.dest, after, zones)
+        minutes = np.insert(m.minutes, after, 0.0)
+        start = m.start + np.arange(n + 1)  # one stay more per zone before each start
+        zone_of = group_zone[groups]
+        count = start[zone_of + 1] - start[zone_of]
+        moving = np.flatnonzero(np.diff(m.start) > 0)
+        if np.array_equal(moving, zone_of):
+            # exactly one group per zone with moves, in zone order: take the zones that
+            # have moves (their stays included) as they are
+            keep = np.repeat(np.diff(m.start) > 0, np.diff(start))
+            tails.append(np.repeat(groups, count))
+            heads.append(dest[keep])
+            mins.append(minutes[keep])
+            continue
+        lo = start[zone_of]
         rep = np.repeat(groups, count)
         offsets = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)
         idx = np.repeat(lo, count) + offsets
