@@ -237,3 +237,24 @@ def test_caps_nothing_can_hold_are_infeasible(generate):
     assert flowgen.solve_flow(p).status == "infeasible"
     plan = solve_problem(p)
     assert plan.status == "infeasible" and "max_couriers" in plan.message
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_replan_with_change_costs(seed, generate):
+    """After a previous plan (a change costs ``change_minutes`` unless the courier goes
+    where it was sent) and with demand moved around, arc generation still proves the whole
+    network's optimum."""
+    generate(first=1, add=1)
+    p = random_city(seed, zones=25, couriers=200)
+    p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+    plan = solve_problem(p)
+    assert plan.status == "optimal" and len(plan.moves)
+    rests = p.inputs.restaurants.copy()
+    rests["zone_id"] = np.roll(rests["zone_id"].to_numpy(), 7)
+    q = build_problem(p.inputs.replace(restaurants=rests), p.config, START, previous=plan)
+    assert (q.group_prev >= 0).any()
+    full, values = whole(q)
+    sol = flowgen.solve_flow(q)
+    assert full.status == sol.status == "optimal" and sol.cost == full.cost
+    check_flow(q, sol)
+    np.testing.assert_array_equal(sol.zone_value, values)
