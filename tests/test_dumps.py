@@ -31,6 +31,15 @@ def test_every_kind_of_value_as_the_json_module_writes_it():
         "nested": {"a": {"b": [[1, [2, {}]], {"c": None}]}, 3: "int key"},
         "tuple": (1, "two", (3.0,)),
         "random": rng.normal(size=20).tolist(),
+        "rows": [
+            {"id": f'Z"{i}%s', "n": i, "x": float(v), "ok": i % 2 == 0, "np": np.int64(i)}
+            for i, v in enumerate([0.5, float("nan"), 1e20, -0.0])
+        ],
+        "mixed rows": [{"a": 1, "b": None}, {"a": 2.5, "b": "x"}, {"a": np.float64(3), "b": 1}],
+        "key%order": [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
+        "nested rows": [{"a": [1]}, {"a": {"b": 2}}],
+        "one row": [{"a": 1}],
+        "rows of lists": [[1, 2], [3, 4]],
     }
     assert dumps_indented(value) == reference(value)
     for scalar in ("x", 1, 2.5, None, True, [], {}):
