@@ -16,7 +16,8 @@ Costs are integers: one unit is 1/(1000 K) minute for K slots, so a slot's weigh
 slot this is the thousandth of a minute of round 1, bit for bit.
 
 How the solvers use it: one slot is a single-commodity min-cost flow (`flow_network`,
-exact by network simplex); several slots are the multi-commodity model of
+solved exactly on a subset of the arcs and proven optimal over all of them by
+`rebalance.flowgen`); several slots are the multi-commodity model of
 `rebalance.slotmodel`, whose argument for exactness is written there.
 """
 
