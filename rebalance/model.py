@@ -198,6 +198,28 @@ class ProblemData:
         return np.where(np.isnan(self.cap), -1, np.nan_to_num(self.cap)).astype(np.int64)
 
 
+def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` (unique ids) of each value of ``column``, -1 where absent.
+
+    An Arrow hash lookup: pandas' ``get_indexer`` takes a second on 2.5 million
+    Arrow-backed strings, this 40 ms. Anything but text on both sides (ids are text once
+    validated) is looked up by ``get_indexer``, so ``2`` never matches ``"2"``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = (pa.types.is_string, pa.types.is_large_string)
+    try:
+        values = pa.array(column.array)
+        known = pa.array(index.to_numpy())
+        if not any(t(values.type) for t in text) or not any(t(known.type) for t in text):
+            raise pa.ArrowTypeError("not text on both sides")
+        found = pc.index_in(values, value_set=known.cast(values.type)).fill_null(-1)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return index.get_indexer(column.to_numpy()).astype(np.int64)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def presence_counts(
     zone: np.ndarray, first: np.ndarray, last: np.ndarray, size: np.ndarray, n_zones: int, k: int
 ) -> np.ndarray:
@@ -326,8 +348,8 @@ def _slot_demand(
     slot 0 (CONTRACT section 7)."""
     n_zones, k = len(index), grid.count
     rest = inputs.restaurants
-    open_mask = rest["status"].to_numpy() == "open"
-    rz = index.get_indexer(rest["zone_id"].to_numpy())
+    open_mask = rest["status"].eq("open").to_numpy(dtype=bool)
+    rz = positions(rest["zone_id"], index)
     base = rest["expected_orders_per_hour"].to_numpy(float)
     zone_base = np.bincount(rz[open_mask], weights=base[open_mask], minlength=n_zones)
     demand = np.repeat(zone_base[:, None], k, axis=1)
@@ -389,7 +411,7 @@ def _present_couriers(
     elig = cour.loc[mask].copy()
     elig["first"] = first[mask]
     elig["last"] = last[mask]
-    elig["zone_idx"] = index.get_indexer(elig["zone_id"].to_numpy())
+    elig["zone_idx"] = positions(elig["zone_id"], index)
     elig["vehicle_idx"] = pd.Index(vehicles).get_indexer(elig["vehicle"].to_numpy())
     elig["prev_idx"] = -1
     if previous is None:
