@@ -456,12 +456,14 @@ def _pause_lists(
     rows = np.flatnonzero(is_open & (all_orders > 0) & is_short[rz])
     # Numbers only until the lists are joined: zone, orders (largest first), then the
     # rank of restaurant_id in string order (Arrow's sort, code point order like str).
+    by_id = rest["restaurant_id"].iloc[rows].argsort(kind="stable").to_numpy()
     rid_rank = np.empty(rows.size, dtype=np.int64)
-    rid_rank[rest["restaurant_id"].iloc[rows].argsort(kind="stable").to_numpy()] = np.arange(
-        rows.size
-    )
+    rid_rank[by_id] = np.arange(rows.size)
     zone_of, orders = rz[rows], all_orders[rows]
-    order = np.lexsort((rid_rank, -orders, zone_of))
+    # = np.lexsort((rid_rank, -orders, zone_of)), as stable sorts from the last key to the
+    # first (starting from the id order already known): 0.2 s instead of 0.5 s at 1.5M
+    order = by_id[np.argsort(-orders[by_id], kind="stable")]
+    order = order[np.argsort(zone_of[order], kind="stable")]
     rows, zone_of, orders, rid_rank = rows[order], zone_of[order], orders[order], rid_rank[order]
     # At least one unit: a restaurant expecting 1e-6 orders still needs pausing when the
     # zone has no courier left.
