@@ -170,12 +170,10 @@ class PathMaster:
         cost, and the Lagrangian term sum size_g x min(0, reduced cost)."""
         p = self.p
         scale = 0.0 if phase1 else 1.0
-        nxt: dict[int, np.ndarray] = {}
         self.potentials = {}
         for c in range(self.group_com.max() + 1 if self.G else 0):
             v, lo, hi = int(self.com_vehicle[c]), int(self.com_lo[c]), int(self.com_hi[c])
             W = np.zeros((self.Z, self.K))
-            step = np.tile(np.arange(self.Z), (self.K, 1)).T.copy()  # stay by default
             mv = p.moves[v]
             origins, starts = self._origins[v]
             mcost = self._move_cost[v] * scale
@@ -183,21 +181,11 @@ class PathMaster:
                 here = W[:, k] - gamma[:, k]
                 best = here.copy()  # staying at a: 0 + W(a, k) - gamma(a, k)
                 if mv.origin.size:
-                    val = mcost + here[mv.dest]
-                    seg = np.minimum.reduceat(val, starts)
+                    seg = np.minimum.reduceat(mcost + here[mv.dest], starts)
                     better = seg < best[origins] - 1e-9
-                    if better.any():
-                        o = origins[better]
-                        best[o] = seg[better]
-                        # the first move reaching the minimum, per origin
-                        at = np.full(val.size, np.iinfo(np.int64).max)
-                        is_min = val == best[mv.origin]
-                        at[is_min] = np.arange(val.size)[is_min]
-                        first = np.minimum.reduceat(at, starts)
-                        step[o, k - 1] = mv.dest[first[better]]
+                    best[origins[better]] = seg[better]
                 W[:, k - 1] = best
             self.potentials[c] = W
-            nxt[c] = step
         empty = _Paths(np.zeros(0, np.int64), np.zeros((0, self.K), np.int64), np.zeros(0))
         if self.G == 0:
             return empty, 0.0
@@ -233,8 +221,37 @@ class PathMaster:
             cont = (fs < k) & (ls >= k)
             for c in np.unique(coms[cont]).tolist():
                 sel = cont & (coms == c)
-                zones[sel, k] = nxt[c][zones[sel, k - 1], k - 1]
+                zones[sel, k] = self._follow(c, k, zones[sel, k - 1], gamma, scale)
         return _Paths(grp, zones, self.path_cost(grp, zones)), lagrangian
+
+    def _follow(
+        self, c: int, k: int, at: np.ndarray, gamma: np.ndarray, scale: float
+    ) -> np.ndarray:
+        """Zone during slot k of commodity c's couriers in zones ``at`` during slot k-1,
+        on their cheapest continuation: the argmin of the step `price` took the min of
+        (same floats; staying unless a move is cheaper by more than 1e-9, else the first
+        cheapest move). Only the origins of new paths are looked at."""
+        v = int(self.com_vehicle[c])
+        mv = self.p.moves[v]
+        here = self.potentials[c][:, k] - gamma[:, k]
+        origin, back = np.unique(at, return_inverse=True)
+        lo, hi = mv.start[origin], mv.start[origin + 1]
+        lens = hi - lo
+        out = origin.copy()
+        has = np.flatnonzero(lens > 0)
+        if has.size:
+            n = lens[has]
+            offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
+            idx = np.repeat(lo[has] - offsets, n) + np.arange(int(n.sum()))
+            val = self._move_cost[v][idx] * scale + here[mv.dest[idx]]
+            seg = np.minimum.reduceat(val, offsets)
+            better = seg < here[origin[has]] - 1e-9
+            pos = np.full(val.size, np.iinfo(np.int64).max)
+            is_min = val == np.repeat(seg, n)
+            pos[is_min] = np.arange(val.size)[is_min]
+            first = np.minimum.reduceat(pos, offsets)
+            out[has[better]] = mv.dest[idx[first[better]]]
+        return out[back]
 
     def _dual_bound(
         self, alpha: np.ndarray, gamma: np.ndarray, rc: np.ndarray, groups: np.ndarray, phase1: bool

@@ -114,7 +114,8 @@ def test_fractional_lp_case_needs_an_integer_method():
     relaxed = courier_milp(p, relax=True)
     assert relaxed < exact - 1.0  # rounding the LP cannot reach its value
     assert plan.status == "optimal"
-    assert plan.solver["lp_integral"] == 0 and plan.solver["mip_runs"] >= 1
+    assert plan.solver["lp_integral"] == 0 and plan.solver["mip_runs"] == 3
+    assert plan.solver["repaired"] == 0  # the repaired plan missed the bound: not trusted
     assert plan.objective == pytest.approx(exact, abs=1e-3)
     lp_minutes = plan.solver["lp_bound"] / p.units_per_minute + (
         (p.shortage_cost[:, None] * p.slot_required).sum() / p.units_per_minute
@@ -254,3 +255,18 @@ def test_demand_table_sets_the_rate_per_slot(tmp_path):
     assert p.slot_demand[zone, 2] == pytest.approx(p.slot_demand[zone, 0] - base + 100)
     assert p.slot_demand[:, 2].sum() == pytest.approx(p.slot_demand[:, 0].sum() - base + 100)
     assert p.slot_required[zone, 2] == math.ceil(p.slot_demand[zone, 2] / 2.5)
+
+
+def test_fractional_lp_repaired_from_its_integral_part_is_proven_by_the_bound():
+    """When the LP is fractional but rounding its integral part and re-choosing the rest
+    meets the LP bound, that plan is the optimum (equal to the independent MILP) without
+    the integer programme over every path."""
+    inputs, config, start = random_city(138, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    assert plan.solver["lp_integral"] == 0
+    assert plan.solver["repaired"] == 1 and plan.solver["mip_runs"] == 1
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
+    assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
+    check_plan(p, plan)
