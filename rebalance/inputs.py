@@ -161,11 +161,52 @@ def _canonical(values: pd.Series) -> np.ndarray:
         stamps = pd.to_datetime(values, utc=True).dt.as_unit("ns")
         canonical = pd.Series(stamps.array.asi8)  # NaT as the minimum int64
     elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        canonical = pd.Series(values.astype("string").fillna("").to_numpy(dtype=object))
+        # hash each distinct text once and take the hashes back: the same row hashes as
+        # hashing every row (pandas hashes an object column through its categories too)
+        codes, uniques = pd.factorize(values.astype("string").fillna(""))
+        text = pd.Series(np.asarray(uniques, dtype=object))
+        unique_hash = pd.util.hash_pandas_object(text, index=False).to_numpy()
+        hashed_rows: np.ndarray = unique_hash[codes]
+        return hashed_rows
     else:
         canonical = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
     hashed: np.ndarray = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
     return hashed
+
+
+def _arrow(values: pd.Series) -> Any:
+    """A text column as one pyarrow array (no copy when it is Arrow-backed already)."""
+    import pyarrow as pa
+
+    array = values.array
+    if hasattr(array, "__arrow_array__"):
+        out = array.__arrow_array__()
+        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    return pa.array(values.to_numpy(dtype=object), type=pa.string())
+
+
+def isin_text(values: pd.Series, known: pd.Series | Iterable[str]) -> np.ndarray:
+    """``values.isin(known)`` for text, by Arrow's hash kernel (50x pandas' on 400,000 rows)."""
+    import pyarrow.compute as pc
+
+    if not isinstance(known, pd.Series):
+        known = pd.Series(sorted(known), dtype="string")
+    found = pc.is_in(_arrow(values.astype(str)), value_set=_arrow(known.astype(str)))
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _fast_numbers(text: pd.Series) -> np.ndarray | None:
+    """All values as float64 when Arrow parses every one to a finite number, else None
+    (then pandas' slower path finds and names the bad ones)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.cast(_arrow(text), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=float)
+    return values if np.isfinite(values).all() else None
 
 
 # --------------------------------------------------------------------------- reading
@@ -673,7 +714,7 @@ class _Checker:
     def refs(self, column: str, known: set[str], what: str) -> pd.Series:
         values = self.text(column).astype(str)
         self.flag(values.eq(""), column, f"empty {column}", f"a {what} id from zones")
-        unknown = ~values.isin(known) & values.ne("")
+        unknown = ~isin_text(values, known) & values.ne("").to_numpy()
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
         listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
@@ -700,13 +741,12 @@ class _Checker:
         else:
             text = self.text(column).astype(str)
             blank = text.eq("").to_numpy()
-            values = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
-            # pandas reads "nan"/"inf" as numbers; they are never valid here.
-            notnum = values.isna().to_numpy() & ~blank
-            lowered = text.str.lower()
-            nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"])
-            self.flag(notnum & ~nonfinite_text.to_numpy(), column, "not a number", valid)
-            values = values.where(~nonfinite_text, np.inf)
+            fast = _fast_numbers(text) if not blank.any() else None
+            if fast is not None:
+                # every value is a finite number Arrow reads: nothing to flag but ranges
+                values = pd.Series(fast, index=text.index)
+            else:
+                values = self._slow_numbers(column, text, blank, valid)
         if default is None:
             self.flag(blank, column, f"blank {column}", valid)
         nonfinite = ~np.isfinite(values.to_numpy()) & ~blank & values.notna().to_numpy()
@@ -725,6 +765,17 @@ class _Checker:
         if default is not None:
             values = values.where(~blank, default)
         return values
+
+    def _slow_numbers(
+        self, column: str, text: pd.Series, blank: np.ndarray, valid: str
+    ) -> pd.Series:
+        values = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+        # pandas reads "nan"/"inf" as numbers; they are never valid here.
+        notnum = values.isna().to_numpy() & ~blank
+        lowered = text.str.lower()
+        nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"])
+        self.flag(notnum & ~nonfinite_text.to_numpy(), column, "not a number", valid)
+        return values.where(~nonfinite_text, np.inf)
 
     def choice(
         self, column: str, allowed: Iterable[str], *, default: str | None = None
@@ -940,35 +991,35 @@ def _check_slot_demand(
     """A zone's open demand in any slot within the supported range (see `ranges`): the
     slot's rows where given, each other open restaurant's own rate otherwise."""
     open_ = restaurants[restaurants["status"].eq("open")]
-    base = open_.set_index("restaurant_id")["expected_orders_per_hour"]
-    zone_of = open_.set_index("restaurant_id")["zone_id"]
-    rows = demand[demand["restaurant_id"].isin(base.index)]
-    if rows.empty:
+    pos = pd.Index(open_["restaurant_id"]).get_indexer(demand["restaurant_id"])
+    rows = np.flatnonzero(pos >= 0)
+    if rows.size == 0:
         return
-    delta = rows["expected_orders_per_hour"].to_numpy() - base.loc[rows["restaurant_id"]].to_numpy()
-    frame = pd.DataFrame(
-        {
-            "zone_id": zone_of.loc[rows["restaurant_id"]].to_numpy(),
-            # UTC datetime64, not Timestamp objects: 400,000 rows in milliseconds
-            "slot_start": rows["slot_start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
-            "delta": delta,
-            "where": (rows["where"].astype(str) + " " + rows["line"].astype(str)).to_numpy(),
-        }
+    pos = pos[rows]
+    base = open_["expected_orders_per_hour"].to_numpy(dtype=float)
+    zone_code, zone_ids = pd.factorize(open_["zone_id"])
+    # integer codes all the way (400,000 rows in milliseconds): zone x slot start
+    stamps = pd.DatetimeIndex(demand["slot_start"].iloc[rows]).tz_convert("UTC").asi8
+    slot_code, slot_starts = pd.factorize(stamps)
+    n_slots = len(slot_starts)
+    key = zone_code[pos].astype(np.int64) * n_slots + slot_code
+    size = len(zone_ids) * n_slots
+    delta = demand["expected_orders_per_hour"].to_numpy(dtype=float)[rows] - base[pos]
+    given = np.bincount(key, minlength=size) > 0
+    zone_total = np.bincount(zone_code, weights=base, minlength=len(zone_ids))
+    total = np.bincount(key, weights=delta, minlength=size) + np.repeat(zone_total, n_slots)
+    over = np.flatnonzero(given & (total > ranges.MAX_ZONE_ORDERS_PER_HOUR))
+    named = sorted(
+        (str(zone_ids[k // n_slots]), int(slot_starts[k % n_slots]), int(k)) for k in over
     )
-    per_slot = frame.groupby(["zone_id", "slot_start"], sort=True).agg(
-        delta=("delta", "sum"), where=("where", "first")
-    )
-    totals = base.groupby(zone_of).sum()
-    per_slot["total"] = (
-        per_slot["delta"] + totals.reindex(per_slot.index.get_level_values("zone_id")).to_numpy()
-    )
-    over = per_slot[per_slot["total"] > ranges.MAX_ZONE_ORDERS_PER_HOUR]
-    for (zone_id, slot_start), row in over.head(ROWS_PER_RULE).iterrows():
+    for zone_id, slot_start, k in named[:ROWS_PER_RULE]:
+        first = int(rows[np.flatnonzero(key == k)[0]])
+        where = f"{demand['where'].iloc[first]} {int(demand['line'].iloc[first])}"
         issues.append(
             Issue(
-                f"zone {zone_id!r} expects {row['total']:,.0f} orders per hour in the slot "
-                f"starting {pd.Timestamp(slot_start).tz_localize('UTC').isoformat()} "
-                f"(first row: {row['where']})",
+                f"zone {zone_id!r} expects {total[k]:,.0f} orders per hour in the slot "
+                f"starting {pd.Timestamp(slot_start, tz='UTC').isoformat()} "
+                f"(first row: {where})",
                 file=raw.label,
                 column="expected_orders_per_hour",
                 valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone and slot",
@@ -990,15 +1041,16 @@ def _demand_table(
     c.flag(rid.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants")
     if restaurants is not None:
         known = restaurants["restaurant_id"]
-        unknown = ~rid.isin(known) & rid.ne("")
-        sample = ", ".join(repr(r) for r in sorted(known)[:5])
-        more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
-        c.flag(
-            unknown,
-            "restaurant_id",
-            "unknown restaurant",
-            f"a restaurant_id from restaurants ({sample}{more})",
-        )
+        unknown = ~isin_text(rid, known) & rid.ne("").to_numpy()
+        if unknown.any():
+            sample = ", ".join(repr(r) for r in sorted(known)[:5])
+            more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
+            c.flag(
+                unknown,
+                "restaurant_id",
+                "unknown restaurant",
+                f"a restaurant_id from restaurants ({sample}{more})",
+            )
     slot_start = c.timestamp("slot_start", timezone)
     rate = c.number(
         "expected_orders_per_hour",
