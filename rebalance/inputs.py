@@ -252,6 +252,23 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
+def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
+    """Offset of the first byte that is not UTF-8, or None. Decoded 16 MB at a time, so a
+    2 GB file is checked without a 2 GB text copy of it."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), chunk):
+        # bytes of a character begun in the previous chunk, held by the decoder
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(view[start : start + chunk], final=start + chunk >= len(data))
+        except UnicodeDecodeError as exc:
+            return start - pending + exc.start
+    return None
+
+
 def _read_bytes(path: Path, issues: list[Issue]) -> bytes | None:
     """The file's bytes, or None with an issue when it cannot be read (a folder, no permission)."""
     try:
@@ -292,13 +309,12 @@ def _read_csv(
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
         data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    bad_byte = _utf8_error(data)
+    if bad_byte is not None:
+        line = data[:bad_byte].count(b"\n") + 1
         issues.append(
             Issue(
-                f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+                f"not UTF-8 text (byte 0x{data[bad_byte]:02x} cannot be decoded)",
                 file=path.name,
                 line=line,
                 valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
@@ -376,7 +392,7 @@ def _read_csv(
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # no copy of the bytes
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid_row
