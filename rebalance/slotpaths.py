@@ -33,6 +33,9 @@ from .model import ProblemData
 __all__ = ["PathMaster"]
 
 _TOL = 1e-6
+#: A path column out of the LP's solution whose reduced cost exceeds this many minutes of
+#: courier time is retired (bounded to 0) until pricing asks for it again.
+RETIRE_MINUTES = 2.0
 
 
 @dataclass
@@ -64,6 +67,8 @@ class PathMaster:
     bound: float = -math.inf  # a proven lower bound on every plan (weak duality)
     status: str = "limit"  # 'optimal' (LP), 'infeasible' (LP), 'limit'
     potentials: dict[int, np.ndarray] = field(default_factory=dict)  # c -> W (Z, K)
+    _keys: dict[bytes, int] | None = None
+    _retired: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     # ------------------------------------------------------------------ set-up
     def __post_init__(self) -> None:
@@ -350,8 +355,12 @@ class PathMaster:
                     self.bound = max(self.bound, bound)
                 if new.group.size == 0:
                     break
-                self._add(new)
-                self._add_lp_paths(lp, new, phase1)
+                if not phase1:
+                    new = self._revive(lp, new, fixed)
+                    self._retire(lp, result.x[fixed:], alpha, gamma, fixed)
+                if new.group.size:
+                    self._add(new)
+                    self._add_lp_paths(lp, new, phase1)
                 if time.perf_counter() > deadline:
                     self.status = "limit"
                     return
@@ -364,6 +373,54 @@ class PathMaster:
         self.x = result.x[fixed:]
         self.alpha, self.gamma = alpha, gamma
         stats["paths"] = int(self.paths.group.size)
+
+    def _path_keys(self, paths: _Paths) -> list[bytes]:
+        rows = np.column_stack([paths.group, paths.zones]).astype(np.int32)
+        return [r.tobytes() for r in rows]
+
+    def _revive(self, lp: object, new: _Paths, fixed: int) -> _Paths:
+        """Paths priced in again that are retired columns get their bound back instead of a
+        second column; the others are returned as new."""
+        assert self.paths is not None
+        if self._keys is None:
+            self._keys = {k: i for i, k in enumerate(self._path_keys(self.paths))}
+        keys = self._path_keys(new)
+        old = np.array([self._keys.get(k, -1) for k in keys], dtype=np.int64)
+        back = old[old >= 0]
+        if back.size:
+            lp.set_upper(fixed + back, np.full(back.size, np.inf))  # type: ignore[attr-defined]
+            self._retired[back] = False
+            self.stats["revived"] = int(self.stats.get("revived", 0)) + int(back.size)
+        keep = old < 0
+        start = self.paths.group.size
+        for j, k in enumerate(np.array(keys, dtype=object)[keep].tolist()):
+            self._keys[k] = start + j
+        return _Paths(new.group[keep], new.zones[keep], new.cost[keep])
+
+    def _retire(
+        self, lp: object, x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray, fixed: int
+    ) -> None:
+        """Bound to 0 the path columns the LP does not use whose reduced cost is above
+        `RETIRE_MINUTES`: GLOP's every pivot passes over all columns that can still move,
+        and most paths priced in early are never used again (at 1,000 zones this took
+        the LP from 104 s to 49-60 s). Pricing is over every path, retired or not, so the
+        LP's optimum and its proof are unchanged; a retired path priced in again is
+        revived (`_revive`)."""
+        assert self.paths is not None
+        n = self.paths.group.size
+        if self._retired.size < n:
+            self._retired = np.concatenate([self._retired, np.zeros(n - self._retired.size, bool)])
+        paths = self.paths
+        r, s = np.nonzero(paths.zones >= 0)
+        through = np.bincount(r, weights=gamma[paths.zones[r, s], s], minlength=n)
+        rc = paths.cost - alpha[paths.group] - through
+        out = (x[:n] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute) & ~self._retired
+        out[: self.G] = False  # stays never retire
+        idx = np.flatnonzero(out)
+        if idx.size:
+            lp.set_upper(fixed + idx, np.zeros(idx.size))  # type: ignore[attr-defined]
+            self._retired[idx] = True
+            self.stats["retired"] = int(self.stats.get("retired", 0)) + int(idx.size)
 
     def _add_lp_paths(self, lp: object, paths: _Paths, phase1: bool) -> None:
         from .solver import IncrementalLP

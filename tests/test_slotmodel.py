@@ -270,3 +270,16 @@ def test_fractional_lp_repaired_from_its_integral_part_is_proven_by_the_bound():
     assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
     assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
     check_plan(p, plan)
+
+
+@pytest.mark.parametrize("seed", [3, 7, 11])
+def test_retired_and_revived_paths_keep_the_optimum(seed):
+    """Paths retired from the LP and priced in again (revived) do not change the answer:
+    on cities where both happen the plan equals the independent courier-level MILP."""
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    assert plan.solver["retired"] > 0 and plan.solver["revived"] > 0
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
+    check_plan(p, plan)
