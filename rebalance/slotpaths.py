@@ -74,13 +74,19 @@ class PathMaster:
     def __post_init__(self) -> None:
         p = self.p
         self.Z, self.K, self.G = len(p.zone_ids), p.slots, len(p.group_size)
-        # entry arcs are stored by (vehicle, group, zone): each group's arcs contiguous
+        # A group without a previous instruction enters through its stay and exactly its
+        # vehicle's moves out of its zone, at move cost: its best entry is one more step
+        # of the pricing recursion. Groups with a previous instruction (a change cost on
+        # some arcs) are priced over their own entry arcs, stored contiguously.
         g = p.arc_group
-        change = np.flatnonzero(np.diff(g)) + 1
-        self._seg_start = (
-            np.concatenate([[0], change]).astype(np.int64) if g.size else np.zeros(0, np.int64)
+        self._simple = p.group_prev < 0
+        self._gen_arcs = np.flatnonzero(~self._simple[g])
+        ga = g[self._gen_arcs]
+        change = np.flatnonzero(np.diff(ga)) + 1
+        self._gen_start = (
+            np.concatenate([[0], change]).astype(np.int64) if ga.size else np.zeros(0, np.int64)
         )
-        self._seg_group = g[self._seg_start]
+        self._gen_group = ga[self._gen_start]
         self._arc_key = g.astype(np.int64) * self.Z + p.arc_zone
         self._arc_order = np.argsort(self._arc_key, kind="stable")
         self._move_key = [m.origin * self.Z + m.dest for m in p.moves]
@@ -176,52 +182,64 @@ class PathMaster:
         p = self.p
         scale = 0.0 if phase1 else 1.0
         self.potentials = {}
-        for c in range(self.group_com.max() + 1 if self.G else 0):
+        n_com = int(self.group_com.max()) + 1 if self.G else 0
+        # entry[c, a, f]: cheapest way for a courier of c in zone a at the start of slot f
+        # (staying or one move) to spend slot f and the rest of c's slots
+        entry = np.zeros((n_com, self.Z, self.K))
+        for c in range(n_com):
             v, lo, hi = int(self.com_vehicle[c]), int(self.com_lo[c]), int(self.com_hi[c])
             W = np.zeros((self.Z, self.K))
             mv = p.moves[v]
             origins, starts = self._origins[v]
             mcost = self._move_cost[v] * scale
-            for k in range(hi, lo, -1):
+            for k in range(hi, lo - 1, -1):
                 here = W[:, k] - gamma[:, k]
                 best = here.copy()  # staying at a: 0 + W(a, k) - gamma(a, k)
                 if mv.origin.size:
                     seg = np.minimum.reduceat(mcost + here[mv.dest], starts)
                     better = seg < best[origins] - 1e-9
                     best[origins[better]] = seg[better]
-                W[:, k - 1] = best
+                entry[c, :, k] = best
+                if k > lo:
+                    W[:, k - 1] = best
             self.potentials[c] = W
         empty = _Paths(np.zeros(0, np.int64), np.zeros((0, self.K), np.int64), np.zeros(0))
         if self.G == 0:
             return empty, 0.0
-        # entry: min over the group's arcs of cost - gamma(b, f) + W_c(b, f)
-        g = p.arc_group
-        c_of = self.group_com[g]
-        f = p.group_first[g]
-        b = p.arc_zone
-        stacked = np.stack([self.potentials[c] for c in range(len(self.potentials))])
-        W_at = stacked[c_of, b, f]
-        val = self.entry_cost * scale - gamma[b, f] + W_at
-        seg = np.minimum.reduceat(val, self._seg_start)
-        groups = self._seg_group
-        rc = seg - alpha[groups]
-        lagrangian = self._dual_bound(alpha, gamma, rc, groups, phase1)
-        new = np.flatnonzero(rc < -_TOL)
-        if new.size == 0:
-            return _Paths(
-                np.zeros(0, np.int64), np.zeros((0, self.K), np.int64), np.zeros(0)
-            ), lagrangian
-        at = np.full(val.size, np.iinfo(np.int64).max)
-        is_min = val == np.repeat(seg, np.diff(np.append(self._seg_start, val.size)))
-        at[is_min] = np.arange(val.size)[is_min]
-        first_arc = np.minimum.reduceat(at, self._seg_start)[new]
-        grp = groups[new]
+        value = entry[self.group_com, p.group_zone, p.group_first]
+        first_arc = np.full(self.G, -1, dtype=np.int64)
+        if self._gen_arcs.size:
+            # min over the group's arcs of cost - gamma(b, f) + W_c(b, f)
+            arcs = self._gen_arcs
+            g = p.arc_group[arcs]
+            f = p.group_first[g]
+            b = p.arc_zone[arcs]
+            stacked = np.stack([self.potentials[c] for c in range(n_com)])
+            val = self.entry_cost[arcs] * scale - gamma[b, f] + stacked[self.group_com[g], b, f]
+            seg = np.minimum.reduceat(val, self._gen_start)
+            value[self._gen_group] = seg
+            at = np.full(val.size, np.iinfo(np.int64).max)
+            is_min = val == np.repeat(seg, np.diff(np.append(self._gen_start, val.size)))
+            at[is_min] = arcs[is_min]
+            first_arc[self._gen_group] = np.minimum.reduceat(at, self._gen_start)
+        rc = value - alpha
+        grp = np.flatnonzero(rc < -_TOL)
+        lagrangian = self._dual_bound(alpha, gamma, rc, np.arange(self.G), phase1)
+        if grp.size == 0:
+            return empty, lagrangian
         zones = np.full((grp.size, self.K), -1, dtype=np.int64)
         rows = np.arange(grp.size)
         fs = p.group_first[grp]
         ls = p.group_last[grp]
-        zones[rows, fs] = b[first_arc]
         coms = self.group_com[grp]
+        given = first_arc[grp] >= 0
+        zones[rows[given], fs[given]] = p.arc_zone[first_arc[grp[given]]]
+        # the others enter as the recursion's step at their first slot does
+        key = coms * self.K + fs
+        for kk in np.unique(key[~given]).tolist():
+            sel = ~given & (key == kk)
+            c, f = divmod(kk, self.K)
+            zones[rows[sel], f] = self._follow(c, f, p.group_zone[grp[sel]], gamma, scale)
         for k in range(1, self.K):
             cont = (fs < k) & (ls >= k)
             for c in np.unique(coms[cont]).tolist():

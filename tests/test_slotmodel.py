@@ -260,16 +260,23 @@ def test_demand_table_sets_the_rate_per_slot(tmp_path):
 def test_fractional_lp_repaired_from_its_integral_part_is_proven_by_the_bound():
     """When the LP is fractional but rounding its integral part and re-choosing the rest
     meets the LP bound, that plan is the optimum (equal to the independent MILP) without
-    the integer programme over every path."""
-    inputs, config, start = random_city(138, zones=10, couriers=60, slots=6)
-    p = build_problem(inputs, config, start)
-    plan = solve_problem(p)
-    assert plan.solver["lp_integral"] == 0
-    assert plan.solver["repaired"] == 1 and plan.solver["mip_runs"] == 1
-    assert plan.status == "optimal"
-    assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
-    assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
-    check_plan(p, plan)
+    the integer programme over every path. (Cities found by search: which vertex the LP
+    lands on depends on the columns priced in, so a pricing change may need new seeds.)"""
+    repaired = 0
+    for seed, size in [(131, (7, 25, 4)), (335, (10, 60, 6))]:
+        zones, couriers, slots = size
+        inputs, config, start = random_city(seed, zones=zones, couriers=couriers, slots=slots)
+        p = build_problem(inputs, config, start)
+        plan = solve_problem(p)
+        assert plan.status == "optimal"
+        exact = courier_milp(p)
+        assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
+        assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
+        check_plan(p, plan)
+        if plan.solver.get("repaired") == 1:
+            assert plan.solver["lp_integral"] == 0 and plan.solver["mip_runs"] == 1
+            repaired += 1
+    assert repaired >= 1
 
 
 @pytest.mark.parametrize("seed", [3, 7, 11])
