@@ -156,6 +156,16 @@ def fingerprint(inputs: Inputs) -> str:
     return digest.hexdigest()
 
 
+def _hash_text(text: pd.Series, chunk: int = 1 << 18) -> np.ndarray:
+    """pandas' hash of each value as a Python string, 262,144 rows at a time: the same
+    hashes without holding millions of string objects at once."""
+    out = np.empty(len(text), dtype=np.uint64)
+    for lo in range(0, len(text), chunk):
+        part = text.iloc[lo : lo + chunk].to_numpy(dtype=object)
+        out[lo : lo + chunk] = pd.util.hash_array(part, categorize=False)
+    return out
+
+
 #: The id column of each table, unique once validated.
 _KEYS = {"zones": "zone_id", "restaurants": "restaurant_id", "couriers": "courier_id"}
 
@@ -173,14 +183,11 @@ def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
     elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         # hash each distinct text once and take the hashes back: the same row hashes as
         # hashing every row (pandas hashes an object column through its categories too)
-        hash_array = pd.util.hash_array
         text = values.astype("string").fillna("")
         if unique:
-            direct: np.ndarray = hash_array(text.to_numpy(dtype=object), categorize=False)
-            return direct
+            return _hash_text(text)
         codes, uniques = pd.factorize(text)
-        unique_hash = hash_array(np.asarray(uniques, dtype=object), categorize=False)
-        hashed_rows: np.ndarray = unique_hash[codes]
+        hashed_rows: np.ndarray = _hash_text(pd.Series(uniques))[codes]
         return hashed_rows
     else:
         canonical = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
@@ -344,7 +351,8 @@ def _read_csv(
     if not data.endswith(b"\n"):  # a last line without its newline (a header-only file too)
         data += b"\n"
     header_line = 1
-    first, _, rest = data.partition(b"\n")
+    # (not data.partition: its tail would be a second copy of the whole file)
+    first = data[: data.find(b"\n")]
     sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
     if sep:
         # Excel's hint line; the header follows it.
@@ -359,8 +367,8 @@ def _read_csv(
                 )
             )
             return None
-        data, header_line = rest, 2
-        first = data.partition(b"\n")[0]
+        data, header_line = data[len(first) + 1 :], 2
+        first = data[: data.find(b"\n")]
     header = first.decode("utf-8")
     names = [h.strip() for h in next(csv.reader([header]), [])]
     if not any(names):
@@ -447,6 +455,7 @@ def _read_csv(
         lines = structure.lines
     else:
         lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
+    del data  # the file's bytes are not needed past here (a 2 GB file held twice)
     if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
             Issue(
@@ -460,8 +469,10 @@ def _read_csv(
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
-    columns = {n: pc.utf8_trim_whitespace(table.column(n)).combine_chunks() for n in names}
-    if table.num_rows and len(names):
+    n_rows = table.num_rows
+    columns = {n: _trimmed(table.column(n)) for n in names}
+    del table
+    if n_rows and len(names):
         blank = None
         for column in columns.values():
             empty = pc.equal(pc.utf8_length(column), 0)
@@ -473,6 +484,17 @@ def _read_csv(
             lines = lines[keep]
     frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
     return frame, digest, lines, header_line
+
+
+def _trimmed(column: Any) -> Any:
+    """A text column without blanks around values; the column itself (no copy) when no
+    value has any, as in nearly every export."""
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks()
+    if not pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
+        return column
+    return pc.utf8_trim_whitespace(column)
 
 
 def _header(spec: tuple[Column, ...]) -> str:
