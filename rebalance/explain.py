@@ -243,9 +243,10 @@ def _nearest_by_distance(
     p: ProblemData, v: int, donors: np.ndarray, short: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest donor zone by great-circle distance (k-d tree on unit vectors)."""
-    from scipy.spatial import cKDTree
-
     from .model import EARTH_RADIUS_KM
+    from .reach import kdtree
+
+    cKDTree = kdtree()
 
     lat = np.radians(p.inputs.zones["lat"].to_numpy(float))
     lon = np.radians(p.inputs.zones["lon"].to_numpy(float))

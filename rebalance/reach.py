@@ -16,18 +16,55 @@ would give. The travel_times path works on the table's rows, never on a matrix.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .config import Config
 
-__all__ = ["Moves", "allowed_moves", "group_arcs", "overfull_origin"]
+__all__ = ["Moves", "allowed_moves", "group_arcs", "kdtree", "overfull_origin"]
 
 EARTH_RADIUS_KM = 6371.0088  # as in model.py (CONTRACT section 2)
 _EPS = 1e-9  # the same tolerance on max_move_minutes as the dense model
+
+
+def kdtree() -> Any:
+    """scipy's ``cKDTree`` class, loaded without the rest of ``scipy.spatial``.
+
+    ``import scipy.spatial`` also loads Qhull, ``distance`` and ``transform`` (0.15-0.4 s
+    of a plan's start-up); the k-d tree is one extension module of that package that
+    needs none of them. Loaded under a bare package entry that is removed right after,
+    it is the very module a later ``import scipy.spatial`` picks up (same class). Any
+    surprise falls back to the plain import.
+    """
+    loaded = sys.modules.get("scipy.spatial")
+    if loaded is not None:
+        return loaded.cKDTree
+    try:
+        import scipy
+
+        package = types.ModuleType("scipy.spatial")
+        package.__path__ = [str(Path(scipy.__file__).parent / "spatial")]
+        sys.modules["scipy.spatial"] = package
+        try:
+            module = importlib.import_module("scipy.spatial._ckdtree")
+        finally:
+            if sys.modules.get("scipy.spatial") is package:
+                del sys.modules["scipy.spatial"]
+            if scipy.__dict__.get("spatial") is package:
+                del scipy.__dict__["spatial"]
+        return module.cKDTree
+    except Exception:  # pragma: no cover - a scipy laid out differently
+        from scipy.spatial import cKDTree
+
+        return cKDTree
 
 
 @dataclass(frozen=True)
@@ -177,8 +214,7 @@ def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarr
             i, j = np.nonzero(near)
             keys.append(block[i] * n + j)
         return np.concatenate(keys)  # rows ascending, then columns: sorted
-    from scipy.spatial import cKDTree
-
+    cKDTree = kdtree()
     tree = cKDTree(points)
     query = tree if rows.size == n else cKDTree(points[rows])
     found = query.sparse_distance_matrix(tree, radius, output_type="ndarray")

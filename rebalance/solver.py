@@ -375,19 +375,22 @@ class IncrementalLP:
         """Add columns (lower bound 0) with their nonzeros given as (column, row, value),
         columns numbered from 0 within this call."""
         first = len(self._vars)
-        for j, (c, u) in enumerate(
-            zip(np.asarray(cost, float).tolist(), np.asarray(upper, float).tolist(), strict=True)
-        ):
-            var = self._solver.NumVar(0.0, u if np.isfinite(u) else self._inf, f"x{first + j}")
-            self._objective.SetCoefficient(var, c)
-            self._vars.append(var)
+        upper = np.where(np.isfinite(upper), np.asarray(upper, float), self._inf)
+        num_var, set_cost, new = self._solver.NumVar, self._objective.SetCoefficient, []
+        for j, (c, u) in enumerate(zip(np.asarray(cost, float).tolist(), upper.tolist())):
+            var = num_var(0.0, u, f"x{first + j}")
+            set_cost(var, c)
+            new.append(var)
+        self._vars.extend(new)
+        # one SWIG call per nonzero: column by column, with the lookups hoisted
+        rows = self._rows
         for j, i, a in zip(
             np.asarray(column_of_entry).tolist(),
             np.asarray(row_of_entry).tolist(),
             np.asarray(value_of_entry, float).tolist(),
             strict=True,
         ):
-            self._rows[i].SetCoefficient(self._vars[first + j], a)
+            rows[i].SetCoefficient(new[j], a)
 
     def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
         for j, c in zip(

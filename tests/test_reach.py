@@ -193,3 +193,23 @@ def test_overfull_origin_matches_the_per_zone_loop():
             assert got is not None
             assert got[0] == want[0] and got[2] == want[2]
             np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_kdtree_is_scipys_class_and_a_later_full_import_still_works():
+    """The k-d tree loaded alone is the class `scipy.spatial` exports afterwards, and the
+    rest of scipy.spatial still imports (run in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from rebalance.reach import kdtree\n"
+        "import sys\n"
+        "tree = kdtree()\n"
+        "assert 'scipy.spatial.transform' not in sys.modules\n"
+        "import scipy.spatial\n"
+        "from scipy.spatial.distance import cdist\n"
+        "assert scipy.spatial.cKDTree is tree\n"
+        "assert tree([[0.0, 0.0], [1.0, 0.0]]).query([0.9, 0.0])[1] == 1\n"
+        "assert cdist([[0.0]], [[3.0]])[0, 0] == 3.0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
