@@ -377,7 +377,8 @@ class IncrementalLP:
         first = len(self._vars)
         upper = np.where(np.isfinite(upper), np.asarray(upper, float), self._inf)
         num_var, set_cost, new = self._solver.NumVar, self._objective.SetCoefficient, []
-        for j, (c, u) in enumerate(zip(np.asarray(cost, float).tolist(), upper.tolist())):
+        costs = np.asarray(cost, float).tolist()
+        for j, (c, u) in enumerate(zip(costs, upper.tolist(), strict=True)):
             var = num_var(0.0, u, f"x{first + j}")
             set_cost(var, c)
             new.append(var)
