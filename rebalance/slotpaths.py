@@ -89,6 +89,7 @@ class PathMaster:
         self._gen_group = ga[self._gen_start]
         self._arc_key = g.astype(np.int64) * self.Z + p.arc_zone
         self._arc_order = np.argsort(self._arc_key, kind="stable")
+        self._arc_sorted = self._arc_key[self._arc_order]
         self._move_key = [m.origin * self.Z + m.dest for m in p.moves]
         self._move_cost = [p.move_cost(m.minutes).astype(float) for m in p.moves]
         self._origins = []
@@ -101,7 +102,7 @@ class PathMaster:
     def entry_arc(self, group: np.ndarray, zone: np.ndarray) -> np.ndarray:
         """Index in the entry-arc universe of (group, zone) (the arc must exist)."""
         key = group.astype(np.int64) * self.Z + zone
-        pos = np.searchsorted(self._arc_key[self._arc_order], key)
+        pos = np.searchsorted(self._arc_sorted, key)
         return self._arc_order[pos]
 
     def move_index(self, vehicle: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
