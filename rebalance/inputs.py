@@ -455,6 +455,8 @@ def _read_csv(
         lines = structure.lines
     else:
         lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
+    # no whitespace byte and no quote anywhere: no value can have blanks to trim
+    may_trim = any(marker in data for marker in _BLANK_MARKERS)
     del data  # the file's bytes are not needed past here (a 2 GB file held twice)
     if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
@@ -470,7 +472,7 @@ def _read_csv(
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
     n_rows = table.num_rows
-    columns = {n: _trimmed(table.column(n)) for n in names}
+    columns = {n: _trimmed(table.column(n), may_trim) for n in names}
     del table
     if n_rows and len(names):
         blank = None
@@ -486,13 +488,43 @@ def _read_csv(
     return frame, digest, lines, header_line
 
 
-def _trimmed(column: Any) -> Any:
+#: Bytes of every character Arrow's trim removes (Unicode White_Space and U+001C-U+001F:
+#: ASCII blanks, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F, U+3000), and the
+#: quote (a quoted value may hold a line break). A file with none of them has no value
+#: to trim; one with any is checked column by column.
+_BLANK_MARKERS = (
+    b" ",
+    b"\t",
+    b"\x0b",
+    b"\x0c",
+    b"\r",
+    b"\x1c",
+    b"\x1d",
+    b"\x1e",
+    b"\x1f",
+    b'"',
+    b"\xc2\x85",
+    b"\xc2\xa0",
+    b"\xe1\x9a\x80",
+    b"\xe2\x80",
+    b"\xe2\x81\x9f",
+    b"\xe3\x80\x80",
+)
+
+
+#: A value starting or ending with a character Arrow's trim removes (RE2's \s alone
+#: misses U+00A0 and the rest of Unicode's spaces).
+_BLANK_CLASS = r"[\s\x{0b}\p{Z}\x{1c}-\x{1f}\x{85}]"
+_PADDED = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"
+
+
+def _trimmed(column: Any, may_trim: bool = True) -> Any:
     """A text column without blanks around values; the column itself (no copy) when no
     value has any, as in nearly every export."""
     import pyarrow.compute as pc
 
     column = column.combine_chunks()
-    if not pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
+    if not may_trim or not pc.any(pc.match_substring_regex(column, _PADDED)).as_py():
         return column
     return pc.utf8_trim_whitespace(column)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from util import VALID, city_with
+from util import REPO, VALID, city_with
 
 from rebalance import Config, DataError, load
 from rebalance.inputs import ROWS_PER_RULE
@@ -283,3 +283,39 @@ def test_fingerprint_changes_with_any_value_the_plan_depends_on():
     zones.loc[0, "name"] = "Renamed"
     assert inputs.replace(restaurants=restaurants).sha256 != inputs.sha256
     assert inputs.replace(zones=zones).sha256 != inputs.sha256
+
+
+def test_every_character_arrow_trims_marks_a_file_for_trimming():
+    """Blanks around values are found whatever they are: every character Arrow's trim
+    removes (all of Unicode checked) marks the file, and the column check sees it."""
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from rebalance.inputs import _BLANK_MARKERS, _PADDED
+
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    for padded in (["a" + ch for ch in chars], [ch + "a" for ch in chars]):
+        values = pa.array(padded)
+        changed = pc.not_equal(pc.utf8_trim_whitespace(values), values).to_pylist()
+        # the per-column check finds exactly the values the trim would change
+        assert pc.match_substring_regex(values, _PADDED).to_pylist() == changed
+    blanks = [ch for ch, c in zip(chars, changed, strict=True) if c and ch != "\n"]
+    assert len(blanks) > 20
+    for ch in blanks:
+        assert any(m in ch.encode() for m in _BLANK_MARKERS), hex(ord(ch))
+
+
+def test_a_value_padded_with_a_no_break_space_is_trimmed(tmp_path):
+    """An id followed by U+00A0 (a spreadsheet's non-breaking space) loads as the id."""
+    city = tmp_path / "city"
+    shutil.copytree(REPO / "data" / "samples" / "paris", city)
+    text = (city / "couriers.csv").read_text(encoding="utf-8").splitlines()
+    head, first = text[0], text[1].split(",")
+    first[0] = first[0] + "\u00a0"
+    (city / "couriers.csv").write_text(
+        "\n".join([head, ",".join(first), *text[2:]]) + "\n", encoding="utf-8"
+    )
+    loaded = load(city)
+    assert loaded.couriers["courier_id"].iloc[0] == first[0].rstrip("\u00a0")
