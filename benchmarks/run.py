@@ -68,6 +68,21 @@ class Run:
         return json.loads(self.stdout)
 
 
+def generate_in_child(path: Path, **options: Any) -> None:
+    """``rebalance.generate.generate_city(path, **options)`` in a child process.
+
+    Generating a 10,000-zone city takes ~1 GB; done in this process, every command it
+    starts afterwards would report that as its own peak RSS (a forked child's ru_maxrss
+    starts from its parent's size at the fork, exec or not).
+    """
+    code = (
+        "import json, sys\n"
+        "from rebalance.generate import generate_city\n"
+        "generate_city(sys.argv[1], **json.loads(sys.argv[2]))\n"
+    )
+    subprocess.run([PY, "-c", code, str(path), json.dumps(options)], check=True, cwd=ROOT)
+
+
 def measure(cmd: list[str], timeout: float | None = None, env: dict[str, str] | None = None) -> Run:
     """Run ``cmd`` in a fresh process group; its wall time and its own peak RSS.
 
@@ -143,9 +158,7 @@ def instance(zones: int, couriers: int) -> Path:
     restaurants = round(0.4 * couriers)
     path = WORK / f"z{zones}_c{couriers}_r{restaurants}_s{SEED}"
     if not (path / ".complete").exists():
-        from rebalance.generate import generate_city
-
-        generate_city(path, zones=zones, couriers=couriers, restaurants=restaurants, seed=SEED)
+        generate_in_child(path, zones=zones, couriers=couriers, restaurants=restaurants, seed=SEED)
         (path / ".complete").touch()
     return path
 

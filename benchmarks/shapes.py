@@ -44,6 +44,7 @@ from benchmarks.run import (  # noqa: E402
     WORK,
     Run,
     checked,
+    generate_in_child,
     log,
     machine,
     measure,
@@ -63,10 +64,8 @@ def instance(zones: int, couriers: int, restaurants: int) -> Path:
     """The cached synthetic city (rebalance.generate, seed 2026)."""
     path = WORK / f"z{zones}_c{couriers}_r{restaurants}_s{SEED}"
     if not (path / ".complete").exists():
-        from rebalance.generate import generate_city
-
         log(f"generating {zones:,} / {couriers:,} / {restaurants:,}")
-        generate_city(path, zones=zones, couriers=couriers, restaurants=restaurants, seed=SEED)
+        generate_in_child(path, zones=zones, couriers=couriers, restaurants=restaurants, seed=SEED)
         (path / ".complete").touch()
     return path
 

@@ -35,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import PY, Run, checked, measure, rebalance_cmd  # noqa: E402
+from run import PY, Run, checked, generate_in_child, measure, rebalance_cmd  # noqa: E402
 
 WORK = HERE / ".work"
 SHIFT = "2026-11-30T19:00"
@@ -68,9 +68,7 @@ def instance(zones: int, couriers: int, slot_minutes: int = 30, ratio: float = 0
     tag = "" if ratio == 0.4 else f"_r{restaurants}"
     path = WORK / f"slots_z{zones}_c{couriers}{tag}_m{slot_minutes}_s{SEED}"
     if not (path / ".complete").exists():
-        from rebalance.generate import generate_city
-
-        generate_city(
+        generate_in_child(
             path,
             zones=zones,
             couriers=couriers,
