@@ -55,12 +55,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from .model import ProblemData
 from .solver import linear_program
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["SlotSolution", "solve_slots"]
 
@@ -581,6 +584,8 @@ def _system(
         ]
     )
     n_cols = ne + nt + 2 * zk + ov_rows.size
+    import scipy.sparse as sp  # here: a one-slot plan never needs it (0.1 s to import)
+
     matrix = sp.csr_matrix((data, (rows, cidx)), shape=(m.rows, n_cols))
     cost = np.concatenate(
         [

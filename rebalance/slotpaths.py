@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from .model import ProblemData
 
@@ -155,6 +154,8 @@ class PathMaster:
         cols = np.concatenate([cols, n + 2 * zk + np.arange(cell.size)])
         data = np.concatenate([data, -np.ones(cell.size)])
         n_cols = n + 2 * zk + cell.size
+        import scipy.sparse as sp  # here: a one-slot plan never needs it (0.1 s to import)
+
         matrix = sp.csr_matrix((data, (rows, cols)), shape=(self.G + zk, n_cols))
         cov_hi = self.cov_hi.T.ravel().astype(float)
         sur_hi = self.sur_hi.T.ravel().astype(float)
