@@ -264,9 +264,7 @@ def test_rate_limited_post_waits_and_succeeds(plans, slack_env, history):
     assert slack_env.methods().count("chat.postMessage") == 2
 
 
-def test_server_error_before_store_searches_then_posts_once(
-    plans, slack_env, history, monkeypatch
-):
+def test_server_error_before_store_searches_then_posts_once(plans, slack_env, history, monkeypatch):
     """A 500 on chat.postMessage: the channel is searched first, then the post is sent again."""
     # the window in which Slack may still store the failed post, shortened for the test
     monkeypatch.setattr("rebalance.publish.protocol.LATE_STORE_SECONDS", 0.5)
