@@ -243,14 +243,12 @@ def _nearest_by_distance(
     p: ProblemData, v: int, donors: np.ndarray, short: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest donor zone by great-circle distance (k-d tree on unit vectors)."""
-    from .model import EARTH_RADIUS_KM
-    from .reach import kdtree
+    from .reach import EARTH_RADIUS_KM, kdtree, unit_vectors
 
     cKDTree = kdtree()
 
-    lat = np.radians(p.inputs.zones["lat"].to_numpy(float))
-    lon = np.radians(p.inputs.zones["lon"].to_numpy(float))
-    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    zones = p.inputs.zones
+    xyz = np.column_stack(unit_vectors(zones["lat"].to_numpy(float), zones["lon"].to_numpy(float)))
     tree = cKDTree(xyz[donors])
     k = min(2, donors.size)
     chord, idx = tree.query(xyz[short], k=k)

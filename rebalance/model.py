@@ -33,6 +33,7 @@ import pandas as pd
 from .config import Config
 from .errors import ConfigError, DataError, Issue
 from .inputs import Inputs
+from .reach import EARTH_RADIUS_KM
 from .slots import SlotGrid, presence
 from .timeparse import parse_timestamp
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EARTH_RADIUS_KM", "ProblemData", "build_problem", "haversine_km"]
 
-EARTH_RADIUS_KM = 6371.0088
 SCALE = 1000  # integer cost units per minute and slot weight
 _EPS = 1e-9
 
@@ -53,28 +53,6 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     dl = np.radians(lon2) - np.radians(lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
-def pairwise_km(lat: np.ndarray, lon: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Great-circle distances from the zones ``rows`` to every zone, shape (rows, zones).
-
-    The haversine formula rewritten on unit vectors (``a = chord**2 / 4``), so the
-    trigonometry runs once per zone instead of once per pair.
-    """
-    p, q = np.radians(lat), np.radians(lon)
-    x, y, z = np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)
-    chord2 = np.subtract.outer(x[rows], x)
-    chord2 *= chord2
-    for comp in (y, z):
-        diff = np.subtract.outer(comp[rows], comp)
-        diff *= diff
-        chord2 += diff
-    np.sqrt(chord2, out=chord2)
-    chord2 *= 0.5
-    np.clip(chord2, 0.0, 1.0, out=chord2)
-    np.arcsin(chord2, out=chord2)
-    chord2 *= 2 * EARTH_RADIUS_KM
-    return chord2
 
 
 @dataclass(frozen=True)

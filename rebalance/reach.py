@@ -29,9 +29,17 @@ import pandas as pd
 
 from .config import Config
 
-__all__ = ["Moves", "allowed_moves", "group_arcs", "kdtree", "overfull_origin"]
+__all__ = [
+    "Moves",
+    "allowed_moves",
+    "group_arcs",
+    "kdtree",
+    "overfull_origin",
+    "pair_km",
+    "unit_vectors",
+]
 
-EARTH_RADIUS_KM = 6371.0088  # as in model.py (CONTRACT section 2)
+EARTH_RADIUS_KM = 6371.0088  # CONTRACT section 2; `rebalance.model` re-exports it
 _EPS = 1e-9  # the same tolerance on max_move_minutes as the dense model
 
 
@@ -117,12 +125,13 @@ def allowed_moves(
     return _by_table(travel_times, pd.Index(zone_ids), config, vehicles, wanted)
 
 
-def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points on the unit sphere (x, y, z) of latitudes and longitudes in degrees."""
     p, q = np.radians(lat), np.radians(lon)
     return np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)
 
 
-def _km(
+def pair_km(
     xyz: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, cols: np.ndarray
 ) -> np.ndarray:
     """Great-circle km for pairs (rows[i], cols[i]): the dense formula's float steps."""
@@ -148,7 +157,7 @@ def _by_distance(
     vehicles: tuple[str, ...],
     wanted: dict[str, np.ndarray],
 ) -> dict[str, Moves]:
-    xyz = _unit_vectors(lat, lon)
+    xyz = unit_vectors(lat, lon)
     points = np.column_stack(xyz)
     detour = config.travel.detour_factor
     # The farthest any vehicle may go, in km, then as a chord of the unit sphere with a
@@ -165,7 +174,7 @@ def _by_distance(
         key = _candidates(points, rows, radius)
         pair_row, pair_col = np.divmod(key, n)
         del key
-        km = _km(xyz, pair_row, pair_col)
+        km = pair_km(xyz, pair_row, pair_col)
     else:
         pair_row = pair_col = np.array([], dtype=np.int64)
         km = np.array([], dtype=float)

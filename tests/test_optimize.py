@@ -297,14 +297,17 @@ def test_dst_shift_start_is_local(tmp_path):
 
 
 def test_pairwise_distances_equal_haversine():
-    """The vectorised distance matrix equals the haversine formula to a micrometre."""
-    from rebalance.model import pairwise_km
+    """The vectorised distances (on unit vectors) equal the haversine formula to a micrometre."""
+    from rebalance.reach import pair_km, unit_vectors
 
     rng = np.random.default_rng(3)
     lat, lon = rng.uniform(-80, 80, 300), rng.uniform(-179, 179, 300)
     rows = np.arange(0, 300, 7)
     expected = haversine_km(lat[rows, None], lon[rows, None], lat[None, :], lon[None, :])
-    assert np.abs(pairwise_km(lat, lon, rows) - expected).max() < 1e-9
+    pairs = pair_km(
+        unit_vectors(lat, lon), np.repeat(rows, 300), np.tile(np.arange(300), rows.size)
+    )
+    assert np.abs(pairs.reshape(rows.size, 300) - expected).max() < 1e-9
 
 
 def test_pause_list_carries_restaurant_names(tmp_path):
