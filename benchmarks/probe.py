@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 SHIFT = "2026-11-30T19:00"
-TABLES = ("zones", "restaurants", "couriers", "travel_times")
+TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand")
 
 
 def floor(data_dir: Path) -> dict[str, float]:

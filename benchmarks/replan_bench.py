@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import WORK, Run, checked, measure, rebalance_cmd
+from run import WORK, Run, checked, generate_in_child, measure, rebalance_cmd
 
 SHIFT = "2026-11-30T19:00"
 LATER = "2026-11-30T19:30"  # on the 30-minute slot grid of demand.csv
@@ -41,9 +41,7 @@ def instance(zones: int, couriers: int) -> Path:
     restaurants = round(0.4 * couriers)
     path = WORK / f"replan_z{zones}_c{couriers}_r{restaurants}_s{SEED}"
     if not (path / ".complete").exists():
-        from rebalance.generate import generate_city
-
-        generate_city(
+        generate_in_child(
             path,
             zones=zones,
             couriers=couriers,

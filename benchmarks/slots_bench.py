@@ -35,13 +35,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from probe import floor  # noqa: E402
 from run import PY, Run, checked, generate_in_child, measure, rebalance_cmd  # noqa: E402
 
 WORK = HERE / ".work"
 SHIFT = "2026-11-30T19:00"
 SEED = 2026
 HOURS = 4.0
-TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand")
 #: name: (zones, couriers, restaurants per courier). 0.4 was the first benchmark's ratio;
 #: real cities (and the Paris sample) have about 2.5, so 2.5 times more demand rows.
 SIZES: dict[str, tuple[int, int, float]] = {
@@ -85,20 +85,6 @@ def instance(zones: int, couriers: int, slot_minutes: int = 30, ratio: float = 0
 
 
 # ---------------------------------------------------------------------- in-process
-
-
-def floor(data_dir: Path) -> dict[str, float]:
-    """Import pandas and read the directory's CSV files with pyarrow, nothing else."""
-    t0 = time.perf_counter()
-    import pandas as pd
-
-    t1 = time.perf_counter()
-    rows = 0
-    for name in TABLES:
-        path = data_dir / f"{name}.csv"
-        if path.exists():
-            rows += len(pd.read_csv(path, engine="pyarrow"))
-    return {"import_seconds": t1 - t0, "read_seconds": time.perf_counter() - t1, "rows": rows}
 
 
 def stages(data_dir: Path) -> dict[str, Any]:
@@ -243,7 +229,8 @@ def paired(path: Path, n: int, limit: float | None = None) -> dict[str, Any]:
     floors: list[Run] = []
     plans: list[Run] = []
     for i in range(n):
-        floors.append(checked(measure([PY, __file__, "floor", str(path)]), "floor"))
+        floor = [PY, str(HERE / "probe.py"), "floor", str(path)]
+        floors.append(checked(measure(floor), "floor"))
         plans.append(measure(plan_cmd(path, limit)))
         if plans[-1].code not in (0, 4):
             checked(plans[-1], "rebalance plan")
