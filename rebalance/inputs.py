@@ -211,7 +211,7 @@ def isin_text(values: pd.Series, known: pd.Series | Iterable[str]) -> np.ndarray
     import pyarrow.compute as pc
 
     if not isinstance(known, pd.Series):
-        known = pd.Series(sorted(known), dtype="string")
+        known = pd.Series(list(known), dtype="string")
     found = pc.is_in(_arrow(values.astype(str)), value_set=_arrow(known.astype(str)))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
