@@ -390,7 +390,7 @@ def _present_couriers(
     elig["first"] = first[mask]
     elig["last"] = last[mask]
     elig["zone_idx"] = positions(elig["zone_id"], index)
-    elig["vehicle_idx"] = pd.Index(vehicles).get_indexer(elig["vehicle"].to_numpy())
+    elig["vehicle_idx"] = positions(elig["vehicle"], pd.Index(vehicles))
     elig["prev_idx"] = -1
     if previous is None:
         return elig, None, "", 0

@@ -225,11 +225,23 @@ def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarr
         return np.concatenate(keys)  # rows ascending, then columns: sorted
     cKDTree = kdtree()
     tree = cKDTree(points)
-    query = tree if rows.size == n else cKDTree(points[rows])
-    found = query.sparse_distance_matrix(tree, radius, output_type="ndarray")
+    if 2 * rows.size < n:
+        found = cKDTree(points[rows]).sparse_distance_matrix(tree, radius, output_type="ndarray")
+        key = rows[found["i"]] * n + found["j"]
+        del found
+    else:
+        # Most zones queried: each pair once (i < j, half the tree search of a
+        # rows x all query), then both directions of the queried rows, and the stays.
+        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64)
+        i, j = pairs[:, 0], pairs[:, 1]
+        if rows.size == n:
+            key = np.concatenate([i * n + j, j * n + i, rows * (n + 1)])
+        else:
+            queried = np.zeros(n, dtype=bool)
+            queried[rows] = True
+            key = np.concatenate([(i * n + j)[queried[i]], (j * n + i)[queried[j]], rows * (n + 1)])
+        del pairs, i, j
     # One sort of int64 keys orders the pairs by (origin, destination).
-    key = rows[found["i"]] * n + found["j"]
-    del found
     key.sort()
     return key
 

@@ -111,6 +111,23 @@ def test_same_arcs_as_dense_distances(seed, n, spread_km, detour, dense_pairs, m
         np.testing.assert_array_equal(w, g)
 
 
+@pytest.mark.parametrize("share", [1.0, 0.6, 0.1])
+def test_kd_tree_queries_agree_for_every_share_of_origins(share, monkeypatch):
+    """All zones as origins (each pair found once and mirrored), most of them, or a few
+    (a tree of those few): the same arcs as the dense distances."""
+    monkeypatch.setattr(reach, "_DENSE_PAIRS", 0)
+    rng, lat, lon, vehicles, _, _ = random_city(6, 500, 12)
+    zones = np.flatnonzero(rng.random(lat.size) < share) if share < 1 else np.arange(lat.size)
+    gz = np.repeat(zones, len(vehicles))
+    gv = np.tile(np.arange(len(vehicles)), zones.size)
+    config = Config()
+    want = dense_arcs(lat, lon, config, vehicles, gz, gv)
+    got = sparse_arcs(lat, lon, config, vehicles, gz, gv)
+    assert len(want[0]) > 3 * len(gz)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+
+
 @pytest.mark.parametrize("dense_pairs", [0, 10**9])
 def test_same_arcs_near_the_poles_and_the_date_line(dense_pairs, monkeypatch):
     """Zones around a pole and across longitude 180 are neighbours as on the sphere."""
