@@ -164,12 +164,6 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         )
 
 
-def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts of the runs of equal ``keys``, and each element's run number."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return starts, np.repeat(np.arange(starts.size), np.diff(np.r_[starts, keys.size]))
-
-
 def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     """Mask of the ``k`` smallest finite values in each run of equal ``keys`` (ties to
     the first position), by run minima rather than a sort."""
@@ -177,11 +171,14 @@ def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     if value.size == 0:
         return keep
     value = value.astype(float, copy=True)
-    starts, run = _segments(keys)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    lengths = np.diff(np.r_[starts, keys.size])
     for _ in range(k):
         best = np.minimum.reduceat(value, starts)
-        hit = np.flatnonzero(value == best[run])
-        hit = hit[np.r_[True, run[hit[1:]] != run[hit[:-1]]]]  # first per run
+        hit = np.flatnonzero(value == np.repeat(best, lengths))
+        # the run of each hit (hits are few: about one per run), then the first per run
+        run = np.searchsorted(starts, hit, side="right")
+        hit = hit[np.r_[True, run[1:] != run[:-1]]]
         hit = hit[value[hit] < np.inf]
         if hit.size == 0:
             break
