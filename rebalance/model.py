@@ -270,7 +270,7 @@ def build_problem(
         * k
         + elig["last"].to_numpy(np.int64)
     ) * (n_zones + 1) + (elig["prev_idx"].to_numpy(np.int64) + 1)
-    uniq, group_of, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    uniq, group_of, sizes = _unique_sorted(key)
     elig["group"] = group_of
     group_prev = uniq % (n_zones + 1) - 1
     rest = uniq // (n_zones + 1)
@@ -372,6 +372,17 @@ def _slot_demand(
     at0 = slot_k == 0
     rate0[ridx[at0]] = rates[at0]
     return np.maximum(demand, 0.0), open_count, rate0
+
+
+def _unique_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True, return_counts=True)`` by hashing: the few
+    distinct keys are sorted, not the millions of rows (1 s -> ~0.2 s at 7M couriers)."""
+    codes, uniq = pd.factorize(key, sort=False)
+    order = np.argsort(uniq, kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    inverse = rank[codes]
+    return uniq[order], inverse, np.bincount(inverse, minlength=order.size)
 
 
 def _present_couriers(

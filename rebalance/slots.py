@@ -130,7 +130,12 @@ def presence(
     so the present slots are the run first..last.
     """
     n = len(couriers)
-    available = couriers["status"].to_numpy() == "available" if n else np.zeros(0, bool)
+    # compared column-wise (Arrow's kernel for Arrow text): no object array of statuses
+    available = (
+        np.asarray((couriers["status"] == "available").to_numpy(dtype=bool, na_value=False))
+        if n
+        else np.zeros(0, bool)
+    )
     frm = _as_ns(couriers["available_from"]) if n else np.zeros(0, np.int64)
     until = _as_ns(couriers["available_until"]) if n else np.zeros(0, np.int64)
     step = grid.minutes * _NS_PER_MINUTE
