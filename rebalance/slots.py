@@ -155,6 +155,9 @@ def presence(
 def _as_ns(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     """UTC nanoseconds since the epoch, as int64."""
     if isinstance(times, pd.Series):
+        if isinstance(times.array, pd.arrays.DatetimeArray):
+            # stored as UTC (aware) or wall time (naive) already: a view, no copy
+            return np.asarray(times.array.as_unit("ns").asi8)
         values = times.dt.tz_convert("UTC") if times.dt.tz is not None else times
         return values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     if isinstance(times, pd.DatetimeIndex):
