@@ -569,13 +569,17 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
     capped = ~np.isnan(p.cap)
     before = p.slot_before
     # Per slot and origin zone: the couriers there versus the caps of every zone they
-    # can reach in one move (a lower bound on the room they need).
-    reach_of: dict[int, np.ndarray] = {}
+    # can reach in one move (a lower bound on the room they need). A zone reaches itself,
+    # so only capped zones can be short of room: the others are never looked at.
+    vehicles_at = np.zeros((len(zone_ids), len(p.vehicles)), dtype=bool)
+    vehicles_at[p.group_zone, p.group_vehicle] = True
     for z in np.argsort(zone_ids):
+        if not capped[z]:
+            continue
         count = int(before[z].max()) if before.shape[1] else 0
         if count == 0:
             continue
-        vs = np.unique(p.group_vehicle[p.group_zone == z])
+        vs = np.flatnonzero(vehicles_at[z])
         if vs.size == 0:
             continue
         reach = np.unique(
@@ -583,7 +587,6 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
                 [[z]] + [p.moves[v].dest[p.moves[v].start[z] : p.moves[v].start[z + 1]] for v in vs]
             )
         ).astype(np.int64)
-        reach_of[int(z)] = reach
         if (~capped[reach]).any():
             continue
         room = int(np.nan_to_num(p.cap[reach]).sum())
