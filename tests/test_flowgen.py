@@ -226,6 +226,26 @@ def test_caps_the_first_subset_cannot_hold(generate):
     assert sol.status == "optimal" and sol.cost == full.cost
     check_flow(p, sol)
     np.testing.assert_array_equal(sol.zone_value, values)
+    # each group of the capped zone starts with a way out to an uncapped zone, so the
+    # subset held them and the whole network was never solved
+    assert sol.arcs < len(p.arc_group) + 2 * len(p.zone_ids)
+
+
+def test_caps_with_no_uncapped_zone_in_reach(generate):
+    """Every zone capped (one at 0, the others with room): no arc to an uncapped zone
+    makes the first subset feasible, the whole network decides, and it is optimal."""
+    p = random_city(3, zones=12, couriers=80)
+    cap = np.full(len(p.zone_ids), float(p.couriers_before.sum()))
+    cap[int(np.argmax(p.couriers_before))] = 0.0
+    p = type(p)(**{**p.__dict__, "cap": cap})
+    full, values = whole(p)
+    assert full.status == "optimal"
+    generate(first=0)
+    sol = flowgen.solve_flow(p)
+    assert sol.status == "optimal" and sol.cost == full.cost
+    check_flow(p, sol)
+    np.testing.assert_array_equal(sol.zone_value, values)
+    assert sol.arcs == len(p.arc_group) + 2 * len(p.zone_ids)  # the whole network
 
 
 def test_caps_nothing_can_hold_are_infeasible(generate):
