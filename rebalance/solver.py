@@ -37,8 +37,11 @@ def min_cost_flow(
 ) -> FlowResult:
     """Solve a min-cost flow exactly; node ``i`` has supply ``supplies[i]``.
 
-    Integral data gives an integral optimum, proven by the network simplex / cost
-    scaling algorithm: this is the whole optimality proof the plan reports.
+    OR-Tools' SimpleMinCostFlow: a max-flow check of feasibility, then cost-scaling
+    push-relabel, exact on integer data (it ends with an epsilon-optimal flow for an
+    epsilon below one over the node count, which for integer costs is optimal).
+    `rebalance.flowgen` checks the result again on its own: its residual network has no
+    negative cycle, and no arc left out prices negative.
     """
     from ortools.graph.python import min_cost_flow as mcf
 
