@@ -131,7 +131,9 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         t0 = time.perf_counter()
         dist, converged = residual_distances(p, net, result.flows)
         timing["potentials_seconds"] += time.perf_counter() - t0
-        if not whole and not converged:
+        if not converged:
+            if whole:  # OR-Tools said optimal, yet its residual network has a negative cycle
+                raise AssertionError("the min-cost flow solver returned a flow that is not optimal")
             whole = True  # never seen: an optimal flow has no negative cycle
             continue
         if not whole:

@@ -11,7 +11,7 @@ from rebalance import flowgen
 from rebalance.inputs import Inputs
 from rebalance.model import arc_costs, build_problem, flow_network
 from rebalance.optimize import solve_problem, zone_values
-from rebalance.solver import min_cost_flow
+from rebalance.solver import FlowResult, min_cost_flow
 
 START = pd.Timestamp("2026-11-30T18:00Z")
 VEHICLES = ("bike", "car", "ebike", "scooter")
@@ -278,3 +278,27 @@ def test_replan_with_change_costs(seed, generate):
     assert full.status == sol.status == "optimal" and sol.cost == full.cost
     check_flow(q, sol)
     np.testing.assert_array_equal(sol.zone_value, values)
+
+
+def test_a_wrong_optimum_from_the_solver_is_caught(monkeypatch):
+    """If the solver called a flow optimal that is not (here: everyone stays while moves
+    pay), the residual network's negative cycle stops the plan instead of publishing it."""
+    p = random_city(1, zones=12, couriers=80)
+    full, _ = whole(p)
+    assert (full.flows[: len(p.arc_group)][p.arc_zone != p.group_zone[p.arc_group]] > 0).any()
+
+    def stays_only(tails, heads, capacities, unit_costs, supplies):
+        n_arcs, n_zones = len(p.arc_group), len(p.zone_ids)
+        flows = np.zeros(len(tails), dtype=np.int64)
+        stay = np.flatnonzero(p.arc_zone == p.group_zone[p.arc_group])
+        flows[stay] = p.group_size[p.arc_group[stay]]
+        into = np.bincount(p.arc_zone[stay], weights=flows[stay], minlength=n_zones)
+        covered = np.minimum(into, capacities[n_arcs : n_arcs + n_zones]).astype(np.int64)
+        flows[n_arcs : n_arcs + n_zones] = covered
+        flows[n_arcs + n_zones :] = into.astype(np.int64) - covered
+        return FlowResult("optimal", flows, int(flows @ np.rint(unit_costs).astype(np.int64)))
+
+    monkeypatch.setattr(flowgen, "_WHOLE_BELOW", 10**12)
+    monkeypatch.setattr(flowgen, "min_cost_flow", stays_only)
+    with pytest.raises(AssertionError, match="not optimal"):
+        flowgen.solve_flow(p)
