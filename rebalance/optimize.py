@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
 from typing import Any
@@ -454,43 +453,65 @@ def _pause_lists(
     is_short[short] = True
     all_orders = p.restaurant_rate0  # slot 0's rate: what to pause now
     rows = np.flatnonzero(is_open & (all_orders > 0) & is_short[rz])
-    # Numbers only until the lists are joined: zone, orders (largest first), then the
-    # rank of restaurant_id in string order (Arrow's sort, code point order like str).
-    by_id = rest["restaurant_id"].iloc[rows].argsort(kind="stable").to_numpy()
-    rid_rank = np.empty(rows.size, dtype=np.int64)
-    rid_rank[by_id] = np.arange(rows.size)
+    if rows.size == 0:
+        return pause, names, lost
+    # Numbers only until the lists are joined. Rows by zone, then restaurant_id (Arrow's
+    # sort, code point order like str): the order the lists are written in. A stable sort
+    # of small integers is a radix sort in numpy.
+    take = pa.array(rows)
+    by_id = pc.sort_indices(pa.array(rest["restaurant_id"].array).take(take)).to_numpy()
+    zone_by_id = rz[rows[by_id]]
+    small = np.int16 if n <= np.iinfo(np.int16).max else np.int32
+    rows = rows[by_id[np.argsort(zone_by_id.astype(small), kind="stable")]]
     zone_of, orders = rz[rows], all_orders[rows]
-    # = np.lexsort((rid_rank, -orders, zone_of)), as stable sorts from the last key to the
-    # first (starting from the id order already known): 0.2 s instead of 0.5 s at 1.5M
-    order = by_id[np.argsort(-orders[by_id], kind="stable")]
-    order = order[np.argsort(zone_of[order], kind="stable")]
-    rows, zone_of, orders, rid_rank = rows[order], zone_of[order], orders[order], rid_rank[order]
     # At least one unit: a restaurant expecting 1e-6 orders still needs pausing when the
     # zone has no courier left.
     all_weights = np.maximum(np.rint(orders * SCALE), 1).astype(np.int64)
-    bounds = np.flatnonzero(np.r_[True, zone_of[1:] != zone_of[:-1], True]) if rows.size else [0]
-    chosen: list[tuple[int, np.ndarray]] = []
-    for start, end in itertools.pairwise(bounds):
-        z = int(zone_of[start])
-        weights = all_weights[start:end]
-        # Keeping demand d needs ceil(d / opch) <= couriers_after, i.e. d <= after * opch:
-        # pause at least the excess, as little beyond it as possible.
-        keep_limit = int(np.floor(after[z] * opch * SCALE + 1e-6))
-        deficit = int(weights.sum()) - keep_limit
-        picked = start + min_weight_cover(weights, deficit)
-        picked = picked[np.argsort(rid_rank[picked])]  # listed by restaurant_id
-        chosen.append((z, picked))
+    bounds = np.flatnonzero(np.r_[True, zone_of[1:] != zone_of[:-1], True])
+    starts = bounds[:-1]
+    zones = zone_of[starts]
+    totals = np.add.reduceat(all_weights, starts).tolist()
+    # Keeping demand d needs ceil(d / opch) <= couriers_after, i.e. d <= after * opch:
+    # pause at least the excess, as little beyond it as possible.
+    keep_limits = np.floor(after[zones] * opch * SCALE + 1e-6).tolist()
+    chosen: list[np.ndarray] = []
+    for z, start, end, total, keep in zip(
+        zones.tolist(), starts.tolist(), bounds[1:].tolist(), totals, keep_limits, strict=True
+    ):
+        deficit = total - int(keep)
+        if deficit <= 0:
+            continue  # nothing to pause
+        if deficit >= total:
+            picked = np.arange(start, end)  # everything, and maybe still not enough
+        else:
+            # The knapsack sees the zone's restaurants by expected orders (largest
+            # first), then restaurant_id: its tie rule picks the smaller id.
+            by_orders = np.argsort(-orders[start:end], kind="stable")
+            cover = min_weight_cover(all_weights[start:end][by_orders], deficit)
+            picked = start + np.sort(by_orders[cover])  # listed by restaurant_id
+        chosen.append(picked)
         lost[z] = float(orders[picked].sum())
-    # Strings only for the paused restaurants, fetched at once.
-    every = np.concatenate([c for _, c in chosen]) if chosen else np.array([], dtype=np.int64)
-    rids = rest["restaurant_id"].iloc[rows[every]].tolist()
-    # ";" separates the list, so a name may not carry one
-    rnames = [name.replace(";", ",") for name in rest["name"].iloc[rows[every]].tolist()]
-    at = 0
-    for z, picked in chosen:
-        pause[z] = ";".join(rids[at : at + picked.size])
-        names[z] = ";".join(rnames[at : at + picked.size])
-        at += picked.size
+    if not chosen:
+        return pause, names, lost
+    # Each list joined by Arrow, then one string per zone in Python.
+    every = np.concatenate(chosen)
+    offsets = pa.array(np.cumsum([0] + [c.size for c in chosen]), pa.int64())
+    at = pa.array(rows[every])
+
+    def joined(column: pd.Series, *, names: bool = False) -> list[str]:
+        values = pa.array(column.array).take(at)
+        if names:  # ";" separates the list, so a name may not carry one
+            values = pc.replace_substring(values, ";", ",")
+        values = values.cast(pa.large_string()) if pa.types.is_string(values.type) else values
+        lists = pa.LargeListArray.from_arrays(offsets, values)
+        return list(pc.binary_join(lists, pa.scalar(";", pa.large_string())).to_pylist())
+
+    rids = joined(rest["restaurant_id"])
+    rnames = joined(rest["name"], names=True)
+    for picked, rid, name in zip(chosen, rids, rnames, strict=True):
+        z = int(zone_of[picked[0]])
+        pause[z] = rid
+        names[z] = name
     return pause, names, lost
 
 
