@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -97,7 +97,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
             infeasible_zones=zones,
             timings=timings,
         )
-    moves, position = _name_moves(p, entry, trans)
+    moves, position, where = _name_moves(p, entry, trans)
     after = _counts(p, position)
     slots = _slot_table(p, moves, position, after, zone_value)
     zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value)
@@ -116,7 +116,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     best_bound = round(bound / units + constant, 3)
     from .explain import facts
 
-    explanation = facts(p, zones, moves, position)
+    explanation = facts(p, zones, moves, position, where)
     t_total = time.perf_counter() - t0
     timings["post"] = round(t_total - solve_seconds, 4)
     # how long each solver stage took goes with the timings, so plan.json's "solver" stays
@@ -189,15 +189,29 @@ def _identity(p: ProblemData) -> dict[str, Any]:
     }
 
 
+class MoveIndex(NamedTuple):
+    """Each move's courier (its row in ``p.eligible``), zones (positions in ``p.zone_ids``)
+    and slot, in the order of the moves table."""
+
+    row: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    slot: np.ndarray
+
+
 def _name_moves(
     p: ProblemData, entry: np.ndarray, trans: dict[str, np.ndarray]
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, MoveIndex]:
     """Turn group and commodity flows into named couriers' moves and positions.
 
     Within a group (or a commodity's couriers in one zone), the couriers with the most
     time left in their window move first (ties by courier_id); destinations are filled
-    in zone_id order. Deterministic. Returns the moves and each present courier's zone
-    per slot (-1 where absent), rows in the order of ``p.eligible``.
+    in zone_id order. Deterministic. Returns the moves, each present courier's zone
+    per slot (-1 where absent), rows in the order of ``p.eligible``, and the moves as
+    positions (`MoveIndex`).
+
+    Ids are compared as numpy compares text (code points, trailing NULs ignored), by
+    ranks: Arrow sorts a million courier ids in a tenth of the time numpy takes.
     """
     elig = p.eligible
     n, k = len(elig), p.slots
@@ -208,14 +222,18 @@ def _name_moves(
         .astype("datetime64[ns]")
         .astype(np.int64)
     )
-    ids = elig["courier_id"].to_numpy(dtype=object).astype(str)
+    id_text = _id_text(elig["courier_id"])
     groups = elig["group"].to_numpy()
     first = elig["first"].to_numpy(np.int64)
     last = elig["last"].to_numpy(np.int64)
     zone = elig["zone_idx"].to_numpy(np.int64).copy()
-    preference = np.lexsort((ids, -until))  # most time left first, then courier_id
+    # = np.lexsort((ids, -until)): most time left first, then courier_id (stable sorts)
+    by_id = pc.sort_indices(id_text).to_numpy() if n else np.zeros(0, np.int64)
+    preference = by_id[np.argsort(-until[by_id], kind="stable")]
     rank_of = np.empty(n, dtype=np.int64)
     rank_of[preference] = np.arange(n)
+    # zone_id order as numpy orders the ids' text (equal texts equal ranks)
+    zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
     rows: list[tuple[np.ndarray, ...]] = []
 
     # Entry moves, at each group's first slot.
@@ -223,7 +241,7 @@ def _name_moves(
     if moving.any():
         a_group, a_zone = p.arc_group[moving], p.arc_zone[moving]
         a_flow, a_min = entry[moving].astype(np.int64), p.arc_minutes[moving]
-        order = np.lexsort((p.zone_ids[a_zone].astype(str), a_group))
+        order = np.lexsort((zone_rank[a_zone], a_group))
         a_group, a_zone, a_flow, a_min = a_group[order], a_zone[order], a_flow[order], a_min[order]
         picked, dest, mins = _pick(groups, rank_of, a_group, a_zone, a_flow, a_min)
         rows.append((picked, zone[picked], dest, mins, first[picked]))
@@ -248,7 +266,7 @@ def _name_moves(
             active = (here >= 0) & (last >= slot)
             key = np.where(active, com_of * len(p.zone_ids) + here, -1)
             t_key = t_com * len(p.zone_ids) + t_from
-            order = np.lexsort((p.zone_ids[t_to].astype(str), t_key))
+            order = np.lexsort((zone_rank[t_to], t_key))
             picked, dest, mins = _pick(
                 key, rank_of, t_key[order], t_to[order], t_count[order], t_min[order]
             )
@@ -266,13 +284,20 @@ def _name_moves(
     else:
         picked = frm = to = at = np.zeros(0, np.int64)
         mins = np.zeros(0)
+    # = sort_values(["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable")
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[by_id] = np.arange(n)
+    order = np.lexsort((id_rank[picked], zone_rank[to], zone_rank[frm], at))
+    picked, frm, to, mins, at = picked[order], frm[order], to[order], mins[order], at[order]
     starts = p.grid.starts.tz_convert(p.grid.timezone)
+    zone_text = pd.Series(p.zone_ids, dtype=object).astype(elig["zone_id"].dtype).array
+    take = pa.array(picked, pa.int64())
     moves = pd.DataFrame(
         {
-            "courier_id": ids[picked],
-            "vehicle": elig["vehicle"].to_numpy(dtype=object)[picked],
-            "from_zone": p.zone_ids[frm],
-            "to_zone": p.zone_ids[to],
+            "courier_id": pd.array(id_text.take(take), dtype=elig["courier_id"].dtype),
+            "vehicle": elig["vehicle"].array.take(picked),
+            "from_zone": zone_text.take(frm),
+            "to_zone": zone_text.take(to),
             "travel_minutes": np.round(mins.astype(float), 3),
             "slot_start": starts[at] if at.size else pd.DatetimeIndex([], tz=p.grid.timezone),
         }
@@ -280,10 +305,15 @@ def _name_moves(
     if moves.empty:
         moves = pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOVES_COLUMNS.items()})
         moves["slot_start"] = pd.Series(dtype=f"datetime64[ns, {p.grid.timezone}]")
-    moves = moves.sort_values(
-        ["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable"
-    ).reset_index(drop=True)
-    return moves, position
+    return moves, position, MoveIndex(picked, frm, to, at)
+
+
+def _id_text(ids: pd.Series) -> pa.Array:
+    """Ids as Arrow text, as numpy's ``astype(str)`` holds them (trailing NULs dropped)."""
+    text = pa.array(ids.array) if len(ids) else pa.array([], pa.large_string())
+    if len(text) and pc.any(pc.ends_with(text, "\x00")).as_py():
+        text = pc.utf8_rtrim(text, characters="\x00")
+    return text
 
 
 def _pick(
@@ -304,7 +334,13 @@ def _pick(
     dest_key = np.repeat(a_key, a_flow)
     rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
     candidates = np.flatnonzero(keys >= 0)
-    ordered = candidates[np.lexsort((rank_of[candidates], keys[candidates]))]
+    c_keys, c_rank = keys[candidates], rank_of[candidates]
+    span = max(len(rank_of), 1)
+    if c_keys.size and int(c_keys.max()) < 2**62 // span:
+        # = the lexsort below: ranks are distinct, so one key sorts the same
+        ordered = candidates[np.argsort(c_keys * span + c_rank)]
+    else:
+        ordered = candidates[np.lexsort((c_rank, c_keys))]
     sorted_keys = keys[ordered]
     starts = np.searchsorted(sorted_keys, dest_key, side="left")
     picked = ordered[starts + rank_in_key]

@@ -339,3 +339,54 @@ def test_lyon_short_zone_whose_reachable_couriers_are_needed_where_they_are():
     assert row["reason"] == "needed_where_they_are"
     assert "69386 6e - Brotteaux" in row["why"] and "none to spare" in row["why"]
     assert "60 saved" in row["why"] and row["marginal_minutes"] == pytest.approx(60.0)
+
+
+def _nearest_rule(lat, lon, donors, short):
+    """The documented nearest donor by enumeration: least squared chord summed as
+    (dx*dx + dy*dy) + dz*dz, not the zone itself, ties to the lower zone index."""
+    from rebalance.reach import unit_vectors
+
+    xyz = np.column_stack(unit_vectors(np.asarray(lat, float), np.asarray(lon, float)))
+    out = []
+    for s in short.tolist():
+        best = (math.inf, -1)
+        for d in donors.tolist():
+            if d != s:
+                a, b = xyz[s], xyz[d]
+                square = 0.0
+                for k in range(3):
+                    square += (a[k] - b[k]) * (a[k] - b[k])
+                best = min(best, (square, d))
+        out.append(best)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_donor_dense_and_kdtree_agree_with_ties(monkeypatch, seed):
+    """The nearest zone with a courier to spare is the same from dense blocks and from the
+    k-d tree, on a grid city full of equal distances and twin zones, and is the rule's."""
+    from types import SimpleNamespace
+
+    from rebalance import explain
+    from rebalance.config import Config
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    lat = 48.8 + rng.integers(0, 6, n) * 0.01  # a grid: many equal distances, some twins
+    lon = 2.3 + rng.integers(0, 6, n) * 0.01
+    p = SimpleNamespace(
+        inputs=SimpleNamespace(zones=pd.DataFrame({"lat": lat, "lon": lon})),
+        config=Config(),
+        vehicles=("bike",),
+    )
+    donors = np.flatnonzero(rng.random(n) < 0.4)
+    short = np.flatnonzero(rng.random(n) < 0.5)
+    expected = _nearest_rule(lat, lon, donors, short)
+    answers = []
+    for dense in (True, False):
+        monkeypatch.setattr(explain, "_dense", lambda pairs, dense=dense: dense)
+        minutes, src = explain._nearest_by_distance(p, 0, donors, short)
+        assert src.tolist() == [d for _, d in expected]
+        answers.append(minutes)
+    assert np.array_equal(answers[0], answers[1])
+    assert np.isfinite(answers[0]).all()

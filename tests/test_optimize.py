@@ -384,3 +384,12 @@ def test_pause_lists_of_many_zones_follow_the_documented_rule(tmp_path, seed):
         assert row.pause_restaurant_names == ";".join(names[r].replace(";", ",") for r in expected)
         lost = sum(rates[row.zone_id][r] for r in expected)
         assert row.paused_orders_per_hour == round(lost, 3)
+
+
+def test_courier_id_ties_in_code_point_order(tmp_path):
+    """Equal windows: courier ids are compared by code point (upper case before lower
+    case before accents), and the moves are listed by slot, zones, then courier_id."""
+    ids = ["cé", "cz", "c~", "cZ", "ca"]
+    couriers = [courier(i, "A") for i in ids]
+    plan = plan_for(tmp_path, [A, B], [restaurant("r", "B", 7.5)], couriers)
+    assert plan.moves["courier_id"].tolist() == ["cZ", "ca", "cz"]
