@@ -17,7 +17,6 @@ from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs
 from .model import SCALE, ProblemData, build_problem, explain_infeasible
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
-from .slotmodel import solve_slots
 from .solver import min_weight_cover
 
 __all__ = ["solve"]
@@ -62,6 +61,8 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     if p.slots == 1:
         status, entry, trans, cost, bound, stats, zone_value = _solve_one_slot(p)
     else:
+        from .slotmodel import solve_slots  # here: a one-slot plan never needs it
+
         sol = solve_slots(p, limit)
         status, entry, trans, cost, bound = (
             sol.status,
@@ -99,7 +100,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         )
     moves, position, where = _name_moves(p, entry, trans)
     after = _counts(p, position)
-    slots = _slot_table(p, moves, position, after, zone_value)
+    slots = _slot_table(p, moves, position, after, zone_value, where)
     zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value)
     objective, parts = _objective(p, moves, after)
     units = p.units_per_minute
@@ -365,26 +366,30 @@ def _slot_table(
     position: np.ndarray,
     after: np.ndarray,
     zone_value: np.ndarray | None,
+    where: MoveIndex | None = None,
 ) -> pd.DataFrame:
-    """slots.csv: one row per (zone, slot) (CONTRACT section 7)."""
+    """slots.csv: one row per (zone, slot) (CONTRACT section 7). ``where``: the moves as
+    positions, when known (else looked up by id)."""
     n_zones, k = len(p.zone_ids), p.slots
-    index = pd.Index(p.zone_ids)
     starts = p.grid.starts.tz_convert(p.grid.timezone)
-    slot_of = pd.Index(starts).get_indexer(moves["slot_start"]) if len(moves) else np.zeros(0, int)
-    moved_in = np.zeros((n_zones, k), dtype=np.int64)
-    moved_out = np.zeros((n_zones, k), dtype=np.int64)
-    if len(moves):
-        np.add.at(moved_in, (index.get_indexer(moves["to_zone"]), slot_of), 1)
-        np.add.at(moved_out, (index.get_indexer(moves["from_zone"]), slot_of), 1)
+    if where is None:
+        index = pd.Index(p.zone_ids)
+        slot_of = pd.Index(starts).get_indexer(moves["slot_start"]) if len(moves) else []
+        to = index.get_indexer(moves["to_zone"]) if len(moves) else []
+        frm = index.get_indexer(moves["from_zone"]) if len(moves) else []
+        where = MoveIndex(
+            np.zeros(0, np.int64), *(np.asarray(x, np.int64) for x in (frm, to, slot_of))
+        )
+    moved_in = np.bincount(where.dst * k + where.slot, minlength=n_zones * k).reshape(n_zones, k)
+    moved_out = np.bincount(where.src * k + where.slot, minlength=n_zones * k).reshape(n_zones, k)
     elig = p.eligible
     first = elig["first"].to_numpy(np.int64)
     last = elig["last"].to_numpy(np.int64)
     entry_zone = elig["zone_idx"].to_numpy(np.int64)
-    logged_on = np.zeros((n_zones, k), dtype=np.int64)
-    np.add.at(logged_on, (entry_zone, first), 1)
-    logged_off = np.zeros((n_zones, k), dtype=np.int64)
-    if len(elig):
-        np.add.at(logged_off, (position[np.arange(len(elig)), last], last), 1)
+    cells = n_zones * k
+    logged_on = np.bincount(entry_zone * k + first, minlength=cells).reshape(n_zones, k)
+    off_zone = position[np.arange(len(elig)), last] if len(elig) else entry_zone
+    logged_off = np.bincount(off_zone * k + last, minlength=cells).reshape(n_zones, k)
     required = p.slot_required
     marginal = (
         np.full((n_zones, k), np.nan)
