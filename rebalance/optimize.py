@@ -366,20 +366,12 @@ def _slot_table(
     position: np.ndarray,
     after: np.ndarray,
     zone_value: np.ndarray | None,
-    where: MoveIndex | None = None,
+    where: MoveIndex,
 ) -> pd.DataFrame:
-    """slots.csv: one row per (zone, slot) (CONTRACT section 7). ``where``: the moves as
-    positions, when known (else looked up by id)."""
+    """slots.csv: one row per (zone, slot) (CONTRACT section 7); ``where``: the moves as
+    positions."""
     n_zones, k = len(p.zone_ids), p.slots
     starts = p.grid.starts.tz_convert(p.grid.timezone)
-    if where is None:
-        index = pd.Index(p.zone_ids)
-        slot_of = pd.Index(starts).get_indexer(moves["slot_start"]) if len(moves) else []
-        to = index.get_indexer(moves["to_zone"]) if len(moves) else []
-        frm = index.get_indexer(moves["from_zone"]) if len(moves) else []
-        where = MoveIndex(
-            np.zeros(0, np.int64), *(np.asarray(x, np.int64) for x in (frm, to, slot_of))
-        )
     moved_in = np.bincount(where.dst * k + where.slot, minlength=n_zones * k).reshape(n_zones, k)
     moved_out = np.bincount(where.src * k + where.slot, minlength=n_zones * k).reshape(n_zones, k)
     elig = p.eligible

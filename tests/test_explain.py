@@ -390,3 +390,25 @@ def test_nearest_donor_dense_and_kdtree_agree_with_ties(monkeypatch, seed):
         answers.append(minutes)
     assert np.array_equal(answers[0], answers[1])
     assert np.isfinite(answers[0]).all()
+
+
+def test_route_facts_from_positions_equal_those_looked_up_by_id():
+    """The explanation facts built from the moves' positions (as solve does) equal those
+    found by looking every move up by courier and zone id, on a city with several slots."""
+    from rebalance import explain, optimize
+
+    inputs, config, start = random_city(3, zones=8, couriers=30, slots=3)
+    p = build_problem(inputs, config, start)
+    captured = {}
+    real = explain.facts
+
+    def spy(*args):
+        captured["args"] = args
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(explain, "facts", spy)
+        plan = optimize.solve_problem(p)
+    q, zones, moves, position, where = captured["args"]
+    assert len(moves) and plan.explanation["routes"]
+    assert real(q, zones, moves, position) == real(q, zones, moves, position, where)
