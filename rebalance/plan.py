@@ -725,7 +725,10 @@ def _series_texts(column: pd.Series, newline: str) -> list[str]:
             for i in np.flatnonzero(~finite).tolist():
                 texts[i] = "null"
         return texts
-    values = column.astype(object).where(column.notna(), None).tolist()
+    missing = column.isna()
+    if not missing.any():
+        return _texts(column.tolist(), newline)  # text: Python strings, no copy to mask
+    values = column.astype(object).where(~missing, None).tolist()
     return _texts(values, newline)
 
 
