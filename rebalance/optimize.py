@@ -229,7 +229,7 @@ def _name_moves(
     last = elig["last"].to_numpy(np.int64)
     zone = elig["zone_idx"].to_numpy(np.int64).copy()
     # = np.lexsort((ids, -until)): most time left first, then courier_id (stable sorts)
-    by_id = pc.sort_indices(id_text).to_numpy() if n else np.zeros(0, np.int64)
+    by_id = _text_order(id_text)
     preference = by_id[np.argsort(-until[by_id], kind="stable")]
     rank_of = np.empty(n, dtype=np.int64)
     rank_of[preference] = np.arange(n)
@@ -307,6 +307,15 @@ def _name_moves(
         moves = pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOVES_COLUMNS.items()})
         moves["slot_start"] = pd.Series(dtype=f"datetime64[ns, {p.grid.timezone}]")
     return moves, position, MoveIndex(picked, frm, to, at)
+
+
+def _text_order(text: pa.Array) -> np.ndarray:
+    """The stable sort order of Arrow text (code points): the identity when it is sorted
+    already, as exports listing ids in order are (a comparison instead of a sort)."""
+    n = len(text)
+    if n < 2 or pc.all(pc.less_equal(text.slice(0, n - 1), text.slice(1))).as_py():
+        return np.arange(n, dtype=np.int64)
+    return np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
 
 
 def _id_text(ids: pd.Series) -> pa.Array:
@@ -491,8 +500,7 @@ def _pause_lists(
     # Numbers only until the lists are joined. Rows by zone, then restaurant_id (Arrow's
     # sort, code point order like str): the order the lists are written in. A stable sort
     # of small integers is a radix sort in numpy.
-    take = pa.array(rows)
-    by_id = pc.sort_indices(pa.array(rest["restaurant_id"].array).take(take)).to_numpy()
+    by_id = _text_order(pa.array(rest["restaurant_id"].array).take(pa.array(rows)))
     zone_by_id = rz[rows[by_id]]
     small = np.int16 if n <= np.iinfo(np.int16).max else np.int32
     rows = rows[by_id[np.argsort(zone_by_id.astype(small), kind="stable")]]

@@ -393,3 +393,21 @@ def test_courier_id_ties_in_code_point_order(tmp_path):
     couriers = [courier(i, "A") for i in ids]
     plan = plan_for(tmp_path, [A, B], [restaurant("r", "B", 7.5)], couriers)
     assert plan.moves["courier_id"].tolist() == ["cZ", "ca", "cz"]
+
+
+def test_text_order_is_the_stable_sort_of_the_ids():
+    """Ids already in order keep it; any others get the stable code-point sort, as
+    sorting the Python strings gives, duplicates in their first order."""
+    import pyarrow as pa
+
+    from rebalance.optimize import _text_order
+
+    for ids in (
+        [],
+        ["a"],
+        ["R1", "R2", "R2", "R3"],
+        ["R2", "R10", "R1", "é", "z", "Z", "R10", ""],
+        ["b", "a"],
+    ):
+        expected = sorted(range(len(ids)), key=lambda i: ids[i])
+        assert _text_order(pa.array(ids, pa.large_string())).tolist() == expected
