@@ -400,8 +400,8 @@ def _slot_table(
     frame = pd.DataFrame(
         {
             "zone_id": np.repeat(p.zone_ids.astype(str), k),
-            "slot_start": np.tile(starts, n_zones),
-            "slot_end": np.tile(starts + p.grid.length, n_zones),
+            "slot_start": starts[np.tile(np.arange(k), n_zones)],
+            "slot_end": (starts + p.grid.length)[np.tile(np.arange(k), n_zones)],
             "demand_orders_per_hour": np.round(p.slot_demand, 3).ravel(),
             "required_couriers": required.ravel(),
             "couriers_before": p.slot_before.ravel(),

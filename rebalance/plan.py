@@ -727,7 +727,9 @@ def _series_texts(column: pd.Series, newline: str) -> list[str]:
         return texts
     missing = column.isna()
     if not missing.any():
-        return _texts(column.tolist(), newline)  # text: Python strings, no copy to mask
+        if isinstance(dtype, pd.StringDtype):
+            return list(map(_escape, column.tolist()))
+        return _texts(column.tolist(), newline)  # no copy to mask nothing
     values = column.astype(object).where(~missing, None).tolist()
     return _texts(values, newline)
 
