@@ -169,6 +169,10 @@ def _reason(entry: dict[str, Any], after: int, *, any_spare: bool) -> str:
     return "out_of_range"
 
 
+#: Arcs handled at once when looking for the couriers within range of short zones.
+_ARC_BLOCK = 1 << 20
+
+
 def _within_range(
     p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
 ) -> dict[int, Any]:
@@ -178,32 +182,45 @@ def _within_range(
     n = len(p.zone_ids)
     is_short = np.zeros(n, dtype=bool)
     is_short[short] = True
-    # arcs into short zones first (a few of millions), then the rest on those alone
-    into = np.flatnonzero(is_short[p.arc_zone])
-    g, to = p.arc_group[into], p.arc_zone[into]
-    src = p.group_zone[g]
-    sel = (p.group_first[g] == 0) & (src != to)
-    if not sel.any():
-        return out
-    into, g, to, src = into[sel], g[sel], to[sel], src[sel]
-    veh, minutes = p.group_vehicle[g], p.arc_minutes[into]
-    is_spare = (spare[src] > 0) & present[src, veh]
+    # per entry group: usable now, and whether its zone has a courier of its vehicle to spare
+    usable = p.group_first == 0
+    spare_group = (spare[p.group_zone] > 0) & present[p.group_zone, p.group_vehicle]
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
-    # is one int64 and a per-key minimum replaces a sort of millions of arcs.
-    rank = np.rint(minutes * 1000).astype(np.int64) * n + src
-    key = to * 2 + is_spare
-    best = np.full(2 * n, np.iinfo(np.int64).max)
-    np.minimum.at(best, key, rank)
-    hit = np.flatnonzero(rank == best[key])
-    _, first_hit = np.unique(key[hit], return_index=True)
-    rows = hit[first_hit]
+    # is one int64 and a per-key minimum replaces a sort of millions of arcs. Two passes
+    # over the arcs in blocks (the least rank, then the first arc holding it), so the
+    # temporaries stay small whatever the number of arcs.
+    big = np.iinfo(np.int64).max
+    best = np.full(2 * n, big)
+    first_arc = np.full(2 * n, big)
+
+    def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        zone, group = p.arc_zone[lo : lo + _ARC_BLOCK], p.arc_group[lo : lo + _ARC_BLOCK]
+        src = p.group_zone[group]
+        into = np.flatnonzero(is_short[zone] & usable[group] & (src != zone))
+        minutes = p.arc_minutes[lo + into]
+        rank = np.rint(minutes * 1000).astype(np.int64) * n + src[into]
+        key = zone[into] * 2 + spare_group[group[into]]
+        return lo + into, key, rank
+
+    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
+        _, key, rank = block(lo)
+        np.minimum.at(best, key, rank)
+    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
+        arc, key, rank = block(lo)
+        hit = rank == best[key]
+        np.minimum.at(first_arc, key[hit], arc[hit])
+    found = np.flatnonzero(first_arc < big)
+    if found.size == 0:
+        return out
+    rows = first_arc[found]
+    group = p.arc_group[rows]
     first = {
-        "to": to[rows],
-        "spare": is_spare[rows],
-        "from": src[rows],
-        "vehicle": veh[rows],
-        "minutes": minutes[rows],
+        "to": p.arc_zone[rows],
+        "spare": found % 2 == 1,
+        "from": p.group_zone[group],
+        "vehicle": p.group_vehicle[group],
+        "minutes": p.arc_minutes[rows],
     }
     for z, spare_z, src_z, veh_v, minutes_z in zip(
         first["to"].tolist(),

@@ -412,3 +412,53 @@ def test_route_facts_from_positions_equal_those_looked_up_by_id():
     q, zones, moves, position, where = captured["args"]
     assert len(moves) and plan.explanation["routes"]
     assert real(q, zones, moves, position) == real(q, zones, moves, position, where)
+
+
+def _within_range_rule(p, short, spare, present):
+    """The couriers within range by enumeration: per short zone and spare or not, the arc
+    of least minutes (thousandths), then lowest origin, then first arc."""
+    found = {}
+    for a in range(len(p.arc_zone)):
+        g, to = int(p.arc_group[a]), int(p.arc_zone[a])
+        src, veh = int(p.group_zone[g]), int(p.group_vehicle[g])
+        if to in short and p.group_first[g] == 0 and src != to:
+            flag = bool(spare[src] > 0 and present[src, veh])
+            rank = (round(float(p.arc_minutes[a]) * 1000), src, a)
+            if (to, flag) not in found or rank < found[to, flag][0]:
+                found[to, flag] = (rank, src, veh, float(p.arc_minutes[a]))
+    out = {int(z): {"spare": None, "other": None} for z in short}
+    for (to, flag), (_, src, veh, minutes) in found.items():
+        out[to]["spare" if flag else "other"] = {
+            "zone_id": str(p.zone_ids[src]),
+            "vehicle": p.vehicles[veh],
+            "travel_minutes": round(minutes, 3),
+        }
+    return out
+
+
+@pytest.mark.parametrize("seed", [9, 15, 21, 35, 38])
+def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed):
+    """The couriers within range of short zones are the rule's (least minutes, lowest
+    origin, first arc), whether the arcs are read in one block or in blocks of three;
+    bikes and cars alike (same speed and range), so equal times from one zone go to the
+    first arc (the vehicle order), across blocks too."""
+    from rebalance import explain
+
+    inputs, config, start = random_city(seed, zones=9, couriers=40, slots=1)
+    config = config.with_changes(vehicles={"car": {"speed_kmh": 15.0, "max_move_minutes": 20.0}})
+    p = build_problem(inputs, config, start)
+    calls = []
+    real = explain._within_range
+
+    def spy(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(explain, "_within_range", spy)
+    solve_problem(p)
+    q, short, spare, present = calls[0]
+    expected = _within_range_rule(q, set(short.tolist()), spare, present)
+    assert any(v["spare"] and v["other"] for v in expected.values())
+    for block in (1 << 20, 3):
+        monkeypatch.setattr(explain, "_ARC_BLOCK", block)
+        assert real(q, short, spare, present) == expected
