@@ -312,10 +312,18 @@ def _name_moves(
 def _text_order(text: pa.Array) -> np.ndarray:
     """The stable sort order of Arrow text (code points): the identity when it is sorted
     already, as exports listing ids in order are (a comparison instead of a sort)."""
-    n = len(text)
-    if n < 2 or pc.all(pc.less_equal(text.slice(0, n - 1), text.slice(1))).as_py():
-        return np.arange(n, dtype=np.int64)
+    if _is_sorted(text):
+        return np.arange(len(text), dtype=np.int64)
     return np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
+
+
+def _is_sorted(text: pa.Array) -> bool:
+    """Whether Arrow text is in (non-decreasing) code point order."""
+    n = len(text)
+    if n < 2:
+        return True
+    pairs = pc.less_equal(text.slice(0, n - 1), text.slice(1))
+    return bool(pc.all(pairs, skip_nulls=False).as_py())  # a null: not known to be sorted
 
 
 def _id_text(ids: pd.Series) -> pa.Array:
@@ -500,7 +508,9 @@ def _pause_lists(
     # Numbers only until the lists are joined. Rows by zone, then restaurant_id (Arrow's
     # sort, code point order like str): the order the lists are written in. A stable sort
     # of small integers is a radix sort in numpy.
-    by_id = _text_order(pa.array(rest["restaurant_id"].array).take(pa.array(rows)))
+    ids = pa.array(rest["restaurant_id"].array)
+    # rows keep the table's order: a table listed by id needs neither the take nor a sort
+    by_id = np.arange(rows.size) if _is_sorted(ids) else _text_order(ids.take(pa.array(rows)))
     zone_by_id = rz[rows[by_id]]
     small = np.int16 if n <= np.iinfo(np.int16).max else np.int32
     rows = rows[by_id[np.argsort(zone_by_id.astype(small), kind="stable")]]
