@@ -291,12 +291,12 @@ def _name_moves(
     order = np.lexsort((id_rank[picked], zone_rank[to], zone_rank[frm], at))
     picked, frm, to, mins, at = picked[order], frm[order], to[order], mins[order], at[order]
     starts = p.grid.starts.tz_convert(p.grid.timezone)
-    zone_text = pd.Series(p.zone_ids, dtype=object).astype(elig["zone_id"].dtype).array
-    take = pa.array(picked, pa.int64())
+    # text columns as pandas infers them from Python strings ("str"), whatever the inputs'
+    zone_text = pd.array(pd.Series(p.zone_ids, dtype=object).array, dtype="str")
     moves = pd.DataFrame(
         {
-            "courier_id": pd.array(id_text.take(take), dtype=elig["courier_id"].dtype),
-            "vehicle": elig["vehicle"].array.take(picked),
+            "courier_id": pd.array(id_text.take(pa.array(picked, pa.int64())), dtype="str"),
+            "vehicle": pd.array(elig["vehicle"].array.take(picked), dtype="str"),
             "from_zone": zone_text.take(frm),
             "to_zone": zone_text.take(to),
             "travel_minutes": np.round(mins.astype(float), 3),
