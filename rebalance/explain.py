@@ -9,7 +9,8 @@ Two halves:
   courier to spare and that courier's travel time against its vehicle's range; the
   nearest courier within range and where it is needed), and per slot-0 route what
   cancelling it would cost. Spatial look-ups use the sparse allowed-move arrays and a
-  k-d tree, never a zones x zones matrix.
+  k-d tree (dense blocks of short x donor distances when those pairs are few), never a
+  zones x zones matrix.
 - `explain` turns a `Plan` (in memory or read back from its folder) into an
   `Explanation`: tables and plain sentences for an operator.
 
