@@ -398,15 +398,14 @@ def _plan_json(plan: Any) -> str:
     ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
     times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
     count of slots (CONTRACT section 7), so the rows cannot take that name."""
-    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, _iso, dumps_indented
+    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Records, _iso, dumps_indented
 
-    def rows(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
-        frame = frame[[c for c in columns if c in frame.columns]].copy()
-        for column in ("slot_start", "slot_end"):  # city time with its offset, as in the files
-            if column in frame.columns and len(frame):
-                frame[column] = _iso(frame[column], plan.timezone)
-        frame = frame.astype(object).where(frame.notna(), None)
-        return list(frame.to_dict(orient="records"))
+    def rows(frame: Any, columns: list[str]) -> Records:
+        frame = frame[[c for c in columns if c in frame.columns]]
+        times = [c for c in ("slot_start", "slot_end") if c in frame.columns and len(frame)]
+        if times:  # city time with its offset, as in the files
+            frame = frame.assign(**{c: _iso(frame[c], plan.timezone) for c in times})
+        return Records(frame)  # written as the list of its rows, missing values as null
 
     data = plan.to_dict()
     several = plan.slot_count > 1

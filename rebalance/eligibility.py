@@ -43,6 +43,10 @@ class Eligibility:
     reasons: pd.Series
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``reasons`` as positions in ``codes_of`` (distinct reasons, "" first): counting
+    #: them is a bincount, not a comparison of a million strings. None: count ``reasons``.
+    codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    codes_of: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -52,17 +56,33 @@ class Eligibility:
     @property
     def eligible(self) -> int:
         """Couriers eligible for the shift."""
-        return int((self.reasons == "").sum())
+        return self._tally().get("", 0)
 
     def counts(self) -> dict[str, int]:
-        """Couriers not eligible, by reason label, largest first."""
-        counts = self.reasons[self.reasons != ""].value_counts()
-        return {self.labels.get(str(k), str(k)): int(n) for k, n in counts.items()}
+        """Couriers not eligible, by reason label, largest first (ties: the reason met
+        first in the table first)."""
+        tally = sorted(
+            ((n, i, k) for i, (k, n) in enumerate(self._tally().items()) if k != ""),
+            key=lambda t: (-t[0], t[1]),
+        )
+        return {self.labels.get(k, k): n for n, _, k in tally}
 
     @property
     def by_window(self) -> int:
         """Couriers with status available that the availability window rules out."""
-        return int(self.reasons.isin(WINDOW_REASONS).sum())
+        return sum(n for k, n in self._tally().items() if k in WINDOW_REASONS)
+
+    def _tally(self) -> dict[str, int]:
+        """Couriers per reason ("" = eligible), in the order each is first met."""
+        if self.codes is None:
+            values = self.reasons.astype(str)
+            found = values.drop_duplicates()
+            counts = values.value_counts()
+            return {str(k): int(counts[k]) for k in found}
+        n = np.bincount(self.codes, minlength=len(self.codes_of))
+        present = np.flatnonzero(n)
+        met = sorted((int(np.argmax(self.codes == c)), c) for c in present.tolist())
+        return {self.codes_of[c]: int(n[c]) for _, c in met}
 
     def warnings(self) -> list[str]:
         """What an operator must hear before trusting the plan (empty when all is usual).
@@ -115,7 +135,7 @@ def eligibility(
 ) -> Eligibility:
     """The reason each courier is not eligible for the shift of ``grid`` ("" if it is)."""
     first, _ = presence(couriers, grid, min_available_minutes)
-    status = couriers["status"].astype(str).to_numpy()
+    status = couriers["status"].astype(str)
     frm = couriers["available_from"]
     until = couriers["available_until"]
     if grid.count == 1:
@@ -123,17 +143,24 @@ def eligibility(
     else:
         need = float(min(min_available_minutes, grid.minutes))
     last_start = grid.starts[-1]
-    reasons = np.select(
-        [
-            first >= 0,
-            status != "available",
-            (until <= grid.start).to_numpy(),
-            (frm > last_start).to_numpy(),
-            (until < grid.start + pd.Timedelta(minutes=need)).to_numpy(),
-        ],
-        ["", status, "gone", "late", "leaves_early"],
-        default="short",
+    # The first condition that holds gives the reason: eligible, the status when it is not
+    # available, gone, late, leaving early, else a window too short. As small codes into
+    # `names`, assigned from the last condition to the first.
+    names = ["", *WINDOW_REASONS]
+    codes = np.full(len(couriers), names.index("short"), dtype=np.int64)
+    codes[(until < grid.start + pd.Timedelta(minutes=need)).to_numpy(bool)] = names.index(
+        "leaves_early"
     )
+    codes[(frm > last_start).to_numpy(bool)] = names.index("late")
+    codes[(until <= grid.start).to_numpy(bool)] = names.index("gone")
+    status_code, statuses = pd.factorize(status, use_na_sentinel=False)
+    for value in statuses:
+        if str(value) not in names:
+            names.append(str(value))
+    status_name = np.array([names.index(str(v)) for v in statuses], dtype=np.int64)
+    not_available = (np.asarray(statuses, dtype=object) != "available")[status_code]
+    codes[not_available] = status_name[status_code[not_available]]
+    codes[first >= 0] = 0
     if grid.count == 1:
         late = "arriving after the shift starts"
     else:
@@ -152,7 +179,9 @@ def eligibility(
     return Eligibility(
         grid=grid,
         need_minutes=need,
-        reasons=pd.Series(reasons, index=couriers.index, dtype=object),
+        reasons=pd.Series(np.array(names, dtype=object)[codes], index=couriers.index, dtype=object),
         window=window,
         labels=labels,
+        codes=codes,
+        codes_of=tuple(names),
     )

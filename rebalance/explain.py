@@ -9,7 +9,8 @@ Two halves:
   courier to spare and that courier's travel time against its vehicle's range; the
   nearest courier within range and where it is needed), and per slot-0 route what
   cancelling it would cost. Spatial look-ups use the sparse allowed-move arrays and a
-  k-d tree, never a zones x zones matrix.
+  k-d tree (dense blocks of short x donor distances when those pairs are few), never a
+  zones x zones matrix.
 - `explain` turns a `Plan` (in memory or read back from its folder) into an
   `Explanation`: tables and plain sentences for an operator.
 
@@ -48,7 +49,9 @@ zone is at its ``max_couriers`` cap and nobody there can be sent elsewhere).
 
 from __future__ import annotations
 
+import itertools
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +60,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from .model import ProblemData
+    from .optimize import MoveIndex
     from .plan import Plan
 
 __all__ = ["Explanation", "explain", "facts"]
@@ -69,12 +73,17 @@ REASONS = ("cap", "no_spare", "out_of_range", "needed_where_they_are", "not_wort
 
 
 def facts(
-    p: ProblemData, zones: pd.DataFrame, moves: pd.DataFrame, position: np.ndarray
+    p: ProblemData,
+    zones: pd.DataFrame,
+    moves: pd.DataFrame,
+    position: np.ndarray,
+    where: MoveIndex | None = None,
 ) -> dict[str, Any]:
     """The facts `explain` needs that the plan files do not hold (stored in plan.json).
 
     ``zones`` is zones.csv's frame, ``moves`` the named moves, ``position`` each present
-    courier's zone per slot (-1 when absent), rows in the order of ``p.eligible``.
+    courier's zone per slot (-1 when absent), rows in the order of ``p.eligible``;
+    ``where``, when known, the moves as positions (else looked up by id).
     """
     n_zones = len(p.zone_ids)
     elig = p.eligible
@@ -105,7 +114,7 @@ def facts(
         # courier fail to fit (elsewhere the plan plus that courier is a plan)
         "full_slots": _full_slots(p, position),
         "short": [],
-        "routes": _route_facts(p, moves, position),
+        "routes": _route_facts(p, moves, position, where),
     }
     if short.size == 0:
         return out
@@ -161,37 +170,58 @@ def _reason(entry: dict[str, Any], after: int, *, any_spare: bool) -> str:
     return "out_of_range"
 
 
+#: Arcs handled at once when looking for the couriers within range of short zones.
+_ARC_BLOCK = 1 << 20
+
+
 def _within_range(
     p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
 ) -> dict[int, Any]:
     """Per short zone: the nearest couriers present now whose zone can reach it in one
     move, split into zones with a courier to spare and the others."""
     out: dict[int, Any] = {int(z): {"spare": None, "other": None} for z in short}
-    g = p.arc_group
-    origin = p.group_zone[g]
-    sel = np.isin(p.arc_zone, short) & (p.group_first[g] == 0) & (origin != p.arc_zone)
-    if not sel.any():
-        return out
-    to, src = p.arc_zone[sel], origin[sel]
-    veh, minutes = p.group_vehicle[g[sel]], p.arc_minutes[sel]
-    is_spare = (spare[src] > 0) & present[src, veh]
+    n = len(p.zone_ids)
+    is_short = np.zeros(n, dtype=bool)
+    is_short[short] = True
+    # per entry group: usable now, and whether its zone has a courier of its vehicle to spare
+    usable = p.group_first == 0
+    spare_group = (spare[p.group_zone] > 0) & present[p.group_zone, p.group_vehicle]
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
-    # is one int64 and a per-key minimum replaces a sort of millions of arcs.
-    n = len(p.zone_ids)
-    rank = np.rint(minutes * 1000).astype(np.int64) * n + src
-    key = to * 2 + is_spare
-    best = np.full(2 * n, np.iinfo(np.int64).max)
-    np.minimum.at(best, key, rank)
-    hit = np.flatnonzero(rank == best[key])
-    _, first_hit = np.unique(key[hit], return_index=True)
-    rows = hit[first_hit]
+    # is one int64 and a per-key minimum replaces a sort of millions of arcs. Two passes
+    # over the arcs in blocks (the least rank, then the first arc holding it), so the
+    # temporaries stay small whatever the number of arcs.
+    big = np.iinfo(np.int64).max
+    best = np.full(2 * n, big)
+    first_arc = np.full(2 * n, big)
+
+    def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        zone, group = p.arc_zone[lo : lo + _ARC_BLOCK], p.arc_group[lo : lo + _ARC_BLOCK]
+        src = p.group_zone[group]
+        into = np.flatnonzero(is_short[zone] & usable[group] & (src != zone))
+        minutes = p.arc_minutes[lo + into]
+        rank = np.rint(minutes * 1000).astype(np.int64) * n + src[into]
+        key = zone[into] * 2 + spare_group[group[into]]
+        return lo + into, key, rank
+
+    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
+        _, key, rank = block(lo)
+        np.minimum.at(best, key, rank)
+    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
+        arc, key, rank = block(lo)
+        hit = rank == best[key]
+        np.minimum.at(first_arc, key[hit], arc[hit])
+    found = np.flatnonzero(first_arc < big)
+    if found.size == 0:
+        return out
+    rows = first_arc[found]
+    group = p.arc_group[rows]
     first = {
-        "to": to[rows],
-        "spare": is_spare[rows],
-        "from": src[rows],
-        "vehicle": veh[rows],
-        "minutes": minutes[rows],
+        "to": p.arc_zone[rows],
+        "spare": found % 2 == 1,
+        "from": p.group_zone[group],
+        "vehicle": p.group_vehicle[group],
+        "minutes": p.arc_minutes[rows],
     }
     for z, spare_z, src_z, veh_v, minutes_z in zip(
         first["to"].tolist(),
@@ -239,29 +269,94 @@ def _nearest_spare(
     return best
 
 
+#: Up to this many (short zone, donor) pairs per vehicle, and while scipy's k-d tree is
+#: not loaded (0.1-0.15 s to import, a tenth of a small plan), the nearest donor comes
+#: from dense blocks of distances (~25 ns a pair); otherwise from a k-d tree. Both give
+#: the same answer (`_nearest_by_distance`).
+_DENSE_PAIRS = 1_000_000
+
+
 def _nearest_by_distance(
     p: ProblemData, v: int, donors: np.ndarray, short: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest donor zone by great-circle distance (k-d tree on unit vectors)."""
-    from .reach import EARTH_RADIUS_KM, kdtree, unit_vectors
-
-    cKDTree = kdtree()
+    """Nearest donor zone by great-circle distance: the least chord between unit vectors,
+    squared as ``(dx*dx + dy*dy) + dz*dz`` (the k-d tree's own sum), the zone itself
+    excluded, ties to the lower zone index. ``donors`` ascending."""
+    from .reach import EARTH_RADIUS_KM, unit_vectors
 
     zones = p.inputs.zones
     xyz = np.column_stack(unit_vectors(zones["lat"].to_numpy(float), zones["lon"].to_numpy(float)))
-    tree = cKDTree(xyz[donors])
-    k = min(2, donors.size)
-    chord, idx = tree.query(xyz[short], k=k)
-    chord, idx = chord.reshape(short.size, k), idx.reshape(short.size, k)
-    # the zone itself can be a donor of another vehicle only if it has surplus: not short
-    own = donors[idx] == short[:, None]
-    chord = np.where(own, np.inf, chord)
-    pick = np.argmin(chord, axis=1)
-    c = chord[np.arange(short.size), pick]
+    if _dense(short.size * donors.size):
+        square, src = _nearest_dense(xyz, donors, short)
+    else:
+        square, src = _nearest_tree(xyz, donors, short)
+    c = np.sqrt(square)
     km = 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(c / 2, 0.0, 1.0))
     cfg = p.config
     minutes = km * cfg.travel.detour_factor / cfg.vehicles[p.vehicles[v]].speed_kmh * 60.0
-    return np.where(np.isfinite(c), minutes, np.inf), donors[idx[np.arange(short.size), pick]]
+    return np.where(np.isfinite(c), minutes, np.inf), src
+
+
+def _dense(pairs: int) -> bool:
+    """Whether to find nearest donors by dense blocks (see `_DENSE_PAIRS`)."""
+    return pairs <= _DENSE_PAIRS and "scipy.spatial._ckdtree" not in sys.modules
+
+
+def _square_chords(xyz: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared chords of the pairs (rows, cols) (broadcast), summed as the k-d tree sums."""
+    total = np.zeros(np.broadcast_shapes(rows.shape, cols.shape))
+    for k in range(3):
+        d = xyz[rows, k] - xyz[cols, k]
+        total += d * d
+    return total
+
+
+def _nearest_dense(
+    xyz: np.ndarray, donors: np.ndarray, short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_nearest_by_distance` from blocks of the short x donors distances."""
+    square = np.full(short.size, np.inf)
+    src = np.full(short.size, donors[0] if donors.size else 0, dtype=np.int64)
+    step = max(1, (1 << 20) // max(donors.size, 1))
+    for lo in range(0, short.size, step):
+        block = short[lo : lo + step]
+        d = _square_chords(xyz, block[:, None], donors[None, :])
+        d[block[:, None] == donors[None, :]] = np.inf  # not from itself
+        best = np.argmin(d, axis=1)  # the first least: the lower zone index
+        square[lo : lo + step] = d[np.arange(block.size), best]
+        src[lo : lo + step] = donors[best]
+    return square, src
+
+
+def _nearest_tree(
+    xyz: np.ndarray, donors: np.ndarray, short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_nearest_by_distance` from a k-d tree: the two nearest give the least distance
+    (one of them may be the zone itself), then every donor up to it, for the ties."""
+    from .reach import kdtree
+
+    tree = kdtree()(xyz[donors])
+    k = min(2, donors.size)
+    chord, idx = tree.query(xyz[short], k=k)
+    chord, idx = chord.reshape(short.size, k), idx.reshape(short.size, k)
+    chord = np.where(donors[idx] == short[:, None], np.inf, chord)
+    least = chord.min(axis=1)
+    square = np.full(short.size, np.inf)
+    src = np.full(short.size, donors[0], dtype=np.int64)
+    found = np.flatnonzero(np.isfinite(least))
+    # a margin: the ball's own rounding may not keep a point at exactly that distance
+    balls = tree.query_ball_point(xyz[short[found]], least[found] * (1 + 1e-9) + 1e-15)
+    sizes = np.fromiter((len(b) for b in balls), dtype=np.int64, count=found.size)
+    near = donors[np.fromiter(itertools.chain.from_iterable(balls), np.int64, int(sizes.sum()))]
+    which = np.repeat(found, sizes)
+    d = _square_chords(xyz, short[which], near)
+    d[near == short[which]] = np.inf
+    # per short zone, the least square, then the lower zone index
+    order = np.lexsort((near, d, which))
+    first = order[np.r_[True, which[order][1:] != which[order][:-1]]] if order.size else order
+    square[which[first]] = d[first]
+    src[which[first]] = near[first]
+    return square, src
 
 
 def _nearest_by_table(
@@ -294,21 +389,32 @@ def _nearest_by_table(
     return minutes, src
 
 
-def _route_facts(p: ProblemData, moves: pd.DataFrame, position: np.ndarray) -> list[dict[str, Any]]:
+def _route_facts(
+    p: ProblemData, moves: pd.DataFrame, position: np.ndarray, where: MoveIndex | None = None
+) -> list[dict[str, Any]]:
     """Per slot-0 route: the objective if its couriers had stayed where they were (until
     the plan moves them again), everything else unchanged, minus the plan's. Vectorised
     over routes: only the route's two zones change."""
     if moves.empty:
         return []
-    at0 = moves[pd.to_datetime(moves["slot_start"], utc=True) == p.grid.starts[0]]
-    if at0.empty:
-        return []
+    index = pd.Index(p.zone_ids.astype(str))
+    if where is not None:
+        at_start = where.slot == 0
+        if not at_start.any():
+            return []
+        rows, src, dst = where.row[at_start], where.src[at_start], where.dst[at_start]
+        minutes = moves["travel_minutes"].to_numpy(float)[at_start]
+    else:
+        at0 = moves[pd.to_datetime(moves["slot_start"], utc=True) == p.grid.starts[0]]
+        if at0.empty:
+            return []
+        ids = pd.Index(p.eligible["courier_id"].astype(str))
+        rows = ids.get_indexer(at0["courier_id"].astype(str))
+        src = index.get_indexer(at0["from_zone"].astype(str))
+        dst = index.get_indexer(at0["to_zone"].astype(str))
+        minutes = at0["travel_minutes"].to_numpy(float)
     k, c = p.slots, p.config.costs
     w = 1.0 / k
-    index = pd.Index(p.zone_ids.astype(str))
-    rows = pd.Index(p.eligible["courier_id"].astype(str)).get_indexer(at0["courier_id"].astype(str))
-    src = index.get_indexer(at0["from_zone"].astype(str))
-    dst = index.get_indexer(at0["to_zone"].astype(str))
     route_key = src.astype(np.int64) * len(index) + dst
     keys, route = np.unique(route_key, return_inverse=True)
     a, b = keys // len(index), keys % len(index)
@@ -336,23 +442,26 @@ def _route_facts(p: ProblemData, moves: pd.DataFrame, position: np.ndarray) -> l
     added = lack(a, plan_a) - lack(a, alt_a)
     surplus = extra(a, plan_a) + extra(b, plan_b) - extra(a, alt_a) - extra(b, alt_b)
     couriers = np.bincount(route, minlength=n_routes)
-    travel = np.bincount(route, weights=at0["travel_minutes"].to_numpy(float), minlength=n_routes)
+    travel = np.bincount(route, weights=minutes, minlength=n_routes)
     move = travel + c.move_fixed_minutes * couriers
     saves = removed - added - surplus - move
-    return [
-        {
-            "from_zone": str(index[a[r]]),
-            "to_zone": str(index[b[r]]),
-            "couriers": int(couriers[r]),
-            "travel_minutes": round(float(travel[r]), 3),
-            "move_minutes": round(float(move[r]), 3),
-            "shortage_removed_minutes": round(float(removed[r]), 3),
-            "shortage_added_minutes": round(float(added[r]), 3),
-            "surplus_change_minutes": round(float(surplus[r]), 3),
-            "saves_minutes": round(float(saves[r]), 3),
-        }
-        for r in range(n_routes)
-    ]
+    columns = {
+        "from_zone": index[a].tolist(),
+        "to_zone": index[b].tolist(),
+        "couriers": couriers.tolist(),
+        **{
+            key: [round(x, 3) for x in values.tolist()]
+            for key, values in (
+                ("travel_minutes", travel),
+                ("move_minutes", move),
+                ("shortage_removed_minutes", removed),
+                ("shortage_added_minutes", added),
+                ("surplus_change_minutes", surplus),
+                ("saves_minutes", saves),
+            )
+        },
+    }
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 # ====================================================================== the view

@@ -111,7 +111,9 @@ def min_weight_cover(weights: np.ndarray, demand: int) -> np.ndarray:
     positive = np.flatnonzero(weights > 0)
     # Largest first, equal weights by position (a stable sort of the negated weights).
     order = positive[np.argsort(-weights[positive], kind="stable")]
-    w = [int(x) for x in weights[order].tolist()]
+    w = weights[order].tolist()  # Python ints (any other kind of number: truncated)
+    if weights.dtype.kind not in "iu":
+        w = [int(x) for x in w]
     demand = int(demand)
     total = sum(w)
     if total <= demand:

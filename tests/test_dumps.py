@@ -63,3 +63,46 @@ def test_a_real_plan_as_before():
     assert plan.to_json() == reference(plan.to_dict()) + "\n"
     text = _plan_json(plan)
     assert json.loads(text)["zones"] and text == reference(json.loads(text)) + "\n"
+
+
+def test_records_as_the_json_module_writes_their_rows():
+    """A frame written column by column (`Records`) is the json module's text of its
+    records: hostile names, missing strings, NaN and infinities, numpy and pandas dtypes."""
+    import pandas as pd
+
+    from rebalance.plan import Records
+
+    frame = pd.DataFrame(
+        {
+            "zone_id": ["Z1", 'Z"2', "=1+1", "Zoë;東京"],
+            "name": ["a\\b\n", None, "%s %(x)s", "\x1f</script>"],
+            "n": np.array([0, -1, 2**62, 7], dtype=np.int64),
+            "small": np.array([1, 2, 3, 4], dtype=np.uint8),
+            "x": [0.1 + 0.2, float("nan"), float("inf"), -0.0],
+            "big": [1e300, 1e-300, 1e16, 123456789.125],
+            "flag": [True, False, True, False],
+            "maybe": pd.array([1, None, 3, None], dtype="Int64"),
+            "mixed": [np.int64(3), np.float64(0.5), None, "text"],
+            'key "%s"': [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    for rows in (frame, frame.iloc[:1], frame.iloc[:0], frame[["name"]]):
+        value = {"rows": Records(rows), "after": [1.5, float("nan"), 2]}
+        assert dumps_indented(value) == reference(value)
+        expected = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+        assert dumps_indented(value) == reference({**value, "rows": expected})
+
+
+def test_lists_of_rows_with_nested_rows_and_nulls():
+    """Rows whose values are rows themselves, or null, or empty, as explanation facts are:
+    the json module's text."""
+    value = [
+        {"zone": "A", "near": {"id": "B", "m": 1.5}, "other": None, "tags": []},
+        {"zone": 'C"', "near": None, "other": {}, "tags": [1, "x"]},
+        {"zone": "D", "near": {"id": "E", "m": float("nan")}, "other": {"k": [None]}, "tags": []},
+        {"zone": "F", "near": {"m": 2.0, "id": "G"}, "other": None, "tags": [{"a": 1}]},
+    ]
+    assert dumps_indented(value) == reference(value)
+    assert dumps_indented({"lat": [48.85, 2.0, -0.0], "ids": ["a", "b"]}) == reference(
+        {"lat": [48.85, 2.0, -0.0], "ids": ["a", "b"]}
+    )

@@ -67,3 +67,20 @@ def test_no_warning_when_most_couriers_can_work():
     grid = shift_grid(config, parse_timestamp("2026-11-30T19:00", TZ))
     found = eligibility(TABLE.iloc[:3], grid, 60)
     assert found.warnings() == []
+
+
+def test_counts_of_equal_size_keep_the_order_met_in_the_table():
+    """Reasons with the same count are listed in the order their first courier appears,
+    and the warning names them in that order."""
+    gone = ("2026-11-30T12:00", "2026-11-30T18:30", "available")
+    busy = ("2026-11-30T18:00", "2026-11-30T23:00", "busy")
+    late = ("2026-11-30T22:45", "2026-11-30T23:59", "available")
+    ok = ("2026-11-30T18:00", "2026-11-30T23:00", "available")
+    grid = shift_grid(Config(), parse_timestamp("2026-11-30T19:00", TZ))
+    found = eligibility(couriers(busy, late, gone, ok, gone, late, busy), grid, 60)
+    assert list(found.counts().values()) == [2, 2, 2]
+    labels = list(found.counts())
+    assert labels[0] == "busy" and labels[1].startswith("arriving") and labels[2].startswith("gone")
+    assert (found.total, found.eligible, found.by_window) == (7, 1, 4)
+    assert "4 of 5 available couriers" in found.warnings()[0]
+    assert "(2 busy, 2 arriving" in found.warnings()[0]

@@ -339,3 +339,126 @@ def test_lyon_short_zone_whose_reachable_couriers_are_needed_where_they_are():
     assert row["reason"] == "needed_where_they_are"
     assert "69386 6e - Brotteaux" in row["why"] and "none to spare" in row["why"]
     assert "60 saved" in row["why"] and row["marginal_minutes"] == pytest.approx(60.0)
+
+
+def _nearest_rule(lat, lon, donors, short):
+    """The documented nearest donor by enumeration: least squared chord summed as
+    (dx*dx + dy*dy) + dz*dz, not the zone itself, ties to the lower zone index."""
+    from rebalance.reach import unit_vectors
+
+    xyz = np.column_stack(unit_vectors(np.asarray(lat, float), np.asarray(lon, float)))
+    out = []
+    for s in short.tolist():
+        best = (math.inf, -1)
+        for d in donors.tolist():
+            if d != s:
+                a, b = xyz[s], xyz[d]
+                square = 0.0
+                for k in range(3):
+                    square += (a[k] - b[k]) * (a[k] - b[k])
+                best = min(best, (square, d))
+        out.append(best)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_donor_dense_and_kdtree_agree_with_ties(monkeypatch, seed):
+    """The nearest zone with a courier to spare is the same from dense blocks and from the
+    k-d tree, on a grid city full of equal distances and twin zones, and is the rule's."""
+    from types import SimpleNamespace
+
+    from rebalance import explain
+    from rebalance.config import Config
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    lat = 48.8 + rng.integers(0, 6, n) * 0.01  # a grid: many equal distances, some twins
+    lon = 2.3 + rng.integers(0, 6, n) * 0.01
+    p = SimpleNamespace(
+        inputs=SimpleNamespace(zones=pd.DataFrame({"lat": lat, "lon": lon})),
+        config=Config(),
+        vehicles=("bike",),
+    )
+    donors = np.flatnonzero(rng.random(n) < 0.4)
+    short = np.flatnonzero(rng.random(n) < 0.5)
+    expected = _nearest_rule(lat, lon, donors, short)
+    answers = []
+    for dense in (True, False):
+        monkeypatch.setattr(explain, "_dense", lambda pairs, dense=dense: dense)
+        minutes, src = explain._nearest_by_distance(p, 0, donors, short)
+        assert src.tolist() == [d for _, d in expected]
+        answers.append(minutes)
+    assert np.array_equal(answers[0], answers[1])
+    assert np.isfinite(answers[0]).all()
+
+
+def test_route_facts_from_positions_equal_those_looked_up_by_id():
+    """The explanation facts built from the moves' positions (as solve does) equal those
+    found by looking every move up by courier and zone id, on a city with several slots."""
+    from rebalance import explain, optimize
+
+    inputs, config, start = random_city(3, zones=8, couriers=30, slots=3)
+    p = build_problem(inputs, config, start)
+    captured = {}
+    real = explain.facts
+
+    def spy(*args):
+        captured["args"] = args
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(explain, "facts", spy)
+        plan = optimize.solve_problem(p)
+    q, zones, moves, position, where = captured["args"]
+    assert len(moves) and plan.explanation["routes"]
+    assert real(q, zones, moves, position) == real(q, zones, moves, position, where)
+
+
+def _within_range_rule(p, short, spare, present):
+    """The couriers within range by enumeration: per short zone and spare or not, the arc
+    of least minutes (thousandths), then lowest origin, then first arc."""
+    found = {}
+    for a in range(len(p.arc_zone)):
+        g, to = int(p.arc_group[a]), int(p.arc_zone[a])
+        src, veh = int(p.group_zone[g]), int(p.group_vehicle[g])
+        if to in short and p.group_first[g] == 0 and src != to:
+            flag = bool(spare[src] > 0 and present[src, veh])
+            rank = (round(float(p.arc_minutes[a]) * 1000), src, a)
+            if (to, flag) not in found or rank < found[to, flag][0]:
+                found[to, flag] = (rank, src, veh, float(p.arc_minutes[a]))
+    out = {int(z): {"spare": None, "other": None} for z in short}
+    for (to, flag), (_, src, veh, minutes) in found.items():
+        out[to]["spare" if flag else "other"] = {
+            "zone_id": str(p.zone_ids[src]),
+            "vehicle": p.vehicles[veh],
+            "travel_minutes": round(minutes, 3),
+        }
+    return out
+
+
+@pytest.mark.parametrize("seed", [9, 15, 21, 35, 38])
+def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed):
+    """The couriers within range of short zones are the rule's (least minutes, lowest
+    origin, first arc), whether the arcs are read in one block or in blocks of three;
+    bikes and cars alike (same speed and range), so equal times from one zone go to the
+    first arc (the vehicle order), across blocks too."""
+    from rebalance import explain
+
+    inputs, config, start = random_city(seed, zones=9, couriers=40, slots=1)
+    config = config.with_changes(vehicles={"car": {"speed_kmh": 15.0, "max_move_minutes": 20.0}})
+    p = build_problem(inputs, config, start)
+    calls = []
+    real = explain._within_range
+
+    def spy(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(explain, "_within_range", spy)
+    solve_problem(p)
+    q, short, spare, present = calls[0]
+    expected = _within_range_rule(q, set(short.tolist()), spare, present)
+    assert any(v["spare"] and v["other"] for v in expected.values())
+    for block in (1 << 20, 3):
+        monkeypatch.setattr(explain, "_ARC_BLOCK", block)
+        assert real(q, short, spare, present) == expected

@@ -329,3 +329,85 @@ def test_pause_list_with_tiny_and_huge_rates(tmp_path):
     row = plan_for(tmp_path / "h", [A], rests, [courier("c1", "A")]).zones.iloc[0]
     kept = sum(1250 - i * 7.3 for i in range(8)) - row["paused_orders_per_hour"]
     assert 0 <= kept <= 2.5 and len(row["pause_restaurants"].split(";")) == 8
+
+
+def _documented_pause_list(rates: dict[str, float], after: int, opch: float) -> list[str]:
+    """The pause list by enumeration: restaurants by rate (largest first) then id, weights
+    in thousandths (at least 1); least paused total covering the excess, ties to the cover
+    holding the first differing item of that order; listed by id."""
+    items = sorted((r for r in rates if rates[r] > 0), key=lambda r: (-rates[r], r))
+    weights = [max(round(rates[r] * 1000), 1) for r in items]
+    deficit = sum(weights) - math.floor(after * opch * 1000 + 1e-6)
+    if deficit <= 0:
+        return []
+    tie = sorted(range(len(items)), key=lambda i: (-weights[i], i))
+    best: tuple[int, tuple[int, ...]] | None = None
+    chosen: tuple[int, ...] = tuple(range(len(items)))  # nothing covers: pause them all
+    for k in range(len(items) + 1):
+        for subset in itertools.combinations(range(len(items)), k):
+            total = sum(weights[i] for i in subset)
+            key = (total, tuple(0 if i in subset else 1 for i in tie))
+            if total >= deficit and (best is None or key < best):
+                best, chosen = key, subset
+    return sorted(items[i] for i in chosen)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pause_lists_of_many_zones_follow_the_documented_rule(tmp_path, seed):
+    """Every short zone of a city (far apart, so nobody moves) pauses the documented set:
+    equal rates and equal thousandths broken by id, closed and zero-rate restaurants never
+    paused, ';' in names turned into ','; lists and lost orders per zone."""
+    rng = np.random.default_rng(seed)
+    zones = [zone(f"Z{z}", 40.0 + 1.2 * z, 2.0) for z in range(6)]
+    rests, couriers, rates = [], [], {}
+    choices = [0.5, 1.0, 1.0, 1.0004, 1.0001, 2.2, 3.0, 0.0004]
+    for z in range(6):
+        zone_rates: dict[str, float] = {}
+        for i in rng.permutation(int(rng.integers(1, 9))):
+            rid = f"r{z}{'x' * int(i % 3)}{i}"
+            rate = float(rng.choice(choices))
+            row = restaurant(rid, f"Z{z}", rate, status="closed" if i == 7 else "open")
+            row["name"] = f"Chez {rid}; {'et fils' if i % 2 else 'ë'}"
+            rests.append(row)
+            zone_rates[rid] = rate if i != 7 else 0.0
+        rests.append(restaurant(f"zero{z}", f"Z{z}", 0.0))
+        couriers += [courier(f"c{z}_{k}", f"Z{z}") for k in range(int(rng.integers(0, 3)))]
+        rates[f"Z{z}"] = zone_rates
+    plan = plan_for(tmp_path, zones, rests, couriers)
+    assert plan.moves.empty
+    names = {r["restaurant_id"]: r["name"] for r in rests}
+    for row in plan.zones.itertuples():
+        expected = _documented_pause_list(rates[row.zone_id], row.couriers_after, 2.5)
+        if row.shortage == 0:
+            expected = []
+        assert row.pause_restaurants == ";".join(expected)
+        assert row.pause_restaurant_names == ";".join(names[r].replace(";", ",") for r in expected)
+        lost = sum(rates[row.zone_id][r] for r in expected)
+        assert row.paused_orders_per_hour == round(lost, 3)
+
+
+def test_courier_id_ties_in_code_point_order(tmp_path):
+    """Equal windows: courier ids are compared by code point (upper case before lower
+    case before accents), and the moves are listed by slot, zones, then courier_id."""
+    ids = ["cé", "cz", "c~", "cZ", "ca"]
+    couriers = [courier(i, "A") for i in ids]
+    plan = plan_for(tmp_path, [A, B], [restaurant("r", "B", 7.5)], couriers)
+    assert plan.moves["courier_id"].tolist() == ["cZ", "ca", "cz"]
+
+
+def test_text_order_is_the_stable_sort_of_the_ids():
+    """Ids already in order keep it; any others get the stable code-point sort, as
+    sorting the Python strings gives, duplicates in their first order."""
+    import pyarrow as pa
+
+    from rebalance.optimize import _text_order
+
+    for ids in (
+        [],
+        ["a"],
+        ["R1", "R2", "R2", "R3"],
+        ["R2", "R10", "R1", "é", "z", "Z", "R10", ""],
+        ["b", "a"],
+    ):
+        expected = sorted(range(len(ids)), key=lambda i: ids[i])
+        assert _text_order(pa.array(ids, pa.large_string())).tolist() == expected
