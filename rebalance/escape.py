@@ -156,11 +156,25 @@ def csv_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.D
     Only text columns (``columns``, or every object/string column) change: numbers
     such as ``-1.5`` stay numbers.
     """
+    import numpy as np
+    import pandas as pd
+
     out = frame.copy()
     for column in _text_columns(frame, columns):
         values = out[column]
         text = values.astype(object).where(values.notna(), None)
-        out[column] = [v if v is None else csv_cell(str(v)) for v in text]
+        if isinstance(values.dtype, pd.StringDtype):
+            # every cell is text or missing: only those starting with a formula character
+            # or ' can change, found by the string kernel; the rest are kept as they are
+            cells = text.to_numpy(dtype=object, copy=True)
+            maybe = values.str.startswith((*FORMULA_STARTS, "'")).to_numpy(
+                dtype=bool, na_value=False
+            )
+            for i in np.flatnonzero(maybe).tolist():
+                cells[i] = csv_cell(cells[i])
+            out[column] = list(cells)
+        else:
+            out[column] = [v if v is None else csv_cell(str(v)) for v in text]
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
@@ -103,6 +103,19 @@ def test_numbers_are_data_not_formulas():
     assert guarded["id"].tolist() == ["'-R1", "R2"]
     assert guarded["minutes"].tolist() == [-1.5, 2.0]
     assert guarded.to_csv(index=False).splitlines()[1] == "'-R1,-1.5"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6)), max_size=30))
+@example(["'=1", "''-x", None, "=a", "b", "'", "\t"])
+def test_text_columns_are_guarded_cell_by_cell(cells):
+    """A text (string dtype) column is guarded exactly as each of its cells would be,
+    missing cells kept missing; the same cells in an object column give the same file."""
+    typed = pd.DataFrame({"name": pd.array(cells, dtype="str")})
+    loose = pd.DataFrame({"name": pd.Series(cells, dtype=object)})
+    want = [None if pd.isna(v) else csv_cell(v) for v in typed["name"]]
+    got = csv_frame(typed)["name"].tolist()
+    assert [None if pd.isna(v) else v for v in got] == want
+    assert csv_frame(typed).to_csv(index=False) == csv_frame(loose).to_csv(index=False)
 
 
 @pytest.fixture(scope="module")
