@@ -459,44 +459,49 @@ def _group_arcs(
     has exactly one group of the vehicle, in zone order (one slot, no previous plan),
     the arcs are those arrays themselves.
     """
-    tails, heads, mins = [], [], []
+    # Sized first, then filled in place: at 10,000 zones the arcs are 7.8 million rows,
+    # and every extra copy is ~60 MB of fresh pages per array.
+    per_vehicle = []
+    total = 0
     for v, m in enumerate(moves):
         groups = np.flatnonzero(group_vehicle == v)
         if groups.size == 0:
             continue
+        n = m.start.size - 1
+        start = m.start + np.arange(n + 1)  # one stay more per zone before each start
+        zone_of = group_zone[groups]
+        count = start[zone_of + 1] - start[zone_of]
+        per_vehicle.append((m, groups, zone_of, count, start))
+        total += int(count.sum())
+    tails = np.empty(total, dtype=np.int64)
+    heads = np.empty(total, dtype=np.int64)
+    mins = np.empty(total, dtype=float)
+    at = 0
+    for m, groups, zone_of, count, start in per_vehicle:
         n = m.start.size - 1
         zones = np.arange(n)
         # each stay (a, a) goes before the first move of a to a zone after a
         after = np.searchsorted(m.origin * n + m.dest, zones * n + zones)
         dest = np.insert(m.dest, after, zones)
         minutes = np.insert(m.minutes, after, 0.0)
-        start = m.start + np.arange(n + 1)  # one stay more per zone before each start
-        zone_of = group_zone[groups]
-        count = start[zone_of + 1] - start[zone_of]
+        size = int(count.sum())
+        out = slice(at, at + size)
+        tails[out] = np.repeat(groups, count)
         moving = np.flatnonzero(np.diff(m.start) > 0)
         if np.array_equal(moving, zone_of):
             # exactly one group per zone with moves, in zone order: take the zones that
             # have moves (their stays included) as they are
             keep = np.repeat(np.diff(m.start) > 0, np.diff(start))
-            tails.append(np.repeat(groups, count))
-            heads.append(dest[keep])
-            mins.append(minutes[keep])
-            continue
-        lo = start[zone_of]
-        rep = np.repeat(groups, count)
-        offsets = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)
-        idx = np.repeat(lo, count) + offsets
-        tails.append(rep)
-        heads.append(dest[idx])
-        mins.append(minutes[idx])
-    if not tails:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, np.zeros(0)
-    return (
-        np.concatenate(tails).astype(np.int64),
-        np.concatenate(heads).astype(np.int64),
-        np.concatenate(mins),
-    )
+            np.compress(keep, dest, out=heads[out])
+            np.compress(keep, minutes, out=mins[out])
+        else:
+            lo = start[zone_of]
+            offsets = np.arange(size) - np.repeat(np.cumsum(count) - count, count)
+            idx = np.repeat(lo, count) + offsets
+            np.take(dest, idx, out=heads[out])
+            np.take(minutes, idx, out=mins[out])
+        at += size
+    return tails, heads, mins
 
 
 def arc_costs(p: ProblemData) -> np.ndarray:
