@@ -273,7 +273,7 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
+def _utf8_error(data: bytes | memoryview, chunk: int = 1 << 24) -> int | None:
     """Offset of the first byte that is not UTF-8, or None. Decoded 16 MB at a time, so a
     2 GB file is checked without a 2 GB text copy of it."""
     import codecs
@@ -328,14 +328,15 @@ def _read_csv(
     if data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
-    if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
-        data = data[3:]
-    bad_byte = _utf8_error(data)
+    # Excel's UTF-8 BOM is accepted and is not part of the header. The file is read from
+    # `start` on rather than sliced: a slice of the bytes would be a second copy of them.
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    bad_byte = None if _valid_utf8(data, start) else _utf8_error(memoryview(data)[start:])
     if bad_byte is not None:
-        line = data[:bad_byte].count(b"\n") + 1
+        line = data.count(b"\n", start, start + bad_byte) + 1
         issues.append(
             Issue(
-                f"not UTF-8 text (byte 0x{data[bad_byte]:02x} cannot be decoded)",
+                f"not UTF-8 text (byte 0x{data[start + bad_byte]:02x} cannot be decoded)",
                 file=path.name,
                 line=line,
                 valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
@@ -344,15 +345,15 @@ def _read_csv(
         return None
     if b"\r" in data:
         # One line ending from here on, so that line numbers are what an editor shows.
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if not data.strip():
+        data, start = data[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
+    if _ALL_BLANK.match(data, start):
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
     if not data.endswith(b"\n"):  # a last line without its newline (a header-only file too)
         data += b"\n"
     header_line = 1
     # (not data.partition: its tail would be a second copy of the whole file)
-    first = data[: data.find(b"\n")]
+    first = data[start : data.find(b"\n", start)]
     sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
     if sep:
         # Excel's hint line; the header follows it.
@@ -367,8 +368,8 @@ def _read_csv(
                 )
             )
             return None
-        data, header_line = data[len(first) + 1 :], 2
-        first = data[: data.find(b"\n")]
+        start, header_line = start + len(first) + 1, 2
+        first = data[start : data.find(b"\n", start)]
     header = first.decode("utf-8")
     names = [h.strip() for h in next(csv.reader([header]), [])]
     if not any(names):
@@ -414,7 +415,7 @@ def _read_csv(
 
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),  # no copy of the bytes
+            pa.BufferReader(pa.py_buffer(data).slice(start)),  # no copy of the bytes
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid_row
@@ -428,10 +429,10 @@ def _read_csv(
     except pa.ArrowInvalid as exc:
         table = None
         failure = str(exc).split("\n")[0]
-    data_lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1
+    data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
     if table is None or invalid or table.num_rows != data_lines:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
-        structure = _scan_lines(data.decode("utf-8"), len(names), header_line)
+        structure = _scan_lines(data[start:].decode("utf-8"), len(names), header_line)
         if structure.problems or table is None:
             for found in structure.problems[:ROWS_PER_RULE]:
                 issues.append(replace(found, file=path.name))
@@ -455,8 +456,6 @@ def _read_csv(
         lines = structure.lines
     else:
         lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
-    # no whitespace byte and no quote anywhere: no value can have blanks to trim
-    may_trim = any(marker in data for marker in _BLANK_MARKERS)
     del data  # the file's bytes are not needed past here (a 2 GB file held twice)
     if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
@@ -467,20 +466,22 @@ def _read_csv(
             )
         )
         return None
-    import pyarrow.compute as pc
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
     n_rows = table.num_rows
-    columns = {n: _trimmed(table.column(n), may_trim) for n in names}
+    columns = {n: _trimmed(table.column(n)) for n in names}
     del table
     if n_rows and len(names):
-        blank = None
+        # rows of empty cells, typically at the end of an export (the first column
+        # usually settles it: an id is rarely empty)
+        blank = np.ones(n_rows, dtype=bool)
         for column in columns.values():
-            empty = pc.equal(pc.utf8_length(column), 0)
-            blank = empty if blank is None else pc.and_(blank, empty)
-        keep = np.invert(np.asarray(blank, dtype=bool))
-        if not keep.all():  # rows of empty cells, typically at the end of an export
+            blank &= np.diff(_offsets(column)) == 0
+            if not blank.any():
+                break
+        if blank.any():
+            keep = np.invert(blank)
             mask = pa.array(keep)
             columns = {n: c.filter(mask) for n, c in columns.items()}
             lines = lines[keep]
@@ -488,43 +489,80 @@ def _read_csv(
     return frame, digest, lines, header_line
 
 
-#: Bytes of every character Arrow's trim removes (Unicode White_Space and U+001C-U+001F:
-#: ASCII blanks, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F, U+3000), and the
-#: quote (a quoted value may hold a line break). A file with none of them has no value
-#: to trim; one with any is checked column by column.
-_BLANK_MARKERS = (
-    b" ",
-    b"\t",
-    b"\x0b",
-    b"\x0c",
-    b"\r",
-    b"\x1c",
-    b"\x1d",
-    b"\x1e",
-    b"\x1f",
-    b'"',
-    b"\xc2\x85",
-    b"\xc2\xa0",
-    b"\xe1\x9a\x80",
-    b"\xe2\x80",
-    b"\xe2\x81\x9f",
-    b"\xe3\x80\x80",
+#: Every character Arrow's trim (`pyarrow.compute.utf8_trim_whitespace`) removes: Unicode
+#: White_Space and U+001C-U+001F (tests check this against all of Unicode).
+_TRIMMED_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
 )
 
 
-#: A value starting or ending with a character Arrow's trim removes (RE2's \s alone
-#: misses U+00A0 and the rest of Unicode's spaces).
-_BLANK_CLASS = r"[\s\x{0b}\p{Z}\x{1c}-\x{1f}\x{85}]"
-_PADDED = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"
+def _byte_table(index: int) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[[ch.encode()[index] for ch in _TRIMMED_CHARS]] = True
+    return table
 
 
-def _trimmed(column: Any, may_trim: bool = True) -> Any:
+#: Which first (last) bytes of a UTF-8 value may begin (end) a character the trim removes.
+_FIRST_BYTES, _LAST_BYTES = _byte_table(0), _byte_table(-1)
+
+#: A file of nothing but ASCII blanks (what bytes.strip removes).
+_ALL_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*\Z")
+
+
+def _valid_utf8(data: bytes, start: int = 0) -> bool:
+    """Whether ``data[start:]`` is UTF-8, by Arrow's validation (no copy; >10x Python's
+    decoder on text with accents). A False is then located by `_utf8_error`."""
+    import pyarrow as pa
+
+    text = pa.py_buffer(data).slice(start)
+    offsets = pa.py_buffer(np.array([0, text.size], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_utf8(), 1, [None, offsets, text]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _offsets(column: Any) -> np.ndarray:
+    """The value offsets of an Arrow string array (no copy): value i is bytes
+    ``offsets[i]:offsets[i + 1]`` of its data buffer."""
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    return offsets[column.offset : column.offset + len(column) + 1]
+
+
+def _maybe_padded(column: Any) -> np.ndarray:
+    """Which values of an Arrow string array may start or end with a character the trim
+    removes, from their first and last bytes alone (no copy; ~15x a regex): every padded
+    value is flagged, and a few others (a name ending in an accented letter)."""
+    offsets = _offsets(column)
+    out = np.zeros(len(column), dtype=bool)
+    data = column.buffers()[2]
+    if data is None or not len(column):
+        return out
+    text = np.frombuffer(data, dtype=np.uint8)
+    begin, end = offsets[:-1], offsets[1:]
+    filled = end > begin
+    out[filled] = _FIRST_BYTES[text[begin[filled]]] | _LAST_BYTES[text[end[filled] - 1]]
+    return out
+
+
+def _trimmed(column: Any) -> Any:
     """A text column without blanks around values; the column itself (no copy) when no
     value has any, as in nearly every export."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     column = column.combine_chunks()
-    if not may_trim or not pc.any(pc.match_substring_regex(column, _PADDED)).as_py():
+    maybe = np.flatnonzero(_maybe_padded(column))
+    if not maybe.size:
+        return column
+    some = column.take(pa.array(maybe))
+    if pc.all(pc.equal(pc.utf8_trim_whitespace(some), some)).as_py():
         return column
     return pc.utf8_trim_whitespace(column)
 

@@ -1,0 +1,71 @@
+"""The fast paths of loading (Arrow's UTF-8 check, the byte-level padding check, the
+hash-based duplicate check) give the same tables and the same messages as the slow ones."""
+
+from __future__ import annotations
+
+import pytest
+from util import city_with
+
+from rebalance import DataError, load
+
+#: Byte sequences Python's decoder refuses, some of which a lax validator lets through.
+BAD_UTF8 = {
+    "latin-1": b"\xe9",
+    "surrogate": b"\xed\xa0\x80",
+    "overlong slash": b"\xc0\xaf",
+    "overlong 3 bytes": b"\xe0\x80\xaf",
+    "above U+10FFFF": b"\xf4\x90\x80\x80",
+    "lone continuation": b"\x80",
+    "truncated": b"\xe6\x9d",
+    "0xff": b"\xff",
+}
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("name", sorted(BAD_UTF8))
+def test_a_bad_utf8_sequence_is_found_on_its_line(tmp_path, name, bom):
+    """Each kind of invalid UTF-8, with or without a BOM, is reported with its line and
+    the byte Python's own decoder stops at."""
+    city = city_with(tmp_path)
+    lines = (city / "restaurants.csv").read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"R05", b"R05" + BAD_UTF8[name])  # line 6
+    (city / "restaurants.csv").write_bytes(bom + b"\n".join(lines))
+    with pytest.raises(DataError) as info:
+        load(city)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line) == ("restaurants.csv", 6)
+    assert f"byte 0x{BAD_UTF8[name][0]:02x} cannot be decoded" in problem.message
+
+
+def test_a_bad_byte_in_the_last_line_without_its_line_break(tmp_path):
+    """A bad byte on a last line that has no line break is still found, on that line."""
+    city = city_with(tmp_path)
+    text = (city / "zones.csv").read_bytes().rstrip(b"\n")
+    (city / "zones.csv").write_bytes(text + b"\xe9")
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert [(p.file, p.line) for p in info.value.problems] == [("zones.csv", 6)]
+
+
+@pytest.mark.parametrize("pad", ["\u3000", "\u2028", "\x85", "\u1680", "\x1f", "\u202f"])
+def test_ids_padded_with_unusual_blanks_load_as_the_clean_file(tmp_path, pad):
+    """An id or a zone padded on either side with any blank Arrow trims loads as if clean."""
+    clean = load(city_with(tmp_path / "clean"))
+    city = city_with(tmp_path / "padded")
+    text = (city / "couriers.csv").read_text(encoding="utf-8").split("\n")
+    text[1] = text[1].replace("C001,0005,", f"{pad}C001,0005{pad},")
+    text[2] = text[2].replace("C002,", f"C002{pad},")
+    (city / "couriers.csv").write_text("\n".join(text), encoding="utf-8")
+    got = load(city)
+    assert got.couriers["courier_id"].tolist() == clean.couriers["courier_id"].tolist()
+    assert got.sha256 == clean.sha256
+
+
+def test_accents_and_inner_blanks_are_kept(tmp_path):
+    """Only blanks around a value go: a name ending in an accent or with inner blanks stays."""
+    city = city_with(tmp_path)
+    path = city / "restaurants.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Chez Paul", "Café\u00a0Paul é"), encoding="utf-8"
+    )
+    assert load(city).restaurants["name"].iloc[0] == "Café\u00a0Paul é"
