@@ -4,7 +4,7 @@ hash-based duplicate check) give the same tables and the same messages as the sl
 from __future__ import annotations
 
 import pytest
-from util import city_with
+from util import REPO, city_with
 
 from rebalance import DataError, load
 
@@ -69,3 +69,40 @@ def test_accents_and_inner_blanks_are_kept(tmp_path):
         path.read_text(encoding="utf-8").replace("Chez Paul", "Café\u00a0Paul é"), encoding="utf-8"
     )
     assert load(city).restaurants["name"].iloc[0] == "Café\u00a0Paul é"
+
+
+def test_ids_with_equal_hashes_but_no_duplicate_load(tmp_path, monkeypatch):
+    """When the hash check cannot tell (two ids, one hash), pandas decides: distinct
+    ids still load, with the same fingerprint."""
+    from rebalance import inputs
+
+    clean = load(city_with(tmp_path / "a"))
+    monkeypatch.setattr(inputs, "_distinct", lambda hashes: False)
+    again = load(city_with(tmp_path / "b"))
+    assert again.sha256 == clean.sha256
+    assert again.couriers["courier_id"].tolist() == clean.couriers["courier_id"].tolist()
+
+
+def test_duplicate_and_empty_ids_are_both_reported(tmp_path):
+    """An empty id is not a duplicate of another empty one; a repeated id names its first line."""
+    city = city_with(tmp_path)
+    path = city / "couriers.csv"
+    text = path.read_text().replace("C002,", ",").replace("C004,", ",").replace("C003,", "C001,")
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        load(city)
+    found = [(p.line, p.message) for p in info.value.problems]
+    assert found == [
+        (3, "empty courier_id"),
+        (5, "empty courier_id"),
+        (4, "duplicate courier_id (first at line 2)"),
+    ]
+
+
+def test_the_fingerprint_load_computes_is_the_fingerprint_of_its_tables(tmp_path):
+    """load reuses the ids' hashes: its sha256 is what `fingerprint` gives for the tables."""
+    from rebalance.inputs import fingerprint
+
+    for city in (city_with(tmp_path), REPO / "data" / "samples" / "lyon"):
+        inputs = load(city)
+        assert inputs.sha256 == fingerprint(inputs)
