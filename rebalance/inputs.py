@@ -174,7 +174,7 @@ def _hash_text(text: pd.Series) -> np.ndarray:
     """pandas' hash of each value as a Python string (`pandas.util.hash_array`),
     computed from the Arrow buffers (`rebalance.texthash`): the same hashes without
     making millions of string objects."""
-    return text_hashes(_arrow(text))
+    return text_hashes(_arrow(text, combine=False))
 
 
 #: The id column of each table, unique once validated.
@@ -206,14 +206,15 @@ def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
     return hashed
 
 
-def _arrow(values: pd.Series) -> Any:
-    """A text column as one pyarrow array (no copy when it is Arrow-backed already)."""
+def _arrow(values: pd.Series, *, combine: bool = True) -> Any:
+    """A text column as one pyarrow array, or as read (in chunks) unless ``combine``: no
+    copy when it is Arrow-backed already and not combined."""
     import pyarrow as pa
 
     array = values.array
     if hasattr(array, "__arrow_array__"):
         out = array.__arrow_array__()
-        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+        return out.combine_chunks() if combine and isinstance(out, pa.ChunkedArray) else out
     return pa.array(values.to_numpy(dtype=object), type=pa.string())
 
 
@@ -223,7 +224,7 @@ def isin_text(values: pd.Series, known: pd.Series | Iterable[str]) -> np.ndarray
 
     if not isinstance(known, pd.Series):
         known = pd.Series(list(known), dtype="string")
-    found = pc.is_in(_arrow(values.astype(str)), value_set=_arrow(known.astype(str)))
+    found = pc.is_in(_arrow(values.astype(str), combine=False), value_set=_arrow(known.astype(str)))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -234,7 +235,7 @@ def _fast_numbers(text: pd.Series) -> np.ndarray | None:
     import pyarrow.compute as pc
 
     try:
-        parsed = pc.cast(_arrow(text), pa.float64())
+        parsed = pc.cast(_arrow(text, combine=False), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=float)
@@ -432,7 +433,9 @@ def _read_csv(
                 newlines_in_values=True, invalid_row_handler=on_invalid_row
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                # large_string: what pandas keeps text in (read as string, every column
+                # would be cast, a copy of its offsets)
+                column_types={n: pa.large_string() for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -488,7 +491,7 @@ def _read_csv(
         # usually settles it: an id is rarely empty)
         blank = np.ones(n_rows, dtype=bool)
         for column in columns.values():
-            blank &= np.diff(_offsets(column)) == 0
+            blank &= _lengths(column) == 0
             if not blank.any():
                 break
         if blank.any():
@@ -546,29 +549,45 @@ def _offsets(column: Any) -> np.ndarray:
     return offsets[column.offset : column.offset + len(column) + 1]
 
 
+def _chunks(column: Any) -> list[Any]:
+    """The arrays of a chunked Arrow array, or the array itself."""
+    import pyarrow as pa
+
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+
+
+def _lengths(column: Any) -> np.ndarray:
+    """The byte length of each value of an Arrow string column (chunked or not)."""
+    parts = [np.diff(_offsets(chunk)) for chunk in _chunks(column)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+
 def _maybe_padded(column: Any) -> np.ndarray:
-    """Which values of an Arrow string array may start or end with a character the trim
+    """Which values of an Arrow string column may start or end with a character the trim
     removes, from their first and last bytes alone (no copy; ~15x a regex): every padded
     value is flagged, and a few others (a name ending in an accented letter)."""
-    offsets = _offsets(column)
-    out = np.zeros(len(column), dtype=bool)
-    data = column.buffers()[2]
-    if data is None or not len(column):
-        return out
-    text = np.frombuffer(data, dtype=np.uint8)
-    begin, end = offsets[:-1], offsets[1:]
-    filled = end > begin
-    out[filled] = _FIRST_BYTES[text[begin[filled]]] | _LAST_BYTES[text[end[filled] - 1]]
-    return out
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in _chunks(column):
+        data = chunk.buffers()[2]
+        text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        if not text.size:  # no value has a byte
+            parts.append(np.zeros(len(chunk), dtype=bool))
+            continue
+        offsets = _offsets(chunk)
+        # an empty value reads a neighbour's byte (clipped at the ends): a harmless
+        # extra candidate, cheaper than leaving empty values out
+        first = text.take(offsets[:-1], mode="clip")
+        last = text.take(offsets[1:] - 1, mode="clip")
+        parts.append(_FIRST_BYTES.take(first) | _LAST_BYTES.take(last))
+    return np.concatenate(parts)
 
 
 def _trimmed(column: Any) -> Any:
-    """A text column without blanks around values; the column itself (no copy) when no
-    value has any, as in nearly every export."""
+    """A text column without blanks around values; the column itself (no copy, still in
+    the chunks Arrow read) when no value has any, as in nearly every export."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = column.combine_chunks()
     maybe = np.flatnonzero(_maybe_padded(column))
     if not maybe.size:
         return column

@@ -26,7 +26,10 @@ CHUNK = 1 << 14
 
 def text_hashes(column: Any) -> np.ndarray:
     """``pandas.util.hash_array(values, categorize=False)`` of a pyarrow string (or
-    large_string) array without nulls, as uint64."""
+    large_string) array without nulls, or of a chunked one, as uint64."""
+    if hasattr(column, "chunks"):  # a ChunkedArray
+        parts = [text_hashes(chunk) for chunk in column.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
     n = len(column)
     width = np.int64 if column.type.equals("large_string") else np.int32
     raw = np.frombuffer(column.buffers()[1], dtype=width)

@@ -106,3 +106,37 @@ def test_the_fingerprint_load_computes_is_the_fingerprint_of_its_tables(tmp_path
     for city in (city_with(tmp_path), REPO / "data" / "samples" / "lyon"):
         inputs = load(city)
         assert inputs.sha256 == fingerprint(inputs)
+
+
+def test_a_file_read_in_many_chunks_is_checked_across_them(tmp_path):
+    """Arrow reads a large file in chunks: padding in the last chunk is trimmed, and a
+    duplicate of the first row found in the last one names the first line."""
+    city = city_with(tmp_path)
+    path = city / "couriers.csv"
+    head, first, *_ = path.read_text().splitlines()
+    rows = [first.replace("C001", f"X{i:06d}") for i in range(40_000)]  # ~2.5 MB: chunks
+    rows[-2] = rows[-2].replace("X039998", "\u3000X039998 ")
+    rows[-1] = rows[-1].replace("X039999", "X000000")
+    path.write_text("\n".join([head, *rows]) + "\n")
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert [(p.line, p.message) for p in info.value.problems] == [
+        (40_001, "duplicate courier_id (first at line 2)")
+    ]
+    rows[-1] = rows[-1].replace("X000000", "X039999")
+    path.write_text("\n".join([head, *rows]) + "\n")
+    couriers = load(city).couriers
+    assert couriers["courier_id"].iloc[-2] == "X039998"
+    assert couriers["courier_id"].is_unique
+
+
+def test_chunked_and_whole_arrays_hash_alike():
+    """The hash of a column does not depend on the chunks Arrow read it in."""
+    import pyarrow as pa
+
+    from rebalance.texthash import text_hashes
+
+    values = ["a", "", "bé", "R0000001", "x" * 30]
+    chunked = pa.chunked_array([values[:2], [], values[2:]], type=pa.string())
+    assert (text_hashes(chunked) == text_hashes(pa.array(values))).all()
+    assert text_hashes(pa.chunked_array([], type=pa.string())).size == 0
