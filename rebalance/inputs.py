@@ -145,29 +145,40 @@ def fingerprint(inputs: Inputs) -> str:
     return _fingerprint({name: getattr(inputs, name, None) for name in TABLES})
 
 
-def _fingerprint(
-    frames: dict[str, pd.DataFrame | None],
-    known: dict[tuple[str, str], np.ndarray] | None = None,
-) -> str:
-    """`fingerprint` of the tables in ``frames``; ``known`` holds the row hashes of
-    columns already hashed (`load` hashes the ids to find duplicates)."""
-    known = known or {}
-    digest = hashlib.sha256()
-    for name, columns in TABLES.items():
-        frame = frames.get(name)
-        if frame is None:
-            continue
-        digest.update(f"{name}:{len(frame)}\n".encode())
-        for column in columns:
+def _fingerprint(frames: dict[str, pd.DataFrame | None]) -> str:
+    """`fingerprint` of the tables in ``frames``."""
+    digest = _Digest()
+    for name in TABLES:
+        if (frame := frames.get(name)) is not None:
+            digest.add(name, frame)
+    return digest.hexdigest()
+
+
+class _Digest:
+    """`fingerprint`, fed table by table in `TABLES` order: `load` adds each table as
+    soon as it is validated, with the row hashes its checks made (``known``), and
+    the table's text read from the file can then be dropped."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(
+        self, name: str, frame: pd.DataFrame, known: dict[str, np.ndarray] | None = None
+    ) -> None:
+        known = known or {}
+        self._sha.update(f"{name}:{len(frame)}\n".encode())
+        for column in TABLES[name]:
             if column.name not in frame.columns:
                 continue
-            digest.update(f"{column.name}\n".encode())
-            hashed = known.get((name, column.name))
+            self._sha.update(f"{column.name}\n".encode())
+            hashed = known.get(column.name)
             if hashed is None:
                 unique = column.name == _KEYS.get(name)
                 hashed = _canonical(frame[column.name], unique=unique)
-            digest.update(hashed.tobytes())
-    return digest.hexdigest()
+            self._sha.update(hashed.tobytes())
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 def _hash_text(text: pd.Series) -> np.ndarray:
@@ -799,8 +810,10 @@ class _Checker:
         self.raw = raw
         self.issues = issues
         self.bad = np.zeros(len(raw.frame), dtype=bool)
-        #: Row hashes of the id columns, as `fingerprint` hashes them.
+        #: Row hashes of the columns returned so far, as `fingerprint` hashes them.
         self.hashes: dict[str, np.ndarray] = {}
+        #: Codes and distinct values of the text columns factorized so far.
+        self.codes: dict[str, tuple[np.ndarray, pd.Series]] = {}
 
     def flag(
         self,
@@ -874,13 +887,24 @@ class _Checker:
 
     def refs(self, column: str, known: set[str], what: str) -> pd.Series:
         values = self.text(column).astype(str)
-        self.flag(values.eq(""), column, f"empty {column}", f"a {what} id from zones")
-        unknown = ~isin_text(values, known) & values.ne("").to_numpy()
+        # each distinct zone checked and hashed once (10,000 zones, millions of rows)
+        codes, distinct = self._factorize(column, values)
+        empty = distinct.eq("").to_numpy()
+        self.flag(empty[codes], column, f"empty {column}", f"a {what} id from zones")
+        unknown = ~isin_text(distinct, known) & ~empty
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
         listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
-        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones {listed}")
+        self.flag(unknown[codes], column, f"unknown {what}", f"a zone_id from zones {listed}")
+        self.hashes[column] = _hash_text(distinct)[codes]
         return values
+
+    def _factorize(self, column: str, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+        """Codes and distinct values of a text column (kept for `_check_zone_demand`)."""
+        codes, uniques = pd.factorize(values)
+        distinct = pd.Series(uniques, dtype=values.dtype)
+        self.codes[column] = (codes, distinct)
+        return codes, distinct
 
     def number(
         self,
@@ -944,15 +968,19 @@ class _Checker:
         allowed = list(allowed)
         if column not in self.raw.frame.columns:
             return pd.Series([default] * len(self.raw.frame), dtype=object)
-        values = self.text(column).astype(str).str.lower()
-        blank = values.eq("")
-        bad = ~values.isin(allowed) & ~(blank & (default is not None))
+        text = self.text(column).astype(str)
+        # each distinct value lowered and checked once, then taken back to the rows
+        codes, distinct = self._factorize(column, text)
+        lowered = distinct.str.lower()
+        blank = lowered.eq("")
+        bad = ~lowered.isin(allowed) & ~(blank & (default is not None))
         valid = "one of " + ", ".join(allowed) + " (any case)"
         if default is not None:
-            values = values.where(~blank, default)
+            lowered = lowered.where(~blank, default)
             valid += f", or blank for {default!r}" if default else ", or blank for all"
-        self.flag(bad, column, f"invalid {column}", valid)
-        return values
+        self.flag(bad.to_numpy()[codes], column, f"invalid {column}", valid)
+        self.hashes[column] = _hash_text(lowered)[codes]
+        return pd.Series(lowered.array.take(codes), index=text.index)
 
     def timestamp(self, column: str, timezone: str) -> pd.Series:
         raw = self.raw.frame[column]
@@ -984,9 +1012,13 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
     # Rows already reported (a rate out of range, an unknown zone) are not counted twice.
     counted = restaurants["status"].eq("open").to_numpy() & ~c.bad
     rate = restaurants["expected_orders_per_hour"].where(counted, 0.0)
-    totals = rate.groupby(restaurants["zone_id"], sort=True).sum()
-    over = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
-    for zone_id, total in over.items():
+    # grouped by the zone codes refs made: pandas' same sums, without factorizing the
+    # zone ids once more (zones are then named in zone_id order)
+    codes, distinct = c.codes.get("zone_id") or c._factorize("zone_id", restaurants["zone_id"])
+    totals = rate.groupby(codes).sum()
+    totals = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
+    over = sorted(zip(distinct.to_numpy()[totals.index], totals.to_numpy(), strict=True))
+    for zone_id, total in over:
         rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
         line, row = c.raw.where(int(rows[0]))
         c.issues.append(
@@ -1030,19 +1062,35 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             ),
             title="invalid input",
         )
+    # Problems reading any file come first, then the values' problems table by table
+    # (an operator fixes the files in that order). Each table is read, checked and
+    # added to the fingerprint before the next is read, and its text read from the
+    # file then dropped: memory holds one table's raw text at a time.
     issues: list[Issue] = []
-    raws = {name: _read(directory, name, issues) for name in TABLES}
+    found: list[Issue] = []
+    files: dict[str, str] = {}
+
+    def read(name: str) -> _Raw | None:
+        raw = _read(directory, name, issues)
+        if raw is not None:
+            files[raw.label] = raw.sha256
+        return raw
+
+    digest = _Digest()
+
+    def add(name: str, frame: pd.DataFrame, c: _Checker) -> None:
+        if not issues and not found:  # else no fingerprint: load raises
+            digest.add(name, frame, c.hashes)
+
     tz = config.city.timezone
     vehicles = sorted(config.vehicles)
 
     zones = restaurants = couriers = travel = None
     known: set[str] = set()
-    hashed: dict[tuple[str, str], np.ndarray] = {}  # row hashes of the ids, for the fingerprint
-    if (raw := raws["zones"]) is not None:
-        c = _Checker(raw, issues)
+    if (raw := read("zones")) is not None:
+        c = _Checker(raw, found)
         zone_id = c.ids("zone_id", "zone")
         known = set(zone_id[zone_id.ne("")])
-        hashed["zones", "zone_id"] = c.hashes["zone_id"]
         zones = pd.DataFrame(
             {
                 "zone_id": zone_id,
@@ -1067,8 +1115,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 ),
             }
         )
-    if (raw := raws["restaurants"]) is not None:
-        c = _Checker(raw, issues)
+        add("zones", zones, c)
+        del c
+    if (raw := read("restaurants")) is not None:
+        c = _Checker(raw, found)
         restaurants = pd.DataFrame(
             {
                 "restaurant_id": c.ids("restaurant_id", "restaurant"),
@@ -1086,9 +1136,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         _check_zone_demand(c, restaurants)
-        hashed["restaurants", "restaurant_id"] = c.hashes["restaurant_id"]
-    if (raw := raws["couriers"]) is not None:
-        c = _Checker(raw, issues)
+        add("restaurants", restaurants, c)
+        del c
+    if (raw := read("couriers")) is not None:
+        c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
         until = c.timestamp("available_until", tz)
         order = (until <= start).to_numpy() & start.notna().to_numpy() & until.notna().to_numpy()
@@ -1110,9 +1161,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 "status": c.choice("status", ["available", "busy", "offline"], default="available"),
             }
         )
-        hashed["couriers", "courier_id"] = c.hashes["courier_id"]
-    if (raw := raws["travel_times"]) is not None:
-        c = _Checker(raw, issues)
+        add("couriers", couriers, c)
+        del c
+    if (raw := read("travel_times")) is not None:
+        c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
         to = c.refs("to_zone", known, "zone") if zones is not None else c.text("to_zone")
         minutes = c.number("minutes", lo=0, valid="a finite number of minutes >= 0")
@@ -1133,29 +1185,30 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "duplicate travel time for this from_zone, to_zone and vehicle",
             "one row per pair and vehicle",
         )
+        add("travel_times", travel, c)
+        del c
 
     demand = None
-    if (raw := raws["demand"]) is not None:
-        demand = _demand_table(raw, issues, restaurants, tz)
-        if restaurants is not None and not issues:
-            _check_slot_demand(raw, issues, restaurants, demand)
+    if (raw := read("demand")) is not None:
+        demand = _demand_table(raw, found, restaurants, tz)
+        if restaurants is not None and not issues and not found:
+            _check_slot_demand(raw, found, restaurants, demand)
+        if not issues and not found:
+            digest.add("demand", demand)
+    del raw
 
-    if issues:
-        raise DataError(issues, title="invalid input")
+    if issues or found:
+        raise DataError(issues + found, title="invalid input")
     assert zones is not None and restaurants is not None and couriers is not None
 
-    files = {raw.label: raw.sha256 for raw in raws.values() if raw is not None}
-    tables = {
-        "zones": zones.reset_index(drop=True),
-        "restaurants": restaurants.reset_index(drop=True),
-        "couriers": couriers.reset_index(drop=True),
-        "travel_times": None if travel is None else travel.reset_index(drop=True),
-        "demand": demand,
-    }
     return Inputs(
-        **tables,
+        zones=zones.reset_index(drop=True),
+        restaurants=restaurants.reset_index(drop=True),
+        couriers=couriers.reset_index(drop=True),
+        travel_times=None if travel is None else travel.reset_index(drop=True),
+        demand=demand,
         source=directory,
-        sha256=_fingerprint(tables, hashed),
+        sha256=digest.hexdigest(),
         files=files,
     )
 
