@@ -24,7 +24,7 @@ from . import ranges
 from .config import Config
 from .errors import DataError, Issue
 from .texthash import text_hashes
-from .timeparse import YEARS, out_of_range, parse_timestamps
+from .timeparse import YEARS, parse_timestamps_in_range
 
 __all__ = ["Inputs", "fingerprint", "load"]
 
@@ -989,8 +989,7 @@ class _Checker:
             values = raw.where(~outside).dt.tz_convert("UTC").dt.as_unit("ns")
         else:
             text = self.text(column).astype(str)
-            values = parse_timestamps(text, timezone)
-            outside = out_of_range(text)
+            values, outside = parse_timestamps_in_range(text, timezone)
         self.flag(
             values.isna().to_numpy() & ~outside,
             column,

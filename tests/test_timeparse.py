@@ -11,9 +11,11 @@ from rebalance.errors import TimestampError
 from rebalance.timeparse import (
     floor_quarter_hour,
     in_timezone,
+    out_of_range,
     parse_iso,
     parse_timestamp,
     parse_timestamps,
+    parse_timestamps_in_range,
 )
 
 
@@ -112,3 +114,24 @@ def test_bad_timestamp_is_a_usage_error_and_a_value_error():
         parse_iso("30/11/2026 19:00")
     assert isinstance(info.value, ValueError) and info.value.exit_code == 2
     assert "ISO 8601" in str(info.value)
+
+
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_parse_in_range_is_parse_and_range_in_one_pass(repeat):
+    """parse_timestamps_in_range gives what parse_timestamps and out_of_range give apart,
+    for distinct texts and for texts repeating across rows."""
+    texts = [
+        "2026-11-30T19:00",
+        "2026-11-30T19:00:00+01:00",
+        "2026-10-25T02:30",  # autumn overlap in Paris
+        "2026-03-29T02:30",  # spring gap in Paris
+        "9999-12-31",
+        "0001-01-01T00:00",
+        "yesterday",
+        "",
+    ]
+    values = pd.Series(texts * repeat, dtype="str")
+    parsed, outside = parse_timestamps_in_range(values, "Europe/Paris")
+    pd.testing.assert_series_equal(parsed, parse_timestamps(values, "Europe/Paris"))
+    assert (outside == out_of_range(values)).all()
+    assert outside.tolist() == [False, False, False, False, True, True, False, False] * repeat
