@@ -175,7 +175,7 @@ class _Digest:
             if hashed is None:
                 unique = column.name == _KEYS.get(name)
                 hashed = _canonical(frame[column.name], unique=unique)
-            self._sha.update(hashed.tobytes())
+            self._sha.update(np.ascontiguousarray(hashed).data)  # the bytes, not a copy
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
@@ -980,6 +980,8 @@ class _Checker:
             valid += f", or blank for {default!r}" if default else ", or blank for all"
         self.flag(bad.to_numpy()[codes], column, f"invalid {column}", valid)
         self.hashes[column] = _hash_text(lowered)[codes]
+        if lowered.equals(distinct):  # as written (lower case, no blank to fill): no copy
+            return text
         return pd.Series(lowered.array.take(codes), index=text.index)
 
     def timestamp(self, column: str, timezone: str) -> pd.Series:
@@ -1014,9 +1016,12 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
     # grouped by the zone codes refs made: pandas' same sums, without factorizing the
     # zone ids once more (zones are then named in zone_id order)
     codes, distinct = c.codes.get("zone_id") or c._factorize("zone_id", restaurants["zone_id"])
-    totals = rate.groupby(codes).sum()
+    zone = pd.Categorical.from_codes(codes, categories=np.arange(len(distinct)))
+    totals = rate.groupby(zone, observed=True).sum()
     totals = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
-    over = sorted(zip(distinct.to_numpy()[totals.index], totals.to_numpy(), strict=True))
+    over = sorted(
+        zip(distinct.to_numpy()[totals.index.to_numpy(dtype=int)], totals.to_numpy(), strict=True)
+    )
     for zone_id, total in over:
         rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
         line, row = c.raw.where(int(rows[0]))
