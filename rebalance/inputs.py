@@ -154,6 +154,12 @@ def _fingerprint(frames: dict[str, pd.DataFrame | None]) -> str:
     return digest.hexdigest()
 
 
+#: A column's row hashes, or its codes and distinct values (hashed per row when needed:
+#: millions of codes take half the memory of their hashes, and only one column's hashes
+#: are held at a time).
+_Hashes = np.ndarray | tuple[np.ndarray, pd.Series]
+
+
 class _Digest:
     """`fingerprint`, fed table by table in `TABLES` order: `load` adds each table as
     soon as it is validated, with the row hashes its checks made (``known``), and
@@ -162,9 +168,7 @@ class _Digest:
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
 
-    def add(
-        self, name: str, frame: pd.DataFrame, known: dict[str, np.ndarray] | None = None
-    ) -> None:
+    def add(self, name: str, frame: pd.DataFrame, known: dict[str, _Hashes] | None = None) -> None:
         known = known or {}
         self._sha.update(f"{name}:{len(frame)}\n".encode())
         for column in TABLES[name]:
@@ -172,6 +176,9 @@ class _Digest:
                 continue
             self._sha.update(f"{column.name}\n".encode())
             hashed = known.get(column.name)
+            if isinstance(hashed, tuple):  # codes and distinct values: hashed per row now
+                codes, distinct = hashed
+                hashed = _hash_text(distinct)[codes]
             if hashed is None:
                 unique = column.name == _KEYS.get(name)
                 hashed = _canonical(frame[column.name], unique=unique)
@@ -811,7 +818,7 @@ class _Checker:
         self.issues = issues
         self.bad = np.zeros(len(raw.frame), dtype=bool)
         #: Row hashes of the columns returned so far, as `fingerprint` hashes them.
-        self.hashes: dict[str, np.ndarray] = {}
+        self.hashes: dict[str, _Hashes] = {}
         #: Codes and distinct values of the text columns factorized so far.
         self.codes: dict[str, tuple[np.ndarray, pd.Series]] = {}
 
@@ -870,7 +877,7 @@ class _Checker:
         # hashes are the fingerprint's, so kept). Equal hashes mean a duplicate, or
         # (rarely) two ids with one hash: pandas then tells which.
         self.hashes[column] = hashes = _hash_text(values)
-        if _distinct(hashes[~empty]):
+        if _distinct(hashes[~empty] if empty.any() else hashes):
             return values
         dupes = (values.duplicated(keep="first") & values.ne("")).to_numpy()
         notes = {}
@@ -896,12 +903,14 @@ class _Checker:
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
         listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
         self.flag(unknown[codes], column, f"unknown {what}", f"a zone_id from zones {listed}")
-        self.hashes[column] = _hash_text(distinct)[codes]
+        self.hashes[column] = (codes, distinct)
         return values
 
     def _factorize(self, column: str, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
         """Codes and distinct values of a text column (kept for `_check_zone_demand`)."""
         codes, uniques = pd.factorize(values)
+        if len(uniques) < 2**31:  # half the memory for millions of rows
+            codes = codes.astype(np.int32)
         distinct = pd.Series(uniques, dtype=values.dtype)
         self.codes[column] = (codes, distinct)
         return codes, distinct
@@ -979,7 +988,7 @@ class _Checker:
             lowered = lowered.where(~blank, default)
             valid += f", or blank for {default!r}" if default else ", or blank for all"
         self.flag(bad.to_numpy()[codes], column, f"invalid {column}", valid)
-        self.hashes[column] = _hash_text(lowered)[codes]
+        self.hashes[column] = (codes, lowered)
         if lowered.equals(distinct):  # as written (lower case, no blank to fill): no copy
             return text
         return pd.Series(lowered.array.take(codes), index=text.index)
