@@ -435,29 +435,11 @@ def _read_csv(
     # Blank names are a spreadsheet's empty trailing columns: extra columns, ignored.
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     invalid: list[int] = []
-
-    def on_invalid_row(row: Any) -> str:
-        invalid.append(row.actual_columns)
-        return "skip"
-
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(data).slice(start)),  # no copy of the bytes
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                # large_string: what pandas keeps text in (read as string, every column
-                # would be cast, a copy of its offsets)
-                column_types={n: pa.large_string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        # no copy of the bytes
+        table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names, invalid)
     except pa.ArrowInvalid as exc:
         table = None
         failure = str(exc).split("\n")[0]
@@ -498,6 +480,40 @@ def _read_csv(
             )
         )
         return None
+    frame, lines = _frame(table, names, lines)
+    return frame, digest, lines, header_line
+
+
+def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
+    """The CSV's rows (header skipped) as a pyarrow Table of text columns; the field
+    count of each row skipped for having the wrong number of fields goes to ``invalid``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def on_invalid_row(row: Any) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, invalid_row_handler=on_invalid_row
+        ),
+        convert_options=pacsv.ConvertOptions(
+            # large_string: what pandas keeps text in (read as string, every column
+            # would be cast, a copy of its offsets)
+            column_types={n: pa.large_string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _frame(table: Any, names: list[str], lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The text columns of a table Arrow read, trimmed, without rows of empty cells;
+    and the file line of each row kept."""
+    import pyarrow as pa
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
@@ -518,7 +534,7 @@ def _read_csv(
             columns = {n: c.filter(mask) for n, c in columns.items()}
             lines = lines[keep]
     frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
-    return frame, digest, lines, header_line
+    return frame, lines
 
 
 #: Every character Arrow's trim (`pyarrow.compute.utf8_trim_whitespace`) removes: Unicode
