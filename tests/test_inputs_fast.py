@@ -140,3 +140,24 @@ def test_chunked_and_whole_arrays_hash_alike():
     chunked = pa.chunked_array([values[:2], [], values[2:]], type=pa.string())
     assert (text_hashes(chunked) == text_hashes(pa.array(values))).all()
     assert text_hashes(pa.chunked_array([], type=pa.string())).size == 0
+
+
+def test_a_plain_file_is_read_without_holding_its_bytes(tmp_path, monkeypatch):
+    """The usual export is hashed in blocks and read by Arrow from disk, never held
+    whole; a file with CRLF line endings is read the careful way, to the same table."""
+    from rebalance import inputs
+
+    city = city_with(tmp_path)
+    clean = load(city)
+
+    def no_bytes(path, issues):
+        raise AssertionError(f"{path.name} read into memory")
+
+    monkeypatch.setattr(inputs, "_read_bytes", no_bytes)
+    again = load(city)
+    assert (again.sha256, again.files) == (clean.sha256, clean.files)
+    monkeypatch.undo()
+    path = city / "couriers.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    crlf = load(city)
+    assert crlf.sha256 == clean.sha256 and crlf.files != clean.files
