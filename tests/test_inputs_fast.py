@@ -161,3 +161,18 @@ def test_a_plain_file_is_read_without_holding_its_bytes(tmp_path, monkeypatch):
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     crlf = load(city)
     assert crlf.sha256 == clean.sha256 and crlf.files != clean.files
+
+
+def test_numbers_hash_in_chunks_as_pandas_hashes_them_at_once():
+    """The fingerprint's hash of numbers and timestamps, a chunk at a time, is pandas'
+    hash of the whole column (NaN, -0.0 and NaT included)."""
+    import numpy as np
+    import pandas as pd
+
+    from rebalance.inputs import _hash_numbers
+
+    floats = np.array([0.0, -0.0, np.nan, 1.5, -np.inf, 1e300] * 7)
+    stamps = pd.to_datetime(["2026-11-30T19:00Z", None] * 20, utc=True).asi8
+    for values in (floats, stamps):
+        expected = pd.util.hash_pandas_object(pd.Series(values), index=False).to_numpy()
+        assert (_hash_numbers(values, chunk=5) == expected).all()
