@@ -24,7 +24,7 @@ from . import ranges
 from .config import Config
 from .errors import DataError, Issue
 from .texthash import text_hashes
-from .timeparse import YEARS, parse_timestamps_in_range
+from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
 __all__ = ["Inputs", "fingerprint", "load"]
 
@@ -1001,10 +1001,9 @@ class _Checker:
 
     def _factorize(self, column: str, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
         """Codes and distinct values of a text column (kept for `_check_zone_demand`)."""
-        codes, uniques = pd.factorize(values)
-        if len(uniques) < 2**31:  # half the memory for millions of rows
-            codes = codes.astype(np.int32)
-        distinct = pd.Series(uniques, dtype=values.dtype)
+        codes, distinct = factorize_text(values)
+        if len(distinct) < 2**31:  # half the memory for millions of rows
+            codes = codes.astype(np.int32, copy=False)
         self.codes[column] = (codes, distinct)
         return codes, distinct
 

@@ -9,6 +9,7 @@ import pytest
 
 from rebalance.errors import TimestampError
 from rebalance.timeparse import (
+    factorize_text,
     floor_quarter_hour,
     in_timezone,
     out_of_range,
@@ -135,3 +136,27 @@ def test_parse_in_range_is_parse_and_range_in_one_pass(repeat):
     pd.testing.assert_series_equal(parsed, parse_timestamps(values, "Europe/Paris"))
     assert (outside == out_of_range(values)).all()
     assert outside.tolist() == [False, False, False, False, True, True, False, False] * repeat
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[["b", "a"], [], ["a", "c", "b"]], [[], ["x"]], [["only"]], [[]], []],
+)
+def test_factorize_text_from_arrow_chunks_is_pandas_factorize(chunks):
+    """Arrow's dictionary encoding over the chunks gives pandas' codes and distinct values."""
+    import pyarrow as pa
+
+    values = pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+    ).astype(str)
+    codes, distinct = factorize_text(values)
+    expected_codes, expected = pd.factorize(values, use_na_sentinel=False)
+    assert codes.tolist() == expected_codes.tolist()
+    pd.testing.assert_series_equal(distinct, pd.Series(expected, dtype=values.dtype))
+
+
+def test_factorize_text_keeps_pandas_for_missing_values():
+    """Text with missing values is factorized by pandas, NaN as a value of its own."""
+    values = pd.Series(["a", None, "a"], dtype=object)
+    codes, distinct = factorize_text(values)
+    assert codes.tolist() == [0, 1, 0] and distinct.iloc[0] == "a" and pd.isna(distinct.iloc[1])
