@@ -216,8 +216,8 @@ def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
         text = values.astype("string").fillna("")
         if unique:
             return _hash_text(text)
-        codes, uniques = pd.factorize(text)
-        hashed_rows: np.ndarray = _hash_text(pd.Series(uniques))[codes]
+        codes, uniques = factorize_text(text)
+        hashed_rows: np.ndarray = _hash_text(uniques)[codes]
         return hashed_rows
     return _hash_numbers(values.to_numpy(dtype="float64", na_value=np.nan))
 
