@@ -602,7 +602,7 @@ def _frame(table: Any, names: list[str], lines: np.ndarray) -> tuple[pd.DataFram
         # usually settles it: an id is rarely empty)
         blank = np.ones(n_rows, dtype=bool)
         for column in columns.values():
-            blank &= _lengths(column) == 0
+            blank &= _empty(column)
             if not blank.any():
                 break
         if blank.any():
@@ -667,10 +667,13 @@ def _chunks(column: Any) -> list[Any]:
     return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
 
 
-def _lengths(column: Any) -> np.ndarray:
-    """The byte length of each value of an Arrow string column (chunked or not)."""
-    parts = [np.diff(_offsets(chunk)) for chunk in _chunks(column)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+def _empty(column: Any) -> np.ndarray:
+    """Which values of an Arrow string column (chunked or not) are empty."""
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in _chunks(column):
+        offsets = _offsets(chunk)
+        parts.append(offsets[1:] == offsets[:-1])
+    return np.concatenate(parts)
 
 
 def _maybe_padded(column: Any) -> np.ndarray:
