@@ -508,25 +508,19 @@ def _read_clean_csv(
     endings, no BOM and no ``sep=`` line, a usable header, valid UTF-8 (Arrow checks
     every value), every row with the header's field count and on one line each.
 
-    The file is hashed 16 MB at a time and Arrow reads it from disk, so its bytes are
-    never all in memory (at 10M couriers the 700 MB of bytes were held next to the
-    table Arrow built from them). None means "read it the careful way", which finds
-    and names whatever made this path give up.
+    Arrow reads the file from disk while a thread hashes it 16 MB at a time (`_Scan`;
+    both release the GIL), so its bytes are never all in memory (at 10M couriers the
+    700 MB of bytes were held next to the table Arrow built from them). None means
+    "read it the careful way", which finds and names whatever made this path give up.
     """
+    import threading
+
     import pyarrow as pa
 
-    digest = hashlib.sha256()
-    newlines = 0
-    head = last = b""
     try:
         with path.open("rb") as file:
             before = os.fstat(file.fileno())
-            while block := file.read(_BLOCK):
-                if b"\r" in block:
-                    return None
-                digest.update(block)
-                newlines += block.count(b"\n")
-                head, last = head or block[: 1 << 16], block[-1:]
+            head = file.read(1 << 16)
     except OSError:
         return None
     end = head.find(b"\n")
@@ -544,6 +538,9 @@ def _read_clean_csv(
     if not named or _wrong_separator(header, names, spec) or len(set(named)) != len(named):
         return None
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
+    scan = _Scan(path)
+    thread = threading.Thread(target=scan.run, name=f"hash {path.name}", daemon=True)
+    thread.start()
     invalid: list[int] = []
     try:
         with pa.OSFile(str(path)) as source:
@@ -551,14 +548,42 @@ def _read_clean_csv(
         after = os.stat(path)
     except (pa.ArrowInvalid, OSError):
         return None
-    data_lines = newlines + (last != b"\n") - 1
-    if invalid or table.num_rows != data_lines:
+    finally:
+        thread.join()
+    if not scan.plain:
+        return None
+    if invalid or table.num_rows != scan.newlines + (scan.last != b"\n") - 1:
         return None
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return None  # written to while read: read it again, once
     lines = np.arange(table.num_rows, dtype=np.int64) + 2
     frame, lines = _frame(table, names, lines)
-    return frame, digest.hexdigest(), lines, 1
+    return frame, scan.digest.hexdigest(), lines, 1
+
+
+class _Scan:
+    """One pass over a file's bytes, 16 MB at a time: its sha256, its line breaks and
+    whether it is plain (readable, no CR); run in a thread beside Arrow's read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.digest = hashlib.sha256()
+        self.newlines = 0
+        self.last = b""
+        self.plain = False
+
+    def run(self) -> None:
+        try:
+            with self.path.open("rb") as file:
+                while block := file.read(_BLOCK):
+                    if b"\r" in block:
+                        return
+                    self.digest.update(block)
+                    self.newlines += block.count(b"\n")
+                    self.last = block[-1:]
+        except OSError:
+            return
+        self.plain = True
 
 
 def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
