@@ -727,13 +727,15 @@ def _trimmed(column: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    maybe = np.flatnonzero(_maybe_padded(column))
-    if not maybe.size:
-        return column
-    some = column.take(pa.array(maybe))
-    if pc.all(pc.equal(pc.utf8_trim_whitespace(some), some)).as_py():
-        return column
-    return pc.utf8_trim_whitespace(column)
+    for chunk in _chunks(column):
+        maybe = np.flatnonzero(_maybe_padded(chunk))
+        if not maybe.size:
+            continue
+        # chunk by chunk: a take across chunks would first join them (a copy)
+        some = chunk.take(pa.array(maybe))
+        if not pc.all(pc.equal(pc.utf8_trim_whitespace(some), some)).as_py():
+            return pc.utf8_trim_whitespace(column)
+    return column
 
 
 def _header(spec: tuple[Column, ...]) -> str:
