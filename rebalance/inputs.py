@@ -872,8 +872,9 @@ def _read_parquet(
         if is_text:
             import pyarrow.compute as pc
 
-            values = pc.utf8_trim_whitespace(column.fill_null("")).to_numpy(zero_copy_only=False)
-            frame[name] = pd.Series(values, dtype=object)
+            # Arrow-backed text, as a CSV's: no Python string per value
+            text = pc.utf8_trim_whitespace(column.fill_null("")).cast(pa.large_string())
+            frame[name] = pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
         elif is_time:
             series = column.to_pandas()
             if series.dt.tz is None:
