@@ -280,8 +280,10 @@ class _Raw:
     frame: pd.DataFrame
     parquet: bool
     sha256: str
-    #: The file line of each row (CSV); None for Parquet, whose rows are numbered from 1.
-    lines: np.ndarray | None = None
+    #: The file line of each row (CSV): a range when the rows are the file's lines after
+    #: the header, as in nearly every file (no array of millions of line numbers to hold);
+    #: None for Parquet, whose rows are numbered from 1.
+    lines: np.ndarray | range | None = None
 
     @property
     def label(self) -> str:
@@ -353,7 +355,7 @@ _OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
 
 def _read_csv(
     path: Path, spec: tuple[Column, ...], issues: list[Issue]
-) -> tuple[pd.DataFrame, str, np.ndarray, int] | None:
+) -> tuple[pd.DataFrame, str, np.ndarray | range, int] | None:
     """The table as text columns, its sha256, the file line of each row and of the header.
 
     A plain file (see `_read_clean_csv`) is read without holding its bytes; any other
@@ -493,8 +495,8 @@ def _read_csv(
             )
         )
         return None
-    frame, lines = _frame(table, names, lines)
-    return frame, digest, lines, header_line
+    frame, kept = _frame(table, names, lines)
+    return frame, digest, kept, header_line
 
 
 #: Bytes read at a time while hashing a file that Arrow then reads itself.
@@ -503,7 +505,7 @@ _BLOCK = 1 << 24
 
 def _read_clean_csv(
     path: Path, spec: tuple[Column, ...]
-) -> tuple[pd.DataFrame, str, np.ndarray, int] | None:
+) -> tuple[pd.DataFrame, str, np.ndarray | range, int] | None:
     """`_read_csv` of a plain file, the usual export, or None for any other: LF line
     endings, no BOM and no ``sep=`` line, a usable header, valid UTF-8 (Arrow checks
     every value), every row with the header's field count and on one line each.
@@ -556,8 +558,7 @@ def _read_clean_csv(
         return None
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return None  # written to while read: read it again, once
-    lines = np.arange(table.num_rows, dtype=np.int64) + 2
-    frame, lines = _frame(table, names, lines)
+    frame, lines = _frame(table, names, range(2, table.num_rows + 2))
     return frame, scan.digest.hexdigest(), lines, 1
 
 
@@ -612,7 +613,9 @@ def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
     )
 
 
-def _frame(table: Any, names: list[str], lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _frame(
+    table: Any, names: list[str], lines: np.ndarray | range
+) -> tuple[pd.DataFrame, np.ndarray | range]:
     """The text columns of a table Arrow read, trimmed, without rows of empty cells;
     and the file line of each row kept."""
     import pyarrow as pa
@@ -634,7 +637,7 @@ def _frame(table: Any, names: list[str], lines: np.ndarray) -> tuple[pd.DataFram
             keep = np.invert(blank)
             mask = pa.array(keep)
             columns = {n: c.filter(mask) for n, c in columns.items()}
-            lines = lines[keep]
+            lines = np.asarray(lines)[keep]
     frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
     return frame, lines
 
@@ -902,7 +905,7 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
             )
         return None
     parquet = path.suffix == ".parquet"
-    lines: np.ndarray | None = None
+    lines: np.ndarray | range | None = None
     header_line: int | None = None
     if parquet:
         got = _read_parquet(path, TABLES[name], issues)
