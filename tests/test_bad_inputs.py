@@ -92,14 +92,14 @@ def test_table_that_is_a_folder(tmp_path):
 def test_unreadable_table(tmp_path, monkeypatch):
     """A table this user may not read is an input error saying so (root ignores chmod: injected)."""
     city = city_with(tmp_path)
-    real = Path.read_bytes
+    real = Path.open
 
-    def read_bytes(self):
+    def open_(self, *args, **kwargs):  # every way of reading a file opens it
         if self.name == "couriers.csv":
             raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     with pytest.raises(DataError, match=r"couriers\.csv: cannot read file: Permission denied"):
         load(city)
 

@@ -9,11 +9,14 @@ import pytest
 
 from rebalance.errors import TimestampError
 from rebalance.timeparse import (
+    factorize_text,
     floor_quarter_hour,
     in_timezone,
+    out_of_range,
     parse_iso,
     parse_timestamp,
     parse_timestamps,
+    parse_timestamps_in_range,
 )
 
 
@@ -112,3 +115,48 @@ def test_bad_timestamp_is_a_usage_error_and_a_value_error():
         parse_iso("30/11/2026 19:00")
     assert isinstance(info.value, ValueError) and info.value.exit_code == 2
     assert "ISO 8601" in str(info.value)
+
+
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_parse_in_range_is_parse_and_range_in_one_pass(repeat):
+    """parse_timestamps_in_range gives what parse_timestamps and out_of_range give apart,
+    for distinct texts and for texts repeating across rows."""
+    texts = [
+        "2026-11-30T19:00",
+        "2026-11-30T19:00:00+01:00",
+        "2026-10-25T02:30",  # autumn overlap in Paris
+        "2026-03-29T02:30",  # spring gap in Paris
+        "9999-12-31",
+        "0001-01-01T00:00",
+        "yesterday",
+        "",
+    ]
+    values = pd.Series(texts * repeat, dtype="str")
+    parsed, outside = parse_timestamps_in_range(values, "Europe/Paris")
+    pd.testing.assert_series_equal(parsed, parse_timestamps(values, "Europe/Paris"))
+    assert (outside == out_of_range(values)).all()
+    assert outside.tolist() == [False, False, False, False, True, True, False, False] * repeat
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[["b", "a"], [], ["a", "c", "b"]], [[], ["x"]], [["only"]], [[]], []],
+)
+def test_factorize_text_from_arrow_chunks_is_pandas_factorize(chunks):
+    """Arrow's dictionary encoding over the chunks gives pandas' codes and distinct values."""
+    import pyarrow as pa
+
+    values = pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+    ).astype(str)
+    codes, distinct = factorize_text(values)
+    expected_codes, expected = pd.factorize(values, use_na_sentinel=False)
+    assert codes.tolist() == expected_codes.tolist()
+    pd.testing.assert_series_equal(distinct, pd.Series(expected, dtype=values.dtype))
+
+
+def test_factorize_text_keeps_pandas_for_missing_values():
+    """Text with missing values is factorized by pandas, NaN as a value of its own."""
+    values = pd.Series(["a", None, "a"], dtype=object)
+    codes, distinct = factorize_text(values)
+    assert codes.tolist() == [0, 1, 0] and distinct.iloc[0] == "a" and pd.isna(distinct.iloc[1])

@@ -1,0 +1,132 @@
+"""pandas' hash of text (`pandas.util.hash_array` of Python strings), computed straight
+from an Arrow string array's buffers with numpy.
+
+The same 64-bit values as pandas (SipHash-2-4 of each value's UTF-8 bytes under pandas'
+default key, then pandas' bit mixing), so fingerprints defined with pandas' hash keep
+their values, without making a Python string per row: ~4x faster on millions of ids
+and no memory in proportion to them beyond the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["text_hashes"]
+
+_KEY = b"0123456789123456"  # pandas.core.util.hashing._default_hash_key
+_K0 = np.uint64(int.from_bytes(_KEY[:8], "little"))
+_K1 = np.uint64(int.from_bytes(_KEY[8:], "little"))
+
+#: Rows hashed at a time: the state of a chunk stays in the CPU's cache (16,384 rows
+#: measured 1.5x faster than 262,144).
+CHUNK = 1 << 14
+
+
+def text_hashes(column: Any) -> np.ndarray:
+    """``pandas.util.hash_array(values, categorize=False)`` of a pyarrow string (or
+    large_string) array without nulls, or of a chunked one, as uint64."""
+    if hasattr(column, "chunks"):  # a ChunkedArray
+        parts = [text_hashes(chunk) for chunk in column.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    n = len(column)
+    width = np.int64 if column.type.equals("large_string") else np.int32
+    raw = np.frombuffer(column.buffers()[1], dtype=width)
+    offsets: np.ndarray = raw[column.offset : column.offset + n + 1].astype(np.int64)
+    lo, hi = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
+    # the bytes as aligned words, one spare word so that reading 8 bytes never overruns
+    words = np.zeros((hi - lo) // 8 + 2, dtype="<u8")
+    if hi > lo:
+        words.view(np.uint8)[: hi - lo] = np.frombuffer(column.buffers()[2], np.uint8)[lo:hi]
+    offsets -= lo
+    out = np.empty(n, dtype=np.uint64)
+    for a in range(0, n, CHUNK):
+        b = min(a + CHUNK, n)
+        begin = offsets[a:b]
+        out[a:b] = _siphash(words, begin, offsets[a + 1 : b + 1] - begin)
+    # pandas' redistribution of the 64-bit values (pandas.core.util.hashing._hash_ndarray)
+    out ^= out >> np.uint64(30)
+    out *= np.uint64(0xBF58476D1CE4E5B9)
+    out ^= out >> np.uint64(27)
+    out *= np.uint64(0x94D049BB133111EB)
+    out ^= out >> np.uint64(31)
+    return out
+
+
+def _words_at(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The little-endian 64-bit word starting at each byte position ``pos``."""
+    index = pos >> 3
+    shift = (pos & 7).astype(np.uint64) << np.uint64(3)
+    out: np.ndarray = words[index] >> shift
+    # the rest from the next word; numpy defines a shift by 64 as 0 (an aligned word)
+    out |= words[index + 1] << (np.uint64(64) - shift)
+    return out
+
+
+def _rotl(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
+    np.right_shift(x, np.uint64(64 - r), out=tmp)
+    np.left_shift(x, np.uint64(r), out=x)
+    x |= tmp
+
+
+def _round(v0: np.ndarray, v1: np.ndarray, v2: np.ndarray, v3: np.ndarray, t: np.ndarray) -> None:
+    """One SipRound, in place."""
+    v0 += v1
+    _rotl(v1, 13, t)
+    v1 ^= v0
+    _rotl(v0, 32, t)
+    v2 += v3
+    _rotl(v3, 16, t)
+    v3 ^= v2
+    v0 += v3
+    _rotl(v3, 21, t)
+    v3 ^= v0
+    v2 += v1
+    _rotl(v1, 17, t)
+    v1 ^= v2
+    _rotl(v2, 32, t)
+
+
+def _siphash(words: np.ndarray, begin: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """SipHash-2-4 (pandas' ``low_level_siphash``) of the values at ``begin``/``length``."""
+    n = len(begin)
+    blocks = length >> 3
+    order = None
+    if n and blocks.min() != blocks.max():
+        # longest first, so the rows still taking 8-byte blocks are always a prefix
+        order = np.argsort(-blocks, kind="stable")
+        begin, length, blocks = begin[order], length[order], blocks[order]
+    v0 = np.full(n, np.uint64(0x736F6D6570736575) ^ _K0)
+    v1 = np.full(n, np.uint64(0x646F72616E646F6D) ^ _K1)
+    v2 = np.full(n, np.uint64(0x6C7967656E657261) ^ _K0)
+    v3 = np.full(n, np.uint64(0x7465646279746573) ^ _K1)
+    t = np.empty(n, dtype=np.uint64)
+    descending = -blocks
+    for j in range(int(blocks.max()) if n else 0):
+        k = int(np.searchsorted(descending, -j, side="left"))  # rows with more than j blocks
+        m = _words_at(words, begin[:k] + 8 * j)
+        a, b, c, d, tk = v0[:k], v1[:k], v2[:k], v3[:k], t[:k]
+        d ^= m
+        _round(a, b, c, d, tk)
+        _round(a, b, c, d, tk)
+        a ^= m
+    # the last 0-7 bytes, with the length in the top byte
+    last = _words_at(words, begin + (blocks << 3))
+    last &= (np.uint64(1) << ((length & 7).astype(np.uint64) << np.uint64(3))) - np.uint64(1)
+    last |= length.astype(np.uint64) << np.uint64(56)
+    v3 ^= last
+    _round(v0, v1, v2, v3, t)
+    _round(v0, v1, v2, v3, t)
+    v0 ^= last
+    v2 ^= np.uint64(0xFF)
+    for _ in range(4):
+        _round(v0, v1, v2, v3, t)
+    v0 ^= v1
+    v0 ^= v2
+    v0 ^= v3
+    if order is None:
+        return v0
+    out = np.empty_like(v0)
+    out[order] = v0
+    return out

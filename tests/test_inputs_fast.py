@@ -1,0 +1,200 @@
+"""The fast paths of loading (Arrow's UTF-8 check, the byte-level padding check, the
+hash-based duplicate check) give the same tables and the same messages as the slow ones."""
+
+from __future__ import annotations
+
+import pytest
+from util import REPO, city_with
+
+from rebalance import DataError, load
+
+#: Byte sequences Python's decoder refuses, some of which a lax validator lets through.
+BAD_UTF8 = {
+    "latin-1": b"\xe9",
+    "surrogate": b"\xed\xa0\x80",
+    "overlong slash": b"\xc0\xaf",
+    "overlong 3 bytes": b"\xe0\x80\xaf",
+    "above U+10FFFF": b"\xf4\x90\x80\x80",
+    "lone continuation": b"\x80",
+    "truncated": b"\xe6\x9d",
+    "0xff": b"\xff",
+}
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("name", sorted(BAD_UTF8))
+def test_a_bad_utf8_sequence_is_found_on_its_line(tmp_path, name, bom):
+    """Each kind of invalid UTF-8, with or without a BOM, is reported with its line and
+    the byte Python's own decoder stops at."""
+    city = city_with(tmp_path)
+    lines = (city / "restaurants.csv").read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"R05", b"R05" + BAD_UTF8[name])  # line 6
+    (city / "restaurants.csv").write_bytes(bom + b"\n".join(lines))
+    with pytest.raises(DataError) as info:
+        load(city)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line) == ("restaurants.csv", 6)
+    assert f"byte 0x{BAD_UTF8[name][0]:02x} cannot be decoded" in problem.message
+
+
+def test_a_bad_byte_in_the_last_line_without_its_line_break(tmp_path):
+    """A bad byte on a last line that has no line break is still found, on that line."""
+    city = city_with(tmp_path)
+    text = (city / "zones.csv").read_bytes().rstrip(b"\n")
+    (city / "zones.csv").write_bytes(text + b"\xe9")
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert [(p.file, p.line) for p in info.value.problems] == [("zones.csv", 6)]
+
+
+@pytest.mark.parametrize("pad", ["\u3000", "\u2028", "\x85", "\u1680", "\x1f", "\u202f"])
+def test_ids_padded_with_unusual_blanks_load_as_the_clean_file(tmp_path, pad):
+    """An id or a zone padded on either side with any blank Arrow trims loads as if clean."""
+    clean = load(city_with(tmp_path / "clean"))
+    city = city_with(tmp_path / "padded")
+    text = (city / "couriers.csv").read_text(encoding="utf-8").split("\n")
+    text[1] = text[1].replace("C001,0005,", f"{pad}C001,0005{pad},")
+    text[2] = text[2].replace("C002,", f"C002{pad},")
+    (city / "couriers.csv").write_text("\n".join(text), encoding="utf-8")
+    got = load(city)
+    assert got.couriers["courier_id"].tolist() == clean.couriers["courier_id"].tolist()
+    assert got.sha256 == clean.sha256
+
+
+def test_accents_and_inner_blanks_are_kept(tmp_path):
+    """Only blanks around a value go: a name ending in an accent or with inner blanks stays."""
+    city = city_with(tmp_path)
+    path = city / "restaurants.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Chez Paul", "Café\u00a0Paul é"), encoding="utf-8"
+    )
+    assert load(city).restaurants["name"].iloc[0] == "Café\u00a0Paul é"
+
+
+def test_ids_with_equal_hashes_but_no_duplicate_load(tmp_path, monkeypatch):
+    """When the hash check cannot tell (two ids, one hash), pandas decides: distinct
+    ids still load, with the same fingerprint."""
+    from rebalance import inputs
+
+    clean = load(city_with(tmp_path / "a"))
+    monkeypatch.setattr(inputs, "_distinct", lambda hashes: False)
+    again = load(city_with(tmp_path / "b"))
+    assert again.sha256 == clean.sha256
+    assert again.couriers["courier_id"].tolist() == clean.couriers["courier_id"].tolist()
+
+
+def test_duplicate_and_empty_ids_are_both_reported(tmp_path):
+    """An empty id is not a duplicate of another empty one; a repeated id names its first line."""
+    city = city_with(tmp_path)
+    path = city / "couriers.csv"
+    text = path.read_text().replace("C002,", ",").replace("C004,", ",").replace("C003,", "C001,")
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        load(city)
+    found = [(p.line, p.message) for p in info.value.problems]
+    assert found == [
+        (3, "empty courier_id"),
+        (5, "empty courier_id"),
+        (4, "duplicate courier_id (first at line 2)"),
+    ]
+
+
+def test_the_fingerprint_load_computes_is_the_fingerprint_of_its_tables(tmp_path):
+    """load reuses the ids' hashes: its sha256 is what `fingerprint` gives for the tables."""
+    from rebalance.inputs import fingerprint
+
+    for city in (city_with(tmp_path), REPO / "data" / "samples" / "lyon"):
+        inputs = load(city)
+        assert inputs.sha256 == fingerprint(inputs)
+
+
+def test_a_file_read_in_many_chunks_is_checked_across_them(tmp_path):
+    """Arrow reads a large file in chunks: padding in the last chunk is trimmed, and a
+    duplicate of the first row found in the last one names the first line."""
+    city = city_with(tmp_path)
+    path = city / "couriers.csv"
+    head, first, *_ = path.read_text().splitlines()
+    rows = [first.replace("C001", f"X{i:06d}") for i in range(40_000)]  # ~2.5 MB: chunks
+    rows[-2] = rows[-2].replace("X039998", "\u3000X039998 ")
+    rows[-1] = rows[-1].replace("X039999", "X000000")
+    path.write_text("\n".join([head, *rows]) + "\n")
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert [(p.line, p.message) for p in info.value.problems] == [
+        (40_001, "duplicate courier_id (first at line 2)")
+    ]
+    rows[-1] = rows[-1].replace("X000000", "X039999")
+    path.write_text("\n".join([head, *rows]) + "\n")
+    couriers = load(city).couriers
+    assert couriers["courier_id"].iloc[-2] == "X039998"
+    assert couriers["courier_id"].is_unique
+
+
+def test_chunked_and_whole_arrays_hash_alike():
+    """The hash of a column does not depend on the chunks Arrow read it in."""
+    import pyarrow as pa
+
+    from rebalance.texthash import text_hashes
+
+    values = ["a", "", "bé", "R0000001", "x" * 30]
+    chunked = pa.chunked_array([values[:2], [], values[2:]], type=pa.string())
+    assert (text_hashes(chunked) == text_hashes(pa.array(values))).all()
+    assert text_hashes(pa.chunked_array([], type=pa.string())).size == 0
+
+
+def test_a_plain_file_is_read_without_holding_its_bytes(tmp_path, monkeypatch):
+    """The usual export is hashed in blocks and read by Arrow from disk, never held
+    whole; a file with CRLF line endings is read the careful way, to the same table."""
+    from rebalance import inputs
+
+    city = city_with(tmp_path)
+    clean = load(city)
+
+    def no_bytes(path, issues):
+        raise AssertionError(f"{path.name} read into memory")
+
+    monkeypatch.setattr(inputs, "_read_bytes", no_bytes)
+    again = load(city)
+    assert (again.sha256, again.files) == (clean.sha256, clean.files)
+    monkeypatch.undo()
+    path = city / "couriers.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    crlf = load(city)
+    assert crlf.sha256 == clean.sha256 and crlf.files != clean.files
+
+
+def test_numbers_hash_in_chunks_as_pandas_hashes_them_at_once():
+    """The fingerprint's hash of numbers and timestamps, a chunk at a time, is pandas'
+    hash of the whole column (NaN, -0.0 and NaT included)."""
+    import numpy as np
+    import pandas as pd
+
+    from rebalance.inputs import _hash_numbers
+
+    floats = np.array([0.0, -0.0, np.nan, 1.5, -np.inf, 1e300] * 7)
+    stamps = pd.to_datetime(["2026-11-30T19:00Z", None] * 20, utc=True).asi8
+    for values in (floats, stamps):
+        expected = pd.util.hash_pandas_object(pd.Series(values), index=False).to_numpy()
+        assert (_hash_numbers(values, chunk=5) == expected).all()
+
+
+def test_parquet_text_loads_as_the_csv_text(tmp_path):
+    """A Parquet couriers table (padded and dictionary-encoded text) gives the same
+    frame, dtypes included, as the CSV it was made from."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    city = city_with(tmp_path)
+    clean = load(city)
+    text = pacsv.ConvertOptions(column_types={"courier_id": pa.string(), "zone_id": pa.string()})
+    table = pacsv.read_csv(city / "couriers.csv", convert_options=text)
+    padded = pa.array([f" {v}\u00a0" for v in table.column("courier_id").to_pylist()])
+    table = table.set_column(0, "courier_id", padded)
+    table = table.set_column(1, "zone_id", table.column("zone_id").dictionary_encode())
+    (city / "couriers.csv").unlink()
+    pq.write_table(table, city / "couriers.parquet")
+    got = load(city)
+    pd.testing.assert_frame_equal(got.couriers, clean.couriers)
+    assert got.sha256 == clean.sha256

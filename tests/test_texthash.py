@@ -1,0 +1,41 @@
+"""rebalance.texthash gives pandas' own hash of every text, from Arrow buffers."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from rebalance.texthash import CHUNK, text_hashes
+
+
+def pandas_hashes(values: list[str]) -> np.ndarray:
+    """pandas' hash of Python strings, the rule the fingerprint was defined with."""
+    return pd.util.hash_array(np.array(values, dtype=object), categorize=False)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_same_hashes_as_pandas_for_any_text(kind):
+    """Texts of every length from 0 to 40 bytes, ASCII or not, hash as pandas hashes them."""
+    rng = random.Random(7)
+    alphabet = "aZ09 ,é東\u3000😀\x00\n"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25))) for _ in range(5000)]
+    values += ["", "R0000001", "x" * 8, "y" * 16, "Z" * 7, "w" * 9]
+    got = text_hashes(pa.array(values, type=kind))
+    assert got.dtype == np.uint64
+    assert (got == pandas_hashes(values)).all()
+
+
+def test_a_slice_and_many_chunks_hash_like_the_values():
+    """A sliced Arrow array (offset into shared buffers) longer than a chunk hashes right."""
+    values = [f"C{i:07d}" + ("é" * (i % 3)) for i in range(CHUNK * 2 + 5)]
+    array = pa.array(values).slice(3, CHUNK + 100)
+    assert (text_hashes(array) == pandas_hashes(values[3 : 3 + CHUNK + 100])).all()
+
+
+def test_empty_array():
+    """No values, no hashes."""
+    assert text_hashes(pa.array([], type=pa.string())).size == 0
