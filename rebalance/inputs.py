@@ -501,6 +501,9 @@ def _read_csv(
 
 #: Bytes read at a time while hashing a file that Arrow then reads itself.
 _BLOCK = 1 << 24
+#: Bytes per block of Arrow's CSV reader (its default): a larger file is read, and kept,
+#: in several chunks per column, which every later step must accept (tests lower it).
+_READ_BLOCK = 1 << 20
 
 
 def _read_clean_csv(
@@ -599,7 +602,7 @@ def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
 
     return pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_READ_BLOCK),
         parse_options=pacsv.ParseOptions(
             newlines_in_values=True, invalid_row_handler=on_invalid_row
         ),

@@ -551,6 +551,8 @@ def _pause_lists(
 
     def joined(column: pd.Series, *, names: bool = False) -> list[str]:
         values = pa.array(column.array).take(at)
+        if isinstance(values, pa.ChunkedArray):  # text read in several blocks
+            values = values.combine_chunks()
         if names:  # ";" separates the list, so a name may not carry one
             values = pc.replace_substring(values, ";", ",")
         values = values.cast(pa.large_string()) if pa.types.is_string(values.type) else values

@@ -447,3 +447,22 @@ def test_plan_headings_and_notes_each_on_their_own_line(monkeypatch):
     assert "Zones short in some slot (3 of 5)" in lines
     assert any(line.startswith("one character per slot from 19:00") for line in lines)
     assert "The shift in 8 slots of 30 min" in lines
+
+
+def test_plan_json_is_the_same_when_arrow_reads_in_many_blocks(monkeypatch):
+    """`plan --format json` (warnings, pause lists, explanation) on the Paris sample read
+    in 4 KB blocks, i.e. every column in several chunks, prints what the whole read does."""
+    from rebalance import inputs
+
+    paris = REPO / "data" / "samples" / "paris"
+    args = ("plan", paris, "--shift-start", SHIFT, "--format", "json")
+    whole = invoke(*args)
+    monkeypatch.setattr(inputs, "_READ_BLOCK", 4096)
+    chunked = invoke(*args)
+    assert whole.exit_code == chunked.exit_code == 0
+    assert chunked.stderr == whole.stderr
+    plans = [json.loads(r.stdout) for r in (chunked, whole)]
+    for plan in plans:
+        plan.pop("timings"), plan.pop("solve_seconds")
+    assert plans[0] == plans[1]
+    assert any(z["pause_restaurants"] for z in plans[0]["zones"])
