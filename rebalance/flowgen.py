@@ -199,10 +199,13 @@ def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
     whenever every capped zone's couriers can reach an uncapped one, and caps do not
     send a large city to the whole network (7.8 million arcs at 10,000 zones)."""
     stay = p.arc_zone == p.group_zone[p.arc_group]
-    keep = stay | (p.arc_zone == p.group_prev[p.arc_group])
+    keep = stay.copy()
+    if (p.group_prev >= 0).any():
+        keep |= p.arc_zone == p.group_prev[p.arc_group]
     short = p.required > p.couriers_before
     worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
-    score = cost + worth[p.arc_zone]
+    score = worth[p.arc_zone]  # a new array: the score is built in place
+    score += cost
     score[stay] = np.inf
     # arcs are contiguous per group (model._group_arcs)
     keep |= _least_per_run(score, p.arc_group, _FIRST_PER_GROUP)

@@ -155,7 +155,14 @@ class ProblemData:
     def move_cost(self, minutes: np.ndarray) -> np.ndarray:
         """Integer cost of moves taking ``minutes`` (travel + fixed)."""
         fixed = self.config.costs.move_fixed_minutes
-        return np.rint((np.asarray(minutes, float) + fixed) * SCALE).astype(np.int64) * self.slots
+        # in place on one temporary (the arcs are 7.8 million at 10,000 zones)
+        cost = np.add(np.asarray(minutes, float), fixed)
+        cost *= SCALE
+        np.rint(cost, out=cost)
+        out = cost.astype(np.int64)
+        if self.slots != 1:
+            out *= self.slots
+        return out
 
     @property
     def change_cost(self) -> int:
@@ -509,7 +516,8 @@ def arc_costs(p: ProblemData) -> np.ndarray:
     minutes (0 for staying), plus ``change_minutes`` when a previous plan told the group
     to be elsewhere now."""
     stay = p.arc_zone == p.group_zone[p.arc_group]
-    cost = np.where(stay, 0, p.move_cost(p.arc_minutes))
+    cost = p.move_cost(p.arc_minutes)
+    cost[stay] = 0
     if (p.group_prev >= 0).any():
         prev = p.group_prev[p.arc_group]
         cost += np.where((prev >= 0) & (p.arc_zone != prev), p.change_cost, 0)
