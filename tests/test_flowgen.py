@@ -211,13 +211,9 @@ def test_a_chain_through_a_zone_that_is_not_short(generate):
     )
 
 
-def test_caps_the_first_subset_cannot_hold(generate):
-    """A zone capped at 0 whose couriers can only leave by arcs outside the first subset:
-    the subset is infeasible, the plan is not, and it is the whole network's optimum."""
-    p = random_city(3, zones=12, couriers=80)
-    cap = p.cap.copy()
-    busiest = int(np.argmax(p.couriers_before))
-    cap[busiest] = 0.0
+def generated_with_caps(p, cap, generate):
+    """``p`` with these caps, and its flow by generation from a first subset without
+    moves, checked against the whole network (cost, flows, marginal values)."""
     p = type(p)(**{**p.__dict__, "cap": cap})
     full, values = whole(p)
     assert full.status == "optimal"
@@ -226,6 +222,17 @@ def test_caps_the_first_subset_cannot_hold(generate):
     assert sol.status == "optimal" and sol.cost == full.cost
     check_flow(p, sol)
     np.testing.assert_array_equal(sol.zone_value, values)
+    return p, sol
+
+
+def test_caps_the_first_subset_cannot_hold(generate):
+    """A zone capped at 0 whose couriers can only leave by arcs outside the first subset:
+    the subset is infeasible, the plan is not, and it is the whole network's optimum."""
+    p = random_city(3, zones=12, couriers=80)
+    cap = p.cap.copy()
+    busiest = int(np.argmax(p.couriers_before))
+    cap[busiest] = 0.0
+    p, sol = generated_with_caps(p, cap, generate)
     # each group of the capped zone starts with a way out to an uncapped zone, so the
     # subset held them and the whole network was never solved
     assert sol.arcs < len(p.arc_group) + 2 * len(p.zone_ids)
@@ -237,14 +244,7 @@ def test_caps_with_no_uncapped_zone_in_reach(generate):
     p = random_city(3, zones=12, couriers=80)
     cap = np.full(len(p.zone_ids), float(p.couriers_before.sum()))
     cap[int(np.argmax(p.couriers_before))] = 0.0
-    p = type(p)(**{**p.__dict__, "cap": cap})
-    full, values = whole(p)
-    assert full.status == "optimal"
-    generate(first=0)
-    sol = flowgen.solve_flow(p)
-    assert sol.status == "optimal" and sol.cost == full.cost
-    check_flow(p, sol)
-    np.testing.assert_array_equal(sol.zone_value, values)
+    p, sol = generated_with_caps(p, cap, generate)
     assert sol.arcs == len(p.arc_group) + 2 * len(p.zone_ids)  # the whole network
 
 
