@@ -1397,6 +1397,34 @@ def _check_slot_demand(
         )
 
 
+def _restaurant_refs(
+    c: _Checker, known: pd.Series | pd.Index | None, *, smallest_first: bool = False
+) -> tuple[pd.Series, np.ndarray]:
+    """A table's restaurant_id column (demand, orders) with empty ids flagged and, given
+    ``known`` (the restaurants' ids), unknown ones too; and which rows are unknown.
+
+    The hint names five restaurants: the table's first five, or the five smallest ids
+    with ``smallest_first`` (sorted only when a row is unknown)."""
+    values = c.text("restaurant_id").astype(str)
+    c.flag(
+        values.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants"
+    )
+    if known is None:
+        return values, np.zeros(len(values), dtype=bool)
+    unknown = ~isin_text(values, known) & values.ne("").to_numpy()
+    if unknown.any():
+        five = sorted(known)[:5] if smallest_first else list(known[:5])
+        sample = ", ".join(repr(r) for r in five)
+        more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
+        c.flag(
+            unknown,
+            "restaurant_id",
+            "unknown restaurant",
+            f"a restaurant_id from restaurants ({sample}{more})",
+        )
+    return values, unknown
+
+
 def _demand_table(
     raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame | None, timezone: str
 ) -> pd.DataFrame:
@@ -1407,20 +1435,8 @@ def _demand_table(
     ``where`` it came from so that error can still name the file and line.
     """
     c = _Checker(raw, issues)
-    rid = c.text("restaurant_id").astype(str)
-    c.flag(rid.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants")
-    if restaurants is not None:
-        known = restaurants["restaurant_id"]
-        unknown = ~isin_text(rid, known) & rid.ne("").to_numpy()
-        if unknown.any():
-            sample = ", ".join(repr(r) for r in sorted(known)[:5])
-            more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
-            c.flag(
-                unknown,
-                "restaurant_id",
-                "unknown restaurant",
-                f"a restaurant_id from restaurants ({sample}{more})",
-            )
+    known = None if restaurants is None else restaurants["restaurant_id"]
+    rid, _ = _restaurant_refs(c, known, smallest_first=True)
     slot_start = c.timestamp("slot_start", timezone)
     rate = c.number(
         "expected_orders_per_hour",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import DataError, Issue
-from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, isin_text
+from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
 from .timeparse import _OFFSET
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
@@ -122,24 +122,6 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
         )
         return None
     return _Raw("orders", path, frame, parquet, digest, lines)
-
-
-def _restaurant_refs(c: _Checker, known: pd.Index) -> tuple[pd.Series, np.ndarray]:
-    """The restaurant ids, and which rows name a restaurant not in ``known`` (flagged)."""
-    values = c.text("restaurant_id").astype(str)
-    c.flag(
-        values.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants"
-    )
-    unknown = ~isin_text(values, known) & values.ne("").to_numpy()
-    sample = ", ".join(repr(r) for r in list(known[:5]))
-    more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
-    c.flag(
-        unknown,
-        "restaurant_id",
-        "unknown restaurant",
-        f"a restaurant_id from restaurants ({sample}{more})",
-    )
-    return values, unknown
 
 
 def _mixed_offsets(c: _Checker) -> None:
