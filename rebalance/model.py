@@ -75,7 +75,9 @@ class ProblemData:
     Per zone and slot: ``slot_demand``, ``slot_required`` (shape zones x slots). Per
     present courier: ``eligible`` (courier_id, vehicle, zone_idx, vehicle_idx, first,
     last, prev_idx, group, ...). Per entry group: ``group_*`` arrays. One slot also has
-    the per-group arc arrays ``arc_group``, ``arc_zone``, ``arc_minutes``.
+    the per-group arc arrays ``arc_group``, ``arc_zone``, ``arc_minutes``. Per row of
+    restaurants: ``restaurant_rate0`` (its rate in slot 0) and ``restaurant_zone`` (its
+    zone's position in ``zone_ids``).
     """
 
     config: Config
@@ -100,6 +102,7 @@ class ProblemData:
     arc_zone: np.ndarray
     arc_minutes: np.ndarray
     restaurant_rate0: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    restaurant_zone: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     previous_plan_id: str | None = None
     previous_note: str = ""
     on_the_way: int = 0
@@ -260,7 +263,7 @@ def build_problem(
     index = pd.Index(zone_ids)
     n_zones = len(zone_ids)
 
-    slot_demand, open_count, rate0 = _slot_demand(inputs, grid, index)
+    slot_demand, open_count, rate0, rest_zone = _slot_demand(inputs, grid, index)
     opch = config.demand.orders_per_courier_hour
     slot_required = np.ceil(slot_demand / opch - _EPS).clip(min=0).astype(np.int64)
 
@@ -319,6 +322,7 @@ def build_problem(
         arc_zone=arc_zone,
         arc_minutes=arc_minutes,
         restaurant_rate0=rate0,
+        restaurant_zone=rest_zone,
         previous_plan_id=prev_id,
         previous_note=note,
         on_the_way=on_way,
@@ -328,9 +332,9 @@ def build_problem(
 
 def _slot_demand(
     inputs: Inputs, grid: SlotGrid, index: pd.Index
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Demand per (zone, slot), open restaurants per zone, and each restaurant's rate in
-    slot 0 (CONTRACT section 7)."""
+    slot 0 (CONTRACT section 7) and zone position."""
     n_zones, k = len(index), grid.count
     rest = inputs.restaurants
     open_mask = rest["status"].eq("open").to_numpy(dtype=bool)
@@ -341,7 +345,7 @@ def _slot_demand(
     open_count = np.bincount(rz[open_mask], minlength=n_zones).astype(np.int64)
     table = inputs.demand
     if table is None or table.empty:
-        return demand, open_count, base.copy()
+        return demand, open_count, base.copy(), rz
     slot = grid.slot_of(table["slot_start"])
     inside = slot >= 0
     off_grid = inside & ~grid.is_boundary(table["slot_start"])
@@ -378,7 +382,7 @@ def _slot_demand(
     rate0 = base.copy()
     at0 = slot_k == 0
     rate0[ridx[at0]] = rates[at0]
-    return np.maximum(demand, 0.0), open_count, rate0
+    return np.maximum(demand, 0.0), open_count, rate0, rz
 
 
 def _unique_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

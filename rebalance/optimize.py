@@ -144,8 +144,8 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
 def _solve_one_slot(
     p: ProblemData,
 ) -> tuple[str, np.ndarray, dict[str, np.ndarray], float, float, dict[str, Any], np.ndarray]:
-    """One slot: the min-cost flow of CONTRACT section 2, exact by network simplex on the
-    arcs that matter, proven optimal over every arc in range (`rebalance.flowgen`)."""
+    """One slot: the min-cost flow of CONTRACT section 2, solved exactly on the arcs that
+    matter and proven optimal over every arc in range (`rebalance.flowgen`)."""
     sol = solve_flow(p)
     empty: dict[str, np.ndarray] = {
         k: np.zeros(0, np.int64) for k in ("com", "slot", "from", "to", "count")
@@ -496,9 +496,7 @@ def _pause_lists(
     opch = p.config.demand.orders_per_courier_hour
     # Arrow kernels: 2.5 million restaurants as Python objects cost seconds.
     is_open = rest["status"].eq("open").to_numpy(dtype=bool)
-    zone_col = pa.array(rest["zone_id"].array)
-    known = pa.array(p.zone_ids.astype(str)).cast(zone_col.type)
-    rz = pc.index_in(zone_col, value_set=known).fill_null(-1).to_numpy(zero_copy_only=False)
+    rz = p.restaurant_zone  # found once, by build_problem
     is_short = np.zeros(n, dtype=bool)
     is_short[short] = True
     all_orders = p.restaurant_rate0  # slot 0's rate: what to pause now
