@@ -234,12 +234,9 @@ def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarr
         # rows x all query), then both directions of the queried rows, and the stays.
         pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64)
         i, j = pairs[:, 0], pairs[:, 1]
-        if rows.size == n:
-            key = np.concatenate([i * n + j, j * n + i, rows * (n + 1)])
-        else:
-            queried = np.zeros(n, dtype=bool)
-            queried[rows] = True
-            key = np.concatenate([(i * n + j)[queried[i]], (j * n + i)[queried[j]], rows * (n + 1)])
+        queried = np.zeros(n, dtype=bool)
+        queried[rows] = True
+        key = np.concatenate([(i * n + j)[queried[i]], (j * n + i)[queried[j]], rows * (n + 1)])
         del pairs, i, j
     # One sort of int64 keys orders the pairs by (origin, destination).
     key.sort()
