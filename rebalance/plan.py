@@ -594,18 +594,9 @@ _escape = json.encoder.encode_basestring  # type: ignore[attr-defined]
 def _dump(value: Any, newline: str, out: list[str]) -> None:
     """Append the indented JSON of ``value``; ``newline`` is the current line break and
     indent."""
-    if isinstance(value, str):
-        out.append(_escape(value))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        out.append(float.__repr__(value) if math.isfinite(value) else "null")
+    text = _scalar_text(value)
+    if text is not None:
+        out.append(text)
     elif isinstance(value, dict):
         if not value:
             out.append("{}")
@@ -630,8 +621,6 @@ def _dump(value: Any, newline: str, out: list[str]) -> None:
         out.append("[" + inner)
         out.append(("," + inner).join(texts))
         out.append(newline + "]")
-    elif hasattr(value, "item"):  # numpy scalars
-        _dump(value.item(), newline, out)
     else:
         out.append(json.dumps(value, ensure_ascii=False))
 
