@@ -19,7 +19,6 @@ snapshot the history keeps of a published plan):
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -358,9 +357,9 @@ class PlanDiff:
 
     def to_json(self) -> str:
         """`to_dict` as JSON text (2-space indent)."""
-        from .plan import _jsonable
+        from .plan import dumps_indented
 
-        return json.dumps(_jsonable(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
+        return dumps_indented(self.to_dict()) + "\n"
 
     def headline(self) -> str:
         """One line: how many zones and couriers changed."""
