@@ -23,7 +23,7 @@ import pandas as pd
 from . import ranges
 from .config import Config
 from .errors import DataError, Issue
-from .texthash import text_hashes
+from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
 __all__ = ["Inputs", "fingerprint", "load"]
@@ -681,16 +681,6 @@ def _valid_utf8(data: bytes, start: int = 0) -> bool:
     return True
 
 
-def _offsets(column: Any) -> np.ndarray:
-    """The value offsets of an Arrow string array (no copy): value i is bytes
-    ``offsets[i]:offsets[i + 1]`` of its data buffer."""
-    import pyarrow as pa
-
-    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    offsets = np.frombuffer(column.buffers()[1], dtype=width)
-    return offsets[column.offset : column.offset + len(column) + 1]
-
-
 def _chunks(column: Any) -> list[Any]:
     """The arrays of a chunked Arrow array, or the array itself."""
     import pyarrow as pa
@@ -702,7 +692,7 @@ def _empty(column: Any) -> np.ndarray:
     """Which values of an Arrow string column (chunked or not) are empty."""
     parts = [np.zeros(0, dtype=bool)]
     for chunk in _chunks(column):
-        offsets = _offsets(chunk)
+        offsets = value_offsets(chunk)
         parts.append(offsets[1:] == offsets[:-1])
     return np.concatenate(parts)
 
@@ -718,7 +708,7 @@ def _maybe_padded(column: Any) -> np.ndarray:
         if not text.size:  # no value has a byte
             parts.append(np.zeros(len(chunk), dtype=bool))
             continue
-        offsets = _offsets(chunk)
+        offsets = value_offsets(chunk)
         # an empty value reads a neighbour's byte (clipped at the ends): a harmless
         # extra candidate, cheaper than leaving empty values out
         first = text.take(offsets[:-1], mode="clip")

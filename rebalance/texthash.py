@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["text_hashes"]
+__all__ = ["text_hashes", "value_offsets"]
 
 _KEY = b"0123456789123456"  # pandas.core.util.hashing._default_hash_key
 _K0 = np.uint64(int.from_bytes(_KEY[:8], "little"))
@@ -31,9 +31,7 @@ def text_hashes(column: Any) -> np.ndarray:
         parts = [text_hashes(chunk) for chunk in column.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
     n = len(column)
-    width = np.int64 if column.type.equals("large_string") else np.int32
-    raw = np.frombuffer(column.buffers()[1], dtype=width)
-    offsets: np.ndarray = raw[column.offset : column.offset + n + 1].astype(np.int64)
+    offsets = value_offsets(column).astype(np.int64)
     lo, hi = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
     # the bytes as aligned words, one spare word so that reading 8 bytes never overruns
     words = np.zeros((hi - lo) // 8 + 2, dtype="<u8")
@@ -52,6 +50,14 @@ def text_hashes(column: Any) -> np.ndarray:
     out *= np.uint64(0x94D049BB133111EB)
     out ^= out >> np.uint64(31)
     return out
+
+
+def value_offsets(column: Any) -> np.ndarray:
+    """The value offsets of an Arrow string (or large_string) array, no copy: value i is
+    bytes ``offsets[i]:offsets[i + 1]`` of its data buffer."""
+    width = np.int64 if column.type.equals("large_string") else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    return offsets[column.offset : column.offset + len(column) + 1]
 
 
 def _words_at(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
