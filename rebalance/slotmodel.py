@@ -217,12 +217,17 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     zone_value = _zone_value(m, master.gamma)
     # the bound computed from the duals themselves (weak duality), not GLOP's optimum
     lower = master.bound
-    if integral:
-        sol = _path_solution(p, m, master, np.rint(x))
-        sol.status, sol.bound = _proof(sol.objective, lower)
+
+    def done(sol: SlotSolution, status: str, bound: float) -> SlotSolution:
+        """``sol`` with its status and bound, the stats and the zones' values."""
+        sol.status, sol.bound = status, bound
         sol.stats = {**stats, "seconds": time.perf_counter() - t0}
         sol.duals = zone_value
         return sol
+
+    if integral:
+        sol = _path_solution(p, m, master, np.rint(x))
+        return done(sol, *_proof(sol.objective, lower))
     # A fractional LP optimum. First the LP's integral part is kept and the couriers left
     # over choose among their groups' paths (a small integer programme): when that plan
     # meets the bound it is proven optimal, as any plan would be.
@@ -235,10 +240,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         status, bound = _proof(sol.objective, lower)
         stats["repaired"] = int(status == "optimal")
         if status == "optimal":
-            sol.status, sol.bound = status, bound
-            sol.stats = {**stats, "seconds": time.perf_counter() - t0}
-            sol.duals = zone_value
-            return sol
+            return done(sol, status, bound)
     # Then the integer programme over every path priced in.
     tm = time.perf_counter()
     res = _path_mip(master, deadline)
@@ -248,10 +250,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         sol = _path_solution(p, m, master, np.rint(res.x[:n]))
         status, bound = _proof(sol.objective, lower)
         if status == "optimal":
-            sol.status, sol.bound = status, bound
-            sol.stats = {**stats, "seconds": time.perf_counter() - t0}
-            sol.duals = zone_value
-            return sol
+            return done(sol, status, bound)
         gap = sol.objective - lower
         support = master.arcs(np.rint(res.x[:n]))
     else:
@@ -284,14 +283,10 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     n_xy = cols.entry.size + cols.t_com.size
     sol = _solution(p, m, cols, np.rint(res.x[:n_xy]), entry_cost)
     if res.status == "optimal":
-        sol.status, sol.bound = "optimal", sol.objective
         if sol.objective < lower - _lp_error(lower) - 0.5:
             raise AssertionError("integer plan below the LP bound: the slot model is wrong")
-    else:
-        sol.status, sol.bound = _proof(sol.objective, max(lower, res.bound))
-    sol.stats = {**stats, "seconds": time.perf_counter() - t0}
-    sol.duals = zone_value
-    return sol
+        return done(sol, "optimal", sol.objective)
+    return done(sol, *_proof(sol.objective, max(lower, res.bound)))
 
 
 def _repair(master, x: np.ndarray, deadline: float) -> np.ndarray | None:  # type: ignore[no-untyped-def]
