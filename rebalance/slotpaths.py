@@ -218,12 +218,10 @@ class PathMaster:
             b = p.arc_zone[arcs]
             stacked = np.stack([self.potentials[c] for c in range(n_com)])
             val = self.entry_cost[arcs] * scale - gamma[b, f] + stacked[self.group_com[g], b, f]
-            seg = np.minimum.reduceat(val, self._gen_start)
+            lengths = np.diff(np.append(self._gen_start, val.size))
+            seg, first = _first_min(val, self._gen_start, lengths)
             value[self._gen_group] = seg
-            at = np.full(val.size, np.iinfo(np.int64).max)
-            is_min = val == np.repeat(seg, np.diff(np.append(self._gen_start, val.size)))
-            at[is_min] = arcs[is_min]
-            first_arc[self._gen_group] = np.minimum.reduceat(at, self._gen_start)
+            first_arc[self._gen_group] = arcs[first]
         rc = value - alpha
         grp = np.flatnonzero(rc < -_TOL)
         lagrangian = self._dual_bound(alpha, gamma, rc, np.arange(self.G), phase1)
@@ -269,12 +267,8 @@ class PathMaster:
             offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
             idx = np.repeat(lo[has] - offsets, n) + np.arange(int(n.sum()))
             val = self._move_cost[v][idx] * scale + here[mv.dest[idx]]
-            seg = np.minimum.reduceat(val, offsets)
+            seg, first = _first_min(val, offsets, n)
             better = seg < here[origin[has]] - 1e-9
-            pos = np.full(val.size, np.iinfo(np.int64).max)
-            is_min = val == np.repeat(seg, n)
-            pos[is_min] = np.arange(val.size)[is_min]
-            first = np.minimum.reduceat(pos, offsets)
             out[has[better]] = mv.dest[idx[first[better]]]
         return out[back]
 
@@ -521,3 +515,14 @@ class PathMaster:
         trans["minutes"] = minutes
         trans["move"] = move
         return entry, cnt, trans
+
+
+def _first_min(
+    val: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment of ``val`` (``starts``, ``lengths``, none empty): its least value and
+    the position in ``val`` of the first element reaching it."""
+    seg = np.minimum.reduceat(val, starts)
+    hit = val == np.repeat(seg, lengths)
+    pos = np.where(hit, np.arange(val.size), np.iinfo(np.int64).max)
+    return seg, np.minimum.reduceat(pos, starts)
