@@ -43,6 +43,7 @@ from benchmarks.run import (  # noqa: E402
     SHIFT,
     WORK,
     Run,
+    byte_compile,
     checked,
     generate_in_child,
     log,
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [float(x) for x in args.ratios.split(",") if x.strip()]
     import os
 
+    byte_compile()
     load_before = os.getloadavg()[0]
     rows, raw = [], []
     for ratio in ratios:
