@@ -1177,6 +1177,17 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
 
 
+def _release_memory() -> None:
+    """Give the pages Arrow's allocator keeps after a table's raw text is dropped back to
+    the system (a hint, ~5 ms). mimalloc holds freed memory for reuse; at 10 million
+    couriers that was 0.58 GB of the 2.46 GB resident after `load` (1.87 GB with this),
+    which a notebook holding the inputs keeps paying for. The plan's own peak falls
+    less (~0.05 GB): its later Arrow work would have reused part of those pages."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     """Read and validate the tables in ``data_dir``.
 
@@ -1248,7 +1259,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         add("zones", zones, c)
-        del c
+        del c, raw
+        _release_memory()
     if (raw := read("restaurants")) is not None:
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
@@ -1269,7 +1281,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         _check_zone_demand(c, restaurants)
         add("restaurants", restaurants, c)
-        del c
+        del c, raw
+        _release_memory()
     if (raw := read("couriers")) is not None:
         c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
@@ -1294,7 +1307,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         add("couriers", couriers, c)
-        del c
+        del c, raw
+        _release_memory()
     if (raw := read("travel_times")) is not None:
         c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
@@ -1318,7 +1332,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "one row per pair and vehicle",
         )
         add("travel_times", travel, c)
-        del c
+        del c, raw
+        _release_memory()
 
     demand = None
     if (raw := read("demand")) is not None:
@@ -1328,6 +1343,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         if not issues and not found:
             digest.add("demand", demand)
     del raw
+    _release_memory()
 
     if issues or found:
         raise DataError(issues + found, title="invalid input")
