@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -228,23 +229,34 @@ def _name_moves(
     first = elig["first"].to_numpy(np.int64)
     last = elig["last"].to_numpy(np.int64)
     zone = elig["zone_idx"].to_numpy(np.int64).copy()
-    # = np.lexsort((ids, -until)): most time left first, then courier_id (stable sorts)
-    by_id = _text_order(id_text)
-    preference = by_id[np.argsort(-until[by_id], kind="stable")]
-    rank_of = np.empty(n, dtype=np.int64)
-    rank_of[preference] = np.arange(n)
+
+    def preference(rows: np.ndarray) -> np.ndarray:
+        """Ranks of ``rows`` (ascending positions) among themselves: most time left
+        first, then courier_id (= np.lexsort((ids, -until)), stable sorts). Only the
+        couriers that can take a flow are ranked: the order of a subset is the whole
+        order restricted to it, and at 10 million couriers most never move."""
+        by_id = _text_order(id_text.take(pa.array(rows, pa.int64())))
+        order = by_id[np.argsort(-until[rows][by_id], kind="stable")]
+        rank = np.empty(rows.size, dtype=np.int64)
+        rank[order] = np.arange(rows.size)
+        return rank
+
     # zone_id order as numpy orders the ids' text (equal texts equal ranks)
     zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
     rows: list[tuple[np.ndarray, ...]] = []
 
     # Entry moves, at each group's first slot.
-    moving = (entry > 0) & (p.arc_zone != p.group_zone[p.arc_group])
-    if moving.any():
+    moving = np.flatnonzero(entry > 0)  # the few arcs with flow, stays dropped next
+    moving = moving[p.arc_zone[moving] != p.group_zone[p.arc_group[moving]]]
+    if moving.size:
         a_group, a_zone = p.arc_group[moving], p.arc_zone[moving]
         a_flow, a_min = entry[moving].astype(np.int64), p.arc_minutes[moving]
         order = np.lexsort((zone_rank[a_zone], a_group))
         a_group, a_zone, a_flow, a_min = a_group[order], a_zone[order], a_flow[order], a_min[order]
-        picked, dest, mins = _pick(groups, rank_of, a_group, a_zone, a_flow, a_min)
+        sends = np.zeros(len(p.group_size), dtype=bool)
+        sends[a_group] = True
+        keys = np.where(sends[groups], groups, -1)  # couriers of groups that send someone
+        picked, dest, mins = _pick(keys, preference, a_group, a_zone, a_flow, a_min)
         rows.append((picked, zone[picked], dest, mins, first[picked]))
         zone[picked] = dest
     position = np.full((n, k), -1, dtype=np.int64)
@@ -269,7 +281,7 @@ def _name_moves(
             t_key = t_com * len(p.zone_ids) + t_from
             order = np.lexsort((zone_rank[t_to], t_key))
             picked, dest, mins = _pick(
-                key, rank_of, t_key[order], t_to[order], t_count[order], t_min[order]
+                key, preference, t_key[order], t_to[order], t_count[order], t_min[order]
             )
             rows.append((picked, here[picked], dest, mins, np.full(picked.size, slot)))
             for s in range(slot, k):
@@ -285,10 +297,12 @@ def _name_moves(
     else:
         picked = frm = to = at = np.zeros(0, np.int64)
         mins = np.zeros(0)
-    # = sort_values(["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable")
-    id_rank = np.empty(n, dtype=np.int64)
-    id_rank[by_id] = np.arange(n)
-    order = np.lexsort((id_rank[picked], zone_rank[to], zone_rank[frm], at))
+    # = sort_values(["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable");
+    # a courier moving in several slots is one id: ranked once
+    movers, mover_of = np.unique(picked, return_inverse=True)
+    id_rank = np.empty(movers.size, dtype=np.int64)
+    id_rank[_text_order(id_text.take(pa.array(movers, pa.int64())))] = np.arange(movers.size)
+    order = np.lexsort((id_rank[mover_of.reshape(-1)], zone_rank[to], zone_rank[frm], at))
     picked, frm, to, mins, at = picked[order], frm[order], to[order], mins[order], at[order]
     starts = p.grid.starts.tz_convert(p.grid.timezone)
     # text columns as pandas infers them from Python strings ("str"), whatever the inputs'
@@ -336,7 +350,7 @@ def _id_text(ids: pd.Series) -> pa.Array:
 
 def _pick(
     keys: np.ndarray,
-    rank_of: np.ndarray,
+    preference: Callable[[np.ndarray], np.ndarray],
     a_key: np.ndarray,
     a_zone: np.ndarray,
     a_flow: np.ndarray,
@@ -345,15 +359,15 @@ def _pick(
     """Which couriers take which flows: ``a_flow`` couriers of key ``a_key`` go to ``a_zone``.
 
     Couriers with key ``keys`` (-1 = not available) are taken in preference order
-    (``rank_of``); flows must be sorted by key.
+    (``preference(rows)``: distinct ranks of those rows); flows must be sorted by key.
     """
     dest_zone = np.repeat(a_zone, a_flow)
     dest_min = np.repeat(a_min, a_flow)
     dest_key = np.repeat(a_key, a_flow)
     rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
     candidates = np.flatnonzero(keys >= 0)
-    c_keys, c_rank = keys[candidates], rank_of[candidates]
-    span = max(len(rank_of), 1)
+    c_keys, c_rank = keys[candidates], preference(candidates)
+    span = max(candidates.size, 1)
     if c_keys.size and int(c_keys.max()) < 2**62 // span:
         # = the lexsort below: ranks are distinct, so one key sorts the same
         ordered = candidates[np.argsort(c_keys * span + c_rank)]
