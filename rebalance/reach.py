@@ -182,11 +182,16 @@ def _by_distance(
     out = {}
     for v in vehicles:
         spec = config.vehicles[v]
-        take: slice | np.ndarray = slice(None)
+        # This vehicle's candidates: within its own range in km (with a margin; the exact
+        # test on minutes follows), so a bike's ~16% of a scooter's pairs are all the
+        # float work it costs.
+        near = km <= (spec.max_move_minutes + _EPS) * spec.speed_kmh / 60 / detour * (1 + 1e-9)
         if wanted[v].size != rows.size:
             mine = np.zeros(n, dtype=bool)
             mine[wanted[v]] = True
-            take = np.flatnonzero(mine[pair_row])
+            near &= mine[pair_row]
+        take: slice | np.ndarray = slice(None) if near.all() else np.flatnonzero(near)
+        del near
         minutes = km[take] if isinstance(take, np.ndarray) else km.copy()
         minutes *= detour
         minutes /= spec.speed_kmh
