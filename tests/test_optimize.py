@@ -395,6 +395,23 @@ def test_courier_id_ties_in_code_point_order(tmp_path):
     assert plan.moves["courier_id"].tolist() == ["cZ", "ca", "cz"]
 
 
+def test_the_couriers_with_most_time_left_move_first(tmp_path):
+    """Within a group the couriers whose window ends last move, ties by courier_id in
+    code point order; a courier of a group that sends no one is never picked, however
+    late its window ends (only the groups that send are ranked)."""
+    couriers = [
+        courier("a9", "A", until="2026-11-30T23:30"),
+        courier("a1", "A", until="2026-11-30T22:00"),
+        courier("a10", "A", until="2026-11-30T23:30"),
+        courier("a0", "A", until="2026-11-30T23:00"),
+        courier("a2", "A", until="2026-11-30T23:30"),
+        courier("0far", "F", until="2026-12-01T01:00"),  # 30 km away: out of range
+    ]
+    plan = plan_for(tmp_path, [A, B, FAR], [restaurant("r", "B", 5.0)], couriers)
+    assert plan.moves["courier_id"].tolist() == ["a10", "a2"]
+    assert set(plan.moves["from_zone"]) == {"A"}
+
+
 def test_text_order_is_the_stable_sort_of_the_ids():
     """Ids already in order keep it; any others get the stable code-point sort, as
     sorting the Python strings gives, duplicates in their first order."""
