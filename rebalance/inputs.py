@@ -1214,6 +1214,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     files: dict[str, str] = {}
 
     def read(name: str) -> _Raw | None:
+        _release_memory()  # what the table before left behind, before this one is read
         raw = _read(directory, name, issues)
         if raw is not None:
             files[raw.label] = raw.sha256
@@ -1260,7 +1261,6 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         add("zones", zones, c)
         del c, raw
-        _release_memory()
     if (raw := read("restaurants")) is not None:
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
@@ -1282,7 +1282,6 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         _check_zone_demand(c, restaurants)
         add("restaurants", restaurants, c)
         del c, raw
-        _release_memory()
     if (raw := read("couriers")) is not None:
         c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
@@ -1308,7 +1307,6 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         add("couriers", couriers, c)
         del c, raw
-        _release_memory()
     if (raw := read("travel_times")) is not None:
         c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
@@ -1333,7 +1331,6 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         add("travel_times", travel, c)
         del c, raw
-        _release_memory()
 
     demand = None
     if (raw := read("demand")) is not None:

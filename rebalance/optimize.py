@@ -18,6 +18,7 @@ from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs
 from .model import SCALE, ProblemData, build_problem, explain_infeasible
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+from .slots import utc_ns
 from .solver import min_weight_cover
 
 __all__ = ["solve"]
@@ -217,13 +218,7 @@ def _name_moves(
     """
     elig = p.eligible
     n, k = len(elig), p.slots
-    until = (
-        elig["available_until"]
-        .dt.tz_convert(None)
-        .to_numpy()
-        .astype("datetime64[ns]")
-        .astype(np.int64)
-    )
+    until = utc_ns(elig["available_until"])  # a view of the column, no copy
     id_text = _id_text(elig["courier_id"])
     groups = elig["group"].to_numpy()
     first = elig["first"].to_numpy(np.int64)

@@ -237,7 +237,7 @@ def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarr
     else:
         # Most zones queried: each pair once (i < j, half the tree search of a
         # rows x all query), then both directions of the queried rows, and the stays.
-        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64)
+        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64, copy=False)
         i, j = pairs[:, 0], pairs[:, 1]
         queried = np.zeros(n, dtype=bool)
         queried[rows] = True

@@ -100,7 +100,7 @@ class SlotGrid:
 
     def slot_of(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         """The slot index of each timestamp, -1 outside ``[start, end)``."""
-        ns = _as_ns(times)
+        ns = utc_ns(times)
         offset = ns - self.start.value
         index = np.floor_divide(offset, self.minutes * _NS_PER_MINUTE)
         inside = (offset >= 0) & (ns < self.end.value)
@@ -108,7 +108,7 @@ class SlotGrid:
 
     def is_boundary(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         """Whether each timestamp is the start of a slot of this grid."""
-        ns = _as_ns(times)
+        ns = utc_ns(times)
         offset = ns - self.start.value
         return (
             (offset >= 0) & (ns < self.end.value) & (offset % (self.minutes * _NS_PER_MINUTE) == 0)
@@ -136,8 +136,8 @@ def presence(
         if n
         else np.zeros(0, bool)
     )
-    frm = _as_ns(couriers["available_from"]) if n else np.zeros(0, np.int64)
-    until = _as_ns(couriers["available_until"]) if n else np.zeros(0, np.int64)
+    frm = utc_ns(couriers["available_from"]) if n else np.zeros(0, np.int64)
+    until = utc_ns(couriers["available_until"]) if n else np.zeros(0, np.int64)
     step = grid.minutes * _NS_PER_MINUTE
     if grid.count == 1:
         need = round(min_available_minutes * _NS_PER_MINUTE)
@@ -152,7 +152,7 @@ def presence(
     return (np.where(ok, first, -1).astype(np.int64), np.where(ok, last, -1).astype(np.int64))
 
 
-def _as_ns(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+def utc_ns(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     """UTC nanoseconds since the epoch, as int64."""
     if isinstance(times, pd.Series):
         if isinstance(times.array, pd.arrays.DatetimeArray):
