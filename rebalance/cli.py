@@ -6,6 +6,7 @@ Heavy libraries (pandas, ortools, slack_sdk) are imported inside the commands so
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -1455,7 +1456,14 @@ def diff(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        # The command has finished and flushed its output. The garbage collection that
+        # runs at exit would walk every object of pandas, Arrow and OR-Tools (40-90 ms
+        # of a 1.5 s plan); frozen, they are skipped by it and still released as the
+        # modules are torn down (atexit handlers run as before).
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -152,8 +152,9 @@ def _cover(w: list[int], demand: int) -> list[int]:
     return _search(w, demand, None)[1]
 
 
-#: Items taken on a branch, as a linked list (item, rest): branches share their prefix.
-_Taken: TypeAlias = "tuple[int, _Taken] | None"
+#: Items taken on a branch, as a linked list of runs (first, end, rest): items first..end-1
+#: were taken after those of rest. Branches share their prefix.
+_Taken: TypeAlias = "tuple[int, int, _Taken] | None"
 
 
 def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[int], bool]:
@@ -163,19 +164,30 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
     """
     m = len(w)
     neg = [-x for x in w]  # ascending, for bisect
-    suffix = [*itertools.accumulate(reversed(w), initial=0)][::-1]  # suffix[k] = sum(w[k:])
+    prefix = [*itertools.accumulate(w, initial=0)]  # prefix[k] = sum(w[:k]), increasing
+    total = prefix[m]
     g = math.gcd(*w)
     bound = -(-demand // g) * g  # no cover totals less
-    best_total = suffix[0]
+    best_total = total
     best: _Taken = None
     best_all = True  # the incumbent is "everything", which always covers
     seen: set[int] = set()
-    # Explicit stack of (next item, partial sum, items taken); exclusion branches are
-    # pushed before inclusion ones so inclusion is explored first.
-    stack: list[tuple[int, int, _Taken]] = [(0, 0, None)]
+    # Explicit stack of (next item, partial sum, items taken, end). With end < 0, a
+    # branch. Otherwise a chain: the items next..end-1 were all taken from that sum,
+    # and the entry stands for the "leave it" branch of each, the last one first (a
+    # chain is walked in O(log m) by bisection on the prefix sums, its branches made
+    # when they are reached). Exclusion branches are pushed below inclusion ones, so
+    # inclusion is explored first.
+    stack: list[tuple[int, int, _Taken, int]] = [(0, 0, None, -1)]
     done = True
     while stack:
-        k, s, taken = stack.pop()
+        k, s, taken, end = stack.pop()
+        if end >= 0:  # the chain's last "leave it" branch: items k..end-2 taken
+            t = end - 1
+            if t > k:
+                stack.append((k, s, taken, t))
+                s, taken = s + prefix[t] - prefix[k], (k, t, taken)
+            k = t + 1
         key = s * (m + 1) + k
         if key in seen:
             continue
@@ -186,37 +198,31 @@ def _search(w: list[int], demand: int, budget: int | None) -> tuple[int, list[in
         need = demand - s  # > 0 on every branch on the stack
         # Items that alone would bring the branch to the incumbent cannot improve it.
         k = bisect.bisect_right(neg, s - best_total, lo=k)
-        if suffix[k] < need:
+        if total - prefix[k] < need:
             continue
         # Items that alone complete the branch: the cheapest is the last of them, the
         # first of its run of equal weights in the tie order.
         t = bisect.bisect_right(neg, -need, lo=k)
         if t > k:
             j = bisect.bisect_left(neg, neg[t - 1], lo=k)
-            best_total, best, best_all = s + w[j], (j, taken), False
+            best_total, best, best_all = s + w[j], (j, j + 1, taken), False
             if best_total == bound:
                 break
-        if t < m and suffix[t] >= need:
+        if t < m and total - prefix[t] >= need:
             # Items below `need`: take t (then go on), or leave it. While the next item
             # still leaves the branch short, taking it is the only thing the search
-            # would do there (nothing to skip, no single item completes): walk that
-            # chain at once, leaving its "leave it" branches on the stack in order.
-            while True:
-                stack.append((t + 1, s, taken))
-                s, taken, t = s + w[t], (t, taken), t + 1
-                if t == m or s + w[t] >= demand:
-                    stack.append((t, s, taken))  # searched as any branch
-                    break
-                key = s * (m + 1) + t
-                if key in seen:  # explored from another branch already
-                    break
-                seen.add(key)
+            # would do there (nothing to skip, no single item completes): take the
+            # whole chain t..e-1 at once, e the first item after t that completes the
+            # branch together with the chain before it (or m).
+            e = bisect.bisect_left(prefix, demand - s + prefix[t], lo=t + 2) - 1
+            stack.append((t, s, taken, e))
+            stack.append((e, s + prefix[e] - prefix[t], (t, e, taken), -1))
     if best_all:
         return best_total, list(range(m)), done
-    items = []
+    items: list[int] = []
     while best is not None:
-        items.append(best[0])
-        best = best[1]
+        first, last, best = best
+        items.extend(range(last - 1, first - 1, -1))
     return best_total, items[::-1], done
 
 
