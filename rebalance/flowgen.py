@@ -173,9 +173,31 @@ def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     keep = np.zeros(value.size, dtype=bool)
     if value.size == 0:
         return keep
-    value = value.astype(float, copy=True)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     lengths = np.diff(np.r_[starts, keys.size])
+    if k > 0 and 8 * k * starts.size < value.size:
+        # Long runs (a group's ~200 arcs, 4 wanted): the largest of the minima of k
+        # disjoint parts of a run is at least its k-th smallest value, so only values up
+        # to it can be chosen. One pass keeps those few; the rounds below run on them.
+        # (Parts of runs shorter than k are empty or repeated, and their bound is not
+        # used; their starts still end the part before them.)
+        parts = (starts[:, None] + lengths[:, None] * np.arange(k) // k).ravel()
+        bound = np.minimum.reduceat(value, parts).reshape(-1, k).max(axis=1)
+        bound[lengths < k] = np.inf
+        candidate = np.flatnonzero(value <= np.repeat(bound, lengths))
+        keep[candidate[_least_by_rounds(value[candidate], keys[candidate], k)]] = True
+        return keep
+    return _least_by_rounds(value, keys, k)
+
+
+def _least_by_rounds(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """`_least_per_run` by k rounds of run minima."""
+    keep = np.zeros(value.size, dtype=bool)
+    if value.size == 0:
+        return keep
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    lengths = np.diff(np.r_[starts, keys.size])
+    value = value.astype(float, copy=True)
     for _ in range(k):
         best = np.minimum.reduceat(value, starts)
         hit = np.flatnonzero(value == np.repeat(best, lengths))

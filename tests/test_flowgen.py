@@ -302,3 +302,27 @@ def test_a_wrong_optimum_from_the_solver_is_caught(monkeypatch):
     monkeypatch.setattr(flowgen, "min_cost_flow", stays_only)
     with pytest.raises(AssertionError, match="not optimal"):
         flowgen.solve_flow(p)
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 16])
+def test_least_per_run_matches_a_sort(k):
+    """The k smallest finite values of each run, ties to the first position, as a sort
+    by (run, value, position) finds them: long runs (where only values up to a bound
+    from k disjoint parts are looked at) between short ones, ties, and infinities."""
+    rng = np.random.default_rng(k)
+    for trial in range(300):
+        lengths = rng.choice([1, 2, k - 1 or 1, k, 40, 200], size=int(rng.integers(1, 40)))
+        keys = np.repeat(np.arange(lengths.size), lengths)
+        if trial % 3 == 0:
+            value = rng.integers(0, 4, keys.size).astype(float)  # many ties
+        else:
+            value = rng.normal(size=keys.size)
+        if trial % 3 == 2:
+            value[rng.random(keys.size) < 0.3] = np.inf
+            value[rng.random(keys.size) < 0.05] = -np.inf
+        order = np.lexsort((np.arange(keys.size), value, keys))
+        rank = np.empty(keys.size, dtype=np.int64)
+        first = np.r_[0, np.cumsum(lengths)[:-1]]
+        rank[order] = np.arange(keys.size) - np.repeat(first, lengths)
+        expected = (rank < k) & (value < np.inf)
+        assert np.array_equal(flowgen._least_per_run(value, keys, k), expected), trial
