@@ -169,7 +169,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
 
 def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     """Mask of the ``k`` smallest finite values in each run of equal ``keys`` (ties to
-    the first position), by run minima rather than a sort."""
+    the first position), by run minima rather than a sort. ``value`` holds no NaN."""
     keep = np.zeros(value.size, dtype=bool)
     if value.size == 0:
         return keep
