@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import mmap
 import os
 import re
 from collections.abc import Iterable
@@ -543,13 +544,18 @@ def _read_clean_csv(
     if not named or _wrong_separator(header, names, spec) or len(set(named)) != len(named):
         return None
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
+    # Without a quote in the file no value can hold a line break, and Arrow may cut
+    # the file into blocks at any line break (at 10M couriers 0.8 s instead of 1.9 s).
+    # With quotes it tracks them, so that a value over several lines is one row and
+    # the row count below sends the file the careful way.
+    multiline = _has_byte(path, b'"')
     scan = _Scan(path)
     thread = threading.Thread(target=scan.run, name=f"hash {path.name}", daemon=True)
     thread.start()
     invalid: list[int] = []
     try:
         with pa.OSFile(str(path)) as source:
-            table = _arrow_csv(source, names, invalid)
+            table = _arrow_csv(source, names, invalid, multiline=multiline)
         after = os.stat(path)
     except (pa.ArrowInvalid, OSError):
         return None
@@ -590,9 +596,21 @@ class _Scan:
         self.plain = True
 
 
-def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
+def _has_byte(path: Path, byte: bytes) -> bool:
+    """Whether the file holds ``byte`` (by memchr on a memory map: 16 ms per 100 MB
+    cached); True when that cannot be told."""
+    try:
+        with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return mm.find(byte) >= 0
+    except (OSError, ValueError):  # empty (cannot be mapped), or not a mappable file
+        return True
+
+
+def _arrow_csv(source: Any, names: list[str], invalid: list[int], *, multiline: bool = True) -> Any:
     """The CSV's rows (header skipped) as a pyarrow Table of text columns; the field
-    count of each row skipped for having the wrong number of fields goes to ``invalid``."""
+    count of each row skipped for having the wrong number of fields goes to ``invalid``.
+    ``multiline``: a quoted value may hold a line break (False only for a file known to
+    have no quote)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -604,7 +622,7 @@ def _arrow_csv(source: Any, names: list[str], invalid: list[int]) -> Any:
         source,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_READ_BLOCK),
         parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, invalid_row_handler=on_invalid_row
+            newlines_in_values=multiline, invalid_row_handler=on_invalid_row
         ),
         convert_options=pacsv.ConvertOptions(
             # large_string: what pandas keeps text in (read as string, every column

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from util import REPO, city_with
 
-from rebalance import DataError, load
+from rebalance import DataError, inputs, load
 
 #: Byte sequences Python's decoder refuses, some of which a lax validator lets through.
 BAD_UTF8 = {
@@ -198,3 +198,21 @@ def test_parquet_text_loads_as_the_csv_text(tmp_path):
     got = load(city)
     pd.testing.assert_frame_equal(got.couriers, clean.couriers)
     assert got.sha256 == clean.sha256
+
+
+@pytest.mark.parametrize("block", [128, 160, 200, 256, 1 << 20])
+def test_a_quoted_line_break_is_one_value_across_arrows_blocks(tmp_path, monkeypatch, block):
+    """A quoted name holding a line break stays one value of one row wherever Arrow's
+    blocks end, even when the two pieces of its line would each pass for a row of five
+    fields (files with a quote are read quote-aware; only files without any are cut at
+    any line break)."""
+    monkeypatch.setattr(inputs, "_READ_BLOCK", block)
+    city = city_with(tmp_path)
+    path = city / "restaurants.csv"
+    text = path.read_text(encoding="utf-8")
+    name = "Chez Paul,0001,open,4.0\nR99,x"
+    path.write_text(text.replace("Chez Paul", f'"{name}"'), encoding="utf-8")
+    got = load(city).restaurants
+    assert got["name"].iloc[0] == name
+    assert "R99" not in got["restaurant_id"].tolist()
+    assert len(got) == len(load(city_with(tmp_path / "clean")).restaurants)
