@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,20 +73,71 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """``pd.factorize(values, use_na_sentinel=False)``, the distinct values as a Series
     of the same dtype; for an Arrow-backed text column without missing values by
     Arrow's dictionary encoding straight from the chunks it was read in (int32 codes,
-    ~3x pandas' on 10M rows)."""
+    ~3x pandas' on 10M rows; see `_encode`)."""
     import pyarrow as pa
 
     array = values.array
     if hasattr(array, "__arrow_array__") and not values.hasnans:
         chunked = array.__arrow_array__()
         if isinstance(chunked, pa.ChunkedArray) and len(chunked):
-            encoded = chunked.dictionary_encode().unify_dictionaries()
-            chunks = [chunk for chunk in encoded.chunks if len(chunk)]
-            codes = np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
-            distinct = pd.Series(chunks[0].dictionary, dtype=values.dtype)
-            return codes, distinct
+            codes, dictionary = _encode(chunked)
+            return codes, pd.Series(dictionary, dtype=values.dtype)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return codes, pd.Series(uniques, dtype=values.dtype)
+
+
+#: Rows from which `_encode` splits the work over two threads.
+_ENCODE_SPLIT_ROWS = 1_000_000
+
+
+def _encode(chunked: Any) -> tuple[np.ndarray, Any]:
+    """Codes (int32) and distinct values, in order of first appearance, of a chunked
+    Arrow text array without nulls.
+
+    From `_ENCODE_SPLIT_ROWS` rows each half is encoded on a thread of its own (Arrow
+    releases the GIL; the machine has two cores): the second half's distinct values
+    not in the first come after the first's, in their own order of appearance, which
+    is the order of appearance over the whole array. 0.39 s -> 0.2 s on 10M zone ids.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = [chunk for chunk in chunked.chunks if len(chunk)]
+    if len(chunked) < _ENCODE_SPLIT_ROWS or len(chunks) < 2:
+        return _codes(chunked.dictionary_encode())
+    rows = np.cumsum([len(chunk) for chunk in chunks])
+    cut = min(max(int(np.searchsorted(rows, rows[-1] // 2)), 1), len(chunks) - 1)
+    halves = [
+        pa.chunked_array(chunks[:cut], chunked.type),
+        pa.chunked_array(chunks[cut:], chunked.type),
+    ]
+    with ThreadPoolExecutor(2, thread_name_prefix="encode") as pool:
+        (first, seen), (second, found) = pool.map(lambda h: _codes(h.dictionary_encode()), halves)
+    where = pc.index_in(found, value_set=seen)
+    new = where.is_null().to_numpy(zero_copy_only=False)
+    onto = where.fill_null(0).to_numpy().astype(np.int64)
+    onto[new] = len(seen) + np.arange(int(new.sum()))
+    codes = np.concatenate([first, onto.astype(np.int32)[second]])
+    return codes, pa.concat_arrays([seen, found.filter(pa.array(new))])
+
+
+def _codes(encoded: Any) -> tuple[np.ndarray, Any]:
+    """Codes and dictionary of a chunked dictionary array. Arrow's encoding of a chunked
+    array gives every chunk the same dictionary (one buffer): then no unifying, which
+    costs as much as a third of the encoding."""
+    chunks = [chunk for chunk in encoded.chunks if len(chunk)]
+    first = chunks[0].dictionary
+
+    def where(dictionary: Any) -> list[int]:
+        buffers = [b.address if b is not None else 0 for b in dictionary.buffers()]
+        return [len(dictionary), dictionary.offset, *buffers]
+
+    shared = where(first)
+    if any(where(chunk.dictionary) != shared for chunk in chunks[1:]):
+        chunks = [chunk for chunk in encoded.unify_dictionaries().chunks if len(chunk)]
+        first = chunks[0].dictionary
+    codes = np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
+    return codes, first
 
 
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:

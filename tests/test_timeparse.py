@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from rebalance import timeparse
 from rebalance.errors import TimestampError
 from rebalance.timeparse import (
     factorize_text,
@@ -142,9 +144,13 @@ def test_parse_in_range_is_parse_and_range_in_one_pass(repeat):
     "chunks",
     [[["b", "a"], [], ["a", "c", "b"]], [[], ["x"]], [["only"]], [[]], []],
 )
-def test_factorize_text_from_arrow_chunks_is_pandas_factorize(chunks):
-    """Arrow's dictionary encoding over the chunks gives pandas' codes and distinct values."""
+@pytest.mark.parametrize("split", [1, 10**9])
+def test_factorize_text_from_arrow_chunks_is_pandas_factorize(chunks, split, monkeypatch):
+    """Arrow's dictionary encoding over the chunks gives pandas' codes and distinct
+    values, in one pass or in two halves on two threads."""
     import pyarrow as pa
+
+    monkeypatch.setattr(timeparse, "_ENCODE_SPLIT_ROWS", split)
 
     values = pd.Series(
         pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
@@ -160,3 +166,23 @@ def test_factorize_text_keeps_pandas_for_missing_values():
     values = pd.Series(["a", None, "a"], dtype=object)
     codes, distinct = factorize_text(values)
     assert codes.tolist() == [0, 1, 0] and distinct.iloc[0] == "a" and pd.isna(distinct.iloc[1])
+
+
+def test_factorize_text_in_halves_on_many_chunks(monkeypatch):
+    """Halves encoded apart (values seen in both, values new to the second, chunks of
+    unequal sizes) put together give pandas' first-appearance codes."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(timeparse, "_ENCODE_SPLIT_ROWS", 1)
+    rng = np.random.default_rng(5)
+    for trial in range(50):
+        words = [f"z{int(x):04d}" for x in rng.integers(0, 30, int(rng.integers(2, 400)))]
+        cuts = np.sort(rng.integers(0, len(words), int(rng.integers(1, 12))))
+        chunks = [words[a:b] for a, b in zip([0, *cuts], [*cuts, len(words)], strict=True)]
+        values = pd.Series(
+            pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+        )
+        codes, distinct = factorize_text(values)
+        expected_codes, expected = pd.factorize(np.array(words, dtype=object))
+        assert codes.tolist() == expected_codes.tolist(), trial
+        assert distinct.tolist() == list(expected), trial
