@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .slots import SlotGrid, presence
+from .timeparse import factorize_text
 
 if TYPE_CHECKING:
     from .config import Config
@@ -32,7 +33,7 @@ WINDOW_REASONS = ("gone", "late", "leaves_early", "short")
 class Eligibility:
     """Who is eligible for a shift, and why the others are not.
 
-    ``reasons`` holds, per courier (the couriers table's order), one of ``""``
+    ``reasons`` holds, per courier (the couriers table's order; a categorical), one of ``""``
     (eligible), ``busy``, ``offline``, ``gone`` (logged off before the shift),
     ``late`` (logs on after the last slot starts), ``leaves_early`` (logs off too soon
     after the shift starts) or ``short`` (window shorter than any slot needs).
@@ -73,16 +74,21 @@ class Eligibility:
         return sum(n for k, n in self._tally().items() if k in WINDOW_REASONS)
 
     def _tally(self) -> dict[str, int]:
-        """Couriers per reason ("" = eligible), in the order each is first met."""
+        """Couriers per reason ("" = eligible), in the order each is first met (counted
+        once, then kept)."""
+        cached: dict[str, int] | None = self.__dict__.get("_tally_cache")
+        if cached is not None:
+            return cached
         if self.codes is None:
             values = self.reasons.astype(str)
             found = values.drop_duplicates()
             counts = values.value_counts()
-            return {str(k): int(counts[k]) for k in found}
-        n = np.bincount(self.codes, minlength=len(self.codes_of))
-        present = np.flatnonzero(n)
-        met = sorted((int(np.argmax(self.codes == c)), c) for c in present.tolist())
-        return {self.codes_of[c]: int(n[c]) for _, c in met}
+            tally = {str(k): int(counts[k]) for k in found}
+        else:
+            n = np.bincount(self.codes, minlength=len(self.codes_of))
+            tally = {self.codes_of[c]: int(n[c]) for c in _first_met(self.codes, n > 0)}
+        self.__dict__["_tally_cache"] = tally  # frozen: the cache is not a field
+        return tally
 
     def warnings(self) -> list[str]:
         """What an operator must hear before trusting the plan (empty when all is usual).
@@ -123,6 +129,23 @@ def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = N
         return SlotGrid.build(start, end, 10**9, config.city.timezone)
 
 
+def _first_met(codes: np.ndarray, present: np.ndarray) -> list[int]:
+    """The codes marked in ``present``, in the order of their first position in
+    ``codes``; looked for in growing blocks (they nearly all show in the first rows)."""
+    first = np.full(present.size, codes.size)
+    missing = int(present.sum())
+    start, step = 0, 4096
+    while missing and start < codes.size:
+        block = codes[start : start + step]
+        seen = np.unique(block)
+        new = seen[first[seen] == codes.size]
+        for c in new.tolist():
+            first[c] = start + int(np.argmax(block == c))
+        missing -= new.size
+        start, step = start + step, step * 4
+    return sorted(np.flatnonzero(present).tolist(), key=lambda c: first[c])
+
+
 def plan_grid(plan: Plan, config: Config) -> SlotGrid:
     """The slot grid a solved plan was made on (its own slot length, else the config's)."""
     if getattr(plan, "slot_minutes", 0):
@@ -153,7 +176,8 @@ def eligibility(
     )
     codes[(frm > last_start).to_numpy(bool)] = names.index("late")
     codes[(until <= grid.start).to_numpy(bool)] = names.index("gone")
-    status_code, statuses = pd.factorize(status, use_na_sentinel=False)
+    status_code, distinct = factorize_text(status)  # Arrow's encoding, not pandas'
+    statuses = distinct.to_numpy(dtype=object)
     for value in statuses:
         if str(value) not in names:
             names.append(str(value))
@@ -179,7 +203,8 @@ def eligibility(
     return Eligibility(
         grid=grid,
         need_minutes=need,
-        reasons=pd.Series(np.array(names, dtype=object)[codes], index=couriers.index, dtype=object),
+        # categories, not a Python string per courier (10M couriers: 80 MB and 0.2 s)
+        reasons=pd.Series(pd.Categorical.from_codes(codes, categories=names), index=couriers.index),
         window=window,
         labels=labels,
         codes=codes,
