@@ -56,9 +56,11 @@ from .solver import min_cost_flow
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
 
-#: Moves per group in the first subset (4 rather than 2: one round fewer at 1,000 zones,
-#: -0.05 s of 0.33, and -0.2 to -0.4 s of 5 s at 10,000; 3 was no better than 2).
-_FIRST_PER_GROUP = 4
+#: Moves per group in the first subset. The flow takes a round fewer with 6 than with 4
+#: at 1,000 zones (0.36 -> 0.31 s) and at 5,000 (2.76 -> 2.33 s), and 0.05-0.1 s more of
+#: ~4 s at 10,000 zones (benchmark cities, 2026-12-03); 4 was better than 2 or 3 (12-02),
+#: 5 and 7 no better than 6. Any value gives the same optimum: only the rounds change.
+_FIRST_PER_GROUP = 6
 #: Most negative arcs added per group and round.
 _ADD_PER_GROUP = 16
 #: From the second round, arcs pricing below this (cost units: 1 minute with one slot)
