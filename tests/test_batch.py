@@ -443,3 +443,23 @@ def test_cities_fixture_is_not_modified(cities):
     for folder in [*GOOD, BAD]:
         names = {p.name for p in (cities / folder).iterdir()}
         assert names == {"zones.csv", "restaurants.csv", "couriers.csv", "rebalance.toml"}
+
+
+def test_workers_keep_quiet_while_the_cluster_shuts_down(client):
+    """Once the plans are in, the workers log only CRITICAL records: a heartbeat meeting
+    the closing scheduler is no problem of the run, and cron would mail it."""
+    from rebalance import batch as batch_module
+
+    def level() -> int:
+        return logging.getLogger("distributed").level
+
+    def set_level(value: int) -> None:
+        logging.getLogger("distributed").setLevel(value)
+
+    before = client.run(level)
+    try:
+        batch_module._quiet_workers(client)
+        assert set(client.run(level).values()) == {logging.CRITICAL}
+    finally:
+        for worker, value in before.items():
+            client.run(set_level, value, workers=[worker])
