@@ -172,11 +172,9 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
 def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     """Mask of the ``k`` smallest finite values in each run of equal ``keys`` (ties to
     the first position), by run minima rather than a sort. ``value`` holds no NaN."""
-    keep = np.zeros(value.size, dtype=bool)
     if value.size == 0:
-        return keep
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    lengths = np.diff(np.r_[starts, keys.size])
+        return np.zeros(0, dtype=bool)
+    starts, lengths = _runs(keys)
     if k > 0 and 8 * k * starts.size < value.size:
         # Long runs (a group's ~200 arcs, 4 wanted): the largest of the minima of k
         # disjoint parts of a run is at least its k-th smallest value, so only values up
@@ -187,18 +185,25 @@ def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
         bound = np.minimum.reduceat(value, parts).reshape(-1, k).max(axis=1)
         bound[lengths < k] = np.inf
         candidate = np.flatnonzero(value <= np.repeat(bound, lengths))
-        keep[candidate[_least_by_rounds(value[candidate], keys[candidate], k)]] = True
+        keep = np.zeros(value.size, dtype=bool)
+        if candidate.size:
+            chosen = _least_by_rounds(value[candidate], *_runs(keys[candidate]), k)
+            keep[candidate[chosen]] = True
         return keep
-    return _least_by_rounds(value, keys, k)
+    return _least_by_rounds(value, starts, lengths, k)
 
 
-def _least_by_rounds(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
-    """`_least_per_run` by k rounds of run minima."""
-    keep = np.zeros(value.size, dtype=bool)
-    if value.size == 0:
-        return keep
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal ``keys`` (not empty)."""
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    lengths = np.diff(np.r_[starts, keys.size])
+    return starts, np.diff(np.r_[starts, keys.size])
+
+
+def _least_by_rounds(
+    value: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: int
+) -> np.ndarray:
+    """`_least_per_run` by k rounds of run minima, the runs given by `_runs`."""
+    keep = np.zeros(value.size, dtype=bool)
     value = value.astype(float, copy=True)
     for _ in range(k):
         best = np.minimum.reduceat(value, starts)
