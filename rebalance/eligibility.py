@@ -11,6 +11,7 @@ because of their windows (the usual sign of a wrong --shift-start or timezone).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,13 +58,13 @@ class Eligibility:
     @property
     def eligible(self) -> int:
         """Couriers eligible for the shift."""
-        return self._tally().get("", 0)
+        return self._tally.get("", 0)
 
     def counts(self) -> dict[str, int]:
         """Couriers not eligible, by reason label, largest first (ties: the reason met
         first in the table first)."""
         tally = sorted(
-            ((n, i, k) for i, (k, n) in enumerate(self._tally().items()) if k != ""),
+            ((n, i, k) for i, (k, n) in enumerate(self._tally.items()) if k != ""),
             key=lambda t: (-t[0], t[1]),
         )
         return {self.labels.get(k, k): n for n, _, k in tally}
@@ -71,24 +72,19 @@ class Eligibility:
     @property
     def by_window(self) -> int:
         """Couriers with status available that the availability window rules out."""
-        return sum(n for k, n in self._tally().items() if k in WINDOW_REASONS)
+        return sum(n for k, n in self._tally.items() if k in WINDOW_REASONS)
 
+    @cached_property
     def _tally(self) -> dict[str, int]:
         """Couriers per reason ("" = eligible), in the order each is first met (counted
-        once, then kept)."""
-        cached: dict[str, int] | None = self.__dict__.get("_tally_cache")
-        if cached is not None:
-            return cached
+        once: the warnings and the counts all read it)."""
         if self.codes is None:
             values = self.reasons.astype(str)
             found = values.drop_duplicates()
             counts = values.value_counts()
-            tally = {str(k): int(counts[k]) for k in found}
-        else:
-            n = np.bincount(self.codes, minlength=len(self.codes_of))
-            tally = {self.codes_of[c]: int(n[c]) for c in _first_met(self.codes, n > 0)}
-        self.__dict__["_tally_cache"] = tally  # frozen: the cache is not a field
-        return tally
+            return {str(k): int(counts[k]) for k in found}
+        n = np.bincount(self.codes, minlength=len(self.codes_of))
+        return {self.codes_of[c]: int(n[c]) for c in _first_met(self.codes, n > 0)}
 
     def warnings(self) -> list[str]:
         """What an operator must hear before trusting the plan (empty when all is usual).
@@ -182,7 +178,7 @@ def eligibility(
         if str(value) not in names:
             names.append(str(value))
     status_name = np.array([names.index(str(v)) for v in statuses], dtype=np.int64)
-    not_available = (np.asarray(statuses, dtype=object) != "available")[status_code]
+    not_available = (statuses != "available")[status_code]
     codes[not_available] = status_name[status_code[not_available]]
     codes[first >= 0] = 0
     if grid.count == 1:
