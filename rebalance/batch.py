@@ -518,7 +518,8 @@ def _connect(
     if not verbose:
         # Runs first on the way out: the plans are in, and a worker whose heartbeat
         # meets the scheduler already closing logs an ERROR that is no problem of the
-        # run (seen once in ~20 runs under load) but would reach cron's mail.
+        # run (seen once, in a full test run; not reproduced in 28 runs since) but
+        # would reach cron's mail.
         stack.callback(_quiet_workers, local)
     return local, "local cluster"
 
