@@ -104,7 +104,7 @@ def solve_pulp(p: Any, time_limit: float = 600.0, threads: int | None = None) ->
     into: list[list[pulp.LpVariable]] = [[] for _ in range(n_zones)]
     objective: list[tuple[pulp.LpVariable, float]] = []
     x: list[tuple[pulp.LpVariable, int]] = []
-    groups = p.eligible["group"].to_numpy()
+    groups = p.eligible["group"].to_numpy(np.int64)
     for i, g in enumerate(groups.tolist()):
         row = []
         for a in arcs_of[g]:

@@ -220,7 +220,7 @@ def _name_moves(
     n, k = len(elig), p.slots
     until = utc_ns(elig["available_until"])  # a view of the column, no copy
     id_text = _id_text(elig["courier_id"])
-    groups = elig["group"].to_numpy()
+    groups = elig["group"].to_numpy(np.int64)
     first = elig["first"].to_numpy(np.int64)
     last = elig["last"].to_numpy(np.int64)
     zone = elig["zone_idx"].to_numpy(np.int64).copy()
