@@ -1195,6 +1195,44 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
 
 
+#: Text (bytes) a table must hold for `_compact_text` to copy it: below, the pages
+#: held are few and the copy would cost more than it gives back.
+_COMPACT_ABOVE = 1 << 25
+
+
+def _compact_text(frame: pd.DataFrame) -> bool:
+    """Each text column of ``frame`` still in the chunks Arrow read it in, as one array;
+    whether any was copied.
+
+    The file was read block by block, each block's columns side by side in memory; once
+    the raw table is dropped, the kept columns' chunks sit between the freed ones and
+    hold their pages. Copied into one buffer each (a column at a time), they let those
+    pages go: at 10 million couriers 0.45 GB of the 1.9 GB resident after `load`, for
+    ~0.1 s of copying. Zero-copy wrappers, same dtype. Tables with less text than
+    `_COMPACT_ABOVE` are left as they are."""
+    import pyarrow as pa
+
+    chunked = {}
+    for name in frame.columns:
+        column = getattr(frame[name].array, "_pa_array", None)
+        if (
+            isinstance(column, pa.ChunkedArray)
+            and column.num_chunks > 1
+            # (with 32-bit offsets, one array may not hold it)
+            and (pa.types.is_large_string(column.type) or column.nbytes < 1 << 31)
+        ):
+            chunked[name] = column
+    if sum(c.nbytes for c in chunked.values()) < _COMPACT_ABOVE:
+        return False
+    for name in list(chunked):
+        column = chunked.pop(name)
+        frame[name] = pd.Series(
+            pd.array(column.combine_chunks(), dtype=frame[name].dtype), index=frame.index
+        )
+        del column
+    return True
+
+
 def _release_memory() -> None:
     """Give the pages Arrow's allocator keeps after a table's raw text is dropped back to
     the system (a hint, ~5 ms). mimalloc holds freed memory for reuse; at 10 million
@@ -1240,9 +1278,14 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
 
     digest = _Digest()
 
-    def add(name: str, frame: pd.DataFrame, c: _Checker) -> None:
+    def add(name: str, frame: pd.DataFrame, hashes: dict[str, _Hashes]) -> None:
+        """Fingerprint a validated table, called once its raw text is dropped: the
+        text columns kept are made whole (`_compact_text`) and the raw table's pages
+        given back before the hashing allocates (10M couriers: peak 2.7 -> 2.3 GB)."""
         if not issues and not found:  # else no fingerprint: load raises
-            digest.add(name, frame, c.hashes)
+            if _compact_text(frame):
+                _release_memory()
+            digest.add(name, frame, hashes)
 
     tz = config.city.timezone
     vehicles = sorted(config.vehicles)
@@ -1277,8 +1320,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 ),
             }
         )
-        add("zones", zones, c)
+        hashes = c.hashes
         del c, raw
+        add("zones", zones, hashes)
+        del hashes
     if (raw := read("restaurants")) is not None:
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
@@ -1298,8 +1343,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         _check_zone_demand(c, restaurants)
-        add("restaurants", restaurants, c)
+        hashes = c.hashes
         del c, raw
+        add("restaurants", restaurants, hashes)
+        del hashes
     if (raw := read("couriers")) is not None:
         c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
@@ -1323,8 +1370,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 "status": c.choice("status", ["available", "busy", "offline"], default="available"),
             }
         )
-        add("couriers", couriers, c)
+        hashes = c.hashes
         del c, raw
+        add("couriers", couriers, hashes)
+        del hashes
     if (raw := read("travel_times")) is not None:
         c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
@@ -1347,8 +1396,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "duplicate travel time for this from_zone, to_zone and vehicle",
             "one row per pair and vehicle",
         )
-        add("travel_times", travel, c)
+        hashes = c.hashes
         del c, raw
+        add("travel_times", travel, hashes)
+        del hashes
 
     demand = None
     if (raw := read("demand")) is not None:

@@ -85,6 +85,9 @@ def test_a_city_read_in_many_blocks_plans_as_one_read_whole(shift_end, monkeypat
 
     whole_data, whole = planned()
     monkeypatch.setattr(inputs_module, "_READ_BLOCK", 4096)
+    # load makes its text columns whole (see the next test); frames built by hand, or
+    # columns a notebook read itself, may still come in chunks
+    monkeypatch.setattr(inputs_module, "_compact_text", lambda frame: None)
     data, chunked = planned()
     column = data.restaurants["restaurant_id"].array.__arrow_array__()
     assert getattr(column, "num_chunks", 1) > 1  # the test reads what it says
@@ -99,3 +102,26 @@ def test_a_city_read_in_many_blocks_plans_as_one_read_whole(shift_end, monkeypat
     for content in plan_json:
         content.pop("timings"), content.pop("solve_seconds")
     assert plan_json[0] == plan_json[1]
+
+
+def test_load_gives_text_columns_read_in_many_blocks_back_whole(monkeypatch):
+    """A file Arrow reads in many blocks comes back from `load` with each text column in
+    one piece (so the raw blocks' memory can go back to the system), with the same
+    values, dtypes and fingerprint as a file read in one block."""
+    from rebalance import inputs as inputs_module
+    from rebalance.config import load_config
+
+    paris = Path(__file__).resolve().parents[1] / "data" / "samples" / "paris"
+    config = load_config(paris / "rebalance.toml")
+    whole = load(paris, config)
+    monkeypatch.setattr(inputs_module, "_READ_BLOCK", 4096)
+    monkeypatch.setattr(inputs_module, "_COMPACT_ABOVE", 0)  # the sample is small
+    data = load(paris, config)
+    assert data.sha256 == whole.sha256
+    for table in ("restaurants", "couriers"):
+        frame = getattr(data, table)
+        pd.testing.assert_frame_equal(frame, getattr(whole, table))
+        for name in frame.columns:
+            column = frame[name].array
+            if hasattr(column, "__arrow_array__"):
+                assert getattr(column.__arrow_array__(), "num_chunks", 1) == 1, (table, name)
