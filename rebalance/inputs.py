@@ -960,6 +960,13 @@ class _Checker:
         #: Codes and distinct values of the text columns factorized so far.
         self.codes: dict[str, tuple[np.ndarray, pd.Series]] = {}
 
+    def forget(self, *columns: str) -> None:
+        """Drop the raw text of ``columns``, checked already and read into new values
+        (timestamps: 0.46 GB at 10 million couriers, for Arrow to reuse)."""
+        for column in columns:
+            if column in self.raw.frame.columns:
+                del self.raw.frame[column]
+
     def flag(
         self,
         mask: np.ndarray | pd.Series,
@@ -1358,6 +1365,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "available_until is not after available_from",
             "a time later than available_from",
         )
+        c.forget("available_from", "available_until")  # parsed: their text can go
         couriers = pd.DataFrame(
             {
                 "courier_id": c.ids("courier_id", "courier"),
