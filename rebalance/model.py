@@ -73,7 +73,8 @@ class ProblemData:
     """Everything the solvers need, derived from inputs, config, shift and previous plan.
 
     Per zone and slot: ``slot_demand``, ``slot_required`` (shape zones x slots). Per
-    present courier: ``eligible`` (courier_id, vehicle, available_until, and as the
+    present courier: ``eligible`` (courier_id, vehicle (a categorical of ``vehicles``
+    when the config knows them all), available_until, and as the
     narrowest integers that hold them (`index_dtype`) first, last, zone_idx, vehicle_idx,
     prev_idx, group; index 0..n-1). Per entry group: ``group_*`` arrays. One slot also has
     the per-group arc arrays ``arc_group``, ``arc_zone``, ``arc_minutes``. Per row of
@@ -429,9 +430,11 @@ def _present_couriers(
     del first, last
     elig["zone_idx"] = positions(zone_id, index).astype(index_dtype(len(index)))
     del zone_id
-    elig["vehicle_idx"] = positions(elig["vehicle"], pd.Index(vehicles)).astype(
-        index_dtype(len(vehicles))
-    )
+    vehicle_idx = positions(elig["vehicle"], pd.Index(vehicles)).astype(index_dtype(len(vehicles)))
+    elig["vehicle_idx"] = vehicle_idx
+    if (vehicle_idx >= 0).all():  # the same text from a byte per courier (6.9M: 90 -> 7 MB)
+        elig["vehicle"] = pd.Categorical.from_codes(vehicle_idx, categories=list(vehicles))
+    del vehicle_idx
     elig["prev_idx"] = np.full(len(elig), -1, dtype=index_dtype(len(index)))
     if previous is None:
         return elig, None, "", 0

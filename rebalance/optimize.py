@@ -210,7 +210,7 @@ def _name_moves(
     Within a group (or a commodity's couriers in one zone), the couriers with the most
     time left in their window move first (ties by courier_id); destinations are filled
     in zone_id order. Deterministic. Returns the moves, each present courier's zone
-    per slot (-1 where absent), rows in the order of ``p.eligible``, and the moves as
+    per slot (int32, -1 where absent), rows in the order of ``p.eligible``, and the moves as
     positions (`MoveIndex`).
 
     Ids are compared as numpy compares text (code points, trailing NULs ignored), by
@@ -220,10 +220,12 @@ def _name_moves(
     n, k = len(elig), p.slots
     until = utc_ns(elig["available_until"])  # a view of the column, no copy
     id_text = _id_text(elig["courier_id"])
-    groups = elig["group"].to_numpy(np.int64)
-    first = elig["first"].to_numpy(np.int64)
-    last = elig["last"].to_numpy(np.int64)
-    zone = elig["zone_idx"].to_numpy(np.int64).copy()
+    # positions in the frame's narrow integers (millions of rows): widened only where
+    # they are multiplied, and in the moves (few)
+    groups = elig["group"].to_numpy()
+    first = elig["first"].to_numpy()
+    last = elig["last"].to_numpy()
+    zone = elig["zone_idx"].to_numpy(np.int32).copy()
 
     def preference(rows: np.ndarray) -> np.ndarray:
         """Ranks of ``rows`` (ascending positions) among themselves: most time left
@@ -254,7 +256,7 @@ def _name_moves(
         picked, dest, mins = _pick(keys, preference, a_group, a_zone, a_flow, a_min)
         rows.append((picked, zone[picked], dest, mins, first[picked]))
         zone[picked] = dest
-    position = np.full((n, k), -1, dtype=np.int64)
+    position = np.full((n, k), -1, dtype=np.int32)
     slot_range = np.arange(k)
     present = (slot_range[None, :] >= first[:, None]) & (slot_range[None, :] <= last[:, None])
     position[present] = np.broadcast_to(zone[:, None], (n, k))[present]
@@ -288,7 +290,8 @@ def _name_moves(
         frm = np.concatenate([r[1] for r in rows])
         to = np.concatenate([r[2] for r in rows])
         mins = np.concatenate([r[3] for r in rows])
-        at = np.concatenate([r[4] for r in rows])
+        at = np.concatenate([r[4] for r in rows]).astype(np.int64)
+        frm = frm.astype(np.int64)
     else:
         picked = frm = to = at = np.zeros(0, np.int64)
         mins = np.zeros(0)
@@ -361,7 +364,7 @@ def _pick(
     dest_key = np.repeat(a_key, a_flow)
     rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
     candidates = np.flatnonzero(keys >= 0)
-    c_keys, c_rank = keys[candidates], preference(candidates)
+    c_keys, c_rank = keys[candidates].astype(np.int64), preference(candidates)
     span = max(candidates.size, 1)
     if c_keys.size and int(c_keys.max()) < 2**62 // span:
         # = the lexsort below: ranks are distinct, so one key sorts the same
@@ -406,7 +409,7 @@ def _slot_table(
     entry_zone = elig["zone_idx"].to_numpy(np.int64)
     cells = n_zones * k
     logged_on = np.bincount(entry_zone * k + first, minlength=cells).reshape(n_zones, k)
-    off_zone = position[np.arange(len(elig)), last] if len(elig) else entry_zone
+    off_zone = position[np.arange(len(elig)), last].astype(np.int64) if len(elig) else entry_zone
     logged_off = np.bincount(off_zone * k + last, minlength=cells).reshape(n_zones, k)
     required = p.slot_required
     marginal = (
