@@ -4,8 +4,6 @@ Heavy libraries (pandas, ortools, slack_sdk) are imported inside the commands so
 `rebalance --help` stays fast. Errors go to stderr with the contract's exit codes.
 """
 
-from __future__ import annotations
-
 import gc
 import sys
 from collections.abc import Iterator
@@ -104,7 +102,7 @@ def exits() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from exc
 
 
-def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config:
+def load_cli_config(config: Path | None, data_dir: Path | None = None) -> "Config":
     """The --config file, else DATA_DIR/rebalance.toml, else defaults."""
     from .config import load_config
 
@@ -114,8 +112,8 @@ def load_cli_config(config: Path | None, data_dir: Path | None = None) -> Config
 
 
 def parse_shift(
-    value: str | None, config: Config | None, option: str = "--shift-start"
-) -> pd.Timestamp | None:
+    value: str | None, config: "Config | None", option: str = "--shift-start"
+) -> "pd.Timestamp | None":
     """Parse a CLI timestamp, once: in the city's timezone (aware, UTC), or with no
     config as written (naive without an offset). A bad one, or a date without a time,
     is a usage error (exit 2)."""
@@ -165,7 +163,7 @@ def validate(
         _print_validation(inputs, cfg, start)
 
 
-def _print_validation(inputs: Any, cfg: Config, start: pd.Timestamp | None) -> None:
+def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") -> None:
     from rich.table import Table
 
     out = console()
@@ -365,7 +363,7 @@ def plan(
                 console().print(f"[dim]Plan written to {terminal(out)}/ ({files}plan.json)[/]")
 
 
-def _refuse_other_plan(out: Path, cfg: Config, start: Any) -> None:
+def _refuse_other_plan(out: Path, cfg: "Config", start: Any) -> None:
     """--out holds a plan of another city or shift: a usage error (exit 2) saying what is there."""
     import json
 
@@ -420,7 +418,7 @@ def _plan_json(plan: Any) -> str:
     return dumps_indented(data) + "\n"  # = json.dumps(_jsonable(data), indent=2, ...)
 
 
-def _warn_eligibility(inputs: Any, cfg: Config, plan: Any) -> None:
+def _warn_eligibility(inputs: Any, cfg: "Config", plan: Any) -> None:
     """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
     from .eligibility import eligibility, plan_grid
 
@@ -1098,7 +1096,7 @@ def map_command(
     err(f"map of {plan.city} written to {out}{drawn}", color="green")
 
 
-def _shift_lock(plan: Any, cfg: Config) -> Any:
+def _shift_lock(plan: Any, cfg: "Config") -> Any:
     """The run lock of the plan's (city, shift), taken without waiting (exit 6 if held)."""
     from .lock import RunLock
     from .paths import lock_path
@@ -1133,7 +1131,7 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
         raise
 
 
-def _check_slots(cfg: Config, start: Any, end: Any) -> None:
+def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     """The shift's slots must divide it: else the config key is wrong (exit 3)."""
     if end is not None and end <= start:
         raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
