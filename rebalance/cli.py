@@ -166,6 +166,8 @@ def validate(
 def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") -> None:
     from rich.table import Table
 
+    from .inputs import count_values
+
     out = console()
     s = inputs.summary()
     from .escape import terminal
@@ -191,7 +193,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         grid = problem.grid
         several = grid.count > 1
         found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)
-        elig = couriers.loc[found.reasons == "", "vehicle"].value_counts()
+        elig = couriers.loc[found.reasons == "", "vehicle"].astype(str).value_counts()
         local = start.tz_convert(cfg.city.timezone)
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
@@ -205,8 +207,8 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
             )
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
-        for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
-            table.add_row(str(vehicle), str(n), str(int(elig.get(vehicle, 0))))
+        for vehicle, n in count_values(couriers["vehicle"]).items():
+            table.add_row(vehicle, str(n), str(int(elig.get(vehicle, 0))))
         out.print(table)
         reasons = found.counts()
         if reasons:
@@ -226,8 +228,8 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
         out.print(f"  couriers: {len(couriers)} ({by_status})")
         table.add_column("couriers", justify="right")
-        for vehicle, n in couriers["vehicle"].value_counts().sort_index().items():
-            table.add_row(str(vehicle), str(n))
+        for vehicle, n in count_values(couriers["vehicle"]).items():
+            table.add_row(vehicle, str(n))
         out.print(table)
         out.print("  (give --shift-start to count eligible couriers)")
 

@@ -154,7 +154,9 @@ def eligibility(
 ) -> Eligibility:
     """The reason each courier is not eligible for the shift of ``grid`` ("" if it is)."""
     first, _ = presence(couriers, grid, min_available_minutes)
-    status = couriers["status"].astype(str)
+    status = couriers["status"]
+    if not isinstance(status.dtype, pd.CategoricalDtype):  # (load gives a categorical)
+        status = status.astype(str)
     frm = couriers["available_from"]
     until = couriers["available_until"]
     if grid.count == 1:

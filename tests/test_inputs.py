@@ -32,6 +32,35 @@ def test_valid_city_loads():
     assert len(inputs.sha256) == 64
 
 
+def test_status_and_vehicle_are_categoricals_that_read_as_text(tmp_path):
+    """status and vehicle come back as categoricals of their valid values (a byte a
+    row at millions of couriers) that compare, count, edit and fingerprint as the text
+    did; counts list only the values present."""
+    from rebalance.inputs import fingerprint
+    from rebalance.model import positions
+
+    inputs = load(VALID)
+    status, vehicle = inputs.couriers["status"], inputs.couriers["vehicle"]
+    assert list(status.cat.categories) == ["available", "busy", "offline"]
+    assert list(vehicle.cat.categories) == sorted(Config().vehicles)
+    assert list(inputs.restaurants["status"].cat.categories) == ["open", "closed"]
+    as_text = inputs.couriers.astype({"status": "str", "vehicle": "str"})
+    assert (status == "available").tolist() == (as_text["status"] == "available").tolist()
+    # the same fingerprint as the same content in text columns
+    assert fingerprint(inputs.replace(couriers=as_text)) == inputs.sha256
+    # positions of a categorical are those of its text
+    index = pd.Index(sorted(Config().vehicles))
+    assert positions(vehicle, index).tolist() == positions(as_text["vehicle"], index).tolist()
+    # a what-if edits them in place with valid values
+    edited = inputs.couriers.copy()
+    edited.loc[edited.index[:2], "status"] = "offline"
+    assert edited["status"].iloc[:2].tolist() == ["offline", "offline"]
+    # counts: only what is there (no busy courier -> no "busy: 0")
+    no_busy = inputs.replace(couriers=inputs.couriers[status != "busy"])
+    assert "busy" not in no_busy.summary()["couriers_by_status"]
+    assert sum(no_busy.summary()["couriers_by_status"].values()) == int((status != "busy").sum())
+
+
 def test_ids_with_leading_zeros_stay_strings():
     """'0042'-style ids are kept as text everywhere, never turned into 42."""
     inputs = load(VALID)
