@@ -193,7 +193,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         grid = problem.grid
         several = grid.count > 1
         found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)
-        elig = couriers.loc[found.reasons == "", "vehicle"].astype(str).value_counts()
+        elig = count_values(couriers.loc[found.reasons == "", "vehicle"])
         local = start.tz_convert(cfg.city.timezone)
         out.print(
             f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
@@ -208,7 +208,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         table.add_column("couriers", justify="right")
         table.add_column("eligible", justify="right")
         for vehicle, n in count_values(couriers["vehicle"]).items():
-            table.add_row(vehicle, str(n), str(int(elig.get(vehicle, 0))))
+            table.add_row(vehicle, str(n), str(elig.get(vehicle, 0)))
         out.print(table)
         reasons = found.counts()
         if reasons:

@@ -92,13 +92,14 @@ class Inputs:
       expected_orders_per_hour.
     - ``couriers``: courier_id, zone_id, vehicle, available_from, available_until
       (UTC timestamps), status ('available'/'busy'/'offline').
-
-    Ids and names are text; ``status`` and ``vehicle``, as `load` gives them, are
-    categoricals of their valid values (the configured vehicles, sorted), lower case:
-    they compare, count and print as text, and take up a byte a row.
     - ``travel_times``: from_zone, to_zone, minutes, vehicle ('' = every vehicle), or None.
     - ``demand``: restaurant_id, slot_start (UTC), expected_orders_per_hour, and ``where``
       (the file, line or row, for errors found once the shift is known), or None.
+
+    Ids and names are text; the restaurants' and couriers' ``status`` and the couriers'
+    ``vehicle``, as `load` gives them, are categoricals of their valid values (the
+    configured vehicles, sorted), lower case: they compare, count and print as text, and
+    take a byte a row.
 
     Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
 

@@ -199,9 +199,8 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     import pyarrow.compute as pc
 
     if isinstance(column.dtype, pd.CategoricalDtype):  # each category looked up once
-        at = positions(pd.Series(column.cat.categories), index)
-        codes = column.cat.codes.to_numpy()
-        return np.where(codes >= 0, at[codes], -1).astype(np.int64)
+        at = np.r_[positions(pd.Series(column.cat.categories), index), -1]
+        return at[column.cat.codes.to_numpy()].astype(np.int64)  # code -1: the -1 after
     text = (pa.types.is_string, pa.types.is_large_string)
     try:
         values = pa.array(column.array)
