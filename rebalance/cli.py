@@ -422,11 +422,9 @@ def _plan_json(plan: Any) -> str:
 
 def _warn_eligibility(inputs: Any, cfg: "Config", plan: Any) -> None:
     """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
-    from .eligibility import eligibility, plan_grid
+    from .eligibility import plan_warnings
 
-    grid = plan_grid(plan, cfg)
-    found = eligibility(inputs.couriers, grid, cfg.eligibility.min_available_minutes)
-    for warning in found.warnings():
+    for warning in plan_warnings(inputs.couriers, plan, cfg):
         err(f"warning: {warning}", color="yellow")
 
 

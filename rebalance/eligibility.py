@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .plan import Plan
 
-__all__ = ["Eligibility", "eligibility", "plan_grid", "shift_grid"]
+__all__ = ["Eligibility", "eligibility", "plan_grid", "plan_warnings", "shift_grid"]
 
 #: Reasons that come from the availability window (not from the courier's status).
 WINDOW_REASONS = ("gone", "late", "leaves_early", "short")
@@ -147,6 +147,26 @@ def plan_grid(plan: Plan, config: Config) -> SlotGrid:
     if getattr(plan, "slot_minutes", 0):
         return SlotGrid.build(plan.shift_start, plan.shift_end, plan.slot_minutes, plan.timezone)
     return shift_grid(config, plan.shift_start, plan.shift_end)
+
+
+def plan_warnings(couriers: pd.DataFrame, plan: Plan, config: Config) -> list[str]:
+    """`Eligibility.warnings` for the shift ``plan`` was made for (what `plan` and `run`
+    say after planning).
+
+    The plan counted its eligible couriers already (``kpis["eligible_couriers"]``), and
+    with the number whose status is available that settles whether there is anything to
+    say: nobody eligible, or most available couriers ruled out by their windows (those
+    are the available ones not eligible). Only then is every courier's reason found
+    (0.5 s at 10 million couriers, for a warning that is rarely due)."""
+    eligible = (getattr(plan, "kpis", None) or {}).get("eligible_couriers")
+    if eligible is not None and len(couriers):
+        available = int(
+            (couriers["status"] == "available").to_numpy(dtype=bool, na_value=False).sum()
+        )
+        if eligible > 0 and 2 * (available - int(eligible)) <= available:
+            return []
+    grid = plan_grid(plan, config)
+    return eligibility(couriers, grid, config.eligibility.min_available_minutes).warnings()
 
 
 def eligibility(

@@ -356,11 +356,9 @@ class _Run:
 
     def _warn_eligibility(self, inputs: Any, plan: Plan) -> None:
         """Nobody (or mostly nobody) eligible is a warning in the log, never silence."""
-        from .eligibility import eligibility, plan_grid
+        from .eligibility import plan_warnings
 
-        grid = plan_grid(plan, self.config)
-        found = eligibility(inputs.couriers, grid, self.config.eligibility.min_available_minutes)
-        for warning in found.warnings():
+        for warning in plan_warnings(inputs.couriers, plan, self.config):
             self.log.event("eligibility", warning, level=logging.WARNING)
 
     def _override_log(self, message: str) -> None:  # [slack app, #18]

@@ -84,3 +84,49 @@ def test_counts_of_equal_size_keep_the_order_met_in_the_table():
     assert (found.total, found.eligible, found.by_window) == (7, 1, 4)
     assert "4 of 5 available couriers" in found.warnings()[0]
     assert "(2 busy, 2 arriving" in found.warnings()[0]
+
+
+def test_plan_warnings_skip_the_reasons_only_when_nothing_is_due(monkeypatch):
+    """`plan_warnings` trusts the plan's own count of eligible couriers to tell that no
+    warning is due (most available couriers eligible), and says exactly what
+    `Eligibility.warnings` says in every case: nobody eligible, most available couriers
+    ruled out by their windows (more than half; exactly half is no warning), and none."""
+    from types import SimpleNamespace
+
+    from rebalance.eligibility import plan_warnings
+
+    ok = ("2026-11-30T18:00", "2026-11-30T23:00", "available")
+    gone = ("2026-11-30T12:00", "2026-11-30T18:30", "available")
+    busy = ("2026-11-30T18:00", "2026-11-30T23:00", "busy")
+    config = Config().with_changes(shift={"slot_minutes": 240})
+    start = parse_timestamp("2026-11-30T19:00", TZ)
+    grid = shift_grid(config, start)
+    plan = SimpleNamespace(
+        shift_start=grid.start, shift_end=grid.end, slot_minutes=240, timezone=TZ, kpis={}
+    )
+    cases = {
+        "nobody": couriers(gone, busy),
+        "most ruled out": couriers(ok, gone, gone, busy),
+        "half ruled out": couriers(ok, gone, busy, busy),
+        "usual": couriers(ok, ok, gone, busy),
+        "no couriers": couriers(ok).iloc[:0],
+    }
+    said = {}
+    for name, table in cases.items():
+        found = eligibility(table, grid, config.eligibility.min_available_minutes)
+        plan.kpis = {"eligible_couriers": found.eligible}
+        said[name] = plan_warnings(table, plan, config)
+        assert said[name] == found.warnings(), name
+        plan.kpis = {}  # a plan without counts: the reasons decide, the same way
+        assert plan_warnings(table, plan, config) == found.warnings(), name
+    assert said["nobody"] and said["most ruled out"]
+    assert not said["half ruled out"] and not said["usual"] and not said["no couriers"]
+    # and when nothing is due, no courier's reason is looked for
+    import rebalance.eligibility as module
+
+    def fail(*args, **kwargs):
+        raise AssertionError("reasons computed")
+
+    monkeypatch.setattr(module, "eligibility", fail)
+    plan.kpis = {"eligible_couriers": 2}
+    assert plan_warnings(cases["usual"], plan, config) == []
