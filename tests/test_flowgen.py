@@ -288,20 +288,72 @@ def test_a_wrong_optimum_from_the_solver_is_caught(monkeypatch):
     assert (full.flows[: len(p.arc_group)][p.arc_zone != p.group_zone[p.arc_group]] > 0).any()
 
     def stays_only(tails, heads, capacities, unit_costs, supplies):
-        n_arcs, n_zones = len(p.arc_group), len(p.zone_ids)
+        # the network as flowgen._solve hands it over: couriers start in their zones,
+        # their stay arcs turned round (zone -> group, the movers); nobody moves
+        n_arcs, n_zones, n_groups = len(p.arc_group), len(p.zone_ids), len(p.group_size)
+        assert (supplies[:n_groups] == 0).all()
         flows = np.zeros(len(tails), dtype=np.int64)
-        stay = np.flatnonzero(p.arc_zone == p.group_zone[p.arc_group])
-        flows[stay] = p.group_size[p.arc_group[stay]]
-        into = np.bincount(p.arc_zone[stay], weights=flows[stay], minlength=n_zones)
-        covered = np.minimum(into, capacities[n_arcs : n_arcs + n_zones]).astype(np.int64)
+        into = supplies[n_groups : n_groups + n_zones]
+        covered = np.minimum(into, capacities[n_arcs : n_arcs + n_zones])
         flows[n_arcs : n_arcs + n_zones] = covered
-        flows[n_arcs + n_zones :] = into.astype(np.int64) - covered
+        flows[n_arcs + n_zones :] = into - covered
         return FlowResult("optimal", flows, int(flows @ np.rint(unit_costs).astype(np.int64)))
 
     monkeypatch.setattr(flowgen, "_WHOLE_BELOW", 10**12)
     monkeypatch.setattr(flowgen, "min_cost_flow", stays_only)
     with pytest.raises(AssertionError, match="not optimal"):
         flowgen.solve_flow(p)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stayers_not_routed_give_the_same_flow(seed, monkeypatch):
+    """`flowgen._solve` starts the couriers of each group whose stay is free in their
+    zone and turns the stay arc round: OR-Tools sees supplies only at zones (and at
+    groups whose stay costs a change), and the flows it gives back, in the network's
+    own terms, are an optimum of that network: same cost as solving it as built,
+    every courier leaving its group once. With and without a previous plan."""
+    p = random_city(seed, zones=20, couriers=160)
+    if seed % 2:
+        p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+        plan = solve_problem(p)
+        rests = p.inputs.restaurants.copy()
+        rests["zone_id"] = np.roll(rests["zone_id"].to_numpy(), 5)
+        p = build_problem(p.inputs.replace(restaurants=rests), p.config, START, previous=plan)
+        assert (p.group_prev >= 0).any()
+    net = flow_network(p)
+    plain = min_cost_flow(**net)
+    seen = {}
+
+    def spy(**kwargs):
+        seen.update(kwargs)
+        return min_cost_flow(**kwargs)
+
+    monkeypatch.setattr(flowgen, "min_cost_flow", spy)
+    turned = flowgen._solve(p, net, len(p.arc_group))
+    assert turned.status == plain.status
+    if plain.status != "optimal":
+        return
+    n_groups = len(p.group_size)
+    stay = p.arc_zone == p.group_zone[p.arc_group]
+    free = stay & (arc_costs(p) == 0)
+    # the free stays were turned round, their groups' couriers start in the zones
+    assert (seen["tails"][: len(stay)][free] == n_groups + p.arc_zone[free]).all()
+    assert (seen["supplies"][p.arc_group[free]] == 0).all()
+    assert seen["supplies"].sum() == 0 and seen["supplies"][-1] == -p.group_size.sum()
+    assert turned.cost == plain.cost
+    check_flow(
+        p,
+        flowgen.OneSlotFlow(
+            "optimal",
+            turned.flows[: len(stay)],
+            turned.cost,
+            np.zeros(0),
+            np.zeros((0, 1)),
+            1,
+            0,
+            0,
+        ),
+    )
 
 
 @pytest.mark.parametrize("k", [1, 3, 4, 16])
