@@ -27,6 +27,7 @@ from typing import Any
 from fakeslack import TOKEN, FakeSlack
 
 REBALANCE = str(Path(sys.executable).parent / "rebalance")
+PAUSE_RUN = Path(__file__).with_name("pause_run.py")
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _ids = itertools.count(1)
 
@@ -86,6 +87,8 @@ class Server:
     log: Path
     env: dict[str, str]
     args: tuple[str, ...] = ()
+    #: ``PHASE:SECONDS``: the server's re-plans sleep after that phase (tests/pause_run.py)
+    pause: str = ""
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     _log_file: Any = field(default=None, repr=False)
@@ -93,8 +96,9 @@ class Server:
     def start(self) -> Server:
         """Start it and wait until /healthz answers 200."""
         self._log_file = self.log.open("wb")
+        command = [sys.executable, str(PAUSE_RUN), self.pause] if self.pause else [REBALANCE]
         self.proc = subprocess.Popen(
-            [REBALANCE, "serve", "--config", str(self.config), "--port", "0", *self.args],
+            [*command, "serve", "--config", str(self.config), "--port", "0", *self.args],
             env=self.env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

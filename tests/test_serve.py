@@ -100,10 +100,12 @@ def env(fake: FakeSlack) -> Iterator[dict[str, str]]:
         yield values
 
 
-def _server(tmp: Path, city: Path, fake: FakeSlack, env: dict[str, str], approval: bool) -> Server:
+def _server(
+    tmp: Path, city: Path, fake: FakeSlack, env: dict[str, str], approval: bool, pause: str = ""
+) -> Server:
     name = "Approveville" if approval else "Directville"
     config = _config(tmp / name.lower(), city, name, approval)
-    return Server(config, fake, tmp / f"{name.lower()}.log", env).start()
+    return Server(config, fake, tmp / f"{name.lower()}.log", env, pause=pause).start()
 
 
 @pytest.fixture(scope="module")
@@ -577,9 +579,10 @@ def test_sigterm_finishes_the_work_under_way_then_exits_0(
 ) -> None:
     """SIGTERM right after an acked /rebalance plan: the re-plan completes, the user gets
     the answer, the server logs serve_stop and exits 0."""
-    # the server's re-plans pause 2 s after planning: SIGTERM lands mid-run
-    slow = {**env, "REBALANCE_TEST_PAUSE_AFTER": "plan:2"}
-    server = _server(tmp_path, city, fake, slow, approval=False)
+    # the server's re-plans pause 2 s after planning (tests/pause_run.py): SIGTERM lands
+    # mid-run. (An environment variable once did this; since it was gone the re-plan
+    # could finish before the signal, and the order below failed on a loaded machine.)
+    server = _server(tmp_path, city, fake, env, approval=False, pause="plan:2")
     shift = "2026-11-30T20:00"
     _plan(server, shift)
     reply = server.post(command_body(fake, "plan", user=LEAD, name="before-stop"))
