@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import ProblemData, arc_costs, flow_network
+from .model import ProblemData, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
@@ -104,9 +104,11 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     n_arcs, n_groups, n_zones = len(p.arc_group), len(p.group_size), len(p.zone_ids)
     n_in_range = n_arcs + 2 * n_zones
     timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
-    cost = arc_costs(p)
+    stay = stay_arcs(p)  # found once: 7.8 million arcs at 10,000 zones
+    cost = arc_costs(p, stay)
     whole = n_arcs <= _WHOLE_BELOW
-    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost)
+    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost, stay)
+    del stay
     left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
     rounds = 0
     while True:
@@ -261,7 +263,7 @@ def _least_by_rounds(
     return keep
 
 
-def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
+def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarray:
     """Every group's stay arc, its arc to the zone a previous plan sent it to, and its
     `_FIRST_PER_GROUP` moves of least cost minus what one more courier is worth where
     it lands before anything moves.
@@ -269,8 +271,9 @@ def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
     And, for each group in a capped zone, its cheapest move to an uncapped zone: an
     uncapped zone holds any number of couriers, so with those arcs the subset is feasible
     whenever every capped zone's couriers can reach an uncapped one, and caps do not
-    send a large city to the whole network (7.8 million arcs at 10,000 zones)."""
-    stay = p.arc_zone == p.group_zone[p.arc_group]
+    send a large city to the whole network (7.8 million arcs at 10,000 zones).
+
+    ``stay``: `rebalance.model.stay_arcs` of ``p``."""
     keep = stay.copy()
     if (p.group_prev >= 0).any():
         keep |= p.arc_zone == p.group_prev[p.arc_group]

@@ -542,11 +542,17 @@ def _group_arcs(
     return tails, heads, mins
 
 
-def arc_costs(p: ProblemData) -> np.ndarray:
+def stay_arcs(p: ProblemData) -> np.ndarray:
+    """Which group arcs of a one-slot problem lead to the group's own zone."""
+    return np.asarray(p.arc_zone == p.group_zone[p.arc_group])
+
+
+def arc_costs(p: ProblemData, stay: np.ndarray | None = None) -> np.ndarray:
     """Integer cost of each group arc of a one-slot problem: the move's travel and fixed
     minutes (0 for staying), plus ``change_minutes`` when a previous plan told the group
-    to be elsewhere now."""
-    stay = p.arc_zone == p.group_zone[p.arc_group]
+    to be elsewhere now. ``stay``: `stay_arcs`, when the caller has it."""
+    if stay is None:
+        stay = stay_arcs(p)
     cost = p.move_cost(p.arc_minutes)
     cost[stay] = 0
     if (p.group_prev >= 0).any():
