@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -47,35 +46,42 @@ def test_notebook_is_stored_clean(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+RUNNER = Path(__file__).with_name("run_notebook.py")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every notebook started at once, two at a time (each in its own process with its
+    own kernel: the machine has two cores), so their kernels' start-up and plans
+    overlap; each test waits for its own. Path -> future of (return code, stdout,
+    stderr)."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    kernel_dirs = {path: tmp_path_factory.mktemp(path.stem) for path in NOTEBOOKS}
+
+    def run(path: Path):
+        done = subprocess.run(
+            [sys.executable, str(RUNNER), str(path), str(kernel_dirs[path])],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    with ThreadPoolExecutor(2, thread_name_prefix="notebook") as pool:
+        yield {path: pool.submit(run, path) for path in NOTEBOOKS}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, runs):
     """The notebook executes without error or warning, in this venv, in reasonable time."""
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_code_cell
-    from traitlets.config import Config
+    import json
 
-    nb = read(path)
-    # The kernelspec's argv[0] is "python", which jupyter_client runs as sys.executable:
-    # check that the notebook indeed ran on the test's interpreter (the venv).
-    nb.cells.append(new_code_cell("import sys; print(sys.executable)"))
-    # Local sockets (ipc) instead of TCP: nothing listens on the network, and ipykernel
-    # does not warn about unencrypted TCP on stderr.
-    transport = Config({"KernelManager": {"transport": "ipc", "ip": str(tmp_path / "kernel")}})
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=120,
-        config=transport,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
-    assert seconds < MAX_SECONDS, f"{path.name} took {seconds:.1f} s"
-
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
-    assert not stderr, f"{path.name} wrote to stderr:\n" + "\n".join(stderr)
-    assert Path(nb.cells[-1].outputs[0].text.strip()) == Path(sys.executable)
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert images, f"{path.name} drew no figure"
+    code, out, err = runs[path].result()
+    assert code == 0, f"{path.name} failed:\n{err}"
+    ran = json.loads(out.strip().splitlines()[-1])
+    assert ran["seconds"] < MAX_SECONDS, f"{path.name} took {ran['seconds']:.1f} s"
+    assert not ran["stderr"], f"{path.name} wrote to stderr:\n" + "\n".join(ran["stderr"])
+    assert Path(ran["interpreter"]) == Path(sys.executable)
+    assert ran["images"], f"{path.name} drew no figure"
