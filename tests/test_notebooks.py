@@ -50,15 +50,20 @@ RUNNER = Path(__file__).with_name("run_notebook.py")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Every notebook started at once, two at a time (each in its own process with its
-    own kernel: the machine has two cores), so their kernels' start-up and plans
-    overlap; each test waits for its own. Path -> future of (return code, stdout,
-    stderr)."""
+def runs(request, tmp_path_factory):
+    """The notebooks this session runs (all, or those picked with -k), started at once,
+    two at a time (each in its own process with its own kernel: the machine has two
+    cores), so their kernels' start-up and plans overlap; each test waits for its own.
+    Path -> future of (return code, stdout, stderr)."""
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    kernel_dirs = {path: tmp_path_factory.mktemp(path.stem) for path in NOTEBOOKS}
+    picked = {
+        item.callspec.params["path"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_notebook_runs"
+    }
+    kernel_dirs = {path: tmp_path_factory.mktemp(path.stem) for path in NOTEBOOKS if path in picked}
 
     def run(path: Path):
         done = subprocess.run(
@@ -70,7 +75,7 @@ def runs(tmp_path_factory):
         return done.returncode, done.stdout, done.stderr
 
     with ThreadPoolExecutor(2, thread_name_prefix="notebook") as pool:
-        yield {path: pool.submit(run, path) for path in NOTEBOOKS}
+        yield {path: pool.submit(run, path) for path in kernel_dirs}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
