@@ -91,6 +91,8 @@ class Eligibility:
 
         Nobody eligible; or most available couriers ruled out by their windows.
         """
+        if not _warning_due(self.total, self.eligible, self.by_window):
+            return []
         local = self.grid.start.tz_convert(self.grid.timezone)
         shift = f"{local:%Y-%m-%d %H:%M %Z}"
         span = ""
@@ -98,19 +100,25 @@ class Eligibility:
             lo, hi = (t.tz_convert(self.grid.timezone) for t in self.window)
             span = f"; the couriers' windows run from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
         why = ", ".join(f"{n} {label}" for label, n in self.counts().items())
-        if self.total and not self.eligible:
+        if not self.eligible:
             return [
                 f"no courier is eligible for the shift starting {shift} ({why}): the plan "
                 f"moves nobody. Check --shift-start (city time){span}."
             ]
         available = self.eligible + self.by_window
-        if available and self.by_window * 2 > available:
-            return [
-                f"{self.by_window} of {available} available couriers are not eligible for the "
-                f"shift starting {shift} because of their availability windows ({why}). "
-                f"Check --shift-start (city time){span}."
-            ]
-        return []
+        return [
+            f"{self.by_window} of {available} available couriers are not eligible for the "
+            f"shift starting {shift} because of their availability windows ({why}). "
+            f"Check --shift-start (city time){span}."
+        ]
+
+
+def _warning_due(total: int, eligible: int, by_window: int) -> bool:
+    """Whether `Eligibility.warnings` has something to say: couriers but nobody
+    eligible, or most of the available ones (eligible + ruled out by their windows)
+    ruled out by their windows."""
+    available = eligible + by_window
+    return bool(total) and (not eligible or by_window * 2 > available)
 
 
 def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = None) -> SlotGrid:
@@ -159,11 +167,11 @@ def plan_warnings(couriers: pd.DataFrame, plan: Plan, config: Config) -> list[st
     are the available ones not eligible). Only then is every courier's reason found
     (0.5 s at 10 million couriers, for a warning that is rarely due)."""
     eligible = (getattr(plan, "kpis", None) or {}).get("eligible_couriers")
-    if eligible is not None and len(couriers):
+    if eligible is not None:
         available = int(
             (couriers["status"] == "available").to_numpy(dtype=bool, na_value=False).sum()
         )
-        if eligible > 0 and 2 * (available - int(eligible)) <= available:
+        if not _warning_due(len(couriers), int(eligible), available - int(eligible)):
             return []
     grid = plan_grid(plan, config)
     return eligibility(couriers, grid, config.eligibility.min_available_minutes).warnings()
