@@ -104,11 +104,10 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     n_arcs, n_groups, n_zones = len(p.arc_group), len(p.group_size), len(p.zone_ids)
     n_in_range = n_arcs + 2 * n_zones
     timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
-    stay = stay_arcs(p)  # found once: 7.8 million arcs at 10,000 zones
+    stay = stay_arcs(p)  # found once (7.8 million arcs at 10,000 zones), used each round
     cost = arc_costs(p, stay)
     whole = n_arcs <= _WHOLE_BELOW
     in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost, stay)
-    del stay
     left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
     rounds = 0
     while True:
@@ -116,7 +115,8 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         arcs = None if whole else np.flatnonzero(in_subset)
         t0 = time.perf_counter()
         net = flow_network(p, arcs, cost)
-        result = _solve(p, net, n_arcs if arcs is None else arcs.size)
+        net_stay = stay if arcs is None else stay[arcs]
+        result = _solve(p, net, net_stay)
         timing["flow_seconds"] += time.perf_counter() - t0
         if result.status != "optimal" and not whole:
             # Caps: the subset may lack the arcs that give room; the whole network decides.
@@ -147,7 +147,8 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
             t0 = time.perf_counter()
             added, near = _price(p, cost, dist, in_subset, rounds > 1)
             if added.size:
-                _leave(p, cost, dist, arcs, result.flows[: arcs.size], in_subset, left_once)
+                flows = result.flows[: arcs.size]
+                _leave(p, cost, dist, arcs, net_stay, flows, in_subset, left_once)
                 in_subset[added] = True
                 in_subset[near] = True
             timing["pricing_seconds"] += time.perf_counter() - t0
@@ -172,9 +173,10 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         )
 
 
-def _solve(p: ProblemData, net: dict[str, np.ndarray], group_arcs: int) -> FlowResult:
-    """`min_cost_flow` of a network of `rebalance.model.flow_network` (its first
-    ``group_arcs`` arcs leave groups), solved with the couriers who stay never routed.
+def _solve(p: ProblemData, net: dict[str, np.ndarray], stay: np.ndarray) -> FlowResult:
+    """`min_cost_flow` of a network of `rebalance.model.flow_network`, solved with the
+    couriers who stay never routed. ``stay``: which of its group arcs (the first
+    ``stay.size`` arcs) are stays.
 
     Each group whose stay arc costs nothing (every group without a previous plan's
     instruction) has its couriers start in its zone instead, and its stay arc turned
@@ -187,14 +189,10 @@ def _solve(p: ProblemData, net: dict[str, np.ndarray], group_arcs: int) -> FlowR
     couriers minus the turned arc's flow.
     """
     tails, heads, costs = net["tails"], net["heads"], net["unit_costs"]
-    n_groups = len(p.group_size)
-    group = tails[:group_arcs]
-    stay = np.flatnonzero(
-        (heads[:group_arcs] - n_groups == p.group_zone[group]) & (costs[:group_arcs] == 0)
-    )
-    group, zone = tails[stay], heads[stay]
+    free = np.flatnonzero(stay & (costs[: stay.size] == 0))
+    group, zone = tails[free], heads[free]
     turned_tails, turned_heads = tails.copy(), heads.copy()
-    turned_tails[stay], turned_heads[stay] = zone, group
+    turned_tails[free], turned_heads[free] = zone, group
     supplies = net["supplies"].copy()
     couriers = supplies[group]
     supplies[group] = 0
@@ -209,7 +207,7 @@ def _solve(p: ProblemData, net: dict[str, np.ndarray], group_arcs: int) -> FlowR
     if result.status != "optimal":
         return result
     flows = np.array(result.flows, dtype=np.int64)
-    flows[stay] = couriers - flows[stay]
+    flows[free] = couriers - flows[free]
     return FlowResult(result.status, flows, result.cost, result.detail)
 
 
@@ -328,16 +326,16 @@ def _leave(
     cost: np.ndarray,
     dist: np.ndarray,
     arcs: np.ndarray,
+    stay: np.ndarray,
     flows: np.ndarray,
     in_subset: np.ndarray,
     left_once: np.ndarray,
 ) -> None:
     """Subset arcs without flow that price above `_NEAR` leave it, once each at most;
-    stays never do."""
+    stays (``stay``, per arc of ``arcs``) never do."""
     n_groups = len(p.group_size)
     with np.errstate(invalid="ignore"):
         rc = cost[arcs] + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]
-    stay = p.arc_zone[arcs] == p.group_zone[p.arc_group[arcs]]
     leave = arcs[(flows == 0) & (rc > _NEAR) & ~stay & ~left_once[arcs]]
     in_subset[leave] = False
     left_once[leave] = True

@@ -9,7 +9,7 @@ import pytest
 import rebalance
 from rebalance import flowgen
 from rebalance.inputs import Inputs
-from rebalance.model import arc_costs, build_problem, flow_network
+from rebalance.model import arc_costs, build_problem, flow_network, stay_arcs
 from rebalance.optimize import solve_problem, zone_values
 from rebalance.solver import FlowResult, min_cost_flow
 
@@ -329,7 +329,7 @@ def test_stayers_not_routed_give_the_same_flow(seed, monkeypatch):
         return min_cost_flow(**kwargs)
 
     monkeypatch.setattr(flowgen, "min_cost_flow", spy)
-    turned = flowgen._solve(p, net, len(p.arc_group))
+    turned = flowgen._solve(p, net, stay_arcs(p))
     assert turned.status == plain.status
     if plain.status != "optimal":
         return
