@@ -973,7 +973,8 @@ class _Checker:
 
     def forget(self, *columns: str) -> None:
         """Drop the raw text of ``columns``, checked already and read into new values
-        (timestamps: 0.46 GB at 10 million couriers, for Arrow to reuse)."""
+        (timestamps: 0.46 GB at 10 million couriers, for Arrow to reuse); all of them
+        once the table is done."""
         for column in columns:
             if column in self.raw.frame.columns:
                 del self.raw.frame[column]
@@ -1312,14 +1313,15 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
 
     digest = _Digest()
 
-    def add(name: str, frame: pd.DataFrame, hashes: dict[str, _Hashes]) -> None:
-        """Fingerprint a validated table, called once its raw text is dropped: the
-        text columns kept are made whole (`_compact_text`) and the raw table's pages
-        given back before the hashing allocates (10M couriers: peak 2.7 -> 2.3 GB)."""
+    def add(name: str, frame: pd.DataFrame, c: _Checker) -> None:
+        """Fingerprint a validated table: the raw text is dropped first, the text
+        columns kept are made whole (`_compact_text`) and the raw table's pages given
+        back before the hashing allocates (10M couriers: peak 2.7 -> 2.3 GB)."""
         if not issues and not found:  # else no fingerprint: load raises
+            c.forget(*c.raw.frame.columns)
             if _compact_text(frame):
                 _release_memory()
-            digest.add(name, frame, hashes)
+            digest.add(name, frame, c.hashes)
 
     tz = config.city.timezone
     vehicles = sorted(config.vehicles)
@@ -1354,10 +1356,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 ),
             }
         )
-        hashes = c.hashes
+        add("zones", zones, c)
         del c, raw
-        add("zones", zones, hashes)
-        del hashes
     if (raw := read("restaurants")) is not None:
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
@@ -1377,10 +1377,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             }
         )
         _check_zone_demand(c, restaurants)
-        hashes = c.hashes
+        add("restaurants", restaurants, c)
         del c, raw
-        add("restaurants", restaurants, hashes)
-        del hashes
     if (raw := read("couriers")) is not None:
         c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
@@ -1410,10 +1408,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 ),
             }
         )
-        hashes = c.hashes
+        add("couriers", couriers, c)
         del c, raw
-        add("couriers", couriers, hashes)
-        del hashes
     if (raw := read("travel_times")) is not None:
         c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
@@ -1436,10 +1432,8 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             "duplicate travel time for this from_zone, to_zone and vehicle",
             "one row per pair and vehicle",
         )
-        hashes = c.hashes
+        add("travel_times", travel, c)
         del c, raw
-        add("travel_times", travel, hashes)
-        del hashes
 
     demand = None
     if (raw := read("demand")) is not None:
