@@ -19,7 +19,7 @@ demo: $(STAMP)  ## Plan the bundled Paris sample and show it
 	$(BIN)/rebalance plan $(SAMPLE) --shift-start $(SHIFT) --out out/paris
 
 test: $(STAMP) lint  ## Lint, type-check, then the whole test suite (notebooks included)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check rebalance tests benchmarks data/samples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,33 +50,44 @@ def test_notebook_is_stored_clean(path):
 RUNNER = Path(__file__).with_name("run_notebook.py")
 
 
+def _run(path: Path, kernel_dir: Path) -> tuple[int, str, str]:
+    """Run one notebook in its own process: (return code, stdout, stderr)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), str(path), str(kernel_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory):
-    """The notebooks this session runs (all, or those picked with -k), started at once,
-    two at a time (each in its own process with its own kernel: the machine has two
-    cores), so their kernels' start-up and plans overlap; each test waits for its own.
-    Path -> future of (return code, stdout, stderr)."""
-    import subprocess
+    """Path -> what running that notebook gave (`_run`).
+
+    Alone (``pytest``), the notebooks this session runs (all, or those picked with -k)
+    start at once, two at a time (the machine has two cores), so their kernels'
+    start-up and plans overlap, and each test waits for its own. Under pytest-xdist
+    (`make test` runs two workers) each worker runs only the notebooks it is given,
+    when it is given them: the other worker keeps the second core busy."""
     from concurrent.futures import ThreadPoolExecutor
 
+    def kernel_dir(path: Path) -> Path:
+        return tmp_path_factory.mktemp(path.stem)
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        yield lambda path: _run(path, kernel_dir(path))
+        return
     picked = {
         item.callspec.params["path"]
         for item in request.session.items
         if getattr(item, "originalname", "") == "test_notebook_runs"
     }
-    kernel_dirs = {path: tmp_path_factory.mktemp(path.stem) for path in NOTEBOOKS if path in picked}
-
-    def run(path: Path):
-        done = subprocess.run(
-            [sys.executable, str(RUNNER), str(path), str(kernel_dirs[path])],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        return done.returncode, done.stdout, done.stderr
-
     with ThreadPoolExecutor(2, thread_name_prefix="notebook") as pool:
-        yield {path: pool.submit(run, path) for path in kernel_dirs}
+        started = {p: pool.submit(_run, p, kernel_dir(p)) for p in NOTEBOOKS if p in picked}
+        yield lambda path: started[path].result()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -83,7 +95,7 @@ def test_notebook_runs(path, runs):
     """The notebook executes without error or warning, in this venv, in reasonable time."""
     import json
 
-    code, out, err = runs[path].result()
+    code, out, err = runs(path)
     assert code == 0, f"{path.name} failed:\n{err}"
     ran = json.loads(out.strip().splitlines()[-1])
     assert ran["seconds"] < MAX_SECONDS, f"{path.name} took {ran['seconds']:.1f} s"
