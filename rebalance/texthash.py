@@ -9,6 +9,8 @@ and no memory in proportion to them beyond the result.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,8 +22,13 @@ _K0 = np.uint64(int.from_bytes(_KEY[:8], "little"))
 _K1 = np.uint64(int.from_bytes(_KEY[8:], "little"))
 
 #: Rows hashed at a time: the state of a chunk stays in the CPU's cache (16,384 rows
-#: measured 1.5x faster than 262,144).
-CHUNK = 1 << 14
+#: measured 1.5x faster than 262,144 on one thread; 65,536 as fast, and less switching
+#: between threads).
+CHUNK = 1 << 16
+#: Threads hashing chunks side by side: numpy lets go of the GIL in its loops, so two
+#: threads hash 3 million ids in 0.25 s instead of 0.32 s (median of 7; 0.17 s when the
+#: second core is idle). More than 4 contend for the GIL between numpy calls.
+THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def text_hashes(column: Any) -> np.ndarray:
@@ -39,10 +46,20 @@ def text_hashes(column: Any) -> np.ndarray:
         words.view(np.uint8)[: hi - lo] = np.frombuffer(column.buffers()[2], np.uint8)[lo:hi]
     offsets -= lo
     out = np.empty(n, dtype=np.uint64)
-    for a in range(0, n, CHUNK):
+
+    def chunk(a: int) -> None:
         b = min(a + CHUNK, n)
         begin = offsets[a:b]
         out[a:b] = _siphash(words, begin, offsets[a + 1 : b + 1] - begin)
+
+    starts = range(0, n, CHUNK)
+    if THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(THREADS, thread_name_prefix="texthash") as pool:
+            for _ in pool.map(chunk, starts):  # raises what a chunk raised
+                pass
+    else:
+        for a in starts:
+            chunk(a)
     # pandas' redistribution of the 64-bit values (pandas.core.util.hashing._hash_ndarray)
     out ^= out >> np.uint64(30)
     out *= np.uint64(0xBF58476D1CE4E5B9)

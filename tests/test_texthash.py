@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from rebalance import texthash
 from rebalance.texthash import CHUNK, text_hashes
 
 
@@ -29,11 +30,14 @@ def test_same_hashes_as_pandas_for_any_text(kind):
     assert (got == pandas_hashes(values)).all()
 
 
-def test_a_slice_and_many_chunks_hash_like_the_values():
-    """A sliced Arrow array (offset into shared buffers) longer than a chunk hashes right."""
-    values = [f"C{i:07d}" + ("é" * (i % 3)) for i in range(CHUNK * 2 + 5)]
-    array = pa.array(values).slice(3, CHUNK + 100)
-    assert (text_hashes(array) == pandas_hashes(values[3 : 3 + CHUNK + 100])).all()
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_slice_and_many_chunks_hash_like_the_values(threads, monkeypatch):
+    """A sliced Arrow array (offset into shared buffers) of several chunks hashes right,
+    hashed on one thread or several."""
+    monkeypatch.setattr(texthash, "THREADS", threads)
+    values = [f"C{i:07d}" + ("é" * (i % 3)) for i in range(CHUNK * 3 + 5)]
+    array = pa.array(values).slice(3, 2 * CHUNK + 100)
+    assert (text_hashes(array) == pandas_hashes(values[3 : 3 + 2 * CHUNK + 100])).all()
 
 
 def test_empty_array():
