@@ -43,3 +43,18 @@ def test_a_slice_and_many_chunks_hash_like_the_values(threads, monkeypatch):
 def test_empty_array():
     """No values, no hashes."""
     assert text_hashes(pa.array([], type=pa.string())).size == 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_of_a_read_file_hash_like_the_values(threads, monkeypatch):
+    """A column read in blocks (empty, tiny, a few thousand rows, longer than a chunk,
+    sliced) hashes like its values: small blocks are hashed together, long ones in parts."""
+    monkeypatch.setattr(texthash, "THREADS", threads)
+    sizes = [0, 1, 7, 5000, 0, CHUNK + 3, 3000, CHUNK // 2, CHUNK // 2, 2, 0]
+    values, blocks, at = [f"R{i:06d}" + "é" * (i % 4) for i in range(sum(sizes))], [], 0
+    for size in sizes:
+        # each block a slice into larger buffers, as Arrow's reader may hand them
+        blocks.append(pa.array(["pad"] * 9 + values[at : at + size] + ["end"]).slice(9, size))
+        at += size
+    column = pa.chunked_array(blocks, type=pa.string())
+    assert (text_hashes(column) == pandas_hashes(values[:at])).all()
