@@ -139,6 +139,12 @@ class Inputs:
         }
 
 
+def index_dtype(n: int) -> np.dtype:
+    """The narrowest signed integer type holding -1 .. n (positions in n things, -1 for
+    none): the codes of a categorical, the model's positions of zones and slots."""
+    return np.promote_types(np.min_scalar_type(-(n + 1)), np.int8)
+
+
 def count_values(values: pd.Series) -> dict[str, int]:
     """Rows per value present, by value (a categorical's unused categories left out)."""
     counts = values.value_counts().sort_index()
@@ -1159,7 +1165,7 @@ class _Checker:
         if categorical:
             # invalid values (flagged above: load raises) as missing
             where = pd.Index(allowed).get_indexer(lowered.astype(object).to_numpy())
-            cat = where.astype(np.min_scalar_type(-len(allowed)))[codes]
+            cat = where.astype(index_dtype(len(allowed)))[codes]
             return pd.Series(pd.Categorical.from_codes(cat, categories=allowed), index=text.index)
         if lowered.equals(distinct):  # as written (lower case, no blank to fill): no copy
             return text

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import ConfigError, DataError, Issue
-from .inputs import Inputs
+from .inputs import Inputs, index_dtype
 from .reach import EARTH_RADIUS_KM
 from .slots import SlotGrid, presence
 from .timeparse import parse_timestamp
@@ -211,12 +211,6 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return index.get_indexer(column.to_numpy()).astype(np.int64)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def index_dtype(n: int) -> np.dtype:
-    """The narrowest signed integer type holding -1 .. n (positions in n things, -1 for
-    none)."""
-    return np.promote_types(np.min_scalar_type(-(n + 1)), np.int8)
 
 
 def presence_counts(
