@@ -10,7 +10,10 @@ it (column generation, exact by LP duality):
    courier is worth where it lands before anything moves (its zone's shortage cost if
    the zone is short, minus its surplus cost if not).
 2. Solve the min-cost flow on the subset (`rebalance.solver.min_cost_flow`, couriers who
-   stay not routed: `_solve`).
+   stay not routed: `_solve`); from the second round on, as the last round's optimum
+   plus a min-cost circulation in reduced costs on the residual arcs that can be on an
+   improving cycle (`_repair`; at 10,000 zones / 1M couriers the whole `solve_flow`
+   took 4.5 s instead of 5.8, same optimum, same rounds).
 3. Compute ``d[u]``, the shortest-path distance from each node to the sink in the
    residual network of that flow (Bellman-Ford, vectorised, exact integers in float64).
 4. Price every arc left out: its reduced cost is ``cost + d[zone] - d[group]``. If none
@@ -110,13 +113,15 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost, stay)
     left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
     rounds = 0
+    last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # arcs, flows, distances
     while True:
         rounds += 1
         arcs = None if whole else np.flatnonzero(in_subset)
         t0 = time.perf_counter()
         net = flow_network(p, arcs, cost)
         net_stay = stay if arcs is None else stay[arcs]
-        result = _solve(p, net, net_stay)
+        repaired = None if arcs is None or last is None else _repair(net, arcs, *last)
+        result = _solve(p, net, net_stay) if repaired is None else repaired
         timing["flow_seconds"] += time.perf_counter() - t0
         if result.status != "optimal" and not whole:
             # Caps: the subset may lack the arcs that give room; the whole network decides.
@@ -136,6 +141,10 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
             )
         t0 = time.perf_counter()
         dist, converged = residual_distances(p, net, result.flows)
+        if not converged and repaired is not None:
+            # never seen (the repair is exact): solve the subset afresh
+            result = _solve(p, net, net_stay)
+            dist, converged = residual_distances(p, net, result.flows)
         timing["potentials_seconds"] += time.perf_counter() - t0
         if not converged:
             if whole:  # OR-Tools said optimal, yet its residual network has a negative cycle
@@ -151,6 +160,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
                 _leave(p, cost, dist, arcs, net_stay, flows, in_subset, left_once)
                 in_subset[added] = True
                 in_subset[near] = True
+                last = (arcs, result.flows, dist)
             timing["pricing_seconds"] += time.perf_counter() - t0
             if added.size:
                 continue
@@ -209,6 +219,70 @@ def _solve(p: ProblemData, net: dict[str, np.ndarray], stay: np.ndarray) -> Flow
     flows = np.array(result.flows, dtype=np.int64)
     flows[free] = couriers - flows[free]
     return FlowResult(result.status, flows, result.cost, result.detail)
+
+
+def _repair(
+    net: dict[str, np.ndarray],
+    arcs: np.ndarray,
+    last_arcs: np.ndarray,
+    last_flows: np.ndarray,
+    dist: np.ndarray,
+) -> FlowResult | None:
+    """An optimal flow of ``net`` (the subset ``arcs``) from the last round's optimum:
+    its flow plus a min-cost circulation in its residual network. None when the last
+    round's distances are not all finite (the reduced costs below need them).
+
+    The last round's ``dist`` makes every residual arc it had cost ``>= 0`` in reduced
+    terms (``cost + d[head] - d[tail]``); the arcs that joined carry no flow, and only
+    those pricing negative cost ``< 0``; the arcs that left carried no flow. So the last
+    flow is feasible here, and an optimal circulation on top of it, in reduced costs,
+    makes it optimal. Such a circulation is a sum of cycles, none of positive cost
+    (leaving one out would be cheaper), each using each arc once: the negative part of
+    a cycle is at least minus ``bound``, the sum of the joined arcs' negative reduced
+    costs, and so no arc pricing above ``bound`` is on one. The circulation is solved
+    without them: in the last round of a 10,000-zone city (27 arcs joined, bound 7
+    minutes) 184,000 of 208,000 residual arcs are left, and OR-Tools takes 0.30 s
+    instead of 0.60 s for solving the subset afresh (costs within +-bound: fewer
+    cost-scaling phases). Earlier rounds, whose bound leaves every arc, still take 4-17%
+    less (the flow already in place is optimal but for the joined arcs). `solve_flow`
+    checks the result as it checks any: its residual network has no negative cycle.
+    """
+    if not np.isfinite(dist).all():
+        return None
+    tails, heads, caps = net["tails"], net["heads"], net["capacities"]
+    costs = np.asarray(net["unit_costs"], dtype=np.int64)
+    m, m_last = arcs.size, last_arcs.size
+    flows = np.zeros(len(tails), dtype=np.int64)
+    at = np.searchsorted(arcs, last_arcs)
+    kept = at < m
+    kept[kept] = arcs[at[kept]] == last_arcs[kept]
+    flows[at[kept]] = last_flows[:m_last][kept]  # the arcs that left had none
+    flows[m:] = last_flows[m_last:]  # the zones' arcs, in the same order
+    # reduced costs: integers, exact in float64 (see residual_distances)
+    reduced = np.rint(costs + dist[heads] - dist[tails]).astype(np.int64)
+    fwd = np.flatnonzero(flows < caps)
+    bwd = np.flatnonzero(flows > 0)
+    arc = np.concatenate([fwd, bwd])
+    unit = np.concatenate([reduced[fwd], -reduced[bwd]])
+    bound = -int(unit[unit < 0].sum())
+    use = np.flatnonzero(unit <= bound)
+    arc, unit, fwd_count = arc[use], unit[use], int(np.searchsorted(use, fwd.size))
+    tail = np.concatenate([tails[arc[:fwd_count]], heads[arc[fwd_count:]]])
+    head = np.concatenate([heads[arc[:fwd_count]], tails[arc[fwd_count:]]])
+    room = np.concatenate([caps[arc[:fwd_count]] - flows[arc[:fwd_count]], flows[arc[fwd_count:]]])
+    circulation = min_cost_flow(
+        tails=tail,
+        heads=head,
+        capacities=room,
+        unit_costs=unit,
+        supplies=np.zeros(len(net["supplies"]), dtype=np.int64),
+    )
+    if circulation.status != "optimal":
+        return None
+    change = circulation.flows.astype(np.int64)
+    change[fwd_count:] *= -1
+    np.add.at(flows, arc, change)  # an arc may be used both ways
+    return FlowResult("optimal", flows, int(costs @ flows))
 
 
 def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:

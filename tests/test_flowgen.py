@@ -138,6 +138,87 @@ def test_same_optimum_as_every_arc(seed, first, generate):
     assert sol.arcs_in_range == len(flow_network(p)["tails"])
 
 
+def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
+    """From the second round on, the subset is solved by a circulation on top of the last
+    round's flow, over the residual arcs pricing at most the joined arcs' total negative
+    reduced cost: each repaired flow is an optimum of its subset (the cost of solving the
+    subset afresh, no negative cycle left), and each plan is the whole network's. Most
+    circulations run through arcs of positive reduced cost, so the bound is needed:
+    keeping only arcs of reduced cost <= 0 would miss those cycles. A round after one
+    where some node could not reach the sink (a group whose only arc is full, a full
+    capped zone) has no reduced costs and is solved afresh."""
+    from rebalance.flowgen import residual_distances
+
+    real = flowgen._repair
+    through_positive: list[bool] = []  # per repaired round
+
+    def checked(net, arcs, last_arcs, last_flows, dist):
+        got = real(net, arcs, last_arcs, last_flows, dist)
+        if got is not None:
+            fresh = min_cost_flow(**net)
+            assert fresh.status == "optimal" and got.cost == fresh.cost
+            assert residual_distances(p, net, got.flows)[1]  # no negative cycle
+            assert (got.flows >= 0).all() and (got.flows <= net["capacities"]).all()
+            # flow moved onto arcs that price above 0 at the last round's distances
+            reduced = net["unit_costs"] + dist[net["heads"]] - dist[net["tails"]]
+            before = np.zeros_like(got.flows)
+            at = np.searchsorted(arcs, last_arcs)
+            kept = (at < arcs.size) & (arcs[np.minimum(at, arcs.size - 1)] == last_arcs)
+            before[at[kept]] = last_flows[: last_arcs.size][kept]
+            before[arcs.size :] = last_flows[last_arcs.size :]
+            through_positive.append(bool(((got.flows > before) & (reduced > 0)).any()))
+        return got
+
+    monkeypatch.setattr(flowgen, "_repair", checked)
+    for seed in range(10):
+        generate(first=1 + seed % 3, add=1 + seed % 2)
+        p = random_city(seed, zones=30, couriers=300)
+        if seed % 2 == 0:  # no caps
+            p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+        full, values = whole(p)
+        sol = flowgen.solve_flow(p)
+        if full.status != "optimal":
+            assert sol.status == "infeasible"
+            continue
+        assert sol.status == "optimal" and sol.cost == full.cost
+        check_flow(p, sol)
+        np.testing.assert_array_equal(sol.zone_value, values)
+    assert len(through_positive) >= 10
+    assert any(through_positive) and not all(through_positive)
+
+
+def test_a_repair_that_is_not_optimal_is_solved_afresh(generate, monkeypatch):
+    """Should a repair hand back a flow that is not optimal (here: the last round's flow,
+    unchanged, though arcs pricing negative joined), its residual network's negative
+    cycle is found and the subset solved afresh: the plan is still the optimum."""
+    generate(first=1, add=1)
+    p = random_city(2, zones=30, couriers=300)
+    p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+    full, _ = whole(p)
+    lazy, fresh = [], []
+    real_solve = flowgen._solve
+
+    def unchanged(net, arcs, last_arcs, last_flows, dist):
+        flows = np.zeros(len(net["tails"]), dtype=np.int64)
+        at = np.searchsorted(arcs, last_arcs)
+        kept = (at < arcs.size) & (arcs[np.minimum(at, arcs.size - 1)] == last_arcs)
+        flows[at[kept]] = last_flows[: last_arcs.size][kept]
+        flows[arcs.size :] = last_flows[last_arcs.size :]
+        lazy.append(len(fresh))
+        return FlowResult("optimal", flows, int(net["unit_costs"] @ flows))
+
+    def spy(*args):
+        fresh.append(1)
+        return real_solve(*args)
+
+    monkeypatch.setattr(flowgen, "_repair", unchanged)
+    monkeypatch.setattr(flowgen, "_solve", spy)
+    sol = flowgen.solve_flow(p)
+    assert sol.status == "optimal" and sol.cost == full.cost
+    check_flow(p, sol)
+    assert lazy and len(fresh) == 1 + len(lazy)  # the first round, then each bad repair
+
+
 def test_first_subset_without_the_optimal_moves(generate):
     """Stays only at first, one arc per group and round: the moves of the optimum come
     from pricing, over several rounds, on far fewer arcs than are in range, and the plan
