@@ -251,13 +251,7 @@ def _repair(
         return None
     tails, heads, caps = net["tails"], net["heads"], net["capacities"]
     costs = np.asarray(net["unit_costs"], dtype=np.int64)
-    m, m_last = arcs.size, last_arcs.size
-    flows = np.zeros(len(tails), dtype=np.int64)
-    at = np.searchsorted(arcs, last_arcs)
-    kept = at < m
-    kept[kept] = arcs[at[kept]] == last_arcs[kept]
-    flows[at[kept]] = last_flows[:m_last][kept]  # the arcs that left had none
-    flows[m:] = last_flows[m_last:]  # the zones' arcs, in the same order
+    flows = _carried(arcs, last_arcs, last_flows)
     # reduced costs: integers, exact in float64 (see residual_distances)
     reduced = np.rint(costs + dist[heads] - dist[tails]).astype(np.int64)
     fwd = np.flatnonzero(flows < caps)
@@ -283,6 +277,20 @@ def _repair(
     change[fwd_count:] *= -1
     np.add.at(flows, arc, change)  # an arc may be used both ways
     return FlowResult("optimal", flows, int(costs @ flows))
+
+
+def _carried(arcs: np.ndarray, last_arcs: np.ndarray, last_flows: np.ndarray) -> np.ndarray:
+    """The last round's flows (on its network of the subset ``last_arcs``) on this
+    round's network of the subset ``arcs``: arcs that joined carry nothing, arcs that
+    left carried nothing, and the zones' arcs come last in both, in the same order."""
+    m, m_last = arcs.size, last_arcs.size
+    flows = np.zeros(m + last_flows.size - m_last, dtype=np.int64)
+    at = np.searchsorted(arcs, last_arcs)
+    kept = at < m
+    kept[kept] = arcs[at[kept]] == last_arcs[kept]
+    flows[at[kept]] = last_flows[:m_last][kept]
+    flows[m:] = last_flows[m_last:]
+    return flows
 
 
 def _least_per_run(value: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:

@@ -106,6 +106,19 @@ def generate(monkeypatch):
     return setup
 
 
+def check_as_whole(p, sol) -> bool:
+    """``sol`` is the whole network's answer: infeasible with it, or its optimum with the
+    same exact marginal values (and a valid flow). Whether it is optimal."""
+    full, values = whole(p)
+    if full.status != "optimal":
+        assert sol.status == "infeasible"
+        return False
+    assert sol.status == "optimal" and sol.cost == full.cost
+    check_flow(p, sol)
+    np.testing.assert_array_equal(sol.zone_value, values)
+    return True
+
+
 def check_flow(p, sol) -> None:
     """Every courier leaves its group once, caps hold, and the flows cost what is said."""
     assert sol.flows.shape == p.arc_group.shape and (sol.flows >= 0).all()
@@ -127,14 +140,9 @@ def test_same_optimum_as_every_arc(seed, first, generate):
     the optimum of the whole network, with the same exact marginal values."""
     generate(first=first, add=1 + seed % 3)
     p = random_city(seed, travel_times=seed % 3 == 0)
-    full, values = whole(p)
     sol = flowgen.solve_flow(p)
-    if full.status != "optimal":
-        assert sol.status == "infeasible"
+    if not check_as_whole(p, sol):
         return
-    assert sol.status == "optimal" and sol.cost == full.cost
-    check_flow(p, sol)
-    np.testing.assert_array_equal(sol.zone_value, values)
     assert sol.arcs_in_range == len(flow_network(p)["tails"])
 
 
@@ -161,11 +169,7 @@ def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
             assert (got.flows >= 0).all() and (got.flows <= net["capacities"]).all()
             # flow moved onto arcs that price above 0 at the last round's distances
             reduced = net["unit_costs"] + dist[net["heads"]] - dist[net["tails"]]
-            before = np.zeros_like(got.flows)
-            at = np.searchsorted(arcs, last_arcs)
-            kept = (at < arcs.size) & (arcs[np.minimum(at, arcs.size - 1)] == last_arcs)
-            before[at[kept]] = last_flows[: last_arcs.size][kept]
-            before[arcs.size :] = last_flows[last_arcs.size :]
+            before = flowgen._carried(arcs, last_arcs, last_flows)
             through_positive.append(bool(((got.flows > before) & (reduced > 0)).any()))
         return got
 
@@ -175,14 +179,7 @@ def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
         p = random_city(seed, zones=30, couriers=300)
         if seed % 2 == 0:  # no caps
             p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
-        full, values = whole(p)
-        sol = flowgen.solve_flow(p)
-        if full.status != "optimal":
-            assert sol.status == "infeasible"
-            continue
-        assert sol.status == "optimal" and sol.cost == full.cost
-        check_flow(p, sol)
-        np.testing.assert_array_equal(sol.zone_value, values)
+        check_as_whole(p, flowgen.solve_flow(p))
     assert len(through_positive) >= 10
     assert any(through_positive) and not all(through_positive)
 
@@ -199,11 +196,7 @@ def test_a_repair_that_is_not_optimal_is_solved_afresh(generate, monkeypatch):
     real_solve = flowgen._solve
 
     def unchanged(net, arcs, last_arcs, last_flows, dist):
-        flows = np.zeros(len(net["tails"]), dtype=np.int64)
-        at = np.searchsorted(arcs, last_arcs)
-        kept = (at < arcs.size) & (arcs[np.minimum(at, arcs.size - 1)] == last_arcs)
-        flows[at[kept]] = last_flows[: last_arcs.size][kept]
-        flows[arcs.size :] = last_flows[last_arcs.size :]
+        flows = flowgen._carried(arcs, last_arcs, last_flows)
         lazy.append(len(fresh))
         return FlowResult("optimal", flows, int(net["unit_costs"] @ flows))
 
@@ -296,13 +289,9 @@ def generated_with_caps(p, cap, generate):
     """``p`` with these caps, and its flow by generation from a first subset without
     moves, checked against the whole network (cost, flows, marginal values)."""
     p = type(p)(**{**p.__dict__, "cap": cap})
-    full, values = whole(p)
-    assert full.status == "optimal"
     generate(first=0)
     sol = flowgen.solve_flow(p)
-    assert sol.status == "optimal" and sol.cost == full.cost
-    check_flow(p, sol)
-    np.testing.assert_array_equal(sol.zone_value, values)
+    assert check_as_whole(p, sol)  # the whole network is feasible, and this its optimum
     return p, sol
 
 
