@@ -362,7 +362,7 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
     score = worth[p.arc_zone]  # a new array: the score is built in place
     score += cost
     score[stay] = np.inf
-    # arcs are contiguous per group (model._group_arcs)
+    # arcs are contiguous per group (reach.group_arcs)
     keep |= _least_per_run(score, p.arc_group, _FIRST_PER_GROUP)
     capped = ~np.isnan(p.cap)
     if capped.any():

@@ -24,12 +24,14 @@ solved exactly on a subset of the arcs and proven optimal over all of them by
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
 
+from . import reach
 from .config import Config
 from .errors import ConfigError, DataError, Issue
 from .inputs import Inputs, index_dtype
@@ -76,8 +78,10 @@ class ProblemData:
     present courier: ``eligible`` (courier_id, vehicle (a categorical of ``vehicles``
     when the config knows them all), available_until, and as the
     narrowest integers that hold them (`index_dtype`) first, last, zone_idx, vehicle_idx,
-    prev_idx, group; index 0..n-1). Per entry group: ``group_*`` arrays. One slot also has
-    the per-group arc arrays ``arc_group``, ``arc_zone``, ``arc_minutes``. Per row of
+    prev_idx, group; index 0..n-1). Per entry group: ``group_*`` arrays. Per vehicle:
+    ``moves``, its allowed moves out of the zones it starts from (a one-slot problem reads
+    them off its arcs when first asked for, `ArcMoves`). Per group and zone it can reach:
+    the arc arrays ``arc_group``, ``arc_zone`` (int32) and ``arc_minutes``. Per row of
     restaurants: ``restaurant_rate0`` (its rate in slot 0) and ``restaurant_zone`` (its
     zone's position in ``zone_ids``).
     """
@@ -99,7 +103,7 @@ class ProblemData:
     group_last: np.ndarray
     group_prev: np.ndarray
     group_size: np.ndarray
-    moves: tuple[Moves, ...]
+    moves: Sequence[Moves]
     arc_group: np.ndarray
     arc_zone: np.ndarray
     arc_minutes: np.ndarray
@@ -301,8 +305,14 @@ def build_problem(
         if k == 1
         else [np.arange(n_zones)] * nv
     )
-    moves = _moves(inputs, config, vehicles, index, origins)
-    arc_group, arc_zone, arc_minutes = _group_arcs(moves, group_zone, group_vehicle)
+    found = _allowed_moves(inputs, config, vehicles, index, origins)
+    arc_group, arc_zone, arc_minutes = reach.group_arcs(found, vehicles, group_zone, group_vehicle)
+    moves: Sequence[Moves] = (
+        tuple(_indexed(found[name], n_zones) for name in vehicles)
+        if k > 1
+        else ArcMoves(arc_group, arc_zone, arc_minutes, group_zone, group_vehicle, nv, n_zones)
+    )
+    del found
 
     return ProblemData(
         config=config,
@@ -445,23 +455,19 @@ def _present_couriers(
     return elig, previous.plan_id, pos.note, pos.on_the_way
 
 
-def _moves(
+def _allowed_moves(
     inputs: Inputs,
     config: Config,
     vehicles: tuple[str, ...],
     index: pd.Index,
     origins: list[np.ndarray],
-) -> tuple[Moves, ...]:
-    """Allowed moves per vehicle out of the given origin zones, staying excluded.
+) -> dict[str, reach.Moves]:
+    """Allowed moves per vehicle out of the given origin zones, staying included.
 
-    `rebalance.reach` finds them from a spatial index (never a zones x zones matrix);
-    here they are indexed by origin for the solvers.
+    `rebalance.reach` finds them from a spatial index (never a zones x zones matrix).
     """
-    from .reach import allowed_moves
-
-    n = len(index)
     zones = inputs.zones
-    found = allowed_moves(
+    return reach.allowed_moves(
         zones["lat"].to_numpy(float),
         zones["lon"].to_numpy(float),
         config,
@@ -469,71 +475,70 @@ def _moves(
         zone_ids=index.to_numpy(),
         origins={name: origins[v] for v, name in enumerate(vehicles)},
     )
-    out = []
-    for name in vehicles:
-        m = found[name]
-        move = m.origin != m.dest
-        origin, dest = m.origin[move].astype(np.int64), m.dest[move].astype(np.int64)
-        start = np.searchsorted(origin, np.arange(n + 1)).astype(np.int64)
-        out.append(Moves(origin, dest, np.asarray(m.minutes[move], float), start))
-    return tuple(out)
 
 
-def _group_arcs(
-    moves: tuple[Moves, ...], group_zone: np.ndarray, group_vehicle: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group: its stay arc and every allowed move out of its zone.
+def _indexed(m: reach.Moves, n: int) -> Moves:
+    """One vehicle's moves without staying, indexed by origin for the solvers."""
+    move = m.origin != m.dest
+    origin, dest = m.origin[move].astype(np.int64), m.dest[move].astype(np.int64)
+    start = np.searchsorted(origin, np.arange(n + 1)).astype(np.int64)
+    return Moves(origin, dest, np.asarray(m.minutes[move], float), start)
 
-    Ordered by vehicle, group, destination: the order round 1 gave the flow solver, so
-    ties are broken as before and one-slot plans stay byte-identical. Built without a
-    sort: each vehicle's moves are in (origin, destination) order, the stays are
-    inserted where they belong, and groups are taken in order. When each zone with moves
-    has exactly one group of the vehicle, in zone order (one slot, no previous plan),
-    the arcs are those arrays themselves.
+
+class ArcMoves(Sequence[Moves]):
+    """A one-slot problem's `Moves` per vehicle, read off its arcs when first asked for.
+
+    With one slot every group's arcs are all the moves out of its zone (and its stay),
+    so the per-vehicle arrays would repeat the arcs (~190 MB at 10,000 zones); only
+    `explain_infeasible` and analysts ever look at them. Each group of a (zone,
+    vehicle) has the same arcs: the first group's are taken.
     """
-    # Sized first, then filled in place: at 10,000 zones the arcs are 7.8 million rows,
-    # and every extra copy is ~60 MB of fresh pages per array.
-    per_vehicle = []
-    total = 0
-    for v, m in enumerate(moves):
-        groups = np.flatnonzero(group_vehicle == v)
-        if groups.size == 0:
-            continue
-        n = m.start.size - 1
-        start = m.start + np.arange(n + 1)  # one stay more per zone before each start
-        zone_of = group_zone[groups]
-        count = start[zone_of + 1] - start[zone_of]
-        per_vehicle.append((m, groups, zone_of, count, start))
-        total += int(count.sum())
-    tails = np.empty(total, dtype=np.int64)
-    heads = np.empty(total, dtype=np.int64)
-    mins = np.empty(total, dtype=float)
-    at = 0
-    for m, groups, zone_of, count, start in per_vehicle:
-        n = m.start.size - 1
-        zones = np.arange(n)
-        # each stay (a, a) goes before the first move of a to a zone after a
-        after = np.searchsorted(m.origin * n + m.dest, zones * n + zones)
-        dest = np.insert(m.dest, after, zones)
-        minutes = np.insert(m.minutes, after, 0.0)
-        size = int(count.sum())
-        out = slice(at, at + size)
-        tails[out] = np.repeat(groups, count)
-        moving = np.flatnonzero(np.diff(m.start) > 0)
-        if np.array_equal(moving, zone_of):
-            # exactly one group per zone with moves, in zone order: take the zones that
-            # have moves (their stays included) as they are
-            keep = np.repeat(np.diff(m.start) > 0, np.diff(start))
-            np.compress(keep, dest, out=heads[out])
-            np.compress(keep, minutes, out=mins[out])
-        else:
-            lo = start[zone_of]
-            offsets = np.arange(size) - np.repeat(np.cumsum(count) - count, count)
-            idx = np.repeat(lo, count) + offsets
-            np.take(dest, idx, out=heads[out])
-            np.take(minutes, idx, out=mins[out])
-        at += size
-    return tails, heads, mins
+
+    def __init__(
+        self,
+        arc_group: np.ndarray,
+        arc_zone: np.ndarray,
+        arc_minutes: np.ndarray,
+        group_zone: np.ndarray,
+        group_vehicle: np.ndarray,
+        vehicles: int,
+        zones: int,
+    ) -> None:
+        self._arcs = (arc_group, arc_zone, arc_minutes)
+        self._groups = (group_zone, group_vehicle)
+        self._zones = zones
+        self._made: list[Moves | None] = [None] * vehicles
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, v: int) -> Moves: ...
+
+    @overload
+    def __getitem__(self, v: slice) -> Sequence[Moves]: ...
+
+    def __getitem__(self, v: int | slice) -> Moves | Sequence[Moves]:
+        if isinstance(v, slice):
+            return tuple(self[i] for i in range(len(self))[v])
+        made = self._made[v]
+        if made is None:
+            made = self._made[v] = self._make(range(len(self))[v])
+        return made
+
+    def _make(self, v: int) -> Moves:
+        arc_group, arc_zone, arc_minutes = self._arcs
+        group_zone, group_vehicle = self._groups
+        groups = np.flatnonzero(group_vehicle == v)  # zone order: groups are zone-major
+        zone = group_zone[groups]
+        lead = np.zeros(group_zone.size, dtype=bool)
+        lead[groups[np.r_[True, zone[1:] != zone[:-1]]]] = True
+        arcs = np.flatnonzero(lead[arc_group])
+        origin = group_zone[arc_group[arcs]].astype(np.int64)
+        move = origin != arc_zone[arcs]
+        arcs, origin = arcs[move], origin[move]
+        start = np.searchsorted(origin, np.arange(self._zones + 1)).astype(np.int64)
+        return Moves(origin, arc_zone[arcs].astype(np.int64), arc_minutes[arcs], start)
 
 
 def stay_arcs(p: ProblemData) -> np.ndarray:
@@ -623,8 +628,8 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
         count = int(before[z].max()) if before.shape[1] else 0
         if count == 0:
             continue
-        vs = np.flatnonzero(vehicles_at[z])
-        if vs.size == 0:
+        vs = np.flatnonzero(vehicles_at[z]).tolist()
+        if not vs:
             continue
         reach = np.unique(
             np.concatenate(

@@ -299,38 +299,43 @@ def group_arcs(
 
     Group g is the couriers of vehicle ``vehicles[group_vehicle[g]]`` in zone
     ``group_zone[g]``; ``moves`` must hold every group's zone as an origin of its
-    vehicle. Arcs come vehicle by vehicle, then by group, then by destination.
+    vehicle. Arcs come vehicle by vehicle, then by group, then by destination (staying
+    in its place among them). Groups and zones are int32; each array is allocated once,
+    at its final size: at 10,000 zones the arcs are 7.8 million rows.
     """
-    groups_out, zones_out, minutes_out = [], [], []
+    group_zone = np.asarray(group_zone)
+    parts = []
     for v, name in enumerate(vehicles):
         groups = np.flatnonzero(group_vehicle == v)
         if groups.size == 0:
             continue
         m = moves[name]
         # Rows of each group's zone in the origin-sorted moves.
-        zone = np.asarray(group_zone)[groups]
+        zone = group_zone[groups]
         lo = np.searchsorted(m.origin, zone, side="left")
-        hi = np.searchsorted(m.origin, zone, side="right")
-        counts = hi - lo
+        counts = np.searchsorted(m.origin, zone, side="right") - lo
         if (counts == 0).any():
             raise ValueError("moves lack a group's zone: pass it in origins")
-        groups_out.append(np.repeat(groups, counts))
-        if counts.sum() == len(m) and (np.diff(zone) > 0).all():
+        parts.append((m, groups, lo, counts))
+    total = sum(int(counts.sum()) for _, _, _, counts in parts)
+    tails = np.empty(total, dtype=np.int32)
+    heads = np.empty(total, dtype=np.int32)
+    minutes = np.empty(total, dtype=float)
+    at = 0
+    for m, groups, lo, counts in parts:
+        size = int(counts.sum())
+        out = slice(at, at + size)
+        tails[out] = np.repeat(groups, counts)
+        if size == len(m) and (np.diff(group_zone[groups]) > 0).all():
             # The moves are exactly these groups' zones, in the same order.
-            zones_out.append(m.dest)
-            minutes_out.append(m.minutes)
-            continue
-        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        zones_out.append(m.dest[take])
-        minutes_out.append(m.minutes[take])
-    if not groups_out:
-        empty = np.array([], dtype=np.int64)
-        return empty, empty, np.array([], dtype=float)
-    return (
-        np.concatenate(groups_out).astype(np.int64),
-        np.concatenate(zones_out).astype(np.int64),
-        np.concatenate(minutes_out),
-    )
+            heads[out] = m.dest
+            minutes[out] = m.minutes
+        else:
+            take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(size)
+            np.take(m.dest, take, out=heads[out])
+            np.take(m.minutes, take, out=minutes[out])
+        at += size
+    return tails, heads, minutes
 
 
 def overfull_origin(

@@ -39,3 +39,42 @@ def test_groups_are_numbered_as_a_sort_would(rows, distinct):
     got = _unique_sorted(keys)
     for w, g in zip(want, got, strict=True):
         np.testing.assert_array_equal(w.ravel(), g)
+
+
+def test_one_slot_moves_read_off_the_arcs_equal_the_moves_found():
+    """A one-slot problem keeps its moves only as arcs (ArcMoves); read back per vehicle
+    they are the allowed moves out of the zones the vehicle starts from, staying
+    excluded, exactly as a multi-slot problem stores them, also where a previous plan
+    splits a zone's couriers into several groups."""
+    from util import REPO
+
+    import rebalance
+    from rebalance.model import ArcMoves, Moves, _allowed_moves, _indexed
+
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    inputs = rebalance.load(paris, config)
+    shift = ("2026-11-30T19:00", "2026-11-30T19:30")
+    plan = rebalance.solve(inputs, config, *shift)
+    assert len(plan.moves) > 0
+    p = rebalance.build_problem(inputs, config, *shift, previous=plan)
+    assert isinstance(p.moves, ArcMoves) and len(p.moves) == len(p.vehicles) > 1
+    zone_vehicle = p.group_zone * len(p.vehicles) + p.group_vehicle
+    assert np.unique(zone_vehicle).size < zone_vehicle.size  # zones of several groups
+
+    n = len(p.zone_ids)
+    origins = [np.unique(p.group_zone[p.group_vehicle == v]) for v in range(len(p.vehicles))]
+    found = _allowed_moves(inputs, config, p.vehicles, pd.Index(p.zone_ids), origins)
+    for v, name in enumerate(p.vehicles):
+        want, got = _indexed(found[name], n), p.moves[v]
+        assert isinstance(got, Moves) and got is p.moves[v]  # made once
+        for field in ("origin", "dest", "minutes", "start"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+            assert getattr(got, field).dtype == getattr(want, field).dtype
+        assert want.origin.size > 0
+    assert p.moves[-1] is p.moves[len(p.vehicles) - 1]
+    assert p.moves[:] == tuple(p.moves)
+    assert p.arc_group.dtype == p.arc_zone.dtype == np.int32
+
+    slots = rebalance.build_problem(inputs, config, "2026-11-30T19:00", "2026-11-30T20:00")
+    assert isinstance(slots.moves, tuple) and slots.slots == 2
