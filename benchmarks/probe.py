@@ -4,10 +4,6 @@ python benchmarks/probe.py floor DATA_DIR    # pandas' pyarrow CSV reader and no
 python benchmarks/probe.py stages DATA_DIR   # rebalance's stages, timed in-process
 python benchmarks/probe.py stages --one-slot DATA_DIR   # the same, one 30-minute slot
 python benchmarks/probe.py cli ARGS...       # the `rebalance` command, in this process
-
-``--sparse-arcs`` (first argument of ``stages`` or ``cli``) builds the model's arcs with
-`rebalance.reach` instead of model.py's dense zones x zones matrices: what planning costs
-once model.py calls reach (same arcs and minutes; tests/test_reach.py).
 """
 
 from __future__ import annotations
@@ -34,29 +30,6 @@ def floor(data_dir: Path) -> dict[str, float]:
             rows += len(pd.read_csv(path, engine="pyarrow"))
     t2 = time.perf_counter()
     return {"import_seconds": t1 - t0, "read_seconds": t2 - t1, "rows": rows}
-
-
-def use_reach() -> None:
-    """Make `rebalance.model` build its arcs with `rebalance.reach` (sparse)."""
-    import pandas as pd
-
-    from rebalance import model
-    from rebalance.reach import allowed_moves, group_arcs
-
-    def arcs(inputs, config, vehicles, index, group_zone, group_vehicle):  # type: ignore[no-untyped-def]
-        zones = inputs.zones
-        origins = {v: group_zone[group_vehicle == i] for i, v in enumerate(vehicles)}
-        moves = allowed_moves(
-            zones["lat"].to_numpy(float),
-            zones["lon"].to_numpy(float),
-            config,
-            travel_times=inputs.travel_times,
-            zone_ids=pd.Index(index).to_numpy(),
-            origins=origins,
-        )
-        return group_arcs(moves, vehicles, group_zone, group_vehicle)
-
-    model._arcs = arcs  # type: ignore[assignment]
 
 
 #: ``--one-slot``: the shift ends one 30-minute slot after it starts (the one-slot
@@ -128,17 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["cli"]:
         rest = args[1:]
-        if rest[:1] == ["--sparse-arcs"]:
-            use_reach()
-            rest = rest[1:]
         from rebalance.cli import app
 
         sys.argv = ["rebalance", *rest]
         app()
         return 0
-    if args[1:2] == ["--sparse-arcs"]:
-        use_reach()
-        args = [args[0], *args[2:]]
     shift_end = None
     if args[1:2] == ["--one-slot"]:
         shift_end = ONE_SLOT_END

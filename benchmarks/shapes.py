@@ -11,16 +11,11 @@ of time per stage and the model size.
 
     .venv/bin/python benchmarks/run.py --shapes                 # = this script
     .venv/bin/python benchmarks/shapes.py --sizes 200,1000 --ratios 2.5
-    .venv/bin/python benchmarks/shapes.py --sparse-arcs         # arcs from rebalance.reach
     .venv/bin/python benchmarks/shapes.py --with-10m --write-readme
     .venv/bin/python benchmarks/shapes.py --one-slot --sizes 10000 --ratios 2.5
 
 ``--one-slot`` plans one 30-minute slot (``--shift-end`` 19:30): the min-cost flow of
 CONTRACT section 2 (arc generation, `rebalance.flowgen`) instead of the slot model.
-
-``--sparse-arcs`` runs the same command in-process with the model's arcs built by
-`rebalance.reach` (probe.py cli --sparse-arcs), for as long as model.py still builds them
-from dense zones x zones matrices.
 """
 
 from __future__ import annotations
@@ -76,16 +71,12 @@ def input_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.glob("*.csv")) / 1e6
 
 
-def bench(path: Path, repeat: int, sparse: bool, one_slot: bool = False) -> dict[str, Any]:
+def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
     """Plan and floor, interleaved ``repeat`` times, then one stage probe."""
     args = ["plan", str(path), "--shift-start", SHIFT, "--format", "json"]
     if one_slot:
         args += ["--shift-end", ONE_SLOT_END]
-    plan_cmd = (
-        [PY, str(HERE / "probe.py"), "cli", "--sparse-arcs", *args]
-        if sparse
-        else [*rebalance_cmd(), *args]
-    )
+    plan_cmd = [*rebalance_cmd(), *args]
     floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
     plans: list[Run] = []
     floors: list[Run] = []
@@ -96,7 +87,6 @@ def bench(path: Path, repeat: int, sparse: bool, one_slot: bool = False) -> dict
         PY,
         str(HERE / "probe.py"),
         "stages",
-        *(["--sparse-arcs"] if sparse else []),
         *(["--one-slot"] if one_slot else []),
         str(path),
     ]
@@ -171,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratios", default="2.5,0.4", help="restaurants per courier")
     parser.add_argument("--with-10m", action="store_true", help="also 10,000 / 10,000,000")
     parser.add_argument("--repeat", type=int, default=3, help="plan/floor pairs (median)")
-    parser.add_argument("--sparse-arcs", action="store_true", help="arcs from rebalance.reach")
     parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
     parser.add_argument(
         "--one-slot", action="store_true", help="one 30-minute slot (min-cost flow)"
@@ -191,18 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         for zones, couriers in sizes:
             path = instance(zones, couriers, round(ratio * couriers))
             log(f"[{zones:,} / {couriers:,} / ratio {ratio}] plan and floor x{args.repeat}")
-            result = bench(path, args.repeat, args.sparse_arcs, args.one_slot)
+            result = bench(path, args.repeat, args.one_slot)
             raw.append({"zones": zones, "couriers": couriers, "ratio": ratio, **result})
             rows.append(row(zones, couriers, ratio, input_mb(path), result))
             log("  " + " | ".join(rows[-1]))
     load_after = os.getloadavg()[0]
     (WORK / "last_shapes.json").write_text(json.dumps(raw, indent=1))
     info = machine()
-    how = (
-        "arcs from `rebalance.reach` (probe.py cli --sparse-arcs)"
-        if args.sparse_arcs
-        else ("the `rebalance` console script")
-    ) + ("; one 30-minute slot" if args.one_slot else "")
+    how = "the `rebalance` console script" + ("; one 30-minute slot" if args.one_slot else "")
     markdown = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `benchmarks/shapes.py "
