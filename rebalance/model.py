@@ -534,11 +534,8 @@ class ArcMoves(Sequence[Moves]):
         lead = np.zeros(group_zone.size, dtype=bool)
         lead[groups[np.r_[True, zone[1:] != zone[:-1]]]] = True
         arcs = np.flatnonzero(lead[arc_group])
-        origin = group_zone[arc_group[arcs]].astype(np.int64)
-        move = origin != arc_zone[arcs]
-        arcs, origin = arcs[move], origin[move]
-        start = np.searchsorted(origin, np.arange(self._zones + 1)).astype(np.int64)
-        return Moves(origin, arc_zone[arcs].astype(np.int64), arc_minutes[arcs], start)
+        origin = group_zone[arc_group[arcs]]
+        return _indexed(reach.Moves(origin, arc_zone[arcs], arc_minutes[arcs]), self._zones)
 
 
 def stay_arcs(p: ProblemData) -> np.ndarray:
