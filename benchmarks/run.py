@@ -62,6 +62,9 @@ class Run:
     stdout: str
     stderr: str = ""
     timed_out: bool = False
+    #: system seconds of those (in ``cpu``): on this machine mostly first touches of
+    #: memory (see benchmarks/README.md, "Memory is time here")
+    sys: float = 0.0
 
     def json(self) -> Any:
         """Stdout as JSON (plan.json; probes and baselines print one line)."""
@@ -119,6 +122,7 @@ def measure(cmd: list[str], timeout: float | None = None, env: dict[str, str] | 
             wall=wall,
             rss_mb=usage.ru_maxrss / 1024,
             cpu=usage.ru_utime + usage.ru_stime,
+            sys=usage.ru_stime,
             code=proc.returncode,
             stdout=out.read().decode(),
             stderr=err.read().decode()[-2000:],
