@@ -1,0 +1,30 @@
+"""benchmarks.run.measure: what the benchmark tables report for one process."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from benchmarks.run import measure
+
+
+def test_peak_rss_is_the_commands_own_not_the_benchmarks():
+    """A benchmark that has grown (it read big plans) still reports a small command's
+    own peak, its exit code, its output and its CPU split."""
+    grown = np.ones(40_000_000)  # 320 MB touched: this process's high-water mark
+    small = measure([sys.executable, "-c", "print('hi')"])
+    big = measure(
+        [sys.executable, "-c", "import numpy as np, sys; a = np.ones(25_000_000); sys.exit(3)"]
+    )
+    del grown
+    assert small.code == 0 and small.stdout == "hi\n"
+    assert small.rss_mb < 100, small.rss_mb
+    assert big.code == 3
+    assert 200 < big.rss_mb < 300, big.rss_mb  # its own 200 MB array and the interpreter
+    assert 0 <= big.sys <= big.cpu
+
+
+def test_a_command_past_its_time_limit_is_killed_and_said_so():
+    run = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert run.timed_out and run.code != 0 and run.wall < 10
