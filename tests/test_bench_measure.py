@@ -26,5 +26,6 @@ def test_peak_rss_is_the_commands_own_not_the_benchmarks():
 
 
 def test_a_command_past_its_time_limit_is_killed_and_said_so():
+    """The time limit kills the command's process group; the run says it timed out."""
     run = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert run.timed_out and run.code != 0 and run.wall < 10
