@@ -3,7 +3,8 @@
 For each size it times `rebalance plan` as a whole process (wall time, peak RSS), its
 stages, the floor (pandas reading the same CSV files and nothing else), the analyst's
 PuLP/CBC model and a greedy heuristic, then prints markdown tables. Every measured
-command runs in a fresh process, reaped with ``os.wait4`` so its own peak RSS is known.
+command runs in a fresh process, started and reaped (``os.wait4``) by the small
+`rusage.py`, so its own peak RSS is known.
 
     .venv/bin/python benchmarks/run.py                 # everything (PuLP limit 600 s)
     .venv/bin/python benchmarks/run.py --quick         # small + medium, PuLP limit 120 s
@@ -74,9 +75,9 @@ class Run:
 def generate_in_child(path: Path, **options: Any) -> None:
     """``rebalance.generate.generate_city(path, **options)`` in a child process.
 
-    Generating a 10,000-zone city takes ~1 GB; done in this process, every command it
-    starts afterwards would report that as its own peak RSS (a forked child's ru_maxrss
-    starts from its parent's size at the fork, exec or not).
+    Generating a 10,000-zone city takes ~1 GB, which this process need not hold. (It
+    once also kept that figure out of every later command's peak RSS, which starts from
+    its parent's high-water mark; `measure` now starts commands from `rusage.py`.)
     """
     code = (
         "import json, sys\n"
