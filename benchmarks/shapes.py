@@ -9,6 +9,12 @@ imports pandas and reads the same CSV files with the pyarrow engine, probe.py fl
 so both see the same load on a shared machine; then one in-process probe for the share
 of time per stage and the model size.
 
+Each run starts in a stated memory state (`settle`), the same for plan and floor:
+"fresh" after 10 s idle, "reused" right after another process used and freed more
+memory than it needs. On this VM the two differ by ~2.5 ms per MB touched; in one
+uncontrolled sequence the floor always followed the plan's 1 GB and reused it, while
+the plan followed the floor's 0.5 GB and paid for the rest.
+
     .venv/bin/python benchmarks/run.py --shapes                 # = this script
     .venv/bin/python benchmarks/shapes.py --sizes 200,1000 --ratios 2.5
     .venv/bin/python benchmarks/shapes.py --with-10m --write-readme
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -71,18 +78,53 @@ def input_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.glob("*.csv")) / 1e6
 
 
+#: Idle seconds before a "fresh memory" run: this VM hands freed memory back to its
+#: host within ~2-6 s (a process touching 1 GB took 0.2-0.3 s after 0-1 s idle, 0.9-1.2 s
+#: after 2-4 s and 1.8-1.9 s after 6-9 s; 2026-12-04).
+COLD_SECONDS = 10.0
+#: MB a "reused memory" run's warm-up touches beyond the command's own peak in its fresh run.
+WARM_SLACK_MB = 256
+
+
+def settle(state: str, peak_mb: float) -> None:
+    """Put the machine's free memory in ``state`` before a measured command starts.
+
+    ``"fresh"``: idle `COLD_SECONDS`, so every page the command touches first is new to
+    it, as for an operator's or a cron job's one plan on an idle machine (on this VM each
+    such MB costs ~2.5 ms in the kernel, see benchmarks/README.md). ``"reused"``: a
+    process touches and frees more memory than the command will use (``peak_mb`` plus
+    `WARM_SLACK_MB`) just before it, so the command gets pages in use moments ago, as on a
+    busy machine or one without a memory balloon.
+    """
+    if state == "fresh":
+        time.sleep(COLD_SECONDS)
+        return
+    size = int((max(peak_mb, 0.0) + WARM_SLACK_MB) * 1e6)
+    code = f"import numpy as np; a = np.ones({size} // 8); a[::512] += 1"
+    subprocess.run([PY, "-c", code], check=True)
+
+
+STATES = ("fresh", "reused")
+
+
 def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
-    """Plan and floor, interleaved ``repeat`` times, then one stage probe."""
+    """Plan and floor, ``repeat`` times in turn, each with fresh and with reused memory
+    (`settle`); then one stage probe. Every figure is a median over ``repeat`` runs but
+    peak RSS (the max over every run)."""
     args = ["plan", str(path), "--shift-start", SHIFT, "--format", "json"]
     if one_slot:
         args += ["--shift-end", ONE_SLOT_END]
     plan_cmd = [*rebalance_cmd(), *args]
     floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
-    plans: list[Run] = []
-    floors: list[Run] = []
+    runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(repeat):
-        plans.append(checked(measure(plan_cmd), "rebalance plan"))
-        floors.append(checked(measure(floor_cmd), "floor"))
+        for what, cmd in (("plan", plan_cmd), ("floor", floor_cmd)):
+            peak = 0.0
+            for state in STATES:  # fresh first: its peak sizes the warm-up
+                settle(state, peak)
+                run = checked(measure(cmd), "rebalance plan" if what == "plan" else "floor")
+                peak = max(peak, run.rss_mb)
+                runs.setdefault((what, state), []).append(run)
     probe = [
         PY,
         str(HERE / "probe.py"),
@@ -91,15 +133,22 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
         str(path),
     ]
     stages = checked(measure(probe), "stages").json()
-    plan = plans[0].json()
+    plan = runs["plan", "fresh"][0].json()
+    out: dict[str, Any] = {}
+    for state in STATES:
+        plans, floors = runs["plan", state], runs["floor", state]
+        out[state] = {
+            "plan_wall": statistics.median(r.wall for r in plans),
+            "plan_cpu": statistics.median(r.cpu for r in plans),
+            "plan_sys": statistics.median(r.sys for r in plans),
+            "floor_wall": statistics.median(r.wall for r in floors),
+            "floor_sys": statistics.median(r.sys for r in floors),
+            "floor_read": statistics.median(r.json()["read_seconds"] for r in floors),
+        }
     return {
-        "plan_wall": statistics.median(r.wall for r in plans),
-        "plan_cpu": statistics.median(r.cpu for r in plans),
-        "plan_sys": statistics.median(r.sys for r in plans),
-        "plan_rss": max(r.rss_mb for r in plans),
-        "floor_wall": statistics.median(r.wall for r in floors),
-        "floor_rss": max(r.rss_mb for r in floors),
-        "floor_read": statistics.median(r.json()["read_seconds"] for r in floors),
+        **out,
+        "plan_rss": max(r.rss_mb for k, rs in runs.items() if k[0] == "plan" for r in rs),
+        "floor_rss": max(r.rss_mb for k, rs in runs.items() if k[0] == "floor" for r in rs),
         "status": plan["status"],
         "zones_short": plan["kpis"].get("zones_short_before"),
         "stages": stages,
@@ -118,14 +167,17 @@ def row(zones: int, couriers: int, ratio: float, mb: float, r: dict[str, Any]) -
     }
     work = sum(parts.values())
     share = " / ".join(f"{100 * v / work:.0f}" for v in parts.values()) if work else "–"
+    fresh, reused = r["fresh"], r["reused"]
     return [
         f"{zones:,} / {couriers:,} / {round(ratio * couriers):,}",
         f"{ratio}",
         f"{mb:,.0f}",
-        f"**{r['plan_wall']:.2f}**",
-        f"{r['plan_cpu']:.2f} ({r['plan_sys']:.2f})",
-        f"{r['floor_wall']:.2f}",
-        f"**{r['plan_wall'] / r['floor_wall']:.1f}x**",
+        f"**{fresh['plan_wall']:.2f}** / {reused['plan_wall']:.2f}",
+        f"{fresh['plan_cpu']:.2f} ({fresh['plan_sys']:.2f}) / "
+        f"{reused['plan_cpu']:.2f} ({reused['plan_sys']:.2f})",
+        f"{fresh['floor_wall']:.2f} / {reused['floor_wall']:.2f}",
+        f"**{fresh['plan_wall'] / fresh['floor_wall']:.1f}x** / "
+        f"**{reused['plan_wall'] / reused['floor_wall']:.1f}x**",
         f"{r['plan_rss']:,.0f}",
         f"{r['floor_rss']:,.0f}",
         f"{work:.2f}",
@@ -141,10 +193,10 @@ HEADER = [
     "zones / couriers / restaurants",
     "restaurants per courier",
     "CSV MB",
-    "plan wall s",
-    "plan CPU s (system)",
-    "floor wall s",
-    "plan / floor",
+    "plan wall s, fresh / reused memory",
+    "plan CPU s (system), fresh / reused",
+    "floor wall s, fresh / reused",
+    "plan / floor, fresh / reused",
     "plan peak RSS MB",
     "floor peak RSS MB",
     "in-process work s",
@@ -161,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="", help="zone counts to keep, e.g. 200,1000")
     parser.add_argument("--ratios", default="2.5,0.4", help="restaurants per courier")
     parser.add_argument("--with-10m", action="store_true", help="also 10,000 / 10,000,000")
-    parser.add_argument("--repeat", type=int, default=3, help="plan/floor pairs (median)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of plan and floor per memory state (median)"
+    )
     parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
     parser.add_argument(
         "--one-slot", action="store_true", help="one 30-minute slot (min-cost flow)"
@@ -193,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `benchmarks/shapes.py "
             f"{' '.join(sys.argv[1:] if argv is None else argv)}`".rstrip()
-            + f" ({how}; seed {SEED}, shift {SHIFT}; median of {args.repeat} plan/floor "
-            "pairs run in turn; peak RSS = max).",
+            + f" ({how}; seed {SEED}, shift {SHIFT}; median of {args.repeat} runs of "
+            "plan and floor in turn, each with fresh memory (after "
+            f"{COLD_SECONDS:.0f} s idle) and with reused memory (right after a process "
+            "used and freed more than it needs); peak RSS = max).",
             "",
             "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()) + ".",
             f"1-minute load average {load_before:.1f} at the start, {load_after:.1f} at the "
