@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -86,7 +85,7 @@ COLD_SECONDS = 10.0
 WARM_SLACK_MB = 256
 
 
-def settle(state: str, peak_mb: float) -> None:
+def settle(state: str, peak_mb: float) -> Run | None:
     """Put the machine's free memory in ``state`` before a measured command starts.
 
     ``"fresh"``: idle `COLD_SECONDS`, so every page the command touches first is new to
@@ -94,14 +93,16 @@ def settle(state: str, peak_mb: float) -> None:
     such MB costs ~2.5 ms in the kernel, see benchmarks/README.md). ``"reused"``: a
     process touches and frees more memory than the command will use (``peak_mb`` plus
     `WARM_SLACK_MB`) just before it, so the command gets pages in use moments ago, as on a
-    busy machine or one without a memory balloon.
+    busy machine or one without a memory balloon. Returns that process's run.
     """
     if state == "fresh":
         time.sleep(COLD_SECONDS)
-        return
+        return None
+    if state != "reused":
+        raise ValueError(f"unknown memory state {state!r}")
     size = int((max(peak_mb, 0.0) + WARM_SLACK_MB) * 1e6)
     code = f"import numpy as np; a = np.ones({size} // 8); a[::512] += 1"
-    subprocess.run([PY, "-c", code], check=True)
+    return checked(measure([PY, "-c", code]), "warm-up")
 
 
 STATES = ("fresh", "reused")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 
 from benchmarks.run import measure
 
@@ -29,3 +30,21 @@ def test_a_command_past_its_time_limit_is_killed_and_said_so():
     """The time limit kills the command's process group; the run says it timed out."""
     run = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert run.timed_out and run.code != 0 and run.wall < 10
+
+
+def test_reused_memory_is_touched_by_a_warm_up_larger_than_the_command(monkeypatch):
+    """Before a "reused memory" run a process touches the command's peak and more, then
+    exits; before a "fresh memory" run the benchmark only idles long enough for this VM
+    to take freed memory back (benchmarks/README.md, "Fresh and reused memory")."""
+    from benchmarks import shapes
+
+    warm = shapes.settle("reused", 100.0)
+    assert warm is not None and warm.code == 0
+    assert warm.rss_mb >= 100 + shapes.WARM_SLACK_MB, warm.rss_mb
+
+    slept: list[float] = []
+    monkeypatch.setattr(shapes.time, "sleep", slept.append)
+    assert shapes.settle("fresh", 100.0) is None
+    assert slept == [shapes.COLD_SECONDS] and shapes.COLD_SECONDS >= 6
+    with pytest.raises(ValueError, match="unknown memory state"):
+        shapes.settle("tepid", 0.0)
