@@ -39,9 +39,11 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.probe import ONE_SLOT_END  # noqa: E402
 from benchmarks.run import (  # noqa: E402
+    COLD_SECONDS,
     PY,
     SEED,
     SHIFT,
+    STATES,
     WORK,
     Run,
     byte_compile,
@@ -51,6 +53,7 @@ from benchmarks.run import (  # noqa: E402
     machine,
     measure,
     rebalance_cmd,
+    settle,
     table,
 )
 
@@ -75,37 +78,6 @@ def instance(zones: int, couriers: int, restaurants: int) -> Path:
 def input_mb(path: Path) -> float:
     """Size of the city's CSV tables, MB."""
     return sum(p.stat().st_size for p in path.glob("*.csv")) / 1e6
-
-
-#: Idle seconds before a "fresh memory" run: this VM hands freed memory back to its
-#: host within ~2-6 s (a process touching 1 GB took 0.2-0.3 s after 0-1 s idle, 0.9-1.2 s
-#: after 2-4 s and 1.8-1.9 s after 6-9 s; 2026-12-04).
-COLD_SECONDS = 10.0
-#: MB a "reused memory" run's warm-up touches beyond the command's own peak in its fresh run.
-WARM_SLACK_MB = 256
-
-
-def settle(state: str, peak_mb: float) -> Run | None:
-    """Put the machine's free memory in ``state`` before a measured command starts.
-
-    ``"fresh"``: idle `COLD_SECONDS`, so every page the command touches first is new to
-    it, as for an operator's or a cron job's one plan on an idle machine (on this VM each
-    such MB costs ~2.5 ms in the kernel, see benchmarks/README.md). ``"reused"``: a
-    process touches and frees more memory than the command will use (``peak_mb`` plus
-    `WARM_SLACK_MB`) just before it, so the command gets pages in use moments ago, as on a
-    busy machine or one without a memory balloon. Returns that process's run.
-    """
-    if state == "fresh":
-        time.sleep(COLD_SECONDS)
-        return None
-    if state != "reused":
-        raise ValueError(f"unknown memory state {state!r}")
-    size = int((max(peak_mb, 0.0) + WARM_SLACK_MB) * 1e6)
-    code = f"import numpy as np; a = np.ones({size} // 8); a[::512] += 1"
-    return checked(measure([PY, "-c", code]), "warm-up")
-
-
-STATES = ("fresh", "reused")
 
 
 def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:

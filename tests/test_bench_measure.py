@@ -1,4 +1,5 @@
-"""benchmarks.run.measure: what the benchmark tables report for one process."""
+"""benchmarks.run.measure and settle: what the benchmark tables report for one process,
+and the memory state it starts in."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.run import measure
+from benchmarks import run
+from benchmarks.run import measure, settle
 
 
 def test_peak_rss_is_the_commands_own_not_the_benchmarks():
@@ -36,15 +38,13 @@ def test_reused_memory_is_touched_by_a_warm_up_larger_than_the_command(monkeypat
     """Before a "reused memory" run a process touches the command's peak and more, then
     exits; before a "fresh memory" run the benchmark only idles long enough for this VM
     to take freed memory back (benchmarks/README.md, "Fresh and reused memory")."""
-    from benchmarks import shapes
-
-    warm = shapes.settle("reused", 100.0)
+    warm = settle("reused", 100.0)
     assert warm is not None and warm.code == 0
-    assert warm.rss_mb >= 100 + shapes.WARM_SLACK_MB, warm.rss_mb
+    assert warm.rss_mb >= 100 + run.WARM_SLACK_MB, warm.rss_mb
 
     slept: list[float] = []
-    monkeypatch.setattr(shapes.time, "sleep", slept.append)
-    assert shapes.settle("fresh", 100.0) is None
-    assert slept == [shapes.COLD_SECONDS] and shapes.COLD_SECONDS >= 6
+    monkeypatch.setattr(run.time, "sleep", slept.append)
+    assert settle("fresh", 100.0) is None
+    assert slept == [run.COLD_SECONDS] and run.COLD_SECONDS >= 6
     with pytest.raises(ValueError, match="unknown memory state"):
-        shapes.settle("tepid", 0.0)
+        settle("tepid", 0.0)
