@@ -46,14 +46,22 @@ class BaselineResult:
 
 
 def load_problem(data_dir: str | Path, shift_start: str = SHIFT) -> Any:
-    """Load, validate and build a data directory exactly as `rebalance plan` does."""
+    """Load, validate and build a data directory exactly as `rebalance plan
+    --shift-end` does for one slot from ``shift_start``: the baselines model CONTRACT
+    section 2, one slot (the default 4-hour shift is the slot model, another problem)."""
+    import pandas as pd
+
     import rebalance
 
     directory = Path(data_dir)
     toml = directory / "rebalance.toml"
     config = rebalance.load_config(toml if toml.is_file() else None)
     inputs = rebalance.load(directory, config)
-    return rebalance.build_problem(inputs, config, shift_start)
+    end = pd.Timestamp(shift_start) + pd.Timedelta(minutes=config.shift.slot_minutes)
+    p = rebalance.build_problem(inputs, config, shift_start, end)
+    if p.slots != 1:  # never: a guard, as the objectives would not compare
+        raise ValueError(f"the baselines model one slot; the shift has {p.slots}")
+    return p
 
 
 def contract_objective(p: Any, assigned: np.ndarray, move_minutes: float, moved: int) -> float:

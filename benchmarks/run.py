@@ -1,10 +1,12 @@
 """`make bench`: how fast `rebalance plan` is, next to what users would write instead.
 
-For each size it times `rebalance plan` as a whole process (wall time, peak RSS), its
-stages, the floor (pandas reading the same CSV files and nothing else), the analyst's
-PuLP/CBC model and a greedy heuristic, then prints markdown tables. Every measured
-command runs in a fresh process, started and reaped (``os.wait4``) by the small
-`rusage.py`, so its own peak RSS is known.
+For each size it times `rebalance plan` of one 30-minute slot (the min-cost flow of
+CONTRACT section 2, which the baselines model too) as a whole process (wall time, peak
+RSS), its stages, the floor (pandas reading the same CSV files and nothing else), the
+analyst's PuLP/CBC model and a greedy heuristic, then prints markdown tables. Every
+measured command runs in a fresh process, started and reaped (``os.wait4``) by the small
+`rusage.py`, so its own peak RSS is known; plan and floor run in turn in the same two
+memory states (`settle`: fresh and reused).
 
     .venv/bin/python benchmarks/run.py                 # everything (PuLP limit 600 s)
     .venv/bin/python benchmarks/run.py --quick         # small + medium, PuLP limit 120 s
@@ -39,6 +41,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SHIFT = "2026-11-30T19:00"
 SEED = 2026
 PY = sys.executable
+sys.path.insert(0, str(ROOT))
+from benchmarks.probe import ONE_SLOT_END  # noqa: E402
 
 # name: (zones, couriers); restaurants are 40% of couriers.
 SIZES: dict[str, tuple[int, int]] = {
@@ -181,6 +185,22 @@ def settle(state: str, peak_mb: float) -> Run | None:
 STATES = ("fresh", "reused")
 
 
+def in_states(cmds: dict[str, list[str]], n: int) -> dict[tuple[str, str], list[Run]]:
+    """Each command of ``cmds`` (name: argv), ``n`` times in turn, in both memory states
+    (`settle`); fresh first, its peak sizing the reused run's warm-up. Commands measured
+    against each other (a plan and its floor) so start in the same state."""
+    runs: dict[tuple[str, str], list[Run]] = {}
+    for _ in range(n):
+        for name, cmd in cmds.items():
+            peak = 0.0
+            for state in STATES:
+                settle(state, peak)
+                run = checked(measure(cmd), name)
+                peak = max(peak, run.rss_mb)
+                runs.setdefault((name, state), []).append(run)
+    return runs
+
+
 def repeat(cmd: list[str], n: int, what: str) -> tuple[float, float, list[Run]]:
     """Median wall and max peak RSS over ``n`` fresh runs."""
     runs = [checked(measure(cmd), what) for _ in range(n)]
@@ -235,12 +255,13 @@ class SizeResult:
     zones: int
     couriers: int
     stages: dict[str, Any]
-    plan_wall: float
-    plan_cpu: float
+    #: medians per memory state ("fresh", "reused": `settle`)
+    plan_wall: dict[str, float]
+    plan_cpu: dict[str, float]
     plan_rss: float
     plan: dict[str, Any]
-    floor_wall: float
-    floor_cpu: float
+    floor_wall: dict[str, float]
+    floor_cpu: dict[str, float]
     floor_rss: float
     floor_read: float
     greedy: dict[str, Any]
@@ -250,34 +271,64 @@ class SizeResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def bench_plan(path: Path, n: int) -> tuple[float, float, float, dict[str, Any], dict[str, Any]]:
-    """`rebalance plan` end to end: median wall, median CPU, max RSS, the median run's
-    plan.json, and the in-process stage times (median of n probes, key by key)."""
-    cmd = [*rebalance_cmd(), "plan", str(path), "--shift-start", SHIFT, "--format", "json"]
-    wall, rss, runs = repeat(cmd, n, "rebalance plan")
-    plan = min(runs, key=lambda r: abs(r.wall - wall)).json()
-    probes = [
-        checked(measure([PY, str(HERE / "probe.py"), "stages", str(path)]), "stages").json()
-        for _ in range(n)
+def plan_command(path: Path) -> list[str]:
+    """`rebalance plan` of one 30-minute slot: the min-cost flow of CONTRACT section 2,
+    the model the baselines below solve too (the default 4-hour shift is the slot model,
+    measured by slots_bench.py against its own PuLP model)."""
+    return [
+        *rebalance_cmd(),
+        *("plan", str(path), "--shift-start", SHIFT, "--shift-end", ONE_SLOT_END),
+        *("--format", "json"),
     ]
+
+
+def medians(runs: list[Run]) -> tuple[float, float]:
+    """Median wall and median CPU seconds of ``runs``."""
+    return statistics.median(r.wall for r in runs), median_cpu(runs)
+
+
+def bench_plan(
+    path: Path, n: int, floor: bool = True
+) -> tuple[dict[tuple[str, str], list[Run]], dict[str, Any], dict[str, Any]]:
+    """`rebalance plan` end to end (and the floor, in turn with it), ``n`` times in each
+    memory state (`in_states`): the runs by (``"plan"`` or ``"floor"``, state), the
+    plan.json of the fresh run nearest the median, and the in-process stage times (median
+    of n probes, key by key)."""
+    cmds = {"plan": plan_command(path)}
+    if floor:
+        cmds["floor"] = [PY, str(HERE / "probe.py"), "floor", str(path)]
+    runs = in_states(cmds, n)
+    wall = statistics.median(r.wall for r in runs["plan", "fresh"])
+    plan = min(runs["plan", "fresh"], key=lambda r: abs(r.wall - wall)).json()
+    probe = [PY, str(HERE / "probe.py"), "stages", "--one-slot", str(path)]
+    probes = [checked(measure(probe), "stages").json() for _ in range(n)]
     stages = {
         k: statistics.median(p[k] for p in probes) if isinstance(v, float) else v
         for k, v in probes[0].items()
     }
-    return wall, median_cpu(runs), rss, plan, stages
+    return runs, plan, stages
+
+
+def by_state(runs: dict[tuple[str, str], list[Run]], what: str) -> tuple[dict, dict, float]:
+    """Median wall and CPU per state, and the max peak RSS, of ``what``'s runs."""
+    wall, cpu = {}, {}
+    for state in STATES:
+        wall[state], cpu[state] = medians(runs[what, state])
+    rss = max(r.rss_mb for (w, _), rs in runs.items() if w == what for r in rs)
+    return wall, cpu, rss
 
 
 def bench_size(name: str, args: argparse.Namespace) -> SizeResult:
     """All measurements of one size."""
     zones, couriers = SIZES[name]
     path = instance(zones, couriers)
-    log(f"[{name}] {zones} zones / {couriers} couriers: rebalance plan x{args.repeat}")
-    wall, cpu, rss, plan, stages = bench_plan(path, args.repeat)
-    log(f"[{name}] floor")
-    floor_wall, floor_rss, floor_runs = repeat(
-        [PY, str(HERE / "probe.py"), "floor", str(path)], args.repeat, "floor"
+    log(f"[{name}] {zones} zones / {couriers} couriers: rebalance plan and floor x{args.repeat}")
+    runs, plan, stages = bench_plan(path, args.repeat)
+    plan_wall, plan_cpu, plan_rss = by_state(runs, "plan")
+    floor_wall, floor_cpu, floor_rss = by_state(runs, "floor")
+    floor_read = statistics.median(
+        r.json()["read_seconds"] for (w, _), rs in runs.items() if w == "floor" for r in rs
     )
-    floor_read = statistics.median(r.json()["read_seconds"] for r in floor_runs)
     log(f"[{name}] greedy")
     greedy = checked(measure([PY, str(HERE / "baselines.py"), "greedy", str(path)]), "greedy")
     result = SizeResult(
@@ -285,12 +336,12 @@ def bench_size(name: str, args: argparse.Namespace) -> SizeResult:
         zones,
         couriers,
         stages,
-        wall,
-        cpu,
-        rss,
+        plan_wall,
+        plan_cpu,
+        plan_rss,
         plan,
         floor_wall,
-        median_cpu(floor_runs),
+        floor_cpu,
         floor_rss,
         floor_read,
         greedy.json(),
@@ -311,8 +362,7 @@ def bench_size(name: str, args: argparse.Namespace) -> SizeResult:
         result.pulp_run = run
         if run.timed_out:
             result.pulp_note = (
-                f"did not finish in {limit / 60:.0f} min: killed after {run.wall:.0f} s, "
-                "no solution"
+                f"did not finish in {limit:.0f} s: killed after {run.wall:.0f} s, no solution"
             )
         elif run.code != 0:
             result.pulp_note = f"failed (exit {run.code}): {run.stderr.strip().splitlines()[-1:]}"
@@ -371,6 +421,17 @@ def s(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+def both(values: dict[str, float], bold: bool = False) -> str:
+    """``fresh / reused`` of a figure measured in both memory states."""
+    fresh = f"**{s(values['fresh'])}**" if bold else s(values["fresh"])
+    return f"{fresh} / {s(values['reused'])}"
+
+
+def ratio(top: dict[str, float], bottom: dict[str, float], extra: float = 0.0) -> str:
+    """``fresh / reused`` of top / (bottom + extra)."""
+    return " / ".join(f"{top[k] / (bottom[k] + extra):.1f}x" for k in STATES)
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -388,8 +449,8 @@ def plan_table(results: list[SizeResult], python_start: float) -> str:
                 f"{r.name}: {r.zones:,} / {r.couriers:,}",
                 f"{st['eligible']:,}",
                 f"{st['arcs']:,}",
-                f"**{s(r.plan_wall)}**",
-                s(r.plan_cpu),
+                both(r.plan_wall, bold=True),
+                both(r.plan_cpu),
                 f"{r.plan_rss:,.0f}",
                 s(st["load_seconds"]),
                 s(t.get("build")),
@@ -397,17 +458,18 @@ def plan_table(results: list[SizeResult], python_start: float) -> str:
                 s(t.get("post")),
                 r.plan["status"],
                 s(r.floor_read, 3),
-                f"{s(r.floor_wall)} / {s(r.floor_cpu)} ({r.floor_rss:,.0f} MB)",
-                f"{r.plan_wall / r.floor_wall:.1f}x / {r.plan_cpu / r.floor_cpu:.1f}x",
-                f"{r.plan_wall / (r.floor_read + python_start):.1f}x",
+                f"{both(r.floor_wall)} ({r.floor_rss:,.0f} MB)",
+                f"**{ratio(r.plan_wall, r.floor_wall)}**",
+                ratio(r.plan_cpu, r.floor_cpu),
+                ratio(r.plan_wall, {k: r.floor_read for k in STATES}, python_start),
             ]
         )
     header = [
         "instance (zones / couriers)",
         "eligible",
         "flow arcs",
-        "plan wall s",
-        "plan CPU s",
+        "plan wall s, fresh / reused memory",
+        "plan CPU s, fresh / reused",
         "peak RSS MB",
         "load+validate s",
         "build s",
@@ -415,8 +477,9 @@ def plan_table(results: list[SizeResult], python_start: float) -> str:
         "post s",
         "status",
         "floor: read s",
-        "floor: process wall / CPU s (RSS)",
-        "plan / floor process (wall / CPU)",
+        "floor: process wall s, fresh / reused (RSS)",
+        "plan / floor process, wall, fresh / reused",
+        "plan / floor process, CPU",
         "plan / (floor read + bare python start)",
     ]
     return table(header, rows)
@@ -438,7 +501,7 @@ def baseline_table(results: list[SizeResult]) -> str:
                 same = "–"
             else:
                 same = "yes" if abs(p["objective"] - ours) <= 1e-3 * max(1, ours) else "no"
-            speed = r.pulp_run.wall / r.plan_wall
+            speed = r.pulp_run.wall / r.plan_wall["fresh"]
             speed_cell = f"**{speed:,.0f}x**" if speed >= 10 else f"{speed:.1f}x"
             if p["status"] != "optimal":  # PuLP did not finish: its time is a lower bound
                 speed_cell = f"> {speed_cell} ({p['status']})"
@@ -456,7 +519,7 @@ def baseline_table(results: list[SizeResult]) -> str:
             [
                 f"{r.name}: {r.zones:,} / {r.couriers:,}",
                 f"{ours:,.1f}",
-                f"{s(r.plan_wall)} ({r.plan_rss:,.0f} MB)",
+                f"{s(r.plan_wall['fresh'])} ({r.plan_rss:,.0f} MB)",
                 binaries,
                 *pulp_cells,
                 greedy_cell,
@@ -465,7 +528,7 @@ def baseline_table(results: list[SizeResult]) -> str:
     header = [
         "instance",
         "ours: objective (optimal)",
-        "ours: wall s (RSS)",
+        "ours: wall s, fresh memory (RSS)",
         "PuLP binaries",
         "PuLP: build / CBC s",
         "PuLP: wall s (RSS)",
@@ -484,7 +547,8 @@ def linearity(args: argparse.Namespace) -> str:
     for couriers in LINEARITY:
         path = instance(1_000, couriers)
         log(f"[linearity] 1,000 zones / {couriers:,} couriers")
-        wall, cpu, rss, plan, stages = bench_plan(path, args.repeat)
+        runs, plan, stages = bench_plan(path, args.repeat, floor=False)
+        wall, cpu, rss = by_state(runs, "plan")
         t = plan["timings"]
         work = stages["load_seconds"] + t["build"] + t["solve"] + t["post"]
         if first is None:
@@ -494,8 +558,8 @@ def linearity(args: argparse.Namespace) -> str:
                 f"{couriers:,}",
                 f"{round(0.4 * couriers):,}",
                 f"{stages['eligible']:,}",
-                s(wall),
-                s(cpu),
+                both(wall),
+                both(cpu),
                 f"{rss:,.0f}",
                 s(stages["load_seconds"]),
                 s(t["build"]),
@@ -510,8 +574,8 @@ def linearity(args: argparse.Namespace) -> str:
         "couriers",
         "restaurants",
         "eligible",
-        "plan wall s",
-        "plan CPU s",
+        "plan wall s, fresh / reused memory",
+        "plan CPU s, fresh / reused",
         "peak RSS MB",
         "load s",
         "build s",
@@ -546,7 +610,10 @@ def report(args: argparse.Namespace) -> str:
     parts = [
         f"Measured {time.strftime('%Y-%m-%d')} by `benchmarks/run.py "
         f"{' '.join(sys.argv[1:])}`".rstrip()
-        + f" (seed {SEED}, shift {SHIFT}, median of {args.repeat} runs; peak RSS = max).",
+        + f" (seed {SEED}; one 30-minute slot from {SHIFT}, the model the baselines solve; "
+        f"median of {args.repeat} runs in each memory state, plan and floor in turn: fresh, "
+        f"after {COLD_SECONDS:.0f} s idle, and reused, right after a process used and freed "
+        "more than the command needs; peak RSS = max).",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()) + ".",
         f"1-minute load average {load_before:.1f} at the start, {load_after:.1f} at the end "

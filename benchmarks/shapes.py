@@ -45,15 +45,14 @@ from benchmarks.run import (  # noqa: E402
     SHIFT,
     STATES,
     WORK,
-    Run,
     byte_compile,
     checked,
     generate_in_child,
+    in_states,
     log,
     machine,
     measure,
     rebalance_cmd,
-    settle,
     table,
 )
 
@@ -89,15 +88,7 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
         args += ["--shift-end", ONE_SLOT_END]
     plan_cmd = [*rebalance_cmd(), *args]
     floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
-    runs: dict[tuple[str, str], list[Run]] = {}
-    for _ in range(repeat):
-        for what, cmd in (("plan", plan_cmd), ("floor", floor_cmd)):
-            peak = 0.0
-            for state in STATES:  # fresh first: its peak sizes the warm-up
-                settle(state, peak)
-                run = checked(measure(cmd), "rebalance plan" if what == "plan" else "floor")
-                peak = max(peak, run.rss_mb)
-                runs.setdefault((what, state), []).append(run)
+    runs = in_states({"plan": plan_cmd, "floor": floor_cmd}, repeat)
     probe = [
         PY,
         str(HERE / "probe.py"),

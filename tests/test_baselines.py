@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rebalance
+from benchmarks import run
 from benchmarks.baselines import (
     BaselineResult,
     contract_objective,
     courier_binaries,
     greedy,
+    load_problem,
     solve_pulp,
 )
 from rebalance.generate import generate_city
@@ -115,3 +119,19 @@ def test_greedy_moves_nobody_when_nothing_is_short(tmp_path: Path) -> None:
     result = greedy(p)
     assert result.moved == 0
     assert result.objective == 0.0
+
+
+def test_make_bench_compares_the_plan_with_baselines_of_the_same_problem(tmp_path: Path) -> None:
+    """`make bench` runs `rebalance plan` (`run.plan_command`) and the baselines
+    (`load_problem`) on one data directory. Both must be the one-slot problem of CONTRACT
+    section 2: the default 4-hour plan is the slot model, and scored against a one-slot
+    baseline it printed "same objective: no" and a greedy gap of -95%."""
+    path = generate_city(tmp_path / "city", zones=8, couriers=70, restaurants=35, seed=6)
+    out = subprocess.run(run.plan_command(path), capture_output=True, text=True, check=True)
+    plan = json.loads(out.stdout)
+    assert plan["slots"] == 1 and plan["status"] == "optimal"
+    p = load_problem(path)
+    pulp = solve_pulp(p, time_limit=60)
+    assert pulp.status == "optimal"
+    assert pulp.objective == pytest.approx(plan["objective"], abs=1e-6)
+    assert greedy(p).objective >= plan["objective"] - 1e-6

@@ -48,3 +48,32 @@ def test_reused_memory_is_touched_by_a_warm_up_larger_than_the_command(monkeypat
     assert slept == [run.COLD_SECONDS] and run.COLD_SECONDS >= 6
     with pytest.raises(ValueError, match="unknown memory state"):
         settle("tepid", 0.0)
+
+
+def test_each_command_is_measured_in_both_states_sized_by_its_own_fresh_peak(monkeypatch):
+    """`in_states` (plan and floor in `make bench` and shapes.py): every command, in
+    turn, runs once per state per repeat, fresh first; the reused run's warm-up is sized
+    by that command's own fresh peak, not by the command before it."""
+    calls: list[tuple] = []
+    peaks = {"plan": 900.0, "floor": 300.0}
+    monkeypatch.setattr(run, "settle", lambda state, peak: calls.append(("settle", state, peak)))
+
+    def fake_measure(cmd, timeout=None, env=None):
+        calls.append(("run", cmd[0]))
+        return run.Run(wall=1.0, rss_mb=peaks[cmd[0]], cpu=1.0, code=0, stdout="")
+
+    monkeypatch.setattr(run, "measure", fake_measure)
+    runs = run.in_states({"plan": ["plan"], "floor": ["floor"]}, 2)
+    one_repeat = [
+        ("settle", "fresh", 0.0),
+        ("run", "plan"),
+        ("settle", "reused", 900.0),
+        ("run", "plan"),
+        ("settle", "fresh", 0.0),
+        ("run", "floor"),
+        ("settle", "reused", 300.0),
+        ("run", "floor"),
+    ]
+    assert calls == one_repeat * 2
+    assert sorted(runs) == [("floor", s) for s in run.STATES] + [("plan", s) for s in run.STATES]
+    assert all(len(v) == 2 for v in runs.values())
