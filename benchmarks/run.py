@@ -185,17 +185,22 @@ def settle(state: str, peak_mb: float) -> Run | None:
 STATES = ("fresh", "reused")
 
 
-def in_states(cmds: dict[str, list[str]], n: int) -> dict[tuple[str, str], list[Run]]:
+def in_states(
+    cmds: dict[str, list[str]], n: int, exits: dict[str, tuple[int, ...]] | None = None
+) -> dict[tuple[str, str], list[Run]]:
     """Each command of ``cmds`` (name: argv), ``n`` times in turn, in both memory states
     (`settle`); fresh first, its peak sizing the reused run's warm-up. Commands measured
-    against each other (a plan and its floor) so start in the same state."""
+    against each other (a plan and its floor) so start in the same state. A command
+    exiting other than 0 (or one of ``exits[name]``) stops the benchmark."""
     runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(n):
         for name, cmd in cmds.items():
             peak = 0.0
             for state in STATES:
                 settle(state, peak)
-                run = checked(measure(cmd), name)
+                run = measure(cmd)
+                if run.code not in (exits or {}).get(name, (0,)):
+                    checked(run, name)
                 peak = max(peak, run.rss_mb)
                 runs.setdefault((name, state), []).append(run)
     return runs
