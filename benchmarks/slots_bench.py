@@ -208,10 +208,16 @@ def pulp_model(data_dir: Path, time_limit: float) -> dict[str, Any]:
     value = pulp.value(prob.objective)
     status = pulp.LpStatus[prob.status]
     sol_status = getattr(prob, "sol_status", None)
+    # CBC stopped without a solution still leaves values in the variables (at 200 zones,
+    # 2026-12-04: the root LP's, equal to our optimum): they are not a plan, so they are
+    # reported apart, never as PuLP's objective.
+    found = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    held = None if value is None else round(value / units + constant, 3)
     return {
         "status": status,
         "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
-        "objective": None if value is None else round(value / units + constant, 3),
+        "objective": held if found else None,
+        "values_without_solution": None if found else held,
         "integer_variables": p.arc_group.size + n_y,
         "constraints": len(prob.constraints),
         "build_seconds": built,
@@ -464,10 +470,17 @@ def main(argv: list[str] | None = None) -> int:
         if run.code == 0:
             pj = run.json()
             print(
-                f"| PuLP/CBC | {pj['status']} / {pj['sol_status']} | {pj['objective']} | "
+                f"| PuLP/CBC | {pj['status']} / {pj['sol_status']} | "
+                f"{'-' if pj['objective'] is None else pj['objective']} | "
                 f"{run.wall:.1f} | {run.rss_mb:.0f} | {pj['integer_variables']:,} integer "
                 f"variables, {pj['constraints']:,} constraints; build {pj['build_seconds']:.0f}"
-                f" s, CBC {pj['solve_seconds']:.0f} s (limit {opts.pulp_limit:g} s) |"
+                f" s, CBC {pj['solve_seconds']:.0f} s (limit {opts.pulp_limit:g} s)"
+                + (
+                    f"; no solution: its variables hold {pj['values_without_solution']}"
+                    if pj["values_without_solution"] is not None
+                    else ""
+                )
+                + " |"
             )
         else:
             why = "killed" if run.timed_out else f"exit {run.code}"
