@@ -24,15 +24,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import STATES, WORK, Run, checked, generate_in_child, in_states, measure, rebalance_cmd
+from run import (
+    WORK,
+    both,
+    by_state,
+    checked,
+    generate_in_child,
+    in_states,
+    measure,
+    ratio,
+    rebalance_cmd,
+)
 
 SHIFT = "2026-11-30T19:00"
 LATER = "2026-11-30T19:30"  # on the 30-minute slot grid of demand.csv
@@ -96,15 +104,6 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((shift, in_states(cmds, args.repeat)))
     load1 = os.getloadavg()[0]
 
-    def wall(runs: list[Run]) -> float:
-        return statistics.median(r.wall for r in runs)
-
-    def cpu(runs: list[Run]) -> float:
-        return statistics.median(r.cpu for r in runs)
-
-    def both(runs: dict[tuple[str, str], list[Run]], label: str, of: Any) -> str:
-        return " / ".join(f"{of(runs[label, state]):.2f}" for state in STATES)
-
     print(
         f"## Re-plan cost: {args.zones:,} zones, {args.couriers:,} couriers "
         f"(demand per slot, staggered), median of {args.repeat} per memory state "
@@ -121,23 +120,21 @@ def main(argv: list[str] | None = None) -> int:
         for label in ("scratch", "--previous"):
             meta = json.loads(runs[label, "fresh"][-1].stdout)
             k = meta["kpis"]
-            peak = max(r.rss_mb for state in STATES for r in runs[label, state])
+            wall, cpu, peak = by_state(runs, label)
             print(
-                f"| {shift[-5:]} | {label} | {both(runs, label, wall)} | "
-                f"{both(runs, label, cpu)} | {peak:.0f} | {meta['solve_seconds']:.2f} | "
+                f"| {shift[-5:]} | {label} | {both(wall)} | "
+                f"{both(cpu)} | {peak:.0f} | {meta['solve_seconds']:.2f} | "
                 f"{meta['timings'].get('since_previous', 0):.2f} | {k.get('moves')} | "
                 f"{k.get('changed_couriers', '')} | {k.get('on_the_way', '')} | {meta['status']} |"
             )
     print("\n| shift | wall ratio --previous / scratch, fresh / reused | CPU ratio | target |")
     print("|---|---|---|---|")
     for shift, runs in rows:
-        ratios = {
-            name: " / ".join(
-                f"{of(runs['--previous', st]) / of(runs['scratch', st]):.2f}x" for st in STATES
-            )
-            for name, of in (("wall", wall), ("cpu", cpu))
-        }
-        print(f"| {shift[-5:]} | {ratios['wall']} | {ratios['cpu']} | <= 1.5x in both |")
+        again, scratch = by_state(runs, "--previous"), by_state(runs, "scratch")
+        print(
+            f"| {shift[-5:]} | {ratio(again[0], scratch[0], digits=2)} | "
+            f"{ratio(again[1], scratch[1], digits=2)} | <= 1.5x in both |"
+        )
     return 0
 
 

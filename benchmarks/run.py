@@ -426,15 +426,17 @@ def s(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def both(values: dict[str, float], bold: bool = False) -> str:
-    """``fresh / reused`` of a figure measured in both memory states."""
-    fresh = f"**{s(values['fresh'])}**" if bold else s(values["fresh"])
-    return f"{fresh} / {s(values['reused'])}"
+def both(values: dict[str, float], bold: bool = False, digits: int = 2) -> str:
+    """``fresh / reused`` of a figure measured in both memory states (`by_state`)."""
+    fresh = s(values["fresh"], digits)
+    return f"{f'**{fresh}**' if bold else fresh} / {s(values['reused'], digits)}"
 
 
-def ratio(top: dict[str, float], bottom: dict[str, float], extra: float = 0.0) -> str:
+def ratio(
+    top: dict[str, float], bottom: dict[str, float], extra: float = 0.0, digits: int = 1
+) -> str:
     """``fresh / reused`` of top / (bottom + extra)."""
-    return " / ".join(f"{top[k] / (bottom[k] + extra):.1f}x" for k in STATES)
+    return " / ".join(f"{top[k] / (bottom[k] + extra):.{digits}f}x" for k in STATES)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

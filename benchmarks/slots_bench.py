@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,8 @@ from probe import floor  # noqa: E402
 from run import (  # noqa: E402
     PY,
     STATES,
+    both,
+    by_state,
     generate_in_child,
     in_states,
     measure,
@@ -248,28 +249,21 @@ def paired(path: Path, n: int, limit: float | None = None) -> dict[str, Any]:
     for state in STATES:
         walls = ", ".join(f"{r.wall:.2f}" for r in runs["plan", state])
         log(f"    {state}: plan {walls} s, floor {runs['floor', state][-1].wall:.2f} s")
-    plans = [r for state in STATES for r in runs["plan", state]]
-    fresh = runs["plan", "fresh"]
-    wall = statistics.median(r.wall for r in fresh)
-    median_run = min(fresh, key=lambda r: abs(r.wall - wall))
-    planned = [r for r in plans if r.code == 0]
-    out: dict[str, Any] = {
-        "rss_max": max(r.rss_mb for r in plans),
-        "floor_rss": max(r.rss_mb for state in STATES for r in runs["floor", state]),
+    wall, cpu, rss_max = by_state(runs, "plan")
+    floor_wall, _, floor_rss = by_state(runs, "floor")
+    median_run = min(runs["plan", "fresh"], key=lambda r: abs(r.wall - wall["fresh"]))
+    planned = [r for state in STATES for r in runs["plan", state] if r.code == 0]
+    return {
+        "wall": wall,
+        "walls": {state: [r.wall for r in runs["plan", state]] for state in STATES},
+        "cpu": cpu,
+        "rss_max": rss_max,
+        "floor_wall": floor_wall,
+        "floor_rss": floor_rss,
         "plan": (median_run if median_run.code == 0 else planned[0]).json() if planned else None,
         "error": "" if planned else median_run.stderr.strip().splitlines()[-1],
         "limit": limit,
     }
-    for state in STATES:
-        mine = runs["plan", state]
-        out[state] = {
-            "wall": statistics.median(r.wall for r in mine),
-            "walls": [r.wall for r in mine],
-            "cpu": statistics.median(r.cpu for r in mine),
-            "floor_wall": statistics.median(r.wall for r in runs["floor", state]),
-        }
-    out["wall"] = out["fresh"]["wall"]  # stage shares are of the fresh run's wall time
-    return out
 
 
 def stages_of(r: dict[str, Any]) -> dict[str, Any]:
@@ -284,8 +278,8 @@ def stages_of(r: dict[str, Any]) -> dict[str, Any]:
         "post": tm.get("post", 0.0),
     }
     out["solve_other"] = max(tm.get("solve", 0.0) - out["lp"] - out["pricing"] - out["mip"], 0.0)
-    out["other"] = max(r["wall"] - sum(out.values()), 0.0)
-    out["total"] = r["wall"]
+    out["other"] = max(r["wall"]["fresh"] - sum(out.values()), 0.0)  # of the fresh run
+    out["total"] = r["wall"]["fresh"]
     return out
 
 
@@ -309,11 +303,6 @@ def status(r: dict[str, Any]) -> str:
     return f"{plan['status']} (gap {gap(plan)})"
 
 
-def both(r: dict[str, Any], key: str, digits: int = 1) -> str:
-    """``fresh / reused`` of one figure."""
-    return " / ".join(f"{r[state][key]:.{digits}f}" for state in STATES)
-
-
 def size_table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| size | time limit s | status | plan wall s, fresh / reused memory (runs) | target "
@@ -326,16 +315,16 @@ def size_table(results: dict[str, dict[str, Any]]) -> str:
         target = f"<= {secs:g} s" + (f", <= {mb / 1024:g} GB" if mb else "")
         met = (
             r["plan"] is not None
-            and all(r[state]["wall"] <= secs for state in STATES)
+            and all(r["wall"][state] <= secs for state in STATES)
             and (mb is None or r["rss_max"] <= mb)
         )
-        runs = "; ".join(", ".join(f"{w:.1f}" for w in r[state]["walls"]) for state in STATES)
+        runs = "; ".join(", ".join(f"{w:.1f}" for w in r["walls"][state]) for state in STATES)
         lines.append(
             f"| {name} / {SIZES[name][1]:,} couriers / {round(SIZES[name][1] * SIZES[name][2]):,}"
             f" restaurants | {r['limit'] or 'default'} | {status(r)} | "
-            f"**{r['fresh']['wall']:.1f}** / {r['reused']['wall']:.1f} ({runs}) | "
-            f"{target} {'met' if met else 'MISSED'} | {both(r, 'cpu')} | {r['rss_max']:.0f} | "
-            f"{both(r, 'floor_wall', 2)} | {r['floor_rss']:.0f} |"
+            f"{both(r['wall'], bold=True, digits=1)} ({runs}) | "
+            f"{target} {'met' if met else 'MISSED'} | {both(r['cpu'], digits=1)} | "
+            f"{r['rss_max']:.0f} | {both(r['floor_wall'])} | {r['floor_rss']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -429,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             plan = r["plan"] or {"timings": {}, "solver": {}}
             slot_rows.append(
                 f"| {name} | {k} x {minutes} min | {status(r)} | "
-                f"{both(r, 'wall')} | {both(r, 'cpu')} | {r['rss_max']:.0f} | "
+                f"{both(r['wall'], digits=1)} | {both(r['cpu'], digits=1)} | "
+                f"{r['rss_max']:.0f} | "
                 f"{plan['timings'].get('solve', 0):.1f} | "
                 f"{int(plan['solver'].get('paths', 0)):,} | "
                 f"{int(plan['solver'].get('rows', 0)):,} |"
@@ -463,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|")
         print(
             f"| rebalance | {ours['status']} | {ours['objective']} | "
-            f"{results['200 zones']['wall']:.2f} (fresh memory) | "
+            f"{results['200 zones']['wall']['fresh']:.2f} (fresh memory) | "
             f"{results['200 zones']['rss_max']:.0f} | "
             f"bound {ours['best_bound']} |"
         )
