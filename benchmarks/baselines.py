@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.probe import ONE_SLOT_END
+
 SHIFT = "2026-11-30T19:00"
 
 
@@ -45,20 +48,20 @@ class BaselineResult:
     detail: str = ""
 
 
-def load_problem(data_dir: str | Path, shift_start: str = SHIFT) -> Any:
+def load_problem(
+    data_dir: str | Path, shift_start: str = SHIFT, shift_end: str = ONE_SLOT_END
+) -> Any:
     """Load, validate and build a data directory exactly as `rebalance plan
-    --shift-end` does for one slot from ``shift_start``: the baselines model CONTRACT
-    section 2, one slot (the default 4-hour shift is the slot model, another problem)."""
-    import pandas as pd
-
+    --shift-start ... --shift-end ...` does (`benchmarks.run.plan_command`, with the same
+    one-slot end): the baselines model CONTRACT section 2, one slot (the default 4-hour
+    shift is the slot model, another problem)."""
     import rebalance
 
     directory = Path(data_dir)
     toml = directory / "rebalance.toml"
     config = rebalance.load_config(toml if toml.is_file() else None)
     inputs = rebalance.load(directory, config)
-    end = pd.Timestamp(shift_start) + pd.Timedelta(minutes=config.shift.slot_minutes)
-    p = rebalance.build_problem(inputs, config, shift_start, end)
+    p = rebalance.build_problem(inputs, config, shift_start, shift_end)
     if p.slots != 1:  # never: a guard, as the objectives would not compare
         raise ValueError(f"the baselines model one slot; the shift has {p.slots}")
     return p
@@ -276,10 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("method", choices=["pulp", "greedy", "count"])
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--shift-start", default=SHIFT)
+    parser.add_argument("--shift-end", default=ONE_SLOT_END, help="one slot after the start")
     parser.add_argument("--time-limit", type=float, default=600.0)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    p = load_problem(args.data_dir, args.shift_start)
+    p = load_problem(args.data_dir, args.shift_start, args.shift_end)
     load_seconds = time.perf_counter() - t0
     if args.method == "count":
         print(json.dumps({"binaries": courier_binaries(p), "eligible": len(p.eligible)}))
