@@ -69,6 +69,28 @@ def test_import_is_light():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize(
+    ("chosen", "first", "expected"),
+    [
+        (None, "import rebalance, pyarrow", "system"),
+        (None, "import pyarrow, rebalance", "system"),  # a notebook that imported pandas first
+        ("mimalloc", "import rebalance, pyarrow", "mimalloc"),  # the user's choice stands
+    ],
+)
+def test_arrow_allocates_with_malloc_unless_told_otherwise(chosen, first, expected):
+    """Arrow and numpy share one allocator, so the text `load` drops is reused by the model."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = f"{first}\nprint(pyarrow.default_memory_pool().backend_name)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == expected
+
+
 def test_plan_roundtrips_through_files(tmp_path):
     """read_plan(plan.write(dir)) gives back the same zones, moves and KPIs."""
     plan = solve(load(VALID), Config(), SHIFT)
