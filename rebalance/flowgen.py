@@ -52,10 +52,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
-from .model import ProblemData, arc_costs, flow_network, stay_arcs
+from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
@@ -355,20 +356,36 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
 
     ``stay``: `rebalance.model.stay_arcs` of ``p``."""
     keep = stay.copy()
-    if (p.group_prev >= 0).any():
-        keep |= p.arc_zone == p.group_prev[p.arc_group]
+    previous = bool((p.group_prev >= 0).any())
     short = p.required > p.couriers_before
     worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
-    score = worth[p.arc_zone]  # a new array: the score is built in place
-    score += cost
-    score[stay] = np.inf
-    # arcs are contiguous per group (reach.group_arcs)
-    keep |= _least_per_run(score, p.arc_group, _FIRST_PER_GROUP)
     capped = ~np.isnan(p.cap)
-    if capped.any():
-        out = np.flatnonzero(capped[p.group_zone[p.arc_group]] & ~capped[p.arc_zone])
-        keep[out[_least_per_run(cost[out].astype(float), p.arc_group[out], 1)]] = True
+    # arcs are contiguous per group (reach.group_arcs): chunks of whole groups, so that
+    # the scores and their temporaries are a few MB, not 62 MB each at 10,000 zones
+    for part in _group_chunks(p.arc_group, ARC_CHUNK):
+        group, zone, mine = p.arc_group[part], p.arc_zone[part], keep[part]
+        if previous:
+            mine |= zone == p.group_prev[group]
+        score = worth[zone]  # a new array: the score is built in place
+        score += cost[part]
+        score[stay[part]] = np.inf
+        mine |= _least_per_run(score, group, _FIRST_PER_GROUP)
+        if capped.any():
+            out = np.flatnonzero(capped[p.group_zone[group]] & ~capped[zone])
+            mine[out[_least_per_run(cost[part][out].astype(float), group[out], 1)]] = True
     return keep
+
+
+def _group_chunks(groups: np.ndarray, size: int) -> list[slice]:
+    """Slices of about ``size`` rows (more only for one longer run) covering
+    ``groups``, each ending where a run of equal values ends."""
+    n = groups.size
+    if n <= size:
+        return [slice(0, n)]
+    starts = np.flatnonzero(groups[1:] != groups[:-1]) + 1  # where a run starts
+    at = np.searchsorted(starts, np.arange(size, n, size))  # the first at or after
+    bounds = np.unique(np.r_[0, starts[at[at < starts.size]], n])
+    return [slice(a, b) for a, b in pairwise(bounds.tolist())]
 
 
 def _price(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import rebalance
-from rebalance import flowgen
+from rebalance import flowgen, model
 from rebalance.inputs import Inputs
 from rebalance.model import arc_costs, build_problem, flow_network, stay_arcs
 from rebalance.optimize import solve_problem, zone_values
@@ -102,6 +104,10 @@ def generate(monkeypatch):
         monkeypatch.setattr(flowgen, "_FIRST_PER_GROUP", first)
         monkeypatch.setattr(flowgen, "_ADD_PER_GROUP", add)
         monkeypatch.setattr(flowgen, "_CHUNK", 97)  # several pricing chunks
+        # several chunks of arcs for the costs, the stays and the first subset, some
+        # shorter than one group's arcs
+        monkeypatch.setattr(flowgen, "ARC_CHUNK", 61)
+        monkeypatch.setattr(model, "ARC_CHUNK", 61)
 
     return setup
 
@@ -448,3 +454,40 @@ def test_least_per_run_matches_a_sort(k):
         rank[order] = np.arange(keys.size) - np.repeat(first, lengths)
         expected = (rank < k) & (value < np.inf)
         assert np.array_equal(flowgen._least_per_run(value, keys, k), expected), trial
+
+
+def test_group_chunks_end_where_a_group_ends():
+    """The chunks the per-arc steps work in cover every arc once, in order, each ending
+    with a group's last arc, about ``size`` long (longer only by one group's arcs)."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        runs = rng.permutation(int(rng.integers(1, 60)))
+        groups = np.repeat(runs, rng.integers(1, 25, size=runs.size))
+        size = int(rng.integers(1, 40))
+        chunks = flowgen._group_chunks(groups, size)
+        assert chunks[0].start == 0 and chunks[-1].stop == groups.size
+        for before, after in pairwise(chunks):
+            assert before.stop == after.start
+            assert groups[after.start] != groups[after.start - 1]
+        longest_run = max(np.bincount(groups))
+        assert all(c.stop - c.start <= size + longest_run for c in chunks)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_arcs_in_chunks_give_the_same_costs_stays_and_first_subset(seed, monkeypatch):
+    """Stays, costs (with a previous plan's change costs) and the first subset are the
+    same worked out in many small chunks as in one."""
+    p = random_city(seed, zones=25, couriers=200)
+    plan = solve_problem(p)
+    q = build_problem(p.inputs, p.config, START, previous=plan)
+    assert (q.group_prev >= 0).any()
+    results = []
+    for chunk in (1 << 30, 13):
+        monkeypatch.setattr(flowgen, "ARC_CHUNK", chunk)
+        monkeypatch.setattr(model, "ARC_CHUNK", chunk)
+        stay = model.stay_arcs(q)
+        cost = model.arc_costs(q, stay)
+        results.append((stay, cost, flowgen._first_arcs(q, cost, stay)))
+    for whole_run, chunked in zip(*results, strict=True):
+        np.testing.assert_array_equal(whole_run, chunked)
+    assert results[0][1].dtype == np.int64
