@@ -22,7 +22,6 @@ peak RSS, the solve time and the ``since_previous`` marking from the plan's own 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for shift, runs in rows:
         for label in ("scratch", "--previous"):
-            meta = json.loads(runs[label, "fresh"][-1].stdout)
+            meta = runs[label, "fresh"][-1].json()
             k = meta["kpis"]
             wall, cpu, peak = by_state(runs, label)
             print(

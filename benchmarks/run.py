@@ -287,6 +287,12 @@ def plan_command(path: Path) -> list[str]:
     ]
 
 
+def nearest_median(runs: list[Run]) -> Run:
+    """The run whose wall time is nearest the median of ``runs`` (whose plan.json is shown)."""
+    wall = statistics.median(r.wall for r in runs)
+    return min(runs, key=lambda r: abs(r.wall - wall))
+
+
 def medians(runs: list[Run]) -> tuple[float, float]:
     """Median wall and median CPU seconds of ``runs``."""
     return statistics.median(r.wall for r in runs), median_cpu(runs)
@@ -303,8 +309,7 @@ def bench_plan(
     if floor:
         cmds["floor"] = [PY, str(HERE / "probe.py"), "floor", str(path)]
     runs = in_states(cmds, n)
-    wall = statistics.median(r.wall for r in runs["plan", "fresh"])
-    plan = min(runs["plan", "fresh"], key=lambda r: abs(r.wall - wall)).json()
+    plan = nearest_median(runs["plan", "fresh"]).json()
     probe = [PY, str(HERE / "probe.py"), "stages", "--one-slot", str(path)]
     probes = [checked(measure(probe), "stages").json() for _ in range(n)]
     stages = {

@@ -44,6 +44,7 @@ from run import (  # noqa: E402
     generate_in_child,
     in_states,
     measure,
+    nearest_median,
     rebalance_cmd,
 )
 
@@ -251,7 +252,7 @@ def paired(path: Path, n: int, limit: float | None = None) -> dict[str, Any]:
         log(f"    {state}: plan {walls} s, floor {runs['floor', state][-1].wall:.2f} s")
     wall, cpu, rss_max = by_state(runs, "plan")
     floor_wall, _, floor_rss = by_state(runs, "floor")
-    median_run = min(runs["plan", "fresh"], key=lambda r: abs(r.wall - wall["fresh"]))
+    median_run = nearest_median(runs["plan", "fresh"])
     planned = [r for state in STATES for r in runs["plan", state] if r.code == 0]
     return {
         "wall": wall,

@@ -360,6 +360,7 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
     short = p.required > p.couriers_before
     worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
     capped = ~np.isnan(p.cap)
+    any_capped = bool(capped.any())
     # arcs are contiguous per group (reach.group_arcs): chunks of whole groups, so that
     # the scores and their temporaries are a few MB, not 62 MB each at 10,000 zones
     for part in _group_chunks(p.arc_group, ARC_CHUNK):
@@ -370,7 +371,7 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
         score += cost[part]
         score[stay[part]] = np.inf
         mine |= _least_per_run(score, group, _FIRST_PER_GROUP)
-        if capped.any():
+        if any_capped:
             out = np.flatnonzero(capped[p.group_zone[group]] & ~capped[zone])
             mine[out[_least_per_run(cost[part][out].astype(float), group[out], 1)]] = True
     return keep
