@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .escape import csv_frame, csv_unframe
+from .csvfile import csv_bytes
+from .escape import csv_unframe
 
 __all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "Records", "read_plan"]
 
@@ -297,19 +298,17 @@ class Plan:
                 moves["slot_start"] = _iso(self.moves["slot_start"], self.timezone)
             if SINCE_PREVIOUS in self.moves.columns:  # re-planned (CONTRACT section 9)
                 moves[SINCE_PREVIOUS] = self.moves[SINCE_PREVIOUS]
-            csv_frame(moves).to_csv(tmp / "moves.csv", index=False, lineterminator="\n")
+            (tmp / "moves.csv").write_bytes(csv_bytes(moves))
             zones = self.zones.assign(
                 **{k: v for k, v in _EXTENSION_DEFAULTS.items() if k not in self.zones.columns}
             )
-            csv_frame(zones[ZONES_COLUMNS]).to_csv(
-                tmp / "zones.csv", index=False, lineterminator="\n"
-            )
+            (tmp / "zones.csv").write_bytes(csv_bytes(zones[ZONES_COLUMNS]))
             written = list(PLAN_FILES)
             if several:
                 slots = self.slots[SLOTS_COLUMNS].copy()
                 for column in ("slot_start", "slot_end"):
                     slots[column] = _iso(slots[column], self.timezone)
-                csv_frame(slots).to_csv(tmp / "slots.csv", index=False, lineterminator="\n")
+                (tmp / "slots.csv").write_bytes(csv_bytes(slots))
                 written.append("slots.csv")
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
             for name in written:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from rebalance.escape import csv_frame, mrkdwn, plain
+from rebalance.csvfile import csv_bytes
+from rebalance.escape import mrkdwn, plain
 from rebalance.paths import slug
 from rebalance.plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Plan
 from rebalance.views import wording
@@ -465,19 +466,19 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
         moves["slot_start"] = plan.moves["slot_start"].map(lambda ts: ts.isoformat())
     if "since_previous" in plan.moves.columns:  # a re-plan, as in its moves.csv
         moves["since_previous"] = plan.moves["since_previous"]
-    # The same formula guard as the plan folder's files: a partner opens these in Excel.
-    moves = csv_frame(moves)
-    zones = csv_frame(plan.zones.reindex(columns=ZONES_COLUMNS))
+    # csv_bytes: the plan folder's files, with their formula guard (a partner opens
+    # these in Excel).
+    zones = plan.zones.reindex(columns=ZONES_COLUMNS)
     files = [
         {
             "filename": f"{stem}-moves.csv",
             "title": f"Moves · {when}{suffix}",
-            "content": moves.to_csv(index=False, lineterminator="\n"),
+            "content": csv_bytes(moves).decode("utf-8"),
         },
         {
             "filename": f"{stem}-zones.csv",
             "title": f"Zones · {when}{suffix}",
-            "content": zones.to_csv(index=False, lineterminator="\n"),
+            "content": csv_bytes(zones).decode("utf-8"),
         },
     ]
     if several:
@@ -488,7 +489,7 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
             {
                 "filename": f"{stem}-slots.csv",
                 "title": f"Slots · {when}{suffix}",
-                "content": csv_frame(slots).to_csv(index=False, lineterminator="\n"),
+                "content": csv_bytes(slots).decode("utf-8"),
             }
         )
     return files
