@@ -69,7 +69,10 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     header = ",".join(_quote_one(str(c)) for c in frame.columns) + "\n"
     if len(frame) == 0:
         return header.encode("utf-8")
-    cells = [make() for make in makers if make is not None]
+    try:
+        cells = [make() for make in makers if make is not None]
+    except (pa.ArrowException, UnicodeError):  # text Arrow cannot hold: pandas says what
+        return _pandas(frame)
     # the line ending goes on the last cell: last + "\n" + "" (a short column)
     cells[-1] = pc.binary_join_element_wise(cells[-1], _text(""), _text("\n"))
     lines = pc.binary_join_element_wise(*cells, _text(","))

@@ -614,11 +614,11 @@ def _dump(value: Any, newline: str, out: list[str]) -> None:
             out.append("[]")
             return
         inner = newline + "  "
-        texts = (
-            _frame_texts(value.frame, inner) if isinstance(value, Records) else _texts(value, inner)
-        )
         out.append("[" + inner)
-        out.append(("," + inner).join(texts))
+        if isinstance(value, Records):
+            out.append(_frame_text(value.frame, inner))
+        else:
+            out.append(("," + inner).join(_texts(value, inner)))
         out.append(newline + "]")
     else:
         out.append(json.dumps(value, ensure_ascii=False))
@@ -698,6 +698,69 @@ def _frame_texts(frame: pd.DataFrame, newline: str) -> list[str]:
     inner = newline + "  "
     columns = [_series_texts(frame.iloc[:, j], inner) for j in range(frame.shape[1])]
     return _rows_text(tuple(frame.columns), columns, newline)
+
+
+def _frame_text(frame: pd.DataFrame, newline: str) -> str:
+    """`_frame_texts` joined by ``"," + newline``, put together by Arrow kernels.
+
+    The rows of a 10,000-zone plan (146,270 moves, 22 MB of pause lists) took 0.3 s as
+    one Python string per value and a format per row; here each column is one text
+    array (`_column_text`) and the rows are joined column-wise.
+    """
+    if frame.columns.empty or len(frame) == 0:
+        return ("," + newline).join(_frame_texts(frame, newline))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
+    field, inner = newline + "  ", newline + "    "
+    pieces: list[Any] = []
+    for j, key in enumerate(frame.columns):
+        pieces.append(text(("{" if j == 0 else ",") + field + _escape(str(key)) + ": "))
+        pieces.append(_column_text(frame.iloc[:, j], inner))
+    separator = "," + newline
+    pieces.append(text(newline + "}" + separator))
+    rows = pc.binary_join_element_wise(*pieces, text(""))
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
+    lo, hi = offsets[rows.offset], offsets[rows.offset + len(rows)] - len(separator.encode())
+    data = np.frombuffer(rows.buffers()[2], dtype=np.uint8)[lo:hi]
+    return data.tobytes().decode("utf-8")
+
+
+def _column_text(column: pd.Series, newline: str) -> Any:
+    """`_series_texts` of ``column`` as a pyarrow large_string array. A text column
+    without a quote, backslash or control character (ids, names, pause lists) is quoted
+    as it is, with no per-value work; the others go value by value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column.dtype, pd.StringDtype):
+        try:
+            values = pa.array(column.array)
+        except (pa.ArrowException, UnicodeError):  # a lone surrogate: json writes "\ud800"
+            return pa.array(_series_texts(column, newline), pa.large_string())
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.large_string())
+        buffers = values.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int64)
+        lo, hi = offsets[values.offset], offsets[values.offset + len(values)]
+        data = (
+            np.frombuffer(buffers[2], dtype=np.uint8)[lo:hi]
+            if buffers[2] is not None
+            else np.zeros(0, dtype=np.uint8)
+        )
+        if not ((data < 0x20) | (data == ord('"')) | (data == ord("\\"))).any():
+            quote = pa.scalar('"', pa.large_string())
+            quoted = pc.binary_join_element_wise(
+                quote, values, quote, pa.scalar("", pa.large_string())
+            )
+            return pc.fill_null(quoted, pa.scalar("null", pa.large_string()))
+    elif column.dtype.kind in "iu" and isinstance(column.dtype, np.dtype):
+        return pa.array(column.to_numpy()).cast(pa.large_string())
+    return pa.array(_series_texts(column, newline), pa.large_string())
 
 
 def _series_texts(column: pd.Series, newline: str) -> list[str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from util import REPO
 
 import rebalance
@@ -106,3 +109,37 @@ def test_lists_of_rows_with_nested_rows_and_nulls():
     assert dumps_indented({"lat": [48.85, 2.0, -0.0], "ids": ["a", "b"]}) == reference(
         {"lat": [48.85, 2.0, -0.0], "ids": ["a", "b"]}
     )
+
+
+@st.composite
+def record_frames(draw: st.DrawFn) -> pd.DataFrame:
+    rows = draw(st.integers(1, 5))
+    alphabet = st.sampled_from(list('ab"\\\n\t\x00\x1f\x7f é東🚲\u2028%;,'))
+    text = st.one_of(st.none(), st.text(alphabet, max_size=6))
+    columns = {}
+    for j, kind in enumerate(draw(st.lists(st.sampled_from("sofib"), min_size=1, max_size=4))):
+        if kind in "so":
+            values = draw(st.lists(text, min_size=rows, max_size=rows))
+            columns[f"c{j}"] = pd.Series(values, dtype="str" if kind == "s" else object)
+        elif kind == "f":
+            values = draw(st.lists(st.floats(), min_size=rows, max_size=rows))
+            columns[f"c{j}"] = pd.Series(values, dtype=np.float64)
+        elif kind == "i":
+            values = draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=rows, max_size=rows))
+            columns[f"c{j}"] = pd.Series(values, dtype=np.int64)
+        else:
+            columns[f"c{j}"] = pd.Series(
+                draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+            )
+    return pd.DataFrame(columns)
+
+
+@settings(max_examples=200, deadline=None)
+@given(record_frames())
+def test_records_of_any_text_as_the_json_module_writes_them(frame):
+    """Rows written column-wise by Arrow (`Records`): text with quotes, backslashes,
+    control and non-ASCII characters or missing, floats of every kind, integers."""
+    from rebalance.plan import Records
+
+    value = {"rows": Records(frame), "n": 1}
+    assert dumps_indented(value) == reference(value)
