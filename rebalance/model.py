@@ -306,7 +306,9 @@ def build_problem(
         else [np.arange(n_zones)] * nv
     )
     found = _allowed_moves(inputs, config, vehicles, index, origins)
-    arc_group, arc_zone, arc_minutes = reach.group_arcs(found, vehicles, group_zone, group_vehicle)
+    arc_group, arc_zone, arc_minutes = reach.group_arcs(
+        found, vehicles, group_zone, group_vehicle, release=k == 1
+    )
     moves: Sequence[Moves] = (
         tuple(_indexed(found[name], n_zones) for name in vehicles)
         if k > 1

@@ -302,6 +302,8 @@ def group_arcs(
     vehicles: tuple[str, ...],
     group_zone: np.ndarray,
     group_vehicle: np.ndarray,
+    *,
+    release: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(group, destination zone, minutes) arcs of (zone, vehicle) groups.
 
@@ -310,6 +312,10 @@ def group_arcs(
     vehicle. Arcs come vehicle by vehicle, then by group, then by destination (staying
     in its place among them). Groups and zones are int32; each array is allocated once,
     at its final size: at 10,000 zones the arcs are 7.8 million rows.
+
+    ``release``: ``moves`` is a dict the caller no longer needs; each vehicle's moves
+    are removed from it once copied, so the moves and the arcs (16 bytes a row each) are
+    never both held whole: 10,000 zones peaked at 249 MB for the two, now ~180.
     """
     group_zone = np.asarray(group_zone)
     parts = []
@@ -324,13 +330,17 @@ def group_arcs(
         counts = np.searchsorted(m.origin, zone, side="right") - lo
         if (counts == 0).any():
             raise ValueError("moves lack a group's zone: pass it in origins")
-        parts.append((m, groups, lo, counts))
-    total = sum(int(counts.sum()) for _, _, _, counts in parts)
+        parts.append((name, m, groups, lo, counts))
+    total = sum(int(counts.sum()) for *_, counts in parts)
     tails = np.empty(total, dtype=np.int32)
     heads = np.empty(total, dtype=np.int32)
     minutes = np.empty(total, dtype=float)
     at = 0
-    for m, groups, lo, counts in parts:
+    while parts:
+        name, m, groups, lo, counts = parts.pop(0)
+        if release:
+            assert isinstance(moves, dict)
+            del moves[name]
         size = int(counts.sum())
         out = slice(at, at + size)
         tails[out] = np.repeat(groups, counts)
@@ -342,7 +352,9 @@ def group_arcs(
             take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(size)
             np.take(m.dest, take, out=heads[out])
             np.take(m.minutes, take, out=minutes[out])
+            del take
         at += size
+        del m  # the last reference when released
     return tails, heads, minutes
 
 

@@ -352,11 +352,15 @@ def _documented_pause_list(rates: dict[str, float], after: int, opch: float) -> 
     return sorted(items[i] for i in chosen)
 
 
+@pytest.mark.parametrize("block", [None, 2])
 @pytest.mark.parametrize("seed", range(4))
-def test_pause_lists_of_many_zones_follow_the_documented_rule(tmp_path, seed):
+def test_pause_lists_of_many_zones_follow_the_documented_rule(tmp_path, monkeypatch, seed, block):
     """Every short zone of a city (far apart, so nobody moves) pauses the documented set:
     equal rates and equal thousandths broken by id, closed and zero-rate restaurants never
-    paused, ';' in names turned into ','; lists and lost orders per zone."""
+    paused, ';' in names turned into ','; lists and lost orders per zone. The same when
+    the lists are joined a few restaurants at a time (``block``)."""
+    if block is not None:
+        monkeypatch.setattr("rebalance.optimize._PAUSE_BLOCK", block)
     rng = np.random.default_rng(seed)
     zones = [zone(f"Z{z}", 40.0 + 1.2 * z, 2.0) for z in range(6)]
     rests, couriers, rates = [], [], {}

@@ -111,6 +111,20 @@ def test_same_arcs_as_dense_distances(seed, n, spread_km, detour, dense_pairs, m
         np.testing.assert_array_equal(w, g)
 
 
+def test_released_moves_give_the_same_arcs():
+    """``release=True`` (one slot, the moves not needed after): the same arcs, and the
+    moves dict is emptied vehicle by vehicle, so the two are not held whole together."""
+    _, lat, lon, vehicles, gz, gv = random_city(7, 300, 10)
+    origins = {v: gz[gv == i] for i, v in enumerate(vehicles)}
+    kept = allowed_moves(lat, lon, Config(), origins=origins)
+    released = allowed_moves(lat, lon, Config(), origins=origins)
+    want = group_arcs(kept, vehicles, gz, gv)
+    got = group_arcs(released, vehicles, gz, gv, release=True)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+    assert set(kept) == set(vehicles) and released == {}
+
+
 @pytest.mark.parametrize("share", [1.0, 0.6, 0.1])
 def test_kd_tree_queries_agree_for_every_share_of_origins(share, monkeypatch):
     """All zones as origins (each pair found once and mirrored), most of them, or a few
