@@ -172,6 +172,8 @@ def _reason(entry: dict[str, Any], after: int, *, any_spare: bool) -> str:
 
 #: Arcs handled at once when looking for the couriers within range of short zones.
 _ARC_BLOCK = 1 << 20
+#: (minutes, origin, arc) ranks below this are packed in one int64 (one pass).
+_PACKED_BELOW = np.iinfo(np.int64).max
 
 
 def _within_range(
@@ -188,12 +190,17 @@ def _within_range(
     spare_group = (spare[p.group_zone] > 0) & present[p.group_zone, p.group_vehicle]
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
-    # is one int64 and a per-key minimum replaces a sort of millions of arcs. Two passes
-    # over the arcs in blocks (the least rank, then the first arc holding it), so the
-    # temporaries stay small whatever the number of arcs.
+    # is one int64 and a per-key minimum replaces a sort of millions of arcs. When
+    # (minutes, origin, arc) fits in an int64 too (10,000 zones and 7.8M arcs use 1/12
+    # of it), one pass over the arcs in blocks finds it: 0.23 -> 0.13 s there.
+    # Otherwise two passes (the least rank, then the first arc holding it). Blocks keep
+    # the temporaries small whatever the number of arcs.
     big = np.iinfo(np.int64).max
     best = np.full(2 * n, big)
     first_arc = np.full(2 * n, big)
+    n_arcs = len(p.arc_zone)
+    top = int(np.rint(float(p.arc_minutes.max(initial=0.0)) * 1000)) * n + n
+    one_pass = (top + 1) * (n_arcs + 1) < _PACKED_BELOW
 
     def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zone, group = p.arc_zone[lo : lo + _ARC_BLOCK], p.arc_group[lo : lo + _ARC_BLOCK]
@@ -204,13 +211,21 @@ def _within_range(
         key = zone[into] * 2 + spare_group[group[into]]
         return lo + into, key, rank
 
-    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
-        _, key, rank = block(lo)
-        np.minimum.at(best, key, rank)
-    for lo in range(0, len(p.arc_zone), _ARC_BLOCK):
-        arc, key, rank = block(lo)
-        hit = rank == best[key]
-        np.minimum.at(first_arc, key[hit], arc[hit])
+    if one_pass:
+        for lo in range(0, n_arcs, _ARC_BLOCK):
+            arc, key, rank = block(lo)
+            rank *= n_arcs
+            rank += arc
+            np.minimum.at(best, key, rank)
+        first_arc = np.where(best < big, best % max(n_arcs, 1), big)
+    else:
+        for lo in range(0, n_arcs, _ARC_BLOCK):
+            _, key, rank = block(lo)
+            np.minimum.at(best, key, rank)
+        for lo in range(0, n_arcs, _ARC_BLOCK):
+            arc, key, rank = block(lo)
+            hit = rank == best[key]
+            np.minimum.at(first_arc, key[hit], arc[hit])
     found = np.flatnonzero(first_arc < big)
     if found.size == 0:
         return out

@@ -439,7 +439,8 @@ def _within_range_rule(p, short, spare, present):
 @pytest.mark.parametrize("seed", [9, 15, 21, 35, 38])
 def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed):
     """The couriers within range of short zones are the rule's (least minutes, lowest
-    origin, first arc), whether the arcs are read in one block or in blocks of three;
+    origin, first arc), whether the arcs are read in one block or in blocks of three,
+    in one pass (rank and arc packed in one number) or two;
     bikes and cars alike (same speed and range), so equal times from one zone go to the
     first arc (the vehicle order), across blocks too."""
     from rebalance import explain
@@ -461,4 +462,6 @@ def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed)
     assert any(v["spare"] and v["other"] for v in expected.values())
     for block in (1 << 20, 3):
         monkeypatch.setattr(explain, "_ARC_BLOCK", block)
-        assert real(q, short, spare, present) == expected
+        for packed in (np.iinfo(np.int64).max, 0):  # one pass, or two when it cannot pack
+            monkeypatch.setattr(explain, "_PACKED_BELOW", packed)
+            assert real(q, short, spare, present) == expected
