@@ -50,9 +50,13 @@ network is solved, and only its answer says "infeasible" (exit 4). Small network
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 
@@ -77,7 +81,11 @@ _NEAR = 1000
 #: are even (0.04 s).
 _WHOLE_BELOW = 50_000
 #: Arcs priced at once (bounds the temporary arrays of the pricing).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 17
+#: Threads pricing chunks of arcs: two, where the process may use two cores.
+_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -401,10 +409,8 @@ def _price(
     n_groups = len(p.group_size)
     d_group = dist[:n_groups]
     d_zone = dist[n_groups:-1]
-    neg_arc, neg_rc, near_arc = [], [], []
-    n_arcs = len(p.arc_group)
-    for lo in range(0, n_arcs, _CHUNK):
-        hi = min(lo + _CHUNK, n_arcs)
+
+    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore"):
             # inf - inf (a group and a zone without a path) is NaN: "not >= 0", a
             # candidate, as every arc of a group with no path (-inf) is; a finite
@@ -414,14 +420,31 @@ def _price(
             negative = ~(rc >= 0)
             out = ~in_subset[lo:hi]
             idx = np.flatnonzero(negative & out)
-            neg_arc.append(idx + lo)
-            neg_rc.append(np.where(np.isnan(rc[idx]), -np.inf, rc[idx]))
-            if near:
-                near_arc.append(np.flatnonzero((rc < _NEAR) & ~negative & out) + lo)
+            near_idx = (
+                np.flatnonzero((rc < _NEAR) & ~negative & out) + lo
+                if near
+                else np.zeros(0, dtype=np.int64)
+            )
+            return idx + lo, np.where(np.isnan(rc[idx]), -np.inf, rc[idx]), near_idx
+
+    parts = _in_chunks(part, len(p.arc_group), _CHUNK)
+    neg_arc, neg_rc, near_arc = (list(x) for x in zip(*parts, strict=True))
     arc = np.concatenate(neg_arc)
     rc = np.concatenate(neg_rc)
     added = arc[_least_per_run(rc, p.arc_group[arc], _ADD_PER_GROUP)]
-    return added, np.concatenate(near_arc) if near_arc else np.zeros(0, dtype=np.int64)
+    return added, np.concatenate(near_arc)
+
+
+def _in_chunks(fn: Callable[[int, int], _T], n: int, size: int) -> list[_T]:
+    """``[fn(lo, hi) for each chunk lo:hi of range(n)]``, the chunks shared by two
+    threads: numpy leaves the interpreter lock on large arrays, so the pricing of 7.8
+    million arcs takes less time on two cores (0.35-0.40 -> 0.25-0.30 s over five rounds at
+    10,000 zones). Results in chunk order."""
+    bounds = [(lo, min(lo + size, n)) for lo in range(0, max(n, 1), size)]
+    if len(bounds) == 1 or _THREADS < 2:
+        return [fn(lo, hi) for lo, hi in bounds]
+    with ThreadPoolExecutor(_THREADS) as pool:
+        return list(pool.map(lambda b: fn(*b), bounds))
 
 
 def _leave(

@@ -491,3 +491,20 @@ def test_arcs_in_chunks_give_the_same_costs_stays_and_first_subset(seed, monkeyp
     for whole_run, chunked in zip(*results, strict=True):
         np.testing.assert_array_equal(whole_run, chunked)
     assert results[0][1].dtype == np.int64
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_pricing_on_two_threads_is_the_pricing_on_one(seed, generate, monkeypatch):
+    """Chunks of arcs priced by two threads: the same rounds, arcs and flow as one
+    thread pricing them in order (one arc added per group and round, so a group whose
+    arcs straddle two chunks tells if the chunks came back out of order)."""
+    generate(first=1, add=1)
+    p = random_city(seed, zones=30, couriers=300)
+    solutions = []
+    for threads in (1, 2):
+        monkeypatch.setattr(flowgen, "_THREADS", threads)
+        solutions.append(flowgen.solve_flow(p))
+    one, two = solutions
+    assert one.rounds == two.rounds > 1 and one.arcs == two.arcs
+    np.testing.assert_array_equal(one.flows, two.flows)
+    np.testing.assert_array_equal(one.distance, two.distance)
