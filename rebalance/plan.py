@@ -715,11 +715,11 @@ def _frame_text(frame: pd.DataFrame, newline: str) -> str:
     def text(value: str) -> pa.Scalar:
         return pa.scalar(value, pa.large_string())
 
-    field, inner = newline + "  ", newline + "    "
+    field = newline + "  "  # the fields' indent, and their values' (as `_frame_texts`)
     pieces: list[Any] = []
     for j, key in enumerate(frame.columns):
         pieces.append(text(("{" if j == 0 else ",") + field + _escape(str(key)) + ": "))
-        pieces.append(_column_text(frame.iloc[:, j], inner))
+        pieces.append(_column_text(frame.iloc[:, j], field))
     separator = "," + newline
     pieces.append(text(newline + "}" + separator))
     rows = pc.binary_join_element_wise(*pieces, text(""))

@@ -143,3 +143,19 @@ def test_records_of_any_text_as_the_json_module_writes_them(frame):
 
     value = {"rows": Records(frame), "n": 1}
     assert dumps_indented(value) == reference(value)
+
+
+def test_records_with_nested_values_keep_their_indent():
+    """Cells holding lists or rows (an object column) are indented one level below
+    their field, as the json module does."""
+    from rebalance.plan import Records
+
+    frame = pd.DataFrame(
+        {
+            "zone_id": ["A", "B", "C"],
+            "near": [[1, {"id": "x", "m": 2.5}], {"id": "y", "tags": []}, None],
+            "n": [1, 2, 3],
+        }
+    )
+    value = {"rows": Records(frame), "more": [{"k": Records(frame)}]}
+    assert dumps_indented(value) == reference(value)
