@@ -47,9 +47,12 @@ def _quoted_characters() -> str:
     """The characters that make the `csv` module (QUOTE_MINIMAL, ``\\n`` line ending,
     pandas' settings) quote a cell, asked of the running Python."""
     found = []
-    for c in ",\"\n\r\t;'":
+    for c in map(chr, range(128)):  # every ASCII character (the byte test needs ASCII)
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow([f"a{c}b", "x"])
+        try:
+            csv.writer(buffer, lineterminator="\n").writerow([f"a{c}b", "x"])
+        except csv.Error:  # a character this Python cannot write: pandas would fail too
+            continue
         if buffer.getvalue().startswith('"'):
             found.append(c)
     return "".join(found)

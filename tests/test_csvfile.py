@@ -32,7 +32,7 @@ def pandas_bytes(frame: pd.DataFrame) -> bytes:
 
 # characters that change how a cell is written: separators, quotes, line breaks,
 # formula starts, the guard's own ', and text from beyond ASCII
-HOSTILE = ",\"'\n\r\t;=+-@ aZ0é€\u202e\u200b😀"
+HOSTILE = ",\"'\n\r\t\x00\x0b\x7f;=+-@ aZ0é€\u202e\u200b😀"
 texts = st.text(alphabet=HOSTILE, max_size=8)
 
 
