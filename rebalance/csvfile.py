@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .escape import FORMULA_STARTS, csv_frame
+from .texthash import value_bytes
 
 __all__ = ["csv_bytes"]
 
@@ -77,17 +78,13 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     except (pa.ArrowException, UnicodeError):  # text Arrow cannot hold: pandas says what
         return _pandas(frame)
     # the line ending goes on the last cell: last + "\n" + "" (a short column)
-    cells[-1] = pc.binary_join_element_wise(cells[-1], _text(""), _text("\n"))
-    lines = pc.binary_join_element_wise(*cells, _text(","))
-    return header.encode("utf-8") + _data(lines)
+    cells[-1] = pc.binary_join_element_wise(cells[-1], large_text(""), large_text("\n"))
+    lines = pc.binary_join_element_wise(*cells, large_text(","))
+    return header.encode("utf-8") + value_bytes(lines)[0].tobytes()
 
 
-def _data(lines: pa.Array) -> bytes:
-    """The concatenated values of a large_string array without nulls."""
-    return _bytes(lines)[0].tobytes()
-
-
-def _text(value: str) -> pa.Scalar:
+def large_text(value: str) -> pa.Scalar:
+    """A large_string scalar (Arrow's joins want the type of the arrays joined)."""
     return pa.scalar(value, pa.large_string())
 
 
@@ -102,7 +99,7 @@ def _cell_maker(column: pd.Series) -> Callable[[], pa.Array] | None:
     the column is of a kind left to pandas."""
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype):
-        return lambda: _text_cells(_arrow(column.array))
+        return lambda: _text_cells(arrow_text(column.array))
     if isinstance(dtype, np.dtype):
         if dtype == np.float64:
             return lambda: _float_cells(column.to_numpy())
@@ -117,7 +114,8 @@ def _cell_maker(column: pd.Series) -> Callable[[], pa.Array] | None:
     return None
 
 
-def _arrow(values: object) -> pa.Array:
+def arrow_text(values: object) -> pa.Array:
+    """``values`` (a pandas text array) as one Arrow large_string array."""
     array = pa.array(values)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -130,15 +128,17 @@ def _text_cells(text: pa.Array) -> pa.Array:
     Which cells need either is read off the bytes of the whole column with numpy (the
     characters concerned are ASCII, never part of a longer UTF-8 sequence), so a column
     of ids costs no per-cell work; only the cells found are rewritten."""
-    data, offsets = _bytes(text)
+    data, offsets = value_bytes(text)
     starts, lengths = offsets[:-1], np.diff(offsets)
     first = data[np.minimum(starts, max(data.size - 1, 0))] if data.size else starts
     table = np.zeros(256, dtype=bool)
     table[list(b"'" + "".join(FORMULA_STARTS).encode())] = True
     if (table[first] & (lengths > 0)).any():  # maybe a formula: the exact rule decides
         guard = pc.match_substring_regex(text, _FORMULA)
-        text = pc.if_else(guard, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
-        data, offsets = _bytes(text)
+        text = pc.if_else(
+            guard, pc.binary_join_element_wise(large_text("'"), text, large_text("")), text
+        )
+        data, offsets = value_bytes(text)
     chars = _quoted_characters().encode()
     if chars:
         table = np.zeros(256, dtype=bool)
@@ -148,20 +148,13 @@ def _text_cells(text: pa.Array) -> pa.Array:
             quote = np.zeros(len(text), dtype=bool)
             quote[np.searchsorted(offsets, at, side="right") - 1] = True
             quoted = pc.binary_join_element_wise(
-                _text('"'), pc.replace_substring(text, '"', '""'), _text('"'), _text("")
+                large_text('"'),
+                pc.replace_substring(text, '"', '""'),
+                large_text('"'),
+                large_text(""),
             )
             text = pc.if_else(pa.array(quote), quoted, text)
-    return pc.fill_null(text, _text(""))
-
-
-def _bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A large_string array's value bytes (uint8) and its offsets into them (from 0)."""
-    buffers = text.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    if buffers[2] is None:
-        return np.zeros(0, dtype=np.uint8), offsets - offsets[0]
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return data, offsets - offsets[0]
+    return pc.fill_null(text, large_text(""))
 
 
 def _float_cells(values: np.ndarray) -> pa.Array:
@@ -171,5 +164,5 @@ def _float_cells(values: np.ndarray) -> pa.Array:
     array = pa.array(text, pa.large_string())
     missing = np.isnan(values)
     if missing.any():
-        array = pc.if_else(pa.array(missing), _text(""), array)
+        array = pc.if_else(pa.array(missing), large_text(""), array)
     return array

@@ -428,7 +428,7 @@ def _price(
             return idx + lo, np.where(np.isnan(rc[idx]), -np.inf, rc[idx]), near_idx
 
     parts = _in_chunks(part, len(p.arc_group), _CHUNK)
-    neg_arc, neg_rc, near_arc = (list(x) for x in zip(*parts, strict=True))
+    neg_arc, neg_rc, near_arc = zip(*parts, strict=True)
     arc = np.concatenate(neg_arc)
     rc = np.concatenate(neg_rc)
     added = arc[_least_per_run(rc, p.arc_group[arc], _ADD_PER_GROUP)]

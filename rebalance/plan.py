@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .csvfile import csv_bytes
+from .csvfile import arrow_text, csv_bytes, large_text
 from .escape import csv_unframe
+from .texthash import value_bytes
 
 __all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "Records", "read_plan"]
 
@@ -709,23 +710,17 @@ def _frame_text(frame: pd.DataFrame, newline: str) -> str:
     """
     if frame.columns.empty or len(frame) == 0:
         return ("," + newline).join(_frame_texts(frame, newline))
-    import pyarrow as pa
     import pyarrow.compute as pc
-
-    def text(value: str) -> pa.Scalar:
-        return pa.scalar(value, pa.large_string())
 
     field = newline + "  "  # the fields' indent, and their values' (as `_frame_texts`)
     pieces: list[Any] = []
     for j, key in enumerate(frame.columns):
-        pieces.append(text(("{" if j == 0 else ",") + field + _escape(str(key)) + ": "))
+        pieces.append(large_text(("{" if j == 0 else ",") + field + _escape(str(key)) + ": "))
         pieces.append(_column_text(frame.iloc[:, j], field))
     separator = "," + newline
-    pieces.append(text(newline + "}" + separator))
-    rows = pc.binary_join_element_wise(*pieces, text(""))
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-    lo, hi = offsets[rows.offset], offsets[rows.offset + len(rows)] - len(separator.encode())
-    data = np.frombuffer(rows.buffers()[2], dtype=np.uint8)[lo:hi]
+    pieces.append(large_text(newline + "}" + separator))
+    rows = pc.binary_join_element_wise(*pieces, large_text(""))
+    data = value_bytes(rows)[0][: -len(separator.encode())]  # no separator after the last
     return data.tobytes().decode("utf-8")
 
 
@@ -738,26 +733,14 @@ def _column_text(column: pd.Series, newline: str) -> Any:
 
     if isinstance(column.dtype, pd.StringDtype):
         try:
-            values = pa.array(column.array)
+            values = arrow_text(column.array)
         except (pa.ArrowException, UnicodeError):  # a lone surrogate: json writes "\ud800"
             return pa.array(_series_texts(column, newline), pa.large_string())
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        values = values.cast(pa.large_string())
-        buffers = values.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int64)
-        lo, hi = offsets[values.offset], offsets[values.offset + len(values)]
-        data = (
-            np.frombuffer(buffers[2], dtype=np.uint8)[lo:hi]
-            if buffers[2] is not None
-            else np.zeros(0, dtype=np.uint8)
-        )
+        data = value_bytes(values)[0]
         if not ((data < 0x20) | (data == ord('"')) | (data == ord("\\"))).any():
-            quote = pa.scalar('"', pa.large_string())
-            quoted = pc.binary_join_element_wise(
-                quote, values, quote, pa.scalar("", pa.large_string())
-            )
-            return pc.fill_null(quoted, pa.scalar("null", pa.large_string()))
+            quote = large_text('"')
+            quoted = pc.binary_join_element_wise(quote, values, quote, large_text(""))
+            return pc.fill_null(quoted, large_text("null"))
     elif column.dtype.kind in "iu" and isinstance(column.dtype, np.dtype):
         return pa.array(column.to_numpy()).cast(pa.large_string())
     return pa.array(_series_texts(column, newline), pa.large_string())

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["text_hashes", "value_offsets"]
+__all__ = ["text_hashes", "value_bytes", "value_offsets"]
 
 _KEY = b"0123456789123456"  # pandas.core.util.hashing._default_hash_key
 _K0 = np.uint64(int.from_bytes(_KEY[:8], "little"))
@@ -110,6 +110,18 @@ def value_offsets(column: Any) -> np.ndarray:
     width = np.int64 if column.type.equals("large_string") else np.int32
     offsets = np.frombuffer(column.buffers()[1], dtype=width)
     return offsets[column.offset : column.offset + len(column) + 1]
+
+
+def value_bytes(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The values' bytes of an Arrow string (or large_string) array, no copy (uint8),
+    and their offsets from 0 (int64): value i is bytes ``offsets[i]:offsets[i + 1]``."""
+    offsets = value_offsets(column).astype(np.int64)
+    data = column.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    offsets -= start
+    if data is None:
+        return np.zeros(0, dtype=np.uint8), offsets
+    return np.frombuffer(data, dtype=np.uint8)[start:end], offsets
 
 
 def _words_at(words: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from rebalance import texthash
-from rebalance.texthash import CHUNK, text_hashes
+from rebalance.texthash import CHUNK, text_hashes, value_bytes
 
 
 def pandas_hashes(values: list[str]) -> np.ndarray:
@@ -81,3 +82,16 @@ def test_a_column_read_in_small_blocks_is_hashed_without_copying_it_whole():
     column_bytes, grown = map(int, out.stdout.split())
     assert column_bytes > 30_000_000
     assert grown < column_bytes / 4, (grown, column_bytes)
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_value_bytes_of_slices_and_empty_arrays(kind):
+    """`value_bytes`: each value's bytes at its offsets from 0, for a slice of an array
+    (offsets not starting at 0), and for an array of empty values (no data buffer)."""
+    array = pa.array(["zéro", "", None, "deux", "trois"], getattr(pa, kind)())[1:]
+    data, offsets = value_bytes(array)
+    assert offsets.dtype == np.int64 and offsets[0] == 0 and len(offsets) == len(array) + 1
+    texts = [bytes(data[a:b]).decode() for a, b in itertools.pairwise(offsets)]
+    assert texts == ["", "", "deux", "trois"]
+    data, offsets = value_bytes(pa.array(["", ""], getattr(pa, kind)()))
+    assert data.size == 0 and offsets.tolist() == [0, 0, 0]
