@@ -14,6 +14,7 @@ import mmap
 import os
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ import pandas as pd
 from . import ranges
 from .config import Config
 from .errors import DataError, Issue
+from .texthash import THREADS as TEXT_THREADS
 from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
@@ -1226,10 +1228,26 @@ def _check_zone_demand(c: _Checker, restaurants: pd.DataFrame) -> None:
         )
 
 
+#: Hashes from which `_distinct` sorts two halves side by side.
+_DISTINCT_SPLIT = 1 << 20
+
+
 def _distinct(hashes: np.ndarray) -> bool:
-    """Whether no two hashes are equal (a sort: 30 ms for 2.5 million)."""
-    ordered = np.sort(hashes)
-    return not bool((ordered[1:] == ordered[:-1]).any())
+    """Whether no two hashes are equal: a sort (30 ms for 2.5 million).
+
+    From `_DISTINCT_SPLIT` hashes on, the hashes with the top bit clear and those with
+    it set (equal hashes share it; pandas' hashes are uniform, so the halves are about
+    even) are sorted each on a thread of its own (numpy lets go of the GIL while it
+    sorts): 10 million courier ids 0.65-0.8 s -> ~0.35 s on two cores."""
+    if len(hashes) < _DISTINCT_SPLIT or TEXT_THREADS < 2:
+        halves = [np.sort(hashes)]
+    else:
+        top = hashes >= np.uint64(1 << 63)
+        halves = [hashes[~top], hashes[top]]
+        del top
+        with ThreadPoolExecutor(2, thread_name_prefix="distinct") as pool:
+            list(pool.map(np.ndarray.sort, halves))
+    return not any(bool((h[1:] == h[:-1]).any()) for h in halves)
 
 
 def _is_blank(value: Any) -> bool:

@@ -3,6 +3,7 @@ hash-based duplicate check) give the same tables and the same messages as the sl
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from util import REPO, city_with
 
@@ -216,3 +217,30 @@ def test_a_quoted_line_break_is_one_value_across_arrows_blocks(tmp_path, monkeyp
     assert got["name"].iloc[0] == name
     assert "R99" not in got["restaurant_id"].tolist()
     assert len(got) == len(load(city_with(tmp_path / "clean")).restaurants)
+
+
+@pytest.mark.parametrize("split", [1 << 40, 4])
+def test_distinct_hashes_on_one_thread_and_on_two(monkeypatch, split):
+    """The duplicate check finds an equal pair wherever it is: low hashes, high hashes
+    (each half sorted on its own thread) or none; both ways agree."""
+    from rebalance import inputs
+
+    monkeypatch.setattr(inputs, "_DISTINCT_SPLIT", split)
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**63, 5_000, dtype=np.int64).view(np.uint64) * np.uint64(2)
+    hashes = np.unique(hashes)
+    rng.shuffle(hashes)
+    assert inputs._distinct(hashes)
+    low = np.flatnonzero(hashes < np.uint64(1 << 63))
+    high = np.flatnonzero(hashes >= np.uint64(1 << 63))
+    assert len(low) > 100 and len(high) > 100
+    for where in (low, high):
+        twice = hashes.copy()
+        twice[where[-1]] = twice[where[0]]
+        assert not inputs._distinct(twice)
+    # equal low 63 bits, different top bit: not a duplicate
+    near = hashes.copy()
+    near[high[0]] = near[low[0]] | np.uint64(1 << 63)
+    assert inputs._distinct(near) == (len(np.unique(near)) == len(near))
+    assert not inputs._distinct(np.array([5, 5], dtype=np.uint64))
+    assert inputs._distinct(np.array([], dtype=np.uint64))
