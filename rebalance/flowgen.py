@@ -50,7 +50,6 @@ network is solved, and only its answer says "infeasible" (exit 4). Small network
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +59,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .cores import threads
 from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
@@ -83,7 +83,7 @@ _WHOLE_BELOW = 50_000
 #: Arcs priced at once (bounds the temporary arrays of the pricing).
 _CHUNK = 1 << 17
 #: Threads pricing chunks of arcs: two, where the process may use two cores.
-_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+_THREADS = threads(2)
 
 _T = TypeVar("_T")
 

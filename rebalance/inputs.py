@@ -24,8 +24,8 @@ import pandas as pd
 
 from . import ranges
 from .config import Config
+from .cores import threads
 from .errors import DataError, Issue
-from .texthash import THREADS as TEXT_THREADS
 from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
@@ -1239,7 +1239,7 @@ def _distinct(hashes: np.ndarray) -> bool:
     it set (equal hashes share it; pandas' hashes are uniform, so the halves are about
     even) are sorted each on a thread of its own (numpy lets go of the GIL while it
     sorts): 10 million courier ids 0.65-0.8 s -> ~0.35 s on two cores."""
-    if len(hashes) < _DISTINCT_SPLIT or TEXT_THREADS < 2:
+    if len(hashes) < _DISTINCT_SPLIT or threads(2) < 2:
         halves = [np.sort(hashes)]
     else:
         top = hashes >= np.uint64(1 << 63)

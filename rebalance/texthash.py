@@ -9,11 +9,12 @@ and no memory in proportion to them beyond the result.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from .cores import threads
 
 __all__ = ["text_hashes", "value_bytes", "value_offsets"]
 
@@ -29,7 +30,7 @@ CHUNK = 1 << 16
 #: threads hash 10 million ids in 0.95 s instead of 2.0 s (median of 5, this project's
 #: 2-core machine). Capped at 4: the Python between numpy calls holds the GIL, so more
 #: threads would mostly wait (not measured: no machine here has more than 2 cores).
-THREADS = max(1, min(4, os.cpu_count() or 1))
+THREADS = threads(4)
 
 
 def text_hashes(column: Any) -> np.ndarray:
