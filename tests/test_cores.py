@@ -23,6 +23,8 @@ def test_threads_never_exceed_the_cores_the_process_may_use(monkeypatch, allowed
 
 
 def test_without_affinity_the_cpu_count_decides(monkeypatch):
+    """Where the OS cannot say which cores a process may use (macOS), the core count
+    decides; an unknown count means one thread."""
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert cores.threads(4) == 1
