@@ -13,7 +13,7 @@ import io
 import mmap
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -198,11 +198,27 @@ class _Digest:
             hashed = known.get(column.name)
             if isinstance(hashed, tuple):  # codes and distinct values: hashed per row now
                 codes, distinct = hashed
-                hashed = _hash_text(distinct)[codes]
-            if hashed is None:
+                self._feed(_taken(_hash_text(distinct), codes), len(codes))
+                continue
+            rows: np.ndarray | _Pieces | None = hashed
+            if rows is None:
                 unique = column.name == _KEYS.get(name)
-                hashed = _canonical(frame[column.name], unique=unique)
-            self._sha.update(np.ascontiguousarray(hashed).data)  # the bytes, not a copy
+                rows = _canonical_rows(frame[column.name], unique=unique)
+            if isinstance(rows, np.ndarray):
+                self._sha.update(np.ascontiguousarray(rows).data)  # the bytes, not a copy
+            else:
+                self._feed(*rows)
+
+    def _feed(self, piece: Callable[[int, int, np.ndarray], object], n: int) -> None:
+        """Feed the sha ``n`` row hashes made `_DIGEST_ROWS` at a time by ``piece(lo, hi,
+        out)`` into one reused buffer: the same bytes as all the rows' hashes at once,
+        without an 80 MB array per column at 10 million couriers (memory new to the
+        process, which this project's VM makes slow: benchmarks/README.md)."""
+        buffer = np.empty(min(n, _DIGEST_ROWS), dtype=np.uint64)
+        for lo in range(0, n, _DIGEST_ROWS):
+            hi = min(lo + _DIGEST_ROWS, n)
+            piece(lo, hi, buffer[: hi - lo])
+            self._sha.update(buffer[: hi - lo].data)
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
@@ -219,17 +235,43 @@ def _hash_text(text: pd.Series) -> np.ndarray:
 _KEYS = {"zones": "zone_id", "restaurants": "restaurant_id", "couriers": "courier_id"}
 
 
+#: Row hashes `_Digest` makes and feeds the sha at a time.
+_DIGEST_ROWS = 1 << 20
+
+#: How a column's row hashes are made a piece at a time: ``piece(lo, hi, out)`` writes
+#: rows lo:hi's hashes into ``out``; and the number of rows.
+_Pieces = tuple[Callable[[int, int, np.ndarray], object], int]
+
+
 def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
-    """Row hashes of one column in its canonical form (see `fingerprint`).
+    """Row hashes of one column in its canonical form (see `fingerprint`), all at once."""
+    rows = _canonical_rows(values, unique=unique)
+    if isinstance(rows, np.ndarray):
+        return rows
+    piece, n = rows
+    out = np.empty(n, dtype=np.uint64)
+    for lo in range(0, n, _DIGEST_ROWS):
+        hi = min(lo + _DIGEST_ROWS, n)
+        piece(lo, hi, out[lo:hi])
+    return out
+
+
+def _canonical_rows(values: pd.Series, *, unique: bool = False) -> np.ndarray | _Pieces:
+    """Row hashes of one column in its canonical form (see `fingerprint`): made now for
+    a column of distinct text, else as `_Pieces` (made as the digest reads them).
 
     Text is hashed by pandas' hash of Python strings (the rule since plan ids were
     defined); a column of distinct values row by row, any other through its distinct
     values (the same hashes: pandas' own default hashes text through its categories),
-    which is 10x faster on a column of 2.5 million names repeating."""
+    which is 10x faster on a column of 2.5 million names repeating. Numbers (floats,
+    timestamps as int64 nanoseconds) by ``pandas.util.hash_array``, a piece at a time:
+    the hash is per element, so the same values as pandas' hash of the whole column
+    (``hash_pandas_object(Series(values), index=False)``), without its temporaries for
+    every row at once (230 MB at 10M couriers)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         if values.dtype != "datetime64[ns, UTC]":
             values = pd.to_datetime(values, utc=True).dt.as_unit("ns")
-        return _hash_numbers(values.array.asi8)  # NaT as the minimum int64
+        numbers = np.asarray(values.array.asi8)  # NaT as the minimum int64
     elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         # hash each distinct text once and take the hashes back: the same row hashes as
         # hashing every row (pandas hashes an object column through its categories too)
@@ -237,19 +279,20 @@ def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
         if unique:
             return _hash_text(text)
         codes, uniques = factorize_text(text)
-        hashed_rows: np.ndarray = _hash_text(uniques)[codes]
-        return hashed_rows
-    return _hash_numbers(values.to_numpy(dtype="float64", na_value=np.nan))
+        return _taken(_hash_text(uniques), codes), len(codes)
+    else:
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+
+    def hashed(lo: int, hi: int, out: np.ndarray) -> None:
+        out[:] = pd.util.hash_array(numbers[lo:hi])
+
+    return hashed, len(numbers)
 
 
-def _hash_numbers(values: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
-    """pandas' hash of each number (``hash_pandas_object(Series(values), index=False)``),
-    a million at a time: the same values (the hash is per element) without pandas'
-    temporaries for all rows at once (230 MB at 10M couriers)."""
-    out = np.empty(len(values), dtype=np.uint64)
-    for lo in range(0, len(values), chunk):
-        out[lo : lo + chunk] = pd.util.hash_array(values[lo : lo + chunk])
-    return out
+def _taken(table: np.ndarray, codes: np.ndarray) -> Callable[[int, int, np.ndarray], object]:
+    """`_Pieces`' maker of ``table[codes]``: each row's hash, looked up by its code."""
+    # "clip": codes are valid positions, and numpy then writes into ``out`` unbuffered
+    return lambda lo, hi, out: np.take(table, codes[lo:hi], out=out, mode="clip")
 
 
 def _arrow(values: pd.Series, *, combine: bool = True) -> Any:

@@ -164,19 +164,36 @@ def test_a_plain_file_is_read_without_holding_its_bytes(tmp_path, monkeypatch):
     assert crlf.sha256 == clean.sha256 and crlf.files != clean.files
 
 
-def test_numbers_hash_in_chunks_as_pandas_hashes_them_at_once():
+def test_numbers_hash_in_chunks_as_pandas_hashes_them_at_once(monkeypatch):
     """The fingerprint's hash of numbers and timestamps, a chunk at a time, is pandas'
     hash of the whole column (NaN, -0.0 and NaT included)."""
     import numpy as np
     import pandas as pd
 
-    from rebalance.inputs import _hash_numbers
+    from rebalance import inputs
 
     floats = np.array([0.0, -0.0, np.nan, 1.5, -np.inf, 1e300] * 7)
-    stamps = pd.to_datetime(["2026-11-30T19:00Z", None] * 20, utc=True).asi8
-    for values in (floats, stamps):
+    stamps = pd.to_datetime(["2026-11-30T19:00Z", None] * 20, utc=True).as_unit("ns")
+    for values, column in ((floats, pd.Series(floats)), (stamps.asi8, pd.Series(stamps))):
         expected = pd.util.hash_pandas_object(pd.Series(values), index=False).to_numpy()
-        assert (_hash_numbers(values, chunk=5) == expected).all()
+        for rows in (5, 1 << 20):
+            monkeypatch.setattr(inputs, "_DIGEST_ROWS", rows)
+            assert (inputs._canonical(column) == expected).all()
+    # a timestamp's unit does not change its hash: nanoseconds, always
+    micro = pd.Series(stamps.as_unit("us"))
+    assert (inputs._canonical(micro) == inputs._canonical(pd.Series(stamps))).all()
+
+
+def test_fingerprint_fed_in_pieces_is_the_fingerprint(tmp_path, monkeypatch):
+    """The digest takes row hashes a piece at a time (one reused buffer); pieces of 3
+    rows give the same `inputs_sha256` as one piece, at load and from `fingerprint`."""
+    from rebalance.inputs import fingerprint
+
+    city = city_with(tmp_path)
+    whole = load(city)
+    monkeypatch.setattr(inputs, "_DIGEST_ROWS", 3)
+    pieces = load(city)
+    assert pieces.sha256 == whole.sha256 == fingerprint(whole) == fingerprint(pieces)
 
 
 def test_parquet_text_loads_as_the_csv_text(tmp_path):
