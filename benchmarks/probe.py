@@ -1,6 +1,7 @@
 """Measurements that run in a fresh process of their own, printing one JSON line.
 
 python benchmarks/probe.py floor DATA_DIR    # pandas' pyarrow CSV reader and nothing else
+python benchmarks/probe.py floor DATA_DIR FILE...  # the same, and these CSV files too
 python benchmarks/probe.py stages DATA_DIR   # rebalance's stages, timed in-process
 python benchmarks/probe.py stages --one-slot DATA_DIR   # the same, one 30-minute slot
 python benchmarks/probe.py cli ARGS...       # the `rebalance` command, in this process
@@ -17,15 +18,16 @@ SHIFT = "2026-11-30T19:00"
 TABLES = ("zones", "restaurants", "couriers", "travel_times", "demand")
 
 
-def floor(data_dir: Path) -> dict[str, float]:
-    """Seconds to import pandas and to read the directory's CSV files with pyarrow."""
+def floor(data_dir: Path, extra: tuple[Path, ...] = ()) -> dict[str, float]:
+    """Seconds to import pandas and to read the directory's CSV files (and ``extra``
+    ones: a replay's orders and plan files) with pyarrow."""
     t0 = time.perf_counter()
     import pandas as pd
 
     t1 = time.perf_counter()
     rows = 0
-    for name in TABLES:
-        path = data_dir / f"{name}.csv"
+    paths = [data_dir / f"{name}.csv" for name in TABLES]
+    for path in [*paths, *extra]:
         if path.exists():
             rows += len(pd.read_csv(path, engine="pyarrow"))
     t2 = time.perf_counter()
@@ -110,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if args[1:2] == ["--one-slot"]:
         shift_end = ONE_SLOT_END
         args = [args[0], *args[2:]]
-    if len(args) != 2 or args[0] not in {"floor", "stages"}:
+    if args[:1] == ["floor"] and len(args) >= 2:
+        print(json.dumps(floor(Path(args[1]), tuple(Path(a) for a in args[2:]))))
+        return 0
+    if len(args) != 2 or args[0] != "stages":
         print(__doc__, file=sys.stderr)
         return 2
-    what, directory = args[0], Path(args[1])
-    print(json.dumps(floor(directory) if what == "floor" else stages(directory, shift_end)))
+    print(json.dumps(stages(Path(args[1]), shift_end)))
     return 0
 
 

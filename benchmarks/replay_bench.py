@@ -6,7 +6,10 @@ a snapshot plan from `rebalance plan` and a slot plan of random moves (half as m
 ``slot_start``, then measures:
 
 - ``rebalance replay DIR --orders orders.csv --plan snapshot --plan slots --format json``
-  as a whole fresh process (the console script, as users run it): wall, CPU, peak RSS;
+  as a whole process (the console script, as users run it): wall, CPU, peak RSS, paired
+  in turn with its floor (a process that imports pandas and reads the same CSV files,
+  the city's, the orders and both plans' moves and zones, with the pyarrow engine), each
+  in both memory states (``benchmarks/run.py``'s `in_states`: fresh and reused);
 - in-process: reading and validating the orders (`load_orders`), and the replay itself
   on loaded tables (`replay`), medians of ``--repeat`` runs.
 
@@ -33,7 +36,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import checked, machine, measure, rebalance_cmd  # noqa: E402
+from run import PY, STATES, by_state, checked, in_states, machine, measure, rebalance_cmd  # noqa: E402
 
 from rebalance import load, load_config, load_orders, replay  # noqa: E402
 from rebalance.generate import daily_profile, generate_city  # noqa: E402
@@ -134,8 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         "--format",
         "json",
     ]
-    runs = [checked(measure(cmd), "rebalance replay") for _ in range(args.repeat)]
-    doc = runs[0].json()
+    read = [work / "orders.csv"] + [
+        work / p / f for p in ("snapshot", "slots") for f in ("moves.csv", "zones.csv")
+    ]
+    floor = [PY, str(HERE / "probe.py"), "floor", str(city), *map(str, read)]
+    runs = in_states({"replay": cmd, "floor": floor}, args.repeat)
+    doc = runs["replay", "fresh"][0].json()
+    wall, cpu, rss = by_state(runs, "replay")
+    floor_wall, _, floor_rss = by_state(runs, "floor")
+    floor_mb = (
+        sum(
+            p.stat().st_size
+            for p in [*(city / f"{t}.csv" for t in ("zones", "restaurants", "couriers")), *read]
+        )
+        / 1e6
+    )
 
     config = load_config(city / "rebalance.toml")
     inputs = load(city, config)
@@ -162,14 +178,32 @@ def main(argv: list[str] | None = None) -> int:
         f"2 plans (snapshot: {len(plans['snapshot'].moves):,} moves; slots: "
         f"{len(plans['slots'].moves):,} moves with slot_start), 8 slots\n"
     )
-    print("| measure | median s | peak RSS MB |")
-    print("|---|---:|---:|")
     print(
-        f"| `rebalance replay ... --format json` (whole process) | "
-        f"{statistics.median(r.wall for r in runs):.2f} | {max(r.rss_mb for r in runs):.0f} |"
+        f"Median of {args.repeat} runs of replay and floor in turn, each with fresh memory "
+        f"(after idle) and with reused memory (see benchmarks/README.md); the floor reads "
+        f"the {floor_mb:.0f} MB of CSV files the replay reads.\n"
+    )
+    print("| measure | fresh s | reused s | peak RSS MB |")
+    print("|---|---:|---:|---:|")
+    print(
+        "| `rebalance replay ... --format json` (whole process) | "
+        + " | ".join(f"{wall[k]:.2f}" for k in STATES)
+        + f" | {rss:.0f} |"
     )
     print(
-        f"| CPU of that process (user + system) | {statistics.median(r.cpu for r in runs):.2f} | |"
+        "| CPU of that process (user + system) | "
+        + " | ".join(f"{cpu[k]:.2f}" for k in STATES)
+        + " | |"
+    )
+    print(
+        "| floor: import pandas, read the same CSV files (pyarrow) | "
+        + " | ".join(f"{floor_wall[k]:.2f}" for k in STATES)
+        + f" | {floor_rss:.0f} |"
+    )
+    print(
+        "| replay / floor | "
+        + " | ".join(f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES)
+        + " | |"
     )
     print(f"| `load_orders` (read + validate 1 file) | {statistics.median(load_times):.2f} | |")
     print(f"| `replay` on loaded tables (3 policies) | {statistics.median(replay_times):.3f} | |")
