@@ -121,6 +121,26 @@ def test_every_eligible_courier_assigned_once(tmp_path):
     assert plan.moves["courier_id"].is_unique
 
 
+def test_one_slot_table_counts_log_ons_where_couriers_start_and_log_offs_where_they_end(
+    tmp_path,
+):
+    """A one-slot plan's slot table: every courier present logs on in their zone before
+    the moves and off where the plan leaves them, so per zone logged_on is
+    couriers_before and logged_off couriers_after; moves in and out as in zones.csv."""
+    couriers = [courier(f"c{i}", "A", "bike") for i in range(5)] + [courier("d", "B", "car")]
+    plan = plan_for(
+        tmp_path, [A, B], [restaurant("r1", "B", 12), restaurant("r2", "A", 2)], couriers
+    )
+    assert len(plan.moves) > 0
+    slots = plan.slots.set_index("zone_id")
+    zones = plan.zones.set_index("zone_id")
+    assert slots["logged_on"].to_dict() == zones["couriers_before"].to_dict() == {"A": 5, "B": 1}
+    assert slots["logged_off"].to_dict() == zones["couriers_after"].to_dict()
+    assert slots["logged_off"].to_dict() != slots["logged_on"].to_dict()
+    for column in ("moved_in", "moved_out", "couriers_after", "shortage"):
+        assert slots[column].to_dict() == zones[column].to_dict()
+
+
 def test_caps_hold(tmp_path):
     """max_couriers caps the couriers after the plan, even where demand wants more."""
     capped = zone("B", B["lat"], B["lon"], cap=1)
