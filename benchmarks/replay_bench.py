@@ -183,30 +183,32 @@ def main(argv: list[str] | None = None) -> int:
         f"(after idle) and with reused memory (see benchmarks/README.md); the floor reads "
         f"the {floor_mb:.0f} MB of CSV files the replay reads.\n"
     )
+
+    def line(measure: str, cells: list[str], peak: str = "") -> None:
+        print(f"| {measure} | " + " | ".join(cells) + f" | {peak} |")
+
     print("| measure | fresh s | reused s | peak RSS MB |")
     print("|---|---:|---:|---:|")
-    print(
-        "| `rebalance replay ... --format json` (whole process) | "
-        + " | ".join(f"{wall[k]:.2f}" for k in STATES)
-        + f" | {rss:.0f} |"
+    line(
+        "`rebalance replay ... --format json` (whole process)",
+        [f"{wall[k]:.2f}" for k in STATES],
+        f"{rss:.0f}",
     )
-    print(
-        "| CPU of that process (user + system) | "
-        + " | ".join(f"{cpu[k]:.2f}" for k in STATES)
-        + " | |"
+    line("CPU of that process (user + system)", [f"{cpu[k]:.2f}" for k in STATES])
+    line(
+        "floor: import pandas, read the same CSV files (pyarrow)",
+        [f"{floor_wall[k]:.2f}" for k in STATES],
+        f"{floor_rss:.0f}",
     )
-    print(
-        "| floor: import pandas, read the same CSV files (pyarrow) | "
-        + " | ".join(f"{floor_wall[k]:.2f}" for k in STATES)
-        + f" | {floor_rss:.0f} |"
+    line("replay / floor", [f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES])
+    line(
+        "`load_orders` (read + validate 1 file, in-process)",
+        [f"{statistics.median(load_times):.2f}", ""],
     )
-    print(
-        "| replay / floor | "
-        + " | ".join(f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES)
-        + " | |"
+    line(
+        "`replay` on loaded tables (3 policies, in-process)",
+        [f"{statistics.median(replay_times):.3f}", ""],
     )
-    print(f"| `load_orders` (read + validate 1 file) | {statistics.median(load_times):.2f} | |")
-    print(f"| `replay` on loaded tables (3 policies) | {statistics.median(replay_times):.3f} | |")
     print()
     print("| policy | orders | served | share |")
     print("|---|---:|---:|---:|")
