@@ -53,6 +53,27 @@ def test_repeated_values_parse_like_distinct_ones():
     assert len(got) == 150
 
 
+@pytest.mark.parametrize("rows", [3, 1 << 20])
+def test_repeated_values_come_back_on_every_row_as_pandas_takes_them(monkeypatch, rows):
+    """The parsed distinct timestamps go back to the rows a piece at a time, NaT
+    included, exactly as pandas' take puts them; the Series owns its values."""
+    from rebalance import timeparse
+
+    monkeypatch.setattr(timeparse, "_TAKE_ROWS", rows)
+    values = pd.Series(["2026-11-30T19:00", "bad", "2026-11-30T20:00+02:00", "2026-12-01"] * 7)
+    codes, distinct = timeparse._distinct(values)
+    parsed = timeparse._parse_timestamps(distinct, "Europe/Paris")
+    got = timeparse._spread(parsed, codes, values.index)
+    expected = pd.Series(parsed.array.take(codes), index=values.index)
+    pd.testing.assert_series_equal(got, expected)
+    assert got.dtype == "datetime64[ns, UTC]" and got.isna().sum() == 7
+    got.iloc[0] = pd.Timestamp("2000-01-01T00:00Z")  # its own memory: parsed is untouched
+    assert parsed.iloc[0] == pd.Timestamp("2026-11-30T18:00Z")
+    # other units and zones go through pandas' take as before
+    other = parsed.dt.tz_convert("Europe/Paris")
+    assert timeparse._taken(other.array, codes).equals(other.array.take(codes))
+
+
 def test_dst_gap_and_overlap():
     """02:30 on the spring-forward night moves forward; on the autumn night it is the first 02:30."""
     spring = parse_timestamp("2026-03-29T02:30", "Europe/Paris")
