@@ -423,7 +423,8 @@ def _present_couriers(
 ) -> tuple[pd.DataFrame, str | None, str, int]:
     """Couriers present in at least one slot, with entry zone and previous instruction."""
     cour = inputs.couriers
-    first, last = presence(cour, grid, config.eligibility.min_available_minutes)
+    slot_type = index_dtype(grid.count)
+    first, last = presence(cour, grid, config.eligibility.min_available_minutes, dtype=slot_type)
     mask = first >= 0
     every = bool(mask.all())
     # Only the columns the solvers and the moves use (status and available_from are
@@ -433,9 +434,8 @@ def _present_couriers(
     cols = ["courier_id", "vehicle", "available_until"]
     elig = (cour[cols] if every else cour.loc[mask, cols]).reset_index(drop=True)
     zone_id = cour["zone_id"] if every else cour["zone_id"][mask]
-    slot_type = index_dtype(grid.count)
-    elig["first"] = first[mask].astype(slot_type)
-    elig["last"] = last[mask].astype(slot_type)
+    elig["first"] = first if every else first[mask]
+    elig["last"] = last if every else last[mask]
     del first, last
     elig["zone_idx"] = positions(zone_id, index).astype(index_dtype(len(index)))
     del zone_id

@@ -447,6 +447,30 @@ def test_staggered_couriers_log_on_and_off_during_the_shift(slotted: Path) -> No
     assert ((first > 0) & (first < grid.count)).mean() > 0.15
 
 
+def test_presence_in_pieces_and_narrow_types_is_the_same(
+    slotted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Presence worked out a few couriers at a time, into int8 or int64, gives the same
+    first and last slots; a type that cannot hold the slots is refused."""
+    import numpy as np
+
+    from rebalance import Config, load
+    from rebalance.forecasting import shift_grid
+    from rebalance.slots import presence
+
+    inputs = load(slotted)
+    grid = shift_grid(Config(), "2026-11-30T19:00")
+    first, last = presence(inputs.couriers, grid, 60)
+    assert first.dtype == last.dtype == np.int64
+    assert (first == -1).any() and (first > 0).any() and (last < grid.count - 1).any()
+    monkeypatch.setattr("rebalance.slots._PRESENCE_ROWS", 7)
+    narrow = presence(inputs.couriers, grid, 60, dtype=np.int8)
+    assert narrow[0].dtype == np.int8
+    assert (narrow[0] == first).all() and (narrow[1] == last).all()
+    with pytest.raises(ValueError, match="cannot hold"):
+        presence(inputs.couriers, grid, 60, dtype=np.uint8)
+
+
 def test_order_history_has_daily_and_weekly_seasonality(slotted: Path) -> None:
     """28 past days of valid orders: busier Fridays and Saturdays, a dinner peak at 20:00,
     restaurants of very different sizes; the shift's own day in shift_orders.csv."""
