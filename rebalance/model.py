@@ -282,14 +282,19 @@ def build_problem(
     nv, k = len(vehicles), grid.count
     # Entry groups: interchangeable couriers. prev_idx + 1 >= 0 keeps the key non-negative.
     key = (
-        (
-            (elig["zone_idx"].to_numpy(np.int64) * nv + elig["vehicle_idx"].to_numpy(np.int64)) * k
-            + elig["first"].to_numpy(np.int64)
-        )
-        * k
-        + elig["last"].to_numpy(np.int64)
-    ) * (n_zones + 1) + (elig["prev_idx"].to_numpy(np.int64) + 1)
-    uniq, group_of, sizes = _unique_sorted(key)
+        (elig["zone_idx"].to_numpy(np.int64) * nv + elig["vehicle_idx"].to_numpy(np.int64)) * k
+        + elig["first"].to_numpy(np.int64)
+    ) * k + elig["last"].to_numpy(np.int64)
+    prev = elig["prev_idx"].to_numpy()
+    if (prev < 0).all():  # no previous plan's instruction: keys below zones x vehicles x k^2
+        uniq, group_of, sizes = _unique_sorted(key, bound=n_zones * nv * k * k)
+        uniq *= n_zones + 1
+    else:
+        key *= n_zones + 1
+        key += prev
+        key += 1
+        uniq, group_of, sizes = _unique_sorted(key)
+    del key, prev
     elig["group"] = group_of.astype(index_dtype(len(uniq)))
     group_prev = uniq % (n_zones + 1) - 1
     rest = uniq // (n_zones + 1)
@@ -402,9 +407,24 @@ def _slot_demand(
     return np.maximum(demand, 0.0), open_count, rate0, rz
 
 
-def _unique_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(key, return_inverse=True, return_counts=True)`` by hashing: the few
-    distinct keys are sorted, not the millions of rows (1 s -> ~0.2 s at 7M couriers)."""
+#: Key ranges `_unique_sorted` counts in an array of their own (32 MB of counts).
+_DENSE_KEYS = 1 << 22
+
+
+def _unique_sorted(
+    key: np.ndarray, bound: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True, return_counts=True)`` of non-negative int64
+    keys, without sorting the millions of rows: counted by value when every key is
+    below ``bound`` and that range is small (`_DENSE_KEYS`, or no more than the rows:
+    0.35 -> ~0.1 s at 6.9M couriers), else by hashing, the few distinct keys sorted
+    (1 s -> ~0.2 s at 7M couriers)."""
+    if bound is not None and bound <= max(_DENSE_KEYS, key.size):
+        counts = np.bincount(key, minlength=bound)
+        present = np.flatnonzero(counts)
+        rank = np.zeros(counts.size, dtype=np.int64)
+        rank[present] = np.arange(present.size)
+        return present, rank[key], counts[present]
     codes, uniq = pd.factorize(key, sort=False)
     order = np.argsort(uniq, kind="stable")
     rank = np.empty(order.size, dtype=np.int64)

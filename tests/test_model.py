@@ -29,16 +29,21 @@ def test_positions_of_other_types_fall_back():
 
 
 @pytest.mark.parametrize(("rows", "distinct"), [(0, 1), (1, 1), (1000, 7), (50_000, 40_000)])
-def test_groups_are_numbered_as_a_sort_would(rows, distinct):
-    """Hashing the group keys numbers groups, members and sizes exactly as np.unique."""
+@pytest.mark.parametrize("top", [10**12, 60_000])
+def test_groups_are_numbered_as_a_sort_would(rows, distinct, top):
+    """Hashing the group keys, or counting them by value below a bound, numbers groups,
+    members and sizes exactly as np.unique."""
     from rebalance.model import _unique_sorted
 
     rng = np.random.default_rng(rows)
-    keys = rng.integers(0, 10**12, distinct)[rng.integers(0, distinct, rows)]
+    keys = rng.integers(0, top, distinct)[rng.integers(0, distinct, rows)]
     want = np.unique(keys, return_inverse=True, return_counts=True)
-    got = _unique_sorted(keys)
-    for w, g in zip(want, got, strict=True):
-        np.testing.assert_array_equal(w.ravel(), g)
+    ways = [_unique_sorted(keys), _unique_sorted(keys, bound=10**13)]
+    if top < 10**12:
+        ways.append(_unique_sorted(keys, bound=top))  # counted by value
+    for got in ways:
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_array_equal(w.ravel(), g)
 
 
 def test_one_slot_moves_read_off_the_arcs_equal_the_moves_found():
