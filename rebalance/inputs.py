@@ -13,7 +13,7 @@ import io
 import mmap
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -198,7 +198,7 @@ class _Digest:
             hashed = known.get(column.name)
             if isinstance(hashed, tuple):  # codes and distinct values: hashed per row now
                 codes, distinct = hashed
-                self._feed(_taken(_hash_text(distinct), codes), len(codes))
+                self._feed(_by_code(_hash_text(distinct), codes), len(codes))
                 continue
             rows: np.ndarray | _Pieces | None = hashed
             if rows is None:
@@ -210,15 +210,10 @@ class _Digest:
                 self._feed(*rows)
 
     def _feed(self, piece: Callable[[int, int, np.ndarray], object], n: int) -> None:
-        """Feed the sha ``n`` row hashes made `_DIGEST_ROWS` at a time by ``piece(lo, hi,
-        out)`` into one reused buffer: the same bytes as all the rows' hashes at once,
-        without an 80 MB array per column at 10 million couriers (memory new to the
-        process, which this project's VM makes slow: benchmarks/README.md)."""
-        buffer = np.empty(min(n, _DIGEST_ROWS), dtype=np.uint64)
-        for lo in range(0, n, _DIGEST_ROWS):
-            hi = min(lo + _DIGEST_ROWS, n)
-            piece(lo, hi, buffer[: hi - lo])
-            self._sha.update(buffer[: hi - lo].data)
+        """Feed the sha the ``n`` row hashes of `_row_pieces`: the same bytes as all the
+        rows' hashes at once."""
+        for part in _row_pieces(piece, n):
+            self._sha.update(part.data)
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
@@ -243,17 +238,16 @@ _DIGEST_ROWS = 1 << 20
 _Pieces = tuple[Callable[[int, int, np.ndarray], object], int]
 
 
-def _canonical(values: pd.Series, *, unique: bool = False) -> np.ndarray:
-    """Row hashes of one column in its canonical form (see `fingerprint`), all at once."""
-    rows = _canonical_rows(values, unique=unique)
-    if isinstance(rows, np.ndarray):
-        return rows
-    piece, n = rows
-    out = np.empty(n, dtype=np.uint64)
+def _row_pieces(piece: Callable[[int, int, np.ndarray], object], n: int) -> Iterator[np.ndarray]:
+    """The ``n`` row hashes made by ``piece(lo, hi, out)``, `_DIGEST_ROWS` at a time, in
+    order, each in the same reused buffer (valid until the next): no 80 MB array per
+    column at 10 million couriers (memory new to the process, which this project's VM
+    makes slow: benchmarks/README.md)."""
+    buffer = np.empty(min(n, _DIGEST_ROWS), dtype=np.uint64)
     for lo in range(0, n, _DIGEST_ROWS):
         hi = min(lo + _DIGEST_ROWS, n)
-        piece(lo, hi, out[lo:hi])
-    return out
+        piece(lo, hi, buffer[: hi - lo])
+        yield buffer[: hi - lo]
 
 
 def _canonical_rows(values: pd.Series, *, unique: bool = False) -> np.ndarray | _Pieces:
@@ -279,7 +273,7 @@ def _canonical_rows(values: pd.Series, *, unique: bool = False) -> np.ndarray | 
         if unique:
             return _hash_text(text)
         codes, uniques = factorize_text(text)
-        return _taken(_hash_text(uniques), codes), len(codes)
+        return _by_code(_hash_text(uniques), codes), len(codes)
     else:
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
 
@@ -289,7 +283,7 @@ def _canonical_rows(values: pd.Series, *, unique: bool = False) -> np.ndarray | 
     return hashed, len(numbers)
 
 
-def _taken(table: np.ndarray, codes: np.ndarray) -> Callable[[int, int, np.ndarray], object]:
+def _by_code(table: np.ndarray, codes: np.ndarray) -> Callable[[int, int, np.ndarray], object]:
     """`_Pieces`' maker of ``table[codes]``: each row's hash, looked up by its code."""
     # "clip": codes are valid positions, and numpy then writes into ``out`` unbuffered
     return lambda lo, hi, out: np.take(table, codes[lo:hi], out=out, mode="clip")
