@@ -95,13 +95,10 @@ def _joined(parts: list[Any]) -> Any:
 
 def _hash_piece(array: Any) -> np.ndarray:
     """SipHash of each value of an Arrow string array (before pandas' mixing)."""
-    offsets = value_offsets(array).astype(np.int64)
-    lo, hi = (int(offsets[0]), int(offsets[-1])) if len(array) else (0, 0)
+    data, offsets = value_bytes(array)
     # the bytes as aligned words, one spare word so that reading 8 bytes never overruns
-    words = np.zeros((hi - lo) // 8 + 2, dtype="<u8")
-    if hi > lo:
-        words.view(np.uint8)[: hi - lo] = np.frombuffer(array.buffers()[2], np.uint8)[lo:hi]
-    offsets -= lo
+    words = np.zeros(data.size // 8 + 2, dtype="<u8")
+    words.view(np.uint8)[: data.size] = data
     return _siphash(words, offsets[:-1], np.diff(offsets))
 
 
