@@ -36,6 +36,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from probe import TABLES  # noqa: E402
 from run import PY, STATES, by_state, checked, in_states, machine, measure, rebalance_cmd  # noqa: E402
 
 from rebalance import load, load_config, load_orders, replay  # noqa: E402
@@ -145,13 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     doc = runs["replay", "fresh"][0].json()
     wall, cpu, rss = by_state(runs, "replay")
     floor_wall, _, floor_rss = by_state(runs, "floor")
-    floor_mb = (
-        sum(
-            p.stat().st_size
-            for p in [*(city / f"{t}.csv" for t in ("zones", "restaurants", "couriers")), *read]
-        )
-        / 1e6
-    )
+    # what the floor reads: the city's tables (probe.TABLES, as it lists them) and ``read``
+    tables = [city / f"{t}.csv" for t in TABLES]
+    floor_mb = sum(p.stat().st_size for p in [*tables, *read] if p.exists()) / 1e6
 
     config = load_config(city / "rebalance.toml")
     inputs = load(city, config)
