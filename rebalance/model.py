@@ -575,13 +575,14 @@ def stay_arcs(p: ProblemData) -> np.ndarray:
     return stay
 
 
-def arc_costs(p: ProblemData, stay: np.ndarray | None = None) -> np.ndarray:
-    """Integer cost of each group arc of a one-slot problem: the move's travel and fixed
-    minutes (0 for staying), plus ``change_minutes`` when a previous plan told the group
-    to be elsewhere now. ``stay``: `stay_arcs`, when the caller has it."""
+def arc_costs(p: ProblemData, stay: np.ndarray | None = None, dtype: type = np.int64) -> np.ndarray:
+    """Integer cost of each group arc: the move's travel and fixed minutes (0 for
+    staying), plus ``change_minutes`` when a previous plan told the group to be elsewhere
+    now. ``stay``: `stay_arcs`, when the caller has it. ``dtype``: of the result (float64
+    holds these integers exactly), written a chunk at a time."""
     if stay is None:
         stay = stay_arcs(p)
-    cost = np.empty(len(p.arc_minutes), dtype=np.int64)
+    cost: np.ndarray = np.empty(len(p.arc_minutes), dtype=dtype)
     changes = bool((p.group_prev >= 0).any())
     for lo in range(0, cost.size, ARC_CHUNK):
         part = slice(lo, lo + ARC_CHUNK)
