@@ -15,6 +15,12 @@ best new path of every group follows from it. ``-W`` are node potentials of the 
 form: with them every arc's reduced cost is known, which is what the integer stage of
 `slotmodel` uses to fix columns.
 
+Stabilisation: a round prices with the LP's duals smoothed towards those of the best
+bound so far (`SMOOTHING`), which stops the duals swinging and the LP filling with paths
+it never uses; paths are kept only when they price in at the LP's own duals, and the
+last word is the LP's own duals', so the optimum and the bound are those of plain
+column generation. Any duals give a valid bound (`_dual_bound`), smoothed ones too.
+
 Caps: when staying put breaks a cap, a first phase minimises the overflow (the LP is
 infeasible when it cannot reach 0); then overflow is fixed at 0.
 """
@@ -74,6 +80,9 @@ class PathMaster:
     stats: dict[str, float | int] = field(default_factory=dict)
     paths: _Paths | None = None
     x: np.ndarray | None = None
+    #: the path values of the last restricted LP solved with real costs (not phase 1): a
+    #: feasible solution of the master even when the time limit stops the rounds
+    last_x: np.ndarray | None = None
     alpha: np.ndarray | None = None
     gamma: np.ndarray | None = None  # (Z, K)
     objective: float = math.nan
@@ -318,9 +327,10 @@ class PathMaster:
         )
 
     # --------------------------------------------------------------------- run
-    def run(self, deadline: float) -> None:
+    def run(self, deadline: float, max_rounds: int | None = None) -> None:
         """Column generation to the LP optimum (or the deadline), on one GLOP model that
-        grows by paths and is re-solved from its last basis."""
+        grows by paths and is re-solved from its last basis. ``max_rounds`` (tests):
+        stop after that many LP solves as if out of time."""
         from .solver import IncrementalLP
 
         self.paths = self._stay_paths()
@@ -372,6 +382,8 @@ class PathMaster:
                 if result.status != "optimal":
                     self.status = "infeasible" if result.status == "infeasible" else "limit"
                     return
+                if not phase1:
+                    self.last_x = result.x[fixed:].copy()
                 y = result.duals
                 alpha = y[: self.G]
                 gamma = y[self.G :].reshape(self.K, self.Z).T
@@ -407,7 +419,7 @@ class PathMaster:
                 if new.group.size:
                     self._add(new)
                     self._add_lp_paths(lp, new, phase1)
-                if time.perf_counter() > deadline:
+                if time.perf_counter() > deadline or int(stats["rounds"]) >= (max_rounds or 0) > 0:
                     self.status = "limit"
                     return
             if phase1 and result.objective > 1e-6:

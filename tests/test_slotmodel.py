@@ -313,3 +313,60 @@ def test_dual_smoothing_changes_the_rounds_not_the_plan(seed, monkeypatch):
         assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
         assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
         check_plan(p, plan)
+
+
+@pytest.mark.parametrize("seed", [2, 6, 7])
+def test_plan_at_the_time_limit_comes_from_the_last_lp(seed, monkeypatch):
+    """When the time limit stops the rounds, the plan is built from the last LP solved
+    (rounded, or its whole couriers kept and the rest re-choosing), not everyone staying
+    put: valid slot by slot, no better than the MILP optimum, and `feasible` with a
+    lower bound below it. (``max_rounds`` stops the rounds as the clock would.)"""
+    from rebalance import slotpaths
+
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    full = solve_problem(p)
+    run = slotpaths.PathMaster.run
+    monkeypatch.setattr(
+        slotpaths.PathMaster, "run", lambda self, deadline: run(self, deadline, max_rounds=6)
+    )
+    plan = solve_problem(p)
+    assert full.status == "optimal" and full.solver["rounds"] > 6
+    assert plan.solver["rounds"] == 6 and plan.solver["from_last_lp"] == 1
+    exact = courier_milp(p)
+    check_plan(p, plan)
+    assert plan.status == "feasible"
+    assert plan.best_bound < plan.objective and plan.best_bound <= exact + 1e-3
+    assert plan.objective >= exact - 1e-3 * (1 + len(plan.moves))
+    assert plan.kpis["moved_couriers"] > 0  # not the stay-put plan
+
+
+def test_fractional_last_lp_is_repaired_into_a_plan():
+    """A fractional last LP (the stored city's LP optimum) becomes an integer plan by
+    one small integer programme: every group's couriers on its paths, no cheaper than
+    the optimum."""
+    import time
+
+    from rebalance import slotmodel
+    from rebalance.slotpaths import PathMaster
+
+    config = rebalance.load_config(FRACTIONAL / "rebalance.toml")
+    p = build_problem(rebalance.load(FRACTIONAL, config), config, pd.Timestamp("2026-11-30T18:00Z"))
+    m = slotmodel._Model(p)
+    master = PathMaster(
+        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi, m.short_cost,
+        slotmodel._entry_costs(p),
+    )  # fmt: skip
+    master.run(time.perf_counter() + 60)
+    assert master.status == "optimal" and master.last_x is not None
+    assert not np.allclose(master.last_x, np.rint(master.last_x))  # fractional
+    counts, runs = slotmodel._last_lp_plan(master, time.perf_counter() + 10)
+    assert runs == 1 and counts is not None
+    assert np.array_equal(counts, np.rint(counts)) and (counts >= 0).all()
+    per_group = np.bincount(master.paths.group, weights=counts, minlength=master.G)
+    assert np.array_equal(per_group, p.group_size)
+    sol = slotmodel._path_solution(p, m, master, counts)
+    total = sol.objective / p.units_per_minute + (
+        (p.shortage_cost[:, None] * p.slot_required).sum() / p.units_per_minute
+    )
+    assert total >= courier_milp(p) - 1e-3
