@@ -419,7 +419,8 @@ class PathMaster:
                 if new.group.size:
                     self._add(new)
                     self._add_lp_paths(lp, new, phase1)
-                if time.perf_counter() > deadline or int(stats["rounds"]) >= (max_rounds or 0) > 0:
+                out_of_rounds = max_rounds is not None and int(stats["rounds"]) >= max_rounds
+                if time.perf_counter() > deadline or out_of_rounds:
                     self.status = "limit"
                     return
             if phase1 and result.objective > 1e-6:
