@@ -333,6 +333,7 @@ def test_plan_at_the_time_limit_comes_from_the_last_lp(seed, monkeypatch):
     plan = solve_problem(p)
     assert full.status == "optimal" and full.solver["rounds"] > 6
     assert plan.solver["rounds"] == 6 and plan.solver["from_last_lp"] == 1
+    assert plan.solver["paths"] > 0  # the paths priced in before the stop
     exact = courier_milp(p)
     check_plan(p, plan)
     assert plan.status == "feasible"
