@@ -189,11 +189,11 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         return _infeasible(p, stats)
     assert master.paths is not None
     n = master.paths.group.size
+    stats["paths"] = int(n)
     if master.status != "optimal":
         # Out of time before the LP was proven: an integer plan from the last LP solved
         # (its whole couriers kept, the rest re-choosing: `_repair`), else one over the
         # paths so far, with the Lagrangian bound.
-        stats["paths"] = int(n)
         tm = time.perf_counter()
         counts, runs = _last_lp_plan(master, time.perf_counter() + _grace(time_limit))
         res = None

@@ -370,6 +370,14 @@ class PathMaster:
         self._add_lp_paths(lp, self.paths, phases[0])
         result = None
         center: tuple[np.ndarray, np.ndarray] | None = None  # duals of the best bound
+
+        def bounded(bound: float, duals: tuple[np.ndarray, np.ndarray]) -> None:
+            """Keep the best bound (any duals give one), and its duals as the centre."""
+            nonlocal center
+            if center is None or bound > self.bound:
+                center = duals
+            self.bound = max(self.bound, bound)
+
         for phase1 in phases:
             if not phase1 and phases[0]:
                 lp.set_costs(np.arange(fixed), real_cost)
@@ -395,8 +403,7 @@ class PathMaster:
                     a_s = SMOOTHING * center[0] + (1 - SMOOTHING) * alpha
                     g_s = SMOOTHING * center[1] + (1 - SMOOTHING) * gamma
                     new, bound = self.price(g_s, a_s, False)
-                    if bound > self.bound:
-                        self.bound, center = bound, (a_s, g_s)
+                    bounded(bound, (a_s, g_s))
                     keep = self._reduced_costs(new, alpha, gamma) < -_TOL
                     new = _Paths(new.group[keep], new.zones[keep], new.cost[keep])
                     if new.group.size <= TAIL * self.G:  # a mispricing: ask the LP's duals
@@ -404,10 +411,8 @@ class PathMaster:
                         stats["mispriced"] = int(stats.get("mispriced", 0)) + 1
                 if new is None:
                     new, bound = self.price(gamma, alpha, phase1)
-                    if not phase1 and (center is None or bound > self.bound):
-                        center = (alpha.copy(), gamma.copy())
                     if not phase1:
-                        self.bound = max(self.bound, bound)
+                        bounded(bound, (alpha.copy(), gamma.copy()))
                 stats["pricing_seconds"] = (
                     float(stats["pricing_seconds"]) + time.perf_counter() - tp
                 )
@@ -431,7 +436,6 @@ class PathMaster:
         self.objective = float(result.objective)
         self.x = result.x[fixed:]
         self.alpha, self.gamma = alpha, gamma
-        stats["paths"] = int(self.paths.group.size)
 
     def _reduced_costs(self, paths: _Paths, alpha: np.ndarray, gamma: np.ndarray) -> np.ndarray:
         """Reduced cost of each path under the duals ``alpha`` (groups), ``gamma`` (Z, K)."""
