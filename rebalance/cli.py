@@ -238,16 +238,18 @@ def _print_slots(out: Any, problem: Any) -> None:
     """validate's per-slot view: demand, required and present couriers (nobody moving)."""
     from rich.table import Table
 
+    from .slots import slot_labels
+
     grid = problem.grid
     table = Table(box=None, padding=(0, 2), title=None)
     for label in ("slot", "orders/h", "required", "present", "short if nobody moves"):
         table.add_column(label, justify="right" if label != "slot" else "left")
     before = problem.slot_before
     required = problem.slot_required
-    for k, start in enumerate(grid.local_starts()):
+    for k, shown in enumerate(slot_labels(grid.local_starts())):
         short = int((required[:, k] - before[:, k]).clip(min=0).sum())
         table.add_row(
-            f"{start:%H:%M}",
+            shown,
             f"{problem.slot_demand[:, k].sum():.1f}",
             str(int(required[:, k].sum())),
             str(int(before[:, k].sum())),

@@ -196,6 +196,22 @@ class PlanView:
         """A time as a Timestamp in the city's timezone."""
         return pd.Timestamp(when, tz="UTC").tz_convert(self.timezone)
 
+    def label(self, when: int) -> str:
+        """A time of this plan as its views show it: a slot's start by the slot's label
+        (`rebalance.slots.slot_labels`: ``HH:MM``, told apart where the clock shows a
+        time twice), any other time as ``HH:MM`` city time."""
+        from .slots import slot_labels
+
+        step = self.slot_ns
+        if (
+            step
+            and self.shift_start <= when < self.shift_end
+            and (when - self.shift_start) % step == 0
+        ):
+            starts = range(self.shift_start, self.shift_end, step)
+            return slot_labels(self.local(t) for t in starts)[(when - self.shift_start) // step]
+        return f"{self.local(when):%H:%M}"
+
 
 def _moves_of(moves: pd.DataFrame, start: int) -> dict[str, list[tuple[int, str, str]]]:
     if moves.empty:

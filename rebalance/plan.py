@@ -213,6 +213,13 @@ class Plan:
             return pd.DatetimeIndex([self.local(self.shift_start)])
         return pd.date_range(self.local(self.shift_start), periods=self.slot_count, freq=step)
 
+    def slot_labels(self) -> list[str]:
+        """Each slot's start as the views show it: ``HH:MM`` city time, told apart where
+        the clock shows a time twice (`rebalance.slots.slot_labels`)."""
+        from .slots import slot_labels
+
+        return slot_labels(self.slot_starts())
+
     def moves_at(self, slot: int) -> pd.DataFrame:
         """The moves made at the start of slot ``slot``."""
         if "slot_start" not in self.moves.columns or self.slot_count == 1:

@@ -30,7 +30,7 @@ import pandas as pd
 from .config import Config
 from .inputs import Inputs
 from .orders import Orders, load_orders
-from .slots import SlotGrid, presence
+from .slots import SlotGrid, presence, slot_labels
 from .timeparse import parse_timestamps
 
 __all__ = ["NO_PLAN", "Replay", "replay"]
@@ -124,8 +124,9 @@ class Replay:
         # served (share) per cell while it fits; else the share alone, served in the total
         cell_width = max(len(_cell(1e5, 1.0)), *(len(str(n)) for n in names))
         compact = 13 + len(names) * (cell_width + 2) > options.max_width
+        labels = slot_labels(first["slot_start"])
         for k in range(len(first)):
-            cells = [f"{first.loc[k, 'slot_start']:%H:%M}", f"{int(first.loc[k, 'orders']):,}"]
+            cells = [labels[k], f"{int(first.loc[k, 'orders']):,}"]
             cells += [
                 f"{by[n].loc[k, 'share']:.1%}"
                 if compact

@@ -10,12 +10,14 @@ present slots are one contiguous run ``first..last`` (both -1 when it is never p
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SlotGrid", "presence"]
+__all__ = ["SlotGrid", "presence", "slot_labels"]
 
 _NS_PER_MINUTE = 60_000_000_000
 
@@ -115,8 +117,32 @@ class SlotGrid:
         )
 
     def label(self, k: int) -> str:
-        """``HH:MM`` of slot k's start, city time."""
-        return f"{self.local_starts()[k]:%H:%M}"
+        """Slot k's start as `slot_labels` shows it (``HH:MM``, city time)."""
+        return slot_labels(self.local_starts())[k]
+
+
+#: How a start is shown when the clock alone shows it twice, most readable first: the
+#: autumn change (02:30 CEST, then 02:30 CET), then a shift over a day (Mon 19:00, Tue
+#: 19:00), then both; the last always tells two instants apart.
+_LABEL_FORMATS = ("%H:%M %Z", "%a %H:%M", "%a %H:%M %Z", "%Y-%m-%d %H:%M UTC%z")
+
+
+def slot_labels(starts: Iterable[pd.Timestamp]) -> list[str]:
+    """The label of each slot start (aware, in city time): ``HH:MM``, unless the clock
+    shows that time twice in the shift, and then with what tells them apart.
+
+    A night shift over the autumn change passes 02:30 twice (CEST, then CET), and a
+    shift over a day passes every time twice: views that key rows or columns by label
+    (tables, heat strips, charts, Slack lines) need one label per slot.
+    """
+    starts = list(starts)
+    labels = [f"{s:%H:%M}" for s in starts]
+    for fmt in _LABEL_FORMATS:
+        counts = Counter(labels)
+        if len(counts) == len(labels):
+            break
+        labels = [f"{s:{fmt}}" if counts[t] > 1 else t for s, t in zip(starts, labels, strict=True)]
+    return labels
 
 
 #: Couriers `presence` works on at a time.

@@ -127,8 +127,9 @@ class Desk:
         return pd.Timestamp(record.shift_start).tz_convert(tz), folder
 
     def _window(self, shift: pd.Timestamp) -> str:
-        end = shift + pd.Timedelta(hours=self.config.shift.hours)
-        return f"{shift:%a %d %b %H:%M}–{end:%H:%M} {shift.tzname()}"
+        from rebalance.views.wording import window_text
+
+        return window_text(shift, shift + pd.Timedelta(hours=self.config.shift.hours), year=False)
 
     # ----------------------------------------------------------------- why
     def why(self, zone: str) -> str:

@@ -94,7 +94,7 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         return ", ".join(ids) + more
 
     def at(ns: int) -> str:
-        return f" at {diff.b.local(ns):%H:%M}" if several else ""
+        return f" at {diff.b.label(ns)}" if several else ""
 
     def why(change: Change) -> str:
         reasons = [

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from rebalance.slots import slot_labels
+
 from .wording import coverage_change, percent, shift_window
 
 if TYPE_CHECKING:
@@ -253,8 +255,10 @@ def slot_heatmap(
     frame = _slot_frame(plan)
     frame["short_before"] = (frame["required"] - frame["before"]).clip(lower=0)
     frame["short_after"] = (frame["required"] - frame["after"]).clip(lower=0)
-    labels = [f"{s:%H:%M}" for s in plan.slot_starts()]
-    frame["label"] = frame["start"].dt.strftime("%H:%M")
+    # keyed by the slot's instant, shown by its label (`Plan.slot_labels`)
+    labels = plan.slot_labels()
+    label_of = dict(zip(plan.slot_starts().tz_convert("UTC"), labels, strict=True))
+    frame["label"] = frame["start"].dt.tz_convert("UTC").map(label_of)
     before = frame.pivot(index="zone_id", columns="label", values="short_before")
     after = frame.pivot(index="zone_id", columns="label", values="short_after")
     before = before.reindex(columns=labels).fillna(0)
@@ -919,7 +923,7 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
     slots = replay.slots
     names = list(replay.policies["name"])
     totals = replay.policies.set_index("name")["share"]
-    labels = [f"{t:%H:%M}" for t in replay.grid.local_starts()]
+    labels = slot_labels(replay.grid.local_starts())
     x = np.arange(len(labels))
     if orders:
         twin = ax.twinx()

@@ -470,7 +470,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
                 f" +{len(group) - 6} more" if len(group) > 6 else ""
             )
             cells: list[Any] = [
-                f"{b.local(c.when):%H:%M}",
+                b.label(c.when),
                 Text(f"{len(group)}: {ids}", overflow="fold"),
                 Text(str(c.from_zone)),
                 Text(str(c.to_zone)),

@@ -25,6 +25,7 @@ def slot_summary(plan: Plan) -> pd.DataFrame:
     """Per slot: start (city time), label, moves, routes, logged_on, logged_off,
     required, present, short_before, short (after), zones_short, coverage."""
     starts = plan.slot_starts()
+    labels = plan.slot_labels()
     slots = plan.slots
     rows = []
     for k, start in enumerate(starts):
@@ -57,7 +58,7 @@ def slot_summary(plan: Plan) -> pd.DataFrame:
         rows.append(
             {
                 "slot_start": start,
-                "label": f"{start:%H:%M}",
+                "label": labels[k],
                 "moves": len(moves),
                 "routes": routes,
                 "logged_on": logged_on,
@@ -85,17 +86,16 @@ def shortage_grid(plan: Plan, column: str = "shortage") -> pd.DataFrame:
             else z["shortage"]
         )
         return value.to_frame(f"{plan.local(plan.shift_start):%H:%M}")
-    frame = slots.assign(
-        label=pd.to_datetime(slots["slot_start"], utc=True)
-        .dt.tz_convert(plan.timezone)
-        .dt.strftime("%H:%M")
-    )
+    # keyed by the slot's instant, shown by its label: the clock alone can show a time
+    # twice (a night over the autumn change, a shift over a day)
+    labels = plan.slot_labels()
+    label_of = dict(zip(plan.slot_starts().tz_convert("UTC"), labels, strict=True))
+    frame = slots.assign(label=pd.to_datetime(slots["slot_start"], utc=True).map(label_of))
     if column == "before":
         frame = frame.assign(
             before=(frame["required_couriers"] - frame["couriers_before"]).clip(lower=0)
         )
     grid = frame.pivot(index="zone_id", columns="label", values=column)
-    labels = [f"{s:%H:%M}" for s in plan.slot_starts()]
     return grid.reindex(columns=labels).fillna(0).astype(int)
 
 

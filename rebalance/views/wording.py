@@ -79,11 +79,20 @@ def minutes(x: float) -> str:
 
 def shift_window(plan: Plan, *, year: bool = True) -> str:
     """The shift in city time: ``Mon 30 Nov 2026 19:00–23:00 CET`` (``(+1 day)`` when
-    it ends the next day; ``year=False`` for narrow places such as a Slack header)."""
+    it ends the next day; ``year=False`` for narrow places such as a Slack header).
+    Over a clock change each end says its own zone: ``Sun 25 Oct 2026 01:00 CEST–05:00
+    CET``."""
     start = plan.local(plan.shift_start)
     end = plan.local(plan.shift_end)
+    return window_text(start, end, year=year)
+
+
+def window_text(start: pd.Timestamp, end: pd.Timestamp, *, year: bool = True) -> str:
+    """`shift_window` of two city-time timestamps."""
     day = f"{start:%a %d %b %Y %H:%M}" if year else f"{start:%a %d %b %H:%M}"
     next_day = "" if start.date() == end.date() else " (+1 day)"
+    if start.tzname() != end.tzname():
+        return f"{day} {start.tzname()}–{end:%H:%M}{next_day} {end.tzname()}"
     return f"{day}–{end:%H:%M}{next_day} {start.tzname()}"
 
 
