@@ -64,6 +64,13 @@ ORDER_COLUMNS = ("order_id", "restaurant_id", "placed_at")
 WEEKDAY_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.25, 1.3, 1.1)
 #: Restaurants open 11:00-24:00 (city time); no order outside.
 OPEN_HOURS = (11.0, 24.0)
+#: `--demand` and `--history-days` scale each restaurant's day so that its mean over the
+#: shift is its restaurants.csv rate: by 1 / (the profile's mean over the shift). A
+#: shift whose mean, for a restaurant peaking on time, is below this is mostly outside
+#: `OPEN_HOURS` and is refused (a shift from 01:00 asked numpy for 440 TiB of orders);
+#: a restaurant whose own peak offset leaves it less than this is scaled as if it had
+#: this much (at most ~450 orders a day per order an hour), not without bound.
+MIN_SHIFT_PROFILE = 0.02
 #: Each restaurant's evening peak is its zone's shifted by N(0, this) minutes.
 PEAK_SPREAD_MINUTES = 15.0
 #: Day-to-day noise on a city's orders (weather, events) and on each restaurant's.
@@ -363,16 +370,48 @@ def _clock_hours(shift_start: np.datetime64) -> float:
     return float((shift_start - day) / np.timedelta64(1, "h"))
 
 
+def _wall_minutes(
+    shift_start: np.datetime64, minutes: np.ndarray, timezone: str | None
+) -> np.ndarray:
+    """The wall clock's minutes since ``shift_start`` (naive city time) at each of these
+    real minutes of the shift: the same numbers, except after a clock change in it."""
+    if timezone is None:
+        return minutes
+    first = pd.Timestamp(shift_start).tz_localize(
+        timezone, ambiguous=True, nonexistent="shift_forward"
+    )
+    wall = (first + pd.to_timedelta(minutes, unit="m")).tz_localize(None)
+    return np.asarray((wall - pd.Timestamp(shift_start)) / pd.Timedelta(minutes=1), dtype=float)
+
+
 def _shift_profile(
-    peak: np.ndarray, shift_start: np.datetime64, shift_hours: float
+    peak: np.ndarray, shift_start: np.datetime64, shift_hours: float, timezone: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per restaurant (rows) and shift minute (columns), the profile shifted by its peak
-    offset; and each restaurant's mean over the shift (never 0)."""
-    minutes = np.arange(round(shift_hours * 60)) + 0.5
+    """Per restaurant (rows) and real shift minute (columns), the profile shifted by its
+    peak offset, at the city's wall-clock time when ``timezone`` is given (over a clock
+    change the two differ); and each restaurant's mean over the shift (at least
+    `MIN_SHIFT_PROFILE`)."""
+    minutes = _wall_minutes(shift_start, np.arange(round(shift_hours * 60)) + 0.5, timezone)
     hours = _clock_hours(shift_start) + (minutes[None, :] - peak[:, None]) / 60.0
     profile = daily_profile(hours)
-    mean = np.maximum(profile.mean(axis=1), 1e-9)
+    mean = np.maximum(profile.mean(axis=1), MIN_SHIFT_PROFILE)
     return profile, mean
+
+
+def _check_shift_has_orders(start: np.datetime64, shift_hours: float) -> None:
+    """Refuse a shift the synthetic day of orders cannot calibrate (`MIN_SHIFT_PROFILE`)."""
+    minutes = np.arange(round(shift_hours * 60)) + 0.5
+    typical = float(daily_profile(_clock_hours(start) + minutes / 60.0).mean())
+    if typical < MIN_SHIFT_PROFILE:
+        lo, hi = (f"{int(h):02d}:00" if h < 24 else "midnight" for h in OPEN_HOURS)
+        end = start + np.timedelta64(round(shift_hours * 60), "m")
+        raise ValueError(
+            f"demand and order history follow a synthetic day of orders (restaurants open "
+            f"{lo} to {hi} city time, busiest around 12:45 and 20:00); the {shift_hours:g} h "
+            f"shift from {str(start)[11:16]} to {str(end)[11:16]} is mostly outside it, so "
+            f"no rates can be drawn for it. Start the shift between {lo} and 22:00, or "
+            f"leave out --demand and --history-days"
+        )
 
 
 def demand_table(
@@ -387,7 +426,7 @@ def demand_table(
     spread over the shift's slots along `daily_profile` (shifted by ``peak`` minutes per
     restaurant), so its mean over the shift stays its restaurants.csv rate.
     ``slot_start`` carries the city's UTC offset."""
-    profile, mean = _shift_profile(peak, shift_start, shift_hours)
+    profile, mean = _shift_profile(peak, shift_start, shift_hours, timezone)
     slots = profile.shape[1] // slot_minutes
     by_slot = (
         profile[:, : slots * slot_minutes].reshape(len(peak), slots, slot_minutes).mean(axis=2)
@@ -397,10 +436,12 @@ def demand_table(
         * by_slot
         / mean[:, None]
     )
-    starts = shift_start + np.arange(slots) * np.timedelta64(slot_minutes, "m")
-    local = pd.DatetimeIndex(starts.astype("datetime64[ns]")).tz_localize(
+    # the shift's slots in real time from its start, as a plan cuts it: over the autumn
+    # change a 01:30-03:30 shift has 02:00 and 02:30 twice (CEST, then CET), each a row
+    first = pd.Timestamp(shift_start).tz_localize(
         timezone, ambiguous=True, nonexistent="shift_forward"
     )
+    local = first + pd.to_timedelta(np.arange(slots) * slot_minutes, unit="m")
     labels = np.asarray([t.isoformat() for t in local], dtype=object)
     return pd.DataFrame(
         {
@@ -444,6 +485,7 @@ def order_history(
     shift_start: np.datetime64,
     days: int,
     shift_hours: float = 4.0,
+    timezone: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders of the ``days`` days before the shift's day, and of the shift's day itself.
 
@@ -452,7 +494,9 @@ def order_history(
     restaurant-day noise (Gamma, cv `RESTAURANT_DAY_CV`), so its mean over the shift on the
     shift's weekday is its ``expected_orders_per_hour`` E_r. On the shift's day only open
     restaurants take orders. ``placed_at`` is city time without offset, to the second;
-    order ids run in time order (O0000001 ...).
+    order ids run in time order (O0000001 ...). ``timezone``: the shift's wall-clock
+    minutes are the city's (they differ from real ones over a clock change), as in
+    `demand_table`.
     """
     day0 = shift_start.astype("datetime64[D]")
     day_list = day0 + np.arange(-days, 1)  # the past days, then the shift's day
@@ -462,7 +506,7 @@ def order_history(
     factor = np.asarray(WEEKDAY_FACTORS)[weekday] / WEEKDAY_FACTORS[int(weekday[-1])]
     factor = factor * rng.lognormal(0.0, DAY_NOISE_SIGMA, size=day_list.size)
     level = restaurants["expected_orders_per_hour"].to_numpy(dtype=float)
-    _, mean = _shift_profile(peak, shift_start, shift_hours)
+    _, mean = _shift_profile(peak, shift_start, shift_hours, timezone)  # as demand_table's
     grid = np.arange(round(OPEN_HOURS[0] * 60), round(OPEN_HOURS[1] * 60))  # minutes of the day
     day_profile = daily_profile((grid + 0.5) / 60.0)
     per_day = day_profile.sum() / 60.0  # profile-hours in a day
@@ -651,6 +695,8 @@ def generate_city(
         start = _local_shift_start(shift_start, tz)
     except ValueError as exc:
         raise ValueError(f"shift_start {shift_start!r} is not an ISO 8601 timestamp") from exc
+    if demand or history_days:
+        _check_shift_has_orders(start, shift_hours)
     lat0, lon0 = center
     if not (-90 <= lat0 <= 90 and -180 <= lon0 <= 180):
         raise ValueError(f"center {center!r} is not a valid lat/lon")
@@ -744,7 +790,7 @@ def generate_city(
         written.add(write_table(demand_df, out, "demand", fmt))
     if history_days:
         past, today = order_history(
-            rng_orders, restaurants_df, peak, start, history_days, shift_hours
+            rng_orders, restaurants_df, peak, start, history_days, shift_hours, timezone
         )
         written.add(write_table(past, out, "orders", fmt))
         written.add(write_table(today, out, "shift_orders", fmt))

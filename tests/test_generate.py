@@ -521,3 +521,66 @@ def test_cli_generate_writes_the_slot_tables(tmp_path: Path) -> None:
     assert {"demand.csv", "orders.csv", "shift_orders.csv"} <= set(names)
     bad = CliRunner().invoke(app, [*args, "--demand", "--slot-minutes", "25"])
     assert bad.exit_code == 2 and "does not divide" in bad.output
+
+
+def test_a_night_shift_is_refused_for_demand_and_history(tmp_path: Path) -> None:
+    """The synthetic day has no orders from midnight to 11:00, and its rates are scaled to
+    the shift's share of that day: a 01:00 shift asked numpy for 440 TiB of orders (and
+    died on a MemoryError). Now it is a usage error (exit 2) that says what would do,
+    and no folder is left; without --demand and --history-days the city is written."""
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+
+    out = tmp_path / "night"
+    args = ["generate", str(out), "--zones", "3", "--couriers", "20", "--restaurants", "10"]
+    for extra in (["--history-days", "3"], ["--demand"]):
+        for start in ("2026-11-25T01:00", "2026-11-30T23:00"):
+            bad = CliRunner().invoke(app, [*args, "--shift-start", start, *extra])
+            assert bad.exit_code == 2, bad.output
+            assert "Start the shift between 11:00 and 22:00" in bad.output
+            assert not out.exists()
+    plain = CliRunner().invoke(app, [*args, "--shift-start", "2026-11-25T01:00"])
+    assert plain.exit_code == 0, plain.output
+    with pytest.raises(ValueError, match="mostly outside it"):
+        generate_city(tmp_path / "api", zones=2, couriers=5, restaurants=5,
+                      shift_start="2026-11-25T03:00", history_days=1)  # fmt: skip
+
+
+def test_a_late_shift_stays_bounded() -> None:
+    """A 22:00 shift overlaps the synthetic day by two hours: accepted, and a restaurant
+    whose own peak offset leaves it almost no orders in the shift is scaled at most
+    1 / MIN_SHIFT_PROFILE, not by the 1e9 a near-zero mean gave."""
+    from rebalance.generate import MIN_SHIFT_PROFILE, _shift_profile
+
+    start = np.datetime64("2026-11-30T23:30")
+    _, mean = _shift_profile(np.array([0.0, -45.0, -600.0]), start, 4.0)
+    assert (mean >= MIN_SHIFT_PROFILE).all()
+    assert mean[-1] == MIN_SHIFT_PROFILE  # this one's day is over before the shift
+
+
+def test_demand_over_the_autumn_change_has_a_row_per_real_slot(tmp_path: Path) -> None:
+    """A 6-hour night from 22:00 on 24 Oct 2026 (Paris) is 12 slots of real time, 02:00
+    and 02:30 twice (CEST, then CET). The demand table had them on the wall clock: the
+    CET ones had no row, and a plan fell back to restaurants.csv's evening rates for
+    them (273 couriers needed at 02:00 CET, none at 02:00 CEST)."""
+    from rebalance import Config, load, solve
+
+    city = generate_city(
+        tmp_path, zones=6, couriers=120, restaurants=60, seed=4, demand=True,
+        shift_start="2026-10-24T22:00", shift_hours=6,
+    )  # fmt: skip
+    demand = pd.read_csv(city / "demand.csv")
+    starts = sorted(set(demand["slot_start"]), key=lambda s: pd.Timestamp(s))
+    assert len(starts) == 12
+    assert starts[8:] == [
+        "2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:00:00+01:00", "2026-10-25T02:30:00+01:00",
+    ]  # fmt: skip
+    # the dinner profile is over by 02:00 whichever 02:00 it is
+    night = demand[demand["slot_start"].str.startswith("2026-10-25T02")]
+    assert night["expected_orders_per_hour"].max() == 0.0
+    plan = solve(load(city), Config(), "2026-10-24T22:00", shift_end="2026-10-25T03:00")
+    assert plan.slot_count == 12
+    per_slot = plan.slots.groupby("slot_start", sort=False)["required_couriers"].sum()
+    assert list(per_slot.iloc[8:]) == [0, 0, 0, 0]
