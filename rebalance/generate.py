@@ -69,7 +69,7 @@ OPEN_HOURS = (11.0, 24.0)
 #: shift whose mean, for a restaurant peaking on time, is below this is mostly outside
 #: `OPEN_HOURS` and is refused (a shift from 01:00 asked numpy for 440 TiB of orders);
 #: a restaurant whose own peak offset leaves it less than this is scaled as if it had
-#: this much (at most ~450 orders a day per order an hour), not without bound.
+#: this much (at most ~225 orders a day per order an hour of rate), not without bound.
 MIN_SHIFT_PROFILE = 0.02
 #: Each restaurant's evening peak is its zone's shifted by N(0, this) minutes.
 PEAK_SPREAD_MINUTES = 15.0
