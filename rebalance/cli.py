@@ -217,7 +217,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
                 out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
             f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
-            f"(demand {problem.demand.sum():.1f} orders/h at "
+            f"(demand {problem.demand.sum():,.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
         if several:

@@ -158,7 +158,7 @@ def _action_line(row: Any) -> str:
         shown = ", ".join(escape_mrkdwn(p) for p in labels[:PAUSE_IDS_SHOWN])
         more = f" +{len(paused) - PAUSE_IDS_SHOWN} more" if len(paused) > PAUSE_IDS_SHOWN else ""
         restaurants = wording.plural(len(paused), "restaurant")
-        line += f" → pause {restaurants} (−{orders:.1f} orders/h): {shown}{more}"
+        line += f" → pause {restaurants} (−{orders:,.1f} orders/h): {shown}{more}"
     else:
         line += " → no restaurant to pause"
     return cut(line, 600)

@@ -49,7 +49,7 @@ def plan_html(plan: Plan) -> str:
         ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
     ]
     if k.get("paused_orders_per_hour"):
-        cells.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h"))
+        cells.append(("Orders paused", f"{k['paused_orders_per_hour']:,.1f} /h"))
     kpis = "".join(
         f"<td style='padding:2px 14px 2px 0;vertical-align:top'>"
         f"<div style='font-size:85%;opacity:0.7'>{esc(a)}</div><div>{b}</div></td>"

@@ -81,7 +81,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
         ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
     ]
     if k.get("paused_orders_per_hour"):
-        pairs.append(("Orders paused", f"{k['paused_orders_per_hour']:.1f} /h in short zones"))
+        pairs.append(("Orders paused", f"{k['paused_orders_per_hour']:,.1f} /h in short zones"))
     wide = width >= 96
     kpi = Table.grid(padding=(0, 2))
     for _ in range(2 if wide else 1):

@@ -75,7 +75,7 @@ def interactive_map(
             f"<b>{esc(str(row.zone_id))} {esc(str(row.name))}</b> · {esc(str(row.action))}",
             f"need {int(row.required_couriers)} · before {int(row.couriers_before)} · "
             f"after {int(row.couriers_after)}" + (f" · moves {moves}" if moves else ""),
-            f"demand {float(row.demand_orders_per_hour):.1f} orders/h",
+            f"demand {float(row.demand_orders_per_hour):,.1f} orders/h",
         ]
         if row.shortage:
             lines.append(f"<b>short {int(row.shortage)}</b>")
