@@ -216,7 +216,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
             for label, n in reasons.items():
                 out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
-            f"  required couriers{' now' if several else ''}: {int(problem.required.sum())} "
+            f"  required couriers{' now' if several else ''}: {int(problem.required.sum()):,} "
             f"(demand {problem.demand.sum():,.1f} orders/h at "
             f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
         )
@@ -250,10 +250,10 @@ def _print_slots(out: Any, problem: Any) -> None:
         short = int((required[:, k] - before[:, k]).clip(min=0).sum())
         table.add_row(
             shown,
-            f"{problem.slot_demand[:, k].sum():.1f}",
-            str(int(required[:, k].sum())),
-            str(int(before[:, k].sum())),
-            str(short),
+            f"{problem.slot_demand[:, k].sum():,.1f}",
+            f"{int(required[:, k].sum()):,}",
+            f"{int(before[:, k].sum()):,}",
+            f"{short:,}",
         )
     out.print(f"  the shift in {grid.count} slots of {grid.minutes} min:")
     out.print(table)
