@@ -15,9 +15,11 @@ import sys
 from functools import cache
 
 import matplotlib
+import matplotlib.dates
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd
 import pytest
 from rich.console import Console
@@ -146,10 +148,17 @@ def test_the_terminal_shows_both_halves_of_the_repeated_hour():
 
 
 def test_charts_slack_and_notebook_views_draw_the_night():
-    """The heatmap's ticks, the Slack post and the notebook view use the same labels."""
+    """The heatmap's ticks, the Slack post and the notebook view use the same labels;
+    the couriers chart runs in real time (it drew the repeated hour back over itself)."""
     plan = night_plan()
     ax = plots.slot_heatmap(plan, shortage="before")
     assert [t.get_text() for t in ax.get_xticklabels()] == plan.slot_labels()
+    # the couriers chart runs in real time: the repeated hour is not drawn back over itself
+    ax = plots.couriers_over_time(plan)
+    (need,) = [line for line in ax.get_lines() if line.get_label() == "Need (required)"]
+    x = matplotlib.dates.date2num(need.get_xdata())
+    assert len(x) == plan.slot_count + 1 and (np.diff(x) > 0).all()
+    assert np.allclose(np.diff(x) * 24 * 60, 30)  # every slot 30 real minutes wide
     text = json.dumps(build_messages(plan, channel="C1"))
     assert "02:30 CET" in text
     assert "CEST" in plan._repr_html_() and "02:30 CET" in plan._repr_html_()

@@ -336,7 +336,9 @@ def couriers_over_time(plan: Plan, ax: Axes | None = None, *, zone: str | None =
     step = pd.Timedelta(minutes=plan.slot_minutes) if plan.slot_minutes else None
     end = plan.local(plan.shift_end)
     edges = [*per.index, end] if step is None else [*per.index, per.index[-1] + step]
-    x = pd.DatetimeIndex(edges).tz_localize(None)
+    # real time on the axis, city time on its ticks: over the autumn change the wall
+    # clock runs 02:00-03:00 twice, and a naive axis drew that hour back over itself
+    x = [t.to_pydatetime() for t in pd.DatetimeIndex(edges).tz_convert(plan.timezone)]
 
     axes = _new_axes(ax, (9.0, 4.5))
 
@@ -359,9 +361,13 @@ def couriers_over_time(plan: Plan, ax: Axes | None = None, *, zone: str | None =
     axes.fill_between(
         x, got, need, where=need > got, step="post", color=SHORT, alpha=0.25, label="Short"
     )
-    from matplotlib.dates import DateFormatter
+    from zoneinfo import ZoneInfo
 
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    city = ZoneInfo(plan.timezone)
+    axes.xaxis.set_major_locator(AutoDateLocator(tz=city))
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=city))
     axes.set_xlim(x[0], x[-1])
     axes.set_ylim(bottom=0)
     axes.margins(y=0.1)
