@@ -125,3 +125,34 @@ def test_partner_names_are_shown_as_text_never_as_markup():
     text = console.export_text()
     assert "0001 [red]Evil[/red]" in text
     assert "[blink]Pizza" in text
+
+
+def test_a_day_of_short_slots_fits_the_terminal():
+    """A day in 5-minute slots (288) lists its first `MAX_SLOT_ROWS` slots and says where
+    the rest are; the heat strip gives a character to a few slots each (the most short
+    of them) and says so, and no line is wider than the terminal. Before, the strips
+    wrapped over several lines per zone and every slot had a row."""
+    from rebalance.views.terminal import MAX_SLOT_ROWS
+    from rebalance.views.timeline import shortage_grid, strip
+
+    config = Config().with_changes(shift={"slot_minutes": 5, "hours": 24})
+    plan = dataclasses.replace(solve(load(VALID), config, SHIFT), solve_seconds=0.01)
+    assert plan.slot_count == 288
+    text = render(plan, 100)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert f"{288 - MAX_SLOT_ROWS} more slots in slots.csv" in text
+    assert "one character per 6 slots (30 min, the most short)" in text
+    grid = shortage_grid(plan)
+    zone = grid.sum(axis=1).idxmax()
+    folded = strip(grid.loc[zone].to_numpy(), 6)
+    assert len(folded) == 48 and any(folded in line for line in lines)
+
+
+def test_a_folded_strip_keeps_the_worst_slot_of_each_group():
+    """`strip(values, per)`: each character is the largest shortage of its slots."""
+    from rebalance.views.timeline import strip
+
+    assert strip([0, 0, 1, 0, 0, 12, 3], 1) == "..1..#4"
+    assert strip([0, 0, 1, 0, 0, 12, 3], 2) == ".1#4"
+    assert strip([0, 0, 1, 0, 0, 12, 3], 3) == "1#4"

@@ -27,6 +27,11 @@ __all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
+#: Slots listed one per row; a longer shift (a day of 15-minute slots is 96) lists its
+#: first ones and says where the rest are.
+MAX_SLOT_ROWS = 96
+#: Room the heat strip leaves for the zone's name and its total, in columns.
+_STRIP_MARGIN = 50
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
 
 
@@ -256,11 +261,12 @@ def _where(out: str | Path | None, name: str) -> str:
 
 def slot_renderables(plan: Plan, width: int = 100) -> Any:
     """The shift slot by slot: a table of what happens when, then a heat strip of the
-    zones that are short in some slot (one character per slot), fitted to the width."""
+    zones that are short in some slot (one character per slot, or per few slots when
+    there are more than the width holds), fitted to the width."""
     from rich.text import Text
 
     from .fit import Col, fit_table
-    from .timeline import slot_summary, strip, zones_short_any_slot
+    from .timeline import slot_summary, strip, strip_step, zones_short_any_slot
 
     summary = slot_summary(plan)
     yield Text(f"\nThe shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")
@@ -283,9 +289,11 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
             str(row.present),
             Text(f"{row.short_before} → {row.short}", style="red" if row.short else "green"),
         ]
-        for row in summary.itertuples(index=False)
+        for row in summary.head(MAX_SLOT_ROWS).itertuples(index=False)
     ]
     yield fit_table(columns, rows, width, **_table_style())
+    if len(summary) > MAX_SLOT_ROWS:
+        yield _more(f"{len(summary) - MAX_SLOT_ROWS} more slots in slots.csv")
     short = zones_short_any_slot(plan)
     if short.empty:
         yield Text("No zone is short in any slot.", style="green")
@@ -296,8 +304,10 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     )
     id_width = max((len(z) for z in names), default=4)
     yield Text(f"\nZones short in some slot ({len(short)} of {len(plan.zones)})", style="bold")
+    per = strip_step(len(summary), width - _STRIP_MARGIN)
+    each = "slot" if per == 1 else f"{per} slots ({per * plan.slot_minutes} min, the most short)"
     yield Text(
-        f"one character per slot from {summary['label'].iloc[0]}: "
+        f"one character per {each} from {summary['label'].iloc[0]}: "
         ". none, 1, 2, 4 = 3-4, 9 = 5-9, # = 10+ short",
         style="dim",
     )
@@ -309,7 +319,7 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     heat_rows = [
         [
             zone_label(zone_id, names.get(str(zone_id), "")),
-            Text(strip(values.to_numpy()), style="red"),
+            Text(strip(values.to_numpy(), per), style="red"),
             plural(int(values.sum()), "courier-slot"),
         ]
         for zone_id, values in shown.iterrows()

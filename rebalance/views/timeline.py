@@ -15,7 +15,14 @@ import pandas as pd
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
-__all__ = ["heat_char", "shortage_grid", "slot_summary", "strip", "zones_short_any_slot"]
+__all__ = [
+    "heat_char",
+    "shortage_grid",
+    "slot_summary",
+    "strip",
+    "strip_step",
+    "zones_short_any_slot",
+]
 
 #: Characters of the heat strip: no shortage, then 1, 2, 3-4, 5-9, 10+ couriers short.
 _LEVELS = (".", "1", "2", "4", "9", "#")
@@ -121,6 +128,15 @@ def heat_char(short: int) -> str:
     return _LEVELS[5]
 
 
-def strip(values: list[int] | np.ndarray) -> str:
-    """A zone's shortages over the slots as characters, e.g. ``..12449#``."""
+def strip(values: list[int] | np.ndarray, per: int = 1) -> str:
+    """A zone's shortages over the slots as characters, e.g. ``..12449#``; with ``per``
+    > 1, one character for each ``per`` slots in turn, the most short of them."""
+    values = np.asarray(values, dtype=np.int64)
+    if per > 1 and values.size:
+        values = np.maximum.reduceat(values, np.arange(0, values.size, per))
     return "".join(heat_char(int(v)) for v in values)
+
+
+def strip_step(slots: int, room: int) -> int:
+    """Slots per character so that a strip of ``slots`` fits in ``room`` characters."""
+    return max(1, -(-slots // max(room, 1)))
