@@ -30,55 +30,98 @@ _LEVELS = (".", "1", "2", "4", "9", "#")
 
 def slot_summary(plan: Plan) -> pd.DataFrame:
     """Per slot: start (city time), label, moves, routes, logged_on, logged_off,
-    required, present, short_before, short (after), zones_short, coverage."""
+    required, present, short_before, short (after), zones_short, coverage.
+
+    Column-wise over slots.csv's rows (each row's slot found by its instant): a day in
+    5-minute slots took 0.7 s one slot at a time, as long as its solve."""
     starts = plan.slot_starts()
-    labels = plan.slot_labels()
+    count = len(starts)
+    index = pd.DatetimeIndex(starts).tz_convert("UTC").as_unit("ns")
+    moves, routes = _moves_per_slot(plan, index)
     slots = plan.slots
-    rows = []
-    for k, start in enumerate(starts):
-        moves = plan.moves_at(k)
-        routes = moves.groupby(["from_zone", "to_zone"]).ngroups if len(moves) else 0
-        if len(slots):
-            here = slots[pd.to_datetime(slots["slot_start"], utc=True) == start]
-            required = int(here["required_couriers"].sum())
-            present = int(here["couriers_after"].sum())
-            before = here["couriers_before"].to_numpy()
-            after = here["couriers_after"].to_numpy()
-            need = here["required_couriers"].to_numpy()
-            short_before = int(np.maximum(need - before, 0).sum())
-            short = int(here["shortage"].sum())
-            zones_short = int((here["shortage"] > 0).sum())
-            covered = float(np.minimum(need, after).sum())
-            logged_on = int(here["logged_on"].sum())
-            logged_off = int(here["logged_off"].sum())
-        else:  # a one-slot plan: zones.csv is the slot
-            z = plan.zones
-            required = int(z["required_couriers"].sum())
-            present = int(z["couriers_after"].sum())
-            need = z["required_couriers"].to_numpy()
-            short_before = int(np.maximum(need - z["couriers_before"].to_numpy(), 0).sum())
-            short = int(z["shortage"].sum())
-            zones_short = int((z["shortage"] > 0).sum())
-            covered = float(np.minimum(need, z["couriers_after"].to_numpy()).sum())
-            logged_on = present
-            logged_off = present
-        rows.append(
-            {
-                "slot_start": start,
-                "label": labels[k],
-                "moves": len(moves),
-                "routes": routes,
-                "logged_on": logged_on,
-                "logged_off": logged_off,
-                "required": required,
-                "present": present,
-                "short_before": short_before,
-                "short": short,
-                "zones_short": zones_short,
-                "coverage": 1.0 if required == 0 else covered / required,
-            }
+    if len(slots):
+        at = index.get_indexer(pd.to_datetime(slots["slot_start"], utc=True).dt.as_unit("ns"))
+        keep = at >= 0
+        at = at[keep]
+
+        def column(name: str) -> np.ndarray:
+            return slots[name].to_numpy(dtype=float)[keep]
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return np.bincount(at, weights=values, minlength=count)
+
+        need, before, after = (
+            column("required_couriers"),
+            column("couriers_before"),
+            column("couriers_after"),
         )
-    return pd.DataFrame(rows)
+        shortage = column("shortage")
+        sums = {
+            "logged_on": total(column("logged_on")),
+            "logged_off": total(column("logged_off")),
+            "required": total(need),
+            "present": total(after),
+            "short_before": total(np.maximum(need - before, 0)),
+            "short": total(shortage),
+            "zones_short": total((shortage > 0).astype(float)),
+        }
+        covered = total(np.minimum(need, after))
+    else:  # a one-slot plan: zones.csv is the slot
+        z = plan.zones
+        need = z["required_couriers"].to_numpy(dtype=float)
+        after = z["couriers_after"].to_numpy(dtype=float)
+        shortage = z["shortage"].to_numpy(dtype=float)
+        one = {
+            "logged_on": after.sum(),
+            "logged_off": after.sum(),
+            "required": need.sum(),
+            "present": after.sum(),
+            "short_before": np.maximum(need - z["couriers_before"].to_numpy(dtype=float), 0).sum(),
+            "short": shortage.sum(),
+            "zones_short": float((shortage > 0).sum()),
+        }
+        sums = {k: np.full(count, v) for k, v in one.items()}
+        covered = np.full(count, np.minimum(need, after).sum())
+    ints = {k: np.rint(v).astype(np.int64) for k, v in sums.items()}  # in column order
+    required = ints["required"]
+    coverage = np.where(required == 0, 1.0, covered / np.maximum(required, 1))
+    return pd.DataFrame(
+        {
+            "slot_start": starts,
+            "label": plan.slot_labels(),
+            "moves": moves,
+            "routes": routes,
+            **ints,
+            "coverage": coverage,
+        }
+    )
+
+
+def _moves_per_slot(plan: Plan, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Moves and routes (distinct from -> to) made at the start of each slot, as
+    `Plan.moves_at` gives them slot by slot."""
+    count = len(index)
+    moves = plan.moves
+    n_moves = np.zeros(count, dtype=np.int64)
+    n_routes = np.zeros(count, dtype=np.int64)
+    if not len(moves) or not count:
+        return n_moves, n_routes
+    if "slot_start" not in moves.columns or plan.slot_count == 1:
+        n_moves[0] = len(moves)
+        n_routes[0] = moves.groupby(["from_zone", "to_zone"]).ngroups
+        return n_moves, n_routes
+    at = index.get_indexer(pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns"))
+    keep = at >= 0
+    n_moves = np.bincount(at[keep], minlength=count).astype(np.int64)
+    pairs = pd.DataFrame(
+        {
+            "k": at[keep],
+            "a": moves["from_zone"].to_numpy()[keep],
+            "b": moves["to_zone"].to_numpy()[keep],
+        }
+    ).drop_duplicates()
+    n_routes = np.bincount(pairs["k"].to_numpy(), minlength=count).astype(np.int64)
+    return n_moves, n_routes
 
 
 def shortage_grid(plan: Plan, column: str = "shortage") -> pd.DataFrame:
