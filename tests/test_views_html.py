@@ -32,3 +32,22 @@ def test_plan_html_escapes_partner_names():
     plan = solve(inputs.replace(zones=zones), Config(), SHIFT)
     page = plan._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_day_of_short_slots_stays_a_readable_notebook_cell():
+    """288 five-minute slots: the notebook view lists the first `MAX_SLOT_ROWS` slots and
+    says where the rest are, and its shortage grid has a column per 3 slots (the most
+    short of them) and says so. A day in 1-minute slots was a 2.6 MB cell before."""
+    from rebalance.views.timeline import MAX_SLOT_ROWS, shortage_grid, zones_short_any_slot
+
+    config = Config().with_changes(shift={"slot_minutes": 5, "hours": 24})
+    plan = solve(load(VALID), config, SHIFT)
+    html = plan._repr_html_()
+    assert f"{288 - MAX_SLOT_ROWS} more slots in slots.csv" in html
+    assert "a column per 3 slots, the most short of them" in html
+    grid = shortage_grid(plan)
+    zone = zones_short_any_slot(plan).index[0]
+    worst = grid.loc[zone].to_numpy().reshape(-1, 3).max(axis=1)
+    row = html.split(f"<td style='white-space:nowrap'>{zone} ")[1].split("</tr>")[0]
+    assert row.count("<td title=") == 96
+    assert [int(t.split(" short")[0]) for t in row.split("title='")[1:]] == list(worst)

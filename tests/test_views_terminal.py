@@ -132,8 +132,7 @@ def test_a_day_of_short_slots_fits_the_terminal():
     the rest are; the heat strip gives a character to a few slots each (the most short
     of them) and says so, and no line is wider than the terminal. Before, the strips
     wrapped over several lines per zone and every slot had a row."""
-    from rebalance.views.terminal import MAX_SLOT_ROWS
-    from rebalance.views.timeline import shortage_grid, strip
+    from rebalance.views.timeline import MAX_SLOT_ROWS, shortage_grid, strip
 
     config = Config().with_changes(shift={"slot_minutes": 5, "hours": 24})
     plan = dataclasses.replace(solve(load(VALID), config, SHIFT), solve_seconds=0.01)

@@ -192,8 +192,12 @@ def _cell(value: Any) -> str:
 
 def _timeline_html(plan: Plan) -> str:
     """The shift slot by slot: a summary row per slot, then zones x slots of shortage as
-    coloured cells (white = covered, deeper orange = more couriers short)."""
-    from .timeline import slot_summary, zones_short_any_slot
+    coloured cells (white = covered, deeper orange = more couriers short). A shift of
+    more than `MAX_SLOT_ROWS` slots lists its first ones, and its grid gives a column to
+    a few slots each (the most short of them), as the terminal does."""
+    import numpy as np
+
+    from .timeline import MAX_SLOT_ROWS, slot_summary, strip_step, zones_short_any_slot
 
     esc = html.escape
     summary = slot_summary(plan)
@@ -217,9 +221,22 @@ def _timeline_html(plan: Plan) -> str:
             )
         )
         + "</tr>"
-        for r in summary.itertuples(index=False)
+        for r in summary.head(MAX_SLOT_ROWS).itertuples(index=False)
     )
+    if len(summary) > MAX_SLOT_ROWS:
+        body += (
+            f"<tr><td colspan='8'><i>{len(summary) - MAX_SLOT_ROWS} more slots in slots.csv"
+            "</i></td></tr>"
+        )
     rows = zones_short_any_slot(plan, limit=40)
+    per = strip_step(rows.shape[1], MAX_SLOT_ROWS)
+    if per > 1 and len(rows):  # a column per `per` slots, the most short, named by the first
+        groups = np.arange(0, rows.shape[1], per)
+        rows = pd.DataFrame(
+            np.maximum.reduceat(rows.to_numpy(), groups, axis=1),
+            index=rows.index,
+            columns=rows.columns[groups],
+        )
     names = dict(
         zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
     )
@@ -239,8 +256,9 @@ def _timeline_html(plan: Plan) -> str:
         )
         labels = "".join(f"<th>{esc(str(c))}</th>" for c in rows.columns)
         grid = (
-            f"<p style='margin:8px 0 2px 0'><b>Zones short in some slot</b> ({len(rows)} shown)"
-            f"</p><table><tr><th>zone</th>{labels}</tr>{cells}</table>"
+            f"<p style='margin:8px 0 2px 0'><b>Zones short in some slot</b> ({len(rows)} shown"
+            + (f"; a column per {per} slots, the most short of them" if per > 1 else "")
+            + f")</p><table><tr><th>zone</th>{labels}</tr>{cells}</table>"
         )
     return (
         f"<p style='margin:8px 0 2px 0'><b>The shift in {plan.slot_count} slots of "

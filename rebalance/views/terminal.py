@@ -27,9 +27,6 @@ __all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
-#: Slots listed one per row; a longer shift (a day of 15-minute slots is 96) lists its
-#: first ones and says where the rest are.
-MAX_SLOT_ROWS = 96
 #: Room the heat strip leaves for the zone's name and its total, in columns.
 _STRIP_MARGIN = 50
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
@@ -266,7 +263,7 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
     from rich.text import Text
 
     from .fit import Col, fit_table
-    from .timeline import slot_summary, strip, strip_step, zones_short_any_slot
+    from .timeline import MAX_SLOT_ROWS, slot_summary, strip, strip_step, zones_short_any_slot
 
     summary = slot_summary(plan)
     yield Text(f"\nThe shift in {plan.slot_count} slots of {plan.slot_minutes} min", style="bold")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rebalance.plan import Plan
 
 __all__ = [
+    "MAX_SLOT_ROWS",
     "heat_char",
     "shortage_grid",
     "slot_summary",
@@ -23,6 +24,10 @@ __all__ = [
     "strip_step",
     "zones_short_any_slot",
 ]
+
+#: Slots listed one per row in a plan's views; a longer shift (a day of 15-minute slots
+#: is 96) lists its first ones and says where the rest are.
+MAX_SLOT_ROWS = 96
 
 #: Characters of the heat strip: no shortage, then 1, 2, 3-4, 5-9, 10+ couriers short.
 _LEVELS = (".", "1", "2", "4", "9", "#")
