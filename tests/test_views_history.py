@@ -61,3 +61,17 @@ def test_runs_json_is_one_object_per_run():
     """JSON output is an array with every recorded field of each run."""
     [row] = json.loads(runs_json([_record()]))
     assert row["run_id"] == "20261130T174500-f00d42" and row["kpis"]["moved_couriers"] == 12
+
+
+def test_runs_table_tells_apart_the_two_shifts_at_0230_on_the_autumn_night():
+    """Cron runs for the shifts at 02:30 CEST and at 02:30 CET (an hour later) read the
+    same as ``10-25 02:30``; they get their UTC offsets, other rows stay as they were."""
+    records = [
+        _record(run_id="20261025T003000-aaaaaa", shift_start="2026-10-25T02:30:00+02:00"),
+        _record(run_id="20261025T013000-bbbbbb", shift_start="2026-10-25T02:30:00+01:00"),
+        _record(run_id="20261025T013500-cccccc", shift_start="2026-10-25T02:30:00+01:00"),
+        _record(),
+    ]
+    text = _text(runs_table(records), width=140)
+    assert "10-25 02:30+02:00" in text and text.count("10-25 02:30+01:00") == 2
+    assert "11-30 19:00" in text and "11-30 19:00+" not in text

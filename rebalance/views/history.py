@@ -53,8 +53,9 @@ def runs_table(records: list[RunRecord]) -> Any:
         Col("slack", "key", drop=6),
     ]
     styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
+    shifts = _shift_cells([r.shift_start for r in records])
     rows = []
-    for r in records:
+    for r, shift in zip(records, shifts, strict=True):
         status = r.status
         if r.status in {"failed", "crashed"} and r.phase:
             status += f"@{r.phase}"
@@ -69,7 +70,7 @@ def runs_table(records: list[RunRecord]) -> Any:
             [
                 r.run_id,
                 visible(r.city, one_line=True),
-                _short_time(r.shift_start, "%m-%d %H:%M"),
+                shift,
                 _took(r),
                 Text(status, style=styles.get(r.status, "")),
                 "" if r.exit_code is None else str(r.exit_code),
@@ -162,6 +163,29 @@ def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     except ValueError:
         return iso
     return ts.strftime(fmt)
+
+
+def _shift_cells(starts: list[str | None]) -> list[str]:
+    """Shift starts as ``MM-DD HH:MM`` city time; where two different shifts would read
+    the same (the night of the autumn clock change has 02:30 twice), with their UTC
+    offset (``10-25 02:30+02:00``, ``10-25 02:30+01:00``)."""
+    cells = [_short_time(s, "%m-%d %H:%M") for s in starts]
+    instants: dict[str, set[str]] = {}
+    for cell, start in zip(cells, starts, strict=True):
+        instants.setdefault(cell, set()).add(start or "")
+    return [
+        c + _offset(s) if len(instants[c]) > 1 and s else c
+        for c, s in zip(cells, starts, strict=True)
+    ]
+
+
+def _offset(iso: str) -> str:
+    """The UTC offset of an ISO 8601 time, as ``+02:00`` (empty when it has none)."""
+    try:
+        zone = datetime.fromisoformat(iso).strftime("%z")
+    except ValueError:
+        return ""
+    return f"{zone[:3]}:{zone[3:5]}" if zone else ""
 
 
 def _took(r: RunRecord) -> str:
