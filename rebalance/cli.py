@@ -118,17 +118,20 @@ def parse_shift(
     config as written (naive without an offset). A bad one, or a date without a time,
     is a usage error (exit 2)."""
     from .errors import TimestampError
-    from .timeparse import parse_iso, parse_timestamp
+    from .timeparse import clock_change_note, parse_iso, parse_timestamp
 
     if value is None:
         return None
     try:
         if config is None:
             return parse_iso(value, require_time=True)
-        return parse_timestamp(value, config.city.timezone, require_time=True)
+        parsed = parse_timestamp(value, config.city.timezone, require_time=True)
     except TimestampError as exc:
         exc.option = option
         raise
+    if note := clock_change_note(value, config.city.timezone):
+        err(f"note: {option} {note}", color="yellow")
+    return parsed
 
 
 def console(stderr: bool = False) -> Any:

@@ -257,6 +257,34 @@ def parse_iso(value: Any, *, require_time: bool = False) -> pd.Timestamp:
     )
 
 
+def clock_change_note(value: Any, timezone: str) -> str | None:
+    """What an operator should know when a time written without an offset falls in the
+    hour a clock change repeats or skips in ``timezone`` (`in_timezone` then takes the
+    first of the two, or moves it to the end of the gap); None otherwise."""
+    try:
+        ts = parse_iso(value)
+    except TimestampError:
+        return None
+    if ts.tzinfo is not None:
+        return None  # the offset says which
+    first = ts.tz_localize(timezone, ambiguous=True, nonexistent="NaT")
+    second = ts.tz_localize(timezone, ambiguous=False, nonexistent="NaT")
+    shown = f"{ts:%Y-%m-%d %H:%M}"
+    if pd.isna(first):
+        moved = in_timezone(ts, timezone).tz_convert(timezone)
+        return (
+            f"{shown} does not exist in {timezone} (the clocks skip that hour); "
+            f"taken as {moved:%H:%M %Z}"
+        )
+    if first != second:
+        later = second.tz_convert(timezone)
+        return (
+            f"{shown} comes twice in {timezone} (the clocks go back); taken as the first, "
+            f"{first:%H:%M %Z}; write {later.isoformat(timespec='minutes')} for the second"
+        )
+    return None
+
+
 def in_timezone(ts: pd.Timestamp, timezone: str) -> pd.Timestamp:
     """``ts`` as an aware UTC Timestamp: a naive one is wall-clock time in ``timezone``
     (on the autumn DST overlap the first occurrence, a spring-gap time moved forward)."""

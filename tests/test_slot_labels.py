@@ -189,3 +189,23 @@ def test_plan_command_prints_a_night_over_the_autumn_change(tmp_path):
     assert "Traceback" not in done.stderr
     assert "02:30 CEST" in done.stdout and "02:30 CET" in done.stdout
     assert (out / "slots.csv").exists()
+
+
+def test_plan_says_which_0230_it_planned():
+    """`--shift-start 2026-10-25T02:30` is the first 02:30 (CEST): the command says so
+    on stderr and how to ask for the second; with the offset written, no note."""
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+
+    args = ["plan", str(VALID), "--shift-end", "2026-10-25T04:00", "--format", "json"]
+    runner = CliRunner()
+    first = runner.invoke(app, [*args, "--shift-start", "2026-10-25T02:30"])
+    assert first.exit_code == 0, first.output
+    assert "note: --shift-start 2026-10-25 02:30 comes twice" in first.stderr
+    assert "write 2026-10-25T02:30+01:00 for the second" in first.stderr
+    assert json.loads(first.stdout)["shift_start"] == "2026-10-25T02:30:00+02:00"
+    second = runner.invoke(app, [*args, "--shift-start", "2026-10-25T02:30+01:00"])
+    assert second.exit_code == 0, second.output
+    assert "note:" not in second.stderr
+    assert json.loads(second.stdout)["shift_start"] == "2026-10-25T02:30:00+01:00"

@@ -207,3 +207,30 @@ def test_factorize_text_in_halves_on_many_chunks(monkeypatch):
         expected_codes, expected = pd.factorize(np.array(words, dtype=object))
         assert codes.tolist() == expected_codes.tolist(), trial
         assert distinct.tolist() == list(expected), trial
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "2026-10-25T02:30",
+            "2026-10-25 02:30 comes twice in Europe/Paris (the clocks go back); taken as the "
+            "first, 02:30 CEST; write 2026-10-25T02:30+01:00 for the second",
+        ),
+        (
+            "2026-03-29T02:30",
+            "2026-03-29 02:30 does not exist in Europe/Paris (the clocks skip that hour); "
+            "taken as 03:00 CEST",
+        ),
+        ("2026-10-25T02:30+01:00", None),  # the offset says which
+        ("2026-10-25T03:30", None),
+        ("2026-11-30T19:00", None),
+        ("not a time", None),
+    ],
+)
+def test_clock_change_note(value, expected):
+    """A time without an offset in the hour a clock change repeats or skips gets a note
+    saying which time it was taken as (and how to write the other); others get none."""
+    from rebalance.timeparse import clock_change_note
+
+    assert clock_change_note(value, "Europe/Paris") == expected
