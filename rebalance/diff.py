@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -200,17 +201,22 @@ class PlanView:
         """A time of this plan as its views show it: a slot's start by the slot's label
         (`rebalance.slots.slot_labels`: ``HH:MM``, told apart where the clock shows a
         time twice), any other time as ``HH:MM`` city time."""
-        from .slots import slot_labels
-
         step = self.slot_ns
         if (
             step
             and self.shift_start <= when < self.shift_end
             and (when - self.shift_start) % step == 0
         ):
-            starts = range(self.shift_start, self.shift_end, step)
-            return slot_labels(self.local(t) for t in starts)[(when - self.shift_start) // step]
+            return self._slot_labels[(when - self.shift_start) // step]
         return f"{self.local(when):%H:%M}"
+
+    @cached_property
+    def _slot_labels(self) -> list[str]:
+        """`label` of each slot start, made once (a diff names every group of changes)."""
+        from .slots import slot_labels
+
+        starts = range(self.shift_start, self.shift_end, self.slot_ns)
+        return slot_labels(self.local(t) for t in starts)
 
 
 def _moves_of(moves: pd.DataFrame, start: int) -> dict[str, list[tuple[int, str, str]]]:

@@ -195,9 +195,7 @@ def _timeline_html(plan: Plan) -> str:
     coloured cells (white = covered, deeper orange = more couriers short). A shift of
     more than `MAX_SLOT_ROWS` slots lists its first ones, and its grid gives a column to
     a few slots each (the most short of them), as the terminal does."""
-    import numpy as np
-
-    from .timeline import MAX_SLOT_ROWS, slot_summary, strip_step, zones_short_any_slot
+    from .timeline import MAX_SLOT_ROWS, fold_slots, slot_summary, strip_step, zones_short_any_slot
 
     esc = html.escape
     summary = slot_summary(plan)
@@ -230,12 +228,9 @@ def _timeline_html(plan: Plan) -> str:
         )
     rows = zones_short_any_slot(plan, limit=40)
     per = strip_step(rows.shape[1], MAX_SLOT_ROWS)
-    if per > 1 and len(rows):  # a column per `per` slots, the most short, named by the first
-        groups = np.arange(0, rows.shape[1], per)
+    if per > 1:  # a column per `per` slots, the most short, named by the first
         rows = pd.DataFrame(
-            np.maximum.reduceat(rows.to_numpy(), groups, axis=1),
-            index=rows.index,
-            columns=rows.columns[groups],
+            fold_slots(rows.to_numpy(), per), index=rows.index, columns=rows.columns[::per]
         )
     names = dict(
         zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from rebalance.slots import slot_labels
 
+from .timeline import slot_positions
 from .wording import coverage_change, percent, shift_window
 
 if TYPE_CHECKING:
@@ -255,10 +256,9 @@ def slot_heatmap(
     frame = _slot_frame(plan)
     frame["short_before"] = (frame["required"] - frame["before"]).clip(lower=0)
     frame["short_after"] = (frame["required"] - frame["after"]).clip(lower=0)
-    # keyed by the slot's instant, shown by its label (`Plan.slot_labels`)
     labels = plan.slot_labels()
-    label_of = dict(zip(plan.slot_starts().tz_convert("UTC"), labels, strict=True))
-    frame["label"] = frame["start"].dt.tz_convert("UTC").map(label_of)
+    at = slot_positions(plan, frame["start"])
+    frame = frame[at >= 0].assign(label=np.asarray(labels)[at[at >= 0]])
     before = frame.pivot(index="zone_id", columns="label", values="short_before")
     after = frame.pivot(index="zone_id", columns="label", values="short_after")
     before = before.reindex(columns=labels).fillna(0)

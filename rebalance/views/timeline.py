@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_SLOT_ROWS",
+    "fold_slots",
     "heat_char",
     "shortage_grid",
+    "slot_positions",
     "slot_summary",
     "strip",
     "strip_step",
@@ -33,6 +35,14 @@ MAX_SLOT_ROWS = 96
 _LEVELS = (".", "1", "2", "4", "9", "#")
 
 
+def slot_positions(plan: Plan, times: pd.Series) -> np.ndarray:
+    """The slot of ``plan`` each aware timestamp (or ISO text with offset) starts, by its
+    instant (-1 when it starts none): the clock alone can show a time twice (a night
+    over the autumn change, a shift over a day), the instant cannot."""
+    index = plan.slot_starts().tz_convert("UTC").as_unit("ns")
+    return index.get_indexer(pd.to_datetime(times, utc=True).dt.as_unit("ns"))
+
+
 def slot_summary(plan: Plan) -> pd.DataFrame:
     """Per slot: start (city time), label, moves, routes, logged_on, logged_off,
     required, present, short_before, short (after), zones_short, coverage.
@@ -41,11 +51,10 @@ def slot_summary(plan: Plan) -> pd.DataFrame:
     5-minute slots took 0.7 s one slot at a time, as long as its solve."""
     starts = plan.slot_starts()
     count = len(starts)
-    index = pd.DatetimeIndex(starts).tz_convert("UTC").as_unit("ns")
-    moves, routes = _moves_per_slot(plan, index)
+    moves, routes = _moves_per_slot(plan, count)
     slots = plan.slots
     if len(slots):
-        at = index.get_indexer(pd.to_datetime(slots["slot_start"], utc=True).dt.as_unit("ns"))
+        at = slot_positions(plan, slots["slot_start"])
         keep = at >= 0
         at = at[keep]
 
@@ -102,10 +111,9 @@ def slot_summary(plan: Plan) -> pd.DataFrame:
     )
 
 
-def _moves_per_slot(plan: Plan, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Moves and routes (distinct from -> to) made at the start of each slot, as
-    `Plan.moves_at` gives them slot by slot."""
-    count = len(index)
+def _moves_per_slot(plan: Plan, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Moves and routes (distinct from -> to) made at the start of each of the ``count``
+    slots, as `Plan.moves_at` gives them slot by slot."""
     moves = plan.moves
     n_moves = np.zeros(count, dtype=np.int64)
     n_routes = np.zeros(count, dtype=np.int64)
@@ -115,7 +123,7 @@ def _moves_per_slot(plan: Plan, index: pd.DatetimeIndex) -> tuple[np.ndarray, np
         n_moves[0] = len(moves)
         n_routes[0] = moves.groupby(["from_zone", "to_zone"]).ngroups
         return n_moves, n_routes
-    at = index.get_indexer(pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns"))
+    at = slot_positions(plan, moves["slot_start"])
     keep = at >= 0
     n_moves = np.bincount(at[keep], minlength=count).astype(np.int64)
     pairs = pd.DataFrame(
@@ -141,11 +149,9 @@ def shortage_grid(plan: Plan, column: str = "shortage") -> pd.DataFrame:
             else z["shortage"]
         )
         return value.to_frame(f"{plan.local(plan.shift_start):%H:%M}")
-    # keyed by the slot's instant, shown by its label: the clock alone can show a time
-    # twice (a night over the autumn change, a shift over a day)
     labels = plan.slot_labels()
-    label_of = dict(zip(plan.slot_starts().tz_convert("UTC"), labels, strict=True))
-    frame = slots.assign(label=pd.to_datetime(slots["slot_start"], utc=True).map(label_of))
+    at = slot_positions(plan, slots["slot_start"])
+    frame = slots[at >= 0].assign(label=np.asarray(labels)[at[at >= 0]])
     if column == "before":
         frame = frame.assign(
             before=(frame["required_couriers"] - frame["couriers_before"]).clip(lower=0)
@@ -179,10 +185,14 @@ def heat_char(short: int) -> str:
 def strip(values: list[int] | np.ndarray, per: int = 1) -> str:
     """A zone's shortages over the slots as characters, e.g. ``..12449#``; with ``per``
     > 1, one character for each ``per`` slots in turn, the most short of them."""
-    values = np.asarray(values, dtype=np.int64)
-    if per > 1 and values.size:
-        values = np.maximum.reduceat(values, np.arange(0, values.size, per))
-    return "".join(heat_char(int(v)) for v in values)
+    return "".join(heat_char(int(v)) for v in fold_slots(np.asarray(values, np.int64), per))
+
+
+def fold_slots(values: np.ndarray, per: int) -> np.ndarray:
+    """Each ``per`` slots in turn (the last axis) as one, the most short of them."""
+    if per <= 1 or not values.shape[-1]:
+        return values
+    return np.maximum.reduceat(values, np.arange(0, values.shape[-1], per), axis=-1)
 
 
 def strip_step(slots: int, room: int) -> int:
