@@ -377,11 +377,16 @@ def _wall_minutes(
     real minutes of the shift: the same numbers, except after a clock change in it."""
     if timezone is None:
         return minutes
-    first = pd.Timestamp(shift_start).tz_localize(
+    wall = (_aware(shift_start, timezone) + pd.to_timedelta(minutes, unit="m")).tz_localize(None)
+    return np.asarray((wall - pd.Timestamp(shift_start)) / pd.Timedelta(minutes=1), dtype=float)
+
+
+def _aware(shift_start: np.datetime64, timezone: str) -> pd.Timestamp:
+    """The shift start (naive city time) as an instant: the first of a repeated time, a
+    skipped one moved forward, as `rebalance.timeparse` reads times without an offset."""
+    return pd.Timestamp(shift_start).tz_localize(
         timezone, ambiguous=True, nonexistent="shift_forward"
     )
-    wall = (first + pd.to_timedelta(minutes, unit="m")).tz_localize(None)
-    return np.asarray((wall - pd.Timestamp(shift_start)) / pd.Timedelta(minutes=1), dtype=float)
 
 
 def _shift_profile(
@@ -400,9 +405,8 @@ def _shift_profile(
 
 def _check_shift_has_orders(start: np.datetime64, shift_hours: float) -> None:
     """Refuse a shift the synthetic day of orders cannot calibrate (`MIN_SHIFT_PROFILE`)."""
-    minutes = np.arange(round(shift_hours * 60)) + 0.5
-    typical = float(daily_profile(_clock_hours(start) + minutes / 60.0).mean())
-    if typical < MIN_SHIFT_PROFILE:
+    profile, _ = _shift_profile(np.zeros(1), start, shift_hours)  # a restaurant peaking on time
+    if float(profile.mean()) < MIN_SHIFT_PROFILE:
         lo, hi = (f"{int(h):02d}:00" if h < 24 else "midnight" for h in OPEN_HOURS)
         end = start + np.timedelta64(round(shift_hours * 60), "m")
         raise ValueError(
@@ -438,10 +442,9 @@ def demand_table(
     )
     # the shift's slots in real time from its start, as a plan cuts it: over the autumn
     # change a 01:30-03:30 shift has 02:00 and 02:30 twice (CEST, then CET), each a row
-    first = pd.Timestamp(shift_start).tz_localize(
-        timezone, ambiguous=True, nonexistent="shift_forward"
+    local = _aware(shift_start, timezone) + pd.to_timedelta(
+        np.arange(slots) * slot_minutes, unit="m"
     )
-    local = first + pd.to_timedelta(np.arange(slots) * slot_minutes, unit="m")
     labels = np.asarray([t.isoformat() for t in local], dtype=object)
     return pd.DataFrame(
         {
