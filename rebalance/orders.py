@@ -14,7 +14,8 @@ by an hour or two without anyone noticing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 from .config import Config
 from .errors import DataError, Issue
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
-from .timeparse import _OFFSET
+from .timeparse import _OFFSET, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
 
@@ -41,11 +42,24 @@ _TIMESTAMP_HINT = (
 class Orders:
     """Validated orders: ``table`` has order_id, restaurant_id, zone_id and placed_at (UTC).
 
-    ``files`` lists the files read, in order.
+    ``files`` lists the files read, in order; ``wall_clock`` which rows' placed_at were
+    written without an offset (city time), when known.
     """
 
     table: pd.DataFrame
     files: tuple[Path, ...]
+    wall_clock: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def clock_notes(self, start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> list[str]:
+        """What to know about the orders of the span [start, end) written without an
+        offset in an hour the clocks go back over (`repeated_hour_notes`): they were
+        all read as its first occurrence. Orders read up to 2 hours before ``start``
+        count too (their second occurrence may be inside)."""
+        if self.wall_clock is None or not self.wall_clock.any():
+            return []
+        placed = self.table["placed_at"]
+        near = placed.ge(start - pd.Timedelta(hours=2)) & placed.lt(end)
+        return repeated_hour_notes(placed[self.wall_clock & near.to_numpy()], timezone)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -168,6 +182,7 @@ def load_orders(
     issues: list[Issue] = []
     parts: list[pd.DataFrame] = []
     checkers: list[_Checker] = []
+    wall_clock: list[np.ndarray] = []  # per file: placed_at written without an offset
     unknown_rows = total_rows = 0
     for path in files:
         raw = _read(path, issues)
@@ -178,6 +193,7 @@ def load_orders(
         refs, unknown = _restaurant_refs(c, known)
         _mixed_offsets(c)
         placed = c.timestamp("placed_at", tz)
+        wall_clock.append(np.full(len(placed), _without_offset(c)))
         unknown_rows += int(unknown.sum())
         total_rows += len(refs)
         parts.append(pd.DataFrame({"order_id": ids, "restaurant_id": refs, "placed_at": placed}))
@@ -201,7 +217,20 @@ def load_orders(
     table["order_id"] = table["order_id"].astype(str)
     table["restaurant_id"] = table["restaurant_id"].astype(str)
     table.insert(2, "zone_id", zone_of.reindex(table["restaurant_id"]).to_numpy())
-    return Orders(table=table.reset_index(drop=True), files=tuple(files))
+    return Orders(
+        table=table.reset_index(drop=True),
+        files=tuple(files),
+        wall_clock=np.concatenate(wall_clock),
+    )
+
+
+def _without_offset(c: _Checker) -> bool:
+    """Whether the file's placed_at are wall-clock times (no offset; a file does not
+    mix, `_mixed_offsets`): its first value says."""
+    raw = c.raw.frame["placed_at"]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or raw.empty:
+        return False
+    return re.search(_OFFSET, str(raw.iloc[0]).strip()) is None
 
 
 def _duplicates_across_files(parts: list[pd.DataFrame], checkers: list[_Checker]) -> None:

@@ -31,7 +31,7 @@ from .config import Config
 from .inputs import Inputs
 from .orders import Orders, load_orders
 from .slots import SlotGrid, presence, slot_labels
-from .timeparse import parse_timestamps
+from .timeparse import _OFFSET, parse_timestamps
 
 __all__ = ["NO_PLAN", "Replay", "replay"]
 
@@ -191,24 +191,22 @@ def replay(
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
-    table = _orders(orders, inputs, config)
-    named = _named(plans)
-    return _replay(inputs, table, config, grid, named)
+    found = _orders(orders, inputs, config)
+    notes = found.clock_notes(grid.start, grid.end, config.city.timezone)
+    return _replay(inputs, found.table, config, grid, _named(plans), notes)
 
 
-def _orders(
-    orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: Config
-) -> pd.DataFrame:
+def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: Config) -> Orders:
     if isinstance(orders, Orders):
-        return orders.table
+        return orders
     if isinstance(orders, pd.DataFrame):
-        table = orders
+        table, wall_clock = orders, None
         if not isinstance(table["placed_at"].dtype, pd.DatetimeTZDtype):
-            table = table.assign(
-                placed_at=parse_timestamps(table["placed_at"].astype(str), config.city.timezone)
-            )
-        return table
-    return load_orders(orders, inputs.restaurants, config).table
+            text = table["placed_at"].astype(str)
+            table = table.assign(placed_at=parse_timestamps(text, config.city.timezone))
+            wall_clock = ~text.str.strip().str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
+        return Orders(table, (), wall_clock=wall_clock)
+    return load_orders(orders, inputs.restaurants, config)
 
 
 def _named(plans: Mapping[str, PlanLike] | Sequence[PlanLike]) -> list[tuple[str, PlanLike]]:
@@ -249,13 +247,13 @@ def _replay(
     config: Config,
     grid: SlotGrid,
     plans: list[tuple[str, PlanLike]],
+    notes: list[str],
 ) -> Replay:
     K = grid.count
     zone_ids = inputs.zones["zone_id"].astype(str).to_numpy(dtype=object)
     zone_index = pd.Index(zone_ids)
     Z = len(zone_ids)
     tz = config.city.timezone
-    notes: list[str] = []
 
     # orders per (zone, slot)
     slot = grid.slot_of(orders["placed_at"])

@@ -23,6 +23,7 @@ __all__ = [
     "parse_timestamp",
     "parse_timestamps",
     "parse_timestamps_in_range",
+    "repeated_hour_notes",
 ]
 
 #: Years a timestamp may have: pandas holds nanoseconds in int64 (1677-09-21 to
@@ -283,6 +284,54 @@ def clock_change_note(value: Any, timezone: str) -> str | None:
             f"{first:%H:%M %Z}; write {later.isoformat(timespec='minutes')} for the second"
         )
     return None
+
+
+def repeated_hour_notes(
+    placed: pd.Series, timezone: str, what: str = "orders", column: str = "placed_at"
+) -> list[str]:
+    """What to say about times read from wall-clock text without an offset (``placed``:
+    the UTC instants they were read as) that fall in an hour the clocks go back over:
+    such a time names two instants, and the first was taken (`in_timezone`), so the
+    second hour looks empty and the first holds both. One note per night, empty when
+    none falls there. ``what``: the rows' noun; ``column``: where the times are."""
+    stamps = pd.Series(placed).dropna()
+    if stamps.empty:
+        return []
+    tz = ZoneInfo(timezone)
+    stamps = stamps.dt.tz_convert("UTC")
+    wall = stamps.dt.tz_convert(tz).dt.tz_localize(None)
+    again = wall.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    twice = again.isna().to_numpy()
+    if not twice.any():
+        return []
+    notes = []
+    for day, count in wall[twice].dt.normalize().value_counts().sort_index().items():
+        first = stamps[twice][wall[twice].dt.normalize() == day].min()
+        change = _next_change(first, tz)
+        before = (change - pd.Timedelta(1, "ns")).tz_convert(tz)
+        after = change.tz_convert(tz)
+        lo, hi = after.tz_localize(None), before.tz_localize(None).ceil("min")
+        example = (first + (before.utcoffset() - after.utcoffset())).tz_convert(tz)
+        one = count == 1
+        notes.append(
+            f"{count:,} {what.removesuffix('s') if one else what} placed between {lo:%H:%M} "
+            f"and {hi:%H:%M} on {day:%a %d %b %Y} {'has' if one else 'have'} no UTC offset, "
+            "and that night the clocks show those times twice: "
+            f"{'it was' if one else 'all were'} counted at the first ({before:%Z}), "
+            f"{'not' if one else 'none'} at the second ({after:%Z}). Give {column} with its "
+            f"offset (e.g. {example.isoformat(timespec='seconds')}) to count each where it "
+            "belongs."
+        )
+    return notes
+
+
+def _next_change(ts: pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
+    """The first instant after ``ts`` at which ``tz``'s UTC offset changes (within a
+    day: ``ts`` is in the hour before a change), to the minute."""
+    minutes = pd.date_range(ts.floor("min"), periods=24 * 60 + 1, freq="min", tz="UTC")
+    offsets = minutes.tz_convert(tz).tz_localize(None) - minutes.tz_localize(None)
+    changed = np.flatnonzero(offsets != offsets[0])
+    return minutes[int(changed[0])] if changed.size else ts
 
 
 def in_timezone(ts: pd.Timestamp, timezone: str) -> pd.Timestamp:

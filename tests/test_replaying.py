@@ -334,3 +334,59 @@ def test_terminal_view_fits_80_columns_with_many_plans(city):
     assert all(len(line) <= 80 for line in lines if not line.startswith("cells:"))
     assert any(line.startswith("  19:00") and "100.0%" in line for line in lines)
     assert any(line.startswith("cells: share of the orders placed") for line in lines)
+
+
+def test_orders_without_offset_in_the_repeated_hour_are_named(tmp_path, city):
+    """On the autumn change, orders written without an offset between 02:00 and 03:00
+    all count in the first 02:00-03:00 (CEST); the replay of a shift over that hour says
+    how many, which hour and how to write the second one. Written with offsets, or far
+    from the shift, nothing is said."""
+    night = Config().with_changes(shift={"hours": 4.0, "slot_minutes": 30})
+    naive = orders(
+        ("RA", "2026-10-25T01:50"),
+        *burst("RA", "2026-10-25T02:15", 2),
+        ("RB", "2026-10-25T02:45:30"),
+        ("RB", "2026-10-25T03:10"),
+    )
+    path = tmp_path / "orders.csv"
+    naive.to_csv(path, index=False)
+    inputs = load(city)
+    for source in (path, naive):
+        result = replay(inputs, source, night, "2026-10-25T01:00")
+        slots = result.slots.set_index("slot_start")["orders"]
+        assert slots.iloc[2:6].tolist() == [2, 1, 0, 0]  # 02:00, 02:30 CEST; 02:00, 02:30 CET
+        (note,) = [n for n in result.notes if "twice" in n]
+        assert note.startswith("3 orders placed between 02:00 and 03:00 on Sun 25 Oct 2026")
+        assert "(CEST)" in note and "(CET)" in note and "2026-10-25T02:15:00+01:00" in note
+    later = replay(inputs, path, night, "2026-10-25T19:00")
+    assert not [n for n in later.notes if "twice" in n]
+    aware = naive.assign(
+        placed_at=[
+            "2026-10-25T01:50+02:00",
+            "2026-10-25T02:15+02:00",
+            "2026-10-25T02:15+01:00",
+            "2026-10-25T02:45:30+01:00",
+            "2026-10-25T03:10+01:00",
+        ]
+    )
+    result = replay(inputs, aware, night, "2026-10-25T01:00")
+    assert not [n for n in result.notes if "twice" in n]
+    assert result.slots["orders"].iloc[2:6].tolist() == [1, 0, 1, 1]
+
+
+def test_repeated_hour_notes_elsewhere():
+    """New York repeats 01:00-02:00; Lord Howe goes back half an hour (01:30-02:00); a
+    time of no clock change, or the spring gap, says nothing; one order reads singular."""
+    from rebalance.timeparse import parse_timestamps, repeated_hour_notes
+
+    def notes(times: list[str], tz: str) -> list[str]:
+        return repeated_hour_notes(parse_timestamps(pd.Series(times), tz), tz)
+
+    (ny,) = notes(["2026-11-01T01:30", "2026-11-01T01:59", "2026-11-01T02:00"], "America/New_York")
+    assert ny.startswith("2 orders placed between 01:00 and 02:00 on Sun 01 Nov 2026")
+    assert "(EDT)" in ny and "(EST)" in ny and "2026-11-01T01:30:00-05:00" in ny
+    (howe,) = notes(["2026-04-05T01:40"], "Australia/Lord_Howe")
+    assert howe.startswith("1 order placed between 01:30 and 02:00 on Sun 05 Apr 2026 has no")
+    assert "it was counted at the first" in howe and "2026-04-05T01:40:00+10:30" in howe
+    assert notes(["2026-11-30T19:00", "2026-03-29T02:30"], "Europe/Paris") == []
+    assert notes(["2026-11-01T01:30"], "UTC") == []
