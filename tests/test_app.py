@@ -6,11 +6,12 @@ import ast
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakeslack import FakeSlack, InProcessSlack, block_problems
 
-from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, approval_blocks
+from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, approval_blocks, request_approval
 from rebalance.app.commands import Command, CommandError, parse
 from rebalance.app.messages import esc
 from rebalance.config import load_config
@@ -282,6 +283,82 @@ def test_run_puts_its_plan_up_for_approval_through_its_client_once(
     assert newer["ts"] == revised.publish.ts
     assert "Superseded by <https://" in str(older["blocks"])
     assert not [b for b in older["blocks"] if b["type"] == "actions"]
+
+
+def _requests(town: Path, tmp_path: Path, inputs: Inputs) -> tuple[Any, ...]:
+    """A fake Slack with an approval channel, a client to it, a history store and a
+    `request_approval` of a plan version by name (v1, v2: two demand settings)."""
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    client = InProcessSlack(fake)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"}
+    )
+    plans = {}
+    for name, per_hour in (("v1", 2.5), ("v2", 2.0)):
+        plan = solve(
+            inputs,
+            config.with_changes(demand={"orders_per_courier_hour": per_hour}),
+            "2026-11-30T19:00",
+        )
+        plan.write(tmp_path / name)
+        plans[name] = plan
+    history = History(tmp_path / "h.sqlite3")
+
+    def request(name: str) -> Any:
+        return request_approval(
+            plans[name], plan_dir=tmp_path / name, config=config, history=history, client=client
+        )
+
+    return fake, history, request
+
+
+def test_a_superseded_version_wanted_again_gets_a_new_request(
+    town: Path, tmp_path: Path, inputs: Inputs
+) -> None:
+    """v1 up for approval, v2 supersedes it, then the plan is v1 again: a new request with
+    buttons (v1's first message was edited to "Superseded" and has none; it is not
+    adopted), which asking again does not repeat."""
+    fake, history, request = _requests(town, tmp_path, inputs)
+    first = request("v1")
+    request("v2")
+    back = request("v1")
+    assert back.action == "approval-requested" and back.ts != first.ts
+    old, _, new = fake.messages("C0APPROVE")
+    assert old["ts"] == first.ts and new["ts"] == back.ts
+    assert [b for b in new["blocks"] if b["type"] == "actions"]
+    assert not [b for b in old["blocks"] if b["type"] == "actions"]
+    assert request("v1").action == "approval-pending"
+    assert len(fake.messages("C0APPROVE")) == 3
+    history.close()
+
+
+def test_a_request_posted_but_not_recorded_is_adopted_not_an_older_one(
+    town: Path, tmp_path: Path, inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1 asked for again after v2 superseded it, and that new request posted but not
+    recorded (the process died): the next try adopts that request, not v1's first,
+    button-less message, and posts nothing more."""
+    fake, history, request = _requests(town, tmp_path, inputs)
+    first = request("v1")
+    request("v2")
+
+    def dies(self: History, approval: Approval) -> Approval:
+        raise KeyboardInterrupt("killed between posting and recording")
+
+    saved = History.save_approval
+    monkeypatch.setattr(History, "save_approval", dies)
+    with pytest.raises(KeyboardInterrupt):
+        request("v1")
+    monkeypatch.setattr(History, "save_approval", saved)
+    assert len(fake.messages("C0APPROVE")) == 3
+    again = request("v1")
+    requests = fake.messages("C0APPROVE")
+    assert len(requests) == 3
+    assert again.action == "approval-requested"
+    assert again.ts == requests[-1]["ts"] != first.ts
+    assert [b for b in requests[-1]["blocks"] if b["type"] == "actions"]
+    history.close()
 
 
 def test_bolt_and_waitress_live_in_their_modules() -> None:

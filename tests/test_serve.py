@@ -445,6 +445,54 @@ def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
         h.clear_overrides(by="test")
 
 
+def test_a_version_approved_before_is_asked_for_again_once_another_is_shown(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """v1 approved, v2 approved (the channel shows v2), then the plan is v1 again (a
+    restaurant closed and opened again): a new request with buttons, not "already
+    approved"; Approve puts v1 back in the channel. The same for a version superseded
+    before any decision: its old, button-less message is not adopted."""
+    shift = "2026-11-30T11:00"
+    key = _key(approving, shift)
+    other = {"demand": {"orders_per_courier_hour": 1.2}}
+
+    def approve(name: str) -> None:
+        request = _in(fake, "C0APPROVE", key, "rebalance_approval")[-1]
+        value = request["blocks"][-1]["elements"][0]["value"]
+        approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name=name))
+        assert "Approved and published" in _answers(fake, name)[0]["text"]
+
+    def shown() -> str:
+        with _history(approving) as h:
+            publication = h.publication(key, "C0PLANS")
+        assert publication is not None
+        return publication.content_hash
+
+    v1 = _plan(approving, shift)
+    approve("back-1")
+    v2 = _plan(approving, shift, **other)
+    approve("back-2")
+    assert shown() == v2.publish.content_hash != v1.publish.content_hash
+    again = _plan(approving, shift)
+    assert again.publish.action == "approval-requested"
+    assert again.publish.content_hash == v1.publish.content_hash
+    requests = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    assert len(requests) == 3 and _has_buttons(requests[-1]) == [ACTION_APPROVE, ACTION_HOLD]
+    assert _plan(approving, shift).publish.action == "approval-pending"  # asked once
+    approve("back-3")
+    assert shown() == v1.publish.content_hash
+    assert _plan(approving, shift).publish.action == "approved"  # now it is what is shown
+
+    # superseded before a decision, then wanted again
+    _plan(approving, shift, **other)
+    _plan(approving, shift, demand={"orders_per_courier_hour": 1.1})
+    back = _plan(approving, shift, **other)
+    assert back.publish.action == "approval-requested"
+    latest = _in(fake, "C0APPROVE", key, "rebalance_approval")[-1]
+    assert latest["ts"] == back.publish.ts
+    assert _has_buttons(latest) == [ACTION_APPROVE, ACTION_HOLD]
+
+
 # --------------------------------------------------------- slash commands
 
 

@@ -308,13 +308,17 @@ def request_approval(
         return PublishResult("dry-run", approval_channel, None, key, chash, 0, [payload])
 
     existing = history.approval(key, chash)
-    if existing is not None and existing.status != "superseded" and existing.ts:
+    if existing is not None and existing.ts and _current(history, existing, target):
         action = "approved" if existing.status == "approved" else "approval-pending"
         say(
             f"approval: {key} is already up for approval in {approval_channel} "
             f"(ts {existing.ts}, {existing.status}); nothing posted"
         )
         return PublishResult(action, approval_channel, existing.ts, key, chash, 0, [payload])
+    # Not up, or up before and since superseded, or approved before but another version
+    # is in the channel now (a restaurant closed, then opened again): a new request.
+    # Only a message posted after the last request of this version is adopted.
+    after = existing.ts if existing is not None else None
 
     from rebalance.slack import SlackCallError
 
@@ -323,7 +327,7 @@ def request_approval(
 
         client = SlackClient.from_env(log=log)
     try:
-        ts = _find(client, approval_channel, key, chash, plan)
+        ts = _find(client, approval_channel, key, chash, plan, after=after)
         if ts is not None:
             say(f"approval: found the unrecorded request {ts} in {approval_channel}; adopting it")
         else:
@@ -348,9 +352,43 @@ def _replace(approval: Approval, **changes: Any) -> Approval:
     return replace(approval, **changes)
 
 
-def _find(client: SlackApi, channel: str, key: str, chash: str, plan: Plan) -> str | None:
+def _later(ts: str, than: str) -> bool:
+    """Whether Slack message ``ts`` comes after ``than`` ("seconds.micro" strings,
+    compared exactly: as floats they carry 16 digits, at the edge of a double)."""
+
+    def key(value: str) -> tuple[int, int]:
+        seconds, _, fraction = value.partition(".")
+        try:
+            return int(seconds), int(fraction.ljust(6, "0")[:6])
+        except ValueError:
+            return (0, 0)
+
+    return key(ts) > key(than)
+
+
+def _current(history: History, approval: Approval, target: str) -> bool:
+    """Whether this recorded request still stands: undecided or held, or approved with
+    its version still the one in the ``target`` channel."""
+    if approval.status in {"pending", "held", "approving"}:
+        return True
+    if approval.status != "approved":
+        return False  # superseded
+    shown = history.publication(approval.plan_key, target)
+    return shown is not None and shown.content_hash == approval.content_hash
+
+
+def _find(
+    client: SlackApi,
+    channel: str,
+    key: str,
+    chash: str,
+    plan: Plan,
+    *,
+    after: str | None = None,
+) -> str | None:
     """The ts of a request for this plan version already in the channel (a crash
-    between posting and recording), or None."""
+    between posting and recording), or None; with ``after`` (a message ts), only a
+    request posted later (that one was recorded, and decided or superseded)."""
     import pandas as pd
 
     window = pd.Timedelta(hours=SEARCH_HOURS)
@@ -358,6 +396,8 @@ def _find(client: SlackApi, channel: str, key: str, chash: str, plan: Plan) -> s
     for message in client.history(channel, oldest=float(oldest.timestamp())):
         meta = message.get("metadata") or {}
         payload = meta.get("event_payload") or {}
+        if after is not None and not _later(str(message.get("ts", "")), after):
+            continue
         if (
             meta.get("event_type") == APPROVAL_EVENT_TYPE
             and payload.get("plan_key") == key
