@@ -222,3 +222,41 @@ def test_rate_limit_waits_are_bounded_per_run(plan_dir, slack_env, tmp_path, mon
     with History(tmp_path / "a.sqlite3") as a, pytest.raises(PublishError, match="rate-limiting"):
         _publish(plan_dir, a)
     assert time.monotonic() - started < 6
+
+
+def test_a_publisher_that_finds_the_parent_being_threaded_leaves_the_thread_to_it(
+    plans, slack_env, tmp_path
+):
+    """Publisher B (its own history store) finds the parent A posted a moment ago while
+    A is still writing the thread: B waits, then writes nothing; every part and the
+    files are in the thread once (both used to write them all)."""
+    # A's parent goes through at once; its thread parts and files each take 0.3 s.
+    slack_env.fail("chat.postMessage", "slow", delay=0.3, times=None, after=1)
+    slack_env.fail("files.completeUploadExternal", "slow", delay=0.3, times=None)
+    results: dict[str, object] = {}
+
+    def go(name: str) -> None:
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            results[name] = _publish(plans["big"], store)
+
+    a = threading.Thread(target=go, args=("a",))
+    a.start()
+    deadline = time.monotonic() + 10
+    while not _parents(slack_env) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    go("b")
+    a.join(30)
+    [parent] = _parents(slack_env)
+    first, second = results["a"], results["b"]
+    assert (first.action, second.action) == ("posted", "adopted")  # type: ignore[union-attr]
+    assert first.ts == second.ts == parent["ts"]  # type: ignore[union-attr]
+    replies = slack_env.replies(parent["ts"])
+    parts = [
+        m["metadata"]["event_payload"]["part"]
+        for m in replies
+        if (m.get("metadata") or {}).get("event_type") == "rebalance_plan_part"
+    ]
+    assert len(parts) == len(first.payloads) - 2 >= 1  # type: ignore[union-attr]
+    assert sorted(parts) == sorted(set(parts))  # each part once
+    assert second.thread_replies == 0  # type: ignore[union-attr]
+    assert len([m for m in replies if m.get("files")]) == 1

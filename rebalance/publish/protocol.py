@@ -21,7 +21,9 @@ Races (the channel's metadata is the truth, not any one history store)
     key the oldest is kept and the others deleted (or, if Slack refuses, marked as
     duplicates so no search finds them). Every publisher applies the same rule, so
     they converge on one parent. A publisher whose parent lost that race leaves the
-    thread to the winner (its next run completes whatever is missing).
+    thread to the winner (its next run completes whatever is missing). One that finds
+    a parent of its own version posted moments ago (`HANDOFF_SECONDS`) by someone else
+    waits while that thread is still being written, then writes only what is missing.
     Plan keys compare as instants (`same_plan_key`), and the search reaches back to
     `PUBLISH_AHEAD_DAYS` before the shift: a plan is never published earlier than
     that, so its parent is always inside the window.
@@ -78,6 +80,13 @@ PUBLISH_AHEAD_DAYS = 14
 #: After an ambiguous failure of a post, how long Slack may still store it: the channel
 #: is searched again over this window (at least the client's timeout) before re-posting.
 LATE_STORE_SECONDS = 10.0
+#: An unrecorded parent of this very version posted less than this long ago may still be
+#: getting its thread from its poster (another publisher, with another history store):
+#: the thread is watched until it is complete, or until it has not changed for
+#: `STALL_SECONDS` (its poster died: a crash between posting and recording), before
+#: anything missing is written. Without the wait both wrote every part and the files.
+HANDOFF_SECONDS = 60.0
+STALL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -367,6 +376,7 @@ class _Publisher:
                 f"publish: found this plan's message {ts} in {self.channel} (unrecorded); adopting it"
             )
             self._record(ts, complete=False, note=None)
+            self._await_poster(ts)
             self._finish_thread(ts, note=None, fresh=False)
             return self.result("adopted", ts)
         self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
@@ -379,6 +389,31 @@ class _Publisher:
         self._record(ts, complete=False, note=note)
         self._finish_thread(ts, note=note, fresh=False)
         return self.result("updated", ts)
+
+    def _await_poster(self, ts: str) -> None:
+        """Watch the thread of parent ``ts`` (this version, posted by someone else) while
+        it may still be written: posted less than `HANDOFF_SECONDS` ago, not complete,
+        and changed within the last `STALL_SECONDS`."""
+        import time
+
+        try:
+            posted = float(ts)
+        except ValueError:
+            return
+        last, still = None, time.monotonic()
+        while time.time() - posted < HANDOFF_SECONDS:
+            state = self._thread_state(ts)
+            parts, files = state
+            if files and all(
+                parts.get(i, ("", None))[1] == self.hash for i in range(1, len(self.parts) + 1)
+            ):
+                return
+            if state != last:
+                last, still = state, time.monotonic()
+                self.log(f"publish: the thread of {ts} is being written by its poster; waiting")
+            elif time.monotonic() - still >= STALL_SECONDS:
+                return  # nobody is writing it
+            self.client.wait(0.5)
 
     # ------------------------------------------------------------ the parts
     def _update_parent(self, ts: str) -> None:
