@@ -229,6 +229,25 @@ def test_bad_stale_or_missing_signatures_get_401_and_change_nothing(
     assert [line["status"] for line in logged[-5:]] == [401] * 5
 
 
+def test_bodies_that_are_not_slack_requests_get_401_or_400_not_500(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """A body Bolt cannot parse: unsigned (anyone who can reach the port) 401, like any
+    unsigned request; signed 400. Neither is a 500 with a traceback in the logs."""
+    garbage = [b"payload=%7Bnot+json", b"payload=", b"payload=%5B1%2C2%5D"]
+    logged = len(approving.lines())
+    for body in garbage:
+        assert approving.post(body, sign=False).status == 401
+        assert approving.post(body, secret="wrong-secret-000000000000").status == 401
+        assert approving.post(body).status == 400
+    lines = approving.lines()[logged:]
+    assert not [line for line in lines if line.get("level") == "error"]
+    statuses = [
+        line["status"] for line in lines if line.get("event") == "http" and line.get("status")
+    ]
+    assert statuses == [401, 401, 400] * len(garbage)
+
+
 def test_events_share_the_endpoint(approving: Server) -> None:
     """Slack's URL check and metadata events arrive signed on /slack/events too."""
     check = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"}).encode()

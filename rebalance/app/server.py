@@ -64,12 +64,42 @@ def _env_secret(name: str, *, valid: str, prefix: str = "") -> str:
     return value
 
 
+def _signed(secret: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a request carries Slack's signature of its body under ``secret``, with a
+    timestamp within 5 minutes (slack_sdk's check, the one Bolt makes). The body is
+    read here and put back for Bolt."""
+    import io
+
+    from slack_sdk.signature import SignatureVerifier
+
+    verifier = SignatureVerifier(secret)
+
+    def check(environ: dict[str, Any]) -> bool:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+        if not timestamp.isdigit() or not signature:
+            return False
+        return bool(verifier.is_valid(body, timestamp, signature))
+
+    return check
+
+
 def _wsgi(
     events: Callable[..., Iterable[bytes]],
     ready: dict[str, Any],
     logger: Logger,
+    signed: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
-    """The WSGI app: /healthz, then Bolt for /slack/events; logs every response."""
+    """The WSGI app: /healthz, then Bolt for /slack/events; logs every response.
+    ``signed``: checks a POST's signature before Bolt sees it (Bolt reads the body
+    first, and a body it cannot parse got a 500 and an error in the logs, signed or
+    not); a request failing it gets 401."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -88,7 +118,30 @@ def _wsgi(
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        result = events(environ, spy)
+        if signed is not None and method == "POST" and not signed(environ):
+            body = b'{"error": "invalid request signature"}'
+            spy(
+                "401 Unauthorized",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            result: Iterable[bytes] = [body]
+        else:
+            try:
+                result = events(environ, spy)
+            except Exception as exc:  # a signed body Bolt cannot parse (not Slack's)
+                if status_seen:
+                    raise
+                logger.warning(
+                    f"{method} {path}: a body that is not a Slack request "
+                    f"({type(exc).__name__}); answered 400",
+                    extra={"event": "http"},
+                )
+                body = b'{"error": "not a Slack request body"}'
+                spy(
+                    "400 Bad Request",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
+                result = [body]
         status = status_seen[0] if status_seen else "?"
         if path != HEALTH_PATH:
             level = logging.WARNING if status.startswith(("401", "403")) else logging.INFO
@@ -223,7 +276,11 @@ def serve(
     events = not_found if socket_mode else wsgi_handler(bolt)
     try:
         server: Any = waitress.create_server(
-            _wsgi(events, ready, logger), host=host, port=port, threads=threads, ident="rebalance"
+            _wsgi(events, ready, logger, _signed(secret) if secret else None),
+            host=host,
+            port=port,
+            threads=threads,
+            ident="rebalance",
         )
     except OSError as exc:
         executor.shutdown(wait=False)
