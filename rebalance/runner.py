@@ -225,9 +225,11 @@ class _Run:
         with self._phase("validate") as info:
             folder = self._data_dir(data_dir)
             if not self.dry_run:  # a missing channel fails now, not after writing a plan
+                from .app.approval import check_approval_channel
                 from .publish.protocol import target_channel
 
                 target_channel(self.config, channel)
+                check_approval_channel(self.config)
             self.extra["data_dir"] = str(folder.absolute())
             inputs = load(folder, self.config)
             from .overrides import apply_stored_overrides  # [slack app, #18]

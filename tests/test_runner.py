@@ -378,6 +378,24 @@ def test_run_without_channel_exits_3_before_planning_with_a_complete_retry(
     assert fake_slack.calls == []
 
 
+def test_run_with_an_approval_channel_name_exits_3_before_planning(
+    tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """[slack] approval_channel given as a name: exit 3 at validate naming the key, no
+    plan folder, no Slack call (it used to plan, write the folder, then fail)."""
+    config = tmp_path / "badapproval.toml"
+    config.write_text(
+        f'[data]\ndir = "{city}"\n[slack]\nchannel = "{CHANNEL}"\n'
+        'approval_channel = "ops-approve"\n[history]\npath = "state/h.sqlite3"\n'
+    )
+    result = _run(config, "--shift-start", SHIFT, "--log-format", "text", env=env)
+    assert result.returncode == 3, result.stderr
+    assert "slack.approval_channel" in result.stderr and "'ops-approve'" in result.stderr
+    [record] = _runs(config)
+    assert record.phase == "validate" and record.plan_dir is None and _plan_dirs(config) == []
+    assert fake_slack.calls == []
+
+
 def test_run_publishes_the_plan_it_solved_without_reading_it_back(config_file: Path) -> None:
     """In one run the plan goes from the solver to Slack in memory; the folder is only written."""
 

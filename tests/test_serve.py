@@ -630,8 +630,14 @@ def test_status_of_another_city_names_the_one_served(direct: Server, fake: FakeS
     assert "Unknown city `Lyon`" in text and "Directville" in text
 
 
-def test_logs_are_json_lines_without_secrets(direct: Server) -> None:
-    """Every log line is JSON; no token or signing secret in any of them."""
+def test_logs_are_json_lines_without_secrets(direct: Server, fake: FakeSlack) -> None:
+    """Every log line is JSON; no token or signing secret in any of them (after a
+    command of its own: with tests spread over workers, none may have run here)."""
+    assert direct.post(command_body(fake, "status", user=LEAD, name="for-logs")).status == 200
+    wait_for(
+        lambda: any(line.get("event") == "command" for line in direct.lines()) or None,
+        what="a command in the log",
+    )
     raw = direct.log.read_text()
     assert TOKEN not in raw and SECRET not in raw
     events = {line.get("event") for line in direct.lines()}
@@ -713,6 +719,13 @@ def test_serve_needs_its_secrets(
     result = runner.invoke(cli, ["serve", "--config", str(config), "--socket-mode"])
     assert result.exit_code == 3 and "xapp-" in result.stderr
     assert "xoxb-not-an-app-token" not in result.output
+    # an approval channel given by name is refused at start, not at the first re-plan
+    named = tmp_path / "named.toml"
+    text = config.read_text(encoding="utf-8")
+    named.write_text(text.replace("[slack]", '[slack]\napproval_channel = "ops-approve"'))
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    result = runner.invoke(cli, ["serve", "--config", str(named)])
+    assert result.exit_code == 3 and "slack.approval_channel" in result.stderr
 
 
 def test_serve_refuses_to_start_on_a_bad_token_no_slack_or_a_busy_port(

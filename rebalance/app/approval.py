@@ -36,6 +36,7 @@ __all__ = [
     "APPROVAL_EVENT_TYPE",
     "approval_blocks",
     "approval_wanted",
+    "check_approval_channel",
     "edit_approval",
     "publish_or_request_approval",
     "request_approval",
@@ -95,6 +96,13 @@ def publish_or_request_approval(
 def approval_wanted(config: Config) -> bool:
     """Whether plans go to ``[slack] approval_channel`` before the shared channel."""
     return bool(config.slack.approval_channel.strip())
+
+
+def check_approval_channel(config: Config) -> None:
+    """Raise `ConfigError` (exit 3) when ``[slack] approval_channel`` is set but is not
+    a channel ID: before a run plans, and when the app starts, not at publish time."""
+    if approval_wanted(config):
+        _channel_id(config.slack.approval_channel, "slack.approval_channel")
 
 
 def _channel_id(value: str, key: str) -> str:

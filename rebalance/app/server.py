@@ -203,9 +203,11 @@ def serve(
     from rebalance.logs import RunLog
     from rebalance.slack import SlackClient
 
+    from .approval import check_approval_channel
     from .bolt import build_app, start_socket_mode, wsgi_handler
     from .desk import Desk
 
+    check_approval_channel(config)  # not at the first re-plan behind approval
     logger = RunLog(logging.getLogger("rebalance.serve"), city=config.city.name)
     if socket_mode:
         secret = None
