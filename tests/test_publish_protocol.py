@@ -286,6 +286,10 @@ def test_failed_upload_is_finished_by_the_next_run(plans, slack_env, history):
         _publish(plans["a"], history)
     assert "files:write" in str(info.value)
     [parent] = slack_env.messages(CHANNEL)
+    # the error says the message is up without its thread, and that a re-run finishes it
+    assert f"message is up in {CHANNEL} (ts {parent['ts']})" in str(info.value)
+    assert "thread is not complete" in str(info.value)
+    assert "finishes the thread" in (info.value.hint or "")
     record = history.publication(parent["metadata"]["event_payload"]["plan_key"], CHANNEL)
     assert record is not None and record.ts == parent["ts"]
     assert record.snapshot["thread"]["complete"] is False

@@ -258,6 +258,9 @@ class _Publisher:
         #: False when a racing publisher's parent was kept instead of ours: its thread
         #: is that publisher's to write.
         self._owns_thread = True
+        #: The parent this run put up or changed while its thread is not yet complete:
+        #: a failure now leaves a message whose thread (parts, files) is missing.
+        self._thread_pending: str | None = None
         #: Set when a parent was posted again after an ambiguous failure.
         self._verify_later = False
 
@@ -309,6 +312,7 @@ class _Publisher:
                     )
                     return self.result("unchanged", record.ts)
                 self.log("publish: parent is current; finishing its thread")
+                self._thread_pending = record.ts
                 self._finish_thread(record.ts, note=thread.get("note"), fresh=False)
                 return self.result("unchanged", record.ts)
             return self._revise(record)
@@ -429,6 +433,7 @@ class _Publisher:
         # Re-posted after an ambiguous failure: the first attempt could still be stored
         # later than Slack should; the next run looks once more.
         snap["verify_parent"] = self._verify_later
+        self._thread_pending = None if complete else ts
         self.history.save_publication(
             Publication(
                 plan_key=self.key,
@@ -780,6 +785,12 @@ class _Publisher:
             hint = (
                 f"See https://docs.slack.dev/reference/methods/{exc.method} for '{code}'. {retry}"
             )
+        if self._thread_pending:
+            msg += (
+                f". The plan's message is up in {self.channel} (ts {self._thread_pending}) "
+                "but its thread is not complete: replies or the CSV files are missing"
+            )
+            hint += " That run finishes the thread (what is already there is not posted again)."
         return PublishError(
             self.client.scrub(f"publishing to {where} failed: {msg}"),
             hint=self.client.scrub(f"The plan is saved. {hint}"),
