@@ -1357,6 +1357,19 @@ def overrides_clear(
             city=cfg.city.name, restaurant_id=restaurant, override_ids=ids, by=getpass.getuser()
         )
         store.close()
+    if n == 0 and (ids or restaurant):
+        asked = " ".join(
+            [
+                *(f"--id {i}" for i in ids or []),
+                *([f"--restaurant {restaurant}"] if restaurant else []),
+            ]
+        )
+        err(
+            f"cleared nothing: no active override of {cfg.city.name} matches {asked} "
+            "(`rebalance overrides list` shows them)",
+            color="yellow",
+        )
+        return
     err(f"cleared {n} override(s) of {cfg.city.name}", color="green")
 
 

@@ -128,9 +128,12 @@ def apply_stored_overrides(
 
 
 def overrides_table(records: list[OverrideRecord], timezone: str) -> Any:
-    """A Rich table of overrides (user-typed text shown literally, never as markup)."""
+    """A Rich table of overrides (user-typed text shown literally, never as markup, its
+    control characters and bidi overrides written out)."""
     from rich.table import Table
     from rich.text import Text
+
+    from .escape import visible
 
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
     for column in ("id", "city", "shift", "restaurant", "status", "by", "when", "cleared"):
@@ -138,7 +141,7 @@ def overrides_table(records: list[OverrideRecord], timezone: str) -> Any:
     for o in records:
         table.add_row(
             *(
-                Text(value)
+                Text(visible(value, one_line=True))
                 for value in (
                     str(o.override_id),
                     o.city,

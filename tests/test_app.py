@@ -13,7 +13,7 @@ from fakeslack import FakeSlack, InProcessSlack, block_problems
 
 from rebalance.app.approval import ACTION_APPROVE, ACTION_HOLD, approval_blocks, request_approval
 from rebalance.app.commands import Command, CommandError, parse
-from rebalance.app.messages import esc
+from rebalance.app.messages import code, esc
 from rebalance.config import load_config
 from rebalance.generate import generate_city
 from rebalance.history import Approval, History
@@ -89,8 +89,31 @@ def test_only_changes_need_an_approver() -> None:
 
 
 def test_mrkdwn_escaping_neutralises_mentions_and_links() -> None:
-    """<!channel>, links and & from partners reach Slack as text."""
+    """<!channel>, links and & from partners reach Slack as text; a bidi override or a
+    control character is written out (as in the channel messages); a typed id with a
+    backtick cannot end its code span."""
     assert esc("<!channel> & <https://x|y>") == "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+    assert esc("مطعم \u202eevil\u202d \x1b[31m") == "مطعم \\u202eevil\\u202d \\x1b[31m"
+    assert code("x`*bold*` <!here>") == "`xˋ*bold*ˋ &lt;!here&gt;`"
+
+
+def test_overrides_table_writes_out_controls_in_names() -> None:
+    """`rebalance overrides list`: a Slack user name with a bidi override or an escape
+    sequence is shown written out, not obeyed by the terminal."""
+    from rich.console import Console
+
+    from rebalance.history import OverrideRecord
+    from rebalance.overrides import overrides_table
+
+    record = OverrideRecord(
+        1, "Paris", "2026-11-30T18:00:00+00:00", "2026-11-30T22:00:00+00:00", "R1",
+        "closed", "U0LEAD", "lead \u202eevil\x1b[2J", "2026-11-30T17:00:00+00:00",
+    )  # fmt: skip
+    console = Console(width=200, record=True, force_terminal=False)
+    console.print(overrides_table([record], "Europe/Paris"))
+    shown = console.export_text()
+    assert "lead \\u202eevil\\x1b[2J (U0LEAD)" in shown
+    assert "\u202e" not in shown and "\x1b" not in shown
 
 
 # ----------------------------------------------------------------- overrides

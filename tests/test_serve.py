@@ -617,6 +617,8 @@ def test_close_and_open_store_overrides_replan_and_revise_the_message(
     direct.post(command_body(fake, "plan", user=LEAD, name="replan"))
     assert "unchanged" in _answers(fake, "replan")[0]["text"]
 
+    none = runner.invoke(cli, ["overrides", "clear", "--config", str(direct.config), "--id", "999"])
+    assert none.exit_code == 0 and "cleared nothing" in none.stderr and "--id 999" in none.stderr
     cleared = runner.invoke(cli, ["overrides", "clear", "--config", str(direct.config)])
     assert cleared.exit_code == 0 and "cleared 2" in cleared.stderr
     with _history(direct) as h:

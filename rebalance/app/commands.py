@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .messages import esc
+from .messages import code
 
 __all__ = ["USAGE", "Command", "CommandError", "parse"]
 
@@ -48,21 +48,21 @@ def parse(text: str) -> Command:
     if name == "status":
         if len(args) > 1:
             raise CommandError(
-                f"`status` takes at most one city, not `{esc(' '.join(args))}`.\n{USAGE}"
+                f"`status` takes at most one city, not {code(' '.join(args))}.\n{USAGE}"
             )
         return Command("status", args[0] if args else None)
     if name in {"close", "open"}:
         if len(args) != 1:
-            got = f"`{esc(' '.join(args))}`" if args else "nothing"
+            got = code(" ".join(args)) if args else "nothing"
             raise CommandError(f"`{name}` takes one RESTAURANT_ID, got {got}.\n{USAGE}")
         return Command(name, args[0])
     if name == "why":
         if len(args) != 1:
-            got = f"`{esc(' '.join(args))}`" if args else "nothing"
+            got = code(" ".join(args)) if args else "nothing"
             raise CommandError(f"`why` takes one ZONE_ID, got {got}.\n{USAGE}")
         return Command("why", args[0])
     if name == "plan":
         if args:
-            raise CommandError(f"`plan` takes no argument, got `{esc(' '.join(args))}`.\n{USAGE}")
+            raise CommandError(f"`plan` takes no argument, got {code(' '.join(args))}.\n{USAGE}")
         return Command("plan")
-    raise CommandError(f"Unknown command `{esc(words[0][:80])}`.\n{USAGE}")
+    raise CommandError(f"Unknown command {code(words[0][:80])}.\n{USAGE}")

@@ -33,7 +33,7 @@ from rebalance.errors import LockHeldError, RebalanceError
 from rebalance.history import History, utc_now
 
 from .approval import edit_approval, parse_button_value, permalink
-from .messages import channel_ref, esc, slack_time, user_ref
+from .messages import channel_ref, code, esc, slack_time, user_ref
 
 if TYPE_CHECKING:
     from rebalance.config import Config
@@ -152,7 +152,7 @@ class Desk:
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
         label = esc(f"{zone} {names.get(zone, '')}".strip())
-        lines = [f"*Why {label}* · plan `{esc(plan.plan_id)}` ({esc(plan.status)})"]
+        lines = [f"*Why {label}* · plan {code(plan.plan_id)} ({esc(plan.status)})"]
         for row in expl.short.itertuples(index=False):
             lines.append(f"• short by *{int(row.shortage)}* now: {esc(row.why)}")
         if expl.short.empty:
@@ -180,7 +180,7 @@ class Desk:
 
         name = self.config.city.name
         if city is not None and city.casefold() != name.casefold() and slug(city) != slug(name):
-            return f"Unknown city `{esc(city)}`: this app serves *{esc(name)}* (`/rebalance status {esc(name)}`)."
+            return f"Unknown city {code(city)}: this app serves *{esc(name)}* (`/rebalance status {esc(name)}`)."
         tz = self.config.city.timezone
         with self.store() as history:
             shift, _ = self.current_shift(history)
@@ -191,7 +191,7 @@ class Desk:
             else:
                 k = record.kpis
                 lines.append(
-                    f"Latest plan: run `{esc(record.run_id)}` ({esc(record.status)}), "
+                    f"Latest plan: run {code(record.run_id)} ({esc(record.status)}), "
                     f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
                     f"{k.get('moved_couriers', '?')} couriers moved, shortage {k.get('shortage', '?')}."
                 )
@@ -217,7 +217,7 @@ class Desk:
         if overrides:
             lines.append(f"*Overrides for this shift* ({len(overrides)}):")
             lines += [
-                f"• `{esc(o.restaurant_id)}` {o.status} by {user_ref(o.user_id)} at {slack_time(o.created_at, tz)}"
+                f"• {code(o.restaurant_id)} {o.status} by {user_ref(o.user_id)} at {slack_time(o.created_at, tz)}"
                 for o in overrides[-20:]
             ]
         else:
@@ -252,7 +252,7 @@ class Desk:
             row = current.restaurants.loc[
                 current.restaurants["restaurant_id"] == restaurant_id
             ].iloc[0]
-            label = f"`{esc(restaurant_id)}` {esc(row['name'])}".strip()
+            label = f"{code(restaurant_id)} {esc(row['name'])}".strip()
             if row["status"] == status:
                 return f"{label} is already {status} for the shift {self._window(shift)}; nothing to change."
             start, end = shift_window(self.config, shift)
@@ -279,13 +279,13 @@ class Desk:
     def _unknown_restaurant(self, restaurant_id: str, ids: list[str], verb: str) -> str:
         close = difflib.get_close_matches(restaurant_id, ids, n=5, cutoff=0.6)
         text = (
-            f"Unknown restaurant id `{esc(restaurant_id)}` in {esc(self.config.city.name)}: "
+            f"Unknown restaurant id {code(restaurant_id)} in {esc(self.config.city.name)}: "
             f"valid ids are the `restaurant_id` column of restaurants.csv ({len(ids)} restaurants"
         )
-        sample = ", ".join(f"`{esc(i)}`" for i in sorted(ids)[:3])
+        sample = ", ".join(f"{code(i)}" for i in sorted(ids)[:3])
         text += f", e.g. {sample})." if ids else ")."
         if close:
-            text += " Did you mean " + ", ".join(f"`{esc(c)}`" for c in close) + "?"
+            text += " Did you mean " + ", ".join(f"{code(c)}" for c in close) + "?"
         return text + f" Usage: `/rebalance {verb} RESTAURANT_ID`. Nothing was changed."
 
     # -------------------------------------------------------------- re-plan

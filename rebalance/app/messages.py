@@ -6,15 +6,25 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["context", "esc", "section", "slack_time", "user_ref"]
+__all__ = ["code", "context", "esc", "section", "slack_time", "user_ref"]
 
 MAX_SECTION_CHARS = 3000
 
 
 def esc(text: object) -> str:
     """Escape text from users or partners for mrkdwn: Slack reads <, > and & as markup
-    (``<!channel>``, ``<https://evil|click>``), so they are sent as entities."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    (``<!channel>``, ``<https://evil|click>``), so they are sent as entities; control
+    characters and bidi overrides are written out (`rebalance.escape.mrkdwn`, the rule
+    of the channel messages)."""
+    from rebalance.escape import mrkdwn
+
+    return mrkdwn(text)
+
+
+def code(text: object) -> str:
+    """``text`` from users or partners as inline code: escaped (`esc`), with any
+    backtick, which would end the code span, shown as a look-alike (U+02CB)."""
+    return "`" + esc(text).replace("`", "\u02cb") + "`"
 
 
 def user_ref(user_id: str | None) -> str:
