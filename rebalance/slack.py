@@ -50,6 +50,7 @@ __all__ = [
     "FailureKind",
     "SlackCallError",
     "SlackClient",
+    "signature_check",
 ]
 
 ENV_TOKEN = "SLACK_BOT_TOKEN"
@@ -386,7 +387,8 @@ class SlackClient:
                     continue
                 failure.waited = self._rate_waited
                 failure.detail = (
-                    f"{rate_limited} attempts, waited {self._rate_waited:g} s; "
+                    f"{rate_limited} attempt{'' if rate_limited == 1 else 's'}, "
+                    f"waited {self._rate_waited:g} s; "
                     f"Slack asked for {delay:g} s more"
                 )
                 failure.args = (failure.describe(),)
@@ -539,3 +541,19 @@ def _reason_text(reason: object) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror.lower()
     return str(reason)
+
+
+def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
+    """``check(body, timestamp, signature)``: whether a request carries Slack's
+    signature of ``body`` under the signing ``secret``, with a timestamp within 5
+    minutes (slack_sdk's `SignatureVerifier`, the check Bolt makes)."""
+    from slack_sdk.signature import SignatureVerifier
+
+    verifier = SignatureVerifier(secret)
+
+    def check(body: bytes, timestamp: str, signature: str) -> bool:
+        if not timestamp.isdigit() or not signature:
+            return False
+        return bool(verifier.is_valid(body, timestamp, signature))
+
+    return check

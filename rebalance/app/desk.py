@@ -193,7 +193,7 @@ class Desk:
                 lines.append(
                     f"Latest plan: run {code(record.run_id)} ({esc(record.status)}), "
                     f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
-                    f"{k.get('moved_couriers', '?')} couriers moved, shortage {k.get('shortage', '?')}."
+                    f"{_moved(k.get('moved_couriers'))} moved, shortage {k.get('shortage', '?')}."
                 )
                 key = plan_key(name, shift)
                 pub = history.publication(key, self.config.slack.channel)
@@ -310,7 +310,7 @@ class Desk:
         k = result.plan.kpis
         numbers = (
             f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
-            f"{k.get('moved_couriers', 0)} couriers moved, shortage {k.get('shortage', 0)}"
+            f"{_moved(k.get('moved_couriers', 0))} moved, shortage {k.get('shortage', 0)}"
         )
         action = result.publish.action
         where = channel_ref(result.publish.channel)
@@ -573,3 +573,12 @@ def _stale(decided_at: str | None) -> bool:
 
 def _pct(value: Any) -> str:
     return "–" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _moved(count: Any) -> str:
+    """``1 courier``, ``3 couriers``; ``? couriers`` when the run recorded no count."""
+    try:
+        n = int(count)
+    except (TypeError, ValueError):
+        return "? couriers"
+    return f"{n} courier" + ("" if n == 1 else "s")

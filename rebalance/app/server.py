@@ -70,9 +70,9 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], bool]:
     read here and put back for Bolt."""
     import io
 
-    from slack_sdk.signature import SignatureVerifier
+    from rebalance.slack import signature_check
 
-    verifier = SignatureVerifier(secret)
+    valid = signature_check(secret)
 
     def check(environ: dict[str, Any]) -> bool:
         try:
@@ -81,11 +81,11 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], bool]:
             length = 0
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
-        signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
-        if not timestamp.isdigit() or not signature:
-            return False
-        return bool(verifier.is_valid(body, timestamp, signature))
+        return valid(
+            body,
+            environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
+            environ.get("HTTP_X_SLACK_SIGNATURE") or "",
+        )
 
     return check
 

@@ -355,9 +355,9 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     fallback = cut(
         f"{title_md}: coverage {wording.coverage_change(k, arrow='→', missing='–')}, "
-        f"{moved} couriers moved, "
+        f"{wording.plural(moved, 'courier')} moved, "
         + (
-            f"{shortage} short in {as_int(k.get('zones_short'))} zone(s)."
+            f"{shortage} short in {wording.plural(as_int(k.get('zones_short')), 'zone')}."
             if shortage
             else "no shortage left."
         ),
