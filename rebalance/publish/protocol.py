@@ -412,9 +412,13 @@ class _Publisher:
                 parts.get(i, ("", None))[1] == self.hash for i in range(1, len(self.parts) + 1)
             ):
                 return
+            if last is None:
+                self.log(
+                    f"publish: {ts} was posted {time.time() - posted:.0f} s ago and its thread "
+                    "is not complete; watching it while its poster may still be writing it"
+                )
             if state != last:
                 last, still = state, time.monotonic()
-                self.log(f"publish: the thread of {ts} is being written by its poster; waiting")
             elif time.monotonic() - still >= STALL_SECONDS:
                 return  # nobody is writing it
             self.client.wait(0.5)
