@@ -86,7 +86,7 @@ def generate_in_child(path: Path, **options: Any) -> None:
     code = (
         "import json, sys\n"
         "from rebalance.generate import generate_city\n"
-        "generate_city(sys.argv[1], **json.loads(sys.argv[2]))\n"
+        "generate_city(sys.argv[1], force=True, **json.loads(sys.argv[2]))\n"
     )
     subprocess.run([PY, "-c", code, str(path), json.dumps(options)], check=True, cwd=ROOT)
 

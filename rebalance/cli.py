@@ -504,8 +504,19 @@ def generate(
         float, typer.Option(min=0.25, max=24, help="Shift length for --demand and --staggered.")
     ] = 4.0,
     slot_minutes: Annotated[int, typer.Option(min=1, help="Slot length for --demand.")] = 30,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into OUT_DIR even if it holds files generate did not write "
+            "(they are replaced or deleted).",
+        ),
+    ] = False,
 ) -> None:
-    """Write a synthetic city (zones, restaurants, couriers) for tests and benchmarks."""
+    """Write a synthetic city (zones, restaurants, couriers) for tests and benchmarks.
+
+    OUT_DIR must be new, empty or a city generate wrote before: a real city's folder is
+    refused unless --force."""
     if format not in {"csv", "parquet"}:
         raise typer.BadParameter("use csv or parquet", param_hint="--format")
     with exits():
@@ -527,9 +538,18 @@ def generate(
                     history_days=history_days,
                     shift_hours=shift_hours,
                     slot_minutes=slot_minutes,
+                    force=force,
                 )
+        except FileExistsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="OUT_DIR") from None
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            from .errors import StorageError
+
+            raise StorageError.from_os_error(exc, "write the synthetic city", out_dir) from None
         err(f"wrote a synthetic city to {path}", color="green")
 
 

@@ -590,6 +590,33 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"unsupported config value {value!r}")
 
 
+#: The first line of a generated city's rebalance.toml: such a folder may be written over.
+GENERATED_MARK = "# Synthetic city written by rebalance generate"
+
+
+def _check_target(out: Path) -> None:
+    """Refuse to write over a folder that is not a generated city (see `generate_city`)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder")
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    try:
+        with (out / "rebalance.toml").open(encoding="utf-8") as file:
+            ours = file.readline().startswith(GENERATED_MARK)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
+        raise FileExistsError(
+            f"{out} holds files that rebalance generate did not write ({shown}); writing "
+            "a city there would replace or delete them. Choose a new or empty folder, or "
+            "pass --force to write over it"
+        )
+
+
 def write_config(
     path: Path,
     sections: Mapping[str, Mapping[str, object]],
@@ -660,8 +687,14 @@ def generate_city(
     history_days: int = 0,
     shift_hours: float = 4.0,
     slot_minutes: int = 30,
+    force: bool = False,
 ) -> Path:
     """Write a synthetic city (zones, restaurants, couriers, rebalance.toml) to `out_dir`.
+
+    ``out_dir`` must be new, empty or a city this function wrote before (its
+    rebalance.toml says so): the tables there are replaced and those it does not write
+    this time are deleted, so a real city's folder is refused (`FileExistsError`)
+    unless ``force``.
 
     Restaurants cluster in a few dense centres while couriers live in other (residential)
     areas, so a plan has real moves to make. With `travel_times`, a travel_times table for
@@ -778,6 +811,8 @@ def generate_city(
     )
 
     out = Path(out_dir)
+    if not force:
+        _check_target(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {
         write_table(zones_df, out, "zones", fmt),

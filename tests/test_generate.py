@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import shutil
 import sys
 import time
 import tomllib
@@ -16,7 +17,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from rebalance.cli import app
 from rebalance.generate import generate_city
 
 ZONE_COLUMNS = ["zone_id", "name", "lat", "lon", "priority", "max_couriers"]
@@ -242,6 +245,54 @@ def test_rerun_removes_tables_it_does_not_write(tmp_path: Path) -> None:
     assert not (tmp_path / "travel_times.csv").exists()
     generate_city(tmp_path, seed=1, fmt="parquet", **SMALL)
     assert not list(tmp_path.glob("*.csv"))
+
+
+def test_a_real_city_folder_is_never_written_over(tmp_path: Path) -> None:
+    """OUT_DIR holding a real city (the Paris sample): generate refuses it (exit 2, naming
+    the folder and --force) and leaves every file as it was; --force writes over it; a
+    folder with any other file is refused too, a new or empty one is fine."""
+    real = tmp_path / "paris"
+    shutil.copytree(SAMPLES / "paris", real)
+    before = {p.name: p.read_bytes() for p in real.iterdir()}
+    args = ["generate", str(real), "--zones", "3", "--couriers", "5", "--restaurants", "5"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert "did not write" in refused.output and "--force" in refused.output
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == before
+    with pytest.raises(FileExistsError):
+        generate_city(real, **SMALL)
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        generate_city(other, **SMALL)
+    generate_city(tmp_path / "empty", **SMALL)
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert not (real / "demand.csv").exists()  # forced: the stale table is gone
+    assert (real / "rebalance.toml").read_text().startswith("# Synthetic city")
+
+
+def test_an_unwritable_out_dir_is_a_storage_error(tmp_path: Path) -> None:
+    """A place that cannot be written (a file in the way of the folder): exit 3 with what
+    to do, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            str(blocker / "city"),
+            "--zones",
+            "2",
+            "--couriers",
+            "2",
+            "--restaurants",
+            "2",
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "synthetic city" in result.output and "Traceback" not in result.output
 
 
 def test_rejects_bad_arguments(tmp_path: Path) -> None:
