@@ -240,6 +240,17 @@ def test_out_folder_with_other_files_is_refused_before_planning(client, cities, 
     assert sorted(p.name for p in out.iterdir()) == ["lille"]
 
 
+def test_a_second_batch_into_the_same_out_replaces_its_plans(client, cities, tmp_path):
+    """Re-running a batch (cron, or after fixing the bad city) into the same OUT: the
+    earlier plans, slots.csv included, are replaced, not refused as other files."""
+    out = tmp_path / "out"
+    first = run_batch(cities, SHIFT, out=out, client=client)
+    planned = [Path(r.plan_dir) for r in first.results if r.plan_dir]
+    assert planned and any((folder / "slots.csv").exists() for folder in planned)
+    again = run_batch(cities, SHIFT, out=out, client=client)
+    assert [r.status for r in again.results] == [r.status for r in first.results]
+
+
 def test_find_cities_skips_hidden_folders_files_and_outs(tmp_path):
     """Sub-folders are cities, except hidden ones, OUT, and an earlier batch's OUT."""
     for name in ("b", "a", ".tmp", "plans", "batch-20261129T1900/a"):
