@@ -175,6 +175,12 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
     s = inputs.summary()
     from .escape import terminal
 
+    # With a shift, its slots and demand are checked too: before anything says OK.
+    problem = None
+    if start is not None:
+        from .model import build_problem
+
+        problem = build_problem(inputs, cfg, start)
     out.print(
         f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name)}"
     )
@@ -185,14 +191,18 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
     )
     if s["travel_times"] is not None:
         out.print(f"  travel_times: {s['travel_times']} rows (replace computed travel times)")
+    if inputs.demand is not None:
+        out.print(
+            f"  demand: {len(inputs.demand):,} rows (rates per restaurant and slot, in place "
+            "of expected_orders_per_hour where given)"
+        )
     couriers = inputs.couriers
     table = Table(title=None, box=None, padding=(0, 2))
     table.add_column("vehicle")
-    if start is not None:
+    if problem is not None:
         from .eligibility import eligibility
-        from .model import build_problem
 
-        problem = build_problem(inputs, cfg, start)
+        assert start is not None
         grid = problem.grid
         several = grid.count > 1
         found = eligibility(couriers, grid, cfg.eligibility.min_available_minutes)

@@ -958,10 +958,49 @@ def _read_parquet(
     return None if bad else (frame, digest)
 
 
+#: Extensions of a file that was probably meant as a table (`_near_misses`).
+_TABLE_LIKE = {".csv", ".parquet", ".tsv", ".txt", ".xlsx", ".xls", ".ods"}
+
+
+def _near_misses(directory: Path, name: str) -> list[str]:
+    """Files of ``directory`` that look meant as table ``name`` but are not named
+    ``name.csv`` or ``name.parquet`` exactly: another letter case, '-' or a space for
+    '_', a spreadsheet's extension (``Demand.csv``, ``travel-times.xlsx``)."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return []
+    exact = {f"{name}.csv", f"{name}.parquet"}
+    found = [
+        entry.name
+        for entry in entries
+        if entry.stem.lower().replace("-", "_").replace(" ", "_") == name
+        and entry.suffix.lower() in _TABLE_LIKE
+        and entry.name not in exact
+        and entry.is_file()
+    ]
+    return sorted(found)
+
+
 def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
     path = _find(directory, name)
     if path is None:
-        if name not in OPTIONAL_TABLES:
+        near = _near_misses(directory, name)
+        if near:
+            spreadsheet = near[0].lower().endswith((".xlsx", ".xls", ".ods"))
+            # An optional table under another name would be left out without a word,
+            # and the plan made without it.
+            issues.append(
+                Issue(
+                    f"{near[0]} looks like the {name} table, but it is read only as "
+                    f"{name}.csv or {name}.parquet (this exact name, lower case)",
+                    file=str(directory / near[0]),
+                    valid=f"{name}.csv or {name}.parquet: rename it"
+                    + (", exported as CSV" if spreadsheet else "")
+                    + (", or move it out of the folder" if name in OPTIONAL_TABLES else ""),
+                )
+            )
+        elif name not in OPTIONAL_TABLES:
             issues.append(
                 Issue(
                     f"missing file {name}.csv (or {name}.parquet)",

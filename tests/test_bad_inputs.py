@@ -195,3 +195,54 @@ def test_zone_demand_in_one_slot_is_bounded(tmp_path):
     assert found[0].file == "demand.csv" and found[0].column == "expected_orders_per_hour"
     assert "'0002'" in found[0].message and "demand.csv, line 2" in found[0].message
     assert "per zone and slot" in (found[0].valid or "")
+
+
+@pytest.mark.parametrize(
+    ("present", "table", "spreadsheet"),
+    [
+        ("Demand.csv", "demand", False),
+        ("travel-times.xlsx", "travel_times", True),
+        ("Zones.csv", "zones", False),
+    ],
+)
+def test_a_table_under_a_near_name_is_named_not_ignored(tmp_path, present, table, spreadsheet):
+    """A table saved under another case, with '-' or as a spreadsheet: exit 3 naming the
+    file and the name it must have. An optional table (demand, travel_times) was left
+    out without a word, and the plan made without it."""
+    city = city_with(tmp_path)
+    if (city / f"{table}.csv").exists():
+        (city / f"{table}.csv").rename(city / present)
+    else:
+        (city / present).write_text("whatever\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load(city)
+    (issue,) = [i for i in info.value.problems if present in (i.file or "")]
+    assert f"{table}.csv or {table}.parquet" in issue.message
+    assert ("exported as CSV" in (issue.valid or "")) == spreadsheet
+    checked = CliRunner().invoke(app, ["validate", str(city)])
+    assert checked.exit_code == 3 and present in checked.output
+
+
+def test_validate_says_ok_only_after_the_shift_checks(tmp_path):
+    """validate --shift-start with a demand row off the slot grid: exit 3 and no 'OK' on
+    stdout (it printed OK and the counts, then the error); with a good demand table it
+    says how many rows it holds."""
+    city = city_with(tmp_path)
+    demand = pd.DataFrame(
+        {
+            "restaurant_id": ["R001", "R001"],
+            "slot_start": ["2026-11-30T19:00", "2026-11-30T19:40"],
+            "expected_orders_per_hour": [3.0, 4.0],
+        }
+    )
+    restaurants = pd.read_csv(city / "restaurants.csv", dtype=str)
+    demand["restaurant_id"] = restaurants["restaurant_id"].iloc[0]
+    demand.to_csv(city / "demand.csv", index=False)
+    refused = CliRunner().invoke(app, ["validate", str(city), "--shift-start", SHIFT])
+    assert refused.exit_code == 3
+    assert "OK" not in refused.stdout and "not the start of a slot" in refused.stderr
+    demand.loc[1, "slot_start"] = "2026-11-30T19:30"
+    demand.to_csv(city / "demand.csv", index=False)
+    fine = CliRunner().invoke(app, ["validate", str(city), "--shift-start", SHIFT])
+    assert fine.exit_code == 0, fine.output
+    assert "OK" in fine.stdout and "demand: 2 rows" in fine.stdout
