@@ -559,7 +559,7 @@ def generate(
                 raise
             from .errors import StorageError
 
-            raise StorageError.from_os_error(exc, "write the synthetic city", out_dir) from None
+            raise StorageError.from_os_error(exc, "write the synthetic city", out_dir) from exc
         err(f"wrote a synthetic city to {path}", color="green")
 
 
@@ -1126,7 +1126,10 @@ def map_command(
         fmap = interactive_map(
             plan, inputs.zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
         )
-        write_map(fmap, out)
+        from .errors import storage_errors
+
+        with storage_errors("write the map", out):
+            write_map(fmap, out)
     drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
     err(f"map of {plan.city} written to {out}{drawn}", color="green")
 
@@ -1152,18 +1155,21 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
     import os
     import tempfile
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        if out.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, lineterminator="\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .errors import storage_errors
+
+    with storage_errors("write the table", out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        os.close(fd)
+        try:
+            if out.suffix == ".parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False, lineterminator="\n")
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _check_slots(cfg: "Config", start: Any, end: Any) -> None:

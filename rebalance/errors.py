@@ -31,6 +31,8 @@ would expect (ValueError, FileExistsError), so ``except ValueError`` keeps worki
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,3 +264,16 @@ class StorageError(RebalanceError):
             hint = "Check the disk and retry."
         code = 3 if exc.errno in _PATH_ERRNOS else 1
         return cls(what, where, why, hint=hint, code=code)
+
+
+@contextmanager
+def storage_errors(what: str, where: str | Path) -> Iterator[None]:
+    """An OSError from the system while doing ``what`` at ``where`` (permissions, a
+    read-only disk, a file in the way, a full disk) as the `StorageError` that says
+    what to do, instead of a traceback and exit 1."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise StorageError.from_os_error(exc, what, where) from exc

@@ -328,3 +328,18 @@ def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
     parquet = tmp_path / "demand.parquet"
     assert CliRunner().invoke(app, [*base, "--out", str(parquet)]).exit_code == 0
     assert pd.read_parquet(parquet)["restaurant_id"].map(type).eq(str).all()
+
+
+def test_cli_out_that_cannot_be_written_exits_3_with_what_to_do(tmp_path, city):
+    """--out under a file (so its folder cannot be made): exit 3 naming the place and
+    the fix, not a traceback with exit 1; no temporary file left."""
+    history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
+    (tmp_path / "blocker").write_text("x")
+    out = tmp_path / "blocker" / "demand.csv"
+    result = CliRunner().invoke(
+        app,
+        ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+        + ["--out", str(out)],
+    )
+    assert result.exit_code == 3, result.output
+    assert "cannot write the table" in result.output and "Traceback" not in result.output

@@ -115,3 +115,12 @@ def test_map_needs_the_data_folder_of_the_plan(planned, tmp_path):
     result = invoke("map", plan, "--data", other / "c", "--out", out)
     assert result.exit_code == 3 and "not in this data folder" in result.stderr
     assert not out.exists()
+
+
+def test_map_out_that_cannot_be_written_exits_3(planned, tmp_path):
+    """--out under a file: exit 3 saying it cannot write the map there, no traceback."""
+    city, plan = planned
+    (tmp_path / "blocker").write_text("x")
+    result = invoke("map", plan, "--data", city, "--out", tmp_path / "blocker" / "map.html")
+    assert result.exit_code == 3, result.output
+    assert "cannot write the map" in result.output and "Traceback" not in result.output
