@@ -336,10 +336,7 @@ def test_cli_out_that_cannot_be_written_exits_3_with_what_to_do(tmp_path, city):
     history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
     (tmp_path / "blocker").write_text("x")
     out = tmp_path / "blocker" / "demand.csv"
-    result = CliRunner().invoke(
-        app,
-        ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
-        + ["--out", str(out)],
-    )
+    base = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    result = CliRunner().invoke(app, [*base, "--out", str(out)])
     assert result.exit_code == 3, result.output
     assert "cannot write the table" in result.output and "Traceback" not in result.output
