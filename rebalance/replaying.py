@@ -230,14 +230,36 @@ def _named(plans: Mapping[str, PlanLike] | Sequence[PlanLike]) -> list[tuple[str
     return out
 
 
-def _moves(plan: PlanLike) -> tuple[pd.DataFrame, pd.Timestamp | None]:
-    """The plan's moves and its shift start (None when unknown)."""
+def _moves(
+    plan: PlanLike, zone_index: pd.Index | None = None, name: str = ""
+) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """The plan's moves and its shift start (None when unknown). With ``zone_index``
+    (the data's zones), a plan with zones the data does not have is refused: it was
+    made from another city's data, and scoring it would score nobody's moves."""
     if isinstance(plan, pd.DataFrame):
         return plan, None
+    where = None
     if isinstance(plan, str | Path):
         from .plan import read_plan
 
+        where = Path(plan)
         plan = read_plan(plan)
+    if zone_index is not None and len(plan.zones):
+        ids = plan.zones["zone_id"].astype(str)
+        unknown = sorted(set(ids[zone_index.get_indexer(ids.to_numpy(dtype=object)) < 0]))
+        if unknown:
+            from .errors import DataError, Issue
+
+            raise DataError(
+                Issue(
+                    f"{len(unknown)} zones of {name or 'the plan'} ({plan.city}) are not in "
+                    f"this data folder ({', '.join(unknown[:5])})",
+                    file=str(where / "zones.csv") if where is not None else None,
+                    column="zone_id",
+                    valid="a plan made from the same city's data",
+                ),
+                title="plan and data do not match",
+            )
     return plan.moves, plan.shift_start
 
 
@@ -282,7 +304,7 @@ def _replay(
 
     policies: list[tuple[str, np.ndarray]] = [(NO_PLAN, _presence_counts(home, first, last, Z, K))]
     for name, plan in plans:
-        moves, plan_start = _moves(plan)
+        moves, plan_start = _moves(plan, zone_index, name)
         if plan_start is not None and plan_start != grid.start:
             notes.append(
                 f"{name}: planned for a shift starting "

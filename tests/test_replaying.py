@@ -390,3 +390,32 @@ def test_repeated_hour_notes_elsewhere():
     assert "it was counted at the first" in howe and "2026-04-05T01:40:00+10:30" in howe
     assert notes(["2026-11-30T19:00", "2026-03-29T02:30"], "Europe/Paris") == []
     assert notes(["2026-11-01T01:30"], "UTC") == []
+
+
+def test_a_plan_of_another_city_is_refused(tmp_path, city):
+    """A plan made from other data (its zones are not this city's): exit 3 naming the
+    plan's zones.csv, as `map` does; it was scored as 'no plan' with a note and exit 0."""
+    from util import VALID
+
+    from rebalance import DataError
+
+    other = solve(load(VALID), None, SHIFT).write(tmp_path / "other-plan")
+    (tmp_path / "orders.csv").write_text(
+        "order_id,restaurant_id,placed_at\nO1,RA,2026-11-30T19:10\n"
+    )
+    with pytest.raises(DataError, match="zones of other-plan"):
+        replay(load(city), tmp_path / "orders.csv", CONFIG, SHIFT, plans=[other])
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            str(city),
+            "--orders",
+            str(tmp_path / "orders.csv"),
+            "--shift-start",
+            SHIFT,
+            "--plan",
+            str(other),
+        ],
+    )
+    assert result.exit_code == 3 and "plan and data do not match" in result.output
