@@ -90,9 +90,23 @@ def err(message: str, *, color: str = "red") -> None:
 @contextmanager
 def exits() -> Iterator[None]:
     """Map rebalance errors to the contract's exit codes with a message on stderr; a
-    `UsageError` is shown as the usage error it is (exit 2, naming its option)."""
-    from .errors import RebalanceError, UsageError
+    `UsageError` is shown as the usage error it is (exit 2, naming its option).
 
+    SIGTERM (a supervisor's stop, `timeout`, `kill`) becomes `Terminated` meanwhile,
+    unless a handler of its own is set: the writers clean up what they had begun (a
+    plan folder's temporary copy was left behind), and the exit is 143 with a word."""
+    import signal
+    import threading
+
+    from .errors import RebalanceError, Terminated, UsageError
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated("stopped by SIGTERM")
+
+    previous = None
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        previous = signal.signal(signal.SIGTERM, terminate)
     try:
         yield
     except UsageError as exc:
@@ -100,6 +114,12 @@ def exits() -> Iterator[None]:
     except RebalanceError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
+    except Terminated as exc:
+        err("error: stopped by SIGTERM; nothing half-written was left")
+        raise typer.Exit(exc.exit_code) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def load_cli_config(config: Path | None, data_dir: Path | None = None) -> "Config":

@@ -48,8 +48,10 @@ __all__ = [
     "PublishError",
     "RebalanceError",
     "StorageError",
+    "Terminated",
     "TimestampError",
     "UsageError",
+    "storage_errors",
 ]
 
 #: How many problems are listed in a message before "... and N more".
@@ -277,3 +279,12 @@ def storage_errors(what: str, where: str | Path) -> Iterator[None]:
         if exc.errno is None:
             raise
         raise StorageError.from_os_error(exc, what, where) from exc
+
+
+class Terminated(BaseException):
+    """The command was stopped by SIGTERM (systemd stop or timeout, `kill`): exit 143.
+
+    A BaseException, like KeyboardInterrupt: the writers' clean-up (``except
+    BaseException``) runs, so no half-written file or folder is left behind."""
+
+    exit_code = 143

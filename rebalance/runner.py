@@ -34,7 +34,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, Issue, LockHeldError, PublishError, RebalanceError
+from .errors import (
+    ConfigError,
+    Issue,
+    LockHeldError,
+    PublishError,
+    RebalanceError,
+    Terminated,
+)
 from .history import History, RunRecord, new_run_id, utc_now
 from .lock import RunLock
 from .logs import RunLog, redact
@@ -50,12 +57,6 @@ if TYPE_CHECKING:
     from .publish import PublishResult, SlackApi
 
 __all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
-
-
-class Terminated(BaseException):
-    """The run was stopped by SIGTERM (systemd stop or timeout, `kill`): exit 143."""
-
-    exit_code = 143
 
 
 def stop_on_sigterm() -> None:
