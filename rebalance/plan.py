@@ -7,7 +7,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,26 +402,63 @@ def read_plan(directory: str | Path) -> Plan:
         slots = csv_unframe(
             _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
         )
+
+    def column(name: str, frame: pd.DataFrame, key: str, convert: Callable[[Any], Any]) -> Any:
+        """``convert(frame[key])``; a value it refuses is named by file, line and column
+        (a CSV edited by hand, not plan.json)."""
+        try:
+            return convert(frame[key])
+        except KeyError:
+            raise DataError(
+                Issue(f"lacks the column {key!r}", file=str(folder / name), valid=valid),
+                title="unreadable plan",
+            ) from None
+        except (ValueError, TypeError) as exc:
+            line = None
+            for i, value in enumerate(frame[key].tolist()):
+                try:
+                    convert(pd.Series([value]))
+                except (ValueError, TypeError):
+                    line = i + 2  # the header is line 1
+                    break
+            raise DataError(
+                Issue(
+                    f"holds an invalid value: {_first_line(exc)}",
+                    file=str(folder / name),
+                    line=line,
+                    column=key,
+                    valid=valid,
+                ),
+                title="unreadable plan",
+            ) from None
+
+    def times(values: pd.Series) -> pd.Series:
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+
     try:
         tz = _timezone(meta.get("timezone", "UTC"))
         shift_start = _utc(meta["shift_start"])
-        moves["travel_minutes"] = pd.to_numeric(moves["travel_minutes"]).astype(float)
-        if "slot_start" in moves.columns:
-            moves["slot_start"] = pd.to_datetime(
-                moves["slot_start"], utc=True, format="ISO8601"
-            ).dt.tz_convert(tz)
-        else:
+    except KeyError as exc:
+        raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+    moves["travel_minutes"] = column(
+        "moves.csv", moves, "travel_minutes", lambda v: pd.to_numeric(v).astype(float)
+    )
+    if "slot_start" in moves.columns:
+        moves["slot_start"] = column("moves.csv", moves, "slot_start", times).dt.tz_convert(tz)
+    if len(slots.columns) and "slot_start" in slots.columns:
+        for key in ("slot_start", "slot_end"):
+            slots[key] = column("slots.csv", slots, key, times).dt.tz_convert(tz)
+    try:
+        if "slot_start" not in moves.columns:
             moves["slot_start"] = pd.Series(
                 [shift_start.tz_convert(tz)] * len(moves), dtype=f"datetime64[ns, {tz}]"
             )
-        for column, default in _EXTENSION_DEFAULTS.items():
-            if column not in zones.columns:
-                zones[column] = default
+        for extra, default in _EXTENSION_DEFAULTS.items():
+            if extra not in zones.columns:
+                zones[extra] = default
         if len(slots.columns) and "slot_start" in slots.columns:
-            for column in ("slot_start", "slot_end"):
-                slots[column] = pd.to_datetime(
-                    slots[column], utc=True, format="ISO8601"
-                ).dt.tz_convert(tz)
             slots["marginal_minutes"] = pd.to_numeric(
                 slots.get("marginal_minutes"), errors="coerce"
             )

@@ -57,6 +57,26 @@ def test_damaged_plan_file_is_named(plan_dir, file, how, words):
     assert words in str(info.value)
 
 
+def test_a_bad_value_in_a_plan_csv_names_file_line_and_column(plan_dir):
+    """moves.csv edited by hand (travel_minutes 'abc' on its third row): the error names
+    moves.csv, that line and the column, not plan.json; likewise a slot time."""
+    moves = (plan_dir / "moves.csv").read_text(encoding="utf-8").splitlines()
+    header = moves[0].split(",")
+    row = moves[2].split(",")
+    row[header.index("travel_minutes")] = "abc"
+    moves[2] = ",".join(row)
+    (plan_dir / "moves.csv").write_text("\n".join(moves) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_plan(plan_dir)
+    (issue,) = info.value.problems
+    assert (issue.file, issue.line, issue.column) == (
+        str(plan_dir / "moves.csv"),
+        3,
+        "travel_minutes",
+    )
+    assert "'abc'" in issue.message
+
+
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
