@@ -390,6 +390,27 @@ def _slot_demand(
         ]
         if bad.size > 10:
             problems.append(Issue(f"... and {bad.size - 10} more rows off the slot grid"))
+        if not (inside & ~off_grid).any():
+            # Not one row on the grid: the shift start (or slot length) is the likelier
+            # slip, e.g. `rebalance run` at 19:17 plans from 19:15 against a table of
+            # 19:00, 19:30, ...
+            theirs = pd.DatetimeIndex(table["slot_start"].iloc[bad]).tz_convert(grid.timezone)
+            times = sorted({f"{t:%H:%M}" for t in theirs})
+            table_starts = ", ".join(times[:4]) + (" ..." if len(times) > 4 else "")
+            every = pd.DatetimeIndex(table["slot_start"]).tz_convert(grid.timezone)
+            before = every[every <= grid.start]
+            near = before.max() if len(before) else theirs.min()
+            problems.insert(
+                0,
+                Issue(
+                    f"no row of the demand table starts a slot of this shift: its rows start "
+                    f"at {table_starts}, the shift's {grid.minutes}-minute slots at {shown}",
+                    key="--shift-start",
+                    valid="a shift start on the demand table's slots (e.g. "
+                    f"--shift-start {near:%Y-%m-%dT%H:%M}), or [shift] slot_minutes "
+                    "matching the table",
+                ),
+            )
         raise DataError(problems, title="invalid input")
     rows = table.loc[inside]
     ridx = pd.Index(rest["restaurant_id"].to_numpy(dtype=object)).get_indexer(

@@ -246,3 +246,25 @@ def test_validate_says_ok_only_after_the_shift_checks(tmp_path):
     fine = CliRunner().invoke(app, ["validate", str(city), "--shift-start", SHIFT])
     assert fine.exit_code == 0, fine.output
     assert "OK" in fine.stdout and "demand: 2 rows" in fine.stdout
+
+
+def test_a_shift_start_off_the_demand_tables_grid_is_named_first(tmp_path):
+    """A 30-minute demand table from 19:00 and a shift from 19:15 (what `rebalance run`
+    makes of 19:17): every row is off the grid; the first problem says so once and
+    suggests --shift-start 19:00, before the rows themselves."""
+    city = city_with(tmp_path)
+    first = pd.read_csv(city / "restaurants.csv", dtype=str)["restaurant_id"].iloc[0]
+    starts = pd.date_range("2026-11-30T19:00", periods=8, freq="30min")
+    pd.DataFrame(
+        {
+            "restaurant_id": first,
+            "slot_start": [f"{t:%Y-%m-%dT%H:%M}" for t in starts],
+            "expected_orders_per_hour": 2.0,
+        }
+    ).to_csv(city / "demand.csv", index=False)
+    result = CliRunner().invoke(app, ["plan", str(city), "--shift-start", "2026-11-30T19:15"])
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert "no row of the demand table starts a slot of this shift" in lines[0]
+    assert "--shift-start 2026-11-30T19:00" in lines[0]
+    assert "not the start of a slot" in lines[1]
