@@ -299,6 +299,10 @@ def _valid(err: Any) -> str | None:
         return "a finite number"
     if kind in {"float_type", "float_parsing"}:
         return "a number"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return "a whole number, e.g. 30"
+    if kind in {"bool_type", "bool_parsing"}:
+        return "true or false"
     if kind in {"string_type"}:
         return "a string in quotes"
     if kind == "extra_forbidden":

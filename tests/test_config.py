@@ -78,6 +78,8 @@ def test_wrong_type_is_named(tmp_path):
     problem, text = key_problem(tmp_path, '[demand]\norders_per_courier_hour = "2.5"\n')
     assert problem.key == "demand.orders_per_courier_hour"
     assert "'2.5'" in text and "a number" in text
+    problem, text = key_problem(tmp_path, "[shift]\nslot_minutes = 22.5\n")
+    assert problem.key == "shift.slot_minutes" and "a whole number" in text
 
 
 def test_negative_speed_is_out_of_range(tmp_path):
