@@ -74,6 +74,16 @@ ConfigOpt = Annotated[
         dir_okay=False,
     ),
 ]
+#: --config of the commands that read only the history store (no DATA_DIR).
+StoreConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML configuration file; its [history] path is the store read. Default: "
+        "built-in defaults.",
+        dir_okay=False,
+    ),
+]
 
 
 def err(message: str, *, color: str = "red") -> None:
@@ -308,7 +318,10 @@ def plan(
     config: ConfigOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write moves.csv, zones.csv and plan.json here (atomically)."),
+        typer.Option(
+            help="Write moves.csv, zones.csv, plan.json (and slots.csv, for a shift of "
+            "several slots) here (atomically)."
+        ),
     ] = None,
     format: Annotated[
         OutputFormat,
@@ -711,7 +724,7 @@ def _open_history(config: Path | None) -> Any:
 @history_app.callback(invoke_without_command=True)
 def history(
     ctx: typer.Context,
-    config: ConfigOpt = None,
+    config: StoreConfigOpt = None,
     city: Annotated[str | None, typer.Option(help="Only runs of this city ([city] name).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
     format: Annotated[
@@ -744,7 +757,7 @@ def history_show(
         str,
         typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix of 6+ characters)."),
     ],
-    config: ConfigOpt = None,
+    config: StoreConfigOpt = None,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
     ] = OutputFormat.table,
@@ -1367,7 +1380,7 @@ app.add_typer(overrides_app, name="overrides")
 
 @overrides_app.command("list")
 def overrides_list(
-    config: ConfigOpt = None,
+    config: StoreConfigOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Include cleared overrides.")] = False,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
@@ -1392,7 +1405,7 @@ def overrides_list(
 
 @overrides_app.command("clear")
 def overrides_clear(
-    config: ConfigOpt = None,
+    config: StoreConfigOpt = None,
     restaurant: Annotated[
         str | None, typer.Option(help="Only this restaurant's overrides.")
     ] = None,

@@ -1138,7 +1138,7 @@ class _Checker:
         # each distinct zone checked and hashed once (10,000 zones, millions of rows)
         codes, distinct = self._factorize(column, values)
         empty = distinct.eq("").to_numpy()
-        self.flag(empty[codes], column, f"empty {column}", f"a {what} id from zones")
+        self.flag(empty[codes], column, f"empty {column}", "a zone_id from zones")
         unknown = ~isin_text(distinct, known) & ~empty
         sample = ", ".join(repr(z) for z in sorted(known)[:5])
         more = "" if len(known) <= 5 else f", ... ({len(known)} zones)"
