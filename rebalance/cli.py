@@ -1215,8 +1215,15 @@ def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     try:
         shift_grid(cfg, start, end)
     except ValueError as exc:
+        from .config import key_file
+
+        where = key_file(cfg, "shift.slot_minutes")
         raise ConfigError(
-            Issue(str(exc), file=str(cfg.source) if cfg.source else None, key="shift.slot_minutes"),
+            Issue(
+                str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
+                file=where,
+                key="shift.slot_minutes",
+            ),
             title="invalid configuration",
         ) from None
 

@@ -324,6 +324,15 @@ def _valid(err: Any) -> str | None:
 _MISSING = object()
 
 
+def key_file(config: Config, key: str) -> str | None:
+    """The config file when it sets the dotted ``key``, else None (the default is in
+    effect): what an error about that key should name."""
+    if config.source is None:
+        return None
+    given = {k: where for k, _, where in config_sources(config)}
+    return str(config.source) if given.get(key) == "file" else None
+
+
 def config_sources(config: Config) -> list[tuple[str, Any, str]]:
     """Every key of the effective configuration: (dotted key, value, where it came from).
 

@@ -257,10 +257,13 @@ def build_problem(
     try:
         grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)
     except ValueError as exc:
+        from .config import key_file
+
+        where = key_file(config, "shift.slot_minutes")
         raise ConfigError(
             Issue(
-                str(exc),
-                file=str(config.source) if config.source else None,
+                str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
+                file=where,
                 key="shift.slot_minutes",
                 value=config.shift.slot_minutes,
             ),

@@ -291,7 +291,17 @@ def test_cli_slots_that_do_not_divide_the_shift_name_the_key(tmp_path, city):
         ],
     )
     assert result.exit_code == 3
-    assert "shift.slot_minutes" in result.stderr
+    assert "shift.slot_minutes" in result.stderr and str(cfg) in result.stderr
+    # a config without [shift]: the default 30 does not divide 75 minutes; the error
+    # says it is the default rather than naming a file that does not set the key
+    (tmp_path / "plain.toml").write_text('[city]\nname = "Paris"\n')
+    args = ["replay", str(city), "--orders", str(tmp_path / "o.csv"), "--shift-start", SHIFT]
+    result = CliRunner().invoke(
+        app, [*args, "--shift-end", "2026-11-30T20:15", "--config", str(tmp_path / "plain.toml")]
+    )
+    assert result.exit_code == 3
+    assert "(the default; set [shift] slot_minutes)" in result.stderr
+    assert "plain.toml" not in result.stderr
 
 
 def test_replay_as_a_real_process(tmp_path, city):
