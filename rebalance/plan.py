@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -335,6 +336,7 @@ class Plan:
             else:
                 os.replace(tmp, target)
             _fsync_dir(parent)
+            _sweep(parent, target.name)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if exc.errno is None:
@@ -344,6 +346,26 @@ class Plan:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+#: A temporary copy of a plan folder older than this belongs to no live writer (a plan
+#: is written in seconds): one left by a killed process (SIGKILL, power loss).
+STALE_SECONDS = 3600.0
+
+
+def _sweep(parent: Path, name: str) -> None:
+    """Remove the stale temporary copies (``.NAME.tmp-*``) of a plan folder, once a
+    whole plan is in place; the ``.old-*`` copies are left: one may be the only copy
+    of the previous plan after a crash in the middle of the swap."""
+    import time
+
+    cutoff = time.time() - STALE_SECONDS
+    for stale in parent.glob(f".{glob.escape(name)}.tmp-*"):
+        try:
+            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime < cutoff:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def read_plan(directory: str | Path) -> Plan:

@@ -309,3 +309,28 @@ def test_sigterm_while_writing_leaves_no_half_written_folder(tmp_path):
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_stale_temporary_copies_of_a_killed_write_are_swept(solved, tmp_path):
+    """A temporary copy an hour old (a SIGKILLed write: nothing can clean up) is removed
+    by the next write of the same folder; a fresh one (a writer at work) and the copy of
+    the previous plan a crash may have left in the middle of the swap are kept."""
+    import os
+    import time
+
+    target = tmp_path / "plan"
+    stale = tmp_path / ".plan.tmp-dead"
+    fresh = tmp_path / ".plan.tmp-live"
+    old = tmp_path / ".plan.old-kept"
+    for folder in (stale, fresh, old):
+        folder.mkdir()
+        (folder / "moves.csv").write_text("half")
+    hour_ago = time.time() - 3700
+    for folder in (stale, old):
+        os.utime(folder, (hour_ago, hour_ago))
+    solved.write(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".plan.old-kept",
+        ".plan.tmp-live",
+        "plan",
+    ]
