@@ -1533,12 +1533,23 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
                 "vehicle": vehicle.astype(str),
             }
         )
-        dup = travel.duplicated(["from_zone", "to_zone", "vehicle"], keep="first").to_numpy()
+        pair = ["from_zone", "to_zone", "vehicle"]
+        dup = travel.duplicated(pair, keep="first").to_numpy()
+        notes = {}
+        if dup.any():
+            # where the pair first appears: the row the operator compares with
+            first = travel.groupby(pair, sort=False).cumcount().to_numpy() == 0
+            keys = list(zip(*(travel[k].to_numpy() for k in pair), strict=True))
+            first_at = {keys[i]: i for i in np.flatnonzero(first)}
+            for pos in np.flatnonzero(dup)[:ROWS_PER_RULE]:
+                line, row = c.raw.where(int(first_at[keys[pos]]))
+                notes[int(pos)] = f"first at line {line}" if line else f"first at row {row}"
         c.flag(
             dup,
             "to_zone",
             "duplicate travel time for this from_zone, to_zone and vehicle",
             "one row per pair and vehicle",
+            notes=notes,
         )
         add("travel_times", travel, c)
         del c, raw

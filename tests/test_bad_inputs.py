@@ -268,3 +268,19 @@ def test_a_shift_start_off_the_demand_tables_grid_is_named_first(tmp_path):
     assert "no row of the demand table starts a slot of this shift" in lines[0]
     assert "--shift-start 2026-11-30T19:00" in lines[0]
     assert "not the start of a slot" in lines[1]
+
+
+def test_a_duplicate_travel_time_names_where_the_pair_first_is(tmp_path):
+    """The second row of a (from_zone, to_zone, vehicle) names the line of the first,
+    as duplicate ids do."""
+    city = city_with(tmp_path)
+    zones = pd.read_csv(city / "zones.csv", dtype=str)["zone_id"].tolist()
+    a, b = zones[0], zones[1]
+    (city / "travel_times.csv").write_text(
+        f"from_zone,to_zone,minutes,vehicle\n{a},{b},5,bike\n{b},{a},5,bike\n{a},{b},6,bike\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError) as info:
+        load(city)
+    (issue,) = info.value.problems
+    assert issue.line == 4 and "first at line 2" in issue.message
