@@ -135,7 +135,8 @@ class Scenario:
     - ``slowdown``: rain or traffic; 0.2 makes every vehicle 20% slower (speed / 1.2,
       travel_times minutes x 1.2), so fewer moves fit in ``max_move_minutes``.
       Negative down to > -1 means faster.
-    - ``demand_factor``: multiplies every restaurant's expected orders per hour.
+    - ``demand_factor``: multiplies every restaurant's expected orders per hour, and
+      each rate of the demand table (which replaces them in its slots).
     - ``orders_per_courier_hour``, ``shortage_minutes``: replace the config values.
     - ``zone_caps``: ``{zone_id: max_couriers}``; None removes a zone's cap.
     - ``config_changes``: any other config keys, as for `Config.with_changes`, e.g.
@@ -376,6 +377,13 @@ def apply(
         for zone, cap in scenario.zone_caps.items():
             zones.loc[zones["zone_id"] == zone, "max_couriers"] = np.nan if cap is None else cap
         tables["zones"] = zones
+    if scenario.demand_factor != 1 and inputs.demand is not None and len(inputs.demand):
+        # the demand table replaces the restaurants' rates in its slots: scaled alike
+        demand = inputs.demand.copy()
+        demand["expected_orders_per_hour"] = (
+            demand["expected_orders_per_hour"] * scenario.demand_factor
+        )
+        tables["demand"] = demand
     if scenario.slowdown and inputs.travel_times is not None:
         travel = inputs.travel_times.copy()
         travel["minutes"] = travel["minutes"] * (1.0 + scenario.slowdown)

@@ -208,6 +208,24 @@ def no_show_ids(inputs: Inputs, changed: Inputs) -> set[str]:
     return set(now.index[(now == "offline") & (was != "offline")])
 
 
+def test_demand_factor_scales_the_demand_table_too():
+    """Paris has a demand table, which replaces the restaurants' rates in its slots: a
+    demand factor of 2 doubles the demand of every (zone, slot), and of 0.5 halves it
+    (it used to change nothing there: a flat sensitivity table that looked valid)."""
+    from rebalance.model import build_problem
+
+    inputs, config = city("paris")
+    assert inputs.demand is not None and len(inputs.demand)
+    before = inputs.demand.copy(deep=True)
+    base = build_problem(inputs, config, SHIFT).slot_demand
+    for factor in (2.0, 0.5):
+        scenario = Scenario(f"x{factor:g}", demand_factor=factor)
+        scaled_inputs, scaled_config = apply(scenario, inputs, config)
+        scaled = build_problem(scaled_inputs, scaled_config, SHIFT).slot_demand
+        np.testing.assert_allclose(scaled, base * factor)
+    assert inputs.demand.equals(before)  # the caller's table is untouched
+
+
 def test_no_shows_are_a_seeded_share_of_available_couriers():
     """round(rate x available) available couriers go offline; none of the others change."""
     inputs, config = city("paris")
