@@ -663,6 +663,11 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
 
+def _shown(x: float) -> float:
+    """``x`` as `_fmt` shows it, as a number: sums of shown numbers then add up."""
+    return float(_fmt(x))
+
+
 def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slots: int) -> str:
     """The binding reason of a short zone, in one or two plain sentences."""
     worth = f" One more courier here would save {_fmt(value)} min." if math.isfinite(value) else ""
@@ -707,10 +712,12 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
     if reason == "not_worth_the_move":
         s = e["spare_in_range"]
         fixed = float(info.get("move_fixed_minutes", 0.0))
-        cost = float(s["travel_minutes"]) + fixed
+        # the sum of the numbers shown (7.05 shown as 7 made '7 + 5 = 12.1')
+        travel = _shown(float(s["travel_minutes"]))
+        cost = travel + fixed
         later = " or it is needed there later in the shift" if slots > 1 else ""
         return (
-            f"{label(s['zone_id'])} has a courier to spare {_fmt(s['travel_minutes'])} min away "
+            f"{label(s['zone_id'])} has a courier to spare {_fmt(travel)} min away "
             f"by {s['vehicle']}, but the move ({_fmt(cost)} min with the fixed "
             f"{_fmt(fixed)} min) costs more than it saves here{later}." + worth
         )

@@ -465,3 +465,16 @@ def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed)
         for packed in (np.iinfo(np.int64).max, 0):  # one pass, or two when it cannot pack
             monkeypatch.setattr(explain, "_PACKED_BELOW", packed)
             assert real(q, short, spare, present) == expected
+
+
+def test_the_numbers_of_a_reason_add_up_as_shown():
+    """A 7.05-minute move with the fixed 5 minutes read '7 min away ... (12.1 min with
+    the fixed 5 min)': the total is now the sum of the numbers shown."""
+    from rebalance.explain import _why
+
+    e = {
+        "reason": "not_worth_the_move",
+        "spare_in_range": {"zone_id": "B", "travel_minutes": 7.05, "vehicle": "scooter"},
+    }
+    text = _why(e, lambda z: f"zone {z}", 20.0, {"move_fixed_minutes": 5.0}, 1)
+    assert "7 min away by scooter" in text and "(12 min with the fixed 5 min)" in text
