@@ -88,9 +88,9 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotGrid:
     """The slot grid of a shift: ``[shift] hours`` and ``slot_minutes`` of the config."""
     tz = config.city.timezone
-    start = parse_timestamp(shift_start, tz)
+    start = parse_timestamp(shift_start, tz, require_time=True)
     end = (
-        parse_timestamp(shift_end, tz)
+        parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
         else start + pd.Timedelta(hours=config.shift.hours)
     )

@@ -246,9 +246,9 @@ def build_problem(
     tz = config.city.timezone
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
-    start = parse_timestamp(shift_start, tz)
+    start = parse_timestamp(shift_start, tz, require_time=True)
     end = (
-        parse_timestamp(shift_end, tz)
+        parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
         else start + pd.Timedelta(hours=config.shift.hours)
     )

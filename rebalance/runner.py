@@ -114,7 +114,7 @@ def run(
     if shift_start is None:
         shift = floor_quarter_hour(now or datetime.now(UTC), tz)
     else:
-        shift = parse_timestamp(shift_start, tz)
+        shift = parse_timestamp(shift_start, tz, require_time=True)
     shift_text = shift.tz_convert(tz).isoformat()
     city = config.city.name
     run_id = new_run_id()

@@ -478,8 +478,8 @@ def _shift(
     from .timeparse import parse_timestamp
 
     tz = config.city.timezone
-    end = None if shift_end is None else parse_timestamp(shift_end, tz)
-    return parse_timestamp(shift_start, tz), end
+    end = None if shift_end is None else parse_timestamp(shift_end, tz, require_time=True)
+    return parse_timestamp(shift_start, tz, require_time=True), end
 
 
 def solve_scenario(

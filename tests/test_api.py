@@ -123,3 +123,14 @@ def test_infeasible_plan_cannot_be_written(tmp_path):
     with pytest.raises(ValueError, match="infeasible"):
         plan.write(tmp_path / "p")
     assert not (tmp_path / "p").exists()
+
+
+def test_a_shift_start_without_a_time_is_refused_as_on_the_command_line():
+    """solve(..., "2026-11-30") planned from midnight without a word, where the command
+    line refuses a date alone (a forgotten time is likelier than a midnight shift): the
+    library now refuses it too, saying how to write midnight."""
+    inputs = load(VALID)
+    with pytest.raises(ValueError, match=r"date without a time.*T00:00"):
+        solve(inputs, None, "2026-11-30")
+    with pytest.raises(ValueError, match="date without a time"):
+        solve(inputs, None, "2026-11-30T19:00", "2026-12-01")
