@@ -567,15 +567,14 @@ def _check_targets(out_dir: Path, cities: list[Path]) -> None:
     `Plan.write` would refuse too, but only after the solve, city by city.
     """
     from .errors import OutputExistsError
-    from .plan import OPTIONAL_PLAN_FILES, PLAN_FILES
+    from .plan import foreign_files
 
-    known = PLAN_FILES + OPTIONAL_PLAN_FILES  # what Plan.write itself accepts
     for city in cities:
         target = out_dir / city.name
         if target.exists() and not target.is_dir():
             raise OutputExistsError(f"{target} exists and is not a folder", option="--out")
         if target.is_dir():
-            foreign = sorted(p.name for p in target.iterdir() if p.name not in known)
+            foreign = foreign_files(target)  # the rule Plan.write applies
             if foreign:
                 raise OutputExistsError(
                     f"{target} holds other files ({', '.join(foreign[:3])}); "

@@ -563,10 +563,14 @@ def generate(
     if format not in {"csv", "parquet"}:
         raise typer.BadParameter("use csv or parquet", param_hint="--format")
     with exits():
+        from .errors import storage_errors
         from .generate import generate_city
 
         try:
-            with _status(f"writing a synthetic city to {out_dir}"):
+            with (
+                _status(f"writing a synthetic city to {out_dir}"),
+                storage_errors("write the synthetic city", out_dir),
+            ):
                 path = generate_city(
                     out_dir,
                     zones=zones,
@@ -587,12 +591,6 @@ def generate(
             raise typer.BadParameter(str(exc), param_hint="OUT_DIR") from None
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        except OSError as exc:
-            if exc.errno is None:
-                raise
-            from .errors import StorageError
-
-            raise StorageError.from_os_error(exc, "write the synthetic city", out_dir) from exc
         err(f"wrote a synthetic city to {path}", color="green")
 
 

@@ -8,8 +8,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import arrow_text, csv_bytes, large_text
+from .errors import StorageError, storage_errors
 from .escape import csv_unframe
 from .texthash import value_bytes
 
@@ -282,21 +282,20 @@ class Plan:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
         target = _follow_link(Path(directory))
         parent = target.parent
-        with _storage_errors(target):
+        with storage_errors(_WRITING, target):
             parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             if not target.is_dir():
                 raise FileExistsError(f"{target} exists and is not a folder")
-            known = PLAN_FILES + OPTIONAL_PLAN_FILES
-            foreign = [p.name for p in target.iterdir() if p.name not in known]
+            foreign = foreign_files(target)
             if foreign:
                 raise FileExistsError(
-                    f"{target} holds other files ({', '.join(sorted(foreign)[:3])}); "
+                    f"{target} holds other files ({', '.join(foreign[:3])}); "
                     "choose an empty or new folder for the plan"
                 )
             if not overwrite and any(target.iterdir()):
                 raise FileExistsError(f"{target} already holds a plan")
-        with _storage_errors(target):
+        with storage_errors(_WRITING, target):
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
         try:
             # Text cells that a spreadsheet would run as formulas get a leading ' (OWASP);
@@ -341,11 +340,19 @@ class Plan:
             shutil.rmtree(tmp, ignore_errors=True)
             if exc.errno is None:
                 raise
-            raise _storage_error(exc, target) from exc
+            raise StorageError.from_os_error(exc, _WRITING, target) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """The files of an existing ``folder`` that are not plan files, sorted: a plan folder
+    may be replaced only when this is empty (`Plan.write`, and `rebalance batch` before
+    it plans)."""
+    known = PLAN_FILES + OPTIONAL_PLAN_FILES
+    return sorted(p.name for p in folder.iterdir() if p.name not in known)
 
 
 #: A temporary copy of a plan folder older than this belongs to no live writer (a plan
@@ -579,21 +586,8 @@ def _follow_link(target: Path) -> Path:
     return real
 
 
-def _storage_error(exc: OSError, target: Path) -> Exception:
-    from .errors import StorageError
-
-    return StorageError.from_os_error(exc, "write the plan folder", target)
-
-
-@contextmanager
-def _storage_errors(target: Path) -> Iterator[None]:
-    """OS errors while preparing ``target`` as `StorageError` (our own messages pass)."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        raise _storage_error(exc, target) from exc
+#: What `Plan.write` was doing, in a `StorageError`.
+_WRITING = "write the plan folder"
 
 
 def _since_counts(moves: pd.DataFrame) -> pd.Series:
