@@ -1130,28 +1130,22 @@ def map_command(
                 "give --data DATA_DIR (or [data] dir in --config)",
                 param_hint="--data",
             )
-        from .errors import DataError, Issue
         from .inputs import load
         from .outlines import find_outlines, read_outlines
-        from .plan import read_plan
+        from .plan import check_zones, read_plan
         from .views.webmap import interactive_map, write_map
 
         plan = read_plan(plan_dir)
         with _status(f"reading {folder}"):
             inputs = load(folder, cfg)
         known = set(inputs.zones["zone_id"].astype(str))
-        unknown = sorted(set(plan.zones["zone_id"].astype(str)) - known)
-        if unknown:
-            raise DataError(
-                Issue(
-                    f"{len(unknown)} zones of the plan are not in this data folder "
-                    f"({', '.join(unknown[:5])})",
-                    file=str(plan_dir / "zones.csv"),
-                    column="zone_id",
-                    valid=f"the data folder the plan was made from (not {folder})",
-                ),
-                title="plan and data do not match",
-            )
+        check_zones(
+            plan,
+            known,
+            label="the plan",
+            file=plan_dir / "zones.csv",
+            valid=f"the data folder the plan was made from (not {folder})",
+        )
         source = outlines if outlines is not None else find_outlines(folder)
         shapes = read_outlines(source, known) if source is not None else None
         fmap = interactive_map(

@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,6 +345,28 @@ class Plan:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def check_zones(
+    plan: Plan, known: Iterable[str], *, label: str, file: Path | None, valid: str
+) -> None:
+    """Raise `DataError` ("plan and data do not match") when ``plan`` names zones that
+    are not in ``known`` (the data's zone ids): it was made from other data, and a
+    view or score of it against these would be about nobody (`map`, `replay`)."""
+    from .errors import DataError, Issue
+
+    unknown = sorted(set(plan.zones["zone_id"].astype(str)) - set(known))
+    if unknown:
+        raise DataError(
+            Issue(
+                f"{len(unknown)} zones of {label} are not in this data folder "
+                f"({', '.join(unknown[:5])})",
+                file=str(file) if file is not None else None,
+                column="zone_id",
+                valid=valid,
+            ),
+            title="plan and data do not match",
+        )
 
 
 def foreign_files(folder: Path) -> list[str]:

@@ -245,21 +245,15 @@ def _moves(
         where = Path(plan)
         plan = read_plan(plan)
     if zone_index is not None and len(plan.zones):
-        ids = plan.zones["zone_id"].astype(str)
-        unknown = sorted(set(ids[zone_index.get_indexer(ids.to_numpy(dtype=object)) < 0]))
-        if unknown:
-            from .errors import DataError, Issue
+        from .plan import check_zones
 
-            raise DataError(
-                Issue(
-                    f"{len(unknown)} zones of {name or 'the plan'} ({plan.city}) are not in "
-                    f"this data folder ({', '.join(unknown[:5])})",
-                    file=str(where / "zones.csv") if where is not None else None,
-                    column="zone_id",
-                    valid="a plan made from the same city's data",
-                ),
-                title="plan and data do not match",
-            )
+        check_zones(
+            plan,
+            zone_index.astype(str),
+            label=f"{name or 'the plan'} ({plan.city})",
+            file=where / "zones.csv" if where is not None else None,
+            valid="a plan made from the same city's data",
+        )
     return plan.moves, plan.shift_start
 
 
