@@ -14,7 +14,6 @@ by an hour or two without anyone noticing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pandas as pd
 from .config import Config
 from .errors import DataError, Issue
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
-from .timeparse import _OFFSET, repeated_hour_notes
+from .timeparse import has_offset, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
 
@@ -138,26 +137,28 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
     return _Raw("orders", path, frame, parquet, digest, lines)
 
 
-def _mixed_offsets(c: _Checker) -> None:
-    """Flag the rows whose offset-or-not differs from the file's first timestamp."""
+def _mixed_offsets(c: _Checker) -> np.ndarray:
+    """Flag the rows whose offset-or-not differs from the file's first timestamp; and
+    return which rows' placed_at were written without an offset (wall-clock)."""
     raw = c.raw.frame["placed_at"]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return  # a typed Parquet column cannot mix
-    text = c.text("placed_at").astype(str)
-    has_offset = text.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
-    if not has_offset.any() or has_offset.all():
-        return
-    first = bool(has_offset[0])
-    where = "row 1" if c.raw.parquet else "line 2"
-    c.flag(
-        has_offset != first,
-        "placed_at",
-        "timestamps with and without a UTC offset in one file",
-        f"like {where}, "
-        + (
-            "every placed_at with an offset" if first else "every placed_at without one (city time)"
-        ),
-    )
+        return np.zeros(len(raw), dtype=bool)  # a typed Parquet column: instants
+    offset = has_offset(c.text("placed_at").astype(str))
+    if offset.any() and not offset.all():
+        first = bool(offset[0])
+        where = "row 1" if c.raw.parquet else "line 2"
+        c.flag(
+            offset != first,
+            "placed_at",
+            "timestamps with and without a UTC offset in one file",
+            f"like {where}, "
+            + (
+                "every placed_at with an offset"
+                if first
+                else "every placed_at without one (city time)"
+            ),
+        )
+    return ~offset
 
 
 def load_orders(
@@ -191,9 +192,8 @@ def load_orders(
         c = _Checker(raw, issues)
         ids = c.ids("order_id", "order")
         refs, unknown = _restaurant_refs(c, known)
-        _mixed_offsets(c)
+        wall_clock.append(_mixed_offsets(c))
         placed = c.timestamp("placed_at", tz)
-        wall_clock.append(np.full(len(placed), _without_offset(c)))
         unknown_rows += int(unknown.sum())
         total_rows += len(refs)
         parts.append(pd.DataFrame({"order_id": ids, "restaurant_id": refs, "placed_at": placed}))
@@ -222,15 +222,6 @@ def load_orders(
         files=tuple(files),
         wall_clock=np.concatenate(wall_clock),
     )
-
-
-def _without_offset(c: _Checker) -> bool:
-    """Whether the file's placed_at are wall-clock times (no offset; a file does not
-    mix, `_mixed_offsets`): its first value says."""
-    raw = c.raw.frame["placed_at"]
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or raw.empty:
-        return False
-    return re.search(_OFFSET, str(raw.iloc[0]).strip()) is None
 
 
 def _duplicates_across_files(parts: list[pd.DataFrame], checkers: list[_Checker]) -> None:

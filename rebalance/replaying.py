@@ -31,7 +31,7 @@ from .config import Config
 from .inputs import Inputs
 from .orders import Orders, load_orders
 from .slots import SlotGrid, presence, slot_labels
-from .timeparse import _OFFSET, parse_timestamps
+from .timeparse import has_offset, parse_timestamps
 
 __all__ = ["NO_PLAN", "Replay", "replay"]
 
@@ -204,7 +204,7 @@ def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: 
         if not isinstance(table["placed_at"].dtype, pd.DatetimeTZDtype):
             text = table["placed_at"].astype(str)
             table = table.assign(placed_at=parse_timestamps(text, config.city.timezone))
-            wall_clock = ~text.str.strip().str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
+            wall_clock = ~has_offset(text)
         return Orders(table, (), wall_clock=wall_clock)
     return load_orders(orders, inputs.restaurants, config)
 

@@ -17,6 +17,7 @@ from .errors import TimestampError
 
 __all__ = [
     "floor_quarter_hour",
+    "has_offset",
     "in_timezone",
     "out_of_range",
     "parse_iso",
@@ -173,13 +174,20 @@ def _codes(encoded: Any) -> tuple[np.ndarray, Any]:
     return codes, first
 
 
+def has_offset(values: pd.Series) -> np.ndarray:
+    """Which texts end in a UTC offset (``Z``, ``+01:00``) after a time of day: the
+    others, written without one, are city time (wall-clock)."""
+    text = values.astype("string").fillna("").str.strip()
+    return text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+
+
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     text = values.astype("string").fillna("")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool) & ~out_of_range(text)
-    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
-    aware = iso & has_offset
-    naive = iso & ~has_offset
+    offset = has_offset(text)
+    aware = iso & offset
+    naive = iso & ~offset
     if aware.any():
         parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
         out[aware] = parsed.dt.as_unit("ns")
