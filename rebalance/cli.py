@@ -1201,23 +1201,14 @@ def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     """The shift's slots must divide it: else the config key is wrong (exit 3)."""
     if end is not None and end <= start:
         raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
-    from .errors import ConfigError, Issue
     from .forecasting import shift_grid
 
     try:
         shift_grid(cfg, start, end)
     except ValueError as exc:
-        from .config import key_file
+        from .config import slot_minutes_error
 
-        where = key_file(cfg, "shift.slot_minutes")
-        raise ConfigError(
-            Issue(
-                str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
-                file=where,
-                key="shift.slot_minutes",
-            ),
-            title="invalid configuration",
-        ) from None
+        raise slot_minutes_error(cfg, exc) from None
 
 
 @app.command()

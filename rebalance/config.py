@@ -333,6 +333,21 @@ def key_file(config: Config, key: str) -> str | None:
     return str(config.source) if given.get(key) == "file" else None
 
 
+def slot_minutes_error(config: Config, exc: ValueError, value: object = None) -> ConfigError:
+    """The error for ``[shift] slot_minutes`` not cutting the shift into slots
+    (`SlotGrid.build`'s ``exc``): naming the config file only when it sets the key."""
+    where = key_file(config, "shift.slot_minutes")
+    return ConfigError(
+        Issue(
+            str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
+            file=where,
+            key="shift.slot_minutes",
+            value=value,
+        ),
+        title="invalid configuration",
+    )
+
+
 def config_sources(config: Config) -> list[tuple[str, Any, str]]:
     """Every key of the effective configuration: (dotted key, value, where it came from).
 

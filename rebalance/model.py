@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import reach
 from .config import Config
-from .errors import ConfigError, DataError, Issue
+from .errors import DataError, Issue
 from .inputs import Inputs, index_dtype
 from .reach import EARTH_RADIUS_KM
 from .slots import SlotGrid, presence
@@ -257,18 +257,9 @@ def build_problem(
     try:
         grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)
     except ValueError as exc:
-        from .config import key_file
+        from .config import slot_minutes_error
 
-        where = key_file(config, "shift.slot_minutes")
-        raise ConfigError(
-            Issue(
-                str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
-                file=where,
-                key="shift.slot_minutes",
-                value=config.shift.slot_minutes,
-            ),
-            title="invalid configuration",
-        ) from None
+        raise slot_minutes_error(config, exc, config.shift.slot_minutes) from None
 
     zones = inputs.zones
     zone_ids = zones["zone_id"].to_numpy(dtype=object)
