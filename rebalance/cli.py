@@ -108,15 +108,12 @@ def exits() -> Iterator[None]:
     import signal
     import threading
 
-    from .errors import RebalanceError, Terminated, UsageError
-
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated("stopped by SIGTERM")
+    from .errors import RebalanceError, Terminated, UsageError, raise_terminated
 
     previous = None
     main = threading.current_thread() is threading.main_thread()
     if main and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        previous = signal.signal(signal.SIGTERM, terminate)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
     except UsageError as exc:

@@ -51,6 +51,7 @@ __all__ = [
     "Terminated",
     "TimestampError",
     "UsageError",
+    "raise_terminated",
     "storage_errors",
 ]
 
@@ -288,3 +289,8 @@ class Terminated(BaseException):
     BaseException``) runs, so no half-written file or folder is left behind."""
 
     exit_code = 143
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A SIGTERM handler: raise `Terminated` where the program is."""
+    raise Terminated("stopped by SIGTERM")

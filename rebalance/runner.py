@@ -63,10 +63,9 @@ def stop_on_sigterm() -> None:
     """Turn SIGTERM into `Terminated`, so a stopped run records how it ended."""
     import signal
 
-    def _raise(signum: int, frame: object) -> None:
-        raise Terminated("stopped by SIGTERM")
+    from .errors import raise_terminated
 
-    signal.signal(signal.SIGTERM, _raise)
+    signal.signal(signal.SIGTERM, raise_terminated)
 
 
 @dataclass(frozen=True)
