@@ -577,8 +577,9 @@ def _pct(value: Any) -> str:
 
 def _moved(count: Any) -> str:
     """``1 courier``, ``3 couriers``; ``? couriers`` when the run recorded no count."""
+    from rebalance.views.wording import plural
+
     try:
-        n = int(count)
+        return plural(int(count), "courier")
     except (TypeError, ValueError):
         return "? couriers"
-    return f"{n} courier" + ("" if n == 1 else "s")
