@@ -112,19 +112,11 @@ def _wsgi(
             return start_response(status, headers, *rest)
 
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
-            body = json.dumps({"status": "ok", **ready}).encode()
-            start_response(
-                "200 OK",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
+            return _json(start_response, "200 OK", {"status": "ok", **ready})
         if signed is not None and method == "POST" and not signed(environ):
-            body = b'{"error": "invalid request signature"}'
-            spy(
-                "401 Unauthorized",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            result: Iterable[bytes] = _json(
+                spy, "401 Unauthorized", {"error": "invalid request signature"}
             )
-            result: Iterable[bytes] = [body]
         else:
             try:
                 result = events(environ, spy)
@@ -136,12 +128,7 @@ def _wsgi(
                     f"({type(exc).__name__}); answered 400",
                     extra={"event": "http"},
                 )
-                body = b'{"error": "not a Slack request body"}'
-                spy(
-                    "400 Bad Request",
-                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-                )
-                result = [body]
+                result = _json(spy, "400 Bad Request", {"error": "not a Slack request body"})
         status = status_seen[0] if status_seen else "?"
         if path != HEALTH_PATH:
             level = logging.WARNING if status.startswith(("401", "403")) else logging.INFO
@@ -158,6 +145,15 @@ def _wsgi(
         return result
 
     return app
+
+
+def _json(start_response: Callable[..., Any], status: str, payload: Any) -> list[bytes]:
+    """A JSON answer with its length."""
+    body = json.dumps(payload).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
 
 
 class ListenError(ValueError):
