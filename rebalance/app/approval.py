@@ -360,20 +360,6 @@ def _replace(approval: Approval, **changes: Any) -> Approval:
     return replace(approval, **changes)
 
 
-def _later(ts: str, than: str) -> bool:
-    """Whether Slack message ``ts`` comes after ``than`` ("seconds.micro" strings,
-    compared exactly: as floats they carry 16 digits, at the edge of a double)."""
-
-    def key(value: str) -> tuple[int, int]:
-        seconds, _, fraction = value.partition(".")
-        try:
-            return int(seconds), int(fraction.ljust(6, "0")[:6])
-        except ValueError:
-            return (0, 0)
-
-    return key(ts) > key(than)
-
-
 def _current(history: History, approval: Approval, target: str) -> bool:
     """Whether this recorded request still stands: undecided or held, or approved with
     its version still the one in the ``target`` channel."""
@@ -404,7 +390,9 @@ def _find(
     for message in client.history(channel, oldest=float(oldest.timestamp())):
         meta = message.get("metadata") or {}
         payload = meta.get("event_payload") or {}
-        if after is not None and not _later(str(message.get("ts", "")), after):
+        # Slack's ts order messages as numbers (as `rebalance.publish` sorts parents;
+        # a double tells microseconds apart at today's epoch)
+        if after is not None and float(message.get("ts") or 0) <= float(after):
             continue
         if (
             meta.get("event_type") == APPROVAL_EVENT_TYPE
