@@ -1537,10 +1537,10 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         dup = travel.duplicated(pair, keep="first").to_numpy()
         notes = {}
         if dup.any():
-            # where the pair first appears: the row the operator compares with
-            first = travel.groupby(pair, sort=False).cumcount().to_numpy() == 0
+            # where the pair first appears (the rows `duplicated` keeps): the row the
+            # operator compares with
             keys = list(zip(*(travel[k].to_numpy() for k in pair), strict=True))
-            first_at = {keys[i]: i for i in np.flatnonzero(first)}
+            first_at = {keys[i]: i for i in np.flatnonzero(~dup)}
             for pos in np.flatnonzero(dup)[:ROWS_PER_RULE]:
                 line, row = c.raw.where(int(first_at[keys[pos]]))
                 notes[int(pos)] = f"first at line {line}" if line else f"first at row {row}"
