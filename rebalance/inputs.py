@@ -103,7 +103,8 @@ class Inputs:
     configured vehicles, sorted), lower case: they compare, count and print as text, and
     take a byte a row.
 
-    Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place.
+    Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place;
+    `replace` validates the tables it is given as `load` validates files.
 
     ``sha256`` fingerprints the content of the validated tables (`fingerprint`): the
     same data has the same fingerprint however it was read (CSV or Parquet, blanks
@@ -119,14 +120,77 @@ class Inputs:
     source: Path | None = None
     sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    #: The city timezone `load` read naive times in; `replace` reads them so too.
+    timezone: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.sha256:
             object.__setattr__(self, "sha256", fingerprint(self))
 
-    def replace(self, **changes: Any) -> Inputs:
-        """A copy with some tables replaced; the fingerprint is recomputed from content."""
-        return replace(self, **changes, sha256="")
+    def replace(self, *, config: Config | None = None, **tables: pd.DataFrame | None) -> Inputs:
+        """A copy with some tables replaced, validated by `load`'s rules; the fingerprint
+        is recomputed from content.
+
+        Each table given is checked as a Parquet file's would be (ids as text, numbers
+        in range, each id once, vehicles and statuses in any case, naive times in the
+        city's timezone, text ``slot_start`` as a forecast gives it), and so is every
+        table that refers to it (restaurants, couriers and travel times when the zones
+        change; the demand table when the restaurants change). Raises `DataError`
+        naming the table, its row (counted from 1) and column, and what would be valid.
+        The timezone and vehicles are those `load` used, or ``config``'s if given.
+        ``travel_times`` and ``demand`` may be None (no such table).
+        """
+        unknown = sorted(set(tables) - set(TABLES))
+        if unknown:
+            raise TypeError(
+                f"Inputs.replace takes the tables {', '.join(TABLES)} (and config), "
+                f"not {', '.join(unknown)}"
+            )
+        for name in ("zones", "restaurants", "couriers"):
+            if name in tables and tables[name] is None:
+                raise TypeError(f"Inputs.replace: the {name} table cannot be None")
+        check = set(tables)
+        if "zones" in check:
+            check |= {"restaurants", "couriers", "travel_times"}
+        if "restaurants" in check:
+            check.add("demand")
+        given = {name: tables.get(name, getattr(self, name)) for name in TABLES}
+        kept = {name: frame for name, frame in given.items() if name not in check}
+        if config is not None:
+            tz, vehicles = config.city.timezone, sorted(config.vehicles)
+        else:
+            tz = self.timezone or Config().city.timezone
+            vehicle = self.couriers["vehicle"]
+            vehicles = (
+                [str(v) for v in vehicle.cat.categories]
+                if isinstance(vehicle.dtype, pd.CategoricalDtype)
+                else sorted(Config().vehicles)
+            )
+        issues: list[Issue] = []
+        found: list[Issue] = []
+
+        def read(name: str) -> _Raw | None:
+            frame = given[name]
+            return None if frame is None else _frame_raw(name, frame, issues)
+
+        checked = _validated(read, issues, found, tz, vehicles, kept=kept)
+        if issues or found:
+            raise DataError(issues + found, title="invalid input")
+        return replace(
+            self,
+            zones=checked["zones"],
+            restaurants=checked["restaurants"],
+            couriers=checked["couriers"],
+            travel_times=checked["travel_times"],
+            demand=checked["demand"],
+            sha256="",
+            timezone=tz,
+        )
+
+    def _with(self, restaurants: pd.DataFrame) -> Inputs:
+        """`replace` without validation, for restaurants valid by construction (a
+        status set to one of its values)."""
+        return replace(self, restaurants=restaurants, sha256="")
 
     def summary(self) -> dict[str, Any]:
         """Counts an operator checks before planning."""
@@ -341,15 +405,21 @@ class _Raw:
     #: the header, as in nearly every file (no array of millions of line numbers to hold);
     #: None for Parquet, whose rows are numbered from 1.
     lines: np.ndarray | range | None = None
+    #: What errors name instead of the file's name (a DataFrame given to the library).
+    title: str | None = None
+    #: ``lines`` are row numbers, not file lines (a table kept from a Parquet file).
+    rows: bool = False
 
     @property
     def label(self) -> str:
-        return self.path.name
+        return self.title or self.path.name
 
     def where(self, pos: int) -> tuple[int | None, int | None]:
         """(line, row) of the row at position ``pos``: the file line (CSV) or row (Parquet)."""
         if self.lines is None:
             return None, pos + 1
+        if self.rows:
+            return None, int(self.lines[pos])
         return int(self.lines[pos]), None
 
 
@@ -903,6 +973,19 @@ def _read_parquet(
     except (pa.ArrowInvalid, OSError) as exc:
         issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
         return None
+    frame = _typed_frame(table, spec, path.name, "Parquet", issues)
+    return None if frame is None else (frame, digest)
+
+
+def _typed_frame(
+    table: Any, spec: tuple[Column, ...], label: str, what: str, issues: list[Issue]
+) -> pd.DataFrame | None:
+    """The contract's columns of an Arrow table with types (Parquet, a DataFrame), as
+    validation takes them: text trimmed, numbers as float64, zoned timestamps in UTC,
+    naive ones as text (read in the city's timezone, as a CSV's). A column of another
+    type is an issue naming it and what it must be."""
+    import pyarrow as pa
+
     bad = False
     frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
     by_name = {c.name: c for c in spec}
@@ -913,6 +996,9 @@ def _read_parquet(
         if pa.types.is_dictionary(typ):
             column = column.cast(typ.value_type)
             typ = typ.value_type
+        if pa.types.is_null(typ) and col is not None:  # every value missing: blanks
+            typ = pa.float64() if col.kind in {"float", "int"} else pa.large_string()
+            column = column.cast(typ)
         is_text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
         is_num = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
         is_time = pa.types.is_timestamp(typ)
@@ -930,8 +1016,8 @@ def _read_parquet(
         if not expected[1]:
             issues.append(
                 Issue(
-                    f"Parquet column has type {typ}",
-                    file=path.name,
+                    f"{what} column has type {typ}",
+                    file=label,
                     column=name,
                     valid=expected[0]
                     + (" (ids like '0042' must stay text)" if col.kind in {"id", "ref"} else ""),
@@ -955,7 +1041,7 @@ def _read_parquet(
                 frame[name] = series.dt.tz_convert("UTC")
         else:
             frame[name] = column.to_pandas().astype("float64")
-    return None if bad else (frame, digest)
+    return None if bad else frame
 
 
 #: Extensions of a file that was probably meant as a table (`_near_misses`).
@@ -1023,21 +1109,78 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
         if read is None:
             return None
         frame, digest, lines, header_line = read
+    if not _has_columns(name, frame, path.name, header_line, issues):
+        return None
+    return _Raw(name, path, frame, parquet, digest, lines)
+
+
+def _has_columns(
+    name: str, frame: pd.DataFrame, label: str, header_line: int | None, issues: list[Issue]
+) -> bool:
+    """Whether table ``name`` has its required columns; an issue for each one missing."""
     missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
     found = ", ".join(str(c) for c in frame.columns if not str(c).startswith("(blank"))
     for column in missing:
         issues.append(
             Issue(
                 "missing column",
-                file=path.name,
+                file=label,
                 line=header_line,
                 column=column,
                 valid=_header(TABLES[name]) + f" (header found: {_clip(found)})",
             )
         )
-    if missing:
+    return not missing
+
+
+def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | None:
+    """A DataFrame given to the library (`Inputs.replace`), as table ``name`` to validate
+    with the rules of a Parquet file's columns; errors name it and its rows from 1.
+
+    A demand table that came from `load` keeps naming its file's lines."""
+    import pyarrow as pa
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}")
+    title = f"{name} (DataFrame, rows from 1)"
+    lines: np.ndarray | None = None
+    rows = False
+    if name == "demand" and {"where", "line"} <= set(frame.columns):
+        where = frame["where"].astype("category").cat.categories
+        if len(where) == 1 and str(where[0]).endswith((", line", ", row")):
+            title, _, unit = str(where[0]).rpartition(", ")
+            lines, rows = frame["line"].to_numpy(np.int64), unit == "row"
+    names = [str(c) for c in frame.columns]
+    arrays, fields = [], []
+    for column in TABLES[name]:
+        at = [i for i, c in enumerate(names) if c == column.name]
+        if len(at) > 1:
+            issues.append(Issue("column given twice", file=title, column=column.name))
+            return None
+        if not at:
+            continue
+        values = frame.iloc[:, at[0]]
+        try:
+            arrays.append(pa.array(values, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            issues.append(
+                Issue(
+                    f"column holds values of mixed types ({exc})",
+                    file=title,
+                    column=column.name,
+                    valid="text"
+                    if column.kind in {"id", "ref", "text", "choice"}
+                    else "numbers"
+                    if column.kind in {"float", "int"}
+                    else "timestamps or ISO 8601 text",
+                )
+            )
+            return None
+        fields.append(column.name)
+    typed = _typed_frame(pa.table(arrays, names=fields), TABLES[name], title, "DataFrame", issues)
+    if typed is None or not _has_columns(name, typed, title, None, issues):
         return None
-    return _Raw(name, path, frame, parquet, digest, lines)
+    return _Raw(name, Path(name), typed, True, "", lines, title=title, rows=rows)
 
 
 # ------------------------------------------------------------------------ validation
@@ -1415,6 +1558,35 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         return raw
 
     digest = _Digest()
+    tables = _validated(
+        read, issues, found, config.city.timezone, sorted(config.vehicles), digest=digest
+    )
+    if issues or found:
+        raise DataError(issues + found, title="invalid input")
+    return Inputs(
+        **tables,
+        source=directory,
+        sha256=digest.hexdigest(),
+        files=files,
+        timezone=config.city.timezone,
+    )
+
+
+def _validated(
+    read: Callable[[str], _Raw | None],
+    issues: list[Issue],
+    found: list[Issue],
+    tz: str,
+    vehicles: list[str],
+    *,
+    digest: _Digest | None = None,
+    kept: dict[str, pd.DataFrame | None] | None = None,
+) -> dict[str, pd.DataFrame | None]:
+    """Each table ``read`` gives, validated in `TABLES` order (a table's references
+    checked against the tables before it), or taken as it is from ``kept``; problems go
+    to ``found`` (``issues`` holds problems reading the files). ``digest``: each table
+    is fingerprinted as soon as it is valid (`load`)."""
+    kept = kept or {}
 
     def add(name: str, frame: pd.DataFrame, c: _Checker) -> None:
         """Fingerprint a validated table: the raw text is dropped first and its pages
@@ -1429,14 +1601,15 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             _release_memory()
             if _compact_text(frame):
                 _release_memory()
-            digest.add(name, frame, c.hashes)
-
-    tz = config.city.timezone
-    vehicles = sorted(config.vehicles)
+            if digest is not None:
+                digest.add(name, frame, c.hashes)
 
     zones = restaurants = couriers = travel = None
     known: set[str] = set()
-    if (raw := read("zones")) is not None:
+    if "zones" in kept:
+        zones = kept["zones"]
+        known = set() if zones is None else set(zones["zone_id"].astype(str))
+    elif (raw := read("zones")) is not None:
         c = _Checker(raw, found)
         zone_id = c.ids("zone_id", "zone")
         known = set(zone_id[zone_id.ne("")])
@@ -1466,7 +1639,9 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         add("zones", zones, c)
         del c, raw
-    if (raw := read("restaurants")) is not None:
+    if "restaurants" in kept:
+        restaurants = kept["restaurants"]
+    elif (raw := read("restaurants")) is not None:
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
             {
@@ -1487,7 +1662,9 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         _check_zone_demand(c, restaurants)
         add("restaurants", restaurants, c)
         del c, raw
-    if (raw := read("couriers")) is not None:
+    if "couriers" in kept:
+        couriers = kept["couriers"]
+    elif (raw := read("couriers")) is not None:
         c = _Checker(raw, found)
         start = c.timestamp("available_from", tz)
         until = c.timestamp("available_until", tz)
@@ -1518,7 +1695,9 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         )
         add("couriers", couriers, c)
         del c, raw
-    if (raw := read("travel_times")) is not None:
+    if "travel_times" in kept:
+        travel = kept["travel_times"]
+    elif (raw := read("travel_times")) is not None:
         c = _Checker(raw, found)
         frm = c.refs("from_zone", known, "zone") if zones is not None else c.text("from_zone")
         to = c.refs("to_zone", known, "zone") if zones is not None else c.text("to_zone")
@@ -1555,29 +1734,27 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         del c, raw
 
     demand = None
-    if (raw := read("demand")) is not None:
+    if "demand" in kept:
+        demand = kept["demand"]
+    elif (raw := read("demand")) is not None:
         demand = _demand_table(raw, found, restaurants, tz)
         if restaurants is not None and not issues and not found:
             _check_slot_demand(raw, found, restaurants, demand)
-        if not issues and not found:
+        if digest is not None and not issues and not found:
             digest.add("demand", demand)
-    del raw
+    raw = None
     _release_memory()
 
     if issues or found:
-        raise DataError(issues + found, title="invalid input")
+        return {}
     assert zones is not None and restaurants is not None and couriers is not None
-
-    return Inputs(
-        zones=zones.reset_index(drop=True),
-        restaurants=restaurants.reset_index(drop=True),
-        couriers=couriers.reset_index(drop=True),
-        travel_times=None if travel is None else travel.reset_index(drop=True),
-        demand=demand,
-        source=directory,
-        sha256=digest.hexdigest(),
-        files=files,
-    )
+    return {
+        "zones": zones.reset_index(drop=True),
+        "restaurants": restaurants.reset_index(drop=True),
+        "couriers": couriers.reset_index(drop=True),
+        "travel_times": None if travel is None else travel.reset_index(drop=True),
+        "demand": demand,
+    }
 
 
 def _check_slot_demand(
@@ -1680,9 +1857,9 @@ def _demand_table(
     n = len(raw.frame)
     # where each row came from (the file's own line, or the Parquet row), for errors
     # found once the shift is known
+    unit = "row" if raw.lines is None or raw.rows else "line"
     where = pd.Categorical.from_codes(
-        np.zeros(n, dtype=np.int8),
-        categories=[f"{raw.label}, {'line' if raw.lines is not None else 'row'}"],
+        np.zeros(n, dtype=np.int8), categories=[f"{raw.label}, {unit}"]
     )
     # the file's own lines (blank lines and multi-line values counted), or Parquet rows
     line = raw.lines if raw.lines is not None else np.arange(n, dtype=np.int64) + 1

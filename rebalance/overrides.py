@@ -62,7 +62,7 @@ def apply_overrides(inputs: Inputs, overrides: Iterable[_Override]) -> Inputs:
         return inputs
     changed = restaurants.copy()
     changed.loc[change, "status"] = new_status[change]
-    return inputs.replace(restaurants=changed)
+    return inputs._with(restaurants=changed)
 
 
 def unknown_restaurants(inputs: Inputs, overrides: Iterable[_Override]) -> list[str]:

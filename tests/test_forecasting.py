@@ -340,3 +340,21 @@ def test_cli_out_that_cannot_be_written_exits_3_with_what_to_do(tmp_path, city):
     result = CliRunner().invoke(app, [*base, "--out", str(out)])
     assert result.exit_code == 3, result.output
     assert "cannot write the table" in result.output and "Traceback" not in result.output
+
+
+def test_a_forecast_replaces_the_demand_table_as_it_is_returned(city):
+    """`inputs.replace(demand=forecast(...))` plans with the forecast: its text
+    slot_start (city time, with offset) is read as the file's would be."""
+    from rebalance import solve
+
+    inputs = load(city)
+    demand = forecast(history(STEADY, days_before(28)), inputs, CONFIG, SHIFT)
+    planned = inputs.replace(demand=demand)
+    assert str(planned.demand["slot_start"].dt.tz) == "UTC"
+    assert planned.demand["slot_start"].iloc[0] == pd.Timestamp("2026-11-30T18:00", tz="UTC")
+    assert planned.demand["where"].astype(str).iloc[0] == "demand (DataFrame, rows from 1), row"
+    plan = solve(planned, CONFIG, SHIFT)
+    flat = solve(inputs, CONFIG, SHIFT)
+    assert plan.status == "optimal"
+    # 40 orders an hour in RA1 at 19:00 against its flat 3: a larger requirement
+    assert plan.zones["required_couriers"].sum() > flat.zones["required_couriers"].sum()

@@ -1,0 +1,120 @@
+"""Inputs.replace: tables given from a notebook are validated as `load` validates files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from util import REPO, SHIFT, VALID
+
+from rebalance import Config, DataError, load, solve
+
+PARIS = REPO / "data" / "samples" / "paris"
+
+
+def problems(call):
+    """The problems of the DataError ``call()`` raises, as (file, row, column, message)."""
+    with pytest.raises(DataError) as info:
+        call()
+    return [(p.file, p.row, p.column, p.message) for p in info.value.problems], str(info.value)
+
+
+def test_naive_times_are_city_time_as_in_a_csv():
+    """Naive availability times given to replace are read in the city's timezone, as the
+    CSV's are: the same couriers, the same fingerprint (they were read as UTC, an hour
+    off in Paris)."""
+    inputs = load(VALID)
+    local = inputs.couriers.assign(
+        available_from=inputs.couriers["available_from"]
+        .dt.tz_convert("Europe/Paris")
+        .dt.tz_localize(None),
+        available_until=inputs.couriers["available_until"]
+        .dt.tz_convert("Europe/Paris")
+        .dt.tz_localize(None),
+    )
+    same = inputs.replace(couriers=local)
+    assert same.sha256 == inputs.sha256
+    assert same.couriers["available_from"].dt.tz is not None
+    pd.testing.assert_series_equal(
+        same.couriers["available_from"], inputs.couriers["available_from"]
+    )
+
+
+def test_values_are_normalised_as_when_loaded():
+    """'Bike', ' Open ' and a plain text status column become what `load` makes of them."""
+    inputs = load(VALID)
+    couriers = inputs.couriers.astype({"vehicle": str, "status": str})
+    couriers["vehicle"] = couriers["vehicle"].str.title()
+    restaurants = inputs.restaurants.astype({"status": str})
+    restaurants["status"] = " " + restaurants["status"].str.upper() + " "
+    again = inputs.replace(couriers=couriers, restaurants=restaurants)
+    assert again.sha256 == inputs.sha256
+    assert isinstance(again.couriers["vehicle"].dtype, pd.CategoricalDtype)
+    assert set(again.restaurants["status"]) == {"open", "closed"}
+    plan = solve(again, Config(), SHIFT)
+    assert plan.objective == pytest.approx(solve(inputs, Config(), SHIFT).objective)
+
+
+def test_bad_values_name_the_table_row_and_column():
+    """Negative and NaN rates, a duplicate id and an unknown vehicle are refused, each
+    named by table, row (from 1) and column with what would be valid; nothing is built."""
+    inputs = load(VALID)
+    restaurants = inputs.restaurants.copy()
+    restaurants.loc[1, "expected_orders_per_hour"] = -2.0
+    restaurants.loc[2, "expected_orders_per_hour"] = np.nan
+    restaurants.loc[3, "restaurant_id"] = restaurants.loc[0, "restaurant_id"]
+    couriers = inputs.couriers.astype({"vehicle": str})
+    couriers.loc[4, "vehicle"] = "hoverboard"
+    found, text = problems(lambda: inputs.replace(restaurants=restaurants, couriers=couriers))
+    table = "restaurants (DataFrame, rows from 1)"
+    assert (table, 2, "expected_orders_per_hour", "value out of range") in found
+    assert (table, 3, "expected_orders_per_hour", "blank expected_orders_per_hour") in found
+    assert (table, 4, "restaurant_id", "duplicate restaurant_id (first at row 1)") in found
+    assert ("couriers (DataFrame, rows from 1)", 5, "vehicle", "invalid vehicle") in found
+    assert "a finite number >= 0" in text and "one of bike, " in text
+
+
+def test_types_a_file_could_not_have_are_refused():
+    """Integer ids (which lose leading zeros) and mixed-type columns are refused by name."""
+    inputs = load(VALID)
+    zones = inputs.zones.assign(zone_id=np.arange(1, len(inputs.zones) + 1))
+    found, text = problems(lambda: inputs.replace(zones=zones))
+    assert found[0][:3] == ("zones (DataFrame, rows from 1)", None, "zone_id")
+    assert "ids like '0042' must stay text" in text
+    mixed = inputs.restaurants.astype({"name": object})
+    mixed.loc[0, "name"] = 3
+    found, _ = problems(lambda: inputs.replace(restaurants=mixed))
+    assert found[0][2] == "name" and "mixed types" in found[0][3]
+    with pytest.raises(TypeError, match="takes the tables zones"):
+        inputs.replace(restuarants=inputs.restaurants)
+    with pytest.raises(TypeError, match="couriers table cannot be None"):
+        inputs.replace(couriers=None)
+
+
+def test_tables_that_refer_to_a_changed_one_are_checked_again():
+    """Dropping a zone that restaurants and couriers are in is refused by those tables;
+    dropping restaurants the demand file names is refused by its own file and line."""
+    inputs = load(VALID)
+    found, _ = problems(lambda: inputs.replace(zones=inputs.zones.iloc[1:]))
+    tables = {(f, c, m) for f, _, c, m in found}
+    assert ("restaurants (DataFrame, rows from 1)", "zone_id", "unknown zone_id") in tables
+    assert ("couriers (DataFrame, rows from 1)", "zone_id", "unknown zone_id") in tables
+    paris = load(PARIS)
+    first = paris.demand["restaurant_id"].iloc[0]
+    with pytest.raises(DataError) as info:
+        paris.replace(restaurants=paris.restaurants[paris.restaurants["restaurant_id"] != first])
+    problem = info.value.problems[0]
+    assert (problem.file, problem.line, problem.column) == ("demand.csv", 2, "restaurant_id")
+    assert problem.message == "unknown restaurant"
+
+
+def test_a_scaled_demand_table_keeps_its_file_lines():
+    """A demand table from `load`, edited and given back, still names demand.csv's lines
+    in the errors found once the shift is known."""
+    paris = load(PARIS)
+    demand = paris.demand.copy()
+    demand["expected_orders_per_hour"] *= 2
+    doubled = paris.replace(demand=demand)
+    assert doubled.demand["where"].astype(str).iloc[0] == "demand.csv, line"
+    assert doubled.demand["line"].tolist() == paris.demand["line"].tolist()
+    assert doubled.sha256 != paris.sha256
