@@ -382,7 +382,9 @@ def plan(
                 inputs, cfg, start, log=lambda m: err(m, color="yellow")
             )
         with _status("planning: solving, then choosing restaurants to pause"):
-            result = plan_shift(inputs, cfg, start, end, previous=prior, time_limit=time_limit)
+            result = plan_shift(
+                inputs, cfg, start, end, previous=prior, time_limit=time_limit, verify=False
+            )
         if out is not None:
             write_plan(result, out)
         _warn_eligibility(inputs, cfg, result)

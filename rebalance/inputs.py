@@ -187,6 +187,19 @@ class Inputs:
             timezone=tz,
         )
 
+    def check_unedited(self) -> None:
+        """Raise ValueError when a table was edited in place since the fingerprint was
+        taken (by `load` or `replace`): the plan would carry the fingerprint, and so the
+        ``plan_id``, of other content, and a publisher would take it for the plan
+        already posted. 0.1 s per 100,000 couriers."""
+        if fingerprint(self) != self.sha256:
+            raise ValueError(
+                "the inputs' tables were edited in place after they were loaded or built "
+                "(their content no longer matches inputs.sha256); make the change with "
+                "inputs.replace(restaurants=...), which checks it and gives the plan a "
+                "plan_id of its own"
+            )
+
     def _with(self, restaurants: pd.DataFrame) -> Inputs:
         """`replace` without validation, for restaurants valid by construction (a
         status set to one of its values)."""

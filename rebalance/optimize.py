@@ -33,6 +33,7 @@ def solve(
     *,
     previous: Plan | None = None,
     time_limit: float | None = None,
+    verify: bool = True,
 ) -> Plan:
     """Plan a shift slot by slot: the optimal moves of present couriers between zones.
 
@@ -42,8 +43,12 @@ def solve(
     ``time_limit`` (default ``[solver] time_limit_seconds``) bounds the search: a plan
     stopped by it says ``feasible`` and carries its proven bound. A plan that cannot
     satisfy the caps is returned with ``status == "infeasible"`` and ``message`` saying why.
+    ``verify`` first refuses tables edited in place (`Inputs.check_unedited`); False
+    when the caller made ``inputs`` itself and handed them to no one.
     """
     config = config or Config()
+    if verify:
+        inputs.check_unedited()
     if previous is not None:
         from .replan import check_previous
 

@@ -34,15 +34,25 @@ def solve_shift(
     *,
     previous: Plan | None = None,
     time_limit: float | None = None,
+    verify: bool = True,
 ) -> Plan:
     """The plan of a shift, whatever its status (an infeasible plan says why).
 
     ``previous``: the plan already published for an overlapping shift (re-planning,
-    CONTRACT section 9); ``time_limit``: seconds for the solver (default from config).
+    CONTRACT section 9); ``time_limit``: seconds for the solver (default from config);
+    ``verify``: see `rebalance.solve` (False for inputs this process loaded itself).
     """
     from .optimize import solve
 
-    return solve(inputs, config, shift_start, shift_end, previous=previous, time_limit=time_limit)
+    return solve(
+        inputs,
+        config,
+        shift_start,
+        shift_end,
+        previous=previous,
+        time_limit=time_limit,
+        verify=verify,
+    )
 
 
 def plan_shift(
@@ -53,11 +63,18 @@ def plan_shift(
     *,
     previous: Plan | None = None,
     time_limit: float | None = None,
+    verify: bool = True,
 ) -> Plan:
     """The plan of a shift; `InfeasibleError` (exit 4, carrying the plan) when there is
     none, in the words every command uses: ``no feasible plan: <why>``."""
     plan = solve_shift(
-        inputs, config, shift_start, shift_end, previous=previous, time_limit=time_limit
+        inputs,
+        config,
+        shift_start,
+        shift_end,
+        previous=previous,
+        time_limit=time_limit,
+        verify=verify,
     )
     if not plan.feasible:
         raise InfeasibleError(
@@ -85,6 +102,7 @@ def plan_folder(
         shift_end,
         previous=previous,
         time_limit=time_limit,
+        verify=False,
     )
 
 

@@ -493,7 +493,7 @@ def solve_scenario(
     name the scenario (``plan.settings["scenario"]``), which plot titles show."""
     new_inputs, new_config = apply(scenario, inputs, config)
     start, end = _shift(new_config, shift_start, shift_end)
-    plan = solve_shift(new_inputs, new_config, start, end)
+    plan = solve_shift(new_inputs, new_config, start, end, verify=new_inputs is inputs)
     return dataclasses.replace(plan, settings={**plan.settings, "scenario": scenario.name})
 
 
@@ -513,7 +513,7 @@ def run_scenario(
     config = config or Config()
     new_inputs, new_config = apply(scenario, inputs, config)
     start, end = _shift(new_config, shift_start, shift_end)
-    plan = solve_shift(new_inputs, new_config, start, end)
+    plan = solve_shift(new_inputs, new_config, start, end, verify=new_inputs is inputs)
     row: dict[str, Any] = {
         "scenario": scenario.name,
         "description": scenario.describe(),

@@ -118,3 +118,22 @@ def test_a_scaled_demand_table_keeps_its_file_lines():
     assert doubled.demand["where"].astype(str).iloc[0] == "demand.csv, line"
     assert doubled.demand["line"].tolist() == paris.demand["line"].tolist()
     assert doubled.sha256 != paris.sha256
+
+
+def test_tables_edited_in_place_are_refused_by_solve():
+    """A table edited in place after load would plan other content under the loaded
+    plan_id (which a publisher takes for the plan already posted): solve refuses it and
+    says to use replace, which gives the plan its own id."""
+    from rebalance.scenarios import Scenario, solve_scenario
+
+    inputs = load(VALID)
+    before = solve(inputs, Config(), SHIFT)
+    inputs.restaurants.loc[0, "expected_orders_per_hour"] = 40.0
+    with pytest.raises(ValueError, match=r"edited in place .* inputs\.replace\(restaurants="):
+        solve(inputs, Config(), SHIFT)
+    with pytest.raises(ValueError, match="edited in place"):
+        solve_scenario(Scenario("as is"), inputs, Config(), SHIFT)
+    changed = inputs.replace(restaurants=inputs.restaurants.copy())
+    after = solve(changed, Config(), SHIFT)
+    assert after.plan_id != before.plan_id
+    assert after.objective != before.objective
