@@ -329,6 +329,26 @@ def _concentration(counts: np.ndarray, expected: np.ndarray) -> float:
     return float(np.clip((total - S) / (S - N), lo, hi))
 
 
+def _clock_slots(
+    rel: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp
+) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+    """The slot whose clock window holds each order (``rel``: ns of clock time after
+    the shift start's clock time on the order's day), -1 for none; and, for a slot
+    whose window repeats an earlier one's (the autumn night's repeated hour), the rows
+    that fall in it too. On other nights slot k's window starts k slot lengths in."""
+    length = grid.minutes * 60_000_000_000
+    offsets = (grid.local_starts().tz_localize(None) - start_local).asi8
+    slot = np.full(rel.shape, -1, dtype=np.int64)
+    repeated: list[tuple[np.ndarray, int]] = []
+    for k, offset in enumerate(offsets.tolist()):
+        inside = (rel >= offset) & (rel < offset + length)
+        again = inside & (slot >= 0)
+        if again.any():
+            repeated.append((np.flatnonzero(again), k))
+        slot[inside & (slot < 0)] = k
+    return slot, repeated
+
+
 class _Forecaster:
     """Counts orders by (restaurant, slot, past day) once; estimates from any subset of days."""
 
@@ -358,11 +378,14 @@ class _Forecaster:
         day_ns = _DAY.value
         j = np.floor_divide(ns, day_ns)  # day relative to the shift's day: -1 = yesterday
         rel = ns - j * day_ns
-        slot = np.where(
-            rel < grid.shift_minutes * 60_000_000_000, rel // (grid.minutes * 60_000_000_000), -1
-        )
+        # Each slot reads the past days' orders at its own clock times: on a night the
+        # clocks change, tonight's slots are not evenly spaced on the clock (spring: the
+        # slot after the gap starts at 03:00, not 02:00; autumn: two slots read the
+        # repeated clock hour, both at the past days' rate).
+        slot, repeated = _clock_slots(rel, grid, start_local)
         r = pd.Index(self.rest_ids).get_indexer(orders["restaurant_id"].astype(str).to_numpy())
         past = (j < 0) & (r >= 0)  # unknown restaurants only come from unvalidated frames
+        row = np.flatnonzero(past)  # each order's row, through the filters below
         self.ignored_after = int((j >= 0).sum())
         self.start_local = start_local
         if not past.any():
@@ -393,7 +416,7 @@ class _Forecaster:
         self.partial = int((~covered).sum())
         day_list = day_list[covered]
         keep = np.isin(j, day_list)
-        j, slot, r = j[keep], slot[keep], r[keep]
+        j, slot, r, row = j[keep], slot[keep], r[keep], row[keep]
         if day_list.size == 0:
             raise DataError(
                 Issue(
@@ -414,8 +437,15 @@ class _Forecaster:
         # orders in the shift's windows as (restaurant x slot cell, day): any subset of
         # days is one bincount away, and memory stays linear in orders (a year of history
         # as an R x K x D array would not)
-        self.cell = (r[inside] * self.K + slot[inside]).astype(np.int64)
-        self.order_day = day_pos[inside]
+        cell, order_day = r[inside] * self.K + slot[inside], day_pos[inside]
+        for orders_at, k in repeated:  # the repeated clock hour's second slot, if any
+            at = np.searchsorted(row, orders_at)
+            found = at < row.size
+            found[found] = row[at[found]] == orders_at[found]
+            cell = np.concatenate([cell, r[at[found]] * self.K + k])
+            order_day = np.concatenate([order_day, day_pos[at[found]]])
+        self.cell = cell.astype(np.int64)
+        self.order_day = order_day
         # the first day each restaurant took an order (any time): its exposure starts there
         first = np.full(R, D, dtype=np.int64)
         np.minimum.at(first, r, day_pos)

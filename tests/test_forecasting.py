@@ -319,6 +319,36 @@ def test_past_days_are_read_at_the_same_wall_clock_across_a_dst_change(city):
     assert len(result.days) == 8 and result.partial_days == 0
 
 
+def test_a_shift_across_the_clock_change_reads_each_slot_at_its_own_clock_time(city):
+    """A night shift across the change: each slot reads the past days at its own clock
+    time. Spring: the slot after the gap is 03:00 and gets the 03:00 orders (it got the
+    02:00 ones, and every later slot the hour before its own). Autumn: both 02:00 slots
+    read the past days' 02:00 hour."""
+    night = Config().with_changes(shift={"hours": 3.0, "slot_minutes": 30})
+    orders = {"RA1": {"02:10": 4, "03:10": 10}}
+    spring = [f"2026-03-{d:02d}" for d in range(1, 29)]
+    demand = forecast(history(orders, spring), load(city), night, "2026-03-29T01:00")
+    rate = demand[demand["restaurant_id"] == "RA1"].set_index("slot_start")
+    rate = rate["expected_orders_per_hour"]
+    assert list(rate.index) == [
+        "2026-03-29T01:00:00+01:00",
+        "2026-03-29T01:30:00+01:00",
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-29T03:30:00+02:00",
+        "2026-03-29T04:00:00+02:00",
+        "2026-03-29T04:30:00+02:00",
+    ]
+    assert rate["2026-03-29T03:00:00+02:00"] == pytest.approx(20.0, rel=0.05)
+    assert rate["2026-03-29T04:00:00+02:00"] < 1.0
+    autumn = [f"2026-10-{d:02d}" for d in range(1, 25)]
+    demand = forecast(history(orders, autumn), load(city), night, "2026-10-25T01:00")
+    rate = demand[demand["restaurant_id"] == "RA1"].set_index("slot_start")
+    rate = rate["expected_orders_per_hour"]
+    assert rate["2026-10-25T02:00:00+02:00"] == pytest.approx(8.0, rel=0.05)
+    assert rate["2026-10-25T02:00:00+01:00"] == pytest.approx(8.0, rel=0.05)
+    assert rate["2026-10-25T01:00:00+02:00"] < 1.0
+
+
 def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
     """--out naming a folder (or another suffix) is a usage error before any work."""
     history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
