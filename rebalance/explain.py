@@ -58,6 +58,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .escape import visible
+
 if TYPE_CHECKING:
     from .model import ProblemData
     from .optimize import MoveIndex
@@ -119,6 +121,9 @@ def facts(
     if short.size == 0:
         return out
     nearest_spare = _nearest_spare(p, short, spare, present)
+    # a courier to spare that could still be sent (as `_nearest_spare` counts them): not
+    # one moved into a zone with surplus, say ahead of its demand later in the shift
+    any_donor = bool(((spare > 0)[:, None] & present).any())
     reach = _within_range(p, short, spare, present)
     cap = p.cap
     marginal = zones["marginal_minutes"].to_numpy(float)
@@ -136,7 +141,7 @@ def facts(
         if entry["nearest_in_range"] is not None:
             b = index.get_loc(entry["nearest_in_range"]["zone_id"])
             entry["nearest_in_range"]["marginal_minutes"] = _num(marginal[b])
-        entry["reason"] = _reason(entry, after[z], any_spare=bool((spare > 0).any()))
+        entry["reason"] = _reason(entry, after[z], any_spare=any_donor)
         out["short"].append(entry)
     return out
 
@@ -566,7 +571,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         zones["marginal_minutes"] = math.nan
     names = dict(zip(zones["zone_id"], zones["name"].astype(str), strict=True))
     if zone is not None and zone not in names:
-        shown = ", ".join(sorted(names)[:20]) + (" ..." if len(names) > 20 else "")
+        listed = [visible(z, one_line=True) for z in sorted(names)[:20]]
+        shown = ", ".join(listed) + (" ..." if len(names) > 20 else "")
         raise KeyError(f"unknown zone {zone!r}; valid zones: {shown}")
     info = plan.explanation or {}
     marginal = dict(zip(zones["zone_id"], zones["marginal_minutes"].astype(float), strict=True))
@@ -677,7 +683,11 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
     if reason == "cap":
         return f"Its cap is reached: max_couriers is {e['cap']} and it has {e['cap']} couriers."
     if reason == "no_spare":
-        return "No zone has a courier to spare: every courier is needed where they are." + worth
+        later = ", or later in the shift where the plan sends them" if slots > 1 else ""
+        return (
+            f"No zone has a courier to spare: every courier is needed where they are{later}."
+            + worth
+        )
     if reason == "out_of_range" and spare is not None:
         text = (
             f"No zone with a courier to spare is within range: the nearest, "

@@ -168,6 +168,28 @@ def test_out_of_range_names_the_nearest_spare_zone_and_the_range(tmp_path):
     assert f"{travel:.1f}" in row["why"] or f"{travel:.0f} min" in row["why"]
 
 
+def test_couriers_moved_ahead_of_later_demand_are_not_spares_out_of_range(tmp_path):
+    """A short zone whose only 'spare' couriers were moved into their zone for a later
+    slot (and cannot move again now) is explained as having none to spare, not as a
+    missing route in a travel_times table the city does not have."""
+    folder = write_city(
+        tmp_path / "ahead",
+        [zone("H", 48.800, 2.34, cap=0), zone("X", 48.827, 2.34), zone("S", 48.854, 2.34)],
+        [restaurant("RS", "S", 0.0), restaurant("RX", "X", 0.0)],
+        [courier("c1", "H"), courier("c2", "H")],
+    )
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        "RS,2026-11-30T19:00,2.5\nRX,2026-11-30T19:30,5\n"
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 1.0, "slot_minutes": 30})
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    row = plan.explain().short.set_index("zone_id").loc["S"]
+    assert row["reason"] == "no_spare"
+    assert "travel_times" not in row["why"]
+    assert "or later in the shift where the plan sends them" in row["why"]
+
+
 def test_cap_and_route_savings(tmp_path):
     """A capped zone says its cap; a route's saving is shortage removed minus moving."""
     folder = _city(tmp_path, cap="2")
