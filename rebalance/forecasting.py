@@ -194,8 +194,9 @@ class Forecast:
         return lines
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.markup import escape
         from rich.table import Table
+
+        from .escape import terminal as escape  # partner ids: markup and control characters
 
         for line in self.report():
             yield escape(line)

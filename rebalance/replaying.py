@@ -102,8 +102,9 @@ class Replay:
         return pd.concat([wide, total.to_frame().T])
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.markup import escape
         from rich.table import Table
+
+        from .escape import terminal as escape  # folder names, notes: markup and controls
 
         tz = self.grid.timezone
         start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)

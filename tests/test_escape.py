@@ -205,3 +205,86 @@ def test_error_messages_do_not_drive_the_terminal(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(city)])
     assert result.exit_code == 3
     assert "\x1b" not in result.output and "\\x1b[31m" in result.output
+
+
+def _hostile_city_with_orders(folder: Path) -> Path:
+    """A city whose zone and restaurant ids carry an OSC 8 link, colours and a bidi
+    override, with four weeks of orders (not for R4, which has none)."""
+    import csv
+    import random
+
+    e = "\x1b"
+    folder.mkdir()
+    zones = [
+        ("Z1", f"Red{e}[31mZONE", 48.86, 2.34, "", ""),
+        (f"Z{e}]8;;http://evil{e}\\2", "\u202eevil", 48.865, 2.345, "", ""),
+        ("[red]Z3[/red]", "bell\x07", 48.87, 2.35, "", ""),
+    ]
+    rests = [
+        (f"R{e}[32mGREEN", "Resto", zones[0][0], "open", 8),
+        ("[bold]R2", "Two", zones[1][0], "open", 0.5),
+        ("R3", "Three", zones[2][0], "open", 4),
+        ("R4\u202eabc", "No history", zones[2][0], "open", 4),
+    ]
+    couriers = [
+        ("C1", zones[1][0], "bike", "2026-11-30T18:00", "2026-11-30T23:00", ""),
+        ("C2", zones[0][0], "bike", "2026-11-30T19:30", "2026-11-30T23:00", ""),
+    ]
+    rnd = random.Random(1)
+    orders = [
+        (f"o{day}-{r[0]}-{i}", r[0], f"2026-11-{day:02d}T{rnd.randint(19, 22):02d}:{i:02d}:00")
+        for day in range(2, 30)
+        for r in rests[:3]
+        for i in range(rnd.randint(3, 12))
+    ]
+    tables = {
+        "zones": (["zone_id", "name", "lat", "lon", "priority", "max_couriers"], zones),
+        "restaurants": (
+            ["restaurant_id", "name", "zone_id", "status", "expected_orders_per_hour"],
+            rests,
+        ),
+        "couriers": (
+            ["courier_id", "zone_id", "vehicle", "available_from", "available_until", "status"],
+            couriers,
+        ),
+        "orders": (["order_id", "restaurant_id", "placed_at"], orders),
+    }
+    for name, (header, rows) in tables.items():
+        with open(folder / f"{name}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
+
+
+def test_forecast_replay_and_explain_views_write_hostile_ids_out(tmp_path):
+    """forecast's report and backtest tables, replay's header (a plan folder named with an
+    escape sequence) and explain's list of valid zones print no raw ESC or bidi override."""
+    city = _hostile_city_with_orders(tmp_path / "city")
+    runner = CliRunner()
+    forecast = runner.invoke(
+        app,
+        [
+            *("forecast", str(city / "orders.csv"), "--data", str(city)),
+            *("--shift-start", SHIFT, "--out", str(tmp_path / "demand.csv"), "--backtest"),
+        ],
+    )
+    assert forecast.exit_code == 0, forecast.output
+    assert "R4\\u202eabc" in forecast.output  # the restaurant without history, written out
+    plan = tmp_path / "plan\x1b[41mRED"
+    planned = runner.invoke(app, ["plan", str(city), "--shift-start", SHIFT, "--out", str(plan)])
+    assert planned.exit_code == 0, planned.output
+    replay = runner.invoke(
+        app,
+        [
+            *("replay", str(city), "--orders", str(city / "orders.csv")),
+            *("--shift-start", SHIFT, "--plan", str(plan)),
+        ],
+    )
+    assert replay.exit_code == 0, replay.output
+    assert "plan\\x1b[41mRED" in replay.output
+    explain = runner.invoke(app, ["explain", str(plan), "--zone", "nope"])
+    assert explain.exit_code == 2
+    assert "Z\\x1b]8;;http://evil" in explain.output
+    for result in (forecast, replay, explain):
+        assert "\x1b" not in result.output and "\u202e" not in result.output
