@@ -228,5 +228,9 @@ def utc_ns(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
 
 
 def _divisors_hint(total: int) -> str:
+    """Slot lengths that divide a shift of ``total`` minutes: the usual ones, else the
+    divisors from 5 minutes up (a 70-minute shift: 5, 7, 10, 14, 35 or 70)."""
     good = [d for d in (15, 20, 30, 60) if total % d == 0]
-    return ", ".join(str(d) for d in good) if good else "a divisor of the shift's minutes"
+    if not good:
+        good = [d for d in range(5, total + 1) if total % d == 0][:6] or [total]
+    return ", ".join(str(d) for d in good[:-1]) + (" or " if len(good) > 1 else "") + str(good[-1])

@@ -302,6 +302,12 @@ def test_cli_slots_that_do_not_divide_the_shift_name_the_key(tmp_path, city):
     assert result.exit_code == 3
     assert "(the default; set [shift] slot_minutes)" in result.stderr
     assert "plain.toml" not in result.stderr
+    assert "such as 15 (the default" in result.stderr
+    # 70 minutes: none of 15, 20, 30, 60 divides it; the lengths that do are listed
+    result = CliRunner().invoke(
+        app, [*args, "--shift-end", "2026-11-30T20:10", "--config", str(tmp_path / "plain.toml")]
+    )
+    assert "such as 5, 7, 10, 14, 35 or 70 (the default" in " ".join(result.stderr.split())
 
 
 def test_replay_as_a_real_process(tmp_path, city):
