@@ -155,3 +155,33 @@ def test_a_folded_strip_keeps_the_worst_slot_of_each_group():
     assert strip([0, 0, 1, 0, 0, 12, 3], 1) == "..1..#4"
     assert strip([0, 0, 1, 0, 0, 12, 3], 2) == ".1#4"
     assert strip([0, 0, 1, 0, 0, 12, 3], 3) == "1#4"
+
+
+def test_a_plan_whose_moves_all_come_later_does_not_say_no_moves_needed(tmp_path):
+    """Nothing to do at 19:00 but two moves later: every view says so, instead of 'no
+    moves needed' above a slot table full of moves."""
+    from util import courier, restaurant, write_city, zone
+
+    from rebalance.publish.blocks import build_messages
+    from rebalance.views.html import plan_html
+
+    folder = write_city(
+        tmp_path / "later",
+        [zone("A", 48.85, 2.35), zone("B", 48.86, 2.36), zone("C", 48.87, 2.35)],
+        [restaurant("RB", "B", 0.0), restaurant("RC", "C", 0.0)],
+        [courier("C1", "A")],
+    )
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        "RB,2026-11-30T19:30,2.5\nRC,2026-11-30T20:00,2.5\n"
+    )
+    config = Config().with_changes(shift={"hours": 1.5, "slot_minutes": 30})
+    plan = solve(load(folder, config), config, SHIFT)
+    assert len(plan.moves_at(0)) == 0 and len(plan.moves) == 2
+    text = " ".join(render(plan, 100).split())
+    assert "Every zone is covered now: no moves at 19:00; 2 moves later in the shift." in text
+    assert "no moves needed" not in text
+    assert "Required 0 couriers in 3 zones" in text
+    assert "2 moves later in the shift" in plan_html(plan)
+    slack = str(build_messages(plan, channel="C1"))
+    assert "*Every zone is covered now:* no moves at 19:00; 2 moves later in the shift." in slack

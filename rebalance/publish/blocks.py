@@ -296,7 +296,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     else:
         blocks += [
             {"type": "divider"},
-            _text_block("*Every zone is covered where it stands:* no moves needed."),
+            _text_block("*{}* {}".format(*wording.all_covered(plan))),
         ]
 
     if len(short):

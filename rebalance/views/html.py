@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .wording import attention_zones, coverage_change, minutes, plural, shift_window
+from .wording import (
+    all_covered,
+    attention_zones,
+    coverage_change,
+    minutes,
+    plural,
+    shift_window,
+)
 
 if TYPE_CHECKING:
     from rebalance.plan import Plan
@@ -45,7 +52,10 @@ def plan_html(plan: Plan) -> str:
         ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
         ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
         ("Total travel", esc(minutes(k["travel_minutes"]))),
-        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
+        (
+            "Required",
+            f"{plural(k['required_couriers'], 'courier')} in {plural(k['zones'], 'zone')}",
+        ),
         ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),
     ]
     if k.get("paused_orders_per_hour"):
@@ -92,7 +102,7 @@ def plan_html(plan: Plan) -> str:
         f"<p style='margin:8px 0 2px 0'><b>Zones needing attention</b> "
         f"({len(zones)} of {len(plan.zones)})</p>" + table(zones[cols].head(50))
         if len(zones)
-        else "<p>Every zone is covered where it stands: no moves needed.</p>"
+        else f"<p>{' '.join(all_covered(plan))}</p>"
     )
     more = f"<p>... {len(zones) - 50} more zones below</p>" if len(zones) > 50 else ""
     every = [

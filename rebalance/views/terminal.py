@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rebalance.escape import terminal, visible, visible_frame
 
 from .wording import (
+    all_covered,
     attention_zones,
     coverage_change,
     minutes,
@@ -44,7 +45,7 @@ def summary_text(plan: Plan) -> str:
                 f"coverage {coverage_change(k)}; "
                 f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
                 f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
-                f"{k['shortage']} couriers in {k['zones_short']} zone(s)",
+                f"{plural(k['shortage'], 'courier')} in {plural(k['zones_short'], 'zone')}",
             ]
         )
     )
@@ -79,7 +80,10 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
             + (f" in {plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
         ),
         ("Total travel", minutes(k["travel_minutes"])),
-        ("Required", f"{k['required_couriers']} couriers in {k['zones']} zones"),
+        (
+            "Required",
+            f"{plural(k['required_couriers'], 'courier')} in {plural(k['zones'], 'zone')}",
+        ),
         ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
     ]
     if k.get("paused_orders_per_hour"):
@@ -107,7 +111,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     )
     id_width = max((len(z) for z in names), default=4)
     if zones.empty:
-        yield Text("Every zone is covered where it stands: no moves needed.", style="green")
+        yield Text(" ".join(all_covered(plan)), style="green")
     else:
         yield Text(f"\nZones needing attention ({len(zones)} of {len(plan.zones)})", style="bold")
         yield _zones_table(zones.head(MAX_ZONES_SHOWN), width, id_width)

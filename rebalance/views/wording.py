@@ -72,6 +72,19 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def all_covered(plan: Plan) -> tuple[str, str]:
+    """What to say when no zone needs attention now, as (lead, rest): ``no moves
+    needed``, unless the plan moves couriers later in the shift."""
+    later = len(plan.moves) - len(plan.moves_at(0)) if plan.slot_count > 1 else 0
+    if later > 0:
+        now = f"{plan.local(plan.shift_start):%H:%M}"
+        return (
+            "Every zone is covered now:",
+            f"no moves at {now}; {plural(later, 'move')} later in the shift.",
+        )
+    return "Every zone is covered where it stands:", "no moves needed."
+
+
 def minutes(x: float) -> str:
     """Travel time: ``12.5 min``, ``1,250 min`` (no decimals from 100 on)."""
     return f"{x:,.0f} min" if x >= 100 else f"{x:.1f} min"
