@@ -288,3 +288,17 @@ def test_forecast_replay_and_explain_views_write_hostile_ids_out(tmp_path):
     assert "Z\\x1b]8;;http://evil" in explain.output
     for result in (forecast, replay, explain):
         assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
+def test_diff_writes_hostile_names_out(tmp_path, hostile_plan):
+    """`rebalance diff` of two plans of the hostile city (half its couriers gone in the
+    second) prints zone names, ids and the city as text: no ESC, no bidi override."""
+    config = load_config(HOSTILE / "rebalance.toml")
+    inputs = load(HOSTILE, config)
+    fewer = inputs.replace(couriers=inputs.couriers.iloc[::2])
+    other = solve(fewer, config, SHIFT).write(tmp_path / "fewer")
+    result = CliRunner().invoke(app, ["diff", str(hostile_plan), str(other)])
+    assert result.exit_code == 0, result.output
+    assert "Zones whose numbers changed" in result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "\\x1b[2J" in result.output

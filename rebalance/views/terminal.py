@@ -424,9 +424,15 @@ def diff_renderables(diff: PlanDiff) -> Any:
     from rebalance.diff import ZONE_FIELDS
 
     a, b = diff.a, diff.b
+
+    def shown(value: Any) -> str:  # partner text as Text: control characters written out
+        return visible(value, one_line=True)
+
     yield Text(
-        f"{a.city} {a.local(a.shift_start):%Y-%m-%d %H:%M} ({a.plan_id}) -> "
-        f"{b.city} {b.local(b.shift_start):%Y-%m-%d %H:%M} ({b.plan_id}): {diff.headline()}",
+        shown(
+            f"{a.city} {a.local(a.shift_start):%Y-%m-%d %H:%M} ({a.plan_id}) -> "
+            f"{b.city} {b.local(b.shift_start):%Y-%m-%d %H:%M} ({b.plan_id}): {diff.headline()}"
+        ),
         style="bold",
     )
     kpis = Table(box=box.SIMPLE_HEAD, title=None)
@@ -441,7 +447,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
     names = {**a.names, **b.names}
 
     def label(zone: Any) -> Text:
-        return Text(zone_label(zone, names.get(str(zone), "")))
+        return Text(shown(zone_label(zone, names.get(str(zone), ""))))
 
     if diff.zones:
         zones = Table(box=box.SIMPLE_HEAD, title=None)
@@ -456,7 +462,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
                     for (_, short), u, v in zip(ZONE_FIELDS, x, y, strict=False)
                     if u != v
                 )
-            zones.add_row(label(zone), Text(what))
+            zones.add_row(label(zone), Text(shown(what)))
         if len(diff.zones) > MAX_ZONES_SHOWN:
             zones.caption = f"... {len(diff.zones) - MAX_ZONES_SHOWN} more zones (--format json)"
         yield Text(f"Zones whose numbers changed ({len(diff.zones)})", style="bold")
@@ -482,18 +488,18 @@ def diff_renderables(diff: PlanDiff) -> Any:
             )
             cells: list[Any] = [
                 b.label(c.when),
-                Text(f"{len(group)}: {ids}", overflow="fold"),
-                Text(str(c.from_zone)),
-                Text(str(c.to_zone)),
+                Text(shown(f"{len(group)}: {ids}"), overflow="fold"),
+                Text(shown(c.from_zone)),
+                Text(shown(c.to_zone)),
             ]
             if kind == "rerouted":
-                cells.append(Text(str(c.was_to)))
+                cells.append(Text(shown(c.was_to)))
             if kind != "added":
                 reasons = [
                     f"{zone} {'-' if x is None else x} -> {y}"
                     for zone, x, y in diff.need_changes(c)
                 ]
-                cells.append(Text("; ".join(reasons) or "no need changed"))
+                cells.append(Text(shown("; ".join(reasons)) or "no need changed"))
             table.add_row(*cells)
         if len(groups) > MAX_MOVES_SHOWN:
             table.caption = f"... {len(groups) - MAX_MOVES_SHOWN} more groups (--format json)"
