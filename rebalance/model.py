@@ -482,8 +482,9 @@ def _present_couriers(
     elig["prev_idx"] = np.full(len(elig), -1, dtype=index_dtype(len(index)))
     if previous is None:
         return elig, None, "", 0
-    from .replan import previous_positions
+    from .replan import check_overlap, previous_positions
 
+    check_overlap(previous, grid.start, grid.end)
     pos = previous_positions(previous, elig, index, grid.start)
     elig["zone_idx"] = pos.zone_idx.astype(elig["zone_idx"].dtype)
     elig["prev_idx"] = np.where(elig["first"].to_numpy() == 0, pos.prev_idx, -1).astype(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PreviousChoice",
     "PreviousPositions",
+    "check_overlap",
     "check_previous",
     "find_previous",
     "mark_since_previous",
@@ -78,6 +79,28 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
             ),
             title="invalid previous plan",
         )
+
+
+def check_overlap(previous: Plan, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Refuse (exit 3) a previous plan whose shift does not overlap [start, end): what it
+    says about couriers 'now' would be yesterday's, or tomorrow's."""
+    if previous.shift_start < end and start < previous.shift_end:
+        return
+
+    def shift(a: pd.Timestamp, b: pd.Timestamp) -> str:
+        return f"{previous.local(a):%Y-%m-%d %H:%M}-{previous.local(b):%H:%M}"
+
+    raise InputError(
+        Issue(
+            f"the previous plan is for the shift {shift(previous.shift_start, previous.shift_end)}"
+            f", which does not overlap this one ({shift(start, end)})",
+            file="plan.json",
+            column="shift_start",
+            valid="a plan of a shift that overlaps this one (the plan published for it), "
+            "or no --previous to plan from scratch",
+        ),
+        title="invalid previous plan",
+    )
 
 
 def previous_positions(

@@ -199,6 +199,23 @@ def test_cli_previous_of_another_city_or_data_set_is_exit_3(paris, tmp_path):
     assert bad.exit_code == 3 and "another data set" in bad.output and "zones.csv" in bad.output
 
 
+def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path):
+    """Yesterday's plan given as --previous is refused, naming both shifts: its moves
+    would count today's couriers as on their way and send them back."""
+    plan = paris[2]
+    folder = plan.write(tmp_path / "yesterday")
+    bad = _cli_plan(PARIS, "--shift-start", "2026-12-01T19:00", "--previous", folder)
+    assert bad.exit_code == 3
+    text = " ".join(bad.output.split())
+    assert "the previous plan is for the shift 2026-11-30 19:00-23:00" in text
+    assert "does not overlap this one (2026-12-01 19:00-23:00)" in text
+    config, inputs, _ = paris
+    with pytest.raises(InputError, match="does not overlap"):
+        rebalance.solve(inputs, config, "2026-11-30T23:00", previous=plan)
+    overlapping = rebalance.solve(inputs, config, "2026-11-30T22:30", previous=plan)
+    assert overlapping.status == "optimal"
+
+
 def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
     """A broken plan.json or a missing folder given to --previous is exit 3, not a traceback."""
     _, _, plan = paris
