@@ -389,7 +389,8 @@ def plan(
             write_plan(result, out)
         _warn_eligibility(inputs, cfg, result)
         if format is OutputFormat.json:
-            sys.stdout.write(_plan_json(result))
+            for part in _plan_json_parts(result):  # never the whole text at once
+                sys.stdout.write(part)
         else:
             from rich.console import Group
 
@@ -446,7 +447,19 @@ def _plan_json(plan: Any) -> str:
     ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
     times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
     count of slots (CONTRACT section 7), so the rows cannot take that name."""
-    from .plan import MOVES_COLUMNS, SLOTS_COLUMNS, ZONES_COLUMNS, Records, _iso, dumps_indented
+    return "".join(_plan_json_parts(plan))
+
+
+def _plan_json_parts(plan: Any) -> list[str]:
+    """`_plan_json` as the pieces it joins (`dumps_indented_parts`)."""
+    from .plan import (
+        MOVES_COLUMNS,
+        SLOTS_COLUMNS,
+        ZONES_COLUMNS,
+        Records,
+        _iso,
+        dumps_indented_parts,
+    )
 
     def rows(frame: Any, columns: list[str]) -> Records:
         frame = frame[[c for c in columns if c in frame.columns]]
@@ -464,7 +477,8 @@ def _plan_json(plan: Any) -> str:
     )
     if several:
         data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
-    return dumps_indented(data) + "\n"  # = json.dumps(_jsonable(data), indent=2, ...)
+    # = json.dumps(_jsonable(data), indent=2, ...) + "\n"
+    return [*dumps_indented_parts(data), "\n"]
 
 
 def _warn_eligibility(inputs: Any, cfg: "Config", plan: Any) -> None:

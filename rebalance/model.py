@@ -82,8 +82,9 @@ class ProblemData:
     ``moves``, its allowed moves out of the zones it starts from (a one-slot problem reads
     them off its arcs when first asked for, `ArcMoves`). Per group and zone it can reach:
     the arc arrays ``arc_group``, ``arc_zone`` (int32) and ``arc_minutes``. Per row of
-    restaurants: ``restaurant_rate0`` (its rate in slot 0) and ``restaurant_zone`` (its
-    zone's position in ``zone_ids``).
+    restaurants: ``restaurant_rate0`` (its rate in slot 0; read-only, it may be a view of
+    the inputs' column) and ``restaurant_zone`` (its zone's position in ``zone_ids``, as
+    `index_dtype`).
     """
 
     config: Config
@@ -192,8 +193,9 @@ class ProblemData:
         return np.where(np.isnan(self.cap), -1, np.nan_to_num(self.cap)).astype(np.int64)
 
 
-def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position in ``index`` (unique ids) of each value of ``column``, -1 where absent.
+def positions(column: pd.Series, index: pd.Index, dtype: Any = np.int64) -> np.ndarray:
+    """Position in ``index`` (unique ids) of each value of ``column``, -1 where absent,
+    as ``dtype`` (which must hold -1 .. len(index), e.g. `index_dtype`).
 
     An Arrow hash lookup: pandas' ``get_indexer`` takes a second on 2.5 million
     Arrow-backed strings, this 40 ms. Anything but text on both sides (ids are text once
@@ -204,7 +206,7 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
 
     if isinstance(column.dtype, pd.CategoricalDtype):  # each category looked up once
         at = np.r_[positions(pd.Series(column.cat.categories), index), -1]
-        return at[column.cat.codes.to_numpy()].astype(np.int64)  # code -1: the -1 after
+        return at[column.cat.codes.to_numpy()].astype(dtype)  # code -1: the -1 after
     text = (pa.types.is_string, pa.types.is_large_string)
     try:
         values = pa.array(column.array)
@@ -213,8 +215,8 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
             raise pa.ArrowTypeError("not text on both sides")
         found = pc.index_in(values, value_set=known.cast(values.type)).fill_null(-1)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return index.get_indexer(column.to_numpy()).astype(np.int64)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return index.get_indexer(column.to_numpy()).astype(dtype)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def presence_counts(
@@ -354,14 +356,17 @@ def _slot_demand(
     n_zones, k = len(index), grid.count
     rest = inputs.restaurants
     open_mask = rest["status"].eq("open").to_numpy(dtype=bool)
-    rz = positions(rest["zone_id"], index)
+    # the narrowest positions (int16 at 10,000 zones): a number per restaurant, held to the
+    # pause lists
+    rz = positions(rest["zone_id"], index, index_dtype(n_zones))
     base = rest["expected_orders_per_hour"].to_numpy(float)
     zone_base = np.bincount(rz[open_mask], weights=base[open_mask], minlength=n_zones)
     demand = np.repeat(zone_base[:, None], k, axis=1)
     open_count = np.bincount(rz[open_mask], minlength=n_zones).astype(np.int64)
     table = inputs.demand
     if table is None or table.empty:
-        return demand, open_count, base.copy(), rz
+        # no copy: the rates are only read (2.5 million restaurants: 19 MB held to the end)
+        return demand, open_count, base, rz
     slot = grid.slot_of(table["slot_start"])
     inside = slot >= 0
     off_grid = inside & ~grid.is_boundary(table["slot_start"])
@@ -472,9 +477,9 @@ def _present_couriers(
     elig["first"] = first if every else first[mask]
     elig["last"] = last if every else last[mask]
     del first, last
-    elig["zone_idx"] = positions(zone_id, index).astype(index_dtype(len(index)))
+    elig["zone_idx"] = positions(zone_id, index, index_dtype(len(index)))
     del zone_id
-    vehicle_idx = positions(elig["vehicle"], pd.Index(vehicles)).astype(index_dtype(len(vehicles)))
+    vehicle_idx = positions(elig["vehicle"], pd.Index(vehicles), index_dtype(len(vehicles)))
     elig["vehicle_idx"] = vehicle_idx
     if (vehicle_idx >= 0).all():  # the same text from a byte per courier (6.9M: 90 -> 7 MB)
         elig["vehicle"] = pd.Categorical.from_codes(vehicle_idx, categories=list(vehicles))

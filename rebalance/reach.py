@@ -179,12 +179,22 @@ def _by_distance(
         key %= n
         pair_col = key.astype(position)
         del key
-        km = pair_km(xyz, pair_row, pair_col)
+        # a block of pairs at a time: whole, the gathered coordinates were five
+        # temporaries as large as the km (4.3 million pairs at 10,000 zones, 34 MB each)
+        km = np.empty(pair_row.size)
+        for lo in range(0, km.size, _PAIR_BLOCK):
+            block = slice(lo, lo + _PAIR_BLOCK)
+            km[block] = pair_km(xyz, pair_row[block], pair_col[block])
     else:
         pair_row = pair_col = np.array([], dtype=position)
         km = np.array([], dtype=float)
     stay = pair_row == pair_col  # the tree finds every queried zone at distance 0
-    out = {}
+    # First each vehicle's moves as a mask of the candidates, then all of them in one
+    # block of arrays, vehicle after vehicle (each vehicle's `Moves` are views of it):
+    # `group_arcs` of a one-slot plan takes the destinations and minutes as its arcs'
+    # without a copy, and the moves are never held twice (10,000 zones: 7.8 million
+    # moves, 16 bytes each).
+    chosen = {}
     for v in vehicles:
         spec = config.vehicles[v]
         # This vehicle's candidates: within its own range in km (with a margin; the exact
@@ -195,23 +205,44 @@ def _by_distance(
             mine = np.zeros(n, dtype=bool)
             mine[wanted[v]] = True
             near &= mine[pair_row]
-        if near.all():
-            minutes, here, origin, dest = km.copy(), stay, pair_row, pair_col
-        else:  # masks, not an index array: no 8 bytes per candidate on top
-            minutes, here, origin, dest = km[near], stay[near], pair_row[near], pair_col[near]
-        del near
-        minutes *= detour
-        minutes /= spec.speed_kmh
-        minutes *= 60.0
-        minutes[here] = 0.0
-        ok = (minutes <= spec.max_move_minutes + _EPS) | here
-        origin, dest, here = origin[ok], dest[ok], here[ok]
+        # masks, not index arrays: no 8 bytes per candidate on top
+        here = stay[near]
+        minutes = _minutes(km.copy() if near.all() else km[near], here, spec, detour)
+        near[near] = (minutes <= spec.max_move_minutes + _EPS) | here
+        chosen[v] = near
+        del minutes, here, near
+    total = sum(int(np.count_nonzero(mask)) for mask in chosen.values())
+    origins = np.empty(total, dtype=position)
+    dests = np.empty(total, dtype=position)
+    every_minutes = np.empty(total)
+    out = {}
+    at = 0
+    for v in vehicles:
+        spec, mask = config.vehicles[v], chosen.pop(v)
+        rows_out = slice(at, at + int(np.count_nonzero(mask)))
+        origin = np.compress(mask, pair_row, out=origins[rows_out])
+        dest = np.compress(mask, pair_col, out=dests[rows_out])
+        here = np.compress(mask, stay)
+        # the same float steps on the same km as above, so the same minutes
+        minutes = _minutes(np.compress(mask, km, out=every_minutes[rows_out]), here, spec, detour)
         assert np.array_equal(origin[here], wanted[v]), "a zone is missing its stay"
-        minutes = minutes[ok]
-        del ok
         out[v] = Moves(origin, dest, np.round(minutes, 3, out=minutes))
+        at = rows_out.stop
+        del mask, here
     return out
 
+
+def _minutes(km: np.ndarray, stay: np.ndarray, spec: Any, detour: float) -> np.ndarray:
+    """Travel minutes of moves of ``km`` (in place), 0 for the ``stay`` ones."""
+    km *= detour
+    km /= spec.speed_kmh
+    km *= 60.0
+    km[stay] = 0.0
+    return km
+
+
+#: Candidate pairs whose km `_by_distance` computes at a time.
+_PAIR_BLOCK = 1 << 20
 
 #: Up to this many (origin, zone) pairs, candidates come from blocks of a dense chord
 #: matrix (no scipy import, ~0.2 s, for small cities); beyond it, from the k-d tree.
@@ -248,11 +279,21 @@ def _candidates(points: np.ndarray, rows: np.ndarray, radius: float) -> np.ndarr
     else:
         # Most zones queried: each pair once (i < j, half the tree search of a
         # rows x all query), then both directions of the queried rows, and the stays.
-        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64, copy=False)
+        pairs = tree.query_pairs(radius, output_type="ndarray")
         i, j = pairs[:, 0], pairs[:, 1]
-        queried = np.zeros(n, dtype=bool)
-        queried[rows] = True
-        key = np.concatenate([(i * n + j)[queried[i]], (j * n + i)[queried[j]], rows * (n + 1)])
+        if rows.size == n:  # every zone queried (rows are unique): no mask, no temporaries
+            m = i.size
+            key = np.empty(2 * m + n, dtype=np.int64)
+            np.multiply(i, n, out=key[:m])
+            key[:m] += j
+            np.multiply(j, n, out=key[m : 2 * m])
+            key[m : 2 * m] += i
+            np.multiply(rows, n + 1, out=key[2 * m :])
+        else:
+            i, j = i.astype(np.int64, copy=False), j.astype(np.int64, copy=False)
+            queried = np.zeros(n, dtype=bool)
+            queried[rows] = True
+            key = np.concatenate([(i * n + j)[queried[i]], (j * n + i)[queried[j]], rows * (n + 1)])
         del pairs, i, j
     # One sort of int64 keys orders the pairs by (origin, destination).
     key.sort()
@@ -314,8 +355,12 @@ def group_arcs(
     at its final size: at 10,000 zones the arcs are 7.8 million rows.
 
     ``release``: ``moves`` is a dict the caller no longer needs; each vehicle's moves
-    are removed from it once copied, so the moves and the arcs (16 bytes a row each) are
-    never both held whole: 10,000 zones peaked at 249 MB for the two, now ~180.
+    are removed from it, their origins at once and the rest once copied, so the moves
+    and the arcs (16 bytes a row each) are never both held whole. When each group's
+    moves are all its vehicle's, in order, and the vehicles' moves one block of arrays
+    (as `allowed_moves` makes them), the destinations and minutes are taken as they are,
+    with no copy: at 10,000 zones the build peaked at ~250 MB for moves and arcs
+    together, now at the arcs' 125 MB.
     """
     group_zone = np.asarray(group_zone)
     parts = []
@@ -330,32 +375,77 @@ def group_arcs(
         counts = np.searchsorted(m.origin, zone, side="right") - lo
         if (counts == 0).any():
             raise ValueError("moves lack a group's zone: pass it in origins")
-        parts.append((name, m, groups, lo, counts))
-    total = sum(int(counts.sum()) for *_, counts in parts)
-    tails = np.empty(total, dtype=np.int32)
-    heads = np.empty(total, dtype=np.int32)
-    minutes = np.empty(total, dtype=float)
-    at = 0
-    while parts:
-        name, m, groups, lo, counts = parts.pop(0)
+        size = int(counts.sum())
+        # the moves are exactly these groups' zones, in the same order: copied whole
+        whole = size == len(m) and bool((np.diff(zone) > 0).all())
+        # only the destinations and minutes are read from here on: when released, the
+        # origins go now and each array once copied, so that the moves and the arcs are
+        # never both held whole (10,000 zones: 7.8 million rows, 16 bytes each)
+        source = {"dest": m.dest, "minutes": m.minutes}
         if release:
             assert isinstance(moves, dict)
-            del moves[name]
-        size = int(counts.sum())
-        out = slice(at, at + size)
-        tails[out] = np.repeat(groups, counts)
-        if size == len(m) and (np.diff(group_zone[groups]) > 0).all():
-            # The moves are exactly these groups' zones, in the same order.
-            heads[out] = m.dest
-            minutes[out] = m.minutes
+            del moves[name], m
+        parts.append((source, groups, lo, counts, size, whole))
+    total = sum(part[4] for part in parts)
+    tails = np.empty(total, dtype=np.int32)
+    at = 0
+    for _, groups, _, counts, size, _ in parts:
+        tails[at : at + size] = np.repeat(groups, counts)
+        at += size
+    heads = _gathered(parts, "dest", np.dtype(np.int32), total, release)
+    minutes = _gathered(parts, "minutes", np.dtype(float), total, release)
+    return tails, heads, minutes
+
+
+def _gathered(
+    parts: list[Any], column: str, dtype: np.dtype, total: int, release: bool
+) -> np.ndarray:
+    """`group_arcs`' ``column`` of each vehicle's moves, one after the other (all of
+    them, or each group's zone's rows); released ones let go of it once copied.
+
+    Released moves taken whole that are already one array, vehicle after vehicle (as
+    `allowed_moves` computes them), are that array, not a copy of it."""
+    if release and all(part[5] for part in parts):
+        joined = _tiled([part[0][column] for part in parts], dtype, total)
+        if joined is not None:
+            for part in parts:
+                del part[0][column]
+            return joined
+    out = np.empty(total, dtype=dtype)
+    at = 0
+    for source, _, lo, counts, size, whole in parts:
+        values = source.pop(column) if release else source[column]
+        if whole:
+            out[at : at + size] = values
         else:
             take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(size)
-            np.take(m.dest, take, out=heads[out])
-            np.take(m.minutes, take, out=minutes[out])
+            np.take(values, take, out=out[at : at + size])
             del take
         at += size
-        del m  # the last reference when released
-    return tails, heads, minutes
+        del values
+    return out
+
+
+def _tiled(arrays: list[np.ndarray], dtype: np.dtype, total: int) -> np.ndarray | None:
+    """The one-dimensional array of ``dtype`` and size ``total`` whose consecutive
+    slices ``arrays`` are, end to end, or None."""
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if (
+        not isinstance(base, np.ndarray)
+        or base.ndim != 1
+        or base.dtype != dtype
+        or base.size != total
+        or not base.flags.c_contiguous
+    ):
+        return None
+    start = at = base.__array_interface__["data"][0]
+    for a in arrays:
+        if a.base is not base or a.ndim != 1 or a.__array_interface__["data"][0] != at:
+            return None
+        at += a.size * a.itemsize
+    return base if at == start + base.nbytes else None
 
 
 def overfull_origin(
