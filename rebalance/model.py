@@ -113,6 +113,8 @@ class ProblemData:
     previous_plan_id: str | None = None
     previous_note: str = ""
     on_the_way: int = 0
+    #: The moves the couriers on their way count by (`rebalance.replan.PreviousPositions`).
+    under_way: list[dict[str, str]] = field(default_factory=list)
     build_seconds: float = 0.0
 
     # ------------------------------------------------------------------ the shift
@@ -273,7 +275,9 @@ def build_problem(
     slot_required = np.ceil(slot_demand / opch - _EPS).clip(min=0).astype(np.int64)
 
     vehicles = tuple(sorted(config.vehicles))
-    elig, prev_id, note, on_way = _present_couriers(inputs, config, grid, index, vehicles, previous)
+    elig, prev_id, note, on_way, under_way = _present_couriers(
+        inputs, config, grid, index, vehicles, previous
+    )
 
     nv, k = len(vehicles), grid.count
     # Entry groups: interchangeable couriers. prev_idx + 1 >= 0 keeps the key non-negative.
@@ -344,6 +348,7 @@ def build_problem(
         previous_plan_id=prev_id,
         previous_note=note,
         on_the_way=on_way,
+        under_way=under_way,
         build_seconds=time.perf_counter() - t0,
     )
 
@@ -460,8 +465,9 @@ def _present_couriers(
     index: pd.Index,
     vehicles: tuple[str, ...],
     previous: Plan | None,
-) -> tuple[pd.DataFrame, str | None, str, int]:
-    """Couriers present in at least one slot, with entry zone and previous instruction."""
+) -> tuple[pd.DataFrame, str | None, str, int, list[dict[str, str]]]:
+    """Couriers present in at least one slot, with entry zone and previous instruction
+    (and what `rebalance.replan.previous_positions` says of those on their way)."""
     cour = inputs.couriers
     slot_type = index_dtype(grid.count)
     first, last = presence(cour, grid, config.eligibility.min_available_minutes, dtype=slot_type)
@@ -486,7 +492,7 @@ def _present_couriers(
     del vehicle_idx
     elig["prev_idx"] = np.full(len(elig), -1, dtype=index_dtype(len(index)))
     if previous is None:
-        return elig, None, "", 0
+        return elig, None, "", 0, []
     from .replan import check_overlap, previous_positions
 
     check_overlap(previous, grid.start, grid.end)
@@ -495,7 +501,7 @@ def _present_couriers(
     elig["prev_idx"] = np.where(elig["first"].to_numpy() == 0, pos.prev_idx, -1).astype(
         elig["prev_idx"].dtype
     )
-    return elig, previous.plan_id, pos.note, pos.on_the_way
+    return elig, previous.plan_id, pos.note, pos.on_the_way, pos.under_way
 
 
 def _allowed_moves(

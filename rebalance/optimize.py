@@ -149,6 +149,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         timings=timings,
         solver={k: v for k, v in stats.items() if not k.endswith("seconds")},
         explanation=explanation,
+        under_way=p.under_way,
     )
 
 

@@ -113,6 +113,10 @@ class Plan:
     solver: dict[str, Any] = field(default_factory=dict)
     #: Facts behind `explain` (CONTRACT section 11) not in the plan files; see `rebalance.explain`.
     explanation: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: A re-plan's couriers on their way (CONTRACT section 9): the earlier move each one
+    #: counts by, ``{"courier_id", "to_zone", "started"}`` (ISO 8601), kept in plan.json
+    #: so that the next re-plan, made against this plan, still counts them there.
+    under_way: list[dict[str, str]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in {"optimal", "feasible", "infeasible"}:
@@ -167,6 +171,8 @@ class Plan:
             data["solver"] = self.solver
         if self.explanation:
             data["explanation"] = self.explanation
+        if self.under_way:
+            data["under_way"] = self.under_way
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -540,11 +546,24 @@ def read_plan(directory: str | Path) -> Plan:
             slot_minutes=int(meta.get("slot_minutes") or 0),
             solver=_table(meta.get("solver", {})),
             explanation=_table(meta.get("explanation", {})),
+            under_way=_under_way(meta.get("under_way", [])),
         )
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
     except (ValueError, TypeError) as exc:
         raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+
+
+def _under_way(rows: Any) -> list[dict[str, str]]:
+    """plan.json's ``under_way`` rows, checked: a list of objects with text values."""
+    keys = ("courier_id", "to_zone", "started")
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in keys) for r in rows
+    ):
+        raise ValueError("under_way must be a list of {courier_id, to_zone, started} texts")
+    for row in rows:
+        pd.Timestamp(row["started"])  # a bad time is a ValueError, as elsewhere
+    return [{k: r[k] for k in keys} for r in rows]
 
 
 def _read_table(path: Path, dtype: dict[str, Any], valid: str) -> pd.DataFrame:

@@ -44,12 +44,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreviousPositions:
-    """Entry zone and instruction (zone index, -1 = none) of each present courier."""
+    """Entry zone and instruction (zone index, -1 = none) of each present courier; the
+    moves the couriers on their way count by (`Plan.under_way` of the new plan)."""
 
     zone_idx: np.ndarray
     prev_idx: np.ndarray
     on_the_way: int
     note: str
+    under_way: list[dict[str, str]]
 
 
 def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: str = "") -> None:
@@ -110,11 +112,28 @@ def previous_positions(
     zone_idx = present["zone_idx"].to_numpy(np.int64).copy()
     prev_idx = zone_idx.copy()
     moves = previous.moves
-    if moves.empty:
-        return PreviousPositions(zone_idx, prev_idx, 0, "")
-    starts = _move_starts(previous)
-    ids = moves["courier_id"].astype(str).to_numpy(dtype=object)
-    to_idx = zone_index.get_indexer(moves["to_zone"].astype(str).to_numpy(dtype=object))
+    carried = previous.under_way  # on their way already when the previous plan was made
+    if moves.empty and not carried:
+        return PreviousPositions(zone_idx, prev_idx, 0, "", [])
+    starts = np.concatenate(
+        [
+            _move_starts(previous),
+            np.asarray([pd.Timestamp(r["started"]).value for r in carried], dtype=np.int64),
+        ]
+    )
+    ids = np.concatenate(
+        [
+            moves["courier_id"].astype(str).to_numpy(dtype=object),
+            np.asarray([r["courier_id"] for r in carried], dtype=object),
+        ]
+    )
+    to_zone = np.concatenate(
+        [
+            moves["to_zone"].astype(str).to_numpy(dtype=object),
+            np.asarray([r["to_zone"] for r in carried], dtype=object),
+        ]
+    )
+    to_idx = zone_index.get_indexer(to_zone)
     known = pd.Index(present["courier_id"].astype(str).to_numpy(dtype=object))
     row = known.get_indexer(ids)
     gone_ids = set(ids[row < 0]) - set(known)
@@ -128,7 +147,22 @@ def previous_positions(
     prev_idx[:] = zone_idx
     due = frame[frame["start"] <= now_ns].groupby("row", sort=False).tail(1)
     prev_idx[due["row"].to_numpy()] = due["to"].to_numpy()
-    on_the_way = int((zone_idx != present["zone_idx"].to_numpy(np.int64)).sum())
+    moving = zone_idx != present["zone_idx"].to_numpy(np.int64)
+    on_the_way = int(moving.sum())
+    # what the new plan records of them, so that a re-plan against it counts them too
+    way = started[moving[started["row"].to_numpy()]].sort_values("row", kind="stable")
+    courier = present["courier_id"].astype(str).to_numpy(dtype=object)
+    names = zone_index.astype(str).to_numpy(dtype=object)
+    under_way = [
+        {
+            "courier_id": str(courier[r]),
+            "to_zone": str(names[t]),
+            "started": pd.Timestamp(int(s), tz="UTC").tz_convert(previous.timezone).isoformat(),
+        }
+        for r, t, s in zip(
+            way["row"].tolist(), way["to"].tolist(), way["start"].tolist(), strict=True
+        )
+    ]
     notes = []
     if gone_ids:
         notes.append(
@@ -137,7 +171,7 @@ def previous_positions(
         )
     if on_the_way:
         notes.append(f"{on_the_way} on their way count at their destination")
-    return PreviousPositions(zone_idx, prev_idx, on_the_way, "; ".join(notes))
+    return PreviousPositions(zone_idx, prev_idx, on_the_way, "; ".join(notes), under_way)
 
 
 def _move_starts(plan: Plan) -> np.ndarray:

@@ -241,6 +241,46 @@ def test_cli_previous_with_couriers_gone_counts_them(paris, tmp_path):
     assert "4 couriers of the previous plan no longer present (dropped)" in ok.output
 
 
+def test_a_courier_on_its_way_stays_so_through_every_later_re_plan(tmp_path):
+    """c1 drives A -> B (25 min) from 18:00; couriers.csv still says A. The 18:15 re-plan
+    counts it at B, and so does a retry of the 18:15 shift made against that re-plan
+    (whose moves do not list c1): it used to send c1 on the same drive again, charge
+    change_minutes and revise the Slack message."""
+    from util import courier, restaurant, write_city, zone
+
+    folder = write_city(
+        tmp_path / "drive",
+        [zone("A", 48.85, 2.33), zone("B", 48.86, 2.34)],
+        [restaurant("r1", "B", 2.0)],
+        [courier("c1", "A", "car")],
+        [
+            {"from_zone": "A", "to_zone": "B", "minutes": 25, "vehicle": ""},
+            {"from_zone": "B", "to_zone": "A", "minutes": 25, "vehicle": ""},
+        ],
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 2.0, "slot_minutes": 30})
+    inputs = rebalance.load(folder, config)
+    first = rebalance.solve(inputs, config, "2026-11-30T18:00")
+    assert first.moves[["courier_id", "to_zone"]].values.tolist() == [["c1", "B"]]
+    later = rebalance.solve(inputs, config, "2026-11-30T18:15", previous=first)
+    assert later.kpis["on_the_way"] == 1 and later.moves.empty and later.objective == 0
+    assert later.under_way == [
+        {"courier_id": "c1", "to_zone": "B", "started": "2026-11-30T18:00:00+01:00"}
+    ]
+    kept = rebalance.read_plan(later.write(tmp_path / "later"))  # through plan.json
+    assert kept.under_way == later.under_way
+    for previous in (later, kept):
+        retry = rebalance.solve(inputs, config, "2026-11-30T18:15", previous=previous)
+        assert retry.kpis["on_the_way"] == 1
+        assert retry.moves.empty and retry.objective == 0
+        assert retry.kpis["objective_breakdown"]["change_minutes"] == 0
+    # once the feed shows c1 in B, nothing is on its way any more
+    arrived = inputs.replace(couriers=inputs.couriers.assign(zone_id="B"))
+    settled = rebalance.solve(arrived, config, "2026-11-30T18:30", previous=later)
+    assert settled.kpis["on_the_way"] == 0 and settled.under_way == []
+    assert settled.moves.empty
+
+
 # ------------------------------------------------------------------ rebalance run
 
 
