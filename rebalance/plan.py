@@ -490,7 +490,16 @@ def read_plan(directory: str | Path) -> Plan:
             ) from None
 
     def times(values: pd.Series) -> pd.Series:
-        return pd.to_datetime(values, utc=True, format="ISO8601")
+        """ISO 8601 text; without an offset (a hand-edited file) in the plan's timezone,
+        as every time without an offset is read (CONTRACT section 1)."""
+        from .timeparse import parse_timestamps
+
+        text = values.astype(str)
+        parsed = parse_timestamps(text, tz)
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            raise ValueError(f"{text[bad].iloc[0]!r} is not an ISO 8601 timestamp")
+        return parsed
 
     try:
         tz = _timezone(meta.get("timezone", "UTC"))

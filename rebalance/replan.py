@@ -69,6 +69,22 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
         )
     named = set(previous.zones["zone_id"].astype(str)) if len(previous.zones) else set()
     unknown = sorted(named - set(zone_ids.astype(str)))
+    moved = set(previous.moves["from_zone"].astype(str)) | set(
+        previous.moves["to_zone"].astype(str)
+    )
+    moved |= {row["to_zone"] for row in previous.under_way}
+    strays = sorted(moved - set(zone_ids.astype(str)))
+    if strays and not unknown:  # a hand-edited moves.csv: its move would be dropped silently
+        shown = ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else "")
+        raise InputError(
+            Issue(
+                f"{label} moves couriers between zones these inputs do not have ({shown})",
+                file=f"{where}/moves.csv" if where else None,
+                column="to_zone",
+                valid="from_zone and to_zone from the zones of this city",
+            ),
+            title="invalid previous plan",
+        )
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise InputError(

@@ -216,6 +216,28 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
     assert overlapping.status == "optimal"
 
 
+def test_a_hand_edited_previous_moves_csv_is_read_as_written_or_refused(paris, tmp_path):
+    """In a previous plan's moves.csv, a slot_start without an offset is city time (it
+    was read as UTC: 19:00 became 20:00 and the move had not started yet), and a zone
+    these inputs lack is refused naming the file (the move was dropped without a word)."""
+    config, inputs, plan = paris
+    folder = plan.write(tmp_path / "edited")
+    moves = pd.read_csv(folder / "moves.csv", dtype=str, keep_default_na=False)
+    first = moves["slot_start"] == "2026-11-30T19:00:00+01:00"
+    moves.loc[first, "slot_start"] = "2026-11-30T19:00:00"
+    moves.to_csv(folder / "moves.csv", index=False)
+    edited = rebalance.read_plan(folder)
+    quarter = config.with_changes(shift={"slot_minutes": 15})
+    later = rebalance.solve(inputs, quarter, "2026-11-30T19:15", previous=edited)
+    assert later.kpis["on_the_way"] == int(first.sum()) > 0
+    moves.loc[0, "to_zone"] = "nowhere"
+    moves.to_csv(folder / "moves.csv", index=False)
+    bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", folder)
+    assert bad.exit_code == 3
+    text = " ".join(bad.output.split())
+    assert "moves.csv" in text and "zones these inputs do not have (nowhere)" in text
+
+
 def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
     """A broken plan.json or a missing folder given to --previous is exit 3, not a traceback."""
     _, _, plan = paris
