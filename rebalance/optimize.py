@@ -93,6 +93,8 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
             zones: tuple[str, ...] = ()
         else:
             message, zones = explain_infeasible(p)
+            if p.on_the_way:  # counted where couriers.csv does not have them
+                message += f" (previous plan: {p.previous_note})"
         return Plan(
             **base,
             status="infeasible",

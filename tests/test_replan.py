@@ -303,6 +303,44 @@ def test_a_courier_on_its_way_stays_so_through_every_later_re_plan(tmp_path):
     assert settled.moves.empty
 
 
+def test_an_infeasible_re_plan_says_couriers_on_their_way_were_counted(tmp_path):
+    """Zone B (cap 1) holds c2, and the previous plan sent c1 there: the re-plan has no
+    feasible plan, and its message says a courier on its way was counted, since
+    couriers.csv shows only one courier in B."""
+    import dataclasses
+
+    from util import courier, restaurant, write_city, zone
+
+    folder = write_city(
+        tmp_path / "capped",
+        [zone("A", 48.85, 2.33), zone("B", 48.86, 2.34, cap=1)],
+        [restaurant("r1", "B", 5.0)],
+        [courier("c1", "A"), courier("c2", "B")],
+        [
+            {"from_zone": "A", "to_zone": "B", "minutes": 50, "vehicle": ""},
+            {"from_zone": "B", "to_zone": "A", "minutes": 50, "vehicle": ""},
+        ],
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 1.5, "slot_minutes": 30})
+    inputs = rebalance.load(folder, config)
+    plan = rebalance.solve(inputs, config, "2026-11-30T18:00")
+    sent = pd.DataFrame(
+        {
+            "courier_id": ["c1"],
+            "vehicle": ["bike"],
+            "from_zone": ["A"],
+            "to_zone": ["B"],
+            "travel_minutes": [15.0],
+            "slot_start": [pd.Timestamp("2026-11-30T18:00", tz="Europe/Paris")],
+        }
+    )
+    previous = dataclasses.replace(plan, moves=sent)
+    again = rebalance.solve(inputs, config, "2026-11-30T18:15", previous=previous)
+    assert again.status == "infeasible"
+    assert "zone B (Zone B) has 2 present couriers" in again.message
+    assert "(previous plan: 1 on their way count at their destination)" in again.message
+
+
 # ------------------------------------------------------------------ rebalance run
 
 
