@@ -933,6 +933,7 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
     problems: list[Issue] = []
     offset = header_line - 1
     last: tuple[int, list[str]] | None = None
+    split: tuple[int, int] | None = None  # a short row: (its line, its field count)
     try:
         next(reader)  # header
         while True:
@@ -942,6 +943,18 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
                 continue
             last = (start, row)
             if len(row) != n_fields:
+                before, split = split, (start, len(row)) if len(row) < n_fields else None
+                # one row cut in two by a line break (a bare CR or LF) in a value
+                joined = before is not None and before[0] == start - 1
+                if joined and before is not None and before[1] + len(row) - 1 == n_fields:
+                    problems[-1] = Issue(
+                        f"a line break inside a value splits this row over lines "
+                        f"{before[0] + offset} and {start + offset}",
+                        line=before[0] + offset,
+                        valid="values that contain line breaks in double quotes",
+                    )
+                    split = None
+                    continue
                 problems.append(
                     Issue(
                         f"{len(row)} fields where the header has {n_fields}",
@@ -951,6 +964,7 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
                     )
                 )
             else:
+                split = None
                 starts.append(start + offset)
     except StopIteration:
         pass

@@ -284,3 +284,35 @@ def test_a_duplicate_travel_time_names_where_the_pair_first_is(tmp_path):
         load(city)
     (issue,) = info.value.problems
     assert issue.line == 4 and "first at line 2" in issue.message
+
+
+@pytest.mark.parametrize("brk", ["\r", "\n"])
+def test_a_line_break_in_an_unquoted_name_is_named_as_such(tmp_path, brk):
+    """A name holding a line break outside quotes (pandas leaves a bare CR unquoted) is
+    one row split in two: said so, on its first line, not as two rows of wrong field
+    counts with a hint about commas. A short row followed by an unrelated long one is
+    still reported row by row."""
+    city = city_with(tmp_path)
+    text = (city / "zones.csv").read_text()
+    (city / "zones.csv").write_text(text.replace("0002,Bourse,", f"0002,Bourse{brk}OVER,", 1))
+    found, _ = problems_in(city)
+    assert [(p.line, p.message) for p in found] == [
+        (3, "a line break inside a value splits this row over lines 3 and 4")
+    ]
+    assert found[0].valid == "values that contain line breaks in double quotes"
+    lines = text.splitlines()
+    lines[2] = "0002,Bourse"
+    lines[3] = lines[3] + ",1,2,3"
+    (city / "zones.csv").write_text("\n".join(lines) + "\n")
+    found, _ = problems_in(city)
+    assert [p.message for p in found] == [
+        "2 fields where the header has 6",
+        "9 fields where the header has 6",
+    ]
+
+
+def problems_in(city):
+    """The problems and message of the DataError loading ``city`` raises."""
+    with pytest.raises(DataError) as info:
+        load(city)
+    return info.value.problems, str(info.value)
