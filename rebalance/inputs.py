@@ -945,8 +945,11 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
             if len(row) != n_fields:
                 before, split = split, (start, len(row)) if len(row) < n_fields else None
                 # one row cut in two by a line break (a bare CR or LF) in a value
-                joined = before is not None and before[0] == start - 1
-                if joined and before is not None and before[1] + len(row) - 1 == n_fields:
+                if (
+                    before is not None
+                    and before[0] == start - 1
+                    and before[1] + len(row) - 1 == n_fields
+                ):
                     problems[-1] = Issue(
                         f"a line break inside a value splits this row over lines "
                         f"{before[0] + offset} and {start + offset}",
@@ -1004,6 +1007,18 @@ def _read_parquet(
     return None if frame is None else (frame, digest)
 
 
+#: The type a typed column (Parquet, a DataFrame) of each kind must have, in words.
+_TYPE_WANTED: dict[str, str] = {
+    "id": "string",
+    "ref": "string",
+    "text": "string",
+    "choice": "string",
+    "float": "a number (double or integer)",
+    "int": "an integer or number",
+    "timestamp": "timestamp or ISO 8601 string",
+}
+
+
 def _typed_frame(
     table: Any, spec: tuple[Column, ...], label: str, what: str, issues: list[Issue]
 ) -> pd.DataFrame | None:
@@ -1031,22 +1046,17 @@ def _typed_frame(
         is_time = pa.types.is_timestamp(typ)
         if col is None:
             continue
-        expected = {
-            "id": ("string", is_text),
-            "ref": ("string", is_text),
-            "text": ("string", is_text),
-            "choice": ("string", is_text),
-            "float": ("a number (double or integer)", is_num),
-            "int": ("an integer or number", is_num),
-            "timestamp": ("timestamp or ISO 8601 string", is_time or is_text),
-        }[col.kind]
-        if not expected[1]:
+        if col.kind in {"float", "int"}:
+            fits = is_num
+        else:
+            fits = is_text or (col.kind == "timestamp" and is_time)
+        if not fits:
             issues.append(
                 Issue(
                     f"{what} column has type {typ}",
                     file=label,
                     column=name,
-                    valid=expected[0]
+                    valid=_TYPE_WANTED[col.kind]
                     + (" (ids like '0042' must stay text)" if col.kind in {"id", "ref"} else ""),
                 )
             )
@@ -1195,11 +1205,7 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
                     f"column holds values of mixed types ({exc})",
                     file=title,
                     column=column.name,
-                    valid="text"
-                    if column.kind in {"id", "ref", "text", "choice"}
-                    else "numbers"
-                    if column.kind in {"float", "int"}
-                    else "timestamps or ISO 8601 text",
+                    valid=_TYPE_WANTED[column.kind],
                 )
             )
             return None
