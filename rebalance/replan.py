@@ -67,33 +67,35 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
             ),
             title="invalid previous plan",
         )
+    ours = set(zone_ids.astype(str))
+
+    def shown(ids: list[str]) -> str:
+        return ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+
     named = set(previous.zones["zone_id"].astype(str)) if len(previous.zones) else set()
-    unknown = sorted(named - set(zone_ids.astype(str)))
-    moved = set(previous.moves["from_zone"].astype(str)) | set(
-        previous.moves["to_zone"].astype(str)
-    )
-    moved |= {row["to_zone"] for row in previous.under_way}
-    strays = sorted(moved - set(zone_ids.astype(str)))
-    if strays and not unknown:  # a hand-edited moves.csv: its move would be dropped silently
-        shown = ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else "")
-        raise InputError(
-            Issue(
-                f"{label} moves couriers between zones these inputs do not have ({shown})",
-                file=f"{where}/moves.csv" if where else None,
-                column="to_zone",
-                valid="from_zone and to_zone from the zones of this city",
-            ),
-            title="invalid previous plan",
-        )
+    unknown = sorted(named - ours)
     if unknown:
-        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise InputError(
             Issue(
                 f"{label} comes from another data set: {len(unknown)} of its zones are not in "
-                f"these inputs ({shown})",
+                f"these inputs ({shown(unknown)})",
                 file=f"{where}/zones.csv" if where else None,
                 column="zone_id",
                 valid="a plan made from the same city's zones",
+            ),
+            title="invalid previous plan",
+        )
+    moves = previous.moves
+    moved = set(moves["from_zone"].astype(str)) | set(moves["to_zone"].astype(str))
+    moved |= {row["to_zone"] for row in previous.under_way}
+    strays = sorted(moved - ours)
+    if strays:  # a hand-edited moves.csv: its move would be dropped silently
+        raise InputError(
+            Issue(
+                f"{label} moves couriers between zones these inputs do not have ({shown(strays)})",
+                file=f"{where}/moves.csv" if where else None,
+                column="to_zone",
+                valid="from_zone and to_zone from the zones of this city",
             ),
             title="invalid previous plan",
         )
