@@ -41,6 +41,7 @@ from .timeparse import parse_timestamp
 
 if TYPE_CHECKING:
     from .plan import Plan
+    from .replan import PreviousPositions
 
 __all__ = ["EARTH_RADIUS_KM", "ProblemData", "build_problem", "haversine_km"]
 
@@ -275,9 +276,7 @@ def build_problem(
     slot_required = np.ceil(slot_demand / opch - _EPS).clip(min=0).astype(np.int64)
 
     vehicles = tuple(sorted(config.vehicles))
-    elig, prev_id, note, on_way, under_way = _present_couriers(
-        inputs, config, grid, index, vehicles, previous
-    )
+    elig, pos = _present_couriers(inputs, config, grid, index, vehicles, previous)
 
     nv, k = len(vehicles), grid.count
     # Entry groups: interchangeable couriers. prev_idx + 1 >= 0 keeps the key non-negative.
@@ -345,10 +344,10 @@ def build_problem(
         arc_minutes=arc_minutes,
         restaurant_rate0=rate0,
         restaurant_zone=rest_zone,
-        previous_plan_id=prev_id,
-        previous_note=note,
-        on_the_way=on_way,
-        under_way=under_way,
+        previous_plan_id=None if previous is None else previous.plan_id,
+        previous_note="" if pos is None else pos.note,
+        on_the_way=0 if pos is None else pos.on_the_way,
+        under_way=[] if pos is None else pos.under_way,
         build_seconds=time.perf_counter() - t0,
     )
 
@@ -465,9 +464,9 @@ def _present_couriers(
     index: pd.Index,
     vehicles: tuple[str, ...],
     previous: Plan | None,
-) -> tuple[pd.DataFrame, str | None, str, int, list[dict[str, str]]]:
-    """Couriers present in at least one slot, with entry zone and previous instruction
-    (and what `rebalance.replan.previous_positions` says of those on their way)."""
+) -> tuple[pd.DataFrame, PreviousPositions | None]:
+    """Couriers present in at least one slot, with entry zone and previous instruction,
+    and what `rebalance.replan.previous_positions` found (None without a previous plan)."""
     cour = inputs.couriers
     slot_type = index_dtype(grid.count)
     first, last = presence(cour, grid, config.eligibility.min_available_minutes, dtype=slot_type)
@@ -492,7 +491,7 @@ def _present_couriers(
     del vehicle_idx
     elig["prev_idx"] = np.full(len(elig), -1, dtype=index_dtype(len(index)))
     if previous is None:
-        return elig, None, "", 0, []
+        return elig, None
     from .replan import check_overlap, previous_positions
 
     check_overlap(previous, grid.start, grid.end)
@@ -501,7 +500,7 @@ def _present_couriers(
     elig["prev_idx"] = np.where(elig["first"].to_numpy() == 0, pos.prev_idx, -1).astype(
         elig["prev_idx"].dtype
     )
-    return elig, previous.plan_id, pos.note, pos.on_the_way, pos.under_way
+    return elig, pos
 
 
 def _allowed_moves(
