@@ -555,7 +555,7 @@ def read_plan(directory: str | Path) -> Plan:
             slot_minutes=int(meta.get("slot_minutes") or 0),
             solver=_table(meta.get("solver", {})),
             explanation=_table(meta.get("explanation", {})),
-            under_way=_under_way(meta.get("under_way", [])),
+            under_way=_under_way(meta.get("under_way", []), times, tz),
         )
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
@@ -563,16 +563,20 @@ def read_plan(directory: str | Path) -> Plan:
         raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
 
 
-def _under_way(rows: Any) -> list[dict[str, str]]:
-    """plan.json's ``under_way`` rows, checked: a list of objects with text values."""
+def _under_way(rows: Any, times: Callable[[pd.Series], pd.Series], tz: str) -> list[dict[str, str]]:
+    """plan.json's ``under_way`` rows, checked: a list of objects with text values; each
+    ``started`` read as moves.csv's times are (``times``: no offset is city time) and
+    written back with its offset."""
     keys = ("courier_id", "to_zone", "started")
     if not isinstance(rows, list) or not all(
         isinstance(r, dict) and all(isinstance(r.get(k), str) for k in keys) for r in rows
     ):
         raise ValueError("under_way must be a list of {courier_id, to_zone, started} texts")
-    for row in rows:
-        pd.Timestamp(row["started"])  # a bad time is a ValueError, as elsewhere
-    return [{k: r[k] for k in keys} for r in rows]
+    started = times(pd.Series([r["started"] for r in rows], dtype=object)).dt.tz_convert(tz)
+    return [
+        {"courier_id": r["courier_id"], "to_zone": r["to_zone"], "started": t.isoformat()}
+        for r, t in zip(rows, started, strict=True)
+    ]
 
 
 def _read_table(path: Path, dtype: dict[str, Any], valid: str) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -291,6 +292,11 @@ def test_a_courier_on_its_way_stays_so_through_every_later_re_plan(tmp_path):
     ]
     kept = rebalance.read_plan(later.write(tmp_path / "later"))  # through plan.json
     assert kept.under_way == later.under_way
+    # hand-edited without an offset: city time, as moves.csv's times
+    meta = json.loads((tmp_path / "later" / "plan.json").read_text())
+    meta["under_way"][0]["started"] = "2026-11-30T18:00:00"
+    (tmp_path / "later" / "plan.json").write_text(json.dumps(meta))
+    assert rebalance.read_plan(tmp_path / "later").under_way == later.under_way
     for previous in (later, kept):
         retry = rebalance.solve(inputs, config, "2026-11-30T18:15", previous=previous)
         assert retry.kpis["on_the_way"] == 1
