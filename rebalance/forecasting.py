@@ -439,12 +439,14 @@ class _Forecaster:
         # days is one bincount away, and memory stays linear in orders (a year of history
         # as an R x K x D array would not)
         cell, order_day = r[inside] * self.K + slot[inside], day_pos[inside]
-        for orders_at, k in repeated:  # the repeated clock hour's second slot, if any
-            at = np.searchsorted(row, orders_at)
-            found = at < row.size
-            found[found] = row[at[found]] == orders_at[found]
-            cell = np.concatenate([cell, r[at[found]] * self.K + k])
-            order_day = np.concatenate([order_day, day_pos[at[found]]])
+        if repeated:  # the repeated clock hour's second slot reads the same orders
+            kept_at = np.full(len(past), -1)  # each order's position after the filters
+            kept_at[row] = np.arange(row.size)
+            for orders_at, k in repeated:
+                at = kept_at[orders_at]
+                at = at[at >= 0]
+                cell = np.concatenate([cell, r[at] * self.K + k])
+                order_day = np.concatenate([order_day, day_pos[at]])
         self.cell = cell.astype(np.int64)
         self.order_day = order_day
         # the first day each restaurant took an order (any time): its exposure starts there
