@@ -442,16 +442,12 @@ def _refuse_other_plan(out: Path, cfg: "Config", start: Any) -> None:
     )
 
 
-def _plan_json(plan: Any) -> str:
+def _plan_json_parts(plan: Any) -> list[str]:
     """plan.json's content plus the rows of zones.csv and moves.csv (and of slots.csv, as
     ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
     times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
-    count of slots (CONTRACT section 7), so the rows cannot take that name."""
-    return "".join(_plan_json_parts(plan))
-
-
-def _plan_json_parts(plan: Any) -> list[str]:
-    """`_plan_json` as the pieces it joins (`dumps_indented_parts`)."""
+    count of slots (CONTRACT section 7), so the rows cannot take that name. As the pieces
+    of its text (`dumps_indented_parts`), for stdout to take one at a time."""
     from .plan import (
         MOVES_COLUMNS,
         SLOTS_COLUMNS,

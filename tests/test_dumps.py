@@ -58,13 +58,13 @@ def test_unknown_types_still_refused():
 def test_a_real_plan_as_before():
     """The Paris sample's plan.json, and the CLI's JSON with the zone and move rows, are
     the json module's text."""
-    from rebalance.cli import _plan_json
+    from rebalance.cli import _plan_json_parts
 
     folder = REPO / "data" / "samples" / "paris"
     config = rebalance.load_config(folder / "rebalance.toml")
     plan = rebalance.solve(rebalance.load(folder, config), config, "2026-11-30T19:00")
     assert plan.to_json() == reference(plan.to_dict()) + "\n"
-    text = _plan_json(plan)
+    text = "".join(_plan_json_parts(plan))
     assert json.loads(text)["zones"] and text == reference(json.loads(text)) + "\n"
 
 
