@@ -410,7 +410,8 @@ def plan(
                 from .escape import terminal
 
                 files = "moves.csv, zones.csv, " + ("slots.csv, " if result.slot_count > 1 else "")
-                console().print(f"[dim]Plan written to {terminal(out)}/ ({files}plan.json)[/]")
+                files += "plan.json" + (", roster.parquet" if result.roster is not None else "")
+                console().print(f"[dim]Plan written to {terminal(out)}/ ({files})[/]")
 
 
 def _refuse_other_plan(out: Path, cfg: "Config", start: Any) -> None:

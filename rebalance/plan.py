@@ -75,7 +75,9 @@ SLOTS_COLUMNS = [
 PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
 #: moves.csv's extra column of a re-plan: new, unchanged or changed since the previous plan.
 SINCE_PREVIOUS = "since_previous"
-OPTIONAL_PLAN_FILES = ("slots.csv",)
+OPTIONAL_PLAN_FILES = ("slots.csv", "roster.parquet")
+#: The couriers a plan placed (CONTRACT section 9 extended): one column, courier_id.
+ROSTER_FILE = "roster.parquet"
 FORMAT_VERSION = 1
 
 
@@ -117,6 +119,12 @@ class Plan:
     #: counts by, ``{"courier_id", "to_zone", "started"}`` (ISO 8601), kept in plan.json
     #: so that the next re-plan, made against this plan, still counts them there.
     under_way: list[dict[str, str]] = field(default_factory=list, repr=False)
+    #: The couriers this plan placed (present in one of its slots), as Arrow text; written
+    #: to roster.parquet. A re-plan against this plan charges ``change_minutes`` only to
+    #: couriers it lists: a courier who logged in since had no instruction to change.
+    #: None for a plan folder written without it (before 2026-12-05): everyone counts as
+    #: known, as before.
+    roster: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in {"optimal", "feasible", "infeasible"}:
@@ -325,6 +333,9 @@ class Plan:
                 (tmp / "slots.csv").write_bytes(csv_bytes(slots))
                 written.append("slots.csv")
             (tmp / "plan.json").write_text(self.to_json(), encoding="utf-8")
+            if self.roster is not None:
+                _write_roster(self.roster, tmp / ROSTER_FILE)
+                written.append(ROSTER_FILE)
             for name in written:
                 _fsync(tmp / name)
             os.chmod(tmp, 0o755)
@@ -351,6 +362,30 @@ class Plan:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _write_roster(roster: Any, path: Path) -> None:
+    """``roster`` (courier ids, Arrow text) as a one-column Parquet file (zstd: 690,000
+    ids in ~0.04 s, 7 million in ~0.4 s)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"courier_id": roster}), path, compression="zstd")
+
+
+def _read_roster(path: Path) -> Any:
+    """roster.parquet's courier ids as Arrow text; ValueError when it is not that."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["courier_id"])
+    except (pa.ArrowException, KeyError) as exc:
+        raise ValueError(f"not a roster (one column courier_id): {_first_line(exc)}") from None
+    ids = table.column("courier_id")
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        raise ValueError(f"courier_id holds {ids.type}, not text")
+    return ids
 
 
 def check_zones(
@@ -460,6 +495,15 @@ def read_plan(directory: str | Path) -> Plan:
             _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
         )
 
+    roster = None
+    if (folder / ROSTER_FILE).is_file():
+        try:
+            roster = _read_roster(folder / ROSTER_FILE)
+        except ValueError as exc:
+            raise broken(ROSTER_FILE, str(exc)) from None
+        except OSError as exc:
+            raise broken(ROSTER_FILE, f"cannot read: {exc.strerror or exc}") from None
+
     def column(name: str, frame: pd.DataFrame, key: str, convert: Callable[[Any], Any]) -> Any:
         """``convert(frame[key])``; a value it refuses is named by file, line and column
         (a CSV edited by hand, not plan.json)."""
@@ -556,6 +600,7 @@ def read_plan(directory: str | Path) -> Plan:
             solver=_table(meta.get("solver", {})),
             explanation=_table(meta.get("explanation", {})),
             under_way=_under_way(meta.get("under_way", []), times, tz),
+            roster=roster,
         )
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None

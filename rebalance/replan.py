@@ -129,10 +129,13 @@ def previous_positions(
     """Entry zones and instructions of ``present`` couriers under ``previous``."""
     zone_idx = present["zone_idx"].to_numpy(np.int64).copy()
     prev_idx = zone_idx.copy()
+    newcomer = _newcomers(previous, present)
+    joined = int(newcomer.sum())
     moves = previous.moves
     carried = previous.under_way  # on their way already when the previous plan was made
     if moves.empty and not carried:
-        return PreviousPositions(zone_idx, prev_idx, 0, "", [])
+        prev_idx[newcomer] = -1
+        return PreviousPositions(zone_idx, prev_idx, 0, _joined_note(joined), [])
     starts = np.concatenate(
         [
             _move_starts(previous),
@@ -165,6 +168,7 @@ def previous_positions(
     prev_idx[:] = zone_idx
     due = frame[frame["start"] <= now_ns].groupby("row", sort=False).tail(1)
     prev_idx[due["row"].to_numpy()] = due["to"].to_numpy()
+    prev_idx[newcomer] = -1  # no instruction: nothing to change
     moving = zone_idx != present["zone_idx"].to_numpy(np.int64)
     on_the_way = int(moving.sum())
     # what the new plan records of them, so that a re-plan against it counts them too
@@ -189,7 +193,32 @@ def previous_positions(
         )
     if on_the_way:
         notes.append(f"{on_the_way} on their way count at their destination")
+    if joined:
+        notes.append(_joined_note(joined))
     return PreviousPositions(zone_idx, prev_idx, on_the_way, "; ".join(notes), under_way)
+
+
+def _newcomers(previous: Plan, present: pd.DataFrame) -> np.ndarray:
+    """Which ``present`` couriers ``previous`` did not place (not in its roster): they had
+    no instruction, so no move of theirs changes one. None are without a roster (a plan
+    folder written before rosters were kept)."""
+    if previous.roster is None or len(present) == 0:
+        return np.zeros(len(present), dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    known = previous.roster
+    if isinstance(known, pa.ChunkedArray):
+        known = known.combine_chunks()
+    ids = pa.array(present["courier_id"].astype(str).array)
+    found = pc.is_in(ids, value_set=known.cast(ids.type))
+    return ~np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _joined_note(joined: int) -> str:
+    if not joined:
+        return ""
+    return f"{joined} new since the previous plan (no change cost)"
 
 
 def _move_starts(plan: Plan) -> np.ndarray:

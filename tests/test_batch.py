@@ -146,9 +146,9 @@ def test_batch_plans_equal_planning_each_city_alone(batch, cities, tmp_path):
     for folder in GOOD:
         alone = plan_alone(cities / folder, tmp_path / folder)
         together = Path(result.out) / folder
-        files = ["moves.csv", "plan.json", "slots.csv", "zones.csv"]
+        files = ["moves.csv", "plan.json", "roster.parquet", "slots.csv", "zones.csv"]
         assert sorted(p.name for p in together.iterdir()) == files
-        for name in ("moves.csv", "zones.csv", "slots.csv"):
+        for name in ("moves.csv", "zones.csv", "slots.csv", "roster.parquet"):
             assert (together / name).read_bytes() == (alone / name).read_bytes(), (folder, name)
         assert plan_json(together) == plan_json(alone)
 

@@ -106,7 +106,8 @@ def test_plan_out_writes_contract_columns(tmp_path, slots):
     config.write_text(f"[shift]\nslot_minutes = {240 // slots}\n")
     result = invoke("plan", VALID, "--shift-start", SHIFT, "--out", out, "--config", config)
     assert result.exit_code == 0, result.output
-    files = ["moves.csv", "plan.json", "zones.csv"] + (["slots.csv"] if slots > 1 else [])
+    files = ["moves.csv", "plan.json", "roster.parquet", "zones.csv"]
+    files += ["slots.csv"] if slots > 1 else []
     assert sorted(p.name for p in out.iterdir()) == sorted(files)
     moves_header = (out / "moves.csv").read_text().splitlines()[0]
     expected = "courier_id,vehicle,from_zone,to_zone,travel_minutes"

@@ -495,3 +495,57 @@ def test_rerun_with_unchanged_inputs_keeps_every_later_slot_too(tmp_path):
     assert content_hash(again) == content_hash(first)
     assert set(again.moves["since_previous"]) == {"unchanged"}
     assert first.diff(again).empty
+
+
+def test_a_courier_who_logged_in_since_the_previous_plan_moves_without_change_cost(tmp_path):
+    """c1 was placed by the 18:00 plan and told to stay in A; c2 logged in since. When B
+    needs a courier at 18:30, sending c2 changes no instruction (CONTRACT section 9: a
+    cost for a destination that differs from what the previous plan had for the
+    courier, and it had nothing for c2): the re-plan sends c2 at the plan-from-scratch
+    cost, and says so. The roster goes through the plan folder; a folder written without
+    one (before rosters were kept) counts everyone as known, as before."""
+    from util import courier, restaurant, write_city, zone
+
+    city = [zone("A", 48.85, 2.33), zone("B", 48.86, 2.34)]
+    travel = [{"from_zone": "A", "to_zone": "B", "minutes": 10, "vehicle": ""}]
+    config = rebalance.Config().with_changes(shift={"hours": 1.0, "slot_minutes": 30})
+    before = rebalance.load(
+        write_city(tmp_path / "before", city, [], [courier("c1", "A")], travel), config
+    )
+    first = rebalance.solve(before, config, "2026-11-30T18:00")
+    assert first.moves.empty and first.roster.to_pylist() == ["c1"]
+    now = rebalance.load(
+        write_city(
+            tmp_path / "now",
+            city,
+            [restaurant("r1", "B", 2.0)],
+            [courier("c1", "A"), courier("c2", "A")],
+            travel,
+        ),
+        config,
+    )
+    scratch = rebalance.solve(now, config, "2026-11-30T18:30")
+    assert len(scratch.moves) == 1 and scratch.objective > 0
+    kept = rebalance.read_plan(first.write(tmp_path / "first"))
+    assert kept.roster.to_pylist() == ["c1"]
+    for previous in (first, kept):
+        again = rebalance.solve(now, config, "2026-11-30T18:30", previous=previous)
+        assert again.moves[["courier_id", "to_zone"]].values.tolist() == [["c2", "B"]]
+        assert again.kpis["objective_breakdown"]["change_minutes"] == 0
+        assert again.objective == pytest.approx(scratch.objective)
+        assert "1 new since the previous plan" in again.message
+    (tmp_path / "first" / "roster.parquet").unlink()
+    old = rebalance.read_plan(tmp_path / "first")
+    assert old.roster is None
+    charged = rebalance.solve(now, config, "2026-11-30T18:30", previous=old)
+    assert charged.kpis["objective_breakdown"]["change_minutes"] == 10.0
+    assert charged.objective == pytest.approx(scratch.objective + 10.0)
+
+
+def test_an_unreadable_roster_is_named(paris, tmp_path):
+    """A roster.parquet that is not one (truncated, or another table) is exit 3 naming it."""
+    _, _, plan = paris
+    folder = plan.write(tmp_path / "plan")
+    (folder / "roster.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(rebalance.DataError, match=r"roster\.parquet"):
+        rebalance.read_plan(folder)
