@@ -224,18 +224,20 @@ def _moves_of(moves: pd.DataFrame, start: int) -> dict[str, list[tuple[int, str,
         return {}
     if "slot_start" in moves.columns:
         times = pd.to_datetime(moves["slot_start"], utc=True).dt.as_unit("ns").astype("int64")
-        when = times.to_numpy()
+        when = times.tolist()
     else:
         when = [start] * len(moves)
     out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    # lists, not the Series: iterating Arrow text yields one scalar at a time (146,270
+    # moves of a 10,000-zone plan: 2 s of the 7 s of `since_previous`)
     for c, t, a, b in zip(
-        moves["courier_id"].astype(str),
+        moves["courier_id"].astype(str).tolist(),
         when,
-        moves["from_zone"].astype(str),
-        moves["to_zone"].astype(str),
+        moves["from_zone"].astype(str).tolist(),
+        moves["to_zone"].astype(str).tolist(),
         strict=True,
     ):
-        out[c].append((int(t), a, b))
+        out[c].append((t, a, b))
     for items in out.values():
         items.sort()
     return dict(out)
