@@ -283,7 +283,8 @@ class Plan:
 
     # ------------------------------------------------------------------- files
     def write(self, directory: str | Path, *, overwrite: bool = True) -> Path:
-        """Write moves.csv, zones.csv and plan.json into ``directory``, atomically.
+        """Write moves.csv, zones.csv, plan.json (and slots.csv with several slots,
+        roster.parquet when the roster is known) into ``directory``, atomically.
 
         The files are written to a temporary sibling folder, then swapped in with
         renames, so a reader (or a crash) sees the old plan or the new one, never half.
