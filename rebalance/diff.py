@@ -9,7 +9,10 @@ snapshot the history keeps of a published plan):
 - moves, courier by courier: the old plan's moves that have not started by the new
   plan's ``shift_start`` (earlier ones are under way, not compared) against the new
   plan's moves. A new move of the same courier on the same route within one slot of the
-  old one is *unchanged*; the courier's remaining old and new moves are paired in time
+  old one is *unchanged*, unless one of the two is due at the new plan's start and the
+  other is not: then what the courier does now changed, which is what section 9 charges
+  ``change_minutes`` for (a move re-timed from 18:30 to the re-plan's 18:15, or from
+  18:15 to 18:45). The courier's remaining old and new moves are paired in time
   order: a pair is *re-routed* (``changed``), a new move left over is *added* (``new``),
   an old one left over is *dropped*. Each item carries its slot start;
 - why a courier group is re-routed: the zones of its old and new route whose need
@@ -428,7 +431,13 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
         rest_new = []
         for i, (t, f, to) in enumerate(new):
             for j, (t0, f0, to0) in enumerate(old):
-                if not used[j] and f0 == f and to0 == to and abs(t0 - t) < window:
+                if (
+                    not used[j]
+                    and f0 == f
+                    and to0 == to
+                    and abs(t0 - t) < window
+                    and (t0 == b.shift_start) == (t == b.shift_start)
+                ):
                     used[j] = True
                     marks[i] = "unchanged"
                     unchanged += 1

@@ -134,3 +134,26 @@ def test_snapshot_of_a_slotted_plan_keeps_each_move_and_its_slot(revision):
     assert from_snapshots.changes == direct.changes and from_snapshots.zones == direct.zones
     assert sum(map(len, snapshot(plan)["moves"].values())) == len(plan.moves)
     assert pd.Series([len(v) for v in snapshot(plan)["moves"].values()]).max() >= 1
+
+
+def test_a_move_re_timed_across_the_re_plans_start_is_changed():
+    """The re-plan at 18:15 moves c1 A -> B now, where the plan of 18:00 moved it at
+    18:30: within one slot, but what c1 does now changed (section 9 charges
+    change_minutes for it), so it is re-routed, not unchanged. The same move kept
+    after the start (18:45) is unchanged, and so is one kept at the start."""
+    from rebalance.diff import PlanView, diff_views
+
+    minute = 60_000_000_000
+    t0 = pd.Timestamp("2026-11-30T18:00", tz="UTC").value
+
+    def view(start: int, moves: dict) -> PlanView:
+        return PlanView("X", f"p{start}", "UTC", start, start + 120 * minute, 30, {}, {}, moves)
+
+    old = view(t0, {"c1": [(t0 + 30 * minute, "A", "B")], "c2": [(t0 + 15 * minute, "A", "B")]})
+    start = t0 + 15 * minute
+    earlier = view(start, {"c1": [(start, "A", "B")], "c2": [(start, "A", "B")]})
+    result = diff_views(old, earlier)
+    assert result.status == {"c1": ["changed"], "c2": ["unchanged"]}
+    assert [c.courier_id for c in result.of_kind("rerouted")] == ["c1"]
+    later = view(start, {"c1": [(start + 30 * minute, "A", "B")]})
+    assert diff_views(old, later).status["c1"] == ["unchanged"]
