@@ -183,6 +183,8 @@ def _fail_on(monkeypatch, target: str, err: int, name: str = "") -> None:
             return real(self, data)
 
         monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    elif target == "roster":  # roster.parquet, written on a thread beside the CSV files
+        monkeypatch.setattr("rebalance.plan._write_roster", boom)
     elif target == "mkdtemp":
         monkeypatch.setattr(tempfile, "mkdtemp", boom)
     elif target == "swap":
@@ -208,6 +210,20 @@ def test_full_disk_leaves_the_previous_plan(solved, plan_dir, monkeypatch):
         solved.write(plan_dir)
     assert info.value.exit_code == 1
     assert "No space left on device" in str(info.value) and str(plan_dir) in str(info.value)
+    assert {p.name: p.read_bytes() for p in plan_dir.iterdir()} == before
+    assert _leftovers(plan_dir.parent) == []
+
+
+def test_full_disk_while_writing_the_roster_leaves_the_previous_plan(solved, plan_dir, monkeypatch):
+    """ENOSPC in roster.parquet (written on its own thread): the same StorageError, the
+    old plan intact, no temporary folder."""
+    from rebalance.errors import StorageError
+
+    before = {p.name: p.read_bytes() for p in plan_dir.iterdir()}
+    assert "roster.parquet" in before
+    _fail_on(monkeypatch, "roster", 28)
+    with pytest.raises(StorageError, match="No space left on device"):
+        solved.write(plan_dir)
     assert {p.name: p.read_bytes() for p in plan_dir.iterdir()} == before
     assert _leftovers(plan_dir.parent) == []
 
