@@ -173,17 +173,15 @@ def previous_positions(
     on_the_way = int(moving.sum())
     # what the new plan records of them, so that a re-plan against it counts them too
     way = started[moving[started["row"].to_numpy()]].sort_values("row", kind="stable")
-    courier = present["courier_id"].to_numpy()
+    courier = present["courier_id"].iloc[way["row"].to_numpy()].astype(str).tolist()
     names = zone_index.astype(str).to_numpy(dtype=object)
     under_way = [
         {
-            "courier_id": str(courier[r]),
+            "courier_id": c,
             "to_zone": str(names[t]),
             "started": pd.Timestamp(int(s), tz="UTC").tz_convert(previous.timezone).isoformat(),
         }
-        for r, t, s in zip(
-            way["row"].tolist(), way["to"].tolist(), way["start"].tolist(), strict=True
-        )
+        for c, t, s in zip(courier, way["to"].tolist(), way["start"].tolist(), strict=True)
     ]
     notes = []
     if gone_ids:
