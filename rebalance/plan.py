@@ -126,6 +126,10 @@ class Plan:
     #: None for a plan folder written without it (before 2026-12-05): everyone counts as
     #: known, as before.
     roster: Any = field(default=None, repr=False, compare=False)
+    #: Why the plan folder's roster could not be read (`read_plan`), "" if it could or
+    #: there is none. The plan is read all the same (only a re-plan uses the roster,
+    #: and counts everyone as known, saying so in its message).
+    roster_note: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in {"optimal", "feasible", "infeasible"}:
@@ -399,14 +403,26 @@ def _read_roster(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not path.is_file():
+        raise ValueError("not a file")
     try:
         table = pq.read_table(path, columns=["courier_id"])
     except (pa.ArrowException, KeyError) as exc:
-        raise ValueError(f"not a roster (one column courier_id): {_first_line(exc)}") from None
+        raise ValueError(f"not a table with a courier_id column: {_first_line(exc)}") from None
     ids = table.column("courier_id")
-    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+    if pa.types.is_dictionary(ids.type) and _is_text(ids.type.value_type):
+        ids = ids.cast(ids.type.value_type)  # written from a pandas category, say
+    elif pa.types.is_null(ids.type):  # no id at all: pandas writes an empty column so
+        ids = ids.cast(pa.large_string())
+    if not _is_text(ids.type):
         raise ValueError(f"courier_id holds {ids.type}, not text")
     return ids
+
+
+def _is_text(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def check_zones(
@@ -516,14 +532,16 @@ def read_plan(directory: str | Path) -> Plan:
             _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
         )
 
-    roster = None
-    if (folder / ROSTER_FILE).is_file():
+    # Optional, and read by re-plans only: one that cannot be read is noted, not fatal
+    # (explain, diff and publish do not need it; a re-plan counts everyone as known).
+    roster, roster_note = None, ""
+    path = folder / ROSTER_FILE
+    if path.exists() or path.is_symlink():
         try:
-            roster = _read_roster(folder / ROSTER_FILE)
-        except ValueError as exc:
-            raise broken(ROSTER_FILE, str(exc)) from None
-        except OSError as exc:
-            raise broken(ROSTER_FILE, f"cannot read: {exc.strerror or exc}") from None
+            roster = _read_roster(path)
+        except (ValueError, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            roster_note = f"{path} unreadable ({why}): every courier counted as known"
 
     def column(name: str, frame: pd.DataFrame, key: str, convert: Callable[[Any], Any]) -> Any:
         """``convert(frame[key])``; a value it refuses is named by file, line and column
@@ -622,6 +640,7 @@ def read_plan(directory: str | Path) -> Plan:
             explanation=_table(meta.get("explanation", {})),
             under_way=_under_way(meta.get("under_way", []), times, tz),
             roster=roster,
+            roster_note=roster_note,
         )
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None

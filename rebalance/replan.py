@@ -135,7 +135,8 @@ def previous_positions(
     carried = previous.under_way  # on their way already when the previous plan was made
     if moves.empty and not carried:
         prev_idx[newcomer] = -1
-        return PreviousPositions(zone_idx, prev_idx, 0, _joined_note(joined), [])
+        note = "; ".join(n for n in (_joined_note(joined), previous.roster_note) if n)
+        return PreviousPositions(zone_idx, prev_idx, 0, note, [])
     starts = np.concatenate(
         [
             _move_starts(previous),
@@ -193,6 +194,8 @@ def previous_positions(
         notes.append(f"{on_the_way} on their way count at their destination")
     if joined:
         notes.append(_joined_note(joined))
+    if previous.roster_note:
+        notes.append(previous.roster_note)
     return PreviousPositions(zone_idx, prev_idx, on_the_way, "; ".join(notes), under_way)
 
 

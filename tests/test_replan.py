@@ -542,10 +542,35 @@ def test_a_courier_who_logged_in_since_the_previous_plan_moves_without_change_co
     assert charged.objective == pytest.approx(scratch.objective + 10.0)
 
 
-def test_an_unreadable_roster_is_named(paris, tmp_path):
-    """A roster.parquet that is not one (truncated, or another table) is exit 3 naming it."""
-    _, _, plan = paris
+def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_path):
+    """roster.parquet is optional and only re-plans read it: one that cannot be read
+    (junk, a foreign table, integers, a folder) leaves the plan readable (explain, diff
+    and publish need nothing of it), and a re-plan counts everyone as known and says
+    why in its message. One written from a pandas category (dictionary text) is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    config, inputs, plan = paris
     folder = plan.write(tmp_path / "plan")
-    (folder / "roster.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(rebalance.DataError, match=r"roster\.parquet"):
-        rebalance.read_plan(folder)
+    roster = folder / "roster.parquet"
+    damage = {
+        "junk": lambda: roster.write_bytes(b"PAR1 not really"),
+        "foreign": lambda: pq.write_table(pa.table({"id": ["a"]}), roster),
+        "integers": lambda: pq.write_table(pa.table({"courier_id": [1, 2]}), roster),
+        "folder": lambda: (roster.unlink(), roster.mkdir()),
+    }
+    for name, spoil in damage.items():
+        if roster.is_dir():
+            roster.rmdir()
+        spoil()
+        kept = rebalance.read_plan(folder)
+        assert kept.roster is None, name
+        assert str(roster) in kept.roster_note and "counted as known" in kept.roster_note
+        again = rebalance.solve(inputs, config, SHIFT, previous=kept)
+        assert kept.roster_note in again.message, name
+        assert again.objective == pytest.approx(plan.objective, abs=1e-3)
+    roster.rmdir()
+    ids = plan.roster.to_pylist()
+    pq.write_table(pa.table({"courier_id": pa.array(ids).dictionary_encode()}), roster)
+    kept = rebalance.read_plan(folder)
+    assert kept.roster.to_pylist() == ids and kept.roster_note == ""
