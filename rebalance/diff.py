@@ -8,8 +8,10 @@ snapshot the history keeps of a published plan):
 - zones: the numbers of zones.csv (slot 0, what to do now) that differ;
 - moves, courier by courier: the old plan's moves that have not started by the new
   plan's ``shift_start`` (earlier ones are under way, not compared) against the new
-  plan's moves. A new move of the same courier on the same route within one slot of the
-  old one is *unchanged*, unless one of the two is due at the new plan's start and the
+  plan's moves. A new move of the same courier to the same zone within one slot of the
+  old one is *unchanged* (from wherever couriers.csv now has the courier: one that
+  drifted from A to C and is still sent to B was told nothing new), unless one of the
+  two is due at the new plan's start and the
   other is not: then what the courier does now changed, which is what section 9 charges
   ``change_minutes`` for (a move re-timed from 18:30 to the re-plan's 18:15, or from
   18:15 to 18:45). The courier's remaining old and new moves are paired in time
@@ -429,11 +431,10 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
         marks = ["new"] * len(new)
         used = [False] * len(old)
         rest_new = []
-        for i, (t, f, to) in enumerate(new):
-            for j, (t0, f0, to0) in enumerate(old):
+        for i, (t, _, to) in enumerate(new):
+            for j, (t0, _, to0) in enumerate(old):
                 if (
                     not used[j]
-                    and f0 == f
                     and to0 == to
                     and abs(t0 - t) < window
                     and (t0 == b.shift_start) == (t == b.shift_start)

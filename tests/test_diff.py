@@ -157,3 +157,23 @@ def test_a_move_re_timed_across_the_re_plans_start_is_changed():
     assert [c.courier_id for c in result.of_kind("rerouted")] == ["c1"]
     later = view(start, {"c1": [(start + 30 * minute, "A", "B")]})
     assert diff_views(old, later).status["c1"] == ["unchanged"]
+
+
+def test_a_courier_who_drifted_and_is_sent_to_the_same_zone_is_unchanged():
+    """The 18:00 plan sends c1 A -> B at 18:30; at the 18:30 re-plan couriers.csv has
+    c1 in C, and it is sent C -> B: its instruction (go to B now) is the one it had,
+    and section 9 charges nothing, so it is unchanged, not re-routed."""
+    from rebalance.diff import PlanView, diff_views
+
+    minute = 60_000_000_000
+    t0 = pd.Timestamp("2026-11-30T18:00", tz="UTC").value
+
+    def view(start: int, moves: dict) -> PlanView:
+        return PlanView("X", f"p{start}", "UTC", start, start + 120 * minute, 30, {}, {}, moves)
+
+    start = t0 + 30 * minute
+    old = view(t0, {"c1": [(start, "A", "B")]})
+    result = diff_views(old, view(start, {"c1": [(start, "C", "B")]}))
+    assert result.status == {"c1": ["unchanged"]} and result.of_kind("rerouted") == []
+    moved_elsewhere = diff_views(old, view(start, {"c1": [(start, "C", "D")]}))
+    assert moved_elsewhere.status == {"c1": ["changed"]}
