@@ -129,14 +129,13 @@ def previous_positions(
     """Entry zones and instructions of ``present`` couriers under ``previous``."""
     zone_idx = present["zone_idx"].to_numpy(np.int64).copy()
     prev_idx = zone_idx.copy()
-    newcomer = _newcomers(previous, present)
-    joined = int(newcomer.sum())
+    present_ids = _present_ids(present)
+    newcomer = _newcomers(previous, present_ids)
     moves = previous.moves
     carried = previous.under_way  # on their way already when the previous plan was made
     if moves.empty and not carried:
         prev_idx[newcomer] = -1
-        note = "; ".join(n for n in (_joined_note(joined), previous.roster_note) if n)
-        return PreviousPositions(zone_idx, prev_idx, 0, note, [])
+        return PreviousPositions(zone_idx, prev_idx, 0, _note(previous, set(), 0, newcomer), [])
     starts = np.concatenate(
         [
             _move_starts(previous),
@@ -157,7 +156,7 @@ def previous_positions(
     )
     to_idx = zone_index.get_indexer(to_zone)
     # by Arrow, not a pandas Index of Python strings: 690,000 couriers took 0.7 s so
-    row = _positions(ids, _present_ids(present))
+    row = _positions(ids, present_ids)
     gone_ids = set(ids[row < 0])
     usable = (row >= 0) & (to_idx >= 0)
     frame = pd.DataFrame(
@@ -184,6 +183,12 @@ def previous_positions(
         }
         for c, t, s in zip(courier, way["to"].tolist(), way["start"].tolist(), strict=True)
     ]
+    note = _note(previous, gone_ids, on_the_way, newcomer)
+    return PreviousPositions(zone_idx, prev_idx, on_the_way, note, under_way)
+
+
+def _note(previous: Plan, gone_ids: set[str], on_the_way: int, newcomer: np.ndarray) -> str:
+    """What the re-plan says of the previous plan's couriers (its message)."""
     notes = []
     if gone_ids:
         notes.append(
@@ -192,55 +197,48 @@ def previous_positions(
         )
     if on_the_way:
         notes.append(f"{on_the_way} on their way count at their destination")
+    joined = int(newcomer.sum())
     if joined:
-        notes.append(_joined_note(joined))
+        notes.append(f"{joined} new since the previous plan (no change cost)")
     if previous.roster_note:
         notes.append(previous.roster_note)
-    return PreviousPositions(zone_idx, prev_idx, on_the_way, "; ".join(notes), under_way)
+    return "; ".join(notes)
 
 
-def _newcomers(previous: Plan, present: pd.DataFrame) -> np.ndarray:
-    """Which ``present`` couriers ``previous`` did not place (not in its roster): they had
-    no instruction, so no move of theirs changes one. None are without a roster (a plan
-    folder written before rosters were kept)."""
-    if previous.roster is None or len(present) == 0:
-        return np.zeros(len(present), dtype=bool)
+def _newcomers(previous: Plan, present_ids: Any) -> np.ndarray:
+    """Which present couriers (``present_ids``, `_present_ids`) ``previous`` did not place
+    (not in its roster): they had no instruction, so no move of theirs changes one. None
+    are without a roster (a plan folder written before rosters were kept)."""
+    if previous.roster is None or len(present_ids) == 0:
+        return np.zeros(len(present_ids), dtype=bool)
     import pyarrow as pa
     import pyarrow.compute as pc
 
     known = previous.roster
     if isinstance(known, pa.ChunkedArray):
         known = known.combine_chunks()
-    ids = _present_ids(present)
-    found = pc.is_in(ids, value_set=known.cast(ids.type))
+    found = pc.is_in(present_ids, value_set=known.cast(present_ids.type))
     return ~np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _present_ids(present: pd.DataFrame) -> Any:
-    """The courier ids of ``present`` as Arrow text."""
+    """The courier ids of ``present`` as one Arrow text array."""
     import pyarrow as pa
 
     column = present["courier_id"]
     if not isinstance(column.dtype, pd.StringDtype):
         column = column.astype(str)
-    return pa.array(column.array)
+    ids = pa.array(column.array)
+    return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
 
 
 def _positions(ids: np.ndarray, among: Any) -> np.ndarray:
-    """Position of each of ``ids`` (Python text) in ``among`` (Arrow text), -1 if absent."""
+    """Position of each of ``ids`` (Python text) in ``among`` (`_present_ids`), -1 if absent."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(among, pa.ChunkedArray):
-        among = among.combine_chunks()
     found = pc.index_in(pa.array(ids.tolist(), among.type), value_set=among).fill_null(-1)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _joined_note(joined: int) -> str:
-    if not joined:
-        return ""
-    return f"{joined} new since the previous plan (no change cost)"
 
 
 def _move_starts(plan: Plan) -> np.ndarray:
