@@ -316,8 +316,8 @@ def plan(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Write moves.csv, zones.csv, plan.json (and slots.csv, for a shift of "
-            "several slots) here (atomically)."
+            help="Write moves.csv, zones.csv, plan.json, roster.parquet (and slots.csv, "
+            "for a shift of several slots) here (atomically)."
         ),
     ] = None,
     format: Annotated[

@@ -11,10 +11,10 @@ snapshot the history keeps of a published plan):
   plan's moves. A new move of the same courier to the same zone within one slot of the
   old one is *unchanged* (from wherever couriers.csv now has the courier: one that
   drifted from A to C and is still sent to B was told nothing new), unless one of the
-  two is due at the new plan's start and the
-  other is not: then what the courier does now changed, which is what section 9 charges
-  ``change_minutes`` for (a move re-timed from 18:30 to the re-plan's 18:15, or from
-  18:15 to 18:45). The courier's remaining old and new moves are paired in time
+  two is due at the new plan's start and the other is not: then what the courier does
+  now changed, which is what section 9 charges ``change_minutes`` for (a move re-timed
+  from 18:30 to the re-plan's 18:15, or from 18:15 to 18:45). The courier's remaining
+  old and new moves are paired in time
   order: a pair is *re-routed* (``changed``), a new move left over is *added* (``new``),
   an old one left over is *dropped*. Each item carries its slot start;
 - why a courier group is re-routed: the zones of its old and new route whose need
