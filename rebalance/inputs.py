@@ -1605,6 +1605,26 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     )
 
 
+def _zone_category(
+    frame: pd.DataFrame, codes: np.ndarray, distinct: pd.Series, zone_ids: pd.Series
+) -> None:
+    """Hold ``frame``'s validated ``zone_id`` column as a pandas category of every zone
+    id of the zones table, sorted (so that sorting and grouping by it go by the ids, and
+    any zone of the city can be assigned to a row), made from the codes the checks
+    computed: the same values as text. Millions of rows repeat ~10,000 ids; as text
+    each row held its characters and an 8-byte offset (2.5 million restaurants: 35 MB,
+    now 5 MB of int16 codes). Left as text if a value is not a zone (never on a valid
+    load)."""
+    categories = pd.Index(np.sort(zone_ids.to_numpy(dtype=object).astype(str)), dtype="str")
+    at = categories.get_indexer(distinct.to_numpy(dtype=object))
+    if len(codes) != len(frame) or (at < 0).any():
+        return
+    kind = np.int16 if len(categories) <= np.iinfo(np.int16).max else np.int32
+    frame["zone_id"] = pd.Categorical.from_codes(
+        at.astype(kind)[codes], dtype=pd.CategoricalDtype(categories)
+    )
+
+
 def _validated(
     read: Callable[[str], _Raw | None],
     issues: list[Issue],
@@ -1631,6 +1651,8 @@ def _validated(
         2.54 -> 2.26 GB at that step)."""
         if not issues and not found:  # else no fingerprint: load raises
             c.forget(*c.raw.frame.columns)
+            if zones is not None and "zone_id" in c.codes:
+                _zone_category(frame, *c.codes["zone_id"], zones["zone_id"])
             _release_memory()
             if _compact_text(frame):
                 _release_memory()

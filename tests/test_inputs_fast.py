@@ -267,3 +267,33 @@ def test_distinct_hashes_on_one_thread_and_on_two(monkeypatch, split):
     assert inputs._distinct(near) == (len(np.unique(near)) == len(near))
     assert not inputs._distinct(np.array([5, 5], dtype=np.uint64))
     assert inputs._distinct(np.array([], dtype=np.uint64))
+
+
+def test_zone_ids_of_restaurants_and_couriers_are_categories_of_every_zone(tmp_path):
+    """The repeated zone ids load as a category of every zone id, sorted: the same
+    values as text, the same fingerprint, a sort by the ids, and any zone of the city
+    can be written into a row (a what-if)."""
+    import pandas as pd
+
+    from rebalance.inputs import fingerprint
+
+    city = city_with(tmp_path)
+    got = load(city)
+    zones = sorted(got.zones["zone_id"].astype(str))
+    for name in ("restaurants", "couriers"):
+        frame = getattr(got, name)
+        column = frame["zone_id"]
+        assert isinstance(column.dtype, pd.CategoricalDtype)
+        assert list(column.cat.categories) == zones
+        text = pd.read_csv(city / f"{name}.csv", dtype=str)["zone_id"].str.strip()
+        assert column.astype(str).tolist() == text.tolist()
+        assert frame.sort_values("zone_id", kind="stable")["zone_id"].astype(str).tolist() == (
+            sorted(text.tolist())
+        )
+    as_text = {n: getattr(got, n).copy() for n in ("zones", "restaurants", "couriers")}
+    for name in ("restaurants", "couriers"):
+        as_text[name]["zone_id"] = as_text[name]["zone_id"].astype(str)
+    assert got.sha256 == fingerprint(got) == fingerprint(type(got)(**{**vars(got), **as_text}))
+    moved = got.couriers.copy()
+    moved.loc[0, "zone_id"] = zones[-1]
+    assert moved["zone_id"].iloc[0] == zones[-1]
