@@ -1186,11 +1186,15 @@ def _shift_lock(plan: Any, cfg: "Config") -> Any:
 
 
 def _write_table_atomically(frame: Any, out: Path) -> None:
-    """Write a table as CSV, or Parquet when ``out`` ends in .parquet; never half a file."""
+    """Write a table as CSV, or Parquet when ``out`` ends in .parquet; never half a file.
+    Text cells of a CSV get the formula guard (`rebalance.escape.csv_cell`): ids come
+    from partners, and the file is opened in spreadsheets; `load` reads a guarded
+    restaurant_id back as the id."""
     import os
     import tempfile
 
     from .errors import storage_errors
+    from .escape import csv_frame
 
     with storage_errors("write the table", out):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -1200,7 +1204,7 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
             if out.suffix == ".parquet":
                 frame.to_parquet(tmp, index=False)
             else:
-                frame.to_csv(tmp, index=False, lineterminator="\n")
+                csv_frame(frame).to_csv(tmp, index=False, lineterminator="\n")
             os.replace(tmp, out)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -1274,7 +1278,9 @@ def forecast(
         result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
         report = console(stderr=out is None)
         if out is None:
-            result.demand.to_csv(sys.stdout, index=False, lineterminator="\n")
+            from .escape import csv_frame
+
+            csv_frame(result.demand).to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             _write_table_atomically(result.demand, out)
         report.print(result, soft_wrap=True)

@@ -1870,6 +1870,8 @@ def _restaurant_refs(
         return values, np.zeros(len(values), dtype=bool)
     unknown = ~isin_text(values, known) & values.ne("").to_numpy()
     if unknown.any():
+        values, unknown = _unguarded(values, unknown, known)
+    if unknown.any():
         five = sorted(known)[:5] if smallest_first else list(known[:5])
         sample = ", ".join(repr(r) for r in five)
         more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
@@ -1879,6 +1881,32 @@ def _restaurant_refs(
             "unknown restaurant",
             f"a restaurant_id from restaurants ({sample}{more})",
         )
+    return values, unknown
+
+
+def _unguarded(
+    values: pd.Series, unknown: np.ndarray, known: pd.Series | pd.Index
+) -> tuple[pd.Series, np.ndarray]:
+    """``values`` with each unknown id that is a known one behind the formula guard of a
+    CSV cell (`rebalance.escape.csv_cell`: a ``'`` before ``=``, ``+``, ``-``, ``@``,
+    tab or CR, as `rebalance forecast` writes demand.csv and spreadsheets export) read
+    as that id; and which rows are still unknown. An id that is itself known is never
+    changed."""
+    from .escape import csv_uncell
+
+    rows = np.flatnonzero(unknown & values.str.startswith("'").to_numpy(dtype=bool))
+    if rows.size == 0:
+        return values, unknown
+    candidates = pd.Series([csv_uncell(v) for v in values.iloc[rows]], dtype=values.dtype)
+    found = isin_text(candidates, known) & (
+        candidates.to_numpy(dtype=object) != values.iloc[rows].to_numpy(dtype=object)
+    )
+    if not found.any():
+        return values, unknown
+    values = values.copy()
+    values.iloc[rows[found]] = candidates[found].to_numpy(dtype=object)
+    unknown = unknown.copy()
+    unknown[rows[found]] = False
     return values, unknown
 
 

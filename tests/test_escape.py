@@ -302,3 +302,48 @@ def test_diff_writes_hostile_names_out(tmp_path, hostile_plan):
     assert "Zones whose numbers changed" in result.output
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "\\x1b[2J" in result.output
+
+
+def test_forecast_csv_guards_formula_ids_and_loads_back_as_demand(tmp_path):
+    """demand.csv written by `rebalance forecast` carries no cell a spreadsheet would run
+    (restaurant ids from partners starting with =, +, - or @ get a leading '), yet it
+    loads back as the demand table of those very restaurants, on stdout and in a file.
+    A restaurant whose own id starts with ' keeps it, and an unknown id behind the guard
+    is still an unknown restaurant, named as written."""
+    import csv
+
+    city = _hostile_city_with_orders(tmp_path / "city")
+    ids = {
+        "R3": '=HYPERLINK("http://evil","x")',
+        "[bold]R2": "+R2",
+        "R\x1b[32mGREEN": "'=R1",
+    }
+    for name in ("restaurants", "orders"):
+        path = city / f"{name}.csv"
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        column = rows[0].index("restaurant_id")
+        for row in rows[1:]:
+            row[column] = ids.get(row[column], row[column])
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+    out = city / "demand.csv"
+    args = ["forecast", str(city / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    runner = CliRunner()
+    written = runner.invoke(app, [*args, "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    printed = runner.invoke(app, args)
+    assert printed.exit_code == 0, printed.output
+    for text in (out.read_text(), printed.stdout):
+        cells = {row[0] for row in csv.reader(io.StringIO(text))}
+        assert '\'=HYPERLINK("http://evil","x")' in cells and "'+R2" in cells
+        assert "''=R1" in cells
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    inputs = load(city)
+    assert set(inputs.demand["restaurant_id"]) == {ids["R3"], "+R2", "'=R1"}
+    frame = pd.read_csv(out, dtype=str)
+    frame.loc[0, "restaurant_id"] = "'=NOPE"
+    frame.to_csv(out, index=False)
+    result = runner.invoke(app, ["validate", str(city)])
+    assert result.exit_code == 3
+    assert "unknown restaurant" in result.output and "'=NOPE" in result.output
