@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .escape import visible
+from .model import minutes_of
 
 if TYPE_CHECKING:
     from .model import ProblemData
@@ -204,15 +205,14 @@ def _within_range(
     best = np.full(2 * n, big)
     first_arc = np.full(2 * n, big)
     n_arcs = len(p.arc_zone)
-    top = int(np.rint(float(p.arc_minutes.max(initial=0.0)) * 1000)) * n + n
+    top = int(p.arc_millis.max(initial=0)) * n + n
     one_pass = (top + 1) * (n_arcs + 1) < _PACKED_BELOW
 
     def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zone, group = p.arc_zone[lo : lo + _ARC_BLOCK], p.arc_group[lo : lo + _ARC_BLOCK]
         src = p.group_zone[group]
         into = np.flatnonzero(is_short[zone] & usable[group] & (src != zone))
-        minutes = p.arc_minutes[lo + into]
-        rank = np.rint(minutes * 1000).astype(np.int64) * n + src[into]
+        rank = p.arc_millis[lo + into].astype(np.int64) * n + src[into]
         key = zone[into] * 2 + spare_group[group[into]]
         return lo + into, key, rank
 
@@ -241,7 +241,7 @@ def _within_range(
         "spare": found % 2 == 1,
         "from": p.group_zone[group],
         "vehicle": p.group_vehicle[group],
-        "minutes": p.arc_minutes[rows],
+        "minutes": minutes_of(p.arc_millis[rows]),
     }
     for z, spare_z, src_z, veh_v, minutes_z in zip(
         first["to"].tolist(),

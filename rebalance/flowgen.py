@@ -61,7 +61,7 @@ import numpy as np
 
 from .cores import threads
 from .inputs import index_dtype
-from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, stay_arcs
+from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, minutes_of, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
@@ -202,9 +202,9 @@ def _cost_type(p: ProblemData) -> type:
     """int32 when every arc's cost (`arc_costs`: the move's cost, plus the change's)
     fits one, else int64: at 10,000 zones the costs of the 7.8 million arcs are 31 MB
     instead of 62 held through the rounds; the same integers either way."""
-    if p.arc_minutes.size == 0:
+    if p.arc_millis.size == 0:
         return np.int64
-    ends = p.move_cost(np.array([p.arc_minutes.min(), p.arc_minutes.max()]))
+    ends = p.move_cost(minutes_of(np.array([p.arc_millis.min(), p.arc_millis.max()])))
     low = min(int(ends[0]), 0) + min(p.change_cost, 0)
     high = max(int(ends[1]), 0) + max(p.change_cost, 0)
     small = np.iinfo(np.int32)

@@ -23,6 +23,7 @@ solved exactly on a subset of the arcs and proven optimal over all of them by
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ class ProblemData:
     prev_idx, group; index 0..n-1). Per entry group: ``group_*`` arrays. Per vehicle:
     ``moves``, its allowed moves out of the zones it starts from (a one-slot problem reads
     them off its arcs when first asked for, `ArcMoves`). Per group and zone it can reach:
-    the arc arrays ``arc_group``, ``arc_zone`` (int32) and ``arc_minutes``. Per row of
+    the arc arrays ``arc_group``, ``arc_zone`` (int32) and ``arc_millis``, the travel
+    minutes in whole thousandths (int32; ``arc_minutes`` gives them as float minutes, made
+    when first asked for: the solvers never ask). Per row of
     restaurants: ``restaurant_rate0`` (its rate in slot 0; read-only, it may be a view of
     the inputs' column) and ``restaurant_zone`` (its zone's position in ``zone_ids``, as
     `index_dtype`).
@@ -108,7 +111,7 @@ class ProblemData:
     moves: Sequence[Moves]
     arc_group: np.ndarray
     arc_zone: np.ndarray
-    arc_minutes: np.ndarray
+    arc_millis: np.ndarray
     restaurant_rate0: np.ndarray = field(default_factory=lambda: np.zeros(0))
     restaurant_zone: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     previous_plan_id: str | None = None
@@ -119,6 +122,13 @@ class ProblemData:
     build_seconds: float = 0.0
 
     # ------------------------------------------------------------------ the shift
+    @functools.cached_property
+    def arc_minutes(self) -> np.ndarray:
+        """Travel minutes of each arc (rounded to 0.001, as `rebalance.reach` made them):
+        ``arc_millis / 1000``, the same floats, made on first use and kept (62 MB at
+        10,000 zones, which the solvers hold as 31 MB of ``arc_millis``)."""
+        return minutes_of(self.arc_millis)
+
     @property
     def shift_start(self) -> pd.Timestamp:
         return self.grid.start
@@ -313,10 +323,12 @@ def build_problem(
     arc_group, arc_zone, arc_minutes = reach.group_arcs(
         found, vehicles, group_zone, group_vehicle, release=k == 1
     )
+    arc_millis = millis_of(arc_minutes)
+    del arc_minutes
     moves: Sequence[Moves] = (
         tuple(_indexed(found[name], n_zones) for name in vehicles)
         if k > 1
-        else ArcMoves(arc_group, arc_zone, arc_minutes, group_zone, group_vehicle, nv, n_zones)
+        else ArcMoves(arc_group, arc_zone, arc_millis, group_zone, group_vehicle, nv, n_zones)
     )
     del found
 
@@ -341,7 +353,7 @@ def build_problem(
         moves=moves,
         arc_group=arc_group,
         arc_zone=arc_zone,
-        arc_minutes=arc_minutes,
+        arc_millis=arc_millis,
         restaurant_rate0=rate0,
         restaurant_zone=rest_zone,
         previous_plan_id=None if previous is None else previous.plan_id,
@@ -546,13 +558,13 @@ class ArcMoves(Sequence[Moves]):
         self,
         arc_group: np.ndarray,
         arc_zone: np.ndarray,
-        arc_minutes: np.ndarray,
+        arc_millis: np.ndarray,
         group_zone: np.ndarray,
         group_vehicle: np.ndarray,
         vehicles: int,
         zones: int,
     ) -> None:
-        self._arcs = (arc_group, arc_zone, arc_minutes)
+        self._arcs = (arc_group, arc_zone, arc_millis)
         self._groups = (group_zone, group_vehicle)
         self._zones = zones
         self._made: list[Moves | None] = [None] * vehicles
@@ -575,7 +587,7 @@ class ArcMoves(Sequence[Moves]):
         return made
 
     def _make(self, v: int) -> Moves:
-        arc_group, arc_zone, arc_minutes = self._arcs
+        arc_group, arc_zone, arc_millis = self._arcs
         group_zone, group_vehicle = self._groups
         groups = np.flatnonzero(group_vehicle == v)  # zone order: groups are zone-major
         zone = group_zone[groups]
@@ -583,13 +595,30 @@ class ArcMoves(Sequence[Moves]):
         lead[groups[np.r_[True, zone[1:] != zone[:-1]]]] = True
         arcs = np.flatnonzero(lead[arc_group])
         origin = group_zone[arc_group[arcs]]
-        return _indexed(reach.Moves(origin, arc_zone[arcs], arc_minutes[arcs]), self._zones)
+        moves = reach.Moves(origin, arc_zone[arcs], minutes_of(arc_millis[arcs]))
+        return _indexed(moves, self._zones)
 
 
 #: Arcs handled at once by the per-arc steps below: their temporaries stay a few MB
 #: whatever the city (at 10,000 zones the arcs are 7.8 million; whole, each temporary
 #: was 62 MB, and the flow's peak RSS grew by ~190 MB on them).
 ARC_CHUNK = 1 << 20
+
+
+def millis_of(minutes: np.ndarray) -> np.ndarray:
+    """Travel minutes rounded to 0.001 (at most `ranges.MAX_MOVE_MINUTES`) as whole
+    thousandths, int32, converted `ARC_CHUNK` at a time; `minutes_of` gives the same
+    floats back (``np.round(x, 3)`` is ``rint(x * 1000) / 1000``)."""
+    out = np.empty(minutes.size, dtype=np.int32)
+    for lo in range(0, out.size, ARC_CHUNK):
+        part = minutes[lo : lo + ARC_CHUNK] * 1000.0
+        out[lo : lo + ARC_CHUNK] = np.rint(part, out=part)
+    return out
+
+
+def minutes_of(millis: np.ndarray) -> np.ndarray:
+    """Whole thousandths of a minute (`millis_of`) as float minutes."""
+    return np.divide(millis, 1000.0)
 
 
 def stay_arcs(p: ProblemData) -> np.ndarray:
@@ -608,11 +637,11 @@ def arc_costs(p: ProblemData, stay: np.ndarray | None = None, dtype: type = np.i
     holds these integers exactly), written a chunk at a time."""
     if stay is None:
         stay = stay_arcs(p)
-    cost: np.ndarray = np.empty(len(p.arc_minutes), dtype=dtype)
+    cost: np.ndarray = np.empty(len(p.arc_millis), dtype=dtype)
     changes = bool((p.group_prev >= 0).any())
     for lo in range(0, cost.size, ARC_CHUNK):
         part = slice(lo, lo + ARC_CHUNK)
-        chunk = p.move_cost(p.arc_minutes[part])
+        chunk = p.move_cost(minutes_of(p.arc_millis[part]))
         chunk[stay[part]] = 0
         if changes:
             prev = p.group_prev[p.arc_group[part]]

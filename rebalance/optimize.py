@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from .config import Config
 from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs
-from .model import SCALE, ProblemData, build_problem, explain_infeasible
+from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 from .slots import utc_ns
 from .solver import min_weight_cover
@@ -260,7 +260,7 @@ def _name_moves(
     moving = moving[p.arc_zone[moving] != p.group_zone[p.arc_group[moving]]]
     if moving.size:
         a_group, a_zone = p.arc_group[moving], p.arc_zone[moving]
-        a_flow, a_min = entry[moving].astype(np.int64), p.arc_minutes[moving]
+        a_flow, a_min = entry[moving].astype(np.int64), minutes_of(p.arc_millis[moving])
         order = np.lexsort((zone_rank[a_zone], a_group))
         a_group, a_zone, a_flow, a_min = a_group[order], a_zone[order], a_flow[order], a_min[order]
         sends = np.zeros(len(p.group_size), dtype=bool)

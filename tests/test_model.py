@@ -83,3 +83,30 @@ def test_one_slot_moves_read_off_the_arcs_equal_the_moves_found():
 
     slots = rebalance.build_problem(inputs, config, "2026-11-30T19:00", "2026-11-30T20:00")
     assert isinstance(slots.moves, tuple) and slots.slots == 2
+
+
+def test_arc_minutes_held_as_thousandths_give_the_same_floats():
+    """The arcs' travel minutes are held as int32 thousandths; read back they are the very
+    floats `np.round(x, 3)` made (what costs and moves.csv are computed from), up to the
+    longest move allowed, and ``ProblemData.arc_minutes`` is them as reach made them."""
+    from rebalance import build_problem, load, load_config
+    from rebalance.model import minutes_of, millis_of
+    from rebalance.ranges import MAX_MOVE_MINUTES
+
+    rng = np.random.default_rng(7)
+    raw = np.concatenate([rng.uniform(0, MAX_MOVE_MINUTES, 200_000), [0.0, MAX_MOVE_MINUTES]])
+    rounded = np.round(raw, 3)
+    millis = millis_of(rounded)
+    assert millis.dtype == np.int32
+    assert np.array_equal(minutes_of(millis), rounded)  # bit for bit, not approximately
+    assert np.array_equal(millis, np.rint(raw * 1000).astype(np.int64))
+
+    from util import REPO
+
+    city = REPO / "data" / "samples" / "paris"
+    config = load_config(city / "rebalance.toml")
+    p = build_problem(load(city, config), config, "2026-11-30T19:00", "2026-11-30T19:30")
+    assert p.arc_millis.dtype == np.int32
+    assert np.array_equal(p.arc_minutes, np.round(p.arc_minutes, 3))
+    assert np.array_equal(np.rint(p.arc_minutes * 1000), p.arc_millis)
+    assert p.arc_minutes is p.arc_minutes  # made once
