@@ -319,11 +319,12 @@ def build_problem(
         if k == 1
         else [np.arange(n_zones)] * nv
     )
-    found = _allowed_moves(inputs, config, vehicles, index, origins)
+    # one slot: the moves become the arcs, whose minutes are held as thousandths
+    found = _allowed_moves(inputs, config, vehicles, index, origins, thousandths=k == 1)
     arc_group, arc_zone, arc_minutes = reach.group_arcs(
         found, vehicles, group_zone, group_vehicle, release=k == 1
     )
-    arc_millis = millis_of(arc_minutes)
+    arc_millis = arc_minutes if arc_minutes.dtype == np.int32 else millis_of(arc_minutes)
     del arc_minutes
     moves: Sequence[Moves] = (
         tuple(_indexed(found[name], n_zones) for name in vehicles)
@@ -521,8 +522,11 @@ def _allowed_moves(
     vehicles: tuple[str, ...],
     index: pd.Index,
     origins: list[np.ndarray],
+    *,
+    thousandths: bool = False,
 ) -> dict[str, reach.Moves]:
-    """Allowed moves per vehicle out of the given origin zones, staying included.
+    """Allowed moves per vehicle out of the given origin zones, staying included
+    (``thousandths``: see `rebalance.reach.allowed_moves`).
 
     `rebalance.reach` finds them from a spatial index (never a zones x zones matrix).
     """
@@ -534,6 +538,7 @@ def _allowed_moves(
         travel_times=inputs.travel_times,
         zone_ids=index.to_numpy(),
         origins={name: origins[v] for v, name in enumerate(vehicles)},
+        thousandths=thousandths,
     )
 
 

@@ -508,3 +508,30 @@ def test_pricing_on_two_threads_is_the_pricing_on_one(seed, generate, monkeypatc
     assert one.rounds == two.rounds > 1 and one.arcs == two.arcs
     np.testing.assert_array_equal(one.flows, two.flows)
     np.testing.assert_array_equal(one.distance, two.distance)
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, monkeypatch):
+    """A pricing chunk with many negative arcs keeps only its groups' most negative; with
+    chunks of whole groups that is the same set of arcs, in the same order, as choosing
+    over every arc priced at once (a round's arcs and so its optimum do not depend on
+    the chunking or on which chunks choose first)."""
+    p = random_city(seed, zones=40, couriers=400)
+    stay = stay_arcs(p)
+    cost = arc_costs(p, stay)
+    in_subset = flowgen._first_arcs(p, cost, stay)
+    arcs = np.flatnonzero(in_subset)
+    net = flow_network(p, arcs, cost)
+    result = flowgen._solve(p, net, stay[arcs])
+    dist, converged = flowgen.residual_distances(p, net, result.flows)
+    assert converged
+    n = len(p.arc_group)
+    for near in (False, True):
+        at_once = flowgen._price(p, cost, dist, in_subset, near, [slice(0, n)])
+        for size, preselect in ((1, 0), (7, 3), (50, 10**9)):
+            monkeypatch.setattr(flowgen, "_PRESELECT", preselect)
+            chunks = flowgen._group_chunks(p.arc_group, size)
+            assert len(chunks) > 1
+            got = flowgen._price(p, cost, dist, in_subset, near, chunks)
+            assert np.array_equal(got[0], at_once[0]) and np.array_equal(got[1], at_once[1])
+        assert at_once[0].size  # the first subset leaves negative arcs out

@@ -90,7 +90,7 @@ def test_arc_minutes_held_as_thousandths_give_the_same_floats():
     floats `np.round(x, 3)` made (what costs and moves.csv are computed from), up to the
     longest move allowed, and ``ProblemData.arc_minutes`` is them as reach made them."""
     from rebalance import build_problem, load, load_config
-    from rebalance.model import minutes_of, millis_of
+    from rebalance.model import millis_of, minutes_of
     from rebalance.ranges import MAX_MOVE_MINUTES
 
     rng = np.random.default_rng(7)

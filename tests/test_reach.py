@@ -125,6 +125,29 @@ def test_released_moves_give_the_same_arcs():
     assert set(kept) == set(vehicles) and released == {}
 
 
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_minutes_in_thousandths_are_the_rounded_minutes(block, monkeypatch):
+    """``thousandths=True`` (the one-slot arcs): the same moves, minutes as int32
+    ``rint(1000 x minutes)`` of the float ones, made block by block, taken whole by
+    `group_arcs` when released."""
+    monkeypatch.setattr(reach, "_PAIR_BLOCK", block)
+    _, lat, lon, vehicles, gz, gv = random_city(5, 300, 12)
+    origins = {v: gz[gv == i] for i, v in enumerate(vehicles)}
+    floats = allowed_moves(lat, lon, Config(), origins=origins)
+    whole = allowed_moves(lat, lon, Config(), origins=origins, thousandths=True)
+    for v in vehicles:
+        assert whole[v].minutes.dtype == np.int32
+        np.testing.assert_array_equal(whole[v].origin, floats[v].origin)
+        np.testing.assert_array_equal(whole[v].dest, floats[v].dest)
+        np.testing.assert_array_equal(whole[v].minutes, np.rint(floats[v].minutes * 1000))
+    want = group_arcs(floats, vehicles, gz, gv)
+    got = group_arcs(whole, vehicles, gz, gv, release=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[2].dtype == np.int32
+    np.testing.assert_array_equal(got[2] / 1000.0, want[2])
+
+
 @pytest.mark.parametrize("share", [1.0, 0.6, 0.1])
 def test_kd_tree_queries_agree_for_every_share_of_origins(share, monkeypatch):
     """All zones as origins (each pair found once and mirrored), most of them, or a few
