@@ -83,7 +83,10 @@ def terminal(text: object, *, one_line: bool = False) -> str:
         # (rich's own escape doubles it, which then shows twice); a zero-width space
         # keeps it apart and prints as nothing.
         safe += "\u200b"
-    return escape(safe)
+    # rich reads any backslash before "[" as escaping it, tag or not, and its escape
+    # leaves "\[" alone when no tag follows: "\[x" printed as "[x". A zero-width
+    # space between them keeps the backslash (hypothesis found "\[").
+    return escape(safe.replace("\\[", "\\\u200b["))
 
 
 def mrkdwn(text: object) -> str:

@@ -1613,11 +1613,11 @@ def _zone_category(
     any zone of the city can be assigned to a row), made from the codes the checks
     computed: the same values as text. Millions of rows repeat ~10,000 ids; as text
     each row held its characters and an 8-byte offset (2.5 million restaurants: 35 MB,
-    now 5 MB of int16 codes). Left as text if a value is not a zone (never on a valid
-    load)."""
+    now 5 MB of int16 codes). Left as text if a value is not a zone or a zone id is
+    repeated (never on a valid load)."""
     categories = pd.Index(np.sort(zone_ids.to_numpy(dtype=object).astype(str)), dtype="str")
     at = categories.get_indexer(distinct.to_numpy(dtype=object))
-    if len(codes) != len(frame) or (at < 0).any():
+    if len(codes) != len(frame) or (at < 0).any() or not categories.is_unique:
         return
     kind = np.int16 if len(categories) <= np.iinfo(np.int16).max else np.int32
     frame["zone_id"] = pd.Categorical.from_codes(

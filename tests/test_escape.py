@@ -56,6 +56,8 @@ def _render(markup: str) -> str:
 
 
 @given(st.text())
+@example("\\[")  # rich read it as an escaped "[" (hypothesis found it)
+@example("name \\[x] \\\\[b]")
 def test_terminal_markup_prints_the_text_itself(text):
     """Any string through `terminal`, alone or inside our own tags, renders as its visible form."""
     # zero-width spaces are dropped on both sides: `terminal` inserts them to break markup,
