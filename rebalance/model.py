@@ -23,8 +23,8 @@ solved exactly on a subset of the arcs and proven optimal over all of them by
 
 from __future__ import annotations
 
-import functools
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
@@ -70,6 +70,10 @@ class Moves:
     dest: np.ndarray
     minutes: np.ndarray
     start: np.ndarray
+
+
+#: `ProblemData.arc_minutes` of the problems alive, by ``id``.
+_ARC_MINUTES: dict[int, np.ndarray] = {}
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,19 @@ class ProblemData:
     build_seconds: float = 0.0
 
     # ------------------------------------------------------------------ the shift
-    @functools.cached_property
+    @property
     def arc_minutes(self) -> np.ndarray:
         """Travel minutes of each arc (rounded to 0.001, as `rebalance.reach` made them):
-        ``arc_millis / 1000``, the same floats, made on first use and kept (62 MB at
-        10,000 zones, which the solvers hold as 31 MB of ``arc_millis``)."""
-        return minutes_of(self.arc_millis)
+        ``arc_millis / 1000``, the same floats, made on first use and kept while the
+        problem lives (62 MB at 10,000 zones, which the solvers hold as 31 MB of
+        ``arc_millis``). Kept outside the instance's ``__dict__``, so that
+        ``type(p)(**p.__dict__)`` still rebuilds a problem."""
+        made = _ARC_MINUTES.get(id(self))
+        if made is None:
+            made = _ARC_MINUTES[id(self)] = minutes_of(self.arc_millis)
+            made.flags.writeable = False
+            weakref.finalize(self, _ARC_MINUTES.pop, id(self), None)
+        return made
 
     @property
     def shift_start(self) -> pd.Timestamp:

@@ -110,3 +110,5 @@ def test_arc_minutes_held_as_thousandths_give_the_same_floats():
     assert np.array_equal(p.arc_minutes, np.round(p.arc_minutes, 3))
     assert np.array_equal(np.rint(p.arc_minutes * 1000), p.arc_millis)
     assert p.arc_minutes is p.arc_minutes  # made once
+    again = type(p)(**p.__dict__)  # the cache is not a field
+    assert np.array_equal(again.arc_minutes, p.arc_minutes)
