@@ -423,11 +423,37 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     status: dict[str, list[str]] = {}
     unchanged = under_way = 0
     window = b.slot_ns
+    start, end = b.shift_start, b.shift_end
     for courier in sorted(set(a.moves) | set(b.moves)):
-        old_all = a.moves.get(courier, [])
-        old = [m for m in old_all if b.shift_start <= m[0] < b.shift_end]
-        under_way += sum(1 for m in old_all if m[0] < b.shift_start)
-        new = b.moves.get(courier, [])
+        old_all = a.moves.get(courier, ())
+        new = b.moves.get(courier)
+        if not new:
+            # Most couriers of a re-plan's previous plan: moves under way or dropped.
+            # (At 10,000 zones / 1M, 146,000 of them: the loop below took 0.65 s.)
+            for m in old_all:
+                if m[0] < start:
+                    under_way += 1
+                elif m[0] < end:
+                    changes.append(Change("dropped", courier, *m))
+            continue
+        if len(new) == 1 and len(old_all) == 1:
+            # One move in each plan (nearly every courier of a re-plan): the rule below
+            # for that case, without its lists (146,000 couriers: 1.6 -> 1.0 s)
+            (t, f, to), (t0, f0, to0) = new[0], old_all[0]
+            if t0 < start:
+                under_way += 1
+            if not start <= t0 < end:
+                changes.append(Change("added", courier, t, f, to))
+                status[courier] = ["new"]
+            elif to0 == to and abs(t0 - t) < window and (t0 == start) == (t == start):
+                unchanged += 1
+                status[courier] = ["unchanged"]
+            else:
+                changes.append(Change("rerouted", courier, t, f, to, t0, f0, to0))
+                status[courier] = ["changed"]
+            continue
+        old = [m for m in old_all if start <= m[0] < end]
+        under_way += sum(1 for m in old_all if m[0] < start)
         marks = ["new"] * len(new)
         used = [False] * len(old)
         rest_new = []
@@ -498,4 +524,5 @@ def _time_order(moves: pd.DataFrame, start: int) -> Iterable[tuple[Any, str]]:
     else:
         frame["t"] = start
     frame = frame.sort_values(["courier", "t", "from", "to"], kind="stable")
-    return zip(frame.index.tolist(), frame["courier"], strict=True)
+    # lists: iterating Arrow text yields one scalar at a time (0.23 s at 146,000 moves)
+    return zip(frame.index.tolist(), frame["courier"].tolist(), strict=True)

@@ -177,3 +177,67 @@ def test_a_courier_who_drifted_and_is_sent_to_the_same_zone_is_unchanged():
     assert result.status == {"c1": ["unchanged"]} and result.of_kind("rerouted") == []
     moved_elsewhere = diff_views(old, view(start, {"c1": [(start, "C", "D")]}))
     assert moved_elsewhere.status == {"c1": ["changed"]}
+
+
+def _reference_diff(a, b):
+    """The pairing rule of `rebalance.diff` courier by courier, written plainly."""
+    from rebalance.diff import Change
+
+    changes, status, unchanged, under_way = [], {}, 0, 0
+    for courier in sorted(set(a.moves) | set(b.moves)):
+        old_all = a.moves.get(courier, [])
+        old = [m for m in old_all if b.shift_start <= m[0] < b.shift_end]
+        under_way += sum(1 for m in old_all if m[0] < b.shift_start)
+        new = b.moves.get(courier, [])
+        marks, used, rest_new = ["new"] * len(new), [False] * len(old), []
+        for i, (t, _, to) in enumerate(new):
+            for j, (t0, _, to0) in enumerate(old):
+                same_start = (t0 == b.shift_start) == (t == b.shift_start)
+                if not used[j] and to0 == to and abs(t0 - t) < b.slot_ns and same_start:
+                    used[j], marks[i] = True, "unchanged"
+                    unchanged += 1
+                    break
+            else:
+                rest_new.append(i)
+        rest_old = [m for j, m in enumerate(old) if not used[j]]
+        for i, m0 in zip(rest_new, rest_old, strict=False):
+            marks[i] = "changed"
+            changes.append(Change("rerouted", courier, *new[i], *m0))
+        changes += [Change("added", courier, *new[i]) for i in rest_new[len(rest_old) :]]
+        changes += [Change("dropped", courier, *m0) for m0 in rest_old[len(rest_new) :]]
+        if new:
+            status[courier] = marks
+    return changes, status, unchanged, under_way
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_diff_of_random_moves_follows_the_pairing_rule(seed):
+    """Random previous and new moves (couriers in one plan only, moves under way, before,
+    at and after the new start, beyond its end, several per courier): the diff's
+    changes, marks and counts are the rule's, courier by courier."""
+    import random
+
+    from rebalance.diff import PlanView, diff_views
+
+    rng = random.Random(seed)
+    slot = 30 * 60 * 10**9
+    start = 100 * slot
+
+    def view(shift_start, couriers):
+        moves = {}
+        for c in couriers:
+            n = rng.choice([0, 1, 1, 1, 2, 3])
+            times = sorted(
+                shift_start + rng.randint(-3, 9) * slot // rng.choice([1, 2]) for _ in range(n)
+            )
+            if n:
+                moves[c] = [(t, f"Z{rng.randint(1, 4)}", f"Z{rng.randint(1, 4)}") for t in times]
+        return PlanView("c", "id", "UTC", shift_start, shift_start + 8 * slot, 30, {}, {}, moves)
+
+    ids = [f"C{i:03d}" for i in range(300)]
+    a = view(start - rng.choice([0, 1]) * slot, rng.sample(ids, 200))
+    b = view(start, rng.sample(ids, 200))
+    got = diff_views(a, b)
+    assert (got.changes, got.status, got.unchanged, got.under_way) == _reference_diff(a, b)
+    assert {c.kind for c in got.changes} == {"added", "dropped", "rerouted"}
+    assert got.unchanged and got.under_way
