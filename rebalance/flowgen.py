@@ -486,8 +486,6 @@ def _in_chunks(
     over five rounds at 10,000 zones). Results in chunk order."""
     if bounds is None:
         bounds = [(lo, min(lo + size, n)) for lo in range(0, max(n, 1), size)]
-    if not bounds:
-        bounds = [(0, 0)]
     if len(bounds) == 1 or _THREADS < 2:
         return [fn(lo, hi) for lo, hi in bounds]
     with ThreadPoolExecutor(_THREADS) as pool:

@@ -1898,9 +1898,7 @@ def _unguarded(
     if rows.size == 0:
         return values, unknown
     candidates = pd.Series([csv_uncell(v) for v in values.iloc[rows]], dtype=values.dtype)
-    found = isin_text(candidates, known) & (
-        candidates.to_numpy(dtype=object) != values.iloc[rows].to_numpy(dtype=object)
-    )
+    found = isin_text(candidates, known)  # an unguarded value is itself, still unknown
     if not found.any():
         return values, unknown
     values = values.copy()
