@@ -36,7 +36,7 @@ from . import reach
 from .config import Config
 from .errors import DataError, Issue
 from .inputs import Inputs, index_dtype
-from .reach import EARTH_RADIUS_KM
+from .reach import EARTH_RADIUS_KM, millis_of, minutes_of
 from .slots import SlotGrid, presence
 from .timeparse import parse_timestamp
 
@@ -619,22 +619,6 @@ class ArcMoves(Sequence[Moves]):
 #: whatever the city (at 10,000 zones the arcs are 7.8 million; whole, each temporary
 #: was 62 MB, and the flow's peak RSS grew by ~190 MB on them).
 ARC_CHUNK = 1 << 20
-
-
-def millis_of(minutes: np.ndarray) -> np.ndarray:
-    """Travel minutes rounded to 0.001 (at most `ranges.MAX_MOVE_MINUTES`) as whole
-    thousandths, int32, converted `ARC_CHUNK` at a time; `minutes_of` gives the same
-    floats back (``np.round(x, 3)`` is ``rint(x * 1000) / 1000``)."""
-    out = np.empty(minutes.size, dtype=np.int32)
-    for lo in range(0, out.size, ARC_CHUNK):
-        part = minutes[lo : lo + ARC_CHUNK] * 1000.0
-        out[lo : lo + ARC_CHUNK] = np.rint(part, out=part)
-    return out
-
-
-def minutes_of(millis: np.ndarray) -> np.ndarray:
-    """Whole thousandths of a minute (`millis_of`) as float minutes."""
-    return np.divide(millis, 1000.0)
 
 
 def stay_arcs(p: ProblemData) -> np.ndarray:

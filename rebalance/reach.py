@@ -241,8 +241,7 @@ def _by_distance(
                 part = mask[block]
                 floats = _minutes(km[block][part], stay[block][part], spec, detour)
                 np.round(floats, 3, out=floats)
-                floats *= 1000.0
-                minutes[done : done + floats.size] = np.rint(floats, out=floats)
+                millis_of(floats, out=minutes[done : done + floats.size])
                 done += floats.size
         else:
             minutes = _minutes(
@@ -254,6 +253,24 @@ def _by_distance(
         at = rows_out.stop
         del mask, here
     return out
+
+
+def millis_of(minutes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Travel minutes rounded to 0.001 (at most `ranges.MAX_MOVE_MINUTES`) as whole
+    thousandths, int32 (into ``out`` when given), converted `_PAIR_BLOCK` at a time;
+    `minutes_of` gives the same floats back (``np.round(x, 3)`` is
+    ``rint(x * 1000) / 1000``)."""
+    if out is None:
+        out = np.empty(minutes.size, dtype=np.int32)
+    for lo in range(0, out.size, _PAIR_BLOCK):
+        part = minutes[lo : lo + _PAIR_BLOCK] * 1000.0
+        out[lo : lo + _PAIR_BLOCK] = np.rint(part, out=part)
+    return out
+
+
+def minutes_of(millis: np.ndarray) -> np.ndarray:
+    """Whole thousandths of a minute (`millis_of`) as float minutes."""
+    return np.divide(millis, 1000.0)
 
 
 def _minutes(km: np.ndarray, stay: np.ndarray, spec: Any, detour: float) -> np.ndarray:
