@@ -113,7 +113,7 @@ def allowed_moves(
     ``thousandths``: computed from distances (no ``travel_times``), the moves' minutes
     come as int32 whole thousandths of a minute (``rint(1000 * minutes)``, the rounded
     minutes exactly) instead of floats, made a block at a time: the one-slot arcs hold
-    them so (`rebalance.model.millis_of`), and the 62 MB of float minutes at 10,000
+    them so (`millis_of`), and the 62 MB of float minutes at 10,000
     zones are never made.
     """
     lat = np.asarray(lat, dtype=float)
