@@ -443,7 +443,7 @@ def _refuse_other_plan(out: Path, cfg: "Config", start: Any) -> None:
     )
 
 
-def _plan_json_parts(plan: Any) -> list[str]:
+def _plan_json_parts(plan: Any) -> Iterator[str]:
     """plan.json's content plus the rows of zones.csv and moves.csv (and of slots.csv, as
     ``slot_rows``, when the shift has several slots), as the files hold them: ids as text,
     times in ISO 8601. plan.json's own keys are kept as they are: its ``slots`` is the
@@ -475,7 +475,8 @@ def _plan_json_parts(plan: Any) -> list[str]:
     if several:
         data["slot_rows"] = rows(plan.slots, SLOTS_COLUMNS)
     # = json.dumps(_jsonable(data), indent=2, ...) + "\n"
-    return [*dumps_indented_parts(data), "\n"]
+    yield from dumps_indented_parts(data)
+    yield "\n"
 
 
 def _warn_eligibility(inputs: Any, cfg: "Config", plan: Any) -> None:

@@ -159,3 +159,28 @@ def test_records_with_nested_values_keep_their_indent():
     )
     value = {"rows": Records(frame), "more": [{"k": Records(frame)}]}
     assert dumps_indented(value) == reference(value)
+
+
+def test_many_rows_are_written_a_block_at_a_time_as_the_json_module_writes_them(monkeypatch):
+    """Rows come `RECORD_ROWS` at a time (the whole rows' text at once set the peak
+    memory of ``plan --format json`` at large cities): the text is the same across a
+    block's edge, with a quote or control character in some blocks and not in others,
+    and no piece holds more than one block of rows."""
+    import rebalance.plan as plan_module
+    from rebalance.plan import Records, dumps_indented_parts
+
+    monkeypatch.setattr(plan_module, "RECORD_ROWS", 3)
+    frame = pd.DataFrame(
+        {
+            "courier_id": [f"C{i}" for i in range(7)],
+            "name": ["a", "b", "c", 'q"uote', "e", "ctl\x1b", None],
+            "n": np.arange(7, dtype=np.int64),
+            "x": [0.5, float("nan"), 1e300, -0.0, 2.0, float("inf"), 3.25],
+        }
+    )
+    frame["name"] = frame["name"].astype("str")
+    value = {"zones": Records(frame.iloc[:2]), "moves": Records(frame), "n": 1}
+    parts = list(dumps_indented_parts(value))
+    assert "".join(parts) == reference(value)
+    rows = [p for p in parts if '"courier_id"' in p]
+    assert [p.count('"courier_id"') for p in rows] == [2, 3, 3, 1]
