@@ -1544,7 +1544,7 @@ def _compact_text(frame: pd.DataFrame) -> bool:
     return True
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     """Give the pages Arrow's allocator keeps after a table's raw text is dropped back to
     the system (a hint, a few ms). With malloc as Arrow's allocator (see `rebalance`)
     this is glibc's ``malloc_trim``: the raw text freed by Arrow's reading threads sits
@@ -1552,7 +1552,8 @@ def _release_memory() -> None:
     1.0 GB given back after the couriers' raw text is dropped). Under mimalloc (when
     ``ARROW_DEFAULT_MEMORY_POOL`` says so) it was 0.58 GB of the 2.46 GB resident after
     `load`. Without these calls the 10,000-zone / 1M plan peaked at 1.10-1.12 GB
-    instead of 0.92 GB, and was no faster."""
+    instead of 0.92 GB, and was no faster. `rebalance.optimize.solve` calls it too, once
+    the model is dropped."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
@@ -1584,7 +1585,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     files: dict[str, str] = {}
 
     def read(name: str) -> _Raw | None:
-        _release_memory()  # what the table before left behind, before this one is read
+        release_memory()  # what the table before left behind, before this one is read
         raw = _read(directory, name, issues)
         if raw is not None:
             files[raw.label] = raw.sha256
@@ -1653,9 +1654,9 @@ def _validated(
             c.forget(*c.raw.frame.columns)
             if zones is not None and "zone_id" in c.codes:
                 _zone_category(frame, *c.codes["zone_id"], zones["zone_id"])
-            _release_memory()
+            release_memory()
             if _compact_text(frame):
-                _release_memory()
+                release_memory()
             if digest is not None:
                 digest.add(name, frame, c.hashes)
 
@@ -1798,7 +1799,7 @@ def _validated(
         if digest is not None and not issues and not found:
             digest.add("demand", demand)
     raw = None
-    _release_memory()
+    release_memory()
 
     if issues or found:
         return {}

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from .config import Config
 from .flowgen import residual_distances, solve_flow
-from .inputs import Inputs
+from .inputs import Inputs, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 from .slots import utc_ns
@@ -55,6 +55,11 @@ def solve(
         check_previous(previous, config, pd.Index(inputs.zones["zone_id"]))
     problem = build_problem(inputs, config, shift_start, shift_end, previous=previous)
     plan = solve_problem(problem, time_limit=time_limit)
+    # The model's arrays (the arcs: 46 MB at 5,000 zones) lie in malloc's heap among the
+    # solve's temporaries; given back now, the writing and showing of the plan that come
+    # next do not stack on them (5,000 zones / 1M couriers: see benchmarks/README.md).
+    del problem
+    release_memory()
     if previous is not None:
         from .replan import mark_since_previous
 

@@ -452,3 +452,33 @@ def test_text_order_is_the_stable_sort_of_the_ids():
     ):
         expected = sorted(range(len(ids)), key=lambda i: ids[i])
         assert _text_order(pa.array(ids, pa.large_string())).tolist() == expected
+
+
+def test_the_model_is_dropped_before_its_memory_is_given_back(tmp_path, monkeypatch):
+    """`solve` lets go of the model (its arcs: tens of MB in a large city) and then hands
+    the freed heap back, so writing and showing the plan do not stack on it: when that
+    happens no model is alive any more, for a one-slot plan and a plan in slots."""
+    import gc
+
+    import rebalance.optimize as optimize
+    from rebalance.config import Config
+    from rebalance.model import ProblemData
+
+    alive: list[int] = []
+
+    def count_models() -> None:
+        gc.collect()
+        alive.append(sum(isinstance(o, ProblemData) for o in gc.get_objects()))
+
+    monkeypatch.setattr(optimize, "release_memory", count_models)
+    city = write_city(
+        tmp_path / "city",
+        [A, B],
+        [restaurant("r1", "B", 9.0)],
+        [courier("c1", "A"), courier("c2", "A")],
+    )
+    for cfg in (snapshot(), Config()):
+        plan = solve(load(city, cfg), cfg, SHIFT)
+        assert plan.status == "optimal" and len(plan.moves) >= 1
+    assert plan.slot_count > 1
+    assert alive == [0, 0]
