@@ -120,6 +120,36 @@ def test_text_columns_are_guarded_cell_by_cell(cells):
     assert csv_frame(typed).to_csv(index=False) == csv_frame(loose).to_csv(index=False)
 
 
+def test_frames_show_every_character_as_visible_shows_it_one_cell_at_a_time():
+    """`visible_frame` rewrites only the cells its byte scan finds: checked against
+    `visible` cell by cell for every character of the Basic Multilingual Plane and
+    some beyond (each alone, and inside a name), in Arrow text and object columns,
+    with missing cells kept; the frame given is left as it was."""
+    import numpy as np
+
+    from rebalance.escape import visible_frame
+
+    chars = [chr(c) for c in (*range(0xD800), *range(0xE000, 0x10000), 0x1F6B2, 0x10FFFF)]
+    cells = [*chars, *(f"Zoë {c} café" for c in chars[::7]), None, "", "plain"]
+    frame = pd.DataFrame(
+        {
+            "name": pd.array(cells, dtype="str"),
+            "loose": pd.Series(cells, dtype=object),
+            "n": np.arange(len(cells)),
+        }
+    )
+    before = frame.copy()
+    shown = visible_frame(frame)
+    want = [None if v is None else visible(v, one_line=True) for v in cells]
+    for column in ("name", "loose"):
+        assert [None if pd.isna(v) else v for v in shown[column]] == want
+    assert shown["name"].dtype == frame["name"].dtype
+    assert shown["n"].tolist() == frame["n"].tolist()
+    pd.testing.assert_frame_equal(frame, before)
+    plain_frame = pd.DataFrame({"id": pd.array(["R1", "R2"], dtype="str")})
+    assert visible_frame(plain_frame)["id"].tolist() == ["R1", "R2"]
+
+
 @pytest.fixture(scope="module")
 def hostile_plan(tmp_path_factory) -> Path:
     """The hostile city planned and written to a plan folder."""
