@@ -207,15 +207,11 @@ class Plan:
         moves = self.moves if slot is None else self.moves_at(slot)
         if moves.empty:
             return pd.DataFrame(columns=columns)
-        flows = (
-            moves.groupby(["from_zone", "to_zone"], sort=False)
-            .agg(
-                couriers=("courier_id", "size"),
-                minutes=("travel_minutes", "max"),
-                vehicles=("vehicle", lambda s: ", ".join(sorted(set(map(str, s))))),
-            )
-            .reset_index()
-        )
+        by_route = moves.groupby(["from_zone", "to_zone"], sort=False)
+        flows = by_route.agg(
+            couriers=("courier_id", "size"), minutes=("travel_minutes", "max")
+        ).reset_index()
+        flows["vehicles"] = _route_vehicles(moves["vehicle"], by_route.ngroup().to_numpy())
         if SINCE_PREVIOUS in moves.columns:  # a re-plan: "2 new, 1 unchanged" per route
             flows["since"] = (
                 _since_counts(moves)
@@ -727,6 +723,28 @@ def _follow_link(target: Path) -> Path:
 
 #: What `Plan.write` was doing, in a `StorageError`.
 _WRITING = "write the plan folder"
+
+
+def _route_vehicles(vehicle: pd.Series, route: np.ndarray) -> list[str]:
+    """Each route's vehicles, distinct, sorted and joined by ", " (route ``r`` is the
+    moves with ``route == r``, numbered from 0). Which vehicles a route has is a bit
+    mask made in one pass (a function call per route took 0.37 s at 1M couriers)."""
+    text = vehicle.astype(str).to_numpy(dtype=object)
+    kinds = sorted(set(text))
+    n_routes = int(route.max()) + 1 if route.size else 0
+    if len(kinds) > 62:  # more kinds than bits: one set per route
+        sets: list[set[str]] = [set() for _ in range(n_routes)]
+        for r, v in zip(route.tolist(), text.tolist(), strict=True):
+            sets[r].add(v)
+        return [", ".join(sorted(kinds_of)) for kinds_of in sets]
+    bit = np.left_shift(np.int64(1), pd.Index(kinds).get_indexer(text).astype(np.int64))
+    mask = np.zeros(n_routes, dtype=np.int64)
+    np.bitwise_or.at(mask, route, bit)
+    words = {
+        int(m): ", ".join(k for i, k in enumerate(kinds) if int(m) >> i & 1)
+        for m in np.unique(mask)
+    }
+    return [words[m] for m in mask.tolist()]
 
 
 def _since_counts(moves: pd.DataFrame) -> pd.Series:

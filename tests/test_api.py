@@ -101,6 +101,43 @@ def test_plan_roundtrips_through_files(tmp_path):
     assert again.shift_start == plan.shift_start
 
 
+@pytest.mark.parametrize("kinds", [3, 70])
+def test_routes_count_couriers_and_name_each_vehicle_once(kinds):
+    """Plan.routes: per (from, to) the couriers, the longest travel and the distinct
+    vehicles sorted and joined, most couriers first: as grouping with a set per route
+    gives them, with a few kinds of vehicle and with more kinds than a bit mask holds."""
+    import dataclasses
+
+    import numpy as np
+
+    rng = np.random.default_rng(kinds)
+    n = 400
+    plan = solve(load(VALID), Config(), SHIFT)
+    moves = pd.DataFrame(
+        {
+            "courier_id": [f"C{i}" for i in range(n)],
+            "vehicle": [f"v{k}" for k in rng.integers(0, kinds, n)],
+            "from_zone": [f"Z{k}" for k in rng.integers(0, 6, n)],
+            "to_zone": [f"Z{k}" for k in rng.integers(0, 6, n)],
+            "travel_minutes": rng.uniform(1, 30, n).round(2),
+        }
+    )
+    routes = dataclasses.replace(plan, moves=moves).routes()
+    want = (
+        moves.groupby(["from_zone", "to_zone"])
+        .agg(
+            couriers=("courier_id", "size"),
+            minutes=("travel_minutes", "max"),
+            vehicles=("vehicle", lambda s: ", ".join(sorted(set(s)))),
+        )
+        .reset_index()
+        .sort_values(["couriers", "from_zone", "to_zone"], ascending=[False, True, True])
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(routes, want, check_dtype=False)
+    assert routes["vehicles"].str.count(", ").max() >= 2
+
+
 def test_plan_shows_itself_in_a_notebook():
     """Plan._repr_html_ shows the KPIs and the zones needing attention."""
     html = solve(load(VALID), Config(), SHIFT)._repr_html_()
