@@ -4,10 +4,11 @@ Cities at 2.5 restaurants per courier (as in real cities and the bundled Paris s
 where most short zones need a pause list) and at 0.4 (the older benchmark shape, few
 short zones), from 200 zones / 20,000 couriers to 10,000 zones / 1,000,000 couriers
 (10,000,000 with ``--with-10m``). For each city, ``--repeat`` times in turn: the plan
-(the ``rebalance plan`` command as a whole process) and the floor (a process that
-imports pandas and reads the same CSV files with the pyarrow engine, probe.py floor),
-so both see the same load on a shared machine; then one in-process probe for the share
-of time per stage and the model size.
+(the ``rebalance plan`` command as a whole process, ``--format json``), the operator's
+run (the same plan with ``--out``: the plan folder written and the tables shown) and the
+floor (a process that imports pandas and reads the same CSV files with the pyarrow
+engine, probe.py floor), so all see the same load on a shared machine; then one
+in-process probe for the share of time per stage and the model size.
 
 Each run starts in a stated memory state (`settle`), the same for plan and floor:
 "fresh" after 10 s idle, "reused" right after another process used and freed more
@@ -83,12 +84,15 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
     """Plan and floor, ``repeat`` times in turn, each with fresh and with reused memory
     (`settle`); then one stage probe. Every figure is a median over ``repeat`` runs but
     peak RSS (the max over every run)."""
-    args = ["plan", str(path), "--shift-start", SHIFT, "--format", "json"]
-    if one_slot:
-        args += ["--shift-end", ONE_SLOT_END]
-    plan_cmd = [*rebalance_cmd(), *args]
+    window = ["--shift-start", SHIFT, *(["--shift-end", ONE_SLOT_END] if one_slot else [])]
+    plan_cmd = [*rebalance_cmd(), "plan", str(path), *window, "--format", "json"]
+    # what an operator runs: the plan folder written, and the plan shown as tables (to a
+    # pipe here, 80 columns); its escaping and routes once cost 1.9 s at 1M couriers,
+    # which the JSON run above never showed
+    folder = WORK / "operator-plan"
+    operator_cmd = [*rebalance_cmd(), "plan", str(path), *window, "--out", str(folder)]
     floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
-    runs = in_states({"plan": plan_cmd, "floor": floor_cmd}, repeat)
+    runs = in_states({"plan": plan_cmd, "operator": operator_cmd, "floor": floor_cmd}, repeat)
     probe = [
         PY,
         str(HERE / "probe.py"),
@@ -105,6 +109,7 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
             "plan_wall": statistics.median(r.wall for r in plans),
             "plan_cpu": statistics.median(r.cpu for r in plans),
             "plan_sys": statistics.median(r.sys for r in plans),
+            "operator_wall": statistics.median(r.wall for r in runs["operator", state]),
             "floor_wall": statistics.median(r.wall for r in floors),
             "floor_sys": statistics.median(r.sys for r in floors),
             "floor_read": statistics.median(r.json()["read_seconds"] for r in floors),
@@ -112,6 +117,7 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
     return {
         **out,
         "plan_rss": max(r.rss_mb for k, rs in runs.items() if k[0] == "plan" for r in rs),
+        "operator_rss": max(r.rss_mb for k, rs in runs.items() if k[0] == "operator" for r in rs),
         "floor_rss": max(r.rss_mb for k, rs in runs.items() if k[0] == "floor" for r in rs),
         "status": plan["status"],
         "zones_short": plan["kpis"].get("zones_short_before"),
@@ -143,6 +149,8 @@ def row(zones: int, couriers: int, ratio: float, mb: float, r: dict[str, Any]) -
         f"**{fresh['plan_wall'] / fresh['floor_wall']:.1f}x** / "
         f"**{reused['plan_wall'] / reused['floor_wall']:.1f}x**",
         f"{r['plan_rss']:,.0f}",
+        f"{fresh['operator_wall']:.2f} / {reused['operator_wall']:.2f} "
+        f"({r['operator_rss']:,.0f} MB)",
         f"{r['floor_rss']:,.0f}",
         f"{work:.2f}",
         share,
@@ -162,6 +170,7 @@ HEADER = [
     "floor wall s, fresh / reused",
     "plan / floor, fresh / reused",
     "plan peak RSS MB",
+    "operator's run (--out, tables) wall s, fresh / reused (peak RSS)",
     "floor peak RSS MB",
     "in-process work s",
     "load / build / flow / pause lists / rest, %",
