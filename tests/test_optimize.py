@@ -457,20 +457,28 @@ def test_text_order_is_the_stable_sort_of_the_ids():
 def test_the_model_is_dropped_before_its_memory_is_given_back(tmp_path, monkeypatch):
     """`solve` lets go of the model (its arcs: tens of MB in a large city) and then hands
     the freed heap back, so writing and showing the plan do not stack on it: when that
-    happens no model is alive any more, for a one-slot plan and a plan in slots."""
+    happens the model it built is gone, for a one-slot plan and a plan in slots."""
     import gc
+    import weakref
 
     import rebalance.optimize as optimize
     from rebalance.config import Config
-    from rebalance.model import ProblemData
 
-    alive: list[int] = []
+    built: list[weakref.ref] = []
+    alive: list[bool] = []
+    build = optimize.build_problem
 
-    def count_models() -> None:
+    def tracked_build(*args, **kwargs):
+        problem = build(*args, **kwargs)
+        built.append(weakref.ref(problem))
+        return problem
+
+    def model_alive() -> None:
         gc.collect()
-        alive.append(sum(isinstance(o, ProblemData) for o in gc.get_objects()))
+        alive.append(built[-1]() is not None)
 
-    monkeypatch.setattr(optimize, "release_memory", count_models)
+    monkeypatch.setattr(optimize, "build_problem", tracked_build)
+    monkeypatch.setattr(optimize, "release_memory", model_alive)
     city = write_city(
         tmp_path / "city",
         [A, B],
@@ -481,4 +489,4 @@ def test_the_model_is_dropped_before_its_memory_is_given_back(tmp_path, monkeypa
         plan = solve(load(city, cfg), cfg, SHIFT)
         assert plan.status == "optimal" and len(plan.moves) >= 1
     assert plan.slot_count > 1
-    assert alive == [0, 0]
+    assert len(built) == 2 and alive == [False, False]
