@@ -211,7 +211,11 @@ class Plan:
         flows = by_route.agg(
             couriers=("courier_id", "size"), minutes=("travel_minutes", "max")
         ).reset_index()
-        flows["vehicles"] = _route_vehicles(moves["vehicle"], by_route.ngroup().to_numpy())
+        route = by_route.ngroup()
+        known = route.notna().to_numpy()  # a move without both zones is on no route
+        flows["vehicles"] = _route_vehicles(
+            moves["vehicle"][known], route[known].to_numpy(np.int64)
+        )
         if SINCE_PREVIOUS in moves.columns:  # a re-plan: "2 new, 1 unchanged" per route
             flows["since"] = (
                 _since_counts(moves)
