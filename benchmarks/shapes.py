@@ -89,7 +89,8 @@ def bench(path: Path, repeat: int, one_slot: bool = False) -> dict[str, Any]:
     # what an operator runs: the plan folder written, and the plan shown as tables (to a
     # pipe here, 80 columns); its escaping and routes once cost 1.9 s at 1M couriers,
     # which the JSON run above never showed
-    folder = WORK / "operator-plan"
+    # (a folder per city: `plan --out` refuses one holding another city's plan)
+    folder = WORK / "operator-plans" / path.name
     operator_cmd = [*rebalance_cmd(), "plan", str(path), *window, "--out", str(folder)]
     floor_cmd = [PY, str(HERE / "probe.py"), "floor", str(path)]
     runs = in_states({"plan": plan_cmd, "operator": operator_cmd, "floor": floor_cmd}, repeat)
