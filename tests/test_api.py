@@ -140,6 +140,21 @@ def test_routes_count_couriers_and_name_each_vehicle_once(kinds):
     assert routes["vehicles"].str.count(", ").max() >= 2
 
 
+def test_one_slot_plan_reads_back_with_every_move_at_the_shift_start(tmp_path):
+    """A one-slot plan's moves.csv has no slot_start: read back, every move starts at
+    the shift start, in city time, as the plan in memory has it."""
+    from util import snapshot
+
+    config = snapshot()
+    plan = solve(load(VALID), config, SHIFT)
+    assert plan.slot_count == 1 and len(plan.moves) > 1
+    again = read_plan(plan.write(tmp_path / "p"))
+    starts = again.moves["slot_start"]
+    assert str(starts.dtype) == f"datetime64[ns, {plan.timezone}]"
+    assert (starts == plan.local(plan.shift_start)).all()
+    pd.testing.assert_series_equal(starts, plan.moves["slot_start"], check_dtype=False)
+
+
 def test_plan_shows_itself_in_a_notebook():
     """Plan._repr_html_ shows the KPIs and the zones needing attention."""
     html = solve(load(VALID), Config(), SHIFT)._repr_html_()
