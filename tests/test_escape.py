@@ -150,6 +150,25 @@ def test_frames_show_every_character_as_visible_shows_it_one_cell_at_a_time():
     assert visible_frame(plain_frame)["id"].tolist() == ["R1", "R2"]
 
 
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="'=+-@\t\rab ", max_size=5)), max_size=30))
+@example(["'", "''", "'=1", "''=1", "'a", "=1", None, "-", "'-'"])
+def test_guarded_cells_read_back_raw_from_text_and_object_columns(cells):
+    """`csv_unframe` gives back the raw value of every cell `csv_frame` wrote, in a text
+    column (only cells starting with ' rewritten) and in an object column alike; missing
+    cells stay missing, and the text column keeps its dtype."""
+    from rebalance.escape import csv_unframe
+
+    raw = pd.DataFrame({"name": pd.array(cells, dtype="str"), "n": range(len(cells))})
+    written = csv_frame(raw, ["name"])
+    typed = written.astype({"name": "str"})
+    loose = written.astype({"name": object})
+    for frame in (typed, loose):
+        back = csv_unframe(frame, ["name", "absent"])
+        assert [None if pd.isna(v) else v for v in back["name"]] == cells
+        assert back["n"].tolist() == list(range(len(cells)))
+    assert csv_unframe(typed, ["name"])["name"].dtype == typed["name"].dtype
+
+
 @pytest.fixture(scope="module")
 def hostile_plan(tmp_path_factory) -> Path:
     """The hostile city planned and written to a plan folder."""
