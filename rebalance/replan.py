@@ -86,7 +86,10 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
             title="invalid previous plan",
         )
     moves = previous.moves
-    moved = set(moves["from_zone"].astype(str)) | set(moves["to_zone"].astype(str))
+    # the distinct zones first: iterating 146,000 Arrow strings took 0.3 s a column
+    moved = set(moves["from_zone"].astype(str).unique()) | set(
+        moves["to_zone"].astype(str).unique()
+    )
     moved |= {row["to_zone"] for row in previous.under_way}
     strays = sorted(moved - ours)
     if strays:  # a hand-edited moves.csv: its move would be dropped silently
