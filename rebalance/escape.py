@@ -28,7 +28,7 @@ Numbers are data, not formulas: `csv_frame` only touches text columns, so
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas only for the frame helpers: the terminal rules stay light
@@ -112,8 +112,6 @@ def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
     each Arrow-backed text column at once (`_suspect_rows`); a column without any is
     kept as it is. A plan of 1M couriers (247,000 moves) took 1.3 s here, a Python call
     per cell, before its terminal view showed 20 routes."""
-    import pandas as pd
-
     out = frame.copy(deep=False)
     for column in _text_columns(frame, None):
         values = frame[column]
@@ -122,14 +120,22 @@ def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = [
                 v if not isinstance(v, str) else visible(v, one_line=True) for v in values
             ]
-        elif rows.size:
-            fixed = [
-                v if not isinstance(v, str) else visible(v, one_line=True)
-                for v in values.iloc[rows]
-            ]
-            changed = values.copy()
-            changed.iloc[rows] = pd.Series(fixed, index=changed.index[rows], dtype=values.dtype)
-            out[column] = changed
+        else:
+            out[column] = _rewritten(values, rows, lambda v: visible(v, one_line=True))
+    return out
+
+
+def _rewritten(values: pd.Series, rows: Any, rule: Callable[[str], str]) -> pd.Series:
+    """A text column with ``rule`` applied to the cells at positions ``rows`` (text,
+    never missing) and every other cell as it is, in the same dtype; the column itself
+    when ``rows`` is empty (no copy)."""
+    import pandas as pd
+
+    if not len(rows):
+        return values
+    out = values.copy()
+    changed = [rule(v) for v in values.iloc[rows]]
+    out.iloc[rows] = pd.Series(changed, index=values.index[rows], dtype=values.dtype)
     return out
 
 
@@ -217,18 +223,15 @@ def csv_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.D
     out = frame.copy()
     for column in _text_columns(frame, columns):
         values = out[column]
-        text = values.astype(object).where(values.notna(), None)
         if isinstance(values.dtype, pd.StringDtype):
             # every cell is text or missing: only those starting with a formula character
             # or ' can change, found by the string kernel; the rest are kept as they are
-            cells = text.to_numpy(dtype=object, copy=True)
             maybe = values.str.startswith((*FORMULA_STARTS, "'")).to_numpy(
                 dtype=bool, na_value=False
             )
-            for i in np.flatnonzero(maybe).tolist():
-                cells[i] = csv_cell(cells[i])
-            out[column] = list(cells)
+            out[column] = _rewritten(values, np.flatnonzero(maybe), csv_cell)
         else:
+            text = values.astype(object).where(values.notna(), None)
             out[column] = [v if v is None else csv_cell(str(v)) for v in text]
     return out
 
@@ -251,10 +254,5 @@ def csv_unframe(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
             out[column] = [v if not isinstance(v, str) else csv_uncell(v) for v in values]
             continue
         quoted = values.str.startswith("'").to_numpy(dtype=bool, na_value=False)
-        rows = np.flatnonzero(quoted)
-        if rows.size:
-            raw = [csv_uncell(v) for v in values.iloc[rows]]
-            changed = values.copy()
-            changed.iloc[rows] = pd.Series(raw, index=values.index[rows], dtype=values.dtype)
-            out[column] = changed
+        out[column] = _rewritten(values, np.flatnonzero(quoted), csv_uncell)
     return out
