@@ -5,6 +5,7 @@ Heavy libraries (pandas, ortools, slack_sdk) are imported inside the commands so
 """
 
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,7 +105,13 @@ def exits() -> Iterator[None]:
 
     SIGTERM (a supervisor's stop, `timeout`, `kill`) becomes `Terminated` meanwhile,
     unless a handler of its own is set: the writers clean up what they had begun (a
-    plan folder's temporary copy was left behind), and the exit is 143 with a word."""
+    plan folder's temporary copy was left behind), and the exit is 143 with a word.
+
+    A reader of stdout that stops early (``rebalance plan --format json | head``) ends
+    the command quietly with 141, as the shell reports a tool stopped by SIGPIPE, not
+    1 (a bug) with click's word: stdout is flushed here, so that the last block left
+    in its buffer fails here too, and not as an "Exception ignored" at exit. What the
+    command had done by then stays done (a plan folder written, a message posted)."""
     import signal
     import threading
 
@@ -116,6 +123,10 @@ def exits() -> Iterator[None]:
         previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except UsageError as exc:
         raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     except RebalanceError as exc:
@@ -127,6 +138,21 @@ def exits() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+#: Exit code when the reader of stdout went away: 128 + SIGPIPE, as for `cat` in a shell.
+EXIT_BROKEN_PIPE = 141
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more is written to the closed pipe
+    (not even the flush at exit); the way the Python documentation gives for SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture)
+        pass
 
 
 def load_cli_config(config: Path | None, data_dir: Path | None = None) -> "Config":

@@ -254,6 +254,31 @@ def test_plan_as_real_subprocess(tmp_path):
     assert (out / "moves.csv").exists()
 
 
+def test_a_reader_that_stops_early_ends_the_plan_quietly_with_141_not_as_a_bug(tmp_path):
+    """`rebalance plan --format json | head`: the reader goes away after the first bytes
+    of 120 KB (more than a pipe holds). The command stops quietly with 141, as the shell
+    reports a tool stopped by SIGPIPE, not 1 (a bug) nor a traceback; the plan folder it
+    wrote before printing is whole."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    out = tmp_path / "paris"
+    args = ["plan", str(REPO / "data/samples/paris"), "--shift-start", SHIFT]
+    proc = subprocess.Popen(
+        [*command, *args, "--out", str(out), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"{")
+    proc.stdout.close()
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, stderr
+    assert stderr == ""
+    assert json.loads((out / "plan.json").read_text())["status"] == "optimal"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paris"]
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_samples_plan_with_real_work(tmp_path, sample):
     """Each bundled sample validates and its plan moves couriers and raises coverage."""
