@@ -77,6 +77,67 @@ def test_a_bad_value_in_a_plan_csv_names_file_line_and_column(plan_dir):
     assert "'abc'" in issue.message
 
 
+def _edit_csv(path: Path, row: int, column: str, value: str) -> None:
+    """Set one cell of a plan CSV (``row`` 0 is the first after the header), as a hand
+    edit in a spreadsheet would."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[row + 1].split(",")
+    cells[header.index(column)] = value
+    lines[row + 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("required_couriers", "abc"),
+        ("shortage", "-1"),
+        ("couriers_after", "2.5"),
+        ("demand_orders_per_hour", "inf"),
+        ("moved_in", ""),
+    ],
+)
+def test_a_bad_number_in_zones_csv_is_refused_by_every_view(plan_dir, column, value):
+    """zones.csv edited by hand with a count that is not a whole number >= 0 (or a demand
+    that is not a number): diff, map, explain and publish all exit 3 naming zones.csv, the
+    line and the column; none of them crashes or shows a wrong figure."""
+    _edit_csv(plan_dir / "zones.csv", 1, column, value)
+    other = plan_dir.parent / "other"
+    runs = {
+        "diff": ["diff", str(plan_dir), str(plan_dir)],
+        "map": [
+            "map",
+            str(plan_dir),
+            "--out",
+            str(other.with_suffix(".html")),
+            "--data",
+            str(VALID),
+            "--no-tiles",
+        ],
+        "explain": ["explain", str(plan_dir)],
+        "publish": ["publish", str(plan_dir), "--dry-run"],
+    }
+    for name, args in runs.items():
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, (name, result.output)
+        assert f"zones.csv, line 3, column '{column}'" in result.output, (name, result.output)
+    assert not other.with_suffix(".html").exists()
+
+
+def test_a_move_to_a_zone_the_plan_does_not_list_is_refused(plan_dir, tmp_path):
+    """moves.csv naming a zone that zones.csv lacks (zones.csv cut to its header): map
+    exits 3 naming moves.csv, the line and the column, not a KeyError."""
+    zones = plan_dir / "zones.csv"
+    zones.write_text(zones.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    out = tmp_path / "map.html"
+    args = ["map", str(plan_dir), "--out", str(out), "--data", str(VALID), "--no-tiles"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert "moves.csv, line 2, column 'from_zone'" in result.output
+    assert "is not in zones.csv" in result.output and not out.exists()
+
+
 @pytest.mark.parametrize(
     ("edit", "words"),
     [

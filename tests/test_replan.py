@@ -194,8 +194,17 @@ def test_cli_previous_of_another_city_or_data_set_is_exit_3(paris, tmp_path):
     bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", lyon)
     assert bad.exit_code == 3
     assert "is for 'Lyon', not 'Paris'" in bad.output and "plan.json" in bad.output
-    alien = plan.zones.assign(zone_id=plan.zones["zone_id"] + "x")
-    other = dataclasses.replace(plan, zones=alien).write(tmp_path / "alien")
+    # the same plan with every zone renamed (in zones, moves and slots): whole, but of
+    # another data set
+    alien = dataclasses.replace(
+        plan,
+        zones=plan.zones.assign(zone_id=plan.zones["zone_id"] + "x"),
+        moves=plan.moves.assign(
+            from_zone=plan.moves["from_zone"] + "x", to_zone=plan.moves["to_zone"] + "x"
+        ),
+        slots=plan.slots.assign(zone_id=plan.slots["zone_id"] + "x"),
+    )
+    other = alien.write(tmp_path / "alien")
     bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", other)
     assert bad.exit_code == 3 and "another data set" in bad.output and "zones.csv" in bad.output
 
@@ -220,7 +229,8 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
 def test_a_hand_edited_previous_moves_csv_is_read_as_written_or_refused(paris, tmp_path):
     """In a previous plan's moves.csv, a slot_start without an offset is city time (it
     was read as UTC: 19:00 became 20:00 and the move had not started yet), and a zone
-    these inputs lack is refused naming the file (the move was dropped without a word)."""
+    neither the plan's zones.csv nor these inputs have is refused naming the file, line
+    and column (the move was dropped without a word)."""
     config, inputs, plan = paris
     folder = plan.write(tmp_path / "edited")
     moves = pd.read_csv(folder / "moves.csv", dtype=str, keep_default_na=False)
@@ -236,7 +246,9 @@ def test_a_hand_edited_previous_moves_csv_is_read_as_written_or_refused(paris, t
     bad = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", folder)
     assert bad.exit_code == 3
     text = " ".join(bad.output.split())
-    assert "moves.csv" in text and "zones these inputs do not have (nowhere)" in text
+    # refused as it is read: the zone is not even one of the plan's own zones
+    assert "moves.csv, line 2, column 'to_zone'" in text
+    assert "zone 'nowhere' is not in zones.csv" in text
 
 
 def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
