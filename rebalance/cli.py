@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .ranges import MAX_TIME_LIMIT_SECONDS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -373,8 +375,9 @@ def plan(
         float | None,
         typer.Option(
             min=0.01,
-            help="Seconds the solver may search (default [solver] time_limit_seconds); "
-            "a plan stopped by it says 'feasible' and carries its best bound.",
+            max=MAX_TIME_LIMIT_SECONDS,
+            help="Seconds the solver may search (default [solver] time_limit_seconds), "
+            "at most a week; a plan stopped by it says 'feasible' and carries its best bound.",
         ),
     ] = None,
 ) -> None:

@@ -83,7 +83,9 @@ class ShiftConfig(_Section):
 class SolverConfig(_Section):
     """How long the solver may search before it reports its best plan and bound."""
 
-    time_limit_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
+    time_limit_seconds: float = Field(
+        120.0, gt=0, le=ranges.MAX_TIME_LIMIT_SECONDS, allow_inf_nan=False
+    )
 
 
 class TravelConfig(_Section):

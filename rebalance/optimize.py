@@ -19,6 +19,7 @@ from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+from .ranges import MAX_TIME_LIMIT_SECONDS
 from .slots import utc_ns
 from .solver import min_weight_cover
 
@@ -47,6 +48,11 @@ def solve(
     when the caller made ``inputs`` itself and handed them to no one.
     """
     config = config or Config()
+    if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
+        raise ValueError(
+            f"time_limit must be seconds > 0 and at most {MAX_TIME_LIMIT_SECONDS:,.0f} "
+            f"(a week), got {time_limit!r}"
+        )
     if verify:
         inputs.check_unedited()
     if previous is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_SLOT_MINUTES",
     "MAX_SPEED_KMH",
     "MAX_TIMESTAMP",
+    "MAX_TIME_LIMIT_SECONDS",
     "MAX_WINDOW_MINUTES",
     "MAX_ZONE_ORDERS_PER_HOUR",
     "MIN_ORDERS_PER_COURIER_HOUR",
@@ -66,6 +67,9 @@ MIN_ORDERS_PER_COURIER_HOUR = 0.01
 #: `speed_kmh` of a vehicle, and `[travel] detour_factor`.
 MAX_SPEED_KMH = 1_000.0
 MAX_DETOUR_FACTOR = 10.0
+#: `[solver] time_limit_seconds` and `--time-limit` (a week): OR-Tools takes the limit as
+#: int64 milliseconds, and 1e17 s overflowed it (a crash, exit 1) after validate passed.
+MAX_TIME_LIMIT_SECONDS = 604_800.0
 #: Timestamps pandas holds (nanoseconds in int64), rounded inwards to whole years.
 MIN_TIMESTAMP = "1678-01-01"
 MAX_TIMESTAMP = "2262-01-01"

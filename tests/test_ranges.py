@@ -56,6 +56,7 @@ def test_a_city_at_the_limits_plans_optimally(tmp_path):
         ("demand", "orders_per_courier_hour", 1e-300),
         ("eligibility", "min_available_minutes", 1e20),
         ("shift", "slot_minutes", 2**62),
+        ("solver", "time_limit_seconds", 1e17),
     ],
 )
 def test_absurd_config_numbers_name_the_key_and_range(tmp_path, section, key, value):
@@ -67,3 +68,23 @@ def test_absurd_config_numbers_name_the_key_and_range(tmp_path, section, key, va
     problem = info.value.problems[0]
     assert problem.key == f"{section}.{key}"
     assert "value out of range" in problem.message and problem.valid
+
+
+def test_a_time_limit_past_a_week_is_refused_before_any_solve(tmp_path):
+    """`--time-limit 1e17` is a usage error (exit 2) naming the option and its bound, and
+    `solve(time_limit=1e17)` a ValueError saying the range: it crashed in OR-Tools
+    (int64 milliseconds overflowed, exit 1) after `validate` had passed it."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance.cli import app
+
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--time-limit", "1e17"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--time-limit" in result.output and "604800" in result.output
+    with pytest.raises(ValueError, match="at most 604,800"):
+        solve(load(VALID), None, SHIFT, time_limit=1e17)
+    week = solve(load(VALID), None, SHIFT, time_limit=604_800)
+    assert week.status == "optimal"
