@@ -456,7 +456,7 @@ def _refuse_other_plan(out: Path, cfg: "Config", start: Any) -> None:
         from .timeparse import parse_timestamp
 
         same_shift = parse_timestamp(shift, "UTC") == start
-    except (ValueError, KeyError, TypeError, OSError):
+    except (ValueError, KeyError, TypeError, OSError, RecursionError):
         raise typer.BadParameter(
             f"{out} holds a plan.json that cannot be read; give another folder, or --force "
             "to replace it",

@@ -37,7 +37,7 @@ def read_holder(path: str | Path) -> LockHolder | None:
             host=str(data.get("host", "")),
             extra={k: str(v) for k, v in data.items() if k not in {"pid", "started_at", "host"}},
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

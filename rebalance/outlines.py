@@ -62,6 +62,18 @@ def read_outlines(path: str | Path, zone_ids: Iterable[str] | None = None) -> Ou
             ),
             title="invalid zone outlines",
         ) from None
+    except RecursionError:
+        raise DataError(
+            Issue(
+                "nested too deeply to be GeoJSON", file=file, valid="a GeoJSON FeatureCollection"
+            ),
+            title="invalid zone outlines",
+        ) from None
+    except OSError as exc:
+        raise DataError(
+            Issue(f"cannot read it: {exc.strerror or exc}", file=file),
+            title="invalid zone outlines",
+        ) from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise DataError(
             Issue(

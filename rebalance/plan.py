@@ -516,6 +516,8 @@ def read_plan(directory: str | Path) -> Plan:
             "plan.json",
             f"not valid JSON (line {exc.lineno}: {exc.msg}); the file is truncated or was edited",
         ) from None
+    except RecursionError:  # arrays nested thousands deep: no plan.json rebalance wrote
+        raise broken("plan.json", "nested too deeply to be a plan's JSON object") from None
     except OSError as exc:
         raise broken("plan.json", f"cannot read: {exc.strerror or exc}") from None
     if not isinstance(meta, dict):

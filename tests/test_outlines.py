@@ -103,3 +103,13 @@ def test_not_json_or_not_a_collection(tmp_path):
     path = write(tmp_path, text=json.dumps({"type": "Polygon", "coordinates": SQUARE}))
     with pytest.raises(DataError, match="not a GeoJSON FeatureCollection"):
         read_outlines(path)
+
+
+def test_json_nested_too_deeply_is_named_not_a_crash(tmp_path):
+    """A zones.geojson whose features are arrays nested 100,000 deep (a hostile or broken
+    file) is a DataError naming it, not a RecursionError (exit 1, a bug)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    path = write(tmp_path, text='{"type": "FeatureCollection", "features": ' + deep + "}")
+    with pytest.raises(DataError, match="nested too deeply") as info:
+        read_outlines(path)
+    assert info.value.problems[0].file == str(path)

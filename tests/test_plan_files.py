@@ -158,6 +158,27 @@ def test_edited_plan_json_is_refused(plan_dir, edit, words):
         read_plan(plan_dir)
 
 
+def test_plan_json_nested_too_deeply_is_exit_3_in_every_view(plan_dir, tmp_path):
+    """plan.json holding arrays nested 100,000 deep: explain, publish and map exit 3
+    naming plan.json (they exited 1 with a RecursionError), and `plan --out` to that
+    folder refuses it as a usage error rather than crash."""
+    (plan_dir / "plan.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    out = tmp_path / "map.html"
+    for args in (
+        ["explain", str(plan_dir)],
+        ["publish", str(plan_dir), "--dry-run"],
+        ["map", str(plan_dir), "--out", str(out), "--data", str(VALID), "--no-tiles"],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "plan.json" in result.output and "nested too deeply" in result.output
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--out", str(plan_dir)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot be read" in result.output
+
+
 def test_plan_json_that_is_not_an_object(plan_dir):
     """A plan.json holding a list is refused, not indexed."""
     (plan_dir / "plan.json").write_text("[]\n")

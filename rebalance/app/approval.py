@@ -139,7 +139,7 @@ def parse_button_value(value: str) -> tuple[str, str] | None:
     try:
         data = json.loads(value)
         return str(data["k"]), str(data["h"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
