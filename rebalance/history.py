@@ -131,6 +131,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+@functools.cache
+def _table_columns() -> dict[str, list[str]]:
+    """Each table of `_SCHEMA` and its columns, as SQLite itself reads the schema."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+    finally:
+        db.close()
+
+
 #: The phases of a `rebalance run`, in order (a run row records the one it is in).
 PHASES = ("lock", "validate", "plan", "write", "publish")
 
@@ -301,9 +313,31 @@ class History:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         with self._tx():
+            self._check_tables()
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _check_tables(self) -> None:
+        """Refuse a SQLite file whose existing tables of our names lack our columns
+        (another program's database, or one edited by hand): CREATE TABLE IF NOT EXISTS
+        kept them, and the first use failed with "no such column" as a disk error (exit 1).
+        Tables not there yet are created by the schema."""
+        for table, columns in _table_columns().items():
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            lacking = [c for c in columns if c not in have]
+            if have and lacking:
+                raise StorageError(
+                    "read the history store",
+                    self.path,
+                    f"it is not a rebalance history: its table {table!r} lacks "
+                    f"{len(lacking)} of its columns ({', '.join(lacking[:4])}"
+                    f"{', ...' if len(lacking) > 4 else ''})",
+                    hint=f"Move it aside and run again: mv {self.path} {self.path}.corrupt, "
+                    "or set [history] path to another file. A new store is created; earlier "
+                    "runs are no longer listed, and each shift's Slack message is found "
+                    "again by its metadata, never posted twice.",
+                )
 
     def _error(self, exc: sqlite3.Error) -> RebalanceError:
         """What a SQLite error means for the operator, and how to recover."""

@@ -71,6 +71,36 @@ def test_corrupt_history_says_how_to_recover(config, damage):
         assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "schema",
+    ["CREATE TABLE runs (x)", "CREATE TABLE publications (plan_key TEXT, channel TEXT)"],
+)
+def test_a_database_of_another_program_is_not_taken_for_a_history(config, schema):
+    """[history] path naming another program's SQLite file, with a table of our name but
+    not our columns: run and history exit 3 saying it is not a rebalance history and how
+    to recover (they exited 1, "no such column: city ... Check the disk"); none of our
+    tables is added to that file."""
+    store = _store(config)
+    store.parent.mkdir()
+    db = sqlite3.connect(store)
+    db.execute(schema)
+    db.commit()
+    db.close()
+    for args in (
+        ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"],
+        ["history", "--config", str(config)],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, result.output
+        text = " ".join(result.output.split())
+        assert "not a rebalance history" in text and f"mv {store}" in text
+        assert "lacks" in text and "Check the disk" not in text
+    db = sqlite3.connect(store)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    db.close()
+    assert tables == {schema.split()[2]}, "nothing was added to the other program's file"
+
+
 def test_moving_the_corrupt_store_aside_recovers(config):
     """Following the advice (mv the file aside) makes the next run succeed."""
     store = _recorded(config)
