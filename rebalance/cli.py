@@ -883,20 +883,43 @@ def config_init(
     ] = Path("rebalance.toml"),
 ) -> None:
     """Write a commented starter config (every key, its default, what it does); never overwrites."""
-    from .config import STARTER_TOML
+    import errno
+    import secrets
 
-    if path.exists():
-        raise typer.BadParameter(
+    from .config import STARTER_TOML
+    from .errors import storage_errors
+
+    def exists() -> typer.BadParameter:
+        return typer.BadParameter(
             f"{path} already exists; not overwriting it (see it with "
             f"`rebalance config show --config {path}`)",
             param_hint="PATH",
         )
-    try:
-        with path.open("x", encoding="utf-8") as fh:
-            fh.write(STARTER_TOML)
-    except OSError as exc:
-        err(f"error: cannot write {path}: {exc.strerror}")
-        raise typer.Exit(1) from None
+
+    with exits():
+        if path.exists() or path.is_symlink():
+            raise exists()
+        # Written whole beside it, then linked into place: a full disk leaves no half
+        # file, and a file created meanwhile by someone else is never replaced.
+        with storage_errors("write the starter config", path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            # os.open with 0o666: the umask decides the mode, as for any file created
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(STARTER_TOML)
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    raise exists() from None
+                except OSError as exc:  # a filesystem without hard links (FAT, some FUSE)
+                    if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                        raise
+                    with path.open("x", encoding="utf-8") as fh:
+                        fh.write(STARTER_TOML)
+            finally:
+                tmp.unlink(missing_ok=True)
     err(
         f"wrote {path}: edit [city], [data] dir and [slack] channel, then "
         f"`rebalance config show --config {path}`",

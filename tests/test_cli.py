@@ -388,6 +388,28 @@ def test_validate_says_why_couriers_are_not_eligible():
     assert "1 busy" in result.stdout and "1 offline" in result.stdout
 
 
+def test_config_init_makes_its_folder_and_names_a_file_in_the_way(tmp_path):
+    """`config init conf/paris.toml` creates conf/ (it exited 1 when the folder was
+    missing); a path through a regular file is exit 3 naming it and what to do; no
+    temporary file is left in either folder; the file's mode follows the umask."""
+    path = tmp_path / "conf" / "paris.toml"
+    made = invoke("config", "init", path)
+    assert made.exit_code == 0, made.output
+    assert "[city]" in path.read_text() and (path.stat().st_mode & 0o777) == 0o666 & ~_umask()
+    assert [p.name for p in path.parent.iterdir()] == ["paris.toml"]
+    (tmp_path / "afile").write_text("x")
+    blocked = invoke("config", "init", tmp_path / "afile" / "x.toml")
+    assert blocked.exit_code == 3, blocked.output
+    assert "afile" in blocked.stderr and "move it aside" in blocked.stderr
+    assert "Traceback" not in blocked.output
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_config_init_writes_once_and_show_reports_it(tmp_path):
     """`config init` writes a starter file, refuses to overwrite it (exit 2); `config show` reads it."""
     path = tmp_path / "rebalance.toml"
