@@ -292,7 +292,9 @@ class BatchResult:
         for r in self.results:
             if not r.planned:
                 yield Text.assemble(
-                    (visible(r.folder), "bold"), ": ", (visible(r.message), _STYLE[r.status])
+                    (visible(r.folder, one_line=True), "bold"),
+                    ": ",
+                    (visible(r.message), _STYLE[r.status]),
                 )
 
 

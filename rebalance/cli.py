@@ -214,6 +214,12 @@ def validate(
     with exits():
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
+        if start is None:
+            # [shift] hours in slot_minutes slots: whichever day the shift starts (its
+            # length is what counts), refused here rather than at the 18:00 plan.
+            import pandas as pd
+
+            _check_slots(cfg, pd.Timestamp("2026-01-05T00:00", tz="UTC"), None)
         from .inputs import load
 
         with _status(f"reading {data_dir}"):
@@ -237,7 +243,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
 
         problem = build_problem(inputs, cfg, start)
     out.print(
-        f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name)}"
+        f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name, one_line=True)}"
     )
     out.print(f"  zones: {s['zones']}")
     out.print(
@@ -989,6 +995,7 @@ def batch(
     A failed city is reported with its error and does not stop the others. Exit code: 3 if any city has invalid input, else 4 if any has no feasible plan, else 1 if any failed otherwise, else 0.
     """
     from .batch import default_out, run_batch
+    from .escape import visible
 
     with exits():
         # Wall-clock time without an offset: each city reads it in its own timezone.
@@ -1008,9 +1015,9 @@ def batch(
     for city in result.results:
         # The table lists the errors itself; csv and json readers want them on stderr.
         if not city.planned and format is not BatchFormat.table:
-            err(f"error: {city.folder}: {city.message}")
+            err(f"error: {visible(city.folder, one_line=True)}: {city.message}")
         if verbose and city.traceback:
-            err(f"{city.folder}: {city.traceback.rstrip()}")
+            err(f"{visible(city.folder, one_line=True)}: {city.traceback.rstrip()}")
     if format is BatchFormat.json:
         sys.stdout.write(result.to_json())
     elif format is BatchFormat.csv:
@@ -1275,7 +1282,7 @@ def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     except ValueError as exc:
         from .config import slot_minutes_error
 
-        raise slot_minutes_error(cfg, exc) from None
+        raise slot_minutes_error(cfg, exc, from_hours=end is None) from None
 
 
 @app.command()

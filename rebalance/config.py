@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,24 @@ class ShiftConfig(_Section):
     hours: float = Field(4.0, gt=0, le=48, allow_inf_nan=False)
     slot_minutes: int = Field(30, gt=0, le=ranges.MAX_SLOT_MINUTES)
 
+    @field_validator("hours")
+    @classmethod
+    def _whole_minutes(cls, value: float) -> float:
+        minutes = value * 60
+        if abs(minutes - round(minutes)) > 1e-6:
+            raise ValueError(
+                f"a shift of {value:g} h is {minutes:g} minutes: give a whole number of "
+                f"minutes, e.g. {max(math.floor(value * 4) / 4, 0.25):g} or "
+                f"{math.floor(value * 4) / 4 + 0.25:g}"
+            )
+        return value
+
+    @property
+    def length_minutes(self) -> int:
+        """The shift in whole minutes: 4.1 h is 246 (not 4:05:59.999999999, which float
+        hours gave and no slot length divided)."""
+        return round(self.hours * 60)
+
 
 class SolverConfig(_Section):
     """How long the solver may search before it reports its best plan and bound."""
@@ -101,12 +120,28 @@ class DataConfig(_Section):
     dir: str = ""
 
 
+#: A Slack user ID: U (or W, an Enterprise Grid user) and capitals and digits.
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
 class SlackConfig(_Section):
     channel: str = ""
     #: When set, `run` posts the plan here with Approve/Hold buttons (CONTRACT section 10).
     approval_channel: str = ""
     #: Slack user IDs allowed to approve plans and change the shift from the channel.
     approvers: list[str] = Field(default_factory=list)
+
+    @field_validator("approvers")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        # A name or an @handle never matches a click's user ID: nobody could approve.
+        for entry in value:
+            if not _SLACK_USER_ID.fullmatch(entry):
+                raise ValueError(
+                    f'{entry!r} is not a Slack user ID: give IDs such as "U0123ABCD" '
+                    "(a profile's menu > Copy member ID), not names or @handles"
+                )
+        return value
 
 
 class HistoryConfig(_Section):
@@ -307,6 +342,10 @@ def _valid(err: Any) -> str | None:
         return "true or false"
     if kind in {"string_type"}:
         return "a string in quotes"
+    if kind == "list_type":
+        if tuple(err["loc"]) == ("slack", "approvers"):
+            return 'a list of Slack user IDs, e.g. ["U0123ABCD", "U0456EFGH"]'
+        return "a list in square brackets"
     if kind == "extra_forbidden":
         keys = _table_keys(tuple(err["loc"]))
         if not keys:
@@ -335,16 +374,37 @@ def key_file(config: Config, key: str) -> str | None:
     return str(config.source) if given.get(key) == "file" else None
 
 
-def slot_minutes_error(config: Config, exc: ValueError, value: object = None) -> ConfigError:
+def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> ConfigError:
     """The error for ``[shift] slot_minutes`` not cutting the shift into slots
-    (`SlotGrid.build`'s ``exc``): naming the config file only when it sets the key."""
-    where = key_file(config, "shift.slot_minutes")
+    (`SlotGrid.build`'s ``exc``), blaming the key the config file sets: ``hours`` when
+    the file sets it (and the shift's length came from it, ``from_hours``) but leaves
+    ``slot_minutes`` at its default, else ``slot_minutes``. A file is named only when it
+    sets the key blamed, and a value only when it is the file's."""
+    slots_file = key_file(config, "shift.slot_minutes")
+    hours_file = key_file(config, "shift.hours") if from_hours else None
+    shift = config.shift
+    if hours_file and not slots_file:
+        step = shift.slot_minutes / 60
+        below = math.floor(shift.hours / step) * step
+        nearby = [h for h in (below, below + step) if 0 < h <= 48]
+        return ConfigError(
+            Issue(
+                f"{exc} (slot_minutes is the default)",
+                file=hours_file,
+                key="shift.hours",
+                value=shift.hours,
+                valid=f"whole {shift.slot_minutes}-minute slots"
+                + (f", e.g. {' or '.join(f'{h:g}' for h in nearby)}" if nearby else "")
+                + "; or set [shift] slot_minutes",
+            ),
+            title="invalid configuration",
+        )
     return ConfigError(
         Issue(
-            str(exc) + ("" if where else " (the default; set [shift] slot_minutes)"),
-            file=where,
+            str(exc) + ("" if slots_file else " (the default; set [shift] slot_minutes)"),
+            file=slots_file,
             key="shift.slot_minutes",
-            value=value,
+            value=shift.slot_minutes if slots_file else None,
         ),
         title="invalid configuration",
     )

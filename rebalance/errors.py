@@ -77,9 +77,11 @@ class Issue:
     key: str | None = None
 
     def __str__(self) -> str:
+        from .escape import visible
+
         where = []
-        if self.file:
-            where.append(self.file)
+        if self.file:  # a folder name may hold a newline: it would split the message
+            where.append(visible(self.file, one_line=True))
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.row is not None:

@@ -92,7 +92,7 @@ def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotG
     end = (
         parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
-        else start + pd.Timedelta(hours=config.shift.hours)
+        else start + pd.Timedelta(minutes=config.shift.length_minutes)
     )
     return SlotGrid.build(start, end, config.shift.slot_minutes, tz)
 

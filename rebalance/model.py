@@ -276,7 +276,7 @@ def build_problem(
     end = (
         parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
-        else start + pd.Timedelta(hours=config.shift.hours)
+        else start + pd.Timedelta(minutes=config.shift.length_minutes)
     )
     if end <= start:
         raise ValueError("shift_end must be after shift_start")
@@ -285,7 +285,7 @@ def build_problem(
     except ValueError as exc:
         from .config import slot_minutes_error
 
-        raise slot_minutes_error(config, exc, config.shift.slot_minutes) from None
+        raise slot_minutes_error(config, exc, from_hours=shift_end is None) from None
 
     zones = inputs.zones
     zone_ids = zones["zone_id"].to_numpy(dtype=object)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -474,3 +475,26 @@ def test_workers_keep_quiet_while_the_cluster_shuts_down(client):
     finally:
         for worker, value in before.items():
             client.run(set_level, value, workers=[worker])
+
+
+def test_a_city_folder_named_with_a_newline_stays_on_its_line(client, tmp_path):
+    """A city folder whose name holds a newline (a partner's upload): every error line of
+    the table and of --format csv names it as `ly\\x0aon` on one line; it split the
+    message, and a line starting `on: ...` looked like another city's error."""
+    from util import VALID
+
+    cities = tmp_path / "cities"
+    bad = cities / "ly\non"
+    shutil.copytree(VALID, bad)
+    (bad / "couriers.csv").unlink()
+    base = ["batch", str(cities), "--shift-start", SHIFT, "--scheduler", client.scheduler.address]
+    for fmt in ("table", "csv"):
+        args = [*base, "--out", str(tmp_path / fmt), "--format", fmt]
+        result = runner.invoke(app, args, env={"COLUMNS": "400"})  # no wrapping
+        assert result.exit_code == 3, result.output
+        # the table's messages are on stdout; with csv, stdout is the CSV (where the
+        # name is a quoted field, newline and all) and the messages are on stderr
+        shown = result.stdout if fmt == "table" else result.stderr
+        lines = [line for line in shown.splitlines() if "invalid input" in line]
+        assert lines and all("ly\\x0aon" in line for line in lines), result.output
+        assert not any(line.startswith("on") for line in shown.splitlines()), shown

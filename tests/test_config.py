@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rebalance import Config, ConfigError, load_config
@@ -169,3 +170,66 @@ def test_config_sources_say_file_or_default(tmp_path):
     assert rows["costs.surplus_minutes"] == (0.0, "default")
     assert rows["data.dir"] == (str(tmp_path / "paris"), "file")
     assert rows["vehicles.bike.speed_kmh"] == (15.0, "default")
+
+
+def test_approvers_must_be_a_list_of_slack_user_ids(tmp_path):
+    """`approvers = "U123"` says a list of user IDs is wanted (it said only "wrong
+    type"); a name or an @handle, which no click would ever match, is refused."""
+    problem, text = key_problem(tmp_path, '[slack]\napprovers = "U0123ABCD"\n')
+    assert problem.key == "slack.approvers"
+    assert 'a list of Slack user IDs, e.g. ["U0123ABCD"' in text
+    problem, text = key_problem(tmp_path, '[slack]\napprovers = ["U0LEAD", "@alice"]\n')
+    assert problem.key == "slack.approvers"
+    assert "'@alice' is not a Slack user ID" in text and "Copy member ID" in text
+    ok = load_config(write(tmp_path, '[slack]\napprovers = ["U0LEAD", "W0GRID1"]\n'))
+    assert ok.slack.approvers == ["U0LEAD", "W0GRID1"]
+
+
+def test_a_city_name_with_a_newline_is_shown_on_one_line_by_validate(tmp_path):
+    """[city] name is shown, not obeyed: validate's OK line writes a newline in it out
+    (`\\x0a`) instead of printing a second line that looks like its own output."""
+    from typer.testing import CliRunner
+    from util import VALID
+
+    from rebalance.cli import app
+
+    path = write(tmp_path, '[city]\nname = "Ly\\nOK forged"\n')
+    result = CliRunner().invoke(app, ["validate", str(VALID), "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid input for Ly\\x0aOK forged" in result.stdout
+    assert not any(line.startswith("OK forged") for line in result.stdout.splitlines())
+
+
+def test_shift_hours_are_whole_minutes_and_4_1_h_is_246(tmp_path):
+    """4.01 h (240.6 minutes) is refused naming the key and nearby lengths; 4.1 h is 246
+    minutes, not the 245.99999 that float hours gave (which no slot length divided)."""
+    problem, text = key_problem(tmp_path, "[shift]\nhours = 4.01\n")
+    assert problem.key == "shift.hours" and "240.6 minutes" in text and "4 or 4.25" in text
+    config = load_config(write(tmp_path, "[shift]\nhours = 4.1\nslot_minutes = 6\n"))
+    assert config.shift.length_minutes == 246
+    from util import SHIFT, VALID
+
+    from rebalance import load, solve
+
+    plan = solve(load(VALID, config), config, SHIFT)
+    assert plan.status == "optimal"
+    assert plan.shift_end - plan.shift_start == pd.Timedelta(minutes=246)
+    assert plan.slots["slot_start"].nunique() == 41
+
+
+def test_a_shift_length_the_default_slots_do_not_divide_blames_hours(tmp_path):
+    """[shift] hours = 4.1 with the default 30-minute slots: validate (without
+    --shift-start) and plan exit 3 naming the file and `shift.hours`, with lengths that
+    work; it passed validate, and plan blamed the default slot_minutes "(got 30)"."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance.cli import app
+
+    path = write(tmp_path, "[shift]\nhours = 4.1\n")
+    for args in (["validate", str(VALID)], ["plan", str(VALID), "--shift-start", SHIFT]):
+        result = CliRunner().invoke(app, [*args, "--config", str(path)])
+        assert result.exit_code == 3, result.output
+        text = " ".join(result.stderr.split())
+        assert f"{path}, key 'shift.hours'" in text, text
+        assert "246 minutes" in text and "e.g. 4 or 4.5" in text and "(got 30)" not in text

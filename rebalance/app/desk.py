@@ -129,7 +129,9 @@ class Desk:
     def _window(self, shift: pd.Timestamp) -> str:
         from rebalance.views.wording import window_text
 
-        return window_text(shift, shift + pd.Timedelta(hours=self.config.shift.hours), year=False)
+        return window_text(
+            shift, shift + pd.Timedelta(minutes=self.config.shift.length_minutes), year=False
+        )
 
     # ----------------------------------------------------------------- why
     def why(self, zone: str) -> str:

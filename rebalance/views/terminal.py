@@ -66,7 +66,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     if not plan.feasible:
         yield Panel(
             Text(visible(plan.message), style="bold red"),
-            title=f"{terminal(plan.city)} · {shift_window(plan)} · no feasible plan",
+            title=f"{terminal(plan.city, one_line=True)} · {shift_window(plan)} · no feasible plan",
             width=min(width, 100),
         )
         return
@@ -99,7 +99,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
         kpi.add_row(*row, *([""] * (2 * step - len(row))))
     yield Panel(
         kpi,
-        title=f"[bold]{terminal(plan.city)}[/] · {shift_window(plan)}",
+        title=f"[bold]{terminal(plan.city, one_line=True)}[/] · {shift_window(plan)}",
         box=box.ROUNDED,
         expand=False,
         title_align="left",
