@@ -393,8 +393,7 @@ def plan(
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
         assert start is not None  # a required option
-        if end is not None and end <= start:
-            raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
+        _check_end(start, end)
         if out is not None and not force:
             _refuse_other_plan(out, cfg, start)
         from .inputs import load
@@ -1271,10 +1270,22 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
             raise
 
 
+def _check_end(start: Any, end: Any) -> None:
+    """--shift-end after --shift-start, and at most `MAX_SHIFT_HOURS` later (a usage
+    error, exit 2, as `[shift] hours` past it is a config error)."""
+    if end is None:
+        return
+    from .slots import check_shift_window
+
+    try:
+        check_shift_window(start, end)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shift-end") from None
+
+
 def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     """The shift's slots must divide it: else the config key is wrong (exit 3)."""
-    if end is not None and end <= start:
-        raise typer.BadParameter("must be after --shift-start", param_hint="--shift-end")
+    _check_end(start, end)
     from .forecasting import shift_grid
 
     try:

@@ -77,7 +77,7 @@ class CostsConfig(_Section):
 class ShiftConfig(_Section):
     """The shift's length and its slots (CONTRACT section 7)."""
 
-    hours: float = Field(4.0, gt=0, le=48, allow_inf_nan=False)
+    hours: float = Field(4.0, gt=0, le=ranges.MAX_SHIFT_HOURS, allow_inf_nan=False)
     slot_minutes: int = Field(30, gt=0, le=ranges.MAX_SLOT_MINUTES)
 
     @field_validator("hours")
@@ -219,7 +219,8 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config()
     file = Path(path)
     try:
-        text = file.read_bytes().decode("utf-8")
+        # utf-8-sig: a byte order mark (Windows Notepad writes one) is not TOML's error
+        text = file.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError(
             Issue("config file not found", file=str(file)), title="invalid configuration"
@@ -419,7 +420,7 @@ def config_sources(config: Config) -> list[tuple[str, Any, str]]:
     raw: dict[str, Any] = {}
     if config.source is not None:
         try:
-            raw = tomllib.loads(Path(config.source).read_text(encoding="utf-8"))
+            raw = tomllib.loads(Path(config.source).read_text(encoding="utf-8-sig"))
         except (OSError, tomllib.TOMLDecodeError):  # pragma: no cover - it loaded once
             raw = {}
     rows: list[tuple[str, Any, str]] = []

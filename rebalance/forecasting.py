@@ -48,7 +48,7 @@ from .config import Config
 from .errors import DataError, Issue
 from .inputs import Inputs
 from .orders import Orders, load_orders
-from .slots import SlotGrid
+from .slots import SlotGrid, check_shift_window
 from .timeparse import parse_timestamp
 
 __all__ = [
@@ -94,6 +94,7 @@ def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotG
         if shift_end is not None
         else start + pd.Timedelta(minutes=config.shift.length_minutes)
     )
+    check_shift_window(start, end)
     return SlotGrid.build(start, end, config.shift.slot_minutes, tz)
 
 

@@ -37,7 +37,7 @@ from .config import Config
 from .errors import DataError, Issue
 from .inputs import Inputs, index_dtype
 from .reach import EARTH_RADIUS_KM, millis_of, minutes_of
-from .slots import SlotGrid, presence
+from .slots import SlotGrid, check_shift_window, presence
 from .timeparse import parse_timestamp
 
 if TYPE_CHECKING:
@@ -280,6 +280,7 @@ def build_problem(
     )
     if end <= start:
         raise ValueError("shift_end must be after shift_start")
+    check_shift_window(start, end)
     try:
         grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)
     except ValueError as exc:

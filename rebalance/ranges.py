@@ -34,6 +34,7 @@ __all__ = [
     "MAX_NODES",
     "MAX_ORDERS_PER_HOUR",
     "MAX_PRIORITY",
+    "MAX_SHIFT_HOURS",
     "MAX_SLOT_MINUTES",
     "MAX_SPEED_KMH",
     "MAX_TIMESTAMP",
@@ -55,6 +56,9 @@ MAX_PRIORITY = 1_000.0
 #: `max_move_minutes` of a vehicle and `[eligibility] min_available_minutes` (a week).
 MAX_MOVE_MINUTES = 10_080.0
 MAX_WINDOW_MINUTES = 10_080.0
+#: `[shift] hours`, and a shift given by `--shift-end`: two days. A year-long shift of
+#: one-minute slots asked for 525,600 slots' arrays and ended in MemoryError (exit 1).
+MAX_SHIFT_HOURS = 48.0
 #: `[shift] slot_minutes` (the longest shift, 48 h).
 MAX_SLOT_MINUTES = 48 * 60
 #: zones.csv `max_couriers`.

@@ -17,9 +17,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["SlotGrid", "presence", "slot_labels"]
+__all__ = ["SlotGrid", "check_shift_window", "presence", "slot_labels"]
 
 _NS_PER_MINUTE = 60_000_000_000
+
+
+def check_shift_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """ValueError unless the shift ends after it starts and lasts at most
+    `ranges.MAX_SHIFT_HOURS` (what ``[shift] hours`` allows, for a ``--shift-end``)."""
+    from .ranges import MAX_SHIFT_HOURS
+
+    if end <= start:
+        raise ValueError("must be after --shift-start")
+    hours = (end - start) / pd.Timedelta(hours=1)
+    if hours > MAX_SHIFT_HOURS:
+        raise ValueError(
+            f"a shift lasts at most {MAX_SHIFT_HOURS:g} hours (as [shift] hours), and this "
+            f"one would last {hours:,.4g}; plan a long period shift by shift"
+        )
 
 
 @dataclass(frozen=True)

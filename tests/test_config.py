@@ -233,3 +233,11 @@ def test_a_shift_length_the_default_slots_do_not_divide_blames_hours(tmp_path):
         text = " ".join(result.stderr.split())
         assert f"{path}, key 'shift.hours'" in text, text
         assert "246 minutes" in text and "e.g. 4 or 4.5" in text and "(got 30)" not in text
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Windows Notepad starts a UTF-8 file with a byte order mark: the config loads (it
+    was refused as invalid TOML at its first character)."""
+    path = tmp_path / "rebalance.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[city]\nname = "Lyon"\n')
+    assert load_config(path).city.name == "Lyon"

@@ -88,3 +88,33 @@ def test_a_time_limit_past_a_week_is_refused_before_any_solve(tmp_path):
         solve(load(VALID), None, SHIFT, time_limit=1e17)
     week = solve(load(VALID), None, SHIFT, time_limit=604_800)
     assert week.status == "optimal"
+
+
+def test_a_shift_end_past_two_days_is_refused_as_hours_past_48_are(tmp_path):
+    """`--shift-end` a year after the start (with 1-minute slots: 525,600 slots) was
+    taken, and plan ended in a MemoryError (exit 1); [shift] hours stops at 48. Now
+    plan, forecast and replay refuse it as a usage error (exit 2) naming the option,
+    and `solve` as a ValueError; 48 hours exactly still plans."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance.cli import app
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[shift]\nslot_minutes = 1\n")
+    year = "2027-11-30T19:00"
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,restaurant_id,placed_at\n")
+    for args in (
+        ["plan", str(VALID), "--shift-start", SHIFT],
+        ["replay", str(VALID), "--orders", str(orders), "--shift-start", SHIFT],
+        ["forecast", str(orders), "--data", str(VALID), "--shift-start", SHIFT],
+    ):
+        result = CliRunner().invoke(app, [*args, "--shift-end", year, "--config", str(cfg)])
+        assert result.exit_code == 2, (args, result.output)
+        text = " ".join(result.output.split())
+        assert "--shift-end" in text and "at most 48 hours" in text, text
+    with pytest.raises(ValueError, match="at most 48 hours"):
+        solve(load(VALID), None, SHIFT, year)
+    two_days = solve(load(VALID), None, SHIFT, "2026-12-02T19:00")
+    assert two_days.status == "optimal"
