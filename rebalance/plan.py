@@ -688,27 +688,17 @@ def _under_way(rows: Any, times: Callable[[pd.Series], pd.Series], tz: str) -> l
     ]
 
 
-#: zones.csv and slots.csv columns that are whole numbers >= 0 (couriers, restaurants).
-_ZONE_COUNTS = (
-    "open_restaurants",
-    "required_couriers",
-    "couriers_before",
-    "couriers_after",
-    "moved_in",
-    "moved_out",
-    "shortage",
-    "surplus",
+#: zones.csv and slots.csv columns that are whole numbers >= 0 (couriers, restaurants):
+#: those from open_restaurants to surplus, but demand (orders per hour, below).
+_ZONE_COUNTS = tuple(
+    c
+    for c in ZONES_COLUMNS[ZONES_COLUMNS.index("open_restaurants") : ZONES_COLUMNS.index("action")]
+    if c != "demand_orders_per_hour"
 )
-_SLOT_COUNTS = (
-    "required_couriers",
-    "couriers_before",
-    "couriers_after",
-    "moved_in",
-    "moved_out",
-    "logged_on",
-    "logged_off",
-    "shortage",
-    "surplus",
+_SLOT_COUNTS = tuple(
+    SLOTS_COLUMNS[
+        SLOTS_COLUMNS.index("required_couriers") : SLOTS_COLUMNS.index("marginal_minutes")
+    ]
 )
 #: zones.csv columns that are amounts >= 0 (orders per hour); paused_orders_per_hour is an
 #: extension an older plan lacks (then it takes its default, below).
