@@ -85,10 +85,11 @@ class ShiftConfig(_Section):
     def _whole_minutes(cls, value: float) -> float:
         minutes = value * 60
         if abs(minutes - round(minutes)) > 1e-6:
+            quarter = math.floor(value * 4) / 4  # the quarter hours around it
+            nearby = [h for h in (quarter, quarter + 0.25) if 0 < h <= ranges.MAX_SHIFT_HOURS]
             raise ValueError(
                 f"a shift of {value:g} h is {minutes:g} minutes: give a whole number of "
-                f"minutes, e.g. {max(math.floor(value * 4) / 4, 0.25):g} or "
-                f"{math.floor(value * 4) / 4 + 0.25:g}"
+                f"minutes, e.g. {' or '.join(f'{h:g}' for h in nearby)}"
             )
         return value
 
@@ -387,7 +388,7 @@ def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> 
     if hours_file and not slots_file:
         step = shift.slot_minutes / 60
         below = math.floor(shift.hours / step) * step
-        nearby = [h for h in (below, below + step) if 0 < h <= 48]
+        nearby = [h for h in (below, below + step) if 0 < h <= ranges.MAX_SHIFT_HOURS]
         return ConfigError(
             Issue(
                 f"{exc} (slot_minutes is the default)",
