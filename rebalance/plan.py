@@ -720,7 +720,8 @@ def _amounts(values: pd.Series) -> pd.Series:
 
 def _counts(values: pd.Series) -> pd.Series:
     numbers = _numbers(values, "a whole number >= 0")
-    bad = numbers.to_numpy() != np.floor(numbers.to_numpy())
+    # below 2**53: whole and exact in a float, and no int64 overflow (1e30 became negative)
+    bad = (numbers.to_numpy() != np.floor(numbers.to_numpy())) | (numbers.to_numpy() >= 2**53)
     if bad.any():
         raise ValueError(f"{values[bad].iloc[0]!r} is not a whole number >= 0")
     return numbers.astype("int64")

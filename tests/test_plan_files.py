@@ -96,6 +96,7 @@ def _edit_csv(path: Path, row: int, column: str, value: str) -> None:
         ("couriers_after", "2.5"),
         ("demand_orders_per_hour", "inf"),
         ("moved_in", ""),
+        ("couriers_before", "1e30"),
     ],
 )
 def test_a_bad_number_in_zones_csv_is_refused_by_every_view(plan_dir, column, value):
