@@ -84,11 +84,16 @@ class ShiftConfig(_Section):
     @classmethod
     def _whole_minutes(cls, value: float) -> float:
         minutes = value * 60
+        if round(minutes) < 1:
+            raise ValueError(
+                f"a shift of {value:.6g} h is {minutes:.6g} minutes: give at least 1 minute "
+                "(e.g. 0.25 for 15 minutes)"
+            )
         if abs(minutes - round(minutes)) > 1e-6:
             quarter = math.floor(value * 4) / 4  # the quarter hours around it
             nearby = [h for h in (quarter, quarter + 0.25) if 0 < h <= ranges.MAX_SHIFT_HOURS]
             raise ValueError(
-                f"a shift of {value:g} h is {minutes:g} minutes: give a whole number of "
+                f"a shift of {value:.10g} h is {minutes:.10g} minutes: give a whole number of "
                 f"minutes, e.g. {' or '.join(f'{h:g}' for h in nearby)}"
             )
         return value
@@ -242,6 +247,11 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(
             Issue(f"not valid TOML: {exc}", file=str(file)), title="invalid configuration"
         ) from exc
+    except RecursionError:  # arrays nested thousands deep: no configuration of ours
+        raise ConfigError(
+            Issue("nested too deeply to be a rebalance configuration", file=str(file)),
+            title="invalid configuration",
+        ) from None
     return _build(raw, base_dir=file.resolve().parent, source=file, merge_vehicles=True)
 
 

@@ -241,3 +241,16 @@ def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "rebalance.toml"
     path.write_bytes(b"\xef\xbb\xbf" + b'[city]\nname = "Lyon"\n')
     assert load_config(path).city.name == "Lyon"
+
+
+def test_a_shift_shorter_than_a_minute_and_a_deeply_nested_file_are_refused(tmp_path):
+    """hours = 1e-8 passed the whole-minutes check and made a 0-minute shift (plan exited
+    1 with a traceback); a TOML of arrays nested 5,000 deep raised RecursionError. Both
+    are now configuration errors naming the file (and the key)."""
+    problem, text = key_problem(tmp_path, "[shift]\nhours = 1e-8\n")
+    assert problem.key == "shift.hours" and "at least 1 minute" in text
+    problem, text = key_problem(tmp_path, "[shift]\nhours = 4.0000001\n")
+    assert "240.000006 minutes" in text
+    deep = "[city]\nx = " + "[" * 5000 + "]" * 5000 + "\n"
+    problem, text = key_problem(tmp_path, deep)
+    assert "nested too deeply" in text and problem.file.endswith("rebalance.toml")
