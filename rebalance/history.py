@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import socket
 import sqlite3
 import uuid
@@ -129,6 +130,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
     received_at TEXT NOT NULL
 );
 """
+
+
+@functools.cache
+def _index_names() -> frozenset[str]:
+    """The indexes `_SCHEMA` creates, by name."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        return frozenset(str(r[0]).lower() for r in rows if not str(r[0]).startswith("sqlite_"))
+    finally:
+        db.close()
 
 
 @functools.cache
@@ -323,21 +336,34 @@ class History:
         (another program's database, or one edited by hand): CREATE TABLE IF NOT EXISTS
         kept them, and the first use failed with "no such column" as a disk error (exit 1).
         Tables not there yet are created by the schema."""
+        ours = {**{t: "table" for t in _table_columns()}, **{i: "index" for i in _index_names()}}
+        for name, kind in self.db.execute("SELECT name, type FROM sqlite_master"):
+            want = ours.get(str(name).lower())
+            if want is not None and kind != want:
+                raise self._foreign(
+                    f"{name!r} is a {kind}, where a rebalance history has one of its {want}s"
+                )
         for table, columns in _table_columns().items():
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             lacking = [c for c in columns if c not in have]
             if have and lacking:
-                raise StorageError(
-                    "read the history store",
-                    self.path,
-                    f"it is not a rebalance history: its table {table!r} lacks "
-                    f"{len(lacking)} of its columns ({', '.join(lacking[:4])}"
-                    f"{', ...' if len(lacking) > 4 else ''})",
-                    hint=f"Move it aside and run again: mv {self.path} {self.path}.corrupt, "
-                    "or set [history] path to another file. A new store is created; earlier "
-                    "runs are no longer listed, and each shift's Slack message is found "
-                    "again by its metadata, never posted twice.",
+                raise self._foreign(
+                    f"its table {table!r} lacks {len(lacking)} of its columns "
+                    f"({', '.join(lacking[:4])}{', ...' if len(lacking) > 4 else ''})"
                 )
+
+    def _foreign(self, why: str) -> StorageError:
+        """The error for a SQLite file that is not a rebalance history."""
+        quoted = shlex.quote(str(self.path))
+        return StorageError(
+            "read the history store",
+            self.path,
+            f"it is not a rebalance history: {why}",
+            hint=f"Move it aside and run again: mv {quoted} {shlex.quote(f'{self.path}.corrupt')}"
+            ", or set [history] path to another file. A new store is created; earlier "
+            "runs are no longer listed, and each shift's Slack message is found "
+            "again by its metadata, never posted twice.",
+        )
 
     def _error(self, exc: sqlite3.Error) -> RebalanceError:
         """What a SQLite error means for the operator, and how to recover."""
@@ -366,7 +392,8 @@ class History:
                 "read the history store",
                 self.path,
                 f"the file is corrupt or not a rebalance history ({text})",
-                hint=f"Move it aside and run again: mv {self.path} {self.path}.corrupt. A new "
+                hint="Move it aside and run again: mv "
+                f"{shlex.quote(str(self.path))} {shlex.quote(f'{self.path}.corrupt')}. A new "
                 "store is created; earlier runs are no longer listed, and each shift's Slack "
                 "message is found again by its metadata, never posted twice.",
             )
@@ -775,6 +802,10 @@ def _run_values(record: RunRecord) -> dict[str, Any]:
 def _run_from_row(row: sqlite3.Row) -> RunRecord:
     data = {k: row[k] for k in _RUN_COLUMNS}
     for k in _RUN_JSON:
-        data[k] = json.loads(data[k] or "{}")
+        try:  # a row edited by hand: shown without its details rather than not at all
+            value = json.loads(data[k] or "{}")
+        except (ValueError, RecursionError):
+            value = {}
+        data[k] = value if isinstance(value, dict) else {}
     data["dry_run"] = bool(data["dry_run"])
     return RunRecord(**data)

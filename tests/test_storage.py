@@ -203,3 +203,38 @@ def test_full_disk_while_recording(tmp_path):
         store.close()
     assert isinstance(error, StorageError) and error.exit_code == 1
     assert "Free space" in str(error)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE t (a); CREATE INDEX runs ON t (a)",
+        "CREATE TABLE t (a); CREATE VIEW runs AS SELECT a AS run_id FROM t",
+    ],
+)
+def test_a_view_or_index_named_as_our_tables_is_not_taken_for_a_history(config, schema):
+    """A view or an index named `runs` (another program's file): exit 3 "not a rebalance
+    history" with the mv that recovers; it was exit 1 ("views may not be indexed",
+    "there is already an index named runs ... Check the disk")."""
+    store = _store(config)
+    store.parent.mkdir()
+    db = sqlite3.connect(store)
+    db.executescript(schema)
+    db.close()
+    result = CliRunner().invoke(app, ["history", "--config", str(config)])
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "not a rebalance history: 'runs' is a" in text and f"mv {store}" in text
+
+
+def test_a_run_row_with_broken_json_is_listed_without_its_details(config):
+    """A runs row whose kpis were edited into broken or deeply nested JSON: `history`
+    lists the runs (it ended in a traceback, exit 1)."""
+    store = _recorded(config)
+    db = sqlite3.connect(store)
+    db.execute("UPDATE runs SET kpis = ?", ("[" * 100_000,))
+    db.commit()
+    db.close()
+    result = CliRunner().invoke(app, ["history", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
