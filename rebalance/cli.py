@@ -901,30 +901,30 @@ def config_init(
             param_hint="PATH",
         )
 
-    with exits():
-        if path.exists() or path.is_symlink():
+    with exits(), storage_errors("write the starter config", path):
+        if path.exists() or path.is_symlink():  # exists() raises on a name too long
             raise exists()
         # Written whole beside it, then linked into place: a full disk leaves no half
         # file, and a file created meanwhile by someone else is never replaced.
-        with storage_errors("write the starter config", path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-            # os.open with 0o666: the umask decides the mode, as for any file created
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a short name of its own: one built on a 250-byte name would be too long
+        tmp = path.parent / f".rebalance-init-{secrets.token_hex(6)}.tmp"
+        # os.open with 0o666: the umask decides the mode, as for any file created
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(STARTER_TOML)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise exists() from None
+            except OSError as exc:  # a filesystem without hard links (FAT, some FUSE)
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                with path.open("x", encoding="utf-8") as fh:
                     fh.write(STARTER_TOML)
-                try:
-                    os.link(tmp, path)
-                except FileExistsError:
-                    raise exists() from None
-                except OSError as exc:  # a filesystem without hard links (FAT, some FUSE)
-                    if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
-                        raise
-                    with path.open("x", encoding="utf-8") as fh:
-                        fh.write(STARTER_TOML)
-            finally:
-                tmp.unlink(missing_ok=True)
+        finally:
+            tmp.unlink(missing_ok=True)
     err(
         f"wrote {path}: edit [city], [data] dir and [slack] channel, then "
         f"`rebalance config show --config {path}`",

@@ -263,6 +263,10 @@ class StorageError(RebalanceError):
             hint = f"{place.parent} is on a read-only filesystem: choose a writable location."
         elif exc.errno in (errno.EACCES, errno.EPERM):
             hint = f"Give this user write access to {place.parent}, or choose another location."
+        elif exc.errno == errno.ENAMETOOLONG:
+            hint = (
+                "The name is longer than the filesystem allows (255 bytes): choose a shorter one."
+            )
         elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
             hint = f"A file is in the way of a folder on that path ({place}): move it aside."
         else:

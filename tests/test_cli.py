@@ -404,6 +404,17 @@ def test_config_init_makes_its_folder_and_names_a_file_in_the_way(tmp_path):
     assert "Traceback" not in blocked.output
 
 
+def test_config_init_with_a_long_name(tmp_path):
+    """A 250-byte file name is written (the temporary name made from it was over the
+    limit, exit 3); a 260-byte one is exit 3 saying the name is too long (it was a
+    traceback, exit 1)."""
+    ok = tmp_path / ("y" * 245 + ".toml")
+    assert invoke("config", "init", ok).exit_code == 0 and ok.is_file()
+    long = invoke("config", "init", tmp_path / ("x" * 260))
+    assert long.exit_code == 3, long.output
+    assert "longer than the filesystem allows" in " ".join(long.stderr.split())
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
