@@ -612,6 +612,7 @@ def read_plan(directory: str | Path) -> Plan:
         if key in zones.columns or key == "demand_orders_per_hour":
             zones[key] = column("zones.csv", zones, key, _amounts)
     if len(slots.columns) and "slot_start" in slots.columns:
+        column("slots.csv", slots, "zone_id", listed)
         for key in _SLOT_COUNTS:
             slots[key] = column("slots.csv", slots, key, _counts)
         slots["demand_orders_per_hour"] = column(
@@ -710,7 +711,7 @@ def _numbers(values: pd.Series, what: str) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
     bad = ~np.isfinite(numbers.to_numpy()) | (numbers.to_numpy() < 0)
     if bad.any():
-        raise ValueError(f"{values[bad].iloc[0]!r} is not {what}")
+        raise ValueError(f"{_cell(values[bad].iloc[0])} is not {what}")
     return numbers
 
 
@@ -723,8 +724,14 @@ def _counts(values: pd.Series) -> pd.Series:
     # below 2**53: whole and exact in a float, and no int64 overflow (1e30 became negative)
     bad = (numbers.to_numpy() != np.floor(numbers.to_numpy())) | (numbers.to_numpy() >= 2**53)
     if bad.any():
-        raise ValueError(f"{values[bad].iloc[0]!r} is not a whole number >= 0")
+        raise ValueError(f"{_cell(values[bad].iloc[0])} is not a whole number >= 0")
     return numbers.astype("int64")
+
+
+def _cell(value: Any) -> str:
+    """A cell as the file has it, quoted: a number pandas parsed (`np.float64(1e+30)`)
+    as its text, not as numpy's repr."""
+    return repr(value if isinstance(value, str) else str(value))
 
 
 def _read_table(path: Path, dtype: dict[str, Any], valid: str) -> pd.DataFrame:

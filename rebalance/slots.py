@@ -33,7 +33,12 @@ def check_shift_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
     if hours > MAX_SHIFT_HOURS:
         raise ValueError(
             f"a shift lasts at most {MAX_SHIFT_HOURS:g} hours (as [shift] hours), and this "
-            f"one would last {hours:,.4g}; plan a long period shift by shift"
+            f"one would last {hours:,.4g} hours; plan a long period shift by shift"
+        )
+    if (end - start) % pd.Timedelta(minutes=1):
+        raise ValueError(
+            f"must be a whole number of minutes after --shift-start (got {end - start}); "
+            "slots are whole minutes"
         )
 
 

@@ -126,6 +126,27 @@ def test_a_bad_number_in_zones_csv_is_refused_by_every_view(plan_dir, column, va
     assert not other.with_suffix(".html").exists()
 
 
+def test_a_bad_number_is_quoted_as_written(plan_dir):
+    """1e30 in zones.csv is quoted as '1e+30', not as numpy's np.float64(1e+30)."""
+    _edit_csv(plan_dir / "zones.csv", 0, "shortage", "1e30")
+    with pytest.raises(DataError) as info:
+        read_plan(plan_dir)
+    assert "'1e+30' is not a whole number" in str(info.value)
+    assert "np." not in str(info.value)
+
+
+def test_a_slot_row_of_an_unlisted_zone_is_refused(solved, tmp_path):
+    """slots.csv naming a zone that zones.csv lacks names slots.csv, its line and column."""
+    folder = solved.write(tmp_path / "slots")
+    if not (folder / "slots.csv").is_file():
+        pytest.skip("a one-slot plan has no slots.csv")
+    _edit_csv(folder / "slots.csv", 0, "zone_id", "nowhere")
+    with pytest.raises(DataError) as info:
+        read_plan(folder)
+    (issue,) = info.value.problems
+    assert (issue.file, issue.line, issue.column) == (str(folder / "slots.csv"), 2, "zone_id")
+
+
 def test_a_move_to_a_zone_the_plan_does_not_list_is_refused(plan_dir, tmp_path):
     """moves.csv naming a zone that zones.csv lacks (zones.csv cut to its header): map
     exits 3 naming moves.csv, the line and the column, not a KeyError."""

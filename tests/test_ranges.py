@@ -118,3 +118,18 @@ def test_a_shift_end_past_two_days_is_refused_as_hours_past_48_are(tmp_path):
         solve(load(VALID), None, SHIFT, year)
     two_days = solve(load(VALID), None, SHIFT, "2026-12-02T19:00")
     assert two_days.status == "optimal"
+
+
+def test_a_shift_end_with_seconds_names_the_option():
+    """--shift-end 30 minutes 30 seconds after the start: exit 2 naming --shift-end (it
+    blamed shift.slot_minutes, exit 3)."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance.cli import app
+
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30:30"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--shift-end" in result.output and "whole number of minutes" in result.output

@@ -361,7 +361,7 @@ def explanation_renderables(expl: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    yield Text(f"Why this plan? {visible(expl.city)} · {expl.shift}", style="bold")
+    yield Text(f"Why this plan? {visible(expl.city, one_line=True)} · {expl.shift}", style="bold")
     if len(expl.short):
         verb = "stays" if len(expl.short) == 1 else "stay"
         table = Table(
