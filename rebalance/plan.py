@@ -561,7 +561,7 @@ def read_plan(directory: str | Path) -> Plan:
                 try:
                     convert(pd.Series([value]))
                 except (ValueError, TypeError):
-                    line = i + 2  # the header is line 1
+                    line = _line_of(folder / name, i)
                     break
             raise DataError(
                 Issue(
@@ -726,6 +726,24 @@ def _counts(values: pd.Series) -> pd.Series:
     if bad.any():
         raise ValueError(f"{_cell(values[bad].iloc[0])} is not a whole number >= 0")
     return numbers.astype("int64")
+
+
+def _line_of(path: Path, row: int) -> int | None:
+    """The line of ``path`` where data row ``row`` (0-based) starts: a quoted cell may
+    hold newlines (a zone name), so rows and lines differ after one. None if unreadable."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            start = 1
+            for i, _ in enumerate(reader):  # row 0 is the header
+                if i == row + 1:
+                    return start
+                start = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
 
 
 def _cell(value: Any) -> str:

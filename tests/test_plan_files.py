@@ -147,6 +147,28 @@ def test_a_slot_row_of_an_unlisted_zone_is_refused(solved, tmp_path):
     assert (issue.file, issue.line, issue.column) == (str(folder / "slots.csv"), 2, "zone_id")
 
 
+def test_the_line_named_counts_the_lines_of_a_name_with_a_newline(solved, tmp_path):
+    """A zone name holding a newline (written quoted, over two lines) before a bad value:
+    the error names the line the bad row starts on, not its row number plus one."""
+    import dataclasses
+
+    zones = solved.zones.copy()
+    zones.loc[zones.index[0], "name"] = "First\nline"
+    folder = dataclasses.replace(solved, zones=zones).write(tmp_path / "nl")
+    text = (folder / "zones.csv").read_text(encoding="utf-8")
+    lines = text.split("\n")
+    header = lines[0].split(",")
+    # data row 1 starts on line 4: header, then row 0 over lines 2-3
+    cells = lines[3].split(",")
+    cells[header.index("shortage")] = "abc"
+    lines[3] = ",".join(cells)
+    (folder / "zones.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_plan(folder)
+    (issue,) = info.value.problems
+    assert (issue.line, issue.column) == (4, "shortage")
+
+
 def test_a_move_to_a_zone_the_plan_does_not_list_is_refused(plan_dir, tmp_path):
     """moves.csv naming a zone that zones.csv lacks (zones.csv cut to its header): map
     exits 3 naming moves.csv, the line and the column, not a KeyError."""
