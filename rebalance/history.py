@@ -133,25 +133,20 @@ CREATE TABLE IF NOT EXISTS deliveries (
 
 
 @functools.cache
-def _index_names() -> frozenset[str]:
-    """The indexes `_SCHEMA` creates, by name."""
+def _schema_objects() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """`_SCHEMA` as SQLite itself reads it: each table's columns, and the type (table or
+    index) of every object it names (lowercase, as SQLite compares names)."""
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(_SCHEMA)
-        rows = db.execute("SELECT name FROM sqlite_master WHERE type='index'")
-        return frozenset(str(r[0]).lower() for r in rows if not str(r[0]).startswith("sqlite_"))
-    finally:
-        db.close()
-
-
-@functools.cache
-def _table_columns() -> dict[str, list[str]]:
-    """Each table of `_SCHEMA` and its columns, as SQLite itself reads the schema."""
-    db = sqlite3.connect(":memory:")
-    try:
-        db.executescript(_SCHEMA)
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+        named = {
+            str(name).lower(): str(kind)
+            for name, kind in db.execute("SELECT name, type FROM sqlite_master")
+            if not str(name).startswith("sqlite_autoindex")
+        }
+        tables = [name for name, kind in named.items() if kind == "table"]
+        columns = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+        return columns, named
     finally:
         db.close()
 
@@ -336,14 +331,14 @@ class History:
         (another program's database, or one edited by hand): CREATE TABLE IF NOT EXISTS
         kept them, and the first use failed with "no such column" as a disk error (exit 1).
         Tables not there yet are created by the schema."""
-        ours = {**{t: "table" for t in _table_columns()}, **{i: "index" for i in _index_names()}}
+        tables, ours = _schema_objects()
         for name, kind in self.db.execute("SELECT name, type FROM sqlite_master"):
             want = ours.get(str(name).lower())
             if want is not None and kind != want:
                 raise self._foreign(
                     f"{name!r} is a {kind}, where a rebalance history has one of its {want}s"
                 )
-        for table, columns in _table_columns().items():
+        for table, columns in tables.items():
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             lacking = [c for c in columns if c not in have]
             if have and lacking:
