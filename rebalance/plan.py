@@ -706,26 +706,27 @@ _SLOT_COUNTS = tuple(
 _ZONE_AMOUNTS = ("demand_orders_per_hour", "paused_orders_per_hour")
 
 
-def _numbers(values: pd.Series, what: str) -> pd.Series:
-    """``values`` as floats, each finite and >= 0; ValueError names the first that is not."""
+def _numbers(values: pd.Series, *, whole: bool) -> pd.Series:
+    """``values`` as floats, each finite and >= 0 (``whole``: as int64, each a whole number
+    below 2**53, exact in a float and no int64 overflow: 1e30 became negative); ValueError
+    names the first that is not."""
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    bad = ~np.isfinite(numbers.to_numpy()) | (numbers.to_numpy() < 0)
+    x = numbers.to_numpy()
+    bad = ~np.isfinite(x) | (x < 0)
+    if whole:
+        bad |= (x != np.floor(x)) | (x >= 2**53)
     if bad.any():
-        raise ValueError(f"{_cell(values[bad].iloc[0])} is not {what}")
-    return numbers
+        what = "a whole number" if whole else "a number"
+        raise ValueError(f"{_cell(values[bad].iloc[0])} is not {what} >= 0")
+    return numbers.astype("int64") if whole else numbers
 
 
 def _amounts(values: pd.Series) -> pd.Series:
-    return _numbers(values, "a number >= 0")
+    return _numbers(values, whole=False)
 
 
 def _counts(values: pd.Series) -> pd.Series:
-    numbers = _numbers(values, "a whole number >= 0")
-    # below 2**53: whole and exact in a float, and no int64 overflow (1e30 became negative)
-    bad = (numbers.to_numpy() != np.floor(numbers.to_numpy())) | (numbers.to_numpy() >= 2**53)
-    if bad.any():
-        raise ValueError(f"{_cell(values[bad].iloc[0])} is not a whole number >= 0")
-    return numbers.astype("int64")
+    return _numbers(values, whole=True)
 
 
 def _line_of(path: Path, row: int) -> int | None:
