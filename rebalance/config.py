@@ -90,11 +90,9 @@ class ShiftConfig(_Section):
                 "(e.g. 0.25 for 15 minutes)"
             )
         if abs(minutes - round(minutes)) > 1e-6:
-            quarter = math.floor(value * 4) / 4  # the quarter hours around it
-            nearby = [h for h in (quarter, quarter + 0.25) if 0 < h <= ranges.MAX_SHIFT_HOURS]
             raise ValueError(
                 f"a shift of {value:.10g} h is {minutes:.10g} minutes: give a whole number of "
-                f"minutes, e.g. {' or '.join(f'{h:g}' for h in nearby)}"
+                f"minutes, e.g. {_hours_near(value, 0.25)}"
             )
         return value
 
@@ -386,6 +384,13 @@ def key_file(config: Config, key: str) -> str | None:
     return str(config.source) if given.get(key) == "file" else None
 
 
+def _hours_near(hours: float, step: float) -> str:
+    """The shift lengths that are multiples of ``step`` hours just below and above
+    ``hours`` and allowed (> 0, <= `ranges.MAX_SHIFT_HOURS`): "4 or 4.5", or "" if none."""
+    below = math.floor(hours / step) * step
+    return " or ".join(f"{h:g}" for h in (below, below + step) if 0 < h <= ranges.MAX_SHIFT_HOURS)
+
+
 def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> ConfigError:
     """The error for ``[shift] slot_minutes`` not cutting the shift into slots
     (`SlotGrid.build`'s ``exc``), blaming the key the config file sets: ``hours`` when
@@ -396,9 +401,7 @@ def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> 
     hours_file = key_file(config, "shift.hours") if from_hours else None
     shift = config.shift
     if hours_file and not slots_file:
-        step = shift.slot_minutes / 60
-        below = math.floor(shift.hours / step) * step
-        nearby = [h for h in (below, below + step) if 0 < h <= ranges.MAX_SHIFT_HOURS]
+        nearby = _hours_near(shift.hours, shift.slot_minutes / 60)
         return ConfigError(
             Issue(
                 f"{exc} (slot_minutes is the default)",
@@ -406,7 +409,7 @@ def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> 
                 key="shift.hours",
                 value=shift.hours,
                 valid=f"whole {shift.slot_minutes}-minute slots"
-                + (f", e.g. {' or '.join(f'{h:g}' for h in nearby)}" if nearby else "")
+                + (f", e.g. {nearby}" if nearby else "")
                 + "; or set [shift] slot_minutes",
             ),
             title="invalid configuration",
