@@ -11,6 +11,7 @@ import difflib
 import math
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +102,11 @@ class ShiftConfig(_Section):
         """The shift in whole minutes: 4.1 h is 246 (not 4:05:59.999999999, which float
         hours gave and no slot length divided)."""
         return round(self.hours * 60)
+
+    @property
+    def length(self) -> timedelta:
+        """The shift, to add to its start (a `pd.Timestamp` plus it is one)."""
+        return timedelta(minutes=self.length_minutes)
 
 
 class SolverConfig(_Section):

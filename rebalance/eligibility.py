@@ -124,7 +124,7 @@ def _warning_due(total: int, eligible: int, by_window: int) -> bool:
 def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = None) -> SlotGrid:
     """The slot grid of a shift under ``config`` (end default: start + [shift] hours)."""
     if end is None:
-        end = start + pd.Timedelta(minutes=config.shift.length_minutes)
+        end = start + config.shift.length
     try:
         return SlotGrid.build(start, end, config.shift.slot_minutes, config.city.timezone)
     except ValueError:

@@ -92,7 +92,7 @@ def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotG
     end = (
         parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
-        else start + pd.Timedelta(minutes=config.shift.length_minutes)
+        else start + config.shift.length
     )
     check_shift_window(start, end)
     return SlotGrid.build(start, end, config.shift.slot_minutes, tz)

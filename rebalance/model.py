@@ -276,7 +276,7 @@ def build_problem(
     end = (
         parse_timestamp(shift_end, tz, require_time=True)
         if shift_end is not None
-        else start + pd.Timedelta(minutes=config.shift.length_minutes)
+        else start + config.shift.length
     )
     if end <= start:
         raise ValueError("shift_end must be after shift_start")

@@ -74,7 +74,7 @@ def unknown_restaurants(inputs: Inputs, overrides: Iterable[_Override]) -> list[
 def shift_window(config: Config, shift_start: Any) -> tuple[str, str]:
     """The UTC bounds (ISO 8601) of the shift starting at ``shift_start``."""
     start = _utc(shift_start)
-    end = start + pd.Timedelta(minutes=config.shift.length_minutes)
+    end = start + config.shift.length
     return start.isoformat(), end.isoformat()
 
 

@@ -368,7 +368,7 @@ def find_previous(
         start = pd.Timestamp(record.shift_start)
         end = _shift_end_of(record)
         if end is None:  # the folder is gone and the row has no end: assume the default
-            end = start + pd.Timedelta(minutes=config.shift.length_minutes)
+            end = start + config.shift.length
         if not (start < shift_end and shift_start < end):
             continue
         where = str(record.plan_dir)

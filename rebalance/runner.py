@@ -328,7 +328,7 @@ class _Run:
 
         from .replan import find_previous
 
-        end = self.shift + pd.Timedelta(minutes=self.config.shift.length_minutes)
+        end = self.shift + self.config.shift.length
         choice = find_previous(
             self.history,
             self.config,

@@ -129,9 +129,7 @@ class Desk:
     def _window(self, shift: pd.Timestamp) -> str:
         from rebalance.views.wording import window_text
 
-        return window_text(
-            shift, shift + pd.Timedelta(minutes=self.config.shift.length_minutes), year=False
-        )
+        return window_text(shift, shift + self.config.shift.length, year=False)
 
     # ----------------------------------------------------------------- why
     def why(self, zone: str) -> str:
