@@ -89,6 +89,30 @@ StoreConfigOpt = Annotated[
 ]
 
 
+def number_in(low: float, high: float, unit: str) -> Any:
+    """A parser for a float option from ``low`` to ``high`` (``unit``, for the messages).
+
+    Not typer's ``min=``/``max=``: a NaN compares false with both ends, and typer then
+    said ``--time-limit nan`` "should be less than or equal to 604800", which is not
+    what is wrong with it."""
+
+    def parse(text: Any) -> float:
+        if isinstance(text, float):  # the default, or a value already parsed
+            return text
+        span = f"from {low:g} to {high:g} {unit}"
+        try:
+            number = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number; give one {span}.") from None
+        if number != number:
+            raise typer.BadParameter(f"{text!r} is not a number; give one {span}.")
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{text} is out of range; give a number {span}.")
+        return number
+
+    return parse
+
+
 def err(message: str, *, color: str = "red") -> None:
     """Print a message to stderr (never stdout, which scripts parse).
 
@@ -380,10 +404,11 @@ def plan(
     time_limit: Annotated[
         float | None,
         typer.Option(
-            min=0.01,
-            max=MAX_TIME_LIMIT_SECONDS,
+            parser=number_in(0.01, MAX_TIME_LIMIT_SECONDS, "seconds"),
+            metavar="SECONDS",
             help="Seconds the solver may search (default [solver] time_limit_seconds), "
-            "at most a week; a plan stopped by it says 'feasible' and carries its best bound.",
+            "0.01 to 604800 (a week); a plan stopped by it says 'feasible' and carries "
+            "its best bound.",
         ),
     ] = None,
 ) -> None:
@@ -589,7 +614,12 @@ def generate(
         ),
     ] = 0,
     shift_hours: Annotated[
-        float, typer.Option(min=0.25, max=24, help="Shift length for --demand and --staggered.")
+        float,
+        typer.Option(
+            parser=number_in(0.25, 24, "hours"),
+            metavar="HOURS",
+            help="Shift length for --demand and --staggered, 0.25 to 24.",
+        ),
     ] = 4.0,
     slot_minutes: Annotated[int, typer.Option(min=1, help="Slot length for --demand.")] = 30,
     force: Annotated[

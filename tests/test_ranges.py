@@ -90,6 +90,50 @@ def test_a_time_limit_past_a_week_is_refused_before_any_solve(tmp_path):
     assert week.status == "optimal"
 
 
+@pytest.mark.parametrize(
+    ("command", "option", "value", "said"),
+    [
+        (["plan", "{valid}", "--shift-start", "{shift}"], "--time-limit", "nan", "is not a number"),
+        (["plan", "{valid}", "--shift-start", "{shift}"], "--time-limit", "NaN", "is not a number"),
+        (["plan", "{valid}", "--shift-start", "{shift}"], "--time-limit", "ten", "is not a number"),
+        (["plan", "{valid}", "--shift-start", "{shift}"], "--time-limit", "inf", "out of range"),
+        (["plan", "{valid}", "--shift-start", "{shift}"], "--time-limit", "0", "out of range"),
+        (
+            ["generate", "{out}", "--zones", "2", "--couriers", "3", "--restaurants", "3"],
+            "--shift-hours",
+            "nan",
+            "is not a number",
+        ),
+        (
+            ["generate", "{out}", "--zones", "2", "--couriers", "3", "--restaurants", "3"],
+            "--shift-hours",
+            "25",
+            "out of range",
+        ),
+    ],
+)
+def test_a_float_option_that_is_not_a_number_says_so(tmp_path, command, option, value, said):
+    """`--time-limit nan` was told it "should be less than or equal to 604800" (NaN
+    compares false with both ends of the range); now a NaN or a word is "not a number",
+    a number outside the range "out of range", both with the range and its unit, exit 2,
+    and nothing is planned or written."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance.cli import app
+
+    out = tmp_path / "city"
+    args = [a.format(valid=VALID, shift=SHIFT, out=out) for a in command]
+    result = CliRunner().invoke(app, [*args, option, value])
+    assert result.exit_code == 2, result.output
+    assert option in result.output and said in result.output
+    unit = "seconds" if option == "--time-limit" else "hours"
+    span = "from 0.01 to 604800" if option == "--time-limit" else "from 0.25 to 24"
+    assert f"{span} {unit}" in result.output
+    assert "less than or equal" not in result.output
+    assert not out.exists()
+
+
 def test_a_shift_end_past_two_days_is_refused_as_hours_past_48_are(tmp_path):
     """`--shift-end` a year after the start (with 1-minute slots: 525,600 slots) was
     taken, and plan ended in a MemoryError (exit 1); [shift] hours stops at 48. Now
