@@ -1308,7 +1308,7 @@ def _check_end(start: Any, end: Any) -> None:
     from .slots import check_shift_window
 
     try:
-        check_shift_window(start, end)
+        check_shift_window(start, end, start_name="--shift-start", end_name=None)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shift-end") from None
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .slots import SlotGrid, presence
+from .slots import SlotGrid, check_shift_window, presence
 from .timeparse import factorize_text
 
 if TYPE_CHECKING:
@@ -122,9 +122,14 @@ def _warning_due(total: int, eligible: int, by_window: int) -> bool:
 
 
 def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = None) -> SlotGrid:
-    """The slot grid of a shift under ``config`` (end default: start + [shift] hours)."""
+    """The slot grid of a shift under ``config`` (end default: start + [shift] hours).
+
+    ValueError for a window no plan could have (`rebalance.slots.check_shift_window`),
+    as `rebalance.forecasting.shift_grid` gives; unlike that one, slots that do not divide
+    the shift give one slot over all of it."""
     if end is None:
         end = start + config.shift.length
+    check_shift_window(start, end)
     try:
         return SlotGrid.build(start, end, config.shift.slot_minutes, config.city.timezone)
     except ValueError:

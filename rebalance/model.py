@@ -278,8 +278,6 @@ def build_problem(
         if shift_end is not None
         else start + config.shift.length
     )
-    if end <= start:
-        raise ValueError("shift_end must be after shift_start")
     check_shift_window(start, end)
     try:
         grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)

@@ -22,13 +22,25 @@ __all__ = ["SlotGrid", "check_shift_window", "presence", "slot_labels"]
 _NS_PER_MINUTE = 60_000_000_000
 
 
-def check_shift_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
-    """ValueError unless the shift ends after it starts and lasts at most
-    `ranges.MAX_SHIFT_HOURS` (what ``[shift] hours`` allows, for a ``--shift-end``)."""
+def check_shift_window(
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    start_name: str = "shift_start",
+    end_name: str | None = "shift_end",
+) -> None:
+    """ValueError unless the shift ends after it starts, a whole number of minutes later,
+    and lasts at most `ranges.MAX_SHIFT_HOURS` (what ``[shift] hours`` allows).
+
+    The messages name the two ends as the caller knows them: the library's arguments
+    by default; the command line passes ``--shift-start`` and no end name (its usage
+    error names ``--shift-end`` already)."""
     from .ranges import MAX_SHIFT_HOURS
 
+    subject = f"{end_name} " if end_name else ""
     if end <= start:
-        raise ValueError("must be after --shift-start")
+        got = f" (got {start} to {end})" if end_name else ""  # the command line: as typed
+        raise ValueError(f"{subject}must be after {start_name}{got}")
     hours = (end - start) / pd.Timedelta(hours=1)
     if hours > MAX_SHIFT_HOURS:
         raise ValueError(
@@ -37,8 +49,8 @@ def check_shift_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
         )
     if (end - start) % pd.Timedelta(minutes=1):
         raise ValueError(
-            f"must be a whole number of minutes after --shift-start (got {end - start}); "
-            "slots are whole minutes"
+            f"{subject}must be a whole number of minutes after {start_name} "
+            f"(got {end - start}); slots are whole minutes"
         )
 
 

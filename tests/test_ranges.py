@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from util import courier, restaurant, write_city, zone
 
@@ -177,3 +178,40 @@ def test_a_shift_end_with_seconds_names_the_option():
     )
     assert result.exit_code == 2, result.output
     assert "--shift-end" in result.output and "whole number of minutes" in result.output
+
+
+def test_the_library_names_its_own_arguments_for_a_bad_shift_window():
+    """`solve`, `forecasting.shift_grid` and `eligibility.shift_grid` say "shift_end must
+    be after shift_start", the names a notebook passed (they said "--shift-start", an
+    option the notebook never saw); the command line still says "--shift-start", once.
+    `eligibility.shift_grid` also refuses a window past 48 hours, as the other does (it
+    built one slot per minute of a year)."""
+    from typer.testing import CliRunner
+    from util import SHIFT, VALID
+
+    from rebalance import eligibility, forecasting
+    from rebalance.cli import app
+    from rebalance.config import Config
+    from rebalance.timeparse import parse_timestamp
+
+    earlier = "2026-11-30T18:00"
+    with pytest.raises(ValueError, match=r"^shift_end must be after shift_start") as info:
+        solve(load(VALID), None, SHIFT, earlier)
+    assert "--" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^shift_end must be after shift_start"):
+        forecasting.shift_grid(Config(), SHIFT, earlier)
+    start = parse_timestamp(SHIFT, "Europe/Paris")
+    for end, said in (
+        (start, "must be after shift_start"),
+        (start + pd.Timedelta(days=365), "at most 48 hours"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            eligibility.shift_grid(Config(), start, end)
+    assert eligibility.shift_grid(Config(), start).count == 8  # the default shift
+    result = CliRunner().invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--shift-end", earlier]
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "--shift-end: must be after --shift-start" in text, text
+    assert "shift_start" not in text and "+00:00" not in text
