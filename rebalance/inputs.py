@@ -13,6 +13,7 @@ import io
 import mmap
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -750,12 +751,32 @@ def _arrow_csv(source: Any, names: list[str], invalid: list[int], *, multiline: 
     count of each row skipped for having the wrong number of fields goes to ``invalid``.
     ``multiline``: a quoted value may hold a line break (False only for a file known to
     have no quote)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     def on_invalid_row(row: Any) -> str:
         invalid.append(row.actual_columns)
         return "skip"
+
+    # Arrow decodes a row's text before it calls the handler: a row with the wrong field
+    # count that is not UTF-8 fails there, and Python printed "Exception ignored in ...
+    # UnicodeDecodeError" with a traceback above the message saying which line is not
+    # UTF-8 (the file is refused for that byte all the same). Only that one is silenced.
+    hook = sys.unraisablehook
+
+    def quiet(info: Any) -> None:
+        if not (isinstance(info.exc_value, UnicodeDecodeError) and info.object is on_invalid_row):
+            hook(info)
+
+    sys.unraisablehook = quiet
+    try:
+        return _read_arrow(source, names, multiline, on_invalid_row)
+    finally:
+        sys.unraisablehook = hook
+
+
+def _read_arrow(source: Any, names: list[str], multiline: bool, on_invalid_row: Any) -> Any:
+    """`_arrow_csv`'s call of Arrow's reader."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     return pacsv.read_csv(
         source,

@@ -175,6 +175,28 @@ def test_utf8_names_pass_and_a_bad_byte_is_found_on_its_line(tmp_path):
     assert (info.value.problems[0].line, "0xe9" in str(info.value)) == (4, True)
 
 
+def test_a_bad_byte_in_a_row_of_the_wrong_length_prints_no_traceback(tmp_path, monkeypatch):
+    """A Latin-1 byte in a row that also has a field too many: Arrow decodes the row for
+    the handler of wrong-length rows and fails, and Python printed "Exception ignored
+    in ... UnicodeDecodeError" and a traceback on stderr above the right message. Now
+    only the message: the line that is not UTF-8 (exit 3 in the CLI)."""
+    import sys
+
+    city = city_with(tmp_path)
+    lines = (city / "restaurants.csv").read_bytes().split(b"\n")
+    lines[2] = lines[2].rstrip(b"\r") + b",Caf\xe9 extra"
+    (city / "restaurants.csv").write_bytes(b"\n".join(lines))
+    printed = []
+    monkeypatch.setattr(sys, "unraisablehook", printed.append)
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert printed == []
+    assert sys.unraisablehook == printed.append  # put back after the read
+    problem = info.value.problems[0]
+    assert (problem.file, problem.line) == ("restaurants.csv", 3)
+    assert "not UTF-8" in str(info.value)
+
+
 def test_all_problems_of_all_files_reported_together(tmp_path):
     """Several bad files give one error listing every problem."""
     city = city_with(tmp_path, "UnknownVehicle")
