@@ -1307,10 +1307,21 @@ class _Checker:
             return col.fillna("")
         return col.astype(object).where(col.notna(), "")
 
-    def ids(self, column: str, what: str) -> pd.Series:
+    def ids(self, column: str, what: str, *, listed: bool = False) -> pd.Series:
+        """``listed``: the ids are written ";"-separated in a plan (pause lists), so an id
+        holding ";" would read back as two ids, one of them made up."""
         values = self.text(column).astype(str)
         empty = values.eq("").to_numpy()
         self.flag(empty, column, f"empty {column}", f"a non-empty {what} id")
+        if listed:
+            semicolon = values.str.contains(";", regex=False).to_numpy(dtype=bool)
+            self.flag(
+                semicolon,
+                column,
+                f"{column} with ';'",
+                f"a {what} id without ';' (it separates the restaurants of a pause list in "
+                "zones.csv)",
+            )
         # Distinct hashes are distinct ids: then there is no duplicate to look for (the
         # hashes are the fingerprint's, so kept). Equal hashes mean a duplicate, or
         # (rarely) two ids with one hash: pandas then tells which.
@@ -1722,7 +1733,7 @@ def _validated(
         c = _Checker(raw, found)
         restaurants = pd.DataFrame(
             {
-                "restaurant_id": c.ids("restaurant_id", "restaurant"),
+                "restaurant_id": c.ids("restaurant_id", "restaurant", listed=True),
                 "name": c.text("name").astype(str),
                 "zone_id": c.refs("zone_id", known, "zone_id")
                 if zones is not None

@@ -137,3 +137,33 @@ def test_tables_edited_in_place_are_refused_by_solve():
     after = solve(changed, Config(), SHIFT)
     assert after.plan_id != before.plan_id
     assert after.objective != before.objective
+
+
+def test_a_restaurant_id_with_a_semicolon_is_refused(tmp_path):
+    """Pause lists are ";"-separated (CONTRACT section 4): a restaurant "R1;R2" was listed
+    as two restaurants to pause, one made up and one twice, in zones.csv, the terminal
+    and Slack. Now refused, in a CSV (file, line and column) and in a DataFrame given
+    to `replace`, with what is valid; a ";" in a name is still loaded."""
+    import shutil
+
+    city = tmp_path / "city"
+    shutil.copytree(VALID, city)
+    path = city / "restaurants.csv"
+    lines = path.read_text().splitlines()
+    first = lines[1].split(",")[0]
+    lines[1] = lines[1].replace(first, f'"{first};{first}x"', 1)
+    path.write_text("\n".join(lines) + "\n")
+    found, text = problems(lambda: load(city))
+    assert ("restaurants.csv", None, "restaurant_id", "restaurant_id with ';'") in [
+        (f, None, c, m) for f, _, c, m in found
+    ]
+    assert "restaurants.csv, line 2, column 'restaurant_id'" in text
+    assert "without ';'" in text
+    inputs = load(VALID)
+    restaurants = inputs.restaurants.copy()
+    restaurants.loc[0, "restaurant_id"] = "A;B"
+    restaurants.loc[1, "name"] = "Fish; Chips"
+    found, _ = problems(lambda: inputs.replace(restaurants=restaurants))
+    assert found == [
+        ("restaurants (DataFrame, rows from 1)", 1, "restaurant_id", "restaurant_id with ';'")
+    ]
