@@ -182,6 +182,25 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     slack: SlackConfig = SlackConfig()
     history: HistoryConfig = HistoryConfig()
+
+    @field_validator("vehicles", mode="before")
+    @classmethod
+    def _vehicle_names(cls, value: Any) -> Any:
+        # couriers.csv's vehicles are read in any case and lowered: a table named BIKE
+        # was a vehicle no courier could ride, and the bike it meant kept its defaults
+        if not isinstance(value, dict):
+            return value
+        lowered: dict[Any, Any] = {}
+        for name, fields in value.items():
+            key = _vehicle_key(name)
+            if key in lowered:
+                raise ValueError(
+                    f"vehicle {name!r} is given twice (vehicle names match in any case, "
+                    "as in couriers.csv)"
+                )
+            lowered[key] = fields
+        return lowered
+
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     #: The file this configuration came from, if any.
@@ -213,7 +232,8 @@ class Config(_Section):
             if section == "vehicles":
                 merged = dict(raw["vehicles"])
                 for name, fields in values.items():
-                    merged[name] = {**merged.get(name, {}), **fields}
+                    key = _vehicle_key(name)
+                    merged[key] = {**merged.get(key, {}), **fields}
                 raw["vehicles"] = merged
             else:
                 raw[section] = {**raw.get(section, {}), **values}
@@ -266,13 +286,29 @@ def _build(
     file = str(source) if source else None
     vehicles = raw.get("vehicles")
     if merge_vehicles and isinstance(vehicles, dict):
-        # A [vehicles.bike] table tunes the default bike; a new name adds a vehicle.
+        # A [vehicles.bike] table tunes the default bike (in any case: [vehicles.BIKE]
+        # too, as couriers.csv's vehicles are read); a new name adds a vehicle.
         merged: dict[str, Any] = {k: dict(v) for k, v in DEFAULT_VEHICLES.items()}
+        given: dict[Any, str] = {}
         for name, fields in vehicles.items():
+            key = _vehicle_key(name)
+            if key in given:
+                problems.append(
+                    Issue(
+                        f"vehicle {name!r} is [vehicles.{given[key]}] again (vehicle names "
+                        "match in any case, as in couriers.csv)",
+                        file=file,
+                        key=f"vehicles.{name}",
+                        valid="each vehicle once",
+                    )
+                )
+            given[key] = name
             if isinstance(fields, dict):
-                merged[name] = {**merged.get(name, {}), **fields}
+                merged[key] = {**merged.get(key, {}), **fields}
             else:
-                merged[name] = fields
+                merged[key] = fields
+        if problems:
+            raise ConfigError(problems, title="invalid configuration")
         raw = {**raw, "vehicles": merged}
     try:
         config = Config(**raw, base_dir=base_dir, source=source)
@@ -286,6 +322,11 @@ def _build(
     except TypeError as exc:  # a section that is not a table, e.g. `city = "Paris"`
         raise ConfigError(Issue(str(exc), file=file), title="invalid configuration") from None
     return config
+
+
+def _vehicle_key(name: Any) -> Any:
+    """A vehicle's name as couriers.csv's vehicles are compared: lower case."""
+    return name.lower() if isinstance(name, str) else name
 
 
 def _table_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -443,6 +484,8 @@ def config_sources(config: Config) -> list[tuple[str, Any, str]]:
             raw = tomllib.loads(Path(config.source).read_text(encoding="utf-8-sig"))
         except (OSError, tomllib.TOMLDecodeError):  # pragma: no cover - it loaded once
             raw = {}
+    if isinstance(raw.get("vehicles"), dict):  # [vehicles.BIKE] set the bike's keys
+        raw["vehicles"] = {_vehicle_key(k): v for k, v in raw["vehicles"].items()}
     rows: list[tuple[str, Any, str]] = []
 
     def walk(prefix: tuple[str, ...], value: Any, given: Any) -> None:

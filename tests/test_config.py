@@ -54,6 +54,43 @@ def test_partial_vehicle_table_keeps_other_defaults(tmp_path):
     assert set(c.vehicles) == {"bike", "ebike", "scooter", "car"}
 
 
+def test_vehicle_tables_are_named_in_any_case_as_couriers_vehicles_are(tmp_path):
+    """couriers.csv's vehicles are read in any case; [vehicles.BIKE] was kept as a vehicle
+    of its own that no courier could ride (the bike kept its defaults, silently), and
+    [vehicles.Horse] made couriers riding "Horse" invalid. Now a table's name matches in
+    any case: BIKE tunes the bike (and `config show` says the file set it), Horse is
+    the horse the couriers ride, and the same vehicle twice is refused by key."""
+    from util import VALID
+
+    from rebalance import load
+    from rebalance.config import config_sources
+
+    c = load_config(write(tmp_path, "[vehicles.BIKE]\nspeed_kmh = 3\nmax_move_minutes = 3\n"))
+    assert (c.vehicles["bike"].speed_kmh, c.vehicles["bike"].max_move_minutes) == (3, 3)
+    assert set(c.vehicles) == {"bike", "ebike", "scooter", "car"}
+    assert ("vehicles.bike.speed_kmh", 3.0, "file") in config_sources(c)
+    assert (
+        Config().with_changes(vehicles={"Bike": {"speed_kmh": 5}}).vehicles["bike"].speed_kmh == 5
+    )
+    problem, text = key_problem(
+        tmp_path, "[vehicles.bike]\nspeed_kmh = 3\n[vehicles.BIKE]\nspeed_kmh = 4\n"
+    )
+    assert problem.key == "vehicles.BIKE" and "any case" in text
+    with pytest.raises(ValueError, match="given twice"):
+        Config(vehicles={"cargo": {"speed_kmh": 9, "max_move_minutes": 9}, "Cargo": {}})
+    city = tmp_path / "city"
+    city.mkdir()
+    for name in ("zones.csv", "restaurants.csv", "couriers.csv"):
+        (city / name).write_text((VALID / name).read_text())
+    couriers = pd.read_csv(city / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers.loc[0, "vehicle"] = "Horse"
+    couriers.to_csv(city / "couriers.csv", index=False)
+    horse = load_config(
+        write(tmp_path, "[vehicles.Horse]\nspeed_kmh = 12\nmax_move_minutes = 20\n")
+    )
+    assert "horse" in set(load(city, horse).couriers["vehicle"])
+
+
 def test_new_vehicle_needs_both_keys(tmp_path):
     """A new vehicle without max_move_minutes names the missing key."""
     problem, _ = key_problem(tmp_path, "[vehicles.cargo]\nspeed_kmh = 12\n")
