@@ -884,6 +884,11 @@ def config_show(
     from .config import config_sources
 
     with exits():
+        if data_dir is not None:
+            # a mistyped folder showed the built-in defaults as if they were its own
+            from .inputs import check_data_dir
+
+            check_data_dir(data_dir)
         cfg = load_cli_config(config, data_dir)
     rows = config_sources(cfg)
     if format is OutputFormat.json:

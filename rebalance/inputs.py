@@ -1591,13 +1591,8 @@ def release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
-    """Read and validate the tables in ``data_dir``.
-
-    Raises `DataError` listing every problem found (file, line, column, value and
-    what would be valid).
-    """
-    config = config or Config()
+def check_data_dir(data_dir: str | Path) -> Path:
+    """``data_dir`` as a Path, or `DataError` (exit 3) when it is not a folder."""
     directory = Path(data_dir)
     if not directory.is_dir():
         raise DataError(
@@ -1608,6 +1603,17 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             ),
             title="invalid input",
         )
+    return directory
+
+
+def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
+    """Read and validate the tables in ``data_dir``.
+
+    Raises `DataError` listing every problem found (file, line, column, value and
+    what would be valid).
+    """
+    config = config or Config()
+    directory = check_data_dir(data_dir)
     # Problems reading any file come first, then the values' problems table by table
     # (an operator fixes the files in that order). Each table is read, checked and
     # added to the fingerprint before the next is read, and its text read from the

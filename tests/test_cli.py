@@ -444,6 +444,20 @@ def test_config_init_writes_once_and_show_reports_it(tmp_path):
     assert "costs.shortage_minutes" in table.stdout
 
 
+def test_config_show_of_a_folder_that_is_not_there_is_refused(tmp_path):
+    """`config show DATA_DIR` with a mistyped folder printed the built-in defaults (city
+    Paris) with exit 0, as if they were that city's; now exit 3 as `plan` says it, and
+    a file given as the folder is "not a folder". A real folder still shows its file."""
+    from util import VALID
+
+    missing = invoke("config", "show", tmp_path / "lyonn")
+    assert missing.exit_code == 3 and "data directory not found" in missing.stderr
+    assert missing.stdout == ""
+    file = invoke("config", "show", VALID / "zones.csv", "--format", "json")
+    assert file.exit_code == 3 and "not a folder" in file.stderr and file.stdout == ""
+    assert invoke("config", "show", VALID).exit_code == 0
+
+
 def test_version_short_help_and_completion():
     """--version prints the installed version; -h is --help everywhere; completion is offered."""
     from importlib.metadata import version
