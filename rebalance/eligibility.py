@@ -89,10 +89,16 @@ class Eligibility:
     def warnings(self) -> list[str]:
         """What an operator must hear before trusting the plan (empty when all is usual).
 
-        Nobody eligible; or most available couriers ruled out by their windows.
+        No courier at all; nobody eligible; or most available couriers ruled out by
+        their windows.
         """
         if not _warning_due(self.total, self.eligible, self.by_window):
             return []
+        if not self.total:
+            return [
+                "the couriers table lists no courier: the plan moves nobody, and every zone "
+                "that needs couriers stays short. Check the couriers file."
+            ]
         local = self.grid.start.tz_convert(self.grid.timezone)
         shift = f"{local:%Y-%m-%d %H:%M %Z}"
         span = ""
@@ -114,11 +120,11 @@ class Eligibility:
 
 
 def _warning_due(total: int, eligible: int, by_window: int) -> bool:
-    """Whether `Eligibility.warnings` has something to say: couriers but nobody
-    eligible, or most of the available ones (eligible + ruled out by their windows)
-    ruled out by their windows."""
+    """Whether `Eligibility.warnings` has something to say: nobody eligible (no courier
+    at all included: an empty couriers file planned silently), or most of the available
+    ones (eligible + ruled out by their windows) ruled out by their windows."""
     available = eligible + by_window
-    return bool(total) and (not eligible or by_window * 2 > available)
+    return not eligible or by_window * 2 > available
 
 
 def shift_grid(config: Config, start: pd.Timestamp, end: pd.Timestamp | None = None) -> SlotGrid:

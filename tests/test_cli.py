@@ -370,6 +370,30 @@ def test_plan_with_nobody_eligible_warns():
     assert "windows run from 2026-11-30 17:00 to 2026-12-01 00:30" in result.stderr
 
 
+def test_plan_with_no_courier_at_all_warns(tmp_path):
+    """A couriers file with its header and no row planned with exit 0 and nothing on
+    stderr (the warning counted only "couriers but nobody eligible"); now it says the
+    table lists no courier, in `plan` as in the library's warnings, and still plans."""
+    import shutil
+
+    from rebalance import load
+    from rebalance.config import Config
+    from rebalance.eligibility import eligibility, shift_grid
+    from rebalance.timeparse import parse_timestamp
+
+    city = tmp_path / "city"
+    shutil.copytree(VALID, city)
+    header = (city / "couriers.csv").read_text().splitlines()[0]
+    (city / "couriers.csv").write_text(header + "\n")
+    result = invoke("plan", city, "--shift-start", SHIFT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "warning: the couriers table lists no courier" in result.stderr
+    assert json.loads(result.stdout)["kpis"]["eligible_couriers"] == 0
+    grid = shift_grid(Config(), parse_timestamp(SHIFT, "Europe/Paris"))
+    found = eligibility(load(city).couriers, grid, 30)
+    assert found.warnings()[0].startswith("the couriers table lists no courier")
+
+
 def test_plan_warns_when_most_couriers_are_ruled_out_by_their_windows():
     """At 23:00 most couriers have logged off: the plan warns and names the reasons."""
     result = invoke("plan", VALID, "--shift-start", "2026-11-30T23:00")

@@ -120,7 +120,8 @@ def test_plan_warnings_skip_the_reasons_only_when_nothing_is_due(monkeypatch):
         plan.kpis = {}  # a plan without counts: the reasons decide, the same way
         assert plan_warnings(table, plan, config) == found.warnings(), name
     assert said["nobody"] and said["most ruled out"]
-    assert not said["half ruled out"] and not said["usual"] and not said["no couriers"]
+    assert said["no couriers"][0].startswith("the couriers table lists no courier")
+    assert not said["half ruled out"] and not said["usual"]
     # and when nothing is due, no courier's reason is looked for
     import rebalance.eligibility as module
 
