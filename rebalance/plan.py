@@ -642,7 +642,7 @@ def read_plan(directory: str | Path) -> Plan:
     except (ValueError, TypeError) as exc:
         raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
     try:
-        return Plan(
+        plan = Plan(
             plan_id=str(meta["plan_id"]),
             city=str(meta["city"]),
             timezone=tz,
@@ -671,6 +671,76 @@ def read_plan(directory: str | Path) -> Plan:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
     except (ValueError, TypeError) as exc:
         raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
+    if plan.slot_count > 1 and not (folder / "slots.csv").is_file():
+        # every view of a plan in slots reads its slot rows ("Coming up" made them up)
+        raise DataError(
+            Issue(
+                f"missing plan file slots.csv (a plan of {plan.slot_count} slots)",
+                file=str(folder / "slots.csv"),
+                valid=valid,
+            ),
+            title="not a plan folder",
+        )
+    if plan.feasible:
+        problem = _kpis_problem(plan)
+        if problem:
+            raise broken("plan.json", problem)
+    return plan
+
+
+#: plan.json's KPIs that CONTRACT section 4 requires of a plan.
+_CONTRACT_KPIS = (
+    "eligible_couriers",
+    "moved_couriers",
+    "travel_minutes",
+    "shortage",
+    "coverage_before",
+    "coverage",
+)
+
+
+def _kpis_problem(plan: Plan) -> str:
+    """What is wrong with a read plan's KPIs ("" if nothing): each contract KPI present
+    and a number >= 0, and those the tables fix equal to them (the moved couriers, the
+    travel minutes, slot 0's shortage, the coverage before and after). The views print
+    the KPIs beside the tables: a hand edit that leaves them disagreeing posted
+    "Shortage left none" beside two short zones."""
+    kpis = plan.kpis
+    for key in _CONTRACT_KPIS:
+        value = kpis.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return (
+                f"lacks the number kpis.{key}"
+                if value is None
+                else (f"kpis.{key} is {value!r}, not a number")
+            )
+        if not value >= 0:
+            return f"kpis.{key} is {value!r}, not a number >= 0"
+    rows = plan.slots if plan.slot_count > 1 else plan.zones  # coverage is over every slot
+    required = rows["required_couriers"].to_numpy(np.int64)
+    need = int(required.sum())
+
+    def coverage(couriers: str) -> float:
+        held = np.minimum(required, rows[couriers].to_numpy(np.int64)).sum()
+        return 1.0 if need == 0 else float(held) / need
+
+    moves = plan.moves
+    found = {
+        "moved_couriers": (int(moves["courier_id"].nunique()), 0.0, "moves.csv's couriers"),
+        "travel_minutes": (
+            float(moves["travel_minutes"].sum()),
+            # each move's minutes are written to the thousandth, their sum rounded once
+            0.0005 * (len(moves) + 1),
+            "moves.csv's travel_minutes",
+        ),
+        "shortage": (int(plan.zones["shortage"].sum()), 0.0, "zones.csv's shortage"),
+        "coverage_before": (coverage("couriers_before"), 1e-6, "the tables' couriers_before"),
+        "coverage": (coverage("couriers_after"), 1e-6, "the tables' couriers_after"),
+    }
+    for key, (value, tolerance, source) in found.items():
+        if abs(float(kpis[key]) - value) > tolerance:
+            return f"kpis.{key} is {kpis[key]!r} but {source} give {value:.6g}: the plan was edited"
+    return ""
 
 
 def _under_way(rows: Any, times: Callable[[pd.Series], pd.Series], tz: str) -> list[dict[str, str]]:

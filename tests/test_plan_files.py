@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,52 @@ def test_edited_plan_json_is_refused(plan_dir, edit, words):
     (plan_dir / "plan.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match=words):
         read_plan(plan_dir)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda m: m.pop("kpis"), "lacks the number kpis.eligible_couriers"),
+        (lambda m: m["kpis"].pop("coverage"), "lacks the number kpis.coverage"),
+        (lambda m: m["kpis"].update(shortage="none"), "kpis.shortage is 'none', not a number"),
+        (lambda m: m["kpis"].update(travel_minutes=-3), "not a number >= 0"),
+        (lambda m: m["kpis"].update(shortage=0), "kpis.shortage is 0 but zones.csv's shortage"),
+        (lambda m: m["kpis"].update(coverage=1.0), "kpis.coverage is 1.0 but the tables'"),
+        (lambda m: m["kpis"].update(moved_couriers=0), "kpis.moved_couriers is 0 but moves"),
+        (lambda m: m["kpis"].update(travel_minutes=1.5), "kpis.travel_minutes is 1.5 but"),
+    ],
+)
+def test_kpis_missing_or_at_odds_with_the_tables_are_refused_by_every_view(plan_dir, edit, words):
+    """plan.json's KPIs are printed beside the tables: without them publish posted
+    "Coverage - -> -" and "25 of 0 eligible", and with a shortage edited to 0 "Shortage
+    left none" beside two short zones, exit 0. Now a contract KPI missing, not a number,
+    or disagreeing with the figures the tables fix is exit 3 naming plan.json, in
+    publish, explain and diff alike."""
+    meta = json.loads((plan_dir / "plan.json").read_text())
+    assert meta["kpis"]["shortage"] > 0 and meta["kpis"]["moved_couriers"] > 0  # the sample's
+    edit(meta)
+    (plan_dir / "plan.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=re.escape(words)):
+        read_plan(plan_dir)
+    for args in (["publish", str(plan_dir), "--dry-run"], ["explain", str(plan_dir)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "plan.json" in result.output and "Traceback" not in result.output
+
+
+def test_a_plan_in_slots_without_its_slots_csv_is_refused(solved, plan_dir, tmp_path):
+    """Without slots.csv a plan of 8 slots was published with "Coming up" lines made up
+    (the same one for every slot); now it is a missing plan file, exit 3. A one-slot
+    plan has no slots.csv and reads as before."""
+    assert solved.slot_count > 1
+    (plan_dir / "slots.csv").unlink()
+    with pytest.raises(DataError, match=r"missing plan file slots\.csv"):
+        read_plan(plan_dir)
+    result = CliRunner().invoke(app, ["publish", str(plan_dir), "--dry-run"])
+    assert result.exit_code == 3 and "slots.csv" in result.output
+    one = solve(load(VALID), None, SHIFT, "2026-11-30T19:30").write(tmp_path / "one")
+    assert not (one / "slots.csv").exists()
+    assert read_plan(one).kpis["shortage"] >= 0
 
 
 def test_plan_json_nested_too_deeply_is_exit_3_in_every_view(plan_dir, tmp_path):

@@ -217,10 +217,21 @@ def test_shrunk_revision_supersedes_old_thread_parts(plans, slack_env, history):
     """A revision needing fewer thread parts marks the old ones superseded, posting no new part."""
     big = read_plan(plans["big"])
     first = _publish(plans["big"], history)
+    before, required = big.zones["couriers_before"], big.zones["required_couriers"]
     quiet = big.zones.assign(
-        action="ok", moved_in=0, moved_out=0, couriers_after=big.zones["couriers_before"]
+        action="ok",
+        moved_in=0,
+        moved_out=0,
+        couriers_after=before,
+        shortage=(required - before).clip(lower=0),
+        surplus=(before - required).clip(lower=0),
     )
-    calm = dataclasses.replace(big, zones=quiet, moves=big.moves.iloc[0:0])
+    # the KPIs agree with the tables, or reading the folder back refuses it as edited
+    kpis = {**big.kpis, "moved_couriers": 0, "moves": 0, "travel_minutes": 0.0}
+    kpis["shortage"] = int(quiet["shortage"].sum())
+    if big.slot_count == 1:
+        kpis["coverage"] = kpis["coverage_before"]
+    calm = dataclasses.replace(big, zones=quiet, moves=big.moves.iloc[0:0], kpis=kpis)
     revised = _publish(calm.write(plans["big"].parent / "plan-big-calm"), history)
     assert revised.action == "updated" and len(revised.payloads) == 2  # parent + files only
     replies = slack_env.replies(first.ts)
