@@ -1328,7 +1328,7 @@ def _check_slots(cfg: "Config", start: Any, end: Any) -> None:
     except ValueError as exc:
         from .config import slot_minutes_error
 
-        raise slot_minutes_error(cfg, exc, from_hours=end is None) from None
+        raise slot_minutes_error(cfg, exc, from_hours=end is None, start=start, end=end) from None
 
 
 @app.command()

@@ -438,12 +438,21 @@ def _hours_near(hours: float, step: float) -> str:
     return " or ".join(f"{h:g}" for h in (below, below + step) if 0 < h <= ranges.MAX_SHIFT_HOURS)
 
 
-def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> ConfigError:
+def slot_minutes_error(
+    config: Config,
+    exc: ValueError,
+    *,
+    from_hours: bool,
+    start: Any = None,
+    end: Any = None,
+) -> ConfigError:
     """The error for ``[shift] slot_minutes`` not cutting the shift into slots
     (`SlotGrid.build`'s ``exc``), blaming the key the config file sets: ``hours`` when
     the file sets it (and the shift's length came from it, ``from_hours``) but leaves
     ``slot_minutes`` at its default, else ``slot_minutes``. A file is named only when it
-    sets the key blamed, and a value only when it is the file's."""
+    sets the key blamed, and a value only when it is the file's. A shift whose end was
+    given (``start``, ``end``: UTC timestamps) is also told the slot boundaries around
+    that end, in city time."""
     slots_file = key_file(config, "shift.slot_minutes")
     hours_file = key_file(config, "shift.hours") if from_hours else None
     shift = config.shift
@@ -461,9 +470,22 @@ def slot_minutes_error(config: Config, exc: ValueError, *, from_hours: bool) -> 
             ),
             title="invalid configuration",
         )
+    # "... such as 15 (the default; ...)" read as if 15 were the default
+    text = str(exc) + (
+        ""
+        if slots_file
+        else f" ([shift] slot_minutes is not set: {shift.slot_minutes} is its default)"
+    )
+    if not from_hours and start is not None and end is not None:
+        import pandas as pd
+
+        step = pd.Timedelta(minutes=shift.slot_minutes)
+        before = start + ((end - start) // step) * step
+        ends = [t.tz_convert(config.city.timezone) for t in (before, before + step) if t > start]
+        text += "; or end the shift at " + " or ".join(f"{t:%H:%M}" for t in ends)
     return ConfigError(
         Issue(
-            str(exc) + ("" if slots_file else " (the default; set [shift] slot_minutes)"),
+            text,
             file=slots_file,
             key="shift.slot_minutes",
             value=shift.slot_minutes if slots_file else None,

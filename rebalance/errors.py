@@ -75,6 +75,9 @@ class Issue:
     value: object = None
     valid: str | None = None
     key: str | None = None
+    #: Problems this issue stands for: 1, or the rows a "... and N more" line sums up
+    #: (so that the title counts problems, not lines: "11 problems" were 2,100).
+    count: int = 1
 
     def __str__(self) -> str:
         from .escape import visible
@@ -149,7 +152,8 @@ class InputError(RebalanceError):
     def render(self, limit: int = MAX_LISTED) -> str:
         """The message: a title line then one line per problem, capped at ``limit``."""
         count = len(self.problems)
-        head = self.title if count <= 1 else f"{self.title}: {count} problems"
+        total = sum(p.count for p in self.problems)
+        head = self.title if total <= 1 else f"{self.title}: {total:,} problems"
         lines = [head] if count > 1 or not self.problems else []
         for problem in self.problems[:limit]:
             lines.append(("  - " if count > 1 else "") + str(problem))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import mmap
 import os
 import re
@@ -612,6 +613,7 @@ def _read_csv(
                         f"... and {len(structure.problems) - ROWS_PER_RULE} more lines with "
                         "the wrong number of fields",
                         file=path.name,
+                        count=len(structure.problems) - ROWS_PER_RULE,
                     )
                 )
             if not structure.problems:
@@ -1298,6 +1300,7 @@ class _Checker:
                     f"... and {extra} more rows with the same problem ({message})",
                     file=self.raw.label,
                     column=column,
+                    count=extra,
                 )
             )
 
@@ -1833,7 +1836,7 @@ def _validated(
     elif (raw := read("demand")) is not None:
         demand = _demand_table(raw, found, restaurants, tz)
         if restaurants is not None and not issues and not found:
-            _check_slot_demand(raw, found, restaurants, demand)
+            _check_slot_demand(raw, found, restaurants, demand, tz)
         if digest is not None and not issues and not found:
             digest.add("demand", demand)
     raw = None
@@ -1852,10 +1855,11 @@ def _validated(
 
 
 def _check_slot_demand(
-    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame, demand: pd.DataFrame
+    raw: _Raw, issues: list[Issue], restaurants: pd.DataFrame, demand: pd.DataFrame, tz: str
 ) -> None:
     """A zone's open demand in any slot within the supported range (see `ranges`): the
-    slot's rows where given, each other open restaurant's own rate otherwise."""
+    slot's rows where given, each other open restaurant's own rate otherwise. ``tz``:
+    the city's, in which a slot is named."""
     open_ = restaurants[restaurants["status"].eq("open")]
     pos = pd.Index(open_["restaurant_id"]).get_indexer(demand["restaurant_id"])
     rows = np.flatnonzero(pos >= 0)
@@ -1881,11 +1885,11 @@ def _check_slot_demand(
     for zone_id, slot_start, k in named[:ROWS_PER_RULE]:
         first = int(rows[np.flatnonzero(key == k)[0]])
         where = f"{demand['where'].iloc[first]} {int(demand['line'].iloc[first])}"
+        local = pd.Timestamp(slot_start, tz="UTC").tz_convert(tz)  # as other messages say
         issues.append(
             Issue(
                 f"zone {zone_id!r} expects {total[k]:,.0f} orders per hour in the slot "
-                f"starting {pd.Timestamp(slot_start, tz='UTC').isoformat()} "
-                f"(first row: {where})",
+                f"starting {local:%Y-%m-%d %H:%M} (city time) (first row: {where})",
                 file=raw.label,
                 column="expected_orders_per_hour",
                 valid=f"at most {ranges.MAX_ZONE_ORDERS_PER_HOUR:,.0f} per zone and slot",
@@ -1911,7 +1915,9 @@ def _restaurant_refs(
     if unknown.any():
         values, unknown = _unguarded(values, unknown, known)
     if unknown.any():
-        five = sorted(known)[:5] if smallest_first else list(known[:5])
+        # distinct: a duplicated id (refused too) was shown twice ('R1', 'R1', ...)
+        ids = sorted(known) if smallest_first else itertools.islice(iter(known), 10_000)
+        five = list(itertools.islice(dict.fromkeys(ids), 5))
         sample = ", ".join(repr(r) for r in five)
         more = "" if len(known) <= 5 else f", ... ({len(known)} restaurants)"
         c.flag(

@@ -284,7 +284,9 @@ def build_problem(
     except ValueError as exc:
         from .config import slot_minutes_error
 
-        raise slot_minutes_error(config, exc, from_hours=shift_end is None) from None
+        raise slot_minutes_error(
+            config, exc, from_hours=shift_end is None, start=start, end=end
+        ) from None
 
     zones = inputs.zones
     zone_ids = zones["zone_id"].to_numpy(dtype=object)
@@ -415,7 +417,9 @@ def _slot_demand(
             for i in bad[:10]
         ]
         if bad.size > 10:
-            problems.append(Issue(f"... and {bad.size - 10} more rows off the slot grid"))
+            problems.append(
+                Issue(f"... and {bad.size - 10} more rows off the slot grid", count=bad.size - 10)
+            )
         if not (inside & ~off_grid).any():
             # Not one row on the grid: the shift start (or slot length) is the likelier
             # slip, e.g. `rebalance run` at 19:17 plans from 19:15 against a table of

@@ -195,6 +195,34 @@ def test_zone_demand_in_one_slot_is_bounded(tmp_path):
     assert found[0].file == "demand.csv" and found[0].column == "expected_orders_per_hour"
     assert "'0002'" in found[0].message and "demand.csv, line 2" in found[0].message
     assert "per zone and slot" in (found[0].valid or "")
+    # the slot in the city's time, as the file gives it (it said 18:30:00+00:00)
+    assert "slot starting 2026-11-30 19:30 (city time)" in found[0].message
+
+
+def test_the_title_counts_every_problem_not_the_lines_shown(tmp_path):
+    """15 couriers with an unknown vehicle are 15 problems: the title said "11 problems"
+    (10 rows listed and the "... and 5 more rows" line). The sample of valid restaurant
+    ids lists each id once, also when one is duplicated ('R01', 'R01', ... before)."""
+    city = city_with(tmp_path)
+    couriers = pd.read_csv(city / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers = pd.concat([couriers] * 3, ignore_index=True)
+    couriers["courier_id"] = [f"C{i:03d}" for i in range(len(couriers))]
+    couriers.loc[:14, "vehicle"] = "horse"
+    couriers.to_csv(city / "couriers.csv", index=False)
+    restaurants = pd.read_csv(city / "restaurants.csv", dtype=str, keep_default_na=False)
+    first = restaurants.loc[0, "restaurant_id"]
+    restaurants.loc[1, "restaurant_id"] = first
+    restaurants.to_csv(city / "restaurants.csv", index=False)
+    (city / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\nNOPE,2026-11-30T19:30,1\n"
+    )
+    with pytest.raises(DataError) as info:
+        load(city)
+    text = str(info.value)
+    assert text.startswith("invalid input: 17 problems"), text.splitlines()[0]
+    assert "... and 5 more rows with the same problem (invalid vehicle)" in text
+    sample = next(p.valid for p in info.value.problems if p.message == "unknown restaurant")
+    assert sample.count(repr(first)) == 1, sample
 
 
 @pytest.mark.parametrize(

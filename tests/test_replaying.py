@@ -300,14 +300,17 @@ def test_cli_slots_that_do_not_divide_the_shift_name_the_key(tmp_path, city):
         app, [*args, "--shift-end", "2026-11-30T20:15", "--config", str(tmp_path / "plain.toml")]
     )
     assert result.exit_code == 3
-    assert "(the default; set [shift] slot_minutes)" in result.stderr
+    text = " ".join(result.stderr.split())
+    assert "([shift] slot_minutes is not set: 30 is its default)" in text
     assert "plain.toml" not in result.stderr
-    assert "such as 15 (the default" in result.stderr
+    # it read as if 15 were the default; the slot boundaries around the end are offered
+    assert "such as 15 ([shift] slot_minutes is not set" in text
+    assert "or end the shift at 20:00 or 20:30" in text
     # 70 minutes: none of 15, 20, 30, 60 divides it; the lengths that do are listed
     result = CliRunner().invoke(
         app, [*args, "--shift-end", "2026-11-30T20:10", "--config", str(tmp_path / "plain.toml")]
     )
-    assert "such as 5, 7, 10, 14, 35 or 70 (the default" in " ".join(result.stderr.split())
+    assert "such as 5, 7, 10, 14, 35 or 70 ([shift]" in " ".join(result.stderr.split())
 
 
 def test_replay_as_a_real_process(tmp_path, city):
