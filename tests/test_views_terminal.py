@@ -127,6 +127,31 @@ def test_partner_names_are_shown_as_text_never_as_markup():
     assert "[blink]Pizza" in text
 
 
+def test_very_long_names_are_cut_in_the_terminal_and_kept_whole_in_the_files(tmp_path):
+    """A restaurant named in 5,000 characters filled 200 lines of the pause table at 80
+    columns; now zone and restaurant names past 60 characters end in "…" on screen
+    (every other restaurant of the list still shown), and the plan's files and data
+    keep them whole."""
+    from rebalance.views.terminal import NAME_CHARS
+
+    inputs = load(VALID)
+    zones = inputs.zones.assign(name="Zone " + "z" * 3000)
+    restaurants = inputs.restaurants.assign(name="Pizza " + "p" * 5000)
+    plan = solve(inputs.replace(zones=zones, restaurants=restaurants), Config(), SHIFT)
+    assert (plan.zones["shortage"] > 0).any() and plan.zones["pause_restaurants"].str.len().max()
+    text = render(plan, 80)
+    assert len(text.splitlines()) < 120
+    assert "z" * 80 not in text.replace("\n", "") and "p" * 80 not in text.replace("\n", "")
+    assert "…" in text
+    paused = plan.zones["pause_restaurants"].str.split(";").str.len().max()
+    row = plan.zones.loc[plan.zones["pause_restaurants"].str.split(";").str.len() == paused]
+    assert text.count("Pizza") >= min(paused, 6) and NAME_CHARS == 60
+    folder = plan.write(tmp_path / "plan")
+    written = (folder / "zones.csv").read_text()
+    assert "z" * 3000 in written and "p" * 5000 in written
+    assert row["pause_restaurant_names"].iloc[0].count("p" * 5000) == paused
+
+
 def test_a_day_of_short_slots_fits_the_terminal():
     """A day in 5-minute slots (288) lists its first `MAX_SLOT_ROWS` slots and says where
     the rest are; the heat strip gives a character to a few slots each (the most short

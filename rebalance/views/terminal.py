@@ -339,10 +339,44 @@ def _visible(plan: Plan) -> Plan:
     return replace(
         plan,
         city=visible(plan.city, one_line=True),
-        zones=visible_frame(plan.zones),
+        zones=_short_names(visible_frame(plan.zones)),
         moves=visible_frame(plan.moves),
         slots=visible_frame(plan.slots),
     )
+
+
+#: Characters of a partner's name shown in a table before it is cut with "…" (the plan's
+#: files keep it whole): one restaurant named in 5,000 characters filled 200 lines of
+#: the pause table at 80 columns.
+NAME_CHARS = 60
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1].rstrip() + "…"
+
+
+def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
+    """``zones`` with zone and restaurant names past `NAME_CHARS` cut (only the rows
+    holding one are rewritten)."""
+    import pandas as pd
+
+    out = zones
+    for column in ("name", "pause_restaurant_names"):
+        if column not in zones.columns or zones.empty:
+            continue
+        text = zones[column].astype(str)
+        long = (text.str.len() > NAME_CHARS).to_numpy(dtype=bool)
+        if not long.any():
+            continue
+        if out is zones:
+            out = zones.copy()
+        values = text[long].tolist()
+        if column == "name":
+            cut = [_cut(v) for v in values]
+        else:  # a ";"-separated list of names: each cut, the list kept
+            cut = [";".join(_cut(n) for n in v.split(";")) for v in values]
+        out[column] = text.where(~long, pd.Series(cut, index=text.index[long], dtype=object))
+    return out
 
 
 def _blank0(x: Any) -> str:
