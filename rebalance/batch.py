@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .escape import visible
+from .plan import CONTRACT_KPIS
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -53,15 +54,8 @@ __all__ = [
 #: Status of a city, and the exit code it stands for (CONTRACT section 6).
 STATUS_EXIT = {"optimal": 0, "feasible": 0, "infeasible": 4, "invalid": 3, "error": 1}
 
-#: KPIs copied from plan.json into the summary table, in this order.
-TABLE_KPIS = (
-    "eligible_couriers",
-    "moved_couriers",
-    "travel_minutes",
-    "shortage",
-    "coverage_before",
-    "coverage",
-)
+#: KPIs copied from plan.json into the summary table, in this order: the contract's.
+TABLE_KPIS = CONTRACT_KPIS
 
 #: ``progress(done, total, result)``: called with ``(0, total, None)`` once the cities
 #: are submitted, then once per finished city in completion order.

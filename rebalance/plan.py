@@ -688,8 +688,9 @@ def read_plan(directory: str | Path) -> Plan:
     return plan
 
 
-#: plan.json's KPIs that CONTRACT section 4 requires of a plan.
-_CONTRACT_KPIS = (
+#: plan.json's KPIs that CONTRACT section 4 requires of a plan (`read_plan` checks them;
+#: `rebalance batch` tabulates them).
+CONTRACT_KPIS = (
     "eligible_couriers",
     "moved_couriers",
     "travel_minutes",
@@ -706,7 +707,7 @@ def _kpis_problem(plan: Plan) -> str:
     the KPIs beside the tables: a hand edit that leaves them disagreeing posted
     "Shortage left none" beside two short zones."""
     kpis = plan.kpis
-    for key in _CONTRACT_KPIS:
+    for key in CONTRACT_KPIS:
         value = kpis.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return (
