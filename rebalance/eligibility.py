@@ -92,7 +92,7 @@ class Eligibility:
         No courier at all; nobody eligible; or most available couriers ruled out by
         their windows.
         """
-        if not _warning_due(self.total, self.eligible, self.by_window):
+        if not _warning_due(self.eligible, self.by_window):
             return []
         if not self.total:
             return [
@@ -119,7 +119,7 @@ class Eligibility:
         ]
 
 
-def _warning_due(total: int, eligible: int, by_window: int) -> bool:
+def _warning_due(eligible: int, by_window: int) -> bool:
     """Whether `Eligibility.warnings` has something to say: nobody eligible (no courier
     at all included: an empty couriers file planned silently), or most of the available
     ones (eligible + ruled out by their windows) ruled out by their windows."""
@@ -182,7 +182,7 @@ def plan_warnings(couriers: pd.DataFrame, plan: Plan, config: Config) -> list[st
         available = int(
             (couriers["status"] == "available").to_numpy(dtype=bool, na_value=False).sum()
         )
-        if not _warning_due(len(couriers), int(eligible), available - int(eligible)):
+        if not _warning_due(int(eligible), available - int(eligible)):
             return []
     grid = plan_grid(plan, config)
     return eligibility(couriers, grid, config.eligibility.min_available_minutes).warnings()
