@@ -28,7 +28,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -501,16 +501,17 @@ def _connect(
     # Processes, one thread each: OR-Tools and pandas hold the GIL for part of a solve.
     # The scheduler always serves HTTP (health, dashboard); ":0" takes a free port where
     # the default 8787 warns (on stderr) when another cluster on the host holds it.
-    cluster = stack.enter_context(
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=level,
+    with _signals_held():
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=level,
+            )
         )
-    )
-    local = stack.enter_context(Client(cluster, set_as_default=False))
+        local = stack.enter_context(Client(cluster, set_as_default=False))
     if not verbose:
         # Runs first on the way out: the plans are in, and a worker whose heartbeat
         # meets the scheduler already closing logs an ERROR that is no problem of the
@@ -518,6 +519,43 @@ def _connect(
         # would reach cron's mail.
         stack.callback(_quiet_workers, local)
     return local, "local cluster"
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT held while the local cluster starts, then acted on.
+
+    Raised inside `LocalCluster`'s start-up (our SIGTERM handler raises `Terminated`,
+    Ctrl-C `KeyboardInterrupt`), they left its half-started workers unclosable: the
+    process waited for them for good, with two worker processes and the resource
+    tracker, until a second signal (QA: SIGTERM 1-1.5 s after `rebalance batch`
+    started). Held, the signal takes effect once the cluster is up (a second or two),
+    and the usual way out closes it: exit 143 (130), nothing left behind. Only in the
+    main thread, where handlers can be set."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, _frame: Any) -> None:
+        caught.append(signum)
+
+    held = (signal.SIGTERM, signal.SIGINT)
+    before: dict[int, Any] = {s: signal.signal(s, hold) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    if caught:
+        handler = before[caught[0]]
+        if callable(handler):
+            handler(caught[0], None)  # raises Terminated or KeyboardInterrupt
+        else:  # the default action (or ignored): as if it came now
+            signal.raise_signal(caught[0])
 
 
 def _quiet_workers(client: Client) -> None:

@@ -429,6 +429,45 @@ def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
     assert (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize(("signum", "code"), [(15, 143), (2, 130)])
+def test_a_signal_while_the_local_cluster_starts_ends_the_batch(tmp_path, signum, code):
+    """SIGTERM (or Ctrl-C) while Dask's local cluster was starting left the batch
+    waiting for its half-started workers for good, with them and the resource tracker,
+    until a second signal (QA: 1-1.5 s after the start). Sent as soon as the first
+    worker process exists, it now ends the batch with 143 (130), nothing left behind."""
+    import os
+    import time
+
+    root = tmp_path / "cities"
+    small_city(root / "lille", "Lille", "Europe/Paris", 12)
+    small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    proc = subprocess.Popen(
+        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(session_processes(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until a worker (or the resource tracker) is being started
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signum)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise AssertionError("the batch was still running 60 s after the signal") from None
+    assert proc.returncode == code, stderr
+    assert session_processes(proc.pid) == []
+    assert not (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
+
+
 # --------------------------------------------------------------------- sweeps
 
 
