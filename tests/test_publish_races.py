@@ -75,6 +75,31 @@ def test_late_store_after_a_repost_is_removed(plan_dir, slack_env, tmp_path, mon
     assert "chat.delete" in slack_env.methods()
 
 
+def test_a_thread_reply_stored_late_is_not_posted_again(slack_env, tmp_path):
+    """A continuation part Slack stores 2 s after the client gave up (1 s) was looked for
+    once, right away, then posted again: two copies of "(continued, 1 of 1)" in the
+    thread (QA). The thread is now searched over the late-store window, as the channel is
+    for the parent: one copy, and the run completes (exit 0, thread recorded complete)."""
+    from rebalance.publish.identity import PART_EVENT_TYPE
+
+    paris = Path(__file__).parent.parent / "data" / "samples" / "paris"
+    big = solve(load(paris), None, SHIFT).write(tmp_path / "paris")
+    slack_env.fail("chat.postMessage", "late", delay=2.0, after=1)  # the parent goes through
+    with History(tmp_path / "h.sqlite3") as store:
+        result = _publish(big, store)
+    time.sleep(2.5)  # a copy still on its way has landed by now
+    [parent] = _parents(slack_env)
+    parts = [
+        r
+        for r in slack_env.replies(parent["ts"])
+        if (r.get("metadata") or {}).get("event_type") == PART_EVENT_TYPE
+    ]
+    assert len(parts) >= 1
+    numbers = [r["metadata"]["event_payload"]["part"] for r in parts]
+    assert len(numbers) == len(set(numbers)), numbers  # no part twice
+    assert result.ts == parent["ts"]
+
+
 def test_two_publishers_with_different_stores_converge(plan_dir, slack_env, tmp_path):
     """Two publishers (own history, own lock) racing on one shift leave one parent and agree."""
     # Both searches are answered slowly, from the state at request time: both find nothing.

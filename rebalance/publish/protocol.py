@@ -38,7 +38,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -80,6 +80,8 @@ PUBLISH_AHEAD_DAYS = 14
 #: After an ambiguous failure of a post, how long Slack may still store it: the channel
 #: is searched again over this window (at least the client's timeout) before re-posting.
 LATE_STORE_SECONDS = 10.0
+
+_T = TypeVar("_T")
 #: An unrecorded parent of this very version posted less than this long ago may still be
 #: getting its thread from its poster (another publisher, with another history store):
 #: the thread is watched until it is complete, or until it has not changed for
@@ -534,14 +536,19 @@ class _Publisher:
     def _await_late_store(self) -> dict[str, Any] | None:
         """After an ambiguous failure: search until the post shows up or the window
         in which Slack may still store it has passed."""
+        return self._await_stored(self._find_parent)
+
+    def _await_stored(self, find: Callable[[], _T]) -> _T | None:
+        """``find()`` until it finds something (not None/False), or the window in which
+        Slack may still store a post the client gave up on has passed."""
         window = max(LATE_STORE_SECONDS, self.client.timeout)
         waited, step = 0.0, min(1.0, self.client.timeout)
         while True:
             self.client.wait(step)
             waited += step
-            found = self._find_parent()
-            if found is not None or waited >= window:
-                return found
+            found = find()
+            if found or waited >= window:
+                return found or None
             step = min(step * 2, window - waited)
 
     def _post_parent(self) -> tuple[str, bool]:
@@ -649,8 +656,13 @@ class _Publisher:
                 self.log(
                     f"publish: {exc.describe()}; looking for thread part {part} before retrying"
                 )
-                existing, _ = self._thread_state(ts)
-                if existing.get(part, ("", None))[1] == self.hash:
+                # over the window a late store takes, as for the parent: one look right
+                # away missed a reply Slack stored two seconds later, and it was posted
+                # twice (QA)
+                if self._await_stored(
+                    lambda: self._thread_state(ts)[0].get(part, ("", None))[1] == self.hash
+                ):
+                    self.log(f"publish: thread part {part} was stored; not posting it again")
                     return
 
     def _upload(self, ts: str, comment: str) -> None:
@@ -670,8 +682,8 @@ class _Publisher:
                 if not exc.ambiguous or attempt == 1:
                     raise
                 self.log(f"publish: {exc.describe()}; looking for the files before retrying")
-                _, done = self._thread_state(ts)
-                if done:
+                if self._await_stored(lambda: self._thread_state(ts)[1]):
+                    self.log("publish: the files were stored; not uploading them again")
                     return
 
     # ---------------------------------------------------------- membership
