@@ -240,6 +240,26 @@ class Config(_Section):
         return _build(raw, base_dir=self.base_dir, source=self.source, merge_vehicles=False)
 
 
+def as_config(config: Any, call: str) -> Config:
+    """``config`` when it is a `Config`, the defaults for None; else a TypeError saying
+    what to pass (a notebook gave a path, or a shift start in its place, and met
+    "'str' object has no attribute 'city'" from deep inside)."""
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    shown = repr(config) if len(repr(config)) <= 60 else repr(config)[:57] + "..."
+    hint = ""
+    if isinstance(config, str | Path):
+        hint = "; read a file with rebalance.load_config(path)"
+        if call.startswith("solve"):
+            hint += ", and give the shift start third: solve(inputs, config, shift_start)"
+    raise TypeError(
+        f"{call}: config must be a rebalance.Config or None, got {type(config).__name__} "
+        f"{shown}{hint}"
+    )
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate a TOML config file; None gives the defaults.
 

@@ -1615,7 +1615,9 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     Raises `DataError` listing every problem found (file, line, column, value and
     what would be valid).
     """
-    config = config or Config()
+    from .config import as_config
+
+    config = as_config(config, "load(data_dir, config)")
     directory = check_data_dir(data_dir)
     # Problems reading any file come first, then the values' problems table by table
     # (an operator fixes the files in that order). Each table is read, checked and

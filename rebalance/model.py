@@ -278,7 +278,7 @@ def build_problem(
         if shift_end is not None
         else start + config.shift.length
     )
-    check_shift_window(start, end)
+    check_shift_window(start, end, timezone=tz)
     try:
         grid = SlotGrid.build(start, end, config.shift.slot_minutes, tz)
     except ValueError as exc:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import Config
+from .config import Config, as_config
 from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
@@ -47,7 +47,12 @@ def solve(
     ``verify`` first refuses tables edited in place (`Inputs.check_unedited`); False
     when the caller made ``inputs`` itself and handed them to no one.
     """
-    config = config or Config()
+    if not isinstance(inputs, Inputs):
+        raise TypeError(
+            "solve(inputs, config, shift_start): inputs must be the Inputs that "
+            f"rebalance.load(folder) returns, got {type(inputs).__name__}"
+        )
+    config = as_config(config, "solve(inputs, config, shift_start)")
     if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
         raise ValueError(
             f"time_limit must be seconds > 0 and at most {MAX_TIME_LIMIT_SECONDS:,.0f} "

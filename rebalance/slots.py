@@ -28,18 +28,22 @@ def check_shift_window(
     *,
     start_name: str = "shift_start",
     end_name: str | None = "shift_end",
+    timezone: str | None = None,
 ) -> None:
     """ValueError unless the shift ends after it starts, a whole number of minutes later,
     and lasts at most `ranges.MAX_SHIFT_HOURS` (what ``[shift] hours`` allows).
 
     The messages name the two ends as the caller knows them: the library's arguments
     by default; the command line passes ``--shift-start`` and no end name (its usage
-    error names ``--shift-end`` already)."""
+    error names ``--shift-end`` already). ``timezone``: the city's, to show the times in.
+    """
     from .ranges import MAX_SHIFT_HOURS
 
     subject = f"{end_name} " if end_name else ""
     if end <= start:
-        got = f" (got {start} to {end})" if end_name else ""  # the command line: as typed
+        shown = [t.tz_convert(timezone) if timezone else t for t in (start, end)]
+        # the command line shows nothing: the user sees what they typed
+        got = f" (got {shown[0]} to {shown[1]})" if end_name else ""
         raise ValueError(f"{subject}must be after {start_name}{got}")
     hours = (end - start) / pd.Timedelta(hours=1)
     if hours > MAX_SHIFT_HOURS:

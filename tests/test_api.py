@@ -188,3 +188,23 @@ def test_a_shift_start_without_a_time_is_refused_as_on_the_command_line():
         solve(inputs, None, "2026-11-30")
     with pytest.raises(ValueError, match="date without a time"):
         solve(inputs, None, "2026-11-30T19:00", "2026-12-01")
+
+
+def test_arguments_in_the_wrong_place_say_what_to_pass():
+    """A notebook passing a config file's path, forgetting the config, or swapping the
+    arguments met "'str' object has no attribute 'city'" or "'Config' object has no
+    attribute 'check_unedited'" from deep inside; now a TypeError naming the call and
+    what to pass. A shift ending before it starts shows the times in city time."""
+    inputs = load(VALID)
+    with pytest.raises(TypeError, match=r"load\(data_dir, config\): config must be a "):
+        load(VALID, str(VALID / "rebalance.toml"))
+    with pytest.raises(TypeError, match=r"rebalance\.load_config") as info:
+        load(VALID, VALID / "rebalance.toml")
+    assert "PosixPath" in str(info.value) or "Path" in str(info.value)
+    with pytest.raises(TypeError, match="give the shift start third"):
+        solve(inputs, SHIFT)
+    with pytest.raises(TypeError, match="inputs must be the Inputs"):
+        solve(Config(), inputs, SHIFT)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"\+01:00 to 2026-11-30 18:00:00\+01:00"):
+        solve(inputs, None, SHIFT, "2026-11-30T18:00")
+    assert solve(inputs, None, SHIFT).status == "optimal"
