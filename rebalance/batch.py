@@ -258,12 +258,11 @@ class BatchResult:
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from rich import box
-        from rich.table import Table
         from rich.text import Text
 
-        table = Table(box=box.SIMPLE_HEAD, caption=self.caption(), caption_justify="left")
-        for name, justify in _RICH_COLUMNS:
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        from .views.fit import fit_table
+
+        rows = []
         for r in self.results:
             k = r.kpis
             coverage = (
@@ -271,17 +270,29 @@ class BatchResult:
                 if "coverage" in k and "coverage_before" in k
                 else ""
             )
-            table.add_row(
-                Text(visible(r.folder, one_line=True)),  # Text: "[x]" is not markup
-                Text(visible(r.city, one_line=True) if r.city != r.folder else ""),
-                Text(r.status, style=_STYLE.get(r.status, "")),
-                _num(k.get("moved_couriers"), "d"),
-                _num(k.get("shortage"), "d"),
-                coverage,
-                _num(r.objective, ".1f"),
-                f"{r.total_seconds:.1f}",
+            rows.append(
+                [
+                    Text(visible(r.folder, one_line=True)),  # Text: "[x]" is not markup
+                    Text(visible(r.city, one_line=True) if r.city != r.folder else ""),
+                    Text(r.status, style=_STYLE.get(r.status, "")),
+                    _num(k.get("moved_couriers"), "d"),
+                    _num(k.get("shortage"), "d"),
+                    coverage,
+                    _num(r.objective, ".1f"),
+                    f"{r.total_seconds:.1f}",
+                ]
             )
-        yield table
+        # Fitted as the plan's tables are: names wrap and the least useful columns give
+        # way; headers, statuses and numbers are never cut (at 80 columns they read
+        # "Fold…", "optim…", "35% → 3…", on a pipe as cron runs it too).
+        yield fit_table(
+            _rich_columns(),
+            rows,
+            options.max_width,
+            box=box.SIMPLE_HEAD,
+            caption=self.caption(),
+            caption_justify="left",
+        )
         # Messages below the table, whole: a column would be too narrow to act on them.
         for r in self.results:
             if not r.planned:
@@ -308,16 +319,25 @@ _TABLE_COLUMNS = [
     "worker",
     "message",
 ]
-_RICH_COLUMNS = (
-    ("Folder", "left"),
-    ("City", "left"),
-    ("Status", "left"),
-    ("Moved", "right"),
-    ("Short", "right"),
-    ("Coverage", "right"),
-    ("Objective", "right"),
-    ("Seconds", "right"),
-)
+
+
+def _rich_columns() -> tuple[Any, ...]:
+    """The terminal summary's columns (`rebalance.views.fit`): Objective, then Seconds,
+    then City give way first."""
+    from .views.fit import Col
+
+    return (
+        Col("Folder", "text", min_width=12, hard_min=8),
+        Col("City", "text", drop=1, min_width=10, hard_min=6),
+        Col("Status", "key"),
+        Col("Moved"),
+        Col("Short"),
+        Col("Coverage"),
+        Col("Objective", drop=3),
+        Col("Seconds", drop=2),
+    )
+
+
 _STYLE = {
     "optimal": "green",
     "feasible": "yellow",

@@ -208,6 +208,27 @@ def test_summary_renders_in_80_columns_with_the_error(batch):
         assert folder in text
 
 
+@pytest.mark.parametrize("width", [60, 80])
+def test_summary_never_cuts_headers_statuses_or_numbers(batch, width):
+    """At 80 columns (cron's mail, a pipe) the headers read "Fold…", "Mov…", the
+    statuses "optim…" and the coverage "35% → 3…" (QA). The summary is now fitted as the
+    plan's tables are: Objective, Seconds and City give way; what stays is whole."""
+    result, _ = batch
+    console = Console(width=width, record=True, color_system=None)
+    console.print(result)
+    text = console.export_text()
+    assert "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= width
+    header = next(line for line in text.splitlines() if "Status" in line)
+    for name in ("Folder", "Status", "Moved", "Short", "Coverage"):
+        assert name in header, header
+    for r in result.results:
+        assert r.status in text
+        if r.planned:
+            k = r.kpis
+            assert f"{k['coverage_before']:.0%} → {k['coverage']:.0%}" in text
+
+
 def test_json_summary_carries_every_city(batch):
     """to_json() holds the exit code, counts and every city's KPIs."""
     result, _ = batch
