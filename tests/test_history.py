@@ -24,13 +24,13 @@ run id                  city   shift         took  status           exit  moved 
 """
 
 GOLDEN_TABLE_80 = """\
-run id                  city   shift        status           moved   coverage
+run id                  city   shift        status           exit   coverage
 20261130T175007-c0ffee  Paris  11-30 19:00  running
-20261130T174507-0d15ea  Paris  11-30 19:00  skipped
-20261130T174504-5eed00  Lyon   11-30 19:00  failed@validate
-20261130T174502-b0a710  Paris  11-30 19:00  failed@publish     181   57%->99%
-20261130T174500-f00d42  Paris  11-30 19:00  succeeded          181   57%->99%
-20261130T170001-dec0de  Paris  11-30 18:00  succeeded           12  80%->100%
+20261130T174507-0d15ea  Paris  11-30 19:00  skipped             6
+20261130T174504-5eed00  Lyon   11-30 19:00  failed@validate     3
+20261130T174502-b0a710  Paris  11-30 19:00  failed@publish      5   57%->99%
+20261130T174500-f00d42  Paris  11-30 19:00  succeeded           0   57%->99%
+20261130T170001-dec0de  Paris  11-30 18:00  succeeded           0  80%->100%
 """
 
 GOLDEN_SHOW = """\
@@ -200,7 +200,9 @@ def test_history_table_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch
 def test_history_table_keeps_run_ids_whole_when_narrow(
     config_file: Path, monkeypatch: pytest.MonkeyPatch, columns: int
 ) -> None:
-    """At 80 (or 60) columns the run id `history show` needs stays whole; lesser columns go."""
+    """At 80 (or 60) columns the run id `history show` needs stays whole; lesser columns go,
+    the exit code last: at 80 it was the first to go, and it is what a cron operator
+    looks for (QA)."""
     code, out, _ = _invoke(["history", "--config", str(config_file)], monkeypatch, columns)
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= columns
