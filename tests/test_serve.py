@@ -193,6 +193,18 @@ def test_healthz_answers_once_ready_and_unknown_paths_404(approving: Server) -> 
     assert approving.get("/nope").status == 404
 
 
+def test_every_log_line_of_a_start_names_its_event(approving: Server) -> None:
+    """A start logged Bolt's "As you gave `client` as well, `token` will be unused." as
+    a warning, and each Slack call, without an event (QA): noise for `--quiet` and
+    journald alerting, against README's "each with ... event". Now every line has one,
+    and no warning is logged by a normal start."""
+    lines = approving.lines()
+    assert any(line.get("event") == "serve_ready" for line in lines)
+    assert [line for line in lines if not line.get("event")] == []
+    assert not [line for line in lines if "will be unused" in str(line.get("message"))]
+    assert not [line for line in lines if line.get("level") in {"warning", "error"}]
+
+
 def test_bad_stale_or_missing_signatures_get_401_and_change_nothing(
     approving: Server, fake: FakeSlack
 ) -> None:

@@ -56,6 +56,17 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+class _ClientGiven(logging.Filter):
+    """Drops Bolt's notice that ``SLACK_BOT_TOKEN`` goes unused because a client was
+    given: we give ours (with the same token) on purpose, and the notice was a warning
+    line without an event in every start's log, for journald alerting to catch."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_app(
     desk: Desk,
     client: SlackClient,
@@ -71,6 +82,8 @@ def build_app(
     after the ack (re-plans, publishing, answers)."""
     bolt_logger = logging.getLogger("rebalance.serve.bolt")
     bolt_logger.setLevel(logging.WARNING)  # Bolt logs payloads at debug level
+    if not any(isinstance(f, _ClientGiven) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_ClientGiven())
     app = App(
         client=client.web_client(),
         signing_secret=signing_secret,

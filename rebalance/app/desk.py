@@ -84,7 +84,10 @@ class Desk:
         """A Web API client from the environment (token, SLACK_API_URL)."""
         from rebalance.slack import SlackClient
 
-        return SlackClient.from_env(log=lambda line: self.logger.debug(line))
+        # every JSON line names its event (README, "Logs"): Slack calls are "slack_call"
+        return SlackClient.from_env(
+            log=lambda line: self.logger.debug(line, extra={"event": "slack_call"})
+        )
 
     def event(self, event: str, message: str, level: int = logging.INFO, **data: Any) -> None:
         """One JSON log line (event name and fields, as `run` logs them)."""

@@ -219,7 +219,9 @@ def serve(
             valid="the Signing Secret of the Slack app (Basic Information > App Credentials)",
         )
     try:
-        client = SlackClient.from_env(log=lambda line: logger.debug(line))
+        client = SlackClient.from_env(
+            log=lambda line: logger.debug(line, extra={"event": "slack_call"})
+        )
     except PublishError as exc:
         raise ConfigError(
             Issue(
