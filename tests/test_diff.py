@@ -102,10 +102,14 @@ def test_slack_revision_names_rerouted_couriers_and_why(revision, slack_env, tmp
     assert (first.action, revised.action) == ("posted", "updated")
     [parent] = slack_env.messages(CHANNEL)
     d = plan.diff(again)
-    line = re.search(r"revised (\d\d:\d\d): (\d+) couriers? re-routed", parent["text"])
+    line = re.search(r"revised (\d\d:\d\d): (\d+) couriers? with new instructions", parent["text"])
     assert line and int(line.group(2)) == d.changed_couriers
+    # "re-routed" is the diff's word for one kind of change only ("0 re-routed, 2 added,
+    # 6 dropped" beside "8 couriers re-routed" in the parent, QA)
+    assert d.changed_couriers == sum(len(d.of_kind(k)) for k in ("rerouted", "added", "dropped"))
+    assert "re-routed" not in parent["text"]
     context = [b for b in parent["blocks"] if b["type"] == "context"]
-    assert any("re-routed" in e["text"] for b in context for e in b["elements"])
+    assert any("with new instructions" in e["text"] for b in context for e in b["elements"])
     routes = "\n".join(
         b["text"]["text"] for b in parent["blocks"] if b["type"] == "section" and "text" in b
     )
