@@ -423,22 +423,28 @@ def session_processes(sid: int) -> list[str]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
-    """The console script starts a local cluster, plans, keeps Dask quiet, leaves no process."""
+def _batch_process(tmp_path: Path, *, workers: int) -> subprocess.Popen[str]:
+    """`rebalance batch` of two small cities as the console script, in a session of its
+    own (as under a cron or systemd timer), from ``tmp_path``."""
     root = tmp_path / "cities"
     small_city(root / "lille", "Lille", "Europe/Paris", 12)
     small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
     exe = Path(sys.executable).parent / "rebalance"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
-    proc = subprocess.Popen(
-        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", "1"],
+    return subprocess.Popen(
+        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", str(workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        start_new_session=True,  # as under a cron or systemd timer: its own session
+        start_new_session=True,
     )
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
+    """The console script starts a local cluster, plans, keeps Dask quiet, leaves no process."""
+    proc = _batch_process(tmp_path, workers=1)
     stdout, stderr = proc.communicate(timeout=120)
     result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     # Nothing of the run outlives it (the timer would kill it, or wait for it).
@@ -460,19 +466,7 @@ def test_a_signal_while_the_local_cluster_starts_ends_the_batch(tmp_path, signum
     import os
     import time
 
-    root = tmp_path / "cities"
-    small_city(root / "lille", "Lille", "Europe/Paris", 12)
-    small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
-    exe = Path(sys.executable).parent / "rebalance"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
-    proc = subprocess.Popen(
-        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
+    proc = _batch_process(tmp_path, workers=2)
     deadline = time.monotonic() + 60
     while len(session_processes(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)  # until a worker (or the resource tracker) is being started
