@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rebalance.views.wording import cut  # also the terminal's, for long names
+
 __all__ = ["cut", "message_problems", "visible_chars"]
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -23,11 +25,6 @@ MAX_TABLE_COLUMNS = 20
 #: blocks is looser, but past this a message stops being readable on a phone.
 MAX_MESSAGE_CHARS = 12_000
 MAX_FALLBACK_CHARS = 3000
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
 
 
 def visible_chars(blocks: Iterable[dict[str, Any]]) -> int:

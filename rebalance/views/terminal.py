@@ -351,14 +351,12 @@ def _visible(plan: Plan) -> Plan:
 NAME_CHARS = 60
 
 
-def _cut(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1].rstrip() + "…"
-
-
 def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
     """``zones`` with zone and restaurant names past `NAME_CHARS` cut (only the rows
     holding one are rewritten)."""
     import pandas as pd
+
+    from .wording import cut
 
     out = zones
     for column in ("name", "pause_restaurant_names"):
@@ -372,10 +370,10 @@ def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
             out = zones.copy()
         values = text[long].tolist()
         if column == "name":
-            cut = [_cut(v) for v in values]
+            short = [cut(v, NAME_CHARS) for v in values]
         else:  # a ";"-separated list of names: each cut, the list kept
-            cut = [";".join(_cut(n) for n in v.split(";")) for v in values]
-        out[column] = text.where(~long, pd.Series(cut, index=text.index[long], dtype=object))
+            short = [";".join(cut(n, NAME_CHARS) for n in v.split(";")) for v in values]
+        out[column] = text.where(~long, pd.Series(short, index=text.index[long], dtype=object))
     return out
 
 

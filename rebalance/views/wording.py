@@ -109,6 +109,11 @@ def window_text(start: pd.Timestamp, end: pd.Timestamp, *, year: bool = True) ->
     return f"{day}–{end:%H:%M}{next_day} {start.tzname()}"
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
 def zone_label(zone_id: object, name: object) -> str:
     """A zone as people name it: ``Z07 Bastille`` (the id alone when it has no name)."""
     return f"{zone_id} {name}".strip()
