@@ -375,8 +375,10 @@ def _path_solution(p: ProblemData, m: _Model, master, counts: np.ndarray) -> Slo
     """An integer path solution as entry counts and moving transitions, with its cost."""
     paths = master.paths
     entry_idx, cnt, trans = master.arcs(counts)
-    entry = np.zeros(p.arc_group.size, dtype=np.int64)
-    np.add.at(entry, entry_idx, cnt)
+    # couriers per universe arc: int32 (at 10 million couriers the universe is 109
+    # million arcs, and an int64 array of them set the plan's peak memory)
+    entry = np.zeros(p.arc_group.size, dtype=np.int32)
+    np.add.at(entry, entry_idx, np.asarray(cnt, dtype=np.int32))
     take = counts > 0
     zones, c = paths.zones[take], counts[take].astype(np.int64)
     n = np.zeros((m.Z, m.K), dtype=np.int64)

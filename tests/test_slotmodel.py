@@ -371,3 +371,25 @@ def test_fractional_last_lp_is_repaired_into_a_plan():
         (p.shortage_cost[:, None] * p.slot_required).sum() / p.units_per_minute
     )
     assert total >= courier_milp(p) - 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_every_entry_arc_is_found_where_vehicles_interleave_the_groups(seed):
+    """Paths are priced and named through their entry arcs, looked up by (group, zone).
+    Groups are numbered zone by zone but their arcs are stored vehicle by vehicle, so the
+    universe is not in group order: every arc must still be found at its own place."""
+    from rebalance.slotmodel import _entry_costs, _Model
+    from rebalance.slotpaths import PathMaster
+
+    inputs, config, start = random_city(seed, zones=12, couriers=80, slots=4)
+    p = build_problem(inputs, config, start)
+    assert len(set(p.group_vehicle.tolist())) == 2
+    assert (np.diff(p.arc_group) < 0).any()  # the case the lookup must handle
+    m = _Model(p)
+    master = PathMaster(
+        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi,
+        m.short_cost, _entry_costs(p),
+    )  # fmt: skip
+    order = np.random.default_rng(seed).permutation(p.arc_group.size)
+    found = master.entry_arc(p.arc_group[order], p.arc_zone[order])
+    assert np.array_equal(found, order)
