@@ -152,7 +152,7 @@ class PathMaster:
         p = self.p
         first = p.group_first[group]
         rows = np.arange(group.size)
-        cost = self.entry_cost[self.entry_arc(group, zones[rows, first])].copy()
+        cost = self.entry_cost[self.entry_arc(group, zones[rows, first])].astype(float)
         veh = p.group_vehicle[group]
         for k in range(1, self.K):
             a, b = zones[:, k - 1], zones[:, k]

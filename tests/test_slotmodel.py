@@ -393,3 +393,24 @@ def test_every_entry_arc_is_found_where_vehicles_interleave_the_groups(seed):
     order = np.random.default_rng(seed).permutation(p.arc_group.size)
     found = master.entry_arc(p.arc_group[order], p.arc_zone[order])
     assert np.array_equal(found, order)
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_costs_past_32_bits_are_planned_as_exactly_as_small_ones(seed):
+    """Entry costs are held in 32 bits when the dearest fits; a change cost of 100,000
+    minutes over 24 slots does not, and the plan is still the courier-level optimum."""
+    from rebalance.slotmodel import _entry_costs
+
+    inputs, config, start = random_city(seed, slots=24)
+    small = build_problem(inputs, config, start)
+    assert _entry_costs(small).dtype == np.int32
+    dear = config.with_changes(costs={"change_minutes": 100_000.0, "move_fixed_minutes": 1e5})
+    p = build_problem(inputs, dear, start)
+    assert _entry_costs(p).dtype == np.float64
+    assert int(_entry_costs(p).max()) > 2**31 or p.change_cost > 2**31
+    plan = solve_problem(p)
+    if plan.status == "infeasible":
+        return
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(courier_milp(p), rel=1e-9, abs=1e-3)
+    check_plan(p, plan)
