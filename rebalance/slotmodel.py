@@ -224,7 +224,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     stats["lp_integral"] = int(integral)
     stats["lp_bound"] = float(master.objective)
     zone_value = _zone_value(m, master.gamma)
-    # the bound computed from the duals themselves (weak duality), not GLOP's optimum
+    # the bound computed from the duals themselves (weak duality), not the LP solver's optimum
     lower = master.bound
 
     def done(sol: SlotSolution, status: str, bound: float) -> SlotSolution:

@@ -344,8 +344,8 @@ class PathMaster:
 
     # --------------------------------------------------------------------- run
     def run(self, deadline: float, max_rounds: int | None = None) -> None:
-        """Column generation to the LP optimum (or the deadline), on one GLOP model that
-        grows by paths and is re-solved from its last basis. ``max_rounds`` (tests):
+        """Column generation to the LP optimum (or the deadline), on one LP model (HiGHS)
+        that grows by paths and is re-solved from its last basis. ``max_rounds`` (tests):
         stop after that many LP solves as if out of time."""
         from .solver import IncrementalLP
 
@@ -486,7 +486,7 @@ class PathMaster:
         self, lp: object, x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray, fixed: int
     ) -> None:
         """Bound to 0 the path columns the LP does not use whose reduced cost is above
-        `RETIRE_MINUTES`: GLOP's every pivot passes over all columns that can still move,
+        `RETIRE_MINUTES`: the simplex's every pivot passes over all columns that can still move,
         and most paths priced in early are never used again (at 1,000 zones this took
         the LP from 104 s to 49-60 s). Pricing is over every path, retired or not, so the
         LP's optimum and its proof are unchanged; a retired path priced in again is

@@ -1,6 +1,7 @@
-"""The solvers: OR-Tools min-cost flow for the assignment, exact branch and bound for pause lists.
+"""The solvers: OR-Tools min-cost flow for the assignment, exact branch and bound for pause lists,
+OR-Tools (GLOP, SCIP) for LPs and MIPs, HiGHS for the slot model's incremental path LP.
 
-Nothing else in the package imports ortools, so swapping or faking the solver is local.
+Nothing else in the package imports ortools or highspy, so swapping or faking a solver is local.
 Costs reach OR-Tools as int64 (callers scale them): SimpleMinCostFlow silently truncates
 float arrays, so the cast happens here, explicitly and rounded.
 """
@@ -10,6 +11,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import os
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -352,28 +356,34 @@ def linear_program(
 
 
 class IncrementalLP:
-    """An LP that grows by columns and is re-solved from its last basis (GLOP).
+    """An LP that grows by columns and is re-solved from its last basis (HiGHS).
 
-    Column generation adds a few columns between solves; GLOP keeps its factorised basis
-    in between, so a re-solve takes a few pivots instead of a solve from scratch.
-    Rows are equalities ``row == rhs``. ``c - A^T y`` is the reduced-cost convention.
+    Column generation adds a few columns between solves; HiGHS keeps its basis in
+    between (the new columns enter nonbasic at 0), so a re-solve takes a few thousand
+    pivots instead of a solve from scratch. Rows are equalities ``row == rhs``;
+    ``c - A^T y`` is the reduced-cost convention. Columns arrive as arrays (one call per
+    batch, not one per nonzero). Measured against the OR-Tools GLOP model this replaced
+    (same rounds, same optimum; 8 slots, 2026-12-05): 1,000 zones / 100,000 couriers
+    22.5 -> 12.5 s of solving, 10,000 zones / 1M couriers proven optimal in 142 s
+    instead of 183 s, with 0.7 GB less memory.
     """
 
     def __init__(self, rhs: np.ndarray) -> None:
-        from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
-
-        self._solver = pywraplp.Solver.CreateSolver("GLOP")
-        # without presolve GLOP keeps its basis between solves (incrementality)
-        self._solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
-        self._inf = self._solver.infinity()
-        self._rows = [self._solver.Constraint(float(b), float(b)) for b in np.asarray(rhs, float)]
-        self._objective = self._solver.Objective()
-        self._objective.SetMinimization()
-        self._vars: list[Any] = []
+        self._highs = _new_highs()
+        h = self._highs
+        h.setOptionValue("output_flag", False)
+        # presolve would drop the basis kept between solves
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("threads", 1)
+        rhs = np.asarray(rhs, dtype=float)
+        m = rhs.size
+        empty = np.zeros(0, dtype=np.int32)
+        h.addRows(m, rhs, rhs, 0, np.zeros(m, dtype=np.int32), empty, np.zeros(0))
+        self._n = 0
 
     @property
     def n_columns(self) -> int:
-        return len(self._vars)
+        return self._n
 
     def add_columns(
         self,
@@ -385,60 +395,77 @@ class IncrementalLP:
     ) -> None:
         """Add columns (lower bound 0) with their nonzeros given as (column, row, value),
         columns numbered from 0 within this call."""
-        first = len(self._vars)
-        upper = np.where(np.isfinite(upper), np.asarray(upper, float), self._inf)
-        num_var, set_cost, new = self._solver.NumVar, self._objective.SetCoefficient, []
-        costs = np.asarray(cost, float).tolist()
-        for j, (c, u) in enumerate(zip(costs, upper.tolist(), strict=True)):
-            var = num_var(0.0, u, f"x{first + j}")
-            set_cost(var, c)
-            new.append(var)
-        self._vars.extend(new)
-        # one SWIG call per nonzero: column by column, with the lookups hoisted
-        rows = self._rows
-        for j, i, a in zip(
-            np.asarray(column_of_entry).tolist(),
-            np.asarray(row_of_entry).tolist(),
-            np.asarray(value_of_entry, float).tolist(),
-            strict=True,
-        ):
-            rows[i].SetCoefficient(new[j], a)
+        import highspy
+
+        cost = np.asarray(cost, dtype=float)
+        k = cost.size
+        upper = np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
+        col = np.asarray(column_of_entry, dtype=np.int64)
+        order = np.argsort(col, kind="stable")
+        starts = np.zeros(k, dtype=np.int32)
+        np.cumsum(np.bincount(col, minlength=k)[:-1], out=starts[1:])
+        rows = np.asarray(row_of_entry)[order].astype(np.int32)
+        values = np.asarray(value_of_entry, dtype=float)[order]
+        self._highs.addCols(k, cost, np.zeros(k), upper, rows.size, starts, rows, values)
+        self._n += k
 
     def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
-        for j, c in zip(
-            np.asarray(columns).tolist(), np.asarray(cost, float).tolist(), strict=True
-        ):
-            self._objective.SetCoefficient(self._vars[j], c)
+        columns = np.asarray(columns, dtype=np.int32)
+        self._highs.changeColsCost(columns.size, columns, np.asarray(cost, dtype=float))
 
     def set_upper(self, columns: np.ndarray, upper: np.ndarray) -> None:
-        for j, u in zip(
-            np.asarray(columns).tolist(), np.asarray(upper, float).tolist(), strict=True
-        ):
-            self._vars[j].SetUb(u if np.isfinite(u) else self._inf)
+        import highspy
+
+        columns = np.asarray(columns, dtype=np.int32)
+        upper = np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
+        self._highs.changeColsBounds(columns.size, columns, np.zeros(columns.size), upper)
 
     def solve(self, time_limit: float | None = None) -> LinearResult:
         import time
 
-        from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+        import highspy
 
+        h = self._highs
+        # HiGHS counts its time limit from the object's first solve, not this one
+        limit = math.inf if time_limit is None else max(time_limit, 0.01)
+        h.setOptionValue("time_limit", h.getRunTime() + limit)
         t0 = time.perf_counter()
-        if time_limit is not None:
-            self._solver.SetTimeLimit(max(int(time_limit * 1000), 10))
-        status = self._solver.Solve()
+        h.run()
         seconds = time.perf_counter() - t0
+        status = h.getModelStatus()
         empty = np.zeros(0)
-        if status != pywraplp.Solver.OPTIMAL:
-            name = "infeasible" if status == pywraplp.Solver.INFEASIBLE else "limit"
+        if status != highspy.HighsModelStatus.kOptimal:
+            name = "infeasible" if status == highspy.HighsModelStatus.kInfeasible else "limit"
             return LinearResult(name, empty, np.nan, -np.inf, empty, empty, seconds)
-        from ortools.linear_solver import linear_solver_pb2  # type: ignore[attr-defined]
-
-        # the whole solution in one call (one value at a time was 12% of a 200-zone plan)
-        response = linear_solver_pb2.MPSolutionResponse()
-        self._solver.FillSolutionResponseProto(response)
-        x = np.asarray(response.variable_value, dtype=float)
-        duals = np.asarray(response.dual_value, dtype=float)
-        if x.size != len(self._vars) or duals.size != len(self._rows):
-            x = np.array([v.solution_value() for v in self._vars])
-            duals = np.array([r.dual_value() for r in self._rows])
-        obj = float(self._objective.Value())
+        solution = h.getSolution()
+        x = np.asarray(solution.col_value, dtype=float)
+        duals = np.asarray(solution.row_dual, dtype=float)
+        obj = float(h.getInfo().objective_function_value)
         return LinearResult("optimal", x, obj, obj, duals, empty, seconds)
+
+
+_BANNER = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A HiGHS instance, without the banner the first one of a process prints on the C
+    level's standard output (where ``--format json`` writes the plan)."""
+    global _banner_shown
+    import highspy
+
+    with _BANNER:
+        if _banner_shown:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.close(null)
+            made = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+        return made
