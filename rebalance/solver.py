@@ -379,7 +379,7 @@ class IncrementalLP:
         m = rhs.size
         empty = np.zeros(0, dtype=np.int32)
         h.addRows(m, rhs, rhs, 0, np.zeros(m, dtype=np.int32), empty, np.zeros(0))
-        self._n = 0
+        self._m, self._n = m, 0
 
     @property
     def n_columns(self) -> int:
@@ -419,6 +419,21 @@ class IncrementalLP:
         columns = np.asarray(columns, dtype=np.int32)
         upper = np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
         self._highs.changeColsBounds(columns.size, columns, np.zeros(columns.size), upper)
+
+    def set_basis(self, basic: np.ndarray, at_upper: np.ndarray) -> None:
+        """Start the next solve from a basis: the columns ``basic`` in it, the others at
+        their upper bound where ``at_upper``, else at 0; every row's slack out (the rows
+        are equalities). It must be a basis: as many columns as rows, nonsingular."""
+        import highspy
+
+        kind = highspy.HighsBasisStatus
+        table = [kind.kLower, kind.kBasic, kind.kUpper]
+        code = np.where(basic, 1, np.where(at_upper, 2, 0)).astype(np.int8)
+        basis = highspy.HighsBasis()
+        basis.col_status = [table[c] for c in code.tolist()]
+        basis.row_status = [kind.kLower] * self._m
+        basis.valid = True
+        self._highs.setBasis(basis)
 
     def solve(self, time_limit: float | None = None) -> LinearResult:
         import time
