@@ -1649,6 +1649,20 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     )
 
 
+def table_ids(data_dir: str | Path, name: str) -> list[str]:
+    """The ids of table ``name`` of a data folder (``restaurants``: its
+    ``restaurant_id`` column), read as `load` reads them but not validated: a quick
+    look-up that reads one file (the Slack app answers an unknown id within Slack's
+    3 seconds). Raises `DataError` when the file cannot be read."""
+    directory = check_data_dir(data_dir)
+    issues: list[Issue] = []
+    raw = _read(directory, name, issues)
+    if raw is None or issues:
+        raise DataError(issues, title="invalid input")
+    column = TABLES[name][0].name
+    return _Checker(raw, issues).text(column).astype(str).tolist()
+
+
 def _zone_category(
     frame: pd.DataFrame, codes: np.ndarray, distinct: pd.Series, zone_ids: pd.Series
 ) -> None:

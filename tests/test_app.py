@@ -428,3 +428,28 @@ def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> N
     unknown = desk.why("<!channel>")
     assert "unknown zone" in unknown and "<!channel>" not in unknown
     assert parse("why Z1") == Command("why", "Z1") and not parse("why Z1").acts
+
+
+def test_close_looks_up_the_restaurants_as_they_are_now(town: Path, tmp_path: Path) -> None:
+    """The id check answering /rebalance close before the ack names an unknown id, and
+    sees a restaurant added to restaurants.csv since the last check."""
+    import shutil
+
+    import pandas as pd
+
+    from rebalance.app.desk import Desk
+
+    city = Path(shutil.copytree(town, tmp_path / "town"))
+    config = load_config(city / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    desk = Desk(config)
+    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+    known = str(frame["restaurant_id"].iloc[0])
+    assert desk.unknown_restaurant(known, "close") is None
+    answer = desk.unknown_restaurant("R-NEW", "close")
+    assert answer is not None and "Unknown restaurant id `R-NEW`" in answer
+    assert "`/rebalance close RESTAURANT_ID`" in answer and "Nothing was changed" in answer
+    added = pd.concat([frame, frame.iloc[[0]].assign(restaurant_id="R-NEW")], ignore_index=True)
+    added.to_csv(city / "restaurants.csv", index=False)
+    assert desk.unknown_restaurant("R-NEW", "open") is None

@@ -548,12 +548,24 @@ def test_bad_commands_name_what_is_valid(direct: Server, fake: FakeSlack) -> Non
 
 
 def test_close_unknown_restaurant_names_valid_ids(direct: Server, fake: FakeSlack) -> None:
-    """An unknown restaurant id: what ids look like and the nearest ones, nothing stored."""
+    """An unknown restaurant id is answered in the ack itself (what ids look like and the
+    nearest ones), not after an ack saying it is being closed; nothing stored."""
     _plan(direct, "2026-11-30T19:00")
-    direct.post(command_body(fake, "close R0001", user=LEAD, name="unknown-id"))
-    (answer,) = _answers(fake, "unknown-id")
-    assert "Unknown restaurant id `R0001`" in answer["text"]
-    assert "Did you mean" in answer["text"] and "`R00001`" in answer["text"]
+    for verb in ("close", "open"):
+        name = f"unknown-id-{verb}"
+        reply = direct.post(command_body(fake, f"{verb} R0001", user=LEAD, name=name))
+        assert reply.status == 200 and reply.seconds < 3
+        body = reply.json()
+        assert body["response_type"] == "ephemeral"
+        assert "Unknown restaurant id `R0001`" in body["text"], body["text"]
+        assert "Did you mean" in body["text"] and "`R00001`" in body["text"]
+        assert f"/rebalance {verb} RESTAURANT_ID" in body["text"]
+        assert "re-planning" not in body["text"].lower()
+    wait_for(
+        lambda: sum(line.get("outcome") == "unknown_id" for line in direct.lines()) >= 2 or None,
+        what="both commands logged as unknown ids",
+    )
+    assert "unknown-id-close" not in fake.responses and "unknown-id-open" not in fake.responses
     with _history(direct) as h:
         assert h.overrides() == []
 

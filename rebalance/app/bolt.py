@@ -12,7 +12,9 @@
 - Listeners ``ack()`` at once (within Slack's 3 seconds) and hand the work to a
   separate executor, so a queue of re-plans never keeps a listener thread (and so
   the next request's ack) waiting. The user hears back through ``respond`` (the
-  ``response_url``), ephemerally.
+  ``response_url``), ephemerally. One thing is looked up before the ack: the id of
+  ``/rebalance close|open`` (one file read, at most ``LOOKUP_SECONDS``), so that an
+  unknown id gets its answer as the ack, not after an ack saying the change is under way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 
 from slack_bolt import App, BoltRequest, BoltResponse, Respond
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -29,12 +32,14 @@ from rebalance.slack import SlackClient
 
 from .approval import ACTION_APPROVE, ACTION_HOLD
 from .commands import USAGE, CommandError, parse
-from .desk import Desk, User
+from .desk import LOOKUP_SECONDS, Desk, User
 
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 __all__ = ["COMMAND", "EVENTS_PATH", "build_app", "delivery_key", "wsgi_handler"]
+
+T = TypeVar("T")
 
 COMMAND = "/rebalance"
 EVENTS_PATH = "/slack/events"
@@ -74,12 +79,14 @@ def build_app(
     signing_secret: str | None,
     executor: Executor,
     work: Executor,
+    lookup: Executor,
     logger: Logger,
 ) -> App:
     """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify).
 
     ``executor`` runs Bolt's listeners (they ack and return); ``work`` runs what comes
-    after the ack (re-plans, publishing, answers)."""
+    after the ack (re-plans, publishing, answers); ``lookup`` the quick look-ups an
+    ack waits for (never behind a queue of re-plans)."""
     bolt_logger = logging.getLogger("rebalance.serve.bolt")
     bolt_logger.setLevel(logging.WARNING)  # Bolt logs payloads at debug level
     if not any(isinstance(f, _ClientGiven) for f in bolt_logger.filters):
@@ -159,9 +166,30 @@ def build_app(
             ack()
             guarded(respond, lambda: desk.why(str(cmd.arg)), command="why")
         elif cmd.name in {"close", "open"}:
+            # An unknown id is answered in the ack itself, not after an ack that reads
+            # as if the change were under way; the look-up waits at most LOOKUP_SECONDS.
+            found = _within(
+                lookup,
+                lambda: desk.unknown_restaurant(str(cmd.arg), cmd.name),
+                LOOKUP_SECONDS,
+                logger,
+            )
+            if found is not _UNSURE and found is not None:
+                ack(text=found, response_type="ephemeral")
+                log(
+                    "command",
+                    f"/rebalance {cmd.name}: unknown restaurant id",
+                    user_id=user.id,
+                    outcome="unknown_id",
+                )
+                return
             verb = "Closing" if cmd.name == "close" else "Opening"
+            arg = _code(cmd.arg)
             ack(
-                text=f"{verb} `{_code(cmd.arg)}` and re-planning the shift…",
+                text=f"{verb} `{arg}` and re-planning the shift…"
+                if found is None
+                else f"Looking up `{arg}` among the city's restaurants; "
+                f"{verb.lower()} it and re-planning the shift if it is one…",
                 response_type="ephemeral",
             )
             status = "closed" if cmd.name == "close" else "open"
@@ -218,6 +246,26 @@ def start_socket_mode(app: App, app_token: str) -> Any:
     handler = SocketModeHandler(app, app_token, logger=logging.getLogger("rebalance.serve.bolt"))
     handler.connect()
     return handler
+
+
+#: What `_within` gives when the answer did not come in time (or the look-up failed).
+_UNSURE = object()
+
+
+def _within(pool: Executor, task: Callable[[], T], seconds: float, logger: Logger) -> T | object:
+    """``task()`` run on ``pool``, or `_UNSURE` when it takes longer than ``seconds``
+    (it goes on, unwaited) or fails (logged): an ack must not wait longer."""
+    future = pool.submit(task)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        logger.warning(
+            f"a look-up took over {seconds} s; the ack goes without it",
+            extra={"event": "lookup"},
+        )
+    except Exception:
+        logger.exception("a look-up failed", extra={"event": "error"})
+    return _UNSURE
 
 
 def _respond(respond: Respond, text: str, logger: Logger) -> None:

@@ -49,6 +49,9 @@ __all__ = ["Desk", "User"]
 LOCK_WAIT_SECONDS = 120.0
 #: An approval stuck in ``approving`` this long (its process died) may be taken over.
 STALE_APPROVING = timedelta(minutes=5)
+#: How long the ack of ``/rebalance close|open`` waits for the id to be looked up, so
+#: that an unknown id is answered in the ack itself (Slack wants the ack within 3 s).
+LOOKUP_SECONDS = 1.5
 
 T = TypeVar("T")
 
@@ -69,6 +72,10 @@ class Desk:
         self.config = config
         self.logger = logger or logging.getLogger("rebalance.serve")
         self._replan_lock = threading.Lock()
+        #: The restaurant ids of the data folder, with the files' (mtime, size) they
+        #: were read at: a look-up reads restaurants.csv again only once it changed.
+        self._ids: tuple[Any, list[str], frozenset[str]] | None = None
+        self._ids_lock = threading.Lock()
 
     # ------------------------------------------------------------ plumbing
     @contextlib.contextmanager
@@ -278,6 +285,29 @@ class Desk:
         )
         outcome = self.replan(user, why=f"{restaurant_id} {status}")
         return f"{label} is now *{status}* for the shift {self._window(shift)} (by {user_ref(user.id)}).\n{outcome}"
+
+    def unknown_restaurant(self, restaurant_id: str, verb: str) -> str | None:
+        """The answer to ``/rebalance close|open`` of an id that is no restaurant of the
+        shift's data folder; None when it is one, or when the folder cannot tell (then
+        `change` says why, after the ack). Reads only the restaurants table."""
+        from rebalance.inputs import table_ids
+
+        with self.store() as history:
+            _, folder = self.current_shift(history)
+        if folder is None:
+            return None
+        stamp = _files_stamp(folder, "restaurants")
+        with self._ids_lock:
+            if self._ids is None or self._ids[0] != stamp:
+                try:
+                    ids = table_ids(folder, "restaurants")
+                except (RebalanceError, OSError):
+                    return None
+                self._ids = (stamp, ids, frozenset(ids))
+            _, ids, known = self._ids
+        if restaurant_id in known:
+            return None
+        return self._unknown_restaurant(restaurant_id, ids, verb)
 
     def _unknown_restaurant(self, restaurant_id: str, ids: list[str], verb: str) -> str:
         close = difflib.get_close_matches(restaurant_id, ids, n=5, cutoff=0.6)
@@ -561,6 +591,18 @@ class Desk:
             self.event(
                 "approval", f"could not edit the approval message: {exc}", level=logging.WARNING
             )
+
+
+def _files_stamp(folder: Path, name: str) -> tuple[Any, ...]:
+    """What tells whether table ``name`` of ``folder`` changed: its files' size and times."""
+    stamp: list[Any] = [str(folder)]
+    for suffix in (".csv", ".parquet"):
+        try:
+            st = (folder / f"{name}{suffix}").stat()
+        except OSError:
+            continue
+        stamp.append((suffix, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(stamp)
 
 
 def _locked(lock: Any, fn: Callable[[], T]) -> T:

@@ -249,9 +249,16 @@ def serve(
     desk = Desk(config, logger=logger)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
     work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
+    lookup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rebalance-lookup")
     try:
         bolt = build_app(
-            desk, client, signing_secret=secret, executor=executor, work=work, logger=logger
+            desk,
+            client,
+            signing_secret=secret,
+            executor=executor,
+            work=work,
+            lookup=lookup,
+            logger=logger,
         )
     except Exception as exc:  # Bolt's auth.test at start: a bad token or Slack unreachable
         raise ConfigError(
@@ -285,6 +292,7 @@ def serve(
     except OSError as exc:
         executor.shutdown(wait=False)
         work.shutdown(wait=False)
+        lookup.shutdown(wait=False)
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     socket_handler = start_socket_mode(bolt, app_token) if app_token else None
 
@@ -309,6 +317,7 @@ def serve(
         server.close()
         executor.shutdown(wait=True, cancel_futures=False)
         work.shutdown(wait=True, cancel_futures=False)  # re-plans and answers under way
+        lookup.shutdown(wait=False, cancel_futures=True)  # no ack waits for them any more
         logger.info("stopped", extra={"event": "serve_stop", "outcome": "ok"})
         sys.stdout.flush()
     return code
