@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "PLAN_SAVED",
     "ConfigError",
     "DataError",
     "InfeasibleError",
@@ -184,10 +185,16 @@ class InfeasibleError(RebalanceError):
         super().__init__(message)
 
 
+#: How a `PublishError`'s hint starts once a plan is saved (a caller adding its own
+#: retry advice does not say it twice).
+PLAN_SAVED = "The plan is saved."
+
+
 class PublishError(RebalanceError):
     """Publishing to Slack failed; the plan is saved (exit 5).
 
-    ``hint`` says how to fix it and retry; ``slack_error`` is Slack's error code.
+    ``hint`` says how to fix it and retry (starting with `PLAN_SAVED` where the plan is
+    saved by then); ``slack_error`` is Slack's error code.
     """
 
     exit_code = 5

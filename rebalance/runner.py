@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    PLAN_SAVED,
     ConfigError,
     Issue,
     LockHeldError,
@@ -456,7 +457,9 @@ class _Run:
             message = f"{type(exc).__name__}: {message}"
         if isinstance(exc, PublishError):
             retry = self._retry_command()
-            message += f"\nThe plan is saved. To retry, run the same shift again: {retry}"
+            # Slack's refusals say already that the plan is saved (their hint): once is enough
+            saved = "" if exc.hint.startswith(PLAN_SAVED) else f"{PLAN_SAVED} "
+            message += f"\n{saved}To retry, run the same shift again: {retry}"
             exc.add_note(f"To retry, run the same shift again: {retry}")
         elif isinstance(exc, ConfigError) and any(p.key == "slack.channel" for p in exc.problems):
             retry = f"{self._retry_command()} --channel CHANNEL_ID"

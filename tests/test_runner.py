@@ -261,6 +261,25 @@ def test_publish_failure_exits_5_keeps_the_plan_and_says_how_to_retry(
     assert len(fake_slack.messages(CHANNEL)) == 1
 
 
+@pytest.mark.parametrize("error", ["is_archived", "channel_not_found", "not_in_channel"])
+def test_a_slack_refusal_says_once_that_the_plan_is_saved(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str], error: str
+) -> None:
+    """Slack refusing the post: the JSON log's run_end error and the history say why,
+    that the plan is saved (once) and how to retry."""
+    fake_slack.fail("chat.postMessage", "error", error=error, times=None)
+    fake_slack.fail("conversations.join", "error", error=error, times=None)
+    result = _run(config_file, "--shift-start", SHIFT, "--log-format", "json", env=env)
+    assert result.returncode == 5, result.stderr
+    end = json.loads(result.stdout.splitlines()[-1])
+    assert end["event"] == "run_end" and end["exit_code"] == 5
+    [record] = _runs(config_file)
+    for text in (end["error"], record.error or ""):
+        assert f"({error})" in text
+        assert text.count("The plan is saved.") == 1, text
+        assert f"To retry, run the same shift again: rebalance run --config {config_file}" in text
+
+
 def test_dry_run_prints_payloads_records_and_posts_nothing(
     config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
 ) -> None:

@@ -344,11 +344,11 @@ def request_approval(
         history.save_approval(_replace(pending, ts=ts))
         _supersede_older(client, history, key, chash, ts, approval_channel, tz, say)
     except SlackCallError as exc:
-        from rebalance.errors import PublishError
+        from rebalance.errors import PLAN_SAVED, PublishError
 
         raise PublishError(
             client.scrub(f"posting the plan for approval to {approval_channel} failed: {exc}"),
-            hint="The plan is saved. Run the same shift again: it never posts the request twice.",
+            hint=f"{PLAN_SAVED} Run the same shift again: it never posts the request twice.",
             slack_error=exc.error or exc.kind.value,
         ) from None
     return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])

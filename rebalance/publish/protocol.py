@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
 
-from rebalance.errors import ConfigError, Issue, PublishError
+from rebalance.errors import PLAN_SAVED, ConfigError, Issue, PublishError
 from rebalance.plan import Plan
 
 from .blocks import (
@@ -207,8 +207,7 @@ def publish(
             f"the shift starts in {ahead.days} days: plans are published at most "
             f"{PUBLISH_AHEAD_DAYS} days ahead (the channel is searched that far back so a "
             "shift is never posted twice); nothing was posted",
-            hint=f"The plan is saved. Publish it again within {PUBLISH_AHEAD_DAYS} days "
-            "of the shift.",
+            hint=f"{PLAN_SAVED} Publish it again within {PUBLISH_AHEAD_DAYS} days of the shift.",
         )
     if client is None:
         from rebalance.slack import SlackClient
@@ -809,7 +808,7 @@ class _Publisher:
             hint += " That run finishes the thread (what is already there is not posted again)."
         return PublishError(
             self.client.scrub(f"publishing to {where} failed: {msg}"),
-            hint=self.client.scrub(f"The plan is saved. {hint}"),
+            hint=self.client.scrub(f"{PLAN_SAVED} {hint}"),
             slack_error=code or exc.kind.value,
         )
 
