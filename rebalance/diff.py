@@ -17,8 +17,10 @@ snapshot the history keeps of a published plan):
   old and new moves are paired in time
   order: a pair is *re-routed* (``changed``), a new move left over is *added* (``new``),
   an old one left over is *dropped*. Each item carries its slot start;
-- why a courier group is re-routed: the zones of its old and new route whose need
-  (required couriers in that slot) differs between the plans;
+- why a courier group is re-routed or dropped: the zones of its old and new route whose
+  need (required couriers in that slot) differs between the plans; for a dropped move,
+  also that the newer plan no longer has the courier (not in its roster: logged off,
+  or gone from the data);
 - the KPIs side by side.
 """
 
@@ -101,6 +103,9 @@ class PlanView:
     moves: dict[str, list[tuple[int, str, str]]]
     kpis: dict[str, Any] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    #: The couriers the plan placed (`Plan.roster`, Arrow text), or None when unknown
+    #: (a plan folder written before rosters were kept, a history snapshot).
+    roster: Any = field(default=None, repr=False, compare=False)
 
     @property
     def slot_ns(self) -> int:
@@ -145,6 +150,7 @@ class PlanView:
             moves=_moves_of(plan.moves, start),
             kpis=dict(plan.kpis),
             names=names,
+            roster=plan.roster,
         )
 
     @classmethod
@@ -315,6 +321,23 @@ class PlanDiff:
             if k in self.a.kpis or k in self.b.kpis
         ]
 
+    @cached_property
+    def gone(self) -> frozenset[str]:
+        """Couriers of dropped moves whom plan b does not have (not in its roster: they
+        logged off or left the data); empty when b's roster is unknown."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        roster = self.b.roster
+        dropped = sorted({c.courier_id for c in self.changes if c.kind == "dropped"})
+        if roster is None or not dropped:
+            return frozenset()
+        ids = pa.array(dropped, type=pa.large_string())
+        placed = pc.is_in(ids, value_set=pc.cast(roster, pa.large_string()))
+        return frozenset(
+            c for c, there in zip(dropped, placed.to_pylist(), strict=True) if not there
+        )
+
     def need_changes(self, change: Change) -> list[tuple[str, int | None, int | None]]:
         """Why a courier's move changed: the zones of its old and new route whose need
         in that slot differs between the plans, as (zone, need in a, need in b)."""
@@ -332,10 +355,13 @@ class PlanDiff:
         return out
 
     def groups(self, kind: str) -> list[tuple[tuple[Any, ...], list[Change]]]:
-        """Changes of one kind grouped by (slot, route, old route): most couriers first."""
+        """Changes of one kind grouped by (slot, route, old route), dropped moves also by
+        whether plan b has the courier (`gone`): most couriers first."""
         buckets: dict[tuple[Any, ...], list[Change]] = defaultdict(list)
+        gone = self.gone if kind == "dropped" else frozenset()
         for c in self.of_kind(kind):
-            buckets[(c.when, c.from_zone, c.to_zone, c.was_from, c.was_to)].append(c)
+            key = (c.when, c.from_zone, c.to_zone, c.was_from, c.was_to, c.courier_id in gone)
+            buckets[key].append(c)
         return sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][1:3]))
 
     # ----------------------------------------------------------------- output
@@ -364,6 +390,8 @@ class PlanDiff:
                     {"zone_id": z, "need_before": x, "need_after": y}
                     for z, x, y in self.need_changes(c)
                 ]
+            if c.kind == "dropped":  # None: b's roster is unknown
+                out["courier_gone"] = None if self.b.roster is None else c.courier_id in self.gone
             return out
 
         return {

@@ -81,6 +81,36 @@ def test_cli_diff_json_and_table(revision, tmp_path):
     assert first["courier_id"] in table.output and "coverage" in table.output
 
 
+def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
+    """A courier moved in plan A and absent from plan B's couriers: `rebalance diff`
+    says in Why that the courier is no longer there (logged off or left the data), not
+    that no need changed; couriers still there keep their own reason."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    gone = str(plan.moves["courier_id"].iloc[0])
+    couriers = inputs.couriers[inputs.couriers["courier_id"] != gone]
+    again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT)
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    runner = CliRunner()
+    table = runner.invoke(app, ["diff", str(a), str(b)], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    dropped_table = table.output[table.output.index("Dropped") :]
+    row = next(line for line in dropped_table.splitlines() if gone in line)
+    assert "no longer among the" in row and "no need changed" not in row, row
+    words = " ".join(dropped_table.split())
+    assert "no longer among the couriers (logged off or left the data)" in words, words
+    out = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    dropped = {c["courier_id"]: c for c in json.loads(out.stdout)["couriers"]["dropped"]}
+    assert dropped[gone]["courier_gone"] is True
+    assert all(c["courier_gone"] is False for k, c in dropped.items() if k != gone)
+    # the Slack thread reply of the revision says it too
+    from rebalance.publish.changes import describe_diff
+
+    reply = next(x for x in describe_diff(plan.diff(again)).splitlines() if gone in x)
+    assert "because no longer among the couriers (logged off or left the data)" in reply
+
+
 def test_cli_diff_of_a_broken_folder_is_exit_3(revision, tmp_path):
     """A plan folder without moves.csv is exit 3 naming the file."""
     _, plan, _, _ = revision

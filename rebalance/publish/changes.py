@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rebalance.diff import ZONE_FIELDS, Change, PlanDiff, PlanView, diff_views
-from rebalance.views.wording import percent
+from rebalance.views.wording import COURIER_GONE, percent
 
 from .blocks import context_block, escape_mrkdwn, zone_label
 from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
@@ -122,9 +122,15 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         for (_, group) in diff.groups("added")
         for c, g in [(group[0], group)]
     ]
+
+    def why_dropped(change: Change) -> str:
+        if change.courier_id in diff.gone:
+            return f" because {COURIER_GONE}"
+        return f" because {why(change)}" if diff.need_changes(change) else ""
+
     dropped = [
         f"*{len(g)}* {who(g)}: no longer {z(c.from_zone)} → {z(c.to_zone)}{at(c.when)}"
-        + (f" because {why(c)}" if diff.need_changes(c) else "")
+        + why_dropped(c)
         for (_, group) in diff.groups("dropped")
         for c, g in [(group[0], group)]
     ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rebalance.escape import terminal, visible, visible_frame
 
 from .wording import (
+    COURIER_GONE,
     all_covered,
     attention_zones,
     coverage_change,
@@ -531,6 +532,8 @@ def diff_renderables(diff: PlanDiff) -> Any:
                     f"{zone} {'-' if x is None else x} -> {y}"
                     for zone, x, y in diff.need_changes(c)
                 ]
+                if kind == "dropped" and c.courier_id in diff.gone:
+                    reasons.insert(0, COURIER_GONE)
                 cells.append(Text(shown("; ".join(reasons)) or "no need changed"))
             table.add_row(*cells)
         if len(groups) > MAX_MOVES_SHOWN:
