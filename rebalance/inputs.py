@@ -135,7 +135,8 @@ class Inputs:
 
         Each table given is checked as a Parquet file's would be (ids as text, numbers
         in range, each id once, vehicles and statuses in any case, naive times in the
-        city's timezone, text ``slot_start`` as a forecast gives it), and so is every
+        city's timezone, times as Timestamps, ISO 8601 text or a mix of both, text
+        ``slot_start`` as a forecast gives it), and so is every
         table that refers to it (restaurants, couriers and travel times when the zones
         change; the demand table when the restaurants change). Raises `DataError`
         naming the table, its row (counted from 1) and column, and what would be valid.
@@ -1223,6 +1224,12 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
         try:
             arrays.append(pa.array(values, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            if column.kind == "timestamp" and values.dtype == object:
+                # Timestamps and ISO 8601 text mixed (a what-if typed into a few rows):
+                # all as text, each checked by the timestamp rule, a bad one by its row.
+                arrays.append(pa.array(_times_as_text(values), type=pa.large_string()))
+                fields.append(column.name)
+                continue
             issues.append(
                 Issue(
                     f"column holds values of mixed types ({exc})",
@@ -1237,6 +1244,26 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
     if typed is None or not _has_columns(name, typed, title, None, issues):
         return None
     return _Raw(name, Path(name), typed, True, "", lines, title=title, rows=rows)
+
+
+def _times_as_text(values: pd.Series) -> list[str | None]:
+    """An object column of timestamps as text: a timestamp (pandas, datetime, numpy) in
+    ISO 8601, with its offset when it has one (a naive one is read in the city's
+    timezone, as naive text is); text as it is; a missing value as None; anything else
+    as its text, for the timestamp check to name."""
+    import datetime as dt
+
+    def text(value: Any) -> str | None:
+        if isinstance(value, str):
+            return value
+        if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+            return None
+        if isinstance(value, dt.datetime | np.datetime64):
+            stamp = pd.Timestamp(value)
+            return None if stamp is pd.NaT else stamp.isoformat()
+        return str(value)
+
+    return [text(v) for v in values.tolist()]
 
 
 # ------------------------------------------------------------------------ validation

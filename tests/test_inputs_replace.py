@@ -91,6 +91,34 @@ def test_types_a_file_could_not_have_are_refused():
         inputs.replace(couriers=None)
 
 
+def test_timestamps_mixed_with_iso_text_are_accepted_when_every_value_parses():
+    """A time column holding Timestamps with a few ISO 8601 strings typed in (naive ones
+    in city time) is taken as if every value were a Timestamp: same couriers, same
+    fingerprint; one value that is no timestamp is refused by table, row and column,
+    saying what is valid."""
+    inputs = load(VALID)
+    couriers = inputs.couriers.astype({"available_from": object, "available_until": object})
+    first = inputs.couriers["available_from"].iloc[0].tz_convert("Europe/Paris")
+    until = inputs.couriers["available_until"].iloc[1].tz_convert("Europe/Paris")
+    couriers.loc[0, "available_from"] = first.isoformat()  # with its offset
+    couriers.loc[1, "available_until"] = until.strftime("%Y-%m-%dT%H:%M")  # city time
+    same = inputs.replace(couriers=couriers)
+    assert same.sha256 == inputs.sha256
+    pd.testing.assert_frame_equal(same.couriers, inputs.couriers)
+
+    couriers.loc[2, "available_until"] = "tomorrow evening"
+    found, text = problems(lambda: inputs.replace(couriers=couriers))
+    assert found == [
+        (
+            "couriers (DataFrame, rows from 1)",
+            3,
+            "available_until",
+            "not an ISO 8601 timestamp",
+        )
+    ]
+    assert "expected an ISO 8601 timestamp, e.g. 2026-11-30T19:00" in text
+
+
 def test_tables_that_refer_to_a_changed_one_are_checked_again():
     """Dropping a zone that restaurants and couriers are in is refused by those tables;
     dropping restaurants the demand file names is refused by its own file and line."""
