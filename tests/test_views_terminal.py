@@ -210,3 +210,35 @@ def test_a_plan_whose_moves_all_come_later_does_not_say_no_moves_needed(tmp_path
     assert "2 moves later in the shift" in plan_html(plan)
     slack = str(build_messages(plan, channel="C1"))
     assert "*Every zone is covered now:* no moves at 19:00; 2 moves later in the shift." in slack
+
+
+def test_a_long_zone_name_is_cut_and_every_key_column_stays_at_80_columns(tmp_path):
+    """`rebalance plan` at COLUMNS=80 with one zone named in 90 characters: the zones
+    table still shows Action, Need, Before, After, In, Out and Short, the long name
+    ends in "…" on one line, and no line is wider than 80 (the name pushed Action,
+    Before, In and Out out of the table)."""
+    import shutil
+    import subprocess
+    import sys
+
+    city = Path(shutil.copytree(REPO / "data/samples/paris", tmp_path / "paris"))
+    zones = (city / "zones.csv").read_text()
+    long = "2e - Bourse - Sentier - Bonne-Nouvelle - Vivienne - Mail - Gaillon - Choiseul - Opéra"
+    assert "75102,2e - Bourse," in zones and len(long) > 80
+    (city / "zones.csv").write_text(zones.replace("75102,2e - Bourse,", f"75102,{long},"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "rebalance"), "plan", str(city), "--shift-start", SHIFT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    table = result.stdout.split("Zones needing attention")[1].split("Actions needed")[0]
+    header = table.splitlines()[1].split()
+    assert header == ["Zone", "Action", "Need", "Before", "After", "In", "Out", "Short"]
+    [row] = [line for line in table.splitlines() if line.startswith("75102 ")]
+    assert "75102 2e - Bourse - Sentier" in row and "…" in row
+    assert row.split("…")[1].split()[0] == "short"

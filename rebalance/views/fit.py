@@ -5,6 +5,8 @@ Rich shrinks every column evenly when a table is too wide, so numbers lose digit
 column, in this order until the table fits the width:
 
 1. drop the *extra* columns (shown only when there is room), least valuable first;
+   then cut the values of the *cut* columns (names) past their cut width with "…", so
+   that one long name does not push a key column out;
 2. take the optional columns, least valuable first: a text one first wraps down to its
    comfortable width (words wrap, nothing is lost), then it is dropped;
 3. wrap the columns always shown down to their comfortable width, then their minimum;
@@ -33,6 +35,9 @@ class Col:
     is less valuable, so wrapped and dropped first. ``extra``: shown only when the
     whole table fits unwrapped.
     ``min_width`` / ``hard_min``: the comfortable and the smallest width of a text column.
+    ``cut``: a text column whose values are cut with "…" on one line instead of wrapped
+    (a name; the plan's files keep it whole), narrowed down to ``cut`` cells before any
+    optional column is dropped (0: the column wraps).
     """
 
     header: str
@@ -42,6 +47,7 @@ class Col:
     min_width: int = 12
     hard_min: int = 6
     style: str = ""
+    cut: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,23 +85,24 @@ def fit_table(
     active = list(range(len(columns)))
     widths = dict(enumerate(natural))
 
-    def floor(i: int, hard: bool) -> int:
+    def floor(i: int, hard: bool, cut: bool = False) -> int:
         c = columns[i]
         if c.kind != "text":
             return natural[i]
-        return min(natural[i], max(_cell_len(c.header), c.hard_min if hard else c.min_width))
+        least = c.hard_min if hard else c.cut if cut else c.min_width
+        return min(natural[i], max(_cell_len(c.header), least))
 
     def excess() -> int:
         return _measure(columns, active, {i: widths[i] for i in active}, table_options) - width
 
-    def shrink(targets: list[int], hard: bool) -> bool:
+    def shrink(targets: list[int], hard: bool, cut: bool = False) -> bool:
         """Narrow these text columns (widest first) toward their floor; True once it fits."""
         over = excess()
         while over > 0:
-            room = [i for i in targets if i in active and widths[i] > floor(i, hard)]
+            room = [i for i in targets if i in active and widths[i] > floor(i, hard, cut)]
             if not room:
                 return False
-            widest = max(room, key=lambda i: (widths[i] - floor(i, hard), -i))
+            widest = max(room, key=lambda i: (widths[i] - floor(i, hard, cut), -i))
             widths[widest] -= 1
             over -= 1
         return True
@@ -110,6 +117,10 @@ def fit_table(
         active.remove(i)
         if excess() <= 0:
             return done()
+    # 1b. names too long for the width are cut, before an optional column goes.
+    cuts = [i for i in active if columns[i].cut]
+    if cuts and shrink(cuts, hard=False, cut=True):
+        return done()
     # 2. optional columns, least valuable first: a text one wraps first, then goes.
     for i in sorted((i for i in active if columns[i].drop), key=lambda i: (-columns[i].drop, -i)):
         if columns[i].kind == "text" and shrink([i], hard=False):
@@ -166,8 +177,8 @@ def _build(
         table.add_column(
             c.header,
             justify="right" if c.kind == "num" else "left",
-            no_wrap=c.kind != "text",
-            overflow="fold",
+            no_wrap=c.kind != "text" or bool(c.cut),
+            overflow="ellipsis" if c.cut else "fold",
             width=widths[i],
             style=c.style or None,
         )

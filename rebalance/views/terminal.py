@@ -29,6 +29,10 @@ __all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
+#: Width down to which a long zone name is cut ("…") in the zones table and the heat
+#: strip before a column goes: an id and ~26 characters of name, so that at 80 columns
+#: every key column of the zones table stays (Paris's longest name fits whole).
+ZONE_CUT = 32
 #: Room the heat strip leaves for the zone's name and its total, in columns.
 _STRIP_MARGIN = 50
 _ACTION_STYLE = {"short": "bold red", "receive": "green", "send": "yellow", "ok": "dim"}
@@ -157,13 +161,14 @@ def _table_style() -> dict[str, Any]:
 
 
 def _zones_table(zones: pd.DataFrame, width: int, id_width: int) -> Any:
-    """Zones needing attention: names wrap before a number is ever cut; extras when wide."""
+    """Zones needing attention: a long name is cut before a column goes, and no number
+    is ever cut; extras when wide."""
     from rich.text import Text
 
     from .fit import Col, fit_table
 
     columns = [
-        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10), cut=ZONE_CUT),
         Col("Action", "key", drop=4),
         Col("Orders/h", extra=True, drop=6),
         Col("Need"),
@@ -314,7 +319,7 @@ def slot_renderables(plan: Plan, width: int = 100) -> Any:
         style="dim",
     )
     heat_columns = [
-        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10)),
+        Col("Zone", "text", min_width=18, hard_min=max(id_width, 10), cut=ZONE_CUT),
         Col("Slots", "key"),
         Col("Short", drop=2),
     ]
