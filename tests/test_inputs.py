@@ -301,6 +301,16 @@ def test_duplicate_names_the_first_occurrence(tmp_path):
     assert "first at line 4" in found[0].message
 
 
+def test_a_duplicate_zone_id_is_one_problem_not_unknown_zones_for_its_rows(tmp_path):
+    """A zone id listed twice is reported once, by file, line and column; the
+    restaurants and couriers in that zone are not reported as in an unknown zone."""
+    found, text = problems(tmp_path, "DuplicateZoneId")
+    assert [(p.file, p.line, p.column, p.message) for p in found] == [
+        ("zones.csv", 7, "zone_id", "duplicate zone_id (first at line 4)")
+    ], text
+    assert "unknown" not in text
+
+
 def test_same_content_has_one_fingerprint_however_it_was_read_or_built(tmp_path):
     """CSV, Parquet, padded values and Inputs.replace of the same data give one sha256."""
     inputs = load(VALID)
