@@ -453,3 +453,24 @@ def test_close_looks_up_the_restaurants_as_they_are_now(town: Path, tmp_path: Pa
     added = pd.concat([frame, frame.iloc[[0]].assign(restaurant_id="R-NEW")], ignore_index=True)
     added.to_csv(city / "restaurants.csv", index=False)
     assert desk.unknown_restaurant("R-NEW", "open") is None
+
+
+def test_status_before_any_run_gives_the_shift_in_city_time(town: Path, tmp_path: Path) -> None:
+    """Before any run is recorded, /rebalance status shows the shift starting at the
+    current quarter hour in the city's time (CET/CEST in Paris), not in UTC."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from rebalance.app.desk import Desk
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    before = pd.Timestamp(datetime.now(UTC)).tz_convert(config.city.timezone)
+    answer = Desk(config).status(None)
+    assert "No plan yet" in answer
+    assert "UTC" not in answer
+    assert before.tzname() in answer  # CET or CEST
+    quarter = before.floor("15min")
+    assert f"{quarter:%H:%M}" in answer or f"{quarter + pd.Timedelta(minutes=15):%H:%M}" in answer

@@ -131,7 +131,7 @@ class Desk:
         tz = self.config.city.timezone
         record = self._latest_run(history)
         if record is None:
-            return floor_quarter_hour(datetime.now(UTC), tz), self.config.data_dir
+            return floor_quarter_hour(datetime.now(UTC), tz).tz_convert(tz), self.config.data_dir
         data = record.extra.get("data_dir")
         folder = Path(data) if data else self.config.data_dir
         return pd.Timestamp(record.shift_start).tz_convert(tz), folder
