@@ -374,7 +374,8 @@ class IncrementalLP:
         h.setOptionValue("output_flag", False)
         # presolve would drop the basis kept between solves
         h.setOptionValue("presolve", "off")
-        h.setOptionValue("threads", 1)
+        # "threads" is left alone: HiGHS refuses to run when it differs from what its
+        # process-wide scheduler started with (a notebook's own highspy model, say)
         rhs = np.asarray(rhs, dtype=float)
         m = rhs.size
         empty = np.zeros(0, dtype=np.int32)
@@ -445,12 +446,21 @@ class IncrementalLP:
         limit = math.inf if time_limit is None else max(time_limit, 0.01)
         h.setOptionValue("time_limit", h.getRunTime() + limit)
         t0 = time.perf_counter()
-        h.run()
+        ran = h.run()
         seconds = time.perf_counter() - t0
         status = h.getModelStatus()
         empty = np.zeros(0)
-        if status != highspy.HighsModelStatus.kOptimal:
-            name = "infeasible" if status == highspy.HighsModelStatus.kInfeasible else "limit"
+        kind = highspy.HighsModelStatus
+        if status != kind.kOptimal:
+            if status in {kind.kInfeasible, kind.kUnboundedOrInfeasible}:
+                name = "infeasible"
+            elif status in {kind.kTimeLimit, kind.kIterationLimit, kind.kInterrupt}:
+                name = "limit"
+            else:  # not a limit: saying "time limit" would send the user the wrong way
+                raise RuntimeError(
+                    f"HiGHS stopped the slot model's LP: {h.modelStatusToString(status)} "
+                    f"(run status {ran})"
+                )
             return LinearResult(name, empty, np.nan, -np.inf, empty, empty, seconds)
         solution = h.getSolution()
         x = np.asarray(solution.col_value, dtype=float)

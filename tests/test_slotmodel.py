@@ -414,3 +414,59 @@ def test_costs_past_32_bits_are_planned_as_exactly_as_small_ones(seed):
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(courier_milp(p), rel=1e-9, abs=1e-3)
     check_plan(p, plan)
+
+
+def test_a_shift_plans_after_the_notebook_ran_its_own_highs_model(tmp_path):
+    """An analyst's notebook that solved its own HiGHS model on 2 threads first (HiGHS
+    keeps one scheduler per process) can still plan a shift in slots: proven optimal,
+    and nothing printed on standard output but what the notebook prints."""
+    import subprocess
+    import sys
+
+    script = f"""
+import highspy
+own = highspy.Highs()
+own.silent()
+own.setOptionValue("threads", 2)
+own.addVar(0.0, 1.0)
+own.changeColCost(0, 1.0)
+own.run()
+import rebalance
+city = {str(REPO / "data/samples/paris")!r}
+config = rebalance.load_config(city + "/rebalance.toml")
+plan = rebalance.solve(rebalance.load(city, config), config, "2026-11-30T19:00")
+print(plan.status, len(plan.slot_labels()))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "optimal 8"
+
+
+def test_a_highs_failure_is_not_reported_as_the_time_limit():
+    """When HiGHS refuses to solve (here: a thread count its process-wide scheduler was
+    not started with), the LP says so as an error, not as a time limit: a plan must
+    never blame the time limit for a solver failure."""
+    import subprocess
+    import sys
+
+    script = """
+import highspy, numpy as np
+own = highspy.Highs(); own.silent(); own.setOptionValue("threads", 2)
+own.addVar(0.0, 1.0); own.run()
+from rebalance.solver import IncrementalLP
+lp = IncrementalLP(np.array([1.0]))
+lp.add_columns(np.array([1.0]), np.array([np.inf]), np.array([0]), np.array([0]), np.ones(1))
+lp._highs.setOptionValue("threads", 1)
+try:
+    result = lp.solve(10.0)
+    print("status", result.status)
+except RuntimeError as exc:
+    print("error", exc)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    # (the script's own first HiGHS model prints HiGHS' banner above)
+    last = out.stdout.splitlines()[-1]
+    assert last.startswith("error HiGHS stopped the slot model's LP"), out.stdout
