@@ -18,6 +18,7 @@ Generated cities with an evening demand profile and staggered log-on/log-off
     .venv/bin/python benchmarks/slots_bench.py                 # everything
     .venv/bin/python benchmarks/slots_bench.py --quick         # 200 zones only, no PuLP
     .venv/bin/python benchmarks/slots_bench.py --only-10k --repeat 1   # 10,000 zones (minutes)
+    .venv/bin/python benchmarks/slots_bench.py --only-10m --repeat 1   # 10M couriers (minutes)
     .venv/bin/python benchmarks/slots_bench.py stages DIR      # one in-process probe (JSON)
     .venv/bin/python benchmarks/slots_bench.py pulp DIR        # the PuLP model (JSON)
 
@@ -59,6 +60,9 @@ HOURS = 4.0
 #: #12's for `rebalance plan` at 10,000 zones / 1M couriers, which the one-slot shapes
 #: tables meet and this does not.
 BIG = "10,000 zones, 2.5 r/c, no demand table"
+#: Opt-in (``--only-10m``): the shapes benchmark's 10M-courier city, default shift and
+#: time limit; issue #12's target there is 3x the floor and 8 GB.
+HUGE = "10,000 zones, 10M couriers, no demand table"
 #: name: (zones, couriers, restaurants per courier). 0.4 was the first benchmark's ratio;
 #: real cities (and the Paris sample) have about 2.5, so 2.5 times more demand rows.
 SIZES: dict[str, tuple[int, int, float]] = {
@@ -67,6 +71,7 @@ SIZES: dict[str, tuple[int, int, float]] = {
     "1,000 zones": (1_000, 100_000, 0.4),
     "1,000 zones, 2.5 r/c": (1_000, 100_000, 2.5),
     BIG: (10_000, 1_000_000, 2.5),
+    HUGE: (10_000, 10_000_000, 0.4),
 }
 TARGETS = {
     "200 zones": (5.0, None),
@@ -74,7 +79,10 @@ TARGETS = {
     "1,000 zones": (60.0, 4096.0),
     "1,000 zones, 2.5 r/c": (60.0, 4096.0),
     BIG: (10.0, 3072.0),
+    HUGE: (None, 8192.0),
 }
+#: Targets as a multiple of the floor's wall time (in the same memory state).
+RATIOS = {HUGE: 3.0}
 SLOT_MINUTES = {4: 60, 8: 30, 16: 15}
 
 
@@ -322,10 +330,19 @@ def size_table(results: dict[str, dict[str, Any]]) -> str:
     ]
     for name, r in results.items():
         secs, mb = TARGETS[name]
-        target = f"<= {secs:g} s" + (f", <= {mb / 1024:g} GB" if mb else "")
+        ratio = RATIOS.get(name)
+        target = ", ".join(
+            [f"<= {secs:g} s"] * (secs is not None)
+            + [f"<= {ratio:g}x the floor"] * (ratio is not None)
+            + [f"<= {mb / 1024:g} GB"] * (mb is not None)
+        )
         met = (
             r["plan"] is not None
-            and all(r["wall"][state] <= secs for state in STATES)
+            and (secs is None or all(r["wall"][state] <= secs for state in STATES))
+            and (
+                ratio is None
+                or all(r["wall"][state] <= ratio * r["floor_wall"][state] for state in STATES)
+            )
             and (mb is None or r["rss_max"] <= mb)
         )
         runs = "; ".join(", ".join(f"{w:.1f}" for w in r["walls"][state]) for state in STATES)
@@ -392,23 +409,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-1000", type=float, default=None, help="--time-limit, 1,000")
     parser.add_argument("--with-10k", action="store_true", help=f"add {BIG} (minutes)")
     parser.add_argument("--only-10k", action="store_true", help=f"{BIG} only, no PuLP")
+    parser.add_argument("--only-10m", action="store_true", help=f"{HUGE} only (minutes, 6 GB)")
     opts = parser.parse_args(args)
     sizes = [n for n in SIZES if n.startswith("200")] if opts.quick else list(SIZES)
     if opts.only_1000:
         sizes = [n for n in SIZES if n.startswith("1,000")]
+    sizes = [n for n in sizes if n != HUGE]
     if not (opts.with_10k or opts.only_10k):
         sizes = [n for n in sizes if n != BIG]
     if opts.only_10k:
         sizes, opts.no_pulp, opts.no_slots = [BIG], True, True
+    if opts.only_10m:
+        sizes, opts.no_pulp, opts.no_slots = [HUGE], True, True
     limits = {n: opts.limit_200 if n.startswith("200") else opts.limit_1000 for n in SIZES}
-    limits[BIG] = None  # the default [solver] time_limit_seconds, as a user runs it
+    limits[BIG] = limits[HUGE] = None  # the default time_limit_seconds, as a user runs it
 
     results: dict[str, dict[str, Any]] = {}
     model_rows: list[tuple[str, dict[str, Any]]] = []
     stage_rows: list[tuple[str, dict[str, Any]]] = []
     for name in sizes:
         zones, couriers, ratio = SIZES[name]
-        if name == BIG:
+        if name in {BIG, HUGE}:
             from shapes import instance as shapes_city
 
             path = shapes_city(zones, couriers, round(ratio * couriers))
