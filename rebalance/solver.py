@@ -9,6 +9,7 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
 import os
@@ -483,15 +484,25 @@ def _new_highs() -> Any:
     with _BANNER:
         if _banner_shown:
             return highspy.Highs()
-        sys.stdout.flush()
-        saved = os.dup(1)
+        if sys.stdout is not None:  # None under pythonw, or when started with it closed
+            # closed, or a pipe nobody reads any more: nothing of it to keep in order
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
         try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.close(null)
+            saved = os.dup(1)
+        except OSError:  # started with standard output closed: fd 1 stays closed after
+            saved = -1
+        null = os.open(os.devnull, os.O_WRONLY)  # fd 1 itself when that was closed
+        try:
+            if null != 1:
+                os.dup2(null, 1)
+                os.close(null)
             made = highspy.Highs()
         finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+            if saved >= 0:
+                os.dup2(saved, 1)
+                os.close(saved)
+            else:
+                os.close(1)
         _banner_shown = True
         return made

@@ -470,3 +470,29 @@ except RuntimeError as exc:
     # (the script's own first HiGHS model prints HiGHS' banner above)
     last = out.stdout.splitlines()[-1]
     assert last.startswith("error HiGHS stopped the slot model's LP"), out.stdout
+
+
+@pytest.mark.parametrize("how", ["closed", "none"])
+def test_a_process_without_standard_output_plans_a_shift(how):
+    """A process started with its standard output closed (``>&-`` in a crontab: Python's
+    ``sys.stdout`` is then None), or one that set it to None itself (pythonw), plans a
+    shift in slots: keeping HiGHS' banner off standard output needs no standard output."""
+    import subprocess
+    import sys
+
+    close = "os.close(1)\n" if how == "closed" else ""
+    script = f"""
+import os, sys
+{close}sys.stdout = None
+import rebalance
+city = {str(REPO / "data/samples/paris")!r}
+config = rebalance.load_config(city + "/rebalance.toml")
+plan = rebalance.solve(rebalance.load(city, config), config, "2026-11-30T19:00")
+print(plan.status, len(plan.slot_labels()), file=sys.stderr)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines()[-1] == "optimal 8"
+    assert out.stdout == ""
