@@ -475,6 +475,14 @@ _BANNER = threading.Lock()
 _banner_shown = False
 
 
+def prepare_lp_solver() -> None:
+    """Make the process's first HiGHS instance now. `_new_highs` keeps its banner off
+    standard output by pointing fd 1 elsewhere for a moment, which would also swallow
+    what other threads write then: a threaded process (`rebalance serve`) calls this
+    before its threads start."""
+    _new_highs()
+
+
 def _new_highs() -> Any:
     """A HiGHS instance, without the banner the first one of a process prints on the C
     level's standard output (where ``--format json`` writes the plan)."""
