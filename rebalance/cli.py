@@ -1653,6 +1653,7 @@ def diff(
 
 def main() -> None:
     """Console-script entry point."""
+    _closed_streams_to_devnull()
     try:
         app()
     finally:
@@ -1661,6 +1662,16 @@ def main() -> None:
         # of a 1.5 s plan); frozen, they are skipped by it and still released as the
         # modules are torn down (atexit handlers run as before).
         gc.freeze()
+
+
+def _closed_streams_to_devnull() -> None:
+    """A process started with standard output or error closed (``>&-`` in a crontab)
+    has ``sys.stdout``/``sys.stderr`` None, and every write was an AttributeError: such a
+    stream goes to the null device instead (opened in order, so a closed fd 1 or 2 is
+    the one it takes), and the command runs as with ``>/dev/null``."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
 
 if __name__ == "__main__":  # pragma: no cover

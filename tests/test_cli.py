@@ -254,6 +254,27 @@ def test_plan_as_real_subprocess(tmp_path):
     assert (out / "moves.csv").exists()
 
 
+@pytest.mark.parametrize("closed", [1, 2])
+def test_plan_from_cron_with_an_output_stream_closed_writes_its_folder(tmp_path, closed):
+    """`rebalance plan ... --out DIR >&-` (or `2>&-`) in a crontab: the command runs as
+    with the stream sent to /dev/null (exit 0, the plan folder whole), not an
+    AttributeError on a stream Python set to None."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    out = tmp_path / "paris"
+    args = ["plan", str(REPO / "data/samples/paris"), "--shift-start", SHIFT, "--out", str(out)]
+    result = subprocess.run(
+        [*command, *args],
+        stdout=subprocess.DEVNULL if closed == 2 else None,
+        stderr=subprocess.PIPE if closed == 1 else None,
+        preexec_fn=lambda: os.close(closed),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "plan.json").exists() and (out / "moves.csv").exists()
+
+
 def test_a_reader_that_stops_early_ends_the_plan_quietly_with_141_not_as_a_bug(tmp_path):
     """`rebalance plan --format json | head`: the reader goes away after the first bytes
     of 120 KB (more than a pipe holds). The command stops quietly with 141, as the shell
