@@ -312,9 +312,9 @@ def _name_moves(
             sends[t_key] = True
             can = np.flatnonzero((here >= 0) & (last >= slot) & (com_of >= 0))
             can_key = com_of[can] * n_zones + here[can]
-            can = can[sends[can_key]]
+            sending = sends[can_key]
             key = np.full(n, -1, dtype=np.int64)
-            key[can] = com_of[can] * n_zones + here[can]
+            key[can[sending]] = can_key[sending]
             order = np.lexsort((zone_rank[t_to], t_key))
             picked, dest, mins = _pick(
                 key, preference, t_key[order], t_to[order], t_count[order], t_min[order]

@@ -89,12 +89,7 @@ class Desk:
 
     def client(self) -> SlackClient:
         """A Web API client from the environment (token, SLACK_API_URL)."""
-        from rebalance.slack import SlackClient
-
-        # every JSON line names its event (README, "Logs"): Slack calls are "slack_call"
-        return SlackClient.from_env(
-            log=lambda line: self.logger.debug(line, extra={"event": "slack_call"})
-        )
+        return slack_client(self.logger)
 
     def event(self, event: str, message: str, level: int = logging.INFO, **data: Any) -> None:
         """One JSON log line (event name and fields, as `run` logs them)."""
@@ -591,6 +586,15 @@ class Desk:
             self.event(
                 "approval", f"could not edit the approval message: {exc}", level=logging.WARNING
             )
+
+
+def slack_client(logger: Any) -> SlackClient:
+    """A Web API client from the environment (token, SLACK_API_URL) whose calls go to
+    ``logger`` at debug level. Every JSON line names its event (README, "Logs"): Slack
+    calls are "slack_call"."""
+    from rebalance.slack import SlackClient
+
+    return SlackClient.from_env(log=lambda line: logger.debug(line, extra={"event": "slack_call"}))
 
 
 def _files_stamp(folder: Path, name: str) -> tuple[Any, ...]:

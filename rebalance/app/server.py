@@ -197,11 +197,10 @@ def serve(
     Raises `ConfigError` (exit 3) when a secret is missing or Slack rejects the token.
     """
     from rebalance.logs import RunLog
-    from rebalance.slack import SlackClient
 
     from .approval import check_approval_channel
     from .bolt import build_app, start_socket_mode, wsgi_handler
-    from .desk import Desk
+    from .desk import Desk, slack_client
 
     check_approval_channel(config)  # not at the first re-plan behind approval
     logger = RunLog(logging.getLogger("rebalance.serve"), city=config.city.name)
@@ -219,9 +218,7 @@ def serve(
             valid="the Signing Secret of the Slack app (Basic Information > App Credentials)",
         )
     try:
-        client = SlackClient.from_env(
-            log=lambda line: logger.debug(line, extra={"event": "slack_call"})
-        )
+        client = slack_client(logger)
     except PublishError as exc:
         raise ConfigError(
             Issue(

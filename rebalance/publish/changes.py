@@ -53,11 +53,12 @@ def revision_line(diff: PlanDiff, when: pd.Timestamp) -> str:
     The couriers the diff adds, drops or re-routes together: "8 couriers re-routed" beside
     `rebalance diff`'s "0 re-routed, 2 added, 6 dropped" said two things (QA)."""
     n = diff.changed_couriers
-    return f"revised {when:%H:%M}: {_with_new_instructions(n)}"
+    return f"revised {when:%H:%M}: {n} {_with_new_instructions(n)}"
 
 
 def _with_new_instructions(n: int) -> str:
-    return f"{n} courier{'s' if n != 1 else ''} with new instructions"
+    """What ``n`` couriers the diff changes are, after their number."""
+    return f"courier{'s' if n != 1 else ''} with new instructions"
 
 
 def mark_revised(payload: dict[str, Any], line: str) -> dict[str, Any]:
@@ -83,8 +84,7 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         f"{percent(nk.get('coverage'), missing='–')} · "
         f"couriers moved {ok.get('moved_couriers', '–')} → {nk.get('moved_couriers', '–')} · "
         f"shortage {ok.get('shortage', '–')} → {nk.get('shortage', '–')} · "
-        f"*{diff.changed_couriers}* "
-        + _with_new_instructions(diff.changed_couriers).split(" ", 1)[1]
+        f"*{diff.changed_couriers}* {_with_new_instructions(diff.changed_couriers)}"
     )
     n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
     if diff.changes:
