@@ -152,6 +152,38 @@ def test_very_long_names_are_cut_in_the_terminal_and_kept_whole_in_the_files(tmp
     assert row["pause_restaurant_names"].iloc[0].count("p" * 5000) == paused
 
 
+def test_only_pause_lists_holding_a_long_name_are_cut_and_each_of_its_names_at_60():
+    """The screen cuts a pause list's names one by one: a list of many short names (far
+    longer than 60 characters in all) is shown as it is; in a list holding a long name,
+    that name alone ends in "…" (60 characters, an emoji or accent counting one), and a
+    name of exactly 60 characters is whole. Checked on random lists against the rule
+    applied name by name."""
+    import random
+
+    import pandas as pd
+
+    from rebalance.views.terminal import NAME_CHARS, _short_names
+    from rebalance.views.wording import cut
+
+    rng = random.Random(7)
+    alphabet = ["a", "é", "🍕", " ", "-", "ß"]
+    lists = ["x" * NAME_CHARS, "x" * (NAME_CHARS + 1), ";".join(["Chez Lulu"] * 40), ""]
+    for _ in range(300):
+        names = [
+            "".join(rng.choice(alphabet) for _ in range(rng.choice([1, 30, 59, 60, 61, 200])))
+            for _ in range(rng.randint(1, 12))
+        ]
+        lists.append(";".join(names))
+    zones = pd.DataFrame(
+        {"name": ["Z"] * len(lists), "pause_restaurant_names": pd.Series(lists, dtype="str")}
+    )
+    shown = _short_names(zones)["pause_restaurant_names"].tolist()
+    expected = [";".join(cut(n, NAME_CHARS) for n in v.split(";")) for v in lists]
+    assert shown == expected
+    assert shown[0] == "x" * NAME_CHARS and shown[1] == "x" * (NAME_CHARS - 1) + "…"
+    assert shown[2] == lists[2]
+
+
 def test_a_day_of_short_slots_fits_the_terminal():
     """A day in 5-minute slots (288) lists its first `MAX_SLOT_ROWS` slots and says where
     the rest are; the heat strip gives a character to a few slots each (the most short

@@ -359,7 +359,12 @@ NAME_CHARS = 60
 
 def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
     """``zones`` with zone and restaurant names past `NAME_CHARS` cut (only the rows
-    holding one are rewritten)."""
+    holding one are rewritten).
+
+    A pause list is found holding a long name by one regular expression over the column
+    (a run of more than `NAME_CHARS` characters without ";"), not by splitting every
+    list: at 10,000 zones / 1M couriers the lists name 900,000 restaurants, and
+    splitting them all took 0.66 s of an operator's 10 s run to rewrite none."""
     import pandas as pd
 
     from .wording import cut
@@ -369,7 +374,11 @@ def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
         if column not in zones.columns or zones.empty:
             continue
         text = zones[column].astype(str)
-        long = (text.str.len() > NAME_CHARS).to_numpy(dtype=bool)
+        if column == "name":
+            found = text.str.len() > NAME_CHARS
+        else:
+            found = text.str.contains(f"[^;]{{{NAME_CHARS + 1}}}", regex=True)
+        long = found.to_numpy(dtype=bool)
         if not long.any():
             continue
         if out is zones:
