@@ -376,6 +376,13 @@ class IncrementalLP:
         h.setOptionValue("output_flag", False)
         # presolve would drop the basis kept between solves
         h.setOptionValue("presolve", "off")
+        # No cost perturbation: every re-solve perturbed the costs afresh and then took
+        # ~1,500 pivots (at 10,000 zones ~14,000) to add a handful of columns. Without it
+        # (same optimum; 8 slots, slots_bench's cities, 2026-12-05): 200 zones / 20k /
+        # 50k 23,895 -> 19,446 pivots, 1,000 / 100k / 40k 64,115 -> 53,175, 1,000 / 100k
+        # / 250k 153,417 -> 116,078 (25 -> 27 rounds, LP 15.1 -> 13.0 s), 10,000 / 1M /
+        # 2.5M 607,853 -> 447,202 (21 -> 20 rounds, LP 84.4 -> 71.5 s).
+        h.setOptionValue("dual_simplex_cost_perturbation_multiplier", 0.0)
         # "threads" is left alone: HiGHS refuses to run when it differs from what its
         # process-wide scheduler started with (a notebook's own highspy model, say)
         rhs = np.asarray(rhs, dtype=float)
