@@ -292,6 +292,36 @@ def test_retired_and_revived_paths_keep_the_optimum(seed):
     check_plan(p, plan)
 
 
+@pytest.mark.parametrize("seed", [3, 5])
+def test_commodities_priced_on_two_threads_give_the_plan_of_one(seed, monkeypatch):
+    """Large cities price their commodities on two threads (`slotpaths._THREAD_MOVES`);
+    forced onto small ones, the threads give the same rounds, LP bound, moves and zone
+    values as one thread, float for float, and that plan is the courier-level MILP's."""
+    from rebalance import slotpaths
+
+    monkeypatch.setattr(slotpaths, "threads", lambda at_most: at_most)  # two, even on one core
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    monkeypatch.setattr(slotpaths, "_THREAD_MOVES", 10**12)
+    one = solve_problem(p)
+    monkeypatch.setattr(slotpaths, "_THREAD_MOVES", 0)
+    calls = []
+    executor = slotpaths.ThreadPoolExecutor
+
+    def counted(workers):
+        calls.append(workers)
+        return executor(workers)
+
+    monkeypatch.setattr(slotpaths, "ThreadPoolExecutor", counted)
+    two = solve_problem(p)
+    assert calls and set(calls) == {2}
+    assert one.status == two.status == "optimal"
+    assert one.solver == two.solver
+    pd.testing.assert_frame_equal(one.moves, two.moves)
+    pd.testing.assert_frame_equal(one.zones, two.zones)
+    assert two.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(two.moves)))
+
+
 @pytest.mark.parametrize("seed", [1, 2, 4])
 def test_dual_smoothing_changes_the_rounds_not_the_plan(seed, monkeypatch):
     """Pricing with smoothed duals (`slotpaths.SMOOTHING`) takes other rounds to the same
