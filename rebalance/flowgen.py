@@ -61,7 +61,7 @@ import numpy as np
 
 from .cores import threads
 from .inputs import index_dtype
-from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, minutes_of, stay_arcs
+from .model import ARC_CHUNK, ProblemData, arc_cost_dtype, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
@@ -123,7 +123,9 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     n_in_range = n_arcs + 2 * n_zones
     timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
     stay = stay_arcs(p)  # found once (7.8 million arcs at 10,000 zones), used each round
-    cost = arc_costs(p, stay, dtype=_cost_type(p))
+    # int32 where the costs fit: at 10,000 zones the costs of the 7.8 million arcs are 31
+    # MB instead of 62, held through the rounds
+    cost = arc_costs(p, stay, dtype=arc_cost_dtype(p, np.int64))
     whole = n_arcs <= _WHOLE_BELOW
     in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost, stay)
     left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
@@ -200,19 +202,6 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
             n_in_range,
             timing,
         )
-
-
-def _cost_type(p: ProblemData) -> type:
-    """int32 when every arc's cost (`arc_costs`: the move's cost, plus the change's)
-    fits one, else int64: at 10,000 zones the costs of the 7.8 million arcs are 31 MB
-    instead of 62 held through the rounds; the same integers either way."""
-    if p.arc_millis.size == 0:
-        return np.int64
-    ends = p.move_cost(minutes_of(np.array([p.arc_millis.min(), p.arc_millis.max()])))
-    low = min(int(ends[0]), 0) + min(p.change_cost, 0)
-    high = max(int(ends[1]), 0) + max(p.change_cost, 0)
-    small = np.iinfo(np.int32)
-    return np.int32 if small.min <= low and high <= small.max else np.int64
 
 
 def _solve(p: ProblemData, net: dict[str, np.ndarray], stay: np.ndarray) -> FlowResult:

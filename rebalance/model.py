@@ -633,6 +633,19 @@ def stay_arcs(p: ProblemData) -> np.ndarray:
     return stay
 
 
+def arc_cost_dtype(p: ProblemData, wide: type) -> type:
+    """int32 when every group arc's cost (`arc_costs`: the move's cost, plus the
+    change's) fits one, else ``wide``: the one test for holding the costs of millions of
+    arcs in half the memory (the same integers either way)."""
+    if p.arc_millis.size == 0:
+        return wide
+    ends = p.move_cost(minutes_of(np.array([p.arc_millis.min(), p.arc_millis.max()])))
+    low = min(int(ends[0]), 0) + min(p.change_cost, 0)
+    high = max(int(ends[1]), 0) + max(p.change_cost, 0)
+    small = np.iinfo(np.int32)
+    return np.int32 if small.min <= low and high <= small.max else wide
+
+
 def arc_costs(p: ProblemData, stay: np.ndarray | None = None, dtype: type = np.int64) -> np.ndarray:
     """Integer cost of each group arc: the move's travel and fixed minutes (0 for
     staying), plus ``change_minutes`` when a previous plan told the group to be elsewhere

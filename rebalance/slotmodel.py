@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .model import ProblemData, arc_costs, minutes_of
+from .model import ProblemData, arc_cost_dtype, arc_costs
 from .solver import linear_program
 
 if TYPE_CHECKING:
@@ -418,11 +418,7 @@ def _entry_costs(p: ProblemData) -> np.ndarray:
     10,000 zones there are 56 million, and whole-array temporaries took 4.8 s and GBs),
     as int32 when the dearest arc fits (0.44 GB instead of 0.87 for the 109 million arcs
     of 10 million couriers, held through the solve), else as float64."""
-    dearest = 0
-    if p.arc_millis.size:
-        longest = minutes_of(np.array([p.arc_millis.max()]))
-        dearest = int(p.move_cost(longest)[0]) + int(p.change_cost)
-    return arc_costs(p, dtype=np.int32 if dearest < np.iinfo(np.int32).max else np.float64)
+    return arc_costs(p, dtype=arc_cost_dtype(p, np.float64))
 
 
 def _initial_columns(p: ProblemData, m: _Model) -> _Columns:
