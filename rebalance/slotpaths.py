@@ -103,28 +103,25 @@ class PathMaster:
     def __post_init__(self) -> None:
         p = self.p
         self.Z, self.K, self.G = len(p.zone_ids), p.slots, len(p.group_size)
-        # A group without a previous instruction enters through its stay and exactly its
-        # vehicle's moves out of its zone, at move cost: its best entry is one more step
-        # of the pricing recursion. Groups with a previous instruction (a change cost on
-        # some arcs) are priced over their own entry arcs, stored contiguously.
-        g = p.arc_group
-        self._simple = p.group_prev < 0
-        self._gen_arcs = np.flatnonzero(~self._simple[g])
-        ga = g[self._gen_arcs]
-        change = np.flatnonzero(np.diff(ga)) + 1
-        self._gen_start = (
-            np.concatenate([[0], change]).astype(np.int64) if ga.size else np.zeros(0, np.int64)
-        )
-        self._gen_group = ga[self._gen_start]
         # Each group's arcs are one run, by destination (`reach.group_arcs`): an arc is
         # found by bisection within its group's run. (A sorted int64 key of every arc and
         # its order were 2.6 GB held through the solve at 10 million couriers.)
+        g = p.arc_group
         runs = np.concatenate([[0], np.flatnonzero(g[1:] != g[:-1]) + 1]).astype(np.int64)
         self._arc_start = np.zeros(self.G, dtype=np.int64)
         self._arc_count = np.zeros(self.G, dtype=np.int64)
         if g.size:
             self._arc_start[g[runs]] = runs
             self._arc_count[g[runs]] = np.diff(np.append(runs, g.size))
+        # A group without a previous instruction enters through its stay and exactly its
+        # vehicle's moves out of its zone, at move cost: its best entry is one more step
+        # of the pricing recursion. Groups with a previous instruction (a change cost on
+        # some arcs) are priced over their own entry arcs: their runs, one after another.
+        self._gen_group = np.flatnonzero((p.group_prev >= 0) & (self._arc_count > 0))
+        lengths = self._arc_count[self._gen_group]
+        self._gen_start = np.cumsum(lengths) - lengths
+        self._gen_arcs = np.repeat(self._arc_start[self._gen_group] - self._gen_start, lengths)
+        self._gen_arcs += np.arange(self._gen_arcs.size)
         self._move_key = [m.origin * self.Z + m.dest for m in p.moves]
         self._move_cost = [p.move_cost(m.minutes).astype(float) for m in p.moves]
         self._n_moves = sum(m.origin.size for m in p.moves)
