@@ -405,11 +405,9 @@ class IncrementalLP:
     ) -> None:
         """Add columns (lower bound 0) with their nonzeros given as (column, row, value),
         columns numbered from 0 within this call."""
-        import highspy
-
         cost = np.asarray(cost, dtype=float)
         k = cost.size
-        upper = np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
+        upper = _highs_upper(upper)
         col = np.asarray(column_of_entry, dtype=np.int64)
         order = np.argsort(col, kind="stable")
         starts = np.zeros(k, dtype=np.int32)
@@ -424,11 +422,10 @@ class IncrementalLP:
         self._highs.changeColsCost(columns.size, columns, np.asarray(cost, dtype=float))
 
     def set_upper(self, columns: np.ndarray, upper: np.ndarray) -> None:
-        import highspy
-
         columns = np.asarray(columns, dtype=np.int32)
-        upper = np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
-        self._highs.changeColsBounds(columns.size, columns, np.zeros(columns.size), upper)
+        self._highs.changeColsBounds(
+            columns.size, columns, np.zeros(columns.size), _highs_upper(upper)
+        )
 
     def set_basis(self, basic: np.ndarray, at_upper: np.ndarray) -> None:
         """Start the next solve from a basis: the columns ``basic`` in it, the others at
@@ -476,6 +473,13 @@ class IncrementalLP:
         duals = np.asarray(solution.row_dual, dtype=float)
         obj = float(h.getInfo().objective_function_value)
         return LinearResult("optimal", x, obj, obj, duals, empty, seconds)
+
+
+def _highs_upper(upper: np.ndarray) -> np.ndarray:
+    """Upper bounds as HiGHS takes them: floats, its own infinity for none."""
+    import highspy
+
+    return np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
 
 
 _BANNER = threading.Lock()
