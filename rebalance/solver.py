@@ -417,6 +417,13 @@ class IncrementalLP:
         self._highs.addCols(k, cost, np.zeros(k), upper, rows.size, starts, rows, values)
         self._n += k
 
+    def delete_columns(self, columns: np.ndarray) -> None:
+        """Delete columns; those after each one deleted move down, in order. The basis
+        stays valid when the columns deleted are all nonbasic."""
+        columns = np.unique(np.asarray(columns, dtype=np.int32))
+        self._highs.deleteCols(columns.size, columns)
+        self._n -= columns.size
+
     def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
         columns = np.asarray(columns, dtype=np.int32)
         self._highs.changeColsCost(columns.size, columns, np.asarray(cost, dtype=float))

@@ -292,6 +292,89 @@ def test_retired_and_revived_paths_keep_the_optimum(seed):
     check_plan(p, plan)
 
 
+@pytest.mark.parametrize("seed", [3, 7])
+def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(seed, monkeypatch):
+    """Retired paths are deleted from the LP, not kept in it at a bound of 0 (every
+    pivot passes over the LP's columns). At the end the LP's path columns are exactly
+    the paths not retired, each once, each column the path's own (its group's row and
+    one (zone, slot) row per present slot, at the path's cost); the values the master
+    keeps per path are the LP's; and the plan is the courier-level MILP's."""
+    from rebalance import slotpaths, solver
+
+    lps, masters = [], []
+    make, run = solver.IncrementalLP.__init__, slotpaths.PathMaster.run
+
+    def made(self, rhs):
+        make(self, rhs)
+        lps.append(self)
+
+    def ran(self, *args, **kwargs):
+        masters.append(self)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(solver.IncrementalLP, "__init__", made)
+    monkeypatch.setattr(slotpaths.PathMaster, "run", ran)
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    assert plan.status == "optimal"
+    assert plan.solver["retired"] > 0 and plan.solver["revived"] > 0
+    assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
+    (lp,), (master,) = lps, masters
+    paths, in_lp = master.paths, master._lp_paths
+    n = paths.group.size
+    retired = np.zeros(n, dtype=bool)
+    retired[: master._retired.size] = master._retired
+    assert np.array_equal(np.sort(in_lp), np.flatnonzero(~retired))
+    model = lp._highs.getLp()
+    assert model.num_col_ == lp.n_columns
+    fixed = lp.n_columns - in_lp.size
+    assert np.array_equal(np.asarray(model.col_cost_)[fixed:], paths.cost[in_lp])
+    start_, index = np.asarray(model.a_matrix_.start_), np.asarray(model.a_matrix_.index_)
+    G, Z = master.G, master.Z
+    for j, path in enumerate(in_lp.tolist()):
+        rows = index[start_[fixed + j] : start_[fixed + j + 1]]
+        slots = np.flatnonzero(paths.zones[path] >= 0)
+        want = [int(paths.group[path]), *(G + slots * Z + paths.zones[path, slots]).tolist()]
+        assert sorted(rows.tolist()) == sorted(want)
+    values = np.asarray(lp._highs.getSolution().col_value)[fixed:]
+    assert np.allclose(master.x[in_lp], values)
+    assert not master.x[retired].any()
+
+
+def test_deleting_nonbasic_columns_keeps_the_lp_basis():
+    """`IncrementalLP.delete_columns`: the columns after a deleted one move down, and
+    deleting columns the optimum does not use leaves it optimal: the re-solve gives the
+    same optimum and duals without a pivot."""
+    from rebalance.solver import IncrementalLP
+
+    # two rows (demands 2 and 3), five columns: only the cheap ones are used
+    lp = IncrementalLP(np.array([2.0, 3.0]))
+    cost = np.array([1.0, 9.0, 2.0, 8.0, 7.0])
+    lp.add_columns(
+        cost,
+        np.full(5, np.inf),
+        np.array([0, 1, 2, 3, 4, 4]),
+        np.array([0, 0, 1, 1, 0, 1]),
+        np.ones(6),
+    )
+    first = lp.solve()
+    assert first.status == "optimal" and first.objective == pytest.approx(8.0)
+    lp.delete_columns(np.array([3, 1]))
+    assert lp.n_columns == 3
+    again = lp.solve()
+    assert again.status == "optimal" and again.objective == pytest.approx(8.0)
+    assert lp._highs.getInfo().simplex_iteration_count == 0
+    np.testing.assert_allclose(again.x, first.x[[0, 2, 4]])
+    np.testing.assert_allclose(again.duals, first.duals)
+    # what is left is columns 0, 2, 4 in that order: with the first two at cost 5, the
+    # third (cost 7, in both rows) is used twice and the second once
+    lp.set_costs(np.array([0, 1]), np.array([5.0, 5.0]))
+    last = lp.solve()
+    assert last.objective == pytest.approx(19.0)
+    np.testing.assert_allclose(last.x, [0.0, 1.0, 2.0])
+
+
 @pytest.mark.parametrize("seed", [3, 5])
 def test_commodities_priced_on_two_threads_give_the_plan_of_one(seed, monkeypatch):
     """Large cities price their commodities on two threads (`slotpaths._THREAD_MOVES`);
