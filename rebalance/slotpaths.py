@@ -41,7 +41,7 @@ __all__ = ["PathMaster"]
 
 _TOL = 1e-6
 #: A path column out of the LP's solution whose reduced cost exceeds this many minutes of
-#: courier time is retired (bounded to 0) until pricing asks for it again.
+#: courier time is retired (deleted from the LP) until pricing asks for it again.
 RETIRE_MINUTES = 2.0
 #: Dual smoothing (Wentges): each round prices with ``SMOOTHING x`` the duals of the
 #: best bound so far ``+ (1 - SMOOTHING) x`` the LP's own. The LP's duals swing from
