@@ -292,13 +292,16 @@ def test_retired_and_revived_paths_keep_the_optimum(seed):
     check_plan(p, plan)
 
 
-@pytest.mark.parametrize("seed", [3, 7])
-def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(seed, monkeypatch):
+@pytest.mark.parametrize("city", [3, 7, "paris"])
+def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(city, monkeypatch):
     """Retired paths are deleted from the LP, not kept in it at a bound of 0 (every
     pivot passes over the LP's columns). At the end the LP's path columns are exactly
     the paths not retired, each once, each column the path's own (its group's row and
-    one (zone, slot) row per present slot, at the path's cost); the values the master
-    keeps per path are the LP's; and the plan is the courier-level MILP's."""
+    one (zone, slot) row per present slot, at the path's cost), and the values the
+    master keeps per path are the LP's. The plan is the courier-level MILP's on the
+    random cities (where staying put breaks a cap: the LP first minimises the overflow,
+    then takes the real costs of the columns it holds), and on the Paris sample (no
+    such phase) the optimum of an LP that never retires a path."""
     from rebalance import slotpaths, solver
 
     lps, masters = [], []
@@ -314,13 +317,18 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(seed, monkey
 
     monkeypatch.setattr(solver.IncrementalLP, "__init__", made)
     monkeypatch.setattr(slotpaths.PathMaster, "run", ran)
-    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
-    p = build_problem(inputs, config, start)
+    if city == "paris":
+        folder = REPO / "data/samples/paris"
+        config = rebalance.load_config(folder / "rebalance.toml")
+        p = build_problem(rebalance.load(folder, config), config, "2026-11-30T19:00")
+    else:
+        inputs, config, start = random_city(city, zones=10, couriers=60, slots=6)
+        p = build_problem(inputs, config, start)
     plan = solve_problem(p)
     assert plan.status == "optimal"
     assert plan.solver["retired"] > 0 and plan.solver["revived"] > 0
-    assert plan.objective == pytest.approx(courier_milp(p), abs=1e-3 * (1 + len(plan.moves)))
     (lp,), (master,) = lps, masters
+    assert master.stays_feasible() == (city == "paris")
     paths, in_lp = master.paths, master._lp_paths
     n = paths.group.size
     retired = np.zeros(n, dtype=bool)
@@ -340,6 +348,14 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(seed, monkey
     values = np.asarray(lp._highs.getSolution().col_value)[fixed:]
     assert np.allclose(master.x[in_lp], values)
     assert not master.x[retired].any()
+    if city == "paris":
+        monkeypatch.setattr(slotpaths, "RETIRE_MINUTES", math.inf)
+        kept = solve_problem(p)
+        assert kept.solver.get("retired", 0) == 0
+        assert plan.objective == pytest.approx(kept.objective, abs=1e-6)
+    else:
+        exact = courier_milp(p)
+        assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
 
 
 def test_deleting_nonbasic_columns_keeps_the_lp_basis():
