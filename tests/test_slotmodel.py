@@ -358,11 +358,18 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(city, monkey
         assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
 
 
-def test_deleting_nonbasic_columns_keeps_the_lp_basis():
+@pytest.mark.parametrize("highs", ["this", "old"])
+def test_deleting_nonbasic_columns_keeps_the_lp_basis(highs, monkeypatch):
     """`IncrementalLP.delete_columns`: the columns after a deleted one move down, and
     deleting columns the optimum does not use leaves it optimal: the re-solve gives the
-    same optimum and duals without a pivot."""
+    same optimum and duals without a pivot. Also as with a HiGHS that drops its basis on
+    deleting columns (1.7.2, the lowest allowed, does; then the basis is kept and handed
+    back, or each round of the slot LP would start from scratch)."""
+    from rebalance import solver
     from rebalance.solver import IncrementalLP
+
+    if highs == "old":
+        monkeypatch.setattr(solver, "_keeps_basis", False)
 
     # two rows (demands 2 and 3), five columns: only the cheap ones are used
     lp = IncrementalLP(np.array([2.0, 3.0]))
@@ -389,6 +396,32 @@ def test_deleting_nonbasic_columns_keeps_the_lp_basis():
     last = lp.solve()
     assert last.objective == pytest.approx(19.0)
     np.testing.assert_allclose(last.x, [0.0, 1.0, 2.0])
+
+
+def test_a_highs_that_drops_its_basis_on_deletions_plans_the_same(monkeypatch):
+    """Handed back by `IncrementalLP.delete_columns` when HiGHS drops it, the basis gives
+    the plan this HiGHS gives keeping it: the same rounds, pivots, LP bound and moves."""
+    from rebalance import solver
+
+    inputs, config, start = random_city(7, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    pivots = []
+    solve = solver.IncrementalLP.solve
+
+    def counted(self, *args, **kwargs):
+        result = solve(self, *args, **kwargs)
+        pivots.append(self._highs.getInfo().simplex_iteration_count)
+        return result
+
+    monkeypatch.setattr(solver.IncrementalLP, "solve", counted)
+    this = solve_problem(p)
+    this_pivots, pivots[:] = pivots[:], []
+    monkeypatch.setattr(solver, "_keeps_basis", False)
+    old = solve_problem(p)
+    assert this.solver["retired"] > 0
+    assert this.solver == old.solver
+    assert pivots == this_pivots
+    pd.testing.assert_frame_equal(this.moves, old.moves)
 
 
 @pytest.mark.parametrize("seed", [3, 5])
