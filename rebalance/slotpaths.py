@@ -97,8 +97,8 @@ class PathMaster:
     status: str = "limit"  # 'optimal' (LP), 'infeasible' (LP), 'limit'
     potentials: dict[int, np.ndarray] = field(default_factory=dict)  # c -> W (Z, K)
     _keys: dict[bytes, int] | None = None
-    _retired: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    #: the path of each path column of the LP, in the LP's order (retired paths have none)
+    #: the path of each path column of the LP, in the LP's order: the paths not in it are
+    #: the retired ones
     _lp_paths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     # ------------------------------------------------------------------ set-up
@@ -519,11 +519,9 @@ class PathMaster:
         old = np.array([self._keys.get(k, -1) for k in keys], dtype=np.int64)
         back = np.unique(old[old >= 0])
         # (a path still in the LP prices in again only by a rounding hair: nothing to do)
-        back = back[back < self._retired.size]
-        back = back[self._retired[back]]
+        back = back[~np.isin(back, self._lp_paths)]
         if back.size:
             self._add_lp_paths(lp, back, False)
-            self._retired[back] = False
             self.stats["revived"] = int(self.stats.get("revived", 0)) + int(back.size)
         keep = old < 0
         start = self.paths.group.size
@@ -547,18 +545,15 @@ class PathMaster:
         of each path (`_path_values`)."""
         assert self.paths is not None
         n = self.paths.group.size
-        if self._retired.size < n:
-            self._retired = np.concatenate([self._retired, np.zeros(n - self._retired.size, bool)])
+        position = np.full(n, -1, dtype=np.int64)  # of each path's column, -1: retired
+        position[self._lp_paths] = np.arange(self._lp_paths.size)
         rc = self._reduced_costs(self.paths, alpha, gamma)
-        out = (x[:n] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute) & ~self._retired
+        out = (x[:n] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute) & (position >= 0)
         out[: self.G] = False  # stays never retire
         idx = np.flatnonzero(out)
         if idx.size:
-            position = np.full(n, -1, dtype=np.int64)
-            position[self._lp_paths] = np.arange(self._lp_paths.size)
             lp.delete_columns(fixed + position[idx])  # type: ignore[attr-defined]
             self._lp_paths = self._lp_paths[~out[self._lp_paths]]
-            self._retired[idx] = True
             self.stats["retired"] = int(self.stats.get("retired", 0)) + int(idx.size)
 
     def _path_values(self, values: np.ndarray) -> np.ndarray:

@@ -434,18 +434,12 @@ class IncrementalLP:
             if basis.valid:
                 keep = np.ones(self._n, dtype=bool)
                 keep[columns] = False
-                status = list(basis.col_status)
-                kept = ([s for s, k in zip(status, keep.tolist(), strict=True) if k], basis)
+                status = zip(basis.col_status, keep.tolist(), strict=True)
+                kept = ([s for s, k in status if k], list(basis.row_status))
         h.deleteCols(columns.size, columns)
         self._n -= columns.size
         if kept is not None:
-            import highspy
-
-            status, basis = kept
-            rows = list(basis.row_status)
-            basis = highspy.HighsBasis()
-            basis.col_status, basis.row_status, basis.valid = status, rows, True
-            h.setBasis(basis)
+            self._set_statuses(*kept)
 
     def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
         columns = np.asarray(columns, dtype=np.int32)
@@ -466,10 +460,14 @@ class IncrementalLP:
         kind = highspy.HighsBasisStatus
         table = [kind.kLower, kind.kBasic, kind.kUpper]
         code = np.where(basic, 1, np.where(at_upper, 2, 0)).astype(np.int8)
+        self._set_statuses([table[c] for c in code.tolist()], [kind.kLower] * self._m)
+
+    def _set_statuses(self, columns: list[Any], rows: list[Any]) -> None:
+        """Hand HiGHS a basis: each column's and row's `highspy.HighsBasisStatus`."""
+        import highspy
+
         basis = highspy.HighsBasis()
-        basis.col_status = [table[c] for c in code.tolist()]
-        basis.row_status = [kind.kLower] * self._m
-        basis.valid = True
+        basis.col_status, basis.row_status, basis.valid = columns, rows, True
         self._highs.setBasis(basis)
 
     def solve(self, time_limit: float | None = None) -> LinearResult:

@@ -331,9 +331,11 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(city, monkey
     assert master.stays_feasible() == (city == "paris")
     paths, in_lp = master.paths, master._lp_paths
     n = paths.group.size
-    retired = np.zeros(n, dtype=bool)
-    retired[: master._retired.size] = master._retired
-    assert np.array_equal(np.sort(in_lp), np.flatnonzero(~retired))
+    retired = np.ones(n, dtype=bool)
+    retired[in_lp] = False
+    assert np.unique(in_lp).size == in_lp.size  # each path once
+    assert not retired[: master.G].any()  # stays never retire
+    assert retired.sum() == plan.solver["retired"] - plan.solver["revived"]
     model = lp._highs.getLp()
     assert model.num_col_ == lp.n_columns
     fixed = lp.n_columns - in_lp.size
