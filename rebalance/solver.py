@@ -9,12 +9,8 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import itertools
 import math
-import os
-import sys
-import threading
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -373,7 +369,6 @@ class IncrementalLP:
     def __init__(self, rhs: np.ndarray) -> None:
         self._highs = _new_highs()
         h = self._highs
-        h.setOptionValue("output_flag", False)
         # presolve would drop the basis kept between solves
         h.setOptionValue("presolve", "off")
         # No cost perturbation: every re-solve perturbed the costs afresh and then took
@@ -512,7 +507,6 @@ def _deleting_keeps_basis() -> bool:
     global _keeps_basis
     if _keeps_basis is None:
         h = _new_highs()
-        h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
         one = np.ones(1)
         h.addRows(
@@ -541,46 +535,20 @@ def _highs_upper(upper: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(upper), np.asarray(upper, dtype=float), highspy.kHighsInf)
 
 
-_BANNER = threading.Lock()
-_banner_shown = False
-
-
-def prepare_lp_solver() -> None:
-    """Make the process's first HiGHS instance now. `_new_highs` keeps its banner off
-    standard output by pointing fd 1 elsewhere for a moment, which would also swallow
-    what other threads write then: a threaded process (`rebalance serve`) calls this
-    before its threads start."""
-    _new_highs()
-
-
 def _new_highs() -> Any:
-    """A HiGHS instance, without the banner the first one of a process prints on the C
-    level's standard output (where ``--format json`` writes the plan)."""
-    global _banner_shown
-    import highspy
+    """A HiGHS instance that never writes to standard output (where ``--format json``
+    writes the plan).
 
-    with _BANNER:
-        if _banner_shown:
-            return highspy.Highs()
-        if sys.stdout is not None:  # None under pythonw, or when started with it closed
-            # closed, or a pipe nobody reads any more: nothing of it to keep in order
-            with contextlib.suppress(OSError, ValueError):
-                sys.stdout.flush()
-        try:
-            saved = os.dup(1)
-        except OSError:  # started with standard output closed: fd 1 stays closed after
-            saved = -1
-        null = os.open(os.devnull, os.O_WRONLY)  # fd 1 itself when that was closed
-        try:
-            if null != 1:
-                os.dup2(null, 1)
-                os.close(null)
-            made = highspy.Highs()
-        finally:
-            if saved >= 0:
-                os.dup2(saved, 1)
-                os.close(saved)
-            else:
-                os.close(1)
-        _banner_shown = True
-        return made
+    HiGHS logs its banner the first time an instance with logging on is given a model
+    or a callback, and ``highspy.Highs()`` sets a callback as it is made, while logging
+    is still on. The binding's own class (``highspy._core._Highs``, of which
+    ``highspy.Highs`` is a thin subclass adding callbacks and interrupt handling, none of
+    which is used here) has no callback to set: with logging off before anything else,
+    no banner is ever due. (Before, the banner was kept off by pointing fd 1 at the null
+    device while the first instance was made, which could swallow what another thread
+    of the process wrote at that moment.)"""
+    from highspy._core import _Highs
+
+    made = _Highs()
+    made.setOptionValue("output_flag", False)
+    return made

@@ -636,6 +636,47 @@ except RuntimeError as exc:
     assert last.startswith("error HiGHS stopped the slot model's LP"), out.stdout
 
 
+def test_other_threads_keep_every_line_they_print_while_a_shift_is_planned():
+    """A process planning shifts (a notebook, `rebalance serve`) whose other threads
+    print to standard output meanwhile loses none of their lines to HiGHS, and HiGHS
+    adds none: its banner is never due, so nothing points standard output elsewhere,
+    not even for a moment. Several plans, each in a process of its own: the first HiGHS
+    instance of each is made while the other thread writes."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os, sys, threading
+import rebalance
+sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+city = {str(REPO / "data/samples/paris")!r}
+config = rebalance.load_config(city + "/rebalance.toml")
+inputs = rebalance.load(city, config)
+done = threading.Event()
+count = 0
+def chatter():
+    global count
+    while not done.is_set():
+        os.write(1, b"line %d\\n" % count)
+        count += 1
+writer = threading.Thread(target=chatter)
+writer.start()
+plan = rebalance.solve(inputs, config, "2026-11-30T19:00")
+done.set()
+writer.join()
+os.write(1, b"planned %s %d\\n" % (plan.status.encode(), count))
+"""
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, timeout=120, check=True
+        )
+        lines = out.stdout.decode().splitlines()
+        status, count = lines[-1].split()[1:]
+        assert status == "optimal"
+        assert int(count) > 0
+        assert lines[:-1] == [f"line {i}" for i in range(int(count))]
+
+
 @pytest.mark.parametrize("how", ["closed", "none"])
 def test_a_process_without_standard_output_plans_a_shift(how):
     """A process started with its standard output closed (``>&-`` in a crontab: Python's

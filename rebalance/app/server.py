@@ -243,11 +243,6 @@ def serve(
                 library.addHandler(handler)
 
     _check_token(client)
-    from rebalance.solver import prepare_lp_solver
-
-    # before any thread: the first slot plan's one-time stdout redirect (HiGHS' banner)
-    # would otherwise swallow log lines other threads write at that moment
-    prepare_lp_solver()
     desk = Desk(config, logger=logger)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
     work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
