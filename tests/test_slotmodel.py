@@ -537,6 +537,52 @@ def test_fractional_last_lp_is_repaired_into_a_plan():
     assert total >= courier_milp(p) - 1e-3
 
 
+@pytest.mark.parametrize("seed", [1, 4, 6])
+def test_priced_paths_take_the_cheapest_continuation_at_every_step(seed):
+    """Every new path from pricing moves, slot after slot, exactly where a walk over all
+    of its vehicle's moves says: the first cheapest move when one is cheaper than
+    staying by more than 1e-9, else it stays. (The pricing looks only at the zones its
+    own pass marked as having such a move.) Duals drawn at random, so that many paths
+    move; three rounds of them."""
+    from rebalance.slotmodel import _entry_costs, _Model
+    from rebalance.slotpaths import PathMaster
+
+    inputs, config, start = random_city(seed, zones=14, couriers=120, slots=6)
+    p = build_problem(inputs, config, start)
+    m = _Model(p)
+    master = PathMaster(
+        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi,
+        m.short_cost, _entry_costs(p),
+    )  # fmt: skip
+    master.paths = master._stay_paths()
+    rng = np.random.default_rng(seed)
+    unit = 10 * p.units_per_minute
+    moved = 0
+    for _ in range(3):
+        gamma = rng.uniform(-20 * unit, 0, size=(master.Z, master.K))
+        new, _ = master.price(gamma, np.full(master.G, 1e12), False)
+        assert new.group.size > 0
+        for row in range(new.group.size):
+            g = int(new.group[row])
+            c, v = int(m.group_com[g]), int(p.group_vehicle[g])
+            W = master.potentials[c]
+            mv = p.moves[v]
+            cost = p.move_cost(mv.minutes).astype(float)
+            for k in range(int(p.group_first[g]) + 1, int(p.group_last[g]) + 1):
+                a = int(new.zones[row, k - 1])
+                here = W[:, k] - gamma[:, k]
+                mine = np.flatnonzero(mv.origin == a)
+                expected = a
+                if mine.size:
+                    values = cost[mine] + here[mv.dest[mine]]
+                    first = int(np.argmin(values))  # the first of the least
+                    if values[first] < here[a] - 1e-9:
+                        expected = int(mv.dest[mine[first]])
+                assert int(new.zones[row, k]) == expected
+                moved += expected != a
+    assert moved > 0
+
+
 @pytest.mark.parametrize("seed", [0, 3, 7])
 def test_every_entry_arc_is_found_where_vehicles_interleave_the_groups(seed):
     """Paths are priced and named through their entry arcs, looked up by (group, zone).
