@@ -686,8 +686,8 @@ def test_other_threads_keep_every_line_they_print_while_a_shift_is_planned():
     """A process planning shifts (a notebook, `rebalance serve`) whose other threads
     print to standard output meanwhile loses none of their lines to HiGHS, and HiGHS
     adds none: its banner is never due, so nothing points standard output elsewhere,
-    not even for a moment. Several plans, each in a process of its own: the first HiGHS
-    instance of each is made while the other thread writes."""
+    not even for a moment. The process's first HiGHS instance is made while the other
+    thread writes (with the redirect it replaced, 12 of ~20,000 lines were lost)."""
     import subprocess
     import sys
 
@@ -712,15 +712,14 @@ done.set()
 writer.join()
 os.write(1, b"planned %s %d\\n" % (plan.status.encode(), count))
 """
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, timeout=120, check=True
-        )
-        lines = out.stdout.decode().splitlines()
-        status, count = lines[-1].split()[1:]
-        assert status == "optimal"
-        assert int(count) > 0
-        assert lines[:-1] == [f"line {i}" for i in range(int(count))]
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, check=True
+    )
+    lines = out.stdout.decode().splitlines()
+    status, count = lines[-1].split()[1:]
+    assert status == "optimal"
+    assert int(count) > 0
+    assert lines[:-1] == [f"line {i}" for i in range(int(count))]
 
 
 @pytest.mark.parametrize("how", ["closed", "none"])
