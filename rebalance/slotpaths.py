@@ -70,6 +70,10 @@ class _Paths:
     zones: np.ndarray  # (n, K), -1 outside the group's present slots
     cost: np.ndarray  # (n,) integer cost units, as float
 
+    def take(self, index: np.ndarray) -> _Paths:
+        """The paths at ``index`` (positions or a mask), in that order."""
+        return _Paths(self.group[index], self.zones[index], self.cost[index])
+
 
 @dataclass
 class PathMaster:
@@ -464,7 +468,7 @@ class PathMaster:
                     new, bound = self.price(g_s, a_s, False)
                     bounded(bound, (a_s, g_s))
                     keep = self._reduced_costs(new, alpha, gamma) < -_TOL
-                    new = _Paths(new.group[keep], new.zones[keep], new.cost[keep])
+                    new = new.take(keep)
                     if new.group.size <= TAIL * self.G:  # a mispricing: ask the LP's duals
                         new = None
                         stats["mispriced"] = int(stats.get("mispriced", 0)) + 1
@@ -548,7 +552,7 @@ class PathMaster:
         start = self.paths.group.size
         for j, k in enumerate(np.array(keys, dtype=object)[keep].tolist()):
             self._keys[k] = start + j
-        return _Paths(new.group[keep], new.zones[keep], new.cost[keep])
+        return new.take(keep)
 
     def _retire(
         self, lp: object, x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray, fixed: int
@@ -566,10 +570,7 @@ class PathMaster:
         of each path (`_path_values`)."""
         assert self.paths is not None
         ours = self._lp_paths  # the LP's path columns, in its order (only they can retire)
-        paths = self.paths
-        rc = self._reduced_costs(
-            _Paths(paths.group[ours], paths.zones[ours], paths.cost[ours]), alpha, gamma
-        )
+        rc = self._reduced_costs(self.paths.take(ours), alpha, gamma)
         out = (x[ours] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute)
         out &= ours >= self.G  # stays never retire
         idx = np.flatnonzero(out)  # positions among the LP's path columns
@@ -591,7 +592,7 @@ class PathMaster:
         from .solver import IncrementalLP
 
         assert isinstance(lp, IncrementalLP) and self.paths is not None
-        paths = _Paths(self.paths.group[index], self.paths.zones[index], self.paths.cost[index])
+        paths = self.paths.take(index)
         self._lp_paths = np.concatenate([self._lp_paths, np.asarray(index, dtype=np.int64)])
         r, s = np.nonzero(paths.zones >= 0)
         n = paths.group.size
