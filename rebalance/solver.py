@@ -506,22 +506,11 @@ def _deleting_keeps_basis() -> bool:
     once per process, on a two-column LP."""
     global _keeps_basis
     if _keeps_basis is None:
-        h = _new_highs()
-        h.setOptionValue("presolve", "off")
-        one = np.ones(1)
-        h.addRows(
-            1, one, one, 0, np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
+        lp = IncrementalLP(np.ones(1))  # x0 + x1 = 1, 0 <= x <= 10
+        lp.add_columns(
+            np.array([1.0, 2.0]), np.full(2, 10.0), np.arange(2), np.zeros(2), np.ones(2)
         )
-        h.addCols(
-            2,
-            np.array([1.0, 2.0]),
-            np.zeros(2),
-            np.full(2, 10.0),
-            2,
-            np.array([0, 1], dtype=np.int32),
-            np.zeros(2, dtype=np.int32),
-            np.ones(2),
-        )
+        h = lp._highs
         h.run()
         h.deleteCols(1, np.array([1], dtype=np.int32))  # the dearer one: nonbasic
         _keeps_basis = bool(h.getBasis().valid)
