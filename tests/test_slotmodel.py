@@ -81,6 +81,20 @@ def random_city(seed: int, *, zones: int = 5, couriers: int = 8, slots: int = 3)
     return inputs, config, start
 
 
+def path_master(p):
+    """The slot model's indexing of ``p`` and a `PathMaster` over it, as `solve_slots`
+    makes them."""
+    from rebalance.slotmodel import _entry_costs, _Model
+    from rebalance.slotpaths import PathMaster
+
+    m = _Model(p)
+    master = PathMaster(
+        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi,
+        m.short_cost, _entry_costs(p),
+    )  # fmt: skip
+    return m, master
+
+
 def check_plan(p, plan) -> None:
     """Every present courier is in exactly one zone per present slot, moves are allowed
     and at slot starts where it is present, and caps hold in every slot."""
@@ -513,15 +527,10 @@ def test_fractional_last_lp_is_repaired_into_a_plan():
     import time
 
     from rebalance import slotmodel
-    from rebalance.slotpaths import PathMaster
 
     config = rebalance.load_config(FRACTIONAL / "rebalance.toml")
     p = build_problem(rebalance.load(FRACTIONAL, config), config, pd.Timestamp("2026-11-30T18:00Z"))
-    m = slotmodel._Model(p)
-    master = PathMaster(
-        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi, m.short_cost,
-        slotmodel._entry_costs(p),
-    )  # fmt: skip
+    m, master = path_master(p)
     master.run(time.perf_counter() + 60)
     assert master.status == "optimal" and master.last_x is not None
     assert not np.allclose(master.last_x, np.rint(master.last_x))  # fractional
@@ -544,16 +553,9 @@ def test_priced_paths_take_the_cheapest_continuation_at_every_step(seed):
     staying by more than 1e-9, else it stays. (The pricing looks only at the zones its
     own pass marked as having such a move.) Duals drawn at random, so that many paths
     move; three rounds of them."""
-    from rebalance.slotmodel import _entry_costs, _Model
-    from rebalance.slotpaths import PathMaster
-
     inputs, config, start = random_city(seed, zones=14, couriers=120, slots=6)
     p = build_problem(inputs, config, start)
-    m = _Model(p)
-    master = PathMaster(
-        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi,
-        m.short_cost, _entry_costs(p),
-    )  # fmt: skip
+    m, master = path_master(p)
     master.paths = master._stay_paths()
     rng = np.random.default_rng(seed)
     unit = 10 * p.units_per_minute
@@ -588,18 +590,11 @@ def test_every_entry_arc_is_found_where_vehicles_interleave_the_groups(seed):
     """Paths are priced and named through their entry arcs, looked up by (group, zone).
     Groups are numbered zone by zone but their arcs are stored vehicle by vehicle, so the
     universe is not in group order: every arc must still be found at its own place."""
-    from rebalance.slotmodel import _entry_costs, _Model
-    from rebalance.slotpaths import PathMaster
-
     inputs, config, start = random_city(seed, zones=12, couriers=80, slots=4)
     p = build_problem(inputs, config, start)
     assert len(set(p.group_vehicle.tolist())) == 2
     assert (np.diff(p.arc_group) < 0).any()  # the case the lookup must handle
-    m = _Model(p)
-    master = PathMaster(
-        p, m.group_com, m.com_vehicle, m.com_lo, m.com_hi, m.cov_hi, m.sur_hi,
-        m.short_cost, _entry_costs(p),
-    )  # fmt: skip
+    _, master = path_master(p)
     order = np.random.default_rng(seed).permutation(p.arc_group.size)
     found = master.entry_arc(p.arc_group[order], p.arc_zone[order])
     assert np.array_equal(found, order)
