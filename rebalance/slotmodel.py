@@ -215,7 +215,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         else:
             return _infeasible(p, stats, timed_out=True)
         lower = master.bound if math.isfinite(master.bound) else -_constant_upper(p, m)
-        sol.status, sol.bound = _proof(sol.objective, lower)
+        sol.status, sol.bound = _proof(sol.objective, lower, master.exact_bound)
         sol.stats = {**stats, "seconds": time.perf_counter() - t0}
         return sol
     assert master.x is not None and master.gamma is not None
@@ -236,7 +236,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
 
     if integral:
         sol = _path_solution(p, m, master, np.rint(x))
-        return done(sol, *_proof(sol.objective, lower))
+        return done(sol, *_proof(sol.objective, lower, master.exact_bound))
     # A fractional LP optimum. First the LP's integral part is kept and the couriers left
     # over choose among their groups' paths (a small integer programme): when that plan
     # meets the bound it is proven optimal, as any plan would be.
@@ -246,7 +246,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     stats["mip_runs"] = 1
     if counts is not None:
         sol = _path_solution(p, m, master, counts)
-        status, bound = _proof(sol.objective, lower)
+        status, bound = _proof(sol.objective, lower, master.exact_bound)
         stats["repaired"] = int(status == "optimal")
         if status == "optimal":
             return done(sol, status, bound)
@@ -257,7 +257,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     stats["mip_runs"] = 2
     if res.status in {"optimal", "feasible"}:
         sol = _path_solution(p, m, master, np.rint(res.x[:n]))
-        status, bound = _proof(sol.objective, lower)
+        status, bound = _proof(sol.objective, lower, master.exact_bound)
         if status == "optimal":
             return done(sol, status, bound)
         gap = sol.objective - lower
@@ -295,7 +295,7 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
         if sol.objective < lower - _lp_error(lower) - 0.5:
             raise AssertionError("integer plan below the LP bound: the slot model is wrong")
         return done(sol, "optimal", sol.objective)
-    return done(sol, *_proof(sol.objective, max(lower, res.bound)))
+    return done(sol, *_proof(sol.objective, max(lower, res.bound), master.exact_bound))
 
 
 def _repair(master, x: np.ndarray, deadline: float) -> np.ndarray | None:  # type: ignore[no-untyped-def]
@@ -648,16 +648,21 @@ def _lp_error(value: float) -> float:
     return 1e-12 * abs(value) + 1e-3
 
 
-def _proof(objective: float, lower: float) -> tuple[str, float]:
-    """Status and bound of an integer plan of cost ``objective`` against a lower bound.
+def _proof(objective: float, lower: float, exact: float = -math.inf) -> tuple[str, float]:
+    """Status and bound of an integer plan of cost ``objective`` against a lower bound
+    ``lower`` (computed in float64) and one computed exactly (``exact``, -inf if none).
 
     Costs are integers: when the plan is less than one unit above the bound (less the
-    LP's numerical error), no integer plan can be cheaper, so it is proven optimal.
+    bound's numerical error), no integer plan can be cheaper, so it is proven optimal.
     """
+    if objective - exact < 1.0:
+        return "optimal", objective
     slack = _lp_error(lower)
     if objective - lower < 1.0 - slack:
         return "optimal", objective
-    return "feasible", float(math.ceil(lower - slack))
+    bound = lower - slack if math.isfinite(lower) else lower
+    bound = max(bound, exact)
+    return "feasible", float(math.ceil(bound)) if math.isfinite(bound) else bound
 
 
 def _zone_value(m: _Model, gamma: np.ndarray) -> np.ndarray:

@@ -62,6 +62,11 @@ TAIL = 0.01
 #: moves (2026-12-05): pricing at 1,000 zones / 100k 2.40 -> 2.16 s (the walk is about
 #: half of it there), 10,000 zones / 1M 29.6 -> 21.1 s, the solve 113.7 -> 100.4 s.
 _THREAD_MOVES = 200_000
+#: Groups woken at once (`PathMaster._regroup`) from which their movers enter the basis:
+#: at least one per this many rows of the LP.
+_WAKE_BASIS = 20
+#: Values checked at a time by `_whole`.
+_BLOCK = 1 << 20
 
 
 @dataclass
@@ -98,6 +103,10 @@ class PathMaster:
     gamma: np.ndarray | None = None  # (Z, K)
     objective: float = math.nan
     bound: float = -math.inf  # a proven lower bound on every plan (weak duality)
+    #: the best bound computed exactly (`_dual_bound`), -inf when none was
+    exact_bound: float = -math.inf
+    #: whether the last pricing's bound was computed exactly (`_dual_bound`)
+    priced_exact: bool = False
     status: str = "limit"  # 'optimal' (LP), 'infeasible' (LP), 'limit'
     potentials: dict[int, np.ndarray] = field(default_factory=dict)  # c -> W (Z, K)
     #: (commodity, zone, slot): where the last pricing's step found a move cheaper than
@@ -139,6 +148,24 @@ class PathMaster:
             has = np.flatnonzero(m.start[1:] > m.start[:-1])
             self._origins.append((has, m.start[has]))
         self.capped = (p.cap_int >= 0)[:, None] & np.ones((1, self.K), dtype=bool)
+        # (whole by construction: `rebalance.model.arc_costs`, `ProblemData.move_cost`)
+        self._whole_costs = (
+            _whole(self.entry_cost)
+            and all(_whole(c) for c in self._move_cost)
+            and _whole(self.short_cost)
+            and float(p.surplus_cost).is_integer()
+        )
+        # Each group's stay: its (group, row of its (zone, slot)) pairs, the LP's coupling
+        # rows being numbered (slot, zone) from 0.
+        k = np.arange(self.K)
+        present = (k[None, :] >= p.group_first[:, None]) & (k[None, :] <= p.group_last[:, None])
+        stay_group, stay_slot = np.nonzero(present)
+        self._stay_group = stay_group
+        self._stay_row = stay_slot * self.Z + p.group_zone[stay_group]
+        #: LP row of each group (-1: resting, not in the LP) and the group of each group
+        #: row (rows Z x K on)
+        self._row_of = np.full(self.G, -1, dtype=np.int64)
+        self._row_group = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------- costs
     def entry_arc(self, group: np.ndarray, zone: np.ndarray) -> np.ndarray:
@@ -365,18 +392,35 @@ class PathMaster:
         for paths (``rc`` is each group's best path, so every path is covered), the caps
         of covered and surplus couriers (surplus at most every courier present). Computed
         from the duals themselves, it does not trust the LP solver's reported optimum.
+
+        Sets ``priced_exact``: whether the bound is exact, not just float64's rounding of
+        it. The costs are whole cost units; with whole duals too (the LP's own are
+        snapped to them when they are within a hair: `_snapped`) every number summed is
+        a whole number, and while their magnitudes add up to less than 2^52 float64
+        holds each sum exactly. At 10M couriers the bound is ~10^12 cost units, where
+        the rounding allowed otherwise (`rebalance.slotmodel._lp_error`) is one unit: a
+        plan meeting the bound could not have been proven optimal.
         """
+        self.priced_exact = False
         if phase1:
             return -math.inf
         p = self.p
         size = p.group_size.astype(float)
-        bound = float(alpha @ size)
-        bound += float((np.minimum(rc, 0.0) * size[groups]).sum())
-        rc_cov = gamma - self.short_cost
-        bound += float((np.minimum(rc_cov, 0.0) * self.cov_hi).sum())
         total = float(p.slot_before.sum(axis=0).max()) if self.K else 0.0
         sur_ub = np.minimum(self.sur_hi, total)
-        bound += float((np.minimum(gamma + p.surplus_cost, 0.0) * sur_ub).sum())
+        terms = [
+            alpha * size,
+            np.minimum(rc, 0.0) * size[groups],
+            np.minimum(gamma - self.short_cost, 0.0) * self.cov_hi,
+            np.minimum(gamma + p.surplus_cost, 0.0) * sur_ub,
+        ]
+        bound = sum(float(t.sum()) for t in terms)
+        self.priced_exact = (
+            self._whole_costs
+            and _whole(alpha)
+            and _whole(gamma)
+            and sum(float(np.abs(t).sum()) for t in terms) < 2.0**52
+        )
         return bound
 
     def _add(self, new: _Paths) -> None:
@@ -391,7 +435,20 @@ class PathMaster:
     def run(self, deadline: float, max_rounds: int | None = None) -> None:
         """Column generation to the LP optimum (or the deadline), on one LP model (HiGHS)
         that grows by paths and is re-solved from its last basis. ``max_rounds`` (tests):
-        stop after that many LP solves as if out of time."""
+        stop after that many LP solves as if out of time.
+
+        Only the *active* groups are in the LP: those with a path other than their stay
+        in it. Every courier is counted on their stay path (the (zone, slot) rows hold
+        minus those couriers, and their cost is a constant); an active group has a row,
+        ``its other paths - movers = 0``, and a column of movers (at most its size, -1
+        on its row and on each (zone, slot) of its stay, minus its stay's cost): the
+        master LP with ``stay = size - movers``, the same optimum and duals. A resting
+        group has neither: its couriers all stay, and its dual is the one that prices its
+        stay at 0 (its stay would be basic), so pricing, bound and proof are the full
+        master's. The LP has far fewer rows: at 10M couriers 587,478 groups against
+        80,000 (zone, slot) rows, and a few percent of groups active at a time. A group
+        is made active when a path of it prices in, and rests again once its other paths
+        are retired (`_regroup`)."""
         from .solver import IncrementalLP
 
         self.paths = self._stay_paths()
@@ -402,9 +459,9 @@ class PathMaster:
         cap = np.where(p.cap_int[:, None] >= 0, p.cap_int[:, None], 0)
         overflow = self.capped & (p.slot_before > cap)
         phases = [True, False] if overflow.any() else [False]
-        rhs = np.zeros(self.G + zk)
-        rhs[: self.G] = p.group_size
-        lp = IncrementalLP(rhs)
+        # every courier on their stay: the (zone, slot) rows hold minus them
+        self._here = self._stay_here()
+        lp = IncrementalLP(-self._here)
         cell = np.flatnonzero(self.capped.T.ravel()) if phases[0] else np.zeros(0, np.int64)
         fixed = 2 * zk + cell.size
         real_cost = np.concatenate(
@@ -425,39 +482,43 @@ class PathMaster:
                 ]
             ),
             np.arange(fixed),
-            np.concatenate([self.G + np.arange(zk), self.G + np.arange(zk), self.G + cell]),
+            np.concatenate([np.arange(zk), np.arange(zk), cell]),
             -np.ones(fixed),
         )
-        self._add_lp_paths(lp, np.arange(self.paths.group.size), phases[0])
         lp.set_basis(*self._stay_basis(cell, fixed))
         result = None
         center: tuple[np.ndarray, np.ndarray] | None = None  # duals of the best bound
 
         def bounded(bound: float, duals: tuple[np.ndarray, np.ndarray]) -> None:
-            """Keep the best bound (any duals give one), and its duals as the centre."""
+            """Keep the best bound (any duals give one), and its duals as the centre;
+            and the best of those computed exactly."""
             nonlocal center
             if center is None or bound > self.bound:
                 center = duals
             self.bound = max(self.bound, bound)
+            if self.priced_exact:
+                self.exact_bound = max(self.exact_bound, bound)
 
         for phase1 in phases:
             if not phase1 and phases[0]:
                 lp.set_costs(np.arange(fixed), real_cost)
                 lp.set_upper(np.arange(2 * zk, fixed), np.zeros(cell.size))
-                lp.set_costs(np.arange(fixed, lp.n_columns), self.paths.cost[self._lp_paths])
+                lp.set_costs(np.arange(fixed, lp.n_columns), self._column_costs(self._lp_paths))
             while True:
                 stats["rounds"] = int(stats["rounds"]) + 1
                 result = lp.solve(max(deadline - time.perf_counter(), 0.01))
                 stats["lp_seconds"] = float(stats["lp_seconds"]) + result.seconds
+                stats["lp_rows"] = lp.n_rows
                 if result.status != "optimal":
                     self.status = "infeasible" if result.status == "infeasible" else "limit"
                     return
                 x = self._path_values(result.x[fixed:])
+                objective = float(result.objective) + self._stays_cost(phase1)
                 if not phase1:
                     self.last_x = x
-                y = result.duals
-                alpha = y[: self.G]
-                gamma = y[self.G :].reshape(self.K, self.Z).T
+                y = _snapped(result.duals)
+                gamma = y[:zk].reshape(self.K, self.Z).T
+                alpha = self._alphas(y, phase1)
                 tp = time.perf_counter()
                 new = None
                 if not phase1 and center is not None and SMOOTHING > 0:
@@ -481,13 +542,16 @@ class PathMaster:
                 )
                 if new.group.size == 0:
                     break
+                back = np.zeros(0, dtype=np.int64)
+                retire = np.zeros(0, dtype=np.int64)
                 if not phase1:
-                    new = self._revive(lp, new)
-                    self._retire(lp, x, alpha, gamma, fixed)
+                    new, back = self._revive(new)
+                    retire = self._retire(x, alpha, gamma)
+                start = self.paths.group.size
                 if new.group.size:
-                    start = self.paths.group.size
                     self._add(new)
-                    self._add_lp_paths(lp, start + np.arange(new.group.size), phase1)
+                added = np.concatenate([back, start + np.arange(new.group.size)])
+                self._regroup(lp, retire, added, phase1, fixed)
                 out_of_rounds = max_rounds is not None and int(stats["rounds"]) >= max_rounds
                 if time.perf_counter() > deadline or out_of_rounds:
                     self.status = "limit"
@@ -497,30 +561,147 @@ class PathMaster:
                 return
         assert result is not None
         self.status = "optimal"
-        self.objective = float(result.objective)
+        self.objective = objective
         self.x = x
         self.alpha, self.gamma = alpha, gamma
 
-    def _stay_basis(self, cell: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first LP's basis: everyone on their stay path, and in each (zone, slot) the
-        couriers there split as covered, then surplus, then overflow, the first that is
-        not full being basic. From HiGHS' own start (slacks), the 10,000-zone city's
-        first LP took 386,000 pivots and 24 s."""
+    def _stay_here(self) -> np.ndarray:
+        """Couriers in each (zone, slot) when all stay, in the LP's row order."""
+        return np.bincount(
+            self._stay_row,
+            weights=self.p.group_size[self._stay_group].astype(float),
+            minlength=self.Z * self.K,
+        )
+
+    def _stays_cost(self, phase1: bool) -> float:
+        """What every courier staying costs (0 in the first phase): the LP's constant."""
+        if phase1 or self.G == 0:
+            return 0.0
+        assert self.paths is not None
+        return float(self.p.group_size @ self.paths.cost[: self.G])
+
+    def _column_costs(self, columns: np.ndarray) -> np.ndarray:
+        """Costs of the LP's columns of ``columns`` (paths; a group's movers for its stay)."""
+        assert self.paths is not None
+        cost = self.paths.cost[columns]
+        return np.where(columns < self.G, -cost, cost)
+
+    def _through(self, y: np.ndarray) -> np.ndarray:
+        """Per group, the (zone, slot) duals summed along its stay."""
+        return np.bincount(self._stay_group, weights=y[self._stay_row], minlength=self.G)
+
+    def _alphas(self, y: np.ndarray, phase1: bool) -> np.ndarray:
+        """Every group's dual in the master LP (a row ``stay + other paths = size``), from
+        the LP's row duals ``y``.
+
+        A resting group's is the value that prices its stay at 0: its stay's cost minus
+        the (zone, slot) duals along it. An active group's is its row's dual, but at
+        most that: the movers' bound (at most the group's size, i.e. ``stay >= 0``) is
+        explicit in the LP, and with the movers at 0 out of the basis the row's dual may
+        exceed it (the stay then prices below 0, a column the master does not have to
+        take: its couriers all stay already). The smaller of the two is an optimal dual
+        of the master over the same columns (complementary slackness holds case by
+        case: movers at 0, between the bounds, at the size), so the master's pricing and
+        its proof are unchanged."""
         assert self.paths is not None
         zk = self.Z * self.K
-        counts = np.zeros((self.K, self.Z))
-        r, s = np.nonzero(self.paths.zones >= 0)
-        np.add.at(counts, (s, self.paths.zones[r, s]), self.p.group_size[r])
-        here = counts.ravel()  # (slot, zone) order, as the rows
+        stay_cost = np.zeros(self.G) if phase1 else self.paths.cost[: self.G]
+        alpha = stay_cost - self._through(y)
+        rows = self._row_group
+        alpha[rows] = np.minimum(y[zk:], alpha[rows])
+        return alpha
+
+    def _regroup(
+        self,
+        lp: object,
+        retire: np.ndarray,
+        added: np.ndarray,
+        phase1: bool,
+        fixed: int,
+    ) -> None:
+        """The LP of the next round: the path columns at positions ``retire`` (among the
+        LP's path columns) deleted; the groups left with no other path made to rest (row
+        and movers deleted); the groups of the paths ``added`` made active (row and
+        movers added); then those paths added, nonbasic at 0. The next solve starts from
+        the last basis, what was deleted taken out of it."""
+        from .solver import IncrementalLP
+
+        assert isinstance(lp, IncrementalLP) and self.paths is not None
+        G, zk = self.G, self.Z * self.K
+        paths = self.paths
+        ours = self._lp_paths
+        kept = np.ones(ours.size, dtype=bool)
+        kept[retire] = False
+        wanted = np.zeros(G, dtype=bool)
+        wanted[paths.group[added]] = True
+        left = ours[kept]
+        other = np.zeros(G, dtype=bool)
+        other[paths.group[left[left >= G]]] = True
+        movers_at = np.full(G, -1, dtype=np.int64)
+        is_movers = ours < G
+        movers_at[ours[is_movers]] = np.flatnonzero(is_movers)
+        # To rest: no other path left, so nobody moves. Its row and movers go together:
+        # only they and the row's slack fill the row, so what is left is a basis but for
+        # a slack where both were basic (HiGHS completes it).
+        active = self._row_group
+        cand = active[~other[active] & ~wanted[active]]
+        kept[movers_at[cand]] = False
+        if cand.size:
+            self.stats["rested"] = int(self.stats.get("rested", 0)) + int(cand.size)
+        drop_rows = self._row_of[cand]
+        woken = np.flatnonzero(wanted & (self._row_of < 0))
+        # Woken with its row's slack basic (HiGHS' way with a new row), a group's dual is
+        # 0 and its movers price at minus its stay's dual: many woken at once (the second
+        # round wakes most) and the dual simplex starts far from its optimum (10M
+        # couriers: 21 s instead of 5). With the movers basic instead, the group's dual is
+        # its stay's, as when it rested. That basis is read from HiGHS and handed back
+        # whole, only when it pays.
+        statuses = lp.statuses() if woken.size * _WAKE_BASIS >= lp.n_rows else None
+        lp.delete(fixed + np.flatnonzero(~kept), drop_rows)
+        self._row_group = active[~np.isin(active, cand)]
+        self._row_of[cand] = -1
+        self._row_of[self._row_group] = zk + np.arange(self._row_group.size)
+        self._row_of[woken] = zk + self._row_group.size + np.arange(woken.size)
+        self._row_group = np.concatenate([self._row_group, woken])
+        if woken.size:
+            lp.add_rows(np.zeros(woken.size))
+        columns = np.concatenate([woken, added])
+        self._lp_paths = np.concatenate([ours[kept], columns])
+        block = paths.take(columns)
+        r, s = np.nonzero(block.zones >= 0)
+        n = columns.size
+        sign = np.where(columns < G, -1.0, 1.0)  # movers: minus the stay's column
+        lp.add_columns(
+            np.zeros(n) if phase1 else self._column_costs(columns),
+            np.where(columns < G, self.p.group_size[np.minimum(columns, G - 1)], np.inf),
+            np.concatenate([np.arange(n), r]),
+            np.concatenate([self._row_of[block.group], s * self.Z + block.zones[r, s]]),
+            np.concatenate([sign, sign[r]]),
+        )
+        if statuses is not None:
+            col, row = statuses
+            keep_row = np.ones(row.size, dtype=bool)
+            keep_row[drop_rows] = False
+            lp.set_statuses(
+                np.concatenate([col[:fixed], col[fixed:][kept], np.where(columns < G, 1, 0)]),
+                np.concatenate([row[keep_row], np.zeros(woken.size, dtype=np.int8)]),
+            )
+
+    def _stay_basis(self, cell: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first LP's basis: everyone on their stay path, and in each (zone,
+        slot) the couriers there split as covered, then surplus, then overflow, the first
+        that is not full being basic. From HiGHS' own start (slacks), the 10,000-zone
+        city's first LP took 386,000 pivots and 24 s."""
+        zk = self.Z * self.K
+        here = self._here  # (slot, zone) order, as the rows
         cov, sur = self.cov_hi.T.ravel(), self.sur_hi.T.ravel()
         covered = here <= cov
         surplus = ~covered & (here <= cov + sur)
         overflow = ~covered & ~surplus
-        basic = np.zeros(fixed + self.G, dtype=bool)
-        upper = np.zeros(fixed + self.G, dtype=bool)
+        basic = np.zeros(fixed, dtype=bool)
+        upper = np.zeros(fixed, dtype=bool)
         basic[:zk], basic[zk : 2 * zk] = covered, surplus
         basic[2 * zk : fixed] = overflow[cell]
-        basic[fixed:] = True
         upper[:zk], upper[zk : 2 * zk] = ~covered, overflow
         return basic, upper
 
@@ -534,75 +715,64 @@ class PathMaster:
         rows = np.column_stack([paths.group, paths.zones]).astype(np.int32)
         return [r.tobytes() for r in rows]
 
-    def _revive(self, lp: object, new: _Paths) -> _Paths:
-        """Paths priced in again that were retired go back into the LP as they were (the
-        same path, not a second copy of it); the others are returned as new."""
+    def _revive(self, new: _Paths) -> tuple[_Paths, np.ndarray]:
+        """The paths of ``new`` never priced in before, and the positions (in
+        ``self.paths``) of those that were and were retired: these go back into the LP as
+        they were (the same path, not a second copy of it)."""
         assert self.paths is not None
         if self._keys is None:
             self._keys = {k: i for i, k in enumerate(self._path_keys(self.paths))}
         keys = self._path_keys(new)
         old = np.array([self._keys.get(k, -1) for k in keys], dtype=np.int64)
         back = np.unique(old[old >= 0])
-        # (a path still in the LP prices in again only by a rounding hair: nothing to do)
-        back = back[~np.isin(back, self._lp_paths)]
+        # (a path still in the LP, or a stay, prices in again only by a rounding hair:
+        # nothing to do)
+        back = back[(back >= self.G) & ~np.isin(back, self._lp_paths)]
         if back.size:
-            self._add_lp_paths(lp, back, False)
             self.stats["revived"] = int(self.stats.get("revived", 0)) + int(back.size)
         keep = old < 0
         start = self.paths.group.size
         for j, k in enumerate(np.array(keys, dtype=object)[keep].tolist()):
             self._keys[k] = start + j
-        return new.take(keep)
+        return new.take(keep), back
 
-    def _retire(
-        self, lp: object, x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray, fixed: int
-    ) -> None:
-        """Take out of the LP the path columns it does not use whose reduced cost is above
-        `RETIRE_MINUTES`: most paths priced in early are never used again, and the
-        simplex's every pivot passes over the LP's columns. Pricing is over every path,
-        retired or not, so the LP's optimum and its proof are unchanged; a retired path
-        priced in again is revived (`_revive`).
+    def _retire(self, x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """The positions, among the LP's path columns, of those to take out of the LP:
+        the path columns it does not use whose reduced cost is above `RETIRE_MINUTES`.
+        Most paths priced in early are never used again, and the simplex's every pivot
+        passes over the LP's columns. Pricing is over every path, retired or not, so the
+        LP's optimum and its proof are unchanged; a retired path priced in again is
+        revived (`_revive`).
 
         Retired columns used to stay in the LP bounded to 0 (which took the 1,000-zone
         LP from 104 s to 49-60 s with GLOP). HiGHS still computes their entries in each
         pivot's row: with them deleted, a pivot at 1,000 zones / 250k took ~20% less
         time (0.100 instead of 0.125 ms over 4 x ~14,000 pivots). ``x``: the LP's value
-        of each path (`_path_values`)."""
+        of each path (`_path_values`); ``alpha``: the master's group duals (`_alphas`).
+        A column retired may be basic at 0 (where the LP's own group dual is above the
+        master's): HiGHS then forms the next basis from the statuses left, a slack in
+        its place (`IncrementalLP.delete`)."""
         assert self.paths is not None
         ours = self._lp_paths  # the LP's path columns, in its order (only they can retire)
         rc = self._reduced_costs(self.paths.take(ours), alpha, gamma)
         out = (x[ours] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute)
-        out &= ours >= self.G  # stays never retire
-        idx = np.flatnonzero(out)  # positions among the LP's path columns
+        out &= ours >= self.G  # stays never retire (their group rests instead)
+        idx = np.flatnonzero(out)
         if idx.size:
-            lp.delete_columns(fixed + idx)  # type: ignore[attr-defined]
-            self._lp_paths = ours[~out]
             self.stats["retired"] = int(self.stats.get("retired", 0)) + int(idx.size)
+        return idx
 
     def _path_values(self, values: np.ndarray) -> np.ndarray:
-        """The value of each path, from the values of the LP's path columns: 0 for the
-        retired."""
+        """The value of each path, from the values of the LP's path columns: on a stay
+        its group's size minus its movers, 0 on the retired."""
         assert self.paths is not None
         x = np.zeros(self.paths.group.size)
-        x[self._lp_paths] = values
+        x[: self.G] = self.p.group_size
+        ours = self._lp_paths
+        is_movers = ours < self.G
+        x[ours[~is_movers]] = values[~is_movers]
+        x[ours[is_movers]] -= values[is_movers]
         return x
-
-    def _add_lp_paths(self, lp: object, index: np.ndarray, phase1: bool) -> None:
-        """The paths ``index`` (of ``self.paths``) as new columns of the LP, last."""
-        from .solver import IncrementalLP
-
-        assert isinstance(lp, IncrementalLP) and self.paths is not None
-        paths = self.paths.take(index)
-        self._lp_paths = np.concatenate([self._lp_paths, np.asarray(index, dtype=np.int64)])
-        r, s = np.nonzero(paths.zones >= 0)
-        n = paths.group.size
-        lp.add_columns(
-            np.zeros(n) if phase1 else paths.cost,
-            np.full(n, np.inf),
-            np.concatenate([np.arange(n), r]),
-            np.concatenate([paths.group, self.G + s * self.Z + paths.zones[r, s]]),
-            np.ones(n + r.size),
-        )
 
     def stays_feasible(self) -> bool:
         """Whether everyone staying where they log on respects the caps in every slot."""
@@ -669,6 +839,29 @@ class PathMaster:
         trans["minutes"] = minutes
         trans["move"] = move
         return entry, cnt, trans
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every value is a whole number (a block at a time: the entry costs are
+    ~100 million at 10M couriers)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iub":
+        return True
+    flat = values.ravel()
+    return all(
+        bool(np.all(np.floor(flat[lo : lo + _BLOCK]) == flat[lo : lo + _BLOCK]))
+        for lo in range(0, flat.size, _BLOCK)
+    )
+
+
+def _snapped(duals: np.ndarray) -> np.ndarray:
+    """The LP's duals, each rounded to a whole cost unit when every one is within 10^-9
+    (relative) of one, as they nearly always are (whole costs, a matrix of +-1): only
+    float rounding of the LP solver's is lost. Any duals give a valid bound, and whole
+    ones an exact one (`PathMaster._dual_bound`)."""
+    whole = np.rint(duals)
+    close = np.abs(duals - whole) <= 1e-9 * np.maximum(1.0, np.abs(duals))
+    return whole if bool(close.all()) else duals
 
 
 def _first_min(

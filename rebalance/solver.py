@@ -413,15 +413,24 @@ class IncrementalLP:
         self._n += k
 
     def delete_columns(self, columns: np.ndarray) -> None:
-        """Delete columns; those after each one deleted move down, in order. The basis
-        stays valid when the columns deleted are all nonbasic.
+        """Delete columns; those after each one deleted move down, in order (`delete`)."""
+        self.delete(columns)
 
-        Recent HiGHS keeps its basis through the deletion (1.16 does). Older ones (1.7.2,
-        the lowest this package allows) mark it invalid without moving the statuses down,
-        and the next solve then starts from scratch: at 1,000 zones / 40,000 restaurants
-        the slot LP took 2.28 million pivots and ran into the time limit instead of 53,175.
-        With such a HiGHS the basis is kept here and handed back (`_deleting_keeps_basis`)."""
+    def delete(self, columns: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Delete columns, then rows; those after each one deleted move down, in order.
+        The basis stays a basis when the columns deleted are all nonbasic and the rows
+        deleted all basic; otherwise the next solve starts from the statuses left, HiGHS
+        putting a row's slack where a column is missing (a column deleted basic at 0
+        leaves the solution as it was: no pivot needed).
+
+        Recent HiGHS keeps the statuses through deletions (1.16 does). Older ones (1.7.2,
+        the lowest this package allows) drop them, and the next solve then starts from
+        scratch: at 1,000 zones / 40,000 restaurants the slot LP took 2.28 million pivots
+        and ran into the time limit instead of 53,175. With such a HiGHS the statuses are
+        kept here and handed back (`_deleting_keeps_basis`), as a basis for HiGHS to
+        complete ("alien")."""
         columns = np.unique(np.asarray(columns, dtype=np.int32))
+        rows = np.unique(np.asarray([] if rows is None else rows, dtype=np.int32))
         h = self._highs
         kept = None
         if not _deleting_keeps_basis():
@@ -429,12 +438,31 @@ class IncrementalLP:
             if basis.valid:
                 keep = np.ones(self._n, dtype=bool)
                 keep[columns] = False
+                keep_row = np.ones(self._m, dtype=bool)
+                keep_row[rows] = False
                 status = zip(basis.col_status, keep.tolist(), strict=True)
-                kept = ([s for s, k in status if k], list(basis.row_status))
-        h.deleteCols(columns.size, columns)
-        self._n -= columns.size
+                row_status = zip(basis.row_status, keep_row.tolist(), strict=True)
+                kept = ([s for s, k in status if k], [s for s, k in row_status if k])
+        if columns.size:
+            h.deleteCols(columns.size, columns)
+            self._n -= columns.size
+        if rows.size:
+            h.deleteRows(rows.size, rows)
+            self._m -= rows.size
         if kept is not None:
-            self._set_statuses(*kept)
+            self._set_statuses(*kept, alien=True)
+
+    @property
+    def n_rows(self) -> int:
+        return self._m
+
+    def add_rows(self, rhs: np.ndarray) -> None:
+        """Add empty equality rows ``row == rhs``, last (columns added later fill them)."""
+        rhs = np.asarray(rhs, dtype=float)
+        k = rhs.size
+        empty = np.zeros(0, dtype=np.int32)
+        self._highs.addRows(k, rhs, rhs, 0, np.zeros(k, dtype=np.int32), empty, np.zeros(0))
+        self._m += k
 
     def set_costs(self, columns: np.ndarray, cost: np.ndarray) -> None:
         columns = np.asarray(columns, dtype=np.int32)
@@ -457,12 +485,37 @@ class IncrementalLP:
         code = np.where(basic, 1, np.where(at_upper, 2, 0)).astype(np.int8)
         self._set_statuses([table[c] for c in code.tolist()], [kind.kLower] * self._m)
 
-    def _set_statuses(self, columns: list[Any], rows: list[Any]) -> None:
-        """Hand HiGHS a basis: each column's and row's `highspy.HighsBasisStatus`."""
+    def statuses(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last solve's basis as codes (`highspy.HighsBasisStatus` values: 0 at the
+        lower bound, 1 basic, 2 at the upper bound) per column and per row. Read one by
+        one from HiGHS: ~0.5 s per million."""
+        basis = self._highs.getBasis()
+        return (
+            np.array([s.value for s in basis.col_status], dtype=np.int8),
+            np.array([s.value for s in basis.row_status], dtype=np.int8),
+        )
+
+    def set_statuses(self, columns: np.ndarray, rows: np.ndarray) -> None:
+        """Start the next solve from these codes (`statuses`), as a basis for HiGHS to
+        complete with slacks where it lacks a column."""
+        import highspy
+
+        table = {s.value: s for s in highspy.HighsBasisStatus.__members__.values()}
+        self._set_statuses(
+            [table[c] for c in np.asarray(columns).tolist()],
+            [table[c] for c in np.asarray(rows).tolist()],
+            alien=True,
+        )
+
+    def _set_statuses(self, columns: list[Any], rows: list[Any], *, alien: bool = False) -> None:
+        """Hand HiGHS a basis: each column's and row's `highspy.HighsBasisStatus`.
+        ``alien``: it may have too few basic columns, or be singular, and HiGHS is to
+        complete it (with slacks)."""
         import highspy
 
         basis = highspy.HighsBasis()
         basis.col_status, basis.row_status, basis.valid = columns, rows, True
+        basis.alien = alien
         self._highs.setBasis(basis)
 
     def solve(self, time_limit: float | None = None) -> LinearResult:
@@ -502,8 +555,8 @@ _keeps_basis: bool | None = None
 
 
 def _deleting_keeps_basis() -> bool:
-    """Whether this HiGHS keeps a valid basis when nonbasic columns are deleted: found
-    once per process, on a two-column LP."""
+    """Whether this HiGHS keeps a valid basis when nonbasic columns, then basic rows, are
+    deleted: found once per process, on an LP of two rows."""
     global _keeps_basis
     if _keeps_basis is None:
         lp = IncrementalLP(np.ones(1))  # x0 + x1 = 1, 0 <= x <= 10
@@ -513,7 +566,14 @@ def _deleting_keeps_basis() -> bool:
         h = lp._highs
         h.run()
         h.deleteCols(1, np.array([1], dtype=np.int32))  # the dearer one: nonbasic
-        _keeps_basis = bool(h.getBasis().valid)
+        kept = bool(h.getBasis().valid)
+        lp._n -= 1
+        lp.add_rows(np.zeros(1))  # x2 = 0: the row's slack basic, x2 nonbasic
+        lp.add_columns(np.ones(1), np.full(1, 10.0), np.zeros(1), np.ones(1), np.ones(1))
+        h.run()
+        h.deleteCols(1, np.array([1], dtype=np.int32))
+        h.deleteRows(1, np.array([1], dtype=np.int32))
+        _keeps_basis = kept and bool(h.getBasis().valid)
     return _keeps_basis
 
 

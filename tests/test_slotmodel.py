@@ -345,24 +345,55 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(city, monkey
     assert master.stays_feasible() == (city == "paris")
     paths, in_lp = master.paths, master._lp_paths
     n = paths.group.size
-    retired = np.ones(n, dtype=bool)
-    retired[in_lp] = False
+    G, Z = master.G, master.Z
+    zk = Z * master.K
+    in_model = np.zeros(n, dtype=bool)
+    in_model[in_lp] = True
     assert np.unique(in_lp).size == in_lp.size  # each path once
-    assert not retired[: master.G].any()  # stays never retire
+    # a group is in the LP (its row and its movers) when some path of it besides its
+    # stay is; the others rest, off the LP
+    active = master._row_of >= 0
+    assert np.array_equal(in_model[:G], active)
+    others = np.zeros(G, dtype=bool)
+    others[paths.group[in_lp[in_lp >= G]]] = True
+    assert not (others & ~active).any()
+    assert 0 < active.sum() < G
+    assert plan.solver["rested"] > 0  # groups were made to rest again
+    retired = ~in_model
+    retired[:G] = False  # stays never retire: their groups rest
     assert retired.sum() == plan.solver["retired"] - plan.solver["revived"]
     model = lp._highs.getLp()
     assert model.num_col_ == lp.n_columns
+    assert model.num_row_ == lp.n_rows == zk + active.sum() == plan.solver["lp_rows"]
     fixed = lp.n_columns - in_lp.size
-    assert np.array_equal(np.asarray(model.col_cost_)[fixed:], paths.cost[in_lp])
-    start_, index = np.asarray(model.a_matrix_.start_), np.asarray(model.a_matrix_.index_)
-    G, Z = master.G, master.Z
+    movers = in_lp < G  # a group's movers: its stay's column negated
+    sign = np.where(movers, -1.0, 1.0)
+    np.testing.assert_array_equal(np.asarray(model.col_cost_)[fixed:], sign * paths.cost[in_lp])
+    upper = np.asarray(model.col_upper_)[fixed:]
+    np.testing.assert_array_equal(upper[movers], p.group_size[in_lp[movers]])
+    assert (upper[~movers] > 1e30).all()
+    start_ = np.asarray(model.a_matrix_.start_)
+    index, value = np.asarray(model.a_matrix_.index_), np.asarray(model.a_matrix_.value_)
     for j, path in enumerate(in_lp.tolist()):
-        rows = index[start_[fixed + j] : start_[fixed + j + 1]]
+        at = slice(start_[fixed + j], start_[fixed + j + 1])
         slots = np.flatnonzero(paths.zones[path] >= 0)
-        want = [int(paths.group[path]), *(G + slots * Z + paths.zones[path, slots]).tolist()]
-        assert sorted(rows.tolist()) == sorted(want)
+        row = int(master._row_of[paths.group[path]])
+        want = [row, *(slots * Z + paths.zones[path, slots]).tolist()]
+        assert sorted(index[at].tolist()) == sorted(want)
+        assert (value[at] == sign[j]).all()
+    # each group row says its paths carry its movers; each (zone, slot) row holds minus
+    # the couriers there when all stay
+    lower = np.asarray(model.row_lower_)
+    assert not lower[zk:].any()
+    here = np.zeros((master.K, Z))
+    for g in range(G):
+        slots = np.flatnonzero(paths.zones[g] >= 0)
+        here[slots, paths.zones[g, slots]] += p.group_size[g]
+    np.testing.assert_array_equal(lower[:zk], -here.ravel())
     values = np.asarray(lp._highs.getSolution().col_value)[fixed:]
-    assert np.allclose(master.x[in_lp], values)
+    assert np.allclose(master.x[in_lp[~movers]], values[~movers])
+    assert np.allclose(master.x[in_lp[movers]], p.group_size[in_lp[movers]] - values[movers])
+    assert np.array_equal(master.x[:G][~active], p.group_size[~active])
     assert not master.x[retired].any()
     if city == "paris":
         monkeypatch.setattr(slotpaths, "RETIRE_MINUTES", math.inf)
@@ -412,6 +443,105 @@ def test_deleting_nonbasic_columns_keeps_the_lp_basis(highs, monkeypatch):
     last = lp.solve()
     assert last.objective == pytest.approx(19.0)
     np.testing.assert_allclose(last.x, [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("highs", ["this", "old"])
+def test_deleting_a_basic_column_at_zero_and_its_row_keeps_the_basis(highs, monkeypatch):
+    """`IncrementalLP.delete`: a group's row and the columns in it deleted, one of them
+    basic at 0 (a degenerate optimum), leave a basis short of a column; the re-solve
+    completes it with a slack and keeps the optimum and the solution, in at most one
+    pivot (from scratch it takes three). Also with a HiGHS that drops its basis on
+    deletions (the statuses handed back)."""
+    from rebalance import solver
+    from rebalance.solver import IncrementalLP
+
+    if highs == "old":
+        monkeypatch.setattr(solver, "_keeps_basis", False)
+    # rows: x0 + x1 = 2, x0 = c0, x1 = c1 (c at most 5, worth -1 each), then a group's
+    # row p - m = 0; p (cost 0) and m (cost 0, at most 4) sit in the second and third
+    lp = IncrementalLP(np.array([2.0, 0.0, 0.0, 0.0]))
+    lp.add_columns(
+        np.array([1.0, 3.0, -1.0, -1.0, 0.0, 0.0]),
+        np.array([9.0, 9.0, 5.0, 5.0, 9.0, 4.0]),
+        np.array([0, 0, 1, 1, 2, 3, 4, 4, 5, 5]),
+        np.array([0, 1, 0, 2, 1, 2, 3, 1, 3, 2]),
+        np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]),
+    )
+    first = lp.solve()
+    assert first.status == "optimal"
+    basic = [s.value for s in lp._highs.getBasis().col_status]
+    assert basic[4] == 1 and first.x[4] == 0  # p: basic at 0
+    lp.delete(np.array([4, 5]), np.array([3]))
+    assert (lp.n_columns, lp.n_rows) == (4, 3)
+    again = lp.solve()
+    assert again.status == "optimal" and again.objective == pytest.approx(first.objective)
+    assert lp._highs.getInfo().simplex_iteration_count <= 1
+    np.testing.assert_allclose(again.x, first.x[:4])
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_groups_woken_with_or_without_their_movers_basic_plan_the_same(seed, monkeypatch):
+    """A group whose path prices in joins the LP (its row, its movers), with the movers
+    put in the basis when many join at once (`slotpaths._WAKE_BASIS`) or with its row's
+    slack basic (HiGHS' way): the same LP bound and plan either way, the courier-level
+    MILP's, proven with a bound computed exactly."""
+    from rebalance import slotpaths
+
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    plans = []
+    for every in (10**9, 0):  # always, never
+        monkeypatch.setattr(slotpaths, "_WAKE_BASIS", every)
+        plans.append(solve_problem(p))
+    always, never = plans
+    assert always.status == never.status == "optimal"
+    assert always.solver["lp_bound"] == never.solver["lp_bound"]
+    assert always.objective == pytest.approx(never.objective, abs=1e-6)
+    assert always.best_bound == always.objective
+    exact = courier_milp(p)
+    assert always.objective == pytest.approx(exact, abs=1e-3 * (1 + len(always.moves)))
+
+
+def test_a_bound_of_ten_to_the_twelve_proves_a_plan_when_computed_exactly():
+    """At 10M couriers the slot model's costs reach ~10^12 cost units, where float64's
+    rounding allowed for a bound is a whole unit: a plan meeting the bound was not
+    proven. A bound computed exactly (whole duals and costs) proves it; the same value
+    computed with rounding does not, and a plan a unit above an exact bound is not."""
+    from rebalance.slotmodel import _proof
+
+    plan = -1031802157408.0
+    assert _proof(plan, plan)[0] == "feasible"
+    assert _proof(plan, plan, plan) == ("optimal", plan)
+    assert _proof(plan + 1, plan, plan) == ("feasible", plan)
+    assert _proof(plan + 0.5, -math.inf, plan) == ("optimal", plan + 0.5)
+
+
+def test_the_master_bound_is_exact_with_whole_duals():
+    """The LP's duals are snapped to whole cost units (`slotpaths._snapped`) when each is
+    within a hair of one, and the bound from them is then computed exactly: at the end
+    of column generation it equals the LP optimum, float for float."""
+    from rebalance import slotpaths
+
+    duals = np.array([93631.0 + 1e-11, -360000.0 - 3e-10, 5.0])
+    np.testing.assert_array_equal(slotpaths._snapped(duals), [93631.0, -360000.0, 5.0])
+    halves = np.array([93631.5, 2.0])
+    assert slotpaths._snapped(halves) is halves
+    masters = []
+    run = slotpaths.PathMaster.run
+
+    def ran(self, *args, **kwargs):
+        masters.append(self)
+        return run(self, *args, **kwargs)
+
+    folder = REPO / "data/samples/paris"
+    config = rebalance.load_config(folder / "rebalance.toml")
+    p = build_problem(rebalance.load(folder, config), config, "2026-11-30T19:00")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(slotpaths.PathMaster, "run", ran)
+        plan = solve_problem(p)
+    (master,) = masters
+    assert plan.status == "optimal"
+    assert master.exact_bound == master.bound == master.objective
 
 
 def test_a_highs_that_drops_its_basis_on_deletions_plans_the_same(monkeypatch):
