@@ -502,6 +502,34 @@ def test_groups_woken_with_or_without_their_movers_basic_plan_the_same(seed, mon
     assert always.objective == pytest.approx(exact, abs=1e-3 * (1 + len(always.moves)))
 
 
+@pytest.mark.parametrize("seed", [3, 7, 11])
+def test_a_path_the_lp_may_hold_basic_leaves_it_once_at_most(seed, monkeypatch):
+    """A path whose reduced cost at the LP's own duals is 0 (it may be basic at 0) is
+    retired once at most, so the rounds cannot cycle; paths the LP prices above 0 are
+    retired whenever they qualify. The plan is the courier-level MILP's."""
+    from rebalance import slotpaths
+
+    left: list[tuple[int, bool]] = []
+    retire = slotpaths.PathMaster._retire
+
+    def watched(self, x, alpha, gamma, own):
+        idx = retire(self, x, alpha, gamma, own)
+        ours = self._lp_paths[idx]
+        own_rc = self._reduced_costs(self.paths.take(ours), own, gamma)
+        left.extend(zip(ours.tolist(), (own_rc <= 1e-6).tolist(), strict=True))
+        return idx
+
+    monkeypatch.setattr(slotpaths.PathMaster, "_retire", watched)
+    inputs, config, start = random_city(seed, zones=10, couriers=60, slots=6)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    assert plan.status == "optimal" and left
+    at_zero = [path for path, zero in left if zero]
+    assert len(at_zero) == len(set(at_zero))
+    exact = courier_milp(p)
+    assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
+
+
 def test_a_bound_of_ten_to_the_twelve_proves_a_plan_when_computed_exactly():
     """At 10M couriers the slot model's costs reach ~10^12 cost units, where float64's
     rounding allowed for a bound is a whole unit: a plan meeting the bound was not
