@@ -6,7 +6,9 @@ paths: the counts add up to the group's size) and one row per (zone, slot) (cour
 there = covered + surplus); one column per path priced in so far. It has far fewer rows
 than the arc form (groups + zones x slots instead of commodities x zones x slots), so
 each LP is small, and its optimum equals the arc form's LP optimum (each commodity's
-subproblem is a shortest path, a network: Dantzig-Wolfe loses nothing).
+subproblem is a shortest path, a network: Dantzig-Wolfe loses nothing). The LP solved
+holds only the groups with a path besides their stay in it, the others' couriers all
+staying, a constant (`PathMaster.run`).
 
 Pricing is exact and vectorised: with the coupling duals ``gamma(z, k)``, the cheapest
 continuation ``W_c(z, k)`` from being in zone z during slot k to the end of commodity
