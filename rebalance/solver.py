@@ -555,8 +555,10 @@ _keeps_basis: bool | None = None
 
 
 def _deleting_keeps_basis() -> bool:
-    """Whether this HiGHS keeps a valid basis when nonbasic columns, then basic rows, are
-    deleted: found once per process, on an LP of two rows."""
+    """Whether this HiGHS keeps the basis statuses through deletions: a valid basis when
+    nonbasic columns and then basic rows are deleted, and the statuses left (completed
+    with a slack) when a column basic at 0 is deleted with its row; found once per
+    process, on LPs of two and four rows."""
     global _keeps_basis
     if _keeps_basis is None:
         lp = IncrementalLP(np.ones(1))  # x0 + x1 = 1, 0 <= x <= 10
@@ -573,7 +575,24 @@ def _deleting_keeps_basis() -> bool:
         h.run()
         h.deleteCols(1, np.array([1], dtype=np.int32))
         h.deleteRows(1, np.array([1], dtype=np.int32))
-        _keeps_basis = kept and bool(h.getBasis().valid)
+        kept = kept and bool(h.getBasis().valid)
+        # x0 + x1 = 2, x0 = c0, x1 = c1 (c <= 5 worth -1), and a row p - m = 0 where p
+        # is basic at 0: deleted with m and the row, the re-solve needs at most one pivot
+        # when the statuses are kept (three from scratch)
+        lp = IncrementalLP(np.array([2.0, 0.0, 0.0, 0.0]))
+        lp.add_columns(
+            np.array([1.0, 3.0, -1.0, -1.0, 0.0, 0.0]),
+            np.array([9.0, 9.0, 5.0, 5.0, 9.0, 4.0]),
+            np.array([0, 0, 1, 1, 2, 3, 4, 4, 5, 5]),
+            np.array([0, 1, 0, 2, 1, 2, 3, 1, 3, 2]),
+            np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]),
+        )
+        h = lp._highs
+        h.run()
+        h.deleteCols(2, np.array([4, 5], dtype=np.int32))
+        h.deleteRows(1, np.array([3], dtype=np.int32))
+        h.run()
+        _keeps_basis = kept and h.getInfo().simplex_iteration_count <= 1
     return _keeps_basis
 
 
