@@ -576,17 +576,9 @@ def _deleting_keeps_basis() -> bool:
         h.deleteCols(1, np.array([1], dtype=np.int32))
         h.deleteRows(1, np.array([1], dtype=np.int32))
         kept = kept and bool(h.getBasis().valid)
-        # x0 + x1 = 2, x0 = c0, x1 = c1 (c <= 5 worth -1), and a row p - m = 0 where p
-        # is basic at 0: deleted with m and the row, the re-solve needs at most one pivot
-        # when the statuses are kept (three from scratch)
-        lp = IncrementalLP(np.array([2.0, 0.0, 0.0, 0.0]))
-        lp.add_columns(
-            np.array([1.0, 3.0, -1.0, -1.0, 0.0, 0.0]),
-            np.array([9.0, 9.0, 5.0, 5.0, 9.0, 4.0]),
-            np.array([0, 0, 1, 1, 2, 3, 4, 4, 5, 5]),
-            np.array([0, 1, 0, 2, 1, 2, 3, 1, 3, 2]),
-            np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]),
-        )
+        # p, basic at 0, deleted with m and their row: the re-solve needs at most one
+        # pivot when the statuses are kept (three from scratch)
+        lp = basic_at_zero_lp()
         h = lp._highs
         h.run()
         h.deleteCols(2, np.array([4, 5], dtype=np.int32))
@@ -594,6 +586,22 @@ def _deleting_keeps_basis() -> bool:
         h.run()
         _keeps_basis = kept and h.getInfo().simplex_iteration_count <= 1
     return _keeps_basis
+
+
+def basic_at_zero_lp() -> IncrementalLP:
+    """A small LP whose optimum holds a column basic at 0 (column 4), for the deletion
+    probe and the tests: rows x0 + x1 = 2, x0 = c0, x1 = c1 (c0, c1 at most 5, worth -1
+    each), and a group's row p - m = 0; p (column 4, cost 0) and m (column 5, cost 0, at
+    most 4) also sit in the second and third rows."""
+    lp = IncrementalLP(np.array([2.0, 0.0, 0.0, 0.0]))
+    lp.add_columns(
+        np.array([1.0, 3.0, -1.0, -1.0, 0.0, 0.0]),
+        np.array([9.0, 9.0, 5.0, 5.0, 9.0, 4.0]),
+        np.array([0, 0, 1, 1, 2, 3, 4, 4, 5, 5]),
+        np.array([0, 1, 0, 2, 1, 2, 3, 1, 3, 2]),
+        np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]),
+    )
+    return lp
 
 
 def _highs_upper(upper: np.ndarray) -> np.ndarray:

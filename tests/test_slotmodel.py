@@ -453,20 +453,10 @@ def test_deleting_a_basic_column_at_zero_and_its_row_keeps_the_basis(highs, monk
     pivot (from scratch it takes three). Also with a HiGHS that drops its basis on
     deletions (the statuses handed back)."""
     from rebalance import solver
-    from rebalance.solver import IncrementalLP
 
     if highs == "old":
         monkeypatch.setattr(solver, "_keeps_basis", False)
-    # rows: x0 + x1 = 2, x0 = c0, x1 = c1 (c at most 5, worth -1 each), then a group's
-    # row p - m = 0; p (cost 0) and m (cost 0, at most 4) sit in the second and third
-    lp = IncrementalLP(np.array([2.0, 0.0, 0.0, 0.0]))
-    lp.add_columns(
-        np.array([1.0, 3.0, -1.0, -1.0, 0.0, 0.0]),
-        np.array([9.0, 9.0, 5.0, 5.0, 9.0, 4.0]),
-        np.array([0, 0, 1, 1, 2, 3, 4, 4, 5, 5]),
-        np.array([0, 1, 0, 2, 1, 2, 3, 1, 3, 2]),
-        np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]),
-    )
+    lp = solver.basic_at_zero_lp()
     first = lp.solve()
     assert first.status == "optimal"
     basic = [s.value for s in lp._highs.getBasis().col_status]
