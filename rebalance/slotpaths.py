@@ -773,7 +773,7 @@ class PathMaster:
         out = (x[ours] <= _TOL) & (rc > RETIRE_MINUTES * self.p.units_per_minute)
         # A column the LP may hold basic at 0 (its own reduced cost 0, where the group's
         # own dual is above the master's) leaves it once at most: so the rounds end.
-        own_rc = self._reduced_costs(taken, own, gamma)
+        own_rc = rc + (alpha - own)[taken.group]  # the same path costs and duals along
         out &= (own_rc > _TOL * np.maximum(1.0, np.abs(taken.cost))) | ~self._left_once[ours]
         out &= ours >= self.G  # stays never retire (their group rests instead)
         idx = np.flatnonzero(out)
