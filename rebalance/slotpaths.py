@@ -447,13 +447,14 @@ class PathMaster:
         minus those couriers, and their cost is a constant); an active group has a row,
         ``its other paths - movers = 0``, and a column of movers (at most its size, -1
         on its row and on each (zone, slot) of its stay, minus its stay's cost): the
-        master LP with ``stay = size - movers``, the same optimum and duals. A resting
-        group has neither: its couriers all stay, and its dual is the one that prices its
-        stay at 0 (its stay would be basic), so pricing, bound and proof are the full
-        master's. The LP has far fewer rows: at 10M couriers 587,478 groups against
-        80,000 (zone, slot) rows, and a few percent of groups active at a time. A group
-        is made active when a path of it prices in, and rests again once its other paths
-        are retired (`_regroup`)."""
+        master LP with ``stay = size - movers``, the same optimum (the duals: `_alphas`).
+        A resting group has neither: its couriers all stay, and its dual is the one that
+        prices its stay at 0 (its stay would be basic), so pricing, bound and proof are
+        the full master's. The LP has far fewer rows: at 10M couriers 587,478 groups and
+        80,000 (zone, slot) rows, and at the end ~60,000 groups active (the second round
+        wakes about half; 10,000 zones / 1M: ~70,000 of 296,655). A group is made
+        active when a path of it prices in, and rests again once its other paths are
+        retired (`_regroup`)."""
         from .solver import IncrementalLP
 
         self.paths = self._stay_paths()
