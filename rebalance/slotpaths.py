@@ -210,10 +210,8 @@ class PathMaster:
 
     # ------------------------------------------------------------------ master
     def _stay_paths(self) -> _Paths:
-        p = self.p
-        k = np.arange(self.K)
-        present = (k[None, :] >= p.group_first[:, None]) & (k[None, :] <= p.group_last[:, None])
-        zones = np.where(present, p.group_zone[:, None], -1)
+        zones = np.full((self.G, self.K), -1, dtype=np.int64)
+        zones[self._stay_group, self._stay_row // self.Z] = self.p.group_zone[self._stay_group]
         group = np.arange(self.G)
         return _Paths(group, zones, self.path_cost(group, zones))
 
@@ -467,8 +465,8 @@ class PathMaster:
         overflow = self.capped & (p.slot_before > cap)
         phases = [True, False] if overflow.any() else [False]
         # every courier on their stay: the (zone, slot) rows hold minus them
-        self._here = self._stay_here()
-        lp = IncrementalLP(-self._here)
+        here = self._stay_here()
+        lp = IncrementalLP(-here)
         cell = np.flatnonzero(self.capped.T.ravel()) if phases[0] else np.zeros(0, np.int64)
         fixed = 2 * zk + cell.size
         real_cost = np.concatenate(
@@ -492,7 +490,7 @@ class PathMaster:
             np.concatenate([np.arange(zk), np.arange(zk), cell]),
             -np.ones(fixed),
         )
-        lp.set_basis(*self._stay_basis(cell, fixed))
+        lp.set_basis(*self._stay_basis(here, cell, fixed))
         result = None
         center: tuple[np.ndarray, np.ndarray] | None = None  # duals of the best bound
 
@@ -696,13 +694,14 @@ class PathMaster:
                 np.concatenate([row[keep_row], np.zeros(woken.size, dtype=np.int8)]),
             )
 
-    def _stay_basis(self, cell: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first LP's basis: everyone on their stay path, and in each (zone,
-        slot) the couriers there split as covered, then surplus, then overflow, the first
-        that is not full being basic. From HiGHS' own start (slacks), the 10,000-zone
-        city's first LP took 386,000 pivots and 24 s."""
+    def _stay_basis(
+        self, here: np.ndarray, cell: np.ndarray, fixed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The first LP's basis: everyone on their stay path (``here``: `_stay_here`),
+        and in each (zone, slot) the couriers there split as covered, then surplus, then
+        overflow, the first that is not full being basic. From HiGHS' own start
+        (slacks), the 10,000-zone city's first LP took 386,000 pivots and 24 s."""
         zk = self.Z * self.K
-        here = self._here  # (slot, zone) order, as the rows
         cov, sur = self.cov_hi.T.ravel(), self.sur_hi.T.ravel()
         covered = here <= cov
         surplus = ~covered & (here <= cov + sur)

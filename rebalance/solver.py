@@ -478,12 +478,8 @@ class IncrementalLP:
         """Start the next solve from a basis: the columns ``basic`` in it, the others at
         their upper bound where ``at_upper``, else at 0; every row's slack out (the rows
         are equalities). It must be a basis: as many columns as rows, nonsingular."""
-        import highspy
-
-        kind = highspy.HighsBasisStatus
-        table = [kind.kLower, kind.kBasic, kind.kUpper]
         code = np.where(basic, 1, np.where(at_upper, 2, 0)).astype(np.int8)
-        self._set_statuses([table[c] for c in code.tolist()], [kind.kLower] * self._m)
+        self._set_codes(code, np.zeros(self._m, dtype=np.int8))
 
     def statuses(self) -> tuple[np.ndarray, np.ndarray]:
         """The last solve's basis as codes (`highspy.HighsBasisStatus` values: 0 at the
@@ -498,13 +494,17 @@ class IncrementalLP:
     def set_statuses(self, columns: np.ndarray, rows: np.ndarray) -> None:
         """Start the next solve from these codes (`statuses`), as a basis for HiGHS to
         complete with slacks where it lacks a column."""
+        self._set_codes(columns, rows, alien=True)
+
+    def _set_codes(self, columns: np.ndarray, rows: np.ndarray, *, alien: bool = False) -> None:
+        """`_set_statuses` from status codes (`statuses`)."""
         import highspy
 
         table = {s.value: s for s in highspy.HighsBasisStatus.__members__.values()}
         self._set_statuses(
             [table[c] for c in np.asarray(columns).tolist()],
             [table[c] for c in np.asarray(rows).tolist()],
-            alien=True,
+            alien=alien,
         )
 
     def _set_statuses(self, columns: list[Any], rows: list[Any], *, alien: bool = False) -> None:
