@@ -611,7 +611,8 @@ class ArcMoves(Sequence[Moves]):
         groups = np.flatnonzero(group_vehicle == v)  # zone order: groups are zone-major
         zone = group_zone[groups]
         lead = np.zeros(group_zone.size, dtype=bool)
-        lead[groups[np.r_[True, zone[1:] != zone[:-1]]]] = True
+        if groups.size:  # a vehicle no courier has: no moves
+            lead[groups[np.r_[True, zone[1:] != zone[:-1]]]] = True
         arcs = np.flatnonzero(lead[arc_group])
         origin = group_zone[arc_group[arcs]]
         moves = reach.Moves(origin, arc_zone[arcs], minutes_of(arc_millis[arcs]))

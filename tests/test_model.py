@@ -85,6 +85,33 @@ def test_one_slot_moves_read_off_the_arcs_equal_the_moves_found():
     assert isinstance(slots.moves, tuple) and slots.slots == 2
 
 
+def test_a_vehicle_no_courier_rides_has_no_one_slot_moves():
+    """A configured vehicle that no courier of the city rides has no moves out of any
+    zone when read off the one-slot arcs (ArcMoves): empty, well-formed moves, not an
+    IndexError (an analyst iterating ``problem.moves`` met one); the vehicle ridden
+    keeps its moves."""
+    from util import REPO
+
+    import rebalance
+    from rebalance.model import ArcMoves, Moves
+
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    inputs = rebalance.load(paris, config)
+    ridden = str(inputs.couriers["vehicle"].iloc[0])
+    inputs = inputs.replace(couriers=inputs.couriers[inputs.couriers["vehicle"] == ridden])
+    p = rebalance.build_problem(inputs, config, "2026-11-30T19:00", "2026-11-30T19:30")
+    assert isinstance(p.moves, ArcMoves) and len(p.vehicles) > 1
+    for v, name in enumerate(p.vehicles):
+        moves = p.moves[v]
+        assert isinstance(moves, Moves)
+        assert moves.start.size == len(p.zone_ids) + 1
+        assert (moves.origin.size > 0) == (name == ridden)
+        if name != ridden:
+            assert moves.dest.size == moves.minutes.size == 0 and not moves.start.any()
+    assert len(list(p.moves)) == len(p.vehicles)
+
+
 def test_arc_minutes_held_as_thousandths_give_the_same_floats():
     """The arcs' travel minutes are held as int32 thousandths; read back they are the very
     floats `np.round(x, 3)` made (what costs and moves.csv are computed from), up to the

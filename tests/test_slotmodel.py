@@ -156,6 +156,31 @@ def test_random_cities_match_the_courier_milp(seed):
     check_plan(p, plan)
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_random_cities_of_every_size_match_the_courier_milp(seed):
+    """Cities of 3-9 zones, 3-29 couriers and 1-6 slots (one slot: the flow; more: the
+    path LP and its integer stage) plan the objective of the courier-level MILP. A wider
+    run of this (600 cities, 2026-12-06) found a one-slot problem whose MILP could not be
+    built: a vehicle no courier rode had no moves to read."""
+    rng = np.random.default_rng(seed + 7_000)
+    zones, couriers, slots = (
+        int(rng.integers(3, 10)),
+        int(rng.integers(3, 30)),
+        int(rng.integers(1, 7)),
+    )
+    inputs, config, start = random_city(seed + 7_000, zones=zones, couriers=couriers, slots=slots)
+    p = build_problem(inputs, config, start)
+    plan = solve_problem(p)
+    exact = courier_milp(p)
+    if plan.status == "infeasible":
+        assert exact == math.inf and plan.message
+        return
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(exact, abs=1e-3 * (1 + len(plan.moves)))
+    assert plan.best_bound <= plan.objective + 1e-3
+    check_plan(p, plan)
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_one_slot_model_reduces_to_section_2(sample):
     """With one slot, the slot model (forced) and the section-2 min-cost flow give the same
