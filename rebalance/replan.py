@@ -16,6 +16,7 @@ do not have) is refused with a message naming what differs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -396,6 +397,19 @@ def find_previous(
     )
 
 
+def _shaped_like(fresh: Any, kept: Any) -> bool:
+    """Whether ``kept`` is what ``fresh`` is: a finite number (not a bool) where
+    ``fresh`` is a number, a mapping with each of its keys shaped so where it is a
+    mapping, else a value of the same type (text, None, a bool)."""
+    if isinstance(fresh, dict):
+        return isinstance(kept, dict) and all(
+            key in kept and _shaped_like(value, kept[key]) for key, value in fresh.items()
+        )
+    if isinstance(fresh, int | float) and not isinstance(fresh, bool):
+        return isinstance(kept, int | float) and not isinstance(kept, bool) and math.isfinite(kept)
+    return type(fresh) is type(kept)
+
+
 def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
     """With the same inputs, shift and settings as ``previous``, the re-plan is
     ``previous`` itself (nothing changed, so nothing may change).
@@ -417,7 +431,9 @@ def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
         and json.dumps(plan.settings, sort_keys=True)
         == json.dumps(previous.settings, sort_keys=True)
     )
-    if not same or plan.objective is None:
+    # plan.json's KPIs are kept whole: a file edited by hand may lack some or hold text
+    # where a number was (its tables are checked when read, the KPIs are not)
+    if not same or plan.objective is None or not _shaped_like(plan.kpis, previous.kpis):
         return plan
     parts = dict(previous.kpis.get("objective_breakdown") or {})
     if not parts:

@@ -262,6 +262,41 @@ def test_cli_unreadable_previous_is_exit_3_naming_the_file(paris, tmp_path):
     assert "Traceback" not in bad.output
 
 
+@pytest.mark.parametrize(
+    "edit",
+    ["drop shortage_before", "text for zones_short", "text in the objective breakdown"],
+)
+def test_a_previous_plan_json_with_edited_kpis_is_planned_afresh(paris, tmp_path, edit):
+    """With unchanged inputs a re-plan keeps the previous plan whole, KPIs included. A
+    plan.json whose KPIs beyond the contract's (which `read_plan` checks) were edited by
+    hand (one missing, text for a number) is not kept: the plan is made and shown with
+    its own KPIs (it was exit 1, a KeyError or a ValueError, and would have written the
+    edited KPIs into the new plan.json)."""
+    _, _, plan = paris
+    folder = plan.write(tmp_path / "edited")
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    if edit == "drop shortage_before":
+        del meta["kpis"]["shortage_before"]
+    elif edit == "text for zones_short":
+        meta["kpis"]["zones_short"] = "several"
+    else:
+        meta["kpis"]["objective_breakdown"]["move_minutes"] = "n/a"
+    (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    out = tmp_path / "out"
+    ok = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", folder, "--out", out)
+    assert ok.exit_code == 0, ok.output
+    assert "Shortage left" in ok.output and "Traceback" not in ok.output
+    kpis = json.loads((out / "plan.json").read_text(encoding="utf-8"))["kpis"]
+    assert kpis["shortage_before"] == plan.kpis["shortage_before"]
+    assert kpis["zones_short"] == plan.kpis["zones_short"]
+    assert kpis["moved_couriers"] == plan.kpis["moved_couriers"]  # same instructions kept
+    assert kpis["changed_couriers"] == 0
+    assert all(isinstance(v, float) for v in kpis["objective_breakdown"].values())
+    # the file as written is kept whole, as before
+    untouched = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", plan.write(tmp_path / "ok"))
+    assert untouched.exit_code == 0 and "Shortage left" in untouched.output
+
+
 def test_cli_previous_with_couriers_gone_counts_them(paris, tmp_path):
     """`plan --previous` whose couriers are partly gone plans, and says how many were dropped."""
     _, _, plan = paris
