@@ -431,9 +431,13 @@ def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
         and json.dumps(plan.settings, sort_keys=True)
         == json.dumps(previous.settings, sort_keys=True)
     )
-    # plan.json's KPIs are kept whole: a file edited by hand may lack some or hold text
-    # where a number was (its tables are checked when read, the KPIs are not)
-    if not same or plan.objective is None or not _shaped_like(plan.kpis, previous.kpis):
+    # plan.json's KPIs are kept (but for those set below): a file edited by hand may
+    # lack some or hold text where a number was (read_plan checks the contract's only)
+    wanted = {k: v for k, v in plan.kpis.items() if k not in ("changed_couriers", "on_the_way")}
+    parts_wanted = dict(wanted.get("objective_breakdown") or {})
+    parts_wanted.pop("change_minutes", None)
+    wanted["objective_breakdown"] = parts_wanted
+    if not same or plan.objective is None or not _shaped_like(wanted, previous.kpis):
         return plan
     parts = dict(previous.kpis.get("objective_breakdown") or {})
     if not parts:

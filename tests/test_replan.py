@@ -292,9 +292,19 @@ def test_a_previous_plan_json_with_edited_kpis_is_planned_afresh(paris, tmp_path
     assert kpis["moved_couriers"] == plan.kpis["moved_couriers"]  # same instructions kept
     assert kpis["changed_couriers"] == 0
     assert all(isinstance(v, float) for v in kpis["objective_breakdown"].values())
-    # the file as written is kept whole, as before
-    untouched = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", plan.write(tmp_path / "ok"))
+    # the file as written is kept whole, as before: the same plan, KPIs and all
+    from rebalance.publish import content_hash
+
+    kept = tmp_path / "kept"
+    untouched = _cli_plan(
+        PARIS, "--shift-start", SHIFT, "--previous", plan.write(tmp_path / "ok"), "--out", kept
+    )
     assert untouched.exit_code == 0 and "Shortage left" in untouched.output
+    again = rebalance.read_plan(kept)
+    assert content_hash(again) == content_hash(plan) and again.kpis["changed_couriers"] == 0
+    assert {k: again.kpis[k] for k in plan.kpis if k != "objective_breakdown"} == {
+        k: v for k, v in plan.kpis.items() if k != "objective_breakdown"
+    }
 
 
 def test_cli_previous_with_couriers_gone_counts_them(paris, tmp_path):
