@@ -72,6 +72,127 @@ __all__ = ["Explanation", "explain", "facts"]
 REASONS = ("cap", "no_spare", "out_of_range", "needed_where_they_are", "not_worth_the_move")
 
 
+#: Columns of each route of a stored explanation, and of `Explanation.routes`.
+ROUTE_FIELDS = (
+    "from_zone",
+    "to_zone",
+    "couriers",
+    "travel_minutes",
+    "shortage_removed_minutes",
+    "shortage_added_minutes",
+    "surplus_change_minutes",
+    "move_minutes",
+    "saves_minutes",
+)
+#: The facts of a short zone each reason is told with (`_why`), and their numbers.
+_NEAR_FIELDS = {
+    "nearest_spare": ("travel_minutes", "range_minutes"),
+    "spare_in_range": ("travel_minutes",),
+    "nearest_in_range": ("travel_minutes",),
+}
+
+
+def _routes_whole(routes: list[Any]) -> bool:
+    """Whether every route holds its zones as text and its numbers as finite numbers
+    (the check of `explanation_problem`, without saying what is wrong)."""
+    isfinite = math.isfinite
+    numbers = ROUTE_FIELDS[2:]
+    try:
+        for route in routes:
+            if type(route) is not dict:
+                return False
+            if type(route["from_zone"]) is not str or type(route["to_zone"]) is not str:
+                return False
+            for key in numbers:
+                value = route[key]
+                if type(value) not in (int, float) or not isfinite(value):
+                    return False
+    except KeyError:
+        return False
+    return True
+
+
+def explanation_problem(info: Any) -> str:
+    """What is wrong with a plan.json's stored explanation ("" if nothing): the shape
+    `facts` writes and the views read. A hand edit that dropped or misplaced a field
+    made `rebalance explain` and `publish` fail with a ValueError (exit 1); `read_plan`
+    refuses such a plan.json instead, naming the field."""
+
+    def number(x: Any, *, none: bool = False) -> bool:
+        if x is None:
+            return none
+        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not isinstance(info, dict):
+        return "explanation is not a JSON object"
+    if not info:
+        return ""  # written before explanations were stored
+    for key in ("move_fixed_minutes", "shortage_minutes"):
+        if key in info and not number(info[key]):
+            return f"explanation.{key} is {info[key]!r}, not a number"
+    full = info.get("full_slots", {})
+    if not isinstance(full, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in full.values()
+    ):
+        return "explanation.full_slots is not an object of whole numbers by zone"
+    lat, lon = info.get("lat", []), info.get("lon", [])
+    for name, values in (("lat", lat), ("lon", lon)):
+        if not isinstance(values, list) or not all(number(x) for x in values):
+            return f"explanation.{name} is not a list of numbers"
+    if len(lat) != len(lon):
+        return "explanation.lat and explanation.lon differ in length"
+    vehicles = info.get("vehicles", {})
+    if not isinstance(vehicles, dict) or not all(
+        isinstance(v, dict) and all(number(x) for x in v.values()) for v in vehicles.values()
+    ):
+        return "explanation.vehicles is not an object of numbers by vehicle"
+    routes = info.get("routes", [])
+    if not isinstance(routes, list):
+        return "explanation.routes is not a list"
+    if _routes_whole(routes):  # the common case, checked fast (8,586 routes: 0.09 -> 0.0x s)
+        routes = []
+    for i, route in enumerate(routes):
+        where = f"explanation.routes[{i}]"
+        if not isinstance(route, dict):
+            return f"{where} is not an object"
+        for key in ROUTE_FIELDS:
+            value = route.get(key)
+            ok = isinstance(value, str) if key in ("from_zone", "to_zone") else number(value)
+            if not ok:
+                return f"{where}.{key} is {value!r}" if key in route else f"{where} lacks {key}"
+    short = info.get("short", [])
+    if not isinstance(short, list):
+        return "explanation.short is not a list"
+    for i, entry in enumerate(short):
+        where = f"explanation.short[{i}]"
+        if not isinstance(entry, dict):
+            return f"{where} is not an object"
+        if not isinstance(entry.get("zone_id"), str):
+            return f"{where}.zone_id is {entry.get('zone_id')!r}, not text"
+        if not number(entry.get("shortage")):
+            return f"{where}.shortage is {entry.get('shortage')!r}, not a number"
+        if entry.get("reason") not in REASONS:
+            return f"{where}.reason is {entry.get('reason')!r}, not one of {', '.join(REASONS)}"
+        for key, numbers in _NEAR_FIELDS.items():
+            near = entry.get(key)
+            if near is None:
+                continue
+            if not (
+                isinstance(near, dict)
+                and isinstance(near.get("zone_id"), str)
+                and isinstance(near.get("vehicle"), str)
+                and all(number(near.get(n)) for n in numbers)
+                and number(near.get("marginal_minutes"), none=True)
+            ):
+                return f"{where}.{key} is not a zone, a vehicle and its minutes"
+        # the reasons told with a fact of their own (`_why`)
+        if entry["reason"] == "cap" and not number(entry.get("cap")):
+            return f"{where} has reason 'cap' but its cap is {entry.get('cap')!r}"
+        if entry["reason"] == "not_worth_the_move" and entry.get("spare_in_range") is None:
+            return f"{where} has reason 'not_worth_the_move' but no spare_in_range"
+    return ""
+
+
 # ====================================================================== solve time
 
 
@@ -596,18 +717,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     short = pd.DataFrame(
         short_rows, columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why"]
     )
-    route_cols = [
-        "from_zone",
-        "to_zone",
-        "couriers",
-        "travel_minutes",
-        "shortage_removed_minutes",
-        "shortage_added_minutes",
-        "surplus_change_minutes",
-        "move_minutes",
-        "saves_minutes",
-    ]
-    routes = pd.DataFrame(info.get("routes", []), columns=route_cols)
+    routes = pd.DataFrame(info.get("routes", []), columns=list(ROUTE_FIELDS))
     if len(routes):
         routes = routes.sort_values(
             ["saves_minutes", "from_zone", "to_zone"], ascending=[False, True, True]

@@ -682,7 +682,9 @@ def read_plan(directory: str | Path) -> Plan:
             title="not a plan folder",
         )
     if plan.feasible:
-        problem = _kpis_problem(plan)
+        from .explain import explanation_problem
+
+        problem = _kpis_problem(plan) or explanation_problem(plan.explanation)
         if problem:
             raise broken("plan.json", problem)
     return plan

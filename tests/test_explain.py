@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_slotmodel import random_city
 from typer.testing import CliRunner
-from util import SHIFT, courier, restaurant, snapshot, write_city, zone
+from util import REPO, SHIFT, courier, restaurant, snapshot, write_city, zone
 
 import rebalance
 from rebalance.cli import app
@@ -295,6 +295,62 @@ def test_folder_written_before_explanations_still_explains_marginal_values(plan_
     data = json.loads(result.stdout)
     assert data["short_zones"] == [] and len(data["marginal_values"]) == 2
     assert any("re-run `rebalance plan`" in note for note in data["notes"])
+
+
+@pytest.fixture(scope="module")
+def paris_plan():
+    """The Paris sample's dinner plan (short zones and routes to explain)."""
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    return rebalance.solve(rebalance.load(paris, config), config, SHIFT)
+
+
+def _route_without_its_saving(info):
+    del info["routes"][0]["shortage_removed_minutes"]
+    return "explanation.routes[0] lacks shortage_removed_minutes"
+
+
+def _reason_unknown(info):
+    info["short"][0]["reason"] = "bad luck"
+    return "explanation.short[0].reason is 'bad luck'"
+
+
+def _spare_without_vehicle(info):
+    entry = next(e for e in info["short"] if e["reason"] == "not_worth_the_move")
+    at = info["short"].index(entry)
+    del entry["spare_in_range"]["vehicle"]
+    return f"explanation.short[{at}].spare_in_range is not a zone, a vehicle and its minutes"
+
+
+def _text_for_a_latitude(info):
+    info["lat"][3] = "48.8"
+    return "explanation.lat is not a list of numbers"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_route_without_its_saving, _reason_unknown, _spare_without_vehicle, _text_for_a_latitude],
+)
+def test_a_hand_edited_explanation_is_refused_naming_the_field(paris_plan, tmp_path, edit):
+    """plan.json's explanation is read by explain, publish, the map and the notebook view.
+    One edited by hand (a route's field dropped or swapped with another route's, an
+    unknown reason, a zone's facts without their vehicle, text for a number) is exit 3
+    naming plan.json and the field, not a ValueError from deep in a view (exit 1: a
+    mutation run over plan folders found it). The plan as written reads and explains."""
+    folder = paris_plan.write(tmp_path / "plan")
+    assert CliRunner().invoke(app, ["explain", str(folder)]).exit_code == 0
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    said = edit(meta["explanation"])
+    (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    for args in (
+        ["explain", str(folder)],
+        ["publish", str(folder), "--dry-run", "--channel", "C1"],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, result.output
+        text = " ".join(result.output.split())
+        assert str(folder / "plan.json") in text and said in text
+        assert "Traceback" not in result.output
 
 
 def test_explain_of_a_folder_that_is_no_plan_exits_3(tmp_path):
