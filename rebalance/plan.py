@@ -649,9 +649,9 @@ def read_plan(directory: str | Path) -> Plan:
             shift_start=shift_start,
             shift_end=_utc(meta["shift_end"]),
             status=meta["status"],
-            objective=meta.get("objective"),
-            best_bound=meta.get("best_bound"),
-            solve_seconds=meta.get("solve_seconds", 0.0),
+            objective=_number(meta.get("objective"), "objective", none=True),
+            best_bound=_number(meta.get("best_bound"), "best_bound", none=True),
+            solve_seconds=_number(meta.get("solve_seconds", 0.0), "solve_seconds"),
             inputs_sha256=meta.get("inputs_sha256", ""),
             kpis=_table(meta.get("kpis", {})),
             zones=zones,
@@ -702,6 +702,19 @@ CONTRACT_KPIS = (
 )
 
 
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what JSON numbers of a plan read as."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: Any, key: str, *, none: bool = False) -> Any:
+    """``value`` of plan.json's ``key`` if it is a number (or None where ``none``), else
+    a ValueError naming the key: the views format these."""
+    if (value is None and none) or _is_number(value):
+        return value
+    raise ValueError(f"{key} is {value!r}, not a number")
+
+
 def _kpis_problem(plan: Plan) -> str:
     """What is wrong with a read plan's KPIs ("" if nothing): each contract KPI present
     and a number >= 0, and those the tables fix equal to them (the moved couriers, the
@@ -719,6 +732,14 @@ def _kpis_problem(plan: Plan) -> str:
             )
         if not value >= 0:
             return f"kpis.{key} is {value!r}, not a number >= 0"
+    # every other KPI too is a number (or none), and the objective's parts: the views
+    # format them (text for paused_orders_per_hour failed publish with a ValueError)
+    for key, value in kpis.items():
+        if key == "objective_breakdown":
+            if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
+                return "kpis.objective_breakdown is not an object of numbers"
+        elif value is not None and not _is_number(value):
+            return f"kpis.{key} is {value!r}, not a number"
     rows = plan.slots if plan.slot_count > 1 else plan.zones  # coverage is over every slot
     required = rows["required_couriers"].to_numpy(np.int64)
     need = int(required.sum())

@@ -214,6 +214,17 @@ def test_edited_plan_json_is_refused(plan_dir, edit, words):
         (lambda m: m["kpis"].update(coverage=1.0), "kpis.coverage is 1.0 but the tables'"),
         (lambda m: m["kpis"].update(moved_couriers=0), "kpis.moved_couriers is 0 but moves"),
         (lambda m: m["kpis"].update(travel_minutes=1.5), "kpis.travel_minutes is 1.5 but"),
+        # beyond the contract's (a mutation run of plan.json found these: publish, exit 1)
+        (
+            lambda m: m["kpis"].update(paused_orders_per_hour="x"),
+            "kpis.paused_orders_per_hour is 'x', not a number",
+        ),
+        (
+            lambda m: m["kpis"]["objective_breakdown"].update(move_minutes="?"),
+            "kpis.objective_breakdown is not an object of numbers",
+        ),
+        (lambda m: m.update(solve_seconds={}), "solve_seconds is {}, not a number"),
+        (lambda m: m.update(objective="low"), "objective is 'low', not a number"),
     ],
 )
 def test_kpis_missing_or_at_odds_with_the_tables_are_refused_by_every_view(plan_dir, edit, words):
