@@ -647,7 +647,7 @@ def read_plan(directory: str | Path) -> Plan:
             city=str(meta["city"]),
             timezone=tz,
             shift_start=shift_start,
-            shift_end=_utc(meta["shift_end"]),
+            shift_end=_shift_end(shift_start, _utc(meta["shift_end"])),
             status=meta["status"],
             objective=_number(meta.get("objective"), "objective", none=True),
             best_bound=_number(meta.get("best_bound"), "best_bound", none=True),
@@ -660,7 +660,7 @@ def read_plan(directory: str | Path) -> Plan:
             settings=_table(meta.get("settings", {})),
             timings=_table(meta.get("timings", {})),
             slots=slots,
-            slot_minutes=int(meta.get("slot_minutes") or 0),
+            slot_minutes=_slot_minutes(meta.get("slot_minutes") or 0),
             solver=_table(meta.get("solver", {})),
             explanation=_table(meta.get("explanation", {})),
             under_way=_under_way(meta.get("under_way", []), times, tz),
@@ -713,6 +713,32 @@ def _number(value: Any, key: str, *, none: bool = False) -> Any:
     if (value is None and none) or _is_number(value):
         return value
     raise ValueError(f"{key} is {value!r}, not a number")
+
+
+def _shift_end(start: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp:
+    """plan.json's shift end, after its start and at most `MAX_SHIFT_HOURS` later (as
+    `rebalance plan` allows): the views lay out every slot of the shift."""
+    from .ranges import MAX_SHIFT_HOURS
+
+    if not start < end <= start + pd.Timedelta(hours=MAX_SHIFT_HOURS):
+        raise ValueError(
+            f"shift_end {end.isoformat()} is not after shift_start and within "
+            f"{MAX_SHIFT_HOURS:g} hours of it"
+        )
+    return end
+
+
+def _slot_minutes(value: Any) -> int:
+    """plan.json's slot_minutes: a whole number of minutes, 0 (one slot) to
+    `MAX_SLOT_MINUTES` (1e20 overflowed the views' time arithmetic: exit 1)."""
+    from .ranges import MAX_SLOT_MINUTES
+
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 0 <= value <= MAX_SLOT_MINUTES:
+        raise ValueError(
+            f"slot_minutes is {value!r}, not a whole number from 0 to {MAX_SLOT_MINUTES}"
+        )
+    return int(value)
 
 
 def _kpis_problem(plan: Plan) -> str:

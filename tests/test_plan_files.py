@@ -225,6 +225,11 @@ def test_edited_plan_json_is_refused(plan_dir, edit, words):
         ),
         (lambda m: m.update(solve_seconds={}), "solve_seconds is {}, not a number"),
         (lambda m: m.update(objective="low"), "objective is 'low', not a number"),
+        (lambda m: m.update(slot_minutes=10**20), "slot_minutes is 100000000000000000000, not"),
+        (
+            lambda m: m.update(shift_end=m["shift_start"]),
+            "is not after shift_start and within 48 hours of it",
+        ),
     ],
 )
 def test_kpis_missing_or_at_odds_with_the_tables_are_refused_by_every_view(plan_dir, edit, words):
@@ -232,7 +237,8 @@ def test_kpis_missing_or_at_odds_with_the_tables_are_refused_by_every_view(plan_
     "Coverage - -> -" and "25 of 0 eligible", and with a shortage edited to 0 "Shortage
     left none" beside two short zones, exit 0. Now a contract KPI missing, not a number,
     or disagreeing with the figures the tables fix is exit 3 naming plan.json, in
-    publish, explain and diff alike."""
+    publish, explain and diff alike; so are text for any other KPI or for the
+    objective, and a slot length or shift end no plan has (1e20 minutes was exit 1)."""
     meta = json.loads((plan_dir / "plan.json").read_text())
     assert meta["kpis"]["shortage"] > 0 and meta["kpis"]["moved_couriers"] > 0  # the sample's
     edit(meta)
