@@ -1208,7 +1208,8 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
     rows = False
     if name == "demand" and {"where", "line"} <= set(frame.columns):
         where = frame["where"].astype("category").cat.categories
-        if len(where) == 1 and str(where[0]).endswith((", line", ", row")):
+        numbered = pd.api.types.is_integer_dtype(frame["line"].dtype)  # as load made it
+        if numbered and len(where) == 1 and str(where[0]).endswith((", line", ", row")):
             title, _, unit = str(where[0]).rpartition(", ")
             lines, rows = frame["line"].to_numpy(np.int64), unit == "row"
     names = [str(c) for c in frame.columns]
@@ -1223,7 +1224,12 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
         values = frame.iloc[:, at[0]]
         try:
             arrays.append(pa.array(values, from_pandas=True))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            pa.ArrowNotImplementedError,
+            OverflowError,  # 1e308 among timestamps
+        ) as exc:
             if column.kind == "timestamp" and values.dtype == object:
                 # Timestamps and ISO 8601 text mixed (a what-if typed into a few rows):
                 # all as text, each checked by the timestamp rule, a bad one by its row.
