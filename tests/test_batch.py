@@ -425,14 +425,22 @@ def session_processes(sid: int) -> list[str]:
 
 def _batch_process(tmp_path: Path, *, workers: int) -> subprocess.Popen[str]:
     """`rebalance batch` of two small cities as the console script, in a session of its
-    own (as under a cron or systemd timer), from ``tmp_path``."""
+    own (as under a cron or systemd timer), from ``tmp_path``; Ctrl-C acted on even when
+    the tests run where SIGINT is ignored (a shell's background job: the child inherits
+    the ignoring, and the batch rightly ignores it too): a Python that restores it
+    then execs the batch, same process id."""
     root = tmp_path / "cities"
     small_city(root / "lille", "Lille", "Europe/Paris", 12)
     small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
     exe = Path(sys.executable).parent / "rebalance"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    args = [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", str(workers)]
+    default_sigint = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     return subprocess.Popen(
-        [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", str(workers)],
+        [sys.executable, "-c", default_sigint, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
