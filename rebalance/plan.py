@@ -702,15 +702,12 @@ CONTRACT_KPIS = (
 )
 
 
-def _is_number(value: Any) -> bool:
-    """A finite int or float (not a bool): what JSON numbers of a plan read as."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _number(value: Any, key: str, *, none: bool = False) -> Any:
     """``value`` of plan.json's ``key`` if it is a number (or None where ``none``), else
     a ValueError naming the key: the views format these."""
-    if (value is None and none) or _is_number(value):
+    from .ranges import finite_number
+
+    if finite_number(value, none=none):
         return value
     raise ValueError(f"{key} is {value!r}, not a number")
 
@@ -760,11 +757,13 @@ def _kpis_problem(plan: Plan) -> str:
             return f"kpis.{key} is {value!r}, not a number >= 0"
     # every other KPI too is a number (or none), and the objective's parts: the views
     # format them (text for paused_orders_per_hour failed publish with a ValueError)
+    from .ranges import finite_number
+
     for key, value in kpis.items():
         if key == "objective_breakdown":
-            if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
+            if not isinstance(value, dict) or not all(finite_number(v) for v in value.values()):
                 return "kpis.objective_breakdown is not an object of numbers"
-        elif value is not None and not _is_number(value):
+        elif not finite_number(value, none=True):
             return f"kpis.{key} is {value!r}, not a number"
     rows = plan.slots if plan.slot_count > 1 else plan.zones  # coverage is over every slot
     required = rows["required_couriers"].to_numpy(np.int64)

@@ -25,6 +25,8 @@ or a crash. So each number is bounded where it enters (`inputs` for the tables,
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "INT64_MAX",
     "MAX_CAP",
@@ -43,6 +45,7 @@ __all__ = [
     "MAX_ZONE_ORDERS_PER_HOUR",
     "MIN_ORDERS_PER_COURIER_HOUR",
     "MIN_TIMESTAMP",
+    "finite_number",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -84,3 +87,11 @@ def largest_arc_cost(scale: int) -> float:
     shortage = MAX_COST_MINUTES * MAX_PRIORITY
     move = MAX_MOVE_MINUTES + 2 * MAX_COST_MINUTES  # fixed cost, and a re-plan's change cost
     return max(shortage, move, MAX_COST_MINUTES) * scale
+
+
+def finite_number(value: object, *, none: bool = False) -> bool:
+    """Whether ``value`` is a finite int or float, not a bool (or None, where ``none``):
+    what a number read back from a plan's JSON must be before a view formats it."""
+    if value is None:
+        return none
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

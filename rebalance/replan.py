@@ -16,7 +16,6 @@ do not have) is refused with a message naming what differs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -405,8 +404,10 @@ def _shaped_like(fresh: Any, kept: Any) -> bool:
         return isinstance(kept, dict) and all(
             key in kept and _shaped_like(value, kept[key]) for key, value in fresh.items()
         )
+    from .ranges import finite_number
+
     if isinstance(fresh, int | float) and not isinstance(fresh, bool):
-        return isinstance(kept, int | float) and not isinstance(kept, bool) and math.isfinite(kept)
+        return finite_number(kept)
     return type(fresh) is type(kept)
 
 
@@ -431,8 +432,8 @@ def _keep_previous_if_unchanged(plan: Plan, previous: Plan) -> Plan:
         and json.dumps(plan.settings, sort_keys=True)
         == json.dumps(previous.settings, sort_keys=True)
     )
-    # plan.json's KPIs are kept (but for those set below): a file edited by hand may
-    # lack some or hold text where a number was (read_plan checks the contract's only)
+    # plan.json's KPIs are kept (but for those set below): an older plan may lack some,
+    # and a Plan made in a notebook (never read by read_plan) may hold anything
     wanted = {k: v for k, v in plan.kpis.items() if k not in ("changed_couriers", "on_the_way")}
     parts_wanted = dict(wanted.get("objective_breakdown") or {})
     parts_wanted.pop("change_minutes", None)
