@@ -412,10 +412,6 @@ class IncrementalLP:
         self._highs.addCols(k, cost, np.zeros(k), upper, rows.size, starts, rows, values)
         self._n += k
 
-    def delete_columns(self, columns: np.ndarray) -> None:
-        """Delete columns; those after each one deleted move down, in order (`delete`)."""
-        self.delete(columns)
-
     def delete(self, columns: np.ndarray, rows: np.ndarray | None = None) -> None:
         """Delete columns, then rows; those after each one deleted move down, in order.
         The basis stays a basis when the columns deleted are all nonbasic and the rows

@@ -468,7 +468,7 @@ def test_retired_paths_leave_the_lp_and_revived_ones_come_back_once(city, monkey
 
 @pytest.mark.parametrize("highs", ["this", "old"])
 def test_deleting_nonbasic_columns_keeps_the_lp_basis(highs, monkeypatch):
-    """`IncrementalLP.delete_columns`: the columns after a deleted one move down, and
+    """`IncrementalLP.delete` of columns: the columns after a deleted one move down, and
     deleting columns the optimum does not use leaves it optimal: the re-solve gives the
     same optimum and duals without a pivot. Also as with a HiGHS that drops its basis on
     deleting columns (1.7.2, the lowest allowed, does; then the basis is kept and handed
@@ -491,7 +491,7 @@ def test_deleting_nonbasic_columns_keeps_the_lp_basis(highs, monkeypatch):
     )
     first = lp.solve()
     assert first.status == "optimal" and first.objective == pytest.approx(8.0)
-    lp.delete_columns(np.array([3, 1]))
+    lp.delete(np.array([3, 1]))
     assert lp.n_columns == 3
     again = lp.solve()
     assert again.status == "optimal" and again.objective == pytest.approx(8.0)
@@ -624,7 +624,7 @@ def test_the_master_bound_is_exact_with_whole_duals():
 
 
 def test_a_highs_that_drops_its_basis_on_deletions_plans_the_same(monkeypatch):
-    """Handed back by `IncrementalLP.delete_columns` when HiGHS drops it, the basis gives
+    """Handed back by `IncrementalLP.delete` when HiGHS drops it, the basis gives
     the plan this HiGHS gives keeping it: the same rounds, pivots, LP bound and moves."""
     from rebalance import solver
 
