@@ -52,8 +52,14 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: Commands that keep running (a server) or make plan after plan in one process: the
+#: cyclic garbage collector stays on for them (see `main`).
+_COLLECTING = frozenset({"serve", "replay", "batch"})
+
+
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -62,6 +68,8 @@ def _main(
     ] = False,
 ) -> None:
     """Move couriers to where the orders are: plan a shift, publish it to Slack, run it from cron."""
+    if ctx.invoked_subcommand in _COLLECTING:
+        gc.enable()
 
 
 class OutputFormat(StrEnum):
@@ -1652,8 +1660,17 @@ def diff(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    The cyclic garbage collector is off while a command runs, but for the commands of
+    `_COLLECTING`. Every other one is a single plan or file and then exits: its imports
+    and tables made the collector run ~200 times (0.05-0.1 s of a plan at 1,000 to
+    10,000 zones) and free ~900 objects, with the same peak RSS either way; whatever
+    is cyclic is released when the process ends.
+    """
     _closed_streams_to_devnull()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         app()
     finally:
@@ -1662,6 +1679,8 @@ def main() -> None:
         # of a 1.5 s plan); frozen, they are skipped by it and still released as the
         # modules are torn down (atexit handlers run as before).
         gc.freeze()
+        if collecting:  # as it was, for a caller of main() in its own process
+            gc.enable()
 
 
 def _closed_streams_to_devnull() -> None:

@@ -584,3 +584,44 @@ def test_plan_json_is_the_same_when_arrow_reads_in_many_blocks(monkeypatch):
         plan.pop("timings"), plan.pop("solve_seconds")
     assert plans[0] == plans[1]
     assert any(z["pause_restaurants"] for z in plans[0]["zones"])
+
+
+def test_the_cycle_collector_is_off_for_one_plan_and_on_for_long_runs(monkeypatch, capsys):
+    """`rebalance plan` runs with Python's cyclic garbage collector off (its ~200 runs
+    over a plan's imports and tables cost 0.05-0.1 s and free next to nothing); `replay`,
+    `serve` and `batch` run for long or plan many times, and keep it. The console entry
+    point leaves the collector as it found it."""
+    import gc
+
+    from rebalance import cli, pipeline, replaying
+
+    seen: dict[str, bool] = {}
+    plan_shift = pipeline.plan_shift
+
+    def recording_plan(*args, **kwargs):
+        seen["plan"] = gc.isenabled()
+        return plan_shift(*args, **kwargs)
+
+    def recording_replay(*args, **kwargs):
+        seen["replay"] = gc.isenabled()
+        raise KeyboardInterrupt  # enough: the command ran this far
+
+    monkeypatch.setattr(pipeline, "plan_shift", recording_plan)
+    monkeypatch.setattr(replaying, "replay", recording_replay)
+    one_slot = ["--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
+    assert gc.isenabled()
+    monkeypatch.setattr(
+        sys, "argv", ["rebalance", "plan", str(VALID), *one_slot, "--format", "json"]
+    )
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 0
+    assert seen["plan"] is False
+    assert gc.isenabled()
+    assert json.loads(capsys.readouterr().out)["status"] == "optimal"
+    orders = ["--orders", str(VALID / "zones.csv")]
+    monkeypatch.setattr(sys, "argv", ["rebalance", "replay", str(VALID), *orders, *one_slot])
+    with pytest.raises((SystemExit, KeyboardInterrupt)):
+        cli.main()
+    assert seen["replay"] is True
+    assert gc.isenabled()
