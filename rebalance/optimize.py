@@ -21,7 +21,7 @@ from .model import SCALE, ProblemData, build_problem, explain_infeasible, minute
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
 from .slots import utc_ns
-from .solver import min_weight_cover
+from .solver import cover_largest_first
 
 __all__ = ["solve"]
 
@@ -579,6 +579,7 @@ def _pause_lists(
     # At least one unit: a restaurant expecting 1e-6 orders still needs pausing when the
     # zone has no courier left.
     all_weights = np.maximum(np.rint(orders * SCALE), 1).astype(np.int64)
+    less = -orders  # sorted ascending within a zone: largest orders first
     bounds = np.flatnonzero(np.r_[True, zone_of[1:] != zone_of[:-1], True])
     starts = bounds[:-1]
     zones = zone_of[starts]
@@ -597,10 +598,11 @@ def _pause_lists(
         if deficit >= total:
             picked = np.arange(start, end)  # everything, and maybe still not enough
         else:
-            # The knapsack sees the zone's restaurants by expected orders (largest
-            # first), then restaurant_id: its tie rule picks the smaller id.
-            by_orders = np.argsort(-orders[start:end], kind="stable")
-            cover = min_weight_cover(all_weights[start:end][by_orders], deficit)
+            # The knapsack (`min_weight_cover`) sees the zone's restaurants by expected
+            # orders (largest first), then restaurant_id: its tie rule picks the smaller
+            # id. Weights follow orders, so that is its own order (largest first).
+            by_orders = np.argsort(less[start:end], kind="stable")
+            cover = cover_largest_first(all_weights[start:end][by_orders].tolist(), deficit)
             picked = start + np.sort(by_orders[cover])  # listed by restaurant_id
         chosen.append(picked)
         listed[z] = picked.size

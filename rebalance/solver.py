@@ -16,7 +16,14 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-__all__ = ["FlowResult", "LinearResult", "linear_program", "min_cost_flow", "min_weight_cover"]
+__all__ = [
+    "FlowResult",
+    "LinearResult",
+    "cover_largest_first",
+    "linear_program",
+    "min_cost_flow",
+    "min_weight_cover",
+]
 
 
 @dataclass(frozen=True)
@@ -115,20 +122,31 @@ def min_weight_cover(weights: np.ndarray, demand: int) -> np.ndarray:
     w = weights[order].tolist()  # Python ints (any other kind of number: truncated)
     if weights.dtype.kind not in "iu":
         w = [int(x) for x in w]
-    demand = int(demand)
+    return np.sort(order[cover_largest_first(w, int(demand))])
+
+
+def cover_largest_first(w: list[int], demand: int) -> list[int]:
+    """`min_weight_cover` of weights already in its order: ``w`` holds integers > 0,
+    largest first, equal ones in the order their ties go. Positions in ``w``.
+
+    For a caller that has its items in that order anyway (`rebalance.optimize`'s pause
+    lists, 3,843 short zones at 10,000 zones): the array steps of `min_weight_cover`
+    were a third of its time there.
+    """
+    if demand <= 0 or not w:
+        return []
     total = sum(w)
     if total <= demand:
-        return np.sort(order)  # everything must go (and may still not be enough)
+        return list(range(len(w)))  # everything must go (and may still not be enough)
     shift = max(0, total.bit_length() - _GRID_BITS)
     if shift:
         w = [x >> shift for x in w]  # floor
         demand = -(-demand >> shift)  # ceiling: a cover on the grid covers the demand
         nonzero = [k for k, x in enumerate(w) if x > 0]
         if sum(w) <= demand:
-            return np.sort(order)
-        order, w = order[nonzero], [w[k] for k in nonzero]
-    chosen = _cover(w, demand)
-    return np.sort(order[chosen])
+            return list(range(len(w)))
+        return [nonzero[k] for k in _cover([w[k] for k in nonzero], demand)]
+    return _cover(w, demand)
 
 
 #: States the branch and bound explores before a small instance switches to
