@@ -552,7 +552,14 @@ def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
     verifier = SignatureVerifier(secret)
 
     def check(body: bytes, timestamp: str, signature: str) -> bool:
-        if not timestamp.isdigit() or not signature:
+        # slack_sdk reads the timestamp with int() and the body as UTF-8 text: a header
+        # of other digits ("²", Latin-1 in WSGI) or a body of other bytes raised there,
+        # a 500 with a traceback for anyone who can reach the port. Slack sends neither.
+        if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
+            return False
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
             return False
         return bool(verifier.is_valid(body, timestamp, signature))
 

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from rebalance.runner import run
 LEAD = "U0LEAD"  # an approver
 OTHER = "U0LEAD2"  # another approver
 PARTNER = "W0PARTNER"  # a Slack Connect partner, not an approver
+JSON = {"Content-Type": "application/json"}
 HOSTILE = "<!channel> *Pwn* & <https://evil.example|click>"
 runner = CliRunner()
 
@@ -258,6 +260,52 @@ def test_bodies_that_are_not_slack_requests_get_401_or_400_not_500(
         line["status"] for line in lines if line.get("event") == "http" and line.get("status")
     ]
     assert statuses == [401, 401, 400] * len(garbage)
+
+
+def test_bytes_slack_never_sends_get_401_not_500(approving: Server) -> None:
+    """A body that is not UTF-8, signed or not, and a timestamp of digits other than
+    0-9 ("²", which Python calls a digit) are not requests Slack signs: 401 like any
+    unsigned request. slack_sdk's check raised on both, and anyone who could reach the
+    port got a 500 and a traceback in the logs."""
+    logged = len(approving.lines())
+    for body in [b"\xa6\x93payload=x", b"command=%2Frebalance&text=\xe9t\xe9"]:
+        assert approving.post(body).status == 401
+        assert approving.post(body, sign=False).status == 401
+    stamp = {"X-Slack-Request-Timestamp": "\u00b2"}
+    assert approving.post(b"payload=%7B%7D", headers=stamp).status == 401
+    lines = approving.lines()[logged:]
+    assert not [line for line in lines if line.get("level") == "error"]
+    assert [line.get("status") for line in lines if line.get("event") == "http"] == [401] * 5
+
+
+def test_signed_payloads_of_a_shape_slack_never_sends_get_400_not_500(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Signed JSON whose fields have another shape than Slack's (the clicking user as
+    text, actions that are a number or a list of text, an event that is text): 400,
+    and a warning naming the field. The app's replay guard and Bolt's routing indexed
+    into them: a 500 and a traceback in the logs."""
+    click = urllib.parse.parse_qs(
+        click_body(fake, ACTION_APPROVE, "v", user=LEAD, name="shape").decode()
+    )
+    payload = json.loads(click["payload"][0])
+    shapes = [
+        {**payload, "user": "U0LEAD"},
+        {**payload, "actions": 7},
+        {**payload, "actions": ["rebalance_approve"]},
+        {**payload, "actions": []},
+        {"type": "event_callback", "event": "message", "event_id": "Ev1"},
+    ]
+    logged = len(approving.lines())
+    for shape in shapes:
+        body = urllib.parse.urlencode({"payload": json.dumps(shape)}).encode()
+        assert approving.post(body).status == 400, shape
+    assert approving.post(json.dumps(shapes[-1]).encode(), headers=JSON).status == 400
+    lines = approving.lines()[logged:]
+    assert not [line for line in lines if line.get("level") == "error"]
+    warned = [line["message"] for line in lines if "not a Slack request (" in line["message"]]
+    assert len(warned) == 6
+    assert "user is not an object" in warned[0] and "event is not an object" in warned[-1]
 
 
 def test_events_share_the_endpoint(approving: Server) -> None:
@@ -545,6 +593,20 @@ def test_bad_commands_name_what_is_valid(direct: Server, fake: FakeSlack) -> Non
         assert body["response_type"] == "ephemeral"
         assert "/rebalance close RESTAURANT_ID" in body["text"]
         assert "<!here>" not in body["text"]
+
+
+def test_commands_carrying_the_word_payload_are_answered(direct: Server, fake: FakeSlack) -> None:
+    """A command whose form holds the letters "payload" anywhere (its text, the user's or
+    the channel's name) is answered like any other. Bolt read such a form as a button
+    click without its payload: 404 "unhandled request", and Slack showed an error."""
+    reply = direct.post(command_body(fake, "close payload", user=LEAD, name="word"))
+    assert reply.status == 200
+    assert "payload" in reply.json()["text"]  # the unknown id, named in the ack
+    form = dict(urllib.parse.parse_qsl(command_body(fake, "help", user=LEAD, name="w2").decode()))
+    form.update(user_name="payload-team", channel_name="payloads")
+    reply = direct.post(urllib.parse.urlencode(form).encode())
+    assert reply.status == 200
+    assert "/rebalance close RESTAURANT_ID" in reply.json()["text"]
 
 
 def test_close_unknown_restaurant_names_valid_ids(direct: Server, fake: FakeSlack) -> None:

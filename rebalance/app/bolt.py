@@ -2,9 +2,10 @@
 
 `build_app` makes the Bolt `App` of `rebalance serve`:
 
-- Bolt's built-in middleware verifies every HTTP request (HMAC-SHA256 of the body with
+- `rebalance.app.server` verifies every HTTP request (HMAC-SHA256 of the body with
   the signing secret, timestamp within 5 minutes) and answers 401 otherwise, before
-  anything below runs.
+  anything below runs; `wsgi_handler` answers 400 to a body Slack never sends and
+  hands Bolt the rest (`bolt_body`).
 - `_once` (a global middleware, after verification) records each delivery's identity
   (a button click's ``action_ts``, a command's ``trigger_id``, an event's
   ``event_id``) in the history store: a replayed request or a Slack retry
@@ -19,11 +20,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest, BoltResponse, Respond
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -37,12 +40,76 @@ from .desk import LOOKUP_SECONDS, Desk, User
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
-__all__ = ["COMMAND", "EVENTS_PATH", "build_app", "delivery_key", "wsgi_handler"]
+__all__ = [
+    "COMMAND",
+    "EVENTS_PATH",
+    "NotSlackRequest",
+    "bolt_body",
+    "build_app",
+    "delivery_key",
+    "payload_problem",
+    "wsgi_handler",
+]
 
 T = TypeVar("T")
 
 COMMAND = "/rebalance"
 EVENTS_PATH = "/slack/events"
+
+
+class NotSlackRequest(ValueError):
+    """A verified request whose body Slack would never send; ``str()`` says why."""
+
+
+#: Fields of a Slack payload that are objects whenever Slack sends them: Bolt's
+#: middleware and routing, and `delivery_key`, read into them.
+_OBJECTS = ("user", "team", "channel", "container", "message", "enterprise", "event", "view")
+
+
+def payload_problem(body: Any) -> str | None:
+    """What makes a parsed request body something Slack never sends, or None: not an
+    object, a field of `_OBJECTS` that is not an object, or a button click whose
+    ``actions`` are not a list of objects. Bolt's built-in middleware and routing, and
+    `delivery_key`, indexed into those and raised: a 500 and a traceback in the logs."""
+    if not isinstance(body, dict):
+        return "not an object"
+    for key in _OBJECTS:
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            return f"{key} is not an object"
+    if body.get("type") == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions:
+            return "actions is not a list of actions"
+        if not all(isinstance(action, dict) for action in actions):
+            return "an action is not an object"
+    return None
+
+
+def bolt_body(raw: bytes, content_type: str | None) -> bytes:
+    """The body of a verified ``POST /slack/events`` as Bolt should get it; raises
+    `NotSlackRequest` for one of a shape Slack never sends (`payload_problem`).
+
+    A form that carries no ``payload`` field but has the letters "payload" anywhere (a
+    slash command ``/rebalance why payload``, a user or channel of that name) was read
+    by Bolt as a button click without its payload, an empty request: 404 "unhandled
+    request", and Slack showed the user an error. Its "p" is sent percent-encoded
+    instead (``%70``): the same form, field for field. Bodies Bolt cannot parse go to
+    it as they are (`rebalance.app.server` answers 400 to what it raises)."""
+    try:
+        text = raw.decode("utf-8")
+        if content_type == "application/json" or text.startswith("{"):
+            body = json.loads(text)
+            form = False
+        else:
+            fields = dict(parse_qsl(text, keep_blank_values=True))
+            form = "payload" not in fields
+            body = fields if form else json.loads(fields["payload"])
+    except ValueError:
+        return raw
+    problem = payload_problem(body)
+    if problem is not None:
+        raise NotSlackRequest(problem)
+    return raw.replace(b"payload", b"%70ayload") if form else raw
 
 
 def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
@@ -94,7 +161,10 @@ def build_app(
     app = App(
         client=client.web_client(),
         signing_secret=signing_secret,
-        request_verification_enabled=signing_secret is not None,
+        # HTTP requests reach Bolt only through `wsgi_handler`, behind the server's own
+        # check of the same signature (slack_sdk's, before anything reads the body), and
+        # with a body Bolt may find re-encoded (`bolt_body`): no second check here.
+        request_verification_enabled=False,
         logger=bolt_logger,
         listener_executor=executor,
         process_before_response=False,
@@ -234,9 +304,27 @@ def build_app(
     return app
 
 
-def wsgi_handler(app: App) -> Any:
-    """Bolt's WSGI adapter for ``POST /slack/events``."""
-    return SlackRequestHandler(app, path=EVENTS_PATH)
+def wsgi_handler(app: App) -> Callable[..., Iterable[bytes]]:
+    """Bolt's WSGI adapter for ``POST /slack/events``, for requests whose signature was
+    checked (`rebalance.app.server`), their body first made what Bolt should get
+    (`bolt_body`: raises `NotSlackRequest`)."""
+    import io
+
+    handler = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            raw = environ["wsgi.input"].read(length) if length > 0 else b""
+            body = bolt_body(raw, environ.get("CONTENT_TYPE"))
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return handler(environ, start_response)
+
+    return events
 
 
 def start_socket_mode(app: App, app_token: str) -> Any:

@@ -123,9 +123,11 @@ def _wsgi(
             except Exception as exc:  # a signed body Bolt cannot parse (not Slack's)
                 if status_seen:
                     raise
+                from .bolt import NotSlackRequest
+
+                why = str(exc) if isinstance(exc, NotSlackRequest) else type(exc).__name__
                 logger.warning(
-                    f"{method} {path}: a body that is not a Slack request "
-                    f"({type(exc).__name__}); answered 400",
+                    f"{method} {path}: a body that is not a Slack request ({why}); answered 400",
                     extra={"event": "http"},
                 )
                 result = _json(spy, "400 Bad Request", {"error": "not a Slack request body"})
