@@ -97,6 +97,7 @@ def run(
     now: datetime | None = None,
     client: SlackApi | None = None,
     after_phase: Callable[[str], None] | None = None,
+    lock_wait: float = 0.0,
 ) -> RunResult:
     """Validate, plan, write, publish and record one (city, shift); see the module doc.
 
@@ -104,9 +105,11 @@ def run(
     defaults to ``now`` rounded down to the quarter hour in the city's timezone.
     ``client`` is the Slack client to publish with (default: from the environment);
     ``after_phase`` is called with each phase's name once it is done, the lock held
-    (tests use it to hold the lock or stop a run at a known point). Raises the
-    `RebalanceError` of the failure (exit codes 3 to 6) after recording it in the
-    history; its notes name the run and, for exit 5, how to retry.
+    (tests use it to hold the lock or stop a run at a known point). ``lock_wait``:
+    seconds to wait for a shift's lock that another run holds (the Slack app's
+    re-plans queue behind an approval or a cron run; a cron run never waits, 0).
+    Raises the `RebalanceError` of the failure (exit codes 3 to 6) after recording it
+    in the history; its notes name the run and, for exit 5, how to retry.
     """
     from .timeparse import floor_quarter_hour, parse_timestamp
 
@@ -123,7 +126,7 @@ def run(
 
     history = _open_history(config)
     try:
-        one = _Run(config, history, log, run_id, shift, dry_run, client, after_phase)
+        one = _Run(config, history, log, run_id, shift, dry_run, client, after_phase, lock_wait)
         return one.execute(data_dir, channel)
     finally:
         history.close()
@@ -146,6 +149,10 @@ def _open_history(config: Config) -> History:
         ) from exc
 
 
+#: How often a run waiting for its shift's lock tries it again (`run`'s ``lock_wait``).
+_LOCK_POLL_SECONDS = 0.25
+
+
 class _Run:
     """One run's state; `execute` is the whole run."""
 
@@ -159,8 +166,10 @@ class _Run:
         dry_run: bool,
         client: SlackApi | None = None,
         after_phase: Callable[[str], None] | None = None,
+        lock_wait: float = 0.0,
     ):
         self.config = config
+        self.lock_wait = lock_wait
         self.history = history
         self.log = log
         self.run_id = run_id
@@ -187,7 +196,7 @@ class _Run:
         self.log.event("run_start", "run started", dry_run=self.dry_run)
         try:
             with self.log.phase("lock") as info:
-                lock.acquire()
+                self._acquire(lock)
                 info["message"] = f"holding {lock.path.name}"
         except LockHeldError as exc:
             self._record_skipped(exc)
@@ -422,6 +431,29 @@ class _Run:
                     crashed_phase=changed.phase,
                 )
         return tuple(recovered)
+
+    def _acquire(self, lock: RunLock) -> None:
+        """Take the shift's lock, waiting up to ``lock_wait`` seconds for another run to
+        let go of it (said once, at info level). Each attempt of the Slack app's re-plans
+        used to be a run of its own: a "skipped" row in the history and an error line in
+        the log every second of the wait."""
+        deadline = time.monotonic() + self.lock_wait
+        waiting = False
+        while True:
+            try:
+                lock.acquire()
+                return
+            except LockHeldError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if not waiting:
+                    waiting = True
+                    self.log.event(
+                        "lock_wait",
+                        f"{str(exc).splitlines()[0]} Waiting up to {self.lock_wait:g} s.",
+                    )
+                time.sleep(min(_LOCK_POLL_SECONDS, left))
 
     def _record_skipped(self, exc: LockHeldError) -> None:
         message = redact(str(exc))

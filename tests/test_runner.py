@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -441,3 +442,63 @@ def test_after_phase_sees_every_phase_in_order(config_file: Path) -> None:
     seen: list[str] = []
     run(load_config(config_file), shift_start=SHIFT, dry_run=True, after_phase=seen.append)
     assert seen == ["lock", "validate", "plan", "write", "publish"]
+
+
+def test_a_run_told_to_wait_for_the_lock_waits_once_not_a_skipped_run_a_second(
+    config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ``lock_wait`` (the Slack app's re-plans), a run that finds the shift's lock
+    held waits for it and then plans: one info line says it waits, the history holds no
+    "skipped" run and the log no error. It retried as a new run each second before: a
+    skipped row and an error line apiece. Past the wait it is a skipped run, exit 6."""
+    import threading
+
+    from rebalance.errors import LockHeldError
+
+    fake = FakeSlack()  # in-process: never started
+    config = load_config(config_file)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(phase: str) -> None:
+        if phase == "lock":
+            holding.set()
+            release.wait(20)
+
+    first = threading.Thread(
+        target=run,
+        args=(config,),
+        kwargs={"shift_start": SHIFT, "client": InProcessSlack(fake), "after_phase": hold},
+    )
+    first.start()
+    try:
+        assert holding.wait(20)
+        threading.Timer(1.0, release.set).start()
+        caplog.clear()
+        with caplog.at_level("INFO", logger="rebalance"):
+            second = run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=30)
+    finally:
+        release.set()
+        first.join(30)
+    assert second.publish.action in {"unchanged", "adopted"}  # the first posted it
+    assert [r.status for r in _runs(config_file)] == ["succeeded", "succeeded"]
+    waits = [r for r in caplog.records if getattr(r, "event", None) == "lock_wait"]
+    assert len(waits) == 1 and "Waiting up to 30 s" in waits[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(fake.messages(CHANNEL)) == 1
+
+    holding.clear()
+    release.clear()
+    first = threading.Thread(
+        target=run,
+        args=(config,),
+        kwargs={"shift_start": SHIFT, "client": InProcessSlack(fake), "after_phase": hold},
+    )
+    first.start()
+    try:
+        assert holding.wait(20)
+        with pytest.raises(LockHeldError):
+            run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=0.5)
+    finally:
+        release.set()
+        first.join(30)
+    assert [r.status for r in _runs(config_file)].count("skipped") == 1

@@ -10,6 +10,7 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -756,6 +757,48 @@ def test_sigterm_finishes_the_work_under_way_then_exits_0(
     assert events[-1] == "serve_stop"
     last_replan = len(events) - 1 - events[::-1].index("replan")
     assert events.index("serve_stopping") < last_replan  # the re-plan finished while stopping
+
+
+def test_a_replan_waits_quietly_for_a_cron_run_of_the_same_shift(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """/rebalance plan while a cron run of the shift holds its lock: the re-plan waits for
+    it, says so once (info), then plans and answers. Each second of the wait used to be
+    a run of its own: a "skipped" row in the history and an error line in the log, for
+    alerting on errors to page someone about a normal wait."""
+    from slackapp import PAUSE_RUN
+
+    from rebalance.lock import read_holder
+
+    server = _server(tmp_path, city, fake, env, approval=False)
+    shift = "2026-11-30T21:00"
+    _plan(server, shift)
+    command = ["run", "--config", str(server.config), "--shift-start", shift]
+    cron = subprocess.Popen(
+        [sys.executable, str(PAUSE_RUN), "lock:3", *command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    locks = load_config(server.config).history_path.parent / "locks"
+    wait_for(
+        lambda: [h for h in map(read_holder, locks.glob("*.lock")) if h and h.pid == cron.pid],
+        what="the cron run's lock",
+    )
+    logged = len(server.lines())
+    try:
+        assert server.post(command_body(fake, "plan", user=LEAD, name="queued")).status == 200
+        assert "Re-planned" in _answers(fake, "queued")[0]["text"]
+    finally:
+        _, err = cron.communicate(timeout=60)
+        server.stop()
+    assert cron.returncode == 0, err
+    lines = server.lines()[logged:]
+    assert not [line for line in lines if line.get("level") == "error"]
+    assert len([line for line in lines if line.get("event") == "lock_wait"]) == 1
+    with _history(server) as h:
+        assert [r.status for r in h.runs(limit=5)] == ["succeeded"] * 3
 
 
 def test_socket_mode_takes_commands_over_the_websocket(

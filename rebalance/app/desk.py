@@ -327,9 +327,12 @@ class Desk:
                 shift, folder = self.current_shift(history)
             self.event("replan", f"re-planning {shift.isoformat()} ({why})", user_id=user.id)
             try:
-                result = self._waiting_for_lock(
-                    shift,
-                    lambda: run(self.config, folder, shift_start=shift, log=RunLog()),
+                result = run(
+                    self.config,
+                    folder,
+                    shift_start=shift,
+                    log=RunLog(),
+                    lock_wait=LOCK_WAIT_SECONDS,
                 )
             except RebalanceError as exc:
                 self.event("replan", f"re-plan failed: {exc}", level=logging.WARNING)
