@@ -358,15 +358,19 @@ class Desk:
         return text
 
     def _waiting_for_lock(self, shift: pd.Timestamp, fn: Callable[[], T]) -> T:
-        """Run ``fn`` (which takes the shift's lock), waiting while another process holds it."""
+        """Run ``fn`` (which takes the shift's lock), waiting while another process holds
+        it (an approval behind a cron run), said once in the log as a re-plan's wait is."""
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        waiting = False
         while True:
             try:
                 return fn()
             except LockHeldError:
                 if time.monotonic() > deadline:
                     raise
-                self.event("lock_wait", f"a run of {shift.isoformat()} holds the lock; waiting")
+                if not waiting:
+                    waiting = True
+                    self.event("lock_wait", f"a run of {shift.isoformat()} holds the lock; waiting")
                 time.sleep(1.0)
 
     # ------------------------------------------------------------ decisions
