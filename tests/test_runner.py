@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -451,12 +453,30 @@ def test_a_run_told_to_wait_for_the_lock_waits_once_not_a_skipped_run_a_second(
     held waits for it and then plans: one info line says it waits, the history holds no
     "skipped" run and the log no error. It retried as a new run each second before: a
     skipped row and an error line apiece. Past the wait it is a skipped run, exit 6."""
-    import threading
-
     from rebalance.errors import LockHeldError
 
     fake = FakeSlack()  # in-process: never started
     config = load_config(config_file)
+    with _held_by_a_run(config, fake, release_after=1.0):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="rebalance"):
+            second = run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=30)
+    assert second.publish.action in {"unchanged", "adopted"}  # the first posted it
+    assert [r.status for r in _runs(config_file)] == ["succeeded", "succeeded"]
+    waits = [r for r in caplog.records if getattr(r, "event", None) == "lock_wait"]
+    assert len(waits) == 1 and "Waiting up to 30 s" in waits[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(fake.messages(CHANNEL)) == 1
+
+    with _held_by_a_run(config, fake), pytest.raises(LockHeldError):
+        run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=0.5)
+    assert [r.status for r in _runs(config_file)].count("skipped") == 1
+
+
+@contextlib.contextmanager
+def _held_by_a_run(config: Any, fake: FakeSlack, release_after: float | None = None) -> Any:
+    """A run of SHIFT in a thread, holding the shift's lock for the ``with`` block (or
+    for ``release_after`` seconds of it), then finishing."""
     holding, release = threading.Event(), threading.Event()
 
     def hold(phase: str) -> None:
@@ -472,33 +492,9 @@ def test_a_run_told_to_wait_for_the_lock_waits_once_not_a_skipped_run_a_second(
     first.start()
     try:
         assert holding.wait(20)
-        threading.Timer(1.0, release.set).start()
-        caplog.clear()
-        with caplog.at_level("INFO", logger="rebalance"):
-            second = run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=30)
+        if release_after is not None:
+            threading.Timer(release_after, release.set).start()
+        yield
     finally:
         release.set()
         first.join(30)
-    assert second.publish.action in {"unchanged", "adopted"}  # the first posted it
-    assert [r.status for r in _runs(config_file)] == ["succeeded", "succeeded"]
-    waits = [r for r in caplog.records if getattr(r, "event", None) == "lock_wait"]
-    assert len(waits) == 1 and "Waiting up to 30 s" in waits[0].getMessage()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(fake.messages(CHANNEL)) == 1
-
-    holding.clear()
-    release.clear()
-    first = threading.Thread(
-        target=run,
-        args=(config,),
-        kwargs={"shift_start": SHIFT, "client": InProcessSlack(fake), "after_phase": hold},
-    )
-    first.start()
-    try:
-        assert holding.wait(20)
-        with pytest.raises(LockHeldError):
-            run(config, shift_start=SHIFT, client=InProcessSlack(fake), lock_wait=0.5)
-    finally:
-        release.set()
-        first.join(30)
-    assert [r.status for r in _runs(config_file)].count("skipped") == 1
