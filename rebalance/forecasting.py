@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, as_config
 from .errors import DataError, Issue
-from .inputs import Inputs
+from .inputs import Inputs, as_inputs
 from .orders import Orders, load_orders
 from .slots import SlotGrid, check_shift_window
 from .timeparse import parse_timestamp
@@ -267,7 +267,9 @@ def run_forecast(
 ) -> Forecast:
     """`forecast` with its report (days, restaurants with and without history) and,
     with ``backtest``, the error on the history's last day forecast from the days before."""
-    config = config or Config()
+    call = "forecast(history, inputs, config, shift_start)"
+    inputs = as_inputs(inputs, call)
+    config = as_config(config, call)
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)

@@ -31,7 +31,7 @@ from .errors import DataError, Issue
 from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
-__all__ = ["Inputs", "fingerprint", "load"]
+__all__ = ["Inputs", "as_inputs", "fingerprint", "load"]
 
 #: Rows listed per (file, column, rule) before the rest are counted in one line.
 ROWS_PER_RULE = 10
@@ -1640,6 +1640,23 @@ def check_data_dir(data_dir: str | Path) -> Path:
             title="invalid input",
         )
     return directory
+
+
+def as_inputs(inputs: Any, call: str) -> Inputs:
+    """``inputs`` when it is the `Inputs` that `load` returns; else a TypeError saying
+    what to pass (a notebook gave the folder itself, or a DataFrame, and met "'str'
+    object has no attribute 'zones'" from deep inside)."""
+    if isinstance(inputs, Inputs):
+        return inputs
+    hint = (
+        "; read the folder with rebalance.load(folder, config)"
+        if isinstance(inputs, str | Path)
+        else ""
+    )
+    raise TypeError(
+        f"{call}: inputs must be the Inputs that rebalance.load(folder) returns, got "
+        f"{type(inputs).__name__}{hint}"
+    )
 
 
 def load(data_dir: str | Path, config: Config | None = None) -> Inputs:

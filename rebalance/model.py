@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from . import reach
-from .config import Config
+from .config import Config, as_config
 from .errors import DataError, Issue
-from .inputs import Inputs, index_dtype
+from .inputs import Inputs, as_inputs, index_dtype
 from .reach import EARTH_RADIUS_KM, millis_of, minutes_of
 from .slots import SlotGrid, check_shift_window, presence
 from .timeparse import parse_timestamp
@@ -268,7 +268,13 @@ def build_problem(
     ``previous`` is the plan already published for an overlapping shift (section 9).
     """
     t0 = time.perf_counter()
-    config = config or Config()
+    call = "build_problem(inputs, config, shift_start)"
+    inputs = as_inputs(inputs, call)
+    config = as_config(config, call)
+    if previous is not None:
+        from .plan import as_plan
+
+        previous = as_plan(previous, call)
     tz = config.city.timezone
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")

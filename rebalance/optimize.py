@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 
 from .config import Config, as_config
 from .flowgen import residual_distances, solve_flow
-from .inputs import Inputs, release_memory
+from .inputs import Inputs, as_inputs, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
-from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
+from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan, as_plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
 from .slots import utc_ns
 from .solver import cover_largest_first
@@ -47,12 +47,11 @@ def solve(
     ``verify`` first refuses tables edited in place (`Inputs.check_unedited`); False
     when the caller made ``inputs`` itself and handed them to no one.
     """
-    if not isinstance(inputs, Inputs):
-        raise TypeError(
-            "solve(inputs, config, shift_start): inputs must be the Inputs that "
-            f"rebalance.load(folder) returns, got {type(inputs).__name__}"
-        )
-    config = as_config(config, "solve(inputs, config, shift_start)")
+    call = "solve(inputs, config, shift_start)"
+    inputs = as_inputs(inputs, call)
+    config = as_config(config, call)
+    if previous is not None:
+        previous = as_plan(previous, call)
     if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
         raise ValueError(
             f"time_limit must be seconds > 0 and at most {MAX_TIME_LIMIT_SECONDS:,.0f} "
@@ -80,6 +79,11 @@ def solve(
 
 def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     """Solve a built problem and turn its flows into named moves and zone actions."""
+    if not isinstance(p, ProblemData):
+        raise TypeError(
+            "solve_problem(p): p must be the ProblemData that rebalance.build_problem(inputs, "
+            f"config, shift_start) returns, got {type(p).__name__}"
+        )
     limit = p.config.solver.time_limit_seconds if time_limit is None else time_limit
     t0 = time.perf_counter()
     if p.slots == 1:

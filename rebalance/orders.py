@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, as_config
 from .errors import DataError, Issue
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
 from .timeparse import has_offset, repeated_hour_notes
@@ -172,7 +172,24 @@ def load_orders(
     When not one order names a restaurant of this city, the first problem says so: the
     orders are most likely another city's.
     """
-    config = config or Config()
+    call = "load_orders(source, restaurants, config)"
+    config = as_config(config, call)
+    if not isinstance(source, str | Path):
+        raise TypeError(
+            f"{call}: source must be an orders file or folder (str or Path), got {type(source).__name__}"
+        )
+    if not isinstance(restaurants, pd.DataFrame) or not {"restaurant_id", "zone_id"} <= set(
+        restaurants.columns
+    ):
+        got = (
+            "a DataFrame without restaurant_id and zone_id"
+            if isinstance(restaurants, pd.DataFrame)
+            else type(restaurants).__name__
+        )
+        raise TypeError(
+            f"{call}: restaurants must be the city's restaurants table "
+            f"(rebalance.load(folder).restaurants), got {got}"
+        )
     tz = config.city.timezone
     files = _sources(Path(source))
     known = pd.Index(restaurants["restaurant_id"].astype(str).unique())

@@ -22,7 +22,15 @@ from .errors import StorageError, storage_errors
 from .escape import csv_unframe
 from .texthash import value_bytes
 
-__all__ = ["MOVES_COLUMNS", "PLAN_FILES", "ZONES_COLUMNS", "Plan", "Records", "read_plan"]
+__all__ = [
+    "MOVES_COLUMNS",
+    "PLAN_FILES",
+    "ZONES_COLUMNS",
+    "Plan",
+    "Records",
+    "as_plan",
+    "read_plan",
+]
 
 MOVES_COLUMNS: dict[str, str] = {
     "courier_id": "object",
@@ -473,6 +481,19 @@ def _sweep(parent: Path, name: str) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
         except OSError:
             continue
+
+
+def as_plan(plan: Any, call: str, what: str = "previous") -> Plan:
+    """``plan`` when it is a `Plan`; else a TypeError saying what to pass (a notebook
+    gave the plan's folder, and met "'str' object has no attribute 'city'")."""
+    if isinstance(plan, Plan):
+        return plan
+    hint = (
+        "; read a plan folder with rebalance.read_plan(folder)"
+        if isinstance(plan, str | Path)
+        else ""
+    )
+    raise TypeError(f"{call}: {what} must be a rebalance.Plan, got {type(plan).__name__}{hint}")
 
 
 def read_plan(directory: str | Path) -> Plan:

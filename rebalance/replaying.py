@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .inputs import Inputs
+from .config import Config, as_config
+from .inputs import Inputs, as_inputs
 from .orders import Orders, load_orders
 from .slots import SlotGrid, presence, slot_labels
 from .timeparse import has_offset, parse_timestamps
@@ -188,7 +188,9 @@ def replay(
     """
     from .forecasting import shift_grid
 
-    config = config or Config()
+    call = "replay(inputs, orders, config, shift_start)"
+    inputs = as_inputs(inputs, call)
+    config = as_config(config, call)
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
@@ -237,14 +239,25 @@ def _moves(
     """The plan's moves and its shift start (None when unknown). With ``zone_index``
     (the data's zones), a plan with zones the data does not have is refused: it was
     made from another city's data, and scoring it would score nobody's moves."""
+    from .plan import as_plan, read_plan
+
+    label = name or "a plan"
     if isinstance(plan, pd.DataFrame):
+        missing = [c for c in ("courier_id", "to_zone") if c not in plan.columns]
+        if missing:
+            raise ValueError(
+                f"replay(..., plans): {label} is a DataFrame without "
+                f"{' and '.join(missing)}; a moves table has courier_id, to_zone and "
+                "optionally slot_start (a plan's moves.csv)"
+            )
         return plan, None
     where = None
     if isinstance(plan, str | Path):
-        from .plan import read_plan
-
         where = Path(plan)
         plan = read_plan(plan)
+    plan = as_plan(
+        plan, "replay(..., plans)", f"{label} (a Plan, a plan folder or a moves DataFrame)"
+    )
     if zone_index is not None and len(plan.zones):
         from .plan import check_zones
 

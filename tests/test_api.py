@@ -208,3 +208,70 @@ def test_arguments_in_the_wrong_place_say_what_to_pass():
     with pytest.raises(ValueError, match=r"\+01:00 to 2026-11-30 18:00:00\+01:00"):
         solve(inputs, None, SHIFT, "2026-11-30T18:00")
     assert solve(inputs, None, SHIFT).status == "optimal"
+
+
+def test_every_entry_point_says_what_to_pass_in_place_of_a_wrong_object(tmp_path):
+    """A folder where the Inputs go, a plan folder where a Plan goes, a path where the
+    Config goes, a moves table without its columns: build_problem, solve_problem,
+    solve's previous, forecast, replay and load_orders each raise a TypeError (or
+    ValueError) naming the call and what to pass. They met "'str' object has no
+    attribute 'zones'" (or 'city', 'config', 'restaurants') from deep inside: 18 kinds
+    found by passing 30 odd values to each argument of the API."""
+    inputs = load(VALID)
+    plan = solve(inputs, None, SHIFT, "2026-11-30T19:30")
+    folder = plan.write(tmp_path / "plan")
+    orders = pd.DataFrame(
+        {
+            "restaurant_id": inputs.restaurants["restaurant_id"].astype(str).iloc[:3],
+            "placed_at": pd.Timestamp("2026-11-23 19:05", tz="Europe/Paris"),
+        }
+    )
+    cases = [
+        (
+            lambda: rebalance.build_problem(str(VALID), None, SHIFT),
+            r"build_problem\(.*rebalance\.load\(folder",
+        ),
+        (
+            lambda: rebalance.build_problem(inputs, str(VALID), SHIFT),
+            r"build_problem\(.*config must be",
+        ),
+        (
+            lambda: rebalance.build_problem(inputs, None, SHIFT, previous=folder),
+            r"previous must be a rebalance\.Plan.*read_plan",
+        ),
+        (
+            lambda: solve(inputs, None, SHIFT, previous=str(folder)),
+            r"solve\(.*previous must be a rebalance\.Plan",
+        ),
+        (lambda: rebalance.solve_problem(inputs), r"solve_problem\(p\): p must be the ProblemData"),
+        (
+            lambda: rebalance.forecast(orders, str(VALID), None, SHIFT),
+            r"forecast\(.*inputs must be the Inputs",
+        ),
+        (
+            lambda: rebalance.replay(str(VALID), orders, None, SHIFT),
+            r"replay\(.*inputs must be the Inputs",
+        ),
+        (
+            lambda: rebalance.replay(inputs, orders, None, SHIFT, plans=[orders]),
+            r"a DataFrame without courier_id and to_zone",
+        ),
+        (
+            lambda: rebalance.replay(inputs, orders, None, SHIFT, plans=[42]),
+            r"plan 1 \(a Plan, a plan folder or a moves DataFrame\) must be",
+        ),
+        (
+            lambda: rebalance.load_orders(tmp_path, inputs, None),
+            r"load_orders\(.*restaurants must be the city's restaurants table",
+        ),
+        (
+            lambda: rebalance.load_orders(tmp_path, inputs.restaurants, SHIFT),
+            r"load_orders\(.*config must be",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises((TypeError, ValueError), match=message):
+            call()
+    # the right objects still work: a plan folder and a moves table score
+    scored = rebalance.replay(inputs, orders, None, SHIFT, plans=[folder, plan.moves])
+    assert len(scored.policies) == 3  # no plan, the folder, the moves
