@@ -54,6 +54,7 @@ __all__ = [
     "UsageError",
     "raise_terminated",
     "storage_errors",
+    "wrong_argument",
 ]
 
 #: How many problems are listed in a message before "... and N more".
@@ -311,3 +312,13 @@ class Terminated(BaseException):
 def raise_terminated(signum: int, frame: object) -> None:
     """A SIGTERM handler: raise `Terminated` where the program is."""
     raise Terminated("stopped by SIGTERM")
+
+
+def wrong_argument(call: str, wanted: str, value: object, *, path_hint: str = "") -> TypeError:
+    """The TypeError for an argument of the library API that is not what ``call`` takes:
+    ``"{call}: {wanted}, got {type}"``, plus ``path_hint`` when a path was given in its
+    place (a notebook passing a folder where the loaded object goes)."""
+    from pathlib import Path
+
+    hint = f"; {path_hint}" if path_hint and isinstance(value, str | Path) else ""
+    return TypeError(f"{call}: {wanted}, got {type(value).__name__}{hint}")

@@ -27,7 +27,7 @@ import pandas as pd
 from . import ranges
 from .config import Config
 from .cores import threads
-from .errors import DataError, Issue
+from .errors import DataError, Issue, wrong_argument
 from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
 
@@ -1648,14 +1648,11 @@ def as_inputs(inputs: Any, call: str) -> Inputs:
     object has no attribute 'zones'" from deep inside)."""
     if isinstance(inputs, Inputs):
         return inputs
-    hint = (
-        "; read the folder with rebalance.load(folder, config)"
-        if isinstance(inputs, str | Path)
-        else ""
-    )
-    raise TypeError(
-        f"{call}: inputs must be the Inputs that rebalance.load(folder) returns, got "
-        f"{type(inputs).__name__}{hint}"
+    raise wrong_argument(
+        call,
+        "inputs must be the Inputs that rebalance.load(folder) returns",
+        inputs,
+        path_hint="read the folder with rebalance.load(folder, config)",
     )
 
 

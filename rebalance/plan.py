@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import arrow_text, csv_bytes, large_text
-from .errors import StorageError, storage_errors
+from .errors import StorageError, storage_errors, wrong_argument
 from .escape import csv_unframe
 from .texthash import value_bytes
 
@@ -488,12 +488,12 @@ def as_plan(plan: Any, call: str, what: str = "previous") -> Plan:
     gave the plan's folder, and met "'str' object has no attribute 'city'")."""
     if isinstance(plan, Plan):
         return plan
-    hint = (
-        "; read a plan folder with rebalance.read_plan(folder)"
-        if isinstance(plan, str | Path)
-        else ""
+    raise wrong_argument(
+        call,
+        f"{what} must be a rebalance.Plan",
+        plan,
+        path_hint="read a plan folder with rebalance.read_plan(folder)",
     )
-    raise TypeError(f"{call}: {what} must be a rebalance.Plan, got {type(plan).__name__}{hint}")
 
 
 def read_plan(directory: str | Path) -> Plan:
