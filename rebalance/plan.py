@@ -249,9 +249,19 @@ class Plan:
         return slot_labels(self.slot_starts())
 
     def moves_at(self, slot: int) -> pd.DataFrame:
-        """The moves made at the start of slot ``slot``."""
-        if "slot_start" not in self.moves.columns or self.slot_count == 1:
-            return self.moves if slot == 0 else self.moves.iloc[0:0]
+        """The moves made at the start of slot ``slot`` (0 = now; -1 = the last slot)."""
+        count = self.slot_count
+        if isinstance(slot, bool) or not isinstance(slot, int | np.integer):
+            raise TypeError(
+                f"slot must be a slot number from 0 (now) to {count - 1}, got "
+                f"{type(slot).__name__} {slot!r}"[:200]
+            )
+        if not -count <= slot < count:
+            raise IndexError(
+                f"slot {slot} is out of range: this plan has {count} slot(s), 0 to {count - 1}"
+            )
+        if "slot_start" not in self.moves.columns or count == 1:
+            return self.moves
         when = self.slot_starts()[slot]
         return self.moves[pd.to_datetime(self.moves["slot_start"], utc=True) == when]
 
@@ -275,7 +285,7 @@ class Plan:
         terminal and has ``to_dict()``."""
         from .diff import diff_plans
 
-        return diff_plans(self, other)
+        return diff_plans(self, as_plan(other, "Plan.diff(other)", "other"))
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from .views.terminal import plan_renderables

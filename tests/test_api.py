@@ -275,3 +275,31 @@ def test_every_entry_point_says_what_to_pass_in_place_of_a_wrong_object(tmp_path
     # the right objects still work: a plan folder and a moves table score
     scored = rebalance.replay(inputs, orders, None, SHIFT, plans=[folder, plan.moves])
     assert len(scored.policies) == 3  # no plan, the folder, the moves
+
+
+def test_a_plans_slot_and_other_plan_arguments_say_what_they_take(tmp_path):
+    """``plan.moves_at`` and ``plan.routes`` take a slot number: text, a float or a list
+    raised numpy's "only integers, slices ... are valid indices", and a one-slot plan
+    answered slot 5 with no moves. ``plan.diff`` takes a Plan: a folder met "'str'
+    object has no attribute 'slot_minutes'"."""
+    inputs = load(VALID)
+    plan = solve(inputs, None, SHIFT)
+    one = solve(inputs, None, SHIFT, "2026-11-30T19:30")
+    assert plan.slot_count > 1
+    assert plan.moves_at(-1).equals(plan.moves_at(plan.slot_count - 1))
+    for wrong in ("0", 1.0, [0], None, True):
+        with pytest.raises(TypeError, match=r"slot must be a slot number from 0 \(now\) to"):
+            plan.moves_at(wrong)  # type: ignore[arg-type]
+    with pytest.raises(
+        IndexError, match=rf"slot 99 is out of range: this plan has {plan.slot_count}"
+    ):
+        plan.routes(99)
+    with pytest.raises(IndexError, match=r"this plan has 1 slot\(s\), 0 to 0"):
+        one.moves_at(5)
+    assert one.moves_at(0).equals(one.moves)
+    folder = one.write(tmp_path / "one")
+    with pytest.raises(
+        TypeError, match=r"Plan\.diff\(other\): other must be a rebalance\.Plan.*read_plan"
+    ):
+        plan.diff(str(folder))  # type: ignore[arg-type]
+    assert plan.diff(read_plan(folder)) is not None
