@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,10 @@ def read_holder(path: str | Path) -> LockHolder | None:
         return None
 
 
+#: How often `RunLock.acquire` tries again while it waits for the lock.
+_POLL_SECONDS = 0.25
+
+
 @dataclass
 class RunLock:
     """An exclusive, non-blocking lock on ``path`` (use as a context manager).
@@ -59,8 +64,30 @@ class RunLock:
         """Whether this object holds the lock."""
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock now or raise `LockHeldError` naming the holder; never waits."""
+    def acquire(
+        self, wait: float = 0.0, on_wait: Callable[[LockHeldError], None] | None = None
+    ) -> None:
+        """Take the lock, or raise `LockHeldError` naming the holder. ``wait``: seconds
+        to keep trying while another process holds it (0: not at all, what a cron run
+        does); ``on_wait`` is told the holder once, when the wait begins."""
+        deadline = time.monotonic() + wait
+        waiting = False
+        while True:
+            try:
+                self._take()
+                return
+            except LockHeldError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if not waiting:
+                    waiting = True
+                    if on_wait is not None:
+                        on_wait(exc)
+                time.sleep(min(_POLL_SECONDS, left))
+
+    def _take(self) -> None:
+        """Take the lock now or raise `LockHeldError` naming the holder."""
         if self._fd is not None:
             return
         try:

@@ -149,10 +149,6 @@ def _open_history(config: Config) -> History:
         ) from exc
 
 
-#: How often a run waiting for its shift's lock tries it again (`run`'s ``lock_wait``).
-_LOCK_POLL_SECONDS = 0.25
-
-
 class _Run:
     """One run's state; `execute` is the whole run."""
 
@@ -196,7 +192,15 @@ class _Run:
         self.log.event("run_start", "run started", dry_run=self.dry_run)
         try:
             with self.log.phase("lock") as info:
-                self._acquire(lock)
+                # ``lock_wait`` (the Slack app's re-plans) is said once, at info level:
+                # each retry was a run of its own, a "skipped" row and an error line
+                lock.acquire(
+                    self.lock_wait,
+                    lambda exc: self.log.event(
+                        "lock_wait",
+                        f"{str(exc).splitlines()[0]} Waiting up to {self.lock_wait:g} s.",
+                    ),
+                )
                 info["message"] = f"holding {lock.path.name}"
         except LockHeldError as exc:
             self._record_skipped(exc)
@@ -431,29 +435,6 @@ class _Run:
                     crashed_phase=changed.phase,
                 )
         return tuple(recovered)
-
-    def _acquire(self, lock: RunLock) -> None:
-        """Take the shift's lock, waiting up to ``lock_wait`` seconds for another run to
-        let go of it (said once, at info level). Each attempt of the Slack app's re-plans
-        used to be a run of its own: a "skipped" row in the history and an error line in
-        the log every second of the wait."""
-        deadline = time.monotonic() + self.lock_wait
-        waiting = False
-        while True:
-            try:
-                lock.acquire()
-                return
-            except LockHeldError as exc:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise
-                if not waiting:
-                    waiting = True
-                    self.log.event(
-                        "lock_wait",
-                        f"{str(exc).splitlines()[0]} Waiting up to {self.lock_wait:g} s.",
-                    )
-                time.sleep(min(_LOCK_POLL_SECONDS, left))
 
     def _record_skipped(self, exc: LockHeldError) -> None:
         message = redact(str(exc))

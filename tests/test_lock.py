@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,3 +93,26 @@ def test_read_holder_of_unreadable_file_is_none(tmp_path: Path) -> None:
     assert read_holder(tmp_path / "missing.lock") is None
     (tmp_path / "bad.lock").write_text("not json")
     assert read_holder(tmp_path / "bad.lock") is None
+
+
+def test_a_waiting_acquire_takes_the_lock_once_its_holder_ends(tmp_path: Path) -> None:
+    """``acquire(wait, on_wait)``: while another process holds the lock it keeps trying,
+    tells ``on_wait`` the holder once, and takes the lock when the holder exits; past
+    the wait it raises `LockHeldError` as a plain acquire does at once."""
+    path = tmp_path / "locks" / "paris.lock"
+    child = _hold_in_child(path)
+    told: list[LockHeldError] = []
+    try:
+        with pytest.raises(LockHeldError):
+            RunLock(path).acquire(0.6, told.append)
+        assert len(told) == 1 and f"pid {child.pid}" in str(told[0])
+        threading.Timer(0.5, child.kill).start()
+        lock = RunLock(path)
+        lock.acquire(20, told.append)
+        assert lock.held and len(told) == 2
+        lock.release()
+    finally:
+        child.kill()
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()

@@ -20,12 +20,11 @@ import contextlib
 import difflib
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -52,8 +51,6 @@ STALE_APPROVING = timedelta(minutes=5)
 #: How long the ack of ``/rebalance close|open`` waits for the id to be looked up, so
 #: that an unknown id is answered in the ack itself (Slack wants the ack within 3 s).
 LOOKUP_SECONDS = 1.5
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -357,22 +354,6 @@ class Desk:
         self.event("replan", text, run_id=result.run_id, action=action)
         return text
 
-    def _waiting_for_lock(self, shift: pd.Timestamp, fn: Callable[[], T]) -> T:
-        """Run ``fn`` (which takes the shift's lock), waiting while another process holds
-        it (an approval behind a cron run), said once in the log as a re-plan's wait is."""
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        waiting = False
-        while True:
-            try:
-                return fn()
-            except LockHeldError:
-                if time.monotonic() > deadline:
-                    raise
-                if not waiting:
-                    waiting = True
-                    self.event("lock_wait", f"a run of {shift.isoformat()} holds the lock; waiting")
-                time.sleep(1.0)
-
     # ------------------------------------------------------------ decisions
     def decide(self, decision: str, value: str, user: User) -> str:
         """Approve or hold the plan version a button carries."""
@@ -507,20 +488,22 @@ class Desk:
                 },
             )
             client = self.client()
-            result = self._waiting_for_lock(
-                plan.shift_start,
-                lambda: _locked(
-                    lock,
-                    lambda: publish(
-                        plan,
-                        config=self.config,
-                        channel=claimed.target_channel,
-                        history=history,
-                        client=client,
-                        log=lambda line: self.event("slack", line.removeprefix("publish: ")),
-                    ),
+            # behind a cron run of the shift: wait for it, said once in the log
+            lock.acquire(
+                LOCK_WAIT_SECONDS,
+                lambda exc: self.event(
+                    "lock_wait", f"a run of {plan.shift_start.isoformat()} holds the lock; waiting"
                 ),
             )
+            with lock:
+                result = publish(
+                    plan,
+                    config=self.config,
+                    channel=claimed.target_channel,
+                    history=history,
+                    client=client,
+                    log=lambda line: self.event("slack", line.removeprefix("publish: ")),
+                )
         except (RebalanceError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             back = history.transition_approval(
@@ -614,11 +597,6 @@ def _files_stamp(folder: Path, name: str) -> tuple[Any, ...]:
             continue
         stamp.append((suffix, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(stamp)
-
-
-def _locked(lock: Any, fn: Callable[[], T]) -> T:
-    with lock:
-        return fn()
 
 
 def _stale(decided_at: str | None) -> bool:
