@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, as_config
-from .errors import DataError, Issue
+from .errors import DataError, Issue, wrong_argument
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
 from .timeparse import has_offset, repeated_hour_notes
 
@@ -175,9 +175,7 @@ def load_orders(
     call = "load_orders(source, restaurants, config)"
     config = as_config(config, call)
     if not isinstance(source, str | Path):
-        raise TypeError(
-            f"{call}: source must be an orders file or folder (str or Path), got {type(source).__name__}"
-        )
+        raise wrong_argument(call, "source must be an orders file or folder (str or Path)", source)
     if not isinstance(restaurants, pd.DataFrame) or not {"restaurant_id", "zone_id"} <= set(
         restaurants.columns
     ):

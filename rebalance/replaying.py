@@ -239,7 +239,7 @@ def _moves(
     """The plan's moves and its shift start (None when unknown). With ``zone_index``
     (the data's zones), a plan with zones the data does not have is refused: it was
     made from another city's data, and scoring it would score nobody's moves."""
-    from .plan import as_plan, read_plan
+    from .plan import as_plan, check_zones, read_plan
 
     label = name or "a plan"
     if isinstance(plan, pd.DataFrame):
@@ -259,8 +259,6 @@ def _moves(
         plan, "replay(..., plans)", f"{label} (a Plan, a plan folder or a moves DataFrame)"
     )
     if zone_index is not None and len(plan.zones):
-        from .plan import check_zones
-
         check_zones(
             plan,
             zone_index.astype(str),
