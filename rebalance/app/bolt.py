@@ -48,6 +48,7 @@ __all__ = [
     "build_app",
     "delivery_key",
     "payload_problem",
+    "request_body",
     "wsgi_handler",
 ]
 
@@ -304,24 +305,32 @@ def build_app(
     return app
 
 
+def request_body(environ: dict[str, Any], body: bytes | None = None) -> bytes:
+    """A WSGI request's body, read whole (``CONTENT_LENGTH`` bytes) and put back for the
+    next reader; or ``body`` put in its place."""
+    import io
+
+    if body is None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
 def wsgi_handler(app: App) -> Callable[..., Iterable[bytes]]:
     """Bolt's WSGI adapter for ``POST /slack/events``, for requests whose signature was
     checked (`rebalance.app.server`), their body first made what Bolt should get
     (`bolt_body`: raises `NotSlackRequest`)."""
-    import io
-
     handler = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            raw = environ["wsgi.input"].read(length) if length > 0 else b""
-            body = bolt_body(raw, environ.get("CONTENT_TYPE"))
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+            raw = request_body(environ)
+            request_body(environ, bolt_body(raw, environ.get("CONTENT_TYPE")))
         return handler(environ, start_response)
 
     return events

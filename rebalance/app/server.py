@@ -68,19 +68,14 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], bool]:
     """Whether a request carries Slack's signature of its body under ``secret``, with a
     timestamp within 5 minutes (slack_sdk's check, the one Bolt makes). The body is
     read here and put back for Bolt."""
-    import io
-
     from rebalance.slack import signature_check
+
+    from .bolt import request_body
 
     valid = signature_check(secret)
 
     def check(environ: dict[str, Any]) -> bool:
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = request_body(environ)
         return valid(
             body,
             environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
