@@ -535,3 +535,15 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
             got = flowgen._price(p, cost, dist, in_subset, near, chunks)
             assert np.array_equal(got[0], at_once[0]) and np.array_equal(got[1], at_once[1])
         assert at_once[0].size  # the first subset leaves negative arcs out
+
+
+def test_distinct_is_numpys_unique():
+    """`flowgen._distinct` (a sort, in place of numpy 2.3+'s hashing ``np.unique``) gives
+    ``np.unique``'s values, sorted, for empty, one-value and repeating integer arrays."""
+    rng = np.random.default_rng(7)
+    for n, high in ((0, 1), (1, 5), (2, 1), (50, 7), (10_000, 3_000), (10_000, 10**9)):
+        for dtype in (np.int32, np.int64):
+            values = rng.integers(0, high, n).astype(dtype)
+            got = flowgen._distinct(values)
+            np.testing.assert_array_equal(got, np.unique(values))
+            assert got.dtype == dtype
