@@ -109,6 +109,62 @@ def test_the_fingerprint_load_computes_is_the_fingerprint_of_its_tables(tmp_path
         assert inputs.sha256 == fingerprint(inputs)
 
 
+def test_the_fingerprint_replace_computes_is_the_fingerprint_of_its_tables():
+    """Inputs.replace fingerprints as load does (the checked tables with their ids'
+    hashes, the tables kept as they are, each in its turn): its sha256 is what
+    `fingerprint` gives for the tables it returns, whichever tables were replaced, and
+    the same content replaced gives the same sha256."""
+    from rebalance.inputs import fingerprint
+
+    paris = load(REPO / "data" / "samples" / "paris")
+    lyon = load(REPO / "data" / "samples" / "lyon")
+    assert lyon.travel_times is not None and paris.demand is not None
+    rest = paris.restaurants.assign(
+        expected_orders_per_hour=paris.restaurants["expected_orders_per_hour"] * 2
+    )
+    changes = [
+        (paris, {"restaurants": rest}),
+        (paris, {"couriers": paris.couriers.iloc[::-1].reset_index(drop=True)}),
+        (paris, {"zones": paris.zones}),
+        (paris, {"demand": None}),
+        (lyon, {"travel_times": lyon.travel_times.iloc[: len(lyon.travel_times) // 2]}),
+        (lyon, {"travel_times": None, "couriers": lyon.couriers}),
+    ]
+    for base, tables in changes:
+        changed = base.replace(**tables)
+        assert changed.sha256 == fingerprint(changed)
+    assert paris.replace(zones=paris.zones).sha256 == paris.sha256
+
+
+def test_category_columns_fingerprint_as_their_text():
+    """A category column of text (as load keeps zone_id, status and vehicle) has the row
+    hashes of the same values as plain text, a missing value hashed as "" and unused
+    categories ignored; categories of numbers too (they go the text way)."""
+    import pandas as pd
+
+    from rebalance.inputs import _canonical_rows, _row_pieces
+
+    def rows(values):
+        made = _canonical_rows(values)
+        if isinstance(made, np.ndarray):
+            return made
+        return np.concatenate([np.zeros(0, np.uint64), *(p.copy() for p in _row_pieces(*made))])
+
+    cases = [
+        pd.Categorical(
+            ["75108", "75101", None, "75108", "Lyon 3\u00e8me"],
+            ["z", "75101", "75108", "Lyon 3\u00e8me"],
+        ),
+        pd.Categorical(["", "open", None], categories=["", "open", "closed"]),
+        pd.Categorical(["car", "bike"], categories=pd.Index(["bike", "car"], dtype="string")),
+        pd.Categorical([], categories=["x"]),
+        pd.Categorical([1, 2, None], categories=[2, 1]),
+    ]
+    for values in cases:
+        column = pd.Series(values)
+        np.testing.assert_array_equal(rows(column), rows(column.astype("string").fillna("")))
+
+
 def test_a_file_read_in_many_chunks_is_checked_across_them(tmp_path):
     """Arrow reads a large file in chunks: padding in the last chunk is trimmed, and a
     duplicate of the first row found in the last one names the first line."""
