@@ -34,7 +34,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import ConfigError
-from .inputs import Inputs
+from .inputs import Inputs, isin_text
 from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
 from .views.wording import percent, plural
@@ -402,26 +402,30 @@ def _round_half_up(x: float) -> int:
 
 
 def _restaurants(scenario: Scenario, restaurants: pd.DataFrame) -> pd.DataFrame | None:
-    """Restaurants with the scenario's closures and demand factor, or None if unchanged."""
+    """Restaurants with the scenario's closures and demand factor, or None if unchanged.
+
+    Column-wise (Arrow's kernels, no Python string per row): at 2.5 million restaurants
+    the ids as numpy text, their set and ``np.isin`` took ~2.4 s of each scenario."""
     if not (scenario.close_restaurants or scenario.close_share or scenario.demand_factor != 1):
         return None
     rest = restaurants.copy()
-    ids = rest["restaurant_id"].to_numpy(dtype=object).astype(str)
+    ids = rest["restaurant_id"]
     closing = np.zeros(len(rest), dtype=bool)
     if scenario.close_restaurants:
-        wanted = set(scenario.close_restaurants)
-        unknown = sorted(wanted - set(ids))
+        wanted = sorted(set(scenario.close_restaurants))
+        closing |= isin_text(ids, wanted)
+        unknown = sorted(set(wanted) - set(ids[closing].astype(str)))
         if unknown:
             raise ValueError(
                 f"Scenario {scenario.name!r}: close_restaurants names unknown restaurant ids "
                 f"{_listed(unknown)}"
             )
-        closing |= np.isin(ids, list(wanted))
-    is_open = (rest["status"].to_numpy(dtype=object) == "open") & ~closing
-    zone_of = rest["zone_id"].to_numpy(dtype=object).astype(str)
+    is_open = rest["status"].eq("open").to_numpy(dtype=bool, na_value=False) & ~closing
+    zone_of = rest["zone_id"]
     for zone, share in sorted(scenario.close_share.items()):
-        positions = np.flatnonzero(is_open & (zone_of == zone))
-        positions = positions[np.argsort(ids[positions], kind="stable")]
+        in_zone = zone_of.eq(zone).to_numpy(dtype=bool, na_value=False)
+        positions = np.flatnonzero(is_open & in_zone)
+        positions = positions[_by_id(ids, positions)]
         count = _round_half_up(share * positions.size)
         rng = np.random.default_rng([scenario.seed, zlib.crc32(zone.encode("utf-8"))])
         closing[positions[rng.permutation(positions.size)[:count]]] = True
@@ -432,12 +436,20 @@ def _restaurants(scenario: Scenario, restaurants: pd.DataFrame) -> pd.DataFrame 
     return rest
 
 
+def _by_id(ids: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The order of the rows ``positions`` by their id: the stable order of the ids as
+    numpy text (code points; trailing NULs dropped), by Arrow's sort (1M couriers'
+    ids: ~1 s as numpy text)."""
+    from .optimize import _id_text, _text_order
+
+    return _text_order(_id_text(ids.iloc[positions]))
+
+
 def _no_shows(scenario: Scenario, couriers: pd.DataFrame) -> pd.DataFrame:
     """Couriers with a seeded share of the available ones set offline."""
     out = couriers.copy()
-    available = np.flatnonzero(out["status"].to_numpy(dtype=object) == "available")
-    ids = out["courier_id"].to_numpy(dtype=object).astype(str)
-    available = available[np.argsort(ids[available], kind="stable")]
+    available = np.flatnonzero(out["status"].eq("available").to_numpy(dtype=bool, na_value=False))
+    available = available[_by_id(out["courier_id"], available)]
     count = _round_half_up(scenario.no_show_rate * available.size)
     rng = np.random.default_rng(scenario.seed)
     chosen = available[rng.permutation(available.size)[:count]]

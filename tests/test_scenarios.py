@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import pickle
+import zlib
 from functools import cache
 
 import numpy as np
@@ -265,6 +267,45 @@ def test_close_share_closes_that_share_of_the_zone_only():
         (everything.restaurants["zone_id"] == "75108")
         & (everything.restaurants["status"] == "open")
     ).any()
+
+
+def test_closures_and_no_shows_follow_the_id_order_rule_whatever_the_row_order():
+    """close_share closes, in each zone, the first of its open restaurants drawn by
+    ``default_rng([seed, crc32(zone)]).permutation`` over them sorted by id (code points:
+    "R\uffff" before "R\U0001f600"), and no_show_rate the first couriers drawn by
+    ``default_rng(seed)`` over the available ones sorted by id: worked out here in plain
+    Python, on tables whose rows are shuffled (the scenario sorts them column-wise)."""
+    inputs, config = city("paris")
+    zone = "75108"
+    rest = inputs.restaurants.copy()
+    ids = rest["restaurant_id"].astype(str).to_numpy(dtype=object)
+    in_zone = np.flatnonzero((rest["zone_id"] == zone).to_numpy(dtype=bool))
+    ids[in_zone[:5]] = ["R\uffff", "R\U0001f600", "R\u00e9", "R0", "Rz"]
+    rest["restaurant_id"] = ids
+    base = inputs.replace(
+        restaurants=rest.sample(frac=1.0, random_state=3).reset_index(drop=True),
+        couriers=inputs.couriers.sample(frac=1.0, random_state=4).reset_index(drop=True),
+        demand=None,  # it names the restaurants renamed here
+    )
+    changed, _ = apply(
+        Scenario("s", close_share={zone: 0.5}, no_show_rate=0.3, seed=5), base, config
+    )
+
+    before = base.restaurants
+    was_open = (before["zone_id"] == zone) & (before["status"] == "open")
+    open_ids = sorted(before.loc[was_open, "restaurant_id"].astype(str))
+    assert len(open_ids) > 5
+    draw = np.random.default_rng([5, zlib.crc32(zone.encode("utf-8"))]).permutation(len(open_ids))
+    count = math.floor(0.5 * len(open_ids) + 0.5 + 1e-9)
+    now = changed.restaurants
+    closed = now.loc[(before["status"] == "open") & (now["status"] == "closed"), "restaurant_id"]
+    assert set(closed.astype(str)) == {open_ids[i] for i in draw[:count]}
+
+    couriers = base.couriers
+    available = sorted(couriers.loc[couriers["status"] == "available", "courier_id"].astype(str))
+    draw = np.random.default_rng(5).permutation(len(available))
+    count = math.floor(0.3 * len(available) + 0.5 + 1e-9)
+    assert no_show_ids(base, changed) == {available[i] for i in draw[:count]}
 
 
 def test_close_restaurants_and_demand_factor():
