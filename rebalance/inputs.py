@@ -197,7 +197,7 @@ class Inputs:
         """Raise ValueError when a table was edited in place since the fingerprint was
         taken (by `load` or `replace`): the plan would carry the fingerprint, and so the
         ``plan_id``, of other content, and a publisher would take it for the plan
-        already posted. 0.1 s per 100,000 couriers."""
+        already posted. 0.6 s at 1M couriers and 2.5M restaurants."""
         if fingerprint(self) != self.sha256:
             raise ValueError(
                 "the inputs' tables were edited in place after they were loaded or built "
