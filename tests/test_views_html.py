@@ -51,3 +51,23 @@ def test_a_day_of_short_slots_stays_a_readable_notebook_cell():
     row = html.split(f"<td style='white-space:nowrap'>{zone} ")[1].split("</tr>")[0]
     assert row.count("<td title=") == 96
     assert [int(t.split(" short")[0]) for t in row.split("title='")[1:]] == list(worst)
+
+
+def test_a_large_city_folds_only_the_first_rows_and_says_where_the_rest_are(monkeypatch):
+    """The folded tables (every zone, the routes) show their first `MAX_TABLE_ROWS`
+    rows and name where the others are: at 10,000 zones every row made a 4.5 MB cell,
+    re-rendered each time the plan was shown and saved in the notebook."""
+    from rebalance.views import html
+
+    _, plan = paris()
+    full = plan._repr_html_()
+    assert "more zones in" not in full and "more routes in" not in full
+    monkeypatch.setattr(html, "MAX_TABLE_ROWS", 5)
+    page = plan._repr_html_()
+    routes = plan.routes()
+    assert len(plan.zones) > 5 and len(routes) > 5
+    assert f"... {len(plan.zones) - 5} more zones in <code>plan.zones</code>" in page
+    assert f"... {len(routes) - 5} more routes in <code>plan.routes()</code>" in page
+    every = page.split("All 20 zones</summary>")[1].split("</details>")[0]
+    assert every.count("</tr>") == 1 + 5  # the header and five zones
+    assert len(page) < len(full)
