@@ -698,8 +698,15 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     def label(z: str) -> str:
         return zone_label(z, names.get(z, ""))
 
+    # One zone's rows are picked before their texts are written: at 10,000 zones the
+    # texts of every short zone and route took 0.4 s of each explain(zone).
+    short_entries = info.get("short", [])
+    route_entries = info.get("routes", [])
+    if zone is not None:
+        short_entries = [e for e in short_entries if e["zone_id"] == zone]
+        route_entries = [r for r in route_entries if zone in (r["from_zone"], r["to_zone"])]
     short_rows = []
-    for e in info.get("short", []):
+    for e in short_entries:
         z = e["zone_id"]
         short_rows.append(
             {
@@ -714,7 +721,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     short = pd.DataFrame(
         short_rows, columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why"]
     )
-    routes = pd.DataFrame(info.get("routes", []), columns=list(ROUTE_FIELDS))
+    routes = pd.DataFrame(route_entries, columns=list(ROUTE_FIELDS))
     if len(routes):
         routes = routes.sort_values(
             ["saves_minutes", "from_zone", "to_zone"], ascending=[False, True, True]
