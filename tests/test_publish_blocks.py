@@ -84,3 +84,36 @@ def test_any_city_size_fits_the_limits(zones, moves, name_chars, paused):
     """Whatever the city size, every payload respects every Slack limit."""
     plan = synthetic_plan(zones, moves, name_chars=name_chars, paused=paused)
     assert_within_limits(build_messages(plan, channel=CHANNEL))
+
+
+def test_a_large_city_lists_a_bounded_part_in_the_thread_and_points_to_the_files():
+    """A plan with thousands of zones changing lists, in the thread, the first
+    `THREAD_ZONE_ROWS` zones after the parent's, `THREAD_ACTIONS` short zones and
+    `THREAD_ROUTES` routes, and says that every zone and courier is in the CSV files the
+    thread also holds: a 10,000-zone plan posted 253 messages (four minutes at Slack's
+    one a second), now 15. Every payload stays within Slack's limits."""
+    from rebalance.publish.blocks import (
+        PARENT_ZONE_ROWS,
+        THREAD_ACTIONS,
+        THREAD_ROUTES,
+        THREAD_ZONE_ROWS,
+    )
+
+    plan = synthetic_plan(1500, 3000, paused=2, seed=9)
+    attention, short, routes = plan.attention(), plan.zones["shortage"] > 0, plan.routes()
+    assert len(attention) > PARENT_ZONE_ROWS + THREAD_ZONE_ROWS
+    assert int(short.sum()) > 10 + THREAD_ACTIONS and len(routes) > THREAD_ROUTES
+    payloads = build_messages(plan, channel=CHANNEL)
+    assert_within_limits(payloads)
+    assert len(payloads) <= 20
+    rows = sum(len(b["rows"]) - 1 for p in payloads for b in p["blocks"] if b["type"] == "table")
+    assert rows == PARENT_ZONE_ROWS + THREAD_ZONE_ROWS
+    parent = json.dumps(payloads[0]["blocks"], ensure_ascii=False)
+    rest = len(attention) - PARENT_ZONE_ROWS
+    assert f"+{rest} more: {THREAD_ZONE_ROWS} in the thread, all in zones.csv" in parent
+    assert f"{THREAD_ACTIONS} in the thread, all in zones.csv" in parent
+    thread = json.dumps([p["blocks"] for p in payloads[1:]], ensure_ascii=False)
+    unlisted = rest - THREAD_ZONE_ROWS
+    assert f"+{unlisted} more zones that change or stay short: every zone is in zones.csv" in thread
+    assert "the restaurants to pause are in zones.csv" in thread
+    assert "every courier is in moves.csv" in thread

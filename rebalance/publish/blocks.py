@@ -49,6 +49,11 @@ PARENT_ACTIONS = 10
 PARENT_ROUTES = 8
 #: Routes listed in the thread at most (moves.csv holds every courier).
 THREAD_ROUTES = 150
+#: Zones in the thread's tables, and short zones in its action lines, at most
+#: (zones.csv holds every zone). A 10,000-zone plan listed all 8,844 that change in 252
+#: thread messages, over four minutes of posting at Slack's one message a second; now 15.
+THREAD_ZONE_ROWS = 5 * (MAX_TABLE_ROWS - 1)
+THREAD_ACTIONS = 200
 #: Restaurant ids listed per short zone before "+N more".
 PAUSE_IDS_SHOWN = 10
 ZONE_LABEL_CHARS = 28
@@ -276,10 +281,13 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         shown = attention.head(PARENT_ZONE_ROWS)
         more = len(attention) - len(shown)
         head = f"*Zones that change or stay short* ({len(attention)} of {len(plan.zones)})"
-        if more:
+        if more > THREAD_ZONE_ROWS:
+            head += f" · +{more} more: {THREAD_ZONE_ROWS} in the thread, all in zones.csv"
+        elif more:
             head += f" · +{more} more in the thread"
         blocks += [{"type": "divider"}, _text_block(head), _zone_table(shown)]
-        rest = attention.iloc[len(shown) :]
+        rest = attention.iloc[len(shown) : len(shown) + THREAD_ZONE_ROWS]
+        unlisted = len(attention) - len(shown) - len(rest)
         per = MAX_TABLE_ROWS - 1
         for start in range(0, len(rest), per):
             chunk = rest.iloc[start : start + per]
@@ -291,6 +299,14 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
                         f"of {len(attention)}"
                     ),
                     _zone_table(chunk),
+                ]
+            )
+        if unlisted > 0:
+            overflow.append(
+                [
+                    _text_block(
+                        f"+{unlisted} more zones that change or stay short: every zone is in zones.csv"
+                    )
                 ]
             )
     else:
@@ -310,11 +326,22 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             first_lines.append(line)
             used += len(line) + 1
         rest_lines = lines[len(first_lines) :]
-        if rest_lines:
+        if len(rest_lines) > THREAD_ACTIONS:
+            first_lines.append(
+                f"+{len(rest_lines)} more short zones: {THREAD_ACTIONS} in the thread, all in "
+                "zones.csv"
+            )
+        elif rest_lines:
             first_lines.append(f"+{len(rest_lines)} more short zones in the thread")
         blocks.append(_text_block(head + "\n" + "\n".join(first_lines)))
         if rest_lines:
-            overflow.extend([b] for b in _sections("*Action needed*, continued", rest_lines))
+            listed = rest_lines[:THREAD_ACTIONS]
+            if len(rest_lines) > THREAD_ACTIONS:
+                listed.append(
+                    f"+{len(rest_lines) - THREAD_ACTIONS} more short zones: every zone and "
+                    "the restaurants to pause are in zones.csv"
+                )
+            overflow.extend([b] for b in _sections("*Action needed*, continued", listed))
 
     if len(short) and plan.explanation:
         overflow.extend([b] for b in _sections("*Why they stay short*", _why_lines(plan)))
@@ -327,7 +354,12 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             if several
             else f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
         )
-        if len(routes) > PARENT_ROUTES:
+        if len(routes) > THREAD_ROUTES:
+            lines.append(
+                f"+{len(routes) - PARENT_ROUTES} more routes: {THREAD_ROUTES - PARENT_ROUTES} "
+                "in the thread, every courier in moves.csv"
+            )
+        elif len(routes) > PARENT_ROUTES:
             lines.append(f"+{len(routes) - PARENT_ROUTES} more routes in the thread")
         blocks += _sections(head, lines)
         rest_routes = routes.iloc[PARENT_ROUTES:THREAD_ROUTES]
