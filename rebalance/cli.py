@@ -273,7 +273,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
     if start is not None:
         from .model import build_problem
 
-        problem = build_problem(inputs, cfg, start)
+        problem = build_problem(inputs, cfg, start, with_moves=False)  # nothing to solve
     out.print(
         f"[bold green]OK[/] {terminal(inputs.source)}: valid input for {terminal(cfg.city.name, one_line=True)}"
     )

@@ -84,6 +84,11 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
             "solve_problem(p): p must be the ProblemData that rebalance.build_problem(inputs, "
             f"config, shift_start) returns, got {type(p).__name__}"
         )
+    if not p.with_moves:
+        raise ValueError(
+            "solve_problem(p): p was built with with_moves=False, so it has no moves to "
+            "solve; build it again without that argument"
+        )
     limit = p.config.solver.time_limit_seconds if time_limit is None else time_limit
     t0 = time.perf_counter()
     if p.slots == 1:

@@ -139,3 +139,31 @@ def test_arc_minutes_held_as_thousandths_give_the_same_floats():
     assert p.arc_minutes is p.arc_minutes  # made once
     again = type(p)(**p.__dict__)  # the cache is not a field
     assert np.array_equal(again.arc_minutes, p.arc_minutes)
+
+
+@pytest.mark.parametrize("shift_end", [None, "2026-11-30T19:30"])
+def test_a_problem_built_without_moves_is_the_same_to_look_at_and_refuses_to_solve(shift_end):
+    """``build_problem(..., with_moves=False)`` (what `rebalance validate` shows: 3 s of
+    its 7 at 10,000 zones went on the moves) gives the same slots, demand, required and
+    present couriers and groups as with the moves, but no arcs; solving it is a
+    ValueError saying to build it with the moves, not a plan where nobody may stay."""
+    from util import REPO
+
+    import rebalance
+    from rebalance.model import build_problem
+    from rebalance.optimize import solve_problem
+
+    city = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(city / "rebalance.toml")
+    inputs = rebalance.load(city, config)
+    full = build_problem(inputs, config, "2026-11-30T19:00", shift_end)
+    bare = build_problem(inputs, config, "2026-11-30T19:00", shift_end, with_moves=False)
+    assert full.with_moves and not bare.with_moves
+    assert len(full.arc_group) and not len(bare.arc_group) and not len(bare.arc_millis)
+    for name in ("slot_demand", "slot_required", "group_zone", "group_size", "group_first"):
+        np.testing.assert_array_equal(getattr(bare, name), getattr(full, name))
+    pd.testing.assert_frame_equal(bare.eligible, full.eligible)
+    assert bare.grid.count == full.grid.count
+    with pytest.raises(ValueError, match="with_moves=False"):
+        solve_problem(bare)
+    assert solve_problem(full).status == "optimal"
