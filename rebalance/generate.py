@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,7 @@ __all__ = [
     "TRAVEL_TIME_COLUMNS",
     "VEHICLES",
     "ZONE_COLUMNS",
+    "OrderDraws",
     "courier_statuses",
     "courier_table",
     "courier_windows",
@@ -42,6 +44,7 @@ __all__ = [
     "staggered_windows",
     "travel_time_table",
     "write_config",
+    "write_orders",
     "write_table",
 ]
 
@@ -499,48 +502,128 @@ def order_history(
     restaurants take orders. ``placed_at`` is city time without offset, to the second;
     order ids run in time order (O0000001 ...). ``timezone``: the shift's wall-clock
     minutes are the city's (they differ from real ones over a clock change), as in
-    `demand_table`.
+    `demand_table`. (`generate` writes the same orders a block at a time: `OrderDraws`.)
     """
-    day0 = shift_start.astype("datetime64[D]")
-    day_list = day0 + np.arange(-days, 1)  # the past days, then the shift's day
-    weekday = (
-        day_list.astype("datetime64[D]").astype(np.int64) + 3
-    ) % 7  # 1970-01-01 was a Thursday
-    factor = np.asarray(WEEKDAY_FACTORS)[weekday] / WEEKDAY_FACTORS[int(weekday[-1])]
-    factor = factor * rng.lognormal(0.0, DAY_NOISE_SIGMA, size=day_list.size)
-    level = restaurants["expected_orders_per_hour"].to_numpy(dtype=float)
-    _, mean = _shift_profile(peak, shift_start, shift_hours, timezone)  # as demand_table's
-    grid = np.arange(round(OPEN_HOURS[0] * 60), round(OPEN_HOURS[1] * 60))  # minutes of the day
-    day_profile = daily_profile((grid + 0.5) / 60.0)
-    per_day = day_profile.sum() / 60.0  # profile-hours in a day
-    shape = 1.0 / RESTAURANT_DAY_CV**2
-    noise = rng.gamma(shape, 1.0 / shape, size=(len(level), day_list.size))
-    lam = (level / mean)[:, None] * per_day * factor[None, :] * noise
-    open_today = restaurants["status"].to_numpy() == "open"
-    lam[:, -1] *= open_today
-    counts = rng.poisson(lam)
-    r = np.repeat(np.repeat(np.arange(len(level)), day_list.size), counts.ravel())
-    d = np.repeat(np.tile(np.arange(day_list.size), len(level)), counts.ravel())
-    minute = grid[rng.choice(grid.size, size=r.size, p=day_profile / day_profile.sum())]
-    seconds = (minute - peak[r]).astype(np.int64) * 60 + rng.integers(0, 60, size=r.size)
-    seconds = np.clip(seconds, 0, 24 * 3600 - 1)
-    placed = day_list[d].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-    order = np.argsort(placed, kind="stable")
-    placed, r, d = placed[order], r[order], d[order]
-    text = np.datetime_as_string(placed, unit="s").astype(object)
-    table = pd.DataFrame(
-        {
-            "order_id": padded_ids("O", r.size, 7),
-            "restaurant_id": restaurants["restaurant_id"].to_numpy(dtype=object)[r],
-            "placed_at": text,
-        },
-        columns=list(ORDER_COLUMNS),
-    )
-    today = d == day_list.size - 1
-    return (
-        table[~today].reset_index(drop=True),
-        table[today].reset_index(drop=True),
-    )
+    draws = OrderDraws.draw(rng, restaurants, peak, shift_start, days, shift_hours, timezone)
+    past, today = draws.split()
+    return draws.table(past), draws.table(today)
+
+
+@dataclass(frozen=True)
+class OrderDraws:
+    """`order_history`'s orders as numbers, in time order: when each was placed, its
+    restaurant's row and its day (the shift's day last); the text (ids and times) is
+    made a block of rows at a time (`table`), as `write_orders` writes them. At 250,000
+    restaurants and 14 days (~70 million orders) the text of every order at once did not
+    fit in 24 GB."""
+
+    placed: np.ndarray  # datetime64[s], sorted
+    restaurant: np.ndarray  # row in ``restaurant_ids``
+    day: np.ndarray
+    days: int  # days in all, the shift's day included
+    restaurant_ids: np.ndarray  # object
+
+    @classmethod
+    def draw(
+        cls,
+        rng: np.random.Generator,
+        restaurants: pd.DataFrame,
+        peak: np.ndarray,
+        shift_start: np.datetime64,
+        days: int,
+        shift_hours: float = 4.0,
+        timezone: str | None = None,
+    ) -> OrderDraws:
+        """The draws of `order_history` (the same numbers from the same generator)."""
+        day0 = shift_start.astype("datetime64[D]")
+        day_list = day0 + np.arange(-days, 1)  # the past days, then the shift's day
+        weekday = (
+            day_list.astype("datetime64[D]").astype(np.int64) + 3
+        ) % 7  # 1970-01-01 was a Thursday
+        factor = np.asarray(WEEKDAY_FACTORS)[weekday] / WEEKDAY_FACTORS[int(weekday[-1])]
+        factor = factor * rng.lognormal(0.0, DAY_NOISE_SIGMA, size=day_list.size)
+        level = restaurants["expected_orders_per_hour"].to_numpy(dtype=float)
+        _, mean = _shift_profile(peak, shift_start, shift_hours, timezone)  # as demand_table's
+        grid = np.arange(round(OPEN_HOURS[0] * 60), round(OPEN_HOURS[1] * 60))  # day minutes
+        day_profile = daily_profile((grid + 0.5) / 60.0)
+        per_day = day_profile.sum() / 60.0  # profile-hours in a day
+        shape = 1.0 / RESTAURANT_DAY_CV**2
+        noise = rng.gamma(shape, 1.0 / shape, size=(len(level), day_list.size))
+        lam = (level / mean)[:, None] * per_day * factor[None, :] * noise
+        open_today = restaurants["status"].to_numpy() == "open"
+        lam[:, -1] *= open_today
+        counts = rng.poisson(lam)
+        del lam, noise
+        r = np.repeat(np.repeat(np.arange(len(level)), day_list.size), counts.ravel())
+        d = np.repeat(np.tile(np.arange(day_list.size), len(level)), counts.ravel())
+        del counts
+        minute = grid[rng.choice(grid.size, size=r.size, p=day_profile / day_profile.sum())]
+        seconds = (minute - peak[r]).astype(np.int64) * 60
+        del minute
+        seconds += rng.integers(0, 60, size=r.size)
+        np.clip(seconds, 0, 24 * 3600 - 1, out=seconds)
+        placed = day_list[d].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+        del seconds
+        order = np.argsort(placed, kind="stable")
+        return cls(
+            placed[order],
+            r[order].astype(np.int32),
+            d[order].astype(np.int16),
+            int(day_list.size),
+            restaurants["restaurant_id"].to_numpy(dtype=object),
+        )
+
+    def split(self) -> tuple[slice, slice]:
+        """The rows of the past days and of the shift's day (the last rows)."""
+        first_today = int(np.searchsorted(self.day, self.days - 1))  # days follow time
+        return slice(0, first_today), slice(first_today, self.day.size)
+
+    def table(self, rows: slice, block: slice | None = None) -> pd.DataFrame:
+        """The orders of ``rows`` (ids numbered over every order, as one table would be),
+        or of ``block`` of them."""
+        lo, hi = rows.start, rows.stop
+        if block is not None:
+            lo, hi = lo + block.start, min(lo + block.stop, hi)
+        width = max(7, len(str(self.placed.size)))
+        return pd.DataFrame(
+            {
+                "order_id": [f"O{i:0{width}d}" for i in range(lo + 1, hi + 1)],
+                "restaurant_id": self.restaurant_ids[self.restaurant[lo:hi]],
+                "placed_at": np.datetime_as_string(self.placed[lo:hi], unit="s").astype(object),
+            },
+            columns=list(ORDER_COLUMNS),
+        )
+
+
+#: Orders written at a time (`write_orders`).
+_ORDER_BLOCK = 1 << 20
+
+
+def write_orders(
+    draws: OrderDraws, rows: slice, directory: Path, name: str, fmt: str = "csv"
+) -> Path:
+    """`write_table` of ``draws.table(rows)``, a block of `_ORDER_BLOCK` orders at a time
+    (the same bytes as the whole table written at once)."""
+    n = rows.stop - rows.start
+    if fmt == "csv":
+        path = directory / f"{name}.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            for lo in range(0, max(n, 1), _ORDER_BLOCK):
+                part = draws.table(rows, slice(lo, lo + _ORDER_BLOCK))
+                part.to_csv(out, index=False, header=lo == 0, lineterminator="\n")
+        return path
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = directory / f"{name}.parquet"
+        schema = pa.schema([(col, pa.string()) for col in ORDER_COLUMNS])
+        with pq.ParquetWriter(path, schema) as writer:
+            for lo in range(0, max(n, 1), _ORDER_BLOCK):
+                part = draws.table(rows, slice(lo, lo + _ORDER_BLOCK))
+                writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+        return path
+    raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
 
 
 def _arrow_type(series: pd.Series) -> object:
@@ -827,11 +910,13 @@ def generate_city(
         demand_df = demand_table(restaurants_df, peak, start, timezone, shift_hours, slot_minutes)
         written.add(write_table(demand_df, out, "demand", fmt))
     if history_days:
-        past, today = order_history(
+        draws = OrderDraws.draw(
             rng_orders, restaurants_df, peak, start, history_days, shift_hours, timezone
         )
-        written.add(write_table(past, out, "orders", fmt))
-        written.add(write_table(today, out, "shift_orders", fmt))
+        past, today = draws.split()
+        written.add(write_orders(draws, past, out, "orders", fmt))
+        written.add(write_orders(draws, today, out, "shift_orders", fmt))
+        del draws
     for table in TABLES:
         for ext in ("csv", "parquet"):
             stale = out / f"{table}.{ext}"

@@ -635,3 +635,36 @@ def test_demand_over_the_autumn_change_has_a_row_per_real_slot(tmp_path: Path) -
     assert plan.slot_count == 12
     per_slot = plan.slots.groupby("slot_start", sort=False)["required_couriers"].sum()
     assert list(per_slot.iloc[8:]) == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_orders_written_in_blocks_are_the_order_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """`generate` writes the orders a block at a time (at 250,000 restaurants and 14 days,
+    ~70 million orders, the whole table's text was killed for memory at 24 GB): written in
+    blocks of 1,000, orders and shift_orders read back as `order_history`'s two tables,
+    ids numbered over both, in time order."""
+    from rebalance import generate as gen
+
+    monkeypatch.setattr(gen, "_ORDER_BLOCK", 1000)
+    out = generate_city(tmp_path / "city", history_days=3, fmt=fmt, **SLOTTED)
+    rng = np.random.default_rng(0)
+    restaurants = pd.DataFrame(
+        {
+            "restaurant_id": gen.padded_ids("R", 300, 5),
+            "expected_orders_per_hour": rng.gamma(2.0, 3.0, 300),
+            "status": np.where(rng.random(300) < 0.8, "open", "closed"),
+        }
+    )
+    start = np.datetime64("2026-11-30T19:00", "s")
+    peak = rng.normal(0.0, 30.0, 300).round()
+    past, today = gen.order_history(np.random.default_rng(1), restaurants, peak, start, 3)
+    draws = gen.OrderDraws.draw(np.random.default_rng(1), restaurants, peak, start, 3)
+    assert len(past) > 2000 and len(today) > 1000
+    for rows, whole in zip(draws.split(), (past, today), strict=True):
+        path = gen.write_orders(draws, rows, tmp_path, f"t{rows.start}", fmt)
+        back = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
+        pd.testing.assert_frame_equal(back.astype(object), whole.astype(object))
+    assert past["order_id"].iloc[-1] < today["order_id"].iloc[0]
+    assert (out / f"orders.{fmt}").exists() and (out / f"shift_orders.{fmt}").exists()
