@@ -38,7 +38,6 @@ __all__ = [
     "demand_table",
     "format_timestamps",
     "generate_city",
-    "order_history",
     "padded_ids",
     "restaurant_names",
     "staggered_windows",
@@ -484,16 +483,13 @@ def staggered_windows(
     return start, until
 
 
-def order_history(
-    rng: np.random.Generator,
-    restaurants: pd.DataFrame,
-    peak: np.ndarray,
-    shift_start: np.datetime64,
-    days: int,
-    shift_hours: float = 4.0,
-    timezone: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Orders of the ``days`` days before the shift's day, and of the shift's day itself.
+@dataclass(frozen=True)
+class OrderDraws:
+    """The orders of the ``days`` days before the shift's day, and of the shift's day
+    itself, as numbers in time order: when each was placed, its restaurant's row and its
+    day (the shift's day last). The text (ids and times) is made a block of rows at a
+    time (`table`), as `write_orders` writes them: at 250,000 restaurants and 14 days
+    (~73 million orders) the text of every order at once did not fit in 24 GB.
 
     Restaurant r on day d takes Poisson orders at rate E_r x profile(t) / mean profile over
     the shift x weekday factor (relative to the shift's weekday) x city-day noise x
@@ -502,20 +498,7 @@ def order_history(
     restaurants take orders. ``placed_at`` is city time without offset, to the second;
     order ids run in time order (O0000001 ...). ``timezone``: the shift's wall-clock
     minutes are the city's (they differ from real ones over a clock change), as in
-    `demand_table`. (`generate` writes the same orders a block at a time: `OrderDraws`.)
-    """
-    draws = OrderDraws.draw(rng, restaurants, peak, shift_start, days, shift_hours, timezone)
-    past, today = draws.split()
-    return draws.table(past), draws.table(today)
-
-
-@dataclass(frozen=True)
-class OrderDraws:
-    """`order_history`'s orders as numbers, in time order: when each was placed, its
-    restaurant's row and its day (the shift's day last); the text (ids and times) is
-    made a block of rows at a time (`table`), as `write_orders` writes them. At 250,000
-    restaurants and 14 days (~70 million orders) the text of every order at once did not
-    fit in 24 GB."""
+    `demand_table`."""
 
     placed: np.ndarray  # datetime64[s], sorted
     restaurant: np.ndarray  # row in ``restaurant_ids``
@@ -534,7 +517,8 @@ class OrderDraws:
         shift_hours: float = 4.0,
         timezone: str | None = None,
     ) -> OrderDraws:
-        """The draws of `order_history` (the same numbers from the same generator)."""
+        """Draw the orders (the same numbers from the same generator as before they were
+        written in blocks)."""
         day0 = shift_start.astype("datetime64[D]")
         day_list = day0 + np.arange(-days, 1)  # the past days, then the shift's day
         weekday = (
@@ -789,7 +773,7 @@ def generate_city(
     ``shift_hours`` shift along the evening curve `daily_profile`); ``staggered`` draws
     courier windows that log on during the shift and off before its end
     (`staggered_windows`); ``history_days`` > 0 writes ``orders.csv``, the orders of that
-    many days before the shift's day (`order_history`), and ``shift_orders.csv``, those of
+    many days before the shift's day (`OrderDraws`), and ``shift_orders.csv``, those of
     the shift's own day, to replay plans against. Tables from an earlier run that this run does not
     write (other format, old travel_times) are removed so the directory stays consistent.
     Returns the output directory.

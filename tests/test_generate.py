@@ -642,8 +642,8 @@ def test_orders_written_in_blocks_are_the_order_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     """`generate` writes the orders a block at a time (at 250,000 restaurants and 14 days,
-    ~70 million orders, the whole table's text was killed for memory at 24 GB): written in
-    blocks of 1,000, orders and shift_orders read back as `order_history`'s two tables,
+    ~73 million orders, the whole table's text was killed for memory at 24 GB): written in
+    blocks of 1,000, orders and shift_orders read back as the two tables made whole,
     ids numbered over both, in time order."""
     from rebalance import generate as gen
 
@@ -659,8 +659,8 @@ def test_orders_written_in_blocks_are_the_order_history(
     )
     start = np.datetime64("2026-11-30T19:00", "s")
     peak = rng.normal(0.0, 30.0, 300).round()
-    past, today = gen.order_history(np.random.default_rng(1), restaurants, peak, start, 3)
     draws = gen.OrderDraws.draw(np.random.default_rng(1), restaurants, peak, start, 3)
+    past, today = (draws.table(rows) for rows in draws.split())
     assert len(past) > 2000 and len(today) > 1000
     for rows, whole in zip(draws.split(), (past, today), strict=True):
         path = gen.write_orders(draws, rows, tmp_path, f"t{rows.start}", fmt)
