@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -308,8 +309,6 @@ def build_app(
 def request_body(environ: dict[str, Any], body: bytes | None = None) -> bytes:
     """A WSGI request's body, read whole (``CONTENT_LENGTH`` bytes) and put back for the
     next reader; or ``body`` put in its place."""
-    import io
-
     if body is None:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

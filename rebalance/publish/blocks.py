@@ -220,6 +220,15 @@ def metadata(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"event_type": event_type, "event_payload": payload}
 
 
+def _more(count: int, what: str, in_thread: int, rest: str) -> str:
+    """The parent's line for ``count`` more rows of ``what``: "in the thread", or, when
+    the thread lists only ``in_thread`` of them, how many it lists and where ``rest``
+    (the CSV file that holds them all)."""
+    if count > in_thread:
+        return f"+{count} more{what}: {in_thread} in the thread, {rest}"
+    return f"+{count} more{what} in the thread"
+
+
 def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     """The chat.postMessage payloads of a plan: the parent first, then thread parts
     holding what did not fit in it (none for a small city).
@@ -281,10 +290,8 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         shown = attention.head(PARENT_ZONE_ROWS)
         more = len(attention) - len(shown)
         head = f"*Zones that change or stay short* ({len(attention)} of {len(plan.zones)})"
-        if more > THREAD_ZONE_ROWS:
-            head += f" · +{more} more: {THREAD_ZONE_ROWS} in the thread, all in zones.csv"
-        elif more:
-            head += f" · +{more} more in the thread"
+        if more:
+            head += " · " + _more(more, "", THREAD_ZONE_ROWS, "all in zones.csv")
         blocks += [{"type": "divider"}, _text_block(head), _zone_table(shown)]
         rest = attention.iloc[len(shown) : len(shown) + THREAD_ZONE_ROWS]
         unlisted = len(attention) - len(shown) - len(rest)
@@ -326,13 +333,10 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             first_lines.append(line)
             used += len(line) + 1
         rest_lines = lines[len(first_lines) :]
-        if len(rest_lines) > THREAD_ACTIONS:
+        if rest_lines:
             first_lines.append(
-                f"+{len(rest_lines)} more short zones: {THREAD_ACTIONS} in the thread, all in "
-                "zones.csv"
+                _more(len(rest_lines), " short zones", THREAD_ACTIONS, "all in zones.csv")
             )
-        elif rest_lines:
-            first_lines.append(f"+{len(rest_lines)} more short zones in the thread")
         blocks.append(_text_block(head + "\n" + "\n".join(first_lines)))
         if rest_lines:
             listed = rest_lines[:THREAD_ACTIONS]
@@ -354,13 +358,15 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             if several
             else f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
         )
-        if len(routes) > THREAD_ROUTES:
+        if len(routes) > PARENT_ROUTES:
             lines.append(
-                f"+{len(routes) - PARENT_ROUTES} more routes: {THREAD_ROUTES - PARENT_ROUTES} "
-                "in the thread, every courier in moves.csv"
+                _more(
+                    len(routes) - PARENT_ROUTES,
+                    " routes",
+                    THREAD_ROUTES - PARENT_ROUTES,
+                    "every courier in moves.csv",
+                )
             )
-        elif len(routes) > PARENT_ROUTES:
-            lines.append(f"+{len(routes) - PARENT_ROUTES} more routes in the thread")
         blocks += _sections(head, lines)
         rest_routes = routes.iloc[PARENT_ROUTES:THREAD_ROUTES]
         if len(rest_routes):
