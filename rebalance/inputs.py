@@ -1991,21 +1991,31 @@ def _check_slot_demand(
 
 def _restaurant_refs(
     c: _Checker, known: pd.Series | pd.Index | None, *, smallest_first: bool = False
-) -> tuple[pd.Series, np.ndarray]:
+) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
     """A table's restaurant_id column (demand, orders) with empty ids flagged and, given
-    ``known`` (the restaurants' ids), unknown ones too; and which rows are unknown.
+    ``known`` (the restaurants' ids), unknown ones too; which rows are unknown; and each
+    row's position in ``known`` (-1: unknown or empty; None without ``known``), found in
+    the same Arrow lookup (at 73 million orders a second lookup took 5.5 s).
 
     The hint names five restaurants: the table's first five, or the five smallest ids
     with ``smallest_first`` (sorted only when a row is unknown)."""
+    from .model import positions
+
     values = c.text("restaurant_id").astype(str)
     c.flag(
         values.eq(""), "restaurant_id", "empty restaurant_id", "a restaurant_id from restaurants"
     )
     if known is None:
-        return values, np.zeros(len(values), dtype=bool)
-    unknown = ~isin_text(values, known) & values.ne("").to_numpy()
+        return values, np.zeros(len(values), dtype=bool), None
+    index = known if isinstance(known, pd.Index) else pd.Index(known)
+    at = positions(values, index, index_dtype(len(index)))
+    unknown = (at < 0) & values.ne("").to_numpy()
     if unknown.any():
+        was = unknown
         values, unknown = _unguarded(values, unknown, known)
+        read_back = np.flatnonzero(was & ~unknown)  # ids behind a formula guard
+        if read_back.size:
+            at[read_back] = positions(values.iloc[read_back], index, at.dtype)
     if unknown.any():
         # distinct: a duplicated id (refused too) was shown twice ('R1', 'R1', ...)
         ids = sorted(known) if smallest_first else itertools.islice(iter(known), 10_000)
@@ -2018,7 +2028,7 @@ def _restaurant_refs(
             "unknown restaurant",
             f"a restaurant_id from restaurants ({sample}{more})",
         )
-    return values, unknown
+    return values, unknown, at
 
 
 def _unguarded(
@@ -2056,7 +2066,7 @@ def _demand_table(
     """
     c = _Checker(raw, issues)
     known = None if restaurants is None else restaurants["restaurant_id"]
-    rid, _ = _restaurant_refs(c, known, smallest_first=True)
+    rid, _, _ = _restaurant_refs(c, known, smallest_first=True)
     slot_start = c.timestamp("slot_start", timezone)
     rate = c.number(
         "expected_orders_per_hour",

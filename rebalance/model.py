@@ -236,7 +236,12 @@ def positions(column: pd.Series, index: pd.Index, dtype: Any = np.int64) -> np.n
     text = (pa.types.is_string, pa.types.is_large_string)
     try:
         values = pa.array(column.array)
-        known = pa.array(index.to_numpy())
+        # an Arrow-backed index as it is (as numpy, a Python string per id first)
+        known = pa.array(
+            index.array if hasattr(index.array, "__arrow_array__") else index.to_numpy()
+        )
+        if isinstance(known, pa.ChunkedArray):
+            known = known.combine_chunks()
         if not any(t(values.type) for t in text) or not any(t(known.type) for t in text):
             raise pa.ArrowTypeError("not text on both sides")
         found = pc.index_in(values, value_set=known.cast(values.type)).fill_null(-1)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .config import Config, as_config
 from .inputs import Inputs, as_inputs
+from .model import positions
 from .orders import Orders, load_orders
 from .slots import SlotGrid, presence, slot_labels
 from .timeparse import has_offset, parse_timestamps
@@ -212,6 +213,16 @@ def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: 
     return load_orders(orders, inputs.restaurants, config)
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """Ids as text: a column of text categories as it is (`rebalance.model.positions`
+    looks each category up once; as text it would be a string per order)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        column.cat.categories
+    ):
+        return column
+    return column.astype(str)
+
+
 def _named(plans: Mapping[str, PlanLike] | Sequence[PlanLike]) -> list[tuple[str, PlanLike]]:
     if isinstance(plans, Mapping):
         items = [(str(k), v) for k, v in plans.items()]
@@ -288,11 +299,16 @@ def _replay(
     ns = orders["placed_at"].dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
     before = int(((slot < 0) & (ns < grid.start.value)).sum())
     after = int((slot < 0).sum()) - before
+    # Arrow lookups (get_indexer made a Python string per order)
     if "zone_id" in orders.columns:
-        oz = zone_index.get_indexer(orders["zone_id"].astype(str).to_numpy())
+        oz = positions(_text(orders["zone_id"]), zone_index)
     else:
-        zone_of = inputs.restaurants.set_index("restaurant_id")["zone_id"].astype(str)
-        oz = zone_index.get_indexer(zone_of.reindex(orders["restaurant_id"].astype(str)).to_numpy())
+        rest = inputs.restaurants
+        rest_zone = np.r_[positions(rest["zone_id"].astype(str), zone_index), -1]
+        at = positions(
+            orders["restaurant_id"].astype(str), pd.Index(rest["restaurant_id"].astype(str))
+        )
+        oz = rest_zone[at]  # -1 (not a restaurant of the city): the -1 at the end
     inside = (slot >= 0) & (oz >= 0)
     unknown = int(((slot >= 0) & (oz < 0)).sum())
     if unknown:
