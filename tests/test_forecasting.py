@@ -388,3 +388,49 @@ def test_a_forecast_replaces_the_demand_table_as_it_is_returned(city):
     assert plan.status == "optimal"
     # 40 orders an hour in RA1 at 19:00 against its flat 3: a larger requirement
     assert plan.zones["required_couriers"].sum() > flat.zones["required_couriers"].sum()
+
+
+def test_orders_read_in_blocks_give_the_same_forecast(city, monkeypatch):
+    """The orders are counted a block at a time (the history's size must not set the
+    memory): blocks of 5 orders give the same table, days, gaps and backtest as one block,
+    on a shuffled history with a partial first day, a gap, a last day that stops before
+    the hour one earlier day's orders reach (partial too), a day in the shift's hours,
+    orders of no restaurant of the city and a night with a repeated clock hour."""
+    from rebalance import forecasting
+
+    usual = {"RA1": {"01:40": 3, "02:10": 4}, "RB": {"02:40": 2, "12:00": 1}}
+    days = [f"2026-10-{d:02d}" for d in (3, 4, 5, 7, 8, 10, 11, 12, 14, 17, 18, 19, 21)]
+    h = pd.concat(
+        [
+            history({"RA2": {"23:00": 2}}, ["2026-10-02"]),  # the first day: after its window
+            history(usual, days),
+            history({"RA2": {"02:50": 6}}, ["2026-10-12"]),  # the latest any day reaches
+            history({"RA1": {"01:40": 3, "02:10": 4}}, ["2026-10-24"]),  # stops at 02:10
+            history({"RNEW": {"02:20": 3}}, ["2026-10-25"]),  # the shift's day: ignored
+            history({"NOWHERE": {"02:20": 2}}, ["2026-10-18"]),  # no restaurant of the city
+        ],
+        ignore_index=True,
+    )
+    h = h.sample(frac=1.0, random_state=7).assign(
+        order_id=lambda d: [f"O{i}" for i in range(len(d))]
+    )
+    night = Config().with_changes(shift={"hours": 3.0, "slot_minutes": 30})
+
+    def run():
+        return run_forecast(h, load(city), night, "2026-10-25T01:00", backtest=True)
+
+    whole = run()
+    monkeypatch.setattr(forecasting, "_BLOCK_ROWS", 5)
+    blocks = run()
+    pd.testing.assert_frame_equal(blocks.demand, whole.demand)
+    assert (blocks.days, blocks.gaps, blocks.partial_days) == (
+        whole.days,
+        whole.gaps,
+        whole.partial_days,
+    )
+    assert blocks.orders_ignored_after == whole.orders_ignored_after == 3
+    assert whole.partial_days == 2 and len(whole.gaps) > 0
+    pd.testing.assert_frame_equal(blocks.backtest.by_zone, whole.backtest.by_zone)
+    pd.testing.assert_frame_equal(blocks.backtest.by_slot, whole.backtest.by_slot)
+    rate = whole.demand[whole.demand["restaurant_id"] == "RA1"].set_index("slot_start")
+    assert rate.loc["2026-10-25T02:00:00+01:00", "history_orders"] > 0  # the repeated hour
