@@ -63,6 +63,8 @@ from .model import ProblemData, arc_cost_dtype, arc_costs
 from .solver import linear_program
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import scipy.sparse as sp
 
 __all__ = ["SlotSolution", "solve_slots"]
@@ -244,24 +246,39 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     counts = _repair(master, x, deadline)
     stats["mip_seconds"] = time.perf_counter() - tm
     stats["mip_runs"] = 1
+    # the best integer plan found so far (path counts, plan): what the plan is when the
+    # time runs out or the last integer programme gives nothing better
+    best: tuple[np.ndarray, SlotSolution] | None = None
     if counts is not None:
         sol = _path_solution(p, m, master, counts)
         status, bound = _proof(sol.objective, lower, master.exact_bound)
         stats["repaired"] = int(status == "optimal")
         if status == "optimal":
             return done(sol, status, bound)
+        best = counts, sol
     # Then the integer programme over every path priced in.
     tm = time.perf_counter()
     res = _path_mip(master, deadline)
     stats["mip_seconds"] += time.perf_counter() - tm
     stats["mip_runs"] = 2
     if res.status in {"optimal", "feasible"}:
-        sol = _path_solution(p, m, master, np.rint(res.x[:n]))
+        counts = np.rint(res.x[:n])
+        sol = _path_solution(p, m, master, counts)
         status, bound = _proof(sol.objective, lower, master.exact_bound)
         if status == "optimal":
             return done(sol, status, bound)
-        gap = sol.objective - lower
-        support = master.arcs(np.rint(res.x[:n]))
+        if best is None or sol.objective < best[1].objective:
+            best = counts, sol
+    if time.perf_counter() >= deadline - _ARC_MIP_MIN_SECONDS:
+        # Out of time: the arc form below would not be solved in what is left, and SCIP
+        # builds and presolves it regardless of the limit (1,000 zones / 100,000 couriers,
+        # 8 slots, a surplus cost: 11 GB in 19 s past the limit, then "no plan" although
+        # the path programme had found one).
+        stats["arc_mip_skipped"] = 1
+        return _best_or_stays(p, m, master, best, lower, stats, done)
+    if best is not None:
+        gap = best[1].objective - lower
+        support = master.arcs(best[0])
     else:
         gap, support = math.inf, master.arcs(np.rint(x) * 0)
     # Reduced-cost fixing in the arc form: only arcs of reduced cost <= gap can be in a
@@ -285,17 +302,47 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
     res = _mip(p, m, cols, entry_cost, deadline)
     stats["mip_seconds"] += time.perf_counter() - tm
     stats["mip_runs"] = 3
-    if res.status == "infeasible":
+    if res.status == "infeasible" and best is None:
         return _infeasible(p, stats)
     if res.status not in {"optimal", "feasible"} or _overflow(m, cols, res.x) > 0.5:
-        return _infeasible(p, stats, timed_out=res.status not in {"optimal", "feasible"})
+        # nothing from the arc form (out of time): the best path plan, if any
+        return _best_or_stays(p, m, master, best, lower, stats, done)
     n_xy = cols.entry.size + cols.t_com.size
     sol = _solution(p, m, cols, np.rint(res.x[:n_xy]), entry_cost)
     if res.status == "optimal":
         if sol.objective < lower - _lp_error(lower) - 0.5:
             raise AssertionError("integer plan below the LP bound: the slot model is wrong")
         return done(sol, "optimal", sol.objective)
+    if best is not None and best[1].objective < sol.objective:
+        sol = best[1]
     return done(sol, *_proof(sol.objective, max(lower, res.bound), master.exact_bound))
+
+
+#: Seconds the arc-form integer programme needs at least to be worth starting.
+_ARC_MIP_MIN_SECONDS = 1.0
+
+
+def _best_or_stays(  # type: ignore[no-untyped-def]
+    p: ProblemData,
+    m: _Model,
+    master,
+    best: tuple[np.ndarray, SlotSolution] | None,
+    lower: float,
+    stats: dict[str, float | int],
+    done: Callable[[SlotSolution, str, float], SlotSolution],
+) -> SlotSolution:
+    """The plan when the integer stage stops without proof: the best integer plan found,
+    else everyone staying where they log on (when the caps allow it), with the bound;
+    else no plan (the time ran out)."""
+    if best is not None:
+        sol = best[1]
+    elif master.stays_feasible():
+        stays = np.zeros(master.paths.group.size)
+        stays[: m.G] = p.group_size
+        sol = _path_solution(p, m, master, stays)
+    else:
+        return _infeasible(p, stats, timed_out=True)
+    return done(sol, *_proof(sol.objective, lower, master.exact_bound))
 
 
 def _repair(master, x: np.ndarray, deadline: float) -> np.ndarray | None:  # type: ignore[no-untyped-def]

@@ -237,6 +237,45 @@ def test_one_slot_model_reduces_to_section_2(sample):
     assert sol.objective == flow.cost
 
 
+def _fractional_problem():
+    config = rebalance.load_config(FRACTIONAL / "rebalance.toml")
+    p = build_problem(rebalance.load(FRACTIONAL, config), config, pd.Timestamp("2026-11-30T18:00Z"))
+    return p, courier_milp(p)
+
+
+def test_integer_stage_stopped_by_the_limit_keeps_the_best_plan_found(monkeypatch):
+    """When the last integer programme (the arc form) ends without a solution, as SCIP
+    does at the time limit, the plan is the best integer plan the earlier stages found,
+    marked feasible with a bound below it, not "no plan"."""
+    from rebalance import slotmodel
+    from rebalance.solver import LinearResult
+
+    p, exact = _fractional_problem()
+    stopped = LinearResult("limit", np.zeros(0), math.nan, math.nan, np.zeros(0), np.zeros(0), 0.0)
+    monkeypatch.setattr(slotmodel, "_mip", lambda *args: stopped)
+    plan = solve_problem(p)
+    assert plan.status == "feasible" and plan.solver["mip_runs"] == 3
+    assert plan.objective >= exact - 1e-3 and plan.best_bound <= exact + 1e-3
+    check_plan(p, plan)
+
+
+def test_integer_stage_out_of_time_skips_the_arc_form(monkeypatch):
+    """With too little time left for the arc form (SCIP builds and presolves it whatever
+    the limit: 11 GB at 1,000 zones), it is not started and the best plan found is kept."""
+    from rebalance import slotmodel
+
+    def never(*args):
+        raise AssertionError("the arc form was started out of time")
+
+    p, exact = _fractional_problem()
+    monkeypatch.setattr(slotmodel, "_mip", never)
+    monkeypatch.setattr(slotmodel, "_ARC_MIP_MIN_SECONDS", 1e9)
+    plan = solve_problem(p)
+    assert plan.status == "feasible" and plan.solver["arc_mip_skipped"] == 1
+    assert plan.objective >= exact - 1e-3 and plan.best_bound <= exact + 1e-3
+    check_plan(p, plan)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_one_slot_model_equals_the_flow_on_random_cities(seed):
     """One slot: the slot model and the min-cost flow agree on random cities (caps included)."""
