@@ -2,8 +2,8 @@
 
 Builds a generated city (staggered couriers), one million orders placed during the
 19:00-23:00 shift (restaurants weighted by their rate, times along the evening profile),
-a snapshot plan from `rebalance plan` and a slot plan of random moves (half as many as couriers) with
-``slot_start``, then measures:
+two plans of `rebalance plan`: the shift in 8 slots, and a snapshot (one 30-minute slot,
+every move at the start), then measures:
 
 - ``rebalance replay DIR --orders orders.csv --plan snapshot --plan slots --format json``
   as a whole process (the console script, as users run it): wall, CPU, peak RSS, paired
@@ -48,7 +48,8 @@ SEED = 2026
 
 def build(work: Path, zones: int, couriers: int, orders: int) -> Path:
     """The city, its orders, and two plan folders, reused while the sizes match."""
-    spec = {"zones": zones, "couriers": couriers, "orders": orders, "seed": SEED}
+    # "plans": 3 since both plans are `rebalance plan`'s (a random slot plan before)
+    spec = {"zones": zones, "couriers": couriers, "orders": orders, "seed": SEED, "plans": 3}
     stamp = work / "spec.json"
     if stamp.exists() and json.loads(stamp.read_text()) == spec:
         return work
@@ -78,38 +79,27 @@ def build(work: Path, zones: int, couriers: int, orders: int) -> Path:
             "placed_at": np.datetime_as_string(placed, unit="s"),
         }
     ).to_csv(work / "orders.csv", index=False)
-    checked(
-        measure(
-            [
-                *rebalance_cmd(),
-                "plan",
-                str(city),
-                "--shift-start",
-                SHIFT,
-                "--out",
-                str(work / "snapshot"),
-                "--format",
-                "json",
-            ]
-        ),
-        "rebalance plan",
-    )
-    slots = work / "slots"
-    shutil.copytree(work / "snapshot", slots)
-    cour = pd.read_csv(city / "couriers.csv", dtype=str)
-    zone_ids = pd.read_csv(city / "zones.csv", dtype=str)["zone_id"].to_numpy()
-    n = couriers // 2
-    starts = pd.date_range("2026-11-30T19:00", periods=8, freq="30min", tz="Europe/Paris")
-    pd.DataFrame(
-        {
-            "courier_id": rng.choice(cour["courier_id"].to_numpy(), size=n),
-            "vehicle": "bike",
-            "from_zone": "",
-            "to_zone": rng.choice(zone_ids, size=n),
-            "travel_minutes": 5.0,
-            "slot_start": [t.isoformat() for t in rng.choice(starts, size=n)],
-        }
-    ).to_csv(slots / "moves.csv", index=False)
+    # two real plans (read_plan refuses a folder `rebalance plan` did not write as it
+    # is): the shift in 8 slots, and a snapshot (one 30-minute slot: every move at the
+    # start, the couriers then staying where it sent them)
+    for name, end in (("slots", []), ("snapshot", ["--shift-end", "2026-11-30T19:30"])):
+        checked(
+            measure(
+                [
+                    *rebalance_cmd(),
+                    "plan",
+                    str(city),
+                    "--shift-start",
+                    SHIFT,
+                    *end,
+                    "--out",
+                    str(work / name),
+                    "--format",
+                    "json",
+                ]
+            ),
+            f"rebalance plan ({name})",
+        )
     stamp.write_text(json.dumps(spec))
     return work
 
@@ -172,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{args.zones:,} zones, {args.couriers:,} couriers, {args.orders:,} orders, "
-        f"2 plans (snapshot: {len(plans['snapshot'].moves):,} moves; slots: "
-        f"{len(plans['slots'].moves):,} moves with slot_start), 8 slots\n"
+        f"2 plans (snapshot, one 30-minute slot: {len(plans['snapshot'].moves):,} moves; "
+        f"the shift in 8 slots: {len(plans['slots'].moves):,} moves), 8 slots\n"
     )
     print(
         f"Median of {args.repeat} runs of replay and floor in turn, each with fresh memory "
