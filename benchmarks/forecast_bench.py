@@ -33,7 +33,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from probe import TABLES  # noqa: E402
-from run import PY, STATES, by_state, checked, in_states, machine, rebalance_cmd  # noqa: E402
+from run import (  # noqa: E402
+    PY,
+    by_state,
+    checked,
+    in_states,
+    machine,
+    paired_table,
+    rebalance_cmd,
+    table_row,
+)
 
 from rebalance import load, load_config, load_orders  # noqa: E402
 from rebalance.forecasting import run_forecast  # noqa: E402
@@ -121,25 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         f"the {floor_mb:,.0f} MB of CSV files the forecast reads.\n"
     )
 
-    def line(measure: str, cells: list[str], peak: str = "") -> None:
-        print(f"| {measure} | " + " | ".join(cells) + f" | {peak} |")
-
-    print("| measure | fresh s | reused s | peak RSS MB |")
-    print("|---|---:|---:|---:|")
-    line(
-        "`rebalance forecast ... --out demand.csv --backtest` (whole process)",
-        [f"{wall[k]:.2f}" for k in STATES],
+    paired_table(
+        "rebalance forecast ... --out demand.csv --backtest",
+        "forecast",
+        wall,
+        cpu,
         f"{rss:,.0f} ({rss / csv_mb:.1f}x the orders CSV)",
+        floor_wall,
+        floor_rss,
     )
-    line("CPU of that process (user + system)", [f"{cpu[k]:.2f}" for k in STATES])
-    line(
-        "floor: import pandas, read the same CSV files (pyarrow)",
-        [f"{floor_wall[k]:.2f}" for k in STATES],
-        f"{floor_rss:,.0f}",
+    table_row("`load_orders` (read + validate, in-process)", [f"{load_s:.2f}", ""])
+    table_row(
+        "`run_forecast` on loaded orders (with backtest, in-process)", [f"{forecast_s:.2f}", ""]
     )
-    line("forecast / floor", [f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES])
-    line("`load_orders` (read + validate, in-process)", [f"{load_s:.2f}", ""])
-    line("`run_forecast` on loaded orders (with backtest, in-process)", [f"{forecast_s:.2f}", ""])
     return 0
 
 

@@ -37,7 +37,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from probe import TABLES  # noqa: E402
-from run import PY, STATES, by_state, checked, in_states, machine, measure, rebalance_cmd  # noqa: E402
+from run import (  # noqa: E402
+    PY,
+    by_state,
+    checked,
+    in_states,
+    machine,
+    measure,
+    paired_table,
+    rebalance_cmd,
+    table_row,
+)
 
 from rebalance import load, load_config, load_orders, replay  # noqa: E402
 from rebalance.generate import daily_profile, generate_city  # noqa: E402
@@ -171,28 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         f"the {floor_mb:.0f} MB of CSV files the replay reads.\n"
     )
 
-    def line(measure: str, cells: list[str], peak: str = "") -> None:
-        print(f"| {measure} | " + " | ".join(cells) + f" | {peak} |")
-
-    print("| measure | fresh s | reused s | peak RSS MB |")
-    print("|---|---:|---:|---:|")
-    line(
-        "`rebalance replay ... --format json` (whole process)",
-        [f"{wall[k]:.2f}" for k in STATES],
+    paired_table(
+        "rebalance replay ... --format json",
+        "replay",
+        wall,
+        cpu,
         f"{rss:.0f}",
+        floor_wall,
+        floor_rss,
     )
-    line("CPU of that process (user + system)", [f"{cpu[k]:.2f}" for k in STATES])
-    line(
-        "floor: import pandas, read the same CSV files (pyarrow)",
-        [f"{floor_wall[k]:.2f}" for k in STATES],
-        f"{floor_rss:.0f}",
-    )
-    line("replay / floor", [f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES])
-    line(
+    table_row(
         "`load_orders` (read + validate 1 file, in-process)",
         [f"{statistics.median(load_times):.2f}", ""],
     )
-    line(
+    table_row(
         "`replay` on loaded tables (3 policies, in-process)",
         [f"{statistics.median(replay_times):.3f}", ""],
     )

@@ -389,6 +389,35 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------- tables
 
 
+def table_row(measure: str, cells: list[str], peak: str = "") -> None:
+    """Print one row of a "measure | fresh s | reused s | peak RSS MB" table."""
+    print(f"| {measure} | " + " | ".join(cells) + f" | {peak} |")
+
+
+def paired_table(
+    command: str,
+    name: str,
+    wall: dict[str, float],
+    cpu: dict[str, float],
+    peak: str,
+    floor_wall: dict[str, float],
+    floor_rss: float,
+) -> None:
+    """The head of the table of a command paired with its floor (`in_states`, `by_state`):
+    its wall, CPU and peak, the floor's, and their ratio per memory state; rows of
+    in-process measures may follow (`table_row`)."""
+    print("| measure | fresh s | reused s | peak RSS MB |")
+    print("|---|---:|---:|---:|")
+    table_row(f"`{command}` (whole process)", [f"{wall[k]:.2f}" for k in STATES], peak)
+    table_row("CPU of that process (user + system)", [f"{cpu[k]:.2f}" for k in STATES])
+    table_row(
+        "floor: import pandas, read the same CSV files (pyarrow)",
+        [f"{floor_wall[k]:.2f}" for k in STATES],
+        f"{floor_rss:,.0f}",
+    )
+    table_row(f"{name} / floor", [f"{wall[k] / floor_wall[k]:.1f}x" for k in STATES])
+
+
 def machine() -> dict[str, str]:
     """CPU model, cores, RAM and versions of what the numbers depend on."""
     cpu = "unknown"
