@@ -376,6 +376,9 @@ class _Tally:
         self.restaurants = restaurants
         self.cell_dtype = index_dtype(restaurants * k)  # int32 but in huge cities
         self.ignored_after = 0
+        # only from an unvalidated frame (load_orders refuses both)
+        self.unreadable = 0  # orders without a time (NaT)
+        self.unknown = 0  # orders of no restaurant of the city
         self.days: set[int] = set()
         self.first = np.iinfo(np.int64).max  # ns after the shift start's clock time
         self.last = np.iinfo(np.int64).min
@@ -396,6 +399,8 @@ class _Tally:
         j = np.floor_divide(ns, day_ns)  # day relative to the shift's day: -1 = yesterday
         rel = ns - j * day_ns
         self.ignored_after += int(((j >= 0) & valid).sum())
+        self.unreadable += int((~valid).sum())
+        self.unknown += int(((restaurant < 0) & valid).sum())
         # unknown restaurants only come from unvalidated frames
         past = (j < 0) & (restaurant >= 0) & valid
         if not past.any():
@@ -514,6 +519,7 @@ class _Forecaster:
             hi = min(lo + _BLOCK_ROWS, len(orders))
             tally.add(placed.iloc[lo:hi], restaurant[lo:hi], grid, start_local)
         self.ignored_after = tally.ignored_after
+        self.unreadable, self.unknown = tally.unreadable, tally.unknown
         if not tally.days:
             raise DataError(
                 Issue(
@@ -645,6 +651,10 @@ class _Forecaster:
         exposed = np.asarray(est.days) > 0
         zone_only = self.rest_ids[self.has_history & ~exposed]
         notes = []
+        if self.unreadable:
+            notes.append(f"{self.unreadable:,} order(s) without a readable placed_at ignored")
+        if self.unknown:
+            notes.append(f"{self.unknown:,} order(s) of restaurants not in this city ignored")
         if len(days) < 3:
             notes.append(
                 f"only {len(days)} day(s) of history: estimates lean on the zones' profiles"

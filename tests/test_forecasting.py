@@ -434,3 +434,36 @@ def test_orders_read_in_blocks_give_the_same_forecast(city, monkeypatch):
     pd.testing.assert_frame_equal(blocks.backtest.by_slot, whole.backtest.by_slot)
     rate = whole.demand[whole.demand["restaurant_id"] == "RA1"].set_index("slot_start")
     assert rate.loc["2026-10-25T02:00:00+01:00", "history_orders"] > 0  # the repeated hour
+
+
+def test_a_frame_with_unreadable_times_and_unknown_restaurants_says_what_it_ignored(city):
+    """A DataFrame history is not validated as a file is: orders whose placed_at cannot be
+    read and orders of restaurants not in the city are left out of the counts, and the
+    report says how many (they used to be counted on a day 292 years back, or silently)."""
+    clean = history(STEADY, days_before(4))
+    dirty = pd.concat(
+        [
+            clean,
+            pd.DataFrame(
+                {
+                    "order_id": ["X1", "X2", "X3", "X4", "X5"],
+                    "restaurant_id": ["RA1", "RB", "NOWHERE", "NOWHERE", "NOWHERE"],
+                    "placed_at": [
+                        "yesterday evening",
+                        "",
+                        "2026-11-29T19:10",
+                        "2026-11-28T19:10",
+                        "2026-11-27T19:10",
+                    ],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    want = run_forecast(clean, load(city), CONFIG, SHIFT)
+    got = run_forecast(dirty, load(city), CONFIG, SHIFT)
+    pd.testing.assert_frame_equal(got.demand, want.demand)
+    assert got.days == want.days and got.gaps == want.gaps
+    assert "2 order(s) without a readable placed_at ignored" in got.notes
+    assert "3 order(s) of restaurants not in this city ignored" in got.notes
+    assert not any("ignored" in note for note in want.notes)
