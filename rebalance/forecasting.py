@@ -379,13 +379,17 @@ class _Tally:
         # only from an unvalidated frame (load_orders refuses both)
         self.unreadable = 0  # orders without a time (NaT)
         self.unknown = 0  # orders of no restaurant of the city
-        self.days: set[int] = set()
         self.first = np.iinfo(np.int64).max  # ns after the shift start's clock time
         self.last = np.iinfo(np.int64).min
         self.reach: dict[int, int] = {}  # day -> the latest clock time of its window's orders
         self._cells: list[np.ndarray] = []
         self._days: list[np.ndarray] = []
-        self._seen: dict[int, np.ndarray] = {}
+        self._seen: dict[int, np.ndarray] = {}  # day -> which restaurants took an order
+
+    @property
+    def days(self) -> np.ndarray:
+        """The days holding an order, sorted."""
+        return np.array(sorted(self._seen), dtype=np.int64)
 
     def add(
         self, placed: pd.Series, restaurant: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp
@@ -427,7 +431,6 @@ class _Tally:
             seen = self._seen.get(d)
             if seen is None:
                 seen = self._seen[d] = np.zeros(n, dtype=bool)
-                self.days.add(d)
             seen[keys[a:b] - d * n] = True
         inside = past & (slot >= 0)
         ji, reli = j[inside], rel[inside]
@@ -520,7 +523,8 @@ class _Forecaster:
             tally.add(placed.iloc[lo:hi], restaurant[lo:hi], grid, start_local)
         self.ignored_after = tally.ignored_after
         self.unreadable, self.unknown = tally.unreadable, tally.unknown
-        if not tally.days:
+        day_list = tally.days
+        if not day_list.size:
             raise DataError(
                 Issue(
                     "the history holds no order before the shift starts",
@@ -536,7 +540,6 @@ class _Forecaster:
         # read as an evening without orders.
         day_ns = _DAY.value
         slot_ns = grid.minutes * 60_000_000_000
-        day_list = np.array(sorted(tally.days), dtype=np.int64)
         covered = day_list * day_ns >= tally.first - slot_ns
         if day_list.size > 1:
             # how far into the window orders come on the days before the last
