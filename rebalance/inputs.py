@@ -1519,7 +1519,8 @@ class _Checker:
             values = raw.where(~outside).dt.tz_convert("UTC").dt.as_unit("ns")
         else:
             text = self.text(column).astype(str)
-            values, outside = parse_timestamps_in_range(text, timezone)
+            # the distinct texts found before, when a check found them (orders' offsets)
+            values, outside = parse_timestamps_in_range(text, timezone, self.codes.get(column))
         self.flag(
             values.isna().to_numpy() & ~outside,
             column,

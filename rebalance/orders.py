@@ -23,7 +23,7 @@ import pandas as pd
 from .config import Config, as_config
 from .errors import DataError, Issue, wrong_argument
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
-from .timeparse import factorize_text, has_offset, repeated_hour_notes
+from .timeparse import has_offset, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
 
@@ -144,8 +144,9 @@ def _mixed_offsets(c: _Checker) -> np.ndarray:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return np.zeros(len(raw), dtype=bool)  # a typed Parquet column: instants
     # each distinct text once: a history of weeks repeats each second of the shift's
-    # hours on many orders (7.9 million orders, 1.2 million texts: 1.4 -> 0.4 s)
-    codes, distinct = factorize_text(c.text("placed_at").astype(str))
+    # hours on many orders (7.9 million orders, 1.2 million texts: 1.4 -> 0.4 s); kept
+    # by the checker for the timestamps' parse (`_Checker.timestamp`)
+    codes, distinct = c._factorize("placed_at", c.text("placed_at").astype(str))
     offset = has_offset(distinct)[codes]
     if offset.any() and not offset.all():
         first = bool(offset[0])
@@ -223,9 +224,11 @@ def _load(
         rows.append(at)
         wall_clock.append(_mixed_offsets(c))
         placed = c.timestamp("placed_at", tz)
-        # the text as read is not needed again (problems were taken with their values):
-        # at 73 million orders 2 GB, let go before the next file and the table are made
-        del c.raw.frame["placed_at"]
+        # the text as read and its codes are not needed again (problems were taken with
+        # their values): at 73 million orders 2 GB, let go before the next file and the
+        # table are made
+        c.forget("placed_at")
+        c.codes.pop("placed_at", None)
         unknown_rows += int(unknown.sum())
         total_rows += len(refs)
         parts.append(pd.DataFrame({"order_id": ids, "restaurant_id": refs, "placed_at": placed}))

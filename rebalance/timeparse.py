@@ -51,19 +51,25 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     return _spread(_parse_timestamps(distinct, timezone), codes, values.index)
 
 
-def parse_timestamps_in_range(values: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray]:
+def parse_timestamps_in_range(
+    values: pd.Series, timezone: str, factorized: tuple[np.ndarray, pd.Series] | None = None
+) -> tuple[pd.Series, np.ndarray]:
     """``(parse_timestamps(values, timezone), out_of_range(values))`` with one pass
-    over the distinct texts instead of two."""
-    codes, distinct = _distinct(values)
+    over the distinct texts instead of two. ``factorized``: `factorize_text` of
+    ``values`` when the caller made it already."""
+    codes, distinct = _distinct(values, factorized)
     outside = _out_of_range(distinct)
     parsed = _spread(_parse_timestamps(distinct, timezone), codes, values.index)
     return parsed, outside if codes is None else outside[codes]
 
 
-def _distinct(values: pd.Series) -> tuple[np.ndarray | None, pd.Series]:
-    """The codes and distinct values of ``values`` (`factorize_text`), or (None,
-    ``values``) when no value repeats and the values themselves are cheaper."""
-    codes, uniques = factorize_text(values)
+def _distinct(
+    values: pd.Series, factorized: tuple[np.ndarray, pd.Series] | None = None
+) -> tuple[np.ndarray | None, pd.Series]:
+    """The codes and distinct values of ``values`` (`factorize_text`, or ``factorized``
+    when given), or (None, ``values``) when no value repeats and the values themselves
+    are cheaper."""
+    codes, uniques = factorize_text(values) if factorized is None else factorized
     return (codes, uniques) if len(uniques) < len(values) else (None, values)
 
 
