@@ -60,7 +60,7 @@ from typing import TypeVar
 import numpy as np
 
 from .cores import threads
-from .inputs import index_dtype
+from .inputs import index_dtype, unique_sorted
 from .model import ARC_CHUNK, ProblemData, arc_cost_dtype, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_flow
 
@@ -405,7 +405,7 @@ def _group_chunks(groups: np.ndarray, size: int) -> list[slice]:
         return [slice(0, n)]
     starts = np.flatnonzero(groups[1:] != groups[:-1]) + 1  # where a run starts
     at = np.searchsorted(starts, np.arange(size, n, size))  # the first at or after
-    bounds = _distinct(np.r_[0, starts[at[at < starts.size]], n])
+    bounds = unique_sorted(np.r_[0, starts[at[at < starts.size]], n])
     return [slice(a, b) for a, b in pairwise(bounds.tolist())]
 
 
@@ -552,18 +552,5 @@ def residual_distances(
             return dist, True
         tail, best = tail[better], best[better]
         np.minimum.at(dist, tail, best)
-        changed = _distinct(tail)
+        changed = unique_sorted(tail)
     return dist, False
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` of a 1-D integer array, by a sort. From numpy 2.3 on, ``np.unique``
-    without ``return_*`` finds the values with a hash table and then sorts them: on this
-    project's 2-core VM (numpy 2.4.6, int64) 10-40x slower than sorting them all (10,000
-    values 12 ms against 0.2 ms; 500,000 of 7.8 million 0.27 s against 0.007 s). The
-    Bellman-Ford above takes it ~350 times per plan at 10,000 zones: 0.48 -> 0.29 s."""
-    values = np.sort(values)
-    keep = np.empty(values.size, dtype=bool)
-    keep[:1] = True
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]

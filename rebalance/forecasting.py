@@ -46,8 +46,7 @@ import pandas as pd
 
 from .config import Config, as_config
 from .errors import DataError, Issue
-from .flowgen import _distinct
-from .inputs import Inputs, as_inputs, index_dtype
+from .inputs import Inputs, as_inputs, index_dtype, unique_sorted
 from .model import positions
 from .orders import Orders
 from .orders import _load as _load_orders
@@ -419,7 +418,7 @@ class _Tally:
         r, jp = restaurant[past].astype(np.int64), j[past]
         # the distinct (day, restaurant) pairs, sorted by day: each day's run of them
         n = self.restaurants
-        keys = _distinct(jp * n + r)
+        keys = unique_sorted(jp * n + r)
         day = np.floor_divide(keys, n)
         starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
         for d, a, b in zip(

@@ -230,6 +230,20 @@ def index_dtype(n: int) -> np.dtype:
     return np.promote_types(np.min_scalar_type(-(n + 1)), np.int8)
 
 
+def unique_sorted(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-D integer array, by a sort. From numpy 2.3 on, ``np.unique``
+    without ``return_*`` finds the values with a hash table and then sorts them: on this
+    project's 2-core VM (numpy 2.4.6, int64) 10-40x slower than sorting them all (10,000
+    values 12 ms against 0.2 ms; 500,000 of 7.8 million 0.27 s against 0.007 s). The
+    flow's Bellman-Ford (`rebalance.flowgen`) takes it ~350 times per plan at 10,000
+    zones: 0.48 -> 0.29 s."""
+    values = np.sort(values)
+    keep = np.empty(values.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def count_values(values: pd.Series) -> dict[str, int]:
     """Rows per value present, by value (a categorical's unused categories left out)."""
     counts = values.value_counts().sort_index()

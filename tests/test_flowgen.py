@@ -10,7 +10,7 @@ import pytest
 
 import rebalance
 from rebalance import flowgen, model
-from rebalance.inputs import Inputs
+from rebalance.inputs import Inputs, unique_sorted
 from rebalance.model import arc_costs, build_problem, flow_network, stay_arcs
 from rebalance.optimize import solve_problem, zone_values
 from rebalance.solver import FlowResult, min_cost_flow
@@ -537,13 +537,13 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
         assert at_once[0].size  # the first subset leaves negative arcs out
 
 
-def test_distinct_is_numpys_unique():
-    """`flowgen._distinct` (a sort, in place of numpy 2.3+'s hashing ``np.unique``) gives
+def test_unique_sorted_is_numpys_unique():
+    """`unique_sorted` (a sort, in place of numpy 2.3+'s hashing ``np.unique``) gives
     ``np.unique``'s values, sorted, for empty, one-value and repeating integer arrays."""
     rng = np.random.default_rng(7)
     for n, high in ((0, 1), (1, 5), (2, 1), (50, 7), (10_000, 3_000), (10_000, 10**9)):
         for dtype in (np.int32, np.int64):
             values = rng.integers(0, high, n).astype(dtype)
-            got = flowgen._distinct(values)
+            got = unique_sorted(values)
             np.testing.assert_array_equal(got, np.unique(values))
             assert got.dtype == dtype
