@@ -7,9 +7,10 @@ directory contract: ids are zero-padded strings, timestamps are ISO 8601 local t
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -589,25 +590,10 @@ def write_orders(
     """`write_table` of ``draws.table(rows)``, a block of `_ORDER_BLOCK` orders at a time
     (the same bytes as the whole table written at once)."""
     n = rows.stop - rows.start
-    if fmt == "csv":
-        path = directory / f"{name}.csv"
-        with path.open("w", encoding="utf-8", newline="") as out:
-            for lo in range(0, max(n, 1), _ORDER_BLOCK):
-                part = draws.table(rows, slice(lo, lo + _ORDER_BLOCK))
-                part.to_csv(out, index=False, header=lo == 0, lineterminator="\n")
-        return path
-    if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        path = directory / f"{name}.parquet"
-        schema = pa.schema([(col, pa.string()) for col in ORDER_COLUMNS])
-        with pq.ParquetWriter(path, schema) as writer:
-            for lo in range(0, max(n, 1), _ORDER_BLOCK):
-                part = draws.table(rows, slice(lo, lo + _ORDER_BLOCK))
-                writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
-        return path
-    raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    blocks = (
+        draws.table(rows, slice(lo, lo + _ORDER_BLOCK)) for lo in range(0, max(n, 1), _ORDER_BLOCK)
+    )
+    return write_table(blocks, directory, name, fmt)
 
 
 def _arrow_type(series: pd.Series) -> object:
@@ -621,22 +607,32 @@ def _arrow_type(series: pd.Series) -> object:
     return pa.string()
 
 
-def write_table(df: pd.DataFrame, directory: Path, name: str, fmt: str = "csv") -> Path:
-    """Write `df` as `directory/name.csv` (UTF-8, blanks empty) or `name.parquet`."""
+def write_table(
+    df: pd.DataFrame | Iterable[pd.DataFrame], directory: Path, name: str, fmt: str = "csv"
+) -> Path:
+    """Write `df` as `directory/name.csv` (UTF-8, blanks empty) or `name.parquet`; `df`
+    may also be blocks of one table, written one after another (`write_orders`)."""
+    parts = iter([df] if isinstance(df, pd.DataFrame) else df)
+    first = next(parts)
     if fmt == "csv":
         path = directory / f"{name}.csv"
-        df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+        with path.open("w", encoding="utf-8", newline="") as out:
+            first.to_csv(out, index=False, lineterminator="\n")
+            for part in parts:
+                part.to_csv(out, index=False, header=False, lineterminator="\n")
         return path
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = directory / f"{name}.parquet"
-        schema = pa.schema([(col, _arrow_type(df[col])) for col in df.columns])
+        schema = pa.schema([(col, _arrow_type(first[col])) for col in first.columns])
         # Explicit schema: all-blank columns stay strings, ids never become numbers. Dropping the
         # pandas metadata keeps readers from guessing index or extension dtypes.
-        table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata(None), path)
+        with pq.ParquetWriter(path, schema) as writer:
+            for part in itertools.chain([first], parts):
+                table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+                writer.write_table(table.replace_schema_metadata(None))
         return path
     raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
 
