@@ -209,13 +209,11 @@ def solve_slots(p: ProblemData, time_limit: float) -> SlotSolution:
             sol = _path_solution(p, m, master, counts)
         elif res is not None and res.status in {"optimal", "feasible"}:
             sol = _path_solution(p, m, master, np.rint(res.x[:n]))
-        elif master.stays_feasible():
-            # nothing better in time: everyone stays where they log on (the caps hold)
-            stays = np.zeros(n)
-            stays[: m.G] = p.group_size
-            sol = _path_solution(p, m, master, stays)
-        else:
-            return _infeasible(p, stats, timed_out=True)
+        else:  # nothing better in time
+            stayed = _stays(p, m, master)
+            if stayed is None:
+                return _infeasible(p, stats, timed_out=True)
+            sol = stayed
         lower = master.bound if math.isfinite(master.bound) else -_constant_upper(p, m)
         sol.status, sol.bound = _proof(sol.objective, lower, master.exact_bound)
         sol.stats = {**stats, "seconds": time.perf_counter() - t0}
@@ -334,15 +332,19 @@ def _best_or_stays(  # type: ignore[no-untyped-def]
     """The plan when the integer stage stops without proof: the best integer plan found,
     else everyone staying where they log on (when the caps allow it), with the bound;
     else no plan (the time ran out)."""
-    if best is not None:
-        sol = best[1]
-    elif master.stays_feasible():
-        stays = np.zeros(master.paths.group.size)
-        stays[: m.G] = p.group_size
-        sol = _path_solution(p, m, master, stays)
-    else:
+    sol = best[1] if best is not None else _stays(p, m, master)
+    if sol is None:
         return _infeasible(p, stats, timed_out=True)
     return done(sol, *_proof(sol.objective, lower, master.exact_bound))
+
+
+def _stays(p: ProblemData, m: _Model, master) -> SlotSolution | None:  # type: ignore[no-untyped-def]
+    """The plan where everyone stays where they log on, or None when the caps forbid it."""
+    if not master.stays_feasible():
+        return None
+    stays = np.zeros(master.paths.group.size)
+    stays[: m.G] = p.group_size
+    return _path_solution(p, m, master, stays)
 
 
 def _repair(master, x: np.ndarray, deadline: float) -> np.ndarray | None:  # type: ignore[no-untyped-def]
