@@ -2026,11 +2026,7 @@ def _restaurant_refs(
     at = positions(values, index, index_dtype(len(index)))
     unknown = (at < 0) & values.ne("").to_numpy()
     if unknown.any():
-        was = unknown
-        values, unknown = _unguarded(values, unknown, known)
-        read_back = np.flatnonzero(was & ~unknown)  # ids behind a formula guard
-        if read_back.size:
-            at[read_back] = positions(values.iloc[read_back], index, at.dtype)
+        values, unknown, at = _unguarded(values, unknown, at, index)
     if unknown.any():
         # distinct: a duplicated id (refused too) was shown twice ('R1', 'R1', ...)
         ids = sorted(known) if smallest_first else itertools.islice(iter(known), 10_000)
@@ -2047,27 +2043,31 @@ def _restaurant_refs(
 
 
 def _unguarded(
-    values: pd.Series, unknown: np.ndarray, known: pd.Series | pd.Index
-) -> tuple[pd.Series, np.ndarray]:
-    """``values`` with each unknown id that is a known one behind the formula guard of a
-    CSV cell (`rebalance.escape.csv_cell`: a ``'`` before ``=``, ``+``, ``-``, ``@``,
-    tab or CR, as `rebalance forecast` writes demand.csv and spreadsheets export) read
-    as that id; and which rows are still unknown. An id that is itself known is never
+    values: pd.Series, unknown: np.ndarray, at: np.ndarray, index: pd.Index
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """``values`` with each unknown id that is a known one (in ``index``) behind the
+    formula guard of a CSV cell (`rebalance.escape.csv_cell`: a ``'`` before ``=``,
+    ``+``, ``-``, ``@``, tab or CR, as `rebalance forecast` writes demand.csv and
+    spreadsheets export) read as that id; which rows are still unknown; and each row's
+    position in ``index`` (``at``, those ids' too). An id that is itself known is never
     changed."""
     from .escape import csv_uncell
+    from .model import positions
 
     rows = np.flatnonzero(unknown & values.str.startswith("'").to_numpy(dtype=bool))
     if rows.size == 0:
-        return values, unknown
+        return values, unknown, at
     candidates = pd.Series([csv_uncell(v) for v in values.iloc[rows]], dtype=values.dtype)
-    found = isin_text(candidates, known)  # an unguarded value is itself, still unknown
+    where = positions(candidates, index, at.dtype)
+    found = where >= 0  # an unguarded value is itself, still unknown
     if not found.any():
-        return values, unknown
+        return values, unknown, at
     values = values.copy()
     values.iloc[rows[found]] = candidates[found].to_numpy(dtype=object)
-    unknown = unknown.copy()
+    unknown, at = unknown.copy(), at.copy()
     unknown[rows[found]] = False
-    return values, unknown
+    at[rows[found]] = where[found]
+    return values, unknown, at
 
 
 def _demand_table(

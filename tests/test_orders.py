@@ -174,3 +174,27 @@ def test_city_timezone_applies_to_naive_times(tmp_path):
     config = Config().with_changes(city={"timezone": "America/New_York"})
     table = load_orders(path, RESTAURANTS, config).table
     assert table["placed_at"].iloc[0] == pd.Timestamp("2026-12-01T00:10Z")
+
+
+def test_an_id_behind_a_formula_guard_gets_its_restaurants_zone(tmp_path):
+    """An orders export whose restaurant id went through a spreadsheet's formula guard
+    (``'+R2`` for ``+R2``) is read as that restaurant, and its orders get its zone."""
+    from util import courier, restaurant, write_city, zone
+
+    city = write_city(
+        tmp_path / "city",
+        zones=[zone("A", 48.86, 2.34), zone("B", 48.87, 2.35)],
+        restaurants=[restaurant("RA1", "A", 3.0), restaurant("+R2", "B", 3.0)],
+        couriers=[courier("C1", "A")],
+    )
+    source = tmp_path / "orders.csv"
+    pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            "restaurant_id": ["'+R2", "RA1", "+R2"],
+            "placed_at": ["2026-11-29T19:10"] * 3,
+        }
+    ).to_csv(source, index=False)
+    table = load_orders(source, load(city).restaurants).table
+    assert table["restaurant_id"].tolist() == ["+R2", "RA1", "+R2"]
+    assert table["zone_id"].astype(str).tolist() == ["B", "A", "B"]
