@@ -160,11 +160,13 @@ def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
     circulations run through arcs of positive reduced cost, so the bound is needed:
     keeping only arcs of reduced cost <= 0 would miss those cycles. A round after one
     where some node could not reach the sink (a group whose only arc is full, a full
-    capped zone) has no reduced costs and is solved afresh."""
+    capped zone) has no reduced costs and is solved afresh. Circulations where few arcs
+    joined go to the network simplex, the others to cost scaling: both are checked."""
     from rebalance.flowgen import residual_distances
 
     real = flowgen._repair
     through_positive: list[bool] = []  # per repaired round
+    methods: set[str] = set()
 
     def checked(net, arcs, last_arcs, last_flows, dist):
         got = real(net, arcs, last_arcs, last_flows, dist)
@@ -177,6 +179,7 @@ def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
             reduced = net["unit_costs"] + dist[net["heads"]] - dist[net["tails"]]
             before = flowgen._carried(arcs, last_arcs, last_flows)
             through_positive.append(bool(((got.flows > before) & (reduced > 0)).any()))
+            methods.add(got.detail)
         return got
 
     monkeypatch.setattr(flowgen, "_repair", checked)
@@ -188,6 +191,8 @@ def test_later_rounds_repair_the_last_optimum_exactly(generate, monkeypatch):
         check_as_whole(p, flowgen.solve_flow(p))
     assert len(through_positive) >= 10
     assert any(through_positive) and not all(through_positive)
+    # few arcs joined: LEMON's network simplex; many: OR-Tools (both proven above)
+    assert methods == {"network simplex", "cost scaling"}
 
 
 def test_a_repair_that_is_not_optimal_is_solved_afresh(generate, monkeypatch):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalance import solver
-from rebalance.solver import min_cost_flow, min_weight_cover
+from rebalance.solver import min_cost_circulation, min_cost_flow, min_weight_cover
 
 
 def brute_force_cover(weights: list[int], demand: int) -> list[int]:
@@ -169,3 +169,105 @@ def test_min_cost_flow_rounds_float_costs():
         np.array([2, -2]),
     )
     assert result.status == "optimal" and result.cost == 6
+
+
+def _circulation_lp(tails, heads, caps, costs, nodes) -> int:
+    """The optimum of a circulation as an LP in scipy (HiGHS), an independent formulation:
+    a network matrix, so the LP's optimum is whole."""
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    m = len(tails)
+    rows = np.concatenate([tails, heads])
+    cols = np.concatenate([np.arange(m), np.arange(m)])
+    signs = np.concatenate([np.ones(m), -np.ones(m)])
+    balance = sp.csr_matrix((signs, (rows, cols)), shape=(nodes, m))
+    res = linprog(
+        costs, A_eq=balance, b_eq=np.zeros(nodes), bounds=np.c_[np.zeros(m), caps], method="highs"
+    )
+    assert res.status == 0
+    return round(res.fun)
+
+
+def _random_circulation(rng, negative_share: float):
+    """Arcs between random distinct nodes (parallel and opposite arcs included), some
+    of zero capacity, the given share of them costing < 0."""
+    nodes = int(rng.integers(2, 25))
+    m = int(rng.integers(1, 90))
+    tails = rng.integers(0, nodes, m)
+    heads = (tails + rng.integers(1, nodes, m)) % nodes if nodes > 1 else tails
+    caps = rng.integers(0, 30, m)
+    costs = rng.integers(0, 200, m)
+    negative = rng.random(m) < negative_share
+    costs[negative] = -rng.integers(1, 200, int(negative.sum()))
+    return tails, heads, caps, costs, nodes
+
+
+def _check_circulation(result, tails, heads, caps, costs, nodes) -> None:
+    """A circulation within the capacities, costing what is said, the LP's optimum."""
+    flows = result.flows
+    assert result.status == "optimal"
+    assert (flows >= 0).all() and (flows <= caps).all()
+    balance = np.bincount(tails, weights=flows, minlength=nodes) - np.bincount(
+        heads, weights=flows, minlength=nodes
+    )
+    assert not balance.any()
+    assert int(costs @ flows) == result.cost == _circulation_lp(tails, heads, caps, costs, nodes)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.2, 0.6])
+def test_circulations_are_optimal_by_either_solver(share, monkeypatch):
+    """Random circulations come out optimal (checked against an LP in scipy) from the
+    network simplex when few arcs cost < 0, from OR-Tools otherwise, and from each of
+    the two whatever the share."""
+    rng = np.random.default_rng(int(share * 100))
+    seen = set()
+    for _ in range(40):
+        case = _random_circulation(rng, share)
+        result = min_cost_circulation(*case)
+        _check_circulation(result, *case)
+        negative = np.count_nonzero(case[3] < 0) < solver._SIMPLEX_BELOW * len(case[3])
+        assert result.detail == ("network simplex" if negative else "cost scaling")
+        seen.add(result.detail)
+        for below, method in ((1.1, "network simplex"), (0.0, "cost scaling")):
+            with monkeypatch.context() as m:
+                m.setattr(solver, "_SIMPLEX_BELOW", below)
+                forced = min_cost_circulation(*case)
+            assert forced.detail == method
+            _check_circulation(forced, *case)
+    assert ("network simplex" if share < 0.3 else "cost scaling") in seen
+
+
+def test_a_negative_arc_is_not_simply_saturated():
+    """The network simplex starts from every negative arc saturated; the optimum here
+    sends 3 of its 5 units round (the cheap way back holds 3) and leaves another
+    negative arc empty (its way back costs more than it gains): 3 x (-10 + 9) = -3."""
+    tails = np.array([0, 1, 1, 2, 3, 2])
+    heads = np.array([1, 0, 0, 3, 2, 0])
+    caps = np.array([5, 3, 10, 4, 4, 9])
+    costs = np.array([-10, 9, 12, -5, 7, 0])
+    result = min_cost_circulation(tails, heads, caps, costs, 4)
+    assert result.detail == "cost scaling"  # 2 of 6 arcs negative: above the share
+    _check_circulation(result, tails, heads, caps, costs, 4)
+    # four more arcs that hold nothing take the negative share below the network
+    # simplex's threshold
+    tails, heads = np.r_[tails, 0, 1, 2, 3], np.r_[heads, 3, 0, 1, 2]
+    caps, costs = np.r_[caps, 0, 0, 0, 0], np.r_[costs, 1, 1, 1, 1]
+    result = min_cost_circulation(tails, heads, caps, costs, 4)
+    assert result.detail == "network simplex"  # 2 of 10 arcs negative
+    _check_circulation(result, tails, heads, caps, costs, 4)
+    assert result.cost == -3 and list(result.flows[:6]) == [3, 3, 0, 0, 0, 0]
+
+
+def test_circulations_without_pylmcf_go_to_or_tools(monkeypatch):
+    """Where pylmcf cannot be imported (no wheel for the platform), OR-Tools solves every
+    circulation, to the same optimum."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pylmcf.pylmcf_cpp", None)  # import fails
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        case = _random_circulation(rng, 0.05)
+        result = min_cost_circulation(*case)
+        assert result.detail == "cost scaling"
+        _check_circulation(result, *case)
