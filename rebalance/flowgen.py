@@ -380,9 +380,9 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
     worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
     capped = ~np.isnan(p.cap)
     any_capped = bool(capped.any())
-    # arcs are contiguous per group (reach.group_arcs): chunks of whole groups, so that
-    # the scores and their temporaries are a few MB, not 62 MB each at 10,000 zones
-    for part in _group_chunks(p.arc_group, ARC_CHUNK):
+
+    def pick(lo: int, hi: int) -> None:
+        part = slice(lo, hi)
         group, zone, mine = p.arc_group[part], p.arc_zone[part], keep[part]
         if previous:
             mine |= zone == p.group_prev[group]
@@ -393,6 +393,12 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
         if any_capped:
             out = np.flatnonzero(capped[p.group_zone[group]] & ~capped[zone])
             mine[out[_least_per_run(cost[part][out].astype(float), group[out], 1)]] = True
+
+    # arcs are contiguous per group (reach.group_arcs): chunks of whole groups, so that
+    # the scores and their temporaries are a few MB, not 62 MB each at 10,000 zones;
+    # each chunk writes its own rows of ``keep``, on two threads as the pricing does
+    chunks = _group_chunks(p.arc_group, ARC_CHUNK)
+    _in_chunks(pick, len(p.arc_group), ARC_CHUNK, [(c.start, c.stop) for c in chunks])
     return keep
 
 
