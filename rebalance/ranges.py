@@ -14,7 +14,9 @@ or a crash. So each number is bounded where it enters (`inputs` for the tables,
   ``MAX_COST_MINUTES x MAX_PRIORITY x SCALE`` = 1e11, so networks of up to
   `MAX_NODES` (1e7) nodes, far beyond any city's zones x vehicles, stay exact.
 - The flow's total cost is at most (couriers) x 2 arcs x that largest cost: below
-  int64 for up to `MAX_NODES` couriers.
+  int64 for up to `MAX_NODES` couriers. LEMON's network simplex (pylmcf), which solves
+  the flow's small repairs, takes costs up to 2**62 and needs the same totals in int64
+  (its potentials are its artificial cost, 2**62, plus path costs below 2e18).
 - A short zone's pause list is an exact search over sums of thousandths of an order,
   its memory grows with the zone's demand: `MAX_ZONE_ORDERS_PER_HOUR` keeps it under
   ~100 MB.

@@ -122,7 +122,9 @@ def _network_simplex(
     tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, costs: np.ndarray, nodes: int
 ) -> np.ndarray | None:
     """Flows of a min-cost circulation by LEMON's network simplex; None when pylmcf is
-    not installed or refuses the numbers (it checks them against int64 overflow)."""
+    not installed or refuses the input. It checks each cost against 2**62 and each
+    supply, not the totals: `rebalance.ranges` keeps those within int64, as it does for
+    OR-Tools."""
     try:
         from pylmcf.pylmcf_cpp import CGraph
     except ImportError:

@@ -195,7 +195,7 @@ def _random_circulation(rng, negative_share: float):
     nodes = int(rng.integers(2, 25))
     m = int(rng.integers(1, 90))
     tails = rng.integers(0, nodes, m)
-    heads = (tails + rng.integers(1, nodes, m)) % nodes if nodes > 1 else tails
+    heads = (tails + rng.integers(1, nodes, m)) % nodes
     caps = rng.integers(0, 30, m)
     costs = rng.integers(0, 200, m)
     negative = rng.random(m) < negative_share
