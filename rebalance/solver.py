@@ -11,6 +11,7 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
     "min_cost_circulation",
     "min_cost_flow",
     "min_weight_cover",
+    "network_simplex_available",
 ]
 
 
@@ -116,6 +118,16 @@ def min_cost_circulation(
         supplies=np.zeros(nodes, dtype=np.int64),
     )
     return FlowResult(result.status, result.flows, result.cost, "cost scaling")
+
+
+@functools.cache
+def network_simplex_available() -> bool:
+    """Whether LEMON's network simplex (pylmcf) can be imported here."""
+    try:
+        from pylmcf.pylmcf_cpp import CGraph  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _network_simplex(
