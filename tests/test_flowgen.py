@@ -362,9 +362,12 @@ def test_replan_with_change_costs(seed, generate):
     np.testing.assert_array_equal(sol.zone_value, values)
 
 
-def test_a_wrong_optimum_from_the_solver_is_caught(monkeypatch):
+@pytest.mark.parametrize("simplex", [True, False])
+def test_a_wrong_optimum_from_the_solver_is_caught(simplex, monkeypatch):
     """If the solver called a flow optimal that is not (here: everyone stays while moves
-    pay), the residual network's negative cycle stops the plan instead of publishing it."""
+    pay), the residual network's negative cycle stops the plan instead of publishing it:
+    from the network simplex's circulation (which here changes nothing) or from OR-Tools'
+    flow (without pylmcf)."""
     p = random_city(1, zones=12, couriers=80)
     full, _ = whole(p)
     assert (full.flows[: len(p.arc_group)][p.arc_zone != p.group_zone[p.arc_group]] > 0).any()
@@ -381,10 +384,54 @@ def test_a_wrong_optimum_from_the_solver_is_caught(monkeypatch):
         flows[n_arcs + n_zones :] = into - covered
         return FlowResult("optimal", flows, int(flows @ np.rint(unit_costs).astype(np.int64)))
 
+    def nothing_changes(tails, heads, capacities, unit_costs, nodes):
+        return FlowResult("optimal", np.zeros(len(tails), dtype=np.int64), 0, "network simplex")
+
     monkeypatch.setattr(flowgen, "_WHOLE_BELOW", 10**12)
+    monkeypatch.setattr(flowgen, "network_simplex_available", lambda: simplex)
     monkeypatch.setattr(flowgen, "min_cost_flow", stays_only)
+    monkeypatch.setattr(flowgen, "min_cost_circulation", nothing_changes)
     with pytest.raises(AssertionError, match="not optimal"):
         flowgen.solve_flow(p)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_round_from_everyone_staying(seed):
+    """With pylmcf, `flowgen._solve` starts from every courier staying and adds the
+    network simplex's best circulation on top: an optimum of the network, the cost
+    OR-Tools finds for it as built, with and without a previous plan (whose stays cost a
+    change). Where a cap cannot hold a zone's own couriers it solves the network as
+    OR-Tools does."""
+    p = random_city(seed, zones=20, couriers=160)
+    capped = seed % 3 == 0
+    if not capped:
+        p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+    if seed % 2:
+        plan = solve_problem(p)
+        rests = p.inputs.restaurants.copy()
+        rests["zone_id"] = np.roll(rests["zone_id"].to_numpy(), 5)
+        p = build_problem(p.inputs.replace(restaurants=rests), p.config, START, previous=plan)
+        p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
+        assert (p.group_prev >= 0).any() and (arc_costs(p)[stay_arcs(p)] > 0).any()
+    net = flow_network(p)
+    plain = min_cost_flow(**net)
+    got = flowgen._solve(p, net, stay_arcs(p))
+    assert got.status == plain.status
+    held = np.bincount(p.group_zone, weights=p.group_size, minlength=len(p.zone_ids))
+    fits = bool((np.isnan(p.cap) | (held <= np.nan_to_num(p.cap))).all())
+    assert (got.detail == "network simplex from stays") == fits
+    assert fits or capped
+    if plain.status != "optimal":
+        return
+    assert got.cost == plain.cost
+    assert flowgen.residual_distances(p, net, got.flows)[1]  # no negative cycle left
+    n = len(p.arc_group)
+    check_flow(
+        p,
+        flowgen.OneSlotFlow(
+            "optimal", got.flows[:n], got.cost, np.zeros(0), np.zeros((0, 1)), 1, 0, 0
+        ),
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -393,7 +440,9 @@ def test_stayers_not_routed_give_the_same_flow(seed, monkeypatch):
     zone and turns the stay arc round: OR-Tools sees supplies only at zones (and at
     groups whose stay costs a change), and the flows it gives back, in the network's
     own terms, are an optimum of that network: same cost as solving it as built,
-    every courier leaving its group once. With and without a previous plan."""
+    every courier leaving its group once. With and without a previous plan. (This is
+    the way without pylmcf, or where a cap cannot hold a zone's couriers.)"""
+    monkeypatch.setattr(flowgen, "network_simplex_available", lambda: False)
     p = random_city(seed, zones=20, couriers=160)
     if seed % 2:
         p = type(p)(**{**p.__dict__, "cap": np.full(len(p.zone_ids), np.nan)})
