@@ -125,7 +125,7 @@ def network_simplex_available() -> bool:
     """Whether LEMON's network simplex (pylmcf) can be imported here."""
     try:
         from pylmcf.pylmcf_cpp import CGraph  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its library cannot be loaded here
         return False
     return True
 
@@ -139,7 +139,7 @@ def _network_simplex(
     OR-Tools."""
     try:
         from pylmcf.pylmcf_cpp import CGraph
-    except ImportError:
+    except (ImportError, OSError):
         return None
     # LEMON takes costs >= 0: an arc that costs < 0 is saturated and turned round, its
     # flow then its capacity minus the turned arc's; saturating moves its capacity from
