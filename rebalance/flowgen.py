@@ -283,23 +283,44 @@ def _improved(net: dict[str, np.ndarray], start: np.ndarray) -> FlowResult:
     circulation in its residual network (`rebalance.solver.min_cost_circulation`).
 
     From everyone staying, the negative residual arcs are few (the short zones' covered
-    arcs, ~2% of the first subset's at 10,000 zones): the network simplex takes 0.38 s
-    for the first round there, where OR-Tools took 0.8-1.2 s on the network itself."""
-    tails, heads, caps = net["tails"], net["heads"], net["capacities"]
+    arcs, ~2% of the first subset's at 10,000 zones): the network simplex takes 0.19-0.27
+    s for the first round there, where OR-Tools took 0.8-1.2 s on the network itself."""
     costs = np.asarray(net["unit_costs"], dtype=np.int64)
-    fwd = np.flatnonzero(start < caps)
-    bwd = np.flatnonzero(start > 0)
+    fwd, bwd = np.flatnonzero(start < net["capacities"]), np.flatnonzero(start > 0)
     circulation = min_cost_circulation(
-        np.concatenate([tails[fwd], heads[bwd]]),
-        np.concatenate([heads[fwd], tails[bwd]]),
-        np.concatenate([caps[fwd] - start[fwd], start[bwd]]),
-        np.concatenate([costs[fwd], -costs[bwd]]),
+        *_residual_arcs(net, start, fwd, bwd),
+        _residual_costs(costs, fwd, bwd),
         len(net["supplies"]),
     )
-    flows = start.copy()
-    np.add.at(flows, fwd, circulation.flows[: fwd.size])
-    np.subtract.at(flows, bwd, circulation.flows[fwd.size :])
+    flows = _moved(start, fwd, bwd, circulation.flows)
     return FlowResult("optimal", flows, int(costs @ flows), f"{circulation.detail} from stays")
+
+
+def _residual_arcs(
+    net: dict[str, np.ndarray], flows: np.ndarray, fwd: np.ndarray, bwd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tails, heads and room of the residual arcs of ``flows`` on ``net``: the arcs
+    ``fwd`` as they are (room: capacity minus flow), then ``bwd`` turned round (room:
+    their flow)."""
+    tails, heads, caps = net["tails"], net["heads"], net["capacities"]
+    return (
+        np.concatenate([tails[fwd], heads[bwd]]),
+        np.concatenate([heads[fwd], tails[bwd]]),
+        np.concatenate([caps[fwd] - flows[fwd], flows[bwd]]),
+    )
+
+
+def _residual_costs(costs: np.ndarray, fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
+    """The costs of `_residual_arcs`: a turned arc gives its cost back."""
+    return np.concatenate([costs[fwd], -costs[bwd]])
+
+
+def _moved(flows: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """``flows`` plus a circulation on `_residual_arcs` (an arc may be in both)."""
+    out = flows.astype(np.int64, copy=True)
+    np.add.at(out, fwd, change[: fwd.size])
+    np.subtract.at(out, bwd, change[fwd.size :])
+    return out
 
 
 def _repair(
@@ -334,21 +355,19 @@ def _repair(
     """
     if not np.isfinite(dist).all():
         return None
-    tails, heads, caps = net["tails"], net["heads"], net["capacities"]
+    tails, heads = net["tails"], net["heads"]
     costs = np.asarray(net["unit_costs"], dtype=np.int64)
     flows = _carried(arcs, last_arcs, last_flows)
     # reduced costs: integers, exact in float64 (see residual_distances)
     reduced = np.rint(costs + dist[heads] - dist[tails]).astype(np.int64)
-    fwd = np.flatnonzero(flows < caps)
-    bwd = np.flatnonzero(flows > 0)
-    arc = np.concatenate([fwd, bwd])
-    unit = np.concatenate([reduced[fwd], -reduced[bwd]])
+    fwd, bwd = np.flatnonzero(flows < net["capacities"]), np.flatnonzero(flows > 0)
+    unit = _residual_costs(reduced, fwd, bwd)
     bound = -int(unit[unit < 0].sum())
     use = np.flatnonzero(unit <= bound)
-    arc, unit, fwd_count = arc[use], unit[use], int(np.searchsorted(use, fwd.size))
-    tail = np.concatenate([tails[arc[:fwd_count]], heads[arc[fwd_count:]]])
-    head = np.concatenate([heads[arc[:fwd_count]], tails[arc[fwd_count:]]])
-    room = np.concatenate([caps[arc[:fwd_count]] - flows[arc[:fwd_count]], flows[arc[fwd_count:]]])
+    fwd_count = int(np.searchsorted(use, fwd.size))
+    fwd, bwd = fwd[use[:fwd_count]], bwd[use[fwd_count:] - fwd.size]
+    unit = unit[use]
+    tail, head, room = _residual_arcs(net, flows, fwd, bwd)
     basis = "reduced"
     if network_simplex_available():
         # The same circulation in the arcs' own costs: they differ from the reduced
@@ -358,15 +377,13 @@ def _repair(
         # rounds, where most joined arcs price negative (round 2 at 10,000 zones: 5% of
         # the arcs instead of 61%, 0.44 s instead of 2.6 s, OR-Tools 0.9-1.3 s), the
         # reduced ones once few arcs join.
-        own = np.concatenate([costs[fwd], -costs[bwd]])[use]
+        own = _residual_costs(costs, fwd, bwd)
         if room[own < 0].sum() < room[unit < 0].sum():
             unit, basis = own, "own"
     circulation = min_cost_circulation(tail, head, room, unit, len(net["supplies"]))
     if circulation.status != "optimal":
         return None
-    change = circulation.flows.astype(np.int64)
-    change[fwd_count:] *= -1
-    np.add.at(flows, arc, change)  # an arc may be used both ways
+    flows = _moved(flows, fwd, bwd, circulation.flows)
     return FlowResult("optimal", flows, int(costs @ flows), f"{circulation.detail}, {basis} costs")
 
 

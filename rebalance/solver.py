@@ -11,7 +11,6 @@ float arrays, so the cast happens here, explicitly and rounded.
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -120,14 +119,19 @@ def min_cost_circulation(
     return FlowResult(result.status, result.flows, result.cost, "cost scaling")
 
 
-@functools.cache
 def network_simplex_available() -> bool:
     """Whether LEMON's network simplex (pylmcf) can be imported here."""
+    return _lemon_graph() is not None
+
+
+def _lemon_graph() -> Any:
+    """pylmcf's graph class, or None where it is not installed or its library cannot
+    be loaded (a repeated import is a look-up in ``sys.modules``)."""
     try:
-        from pylmcf.pylmcf_cpp import CGraph  # noqa: F401
-    except (ImportError, OSError):  # not installed, or its library cannot be loaded here
-        return False
-    return True
+        from pylmcf.pylmcf_cpp import CGraph
+    except (ImportError, OSError):
+        return None
+    return CGraph
 
 
 def _network_simplex(
@@ -137,9 +141,8 @@ def _network_simplex(
     not installed or refuses the input. It checks each cost against 2**62 and each
     supply, not the totals: `rebalance.ranges` keeps those within int64, as it does for
     OR-Tools."""
-    try:
-        from pylmcf.pylmcf_cpp import CGraph
-    except (ImportError, OSError):
+    CGraph = _lemon_graph()
+    if CGraph is None:
         return None
     # LEMON takes costs >= 0: an arc that costs < 0 is saturated and turned round, its
     # flow then its capacity minus the turned arc's; saturating moves its capacity from
