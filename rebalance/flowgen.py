@@ -123,13 +123,14 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     n_arcs, n_groups, n_zones = len(p.arc_group), len(p.group_size), len(p.zone_ids)
     n_in_range = n_arcs + 2 * n_zones
     timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
-    stay = stay_arcs(p)  # found once (7.8 million arcs at 10,000 zones), used each round
     # int32 where the costs fit: at 10,000 zones the costs of the 7.8 million arcs are 31
-    # MB instead of 62, held through the rounds
-    cost = arc_costs(p, stay, dtype=arc_cost_dtype(p, np.int64))
+    # MB instead of 62, held through the rounds. Which arcs are stays, and which have
+    # left the subset, are not held per arc (7.8 MB each there): stays are found for the
+    # arcs at hand, and the arcs that left are few, kept as sorted positions.
+    cost = arc_costs(p, dtype=arc_cost_dtype(p, np.int64))
     whole = n_arcs <= _WHOLE_BELOW
-    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost, stay)
-    left_once = np.zeros(0 if whole else n_arcs, dtype=bool)
+    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost)
+    left_once = np.zeros(0, dtype=np.int64)
     chunks = None if whole else _group_chunks(p.arc_group, _CHUNK)  # the pricing's
     rounds = 0
     last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # arcs, flows, distances
@@ -138,7 +139,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         arcs = None if whole else np.flatnonzero(in_subset)
         t0 = time.perf_counter()
         net = flow_network(p, arcs, cost)
-        net_stay = stay if arcs is None else stay[arcs]
+        net_stay = stay_arcs(p, arcs)
         repaired = None if arcs is None or last is None else _repair(net, arcs, *last)
         result = _solve(p, net, net_stay) if repaired is None else repaired
         timing["flow_seconds"] += time.perf_counter() - t0
@@ -176,7 +177,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
             added, near = _price(p, cost, dist, in_subset, rounds > 1, chunks)
             if added.size:
                 flows = result.flows[: arcs.size]
-                _leave(p, cost, dist, arcs, net_stay, flows, in_subset, left_once)
+                left_once = _leave(p, cost, dist, arcs, net_stay, flows, in_subset, left_once)
                 in_subset[added] = True
                 in_subset[near] = True
                 last = (arcs, result.flows, dist)
@@ -185,7 +186,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
                 continue
         # the per-arc arrays of the rounds go before the flows on every arc are made
         # (62 MB each at 10,000 zones: the plan's peak was here)
-        del cost, stay, in_subset, left_once
+        del cost, in_subset, left_once
         flows = np.zeros(n_arcs, dtype=index_dtype(int(p.group_size.sum())))
         if arcs is None:
             flows[:] = result.flows[:n_arcs]
@@ -367,6 +368,7 @@ def _repair(
     fwd_count = int(np.searchsorted(use, fwd.size))
     fwd, bwd = fwd[use[:fwd_count]], bwd[use[fwd_count:] - fwd.size]
     unit = unit[use]
+    del reduced, use  # the circulation's solver is the peak: only its input stays
     tail, head, room = _residual_arcs(net, flows, fwd, bwd)
     basis = "reduced"
     if network_simplex_available():
@@ -380,6 +382,7 @@ def _repair(
         own = _residual_costs(costs, fwd, bwd)
         if room[own < 0].sum() < room[unit < 0].sum():
             unit, basis = own, "own"
+        del own
     circulation = min_cost_circulation(tail, head, room, unit, len(net["supplies"]))
     if circulation.status != "optimal":
         return None
@@ -451,7 +454,7 @@ def _least_by_rounds(
     return keep
 
 
-def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarray:
+def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
     """Every group's stay arc, its arc to the zone a previous plan sent it to, and its
     `_FIRST_PER_GROUP` moves of least cost minus what one more courier is worth where
     it lands before anything moves.
@@ -459,10 +462,8 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
     And, for each group in a capped zone, its cheapest move to an uncapped zone: an
     uncapped zone holds any number of couriers, so with those arcs the subset is feasible
     whenever every capped zone's couriers can reach an uncapped one, and caps do not
-    send a large city to the whole network (7.8 million arcs at 10,000 zones).
-
-    ``stay``: `rebalance.model.stay_arcs` of ``p``."""
-    keep = stay.copy()
+    send a large city to the whole network (7.8 million arcs at 10,000 zones)."""
+    keep = np.zeros(len(p.arc_group), dtype=bool)
     previous = bool((p.group_prev >= 0).any())
     short = p.required > p.couriers_before
     worth = np.where(short, -p.shortage_cost, p.surplus_cost).astype(float)
@@ -472,11 +473,13 @@ def _first_arcs(p: ProblemData, cost: np.ndarray, stay: np.ndarray) -> np.ndarra
     def pick(lo: int, hi: int) -> None:
         part = slice(lo, hi)
         group, zone, mine = p.arc_group[part], p.arc_zone[part], keep[part]
+        stay = zone == p.group_zone[group]
+        mine |= stay
         if previous:
             mine |= zone == p.group_prev[group]
         score = worth[zone]  # a new array: the score is built in place
         score += cost[part]
-        score[stay[part]] = np.inf
+        score[stay] = np.inf
         mine |= _least_per_run(score, group, _FIRST_PER_GROUP)
         if any_capped:
             out = np.flatnonzero(capped[p.group_zone[group]] & ~capped[zone])
@@ -583,15 +586,24 @@ def _leave(
     flows: np.ndarray,
     in_subset: np.ndarray,
     left_once: np.ndarray,
-) -> None:
-    """Subset arcs without flow that price above `_NEAR` leave it, once each at most;
-    stays (``stay``, per arc of ``arcs``) never do."""
+) -> np.ndarray:
+    """Subset arcs without flow that price above `_NEAR` leave it, once each at most:
+    ``left_once`` holds the sorted positions of those that left before, and the
+    positions of all that have left are returned. Stays (``stay``, per arc of ``arcs``)
+    never leave."""
     n_groups = len(p.group_size)
     with np.errstate(invalid="ignore"):
         rc = cost[arcs] + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]
-    leave = arcs[(flows == 0) & (rc > _NEAR) & ~stay & ~left_once[arcs]]
+    leave = arcs[(flows == 0) & (rc > _NEAR) & ~stay]  # sorted, as ``arcs`` is
+    at = np.searchsorted(left_once, leave)
+    left_before = at < left_once.size
+    left_before[left_before] = left_once[at[left_before]] == leave[left_before]
+    leave = leave[~left_before]
     in_subset[leave] = False
-    left_once[leave] = True
+    # two sorted runs of distinct positions: a merge (numpy's union1d took 0.15 s here)
+    merged = np.concatenate([left_once, leave])
+    merged.sort(kind="stable")
+    return merged
 
 
 def residual_distances(

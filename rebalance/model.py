@@ -647,8 +647,11 @@ class ArcMoves(Sequence[Moves]):
 ARC_CHUNK = 1 << 20
 
 
-def stay_arcs(p: ProblemData) -> np.ndarray:
-    """Which group arcs of a one-slot problem lead to the group's own zone."""
+def stay_arcs(p: ProblemData, arcs: slice | np.ndarray | None = None) -> np.ndarray:
+    """Which group arcs of a one-slot problem lead to the group's own zone: all of them,
+    or those of ``arcs`` (a slice or positions), in that order."""
+    if arcs is not None:
+        return np.equal(p.arc_zone[arcs], p.group_zone[p.arc_group[arcs]])
     stay = np.empty(len(p.arc_zone), dtype=bool)
     for lo in range(0, stay.size, ARC_CHUNK):
         part = slice(lo, lo + ARC_CHUNK)
@@ -672,16 +675,15 @@ def arc_cost_dtype(p: ProblemData, wide: type) -> type:
 def arc_costs(p: ProblemData, stay: np.ndarray | None = None, dtype: type = np.int64) -> np.ndarray:
     """Integer cost of each group arc: the move's travel and fixed minutes (0 for
     staying), plus ``change_minutes`` when a previous plan told the group to be elsewhere
-    now. ``stay``: `stay_arcs`, when the caller has it. ``dtype``: of the result (float64
-    holds these integers exactly), written a chunk at a time."""
-    if stay is None:
-        stay = stay_arcs(p)
+    now. ``stay``: `stay_arcs`, when the caller has it (else found a chunk at a time).
+    ``dtype``: of the result (float64 holds these integers exactly), written a chunk at
+    a time."""
     cost: np.ndarray = np.empty(len(p.arc_millis), dtype=dtype)
     changes = bool((p.group_prev >= 0).any())
     for lo in range(0, cost.size, ARC_CHUNK):
         part = slice(lo, lo + ARC_CHUNK)
         chunk = p.move_cost(minutes_of(p.arc_millis[part]))
-        chunk[stay[part]] = 0
+        chunk[stay_arcs(p, part) if stay is None else stay[part]] = 0
         if changes:
             prev = p.group_prev[p.arc_group[part]]
             chunk += np.where((prev >= 0) & (p.arc_zone[part] != prev), p.change_cost, 0)

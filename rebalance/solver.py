@@ -151,13 +151,19 @@ def _network_simplex(
     supply = np.zeros(nodes, dtype=np.int64)
     np.add.at(supply, heads[turned], caps[turned])
     np.subtract.at(supply, tails[turned], caps[turned])
-    tail = np.where(turned, heads, tails).astype(np.int64)
-    head = np.where(turned, tails, heads).astype(np.int64)
-    # pylmcf wants the arcs sorted by (tail, head)
-    order = np.argsort(tail * nodes + head, kind="stable")
+    # pylmcf wants the arcs sorted by (tail, head), given as keys tail * nodes + head.
+    # It copies what it is given, and its solver is the peak of the one-slot flow: only
+    # ``order`` and ``turned`` are held beside it.
+    key = np.where(turned, heads, tails).astype(np.int64)
+    key *= nodes
+    key += np.where(turned, tails, heads)
+    order = np.argsort(key, kind="stable")
     try:
-        graph = CGraph(nodes, tail[order].astype(np.int32), head[order].astype(np.int32))
+        key = key[order]
+        graph = CGraph(nodes, (key // nodes).astype(np.int32), (key % nodes).astype(np.int32))
+        del key
         graph.set_node_supply(supply)
+        del supply
         graph.set_edge_capacities(np.ascontiguousarray(caps[order]))
         graph.set_edge_costs(np.abs(costs)[order])
         graph.set_pivot_rule("candidate_list")

@@ -541,10 +541,21 @@ def test_arcs_in_chunks_give_the_same_costs_stays_and_first_subset(seed, monkeyp
         monkeypatch.setattr(flowgen, "ARC_CHUNK", chunk)
         monkeypatch.setattr(model, "ARC_CHUNK", chunk)
         stay = model.stay_arcs(q)
-        cost = model.arc_costs(q, stay)
-        results.append((stay, cost, flowgen._first_arcs(q, cost, stay)))
+        cost = model.arc_costs(q)  # its stays found a chunk at a time
+        some = np.flatnonzero(np.arange(stay.size) % 3 == 1)
+        results.append(
+            (
+                stay,
+                cost,
+                model.arc_costs(q, stay),
+                model.stay_arcs(q, some),
+                flowgen._first_arcs(q, cost),
+            )
+        )
+    np.testing.assert_array_equal(results[0][3], results[0][0][some])
     for whole_run, chunked in zip(*results, strict=True):
         np.testing.assert_array_equal(whole_run, chunked)
+    np.testing.assert_array_equal(results[0][1], results[0][2])
     assert results[0][1].dtype == np.int64
 
 
@@ -574,7 +585,7 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
     p = random_city(seed, zones=40, couriers=400)
     stay = stay_arcs(p)
     cost = arc_costs(p, stay)
-    in_subset = flowgen._first_arcs(p, cost, stay)
+    in_subset = flowgen._first_arcs(p, cost)
     arcs = np.flatnonzero(in_subset)
     net = flow_network(p, arcs, cost)
     result = flowgen._solve(p, net, stay[arcs])
@@ -602,3 +613,31 @@ def test_unique_sorted_is_numpys_unique():
             got = unique_sorted(values)
             np.testing.assert_array_equal(got, np.unique(values))
             assert got.dtype == dtype
+
+
+def test_an_arc_leaves_the_subset_once_at_most():
+    """Subset arcs without flow that price above `_NEAR` leave it, but an arc that left
+    once and came back stays (so the rounds end); stays never leave. The arcs that have
+    left are kept as sorted positions, without repeats."""
+    p = random_city(5, zones=40, couriers=400)
+    cost = arc_costs(p)
+    in_subset = np.ones(len(p.arc_group), dtype=bool)
+    arcs = np.flatnonzero(in_subset)
+    net = flow_network(p, arcs, cost)
+    stay = stay_arcs(p, arcs)
+    result = flowgen._solve(p, net, stay)
+    dist, converged = flowgen.residual_distances(p, net, result.flows)
+    assert converged
+    flows = result.flows[: arcs.size]
+    none = np.zeros(0, dtype=np.int64)
+    left = flowgen._leave(p, cost, dist, arcs, stay, flows, in_subset, none)
+    assert left.size and np.array_equal(left, np.flatnonzero(~in_subset))
+    assert not stay[left].any() and not flows[left].any()
+    # every arc comes back: those that left before stay, the others leave as before
+    in_subset[:] = True
+    again = flowgen._leave(p, cost, dist, arcs, stay, flows, in_subset, left[::2])
+    assert np.array_equal(np.flatnonzero(~in_subset), left[1::2])
+    assert np.array_equal(again, left)
+    in_subset[:] = True
+    assert np.array_equal(flowgen._leave(p, cost, dist, arcs, stay, flows, in_subset, left), left)
+    assert in_subset.all()
