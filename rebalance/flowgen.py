@@ -62,7 +62,7 @@ import numpy as np
 
 from .cores import threads
 from .inputs import index_dtype, unique_sorted
-from .model import ARC_CHUNK, ProblemData, arc_cost_dtype, arc_costs, flow_network, stay_arcs
+from .model import ARC_CHUNK, ProblemData, arc_costs, flow_network, stay_arcs
 from .solver import FlowResult, min_cost_circulation, min_cost_flow, network_simplex_available
 
 __all__ = ["OneSlotFlow", "residual_distances", "solve_flow"]
@@ -123,13 +123,12 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
     n_arcs, n_groups, n_zones = len(p.arc_group), len(p.group_size), len(p.zone_ids)
     n_in_range = n_arcs + 2 * n_zones
     timing = {"flow_seconds": 0.0, "potentials_seconds": 0.0, "pricing_seconds": 0.0}
-    # int32 where the costs fit: at 10,000 zones the costs of the 7.8 million arcs are 31
-    # MB instead of 62, held through the rounds. Which arcs are stays, and which have
-    # left the subset, are not held per arc (7.8 MB each there): stays are found for the
-    # arcs at hand, and the arcs that left are few, kept as sorted positions.
-    cost = arc_costs(p, dtype=arc_cost_dtype(p, np.int64))
+    # Per arc only whether it is in the subset is held through the rounds. The costs
+    # (31 MB at 10,000 zones, the flow's peak with them), which arcs are stays (7.8 MB)
+    # and which have left the subset are not: costs and stays are worked out for the
+    # arcs at hand (`arc_costs`: an addition), the arcs that left kept as sorted positions.
     whole = n_arcs <= _WHOLE_BELOW
-    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p, cost)
+    in_subset = np.ones(n_arcs, dtype=bool) if whole else _first_arcs(p)
     left_once = np.zeros(0, dtype=np.int64)
     chunks = None if whole else _group_chunks(p.arc_group, _CHUNK)  # the pricing's
     rounds = 0
@@ -138,7 +137,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         rounds += 1
         arcs = None if whole else np.flatnonzero(in_subset)
         t0 = time.perf_counter()
-        net = flow_network(p, arcs, cost)
+        net = flow_network(p, arcs)
         net_stay = stay_arcs(p, arcs)
         repaired = None if arcs is None or last is None else _repair(net, arcs, *last)
         result = _solve(p, net, net_stay) if repaired is None else repaired
@@ -174,9 +173,10 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
         if not whole:
             assert arcs is not None
             t0 = time.perf_counter()
-            added, near = _price(p, cost, dist, in_subset, rounds > 1, chunks)
+            added, near = _price(p, dist, in_subset, rounds > 1, chunks)
             if added.size:
                 flows = result.flows[: arcs.size]
+                cost = net["unit_costs"][: arcs.size]
                 left_once = _leave(p, cost, dist, arcs, net_stay, flows, in_subset, left_once)
                 in_subset[added] = True
                 in_subset[near] = True
@@ -186,7 +186,7 @@ def solve_flow(p: ProblemData) -> OneSlotFlow:
                 continue
         # the per-arc arrays of the rounds go before the flows on every arc are made
         # (62 MB each at 10,000 zones: the plan's peak was here)
-        del cost, in_subset, left_once
+        del in_subset, left_once
         flows = np.zeros(n_arcs, dtype=index_dtype(int(p.group_size.sum())))
         if arcs is None:
             flows[:] = result.flows[:n_arcs]
@@ -454,7 +454,7 @@ def _least_by_rounds(
     return keep
 
 
-def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
+def _first_arcs(p: ProblemData) -> np.ndarray:
     """Every group's stay arc, its arc to the zone a previous plan sent it to, and its
     `_FIRST_PER_GROUP` moves of least cost minus what one more courier is worth where
     it lands before anything moves.
@@ -475,15 +475,16 @@ def _first_arcs(p: ProblemData, cost: np.ndarray) -> np.ndarray:
         group, zone, mine = p.arc_group[part], p.arc_zone[part], keep[part]
         stay = zone == p.group_zone[group]
         mine |= stay
+        cost = arc_costs(p, stay, arcs=part)
         if previous:
             mine |= zone == p.group_prev[group]
         score = worth[zone]  # a new array: the score is built in place
-        score += cost[part]
+        score += cost
         score[stay] = np.inf
         mine |= _least_per_run(score, group, _FIRST_PER_GROUP)
         if any_capped:
             out = np.flatnonzero(capped[p.group_zone[group]] & ~capped[zone])
-            mine[out[_least_per_run(cost[part][out].astype(float), group[out], 1)]] = True
+            mine[out[_least_per_run(cost[out].astype(float), group[out], 1)]] = True
 
     # arcs are contiguous per group (reach.group_arcs): chunks of whole groups, so that
     # the scores and their temporaries are a few MB, not 62 MB each at 10,000 zones;
@@ -507,7 +508,6 @@ def _group_chunks(groups: np.ndarray, size: int) -> list[slice]:
 
 def _price(
     p: ProblemData,
-    cost: np.ndarray,
     dist: np.ndarray,
     in_subset: np.ndarray,
     near: bool,
@@ -532,7 +532,7 @@ def _price(
             # inf - inf (a group and a zone without a path) is NaN: "not >= 0", a
             # candidate, as every arc of a group with no path (-inf) is; a finite
             # group's arc into a zone with no path costs +inf, never one.
-            rc = cost[lo:hi] + d_zone[p.arc_zone[lo:hi]]
+            rc = arc_costs(p, arcs=slice(lo, hi)) + d_zone[p.arc_zone[lo:hi]]
             rc -= d_group[p.arc_group[lo:hi]]
             negative = ~(rc >= 0)
             out = ~in_subset[lo:hi]
@@ -587,13 +587,13 @@ def _leave(
     in_subset: np.ndarray,
     left_once: np.ndarray,
 ) -> np.ndarray:
-    """Subset arcs without flow that price above `_NEAR` leave it, once each at most:
-    ``left_once`` holds the sorted positions of those that left before, and the
+    """Subset arcs without flow that price above `_NEAR` leave it, once each at most
+    (``cost``: the costs of ``arcs``): ``left_once`` holds the sorted positions of those that left before, and the
     positions of all that have left are returned. Stays (``stay``, per arc of ``arcs``)
     never leave."""
     n_groups = len(p.group_size)
     with np.errstate(invalid="ignore"):
-        rc = cost[arcs] + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]
+        rc = cost + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]
     leave = arcs[(flows == 0) & (rc > _NEAR) & ~stay]  # sorted, as ``arcs`` is
     at = np.searchsorted(left_once, leave)
     left_before = at < left_once.size

@@ -80,8 +80,9 @@ class Moves:
     """Allowed moves of one vehicle, sorted by (origin, destination); staying included.
 
     ``origin`` and ``dest`` are zone positions (int32 when computed from distances, or
-    int64), ``minutes`` the travel minutes rounded to 0.001 (0.0 for staying), or as
-    int32 whole thousandths when `allowed_moves` was asked for ``thousandths``.
+    int64), ``minutes`` the travel minutes rounded to 0.001 (0.0 for staying). When
+    `allowed_moves` was asked for ``thousandths``: minutes as int32 whole thousandths,
+    and positions as int16 where the zones are fewer than 32,768.
     """
 
     origin: np.ndarray
@@ -179,14 +180,18 @@ def _by_distance(
     radius = 2 * np.sin(angle / 2) * (1 + 1e-9) + 1e-12
     n = lat.size
     rows = np.unique(np.concatenate([wanted[v] for v in vehicles]))
-    # Zone positions as int32 where they fit: the candidates and each vehicle's moves
-    # are millions of rows at 10,000 zones (4.3 million candidates, 7.8 million moves).
-    position = np.int32 if n <= np.iinfo(np.int32).max else np.int64
+    # Zone positions in the narrowest integers that hold them: the candidates and each
+    # vehicle's moves are millions of rows at 10,000 zones (4.3 million candidates, 7.8
+    # million moves), and int16 instead of int32 there took the build's peak down by
+    # ~35 MB. The moves given back hold int32 at least (analysts multiply them), but
+    # for ``thousandths`` (the one-slot build, whose `group_arcs` copies them).
+    position = _narrowest(n)
+    out_position = position if thousandths else np.promote_types(position, np.int32)
     if rows.size:
         key = _candidates(points, rows, radius)
-        pair_row = (key // n).astype(position)
+        pair_row: np.ndarray = (key // n).astype(position)
         key %= n
-        pair_col = key.astype(position)
+        pair_col: np.ndarray = key.astype(position)
         del key
         # a block of pairs at a time: whole, the gathered coordinates were five
         # temporaries as large as the km (4.3 million pairs at 10,000 zones, 34 MB each)
@@ -221,16 +226,21 @@ def _by_distance(
         chosen[v] = near
         del minutes, here, near
     total = sum(int(np.count_nonzero(mask)) for mask in chosen.values())
-    origins = np.empty(total, dtype=position)
-    dests = np.empty(total, dtype=position)
+    origins = np.empty(total, dtype=out_position)
+    dests = np.empty(total, dtype=out_position)
     every_minutes = np.empty(total, dtype=np.int32 if thousandths else float)
     out = {}
     at = 0
     for v in vehicles:
         spec, mask = config.vehicles[v], chosen.pop(v)
         rows_out = slice(at, at + int(np.count_nonzero(mask)))
-        origin = np.compress(mask, pair_row, out=origins[rows_out])
-        dest = np.compress(mask, pair_col, out=dests[rows_out])
+        origin, dest = origins[rows_out], dests[rows_out]
+        if origins.dtype == pair_row.dtype:
+            np.compress(mask, pair_row, out=origin)
+            np.compress(mask, pair_col, out=dest)
+        else:
+            origin[:] = np.compress(mask, pair_row)
+            dest[:] = np.compress(mask, pair_col)
         here = np.compress(mask, stay)
         # the same float steps on the same km as above, so the same minutes
         if thousandths:
@@ -253,6 +263,14 @@ def _by_distance(
         at = rows_out.stop
         del mask, here
     return out
+
+
+def _narrowest(n: int) -> type:
+    """The narrowest of int16, int32 and int64 that holds the positions ``0..n-1``."""
+    for kind in (np.int16, np.int32):
+        if n - 1 <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def millis_of(minutes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -410,8 +428,11 @@ def group_arcs(
         if groups.size == 0:
             continue
         m = moves[name]
-        # Rows of each group's zone in the origin-sorted moves.
+        # Rows of each group's zone in the origin-sorted moves, looked up as the
+        # origins' integers (mixed, numpy would copy the origins to the wider kind)
         zone = group_zone[groups]
+        if zone.size and int(zone.max()) <= np.iinfo(m.origin.dtype).max:
+            zone = zone.astype(m.origin.dtype)
         lo = np.searchsorted(m.origin, zone, side="left")
         counts = np.searchsorted(m.origin, zone, side="right") - lo
         if (counts == 0).any():
@@ -461,7 +482,10 @@ def _gathered(
             out[at : at + size] = values
         else:
             take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(size)
-            np.take(values, take, out=out[at : at + size])
+            if values.dtype == dtype:
+                np.take(values, take, out=out[at : at + size])
+            else:  # int16 zones (`allowed_moves` with thousandths) into int32 arcs
+                out[at : at + size] = np.take(values, take)
             del take
         at += size
         del values

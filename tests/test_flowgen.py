@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 
 import numpy as np
@@ -549,10 +550,12 @@ def test_arcs_in_chunks_give_the_same_costs_stays_and_first_subset(seed, monkeyp
                 cost,
                 model.arc_costs(q, stay),
                 model.stay_arcs(q, some),
-                flowgen._first_arcs(q, cost),
+                model.arc_costs(q, arcs=some),
+                flowgen._first_arcs(q),
             )
         )
     np.testing.assert_array_equal(results[0][3], results[0][0][some])
+    np.testing.assert_array_equal(results[0][4], results[0][1][some])
     for whole_run, chunked in zip(*results, strict=True):
         np.testing.assert_array_equal(whole_run, chunked)
     np.testing.assert_array_equal(results[0][1], results[0][2])
@@ -585,7 +588,7 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
     p = random_city(seed, zones=40, couriers=400)
     stay = stay_arcs(p)
     cost = arc_costs(p, stay)
-    in_subset = flowgen._first_arcs(p, cost)
+    in_subset = flowgen._first_arcs(p)
     arcs = np.flatnonzero(in_subset)
     net = flow_network(p, arcs, cost)
     result = flowgen._solve(p, net, stay[arcs])
@@ -593,12 +596,12 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
     assert converged
     n = len(p.arc_group)
     for near in (False, True):
-        at_once = flowgen._price(p, cost, dist, in_subset, near, [slice(0, n)])
+        at_once = flowgen._price(p, dist, in_subset, near, [slice(0, n)])
         for size, preselect in ((1, 0), (7, 3), (50, 10**9)):
             monkeypatch.setattr(flowgen, "_PRESELECT", preselect)
             chunks = flowgen._group_chunks(p.arc_group, size)
             assert len(chunks) > 1
-            got = flowgen._price(p, cost, dist, in_subset, near, chunks)
+            got = flowgen._price(p, dist, in_subset, near, chunks)
             assert np.array_equal(got[0], at_once[0]) and np.array_equal(got[1], at_once[1])
         assert at_once[0].size  # the first subset leaves negative arcs out
 
@@ -620,7 +623,7 @@ def test_an_arc_leaves_the_subset_once_at_most():
     once and came back stays (so the rounds end); stays never leave. The arcs that have
     left are kept as sorted positions, without repeats."""
     p = random_city(5, zones=40, couriers=400)
-    cost = arc_costs(p)
+    cost = arc_costs(p)  # of every arc: the subset is all of them
     in_subset = np.ones(len(p.arc_group), dtype=bool)
     arcs = np.flatnonzero(in_subset)
     net = flow_network(p, arcs, cost)
@@ -641,3 +644,35 @@ def test_an_arc_leaves_the_subset_once_at_most():
     in_subset[:] = True
     assert np.array_equal(flowgen._leave(p, cost, dist, arcs, stay, flows, in_subset, left), left)
     assert in_subset.all()
+
+
+@pytest.mark.parametrize("fixed", [0.0, 2.0, 1.5, 0.123, 7.0005, 0.1 + 0.2, 12345.678])
+def test_arc_costs_by_addition_are_the_move_costs(fixed, monkeypatch):
+    """Where the fixed minutes are whole thousandths, `arc_costs` adds them to each arc's
+    thousandths of a minute instead of rounding ``move_cost`` of its minutes: the same
+    integers, for every travel time up to the longest move allowed, with and without
+    change costs, over one slot and several. Fixed minutes that are not whole
+    thousandths (7.0005) take ``move_cost`` itself."""
+    p = random_city(2, zones=25, couriers=200)
+    p = build_problem(p.inputs, p.config, START, previous=solve_problem(p))
+    assert (p.group_prev >= 0).any()  # change costs too
+    costs = p.config.costs.model_copy(update={"move_fixed_minutes": fixed})
+    p = dataclasses.replace(p, config=p.config.model_copy(update={"costs": costs}))
+    assert (model._fixed_units(p) is None) == (fixed == 7.0005)
+    rng = np.random.default_rng(3)
+    most = int(rebalance.ranges.MAX_MOVE_MINUTES * 1000)
+    millis = np.concatenate(
+        [np.arange(0, 5000), rng.integers(0, most + 1, p.arc_millis.size), [most]]
+    ).astype(np.int32)
+    at = rng.integers(0, p.arc_millis.size, millis.size)
+    p = dataclasses.replace(
+        p, arc_millis=millis, arc_group=p.arc_group[at], arc_zone=p.arc_zone[at]
+    )
+    for slots in (1, 3):
+        monkeypatch.setattr(model.ProblemData, "slots", property(lambda _, k=slots: k))
+        fast = arc_costs(p)
+        monkeypatch.setattr(model, "_fixed_units", lambda _: None)
+        slow = arc_costs(p)
+        monkeypatch.undo()
+        assert (fast != 0).any()
+        np.testing.assert_array_equal(fast, slow)
