@@ -295,7 +295,7 @@ def _reason(entry: dict[str, Any], after: int, *, any_spare: bool) -> str:
 
 
 #: Arcs handled at once when looking for the couriers within range of short zones.
-_ARC_BLOCK = 1 << 20
+_ARC_BLOCK = 1 << 18
 #: (minutes, origin, arc) ranks below this are packed in one int64 (one pass).
 _PACKED_BELOW = np.iinfo(np.int64).max
 
