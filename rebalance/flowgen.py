@@ -587,10 +587,11 @@ def _leave(
     in_subset: np.ndarray,
     left_once: np.ndarray,
 ) -> np.ndarray:
-    """Subset arcs without flow that price above `_NEAR` leave it, once each at most
-    (``cost``: the costs of ``arcs``): ``left_once`` holds the sorted positions of those that left before, and the
-    positions of all that have left are returned. Stays (``stay``, per arc of ``arcs``)
-    never leave."""
+    """Subset arcs without flow that price above `_NEAR` leave it, once each at most.
+
+    ``cost`` and ``stay``: the costs of ``arcs`` and which are stays (those never
+    leave). ``left_once``: the sorted positions of the arcs that left before; returned
+    with those that leave now."""
     n_groups = len(p.group_size)
     with np.errstate(invalid="ignore"):
         rc = cost + dist[n_groups:-1][p.arc_zone[arcs]] - dist[p.arc_group[arcs]]

@@ -183,8 +183,8 @@ def _by_distance(
     # Zone positions in the narrowest integers that hold them: the candidates and each
     # vehicle's moves are millions of rows at 10,000 zones (4.3 million candidates, 7.8
     # million moves), and int16 instead of int32 there took the build's peak down by
-    # ~35 MB. The moves given back hold int32 at least (analysts multiply them), but
-    # for ``thousandths`` (the one-slot build, whose `group_arcs` copies them).
+    # ~50 MB. The moves given back hold int32 at least (analysts multiply them), except
+    # with ``thousandths`` (the one-slot build, whose `group_arcs` copies them to int32).
     position = _narrowest(n)
     out_position = position if thousandths else np.promote_types(position, np.int32)
     if rows.size:
