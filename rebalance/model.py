@@ -726,9 +726,7 @@ def _fixed_units(p: ProblemData) -> int | None:
     return int(whole) if abs(units - whole) <= 1e-9 else None
 
 
-def flow_network(
-    p: ProblemData, arcs: np.ndarray | None = None, cost: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
+def flow_network(p: ProblemData, arcs: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The min-cost-flow arrays of a one-slot problem.
 
     ::
@@ -741,9 +739,9 @@ def flow_network(
     flow's cost equals the objective minus the constant ``sum shortage*priority*required``.
 
     ``arcs`` (sorted positions in ``p.arc_group``) keeps only those group arcs, in the
-    same order (`rebalance.flowgen` grows such a subset); ``cost`` is `arc_costs` of
-    every arc, when the caller has it already (else those of ``arcs`` are worked out).
-    The group arcs come first, then the zones' covered arcs, then their surplus arcs.
+    same order (`rebalance.flowgen` grows such a subset), and only their costs are
+    worked out. The group arcs come first, then the zones' covered arcs, then their
+    surplus arcs.
     """
     n_groups, n_zones = len(p.group_size), len(p.zone_ids)
     sink = n_groups + n_zones
@@ -751,9 +749,7 @@ def flow_network(
     group, zone = p.arc_group, p.arc_zone
     if arcs is not None:
         group, zone = group[arcs], zone[arcs]
-        cost = arc_costs(p, arcs=arcs) if cost is None else cost[arcs]
-    elif cost is None:
-        cost = arc_costs(p)
+    cost = arc_costs(p, arcs=arcs)
     capped = ~np.isnan(p.cap)
     cap = np.where(capped, np.nan_to_num(p.cap), total).astype(np.int64)
     required = p.required

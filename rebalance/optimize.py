@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from .config import Config, as_config
 from .flowgen import residual_distances, solve_flow
-from .inputs import Inputs, as_inputs, release_memory
+from .inputs import Inputs, as_inputs, index_dtype, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan, as_plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
@@ -584,8 +584,7 @@ def _pause_lists(
     # no copy is made that is not needed, as this step can be the plan's peak.)
     if not _is_sorted(ids):
         rows = rows[_text_order(ids.take(pa.array(rows)))]
-    small = np.int16 if n <= np.iinfo(np.int16).max else np.int32
-    rows = rows[np.argsort(rz[rows].astype(small), kind="stable")]
+    rows = rows[np.argsort(rz[rows].astype(index_dtype(n)), kind="stable")]
     zone_of, orders = rz[rows], all_orders[rows]
     # At least one unit: a restaurant expecting 1e-6 orders still needs pausing when the
     # zone has no courier left.

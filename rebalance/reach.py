@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .inputs import index_dtype
 
 __all__ = [
     "Moves",
@@ -185,13 +186,13 @@ def _by_distance(
     # million moves), and int16 instead of int32 there took the build's peak down by
     # ~50 MB. The moves given back hold int32 at least (analysts multiply them), except
     # with ``thousandths`` (the one-slot build, whose `group_arcs` copies them to int32).
-    position = _narrowest(n)
+    position = index_dtype(n)
     out_position = position if thousandths else np.promote_types(position, np.int32)
     if rows.size:
         key = _candidates(points, rows, radius)
-        pair_row: np.ndarray = (key // n).astype(position)
+        pair_row = (key // n).astype(position)
         key %= n
-        pair_col: np.ndarray = key.astype(position)
+        pair_col = key.astype(position)
         del key
         # a block of pairs at a time: whole, the gathered coordinates were five
         # temporaries as large as the km (4.3 million pairs at 10,000 zones, 34 MB each)
@@ -263,14 +264,6 @@ def _by_distance(
         at = rows_out.stop
         del mask, here
     return out
-
-
-def _narrowest(n: int) -> type:
-    """The narrowest of int16, int32 and int64 that holds the positions ``0..n-1``."""
-    for kind in (np.int16, np.int32):
-        if n - 1 <= np.iinfo(kind).max:
-            return kind
-    return np.int64
 
 
 def millis_of(minutes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

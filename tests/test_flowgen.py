@@ -587,10 +587,9 @@ def test_pricing_in_chunks_of_whole_groups_adds_what_pricing_at_once_adds(seed, 
     the chunking or on which chunks choose first)."""
     p = random_city(seed, zones=40, couriers=400)
     stay = stay_arcs(p)
-    cost = arc_costs(p, stay)
     in_subset = flowgen._first_arcs(p)
     arcs = np.flatnonzero(in_subset)
-    net = flow_network(p, arcs, cost)
+    net = flow_network(p, arcs)
     result = flowgen._solve(p, net, stay[arcs])
     dist, converged = flowgen.residual_distances(p, net, result.flows)
     assert converged
@@ -626,7 +625,7 @@ def test_an_arc_leaves_the_subset_once_at_most():
     cost = arc_costs(p)  # of every arc: the subset is all of them
     in_subset = np.ones(len(p.arc_group), dtype=bool)
     arcs = np.flatnonzero(in_subset)
-    net = flow_network(p, arcs, cost)
+    net = flow_network(p, arcs)
     stay = stay_arcs(p, arcs)
     result = flowgen._solve(p, net, stay)
     dist, converged = flowgen.residual_distances(p, net, result.flows)
