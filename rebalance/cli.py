@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .config import Config
+    from .inputs import Inputs
 
 app = typer.Typer(
     name="rebalance",
@@ -252,10 +253,9 @@ def validate(
             import pandas as pd
 
             _check_slots(cfg, pd.Timestamp("2026-01-05T00:00", tz="UTC"), None)
-        from .inputs import load
 
         with _status(f"reading {data_dir}"):
-            inputs = load(data_dir, cfg)
+            inputs = _load(data_dir, cfg)
         _print_validation(inputs, cfg, start)
 
 
@@ -429,11 +429,10 @@ def plan(
         _check_end(start, end)
         if out is not None and not force:
             _refuse_other_plan(out, cfg, start)
-        from .inputs import load
         from .pipeline import plan_shift, write_plan
 
         with _status(f"reading {data_dir}"):
-            inputs = load(data_dir, cfg)
+            inputs = _load(data_dir, cfg)
         prior = None
         if previous is not None:
             import pandas as pd
@@ -1242,14 +1241,13 @@ def map_command(
                 "give --data DATA_DIR (or [data] dir in --config)",
                 param_hint="--data",
             )
-        from .inputs import load
         from .outlines import find_outlines, read_outlines
         from .plan import check_zones, read_plan
         from .views.webmap import interactive_map, write_map
 
         plan = read_plan(plan_dir)
         with _status(f"reading {folder}"):
-            inputs = load(folder, cfg)
+            inputs = _load(folder, cfg)
         known = set(inputs.zones["zone_id"].astype(str))
         check_zones(
             plan,
@@ -1380,7 +1378,6 @@ def forecast(
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
         from .forecasting import run_forecast
-        from .inputs import load
 
         _check_slots(cfg, start, end)
         if out is not None and (out.is_dir() or out.suffix not in {".csv", ".parquet"}):
@@ -1388,7 +1385,7 @@ def forecast(
                 "a file name ending in .csv or .parquet, e.g. DATA_DIR/demand.csv",
                 param_hint="--out",
             )
-        inputs = load(data, cfg)
+        inputs = _load(data, cfg)
         result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
         report = console(stderr=out is None)
         if out is None:
@@ -1435,11 +1432,10 @@ def replay(
         cfg = load_cli_config(config, data_dir)
         start = parse_shift(shift_start, cfg)
         end = parse_shift(shift_end, cfg, "--shift-end")
-        from .inputs import load
         from .replaying import replay as run_replay
 
         _check_slots(cfg, start, end)
-        inputs = load(data_dir, cfg)
+        inputs = _load(data_dir, cfg)
         result = run_replay(inputs, orders, cfg, start, end, plans=list(plan or []))
         if format is OutputFormat.json:
             sys.stdout.write(result.to_json())
@@ -1668,8 +1664,9 @@ def main() -> None:
     10,000 zones) and free ~900 objects, with the same peak RSS either way; whatever
     is cyclic is released when the process ends.
     """
+    global _command_line
     _closed_streams_to_devnull()
-    _give_memory_back_sooner()
+    _command_line = True
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -1684,27 +1681,53 @@ def main() -> None:
             gc.enable()
 
 
+#: Set by `main`: this process is the command line, which may tune its own allocator
+#: (`_load`); a library does not set its host's.
+_command_line = False
+
+#: Tables (bytes of text, `inputs.input_bytes`) from which the command line has glibc
+#: give freed memory back at once: the 10,000-zone / 1M-courier city's files are 165 MB,
+#: the 1,000-zone / 100k one's 16 MB.
+_LARGE_INPUTS = 64 << 20
+
+
+def _load(data_dir: str | Path, cfg: "Config") -> "Inputs":
+    """`inputs.load`, in the command line with `_give_memory_back_sooner` first when the
+    tables are large (`_LARGE_INPUTS`). There it bounds the peak (10,000 zones / 1M
+    couriers: 591-611 -> 536-554 MB, set here or at start alike); on small tables it
+    only costs time (1,000 zones / 100k: median 1.19 -> 1.32 s, 10 runs alternated, as
+    memory handed back is touched again) for a peak ~200 MB either way."""
+    from .inputs import input_bytes, load
+
+    if _command_line and input_bytes(data_dir) >= _LARGE_INPUTS:
+        _give_memory_back_sooner()
+    return load(data_dir, cfg)
+
+
 #: glibc's ``mallopt`` parameter for the size above which a block gets its own mapping.
 _M_MMAP_THRESHOLD = -3
 #: What the command line sets it to: blocks up to 128 MB come from the heaps, as most of
 #: a plan's arrays do anyway.
 _MMAP_THRESHOLD = 128 << 20
+#: glibc's ``mallopt`` parameter for how much free memory a heap's top may keep.
+_M_TRIM_THRESHOLD = -1
+#: What the command line sets it to: glibc's default, before any raising.
+_TRIM_THRESHOLD = 128 << 10
 
 
 def _give_memory_back_sooner() -> None:
     """Have glibc's malloc give freed memory back to the system at once, for the rest of
-    this process (the command line only: a library does not set its host's allocator).
+    this process (the command line's, on large tables: `_load`).
 
     By default glibc raises its thresholds as large blocks are freed: a heap may then keep
     up to 64 MB free at its top, the main heap and each thread's alike, and Arrow's
     reading threads, the texthash and pricing threads each have one. A plan at 10,000
     zones / 1M couriers ended up holding ~80 MB of freed memory there, more than its
-    steps after the flow could reuse. A fixed mmap threshold turns that raising off, and
-    a heap's free top then goes back as soon as it is over 128 KB: the plan's peak 604-622
-    -> 537-552 MB, for 7.20 -> 7.66 s (medians of 5, alternated; 1,000 zones 1.22 -> 1.37
-    s, 197-204 -> 189-193 MB; 200 zones and 10M couriers the same time; benchmarks/
-    README.md, "thirty-fifth session"). Memory handed back is touched again when reused,
-    which costs this project's VM ~2.5 ms per MB: that is the time added.
+    steps after the flow could reuse. Fixed thresholds turn that raising off, and a
+    heap's free top then goes back as soon as it is over 128 KB (glibc's default): the
+    plan's peak 604-622 -> 537-552 MB, for 7.20 -> 7.66 s (medians of 5, alternated;
+    benchmarks/README.md, "thirty-fifth session"). Memory handed back is touched again
+    when reused, which costs this project's VM ~2.5 ms per MB: that is the time added.
 
     Left as it is where the user set ``MALLOC_MMAP_THRESHOLD_`` or
     ``MALLOC_TRIM_THRESHOLD_`` (glibc's own settings, read at start), and off glibc."""
@@ -1719,6 +1742,8 @@ def _give_memory_back_sooner() -> None:
     except (OSError, AttributeError):  # not glibc (musl names its libc otherwise)
         return
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    # the trim threshold too: blocks freed before this call may have raised it already
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
     mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
 
 

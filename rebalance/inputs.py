@@ -1661,6 +1661,40 @@ def release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+def input_bytes(data_dir: str | Path) -> int:
+    """About how many bytes of text the tables of ``data_dir`` hold: each CSV file's
+    size, a Parquet file's uncompressed size from its footer (at least its file size).
+    Read before `load` and validating nothing: what `load` will reject counts as 0 (it
+    says why)."""
+    directory = Path(data_dir)
+    total = 0
+    for name in TABLES:
+        try:
+            path = _find(directory, name)
+            if path is None or not path.is_file():
+                continue
+            size = path.stat().st_size
+        except (DataError, OSError):
+            continue
+        if path.suffix == ".parquet":
+            size = max(size, _parquet_bytes(path))
+        total += size
+    return total
+
+
+def _parquet_bytes(path: Path) -> int:
+    """The uncompressed size of a Parquet file's row groups, or 0 when its footer
+    cannot be read (`load` says what is wrong with it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError):
+        return 0
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+
 def check_data_dir(data_dir: str | Path) -> Path:
     """``data_dir`` as a Path, or `DataError` (exit 3) when it is not a folder."""
     directory = Path(data_dir)

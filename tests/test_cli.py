@@ -610,6 +610,7 @@ def test_the_cycle_collector_is_off_for_one_plan_and_on_for_long_runs(monkeypatc
     monkeypatch.setattr(replaying, "replay", recording_replay)
     # the allocator's policy is the process's for good: recorded, not set, in pytest's
     monkeypatch.setattr(cli, "_give_memory_back_sooner", lambda: seen.setdefault("malloc", 0))
+    monkeypatch.setattr(cli, "_command_line", False)  # main() sets it, for good too
     one_slot = ["--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
     assert gc.isenabled()
     monkeypatch.setattr(
@@ -618,7 +619,8 @@ def test_the_cycle_collector_is_off_for_one_plan_and_on_for_long_runs(monkeypatc
     with pytest.raises(SystemExit) as done:
         cli.main()
     assert done.value.code == 0
-    assert seen["plan"] is False and seen["malloc"] == 0  # the policy set first
+    assert seen["plan"] is False
+    assert "malloc" not in seen  # a small city: glibc's own policy, the faster
     assert gc.isenabled()
     assert json.loads(capsys.readouterr().out)["status"] == "optimal"
     orders = ["--orders", str(VALID / "zones.csv")]
@@ -627,6 +629,56 @@ def test_the_cycle_collector_is_off_for_one_plan_and_on_for_long_runs(monkeypatc
         cli.main()
     assert seen["replay"] is True
     assert gc.isenabled()
+
+
+def test_the_command_line_gives_memory_back_sooner_only_on_large_tables(monkeypatch, tmp_path):
+    """The command line sets glibc to hand freed memory back at once (a lower peak, for
+    a little time) before it reads tables of `_LARGE_INPUTS` bytes or more, and not on
+    smaller ones, where it only cost time; a library caller's allocator is never set.
+    Parquet tables count by their uncompressed size."""
+    from rebalance import cli, inputs
+
+    set_at: list[str] = []
+    monkeypatch.setattr(cli, "_give_memory_back_sooner", lambda: set_at.append("policy"))
+    load = inputs.load
+    monkeypatch.setattr(inputs, "load", lambda *a, **k: (set_at.append("load"), load(*a, **k))[1])
+    size = inputs.input_bytes(VALID)
+    on_disk = sum(
+        (VALID / f"{name}.csv").stat().st_size
+        for name in inputs.TABLES
+        if (VALID / f"{name}.csv").exists()
+    )
+    assert size == on_disk > 0
+    args = ["plan", str(VALID), "--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
+
+    def run(threshold: int, command_line: bool) -> list[str]:
+        set_at.clear()
+        monkeypatch.setattr(cli, "_LARGE_INPUTS", threshold)
+        monkeypatch.setattr(cli, "_command_line", command_line)
+        assert CliRunner().invoke(cli.app, [*args, "--format", "json"]).exit_code == 0
+        return list(set_at)
+
+    assert run(size + 1, True) == ["load"]
+    assert run(size, True) == ["policy", "load"]  # before the first table is read
+    assert run(0, False) == ["load"]  # not the command line: the host's allocator
+    # the same tables as Parquet: counted uncompressed, more than their file size
+    for name in ("zones", "restaurants", "couriers"):
+        frame = pd.read_csv(VALID / f"{name}.csv", dtype=str)
+        # 100 copies, each value made distinct (ids are): packed, but not to a dictionary
+        frame = pd.concat([frame.fillna("") + f"~{i}" for i in range(100)], ignore_index=True)
+        frame.to_parquet(tmp_path / f"{name}.parquet", compression="zstd")
+    packed = sum(p.stat().st_size for p in tmp_path.glob("*.parquet"))
+    whole = inputs.input_bytes(tmp_path)
+    assert whole > 1.5 * packed
+    zones = (tmp_path / "zones.parquet").read_bytes()
+    (tmp_path / "zones.parquet").unlink()
+    without_zones = inputs.input_bytes(tmp_path)
+    assert 0 < without_zones < whole
+    (tmp_path / "zones.parquet").write_bytes(zones[:100])  # damaged: load names it
+    assert inputs.input_bytes(tmp_path) == without_zones + 100
+    (tmp_path / "zones.csv").write_text("zone_id\n")  # both: load refuses, not counted
+    assert inputs.input_bytes(tmp_path) == without_zones
+    assert inputs.input_bytes(tmp_path / "missing") == 0
 
 
 _FREED_TOP = """
