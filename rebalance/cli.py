@@ -755,6 +755,7 @@ def run(
             )
             raise
         start = parse_shift(shift_start, cfg)
+    _fit_memory_policy(data_dir if data_dir is not None else cfg.data_dir)
     try:
         result = run_shift(
             cfg, data_dir, shift_start=start, dry_run=dry_run, channel=channel, log=log
@@ -1682,7 +1683,7 @@ def main() -> None:
 
 
 #: Set by `main`: this process is the command line, which may tune its own allocator
-#: (`_load`); a library does not set its host's.
+#: (`_fit_memory_policy`); a library does not set its host's.
 _command_line = False
 
 #: Tables (bytes of text, `inputs.input_bytes`) from which the command line has glibc
@@ -1692,16 +1693,23 @@ _LARGE_INPUTS = 64 << 20
 
 
 def _load(data_dir: str | Path, cfg: "Config") -> "Inputs":
-    """`inputs.load`, in the command line with `_give_memory_back_sooner` first when the
-    tables are large (`_LARGE_INPUTS`). There it bounds the peak (10,000 zones / 1M
-    couriers: 591-611 -> 536-554 MB, set here or at start alike); on small tables it
-    only costs time (1,000 zones / 100k: median 1.19 -> 1.32 s, 10 runs alternated, as
-    memory handed back is touched again) for a peak ~200 MB either way."""
-    from .inputs import input_bytes, load
+    """`inputs.load`, after `_fit_memory_policy`."""
+    from .inputs import load
 
-    if _command_line and input_bytes(data_dir) >= _LARGE_INPUTS:
-        _give_memory_back_sooner()
+    _fit_memory_policy(data_dir)
     return load(data_dir, cfg)
+
+
+def _fit_memory_policy(data_dir: str | Path | None) -> None:
+    """In the command line, `_give_memory_back_sooner` before the tables of ``data_dir``
+    are read, when they are large (`_LARGE_INPUTS`). There it bounds the peak (10,000
+    zones / 1M couriers: 591-611 -> 536-554 MB, set here or at start alike); on small
+    tables it only costs time (1,000 zones / 100k: median 1.19 -> 1.32 s, 10 runs
+    alternated, as memory handed back is touched again) for a peak ~200 MB either way."""
+    from .inputs import input_bytes
+
+    if _command_line and data_dir is not None and input_bytes(data_dir) >= _LARGE_INPUTS:
+        _give_memory_back_sooner()
 
 
 #: glibc's ``mallopt`` parameter for the size above which a block gets its own mapping.

@@ -649,18 +649,25 @@ def test_the_command_line_gives_memory_back_sooner_only_on_large_tables(monkeypa
         if (VALID / f"{name}.csv").exists()
     )
     assert size == on_disk > 0
-    args = ["plan", str(VALID), "--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
+    plan = ["plan", str(VALID), "--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
 
-    def run(threshold: int, command_line: bool) -> list[str]:
+    def run(threshold: int, command_line: bool, argv: list[str] = plan) -> list[str]:
         set_at.clear()
         monkeypatch.setattr(cli, "_LARGE_INPUTS", threshold)
         monkeypatch.setattr(cli, "_command_line", command_line)
-        assert CliRunner().invoke(cli.app, [*args, "--format", "json"]).exit_code == 0
+        result = CliRunner().invoke(cli.app, argv)
+        assert result.exit_code == 0, result.output
         return list(set_at)
 
     assert run(size + 1, True) == ["load"]
     assert run(size, True) == ["policy", "load"]  # before the first table is read
     assert run(0, False) == ["load"]  # not the command line: the host's allocator
+    # `rebalance run` (cron) likewise, with the data folder of its config
+    config = tmp_path / "city.toml"
+    config.write_text(f'[data]\ndir = "{VALID}"\n[history]\npath = "state/history.sqlite3"\n')
+    cron = ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"]
+    assert run(size, True, cron) == ["policy", "load"]
+    assert run(size + 1, True, cron) == ["load"]
     # the same tables as Parquet: counted uncompressed, more than their file size
     for name in ("zones", "restaurants", "couriers"):
         frame = pd.read_csv(VALID / f"{name}.csv", dtype=str)
