@@ -1480,6 +1480,8 @@ def serve(
         from .app.server import ListenError
         from .app.server import serve as run_server
 
+        _fit_memory_policy(cfg.data_dir)  # the city it re-plans, for as long as it runs
+
         try:
             code = run_server(cfg, host=host, port=port, socket_mode=socket_mode)
         except ListenError as exc:

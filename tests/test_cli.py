@@ -634,8 +634,9 @@ def test_the_cycle_collector_is_off_for_one_plan_and_on_for_long_runs(monkeypatc
 def test_the_command_line_gives_memory_back_sooner_only_on_large_tables(monkeypatch, tmp_path):
     """The command line sets glibc to hand freed memory back at once (a lower peak, for
     a little time) before it reads tables of `_LARGE_INPUTS` bytes or more, and not on
-    smaller ones, where it only cost time; a library caller's allocator is never set.
-    Parquet tables count by their uncompressed size."""
+    smaller ones, where it only cost time: `plan`, the cron `run`, and `serve` for the
+    city it re-plans. A library caller's allocator is never set. Parquet tables count by
+    their uncompressed size."""
     from rebalance import cli, inputs
 
     set_at: list[str] = []
@@ -668,6 +669,12 @@ def test_the_command_line_gives_memory_back_sooner_only_on_large_tables(monkeypa
     cron = ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"]
     assert run(size, True, cron) == ["policy", "load"]
     assert run(size + 1, True, cron) == ["load"]
+    # `rebalance serve` (the Slack app) for the city it re-plans, before it starts
+    from rebalance.app import server
+
+    monkeypatch.setattr(server, "serve", lambda *a, **k: set_at.append("serve") or 0)
+    assert run(size, True, ["serve", "--config", str(config)]) == ["policy", "serve"]
+    assert run(size + 1, True, ["serve", "--config", str(config)]) == ["serve"]
     # the same tables as Parquet: counted uncompressed, more than their file size
     for name in ("zones", "restaurants", "couriers"):
         frame = pd.read_csv(VALID / f"{name}.csv", dtype=str)
