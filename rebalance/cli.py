@@ -1689,8 +1689,8 @@ def main() -> None:
 _command_line = False
 
 #: Tables (bytes of text, `inputs.input_bytes`) from which the command line has glibc
-#: give freed memory back at once: the 10,000-zone / 1M-courier city's files are 165 MB,
-#: the 1,000-zone / 100k one's 16 MB.
+#: give freed memory back at once (64 MiB): the 10,000-zone / 1M-courier city's files
+#: are 165 MiB, the 1,000-zone / 100k one's 16 MiB.
 _LARGE_INPUTS = 64 << 20
 
 
