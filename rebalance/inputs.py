@@ -15,6 +15,7 @@ import mmap
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -598,6 +599,17 @@ def _read_csv(
             Issue("the header row is empty", file=path.name, line=header_line, valid=_header(spec))
         )
         return None
+    if _split_header(data, start + len(first) + 1, header, names, spec):
+        issues.append(
+            Issue(
+                f"a line break inside the header splits it over lines {header_line} "
+                f"and {header_line + 1}",
+                file=path.name,
+                line=header_line,
+                valid=f"{_header(spec)}, on one line",
+            )
+        )
+        return None
     if (problem := _wrong_separator(header, names, spec)) is not None:
         issues.append(
             Issue(
@@ -627,15 +639,24 @@ def _read_csv(
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
 
-    invalid: list[int] = []
+    held = sys.getrefcount(data)
     try:
         # no copy of the bytes
-        table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names, invalid)
-    except pa.ArrowInvalid as exc:
+        table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names)
+    except pa.ArrowInvalid as exc:  # a row with the wrong number of fields, say
         table = None
         failure = str(exc).split("\n")[0]
+    finally:
+        # Arrow's reader can outlive read_csv on one of Arrow's threads, which then
+        # releases the bytes, taking the GIL (see `_arrow_csv`). Until it has (the
+        # bytes back to the references they had), wait, letting go of the GIL: so it
+        # happens while the interpreter runs, not as it exits. Counted here, in one
+        # frame, so that both counts are taken alike.
+        deadline = time.monotonic() + _LET_GO_SECONDS
+        while sys.getrefcount(data) > held and time.monotonic() < deadline:
+            time.sleep(0.0002)
     data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
-    if table is None or invalid or table.num_rows != data_lines:
+    if table is None or table.num_rows != data_lines:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
         structure = _scan_lines(data[start:].decode("utf-8"), len(names), header_line)
         if structure.problems or table is None:
@@ -709,6 +730,11 @@ def _read_clean_csv(
     if end < 0 or head.startswith(b"\xef\xbb\xbf"):
         return None
     first = head[:end]
+    if b"\r" in first:
+        # CRLF, or CR alone up to a later LF (an old Mac export a tool ended with a
+        # line feed): never plain (`_Scan`), and Python's csv module refuses a CR
+        # inside the line it is given. The careful way makes every line end an LF.
+        return None
     if re.fullmatch(rb"\s*sep=(.?)\s*", first, flags=re.IGNORECASE):
         return None
     try:
@@ -728,10 +754,9 @@ def _read_clean_csv(
     scan = _Scan(path)
     thread = threading.Thread(target=scan.run, name=f"hash {path.name}", daemon=True)
     thread.start()
-    invalid: list[int] = []
     try:
         with pa.OSFile(str(path)) as source:
-            table = _arrow_csv(source, names, invalid, multiline=multiline)
+            table = _arrow_csv(source, names, multiline=multiline)
         after = os.stat(path)
     except (pa.ArrowInvalid, OSError):
         return None
@@ -739,7 +764,7 @@ def _read_clean_csv(
         thread.join()
     if not scan.plain:
         return None
-    if invalid or table.num_rows != scan.newlines + (scan.last != b"\n") - 1:
+    if table.num_rows != scan.newlines + (scan.last != b"\n") - 1:
         return None
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return None  # written to while read: read it again, once
@@ -782,44 +807,26 @@ def _has_byte(path: Path, byte: bytes) -> bool:
         return True
 
 
-def _arrow_csv(source: Any, names: list[str], invalid: list[int], *, multiline: bool = True) -> Any:
-    """The CSV's rows (header skipped) as a pyarrow Table of text columns; the field
-    count of each row skipped for having the wrong number of fields goes to ``invalid``.
-    ``multiline``: a quoted value may hold a line break (False only for a file known to
-    have no quote)."""
+def _arrow_csv(source: Any, names: list[str], *, multiline: bool = True) -> Any:
+    """The CSV's rows (header skipped) as a pyarrow Table of text columns; a row with the
+    wrong number of fields raises ``ArrowInvalid`` (the caller then reads the file the
+    careful way, which names every such row). ``multiline``: a quoted value may hold a
+    line break (False only for a file known to have no quote).
 
-    def on_invalid_row(row: Any) -> str:
-        invalid.append(row.actual_columns)
-        return "skip"
-
-    # Arrow decodes a row's text before it calls the handler: a row with the wrong field
-    # count that is not UTF-8 fails there, and Python printed "Exception ignored in ...
-    # UnicodeDecodeError" with a traceback above the message saying which line is not
-    # UTF-8 (the file is refused for that byte all the same). Only that one is silenced.
-    hook = sys.unraisablehook
-
-    def quiet(info: Any) -> None:
-        if not (isinstance(info.exc_value, UnicodeDecodeError) and info.object is on_invalid_row):
-            hook(info)
-
-    sys.unraisablehook = quiet
-    try:
-        return _read_arrow(source, names, multiline, on_invalid_row)
-    finally:
-        sys.unraisablehook = hook
-
-
-def _read_arrow(source: Any, names: list[str], multiline: bool, on_invalid_row: Any) -> Any:
-    """`_arrow_csv`'s call of Arrow's reader."""
+    No Python object goes into Arrow's reader but ``source``: Arrow drops the reader on
+    one of its own threads, sometimes after ``read_csv`` has returned, and dropping a
+    Python object there takes the GIL. When the process was exiting at that moment
+    (an error found right after the read: exit 3), Python stopped that thread inside
+    Arrow's C++ and the process aborted ("terminate called without an active
+    exception", exit -6; 8 of 150 `validate` runs on a 2-core machine under load). A
+    handler of rows with the wrong field count was such an object."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     return pacsv.read_csv(
         source,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_READ_BLOCK),
-        parse_options=pacsv.ParseOptions(
-            newlines_in_values=multiline, invalid_row_handler=on_invalid_row
-        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
         convert_options=pacsv.ConvertOptions(
             # large_string: what pandas keeps text in (read as string, every column
             # would be cast, a copy of its offsets)
@@ -828,6 +835,11 @@ def _read_arrow(source: Any, names: list[str], multiline: bool, on_invalid_row: 
             quoted_strings_can_be_null=False,
         ),
     )
+
+
+#: How long `_read_csv` waits at most for Arrow's threads to let go of a file's bytes
+#: (they take microseconds; on a machine under load, milliseconds).
+_LET_GO_SECONDS = 5.0
 
 
 def _frame(
@@ -954,6 +966,22 @@ def _header(spec: tuple[Column, ...]) -> str:
 
 def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _split_header(
+    data: bytes, after: int, header: str, names: list[str], spec: tuple[Column, ...]
+) -> bool:
+    """Whether a line break inside the header cut it in two (a stray CR in a header cell,
+    made a line end like every CR): required columns are missing from the header line
+    and found once the next line (starting at ``after``) is joined on. Without this, each
+    data row was reported for having more fields than the header's first half."""
+    required = {c.name for c in spec if c.required}
+    if required <= set(names):
+        return False
+    end = data.find(b"\n", after)
+    second = data[after : end if end >= 0 else len(data)].decode("utf-8")
+    joined = {h.strip() for h in next(csv.reader([header + second]), [])}
+    return required <= joined
 
 
 def _wrong_separator(header: str, names: list[str], spec: tuple[Column, ...]) -> str | None:
