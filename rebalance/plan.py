@@ -81,6 +81,8 @@ SLOTS_COLUMNS = [
     "surplus",
     "marginal_minutes",
 ]
+#: The columns CONTRACT section 7 fixes; marginal_minutes is an extension.
+CONTRACT_SLOTS_COLUMNS = SLOTS_COLUMNS[:13]
 PLAN_FILES = ("moves.csv", "zones.csv", "plan.json")
 #: moves.csv's extra column of a re-plan: new, unchanged or changed since the previous plan.
 SINCE_PREVIOUS = "since_previous"
@@ -564,6 +566,21 @@ def read_plan(directory: str | Path) -> Plan:
         slots = csv_unframe(
             _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
         )
+    # Every column the contract gives a plan file, named when a hand edit renamed or
+    # dropped it: the views read them all (publish crashed on a moves.csv without its
+    # vehicle column). The extensions after them may be missing: older plans.
+    lacking = [
+        Issue(f"lacks the column {c!r}", file=str(folder / name), column=c, valid=valid)
+        for name, frame, columns in (
+            ("zones.csv", zones, CONTRACT_ZONES_COLUMNS),
+            ("moves.csv", moves, list(MOVES_COLUMNS)),
+            ("slots.csv", slots, CONTRACT_SLOTS_COLUMNS),
+        )
+        for c in columns
+        if c not in frame.columns
+    ]
+    if lacking:
+        raise DataError(lacking, title="unreadable plan")
 
     # Optional, and read by re-plans only: one that cannot be read is noted, not fatal
     # (explain, diff and publish do not need it; a re-plan counts everyone as known).

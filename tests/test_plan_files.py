@@ -127,6 +127,41 @@ def test_a_bad_number_in_zones_csv_is_refused_by_every_view(plan_dir, column, va
     assert not other.with_suffix(".html").exists()
 
 
+def test_a_plan_file_without_one_of_its_contract_columns_is_named(plan_dir):
+    """A plan CSV whose header lost a column the contract gives it (renamed or deleted
+    in a spreadsheet) is refused naming the file and the column, for every such column
+    of zones.csv, moves.csv and slots.csv; `publish` and `explain` exit 3 with that
+    message (publish crashed with a KeyError on a moves.csv without 'vehicle')."""
+    from rebalance.plan import CONTRACT_SLOTS_COLUMNS, CONTRACT_ZONES_COLUMNS, MOVES_COLUMNS
+
+    assert (plan_dir / "slots.csv").is_file()
+    for name, columns in (
+        ("zones.csv", CONTRACT_ZONES_COLUMNS),
+        ("moves.csv", list(MOVES_COLUMNS)),
+        ("slots.csv", CONTRACT_SLOTS_COLUMNS),
+    ):
+        path = plan_dir / name
+        written = path.read_text(encoding="utf-8")
+        header, rest = written.split("\n", 1)
+        for column in columns:
+            cells = header.split(",")
+            cells[cells.index(column)] = "renamed"
+            path.write_text(",".join(cells) + "\n" + rest, encoding="utf-8")
+            with pytest.raises(DataError) as info:
+                read_plan(plan_dir)
+            (issue,) = info.value.problems
+            assert (issue.file, issue.column) == (str(path), column), str(info.value)
+            assert f"lacks the column {column!r}" in issue.message
+        path.write_text(written, encoding="utf-8")
+    read_plan(plan_dir)  # as written, it reads
+    moves = plan_dir / "moves.csv"
+    moves.write_text(moves.read_text(encoding="utf-8").replace("vehicle", "ride", 1))
+    for args in (["publish", str(plan_dir), "--dry-run"], ["explain", str(plan_dir)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, result.output
+        assert "moves.csv, column 'vehicle': lacks the column 'vehicle'" in result.output
+
+
 def test_a_bad_number_is_quoted_as_written(plan_dir):
     """1e30 in zones.csv is quoted as '1e+30', not as numpy's np.float64(1e+30)."""
     _edit_csv(plan_dir / "zones.csv", 0, "shortage", "1e30")
