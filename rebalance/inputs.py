@@ -639,22 +639,12 @@ def _read_csv(
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
 
-    held = sys.getrefcount(data)
     try:
-        # no copy of the bytes
-        table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names)
+        with _lent_to_arrow(data):  # no copy of the bytes
+            table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names)
     except pa.ArrowInvalid as exc:  # a row with the wrong number of fields, say
         table = None
         failure = str(exc).split("\n")[0]
-    finally:
-        # Arrow's reader can outlive read_csv on one of Arrow's threads, which then
-        # releases the bytes, taking the GIL (see `_arrow_csv`). Until it has (the
-        # bytes back to the references they had), wait, letting go of the GIL: so it
-        # happens while the interpreter runs, not as it exits. Counted here, in one
-        # frame, so that both counts are taken alike.
-        deadline = time.monotonic() + _LET_GO_SECONDS
-        while sys.getrefcount(data) > held and time.monotonic() < deadline:
-            time.sleep(0.0002)
     data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
     if table is None or table.num_rows != data_lines:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
@@ -837,9 +827,33 @@ def _arrow_csv(source: Any, names: list[str], *, multiline: bool = True) -> Any:
     )
 
 
-#: How long `_read_csv` waits at most for Arrow's threads to let go of a file's bytes
-#: (they take microseconds; on a machine under load, milliseconds).
+#: How long `_lent_to_arrow` waits at most for Arrow's threads to let go of a file's
+#: bytes (they take microseconds; on a machine under load, milliseconds).
 _LET_GO_SECONDS = 5.0
+
+
+class _lent_to_arrow:
+    """Lend ``data`` (a file's bytes) to an Arrow reader for the ``with`` block, and on
+    leaving it wait until Arrow has let go of them: until they have as many
+    references as on entering.
+
+    An Arrow reader can outlive the call that read with it, on one of Arrow's threads,
+    which then releases the bytes, taking the GIL. Were the process exiting by then (an
+    error found right after the read: exit 3), Python would stop that thread inside
+    Arrow's C++ and the process abort (see `_arrow_csv`). Waiting here (the sleep lets go
+    of the GIL) has it happen while the interpreter runs. Both counts are taken in this
+    object's methods, alike; the block must not keep a new reference to ``data``."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __enter__(self) -> None:
+        self.held = sys.getrefcount(self.data)
+
+    def __exit__(self, *exc: object) -> None:
+        deadline = time.monotonic() + _LET_GO_SECONDS
+        while sys.getrefcount(self.data) > self.held and time.monotonic() < deadline:
+            time.sleep(0.0002)
 
 
 def _frame(
@@ -1084,7 +1098,11 @@ def _read_parquet(
         return None
     digest = hashlib.sha256(data).hexdigest()
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # Arrow's own reader of the bytes, not a Python file object: its threads would
+        # call back into Python for every read (and hold it past the read: see
+        # `_lent_to_arrow`)
+        with _lent_to_arrow(data):
+            table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as exc:
         issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
         return None
