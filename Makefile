@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SAMPLE := data/samples/paris
 SHIFT  := 2026-11-30T19:00
 
-.PHONY: demo test lint format bench clean notebooks
+.PHONY: demo test fuzz lint format bench clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)  ## Plan the bundled Paris sample and show it
 
 test: $(STAMP) lint  ## Lint, type-check, then the whole test suite (notebooks included)
 	$(BIN)/python -m pytest -q -n 2
+
+fuzz: $(STAMP)  ## The CLI on damaged files, plan folders and configs (FUZZ_RUNS=40 per test)
+	$(BIN)/python -m pytest -q -n 2 -m fuzz tests/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rebalance tests benchmarks data/samples
