@@ -639,12 +639,12 @@ def _read_csv(
     names = [n or f"(blank column {i + 1})" for i, n in enumerate(names)]
     import pyarrow as pa
 
-    try:
-        with _lent_to_arrow(data):  # no copy of the bytes
+    with _lent_to_arrow(data):  # no copy of the bytes
+        try:
             table = _arrow_csv(pa.BufferReader(pa.py_buffer(data).slice(start)), names)
-    except pa.ArrowInvalid as exc:  # a row with the wrong number of fields, say
-        table = None
-        failure = str(exc).split("\n")[0]
+        except pa.ArrowInvalid as exc:  # a row with the wrong number of fields, say
+            table = None
+            failure = str(exc).split("\n")[0]
     data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
     if table is None or table.num_rows != data_lines:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
@@ -829,7 +829,7 @@ def _arrow_csv(source: Any, names: list[str], *, multiline: bool = True) -> Any:
 
 #: How long `_lent_to_arrow` waits at most for Arrow's threads to let go of a file's
 #: bytes (they take microseconds; on a machine under load, milliseconds).
-_LET_GO_SECONDS = 5.0
+_LET_GO_SECONDS = 1.0
 
 
 class _lent_to_arrow:
@@ -842,7 +842,10 @@ class _lent_to_arrow:
     error found right after the read: exit 3), Python would stop that thread inside
     Arrow's C++ and the process abort (see `_arrow_csv`). Waiting here (the sleep lets go
     of the GIL) has it happen while the interpreter runs. Both counts are taken in this
-    object's methods, alike; the block must not keep a new reference to ``data``."""
+    object's methods, alike; the block must not keep a new reference to ``data``, and
+    must catch Arrow's errors itself: a traceback leaving it holds the reader's frames,
+    and with them the bytes, until it is handled (5 s of waiting on every refused
+    file, until a test's durations showed it)."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -1097,14 +1100,15 @@ def _read_parquet(
     if data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        # Arrow's own reader of the bytes, not a Python file object: its threads would
-        # call back into Python for every read (and hold it past the read: see
-        # `_lent_to_arrow`)
-        with _lent_to_arrow(data):
+    # Arrow's own reader of the bytes, not a Python file object: its threads would call
+    # back into Python for every read (and hold it past the read: see `_lent_to_arrow`)
+    with _lent_to_arrow(data):
+        try:
             table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
+        except (pa.ArrowInvalid, OSError) as exc:
+            issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
+            table = None
+    if table is None:
         return None
     frame = _typed_frame(table, spec, path.name, "Parquet", issues)
     return None if frame is None else (frame, digest)
