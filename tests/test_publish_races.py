@@ -133,6 +133,49 @@ def test_two_publishers_with_different_stores_converge(plan_dir, slack_env, tmp_
     assert len(files) == 1  # the winner wrote the thread, once
 
 
+def test_two_publishers_revising_at_once_leave_the_revision_once(plans, slack_env, tmp_path):
+    """Two publishers (own history each) revise the shift at the same moment: both find no
+    files of the revision in the thread and both upload them. Each then keeps the first
+    upload and deletes the others: the thread holds the revision's note and files once
+    (they were there twice, found fuzzing publishing against a failing Slack)."""
+    from rebalance.publish import content_hash
+
+    for name in ("one", "two"):
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            _publish(plans["a"], store)
+    # Both reads of the thread are answered slowly, from the state at request time.
+    slack_env.fail("conversations.replies", "slow", delay=0.4, times=2)
+    results: dict[str, object] = {}
+
+    def go(name: str) -> None:
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            try:
+                results[name] = _publish(plans["b"], store).action
+            except Exception as exc:  # pragma: no cover - reported by the assert below
+                results[name] = exc
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"one": "updated", "two": "updated"}
+    uploads = [
+        params for method, params in slack_env.calls if method == "files.completeUploadExternal"
+    ]
+    assert len(uploads) == 3, "the race did not happen"  # a's files, then b's twice
+    [parent] = _parents(slack_env)
+    revision = content_hash(read_plan(plans["b"]))[:10]
+    with_files = [
+        m
+        for m in slack_env.replies(parent["ts"])
+        if any(revision in f.get("title", "") for f in m.get("files") or [])
+    ]
+    assert len(with_files) == 1
+    assert with_files[0]["text"].startswith("*Plan revised.*")
+    assert slack_env.methods().count("chat.delete") >= 1
+
+
 def test_a_duplicate_that_cannot_be_deleted_is_marked(plan_dir, slack_env, tmp_path):
     """When Slack refuses to delete the second parent, it is marked and no longer found."""
     slack_env.fail("conversations.history", "slow", delay=0.4, times=2)

@@ -676,6 +676,7 @@ class _Publisher:
                     )
                 )
                 self.replies_posted += 1
+                self._one_upload(ts)
                 return
             except SlackCallError as exc:
                 if not exc.ambiguous or attempt == 1:
@@ -684,6 +685,42 @@ class _Publisher:
                 if self._await_stored(lambda: self._thread_state(ts)[1]):
                     self.log("publish: the files were stored; not uploading them again")
                     return
+
+    def _one_upload(self, ts: str) -> None:
+        """After uploading this version's files: keep the first upload of them in the thread
+        and delete any later one, as every publisher keeps the first parent (`_settle`).
+
+        Two publishers with history stores of their own, revising one shift at once, both
+        found no files in the thread and both uploaded them: the revision's note and files
+        twice (seen fuzzing publishing against a failing Slack: 8 times in 60 rounds).
+        Each deletes every copy but the oldest; deleting one twice is harmless. A copy
+        Slack will not delete is left, and said in the log."""
+        from rebalance.slack import SlackCallError
+
+        copies = sorted(
+            (
+                message
+                for message in self._channel_call(
+                    lambda: list(self.client.replies(self.channel, ts))
+                )
+                if str(message.get("ts")) != ts
+                and any(self.marker in str(f.get("title", "")) for f in message.get("files") or [])
+            ),
+            key=lambda message: float(message["ts"]),
+        )
+        for message in copies[1:]:
+            copy = str(message["ts"])
+            try:
+                self._channel_call(
+                    functools.partial(self.client.delete_message, channel=self.channel, ts=copy)
+                )
+                self.log(f"publish: deleted {copy}, a second upload of the files in {ts}'s thread")
+            except SlackCallError as exc:
+                if exc.error != "message_not_found":  # else another publisher deleted it
+                    self.log(
+                        f"publish: could not delete {copy}, a second upload of the files "
+                        f"({exc.describe()})"
+                    )
 
     # ---------------------------------------------------------- membership
     def _channel_call(self, fn: Callable[[], Any]) -> Any:
