@@ -378,6 +378,22 @@ def test_cr_line_endings_with_a_line_feed_further_on_load_as_the_lf_file(tmp_pat
     assert "a line break inside the header splits it over lines 1 and 2" in problem.message
 
 
+def _hold_for_a_while(source: object, released: list[float]) -> None:
+    """Keep ``source`` alive 0.2 s on a thread of its own, as Arrow's reader outliving the
+    call that read with it does; then note when it let go."""
+    import threading
+    import time
+
+    holder = [source]
+
+    def drop_later() -> None:
+        time.sleep(0.2)
+        holder.clear()
+        released.append(time.monotonic())
+
+    threading.Thread(target=drop_later, daemon=True).start()
+
+
 def test_no_python_object_is_left_with_arrows_reader(tmp_path, monkeypatch):
     """Arrow's CSV reader can outlive ``read_csv`` on an Arrow thread; if it then drops a
     Python object as the process exits, the process aborts ("terminate called without
@@ -385,7 +401,6 @@ def test_no_python_object_is_left_with_arrows_reader(tmp_path, monkeypatch):
     city with a bad demand.csv on a loaded 2-core machine). So Arrow gets no Python
     callback, and a file read the careful way (here: with a BOM) returns only once
     Arrow has let go of its bytes: simulated by a reader kept alive 0.2 s on a thread."""
-    import threading
     import time
 
     import pyarrow as pa
@@ -410,14 +425,7 @@ def test_no_python_object_is_left_with_arrows_reader(tmp_path, monkeypatch):
         table = real(source, names, **options)
         if not isinstance(source, pa.BufferReader):  # a file Arrow reads itself
             return table
-        holder = [source]  # the reader outliving the call, on a thread of its own
-
-        def drop_later():
-            time.sleep(0.2)
-            holder.clear()
-            released.append(time.monotonic())
-
-        threading.Thread(target=drop_later, daemon=True).start()
+        _hold_for_a_while(source, released)
         return table
 
     monkeypatch.setattr(inputs, "_arrow_csv", arrow_csv)
@@ -434,7 +442,6 @@ def test_a_parquet_table_is_read_by_arrow_and_let_go_of_before_load_returns(tmp_
     (whose reads Arrow's threads call back into Python for), and `load` returns only
     once Arrow has let go of them (an abort at exit was seen reading Parquet too):
     simulated by a reader kept alive 0.2 s on a thread."""
-    import threading
     import time
 
     import pandas as pd
@@ -452,14 +459,7 @@ def test_a_parquet_table_is_read_by_arrow_and_let_go_of_before_load_returns(tmp_
     def read_table(source, **options):
         sources.append(type(source))  # (the source itself kept here would never be let go)
         table = real(source, **options)
-        holder = [source]
-
-        def drop_later():
-            time.sleep(0.2)
-            holder.clear()
-            released.append(time.monotonic())
-
-        threading.Thread(target=drop_later, daemon=True).start()
+        _hold_for_a_while(source, released)
         return table
 
     monkeypatch.setattr(pq, "read_table", read_table)
