@@ -313,6 +313,28 @@ def test_failed_upload_is_finished_by_the_next_run(plans, slack_env, history):
     assert history.publication(result.plan_key, CHANNEL).snapshot["thread"]["complete"] is True
 
 
+def test_a_thread_slack_will_not_list_after_the_upload_does_not_fail_the_publish(
+    plans, slack_env, history
+):
+    """After uploading the files, the publisher lists the thread to drop a second upload
+    by another publisher; when Slack refuses that listing, the files are up all the same:
+    the publish stands (not exit 5), its thread recorded complete, the files there once."""
+    slack_env.fail(
+        "conversations.replies",
+        "error",
+        error="missing_scope",
+        needed="channels:history",
+        times=None,
+    )
+    result = _publish(plans["a"], history)
+    slack_env.clear()
+    assert result.action == "posted"
+    assert "conversations.replies" in slack_env.methods()  # the listing was tried
+    record = history.publication(result.plan_key, CHANNEL)
+    assert record.snapshot["thread"]["complete"] is True
+    assert sum(1 for m in slack_env.replies(result.ts) if m.get("files")) == 1
+
+
 def test_deleted_parent_is_posted_again_on_revision(plans, slack_env, history):
     """If someone deleted the parent, a revision posts a new one instead of failing."""
     first = _publish(plans["a"], history)

@@ -694,15 +694,19 @@ class _Publisher:
         found no files in the thread and both uploaded them: the revision's note and files
         twice (seen fuzzing publishing against a failing Slack: 8 times in 60 rounds).
         Each deletes every copy but the oldest; deleting one twice is harmless. A copy
-        Slack will not delete is left, and said in the log."""
+        Slack will not delete, or a thread Slack will not list now, is left, and said in
+        the log: the files are up, and the publish stands."""
         from rebalance.slack import SlackCallError
 
+        try:
+            thread = self._channel_call(lambda: list(self.client.replies(self.channel, ts)))
+        except SlackCallError as exc:
+            self.log(f"publish: could not look for a second upload of the files ({exc.describe()})")
+            return
         copies = sorted(
             (
                 message
-                for message in self._channel_call(
-                    lambda: list(self.client.replies(self.channel, ts))
-                )
+                for message in thread
                 if str(message.get("ts")) != ts
                 and any(self.marker in str(f.get("title", "")) for f in message.get("files") or [])
             ),
