@@ -594,9 +594,7 @@ class _Publisher:
         version's files are there."""
         parts: dict[int, tuple[str, str | None]] = {}
         files = False
-        for message in self._channel_call(lambda: list(self.client.replies(self.channel, ts))):
-            if str(message.get("ts")) == ts:
-                continue
+        for message in self._replies(ts):
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
@@ -604,9 +602,18 @@ class _Publisher:
                     str(message["ts"]),
                     payload.get("content_hash"),
                 )
-            if any(self.marker in str(f.get("title", "")) for f in message.get("files") or []):
+            if self._holds_files(message):
                 files = True
         return parts, files
+
+    def _replies(self, ts: str) -> list[dict[str, Any]]:
+        """The messages of ``ts``'s thread, itself left out."""
+        thread = self._channel_call(lambda: list(self.client.replies(self.channel, ts)))
+        return [message for message in thread if str(message.get("ts")) != ts]
+
+    def _holds_files(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` carries this version's files (their titles hold its marker)."""
+        return any(self.marker in str(f.get("title", "")) for f in message.get("files") or [])
 
     def _finish_thread(self, ts: str, *, note: str | None, fresh: bool) -> None:
         """Post or update the overflow parts, then the files (with ``note``), then record
@@ -699,19 +706,11 @@ class _Publisher:
         from rebalance.slack import SlackCallError
 
         try:
-            thread = self._channel_call(lambda: list(self.client.replies(self.channel, ts)))
+            thread = self._replies(ts)
         except SlackCallError as exc:
             self.log(f"publish: could not look for a second upload of the files ({exc.describe()})")
             return
-        copies = sorted(
-            (
-                message
-                for message in thread
-                if str(message.get("ts")) != ts
-                and any(self.marker in str(f.get("title", "")) for f in message.get("files") or [])
-            ),
-            key=lambda message: float(message["ts"]),
-        )
+        copies = sorted(filter(self._holds_files, thread), key=lambda m: float(m["ts"]))
         for message in copies[1:]:
             copy = str(message["ts"])
             try:
