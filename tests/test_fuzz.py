@@ -268,24 +268,17 @@ _JUNK = [
 
 
 def _mutate_json(value: object, rng: random.Random, depth: int = 0) -> None:
-    if isinstance(value, dict) and value:
-        key = rng.choice(list(value))
-        roll = rng.random()
-        if roll < 0.3:
-            del value[key]
-        elif roll < 0.6 or depth > 3:
-            value[key] = rng.choice(_JUNK)
-        else:
-            _mutate_json(value[key], rng, depth + 1)
-    elif isinstance(value, list) and value:
-        i = rng.randrange(len(value))
-        roll = rng.random()
-        if roll < 0.3:
-            del value[i]
-        elif roll < 0.6 or depth > 3:
-            value[i] = rng.choice(_JUNK)
-        else:
-            _mutate_json(value[i], rng, depth + 1)
+    """Delete or replace one entry of a JSON object or array, at the top or deeper."""
+    if not isinstance(value, dict | list) or not value:
+        return
+    key = rng.choice(list(value) if isinstance(value, dict) else range(len(value)))
+    roll = rng.random()
+    if roll < 0.3:
+        del value[key]
+    elif roll < 0.6 or depth > 3:
+        value[key] = rng.choice(_JUNK)
+    else:
+        _mutate_json(value[key], rng, depth + 1)
 
 
 def test_damaged_plan_folders_through_every_view(tmp_path, orders_city):

@@ -37,6 +37,26 @@ def _publish(plan_dir: Path, store: History, **kw):
     return publish(read_plan(plan_dir), config=Config(), channel=CHANNEL, history=store, **kw)
 
 
+def _at_once(tmp_path: Path, names: tuple[str, str], publish_with) -> dict[str, object]:
+    """``publish_with(store)`` run by two publishers at once, each with a history store of
+    its own (``tmp_path/NAME.sqlite3``): what each returned, or the exception it raised."""
+    results: dict[str, object] = {}
+
+    def go(name: str) -> None:
+        with History(tmp_path / f"{name}.sqlite3") as store:
+            try:
+                results[name] = publish_with(store)
+            except Exception as exc:  # pragma: no cover - reported by the caller's assert
+                results[name] = exc
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
 def _parents(fake) -> list[dict]:
     return [
         m
@@ -104,20 +124,7 @@ def test_two_publishers_with_different_stores_converge(plan_dir, slack_env, tmp_
     """Two publishers (own history, own lock) racing on one shift leave one parent and agree."""
     # Both searches are answered slowly, from the state at request time: both find nothing.
     slack_env.fail("conversations.history", "slow", delay=0.4, times=2)
-    results: dict[str, object] = {}
-
-    def go(name: str) -> None:
-        with History(tmp_path / f"{name}.sqlite3") as store:
-            try:
-                results[name] = _publish(plan_dir, store)
-            except Exception as exc:  # pragma: no cover - reported by the assert below
-                results[name] = exc
-
-    threads = [threading.Thread(target=go, args=(n,)) for n in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = _at_once(tmp_path, ("a", "b"), lambda store: _publish(plan_dir, store))
     parent_posts = [
         params
         for method, params in slack_env.calls
@@ -145,20 +152,7 @@ def test_two_publishers_revising_at_once_leave_the_revision_once(plans, slack_en
             _publish(plans["a"], store)
     # Both reads of the thread are answered slowly, from the state at request time.
     slack_env.fail("conversations.replies", "slow", delay=0.4, times=2)
-    results: dict[str, object] = {}
-
-    def go(name: str) -> None:
-        with History(tmp_path / f"{name}.sqlite3") as store:
-            try:
-                results[name] = _publish(plans["b"], store).action
-            except Exception as exc:  # pragma: no cover - reported by the assert below
-                results[name] = exc
-
-    threads = [threading.Thread(target=go, args=(n,)) for n in ("one", "two")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = _at_once(tmp_path, ("one", "two"), lambda store: _publish(plans["b"], store).action)
     assert results == {"one": "updated", "two": "updated"}
     uploads = [
         params for method, params in slack_env.calls if method == "files.completeUploadExternal"
