@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLE := data/samples/paris
 SHIFT  := 2026-11-30T19:00
+LINTED := rebalance tests benchmarks data/samples
 
-.PHONY: demo test fuzz lint format bench clean notebooks
+.PHONY: demo test fuzz lint ruff format bench clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +23,7 @@ demo: $(STAMP)  ## Plan the bundled Paris sample and show it
 
 # mypy runs beside the tests: pytest on two workers leaves a fifth of the two cores idle
 # (tests waiting on sockets, timers and subprocesses), about what mypy needs.
-test: $(STAMP)  ## Lint, then the whole test suite (notebooks included) with type-checking beside it
-	$(BIN)/ruff check rebalance tests benchmarks data/samples
-	$(BIN)/ruff format --check rebalance tests benchmarks data/samples
+test: $(STAMP) ruff  ## Lint, then the whole test suite (notebooks included) with type-checking beside it
 	@log=$$(mktemp); $(BIN)/mypy > $$log 2>&1 & mypy=$$!; \
 	$(BIN)/python -m pytest -q -n 2; tests=$$?; \
 	wait $$mypy; types=$$?; echo "$(BIN)/mypy"; cat $$log; rm -f $$log; \
@@ -33,14 +32,16 @@ test: $(STAMP)  ## Lint, then the whole test suite (notebooks included) with typ
 fuzz: $(STAMP)  ## The CLI on damaged files, plan folders and configs (FUZZ_RUNS=40 per test)
 	$(BIN)/python -m pytest -q -n 2 -m fuzz tests/test_fuzz.py
 
-lint: $(STAMP)
-	$(BIN)/ruff check rebalance tests benchmarks data/samples
-	$(BIN)/ruff format --check rebalance tests benchmarks data/samples
+lint: ruff  ## ruff, then mypy
 	$(BIN)/mypy
 
+ruff: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
 format: $(STAMP)
-	$(BIN)/ruff check --fix rebalance tests benchmarks data/samples
-	$(BIN)/ruff format rebalance tests benchmarks data/samples
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 $(VENV)/.notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
