@@ -482,6 +482,46 @@ def test_sweep_rejects_duplicate_names_and_bad_scenarios_before_solving():
         sweep(["baseline"], inputs, config, SHIFT)  # type: ignore[list-item]
 
 
+def test_sweep_refuses_inputs_edited_in_place_once_before_solving(monkeypatch):
+    """Inputs edited in place would be planned under the loaded fingerprint: a sweep with
+    a scenario that plans them as they are refuses them before any solve, having
+    checked them once for the whole sweep (it was once per scenario, each check a
+    fingerprint of every table: 20% of each solve on the Paris sample)."""
+    import rebalance.scenarios
+
+    loaded, config = city("lyon")
+    inputs = dataclasses.replace(loaded, restaurants=loaded.restaurants.copy())
+    checks, solves = [], []
+    real_check, real_solve = Inputs.check_unedited, rebalance.scenarios.solve_shift
+
+    def counted_check(self):
+        checks.append(1)
+        return real_check(self)
+
+    def counted_solve(*args, **kwargs):
+        solves.append(1)
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(Inputs, "check_unedited", counted_check)
+    monkeypatch.setattr(rebalance.scenarios, "solve_shift", counted_solve)
+    rates = vary("orders_per_courier_hour", [2.0, 2.5, 3.0])
+    table = sweep(rates, inputs, config, SHIFT)
+    assert list(table["status"]) == ["optimal"] * 3
+    assert (len(checks), len(solves)) == (1, 3)
+
+    inputs.restaurants.loc[0, "expected_orders_per_hour"] = 40.0
+    checks.clear()
+    solves.clear()
+    with pytest.raises(ValueError, match="edited in place"):
+        sweep(rates, inputs, config, SHIFT)
+    assert (len(checks), solves) == (1, [])
+    # scenarios that all change the inputs validate the edited tables as new ones
+    checks.clear()
+    changed = sweep([Scenario("rain", slowdown=0.2)], inputs, config, SHIFT)
+    assert list(changed["status"]) == ["optimal"]
+    assert checks == []
+
+
 def test_run_scenario_is_a_picklable_unit_of_work():
     """run_scenario pickles by reference and returns a picklable row and zone table."""
     inputs, config = city("lyon")
