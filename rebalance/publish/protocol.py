@@ -487,15 +487,11 @@ class _Publisher:
         for message in others:
             ts = str(message["ts"])
             try:
-                self._channel_call(
-                    functools.partial(self.client.delete_message, channel=self.channel, ts=ts)
-                )
-                self.log(
-                    f"publish: deleted {ts}, a second parent of {self.key} (kept {keep['ts']})"
-                )
+                if self._delete(ts):
+                    self.log(
+                        f"publish: deleted {ts}, a second parent of {self.key} (kept {keep['ts']})"
+                    )
             except SlackCallError as exc:
-                if exc.error == "message_not_found":
-                    continue  # another publisher removed it already
                 text = (
                     "(Posted twice by a race between publishers: this copy is outdated; the "
                     "plan is the message posted just before it.)"
@@ -714,16 +710,30 @@ class _Publisher:
         for message in copies[1:]:
             copy = str(message["ts"])
             try:
-                self._channel_call(
-                    functools.partial(self.client.delete_message, channel=self.channel, ts=copy)
-                )
-                self.log(f"publish: deleted {copy}, a second upload of the files in {ts}'s thread")
-            except SlackCallError as exc:
-                if exc.error != "message_not_found":  # else another publisher deleted it
+                if self._delete(copy):
                     self.log(
-                        f"publish: could not delete {copy}, a second upload of the files "
-                        f"({exc.describe()})"
+                        f"publish: deleted {copy}, a second upload of the files in {ts}'s thread"
                     )
+            except SlackCallError as exc:
+                self.log(
+                    f"publish: could not delete {copy}, a second upload of the files "
+                    f"({exc.describe()})"
+                )
+
+    def _delete(self, ts: str) -> bool:
+        """Delete the message ``ts`` from the channel: True, or False when it is gone
+        already (another publisher removed it); raises `SlackCallError` when Slack refuses."""
+        from rebalance.slack import SlackCallError
+
+        try:
+            self._channel_call(
+                functools.partial(self.client.delete_message, channel=self.channel, ts=ts)
+            )
+        except SlackCallError as exc:
+            if exc.error == "message_not_found":
+                return False
+            raise
+        return True
 
     # ---------------------------------------------------------- membership
     def _channel_call(self, fn: Callable[[], Any]) -> Any:
