@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -120,6 +121,10 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        # a submodule, as ``import scipy`` gives ``scipy.stats``: the README's
+        # ``rebalance.forecasting.run_forecast(...)`` after a plain ``import rebalance``
+        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f".{name}", __name__)  # the import binds it here too
         raise AttributeError(f"module 'rebalance' has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value

@@ -69,6 +69,26 @@ def test_import_is_light():
     assert out.stdout.strip() == "False"
 
 
+def test_submodules_are_reached_from_a_plain_import():
+    """``import rebalance`` then ``rebalance.forecasting.run_forecast`` works, as the README
+    writes it (an AttributeError before); unknown and private names still raise."""
+    code = (
+        "import rebalance\n"
+        "print(rebalance.forecasting.run_forecast.__name__, rebalance.plots.__name__)\n"
+        "for name in ('nosuch', '_nosuch'):\n"
+        "    try:\n"
+        "        getattr(rebalance, name)\n"
+        "    except AttributeError as e:\n"
+        "        print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "run_forecast rebalance.plots",
+        "module 'rebalance' has no attribute 'nosuch'",
+        "module 'rebalance' has no attribute '_nosuch'",
+    ]
+
+
 @pytest.mark.parametrize(
     ("chosen", "first", "expected"),
     [
