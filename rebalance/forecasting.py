@@ -14,7 +14,8 @@ time-of-day *shape*, each shrunk toward its zone:
   ``(C_r + a) / (T_r + a / m_z)``: m_z is the zone's pooled rate per restaurant-hour and
   a = 1 / phi, where phi, the squared coefficient of variation of true levels around
   their zone's mean, is estimated from the whole city by the method of moments (observed
-  variance minus the Poisson part). ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how
+  variance around the zone's mean minus the Poisson part, both corrected for that mean
+  being estimated from the same restaurants; zones of one restaurant weigh nothing). ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how
   much of the level came from the zone: near 0 for a restaurant with a long busy
   history, 1 for one with no exposure at all.
 - Shape, Dirichlet-multinomial empirical Bayes: ``(c_rk + b s_zk) / (C_r + b)``, s_zk
@@ -381,6 +382,7 @@ class _Tally:
         self.first = np.iinfo(np.int64).max  # ns after the shift start's clock time
         self.last = np.iinfo(np.int64).min
         self.reach: dict[int, int] = {}  # day -> the latest clock time of its window's orders
+        self.dates: set[int] = set()  # local calendar dates (days since 1970-01-01) with an order
         self._cells: list[np.ndarray] = []
         self._days: list[np.ndarray] = []
         self._seen: dict[int, np.ndarray] = {}  # day -> which restaurants took an order
@@ -415,6 +417,8 @@ class _Tally:
         slot, repeated = _clock_slots(rel, grid, start_local)
         t = ns[past]
         self.first, self.last = min(self.first, int(t.min())), max(self.last, int(t.max()))
+        dates = np.floor_divide(t + start_local.value, day_ns)
+        self.dates.update(unique_sorted(dates).tolist())
         r, jp = restaurant[past].astype(np.int64), j[past]
         # the distinct (day, restaurant) pairs, sorted by day: each day's run of them
         n = self.restaurants
@@ -547,6 +551,12 @@ class _Forecaster:
                 covered[-1] &= tally.last - day_list[-1] * day_ns >= reach - slot_ns
         self.partial = int((~covered).sum())
         day_list = day_list[covered]
+        # A day is a gap when its window falls on a calendar date (city time) without any
+        # order between the history's first and last: a daily export missing, or an
+        # outage. The day still holds the next morning's orders (a day runs from the
+        # shift's clock time to the next day's), which must not make its evening read
+        # as one without orders.
+        day_list = day_list[~self._on_empty_date(day_list, tally)]
         if day_list.size == 0:
             raise DataError(
                 Issue(
@@ -567,6 +577,21 @@ class _Forecaster:
         self.cell, self.order_day = tally.cells(day_list)
         self.first_day = tally.first_days(day_list)
         self.has_history = self.first_day < len(day_list)
+
+    def _on_empty_date(self, days: np.ndarray, tally: _Tally) -> np.ndarray:
+        """Which of the ``days`` have their shift window (at its clock times) on a
+        calendar date that holds no order though the history runs on both sides of it."""
+        day_ns = _DAY.value
+        origin = self.start_local.value
+        first, last = (origin + tally.first) // day_ns, (origin + tally.last) // day_ns
+        window = self.K * self.grid.minutes * 60_000_000_000
+        opens = (origin + days * day_ns) // day_ns
+        closes = (origin + days * day_ns + window - 1) // day_ns
+        empty = np.zeros(days.size, dtype=bool)
+        for date in range(int(first) + 1, int(last)):
+            if date not in tally.dates:
+                empty |= (opens <= date) & (date <= closes)
+        return empty
 
     def _counts(self, days: np.ndarray) -> np.ndarray:
         """Orders per restaurant (rows) and slot (columns) over the days at ``days``."""
@@ -601,13 +626,20 @@ class _Forecaster:
         zone_T = np.bincount(z[known], weights=T[known], minlength=nz)
         m = np.divide(zone_C, zone_T, out=np.zeros(nz), where=zone_T > 0)
         mr = m[z]
-        # phi: squared coefficient of variation of true levels, pooled over the city
+        # phi: squared coefficient of variation of true levels, pooled over the city, by
+        # the method of moments. The zone's mean comes from the same restaurants (weights
+        # w_r = T_r / T_z), so E[sum T_r (lev_r - m_z)^2] = phi m_z^2 sum T_r (1 - w_r)
+        # + m_z (n_z - 1), not phi m_z^2 T_z + m_z n_z: reading it as the latter
+        # made phi ~2.5x too small with 2 restaurants a zone (0.10 for a true 0.25) and
+        # pulled busy restaurants toward their zone. A zone of one restaurant says
+        # nothing of the spread and weighs 0.
         lev = np.divide(C, T, out=np.zeros_like(C), where=known)
         use = known & (mr > 0)
         if use.any():
-            num = np.sum(T[use] * ((lev[use] - mr[use]) ** 2 - mr[use] / T[use]))
-            den = np.sum(T[use] * mr[use] ** 2)
-            phi = max(MIN_PHI, float(num / den))
+            w = T[use] / zone_T[z[use]]
+            num = np.sum(T[use] * (lev[use] - mr[use]) ** 2 - mr[use] * (1.0 - w))
+            den = np.sum(T[use] * (1.0 - w) * mr[use] ** 2)
+            phi = max(MIN_PHI, float(num / den)) if den > 0 else 1.0
         else:
             phi = 1.0
         a = 1.0 / phi

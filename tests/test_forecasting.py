@@ -176,6 +176,55 @@ def test_partial_first_day_and_gaps_are_left_out(city):
     assert rates[("RA1", "2026-11-30T19:00:00+01:00")] == pytest.approx(40.0, rel=0.01)
 
 
+def test_a_missing_daily_export_is_a_gap_though_its_day_holds_next_mornings_orders(city):
+    """Orders around the clock, one date's export missing: a day runs from the shift's
+    clock time to the next day's, so it still holds the next morning's orders; its
+    evening must be a gap (reported, left out), not an evening without orders."""
+    around_the_clock = {
+        rid: {f"{h:02d}:{m:02d}": 1 for h in range(24) for m in (5, 35)}
+        for rid in ("RA1", "RA2", "RB")
+    }
+    days = days_before(28)  # four Mondays: 11-02, 11-09, 11-16, 11-23
+    h = history(around_the_clock, [d for d in days if d != "2026-11-16"])
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert [f"{g:%Y-%m-%d}" for g in result.gaps] == ["2026-11-16"]
+    assert [f"{d:%Y-%m-%d}" for d in result.days] == ["2026-11-02", "2026-11-09", "2026-11-23"]
+    rates = result.demand["expected_orders_per_hour"]
+    assert rates.to_numpy() == pytest.approx(2.0)  # not 2 x 3/4 from an empty evening
+    assert "  days without any order (left out): 2026-11-16" in result.report()
+
+
+def test_level_spread_is_estimated_without_the_bias_of_the_zone_mean(tmp_path):
+    """phi, the spread of true levels around the zone's mean, from restaurants two to a
+    zone: the zone's mean comes from the same two restaurants, so the plain moment
+    estimate is ~2.5x too small (0.10 for a true 0.25) and pulls restaurants toward their
+    zone; corrected, it comes out near the truth."""
+    rng = np.random.default_rng(11)
+    zones = [zone(f"Z{i}", 48.80 + 0.01 * i, 2.30) for i in range(60)]
+    rests, rows = [], []
+    days = days_before(8, step=7)  # eight Mondays
+    for i in range(60):
+        mean = rng.uniform(2.0, 8.0)
+        for j in range(2):
+            rid = f"R{i}_{j}"
+            rests.append(restaurant(rid, f"Z{i}", 1.0))
+            level = mean * rng.gamma(4.0, 0.25)  # phi = 1 / 4
+            for day in days:
+                for minute in rng.uniform(0, 120, rng.poisson(level * 2.0)):
+                    t = pd.Timestamp(f"{day}T19:00") + pd.Timedelta(minutes=float(minute))
+                    rows.append((rid, f"{t:%Y-%m-%dT%H:%M:%S}"))
+    city = write_city(tmp_path / "c", zones=zones, restaurants=rests, couriers=[courier("C", "Z0")])
+    h = pd.DataFrame(
+        {
+            "order_id": [f"O{k}" for k in range(len(rows))],
+            "restaurant_id": [r for r, _ in rows],
+            "placed_at": [t for _, t in rows],
+        }
+    )
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert 0.17 < result.phi < 0.35
+
+
 def test_backtest_is_exact_on_a_steady_history_and_signs_its_bias(city):
     """Steady days: MAE near 0 on the last day; a busier last day: negative bias there."""
     inputs = load(city)
