@@ -646,7 +646,9 @@ def _read_csv(
             table = None
             failure = str(exc).split("\n")[0]
     data_lines = data.count(b"\n", start) - 1  # the data ends with a line break
-    if table is None or table.num_rows != data_lines:
+    # (an odd count of quotes: the last value's quote never closes, and Arrow took the
+    # file's last line break into it, on a row of the right length)
+    if table is None or table.num_rows != data_lines or data.count(b'"', start) % 2:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
         structure = _scan_lines(data[start:].decode("utf-8"), len(names), header_line)
         if structure.problems or table is None:
@@ -692,6 +694,17 @@ _BLOCK = 1 << 24
 #: Bytes per block of Arrow's CSV reader (its default): a larger file is read, and kept,
 #: in several chunks per column, which every later step must accept (tests lower it).
 _READ_BLOCK = 1 << 20
+
+
+def _runs_off_the_end(tail: str) -> bool:
+    """Whether the file's last row opens a quoted value it never closes (and not just
+    holds a lone quote inside a value, as in ``12" pizza``)."""
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _read_clean_csv(
@@ -741,7 +754,7 @@ def _read_clean_csv(
     # With quotes it tracks them, so that a value over several lines is one row and
     # the row count below sends the file the careful way.
     multiline = _has_byte(path, b'"')
-    scan = _Scan(path)
+    scan = _Scan(path, quotes=multiline)
     thread = threading.Thread(target=scan.run, name=f"hash {path.name}", daemon=True)
     thread.start()
     try:
@@ -764,14 +777,16 @@ def _read_clean_csv(
 
 class _Scan:
     """One pass over a file's bytes, 16 MB at a time: its sha256, its line breaks and
-    whether it is plain (readable, no CR); run in a thread beside Arrow's read."""
+    whether it is plain (readable, no CR, and, when ``quotes``, its double quotes
+    paired); run in a thread beside Arrow's read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, quotes: bool = False) -> None:
         self.path = path
         self.digest = hashlib.sha256()
         self.newlines = 0
         self.last = b""
         self.plain = False
+        self._quotes = 0 if quotes else None
 
     def run(self) -> None:
         try:
@@ -781,10 +796,15 @@ class _Scan:
                         return
                     self.digest.update(block)
                     self.newlines += block.count(b"\n")
+                    if self._quotes is not None:
+                        self._quotes += block.count(b'"')
                     self.last = block[-1:]
         except OSError:
             return
-        self.plain = True
+        # An odd count: a quote opened in the last value runs to the end of the file,
+        # which Arrow reads as a value (with the line break in it) on a row of the
+        # right length. The careful way names the line.
+        self.plain = not (self._quotes or 0) % 2
 
 
 def _has_byte(path: Path, byte: bytes) -> bool:
@@ -1078,7 +1098,7 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
     if last is not None:
         start, row = last
         tail = "\n".join(text.split("\n")[start - 1 :])
-        if tail.count('"') % 2 == 1:  # the row runs to the end of the file inside quotes
+        if _runs_off_the_end(tail):  # the row runs to the end of the file inside quotes
             problems = [p for p in problems if p.line != start + offset]
             problems.append(
                 Issue(

@@ -44,6 +44,31 @@ def test_structural_problem_names_the_line(tmp_path, rule, file, line, words):
     assert words in text and found[0].valid
 
 
+@pytest.mark.parametrize(("ending", "final"), [("\n", "\n"), ("\n", ""), ("\r\n", "\r\n")])
+def test_a_quote_opened_in_the_last_value_of_the_file_is_never_closed(tmp_path, ending, final):
+    """A quote opened in the last field of the last row runs to the end of the file on a
+    row of the right length: refused, naming its line (it was read as a value holding
+    a line break), whether the file takes the fast path or, with CRLF, the careful one.
+    A lone inch mark inside a value (12" Pizza) on that row still loads (an odd count of
+    quotes as well)."""
+    city = city_with(tmp_path)
+    path = city / "restaurants.csv"
+    lines = path.read_text().splitlines()
+    *head, last = lines
+    fields = last.split(",")
+    broken = ",".join([*fields[:-1], '"' + fields[-1]])
+    path.write_bytes((ending.join([*head, broken]) + final).encode())
+    with pytest.raises(DataError) as info:
+        load(city)
+    (found,) = info.value.problems
+    assert (found.file, found.line) == ("restaurants.csv", len(lines)), str(info.value)
+    assert "never closed" in str(info.value)
+    fields[1] = 'Bistrot 12" Pizza'
+    path.write_bytes((ending.join([*head, ",".join(fields)]) + final).encode())
+    names = load(city).restaurants["name"]
+    assert names.iloc[-1] == 'Bistrot 12" Pizza'
+
+
 def test_semicolon_export_is_said_once_with_the_header(tmp_path):
     """A ';' export with decimal commas gets one message showing the header found."""
     found, text = problems(tmp_path, "SemicolonSeparated")
