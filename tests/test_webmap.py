@@ -71,6 +71,30 @@ def test_map_writes_one_html_with_zones_and_routes(planned, tmp_path):
     assert f"written to {out}" in result.stderr
 
 
+def test_names_cannot_break_out_of_the_tooltips_javascript(tmp_path):
+    """folium puts each tooltip in a JavaScript template literal: a backtick in a zone or
+    restaurant name ended it and ``${...}`` ran as code (stored XSS in a map shared in the
+    channel), and ``\\u`` made a syntax error that stopped the whole map. Every tooltip
+    is now one literal holding none of them; the names show as HTML references."""
+    city = city_with(tmp_path)
+    hostile = "Croix`+alert(4)+` ${alert(document.cookie)} C:\\u{zz}"
+    for name in ("zones", "restaurants"):
+        table = pd.read_csv(city / f"{name}.csv", dtype=str, keep_default_na=False)
+        table["name"] = [f"{hostile} {i}" for i in range(len(table))]
+        table.to_csv(city / f"{name}.csv", index=False)
+    plan, out = tmp_path / "plan", tmp_path / "map.html"
+    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
+    assert pd.read_csv(plan / "zones.csv")["shortage"].sum() > 0  # pause lists shown too
+    assert invoke("map", plan, "--data", city, "--out", out).exit_code == 0
+    page = out.read_text()
+    calls = page.count(".bindTooltip(")
+    literals = re.findall(r"\.bindTooltip\(\s*`([^`]*)`\s*,\s*\{", page)
+    assert calls > 5 and len(literals) == calls
+    assert not any("${" in text or "\\" in text for text in literals)
+    assert "Croix&#96;+alert(4)+&#96; &#36;{alert(document.cookie)} C:&#92;u{zz}" in page
+    assert sum("pause:" in text for text in literals) > 0
+
+
 def test_map_draws_outlines_from_the_data_folder(planned, tmp_path):
     """DATA/zones.geojson is picked up: one polygon per zone, said on stderr."""
     city, plan = planned

@@ -3,7 +3,9 @@ the channel: zones tinted by shortage (their outlines when given, else circles s
 demand), moves as lines as thick as the couriers on them, every zone and route with a
 tooltip. `rebalance map PLAN_DIR --out map.html` writes it.
 
-Zone and restaurant names come from partners: they are HTML-escaped in every tooltip.
+Zone and restaurant names come from partners: they are HTML-escaped in every tooltip,
+and so are the characters that would act inside the JavaScript template literal folium
+puts each tooltip in (see `_escape`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ __all__ = ["interactive_map", "write_map"]
 
 #: Shortage colours: none, some, most (Okabe-Ito sky blue, orange, vermillion).
 _NONE, _SOME, _MOST = "#56B4E9", "#E69F00", "#D55E00"
+
+
+#: What, besides HTML's specials, must not reach a tooltip as written: folium puts each
+#: tooltip's HTML in a JavaScript template literal (``bindTooltip(`...`)``), where a
+#: backtick ends it, ``${...}`` runs code and a backslash starts an escape (``\u`` not
+#: followed by hex digits is a syntax error that stops the whole map). As HTML character
+#: references they show as themselves.
+_IN_TEMPLATE = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def _escape(text: str) -> str:
+    """Partner text for a tooltip: HTML-escaped, and inert in a template literal."""
+    return html.escape(text).translate(_IN_TEMPLATE)
 
 
 def _colour(short: float, worst: float) -> str:
@@ -60,7 +75,7 @@ def interactive_map(
     fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
     worst = float(frame["shortage"].max()) if len(frame) else 0.0
     dmax = max(float(frame["demand_orders_per_hour"].max()) if len(frame) else 0.0, 1e-9)
-    esc = html.escape
+    esc = _escape
 
     def tip(row: Any) -> str:
         moves = " ".join(
