@@ -1234,6 +1234,7 @@ def map_command(
 ) -> None:
     """Write the plan as an interactive map: zones by shortage, moves as lines, tooltips."""
     with exits():
+        _replaceable(out, "an HTML map", _is_html)
         cfg = load_cli_config(config, data)
         folder = data if data is not None else cfg.data_dir
         if folder is None:
@@ -1286,6 +1287,46 @@ def _shift_lock(plan: Any, cfg: "Config") -> Any:
 # ------------------------------------------------------------ forecast, replay
 
 
+def _replaceable(out: Path, what: str, looks_right: Any) -> None:
+    """Refuse an ``--out`` that exists and is not an earlier output of this command
+    (``looks_right(path) -> bool``): a slip of the finger must not turn the order
+    history or zones.csv into a demand table or a map (exit 2, nothing written)."""
+    if not (out.exists() or out.is_symlink()) or out.is_dir():
+        return
+    try:
+        ours = bool(looks_right(out))
+    except (OSError, ValueError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise typer.BadParameter(
+            f"{out} exists and is not {what}; not replacing it (give a new file, or "
+            f"remove it first)",
+            param_hint="--out",
+        )
+
+
+def _is_demand_table(path: Path) -> bool:
+    """Whether the file holds a demand table (its header has section 7's columns)."""
+    import csv
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+    else:
+        with path.open("rb") as fh:
+            first = fh.read(1 << 16).split(b"\n", 1)[0].decode("utf-8-sig").strip()
+        names = {n.strip() for n in next(csv.reader([first]), [])}
+    return {"restaurant_id", "slot_start", "expected_orders_per_hour"} <= names
+
+
+def _is_html(path: Path) -> bool:
+    """Whether the file is an HTML page (a map written before)."""
+    with path.open("rb") as fh:
+        head = fh.read(512).decode("utf-8-sig", errors="replace").lstrip().lower()
+    return head.startswith(("<!doctype html", "<html"))
+
+
 def _write_table_atomically(frame: Any, out: Path) -> None:
     """Write a table as CSV, or Parquet when ``out`` ends in .parquet; never half a file.
     Text cells of a CSV get the formula guard (`rebalance.escape.csv_cell`): ids come
@@ -1302,6 +1343,9 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
         os.close(fd)
         try:
+            mask = os.umask(0)  # mkstemp makes it 0600: the mode any new file gets
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
             if out.suffix == ".parquet":
                 frame.to_parquet(tmp, index=False)
             else:
@@ -1386,6 +1430,8 @@ def forecast(
                 "a file name ending in .csv or .parquet, e.g. DATA_DIR/demand.csv",
                 param_hint="--out",
             )
+        if out is not None:
+            _replaceable(out, "a demand table", _is_demand_table)
         inputs = _load(data, cfg)
         result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
         report = console(stderr=out is None)

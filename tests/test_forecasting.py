@@ -409,6 +409,33 @@ def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
     assert pd.read_parquet(parquet)["restaurant_id"].map(type).eq(str).all()
 
 
+def test_cli_out_never_replaces_a_file_that_is_not_a_demand_table(tmp_path, city):
+    """--out naming the order history or zones.csv (a slip of the finger) is refused
+    before any work, the file untouched: it replaced the history with the forecast. A
+    demand table written before is replaced, CSV or Parquet, with the umask's mode
+    (mkstemp's 0600 kept other users, such as a cron job's, from reading it)."""
+    import os
+    import stat
+
+    orders = tmp_path / "orders.csv"
+    history(STEADY, days_before(3)).to_csv(orders, index=False)
+    base = ["forecast", str(orders), "--data", str(city), "--shift-start", SHIFT]
+    for victim in (orders, city / "zones.csv"):
+        before = victim.read_bytes()
+        result = CliRunner().invoke(app, [*base, "--out", str(victim)])
+        assert result.exit_code == 2, result.output
+        assert "is not a demand table; not replacing it" in result.output
+        assert victim.read_bytes() == before
+    old = os.umask(0o022)
+    try:
+        for out in (tmp_path / "demand.csv", tmp_path / "demand.parquet"):
+            for _ in range(2):  # written, then replaced
+                assert CliRunner().invoke(app, [*base, "--out", str(out)]).exit_code == 0
+            assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
 def test_cli_out_that_cannot_be_written_exits_3_with_what_to_do(tmp_path, city):
     """--out under a file (so its folder cannot be made): exit 3 naming the place and
     the fix, not a traceback with exit 1; no temporary file left."""

@@ -141,6 +141,20 @@ def test_map_needs_the_data_folder_of_the_plan(planned, tmp_path):
     assert not out.exists()
 
 
+def test_map_out_never_replaces_a_file_that_is_not_a_page(planned, tmp_path):
+    """--out naming zones.csv is refused (exit 2), the file untouched; a map written
+    before is replaced."""
+    city, plan = planned
+    zones = city / "zones.csv"
+    before = zones.read_bytes()
+    result = invoke("map", plan, "--data", city, "--out", zones)
+    assert result.exit_code == 2 and "is not an HTML map; not replacing it" in result.output
+    assert zones.read_bytes() == before
+    out = tmp_path / "map.html"
+    for _ in range(2):
+        assert invoke("map", plan, "--data", city, "--out", out).exit_code == 0
+
+
 def test_map_out_that_cannot_be_written_exits_3(planned, tmp_path):
     """--out under a file: exit 3 saying it cannot write the map there, no traceback."""
     city, plan = planned
