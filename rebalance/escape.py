@@ -12,7 +12,8 @@ terminal (rich)        markup (``[bold]``, ``[/]``, ``[link=...]``) printed   `t
 terminal, plain text   control characters and bidi overrides only (for rich   `visible`
                        ``Text`` objects and stderr messages)
 Slack mrkdwn           ``&``, ``<``, ``>`` (so no ``<!channel>``, ``<@U1>``,   `mrkdwn`
-                       ``<https://x|label>``), control and bidi characters
+                       ``<https://x|label>``), control and bidi characters,
+                       and line breaks in names set inside a line
 Slack plain text       control and bidi characters; ``<`` ``>`` turned into   `plain`
 (headers, file         ``‹`` ``›`` so no Slack link syntax can form
 titles, table cells)
@@ -89,13 +90,16 @@ def terminal(text: object, *, one_line: bool = False) -> str:
     return escape(safe.replace("\\[", "\\\u200b["))
 
 
-def mrkdwn(text: object) -> str:
+def mrkdwn(text: object, *, one_line: bool = False) -> str:
     """``text`` safe inside Slack mrkdwn (also the ``text`` fallback of a message).
 
     ``&``, ``<`` and ``>`` become entities, so no mention (``<!channel>``, ``<@U123>``,
-    ``<!subteam^S1>``), link (``<https://x|label>``) or date token can be formed.
+    ``<!subteam^S1>``), link (``<https://x|label>``) or date token can be formed. A
+    name or id set inside a line goes ``one_line``: a line break in it (``\\x0a``
+    then) would let it start a line of its own in the message, a fake bullet or
+    instruction under the official ones.
     """
-    text = visible(text)
+    text = visible(text, one_line=one_line)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -229,6 +229,10 @@ def test_slack_payloads_carry_no_mention_link_or_control(hostile_plan):
         assert not any(ch in text for ch in UNSAFE), repr(text)
     parent = result.payloads[0]
     assert parent["text"].startswith("&lt;!channel&gt; Paris")
+    # a line break in a name (Z5's) is written out, so the name cannot start a line of
+    # its own in the message (a fake bullet under the official ones)
+    assert not any("\\u2066 \n" in t for t in texts)
+    assert any("\\u2066 \\x0a[/]" in t for t in texts)
     json.dumps(result.payloads)  # serialisable as sent
 
 

@@ -243,7 +243,7 @@ class Desk:
             try:
                 inputs = load(folder, self.config)
             except RebalanceError as exc:
-                return f":warning: The city's data cannot be read, nothing changed:\n```{esc(str(exc))[:2500]}```"
+                return f":warning: The city's data cannot be read, nothing changed:\n```{esc(str(exc), one_line=False)[:2500]}```"
             restaurants = inputs.restaurants
             ids = restaurants["restaurant_id"].astype(str).tolist()
             if restaurant_id not in set(ids):

@@ -11,14 +11,15 @@ __all__ = ["code", "context", "esc", "section", "slack_time", "user_ref"]
 MAX_SECTION_CHARS = 3000
 
 
-def esc(text: object) -> str:
+def esc(text: object, *, one_line: bool = True) -> str:
     """Escape text from users or partners for mrkdwn: Slack reads <, > and & as markup
     (``<!channel>``, ``<https://evil|click>``), so they are sent as entities; control
     characters and bidi overrides are written out (`rebalance.escape.mrkdwn`, the rule
-    of the channel messages)."""
+    of the channel messages), and line breaks too unless ``one_line`` is False (a
+    message of several lines of our own, in a code block)."""
     from rebalance.escape import mrkdwn
 
-    return mrkdwn(text)
+    return mrkdwn(text, one_line=one_line)
 
 
 def code(text: object) -> str:

@@ -70,8 +70,9 @@ FILES_COMMENT = "Every move and every zone of this plan, as CSV."
 
 
 def escape_mrkdwn(text: object) -> str:
-    """Escape for mrkdwn: `rebalance.escape.mrkdwn` (entities, controls and bidi)."""
-    return mrkdwn(text)
+    """Escape a name, id or phrase set inside a line of mrkdwn: `rebalance.escape.mrkdwn`
+    on one line (entities, controls, bidi, and line breaks written out)."""
+    return mrkdwn(text, one_line=True)
 
 
 def as_int(x: Any) -> int:
@@ -244,7 +245,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     # in the notification fallback (which Slack parses for mentions and links).
     window = wording.shift_window(plan, year=False)
     title = f"{plain(plan.city)} · {window}"
-    title_md = f"{mrkdwn(plan.city)} · {window}"
+    title_md = f"{mrkdwn(plan.city, one_line=True)} · {window}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
     several = plan.slot_count > 1
