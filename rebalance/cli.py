@@ -685,6 +685,18 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+def _channel_id_option(value: str | None) -> str | None:
+    """--channel is a channel ID: a name is wrong usage (exit 2) before any work."""
+    import re
+
+    if value is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", value.strip()):
+        raise typer.BadParameter(
+            f"{value!r} is not a Slack channel ID: give an ID such as C0123ABCD (channel "
+            "details, bottom of the About tab), not the channel's name"
+        )
+    return value
+
+
 @app.command()
 def run(
     data_dir: Annotated[
@@ -706,7 +718,10 @@ def run(
         bool, typer.Option("--dry-run", help="Plan and print the Slack payloads; post nothing.")
     ] = False,
     channel: Annotated[
-        str | None, typer.Option(help="Slack channel ID. Default: [slack] channel.")
+        str | None,
+        typer.Option(
+            help="Slack channel ID. Default: [slack] channel.", callback=_channel_id_option
+        ),
     ] = None,
     log_format: Annotated[
         LogFormat,
@@ -1116,7 +1131,10 @@ def publish(
         typer.Argument(metavar="PLAN_DIR", help="Plan folder written by `rebalance plan --out`."),
     ],
     channel: Annotated[
-        str | None, typer.Option(help="Slack channel ID (default: [slack] channel).")
+        str | None,
+        typer.Option(
+            help="Slack channel ID (default: [slack] channel).", callback=_channel_id_option
+        ),
     ] = None,
     config: ConfigOpt = None,
     dry_run: Annotated[

@@ -132,6 +132,8 @@ class DataConfig(_Section):
 
 #: A Slack user ID: U (or W, an Enterprise Grid user) and capitals and digits.
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+#: A Slack channel ID: C (public), G (private) or D (direct message), then the same.
+_SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 class SlackConfig(_Section):
@@ -140,6 +142,18 @@ class SlackConfig(_Section):
     approval_channel: str = ""
     #: Slack user IDs allowed to approve plans and change the shift from the channel.
     approvers: list[str] = Field(default_factory=list)
+
+    @field_validator("channel", "approval_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        # A channel is addressed by its ID: with a name every post would fail, and only
+        # when a cron run publishes (`validate` now says so first).
+        if value.strip() and not _SLACK_CHANNEL_ID.fullmatch(value.strip()):
+            raise ValueError(
+                "not a Slack channel ID: give an ID such as 'C0123ABCD' "
+                "(channel details, bottom of the About tab), not the channel's name"
+            )
+        return value
 
     @field_validator("approvers")
     @classmethod

@@ -222,6 +222,28 @@ def test_approvers_must_be_a_list_of_slack_user_ids(tmp_path):
     assert ok.slack.approvers == ["U0LEAD", "W0GRID1"]
 
 
+@pytest.mark.parametrize("key", ["channel", "approval_channel"])
+def test_slack_channels_must_be_channel_ids_when_the_config_is_read(tmp_path, key):
+    """A channel name in [slack] is refused when the config is read, so `rebalance
+    validate --config` says so: it passed, and the cron run failed at publishing."""
+    problem, text = key_problem(tmp_path, f'[slack]\n{key} = "#general"\n')
+    assert problem.key == f"slack.{key}"
+    assert "not a Slack channel ID" in text and "'#general'" in text
+    from typer.testing import CliRunner
+    from util import VALID
+
+    from rebalance.cli import app
+
+    result = CliRunner().invoke(
+        app, ["validate", str(VALID), "--config", str(write(tmp_path, f'[slack]\n{key} = "ops"\n'))]
+    )
+    assert result.exit_code == 3 and f"slack.{key}" in result.output
+    for good in ("C0123ABCD", "G0PRIVATE", ""):
+        assert (
+            getattr(load_config(write(tmp_path, f'[slack]\n{key} = "{good}"\n')).slack, key) == good
+        )
+
+
 def test_a_city_name_with_a_newline_is_shown_on_one_line_by_validate(tmp_path):
     """[city] name is shown, not obeyed: validate's OK line writes a newline in it out
     (`\\x0a`) instead of printing a second line that looks like its own output."""

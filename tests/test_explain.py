@@ -344,7 +344,7 @@ def test_a_hand_edited_explanation_is_refused_naming_the_field(paris_plan, tmp_p
     (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
     for args in (
         ["explain", str(folder)],
-        ["publish", str(folder), "--dry-run", "--channel", "C1"],
+        ["publish", str(folder), "--dry-run", "--channel", "C0PLANS"],
     ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 3, result.output

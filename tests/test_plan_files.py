@@ -332,7 +332,7 @@ def test_plan_json_that_is_not_an_object(plan_dir):
 def test_publish_of_a_corrupt_plan_exits_3(plan_dir):
     """`rebalance publish` on a truncated plan.json exits 3 naming it, without a traceback."""
     _damage(plan_dir / "plan.json", "truncate")
-    for args in (["--dry-run"], ["--channel", "C1"]):
+    for args in (["--dry-run"], ["--channel", "C0PLANS"]):
         result = CliRunner().invoke(app, ["publish", str(plan_dir), *args])
         assert result.exit_code == 3, result.output
         assert "plan.json" in result.output and "Traceback" not in result.output

@@ -105,6 +105,15 @@ def test_cli_dry_run_needs_no_channel(mid_plan, fake_slack, tmp_path, monkeypatc
     assert "no channel yet" in result.stdout
 
 
+def test_cli_channel_given_by_name_is_wrong_usage(mid_plan, fake_slack, config):
+    """--channel '#general' is a usage error (exit 2) naming the option, as any other bad
+    option value; it was exit 3, "invalid configuration"."""
+    result = _cli("publish", mid_plan, "--dry-run", "--config", config, "--channel", "#general")
+    assert result.exit_code == 2, result.output
+    assert "'--channel'" in result.output and "not a Slack channel ID" in result.output
+    assert fake_slack.calls == []
+
+
 def test_dry_run_document_lists_payloads_in_posting_order(plans):
     """The parent first, then thread parts, then the files upload, with a preview link."""
     result = publish(read_plan(plans["big"]), config=Config(), channel=CHANNEL, dry_run=True)

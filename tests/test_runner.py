@@ -403,18 +403,20 @@ def test_run_without_channel_exits_3_before_planning_with_a_complete_retry(
 def test_run_with_an_approval_channel_name_exits_3_before_planning(
     tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
 ) -> None:
-    """[slack] approval_channel given as a name: exit 3 at validate naming the key, no
-    plan folder, no Slack call (it used to plan, write the folder, then fail)."""
+    """[slack] approval_channel given as a name: exit 3 naming the key before anything
+    (it used to plan, write the folder, then fail): the configuration itself is refused,
+    as `rebalance validate --config` refuses it, so no run is recorded, no plan folder
+    written, no Slack call made."""
     config = tmp_path / "badapproval.toml"
-    config.write_text(
+    text = (
         f'[data]\ndir = "{city}"\n[slack]\nchannel = "{CHANNEL}"\n'
         'approval_channel = "ops-approve"\n[history]\npath = "state/h.sqlite3"\n'
     )
+    config.write_text(text)
     result = _run(config, "--shift-start", SHIFT, "--log-format", "text", env=env)
     assert result.returncode == 3, result.stderr
     assert "slack.approval_channel" in result.stderr and "'ops-approve'" in result.stderr
-    [record] = _runs(config)
-    assert record.phase == "validate" and record.plan_dir is None and _plan_dirs(config) == []
+    assert not (tmp_path / "state").exists()
     assert fake_slack.calls == []
 
 
