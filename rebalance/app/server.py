@@ -181,6 +181,54 @@ def _check_token(client: Any) -> None:
         ) from None
 
 
+#: Slack's answers that say a token or the app's settings are wrong: a restart cannot help.
+_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+        "no_permission",
+        "socket_mode_not_enabled",
+        "app_missing_action_url",
+    }
+)
+
+
+def _start_failure(
+    exc: BaseException, client: Any, *, what: str, key: str, valid: str
+) -> Exception:
+    """What a failure of Slack's while the app starts (Bolt's auth.test, Socket Mode's
+    connection) becomes: exit 3 naming ``key`` when Slack refused the token or the app's
+    settings (no restart helps), else exit 5, Slack out of reach or failing for now (a
+    5xx, 429, timeout: the supervisor's restart may). It was always exit 3, "refused the
+    bot token", so systemd's RestartPreventExitStatus=3 left the app down after a blip;
+    and a refused app token was a traceback with exit 1."""
+    from slack_sdk.errors import SlackApiError
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, SlackApiError):
+        cause = cause.__cause__ or cause.__context__
+    text = client.scrub(str(exc))[:300]
+    if isinstance(cause, SlackApiError):
+        error = str(cause.response.get("error") or "") if cause.response is not None else ""
+        if error in _REFUSED:
+            return ConfigError(
+                Issue(f"Slack refused {what} ({error})", key=key, valid=valid),
+                title="cannot start the Slack app",
+            )
+        text = f"Slack answered {error or 'an error'} (HTTP {cause.response.status_code})"
+    return PublishError(
+        f"Slack failed while the app started ({what}): {text}",
+        hint="Slack is out of reach or failing for now; a supervisor's restart may help "
+        "(systemd restarts on exit 5).",
+        slack_error="start",
+    )
+
+
 def serve(
     config: Config,
     *,
@@ -255,14 +303,15 @@ def serve(
             logger=logger,
         )
     except Exception as exc:  # Bolt's auth.test at start: a bad token or Slack unreachable
-        raise ConfigError(
-            Issue(
-                f"Slack refused the bot token or cannot be reached ({type(exc).__name__}: "
-                f"{client.scrub(str(exc))[:300]})",
-                key="SLACK_BOT_TOKEN (environment variable)",
-                valid="the Bot User OAuth Token (xoxb-...) of the app installed in the workspace",
-            ),
-            title="cannot start the Slack app",
+        executor.shutdown(wait=False)
+        work.shutdown(wait=False)
+        lookup.shutdown(wait=False)
+        raise _start_failure(
+            exc,
+            client,
+            what="the bot token",
+            key="SLACK_BOT_TOKEN (environment variable)",
+            valid="the Bot User OAuth Token (xoxb-...) of the app installed in the workspace",
         ) from None
 
     import waitress
@@ -288,7 +337,21 @@ def serve(
         work.shutdown(wait=False)
         lookup.shutdown(wait=False)
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    socket_handler = start_socket_mode(bolt, app_token) if app_token else None
+    try:
+        socket_handler = start_socket_mode(bolt, app_token) if app_token else None
+    except Exception as exc:  # apps.connections.open: the app token, or Slack's state
+        server.close()
+        executor.shutdown(wait=False)
+        work.shutdown(wait=False)
+        lookup.shutdown(wait=False)
+        raise _start_failure(
+            exc,
+            client,
+            what="the app-level token or the app's Socket Mode",
+            key=f"{ENV_APP_TOKEN} (environment variable)",
+            valid="the app-level token (xapp-...) with connections:write, and Socket Mode "
+            "turned on in the app's settings",
+        ) from None
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)  # waitress's loop stops on SystemExit and drains its tasks
