@@ -384,6 +384,52 @@ def test_a_request_posted_but_not_recorded_is_adopted_not_an_older_one(
     history.close()
 
 
+def test_a_request_whose_post_timed_out_but_was_stored_is_adopted(
+    town: Path, tmp_path: Path, inputs: Inputs
+) -> None:
+    """Slack stores the request and answers after the client gave up: the request is
+    looked for and adopted, once (it was exit 5 with the request standing in the
+    channel, and a retry while Slack was still storing it put up a second one)."""
+    from fakeslack import TOKEN
+
+    from rebalance.slack import SlackClient
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"}
+    )
+    plan = solve(inputs, config, "2026-11-30T19:00")
+    plan.write(tmp_path / "v1")
+    with FakeSlack() as fake, History(tmp_path / "h.sqlite3") as history:
+        fake.add_channel("C0APPROVE", "ops-approve", member=True)
+        fake.fail("chat.postMessage", "slow", delay=1.0)  # stored at once, answered late
+        client = SlackClient(TOKEN, base_url=fake.url, timeout=0.3)
+        result = request_approval(
+            plan, plan_dir=tmp_path / "v1", config=config, history=history, client=client
+        )
+        (request,) = fake.messages("C0APPROVE")
+        assert result.action == "approval-requested" and result.ts == request["ts"]
+        stored = history.approval(result.plan_key, result.content_hash)
+        assert stored is not None and stored.ts == request["ts"] and stored.status == "pending"
+
+
+def test_a_superseded_request_someone_deleted_is_no_failure(
+    town: Path, tmp_path: Path, inputs: Inputs
+) -> None:
+    """v1's request deleted by hand, then v2 comes: v2 is up and recorded, and marking
+    v1 superseded (message_not_found) does not fail the run (it exited 5, "posting the
+    plan for approval failed", and cron mailed a failure that did not happen)."""
+    from fakeslack import TOKEN
+
+    fake, history, request = _requests(town, tmp_path, inputs)
+    first = request("v1")
+    fake.dispatch("chat.delete", {"channel": "C0APPROVE", "ts": first.ts}, f"Bearer {TOKEN}")
+    second = request("v2")
+    assert second.action == "approval-requested"
+    assert [m["ts"] for m in fake.messages("C0APPROVE")] == [second.ts]
+    assert history.approval(first.plan_key, first.content_hash).status == "superseded"
+    history.close()
+
+
 def test_bolt_and_waitress_live_in_their_modules() -> None:
     """slack_bolt is imported only by rebalance/app/bolt.py, waitress only by app/server.py."""
     owners = {"slack_bolt": "app/bolt.py", "waitress": "app/server.py"}

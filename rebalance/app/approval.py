@@ -339,8 +339,16 @@ def request_approval(
         if ts is not None:
             say(f"approval: found the unrecorded request {ts} in {approval_channel}; adopting it")
         else:
-            ts = str(client.post_message(**payload)["ts"])
-            say(f"approval: {key} posted to {approval_channel} for approval (ts {ts})")
+            ts, adopted = _post_request(
+                client,
+                payload,
+                lambda: _find(client, approval_channel, key, chash, plan, after=after),
+                say,
+            )
+            if adopted:
+                say(f"approval: the request was stored (ts {ts}); adopting it")
+            else:
+                say(f"approval: {key} posted to {approval_channel} for approval (ts {ts})")
         history.save_approval(_replace(pending, ts=ts))
         _supersede_older(client, history, key, chash, ts, approval_channel, tz, say)
     except SlackCallError as exc:
@@ -352,6 +360,45 @@ def request_approval(
             slack_error=exc.error or exc.kind.value,
         ) from None
     return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])
+
+
+def _post_request(
+    client: SlackApi,
+    payload: dict[str, Any],
+    find: Callable[[], str | None],
+    say: Callable[[str], None],
+) -> tuple[str, bool]:
+    """Post the request; after a failure that may have been stored anyway (a timeout, a
+    5xx), look for it in the channel over the window in which Slack may still store it,
+    and post once more only if it never shows up (as the publisher does its parent).
+    Without this a request whose answer timed out stood in the channel while `run`
+    exited 5, and a retry while Slack was still storing it put up a second one.
+    Returns (ts, adopted)."""
+    from rebalance.publish.protocol import LATE_STORE_SECONDS
+    from rebalance.slack import SlackCallError
+
+    last: SlackCallError | None = None
+    for _ in range(2):
+        try:
+            return str(client.post_message(**payload)["ts"]), False
+        except SlackCallError as exc:
+            if not exc.ambiguous:
+                raise
+            last = exc
+            say(f"approval: {exc.describe()}; it may have been stored, looking before retrying")
+            window = max(LATE_STORE_SECONDS, client.timeout)
+            waited, step = 0.0, min(1.0, client.timeout)
+            while True:
+                client.wait(step)
+                waited += step
+                found = find()
+                if found is not None:
+                    return found, True
+                if waited >= window:
+                    break
+                step = min(step * 2, window - waited)
+    assert last is not None
+    raise last
 
 
 def _replace(approval: Approval, **changes: Any) -> Approval:
@@ -416,6 +463,7 @@ def _supersede_older(
     """Mark older undecided versions of this shift's plan superseded and point their
     messages to the new one."""
     from rebalance.plan import read_plan
+    from rebalance.slack import SlackCallError
 
     link = permalink(client, channel, ts)
     for older in history.approvals(key):
@@ -428,14 +476,23 @@ def _supersede_older(
             continue  # decided meanwhile
         say(f"approval: the request {older.ts} is superseded by {ts}")
         try:
-            old_plan = read_plan(older.plan_dir)
-        except Exception:  # its folder is gone: a short text edit still removes the buttons
-            if changed.ts:
-                client.update_message(
-                    channel=changed.channel,
-                    ts=changed.ts,
-                    text="Superseded by a newer plan for this shift. Not published.",
-                    blocks=[context("Superseded by a newer plan for this shift. Not published.")],
-                )
-            continue
-        edit_approval(client, old_plan, changed, timezone=timezone, newer_link=link)
+            try:
+                old_plan = read_plan(older.plan_dir)
+            except Exception:  # its folder is gone: a short text edit still removes the buttons
+                if changed.ts:
+                    client.update_message(
+                        channel=changed.channel,
+                        ts=changed.ts,
+                        text="Superseded by a newer plan for this shift. Not published.",
+                        blocks=[
+                            context("Superseded by a newer plan for this shift. Not published.")
+                        ],
+                    )
+                continue
+            edit_approval(client, old_plan, changed, timezone=timezone, newer_link=link)
+        except SlackCallError as exc:
+            if exc.error != "message_not_found":
+                raise
+            # Someone deleted the old request: no buttons left to take away. The new
+            # request is up and recorded; this is no failure of the run.
+            say(f"approval: the request {older.ts} was deleted from the channel; nothing to mark")
