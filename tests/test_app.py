@@ -501,6 +501,48 @@ def test_close_looks_up_the_restaurants_as_they_are_now(town: Path, tmp_path: Pa
     assert desk.unknown_restaurant("R-NEW", "open") is None
 
 
+def test_a_close_and_an_open_a_moment_apart_end_open(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/rebalance close then /rebalance open of one restaurant while the close is still
+    reading the overrides: the open waits for it, then opens (both read "open" before,
+    so the open answered "already open" and the restaurant stayed closed)."""
+    import time
+
+    from rebalance import overrides
+    from rebalance.app.desk import Desk, User
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    desk = Desk(config)
+    monkeypatch.setattr(desk, "replan", lambda user, why="": "re-planned")
+    rid = str(load(town, config).restaurants["restaurant_id"].iloc[0])
+    real, inside = overrides.apply_overrides, threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        if not inside.is_set():  # the close: hold the read open a while
+            inside.set()
+            time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(overrides, "apply_overrides", slow)
+    answers: dict[str, str] = {}
+    close = threading.Thread(
+        target=lambda: answers.update(close=desk.change(rid, "closed", User("U0LEAD", "lead")))
+    )
+    close.start()
+    assert inside.wait(10)
+    answers["open"] = desk.change(rid, "open", User("U0LEAD2", "lead 2"))
+    close.join(10)
+    assert "is now *closed*" in answers["close"] and "is now *open*" in answers["open"]
+    with History(config.history_path) as h:
+        (shift, _) = desk.current_shift(h)
+        final = real(load(town, config), overrides.overrides_for_shift(h, config.city.name, shift))
+    status = final.restaurants.set_index("restaurant_id")["status"]
+    assert status[rid] == "open"
+
+
 def test_status_before_any_run_gives_the_shift_in_city_time(town: Path, tmp_path: Path) -> None:
     """Before any run is recorded, /rebalance status shows the shift starting at the
     current quarter hour in the city's time (CET/CEST in Paris), not in UTC."""

@@ -73,6 +73,7 @@ class Desk:
         #: were read at: a look-up reads restaurants.csv again only once it changed.
         self._ids: tuple[Any, list[str], frozenset[str]] | None = None
         self._ids_lock = threading.Lock()
+        self._change_lock = threading.Lock()  # overrides read and added as one step
 
     # ------------------------------------------------------------ plumbing
     @contextlib.contextmanager
@@ -248,25 +249,29 @@ class Desk:
             ids = restaurants["restaurant_id"].astype(str).tolist()
             if restaurant_id not in set(ids):
                 return self._unknown_restaurant(restaurant_id, ids, verb)
-            current = apply_overrides(
-                inputs, overrides_for_shift(history, self.config.city.name, shift)
-            )
-            row = current.restaurants.loc[
-                current.restaurants["restaurant_id"] == restaurant_id
-            ].iloc[0]
-            label = f"{code(restaurant_id)} {esc(row['name'])}".strip()
-            if row["status"] == status:
-                return f"{label} is already {status} for the shift {self._window(shift)}; nothing to change."
-            start, end = shift_window(self.config, shift)
-            record = history.add_override(
-                city=self.config.city.name,
-                shift_start=start,
-                shift_end=end,
-                restaurant_id=restaurant_id,
-                status=status,
-                user_id=user.id,
-                user_name=user.name,
-            )
+            # Read the overrides and add one as one step: a close and an open of the same
+            # restaurant a few ms apart both read "open", so the open answered "already
+            # open" and the restaurant stayed closed.
+            with self._change_lock:
+                current = apply_overrides(
+                    inputs, overrides_for_shift(history, self.config.city.name, shift)
+                )
+                row = current.restaurants.loc[
+                    current.restaurants["restaurant_id"] == restaurant_id
+                ].iloc[0]
+                label = f"{code(restaurant_id)} {esc(row['name'])}".strip()
+                if row["status"] == status:
+                    return f"{label} is already {status} for the shift {self._window(shift)}; nothing to change."
+                start, end = shift_window(self.config, shift)
+                record = history.add_override(
+                    city=self.config.city.name,
+                    shift_start=start,
+                    shift_end=end,
+                    restaurant_id=restaurant_id,
+                    status=status,
+                    user_id=user.id,
+                    user_name=user.name,
+                )
         self.event(
             "override",
             f"{restaurant_id} {status} by {user.id}",
