@@ -283,7 +283,8 @@ def test_signed_payloads_of_a_shape_slack_never_sends_get_400_not_500(
     approving: Server, fake: FakeSlack
 ) -> None:
     """Signed JSON whose fields have another shape than Slack's (the clicking user as
-    text, actions that are a number or a list of text, an event that is text): 400,
+    text, actions that are a number or a list of text or lack an action_id, a view
+    without a type, an event or its metadata that is text): 400,
     and a warning naming the field. The app's replay guard and Bolt's routing indexed
     into them: a 500 and a traceback in the logs."""
     click = urllib.parse.parse_qs(
@@ -295,6 +296,15 @@ def test_signed_payloads_of_a_shape_slack_never_sends_get_400_not_500(
         {**payload, "actions": 7},
         {**payload, "actions": ["rebalance_approve"]},
         {**payload, "actions": []},
+        # an action without its action_id, a view without a type, an event's metadata
+        # as text: Bolt's routing and our metadata listener indexed into them
+        {**payload, "actions": [{"type": "button", "value": "v", "action_ts": "1"}]},
+        {"type": "view_submission", "user": {"id": "U0LEAD"}, "view": {"id": "V1"}},
+        {
+            "type": "event_callback",
+            "event_id": "Ev2",
+            "event": {"type": "message_metadata_posted", "metadata": "x"},
+        },
         {"type": "event_callback", "event": "message", "event_id": "Ev1"},
     ]
     logged = len(approving.lines())
@@ -305,8 +315,10 @@ def test_signed_payloads_of_a_shape_slack_never_sends_get_400_not_500(
     lines = approving.lines()[logged:]
     assert not [line for line in lines if line.get("level") == "error"]
     warned = [line["message"] for line in lines if "not a Slack request (" in line["message"]]
-    assert len(warned) == 6
+    assert len(warned) == 9
     assert "user is not an object" in warned[0] and "event is not an object" in warned[-1]
+    assert "an action has no action_id" in warned[4] and "view is not a view" in warned[5]
+    assert "event.metadata is not an object" in warned[6]
 
 
 def test_events_share_the_endpoint(approving: Server) -> None:

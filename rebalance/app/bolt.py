@@ -70,20 +70,33 @@ _OBJECTS = ("user", "team", "channel", "container", "message", "enterprise", "ev
 
 def payload_problem(body: Any) -> str | None:
     """What makes a parsed request body something Slack never sends, or None: not an
-    object, a field of `_OBJECTS` that is not an object, or a button click whose
-    ``actions`` are not a list of objects. Bolt's built-in middleware and routing, and
+    object, a field of `_OBJECTS` that is not an object, a button click whose
+    ``actions`` are not a list of objects with an ``action_id``, a view submission
+    without a view type, or an event whose ``metadata`` is not an object. Bolt's built-in middleware and routing, and
     `delivery_key`, indexed into those and raised: a 500 and a traceback in the logs."""
     if not isinstance(body, dict):
         return "not an object"
     for key in _OBJECTS:
         if body.get(key) is not None and not isinstance(body[key], dict):
             return f"{key} is not an object"
-    if body.get("type") == "block_actions":
+    kind = body.get("type")
+    if kind == "block_actions":
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions:
             return "actions is not a list of actions"
         if not all(isinstance(action, dict) for action in actions):
             return "an action is not an object"
+        # Bolt's routing reads each action's action_id (KeyError: a 500)
+        if not all(isinstance(action.get("action_id"), str) for action in actions):
+            return "an action has no action_id"
+    if kind in {"view_submission", "view_closed"}:
+        view = body.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            return "view is not a view with a type"
+    event = body.get("event")
+    metadata = event.get("metadata") if isinstance(event, dict) else None
+    if metadata is not None and not isinstance(metadata, dict):
+        return "event.metadata is not an object"
     return None
 
 
