@@ -138,8 +138,9 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
 
 
 def _mixed_offsets(c: _Checker) -> np.ndarray:
-    """Flag the rows whose offset-or-not differs from the file's first timestamp; and
-    return which rows' placed_at were written without an offset (wall-clock)."""
+    """Flag the rows whose placed_at is a date alone, or whose offset-or-not differs from
+    the file's first timestamp; and return which rows' placed_at were written without an
+    offset (wall-clock)."""
     raw = c.raw.frame["placed_at"]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return np.zeros(len(raw), dtype=bool)  # a typed Parquet column: instants
@@ -147,6 +148,16 @@ def _mixed_offsets(c: _Checker) -> np.ndarray:
     # hours on many orders (7.9 million orders, 1.2 million texts: 1.4 -> 0.4 s); kept
     # by the checker for the timestamps' parse (`_Checker.timestamp`)
     codes, distinct = c._factorize("placed_at", c.text("placed_at").astype(str))
+    # A date alone read as midnight: an export that lost its times would pass, every
+    # order counted outside the shift's hours.
+    dated = distinct.str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*").fillna(False).to_numpy(bool)
+    if dated.any():
+        c.flag(
+            dated[codes],
+            "placed_at",
+            "a date without the time the order was placed",
+            "a date and time, e.g. 2026-11-29T19:05 (city time) or 2026-11-29T18:05Z",
+        )
     offset = has_offset(distinct)[codes]
     if offset.any() and not offset.all():
         first = bool(offset[0])

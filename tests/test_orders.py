@@ -74,6 +74,15 @@ def test_unparseable_timestamp(tmp_path):
     assert "2026-11-30T19:00" in problem
 
 
+def test_a_date_without_a_time_is_refused(tmp_path):
+    """placed_at 2026-11-29 (an export that lost its times) was read as midnight and
+    every such order counted outside the shift's hours, exit 0: now each is named."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-29T19:10\nA2,R01,2026-11-29\n")
+    (problem,) = problems(path)
+    assert "line 3, column 'placed_at': a date without the time the order was placed" in problem
+    assert "2026-11-29T19:05" in problem
+
+
 def test_mixed_naive_and_offset_timestamps_are_refused(tmp_path):
     """A file mixing timestamps with and without offset flags the rows unlike the first."""
     path = write(
