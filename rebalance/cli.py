@@ -834,14 +834,34 @@ def history(
     from .views.history import runs_json, runs_table
 
     store = _open_history(config)
+    known: list[str] = []
     with exits():
-        records = [] if store is None else store.runs(city=city, limit=limit)
+        names: str | tuple[str, ...] | None = city
+        if store is not None and city:
+            # the city as the config writes it, whatever its case or punctuation
+            # ("lyon" for "Lyon"): it read "no runs recorded yet" with Lyon's runs there
+            from .paths import slug
+
+            known = store.cities()
+            names = city if city in known else tuple(c for c in known if slug(c) == slug(city))
+        records = [] if store is None or names == () else store.runs(city=names, limit=limit)
     if store is not None:
         store.close()
     if format is OutputFormat.json:
         sys.stdout.write(runs_json(records))
     elif not records:
-        console().print("no runs recorded yet" + (f" for {city}" if city else ""))
+        from .escape import terminal
+
+        recorded = (
+            f" (runs are recorded for {', '.join(terminal(c, one_line=True) for c in known)})"
+            if city and known
+            else ""
+        )
+        console().print(
+            "no runs recorded yet"
+            + (f" for {terminal(city, one_line=True)}" if city else "")
+            + recorded
+        )
     else:
         console().print(runs_table(records))
 
@@ -866,10 +886,22 @@ def history_show(
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
     store = _open_history(config)
+    matches: list[str] = []
     with exits():
         record = None if store is None else store.run(run_id)
+        if store is not None and record is None and len(run_id) >= 6:
+            matches = store.run_ids(run_id)
     if store is not None:
         store.close()
+    if record is None and len(matches) > 1:
+        from .escape import visible
+
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise typer.BadParameter(
+            f"{visible(run_id, one_line=True)!r} is the start of {len(matches)} runs' ids "
+            f"({shown}); give more of the id",
+            param_hint="RUN_ID",
+        )
     if record is None:
         raise typer.BadParameter(f"no run {run_id!r} in the history", param_hint="RUN_ID")
     if format is OutputFormat.json:

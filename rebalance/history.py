@@ -576,13 +576,32 @@ class History:
         return None if row is None else _run_from_row(row)
 
     @_guarded
-    def runs(self, *, city: str | None = None, limit: int = 20) -> list[RunRecord]:
-        """Runs, newest first, optionally for one city."""
+    def run_ids(self, prefix: str, limit: int = 6) -> list[str]:
+        """Ids of the runs starting with ``prefix``, newest first (at most ``limit``)."""
+        rows = self.db.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? "
+            "ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (len(prefix), prefix, limit),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    @_guarded
+    def cities(self) -> list[str]:
+        """The city names runs were recorded under, sorted."""
+        rows = self.db.execute("SELECT DISTINCT city FROM runs ORDER BY city").fetchall()
+        return [str(r[0]) for r in rows]
+
+    @_guarded
+    def runs(
+        self, *, city: str | tuple[str, ...] | None = None, limit: int = 20
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally for one city (or any of several names)."""
         query = "SELECT * FROM runs"
         args: list[Any] = []
         if city:
-            query += " WHERE city = ?"
-            args.append(city)
+            names = (city,) if isinstance(city, str) else city
+            query += f" WHERE city IN ({', '.join('?' * len(names))})"
+            args.extend(names)
         query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_run_from_row(r) for r in self.db.execute(query, args).fetchall()]

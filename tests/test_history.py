@@ -228,6 +228,18 @@ def test_history_filters_by_city_and_limit(
     ]
 
 
+def test_history_city_is_matched_whatever_its_case(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--city lyon lists Lyon's runs (it said "no runs recorded yet for lyon"); a city
+    with no runs says which cities have some."""
+    code, out, _ = _invoke(["history", "--config", str(config_file), "--city", "lyon"], monkeypatch)
+    assert code == 0 and "20261130T174504-5eed00" in out
+    code, out, _ = _invoke(["history", "--config", str(config_file), "--city", "Nice"], monkeypatch)
+    assert code == 0
+    assert "no runs recorded yet for Nice (runs are recorded for " in " ".join(out.split())
+
+
 def test_history_json(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--format json prints an array of every recorded field, newest first, and nothing else."""
     code, out, _ = _invoke(
@@ -276,11 +288,14 @@ def test_history_show_accepts_a_unique_prefix_and_json(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A unique id prefix works, --config may come before `show`, and --format json gives the row."""
-    code, out, _ = _invoke(
+    code, out, err = _invoke(
         ["history", "--config", str(config_file), "show", "20261130T1745", "--format", "json"],
         monkeypatch,
     )
     assert code == 2  # ambiguous prefix: four runs started at 17:45
+    # said so, with the ids it could be (it said "no run '20261130T1745' in the history")
+    assert "'20261130T1745' is the start of 4 runs' ids" in " ".join(err.split())
+    assert "20261130T174507-0d15ea" in err and "give more of the id" in " ".join(err.split())
     code, out, _ = _invoke(
         ["history", "--config", str(config_file), "show", "20261130T174504", "--format", "json"],
         monkeypatch,
