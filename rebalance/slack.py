@@ -50,8 +50,30 @@ __all__ = [
     "FailureKind",
     "SlackCallError",
     "SlackClient",
+    "api_answer",
     "signature_check",
 ]
+
+
+def api_answer(exc: BaseException) -> tuple[str, int] | None:
+    """Slack's answer behind an exception raised by slack_sdk, or by a library calling it
+    (Bolt wraps a failed auth.test in its own error): (``error``, HTTP status) of the
+    first `slack_sdk.errors.SlackApiError` in the chain of causes; None when Slack never
+    answered (a timeout, a refused connection)."""
+    from slack_sdk.errors import SlackApiError
+
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, SlackApiError):
+            response = cause.response
+            if response is None:
+                return "", 0
+            return str(response.get("error") or ""), int(response.status_code or 0)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
 
 ENV_TOKEN = "SLACK_BOT_TOKEN"
 ENV_API_URL = "SLACK_API_URL"

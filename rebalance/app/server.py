@@ -207,20 +207,18 @@ def _start_failure(
     5xx, 429, timeout: the supervisor's restart may). It was always exit 3, "refused the
     bot token", so systemd's RestartPreventExitStatus=3 left the app down after a blip;
     and a refused app token was a traceback with exit 1."""
-    from slack_sdk.errors import SlackApiError
+    from rebalance.slack import api_answer
 
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, SlackApiError):
-        cause = cause.__cause__ or cause.__context__
     text = client.scrub(str(exc))[:300]
-    if isinstance(cause, SlackApiError):
-        error = str(cause.response.get("error") or "") if cause.response is not None else ""
+    answer = api_answer(exc)
+    if answer is not None:
+        error, status = answer
         if error in _REFUSED:
             return ConfigError(
                 Issue(f"Slack refused {what} ({error})", key=key, valid=valid),
                 title="cannot start the Slack app",
             )
-        text = f"Slack answered {error or 'an error'} (HTTP {cause.response.status_code})"
+        text = f"Slack answered {error or 'an error'} (HTTP {status})"
     return PublishError(
         f"Slack failed while the app started ({what}): {text}",
         hint="Slack is out of reach or failing for now; a supervisor's restart may help "
