@@ -40,7 +40,11 @@ zone is at its ``max_couriers`` cap and nobody there can be sent elsewhere).
   the side of the LP's kink the dual describes (``benchmarks/marginal_values.py`` on 30
   random small cities with 2 and 3 slots: 148 of 270 zones equal, 84 above, none below).
   When the LP is fractional the value is the relaxation's, not a bound on the integer
-  change. NaN is certain only in a slot where every zone is capped and full. Elsewhere a
+  change. zones.csv's value is cut at the plan's objective: every cost is >= 0, so no
+  courier saves more than the whole objective, and the duals of a degenerate LP went
+  far above it (50,050 min in a plan of 50 with no demand). A zone capped at 0 is blank
+  (no courier fits there in any slot). Otherwise NaN is certain only in a slot where
+  every zone is capped and full. Elsewhere a
   finite value does not promise that one more courier fits: only a capped zone that the
   plan fills in some slot can refuse one (the plan plus that courier is otherwise a
   plan), and `Explanation.ranking` flags those zones (``full_slots`` > 0, a ``*`` in the
@@ -790,7 +794,13 @@ def _shown(x: float) -> float:
 
 def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slots: int) -> str:
     """The binding reason of a short zone, in one or two plain sentences."""
-    worth = f" One more courier here would save {_fmt(value)} min." if math.isfinite(value) else ""
+    # several slots: the LP dual sum, an upper bound on the saving (module docstring)
+    most = " at most" if slots > 1 else ""
+    worth = (
+        f" One more courier here would save{most} {_fmt(value)} min."
+        if math.isfinite(value)
+        else ""
+    )
     reason = e["reason"]
     spare = e.get("nearest_spare")
     near = e.get("nearest_in_range")
@@ -813,7 +823,7 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
                 f" The couriers within range (nearest in {label(near['zone_id'])}, "
                 f"{_fmt(near['travel_minutes'])} min by {near['vehicle']}) are needed where they are"
                 + (
-                    f" (one more there is worth {_fmt(near['marginal_minutes'])} min)."
+                    f" (one more there is worth{most} {_fmt(near['marginal_minutes'])} min)."
                     if near.get("marginal_minutes") is not None
                     else "."
                 )
@@ -822,7 +832,8 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
     if reason == "needed_where_they_are" and near is not None:
         # The plan is optimal, so taking a courier from there costs at least what it nets here.
         there = ""
-        if math.isfinite(value):
+        # only from an exact value: an upper bound on the saving here bounds nothing there
+        if math.isfinite(value) and slots == 1:
             moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
             there = (
                 f"; taking one from there would cost at least the {_fmt(value - moving)} min "

@@ -138,9 +138,9 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     # not held through the pause lists and the explanation
     del entry, trans
     after = _counts(p, position)
-    slots = _slot_table(p, moves, position, after, zone_value, where)
-    zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value)
     objective, parts = _objective(p, moves, after)
+    slots = _slot_table(p, moves, position, after, zone_value, where)
+    zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value, objective)
     units = p.units_per_minute
     constant = float((p.shortage_cost[:, None] * p.slot_required).sum()) / units
     solver_objective = cost / units + constant
@@ -476,6 +476,8 @@ def _slot_table(
         if zone_value is None or zone_value.shape != (n_zones, k)
         else zone_value / p.units_per_minute
     )
+    if k > 1:  # a zone capped at 0 takes no courier in any slot: no value to give
+        marginal[p.cap == 0] = np.nan
     frame = pd.DataFrame(
         {
             "zone_id": np.repeat(p.zone_ids.astype(str), k),
@@ -503,6 +505,7 @@ def _zone_table(
     after: np.ndarray,
     slots: pd.DataFrame,
     zone_value: np.ndarray | None,
+    objective: float,
 ) -> tuple[pd.DataFrame, float]:
     """zones.csv: slot 0, what to do now (CONTRACT sections 4 and 7)."""
     k = p.slots
@@ -524,6 +527,15 @@ def _zone_table(
         if zone_value is None or zone_value.size == 0
         else zone_value.sum(axis=1) / p.units_per_minute
     )
+    if k > 1:
+        # The slot model's value is its LP's dual sum, an upper bound on the saving
+        # (`rebalance.explain`), and duals of a degenerate LP can be anything up to the
+        # costs: 50,050 min of a 50-min plan with no demand at all. Every cost is >= 0,
+        # so no courier saves more than the whole objective: a bound as valid, and
+        # tighter. A zone capped at 0 cannot take the courier at all: blank, as in one
+        # slot.
+        marginal = np.minimum(marginal, max(objective, 0.0))
+        marginal[p.cap == 0] = np.nan
     zones = pd.DataFrame(
         {
             "zone_id": p.zone_ids.astype(str),

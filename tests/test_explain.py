@@ -556,3 +556,59 @@ def test_the_numbers_of_a_reason_add_up_as_shown():
     }
     text = _why(e, lambda z: f"zone {z}", 20.0, {"move_fixed_minutes": 5.0}, 1)
     assert "7 min away by scooter" in text and "(12 min with the fixed 5 min)" in text
+
+
+def test_several_slot_marginal_values_stay_within_the_objective_and_blank_at_cap_0(tmp_path):
+    """The slot model's marginal value is its LP's dual sum, an upper bound on the saving;
+    with no demand at all the duals were degenerate: 25,000 and 50,050 min in a plan of
+    50 min, and 25,000 in a zone capped at 0 that can take no courier (an auditor's MILP
+    re-solved with one more courier: a saving of 0 everywhere). Now no value exceeds the
+    objective (every cost is >= 0), the zone capped at 0 is blank, and the sentences say
+    "at most"."""
+    from rebalance import Config, load, solve
+    from rebalance.explain import explain
+
+    city = write_city(
+        tmp_path / "c",
+        zones=[
+            zone("00", 48.85052, 2.35867, priority=1.0),
+            zone("01", 48.88063, 2.35638, priority=0.001),
+            zone("02", 48.88063, 2.35638, priority=0.5, cap=0),
+            zone("03", 48.88063, 2.35638, cap=3),
+        ],
+        restaurants=[],
+        couriers=[
+            courier("C00", "01", "scooter", start="2026-11-30T18:00Z", until="2026-11-30T18:45Z"),
+            courier("C01", "01", "ebike", start="2026-11-30T18:00Z", until="2026-11-30T19:00Z"),
+            courier("C02", "02", "car", start="2026-11-30T18:00Z", until="2026-11-30T18:15Z"),
+            courier("C03", "00", "scooter", start="2026-11-30T18:00Z", until="2026-11-30T19:30Z"),
+        ],
+    )
+    config = Config().with_changes(
+        city={"timezone": "UTC"},
+        shift={"hours": 2.0, "slot_minutes": 30},
+        demand={"orders_per_courier_hour": 0.7},
+        eligibility={"min_available_minutes": 15.0},
+        costs={
+            "move_fixed_minutes": 50.0,
+            "shortage_minutes": 100000.0,
+            "surplus_minutes": 0.0,
+            "change_minutes": 40.0,
+        },
+        travel={"detour_factor": 1.0},
+        vehicles={
+            "bike": {"speed_kmh": 10.0, "max_move_minutes": 0.0},
+            "ebike": {"speed_kmh": 15.0, "max_move_minutes": 5.0},
+            "scooter": {"speed_kmh": 10.0, "max_move_minutes": 0.0},
+            "car": {"speed_kmh": 25.0, "max_move_minutes": 10.0},
+        },
+    )
+    plan = solve(load(city, config), config, "2026-11-30T18:00Z")
+    assert plan.status == "optimal" and plan.slot_count == 4
+    assert plan.objective == pytest.approx(50.0)
+    value = plan.zones.set_index("zone_id")["marginal_minutes"]
+    assert value.drop("02").le(plan.objective + 1e-9).all(), value.to_dict()
+    assert math.isnan(value["02"])
+    slots = plan.slots[plan.slots["zone_id"] == "02"]["marginal_minutes"]
+    assert slots.isna().all()
+    assert "upper bound" in explain(plan).notes[0]
