@@ -170,6 +170,44 @@ def test_two_publishers_revising_at_once_leave_the_revision_once(plans, slack_en
     assert slack_env.methods().count("chat.delete") >= 1
 
 
+def test_the_second_poster_of_another_version_takes_over_the_thread_too(plans, tmp_path):
+    """Publisher A (plan a) and B (plan b, its own history store) both find no message;
+    B posts and writes its whole thread, then A's post lands. A keeps B's parent (the
+    first), deletes its own and brings the parent to plan a; it left the thread to B, so
+    the message showed plan a over plan b's files while both exited 0. Now A writes the
+    thread for its version too: the newest files are plan a's."""
+    from fakeslack import FakeSlack, InProcessSlack
+
+    from rebalance.publish import content_hash
+
+    fake = FakeSlack()
+    fake.add_channel(CHANNEL, "plans", member=True)
+
+    class BeatenToIt(InProcessSlack):
+        """A's client: just before A's post is stored, B publishes plan b in full."""
+
+        raced = False
+
+        def post_message(self, **payload):
+            meta = (payload.get("metadata") or {}).get("event_type")
+            if meta == EVENT_TYPE and not self.raced:
+                self.raced = True
+                with History(tmp_path / "b.sqlite3") as other:
+                    b = _publish(plans["b"], other, client=InProcessSlack(fake))
+                    assert b.action == "posted"
+            return super().post_message(**payload)
+
+    with History(tmp_path / "a.sqlite3") as store:
+        a = _publish(plans["a"], store, client=BeatenToIt(fake))
+    assert a.action == "adopted"
+    [parent] = _parents(fake)
+    mine = content_hash(read_plan(plans["a"]))
+    assert parent["metadata"]["event_payload"]["content_hash"] == mine
+    uploads = [m for m in fake.replies(parent["ts"]) if m.get("files")]
+    assert len(uploads) == 2  # b's files, then a's
+    assert all(mine[:10] in f["title"] for f in uploads[-1]["files"])
+
+
 def test_a_duplicate_that_cannot_be_deleted_is_marked(plan_dir, slack_env, tmp_path):
     """When Slack refuses to delete the second parent, it is marked and no longer found."""
     slack_env.fail("conversations.history", "slow", delay=0.4, times=2)

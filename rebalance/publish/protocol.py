@@ -264,6 +264,8 @@ class _Publisher:
         self._thread_pending: str | None = None
         #: Set when a parent was posted again after an ambiguous failure.
         self._verify_later = False
+        #: Set when another publisher's parent was kept and brought to this content.
+        self._rewrote = False
 
     def log(self, message: str) -> None:
         if self._log is not None:
@@ -308,10 +310,7 @@ class _Publisher:
             if record.content_hash == self.hash:
                 thread = record.snapshot.get("thread") or {}
                 if thread.get("complete"):
-                    self.log(
-                        f"publish: {self.key} already in {self.channel} (ts {record.ts}), unchanged"
-                    )
-                    return self.result("unchanged", record.ts)
+                    return self._unchanged(record)
                 self.log("publish: parent is current; finishing its thread")
                 self._thread_pending = record.ts
                 self._finish_thread(record.ts, note=thread.get("note"), fresh=False)
@@ -346,6 +345,59 @@ class _Publisher:
             snap["thread"] = {"complete": False, "note": None}
             record = replace(record, ts=str(keep["ts"]), content_hash=str(their or ""))
         return self.history.save_publication(replace(record, snapshot=snap))
+
+    def _unchanged(self, record: Publication) -> PublishResult:
+        """This version is recorded as shown, thread and all: one look at the message
+        itself (the record is this store's word, not Slack's). Deleted by someone: a
+        new parent is posted (a cron re-run said "unchanged" to an empty channel).
+        Showing another version (a publisher with another history store revised it):
+        brought back to this one, thread and files too, as a revision."""
+        shown = self._shown_parent(record.ts)
+        if shown is None:
+            self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
+            self.version = 1
+            ts, adopted = self._post_parent()
+            self._record(ts, complete=False, note=None)
+            if not self._owns_thread:
+                return self.result("adopted", ts)
+            self._finish_thread(ts, note=None, fresh=not adopted)
+            return self.result("posted", ts)
+        their = ((shown.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+        if their is not None and their != self.hash:
+            self.log(
+                f"publish: {record.ts} shows another version of the plan (another publisher's); "
+                "bringing it back to this one"
+            )
+            self.version += 1
+            self._update_parent(record.ts)
+            note = (
+                "*Plan revised.* Another publisher had put another version of this plan up; "
+                "the message above and the files below are this one again."
+            )
+            self._record(record.ts, complete=False, note=note)
+            self._finish_thread(record.ts, note=note, fresh=False)
+            return self.result("updated", record.ts)
+        self.log(f"publish: {self.key} already in {self.channel} (ts {record.ts}), unchanged")
+        return self.result("unchanged", record.ts)
+
+    def _shown_parent(self, ts: str) -> dict[str, Any] | None:
+        """The parent ``ts`` as Slack shows it now (with its metadata), or None when it
+        was deleted (gone, or a tombstone left by its thread)."""
+        import itertools
+
+        from rebalance.slack import SlackCallError
+
+        try:
+            first = self._channel_call(
+                lambda: list(itertools.islice(self.client.replies(self.channel, ts), 1))
+            )
+        except SlackCallError as exc:
+            if exc.error in {"thread_not_found", "message_not_found"}:
+                return None
+            raise
+        if not first or str(first[0].get("ts")) != ts or first[0].get("subtype") == "tombstone":
+            return None
+        return first[0]
 
     def _revise(self, record: Publication) -> PublishResult:
         from rebalance.slack import SlackCallError
@@ -525,6 +577,9 @@ class _Publisher:
         their = ((keep.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
         if their != self.hash:
             self._update_parent(str(keep["ts"]))
+            # Its content is now ours, so its thread must be too: left to the first
+            # poster, it kept that version's parts and files under this version's message.
+            self._rewrote = True
         self.log(f"publish: {keep['ts']} was posted first; keeping it, not {own_ts}")
         return str(keep["ts"]), True
 
@@ -561,7 +616,7 @@ class _Publisher:
                 self._verify_later = last is not None
                 ts, adopted = self._settle(str(response["ts"]))
                 # After our own ambiguous first attempt, the kept parent may be that one.
-                self._owns_thread = not adopted or last is not None
+                self._owns_thread = not adopted or last is not None or self._rewrote
                 return ts, adopted
             except SlackCallError as exc:
                 if not exc.ambiguous:
