@@ -290,6 +290,11 @@ def serve(
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
     work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
     lookup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rebalance-lookup")
+
+    def pools_down() -> None:  # the app did not start: nothing runs on them yet
+        for pool in (executor, work, lookup):
+            pool.shutdown(wait=False)
+
     try:
         bolt = build_app(
             desk,
@@ -301,9 +306,7 @@ def serve(
             logger=logger,
         )
     except Exception as exc:  # Bolt's auth.test at start: a bad token or Slack unreachable
-        executor.shutdown(wait=False)
-        work.shutdown(wait=False)
-        lookup.shutdown(wait=False)
+        pools_down()
         raise _start_failure(
             exc,
             client,
@@ -331,17 +334,13 @@ def serve(
             ident="rebalance",
         )
     except OSError as exc:
-        executor.shutdown(wait=False)
-        work.shutdown(wait=False)
-        lookup.shutdown(wait=False)
+        pools_down()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
         socket_handler = start_socket_mode(bolt, app_token) if app_token else None
     except Exception as exc:  # apps.connections.open: the app token, or Slack's state
         server.close()
-        executor.shutdown(wait=False)
-        work.shutdown(wait=False)
-        lookup.shutdown(wait=False)
+        pools_down()
         raise _start_failure(
             exc,
             client,
