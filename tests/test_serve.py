@@ -904,11 +904,10 @@ def test_serve_refuses_to_start_on_a_bad_token_no_slack_or_a_busy_port(
 def test_slack_failing_while_the_app_starts_is_exit_5_a_refused_app_token_exit_3(
     tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
 ) -> None:
-    """Bolt's own auth.test (after ours passed) meeting a 500 or a 429 is Slack failing
-    for now: exit 5, which the README's unit restarts (it was exit 3, "refused the bot
-    token", which it does not). Socket Mode: a refused app token or Socket Mode turned
-    off is exit 3 naming SLACK_APP_TOKEN, a 500 on apps.connections.open exit 5 (both
-    were a traceback with exit 1)."""
+    """Bolt's own auth.test (after ours passed) meeting a 500 is Slack failing for now:
+    exit 5, which the README's unit restarts (it was exit 3, "refused the bot token",
+    which it does not). Socket Mode with a refused app token is exit 3 naming
+    SLACK_APP_TOKEN (it was a traceback with exit 1)."""
     config = _config(tmp_path, city, "Startville", approval=False)
 
     def serve(*args: str, **changes: str) -> subprocess.CompletedProcess[str]:
@@ -920,29 +919,69 @@ def test_slack_failing_while_the_app_starts_is_exit_5_a_refused_app_token_exit_3
             timeout=60,
         )
 
-    for kind, options in (("http500", {}), ("ratelimit", {"retry_after": 1})):
-        fake.clear()
-        fake.fail("auth.test", kind, times=None, after=1, **options)
-        blip = serve()
-        assert blip.returncode == 5, blip.stderr
-        assert "Slack failed while the app started" in blip.stderr
-        assert "refused" not in blip.stderr and "Traceback" not in blip.stderr
+    fake.fail("auth.test", "http500", times=None, after=1)
+    blip = serve()
+    assert blip.returncode == 5, blip.stderr
+    assert "Slack failed while the app started" in blip.stderr
+    assert "refused" not in blip.stderr and "Traceback" not in blip.stderr
     fake.clear()
     socket = FakeSocketMode(fake)
     try:
         wrong = serve("--socket-mode", SLACK_APP_TOKEN="xapp-1-A0APP-wrong-000000")
-        assert wrong.returncode == 3, wrong.stderr
-        assert "SLACK_APP_TOKEN" in wrong.stderr and "invalid_auth" in wrong.stderr
-        fake.fail("apps.connections.open", "http500", times=None)
-        down = serve("--socket-mode", SLACK_APP_TOKEN=APP_TOKEN)
-        assert down.returncode == 5, down.stderr
-        for result in (wrong, down):
-            assert "Traceback" not in result.stderr + result.stdout
-            assert APP_TOKEN not in result.stderr + result.stdout
     finally:
-        fake.clear()
         socket.close()
         fake.socket = None
+    assert wrong.returncode == 3, wrong.stderr
+    assert "SLACK_APP_TOKEN" in wrong.stderr and "invalid_auth" in wrong.stderr
+    assert "Traceback" not in wrong.stderr + wrong.stdout
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "code"),
+    [
+        (429, "ratelimited", 5),
+        (500, "", 5),
+        (200, "invalid_auth", 3),
+        (200, "socket_mode_not_enabled", 3),
+        (None, None, 5),  # no answer: a timeout
+    ],
+)
+def test_what_a_failure_at_start_becomes(status: int | None, error: str | None, code: int) -> None:
+    """Slack's answer decides (`_start_failure`): a refused token or app setting is exit 3
+    naming the key, anything else (429, 5xx, no answer, also behind Bolt's own error)
+    exit 5."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
+
+    from rebalance.app.server import _start_failure
+
+    class Client:
+        def scrub(self, text: str) -> str:
+            return text
+
+    if status is None:
+        exc: Exception = TimeoutError("timed out")
+    else:
+        response = SlackResponse(
+            client=None,
+            http_verb="POST",
+            api_url="http://x/api/auth.test",
+            req_args={},
+            data={"ok": False, "error": error},
+            headers={},
+            status_code=status,
+        )
+        try:
+            try:
+                raise SlackApiError("failed", response)
+            except SlackApiError:
+                raise BoltError("auth.test failed")  # noqa: B904 - as Bolt's App() raises it
+        except BoltError as wrapped:
+            exc = wrapped
+    failure = _start_failure(exc, Client(), what="the bot token", key="SLACK_BOT_TOKEN", valid="x")
+    assert failure.exit_code == code
+    assert ("SLACK_BOT_TOKEN" in str(failure)) == (code == 3)
 
 
 def test_manifest_has_command_interactivity_scopes_and_metadata() -> None:
