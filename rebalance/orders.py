@@ -23,7 +23,7 @@ import pandas as pd
 from .config import Config, as_config
 from .errors import DataError, Issue, wrong_argument
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
-from .timeparse import has_offset, repeated_hour_notes
+from .timeparse import has_offset, looks_iso, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
 
@@ -159,11 +159,17 @@ def _mixed_offsets(c: _Checker) -> np.ndarray:
             "a date and time, e.g. 2026-11-29T19:05 (city time) or 2026-11-29T18:05Z",
         )
     offset = has_offset(distinct)[codes]
-    if offset.any() and not offset.all():
-        first = bool(offset[0])
-        where = "row 1" if c.raw.parquet else "line 2"
+    # Only timestamps that read as ISO 8601 date-times take part: one the parse refuses
+    # (20261129T190800+0100) is named once, as unreadable, not also as "without an
+    # offset" beside the others.
+    timed = (looks_iso(distinct) & ~dated)[codes]
+    if offset[timed].any() and not offset[timed].all():
+        at = int(np.flatnonzero(timed)[0])
+        first = bool(offset[at])
+        line, row = c.raw.where(at)
+        where = f"row {row}" if c.raw.parquet else f"line {line}"
         c.flag(
-            offset != first,
+            timed & (offset != first),
             "placed_at",
             "timestamps with and without a UTC offset in one file",
             f"like {where}, "

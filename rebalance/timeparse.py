@@ -19,6 +19,7 @@ __all__ = [
     "floor_quarter_hour",
     "has_offset",
     "in_timezone",
+    "looks_iso",
     "out_of_range",
     "parse_iso",
     "parse_timestamp",
@@ -178,6 +179,13 @@ def _codes(encoded: Any) -> tuple[np.ndarray, Any]:
         first = chunks[0].dictionary
     codes = np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
     return codes, first
+
+
+def looks_iso(values: pd.Series) -> np.ndarray:
+    """Which texts are shaped as the ISO 8601 dates and times `parse_timestamps` reads
+    (whether or not the date exists): the others are reported as unreadable."""
+    text = values.astype("string").fillna("").str.strip()
+    return text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
 
 
 def has_offset(values: pd.Series) -> np.ndarray:

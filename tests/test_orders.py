@@ -94,6 +94,22 @@ def test_mixed_naive_and_offset_timestamps_are_refused(tmp_path):
     assert "like line 2, every placed_at without one" in problem
 
 
+def test_an_unreadable_timestamp_is_named_once_not_also_as_a_mixed_offset(tmp_path):
+    """20261129T190800+0100 (ISO's basic format) among extended timestamps with offsets:
+    one problem, unreadable; it was also called "without a UTC offset", which it has.
+    Mixed offsets are judged from the first readable timestamp, named by its line."""
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-29T19:05+01:00\nA2,R01,20261129T190800+0100\n")
+    (problem,) = problems(path)
+    assert "line 3, column 'placed_at': not an ISO 8601 timestamp" in problem
+    path = write(
+        tmp_path / "p.csv",
+        "A0,R01,yesterday\nA1,R01,2026-11-29T19:05\nA2,R01,2026-11-29T19:08+01:00\n",
+    )
+    found = problems(path)
+    assert len(found) == 2
+    assert any("line 4" in p and "like line 3, every placed_at without one" in p for p in found)
+
+
 def test_all_offsets_are_fine(tmp_path):
     """Every timestamp with an offset is as valid as every one without."""
     path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T18:10Z\nA2,R01,2026-11-30T19:11+01:00\n")
