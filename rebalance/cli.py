@@ -83,9 +83,10 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         help="TOML configuration file. Default: DATA_DIR/rebalance.toml if present, else built-in defaults.",
-        dir_okay=False,
     ),
 ]
+# (no dir_okay=False: a folder given as --config is a config that cannot be read, exit 3
+# naming it, as a missing file is; click made it a usage error, exit 2)
 #: --config of the commands that read only the history store (no DATA_DIR).
 StoreConfigOpt = Annotated[
     Path | None,
@@ -93,7 +94,6 @@ StoreConfigOpt = Annotated[
         "--config",
         help="TOML configuration file; its [history] path is the store read. Default: "
         "built-in defaults.",
-        dir_okay=False,
     ),
 ]
 

@@ -244,6 +244,22 @@ def test_slack_channels_must_be_channel_ids_when_the_config_is_read(tmp_path, ke
         )
 
 
+def test_a_config_that_is_a_folder_is_exit_3_as_a_missing_one(tmp_path):
+    """--config naming a folder is a configuration that cannot be read (exit 3, naming
+    it), as a missing file is; it was a usage error (exit 2), by click's own check."""
+    from typer.testing import CliRunner
+    from util import VALID
+
+    from rebalance.cli import app
+
+    for args in (["validate", str(VALID)], ["history"]):
+        result = CliRunner().invoke(app, [*args, "--config", str(tmp_path)])
+        assert result.exit_code == 3, result.output
+        assert str(tmp_path) in result.output and "cannot read config file" in result.output
+        missing = CliRunner().invoke(app, [*args, "--config", str(tmp_path / "none.toml")])
+        assert missing.exit_code == 3
+
+
 def test_a_city_name_with_a_newline_is_shown_on_one_line_by_validate(tmp_path):
     """[city] name is shown, not obeyed: validate's OK line writes a newline in it out
     (`\\x0a`) instead of printing a second line that looks like its own output."""
