@@ -32,9 +32,10 @@ from typing import Any, Literal, NamedTuple, NoReturn, TypeVar, overload
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .errors import ConfigError
-from .inputs import Inputs, isin_text
+from . import ranges
+from .config import Config, as_config
+from .errors import ConfigError, DataError
+from .inputs import Inputs, as_inputs, isin_text
 from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
 from .views.wording import percent, plural
@@ -167,13 +168,20 @@ class Scenario:
         set_(self, "no_show_rate", self._number("no_show_rate", self.no_show_rate, 0, 1))
         set_(self, "slowdown", self._number("slowdown", self.slowdown, -1, None, lo_open=True))
         set_(self, "demand_factor", self._number("demand_factor", self.demand_factor, 0, None))
+        # the configuration's own ranges, checked here: out of them they failed only
+        # when applied, blamed on config_changes and the toml file
         if self.orders_per_courier_hour is not None:
             opch = self._number(
-                "orders_per_courier_hour", self.orders_per_courier_hour, 0, None, lo_open=True
+                "orders_per_courier_hour",
+                self.orders_per_courier_hour,
+                ranges.MIN_ORDERS_PER_COURIER_HOUR,
+                None,
             )
             set_(self, "orders_per_courier_hour", opch)
         if self.shortage_minutes is not None:
-            cost = self._number("shortage_minutes", self.shortage_minutes, 0, None)
+            cost = self._number(
+                "shortage_minutes", self.shortage_minutes, 0, ranges.MAX_COST_MINUTES
+            )
             set_(self, "shortage_minutes", cost)
         set_(self, "zone_caps", self._caps(self.zone_caps))
         set_(self, "config_changes", self._config_changes(self.config_changes))
@@ -358,7 +366,10 @@ def apply(
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"apply needs a Scenario, got {type(scenario).__name__}")
-    config = config or Config()
+    # the data folder or the toml path in their place met "'str' object has no
+    # attribute 'zones'" below; this says what to pass (as `solve` does)
+    inputs = as_inputs(inputs, "apply(scenario, inputs, config)")
+    config = as_config(config, "apply(scenario, inputs, config)")
     known_zones = set(inputs.zones["zone_id"].astype(str))
     for name, mapping in (("close_share", scenario.close_share), ("zone_caps", scenario.zone_caps)):
         unknown = sorted(set(mapping) - known_zones)
@@ -388,7 +399,14 @@ def apply(
         travel = inputs.travel_times.copy()
         travel["minutes"] = travel["minutes"] * (1.0 + scenario.slowdown)
         tables["travel_times"] = travel
-    new_inputs = inputs.replace(**tables) if tables else inputs
+    try:
+        new_inputs = inputs.replace(**tables) if tables else inputs
+    except DataError as exc:  # demand_factor=1e6: rates past what a restaurant can have
+        first = exc.problems[0] if exc.problems else exc
+        raise ValueError(
+            f"Scenario {scenario.name!r}: {scenario.describe()} makes inputs no plan can take: "
+            f"{first} ({len(exc.problems)} problem(s))"
+        ) from exc
     return new_inputs, _config(scenario, config)
 
 
@@ -465,6 +483,11 @@ def _config(scenario: Scenario, config: Config) -> Config:
     try:
         if scenario.config_changes:
             config = config.with_changes(**_thaw(scenario.config_changes))
+    except ConfigError as exc:
+        # the key is the scenario's, not the config file's it was applied to
+        problems = "; ".join(str(dataclasses.replace(p, file=None)) for p in exc.problems)
+        raise ValueError(f"Scenario {scenario.name!r}: config_changes: {problems}") from exc
+    try:
         sections: dict[str, dict[str, Any]] = {}
         if scenario.orders_per_courier_hour is not None:
             sections["demand"] = {"orders_per_courier_hour": scenario.orders_per_courier_hour}
@@ -476,8 +499,9 @@ def _config(scenario: Scenario, config: Config) -> Config:
                 for name, vehicle in config.vehicles.items()
             }
         return config.with_changes(**sections) if sections else config
-    except ConfigError as exc:
-        raise ValueError(f"Scenario {scenario.name!r}: config_changes: {exc}") from exc
+    except ConfigError as exc:  # a slowdown taking a vehicle's speed out of range
+        problems = "; ".join(str(dataclasses.replace(p, file=None)) for p in exc.problems)
+        raise ValueError(f"Scenario {scenario.name!r}: {scenario.describe()}: {problems}") from exc
 
 
 # ------------------------------------------------------------------------ solve
@@ -503,6 +527,8 @@ def solve_scenario(
 ) -> Plan:
     """The plan of one scenario, to inspect or plot like any other plan; its settings
     name the scenario (``plan.settings["scenario"]``), which plot titles show."""
+    call = "solve_scenario(scenario, inputs, config, shift_start)"
+    inputs, config = as_inputs(inputs, call), as_config(config, call)
     new_inputs, new_config = apply(scenario, inputs, config)
     start, end = _shift(new_config, shift_start, shift_end)
     plan = solve_shift(new_inputs, new_config, start, end, verify=new_inputs is inputs)
@@ -623,10 +649,18 @@ def sweep(
     ``client`` is an optional ``dask.distributed.Client`` that runs the scenarios.
     The same scenarios (and seeds) give the same table.
     """
+    call = "sweep(scenarios, inputs, config, shift_start)"
+    if isinstance(scenarios, Scenario):
+        raise TypeError(
+            f"{call}: scenarios must be a list of Scenario objects, got the one Scenario "
+            f"{scenarios.name!r}: give [scenario]"
+        )
     items = list(scenarios)
     for item in items:
         if not isinstance(item, Scenario):
             raise TypeError(f"sweep needs Scenario objects, got {type(item).__name__}")
+    inputs = as_inputs(inputs, call)
+    config = as_config(config, call)
     seen: set[str] = set()
     for item in items:
         if item.name in seen:

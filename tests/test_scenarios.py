@@ -482,6 +482,53 @@ def test_sweep_rejects_duplicate_names_and_bad_scenarios_before_solving():
         sweep(["baseline"], inputs, config, SHIFT)  # type: ignore[list-item]
 
 
+def test_scenario_calls_given_a_folder_or_a_toml_path_say_what_to_pass():
+    """The data folder where the Inputs go, the toml path where the Config goes, or one
+    Scenario where a list goes: a TypeError naming the call and the fix, as `solve`
+    gives (it was "'str' object has no attribute 'zones'" from deep inside)."""
+    inputs, config = city("lyon")
+    folder = str(REPO / "data" / "samples" / "lyon")
+    calls = [
+        (lambda: sweep([Scenario("a")], folder, config, SHIFT), "sweep(", "rebalance.load("),
+        (
+            lambda: apply(Scenario("a"), inputs, folder + "/rebalance.toml"),
+            "apply(",
+            "load_config(",
+        ),
+        (
+            lambda: solve_scenario(Scenario("a"), folder, config, SHIFT),
+            "solve_scenario(",
+            "rebalance.load(",
+        ),
+        (lambda: sweep(Scenario("a"), inputs, config, SHIFT), "sweep(", "give [scenario]"),
+    ]
+    for call, name, fix in calls:
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value).startswith(name) and fix in str(info.value), info.value
+
+
+def test_scenario_errors_name_the_scenario_field_not_the_config_file():
+    """Values out of the configuration's ranges are refused when the Scenario is made,
+    naming the field; a bad config_changes key is not blamed on the toml file the
+    scenario is applied to; a demand_factor that takes rates out of range says so
+    (it was 2,687 lines about restaurants.csv rows, the scenario unnamed)."""
+    with pytest.raises(ValueError, match=r"shortage_minutes must be .*<= 100000"):
+        Scenario("x", shortage_minutes=1e9)
+    with pytest.raises(ValueError, match=r"orders_per_courier_hour must be .*>= 0.01"):
+        Scenario("x", orders_per_courier_hour=0.001)
+    inputs, config = city("lyon")
+    with pytest.raises(ValueError) as info:
+        apply(Scenario("x", config_changes={"costs": {"shortage_minute": 5}}), inputs, config)
+    assert "config_changes: key 'costs.shortage_minute'" in str(info.value)
+    assert "rebalance.toml" not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        apply(Scenario("big", demand_factor=1e6), inputs, config)
+    text = str(info.value)
+    assert text.startswith("Scenario 'big': demand x1e+06 makes inputs no plan can take")
+    assert "expected_orders_per_hour" in text and len(text.splitlines()) == 1
+
+
 def test_sweep_refuses_inputs_edited_in_place_once_before_solving(monkeypatch):
     """Inputs edited in place would be planned under the loaded fingerprint: a sweep with
     a scenario that plans them as they are refuses them before any solve, having
