@@ -225,7 +225,14 @@ def parse_shift(
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own answer is SystemExit(1), "a bug" in our exit codes: as a
+            # BrokenPipeError, `exits` ends the command with 141 (`validate | head`)
+            self.quiet = True
+            raise BrokenPipeError(32, "the reader of the output went away")
+
+    return _Console(stderr=stderr, highlight=False)
 
 
 # ------------------------------------------------------------------- validate
@@ -786,17 +793,23 @@ def run(
     except KeyboardInterrupt:
         err("error: interrupted; the run is recorded as failed, re-run it to complete it")
         raise typer.Exit(130) from None
-    if dry_run:
-        # The same document as `rebalance publish --dry-run`; one JSON line in json mode.
-        from .publish import dry_run_document
+    from .logs import reader_gone
 
-        document = dry_run_document(result.publish)
-        if kind == "json":
-            line = {"event": "payloads", "run_id": result.run_id, **json.loads(document)}
-            document = json.dumps(line, ensure_ascii=False) + "\n"
-        sys.stdout.write(redact(document))
-    if kind == "text" and not quiet:
-        console().print(summary_line(result.record), soft_wrap=True)
+    with exits():  # its reader may be gone: 141, not click's 1
+        if dry_run:
+            # The same document as `rebalance publish --dry-run`; one JSON line in json mode.
+            from .publish import dry_run_document
+
+            document = dry_run_document(result.publish)
+            if kind == "json":
+                line = {"event": "payloads", "run_id": result.run_id, **json.loads(document)}
+                document = json.dumps(line, ensure_ascii=False) + "\n"
+            if not reader_gone():
+                sys.stdout.write(redact(document))
+        if kind == "text" and not quiet:
+            console().print(summary_line(result.record), soft_wrap=True)
+    if reader_gone():
+        raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 # -------------------------------------------------------------------- history

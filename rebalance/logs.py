@@ -32,6 +32,7 @@ __all__ = [
     "RunLog",
     "TextFormatter",
     "effective_format",
+    "reader_gone",
     "redact",
     "setup_logging",
 ]
@@ -43,6 +44,35 @@ _SLACK_TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 LogFormat = Literal["auto", "text", "json"]
+
+
+#: Set when the reader of the JSON log lines went away (``rebalance run | head``).
+_READER_GONE = False
+
+
+def reader_gone() -> bool:
+    """Whether the reader of stdout stopped early while JSON log lines went to it: the
+    command then ends with 141, as `cat` would in a shell."""
+    return _READER_GONE
+
+
+class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The JSON lines on stdout. When their reader goes away (a pipe into ``head``),
+    stdout is pointed at /dev/null and the run goes on, quietly: the logging module
+    printed a "--- Logging error ---" traceback on stderr for every line after."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        global _READER_GONE
+        if not isinstance(sys.exc_info()[1], BrokenPipeError):
+            super().handleError(record)
+            return
+        _READER_GONE = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no file descriptor behind it (a test's capture)
+            pass
 
 
 def redact(text: str) -> str:
@@ -132,7 +162,7 @@ def setup_logging(
     kind = effective_format(fmt, out)
     handler: logging.StreamHandler[TextIO]
     if kind == "json":
-        handler = logging.StreamHandler(out)
+        handler = _LinesHandler(out)
         handler.setFormatter(JsonFormatter())
         level = logging.DEBUG if verbose else logging.INFO
     else:

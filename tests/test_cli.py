@@ -300,6 +300,47 @@ def test_a_reader_that_stops_early_ends_the_plan_quietly_with_141_not_as_a_bug(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paris"]
 
 
+def test_validate_and_run_into_a_closed_pipe_end_with_141_quietly(tmp_path):
+    """`rebalance validate ... | head` and `rebalance run ... | head` exited 1 ("a bug"):
+    rich's console answers a closed stdout with SystemExit(1), and each JSON log line of
+    `run` printed a "--- Logging error ---" traceback on stderr. Both end with 141 as
+    `plan` does; the run still completes and is recorded."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    paris = REPO / "data/samples/paris"
+    config = tmp_path / "p.toml"
+    config.write_text(
+        f'[city]\nname = "Paris"\ntimezone = "Europe/Paris"\n[data]\ndir = "{paris}"\n'
+        f'[history]\npath = "{tmp_path / "h.sqlite3"}"\n'
+    )
+    runs = [
+        ["validate", str(paris), "--shift-start", SHIFT],
+        ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"],
+        [
+            "run",
+            "--config",
+            str(config),
+            "--shift-start",
+            SHIFT,
+            "--dry-run",
+            "--log-format",
+            "text",
+        ],
+    ]
+    for args in runs:
+        proc = subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        with proc.stderr:
+            stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141, (args, stderr)
+        assert "Traceback" not in stderr and "Logging error" not in stderr, stderr
+    from rebalance.history import History
+
+    with History(tmp_path / "h.sqlite3") as h:
+        assert [r.status for r in h.runs()] == ["succeeded", "succeeded"]
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_samples_plan_with_real_work(tmp_path, sample):
     """Each bundled sample validates and its plan moves couriers and raises coverage."""
