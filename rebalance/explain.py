@@ -767,7 +767,8 @@ def _marginal_note(plan: Plan) -> str:
         return (
             "Marginal value: how many minutes of the objective one more courier in that zone "
             "would save (exact; negative = it would only add surplus cost; blank = the zone's "
-            "cap leaves no room)."
+            "cap leaves no room; * = the zone is at its cap, so the value counts one of its "
+            "couriers leaving to make room)."
         )
     integral = plan.solver.get("lp_integral")
     tail = (

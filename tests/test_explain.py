@@ -612,3 +612,16 @@ def test_several_slot_marginal_values_stay_within_the_objective_and_blank_at_cap
     slots = plan.slots[plan.slots["zone_id"] == "02"]["marginal_minutes"]
     assert slots.isna().all()
     assert "upper bound" in explain(plan).notes[0]
+
+
+def test_the_one_slot_note_says_what_the_star_means():
+    """A one-slot ranking marks zones at their cap with `*`; its note said nothing of it
+    (only the several-slot note did)."""
+    from util import VALID
+
+    from rebalance import load, solve
+    from rebalance.explain import explain
+
+    plan = solve(load(VALID), snapshot(), SHIFT)
+    assert plan.slot_count == 1
+    assert "* = the zone is at its cap" in explain(plan).notes[0]
