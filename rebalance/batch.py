@@ -413,8 +413,8 @@ def run_batch(
 
     Raises `DataError` when ``cities_dir`` holds no city folder, `TimestampError` for
     a bad ``shift_start``, `OutputExistsError` when an ``OUT/<city>`` folder holds other
-    files, `UsageError` for ``workers`` with ``client``, and `RebalanceError` when the
-    scheduler cannot be reached. Failures of single cities are results, not exceptions.
+    files, and `UsageError` for ``workers`` with ``client`` or when the scheduler
+    ``client`` names cannot be reached. Failures of single cities are results, not exceptions.
     """
     from distributed import as_completed
 
@@ -499,7 +499,7 @@ def _connect(
     from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
-    from .errors import RebalanceError
+    from .errors import UsageError
 
     if client is not None and not isinstance(client, str):
         return client, str(getattr(client.scheduler, "address", "") or "existing client")
@@ -514,7 +514,14 @@ def _connect(
             # set_as_default=False: a library call must not replace the caller's client.
             return stack.enter_context(Client(client, set_as_default=False)), client
         except OSError as exc:
-            raise RebalanceError(f"cannot reach the Dask scheduler at {client}: {exc}") from exc
+            # an address mistyped or a scheduler not running: the option to fix (exit 2),
+            # not a bug (exit 1, "please report it")
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {client}: {exc}; check the address and "
+                "that the scheduler is running (dask scheduler), or leave --scheduler out "
+                "to plan on a local cluster",
+                option="--scheduler",
+            ) from exc
     n = max(1, min(workers or CPU_COUNT, cities))
     # Registered first, so it runs last: after the cluster and its workers are gone.
     stack.callback(_stop_resource_tracker)

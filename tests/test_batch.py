@@ -387,6 +387,24 @@ def test_cli_batch_usage_errors_exit_2(cities, extra, hint):
     assert hint in result.stderr
 
 
+def test_cli_batch_on_a_scheduler_out_of_reach_is_a_usage_error(cities, monkeypatch):
+    """--scheduler naming an address where no scheduler listens: exit 2 naming the option
+    and what to check (it was exit 1, the code for a bug, after Dask's 30 s)."""
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
+    import dask
+
+    dask.config.refresh()
+    try:
+        result = runner.invoke(
+            app, ["batch", str(cities), "--shift-start", SHIFT, "--scheduler", "tcp://127.0.0.1:1"]
+        )
+    finally:
+        monkeypatch.delenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT")
+        dask.config.refresh()
+    assert result.exit_code == 2, result.output
+    assert "--scheduler" in result.stderr and "cannot reach the Dask scheduler" in result.stderr
+
+
 def test_cli_batch_refuses_an_out_folder_with_other_files(client, cities, tmp_path):
     """An OUT/<city> holding foreign files is a usage error (exit 2), as for `plan --out`."""
     (tmp_path / "plans" / "lille").mkdir(parents=True)
