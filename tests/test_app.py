@@ -430,6 +430,32 @@ def test_a_superseded_request_someone_deleted_is_no_failure(
     history.close()
 
 
+def test_a_public_approval_channel_the_bot_is_not_in_is_joined(
+    town: Path, tmp_path: Path, inputs: Inputs
+) -> None:
+    """The approval channel is public and the bot not in it: the bot joins it and puts the
+    request up, as the publisher does for the plans' channel (it failed the run with exit
+    5, "conversations.history: Slack answered not_in_channel")."""
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=False)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE"}
+    )
+    plan = solve(inputs, config, "2026-11-30T19:00")
+    plan.write(tmp_path / "v1")
+    with History(tmp_path / "h.sqlite3") as history:
+        result = request_approval(
+            plan,
+            plan_dir=tmp_path / "v1",
+            config=config,
+            history=history,
+            client=InProcessSlack(fake),
+        )
+    assert result.action == "approval-requested"
+    assert "conversations.join" in fake.methods()
+    assert [m["ts"] for m in fake.messages("C0APPROVE")] == [result.ts]
+
+
 def test_bolt_and_waitress_live_in_their_modules() -> None:
     """slack_bolt is imported only by rebalance/app/bolt.py, waitress only by app/server.py."""
     owners = {"slack_bolt": "app/bolt.py", "waitress": "app/server.py"}

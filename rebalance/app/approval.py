@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rebalance.errors import ConfigError, Issue
 
@@ -103,6 +103,9 @@ def check_approval_channel(config: Config) -> None:
     a channel ID: before a run plans, and when the app starts, not at publish time."""
     if approval_wanted(config):
         _channel_id(config.slack.approval_channel, "slack.approval_channel")
+
+
+T = TypeVar("T")
 
 
 def _channel_id(value: str, key: str) -> str:
@@ -335,7 +338,12 @@ def request_approval(
 
         client = SlackClient.from_env(log=log)
     try:
-        ts = _find(client, approval_channel, key, chash, plan, after=after)
+        ts = _in_channel(
+            client,
+            approval_channel,
+            lambda: _find(client, approval_channel, key, chash, plan, after=after),
+            say,
+        )
         if ts is not None:
             say(f"approval: found the unrecorded request {ts} in {approval_channel}; adopting it")
         else:
@@ -360,6 +368,27 @@ def request_approval(
             slack_error=exc.error or exc.kind.value,
         ) from None
     return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])
+
+
+def _in_channel(
+    client: SlackApi, channel: str, call: Callable[[], T], say: Callable[[str], None]
+) -> T:
+    """``call()``; when the bot is not in the channel, join it once (a public channel,
+    as the publisher does) and call again. The approval channel was the one place
+    where a public channel the bot had not joined failed the run with exit 5."""
+    from rebalance.slack import SlackCallError
+
+    try:
+        return call()
+    except SlackCallError as exc:
+        if exc.error not in {"not_in_channel", "channel_not_found"}:
+            raise
+        try:
+            client.join(channel)
+        except SlackCallError:
+            raise exc from None  # private, or no channels:join scope: invite the bot
+        say(f"approval: joined {channel}")
+        return call()
 
 
 def _post_request(
