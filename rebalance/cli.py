@@ -87,6 +87,15 @@ ConfigOpt = Annotated[
 ]
 # (no dir_okay=False: a folder given as --config is a config that cannot be read, exit 3
 # naming it, as a missing file is; click made it a usage error, exit 2)
+#: --config of `publish`, which has no DATA_DIR to find one in.
+PublishConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML configuration file ([slack] channel, [history] path). Default: built-in "
+        "defaults.",
+    ),
+]
 #: --config of the commands that read only the history store (no DATA_DIR).
 StoreConfigOpt = Annotated[
     Path | None,
@@ -1181,7 +1190,7 @@ def publish(
             help="Slack channel ID (default: [slack] channel).", callback=_channel_id_option
         ),
     ] = None,
-    config: ConfigOpt = None,
+    config: PublishConfigOpt = None,
     dry_run: Annotated[
         bool,
         typer.Option(
