@@ -189,14 +189,10 @@ EXIT_BROKEN_PIPE = 141
 
 
 def _drop_stdout() -> None:
-    """Point stdout at /dev/null, so that nothing more is written to the closed pipe
-    (not even the flush at exit); the way the Python documentation gives for SIGPIPE."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture)
-        pass
+    """Point stdout at /dev/null (`rebalance.logs.to_devnull`)."""
+    from .logs import to_devnull
+
+    to_devnull(sys.stdout)
 
 
 def load_cli_config(config: Path | None, data_dir: Path | None = None) -> "Config":

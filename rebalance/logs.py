@@ -35,6 +35,7 @@ __all__ = [
     "reader_gone",
     "redact",
     "setup_logging",
+    "to_devnull",
 ]
 
 LOGGER_NAME = "rebalance"
@@ -67,12 +68,19 @@ class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().handleError(record)
             return
         _READER_GONE = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # no file descriptor behind it (a test's capture)
-            pass
+        to_devnull(self.stream)
+
+
+def to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so that nothing more is written to
+    a closed pipe (not even the flush at exit): the way the Python documentation gives
+    for SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind it (a test's capture)
+        pass
 
 
 def redact(text: str) -> str:
