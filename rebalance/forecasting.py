@@ -15,9 +15,10 @@ time-of-day *shape*, each shrunk toward its zone:
   a = 1 / phi, where phi, the squared coefficient of variation of true levels around
   their zone's mean, is estimated from the whole city by the method of moments (observed
   variance around the zone's mean minus the Poisson part, both corrected for that mean
-  being estimated from the same restaurants; zones of one restaurant weigh nothing). ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how
-  much of the level came from the zone: near 0 for a restaurant with a long busy
-  history, 1 for one with no exposure at all.
+  being estimated from the same restaurants; zones of one restaurant weigh nothing).
+  ``prior_weight`` = (a / m_z) / (T_r + a / m_z) is how much of the level came from the
+  zone: near 0 for a restaurant with a long busy history, 1 for one with no exposure at
+  all.
 - Shape, Dirichlet-multinomial empirical Bayes: ``(c_rk + b s_zk) / (C_r + b)``, s_zk
   the zone's shape (itself shrunk toward the city's the same way) and b, in
   pseudo-orders, estimated by the method of moments from how far restaurants' shapes

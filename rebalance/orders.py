@@ -161,9 +161,9 @@ def _mixed_offsets(c: _Checker) -> np.ndarray:
     offset = has_offset(distinct)[codes]
     # Only timestamps that read as ISO 8601 date-times take part: one the parse refuses
     # (20261129T190800+0100) is named once, as unreadable, not also as "without an
-    # offset" beside the others.
-    timed = (looks_iso(distinct) & ~dated)[codes]
-    if offset[timed].any() and not offset[timed].all():
+    # offset" beside the others. (Looked at only when the offsets differ at all.)
+    timed = (looks_iso(distinct) & ~dated)[codes] if offset.any() and not offset.all() else None
+    if timed is not None and offset[timed].any() and not offset[timed].all():
         at = int(np.flatnonzero(timed)[0])
         first = bool(offset[at])
         line, row = c.raw.where(at)
