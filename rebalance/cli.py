@@ -699,9 +699,9 @@ class LogFormat(StrEnum):
 
 def _channel_id_option(value: str | None) -> str | None:
     """--channel is a channel ID: a name is wrong usage (exit 2) before any work."""
-    import re
+    from .config import is_channel_id
 
-    if value is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", value.strip()):
+    if value is not None and not is_channel_id(value):
         raise typer.BadParameter(
             f"{value!r} is not a Slack channel ID: give an ID such as C0123ABCD (channel "
             "details, bottom of the About tab), not the channel's name"

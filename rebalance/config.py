@@ -136,6 +136,12 @@ _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
+def is_channel_id(text: str) -> bool:
+    """Whether ``text`` (blanks around it aside) is a Slack channel ID, not a name: the
+    one rule for the config keys, ``--channel`` and the publisher's target."""
+    return _SLACK_CHANNEL_ID.fullmatch(text.strip()) is not None
+
+
 class SlackConfig(_Section):
     channel: str = ""
     #: When set, `run` posts the plan here with Approve/Hold buttons (CONTRACT section 10).
@@ -148,7 +154,7 @@ class SlackConfig(_Section):
     def _channel_id(cls, value: str) -> str:
         # A channel is addressed by its ID: with a name every post would fail, and only
         # when a cron run publishes (`validate` now says so first).
-        if value.strip() and not _SLACK_CHANNEL_ID.fullmatch(value.strip()):
+        if value.strip() and not is_channel_id(value):
             raise ValueError(
                 "not a Slack channel ID: give an ID such as 'C0123ABCD' "
                 "(channel details, bottom of the About tab), not the channel's name"

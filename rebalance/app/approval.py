@@ -15,7 +15,6 @@ decisions and calls `edit_approval` afterwards.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -47,7 +46,6 @@ ACTION_APPROVE = "rebalance_approve"
 ACTION_HOLD = "rebalance_hold"
 #: How far back the approval channel is searched for an unrecorded request.
 SEARCH_HOURS = 36
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 def publish_or_request_approval(
@@ -119,7 +117,9 @@ def _channel_id(value: str, key: str) -> str:
             ),
             title="invalid configuration",
         )
-    if not _CHANNEL_ID.fullmatch(target):
+    from rebalance.config import is_channel_id
+
+    if not is_channel_id(target):
         raise ConfigError(
             Issue(
                 "not a Slack channel ID (a channel is addressed by its ID, not its name)",

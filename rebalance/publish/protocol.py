@@ -35,7 +35,6 @@ in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by defaul
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -159,7 +158,9 @@ def target_channel(config: Config, channel: str | None = None, *, dry_run: bool 
             ),
             title="invalid configuration",
         )
-    if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", target):
+    from rebalance.config import is_channel_id
+
+    if not is_channel_id(target):
         raise ConfigError(
             Issue(
                 "not a Slack channel ID (a channel is addressed by its ID, not its name)",
