@@ -403,7 +403,7 @@ def _post_request(
     Without this a request whose answer timed out stood in the channel while `run`
     exited 5, and a retry while Slack was still storing it put up a second one.
     Returns (ts, adopted)."""
-    from rebalance.publish.protocol import LATE_STORE_SECONDS
+    from rebalance.publish.protocol import await_stored
     from rebalance.slack import SlackCallError
 
     last: SlackCallError | None = None
@@ -415,17 +415,9 @@ def _post_request(
                 raise
             last = exc
             say(f"approval: {exc.describe()}; it may have been stored, looking before retrying")
-            window = max(LATE_STORE_SECONDS, client.timeout)
-            waited, step = 0.0, min(1.0, client.timeout)
-            while True:
-                client.wait(step)
-                waited += step
-                found = find()
-                if found is not None:
-                    return found, True
-                if waited >= window:
-                    break
-                step = min(step * 2, window - waited)
+            found = await_stored(client, find)
+            if found is not None:
+                return found, True
     assert last is not None
     raise last
 

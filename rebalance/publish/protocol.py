@@ -174,6 +174,22 @@ def target_channel(config: Config, channel: str | None = None, *, dry_run: bool 
     return target
 
 
+def await_stored(client: SlackApi, find: Callable[[], _T]) -> _T | None:
+    """``find()`` until it finds something (not None/False), or the window in which
+    Slack may still store a post the client gave up on has passed: after an ambiguous
+    failure of a post, before it is sent again (the publisher's parent and thread
+    parts, the app's approval requests)."""
+    window = max(LATE_STORE_SECONDS, client.timeout)
+    waited, step = 0.0, min(1.0, client.timeout)
+    while True:
+        client.wait(step)
+        waited += step
+        found = find()
+        if found or waited >= window:
+            return found or None
+        step = min(step * 2, window - waited)
+
+
 def publish(
     plan: Plan,
     *,
@@ -590,17 +606,7 @@ class _Publisher:
         return self._await_stored(self._find_parent)
 
     def _await_stored(self, find: Callable[[], _T]) -> _T | None:
-        """``find()`` until it finds something (not None/False), or the window in which
-        Slack may still store a post the client gave up on has passed."""
-        window = max(LATE_STORE_SECONDS, self.client.timeout)
-        waited, step = 0.0, min(1.0, self.client.timeout)
-        while True:
-            self.client.wait(step)
-            waited += step
-            found = find()
-            if found or waited >= window:
-                return found or None
-            step = min(step * 2, window - waited)
+        return await_stored(self.client, find)
 
     def _post_parent(self) -> tuple[str, bool]:
         """Post the parent; after an ambiguous failure, look for it before trying again.
