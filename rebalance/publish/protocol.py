@@ -174,6 +174,11 @@ def target_channel(config: Config, channel: str | None = None, *, dry_run: bool 
     return target
 
 
+def _shown_hash(message: dict[str, Any]) -> str | None:
+    """The content hash a parent message carries in its metadata (None: none)."""
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+
+
 def await_stored(client: SlackApi, find: Callable[[], _T]) -> _T | None:
     """``find()`` until it finds something (not None/False), or the window in which
     Slack may still store a post the client gave up on has passed: after an ambiguous
@@ -337,6 +342,12 @@ class _Publisher:
         found = self._find_parent()
         if found is not None:
             return self._adopt(found)
+        return self._post_anew()
+
+    def _post_anew(self) -> PublishResult:
+        """Post a parent (none is recorded, or the recorded one was deleted), record it,
+        and write its thread, unless another publisher's parent was kept instead."""
+        self.version = 1
         ts, adopted = self._post_parent()
         self._record(ts, complete=False, note=None)
         if not self._owns_thread:
@@ -344,6 +355,13 @@ class _Publisher:
             return self.result("adopted", ts)
         self._finish_thread(ts, note=None, fresh=not adopted)
         return self.result("adopted" if adopted else "posted", ts)
+
+    def _with_thread(self, ts: str, note: str) -> PublishResult:
+        """After the parent ``ts`` was brought to this version: record it, then its thread
+        (the overflow parts, the files with ``note``)."""
+        self._record(ts, complete=False, note=note)
+        self._finish_thread(ts, note=note, fresh=False)
+        return self.result("updated", ts)
 
     def _verify_recorded(self, record: Publication) -> Publication | None:
         """The recorded parent, checked once against the channel after a re-post: a
@@ -358,7 +376,7 @@ class _Publisher:
 
         snap = {**record.snapshot, "verify_parent": False}
         if str(keep["ts"]) != record.ts:
-            their = ((keep.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+            their = _shown_hash(keep)
             snap["thread"] = {"complete": False, "note": None}
             record = replace(record, ts=str(keep["ts"]), content_hash=str(their or ""))
         return self.history.save_publication(replace(record, snapshot=snap))
@@ -372,14 +390,8 @@ class _Publisher:
         shown = self._shown_parent(record.ts)
         if shown is None:
             self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
-            self.version = 1
-            ts, adopted = self._post_parent()
-            self._record(ts, complete=False, note=None)
-            if not self._owns_thread:
-                return self.result("adopted", ts)
-            self._finish_thread(ts, note=None, fresh=not adopted)
-            return self.result("posted", ts)
-        their = ((shown.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+            return self._post_anew()
+        their = _shown_hash(shown)
         if their is not None and their != self.hash:
             self.log(
                 f"publish: {record.ts} shows another version of the plan (another publisher's); "
@@ -387,13 +399,11 @@ class _Publisher:
             )
             self.version += 1
             self._update_parent(record.ts)
-            note = (
+            return self._with_thread(
+                record.ts,
                 "*Plan revised.* Another publisher had put another version of this plan up; "
-                "the message above and the files below are this one again."
+                "the message above and the files below are this one again.",
             )
-            self._record(record.ts, complete=False, note=note)
-            self._finish_thread(record.ts, note=note, fresh=False)
-            return self.result("updated", record.ts)
         self.log(f"publish: {self.key} already in {self.channel} (ts {record.ts}), unchanged")
         return self.result("unchanged", record.ts)
 
@@ -431,20 +441,13 @@ class _Publisher:
                 raise
             # Deleted by someone: post a fresh parent and let it replace the record.
             self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
-            self.version = 1
-            ts, adopted = self._post_parent()
-            self._record(ts, complete=False, note=None)
-            self._finish_thread(ts, note=None, fresh=not adopted)
-            return self.result("posted", ts)
+            return self._post_anew()
         self.parent = revised
-        note = describe_diff(changes, names=zone_names(self.plan))
-        self._record(record.ts, complete=False, note=note)
-        self._finish_thread(record.ts, note=note, fresh=False)
-        return self.result("updated", record.ts)
+        return self._with_thread(record.ts, describe_diff(changes, names=zone_names(self.plan)))
 
     def _adopt(self, found: dict[str, Any]) -> PublishResult:
         ts = str(found["ts"])
-        their_hash = ((found.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+        their_hash = _shown_hash(found)
         if their_hash == self.hash:
             self.log(
                 f"publish: found this plan's message {ts} in {self.channel} (unrecorded); adopting it"
@@ -456,13 +459,11 @@ class _Publisher:
         self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
         self.version = 2
         self._update_parent(ts)
-        note = (
+        return self._with_thread(
+            ts,
             "*Plan revised.* The previous version was not recorded in this history store, "
-            "so the changes cannot be itemised; the message above and the files below are current."
+            "so the changes cannot be itemised; the message above and the files below are current.",
         )
-        self._record(ts, complete=False, note=note)
-        self._finish_thread(ts, note=note, fresh=False)
-        return self.result("updated", ts)
 
     def _await_poster(self, ts: str) -> None:
         """Watch the thread of parent ``ts`` (this version, posted by someone else) while
@@ -591,7 +592,7 @@ class _Publisher:
             self._remove_duplicates(keep, parents[1:])
         if str(keep["ts"]) == own_ts:
             return own_ts, False
-        their = ((keep.get("metadata") or {}).get("event_payload") or {}).get("content_hash")
+        their = _shown_hash(keep)
         if their != self.hash:
             self._update_parent(str(keep["ts"]))
             # Its content is now ours, so its thread must be too: left to the first
@@ -634,9 +635,7 @@ class _Publisher:
                 )
                 found = self._await_late_store()
                 if found is not None:
-                    their = ((found.get("metadata") or {}).get("event_payload") or {}).get(
-                        "content_hash"
-                    )
+                    their = _shown_hash(found)
                     if their != self.hash:
                         # Another publisher raced us with other content: bring it to ours.
                         self._update_parent(str(found["ts"]))
