@@ -184,7 +184,7 @@ def _codes(encoded: Any) -> tuple[np.ndarray, Any]:
 def looks_iso(values: pd.Series) -> np.ndarray:
     """Which texts are shaped as the ISO 8601 dates and times `parse_timestamps` reads
     (whether or not the date exists): the others are reported as unreadable."""
-    text = values.astype("string").fillna("").str.strip()
+    text = values.astype("string").fillna("")
     return text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool)
 
 
@@ -198,7 +198,7 @@ def has_offset(values: pd.Series) -> np.ndarray:
 def _parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     text = values.astype("string").fillna("")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    iso = text.str.fullmatch(_ISO_RE).fillna(False).to_numpy(dtype=bool) & ~out_of_range(text)
+    iso = looks_iso(text) & ~out_of_range(text)
     offset = has_offset(text)
     aware = iso & offset
     naive = iso & ~offset
