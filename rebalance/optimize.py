@@ -138,7 +138,8 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     # not held through the pause lists and the explanation
     del entry, trans
     after = _counts(p, position)
-    objective, parts = _objective(p, moves, after)
+    changes = _changed(p, moves)
+    objective, parts = _objective(p, moves, after, changes)
     slots = _slot_table(p, moves, position, after, zone_value, where)
     zones, paused_orders = _zone_table(p, moves, after[:, 0], slots, zone_value, objective)
     units = p.units_per_minute
@@ -151,11 +152,6 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
     # shortage_minutes = 7.77777 on the Paris sample a crash (exit 1, 857.499 against
     # 857.525); anything beyond them is a plan named wrong.
     off = float(np.abs(p.slot_required - after).sum())
-    changes = (
-        parts.get("change_minutes", 0.0) / p.config.costs.change_minutes
-        if p.config.costs.change_minutes > 0
-        else 0.0
-    )
     rounding = 0.5 * (off + p.slots * changes) / units + 1e-3 * (len(moves) + 1)
     if abs(solver_objective - objective) > rounding + 1e-6 * max(1.0, abs(objective)):
         raise AssertionError(
@@ -683,9 +679,10 @@ def _no_lists(n: int) -> Any:
 
 
 def _objective(
-    p: ProblemData, moves: pd.DataFrame, after: np.ndarray
+    p: ProblemData, moves: pd.DataFrame, after: np.ndarray, changes: int
 ) -> tuple[float, dict[str, float]]:
-    """The objective of CONTRACT sections 7 and 9 recomputed from the named plan."""
+    """The objective of CONTRACT sections 7 and 9 recomputed from the named plan;
+    ``changes``: its couriers with a new instruction (`_changed`)."""
     c = p.config.costs
     w = 1.0 / p.slots  # L / H
     move = float(moves["travel_minutes"].sum()) + c.move_fixed_minutes * len(moves)
@@ -694,7 +691,7 @@ def _objective(
         (w * c.shortage_minutes * p.priority[:, None] * np.maximum(required - after, 0)).sum()
     )
     surplus = float(w * c.surplus_minutes * np.maximum(after - required, 0).sum())
-    change = c.change_minutes * _changed(p, moves)
+    change = c.change_minutes * changes
     parts = {
         "move_minutes": round(move, 3),
         "shortage_minutes": round(short, 3),
