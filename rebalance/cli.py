@@ -1377,6 +1377,8 @@ def _is_demand_table(path: Path) -> bool:
     """Whether the file holds a demand table (its header has section 7's columns)."""
     import csv
 
+    from .inputs import TABLES
+
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -1385,7 +1387,7 @@ def _is_demand_table(path: Path) -> bool:
         with path.open("rb") as fh:
             first = fh.read(1 << 16).split(b"\n", 1)[0].decode("utf-8-sig").strip()
         names = {n.strip() for n in next(csv.reader([first]), [])}
-    return {"restaurant_id", "slot_start", "expected_orders_per_hour"} <= names
+    return {column.name for column in TABLES["demand"]} <= names
 
 
 def _is_html(path: Path) -> bool:

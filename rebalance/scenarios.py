@@ -484,9 +484,7 @@ def _config(scenario: Scenario, config: Config) -> Config:
         if scenario.config_changes:
             config = config.with_changes(**_thaw(scenario.config_changes))
     except ConfigError as exc:
-        # the key is the scenario's, not the config file's it was applied to
-        problems = "; ".join(str(dataclasses.replace(p, file=None)) for p in exc.problems)
-        raise ValueError(f"Scenario {scenario.name!r}: config_changes: {problems}") from exc
+        raise ValueError(f"Scenario {scenario.name!r}: config_changes: {_keys(exc)}") from exc
     try:
         sections: dict[str, dict[str, Any]] = {}
         if scenario.orders_per_courier_hour is not None:
@@ -500,8 +498,15 @@ def _config(scenario: Scenario, config: Config) -> Config:
             }
         return config.with_changes(**sections) if sections else config
     except ConfigError as exc:  # a slowdown taking a vehicle's speed out of range
-        problems = "; ".join(str(dataclasses.replace(p, file=None)) for p in exc.problems)
-        raise ValueError(f"Scenario {scenario.name!r}: {scenario.describe()}: {problems}") from exc
+        raise ValueError(
+            f"Scenario {scenario.name!r}: {scenario.describe()}: {_keys(exc)}"
+        ) from exc
+
+
+def _keys(exc: ConfigError) -> str:
+    """The problems of a scenario's configuration, without the file it was applied to:
+    the keys are the scenario's, not that file's."""
+    return "; ".join(str(dataclasses.replace(p, file=None)) for p in exc.problems)
 
 
 # ------------------------------------------------------------------------ solve
