@@ -307,15 +307,18 @@ _PACKED_BELOW = np.iinfo(np.int64).max
 def _within_range(
     p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
 ) -> dict[int, Any]:
-    """Per short zone: the nearest couriers present now whose zone can reach it in one
-    move, split into zones with a courier to spare and the others."""
+    """Per short zone: the nearest couriers present now, and kept in their zone by the
+    plan, whose zone can reach it in one move, split into zones with a courier to spare
+    and the others."""
     out: dict[int, Any] = {int(z): {"spare": None, "other": None} for z in short}
     n = len(p.zone_ids)
     is_short = np.zeros(n, dtype=bool)
     is_short[short] = True
-    # per entry group: usable now, and whether its zone has a courier of its vehicle to spare
-    usable = p.group_first == 0
-    spare_group = (spare[p.group_zone] > 0) & present[p.group_zone, p.group_vehicle]
+    # per entry group: usable now (present in slot 0, and a courier of its vehicle still in
+    # its zone: one the plan already sends away, say to this very zone, cannot be named as
+    # "needed where it is"), and whether that zone has a courier to spare
+    usable = (p.group_first == 0) & present[p.group_zone, p.group_vehicle]
+    spare_group = (spare[p.group_zone] > 0) & usable
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
     # is one int64 and a per-key minimum replaces a sort of millions of arcs. When
