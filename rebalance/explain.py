@@ -107,6 +107,8 @@ def _routes_whole(routes: list[Any]) -> bool:
                 return False
             if type(route["from_zone"]) is not str or type(route["to_zone"]) is not str:
                 return False
+            if type(route.get("cap_forced", False)) is not bool:
+                return False
             for key in numbers:
                 value = route[key]
                 if type(value) not in (int, float) or not isfinite(value):
@@ -161,6 +163,8 @@ def explanation_problem(info: Any) -> str:
             ok = isinstance(value, str) if key in ("from_zone", "to_zone") else number(value)
             if not ok:
                 return f"{where}.{key} is {value!r}" if key in route else f"{where} lacks {key}"
+        if not isinstance(route.get("cap_forced", False), bool):
+            return f"{where}.cap_forced is {route['cap_forced']!r}, not true or false"
     short = info.get("short", [])
     if not isinstance(short, list):
         return "explanation.short is not a list"
@@ -539,7 +543,9 @@ def _route_facts(
 ) -> list[dict[str, Any]]:
     """Per slot-0 route: the objective if its couriers had stayed where they were (until
     the plan moves them again), everything else unchanged, minus the plan's. Vectorised
-    over routes: only the route's two zones change."""
+    over routes: only the route's two zones change. ``cap_forced``: staying would put
+    more couriers in the origin than its ``max_couriers`` in some slot, so that
+    comparison is with no plan at all: the route is required, whatever it "saves"."""
     if moves.empty:
         return []
     index = pd.Index(p.zone_ids.astype(str))
@@ -583,6 +589,9 @@ def _route_facts(
     def extra(z: np.ndarray, n: np.ndarray) -> np.ndarray:
         return (w * c.surplus_minutes * np.maximum(n - required[z], 0)).sum(axis=1)
 
+    # a route whose couriers could not have stayed: their origin's cap, full without them
+    cap_a = p.cap[a]
+    forced = ~np.isnan(cap_a) & (alt_a > np.nan_to_num(cap_a)[:, None]).any(axis=1)
     removed = lack(b, alt_b) - lack(b, plan_b)
     added = lack(a, plan_a) - lack(a, alt_a)
     surplus = extra(a, plan_a) + extra(b, plan_b) - extra(a, alt_a) - extra(b, alt_b)
@@ -594,6 +603,7 @@ def _route_facts(
         "from_zone": index[a].tolist(),
         "to_zone": index[b].tolist(),
         "couriers": couriers.tolist(),
+        "cap_forced": forced.tolist(),
         **{
             key: [round(x, 3) for x in values.tolist()]
             for key, values in (
@@ -722,13 +732,22 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
                 "shortage": e["shortage"],
                 "marginal_minutes": marginal.get(z, math.nan),
                 "reason": e["reason"],
-                "why": _why(e, label, marginal.get(z, math.nan), info, plan.slot_count),
+                "why": _why(
+                    e,
+                    label,
+                    marginal.get(z, math.nan),
+                    info,
+                    plan.slot_count,
+                    proven=plan.status == "optimal",
+                ),
             }
         )
     short = pd.DataFrame(
         short_rows, columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why"]
     )
-    routes = pd.DataFrame(route_entries, columns=list(ROUTE_FIELDS))
+    routes = pd.DataFrame(route_entries, columns=[*ROUTE_FIELDS, "cap_forced"])
+    # folders written before routes said whether a cap forced them
+    routes["cap_forced"] = routes["cap_forced"].map(lambda x: x is True).astype(bool)
     if len(routes):
         routes = routes.sort_values(
             ["saves_minutes", "from_zone", "to_zone"], ascending=[False, True, True]
@@ -742,6 +761,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     )
     ranking = ranking.drop(columns="_nan").reset_index(drop=True)
     notes = [_marginal_note(plan)]
+    if plan.status != "optimal":
+        notes.insert(0, _unproven_note(plan))
     if not info:
         notes.append(
             "This plan folder was written before explanations were stored: the reasons "
@@ -765,7 +786,26 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     )
 
 
+def _unproven_note(plan: Plan) -> str:
+    """What a plan the solver did not prove optimal (a time limit) lets `explain` say."""
+    bound = plan.best_bound
+    gap = (
+        f" (objective {plan.objective:,.1f} min, best bound {bound:,.1f} min)"
+        if bound is not None and math.isfinite(bound) and math.isfinite(plan.objective)
+        else ""
+    )
+    return (
+        f"This plan is {plan.status}, not proven optimal: the solver stopped at its time "
+        f"limit{gap}. A move it does not make may still pay, so the reasons below name "
+        "the facts without claiming the move would cost more than it saves; re-plan "
+        "without --time-limit (or with a longer one) for an optimal plan and its marginal "
+        "values."
+    )
+
+
 def _marginal_note(plan: Plan) -> str:
+    if plan.status != "optimal":
+        return "Marginal values are computed only for a proven optimal plan: they are blank here."
     if plan.slot_count == 1:
         return (
             "Marginal value: how many minutes of the objective one more courier in that zone "
@@ -796,8 +836,18 @@ def _shown(x: float) -> float:
     return float(_fmt(x))
 
 
-def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slots: int) -> str:
-    """The binding reason of a short zone, in one or two plain sentences."""
+def _why(
+    e: dict[str, Any],
+    label: Any,
+    value: float,
+    info: dict[str, Any],
+    slots: int,
+    *,
+    proven: bool = True,
+) -> str:
+    """The binding reason of a short zone, in one or two plain sentences. ``proven``:
+    the plan is optimal, so a move it does not make costs at least what it would save;
+    a plan stopped by a time limit proves no such thing, and its sentences say so."""
     # several slots: the LP dual sum, an upper bound on the saving (module docstring)
     most = " at most" if slots > 1 else ""
     worth = (
@@ -837,7 +887,7 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
         # The plan is optimal, so taking a courier from there costs at least what it nets here.
         there = ""
         # only from an exact value: an upper bound on the saving here bounds nothing there
-        if math.isfinite(value) and slots == 1:
+        if math.isfinite(value) and slots == 1 and proven:
             moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
             there = (
                 f"; taking one from there would cost at least the {_fmt(value - moving)} min "
@@ -855,11 +905,17 @@ def _why(e: dict[str, Any], label: Any, value: float, info: dict[str, Any], slot
         travel = _shown(float(s["travel_minutes"]))
         cost = travel + fixed
         later = " or it is needed there later in the shift" if slots > 1 else ""
-        return (
+        opening = (
             f"{label(s['zone_id'])} has a courier to spare {_fmt(travel)} min away "
             f"by {s['vehicle']}, but the move ({_fmt(cost)} min with the fixed "
-            f"{_fmt(fixed)} min) costs more than it saves here{later}." + worth
+            f"{_fmt(fixed)} min)"
         )
+        if not proven:
+            return (
+                f"{opening} is not in this plan, and the solver stopped before proving "
+                "whether it would pay."
+            )
+        return f"{opening} costs more than it saves here{later}." + worth
     if reason == "out_of_range":
         return "No zone with a courier to spare has a route to it in travel_times." + worth
     return "No courier can reach it." + worth
@@ -873,9 +929,15 @@ def _route_why(r: Any, label: Any, slots: int) -> str:
         parts += f", adds {_fmt(r.shortage_added_minutes)} min in {label(r.from_zone)}"
     if r.surplus_change_minutes:
         parts += f", surplus cost {r.surplus_change_minutes:+.0f} min"
-    return (
+    text = (
         f"{who} {label(r.from_zone)} → {label(r.to_zone)}: {parts}, for "
         f"{_fmt(r.move_minutes)} min of moving; saves {_fmt(r.saves_minutes)} min"
         + (" over the shift" if slots > 1 else "")
         + "."
     )
+    if getattr(r, "cap_forced", False):
+        text += (
+            f" Required: {label(r.from_zone)} is at its max_couriers cap without them, so "
+            "they could not have stayed."
+        )
+    return text

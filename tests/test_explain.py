@@ -221,6 +221,7 @@ def test_cap_and_route_savings(tmp_path):
     assert route["move_minutes"] == pytest.approx(travel + 5.0)
     assert route["shortage_removed_minutes"] == pytest.approx(60.0)
     assert route["saves_minutes"] == pytest.approx(60.0 - travel - 5.0)
+    assert not route["cap_forced"]
 
 
 def test_not_worth_the_move_and_ranking(tmp_path):
@@ -643,3 +644,50 @@ def test_the_one_slot_note_says_what_the_star_means():
     plan = solve(load(VALID), snapshot(), SHIFT)
     assert plan.slot_count == 1
     assert "* = the zone is at its cap" in explain(plan).notes[0]
+
+
+def test_a_plan_stopped_by_its_time_limit_claims_no_optimality(paris_plan):
+    """A time-limited (feasible) plan: a note says it is not proven optimal, no reason says
+    a move 'costs more than it saves', the ranking shows n/a (not 'cap full': Paris has no
+    caps) and the note does not call an unknown LP 'fractional'; the bound is >= 0."""
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(paris, config), config, SHIFT, time_limit=0.001)
+    assert plan.status == "feasible"
+    assert 0 <= plan.best_bound < plan.objective
+    expl = plan.explain()
+    assert "not proven optimal" in expl.notes[0]
+    assert len(expl.short) and not expl.short["why"].str.contains("costs more than it").any()
+    assert not expl.short["why"].str.contains("would cost at least").any()
+    text = expl.text()
+    assert "cap full" not in text and "n/a" in text and "fractional" not in text
+    # the optimal plan keeps its claims
+    proven = paris_plan.explain()
+    assert proven.short["why"].str.contains("costs more than it saves").all()
+
+
+def test_a_route_forced_by_its_origin_cap_says_so_and_its_columns_add_up(tmp_path):
+    """A's cap is 0 and its courier must leave: the route 'saves' a negative number, so it
+    is flagged as required by the cap, and the table shows the shortage it adds."""
+    folder = write_city(
+        tmp_path / "forced",
+        [zone("A", 48.85, 2.35, name="Alpha", cap=0), zone("B", 48.85, 2.365, name="Bravo")],
+        [restaurant("R1", "A", 2.5)],
+        [courier("C1", "A")],
+    )
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    route = plan.explain().routes.iloc[0]
+    assert route["cap_forced"] and route["saves_minutes"] < 0
+    assert "Required: A Alpha is at its max_couriers cap" in route["why"]
+    text = plan.explain().text()
+    assert "Shortage added" in text and "(cap)" in text
+
+
+def test_the_ranking_table_says_how_many_zones_it_leaves_out(paris_plan, monkeypatch):
+    """The terminal ranking prints at most MAX_EXPLAIN_ROWS zones and says how many more."""
+    from rebalance.views import terminal
+
+    monkeypatch.setattr(terminal, "MAX_EXPLAIN_ROWS", 5)
+    text = paris_plan.explain().text()
+    assert "... 15 more zones (--format json, or --zone ZONE_ID)" in text

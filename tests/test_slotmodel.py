@@ -318,7 +318,7 @@ def test_time_limit_is_honest():
         if plan.status == "optimal":
             assert plan.best_bound == pytest.approx(plan.objective, abs=1e-3)
         elif plan.status == "feasible":
-            assert plan.best_bound < plan.objective
+            assert 0 <= plan.best_bound < plan.objective
         else:
             assert "time limit" in plan.message
     assert plan.status == "optimal"  # with a minute it is proven

@@ -428,17 +428,34 @@ def explanation_renderables(expl: Any) -> Any:
     if len(expl.routes):
         table = Table(title="What each move saves (now)", box=box.SIMPLE_HEAD)
         table.add_column("Route", overflow="fold")
-        for name in ("Couriers", "Shortage removed", "Moving", "Saves"):
+        shown = expl.routes.head(MAX_EXPLAIN_ROWS)
+        # the terms of Saves that are not zero somewhere, so the columns add up as shown
+        terms = [
+            (title, key)
+            for title, key in (
+                ("Shortage removed", "shortage_removed_minutes"),
+                ("Shortage added", "shortage_added_minutes"),
+                ("Surplus cost", "surplus_change_minutes"),
+                ("Moving", "move_minutes"),
+            )
+            if key in ("shortage_removed_minutes", "move_minutes") or shown[key].abs().max() > 0
+        ]
+        for name in ("Couriers", *(title for title, _ in terms), "Saves"):
             table.add_column(name, justify="right")
-        for r in expl.routes.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
+        for r in shown.itertuples(index=False):
+            forced = bool(getattr(r, "cap_forced", False))
             table.add_row(
                 terminal(f"{r.from_zone} → {r.to_zone}"),
                 str(r.couriers),
-                f"{r.shortage_removed_minutes:,.0f} min",
-                f"{r.move_minutes:,.0f} min",
-                f"[bold]{r.saves_minutes:,.0f} min[/]",
+                *(f"{getattr(r, key):,.0f} min" for _, key in terms),
+                f"[bold]{r.saves_minutes:,.0f} min[/]" + (" (cap)" if forced else ""),
             )
         yield table
+        if shown["cap_forced"].any():
+            yield Text(
+                "(cap): the origin is at its max_couriers cap without these couriers; the "
+                "route is required, whatever it saves."
+            )
         if len(expl.routes) > MAX_EXPLAIN_ROWS:
             yield Text(f"... {len(expl.routes) - MAX_EXPLAIN_ROWS} more routes (--format json)")
     if len(expl.ranking):
@@ -447,17 +464,22 @@ def explanation_renderables(expl: Any) -> Any:
         table.add_column("Action")
         table.add_column("Short", justify="right")
         table.add_column("Saves (min)", justify="right")
-        for r in expl.ranking.head(10).itertuples(index=False):
+        # blank: no room under the cap, or (a plan stopped by its time limit) not computed
+        blank = "cap full" if expl.status == "optimal" else "n/a"
+        for r in expl.ranking.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
             value = r.marginal_minutes
             table.add_row(
                 terminal(zone_label(r.zone_id, r.name)),
                 terminal(str(r.action)),
                 _blank0(r.shortage),
-                "cap full"
+                blank
                 if value != value
                 else f"{value:,.1f}" + ("*" if getattr(r, "full_slots", 0) else ""),
             )
         yield table
+        if len(expl.ranking) > MAX_EXPLAIN_ROWS:
+            more = len(expl.ranking) - MAX_EXPLAIN_ROWS
+            yield Text(f"... {more} more zones (--format json, or --zone ZONE_ID)")
     for note in expl.notes:
         yield Text(note, style="dim")
 
