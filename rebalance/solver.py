@@ -673,6 +673,16 @@ class IncrementalLP:
         status = h.getModelStatus()
         empty = np.zeros(0)
         kind = highspy.HighsModelStatus
+        if status == kind.kModelEmpty:
+            # no columns (a city without zones): HiGHS solves nothing and says "Empty";
+            # the all-zero point is the optimum when every row admits 0, else none is
+            lp = h.getLp()
+            lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+            if ((lower <= 0) & (upper >= 0)).all():
+                obj = float(lp.offset_)
+                x, duals = np.zeros(h.getNumCol()), np.zeros(h.getNumRow())
+                return LinearResult("optimal", x, obj, obj, duals, empty, seconds)
+            return LinearResult("infeasible", empty, np.nan, -np.inf, empty, empty, seconds)
         if status != kind.kOptimal:
             if status in {kind.kInfeasible, kind.kUnboundedOrInfeasible}:
                 name = "infeasible"

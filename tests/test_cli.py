@@ -456,6 +456,26 @@ def test_plan_with_no_courier_at_all_warns(tmp_path):
     assert found.warnings()[0].startswith("the couriers table lists no courier")
 
 
+@pytest.mark.parametrize("shift_end", [None, "2026-11-30T19:30"])
+def test_a_city_without_zones_plans_nothing_in_slots_as_in_one_slot(tmp_path, shift_end):
+    """Header-only zones, restaurants and couriers: `validate` says OK, and `plan` made an
+    empty plan in one slot but crashed with the default slots (HiGHS: "Empty", exit 1).
+    Both now plan nothing, optimal, objective 0, and write the folder."""
+    city = tmp_path / "empty"
+    city.mkdir()
+    for table in ("zones", "restaurants", "couriers"):
+        header = (VALID / f"{table}.csv").read_text().splitlines()[0]
+        (city / f"{table}.csv").write_text(header + "\n")
+    out = tmp_path / "plan"
+    argv = ["plan", city, "--shift-start", SHIFT, "--out", out, "--format", "json"]
+    result = invoke(*argv, *(["--shift-end", shift_end] if shift_end else []))
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.stdout)
+    assert (meta["status"], meta["objective"], meta["kpis"]["zones"]) == ("optimal", 0.0, 0)
+    assert meta["slots"] == (1 if shift_end else 8)
+    assert json.loads((out / "plan.json").read_text())["plan_id"] == meta["plan_id"]
+
+
 def test_plan_warns_when_most_couriers_are_ruled_out_by_their_windows():
     """At 23:00 most couriers have logged off: the plan warns and names the reasons."""
     result = invoke("plan", VALID, "--shift-start", "2026-11-30T23:00")
