@@ -650,7 +650,24 @@ def _read_csv(
     # file's last line break into it, on a row of the right length)
     if table is None or table.num_rows != data_lines or data.count(b'"', start) % 2:
         # Blank lines, multi-line values or broken rows: find each row's line the slow way.
-        structure = _scan_lines(data[start:].decode("utf-8"), len(names), header_line)
+        text = data[start:].decode("utf-8")
+        structure = _scan_lines(text, len(names), header_line)
+        if table is None and structure.blank and not structure.problems:
+            # Arrow skips empty lines but takes a line of blanks for a row of one field:
+            # read once more with those lines emptied (a slow path: such files are rare)
+            parts = text.split("\n")
+            for line in structure.blank:
+                parts[line - 1] = ""
+            cleaned = "\n".join(parts).encode("utf-8")
+            del parts
+            with _lent_to_arrow(cleaned):
+                try:
+                    table = _arrow_csv(pa.BufferReader(pa.py_buffer(cleaned)), names)
+                except pa.ArrowInvalid as exc:
+                    table = None
+                    failure = str(exc).split("\n")[0]
+            del cleaned
+        del text
         if structure.problems or table is None:
             for found in structure.problems[:ROWS_PER_RULE]:
                 issues.append(replace(found, file=path.name))
@@ -1042,6 +1059,9 @@ class _Structure:
 
     lines: np.ndarray
     problems: list[Issue]
+    #: Lines (from 1, in the text scanned) holding blanks alone: empty rows, as the
+    #: contract trims values, which Arrow reads as rows of one field.
+    blank: list[int] = field(default_factory=list)
 
 
 def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
@@ -1053,6 +1073,7 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
     reader = csv.reader(io.StringIO(text, newline=""))
     starts: list[int] = []
     problems: list[Issue] = []
+    blank: list[int] = []
     offset = header_line - 1
     last: tuple[int, list[str]] | None = None
     split: tuple[int, int] | None = None  # a short row: (its line, its field count)
@@ -1062,6 +1083,9 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
             start = reader.line_num + 1
             row = next(reader)
             if not row:
+                continue
+            if len(row) == 1 < n_fields and not row[0].strip():
+                blank.append(start)  # a line of blanks alone: an empty row
                 continue
             last = (start, row)
             if len(row) != n_fields:
@@ -1107,7 +1131,7 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
                     valid='a closing double quote ("), and "" for a quote inside a value',
                 )
             )
-    return _Structure(np.asarray(starts, dtype=np.int64), problems)
+    return _Structure(np.asarray(starts, dtype=np.int64), problems, blank)
 
 
 def _read_parquet(
@@ -1124,6 +1148,15 @@ def _read_parquet(
     # back into Python for every read (and hold it past the read: see `_lent_to_arrow`)
     with _lent_to_arrow(data):
         try:
+            names = [str(n) for n in pq.read_schema(pa.BufferReader(data)).names]
+            dupes = _duplicate_names(names)
+            if dupes:  # Arrow's reader fails on them with its own internals in the text
+                issues.append(
+                    Issue(
+                        f"duplicate column names {dupes}", file=path.name, valid="unique names"
+                    )
+                )
+                return None
             table = pq.read_table(pa.BufferReader(data))
         except (pa.ArrowInvalid, OSError) as exc:
             issues.append(Issue(f"cannot read Parquet file: {exc}", file=path.name))
@@ -1131,7 +1164,13 @@ def _read_parquet(
     if table is None:
         return None
     frame = _typed_frame(table, spec, path.name, "Parquet", issues)
-    return None if frame is None else (frame, digest)
+    return None if frame is None else (frame, digest, names)
+
+
+def _duplicate_names(names: list[str]) -> list[str]:
+    """Column names given twice once trimmed of blanks (as a CSV header is), sorted."""
+    trimmed = [n.strip() for n in names if n.strip()]
+    return sorted({n for n in trimmed if trimmed.count(n) > 1})
 
 
 #: The type a typed column (Parquet, a DataFrame) of each kind must have, in words.
@@ -1158,8 +1197,9 @@ def _typed_frame(
     bad = False
     frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
     by_name = {c.name: c for c in spec}
-    for name in table.column_names:
-        column = table.column(name)
+    for at, given in enumerate(table.column_names):
+        column = table.column(at)
+        name = str(given).strip()  # blanks around a name, as a CSV header's, are trimmed
         col = by_name.get(name)
         typ = column.type
         if pa.types.is_dictionary(typ):
@@ -1193,19 +1233,60 @@ def _typed_frame(
             import pyarrow.compute as pc
 
             # Arrow-backed text, as a CSV's: no Python string per value
-            text = pc.utf8_trim_whitespace(column.fill_null("")).cast(pa.large_string())
+            try:
+                text = pc.utf8_trim_whitespace(column.fill_null("")).cast(pa.large_string())
+            except pa.ArrowInvalid:  # bytes that are not UTF-8, which Arrow checks here
+                row = _first_not_utf8(column)
+                issues.append(
+                    Issue(
+                        f"{what} column holds bytes that are not UTF-8 text",
+                        file=label,
+                        row=None if row is None else row + 1,
+                        column=name,
+                        valid="UTF-8 text (write the file from text, not raw bytes)",
+                    )
+                )
+                bad = True
+                continue
             frame[name] = pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
         elif is_time:
-            series = column.to_pandas()
-            if series.dt.tz is None:
-                # Kept naive so validation localises it to the city timezone like CSV text.
-                series = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-                frame[name] = series.fillna("").astype(object)
+            if typ.tz is None:
+                # Kept naive so validation localises it to the city timezone like CSV
+                # text; ISO 8601 with every digit of its unit (nanoseconds included: a
+                # strftime '%f' stops at microseconds, so a courier from
+                # 19:00:00.000000789 was eligible at 19:00 from Parquet, not from CSV).
+                series = column.to_pandas()
+                text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+                if typ.unit == "ns":
+                    nanos = series.dt.nanosecond.fillna(0).to_numpy(np.int64)
+                    some = np.flatnonzero(nanos)
+                    if some.size:
+                        text.iloc[some] = text.iloc[some] + pd.Series(
+                            [f"{n:03d}" for n in nanos[some].tolist()], index=text.index[some]
+                        )
+                frame[name] = text.fillna("").astype(object)
             else:
-                frame[name] = series.dt.tz_convert("UTC")
+                # The values are UTC instants whatever the zone's name says: read them
+                # as such (a name this machine's tz database lacks, such as a Windows
+                # name or "europe/paris", made Arrow fail with "zoneinfo ... must be
+                # installed", exit 1).
+                frame[name] = column.cast(pa.timestamp(typ.unit, tz="UTC")).to_pandas()
         else:
             frame[name] = column.to_pandas().astype("float64")
     return None if bad else frame
+
+
+def _first_not_utf8(column: Any) -> int | None:
+    """Row (from 0) of the first value of an Arrow text column whose bytes are not UTF-8."""
+    import pyarrow as pa
+
+    base = 0
+    for chunk in _chunks(column):
+        for i, value in enumerate(chunk.cast(pa.large_binary()).to_pylist()):
+            if value is not None and _utf8_error(value) is not None:
+                return base + i
+        base += len(chunk)
+    return None
 
 
 #: Extensions of a file that was probably meant as a table (`_near_misses`).
@@ -1263,27 +1344,36 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
     parquet = path.suffix == ".parquet"
     lines: np.ndarray | range | None = None
     header_line: int | None = None
+    found: list[str] | None = None
     if parquet:
         got = _read_parquet(path, TABLES[name], issues)
         if got is None:
             return None
-        frame, digest = got
+        frame, digest, found = got
     else:
         read = _read_csv(path, TABLES[name], issues)
         if read is None:
             return None
         frame, digest, lines, header_line = read
-    if not _has_columns(name, frame, path.name, header_line, issues):
+    if not _has_columns(name, frame, path.name, header_line, issues, found):
         return None
     return _Raw(name, path, frame, parquet, digest, lines)
 
 
 def _has_columns(
-    name: str, frame: pd.DataFrame, label: str, header_line: int | None, issues: list[Issue]
+    name: str,
+    frame: pd.DataFrame,
+    label: str,
+    header_line: int | None,
+    issues: list[Issue],
+    header: list[str] | None = None,
 ) -> bool:
-    """Whether table ``name`` has its required columns; an issue for each one missing."""
+    """Whether table ``name`` has its required columns; an issue for each one missing.
+    ``header``: the names the file or DataFrame has, when ``frame`` kept only the
+    contract's (Parquet, a DataFrame); else ``frame``'s are the file's."""
     missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
-    found = ", ".join(str(c) for c in frame.columns if not str(c).startswith("(blank"))
+    names = [str(c) for c in frame.columns] if header is None else header
+    found = ", ".join(c for c in names if not c.startswith("(blank"))
     for column in missing:
         issues.append(
             Issue(
@@ -1350,7 +1440,7 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
             return None
         fields.append(column.name)
     typed = _typed_frame(pa.table(arrays, names=fields), TABLES[name], title, "DataFrame", issues)
-    if typed is None or not _has_columns(name, typed, title, None, issues):
+    if typed is None or not _has_columns(name, typed, title, None, issues, names):
         return None
     return _Raw(name, Path(name), typed, True, "", lines, title=title, rows=rows)
 
