@@ -1152,9 +1152,7 @@ def _read_parquet(
             dupes = _duplicate_names(names)
             if dupes:  # Arrow's reader fails on them with its own internals in the text
                 issues.append(
-                    Issue(
-                        f"duplicate column names {dupes}", file=path.name, valid="unique names"
-                    )
+                    Issue(f"duplicate column names {dupes}", file=path.name, valid="unique names")
                 )
                 return None
             table = pq.read_table(pa.BufferReader(data))

@@ -669,10 +669,25 @@ class IncrementalLP:
         h.setOptionValue("time_limit", h.getRunTime() + limit)
         t0 = time.perf_counter()
         ran = h.run()
-        seconds = time.perf_counter() - t0
         status = h.getModelStatus()
-        empty = np.zeros(0)
         kind = highspy.HighsModelStatus
+        # HiGHS's dual simplex may end a solve from the kept basis without a verdict
+        # ("Unknown", run status kWarning: a 7-zone, 6-courier city after 10 pivots, a
+        # crash with exit 1); the same LP solved afresh is optimal in a few pivots.
+        # Solve again from no basis, then once more with the cost perturbation this
+        # object turns off; only a third failure is one.
+        for retry in ("fresh", "perturbed"):
+            if status != kind.kUnknown:
+                break
+            h.clearSolver()
+            if retry == "perturbed":
+                h.setOptionValue("dual_simplex_cost_perturbation_multiplier", 1.0)
+            ran = h.run()
+            status = h.getModelStatus()
+            if retry == "perturbed":
+                h.setOptionValue("dual_simplex_cost_perturbation_multiplier", 0.0)
+        seconds = time.perf_counter() - t0
+        empty = np.zeros(0)
         if status == kind.kModelEmpty:
             # no columns (a city without zones): HiGHS solves nothing and says "Empty";
             # the all-zero point is the optimum when every row admits 0, else none is

@@ -139,6 +139,16 @@ def test_fractional_lp_case_needs_an_integer_method():
     check_plan(p, plan)
 
 
+def test_an_lp_highs_leaves_without_a_verdict_is_solved_again():
+    """7 zones, 6 couriers, 2 slots (an audit's fuzz, cut down): HiGHS's dual simplex,
+    started from the kept basis, ended one LP 'Unknown' (kWarning) and the plan crashed,
+    exit 1. Solved again from no basis it is the courier MILP's optimum, proven."""
+    folder = DATA / "slots" / "HighsUnknown"
+    config = rebalance.load_config(folder / "rebalance.toml")
+    inputs = rebalance.load(folder, config)
+    plans_the_milp_optimum(build_problem(inputs, config, pd.Timestamp("2026-11-30T17:30Z")))
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_random_cities_match_the_courier_milp(seed):
     """On small random cities the slot plan's objective equals an independent courier-level
