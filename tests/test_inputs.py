@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import pandas as pd
@@ -382,3 +383,117 @@ def test_a_value_padded_with_a_no_break_space_is_trimmed(tmp_path):
     )
     loaded = load(city)
     assert loaded.couriers["courier_id"].iloc[0] == first[0].rstrip("\u00a0")
+
+
+def _couriers_table(city) -> pa.Table:
+    """The valid city's couriers as an Arrow table of text, from its CSV."""
+    frame = pd.read_csv(city / "couriers.csv", dtype=str, keep_default_na=False)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _as_parquet(city, table: pa.Table) -> None:
+    pq.write_table(table, city / "couriers.parquet")
+    (city / "couriers.csv").unlink()
+
+
+def test_parquet_text_that_is_not_utf8_names_its_row_and_column(tmp_path):
+    """A Parquet string column holding raw bytes that are not UTF-8 (written without
+    validation, as some writers do) crashed validation with Arrow's 'Invalid UTF8', exit
+    1; it is an input error naming the file, the row and the column."""
+    city = city_with(tmp_path)
+    table = _couriers_table(city)
+    values = [v.encode() for v in table.column("courier_id").to_pylist()]
+    values[2] = b"C\xe9"
+    offsets = pa.array([0, *itertools.accumulate(map(len, values))], pa.int32()).buffers()[1]
+    data = pa.py_buffer(b"".join(values))
+    raw = pa.Array.from_buffers(pa.string(), len(values), [None, offsets, data])
+    _as_parquet(city, table.set_column(0, "courier_id", raw))
+    with pytest.raises(DataError) as info:
+        load(city)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.row, problem.column) == ("couriers.parquet", 3, "courier_id")
+    assert "not UTF-8" in problem.message
+
+
+@pytest.mark.parametrize("zone_name", ["europe/paris", "Foo/Bar", "+25:00"])
+def test_parquet_timestamps_in_a_zone_this_machine_does_not_know_are_read_as_utc(
+    tmp_path, zone_name
+):
+    """Zoned Parquet timestamps are UTC instants whatever their zone is called: a name the
+    tz database lacks made Arrow fail ('zoneinfo ... must be installed', exit 1); they
+    load as the same instants as the same times written in UTC."""
+    city = city_with(tmp_path)
+    expected = load(city).couriers[["available_from", "available_until"]]
+    table = _couriers_table(city)
+    for column in ("available_from", "available_until"):
+        at = table.schema.get_field_index(column)
+        instants = pa.array(expected[column].astype("datetime64[us, UTC]"))
+        table = table.set_column(at, column, instants.cast(pa.timestamp("us", tz=zone_name)))
+    _as_parquet(city, table)
+    got = load(city).couriers[["available_from", "available_until"]]
+    for column in expected:
+        assert (got[column] == expected[column]).all()
+
+
+def test_naive_nanosecond_parquet_timestamps_keep_their_nanoseconds(tmp_path):
+    """A courier available from 18:30:00.000000789 is not available at 18:30: from a CSV
+    as from a Parquet file of naive ns timestamps (they were cut at microseconds)."""
+    city = city_with(tmp_path)
+    text = (
+        (city / "couriers.csv")
+        .read_text()
+        .replace("2026-11-30T18:30,", "2026-11-30T18:30:00.000000789,", 1)
+    )
+    (city / "couriers.csv").write_text(text)
+    from_csv = load(city).couriers["available_from"]
+    table = _couriers_table(city)
+    at = table.schema.get_field_index("available_from")
+    stamps = from_csv.dt.tz_convert("Europe/Paris").dt.tz_localize(None).astype("datetime64[ns]")
+    _as_parquet(city, table.set_column(at, "available_from", pa.array(stamps, pa.timestamp("ns"))))
+    from_parquet = load(city).couriers["available_from"]
+    assert (from_parquet == from_csv).all()
+    assert from_parquet[1].nanosecond == 789
+
+
+def test_parquet_header_found_lists_the_files_own_columns(tmp_path):
+    """A Parquet zones table with other column names says which names it has (it said
+    'header found: ' with nothing); blanks around a name are trimmed, as in a CSV."""
+    city = city_with(tmp_path)
+    frame = pd.read_csv(city / "zones.csv", dtype={"zone_id": str, "name": str})
+    (city / "zones.csv").unlink()
+    renamed = frame.rename(columns={"zone_id": "ZoneID", "name": "Name"})
+    renamed.to_parquet(city / "zones.parquet")
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert "header found: ZoneID, Name, lat, lon" in str(info.value.problems[0])
+    padded = frame.rename(columns={"zone_id": " zone_id ", "lat": "lat "})
+    padded.to_parquet(city / "zones.parquet")
+    assert load(city).zones["zone_id"].tolist() == ["0001", "0002", "0003", "0004", "0005"]
+
+
+def test_duplicate_parquet_column_names_are_named(tmp_path):
+    """Arrow's reader answered a repeated column with 'Multiple matches for FieldRef' and a
+    schema dump; the error now names the column, as for a CSV header."""
+    city = city_with(tmp_path)
+    table = _couriers_table(city)
+    table = pa.Table.from_arrays(
+        [*table.columns, table.column("status")], names=[*table.column_names, "status"]
+    )
+    _as_parquet(city, table)
+    with pytest.raises(DataError) as info:
+        load(city)
+    assert str(info.value.problems[0]) == (
+        "couriers.parquet: duplicate column names ['status']; expected unique names"
+    )
+
+
+@pytest.mark.parametrize("blank", ["   ", "\t", " \t "])
+def test_a_csv_line_of_blanks_alone_is_an_empty_row(tmp_path, blank):
+    """Values are trimmed, so a line of blanks is an empty row, as an empty line and
+    ',,,,,' are (it was '1 fields where the header has 6', with a hint about commas)."""
+    city = city_with(tmp_path)
+    lines = (city / "couriers.csv").read_text().splitlines()
+    lines.insert(3, blank)
+    (city / "couriers.csv").write_text("\n".join([*lines, blank, ""]))
+    couriers = load(city).couriers
+    assert len(couriers) == 11 and couriers["courier_id"][2] == "C003"
