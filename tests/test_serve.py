@@ -516,6 +516,59 @@ def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
+def test_an_approval_whose_publisher_died_is_finished_by_a_click_after_5_minutes(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """serve died after claiming an approval: the request it left says 'publishing…' and
+    had no button, so the README's recovery (a click after 5 minutes) could not be made
+    and nothing, cron included, ever published the plan. The request keeps a Finish
+    publishing button; a click within 5 minutes is refused as a double click, one after
+    them publishes once."""
+    from datetime import UTC, datetime, timedelta
+
+    from rebalance.app.approval import approval_blocks
+    from rebalance.plan import read_plan
+
+    shift = "2026-11-30T10:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    content_hash = request["metadata"]["event_payload"]["content_hash"]
+    now = datetime.now(UTC)
+    with _history(approving) as h:  # the claim of a process that then died
+        claimed = h.transition_approval(
+            key,
+            content_hash,
+            from_states=("pending",),
+            status="approving",
+            decided_by=OTHER,
+            decided_at=now.isoformat(timespec="milliseconds"),
+        )
+    assert claimed is not None
+    plan = read_plan(claimed.plan_dir)
+    _, blocks = approval_blocks(plan, claimed, timezone=plan.timezone)
+    assert _has_buttons({"blocks": blocks}) == [ACTION_APPROVE]
+    assert "click Finish publishing" in json.dumps(blocks)
+
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="too-soon"))
+    (answer,) = _answers(fake, "too-soon")
+    assert "approving this plan right now" in answer["text"]
+    assert _in(fake, "C0PLANS", key) == []
+
+    with _history(approving) as h:  # five minutes and more later
+        h.transition_approval(
+            key,
+            content_hash,
+            from_states=("approving",),
+            status="approving",
+            decided_at=(now - timedelta(minutes=6)).isoformat(timespec="milliseconds"),
+        )
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="finish"))
+    assert "Approved and published" in _answers(fake, "finish")[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
 def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
     approving: Server, fake: FakeSlack, city: Path
 ) -> None:

@@ -202,8 +202,16 @@ def approval_blocks(
         text = f":double_vertical_bar: Held by {who} at {when}. Not published to {target}."
         blocks += [context(footer + text), {"type": "actions", "elements": [approve]}]
     elif status == "approving":
-        text = f":hourglass_flowing_sand: Approved by {who} at {when}; publishing to {target}…"
-        blocks.append(context(footer + text))
+        # The button stays: if the publishing process dies, a click after
+        # `desk.STALE_APPROVING` finishes the message (earlier it is refused as a double
+        # click). Without it the request said "publishing…" for good and nothing, cron
+        # included, could finish it.
+        finish = {**approve, "text": {"type": "plain_text", "text": "Finish publishing"}}
+        text = (
+            f":hourglass_flowing_sand: Approved by {who} at {when}; publishing to {target}… "
+            "If this line is still here in 5 minutes, click Finish publishing."
+        )
+        blocks += [context(footer + text), {"type": "actions", "elements": [finish]}]
     elif status == "approved":
         text = f":white_check_mark: Approved by {who} at {when}; published to {target}."
         blocks.append(context(footer + text))

@@ -411,7 +411,10 @@ class Desk:
                 f"{channel_ref(approval.target_channel)}; nothing was done twice."
             )
         if approval.status == "approving":
-            return f"{who} is approving this plan right now ({when}); nothing was done twice."
+            return (
+                f"{who} is approving this plan right now ({when}); nothing was done twice. "
+                "If it is not published 5 minutes after that, click Finish publishing."
+            )
         if approval.status == "held":
             return f"Already held by {who} at {when}; nothing was done twice."
         return "This plan was superseded by a newer one; nothing was done."
