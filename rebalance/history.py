@@ -593,15 +593,22 @@ class History:
 
     @_guarded
     def runs(
-        self, *, city: str | tuple[str, ...] | None = None, limit: int = 20
+        self, *, city: str | tuple[str, ...] | None = None, limit: int = 20, kept: bool = False
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally for one city (or any of several names)."""
-        query = "SELECT * FROM runs"
+        """Runs, newest first, optionally for one city (or any of several names).
+        ``kept``: only runs whose plan was published, or kept when publishing failed
+        (exit 5), not dry runs: the plans a re-plan may start from."""
+        query = "SELECT * FROM runs WHERE 1"
         args: list[Any] = []
         if city:
             names = (city,) if isinstance(city, str) else city
-            query += f" WHERE city IN ({', '.join('?' * len(names))})"
+            query += f" AND city IN ({', '.join('?' * len(names))})"
             args.extend(names)
+        if kept:
+            query += (
+                " AND dry_run = 0 AND COALESCE(plan_dir, '') != ''"
+                " AND (status = 'succeeded' OR (status = 'failed' AND exit_code = 5))"
+            )
         query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_run_from_row(r) for r in self.db.execute(query, args).fetchall()]

@@ -362,7 +362,10 @@ def find_previous(
     another city or another data set is not used: the run plans from scratch, and the
     note says why."""
     city = config.city.name
-    for record in history.runs(city=city, limit=200):
+    # kept runs only, chosen by the query: the newest 200 rows of any kind could all
+    # be dry runs or failures (an analyst's afternoon, a cron job retrying a crash)
+    # and hide the published plan, whose couriers on their way would be sent again
+    for record in history.runs(city=city, limit=200, kept=True):
         if record.run_id == exclude or not _kept(record):
             continue
         start = pd.Timestamp(record.shift_start)

@@ -491,6 +491,35 @@ def test_run_replans_against_the_last_overlapping_plan(town, tmp_path, caplog):
     assert "no earlier plan of Town overlaps" in late.record.extra["previous"]["note"]
 
 
+def test_run_finds_the_published_plan_behind_many_newer_dry_runs(town, tmp_path):
+    """Only the newest 200 runs of the city were read, dry runs and failures included,
+    so an analyst's afternoon of dry runs hid the published plan and the run planned
+    from scratch (its couriers on their way sent again). Kept runs are chosen by the
+    query now."""
+    import sqlite3
+    from datetime import datetime, timedelta
+
+    config = _town_config(tmp_path, town)
+    first = _run(config, SHIFT)
+    db = sqlite3.connect(config.history.path)
+    with db:
+        row = db.execute("SELECT * FROM runs WHERE run_id = ?", (first.run_id,)).fetchone()
+        names = [d[0] for d in db.execute("SELECT * FROM runs LIMIT 0").description]
+        at = {n: i for i, n in enumerate(names)}
+        for i in range(250):
+            copy = list(row)
+            copy[at["run_id"]] = f"dry-{i:03d}"
+            copy[at["dry_run"]] = 1
+            after = datetime.fromisoformat(row[at["started_at"]]) + timedelta(milliseconds=i + 1)
+            copy[at["started_at"]] = after.isoformat(timespec="milliseconds")
+            marks = ", ".join("?" * len(copy))
+            db.execute(f"INSERT INTO runs VALUES ({marks})", copy)
+    db.close()
+    second = _run(config, "2026-11-30T19:15")
+    chosen = second.record.extra["previous"]
+    assert chosen["used"] is True and chosen["run_id"] == first.run_id
+
+
 def test_run_with_unreadable_or_missing_previous_plans_from_scratch(town, tmp_path, caplog):
     """A previous run folder whose plan.json is broken, or that is gone, is named in a
     warning; the run plans from scratch and succeeds."""
