@@ -449,10 +449,13 @@ def plan(
         if previous is not None:
             import pandas as pd
 
-            from .replan import check_previous, read_plan_folder
+            from .eligibility import shift_grid
+            from .replan import check_overlap, check_previous, read_plan_folder
 
             prior = read_plan_folder(previous, "--previous")
             check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), str(previous))
+            grid = shift_grid(cfg, start, end)
+            check_overlap(prior, grid.start, grid.end, str(previous))
         if config is not None:  # [slack app, #18] overrides from Slack in the config's history
             from .overrides import apply_stored_overrides
 

@@ -104,9 +104,12 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
         )
 
 
-def check_overlap(previous: Plan, start: pd.Timestamp, end: pd.Timestamp) -> None:
+def check_overlap(
+    previous: Plan, start: pd.Timestamp, end: pd.Timestamp, where: str | None = None
+) -> None:
     """Refuse (exit 3) a previous plan whose shift does not overlap [start, end): what it
-    says about couriers 'now' would be yesterday's, or tomorrow's."""
+    says about couriers 'now' would be yesterday's, or tomorrow's. ``where``: its folder,
+    named in the error."""
     if previous.shift_start < end and start < previous.shift_end:
         return
 
@@ -117,7 +120,7 @@ def check_overlap(previous: Plan, start: pd.Timestamp, end: pd.Timestamp) -> Non
         Issue(
             f"the previous plan is for the shift {shift(previous.shift_start, previous.shift_end)}"
             f", which does not overlap this one ({shift(start, end)})",
-            file="plan.json",
+            file=f"{where}/plan.json" if where else "plan.json",
             column="shift_start",
             valid="a plan of a shift that overlaps this one (the plan published for it), "
             "or no --previous to plan from scratch",

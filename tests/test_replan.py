@@ -219,6 +219,7 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
     text = " ".join(bad.output.split())
     assert "the previous plan is for the shift 2026-11-30 19:00-23:00" in text
     assert "does not overlap this one (2026-12-01 19:00-23:00)" in text
+    assert f"{folder}/plan.json" in text  # which plan.json: the folder given
     config, inputs, _ = paris
     with pytest.raises(InputError, match="does not overlap"):
         rebalance.solve(inputs, config, "2026-11-30T23:00", previous=plan)
