@@ -776,6 +776,8 @@ def flow_network(p: ProblemData, arcs: np.ndarray | None = None) -> dict[str, np
 
 def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
     """Why no assignment respects the caps, naming zones (for exit 4)."""
+    from .views.wording import plural
+
     zone_ids = p.zone_ids
     names = p.inputs.zones["name"].to_numpy(dtype=object)
     capped = ~np.isnan(p.cap)
@@ -791,6 +793,11 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
         count = int(before[z].max()) if before.shape[1] else 0
         if count == 0:
             continue
+        # several slots: the slot it is at its fullest (couriers log on during the shift)
+        when = ""
+        if before.shape[1] > 1:
+            at = p.grid.starts[int(before[z].argmax())].tz_convert(p.grid.timezone)
+            when = f" at {at:%H:%M}"
         vs = np.flatnonzero(vehicles_at[z]).tolist()
         if not vs:
             continue
@@ -807,17 +814,24 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
                 " ..." if reach.size > 8 else ""
             )
             return (
-                f"zone {zone_ids[z]} ({names[z]}) has {count} present couriers but the zones "
-                f"they can reach ({listed}) allow at most {room} by max_couriers; raise "
+                f"zone {zone_ids[z]} ({names[z]}) has {plural(count, 'present courier')}{when} "
+                f"but the zones they can reach ({listed}) allow at most {room} by "
+                "max_couriers; raise "
                 "max_couriers there, or the vehicles' max_move_minutes so they can go further",
                 tuple(str(zone_ids[r]) for r in reach),
             )
-    total = int(before.sum(axis=0).max()) if before.size else 0
+    per_slot = before.sum(axis=0)
+    total = int(per_slot.max()) if before.size else 0
     room_all = int(np.nan_to_num(p.cap[capped]).sum()) if capped.all() else None
     capped_ids = tuple(str(z) for z in zone_ids[capped])
     if room_all is not None and total > room_all:
+        when = ""
+        if before.shape[1] > 1:
+            at = p.grid.starts[int(per_slot.argmax())].tz_convert(p.grid.timezone)
+            when = f" at {at:%H:%M}"
         return (
-            f"{total} present couriers but the max_couriers caps of all zones add up to "
+            f"{plural(total, 'present courier')}{when} but the max_couriers caps of all zones "
+            "add up to "
             f"{room_all}; every courier must be assigned to a zone, so raise the caps",
             capped_ids,
         )

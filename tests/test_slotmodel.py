@@ -999,3 +999,21 @@ print(plan.status, len(plan.slot_labels()), file=sys.stderr)
     assert out.returncode == 0, out.stderr
     assert out.stderr.splitlines()[-1] == "optimal 8"
     assert out.stdout == ""
+
+
+def test_a_cap_broken_by_a_courier_logging_on_later_names_the_slot(tmp_path):
+    """A courier logs on at 20:00 in a far zone capped at 0: the exit-4 reason says when
+    (the shift starts at 19:00, where the zone is empty) and counts one courier in the
+    singular ('1 present couriers' before)."""
+    from util import courier, restaurant, write_city, zone
+
+    folder = write_city(
+        tmp_path / "late",
+        [zone("A", 48.85, 2.35), zone("FAR", 45.0, 2.35, cap=0, name="far")],
+        [restaurant("R1", "A", 2.5)],
+        [courier("c1", "A"), courier("c2", "FAR", start="2026-11-30T20:00")],
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 2.0, "slot_minutes": 30})
+    plan = rebalance.solve(rebalance.load(folder, config), config, "2026-11-30T19:00")
+    assert plan.status == "infeasible"
+    assert "zone FAR (far) has 1 present courier at 20:00 but the zones" in plan.message

@@ -541,7 +541,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
         groups = diff.groups(kind)
         if not groups:
             continue
-        yield Text(f"{title} ({len(diff.of_kind(kind))} couriers)", style="bold")
+        yield Text(f"{title} ({plural(len(diff.of_kind(kind)), 'courier')})", style="bold")
         table = Table(box=box.SIMPLE_HEAD, title=None)
         table.add_column("Slot", no_wrap=True, min_width=5)
         table.add_column("Couriers", ratio=2, min_width=12)
