@@ -423,7 +423,11 @@ def _slot_demand(
     off_grid = inside & ~grid.is_boundary(table["slot_start"])
     if off_grid.any():
         starts = grid.local_starts()
-        shown = ", ".join(f"{s:%H:%M}" for s in starts[:8]) + (" ..." if len(starts) > 8 else "")
+        # a slot on another day than the first (a shift past midnight) shows its date
+        shown = ", ".join(
+            f"{s:%H:%M}" if s.date() == starts[0].date() else f"{s:%Y-%m-%d %H:%M}"
+            for s in starts[:8]
+        ) + (" ..." if len(starts) > 8 else "")
         bad = np.flatnonzero(off_grid)
         problems = [
             Issue(

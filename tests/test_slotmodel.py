@@ -352,6 +352,14 @@ def test_demand_row_off_the_slot_grid_names_file_line_and_valid_starts(tmp_path)
     text = str(info.value)
     assert "demand.csv, line 3" in text and "slot_start" in text
     assert "19:00, 19:30, 20:00" in text
+    # a shift past midnight: the slots of the next day carry their date
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\nR01,2026-12-01T00:30,4\n"
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 2.0, "slot_minutes": 60})
+    with pytest.raises(rebalance.DataError) as info:
+        rebalance.solve(rebalance.load(folder), config, "2026-11-30T23:00")
+    assert "one of 23:00, 2026-12-01 00:00 (2026-11-30, city time)" in str(info.value)
 
 
 def test_demand_table_sets_the_rate_per_slot(tmp_path):
