@@ -54,8 +54,16 @@ def check_shift_window(
     if (end - start) % pd.Timedelta(minutes=1):
         raise ValueError(
             f"{subject}must be a whole number of minutes after {start_name} "
-            f"(got {end - start}); slots are whole minutes"
+            f"(got {_span(end - start)}); slots are whole minutes"
         )
+
+
+def _span(delta: pd.Timedelta) -> str:
+    """A length as an operator reads it: ``1 h 0 min 30 s`` (pandas writes '0 days 01:00:30')."""
+    seconds = delta.total_seconds()
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)} h {int(minutes)} min {secs:g} s"
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,7 @@ def test_a_shift_end_with_seconds_names_the_option():
     )
     assert result.exit_code == 2, result.output
     assert "--shift-end" in result.output and "whole number of minutes" in result.output
+    assert "(got 0 h 30 min 30 s)" in " ".join(result.output.split())  # not '0 days 00:30:30'
 
 
 def test_the_library_names_its_own_arguments_for_a_bad_shift_window():
