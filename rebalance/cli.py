@@ -177,7 +177,9 @@ def exits() -> Iterator[None]:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
     except Terminated as exc:
-        err("error: stopped by SIGTERM; nothing half-written was left")
+        # the files are cleaned up; a command that had begun posting says what may stand
+        after = exc.after or "nothing half-written was left"
+        err(f"error: stopped by SIGTERM; {after}")
         raise typer.Exit(exc.exit_code) from None
     finally:
         if previous is not None:
@@ -1223,11 +1225,27 @@ def publish(
         else:
             # The same (city, shift) lock as `rebalance run`: two publishers of one shift
             # started together must not both search, find nothing, and post.
+            from .errors import Terminated
+
             with (
                 _shift_lock(the_plan, cfg),
                 _status("publishing to Slack", enabled=not verbose),
             ):
-                result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
+                try:
+                    result = publish_plan(the_plan, config=cfg, channel=channel, log=log)
+                except Terminated as exc:
+                    import shlex
+
+                    again = shlex.join(
+                        ["rebalance", "publish", str(plan_dir)]
+                        + (["--channel", channel] if channel else [])
+                        + (["--config", str(config)] if config is not None else [])
+                    )
+                    exc.after = (
+                        "the plan's message in Slack may be incomplete (its thread or files "
+                        f"missing): run `{again}` again to complete it; it never posts twice"
+                    )
+                    raise
         if dry_run and format is OutputFormat.json:
             sys.stdout.write(dry_run_document(result))
             err(

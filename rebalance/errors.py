@@ -307,6 +307,8 @@ class Terminated(BaseException):
     BaseException``) runs, so no half-written file or folder is left behind."""
 
     exit_code = 143
+    #: What the stop left, when not "nothing half-written" (a Slack message may be).
+    after: str | None = None
 
 
 def raise_terminated(signum: int, frame: object) -> None:

@@ -360,3 +360,27 @@ def test_a_publisher_that_finds_the_parent_being_threaded_leaves_the_thread_to_i
     assert sorted(parts) == sorted(set(parts))  # each part once
     assert second.thread_replies == 0  # type: ignore[union-attr]
     assert len([m for m in replies if m.get("files")]) == 1
+
+
+def test_publish_stopped_by_sigterm_says_the_message_may_be_incomplete(
+    plan_dir, slack_env, tmp_path, monkeypatch
+):
+    """SIGTERM while publishing: exit 143, and the word is not 'nothing half-written was
+    left' (the parent may stand without its thread or files) but how to complete it."""
+    from rebalance import publish as publishing
+    from rebalance.errors import Terminated
+
+    real = publishing.publish
+
+    def stopped(*args, **kwargs):
+        real(*args, **kwargs)  # posted, then the stop arrives
+        raise Terminated("stopped by SIGTERM")
+
+    monkeypatch.setattr(publishing, "publish", stopped)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[slack]\nchannel = "{CHANNEL}"\n[history]\npath = "h.sqlite3"\n')
+    result = CliRunner().invoke(app, ["publish", str(plan_dir), "--config", str(config)])
+    assert result.exit_code == 143
+    text = " ".join(result.output.split())
+    assert "nothing half-written" not in text and "may be incomplete" in text
+    assert f"rebalance publish {plan_dir} --config {config}" in text
