@@ -480,19 +480,28 @@ def foreign_files(folder: Path) -> list[str]:
 STALE_SECONDS = 3600.0
 
 
-def _sweep(parent: Path, name: str) -> None:
+def _sweep(parent: Path, name: str, *, older_than: float = STALE_SECONDS) -> None:
     """Remove the stale temporary copies (``.NAME.tmp-*``) of a plan folder, once a
     whole plan is in place; the ``.old-*`` copies are left: one may be the only copy
-    of the previous plan after a crash in the middle of the swap."""
+    of the previous plan after a crash in the middle of the swap. ``older_than``: the
+    age in seconds from which a copy is no live writer's (0 when its writer is known
+    to be dead)."""
     import time
 
-    cutoff = time.time() - STALE_SECONDS
+    cutoff = time.time() - older_than
     for stale in parent.glob(f".{glob.escape(name)}.tmp-*"):
         try:
-            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime < cutoff:
+            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime <= cutoff:
                 shutil.rmtree(stale, ignore_errors=True)
         except OSError:
             continue
+
+
+def remove_temporary_copies(folder: Path) -> None:
+    """Remove the temporary copies a dead writer left of plan folder ``folder`` (a run
+    killed while writing its plan: `rebalance run` sweeps them for the runs it finds
+    crashed, whose folders no later write of the same name would sweep)."""
+    _sweep(folder.parent, folder.name, older_than=0.0)
 
 
 def as_plan(plan: Any, call: str, what: str = "previous") -> Plan:

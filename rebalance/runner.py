@@ -423,6 +423,7 @@ class _Run:
                 f"found by run {self.run_id} at {utc_now()}"
             )
             for changed in self.history.mark_crashed([record.run_id], note=note):
+                self._remove_temporary_copies(changed)
                 same_shift = changed.city == self.city and changed.shift_start == self.shift_text
                 if same_shift:
                     recovered.append(changed.run_id)
@@ -435,6 +436,18 @@ class _Run:
                     crashed_phase=changed.phase,
                 )
         return tuple(recovered)
+
+    def _remove_temporary_copies(self, crashed: RunRecord) -> None:
+        """The half-written plan folder copies of a run found crashed (killed while it
+        wrote its plan): each run writes a folder of its own, so no later run's write
+        would ever sweep them."""
+        from .plan import remove_temporary_copies
+
+        try:
+            local = datetime.fromisoformat(crashed.shift_start)
+            remove_temporary_copies(run_dir(self.history.path, crashed.city, local, crashed.run_id))
+        except (ValueError, OSError):  # a row written by hand: nothing to sweep
+            return
 
     def _record_skipped(self, exc: LockHeldError) -> None:
         message = redact(str(exc))

@@ -371,6 +371,34 @@ def test_dead_runs_are_marked_crashed_and_live_ones_left_alone(config_file: Path
     assert status[alive.run_id] == "running" and status[result.run_id] == "succeeded"
 
 
+def test_a_crashed_runs_half_written_plan_copies_are_removed(config_file: Path) -> None:
+    """A run killed while writing its plan leaves `.RUN_ID.tmp-*` in its own folder's
+    parent, which no later write sweeps (each run writes a folder of its own): the run
+    that finds it crashed removes them, and no other run's."""
+    from rebalance.paths import run_dir
+
+    config = load_config(config_file)
+    with History(config.history_path) as h:
+        dead = h.start_run("Testville", SHIFT_ISO, dry_run=True)
+        other = h.start_run("Testville", "2026-11-30T18:00:00+01:00")  # our pid: alive
+    shift = datetime.fromisoformat(SHIFT_ISO)
+    folder = run_dir(config.history_path, "Testville", shift, dead.run_id)
+    half = folder.parent / f".{dead.run_id}.tmp-abc123"
+    (half / "moves.csv").parent.mkdir(parents=True)
+    (half / "moves.csv").write_text("courier_id\n")
+    live = run_dir(
+        config.history_path,
+        "Testville",
+        datetime.fromisoformat("2026-11-30T18:00:00+01:00"),
+        other.run_id,
+    )
+    busy = live.parent / f".{other.run_id}.tmp-def456"
+    busy.mkdir(parents=True)
+    result = run(config, shift_start=SHIFT, dry_run=True)
+    assert result.recovered == (dead.run_id,)
+    assert not half.exists() and busy.exists()
+
+
 def test_dry_run_needs_no_channel(
     tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
 ) -> None:
