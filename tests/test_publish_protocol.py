@@ -114,14 +114,24 @@ def test_a_message_another_store_revised_is_brought_back_with_its_files(
 
 
 def test_publish_twice_posts_one_message(plans, slack_env, history):
-    """Publishing the same plan twice: one parent, the second run posts nothing; it reads
-    the message once (the record is this store's word, not Slack's)."""
+    """Publishing the same plan twice: one parent, the second run posts nothing. The run
+    after one that posted looks once for copies stored late (the channel's parents, the
+    thread); later runs read the message once (the record is this store's word, not
+    Slack's)."""
     first = _publish(plans["a"], history)
     assert first.action == "posted" and first.ts
     calls = len(slack_env.calls)
     second = _publish(plans["a"], history)
     assert second.action == "unchanged" and second.ts == first.ts
     assert second.thread_replies == 0
+    assert [m for m, _ in slack_env.calls[calls:]] == [
+        "conversations.history",
+        "conversations.replies",
+        "conversations.replies",
+    ]
+    calls = len(slack_env.calls)
+    third = _publish(plans["a"], history)
+    assert third.action == "unchanged" and third.ts == first.ts
     assert [m for m, _ in slack_env.calls[calls:]] == ["conversations.replies"]
     [message] = slack_env.messages(CHANNEL)
     assert message["metadata"]["event_payload"]["plan_key"] == first.plan_key

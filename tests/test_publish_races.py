@@ -384,3 +384,36 @@ def test_publish_stopped_by_sigterm_says_the_message_may_be_incomplete(
     text = " ".join(result.output.split())
     assert "nothing half-written" not in text and "may be incomplete" in text
     assert f"rebalance publish {plan_dir} --config {config}" in text
+
+
+def test_copies_stored_after_the_run_that_posted_are_removed_by_the_next(plan_dir, tmp_path):
+    """A run killed while its post was in flight records nothing; the next run searches,
+    finds nothing yet, and posts. The killed run's copies (a parent, the files) land
+    later. The run after that looked no more ("unchanged"), and the channel kept two
+    parents for good. The run after one that posted now looks once, and removes them."""
+    from fakeslack import FakeSlack, InProcessSlack
+
+    from rebalance.publish.blocks import build_files
+
+    fake = FakeSlack()
+    fake.add_channel(CHANNEL, "plans", member=True)
+    client = InProcessSlack(fake)
+    with History(tmp_path / "h.sqlite3") as store:
+        first = _publish(plan_dir, store, client=client)
+        assert first.action == "posted"
+        # the late copies: the parent again, and the files again in its thread
+        client.post_message(**first.payloads[0])
+        marker = f"{first.content_hash[:10]}.1"
+        client.upload_files(
+            channel=CHANNEL,
+            thread_ts=first.ts,
+            files=build_files(read_plan(plan_dir), marker=marker),
+            initial_comment="late",
+        )
+        assert len(_parents(fake)) == 2
+        again = _publish(plan_dir, store, client=client)
+    assert again.action == "unchanged" and again.ts == first.ts
+    [parent] = _parents(fake)
+    assert parent["ts"] == first.ts
+    uploads = [m for m in fake.replies(first.ts) if m.get("files")]
+    assert len(uploads) == 1 and uploads[0].get("text") != "late"

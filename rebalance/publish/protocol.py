@@ -35,6 +35,7 @@ in memory; the client is any `SlackApi` (`rebalance.slack.SlackClient` by defaul
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -81,6 +82,8 @@ PUBLISH_AHEAD_DAYS = 14
 LATE_STORE_SECONDS = 10.0
 
 _T = TypeVar("_T")
+#: The marker `build_files` puts at the end of a file's title: ``[<10 hex>.<version>]``.
+_MARKED = re.compile(r"\[[0-9a-f]{10}\.\d+\]$")
 #: An unrecorded parent of this very version posted less than this long ago may still be
 #: getting its thread from its poster (another publisher, with another history store):
 #: the thread is watched until it is complete, or until it has not changed for
@@ -364,14 +367,18 @@ class _Publisher:
         return self.result("updated", ts)
 
     def _verify_recorded(self, record: Publication) -> Publication | None:
-        """The recorded parent, checked once against the channel after a re-post: a
-        copy stored late is removed, or the older copy kept (and the record moved)."""
+        """The recorded parent and its thread, checked once against the channel on the
+        run after one that posted: a parent, a thread part or an upload that an earlier
+        attempt (ours after a timeout, or a run killed before it recorded its post) got
+        stored later than any search could wait for is removed, the oldest copy kept
+        (and the record moved to it)."""
         parents = self._find_parents()
         self.log(f"publish: checking {self.key} for a copy stored late ({len(parents)} found)")
         if not parents:
             return record
         keep = parents[0]
         self._remove_duplicates(keep, parents[1:])
+        self._dedupe_thread(str(keep["ts"]))
         from dataclasses import replace
 
         snap = {**record.snapshot, "verify_parent": False}
@@ -621,7 +628,9 @@ class _Publisher:
             try:
                 response = self._channel_call(lambda: self.client.post_message(**self.parent))
                 self.log(f"publish: posted {self.key} to {self.channel} (ts {response['ts']})")
-                self._verify_later = last is not None
+                # a post of a run killed before it recorded anything (or our own first
+                # attempt) may still be stored later than any search here can wait for
+                self._verify_later = True
                 ts, adopted = self._settle(str(response["ts"]))
                 # After our own ambiguous first attempt, the kept parent may be that one.
                 self._owns_thread = not adopted or last is not None or self._rewrote
@@ -712,6 +721,7 @@ class _Publisher:
             try:
                 self._channel_call(lambda: self.client.post_message(thread_ts=ts, **payload))
                 self.replies_posted += 1
+                self._verify_later = True  # an earlier attempt's copy may still be stored
                 return
             except SlackCallError as exc:
                 if not exc.ambiguous or attempt == 1:
@@ -740,6 +750,7 @@ class _Publisher:
                     )
                 )
                 self.replies_posted += 1
+                self._verify_later = True
                 self._one_upload(ts)
                 return
             except SlackCallError as exc:
@@ -780,6 +791,38 @@ class _Publisher:
                     f"publish: could not delete {copy}, a second upload of the files "
                     f"({exc.describe()})"
                 )
+
+    def _dedupe_thread(self, ts: str) -> None:
+        """Delete the later copies of a thread part (same part, same content) or of an
+        upload (the same file titles, which carry a version's marker) in ``ts``'s
+        thread. What Slack will not list or delete is left, and said in the log."""
+        from rebalance.slack import SlackCallError
+
+        try:
+            thread = sorted(self._replies(ts), key=lambda m: float(m["ts"]))
+        except SlackCallError as exc:
+            self.log(f"publish: could not look for copies in {ts}'s thread ({exc.describe()})")
+            return
+        seen: set[tuple[Any, ...]] = set()
+        for message in thread:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            titles = tuple(sorted(str(f.get("title", "")) for f in message.get("files") or []))
+            if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
+                key: tuple[Any, ...] = ("part", payload.get("part"), payload.get("content_hash"))
+            elif titles and all(_MARKED.search(t) for t in titles):
+                key = ("files", titles)
+            else:
+                continue
+            if key not in seen:
+                seen.add(key)
+                continue
+            copy = str(message["ts"])
+            try:
+                if self._delete(copy):
+                    self.log(f"publish: deleted {copy}, a copy stored late in {ts}'s thread")
+            except SlackCallError as exc:
+                self.log(f"publish: could not delete {copy}, a copy ({exc.describe()})")
 
     def _delete(self, ts: str) -> bool:
         """Delete the message ``ts`` from the channel: True, or False when it is gone
