@@ -1025,3 +1025,23 @@ def test_a_cap_broken_by_a_courier_logging_on_later_names_the_slot(tmp_path):
     plan = rebalance.solve(rebalance.load(folder, config), config, "2026-11-30T19:00")
     assert plan.status == "infeasible"
     assert "zone FAR (far) has 1 present courier at 20:00 but the zones" in plan.message
+
+
+def test_a_demand_row_with_a_date_alone_is_refused_naming_its_line(tmp_path):
+    """'R01,2026-11-30,3' was read as midnight: silently the rate of a shift starting at
+    00:00, and ignored in any other. It is an input error naming the line, as a date
+    alone is for --shift-start and for orders' placed_at."""
+    import shutil
+
+    folder = tmp_path / "city"
+    shutil.copytree(REPO / "tests" / "data" / "valid", folder)
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        "R01,2026-11-30T19:30,4\n"
+        "R01,2026-11-30,3\n"
+    )
+    with pytest.raises(rebalance.DataError) as info:
+        rebalance.load(folder)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.column) == ("demand.csv", 3, "slot_start")
+    assert "a date without the slot's time" in problem.message
