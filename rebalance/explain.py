@@ -788,10 +788,13 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
 
 def _unproven_note(plan: Plan) -> str:
     """What a plan the solver did not prove optimal (a time limit) lets `explain` say."""
-    bound = plan.best_bound
+    bound, objective = plan.best_bound, plan.objective
     gap = (
-        f" (objective {plan.objective:,.1f} min, best bound {bound:,.1f} min)"
-        if bound is not None and math.isfinite(bound) and math.isfinite(plan.objective)
+        f" (objective {objective:,.1f} min, best bound {bound:,.1f} min)"
+        if bound is not None
+        and objective is not None
+        and math.isfinite(bound)
+        and math.isfinite(objective)
         else ""
     )
     return (

@@ -1136,7 +1136,8 @@ def _scan_lines(text: str, n_fields: int, header_line: int) -> _Structure:
 
 def _read_parquet(
     path: Path, spec: tuple[Column, ...], issues: list[Issue]
-) -> tuple[pd.DataFrame, str] | None:
+) -> tuple[pd.DataFrame, str, list[str]] | None:
+    """The table's contract columns, the file's sha256 and its own column names."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

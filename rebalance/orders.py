@@ -101,17 +101,19 @@ def _sources(path: Path) -> list[Path]:
 def _read(path: Path, issues: list[Issue]) -> _Raw | None:
     parquet = path.suffix == ".parquet"
     lines, header_line = None, None
+    found: list[str] | None = None
     if parquet:
         got = _read_parquet(path, ORDER_COLUMNS, issues)
         if got is None:
             return None
-        frame, digest = got
+        frame, digest, found = got
     else:
         read = _read_csv(path, ORDER_COLUMNS, issues)
         if read is None:
             return None
         frame, digest, lines, header_line = read  # lines: each row's line in the file
-    header = ", ".join(c.name for c in ORDER_COLUMNS)
+    names = [str(c) for c in frame.columns] if found is None else found
+    header = ", ".join(c.name for c in ORDER_COLUMNS) + f" (header found: {', '.join(names)})"
     missing = [c.name for c in ORDER_COLUMNS if c.name not in frame.columns]
     for column in missing:
         issues.append(
