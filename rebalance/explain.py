@@ -88,6 +88,10 @@ ROUTE_FIELDS = (
     "move_minutes",
     "saves_minutes",
 )
+#: The facts of a short zone beside its sentence in `Explanation.short` (and the JSON):
+#: its cap, the nearest zone with a courier to spare, the nearest such zone within range
+#: and the nearest courier within range (each a zone, a vehicle and minutes, or None).
+SHORT_FACTS = ("cap", "nearest_spare", "spare_in_range", "nearest_in_range")
 #: The facts of a short zone each reason is told with (`_why`), and their numbers.
 _NEAR_FIELDS = {
     "nearest_spare": ("travel_minutes", "range_minutes"),
@@ -740,10 +744,13 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
                     plan.slot_count,
                     proven=plan.status == "optimal",
                 ),
+                # the facts the sentence is told with, for scripts (objects or null)
+                **{key: e.get(key) for key in SHORT_FACTS},
             }
         )
     short = pd.DataFrame(
-        short_rows, columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why"]
+        short_rows,
+        columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why", *SHORT_FACTS],
     )
     routes = pd.DataFrame(route_entries, columns=[*ROUTE_FIELDS, "cap_forced"])
     # folders written before routes said whether a cap forced them

@@ -504,7 +504,7 @@ def _slot_table(
             "logged_off": logged_off.ravel(),
             "shortage": np.maximum(required - after, 0).ravel(),
             "surplus": np.maximum(after - required, 0).ravel(),
-            "marginal_minutes": np.round(marginal, 3).ravel(),
+            "marginal_minutes": (np.round(marginal, 3) + 0.0).ravel(),  # + 0.0: no -0.0
         }
     )
     return frame
@@ -564,7 +564,7 @@ def _zone_table(
             "pause_restaurants": pause,
             "paused_orders_per_hour": np.round(paused_orders, 3),
             "pause_restaurant_names": pause_names,
-            "marginal_minutes": np.round(marginal, 3),
+            "marginal_minutes": np.round(marginal, 3) + 0.0,  # + 0.0: no -0.0 in the CSV
         }
     )
     return zones, float(paused_orders.sum())

@@ -263,6 +263,10 @@ def test_cli_explains_from_the_folder_alone(plan_dir):
     data = json.loads(out.stdout)
     assert [z["zone_id"] for z in data["short_zones"]] == ["B"]
     assert data["short_zones"][0]["reason"] == "out_of_range"
+    # the facts behind the sentence, for scripts that should not parse prose
+    spare = data["short_zones"][0]["nearest_spare"]
+    assert (spare["zone_id"], spare["vehicle"], spare["range_minutes"]) == ("A", "bike", 20.0)
+    assert spare["travel_minutes"] > 20 and data["short_zones"][0]["spare_in_range"] is None
     assert (
         read_plan(plan_dir).explain().to_dict() == rebalance.read_plan(plan_dir).explain().to_dict()
     )
@@ -682,6 +686,10 @@ def test_a_route_forced_by_its_origin_cap_says_so_and_its_columns_add_up(tmp_pat
     assert "Required: A Alpha is at its max_couriers cap" in route["why"]
     text = plan.explain().text()
     assert "Shortage added" in text and "(cap)" in text
+    # slots.csv wrote this plan's zero values as -0.0
+    for frame in (plan.slots, plan.zones):
+        values = frame["marginal_minutes"].to_numpy(float)
+        assert not np.signbit(values[values == 0]).any()
 
 
 def test_the_ranking_table_says_how_many_zones_it_leaves_out(paris_plan, monkeypatch):
