@@ -458,6 +458,17 @@ def plan(
             check_previous(prior, cfg, pd.Index(inputs.zones["zone_id"]), str(previous))
             grid = shift_grid(cfg, start, end)
             check_overlap(prior, grid.start, grid.end, str(previous))
+            if prior.shift_start > grid.start:
+                # overlapping, yet not what was published before this shift: its moves
+                # have not started, so each one brought forward counts as a change
+                later = prior.local(prior.shift_start)
+                err(
+                    f"warning: the previous plan ({previous}) is for a shift starting at "
+                    f"{later:%Y-%m-%d %H:%M}, after this one: none of its moves has started, "
+                    "and each one this plan makes earlier or elsewhere costs change_minutes. "
+                    "Give the plan published before this shift, or none.",
+                    color="yellow",
+                )
         if config is not None:  # [slack app, #18] overrides from Slack in the config's history
             from .overrides import apply_stored_overrides
 

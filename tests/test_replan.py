@@ -225,6 +225,10 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
         rebalance.solve(inputs, config, "2026-11-30T23:00", previous=plan)
     overlapping = rebalance.solve(inputs, config, "2026-11-30T22:30", previous=plan)
     assert overlapping.status == "optimal"
+    # a plan of a later shift that overlaps: planned, with a word (it was silent)
+    earlier = _cli_plan(PARIS, "--shift-start", "2026-11-30T18:30", "--previous", folder)
+    assert earlier.exit_code == 0, earlier.output
+    assert "warning: the previous plan" in earlier.stderr and "after this one" in earlier.stderr
 
 
 def test_a_hand_edited_previous_moves_csv_is_read_as_written_or_refused(paris, tmp_path):
