@@ -873,8 +873,8 @@ def _why(
     if reason == "no_spare":
         later = ", or later in the shift where the plan sends them" if slots > 1 else ""
         return (
-            f"No zone has a courier to spare: every courier is needed where they are{later}."
-            + worth
+            f"No zone has a courier to spare: every courier is needed where the plan has "
+            f"them{later}." + worth
         )
     if reason == "out_of_range" and spare is not None:
         text = (

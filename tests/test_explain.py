@@ -204,7 +204,7 @@ def test_a_courier_the_plan_already_sends_here_is_not_needed_where_it_is(tmp_pat
     assert plan.moves[["courier_id", "to_zone"]].values.tolist() == [["C1", "B"]]
     row = plan.explain().short.set_index("zone_id").loc["B"]
     assert row["reason"] == "no_spare"
-    assert "Alpha" not in row["why"]
+    assert "Alpha" not in row["why"] and "needed where the plan has them" in row["why"]
     assert plan.explanation["short"][0]["nearest_in_range"] is None
 
 
