@@ -752,6 +752,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         short_rows,
         columns=["zone_id", "name", "shortage", "marginal_minutes", "reason", "why", *SHORT_FACTS],
     )
+    # a cap is a whole number or none: a column of both would turn 5 into 5.0
+    short["cap"] = pd.Series([r["cap"] for r in short_rows], index=short.index, dtype=object)
     routes = pd.DataFrame(route_entries, columns=[*ROUTE_FIELDS, "cap_forced"])
     # folders written before routes said whether a cap forced them
     routes["cap_forced"] = routes["cap_forced"].map(lambda x: x is True).astype(bool)

@@ -106,6 +106,11 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         )
         stats = sol.stats
         zone_value = sol.duals if sol.duals is not None else np.zeros((0, p.slots))
+    if status != "optimal":
+        # A plan the time limit stopped may still carry the duals of the last LP solved;
+        # they bound nothing about this unproven plan, and `explain` says values are
+        # given for proven plans only: blank, not numbers that read as facts.
+        zone_value = np.zeros((0, p.slots))
     solve_seconds = time.perf_counter() - t0
     base = _identity(p)
     timings = {"build": round(p.build_seconds, 4), "solve": round(solve_seconds, 4)}

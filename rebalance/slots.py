@@ -59,11 +59,13 @@ def check_shift_window(
 
 
 def _span(delta: pd.Timedelta) -> str:
-    """A length as an operator reads it: ``1 h 0 min 30 s`` (pandas writes '0 days 01:00:30')."""
-    seconds = delta.total_seconds()
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{int(hours)} h {int(minutes)} min {secs:g} s"
+    """A length as an operator reads it: ``1 h 0 min 30 s`` (pandas writes '0 days 01:00:30');
+    exact to the nanosecond (whole nanoseconds, never a float's 9.99989e-10 s)."""
+    hours, rest = divmod(int(delta.value), 3_600 * 10**9)
+    minutes, nanos = divmod(rest, 60 * 10**9)
+    whole, fraction = divmod(nanos, 10**9)
+    seconds = f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
+    return f"{hours} h {minutes} min {seconds} s"
 
 
 @dataclass(frozen=True)

@@ -699,3 +699,43 @@ def test_the_ranking_table_says_how_many_zones_it_leaves_out(paris_plan, monkeyp
     monkeypatch.setattr(terminal, "MAX_EXPLAIN_ROWS", 5)
     text = paris_plan.explain().text()
     assert "... 15 more zones (--format json, or --zone ZONE_ID)" in text
+
+
+def test_a_plan_not_proven_optimal_carries_no_marginal_values(monkeypatch):
+    """When the time limit stops the integer stage after the LP, the last LP's duals were
+    written as marginal values under a note saying there are none for an unproven plan.
+    Such a plan now has none, and explain shows n/a."""
+    from rebalance import slotmodel
+
+    real = slotmodel.solve_slots
+
+    def stopped(p, limit):
+        sol = real(p, limit)
+        assert sol.duals is not None  # what a stop after the LP leaves
+        sol.status = "feasible"
+        return sol
+
+    monkeypatch.setattr(slotmodel, "solve_slots", stopped)
+    folder = REPO / "tests" / "data" / "slots" / "HighsUnknown"
+    config = rebalance.load_config(folder / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(folder, config), config, "2026-11-30T18:30")
+    assert plan.status == "feasible" and plan.slot_count == 2
+    assert plan.zones["marginal_minutes"].isna().all()
+    assert plan.slots["marginal_minutes"].isna().all()
+    text = plan.explain().text()
+    assert "computed only for a proven optimal plan" in text and "n/a" in text
+
+
+def test_a_cap_in_the_json_is_a_whole_number_beside_zones_without_one(tmp_path):
+    """Two short zones, one capped: the JSON wrote the cap as 2.0 (a column of numbers and
+    nulls); it is 2, and null for the other."""
+    folder = write_city(
+        tmp_path / "caps",
+        [zone("B", 48.85, 2.35, cap=2), zone("C", 45.0, 2.35)],
+        [restaurant("R1", "B", 10.0), restaurant("R2", "C", 10.0)],
+        [courier("b1", "B"), courier("b2", "B")],
+    )
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    short = {z["zone_id"]: z for z in plan.explain().to_dict()["short_zones"]}
+    assert json.dumps(short["B"]["cap"]) == "2" and short["C"]["cap"] is None

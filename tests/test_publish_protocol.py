@@ -660,3 +660,34 @@ def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_pa
         assert adopted.action == "adopted" and adopted.ts == first.ts
         assert new.publication(adopted.plan_key, CHANNEL) is not None
     assert len(fake.messages(CHANNEL)) == 1
+
+
+def test_a_thread_part_stored_twice_is_kept_once_and_the_check_waits_for_a_listable_thread(
+    plans, history
+):
+    """A copy of thread part 1 lands after the run that posted it. The next run keeps one
+    message per part (the oldest, the one a revision updates: the copy kept at another
+    version's content would have stayed for good) and writes the thread again; a thread
+    Slack would not list is looked at once more on the following run."""
+    fake = FakeSlack()
+    fake.add_channel(CHANNEL, "plans", member=True)
+    client = InProcessSlack(fake)
+    first = _publish(plans["big"], history, client=client)
+    assert first.action == "posted" and len(first.payloads) > 2
+    part_one = first.payloads[1]
+    client.post_message(thread_ts=first.ts, **part_one)  # the late copy
+    fake.fail("conversations.replies", "error", error="ratelimited")
+    _publish(plans["big"], history, client=client)  # the thread cannot be listed
+    record = history.publication(first.plan_key, CHANNEL)
+    assert record is not None and record.snapshot["verify_parent"] is True
+    again = _publish(plans["big"], history, client=client)
+    assert again.action == "unchanged"
+    parts = [
+        m["metadata"]["event_payload"]["part"]
+        for m in fake.replies(first.ts)
+        if (m.get("metadata") or {}).get("event_type") == part_one["metadata"]["event_type"]
+    ]
+    assert sorted(parts) == list(range(1, len(first.payloads) - 1))
+    record = history.publication(first.plan_key, CHANNEL)
+    assert record is not None and record.snapshot["verify_parent"] is False
+    assert record.snapshot["thread"]["complete"] is True

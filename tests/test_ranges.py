@@ -179,6 +179,11 @@ def test_a_shift_end_with_seconds_names_the_option():
     assert result.exit_code == 2, result.output
     assert "--shift-end" in result.output and "whole number of minutes" in result.output
     assert "(got 0 h 30 min 30 s)" in " ".join(result.output.split())  # not '0 days 00:30:30'
+    from rebalance.slots import _span
+
+    # exact, never a float's '59 min 60 s' or '9.99989e-10 s'
+    assert _span(pd.Timedelta("1:59:59.9999999")) == "1 h 59 min 59.9999999 s"
+    assert _span(pd.Timedelta("1:00:00.000000001")) == "1 h 0 min 0.000000001 s"
 
 
 def test_the_library_names_its_own_arguments_for_a_bad_shift_window():

@@ -378,10 +378,16 @@ class _Publisher:
             return record
         keep = parents[0]
         self._remove_duplicates(keep, parents[1:])
-        self._dedupe_thread(str(keep["ts"]))
+        listed, removed = self._dedupe_thread(str(keep["ts"]))
         from dataclasses import replace
 
-        snap = {**record.snapshot, "verify_parent": False}
+        # a thread Slack would not list is looked at again on the next run
+        snap = {**record.snapshot, "verify_parent": not listed}
+        if removed:
+            # the copy kept of a part may show an older version: this run writes the
+            # thread again (parts brought to this version; files only if missing)
+            note = (record.snapshot.get("thread") or {}).get("note")
+            snap["thread"] = {"complete": False, "note": note}
         if str(keep["ts"]) != record.ts:
             their = _shown_hash(keep)
             snap["thread"] = {"complete": False, "note": None}
@@ -664,9 +670,9 @@ class _Publisher:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
-                parts[as_int(payload.get("part"))] = (
-                    str(message["ts"]),
-                    payload.get("content_hash"),
+                # the oldest message of a part, the one `_dedupe_thread` keeps
+                parts.setdefault(
+                    as_int(payload.get("part")), (str(message["ts"]), payload.get("content_hash"))
                 )
             if self._holds_files(message):
                 files = True
@@ -792,24 +798,29 @@ class _Publisher:
                     f"({exc.describe()})"
                 )
 
-    def _dedupe_thread(self, ts: str) -> None:
-        """Delete the later copies of a thread part (same part, same content) or of an
-        upload (the same file titles, which carry a version's marker) in ``ts``'s
-        thread. What Slack will not list or delete is left, and said in the log."""
+    def _dedupe_thread(self, ts: str) -> tuple[bool, bool]:
+        """Delete the later copies of a thread part (one message per part number, the
+        oldest kept, as `_thread_state` reads them) or of an upload (the same file titles,
+        which carry a version's marker) in ``ts``'s thread. Returns (listed, removed):
+        whether Slack listed the thread, and whether a copy was deleted. What Slack will
+        not list or delete is left, and said in the log."""
         from rebalance.slack import SlackCallError
 
         try:
             thread = sorted(self._replies(ts), key=lambda m: float(m["ts"]))
         except SlackCallError as exc:
             self.log(f"publish: could not look for copies in {ts}'s thread ({exc.describe()})")
-            return
+            return False, False
+        removed = False
         seen: set[tuple[Any, ...]] = set()
         for message in thread:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             titles = tuple(sorted(str(f.get("title", "")) for f in message.get("files") or []))
             if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
-                key: tuple[Any, ...] = ("part", payload.get("part"), payload.get("content_hash"))
+                # a revision updates a part in place: two messages of one part are copies,
+                # whatever version each shows
+                key: tuple[Any, ...] = ("part", as_int(payload.get("part")))
             elif titles and all(_MARKED.search(t) for t in titles):
                 key = ("files", titles)
             else:
@@ -821,8 +832,10 @@ class _Publisher:
             try:
                 if self._delete(copy):
                     self.log(f"publish: deleted {copy}, a copy stored late in {ts}'s thread")
+                removed = True
             except SlackCallError as exc:
                 self.log(f"publish: could not delete {copy}, a copy ({exc.describe()})")
+        return True, removed
 
     def _delete(self, ts: str) -> bool:
         """Delete the message ``ts`` from the channel: True, or False when it is gone
