@@ -334,17 +334,21 @@ def test_time_limit_is_honest():
     assert plan.status == "optimal"  # with a minute it is proven
 
 
-def test_demand_row_off_the_slot_grid_names_file_line_and_valid_starts(tmp_path):
-    """A demand row inside the shift but not on a slot start is exit-3 data naming the line."""
-    folder = tmp_path / "city"
+def _valid_with_demand(tmp_path, *rows: str):
+    """The valid test city with a demand table of ``rows`` (CSV lines)."""
     import shutil
 
+    folder = tmp_path / "city"
     shutil.copytree(REPO / "tests" / "data" / "valid", folder)
-    (folder / "demand.csv").write_text(
-        "restaurant_id,slot_start,expected_orders_per_hour\n"
-        "R01,2026-11-30T19:30,4\n"
-        "R01,2026-11-30T19:45,4\n"
-        "R01,2026-12-01T09:00,4\n"
+    header = "restaurant_id,slot_start,expected_orders_per_hour"
+    (folder / "demand.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def test_demand_row_off_the_slot_grid_names_file_line_and_valid_starts(tmp_path):
+    """A demand row inside the shift but not on a slot start is exit-3 data naming the line."""
+    folder = _valid_with_demand(
+        tmp_path, "R01,2026-11-30T19:30,4", "R01,2026-11-30T19:45,4", "R01,2026-12-01T09:00,4"
     )
     inputs = rebalance.load(folder)
     with pytest.raises(rebalance.DataError) as info:
@@ -1031,15 +1035,7 @@ def test_a_demand_row_with_a_date_alone_is_refused_naming_its_line(tmp_path):
     """'R01,2026-11-30,3' was read as midnight: silently the rate of a shift starting at
     00:00, and ignored in any other. It is an input error naming the line, as a date
     alone is for --shift-start and for orders' placed_at."""
-    import shutil
-
-    folder = tmp_path / "city"
-    shutil.copytree(REPO / "tests" / "data" / "valid", folder)
-    (folder / "demand.csv").write_text(
-        "restaurant_id,slot_start,expected_orders_per_hour\n"
-        "R01,2026-11-30T19:30,4\n"
-        "R01,2026-11-30,3\n"
-    )
+    folder = _valid_with_demand(tmp_path, "R01,2026-11-30T19:30,4", "R01,2026-11-30,3")
     with pytest.raises(rebalance.DataError) as info:
         rebalance.load(folder)
     (problem,) = info.value.problems
