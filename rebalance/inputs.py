@@ -30,7 +30,7 @@ from .config import Config
 from .cores import threads
 from .errors import DataError, Issue, wrong_argument
 from .texthash import text_hashes, value_offsets
-from .timeparse import YEARS, factorize_text, parse_timestamps_in_range
+from .timeparse import YEARS, dates_alone, factorize_text, parse_timestamps_in_range
 
 __all__ = ["Inputs", "as_inputs", "fingerprint", "load"]
 
@@ -2277,13 +2277,12 @@ def _demand_table(
     rid, _, _ = _restaurant_refs(c, known, smallest_first=True)
     if not isinstance(raw.frame["slot_start"].dtype, pd.DatetimeTZDtype):
         # a date alone would be midnight: an export that lost its times would set the
-        # rate of a shift starting at 00:00, and be ignored in any other
-        # each distinct text once (a shift's few slot starts over millions of rows),
-        # kept for the timestamps' parse
+        # rate of a shift starting at 00:00, and be ignored in any other. Each distinct
+        # text once (a shift's few slot starts over millions of rows), kept for the
+        # timestamps' parse.
         codes, distinct = c._factorize("slot_start", c.text("slot_start").astype(str))
-        dated = (distinct.str.len() <= 16) & distinct.str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*")
         c.flag(
-            dated.fillna(False).to_numpy(bool)[codes],
+            dates_alone(distinct)[codes],
             "slot_start",
             "a date without the slot's time",
             "the start of a slot, e.g. 2026-11-30T19:00 (city time) or 2026-11-30T18:00Z",

@@ -23,7 +23,7 @@ import pandas as pd
 from .config import Config, as_config
 from .errors import DataError, Issue, wrong_argument
 from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
-from .timeparse import has_offset, looks_iso, repeated_hour_notes
+from .timeparse import dates_alone, has_offset, looks_iso, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
 
@@ -152,13 +152,7 @@ def _mixed_offsets(c: _Checker) -> np.ndarray:
     codes, distinct = c._factorize("placed_at", c.text("placed_at").astype(str))
     # A date alone read as midnight: an export that lost its times would pass, every
     # order counted outside the shift's hours.
-    # (the pattern only where the text is short enough to be one: pandas' regex took
-    # 1 s over the 1.2 million distinct times of 7.9 million orders)
-    dated = np.zeros(len(distinct), dtype=bool)
-    short = distinct.str.len().fillna(0).to_numpy() <= 16
-    if short.any():
-        found = distinct[short].str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*")
-        dated[short] = found.fillna(False).to_numpy(bool)
+    dated = dates_alone(distinct)
     if dated.any():
         c.flag(
             dated[codes],
