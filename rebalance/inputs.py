@@ -1354,23 +1354,24 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
         if read is None:
             return None
         frame, digest, lines, header_line = read
-    if not _has_columns(name, frame, path.name, header_line, issues, found):
+    if not _has_columns(TABLES[name], frame, path.name, header_line, issues, found):
         return None
     return _Raw(name, path, frame, parquet, digest, lines)
 
 
 def _has_columns(
-    name: str,
+    spec: tuple[Column, ...],
     frame: pd.DataFrame,
     label: str,
     header_line: int | None,
     issues: list[Issue],
     header: list[str] | None = None,
 ) -> bool:
-    """Whether table ``name`` has its required columns; an issue for each one missing.
+    """Whether ``frame`` has the required columns of ``spec`` (a table's, or the orders');
+    an issue for each one missing.
     ``header``: the names the file or DataFrame has, when ``frame`` kept only the
     contract's (Parquet, a DataFrame); else ``frame``'s are the file's."""
-    missing = [c.name for c in TABLES[name] if c.required and c.name not in frame.columns]
+    missing = [c.name for c in spec if c.required and c.name not in frame.columns]
     names = [str(c) for c in frame.columns] if header is None else header
     found = ", ".join(c for c in names if not c.startswith("(blank"))
     for column in missing:
@@ -1380,7 +1381,7 @@ def _has_columns(
                 file=label,
                 line=header_line,
                 column=column,
-                valid=_header(TABLES[name]) + f" (header found: {_clip(found)})",
+                valid=_header(spec) + f" (header found: {_clip(found)})",
             )
         )
     return not missing
@@ -1439,7 +1440,7 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
             return None
         fields.append(column.name)
     typed = _typed_frame(pa.table(arrays, names=fields), TABLES[name], title, "DataFrame", issues)
-    if typed is None or not _has_columns(name, typed, title, None, issues, names):
+    if typed is None or not _has_columns(TABLES[name], typed, title, None, issues, names):
         return None
     return _Raw(name, Path(name), typed, True, "", lines, title=title, rows=rows)
 

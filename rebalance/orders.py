@@ -22,7 +22,15 @@ import pandas as pd
 
 from .config import Config, as_config
 from .errors import DataError, Issue, wrong_argument
-from .inputs import Column, _Checker, _Raw, _read_csv, _read_parquet, _restaurant_refs
+from .inputs import (
+    Column,
+    _Checker,
+    _has_columns,
+    _Raw,
+    _read_csv,
+    _read_parquet,
+    _restaurant_refs,
+)
 from .timeparse import dates_alone, has_offset, looks_iso, repeated_hour_notes
 
 __all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
@@ -112,20 +120,7 @@ def _read(path: Path, issues: list[Issue]) -> _Raw | None:
         if read is None:
             return None
         frame, digest, lines, header_line = read  # lines: each row's line in the file
-    names = [str(c) for c in frame.columns] if found is None else found
-    header = ", ".join(c.name for c in ORDER_COLUMNS) + f" (header found: {', '.join(names)})"
-    missing = [c.name for c in ORDER_COLUMNS if c.name not in frame.columns]
-    for column in missing:
-        issues.append(
-            Issue(
-                "missing column",
-                file=path.name,
-                line=header_line,
-                column=column,
-                valid=f"header: {header}",
-            )
-        )
-    if missing:
+    if not _has_columns(ORDER_COLUMNS, frame, path.name, header_line, issues, found):
         return None
     if frame.empty:
         issues.append(
