@@ -330,13 +330,6 @@ class PreviousChoice:
         }
 
 
-def _kept(record: RunRecord) -> bool:
-    """A run whose plan was published, or kept when publishing failed (exit 5)."""
-    if record.dry_run or not record.plan_dir:
-        return False
-    return record.status == "succeeded" or (record.status == "failed" and record.exit_code == 5)
-
-
 def _shift_end_of(record: RunRecord) -> pd.Timestamp | None:
     end = (record.extra or {}).get("shift_end")
     if end:
@@ -369,7 +362,7 @@ def find_previous(
     # be dry runs or failures (an analyst's afternoon, a cron job retrying a crash)
     # and hide the published plan, whose couriers on their way would be sent again
     for record in history.runs(city=city, limit=200, kept=True):
-        if record.run_id == exclude or not _kept(record):
+        if record.run_id == exclude:
             continue
         start = pd.Timestamp(record.shift_start)
         end = _shift_end_of(record)
