@@ -786,17 +786,7 @@ class _Publisher:
             return
         copies = sorted(filter(self._holds_files, thread), key=lambda m: float(m["ts"]))
         for message in copies[1:]:
-            copy = str(message["ts"])
-            try:
-                if self._delete(copy):
-                    self.log(
-                        f"publish: deleted {copy}, a second upload of the files in {ts}'s thread"
-                    )
-            except SlackCallError as exc:
-                self.log(
-                    f"publish: could not delete {copy}, a second upload of the files "
-                    f"({exc.describe()})"
-                )
+            self._delete_copy(str(message["ts"]), "a second upload of the files", ts)
 
     def _dedupe_thread(self, ts: str) -> tuple[bool, bool]:
         """Delete the later copies of a thread part (one message per part number, the
@@ -828,14 +818,22 @@ class _Publisher:
             if key not in seen:
                 seen.add(key)
                 continue
-            copy = str(message["ts"])
-            try:
-                if self._delete(copy):
-                    self.log(f"publish: deleted {copy}, a copy stored late in {ts}'s thread")
-                removed = True
-            except SlackCallError as exc:
-                self.log(f"publish: could not delete {copy}, a copy ({exc.describe()})")
+            removed |= self._delete_copy(str(message["ts"]), "a copy stored late", ts)
         return True, removed
+
+    def _delete_copy(self, copy: str, what: str, thread_ts: str) -> bool:
+        """Delete ``copy``, ``what`` it is (for the log), from ``thread_ts``'s thread:
+        True when it is gone (deleted, or already), False when Slack refused, which is
+        said in the log and left."""
+        from rebalance.slack import SlackCallError
+
+        try:
+            if self._delete(copy):
+                self.log(f"publish: deleted {copy}, {what} in {thread_ts}'s thread")
+        except SlackCallError as exc:
+            self.log(f"publish: could not delete {copy}, {what} ({exc.describe()})")
+            return False
+        return True
 
     def _delete(self, ts: str) -> bool:
         """Delete the message ``ts`` from the channel: True, or False when it is gone
