@@ -782,6 +782,14 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
     """Why no assignment respects the caps, naming zones (for exit 4)."""
     from .views.wording import plural
 
+    def fullest(counts: np.ndarray) -> str:
+        """' at HH:MM', the slot of the most couriers (several slots: couriers log on
+        during the shift); '' with one slot."""
+        if counts.size < 2:
+            return ""
+        at = p.grid.starts[int(counts.argmax())].tz_convert(p.grid.timezone)
+        return f" at {at:%H:%M}"
+
     zone_ids = p.zone_ids
     names = p.inputs.zones["name"].to_numpy(dtype=object)
     capped = ~np.isnan(p.cap)
@@ -797,11 +805,6 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
         count = int(before[z].max()) if before.shape[1] else 0
         if count == 0:
             continue
-        # several slots: the slot it is at its fullest (couriers log on during the shift)
-        when = ""
-        if before.shape[1] > 1:
-            at = p.grid.starts[int(before[z].argmax())].tz_convert(p.grid.timezone)
-            when = f" at {at:%H:%M}"
         vs = np.flatnonzero(vehicles_at[z]).tolist()
         if not vs:
             continue
@@ -818,7 +821,8 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
                 " ..." if reach.size > 8 else ""
             )
             return (
-                f"zone {zone_ids[z]} ({names[z]}) has {plural(count, 'present courier')}{when} "
+                f"zone {zone_ids[z]} ({names[z]}) has {plural(count, 'present courier')}"
+                f"{fullest(before[z])} "
                 f"but the zones they can reach ({listed}) allow at most {room} by "
                 "max_couriers; raise "
                 "max_couriers there, or the vehicles' max_move_minutes so they can go further",
@@ -829,12 +833,8 @@ def explain_infeasible(p: ProblemData) -> tuple[str, tuple[str, ...]]:
     room_all = int(np.nan_to_num(p.cap[capped]).sum()) if capped.all() else None
     capped_ids = tuple(str(z) for z in zone_ids[capped])
     if room_all is not None and total > room_all:
-        when = ""
-        if before.shape[1] > 1:
-            at = p.grid.starts[int(per_slot.argmax())].tz_convert(p.grid.timezone)
-            when = f" at {at:%H:%M}"
         return (
-            f"{plural(total, 'present courier')}{when} but the max_couriers caps of all zones "
+            f"{plural(total, 'present courier')}{fullest(per_slot)} but the max_couriers caps of all zones "
             "add up to "
             f"{room_all}; every courier must be assigned to a zone, so raise the caps",
             capped_ids,
