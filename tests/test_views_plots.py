@@ -499,3 +499,66 @@ def test_slot_plots_of_a_one_slot_plan():
     assert image.get_array().shape[1] == 1
     need = step_values(plots.couriers_over_time(plan), "Need (required)")
     assert list(need) == [plan.zones["required_couriers"].sum()]
+
+
+# ------------------------------------------------------------ names as written
+
+
+def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
+    """A partner's "$5 to $8" was drawn as math (italics, dollars gone) and "Pizza $$"
+    made every plot raise when drawn (savefig, a notebook's inline figure): zone, city,
+    scenario and plan names are text in every plot."""
+    import io
+
+    from matplotlib.text import Text
+
+    from rebalance.generate import generate_city
+    from rebalance.replaying import replay
+    from rebalance.scenarios import solve_scenario
+
+    toml = (SAMPLES / "paris" / "rebalance.toml").read_text()
+    (tmp_path / "city.toml").write_text(toml.replace('"Paris"', '"Ville $5 # $6"'))
+    config = load_config(tmp_path / "city.toml")
+    inputs, _ = paris()
+    zones = inputs.zones.copy()
+    names = ["Pizza $$ cheap", "Happy hour $5 to $8", r"$\alpha$ centre"]
+    zones.loc[zones.index[:3], "name"] = names
+    inputs = inputs.replace(zones=zones)
+    plan = solve_scenario(Scenario("bonus $5 vs $10"), inputs, config, SHIFT)
+    assert plan.city == "Ville $5 # $6"
+    table = sweep([Scenario("baseline"), Scenario("bonus $5 vs $10")], inputs, config, SHIFT)
+    city = generate_city(
+        tmp_path / "g", zones=6, couriers=80, restaurants=40, seed=2, history_days=1
+    )
+    ginputs = load(city)
+    gplan = solve(ginputs, load_config(city / "rebalance.toml"), SHIFT)
+    replayed = replay(ginputs, city / "shift_orders.csv", None, SHIFT, plans={"tips $$": gplan})
+    runs = pd.DataFrame(
+        {
+            "started_at": pd.to_datetime(["2026-11-30T18:50Z", "2026-11-30T18:55Z"]),
+            "city": ["Ville $5", "Nice $$"],
+            "coverage_before": [0.5, 0.6],
+            "coverage": [0.9, 0.95],
+        }
+    )
+    drawn = [
+        plots.supply_vs_need(plan, max_zones=60),
+        plots.zone_map(plan, inputs, labels=True),
+        plots.slot_heatmap(plan),
+        plots.couriers_over_time(plan),
+        plots.couriers_over_time(plan, zone=str(zones.loc[0, "zone_id"])),
+        plots.marginal_map(plan),
+        plots.scenario_comparison(table, "coverage"),
+        plots.coverage_history(runs),
+        plots.served_share(replayed),
+    ]
+    shown: list[str] = []
+    for ax in drawn:
+        ax.figure.savefig(io.BytesIO(), format="png")  # raised ParseException before
+        for text in ax.figure.findobj(Text):
+            words, math = text._preprocess_math(text.get_text())
+            assert not math, text.get_text()  # what the reader sees is not math
+            shown.append(words)
+    seen = "\n".join(shown)
+    for name in [*names, "Ville $5 # $6", "bonus $5 vs $10", "tips $$", "Nice $$"]:
+        assert name in seen, name

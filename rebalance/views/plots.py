@@ -101,9 +101,21 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return new
 
 
+def _plain(text: object) -> str:
+    """``text`` drawn as written: matplotlib reads a text with two ``$`` as math ("$5 to
+    $8" in italics without its dollars), and one that does not parse as math ("Pizza $$")
+    raises when the figure is drawn. A ``\\$`` is drawn as a dollar sign."""
+    return str(text).replace("$", r"\$")
+
+
+def _metric(column: str) -> str:
+    """The metric's name, or the column's own, as plot text."""
+    return _plain(METRICS.get(column, (column,))[0])
+
+
 def _label(column: str) -> str:
     name, unit, _ = METRICS.get(column, (column.replace("_", " ").capitalize(), "", False))
-    return f"{name} ({unit})" if unit else name
+    return _plain(f"{name} ({unit})" if unit else name)
 
 
 def _is_share(column: str) -> bool:
@@ -132,14 +144,14 @@ def _zone_labels(zones: pd.DataFrame, limit: int = 22) -> list[str]:
     out = []
     for zone_id, name in zip(zones["zone_id"].astype(str), zones["name"].astype(str), strict=True):
         text = name.strip() or zone_id
-        out.append(text if len(text) <= limit else text[: limit - 1] + "…")
+        out.append(_plain(text if len(text) <= limit else text[: limit - 1] + "…"))
     return out
 
 
 def _short_label(zone_id: str, name: str) -> str:
     """'1er - Louvre' -> '1er'; a name without ' - ' is kept whole; no name -> the id."""
     name = name.strip()
-    return name.split(" - ")[0] if name else zone_id
+    return _plain(name.split(" - ")[0] if name else zone_id)
 
 
 def shortage_cmap() -> Any:
@@ -196,7 +208,7 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     ax.set_ylabel("Couriers (eligible)")
     k = plan.kpis
     ax.set_title(
-        f"{plan_subject(plan)}: couriers per zone against need\n"
+        f"{_plain(plan_subject(plan))}: couriers per zone against need\n"
         f"{shift_window(plan)} · coverage {coverage_change(k, arrow='→')}"
         + (f" · {int(k['shortage'])} short (in red)" if k.get("shortage") else ""),
         loc="left",
@@ -306,7 +318,7 @@ def slot_heatmap(
     if not rows:
         ax.text(0.5, 0.5, "no zone is short in any slot", transform=ax.transAxes, ha="center")
     ax.set_title(
-        f"{plan.city}: couriers short per zone and slot, {shortage} plan\n"
+        f"{_plain(plan.city)}: couriers short per zone and slot, {shortage} plan\n"
         f"{shift_window(plan)} · {total} courier-slots short",
         loc="left",
     )
@@ -377,7 +389,7 @@ def couriers_over_time(plan: Plan, ax: Axes | None = None, *, zone: str | None =
     where = plan.city if zone is None else f"{plan.city}, {zone} {names.get(str(zone), '')}"
     short = int((per["required"] - low).clip(lower=0).sum())
     axes.set_title(
-        f"{where}: couriers over the shift against need\n"
+        f"{_plain(where)}: couriers over the shift against need\n"
         f"{shift_window(plan)} · {short} courier-slots short after the plan",
         loc="left",
     )
@@ -577,7 +589,7 @@ def zone_map(
     ax.set_ylabel("Latitude (°)")
     moved = int(routes["couriers"].sum()) if len(routes) else 0
     ax.set_title(
-        f"{plan_subject(plan)}: demand and shortage {shortage} plan"
+        f"{_plain(plan_subject(plan))}: demand and shortage {shortage} plan"
         + (f"\n{moved} couriers moved on {len(routes)} routes" if moves else ""),
         loc="left",
     )
@@ -706,7 +718,7 @@ def _scenario_bars(
     y = np.arange(n)[::-1]  # first scenario on top
     share = _is_share(metric)
     drawn = values.fillna(0.0).to_numpy()
-    bars = ax.barh(y, drawn, height=0.6, color=AFTER, label=METRICS.get(metric, (metric,))[0])
+    bars = ax.barh(y, drawn, height=0.6, color=AFTER, label=_metric(metric))
     for bar, bad in zip(bars, infeasible, strict=True):
         if bad:
             bar.set_facecolor("none")
@@ -738,15 +750,15 @@ def _scenario_bars(
             raise ValueError(f"no scenario named {baseline!r} in the table")
         ref = float(values.iloc[names.index(baseline)])
         if not math.isnan(ref):
-            ax.axvline(ref, color=INK, linestyle="--", linewidth=1, label=f"{baseline}")
-    ax.set_yticks(y, names)
+            ax.axvline(ref, color=INK, linestyle="--", linewidth=1, label=_plain(baseline))
+    ax.set_yticks(y, [_plain(name) for name in names])
     ax.set_xlabel(_label(metric))
     if share:
         _percent_axis(ax.xaxis)
         ax.set_xlim(0, max(1.0, float(np.nanmax(drawn)) if n else 1.0) * 1.12)
     else:
         ax.margins(x=0.15)
-    ax.set_title(f"Scenarios compared: {METRICS.get(metric, (metric,))[0].lower()}", loc="left")
+    ax.set_title(f"Scenarios compared: {_metric(metric).lower()}", loc="left")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=3, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
@@ -767,7 +779,7 @@ def _scenario_line(
     order = np.argsort(xs, kind="stable")
     xs, ys, bad = xs[order], values.to_numpy()[order], infeasible[order]
     ys = np.where(bad, np.nan, ys)
-    ax.plot(xs, ys, marker="o", color=AFTER, label=METRICS.get(metric, (metric,))[0])
+    ax.plot(xs, ys, marker="o", color=AFTER, label=_metric(metric))
     if with_before:
         before = pd.to_numeric(frame["coverage_before"], errors="coerce").to_numpy(dtype=float)
         ax.plot(
@@ -796,7 +808,7 @@ def _scenario_line(
     if _is_share(metric):
         _percent_axis(ax.yaxis)
     ax.set_title(
-        f"{METRICS.get(metric, (metric,))[0]} against {METRICS.get(x, (x,))[0].lower()}",
+        f"{_metric(metric)} against {_metric(x).lower()}",
         loc="left",
     )
     ax.legend(fontsize=8, framealpha=0.9)
@@ -868,7 +880,7 @@ def coverage_history(
     )
     for i, (city, group) in enumerate(groups):
         colour = CYCLE[i % len(CYCLE)]
-        prefix = f"{city}: " if city else ""
+        prefix = f"{_plain(city)}: " if city else ""
         t = group["_t"].to_numpy()
         if "coverage_before" in series:
             ax.plot(
@@ -950,7 +962,7 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
             markersize=4,
             linestyle="--" if plain else "-",
             color="#7f7f7f" if plain else next(plan_colours),
-            label=f"{name}: {totals[name]:.1%} over the shift",
+            label=f"{_plain(name)}: {totals[name]:.1%} over the shift",
         )
     ax.set_xticks(x, labels)
     ax.set_xlabel(f"Slot start ({replay.grid.timezone})")
@@ -1045,7 +1057,7 @@ def marginal_map(
                 fontsize=7,
                 path_effects=[patheffects.withStroke(linewidth=2, foreground="white")],
             )
-    ax.set_title(f"Where one more courier helps most · {plan.city} · {shift_window(plan)}")
+    ax.set_title(f"Where one more courier helps most · {_plain(plan.city)} · {shift_window(plan)}")
     ax.set_xlabel("Longitude")
     ax.set_ylabel("Latitude")
     ax.set_aspect(1 / max(math.cos(math.radians(float(frame["lat"].mean()))), 1e-6))
