@@ -105,7 +105,7 @@ def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | Non
     """
     from .config import load_config
     from .errors import InfeasibleError, InputError, RebalanceError
-    from .inputs import load
+    from .inputs import load_tables
     from .pipeline import plan_shift, write_plan
     from .timeparse import in_timezone, parse_iso
 
@@ -130,7 +130,7 @@ def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | Non
         seen["city"] = config.city.name
         wall = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
         start = in_timezone(wall, config.city.timezone)
-        inputs = load(folder, config)
+        inputs = load_tables(folder, config, per_table=False)  # planned as read
         seen["load_seconds"] = round(time.perf_counter() - t0, 4)
         t1 = time.perf_counter()
         try:

@@ -1843,11 +1843,12 @@ _LARGE_INPUTS = 64 << 20
 
 
 def _load(data_dir: str | Path, cfg: "Config") -> "Inputs":
-    """`inputs.load`, after `_fit_memory_policy`."""
-    from .inputs import load
+    """`inputs.load`, after `_fit_memory_policy`, without the tables' own digests (a
+    command plans them as read)."""
+    from .inputs import load_tables
 
     _fit_memory_policy(data_dir)
-    return load(data_dir, cfg)
+    return load_tables(data_dir, cfg, per_table=False)
 
 
 def _fit_memory_policy(data_dir: str | Path | None) -> None:

@@ -125,12 +125,22 @@ class Inputs:
     files: dict[str, str] = field(default_factory=dict)
     #: The city timezone `load` read naive times in; `replace` reads them so too.
     timezone: str | None = field(default=None, repr=False, compare=False)
+    #: Each table's own digest, taken with ``sha256`` (`load`, `replace`, a new
+    #: `Inputs`): `replace` checks the tables it keeps against them. Empty where the
+    #: command line loads (no one edits those tables; the digests would cost 0.4 s at
+    #: 10M couriers): a check then recomputes the whole fingerprint.
+    table_sha256: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.sha256:
-            object.__setattr__(self, "sha256", fingerprint(self))
+            digest = _Digest(per_table=True)
+            _feed(digest, {name: getattr(self, name, None) for name in TABLES})
+            object.__setattr__(self, "sha256", digest.hexdigest())
+            object.__setattr__(self, "table_sha256", digest.tables())
 
-    def replace(self, *, config: Config | None = None, **tables: pd.DataFrame | None) -> Inputs:
+    def replace(
+        self, *, config: Config | None = None, verify: bool = True, **tables: pd.DataFrame | None
+    ) -> Inputs:
         """A copy with some tables replaced, validated by `load`'s rules; the fingerprint
         is recomputed from content.
 
@@ -143,6 +153,12 @@ class Inputs:
         naming the table, its row (counted from 1) and column, and what would be valid.
         The timezone and vehicles are those `load` used, or ``config``'s if given.
         ``travel_times`` and ``demand`` may be None (no such table).
+
+        ``verify``: the tables kept as they are must not have been edited in place since
+        `load` or `replace` made them (`check_unedited`, ValueError): they are not
+        checked again, and the copy's fingerprint would give invalid data a plan_id
+        of its own. False skips that when the caller has just checked (a sweep, once
+        for all its scenarios).
         """
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
@@ -160,6 +176,8 @@ class Inputs:
             check.add("demand")
         given = {name: tables.get(name, getattr(self, name)) for name in TABLES}
         kept = {name: frame for name, frame in given.items() if name not in check}
+        if verify:
+            self.check_unedited([name for name, frame in kept.items() if frame is not None])
         if config is not None:
             tz, vehicles = config.city.timezone, sorted(config.vehicles)
         else:
@@ -179,7 +197,7 @@ class Inputs:
 
         # fingerprinted as `load` does, with the hashes the checks made (the ids') and
         # the tables kept in their turn: 2.5 million restaurants' ids are hashed once
-        digest = _Digest()
+        digest = _Digest(per_table=True)
         checked = _validated(read, issues, found, tz, vehicles, kept=kept, digest=digest)
         if issues or found:
             raise DataError(issues + found, title="invalid input")
@@ -192,17 +210,31 @@ class Inputs:
             demand=checked["demand"],
             sha256=digest.hexdigest(),
             timezone=tz,
+            table_sha256=digest.tables(),
         )
 
-    def check_unedited(self) -> None:
+    def check_unedited(self, tables: Iterable[str] | None = None) -> None:
         """Raise ValueError when a table was edited in place since the fingerprint was
         taken (by `load` or `replace`): the plan would carry the fingerprint, and so the
         ``plan_id``, of other content, and a publisher would take it for the plan
-        already posted. 0.6 s at 1M couriers and 2.5M restaurants."""
-        if fingerprint(self) != self.sha256:
+        already posted. 0.6 s at 1M couriers and 2.5M restaurants. ``tables``: only
+        these (by name), where the inputs have each table's digest (`table_sha256`)."""
+        names = list(TABLES) if tables is None else list(tables)
+        if not names:
+            return
+        if self.table_sha256:
+            digest = _Digest(per_table=True)
+            _feed(digest, {name: getattr(self, name) for name in names})
+            now = digest.tables()
+            edited = [n for n in names if now.get(n) != self.table_sha256.get(n)]
+            what = f"the {' and '.join(edited)} table{'s were' if len(edited) > 1 else ' was'}"
+        else:
+            edited = [] if fingerprint(self) == self.sha256 else list(TABLES)
+            what = "the inputs' tables were"
+        if edited:
             raise ValueError(
-                "the inputs' tables were edited in place after they were loaded or built "
-                "(their content no longer matches inputs.sha256); make the change with "
+                f"{what} edited in place after the inputs were loaded or built (their content "
+                "no longer matches inputs.sha256); make the change with "
                 "inputs.replace(restaurants=...), which checks it and gives the plan a "
                 "plan_id of its own"
             )
@@ -266,10 +298,15 @@ def fingerprint(inputs: Inputs) -> str:
 def _fingerprint(frames: dict[str, pd.DataFrame | None]) -> str:
     """`fingerprint` of the tables in ``frames``."""
     digest = _Digest()
+    _feed(digest, frames)
+    return digest.hexdigest()
+
+
+def _feed(digest: _Digest, frames: dict[str, pd.DataFrame | None]) -> None:
+    """Add the tables of ``frames`` to ``digest``, in `TABLES` order."""
     for name in TABLES:
         if (frame := frames.get(name)) is not None:
             digest.add(name, frame)
-    return digest.hexdigest()
 
 
 #: A column's row hashes, or its codes and distinct values (hashed per row when needed:
@@ -283,38 +320,51 @@ class _Digest:
     soon as it is validated, with the row hashes its checks made (``known``), and
     the table's text read from the file can then be dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_table: bool = False) -> None:
         self._sha = hashlib.sha256()
+        self._per_table = per_table
+        self._tables: dict[str, Any] = {}
 
     def add(self, name: str, frame: pd.DataFrame, known: dict[str, _Hashes] | None = None) -> None:
         known = known or {}
-        self._sha.update(f"{name}:{len(frame)}\n".encode())
+        if self._per_table:
+            self._tables[name] = hashlib.sha256()
+        self._update(f"{name}:{len(frame)}\n".encode(), name)
         for column in TABLES[name]:
             if column.name not in frame.columns:
                 continue
-            self._sha.update(f"{column.name}\n".encode())
+            self._update(f"{column.name}\n".encode(), name)
             hashed = known.get(column.name)
             if isinstance(hashed, tuple):  # codes and distinct values: hashed per row now
                 codes, distinct = hashed
-                self._feed(_by_code(_hash_text(distinct), codes), len(codes))
+                self._feed(_by_code(_hash_text(distinct), codes), len(codes), name)
                 continue
             rows: np.ndarray | _Pieces | None = hashed
             if rows is None:
                 unique = column.name == _KEYS.get(name)
                 rows = _canonical_rows(frame[column.name], unique=unique)
             if isinstance(rows, np.ndarray):
-                self._sha.update(np.ascontiguousarray(rows).data)  # the bytes, not a copy
+                self._update(np.ascontiguousarray(rows).data, name)  # the bytes, not a copy
             else:
-                self._feed(*rows)
+                self._feed(*rows, name)
 
-    def _feed(self, piece: Callable[[int, int, np.ndarray], object], n: int) -> None:
+    def _update(self, data: Any, name: str) -> None:
+        self._sha.update(data)
+        if self._per_table:
+            self._tables[name].update(data)
+
+    def _feed(self, piece: Callable[[int, int, np.ndarray], object], n: int, name: str) -> None:
         """Feed the sha the ``n`` row hashes of `_row_pieces`: the same bytes as all the
         rows' hashes at once."""
         for part in _row_pieces(piece, n):
-            self._sha.update(part.data)
+            self._update(part.data, name)
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
+
+    def tables(self) -> dict[str, str]:
+        """Each table's own digest (``per_table``), by name."""
+        return {name: sha.hexdigest() for name, sha in self._tables.items()}
 
 
 def _hash_text(text: pd.Series) -> np.ndarray:
@@ -1890,6 +1940,13 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     Raises `DataError` listing every problem found (file, line, column, value and
     what would be valid).
     """
+    return load_tables(data_dir, config, per_table=True)
+
+
+def load_tables(data_dir: str | Path, config: Config | None, *, per_table: bool) -> Inputs:
+    """`load`; ``per_table``: with each table's digest (`Inputs.table_sha256`), for
+    inputs that a caller may edit and `Inputs.replace` (the library's), not for those
+    a command plans as read."""
     from .config import as_config
 
     config = as_config(config, "load(data_dir, config)")
@@ -1909,7 +1966,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
             files[raw.label] = raw.sha256
         return raw
 
-    digest = _Digest()
+    digest = _Digest(per_table=per_table)
     tables = _validated(
         read, issues, found, config.city.timezone, sorted(config.vehicles), digest=digest
     )
@@ -1921,6 +1978,7 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
         sha256=digest.hexdigest(),
         files=files,
         timezone=config.city.timezone,
+        table_sha256=digest.tables(),
     )
 
 

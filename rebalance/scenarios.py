@@ -357,12 +357,13 @@ def _show(value: Any) -> str:
 
 
 def apply(
-    scenario: Scenario, inputs: Inputs, config: Config | None = None
+    scenario: Scenario, inputs: Inputs, config: Config | None = None, *, verify: bool = True
 ) -> tuple[Inputs, Config]:
     """The inputs and configuration of a scenario; ``inputs`` and ``config`` are unchanged.
 
     Raises ValueError naming the field when the scenario refers to a restaurant or zone
-    that the inputs do not have, or when a ``config_changes`` key is invalid.
+    that the inputs do not have, or when a ``config_changes`` key is invalid, and
+    (``verify``) when the tables it keeps were edited in place (`Inputs.replace`).
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"apply needs a Scenario, got {type(scenario).__name__}")
@@ -400,7 +401,7 @@ def apply(
         travel["minutes"] = travel["minutes"] * (1.0 + scenario.slowdown)
         tables["travel_times"] = travel
     try:
-        new_inputs = inputs.replace(**tables) if tables else inputs
+        new_inputs = inputs.replace(verify=verify, **tables) if tables else inputs
     except DataError as exc:  # demand_factor=1e6: rates past what a restaurant can have
         first = exc.problems[0] if exc.problems else exc
         raise ValueError(
@@ -555,10 +556,11 @@ def run_scenario(
     the plan's zone table with a leading ``scenario`` column (empty when infeasible).
     Top-level and picklable, so a Dask client can map it over scenarios. ``verify``: a
     scenario that plans ``inputs`` as they are first refuses tables edited in place
-    (`rebalance.solve`); `sweep` checks that once for all its scenarios.
+    (`rebalance.solve`), and so does one that keeps some of them (`Inputs.replace`);
+    `sweep` checks that once for all its scenarios.
     """
     config = config or Config()
-    new_inputs, new_config = apply(scenario, inputs, config)
+    new_inputs, new_config = apply(scenario, inputs, config, verify=verify)
     start, end = _shift(new_config, shift_start, shift_end)
     plan = solve_shift(new_inputs, new_config, start, end, verify=verify and new_inputs is inputs)
     row: dict[str, Any] = {
@@ -671,13 +673,12 @@ def sweep(
         if item.name in seen:
             raise ValueError(f"two scenarios are named {item.name!r}; names must be unique")
         seen.add(item.name)
-    as_is = False
+    # Tables edited in place are refused once for the sweep, not once per scenario: the
+    # fingerprint is 20% of a scenario's solve on the Paris sample, 0.6 s of each at 1M
+    # couriers. A scenario that keeps some tables would otherwise plan them unchecked.
+    inputs.check_unedited()
     for item in items:  # fail on a bad scenario before spending time on solves
-        as_is |= apply(item, inputs, config)[0] is inputs
-    if as_is:
-        # Once for the sweep, not once per scenario: the fingerprint is 20% of a
-        # scenario's solve on the Paris sample, 0.6 s of each at 1M couriers.
-        inputs.check_unedited()
+        apply(item, inputs, config, verify=False)
     # Parsed once here; each scenario then only converts the Timestamps.
     shift_start, shift_end = _shift(config or Config(), shift_start, shift_end)
 

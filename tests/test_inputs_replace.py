@@ -199,6 +199,33 @@ def test_tables_edited_in_place_are_refused_by_solve():
     assert after.objective != before.objective
 
 
+def test_replace_refuses_to_keep_a_table_edited_in_place():
+    """`replace` checks only the tables it is given (and those referring to them): a
+    table edited in place and kept passed unchecked, and the copy's new fingerprint
+    gave it a plan_id of its own, so a negative rate and a latitude of 999 planned as
+    "optimal" (objective 0, demand -3150 orders/h). Refused now, as `solve` refuses it;
+    a table edited in place and given to `replace` is checked as a new one."""
+    from rebalance.scenarios import Scenario, apply
+
+    inputs = load(VALID)
+    inputs.restaurants.loc[:, "expected_orders_per_hour"] = -50.0
+    inputs.zones.loc[0, "lat"] = 999.0
+    for call in (
+        lambda: inputs.replace(demand=None),
+        lambda: inputs.replace(couriers=inputs.couriers.copy()),
+        lambda: apply(Scenario("no-shows", no_show_rate=0.2), inputs, Config()),
+    ):
+        with pytest.raises(
+            ValueError, match="the zones and restaurants tables were edited in place"
+        ):
+            call()
+    with pytest.raises(DataError, match="expected_orders_per_hour"):
+        inputs.replace(restaurants=inputs.restaurants.copy(), zones=inputs.zones.copy())
+    # verify=False: for a caller that has just checked them
+    unchecked = load(VALID).replace(demand=None, verify=False)
+    assert unchecked.sha256 == load(VALID).replace(demand=None).sha256
+
+
 def test_a_restaurant_id_with_a_semicolon_is_refused(tmp_path):
     """Pause lists are ";"-separated (CONTRACT section 4): a restaurant "R1;R2" was listed
     as two restaurants to pause, one made up and one twice, in zones.csv, the terminal

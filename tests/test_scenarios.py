@@ -541,9 +541,9 @@ def test_sweep_refuses_inputs_edited_in_place_once_before_solving(monkeypatch):
     checks, solves = [], []
     real_check, real_solve = Inputs.check_unedited, rebalance.scenarios.solve_shift
 
-    def counted_check(self):
+    def counted_check(self, tables=None):
         checks.append(1)
-        return real_check(self)
+        return real_check(self, tables)
 
     def counted_solve(*args, **kwargs):
         solves.append(1)
@@ -562,11 +562,18 @@ def test_sweep_refuses_inputs_edited_in_place_once_before_solving(monkeypatch):
     with pytest.raises(ValueError, match="edited in place"):
         sweep(rates, inputs, config, SHIFT)
     assert (len(checks), solves) == (1, [])
-    # scenarios that all change the inputs validate the edited tables as new ones
+    # a scenario that changes another table kept the edited one unchecked, and its
+    # plan had a plan_id of its own (an invalid rate planned as "optimal"): refused too
     checks.clear()
-    changed = sweep([Scenario("rain", slowdown=0.2)], inputs, config, SHIFT)
+    with pytest.raises(ValueError, match="edited in place"):
+        sweep([Scenario("rain", slowdown=0.2)], inputs, config, SHIFT)
+    assert (len(checks), solves) == (1, [])
+    # tables the scenario replaces are checked as new ones
+    fresh = inputs.replace(restaurants=inputs.restaurants.copy())
+    checks.clear()
+    changed = sweep([Scenario("rain", slowdown=0.2)], fresh, config, SHIFT)
     assert list(changed["status"]) == ["optimal"]
-    assert checks == []
+    assert len(checks) == 1
 
 
 def test_run_scenario_is_a_picklable_unit_of_work():
