@@ -260,6 +260,43 @@ def presence_counts(
     return np.cumsum(delta, axis=1)[:, :k]
 
 
+def _check_vehicles(inputs: Inputs, config: Config, call: str) -> None:
+    """ValueError when a courier's vehicle is not one of ``config``'s: the inputs were
+    loaded with another configuration (a notebook left ``config`` out, or took a
+    vehicle out of it), and such couriers were planned with ranges of their own and
+    failed the plan's own check as "a bug". The same for a vehicle's values that
+    pydantic's ``model_copy(update=...)`` let through unchecked (a negative range)."""
+    from pydantic import ValidationError
+
+    for name, settings in config.vehicles.items():
+        try:
+            type(settings).model_validate(settings.model_dump())
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(part) for part in error["loc"])
+            raise ValueError(
+                f"{call}: [vehicles.{name}] {key} = {error.get('input')!r}: {error['msg']}"
+            ) from None
+    vehicle = inputs.couriers["vehicle"]
+    if isinstance(vehicle.dtype, pd.CategoricalDtype):
+        # as `load` keeps them: the vehicles it was configured with, so the couriers
+        # are looked at only when one of those is missing (10M couriers: no time)
+        others = [i for i, v in enumerate(vehicle.cat.categories) if str(v) not in config.vehicles]
+        codes = vehicle.cat.codes.to_numpy()
+        present = [vehicle.cat.categories[i] for i in others if (codes == i).any()]
+    else:
+        present = list(pd.unique(vehicle.dropna()))
+    unknown = sorted(str(v) for v in present if str(v) not in config.vehicles)
+    if unknown:
+        raise ValueError(
+            f"{call}: the couriers' vehicle{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(v) for v in unknown)} {'are' if len(unknown) > 1 else 'is'} "
+            f"not in the configuration's [vehicles] ({', '.join(sorted(config.vehicles))}): "
+            "the inputs were loaded with another configuration; pass that one, or load "
+            "the data again with this one"
+        )
+
+
 def build_problem(
     inputs: Inputs,
     config: Config | None = None,
@@ -281,6 +318,7 @@ def build_problem(
     call = "build_problem(inputs, config, shift_start)"
     inputs = as_inputs(inputs, call)
     config = as_config(config, call)
+    _check_vehicles(inputs, config, call)
     if previous is not None:
         from .plan import as_plan
 

@@ -323,3 +323,34 @@ def test_a_plans_slot_and_other_plan_arguments_say_what_they_take(tmp_path):
     ):
         plan.diff(str(folder))  # type: ignore[arg-type]
     assert plan.diff(read_plan(folder)) is not None
+
+
+def test_a_configuration_without_a_couriers_vehicle_is_refused_naming_it():
+    """Inputs loaded with a [vehicles.cargo] and solved with a config that lacks it
+    (left out, or popped from config.vehicles) failed the plan's own check with
+    "AssertionError: named plan costs ..., the solver's optimum is ...", as a bug. A
+    range made negative through pydantic's unchecked model_copy crashed likewise."""
+    cargo = Config().with_changes(vehicles={"cargo": {"speed_kmh": 12.0, "max_move_minutes": 20.0}})
+    inputs = load(VALID, cargo)
+    couriers = inputs.couriers.copy()
+    couriers["vehicle"] = couriers["vehicle"].astype(str)
+    couriers.loc[couriers.index[:5], "vehicle"] = "cargo"
+    inputs = inputs.replace(couriers=couriers, config=cargo)
+    assert solve(inputs, cargo, SHIFT).status == "optimal"
+    for config in (None, Config()):
+        with pytest.raises(ValueError, match=r"vehicle 'cargo' is not in the configuration's"):
+            solve(inputs, config, SHIFT)
+    popped = Config().with_changes(vehicles={"cargo": {"speed_kmh": 12.0, "max_move_minutes": 9.0}})
+    popped.vehicles.pop("cargo")
+    with pytest.raises(ValueError, match=r"'cargo' is not in the configuration's \[vehicles\]"):
+        solve(inputs, popped, SHIFT)
+    bad = cargo.model_copy(
+        update={
+            "vehicles": {
+                **cargo.vehicles,
+                "cargo": cargo.vehicles["cargo"].model_copy(update={"max_move_minutes": -5.0}),
+            }
+        }
+    )
+    with pytest.raises(ValueError, match=r"\[vehicles\.cargo\] max_move_minutes = -5\.0"):
+        solve(inputs, bad, SHIFT)
