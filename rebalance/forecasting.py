@@ -50,7 +50,7 @@ from .config import Config, as_config
 from .errors import DataError, Issue
 from .inputs import Inputs, as_inputs, index_dtype, unique_sorted
 from .model import positions
-from .orders import Orders
+from .orders import Orders, check_frame
 from .orders import _load as _load_orders
 from .slots import SlotGrid, check_shift_window
 from .timeparse import parse_timestamp
@@ -289,6 +289,7 @@ def _orders_table(
     if isinstance(history, Orders):
         return history.table, None
     if isinstance(history, pd.DataFrame):
+        check_frame(history, inputs.restaurants)
         table = history.copy()
         if "zone_id" not in table.columns:
             zone_of = inputs.restaurants.set_index("restaurant_id")["zone_id"]

@@ -33,7 +33,7 @@ from .inputs import (
 )
 from .timeparse import dates_alone, has_offset, looks_iso, repeated_hour_notes
 
-__all__ = ["ORDER_COLUMNS", "Orders", "load_orders"]
+__all__ = ["ORDER_COLUMNS", "Orders", "check_frame", "load_orders"]
 
 ORDER_COLUMNS: tuple[Column, ...] = (
     Column("order_id", "id"),
@@ -304,3 +304,80 @@ def _duplicates_across_files(parts: list[pd.DataFrame], checkers: list[_Checker]
                 values=part["order_id"],
             )
         offset += n
+
+
+#: How errors name orders given as a DataFrame (rows counted from 1).
+FRAME_TITLE = "orders (DataFrame, rows from 1)"
+
+
+def check_frame(frame: pd.DataFrame, restaurants: pd.DataFrame) -> None:
+    """Raise `DataError` for what makes orders given as a DataFrame wrong as a whole.
+
+    Its rows are not checked one by one as a file's are (a forecast and a replay leave
+    out, and count, orders whose time cannot be read or whose restaurant is not in the
+    city), but: every column must be there (a KeyError from deep inside otherwise), ids
+    must be text (``pd.read_csv`` reads "00208" as the number 208, which names no
+    restaurant: a replay then served 100% of no order), each order once (counted twice
+    otherwise), and some order must name a restaurant of the city."""
+    issues: list[Issue] = []
+    names = [str(c) for c in frame.columns]
+    for column in ORDER_COLUMNS:
+        if column.name not in names:
+            issues.append(
+                Issue(
+                    "missing column",
+                    file=FRAME_TITLE,
+                    column=column.name,
+                    valid=f"columns {', '.join(c.name for c in ORDER_COLUMNS)}; found "
+                    + (", ".join(names) or "none"),
+                )
+            )
+    if issues:
+        raise DataError(issues, title="invalid orders")
+    for name in ("order_id", "restaurant_id"):
+        values = frame[name]
+        kind = (
+            values.cat.categories.dtype
+            if isinstance(values.dtype, pd.CategoricalDtype)
+            else values.dtype
+        )
+        if pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
+            issues.append(
+                Issue(
+                    f"DataFrame column has type {values.dtype}",
+                    file=FRAME_TITLE,
+                    column=name,
+                    valid="text (ids like '0042' must stay text: read the file with "
+                    "dtype=str, or give its path)",
+                )
+            )
+    if issues:
+        raise DataError(issues, title="invalid orders")
+    ids = frame["order_id"].astype(str)
+    twice = ids.duplicated(keep="first").to_numpy()
+    if twice.any():
+        row = int(np.flatnonzero(twice)[0])
+        first = int(np.flatnonzero(ids.eq(ids.iloc[row]).to_numpy())[0])
+        issues.append(
+            Issue(
+                f"duplicate order_id (got {ids.iloc[row]!r}, first in row {first + 1}; "
+                f"{int(twice.sum()):,} repeated in all)",
+                file=FRAME_TITLE,
+                row=row + 1,
+                column="order_id",
+                valid="each order id once",
+            )
+        )
+    known = frame["restaurant_id"].astype(str).isin(restaurants["restaurant_id"].astype(str))
+    if len(frame) and not known.any():
+        issues.append(
+            Issue(
+                f"none of the {len(frame):,} orders names a restaurant of this city; "
+                "are these another city's orders?",
+                file=FRAME_TITLE,
+                column="restaurant_id",
+                valid="orders of the restaurants in the data directory's restaurants table",
+            )
+        )
+    if issues:
+        raise DataError(issues, title="invalid orders")

@@ -30,7 +30,7 @@ import pandas as pd
 from .config import Config, as_config
 from .inputs import Inputs, as_inputs
 from .model import positions
-from .orders import Orders, load_orders
+from .orders import Orders, check_frame, load_orders
 from .slots import SlotGrid, presence, slot_labels
 from .timeparse import has_offset, parse_timestamps
 
@@ -204,6 +204,7 @@ def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: 
     if isinstance(orders, Orders):
         return orders
     if isinstance(orders, pd.DataFrame):
+        check_frame(orders, inputs.restaurants)
         table, wall_clock = orders, None
         if not isinstance(table["placed_at"].dtype, pd.DatetimeTZDtype):
             text = table["placed_at"].astype(str)

@@ -242,6 +242,7 @@ def test_every_entry_point_says_what_to_pass_in_place_of_a_wrong_object(tmp_path
     folder = plan.write(tmp_path / "plan")
     orders = pd.DataFrame(
         {
+            "order_id": ["O1", "O2", "O3"],
             "restaurant_id": inputs.restaurants["restaurant_id"].astype(str).iloc[:3],
             "placed_at": pd.Timestamp("2026-11-23 19:05", tz="Europe/Paris"),
         }

@@ -543,3 +543,31 @@ def test_a_frame_with_unreadable_times_and_unknown_restaurants_says_what_it_igno
     assert "2 order(s) without a readable placed_at ignored" in got.notes
     assert "3 order(s) of restaurants not in this city ignored" in got.notes
     assert not any("ignored" in note for note in want.notes)
+
+
+def test_a_frame_wrong_as_a_whole_is_refused_by_forecast_and_replay(city):
+    """Orders given as a DataFrame are read leniently row by row, but not as a whole:
+    ids pandas read as numbers ("00208" -> 208) named no restaurant, and a replay said
+    100% of no order was served while a forecast said "no order before the shift"; a
+    missing column was a KeyError from deep inside; an order given twice was counted
+    twice. Each is a DataError naming the column (and row), as for a file."""
+    from rebalance import DataError
+    from rebalance.replaying import replay
+
+    inputs = load(city)
+    good = history(STEADY, days_before(4))
+    numbers = good.assign(restaurant_id=np.arange(len(good)) % 3)
+    twice = pd.concat([good, good.iloc[[5]]], ignore_index=True)
+    elsewhere = good.assign(restaurant_id="NOWHERE")
+    cases = [
+        (numbers, r"column 'restaurant_id': DataFrame column has type int64; expected text"),
+        (good.drop(columns="placed_at"), r"column 'placed_at': missing column"),
+        (twice, rf"row {len(good) + 1}, column 'order_id': duplicate order_id .*first in row 6"),
+        (elsewhere, r"none of the .* orders names a restaurant of this city"),
+    ]
+    for frame, message in cases:
+        with pytest.raises(DataError, match=message):
+            run_forecast(frame, inputs, CONFIG, SHIFT)
+        with pytest.raises(DataError, match=message):
+            replay(inputs, frame, CONFIG, SHIFT)
+    assert len(run_forecast(good, inputs, CONFIG, SHIFT).demand)
