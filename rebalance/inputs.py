@@ -1467,6 +1467,19 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
         values = frame.iloc[:, at[0]]
         try:
             arrays.append(pa.array(values, from_pandas=True))
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\\ud800"): no UTF-8 for it
+            row = _first_unencodable(values)
+            issues.append(
+                Issue(
+                    f"text that has no UTF-8 form ({exc.reason}: "
+                    f"{exc.object[exc.start : exc.end]!r})",
+                    file=title,
+                    row=row,
+                    column=column.name,
+                    valid="text of Unicode characters (no lone surrogates)",
+                )
+            )
+            return None
         except (
             pa.ArrowInvalid,
             pa.ArrowTypeError,
@@ -1493,6 +1506,17 @@ def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | No
     if typed is None or not _has_columns(TABLES[name], typed, title, None, issues, names):
         return None
     return _Raw(name, Path(name), typed, True, "", lines, title=title, rows=rows)
+
+
+def _first_unencodable(values: pd.Series) -> int | None:
+    """The row (from 1) of the first value of ``values`` that has no UTF-8 form."""
+    for row, value in enumerate(values, start=1):
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return row
+    return None
 
 
 def _times_as_text(values: pd.Series) -> list[str | None]:

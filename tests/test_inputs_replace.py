@@ -254,3 +254,18 @@ def test_a_restaurant_id_with_a_semicolon_is_refused(tmp_path):
     assert found == [
         ("restaurants (DataFrame, rows from 1)", 1, "restaurant_id", "restaurant_id with ';'")
     ]
+
+
+def test_text_with_a_lone_surrogate_is_a_data_error_naming_its_row():
+    """A name with a lone surrogate ("\\ud800", from a badly decoded export) raised
+    pyarrow's UnicodeEncodeError from `replace`; it is a DataError naming the table,
+    row and column, as every bad value is."""
+    inputs = load(VALID)
+    zones = inputs.zones.copy()
+    zones["name"] = zones["name"].astype(object)
+    zones.loc[zones.index[2], "name"] = "lone \ud800 surrogate"
+    found, _ = problems(lambda: inputs.replace(zones=zones))
+    assert len(found) == 1
+    file, row, column, message = found[0]
+    assert (file, row, column) == ("zones (DataFrame, rows from 1)", 3, "name")
+    assert "no UTF-8 form" in message and "'\\ud800'" in message
