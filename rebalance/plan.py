@@ -6,6 +6,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -311,9 +312,12 @@ class Plan:
         """Write moves.csv, zones.csv, plan.json (and slots.csv with several slots,
         roster.parquet when the roster is known) into ``directory``, atomically.
 
-        The files are written to a temporary sibling folder, then swapped in with
-        renames, so a reader (or a crash) sees the old plan or the new one, never half.
-        An existing folder is replaced only if it holds nothing but plan files. A
+        The files are written to a temporary sibling folder, then swapped in with one
+        rename that exchanges the two folders (Linux; elsewhere two renames), so a
+        reader (or a crash) sees the old plan or the new one, never half, and never no
+        folder. A folder that cannot be moved (a mount point, the working folder or one
+        it is in) gets the new files one by one instead, each replaced whole. An
+        existing folder is replaced only if it holds nothing but plan files. A
         ``directory`` that is a symbolic link is followed: the folder it points to is
         replaced and the link kept. A disk that is full or read-only raises
         `StorageError` saying what and where, and leaves the previous plan (or nothing).
@@ -321,9 +325,12 @@ class Plan:
         if not self.feasible:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
         target = _follow_link(Path(directory))
-        parent = target.parent
+        # absolute: "." has no name to make a sibling of, and no parent to hold one
+        place = Path(os.path.abspath(target))
+        parent = place.parent
         with storage_errors(_WRITING, target):
             parent.mkdir(parents=True, exist_ok=True)
+            in_place = place.is_dir() and _unmovable(place)
         if target.exists():
             if not target.is_dir():
                 raise FileExistsError(f"{target} exists and is not a folder")
@@ -336,7 +343,11 @@ class Plan:
             if not overwrite and any(target.iterdir()):
                 raise FileExistsError(f"{target} already holds a plan")
         with storage_errors(_WRITING, target):
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+            if in_place:
+                _sweep(place, place.name)
+            tmp = Path(
+                tempfile.mkdtemp(prefix=f".{place.name}.tmp-", dir=place if in_place else parent)
+            )
         roster: Future[None] | None = None
         try:
             # Text cells that a spreadsheet would run as formulas get a leading ' (OWASP);
@@ -376,20 +387,25 @@ class Plan:
             for name in written:
                 _fsync(tmp / name)
             os.chmod(tmp, 0o755)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-                old.rmdir()
-                os.replace(target, old)
-                try:
-                    os.replace(tmp, target)
-                except BaseException:
-                    os.replace(old, target)  # the previous plan stays, whole
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
+            if in_place:
+                _fill(place, tmp, written)
+            elif place.exists():
+                if _exchange(tmp, place):
+                    shutil.rmtree(tmp, ignore_errors=True)  # the previous plan, now
+                else:
+                    old = Path(tempfile.mkdtemp(prefix=f".{place.name}.old-", dir=parent))
+                    old.rmdir()
+                    os.replace(place, old)
+                    try:
+                        os.replace(tmp, place)
+                    except BaseException:
+                        os.replace(old, place)  # the previous plan stays, whole
+                        raise
+                    shutil.rmtree(old, ignore_errors=True)
             else:
-                os.replace(tmp, target)
+                os.replace(tmp, place)
             _fsync_dir(parent)
-            _sweep(parent, target.name)
+            _sweep(parent, place.name)
         except OSError as exc:
             _settled(roster)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -401,6 +417,75 @@ class Plan:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _unmovable(folder: Path) -> bool:
+    """Whether ``folder`` (absolute) cannot be swapped for another by renames: a mount
+    point (the kernel refuses, EBUSY: a container's volume given as ``--out``), or the
+    working folder or one it is in (the shell that ran ``--out .`` would be left in
+    the old folder, deleted)."""
+    if os.path.ismount(folder) or os.path.realpath(folder) in _mount_points():
+        return True
+    try:
+        here = Path.cwd()
+    except OSError:  # the working folder itself was deleted
+        return False
+    return here == folder or folder in here.parents
+
+
+def _mount_points() -> set[str]:
+    """This process's mount points (Linux's /proc/self/mountinfo; none elsewhere): a
+    bind mount of a folder of the same filesystem, which `os.path.ismount` misses."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            fields = [line.split(" ") for line in fh]
+    except OSError:
+        return set()
+    # the fifth field, with blanks, tabs, newlines and backslashes written in octal
+    return {
+        re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4])
+        for f in fields
+        if len(f) > 4
+    }
+
+
+def _fill(folder: Path, tmp: Path, written: list[str]) -> None:
+    """Move the plan files written in ``tmp`` (a folder inside ``folder``) into
+    ``folder``, each replacing its old copy in one rename, plan.json last; remove the
+    plan files the new plan has not (slots.csv of a plan in slots before), then
+    ``tmp``."""
+    for name in sorted(written, key=lambda n: n == "plan.json"):
+        os.replace(tmp / name, folder / name)
+    for name in (*PLAN_FILES, *OPTIONAL_PLAN_FILES):
+        if name not in written:
+            (folder / name).unlink(missing_ok=True)
+    tmp.rmdir()
+
+
+#: renameat2's flag that swaps two paths in one step (Linux 3.15; <linux/fs.h>).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap folders ``a`` and ``b`` in one step (Linux's renameat2 with
+    RENAME_EXCHANGE): True when done; False where the C library or the filesystem
+    has no such rename (the caller then renames twice)."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        rename = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rename.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _settled(task: Future[None] | None) -> None:
@@ -472,7 +557,11 @@ def foreign_files(folder: Path) -> list[str]:
     may be replaced only when this is empty (`Plan.write`, and `rebalance batch` before
     it plans)."""
     known = PLAN_FILES + OPTIONAL_PLAN_FILES
-    return sorted(p.name for p in folder.iterdir() if p.name not in known)
+    # a write's temporary folder inside a folder that cannot be moved (`_fill`)
+    writing = f".{Path(os.path.abspath(folder)).name}.tmp-"
+    return sorted(
+        p.name for p in folder.iterdir() if p.name not in known and not p.name.startswith(writing)
+    )
 
 
 #: A temporary copy of a plan folder older than this belongs to no live writer (a plan
@@ -521,11 +610,48 @@ def read_plan(directory: str | Path) -> Plan:
     """Read a plan folder written by `Plan.write` (or `rebalance plan --out`).
 
     A missing, truncated or edited file raises `DataError` (exit 3) naming the file and
-    what is wrong with it, never a traceback.
+    what is wrong with it, never a traceback. A plan written again while it is read
+    (the folder swapped for another) is read again: the files of one plan, never some
+    of each (up to `_READS` times).
     """
-    from .errors import DataError, Issue
+    from .errors import DataError
 
     folder = Path(directory)
+    for attempt in range(_READS):
+        before = _identity(folder)
+        try:
+            plan = _read_plan(folder)
+        except DataError:
+            if attempt < _READS - 1 and _identity(folder) != before:
+                continue
+            raise
+        if _identity(folder) == before:
+            return plan
+    return plan
+
+
+#: Reads of a plan folder that `read_plan` makes while writers keep swapping it.
+_READS = 5
+
+
+def _identity(folder: Path) -> tuple[int, int, int, int] | None:
+    """The folder's and its plan.json's (device, inode): another when a write swapped
+    in a new plan, or replaced its plan.json; None when there is no such folder."""
+    try:
+        outer, meta = os.stat(folder), os.stat(folder / "plan.json")
+    except OSError:
+        try:
+            outer = os.stat(folder)
+        except OSError:
+            return None
+        return (outer.st_dev, outer.st_ino, -1, -1)
+    return (outer.st_dev, outer.st_ino, meta.st_dev, meta.st_ino)
+
+
+def _read_plan(folder: Path) -> Plan:
+    """`read_plan`, once."""
+    from .errors import DataError, Issue
+
     valid = "a folder written by `rebalance plan --out` (write it again with that command)"
     if not folder.is_dir():
         raise DataError(

@@ -412,7 +412,8 @@ def _fail_on(monkeypatch, target: str, err: int, name: str = "") -> None:
         monkeypatch.setattr("rebalance.plan._write_roster", boom)
     elif target == "mkdtemp":
         monkeypatch.setattr(tempfile, "mkdtemp", boom)
-    elif target == "swap":
+    elif target == "swap":  # the two renames where a folder cannot be exchanged in one
+        monkeypatch.setattr("rebalance.plan._exchange", lambda a, b: False)
         real_replace = os.replace
         calls = []
 
@@ -575,3 +576,89 @@ def test_stale_temporary_copies_of_a_killed_write_are_swept(solved, tmp_path):
         ".plan.tmp-live",
         "plan",
     ]
+
+
+def test_a_plan_read_while_it_is_written_again_is_one_plan_whole(solved, tmp_path):
+    """Writing a plan moved the old folder aside, then the new one in: readers in
+    between found no plan (142 of 306,000 reads), and `read_plan` (publish, explain,
+    --previous) read files of two plans and called it a hand edit (54 of 123 reads).
+    Now the folders are exchanged in one rename and a read that saw a swap reads again:
+    every read gives one of the two plans, whole."""
+    import threading
+    import time
+
+    from rebalance import Config
+
+    other = solve(
+        load(VALID), Config().with_changes(demand={"orders_per_courier_hour": 1.4}), SHIFT
+    )
+    assert other.plan_id != solved.plan_id
+    folder = solved.write(tmp_path / "plan")
+    done = threading.Event()
+    seen: list[str] = []
+    failures: list[str] = []
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                seen.append(read_plan(folder).plan_id)
+            except DataError as exc:
+                failures.append(str(exc))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(8):  # a read takes ~0.1 s here; a plan is rewritten every ~0.3 s
+            (other if i % 2 == 0 else solved).write(folder)
+            time.sleep(0.25)
+    finally:
+        done.set()
+        reader.join()
+    assert failures == []
+    assert set(seen) <= {solved.plan_id, other.plan_id} and len(seen) >= 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # nothing left beside it
+
+
+def test_out_as_the_working_folder_or_a_mount_point_is_written_in_place(solved, tmp_path):
+    """`--out .` and a folder that is a mount point (a container's volume) were exit 1
+    "Device or resource busy / Check the disk": a folder the kernel will not rename.
+    Their files are now replaced one by one, the folder kept (the shell that ran
+    `--out .` stays in it), and a plan's slots.csv left by an earlier plan removed."""
+    import subprocess
+    import sys
+
+    here = tmp_path / "here"
+    solved.write(here)  # a plan in slots: slots.csv, roster.parquet
+    assert (here / "slots.csv").exists()
+    inode = here.stat().st_ino
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    one_slot = ["--shift-start", SHIFT, "--shift-end", "2026-11-30T19:30"]
+    done = subprocess.run(
+        [*command, "plan", str(VALID), *one_slot, "--out", "."],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert here.stat().st_ino == inode
+    names = sorted(p.name for p in here.iterdir())
+    assert "slots.csv" not in names and set(PLAN_FILES) <= set(names)
+    assert read_plan(here).slot_count == 1
+
+    volume, source = tmp_path / "volume", tmp_path / "source"
+    volume.mkdir()
+    source.mkdir()
+    if subprocess.run(
+        ["mount", "--bind", str(source), str(volume)], capture_output=True
+    ).returncode:
+        pytest.skip("no bind mounts here (not root, or no mount permission)")
+    try:
+        solved.write(volume)
+        solved.write(volume)  # and again over the first
+        assert read_plan(volume).plan_id == solved.plan_id
+        written = {p.name for p in solved.write(tmp_path / "reference").iterdir()}
+        assert {p.name for p in source.iterdir()} == written  # no temporary folder left
+    finally:
+        subprocess.run(["umount", str(volume)], check=True)
