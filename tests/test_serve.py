@@ -516,6 +516,39 @@ def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
+def test_an_approval_that_failed_after_its_message_went_up_cannot_be_held(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Approve posted the parent, then the uploads failed: the request got Approve and
+    Hold back, and Hold answered "The plan stays out of the channel" with the message
+    up there for good ('held', so cron did nothing). Now the request offers Finish
+    publishing only, Hold says why it cannot, and a click completes the thread once."""
+    shift = "2026-11-30T09:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    fake.fail("files.completeUploadExternal", "error", error="internal_error", times=None)
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="partly"))
+    (answer,) = _answers(fake, "partly")
+    assert "Publishing failed (exit 5)" in answer["text"]
+    assert "click Finish publishing to complete it" in answer["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1  # the parent is up
+    again = fake.channels["C0APPROVE"].find(request["ts"])
+    assert again is not None and _has_buttons(again) == [ACTION_APPROVE]
+    assert "Finish publishing" in _texts(again)
+    approving.post(click_body(fake, ACTION_HOLD, value, user=LEAD, name="hold"))
+    (held,) = _answers(fake, "hold")
+    assert "Hold cannot take it back" in held["text"] and "stays out" not in held["text"]
+    with _history(approving) as h:
+        approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
+    assert approval is not None and approval.status == "pending"
+    fake.clear()
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="finish"))
+    assert "Approved and published" in _answers(fake, "finish")[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
 def test_an_approval_whose_publisher_died_is_finished_by_a_click_after_5_minutes(
     approving: Server, fake: FakeSlack
 ) -> None:

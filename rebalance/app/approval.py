@@ -153,11 +153,14 @@ def approval_blocks(
     timezone: str,
     note: str | None = None,
     newer_link: str | None = None,
+    shown: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
     """(text fallback, blocks) of the approval message in ``approval.status``.
 
     pending: Approve and Hold; held: Approve only; approved and superseded: no buttons,
     who and when (or the pointer to the newer plan). ``note`` adds a line (an error).
+    ``shown``: an approval whose publishing failed with the message already in the
+    target channel: Finish publishing only (Hold cannot take a message back).
 
     The body is the parent message the shared channel will get (`build_messages`):
     for a plan in slots, what to move at the shift start and what is coming slot by
@@ -194,7 +197,14 @@ def approval_blocks(
     who = user_ref(approval.decided_by)
     status = approval.status
     footer = f"Plan {esc(plan.plan_id)} · {esc(plan.status)} · "
-    if status == "pending":
+    if shown and status in {"pending", "held"}:
+        finish = {**approve, "text": {"type": "plain_text", "text": "Finish publishing"}}
+        text = (
+            f":warning: Approved; its message is up in {target}, but publishing did not "
+            "finish (its thread is incomplete). Click Finish publishing."
+        )
+        blocks += [context(footer + text), {"type": "actions", "elements": [finish]}]
+    elif status == "pending":
         text = f"Plan awaiting approval: Approve publishes it to {target}; {thread}."
         blocks += [context(footer + text), {"type": "actions", "elements": [approve, hold]}]
     elif status == "held":
@@ -240,12 +250,14 @@ def edit_approval(
     timezone: str,
     note: str | None = None,
     newer_link: str | None = None,
+    shown: bool = False,
 ) -> None:
-    """chat.update of the approval message to show ``approval``'s state."""
+    """chat.update of the approval message to show ``approval``'s state (``shown``: see
+    `approval_blocks`)."""
     if not approval.ts:
         return
     text, blocks = approval_blocks(
-        plan, approval, timezone=timezone, note=note, newer_link=newer_link
+        plan, approval, timezone=timezone, note=note, newer_link=newer_link, shown=shown
     )
     client.update_message(
         channel=approval.channel,

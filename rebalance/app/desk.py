@@ -420,6 +420,14 @@ class Desk:
         return "This plan was superseded by a newer one; nothing was done."
 
     def _hold(self, history: History, approval: Approval, user: User) -> str:
+        if approval.status in {"pending", "held"} and _shown(history, approval):
+            # an approval whose publishing failed after the message went up
+            return (
+                f"This plan's message is already in {channel_ref(approval.target_channel)} "
+                "(its publishing did not finish): Hold cannot take it back. Click Finish "
+                "publishing to complete its thread; to change the plan, close or open "
+                "restaurants, or re-plan with `/rebalance plan`."
+            )
         held = history.transition_approval(
             approval.plan_key,
             approval.content_hash,
@@ -524,14 +532,24 @@ class Desk:
                 error=reason,
             )
             self.event("approval", f"publishing failed: {reason}", level=logging.WARNING)
+            shown = _shown(history, claimed)
+            retry = (
+                "Click Finish publishing to complete it." if shown else "Approve again to retry."
+            )
             if back is not None:
                 self._edit(
                     back,
-                    note=f":warning: Approval by {user_ref(user.id)} failed: {esc(reason)}. Approve again to retry.",
+                    note=f":warning: Approval by {user_ref(user.id)} failed: {esc(reason)}. {retry}",
+                    shown=shown,
                 )
             code = getattr(exc, "exit_code", 1)
             hint = (
-                " It is safe to click Approve again."
+                (
+                    f" Its message is up in {channel_ref(claimed.target_channel)} with an "
+                    "incomplete thread: click Finish publishing to complete it."
+                    if shown
+                    else " It is safe to click Approve again."
+                )
                 if isinstance(exc, PublishError | LockHeldError)
                 else ""
             )
@@ -567,7 +585,7 @@ class Desk:
             record.run_id, slack_channel=result.channel, slack_ts=result.ts, extra=extra
         )
 
-    def _edit(self, approval: Approval, *, note: str | None = None) -> None:
+    def _edit(self, approval: Approval, *, note: str | None = None, shown: bool = False) -> None:
         """Redraw the approval message; a failure is logged, never shown as the outcome."""
         from rebalance.plan import read_plan
         from rebalance.slack import SlackCallError
@@ -579,11 +597,19 @@ class Desk:
                 approval,
                 timezone=self.config.city.timezone,
                 note=note,
+                shown=shown,
             )
         except (SlackCallError, RebalanceError, OSError) as exc:
             self.event(
                 "approval", f"could not edit the approval message: {exc}", level=logging.WARNING
             )
+
+
+def _shown(history: History, approval: Approval) -> bool:
+    """Whether the target channel's message of the shift is this version's: a message
+    approved and posted, whose publishing may not have finished."""
+    shown = history.publication(approval.plan_key, approval.target_channel)
+    return shown is not None and shown.content_hash == approval.content_hash
 
 
 def slack_client(logger: Any) -> SlackClient:
