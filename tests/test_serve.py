@@ -674,6 +674,35 @@ def test_a_version_approved_before_is_asked_for_again_once_another_is_shown(
 # --------------------------------------------------------- slash commands
 
 
+def test_a_request_is_acknowledged_while_another_process_holds_the_history_store(
+    direct: Server, fake: FakeSlack
+) -> None:
+    """The duplicate check wrote to the history store before the ack: with a run
+    holding the store, a command was acked after 8 s, or answered 500 after 30 s. It
+    now waits 1 s at most, then checks against the deliveries this process saw: the ack
+    comes in time and a retry is still not acted on twice."""
+    import sqlite3
+
+    body = command_body(fake, "help", user=LEAD, name="busy")
+    direct.post(command_body(fake, "help", user=LEAD, name="warm"))  # the store exists
+    db = sqlite3.connect(load_config(direct.config).history_path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        first = direct.post(body)
+        assert first.status == 200 and first.seconds < 2.5, first.seconds
+        assert "rebalance" in first.body.lower()  # the usage, in the ack
+        retried = direct.post(body, headers={"X-Slack-Retry-Num": "1"})
+        assert retried.status == 200 and retried.body == ""
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    busy = wait_for(
+        lambda: [line for line in direct.lines() if line.get("event") == "duplicate_check"]
+    )
+    assert "checked against this process's recent deliveries" in busy[0]["message"]
+    assert wait_for(lambda: [line for line in direct.lines() if line.get("event") == "duplicate"])
+
+
 def test_commands_from_people_who_may_not_act_are_refused(direct: Server, fake: FakeSlack) -> None:
     """close/open/plan by a non-approver: an ephemeral refusal, nothing stored."""
     reply = direct.post(command_body(fake, "close R00001", user=PARTNER, name="nope"))

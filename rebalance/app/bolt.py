@@ -154,6 +154,36 @@ class _ClientGiven(logging.Filter):
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
+#: How long a delivery's duplicate check waits for the history store: the request is
+#: acknowledged after it, and Slack wants the ack within 3 s.
+DELIVERY_WAIT_SECONDS = 1.0
+
+
+class _Recent:
+    """The delivery keys this process saw last (at most `SIZE`): the duplicate check
+    when the history store is busy (Slack retries within a minute, to the same app)."""
+
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        from collections import OrderedDict
+        from threading import Lock
+
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._lock = Lock()
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; False when it was seen already."""
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self.SIZE:
+                self._keys.popitem(last=False)
+            return True
+
+
 def build_app(
     desk: Desk,
     client: SlackClient,
@@ -188,15 +218,33 @@ def build_app(
     def log(event: str, message: str, level: int = logging.INFO, **data: Any) -> None:
         logger.log(level, message, extra={"event": event, **data})
 
+    seen = _Recent()
+
     @app.middleware
     def _once(request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
+        from rebalance.errors import RebalanceError
+
         body = request.body if isinstance(request.body, dict) else {}
         retry = _header(request, "x-slack-retry-num")
         found = delivery_key(body)
         if found is not None:
             key, kind = found
-            with desk.store() as history:
-                first = history.first_delivery(key, kind)
+            new_here = seen.add(key)
+            try:
+                # bounded: the ack waits on this (3 s for Slack), and another process
+                # may hold the store (a run writing); it waited 30 s, then answered 500
+                with desk.store(timeout=DELIVERY_WAIT_SECONDS) as history:
+                    first = history.first_delivery(key, kind)
+            except RebalanceError as exc:
+                first = new_here  # this process's memory of recent deliveries
+                log(
+                    "duplicate_check",
+                    f"the history store did not answer within {DELIVERY_WAIT_SECONDS:g} s "
+                    f"({str(exc).splitlines()[0]}); {kind} checked against this process's "
+                    "recent deliveries only",
+                    level=logging.WARNING,
+                    kind=kind,
+                )
             if not first:
                 log(
                     "duplicate",

@@ -77,9 +77,10 @@ class Desk:
 
     # ------------------------------------------------------------ plumbing
     @contextlib.contextmanager
-    def store(self) -> Iterator[History]:
-        """A connection to the history store for one task."""
-        history = History(self.config.history_path)
+    def store(self, *, timeout: float | None = None) -> Iterator[History]:
+        """A connection to the history store for one task (``timeout``: seconds to wait
+        for another process's write, `History`'s default when None)."""
+        history = History(self.config.history_path, timeout=timeout)
         try:
             yield history
         finally:
