@@ -702,8 +702,10 @@ def test_the_command_line_gives_memory_back_sooner_only_on_large_tables(monkeypa
 
     set_at: list[str] = []
     monkeypatch.setattr(cli, "_give_memory_back_sooner", lambda: set_at.append("policy"))
-    load = inputs.load
-    monkeypatch.setattr(inputs, "load", lambda *a, **k: (set_at.append("load"), load(*a, **k))[1])
+    load = inputs.load_tables  # the command line's load (without the tables' digests)
+    monkeypatch.setattr(
+        inputs, "load_tables", lambda *a, **k: (set_at.append("load"), load(*a, **k))[1]
+    )
     size = inputs.input_bytes(VALID)
     on_disk = sum(
         (VALID / f"{name}.csv").stat().st_size
