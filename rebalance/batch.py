@@ -391,6 +391,20 @@ def default_out(shift_start: pd.Timestamp | str) -> Path:
     )
 
 
+def _resolved(path: Path, option: str) -> Path:
+    """``path`` made absolute, links followed; a link that loops is a usage error naming
+    ``option`` (pathlib's RuntimeError was a traceback)."""
+    from .errors import UsageError
+
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise UsageError(
+            f"{path} is a symbolic link that leads back to itself ({exc}); give a folder",
+            option=option,
+        ) from None
+
+
 def run_batch(
     cities_dir: str | Path,
     shift_start: pd.Timestamp | str,
@@ -427,9 +441,9 @@ def run_batch(
             option="--workers",
         )
     t0 = time.perf_counter()
-    root = Path(cities_dir).resolve()
+    root = _resolved(Path(cities_dir), "CITIES_DIR")
     start = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
-    out_dir = Path(out).resolve() if out is not None else None
+    out_dir = _resolved(Path(out), "--out") if out is not None else None
     cities = find_cities(root, exclude=out_dir) if root.is_dir() else []
     if not cities:
         raise DataError(

@@ -1390,8 +1390,18 @@ def _shift_lock(plan: Any, cfg: "Config") -> Any:
 def _replaceable(out: Path, what: str, looks_right: Any) -> None:
     """Refuse an ``--out`` that exists and is not an earlier output of this command
     (``looks_right(path) -> bool``): a slip of the finger must not turn the order
-    history or zones.csv into a demand table or a map (exit 2, nothing written)."""
-    if not (out.exists() or out.is_symlink()) or out.is_dir():
+    history or zones.csv into a demand table or a map (exit 2, nothing written). A
+    symbolic link is followed: what it points to is checked (and then replaced)."""
+    from .paths import link_target
+
+    try:
+        out = link_target(out)
+    except OSError:
+        raise typer.BadParameter(
+            f"{out} is a symbolic link that leads back to itself; give a file",
+            param_hint="--out",
+        ) from None
+    if not out.exists() or out.is_dir():
         return
     try:
         ours = bool(looks_right(out))
@@ -1439,9 +1449,12 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
 
     from .errors import storage_errors
     from .escape import csv_frame
+    from .paths import link_target, remove_stale_siblings
 
     with storage_errors("write the table", out):
+        out = link_target(out)  # a link stays, the table goes where it points
         out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_siblings(out)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
         os.close(fd)
         try:

@@ -280,11 +280,27 @@ class StorageError(RebalanceError):
                 "The name is longer than the filesystem allows (255 bytes): choose a shorter one."
             )
         elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
-            hint = f"A file is in the way of a folder on that path ({place}): move it aside."
+            blocker = _in_the_way(place)
+            what_is = "A symbolic link" if blocker.is_symlink() else "A file"
+            hint = f"{what_is} is in the way of a folder on that path ({blocker}): move it aside."
+        elif exc.errno == errno.ELOOP:
+            hint = f"A symbolic link on that path leads back to itself ({place}): point it at a real place."
         else:
             hint = "Check the disk and retry."
         code = 3 if exc.errno in _PATH_ERRNOS else 1
         return cls(what, where, why, hint=hint, code=code)
+
+
+def _in_the_way(place: Path) -> Path:
+    """The file that stands where a folder of ``place`` belongs: its nearest existing
+    ancestor (or itself) when that is not a folder, else ``place``."""
+    for candidate in (place, *place.parents):
+        try:
+            if candidate.exists() or candidate.is_symlink():
+                return candidate if not candidate.is_dir() else place
+        except OSError:
+            return place
+    return place
 
 
 @contextmanager

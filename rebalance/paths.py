@@ -14,7 +14,9 @@ the file names posted to Slack; `slug` is its one rule.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "batch_out",
     "default_history_path",
+    "link_target",
     "lock_path",
     "locks_dir",
     "run_dir",
@@ -78,3 +81,31 @@ def run_dir(history_path: Path, city: str, shift_start: datetime, run_id: str) -
 def batch_out(shift_start: datetime) -> Path:
     """`rebalance batch`'s default output folder: ``./batch-<shift YYYYmmddTHHMM>``."""
     return Path(f"batch-{shift_start:%Y%m%dT%H%M}")
+
+
+def link_target(path: Path) -> Path:
+    """Where an output written at ``path`` goes: ``path`` itself, or, when it is a
+    symbolic link, the path it leads to (the link stays, the file or folder it points
+    to is replaced). A link that loops is OSError ELOOP naming it (`pathlib` raises
+    RuntimeError there, a traceback)."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python 3.11-3.12; 3.13 raises OSError itself
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
+
+
+def remove_stale_siblings(path: Path, *, older_than: float = 3600.0) -> None:
+    """Remove the temporary files ``.NAME.*`` that a writer killed before its rename
+    left beside ``path`` (older than ``older_than`` seconds: no live writer's)."""
+    import glob
+    import time
+
+    cutoff = time.time() - older_than
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        try:
+            if stale.is_file() and not stale.is_symlink() and stale.stat().st_mtime <= cutoff:
+                stale.unlink()
+        except OSError:
+            continue

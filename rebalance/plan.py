@@ -1108,9 +1108,12 @@ def _first_line(exc: BaseException) -> str:
 
 def _follow_link(target: Path) -> Path:
     """The folder a plan goes to: a symbolic link is followed (never replaced by a folder)."""
+    from .paths import link_target
+
     if not target.is_symlink():
         return target
-    real = target.resolve()
+    with storage_errors(_WRITING, target):
+        real = link_target(target)
     if real.exists() and not real.is_dir():
         raise FileExistsError(f"{target} is a link to {real}, which is not a folder")
     return real

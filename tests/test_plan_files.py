@@ -389,6 +389,77 @@ def test_out_that_links_to_a_file_is_refused(solved, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine" and _leftovers(tmp_path) == []
 
 
+def test_links_that_loop_and_files_in_the_way_are_named_and_links_to_files_followed(
+    solved, tmp_path
+):
+    """`plan --out` and `batch --out` on a link that loops crashed with pathlib's
+    RuntimeError (exit 1); `forecast --out` and `map --out` replaced a link with a
+    regular file (the shared forecast it pointed to was left stale); a file in the way
+    was named as a path that does not exist; a killed forecast's temporary file stayed
+    for good. Now: exit 3 or 2 naming the link, the link kept and its target replaced,
+    the file in the way named, stale temporary files removed."""
+    import os
+    import time
+
+    from rebalance.generate import generate_city
+
+    runner = CliRunner()
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    result = runner.invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--out", str(tmp_path / "loop1")]
+    )
+    assert result.exit_code == 3 and "leads back to itself" in result.output, result.output
+    samples = Path(__file__).parent.parent / "data" / "samples"
+    result = runner.invoke(
+        app, ["batch", str(samples), "--shift-start", SHIFT, "--out", str(tmp_path / "loop1")]
+    )
+    assert result.exit_code == 2 and "leads back to itself" in result.output, result.output
+    (tmp_path / "afile").write_text("mine")
+    result = runner.invoke(
+        app, ["plan", str(VALID), "--shift-start", SHIFT, "--out", str(tmp_path / "afile/a/b")]
+    )
+    assert result.exit_code == 3 and f"({tmp_path / 'afile'}): move it aside" in result.output
+
+    city = generate_city(
+        tmp_path / "city", zones=5, couriers=60, restaurants=30, seed=3, history_days=3
+    )
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "demand.csv").write_text("restaurant_id,slot_start,expected_orders_per_hour\n")
+    link = tmp_path / "demand.csv"
+    link.symlink_to(shared / "demand.csv")
+    stale = shared / ".demand.csv.abc123"
+    stale.write_text("left by a killed forecast")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            str(city / "orders.csv"),
+            "--data",
+            str(city),
+            "--shift-start",
+            SHIFT,
+            "--out",
+            str(link),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and len((shared / "demand.csv").read_text().splitlines()) > 1
+    assert not stale.exists()
+    plan_dir = solved.write(tmp_path / "plan")
+    page = tmp_path / "maps" / "today.html"
+    (tmp_path / "map.html").symlink_to(page)  # dangling: the page is made where it points
+    (tmp_path / "maps").mkdir()
+    for _ in range(2):
+        result = runner.invoke(
+            app, ["map", str(plan_dir), "--data", str(VALID), "--out", str(tmp_path / "map.html")]
+        )
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "map.html").is_symlink() and page.read_text().lstrip().startswith("<!")
+
+
 def _fail_on(monkeypatch, target: str, err: int, name: str = "") -> None:
     """Make one filesystem call raise OSError(err) (a full or read-only disk)."""
     import os

@@ -185,9 +185,13 @@ def interactive_map(
 
 
 def write_map(fmap: Any, path: str | Path) -> Path:
-    """Save the map as one HTML file, atomically (a reader never sees half a file)."""
-    target = Path(path)
+    """Save the map as one HTML file, atomically (a reader never sees half a file). A
+    symbolic link is followed: the page goes where it points, the link stays."""
+    from rebalance.paths import link_target, remove_stale_siblings
+
+    target = link_target(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
