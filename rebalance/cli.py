@@ -842,13 +842,15 @@ history_app = typer.Typer(
 app.add_typer(history_app, name="history")
 
 
-def _open_history(config: Path | None) -> Any:
-    """The history store of the config, or None when no run was ever recorded there."""
+def _open_history(config: Path | None, *, read_only: bool = True) -> Any:
+    """The history store of the config, or None when no run was ever recorded there;
+    ``read_only`` to list (the cron user's store, a copy on a read-only disk, a full
+    disk: nothing is written)."""
     from .history import History
 
     with exits():
         path = load_cli_config(config).history_path
-        return History(path) if path.exists() else None
+        return History(path, read_only=read_only) if path.exists() else None
 
 
 @history_app.callback(invoke_without_command=True)
@@ -1699,7 +1701,7 @@ def overrides_clear(
 
     with exits():
         cfg = load_cli_config(config)
-    store = _open_history(config)
+    store = _open_history(config, read_only=False)
     n = 0
     if store is not None:
         n = store.clear_overrides(

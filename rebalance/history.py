@@ -264,6 +264,12 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+#: SQLite's codes for a disk that is full: SQLITE_FULL, and a write of the shared-memory
+#: file beside the store that the disk has no room for (SQLITE_IOERR_SHMSIZE, which it
+#: names "disk I/O error").
+_FULL_CODES = frozenset({13, 4874})
+
+
 def _guarded(
     method: Callable[Concatenate[History, _P], _T],
 ) -> Callable[Concatenate[History, _P], _T]:
@@ -288,11 +294,16 @@ class History:
     `StorageError` (exit 3; exit 1 for a full disk or an I/O error).
     """
 
-    def __init__(self, path: str | Path, *, timeout: float | None = None):
+    def __init__(self, path: str | Path, *, timeout: float | None = None, read_only: bool = False):
+        """``read_only``: to list runs, with no write (an operator reading the cron
+        user's store, a copy on a read-only disk, a full disk): the store must exist,
+        and one of an older schema is opened for writing, to be upgraded."""
         self.path = Path(path)
         self.timeout = BUSY_TIMEOUT_SECONDS if timeout is None else timeout
+        self.read_only = read_only
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError.from_os_error(
                 exc, "create the history folder", self.path.parent
@@ -313,6 +324,8 @@ class History:
 
     @_guarded
     def _open(self) -> None:
+        if self.read_only and self._open_read_only():
+            return
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE) so that
         # two processes never interleave a read-then-write.
         self._db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
@@ -321,10 +334,60 @@ class History:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         with self._tx():
+            self._check_version()
             self._check_tables()
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _open_read_only(self) -> bool:
+        """Open the store without writing (``read_only``); False when it must be opened
+        for writing (its schema is older: upgraded first)."""
+        if not self.path.exists():
+            raise StorageError(
+                "read the history store",
+                self.path,
+                "no such file",
+                hint="No run was recorded there.",
+            )
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        try:
+            version = self._connect(uri)
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc):
+                raise
+            # A store in WAL mode is read through its -shm file, which SQLite could not
+            # make in a folder this user cannot write (a read-only disk, the cron user's
+            # folder): no writer has it open then, and the file is read as it is.
+            self.close()
+            version = self._connect(uri + "&immutable=1")
+        if version < SCHEMA_VERSION:
+            self._db.close()
+            self._db = None
+            return False
+        self._check_tables()
+        return True
+
+    def _connect(self, uri: str) -> int:
+        """Connect read-only to ``uri``; the store's schema version."""
+        self._db = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self.db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        return self._check_version()
+
+    def _check_version(self) -> int:
+        """The store's schema version; a newer one than this rebalance writes is refused
+        (its runs would be read wrong, and its version stamped back)."""
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                "read the history store",
+                self.path,
+                f"it was written by a newer rebalance (schema {version}; this one knows "
+                f"{SCHEMA_VERSION})",
+                hint="Upgrade rebalance on this machine, or set [history] path to another file.",
+            )
+        return version
 
     def _check_tables(self) -> None:
         """Refuse a SQLite file whose existing tables of our names lack our columns
@@ -400,7 +463,7 @@ class History:
                 hint=f"Give this user write access to {self.path} and its folder (SQLite "
                 "writes -wal and -shm files next to it), or set [history] path elsewhere.",
             )
-        if "full" in text:
+        if "full" in text or code in _FULL_CODES:
             return StorageError(
                 "write the history store",
                 self.path,
@@ -569,8 +632,11 @@ class History:
         """One run by id (a unique prefix of at least 6 characters also works)."""
         row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None and len(run_id) >= 6:
+            # a prefix as text (LIKE read '%' and '_' in it as wildcards, and gave up on
+            # a long one: "pattern too complex", exit 1)
             rows = self.db.execute(
-                "SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
+                "SELECT * FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 2",
+                (len(run_id), run_id),
             ).fetchall()
             row = rows[0] if len(rows) == 1 else None
         return None if row is None else _run_from_row(row)

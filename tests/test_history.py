@@ -354,3 +354,71 @@ def test_mark_crashed_changes_only_running_rows(tmp_path: Path) -> None:
         ]
         finished = h.run(done.run_id)
         assert finished is not None and finished.status == "succeeded"
+
+
+def test_history_is_listed_without_writing_the_store(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing runs opened the store for writing (its schema step): a store on a
+    read-only disk, or in the cron user's folder, could not be listed (exit 3), and a
+    full disk read as "disk I/O error / Check the disk" (exit 1). Listing writes
+    nothing now: a read-only copy is listed (where this machine can bind-mount one)."""
+    import sqlite3
+    import subprocess
+
+    store = tmp_path / "state" / "history.sqlite3"
+    before = store.read_bytes()
+    code, out, _ = _invoke(["history", "--config", str(config_file)], monkeypatch)
+    assert code == 0 and "20261130T175007-c0ffee" in out
+    assert store.read_bytes() == before
+    # a full disk where SQLite grows its shared-memory file is a full disk (exit 1)
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorcode = 4874  # SQLITE_IOERR_SHMSIZE
+    with History(store) as h:
+        full = h._error(error)
+    assert full.exit_code == 1 and "the disk is full" in str(full) and "Free space" in str(full)
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(
+        ["mount", "--bind", str(store.parent), str(mount)], capture_output=True
+    ).returncode:
+        pytest.skip("no bind mounts here (not root, or no mount permission)")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True)
+        ro = tmp_path / "ro.toml"
+        ro.write_text(f'[history]\npath = "{mount / "history.sqlite3"}"\n')
+        code, out, err = _invoke(["history", "--config", str(ro)], monkeypatch)
+        assert code == 0 and "20261130T175007-c0ffee" in out, err
+        code, out, err = _invoke(
+            ["history", "show", "20261130T175007", "--config", str(ro)], monkeypatch
+        )
+        assert code == 0 and "c0ffee" in out, err
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_history_of_a_newer_rebalance_is_refused_and_run_ids_are_text(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written by a newer rebalance was re-stamped with this one's schema
+    version by any command; it is refused now, unchanged. `history show` read % and _
+    in a run id as wildcards (printing a run for '%%%%%%') and a long id was exit 1."""
+    import sqlite3
+
+    for weird in ("%%%%%%", "______", "2026113%", "x" * 100_000):
+        code, _, err = _invoke(
+            ["history", "show", weird, "--config", str(config_file)], monkeypatch
+        )
+        assert code == 2 and "no run" in err, (weird[:10], err)
+    store = tmp_path / "state" / "history.sqlite3"
+    db = sqlite3.connect(store)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    code, _, err = _invoke(["history", "--config", str(config_file)], monkeypatch)
+    assert code == 3 and "written by a newer rebalance (schema 99" in err
+    with pytest.raises(Exception, match="newer rebalance"):
+        History(store)
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 99
+    db.close()
