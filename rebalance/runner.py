@@ -47,7 +47,7 @@ from .history import History, RunRecord, new_run_id, utc_now
 from .lock import RunLock
 from .logs import RunLog, redact
 from .paths import lock_path, run_dir
-from .views.history import summary_line
+from .views.history import summary_text
 from .views.wording import kpi_headline
 
 if TYPE_CHECKING:
@@ -318,7 +318,7 @@ class _Run:
         )
         self.log.event(
             "run_end",
-            summary_line(record),
+            summary_text(record),
             duration_ms=self._elapsed_ms(),
             outcome="succeeded",
             exit_code=0,

@@ -528,3 +528,20 @@ def _held_by_a_run(config: Any, fake: FakeSlack, release_after: float | None = N
     finally:
         release.set()
         first.join(30)
+
+
+def test_the_last_log_line_names_the_city_as_written(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """run_end's message was the terminal's rich markup: a city "[bold]Evil[/]" was
+    logged as "\\[bold]Evil\\[/]", and a name ending in a backslash gained an invisible
+    U+200B. The log line has the name as written (controls written out)."""
+    # in TOML: ESC as \u001b, and a backslash at the end of the name
+    text = config_file.read_text().replace('"Testville"', '"[bold]Evil[/] \\u001b[31m end\\\\"')
+    config_file.write_text(text)
+    done = _run(config_file, "--shift-start", SHIFT, "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    (end,) = [line for line in lines if line.get("event") == "run_end"]
+    assert "[bold]Evil[/] \\x1b[31m end\\ " in end["message"], end["message"]
+    assert "\\[" not in end["message"] and "\u200b" not in end["message"]

@@ -12,11 +12,18 @@ from rebalance.history import PHASES, RunRecord
 
 from .wording import coverage_change, kpi_headline, percent
 
-__all__ = ["run_details", "runs_json", "runs_table", "summary_line"]
+__all__ = ["run_details", "runs_json", "runs_table", "summary_line", "summary_text"]
 
 
 def summary_line(record: RunRecord) -> str:
-    """One line saying what a run did: the terminal's quiet success message."""
+    """One line saying what a run did: the terminal's quiet success message, as rich
+    markup (the city and channel come from a config)."""
+    return terminal(summary_text(record), one_line=True)
+
+
+def summary_text(record: RunRecord) -> str:
+    """`summary_line` as plain text, controls written out: the run's last log line
+    (markup escapes there were backslashes in the message)."""
     k = record.kpis
     action = record.extra.get("publish_action")
     what = {
@@ -29,8 +36,7 @@ def summary_line(record: RunRecord) -> str:
     where = f"{what} {record.slack_channel or 'Slack'}" if action else record.status
     body = kpi_headline(k)
     shift = _short_time(record.shift_start)
-    # printed as rich markup: the city and channel come from a config
-    return terminal(f"run {record.run_id}: {record.city} {shift}: {where}; {body}", one_line=True)
+    return visible(f"run {record.run_id}: {record.city} {shift}: {where}; {body}", one_line=True)
 
 
 def runs_table(records: list[RunRecord]) -> Any:
