@@ -1345,6 +1345,7 @@ def map_command(
                 "give --data DATA_DIR (or [data] dir in --config)",
                 param_hint="--data",
             )
+        from .escape import visible
         from .outlines import find_outlines, read_outlines
         from .plan import check_zones, read_plan
         from .views.webmap import interactive_map, write_map
@@ -1370,7 +1371,7 @@ def map_command(
         with storage_errors("write the map", out):
             write_map(fmap, out)
     drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
-    err(f"map of {plan.city} written to {out}{drawn}", color="green")
+    err(f"map of {visible(plan.city, one_line=True)} written to {out}{drawn}", color="green")
 
 
 def _shift_lock(plan: Any, cfg: "Config") -> Any:

@@ -279,6 +279,33 @@ def test_cli_unknown_zone_is_a_usage_error_naming_valid_zones(plan_dir):
     assert "NOPE" in result.output and "A, B" in result.output
 
 
+def test_a_name_with_a_line_break_stays_on_its_row_in_the_terminal(tmp_path):
+    """`explain` printed a zone named "line1\\nline2" over two rows of its tables, where
+    `plan` writes "line1\\x0aline2": a partner's name could fake a row. Each name is one
+    line in every table of `explain`."""
+    lon_a = 2.35 + 0.11
+    zones = [
+        zone("A", 48.85, lon_a, name="Spare\nFAKE ROW"),
+        zone("B", 48.85, 2.35, name="Short\nFAKE ROW"),
+    ]
+    rests = [restaurant("R1", "B", 10.0), restaurant("R2", "A", 2.5)]
+    cour = [courier(f"C{i}", "A") for i in range(4)] + [courier("CB", "B")]
+    folder = write_city(tmp_path / "city", zones, rests, cour)
+    out = tmp_path / "plan"
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["plan", str(folder), "--shift-start", SHIFT, "--out", str(out)]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["explain", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Where one extra courier helps most" in result.output
+    rows = [line for line in result.output.splitlines() if "FAKE ROW" in line]
+    assert len(rows) >= 3 and all("\\x0aFAKE ROW" in line for line in rows), result.output
+
+
 def test_html_and_slack_show_the_why_escaped(plan_dir):
     """The notebook view folds the explanation in; Slack's thread has an escaped why line."""
     from rebalance.publish.blocks import build_messages

@@ -419,7 +419,11 @@ def explanation_renderables(expl: Any) -> Any:
         table.add_column("Short", justify="right")
         table.add_column("Why", overflow="fold")
         for r in expl.short.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
-            table.add_row(terminal(zone_label(r.zone_id, r.name)), str(r.shortage), terminal(r.why))
+            table.add_row(
+                terminal(zone_label(r.zone_id, r.name), one_line=True),
+                str(r.shortage),
+                terminal(r.why, one_line=True),
+            )
         yield table
         if len(expl.short) > MAX_EXPLAIN_ROWS:
             yield Text(f"... {len(expl.short) - MAX_EXPLAIN_ROWS} more short zones (--format json)")
@@ -445,7 +449,7 @@ def explanation_renderables(expl: Any) -> Any:
         for r in shown.itertuples(index=False):
             forced = bool(getattr(r, "cap_forced", False))
             table.add_row(
-                terminal(f"{r.from_zone} → {r.to_zone}"),
+                terminal(f"{r.from_zone} → {r.to_zone}", one_line=True),
                 str(r.couriers),
                 *(f"{getattr(r, key):,.0f} min" for _, key in terms),
                 f"[bold]{r.saves_minutes:,.0f} min[/]" + (" (cap)" if forced else ""),
@@ -469,8 +473,8 @@ def explanation_renderables(expl: Any) -> Any:
         for r in expl.ranking.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
             value = r.marginal_minutes
             table.add_row(
-                terminal(zone_label(r.zone_id, r.name)),
-                terminal(str(r.action)),
+                terminal(zone_label(r.zone_id, r.name), one_line=True),
+                terminal(str(r.action), one_line=True),
                 _blank0(r.shortage),
                 blank
                 if value != value
