@@ -59,10 +59,14 @@ def inputs(town: Path) -> Inputs:
         ("close R0042", Command("close", "R0042")),
         ("  open   0042 ", Command("open", "0042")),
         ("plan", Command("plan")),
+        # as Slack sends what was typed: & < > as entities, read back
+        ("close R&amp;B-1", Command("close", "R&B-1")),
+        ("status Saint-&lt;Denis&gt;", Command("status", "Saint-<Denis>")),
     ],
 )
 def test_commands_parse(text: str, expected: Command) -> None:
-    """Valid /rebalance texts parse to their command; ids are kept as typed."""
+    """Valid /rebalance texts parse to their command; ids are kept as typed (Slack's
+    entities for & < > read back: "R&B-1" was looked up as "R&amp;B-1")."""
     assert parse(text) == expected
 
 
@@ -588,3 +592,18 @@ def test_status_before_any_run_gives_the_shift_in_city_time(town: Path, tmp_path
     assert before.tzname() in answer  # CET or CEST
     quarter = before.floor("15min")
     assert f"{quarter:%H:%M}" in answer or f"{quarter + pd.Timedelta(minutes=15):%H:%M}" in answer
+
+
+def test_status_of_another_city_quotes_this_ones_name_whole(town: Path, tmp_path: Path) -> None:
+    """The "Unknown city" reply put this city's name in a code span by hand: a backtick
+    in the name ended the span and the rest read as formatting. It is quoted as every
+    name in a code span is (a backtick shown as a look-alike)."""
+    from rebalance.app.desk import Desk
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        city={"name": "Ville `x` *b*"}, history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    answer = Desk(config).status("Lyon")
+    assert answer.startswith("Unknown city `Lyon`")
+    hint = answer[answer.index("(") + 1 : answer.rindex(")")]
+    assert hint == "`/rebalance status Ville \u02cbx\u02cb *b*`"

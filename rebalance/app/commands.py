@@ -40,7 +40,12 @@ class CommandError(ValueError):
 
 
 def parse(text: str) -> Command:
-    """Parse the text after ``/rebalance``; raises `CommandError` naming what is valid."""
+    """Parse the text after ``/rebalance``; raises `CommandError` naming what is valid.
+
+    Slack sends a command's text with ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and
+    ``&gt;`` (as all message text): they are read back first, or a restaurant
+    ``R&B-1`` was looked up as ``R&amp;B-1`` and refused as unknown."""
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     words = text.split()
     if not words or words[0].lower() in {"help", "-h", "--help"}:
         return Command("help")

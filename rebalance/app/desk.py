@@ -184,7 +184,7 @@ class Desk:
 
         name = self.config.city.name
         if city is not None and city.casefold() != name.casefold() and slug(city) != slug(name):
-            return f"Unknown city {code(city)}: this app serves *{esc(name)}* (`/rebalance status {esc(name)}`)."
+            return f"Unknown city {code(city)}: this app serves *{esc(name)}* ({code(f'/rebalance status {name}')})."
         tz = self.config.city.timezone
         with self.store() as history:
             shift, _ = self.current_shift(history)
