@@ -227,6 +227,10 @@ def _start_failure(
     )
 
 
+#: The largest request body `serve` reads (Slack's are tens of KB).
+MAX_BODY_BYTES = 1 << 20
+
+
 def serve(
     config: Config,
     *,
@@ -332,6 +336,10 @@ def serve(
             port=port,
             threads=threads,
             ident="rebalance",
+            # Slack's requests are tens of KB (a click carries its message's blocks);
+            # waitress's default (1 GB) let anyone who reaches the port make the app
+            # buffer that much before the signature was checked. A larger body: 413.
+            max_request_body_size=MAX_BODY_BYTES,
         )
     except OSError as exc:
         pools_down()
