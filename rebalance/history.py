@@ -362,7 +362,7 @@ class History:
             self.close()
             version = self._connect(uri + "&immutable=1")
         if version < SCHEMA_VERSION:
-            self._db.close()
+            self.close()
             self._db = None
             return False
         self._check_tables()
