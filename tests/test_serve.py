@@ -530,6 +530,32 @@ def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
+def test_a_refused_approval_request_says_how_to_fix_it_as_publishing_does(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Posting the request for approval failed with Slack's bare code ("Slack answered
+    invalid_auth", "is_archived", a 429 with no time) and "run again", which failed the
+    same way. It now says what publishing says: the token to check, the channel to
+    unarchive, when Slack allows the next attempt."""
+    from rebalance.errors import PublishError
+
+    cases = [
+        ("invalid_auth", "Check SLACK_BOT_TOKEN"),
+        ("is_archived", "Unarchive it, or use another channel ([slack] approval_channel)"),
+    ]
+    for code, fix in cases:
+        fake.fail("chat.postMessage", "error", error=code)
+        with pytest.raises(PublishError) as info:
+            _plan(approving, "2026-11-30T08:00")
+        assert "posting the plan for approval to C0APPROVE failed" in str(info.value)
+        assert fix in info.value.hint and "never posts the request twice" in info.value.hint
+        fake.clear()
+    fake.fail("chat.postMessage", "ratelimit", retry_after=300)
+    with pytest.raises(PublishError) as info:
+        _plan(approving, "2026-11-30T08:00")
+    assert "Slack allows the next attempt in 300 s, after" in info.value.hint
+
+
 def test_an_approval_that_failed_after_its_message_went_up_cannot_be_held(
     approving: Server, fake: FakeSlack
 ) -> None:

@@ -381,13 +381,36 @@ def request_approval(
         _supersede_older(client, history, key, chash, ts, approval_channel, tz, say)
     except SlackCallError as exc:
         from rebalance.errors import PLAN_SAVED, PublishError
+        from rebalance.publish.protocol import failure
 
+        # the publisher's wording: the bot to invite, the token to check, when Slack
+        # allows the next attempt (this said "Slack answered channel_not_found", and to
+        # run again, which failed the same way until the bot was invited)
+        msg, hint = failure(
+            exc,
+            client,
+            f"channel {approval_channel}",
+            bot=lambda: _bot_name(client),
+            channel_key="[slack] approval_channel",
+        )
         raise PublishError(
-            client.scrub(f"posting the plan for approval to {approval_channel} failed: {exc}"),
-            hint=f"{PLAN_SAVED} Run the same shift again: it never posts the request twice.",
+            client.scrub(f"posting the plan for approval to {approval_channel} failed: {msg}"),
+            hint=client.scrub(
+                f"{PLAN_SAVED} {hint.replace('it never posts the plan twice', 'it never posts the request twice')}"
+            ),
             slack_error=exc.error or exc.kind.value,
         ) from None
     return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])
+
+
+def _bot_name(client: SlackApi) -> str:
+    """The bot's name for "/invite @name" (auth.test), or a placeholder."""
+    from rebalance.slack import SlackCallError
+
+    try:
+        return str(client.auth_test().get("user") or "") or "<your bot>"
+    except SlackCallError:
+        return "<your bot>"
 
 
 def _in_channel(

@@ -884,87 +884,14 @@ class _Publisher:
     # --------------------------------------------------------------- errors
     def error(self, exc: SlackCallError) -> PublishError:
         """The PublishError a user can act on, for a failed call."""
-        from rebalance.slack import FailureKind
-
-        where = f"channel {self.channel}"
-        retry = "Run the same command again afterwards: it never posts the plan twice."
-        code = exc.error or ""
-        if exc.kind is FailureKind.RATE_LIMITED:
-            # Bounded: a long Retry-After is not waited out (see rebalance.slack).
-            when = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=exc.retry_after)
-            msg = f"Slack kept rate-limiting {exc.method} (HTTP 429: {exc.detail})"
-            hint = (
-                f"Slack allows the next attempt in {exc.retry_after:g} s, after "
-                f"{when:%Y-%m-%d %H:%M:%S} UTC. {retry}"
-            )
-        elif exc.kind is FailureKind.REFUSED:
-            msg = f"cannot connect to Slack at {self.client.base_url} ({exc.detail})"
-            hint = f"Check network access (and SLACK_API_URL if set). {retry}"
-        elif exc.kind is FailureKind.TIMEOUT:
-            msg = f"Slack did not answer {exc.method} within {self.client.timeout:g} s"
-            hint = f"Slack or the network is slow ({'REBALANCE_SLACK_TIMEOUT'} sets the timeout). {retry}"
-        elif exc.kind is FailureKind.CONNECTION:
-            msg = f"the connection to Slack dropped during {exc.method} ({exc.detail})"
-            hint = retry
-        elif exc.kind is FailureKind.SERVER:
-            msg = f"Slack failed on {exc.method} (HTTP {exc.status or '?'}{', ' + code if code else ''})"
-            hint = f"Slack may be having an incident (https://slack-status.com). {retry}"
-        elif code in {
-            "invalid_auth",
-            "not_authed",
-            "token_revoked",
-            "token_expired",
-            "account_inactive",
-        }:
-            msg = f"Slack rejected the bot token ({code})"
-            hint = (
-                "Check SLACK_BOT_TOKEN: it must be the Bot User OAuth Token (xoxb-...) of the "
-                "app installed in this workspace; reinstall the app if it was revoked. " + retry
-            )
-        elif code in {"not_in_channel", "channel_not_found"}:
-            join = self._join_error
-            bot = self.bot_name()
-            if code == "not_in_channel":
-                msg = f"the bot is not a member of {where} ({code})"
-            else:
-                msg = f"Slack has no {where} that this bot can see ({code})"
-            hint = f"Invite the bot in the channel with /invite @{bot}"
-            if join == "missing_scope":
-                hint += (
-                    " (or give the app the channels:join scope, so it joins public channels itself)"
-                )
-            if code == "channel_not_found":
-                hint += "; and check the ID in [slack] channel / --channel"
-            hint += ". " + retry
-        elif code == "is_archived":
-            msg = f"{where} is archived ({code})"
-            hint = (
-                "Unarchive it, or publish to another channel ([slack] channel / --channel). "
-                + retry
-            )
-        elif code == "missing_scope":
-            scope = exc.needed or _SCOPES.get(exc.method, "the scope this method needs")
-            msg = f"the Slack app lacks the {scope} scope for {exc.method} ({code})"
-            hint = (
-                f"Add the {scope} scope (OAuth & Permissions of the Slack app), reinstall the app, "
-                "update SLACK_BOT_TOKEN if it changed. " + retry
-            )
-        elif code in {
-            "invalid_blocks",
-            "invalid_blocks_format",
-            "msg_too_long",
-            "invalid_metadata_format",
-        }:
-            msg = f"Slack refused the message layout ({code}{': ' + exc.detail if exc.detail else ''})"
-            hint = (
-                "This is a bug in rebalance: run with --dry-run, paste the parent in Block Kit "
-                "Builder (the link it prints) and report it with the plan folder."
-            )
-        else:
-            msg = f"Slack refused {exc.method} ({code}{': ' + exc.detail if exc.detail else ''})"
-            hint = (
-                f"See https://docs.slack.dev/reference/methods/{exc.method} for '{code}'. {retry}"
-            )
+        msg, hint = failure(
+            exc,
+            self.client,
+            f"channel {self.channel}",
+            bot=self.bot_name,
+            join_error=self._join_error,
+            channel_key="[slack] channel / --channel",
+        )
         if self._thread_pending:
             msg += (
                 f". The plan's message is up in {self.channel} (ts {self._thread_pending}) "
@@ -972,10 +899,102 @@ class _Publisher:
             )
             hint += " That run finishes the thread (what is already there is not posted again)."
         return PublishError(
-            self.client.scrub(f"publishing to {where} failed: {msg}"),
+            self.client.scrub(f"publishing to channel {self.channel} failed: {msg}"),
             hint=self.client.scrub(f"{PLAN_SAVED} {hint}"),
-            slack_error=code or exc.kind.value,
+            slack_error=exc.error or exc.kind.value,
         )
+
+
+def failure(
+    exc: SlackCallError,
+    client: Any,
+    where: str,
+    *,
+    bot: Callable[[], str],
+    join_error: str | None = None,
+    channel_key: str,
+) -> tuple[str, str]:
+    """(what failed, how to fix it and retry) for a Slack call that failed while posting
+    to ``where`` ("channel C0..."), the channel set by ``channel_key``: the publisher's
+    and the approval request's one wording of Slack's answers."""
+    from rebalance.slack import FailureKind
+
+    retry = "Run the same command again afterwards: it never posts the plan twice."
+    code = exc.error or ""
+    if exc.kind is FailureKind.RATE_LIMITED:
+        # Bounded: a long Retry-After is not waited out (see rebalance.slack).
+        when = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=exc.retry_after)
+        msg = f"Slack kept rate-limiting {exc.method} (HTTP 429: {exc.detail})"
+        hint = (
+            f"Slack allows the next attempt in {exc.retry_after:g} s, after "
+            f"{when:%Y-%m-%d %H:%M:%S} UTC. {retry}"
+        )
+    elif exc.kind is FailureKind.REFUSED:
+        msg = f"cannot connect to Slack at {client.base_url} ({exc.detail})"
+        hint = f"Check network access (and SLACK_API_URL if set). {retry}"
+    elif exc.kind is FailureKind.TIMEOUT:
+        msg = f"Slack did not answer {exc.method} within {client.timeout:g} s"
+        hint = (
+            f"Slack or the network is slow ({'REBALANCE_SLACK_TIMEOUT'} sets the timeout). {retry}"
+        )
+    elif exc.kind is FailureKind.CONNECTION:
+        msg = f"the connection to Slack dropped during {exc.method} ({exc.detail})"
+        hint = retry
+    elif exc.kind is FailureKind.SERVER:
+        msg = (
+            f"Slack failed on {exc.method} (HTTP {exc.status or '?'}{', ' + code if code else ''})"
+        )
+        hint = f"Slack may be having an incident (https://slack-status.com). {retry}"
+    elif code in {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+    }:
+        msg = f"Slack rejected the bot token ({code})"
+        hint = (
+            "Check SLACK_BOT_TOKEN: it must be the Bot User OAuth Token (xoxb-...) of the "
+            "app installed in this workspace; reinstall the app if it was revoked. " + retry
+        )
+    elif code in {"not_in_channel", "channel_not_found"}:
+        join = join_error
+        name = bot()
+        if code == "not_in_channel":
+            msg = f"the bot is not a member of {where} ({code})"
+        else:
+            msg = f"Slack has no {where} that this bot can see ({code})"
+        hint = f"Invite the bot in the channel with /invite @{name}"
+        if join == "missing_scope":
+            hint += " (or give the app the channels:join scope, so it joins public channels itself)"
+        if code == "channel_not_found":
+            hint += f"; and check the ID in {channel_key}"
+        hint += ". " + retry
+    elif code == "is_archived":
+        msg = f"{where} is archived ({code})"
+        hint = f"Unarchive it, or use another channel ({channel_key}). " + retry
+    elif code == "missing_scope":
+        scope = exc.needed or _SCOPES.get(exc.method, "the scope this method needs")
+        msg = f"the Slack app lacks the {scope} scope for {exc.method} ({code})"
+        hint = (
+            f"Add the {scope} scope (OAuth & Permissions of the Slack app), reinstall the app, "
+            "update SLACK_BOT_TOKEN if it changed. " + retry
+        )
+    elif code in {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "invalid_metadata_format",
+    }:
+        msg = f"Slack refused the message layout ({code}{': ' + exc.detail if exc.detail else ''})"
+        hint = (
+            "This is a bug in rebalance: run with --dry-run, paste the parent in Block Kit "
+            "Builder (the link it prints) and report it with the plan folder."
+        )
+    else:
+        msg = f"Slack refused {exc.method} ({code}{': ' + exc.detail if exc.detail else ''})"
+        hint = f"See https://docs.slack.dev/reference/methods/{exc.method} for '{code}'. {retry}"
+    return msg, hint
 
 
 #: The scope each method needs, for a missing_scope answer without ``needed``.
