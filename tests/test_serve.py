@@ -800,6 +800,28 @@ def test_close_unknown_restaurant_names_valid_ids(direct: Server, fake: FakeSlac
         assert h.overrides() == []
 
 
+def test_a_replan_that_slack_refuses_says_the_plan_is_saved_and_how_to_retry(
+    direct: Server, fake: FakeSlack, city: Path
+) -> None:
+    """A close whose re-plan could not revise the message answered only the error's
+    first line: not that the plan is saved, what to fix (the token), nor how to retry.
+    The reply now carries the error's hint, the retry in the app's terms, and that the
+    channel still shows the plan before the change."""
+    _plan(direct, "2026-11-30T17:00")
+    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+    rid = str(frame["restaurant_id"].iloc[0])
+    fake.fail("chat.update", "error", error="invalid_auth", times=None)
+    try:
+        direct.post(command_body(fake, f"close {rid}", user=LEAD, name="close-fails"))
+        text = _answers(fake, "close-fails")[0]["text"]
+    finally:
+        fake.clear()
+    assert "The re-plan failed (exit 5)" in text and "invalid_auth" in text
+    assert "The plan is saved." in text and "Check SLACK_BOT_TOKEN" in text
+    assert "Then re-plan with `/rebalance plan`" in text
+    assert "shows the plan before this change" in text
+
+
 def test_close_and_open_store_overrides_replan_and_revise_the_message(
     direct: Server, fake: FakeSlack, city: Path
 ) -> None:

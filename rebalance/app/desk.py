@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rebalance.errors import LockHeldError, RebalanceError
+from rebalance.errors import LockHeldError, PublishError, RebalanceError
 from rebalance.history import History, utc_now
 
 from .approval import edit_approval, parse_button_value, permalink
@@ -340,7 +340,16 @@ class Desk:
             except RebalanceError as exc:
                 self.event("replan", f"re-plan failed: {exc}", level=logging.WARNING)
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                return f":warning: The re-plan failed (exit {exc.exit_code}): {esc(first)}"
+                text = f":warning: The re-plan failed (exit {exc.exit_code}): {esc(first)}"
+                # how to fix it and retry (exit 5: the plan is saved, the channel's
+                # message is stale): it was cut with the error's other lines
+                hint = getattr(exc, "hint", "") or ""
+                if hint:
+                    again = "Then re-plan with `/rebalance plan`"
+                    text += f"\n{esc(hint).replace('Run the same command again afterwards', again)}"
+                if isinstance(exc, PublishError):
+                    text += "\nThe channel's message shows the plan before this change until then."
+                return text
         k = result.plan.kpis
         numbers = (
             f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
@@ -448,7 +457,6 @@ class Desk:
         return f"Held. The plan stays out of {channel_ref(held.target_channel)}; Approve it later if needed."
 
     def _approve(self, history: History, approval: Approval, user: User) -> str:
-        from rebalance.errors import PublishError
         from rebalance.lock import RunLock
         from rebalance.paths import lock_path
         from rebalance.plan import read_plan
