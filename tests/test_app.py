@@ -607,3 +607,19 @@ def test_status_of_another_city_quotes_this_ones_name_whole(town: Path, tmp_path
     assert answer.startswith("Unknown city `Lyon`")
     hint = answer[answer.index("(") + 1 : answer.rindex(")")]
     assert hint == "`/rebalance status Ville \u02cbx\u02cb *b*`"
+
+
+def test_an_id_typed_in_another_case_is_suggested_alone(town: Path, tmp_path: Path) -> None:
+    """`close r00001` suggested "R00001, R00020, R00019, R00018, R00017": the id meant,
+    then four unrelated ones. An id differing only in case is suggested alone; others
+    are matched case-blind."""
+    from rebalance.app.desk import Desk
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    ids = ["R00001", "R00020", "R00019", "R00018", "R00017", "B99"]
+    text = Desk(config)._unknown_restaurant("r00001", ids, "close")
+    assert "Did you mean `R00001`?" in text
+    text = Desk(config)._unknown_restaurant("r0002", ids, "close")
+    assert "`R00020`" in text.split("Did you mean", 1)[1]

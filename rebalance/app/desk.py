@@ -308,7 +308,15 @@ class Desk:
         return self._unknown_restaurant(restaurant_id, ids, verb)
 
     def _unknown_restaurant(self, restaurant_id: str, ids: list[str], verb: str) -> str:
-        close = difflib.get_close_matches(restaurant_id, ids, n=5, cutoff=0.6)
+        # an id that differs only in case is the one meant ("r00001": "R00001", not four
+        # unrelated look-alikes after it); else the look-alikes, compared case-blind
+        close = [i for i in ids if i.casefold() == restaurant_id.casefold()][:5]
+        if not close:
+            folded = {i.casefold(): i for i in reversed(ids)}
+            near = difflib.get_close_matches(
+                restaurant_id.casefold(), list(folded), n=5, cutoff=0.6
+            )
+            close = [folded[n] for n in near]
         text = (
             f"Unknown restaurant id {code(restaurant_id)} in {esc(self.config.city.name)}: "
             f"valid ids are the `restaurant_id` column of restaurants.csv ({len(ids)} restaurants"
