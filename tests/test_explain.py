@@ -335,6 +335,27 @@ def test_marginal_map_colours_every_zone(plan_dir):
     plt.close(ax.figure)
 
 
+def test_marginal_map_takes_the_inputs_second_as_zone_map_does(plan_dir, tmp_path):
+    """`plots.marginal_map(plan, inputs)`, as `zone_map(plan, inputs)` is called, met
+    "'Inputs' object has no attribute 'scatter'" (its second argument is the axes):
+    the inputs are taken there too; a wrong object is a TypeError naming the call."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rebalance import load, plots
+
+    plan = read_plan(plan_dir)
+    inputs = load(_city(tmp_path / "again", far=True))
+    for given in (inputs, inputs.zones):
+        ax = plots.marginal_map(plan, given)
+        assert len(ax.collections) >= 1
+        plt.close(ax.figure)
+    with pytest.raises(TypeError, match=r"marginal_map\(plan, ax.*ax must be a matplotlib Axes"):
+        plots.marginal_map(plan, 42)
+
+
 def test_folder_written_before_explanations_still_explains_marginal_values(plan_dir):
     """A plan.json without 'explanation' still ranks zones and says what is missing."""
     meta = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))

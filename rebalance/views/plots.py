@@ -989,10 +989,20 @@ def marginal_map(
 
     Coordinates come from the plan itself (stored at solve time), else from ``inputs``
     (`Inputs` or a zones DataFrame with zone_id, lat, lon). Labels are drawn when there
-    are at most 40 zones unless ``labels`` says otherwise.
+    are at most 40 zones unless ``labels`` says otherwise. ``marginal_map(plan, inputs)``
+    works too, as `zone_map` takes them.
     """
     from matplotlib import patheffects
     from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
+
+    if isinstance(ax, pd.DataFrame) or type(ax).__name__ == "Inputs":
+        if inputs is not None:
+            raise TypeError("marginal_map(plan, ax, *, inputs): inputs given twice")
+        inputs, ax = ax, None  # type: ignore[assignment]
+    elif ax is not None and not hasattr(ax, "scatter"):
+        raise TypeError(
+            f"marginal_map(plan, ax, *, inputs): ax must be a matplotlib Axes, got {type(ax).__name__}"
+        )
 
     zones = _feasible_zones(plan).copy()
     info = plan.explanation or {}
