@@ -107,7 +107,8 @@ class Inputs:
     take a byte a row.
 
     Frozen: a what-if builds a new `Inputs` with `replace`, never edits one in place;
-    `replace` validates the tables it is given as `load` validates files.
+    `replace` validates the tables it is given as `load` validates files. The constructor
+    itself checks nothing (tests build hand-made cities with it): start from `load`.
 
     ``sha256`` fingerprints the content of the validated tables (`fingerprint`): the
     same data has the same fingerprint however it was read (CSV or Parquet, blanks
