@@ -34,13 +34,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .escape import FORMULA_STARTS, csv_frame
+from .escape import CELL_BREAK, FORMULA_STARTS, csv_frame
 from .texthash import value_bytes
 
 __all__ = ["csv_bytes"]
 
-#: `rebalance.escape._needs_quote` as a pattern: any number of ' then a formula start.
-_FORMULA = "^'*[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+#: `rebalance.escape.csv_cell` as a pattern: at the cell's start or after a
+#: `CELL_BREAK`, any number of ' then a formula start (a ' goes before them).
+_FORMULA = f"(^|{re.escape(CELL_BREAK)})('*[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "])"
 
 
 @functools.cache
@@ -133,11 +134,12 @@ def _text_cells(text: pa.Array) -> pa.Array:
     first = data[np.minimum(starts, max(data.size - 1, 0))] if data.size else starts
     table = np.zeros(256, dtype=bool)
     table[list(b"'" + "".join(FORMULA_STARTS).encode())] = True
-    if (table[first] & (lengths > 0)).any():  # maybe a formula: the exact rule decides
-        guard = pc.match_substring_regex(text, _FORMULA)
-        text = pc.if_else(
-            guard, pc.binary_join_element_wise(large_text("'"), text, large_text("")), text
-        )
+    maybe = bool((table[first] & (lengths > 0)).any())
+    if not maybe and data.size > 1:  # a formula start after a list separator
+        breaks = np.flatnonzero(data[:-1] == ord(CELL_BREAK))
+        maybe = bool(table[data[breaks + 1]].any())
+    if maybe:  # the exact rule decides
+        text = pc.replace_substring_regex(text, pattern=_FORMULA, replacement="\\1'\\2")
         data, offsets = value_bytes(text)
     chars = _quoted_characters().encode()
     if chars:

@@ -71,7 +71,8 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
     pd.DataFrame(
         {
             "a": pd.Series(
-                ["=1+1", "'=x", "''+y", "x,y", 'say "hi"', "two\nlines", "cr\r", None], dtype="str"
+                ["=1+1", "'=x", "''+y", "x,y;=z", 'say "hi"', "two\nlines", "cr\r;@x", None],
+                dtype="str",
             ),
             "b": [1.0, math.nan, 60.0, 1e-05, 1e16, -0.0, math.inf, 0.1],
         }
