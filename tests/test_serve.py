@@ -577,15 +577,15 @@ def test_an_approval_that_failed_after_its_message_went_up_cannot_be_held(
     again = fake.channels["C0APPROVE"].find(request["ts"])
     assert again is not None and _has_buttons(again) == [ACTION_APPROVE]
     assert "Finish publishing" in _texts(again)
-    approving.post(click_body(fake, ACTION_HOLD, value, user=LEAD, name="hold"))
-    (held,) = _answers(fake, "hold")
+    approving.post(click_body(fake, ACTION_HOLD, value, user=LEAD, name="partly-hold"))
+    (held,) = _answers(fake, "partly-hold")
     assert "Hold cannot take it back" in held["text"] and "stays out" not in held["text"]
     with _history(approving) as h:
         approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
     assert approval is not None and approval.status == "pending"
     fake.clear()
-    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="finish"))
-    assert "Approved and published" in _answers(fake, "finish")[0]["text"]
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="partly-finish"))
+    assert "Approved and published" in _answers(fake, "partly-finish")[0]["text"]
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
@@ -801,19 +801,17 @@ def test_close_unknown_restaurant_names_valid_ids(direct: Server, fake: FakeSlac
 
 
 def test_a_replan_that_slack_refuses_says_the_plan_is_saved_and_how_to_retry(
-    direct: Server, fake: FakeSlack, city: Path
+    direct: Server, fake: FakeSlack
 ) -> None:
-    """A close whose re-plan could not revise the message answered only the error's
+    """A close, open or plan whose re-plan could not revise the message answered only the error's
     first line: not that the plan is saved, what to fix (the token), nor how to retry.
     The reply now carries the error's hint, the retry in the app's terms, and that the
     channel still shows the plan before the change."""
-    _plan(direct, "2026-11-30T17:00")
-    frame = pd.read_csv(city / "restaurants.csv", dtype=str)
-    rid = str(frame["restaurant_id"].iloc[0])
+    _plan(direct, "2026-11-30T17:00", demand={"orders_per_courier_hour": 1.3})
     fake.fail("chat.update", "error", error="invalid_auth", times=None)
-    try:
-        direct.post(command_body(fake, f"close {rid}", user=LEAD, name="close-fails"))
-        text = _answers(fake, "close-fails")[0]["text"]
+    try:  # `plan`: the same re-plan as close and open, without an override left behind
+        direct.post(command_body(fake, "plan", user=LEAD, name="replan-fails"))
+        text = _answers(fake, "replan-fails")[0]["text"]
     finally:
         fake.clear()
     assert "The re-plan failed (exit 5)" in text and "invalid_auth" in text
