@@ -234,7 +234,9 @@ def build_app(
                 # bounded: the ack waits on this (3 s for Slack), and another process
                 # may hold the store (a run writing); it waited 30 s, then answered 500
                 with desk.store(timeout=DELIVERY_WAIT_SECONDS) as history:
-                    first = history.first_delivery(key, kind)
+                    # and this process's memory: a delivery handled while the store was
+                    # busy is not in it, and Slack's retry may come once it is free
+                    first = history.first_delivery(key, kind) and new_here
             except RebalanceError as exc:
                 first = new_here  # this process's memory of recent deliveries
                 log(
