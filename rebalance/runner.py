@@ -233,7 +233,7 @@ class _Run:
     def _phases(
         self, data_dir: str | Path | None, channel: str | None, recovered: tuple[str, ...]
     ) -> RunResult:
-        from .inputs import load
+        from .inputs import load_tables
         from .pipeline import plan_shift, write_plan
 
         with self._phase("validate") as info:
@@ -245,7 +245,7 @@ class _Run:
                 target_channel(self.config, channel)
                 check_approval_channel(self.config)
             self.extra["data_dir"] = str(folder.absolute())
-            inputs = load(folder, self.config)
+            inputs = load_tables(folder, self.config, per_table=False)  # planned as read
             from .overrides import apply_stored_overrides  # [slack app, #18]
 
             inputs = apply_stored_overrides(  # [slack app, #18] overrides made from Slack

@@ -35,7 +35,7 @@ import pandas as pd
 from . import ranges
 from .config import Config, as_config
 from .errors import ConfigError, DataError
-from .inputs import Inputs, as_inputs, isin_text
+from .inputs import TABLES, Inputs, as_inputs, isin_text, rechecked
 from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
 from .views.wording import percent, plural
@@ -378,6 +378,20 @@ def apply(
             raise ValueError(
                 f"Scenario {scenario.name!r}: {name} names unknown zones {_listed(unknown)}"
             )
+    tables = _tables(scenario, inputs)
+    try:
+        new_inputs = inputs.replace(verify=verify, **tables) if tables else inputs
+    except DataError as exc:  # demand_factor=1e6: rates past what a restaurant can have
+        first = exc.problems[0] if exc.problems else exc
+        raise ValueError(
+            f"Scenario {scenario.name!r}: {scenario.describe()} makes inputs no plan can take: "
+            f"{first} ({len(exc.problems)} problem(s))"
+        ) from exc
+    return new_inputs, _config(scenario, config)
+
+
+def _tables(scenario: Scenario, inputs: Inputs) -> dict[str, pd.DataFrame]:
+    """The tables a scenario changes, as `Inputs.replace` takes them."""
     tables: dict[str, pd.DataFrame] = {}
     restaurants = _restaurants(scenario, inputs.restaurants)
     if restaurants is not None:
@@ -400,15 +414,7 @@ def apply(
         travel = inputs.travel_times.copy()
         travel["minutes"] = travel["minutes"] * (1.0 + scenario.slowdown)
         tables["travel_times"] = travel
-    try:
-        new_inputs = inputs.replace(verify=verify, **tables) if tables else inputs
-    except DataError as exc:  # demand_factor=1e6: rates past what a restaurant can have
-        first = exc.problems[0] if exc.problems else exc
-        raise ValueError(
-            f"Scenario {scenario.name!r}: {scenario.describe()} makes inputs no plan can take: "
-            f"{first} ({len(exc.problems)} problem(s))"
-        ) from exc
-    return new_inputs, _config(scenario, config)
+    return tables
 
 
 def _listed(items: list[str], limit: int = 5) -> str:
@@ -675,10 +681,13 @@ def sweep(
         seen.add(item.name)
     # Tables edited in place are refused once for the sweep, not once per scenario: the
     # fingerprint is 20% of a scenario's solve on the Paris sample, 0.6 s of each at 1M
-    # couriers. A scenario that keeps some tables would otherwise plan them unchecked.
-    inputs.check_unedited()
+    # couriers. Only the tables some scenario keeps as they are: one every scenario
+    # replaces is checked as a new table (edited in place, then swept over rates).
+    kept: set[str] = set()
     for item in items:  # fail on a bad scenario before spending time on solves
         apply(item, inputs, config, verify=False)
+        kept |= set(TABLES) - rechecked(_tables(item, inputs))
+    inputs.check_unedited([n for n in TABLES if n in kept and getattr(inputs, n) is not None])
     # Parsed once here; each scenario then only converts the Timestamps.
     shift_start, shift_end = _shift(config or Config(), shift_start, shift_end)
 

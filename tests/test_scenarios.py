@@ -568,6 +568,9 @@ def test_sweep_refuses_inputs_edited_in_place_once_before_solving(monkeypatch):
     with pytest.raises(ValueError, match="edited in place"):
         sweep([Scenario("rain", slowdown=0.2)], inputs, config, SHIFT)
     assert (len(checks), solves) == (1, [])
+    # a table every scenario replaces is checked as a new one: an edited rate is swept
+    busy = sweep([Scenario("busy", demand_factor=1.2)], inputs, config, SHIFT)
+    assert list(busy["status"]) == ["optimal"]
     # tables the scenario replaces are checked as new ones
     fresh = inputs.replace(restaurants=inputs.restaurants.copy())
     checks.clear()

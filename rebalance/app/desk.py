@@ -231,7 +231,7 @@ class Desk:
     # ----------------------------------------------------------- overrides
     def change(self, restaurant_id: str, status: str, user: User) -> str:
         """Set a restaurant's status for the current shift, then re-plan."""
-        from rebalance.inputs import load
+        from rebalance.inputs import load_tables
         from rebalance.overrides import apply_overrides, overrides_for_shift, shift_window
 
         verb = "close" if status == "closed" else "open"
@@ -243,7 +243,7 @@ class Desk:
                     "set `[data] dir` so the app can read the restaurants."
                 )
             try:
-                inputs = load(folder, self.config)
+                inputs = load_tables(folder, self.config, per_table=False)
             except RebalanceError as exc:
                 return f":warning: The city's data cannot be read, nothing changed:\n```{esc(str(exc), one_line=False)[:2500]}```"
             restaurants = inputs.restaurants
