@@ -1452,13 +1452,13 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
 
     from .errors import storage_errors
     from .escape import csv_frame
-    from .paths import link_target, remove_stale_siblings
+    from .paths import link_target, remove_stale_siblings, temporary_prefix
 
     with storage_errors("write the table", out):
         out = link_target(out)  # a link stays, the table goes where it points
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_siblings(out)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(out), dir=out.parent)
         os.close(fd)
         try:
             mask = os.umask(0)  # mkstemp makes it 0600: the mode any new file gets

@@ -91,19 +91,31 @@ def link_target(path: Path) -> Path:
     if not path.is_symlink():
         return path
     try:
+        os.stat(path)  # the kernel says whether it loops (pathlib differs by version)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
+        # dangling: it leads to where the output goes
+    try:
         return path.resolve()
-    except RuntimeError:  # Python 3.11-3.12; 3.13 raises OSError itself
+    except RuntimeError:  # Python 3.11-3.12 on a loop (one made since the stat)
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
 
 
+def temporary_prefix(path: Path) -> str:
+    """The name prefix of the temporary file a write of ``path`` makes beside it."""
+    return f".{path.name}.rebalance-tmp-"
+
+
 def remove_stale_siblings(path: Path, *, older_than: float = 3600.0) -> None:
-    """Remove the temporary files ``.NAME.*`` that a writer killed before its rename
-    left beside ``path`` (older than ``older_than`` seconds: no live writer's)."""
+    """Remove the temporary files (`temporary_prefix`) that a writer killed before its
+    rename left beside ``path``, older than ``older_than`` seconds (no live writer's);
+    nothing else (a user's ``.demand.csv.bak``)."""
     import glob
     import time
 
     cutoff = time.time() - older_than
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+    for stale in path.parent.glob(f"{glob.escape(temporary_prefix(path))}*"):
         try:
             if stale.is_file() and not stale.is_symlink() and stale.stat().st_mtime <= cutoff:
                 stale.unlink()

@@ -427,10 +427,11 @@ def _unmovable(folder: Path) -> bool:
     if os.path.ismount(folder) or os.path.realpath(folder) in _mount_points():
         return True
     try:
-        here = Path.cwd()
+        here = Path(os.path.realpath(os.getcwd()))
     except OSError:  # the working folder itself was deleted
         return False
-    return here == folder or folder in here.parents
+    real = Path(os.path.realpath(folder))  # a path through a link names it too
+    return here == real or real in here.parents
 
 
 def _mount_points() -> set[str]:
@@ -451,15 +452,29 @@ def _mount_points() -> set[str]:
 
 def _fill(folder: Path, tmp: Path, written: list[str]) -> None:
     """Move the plan files written in ``tmp`` (a folder inside ``folder``) into
-    ``folder``, each replacing its old copy in one rename, plan.json last; remove the
-    plan files the new plan has not (slots.csv of a plan in slots before), then
-    ``tmp``."""
-    for name in sorted(written, key=lambda n: n == "plan.json"):
-        os.replace(tmp / name, folder / name)
-    for name in (*PLAN_FILES, *OPTIONAL_PLAN_FILES):
-        if name not in written:
-            (folder / name).unlink(missing_ok=True)
-    tmp.rmdir()
+    ``folder``, each replacing its old copy in one rename; remove the plan files the
+    new plan has not (slots.csv of a plan in slots before), then ``tmp``.
+
+    plan.json goes first and comes back last: while the files change there is no plan
+    (`read_plan` reads again, or says plan.json is missing), and a write killed in the
+    middle leaves a folder without plan.json, never files of two plans that read as
+    one edited by hand. Writers of one folder take turns (a lock on the folder)."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        (folder / "plan.json").unlink(missing_ok=True)
+        _fsync_dir(folder)
+        for name in sorted(written, key=lambda n: n == "plan.json"):
+            os.replace(tmp / name, folder / name)
+        for name in (*PLAN_FILES, *OPTIONAL_PLAN_FILES):
+            if name not in written:
+                (folder / name).unlink(missing_ok=True)
+        tmp.rmdir()
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # and the lock with it
 
 
 #: renameat2's flag that swaps two paths in one step (Linux 3.15; <linux/fs.h>).
@@ -614,6 +629,8 @@ def read_plan(directory: str | Path) -> Plan:
     (the folder swapped for another) is read again: the files of one plan, never some
     of each (up to `_READS` times).
     """
+    import time
+
     from .errors import DataError
 
     folder = Path(directory)
@@ -622,7 +639,11 @@ def read_plan(directory: str | Path) -> Plan:
         try:
             plan = _read_plan(folder)
         except DataError:
-            if attempt < _READS - 1 and _identity(folder) != before:
+            after = _identity(folder)
+            # swapped while read, or written in place right now (plan.json is back last)
+            writing = after is not None and after[3] == (-1, -1) and after[1] != (-1, -1)
+            if attempt < _READS - 1 and (after != before or writing):
+                time.sleep(0.02 * (attempt + 1) if writing else 0)
                 continue
             raise
         if _identity(folder) == before:
@@ -634,18 +655,22 @@ def read_plan(directory: str | Path) -> Plan:
 _READS = 5
 
 
-def _identity(folder: Path) -> tuple[int, int, int, int] | None:
-    """The folder's and its plan.json's (device, inode): another when a write swapped
-    in a new plan, or replaced its plan.json; None when there is no such folder."""
+def _identity(folder: Path) -> tuple[tuple[int, int], ...] | None:
+    """The (device, inode) of the folder and of each plan file in it (-1 where none):
+    another when a write swapped in a new folder, or replaced a file in it (a folder
+    written in place, `_fill`); None when there is no such folder."""
     try:
-        outer, meta = os.stat(folder), os.stat(folder / "plan.json")
+        outer = os.stat(folder)
     except OSError:
+        return None
+    found = [(outer.st_dev, outer.st_ino)]
+    for name in (*PLAN_FILES, *OPTIONAL_PLAN_FILES):
         try:
-            outer = os.stat(folder)
+            info = os.stat(folder / name)
+            found.append((info.st_dev, info.st_ino))
         except OSError:
-            return None
-        return (outer.st_dev, outer.st_ino, -1, -1)
-    return (outer.st_dev, outer.st_ino, meta.st_dev, meta.st_ino)
+            found.append((-1, -1))
+    return tuple(found)
 
 
 def _read_plan(folder: Path) -> Plan:

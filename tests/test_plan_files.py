@@ -429,9 +429,12 @@ def test_links_that_loop_and_files_in_the_way_are_named_and_links_to_files_follo
     (shared / "demand.csv").write_text("restaurant_id,slot_start,expected_orders_per_hour\n")
     link = tmp_path / "demand.csv"
     link.symlink_to(shared / "demand.csv")
-    stale = shared / ".demand.csv.abc123"
+    stale = shared / ".demand.csv.rebalance-tmp-abc123"
     stale.write_text("left by a killed forecast")
-    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    mine = shared / ".demand.csv.bak"  # a user's own hidden file beside it: kept
+    mine.write_text("mine")
+    for old in (stale, mine):
+        os.utime(old, (time.time() - 7200, time.time() - 7200))
     result = runner.invoke(
         app,
         [
@@ -447,7 +450,7 @@ def test_links_that_loop_and_files_in_the_way_are_named_and_links_to_files_follo
     )
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and len((shared / "demand.csv").read_text().splitlines()) > 1
-    assert not stale.exists()
+    assert not stale.exists() and mine.read_text() == "mine"
     plan_dir = solved.write(tmp_path / "plan")
     page = tmp_path / "maps" / "today.html"
     (tmp_path / "map.html").symlink_to(page)  # dangling: the page is made where it points
@@ -688,6 +691,34 @@ def test_a_plan_read_while_it_is_written_again_is_one_plan_whole(solved, tmp_pat
     assert failures == []
     assert set(seen) <= {solved.plan_id, other.plan_id} and len(seen) >= 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # nothing left beside it
+
+
+def test_a_folder_written_in_place_is_never_left_as_two_plans(solved, tmp_path, monkeypatch):
+    """Two writers filling the working folder at once interleaved their files and left
+    a folder of two plans that read as one edited by hand (found in review). Writers of
+    one folder take turns, and plan.json is away while the files change."""
+    import threading
+
+    from rebalance import Config
+
+    other = solve(
+        load(VALID), Config().with_changes(demand={"orders_per_courier_hour": 1.4}), SHIFT
+    )
+    here = solved.write(tmp_path / "here")
+    monkeypatch.chdir(here)  # the working folder: written in place
+    inode = here.stat().st_ino
+    for _ in range(6):
+        writers = [threading.Thread(target=p.write, args=(here,)) for p in (solved, other)]
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join()
+        back = read_plan(here)
+        assert back.plan_id in {solved.plan_id, other.plan_id}
+        expected = solved if back.plan_id == solved.plan_id else other
+        assert len(back.moves) == len(expected.moves)
+    assert here.stat().st_ino == inode
+    assert not [p.name for p in here.iterdir() if p.name.startswith(".")]
 
 
 def test_out_as_the_working_folder_or_a_mount_point_is_written_in_place(solved, tmp_path):

@@ -187,12 +187,12 @@ def interactive_map(
 def write_map(fmap: Any, path: str | Path) -> Path:
     """Save the map as one HTML file, atomically (a reader never sees half a file). A
     symbolic link is followed: the page goes where it points, the link stays."""
-    from rebalance.paths import link_target, remove_stale_siblings
+    from rebalance.paths import link_target, remove_stale_siblings, temporary_prefix
 
     target = link_target(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), dir=target.parent)
     os.close(fd)
     try:
         fmap.save(tmp)
