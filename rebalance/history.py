@@ -635,7 +635,7 @@ class History:
             # a prefix as text (LIKE read '%' and '_' in it as wildcards, and gave up on
             # a long one: "pattern too complex", exit 1)
             rows = self.db.execute(
-                "SELECT * FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 2",
+                "SELECT * FROM runs WHERE lower(substr(run_id, 1, ?)) = lower(?) LIMIT 2",
                 (len(run_id), run_id),
             ).fetchall()
             row = rows[0] if len(rows) == 1 else None
@@ -645,7 +645,7 @@ class History:
     def run_ids(self, prefix: str, limit: int = 6) -> list[str]:
         """Ids of the runs starting with ``prefix``, newest first (at most ``limit``)."""
         rows = self.db.execute(
-            "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? "
+            "SELECT run_id FROM runs WHERE lower(substr(run_id, 1, ?)) = lower(?) "
             "ORDER BY started_at DESC, rowid DESC LIMIT ?",
             (len(prefix), prefix, limit),
         ).fetchall()

@@ -575,7 +575,9 @@ def foreign_files(folder: Path) -> list[str]:
     # a write's temporary folder inside a folder that cannot be moved (`_fill`)
     writing = f".{Path(os.path.abspath(folder)).name}.tmp-"
     return sorted(
-        p.name for p in folder.iterdir() if p.name not in known and not p.name.startswith(writing)
+        p.name
+        for p in folder.iterdir()
+        if p.name not in known and not (p.name.startswith(writing) and p.is_dir())
     )
 
 

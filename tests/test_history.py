@@ -406,6 +406,10 @@ def test_history_of_a_newer_rebalance_is_refused_and_run_ids_are_text(
     in a run id as wildcards (printing a run for '%%%%%%') and a long id was exit 1."""
     import sqlite3
 
+    code, out, _ = _invoke(
+        ["history", "show", "20261130T175007-C0FFEE", "--config", str(config_file)], monkeypatch
+    )
+    assert code == 0 and "c0ffee" in out  # an id in other case, as LIKE matched it
     for weird in ("%%%%%%", "______", "2026113%", "x" * 100_000):
         code, _, err = _invoke(
             ["history", "show", weird, "--config", str(config_file)], monkeypatch
