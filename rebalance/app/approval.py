@@ -197,8 +197,8 @@ def approval_blocks(
     who = user_ref(approval.decided_by)
     status = approval.status
     footer = f"Plan {esc(plan.plan_id)} · {esc(plan.status)} · "
+    finish = {**approve, "text": {"type": "plain_text", "text": "Finish publishing"}}
     if shown and status in {"pending", "held"}:
-        finish = {**approve, "text": {"type": "plain_text", "text": "Finish publishing"}}
         text = (
             f":warning: Approved; its message is up in {target}, but publishing did not "
             "finish (its thread is incomplete). Click Finish publishing."
@@ -216,7 +216,6 @@ def approval_blocks(
         # `desk.STALE_APPROVING` finishes the message (earlier it is refused as a double
         # click). Without it the request said "publishing…" for good and nothing, cron
         # included, could finish it.
-        finish = {**approve, "text": {"type": "plain_text", "text": "Finish publishing"}}
         text = (
             f":hourglass_flowing_sand: Approved by {who} at {when}; publishing to {target}… "
             "If this line is still here in 5 minutes, click Finish publishing."
