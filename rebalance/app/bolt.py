@@ -320,11 +320,14 @@ def build_app(
                 return
             verb = "Closing" if cmd.name == "close" else "Opening"
             arg = _code(cmd.arg)
+            # whether it is already so is known after the ack (the shift's overrides):
+            # "Opening R1 and re-planning" was followed by "already open; nothing to change"
             ack(
-                text=f"{verb} `{arg}` and re-planning the shift…"
+                text=f"{verb} `{arg}` for the shift, then re-planning it if that changes anything…"
                 if found is None
                 else f"Looking up `{arg}` among the city's restaurants; "
-                f"{verb.lower()} it and re-planning the shift if it is one…",
+                f"{verb.lower()} it and re-planning the shift if it is one and that changes "
+                "anything…",
                 response_type="ephemeral",
             )
             status = "closed" if cmd.name == "close" else "open"
