@@ -172,6 +172,16 @@ def _in(
     ]
 
 
+def _approved_once(
+    server: Server, fake: FakeSlack, value: str, key: str, *, user: str, name: str
+) -> None:
+    """Approve the request with this button value: answered as published, and the
+    shift has one message in the shared channel."""
+    server.post(click_body(fake, ACTION_APPROVE, value, user=user, name=name))
+    assert "Approved and published" in _answers(fake, name)[0]["text"]
+    assert len(_in(fake, "C0PLANS", key)) == 1
+
+
 def _texts(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
 
@@ -449,9 +459,7 @@ def test_retries_and_replays_of_a_delivery_do_nothing_twice(
     assert _in(fake, "C0PLANS", key) == []
 
     # Approve after all (the held message keeps that button)
-    approving.post(click_body(fake, ACTION_APPROVE, value, user=OTHER, name="after-hold"))
-    assert "Approved and published" in _answers(fake, "after-hold")[0]["text"]
-    assert len(_in(fake, "C0PLANS", key)) == 1
+    _approved_once(approving, fake, value, key, user=OTHER, name="after-hold")
 
 
 def test_an_outdated_plan_is_refused_with_a_pointer_to_the_newer_one(
@@ -525,9 +533,7 @@ def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
     assert again is not None and _has_buttons(again) == [ACTION_APPROVE, ACTION_HOLD]
     assert "failed" in _texts(again)
     assert _in(fake, "C0PLANS", key) == []
-    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="retry"))
-    assert "Approved and published" in _answers(fake, "retry")[0]["text"]
-    assert len(_in(fake, "C0PLANS", key)) == 1
+    _approved_once(approving, fake, value, key, user=LEAD, name="retry")
 
 
 def test_a_refused_approval_request_says_how_to_fix_it_as_publishing_does(
@@ -584,9 +590,7 @@ def test_an_approval_that_failed_after_its_message_went_up_cannot_be_held(
         approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
     assert approval is not None and approval.status == "pending"
     fake.clear()
-    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="partly-finish"))
-    assert "Approved and published" in _answers(fake, "partly-finish")[0]["text"]
-    assert len(_in(fake, "C0PLANS", key)) == 1
+    _approved_once(approving, fake, value, key, user=LEAD, name="partly-finish")
 
 
 def test_an_approval_whose_publisher_died_is_finished_by_a_click_after_5_minutes(
@@ -637,9 +641,7 @@ def test_an_approval_whose_publisher_died_is_finished_by_a_click_after_5_minutes
             status="approving",
             decided_at=(now - timedelta(minutes=6)).isoformat(timespec="milliseconds"),
         )
-    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="finish"))
-    assert "Approved and published" in _answers(fake, "finish")[0]["text"]
-    assert len(_in(fake, "C0PLANS", key)) == 1
+    _approved_once(approving, fake, value, key, user=LEAD, name="finish")
 
 
 def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
