@@ -380,7 +380,7 @@ def request_approval(
         _supersede_older(client, history, key, chash, ts, approval_channel, tz, say)
     except SlackCallError as exc:
         from rebalance.errors import PLAN_SAVED, PublishError
-        from rebalance.publish.protocol import failure
+        from rebalance.publish.protocol import bot_name, failure
 
         # the publisher's wording: the bot to invite, the token to check, when Slack
         # allows the next attempt (this said "Slack answered channel_not_found", and to
@@ -389,7 +389,7 @@ def request_approval(
             exc,
             client,
             f"channel {approval_channel}",
-            bot=lambda: _bot_name(client),
+            bot=lambda: bot_name(client),
             channel_key="[slack] approval_channel",
         )
         raise PublishError(
@@ -400,16 +400,6 @@ def request_approval(
             slack_error=exc.error or exc.kind.value,
         ) from None
     return PublishResult("approval-requested", approval_channel, ts, key, chash, 0, [payload])
-
-
-def _bot_name(client: SlackApi) -> str:
-    """The bot's name for "/invite @name" (auth.test), or a placeholder."""
-    from rebalance.slack import SlackCallError
-
-    try:
-        return str(client.auth_test().get("user") or "") or "<your bot>"
-    except SlackCallError:
-        return "<your bot>"
 
 
 def _in_channel(

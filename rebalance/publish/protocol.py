@@ -871,14 +871,9 @@ class _Publisher:
             return fn()
 
     def bot_name(self) -> str:
-        """The bot's name for "/invite @name" (auth.test), or a placeholder."""
-        from rebalance.slack import SlackCallError
-
+        """`bot_name` of the client, asked once."""
         if self._bot is None:
-            try:
-                self._bot = str(self.client.auth_test().get("user") or "") or "<your bot>"
-            except SlackCallError:
-                self._bot = "<your bot>"
+            self._bot = bot_name(self.client)
         return self._bot
 
     # --------------------------------------------------------------- errors
@@ -903,6 +898,16 @@ class _Publisher:
             hint=self.client.scrub(f"{PLAN_SAVED} {hint}"),
             slack_error=exc.error or exc.kind.value,
         )
+
+
+def bot_name(client: SlackApi) -> str:
+    """The bot's name for "/invite @name" (auth.test), or a placeholder."""
+    from rebalance.slack import SlackCallError
+
+    try:
+        return str(client.auth_test().get("user") or "") or "<your bot>"
+    except SlackCallError:
+        return "<your bot>"
 
 
 def failure(
