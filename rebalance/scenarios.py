@@ -365,6 +365,14 @@ def apply(
     that the inputs do not have, or when a ``config_changes`` key is invalid, and
     (``verify``) when the tables it keeps were edited in place (`Inputs.replace`).
     """
+    new_inputs, new_config, _ = _apply(scenario, inputs, config, verify=verify)
+    return new_inputs, new_config
+
+
+def _apply(
+    scenario: Scenario, inputs: Inputs, config: Config | None, *, verify: bool
+) -> tuple[Inputs, Config, set[str]]:
+    """`apply`, and the names of the tables the scenario changed."""
     if not isinstance(scenario, Scenario):
         raise TypeError(f"apply needs a Scenario, got {type(scenario).__name__}")
     # the data folder or the toml path in their place met "'str' object has no
@@ -387,7 +395,7 @@ def apply(
             f"Scenario {scenario.name!r}: {scenario.describe()} makes inputs no plan can take: "
             f"{first} ({len(exc.problems)} problem(s))"
         ) from exc
-    return new_inputs, _config(scenario, config)
+    return new_inputs, _config(scenario, config), set(tables)
 
 
 def _tables(scenario: Scenario, inputs: Inputs) -> dict[str, pd.DataFrame]:
@@ -685,8 +693,7 @@ def sweep(
     # replaces is checked as a new table (edited in place, then swept over rates).
     kept: set[str] = set()
     for item in items:  # fail on a bad scenario before spending time on solves
-        apply(item, inputs, config, verify=False)
-        kept |= set(TABLES) - rechecked(_tables(item, inputs))
+        kept |= set(TABLES) - rechecked(_apply(item, inputs, config, verify=False)[2])
     inputs.check_unedited([n for n in TABLES if n in kept and getattr(inputs, n) is not None])
     # Parsed once here; each scenario then only converts the Timestamps.
     shift_start, shift_end = _shift(config or Config(), shift_start, shift_end)
