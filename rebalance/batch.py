@@ -394,24 +394,12 @@ def default_out(shift_start: pd.Timestamp | str) -> Path:
 def _resolved(path: Path, option: str) -> Path:
     """``path`` made absolute, links followed; a link that loops is a usage error naming
     ``option`` (pathlib's RuntimeError was a traceback)."""
-    import errno
-    import os
-
     from .errors import UsageError
+    from .paths import link_target
 
     try:
-        if path.is_symlink():
-            os.stat(path)  # a loop is ELOOP here on every Python (3.13's resolve() passes)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UsageError(
-                f"{path} is a symbolic link that leads back to itself ({exc.strerror}); "
-                "give a folder",
-                option=option,
-            ) from None
-    try:
-        return path.resolve()
-    except RuntimeError as exc:
+        return link_target(path).resolve()
+    except (OSError, RuntimeError) as exc:  # ELOOP, or (3.11-3.12) a loop further up
         raise UsageError(
             f"{path} is a symbolic link that leads back to itself ({exc}); give a folder",
             option=option,

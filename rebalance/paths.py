@@ -27,8 +27,11 @@ __all__ = [
     "link_target",
     "lock_path",
     "locks_dir",
+    "remove_stale_siblings",
     "run_dir",
     "slug",
+    "stale_entries",
+    "temporary_prefix",
 ]
 
 #: A slug is cut to this many characters (file names stay short; the lock file adds a
@@ -107,17 +110,32 @@ def temporary_prefix(path: Path) -> str:
     return f".{path.name}.rebalance-tmp-"
 
 
-def remove_stale_siblings(path: Path, *, older_than: float = 3600.0) -> None:
-    """Remove the temporary files (`temporary_prefix`) that a writer killed before its
-    rename left beside ``path``, older than ``older_than`` seconds (no live writer's);
-    nothing else (a user's ``.demand.csv.bak``)."""
+#: A temporary file or folder older than this belongs to no live writer (an output is
+#: written in seconds): one left by a killed process (SIGKILL, power loss).
+STALE_SECONDS = 3600.0
+
+
+def stale_entries(folder: Path, prefix: str, *, older_than: float = STALE_SECONDS) -> list[Path]:
+    """The entries of ``folder`` named ``prefix...`` (not links) last changed more than
+    ``older_than`` seconds ago: what writers killed before their rename left there."""
     import glob
     import time
 
     cutoff = time.time() - older_than
-    for stale in path.parent.glob(f"{glob.escape(temporary_prefix(path))}*"):
+    found = []
+    for entry in folder.glob(f"{glob.escape(prefix)}*"):
         try:
-            if stale.is_file() and not stale.is_symlink() and stale.stat().st_mtime <= cutoff:
-                stale.unlink()
+            if not entry.is_symlink() and entry.stat().st_mtime <= cutoff:
+                found.append(entry)
         except OSError:
             continue
+    return found
+
+
+def remove_stale_siblings(path: Path, *, older_than: float = STALE_SECONDS) -> None:
+    """Remove the temporary files (`temporary_prefix`) that a writer killed before its
+    rename left beside ``path`` (`stale_entries`); nothing else (a user's
+    ``.demand.csv.bak``)."""
+    for stale in stale_entries(path.parent, temporary_prefix(path), older_than=older_than):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)

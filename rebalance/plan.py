@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import os
@@ -21,6 +20,7 @@ import pandas as pd
 from .csvfile import arrow_text, csv_bytes, large_text
 from .errors import StorageError, storage_errors, wrong_argument
 from .escape import csv_unframe
+from .paths import STALE_SECONDS, stale_entries
 from .texthash import value_bytes
 
 __all__ = [
@@ -581,26 +581,15 @@ def foreign_files(folder: Path) -> list[str]:
     )
 
 
-#: A temporary copy of a plan folder older than this belongs to no live writer (a plan
-#: is written in seconds): one left by a killed process (SIGKILL, power loss).
-STALE_SECONDS = 3600.0
-
-
 def _sweep(parent: Path, name: str, *, older_than: float = STALE_SECONDS) -> None:
     """Remove the stale temporary copies (``.NAME.tmp-*``) of a plan folder, once a
     whole plan is in place; the ``.old-*`` copies are left: one may be the only copy
     of the previous plan after a crash in the middle of the swap. ``older_than``: the
     age in seconds from which a copy is no live writer's (0 when its writer is known
     to be dead)."""
-    import time
-
-    cutoff = time.time() - older_than
-    for stale in parent.glob(f".{glob.escape(name)}.tmp-*"):
-        try:
-            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime <= cutoff:
-                shutil.rmtree(stale, ignore_errors=True)
-        except OSError:
-            continue
+    for stale in stale_entries(parent, f".{name}.tmp-", older_than=older_than):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def remove_temporary_copies(folder: Path) -> None:
