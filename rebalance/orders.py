@@ -320,19 +320,7 @@ def check_frame(frame: pd.DataFrame, restaurants: pd.DataFrame) -> None:
     restaurant: a replay then served 100% of no order), each order once (counted twice
     otherwise), and some order must name a restaurant of the city."""
     issues: list[Issue] = []
-    names = [str(c) for c in frame.columns]
-    for column in ORDER_COLUMNS:
-        if column.name not in names:
-            issues.append(
-                Issue(
-                    "missing column",
-                    file=FRAME_TITLE,
-                    column=column.name,
-                    valid=f"columns {', '.join(c.name for c in ORDER_COLUMNS)}; found "
-                    + (", ".join(names) or "none"),
-                )
-            )
-    if issues:
+    if not _has_columns(ORDER_COLUMNS, frame, FRAME_TITLE, None, issues):
         raise DataError(issues, title="invalid orders")
     for name in ("order_id", "restaurant_id"):
         values = frame[name]
