@@ -41,11 +41,21 @@ SLUG_CHARS = 60
 
 def slug(name: str) -> str:
     """The city's name for paths and keys: case-folded, every run of characters other
-    than letters and digits (any script) turned into one ``-``, trimmed; ``city`` when
-    nothing is left. ``"Paris"`` -> ``paris``, ``"São Paulo"`` -> ``são-paulo``,
-    ``"St. Louis"`` -> ``st-louis``."""
+    than letters and digits (any script) turned into one ``-``, trimmed. ``"Paris"`` ->
+    ``paris``, ``"São Paulo"`` -> ``são-paulo``, ``"St. Louis"`` -> ``st-louis``.
+
+    The slug is the city part of a plan key, which says which channel message a plan
+    revises: two cities must not share one. So where the name's slug would lose more
+    than case and punctuation, it ends in 8 hex digits of a hash: a name with no letter
+    or digit left (``"🚲"`` -> ``city-…``; all such names were ``city``, and one city's
+    plan overwrote another's message) and a slug longer than `SLUG_CHARS` (cut to it
+    with the hash of the whole; names alike in their first 60 characters shared one)."""
     text = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
-    return text[:SLUG_CHARS].rstrip("-") or "city"
+    if text and len(text) <= SLUG_CHARS:
+        return text
+    whole = text or name.strip().casefold()
+    digest = hashlib.sha256(whole.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{text[: SLUG_CHARS - 9].rstrip('-') or 'city'}-{digest}"
 
 
 def default_history_path() -> Path:

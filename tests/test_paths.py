@@ -24,8 +24,6 @@ SHIFT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
         ("São Paulo", "são-paulo"),
         ("東京", "東京"),
         ("a__b", "a-b"),
-        ("!!!", "city"),
-        ("", "city"),
     ],
 )
 def test_slug_folds_case_and_joins_words_with_one_dash(name: str, expected: str) -> None:
@@ -37,6 +35,25 @@ def test_slug_is_cut_to_a_bounded_length() -> None:
     """A very long city name gives a slug short enough for a file name."""
     assert len(slug("x" * 500)) == 60
     assert not slug("ab " * 40).endswith("-")
+    assert slug("ab " * 40).startswith("ab-ab-")
+
+
+def test_names_that_lose_more_than_case_and_punctuation_keep_slugs_of_their_own() -> None:
+    """The slug is the city part of a plan key (which channel message a plan revises).
+    Names without a letter or digit were all `city`, and long names alike in their first
+    60 characters shared a slug: one city's plan overwrote another's message."""
+    emoji = [slug(name) for name in ("🚲", "🛵🛵🛵", "★", "!!!", "")]
+    assert len(set(emoji)) == 5
+    assert all(s.startswith("city-") and len(s) == 13 for s in emoji)
+    assert slug("🚲") == slug(" 🚲 ")  # blanks around a name are not part of it
+    long = "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur "
+    a, b = slug(long + "Nord"), slug(long + "Est")
+    assert a != b and len(a) == len(b) == 60
+    assert a.startswith("communauté-d-agglomération-du-grand-sud-ouest-de-la-")
+    assert slug(long.upper() + "NORD!") == a  # still case and punctuation alone
+    # names whose slug is whole are as before
+    assert slug("x" * 60) == "x" * 60
+    assert slug("St. Louis") == slug("st louis") == "st-louis"
 
 
 def test_lock_paths_separate_cities_shifts_and_dry_runs(tmp_path: Path) -> None:

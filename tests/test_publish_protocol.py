@@ -662,6 +662,33 @@ def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_pa
     assert len(fake.messages(CHANNEL)) == 1
 
 
+def test_cities_whose_names_slug_alike_get_messages_of_their_own(plans, history):
+    """Cities named without a letter or digit all had the plan key `city@...`: the second
+    city's plan overwrote the first's message ('updated in place'), and a third with the
+    same zones and moves was 'already up to date' and never posted. Long names alike in
+    their first 60 characters collided the same way."""
+    fake = FakeSlack()
+    plan = read_plan(plans["a"])
+    long = "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur "
+    names = ["🚲", "🛵🛵🛵", "★", long + "Nord", long + "Est"]
+    results = [
+        publish(
+            dataclasses.replace(plan, city=name),
+            config=Config(),
+            channel=CHANNEL,
+            history=history,
+            client=InProcessSlack(fake),
+        )
+        for name in names
+    ]
+    assert [r.action for r in results] == ["posted"] * 5
+    assert len({r.plan_key for r in results}) == len({r.ts for r in results}) == 5
+    parents = {m["ts"]: m for m in fake.messages(CHANNEL)}
+    assert sorted(parents) == sorted(r.ts for r in results)
+    for name, result in zip(names, results, strict=True):
+        assert parents[result.ts]["blocks"][0]["text"]["text"].startswith(name[:20])
+
+
 def test_a_thread_part_stored_twice_is_kept_once_and_the_check_waits_for_a_listable_thread(
     plans, history
 ):
