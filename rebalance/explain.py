@@ -75,6 +75,10 @@ __all__ = ["Explanation", "explain", "facts"]
 #: Reason codes of a short zone, in the order they are checked.
 REASONS = ("cap", "no_spare", "out_of_range", "needed_where_they_are", "not_worth_the_move")
 
+#: A zone's label in an explanation's sentences is cut to this many characters (its id
+#: starts it, so the zone stays known).
+WHY_LABEL_CHARS = 48
+
 
 #: Columns of each route of a stored explanation, and of `Explanation.routes`.
 ROUTE_FIELDS = (
@@ -700,7 +704,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
 
     Raises `KeyError` naming valid zones when ``zone`` is not one of the plan's.
     """
-    from .views.wording import shift_window, zone_label
+    from .views.wording import cut, shift_window, zone_label
 
     if not plan.feasible:
         raise ValueError(f"an infeasible plan has nothing to explain: {plan.message}")
@@ -717,7 +721,8 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     marginal = dict(zip(zones["zone_id"], zones["marginal_minutes"].astype(float), strict=True))
 
     def label(z: str) -> str:
-        return zone_label(z, names.get(z, ""))
+        # cut: a name is a partner's text, and a sentence is no place for 10,000 of it
+        return cut(zone_label(z, names.get(z, "")), WHY_LABEL_CHARS)
 
     # One zone's rows are picked before their texts are written: at 10,000 zones the
     # texts of every short zone and route took 0.4 s of each explain(zone).

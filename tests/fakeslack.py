@@ -93,6 +93,12 @@ class _ApiError(Exception):
         self.extra = extra
 
 
+def _len(text: str) -> int:
+    """A text's length as Slack may count it: UTF-16 code units (an emoji beyond U+FFFF
+    counts 2), never less than its characters."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def visible_chars(blocks: list[dict[str, Any]]) -> int:
     """Characters a reader sees in blocks: every text, field, context element and cell."""
     total = 0
@@ -106,7 +112,7 @@ def visible_chars(blocks: list[dict[str, Any]]) -> int:
             for v in value:
                 walk(v, key)
         elif isinstance(value, str) and key == "text":
-            total += len(value)
+            total += _len(value)
 
     walk(blocks)
     return total
@@ -125,20 +131,20 @@ def block_problems(blocks: Any) -> list[str]:
         where = f"[json-pointer:/blocks/{i}]"
         if kind == "header":
             text = block.get("text", {})
-            if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= MAX_HEADER:
+            if text.get("type") != "plain_text" or not 0 < _len(text.get("text", "")) <= MAX_HEADER:
                 problems.append(f"header text must be plain_text of 1-{MAX_HEADER} chars {where}")
         elif kind == "section":
             text = block.get("text")
             fields = block.get("fields")
             if text is None and not fields:
                 problems.append(f"section needs text or fields {where}")
-            if text is not None and not 0 < len(text.get("text", "")) <= MAX_SECTION:
+            if text is not None and not 0 < _len(text.get("text", "")) <= MAX_SECTION:
                 problems.append(f"must be less than {MAX_SECTION + 1} characters {where}/text")
             if fields is not None:
                 if len(fields) > MAX_FIELDS:
                     problems.append(f"no more than {MAX_FIELDS} fields {where}/fields")
                 for f in fields:
-                    if not 0 < len(f.get("text", "")) <= MAX_FIELD:
+                    if not 0 < _len(f.get("text", "")) <= MAX_FIELD:
                         problems.append(f"field longer than {MAX_FIELD} {where}/fields")
         elif kind == "context":
             elements = block.get("elements") or []
@@ -147,7 +153,7 @@ def block_problems(blocks: Any) -> list[str]:
             for e in elements:
                 if (
                     e.get("type") in {"mrkdwn", "plain_text"}
-                    and not 0 < len(e.get("text", "")) <= MAX_SECTION
+                    and not 0 < _len(e.get("text", "")) <= MAX_SECTION
                 ):
                     problems.append(f"context text too long {where}")
         elif kind == "table":
@@ -171,7 +177,7 @@ def block_problems(blocks: Any) -> list[str]:
                 problems.append(f"actions needs 1-25 elements {where}")
             for e in elements:
                 text = (e.get("text") or {}).get("text", "")
-                if e.get("type") != "button" or not 0 < len(text) <= 75:
+                if e.get("type") != "button" or not 0 < _len(text) <= 75:
                     problems.append(f"button needs plain_text of 1-75 chars {where}")
                 if len(str(e.get("value", ""))) > 2000 or not e.get("action_id"):
                     problems.append(f"button needs an action_id and a value <= 2000 {where}")
@@ -376,7 +382,7 @@ class FakeSlack:
                 raise _ApiError("invalid_blocks", response_metadata={"messages": problems})
             if visible_chars(blocks) > MAX_VISIBLE:
                 raise _ApiError("msg_too_long")
-        if text and len(text) > MAX_TEXT:
+        if text and _len(text) > MAX_TEXT:
             raise _ApiError("msg_too_long")
         return str(text or ""), blocks
 

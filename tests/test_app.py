@@ -506,6 +506,35 @@ def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> N
     assert parse("why Z1") == Command("why", "Z1") and not parse("why Z1").acts
 
 
+def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
+    town: Path, tmp_path: Path
+) -> None:
+    """Zone names went into /rebalance why uncut (its label and every sentence naming a
+    neighbour): 70,456 characters for one zone, past Slack's 40,000, and the last line
+    (what one more courier is worth) was lost. Names are cut; the ids stay whole."""
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    inputs = load(town, config)
+    zones = inputs.zones.copy()
+    zones["name"] = [f"{z} " + "Grand Boulevard & Co " * 500 for z in zones["zone_id"]]
+    plan = solve(inputs.replace(zones=zones), config, "2026-11-30T19:00")
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    for zone in plan.zones["zone_id"].astype(str):
+        answer = Desk(config).why(zone)
+        assert answer.startswith(f"*Why {zone} ") and len(answer) < 3000, len(answer)
+        assert "one more courier here" in answer
+    for why in plan.explain().short["why"]:
+        assert len(why) < 1000
+
+
 def test_close_looks_up_the_restaurants_as_they_are_now(town: Path, tmp_path: Path) -> None:
     """The id check answering /rebalance close before the ack names an unknown id, and
     sees a restaurant added to restaurants.csv since the last check."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -117,3 +118,76 @@ def test_a_large_city_lists_a_bounded_part_in_the_thread_and_points_to_the_files
     assert f"+{unlisted} more zones that change or stay short: every zone is in zones.csv" in thread
     assert "the restaurants to pause are in zones.csv" in thread
     assert "every courier is in moves.csv" in thread
+
+
+def _mrkdwn(value: Any) -> list[str]:
+    """Every mrkdwn text in a payload's blocks (Slack parses entities there)."""
+    if isinstance(value, dict):
+        own = [value["text"]] if value.get("type") == "mrkdwn" else []
+        return own + [t for v in value.values() for t in _mrkdwn(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _mrkdwn(v)]
+    return []
+
+
+def test_names_of_ampersands_and_emoji_are_cut_whole_and_counted_as_slack_counts():
+    """Cuts ran on escaped text, so lines and the fallback ended in "&am…" or a bare "&"
+    (markup to Slack); and limits were counted in characters, where an emoji beyond
+    U+FFFF is two UTF-16 units: an "Action needed" section of 2,473 characters was
+    4,135 units. A long city name pushed the shift window out of the header."""
+    import dataclasses
+    import re
+
+    from rebalance.publish.limits import cut, slack_len
+
+    assert slack_len("🍕a") == 3 and cut("🍕" * 10, 5) == "🍕🍕…"
+    assert cut("R&amp;D " * 3, 7) == "R&amp;…" and cut("R&amp;D", 4) == "R…"
+    plan = synthetic_plan(60, 400, paused=12, seed=4)
+    zones = plan.zones.copy()
+    zones["name"] = ["Pizza & Co " * 300 if i % 2 else "🍕" * 1500 for i in range(len(zones))]
+    zones["pause_restaurant_names"] = [
+        ";".join(["R&D 🍕" * 200] * len(str(p).split(";"))) if p else ""
+        for p in zones["pause_restaurants"]
+    ]
+    window = "Mon 30 Nov 19:00–23:00 CET"
+    for city in ("Paris&" * 700, "Saint-Rémy-de-Provence " * 6, "🚲" * 200):
+        payloads = build_messages(
+            dataclasses.replace(plan, city=city, zones=zones), channel=CHANNEL
+        )
+        assert_within_limits(payloads)
+        for payload in payloads:
+            for text in [payload["text"], *_mrkdwn(payload["blocks"])]:
+                assert not re.search(r"&(?!amp;|lt;|gt;)", text), text[-60:]
+        header = payloads[0]["blocks"][0]["text"]["text"]
+        assert header.endswith(f" · {window}") and slack_len(header) <= 150
+        assert window in payloads[0]["text"]
+
+
+def test_names_cannot_format_a_line_or_hide_the_restaurant_ids():
+    """Slack has no escape for * _ ~ `: a zone "Gare*: short *0* ok" read as a bold label
+    with a shortage of 0, and zones "~North" and "South~" struck the route between them
+    through. One long restaurant name filled the 600-character action line, so the other
+    ids to pause (what operators act on) were cut off."""
+    import dataclasses
+
+    plan = synthetic_plan(6, 40, paused=5, seed=1)
+    zones = plan.zones.copy()
+    zones["name"] = ["Gare*: short *0* ok", "~North", "South~", "`code", "_x_", "plain"]
+    zones["shortage"] = [3, 1, 1, 1, 1, 1]
+    zones["action"] = "short"
+    zones["pause_restaurants"] = [
+        ";".join(f"R{i}{j:03d}" for j in range(5)) for i in range(len(zones))
+    ]
+    zones["pause_restaurant_names"] = [";".join(["*_~` R&D " + "🍕" * 300] * 5)] * len(zones)
+    moves = plan.moves.assign(from_zone="Z0001", to_zone="Z0002")
+    plan = dataclasses.replace(plan, zones=zones, moves=moves)
+    payloads = build_messages(plan, channel=CHANNEL)
+    assert_within_limits(payloads)
+    text = "\n".join(t for p in payloads for t in _mrkdwn(p["blocks"]))
+    assert "Gare∗: short ∗0∗ ok" in text and "*Z0000 Gare∗: short ∗0∗ ok*: short *3*" in text
+    assert "Z0001 ∼North → Z0002 South∼" in text
+    for ids in zones["pause_restaurants"]:
+        assert all(rid in text for rid in ids.split(";")), ids
+    for line in text.splitlines():
+        # every * ~ ` left is ours: bold figures and labels in pairs, no strike, no code
+        assert line.count("*") % 2 == 0 and "~" not in line and "`" not in line, line

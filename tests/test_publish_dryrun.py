@@ -83,7 +83,7 @@ def test_cli_dry_run_preview_reads_like_the_messages(mid_plan, fake_slack, confi
     messages = build_messages(read_plan(mid_plan), channel=CHANNEL)
     assert out.startswith(f"Dry run: nothing posted. {len(messages)} messages for {CHANNEL}")
     assert "Parent message" in out and f"Thread part {len(messages) - 1} of" in out
-    assert out.count("of 12,000 characters") == len(messages)
+    assert out.count("of 10,000 characters") == len(messages)
     assert "within Slack's limits" in out and "over Slack's limits" not in out
     assert "Coverage" in out and "*Coverage*" not in out  # mrkdwn shown as text
     assert "In the thread, files:" in out and "-moves.csv" in out

@@ -431,8 +431,12 @@ def _within(pool: Executor, task: Callable[[], T], seconds: float, logger: Logge
 
 
 def _respond(respond: Respond, text: str, logger: Logger) -> None:
+    from rebalance.publish.limits import cut
+
+    from .messages import MAX_REPLY_CHARS
+
     try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        respond(text=cut(text, MAX_REPLY_CHARS), response_type="ephemeral", replace_original=False)
     except Exception as exc:  # the response_url expired or Slack is down: log it
         logger.warning(
             "could not answer the user: %s", type(exc).__name__, extra={"event": "respond"}

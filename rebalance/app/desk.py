@@ -32,7 +32,7 @@ from rebalance.errors import LockHeldError, PublishError, RebalanceError
 from rebalance.history import History, utc_now
 
 from .approval import edit_approval, parse_button_value, permalink
-from .messages import channel_ref, code, esc, slack_time, user_ref
+from .messages import channel_ref, code, esc, short, slack_time, user_ref
 
 if TYPE_CHECKING:
     from rebalance.config import Config
@@ -155,7 +155,7 @@ class Desk:
         names = dict(
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
-        label = esc(f"{zone} {names.get(zone, '')}".strip())
+        label = short(f"{zone} {names.get(zone, '')}".strip())
         lines = [f"*Why {label}* · plan {code(plan.plan_id)} ({esc(plan.status)})"]
         for row in expl.short.itertuples(index=False):
             lines.append(f"• short by *{int(row.shortage)}* now: {esc(row.why)}")
@@ -184,12 +184,12 @@ class Desk:
 
         name = self.config.city.name
         if city is not None and city.casefold() != name.casefold() and slug(city) != slug(name):
-            return f"Unknown city {code(city)}: this app serves *{esc(name)}* ({code(f'/rebalance status {name}')})."
+            return f"Unknown city {code(city)}: this app serves *{short(name)}* ({code(f'/rebalance status {name}')})."
         tz = self.config.city.timezone
         with self.store() as history:
             shift, _ = self.current_shift(history)
             record = self._latest_run(history)
-            lines = [f"*{esc(name)}* · shift {self._window(shift)}"]
+            lines = [f"*{short(name)}* · shift {self._window(shift)}"]
             if record is None:
                 lines.append("No plan yet for this city (`rebalance run` makes one).")
             else:
@@ -260,7 +260,7 @@ class Desk:
                 row = current.restaurants.loc[
                     current.restaurants["restaurant_id"] == restaurant_id
                 ].iloc[0]
-                label = f"{code(restaurant_id)} {esc(row['name'])}".strip()
+                label = f"{code(restaurant_id)} {short(row['name'])}".strip()
                 if row["status"] == status:
                     return f"{label} is already {status} for the shift {self._window(shift)}; nothing to change."
                 start, end = shift_window(self.config, shift)
@@ -318,7 +318,7 @@ class Desk:
             )
             close = [folded[n] for n in near]
         text = (
-            f"Unknown restaurant id {code(restaurant_id)} in {esc(self.config.city.name)}: "
+            f"Unknown restaurant id {code(restaurant_id)} in {short(self.config.city.name)}: "
             f"valid ids are the `restaurant_id` column of restaurants.csv ({len(ids)} restaurants"
         )
         sample = ", ".join(f"{code(i)}" for i in sorted(ids)[:3])

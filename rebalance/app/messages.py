@@ -6,9 +6,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["code", "context", "esc", "section", "slack_time", "user_ref"]
+__all__ = ["code", "context", "esc", "section", "short", "slack_time", "user_ref"]
 
 MAX_SECTION_CHARS = 3000
+#: A partner's name in a reply is cut to this many characters (`short`), as the channel
+#: messages cut zone labels.
+NAME_CHARS = 60
+#: A reply's text is cut to this many (`rebalance.app.bolt`): Slack shows 4,000 of a
+#: message's text before "Show more", and refuses or truncates a long one.
+MAX_REPLY_CHARS = 3900
 
 
 def esc(text: object, *, one_line: bool = True) -> str:
@@ -42,18 +48,30 @@ def channel_ref(channel_id: str) -> str:
     return f"<#{value}>" if value.isalnum() else esc(value)
 
 
+def short(text: object, limit: int = NAME_CHARS) -> str:
+    """A partner's name in a reply: cut to ``limit`` characters, then escaped (`esc`). A
+    zone named with 10,000 characters made `/rebalance why` a reply of 70,000, past
+    what Slack takes."""
+    from rebalance.publish.limits import cut
+
+    return esc(cut(str(text), limit))
+
+
 def section(text: str) -> dict[str, Any]:
     """A mrkdwn section, cut to Slack's limit."""
-    if len(text) > MAX_SECTION_CHARS:
-        text = text[: MAX_SECTION_CHARS - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    from rebalance.publish.limits import cut
+
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}}
 
 
 def context(text: str) -> dict[str, Any]:
     """A context block with one mrkdwn element."""
-    if len(text) > MAX_SECTION_CHARS:
-        text = text[: MAX_SECTION_CHARS - 1] + "…"
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    from rebalance.publish.limits import cut
+
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}],
+    }
 
 
 def slack_time(iso_utc: str | None, timezone: str) -> str:

@@ -27,6 +27,7 @@ from .limits import (
     MAX_SECTION_CHARS,
     MAX_TABLE_ROWS,
     cut,
+    slack_len,
     visible_chars,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "escape_mrkdwn",
     "files_payload",
     "metadata",
+    "mrkdwn_name",
     "zone_label",
     "zone_names",
 ]
@@ -56,6 +58,8 @@ THREAD_ZONE_ROWS = 5 * (MAX_TABLE_ROWS - 1)
 THREAD_ACTIONS = 200
 #: Restaurant ids listed per short zone before "+N more".
 PAUSE_IDS_SHOWN = 10
+#: A restaurant's name next to its id in a pause list is cut to this many characters.
+PAUSE_NAME_CHARS = 30
 ZONE_LABEL_CHARS = 28
 #: Short zones given a "why" line in the thread at most, and each line's length.
 WHY_LINES = 60
@@ -73,6 +77,19 @@ def escape_mrkdwn(text: object) -> str:
     """Escape a name, id or phrase set inside a line of mrkdwn: `rebalance.escape.mrkdwn`
     on one line (entities, controls, bidi, and line breaks written out)."""
     return mrkdwn(text, one_line=True)
+
+
+#: mrkdwn's formatting characters and the look-alikes a partner's name shows them as:
+#: Slack has no escape for them, and a zone "Gare*: short *0* ok" read as a bold label
+#: with a shortage of 0, "~North" and "South~" struck a route through.
+_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+
+
+def mrkdwn_name(text: object) -> str:
+    """A partner's name or id in a line of mrkdwn: `escape_mrkdwn`, and its formatting
+    characters (``* _ ~ ` ``) shown as look-alikes (∗ ˍ ∼ ˋ) that format nothing. Only
+    in messages: the plan files keep names as they are."""
+    return escape_mrkdwn(text).translate(_LOOKALIKES)
 
 
 def as_int(x: Any) -> int:
@@ -151,7 +168,7 @@ def _zone_table(rows: pd.DataFrame) -> dict[str, Any]:
 
 def _action_line(row: Any) -> str:
     paused = [p for p in str(row.pause_restaurants or "").split(";") if p.strip()]
-    label = escape_mrkdwn(zone_label(str(row.zone_id), str(row.name), 40))
+    label = mrkdwn_name(zone_label(str(row.zone_id), str(row.name), 40))
     need, after = as_int(row.required_couriers), as_int(row.couriers_after)
     line = f"• *{label}*: short *{as_int(row.shortage)}* (needs {need}, has {after})"
     if paused:
@@ -160,8 +177,12 @@ def _action_line(row: Any) -> str:
         names = str(getattr(row, "pause_restaurant_names", "") or "").split(";")
         labels = paused
         if len(names) == len(paused):
-            labels = [f"{rid} {name}".strip() for rid, name in zip(paused, names, strict=True)]
-        shown = ", ".join(escape_mrkdwn(p) for p in labels[:PAUSE_IDS_SHOWN])
+            # each name cut: one long name hid the other ids (what operators act on)
+            labels = [
+                f"{rid} {cut(name, PAUSE_NAME_CHARS)}".strip()
+                for rid, name in zip(paused, names, strict=True)
+            ]
+        shown = ", ".join(mrkdwn_name(p) for p in labels[:PAUSE_IDS_SHOWN])
         more = f" +{len(paused) - PAUSE_IDS_SHOWN} more" if len(paused) > PAUSE_IDS_SHOWN else ""
         restaurants = wording.plural(len(paused), "restaurant")
         line += f" → pause {restaurants} (−{orders:,.1f} orders/h): {shown}{more}"
@@ -175,7 +196,7 @@ def _why_lines(plan: Plan) -> list[str]:
     expl = plan.explain()
     lines = []
     for r in expl.short.head(WHY_LINES).itertuples(index=False):
-        label = escape_mrkdwn(zone_label(str(r.zone_id), str(r.name), 40))
+        label = mrkdwn_name(zone_label(str(r.zone_id), str(r.name), 40))
         lines.append(cut(f"• *{label}*: {escape_mrkdwn(r.why)}", WHY_CHARS))
     if len(expl.short) > WHY_LINES:
         lines.append(f"+{len(expl.short) - WHY_LINES} more: `rebalance explain` on the plan folder")
@@ -183,8 +204,8 @@ def _why_lines(plan: Plan) -> list[str]:
 
 
 def _route_line(route: Any, names: dict[str, str]) -> str:
-    src = escape_mrkdwn(zone_label(str(route.from_zone), names.get(str(route.from_zone), ""), 32))
-    dst = escape_mrkdwn(zone_label(str(route.to_zone), names.get(str(route.to_zone), ""), 32))
+    src = mrkdwn_name(zone_label(str(route.from_zone), names.get(str(route.from_zone), ""), 32))
+    dst = mrkdwn_name(zone_label(str(route.to_zone), names.get(str(route.to_zone), ""), 32))
     n = int(route.couriers)
     since = getattr(route, "since", None)  # a re-plan: new / unchanged / changed
     return cut(
@@ -244,8 +265,10 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     # The city comes from a config a partner may write: plain text in the header, mrkdwn
     # in the notification fallback (which Slack parses for mentions and links).
     window = wording.shift_window(plan, year=False)
-    title = f"{plain(plan.city)} · {window}"
-    title_md = f"{mrkdwn(plan.city, one_line=True)} · {window}"
+    # A long city name is cut, not the window after it (the header's only time).
+    city = cut(plan.city, MAX_HEADER_CHARS - slack_len(window) - 3)
+    title = f"{cut(plain(city), MAX_HEADER_CHARS - slack_len(window) - 3)} · {window}"
+    title_md = f"{mrkdwn(city, one_line=True)} · {window}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention
     several = plan.slot_count > 1

@@ -14,7 +14,7 @@ import pandas as pd
 from rebalance.diff import ZONE_FIELDS, Change, PlanDiff, PlanView, diff_views
 from rebalance.views.wording import COURIER_GONE, percent
 
-from .blocks import context_block, escape_mrkdwn, zone_label
+from .blocks import context_block, escape_mrkdwn, mrkdwn_name, zone_label
 from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
 
 __all__ = ["describe_changes", "describe_diff", "mark_revised", "revision_line", "snapshot_diff"]
@@ -92,10 +92,10 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
     several = diff.b.slot_minutes * 60 * 10**9 < diff.b.shift_end - diff.b.shift_start
 
     def z(zone: str | None) -> str:
-        return escape_mrkdwn(zone_label(str(zone), names.get(str(zone), "")))
+        return mrkdwn_name(zone_label(str(zone), names.get(str(zone), "")))
 
     def who(group: list[Change]) -> str:
-        ids = [escape_mrkdwn(c.courier_id) for c in group[:COURIERS_PER_GROUP]]
+        ids = [mrkdwn_name(c.courier_id) for c in group[:COURIERS_PER_GROUP]]
         more = (
             f" +{len(group) - COURIERS_PER_GROUP} more" if len(group) > COURIERS_PER_GROUP else ""
         )

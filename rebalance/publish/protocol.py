@@ -988,6 +988,7 @@ def failure(
     elif code in {
         "invalid_blocks",
         "invalid_blocks_format",
+        "msg_blocks_too_long",
         "msg_too_long",
         "invalid_metadata_format",
     }:
