@@ -191,3 +191,16 @@ def test_names_cannot_format_a_line_or_hide_the_restaurant_ids():
     for line in text.splitlines():
         # every * ~ ` left is ours: bold figures and labels in pairs, no strike, no code
         assert line.count("*") % 2 == 0 and "~" not in line and "`" not in line, line
+
+
+def test_file_titles_stay_short_with_their_marker_at_the_end():
+    """The marker that finds a version's upload again ends each file title; with the
+    whole city name in front (any length) Slack could shorten the title and lose it,
+    and each re-run would upload the files again."""
+    import dataclasses
+
+    from rebalance.publish.blocks import build_files
+
+    plan = dataclasses.replace(synthetic_plan(3, 5), city="Agglomération " * 40)
+    for f in build_files(plan, marker="0123456789.2"):
+        assert f["title"].endswith(" [0123456789.2]") and len(f["title"]) <= 120, f["title"]

@@ -61,6 +61,8 @@ PAUSE_IDS_SHOWN = 10
 #: A restaurant's name next to its id in a pause list is cut to this many characters.
 PAUSE_NAME_CHARS = 30
 ZONE_LABEL_CHARS = 28
+#: The city's name in a file title is cut to this many characters.
+FILE_TITLE_CITY_CHARS = 60
 #: Short zones given a "why" line in the thread at most, and each line's length.
 WHY_LINES = 60
 WHY_CHARS = 400
@@ -521,7 +523,9 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     start = plan.local(plan.shift_start)
     stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
     suffix = f" [{marker}]" if marker else ""
-    when = f"{plain(plan.city)}, {start:%a %d %b %H:%M}"
+    # the city cut: Slack may shorten a long title, and the marker at its end is how a
+    # re-run finds this upload (not finding it, it would upload the files again)
+    when = f"{plain(cut(plan.city, FILE_TITLE_CITY_CHARS))}, {start:%a %d %b %H:%M}"
     several = plan.slot_count > 1
     moves = plan.moves[list(MOVES_COLUMNS)].copy()
     if several:
