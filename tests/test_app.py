@@ -520,7 +520,7 @@ def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
     )
     inputs = load(town, config)
     zones = inputs.zones.copy()
-    zones["name"] = [f"{z} " + "Grand Boulevard & Co " * 500 for z in zones["zone_id"]]
+    zones["name"] = [f"{z} " + "Grand *Boulevard* & Co " * 500 for z in zones["zone_id"]]
     plan = solve(inputs.replace(zones=zones), config, "2026-11-30T19:00")
     folder = plan.write(tmp_path / "plan")
     with Store(config.history_path) as h:
@@ -531,6 +531,7 @@ def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
         answer = Desk(config).why(zone)
         assert answer.startswith(f"*Why {zone} ") and len(answer) < 3000, len(answer)
         assert "one more courier here" in answer
+        assert "∗Boulevard∗" in answer and "*Boulevard*" not in answer  # no bold of theirs
     for why in plan.explain().short["why"]:
         assert len(why) < 1000
 

@@ -49,12 +49,15 @@ def channel_ref(channel_id: str) -> str:
 
 
 def short(text: object, limit: int = NAME_CHARS) -> str:
-    """A partner's name in a reply: cut to ``limit`` characters, then escaped (`esc`). A
+    """A partner's name in a reply: cut to ``limit`` characters, then escaped as in the
+    channel messages (`rebalance.publish.blocks.mrkdwn_name`: entities, and formatting
+    characters as look-alikes). A
     zone named with 10,000 characters made `/rebalance why` a reply of 70,000, past
     what Slack takes."""
+    from rebalance.publish.blocks import mrkdwn_name
     from rebalance.publish.limits import cut
 
-    return esc(cut(str(text), limit))
+    return mrkdwn_name(cut(str(text), limit))
 
 
 def section(text: str) -> dict[str, Any]:

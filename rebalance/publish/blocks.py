@@ -199,7 +199,8 @@ def _why_lines(plan: Plan) -> list[str]:
     lines = []
     for r in expl.short.head(WHY_LINES).itertuples(index=False):
         label = mrkdwn_name(zone_label(str(r.zone_id), str(r.name), 40))
-        lines.append(cut(f"• *{label}*: {escape_mrkdwn(r.why)}", WHY_CHARS))
+        # (a sentence naming neighbours: partners' names, no formatting of ours)
+        lines.append(cut(f"• *{label}*: {mrkdwn_name(r.why)}", WHY_CHARS))
     if len(expl.short) > WHY_LINES:
         lines.append(f"+{len(expl.short) - WHY_LINES} more: `rebalance explain` on the plan folder")
     return lines
