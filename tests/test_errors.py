@@ -59,3 +59,17 @@ def test_input_error_lists_every_located_problem() -> None:
     assert text.startswith("invalid input: 2 problems")
     assert "zones.csv, line 3, column 'lat': not a number (got 'x'); expected -90..90" in text
     assert "couriers.csv, line 7, column 'zone_id': unknown zone" in text
+
+
+def test_a_long_list_of_problems_says_how_many_are_not_shown() -> None:
+    """Past the first 20 problems the message says how many more there are: without that
+    line a user fixing the 20 shown would think the file clean."""
+    from rebalance.errors import MAX_LISTED
+
+    error = DataError(
+        [Issue("unknown zone", file="couriers.csv", line=n, column="zone_id") for n in range(2, 27)]
+    )
+    lines = str(error).splitlines()
+    assert MAX_LISTED == 20 and lines[0] == "invalid input: 25 problems"
+    assert len(lines) == 1 + 20 + 1 and lines[-1] == "  ... and 5 more"
+    assert "line 21," in lines[20] and "line 22," not in str(error)

@@ -409,3 +409,37 @@ def test_forecast_csv_guards_formula_ids_and_loads_back_as_demand(tmp_path):
     result = runner.invoke(app, ["validate", str(city)])
     assert result.exit_code == 3
     assert "unknown restaurant" in result.output and "'=NOPE" in result.output
+
+
+def test_the_formula_guard_covers_the_six_starts_the_readme_lists(tmp_path):
+    """The README's hostile-text table: a cell starting with =, +, -, @, tab or CR is
+    written with a leading '. The other tests compared cells with the module's own
+    `FORMULA_STARTS`, so a start dropped from it (mutation testing dropped "@" and CR)
+    was dropped from the tests too; here the list is written out, and a zone named
+    "@SUM(...)" is checked in zones.csv itself."""
+    from util import courier, restaurant, snapshot, write_city, zone
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert csv_cell(f"{start}1+1") == f"'{start}1+1", repr(start)
+        assert csv_cell(f"ok;{start}1+1") == f"ok;'{start}1+1", repr(start)
+    name = "@SUM(1+1)*cmd|' /C calc'!A0"
+    city = write_city(
+        tmp_path / "c",
+        [zone("A", 48.85, 2.35, name=name)],
+        [restaurant("r1", "A", 2.5)],
+        [courier("c1", "A")],
+    )
+    config = snapshot()
+    folder = solve(load(city, config), config, "2026-11-30T19:00").write(tmp_path / "plan")
+    row = (folder / "zones.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert f"'{name}" in row
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_line_and_paragraph_separators_are_written_out_in_every_form(separator):
+    """U+2028/U+2029 (and NEL) break a line in terminals, logs and Slack; the rule lists
+    them as unsafe, but the tests checked it only against the module's own list."""
+    code = f"\\u{ord(separator):04x}" if ord(separator) > 0xFF else f"\\x{ord(separator):02x}"
+    for one_line in (True, False):
+        assert visible(f"a{separator}b", one_line=one_line) == f"a{code}b"
+        assert separator not in mrkdwn(f"a{separator}b", one_line=one_line)

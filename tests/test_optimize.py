@@ -510,3 +510,76 @@ def test_costs_off_the_thousandth_plan_optimal_with_the_bound_below_the_objectiv
     plan = solve(load(paris, config), config, "2026-11-30T19:00")
     assert plan.status == "optimal"
     assert plan.best_bound is not None and plan.best_bound <= plan.objective
+
+
+def test_slot_counts_follow_the_couriers_where_the_plan_puts_them(tmp_path):
+    """CONTRACT section 7: logged_off counts the couriers in this zone whose last present
+    slot is this one, so a courier sent A -> B who then leaves logs off in B; and
+    eligible_couriers counts every courier present in some slot, one who logs on later
+    too. Mutants counting in the start zone, or only the couriers present at the start,
+    went unnoticed by every test but a golden file."""
+    from rebalance import Config
+
+    city = write_city(
+        tmp_path / "c",
+        [zone("A", 48.85, 2.35), zone("B", 48.86, 2.35)],
+        [restaurant("r1", "B", 2.5)],
+        [
+            courier("c1", "A", until="2026-11-30T20:00"),
+            courier("c2", "A", start="2026-11-30T19:30", until="2026-11-30T23:00"),
+        ],
+    )
+    config = Config().with_changes(shift={"slot_minutes": 30, "hours": 1.0})
+    plan = solve(load(city, config), config, "2026-11-30T19:00")
+    assert plan.moves[["courier_id", "from_zone", "to_zone"]].to_dict("records") == [
+        {"courier_id": "c1", "from_zone": "A", "to_zone": "B"}
+    ]
+    slots = plan.slots.assign(at=plan.slots["slot_start"].dt.strftime("%H:%M"))
+    counts = slots.set_index(["zone_id", "at"])[["couriers_after", "logged_on", "logged_off"]]
+    assert counts.loc[("B", "19:30")].tolist() == [1, 0, 1]  # c1, sent there, leaves
+    assert counts.loc[("A", "19:30")].tolist() == [1, 1, 1]  # c2 logs on, stays to the end
+    assert counts.loc[("A", "19:00"), "logged_off"] == counts.loc[("B", "19:00"), "logged_off"] == 0
+    assert plan.kpis["eligible_couriers"] == 2 and plan.kpis["present_at_start"] == 1
+
+
+def test_a_zone_that_receives_and_sends_is_receive_and_covered_zones_are_not_short(tmp_path):
+    """CONTRACT section 4: action is short when a shortage is left, else receive when
+    couriers move in, else send. B gets A's bike and sends its car on to C (A -> C is
+    out of range): B is 'receive'; B and C end just covered, so no zone is short."""
+    travel = [
+        {"from_zone": "A", "to_zone": "B", "minutes": 10, "vehicle": ""},
+        {"from_zone": "B", "to_zone": "C", "minutes": 10, "vehicle": ""},
+    ]
+    city = write_city(
+        tmp_path / "c",
+        [zone("A", 48.85, 2.35), zone("B", 48.86, 2.35), zone("C", 48.87, 2.35)],
+        [restaurant("r1", "B", 2.5), restaurant("r2", "C", 2.5)],
+        [courier("a1", "A"), courier("b1", "B", vehicle="car")],
+        travel_times=travel,
+    )
+    config = snapshot()
+    plan = solve(load(city, config), config, "2026-11-30T19:00")
+    zones = plan.zones.set_index("zone_id")
+    assert zones.loc["B", ["moved_in", "moved_out"]].tolist() == [1, 1]
+    assert zones["action"].to_dict() == {"A": "send", "B": "receive", "C": "receive"}
+    assert plan.kpis["zones_short"] == 0 and plan.kpis["shortage"] == 0
+
+
+def test_one_slot_eligibility_asks_min_available_minutes_even_past_the_shift(tmp_path):
+    """CONTRACT section 2: eligible when available_until >= shift_start +
+    min_available_minutes, and section 7: one slot is section 2 exactly. With 90
+    minutes asked of a one-hour shift, a courier leaving at 20:15 is not eligible (a
+    mutant capping the minutes at the slot's length counted them)."""
+    from rebalance import Config
+
+    city = write_city(
+        tmp_path / "c",
+        [zone("A", 48.85, 2.35)],
+        [restaurant("r1", "A", 2.5)],
+        [courier("c1", "A", until="2026-11-30T20:15"), courier("c2", "A")],
+    )
+    config = Config().with_changes(
+        shift={"slot_minutes": 60, "hours": 1.0}, eligibility={"min_available_minutes": 90}
+    )
+    plan = solve(load(city, config), config, "2026-11-30T19:00")
+    assert plan.slot_count == 1 and plan.kpis["eligible_couriers"] == 1

@@ -267,3 +267,37 @@ def test_kdtree_is_scipys_class_and_a_later_full_import_still_works():
         "assert cdist([[0.0]], [[3.0]])[0, 0] == 3.0\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_move_exactly_at_the_vehicles_range_is_allowed(tmp_path):
+    """CONTRACT section 2: a move is allowed only if travel minutes <= max_move_minutes;
+    a whole-minute travel_times row equal to the range is common, and nothing tested
+    it (a mutant using < kept the courier home and left the zone short); nor a range of
+    0 between zones at one place (0 minutes away)."""
+    from util import courier, restaurant, snapshot, write_city, zone
+
+    from rebalance import load, solve
+
+    city = write_city(
+        tmp_path / "a",
+        [zone("A", 48.85, 2.35), zone("B", 48.86, 2.35)],
+        [restaurant("r1", "B", 2.5)],
+        [courier("c1", "A")],
+        travel_times=[{"from_zone": "A", "to_zone": "B", "minutes": 20, "vehicle": ""}],
+    )
+    config = snapshot()
+    assert config.vehicles["bike"].max_move_minutes == 20
+    plan = solve(load(city, config), config, "2026-11-30T19:00")
+    assert plan.moves[["courier_id", "from_zone", "to_zone", "travel_minutes"]].to_dict(
+        "records"
+    ) == [{"courier_id": "c1", "from_zone": "A", "to_zone": "B", "travel_minutes": 20.0}]
+    assert plan.kpis["shortage"] == 0
+    same = write_city(
+        tmp_path / "b",
+        [zone("A", 48.85, 2.35), zone("B", 48.85, 2.35)],
+        [restaurant("r1", "B", 2.5)],
+        [courier("c1", "A")],
+    )
+    config = snapshot(vehicles={"bike": {"speed_kmh": 15.0, "max_move_minutes": 0.0}})
+    plan = solve(load(same, config), config, "2026-11-30T19:00")
+    assert list(plan.moves["to_zone"]) == ["B"] and plan.kpis["shortage"] == 0
