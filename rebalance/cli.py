@@ -1833,6 +1833,7 @@ def main() -> None:
     """
     global _command_line
     _closed_streams_to_devnull()
+    _escape_what_streams_cannot_encode()
     _command_line = True
     collecting = gc.isenabled()
     gc.disable()
@@ -1930,6 +1931,50 @@ def _closed_streams_to_devnull() -> None:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
+#: The error handler `_escape_what_streams_cannot_encode` sets (`_json_escape`).
+_ESCAPE_ERRORS = "rebalance-json-escape"
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: each character the stream cannot encode as JSON writes it,
+    ``\\u2013`` (a character beyond U+FFFF as its two surrogates)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), error.end
+
+
+def _escape_what_streams_cannot_encode() -> None:
+    """Standard output and error in an encoding that is not UTF-8 (a latin-1 locale,
+    ``PYTHONIOENCODING=ascii``) write each character they cannot encode as its JSON
+    escape (`_json_escape`), instead of raising. The bundled city's en dash ended every
+    plan in a traceback and exit 1, ``--format json`` stopped mid-document, and a run's
+    JSON log lines were lost to "Logging error" tracebacks. Non-ASCII text stands only
+    inside strings in the JSON written, so it stays valid JSON with the same values; in
+    a table or a CSV the escape is shown as it is."""
+    import codecs
+
+    try:
+        codecs.lookup_error(_ESCAPE_ERRORS)
+    except LookupError:
+        codecs.register_error(_ESCAPE_ERRORS, _json_escape)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        encoding = getattr(stream, "encoding", None)
+        try:
+            if encoding and codecs.lookup(encoding).name not in {"utf-8", "utf-16", "utf-32"}:
+                stream.reconfigure(errors=_ESCAPE_ERRORS)
+        except (LookupError, AttributeError, ValueError, OSError):
+            continue  # not a text stream that can be told (a test's capture)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -805,3 +805,34 @@ def test_the_command_line_gives_freed_memory_back_at_once():
     # glibc maps every block over 128 KB and unmaps it when freed; had the command line
     # raised the mmap threshold anyway, the blocks would come from the heap and stay.
     assert kept_mb("policy", MALLOC_TRIM_THRESHOLD_=str(64 << 20)) < 5
+
+
+def test_output_a_locale_cannot_encode_is_escaped_not_a_crash(tmp_path):
+    """With standard output in ASCII or latin-1 (a legacy locale, PYTHONIOENCODING), the
+    sample's en dash ("19:00–23:00") ended every plan in a UnicodeEncodeError and exit 1,
+    and `--format json` stopped mid-document. Characters the stream cannot encode are
+    written as JSON escapes: the JSON stays valid, with the same values."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    sample = str(REPO / "data/samples/paris")
+
+    def run(encoding: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+        env = {**os.environ, "PYTHONIOENCODING": encoding, "COLUMNS": "120"}
+        return subprocess.run(
+            [*command, "plan", sample, "--shift-start", SHIFT, *args],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    done = run("ascii", "--out", str(tmp_path / "plan"), "--format", "json")
+    assert done.returncode == 0, done.stderr.decode("ascii", "replace")
+    document = json.loads(done.stdout.decode("ascii"))
+    names = pd.read_csv(tmp_path / "plan" / "zones.csv")["name"].tolist()
+    assert [z["name"] for z in document["zones"]] == names
+    assert any(not name.isascii() for name in names)  # the test means something
+    table = run("latin-1")
+    assert table.returncode == 0, table.stderr.decode("latin-1")
+    shown = table.stdout.decode("latin-1")
+    assert "19:00\\u201323:00" in shown and "Traceback" not in table.stderr.decode("latin-1")
