@@ -943,7 +943,7 @@ def history_show(
     if format is OutputFormat.json:
         sys.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
-        console().print(run_details(record))
+        console().print(run_details(record), crop=False)
 
 
 # --------------------------------------------------------------------- config

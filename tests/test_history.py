@@ -53,11 +53,9 @@ kpis           422 eligible, 181 moved, 1935.1 travel min, shortage 185 -> 4, co
                99.1%
 objective      3080.1 (optimal)
 phases         lock 0 ms, validate 30 ms, plan 60 ms, write 5 ms, publish 12000 ms
-command        rebalance run --config /etc/rebalance/paris.toml /srv/paris --shift-start
-               2026-11-30T19:00:00+01:00
+command        rebalance run --config /etc/rebalance/paris.toml /srv/paris --shift-start 2026-11-30T19:00:00+01:00
 error          Slack could not be reached: timed out
-               The plan is saved. To retry, run the same shift again: rebalance run --config
-               /etc/rebalance/paris.toml /srv/paris --shift-start 2026-11-30T19:00:00+01:00
+               The plan is saved. To retry, run the same shift again: rebalance run --config /etc/rebalance/paris.toml /srv/paris --shift-start 2026-11-30T19:00:00+01:00
 """
 
 KPIS = {
@@ -276,7 +274,10 @@ def test_history_json(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_history_show_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`history show RUN_ID` shows everything about one run, error and retry command included."""
+    """`history show RUN_ID` shows everything about one run, error and retry command included.
+    The command, and a line of the error holding one, run past 80 columns rather than
+    break: pasted, `rebalance run --config ...` without the --shift-start of its next
+    line planned and published another shift."""
     code, out, _ = _invoke(
         ["history", "show", "20261130T174502-b0a710", "--config", str(config_file)], monkeypatch
     )

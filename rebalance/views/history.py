@@ -4,6 +4,7 @@ line, runs as a table or JSON, and everything recorded about one run."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -92,11 +93,6 @@ def runs_table(records: list[RunRecord]) -> Any:
 
 def run_details(record: RunRecord) -> Any:
     """A Rich renderable with everything recorded about one run."""
-    from rich.table import Table
-
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
     r = record
     rows: list[tuple[str, str]] = [
         ("run", r.run_id),
@@ -149,12 +145,38 @@ def run_details(record: RunRecord) -> Any:
     if r.extra.get("command"):
         rows.append(("command", str(r.extra["command"])))
     if r.error:
-        rows.append(("error", r.error))
+        rows += [("error" if i == 0 else "", line) for i, line in enumerate(r.error.splitlines())]
+    from rich.console import Group
+    from rich.table import Table
     from rich.text import Text
 
+    width = max(len(key) for key, _ in rows)
+    parts: list[Any] = []
+    table = None
     for key, value in rows:
-        table.add_row(key, Text(visible(value)))
-    return table
+        shown = visible(value)
+        if key in _WHOLE or _COMMAND.search(shown):
+            # A command to paste, and paths with ids in them, run past the width rather
+            # than break (printed uncropped): a pasted `rebalance run --config ...`
+            # without the --shift-start of its next line planned another shift.
+            line = Text.assemble((key.ljust(width), "bold"), "  ", shown)
+            line.no_wrap, line.overflow = True, "ignore"
+            parts.append(line)
+            table = None
+            continue
+        if table is None:
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold", no_wrap=True, min_width=width)
+            table.add_column(overflow="fold")
+            parts.append(table)
+        table.add_row(key, Text(shown))
+    return Group(*parts)
+
+
+#: A line holding a command to paste (an error's "To retry, run ..."): never broken.
+_COMMAND = re.compile(r"\brebalance (?:run|plan|publish|validate) ")
+#: Rows of `run_details` never broken over lines: ids, paths and the command.
+_WHOLE = frozenset({"run", "inputs sha256", "data", "config", "plan id", "plan folder", "command"})
 
 
 def runs_json(records: list[RunRecord]) -> str:
