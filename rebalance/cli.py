@@ -4,6 +4,7 @@ Heavy libraries (pandas, ortools, slack_sdk) are imported inside the commands so
 `rebalance --help` stays fast. Errors go to stderr with the contract's exit codes.
 """
 
+import errno
 import gc
 import os
 import sys
@@ -176,6 +177,27 @@ def exits() -> Iterator[None]:
     except RebalanceError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
+    except OSError as exc:
+        # a path no file can have, met while reading (a data folder's name of 300 bytes):
+        # exit 3 as the README has it for a path that cannot be used, not a traceback
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        from .errors import StorageError
+
+        error = StorageError.from_os_error(exc, "use the path", exc.filename or "?")
+        err(f"error: {error}")
+        raise typer.Exit(error.exit_code) from None
+    except UnicodeEncodeError as exc:
+        # a path holding bytes that are not UTF-8 (the shell passes them through as
+        # surrogates), which Arrow and the plan's files cannot name: exit 3, not 1
+        if "surrogates not allowed" not in str(exc):
+            raise
+        err(
+            "error: a path holds bytes that are not UTF-8 text "
+            f"({exc.object[max(0, exc.start - 20) : exc.end + 20]!r}); rename it, or choose "
+            "a path in UTF-8"
+        )
+        raise typer.Exit(3) from None
     except Terminated as exc:
         # the files are cleaned up; a command that had begun posting says what may stand
         after = exc.after or "nothing half-written was left"

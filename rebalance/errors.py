@@ -276,9 +276,7 @@ class StorageError(RebalanceError):
         elif exc.errno in (errno.EACCES, errno.EPERM):
             hint = f"Give this user write access to {place.parent}, or choose another location."
         elif exc.errno == errno.ENAMETOOLONG:
-            hint = (
-                "The name is longer than the filesystem allows (255 bytes): choose a shorter one."
-            )
+            hint = _too_long_hint(place, Path(where))
         elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
             blocker = _in_the_way(place)
             what_is = "A symbolic link" if blocker.is_symlink() else "A file"
@@ -289,6 +287,24 @@ class StorageError(RebalanceError):
             hint = "Check the disk and retry."
         code = 3 if exc.errno in _PATH_ERRNOS else 1
         return cls(what, where, why, hint=hint, code=code)
+
+
+def _too_long_hint(place: Path, where: Path) -> str:
+    """What to do about a name the filesystem refuses as too long. The one refused may
+    be the temporary name a write makes beside ``where`` first (``.NAME.tmp-...``,
+    ``.NAME.rebalance-tmp-...``): then the name that fits is shorter than 255 bytes, by how much is said;
+    a legal 250-byte ``--out`` was refused with "longer than the filesystem allows"."""
+    import os
+
+    refused = os.fsencode(place.name)
+    if where.name and place.name != where.name and os.fsencode(where.name) in refused:
+        room = 255 - (len(refused) - len(os.fsencode(where.name)))
+        return (
+            f"The plan is first written beside it under a longer temporary name "
+            f"({len(refused)} bytes; the filesystem allows 255): choose a name of at "
+            f"most {max(room, 1)} bytes."
+        )
+    return "A name on that path is longer than the filesystem allows (255 bytes): choose a shorter one."
 
 
 def _in_the_way(place: Path) -> Path:

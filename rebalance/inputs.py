@@ -1954,8 +1954,23 @@ def _parquet_bytes(path: Path) -> int:
 
 
 def check_data_dir(data_dir: str | Path) -> Path:
-    """``data_dir`` as a Path, or `DataError` (exit 3) when it is not a folder."""
+    """``data_dir`` as a Path, or `DataError` (exit 3) when it is not a folder, or its
+    path holds bytes that are not UTF-8 (the tables' reader cannot open such a path: a
+    traceback and exit 1 from deep inside Arrow)."""
     directory = Path(data_dir)
+    try:
+        str(directory.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        from .escape import visible
+
+        raise DataError(
+            Issue(
+                "the folder's path holds bytes that are not UTF-8 text",
+                file=visible(str(directory), one_line=True),
+                valid="a path in UTF-8: rename the folder",
+            ),
+            title="invalid input",
+        ) from None
     if not directory.is_dir():
         raise DataError(
             Issue(

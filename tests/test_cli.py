@@ -836,3 +836,27 @@ def test_output_a_locale_cannot_encode_is_escaped_not_a_crash(tmp_path):
     assert table.returncode == 0, table.stderr.decode("latin-1")
     shown = table.stdout.decode("latin-1")
     assert "19:00\\u201323:00" in shown and "Traceback" not in table.stderr.decode("latin-1")
+
+
+def test_paths_no_file_can_have_are_exit_3_with_what_to_do(tmp_path):
+    """README: a path that cannot be used is exit 3. A data folder whose name holds
+    bytes that are not UTF-8 (a partner's upload) and a 300-byte name were tracebacks
+    and exit 1; a legal 250-byte --out was refused as 'longer than the filesystem
+    allows', when the name too long was the temporary one written beside it first."""
+    sample = REPO / "data/samples/paris"
+    bad = tmp_path / os.fsdecode(b"bad\xff\xfedir")
+    shutil.copytree(sample, bad)
+    for args in (["validate", bad], ["plan", bad, "--shift-start", SHIFT]):
+        done = runner.invoke(app, [str(a) for a in args])
+        assert done.exit_code == 3, done.output
+        assert "not UTF-8" in done.stderr and "rename the folder" in done.stderr
+    long = tmp_path / ("b" * 300)
+    for args in (["validate", long], ["explain", long]):
+        done = runner.invoke(app, [str(a) for a in args])
+        assert done.exit_code == 3, done.output
+        assert "longer than the filesystem allows" in " ".join(done.stderr.split())
+    out = tmp_path / ("c" * 250)
+    done = invoke("plan", sample, "--shift-start", SHIFT, "--out", out)
+    assert done.exit_code == 3, done.output
+    assert "choose a name of at most 241 bytes" in " ".join(done.stderr.split())
+    assert [p.name for p in tmp_path.iterdir()] == [bad.name]  # nothing half-written
