@@ -386,7 +386,11 @@ class Plan:
                 written.append(ROSTER_FILE)
             for name in written:
                 _fsync(tmp / name)
-            os.chmod(tmp, 0o755)
+            # the folder's mode follows the umask as its files' do (0600 files under
+            # umask 077 sat in a 0755 folder anyone could list): a file's mode, with x
+            # wherever it has r
+            mode = os.stat(tmp / "plan.json").st_mode & 0o777
+            os.chmod(tmp, mode | (mode & 0o444) >> 2)
             if in_place:
                 _fill(place, tmp, written)
             elif place.exists():

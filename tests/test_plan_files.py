@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from util import SHIFT, VALID
+from util import REPO, SHIFT, VALID
 
 from rebalance import DataError, load, solve
 from rebalance.cli import app
@@ -764,3 +764,40 @@ def test_out_as_the_working_folder_or_a_mount_point_is_written_in_place(solved, 
         assert {p.name for p in source.iterdir()} == written  # no temporary folder left
     finally:
         subprocess.run(["umount", str(volume)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("umask", "folder", "files"),
+    [(0o077, 0o700, 0o600), (0o022, 0o755, 0o644), (0o002, 0o775, 0o664)],
+)
+def test_a_plan_folder_has_the_mode_the_umask_gives(tmp_path, umask, folder, files):
+    """A plan's files follow the umask; its folder was 0755 whatever the umask, so under
+    umask 077 (a cron job keeping plans private) anyone could list them."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "plan"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.umask(int(sys.argv[1], 8)); from rebalance.cli import main; "
+            "sys.argv = sys.argv[1:]; main()",
+            oct(umask),
+            "plan",
+            str(REPO / "data/samples/paris"),
+            "--shift-start",
+            "2026-11-30T19:00",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_mode & 0o777 == folder
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {files}
