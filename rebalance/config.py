@@ -389,7 +389,9 @@ def _table_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _did_you_mean(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    # the key in other case first: "NAME" is too far from "name" for difflib (0.0)
+    same = [name for name in valid if name.casefold() == key.casefold()]
+    close = same or difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 

@@ -186,6 +186,15 @@ def test_unknown_vehicle_key_and_unknown_table(tmp_path):
     assert "did you mean `costs`?" in text and "[eligibility]" in text
 
 
+def test_a_key_in_other_case_is_suggested_as_written_in_lower_case(tmp_path):
+    """`[city] NAME` listed the keys without a suggestion (difflib finds "NAME" nothing
+    like "name"), where `[City]` got "did you mean `city`?"."""
+    _, text = key_problem(tmp_path, '[city]\nNAME = "Paris"\n')
+    assert "did you mean `name`?" in text
+    _, text = key_problem(tmp_path, "[costs]\nSHORTAGE_MINUTES = 90\n")
+    assert "did you mean `shortage_minutes`?" in text
+
+
 def test_starter_file_loads_to_the_defaults_and_names_every_key(tmp_path):
     """`config init`'s file is valid TOML giving the defaults, and mentions every key."""
     from rebalance.config import STARTER_TOML, config_sources
