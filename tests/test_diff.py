@@ -81,6 +81,32 @@ def test_cli_diff_json_and_table(revision, tmp_path):
     assert first["courier_id"] in table.output and "coverage" in table.output
 
 
+def test_diff_on_a_narrow_terminal_cuts_no_number_and_no_short_name(revision, tmp_path):
+    """README: numbers and ids are never cut, names wrap and end in "…" only past 60
+    characters. At 40 columns the diff cut travel minutes to "1,45…", and at 80 every
+    zone name past 25 characters ("75117 17e - Batignolles-M…")."""
+    import dataclasses
+
+    _, plan, again, _ = revision
+    plan, again = (
+        dataclasses.replace(p, zones=p.zones.assign(name=p.zones["name"] + " (quartier)"))
+        for p in (plan, again)
+    )
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    for width in (40, 80):
+        table = CliRunner().invoke(app, ["diff", str(a), str(b)], terminal_width=width)
+        assert table.exit_code == 0, table.output
+        assert "…" not in table.output, table.output
+        for _, x, y in plan.diff(again).kpis():
+            for value in (x, y):
+                if isinstance(value, float) and value == value:
+                    assert f"{value:,.1f}" in table.output or f"{value:.1%}" in table.output
+    wide = CliRunner().invoke(app, ["diff", str(a), str(b)], terminal_width=80).output
+    names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
+    changed = [z for z in plan.diff(again).zones if len(f"{z} {names[z]}") > 26]
+    assert changed and all(f"{z} {names[z]}" in wide for z in changed)
+
+
 def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
     """A courier moved in plan A and absent from plan B's couriers: `rebalance diff`
     says in Why that the courier is no longer there (logged off or left the data), not

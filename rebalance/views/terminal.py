@@ -509,23 +509,27 @@ def diff_renderables(diff: PlanDiff) -> Any:
         ),
         style="bold",
     )
+    rows = [(name, _kpi_text(name, x), _kpi_text(name, y), x != y) for name, x, y in diff.kpis()]
+    # numbers are never cut (README): the KPI's name folds first, on a narrow terminal
     kpis = Table(box=box.SIMPLE_HEAD, title=None)
-    kpis.add_column("KPI", no_wrap=True)
-    kpis.add_column("A", justify="right", no_wrap=True)
-    kpis.add_column("B", justify="right", no_wrap=True)
-    for name, x, y in diff.kpis():
-        kpis.add_row(
-            name, _kpi_text(name, x), Text(_kpi_text(name, y), style="bold" if x != y else "")
-        )
+    kpis.add_column("KPI", overflow="fold")
+    for head, at in (("A", 1), ("B", 2)):
+        widest = max([len(head), *(len(row[at]) for row in rows)])
+        kpis.add_column(head, justify="right", no_wrap=True, min_width=widest)
+    for name, x_text, y_text, changed in rows:
+        kpis.add_row(name, x_text, Text(y_text, style="bold" if changed else ""))
     yield kpis
     names = {**a.names, **b.names}
 
     def label(zone: Any) -> Text:
-        return Text(shown(zone_label(zone, names.get(str(zone), ""))))
+        # as in the plan's tables: a name wraps, and past NAME_CHARS ends in "…"
+        from .wording import cut
+
+        return Text(shown(cut(zone_label(zone, names.get(str(zone), "")), NAME_CHARS)))
 
     if diff.zones:
         zones = Table(box=box.SIMPLE_HEAD, title=None)
-        zones.add_column("Zone", no_wrap=True, max_width=26, overflow="ellipsis")
+        zones.add_column("Zone", min_width=12, overflow="fold")
         zones.add_column("Changed", ratio=1)
         for zone, (x, y) in list(diff.zones.items())[:MAX_ZONES_SHOWN]:
             if x is None or y is None:
