@@ -186,6 +186,18 @@ def test_unknown_vehicle_key_and_unknown_table(tmp_path):
     assert "did you mean `costs`?" in text and "[eligibility]" in text
 
 
+@pytest.mark.parametrize(
+    "key", ["move_fixed_minutes", "shortage_minutes", "surplus_minutes", "change_minutes"]
+)
+def test_every_cost_below_zero_is_refused_naming_its_key(tmp_path, key):
+    """CONTRACT 3: an out-of-range value names the key. A negative change cost would
+    pay the solver to change couriers' instructions; only shortage_minutes was tested."""
+    path = tmp_path / "rebalance.toml"
+    path.write_text(f"[costs]\n{key} = -5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"costs\.{key}"):
+        load_config(path)
+
+
 def test_a_key_in_other_case_is_suggested_as_written_in_lower_case(tmp_path):
     """`[city] NAME` listed the keys without a suggestion (difflib finds "NAME" nothing
     like "name"), where `[City]` got "did you mean `city`?"."""

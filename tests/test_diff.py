@@ -301,3 +301,37 @@ def test_diff_of_random_moves_follows_the_pairing_rule(seed):
     assert (got.changes, got.status, got.unchanged, got.under_way) == _reference_diff(a, b)
     assert {c.kind for c in got.changes} == {"added", "dropped", "rerouted"}
     assert got.unchanged and got.under_way
+
+
+def test_why_lists_only_needs_that_changed_and_gone_is_unknown_without_a_roster(tmp_path):
+    """CONTRACT 9: a change's `why` names the zones whose need changed (a mutant listed
+    zones at 0 -> 0 too); and a dropped move's `courier_gone` is null, not false, when
+    plan B has no roster (a folder from before rosters): nothing is known of who left."""
+    import dataclasses
+
+    from util import courier, restaurant, write_city, zone
+
+    from rebalance.diff import diff_plans
+
+    zones = [zone("A", 48.85, 2.33), zone("B", 48.86, 2.34), zone("C", 48.87, 2.35)]
+    travel = [
+        {"from_zone": a, "to_zone": b, "minutes": 5, "vehicle": ""}
+        for a in "ABC"
+        for b in "ABC"
+        if a != b
+    ]
+    config = rebalance.Config().with_changes(shift={"slot_minutes": 24 * 60})
+    couriers = [courier(c, "A") for c in ("c1", "c2", "c3")]
+
+    def plan(name, restaurants, previous=None):
+        city = write_city(tmp_path / name, zones, restaurants, couriers, travel)
+        return rebalance.solve(rebalance.load(city, config), config, SHIFT, previous=previous)
+
+    a = plan("one", [restaurant("r1", "B", 2.0), restaurant("r2", "C", 2.0)])
+    b = plan("two", [restaurant("r1", "B", 4.0), restaurant("r2", "C", 2.0, "closed")], a)
+    changes = diff_plans(a, b).to_dict()["couriers"]
+    whys = [w for kind in ("rerouted", "dropped") for item in changes[kind] for w in item["why"]]
+    assert whys and all(w["need_before"] != w["need_after"] for w in whys), whys
+    c = plan("three", [restaurant("r1", "B", 0.0), restaurant("r2", "C", 2.0)], a)
+    dropped = diff_plans(a, dataclasses.replace(c, roster=None)).to_dict()["couriers"]["dropped"]
+    assert dropped and all(item["courier_gone"] is None for item in dropped)

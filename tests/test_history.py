@@ -427,3 +427,34 @@ def test_history_of_a_newer_rebalance_is_refused_and_run_ids_are_text(
     db = sqlite3.connect(store)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 99
     db.close()
+
+
+def test_the_plans_a_re_plan_may_start_from_are_published_or_kept_after_exit_5(tmp_path):
+    """CONTRACT 6: only a run that succeeded, or failed publishing (exit 5, its plan kept),
+    leaves a plan to re-plan against; one that failed otherwise (exit 1, 3, 4, 6) does
+    not, whatever plan folder it names, nor a dry run."""
+    with History(tmp_path / "h.sqlite3") as h:
+        ids = {}
+        for n, (status, code, dry) in enumerate(
+            [
+                ("succeeded", 0, False),
+                ("failed", 5, False),
+                ("failed", 1, False),
+                ("failed", 3, False),
+                ("succeeded", 0, True),
+                ("skipped", 6, False),
+            ]
+        ):
+            record = h.start_run(
+                "Paris",
+                SHIFT,
+                run_id=f"20261130T17450{n}-00000{n}",
+                started_at=f"2026-11-30T17:45:0{n}.000+00:00",
+                status=status,
+                exit_code=code,
+                dry_run=dry,
+                plan_dir=str(tmp_path / f"plan{n}"),
+            )
+            ids[(status, code, dry)] = record.run_id
+        kept = {r.run_id for r in h.runs(city="Paris", kept=True)}
+    assert kept == {ids[("succeeded", 0, False)], ids[("failed", 5, False)]}

@@ -497,3 +497,24 @@ def test_a_csv_line_of_blanks_alone_is_an_empty_row(tmp_path, blank):
     (city / "couriers.csv").write_text("\n".join([*lines, blank, ""]))
     couriers = load(city).couriers
     assert len(couriers) == 11 and couriers["courier_id"][2] == "C003"
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "valid"),
+    [
+        ("couriers", "available_until", "2026-11-30T18:00", "later"),
+        ("zones", "max_couriers", "2.5", "whole number"),
+        ("zones", "priority", "0", "> 0"),
+    ],
+)
+def test_values_on_the_edge_of_a_range_are_refused(tmp_path, table, column, value, valid):
+    """CONTRACT 1: available_until after available_from, max_couriers a whole number
+    >= 0, priority > 0. The bad-data cases were all well past the edge (until before
+    from), so mutants accepting until == from, 2.5 couriers or priority 0 passed."""
+    frame = pd.read_csv(VALID / f"{table}.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, column] = value
+    with pytest.raises(DataError) as info:
+        load(city_with(tmp_path, **{table: frame}))
+    found = [p for p in info.value.problems if p.column == column]
+    assert found and found[0].file == f"{table}.csv" and found[0].line == 2, str(info.value)
+    assert valid in (found[0].valid or ""), str(info.value)

@@ -679,3 +679,93 @@ def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_p
     pq.write_table(pa.table({"courier_id": pa.array(ids).dictionary_encode()}), roster)
     kept = rebalance.read_plan(folder)
     assert kept.roster.to_pylist() == ids and kept.roster_note == ""
+
+
+def _two_zones(tmp_path, name, orders, couriers):
+    """A two-zone city (A, B five minutes apart) with one restaurant r1 in B."""
+    from util import courier, restaurant, write_city, zone
+
+    travel = [{"from_zone": a, "to_zone": b, "minutes": 5, "vehicle": ""} for a, b in ("AB", "BA")]
+    config = rebalance.Config().with_changes(shift={"slot_minutes": 24 * 60})
+    city = write_city(
+        tmp_path / name,
+        [zone("A", 48.85, 2.33), zone("B", 48.86, 2.34)],
+        [restaurant("r1", "B", orders)],
+        [courier(c, "A") for c in couriers],
+        travel,
+    )
+    return rebalance.load(city, config), config
+
+
+def test_a_courier_new_since_the_previous_plan_costs_no_change(tmp_path):
+    """CONTRACT 9 charges a destination that differs from what the previous plan had for
+    the courier; one who logged on since had nothing. With a previous plan that moved
+    someone (the earlier test's had no moves), a newcomer sent A -> B was charged."""
+    one, config = _two_zones(tmp_path, "one", 2.0, ["c1"])
+    first = rebalance.solve(one, config, "2026-11-30T19:00")
+    assert len(first.moves) == 1
+    two, _ = _two_zones(tmp_path, "two", 4.0, ["c1", "c2"])
+    again = rebalance.solve(two, config, "2026-11-30T19:00", previous=first)
+    assert sorted(again.moves["courier_id"]) == ["c1", "c2"]
+    assert again.kpis["changed_couriers"] == 0
+    assert again.kpis["objective_breakdown"]["change_minutes"] == 0
+
+
+def test_a_re_plan_on_changed_inputs_shows_these_inputs(tmp_path):
+    """A re-plan with the same moves and cost hands back the previous plan only when the
+    inputs are the same: r1's rate went 2.0 -> 2.4 (still one courier), and zones.csv
+    must say 2.4."""
+    one, config = _two_zones(tmp_path, "one", 2.0, ["c1"])
+    first = rebalance.solve(one, config, "2026-11-30T19:00")
+    two, _ = _two_zones(tmp_path, "two", 2.4, ["c1"])
+    again = rebalance.solve(two, config, "2026-11-30T19:00", previous=first)
+    demand = dict(zip(again.zones["zone_id"], again.zones["demand_orders_per_hour"], strict=True))
+    assert demand["B"] == pytest.approx(2.4) and again.inputs_sha256 == two.sha256
+
+
+def test_a_previous_plan_with_a_courier_under_way_to_an_unknown_zone_is_refused(tmp_path):
+    """plan.json's under_way naming a zone these inputs lack is refused as the same in
+    moves.csv is (exit 3); otherwise the courier on its way was silently dropped."""
+    from rebalance.errors import InputError
+
+    inputs, config = _two_zones(tmp_path, "one", 2.0, ["c1", "c2"])
+    folder = rebalance.solve(inputs, config, "2026-11-30T19:00").write(tmp_path / "prev")
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    meta["under_way"] = [
+        {"courier_id": "c2", "to_zone": "ZZ", "started": "2026-11-30T18:45:00+01:00"}
+    ]
+    (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(InputError, match=r"ZZ|these inputs do not have"):
+        rebalance.solve(inputs, config, "2026-11-30T19:00", previous=rebalance.read_plan(folder))
+
+
+def test_the_next_shift_is_not_re_planned_against_the_one_before(tmp_path):
+    """CONTRACT 9 re-plans against the history's plan when its shift overlaps this one.
+    19:00-23:00 ends where 23:00-03:00 starts: they do not overlap, and a mutant that
+    counted touching shifts took it as previous and failed the next shift with exit 3."""
+    from fakeslack import FakeSlack, InProcessSlack
+
+    from rebalance.generate import generate_city
+    from rebalance.runner import run
+
+    data = generate_city(
+        tmp_path / "town",
+        zones=6,
+        couriers=40,
+        restaurants=20,
+        seed=4,
+        shift_start="2026-11-30T19:00",
+    )
+    path = tmp_path / "town.toml"
+    path.write_text(
+        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{data}"\n'
+        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
+        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n',
+        encoding="utf-8",
+    )
+    config = rebalance.load_config(path)
+    fake = FakeSlack()
+    first = run(config, None, shift_start="2026-11-30T19:00", client=InProcessSlack(fake))
+    second = run(config, None, shift_start="2026-11-30T23:00", client=InProcessSlack(fake))
+    assert first.record.status == second.record.status == "succeeded"
+    assert second.record.extra["previous"]["used"] is False
