@@ -90,7 +90,6 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
     moved = set(moves["from_zone"].astype(str).unique()) | set(
         moves["to_zone"].astype(str).unique()
     )
-    moved |= {row["to_zone"] for row in previous.under_way}
     strays = sorted(moved - ours)
     if strays:  # a hand-edited moves.csv: its move would be dropped silently
         raise InputError(
@@ -99,6 +98,18 @@ def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: st
                 file=f"{where}/moves.csv" if where else None,
                 column="to_zone",
                 valid="from_zone and to_zone from the zones of this city",
+            ),
+            title="invalid previous plan",
+        )
+    strays = sorted({str(row["to_zone"]) for row in previous.under_way} - ours)
+    if strays:  # named where it stands: plan.json's under_way, not moves.csv
+        raise InputError(
+            Issue(
+                f"{label} has couriers under way to zones these inputs do not have "
+                f"({shown(strays)})",
+                file=f"{where}/plan.json" if where else None,
+                column="under_way",
+                valid="to_zone from the zones of this city",
             ),
             title="invalid previous plan",
         )
