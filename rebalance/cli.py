@@ -193,7 +193,7 @@ def exits() -> Iterator[None]:
         if "surrogates not allowed" not in str(exc):
             raise
         err(
-            "error: a path holds bytes that are not UTF-8 text "
+            "error: a path or an argument holds bytes that are not UTF-8 text "
             f"({exc.object[max(0, exc.start - 20) : exc.end + 20]!r}); rename it, or choose "
             "a path in UTF-8"
         )
@@ -1993,7 +1993,13 @@ def _escape_what_streams_cannot_encode() -> None:
         stream = getattr(sys, name)
         encoding = getattr(stream, "encoding", None)
         try:
-            if encoding and codecs.lookup(encoding).name not in {"utf-8", "utf-16", "utf-32"}:
+            # (an error handler the user chose, PYTHONIOENCODING=ascii:replace, is theirs)
+            strict = getattr(stream, "errors", "strict") == "strict"
+            if (
+                strict
+                and encoding
+                and codecs.lookup(encoding).name not in {"utf-8", "utf-16", "utf-32"}
+            ):
                 stream.reconfigure(errors=_ESCAPE_ERRORS)
         except (LookupError, AttributeError, ValueError, OSError):
             continue  # not a text stream that can be told (a test's capture)

@@ -75,9 +75,9 @@ __all__ = ["Explanation", "explain", "facts"]
 #: Reason codes of a short zone, in the order they are checked.
 REASONS = ("cap", "no_spare", "out_of_range", "needed_where_they_are", "not_worth_the_move")
 
-#: A zone's label in an explanation's sentences is cut to this many characters (its id
-#: starts it, so the zone stays known).
-WHY_LABEL_CHARS = 48
+#: A zone's name in an explanation's sentences is cut to this many characters (its id,
+#: never cut, starts the label).
+WHY_NAME_CHARS = 40
 
 
 #: Columns of each route of a stored explanation, and of `Explanation.routes`.
@@ -722,7 +722,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
 
     def label(z: str) -> str:
         # cut: a name is a partner's text, and a sentence is no place for 10,000 of it
-        return cut(zone_label(z, names.get(z, "")), WHY_LABEL_CHARS)
+        return zone_label(z, cut(names.get(z, ""), WHY_NAME_CHARS))
 
     # One zone's rows are picked before their texts are written: at 10,000 zones the
     # texts of every short zone and route took 0.4 s of each explain(zone).

@@ -49,7 +49,7 @@ def slug(name: str) -> str:
     than case and punctuation, it ends in 8 hex digits of a hash: a name with no letter
     or digit left (``"🚲"`` -> ``city-…``; all such names were ``city``, and one city's
     plan overwrote another's message) and a slug longer than `SLUG_CHARS` (cut to it
-    with the hash of the whole; names alike in their first 60 characters shared one)."""
+    with a hash of the whole slug; names alike in their first 60 characters shared one)."""
     text = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
     if text and len(text) <= SLUG_CHARS:
         return text

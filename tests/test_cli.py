@@ -836,6 +836,8 @@ def test_output_a_locale_cannot_encode_is_escaped_not_a_crash(tmp_path):
     assert table.returncode == 0, table.stderr.decode("latin-1")
     shown = table.stdout.decode("latin-1")
     assert "19:00\\u201323:00" in shown and "Traceback" not in table.stderr.decode("latin-1")
+    chosen = run("ascii:replace")  # an error handler the user chose stays theirs
+    assert chosen.returncode == 0 and "19:00?23:00" in chosen.stdout.decode("ascii")
 
 
 def test_paths_no_file_can_have_are_exit_3_with_what_to_do(tmp_path):

@@ -787,3 +787,22 @@ def test_a_cap_in_the_json_is_a_whole_number_beside_zones_without_one(tmp_path):
     plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
     short = {z["zone_id"]: z for z in plan.explain().to_dict()["short_zones"]}
     assert json.dumps(short["B"]["cap"]) == "2" and short["C"]["cap"] is None
+
+
+def test_a_long_zone_id_stays_whole_in_the_sentences_and_long_names_are_cut(tmp_path):
+    """Names in an explanation's sentences are cut (a partner's 10,000 characters made
+    70,000-character replies); ids are never cut (README), however long."""
+    long_id = "Z" * 50
+    city = write_city(
+        tmp_path / "c",
+        [
+            zone("A", 48.85, 2.35, name="Nord " * 400),
+            zone(long_id, 48.95, 2.35, name="Sud " * 400),
+        ],
+        [restaurant("r1", "A", 5.0), restaurant("r2", long_id, 1.0)],
+        [courier(f"c{i}", long_id) for i in range(4)],  # spares, out of A's range
+    )
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(city, config), config, SHIFT)
+    whys = " ".join(plan.explain().short["why"])
+    assert long_id in whys and len(whys) < 2000, whys[:300]

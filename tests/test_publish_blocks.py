@@ -176,7 +176,7 @@ def test_names_cannot_format_a_line_or_hide_the_restaurant_ids():
     zones["shortage"] = [3, 1, 1, 1, 1, 1]
     zones["action"] = "short"
     zones["pause_restaurants"] = [
-        ";".join(f"R{i}{j:03d}" for j in range(5)) for i in range(len(zones))
+        ";".join(f"rest_{i}{j:03d}" for j in range(5)) for i in range(len(zones))
     ]
     zones["pause_restaurant_names"] = [";".join(["*_~` R&D " + "🍕" * 300] * 5)] * len(zones)
     moves = plan.moves.assign(from_zone="Z0001", to_zone="Z0002")
@@ -186,7 +186,7 @@ def test_names_cannot_format_a_line_or_hide_the_restaurant_ids():
     text = "\n".join(t for p in payloads for t in _mrkdwn(p["blocks"]))
     assert "Gare∗: short ∗0∗ ok" in text and "*Z0000 Gare∗: short ∗0∗ ok*: short *3*" in text
     assert "Z0001 ∼North → Z0002 South∼" in text
-    for ids in zones["pause_restaurants"]:
+    for ids in zones["pause_restaurants"]:  # as typed back in /rebalance close: rest_0000
         assert all(rid in text for rid in ids.split(";")), ids
     for line in text.splitlines():
         # every * ~ ` left is ours: bold figures and labels in pairs, no strike, no code

@@ -155,7 +155,7 @@ class Desk:
         names = dict(
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
-        label = short(f"{zone} {names.get(zone, '')}".strip())
+        label = f"{esc(zone)} {short(names.get(zone, ''))}".strip()
         lines = [f"*Why {label}* · plan {code(plan.plan_id)} ({esc(plan.status)})"]
         for row in expl.short.itertuples(index=False):
             lines.append(f"• short by *{int(row.shortage)}* now: {short(row.why, 1000)}")
@@ -163,7 +163,7 @@ class Desk:
             lines.append("• not short now")
         for row in expl.routes.head(5).itertuples(index=False):
             lines.append(
-                f"• {short(row.from_zone)} → {short(row.to_zone)}: {int(row.couriers)} courier(s), "
+                f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {int(row.couriers)} courier(s), "
                 f"saves {float(row.saves_minutes):,.0f} min ({short(row.why, 1000)})"
             )
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]

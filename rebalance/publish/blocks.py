@@ -7,6 +7,7 @@ Every payload stays within Slack's limits (`rebalance.publish.limits`) for any c
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -84,14 +85,19 @@ def escape_mrkdwn(text: object) -> str:
 #: mrkdwn's formatting characters and the look-alikes a partner's name shows them as:
 #: Slack has no escape for them, and a zone "Gare*: short *0* ok" read as a bold label
 #: with a shortage of 0, "~North" and "South~" struck a route through.
-_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+_LOOKALIKES = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}
+#: Where Slack may read a formatting character: * _ ~ not between two letters or digits
+#: (``rest_0042``, ``max_couriers`` format nothing and stay as typed), a backtick anywhere.
+_FORMATTING = re.compile(r"`|(?<!\w)[*_~]|[*_~](?!\w)")
 
 
 def mrkdwn_name(text: object) -> str:
-    """A partner's name or id in a line of mrkdwn: `escape_mrkdwn`, and its formatting
-    characters (``* _ ~ ` ``) shown as look-alikes (∗ ˍ ∼ ˋ) that format nothing. Only
-    in messages: the plan files keep names as they are."""
-    return escape_mrkdwn(text).translate(_LOOKALIKES)
+    """A partner's name or id in a line of mrkdwn: `escape_mrkdwn`, and each formatting
+    character Slack could read (`_FORMATTING`) shown as a look-alike (∗ ˍ ∼ ˋ) that
+    formats nothing. An id like ``rest_0042`` is left as typed (an operator types it
+    back in ``/rebalance close``). Only in messages: the plan files keep names as they
+    are."""
+    return _FORMATTING.sub(lambda m: _LOOKALIKES[m.group()], escape_mrkdwn(text))
 
 
 def as_int(x: Any) -> int:
