@@ -1962,17 +1962,12 @@ _ESCAPE_ERRORS = "rebalance-json-escape"
 def _json_escape(error: UnicodeError) -> tuple[str, int]:
     """A codec error handler: each character the stream cannot encode as JSON writes it,
     ``\\u2013`` (a character beyond U+FFFF as its two surrogates)."""
+    import json
+
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    out = []
-    for char in error.object[error.start : error.end]:
-        code = ord(char)
-        if code > 0xFFFF:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            out.append(f"\\u{code:04x}")
-    return "".join(out), error.end
+    # json's own escapes: a character that cannot be encoded is never ASCII
+    return json.dumps(error.object[error.start : error.end])[1:-1], error.end
 
 
 def _escape_what_streams_cannot_encode() -> None:

@@ -50,12 +50,19 @@ def slug(name: str) -> str:
     or digit left (``"🚲"`` -> ``city-…``; all such names were ``city``, and one city's
     plan overwrote another's message) and a slug longer than `SLUG_CHARS` (cut to it
     with a hash of the whole slug; names alike in their first 60 characters shared one)."""
-    text = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
+    text = slug_words(name)
     if text and len(text) <= SLUG_CHARS:
         return text
     whole = text or name.strip().casefold()
     digest = hashlib.sha256(whole.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{text[: SLUG_CHARS - 9].rstrip('-') or 'city'}-{digest}"
+
+
+def slug_words(name: str) -> str:
+    """The words of a slug, whole and without a hash: ``name`` case-folded, every run of
+    characters other than letters and digits one ``-``, trimmed (empty when nothing is
+    left). `slug` is these, or these cut with a hash."""
+    return re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
 
 
 def default_history_path() -> Path:

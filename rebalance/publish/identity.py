@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from rebalance.paths import SLUG_CHARS, slug
+from rebalance.paths import SLUG_CHARS, slug, slug_words
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
 __all__ = [
@@ -64,7 +64,7 @@ def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
     # a long-named city posted before is still found (names alike in their first 60
     # characters of slug shared that key then). A name without a letter or digit was
     # `city`, every such city's: that key is not taken up, as it may be another's.
-    whole = re.sub(r"[\W_]+", "-", city.casefold()).strip("-")
+    whole = slug_words(city)
     if whole:
         keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{_utc_minute(shift_start)}")
     current = plan_key(city, shift_start)
