@@ -31,6 +31,7 @@ would expect (ValueError, FileExistsError), so ``except ValueError`` keeps worki
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -294,8 +295,6 @@ def _too_long_hint(place: Path, where: Path) -> str:
     be the temporary name a write makes beside ``where`` first (``.NAME.tmp-...``,
     ``.NAME.rebalance-tmp-...``): then the name that fits is shorter than 255 bytes, by how much is said;
     a legal 250-byte ``--out`` was refused with "longer than the filesystem allows"."""
-    import os
-
     refused = os.fsencode(place.name)
     if where.name and place.name != where.name and os.fsencode(where.name) in refused:
         room = 255 - (len(refused) - len(os.fsencode(where.name)))

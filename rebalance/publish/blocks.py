@@ -275,8 +275,9 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     # in the notification fallback (which Slack parses for mentions and links).
     window = wording.shift_window(plan, year=False)
     # A long city name is cut, not the window after it (the header's only time).
-    city = cut(plan.city, MAX_HEADER_CHARS - slack_len(window) - 3)
-    title = f"{cut(plain(city), MAX_HEADER_CHARS - slack_len(window) - 3)} · {window}"
+    room = MAX_HEADER_CHARS - slack_len(window) - 3  # " · " and the window
+    city = cut(plan.city, room)
+    title = f"{cut(plain(city), room)} · {window}"  # (plain may write characters out)
     title_md = f"{mrkdwn(city, one_line=True)} · {window}"
     attention = plan.attention()  # zones that change or stay short, most urgent first
     short = attention[attention["action"] == "short"] if len(attention) else attention

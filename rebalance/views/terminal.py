@@ -12,6 +12,7 @@ from .wording import (
     all_covered,
     attention_zones,
     coverage_change,
+    cut,
     minutes,
     plural,
     shift_window,
@@ -368,8 +369,6 @@ def _short_names(zones: pd.DataFrame) -> pd.DataFrame:
     0.66 s, its own cost per name included)."""
     import pandas as pd
 
-    from .wording import cut
-
     out = zones
     for column in ("name", "pause_restaurant_names"):
         if column not in zones.columns or zones.empty:
@@ -523,8 +522,6 @@ def diff_renderables(diff: PlanDiff) -> Any:
 
     def label(zone: Any) -> Text:
         # as in the plan's tables: a name wraps, and past NAME_CHARS ends in "…"
-        from .wording import cut
-
         return Text(shown(cut(zone_label(zone, names.get(str(zone), "")), NAME_CHARS)))
 
     if diff.zones:
