@@ -346,7 +346,9 @@ class Plan:
             if in_place:
                 _sweep(place, place.name)
             tmp = Path(
-                tempfile.mkdtemp(prefix=f".{place.name}.tmp-", dir=place if in_place else parent)
+                tempfile.mkdtemp(
+                    prefix=_writing_prefix(place.name), dir=place if in_place else parent
+                )
             )
         roster: Future[None] | None = None
         try:
@@ -577,12 +579,19 @@ def foreign_files(folder: Path) -> list[str]:
     it plans)."""
     known = PLAN_FILES + OPTIONAL_PLAN_FILES
     # a write's temporary folder inside a folder that cannot be moved (`_fill`)
-    writing = f".{Path(os.path.abspath(folder)).name}.tmp-"
+    writing = _writing_prefix(Path(os.path.abspath(folder)).name)
     return sorted(
         p.name
         for p in folder.iterdir()
         if p.name not in known and not (p.name.startswith(writing) and p.is_dir())
     )
+
+
+def _writing_prefix(name: str) -> str:
+    """The name prefix of the temporary folder a write of plan folder ``name`` makes
+    (``.NAME.tmp-``): what the write creates, `foreign_files` lets be and `_sweep`
+    removes, one rule for the three."""
+    return f".{name}.tmp-"
 
 
 def _sweep(parent: Path, name: str, *, older_than: float = STALE_SECONDS) -> None:
@@ -591,7 +600,7 @@ def _sweep(parent: Path, name: str, *, older_than: float = STALE_SECONDS) -> Non
     of the previous plan after a crash in the middle of the swap. ``older_than``: the
     age in seconds from which a copy is no live writer's (0 when its writer is known
     to be dead)."""
-    for stale in stale_entries(parent, f".{name}.tmp-", older_than=older_than):
+    for stale in stale_entries(parent, _writing_prefix(name), older_than=older_than):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
 
