@@ -50,17 +50,21 @@ def test_notebook_is_stored_clean(path):
 RUNNER = Path(__file__).with_name("run_notebook.py")
 
 
-def _run(path: Path, kernel_dir: Path) -> tuple[int, str, str]:
-    """Run one notebook in its own process: (return code, stdout, stderr)."""
+def _run(path: Path, kernel_dir: Path) -> tuple[int, str, str, list[str]]:
+    """Run one notebook in its own process: (return code, stdout, stderr, what the run
+    left in its own temporary folder)."""
     import subprocess
 
+    tmp = kernel_dir / "tmp"
+    tmp.mkdir()
     done = subprocess.run(
         [sys.executable, str(RUNNER), str(path), str(kernel_dir)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp)},
     )
-    return done.returncode, done.stdout, done.stderr
+    return done.returncode, done.stdout, done.stderr, sorted(p.name for p in tmp.iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +96,14 @@ def runs(request, tmp_path_factory):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, runs):
-    """The notebook executes without error or warning, in this venv, in reasonable time."""
+    """The notebook executes without error or warning, in this venv, in reasonable time,
+    and leaves nothing behind in the temporary folder."""
     import json
 
-    code, out, err = runs(path)
+    code, out, err, left = runs(path)
     assert code == 0, f"{path.name} failed:\n{err}"
+    # An analyst runs these again and again: nothing they write stays in the temp folder.
+    assert left == [], f"{path.name} left {left} in the temporary folder"
     ran = json.loads(out.strip().splitlines()[-1])
     assert ran["seconds"] < MAX_SECONDS, f"{path.name} took {ran['seconds']:.1f} s"
     assert not ran["stderr"], f"{path.name} wrote to stderr:\n" + "\n".join(ran["stderr"])
