@@ -9,10 +9,10 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -178,6 +178,13 @@ def exits() -> Iterator[None]:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
     except OSError as exc:
+        from .logs import STREAM_ERRNOS
+
+        if exc.errno in STREAM_ERRNOS and exc.filename is None:
+            # the disk that stdout goes to is full (`> out.txt` on a full disk, a cron
+            # job's log), or a terminal hung up: every file the command writes itself
+            # says its path (`StorageError`), so this is the output stream
+            _output_failed(exc)
         # a path no file can have, met while reading (a data folder's name of 300 bytes):
         # exit 3 as the README has it for a path that cannot be used, not a traceback
         if exc.errno != errno.ENAMETOOLONG:
@@ -210,6 +217,32 @@ def exits() -> Iterator[None]:
 
 #: Exit code when the reader of stdout went away: 128 + SIGPIPE, as for `cat` in a shell.
 EXIT_BROKEN_PIPE = 141
+
+
+def _output_failed(exc: OSError, target: str | None = None) -> NoReturn:
+    """End the command whose standard output could not be written (`exits`): exit 1, as
+    the README gives for a full disk, with what failed and what to do on stderr (if
+    stderr can still be written), not a traceback. What the command had done stays
+    done, as after a reader that went away. ``target``: where stdout went, if it was
+    already pointed at /dev/null (`rebalance.logs.output_failed`)."""
+    from .logs import output_target
+
+    if target is None:
+        target = output_target(sys.stdout)
+        _drop_stdout()  # nothing more tried at exit ("Exception ignored ... flush")
+    where = f"standard output ({target})" if target else "standard output"
+    why = exc.strerror or type(exc).__name__
+    hint = (
+        "free space on that disk, or send the output elsewhere, then run the command again"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        else "run the command again where its output can be written"
+    )
+    with suppress(OSError, ValueError):  # stderr fails too: the exit code says it
+        err(
+            f"error: cannot write the output to {where}: {why}; {hint}. What the command "
+            "had done by then stays done (a plan folder written, a message posted)."
+        )
+    raise typer.Exit(1) from None
 
 
 def _drop_stdout() -> None:
@@ -836,7 +869,7 @@ def run(
     except KeyboardInterrupt:
         err("error: interrupted; the run is recorded as failed, re-run it to complete it")
         raise typer.Exit(130) from None
-    from .logs import reader_gone
+    from .logs import output_failed, reader_gone
 
     with exits():  # its reader may be gone: 141, not click's 1
         if dry_run:
@@ -847,12 +880,14 @@ def run(
             if kind == "json":
                 line = {"event": "payloads", "run_id": result.run_id, **json.loads(document)}
                 document = json.dumps(line, ensure_ascii=False) + "\n"
-            if not reader_gone():
+            if not reader_gone() and not output_failed():
                 sys.stdout.write(redact(document))
         if kind == "text" and not quiet:
             console().print(summary_line(result.record), soft_wrap=True)
     if reader_gone():
         raise typer.Exit(EXIT_BROKEN_PIPE)
+    if (failed := output_failed()) is not None:
+        _output_failed(*failed)  # the run is done and recorded; its log lines are not
 
 
 # -------------------------------------------------------------------- history

@@ -13,6 +13,7 @@ Slack token).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -32,6 +33,8 @@ __all__ = [
     "RunLog",
     "TextFormatter",
     "effective_format",
+    "output_failed",
+    "output_target",
     "reader_gone",
     "redact",
     "setup_logging",
@@ -57,17 +60,58 @@ def reader_gone() -> bool:
     return _READER_GONE
 
 
+#: Errors writing an output stream that are the machine's, not a bug: a full disk or
+#: quota, a file grown past its limit, an I/O error (a terminal that hung up).
+STREAM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+#: The error that stopped the JSON lines going to stdout, and where stdout went then.
+_OUTPUT_FAILED: tuple[OSError, str] | None = None
+
+
+def output_failed() -> tuple[OSError, str] | None:
+    """The error (a full disk) that stopped the JSON log lines reaching stdout, and
+    where stdout went (`output_target`), or None: the command ends with exit 1 and
+    says so, once its work is done."""
+    return _OUTPUT_FAILED
+
+
+def output_target(stream: TextIO) -> str:
+    """Where ``stream`` goes, to name in a message: its path on Linux (``> /var/log/
+    x.log`` names the disk to free), else nothing."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{stream.fileno()}")
+    except (OSError, ValueError):
+        return ""
+    return target if target.startswith("/") and target != os.devnull else ""
+
+
 class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The JSON lines on stdout. When their reader goes away (a pipe into ``head``),
-    stdout is pointed at /dev/null and the run goes on, quietly: the logging module
-    printed a "--- Logging error ---" traceback on stderr for every line after."""
+    """The JSON lines on stdout. When their reader goes away (a pipe into ``head``), or
+    they cannot be written (stdout on a full disk), stdout is pointed at /dev/null and
+    the run goes on: the logging module printed a "--- Logging error ---" traceback on
+    stderr for every line after (a cron run on a full disk: 8 tracebacks, 100 lines
+    each). A write that failed is said once, on stderr."""
 
     def handleError(self, record: logging.LogRecord) -> None:
-        global _READER_GONE
-        if not isinstance(sys.exc_info()[1], BrokenPipeError):
+        global _READER_GONE, _OUTPUT_FAILED
+        exc = sys.exc_info()[1]
+        if isinstance(exc, BrokenPipeError):
+            _READER_GONE = True
+        elif isinstance(exc, OSError) and exc.errno in STREAM_ERRNOS:
+            where = output_target(self.stream)
+            _OUTPUT_FAILED = exc, where
+            place = f"standard output ({where})" if where else "standard output"
+            try:
+                sys.stderr.write(
+                    f"warning: log lines cannot be written to {visible(place)}: "
+                    f"{exc.strerror}; the run goes on without them\n"
+                )
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        else:
             super().handleError(record)
             return
-        _READER_GONE = True
         to_devnull(self.stream)
 
 

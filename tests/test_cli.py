@@ -341,6 +341,53 @@ def test_validate_and_run_into_a_closed_pipe_end_with_141_quietly(tmp_path):
         assert [r.status for r in h.runs()] == ["succeeded", "succeeded"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_output_on_a_full_disk_is_exit_1_with_what_to_do_not_a_traceback(tmp_path):
+    """`rebalance plan ... > report.txt` (or a cron job's log) on a full disk: exit 1, as
+    the README gives for a full disk, with one line naming standard output, where it
+    went and what to do, not a 40-line traceback; the plan folder written before the
+    print stays. `run`'s JSON log lines: one warning, not a "--- Logging error ---"
+    traceback per line, and the run goes on, posts (here: a dry run) and is recorded."""
+    exe = Path(sys.executable).parent / "rebalance"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
+    paris = REPO / "data/samples/paris"
+    config = tmp_path / "p.toml"
+    config.write_text(
+        f'[city]\nname = "Paris"\ntimezone = "Europe/Paris"\n[data]\ndir = "{paris}"\n'
+        f'[history]\npath = "{tmp_path / "h.sqlite3"}"\n'
+    )
+    out = tmp_path / "paris"
+    runs = [
+        ["plan", str(paris), "--shift-start", SHIFT, "--out", str(out)],
+        ["plan", str(paris), "--shift-start", SHIFT, "--format", "json"],
+        ["validate", str(paris)],
+        ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"],
+    ]
+    for args in runs:
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [*command, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+            )
+        assert done.returncode == 1, (args, done.stderr)
+        lines = done.stderr.splitlines()
+        assert lines[-1].startswith(
+            "error: cannot write the output to standard output (/dev/full): No space left "
+            "on device; free space on that disk, or send the output elsewhere"
+        ), (args, done.stderr)
+        assert "Traceback" not in done.stderr and "Logging error" not in done.stderr
+        expected = 2 if args[0] == "run" else 1
+        assert len(lines) == expected, (args, done.stderr)
+    assert lines[0] == (
+        "warning: log lines cannot be written to standard output (/dev/full): No space left "
+        "on device; the run goes on without them"
+    )
+    assert json.loads((out / "plan.json").read_text())["status"] == "optimal"
+    from rebalance.history import History
+
+    with History(tmp_path / "h.sqlite3") as h:
+        assert [r.status for r in h.runs()] == ["succeeded"]
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_samples_plan_with_real_work(tmp_path, sample):
     """Each bundled sample validates and its plan moves couriers and raises coverage."""
