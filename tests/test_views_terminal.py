@@ -106,6 +106,33 @@ def test_terminal_view_very_narrow_keeps_numbers_whole():
     assert "19:00, Moves 4, On 8, Off 1, Need 10, Present 8" in moves
 
 
+@pytest.mark.parametrize("width", [24, 30, 40, 60])
+def test_the_kpi_panel_keeps_every_value_and_the_shift_whole_on_a_narrow_terminal(
+    paris_plan, width
+):
+    """A terminal pane of 24-60 columns (a tmux split): each KPI's value is there in
+    words that are whole ("eligible", "3,506.3", never "eligi…" or "3,506…"), and the
+    shift's window is whole (the panel's title had cut it to "19:00–2", and its time
+    zone at 40 columns)."""
+    text = render(paris_plan, width)
+    panel = text.split("Zones needing attention")[0]
+    assert "…" not in panel
+    words = " ".join(line.strip("│╭╮╰╯─ ") for line in panel.splitlines()).split()
+    k = paris_plan.kpis
+    for value in (
+        "eligible",
+        f"{k['eligible_couriers']}",
+        f"{paris_plan.objective:,.1f}",
+        "optimal,",
+        "zones",
+    ):
+        assert value in words, (value, panel)
+    from rebalance.views.wording import shift_window
+
+    assert shift_window(paris_plan) in " ".join(words), panel
+    assert max(len(line) for line in panel.splitlines()) <= width
+
+
 def test_terminal_view_fits_80_columns():
     """At 80 columns no line of the view is wider than the terminal."""
     plan = solve(load(REPO / "data/samples/paris"), Config(), SHIFT)

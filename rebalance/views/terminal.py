@@ -30,6 +30,8 @@ __all__ = ["diff_renderables", "plan_renderables", "summary_text"]
 #: Moves listed in the terminal before "... N more (see moves.csv)".
 MAX_MOVES_SHOWN = 15
 MAX_ZONES_SHOWN = 30
+#: Below this terminal width the plan's KPIs put each label over its value.
+NARROW_KPIS = 36
 #: Width down to which a long zone name is cut ("…") in the zones table and the heat
 #: strip before a column goes: an id and ~26 characters of name, so that at 80 columns
 #: every key column of the zones table stays (Paris's longest name fits whole).
@@ -57,24 +59,37 @@ def summary_text(plan: Plan) -> str:
     )
 
 
+def _titled(title: str, window: str, body: Any, width: int, after: str = "") -> tuple[str, Any]:
+    """A panel's title ``title · window`` + ``after``, and its body; on a terminal too
+    narrow for that title (rich cuts it, and the shift's end went with it) the window
+    goes on the body's first line instead."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if Text.from_markup(f"{title} · {window}{after}").cell_len + 5 > width:
+        return title + after, Group(Text(window), body)
+    return f"{title} · {window}{after}", body
+
+
 def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None) -> Any:
     """Rich renderables: KPIs, then zones needing attention, then moves.
 
     ``out``: the folder the plan was written to, named where a table is cut; without
     it the cut says how to get every row (a plan in memory has no moves.csv yet)."""
     from rich import box
+    from rich.padding import Padding
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
     width = max(int(width), 20)
     plan = _visible(plan)
+    title = f"[bold]{terminal(plan.city, one_line=True)}[/]"
+    window = shift_window(plan)
     if not plan.feasible:
-        yield Panel(
-            Text(visible(plan.message), style="bold red"),
-            title=f"{terminal(plan.city, one_line=True)} · {shift_window(plan)} · no feasible plan",
-            width=min(width, 100),
-        )
+        message = Text(visible(plan.message), style="bold red")
+        title, body = _titled(title, window, message, width, after=" · no feasible plan")
+        yield Panel(body, title=title, width=min(width, 100))
         return
     k = plan.kpis
     pairs = [
@@ -94,22 +109,24 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     ]
     if k.get("paused_orders_per_hour"):
         pairs.append(("Orders paused", f"{k['paused_orders_per_hour']:,.1f} /h in short zones"))
-    wide = width >= 96
     kpi = Table.grid(padding=(0, 2))
-    for _ in range(2 if wide else 1):
-        kpi.add_column(style="bold", no_wrap=True)
-        kpi.add_column()  # values wrap on a narrow terminal; labels never get cut
-    step = 2 if wide else 1
-    for i in range(0, len(pairs), step):
-        row = [cell for pair in pairs[i : i + step] for cell in pair]
-        kpi.add_row(*row, *([""] * (2 * step - len(row))))
-    yield Panel(
-        kpi,
-        title=f"[bold]{terminal(plan.city, one_line=True)}[/] · {shift_window(plan)}",
-        box=box.ROUNDED,
-        expand=False,
-        title_align="left",
-    )
+    if width < NARROW_KPIS:
+        # each label over its value: beside a 14-column label the values had 8 columns
+        # at 26, and "3,506.3" came out as "3,506…"
+        kpi.add_column()
+        for label, value in pairs:
+            kpi.add_row(f"[bold]{label}[/]")
+            kpi.add_row(Padding(value, (0, 0, 0, 2)))
+    else:
+        step = 2 if width >= 96 else 1
+        for _ in range(step):
+            kpi.add_column(style="bold", no_wrap=True)
+            kpi.add_column()  # values wrap on a narrow terminal; labels never get cut
+        for i in range(0, len(pairs), step):
+            row = [cell for pair in pairs[i : i + step] for cell in pair]
+            kpi.add_row(*row, *([""] * (2 * step - len(row))))
+    title, body = _titled(title, window, kpi, width)
+    yield Panel(body, title=title, box=box.ROUNDED, expand=False, title_align="left")
 
     zones = attention_zones(plan.zones)
     names = dict(
