@@ -107,6 +107,37 @@ def test_diff_on_a_narrow_terminal_cuts_no_number_and_no_short_name(revision, tm
     assert changed and all(f"{z} {names[z]}" in wide for z in changed)
 
 
+def test_diff_never_cuts_a_zone_id_only_its_name(revision, tmp_path):
+    """`rebalance diff` cut the whole "id name" label at 60 characters, so a zone id of
+    more than 60 characters (as exported by some systems) lost its end, and the From /
+    To / Was to columns of moved couriers cut ids at any width that did not fit them;
+    now the name is cut, the id stays whole (and folds on a narrow terminal)."""
+    import dataclasses
+
+    _, plan, again, _ = revision
+    long_ids = {z: f"{z}-" + "x" * 70 for z in plan.zones["zone_id"]}
+    plan, again = (
+        dataclasses.replace(
+            p,
+            zones=p.zones.assign(zone_id=p.zones["zone_id"].map(long_ids)),
+            moves=p.moves.assign(
+                from_zone=p.moves["from_zone"].map(long_ids),
+                to_zone=p.moves["to_zone"].map(long_ids),
+            ),
+            slots=p.slots.assign(zone_id=p.slots["zone_id"].map(long_ids)),
+        )
+        for p in (plan, again)
+    )
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    out = CliRunner().invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "300"}).output
+    diff = plan.diff(again)
+    assert diff.zones and [z for z in diff.zones if z not in out] == [], out
+    assert "…" not in out, out
+    # on a narrow terminal the ids fold over lines; none is cut
+    narrow = CliRunner().invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "80"}).output
+    assert "…" not in narrow, narrow
+
+
 def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
     """A courier moved in plan A and absent from plan B's couriers: `rebalance diff`
     says in Why that the courier is no longer there (logged off or left the data), not

@@ -193,6 +193,34 @@ def test_names_cannot_format_a_line_or_hide_the_restaurant_ids():
         assert line.count("*") % 2 == 0 and "~" not in line and "`" not in line, line
 
 
+def test_zone_ids_are_never_cut_in_action_and_route_lines_only_their_names():
+    """Zone ids are what `/rebalance` commands and the plan files know a zone by: a UUID
+    (36 characters) lost its end in a route line (labels cut at 32) and an action line
+    (40), so the zone could not be found. The name is cut instead."""
+    import dataclasses
+    import uuid
+
+    plan = synthetic_plan(8, 60, seed=2)
+    ids = {z: str(uuid.uuid5(uuid.NAMESPACE_URL, z)) for z in plan.zones["zone_id"]}
+    zones = plan.zones.assign(
+        zone_id=plan.zones["zone_id"].map(ids), name="Quartier Saint-Germain-des-Prés"
+    )
+    moves = plan.moves.assign(
+        from_zone=plan.moves["from_zone"].map(ids), to_zone=plan.moves["to_zone"].map(ids)
+    )
+    plan = dataclasses.replace(plan, zones=zones, moves=moves)
+    payloads = build_messages(plan, channel=CHANNEL)
+    assert_within_limits(payloads)
+    text = "\n".join(t for p in payloads for t in _mrkdwn(p["blocks"]))
+    routes = [line for line in text.splitlines() if " courier" in line and "→" in line]
+    assert routes
+    for line in routes:
+        found = [z for z in ids.values() if z in line]
+        assert len(found) == 2 or line.count(found[0]) == 2, line
+    for zone in zones[zones["action"] == "short"]["zone_id"]:
+        assert f"*{zone} Q" in text or f"*{zone}*" in text, zone
+
+
 def test_file_titles_stay_short_with_their_marker_at_the_end():
     """The marker that finds a version's upload again ends each file title; with the
     whole city name in front (any length) Slack could shorten the title and lose it,

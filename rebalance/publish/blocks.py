@@ -114,8 +114,9 @@ def zone_names(plan: Plan) -> dict[str, str]:
 
 
 def zone_label(zone_id: str, name: str, limit: int = ZONE_LABEL_CHARS) -> str:
-    """``"Z07 Bastille"``, cut to ``limit`` characters."""
-    return cut(wording.zone_label(zone_id, name), limit)
+    """``"Z07 Bastille"``, its name cut to fit ``limit`` (`slack_len`); the id is never
+    cut (`rebalance.views.wording.zone_label`)."""
+    return wording.zone_label(zone_id, name, limit, shorten=cut, length=slack_len)
 
 
 # -------------------------------------------------------------- block helpers

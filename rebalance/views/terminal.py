@@ -539,7 +539,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
 
     def label(zone: Any) -> Text:
         # as in the plan's tables: a name wraps, and past NAME_CHARS ends in "…"
-        return Text(shown(cut(zone_label(zone, names.get(str(zone), "")), NAME_CHARS)))
+        return Text(shown(zone_label(zone, names.get(str(zone), ""), NAME_CHARS)))
 
     if diff.zones:
         zones = Table(box=box.SIMPLE_HEAD, title=None)
@@ -567,12 +567,13 @@ def diff_renderables(diff: PlanDiff) -> Any:
         table = Table(box=box.SIMPLE_HEAD, title=None)
         table.add_column("Slot", no_wrap=True, min_width=5)
         table.add_column("Couriers", ratio=2, min_width=12)
-        table.add_column("From", no_wrap=True)
-        table.add_column("To", no_wrap=True)
+        # zone ids fold on a narrow terminal, never cut: people look them up
+        table.add_column("From", overflow="fold")
+        table.add_column("To", overflow="fold")
         if kind == "rerouted":
-            table.add_column("Was to", no_wrap=True)
+            table.add_column("Was to", overflow="fold")
         if kind != "added":
-            table.add_column("Why: need A -> B", ratio=1, min_width=12)
+            table.add_column("Why: need A -> B", ratio=1, min_width=12, overflow="fold")
         for _, group in groups[:MAX_MOVES_SHOWN]:
             c = group[0]
             ids = ", ".join(g.courier_id for g in group[:6]) + (

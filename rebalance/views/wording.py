@@ -8,7 +8,7 @@ Views differ in markup (rich, HTML, mrkdwn), not in words: they pass their marku
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -116,9 +116,24 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
 
 
-def zone_label(zone_id: object, name: object) -> str:
-    """A zone as people name it: ``Z07 Bastille`` (the id alone when it has no name)."""
-    return f"{zone_id} {name}".strip()
+def zone_label(
+    zone_id: object,
+    name: object,
+    limit: int | None = None,
+    *,
+    shorten: Callable[[str, int], str] = cut,
+    length: Callable[[str], int] = len,
+) -> str:
+    """A zone as people name it: ``Z07 Bastille`` (the id alone when it has no name).
+
+    ``limit``: at most that many characters (``length``) where the id leaves room: the
+    name is cut (``shorten``), never the id, which people type in commands and look for
+    in the files (a UUID of 36 characters lost its end in a 32-character Slack route)."""
+    label = f"{zone_id} {name}".strip()
+    if limit is None or length(label) <= limit:
+        return label
+    room = limit - length(str(zone_id)) - 1
+    return f"{zone_id} {shorten(str(name).strip(), room)}" if room >= 2 else str(zone_id)
 
 
 def attention_zones(zones: pd.DataFrame) -> pd.DataFrame:
