@@ -50,7 +50,11 @@ def slug(name: str) -> str:
     or digit left (``"🚲"`` -> ``city-…``; all such names were ``city``, and one city's
     plan overwrote another's message) and a slug longer than `SLUG_CHARS` (cut to it
     with a hash of the whole slug; names alike in their first 60 characters shared one)."""
-    text = slug_words(name)
+    return slug_of(slug_words(name), name)
+
+
+def slug_of(text: str, name: str) -> str:
+    """`slug` of ``name`` from its words ``text`` (`slug_words`, or an earlier rule's)."""
     if text and len(text) <= SLUG_CHARS:
         return text
     whole = text or name.strip().casefold()
@@ -60,8 +64,27 @@ def slug(name: str) -> str:
 
 def slug_words(name: str) -> str:
     """The words of a slug, whole and without a hash: ``name`` case-folded, every run of
-    characters other than letters and digits one ``-``, trimmed (empty when nothing is
-    left). `slug` is these, or these cut with a hash."""
+    characters other than letters, digits and the marks written on them one ``-``,
+    trimmed (empty when nothing is left). `slug` is these, or these cut with a hash.
+
+    Marks belong to their letter: Devanagari and Thai write vowels as marks, and
+    ``"दिल्ली"`` (Delhi) was ``द-ल-ल``, ``"मुंबई"`` (Mumbai) ``म-बई``. Turkish ``İ``
+    case-folds to ``i`` and a combining dot, taken as ``i`` (``"İstanbul"`` ->
+    ``istanbul``, not ``i-stanbul``)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", name.casefold().replace("i\u0307", "i"))
+    out: list[str] = []
+    word = False  # whether the last character kept was part of a word
+    for ch in text:
+        word = ch.isalnum() or (word and unicodedata.category(ch).startswith("M"))
+        out.append(ch if word else "-")
+    return re.sub("-+", "-", "".join(out)).strip("-")
+
+
+def slug_words_before_marks(name: str) -> str:
+    """`slug_words` by the rule before marks were kept with their letter (2026-12-07):
+    a mark was a separator. Plan keys made by it are earlier keys of the city."""
     return re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
 
 

@@ -56,6 +56,21 @@ def test_names_that_lose_more_than_case_and_punctuation_keep_slugs_of_their_own(
     assert slug("St. Louis") == slug("st louis") == "st-louis"
 
 
+def test_marks_stay_with_their_letters_in_a_slug() -> None:
+    """Devanagari and Thai write vowels as marks on a letter; taken as separators they
+    made Delhi's folders and Slack files `द-ल-ल` and Mumbai's `म-बई`. Turkish `İ`
+    case-folds to `i` and a combining dot (`i-stanbul`). A name typed decomposed (NFD,
+    as some systems write it) has the slug of the same name composed."""
+    import unicodedata
+
+    assert slug("दिल्ली") == "दिल्ली" and slug("मुंबई") == "मुंबई"
+    assert slug("กรุงเทพมหานคร") == "กรุงเทพมหานคร"
+    assert slug("İstanbul") == slug("Istanbul") == "istanbul" and slug("İzmir") == "izmir"
+    assert slug(unicodedata.normalize("NFD", "Hà Nội")) == slug("Hà Nội") == "hà-nội"
+    # a mark alone after a blank belongs to no letter: still a separator
+    assert slug("x \u0308a") == "x-a"
+
+
 def test_lock_paths_separate_cities_shifts_and_dry_runs(tmp_path: Path) -> None:
     """Cities with the same slug, other shifts and dry runs get their own lock files."""
     history = tmp_path / "history.sqlite3"

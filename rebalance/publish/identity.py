@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from rebalance.paths import SLUG_CHARS, slug, slug_words
+from rebalance.paths import SLUG_CHARS, slug, slug_of, slug_words, slug_words_before_marks
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
 __all__ = [
@@ -64,9 +64,16 @@ def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
     # a long-named city posted before is still found (names alike in their first 60
     # characters of slug shared that key then). A name without a letter or digit was
     # `city`, every such city's: that key is not taken up, as it may be another's.
+    utc = _utc_minute(shift_start)
     whole = slug_words(city)
     if whole:
-        keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{_utc_minute(shift_start)}")
+        keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{utc}")
+    # Marks were separators until 2026-12-07 (Delhi's key was `द-ल-ल@...`); such a key
+    # (and its 60-cut and local-offset forms) still finds the message posted with it.
+    if (marks_apart := slug_words_before_marks(city)) and marks_apart != whole:
+        keys.append(f"{slug_of(marks_apart, city)}@{utc}")
+        keys.append(f"{slug_of(marks_apart, city)}@{local}")
+        keys.append(f"{marks_apart[:SLUG_CHARS].rstrip('-')}@{utc}")
     current = plan_key(city, shift_start)
     return tuple(dict.fromkeys(k for k in keys if k != current))
 
