@@ -129,32 +129,60 @@ def apply_stored_overrides(
 
 def overrides_table(records: list[OverrideRecord], timezone: str) -> Any:
     """A Rich table of overrides (user-typed text shown literally, never as markup, its
-    control characters and bidi overrides written out)."""
+    control characters and bidi overrides written out). On a terminal too narrow for
+    the table, one line per override instead (wrapped at spaces): a squeezed table cut
+    the user id ("by U012AB…" at 80 columns) and dropped whole columns at 50."""
     from rich.table import Table
     from rich.text import Text
 
     from .escape import visible
 
+    columns = ["id", "city", "shift", "restaurant", "status", "by", "when", "cleared"]
+    cleared_any = any(o.cleared_at for o in records)
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    for column in ("id", "city", "shift", "restaurant", "status", "by", "when", "cleared"):
-        table.add_column(column, no_wrap=column != "by")
+    for column in columns if cleared_any else columns[:-1]:
+        table.add_column(column, no_wrap=True)
+    lines = []
     for o in records:
-        table.add_row(
-            *(
-                Text(visible(value, one_line=True))
-                for value in (
-                    str(o.override_id),
-                    o.city,
-                    _local(o.shift_start, timezone, "%m-%d %H:%M"),
-                    o.restaurant_id,
-                    o.status,
-                    f"{o.user_name} ({o.user_id})" if o.user_name else o.user_id,
-                    _local(o.created_at, timezone, "%m-%d %H:%M:%S"),
-                    _local(o.cleared_at, timezone, "%m-%d %H:%M") if o.cleared_at else "",
-                )
+        row = [
+            visible(value, one_line=True)
+            for value in (
+                str(o.override_id),
+                o.city,
+                _local(o.shift_start, timezone, "%m-%d %H:%M"),
+                o.restaurant_id,
+                o.status,
+                f"{o.user_name} ({o.user_id})" if o.user_name else o.user_id,
+                _local(o.created_at, timezone, "%m-%d %H:%M:%S"),
+                _local(o.cleared_at, timezone, "%m-%d %H:%M") if o.cleared_at else "",
             )
-        )
-    return table
+        ]
+        table.add_row(*(Text(value) for value in (row if cleared_any else row[:-1])))
+        override_id, city, shift, restaurant, status, by, when, cleared = row
+        line = Text(f"{override_id}  ", style="bold")
+        line.append(f"{city} {shift}: {restaurant} {status} by {by} at {when}")
+        if cleared:
+            line.append(f", cleared {cleared}")
+        lines.append(line)
+    return _Fitted(table, lines)
+
+
+class _Fitted:
+    """``table`` where it fits the width it is given whole, else ``lines``."""
+
+    def __init__(self, table: Any, lines: list[Any]) -> None:
+        self.table = table
+        self.lines = lines
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        # the table's own width, unconstrained (a measure at this width is clamped to it)
+        whole = Measurement.get(console, options.update_width(1 << 16), self.table).maximum
+        if whole <= options.max_width:
+            yield self.table
+        else:
+            yield from self.lines
 
 
 def overrides_json(records: list[OverrideRecord]) -> str:

@@ -120,6 +120,36 @@ def test_overrides_table_writes_out_controls_in_names() -> None:
     assert "\u202e" not in shown and "\x1b" not in shown
 
 
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+def test_overrides_list_never_cuts_an_id_at_any_width(width: int) -> None:
+    """`rebalance overrides list --all` at 80 columns showed "by U012AB…" (the table
+    squeezed the one column that could wrap), and at 50 dropped the city, restaurant
+    and user columns altogether. A table where it fits; else one line per override."""
+    from rich.console import Console
+
+    from rebalance.history import OverrideRecord
+    from rebalance.overrides import overrides_table
+
+    records = [
+        OverrideRecord(
+            i, "Paris", "2026-11-30T18:00:00+00:00", "2026-11-30T22:00:00+00:00",
+            f"R000{i}2", "closed", "U012AB3CD", "", "2026-11-30T17:00:00+00:00",
+            "2026-11-30T17:30:00+00:00" if i == 1 else None,
+        )
+        for i in (1, 2)
+    ]  # fmt: skip
+    console = Console(width=width, record=True, force_terminal=False)
+    console.print(overrides_table(records, "Europe/Paris"))
+    shown = console.export_text()
+    assert "…" not in shown
+    assert max(len(line) for line in shown.splitlines()) <= width
+    words = shown.split()
+    for value in ("U012AB3CD", "R00012", "R00022", "Paris", "18:00:00", "18:30"):
+        assert value in " ".join(words), (value, shown)
+    header = shown.splitlines()[0].split()[:2] == ["id", "city"]
+    assert header == (width >= 120), shown  # a table with its header where it fits
+
+
 # ----------------------------------------------------------------- overrides
 
 
