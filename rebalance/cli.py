@@ -1046,22 +1046,42 @@ def config_show(
         }
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return
-    from rich.table import Table
     from rich.text import Text
+
+    from .escape import visible
 
     out = console()
     out.print(
-        f"config file: {cfg.source}" if cfg.source else "no config file: built-in defaults",
+        Text(f"config file: {visible(str(cfg.source))}")
+        if cfg.source
+        else "no config file: built-in defaults",
         soft_wrap=True,
     )
-    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold", pad_edge=False)
-    table.add_column("key", no_wrap=True)
-    table.add_column("from", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for key, value, where in rows:
+    # Rows as lines, never broken: a key or a value (a path above all) runs past the
+    # width whole rather than break where it cannot be copied from ("/work/data/sa" +
+    # "mples/paris") or end in "…"; printed uncropped.
+    shown = [(k, w, visible(json.dumps(v, ensure_ascii=False), one_line=True)) for k, v, w in rows]
+    key_width = max(len("key"), *(len(k) for k, _, _ in shown))
+    from_width = max(len("from"), *(len(w) for _, w, _ in shown))
+    lines = [
+        Text.assemble(
+            ("key".ljust(key_width), "bold"),
+            "  ",
+            ("from".ljust(from_width), "bold"),
+            "  ",
+            ("value", "bold"),
+        )
+    ]
+    for key, where, value in shown:
         style = "bold" if where == "file" else "dim"
-        table.add_row(key, Text(where, style=style), Text(json.dumps(value, ensure_ascii=False)))
-    out.print(table)
+        lines.append(
+            Text.assemble(key.ljust(key_width), "  ", (where.ljust(from_width), style), "  ", value)
+        )
+    for line in lines:
+        line.no_wrap, line.overflow = True, "ignore"
+    from rich.console import Group
+
+    out.print(Group(*lines), crop=False)  # (a Text printed alone wraps all the same)
 
 
 @config_app.command("init")

@@ -597,6 +597,27 @@ def test_config_init_writes_once_and_show_reports_it(tmp_path):
     assert "costs.shortage_minutes" in table.stdout
 
 
+def test_config_show_keeps_each_path_on_one_line_to_copy(tmp_path):
+    """`config show` at 80 columns broke `data.dir` and `history.path` in the middle
+    ("/tmp/.../sa" + "mples/paris"), which cannot be copied back; each row is now one
+    line whatever its length, and a path is shown as written, never as markup."""
+    folder = tmp_path / ("a-rather-long-folder-name-for-the-city-data-of-[bold]lyon" + "x" * 30)
+    folder.mkdir()
+    (folder / "rebalance.toml").write_text(
+        f'[city]\nname = "Lyon"\n[data]\ndir = "{folder}"\n'
+        f'[history]\npath = "{folder / "history.sqlite3"}"\n'
+    )
+    shown = runner.invoke(app, ["config", "show", str(folder)], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"config file: {folder / 'rebalance.toml'}"
+    [data] = [line for line in lines if line.startswith("data.dir ")]
+    assert data.split()[1:] == ["file", f'"{folder}"']
+    [history] = [line for line in lines if line.startswith("history.path ")]
+    assert history.endswith(f'"{folder / "history.sqlite3"}"')
+    assert "…" not in shown.stdout
+
+
 def test_config_show_of_a_folder_that_is_not_there_is_refused(tmp_path):
     """`config show DATA_DIR` with a mistyped folder printed the built-in defaults (city
     Paris) with exit 0, as if they were that city's; now exit 3 as `plan` says it, and
