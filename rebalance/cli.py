@@ -982,21 +982,30 @@ def history_show(
     matches: list[str] = []
     with exits():
         record = None if store is None else store.run(run_id)
-        if store is not None and record is None and len(run_id) >= 6:
+        if store is not None and record is None and run_id:
             matches = store.run_ids(run_id)
     if store is not None:
         store.close()
-    if record is None and len(matches) > 1:
-        from .escape import visible
+    from .escape import visible
 
-        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+    typed = repr(visible(run_id, one_line=True))
+    shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+    # (run_ids gives 6 at most: more than 5 is "6 or more")
+    count = f"{len(matches)}" if len(matches) <= 5 else "6 or more"
+    if record is None and matches and len(run_id) < 6:
+        # ("no run '20261'" while every run of the year starts with it)
         raise typer.BadParameter(
-            f"{visible(run_id, one_line=True)!r} is the start of {len(matches)} runs' ids "
-            f"({shown}); give more of the id",
+            f"{typed} is too short to pick a run: a prefix needs 6 characters or more "
+            f"({count} {'run starts' if count == '1' else 'runs start'} with it: {shown})",
+            param_hint="RUN_ID",
+        )
+    if record is None and len(matches) > 1:
+        raise typer.BadParameter(
+            f"{typed} is the start of {count} runs' ids ({shown}); give more of the id",
             param_hint="RUN_ID",
         )
     if record is None:
-        raise typer.BadParameter(f"no run {run_id!r} in the history", param_hint="RUN_ID")
+        raise typer.BadParameter(f"no run {typed} in the history", param_hint="RUN_ID")
     if format is OutputFormat.json:
         sys.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

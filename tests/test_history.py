@@ -302,6 +302,20 @@ def test_history_show_accepts_a_unique_prefix_and_json(
         monkeypatch,
     )
     assert code == 0 and json.loads(out)["city"] == "Lyon"
+    # a prefix under 6 characters: too short, said so (it said "no run '20261'" while
+    # every run started with it)
+    said = {}
+    for prefix in ("20261", "2026113"):
+        code, _, err = _invoke(
+            ["history", "--config", str(config_file), "show", prefix], monkeypatch
+        )
+        assert code == 2
+        said[prefix] = " ".join(err.split())
+    assert (
+        "'20261' is too short to pick a run: a prefix needs 6 characters or more "
+        "(6 or more runs start with it: 20261130T"
+    ) in said["20261"]
+    assert "'2026113' is the start of 6 or more runs' ids" in said["2026113"]
 
 
 def test_history_show_unknown_run_is_a_usage_error(
