@@ -250,10 +250,12 @@ class BatchResult:
 
     def caption(self) -> str:
         """One line: what happened, how long it took, where."""
+        from .views.wording import plural
+
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items())
         return (
-            f"{len(self.results)} cities ({counts}) in {self.wall_seconds:.1f} s "
-            f"on {self.workers} Dask workers ({self.scheduler})"
+            f"{len(self.results)} {'city' if len(self.results) == 1 else 'cities'} ({counts}) in "
+            f"{self.wall_seconds:.1f} s on {plural(self.workers, 'Dask worker')} ({self.scheduler})"
         )
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
