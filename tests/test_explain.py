@@ -563,6 +563,136 @@ def test_route_facts_from_positions_equal_those_looked_up_by_id():
     assert real(q, zones, moves, position) == real(q, zones, moves, position, where)
 
 
+@pytest.mark.parametrize("seed", [1, 4, 9, 10, 11, 15])
+def test_route_savings_are_the_objective_with_the_route_undone(seed):
+    """Each slot-0 route's numbers, recomputed from the plan's files alone: its couriers
+    kept in their origin for the slots the plan has them in the destination (until they
+    move on or leave), the zones' shortage and surplus costs by slot, priority and slot
+    weight, minus the route's travel and fixed cost per courier; and the routes ranked
+    by what they save. (Cities with priorities 1-3, surplus costs, routes of several
+    couriers and couriers who move twice.)"""
+    inputs, config, start = random_city(seed, zones=6, couriers=30, slots=4)
+    plan = rebalance.solve(inputs, config, start)
+    c = config.costs
+    slots = plan.slots.assign(
+        s=lambda d: ((d["slot_start"] - start) / pd.Timedelta(minutes=30)).astype(int)
+    )
+    k = int(slots["s"].max()) + 1
+    priority = inputs.zones.set_index("zone_id")["priority"]
+    required = {(r.zone_id, r.s): r.required_couriers for r in slots.itertuples()}
+    after = {(r.zone_id, r.s): r.couriers_after for r in slots.itertuples()}
+
+    def zone_costs(counts):
+        return sum(
+            (c.shortage_minutes * priority[z] * max(need - counts[z, s], 0)
+             + c.surplus_minutes * max(counts[z, s] - need, 0)) / k
+            for (z, s), need in required.items()
+        )  # fmt: skip
+
+    moves = plan.moves.assign(
+        s=lambda d: ((d["slot_start"] - start) / pd.Timedelta(minutes=30)).astype(int)
+    )
+    move_cost = moves["travel_minutes"].sum() + c.move_fixed_minutes * len(moves)
+    assert zone_costs(after) + move_cost == pytest.approx(plan.objective, abs=1e-6)
+    couriers = inputs.couriers.set_index("courier_id")
+    least = min(config.eligibility.min_available_minutes, 30)
+
+    def present(cid, s):
+        row = couriers.loc[cid]
+        at = start + pd.Timedelta(minutes=30 * s)
+        return (
+            row["status"] == "available"
+            and row["available_from"] <= at
+            and row["available_until"] >= at + pd.Timedelta(minutes=least)
+        )
+
+    expl = plan.explain().routes
+    assert len(expl)
+    for route in expl.to_dict("records"):
+        a, b = route["from_zone"], route["to_zone"]
+        mine = moves[(moves["s"] == 0) & (moves["from_zone"] == a) & (moves["to_zone"] == b)]
+        alt = dict(after)
+        for cid in mine["courier_id"]:
+            later = moves[(moves["courier_id"] == cid) & (moves["s"] > 0)]["s"]
+            for s in range(int(later.min()) if len(later) else k):
+                if not present(cid, s):
+                    break
+                alt[a, s] += 1
+                alt[b, s] -= 1
+        travel = mine["travel_minutes"].sum()
+        moving = travel + c.move_fixed_minutes * len(mine)
+        assert route["couriers"] == len(mine)
+        assert route["move_minutes"] == pytest.approx(moving, abs=2e-3)
+        saves = zone_costs(alt) - zone_costs(after) - moving
+        assert route["saves_minutes"] == pytest.approx(saves, abs=5e-3), route
+    order = sorted(
+        expl.to_dict("records"), key=lambda r: (-r["saves_minutes"], r["from_zone"], r["to_zone"])
+    )
+    assert expl.to_dict("records") == order
+
+
+def test_a_route_whose_courier_comes_back_later_saves_only_until_it_moves_on():
+    """A courier sent A -> B at 19:00, on to C at 19:30 and back to B at 20:00: had the
+    first move not been made, B would lack it at 19:00 only; the 20:00 slot belongs to
+    the move back. The route removes one slot's shortage (120 / 3 = 40 min), not two."""
+    start = pd.Timestamp("2026-11-30T18:00Z")
+    zones = pd.DataFrame(
+        {
+            "zone_id": ["A", "B", "C"],
+            "name": ["a", "b", "c"],
+            "lat": [48.85, 48.86, 48.87],
+            "lon": [2.35] * 3,
+            "priority": [1.0] * 3,
+            "max_couriers": [math.nan] * 3,
+        }
+    )
+    rests = pd.DataFrame(
+        {
+            "restaurant_id": ["RB", "RC"],
+            "name": "r",
+            "zone_id": ["B", "C"],
+            "status": "open",
+            "expected_orders_per_hour": [2.5, 2.5],
+        }
+    )
+    hour = pd.Timedelta(hours=1)
+    cour = pd.DataFrame(
+        {
+            "courier_id": ["X"],
+            "zone_id": ["A"],
+            "vehicle": ["bike"],
+            "available_from": [start - hour],
+            "available_until": [start + 3 * hour],
+            "status": ["available"],
+        }
+    )
+    rates = {"RB": [2.5, 0.0, 2.5], "RC": [0.0, 2.5, 0.0]}
+    demand = pd.DataFrame(
+        [
+            (rid, start + pd.Timedelta(minutes=30 * s), rate)
+            for rid, by_slot in rates.items()
+            for s, rate in enumerate(by_slot)
+        ],
+        columns=["restaurant_id", "slot_start", "expected_orders_per_hour"],
+    ).assign(where="demand.csv")
+    inputs = Inputs(zones=zones, restaurants=rests, couriers=cour, demand=demand)
+    config = rebalance.Config().with_changes(
+        city={"timezone": "UTC"},
+        shift={"hours": 1.5, "slot_minutes": 30},
+        costs={"shortage_minutes": 120.0},
+    )
+    plan = rebalance.solve(inputs, config, start)
+    assert list(zip(plan.moves["from_zone"], plan.moves["to_zone"], strict=True)) == [
+        ("A", "B"),
+        ("B", "C"),
+        ("C", "B"),
+    ]
+    [route] = plan.explain().routes.to_dict("records")
+    assert (route["from_zone"], route["to_zone"]) == ("A", "B")
+    assert route["shortage_removed_minutes"] == pytest.approx(40.0)
+    assert route["saves_minutes"] == pytest.approx(40.0 - route["move_minutes"])
+
+
 def _within_range_rule(p, short, spare, present):
     """The couriers within range by enumeration: per short zone and spare or not, the arc
     of least minutes (thousandths), then lowest origin, then first arc."""
