@@ -376,6 +376,32 @@ def paris_plan():
     return rebalance.solve(rebalance.load(paris, config), config, SHIFT)
 
 
+def test_several_slots_claim_only_bounds_and_one_slot_exact_values(paris_plan):
+    """With several slots a short zone's value is an upper bound (the LP dual sum): its
+    sentence says "at most", a route saves "over the shift", and no sentence derives
+    what taking a courier from elsewhere would cost (that needs an exact value). One
+    slot: exact values, said without "at most", and the cost of taking one is given."""
+    expl = paris_plan.explain()
+    valued = expl.short[expl.short["marginal_minutes"].notna()]
+    assert len(valued) and all("would save at most " in w for w in valued["why"])
+    assert all(w.endswith(" over the shift.") for w in expl.routes["why"])
+    inputs, config, start = random_city(31, zones=8, couriers=30, slots=3)
+    several = rebalance.solve(inputs, config, start).explain().short
+    needed = several[several["reason"] == "needed_where_they_are"]
+    assert len(needed) and needed["marginal_minutes"].notna().all()
+    assert not any("taking one from there" in w for w in needed["why"])
+    paris = REPO / "data" / "samples" / "paris"
+    one_slot = rebalance.load_config(paris / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    plan = rebalance.solve(rebalance.load(paris, one_slot).replace(demand=None), one_slot, SHIFT)
+    one = plan.explain()
+    assert not any("at most" in w for w in one.short["why"])
+    assert not any("over the shift" in w for w in one.routes["why"])
+    [why] = one.short[one.short["reason"] == "needed_where_they_are"]["why"]
+    assert "taking one from there would cost at least the 47.2 min it would net here" in why
+
+
 def _route_without_its_saving(info):
     del info["routes"][0]["shortage_removed_minutes"]
     return "explanation.routes[0] lacks shortage_removed_minutes"
@@ -936,3 +962,5 @@ def test_a_long_zone_id_stays_whole_in_the_sentences_and_long_names_are_cut(tmp_
     plan = rebalance.solve(rebalance.load(city, config), config, SHIFT)
     whys = " ".join(plan.explain().short["why"])
     assert long_id in whys and len(whys) < 2000, whys[:300]
+    # the name cut at 40 characters, with its "…": not 1,600 characters of "Sud Sud"
+    assert f"{long_id} {('Sud ' * 10).strip()}…," in whys and whys.count("Sud") == 10
