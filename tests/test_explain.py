@@ -386,7 +386,8 @@ def test_several_slots_claim_only_bounds_and_one_slot_exact_values(paris_plan):
     assert len(valued) and all("would save at most " in w for w in valued["why"])
     assert all(w.endswith(" over the shift.") for w in expl.routes["why"])
     inputs, config, start = random_city(31, zones=8, couriers=30, slots=3)
-    several = rebalance.solve(inputs, config, start).explain().short
+    several_plan = rebalance.solve(inputs, config, start)
+    several = several_plan.explain().short
     needed = several[several["reason"] == "needed_where_they_are"]
     assert len(needed) and needed["marginal_minutes"].notna().all()
     assert not any("taking one from there" in w for w in needed["why"])
@@ -400,6 +401,32 @@ def test_several_slots_claim_only_bounds_and_one_slot_exact_values(paris_plan):
     assert not any("over the shift" in w for w in one.routes["why"])
     [why] = one.short[one.short["reason"] == "needed_where_they_are"]["why"]
     assert "taking one from there would cost at least the 47.2 min it would net here" in why
+    # the ranking: most saved first, ties by zone id (Z1 and Z4 both -5 min), and the
+    # slots in which each zone's cap is full (Z6 in two of three; Paris' 75104 in one)
+    ranking = several_plan.explain().ranking
+    assert list(ranking["zone_id"]) == ["Z7", "Z5", "Z6", "Z3", "Z0", "Z2", "Z1", "Z4"]
+    assert ranking.set_index("zone_id")["full_slots"].to_dict() == {
+        "Z7": 0, "Z5": 0, "Z6": 2, "Z3": 0, "Z0": 0, "Z2": 0, "Z1": 0, "Z4": 0
+    }  # fmt: skip
+    full = one.ranking.set_index("zone_id")["full_slots"]
+    assert full["75104"] == 1 and full.drop("75104").eq(0).all()
+
+
+def test_a_route_from_a_zone_its_couriers_could_stay_in_at_its_cap_is_not_forced(tmp_path):
+    """`cap_forced` means staying would break the origin's cap: A (cap 2) keeping both
+    its couriers is at its cap, not over it, so its route to B is a choice, and its
+    saving is told as one."""
+    folder = write_city(
+        tmp_path / "c",
+        [zone("A", 48.85, 2.365, cap="2"), zone("B", 48.85, 2.35)],
+        [restaurant("RB", "B", 2.5)],
+        [courier("C1", "A"), courier("C2", "A")],
+    )
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    [route] = plan.explain().routes.to_dict("records")
+    assert (route["from_zone"], route["to_zone"], route["couriers"]) == ("A", "B", 1)
+    assert route["cap_forced"] is False and "could not have stayed" not in route["why"]
 
 
 def _route_without_its_saving(info):
