@@ -363,12 +363,33 @@ def test_dead_runs_are_marked_crashed_and_live_ones_left_alone(config_file: Path
         same = h.start_run("Testville", SHIFT_ISO, dry_run=True)  # our pid: alive, yet dead
         gone = h.start_run("Testville", "2026-11-30T18:00:00+01:00", pid=dead_pid)
         alive = h.start_run("Testville", "2026-11-30T18:00:00+01:00")
+        # the real run of this shift, on another host: the dry run holds its own lock,
+        # not this one's, so it cannot know that run dead
+        real = h.start_run("Testville", SHIFT_ISO, host="cron-2")
     result = run(config, shift_start=SHIFT, dry_run=True)
     assert result.recovered == (same.run_id,)
     with History(config.history_path) as h:
         status = {r.run_id: r.status for r in h.runs(limit=10)}
     assert status[same.run_id] == "crashed" and status[gone.run_id] == "crashed"
     assert status[alive.run_id] == "running" and status[result.run_id] == "succeeded"
+    assert status[real.run_id] == "running"
+
+
+def test_the_recorded_command_repeats_the_run_as_it_was_asked(
+    config_file: Path, city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`history show` and an exit-5 error give the command that runs the shift again:
+    the data folder absolute (cron's working folder is not the operator's), the channel
+    it was given, and --dry-run for a dry run (pasted without it, a preview published
+    for real)."""
+    monkeypatch.chdir(city.parent)
+    config = load_config(config_file)
+    result = run(config, city.name, shift_start=SHIFT, dry_run=True, channel="C0OTHER")
+    command = result.record.extra["command"]
+    assert command == (
+        f"rebalance run --config {config_file.absolute()} {city.absolute()} "
+        f"--shift-start {SHIFT_ISO} --channel C0OTHER --dry-run"
+    )
 
 
 def test_a_crashed_runs_half_written_plan_copies_are_removed(config_file: Path) -> None:
