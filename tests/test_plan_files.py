@@ -345,6 +345,25 @@ def test_plan_path_that_is_a_file(tmp_path):
         read_plan(tmp_path / "plan")
 
 
+def test_slot_times_are_written_in_city_time_with_its_offset(plan_dir, solved):
+    """CONTRACT section 7: moves.csv's slot_start and slots.csv's slot_start / slot_end
+    are ISO 8601 with the city's offset (what an operator reads as "19:30"), not UTC."""
+    import csv
+
+    assert solved.timezone == "Europe/Paris"
+    with (plan_dir / "moves.csv").open(newline="") as f:
+        starts = {row["slot_start"] for row in csv.DictReader(f)}
+    with (plan_dir / "slots.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    times = starts | {r["slot_start"] for r in rows} | {r["slot_end"] for r in rows}
+    assert "2026-11-30T19:00:00+01:00" in starts
+    assert {r["slot_start"] for r in rows} >= {
+        "2026-11-30T19:00:00+01:00",
+        "2026-11-30T22:30:00+01:00",
+    }
+    assert all(re.fullmatch(r"2026-11-30T\d\d:\d\d:00\+01:00", t) for t in times), times
+
+
 def test_round_trip_still_reads(plan_dir, solved):
     """An undamaged folder reads back the same plan."""
     back = read_plan(plan_dir)
