@@ -430,6 +430,18 @@ def test_sweep_gives_one_row_per_scenario():
     # fewer couriers can only lower the eligible supply
     assert table["eligible_couriers"].is_monotonic_decreasing
     assert table.loc[2, "couriers_no_show"] > table.loc[1, "couriers_no_show"] > 0
+    # what the scenario removed, not what was already off: the sample has 437 restaurants
+    # closed and 34 couriers offline before any scenario
+    assert table.loc[0, "restaurants_closed"] == table.loc[0, "couriers_no_show"] == 0
+    available = int((inputs.couriers["status"] == "available").sum())
+    assert table.loc[1, "couriers_no_show"] == round(0.1 * available)
+    rest = inputs.restaurants
+    open_id = rest.loc[rest["status"] == "open", "restaurant_id"].iloc[0]
+    closed_id = rest.loc[rest["status"] == "closed", "restaurant_id"].iloc[0]
+    close = sweep(
+        [Scenario("close", close_restaurants=(open_id, closed_id))], inputs, config, SHIFT
+    )
+    assert close.loc[0, "restaurants_closed"] == 1
 
 
 def test_infeasible_scenario_is_a_row():
