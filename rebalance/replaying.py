@@ -438,12 +438,14 @@ def _plan_counts(
     to = zone_index.get_indexer(moves["to_zone"].astype(str).to_numpy())
     dropped["of couriers not in couriers"] = int((c < 0).sum())
     dropped["to zones not in zones"] = int(((to < 0) & (c >= 0)).sum())
+    # a move without a time (a one-slot plan's moves.csv has no slot_start) is made at
+    # the start of the shift its plan was made for: a plan made at 19:30 moved its
+    # couriers from 19:00 when replayed over a shift starting then
+    start = plan_start if plan_start is not None else grid.start
     if "slot_start" in moves.columns:
-        at = _move_times(
-            moves["slot_start"], tz, plan_start if plan_start is not None else grid.start
-        )
+        at = _move_times(moves["slot_start"], tz, start)
     else:
-        at = np.full(len(moves), grid.start.value, dtype=np.int64)
+        at = np.full(len(moves), start.value, dtype=np.int64)
     step = grid.minutes * 60_000_000_000
     # first slot k with start_k >= at: ceil((at - start) / step), at least 0
     k = np.maximum(0, -np.floor_divide(-(at - grid.start.value), step))

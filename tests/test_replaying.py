@@ -95,6 +95,47 @@ def test_a_move_counts_from_its_slot_start(city):
     assert later == pytest.approx([1.25, 0.0, 2.5, 0.0])
 
 
+def test_a_snapshot_plan_for_a_later_start_moves_its_couriers_from_that_start(city):
+    """A plan made for 19:30 (moves without slot_start: one slot) replayed over the
+    19:00 shift moves its couriers from 19:30, the start it was made for, and says
+    that it was planned for another start."""
+    import dataclasses
+
+    inputs = load(city)
+    one_slot = Config().with_changes(shift={"hours": 1.5, "slot_minutes": 90})
+    plan = solve(inputs, one_slot, "2026-11-30T19:30")
+    moves = pd.DataFrame(
+        {
+            "courier_id": ["CB1"],
+            "vehicle": ["bike"],
+            "from_zone": ["B"],
+            "to_zone": ["A"],
+            "travel_minutes": [5.0],
+        }
+    )
+    later = dataclasses.replace(plan, moves=moves)
+    o = orders(*burst("RA", "2026-11-30T19:05", 3), *burst("RA", "2026-11-30T19:35", 3))
+    result = replay(inputs, o, CONFIG, SHIFT, plans={"at 19:30": later})
+    served = result.slots[result.slots["policy"] == "at 19:30"]["served"].tolist()
+    assert served == pytest.approx([1.25, 2.5, 0.0, 0.0])
+    expected = (
+        "at 19:30: planned for a shift starting 2026-11-30 19:30, replayed from 2026-11-30 19:00"
+    )
+    assert expected in result.notes
+
+
+def test_a_plan_named_like_the_baseline_gets_a_name_of_its_own_and_ghosts_count_once(city):
+    """A plan called "no plan" would be read as the baseline: it is "no plan (2)". A move
+    of an unknown courier to an unknown zone is counted once, as the courier's."""
+    moves = pd.DataFrame({"courier_id": ["GHOST"], "to_zone": ["NOWHERE"]})
+    result = replay(
+        load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={NO_PLAN: moves}
+    )
+    assert result.policies["name"].tolist() == [NO_PLAN, f"{NO_PLAN} (2)"]
+    ignored = [n for n in result.notes if "ignored" in n]
+    assert ignored == [f"{NO_PLAN} (2): 1 moves of couriers not in couriers ignored"]
+
+
 def test_several_moves_of_one_courier_chain_in_time_order(city):
     """B -> A at 19:30 then A -> B at 20:30: the courier is in A for 19:30 and 20:00 only."""
     moves = pd.DataFrame(
