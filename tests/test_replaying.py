@@ -113,11 +113,13 @@ def test_a_snapshot_plan_for_a_later_start_moves_its_couriers_from_that_start(ci
             "travel_minutes": [5.0],
         }
     )
-    later = dataclasses.replace(plan, moves=moves)
     o = orders(*burst("RA", "2026-11-30T19:05", 3), *burst("RA", "2026-11-30T19:35", 3))
-    result = replay(inputs, o, CONFIG, SHIFT, plans={"at 19:30": later})
-    served = result.slots[result.slots["policy"] == "at 19:30"]["served"].tolist()
-    assert served == pytest.approx([1.25, 2.5, 0.0, 0.0])
+    # no slot_start column, or one left blank: the same
+    for table in (moves, moves.assign(slot_start="")):
+        later = dataclasses.replace(plan, moves=table)
+        result = replay(inputs, o, CONFIG, SHIFT, plans={"at 19:30": later})
+        served = result.slots[result.slots["policy"] == "at 19:30"]["served"].tolist()
+        assert served == pytest.approx([1.25, 2.5, 0.0, 0.0])
     expected = (
         "at 19:30: planned for a shift starting 2026-11-30 19:30, replayed from 2026-11-30 19:00"
     )
