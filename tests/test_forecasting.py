@@ -101,6 +101,18 @@ def test_same_weekday_only_with_two_of_them(city):
     ).assign(order_id=lambda d: [f"O{i}" for i in range(len(d))])
     result = run_forecast(h, load(city), CONFIG, SHIFT)
     assert result.same_weekday and len(result.days) == 2
+    # RNEW took orders on a Tuesday only: outside the Mondays used, from its zone alone
+    tuesday = history({"RNEW": {"19:10": 5}}, ["2026-11-24"])
+    both = pd.concat([h, tuesday], ignore_index=True).assign(
+        order_id=lambda d: [f"O{i}" for i in range(len(d))]
+    )
+    zone_only = run_forecast(both, load(city), CONFIG, SHIFT)
+    assert zone_only.zone_only == ("RNEW",)
+    assert any(
+        "1 with orders only outside the days used: estimated from their zone alone" in line
+        and "RNEW" in line
+        for line in zone_only.report()
+    )
     first = result.demand[result.demand["slot_start"].str.startswith("2026-11-30T19")]
     assert first["expected_orders_per_hour"].to_numpy() == pytest.approx(8.0, rel=0.01)
     # one week only: a single Monday, so all seven days are used
@@ -158,6 +170,7 @@ def test_orders_from_the_shift_on_are_ignored(city):
     )
     result = run_forecast(h, load(city), CONFIG, SHIFT)
     assert result.orders_ignored_after == 100
+    assert "  orders at or after the shift's start ignored: 100" in result.report()
     rates = result.demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
     assert rates[("RA1", "2026-11-30T19:00:00+01:00")] == pytest.approx(40.0, rel=0.01)
 
@@ -248,6 +261,50 @@ def test_backtest_is_exact_on_a_steady_history_and_signs_its_bias(city):
     assert slot.loc["20:00", "bias"] == pytest.approx(0.0, abs=1.0)
     zone = bt.by_zone.set_index("zone_id")
     assert zone.loc["B", "mae"] == pytest.approx(5.0, abs=1.0) and zone.loc["A", "mae"] < 1.0
+    # the shift's bias: the mean error over zones and slots, negative (too low)
+    errors = bt.zones["forecast"] - bt.zones["actual"]
+    assert bt.bias == pytest.approx(errors.mean()) and bt.bias < -1.0
+    # the terminal view lists the zones of largest error first
+    from rich.console import Console
+
+    console = Console(width=100, record=True, color_system=None)
+    console.print(run_forecast(h, inputs, CONFIG, SHIFT, backtest=True))
+    lines = console.export_text().split("zone (largest MAE)")[1].splitlines()[1:]
+    assert [line.split()[0] for line in lines if line.strip()] == ["B", "A"]
+
+
+def test_backtest_uses_the_flat_rate_for_restaurants_it_had_not_seen_yet(city):
+    """The backtest forecasts the last day as a plan would have then: a restaurant with
+    no order before that day (RNEW: none at all, or only on that day) counts with its
+    restaurants.csv rate (7 orders/h), not with an estimate from orders it had not
+    taken yet."""
+    inputs = load(city)
+    steady = history(STEADY, days_before(5))
+    first_day = pd.concat(
+        [steady, history({"RNEW": {"19:40": 30}}, ["2026-11-29"])], ignore_index=True
+    ).assign(order_id=lambda d: [f"O{i}" for i in range(len(d))])
+    for h in (steady, first_day):
+        bt = run_forecast(h, inputs, CONFIG, SHIFT, backtest=True).backtest
+        assert bt is not None
+        a = bt.zones[bt.zones["zone_id"] == "A"]
+        a = a.set_index(a["slot_start"].dt.strftime("%H:%M"))
+        # RA1 and RA2 take 40 orders each in the 19:00 hour, every day; RNEW's flat 7
+        assert a.loc["19:00", "forecast"] == pytest.approx(80.0 + 7.0, abs=0.5)
+
+
+def test_few_days_of_history_are_said_and_a_steady_shape_follows_the_zone(city):
+    """With under 3 days of history the report says estimates lean on the zones; days
+    whose shapes differ no more than chance give the shape prior its upper end (500
+    pseudo-orders: follow the zone's shape)."""
+    from rebalance.forecasting import SHAPE_PRIOR_RANGE
+
+    two = run_forecast(history(STEADY, days_before(2)), load(city), CONFIG, SHIFT)
+    assert "  note: only 2 day(s) of history: estimates lean on the zones' profiles" in (
+        two.report()
+    )
+    three = run_forecast(history(STEADY, days_before(3)), load(city), CONFIG, SHIFT)
+    assert not any("day(s) of history" in line for line in three.report())
+    assert three.shape_prior == SHAPE_PRIOR_RANGE[1]
 
 
 def test_history_before_nothing_is_an_input_error(city):
@@ -282,6 +339,9 @@ def test_generated_city_forecast_recovers_the_evening_profile(tmp_path):
     assert city_got.idxmax()[11:16] in {"19:30", "20:00", "20:30"}
     assert city_got.iloc[-1] < 0.3 * city_got.max()
     assert result.backtest is not None and result.backtest.mae < result.backtest.mae_flat
+    # rates to the thousandth: a small restaurant's 0.04 orders/h is not rounded to 0
+    rates = result.demand["expected_orders_per_hour"]
+    assert (rates.round(3) == rates).all() and (rates.round(1) != rates).mean() > 0.5
 
 
 def test_cli_writes_the_table_and_reports(tmp_path, city):
