@@ -62,6 +62,8 @@ def inputs(town: Path) -> Inputs:
         # as Slack sends what was typed: & < > as entities, read back
         ("close R&amp;B-1", Command("close", "R&B-1")),
         ("status Saint-&lt;Denis&gt;", Command("status", "Saint-<Denis>")),
+        # an id typed with an entity in it: Slack sends "&amp;lt;", which is "&lt;"
+        ("close R&amp;lt;1", Command("close", "R&lt;1")),
     ],
 )
 def test_commands_parse(text: str, expected: Command) -> None:
@@ -70,7 +72,10 @@ def test_commands_parse(text: str, expected: Command) -> None:
     assert parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["close", "open a b", "plan now", "status a b", "reboot <!here>"])
+@pytest.mark.parametrize(
+    "text",
+    ["close", "open a b", "plan now", "status a b", "reboot <!here>", "&lt;!here&gt; now"],
+)
 def test_bad_commands_list_the_valid_ones_escaped(text: str) -> None:
     """A bad command's message names every valid command and escapes what was typed."""
     with pytest.raises(CommandError) as info:
@@ -151,6 +156,32 @@ def test_overrides_list_never_cuts_an_id_at_any_width(width: int) -> None:
 
 
 # ----------------------------------------------------------------- overrides
+
+
+def test_the_run_log_says_which_overrides_applied_and_which_ids_it_ignored(
+    town: Path, inputs: Inputs, tmp_path: Path
+) -> None:
+    """`run` logs one line for the overrides it applied: each restaurant, its status and
+    who set it, then the ids the data does not have (a typo in `/rebalance close`);
+    control characters typed in Slack are shown as "?", never sent to the terminal."""
+    from rebalance.overrides import apply_stored_overrides, shift_window
+
+    config = load_config(town / "rebalance.toml")
+    shift = "2026-11-30T19:00:00+01:00"
+    start, end = shift_window(config, shift)
+    known = str(inputs.restaurants["restaurant_id"].iloc[0])
+    lines: list[str] = []
+    with History(tmp_path / "h.sqlite3") as store:
+        for rid, name in ((known, "lead\x1b[2J"), ("GH\x07OST", "")):
+            store.add_override(
+                city=config.city.name, shift_start=start, shift_end=end, restaurant_id=rid,
+                status="closed", user_id="U0LEAD", user_name=name,
+            )  # fmt: skip
+        apply_stored_overrides(inputs, config, shift, history=store, log=lines.append)
+    assert lines == [
+        f"2 restaurant override(s) from Slack applied: {known} closed (by lead?[2J), "
+        "GH?OST closed (by U0LEAD); not in the data, ignored: GH?OST"
+    ]
 
 
 def test_apply_overrides_is_pure_and_the_latest_wins(inputs: Inputs) -> None:
