@@ -107,6 +107,38 @@ def test_diff_on_a_narrow_terminal_cuts_no_number_and_no_short_name(revision, tm
     assert changed and all(f"{z} {names[z]}" in wide for z in changed)
 
 
+def test_groups_come_largest_first_and_a_zone_new_in_b_is_listed(revision):
+    """Re-routed couriers are grouped by route, the largest group first (2 couriers, then
+    1); a zone plan A does not have is a changed zone ("only in B"), not left out."""
+    import dataclasses
+
+    _, plan, again, _ = revision
+    diff = plan.diff(again)
+    sizes = [len(group) for _, group in diff.groups("rerouted")]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1], sizes
+    ok = str(plan.zones.loc[plan.zones["action"] == "ok", "zone_id"].iloc[0])
+    without = dataclasses.replace(
+        plan,
+        zones=plan.zones[plan.zones["zone_id"] != ok],
+        slots=plan.slots[plan.slots["zone_id"] != ok],
+    )
+    x, y = without.diff(plan).zones[ok]
+    assert x is None and y is not None
+
+
+def test_a_replan_at_a_later_start_counts_the_couriers_under_way():
+    """Plan B made at 19:30 against plan A of 19:00: A's moves that started before 19:30
+    are under way, said in the headline and the JSON."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT)
+    b = rebalance.solve(inputs, config, "2026-11-30T19:30", previous=a)
+    diff = a.diff(b)
+    started = int((a.moves["slot_start"] < b.shift_start).sum())
+    assert diff.under_way == started > 100
+    assert diff.headline().endswith(f", {started} under way")
+
+
 def test_diff_never_cuts_a_zone_id_only_its_name(revision, tmp_path):
     """`rebalance diff` cut the whole "id name" label at 60 characters, so a zone id of
     more than 60 characters (as exported by some systems) lost its end, and the From /
