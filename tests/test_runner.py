@@ -392,6 +392,76 @@ def test_the_recorded_command_repeats_the_run_as_it_was_asked(
     )
 
 
+def test_a_preview_and_the_real_run_of_a_shift_never_block_each_other(config_file: Path) -> None:
+    """README: a dry run has its own lock, so an operator's preview never blocks the cron
+    run (exit 6 at 18:00) and the cron run never blocks a preview."""
+    from rebalance.lock import RunLock
+    from rebalance.paths import lock_path
+
+    config = load_config(config_file)
+    shift = pd.Timestamp(SHIFT_ISO)
+    for held, dry_run in ((False, True), (True, False)):
+        lock = RunLock(lock_path(config.history_path, "Testville", shift, dry_run=held))
+        lock.acquire()
+        try:
+            result = run(config, shift_start=SHIFT, dry_run=True) if dry_run else None
+            if not dry_run:  # the real run publishes: stop it right after its lock
+                with pytest.raises(_Stop):
+                    run(config, shift_start=SHIFT, after_phase=_stop_after("lock"))
+            else:
+                assert result is not None and result.record.status == "succeeded"
+        finally:
+            lock.release()
+
+
+class _Stop(Exception):
+    """Raised by `_stop_after` once the run is past the phase."""
+
+
+def _stop_after(phase: str) -> Callable[[str], None]:
+    def check(name: str) -> None:
+        if name == phase:
+            raise _Stop(name)
+
+    return check
+
+
+def test_a_run_without_a_token_records_that_its_plan_is_saved_and_how_to_retry(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No SLACK_BOT_TOKEN: exit 5 after planning; `history show` says the plan is saved
+    (Slack's own refusals say it in their hint; this one does not) and the command that
+    runs the shift again."""
+    from rebalance.errors import PublishError
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    config = load_config(config_file)
+    with pytest.raises(PublishError):
+        run(config, shift_start=SHIFT)
+    [record] = _runs(config_file)
+    assert record.exit_code == 5 and record.error is not None
+    assert (
+        "The plan is saved. To retry, run the same shift again: rebalance run --config "
+        f"{config_file.absolute()} --shift-start {SHIFT_ISO}"
+    ) in record.error
+    assert record.error.count("The plan is saved.") == 1
+
+
+def test_an_interrupted_run_is_recorded_with_exit_130(config_file: Path) -> None:
+    """Ctrl-C in a terminal: the run is recorded as failed with 130, the shell's code for
+    SIGINT (what the process exits with too), not 1 ("a bug")."""
+    config = load_config(config_file)
+
+    def interrupt(name: str) -> None:
+        if name == "validate":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(config, shift_start=SHIFT, dry_run=True, after_phase=interrupt)
+    [record] = _runs(config_file)
+    assert record.status == "failed" and record.exit_code == 130
+
+
 def test_a_crashed_runs_half_written_plan_copies_are_removed(config_file: Path) -> None:
     """A run killed while writing its plan leaves `.RUN_ID.tmp-*` in its own folder's
     parent, which no later write sweeps (each run writes a folder of its own): the run
