@@ -526,6 +526,20 @@ def test_a_forecast_replaces_the_demand_table_as_it_is_returned(city):
     assert plan.zones["required_couriers"].sum() > flat.zones["required_couriers"].sum()
 
 
+def test_a_repeated_order_id_in_a_frame_is_named_at_its_repeat(city):
+    """A DataFrame of orders with one id twice (rows 2 and 5, counted from 1): the
+    error names row 5, the repeat, and says where the id was first."""
+    from rebalance import DataError
+
+    h = history(STEADY, days_before(2))
+    h.loc[4, "order_id"] = h.loc[1, "order_id"]
+    with pytest.raises(DataError) as info:
+        forecast(h, load(city), CONFIG, SHIFT)
+    [issue] = info.value.problems
+    assert (issue.row, issue.column) == (5, "order_id")
+    assert "duplicate order_id (got 'O1', first in row 2; 1 repeated in all)" in str(issue)
+
+
 def test_orders_read_in_blocks_give_the_same_forecast(city, monkeypatch):
     """The orders are counted a block at a time (the history's size must not set the
     memory): blocks of 5 orders give the same table, days, gaps and backtest as one block,

@@ -318,6 +318,17 @@ def test_history_show_accepts_a_unique_prefix_and_json(
     assert "'2026113' is the start of 6 or more runs' ids" in said["2026113"]
 
 
+def test_a_run_is_found_by_a_prefix_of_six_characters_or_more(tmp_path: Path) -> None:
+    """README: a unique prefix of 6+ characters finds a run. A shorter one finds none,
+    even when only one run starts with it: "2026" matches every run of the year once
+    there are more."""
+    with History(tmp_path / "h.sqlite3") as h:
+        h.start_run("Paris", "2026-11-30T19:00:00+01:00", run_id="20261130T174500-f00d42")
+        assert h.run("20261") is None and h.run("2") is None
+        found = h.run("202611")
+        assert found is not None and found.run_id == "20261130T174500-f00d42"
+
+
 def test_history_show_unknown_run_is_a_usage_error(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
