@@ -300,11 +300,9 @@ def test_a_reader_that_stops_early_ends_the_plan_quietly_with_141_not_as_a_bug(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paris"]
 
 
-def test_validate_and_run_into_a_closed_pipe_end_with_141_quietly(tmp_path):
-    """`rebalance validate ... | head` and `rebalance run ... | head` exited 1 ("a bug"):
-    rich's console answers a closed stdout with SystemExit(1), and each JSON log line of
-    `run` printed a "--- Logging error ---" traceback on stderr. Both end with 141 as
-    `plan` does; the run still completes and is recorded."""
+def _paris_run(tmp_path: Path) -> tuple[list[str], Path, Path]:
+    """The `rebalance` command as a process, the Paris sample, and a config for `run` on
+    it with its history in ``tmp_path``."""
     exe = Path(sys.executable).parent / "rebalance"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
     paris = REPO / "data/samples/paris"
@@ -313,6 +311,15 @@ def test_validate_and_run_into_a_closed_pipe_end_with_141_quietly(tmp_path):
         f'[city]\nname = "Paris"\ntimezone = "Europe/Paris"\n[data]\ndir = "{paris}"\n'
         f'[history]\npath = "{tmp_path / "h.sqlite3"}"\n'
     )
+    return command, paris, config
+
+
+def test_validate_and_run_into_a_closed_pipe_end_with_141_quietly(tmp_path):
+    """`rebalance validate ... | head` and `rebalance run ... | head` exited 1 ("a bug"):
+    rich's console answers a closed stdout with SystemExit(1), and each JSON log line of
+    `run` printed a "--- Logging error ---" traceback on stderr. Both end with 141 as
+    `plan` does; the run still completes and is recorded."""
+    command, paris, config = _paris_run(tmp_path)
     runs = [
         ["validate", str(paris), "--shift-start", SHIFT],
         ["run", "--config", str(config), "--shift-start", SHIFT, "--dry-run"],
@@ -348,14 +355,7 @@ def test_output_on_a_full_disk_is_exit_1_with_what_to_do_not_a_traceback(tmp_pat
     went and what to do, not a 40-line traceback; the plan folder written before the
     print stays. `run`'s JSON log lines: one warning, not a "--- Logging error ---"
     traceback per line, and the run goes on, posts (here: a dry run) and is recorded."""
-    exe = Path(sys.executable).parent / "rebalance"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
-    paris = REPO / "data/samples/paris"
-    config = tmp_path / "p.toml"
-    config.write_text(
-        f'[city]\nname = "Paris"\ntimezone = "Europe/Paris"\n[data]\ndir = "{paris}"\n'
-        f'[history]\npath = "{tmp_path / "h.sqlite3"}"\n'
-    )
+    command, paris, config = _paris_run(tmp_path)
     out = tmp_path / "paris"
     runs = [
         ["plan", str(paris), "--shift-start", SHIFT, "--out", str(out)],

@@ -696,15 +696,21 @@ def test_cities_whose_names_slug_alike_get_messages_of_their_own(plans, history)
         ("İstanbul", "i-stanbul@2026-11-30T18:00Z"),
         # a long name's slug had the hash then too, of the words the old rule made
         ("दिल्ली " * 12, None),
+        # a slug past 60 characters ends in a hash now; it was cut at 60 without one
+        (
+            "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur Nord",
+            "communauté-d-agglomération-du-grand-sud-ouest-de-la-métropol@2026-11-30T18:00Z",
+        ),
     ],
-    ids=["delhi", "istanbul", "long"],
+    ids=["delhi", "istanbul", "long", "cut-at-60"],
 )
-def test_a_message_posted_when_marks_split_the_slug_is_not_posted_again(
+def test_a_message_posted_under_an_earlier_slug_rule_is_not_posted_again(
     plans, tmp_path, monkeypatch, city, old
 ):
-    """Slugs keep marks with their letters now (Delhi `दिल्ली`, not `द-ल-ल`); the message
-    the previous release posted under the old key is still found, by its history record
-    or in the channel, so the upgrade does not post the shift a second time."""
+    """Slugs keep marks with their letters now (Delhi `दिल्ली`, not `द-ल-ल`), and a slug
+    past 60 characters ends in a hash; the message the previous release posted under the
+    old key is still found, by its history record or in the channel, so the upgrade does
+    not post the shift a second time."""
     import rebalance.publish.blocks as blocks
     import rebalance.publish.protocol as protocol
     from rebalance.paths import slug_of, slug_words_before_marks
@@ -714,37 +720,6 @@ def test_a_message_posted_when_marks_split_the_slug_is_not_posted_again(
     if old is None:
         old = f"{slug_of(slug_words_before_marks(city), city)}@2026-11-30T18:00Z"
     assert plan_key(city, start) != old
-    fake = FakeSlack()
-    with monkeypatch.context() as patch:  # as the previous release posted it
-        patch.setattr(protocol, "plan_key", lambda city, when: old)
-        patch.setattr(blocks, "plan_key", lambda city, when: old)
-        with History(tmp_path / "old.sqlite3") as store:
-            first = publish(
-                plan, config=Config(), channel=CHANNEL, history=store, client=InProcessSlack(fake)
-            )
-    for name in ("old.sqlite3", "new.sqlite3"):  # its record; none (the channel's search)
-        with History(tmp_path / name) as store:
-            again = publish(
-                plan, config=Config(), channel=CHANNEL, history=store, client=InProcessSlack(fake)
-            )
-        assert again.action in {"unchanged", "adopted"} and again.ts == first.ts
-    assert len(fake.messages(CHANNEL)) == 1
-
-
-def test_a_long_named_citys_message_posted_before_its_slug_had_a_hash_is_not_posted_again(
-    plans, tmp_path, monkeypatch
-):
-    """A slug past 60 characters now ends in a hash; the message the previous release
-    posted under the slug cut at 60 is still found (its history record, or the channel),
-    so the upgrade does not post the shift a second time."""
-    import rebalance.publish.blocks as blocks
-    import rebalance.publish.protocol as protocol
-
-    city = "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur Nord"
-    plan = dataclasses.replace(read_plan(plans["a"]), city=city)
-    start = plan.local(plan.shift_start)
-    old = "communauté-d-agglomération-du-grand-sud-ouest-de-la-métropol@2026-11-30T18:00Z"
-    assert plan_key(city, start) != old and len(old.partition("@")[0]) == 60
     fake = FakeSlack()
     with monkeypatch.context() as patch:  # as the previous release posted it
         patch.setattr(protocol, "plan_key", lambda city, when: old)
