@@ -178,12 +178,10 @@ def exits() -> Iterator[None]:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from exc
     except OSError as exc:
-        from .logs import STREAM_ERRNOS
-
-        if exc.errno in STREAM_ERRNOS and exc.filename is None:
+        if _stdout_refused(exc):
             # the disk that stdout goes to is full (`> out.txt` on a full disk, a cron
-            # job's log), or a terminal hung up: every file the command writes itself
-            # says its path (`StorageError`), so this is the output stream
+            # job's log): every file the command writes itself says its path
+            # (`StorageError`), and stdout is where such an error can come from
             _output_failed(exc)
         # a path no file can have, met while reading (a data folder's name of 300 bytes):
         # exit 3 as the README has it for a path that cannot be used, not a traceback
@@ -217,6 +215,33 @@ def exits() -> Iterator[None]:
 
 #: Exit code when the reader of stdout went away: 128 + SIGPIPE, as for `cat` in a shell.
 EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_refused(exc: OSError) -> bool:
+    """Whether ``exc``, met by a command, can be standard output refusing a write: a full
+    disk or quota (no file name: the command's own files are named), and stdout a
+    regular file on a disk with no room left, or a device (/dev/full). A terminal or a
+    pipe never says "no space": the error is elsewhere, and shown as it is."""
+    import stat
+
+    if exc.filename is not None or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return False
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    if stat.S_ISCHR(mode):
+        return not os.isatty(fd)
+    if not stat.S_ISREG(mode):
+        return False
+    if exc.errno != errno.ENOSPC:
+        return True
+    try:
+        room = os.fstatvfs(fd)
+    except OSError:
+        return True
+    return room.f_bavail == 0 or room.f_bfree == 0
 
 
 def _output_failed(exc: OSError, target: str | None = None) -> NoReturn:

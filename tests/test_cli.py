@@ -388,6 +388,34 @@ def test_output_on_a_full_disk_is_exit_1_with_what_to_do_not_a_traceback(tmp_pat
         assert [r.status for r in h.runs()] == ["succeeded"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_elsewhere_is_not_blamed_on_standard_output(tmp_path, monkeypatch):
+    """ "No space left" without a file name is said to be stdout's only where stdout can
+    be full: a file on a disk with no room, or a device such as /dev/full; not a pipe,
+    nor a file on a disk with room (the error came from elsewhere: shown as it is)."""
+    import errno
+
+    from rebalance.cli import _stdout_refused
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    read, write = os.pipe()
+    os.close(read)
+    with (
+        os.fdopen(write, "w") as pipe,
+        open(tmp_path / "out.txt", "w") as roomy,
+        open("/dev/full", "w") as device,
+    ):
+        said = {}
+        for name, stream in (("pipe", pipe), ("file", roomy), ("device", device)):
+            monkeypatch.setattr(sys, "stdout", stream)
+            said[name] = _stdout_refused(full)
+        monkeypatch.setattr(sys, "stdout", device)
+        named = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+        said["named"] = _stdout_refused(named)
+        monkeypatch.undo()
+    assert said == {"pipe": False, "file": False, "device": True, "named": False}
+
+
 @pytest.mark.parametrize("sample", ["paris", "lyon"])
 def test_samples_plan_with_real_work(tmp_path, sample):
     """Each bundled sample validates and its plan moves couriers and raises coverage."""
