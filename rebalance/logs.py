@@ -62,7 +62,7 @@ def reader_gone() -> bool:
 
 #: Errors writing an output stream that are the machine's, not a bug: a full disk or
 #: quota, a file grown past its limit, an I/O error (a terminal that hung up).
-STREAM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+_STREAM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 #: The error that stopped the JSON lines going to stdout, and where stdout went then.
 _OUTPUT_FAILED: tuple[OSError, str] | None = None
@@ -97,7 +97,7 @@ class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
         exc = sys.exc_info()[1]
         if isinstance(exc, BrokenPipeError):
             _READER_GONE = True
-        elif isinstance(exc, OSError) and exc.errno in STREAM_ERRNOS:
+        elif isinstance(exc, OSError) and exc.errno in _STREAM_ERRNOS:
             where = output_target(self.stream)
             _OUTPUT_FAILED = exc, where
             place = f"standard output ({where})" if where else "standard output"
