@@ -248,13 +248,20 @@ def _output_failed(exc: OSError, target: str | None = None) -> NoReturn:
     """End the command whose standard output could not be written (`exits`): exit 1, as
     the README gives for a full disk, with what failed and what to do on stderr (if
     stderr can still be written), not a traceback. What the command had done stays
-    done, as after a reader that went away. ``target``: where stdout went, if it was
-    already pointed at /dev/null (`rebalance.logs.output_failed`)."""
+    done, as after a reader that went away. ``target``: where stdout went, when known
+    already (`rebalance.logs.output_failed`)."""
+    _say_output_failed(exc, target)
+    raise typer.Exit(1) from None
+
+
+def _say_output_failed(exc: OSError, target: str | None = None) -> None:
+    """`_output_failed`'s message, and stdout pointed at /dev/null (nothing more tried
+    at exit: "Exception ignored ... flush")."""
     from .logs import output_target
 
     if target is None:
         target = output_target(sys.stdout)
-        _drop_stdout()  # nothing more tried at exit ("Exception ignored ... flush")
+    _drop_stdout()
     where = f"standard output ({target})" if target else "standard output"
     why = exc.strerror or type(exc).__name__
     hint = (
@@ -267,7 +274,6 @@ def _output_failed(exc: OSError, target: str | None = None) -> NoReturn:
             f"error: cannot write the output to {where}: {why}; {hint}. What the command "
             "had done by then stays done (a plan folder written, a message posted)."
         )
-    raise typer.Exit(1) from None
 
 
 def _drop_stdout() -> None:
@@ -1950,6 +1956,13 @@ def main() -> None:
     gc.disable()
     try:
         app()
+    except OSError as exc:
+        # what a command prints outside `exits` (history, config show, overrides list,
+        # slack manifest) to a full disk: the same line and exit 1, not a traceback
+        if not _stdout_refused(exc):
+            raise
+        _say_output_failed(exc)
+        raise SystemExit(1) from None
     finally:
         # The command has finished and flushed its output. The garbage collection that
         # runs at exit would walk every object of pandas, Arrow and OR-Tools (40-90 ms

@@ -86,33 +86,35 @@ def output_target(stream: TextIO) -> str:
 
 
 class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The JSON lines on stdout. When their reader goes away (a pipe into ``head``), or
-    they cannot be written (stdout on a full disk), stdout is pointed at /dev/null and
-    the run goes on: the logging module printed a "--- Logging error ---" traceback on
-    stderr for every line after (a cron run on a full disk: 8 tracebacks, 100 lines
-    each). A write that failed is said once, on stderr."""
+    """The JSON lines on stdout. When their reader goes away (a pipe into ``head``),
+    stdout is pointed at /dev/null and the run goes on. When a line cannot be written
+    (stdout on a full disk), that is said once on stderr, and the lines after are tried
+    as they come (a disk freed lets `serve` log again): the logging module printed a
+    "--- Logging error ---" traceback on stderr for every line (a cron run on a full
+    disk: 8 tracebacks, 100 lines each)."""
 
     def handleError(self, record: logging.LogRecord) -> None:
         global _READER_GONE, _OUTPUT_FAILED
         exc = sys.exc_info()[1]
         if isinstance(exc, BrokenPipeError):
             _READER_GONE = True
+            to_devnull(self.stream)
         elif isinstance(exc, OSError) and exc.errno in _STREAM_ERRNOS:
+            if _OUTPUT_FAILED is not None:
+                return  # said already
             where = output_target(self.stream)
             _OUTPUT_FAILED = exc, where
             place = f"standard output ({where})" if where else "standard output"
             try:
                 sys.stderr.write(
                     f"warning: log lines cannot be written to {visible(place)}: "
-                    f"{exc.strerror}; the run goes on without them\n"
+                    f"{exc.strerror}; going on, and trying each line again\n"
                 )
                 sys.stderr.flush()
             except (OSError, ValueError):
                 pass
         else:
             super().handleError(record)
-            return
-        to_devnull(self.stream)
 
 
 def to_devnull(stream: TextIO) -> None:
@@ -210,6 +212,8 @@ def setup_logging(
     errors only, INFO with ``-v``, DEBUG with ``-vv``. ``quiet``: warnings and errors only.
     Calling it again replaces the handler it installed before.
     """
+    global _READER_GONE, _OUTPUT_FAILED
+    _READER_GONE, _OUTPUT_FAILED = False, None  # this handler's stream: nothing failed yet
     out = stdout if stdout is not None else sys.stdout
     kind = effective_format(fmt, out)
     handler: logging.StreamHandler[TextIO]

@@ -379,7 +379,7 @@ def test_output_on_a_full_disk_is_exit_1_with_what_to_do_not_a_traceback(tmp_pat
         assert len(lines) == expected, (args, done.stderr)
     assert lines[0] == (
         "warning: log lines cannot be written to standard output (/dev/full): No space left "
-        "on device; the run goes on without them"
+        "on device; going on, and trying each line again"
     )
     assert json.loads((out / "plan.json").read_text())["status"] == "optimal"
     from rebalance.history import History

@@ -121,3 +121,42 @@ def test_setup_twice_replaces_the_handler() -> None:
     setup_logging("json", stdout=out)
     RunLog(run_id="r-6").event("run_start")
     assert len(out.getvalue().splitlines()) == 1
+
+
+class _FullForAWhile(io.StringIO):
+    """A stream whose writes fail with "No space left on device" while ``full``."""
+
+    full = False
+
+    def write(self, text: str) -> int:
+        if self.full:
+            import errno
+
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(text)
+
+
+def test_a_disk_full_for_a_while_costs_its_lines_and_one_warning_then_logging_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`serve` logs for days: a disk full for a moment lost those lines and printed one
+    warning (not a traceback per line), and once there is room again the lines come
+    back; they stopped for good when the stream was pointed at /dev/null."""
+    from rebalance.logs import output_failed
+
+    stream = _FullForAWhile()
+    setup_logging("json", stdout=stream)
+    log = RunLog()
+    log.event("a", "before")
+    stream.full = True
+    for i in range(3):
+        log.event("b", f"while full {i}")
+    stream.full = False
+    log.event("c", "after")
+    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert messages == ["before", "after"]
+    err = capsys.readouterr().err
+    assert err.count("warning: log lines cannot be written") == 1 and "Traceback" not in err
+    assert output_failed() is not None
+    setup_logging("json", stdout=io.StringIO())  # a new handler: nothing failed yet
+    assert output_failed() is None
