@@ -29,6 +29,7 @@ __all__ = [
     "locks_dir",
     "remove_stale_siblings",
     "run_dir",
+    "run_dirs",
     "slug",
     "stale_entries",
     "temporary_prefix",
@@ -107,18 +108,35 @@ def lock_path(
 
     The name carries the city's slug and a hash of its exact name (two cities whose
     slugs collide get different files), and the shift start in UTC. Dry runs have their
-    own lock, so an operator's preview never blocks the real run.
+    own lock, so an operator's preview never blocks the real run. The slug here is by
+    the rule of before 2026-12-07 (`slug_words_before_marks`): a run of the release
+    before and one of this one, side by side during an upgrade, take the same lock.
     """
     digest = hashlib.sha256(city.encode()).hexdigest()[:8]
     shift = shift_start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
     suffix = ".dry-run" if dry_run else ""
-    return locks_dir(history_path) / f"{slug(city)}-{digest}-{shift}{suffix}.lock"
+    name = slug_of(slug_words_before_marks(city), city)
+    return locks_dir(history_path) / f"{name}-{digest}-{shift}{suffix}.lock"
 
 
-def run_dir(history_path: Path, city: str, shift_start: datetime, run_id: str) -> Path:
+def run_dir(
+    history_path: Path, city: str, shift_start: datetime, run_id: str, *, name: str | None = None
+) -> Path:
     """Where a run keeps its plan: ``runs/<slug>/<shift YYYYmmddTHHMM>/<run id>`` next to
-    the history store; the shift in the timezone ``shift_start`` carries (the city's)."""
-    return Path(history_path).parent / "runs" / slug(city) / f"{shift_start:%Y%m%dT%H%M}" / run_id
+    the history store; the shift in the timezone ``shift_start`` carries (the city's).
+    ``name``: the city's folder if not its slug (`run_dirs`)."""
+    folder = slug(city) if name is None else name
+    return Path(history_path).parent / "runs" / folder / f"{shift_start:%Y%m%dT%H%M}" / run_id
+
+
+def run_dirs(history_path: Path, city: str, shift_start: datetime, run_id: str) -> list[Path]:
+    """The run's folder (`run_dir`), and the one a release of before 2026-12-07 used for
+    it when that differs (marks were separators then: Delhi's runs were in
+    ``runs/द-ल-ल/``)."""
+    here = run_dir(history_path, city, shift_start, run_id)
+    name = slug_of(slug_words_before_marks(city), city)
+    there = run_dir(history_path, city, shift_start, run_id, name=name)
+    return [here] if there == here else [here, there]
 
 
 def batch_out(shift_start: datetime) -> Path:

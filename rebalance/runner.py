@@ -46,7 +46,7 @@ from .errors import (
 from .history import History, RunRecord, new_run_id, utc_now
 from .lock import RunLock
 from .logs import RunLog, redact
-from .paths import lock_path, run_dir
+from .paths import lock_path, run_dir, run_dirs
 from .views.history import summary_text
 from .views.wording import kpi_headline
 
@@ -445,9 +445,13 @@ class _Run:
 
         try:
             local = datetime.fromisoformat(crashed.shift_start)
-            remove_temporary_copies(run_dir(self.history.path, crashed.city, local, crashed.run_id))
-        except (ValueError, OSError):  # a row written by hand: nothing to sweep
+        except ValueError:  # a row written by hand: nothing to sweep
             return
+        for folder in run_dirs(self.history.path, crashed.city, local, crashed.run_id):
+            try:
+                remove_temporary_copies(folder)
+            except OSError:  # not there (the other release's folder), or unreadable
+                continue
 
     def _record_skipped(self, exc: LockHeldError) -> None:
         message = redact(str(exc))

@@ -695,7 +695,10 @@ def test_cities_whose_names_slug_alike_get_messages_of_their_own(plans, history)
         ("दिल्ली", "द-ल-ल@2026-11-30T18:00Z"),
         ("İstanbul", "i-stanbul@2026-11-30T18:00Z"),
         # a long name's slug had the hash then too, of the words the old rule made
-        ("दिल्ली " * 12, None),
+        (
+            "दिल्ली " * 12,
+            "द-ल-ल-द-ल-ल-द-ल-ल-द-ल-ल-द-ल-ल-द-ल-ल-द-ल-ल-द-ल-ल-द-ल-4ef467e1@2026-11-30T18:00Z",
+        ),
         # a slug past 60 characters ends in a hash now; it was cut at 60 without one
         (
             "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur Nord",
@@ -713,12 +716,9 @@ def test_a_message_posted_under_an_earlier_slug_rule_is_not_posted_again(
     not post the shift a second time."""
     import rebalance.publish.blocks as blocks
     import rebalance.publish.protocol as protocol
-    from rebalance.paths import slug_of, slug_words_before_marks
 
     plan = dataclasses.replace(read_plan(plans["a"]), city=city)
     start = plan.local(plan.shift_start)
-    if old is None:
-        old = f"{slug_of(slug_words_before_marks(city), city)}@2026-11-30T18:00Z"
     assert plan_key(city, start) != old
     fake = FakeSlack()
     with monkeypatch.context() as patch:  # as the previous release posted it
@@ -735,6 +735,38 @@ def test_a_message_posted_under_an_earlier_slug_rule_is_not_posted_again(
             )
         assert again.action in {"unchanged", "adopted"} and again.ts == first.ts
     assert len(fake.messages(CHANNEL)) == 1
+
+
+def test_cities_that_shared_a_key_before_are_apart_on_later_shifts(plans, history):
+    """`पटना` and `पटन` shared a key while marks were separators (and two long names
+    alike in their first 60 characters did too). The old keys are looked for only on
+    shifts a release of before then could have posted: on a later shift the second
+    city posts a message of its own instead of taking over the first's."""
+    from rebalance.publish.identity import SHARED_KEYS_UNTIL, earlier_plan_keys
+
+    plan = read_plan(plans["a"])
+    later = SHARED_KEYS_UNTIL + pd.Timedelta(days=1)
+    moved = dataclasses.replace(
+        plan,
+        shift_start=later,
+        shift_end=later + (plan.shift_end - plan.shift_start),
+    )
+    before = pd.Timestamp("2026-11-30T18:00Z")
+    assert "पटन@2026-11-30T18:00Z" in earlier_plan_keys("पटना", before)  # the old rule's
+    assert not any(k.startswith("पटन@") for k in earlier_plan_keys("पटना", later))
+    fake = FakeSlack()
+    results = [
+        publish(
+            dataclasses.replace(moved, city=city),
+            config=Config(),
+            channel=CHANNEL,
+            history=history,
+            client=InProcessSlack(fake),
+        )
+        for city in ("पटन", "पटना")
+    ]
+    assert [r.action for r in results] == ["posted", "posted"]
+    assert len({r.ts for r in results}) == 2 and len(fake.messages(CHANNEL)) == 2
 
 
 def test_a_thread_part_stored_twice_is_kept_once_and_the_check_waits_for_a_listable_thread(

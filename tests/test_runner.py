@@ -490,6 +490,30 @@ def test_a_crashed_runs_half_written_plan_copies_are_removed(config_file: Path) 
     assert not half.exists() and busy.exists()
 
 
+def test_a_crash_before_the_upgrade_is_swept_where_that_release_wrote(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """A run of "दिल्ली" killed mid-write under the release of before 2026-12-07 left its
+    temporary copy in `runs/द-ल-ल/` (marks were separators then), and took the lock
+    `द-ल-ल-...`: the run that finds it crashed sweeps that folder too, and a run of
+    either release locks the same file."""
+    from rebalance.paths import lock_path, run_dir
+
+    delhi = tmp_path / "delhi.toml"
+    delhi.write_text(config_file.read_text().replace('name = "Testville"', 'name = "दिल्ली"'))
+    config = load_config(delhi)
+    with History(config.history_path) as h:
+        dead = h.start_run("दिल्ली", SHIFT_ISO, dry_run=True)
+    shift = datetime.fromisoformat(SHIFT_ISO)
+    old = run_dir(config.history_path, "दिल्ली", shift, dead.run_id, name="द-ल-ल")
+    half = old.parent / f".{dead.run_id}.tmp-abc123"
+    half.mkdir(parents=True)
+    assert lock_path(config.history_path, "दिल्ली", shift).name.startswith("द-ल-ल-")
+    result = run(config, shift_start=SHIFT, dry_run=True)
+    assert result.recovered == (dead.run_id,) and not half.exists()
+    assert "/runs/दिल्ली/" in str(result.plan_dir)
+
+
 def test_dry_run_needs_no_channel(
     tmp_path: Path, city: Path, fake_slack: FakeSlack, env: dict[str, str]
 ) -> None:

@@ -51,6 +51,11 @@ def _utc_minute(ts: pd.Timestamp) -> str:
     return f"{ts.tz_convert('UTC'):%Y-%m-%dT%H:%M}Z"
 
 
+#: Shifts starting from then on are never looked for under the keys of the slug rules
+#: that let two cities share one (ended 2026-12-07; a week for shifts posted ahead).
+SHARED_KEYS_UNTIL = pd.Timestamp("2026-12-14T00:00Z")
+
+
 def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
     """Keys this (city, shift) had under earlier rules, when they differ: the start with
     its local offset (``paris@2026-11-30T19:00+01:00``), and the city case-folded with
@@ -60,20 +65,21 @@ def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
     local = pd.Timestamp(shift_start).isoformat(timespec="minutes")
     before = re.sub(r"\s+", "-", city.strip().casefold())
     keys = [f"{slug(city)}@{local}", f"{before}@{local}"]
-    # A slug past 60 characters was cut without the hash it ends in now: the message of
-    # a long-named city posted before is still found (names alike in their first 60
-    # characters of slug shared that key then). A name without a letter or digit was
-    # `city`, every such city's: that key is not taken up, as it may be another's.
+    # Until 2026-12-07 two rules let two cities share a key: a slug past 60 characters
+    # was cut without the hash it ends in now (names alike in their first 60 characters),
+    # and marks were separators (Delhi was `द-ल-ल`; `पटना` and `पटन` were one). Their keys
+    # still find a message posted with them, on shifts a release of before then could
+    # have posted; never on later ones, where they could find another city's message.
+    # A name without a letter or digit was `city`, every such city's: never taken up.
     utc = _utc_minute(shift_start)
-    whole = slug_words(city)
-    if whole:
-        keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{utc}")
-    # Marks were separators until 2026-12-07 (Delhi's key was `द-ल-ल@...`); such a key
-    # (and its 60-cut and local-offset forms) still finds the message posted with it.
-    if (marks_apart := slug_words_before_marks(city)) and marks_apart != whole:
-        keys.append(f"{slug_of(marks_apart, city)}@{utc}")
-        keys.append(f"{slug_of(marks_apart, city)}@{local}")
-        keys.append(f"{marks_apart[:SLUG_CHARS].rstrip('-')}@{utc}")
+    if pd.Timestamp(shift_start) < SHARED_KEYS_UNTIL:
+        whole = slug_words(city)
+        if whole:
+            keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{utc}")
+        if (marks_apart := slug_words_before_marks(city)) and marks_apart != whole:
+            keys.append(f"{slug_of(marks_apart, city)}@{utc}")
+            keys.append(f"{slug_of(marks_apart, city)}@{local}")
+            keys.append(f"{marks_apart[:SLUG_CHARS].rstrip('-')}@{utc}")
     current = plan_key(city, shift_start)
     return tuple(dict.fromkeys(k for k in keys if k != current))
 
