@@ -75,7 +75,7 @@ def test_cli_diff_json_and_table(revision, tmp_path):
     first = next(c for c in data["couriers"]["rerouted"] if c["was_to"] == target)
     assert first["slot_start"].startswith("2026-11-30T19:00") and first["why"]
     assert data["couriers"]["changed"] == d.changed_couriers
-    table = runner.invoke(app, ["diff", str(a), str(b)], terminal_width=160)
+    table = runner.invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "160"})
     assert table.exit_code == 0, table.output
     assert "Re-routed" in table.output and "Zones whose numbers changed" in table.output
     assert first["courier_id"] in table.output and "coverage" in table.output
@@ -94,14 +94,19 @@ def test_diff_on_a_narrow_terminal_cuts_no_number_and_no_short_name(revision, tm
     )
     a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
     for width in (40, 80):
-        table = CliRunner().invoke(app, ["diff", str(a), str(b)], terminal_width=width)
+        table = CliRunner().invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": str(width)})
         assert table.exit_code == 0, table.output
         assert "…" not in table.output, table.output
         for _, x, y in plan.diff(again).kpis():
             for value in (x, y):
                 if isinstance(value, float) and value == value:
                     assert f"{value:,.1f}" in table.output or f"{value:.1%}" in table.output
-    wide = CliRunner().invoke(app, ["diff", str(a), str(b)], terminal_width=80).output
+        # zone ids of the couriers' tables stay whole on one line (75113, not 751 / 13)
+        words = table.output.split()
+        for change in plan.diff(again).changes:
+            for zone in (change.from_zone, change.to_zone):
+                assert zone in words, (width, zone, table.output)
+    wide = CliRunner().invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "80"}).output
     names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
     changed = [z for z in plan.diff(again).zones if len(f"{z} {names[z]}") > 26]
     assert changed and all(f"{z} {names[z]}" in wide for z in changed)
@@ -182,7 +187,7 @@ def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
     again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT)
     a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
     runner = CliRunner()
-    table = runner.invoke(app, ["diff", str(a), str(b)], terminal_width=200)
+    table = runner.invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     dropped_table = table.output[table.output.index("Dropped") :]
     row = next(line for line in dropped_table.splitlines() if gone in line)

@@ -508,6 +508,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
     """Rich renderables of a diff: KPIs side by side, zones that changed, couriers
     re-routed (with why), added and dropped, per slot when the plans have slots."""
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
@@ -567,11 +568,18 @@ def diff_renderables(diff: PlanDiff) -> Any:
         table = Table(box=box.SIMPLE_HEAD, title=None)
         table.add_column("Slot", no_wrap=True, min_width=5)
         table.add_column("Couriers", ratio=2, min_width=12)
-        # zone ids fold on a narrow terminal, never cut: people look them up
-        table.add_column("From", overflow="fold")
-        table.add_column("To", overflow="fold")
+
+        # zone ids are never cut (people look them up) nor split over lines where they
+        # fit (75113 read as "751" and "13"): each column is as wide as its longest id,
+        # and only an id wider than the terminal folds
+        def id_width(attr: str, head: str, listed: list[Any] = groups[:MAX_MOVES_SHOWN]) -> int:
+            ids = [cell_len(shown(getattr(g[0], attr))) for _, g in listed]
+            return max([len(head), *ids])
+
+        table.add_column("From", overflow="fold", min_width=id_width("from_zone", "From"))
+        table.add_column("To", overflow="fold", min_width=id_width("to_zone", "To"))
         if kind == "rerouted":
-            table.add_column("Was to", overflow="fold")
+            table.add_column("Was to", overflow="fold", min_width=id_width("was_to", "Was to"))
         if kind != "added":
             table.add_column("Why: need A -> B", ratio=1, min_width=12, overflow="fold")
         for _, group in groups[:MAX_MOVES_SHOWN]:
