@@ -91,8 +91,38 @@ def test_names_cannot_break_out_of_the_tooltips_javascript(tmp_path):
     literals = re.findall(r"\.bindTooltip\(\s*`([^`]*)`\s*,\s*\{", page)
     assert calls > 5 and len(literals) == calls
     assert not any("${" in text or "\\" in text for text in literals)
-    assert "Croix&#96;+alert(4)+&#96; &#36;{alert(document.cookie)} C:&#92;u{zz}" in page
+    assert (
+        "Croix&#96;+alert(4)+&#96; &#36;&#123;alert(document.cookie)&#125; C:&#92;u&#123;zz&#125;"
+        in page
+    )
     assert sum("pause:" in text for text in literals) > 0
+
+
+def test_names_are_never_run_as_templates(tmp_path, monkeypatch):
+    """branca compiles each element it renders as a Jinja template: a zone named
+    ``{{ cycler.__init__.__globals__.os.mkdir(...) }}`` ran Python on the machine drawing
+    the map (a folder appeared), ``{{ 7*7 }}`` showed as 49, and a restaurant named
+    ``{% raw %}`` crashed the command with a traceback. Names are text."""
+    monkeypatch.chdir(tmp_path)
+    city = city_with(tmp_path)
+    payloads = {
+        "zones": "{{ cycler.__init__.__globals__.os.mkdir(dict(pwned=1)|first) }} {{ 7*7 }}",
+        "restaurants": "{% raw %} {# c #} {{ 6*6 }}",
+    }
+    for name, payload in payloads.items():
+        table = pd.read_csv(city / f"{name}.csv", dtype=str, keep_default_na=False)
+        table["name"] = [f"{payload} {i}" for i in range(len(table))]
+        table.to_csv(city / f"{name}.csv", index=False)
+    plan, out = tmp_path / "plan", tmp_path / "map.html"
+    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
+    assert pd.read_csv(plan / "zones.csv")["shortage"].sum() > 0  # pause lists shown too
+    result = runner.invoke(app, ["map", str(plan), "--data", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "pwned").exists()
+    page = out.read_text()
+    assert "&#123;&#123; 7*7 &#125;&#125;" in page and "&#123;% raw %&#125;" in page
+    assert "&#123;&#123; 6*6 &#125;&#125;" in page
+    assert " 49 " not in page and " 36 " not in page
 
 
 def test_map_draws_outlines_from_the_data_folder(planned, tmp_path):

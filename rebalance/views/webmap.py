@@ -5,7 +5,7 @@ tooltip. `rebalance map PLAN_DIR --out map.html` writes it.
 
 Zone and restaurant names come from partners: they are HTML-escaped in every tooltip,
 and so are the characters that would act inside the JavaScript template literal folium
-puts each tooltip in (see `_escape`).
+puts each tooltip in, or in the Jinja template branca compiles it into (see `_escape`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ _NONE, _SOME, _MOST = "#56B4E9", "#E69F00", "#D55E00"
 #: What, besides HTML's specials, must not reach a tooltip as written: folium puts each
 #: tooltip's HTML in a JavaScript template literal (``bindTooltip(`...`)``), where a
 #: backtick ends it, ``${...}`` runs code and a backslash starts an escape (``\u`` not
-#: followed by hex digits is a syntax error that stops the whole map). As HTML character
-#: references they show as themselves.
-_IN_TEMPLATE = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+#: followed by hex digits is a syntax error that stops the whole map). And branca renders
+#: each element's script, then compiles that as a Jinja template again: a name holding
+#: ``{{ ... }}`` or ``{% ... %}`` ran as Python on the machine drawing the map, and
+#: ``{% raw %}`` crashed it. Braces as references end every Jinja delimiter. As HTML
+#: character references they all show as themselves.
+_IN_TEMPLATE = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
 
 
 def _escape(text: str) -> str:
