@@ -62,7 +62,8 @@ def interactive_map(
 ) -> Any:
     """A folium Map of the plan. ``zones`` gives zone_id, lat, lon (the input table);
     ``outlines`` (`rebalance.outlines.read_outlines`) draws the zones' polygons;
-    ``tiles=None`` draws no background map (for viewing offline)."""
+    ``tiles=None`` draws no background map (no tile server asked; Leaflet itself still
+    comes from a CDN when the page is opened)."""
     import folium
     from folium.plugins import PolyLineTextPath
 
