@@ -782,8 +782,19 @@ def generate_city(
         raise ValueError("history_days must be >= 0")
     if not (0 < shift_hours <= 24) or slot_minutes <= 0:
         raise ValueError("shift_hours must be in (0, 24] and slot_minutes > 0")
-    if demand and round(shift_hours * 60) % slot_minutes:
-        raise ValueError(f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift")
+    if demand or staggered or history_days:
+        # the city's rebalance.toml then holds [shift] hours and slot_minutes: a city that
+        # validate and plan refuse is never written (--staggered --slot-minutes 7 was)
+        minutes = shift_hours * 60
+        if abs(minutes - round(minutes)) > 1e-6:
+            raise ValueError(
+                f"a {shift_hours:.10g} h shift is {minutes:.10g} minutes: give a whole number "
+                "of minutes (e.g. 0.25 for 15)"
+            )
+        if round(minutes) % slot_minutes:
+            raise ValueError(
+                f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift"
+            )
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     try:

@@ -574,6 +574,33 @@ def test_cli_generate_writes_the_slot_tables(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "does not divide" in bad.output
 
 
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--staggered", "--shift-hours", "2.5", "--slot-minutes", "7"], "does not divide"),
+        (["--history-days", "1", "--shift-hours", "2.5", "--slot-minutes", "7"], "does not divide"),
+        (["--staggered", "--shift-hours", "0.33"], "19.8 minutes: give a whole number"),
+        (["--demand", "--shift-hours", "0.33", "--slot-minutes", "20"], "19.8 minutes"),
+    ],
+)
+def test_generate_never_writes_a_city_that_validate_refuses(
+    tmp_path: Path, extra: list[str], said: str
+) -> None:
+    """With --staggered or --history-days the city's rebalance.toml holds the shift's
+    hours and slot_minutes: a slot that does not divide the shift, or a shift that is no
+    whole number of minutes, was written (exit 0) and every later `validate` and `plan`
+    refused the city. Refused as --demand's was (exit 2), nothing written; the same
+    shift with a slot that divides it gives a city `validate` accepts."""
+    out = tmp_path / "city"
+    args = ["generate", str(out), "--zones", "3", "--couriers", "20", "--restaurants", "10"]
+    bad = CliRunner().invoke(app, [*args, *extra])
+    assert bad.exit_code == 2 and said in bad.output, bad.output
+    assert not out.exists() or not any(out.iterdir())
+    good = [x if x not in ("7", "0.33") else {"7": "30", "0.33": "0.5"}[x] for x in extra]
+    assert CliRunner().invoke(app, [*args, *good, "--slot-minutes", "30"]).exit_code == 0
+    assert CliRunner().invoke(app, ["validate", str(out)]).exit_code == 0
+
+
 def test_a_night_shift_is_refused_for_demand_and_history(tmp_path: Path) -> None:
     """The synthetic day has no orders from midnight to 11:00, and its rates are scaled to
     the shift's share of that day: a 01:00 shift asked numpy for 440 TiB of orders (and
