@@ -133,6 +133,30 @@ def test_the_kpi_panel_keeps_every_value_and_the_shift_whole_on_a_narrow_termina
     assert max(len(line) for line in panel.splitlines()) <= width
 
 
+def test_an_infeasible_plan_keeps_its_shift_whole_in_its_100_column_panel(tmp_path):
+    """The panel of a plan with no feasible solution is at most 100 columns wide, also on
+    a wider terminal: with a long city name its title was cut there (rich cuts a title
+    that does not fit), the end of the shift with it; the window goes inside instead."""
+    from util import city_with
+
+    from rebalance.views.wording import shift_window
+
+    city = city_with(tmp_path)
+    text = (city / "zones.csv").read_text().replace("48.8634,2.4011,,3", "48.8634,2.4011,,0")
+    (city / "zones.csv").write_text(text)
+    far = "\n".join(f"X{i},0005,bike,2026-11-30T18:00,2026-11-30T23:00," for i in range(5))
+    (city / "couriers.csv").write_text((city / "couriers.csv").read_text() + far + "\n")
+    config = Config().with_changes(
+        vehicles={v: {"max_move_minutes": 1} for v in ("bike", "ebike", "scooter")}
+    )
+    plan = solve(load(city), config, SHIFT)
+    assert not plan.feasible
+    plan = dataclasses.replace(plan, city="Communauté urbaine de Saint-Rémy-de-Provence-Nord")
+    shown = render(plan, 160)
+    assert " ".join(shift_window(plan).split()) in " ".join(shown.split())
+    assert max(len(line) for line in shown.splitlines()) <= 100
+
+
 def test_terminal_view_fits_80_columns():
     """At 80 columns no line of the view is wider than the terminal."""
     plan = solve(load(REPO / "data/samples/paris"), Config(), SHIFT)

@@ -88,7 +88,7 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     window = shift_window(plan)
     if not plan.feasible:
         message = Text(visible(plan.message), style="bold red")
-        title, body = _titled(title, window, message, width, after=" · no feasible plan")
+        title, body = _titled(title, window, message, min(width, 100), after=" · no feasible plan")
         yield Panel(body, title=title, width=min(width, 100))
         return
     k = plan.kpis
