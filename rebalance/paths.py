@@ -89,6 +89,12 @@ def slug_words_before_marks(name: str) -> str:
     return re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
 
 
+def slug_before_marks(name: str) -> str:
+    """`slug` by the rule of before 2026-12-07 (`slug_words_before_marks`): what lock
+    files are still named by, and where that release put a city's runs and keys."""
+    return slug_of(slug_words_before_marks(name), name)
+
+
 def default_history_path() -> Path:
     """The history store when ``[history] path`` is blank: the platform's user data dir."""
     from platformdirs import user_data_path
@@ -115,8 +121,7 @@ def lock_path(
     digest = hashlib.sha256(city.encode()).hexdigest()[:8]
     shift = shift_start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
     suffix = ".dry-run" if dry_run else ""
-    name = slug_of(slug_words_before_marks(city), city)
-    return locks_dir(history_path) / f"{name}-{digest}-{shift}{suffix}.lock"
+    return locks_dir(history_path) / f"{slug_before_marks(city)}-{digest}-{shift}{suffix}.lock"
 
 
 def run_dir(
@@ -134,8 +139,7 @@ def run_dirs(history_path: Path, city: str, shift_start: datetime, run_id: str) 
     it when that differs (marks were separators then: Delhi's runs were in
     ``runs/द-ल-ल/``)."""
     here = run_dir(history_path, city, shift_start, run_id)
-    name = slug_of(slug_words_before_marks(city), city)
-    there = run_dir(history_path, city, shift_start, run_id, name=name)
+    there = run_dir(history_path, city, shift_start, run_id, name=slug_before_marks(city))
     return [here] if there == here else [here, there]
 
 

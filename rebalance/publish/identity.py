@@ -13,7 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from rebalance.paths import SLUG_CHARS, slug, slug_of, slug_words, slug_words_before_marks
+from rebalance.paths import (
+    SLUG_CHARS,
+    slug,
+    slug_before_marks,
+    slug_words,
+    slug_words_before_marks,
+)
 from rebalance.plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan
 
 __all__ = [
@@ -73,13 +79,16 @@ def earlier_plan_keys(city: str, shift_start: pd.Timestamp) -> tuple[str, ...]:
     # A name without a letter or digit was `city`, every such city's: never taken up.
     utc = _utc_minute(shift_start)
     if pd.Timestamp(shift_start) < SHARED_KEYS_UNTIL:
+
+        def cut_at_60(words: str) -> str:  # the slug before it ended in a hash
+            return words[:SLUG_CHARS].rstrip("-")
+
         whole = slug_words(city)
         if whole:
-            keys.append(f"{whole[:SLUG_CHARS].rstrip('-')}@{utc}")
+            keys.append(f"{cut_at_60(whole)}@{utc}")
         if (marks_apart := slug_words_before_marks(city)) and marks_apart != whole:
-            keys.append(f"{slug_of(marks_apart, city)}@{utc}")
-            keys.append(f"{slug_of(marks_apart, city)}@{local}")
-            keys.append(f"{marks_apart[:SLUG_CHARS].rstrip('-')}@{utc}")
+            old = slug_before_marks(city)
+            keys += [f"{old}@{utc}", f"{old}@{local}", f"{cut_at_60(marks_apart)}@{utc}"]
     current = plan_key(city, shift_start)
     return tuple(dict.fromkeys(k for k in keys if k != current))
 
