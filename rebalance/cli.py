@@ -217,6 +217,10 @@ def exits() -> Iterator[None]:
 EXIT_BROKEN_PIPE = 141
 
 
+#: A write refused for want of room: a full disk or quota, a file past its size limit.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def _stdout_refused(exc: OSError) -> bool:
     """Whether ``exc``, met by a command, can be standard output refusing a write: a full
     disk or quota (no file name: the command's own files are named), and stdout a
@@ -224,7 +228,7 @@ def _stdout_refused(exc: OSError) -> bool:
     pipe never says "no space": the error is elsewhere, and shown as it is."""
     import stat
 
-    if exc.filename is not None or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    if exc.filename is not None or exc.errno not in _FULL_ERRNOS:
         return False
     try:
         fd = sys.stdout.fileno()
@@ -257,16 +261,16 @@ def _output_failed(exc: OSError, target: str | None = None) -> NoReturn:
 def _say_output_failed(exc: OSError, target: str | None = None) -> None:
     """`_output_failed`'s message, and stdout pointed at /dev/null (nothing more tried
     at exit: "Exception ignored ... flush")."""
-    from .logs import output_target
+    from .logs import output_target, stdout_named
 
     if target is None:
         target = output_target(sys.stdout)
     _drop_stdout()
-    where = f"standard output ({target})" if target else "standard output"
+    where = stdout_named(target)
     why = exc.strerror or type(exc).__name__
     hint = (
         "free space on that disk, or send the output elsewhere, then run the command again"
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        if exc.errno in _FULL_ERRNOS
         else "run the command again where its output can be written"
     )
     with suppress(OSError, ValueError):  # stderr fails too: the exit code says it

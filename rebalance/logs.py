@@ -38,6 +38,7 @@ __all__ = [
     "reader_gone",
     "redact",
     "setup_logging",
+    "stdout_named",
     "to_devnull",
 ]
 
@@ -85,6 +86,12 @@ def output_target(stream: TextIO) -> str:
     return target if target.startswith("/") and target != os.devnull else ""
 
 
+def stdout_named(target: str) -> str:
+    """Standard output as a message names it: ``standard output (/var/log/x.log)``, or
+    without the path when `output_target` found none."""
+    return f"standard output ({target})" if target else "standard output"
+
+
 class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The JSON lines on stdout. When their reader goes away (a pipe into ``head``),
     stdout is pointed at /dev/null and the run goes on. When a line cannot be written
@@ -104,10 +111,9 @@ class _LinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 return  # said already
             where = output_target(self.stream)
             _OUTPUT_FAILED = exc, where
-            place = f"standard output ({where})" if where else "standard output"
             try:
                 sys.stderr.write(
-                    f"warning: log lines cannot be written to {visible(place)}: "
+                    f"warning: log lines cannot be written to {visible(stdout_named(where))}: "
                     f"{exc.strerror}; going on, and trying each line again\n"
                 )
                 sys.stderr.flush()
