@@ -8,7 +8,6 @@ import pandas as pd
 
 __all__ = ["code", "context", "esc", "section", "short", "slack_time", "user_ref"]
 
-MAX_SECTION_CHARS = 3000
 #: A partner's name in a reply is cut to this many characters (`short`), as the channel
 #: messages cut zone labels.
 NAME_CHARS = 60
@@ -61,20 +60,18 @@ def short(text: object, limit: int = NAME_CHARS) -> str:
 
 
 def section(text: str) -> dict[str, Any]:
-    """A mrkdwn section, cut to Slack's limit."""
-    from rebalance.publish.limits import cut
+    """A mrkdwn section, cut to Slack's limit (`rebalance.publish.blocks.section_block`)."""
+    from rebalance.publish.blocks import section_block
 
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}}
+    return section_block(text)
 
 
 def context(text: str) -> dict[str, Any]:
-    """A context block with one mrkdwn element."""
-    from rebalance.publish.limits import cut
+    """A context block with one mrkdwn element, cut to Slack's limit
+    (`rebalance.publish.blocks.context_block`)."""
+    from rebalance.publish.blocks import context_block
 
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}],
-    }
+    return context_block(text)
 
 
 def slack_time(iso_utc: str | None, timezone: str) -> str:

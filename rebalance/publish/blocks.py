@@ -42,6 +42,7 @@ __all__ = [
     "files_payload",
     "metadata",
     "mrkdwn_name",
+    "section_block",
     "zone_label",
     "zone_names",
 ]
@@ -122,7 +123,8 @@ def zone_label(zone_id: str, name: str, limit: int = ZONE_LABEL_CHARS) -> str:
 # -------------------------------------------------------------- block helpers
 
 
-def _text_block(text: str) -> dict[str, Any]:
+def section_block(text: str) -> dict[str, Any]:
+    """A mrkdwn section, cut to Slack's limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}}
 
 
@@ -235,12 +237,12 @@ def _sections(
     for line in lines:
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit and current:
-            blocks.append(_text_block(current))
+            blocks.append(section_block(current))
             current = line
         else:
             current = candidate
     if current:
-        blocks.append(_text_block(current))
+        blocks.append(section_block(current))
     return blocks
 
 
@@ -327,7 +329,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         head = f"*Zones that change or stay short* ({len(attention)} of {len(plan.zones)})"
         if more:
             head += " · " + _more(more, "", THREAD_ZONE_ROWS, "all in zones.csv")
-        blocks += [{"type": "divider"}, _text_block(head), _zone_table(shown)]
+        blocks += [{"type": "divider"}, section_block(head), _zone_table(shown)]
         rest = attention.iloc[len(shown) : len(shown) + THREAD_ZONE_ROWS]
         unlisted = len(attention) - len(shown) - len(rest)
         per = MAX_TABLE_ROWS - 1
@@ -336,7 +338,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             first = len(shown) + start + 1
             overflow.append(
                 [
-                    _text_block(
+                    section_block(
                         f"*Zones that change or stay short*, {first}–{first + len(chunk) - 1} "
                         f"of {len(attention)}"
                     ),
@@ -346,7 +348,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         if unlisted > 0:
             overflow.append(
                 [
-                    _text_block(
+                    section_block(
                         f"+{unlisted} more zones that change or stay short: every zone is in zones.csv"
                     )
                 ]
@@ -354,7 +356,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     else:
         blocks += [
             {"type": "divider"},
-            _text_block("*{}* {}".format(*wording.all_covered(plan))),
+            section_block("*{}* {}".format(*wording.all_covered(plan))),
         ]
 
     if len(short):
@@ -372,7 +374,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
             first_lines.append(
                 _more(len(rest_lines), " short zones", THREAD_ACTIONS, "all in zones.csv")
             )
-        blocks.append(_text_block(head + "\n" + "\n".join(first_lines)))
+        blocks.append(section_block(head + "\n" + "\n".join(first_lines)))
         if rest_lines:
             listed = rest_lines[:THREAD_ACTIONS]
             if len(rest_lines) > THREAD_ACTIONS:
