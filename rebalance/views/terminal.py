@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -508,7 +509,6 @@ def diff_renderables(diff: PlanDiff) -> Any:
     """Rich renderables of a diff: KPIs side by side, zones that changed, couriers
     re-routed (with why), added and dropped, per slot when the plans have slots."""
     from rich import box
-    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
@@ -531,7 +531,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
     kpis = Table(box=box.SIMPLE_HEAD, title=None)
     kpis.add_column("KPI", overflow="fold")
     for head, at in (("A", 1), ("B", 2)):
-        widest = max([len(head), *(len(row[at]) for row in rows)])
+        widest = _widest(head, (row[at] for row in rows))
         kpis.add_column(head, justify="right", no_wrap=True, min_width=widest)
     for name, x_text, y_text, changed in rows:
         kpis.add_row(name, x_text, Text(y_text, style="bold" if changed else ""))
@@ -572,14 +572,11 @@ def diff_renderables(diff: PlanDiff) -> Any:
         # zone ids are never cut (people look them up) nor split over lines where they
         # fit (75113 read as "751" and "13"): each column is as wide as its longest id,
         # and only an id wider than the terminal folds
-        def id_width(attr: str, head: str, listed: list[Any] = groups[:MAX_MOVES_SHOWN]) -> int:
-            ids = [cell_len(shown(getattr(g[0], attr))) for _, g in listed]
-            return max([len(head), *ids])
-
-        table.add_column("From", overflow="fold", min_width=id_width("from_zone", "From"))
-        table.add_column("To", overflow="fold", min_width=id_width("to_zone", "To"))
-        if kind == "rerouted":
-            table.add_column("Was to", overflow="fold", min_width=id_width("was_to", "Was to"))
+        listed = [group[0] for _, group in groups[:MAX_MOVES_SHOWN]]
+        for head, attr in (("From", "from_zone"), ("To", "to_zone"), ("Was to", "was_to")):
+            if attr != "was_to" or kind == "rerouted":
+                column = (shown(getattr(c, attr)) for c in listed)
+                table.add_column(head, overflow="fold", min_width=_widest(head, column))
         if kind != "added":
             table.add_column("Why: need A -> B", ratio=1, min_width=12, overflow="fold")
         for _, group in groups[:MAX_MOVES_SHOWN]:
@@ -609,6 +606,13 @@ def diff_renderables(diff: PlanDiff) -> Any:
         yield table
     if diff.empty:
         yield Text("No zone and no courier changed.", style="green")
+
+
+def _widest(head: str, cells: Iterable[str]) -> int:
+    """The width a column needs to show ``head`` and each of ``cells`` whole on a line."""
+    from rich.cells import cell_len
+
+    return max([cell_len(head), *(cell_len(c) for c in cells)])
 
 
 def _kpi_text(name: str, value: Any) -> str:
