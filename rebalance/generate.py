@@ -784,14 +784,17 @@ def generate_city(
         raise ValueError("shift_hours must be in (0, 24] and slot_minutes > 0")
     if demand or staggered or history_days:
         # the city's rebalance.toml then holds [shift] hours and slot_minutes: a city that
-        # validate and plan refuse is never written (--staggered --slot-minutes 7 was)
-        minutes = shift_hours * 60
-        if abs(minutes - round(minutes)) > 1e-6:
-            raise ValueError(
-                f"a {shift_hours:.10g} h shift is {minutes:.10g} minutes: give a whole number "
-                "of minutes (e.g. 0.25 for 15)"
-            )
-        if round(minutes) % slot_minutes:
+        # validate and plan refuse is never written (--staggered --slot-minutes 7 was).
+        # The config's own rules say which hours are a shift (whole minutes)...
+        from .config import Config
+        from .errors import ConfigError
+
+        try:
+            Config().with_changes(shift={"hours": shift_hours, "slot_minutes": slot_minutes})
+        except ConfigError as exc:
+            raise ValueError("; ".join(p.message for p in exc.problems)) from None
+        # ... and `validate`'s, that its slots divide it
+        if round(shift_hours * 60) % slot_minutes:
             raise ValueError(
                 f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift"
             )
