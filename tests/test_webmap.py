@@ -71,20 +71,28 @@ def test_map_writes_one_html_with_zones_and_routes(planned, tmp_path):
     assert f"written to {out}" in result.stderr
 
 
+def _planned_with_names(tmp_path: Path, names: dict[str, str]) -> tuple[Path, Path]:
+    """The test city with each row of the tables in ``names`` named by its text (and its
+    row number), and its plan folder, which has short zones (pause lists are shown)."""
+    city = city_with(tmp_path)
+    for table_name, text in names.items():
+        table = pd.read_csv(city / f"{table_name}.csv", dtype=str, keep_default_na=False)
+        table["name"] = [f"{text} {i}" for i in range(len(table))]
+        table.to_csv(city / f"{table_name}.csv", index=False)
+    plan = tmp_path / "plan"
+    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
+    assert pd.read_csv(plan / "zones.csv")["shortage"].sum() > 0
+    return city, plan
+
+
 def test_names_cannot_break_out_of_the_tooltips_javascript(tmp_path):
     """folium puts each tooltip in a JavaScript template literal: a backtick in a zone or
     restaurant name ended it and ``${...}`` ran as code (stored XSS in a map shared in the
     channel), and ``\\u`` made a syntax error that stopped the whole map. Every tooltip
     is now one literal holding none of them; the names show as HTML references."""
-    city = city_with(tmp_path)
     hostile = "Croix`+alert(4)+` ${alert(document.cookie)} C:\\u{zz}"
-    for name in ("zones", "restaurants"):
-        table = pd.read_csv(city / f"{name}.csv", dtype=str, keep_default_na=False)
-        table["name"] = [f"{hostile} {i}" for i in range(len(table))]
-        table.to_csv(city / f"{name}.csv", index=False)
-    plan, out = tmp_path / "plan", tmp_path / "map.html"
-    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
-    assert pd.read_csv(plan / "zones.csv")["shortage"].sum() > 0  # pause lists shown too
+    city, plan = _planned_with_names(tmp_path, {"zones": hostile, "restaurants": hostile})
+    out = tmp_path / "map.html"
     assert invoke("map", plan, "--data", city, "--out", out).exit_code == 0
     page = out.read_text()
     calls = page.count(".bindTooltip(")
@@ -104,18 +112,12 @@ def test_names_are_never_run_as_templates(tmp_path, monkeypatch):
     the map (a folder appeared), ``{{ 7*7 }}`` showed as 49, and a restaurant named
     ``{% raw %}`` crashed the command with a traceback. Names are text."""
     monkeypatch.chdir(tmp_path)
-    city = city_with(tmp_path)
     payloads = {
         "zones": "{{ cycler.__init__.__globals__.os.mkdir(dict(pwned=1)|first) }} {{ 7*7 }}",
         "restaurants": "{% raw %} {# c #} {{ 6*6 }}",
     }
-    for name, payload in payloads.items():
-        table = pd.read_csv(city / f"{name}.csv", dtype=str, keep_default_na=False)
-        table["name"] = [f"{payload} {i}" for i in range(len(table))]
-        table.to_csv(city / f"{name}.csv", index=False)
-    plan, out = tmp_path / "plan", tmp_path / "map.html"
-    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
-    assert pd.read_csv(plan / "zones.csv")["shortage"].sum() > 0  # pause lists shown too
+    city, plan = _planned_with_names(tmp_path, payloads)
+    out = tmp_path / "map.html"
     result = runner.invoke(app, ["map", str(plan), "--data", str(city), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "pwned").exists()
