@@ -553,6 +553,7 @@ def _connect(
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=level,
+                preload=[__name__],  # `dask_setup` in each worker
             )
         )
         local = stack.enter_context(Client(cluster, set_as_default=False))
@@ -587,7 +588,11 @@ def _signals_held() -> Iterator[None]:
     def hold(signum: int, _frame: Any) -> None:
         caught.append(signum)
 
-    held = (signal.SIGTERM, signal.SIGINT)
+    # An ignored signal stays ignored: a shell's background job ignores SIGINT, and
+    # the worker processes started now inherit that. Caught here, they started with
+    # Python's Ctrl-C handler instead, and a SIGINT to the process group (a timer's,
+    # or a terminal's) ended every worker while this process went on waiting for them.
+    held = [s for s in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(s) != signal.SIG_IGN]
     before: dict[int, Any] = {s: signal.signal(s, hold) for s in held}
     try:
         yield
@@ -600,6 +605,16 @@ def _signals_held() -> Iterator[None]:
             handler(caught[0], None)  # raises Terminated or KeyboardInterrupt
         else:  # the default action (or ignored): as if it came now
             signal.raise_signal(caught[0])
+
+
+def dask_setup(worker: Any) -> None:
+    """In each worker of the local cluster, once started (Dask's preload): Ctrl-C is
+    ignored. A terminal sends it to the whole process group; this process handles it
+    (exit 130) and closes the cluster, which ends the workers. Each worker also raised
+    `KeyboardInterrupt` of its own and printed its 35-line traceback on stderr."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _quiet_workers(client: Client) -> None:

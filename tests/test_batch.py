@@ -441,24 +441,29 @@ def session_processes(sid: int) -> list[str]:
     return found
 
 
-def _batch_process(tmp_path: Path, *, workers: int) -> subprocess.Popen[str]:
-    """`rebalance batch` of two small cities as the console script, in a session of its
-    own (as under a cron or systemd timer), from ``tmp_path``; Ctrl-C acted on even when
-    the tests run where SIGINT is ignored (a shell's background job: the child inherits
-    the ignoring, and the batch rightly ignores it too): a Python that restores it
-    then execs the batch, same process id."""
+def _batch_process(
+    tmp_path: Path, *, workers: int, sigint: str = "SIG_DFL", more: int = 0
+) -> subprocess.Popen[str]:
+    """`rebalance batch` of two small cities (and ``more`` others) as the console
+    script, in a session of its own (as under a cron or systemd timer), from
+    ``tmp_path``; Ctrl-C acted on even when the tests run where SIGINT is ignored (a
+    shell's background job: the child inherits the ignoring, and the batch rightly
+    ignores it too): a Python that restores it then execs the batch, same process id.
+    ``sigint="SIG_IGN"``: started as a shell's background job is, ignoring it."""
     root = tmp_path / "cities"
     small_city(root / "lille", "Lille", "Europe/Paris", 12)
     small_city(root / "nantes", "Nantes", "Europe/Paris", 13)
+    for k in range(more):
+        small_city(root / f"town{k}", f"Town {k}", "Europe/Paris", 20 + k)
     exe = Path(sys.executable).parent / "rebalance"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "rebalance"]
     args = [*command, "batch", str(root), "--shift-start", SHIFT, "--workers", str(workers)]
-    default_sigint = (
-        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    disposed = (
+        f"import os, signal, sys; signal.signal(signal.SIGINT, signal.{sigint}); "
         "os.execv(sys.argv[1], sys.argv[1:])"
     )
     return subprocess.Popen(
-        [sys.executable, "-c", default_sigint, *args],
+        [sys.executable, "-c", disposed, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -507,6 +512,84 @@ def test_a_signal_while_the_local_cluster_starts_ends_the_batch(tmp_path, signum
     assert proc.returncode == code, stderr
     assert session_processes(proc.pid) == []
     assert not (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
+
+
+def _cmdline(pid: int) -> str:
+    """The command line of process ``pid``, empty once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ignores_sigint(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (its SigIgn mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask.split()[1], 16) & (1 << (2 - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_batch_that_ignores_sigint_plans_on_through_sigint_to_its_group(tmp_path):
+    """Started as a shell's background job (SIGINT ignored), the batch ignores a SIGINT
+    sent to its whole process group (a terminal's Ctrl-C, a timer's), and so do its
+    workers. They were started with Python's Ctrl-C handler: every worker ended, and
+    the batch waited for them for good, until killed (QA, 16 cities: still waiting
+    40 s later). Sent again and again from the first worker on, it now plans every
+    city and leaves nothing behind."""
+    import os
+    import time
+
+    proc = _batch_process(tmp_path, workers=2, sigint="SIG_IGN", more=2)
+    deadline = time.monotonic() + 60
+    while len(session_processes(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until a worker (or the resource tracker) is being started
+    while proc.poll() is None and time.monotonic() < deadline:
+        os.killpg(proc.pid, 2)
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise AssertionError("the batch was still running 60 s after it started") from None
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "4 cities (4 optimal)" in stdout
+    assert session_processes(proc.pid) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_on_a_planning_batch_ends_it_without_a_worker_traceback(tmp_path):
+    """Ctrl-C reaches the whole process group. The batch handles it (exit 130) and
+    closes its workers; each worker handled it too, and printed a 35-line
+    `KeyboardInterrupt` traceback of Dask's on stderr. Workers now ignore it once
+    started."""
+    import os
+    import time
+
+    proc = _batch_process(tmp_path, workers=1, more=4)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        children = [int(line.split()[0]) for line in session_processes(proc.pid)]
+        workers = [pid for pid in children if pid != proc.pid and "spawn_main" in _cmdline(pid)]
+        if workers:  # started: once it ignores Ctrl-C (at most 1 s), it is planning
+            deadline = min(deadline, time.monotonic() + 1.0)
+            if all(_ignores_sigint(pid) for pid in workers):
+                break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the batch ended before Ctrl-C"
+    os.killpg(proc.pid, 2)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise AssertionError("the batch was still running 60 s after Ctrl-C") from None
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert session_processes(proc.pid) == []
 
 
 # --------------------------------------------------------------------- sweeps
