@@ -114,6 +114,14 @@ def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | Non
     seen: dict[str, Any] = {"city": folder.name}
 
     def done(status: str, **more: Any) -> CityResult:
+        earlier = Path(out_dir, folder.name) if out_dir is not None else None
+        if STATUS_EXIT[status] and earlier is not None and (earlier / "plan.json").is_file():
+            # not replaced, as `plan --out` leaves it; a reader of OUT must not take it
+            # for this run's
+            more["message"] = (
+                f"{more.get('message', '')}; {earlier} still holds the plan of an earlier "
+                "run, left as it was"
+            )
         return CityResult(
             folder=folder.name,
             status=status,

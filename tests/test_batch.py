@@ -310,6 +310,27 @@ def test_plan_city_reports_infeasible_without_writing(tmp_path):
     assert not (tmp_path / "out" / "capped").exists()
 
 
+def test_a_city_that_fails_says_its_out_folder_holds_an_earlier_plan(tmp_path):
+    """Re-run for the same shift after its data broke, a city's OUT folder keeps the
+    plan of the earlier run (as `plan --out` keeps it); the city's message says so,
+    where nothing told a reader of OUT that this plan was not the run's."""
+    city = small_city(tmp_path / "lyon", "Lyon", "Europe/Paris", 6)
+    out = tmp_path / "out"
+    assert plan_city(str(city), SHIFT, str(out)).planned
+    before = (out / "lyon" / "moves.csv").read_bytes()
+    couriers = city / "couriers.csv"
+    couriers.write_text(couriers.read_text(encoding="utf-8").replace(",car,", ",rocket,", 1))
+    result = plan_city(str(city), SHIFT, str(out))
+    assert (result.status, result.plan_dir) == ("invalid", "")
+    assert result.message.endswith(
+        f"; {out / 'lyon'} still holds the plan of an earlier run, left as it was"
+    )
+    assert "rocket" in result.message
+    assert (out / "lyon" / "moves.csv").read_bytes() == before
+    # without an earlier plan, the message is the error alone
+    assert "earlier run" not in plan_city(str(city), SHIFT, str(tmp_path / "new")).message
+
+
 def test_plan_city_turns_a_bug_into_an_error_result(tmp_path, monkeypatch):
     """An unexpected exception becomes status error, exit 1, with its traceback kept."""
     city = small_city(tmp_path / "buggy", "Buggy", "Europe/Paris", 4)
