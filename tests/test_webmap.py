@@ -106,6 +106,20 @@ def test_names_cannot_break_out_of_the_tooltips_javascript(tmp_path):
     assert sum("pause:" in text for text in literals) > 0
 
 
+def test_a_pause_list_keeps_each_name_whole(tmp_path):
+    """A zone's pause list in its tooltip separates the names with "; ": joined with
+    ", ", a restaurant named "Le Bar, Tabac" read as two restaurants."""
+    city, plan = _planned_with_names(tmp_path, {"restaurants": "Le Bar, Tabac"})
+    out = tmp_path / "map.html"
+    assert invoke("map", plan, "--data", city, "--out", out, "--no-tiles").exit_code == 0
+    page = out.read_text()
+    zones = pd.read_csv(plan / "zones.csv", dtype=str, keep_default_na=False)
+    lists = [names.split(";") for names in zones["pause_restaurant_names"] if ";" in names]
+    assert lists
+    for names in lists:
+        assert f"pause: {'; '.join(names)}" in page
+
+
 def test_names_are_never_run_as_templates(tmp_path, monkeypatch):
     """branca compiles each element it renders as a Jinja template: a zone named
     ``{{ cycler.__init__.__globals__.os.mkdir(...) }}`` ran Python on the machine drawing

@@ -100,7 +100,9 @@ def interactive_map(
         ]
         if row.shortage:
             lines.append(f"<b>short {int(row.shortage)}</b>")
-            paused = str(getattr(row, "pause_restaurant_names", "") or "").replace(";", ", ")
+            # "; " between names: a name holds no ";" in a pause list (it became ","),
+            # and ", " made "Bar, Tabac" read as two restaurants
+            paused = str(getattr(row, "pause_restaurant_names", "") or "").replace(";", "; ")
             if paused:
                 lines.append(f"pause: {esc(paused)}")
         return "<br>".join(lines)
