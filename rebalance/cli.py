@@ -1482,6 +1482,16 @@ def map_command(
             file=plan_dir / "zones.csv",
             valid=f"the data folder the plan was made from (not {folder})",
         )
+        renamed = _renamed_zones(plan.zones, inputs.zones)
+        if renamed:
+            zone_id, ours, theirs = renamed[0]
+            err(
+                f"warning: {len(renamed)} of {len(plan.zones)} zones have other names in "
+                f"{folder} than in the plan (zone {zone_id!r}: {theirs!r} there, {ours!r} in "
+                "the plan); if it is not the data folder the plan was made from, the zones "
+                "are drawn in the wrong places",
+                color="yellow",
+            )
         source = outlines if outlines is not None else find_outlines(folder)
         shapes = read_outlines(source, known) if source is not None else None
         fmap = interactive_map(
@@ -1493,6 +1503,15 @@ def map_command(
             write_map(fmap, out)
     drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
     err(f"map of {visible(plan.city, one_line=True)} written to {out}{drawn}", color="green")
+
+
+def _renamed_zones(planned: Any, zones: Any) -> list[tuple[str, str, str]]:
+    """(zone id, name in the plan, name in the data) of each zone whose names differ, in
+    the plan's order: a data folder of another city with the same ids (Z001, ...) gives
+    the map its coordinates, and nothing else would tell."""
+    theirs = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str), strict=True))
+    pairs = zip(planned["zone_id"].astype(str), planned["name"].astype(str), strict=True)
+    return [(z, name, theirs[z]) for z, name in pairs if z in theirs and theirs[z] != name]
 
 
 def _shift_lock(plan: Any, cfg: "Config") -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -185,6 +186,28 @@ def test_map_needs_the_data_folder_of_the_plan(planned, tmp_path):
     result = invoke("map", plan, "--data", other / "c", "--out", out)
     assert result.exit_code == 3 and "not in this data folder" in result.stderr
     assert not out.exists()
+
+
+def test_map_warns_when_the_data_names_the_zones_otherwise(planned, tmp_path):
+    """Another city's data folder with the same zone ids gave the map its coordinates
+    without a word. Its zones' names differ from the plan's: the map is drawn, with a
+    warning naming the first such zone; the plan's own folder draws it without one."""
+    city, plan = planned
+    out = tmp_path / "map.html"
+    own = invoke("map", plan, "--data", city, "--out", out)
+    assert own.exit_code == 0 and "warning" not in own.stderr
+    other = tmp_path / "lyon"
+    shutil.copytree(city, other)
+    zones = pd.read_csv(other / "zones.csv", dtype=str, keep_default_na=False)
+    zones["name"] = [f"Lyon {i}" for i in range(len(zones))]
+    zones.to_csv(other / "zones.csv", index=False)
+    first = pd.read_csv(plan / "zones.csv", dtype=str, keep_default_na=False).iloc[0]
+    result = invoke("map", plan, "--data", other, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: 5 of 5 zones have other names in {other} than in the plan (zone "
+        f"'{first.zone_id}': 'Lyon 0' there, '{first['name']}' in the plan)"
+    ) in " ".join(result.stderr.split())
 
 
 def test_map_out_never_replaces_a_file_that_is_not_a_page(planned, tmp_path):
