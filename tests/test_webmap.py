@@ -231,3 +231,37 @@ def test_map_out_that_cannot_be_written_exits_3(planned, tmp_path):
     result = invoke("map", plan, "--data", city, "--out", tmp_path / "blocker" / "map.html")
     assert result.exit_code == 3, result.output
     assert "cannot write the map" in result.output and "Traceback" not in result.output
+
+
+def test_a_map_that_fails_to_render_leaves_no_file_open_or_behind(tmp_path, monkeypatch):
+    """A render error (a bug in a template) left branca's open file to the garbage
+    collector (a ResourceWarning) and, with it, a temporary file: the page is now
+    rendered before any file is opened, and the map folder stays as it was."""
+    import gc
+    import warnings
+
+    import branca.element
+    import folium
+
+    from rebalance.views.webmap import write_map
+
+    def broken(self, **kwargs):
+        raise RuntimeError("template error")
+
+    fmap = folium.Map(tiles=None)
+    monkeypatch.setattr(branca.element.Figure, "render", broken)
+    out = tmp_path / "maps" / "map.html"
+    out.parent.mkdir()
+    out.write_text("<html>the map shared yesterday</html>")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            write_map(fmap, out)
+        except RuntimeError as exc:
+            assert str(exc) == "template error"
+        else:
+            raise AssertionError("the render error was not raised")
+        gc.collect()
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
+    assert [p.name for p in out.parent.iterdir()] == ["map.html"]
+    assert out.read_text() == "<html>the map shared yesterday</html>"

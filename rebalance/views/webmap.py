@@ -200,10 +200,13 @@ def write_map(fmap: Any, path: str | Path) -> Path:
     target = link_target(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(target)
+    # Rendered before any file is open: branca's own `save` opens the file, then
+    # renders, and a render error left the open file to the garbage collector.
+    page = fmap.get_root().render().encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), dir=target.parent)
-    os.close(fd)
     try:
-        fmap.save(tmp)
+        with os.fdopen(fd, "wb") as file:
+            file.write(page)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
