@@ -514,6 +514,8 @@ def diff_renderables(diff: PlanDiff) -> Any:
 
     from rebalance.diff import ZONE_FIELDS
 
+    from .fit import Col, Fitted
+
     a, b = diff.a, diff.b
 
     def shown(value: Any) -> str:  # partner text as Text: control characters written out
@@ -565,20 +567,16 @@ def diff_renderables(diff: PlanDiff) -> Any:
         if not groups:
             continue
         yield Text(f"{title} ({plural(len(diff.of_kind(kind)), 'courier')})", style="bold")
-        table = Table(box=box.SIMPLE_HEAD, title=None)
-        table.add_column("Slot", no_wrap=True, min_width=5)
-        table.add_column("Couriers", ratio=2, min_width=12)
-
-        # zone ids are never cut (people look them up) nor split over lines where they
-        # fit (75113 read as "751" and "13"): each column is as wide as its longest id,
-        # and only an id wider than the terminal folds
-        listed = [group[0] for _, group in groups[:MAX_MOVES_SHOWN]]
-        for head, attr in (("From", "from_zone"), ("To", "to_zone"), ("Was to", "was_to")):
-            if attr != "was_to" or kind == "rerouted":
-                column = (shown(getattr(c, attr)) for c in listed)
-                table.add_column(head, overflow="fold", min_width=_widest(head, column))
+        # zone ids are never cut (people look them up) nor split over lines (75113 read
+        # as "751" and "13"); where the table cannot fit, each group is one wrapped line
+        # (at 40 columns rich squeezed the Why column to nothing)
+        columns = [Col("Slot", "key"), Col("Couriers", "text", min_width=12)]
+        columns += [Col("From", "key"), Col("To", "key")]
+        if kind == "rerouted":
+            columns.append(Col("Was to", "key"))
         if kind != "added":
-            table.add_column("Why: need A -> B", ratio=1, min_width=12, overflow="fold")
+            columns.append(Col("Why: need A -> B", "text", min_width=12))
+        lines: list[list[Any]] = []
         for _, group in groups[:MAX_MOVES_SHOWN]:
             c = group[0]
             ids = ", ".join(g.courier_id for g in group[:6]) + (
@@ -586,7 +584,7 @@ def diff_renderables(diff: PlanDiff) -> Any:
             )
             cells: list[Any] = [
                 b.label(c.when),
-                Text(shown(f"{len(group)}: {ids}"), overflow="fold"),
+                Text(shown(f"{len(group)}: {ids}")),
                 Text(shown(c.from_zone)),
                 Text(shown(c.to_zone)),
             ]
@@ -600,9 +598,13 @@ def diff_renderables(diff: PlanDiff) -> Any:
                 if kind == "dropped" and c.courier_id in diff.gone:
                     reasons.insert(0, COURIER_GONE)
                 cells.append(Text(shown("; ".join(reasons)) or "no need changed"))
-            table.add_row(*cells)
+            lines.append(cells)
+        caption = None
         if len(groups) > MAX_MOVES_SHOWN:
-            table.caption = f"... {len(groups) - MAX_MOVES_SHOWN} more groups (--format json)"
+            caption = f"... {len(groups) - MAX_MOVES_SHOWN} more groups (--format json)"
+        table = Fitted(
+            columns, lines, {"box": box.SIMPLE_HEAD, "caption": caption, "caption_justify": "left"}
+        )
         yield table
     if diff.empty:
         yield Text("No zone and no courier changed.", style="green")
