@@ -292,8 +292,11 @@ def load_config(path: str | Path | None = None) -> Config:
         # utf-8-sig: a byte order mark (Windows Notepad writes one) is not TOML's error
         text = file.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
+        from .paths import tilde_hint
+
         raise ConfigError(
-            Issue("config file not found", file=str(file)), title="invalid configuration"
+            Issue("config file not found", file=str(file), valid=tilde_hint(file)),
+            title="invalid configuration",
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(

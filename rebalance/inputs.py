@@ -1972,11 +1972,14 @@ def check_data_dir(data_dir: str | Path) -> Path:
             title="invalid input",
         ) from None
     if not directory.is_dir():
+        from .paths import tilde_hint
+
         raise DataError(
             Issue(
                 "data directory not found" if not directory.exists() else "not a folder",
                 file=str(directory),
-                valid="a folder with zones, restaurants and couriers tables (.csv or .parquet)",
+                valid=(not directory.exists() and tilde_hint(directory))
+                or "a folder with zones, restaurants and couriers tables (.csv or .parquet)",
             ),
             title="invalid input",
         )

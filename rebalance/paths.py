@@ -148,6 +148,19 @@ def batch_out(shift_start: datetime) -> Path:
     return Path(f"batch-{shift_start:%Y%m%dT%H%M}")
 
 
+def tilde_hint(path: str | Path) -> str | None:
+    """For a path not found that starts with ``~``: what to give instead. The shell
+    expands ``~`` only unquoted at the start of a word; quoted, or in a systemd unit,
+    it reaches the program as written. None when the path does not start with ``~``."""
+    text = str(path)
+    if not text.startswith("~"):
+        return None
+    home = os.path.expanduser(text)
+    if home == text:  # ~user of nobody known
+        return "a path without '~' (the shell did not expand it)"
+    return f"{home} (the shell did not expand '~': it was quoted, or not in a shell)"
+
+
 def link_target(path: Path) -> Path:
     """Where an output written at ``path`` goes: ``path`` itself, or, when it is a
     symbolic link, the path it leads to (the link stays, the file or folder it points

@@ -958,3 +958,25 @@ def test_paths_no_file_can_have_are_exit_3_with_what_to_do(tmp_path):
     assert done.exit_code == 3, done.output
     assert "choose a name of at most 241 bytes" in " ".join(done.stderr.split())
     assert [p.name for p in tmp_path.iterdir()] == [bad.name]  # nothing half-written
+
+
+def test_a_path_with_a_tilde_the_shell_left_says_where_home_is(tmp_path, monkeypatch):
+    """`--config '~/paris.toml'` quoted (or in a systemd unit) reaches the program with
+    its '~': "config file not found" left the operator staring at a file that exists.
+    The message now gives the path with the home folder, for a data folder too."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "paris.toml").write_text("")
+    result = invoke("plan", VALID, "--shift-start", SHIFT, "--config", "~/paris.toml")
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert (
+        f"~/paris.toml: config file not found; expected {tmp_path / 'paris.toml'} (the "
+        "shell did not expand '~': it was quoted, or not in a shell)"
+    ) in said
+    result = invoke("validate", "~/paris")
+    assert result.exit_code == 3
+    assert f"~/paris: data directory not found; expected {tmp_path / 'paris'} (" in " ".join(
+        result.stderr.split()
+    )
+    # a path without '~' gets the usual words
+    assert "a folder with zones" in invoke("validate", tmp_path / "lyon").stderr
