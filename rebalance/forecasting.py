@@ -26,7 +26,9 @@ time-of-day *shape*, each shrunk toward its zone:
   with a handful of orders follows its zone's evening curve; a busy one keeps its own.
 
 With a long history both reduce to the plain average (orders in the slot over the days,
-per hour). What it cannot estimate it says: a restaurant with no order in the history
+per hour). On a past night the clocks changed, a slot's clock window may have lasted
+twice its length (autumn) or not at all (spring): its orders count per its real time
+(`_real_minutes`), and a window that did not happen is left out of that slot's days. What it cannot estimate it says: a restaurant with no order in the history
 gets no row (the planner then uses ``expected_orders_per_hour`` of restaurants.csv, as
 section 7 says), and the report lists these restaurants.
 
@@ -348,7 +350,8 @@ def _clock_slots(
     whose window repeats an earlier one's (the autumn night's repeated hour), the rows
     that fall in it too. On other nights slot k's window starts k slot lengths in."""
     length = grid.minutes * 60_000_000_000
-    offsets = (grid.local_starts().tz_localize(None) - start_local).asi8
+    starts = grid.local_starts().tz_localize(None).as_unit("ns")
+    offsets = (starts - start_local.as_unit("ns")).asi8
     slot = np.full(rel.shape, -1, dtype=np.int64)
     repeated: list[tuple[np.ndarray, int]] = []
     for k, offset in enumerate(offsets.tolist()):
@@ -387,6 +390,8 @@ class _Tally:
         self.dates: set[int] = set()  # local calendar dates (days since 1970-01-01) with an order
         self._cells: list[np.ndarray] = []
         self._days: list[np.ndarray] = []
+        # the day of each order read a second time (the autumn's repeated clock hour)
+        self._again: list[np.ndarray] = []
         self._seen: dict[int, np.ndarray] = {}  # day -> which restaurants took an order
 
     @property
@@ -455,6 +460,7 @@ class _Tally:
             rows = rows[past[rows]]
             cells.append(restaurant[rows].astype(np.int64) * self.k + k)
             days.append(j[rows])
+            self._again.append(j[rows].astype(np.int32))
         self._cells.append(np.concatenate(cells).astype(self.cell_dtype))
         self._days.append(np.concatenate(days).astype(np.int32))  # any supported day fits
 
@@ -469,6 +475,11 @@ class _Tally:
             positions.append(np.searchsorted(days, day[keep]).astype(np.int32))
         return _joined(cells, self.cell_dtype), _joined(positions, np.int32)
 
+    def again(self) -> np.ndarray:
+        """The day of each order counted in a second slot, that slot's window repeating
+        the clock times of an earlier one."""
+        return _joined(self._again, np.int32)
+
     def first_days(self, days: np.ndarray) -> np.ndarray:
         """Per restaurant, the position in ``days`` (sorted) of the first of them it took
         an order on (any time of day): its exposure starts there; ``len(days)`` if none."""
@@ -478,6 +489,39 @@ class _Tally:
             if seen is not None:
                 first[seen] = pos
         return first
+
+
+def _real_minutes(days: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp) -> np.ndarray | None:
+    """Minutes of real time in each past day's clock window of each slot (``days`` x
+    slots), found as the orders' slots are (`_clock_slots`, a minute at a time); None
+    when every window lasted its slot's length (the city's clocks never changed over
+    the history). A night the clocks went back, a window in the repeated hour lasts
+    twice its length; a night they skipped it, none."""
+    if not days.size:
+        return None
+    margin = 2 * _DAY  # more than any UTC offset on either side
+    first = (start_local + int(days.min()) * _DAY - margin).tz_localize("UTC")
+    last = (start_local + int(days.max()) * _DAY + margin).tz_localize("UTC")
+    instants = pd.date_range(first, last, freq="1min").as_unit("ns")
+    local = instants.tz_convert(grid.timezone).tz_localize(None)
+    offset = local.asi8 - instants.tz_localize(None).asi8
+    if (offset == offset[0]).all():
+        return None
+    ns = local.asi8 - start_local.value
+    day_ns = _DAY.value
+    j = np.floor_divide(ns, day_ns)
+    slot, repeated = _clock_slots(ns - j * day_ns, grid, start_local)
+    at = np.minimum(np.searchsorted(days, j), days.size - 1)
+    on = days[at] == j
+    K = grid.count
+    minutes = np.bincount(
+        at[on & (slot >= 0)] * K + slot[on & (slot >= 0)], minlength=days.size * K
+    )
+    for rows, k in repeated:
+        rows = rows[on[rows]]
+        minutes = minutes + np.bincount(at[rows] * K + k, minlength=days.size * K)
+    real = minutes.reshape(days.size, K).astype(float)
+    return None if (real == grid.minutes).all() else real
 
 
 def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -579,8 +623,10 @@ class _Forecaster:
         # days is one bincount away, and memory stays linear in orders (a year of history
         # as an R x K x D array would not)
         self.cell, self.order_day = tally.cells(day_list)
+        self.again_day = tally.again()
         self.first_day = tally.first_days(day_list)
         self.has_history = self.first_day < len(day_list)
+        self.real = _real_minutes(day_list, grid, start_local)
 
     def _on_empty_date(self, days: np.ndarray, tally: _Tally) -> np.ndarray:
         """Which of the ``days`` have their shift window (at its clock times) on a
@@ -597,12 +643,35 @@ class _Forecaster:
                 empty |= (opens <= date) & (date <= closes)
         return empty
 
-    def _counts(self, days: np.ndarray) -> np.ndarray:
-        """Orders per restaurant (rows) and slot (columns) over the days at ``days``."""
+    def _counts(self, days: np.ndarray, *, per_slot_time: bool = True) -> np.ndarray:
+        """Orders per restaurant (rows) and slot (columns) over the days at ``days``.
+
+        ``per_slot_time``: as if each day's window of each slot had lasted the slot's
+        length. On a night the clocks went back, a slot's clock window held two real
+        hours' orders (the 02:00 slot of 30 minutes held 60 minutes of them): they count
+        by the slot's length over the real time. Where the clocks skipped the window
+        (spring), that day has no such slot: the restaurant's other exposed days stand
+        in for it. Read as they are, four Sundays with one clock change gave the 02:00
+        and 02:30 slots of a steady history 25% more (autumn) or less (spring)."""
         use = np.isin(self.order_day, days)
         size = len(self.rest_ids) * self.K
-        counts = np.bincount(self.cell[use], minlength=size).astype(float)
-        return counts.reshape(len(self.rest_ids), self.K)
+        weights = None
+        if per_slot_time and self.real is not None:
+            nominal = float(self.grid.minutes)
+            scale = np.divide(nominal, self.real, out=np.zeros_like(self.real), where=self.real > 0)
+            weights = scale[self.order_day[use], self.cell[use] % self.K]
+        counts = np.bincount(self.cell[use], weights=weights, minlength=size).astype(float)
+        counts = counts.reshape(len(self.rest_ids), self.K)
+        if per_slot_time and self.real is not None:
+            skipped = self.real[days] == 0  # (days x K)
+            if skipped.any():
+                # per restaurant, its exposed days and those of them without the slot
+                exposed = self.first_day[:, None] <= days[None, :]  # R x days
+                total = exposed.sum(axis=1).astype(float)
+                without = exposed.astype(float) @ skipped.astype(float)  # R x K
+                have = total[:, None] - without
+                counts *= np.divide(total[:, None], have, out=np.ones_like(have), where=have > 0)
+        return counts
 
     def _day(self, pos: int) -> pd.Timestamp:
         return (self.start_local + int(self.days_all[pos]) * _DAY).normalize()
@@ -619,7 +688,7 @@ class _Forecaster:
 
     def _estimate(self, days: np.ndarray) -> _Estimate:
         """Rates (R x K), prior weights and exposures from the days at positions ``days``."""
-        c = self._counts(days)  # R x K
+        c = self._counts(days)  # R x K, per slot length of real time
         exposed_days = (self.first_day[:, None] <= days[None, :]).sum(axis=1).astype(float)
         T = exposed_days * self.K * self.hours  # hours of exposure over the shift's windows
         C = c.sum(axis=1)
@@ -663,7 +732,10 @@ class _Forecaster:
         beta = _concentration(c, zone_shape[z])
         shape = (c + beta * zone_shape[z]) / (C[:, None] + beta)
         rate = level[:, None] * self.K * shape
-        return _Estimate(rate=rate, counts=c, weight=weight, days=exposed_days, phi=phi, beta=beta)
+        counted = c if self.real is None else self._counts(days, per_slot_time=False)
+        return _Estimate(
+            rate=rate, counts=counted, weight=weight, days=exposed_days, phi=phi, beta=beta
+        )
 
     def run(self, backtest: bool) -> Forecast:
         D = len(self.days_all)
@@ -713,7 +785,9 @@ class _Forecaster:
             grid=self.grid,
             days=tuple(self._day(int(p)) for p in days),
             same_weekday=same,
-            orders_used=int(np.asarray(est.counts).sum()),
+            # each order once: those of a repeated clock hour count in two slots
+            orders_used=int(np.asarray(est.counts).sum())
+            - int(np.isin(self.again_day, self.days_all[days]).sum()),
             orders_ignored_after=self.ignored_after,
             gaps=tuple((self.start_local + int(g) * _DAY).normalize() for g in self.gaps),
             partial_days=self.partial,
@@ -744,14 +818,19 @@ class _Forecaster:
         az = np.zeros((nz, K))
         np.add.at(az, z, self._counts(np.array([target])) / self.hours)
         flat = np.bincount(z, weights=self.flat, minlength=nz)
-        # the target day's windows at the shift's wall-clock times
-        offset = int(self.days_all[target]) * _DAY
+        # the target day's windows at the clock times the slots read (`_clock_slots`):
+        # on a shift across a clock change they are not k slot lengths in (autumn: two
+        # slots read the same clock hour, so they show the same time; spring: the slot
+        # after the gap reads 03:00); the first of two alike is the earlier instant
+        clock = self.grid.local_starts().tz_localize(None).as_unit("ns") - self.start_local
+        repeat = pd.Index(clock).duplicated(keep="first")
         local = pd.DatetimeIndex(
-            [self.start_local + offset + k * self.grid.length for k in range(K)]
-        ).tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
+            self.start_local + int(self.days_all[target]) * _DAY + clock
+        ).tz_localize(self.tz, ambiguous=~repeat, nonexistent="shift_forward")
         zones = pd.DataFrame(
             {
                 "zone_id": np.repeat(self.zone_ids, K),
+                "slot": np.tile(np.arange(K), nz),
                 "slot_start": np.tile(local, nz),
                 "actual": az.ravel(),
                 "forecast": fz.ravel(),
@@ -762,15 +841,16 @@ class _Forecaster:
         zones["abs_error"] = zones["error"].abs()
         zones["abs_flat"] = (zones["flat"] - zones["actual"]).abs()
         by_slot = (
-            zones.groupby("slot_start", sort=True)
+            zones.groupby("slot", sort=True)
             .agg(
+                slot_start=("slot_start", "first"),
                 actual=("actual", "sum"),
                 forecast=("forecast", "sum"),
                 mae=("abs_error", "mean"),
                 bias=("error", "mean"),
                 mae_flat=("abs_flat", "mean"),
             )
-            .reset_index()
+            .reset_index(drop=True)
         )
         by_zone = (
             zones.groupby("zone_id", sort=False)
@@ -787,7 +867,7 @@ class _Forecaster:
             day=self._day(target),
             training_days=len(days),
             same_weekday=same,
-            zones=zones.drop(columns=["abs_error", "abs_flat"]),
+            zones=zones.drop(columns=["slot", "abs_error", "abs_flat"]),
             by_slot=by_slot,
             by_zone=by_zone,
         )

@@ -458,6 +458,81 @@ def test_a_shift_across_the_clock_change_reads_each_slot_at_its_own_clock_time(c
     assert rate["2026-10-25T01:00:00+02:00"] < 1.0
 
 
+def steady_real_time(first: str, last: str, per_half_hour: int) -> pd.DataFrame:
+    """Orders of RA1 and RA2, ``per_half_hour`` in every real half hour from 00:00 to
+    04:00 city time of each day ``first``..``last``, written with their UTC offsets: on
+    a night the clocks go back, its repeated hour has twice the orders of an hour."""
+    rows = []
+    for day in pd.date_range(first, last, freq="D"):
+        start = pd.Timestamp(day).tz_localize("Europe/Paris")
+        end = (pd.Timestamp(day) + pd.Timedelta(hours=4)).tz_localize("Europe/Paris")
+        for t in pd.date_range(start, end, freq="30min", inclusive="left"):
+            for rid in ("RA1", "RA2"):
+                for n in range(per_half_hour):
+                    rows.append((rid, (t + pd.Timedelta(minutes=3 + 5 * n)).isoformat()))
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "restaurant_id": [r for r, _ in rows],
+            "placed_at": [t for _, t in rows],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "shift", "orders"),
+    [
+        # 4 Sundays, the last one 25 October: its 02:00-03:00 happened twice
+        ("2026-10-04", "2026-10-31", "2026-11-01T00:00", 4 * 8 * 2 * 4 + 2 * 2 * 4),
+        # 4 Sundays, the last one 29 March: its 02:00-03:00 never happened
+        ("2026-03-08", "2026-04-04", "2026-04-05T00:00", 4 * 8 * 2 * 4 - 2 * 2 * 4),
+    ],
+)
+def test_a_clock_change_in_the_history_does_not_bend_the_forecast(city, first, last, shift, orders):
+    """Every real half hour has the same orders. The Sunday the clocks went back counted
+    two hours of orders in its 02:00 and 02:30 slots, the Sunday they skipped an hour
+    none: four Sundays of history forecast 10.0 (autumn) and 6.0 (spring) orders an
+    hour there against 8.0 in every other slot, for weeks. Each slot's orders are now
+    read per its real time; and the orders of the repeated hour count once among the
+    orders used (they were counted for both its slots)."""
+    night = Config().with_changes(shift={"hours": 4.0, "slot_minutes": 30})
+    result = run_forecast(steady_real_time(first, last, 4), load(city), night, shift)
+    assert result.same_weekday and len(result.days) == 4
+    rates = result.demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
+    for rid in ("RA1", "RA2"):
+        assert rates[rid].to_numpy() == pytest.approx(8.0, abs=0.01), rates[rid]
+    assert result.orders_used == orders
+
+
+def test_a_backtest_across_the_clock_change_labels_each_slot_by_its_clock_time(city):
+    """The backtest of a shift across the change labelled its slots k slot lengths after
+    the start (autumn: 03:00 for the rows of the second 02:00, 04:30 for 03:30; spring:
+    02:00 for the 03:00 orders). Each row now carries the clock time its numbers are of."""
+    rising = {"RA1": {f"{h:02d}:{m:02d}": 1 + 2 * h + m // 30 for h in range(6) for m in (5, 35)}}
+    night = Config().with_changes(shift={"hours": 4.0, "slot_minutes": 30})
+    autumn = history(rising, [f"2026-10-{d:02d}" for d in range(1, 25)])
+    test = run_forecast(autumn, load(city), night, "2026-10-25T00:00", backtest=True).backtest
+    assert test is not None
+    slots = test.by_slot
+    assert [f"{t:%H:%M}" for t in slots["slot_start"]] == [
+        "00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "02:00", "02:30"
+    ]  # fmt: skip
+    per_clock = {f"{h:02d}:{m:02d}": 1 + 2 * h + m // 30 for h in range(6) for m in (0, 30)}
+    for row in slots.itertuples():
+        assert row.actual == pytest.approx(per_clock[f"{row.slot_start:%H:%M}"] * 2)
+    spring = history(rising, [f"2026-03-{d:02d}" for d in range(1, 29)])
+    test = run_forecast(spring, load(city), night, "2026-03-29T01:00", backtest=True).backtest
+    assert test is not None
+    assert [f"{t:%H:%M}" for t in test.by_slot["slot_start"]][:4] == [
+        "01:00",
+        "01:30",
+        "03:00",
+        "03:30",
+    ]
+    for row in test.by_slot.itertuples():
+        assert row.actual == pytest.approx(per_clock[f"{row.slot_start:%H:%M}"] * 2)
+
+
 def test_cli_out_must_be_a_csv_or_parquet_file(tmp_path, city):
     """--out naming a folder (or another suffix) is a usage error before any work."""
     history(STEADY, days_before(3)).to_csv(tmp_path / "orders.csv", index=False)
