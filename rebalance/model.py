@@ -461,11 +461,19 @@ def _slot_demand(
     off_grid = inside & ~grid.is_boundary(table["slot_start"])
     if off_grid.any():
         starts = grid.local_starts()
+        # Across a clock change each time carries its offset: a time can come twice
+        # (01:30 on Lord Howe's autumn night), and the time refused, read as the first,
+        # was listed as valid when it meant the second.
+        offsets = len({t.utcoffset() for t in starts}) > 1
+
+        def clock(t: pd.Timestamp, *, date: bool) -> str:
+            shown = f"{t:%Y-%m-%d %H:%M}" if date else f"{t:%H:%M}"
+            return shown + (t.isoformat()[-6:] if offsets else "")
+
         # a slot on another day than the first (a shift past midnight) shows its date
-        shown = ", ".join(
-            f"{s:%H:%M}" if s.date() == starts[0].date() else f"{s:%Y-%m-%d %H:%M}"
-            for s in starts[:8]
-        ) + (" ..." if len(starts) > 8 else "")
+        shown = ", ".join(clock(s, date=s.date() != starts[0].date()) for s in starts[:8]) + (
+            " ..." if len(starts) > 8 else ""
+        )
         bad = np.flatnonzero(off_grid)
         problems = [
             Issue(
@@ -475,7 +483,10 @@ def _slot_demand(
                 if "line" in table.columns
                 else str(table["where"].iloc[i]),
                 column="slot_start",
-                value=f"{pd.Timestamp(table['slot_start'].iloc[i]).tz_convert(grid.timezone):%Y-%m-%d %H:%M}",
+                value=clock(
+                    pd.Timestamp(table["slot_start"].iloc[i]).tz_convert(grid.timezone),
+                    date=True,
+                ),
                 valid=f"one of {shown} ({starts[0]:%Y-%m-%d}, city time), or a time outside the shift",
             )
             for i in bad[:10]

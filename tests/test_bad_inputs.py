@@ -369,3 +369,48 @@ def problems_in(city):
     with pytest.raises(DataError) as info:
         load(city)
     return info.value.problems, str(info.value)
+
+
+def test_a_demand_row_at_a_time_that_comes_twice_is_told_by_its_offset(tmp_path):
+    """Lord Howe's clocks go back half an hour at 02:00 on 5 April: with 60-minute slots
+    from 00:00 the third slot starts at the second 01:30 (+10:30). A row written 01:30
+    without an offset is the first (+11:00), off the grid: the message said "got
+    '2026-04-05 01:30'; expected one of 00:00, 01:00, 01:30, 02:30", the time refused
+    among those listed. Across a clock change every time now carries its offset."""
+    from rebalance.generate import generate_city
+
+    city = generate_city(
+        tmp_path / "lhi",
+        zones=3,
+        couriers=30,
+        restaurants=6,
+        timezone="Australia/Lord_Howe",
+        shift_start="2026-04-05T00:00",
+    )
+    with (city / "rebalance.toml").open("a") as toml:
+        toml.write("\n[shift]\nslot_minutes = 60\n")
+    first = pd.read_csv(city / "restaurants.csv", dtype=str)["restaurant_id"].iloc[0]
+    pd.DataFrame(
+        {
+            "restaurant_id": first,
+            "slot_start": ["2026-04-05T00:00", "2026-04-05T01:00", "2026-04-05T01:30"],
+            "expected_orders_per_hour": 2.0,
+        }
+    ).to_csv(city / "demand.csv", index=False)
+    args = ["--shift-start", "2026-04-05T00:00", "--shift-end", "2026-04-05T03:30"]
+    result = CliRunner().invoke(app, ["plan", str(city), *args])
+    assert result.exit_code == 3
+    assert (
+        "demand.csv, line 4, column 'slot_start': slot_start is not the start of a slot of "
+        "this shift (60-minute slots) (got '2026-04-05 01:30+11:00'); expected one of "
+        "00:00+11:00, 01:00+11:00, 01:30+10:30, 02:30+10:30"
+    ) in " ".join(result.stderr.split())
+    # written with its offset, the row is the slot's
+    pd.DataFrame(
+        {
+            "restaurant_id": first,
+            "slot_start": ["2026-04-05T00:00", "2026-04-05T01:00", "2026-04-05T01:30+10:30"],
+            "expected_orders_per_hour": 2.0,
+        }
+    ).to_csv(city / "demand.csv", index=False)
+    assert CliRunner().invoke(app, ["plan", str(city), *args]).exit_code == 0
