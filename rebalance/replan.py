@@ -392,10 +392,12 @@ def find_previous(
                 record.run_id,
                 where,
             )
+        from .views.wording import clock_text
+
         local = plan.local(plan.shift_start)
         return PreviousChoice(
             plan,
-            f"re-planning against run {record.run_id} (shift {local:%Y-%m-%d %H:%M}, "
+            f"re-planning against run {record.run_id} (shift {clock_text(local)}, "
             f"plan {plan.plan_id}, {where})",
             record.run_id,
             where,

@@ -421,3 +421,27 @@ def test_why_lists_only_needs_that_changed_and_gone_is_unknown_without_a_roster(
     c = plan("three", [restaurant("r1", "B", 0.0), restaurant("r2", "C", 2.0)], a)
     dropped = diff_plans(a, dataclasses.replace(c, roster=None)).to_dict()["couriers"]["dropped"]
     assert dropped and all(item["courier_gone"] is None for item in dropped)
+
+
+def test_the_two_shifts_at_the_same_clock_time_of_the_autumn_night_are_told_apart(tmp_path):
+    """The night the clocks go back has 02:30 twice. A diff of the plans of the two
+    02:30 shifts read "2026-10-25 02:30 (...) -> 2026-10-25 02:30 (...)": the header now
+    gives such a time its offset, and no other time one."""
+    from rebalance.generate import generate_city
+
+    city = generate_city(
+        tmp_path / "night", zones=4, couriers=40, restaurants=10, shift_start="2026-10-25T02:00"
+    )
+    folders = []
+    for start in ("2026-10-25T02:30+02:00", "2026-10-25T02:30+01:00", "2026-10-25T04:00"):
+        folders.append(tmp_path / start.replace(":", ""))
+        planned = CliRunner().invoke(
+            app, ["plan", str(city), "--shift-start", start, "--out", str(folders[-1])]
+        )
+        assert planned.exit_code == 0, planned.output
+    first, second, later = folders
+    head = " ".join(CliRunner().invoke(app, ["diff", str(first), str(second)]).output.split())
+    assert re.match(r"Synthetic City 2026-10-25 02:30\+02:00 \(\w+\) -> ", head), head
+    assert re.search(r" -> Synthetic City 2026-10-25 02:30\+01:00 \(\w+\): ", head), head
+    head = " ".join(CliRunner().invoke(app, ["diff", str(second), str(later)]).output.split())
+    assert " -> Synthetic City 2026-10-25 04:00 (" in head, head

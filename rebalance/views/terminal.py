@@ -12,6 +12,7 @@ from .wording import (
     COURIER_GONE,
     all_covered,
     attention_zones,
+    clock_text,
     coverage_change,
     cut,
     minutes,
@@ -523,8 +524,8 @@ def diff_renderables(diff: PlanDiff) -> Any:
 
     yield Text(
         shown(
-            f"{a.city} {a.local(a.shift_start):%Y-%m-%d %H:%M} ({a.plan_id}) -> "
-            f"{b.city} {b.local(b.shift_start):%Y-%m-%d %H:%M} ({b.plan_id}): {diff.headline()}"
+            f"{a.city} {clock_text(a.local(a.shift_start))} ({a.plan_id}) -> "
+            f"{b.city} {clock_text(b.local(b.shift_start))} ({b.plan_id}): {diff.headline()}"
         ),
         style="bold",
     )
