@@ -595,8 +595,8 @@ def test_ctrl_c_on_a_planning_batch_ends_it_without_a_worker_traceback(tmp_path)
     while proc.poll() is None and time.monotonic() < deadline:
         children = [int(line.split()[0]) for line in session_processes(proc.pid)]
         workers = [pid for pid in children if pid != proc.pid and "spawn_main" in _cmdline(pid)]
-        if workers:  # started: once it ignores Ctrl-C (at most 1 s), it is planning
-            deadline = min(deadline, time.monotonic() + 1.0)
+        if workers:  # started: once it ignores Ctrl-C (seconds on a busy machine) it plans
+            deadline = min(deadline, time.monotonic() + 15.0)
             if all(_ignores_sigint(pid) for pid in workers):
                 break
         time.sleep(0.01)
