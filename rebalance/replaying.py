@@ -6,7 +6,9 @@ Per (zone, slot) of the shift's `SlotGrid`:
   (`rebalance.slots.presence`), each counted in the zone where the policy has it then.
   No plan: its own ``zone_id``. A plan: its ``zone_id``, changed by each of its moves
   whose ``slot_start`` <= the slot's start (a moves table without ``slot_start``, as
-  written before plans had slots, moves everyone at the shift start);
+  written before plans had slots, moves everyone at the shift start); a re-plan's
+  couriers on their way (plan.json's ``under_way``) are at their destination from its
+  start, as the re-plan counts them;
 - capacity = couriers x ``orders_per_courier_hour`` x L / 60;
 - served = min(orders placed in the slot at the zone's restaurants, capacity).
 
@@ -278,7 +280,21 @@ def _moves(
             file=where / "zones.csv" if where is not None else None,
             valid="a plan made from the same city's data",
         )
-    return plan.moves, plan.shift_start
+    if not plan.under_way:
+        return plan.moves, plan.shift_start
+    # A re-plan counts the couriers on their way (moves of the plan it revised, begun
+    # before its start) at their destination from its start: so does its replay, first,
+    # so that a move of the re-plan at its start comes after. Left out, a re-plan of
+    # 200 zones with 5,978 couriers on their way was scored with them at home: 20.8%
+    # of orders served, against 32.5% for the same start planned afresh.
+    ahead = pd.DataFrame(
+        {
+            "courier_id": [r["courier_id"] for r in plan.under_way],
+            "to_zone": [r["to_zone"] for r in plan.under_way],
+            "slot_start": pd.Series(plan.shift_start, index=range(len(plan.under_way))),
+        }
+    )
+    return pd.concat([ahead, plan.moves], ignore_index=True), plan.shift_start
 
 
 def _replay(
