@@ -92,7 +92,7 @@ def test_a_large_city_lists_a_bounded_part_in_the_thread_and_points_to_the_files
     `THREAD_ZONE_ROWS` zones after the parent's, `THREAD_ACTIONS` short zones and
     `THREAD_ROUTES` routes, and says that every zone and courier is in the CSV files the
     thread also holds: a 10,000-zone plan posted 253 messages (four minutes at Slack's
-    one a second), now 15. Every payload stays within Slack's limits."""
+    one a second), now 18. Every payload stays within Slack's limits."""
     from rebalance.publish.blocks import (
         PARENT_ZONE_ROWS,
         THREAD_ACTIONS,
@@ -232,3 +232,46 @@ def test_file_titles_stay_short_with_their_marker_at_the_end():
     plan = dataclasses.replace(synthetic_plan(3, 5), city="Agglomération " * 40)
     for f in build_files(plan, marker="0123456789.2"):
         assert f["title"].endswith(" [0123456789.2]") and len(f["title"]) <= 120, f["title"]
+
+
+def test_the_later_slots_share_one_budget_of_routes_in_the_thread():
+    """Each later slot listed up to `THREAD_ROUTES` routes of its own: a 1,000-zone plan of
+    8 slots posted 24 messages (875 routes), 27 s at Slack's one message a second. The
+    later slots now share that budget, each with moves getting an equal part (at least
+    `LATER_SLOT_ROUTES`), the rest in moves.csv; the first slot keeps all of its own."""
+    import dataclasses
+    import itertools
+
+    import pandas as pd
+    from util import REPO
+
+    import rebalance
+    from rebalance.publish.blocks import LATER_SLOT_ROUTES, THREAD_ROUTES
+
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(paris, config), config, "2026-11-30T19:00")
+    pairs = list(itertools.permutations(plan.zones["zone_id"], 2))[:60]  # 60 routes a slot
+    starts = sorted(plan.slots["slot_start"].unique())
+    moves = pd.DataFrame(
+        [
+            {
+                "courier_id": f"C{k}-{i}",
+                "vehicle": "bike",
+                "from_zone": a,
+                "to_zone": b,
+                "travel_minutes": 10.0,
+                "slot_start": start,
+            }
+            for k, start in enumerate(starts)
+            for i, (a, b) in enumerate(pairs)
+        ]
+    )
+    payloads = build_messages(dataclasses.replace(plan, moves=moves), channel=CHANNEL)
+    assert_within_limits(payloads)
+    thread = "\n".join(_mrkdwn([p["blocks"] for p in payloads[1:]]))
+    share = max(LATER_SLOT_ROUTES, THREAD_ROUTES // (len(starts) - 1))
+    assert thread.count(f"+{60 - share} more routes in moves.csv") == len(starts) - 1
+    later = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
+    first = 60 - 8  # the first slot's routes after the parent's 8: all of them
+    assert len(later) == first + share * (len(starts) - 1) <= first + THREAD_ROUTES

@@ -51,11 +51,15 @@ __all__ = [
 PARENT_ZONE_ROWS = 25
 PARENT_ACTIONS = 10
 PARENT_ROUTES = 8
-#: Routes listed in the thread at most (moves.csv holds every courier).
+#: Routes listed in the thread at most (moves.csv holds every courier): for the first
+#: slot, and for the later slots together, each of those with moves given an equal share
+#: but at least `LATER_SLOT_ROUTES`. 150 for each later slot made a 1,000-zone plan of 8
+#: slots 24 messages (875 routes), 27 s of posting at one message a second.
 THREAD_ROUTES = 150
+LATER_SLOT_ROUTES = 10
 #: Zones in the thread's tables, and short zones in its action lines, at most
 #: (zones.csv holds every zone). A 10,000-zone plan listed all 8,844 that change in 252
-#: thread messages, over four minutes of posting at Slack's one message a second; now 15.
+#: thread messages, over four minutes of posting at Slack's one message a second; now 18.
 THREAD_ZONE_ROWS = 5 * (MAX_TABLE_ROWS - 1)
 THREAD_ACTIONS = 200
 #: Restaurant ids listed per short zone before "+N more".
@@ -473,6 +477,9 @@ def _coming_up(plan: Plan, names: dict[str, str]) -> tuple[list[str], list[list[
     summary = slot_summary(plan)
     lines: list[str] = []
     thread: list[list[dict[str, Any]]] = []
+    later = {k: plan.routes(k) for k in range(1, len(summary))}
+    moving = sum(len(r) > 0 for r in later.values())
+    share = max(LATER_SLOT_ROUTES, THREAD_ROUTES // max(moving, 1))
     for k, row in enumerate(summary.itertuples(index=False)):
         if k == 0:
             continue
@@ -490,13 +497,13 @@ def _coming_up(plan: Plan, names: dict[str, str]) -> tuple[list[str], list[list[
             else "no shortage"
         )
         lines.append(f"• *{row.label}*: " + ", ".join([*what, short]))
-        routes = plan.routes(k)
+        routes = later[k]
         if len(routes):
             route_lines = [
-                _route_line(r, names) for r in routes.head(THREAD_ROUTES).itertuples(index=False)
+                _route_line(r, names) for r in routes.head(share).itertuples(index=False)
             ]
-            if len(routes) > THREAD_ROUTES:
-                route_lines.append(f"+{len(routes) - THREAD_ROUTES} more routes in moves.csv")
+            if len(routes) > share:
+                route_lines.append(f"+{len(routes) - share} more routes in moves.csv")
             thread.extend([b] for b in _sections(f"*Moves at {row.label}*", route_lines))
     if len(lines) > 16:
         busy = [line for line in lines if "move" in line or "short *" in line]
