@@ -585,7 +585,8 @@ def plan(
             if result.status == "feasible":
                 err(
                     f"warning: the solver stopped at its time limit; this plan is feasible, not "
-                    f"proven optimal (objective {result.objective}, best bound {result.best_bound})",
+                    f"proven optimal (objective {result.objective}, best bound "
+                    f"{result.best_bound}){_within(result.objective, result.best_bound)}",
                     color="yellow",
                 )
             if result.message:
@@ -1512,6 +1513,22 @@ def _renamed_zones(planned: Any, zones: Any) -> list[tuple[str, str, str]]:
     theirs = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str), strict=True))
     pairs = zip(planned["zone_id"].astype(str), planned["name"].astype(str), strict=True)
     return [(z, name, theirs[z]) for z, name in pairs if z in theirs and theirs[z] != name]
+
+
+def _within(objective: float | None, bound: float | None) -> str:
+    """How far above the optimum a feasible plan is at most, in words: ``; at most
+    0.789 above the optimum (9.2e-06% of it)``; empty when the bound says nothing."""
+    import math
+
+    if objective is None or bound is None:
+        return ""
+    if not (math.isfinite(objective) and math.isfinite(bound)) or objective < bound:
+        return ""
+    gap = objective - bound
+    share = f" ({gap / abs(bound):.2%} of it)" if bound else ""
+    if bound and gap / abs(bound) < 5e-5:
+        share = f" ({100 * gap / abs(bound):.1g}% of it)"
+    return f"; at most {gap:,.3f} above the optimum{share}"
 
 
 def _shift_lock(plan: Any, cfg: "Config") -> Any:
