@@ -527,7 +527,11 @@ def slot_minutes_error(
         step = pd.Timedelta(minutes=shift.slot_minutes)
         before = start + ((end - start) // step) * step
         ends = [t.tz_convert(config.city.timezone) for t in (before, before + step) if t > start]
-        text += "; or end the shift at " + " or ".join(f"{t:%H:%M}" for t in ends)
+        from .timeparse import clock_text
+
+        # an end in the hour the clocks repeat says which (02:00+01:00), as typed
+        # without one it is the first
+        text += "; or end the shift at " + " or ".join(clock_text(t, "%H:%M") for t in ends)
     return ConfigError(
         Issue(
             text,

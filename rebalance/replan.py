@@ -392,7 +392,7 @@ def find_previous(
                 record.run_id,
                 where,
             )
-        from .views.wording import clock_text
+        from .timeparse import clock_text
 
         local = plan.local(plan.shift_start)
         return PreviousChoice(

@@ -16,6 +16,7 @@ from .cores import threads
 from .errors import TimestampError
 
 __all__ = [
+    "clock_text",
     "floor_quarter_hour",
     "has_offset",
     "in_timezone",
@@ -292,6 +293,18 @@ def parse_iso(value: Any, *, require_time: bool = False) -> pd.Timestamp:
         f"{text!r} is not an ISO 8601 timestamp; expected e.g. '2026-11-30T19:00' "
         "(city time) or '2026-11-30T19:00+01:00'"
     )
+
+
+def clock_text(local: pd.Timestamp, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``local`` (city time) as ``fmt``, with its UTC offset where that clock time comes
+    twice (``2026-10-25 02:30+01:00``: the autumn night has two 02:30)."""
+    text = local.strftime(fmt)
+    try:
+        local.tz_localize(None).tz_localize(local.tz, ambiguous="raise")
+    except (TypeError, ValueError):  # ambiguous (pytz's and pandas' errors are ValueErrors)
+        offset = local.strftime("%z")
+        return f"{text}{offset[:3]}:{offset[3:5]}" if offset else text
+    return text
 
 
 def clock_change_note(value: Any, timezone: str) -> str | None:

@@ -414,3 +414,21 @@ def test_a_demand_row_at_a_time_that_comes_twice_is_told_by_its_offset(tmp_path)
         }
     ).to_csv(city / "demand.csv", index=False)
     assert CliRunner().invoke(app, ["plan", str(city), *args]).exit_code == 0
+
+
+def test_a_shift_end_suggested_in_the_repeated_hour_carries_its_offset(tmp_path):
+    """Slots of 240 minutes do not divide 23:00 to 04:00 on the night the clocks go back
+    (6 real hours): the message suggested "end the shift at 02:00 or 06:00", where the
+    02:00 meant is the second (+01:00) and 02:00 typed without an offset is the first
+    (+02:00), a 3-hour shift. The suggestion now carries the offset where it is needed."""
+    city = city_with(tmp_path)
+    toml = tmp_path / "night.toml"
+    toml.write_text('[city]\ntimezone = "Europe/Paris"\n[shift]\nslot_minutes = 240\n')
+    args = ["--shift-start", "2026-10-24T23:00", "--shift-end", "2026-10-25T04:00"]
+    result = CliRunner().invoke(app, ["plan", str(city), *args, "--config", str(toml)])
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert "or end the shift at 02:00+01:00 or 06:00 " in said, said
+    # taken at its word, the suggestion is a shift of whole slots
+    args[-1] = "2026-10-25T02:00+01:00"
+    assert CliRunner().invoke(app, ["plan", str(city), *args, "--config", str(toml)]).exit_code == 0

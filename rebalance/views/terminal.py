@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rebalance.escape import terminal, visible, visible_frame
+from rebalance.timeparse import clock_text
 
 from .wording import (
     COURIER_GONE,
     all_covered,
     attention_zones,
-    clock_text,
     coverage_change,
     cut,
     minutes,

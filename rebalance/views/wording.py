@@ -111,18 +111,6 @@ def window_text(start: pd.Timestamp, end: pd.Timestamp, *, year: bool = True) ->
     return f"{day}–{end:%H:%M}{next_day} {start.tzname()}"
 
 
-def clock_text(local: pd.Timestamp) -> str:
-    """``2026-10-25 02:30`` of a city-time timestamp, with its UTC offset where that
-    clock time comes twice (``2026-10-25 02:30+01:00``: the autumn night has two)."""
-    text = f"{local:%Y-%m-%d %H:%M}"
-    try:
-        local.tz_localize(None).tz_localize(local.tz, ambiguous="raise")
-    except (TypeError, ValueError):  # ambiguous (pytz's and pandas' errors are ValueErrors)
-        offset = local.strftime("%z")
-        return f"{text}{offset[:3]}:{offset[3:5]}" if offset else text
-    return text
-
-
 def cut(text: str, limit: int) -> str:
     """``text`` shortened to ``limit`` characters, ending in "…" when cut."""
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
