@@ -34,7 +34,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -91,6 +91,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_city_started ON runs (city, started_at);
 CREATE INDEX IF NOT EXISTS runs_city_shift ON runs (city, shift_start);
+-- every city's newest runs (`history` without --city), and the runs still marked
+-- running, which every `run` looks for: with 200,000 runs each sorted or scanned the
+-- whole table (0.8 s and 0.2 s, on every listing and every cron run)
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE INDEX IF NOT EXISTS runs_running ON runs (started_at) WHERE status = 'running';
 CREATE TABLE IF NOT EXISTS overrides (
     override_id   INTEGER PRIMARY KEY AUTOINCREMENT,
     city          TEXT NOT NULL,
@@ -202,8 +207,12 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
+        """A JSON-ready dict (its ``kpis`` and ``extra`` copied one level deep:
+        `dataclasses.asdict` deep-copied every value, 11 s of `history --limit 20000
+        --format json`)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["kpis"], out["extra"] = dict(self.kpis), dict(self.extra)
+        return out
 
 
 @dataclass(frozen=True)

@@ -483,3 +483,39 @@ def test_the_plans_a_re_plan_may_start_from_are_published_or_kept_after_exit_5(t
             ids[(status, code, dry)] = record.run_id
         kept = {r.run_id for r in h.runs(city="Paris", kept=True)}
     assert kept == {ids[("succeeded", 0, False)], ids[("failed", 5, False)]}
+
+
+def test_a_long_history_is_listed_and_searched_through_indexes(tmp_path: Path) -> None:
+    """Without --city, `history` sorted every run recorded, and every `run` scanned them
+    all for runs still marked running: with 200,000 runs, 0.8 s and 0.2 s each time. A
+    store made before (without the indexes) gains them when a run next opens it, and
+    SQLite then reads the newest runs, and the running ones, from them."""
+    import dataclasses
+    import sqlite3
+
+    path = tmp_path / "h.sqlite3"
+    with History(path) as h:
+        for _ in range(3):
+            h.finish_run(h.start_run("Paris", SHIFT).run_id, status="succeeded", exit_code=0)
+        alive = h.start_run("Lyon", SHIFT)
+    db = sqlite3.connect(path)
+    for name in ("runs_started", "runs_running"):
+        db.execute(f"DROP INDEX {name}")  # as a store of the release before
+    db.commit()
+    db.close()
+    with History(path) as h:  # a run opens it
+        listed = h.runs(limit=2)
+        assert [r.run_id for r in h.running()] == [alive.run_id]
+        record = listed[0]
+        assert record.to_dict() == dataclasses.asdict(record)
+    db = sqlite3.connect(path)
+    plans = {
+        query: " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+        for query in (
+            "SELECT * FROM runs WHERE 1 ORDER BY started_at DESC, rowid DESC LIMIT 20",
+            "SELECT * FROM runs WHERE status = 'running' ORDER BY started_at, rowid",
+        )
+    }
+    db.close()
+    for query, plan in plans.items():
+        assert "USING INDEX runs_" in plan and "TEMP B-TREE" not in plan, (query, plan)
