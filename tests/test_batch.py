@@ -508,6 +508,19 @@ def test_cli_batch_on_its_own_local_cluster_as_a_real_subprocess(tmp_path):
     assert (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
 
 
+def _stderr_once_ended(proc: subprocess.Popen[str], after: str) -> str:
+    """The batch's stderr once it has ended (at most 60 s ``after`` what was sent to it);
+    its process group killed, and the test failed, if it is still running then."""
+    import os
+
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise AssertionError(f"the batch was still running 60 s after {after}") from None
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 @pytest.mark.parametrize(("signum", "code"), [(15, 143), (2, 130)])
 def test_a_signal_while_the_local_cluster_starts_ends_the_batch(tmp_path, signum, code):
@@ -524,12 +537,7 @@ def test_a_signal_while_the_local_cluster_starts_ends_the_batch(tmp_path, signum
         time.sleep(0.01)  # until a worker (or the resource tracker) is being started
     assert proc.poll() is None, proc.communicate()
     os.kill(proc.pid, signum)
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait()
-        raise AssertionError("the batch was still running 60 s after the signal") from None
+    stderr = _stderr_once_ended(proc, "the signal")
     assert proc.returncode == code, stderr
     assert session_processes(proc.pid) == []
     assert not (tmp_path / "batch-20261130T1900" / "nantes" / "moves.csv").exists()
@@ -602,12 +610,7 @@ def test_ctrl_c_on_a_planning_batch_ends_it_without_a_worker_traceback(tmp_path)
         time.sleep(0.01)
     assert proc.poll() is None, "the batch ended before Ctrl-C"
     os.killpg(proc.pid, 2)
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait()
-        raise AssertionError("the batch was still running 60 s after Ctrl-C") from None
+    stderr = _stderr_once_ended(proc, "Ctrl-C")
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert session_processes(proc.pid) == []
