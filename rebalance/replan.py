@@ -340,6 +340,22 @@ class PreviousChoice:
         }
 
 
+#: What `publish_or_request_approval` records for a plan put up for approval, not posted.
+_UP_FOR_APPROVAL = ("approval-requested", "approval-pending")
+
+
+def _told(history: History, record: RunRecord) -> bool:
+    """Whether the couriers were given ``record``'s plan: put up for approval, only once
+    approved (QA: an unapproved plan, and a held one, was taken for the plan in force,
+    its moves counted as couriers on their way)."""
+    extra = record.extra or {}
+    if extra.get("publish_action") not in _UP_FOR_APPROVAL:
+        return True
+    key, chash = extra.get("plan_key"), extra.get("content_hash")
+    approval = history.approval(str(key), str(chash)) if key and chash else None
+    return approval is not None and approval.status == "approved"
+
+
 def _shift_end_of(record: RunRecord) -> pd.Timestamp | None:
     end = (record.extra or {}).get("shift_end")
     if end:
@@ -362,24 +378,50 @@ def find_previous(
     *,
     exclude: str | None = None,
 ) -> PreviousChoice:
-    """The plan `rebalance run` re-plans against: the newest run of this city (not a
-    dry run; ``exclude`` is the run itself) whose plan was published or kept and whose
-    shift overlaps [shift_start, shift_end). A folder that is gone, unreadable, of
-    another city or another data set is not used: the run plans from scratch, and the
-    note says why."""
+    """The plan `rebalance run` re-plans against: the plan in force, that is of the runs
+    of this city (not dry runs; ``exclude`` is the run itself) whose plan was published
+    or kept and whose shift overlaps [shift_start, shift_end), the one of the latest
+    shift starting no later than this one (else the earliest after it), the newest run
+    of that shift. A run still publishing its written plan counts (without an approval
+    channel); a plan put up for approval counts once approved. A folder that is gone,
+    unreadable, of another city or another data set is not used: the run plans from
+    scratch, and the note says why."""
     city = config.city.name
     # kept runs only, chosen by the query: the newest 200 rows of any kind could all
     # be dry runs or failures (an analyst's afternoon, a cron job retrying a crash)
     # and hide the published plan, whose couriers on their way would be sent again
-    for record in history.runs(city=city, limit=200, kept=True):
-        if record.run_id == exclude:
+    records = history.runs(city=city, limit=200, kept=True)
+    if not config.slack.approval_channel:
+        # a run of an earlier shift still posting the plan it wrote: its couriers are
+        # being told (QA: the 23:45 run, started while the 23:30 one posted, re-planned
+        # against 23:15 and sent 34 couriers moving again)
+        records += [
+            r
+            for r in history.running(city=city, dry_run=False)
+            if r.phase == "publish" and r.plan_dir
+        ]
+    overlapping = []
+    for record in records:
+        if record.run_id == exclude or not _told(history, record):
             continue
         start = pd.Timestamp(record.shift_start)
         end = _shift_end_of(record)
         if end is None:  # the folder is gone and the row has no end: assume the default
             end = start + config.shift.length
-        if not (start < shift_end and shift_start < end):
-            continue
+        if start < shift_end and shift_start < end:
+            overlapping.append((start, record))
+    # The latest shift first, not the run started last: a retry of an earlier shift
+    # (the command an exit 5 prints) was taken for the plan in force, and the next
+    # shift re-planned against it, not against the later plan its couriers had.
+    overlapping.sort(
+        key=lambda sr: (
+            sr[0] <= shift_start,
+            sr[0].value if sr[0] <= shift_start else -sr[0].value,
+            sr[1].started_at,
+        ),
+        reverse=True,
+    )
+    for _, record in overlapping:
         where = str(record.plan_dir)
         try:
             plan = read_plan_folder(where, f"the plan of run {record.run_id}")

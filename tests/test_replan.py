@@ -772,3 +772,74 @@ def test_the_next_shift_is_not_re_planned_against_the_one_before(tmp_path):
     second = run(config, None, shift_start="2026-11-30T23:00", client=InProcessSlack(fake))
     assert first.record.status == second.record.status == "succeeded"
     assert second.record.extra["previous"]["used"] is False
+
+
+def test_the_plan_in_force_is_the_latest_shift_not_the_run_started_last(town, tmp_path):
+    """19:00 and 19:30 published, then 19:00 run again (the retry command an exit 5
+    prints carries its --shift-start): the 20:00 run re-planned against that retry, the
+    run started last, not against the 19:30 plan its couriers had. The latest shift up
+    to this one is the plan in force; the retry itself re-plans against 19:00's."""
+    config = _town_config(tmp_path, town)
+    first = _run(config, SHIFT)
+    later = _run(config, "2026-11-30T19:30")
+    retry = _run(config, SHIFT)
+    assert retry.record.extra["previous"]["run_id"] == first.run_id
+    next_one = _run(config, "2026-11-30T20:00")
+    assert next_one.record.extra["previous"]["run_id"] == later.run_id
+
+
+def test_a_plan_up_for_approval_is_in_force_only_once_approved(town, tmp_path):
+    """With an approval channel, a plan put up for approval and not approved (or held)
+    was taken for the plan in force: the next run counted its moves as couriers on their
+    way though nobody was told. It now counts once approved."""
+    from fakeslack import FakeSlack
+
+    from rebalance.history import History
+
+    path = tmp_path / "approve.toml"
+    path.write_text(
+        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{town}"\n'
+        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
+        'approval_channel = "C0APPROVE"\n'
+        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
+    )
+    config = rebalance.load_config(path)
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    asked = _run(config, SHIFT, fake=fake)
+    assert asked.record.extra["publish_action"] == "approval-requested"
+    assert len(asked.plan.moves) > 0
+    unapproved = _run(config, "2026-11-30T19:15", fake=fake)
+    assert unapproved.record.extra["previous"]["used"] is False
+    assert unapproved.plan.kpis.get("on_the_way", 0) == 0
+    with History(config.history.path) as history:
+        extra = asked.record.extra
+        assert history.transition_approval(
+            extra["plan_key"], extra["content_hash"], from_states=("pending",), status="approved"
+        )
+    approved = _run(config, "2026-11-30T19:30", fake=fake)
+    assert approved.record.extra["previous"]["run_id"] == asked.run_id
+    assert 0 < approved.plan.kpis["on_the_way"] <= len(asked.plan.moves)
+
+
+def test_a_run_still_posting_its_plan_is_the_plan_in_force(town, tmp_path):
+    """The 23:45 run, started while the 23:30 one was still posting the plan it had
+    written, re-planned against 23:15 and sent 34 couriers moving again. A run of this
+    city in its publish phase, its plan folder written and its process alive, is the
+    plan in force."""
+    import os
+    import sqlite3
+
+    config = _town_config(tmp_path, town)
+    _run(config, SHIFT)
+    posting = _run(config, "2026-11-30T19:15")
+    db = sqlite3.connect(config.history.path)
+    with db:  # as it was while it posted (this process stands for it: alive)
+        db.execute(
+            "UPDATE runs SET status = 'running', phase = 'publish', ended_at = NULL, "
+            "exit_code = NULL, pid = ? WHERE run_id = ?",
+            (os.getpid(), posting.run_id),
+        )
+    db.close()
+    after = _run(config, "2026-11-30T19:30")
+    assert after.record.extra["previous"]["run_id"] == posting.run_id
