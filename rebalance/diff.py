@@ -340,18 +340,24 @@ class PlanDiff:
 
     def need_changes(self, change: Change) -> list[tuple[str, int | None, int | None]]:
         """Why a courier's move changed: the zones of its old and new route whose need
-        in that slot differs between the plans, as (zone, need in a, need in b)."""
+        differs between the plans in the same slot, as (zone, need in a, need in b): the
+        slot of the new move, else that of the old one. (The need of a's slot against
+        b's made a move re-timed from 19:30 to 19:15 read "Z14 26 -> 23" where neither
+        plan's need had changed.)"""
         zones = [change.from_zone, change.to_zone]
         if change.was_to is not None:
             zones.insert(1, change.was_to)
         if change.was_from is not None:
             zones.append(change.was_from)
         out: list[tuple[str, int | None, int | None]] = []
-        for zone in dict.fromkeys(zones):
-            before = self.a.need_at(zone, change.was_when or change.when)
-            after = self.b.need_at(zone, change.when)
-            if before != after and after is not None:
-                out.append((zone, before, after))
+        slots = dict.fromkeys(w for w in (change.when, change.was_when) if w is not None)
+        for when in slots:
+            for zone in dict.fromkeys(zones):
+                before, after = self.a.need_at(zone, when), self.b.need_at(zone, when)
+                if before != after and after is not None:
+                    out.append((zone, before, after))
+            if out:
+                break
         return out
 
     def groups(self, kind: str) -> list[tuple[tuple[Any, ...], list[Change]]]:

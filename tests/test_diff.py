@@ -258,7 +258,8 @@ def test_slack_revision_names_rerouted_couriers_and_why(revision, slack_env, tmp
     assert "_unchanged_" in routes or "unchanged_" in routes
     note = slack_env.replies(first.ts, CHANNEL)[-1]["text"]
     assert note.startswith("*Plan revised.*")
-    assert f"*{d.changed_couriers}* courier" in note and "*Sent elsewhere (" in note
+    assert f"*{d.changed_couriers}* courier" in note
+    assert "*Sent elsewhere or at another time (" in note
     names = dict(zip(plan.zones["zone_id"], plan.zones["name"], strict=True))
     away = next(c for c in d.of_kind("rerouted") if c.was_to == target)
     assert away.courier_id in note
@@ -445,3 +446,64 @@ def test_the_two_shifts_at_the_same_clock_time_of_the_autumn_night_are_told_apar
     assert re.search(r" -> Synthetic City 2026-10-25 02:30\+01:00 \(\w+\): ", head), head
     head = " ".join(CliRunner().invoke(app, ["diff", str(second), str(later)]).output.split())
     assert " -> Synthetic City 2026-10-25 04:00 (" in head, head
+
+
+def test_a_move_only_re_timed_is_explained_slot_for_slot_and_said_so():
+    """A move of the same route one slot earlier, needs unchanged: the diff compared the
+    need at the old move's slot in A with the new move's slot in B ("75105 15 -> 22"
+    where no need had changed), and the Slack reply said "sent elsewhere (was → the
+    same zone)". Needs are compared within a slot, and the reply says when it was due."""
+    import dataclasses
+
+    from rebalance.publish.changes import describe_diff
+
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
+    starts = sorted(plan.slots["slot_start"].unique())
+    moves = plan.moves.copy()
+    row = int(np.flatnonzero(moves["slot_start"] == starts[2])[0])  # 20:00 -> 19:30
+    moves.loc[row, "slot_start"] = starts[1]
+    earlier = dataclasses.replace(plan, moves=moves)
+    d = plan.diff(earlier)
+    (change,) = d.of_kind("rerouted")
+    assert change.was_to == change.to_zone and change.when < change.was_when
+    assert d.need_changes(change) == []
+    note = describe_diff(d)
+    assert f"(was at {d.b.label(change.was_when)}) because no need changed" in note
+
+
+def test_the_slack_revision_says_a_dropped_courier_is_no_longer_there(slack_env, tmp_path):
+    """`rebalance diff` said a dropped courier was "no longer among the couriers", but the
+    thread reply of the same revision did not: it compares the history's snapshots,
+    which keep no roster. It is given the new plan's."""
+    from rebalance.views.wording import COURIER_GONE
+
+    config = rebalance.load_config(PARIS / "rebalance.toml").with_changes(
+        slack={"channel": CHANNEL}
+    )
+    inputs = rebalance.load(PARIS, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    gone = str(plan.moves["courier_id"].iloc[0])
+    couriers = inputs.couriers[inputs.couriers["courier_id"] != gone]
+    again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT, previous=plan)
+    assert gone in plan.diff(again).gone
+    with History(tmp_path / "history.sqlite3") as history:
+        first = publish(plan, config=config, history=history)
+        assert publish(again, config=config, history=history).action == "updated"
+    note = " ".join(slack_env.replies(first.ts, CHANNEL)[-1]["text"].split())
+    assert re.search(rf"{gone}: no longer [^•]* because {re.escape(COURIER_GONE)}", note), note
+
+
+def test_a_revision_without_new_instructions_does_not_blame_travel():
+    """A revision whose instructions and zone numbers are all the same (a restaurant
+    closed, its zone's demand fell a little) was replied "Only travel details changed",
+    which no travel time had. The reply now says what did not change."""
+    from rebalance.publish.changes import describe_diff
+
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
+    note = describe_diff(plan.diff(plan))
+    assert note.endswith(
+        "\nNo instruction and no zone's couriers changed; the files below are current."
+    )
+    assert "travel" not in note.lower()

@@ -23,9 +23,15 @@ __all__ = ["describe_changes", "describe_diff", "mark_revised", "revision_line",
 COURIERS_PER_GROUP = 8
 
 
-def snapshot_diff(old: dict[str, Any], new: dict[str, Any]) -> PlanDiff:
-    """The diff of two history snapshots (an older snapshot takes the newer's times)."""
+def snapshot_diff(old: dict[str, Any], new: dict[str, Any], roster: Any = None) -> PlanDiff:
+    """The diff of two history snapshots (an older snapshot takes the newer's times);
+    ``roster``: the newer plan's (`Plan.roster`), which a snapshot does not keep, so
+    that a courier no longer there is said to be (the revision reply left it out)."""
+    import dataclasses
+
     b = PlanView.from_snapshot(new)
+    if roster is not None:
+        b = dataclasses.replace(b, roster=roster)
     a = PlanView.from_snapshot(
         old,
         shift_start=new.get("shift_start"),
@@ -88,7 +94,10 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
     )
     n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
     if diff.changes:
-        head += f" ({n_re} sent elsewhere, {n_add} newly moving, {n_drop} no longer moving)"
+        head += (
+            f" ({n_re} sent elsewhere or at another time, {n_add} newly moving, "
+            f"{n_drop} no longer moving)"
+        )
     several = diff.b.slot_minutes * 60 * 10**9 < diff.b.shift_end - diff.b.shift_start
 
     def z(zone: str | None) -> str:
@@ -111,9 +120,15 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         ]
         return "; ".join(reasons) or "no need changed on these zones (couriers came or went)"
 
+    def was(c: Change) -> str:
+        # the same route at another time is not "elsewhere": say when it was due
+        if c.was_to == c.to_zone and c.was_when is not None and several:
+            return f"(was at {diff.b.label(c.was_when)})"
+        return f"(was → {z(c.was_to)})"
+
     rerouted = [
         f"*{len(g)}* {who(g)}{at(c.when)}: {z(c.from_zone)} → {z(c.to_zone)} "
-        f"(was → {z(c.was_to)}) because {why(c)}"
+        f"{was(c)} because {why(c)}"
         for (_, group) in diff.groups("rerouted")
         for c, g in [(group[0], group)]
     ]
@@ -148,14 +163,19 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
             ]
             zone_lines.append(f"{z(zone)}: {', '.join(moved)}")
     groups = [
-        (f"Sent elsewhere ({n_re})", rerouted),
+        (f"Sent elsewhere or at another time ({n_re})", rerouted),
         (f"Newly moving ({n_add})", added),
         (f"No longer moving ({n_drop})", dropped),
         (f"{len(zone_lines)} zone(s) changed", zone_lines),
     ]
     present = [g for g in groups if g[1]]
     if not present:
-        return cut(head + "\nOnly travel details changed; the files below are current.", limit)
+        # no courier's instruction and no zone's numbers changed: what did (a closed
+        # restaurant's demand, travel minutes) is in the files, not "travel details"
+        return cut(
+            head + "\nNo instruction and no zone's couriers changed; the files below are current.",
+            limit,
+        )
     budget = max(200, (limit - len(head)) // len(present) - 40)
     parts = [head]
     for label, items in present:
