@@ -714,3 +714,35 @@ def test_an_id_typed_in_another_case_is_suggested_alone(town: Path, tmp_path: Pa
     assert "Did you mean `R00001`?" in text
     text = Desk(config)._unknown_restaurant("r0002", ids, "close")
     assert "`R00020`" in text.split("Did you mean", 1)[1]
+
+
+def test_why_never_says_a_route_saves_minus_zero(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A route that saves -0.4 minutes read "saves -0 min" in `/rebalance why` (and in
+    `rebalance explain`'s table): whole minutes are now rounded as whole numbers."""
+    import dataclasses
+
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+    from rebalance.plan import Plan
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    plan = solve(load(town, config), config, "2026-11-30T19:00")
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    explain = Plan.explain
+
+    def nearly_nothing(self: Plan, *args: object, **kwargs: object) -> object:
+        expl = explain(self, *args, **kwargs)
+        return dataclasses.replace(expl, routes=expl.routes.assign(saves_minutes=-0.4))
+
+    monkeypatch.setattr(Plan, "explain", nearly_nothing)
+    zone = str(plan.moves["to_zone"].iloc[0])
+    answer = Desk(config).why(zone)
+    assert "saves 0 min" in answer and "-0" not in answer

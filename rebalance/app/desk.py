@@ -164,7 +164,7 @@ class Desk:
         for row in expl.routes.head(5).itertuples(index=False):
             lines.append(
                 f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {int(row.couriers)} courier(s), "
-                f"saves {float(row.saves_minutes):,.0f} min ({short(row.why, 1000)})"
+                f"saves {round(float(row.saves_minutes)):,} min ({short(row.why, 1000)})"  # no "-0"
             )
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
         for row in ranked.itertuples(index=False):

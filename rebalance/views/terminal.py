@@ -469,8 +469,8 @@ def explanation_renderables(expl: Any) -> Any:
             table.add_row(
                 terminal(f"{r.from_zone} → {r.to_zone}", one_line=True),
                 str(r.couriers),
-                *(f"{getattr(r, key):,.0f} min" for _, key in terms),
-                f"[bold]{r.saves_minutes:,.0f} min[/]" + (" (cap)" if forced else ""),
+                *(f"{round(float(getattr(r, key))):,} min" for _, key in terms),  # no "-0"
+                f"[bold]{round(float(r.saves_minutes)):,} min[/]" + (" (cap)" if forced else ""),
             )
         yield table
         if shown["cap_forced"].any():
