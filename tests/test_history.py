@@ -23,14 +23,16 @@ run id                  city   shift         took  status           exit  moved 
 20261130T170001-dec0de  Paris  11-30 18:00   1.2s  succeeded           0     12  80%->100%  dry-run
 """
 
+#: At 80 columns the Slack action stays: a dry run read "succeeded 0" as the run that
+#: posted did.
 GOLDEN_TABLE_80 = """\
-run id                  city   shift        status           exit   coverage
+run id                  city   shift        status           exit  slack
 20261130T175007-c0ffee  Paris  11-30 19:00  running
 20261130T174507-0d15ea  Paris  11-30 19:00  skipped             6
 20261130T174504-5eed00  Lyon   11-30 19:00  failed@validate     3
-20261130T174502-b0a710  Paris  11-30 19:00  failed@publish      5   57%->99%
-20261130T174500-f00d42  Paris  11-30 19:00  succeeded           0   57%->99%
-20261130T170001-dec0de  Paris  11-30 18:00  succeeded           0  80%->100%
+20261130T174502-b0a710  Paris  11-30 19:00  failed@publish      5
+20261130T174500-f00d42  Paris  11-30 19:00  succeeded           0  posted
+20261130T170001-dec0de  Paris  11-30 18:00  succeeded           0  dry-run
 """
 
 GOLDEN_SHOW = """\

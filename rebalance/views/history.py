@@ -42,9 +42,9 @@ def summary_text(record: RunRecord) -> str:
 
 def runs_table(records: list[RunRecord]) -> Any:
     """Runs in the order given (the run id starts with its UTC start time), fitted to the
-    terminal: the run id (what `history show` needs) is never cut; the Slack action,
-    duration, couriers moved and coverage give way first, the exit code last (what a
-    cron operator looks for; at 80 columns it went first)."""
+    terminal: the run id (what `history show` needs) is never cut; the duration,
+    couriers moved, coverage and the Slack action give way first, the exit code last
+    (what a cron operator looks for; at 80 columns it went first)."""
     from rich.text import Text
 
     from .fit import Col, Fitted
@@ -53,12 +53,14 @@ def runs_table(records: list[RunRecord]) -> Any:
         Col("run id", "key"),
         Col("city", "text", min_width=10, hard_min=6),
         Col("shift", "key"),
-        Col("took", drop=5),
+        Col("took", drop=6),
         Col("status", "key"),
         Col("exit", drop=1),
-        Col("moved", drop=3),
-        Col("coverage", drop=2),
-        Col("slack", "key", drop=6),
+        Col("moved", drop=4),
+        Col("coverage", drop=3),
+        # what reached the channel: posted, or only a dry run or a request for approval
+        # (dropped first, a dry run read "succeeded 0" as a published run did)
+        Col("slack", "key", drop=2),
     ]
     styles = {"succeeded": "green", "failed": "red", "crashed": "red", "running": "yellow"}
     shifts = _shift_cells([r.shift_start for r in records])
