@@ -845,7 +845,9 @@ def _marginal_note(plan: Plan) -> str:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+    """A number of minutes in a sentence: whole when within 0.05, else one decimal; never
+    "-0" (a route saving -0.04 minutes read "saves -0 min")."""
+    return f"{round(x) + 0:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
 
 def _shown(x: float) -> float:

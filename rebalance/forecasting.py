@@ -108,9 +108,12 @@ def shift_grid(config: Config, shift_start: Any, shift_end: Any = None) -> SlotG
 class Backtest:
     """The forecast of ``day`` (the history's last used day) from the days before it.
 
-    ``zones``: one row per (zone, slot): zone_id, slot_start, actual, forecast, flat
-    (orders per hour), error = forecast - actual. ``by_slot`` and ``by_zone``: MAE and
-    bias of the forecast (and MAE of the flat rate) over zones, resp. slots.
+    ``zones``: one row per (zone, slot): zone_id, slot (0, 1, ...), slot_start, actual,
+    forecast, flat (orders per hour), error = forecast - actual. ``by_slot`` and
+    ``by_zone``: MAE and bias of the forecast (and MAE of the flat rate) over zones,
+    resp. slots. ``slot_start`` is the clock time the slot reads on that day: on a shift
+    across the autumn clock change two slots read the same one (``slot`` tells them
+    apart).
     """
 
     day: pd.Timestamp
@@ -850,7 +853,7 @@ class _Forecaster:
                 bias=("error", "mean"),
                 mae_flat=("abs_flat", "mean"),
             )
-            .reset_index(drop=True)
+            .reset_index()
         )
         by_zone = (
             zones.groupby("zone_id", sort=False)
@@ -867,7 +870,7 @@ class _Forecaster:
             day=self._day(target),
             training_days=len(days),
             same_weekday=same,
-            zones=zones.drop(columns=["slot", "abs_error", "abs_flat"]),
+            zones=zones.drop(columns=["abs_error", "abs_flat"]),
             by_slot=by_slot,
             by_zone=by_zone,
         )

@@ -349,11 +349,22 @@ def _told(history: History, record: RunRecord) -> bool:
     approved (QA: an unapproved plan, and a held one, was taken for the plan in force,
     its moves counted as couriers on their way)."""
     extra = record.extra or {}
-    if extra.get("publish_action") not in _UP_FOR_APPROVAL:
+    if not extra.get("approval_channel") and extra.get("publish_action") not in _UP_FOR_APPROVAL:
         return True
     key, chash = extra.get("plan_key"), extra.get("content_hash")
     approval = history.approval(str(key), str(chash)) if key and chash else None
     return approval is not None and approval.status == "approved"
+
+
+def _live_here(record: RunRecord) -> bool:
+    """Whether ``record``'s process runs on this host: one of another host, or gone,
+    may have died before posting anything (a dead row of this host is marked crashed
+    before the choice, one of another host is not)."""
+    import socket
+
+    from .runner import _alive
+
+    return record.host == socket.gethostname() and record.pid is not None and _alive(record.pid)
 
 
 def _shift_end_of(record: RunRecord) -> pd.Timestamp | None:
@@ -398,7 +409,7 @@ def find_previous(
         records += [
             r
             for r in history.running(city=city, dry_run=False)
-            if r.phase == "publish" and r.plan_dir
+            if r.phase == "publish" and r.plan_dir and _live_here(r)
         ]
     overlapping = []
     for record in records:

@@ -287,11 +287,17 @@ def _moves(
     # so that a move of the re-plan at its start comes after. Left out, a re-plan of
     # 200 zones with 5,978 couriers on their way was scored with them at home: 20.8%
     # of orders served, against 32.5% for the same start planned afresh.
+    start = plan.shift_start
+    kept = plan.moves.get("slot_start")
+    if kept is not None and isinstance(kept.dtype, pd.DatetimeTZDtype):
+        # the moves' own dtype: a column of two timezones is text to pandas, and each
+        # of a million moves' times was then parsed again (0.01 -> 9.4 s)
+        start = start.tz_convert(kept.dtype.tz).as_unit(kept.dtype.unit)
     ahead = pd.DataFrame(
         {
             "courier_id": [r["courier_id"] for r in plan.under_way],
             "to_zone": [r["to_zone"] for r in plan.under_way],
-            "slot_start": pd.Series(plan.shift_start, index=range(len(plan.under_way))),
+            "slot_start": pd.Series(start, index=range(len(plan.under_way))),
         }
     )
     return pd.concat([ahead, plan.moves], ignore_index=True), plan.shift_start

@@ -284,6 +284,12 @@ class _Run:
             # [slack app, #18] publish, or with [slack] approval_channel ask for approval
             from .app.approval import publish_or_request_approval
 
+            if self.config.slack.approval_channel:
+                # recorded first: a request that fails (exit 5, plan kept) is still a
+                # plan nobody approved, never one re-plans count as given to couriers
+                self.extra["approval_channel"] = self.config.slack.approval_channel
+                self.history.update_run(self.run_id, extra=self.extra)
+
             published = publish_or_request_approval(
                 plan,
                 plan_dir=target,  # [slack app, #18] an approved plan is published from here

@@ -746,3 +746,7 @@ def test_why_never_says_a_route_saves_minus_zero(
     zone = str(plan.moves["to_zone"].iloc[0])
     answer = Desk(config).why(zone)
     assert "saves 0 min" in answer and "-0" not in answer
+    # and in the sentences of the explanation the answer quotes
+    from rebalance.explain import _fmt
+
+    assert [_fmt(-0.04), _fmt(-0.4), _fmt(2.96), _fmt(-1.5)] == ["0", "-0.4", "3", "-1.5"]

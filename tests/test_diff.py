@@ -507,3 +507,29 @@ def test_a_revision_without_new_instructions_does_not_blame_travel():
         "\nNo instruction and no zone's couriers changed; the files below are current."
     )
     assert "travel" not in note.lower()
+
+
+def test_a_diff_too_narrow_for_its_tables_still_says_how_many_groups_are_not_listed(tmp_path):
+    """Where no table fits (40 columns), each group is a line; the "... N more groups
+    (--format json)" notice was the table's caption and went with it: a reader took the
+    list for complete."""
+    import dataclasses
+
+    from rebalance.views.terminal import MAX_MOVES_SHOWN
+
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
+    zones = list(plan.zones["zone_id"])
+    rotated = [
+        zones[(zones.index(z) + 1 + i % 7) % len(zones)]
+        for i, z in enumerate(plan.moves["to_zone"])
+    ]
+    b = dataclasses.replace(plan, moves=plan.moves.assign(to_zone=rotated))
+    groups = len(plan.diff(b).groups("rerouted"))
+    assert groups > MAX_MOVES_SHOWN
+    a_dir, b_dir = plan.write(tmp_path / "a"), b.write(tmp_path / "b")
+    for width in (40, 160):
+        out = CliRunner().invoke(app, ["diff", str(a_dir), str(b_dir)], env={"COLUMNS": str(width)})
+        assert out.exit_code == 0, out.output
+        said = " ".join(out.output.split())
+        assert f"... {groups - MAX_MOVES_SHOWN} more groups (--format json)" in said, width

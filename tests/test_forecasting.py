@@ -517,6 +517,10 @@ def test_a_backtest_across_the_clock_change_labels_each_slot_by_its_clock_time(c
     assert [f"{t:%H:%M}" for t in slots["slot_start"]] == [
         "00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "02:00", "02:30"
     ]  # fmt: skip
+    # the two alike are told apart by their slot, in both tables (a pivot by slot_start
+    # alone has duplicates)
+    assert list(slots["slot"]) == list(range(8))
+    assert test.zones.pivot(index="zone_id", columns="slot", values="actual").shape[1] == 8
     per_clock = {f"{h:02d}:{m:02d}": 1 + 2 * h + m // 30 for h in range(6) for m in (0, 30)}
     for row in slots.itertuples():
         assert row.actual == pytest.approx(per_clock[f"{row.slot_start:%H:%M}"] * 2)

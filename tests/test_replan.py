@@ -805,8 +805,13 @@ def test_a_plan_up_for_approval_is_in_force_only_once_approved(town, tmp_path):
     )
     config = rebalance.load_config(path)
     fake = FakeSlack()
+    # a request that could not be posted (the bot not in the channel: exit 5, plan kept)
+    # was a plan nobody approved too
+    with pytest.raises(rebalance.errors.PublishError):
+        _run(config, "2026-11-30T18:45", fake=fake)
     fake.add_channel("C0APPROVE", "ops-approve", member=True)
     asked = _run(config, SHIFT, fake=fake)
+    assert asked.record.extra["previous"]["used"] is False
     assert asked.record.extra["publish_action"] == "approval-requested"
     assert len(asked.plan.moves) > 0
     unapproved = _run(config, "2026-11-30T19:15", fake=fake)
@@ -831,7 +836,7 @@ def test_a_run_still_posting_its_plan_is_the_plan_in_force(town, tmp_path):
     import sqlite3
 
     config = _town_config(tmp_path, town)
-    _run(config, SHIFT)
+    first = _run(config, SHIFT)
     posting = _run(config, "2026-11-30T19:15")
     db = sqlite3.connect(config.history.path)
     with db:  # as it was while it posted (this process stands for it: alive)
@@ -843,3 +848,11 @@ def test_a_run_still_posting_its_plan_is_the_plan_in_force(town, tmp_path):
     db.close()
     after = _run(config, "2026-11-30T19:30")
     assert after.record.extra["previous"]["run_id"] == posting.run_id
+    # one of another host (or a dead one) may have died before posting anything
+    db = sqlite3.connect(config.history.path)
+    with db:
+        db.execute("UPDATE runs SET host = 'other-host' WHERE run_id = ?", (posting.run_id,))
+        db.execute("DELETE FROM runs WHERE run_id = ?", (after.run_id,))
+    db.close()
+    again = _run(config, "2026-11-30T19:30")
+    assert again.record.extra["previous"]["run_id"] == first.run_id

@@ -47,10 +47,12 @@ def describe_changes(
     *,
     names: dict[str, str] | None = None,
     limit: int = 2800,
+    roster: Any = None,
 ) -> str:
     """The thread reply of a revised plan; ``old`` and ``new`` are `snapshot`s;
-    ``names`` maps zone ids to names. See `describe_diff`."""
-    return describe_diff(snapshot_diff(old, new), names=names, limit=limit)
+    ``names`` maps zone ids to names; ``roster``: the new plan's (`Plan.roster`), to
+    say which dropped couriers are gone. See `describe_diff`."""
+    return describe_diff(snapshot_diff(old, new, roster), names=names, limit=limit)
 
 
 def revision_line(diff: PlanDiff, when: pd.Timestamp) -> str:

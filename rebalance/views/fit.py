@@ -133,11 +133,14 @@ def fit_table(
     text = [i for i in active if columns[i].kind == "text"]
     if shrink(text, hard=False) or shrink(text, hard=True):
         return done()
-    return _stacked(columns, rows, width)
+    return _stacked(columns, rows, width, table_options.get("caption"))
 
 
-def _stacked(columns: Sequence[Col], rows: Sequence[Sequence[Any]], width: int) -> Any:
-    """Too narrow for any table: one wrapped line per row, "Header value" pairs."""
+def _stacked(
+    columns: Sequence[Col], rows: Sequence[Sequence[Any]], width: int, caption: Any = None
+) -> Any:
+    """Too narrow for any table: one wrapped line per row, "Header value" pairs; then
+    the table's caption (a "+N more" notice), which would otherwise be lost."""
     from rich.console import Group
     from rich.text import Text
 
@@ -159,6 +162,8 @@ def _stacked(columns: Sequence[Col], rows: Sequence[Sequence[Any]], width: int) 
                 line.append_text(value)
             first = False
         lines.append(line)
+    if caption:
+        lines.append(caption if isinstance(caption, Text) else Text(str(caption), style="dim"))
     return Group(*lines)
 
 
