@@ -1618,9 +1618,9 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(out), dir=out.parent)
         os.close(fd)
         try:
-            mask = os.umask(0)  # mkstemp makes it 0600: the mode any new file gets
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
+            from .paths import new_file_mode
+
+            os.chmod(tmp, new_file_mode())  # mkstemp makes it 0600
             if out.suffix == ".parquet":
                 frame.to_parquet(tmp, index=False)
             else:

@@ -148,6 +148,14 @@ def batch_out(shift_start: datetime) -> Path:
     return Path(f"batch-{shift_start:%Y%m%dT%H%M}")
 
 
+def new_file_mode() -> int:
+    """The mode a new file gets under the process's umask (0o666 less it): for a file
+    made by `tempfile.mkstemp` (always 0600) before it replaces the one asked for."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def tilde_hint(path: str | Path) -> str | None:
     """For a path not found that starts with ``~``: what to give instead. The shell
     expands ``~`` only unquoted at the start of a word; quoted, or in a systemd unit,

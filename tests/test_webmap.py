@@ -265,3 +265,30 @@ def test_a_map_that_fails_to_render_leaves_no_file_open_or_behind(tmp_path, monk
     assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
     assert [p.name for p in out.parent.iterdir()] == ["map.html"]
     assert out.read_text() == "<html>the map shared yesterday</html>"
+
+
+def test_a_hostile_city_name_in_the_title_is_text_and_the_page_follows_the_umask(tmp_path):
+    """The map's title holds the city's name, from a partner's config: it is escaped as
+    the zones' names are (no test had a hostile city; untested, the title could run a
+    template or HTML). And the page got 0644 whatever the umask, where every other file
+    rebalance writes gets the umask's mode: under 077 a private plan's map was readable
+    by anyone on the machine."""
+    import os
+
+    city = city_with(tmp_path)
+    (city / "rebalance.toml").write_text(
+        '[city]\nname = "Lyon <img src=x onerror=alert(1)> {{ 7*7 }} ${1+1}"\n'
+    )
+    plan = tmp_path / "plan"
+    assert invoke("plan", city, "--shift-start", SHIFT, "--out", plan).exit_code == 0
+    out = tmp_path / "map.html"
+    before = os.umask(0o077)
+    try:
+        result = invoke("map", plan, "--data", city, "--out", out, "--no-tiles")
+    finally:
+        os.umask(before)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "<img" not in page and " 49" not in page and "${1+1}" not in page
+    assert "Lyon &lt;img src=x onerror=alert(1)&gt; &#123;&#123; 7*7 &#125;&#125;" in page
+    assert out.stat().st_mode & 0o777 == 0o600

@@ -195,7 +195,12 @@ def interactive_map(
 def write_map(fmap: Any, path: str | Path) -> Path:
     """Save the map as one HTML file, atomically (a reader never sees half a file). A
     symbolic link is followed: the page goes where it points, the link stays."""
-    from rebalance.paths import link_target, remove_stale_siblings, temporary_prefix
+    from rebalance.paths import (
+        link_target,
+        new_file_mode,
+        remove_stale_siblings,
+        temporary_prefix,
+    )
 
     target = link_target(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +212,7 @@ def write_map(fmap: Any, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(page)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, new_file_mode())  # the umask's mode, as every file written (was 0644)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
