@@ -327,8 +327,15 @@ def test_a_city_that_fails_says_its_out_folder_holds_an_earlier_plan(tmp_path):
     )
     assert "rocket" in result.message
     assert (out / "lyon" / "moves.csv").read_bytes() == before
-    # without an earlier plan, the message is the error alone
+    # without an earlier plan, the message is the error alone; a folder without a plan
+    # holds none
     assert "earlier run" not in plan_city(str(city), SHIFT, str(tmp_path / "new")).message
+    (tmp_path / "empty" / "lyon").mkdir(parents=True)
+    assert "earlier run" not in plan_city(str(city), SHIFT, str(tmp_path / "empty")).message
+    # a city planned again over its earlier plan is not told it holds one
+    couriers.write_text(couriers.read_text(encoding="utf-8").replace(",rocket,", ",car,", 1))
+    again = plan_city(str(city), SHIFT, str(out))
+    assert again.planned and "earlier run" not in again.message
 
 
 def test_plan_city_turns_a_bug_into_an_error_result(tmp_path, monkeypatch):

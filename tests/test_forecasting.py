@@ -724,3 +724,16 @@ def test_a_frame_wrong_as_a_whole_is_refused_by_forecast_and_replay(city):
         with pytest.raises(DataError, match=message):
             replay(inputs, frame, CONFIG, SHIFT)
     assert len(run_forecast(good, inputs, CONFIG, SHIFT).demand)
+
+
+def test_orders_of_a_shift_over_the_autumn_change_are_counted_once(city):
+    """A shift over the night the clocks go back reads the past days' 02:00 hour in two
+    slots: "orders in the shift's hours" counted those orders twice (8,460 reported
+    where 6,480 orders were). Each order counts once."""
+    night = Config().with_changes(shift={"hours": 4.0, "slot_minutes": 30})
+    history = steady_real_time("2026-10-01", "2026-10-24", 4)
+    result = run_forecast(history, load(city), night, "2026-10-25T00:00")
+    # the clock windows 00:00-03:00 of each Sunday used: 6 half hours x 2 restaurants x 4
+    assert result.same_weekday and result.orders_used == len(result.days) * 6 * 2 * 4
+    rates = result.demand.groupby("slot_start")["expected_orders_per_hour"].sum()
+    assert len(rates) == 8 and rates.to_numpy() == pytest.approx(2 * 8.0, abs=0.05)

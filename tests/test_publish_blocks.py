@@ -275,3 +275,43 @@ def test_the_later_slots_share_one_budget_of_routes_in_the_thread():
     later = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
     first = 60 - 8  # the first slot's routes after the parent's 8: all of them
     assert len(later) == first + share * (len(starts) - 1) <= first + THREAD_ROUTES
+
+
+def test_the_route_budget_goes_to_the_later_slots_that_move():
+    """Only the later slots with moves share the budget: two of seven moving get 75
+    routes each (they got 150 // 7 = 21, the rest said to be in moves.csv), and a slot
+    with exactly its share lists them all without a "+0 more"."""
+    import dataclasses
+    import itertools
+
+    import pandas as pd
+    from util import REPO
+
+    import rebalance
+    from rebalance.publish.blocks import THREAD_ROUTES
+
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(paris, config), config, "2026-11-30T19:00")
+    starts = sorted(plan.slots["slot_start"].unique())
+    share = THREAD_ROUTES // 2
+    pairs = list(itertools.permutations(plan.zones["zone_id"], 2))[:share]
+    moves = pd.DataFrame(
+        [
+            {
+                "courier_id": f"C{k}-{i}",
+                "vehicle": "bike",
+                "from_zone": a,
+                "to_zone": b,
+                "travel_minutes": 10.0,
+                "slot_start": starts[k],
+            }
+            for k in (2, 5)
+            for i, (a, b) in enumerate(pairs)
+        ]
+    )
+    payloads = build_messages(dataclasses.replace(plan, moves=moves), channel=CHANNEL)
+    thread = "\n".join(_mrkdwn([p["blocks"] for p in payloads[1:]]))
+    later = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
+    assert len(later) == 2 * share
+    assert "more routes in moves.csv" not in thread

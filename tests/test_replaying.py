@@ -516,3 +516,37 @@ def test_a_replan_is_replayed_with_its_couriers_on_their_way_where_it_counts_the
         got = replayed[replayed["slot_start"] == start].set_index("zone_id")["couriers"]
         want = want.set_index("zone_id")["couriers_after"]
         assert got.reindex(want.index).tolist() == want.tolist(), start
+
+
+def test_a_courier_on_its_way_and_moved_again_by_the_re_plan_ends_where_the_re_plan_sends_it():
+    """A re-plan may send a courier on its way on from its destination, at its start: the
+    replay applies the courier's arrival first, then the re-plan's move (the other way
+    round it was scored at the first destination)."""
+    import dataclasses
+
+    from util import REPO
+
+    paris = REPO / "data" / "samples" / "paris"
+    config = rebalance.load_config(paris / "rebalance.toml")
+    inputs = load(paris, config)
+    first = solve(inputs, config, SHIFT)
+    again = solve(inputs, config, "2026-11-30T19:30", previous=first)
+    on_way = again.under_way[0]
+    there = on_way["to_zone"]
+    onward = next(z for z in again.zones["zone_id"] if z != there)
+    extra = again.moves.iloc[:1].assign(
+        courier_id=on_way["courier_id"],
+        from_zone=there,
+        to_zone=onward,
+        slot_start=again.shift_start.tz_convert(again.moves["slot_start"].dt.tz),
+    )
+    moved_on = dataclasses.replace(again, moves=pd.concat([again.moves, extra], ignore_index=True))
+    one = inputs.restaurants["restaurant_id"].iloc[0]
+    plans = {"re-plan": again, "moved on": moved_on}
+    result = replay(
+        inputs, orders((one, "2026-11-30T19:40")), config, "2026-11-30T19:30", plans=plans
+    )
+    first_slot = result.zones[result.zones["slot_start"] == result.zones["slot_start"].min()]
+    count = first_slot.pivot(index="zone_id", columns="policy", values="couriers")
+    assert count.loc[onward, "moved on"] == count.loc[onward, "re-plan"] + 1
+    assert count.loc[there, "moved on"] == count.loc[there, "re-plan"] - 1
