@@ -978,6 +978,11 @@ def test_a_path_with_a_tilde_the_shell_left_says_where_home_is(tmp_path, monkeyp
     assert f"~/paris: data directory not found; expected {tmp_path / 'paris'} (" in " ".join(
         result.stderr.split()
     )
+    # '~user' of nobody known: no home to give
+    result = invoke("validate", "~nosuchuser404/paris")
+    assert "expected a path without '~' (the shell did not expand it)" in " ".join(
+        result.stderr.split()
+    )
     # a path without '~' gets the usual words
     assert "a folder with zones" in invoke("validate", tmp_path / "lyon").stderr
 

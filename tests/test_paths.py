@@ -106,3 +106,20 @@ def test_default_history_path_is_used_when_the_config_leaves_it_blank() -> None:
 def test_batch_out_is_named_after_the_shift_as_written() -> None:
     """batch's default output folder carries the wall-clock shift start."""
     assert batch_out(pd.Timestamp("2026-11-30T19:00+01:00")) == Path("batch-20261130T1900")
+
+
+def test_an_upgrade_keeps_the_lock_and_finds_the_run_folders_of_cities_with_marks(tmp_path):
+    """A release of before 2026-12-07 slugged Delhi (दिल्ली) as द-ल-ल. During an upgrade
+    both releases must lock the same file for a shift, and a crashed run's folder of the
+    old release must still be found (its temporary copies swept): untested, either
+    could change without a test failing."""
+    from datetime import UTC, datetime
+
+    from rebalance.paths import lock_path, run_dir, run_dirs, slug_before_marks
+
+    shift = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    assert slug_before_marks("दिल्ली") == "द-ल-ल"
+    assert lock_path(tmp_path, "दिल्ली", shift).name.startswith("द-ल-ल-")
+    here, there = run_dirs(tmp_path, "दिल्ली", shift, "r1")
+    assert here == run_dir(tmp_path, "दिल्ली", shift, "r1") and "द-ल-ल" in there.parts
+    assert run_dirs(tmp_path, "Paris", shift, "r1") == [run_dir(tmp_path, "Paris", shift, "r1")]

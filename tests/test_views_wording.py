@@ -68,3 +68,28 @@ def test_attention_orders_short_then_receiving_then_sending():
         }
     )
     assert attention_zones(zones)["zone_id"].tolist() == ["e", "c", "d", "b"]
+
+
+def test_zone_labels_fit_their_limit_to_the_character_and_never_cut_the_id():
+    """`zone_label` with a limit: a label that fits is whole; one that does not keeps its
+    id and cuts the name to exactly the limit; with no room for a name, the id alone."""
+    from rebalance.views.wording import zone_label
+
+    assert zone_label("Z1", "Bastille", 11) == "Z1 Bastille"  # exactly 11
+    assert zone_label("Z1", "Bastille", 10) == "Z1 Bastil…"
+    assert len(zone_label("Z1", "Bastille", 10)) == 10
+    assert zone_label("Z1", "  Bastille  ", 10) == "Z1 Bastil…"
+    assert zone_label("Z12345678", "Bastille", 10) == "Z12345678"
+    assert zone_label("Z1234567", "Bastille", 10) == "Z1234567"  # room for "…" alone: id
+
+
+def test_how_far_above_the_optimum_a_stopped_plan_can_be_is_said_only_when_true():
+    """The time-limit warning's tail: nothing when the bound says nothing (or sits above
+    the objective, solver noise); a share of a negative bound is positive."""
+    from rebalance.cli import _within
+
+    assert _within(100.0, 100.5) == ""
+    assert _within(100.0, float("-inf")) == ""
+    assert _within(-90.0, -100.0) == "; at most 10.000 above the optimum (10.00% of it)"
+    assert _within(8542751.214, 8542750.425).endswith("(9e-06% of it)")
+    assert _within(110.0, 100.0) == "; at most 10.000 above the optimum (10.00% of it)"
