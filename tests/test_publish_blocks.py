@@ -234,11 +234,9 @@ def test_file_titles_stay_short_with_their_marker_at_the_end():
         assert f["title"].endswith(" [0123456789.2]") and len(f["title"]) <= 120, f["title"]
 
 
-def test_the_later_slots_share_one_budget_of_routes_in_the_thread():
-    """Each later slot listed up to `THREAD_ROUTES` routes of its own: a 1,000-zone plan of
-    8 slots posted 24 messages (875 routes), 27 s at Slack's one message a second. The
-    later slots now share that budget, each with moves getting an equal part (at least
-    `LATER_SLOT_ROUTES`), the rest in moves.csv; the first slot keeps all of its own."""
+def _paris_with_routes(per_slot: int, slots: list[int]) -> tuple[Any, list[Any]]:
+    """The Paris plan with its moves replaced: ``per_slot`` routes of one courier each
+    (every pair of distinct zones in turn) at each slot of ``slots``; and the slot starts."""
     import dataclasses
     import itertools
 
@@ -246,56 +244,12 @@ def test_the_later_slots_share_one_budget_of_routes_in_the_thread():
     from util import REPO
 
     import rebalance
-    from rebalance.publish.blocks import LATER_SLOT_ROUTES, THREAD_ROUTES
 
     paris = REPO / "data" / "samples" / "paris"
     config = rebalance.load_config(paris / "rebalance.toml")
     plan = rebalance.solve(rebalance.load(paris, config), config, "2026-11-30T19:00")
-    pairs = list(itertools.permutations(plan.zones["zone_id"], 2))[:60]  # 60 routes a slot
+    pairs = list(itertools.permutations(plan.zones["zone_id"], 2))[:per_slot]
     starts = sorted(plan.slots["slot_start"].unique())
-    moves = pd.DataFrame(
-        [
-            {
-                "courier_id": f"C{k}-{i}",
-                "vehicle": "bike",
-                "from_zone": a,
-                "to_zone": b,
-                "travel_minutes": 10.0,
-                "slot_start": start,
-            }
-            for k, start in enumerate(starts)
-            for i, (a, b) in enumerate(pairs)
-        ]
-    )
-    payloads = build_messages(dataclasses.replace(plan, moves=moves), channel=CHANNEL)
-    assert_within_limits(payloads)
-    thread = "\n".join(_mrkdwn([p["blocks"] for p in payloads[1:]]))
-    share = max(LATER_SLOT_ROUTES, THREAD_ROUTES // (len(starts) - 1))
-    assert thread.count(f"+{60 - share} more routes in moves.csv") == len(starts) - 1
-    later = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
-    first = 60 - 8  # the first slot's routes after the parent's 8: all of them
-    assert len(later) == first + share * (len(starts) - 1) <= first + THREAD_ROUTES
-
-
-def test_the_route_budget_goes_to_the_later_slots_that_move():
-    """Only the later slots with moves share the budget: two of seven moving get 75
-    routes each (they got 150 // 7 = 21, the rest said to be in moves.csv), and a slot
-    with exactly its share lists them all without a "+0 more"."""
-    import dataclasses
-    import itertools
-
-    import pandas as pd
-    from util import REPO
-
-    import rebalance
-    from rebalance.publish.blocks import THREAD_ROUTES
-
-    paris = REPO / "data" / "samples" / "paris"
-    config = rebalance.load_config(paris / "rebalance.toml")
-    plan = rebalance.solve(rebalance.load(paris, config), config, "2026-11-30T19:00")
-    starts = sorted(plan.slots["slot_start"].unique())
-    share = THREAD_ROUTES // 2
-    pairs = list(itertools.permutations(plan.zones["zone_id"], 2))[:share]
     moves = pd.DataFrame(
         [
             {
@@ -306,12 +260,44 @@ def test_the_route_budget_goes_to_the_later_slots_that_move():
                 "travel_minutes": 10.0,
                 "slot_start": starts[k],
             }
-            for k in (2, 5)
+            for k in slots
             for i, (a, b) in enumerate(pairs)
         ]
     )
-    payloads = build_messages(dataclasses.replace(plan, moves=moves), channel=CHANNEL)
+    return dataclasses.replace(plan, moves=moves), starts
+
+
+def _thread_routes(plan: Any) -> tuple[str, list[str]]:
+    """The thread's text of ``plan``'s messages (within Slack's limits), and its route lines."""
+    payloads = build_messages(plan, channel=CHANNEL)
+    assert_within_limits(payloads)
     thread = "\n".join(_mrkdwn([p["blocks"] for p in payloads[1:]]))
-    later = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
+    routes = [line for line in thread.splitlines() if " → " in line and "Moves at" not in line]
+    return thread, routes
+
+
+def test_the_later_slots_share_one_budget_of_routes_in_the_thread():
+    """Each later slot listed up to `THREAD_ROUTES` routes of its own: a 1,000-zone plan of
+    8 slots posted 24 messages (875 routes), 27 s at Slack's one message a second. The
+    later slots now share that budget, each with moves getting an equal part (at least
+    `LATER_SLOT_ROUTES`), the rest in moves.csv; the first slot keeps all of its own."""
+    from rebalance.publish.blocks import LATER_SLOT_ROUTES, THREAD_ROUTES
+
+    plan, starts = _paris_with_routes(60, list(range(8)))  # 60 routes a slot
+    thread, later = _thread_routes(plan)
+    share = max(LATER_SLOT_ROUTES, THREAD_ROUTES // (len(starts) - 1))
+    assert thread.count(f"+{60 - share} more routes in moves.csv") == len(starts) - 1
+    first = 60 - 8  # the first slot's routes after the parent's 8: all of them
+    assert len(later) == first + share * (len(starts) - 1) <= first + THREAD_ROUTES
+
+
+def test_the_route_budget_goes_to_the_later_slots_that_move():
+    """Only the later slots with moves share the budget: two of seven moving get 75
+    routes each (they got 150 // 7 = 21, the rest said to be in moves.csv), and a slot
+    with exactly its share lists them all without a "+0 more"."""
+    from rebalance.publish.blocks import THREAD_ROUTES
+
+    share = THREAD_ROUTES // 2
+    thread, later = _thread_routes(_paris_with_routes(share, [2, 5])[0])
     assert len(later) == 2 * share
     assert "more routes in moves.csv" not in thread
