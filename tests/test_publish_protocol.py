@@ -625,13 +625,31 @@ def test_cli_publish_reads_the_plan_folder_once(plans, slack_env, config, monkey
     assert reads == [plans["a"]]
 
 
+def _post(plan: Any, history: History, fake: FakeSlack) -> Any:
+    """``publish`` of ``plan`` to CHANNEL of ``fake``, with the default config."""
+    return publish(
+        plan, config=Config(), channel=CHANNEL, history=history, client=InProcessSlack(fake)
+    )
+
+
+def _post_under_key(
+    monkeypatch: pytest.MonkeyPatch, key: str, plan: Any, history: History, fake: FakeSlack
+) -> Any:
+    """`_post` as a previous release posted it: under the plan key ``key``."""
+    import rebalance.publish.blocks as blocks
+    import rebalance.publish.protocol as protocol
+
+    with monkeypatch.context() as patch:
+        patch.setattr(protocol, "plan_key", lambda city, when: key)
+        patch.setattr(blocks, "plan_key", lambda city, when: key)
+        return _post(plan, history, fake)
+
+
 def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_path, monkeypatch):
     """A shift posted before the one slug rule ('st.-louis@...') is recognised: a re-run
     leaves it, a re-run without its history record adopts it; nothing is posted twice."""
     import dataclasses
 
-    import rebalance.publish.blocks as blocks
-    import rebalance.publish.protocol as protocol
     from rebalance.publish.identity import earlier_plan_keys
 
     plan = dataclasses.replace(read_plan(plans["a"]), city="St. Louis")
@@ -640,23 +658,14 @@ def test_message_posted_under_an_earlier_key_is_never_posted_again(plans, tmp_pa
     [earlier] = [k for k in earlier_plan_keys(plan.city, start) if k.startswith("st.-louis@")]
     assert plan_key(plan.city, start).startswith("st-louis@")
     fake = FakeSlack()
-    with monkeypatch.context() as patch:  # as the previous release posted it
-        patch.setattr(protocol, "plan_key", lambda city, when: earlier)
-        patch.setattr(blocks, "plan_key", lambda city, when: earlier)
-        with History(tmp_path / "old.sqlite3") as old:
-            first = publish(
-                plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
-            )
-            assert first.action == "posted" and first.plan_key == earlier
     with History(tmp_path / "old.sqlite3") as old:
-        again = publish(
-            plan, config=Config(), channel=CHANNEL, history=old, client=InProcessSlack(fake)
-        )
+        first = _post_under_key(monkeypatch, earlier, plan, old, fake)
+    assert first.action == "posted" and first.plan_key == earlier
+    with History(tmp_path / "old.sqlite3") as old:
+        again = _post(plan, old, fake)
     assert again.action == "unchanged" and again.ts == first.ts
     with History(tmp_path / "new.sqlite3") as new:
-        adopted = publish(
-            plan, config=Config(), channel=CHANNEL, history=new, client=InProcessSlack(fake)
-        )
+        adopted = _post(plan, new, fake)
         assert adopted.action == "adopted" and adopted.ts == first.ts
         assert new.publication(adopted.plan_key, CHANNEL) is not None
     assert len(fake.messages(CHANNEL)) == 1
@@ -671,16 +680,7 @@ def test_cities_whose_names_slug_alike_get_messages_of_their_own(plans, history)
     plan = read_plan(plans["a"])
     long = "Communauté d'agglomération du Grand Sud-Ouest de la métropole, secteur "
     names = ["🚲", "🛵🛵🛵", "★", long + "Nord", long + "Est"]
-    results = [
-        publish(
-            dataclasses.replace(plan, city=name),
-            config=Config(),
-            channel=CHANNEL,
-            history=history,
-            client=InProcessSlack(fake),
-        )
-        for name in names
-    ]
+    results = [_post(dataclasses.replace(plan, city=name), history, fake) for name in names]
     assert [r.action for r in results] == ["posted"] * 5
     assert len({r.plan_key for r in results}) == len({r.ts for r in results}) == 5
     parents = {m["ts"]: m for m in fake.messages(CHANNEL)}
@@ -714,25 +714,15 @@ def test_a_message_posted_under_an_earlier_slug_rule_is_not_posted_again(
     past 60 characters ends in a hash; the message the previous release posted under the
     old key is still found, by its history record or in the channel, so the upgrade does
     not post the shift a second time."""
-    import rebalance.publish.blocks as blocks
-    import rebalance.publish.protocol as protocol
-
     plan = dataclasses.replace(read_plan(plans["a"]), city=city)
     start = plan.local(plan.shift_start)
     assert plan_key(city, start) != old
     fake = FakeSlack()
-    with monkeypatch.context() as patch:  # as the previous release posted it
-        patch.setattr(protocol, "plan_key", lambda city, when: old)
-        patch.setattr(blocks, "plan_key", lambda city, when: old)
-        with History(tmp_path / "old.sqlite3") as store:
-            first = publish(
-                plan, config=Config(), channel=CHANNEL, history=store, client=InProcessSlack(fake)
-            )
+    with History(tmp_path / "old.sqlite3") as store:
+        first = _post_under_key(monkeypatch, old, plan, store, fake)
     for name in ("old.sqlite3", "new.sqlite3"):  # its record; none (the channel's search)
         with History(tmp_path / name) as store:
-            again = publish(
-                plan, config=Config(), channel=CHANNEL, history=store, client=InProcessSlack(fake)
-            )
+            again = _post(plan, store, fake)
         assert again.action in {"unchanged", "adopted"} and again.ts == first.ts
     assert len(fake.messages(CHANNEL)) == 1
 
@@ -756,14 +746,7 @@ def test_cities_that_shared_a_key_before_are_apart_on_later_shifts(plans, histor
     assert not any(k.startswith("पटन@") for k in earlier_plan_keys("पटना", later))
     fake = FakeSlack()
     results = [
-        publish(
-            dataclasses.replace(moved, city=city),
-            config=Config(),
-            channel=CHANNEL,
-            history=history,
-            client=InProcessSlack(fake),
-        )
-        for city in ("पटन", "पटना")
+        _post(dataclasses.replace(moved, city=city), history, fake) for city in ("पटन", "पटना")
     ]
     assert [r.action for r in results] == ["posted", "posted"]
     assert len({r.ts for r in results}) == 2 and len(fake.messages(CHANNEL)) == 2
