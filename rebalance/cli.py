@@ -1604,31 +1604,20 @@ def _write_table_atomically(frame: Any, out: Path) -> None:
     Text cells of a CSV get the formula guard (`rebalance.escape.csv_cell`): ids come
     from partners, and the file is opened in spreadsheets; `load` reads a guarded
     restaurant_id back as the id."""
-    import os
-    import tempfile
-
     from .errors import storage_errors
     from .escape import csv_frame
-    from .paths import link_target, remove_stale_siblings, temporary_prefix
+    from .paths import link_target, write_atomically
 
     with storage_errors("write the table", out):
-        out = link_target(out)  # a link stays, the table goes where it points
-        out.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_siblings(out)
-        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(out), dir=out.parent)
-        os.close(fd)
-        try:
-            from .paths import new_file_mode
+        target = link_target(out)  # a link stays; its target's suffix says the format
 
-            os.chmod(tmp, new_file_mode())  # mkstemp makes it 0600
-            if out.suffix == ".parquet":
+        def write(tmp: str) -> None:
+            if target.suffix == ".parquet":
                 frame.to_parquet(tmp, index=False)
             else:
                 csv_frame(frame).to_csv(tmp, index=False, lineterminator="\n")
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        write_atomically(target, write)
 
 
 def _check_end(start: Any, end: Any) -> None:

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,6 +155,30 @@ def new_file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def write_atomically(path: Path, write: Callable[[str], object]) -> Path:
+    """Write the file at ``path`` whole or not at all, and return where it went: a
+    symbolic link is followed (the link stays); ``write(tmp)`` fills a temporary file
+    beside it, which takes the umask's mode (`new_file_mode`) and replaces the file in
+    one rename. A failure leaves no temporary file; those of writers killed earlier
+    are swept first (`remove_stale_siblings`). The writer of `forecast --out` and of
+    `map --out`."""
+    import tempfile
+
+    target = link_target(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(target)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), dir=target.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, new_file_mode())
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def tilde_hint(path: str | Path) -> str | None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,26 +193,9 @@ def interactive_map(
 def write_map(fmap: Any, path: str | Path) -> Path:
     """Save the map as one HTML file, atomically (a reader never sees half a file). A
     symbolic link is followed: the page goes where it points, the link stays."""
-    from rebalance.paths import (
-        link_target,
-        new_file_mode,
-        remove_stale_siblings,
-        temporary_prefix,
-    )
+    from rebalance.paths import write_atomically
 
-    target = link_target(Path(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_siblings(target)
     # Rendered before any file is open: branca's own `save` opens the file, then
     # renders, and a render error left the open file to the garbage collector.
     page = fmap.get_root().render().encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(page)
-        os.chmod(tmp, new_file_mode())  # the umask's mode, as every file written (was 0644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(Path(path), lambda tmp: Path(tmp).write_bytes(page))
