@@ -1525,9 +1525,10 @@ def _within(objective: float | None, bound: float | None) -> str:
     if not (math.isfinite(objective) and math.isfinite(bound)) or objective < bound:
         return ""
     gap = objective - bound
-    share = f" ({gap / abs(bound):.2%} of it)" if bound else ""
-    if bound and gap / abs(bound) < 5e-5:
-        share = f" ({100 * gap / abs(bound):.1g}% of it)"
+    share = ""
+    if bound:  # a tiny share in one significant digit ("9e-06%"), else to 0.01%
+        rel = gap / abs(bound)
+        share = f" ({100 * rel:.1g}% of it)" if rel < 5e-5 else f" ({rel:.2%} of it)"
     return f"; at most {gap:,.3f} above the optimum{share}"
 
 
