@@ -28,8 +28,8 @@ time-of-day *shape*, each shrunk toward its zone:
 With a long history both reduce to the plain average (orders in the slot over the days,
 per hour). On a past night the clocks changed, a slot's clock window may have lasted
 twice its length (autumn) or not at all (spring): its orders count per its real time
-(`_real_minutes`), and a window that did not happen is left out of that slot's days. What it cannot estimate it says: a restaurant with no order in the history
-gets no row (the planner then uses ``expected_orders_per_hour`` of restaurants.csv, as
+(`_real_minutes`), and a window that did not happen is left out of that slot's days.
+What it cannot estimate it says: a restaurant with no order in the history gets no row (the planner then uses ``expected_orders_per_hour`` of restaurants.csv, as
 section 7 says), and the report lists these restaurants.
 
 The backtest forecasts the history's last used day from the days before it (the same
@@ -345,6 +345,15 @@ def _concentration(counts: np.ndarray, expected: np.ndarray) -> float:
     return float(np.clip((total - S) / (S - N), lo, hi))
 
 
+def _clock_offsets(grid: SlotGrid, start_local: pd.Timestamp) -> pd.TimedeltaIndex:
+    """Where each slot's window starts on the clock, after the shift start's clock time
+    (``start_local``, naive): k slot lengths in, but on a night the clocks change
+    (autumn: two slots at the same clock time; spring: the slot after the gap an hour
+    further)."""
+    starts = grid.local_starts().tz_localize(None).as_unit("ns")
+    return pd.TimedeltaIndex(starts - start_local.as_unit("ns"))
+
+
 def _clock_slots(
     rel: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
@@ -353,8 +362,7 @@ def _clock_slots(
     whose window repeats an earlier one's (the autumn night's repeated hour), the rows
     that fall in it too. On other nights slot k's window starts k slot lengths in."""
     length = grid.minutes * 60_000_000_000
-    starts = grid.local_starts().tz_localize(None).as_unit("ns")
-    offsets = (starts - start_local.as_unit("ns")).asi8
+    offsets = _clock_offsets(grid, start_local).asi8
     slot = np.full(rel.shape, -1, dtype=np.int64)
     repeated: list[tuple[np.ndarray, int]] = []
     for k, offset in enumerate(offsets.tolist()):
@@ -825,8 +833,8 @@ class _Forecaster:
         # on a shift across a clock change they are not k slot lengths in (autumn: two
         # slots read the same clock hour, so they show the same time; spring: the slot
         # after the gap reads 03:00); the first of two alike is the earlier instant
-        clock = self.grid.local_starts().tz_localize(None).as_unit("ns") - self.start_local
-        repeat = pd.Index(clock).duplicated(keep="first")
+        clock = _clock_offsets(self.grid, self.start_local)
+        repeat = clock.duplicated(keep="first")
         local = pd.DatetimeIndex(
             self.start_local + int(self.days_all[target]) * _DAY + clock
         ).tz_localize(self.tz, ambiguous=~repeat, nonexistent="shift_forward")
