@@ -140,6 +140,7 @@ class Desk:
         """Why a zone of the shift's latest plan is what it is (`rebalance explain`)."""
         from rebalance.errors import RebalanceError
         from rebalance.plan import read_plan
+        from rebalance.views.wording import whole_minutes
 
         with self.store() as history:
             record = self._latest_run(history)
@@ -164,7 +165,7 @@ class Desk:
         for row in expl.routes.head(5).itertuples(index=False):
             lines.append(
                 f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {int(row.couriers)} courier(s), "
-                f"saves {round(float(row.saves_minutes)):,} min ({short(row.why, 1000)})"  # no "-0"
+                f"saves {whole_minutes(row.saves_minutes)} ({short(row.why, 1000)})"
             )
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
         for row in ranked.itertuples(index=False):

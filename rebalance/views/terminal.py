@@ -18,6 +18,7 @@ from .wording import (
     minutes,
     plural,
     shift_window,
+    whole_minutes,
     zone_label,
 )
 
@@ -469,8 +470,8 @@ def explanation_renderables(expl: Any) -> Any:
             table.add_row(
                 terminal(f"{r.from_zone} → {r.to_zone}", one_line=True),
                 str(r.couriers),
-                *(f"{round(float(getattr(r, key))):,} min" for _, key in terms),  # no "-0"
-                f"[bold]{round(float(r.saves_minutes)):,} min[/]" + (" (cap)" if forced else ""),
+                *(whole_minutes(getattr(r, key)) for _, key in terms),
+                f"[bold]{whole_minutes(r.saves_minutes)}[/]" + (" (cap)" if forced else ""),
             )
         yield table
         if shown["cap_forced"].any():

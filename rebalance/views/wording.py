@@ -92,6 +92,12 @@ def minutes(x: float) -> str:
     return f"{x:,.0f} min" if x >= 100 else f"{x:.1f} min"
 
 
+def whole_minutes(x: float) -> str:
+    """Minutes saved or added, to the minute: ``1,235 min``; never ``-0 min`` (a route
+    saving -0.4 minutes read so)."""
+    return f"{round(float(x)):,} min"
+
+
 def shift_window(plan: Plan, *, year: bool = True) -> str:
     """The shift in city time: ``Mon 30 Nov 2026 19:00–23:00 CET`` (``(+1 day)`` when
     it ends the next day; ``year=False`` for narrow places such as a Slack header).
