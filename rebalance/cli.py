@@ -974,10 +974,11 @@ def history(
             known = store.cities()
             names = city if city in known else tuple(c for c in known if slug(c) == slug(city))
         records = [] if store is None or names == () else store.runs(city=names, limit=limit)
+        approvals = {} if store is None else _approvals(store, records)
     if store is not None:
         store.close()
     if format is OutputFormat.json:
-        sys.stdout.write(runs_json(records))
+        sys.stdout.write(runs_json(records, approvals))
     elif not records:
         from .escape import terminal
 
@@ -992,7 +993,7 @@ def history(
             + recorded
         )
     else:
-        console().print(runs_table(records))
+        console().print(runs_table(records, approvals))
 
 
 @history_app.command("show")
@@ -1010,7 +1011,7 @@ def history_show(
     """Everything recorded about one run: times, phase, KPIs, plan folder, Slack ts, error."""
     import json
 
-    from .views.history import run_details
+    from .views.history import run_details, run_dict
 
     if config is None and isinstance(ctx.obj, dict):
         config = ctx.obj.get("config")
@@ -1020,6 +1021,9 @@ def history_show(
         record = None if store is None else store.run(run_id)
         if store is not None and record is None and run_id:
             matches = store.run_ids(run_id)
+        approval = None
+        if store is not None and record is not None:
+            approval = _approvals(store, [record]).get(record.run_id)
     if store is not None:
         store.close()
     from .escape import visible
@@ -1043,9 +1047,29 @@ def history_show(
     if record is None:
         raise typer.BadParameter(f"no run {typed} in the history", param_hint="RUN_ID")
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(run_dict(record, approval), indent=2, ensure_ascii=False) + "\n"
+        )
     else:
-        console().print(run_details(record), crop=False)
+        console().print(run_details(record, approval), crop=False)
+
+
+def _approvals(store: Any, records: list[Any]) -> dict[str, Any]:
+    """The approval of each run whose plan was put up for approval, by run id: where it
+    stands now (held, approved ...), which the run's own row does not record."""
+    found = {}
+    for record in records:
+        extra = record.extra or {}
+        key, chash = extra.get("plan_key"), extra.get("content_hash")
+        if (
+            key
+            and chash
+            and (extra.get("approval_channel") or "approval" in str(extra.get("publish_action")))
+        ):
+            approval = store.approval(str(key), str(chash))
+            if approval is not None:
+                found[record.run_id] = approval
+    return found
 
 
 # --------------------------------------------------------------------- config

@@ -827,6 +827,54 @@ def test_a_plan_up_for_approval_is_in_force_only_once_approved(town, tmp_path):
     assert 0 < approved.plan.kpis["on_the_way"] <= len(asked.plan.moves)
 
 
+def test_history_says_where_a_plan_up_for_approval_stands(town, tmp_path):
+    """A plan put up for approval read "approval-requested" in `history` and `history
+    show` for good: held, approved or superseded, the record never said so. The table's
+    slack column, `show` and JSON now say where each approval stands, who decided, when."""
+    from fakeslack import FakeSlack
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+    from rebalance.history import History
+
+    path = tmp_path / "approve.toml"
+    path.write_text(
+        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{town}"\n'
+        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
+        'approval_channel = "C0APPROVE"\n'
+        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
+    )
+    config = rebalance.load_config(path)
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    held = _run(config, SHIFT, fake=fake)
+    waiting = _run(config, "2026-11-30T20:00", fake=fake)
+    with History(config.history.path) as history:
+        extra = held.record.extra
+        assert history.transition_approval(
+            extra["plan_key"],
+            extra["content_hash"],
+            from_states=("pending",),
+            status="held",
+            decided_by="U0LEAD",
+            decided_at="2026-11-30T18:05:00+00:00",
+        )
+    cli = CliRunner()
+    table = cli.invoke(app, ["history", "--config", str(path)], terminal_width=120)
+    assert table.exit_code == 0, table.output
+    lines = {line.split()[0]: line for line in table.output.splitlines() if line.strip()}
+    assert lines[held.run_id].rstrip().endswith("held")
+    assert lines[waiting.run_id].rstrip().endswith("awaiting approval")
+    shown = cli.invoke(app, ["history", "show", held.run_id, "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "held in C0APPROVE, by U0LEAD at 2026-11-30T18:05:00+00:00" in shown.output
+    data = json.loads(
+        cli.invoke(app, ["history", "--config", str(path), "--format", "json"]).output
+    )
+    states = {run["run_id"]: run.get("approval", {}).get("status") for run in data}
+    assert states == {held.run_id: "held", waiting.run_id: "pending"}
+
+
 def test_a_run_still_posting_its_plan_is_the_plan_in_force(town, tmp_path):
     """The 23:45 run, started while the 23:30 one was still posting the plan it had
     written, re-planned against 23:15 and sent 34 couriers moving again. A run of this

@@ -9,11 +9,20 @@ from datetime import datetime
 from typing import Any
 
 from rebalance.escape import terminal, visible
-from rebalance.history import PHASES, RunRecord
+from rebalance.history import PHASES, Approval, RunRecord
 
 from .wording import coverage_change, kpi_headline, percent
 
-__all__ = ["run_details", "runs_json", "runs_table", "summary_line", "summary_text"]
+__all__ = [
+    "approval_state",
+    "approval_text",
+    "run_details",
+    "run_dict",
+    "runs_json",
+    "runs_table",
+    "summary_line",
+    "summary_text",
+]
 
 
 def summary_line(record: RunRecord) -> str:
@@ -40,11 +49,29 @@ def summary_text(record: RunRecord) -> str:
     return visible(f"run {record.run_id}: {record.city} {shift}: {where}; {body}", one_line=True)
 
 
-def runs_table(records: list[RunRecord]) -> Any:
+#: How a plan put up for approval stands, by its approval's status.
+_APPROVAL_STATES = {
+    "pending": "awaiting approval",
+    "held": "held",
+    "approving": "being approved",
+    "approved": "approved",
+    "superseded": "superseded",
+}
+
+
+def approval_state(approval: Approval) -> str:
+    """Where a plan put up for approval stands: awaiting approval, held, approved ..."""
+    return _APPROVAL_STATES.get(approval.status, approval.status)
+
+
+def runs_table(records: list[RunRecord], approvals: dict[str, Approval] | None = None) -> Any:
     """Runs in the order given (the run id starts with its UTC start time), fitted to the
     terminal: the run id (what `history show` needs) is never cut; the duration,
     couriers moved, coverage and the Slack action give way first, the exit code last
-    (what a cron operator looks for; at 80 columns it went first)."""
+    (what a cron operator looks for; at 80 columns it went first). A run whose plan was
+    put up for approval reads where its approval stands (``approvals``, by run id): a
+    held plan read "approval-requested" for good, as if still waiting."""
+    approvals = approvals or {}
     from rich.text import Text
 
     from .fit import Col, Fitted
@@ -76,6 +103,8 @@ def runs_table(records: list[RunRecord]) -> Any:
                 f"{percent(k.get('coverage_before'), digits=0)}->{percent(k['coverage'], digits=0)}"
             )
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
+        if r.run_id in approvals:
+            slack = approval_state(approvals[r.run_id])
         rows.append(
             [
                 r.run_id,
@@ -93,8 +122,9 @@ def runs_table(records: list[RunRecord]) -> Any:
     return Fitted(columns, rows, options)
 
 
-def run_details(record: RunRecord) -> Any:
-    """A Rich renderable with everything recorded about one run."""
+def run_details(record: RunRecord, approval: Approval | None = None) -> Any:
+    """A Rich renderable with everything recorded about one run (and, for a plan put up
+    for approval, where its approval stands: who held or approved it, when)."""
     r = record
     rows: list[tuple[str, str]] = [
         ("run", r.run_id),
@@ -130,6 +160,8 @@ def run_details(record: RunRecord) -> Any:
         rows.append(
             ("slack", f"{action or ''} {r.slack_channel or ''} ts {r.slack_ts or '-'}".strip())
         )
+    if approval is not None:
+        rows.append(("approval", approval_text(approval)))
     timings = r.extra.get("timings_ms") or {}
     if timings:
         # The history stores keys sorted; show phases in the order they run.
@@ -181,9 +213,38 @@ _COMMAND = re.compile(r"\brebalance (?:run|plan|publish|validate) ")
 _WHOLE = frozenset({"run", "inputs sha256", "data", "config", "plan id", "plan folder", "command"})
 
 
-def runs_json(records: list[RunRecord]) -> str:
-    """Runs as a JSON array (one object per run, every recorded field)."""
-    return json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False) + "\n"
+def approval_text(a: Approval) -> str:
+    """An approval in a line: its state, who decided and when, the message posted."""
+    text = f"{approval_state(a)} in {a.channel}"
+    if a.decided_by and a.status in {"held", "approving", "approved"}:
+        text += f", by {a.decided_by} at {a.decided_at or '?'}"
+    if a.published_ts:
+        text += f"; posted to {a.target_channel} ts {a.published_ts}"
+    return text
+
+
+def run_dict(record: RunRecord, approval: Approval | None = None) -> dict[str, Any]:
+    """Every recorded field of a run, and its approval (status, who, when) if its plan
+    was put up for approval."""
+    data = record.to_dict()
+    if approval is not None:
+        data["approval"] = {
+            "status": approval.status,
+            "channel": approval.channel,
+            "ts": approval.ts,
+            "decided_by": approval.decided_by,
+            "decided_at": approval.decided_at,
+            "published_ts": approval.published_ts,
+        }
+    return data
+
+
+def runs_json(records: list[RunRecord], approvals: dict[str, Approval] | None = None) -> str:
+    """Runs as a JSON array (one object per run, every recorded field, and ``approval``
+    for a plan put up for approval)."""
+    approvals = approvals or {}
+    data = [run_dict(r, approvals.get(r.run_id)) for r in records]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
