@@ -567,6 +567,37 @@ def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> N
     assert parse("why Z1") == Command("why", "Z1") and not parse("why Z1").acts
 
 
+def test_commands_act_on_the_latest_shift_not_the_run_started_last(
+    town: Path, tmp_path: Path
+) -> None:
+    """19:00 and 19:30 planned, then 19:00 run again (the retry command an exit 5 prints
+    carries its --shift-start): the app took the retry, the run started last, for the
+    shift in force, so `/rebalance status` showed 19:00 and `why` answered from its plan
+    while couriers had the 19:30 one. Commands act on the latest planned shift."""
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    plans = {}
+    for when in ("2026-11-30T19:00", "2026-11-30T19:30", "2026-11-30T19:00"):
+        plan = solve(load(town, config), config, when)
+        folder = plan.write(tmp_path / f"plan-{len(plans)}")
+        with Store(config.history_path) as h:
+            h.start_run(
+                config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+            )
+        plans[len(plans)] = plan
+    desk = Desk(config)
+    with Store(config.history_path) as h:
+        shift, _ = desk.current_shift(h)
+    assert shift == plans[1].shift_start
+    assert "shift Mon 30 Nov 19:30–23:30" in desk.status(None)
+    zone = str(plans[1].zones.iloc[0]["zone_id"])
+    assert plans[1].plan_id in desk.why(zone)
+
+
 def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
     town: Path, tmp_path: Path
 ) -> None:

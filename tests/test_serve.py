@@ -146,6 +146,19 @@ def _history(server: Server) -> History:
     return History(load_config(server.config).history_path)
 
 
+def _after_the_others(server: Server, at_least: str) -> str:
+    """A shift later than every shift planned on ``server`` so far, and no earlier than
+    ``at_least``: the app's commands act on the latest planned shift, and the module's
+    tests share one server (and history) in whatever order the workers run them."""
+    cfg = load_config(server.config)
+    shift = pd.Timestamp(at_least, tz=cfg.city.timezone)
+    with _history(server) as h:
+        starts = [pd.Timestamp(r.shift_start) for r in h.runs(limit=10_000)]
+    if starts:
+        shift = max(shift, max(starts).tz_convert(cfg.city.timezone) + pd.Timedelta(minutes=30))
+    return shift.strftime("%Y-%m-%dT%H:%M")
+
+
 def _key(server: Server, shift: str) -> str:
     cfg = load_config(server.config)
     return plan_key(cfg.city.name, pd.Timestamp(shift, tz=cfg.city.timezone))
@@ -649,7 +662,7 @@ def test_a_change_behind_approval_puts_the_new_version_up_for_approval(
 ) -> None:
     """/rebalance close with an approval channel: the re-plan awaits approval, the older
     request is superseded, the shared channel is untouched until Approve."""
-    shift = "2026-11-30T17:00"
+    shift = _after_the_others(approving, "2026-11-30T17:00")
     _plan(approving, shift)
     key = _key(approving, shift)
     frame = pd.read_csv(city / "restaurants.csv", dtype=str)
@@ -812,7 +825,11 @@ def test_a_replan_that_slack_refuses_says_the_plan_is_saved_and_how_to_retry(
     first line: not that the plan is saved, what to fix (the token), nor how to retry.
     The reply now carries the error's hint, the retry in the app's terms, and that the
     channel still shows the plan before the change."""
-    _plan(direct, "2026-11-30T17:00", demand={"orders_per_courier_hour": 1.3})
+    _plan(
+        direct,
+        _after_the_others(direct, "2026-11-30T17:00"),
+        demand={"orders_per_courier_hour": 1.3},
+    )
     fake.fail("chat.update", "error", error="invalid_auth", times=None)
     try:  # `plan`: the same re-plan as close and open, without an override left behind
         direct.post(command_body(fake, "plan", user=LEAD, name="replan-fails"))
@@ -829,7 +846,7 @@ def test_close_and_open_store_overrides_replan_and_revise_the_message(
     direct: Server, fake: FakeSlack, city: Path
 ) -> None:
     """close stores who/when, re-plans, revises the shift's message; run and plan see it."""
-    shift = "2026-11-30T19:00"
+    shift = _after_the_others(direct, "2026-11-30T19:00")
     _plan(direct, shift)
     key = _key(direct, shift)
     (parent,) = _in(fake, "C0PLANS", key)
