@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "Issue": "errors",
     "LockHeldError": "errors",
     "Plan": "plan",
+    "PlanWarning": "errors",
     "ProblemData": "model",
     "PublishError": "errors",
     "RebalanceError": "errors",
@@ -82,6 +83,7 @@ __all__ = [
     "Issue",
     "LockHeldError",
     "Plan",
+    "PlanWarning",
     "ProblemData",
     "PublishError",
     "RebalanceError",
@@ -106,6 +108,7 @@ if TYPE_CHECKING:
         InputError,
         Issue,
         LockHeldError,
+        PlanWarning,
         PublishError,
         RebalanceError,
     )

@@ -247,8 +247,16 @@ class Config(_Section):
 
     def with_changes(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys changed, validated: ``with_changes(costs={"shortage_minutes": 90})``."""
+        from collections.abc import Mapping
+
         raw = self.model_dump(mode="python")
         for section, values in sections.items():
+            if not isinstance(values, Mapping):
+                raise TypeError(
+                    f"with_changes({section}=...): each section takes a mapping of its keys, "
+                    f"got {type(values).__name__} {values!r:.60}; e.g. "
+                    'with_changes(demand={"orders_per_courier_hour": 3.0})'
+                )
             if section == "vehicles":
                 merged = dict(raw["vehicles"])
                 for name, fields in values.items():

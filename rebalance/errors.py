@@ -47,6 +47,7 @@ __all__ = [
     "Issue",
     "LockHeldError",
     "OutputExistsError",
+    "PlanWarning",
     "PublishError",
     "RebalanceError",
     "StorageError",
@@ -114,6 +115,12 @@ class RebalanceError(Exception):
     """Base of every error rebalance raises on purpose."""
 
     exit_code = 1
+
+
+class PlanWarning(UserWarning):
+    """What `rebalance.solve` says before a plan is trusted, as the command line says it
+    on stderr: nobody eligible for the shift (a wrong date or timezone), most couriers
+    ruled out by their windows, a shift start the clocks skip or repeat."""
 
 
 class UsageError(RebalanceError):

@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, as_config
+from .config import Config
 from .errors import DataError, Issue
-from .inputs import Inputs, as_inputs, index_dtype, unique_sorted
+from .inputs import Inputs, as_inputs, config_for, index_dtype, unique_sorted
 from .model import positions
 from .orders import Orders, check_frame
 from .orders import _load as _load_orders
@@ -278,7 +278,7 @@ def run_forecast(
     with ``backtest``, the error on the history's last day forecast from the days before."""
     call = "forecast(history, inputs, config, shift_start)"
     inputs = as_inputs(inputs, call)
-    config = as_config(config, call)
+    config = config_for(inputs, config, call)
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)

@@ -32,7 +32,7 @@ from .errors import DataError, Issue, wrong_argument
 from .texthash import text_hashes, value_offsets
 from .timeparse import YEARS, dates_alone, factorize_text, parse_timestamps_in_range
 
-__all__ = ["Inputs", "as_inputs", "fingerprint", "load"]
+__all__ = ["Inputs", "as_inputs", "config_for", "fingerprint", "load"]
 
 #: Rows listed per (file, column, rule) before the rest are counted in one line.
 ROWS_PER_RULE = 10
@@ -126,6 +126,9 @@ class Inputs:
     files: dict[str, str] = field(default_factory=dict)
     #: The city timezone `load` read naive times in; `replace` reads them so too.
     timezone: str | None = field(default=None, repr=False, compare=False)
+    #: The configuration `load` read the tables with (or `replace` was given): what
+    #: `solve`, `forecast`, `replay` and the scenarios plan with when given no config.
+    config: Config | None = field(default=None, repr=False, compare=False)
     #: Each table's own digest, taken with ``sha256`` (`load`, `replace`, a new
     #: `Inputs`): `replace` checks the tables it keeps against them. Empty where the
     #: command line loads (no one edits those tables; the digests would cost 0.4 s at
@@ -214,7 +217,10 @@ class Inputs:
             travel_times=checked["travel_times"],
             demand=checked["demand"],
             sha256=digest.hexdigest(),
-            timezone=tz,
+            # hand-made inputs given no config stay of no known timezone (their naive
+            # times, if any, read in the default's): no config is refused as another's
+            timezone=tz if config is not None or self.timezone else None,
+            config=self.config if config is None else config,
             table_sha256=digest.tables(),
         )
 
@@ -2003,10 +2009,35 @@ def as_inputs(inputs: Any, call: str) -> Inputs:
 def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     """Read and validate the tables in ``data_dir``.
 
-    Raises `DataError` listing every problem found (file, line, column, value and
-    what would be valid).
+    Without ``config``, ``data_dir/rebalance.toml`` is read if there is one (as the
+    command line does), else the defaults; the inputs keep the configuration they were
+    read with, and `solve`, `forecast`, `replay` and the scenarios use it when given
+    none. Raises `DataError` listing every problem found (file, line, column, value and
+    what would be valid), `ConfigError` for a bad rebalance.toml.
     """
     return load_tables(data_dir, config, per_table=True)
+
+
+def config_for(inputs: Inputs, config: Any, call: str) -> Config:
+    """The configuration ``call`` plans ``inputs`` with: ``config``, else the one they
+    were loaded with (`Inputs.config`), else the defaults.
+
+    ValueError when ``config`` is of another timezone than the one the inputs' naive
+    times were read in: a notebook that left the config out of `load`, or passed
+    another city's, planned Tokyo's couriers (times read as Tokyo time) from 19:00
+    Paris time, 03:00 in Tokyo, and said nothing."""
+    from .config import as_config
+
+    if config is None and inputs.config is not None:
+        return inputs.config
+    config = as_config(config, call)
+    if inputs.timezone and config.city.timezone != inputs.timezone:
+        raise ValueError(
+            f"{call}: config's [city] timezone is {config.city.timezone!r}, but the inputs' "
+            f"times were read in {inputs.timezone!r}: load them with this config "
+            "(rebalance.load(folder, config)), or pass the config they were loaded with"
+        )
+    return config
 
 
 def load_tables(data_dir: str | Path, config: Config | None, *, per_table: bool) -> Inputs:
@@ -2015,6 +2046,14 @@ def load_tables(data_dir: str | Path, config: Config | None, *, per_table: bool)
     a command plans as read."""
     from .config import as_config
 
+    if config is None:
+        # as the command line does: the folder's own rebalance.toml, else the defaults
+        # (a city in Tokyo was read in Paris time, its costs and slots the defaults')
+        directory = check_data_dir(data_dir)
+        if (directory / "rebalance.toml").is_file():
+            from .config import load_config
+
+            config = load_config(directory / "rebalance.toml")
     config = as_config(config, "load(data_dir, config)")
     directory = check_data_dir(data_dir)
     # Problems reading any file come first, then the values' problems table by table
@@ -2044,6 +2083,7 @@ def load_tables(data_dir: str | Path, config: Config | None, *, per_table: bool)
         sha256=digest.hexdigest(),
         files=files,
         timezone=config.city.timezone,
+        config=config,
         table_sha256=digest.tables(),
     )
 

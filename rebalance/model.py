@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from . import reach
-from .config import Config, as_config
+from .config import Config
 from .errors import DataError, Issue
-from .inputs import Inputs, as_inputs, index_dtype
+from .inputs import Inputs, as_inputs, config_for, index_dtype
 from .reach import EARTH_RADIUS_KM, millis_of, minutes_of
 from .slots import SlotGrid, check_shift_window, presence
 from .timeparse import parse_timestamp
@@ -317,7 +317,7 @@ def build_problem(
     t0 = time.perf_counter()
     call = "build_problem(inputs, config, shift_start)"
     inputs = as_inputs(inputs, call)
-    config = as_config(config, call)
+    config = config_for(inputs, config, call)
     _check_vehicles(inputs, config, call)
     if previous is not None:
         from .plan import as_plan

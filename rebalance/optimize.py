@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import Config, as_config
+from .config import Config
 from .flowgen import residual_distances, solve_flow
-from .inputs import Inputs, as_inputs, index_dtype, release_memory
+from .inputs import Inputs, as_inputs, config_for, index_dtype, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan, as_plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
@@ -35,6 +35,7 @@ def solve(
     previous: Plan | None = None,
     time_limit: float | None = None,
     verify: bool = True,
+    warn: bool = True,
 ) -> Plan:
     """Plan a shift slot by slot: the optimal moves of present couriers between zones.
 
@@ -46,12 +47,24 @@ def solve(
     satisfy the caps is returned with ``status == "infeasible"`` and ``message`` saying why.
     ``verify`` first refuses tables edited in place (`Inputs.check_unedited`); False
     when the caller made ``inputs`` itself and handed them to no one.
+
+    ``warn``: say what the command line says on stderr before a plan is trusted, as a
+    `rebalance.PlanWarning` (nobody eligible for the shift, most couriers ruled out by
+    their windows, a shift start written in an hour the clocks skip or repeat); False
+    where the caller says it itself.
     """
     call = "solve(inputs, config, shift_start)"
     inputs = as_inputs(inputs, call)
-    config = as_config(config, call)
+    config = config_for(inputs, config, call)
     if previous is not None:
         previous = as_plan(previous, call)
+    if time_limit is not None and (
+        isinstance(time_limit, bool) or not isinstance(time_limit, int | float)
+    ):
+        raise TypeError(
+            f"time_limit must be seconds as a number (e.g. time_limit=30), got "
+            f"{type(time_limit).__name__} {time_limit!r:.40}"
+        )
     if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
         raise ValueError(
             f"time_limit must be seconds > 0 and at most {MAX_TIME_LIMIT_SECONDS:,.0f} "
@@ -74,7 +87,27 @@ def solve(
         from .replan import mark_since_previous
 
         plan = mark_since_previous(plan, previous)
+    if warn:
+        _warn(plan, inputs, config, shift_start)
     return plan
+
+
+def _warn(plan: Plan, inputs: Inputs, config: Config, shift_start: Any) -> None:
+    """`solve`'s warnings: a notebook planned a typo'd date ("0 of 0 couriers moved")
+    or 02:30 on the night the clocks skip it without a word, where the command line
+    warns."""
+    import warnings
+
+    from .eligibility import plan_warnings
+    from .errors import PlanWarning
+    from .timeparse import clock_change_note
+
+    said = [clock_change_note(shift_start, config.city.timezone)]
+    if plan.status in {"optimal", "feasible"}:
+        said += plan_warnings(inputs.couriers, plan, config)
+    for text in said:
+        if text:
+            warnings.warn(text, PlanWarning, stacklevel=3)
 
 
 def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:

@@ -52,6 +52,7 @@ def solve_shift(
         previous=previous,
         time_limit=time_limit,
         verify=verify,
+        warn=False,  # the commands say it themselves, on stderr and in the run's log
     )
 
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, as_config
-from .inputs import Inputs, as_inputs
+from .config import Config
+from .inputs import Inputs, as_inputs, config_for
 from .model import positions
 from .orders import Orders, check_frame, load_orders
 from .slots import SlotGrid, presence, slot_labels
@@ -193,7 +193,7 @@ def replay(
 
     call = "replay(inputs, orders, config, shift_start)"
     inputs = as_inputs(inputs, call)
-    config = as_config(config, call)
+    config = config_for(inputs, config, call)
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
@@ -227,6 +227,15 @@ def _text(column: pd.Series) -> pd.Series:
 
 
 def _named(plans: Mapping[str, PlanLike] | Sequence[PlanLike]) -> list[tuple[str, PlanLike]]:
+    from .plan import Plan
+
+    if isinstance(plans, Plan | str | Path | pd.DataFrame):
+        # one plan where a list or mapping goes: "'Plan' object is not iterable", and a
+        # folder's path was read as a list of one-letter folders
+        raise TypeError(
+            f"replay(..., plans): plans must be a list of plans or a mapping name -> plan, "
+            f"got one {type(plans).__name__}; pass plans=[plan] or plans={{'name': plan}}"
+        )
     if isinstance(plans, Mapping):
         items = [(str(k), v) for k, v in plans.items()]
     else:
@@ -272,6 +281,11 @@ def _moves(
     plan = as_plan(
         plan, "replay(..., plans)", f"{label} (a Plan, a plan folder or a moves DataFrame)"
     )
+    if plan.status not in {"optimal", "feasible"}:
+        # scored as moving nobody, it read as "no plan" does: a plan that adds nothing
+        raise ValueError(
+            f"replay(..., plans): {label} is {plan.status}, nothing to replay: {plan.message}"
+        )
     if zone_index is not None and len(plan.zones):
         check_zones(
             plan,

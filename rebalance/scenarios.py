@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from . import ranges
-from .config import Config, as_config
+from .config import Config
 from .errors import ConfigError, DataError
-from .inputs import TABLES, Inputs, as_inputs, isin_text, rechecked
+from .inputs import TABLES, Inputs, as_inputs, config_for, isin_text, rechecked
 from .pipeline import solve_shift
 from .plan import ZONES_COLUMNS, Plan
 from .views.wording import percent, plural
@@ -378,7 +378,7 @@ def _apply(
     # the data folder or the toml path in their place met "'str' object has no
     # attribute 'zones'" below; this says what to pass (as `solve` does)
     inputs = as_inputs(inputs, "apply(scenario, inputs, config)")
-    config = as_config(config, "apply(scenario, inputs, config)")
+    config = config_for(inputs, config, "apply(scenario, inputs, config)")
     known_zones = set(inputs.zones["zone_id"].astype(str))
     for name, mapping in (("close_share", scenario.close_share), ("zone_caps", scenario.zone_caps)):
         unknown = sorted(set(mapping) - known_zones)
@@ -548,7 +548,8 @@ def solve_scenario(
     """The plan of one scenario, to inspect or plot like any other plan; its settings
     name the scenario (``plan.settings["scenario"]``), which plot titles show."""
     call = "solve_scenario(scenario, inputs, config, shift_start)"
-    inputs, config = as_inputs(inputs, call), as_config(config, call)
+    inputs = as_inputs(inputs, call)
+    config = config_for(inputs, config, call)
     new_inputs, new_config = apply(scenario, inputs, config)
     start, end = _shift(new_config, shift_start, shift_end)
     plan = solve_shift(new_inputs, new_config, start, end, verify=new_inputs is inputs)
@@ -681,7 +682,7 @@ def sweep(
         if not isinstance(item, Scenario):
             raise TypeError(f"sweep needs Scenario objects, got {type(item).__name__}")
     inputs = as_inputs(inputs, call)
-    config = as_config(config, call)
+    config = config_for(inputs, config, call)
     seen: set[str] = set()
     for item in items:
         if item.name in seen:

@@ -22,6 +22,7 @@ EXPECTED = [
     "Issue",
     "LockHeldError",
     "Plan",
+    "PlanWarning",
     "ProblemData",
     "PublishError",
     "RebalanceError",
@@ -338,9 +339,10 @@ def test_a_configuration_without_a_couriers_vehicle_is_refused_naming_it():
     couriers.loc[couriers.index[:5], "vehicle"] = "cargo"
     inputs = inputs.replace(couriers=couriers, config=cargo)
     assert solve(inputs, cargo, SHIFT).status == "optimal"
-    for config in (None, Config()):
-        with pytest.raises(ValueError, match=r"vehicle 'cargo' is not in the configuration's"):
-            solve(inputs, config, SHIFT)
+    # left out, the config the inputs were loaded with is used
+    assert solve(inputs, None, SHIFT).plan_id == solve(inputs, cargo, SHIFT).plan_id
+    with pytest.raises(ValueError, match=r"vehicle 'cargo' is not in the configuration's"):
+        solve(inputs, Config(), SHIFT)
     popped = Config().with_changes(vehicles={"cargo": {"speed_kmh": 12.0, "max_move_minutes": 9.0}})
     popped.vehicles.pop("cargo")
     with pytest.raises(ValueError, match=r"'cargo' is not in the configuration's \[vehicles\]"):
@@ -355,3 +357,119 @@ def test_a_configuration_without_a_couriers_vehicle_is_refused_naming_it():
     )
     with pytest.raises(ValueError, match=r"\[vehicles\.cargo\] max_move_minutes = -5\.0"):
         solve(inputs, bad, SHIFT)
+
+
+def test_the_config_the_inputs_were_read_with_is_the_one_planned_with(tmp_path):
+    """A notebook that left the config out planned a Tokyo city in Paris time with the
+    default costs and slots: `load(folder)` ignored the folder's rebalance.toml (the
+    command line reads it), and `solve(inputs)` took the defaults though the inputs were
+    read in Tokyo time; the couriers' naive times were read in one timezone and the
+    shift in another, without a word. Now `load` reads the folder's file as the command
+    line does, calls given no config use the one the inputs were read with, and a
+    config of another timezone is refused."""
+    import shutil
+
+    folder = tmp_path / "tokyo"
+    shutil.copytree(VALID, folder)
+    (folder / "rebalance.toml").write_text(
+        '[city]\nname = "Tokyo"\ntimezone = "Asia/Tokyo"\n[shift]\nslot_minutes = 60\n'
+        "[demand]\norders_per_courier_hour = 4.0\n"
+    )
+    config = rebalance.load_config(folder / "rebalance.toml")
+    inputs = load(folder)
+    assert inputs.config == config and inputs.timezone == "Asia/Tokyo"
+    plan = solve(inputs, shift_start=SHIFT)
+    assert plan.shift_start == pd.Timestamp(SHIFT, tz="Asia/Tokyo")
+    assert plan.slot_minutes == 60 and plan.city == "Tokyo"
+    assert plan.plan_id == solve(load(folder, config), config, SHIFT).plan_id
+    # the same tables through `replace` keep it
+    again = inputs.replace(restaurants=inputs.restaurants.copy())
+    assert solve(again, shift_start=SHIFT).plan_id == plan.plan_id
+    for call in (
+        lambda: solve(inputs, Config(), SHIFT),
+        lambda: rebalance.build_problem(inputs, Config(), SHIFT),
+        lambda: rebalance.replay(inputs, pd.DataFrame(columns=["order_id"]), Config(), SHIFT),
+    ):
+        with pytest.raises(ValueError, match=r"timezone is 'Europe/Paris', but the inputs' "):
+            call()
+
+
+def test_solve_warns_where_the_command_line_warns():
+    """`rebalance plan` warns on stderr when nobody is eligible for the shift (a typo'd
+    date) or its start is an hour the clocks skip; `solve` in a notebook returned
+    "optimal", 0 of 0 couriers moved, and said nothing. It now says the same as a
+    `rebalance.PlanWarning`, and nothing on a usual shift."""
+    import warnings
+
+    inputs = load(VALID)
+    with pytest.warns(rebalance.PlanWarning, match=r"no courier is eligible for the shift"):
+        plan = solve(inputs, None, "2026-11-03T19:00")
+    assert plan.status == "optimal" and plan.kpis["eligible_couriers"] == 0
+    with pytest.warns(rebalance.PlanWarning) as said:  # (nobody is eligible then either)
+        solve(inputs, None, "2026-03-29T02:30")
+    assert any("2026-03-29 02:30 does not exist" in str(w.message) for w in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        solve(inputs, None, SHIFT)
+
+
+def test_the_next_wrong_arguments_an_analyst_writes_say_what_to_pass():
+    """One plan where `replay` takes a list ("'Plan' object is not iterable"), a time
+    limit as text ("'<' not supported between 'int' and 'str'"), a number where
+    `with_changes` takes a section's keys ("'int' object is not a mapping"): each now
+    names the argument and what to pass. An infeasible plan given to `replay` was scored
+    as moving nobody, its row the same as "no plan": it is refused, as plots refuse it."""
+    from rebalance.scenarios import Scenario, solve_scenario
+
+    inputs = load(VALID)
+    plan = solve(inputs, None, SHIFT)
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O1"],
+            "restaurant_id": inputs.restaurants["restaurant_id"].astype(str).iloc[:1],
+            "placed_at": pd.Timestamp("2026-11-30 19:05", tz="Europe/Paris"),
+        }
+    )
+    tight = Scenario("tight", zone_caps={str(z): 0 for z in inputs.zones["zone_id"]})
+    infeasible = solve_scenario(tight, inputs, None, SHIFT)
+    assert infeasible.status == "infeasible"
+    cases = [
+        (
+            lambda: rebalance.replay(inputs, orders, None, SHIFT, plans=plan),
+            TypeError,
+            r"plans must be a list of plans or a mapping.*pass plans=\[plan\]",
+        ),
+        (
+            lambda: rebalance.replay(inputs, orders, None, SHIFT, plans={"tight": infeasible}),
+            ValueError,
+            r"tight is infeasible, nothing to replay: ",
+        ),
+        (
+            lambda: solve(inputs, None, SHIFT, time_limit="30"),
+            TypeError,
+            r"time_limit must be seconds as a number \(e\.g\. time_limit=30\), got str '30'",
+        ),
+        (
+            lambda: Config().with_changes(demand=3),
+            TypeError,
+            r"with_changes\(demand=\.\.\.\): each section takes a mapping of its keys",
+        ),
+    ]
+    for call, kind, message in cases:
+        with pytest.raises(kind, match=message):
+            call()
+    assert len(rebalance.replay(inputs, orders, None, SHIFT, plans=[plan]).policies) == 2
+
+
+def test_a_summary_without_shortage_names_no_zones():
+    """`plan.summary()` read "shortage 49 -> 0 couriers in 0 zones" (notebook 04 showed
+    it); the zones are named only where some are short, as the HTML and terminal views
+    do."""
+    config = Config().with_changes(demand={"orders_per_courier_hour": 1000.0})
+    plan = solve(load(VALID, config), config, SHIFT)
+    assert plan.kpis["shortage"] == 0
+    assert plan.summary().endswith("-> 0 couriers")
+    short = solve(load(VALID), None, SHIFT)
+    assert short.kpis["shortage"] > 0 and short.summary().endswith(
+        f"in {short.kpis['zones_short']} zone" + ("s" if short.kpis["zones_short"] > 1 else "")
+    )

@@ -223,7 +223,8 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
     config, inputs, _ = paris
     with pytest.raises(InputError, match="does not overlap"):
         rebalance.solve(inputs, config, "2026-11-30T23:00", previous=plan)
-    overlapping = rebalance.solve(inputs, config, "2026-11-30T22:30", previous=plan)
+    with pytest.warns(rebalance.PlanWarning, match="not eligible for the shift starting"):
+        overlapping = rebalance.solve(inputs, config, "2026-11-30T22:30", previous=plan)
     assert overlapping.status == "optimal"
     # a plan of a later shift that overlaps: planned, with a word (it was silent)
     earlier = _cli_plan(PARIS, "--shift-start", "2026-11-30T18:30", "--previous", folder)

@@ -200,7 +200,7 @@ def test_random_re_plans_match_the_courier_milp(seed):
         int(rng.integers(1, 6)),
     )
     inputs, config, start = random_city(seed, zones=zones, couriers=couriers, slots=slots)
-    plan = rebalance.solve(inputs, config, start)
+    plan = rebalance.solve(inputs, config, start, warn=False)  # (nobody eligible, at times)
     assert plan.status in ("optimal", "infeasible")
     if plan.status != "optimal" or len(plan.moves) == 0:
         return

@@ -562,3 +562,28 @@ def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
     seen = "\n".join(shown)
     for name in [*names, "Ville $5 # $6", "bonus $5 vs $10", "tips $$", "Nice $$"]:
         assert name in seen, name
+
+
+def test_the_plots_say_what_they_take_in_place_of_the_wrong_object():
+    """A sweep's table given to supply_vs_need, a plan to served_share, the config to
+    zone_map met AttributeErrors from deep inside ("'DataFrame' object has no attribute
+    'feasible'", from pydantic for the config); and marginal_map(plan, inputs, ax=ax),
+    written as zone_map takes them (its docstring says that works), met "got multiple
+    values for argument 'ax'". Each now says what to pass, and that form draws."""
+    inputs, plan = paris()
+    config = load_config(SAMPLES / "paris" / "rebalance.toml")
+    cases = [
+        (lambda: plots.supply_vs_need(scenario_table()), r"supply_vs_need\(plan\): plan must"),
+        (lambda: plots.slot_heatmap(scenario_table()), r"plan must be a rebalance\.Plan"),
+        (lambda: plots.served_share(plan), r"served_share\(replay\) needs what rebalance\.replay"),
+        (lambda: plots.zone_map(plan, config), r"zone_map\(plan, inputs\): inputs gives the zone"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()
+    _, ax = plt.subplots()
+    assert plots.marginal_map(plan, inputs, ax=ax) is ax
+    assert plots.marginal_map(plan, ax, inputs=inputs) is ax
+    with pytest.raises(TypeError, match="ax given twice"):
+        plots.marginal_map(plan, ax, ax)
+    assert len(plt.get_fignums()) == 1

@@ -134,7 +134,12 @@ def plan_subject(plan: Plan) -> str:
     return f"{plan.city} · scenario “{scenario}”" if scenario else plan.city
 
 
-def _feasible_zones(plan: Plan) -> pd.DataFrame:
+def _feasible_zones(plan: Plan, call: str = "the plot") -> pd.DataFrame:
+    from rebalance.plan import as_plan
+
+    # a sweep's table or a replay in the plan's place met "'DataFrame' object has no
+    # attribute 'feasible'"
+    plan = as_plan(plan, call, "plan")
     if not plan.feasible:
         raise ValueError(f"plan is infeasible, nothing to draw: {plan.message}")
     return plan.zones
@@ -173,7 +178,7 @@ def supply_vs_need(plan: Plan, ax: Axes | None = None, *, max_zones: int = 30) -
     With more than ``max_zones`` zones, those with the most change or shortage are shown.
     """
 
-    zones = _feasible_zones(plan)
+    zones = _feasible_zones(plan, "supply_vs_need(plan)")
     total = len(zones)
     if total > max_zones:
         weight = (
@@ -431,7 +436,14 @@ def zone_map(
 
     if shortage not in ("after", "before"):
         raise ValueError(f"shortage must be 'after' or 'before', got {shortage!r}")
-    zones = _feasible_zones(plan)
+    zones = _feasible_zones(plan, "zone_map(plan, inputs)")
+    if not isinstance(inputs, pd.DataFrame) and type(inputs).__name__ != "Inputs":
+        # the config in its place met "'Config' object has no attribute 'zones'" from
+        # inside pydantic
+        raise TypeError(
+            "zone_map(plan, inputs): inputs gives the zone coordinates: the Inputs of "
+            f"rebalance.load(DATA_DIR), or a zones DataFrame; got {type(inputs).__name__}"
+        )
     coords = inputs if isinstance(inputs, pd.DataFrame) else inputs.zones
     missing = {"zone_id", "lat", "lon"} - set(coords.columns)
     if missing:
@@ -937,6 +949,13 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
     gives each policy's share over the shift. With ``orders``, the orders placed per
     slot are shown as faint bars on a second axis, so a dip can be read against the rush.
     """
+    from rebalance.replaying import Replay
+
+    if not isinstance(replay, Replay):
+        raise TypeError(
+            "served_share(replay) needs what rebalance.replay(inputs, orders, config, "
+            f"shift_start, plans=...) returns, got {type(replay).__name__}"
+        )
     ax = _new_axes(ax, (9.0, 4.5))
     slots = replay.slots
     names = list(replay.policies["name"])
@@ -978,6 +997,8 @@ def served_share(replay: Replay, ax: Axes | None = None, *, orders: bool = True)
 
 def marginal_map(
     plan: Plan,
+    where: Axes | Inputs | pd.DataFrame | None = None,
+    /,
     ax: Axes | None = None,
     *,
     inputs: Inputs | pd.DataFrame | None = None,
@@ -995,16 +1016,23 @@ def marginal_map(
     from matplotlib import patheffects
     from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
 
-    if isinstance(ax, pd.DataFrame) or type(ax).__name__ == "Inputs":
+    # The second argument is the Axes or the inputs: marginal_map(plan, inputs, ax=ax),
+    # written as zone_map(plan, inputs, ax=ax) is (this docstring's own example), met
+    # "got multiple values for argument 'ax'".
+    if isinstance(where, pd.DataFrame) or type(where).__name__ == "Inputs":
         if inputs is not None:
             raise TypeError("marginal_map(plan, ax, *, inputs): inputs given twice")
-        inputs, ax = ax, None  # type: ignore[assignment]
-    elif ax is not None and not hasattr(ax, "scatter"):
+        inputs = where  # type: ignore[assignment]
+    elif where is not None:
+        if ax is not None:
+            raise TypeError("marginal_map(plan, ax, *, inputs): ax given twice")
+        ax = where  # type: ignore[assignment]
+    if ax is not None and not hasattr(ax, "scatter"):
         raise TypeError(
             f"marginal_map(plan, ax, *, inputs): ax must be a matplotlib Axes, got {type(ax).__name__}"
         )
 
-    zones = _feasible_zones(plan).copy()
+    zones = _feasible_zones(plan, "marginal_map(plan)").copy()
     info = plan.explanation or {}
     if inputs is not None:
         coords = inputs if isinstance(inputs, pd.DataFrame) else inputs.zones

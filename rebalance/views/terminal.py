@@ -49,6 +49,8 @@ def summary_text(plan: Plan) -> str:
     if not plan.feasible:
         return visible(f"{plan.city} {shift_window(plan)}: no feasible plan: {plan.message}")
     k = plan.kpis
+    # "shortage 49 -> 0 couriers in 0 zones": the zones only where some are short
+    where = f" in {plural(k['zones_short'], 'zone')}" if k["shortage"] else ""
     return visible(
         "\n".join(
             [
@@ -56,7 +58,7 @@ def summary_text(plan: Plan) -> str:
                 f"coverage {coverage_change(k)}; "
                 f"{k['moved_couriers']} of {k['eligible_couriers']} couriers moved; "
                 f"travel {minutes(k['travel_minutes'])}; shortage {k['shortage_before']} -> "
-                f"{plural(k['shortage'], 'courier')} in {plural(k['zones_short'], 'zone')}",
+                f"{plural(k['shortage'], 'courier')}{where}",
             ]
         )
     )
