@@ -565,6 +565,10 @@ def _reason_text(reason: object) -> str:
     return str(reason)
 
 
+#: The most digits an ``X-Slack-Request-Timestamp`` may have (Unix seconds: 10 digits).
+MAX_TIMESTAMP_DIGITS = 12
+
+
 def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
     """``check(body, timestamp, signature)``: whether a request carries Slack's
     signature of ``body`` under the signing ``secret``, with a timestamp within 5
@@ -578,6 +582,11 @@ def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
         # of other digits ("²", Latin-1 in WSGI) or a body of other bytes raised there,
         # a 500 with a traceback for anyone who can reach the port. Slack sends neither.
         if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
+            return False
+        # and int() of hundreds of digits is too large for its float() (OverflowError),
+        # of thousands past Python's digit limit (ValueError): a 500 with a traceback
+        # too. Slack's timestamp is a Unix time in seconds, 10 digits until 2286.
+        if len(timestamp) > MAX_TIMESTAMP_DIGITS:
             return False
         try:
             body.decode("utf-8")

@@ -302,6 +302,25 @@ def test_bytes_slack_never_sends_get_401_not_500(approving: Server) -> None:
     assert [line.get("status") for line in lines if line.get("event") == "http"] == [401] * 5
 
 
+def test_a_timestamp_of_hundreds_of_digits_gets_401_not_500(approving: Server) -> None:
+    """An unsigned request whose X-Slack-Request-Timestamp had 309 digits or more got a
+    500 and an error with a traceback in the log (slack_sdk's int-to-float overflow; at
+    5000 digits Python's digit limit): anyone reaching the port could fill the log with
+    them. Now it is refused with 401 like any unsigned request, on a warning line that
+    names its event."""
+    logged = len(approving.lines())
+    for stamp in ["9" * 309, "9" * 400, "9" * 5000]:
+        headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + "0" * 64}
+        reply = approving.post(b"payload=%7B%7D", sign=False, headers=headers)
+        assert reply.status == 401
+        assert reply.json() == {"error": "invalid request signature"}
+    lines = approving.lines()[logged:]
+    assert not [line for line in lines if line.get("level") == "error"]
+    assert [line for line in lines if not line.get("event")] == []
+    assert [line.get("status") for line in lines if line.get("event") == "http"] == [401] * 3
+    assert approving.get("/healthz").status == 200
+
+
 def test_a_body_larger_than_slack_sends_is_refused_before_it_is_read(
     direct: Server, fake: FakeSlack
 ) -> None:
