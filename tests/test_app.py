@@ -56,6 +56,7 @@ def inputs(town: Path) -> Inputs:
         ("help", Command("help")),
         ("status", Command("status")),
         ("STATUS Paris", Command("status", "Paris")),
+        ("status  New   York ", Command("status", "New York")),
         ("close R0042", Command("close", "R0042")),
         ("  open   0042 ", Command("open", "0042")),
         ("plan", Command("plan")),
@@ -74,7 +75,7 @@ def test_commands_parse(text: str, expected: Command) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["close", "open a b", "plan now", "status a b", "reboot <!here>", "&lt;!here&gt; now"],
+    ["close", "open a b", "plan now", "why a b", "reboot <!here>", "&lt;!here&gt; now"],
 )
 def test_bad_commands_list_the_valid_ones_escaped(text: str) -> None:
     """A bad command's message names every valid command and escapes what was typed."""
@@ -729,6 +730,28 @@ def test_status_of_another_city_quotes_this_ones_name_whole(town: Path, tmp_path
     assert answer.startswith("Unknown city `Lyon`")
     hint = answer[answer.index("(") + 1 : answer.rindex(")")]
     assert hint == "`/rebalance status Ville \u02cbx\u02cb *b*`"
+
+
+def test_status_of_a_city_whose_name_has_a_space_works_as_suggested(
+    town: Path, tmp_path: Path
+) -> None:
+    """`/rebalance status New York` was refused ("`status` takes at most one city, not
+    `New York`") while the unknown-city reply suggested exactly that command. The rest
+    of the text is the city's name: the suggestion, typed back, shows the shift."""
+    from rebalance.app.desk import Desk
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        city={"name": "New York"}, history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    desk = Desk(config)
+    hint = desk.status("Lyon")
+    suggested = hint[hint.index("(`/rebalance ") + len("(`/rebalance ") : hint.rindex("`)")]
+    assert suggested == "status New York"
+    for typed in (suggested, "status new york", "status  New  York"):
+        command = parse(typed)
+        answer = desk.status(command.arg)
+        assert answer.startswith("*New York* · shift "), answer
+        assert "Unknown city" not in answer
 
 
 def test_an_id_typed_in_another_case_is_suggested_alone(town: Path, tmp_path: Path) -> None:

@@ -51,11 +51,9 @@ def parse(text: str) -> Command:
         return Command("help")
     name, args = words[0].lower(), words[1:]
     if name == "status":
-        if len(args) > 1:
-            raise CommandError(
-                f"`status` takes at most one city, not {code(' '.join(args))}.\n{USAGE}"
-            )
-        return Command("status", args[0] if args else None)
+        # the rest is the city's name, which may have spaces ("New York"): "status New
+        # York" was refused as two cities while the unknown-city reply suggested it
+        return Command("status", " ".join(args) or None)
     if name in {"close", "open"}:
         if len(args) != 1:
             got = code(" ".join(args)) if args else "nothing"
