@@ -780,6 +780,45 @@ def test_a_request_is_acknowledged_while_another_process_holds_the_history_store
     assert wait_for(lambda: [line for line in direct.lines() if line.get("event") == "duplicate"])
 
 
+def test_a_corrupt_history_store_is_answered_with_the_mv_that_recovers(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """With the history store's bytes overwritten, every command and click was answered
+    ":warning: Something went wrong in the app (StorageError); see its log.", logged as
+    errors with tracebacks as if a bug, and the duplicate check said the store "did not
+    answer within 1 s". Now the reply is the store's own message (README: the file, and
+    the `mv` that recovers), and the log has warnings naming their event, no error and
+    no traceback, and says the store cannot be used."""
+    config = _config(tmp_path / "corrupt", city, "Corruptville", approval=False)
+    store = load_config(config).history_path
+    History(store).close()
+    data = bytearray(store.read_bytes())
+    data[:4000] = (b"\x00garbage" * 500)[:4000]
+    store.write_bytes(bytes(data))
+    server = Server(config, fake, tmp_path / "corrupt.log", env).start()
+    try:
+        server.post(command_body(fake, "status", user=LEAD, name="corrupt-status"))
+        server.post(command_body(fake, "plan", user=LEAD, name="corrupt-plan"))
+        value = button_value("corruptville@2026-11-30T18:00Z", "0" * 16)
+        server.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="corrupt-click"))
+        for name in ("corrupt-status", "corrupt-plan", "corrupt-click"):
+            (answer,) = _answers(fake, name)
+            text = answer["text"]
+            assert "Something went wrong" not in text
+            assert "corrupt" in text and str(store) in text
+            assert f"mv {store} {store}.corrupt" in text
+        lines = server.lines()
+    finally:
+        server.stop()
+    assert not [line for line in lines if line.get("level") in {"error", "critical"}]
+    assert not [line for line in lines if "exception" in line]
+    assert [line for line in lines if not line.get("event")] == []
+    failed = [line for line in lines if line.get("event") == "request_failed"]
+    assert len(failed) == 3 and {line["level"] for line in failed} == {"warning"}
+    checks = [line["message"] for line in lines if line.get("event") == "duplicate_check"]
+    assert checks and all("cannot be used" in m and "within" not in m for m in checks)
+
+
 def test_commands_from_people_who_may_not_act_are_refused(direct: Server, fake: FakeSlack) -> None:
     """close/open/plan by a non-approver: an ephemeral refusal, nothing stored."""
     reply = direct.post(command_body(fake, "close R00001", user=PARTNER, name="nope"))

@@ -32,11 +32,13 @@ from urllib.parse import parse_qsl
 from slack_bolt import App, BoltRequest, BoltResponse, Respond
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from rebalance.errors import RebalanceError
 from rebalance.slack import SlackClient
 
 from .approval import ACTION_APPROVE, ACTION_HOLD
 from .commands import USAGE, CommandError, parse
 from .desk import LOOKUP_SECONDS, Desk, User
+from .messages import esc
 
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -222,7 +224,7 @@ def build_app(
 
     @app.middleware
     def _once(request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
-        from rebalance.errors import RebalanceError
+        from rebalance.errors import LockHeldError
 
         body = request.body if isinstance(request.body, dict) else {}
         retry = _header(request, "x-slack-retry-num")
@@ -239,11 +241,17 @@ def build_app(
                     first = history.first_delivery(key, kind) and new_here
             except RebalanceError as exc:
                 first = new_here  # this process's memory of recent deliveries
+                # busy (another process writing) or unusable (corrupt, read-only): a
+                # corrupt store was reported as one that "did not answer within 1 s"
+                why = (
+                    f"did not answer within {DELIVERY_WAIT_SECONDS:g} s"
+                    if isinstance(exc, LockHeldError)
+                    else "cannot be used"
+                )
                 log(
                     "duplicate_check",
-                    f"the history store did not answer within {DELIVERY_WAIT_SECONDS:g} s "
-                    f"({str(exc).splitlines()[0]}); {kind} checked against this process's "
-                    "recent deliveries only",
+                    f"the history store {why} ({str(exc).splitlines()[0]}); {kind} checked "
+                    "against this process's recent deliveries only",
                     level=logging.WARNING,
                     kind=kind,
                 )
@@ -265,6 +273,8 @@ def build_app(
         def job() -> None:
             try:
                 text = task()
+            except RebalanceError as exc:  # known (a corrupt store): not a bug of the app's
+                text = _failure_reply(exc, logger, where)
             except Exception as exc:
                 logger.exception("the app failed on a request", extra={"event": "error", **where})
                 text = f":warning: Something went wrong in the app ({type(exc).__name__}); see its log."
@@ -425,9 +435,34 @@ def _within(pool: Executor, task: Callable[[], T], seconds: float, logger: Logge
             f"a look-up took over {seconds} s; the ack goes without it",
             extra={"event": "lookup"},
         )
+    except RebalanceError as exc:  # a corrupt store: the work after the ack says so
+        logger.warning(
+            f"a look-up failed ({str(exc).splitlines()[0]}); the ack goes without it",
+            extra={"event": "lookup", "error_type": type(exc).__name__},
+        )
     except Exception:
         logger.exception("a look-up failed", extra={"event": "error"})
     return _UNSURE
+
+
+def _failure_reply(exc: RebalanceError, logger: Logger, where: dict[str, Any]) -> str:
+    """The reply to a request that failed in a known way (a `RebalanceError`: a corrupt
+    or read-only history store, one locked too long): its message, which says how to
+    recover (the store's file and the ``mv`` that does), escaped; logged as a warning
+    without a traceback. It was ":warning: Something went wrong in the app
+    (StorageError); see its log." and an error with a traceback, as if a bug."""
+    lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    logger.warning(
+        f"a request failed: {lines[0]}",
+        extra={
+            "event": "request_failed",
+            "error_type": type(exc).__name__,
+            "exit_code": exc.exit_code,
+            **where,
+        },
+    )
+    text = f":warning: The app could not do this: {esc(lines[0])}."
+    return "\n".join([text, *(esc(line) for line in lines[1:])])
 
 
 def _respond(respond: Respond, text: str, logger: Logger) -> None:
