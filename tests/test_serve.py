@@ -1027,6 +1027,30 @@ def test_sigterm_finishes_the_work_under_way_then_exits_0(
     assert events.index("serve_stopping") < last_replan  # the re-plan finished while stopping
 
 
+def test_status_and_why_are_answered_while_replans_are_queued(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """Read-only answers shared the re-plans' four threads: after five `/rebalance plan`
+    (re-plans run one at a time), `/rebalance status` came 27-31 s later. Now status
+    and why have their own threads: answered at once while every re-plan still waits."""
+    # each re-plan sleeps 20 s after validating (tests/pause_run.py)
+    server = _server(tmp_path, city, fake, env, approval=False, pause="validate:20")
+    try:
+        _plan(server, "2026-11-30T19:00")
+        plans = [f"queued-plan-{i}" for i in range(5)]
+        for name in plans:
+            assert server.post(command_body(fake, "plan", user=LEAD, name=name)).status == 200
+        server.post(command_body(fake, "status", user=LEAD, name="read-status"))
+        server.post(command_body(fake, "why Z0001", user=LEAD, name="read-why"))
+        status = wait_for(lambda: fake.responses.get("read-status"), timeout=10)
+        why = wait_for(lambda: fake.responses.get("read-why"), timeout=10)
+        assert "Latest plan" in status[0]["text"]
+        assert why[0]["text"].startswith("*Why Z0001")
+        assert not [name for name in plans if fake.responses.get(name)]  # still re-planning
+    finally:
+        server.stop(signal.SIGKILL)  # not the 100 s of re-plans a SIGTERM would finish
+
+
 def test_a_replan_waits_quietly_for_a_cron_run_of_the_same_shift(
     tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
 ) -> None:

@@ -193,14 +193,16 @@ def build_app(
     signing_secret: str | None,
     executor: Executor,
     work: Executor,
+    reads: Executor,
     lookup: Executor,
     logger: Logger,
 ) -> App:
     """The Bolt app; ``signing_secret`` None: Socket Mode (no HTTP requests to verify).
 
     ``executor`` runs Bolt's listeners (they ack and return); ``work`` runs what comes
-    after the ack (re-plans, publishing, answers); ``lookup`` the quick look-ups an
-    ack waits for (never behind a queue of re-plans)."""
+    after the ack and changes things (re-plans, publishing, decisions); ``reads`` the
+    answers that only read (``status``, ``why``), never behind a queue of re-plans;
+    ``lookup`` the quick look-ups an ack waits for (never behind a queue either)."""
     bolt_logger = logging.getLogger("rebalance.serve.bolt")
     bolt_logger.setLevel(logging.WARNING)  # Bolt logs payloads at debug level
     if not any(isinstance(f, _ClientGiven) for f in bolt_logger.filters):
@@ -267,8 +269,11 @@ def build_app(
         next()
         return None
 
-    def guarded(respond: Respond, task: Callable[[], str], **where: Any) -> None:
-        """Queue work after the ack; the user hears the outcome, a bug is logged."""
+    def guarded(
+        respond: Respond, task: Callable[[], str], pool: Executor = work, **where: Any
+    ) -> None:
+        """Queue work after the ack on ``pool``; the user hears the outcome, a bug is
+        logged."""
 
         def job() -> None:
             try:
@@ -280,7 +285,7 @@ def build_app(
                 text = f":warning: Something went wrong in the app ({type(exc).__name__}); see its log."
             _respond(respond, text, logger)
 
-        work.submit(job)
+        pool.submit(job)
 
     @app.command(COMMAND)
     def _command(ack: Callable[..., None], command: dict[str, Any], respond: Respond) -> None:
@@ -306,10 +311,11 @@ def build_app(
             return
         if cmd.name == "status":
             ack()
-            guarded(respond, lambda: desk.status(cmd.arg), command="status")
+            # on its own pool: behind five /rebalance plan it was answered 30 s later
+            guarded(respond, lambda: desk.status(cmd.arg), reads, command="status")
         elif cmd.name == "why":
             ack()
-            guarded(respond, lambda: desk.why(str(cmd.arg)), command="why")
+            guarded(respond, lambda: desk.why(str(cmd.arg)), reads, command="why")
         elif cmd.name in {"close", "open"}:
             # An unknown id is answered in the ack itself, not after an ack that reads
             # as if the change were under way; the look-up waits at most LOOKUP_SECONDS.

@@ -293,10 +293,12 @@ def serve(
     desk = Desk(config, logger=logger)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
     work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rebalance-work")
+    # status and why only read: never queued behind re-plans (which run one at a time)
+    reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rebalance-read")
     lookup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rebalance-lookup")
 
     def pools_down() -> None:  # the app did not start: nothing runs on them yet
-        for pool in (executor, work, lookup):
+        for pool in (executor, work, reads, lookup):
             pool.shutdown(wait=False)
 
     try:
@@ -306,6 +308,7 @@ def serve(
             signing_secret=secret,
             executor=executor,
             work=work,
+            reads=reads,
             lookup=lookup,
             logger=logger,
         )
@@ -379,6 +382,7 @@ def serve(
         server.close()
         executor.shutdown(wait=True, cancel_futures=False)
         work.shutdown(wait=True, cancel_futures=False)  # re-plans and answers under way
+        reads.shutdown(wait=True, cancel_futures=False)
         lookup.shutdown(wait=False, cancel_futures=True)  # no ack waits for them any more
         logger.info("stopped", extra={"event": "serve_stop", "outcome": "ok"})
         sys.stdout.flush()
