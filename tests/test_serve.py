@@ -568,6 +568,44 @@ def test_a_failed_publish_leaves_the_plan_pending_and_approve_can_retry(
     _approved_once(approving, fake, value, key, user=LEAD, name="retry")
 
 
+def test_approving_a_plan_whose_files_are_gone_says_so_and_takes_its_buttons_away(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Approve on a plan whose run folder was deleted answered "Publishing failed (exit
+    3): not a plan folder: ...; expected a folder written by `rebalance plan --out`
+    (write it again with that command)", terminal advice in Slack, and left Approve and
+    Hold, so every later click failed the same way. Now the answer is in the app's
+    terms (the files are gone; `/rebalance plan` re-plans), the request loses its
+    buttons, and the same plan made again is put up for approval anew."""
+    import shutil
+
+    shift = "2026-11-30T07:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    chash = request["metadata"]["event_payload"]["content_hash"]
+    with _history(approving) as h:
+        approval = h.approval(key, chash)
+    assert approval is not None
+    shutil.rmtree(approval.plan_dir)
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="gone"))
+    (answer,) = _answers(fake, "gone")
+    text = answer["text"]
+    assert "cannot be published" in text and "gone" in text and "`/rebalance plan`" in text
+    assert "exit 3" not in text and "plan --out" not in text
+    message = fake.channels["C0APPROVE"].find(request["ts"])
+    assert message is not None and _has_buttons(message) == []
+    assert "cannot be published" in _texts(message)
+    assert _in(fake, "C0PLANS", key) == []
+    again = _plan(approving, shift)  # the same version, planned again
+    assert again.publish.action == "approval-requested"
+    latest = _in(fake, "C0APPROVE", key, "rebalance_approval")[-1]
+    assert latest["ts"] != request["ts"]
+    assert _has_buttons(latest) == [ACTION_APPROVE, ACTION_HOLD]
+    _approved_once(approving, fake, value, key, user=LEAD, name="gone-then-approved")
+
+
 def test_a_refused_approval_request_says_how_to_fix_it_as_publishing_does(
     approving: Server, fake: FakeSlack
 ) -> None:

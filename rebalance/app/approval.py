@@ -267,6 +267,26 @@ def edit_approval(
     )
 
 
+#: The approval message of a request whose plan files are gone (`mark_unpublishable`).
+UNPUBLISHABLE = (
+    ":warning: This plan cannot be published: its files on the app's server are gone. "
+    "Not published. `/rebalance plan` re-plans the shift and puts the new version up here."
+)
+
+
+def mark_unpublishable(client: SlackApi, approval: Approval) -> None:
+    """chat.update of a request whose plan files are gone: a short text without its
+    buttons (the plan cannot be drawn again), as for a superseded one whose folder is
+    gone. Its Approve could only fail, every time."""
+    if approval.ts:
+        client.update_message(
+            channel=approval.channel,
+            ts=approval.ts,
+            text=UNPUBLISHABLE,
+            blocks=[context(UNPUBLISHABLE)],
+        )
+
+
 def permalink(client: SlackApi, channel: str, ts: str | None) -> str | None:
     """A link to a message, or None when Slack (or a client without
     ``chat.getPermalink``) cannot give one."""
@@ -463,7 +483,11 @@ def _replace(approval: Approval, **changes: Any) -> Approval:
 def _current(history: History, approval: Approval, target: str) -> bool:
     """Whether this recorded request still stands: undecided or held, or approved with
     its version still the one in the ``target`` channel."""
-    if approval.status in {"pending", "held", "approving"}:
+    if approval.status in {"pending", "held"}:
+        # a request whose plan files are gone cannot be approved (`mark_unpublishable`):
+        # the same version planned again is put up again, not "still awaiting approval"
+        return (Path(approval.plan_dir) / "plan.json").is_file()
+    if approval.status == "approving":
         return True
     if approval.status != "approved":
         return False  # superseded

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rebalance.errors import LockHeldError, PublishError, RebalanceError
+from rebalance.errors import InputError, LockHeldError, PublishError, RebalanceError
 from rebalance.history import History, utc_now
 
 from .approval import edit_approval, parse_button_value, permalink
@@ -480,6 +480,10 @@ class Desk:
         from rebalance.plan import read_plan
         from rebalance.publish import publish
 
+        try:
+            read_plan(approval.plan_dir)
+        except InputError as exc:  # its run folder was deleted (or damaged) since
+            return self._gone(approval, exc, user)
         now = utc_now()
         claimed = history.transition_approval(
             approval.plan_key,
@@ -594,6 +598,39 @@ class Desk:
         link = permalink(self.client(), result.channel, result.ts)
         where = f"<{link}|the shift's message>" if link else "the shift's message"
         return f":white_check_mark: Approved and published to {channel_ref(result.channel)} ({where}, {esc(result.action)})."
+
+    def _gone(self, approval: Approval, exc: InputError, user: User) -> str:
+        """A click on a request whose plan files are gone: said in the app's terms (not
+        `rebalance plan --out`'s), and its buttons taken away, since every later click
+        could only fail the same way; `/rebalance plan` puts a new version up."""
+        from rebalance.slack import SlackCallError
+
+        from .approval import mark_unpublishable
+
+        problem = exc.problems[0].message if exc.problems else type(exc).__name__
+        self.event(
+            "approval",
+            f"{approval.plan_key}: the plan's files are gone ({problem}: {approval.plan_dir}); "
+            f"click by {user.id} cannot publish it",
+            level=logging.WARNING,
+            decision="approve",
+            user_id=user.id,
+            outcome="plan_gone",
+        )
+        try:
+            mark_unpublishable(self.client(), approval)
+        except (SlackCallError, RebalanceError, OSError) as exc_edit:
+            self.event(
+                "approval",
+                f"could not edit the approval message: {exc_edit}",
+                level=logging.WARNING,
+            )
+        return (
+            f":warning: This plan cannot be published: its files on the app's server are gone "
+            f"({esc(problem)}: {code(approval.plan_dir)}). Nothing was published. "
+            f"`/rebalance plan` re-plans the shift and puts the new version up for approval "
+            f"in {channel_ref(approval.channel)}."
+        )
 
     def _record_on_run(self, history: History, approval: Approval, result: Any, user: User) -> None:
         """The run that made the plan now shows where it was published, and by whose approval."""
