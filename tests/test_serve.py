@@ -1164,6 +1164,24 @@ def test_socket_mode_takes_commands_over_the_websocket(
     assert APP_TOKEN not in raw and TOKEN not in raw
 
 
+def test_an_approval_channel_without_approvers_is_warned_at_start(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """`[slack] approval_channel` with `approvers = []`: serve started as if all were
+    well, and every plan then waited for an approval nobody may give. The start now
+    logs a warning naming its event, the channel and the key to set."""
+    config = _config(tmp_path, city, "Nobodyville", approval=True)
+    config.write_text(config.read_text().replace(f'["{LEAD}", "{OTHER}"]', "[]"))
+    server = Server(config, fake, tmp_path / "nobody.log", env).start()
+    try:
+        lines = server.lines()
+    finally:
+        server.stop()
+    (warned,) = [line for line in lines if line.get("event") == "no_approvers"]
+    assert warned["level"] == "warning"
+    assert "C0APPROVE" in warned["message"] and "[slack] approvers" in warned["message"]
+
+
 def test_serve_needs_its_secrets(
     tmp_path: Path, city: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -289,6 +289,15 @@ def serve(
             if handler not in library.handlers:
                 library.addHandler(handler)
 
+    if config.slack.approval_channel and not config.slack.approvers:
+        # it started as if all were well, and every plan then waited for an approval
+        # nobody may give (each click refused)
+        logger.warning(
+            f"[slack] approval_channel is set ({config.slack.approval_channel}) but "
+            "[slack] approvers is empty: every plan waits there for an approval nobody "
+            "may give. Add the Slack user IDs of those who approve to [slack] approvers.",
+            extra={"event": "no_approvers"},
+        )
     _check_token(client)
     desk = Desk(config, logger=logger)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rebalance-ack")
