@@ -52,6 +52,7 @@ __all__ = [
     "SlackClient",
     "api_answer",
     "signature_check",
+    "signature_problem",
 ]
 
 
@@ -567,31 +568,61 @@ def _reason_text(reason: object) -> str:
 
 #: The most digits an ``X-Slack-Request-Timestamp`` may have (Unix seconds: 10 digits).
 MAX_TIMESTAMP_DIGITS = 12
+#: How far a request's timestamp may be from now, in seconds (Slack's rule, slack_sdk's).
+MAX_SKEW_SECONDS = 5 * 60
 
 
 def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
     """``check(body, timestamp, signature)``: whether a request carries Slack's
     signature of ``body`` under the signing ``secret``, with a timestamp within 5
-    minutes (slack_sdk's `SignatureVerifier`, the check Bolt makes)."""
+    minutes (the check Bolt makes; `signature_problem` says why not)."""
+    problem = signature_problem(secret)
+    return lambda body, timestamp, signature: problem(body, timestamp, signature) is None
+
+
+def signature_problem(secret: str) -> Callable[[bytes, str, str], str | None]:
+    """``problem(body, timestamp, signature)``: None when a request carries Slack's
+    signature of ``body`` under the signing ``secret`` with a timestamp within 5
+    minutes (slack_sdk's `SignatureVerifier`, the check Bolt makes); else why not, for
+    the log: a header missing, a timestamp that is no Unix time or is stale or in the
+    future (by how many seconds), or a signature that does not match. Never the secret
+    or the signatures."""
+    import hmac
+
     from slack_sdk.signature import SignatureVerifier
 
     verifier = SignatureVerifier(secret)
 
-    def check(body: bytes, timestamp: str, signature: str) -> bool:
+    def problem(body: bytes, timestamp: str, signature: str) -> str | None:
+        if not timestamp:
+            return "no X-Slack-Request-Timestamp header"
+        if not signature:
+            return "no X-Slack-Signature header"
         # slack_sdk reads the timestamp with int() and the body as UTF-8 text: a header
         # of other digits ("²", Latin-1 in WSGI) or a body of other bytes raised there,
         # a 500 with a traceback for anyone who can reach the port. Slack sends neither.
-        if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
-            return False
-        # and int() of hundreds of digits is too large for its float() (OverflowError),
+        # And int() of hundreds of digits is too large for its float() (OverflowError),
         # of thousands past Python's digit limit (ValueError): a 500 with a traceback
         # too. Slack's timestamp is a Unix time in seconds, 10 digits until 2286.
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            return "X-Slack-Request-Timestamp is not a Unix time in seconds"
         if len(timestamp) > MAX_TIMESTAMP_DIGITS:
-            return False
+            return f"X-Slack-Request-Timestamp has {len(timestamp)} digits, not a Unix time"
+        offset = time.time() - int(timestamp)
+        if abs(offset) > MAX_SKEW_SECONDS:
+            skew = round(offset)
+            when = f"{skew} s in the past" if skew > 0 else f"{-skew} s in the future"
+            return (
+                f"timestamp {when} (more than {MAX_SKEW_SECONDS} s off: "
+                f"{'stale or replayed' if skew > 0 else 'a clock ahead'})"
+            )
         try:
-            body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return False
-        return bool(verifier.is_valid(body, timestamp, signature))
+            return "the body is not UTF-8"
+        expected = verifier.generate_signature(timestamp=timestamp, body=text)
+        if expected is None or not hmac.compare_digest(expected, signature):
+            return "signature mismatch (another signing secret, or the body was changed)"
+        return None
 
-    return check
+    return problem

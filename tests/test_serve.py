@@ -267,6 +267,36 @@ def test_bad_stale_or_missing_signatures_get_401_and_change_nothing(
     assert [line["status"] for line in logged[-5:]] == [401] * 5
 
 
+def test_a_refused_request_s_log_line_says_why(approving: Server, fake: FakeSlack) -> None:
+    """Every 401 was logged "POST /slack/events -> 401 Unauthorized", whether the
+    signing secret was wrong, the clock minutes off or a header missing: nothing to
+    tell an operator what to fix. The line now says which (the skew in seconds for a
+    timestamp), with neither the secret nor the signatures in it."""
+    from slackapp import signature
+
+    body = command_body(fake, "status", user=LEAD, name="why-401")
+    now = int(pd.Timestamp.now().timestamp())
+    logged = len(approving.lines())
+    approving.post(body, secret="not-the-secret-at-all-0000")
+    approving.post(body, timestamp=now - 400)
+    approving.post(body, timestamp=now + 600)
+    approving.post(body, sign=False, headers={"X-Slack-Signature": signature(body, now)})
+    approving.post(body, sign=False, headers={"X-Slack-Request-Timestamp": str(now)})
+    lines = [line for line in approving.lines()[logged:] if line.get("event") == "http"]
+    assert [line["status"] for line in lines] == [401] * 5
+    reasons = [line["message"] for line in lines]
+    assert "signature mismatch" in reasons[0]
+    assert "s in the past" in reasons[1] and any(f"{s} s" in reasons[1] for s in (399, 400, 401))
+    assert "s in the future" in reasons[2] and any(f"{s} s" in reasons[2] for s in (599, 600, 601))
+    assert "no X-Slack-Request-Timestamp header" in reasons[3]
+    assert "no X-Slack-Signature header" in reasons[4]
+    for line in lines:
+        assert line["message"].startswith("POST /slack/events -> 401 Unauthorized (")
+        assert line["reason"] and line["level"] == "warning"
+        text = json.dumps(line)
+        assert SECRET not in text and signature(body, now)[3:] not in text
+
+
 def test_bodies_that_are_not_slack_requests_get_401_or_400_not_500(
     approving: Server, fake: FakeSlack
 ) -> None:

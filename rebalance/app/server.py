@@ -64,19 +64,19 @@ def _env_secret(name: str, *, valid: str, prefix: str = "") -> str:
     return value
 
 
-def _signed(secret: str) -> Callable[[dict[str, Any]], bool]:
-    """Whether a request carries Slack's signature of its body under ``secret``, with a
-    timestamp within 5 minutes (slack_sdk's check, the one Bolt makes). The body is
-    read here and put back for Bolt."""
-    from rebalance.slack import signature_check
+def _signed(secret: str) -> Callable[[dict[str, Any]], str | None]:
+    """Why a request does not carry Slack's signature of its body under ``secret``
+    with a timestamp within 5 minutes (slack_sdk's check, the one Bolt makes), or None
+    when it does. The body is read here and put back for Bolt."""
+    from rebalance.slack import signature_problem
 
     from .bolt import request_body
 
-    valid = signature_check(secret)
+    problem = signature_problem(secret)
 
-    def check(environ: dict[str, Any]) -> bool:
+    def check(environ: dict[str, Any]) -> str | None:
         body = request_body(environ)
-        return valid(
+        return problem(
             body,
             environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
             environ.get("HTTP_X_SLACK_SIGNATURE") or "",
@@ -89,18 +89,19 @@ def _wsgi(
     events: Callable[..., Iterable[bytes]],
     ready: dict[str, Any],
     logger: Logger,
-    signed: Callable[[dict[str, Any]], bool] | None = None,
+    signed: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """The WSGI app: /healthz, then Bolt for /slack/events; logs every response.
     ``signed``: checks a POST's signature before Bolt sees it (Bolt reads the body
     first, and a body it cannot parse got a 500 and an error in the logs, signed or
-    not); a request failing it gets 401."""
+    not); a request failing it gets 401, and its log line says why."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "")
         started = time.perf_counter()
         status_seen: list[str] = []
+        refused: str | None = None
 
         def spy(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
             status_seen.append(status)
@@ -108,7 +109,9 @@ def _wsgi(
 
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
             return _json(start_response, "200 OK", {"status": "ok", **ready})
-        if signed is not None and method == "POST" and not signed(environ):
+        if signed is not None and method == "POST":
+            refused = signed(environ)
+        if refused is not None:
             result: Iterable[bytes] = _json(
                 spy, "401 Unauthorized", {"error": "invalid request signature"}
             )
@@ -129,10 +132,14 @@ def _wsgi(
         status = status_seen[0] if status_seen else "?"
         if path != HEALTH_PATH:
             level = logging.WARNING if status.startswith(("401", "403")) else logging.INFO
+            # why a 401: every one read "-> 401 Unauthorized", a wrong secret, a clock
+            # off by minutes and a missing header alike
+            because = f" ({refused})" if refused else ""
             logger.log(
                 level,
-                f"{method} {path} -> {status}",
+                f"{method} {path} -> {status}{because}",
                 extra={
+                    "reason": refused,
                     "event": "http",
                     "status": int(status.split()[0]) if status[:3].isdigit() else None,
                     "duration_ms": round((time.perf_counter() - started) * 1000),
