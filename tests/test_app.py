@@ -329,8 +329,10 @@ def test_the_approval_message_of_a_slot_plan_says_what_now_and_what_is_coming(
     start = plan.local(plan.shift_start)
     assert any(s.startswith(f"*Move now, {start:%H:%M}*") for s in sections)
     second = plan.local(plan.slot_starts()[1])
-    (coming,) = [s for s in sections if s.startswith(f"*Coming up* ({plan.slot_count} slots")]
+    later = plan.slot_count - 1  # the slots after the first, one line each
+    (coming,) = [s for s in sections if s.startswith(f"*Coming up* ({later} slot")]
     assert f"• *{second:%H:%M}*:" in coming
+    assert len([line for line in coming.splitlines() if line.startswith("• ")]) == later
     footer = blocks[-2]["elements"][0]["text"]
     assert "Approve publishes it to <#C0PLANS>" in footer and "slots.csv" in footer
     assert [e["action_id"] for e in blocks[-1]["elements"]] == [ACTION_APPROVE, ACTION_HOLD]
@@ -566,6 +568,54 @@ def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> N
     unknown = desk.why("<!channel>")
     assert "unknown zone" in unknown and "<!channel>" not in unknown
     assert parse("why Z1") == Command("why", "Z1") and not parse("why Z1").acts
+
+
+def test_why_and_status_say_one_courier_and_opened_by(town: Path, tmp_path: Path) -> None:
+    """`why` said "1 courier(s)" and the status list "`R00027` open by <@U0LEAD>" (read
+    as an order). Now a route of one courier says "1 courier", and an override reads
+    "opened by" or "closed by"."""
+    from rebalance.app.desk import Desk, User
+    from rebalance.history import History as Store
+    from rebalance.overrides import shift_window
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    plan = solve(load(town, config), config, "2026-11-30T19:00")
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    ones = [
+        (str(z), row)
+        for z in plan.zones["zone_id"]
+        for row in plan.explain(str(z)).routes.head(5).itertuples(index=False)
+        if int(row.couriers) == 1
+    ]
+    assert ones, "the town's plan has a route of one courier"
+    zone, row = ones[0]
+    desk = Desk(config)
+    answer = desk.why(zone)
+    assert f"• {row.from_zone} → {row.to_zone}: 1 courier, saves" in answer
+    assert "courier(s)" not in answer
+    ids = sorted(load(town, config).restaurants["restaurant_id"])[:2]
+    user = User("U0LEAD", "lead")
+    with Store(config.history_path) as h:
+        shift, _ = desk.current_shift(h)
+        start, end = shift_window(config, shift)
+        for rid, status in ((ids[0], "closed"), (ids[1], "open")):
+            h.add_override(
+                city=config.city.name,
+                shift_start=start,
+                shift_end=end,
+                restaurant_id=rid,
+                status=status,
+                user_id=user.id,
+            )
+    status = desk.status(None)
+    assert f"`{ids[0]}` closed by <@U0LEAD>" in status
+    assert f"`{ids[1]}` opened by <@U0LEAD>" in status
 
 
 def test_commands_act_on_the_latest_shift_not_the_run_started_last(

@@ -42,6 +42,22 @@ def test_parent_message_has_header_kpis_table_actions_moves_and_metadata(plans):
     assert_within_limits(build_messages(plan, channel=CHANNEL))
 
 
+def test_one_courier_on_one_route_is_said_in_the_singular(plans):
+    """The published and approval messages said "*Largest moves* (1 couriers on 1
+    routes)". One courier on one route now reads "(1 courier on 1 route)"."""
+    import dataclasses
+
+    plan = read_plan(plans["a"])
+    assert plan.slot_count == 1 and len(plan.moves) > 1
+    one = dataclasses.replace(
+        plan, moves=plan.moves.head(1), kpis={**plan.kpis, "moved_couriers": 1}
+    )
+    texts = json.dumps(build_messages(one, channel=CHANNEL)[0]["blocks"], ensure_ascii=False)
+    assert "*Largest moves* (1 courier on 1 route)" in texts
+    several = json.dumps(build_messages(plan, channel=CHANNEL)[0]["blocks"], ensure_ascii=False)
+    assert f"*Largest moves* ({plan.kpis['moved_couriers']} couriers on " in several
+
+
 def test_short_zones_list_restaurants_to_pause():
     """A short zone appears under "Action needed" with the restaurants to pause."""
     plan = synthetic_plan(5, 10, paused=2, seed=4)

@@ -149,7 +149,7 @@ class Desk:
         """Why a zone of the shift's latest plan is what it is (`rebalance explain`)."""
         from rebalance.errors import RebalanceError
         from rebalance.plan import read_plan
-        from rebalance.views.wording import whole_minutes
+        from rebalance.views.wording import plural, whole_minutes
 
         with self.store() as history:
             record = self._latest_run(history)
@@ -173,7 +173,7 @@ class Desk:
             lines.append("• not short now")
         for row in expl.routes.head(5).itertuples(index=False):
             lines.append(
-                f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {int(row.couriers)} courier(s), "
+                f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {plural(int(row.couriers), 'courier')}, "
                 f"saves {whole_minutes(row.saves_minutes)} ({short(row.why, 1000)})"
             )
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
@@ -231,7 +231,9 @@ class Desk:
         if overrides:
             lines.append(f"*Overrides for this shift* ({len(overrides)}):")
             lines += [
-                f"• {code(o.restaurant_id)} {o.status} by {user_ref(o.user_id)} at {slack_time(o.created_at, tz)}"
+                # "`R1` open by" read as an order; what was done to it: opened, closed
+                f"• {code(o.restaurant_id)} {_DONE.get(o.status, esc(o.status))} by "
+                f"{user_ref(o.user_id)} at {slack_time(o.created_at, tz)}"
                 for o in overrides[-20:]
             ]
         else:
@@ -701,6 +703,10 @@ def _stale(decided_at: str | None) -> bool:
     if not decided_at:
         return True
     return datetime.now(UTC) - datetime.fromisoformat(decided_at) > STALE_APPROVING
+
+
+#: What an override did, in the status list: "`R1` opened by ...".
+_DONE = {"open": "opened", "closed": "closed"}
 
 
 def _pct(value: Any) -> str:

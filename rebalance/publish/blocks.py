@@ -393,11 +393,12 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
 
     if len(routes):
         lines = [_route_line(r, names) for r in routes.head(PARENT_ROUTES).itertuples(index=False)]
+        on = f"on {wording.plural(len(routes), 'route')}"  # "1 couriers on 1 routes" it was
         head = (
-            f"*Move now, {plan.local(plan.shift_start):%H:%M}* ({moving_now} couriers on "
-            f"{len(routes)} routes)"
+            f"*Move now, {plan.local(plan.shift_start):%H:%M}* "
+            f"({wording.plural(moving_now, 'courier')} {on})"
             if several
-            else f"*Largest moves* ({moved} couriers on {len(routes)} routes)"
+            else f"*Largest moves* ({wording.plural(moved, 'courier')} {on})"
         )
         if len(routes) > PARENT_ROUTES:
             lines.append(
@@ -421,7 +422,10 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
     if several:
         coming, later = _coming_up(plan, names)
         blocks += _sections(
-            f"*Coming up* ({plan.slot_count} slots of {plan.slot_minutes} min)", coming
+            # the slots after this one, as listed: it said "4 slots" over 3 lines
+            f"*Coming up* ({wording.plural(plan.slot_count - 1, 'slot')} of "
+            f"{plan.slot_minutes} min)",
+            coming,
         )
         overflow.extend(later)
 
