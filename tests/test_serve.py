@@ -1369,3 +1369,22 @@ def test_manifest_has_command_interactivity_scopes_and_metadata() -> None:
     assert runner.invoke(cli, ["slack", "manifest", "--url", "http://x"]).exit_code == 2
     socket = json.loads(runner.invoke(cli, ["slack", "manifest", "--socket-mode"]).stdout)
     assert socket["settings"]["socket_mode_enabled"] is True
+
+
+def test_every_command_of_the_in_app_help_is_in_the_readme_and_the_manifest() -> None:
+    """`/rebalance why ZONE_ID` works and is in the in-app help, but the README's table
+    of the app's commands, its `serve` row (status|close|open|plan) and the manifest's
+    usage hint (what Slack suggests as one types) left it out. Every command of the
+    help is now in all three."""
+    from rebalance.app.commands import USAGE
+    from rebalance.app.manifest import manifest as make
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    commands = [line.split("`")[1] for line in USAGE.splitlines() if line.startswith("• ")]
+    assert "/rebalance why ZONE_ID" in commands
+    (hint,) = [c["usage_hint"] for c in make(url="https://x.example")["features"]["slash_commands"]]
+    serve_row = next(line for line in readme.splitlines() if line.startswith("| `rebalance serve"))
+    for command in commands:
+        assert f"| `{command}` |" in readme, command
+        assert command.removeprefix("/rebalance ") in hint, command
+        assert command.split()[1] in serve_row, command

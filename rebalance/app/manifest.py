@@ -32,8 +32,9 @@ def manifest(
     subscriptions to the plan messages' metadata."""
     command: dict[str, Any] = {
         "command": "/rebalance",
-        "description": "See the shift, close or open a restaurant, re-plan",
-        "usage_hint": "status [CITY] | close RESTAURANT_ID | open RESTAURANT_ID | plan",
+        "description": "See the shift, close or open a restaurant, re-plan, explain a zone",
+        "usage_hint": "status [CITY] | close RESTAURANT_ID | open RESTAURANT_ID | plan | "
+        "why ZONE_ID",
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
