@@ -854,3 +854,76 @@ def test_why_never_says_a_route_saves_minus_zero(
     from rebalance.explain import _fmt
 
     assert [_fmt(-0.04), _fmt(-0.4), _fmt(2.96), _fmt(-1.5)] == ["0", "-0.4", "3", "-1.5"]
+
+
+def _approving_desk(town: Path, tmp_path: Path) -> tuple[Any, Any, Any, Any, History, Any]:
+    """A desk with an approval channel over the fake Slack, and the town's 19:00 plan
+    written to ``tmp_path/run1``."""
+    from rebalance.app.desk import Desk
+
+    fake = FakeSlack()
+    fake.add_channel("C0APPROVE", "ops-approve", member=True)
+    fake.add_channel("C0PLANS", "ops", member=True)
+    client = InProcessSlack(fake)
+    config = load_config(town / "rebalance.toml").with_changes(
+        slack={"channel": "C0PLANS", "approval_channel": "C0APPROVE", "approvers": ["U0LEAD"]},
+        history={"path": str(tmp_path / "h.sqlite3")},
+    )
+    plan = solve(load(town, config), config, "2026-11-30T19:00")
+    plan.write(tmp_path / "run1")
+    desk = Desk(config)
+    desk.client = lambda: client  # type: ignore[method-assign]
+    return fake, client, config, plan, History(config.history_path), desk
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+
+
+def test_a_damaged_plan_folder_keeps_its_request_approvable(town: Path, tmp_path: Path) -> None:
+    """An Approve on a request whose folder lost a file (plan.json still there) took its
+    buttons away as if the plan were gone, and the same plan asked again by the next run
+    was "still awaiting approval" on that message: nobody could approve it. Only a folder
+    without its plan.json is gone; a damaged one fails as publishing does, buttons kept."""
+    from rebalance.app.approval import button_value
+    from rebalance.app.desk import User
+
+    fake, client, config, plan, history, desk = _approving_desk(town, tmp_path)
+    first = request_approval(
+        plan, plan_dir=tmp_path / "run1", config=config, history=history, client=client
+    )
+    (tmp_path / "run1" / "moves.csv").unlink()
+    answer = desk.decide(
+        "approve", button_value(first.plan_key, first.content_hash), User("U0LEAD")
+    )
+    assert "files on the app's server are gone" not in answer
+    plan.write(tmp_path / "run2")
+    request_approval(
+        plan, plan_dir=tmp_path / "run2", config=config, history=history, client=client
+    )
+    assert _buttons(fake.messages("C0APPROVE")[-1]) == [ACTION_APPROVE, ACTION_HOLD]
+
+
+def test_a_late_click_on_an_approved_plan_whose_folder_is_gone_says_already_approved(
+    town: Path, tmp_path: Path
+) -> None:
+    """A second approver's click on a plan approved and published, its run folder since
+    removed, answered "Nothing was published" and wrote "cannot be published ... Not
+    published" over its "Approved by": the plan was in the channel. It is already
+    approved, and says so."""
+    import shutil
+
+    from rebalance.app.approval import button_value
+    from rebalance.app.desk import User
+
+    fake, client, config, plan, history, desk = _approving_desk(town, tmp_path)
+    first = request_approval(
+        plan, plan_dir=tmp_path / "run1", config=config, history=history, client=client
+    )
+    value = button_value(first.plan_key, first.content_hash)
+    assert "Approved and published" in desk.decide("approve", value, User("U0LEAD"))
+    shutil.rmtree(tmp_path / "run1")
+    assert "Already approved" in desk.decide("approve", value, User("U0LEAD2"))
+    assert "cannot be published" not in fake.messages("C0APPROVE")[0].get("text", "")

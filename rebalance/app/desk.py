@@ -482,10 +482,15 @@ class Desk:
         from rebalance.plan import read_plan
         from rebalance.publish import publish
 
-        try:
-            read_plan(approval.plan_dir)
-        except InputError as exc:  # its run folder was deleted (or damaged) since
-            return self._gone(approval, exc, user)
+        if approval.status in {"pending", "held"} and not _has_plan(approval.plan_dir):
+            # its run folder was deleted since: every Approve could only fail. Only an
+            # undecided request, and only a folder without its plan.json (the rule
+            # `approval._current` re-posts by): an approved one keeps its "Approved by",
+            # and a damaged folder fails as publishing does, its buttons kept
+            try:
+                read_plan(approval.plan_dir)
+            except InputError as exc:
+                return self._gone(approval, exc, user)
         now = utc_now()
         claimed = history.transition_approval(
             approval.plan_key,
@@ -703,6 +708,11 @@ def _stale(decided_at: str | None) -> bool:
     if not decided_at:
         return True
     return datetime.now(UTC) - datetime.fromisoformat(decided_at) > STALE_APPROVING
+
+
+def _has_plan(folder: str) -> bool:
+    """Whether a plan folder still holds its plan.json (what the request was made of)."""
+    return (Path(folder) / "plan.json").is_file()
 
 
 #: What an override did, in the status list: "`R1` opened by ...".
