@@ -649,6 +649,41 @@ def test_commands_act_on_the_latest_shift_not_the_run_started_last(
     assert plans[1].plan_id in desk.why(zone)
 
 
+def test_a_run_of_a_shift_next_week_does_not_take_the_commands_from_tonight(
+    town: Path, tmp_path: Path
+) -> None:
+    """One run of a shift a week ahead (planned early, or a typo'd date) made every
+    command act on that shift until 50 newer runs pushed it out: about 12 hours of
+    cron. Of the shifts started by now the latest is current; a shift yet to start only
+    when none has started."""
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    tz = config.city.timezone
+    ahead = pd.Timestamp(datetime.now(UTC) + timedelta(days=7)).tz_convert(tz).floor("h")
+    desk = Desk(config)
+
+    def record(start: pd.Timestamp) -> None:
+        with Store(config.history_path) as h:
+            h.start_run(config.city.name, start.isoformat(), plan_dir=str(tmp_path), status="ok")
+
+    record(ahead)
+    with Store(config.history_path) as h:
+        assert desk.current_shift(h)[0] == ahead  # nothing started yet: the next one
+    tonight = pd.Timestamp(datetime.now(UTC) - timedelta(hours=1)).tz_convert(tz).floor("h")
+    for start in (tonight - timedelta(minutes=30), tonight, ahead, tonight - timedelta(hours=1)):
+        record(start)
+    with Store(config.history_path) as h:
+        assert desk.current_shift(h)[0] == tonight
+
+
 def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
     town: Path, tmp_path: Path
 ) -> None:

@@ -5,9 +5,9 @@ several threads, and `rebalance run` or `publish` may write at the same time fro
 other processes) and the Web API client of `rebalance.slack`. It knows nothing of
 Bolt: each method returns the mrkdwn text to show the user, ephemerally.
 
-- The shift a command applies to is the city's latest planned shift (the shift of
-  its recorded runs, not dry runs, that starts latest), else now rounded down to the
-  quarter hour.
+- The shift a command applies to is the city's latest planned shift (of the shifts
+  of its recorded runs, not dry runs, the latest started by now, else the next to
+  start), else now rounded down to the quarter hour.
 - Re-plans are `rebalance.runner.run` (lock, history, plan folder, publication or
   approval request), one at a time in this process and waiting for a cron run of
   the same shift to finish first.
@@ -114,18 +114,23 @@ class Desk:
 
     # --------------------------------------------------------------- shift
     def _latest_run(self, history: History) -> RunRecord | None:
-        """The newest run of the city's latest planned shift (not a dry run). The shift
-        started latest, not the run started last: a retry of an earlier shift (the
-        command an exit 5 prints carries its --shift-start) made `/rebalance close`,
-        `plan` and `why` act on that earlier shift while the later plan was in force."""
-        latest: tuple[pd.Timestamp, RunRecord] | None = None
+        """The newest run of the city's latest planned shift (not a dry run): of the
+        shifts started by now the latest, else the next to start. The shift, not the run
+        started last: a retry of an earlier shift (the command an exit 5 prints carries
+        its --shift-start) made `/rebalance close`, `plan` and `why` act on that earlier
+        shift while the later plan was in force. And one run of next week's shift (a
+        plan made ahead, a typo) does not take them away from tonight's."""
+        now = pd.Timestamp(datetime.now(UTC))
+        best: tuple[tuple[bool, int], RunRecord] | None = None
         for record in history.runs(city=self.config.city.name, limit=50):  # newest first
             if record.dry_run or not record.plan_dir:
                 continue
             start = pd.Timestamp(record.shift_start)
-            if latest is None or start > latest[0]:
-                latest = (start, record)
-        return latest[1] if latest else None
+            started = start <= now
+            rank = (started, start.value if started else -start.value)
+            if best is None or rank > best[0]:
+                best = (rank, record)
+        return best[1] if best else None
 
     def current_shift(self, history: History) -> tuple[pd.Timestamp, Path | None]:
         """The shift commands apply to, and the data folder its runs read."""
