@@ -962,3 +962,39 @@ def test_a_late_click_on_an_approved_plan_whose_folder_is_gone_says_already_appr
     shutil.rmtree(tmp_path / "run1")
     assert "Already approved" in desk.decide("approve", value, User("U0LEAD2"))
     assert "cannot be published" not in fake.messages("C0APPROVE")[0].get("text", "")
+
+
+def test_history_of_a_run_whose_version_was_asked_again_says_so(town: Path, tmp_path: Path) -> None:
+    """Version 1 asked for and approved, version 2 too, then version 1 asked again by a
+    third run: the first run, approved and published, read "awaiting approval" in
+    `history` (the request of the third run replaces its record). It now reads "asked
+    again", naming the run whose request it is; JSON carries that run's id."""
+    from rebalance.app.approval import button_value
+    from rebalance.app.desk import User
+    from rebalance.cli import _approvals
+    from rebalance.views.history import approval_text, run_dict
+
+    _, client, config, _, history, desk = _approving_desk(town, tmp_path)
+    runs = []
+    for i, rate in enumerate((2.5, 2.0, 2.5)):
+        changed = config.with_changes(demand={"orders_per_courier_hour": rate})
+        plan = solve(load(town, config), changed, "2026-11-30T19:00")
+        folder = plan.write(tmp_path / f"r{i}")
+        run_id = history.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        ).run_id
+        asked = request_approval(
+            plan, plan_dir=folder, config=config, history=history, client=client, run_id=run_id
+        )
+        extra = {"plan_key": asked.plan_key, "content_hash": asked.content_hash}
+        history.update_run(run_id, extra={**extra, "approval_channel": "C0APPROVE"})
+        runs.append(run_id)
+        if i < 2:
+            value = button_value(asked.plan_key, asked.content_hash)
+            assert "Approved and published" in desk.decide("approve", value, User("U0LEAD"))
+    found = _approvals(history, [history.run(r) for r in runs])
+    assert approval_text(found[runs[0]], runs[0]).startswith(
+        f"asked again by run {runs[2]}, now awaiting approval"
+    )
+    assert approval_text(found[runs[2]], runs[2]).startswith("awaiting approval")
+    assert run_dict(history.run(runs[0]), found[runs[0]])["approval"]["run_id"] == runs[2]

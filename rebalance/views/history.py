@@ -59,8 +59,12 @@ _APPROVAL_STATES = {
 }
 
 
-def approval_state(approval: Approval) -> str:
-    """Where a plan put up for approval stands: awaiting approval, held, approved ..."""
+def approval_state(approval: Approval, run_id: str | None = None) -> str:
+    """Where a plan put up for approval stands: awaiting approval, held, approved ...;
+    for run ``run_id``, "asked again" when the same version was put up again by another
+    run since (its request is that run's now: the record of this one's is gone)."""
+    if run_id and approval.run_id and approval.run_id != run_id:
+        return "asked again"
     return _APPROVAL_STATES.get(approval.status, approval.status)
 
 
@@ -104,7 +108,7 @@ def runs_table(records: list[RunRecord], approvals: dict[str, Approval] | None =
             )
         slack = str(r.extra.get("publish_action") or ("dry-run" if r.dry_run else ""))
         if r.run_id in approvals:
-            slack = approval_state(approvals[r.run_id])
+            slack = approval_state(approvals[r.run_id], r.run_id)
         rows.append(
             [
                 r.run_id,
@@ -161,7 +165,7 @@ def run_details(record: RunRecord, approval: Approval | None = None) -> Any:
             ("slack", f"{action or ''} {r.slack_channel or ''} ts {r.slack_ts or '-'}".strip())
         )
     if approval is not None:
-        rows.append(("approval", approval_text(approval)))
+        rows.append(("approval", approval_text(approval, r.run_id)))
     timings = r.extra.get("timings_ms") or {}
     if timings:
         # The history stores keys sorted; show phases in the order they run.
@@ -213,9 +217,12 @@ _COMMAND = re.compile(r"\brebalance (?:run|plan|publish|validate) ")
 _WHOLE = frozenset({"run", "inputs sha256", "data", "config", "plan id", "plan folder", "command"})
 
 
-def approval_text(a: Approval) -> str:
-    """An approval in a line: its state, who decided and when, the message posted."""
+def approval_text(a: Approval, run_id: str | None = None) -> str:
+    """An approval in a line: its state, who decided and when, the message posted; for
+    run ``run_id`` whose version another run put up again, that run and its state."""
     text = f"{approval_state(a)} in {a.channel}"
+    if approval_state(a, run_id) != approval_state(a):
+        text = f"asked again by run {a.run_id}, now {text}"
     if a.decided_by and a.status in {"held", "approving", "approved"}:
         text += f", by {a.decided_by} at {a.decided_at or '?'}"
     if a.published_ts:
@@ -229,6 +236,9 @@ def run_dict(record: RunRecord, approval: Approval | None = None) -> dict[str, A
     data = record.to_dict()
     if approval is not None:
         data["approval"] = {
+            # the run whose request this is: another run when it asked for the same
+            # version again since (then the status is that request's)
+            "run_id": approval.run_id,
             "status": approval.status,
             "channel": approval.channel,
             "ts": approval.ts,
