@@ -181,6 +181,22 @@ class Inputs:
             self.check_unedited(unchecked)
         if config is not None:
             tz, vehicles = config.city.timezone, sorted(config.vehicles)
+            if (
+                self.timezone
+                and tz != self.timezone
+                and any(
+                    getattr(self, name) is not None
+                    for name in ("couriers", "demand")
+                    if name in kept
+                )
+            ):
+                # the kept tables' naive times were read in the other timezone: labelled
+                # with this one, they would pass `solve`'s check of the timezone
+                raise ValueError(
+                    f"Inputs.replace: config's [city] timezone is {tz!r}, but the tables "
+                    f"kept were read in {self.timezone!r}: load the folder with this config "
+                    "(rebalance.load(folder, config)), or replace those tables too"
+                )
         else:
             tz = self.timezone or Config().city.timezone
             vehicle = self.couriers["vehicle"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import time
 from collections.abc import Callable
 from itertools import pairwise
@@ -59,8 +60,8 @@ def solve(
     if previous is not None:
         previous = as_plan(previous, call)
     if time_limit is not None and (
-        isinstance(time_limit, bool) or not isinstance(time_limit, int | float)
-    ):
+        isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
+    ):  # numpy's numbers too (a sweep over np.arange)
         raise TypeError(
             f"time_limit must be seconds as a number (e.g. time_limit=30), got "
             f"{type(time_limit).__name__} {time_limit!r:.40}"

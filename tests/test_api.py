@@ -392,6 +392,9 @@ def test_the_config_the_inputs_were_read_with_is_the_one_planned_with(tmp_path):
     ):
         with pytest.raises(ValueError, match=r"timezone is 'Europe/Paris', but the inputs' "):
             call()
+    # nor through replace: the couriers kept were read in Tokyo time
+    with pytest.raises(ValueError, match=r"the tables kept were read in 'Asia/Tokyo'"):
+        inputs.replace(config=Config(), demand=None)
 
 
 def test_solve_warns_where_the_command_line_warns():
@@ -459,6 +462,9 @@ def test_the_next_wrong_arguments_an_analyst_writes_say_what_to_pass():
         with pytest.raises(kind, match=message):
             call()
     assert len(rebalance.replay(inputs, orders, None, SHIFT, plans=[plan]).policies) == 2
+    import numpy as np
+
+    assert solve(inputs, None, SHIFT, time_limit=np.int64(30)).status == "optimal"
 
 
 def test_a_summary_without_shortage_names_no_zones():
