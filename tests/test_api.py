@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
-from util import SHIFT, VALID
+from util import REPO, SHIFT, VALID
 
 import rebalance
 from rebalance import Config, load, read_plan, solve
@@ -479,3 +479,15 @@ def test_a_summary_without_shortage_names_no_zones():
     assert short.kpis["shortage"] > 0 and short.summary().endswith(
         f"in {short.kpis['zones_short']} zone" + ("s" if short.kpis["zones_short"] > 1 else "")
     )
+
+
+def test_inputs_show_themselves_in_a_line():
+    """A notebook cell holding ``inputs`` printed the dataclass's repr, every table
+    whole (5.6 KB for 40 zones). It is one line: where from, each table's rows, the
+    timezone and the fingerprint; `summary()` counts the demand rows as validate does."""
+    inputs = load(REPO / "data" / "samples" / "paris")
+    text = repr(inputs)
+    assert text.startswith("<Inputs from ") and "\n" not in text and len(text) < 250
+    assert "20 zones, 1,500 restaurants, 600 couriers, 12,000 demand rows" in text
+    assert "times in Europe/Paris" in text and inputs.sha256[:12] in text
+    assert inputs.summary()["demand"] == 12_000 and load(VALID).summary()["demand"] is None
