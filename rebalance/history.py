@@ -533,6 +533,20 @@ class History:
         data["snapshot"] = json.loads(data["snapshot"] or "{}")
         return Publication(**data)
 
+    def publications(self, *, channel: str, city: str, limit: int = 50) -> list[Publication]:
+        """The recorded parent messages of one city in a channel, newest posted first."""
+        rows = self.db.execute(
+            "SELECT * FROM publications WHERE channel = ? AND city = ? "
+            "ORDER BY posted_at DESC, rowid DESC LIMIT ?",
+            (channel, city, limit),
+        ).fetchall()
+        found = []
+        for row in rows:
+            data = dict(row)
+            data["snapshot"] = json.loads(data["snapshot"] or "{}")
+            found.append(Publication(**data))
+        return found
+
     @_guarded
     def save_publication(self, pub: Publication) -> Publication:
         """Insert or update a publication; returns it with timestamps and revision set.

@@ -781,3 +781,43 @@ def test_a_thread_part_stored_twice_is_kept_once_and_the_check_waits_for_a_lista
     record = history.publication(first.plan_key, CHANNEL)
     assert record is not None and record.snapshot["verify_parent"] is False
     assert record.snapshot["thread"]["complete"] is True
+
+
+def test_the_previous_shifts_message_says_the_next_plan_supersedes_it(plans, slack_env, history):
+    """With `rebalance run` every 15 minutes each run posts a shift of its own, and every
+    older parent read as the plan in force. Posting the 19:15 plan marks the 19:00
+    message (its shift still under way) under its header and first in its fallback
+    text, its metadata kept (a re-run of 19:00 finds it: unchanged). Once: posting 19:30
+    marks 19:15, not 19:00 again; a shift after the others have ended marks nothing."""
+    from rebalance.inputs import load
+    from rebalance.optimize import solve
+
+    small = plans["a"].parent / "small"
+    cfg = load_config(small / "rebalance.toml").with_changes(shift={"slot_minutes": 240})
+    inputs = load(small, cfg)
+    posted = {"19:00": _publish(plans["a"], history)}
+    for at in ("19:15", "19:30", "23:45"):
+        plan = solve(inputs, cfg, f"2026-11-30T{at}", warn=False)  # (23:45: few left)
+        posted[at] = publish(plan, config=Config(), history=history, channel=CHANNEL)
+        assert posted[at].action == "posted"
+
+    def marks(at: str) -> list[str]:
+        shown = slack_env.channels[CHANNEL].find(posted[at].ts) or {}
+        return [
+            e["text"]
+            for b in shown.get("blocks", [])
+            if b["type"] == "context"
+            for e in b["elements"]
+            if "Superseded" in e["text"]
+        ]
+
+    assert marks("19:00") == [
+        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 19:15–23:15 CET, posted below"
+    ]
+    assert marks("19:15") == [
+        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 19:30–23:30 CET, posted below"
+    ]
+    assert marks("19:30") == marks("23:45") == []
+    shown = slack_env.channels[CHANNEL].find(posted["19:00"].ts) or {}
+    assert shown["text"].startswith("(Superseded by the plan for Mon 30 Nov 19:15")
+    assert _publish(plans["a"], history).action == "unchanged"

@@ -17,7 +17,18 @@ from rebalance.views.wording import COURIER_GONE, percent
 from .blocks import context_block, escape_mrkdwn, mrkdwn_name, zone_label
 from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
 
-__all__ = ["describe_changes", "describe_diff", "mark_revised", "revision_line", "snapshot_diff"]
+__all__ = [
+    "SUPERSEDED",
+    "describe_changes",
+    "describe_diff",
+    "mark_revised",
+    "mark_superseded",
+    "revision_line",
+    "snapshot_diff",
+]
+
+#: How the line an older parent gains when a later shift's plan is posted begins.
+SUPERSEDED = ":arrow_heading_down: *Superseded*"
 
 #: Couriers named per group before "+N more".
 COURIERS_PER_GROUP = 8
@@ -77,6 +88,24 @@ def mark_revised(payload: dict[str, Any], line: str) -> dict[str, Any]:
         blocks.insert(1 if blocks else 0, block)
     text = cut(f"({line}) {payload.get('text', '')}", MAX_FALLBACK_CHARS)
     return {**payload, "blocks": blocks, "text": text}
+
+
+def mark_superseded(message: dict[str, Any], line: str) -> dict[str, Any] | None:
+    """The blocks and fallback text of an older parent (``message`` as Slack shows it)
+    with ``line`` (mrkdwn, escaped) under its header; None when it says so already."""
+    blocks = [dict(b) for b in message.get("blocks") or []]
+    said = [b for b in blocks[:3] if b.get("type") == "context"]
+    if any(SUPERSEDED in str(b) for b in said) or SUPERSEDED in str(message.get("text", ""))[:200]:
+        return None
+    block = context_block(f"{SUPERSEDED} {line}")
+    if len(blocks) >= MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1]  # the last (the fallback keeps the rest)
+    while blocks and visible_chars([*blocks, block]) > MAX_MESSAGE_CHARS:
+        blocks.pop()
+    blocks.insert(1 if blocks else 0, block)
+    plain = line.replace("*", "")
+    text = cut(f"(Superseded {plain}) {message.get('text', '')}", MAX_FALLBACK_CHARS)
+    return {"blocks": blocks, "text": text}
 
 
 def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit: int = 2800) -> str:

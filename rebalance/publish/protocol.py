@@ -244,10 +244,67 @@ def publish(
 
         store = History(config.history_path)
     try:
-        return _Publisher(plan, target, key, chash, messages, client, store, log).run()
+        result = _Publisher(plan, target, key, chash, messages, client, store, log).run()
+        if result.action == "posted":
+            _supersede(plan, target, key, client, store, log)
+        return result
     finally:
         if history is None:
             store.close()
+
+
+def _supersede(
+    plan: Plan,
+    channel: str,
+    key: str,
+    client: SlackApi,
+    history: History,
+    log: Callable[[str], None] | None,
+) -> None:
+    """Say on the parent of this city's previous shift in ``channel`` (the latest one
+    still under way when this plan's shift starts) that this plan supersedes it. With
+    `rebalance run` every 15 minutes each run posts a shift of its own, and every older
+    parent read as the plan in force. Once per parent (it is looked at first); the older
+    parents were marked when their own successor was posted. Best effort: a failure is
+    logged and the publication stands."""
+    import itertools
+
+    from rebalance.slack import SlackCallError
+    from rebalance.views.wording import window_text
+
+    from .changes import mark_superseded
+
+    start = plan.shift_start
+    previous: tuple[pd.Timestamp, Publication] | None = None
+    for pub in history.publications(channel=channel, city=plan.city):
+        try:
+            begun = pd.Timestamp(pub.snapshot["shift_start"])
+            ends = pd.Timestamp(pub.snapshot["shift_end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        later = previous is None or begun > previous[0]
+        if pub.plan_key != key and begun < start < ends and later:
+            previous = (begun, pub)
+    if previous is None:
+        return
+    pub = previous[1]
+    window = window_text(plan.local(start), plan.local(plan.shift_end), year=False)
+    try:
+        shown = list(itertools.islice(client.replies(channel, pub.ts), 1))
+        if not shown or str(shown[0].get("ts")) != pub.ts or shown[0].get("subtype"):
+            return  # deleted (or a tombstone left by its thread)
+        marked = mark_superseded(shown[0], f"by the plan for {window}, posted below")
+        if marked is None:
+            return
+        payload: dict[str, Any] = {"channel": channel, "ts": pub.ts, **marked}
+        if shown[0].get("metadata"):  # kept: the publisher finds its parents by it
+            payload["metadata"] = shown[0]["metadata"]
+        client.update_message(**payload)
+        if log is not None:
+            log(f"publish: the message of {pub.plan_key} ({pub.ts}) says it is superseded")
+    except SlackCallError as exc:
+        if log is not None:
+            log(f"publish: could not mark the message of {pub.plan_key} superseded: {exc}")
 
 
 class _Publisher:
