@@ -788,7 +788,8 @@ def test_the_previous_shifts_message_says_the_next_plan_supersedes_it(plans, sla
     older parent read as the plan in force. Posting the 19:15 plan marks the 19:00
     message (its shift still under way) under its header and first in its fallback
     text, its metadata kept (a re-run of 19:00 finds it: unchanged). Once: posting 19:30
-    marks 19:15, not 19:00 again; a shift after the others have ended marks nothing."""
+    marks 19:15, not 19:00 again; a shift after the others have ended marks nothing; an
+    earlier shift posted after a later one is marked by it."""
     from rebalance.inputs import load
     from rebalance.optimize import solve
 
@@ -821,3 +822,12 @@ def test_the_previous_shifts_message_says_the_next_plan_supersedes_it(plans, sla
     shown = slack_env.channels[CHANNEL].find(posted["19:00"].ts) or {}
     assert shown["text"].startswith("(Superseded by the plan for Mon 30 Nov 19:15")
     assert _publish(plans["a"], history).action == "unchanged"
+    # an earlier shift published after a later one (`rebalance publish` of an older
+    # plan): it says the later one supersedes it, and it supersedes the one before
+    plan = solve(inputs, cfg, "2026-11-30T20:00", warn=False)
+    posted["20:00"] = publish(plan, config=Config(), history=history, channel=CHANNEL)
+    assert marks("20:00") == [
+        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 23:45–03:45 (+1 day) "
+        "CET, posted before it"
+    ]
+    assert len(marks("19:30")) == 1 and marks("23:45") == []

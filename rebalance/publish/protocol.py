@@ -246,7 +246,7 @@ def publish(
     try:
         result = _Publisher(plan, target, key, chash, messages, client, store, log).run()
         if result.action == "posted":
-            _supersede(plan, target, key, client, store, log)
+            _supersede(plan, target, key, result.ts, client, store, log)
         return result
     finally:
         if history is None:
@@ -257,54 +257,77 @@ def _supersede(
     plan: Plan,
     channel: str,
     key: str,
+    ts: str | None,
     client: SlackApi,
     history: History,
     log: Callable[[str], None] | None,
 ) -> None:
     """Say on the parent of this city's previous shift in ``channel`` (the latest one
-    still under way when this plan's shift starts) that this plan supersedes it. With
-    `rebalance run` every 15 minutes each run posts a shift of its own, and every older
-    parent read as the plan in force. Once per parent (it is looked at first); the older
-    parents were marked when their own successor was posted. Best effort: a failure is
-    logged and the publication stands."""
-    import itertools
-
-    from rebalance.slack import SlackCallError
+    still under way when this plan's shift starts) that this plan, just posted as
+    ``ts``, supersedes it; and on this one, when a later shift starting while it runs
+    was posted before it (`rebalance publish` of an earlier plan), that that one does.
+    With `rebalance run` every 15 minutes each run posts a shift of its own, and every
+    older parent read as the plan in force. Once per parent (it is looked at first);
+    the older parents were marked when their own successor was posted. Best effort: a
+    failure is logged and the publication stands."""
     from rebalance.views.wording import window_text
 
-    from .changes import mark_superseded
-
-    start = plan.shift_start
+    start, end = plan.shift_start, plan.shift_end
     previous: tuple[pd.Timestamp, Publication] | None = None
+    successor: tuple[pd.Timestamp, pd.Timestamp] | None = None
     for pub in history.publications(channel=channel, city=plan.city):
         try:
             begun = pd.Timestamp(pub.snapshot["shift_start"])
             ends = pd.Timestamp(pub.snapshot["shift_end"])
         except (KeyError, TypeError, ValueError):
             continue
-        later = previous is None or begun > previous[0]
-        if pub.plan_key != key and begun < start < ends and later:
+        if pub.plan_key == key:
+            continue
+        if begun < start < ends and (previous is None or begun > previous[0]):
             previous = (begun, pub)
-    if previous is None:
-        return
-    pub = previous[1]
-    window = window_text(plan.local(start), plan.local(plan.shift_end), year=False)
+        if start < begun < end and (successor is None or begun < successor[0]):
+            successor = (begun, ends)
+    if previous is not None:
+        window = window_text(plan.local(start), plan.local(end), year=False)
+        pub = previous[1]
+        _mark(client, channel, pub.ts, f"by the plan for {window}, posted below", log, pub.plan_key)
+    if successor is not None and ts:
+        later = window_text(plan.local(successor[0]), plan.local(successor[1]), year=False)
+        _mark(client, channel, ts, f"by the plan for {later}, posted before it", log, key)
+
+
+def _mark(
+    client: SlackApi,
+    channel: str,
+    ts: str,
+    line: str,
+    log: Callable[[str], None] | None,
+    key: str,
+) -> None:
+    """`_supersede`'s edit of one parent (``line`` says by which plan), its metadata kept:
+    the publisher finds its parents by it."""
+    import itertools
+
+    from rebalance.slack import SlackCallError
+
+    from .changes import mark_superseded
+
     try:
-        shown = list(itertools.islice(client.replies(channel, pub.ts), 1))
-        if not shown or str(shown[0].get("ts")) != pub.ts or shown[0].get("subtype"):
+        shown = list(itertools.islice(client.replies(channel, ts), 1))
+        if not shown or str(shown[0].get("ts")) != ts or shown[0].get("subtype"):
             return  # deleted (or a tombstone left by its thread)
-        marked = mark_superseded(shown[0], f"by the plan for {window}, posted below")
+        marked = mark_superseded(shown[0], line)
         if marked is None:
             return
-        payload: dict[str, Any] = {"channel": channel, "ts": pub.ts, **marked}
-        if shown[0].get("metadata"):  # kept: the publisher finds its parents by it
+        payload: dict[str, Any] = {"channel": channel, "ts": ts, **marked}
+        if shown[0].get("metadata"):
             payload["metadata"] = shown[0]["metadata"]
         client.update_message(**payload)
         if log is not None:
-            log(f"publish: the message of {pub.plan_key} ({pub.ts}) says it is superseded")
+            log(f"publish: the message of {key} ({ts}) says it is superseded")
     except SlackCallError as exc:
         if log is not None:
-            log(f"publish: could not mark the message of {pub.plan_key} superseded: {exc}")
+            log(f"publish: could not mark the message of {key} superseded: {exc}")
 
 
 class _Publisher:
