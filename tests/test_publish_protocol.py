@@ -827,7 +827,36 @@ def test_the_previous_shifts_message_says_the_next_plan_supersedes_it(plans, sla
     plan = solve(inputs, cfg, "2026-11-30T20:00", warn=False)
     posted["20:00"] = publish(plan, config=Config(), history=history, channel=CHANNEL)
     assert marks("20:00") == [
-        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 23:45–03:45 (+1 day) "
-        "CET, posted before it"
+        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 23:45–03:45 (+1 day) CET"
     ]
     assert len(marks("19:30")) == 1 and marks("23:45") == []
+    # a revision of 19:00 (a retry) writes its message anew: it still says so
+    assert _publish(plans["b"], history).action == "updated"
+    assert marks("19:00") == [
+        ":arrow_heading_down: *Superseded* by the plan for Mon 30 Nov 19:15–23:15 CET"
+    ]
+
+
+def test_the_previous_shifts_message_is_not_marked_while_another_process_writes_it(
+    plans, slack_env, history
+):
+    """The mark reads the older parent and writes it back whole: done while a revision
+    of that shift was being written (a retry, an approval in the app), it put the old
+    plan back over the new one. It is made under that shift's run lock, taken without
+    waiting: held, the message is left to its writer (whose version says it)."""
+    from rebalance.inputs import load
+    from rebalance.lock import RunLock
+    from rebalance.optimize import solve
+    from rebalance.paths import lock_path
+
+    first = _publish(plans["a"], history)
+    before = json.loads(json.dumps(slack_env.channels[CHANNEL].find(first.ts)))  # a copy
+    small = plans["a"].parent / "small"
+    cfg = load_config(small / "rebalance.toml").with_changes(shift={"slot_minutes": 240})
+    later = solve(load(small, cfg), cfg, "2026-11-30T19:15")
+    said: list[str] = []
+    plan_a = read_plan(plans["a"])
+    with RunLock(lock_path(history.path, plan_a.city, plan_a.shift_start)):
+        publish(later, config=Config(), history=history, channel=CHANNEL, log=said.append)
+    assert slack_env.channels[CHANNEL].find(first.ts) == before
+    assert any("being written by another process; not marked" in line for line in said)

@@ -98,10 +98,12 @@ def mark_superseded(message: dict[str, Any], line: str) -> dict[str, Any] | None
     if any(SUPERSEDED in str(b) for b in said) or SUPERSEDED in str(message.get("text", ""))[:200]:
         return None
     block = context_block(f"{SUPERSEDED} {line}")
-    if len(blocks) >= MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1]  # the last (the fallback keeps the rest)
-    while blocks and visible_chars([*blocks, block]) > MAX_MESSAGE_CHARS:
-        blocks.pop()
+    # room made in the body, before the footer (the plan id, what the thread holds):
+    # the header and the footer stay, and the fallback text keeps the whole
+    while len(blocks) > 2 and (
+        len(blocks) >= MAX_BLOCKS or visible_chars([*blocks, block]) > MAX_MESSAGE_CHARS
+    ):
+        del blocks[-2]
     blocks.insert(1 if blocks else 0, block)
     plain = line.replace("*", "")
     text = cut(f"(Superseded {plain}) {message.get('text', '')}", MAX_FALLBACK_CHARS)

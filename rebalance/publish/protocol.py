@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -244,90 +244,116 @@ def publish(
 
         store = History(config.history_path)
     try:
+        line = _successor_line(plan, target, key, store)
+        if line is not None:
+            from .changes import mark_superseded
+
+            marked = mark_superseded(messages[0], line)
+            messages = [{**messages[0], **(marked or {})}, *messages[1:]]
         result = _Publisher(plan, target, key, chash, messages, client, store, log).run()
         if result.action == "posted":
-            _supersede(plan, target, key, result.ts, client, store, log)
+            try:
+                _supersede(plan, target, key, client, store, log)
+            except Exception as exc:  # posted: nothing after it may turn that into a failure
+                if log is not None:
+                    log(f"publish: could not mark the previous shift's message superseded: {exc}")
         return result
     finally:
         if history is None:
             store.close()
 
 
-def _supersede(
-    plan: Plan,
-    channel: str,
-    key: str,
-    ts: str | None,
-    client: SlackApi,
-    history: History,
-    log: Callable[[str], None] | None,
-) -> None:
-    """Say on the parent of this city's previous shift in ``channel`` (the latest one
-    still under way when this plan's shift starts) that this plan, just posted as
-    ``ts``, supersedes it; and on this one, when a later shift starting while it runs
-    was posted before it (`rebalance publish` of an earlier plan), that that one does.
-    With `rebalance run` every 15 minutes each run posts a shift of its own, and every
-    older parent read as the plan in force. Once per parent (it is looked at first);
-    the older parents were marked when their own successor was posted. Best effort: a
-    failure is logged and the publication stands."""
-    from rebalance.views.wording import window_text
-
-    start, end = plan.shift_start, plan.shift_end
-    previous: tuple[pd.Timestamp, Publication] | None = None
-    successor: tuple[pd.Timestamp, pd.Timestamp] | None = None
+def _shifts(plan: Plan, channel: str, key: str, history: History) -> Iterator[tuple[Any, ...]]:
+    """This city's other recorded parents in ``channel``: (shift start, shift end,
+    publication)."""
     for pub in history.publications(channel=channel, city=plan.city):
+        if pub.plan_key == key:
+            continue
         try:
             begun = pd.Timestamp(pub.snapshot["shift_start"])
             ends = pd.Timestamp(pub.snapshot["shift_end"])
         except (KeyError, TypeError, ValueError):
             continue
-        if pub.plan_key == key:
-            continue
-        if begun < start < ends and (previous is None or begun > previous[0]):
-            previous = (begun, pub)
-        if start < begun < end and (successor is None or begun < successor[0]):
-            successor = (begun, ends)
-    if previous is not None:
-        window = window_text(plan.local(start), plan.local(end), year=False)
-        pub = previous[1]
-        _mark(client, channel, pub.ts, f"by the plan for {window}, posted below", log, pub.plan_key)
-    if successor is not None and ts:
-        later = window_text(plan.local(successor[0]), plan.local(successor[1]), year=False)
-        _mark(client, channel, ts, f"by the plan for {later}, posted before it", log, key)
+        yield begun, ends, pub
 
 
-def _mark(
-    client: SlackApi,
+def _successor_line(plan: Plan, channel: str, key: str, history: History) -> str | None:
+    """What this plan's parent says when a later shift starting while it runs was
+    posted already (`rebalance publish` of an earlier plan, or a retry of it): by which
+    plan it is superseded. Its every version says so: a revision of the older shift
+    wrote its message anew without the line, and it read as the plan in force again."""
+    from rebalance.views.wording import window_text
+
+    start, end = plan.shift_start, plan.shift_end
+    later = [(b, e) for b, e, _ in _shifts(plan, channel, key, history) if start < b < end]
+    if not later:
+        return None
+    begun, ends = min(later)
+    return f"by the plan for {window_text(plan.local(begun), plan.local(ends), year=False)}"
+
+
+def _supersede(
+    plan: Plan,
     channel: str,
-    ts: str,
-    line: str,
-    log: Callable[[str], None] | None,
     key: str,
+    client: SlackApi,
+    history: History,
+    log: Callable[[str], None] | None,
 ) -> None:
-    """`_supersede`'s edit of one parent (``line`` says by which plan), its metadata kept:
-    the publisher finds its parents by it."""
+    """Say on the parent of this city's previous shift in ``channel`` (the latest one
+    still under way when this plan's shift starts) that this plan supersedes it. With
+    `rebalance run` every 15 minutes each run posts a shift of its own, and every older
+    parent read as the plan in force. Once per parent (it is looked at first); the older
+    parents were marked when their own successor was posted.
+
+    Under that shift's run lock, taken without waiting (held: a run, `publish` or an
+    approval is writing that message now, and its own version then carries the line,
+    `_successor_line`): read and written back whole, the message must not be another
+    version by the time it is written (the old plan was put back over a revision).
+    Best effort: a failure is logged and the publication stands."""
     import itertools
 
+    from rebalance.errors import LockHeldError
+    from rebalance.lock import RunLock
+    from rebalance.paths import lock_path
     from rebalance.slack import SlackCallError
+    from rebalance.views.wording import window_text
 
     from .changes import mark_superseded
 
+    start = plan.shift_start
+    older = [(b, pub) for b, e, pub in _shifts(plan, channel, key, history) if b < start < e]
+    if not older:
+        return
+    begun, pub = max(older, key=lambda bp: bp[0])
+    window = window_text(plan.local(start), plan.local(plan.shift_end), year=False)
+
+    def say(message: str) -> None:
+        if log is not None:
+            log(f"publish: {message}")
+
+    lock = RunLock(lock_path(history.path, plan.city, begun), what=pub.plan_key)
     try:
-        shown = list(itertools.islice(client.replies(channel, ts), 1))
-        if not shown or str(shown[0].get("ts")) != ts or shown[0].get("subtype"):
-            return  # deleted (or a tombstone left by its thread)
-        marked = mark_superseded(shown[0], line)
+        lock.acquire()
+    except LockHeldError:
+        return say(f"the message of {pub.plan_key} is being written by another process; not marked")
+    try:
+        shown = list(itertools.islice(client.replies(channel, pub.ts), 1))
+        if not shown or str(shown[0].get("ts")) != pub.ts or shown[0].get("subtype") == "tombstone":
+            return  # deleted by hand (or a tombstone left by its thread)
+        marked = mark_superseded(shown[0], f"by the plan for {window}, posted below")
         if marked is None:
             return
-        payload: dict[str, Any] = {"channel": channel, "ts": ts, **marked}
-        if shown[0].get("metadata"):
+        payload: dict[str, Any] = {"channel": channel, "ts": pub.ts, **marked}
+        if shown[0].get("metadata"):  # kept: the publisher finds its parents by it
             payload["metadata"] = shown[0]["metadata"]
         client.update_message(**payload)
-        if log is not None:
-            log(f"publish: the message of {key} ({ts}) says it is superseded")
+        say(f"the message of {pub.plan_key} ({pub.ts}) says this plan supersedes it")
     except SlackCallError as exc:
-        if log is not None:
-            log(f"publish: could not mark the message of {key} superseded: {exc}")
+        if exc.error not in {"thread_not_found", "message_not_found"}:
+            say(f"could not mark the message of {pub.plan_key} superseded: {exc}")
+    finally:
+        lock.release()
 
 
 class _Publisher:
