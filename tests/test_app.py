@@ -541,6 +541,23 @@ def test_bolt_and_waitress_live_in_their_modules() -> None:
                     assert where == owners[top], f"{where} imports {name}"
 
 
+def _recorded_plan(town: Path, tmp_path: Path) -> tuple[Any, Any]:
+    """The town's config (history under tmp_path) and its 19:00 plan, written to
+    ``tmp_path/plan`` and recorded as a run."""
+    from rebalance.history import History as Store
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    plan = solve(load(town, config), config, "2026-11-30T19:00")
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    return config, plan
+
+
 def test_why_explains_a_zone_of_the_latest_plan(town: Path, tmp_path: Path) -> None:
     """/rebalance why ZONE answers from the shift's latest plan (CONTRACT 11), escaped;
     an unknown zone gets the valid ones; no plan yet says so."""
@@ -578,15 +595,7 @@ def test_why_and_status_say_one_courier_and_opened_by(town: Path, tmp_path: Path
     from rebalance.history import History as Store
     from rebalance.overrides import shift_window
 
-    config = load_config(town / "rebalance.toml").with_changes(
-        history={"path": str(tmp_path / "h.sqlite3")}
-    )
-    plan = solve(load(town, config), config, "2026-11-30T19:00")
-    folder = plan.write(tmp_path / "plan")
-    with Store(config.history_path) as h:
-        h.start_run(
-            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
-        )
+    config, plan = _recorded_plan(town, tmp_path)
     ones = [
         (str(z), row)
         for z in plan.zones["zone_id"]
@@ -863,18 +872,9 @@ def test_why_never_says_a_route_saves_minus_zero(
     import dataclasses
 
     from rebalance.app.desk import Desk
-    from rebalance.history import History as Store
     from rebalance.plan import Plan
 
-    config = load_config(town / "rebalance.toml").with_changes(
-        history={"path": str(tmp_path / "h.sqlite3")}
-    )
-    plan = solve(load(town, config), config, "2026-11-30T19:00")
-    folder = plan.write(tmp_path / "plan")
-    with Store(config.history_path) as h:
-        h.start_run(
-            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
-        )
+    config, plan = _recorded_plan(town, tmp_path)
     explain = Plan.explain
 
     def nearly_nothing(self: Plan, *args: object, **kwargs: object) -> object:

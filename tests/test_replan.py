@@ -789,6 +789,18 @@ def test_the_plan_in_force_is_the_latest_shift_not_the_run_started_last(town, tm
     assert next_one.record.extra["previous"]["run_id"] == later.run_id
 
 
+def _approval_config(tmp_path, town):
+    """A config file for the town with an approval channel (C0APPROVE), one slot."""
+    path = tmp_path / "approve.toml"
+    path.write_text(
+        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{town}"\n'
+        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
+        'approval_channel = "C0APPROVE"\n'
+        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
+    )
+    return path
+
+
 def test_a_plan_up_for_approval_is_in_force_only_once_approved(town, tmp_path):
     """With an approval channel, a plan put up for approval and not approved (or held)
     was taken for the plan in force: the next run counted its moves as couriers on their
@@ -797,13 +809,7 @@ def test_a_plan_up_for_approval_is_in_force_only_once_approved(town, tmp_path):
 
     from rebalance.history import History
 
-    path = tmp_path / "approve.toml"
-    path.write_text(
-        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{town}"\n'
-        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
-        'approval_channel = "C0APPROVE"\n'
-        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
-    )
+    path = _approval_config(tmp_path, town)
     config = rebalance.load_config(path)
     fake = FakeSlack()
     # a request that could not be posted (the bot not in the channel: exit 5, plan kept)
@@ -838,13 +844,7 @@ def test_history_says_where_a_plan_up_for_approval_stands(town, tmp_path):
     from rebalance.cli import app
     from rebalance.history import History
 
-    path = tmp_path / "approve.toml"
-    path.write_text(
-        f'[city]\nname = "Town"\ntimezone = "Europe/Paris"\n[data]\ndir = "{town}"\n'
-        '[shift]\nslot_minutes = 240\n[slack]\nchannel = "C0PLANS"\n'
-        'approval_channel = "C0APPROVE"\n'
-        f'[history]\npath = "{tmp_path / "state" / "history.sqlite3"}"\n'
-    )
+    path = _approval_config(tmp_path, town)
     config = rebalance.load_config(path)
     fake = FakeSlack()
     fake.add_channel("C0APPROVE", "ops-approve", member=True)
