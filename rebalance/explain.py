@@ -117,6 +117,9 @@ def _routes_whole(routes: list[Any]) -> bool:
                 return False
             if type(route.get("cap_forced", False)) is not bool:
                 return False
+            change = route.get("instruction_change_minutes", 0.0)
+            if type(change) not in (int, float) or not isfinite(change):
+                return False
             for key in numbers:
                 value = route[key]
                 if type(value) not in (int, float) or not isfinite(value):
@@ -173,6 +176,9 @@ def explanation_problem(info: Any) -> str:
                 return f"{where}.{key} is {value!r}" if key in route else f"{where} lacks {key}"
         if not isinstance(route.get("cap_forced", False), bool):
             return f"{where}.cap_forced is {route['cap_forced']!r}, not true or false"
+        if not number(route.get("instruction_change_minutes", 0.0)):
+            value = route["instruction_change_minutes"]
+            return f"{where}.instruction_change_minutes is {value!r}, not a number"
     short = info.get("short", [])
     if not isinstance(short, list):
         return "explanation.short is not a list"
@@ -606,7 +612,15 @@ def _route_facts(
     couriers = np.bincount(route, minlength=n_routes)
     travel = np.bincount(route, weights=minutes, minlength=n_routes)
     move = travel + c.move_fixed_minutes * couriers
-    saves = removed - added - surplus - move
+    # A re-plan's change_minutes (CONTRACT 9): the plan pays it for a mover whose
+    # previous instruction was elsewhere; staying would pay it if that was not the
+    # origin. Left out, a route that changes an instruction read as saving 10 min more
+    # than it does, and one that keeps one 10 min less per courier.
+    prev = p.eligible["prev_idx"].to_numpy()[rows]
+    told = prev >= 0
+    changed = (told & (prev != dst)).astype(float) - (told & (prev != src)).astype(float)
+    change = c.change_minutes * np.bincount(route, weights=changed, minlength=n_routes)
+    saves = removed - added - surplus - move - change
     columns = {
         "from_zone": index[a].tolist(),
         "to_zone": index[b].tolist(),
@@ -620,6 +634,7 @@ def _route_facts(
                 ("shortage_removed_minutes", removed),
                 ("shortage_added_minutes", added),
                 ("surplus_change_minutes", surplus),
+                ("instruction_change_minutes", change),
                 ("saves_minutes", saves),
             )
         },
@@ -637,7 +652,9 @@ class Explanation:
 
     ``short``: zone_id, name, shortage, reason (a code of `REASONS`), why (a sentence);
     ``routes``: from_zone, to_zone, couriers, travel_minutes, shortage_removed_minutes,
-    shortage_added_minutes, surplus_change_minutes, move_minutes, saves_minutes, why;
+    shortage_added_minutes, surplus_change_minutes, move_minutes, saves_minutes, why,
+    cap_forced, instruction_change_minutes (a re-plan's change_minutes the route pays,
+    less what staying would pay);
     ``ranking``: zone_id, name, action, shortage, marginal_minutes, most valuable first.
     Prints itself in a terminal (rich) and a notebook (HTML); `to_dict` is the JSON form.
     """
@@ -759,9 +776,17 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     )
     # a cap is a whole number or none: a column of both would turn 5 into 5.0
     short["cap"] = pd.Series([r["cap"] for r in short_rows], index=short.index, dtype=object)
-    routes = pd.DataFrame(route_entries, columns=[*ROUTE_FIELDS, "cap_forced"])
-    # folders written before routes said whether a cap forced them
+    routes = pd.DataFrame(
+        route_entries, columns=[*ROUTE_FIELDS, "cap_forced", "instruction_change_minutes"]
+    )
+    # folders written before routes said whether a cap forced them, or what changing an
+    # instruction costs (0 where there was no previous plan)
     routes["cap_forced"] = routes["cap_forced"].map(lambda x: x is True).astype(bool)
+    routes["instruction_change_minutes"] = (
+        pd.to_numeric(routes["instruction_change_minutes"], errors="coerce")
+        .fillna(0.0)
+        .astype(float)
+    )
     if len(routes):
         routes = routes.sort_values(
             ["saves_minutes", "from_zone", "to_zone"], ascending=[False, True, True]
@@ -948,9 +973,15 @@ def _route_why(r: Any, label: Any, slots: int) -> str:
         parts += f", adds {_fmt(r.shortage_added_minutes)} min in {label(r.from_zone)}"
     if r.surplus_change_minutes:
         parts += f", surplus cost {r.surplus_change_minutes:+.0f} min"
+    cost = f"{_fmt(r.move_minutes)} min of moving"
+    change = float(getattr(r, "instruction_change_minutes", 0.0) or 0.0)
+    if change > 0:
+        cost += f" and {_fmt(change)} min for changing instructions already given"
+    elif change < 0:
+        cost += f", keeping instructions already given ({_fmt(-change)} min)"
     text = (
         f"{who} {label(r.from_zone)} → {label(r.to_zone)}: {parts}, for "
-        f"{_fmt(r.move_minutes)} min of moving; saves {_fmt(r.saves_minutes)} min"
+        f"{cost}; saves {_fmt(r.saves_minutes)} min"
         + (" over the shift" if slots > 1 else "")
         + "."
     )

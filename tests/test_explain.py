@@ -896,6 +896,8 @@ def test_a_plan_stopped_by_its_time_limit_claims_no_optimality(paris_plan):
     assert not expl.short["why"].str.contains("would cost at least").any()
     text = expl.text()
     assert "cap full" not in text and "n/a" in text and "fractional" not in text
+    # the note speaks of "the reasons below": it comes before them, under the title
+    assert text.index("not proven optimal") < text.index("stay short")
     # the optimal plan keeps its claims
     proven = paris_plan.explain()
     assert proven.short["why"].str.contains("costs more than it saves").all()
@@ -991,3 +993,75 @@ def test_a_long_zone_id_stays_whole_in_the_sentences_and_long_names_are_cut(tmp_
     assert long_id in whys and len(whys) < 2000, whys[:300]
     # the name cut at 40 characters, with its "…": not 1,600 characters of "Sud Sud"
     assert f"{long_id} {('Sud ' * 10).strip()}…," in whys and whys.count("Sud") == 10
+
+
+@pytest.mark.parametrize("seed", [1, 4, 9])
+def test_a_re_plans_route_savings_count_the_instructions_it_changes(seed):
+    """In a re-plan, a route that changes a courier's instruction pays `change_minutes`
+    for it, and leaving its couriers where they were would pay it for those the
+    previous plan had sent elsewhere: "saves" left both out, 10 min too much for a
+    changed instruction and 10 min too little per kept one. Recomputed from the files
+    (the previous plan's slot-0 destinations, or the courier's own zone), each route
+    saves the objective with it undone minus the plan's."""
+    inputs, config, start = random_city(seed, zones=6, couriers=30, slots=4)
+    first = rebalance.solve(inputs, config, start)
+    rests = inputs.restaurants.copy()
+    rests["zone_id"] = np.roll(rests["zone_id"].to_numpy(), 3)
+    again = inputs.replace(restaurants=rests)
+    plan = rebalance.solve(again, config, start, previous=first)
+    c = config.costs
+    step = pd.Timedelta(minutes=30)
+    slots = plan.slots.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
+    k = int(slots["s"].max()) + 1
+    priority = inputs.zones.set_index("zone_id")["priority"]
+    required = {(r.zone_id, r.s): r.required_couriers for r in slots.itertuples()}
+    after = {(r.zone_id, r.s): r.couriers_after for r in slots.itertuples()}
+
+    def zone_costs(counts):
+        return sum(
+            (c.shortage_minutes * priority[z] * max(need - counts[z, s], 0)
+             + c.surplus_minutes * max(counts[z, s] - need, 0)) / k
+            for (z, s), need in required.items()
+        )  # fmt: skip
+
+    couriers = inputs.couriers.set_index("courier_id")
+    least = min(config.eligibility.min_available_minutes, 30)
+
+    def present(cid, s):
+        row = couriers.loc[cid]
+        at = start + step * s
+        return (
+            row["status"] == "available"
+            and row["available_from"] <= at
+            and row["available_until"] >= at + pd.Timedelta(minutes=least)
+        )
+
+    home = couriers["zone_id"].astype(str)
+    told = home.to_dict()
+    for m in first.moves[first.moves["slot_start"] == start].itertuples():
+        told[m.courier_id] = m.to_zone  # the previous plan's instruction now
+    moves = plan.moves.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
+    now = moves[moves["s"] == 0]
+    expl = plan.explain().routes
+    assert len(expl)
+    kinds = set()
+    for route in expl.to_dict("records"):
+        a, b = route["from_zone"], route["to_zone"]
+        mine = now[(now["from_zone"] == a) & (now["to_zone"] == b)]
+        alt = dict(after)
+        for cid in mine["courier_id"]:
+            later = moves[(moves["courier_id"] == cid) & (moves["s"] > 0)]["s"]
+            for s in range(int(later.min()) if len(later) else k):
+                if not present(cid, s):
+                    break
+                alt[a, s] += 1
+                alt[b, s] -= 1
+        moving = mine["travel_minutes"].sum() + c.move_fixed_minutes * len(mine)
+        change = c.change_minutes * sum(
+            int(told[cid] != b) - int(told[cid] != a) for cid in mine["courier_id"]
+        )
+        kinds.add(int(np.sign(change)))
+        assert route["instruction_change_minutes"] == pytest.approx(change, abs=1e-6)
+        saves = zone_costs(alt) - zone_costs(after) - moving - change
+        assert route["saves_minutes"] == pytest.approx(saves, abs=5e-3), route
+    assert kinds - {0}, "no route changed or kept an instruction: the case is not tested"

@@ -431,6 +431,10 @@ def explanation_renderables(expl: Any) -> Any:
     from rich.text import Text
 
     yield Text(f"Why this plan? {visible(expl.city, one_line=True)} · {expl.shift}", style="bold")
+    notes = list(expl.notes)
+    if expl.status != "optimal" and notes:
+        # "not proven optimal ... the reasons below": before them, not after all tables
+        yield Text(notes.pop(0), style="yellow")
     if len(expl.short):
         verb = "stays" if len(expl.short) == 1 else "stay"
         table = Table(
@@ -462,6 +466,7 @@ def explanation_renderables(expl: Any) -> Any:
                 ("Shortage added", "shortage_added_minutes"),
                 ("Surplus cost", "surplus_change_minutes"),
                 ("Moving", "move_minutes"),
+                ("Changed instructions", "instruction_change_minutes"),
             )
             if key in ("shortage_removed_minutes", "move_minutes") or shown[key].abs().max() > 0
         ]
@@ -505,7 +510,7 @@ def explanation_renderables(expl: Any) -> Any:
         if len(expl.ranking) > MAX_EXPLAIN_ROWS:
             more = len(expl.ranking) - MAX_EXPLAIN_ROWS
             yield Text(f"... {more} more zones (--format json, or --zone ZONE_ID)")
-    for note in expl.notes:
+    for note in notes:
         yield Text(note, style="dim")
 
 
