@@ -1459,6 +1459,25 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
                 )
             )
         return None
+    # Today's export saved beside yesterday's file as `Couriers.CSV` (or couriers.txt):
+    # the plan was made from yesterday's without a word. A spreadsheet kept beside its
+    # CSV export (Couriers.xlsx) is the usual way to work, and is not asked about.
+    beside = [
+        n
+        for n in _near_misses(directory, name)
+        if not n.lower().endswith((".xlsx", ".xls", ".ods"))
+    ]
+    if beside:
+        issues.append(
+            Issue(
+                f"{beside[0]} looks like the {name} table too, beside {path.name}: which "
+                "one is meant cannot be told",
+                file=str(directory / beside[0]),
+                valid=f"one {name} table, named {name}.csv or {name}.parquet: move the "
+                "other out of the folder",
+            )
+        )
+        return None
     parquet = path.suffix == ".parquet"
     lines: np.ndarray | range | None = None
     header_line: int | None = None
@@ -1503,7 +1522,45 @@ def _has_columns(
                 valid=_header(spec) + f" (header found: {_clip(found)})",
             )
         )
+    # An optional column under another spelling (`Status`, `Max Couriers`, `Vehicle`)
+    # was left out without a word: every busy and offline courier planned as available,
+    # every zone's cap and priority dropped, a vehicle's travel times used for all.
+    known = {c.name for c in spec}
+    for c in spec:
+        if c.required or c.name in names:
+            continue
+        for got in names:
+            if got not in known and not got.startswith("(blank") and _spelled_as(got, c.name):
+                issues.append(
+                    Issue(
+                        f"column {got!r} looks like {c.name!r}, but only {c.name!r} is read "
+                        "(this exact name, lower case): left as it is, the plan would be "
+                        "made without it",
+                        file=label,
+                        line=header_line,
+                        column=got,
+                        valid=f"rename it {c.name} (or remove the column)",
+                    )
+                )
+                break
     return not missing
+
+
+#: What a column's name may start with in an export and still mean a table's own column
+#: (``courier_status``: the couriers' ``status``).
+_COLUMN_PREFIXES = ("courier_", "restaurant_", "zone_", "order_")
+
+
+def _spelled_as(got: str, name: str) -> bool:
+    """Whether header ``got`` looks meant as column ``name``: the same in another letter
+    case or with spaces or '-' for '_', with a table's prefix (``courier_status``), or
+    one slip away (``max_courier``, ``vehicles``: 90% alike)."""
+    import difflib
+
+    norm = re.sub(r"[\s\-]+", "_", got.strip().lower())
+    if norm == name or any(norm == p + name for p in _COLUMN_PREFIXES):
+        return True
+    return difflib.SequenceMatcher(None, norm, name).ratio() >= 0.9
 
 
 def _frame_raw(name: str, frame: pd.DataFrame, issues: list[Issue]) -> _Raw | None:

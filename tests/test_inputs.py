@@ -518,3 +518,52 @@ def test_values_on_the_edge_of_a_range_are_refused(tmp_path, table, column, valu
     found = [p for p in info.value.problems if p.column == column]
     assert found and found[0].file == f"{table}.csv" and found[0].line == 2, str(info.value)
     assert valid in (found[0].valid or ""), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "written", "column"),
+    [
+        ("couriers", "Status", "status"),
+        ("couriers", "courier_status", "status"),
+        ("zones", "Max Couriers", "max_couriers"),
+        ("zones", "max_courier", "max_couriers"),
+        ("zones", "PRIORITY", "priority"),
+    ],
+)
+def test_an_optional_column_spelled_otherwise_is_refused_not_dropped(
+    tmp_path, table, written, column
+):
+    """An export's `Status` header (or `Max Couriers`, `max_courier`) was not the
+    optional column it meant, and the column was left out without a word: every busy
+    and offline courier planned as available (the Paris sample: 169 couriers moved
+    instead of 140, shortage 7 instead of 38), caps and priorities dropped. It is refused,
+    naming the file, line and column and the name that is read."""
+    folder = tmp_path / "city"
+    shutil.copytree(VALID, folder)
+    path = folder / f"{table}.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = ",".join(written if h == column else h for h in lines[0].split(","))
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as raised:
+        load(folder)
+    text = str(raised.value)
+    assert f"{table}.csv, line 1, column '{written}'" in text
+    assert f"looks like '{column}', but only '{column}' is read" in text
+    # an extra column of another name is still ignored
+    lines[0] = lines[0].replace(written, "notes_from_ops")
+    path.write_text("\n".join(lines) + "\n")
+    assert len(getattr(load(folder), table))
+
+
+def test_a_second_export_beside_a_table_is_refused_not_ignored(tmp_path):
+    """Today's export saved as `Couriers.CSV` beside yesterday's couriers.csv: the plan
+    was made from yesterday's without a word (alone, such a file is refused with
+    "rename it"). Two files for one table are refused; a spreadsheet kept beside its
+    CSV export is not asked about."""
+    folder = tmp_path / "city"
+    shutil.copytree(VALID, folder)
+    (folder / "Couriers.CSV").write_bytes((folder / "couriers.csv").read_bytes())
+    with pytest.raises(DataError, match=r"Couriers\.CSV looks like the couriers table too"):
+        load(folder)
+    (folder / "Couriers.CSV").rename(folder / "Couriers.xlsx")
+    assert len(load(folder).couriers)
