@@ -432,7 +432,12 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         )
         if several:
             _print_slots(out, problem)
-        for warning in found.warnings():
+        from .eligibility import demand_warning
+
+        no_rows = demand_warning(
+            inputs.demand, problem.grid.start, problem.grid.end, cfg.city.timezone
+        )
+        for warning in [*found.warnings(), *([no_rows] if no_rows else [])]:
             err(f"warning: {warning}", color="yellow")
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
@@ -668,7 +673,7 @@ def _warn_eligibility(inputs: Any, cfg: "Config", plan: Any) -> None:
     """Warn on stderr when nobody, or mostly nobody, is eligible (see `eligibility`)."""
     from .eligibility import plan_warnings
 
-    for warning in plan_warnings(inputs.couriers, plan, cfg):
+    for warning in plan_warnings(inputs.couriers, plan, cfg, inputs.demand):
         err(f"warning: {warning}", color="yellow")
 
 

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .config import Config
     from .plan import Plan
 
-__all__ = ["Eligibility", "eligibility", "plan_grid", "plan_warnings", "shift_grid"]
+__all__ = [
+    "Eligibility",
+    "demand_warning",
+    "eligibility",
+    "plan_grid",
+    "plan_warnings",
+    "shift_grid",
+]
 
 #: Reasons that come from the availability window (not from the courier's status).
 WINDOW_REASONS = ("gone", "late", "leaves_early", "short")
@@ -168,7 +175,30 @@ def plan_grid(plan: Plan, config: Config) -> SlotGrid:
     return shift_grid(config, plan.shift_start, plan.shift_end)
 
 
-def plan_warnings(couriers: pd.DataFrame, plan: Plan, config: Config) -> list[str]:
+def demand_warning(
+    demand: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp, timezone: str
+) -> str | None:
+    """What to say when a demand table has rows but none in the shift [start, end): the
+    restaurants' own rates are used (CONTRACT 7: rows outside the shift are ignored),
+    and a table written for another day planned the evening on them without a word,
+    while `validate` said the table was used."""
+    if demand is None or not len(demand):
+        return None
+    slots = pd.to_datetime(demand["slot_start"], utc=True)
+    lo, hi = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
+    if ((slots >= lo) & (slots < hi)).any():
+        return None
+    first, last = (t.tz_convert(timezone) for t in (slots.min(), slots.max()))
+    return (
+        f"no row of the demand table ({len(demand):,} rows, {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M}) falls in this shift: every restaurant is planned at its "
+        "expected_orders_per_hour. Check --shift-start, or the demand file's dates."
+    )
+
+
+def plan_warnings(
+    couriers: pd.DataFrame, plan: Plan, config: Config, demand: pd.DataFrame | None = None
+) -> list[str]:
     """`Eligibility.warnings` for the shift ``plan`` was made for (what `plan` and `run`
     say after planning).
 
@@ -177,15 +207,20 @@ def plan_warnings(couriers: pd.DataFrame, plan: Plan, config: Config) -> list[st
     say: nobody eligible, or most available couriers ruled out by their windows (those
     are the available ones not eligible). Only then is every courier's reason found
     (0.5 s at 10 million couriers, for a warning that is rarely due)."""
+    said = []
+    if demand is not None:
+        tz = getattr(plan, "timezone", None) or config.city.timezone
+        said = [w for w in [demand_warning(demand, plan.shift_start, plan.shift_end, tz)] if w]
     eligible = (getattr(plan, "kpis", None) or {}).get("eligible_couriers")
     if eligible is not None:
         available = int(
             (couriers["status"] == "available").to_numpy(dtype=bool, na_value=False).sum()
         )
         if not _warning_due(int(eligible), available - int(eligible)):
-            return []
+            return said
     grid = plan_grid(plan, config)
-    return eligibility(couriers, grid, config.eligibility.min_available_minutes).warnings()
+    found = eligibility(couriers, grid, config.eligibility.min_available_minutes).warnings()
+    return found + said
 
 
 def eligibility(

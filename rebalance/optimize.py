@@ -105,7 +105,7 @@ def _warn(plan: Plan, inputs: Inputs, config: Config, shift_start: Any) -> None:
 
     said = [clock_change_note(shift_start, config.city.timezone)]
     if plan.status in {"optimal", "feasible"}:
-        said += plan_warnings(inputs.couriers, plan, config)
+        said += plan_warnings(inputs.couriers, plan, config, inputs.demand)
     for text in said:
         if text:
             warnings.warn(text, PlanWarning, stacklevel=3)

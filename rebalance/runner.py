@@ -380,7 +380,7 @@ class _Run:
         """Nobody (or mostly nobody) eligible is a warning in the log, never silence."""
         from .eligibility import plan_warnings
 
-        for warning in plan_warnings(inputs.couriers, plan, self.config):
+        for warning in plan_warnings(inputs.couriers, plan, self.config, inputs.demand):
             self.log.event("eligibility", warning, level=logging.WARNING)
 
     def _override_log(self, message: str) -> None:  # [slack app, #18]

@@ -1009,3 +1009,36 @@ def test_a_plan_stopped_by_the_time_limit_says_how_far_from_the_optimum_it_can_b
     said = " ".join(result.stderr.split())
     assert "warning: the solver stopped at its time limit; this plan is feasible" in said
     assert "; at most 0.789 above the optimum (" in said and "% of it)" in said
+
+
+def test_a_demand_table_for_another_day_is_warned_of(tmp_path):
+    """A demand table written for the next day (every row outside the shift): validate
+    said "demand: 12,000 rows (... in place of expected_orders_per_hour)" and plan
+    planned the evening on the restaurants' own rates, objective 8,469 against 3,506,
+    without a word. Both warn, and so does `solve` in a notebook; the sample's own table
+    gives no warning."""
+    import warnings
+
+    import rebalance
+
+    folder = tmp_path / "paris"
+    shutil.copytree(REPO / "data" / "samples" / "paris", folder)
+    demand = pd.read_csv(folder / "demand.csv", dtype=str)
+    later = pd.to_datetime(demand["slot_start"], utc=True) + pd.Timedelta(days=1)
+    demand["slot_start"] = later.dt.tz_convert("Europe/Paris").map(lambda t: t.isoformat())
+    demand.to_csv(folder / "demand.csv", index=False)
+    said = "no row of the demand table (12,000 rows, 2026-12-01 19:00 to 2026-12-01 22:30)"
+    for command in ("validate", "plan"):
+        result = runner.invoke(app, [command, str(folder), "--shift-start", SHIFT])
+        assert result.exit_code == 0, result.output
+        assert said in " ".join(result.stderr.split()), result.stderr
+    with pytest.warns(rebalance.PlanWarning, match=r"no row of the demand table"):
+        rebalance.solve(rebalance.load(folder), None, SHIFT)
+    sample = REPO / "data" / "samples" / "paris"
+    assert (
+        "demand table"
+        not in runner.invoke(app, ["plan", str(sample), "--shift-start", SHIFT]).stderr
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rebalance.solve(rebalance.load(sample), None, SHIFT)
