@@ -684,6 +684,19 @@ def _read_csv(
             )
         )
         return None
+    nul = data.find(b"\x00", start)
+    if nul >= 0:
+        # UTF-16 without its BOM (some exports): valid UTF-8 byte by byte, every other
+        # byte NUL; it was refused for its field count, its encoding never named
+        issues.append(
+            Issue(
+                "holds NUL bytes: not UTF-8 text (UTF-16, as some exports write it?)",
+                file=path.name,
+                line=data.count(b"\n", start, nul) + 1,
+                valid="a UTF-8 encoded CSV; in Excel use 'CSV UTF-8' when saving",
+            )
+        )
+        return None
     if b"\r" in data:
         # One line ending from here on, so that line numbers are what an editor shows.
         data, start = data[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
@@ -1414,7 +1427,8 @@ _TABLE_LIKE = {".csv", ".parquet", ".tsv", ".txt", ".xlsx", ".xls", ".ods"}
 def _near_misses(directory: Path, name: str) -> list[str]:
     """Files of ``directory`` that look meant as table ``name`` but are not named
     ``name.csv`` or ``name.parquet`` exactly: another letter case, '-' or a space for
-    '_', a spreadsheet's extension (``Demand.csv``, ``travel-times.xlsx``)."""
+    '_', a copy's mark, a spreadsheet's extension (``Demand.csv``, ``travel-times.xlsx``,
+    ``couriers (1).csv``)."""
     try:
         entries = list(directory.iterdir())
     except OSError:
@@ -1423,12 +1437,22 @@ def _near_misses(directory: Path, name: str) -> list[str]:
     found = [
         entry.name
         for entry in entries
-        if entry.stem.lower().replace("-", "_").replace(" ", "_") == name
+        if _table_stem(entry.stem) == name
         and entry.suffix.lower() in _TABLE_LIKE
         and entry.name not in exact
         and entry.is_file()
     ]
     return sorted(found)
+
+
+def _table_stem(stem: str) -> str:
+    """A file's stem as the table it looks meant as: lower case, '-' and blanks as '_',
+    without a browser's or a file manager's copy mark (``couriers (1)``, ``couriers -
+    Copy``) or a second extension (``couriers.csv.csv``): today's download saved as
+    `couriers (1).csv` beside yesterday's couriers.csv was left out without a word."""
+    norm = re.sub(r"[\s\-]+", "_", stem.strip().lower())
+    norm = re.sub(r"(_?\(\d+\)|_copy(_\d+)?|_?\(copy\))$", "", norm)
+    return re.sub(r"\.(csv|parquet)$", "", norm)
 
 
 def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:

@@ -567,3 +567,24 @@ def test_a_second_export_beside_a_table_is_refused_not_ignored(tmp_path):
         load(folder)
     (folder / "Couriers.CSV").rename(folder / "Couriers.xlsx")
     assert len(load(folder).couriers)
+
+
+def test_a_browsers_copy_of_a_table_is_named_and_a_utf16_file_is_said_to_be_one(tmp_path):
+    """A download saved as `couriers (1).csv` was "missing file couriers.csv" alone and,
+    beside yesterday's couriers.csv, not looked at: the plan was made from yesterday's.
+    A UTF-16 export without its BOM (every other byte NUL) was refused for "1 fields
+    where the header has 6", its encoding never named."""
+    folder = tmp_path / "city"
+    shutil.copytree(VALID, folder)
+    text = (folder / "couriers.csv").read_text()
+    (folder / "couriers (1).csv").write_text(text)
+    with pytest.raises(DataError, match=r"couriers \(1\)\.csv looks like the couriers table too"):
+        load(folder)
+    (folder / "couriers.csv").unlink()
+    with pytest.raises(DataError, match=r"couriers \(1\)\.csv looks like the couriers table, but"):
+        load(folder)
+    (folder / "couriers (1).csv").unlink()
+    (folder / "couriers.csv").write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(DataError) as raised:
+        load(folder)
+    assert "couriers.csv, line 1: holds NUL bytes: not UTF-8 text (UTF-16" in str(raised.value)
