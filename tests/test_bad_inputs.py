@@ -432,3 +432,29 @@ def test_a_shift_end_suggested_in_the_repeated_hour_carries_its_offset(tmp_path)
     # taken at its word, the suggestion is a shift of whole slots
     args[-1] = "2026-10-25T02:00+01:00"
     assert CliRunner().invoke(app, ["plan", str(city), *args, "--config", str(toml)]).exit_code == 0
+
+
+def test_a_shift_of_nine_slots_lists_eight_and_says_there_are_more():
+    """Demand rows off the slot grid of a 9-slot shift: the message lists the first 8
+    slots then "...", or a reader takes 22:45 for the last slot start (mutation testing
+    found the boundary untested)."""
+    from util import REPO
+
+    paris = REPO / "data" / "samples" / "paris"
+    out = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            str(paris),
+            "--shift-start",
+            "2026-11-30T19:15",
+            "--shift-end",
+            "2026-11-30T23:45",
+            "--format",
+            "json",
+        ],
+    )
+    assert out.exit_code == 3, out.output
+    said = " ".join(out.stderr.split())
+    assert "expected one of 19:15, 19:45, 20:15, 20:45, 21:15, 21:45, 22:15, 22:45 ... (" in said
+    assert "23:15" not in said.split("expected one of", 1)[1].split("(", 1)[0]

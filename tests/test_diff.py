@@ -533,3 +533,34 @@ def test_a_diff_too_narrow_for_its_tables_still_says_how_many_groups_are_not_lis
         assert out.exit_code == 0, out.output
         said = " ".join(out.output.split())
         assert f"... {groups - MAX_MOVES_SHOWN} more groups (--format json)" in said, width
+
+
+def test_one_group_past_the_table_is_said_to_be_there(tmp_path):
+    """With one group more than the table lists (16 re-routed groups, 15 shown), the
+    "... 1 more groups" notice is there: a rule off by one left a list that read as
+    complete (mutation testing found no test of the boundary)."""
+    import dataclasses
+
+    from rebalance.views.terminal import MAX_MOVES_SHOWN
+
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
+    zones = list(plan.zones["zone_id"])
+    moves = plan.moves
+    routes = moves[["from_zone", "to_zone", "slot_start"]].drop_duplicates()
+    picked = set(map(tuple, routes.head(MAX_MOVES_SHOWN + 1).values.tolist()))
+
+    def elsewhere(r):  # the next zone that is not where the courier comes from
+        z = zones[(zones.index(r.to_zone) + 1) % len(zones)]
+        return z if z != r.from_zone else zones[(zones.index(r.to_zone) + 2) % len(zones)]
+
+    to = [
+        elsewhere(r) if (r.from_zone, r.to_zone, r.slot_start) in picked else r.to_zone
+        for r in moves.itertuples()
+    ]
+    b = dataclasses.replace(plan, moves=moves.assign(to_zone=to))
+    assert len(plan.diff(b).groups("rerouted")) == MAX_MOVES_SHOWN + 1
+    a_dir, b_dir = plan.write(tmp_path / "a"), b.write(tmp_path / "b")
+    out = CliRunner().invoke(app, ["diff", str(a_dir), str(b_dir)], env={"COLUMNS": "160"})
+    assert out.exit_code == 0, out.output
+    assert "... 1 more groups (--format json)" in out.output
