@@ -1506,6 +1506,7 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
     lines: np.ndarray | range | None = None
     header_line: int | None = None
     found: list[str] | None = None
+    before = _file_state(path)
     if parquet:
         got = _read_parquet(path, TABLES[name], issues)
         if got is None:
@@ -1516,9 +1517,32 @@ def _read(directory: Path, name: str, issues: list[Issue]) -> _Raw | None:
         if read is None:
             return None
         frame, digest, lines, header_line = read
+    after = _file_state(path)
+    if before and after and before[:2] == after[:2] and before[2:] != after[2:]:
+        # written while it was read: what was read may be part of it, cut at a line
+        # boundary, and planned as if whole (a cron run while an export lands). A file
+        # replaced by a rename (another inode) was read whole, as it was.
+        issues.append(
+            Issue(
+                "changed while it was read (being written?): what was read may be part of it",
+                file=str(path),
+                valid="a file that stays the same while rebalance reads it: run again "
+                "once it is written (write it under another name, then rename it)",
+            )
+        )
+        return None
     if not _has_columns(TABLES[name], frame, path.name, header_line, issues, found):
         return None
     return _Raw(name, path, frame, parquet, digest, lines)
+
+
+def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells a file changed: its inode, device, size and modification time."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
 
 
 def _has_columns(

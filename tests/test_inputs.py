@@ -588,3 +588,40 @@ def test_a_browsers_copy_of_a_table_is_named_and_a_utf16_file_is_said_to_be_one(
     with pytest.raises(DataError) as raised:
         load(folder)
     assert "couriers.csv, line 1: holds NUL bytes: not UTF-8 text (UTF-16" in str(raised.value)
+
+
+def test_a_table_written_while_it_is_read_is_refused(tmp_path, monkeypatch):
+    """A cron run that read couriers.csv while its export was still being written
+    planned the part it read, cut at a line boundary, as if whole (an evening of cron
+    runs found 50 couriers gone). A file that changes while it is read is refused,
+    named, with how to write it safely; one replaced by a rename was read whole."""
+    from rebalance import inputs as module
+
+    folder = tmp_path / "city"
+    shutil.copytree(VALID, folder)
+    real = module._read_csv
+
+    def read_then_more_lands(path, spec, issues):
+        got = real(path, spec, issues)
+        if path.name == "couriers.csv":  # the export goes on writing
+            with path.open("a") as file:
+                file.write("C999,0005,bike,2026-11-30T18:00,2026-11-30T23:00,available\n")
+        return got
+
+    monkeypatch.setattr(module, "_read_csv", read_then_more_lands)
+    with pytest.raises(DataError) as raised:
+        load(folder)
+    assert "couriers.csv: changed while it was read (being written?)" in str(raised.value)
+    monkeypatch.setattr(module, "_read_csv", real)
+    assert "C999" in set(load(folder).couriers["courier_id"])
+
+    def read_then_replaced(path, spec, issues):  # by a rename: what was read is whole
+        got = real(path, spec, issues)
+        if path.name == "couriers.csv":
+            new = path.with_name("couriers.csv.tmp")
+            new.write_bytes(path.read_bytes())
+            new.replace(path)
+        return got
+
+    monkeypatch.setattr(module, "_read_csv", read_then_replaced)
+    assert len(load(folder).couriers)
