@@ -616,6 +616,60 @@ def test_route_facts_from_positions_equal_those_looked_up_by_id():
     assert real(q, zones, moves, position) == real(q, zones, moves, position, where)
 
 
+class _FromFiles:
+    """A plan of 30-minute slots read from its files alone (CONTRACT 7): its moves with
+    their slot number, its couriers per (zone, slot), the zones' shortage and surplus
+    cost of any such counts, and what undoing a slot-0 route saves in them."""
+
+    def __init__(self, plan, inputs, config, start):
+        step = pd.Timedelta(minutes=30)
+        self.costs, self.start, self.step = config.costs, start, step
+        slots = plan.slots.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
+        self.k = int(slots["s"].max()) + 1
+        self.priority = inputs.zones.set_index("zone_id")["priority"]
+        self.required = {(r.zone_id, r.s): r.required_couriers for r in slots.itertuples()}
+        self.after = {(r.zone_id, r.s): r.couriers_after for r in slots.itertuples()}
+        self.moves = plan.moves.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
+        self.couriers = inputs.couriers.set_index("courier_id")
+        self.least = min(config.eligibility.min_available_minutes, 30)
+
+    def zone_costs(self, counts):
+        c = self.costs
+        return sum(
+            (c.shortage_minutes * self.priority[z] * max(need - counts[z, s], 0)
+             + c.surplus_minutes * max(counts[z, s] - need, 0)) / self.k
+            for (z, s), need in self.required.items()
+        )  # fmt: skip
+
+    def present(self, cid, s):
+        row = self.couriers.loc[cid]
+        at = self.start + self.step * s
+        return (
+            row["status"] == "available"
+            and row["available_from"] <= at
+            and row["available_until"] >= at + pd.Timedelta(minutes=self.least)
+        )
+
+    def route(self, a, b):
+        """The slot-0 moves from zone ``a`` to ``b``."""
+        m = self.moves
+        return m[(m["s"] == 0) & (m["from_zone"] == a) & (m["to_zone"] == b)]
+
+    def undone(self, mine, a, b):
+        """The zones' cost with the couriers of ``mine`` kept in ``a`` for the slots the
+        plan has them in ``b`` (until they move on or leave), less the plan's."""
+        alt = dict(self.after)
+        for cid in mine["courier_id"]:
+            m = self.moves
+            later = m[(m["courier_id"] == cid) & (m["s"] > 0)]["s"]
+            for s in range(int(later.min()) if len(later) else self.k):
+                if not self.present(cid, s):
+                    break
+                alt[a, s] += 1
+                alt[b, s] -= 1
+        return self.zone_costs(alt) - self.zone_costs(self.after)
+
+
 @pytest.mark.parametrize("seed", [1, 4, 9, 10, 11, 15])
 def test_route_savings_are_the_objective_with_the_route_undone(seed):
     """Each slot-0 route's numbers, recomputed from the plan's files alone: its couriers
@@ -627,56 +681,18 @@ def test_route_savings_are_the_objective_with_the_route_undone(seed):
     inputs, config, start = random_city(seed, zones=6, couriers=30, slots=4)
     plan = rebalance.solve(inputs, config, start)
     c = config.costs
-    slots = plan.slots.assign(
-        s=lambda d: ((d["slot_start"] - start) / pd.Timedelta(minutes=30)).astype(int)
-    )
-    k = int(slots["s"].max()) + 1
-    priority = inputs.zones.set_index("zone_id")["priority"]
-    required = {(r.zone_id, r.s): r.required_couriers for r in slots.itertuples()}
-    after = {(r.zone_id, r.s): r.couriers_after for r in slots.itertuples()}
-
-    def zone_costs(counts):
-        return sum(
-            (c.shortage_minutes * priority[z] * max(need - counts[z, s], 0)
-             + c.surplus_minutes * max(counts[z, s] - need, 0)) / k
-            for (z, s), need in required.items()
-        )  # fmt: skip
-
-    moves = plan.moves.assign(
-        s=lambda d: ((d["slot_start"] - start) / pd.Timedelta(minutes=30)).astype(int)
-    )
+    files = _FromFiles(plan, inputs, config, start)
+    moves = files.moves
     move_cost = moves["travel_minutes"].sum() + c.move_fixed_minutes * len(moves)
-    assert zone_costs(after) + move_cost == pytest.approx(plan.objective, abs=1e-6)
-    couriers = inputs.couriers.set_index("courier_id")
-    least = min(config.eligibility.min_available_minutes, 30)
-
-    def present(cid, s):
-        row = couriers.loc[cid]
-        at = start + pd.Timedelta(minutes=30 * s)
-        return (
-            row["status"] == "available"
-            and row["available_from"] <= at
-            and row["available_until"] >= at + pd.Timedelta(minutes=least)
-        )
-
+    assert files.zone_costs(files.after) + move_cost == pytest.approx(plan.objective, abs=1e-6)
     expl = plan.explain().routes
     assert len(expl)
     for route in expl.to_dict("records"):
-        a, b = route["from_zone"], route["to_zone"]
-        mine = moves[(moves["s"] == 0) & (moves["from_zone"] == a) & (moves["to_zone"] == b)]
-        alt = dict(after)
-        for cid in mine["courier_id"]:
-            later = moves[(moves["courier_id"] == cid) & (moves["s"] > 0)]["s"]
-            for s in range(int(later.min()) if len(later) else k):
-                if not present(cid, s):
-                    break
-                alt[a, s] += 1
-                alt[b, s] -= 1
-        travel = mine["travel_minutes"].sum()
-        moving = travel + c.move_fixed_minutes * len(mine)
+        mine = files.route(route["from_zone"], route["to_zone"])
+        moving = mine["travel_minutes"].sum() + c.move_fixed_minutes * len(mine)
         assert route["couriers"] == len(mine)
         assert route["move_minutes"] == pytest.approx(moving, abs=2e-3)
-        saves = zone_costs(alt) - zone_costs(after) - moving
+        saves = files.undone(mine, route["from_zone"], route["to_zone"]) - moving
         assert route["saves_minutes"] == pytest.approx(saves, abs=5e-3), route
     order = sorted(
         expl.to_dict("records"), key=lambda r: (-r["saves_minutes"], r["from_zone"], r["to_zone"])
@@ -1010,58 +1026,22 @@ def test_a_re_plans_route_savings_count_the_instructions_it_changes(seed):
     again = inputs.replace(restaurants=rests)
     plan = rebalance.solve(again, config, start, previous=first)
     c = config.costs
-    step = pd.Timedelta(minutes=30)
-    slots = plan.slots.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
-    k = int(slots["s"].max()) + 1
-    priority = inputs.zones.set_index("zone_id")["priority"]
-    required = {(r.zone_id, r.s): r.required_couriers for r in slots.itertuples()}
-    after = {(r.zone_id, r.s): r.couriers_after for r in slots.itertuples()}
-
-    def zone_costs(counts):
-        return sum(
-            (c.shortage_minutes * priority[z] * max(need - counts[z, s], 0)
-             + c.surplus_minutes * max(counts[z, s] - need, 0)) / k
-            for (z, s), need in required.items()
-        )  # fmt: skip
-
-    couriers = inputs.couriers.set_index("courier_id")
-    least = min(config.eligibility.min_available_minutes, 30)
-
-    def present(cid, s):
-        row = couriers.loc[cid]
-        at = start + step * s
-        return (
-            row["status"] == "available"
-            and row["available_from"] <= at
-            and row["available_until"] >= at + pd.Timedelta(minutes=least)
-        )
-
-    home = couriers["zone_id"].astype(str)
-    told = home.to_dict()
+    files = _FromFiles(plan, inputs, config, start)
+    told = inputs.couriers.set_index("courier_id")["zone_id"].astype(str).to_dict()
     for m in first.moves[first.moves["slot_start"] == start].itertuples():
         told[m.courier_id] = m.to_zone  # the previous plan's instruction now
-    moves = plan.moves.assign(s=lambda d: ((d["slot_start"] - start) / step).astype(int))
-    now = moves[moves["s"] == 0]
     expl = plan.explain().routes
     assert len(expl)
     kinds = set()
     for route in expl.to_dict("records"):
         a, b = route["from_zone"], route["to_zone"]
-        mine = now[(now["from_zone"] == a) & (now["to_zone"] == b)]
-        alt = dict(after)
-        for cid in mine["courier_id"]:
-            later = moves[(moves["courier_id"] == cid) & (moves["s"] > 0)]["s"]
-            for s in range(int(later.min()) if len(later) else k):
-                if not present(cid, s):
-                    break
-                alt[a, s] += 1
-                alt[b, s] -= 1
+        mine = files.route(a, b)
         moving = mine["travel_minutes"].sum() + c.move_fixed_minutes * len(mine)
         change = c.change_minutes * sum(
             int(told[cid] != b) - int(told[cid] != a) for cid in mine["courier_id"]
         )
         kinds.add(int(np.sign(change)))
         assert route["instruction_change_minutes"] == pytest.approx(change, abs=1e-6)
-        saves = zone_costs(alt) - zone_costs(after) - moving - change
+        saves = files.undone(mine, a, b) - moving - change
         assert route["saves_minutes"] == pytest.approx(saves, abs=5e-3), route
     assert kinds - {0}, "no route changed or kept an instruction: the case is not tested"
