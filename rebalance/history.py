@@ -527,11 +527,7 @@ class History:
         row = self.db.execute(
             "SELECT * FROM publications WHERE plan_key = ? AND channel = ?", (plan_key, channel)
         ).fetchone()
-        if row is None:
-            return None
-        data = dict(row)
-        data["snapshot"] = json.loads(data["snapshot"] or "{}")
-        return Publication(**data)
+        return None if row is None else _publication_from_row(row)
 
     def publications(self, *, channel: str, city: str, limit: int = 50) -> list[Publication]:
         """The recorded parent messages of one city in a channel, newest posted first."""
@@ -540,12 +536,7 @@ class History:
             "ORDER BY posted_at DESC, rowid DESC LIMIT ?",
             (channel, city, limit),
         ).fetchall()
-        found = []
-        for row in rows:
-            data = dict(row)
-            data["snapshot"] = json.loads(data["snapshot"] or "{}")
-            found.append(Publication(**data))
-        return found
+        return [_publication_from_row(row) for row in rows]
 
     @_guarded
     def save_publication(self, pub: Publication) -> Publication:
@@ -907,6 +898,12 @@ def _encode(key: str, value: Any) -> Any:
 
 def _run_values(record: RunRecord) -> dict[str, Any]:
     return {k: _encode(k, getattr(record, k)) for k in _RUN_COLUMNS}
+
+
+def _publication_from_row(row: sqlite3.Row) -> Publication:
+    data = dict(row)
+    data["snapshot"] = json.loads(data["snapshot"] or "{}")
+    return Publication(**data)
 
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:

@@ -287,6 +287,12 @@ def mark_unpublishable(client: SlackApi, approval: Approval) -> None:
         )
 
 
+def has_plan(folder: str) -> bool:
+    """Whether a request's plan folder still holds its plan.json: without it the request
+    can only fail (`mark_unpublishable`), and the same version is put up anew."""
+    return (Path(folder) / "plan.json").is_file()
+
+
 def permalink(client: SlackApi, channel: str, ts: str | None) -> str | None:
     """A link to a message, or None when Slack (or a client without
     ``chat.getPermalink``) cannot give one."""
@@ -486,7 +492,7 @@ def _current(history: History, approval: Approval, target: str) -> bool:
     if approval.status in {"pending", "held"}:
         # a request whose plan files are gone cannot be approved (`mark_unpublishable`):
         # the same version planned again is put up again, not "still awaiting approval"
-        return (Path(approval.plan_dir) / "plan.json").is_file()
+        return has_plan(approval.plan_dir)
     if approval.status == "approving":
         return True
     if approval.status != "approved":

@@ -32,7 +32,7 @@ import pandas as pd
 from rebalance.errors import InputError, LockHeldError, PublishError, RebalanceError
 from rebalance.history import History, utc_now
 
-from .approval import edit_approval, parse_button_value, permalink
+from .approval import edit_approval, has_plan, parse_button_value, permalink
 from .messages import channel_ref, code, esc, short, slack_time, user_ref
 
 if TYPE_CHECKING:
@@ -487,7 +487,7 @@ class Desk:
         from rebalance.plan import read_plan
         from rebalance.publish import publish
 
-        if approval.status in {"pending", "held"} and not _has_plan(approval.plan_dir):
+        if approval.status in {"pending", "held"} and not has_plan(approval.plan_dir):
             # its run folder was deleted since: every Approve could only fail. Only an
             # undecided request, and only a folder without its plan.json (the rule
             # `approval._current` re-posts by): an approved one keeps its "Approved by",
@@ -713,11 +713,6 @@ def _stale(decided_at: str | None) -> bool:
     if not decided_at:
         return True
     return datetime.now(UTC) - datetime.fromisoformat(decided_at) > STALE_APPROVING
-
-
-def _has_plan(folder: str) -> bool:
-    """Whether a plan folder still holds its plan.json (what the request was made of)."""
-    return (Path(folder) / "plan.json").is_file()
 
 
 #: What an override did, in the status list: "`R1` opened by ...".
