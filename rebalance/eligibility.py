@@ -207,10 +207,9 @@ def plan_warnings(
     say: nobody eligible, or most available couriers ruled out by their windows (those
     are the available ones not eligible). Only then is every courier's reason found
     (0.5 s at 10 million couriers, for a warning that is rarely due)."""
-    said = []
-    if demand is not None:
-        tz = getattr(plan, "timezone", None) or config.city.timezone
-        said = [w for w in [demand_warning(demand, plan.shift_start, plan.shift_end, tz)] if w]
+    tz = getattr(plan, "timezone", None) or config.city.timezone
+    no_rows = demand_warning(demand, plan.shift_start, plan.shift_end, tz)
+    said = [no_rows] if no_rows else []
     eligible = (getattr(plan, "kpis", None) or {}).get("eligible_couriers")
     if eligible is not None:
         available = int(

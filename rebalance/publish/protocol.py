@@ -244,7 +244,8 @@ def publish(
 
         store = History(config.history_path)
     try:
-        line = _successor_line(plan, target, key, store)
+        others = list(_shifts(plan, target, key, store))
+        line = _successor_line(plan, others)
         if line is not None:
             from .changes import mark_superseded
 
@@ -253,7 +254,7 @@ def publish(
         result = _Publisher(plan, target, key, chash, messages, client, store, log).run()
         if result.action == "posted":
             try:
-                _supersede(plan, target, key, client, store, log)
+                _supersede(plan, target, others, client, store, log)
             except Exception as exc:  # posted: nothing after it may turn that into a failure
                 if log is not None:
                     log(f"publish: could not mark the previous shift's message superseded: {exc}")
@@ -261,6 +262,30 @@ def publish(
     finally:
         if history is None:
             store.close()
+
+
+def shown_parent(
+    client: SlackApi,
+    channel: str,
+    ts: str,
+    call: Callable[[Callable[[], Any]], Any] = lambda fn: fn(),
+) -> dict[str, Any] | None:
+    """The parent ``ts`` as Slack shows it now (with its metadata), or None when it was
+    deleted (gone, or a tombstone left by its thread); ``call`` runs the request (the
+    publisher's joins the channel when the bot is not in it)."""
+    import itertools
+
+    from rebalance.slack import SlackCallError
+
+    try:
+        first = call(lambda: list(itertools.islice(client.replies(channel, ts), 1)))
+    except SlackCallError as exc:
+        if exc.error in {"thread_not_found", "message_not_found"}:
+            return None
+        raise
+    if not first or str(first[0].get("ts")) != ts or first[0].get("subtype") == "tombstone":
+        return None
+    return first[0]
 
 
 def _shifts(plan: Plan, channel: str, key: str, history: History) -> Iterator[tuple[Any, ...]]:
@@ -277,7 +302,7 @@ def _shifts(plan: Plan, channel: str, key: str, history: History) -> Iterator[tu
         yield begun, ends, pub
 
 
-def _successor_line(plan: Plan, channel: str, key: str, history: History) -> str | None:
+def _successor_line(plan: Plan, others: list[tuple[Any, ...]]) -> str | None:
     """What this plan's parent says when a later shift starting while it runs was
     posted already (`rebalance publish` of an earlier plan, or a retry of it): by which
     plan it is superseded. Its every version says so: a revision of the older shift
@@ -285,7 +310,7 @@ def _successor_line(plan: Plan, channel: str, key: str, history: History) -> str
     from rebalance.views.wording import window_text
 
     start, end = plan.shift_start, plan.shift_end
-    later = [(b, e) for b, e, _ in _shifts(plan, channel, key, history) if start < b < end]
+    later = [(b, e) for b, e, _ in others if start < b < end]
     if not later:
         return None
     begun, ends = min(later)
@@ -295,7 +320,7 @@ def _successor_line(plan: Plan, channel: str, key: str, history: History) -> str
 def _supersede(
     plan: Plan,
     channel: str,
-    key: str,
+    others: list[tuple[Any, ...]],
     client: SlackApi,
     history: History,
     log: Callable[[str], None] | None,
@@ -311,8 +336,6 @@ def _supersede(
     `_successor_line`): read and written back whole, the message must not be another
     version by the time it is written (the old plan was put back over a revision).
     Best effort: a failure is logged and the publication stands."""
-    import itertools
-
     from rebalance.errors import LockHeldError
     from rebalance.lock import RunLock
     from rebalance.paths import lock_path
@@ -322,7 +345,7 @@ def _supersede(
     from .changes import mark_superseded
 
     start = plan.shift_start
-    older = [(b, pub) for b, e, pub in _shifts(plan, channel, key, history) if b < start < e]
+    older = [(b, pub) for b, e, pub in others if b < start < e]
     if not older:
         return
     begun, pub = max(older, key=lambda bp: bp[0])
@@ -338,20 +361,19 @@ def _supersede(
     except LockHeldError:
         return say(f"the message of {pub.plan_key} is being written by another process; not marked")
     try:
-        shown = list(itertools.islice(client.replies(channel, pub.ts), 1))
-        if not shown or str(shown[0].get("ts")) != pub.ts or shown[0].get("subtype") == "tombstone":
-            return  # deleted by hand (or a tombstone left by its thread)
-        marked = mark_superseded(shown[0], f"by the plan for {window}, posted below")
+        shown = shown_parent(client, channel, pub.ts)
+        if shown is None:
+            return  # deleted by hand
+        marked = mark_superseded(shown, f"by the plan for {window}, posted below")
         if marked is None:
             return
         payload: dict[str, Any] = {"channel": channel, "ts": pub.ts, **marked}
-        if shown[0].get("metadata"):  # kept: the publisher finds its parents by it
-            payload["metadata"] = shown[0]["metadata"]
+        if shown.get("metadata"):  # kept: the publisher finds its parents by it
+            payload["metadata"] = shown["metadata"]
         client.update_message(**payload)
         say(f"the message of {pub.plan_key} ({pub.ts}) says this plan supersedes it")
     except SlackCallError as exc:
-        if exc.error not in {"thread_not_found", "message_not_found"}:
-            say(f"could not mark the message of {pub.plan_key} superseded: {exc}")
+        say(f"could not mark the message of {pub.plan_key} superseded: {exc}")
     finally:
         lock.release()
 
@@ -527,23 +549,8 @@ class _Publisher:
         return self.result("unchanged", record.ts)
 
     def _shown_parent(self, ts: str) -> dict[str, Any] | None:
-        """The parent ``ts`` as Slack shows it now (with its metadata), or None when it
-        was deleted (gone, or a tombstone left by its thread)."""
-        import itertools
-
-        from rebalance.slack import SlackCallError
-
-        try:
-            first = self._channel_call(
-                lambda: list(itertools.islice(self.client.replies(self.channel, ts), 1))
-            )
-        except SlackCallError as exc:
-            if exc.error in {"thread_not_found", "message_not_found"}:
-                return None
-            raise
-        if not first or str(first[0].get("ts")) != ts or first[0].get("subtype") == "tombstone":
-            return None
-        return first[0]
+        """`shown_parent`, the bot joining the channel if it is not in it."""
+        return shown_parent(self.client, self.channel, ts, self._channel_call)
 
     def _revise(self, record: Publication) -> PublishResult:
         from rebalance.slack import SlackCallError
