@@ -1445,13 +1445,18 @@ def _near_misses(directory: Path, name: str) -> list[str]:
     return sorted(found)
 
 
+def _as_name(text: str) -> str:
+    """A file stem or a header as the contract's names are written: lower case, blanks
+    and '-' as '_' (``Max Couriers``, ``travel-times``)."""
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
 def _table_stem(stem: str) -> str:
     """A file's stem as the table it looks meant as: lower case, '-' and blanks as '_',
     without a browser's or a file manager's copy mark (``couriers (1)``, ``couriers -
     Copy``) or a second extension (``couriers.csv.csv``): today's download saved as
     `couriers (1).csv` beside yesterday's couriers.csv was left out without a word."""
-    norm = re.sub(r"[\s\-]+", "_", stem.strip().lower())
-    norm = re.sub(r"(_?\(\d+\)|_copy(_\d+)?|_?\(copy\))$", "", norm)
+    norm = re.sub(r"(_?\(\d+\)|_copy(_\d+)?|_?\(copy\))$", "", _as_name(stem))
     return re.sub(r"\.(csv|parquet)$", "", norm)
 
 
@@ -1605,7 +1610,7 @@ def _spelled_as(got: str, name: str) -> bool:
     one slip away (``max_courier``, ``vehicles``: 90% alike)."""
     import difflib
 
-    norm = re.sub(r"[\s\-]+", "_", got.strip().lower())
+    norm = _as_name(got)
     if norm == name or any(norm == p + name for p in _COLUMN_PREFIXES):
         return True
     return difflib.SequenceMatcher(None, norm, name).ratio() >= 0.9
