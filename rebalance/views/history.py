@@ -63,9 +63,14 @@ def approval_state(approval: Approval, run_id: str | None = None) -> str:
     """Where a plan put up for approval stands: awaiting approval, held, approved ...;
     for run ``run_id``, "asked again" when the same version was put up again by another
     run since (its request is that run's now: the record of this one's is gone)."""
-    if run_id and approval.run_id and approval.run_id != run_id:
+    if _asked_again(approval, run_id):
         return "asked again"
     return _APPROVAL_STATES.get(approval.status, approval.status)
+
+
+def _asked_again(approval: Approval, run_id: str | None) -> bool:
+    """Whether ``approval`` is now another run's request than run ``run_id``'s."""
+    return bool(run_id and approval.run_id and approval.run_id != run_id)
 
 
 def runs_table(records: list[RunRecord], approvals: dict[str, Approval] | None = None) -> Any:
@@ -221,7 +226,7 @@ def approval_text(a: Approval, run_id: str | None = None) -> str:
     """An approval in a line: its state, who decided and when, the message posted; for
     run ``run_id`` whose version another run put up again, that run and its state."""
     text = f"{approval_state(a)} in {a.channel}"
-    if approval_state(a, run_id) != approval_state(a):
+    if _asked_again(a, run_id):
         text = f"asked again by run {a.run_id}, now {text}"
     if a.decided_by and a.status in {"held", "approving", "approved"}:
         text += f", by {a.decided_by} at {a.decided_at or '?'}"
