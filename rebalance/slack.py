@@ -51,7 +51,6 @@ __all__ = [
     "SlackCallError",
     "SlackClient",
     "api_answer",
-    "signature_check",
     "signature_problem",
 ]
 
@@ -570,14 +569,6 @@ def _reason_text(reason: object) -> str:
 MAX_TIMESTAMP_DIGITS = 12
 #: How far a request's timestamp may be from now, in seconds (Slack's rule, slack_sdk's).
 MAX_SKEW_SECONDS = 5 * 60
-
-
-def signature_check(secret: str) -> Callable[[bytes, str, str], bool]:
-    """``check(body, timestamp, signature)``: whether a request carries Slack's
-    signature of ``body`` under the signing ``secret``, with a timestamp within 5
-    minutes (the check Bolt makes; `signature_problem` says why not)."""
-    problem = signature_problem(secret)
-    return lambda body, timestamp, signature: problem(body, timestamp, signature) is None
 
 
 def signature_problem(secret: str) -> Callable[[bytes, str, str], str | None]:
