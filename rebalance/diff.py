@@ -8,7 +8,9 @@ snapshot the history keeps of a published plan):
 - zones: the numbers of zones.csv (slot 0, what to do now) that differ;
 - moves, courier by courier: the old plan's moves that have not started by the new
   plan's ``shift_start`` (earlier ones are under way, not compared) against the new
-  plan's moves. A new move of the same courier to the same zone within one slot of the
+  plan's moves. A courier on his way whom the new plan sends on at its start (with no
+  old move due then) is *re-routed* from his move under way: what he does now changed,
+  as section 9 charges. A new move of the same courier to the same zone within one slot of the
   old one is *unchanged* (from wherever couriers.csv now has the courier: one that
   drifted from A to C and is still sent to B was told nothing new), unless one of the
   two is due at the new plan's start and the other is not: then what the courier does
@@ -492,6 +494,12 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
             # One move in each plan (nearly every courier of a re-plan): the rule below
             # for that case, without its lists (146,000 couriers: 1.6 -> 1.0 s)
             (t, f, to), (t0, f0, to0) = new[0], old_all[0]
+            if t0 < start and t == start:
+                # On his way to to0 and sent on from there now: what he does changes,
+                # which section 9 charges (plan.json's changed_couriers), so compared.
+                changes.append(Change("rerouted", courier, t, f, to, t0, f0, to0))
+                status[courier] = ["changed"]
+                continue
             if t0 < start:
                 under_way += 1
             if not start <= t0 < end:
@@ -519,6 +527,15 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
             else:
                 rest_new.append(i)
         rest_old = [m for j, m in enumerate(old) if not used[j]]
+        ahead = [m for m in old_all if m[0] < start]
+        due_now = [i for i in rest_new if new[i][0] == start]
+        if ahead and due_now and not (rest_old and rest_old[0][0] == start):
+            # sent on now from where his move under way takes him (as above)
+            i = due_now[0]
+            rest_new.remove(i)
+            marks[i] = "changed"
+            changes.append(Change("rerouted", courier, *new[i], *ahead[-1]))
+            under_way -= 1
         for i, (t0, f0, to0) in zip(rest_new, rest_old, strict=False):
             t, f, to = new[i]
             marks[i] = "changed"

@@ -326,6 +326,60 @@ def test_a_courier_who_drifted_and_is_sent_to_the_same_zone_is_unchanged():
     assert moved_elsewhere.status == {"c1": ["changed"]}
 
 
+def test_a_courier_on_his_way_sent_on_at_the_start_is_changed_not_new():
+    """The 18:00 plan sends c1 A -> B at 18:00 (under way at the 18:30 re-plan); sent on
+    B -> D at 18:30, what he does now changed (section 9 charges it), so it is re-routed
+    from his move under way, not an added move; sent on later, it is a new move."""
+    from rebalance.diff import PlanView, diff_views
+
+    minute = 60_000_000_000
+    t0 = pd.Timestamp("2026-11-30T18:00", tz="UTC").value
+
+    def view(start: int, moves: dict) -> PlanView:
+        return PlanView("X", f"p{start}", "UTC", start, start + 120 * minute, 30, {}, {}, moves)
+
+    start = t0 + 30 * minute
+    for old_moves in ([(t0, "A", "B")], [(t0, "A", "B"), (start + 60 * minute, "B", "E")]):
+        old = view(t0, {"c1": old_moves})
+        now = diff_views(old, view(start, {"c1": [(start, "B", "D")]}))
+        assert now.status == {"c1": ["changed"]} and now.under_way == 0
+        (change,) = now.of_kind("rerouted")
+        assert (change.was_when, change.was_to, change.to_zone) == (t0, "B", "D")
+        assert [c.kind for c in now.changes] == ["rerouted", "dropped"][: len(old_moves)]
+    old = view(t0, {"c1": [(t0, "A", "B")]})
+    later = diff_views(old, view(start, {"c1": [(start + 30 * minute, "B", "D")]}))
+    assert later.status == {"c1": ["new"]} and later.under_way == 1
+
+
+def test_the_moves_file_marks_as_changed_every_instruction_plan_json_counts_changed():
+    """A re-plan at 19:30 that sends on couriers still on their way (their zone closed,
+    changes free): moves.csv said ``new`` for each while plan.json counted them in
+    ``changed_couriers``. Now the couriers marked changed at the start, with those whose
+    move due then was dropped, are the ones plan.json counts."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    config = config.model_copy(
+        update={"costs": config.costs.model_copy(update={"change_minutes": 0.0})}
+    )
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT, warn=False)
+    start = a.shift_start + pd.Timedelta(minutes=30)
+    on_way = a.moves[a.moves["slot_start"] < start]
+    busiest = on_way["to_zone"].value_counts().index[0]
+    restaurants = inputs.restaurants.copy()
+    restaurants.loc[restaurants["zone_id"] == busiest, "status"] = "closed"
+    couriers = inputs.couriers.copy()
+    couriers.loc[~couriers["courier_id"].isin(a.moves["courier_id"]), "status"] = "busy"
+    later = inputs.replace(restaurants=restaurants, couriers=couriers)
+    b = rebalance.solve(later, config, start.isoformat(), previous=a, warn=False)
+    now = b.moves[b.moves["slot_start"] == b.shift_start]
+    sent_on = now[now["courier_id"].isin(on_way["courier_id"])]
+    assert len(sent_on) >= 5 and set(sent_on["since_previous"]) == {"changed"}
+    diff = a.diff(b)
+    dropped_now = {c.courier_id for c in diff.of_kind("dropped") if c.when == b.shift_start.value}
+    changed_now = set(now.loc[now["since_previous"] == "changed", "courier_id"])
+    assert len(changed_now | dropped_now) == b.kpis["changed_couriers"]
+
+
 def _reference_diff(a, b):
     """The pairing rule of `rebalance.diff` courier by courier, written plainly."""
     from rebalance.diff import Change
@@ -347,6 +401,14 @@ def _reference_diff(a, b):
             else:
                 rest_new.append(i)
         rest_old = [m for j, m in enumerate(old) if not used[j]]
+        ahead = [m for m in old_all if m[0] < b.shift_start]
+        due_now = [i for i in rest_new if new[i][0] == b.shift_start]
+        if ahead and due_now and not any(m0[0] == b.shift_start for m0 in rest_old):
+            # on his way, and sent on at the start: re-routed from the move under way
+            marks[due_now[0]] = "changed"
+            changes.append(Change("rerouted", courier, *new[due_now[0]], *ahead[-1]))
+            rest_new.remove(due_now[0])
+            under_way -= 1
         for i, m0 in zip(rest_new, rest_old, strict=False):
             marks[i] = "changed"
             changes.append(Change("rerouted", courier, *new[i], *m0))
