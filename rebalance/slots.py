@@ -182,13 +182,38 @@ def slot_labels(starts: Iterable[pd.Timestamp]) -> list[str]:
     (tables, heat strips, charts, Slack lines) need one label per slot.
     """
     starts = list(starts)
-    labels = [f"{s:%H:%M}" for s in starts]
+    # A clock time the night shows twice says which even where the shift shows it once:
+    # a shift from the second 02:00 labelled its first slot "02:00", the hour before's.
+    near = _near_a_change(starts)
+    labels = [f"{s:%H:%M %Z}" if near and _comes_twice(s) else f"{s:%H:%M}" for s in starts]
     for fmt in _LABEL_FORMATS:
         counts = Counter(labels)
         if len(counts) == len(labels):
             break
         labels = [f"{s:{fmt}}" if counts[t] > 1 else t for s, t in zip(starts, labels, strict=True)]
     return labels
+
+
+def _near_a_change(starts: list[pd.Timestamp]) -> bool:
+    """Whether the clock changes within 3 hours of the shift's slots (the per-slot test
+    costs ~0.1 ms; the repeated hour is at most an hour long)."""
+    if not starts:
+        return False
+    margin = pd.Timedelta(hours=3)
+    edges = [min(starts) - margin, max(starts) + margin]
+    return len({s.utcoffset() for s in [*edges, *starts]}) > 1
+
+
+def _comes_twice(local: pd.Timestamp) -> bool:
+    """Whether ``local``'s clock time comes twice that day in its timezone (the autumn
+    change's hour)."""
+    if local.tz is None or local.dst() is None:
+        return False
+    try:
+        local.tz_localize(None).tz_localize(local.tz, ambiguous="raise")
+    except (TypeError, ValueError):  # ambiguous (pytz's and pandas' errors are ValueErrors)
+        return True
+    return False
 
 
 #: Couriers `presence` works on at a time.

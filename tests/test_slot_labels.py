@@ -54,6 +54,19 @@ def test_the_autumn_change_names_the_zone_of_the_repeated_times():
     assert labels == ["01:30", "02:00 CEST", "02:30 CEST", "02:00 CET", "02:30 CET", "03:00"]
 
 
+def test_a_time_of_the_repeated_hour_says_which_even_when_the_shift_shows_it_once():
+    """A shift from the second 02:00 (CET) labelled its first slot "02:00", which that
+    night is also the hour before's (CEST); and a shift ending in the first 02:30 had
+    "02:30" for what the clock shows again an hour later."""
+    second = pd.Timestamp("2026-10-25T02:00+01:00").tz_convert(PARIS)
+    after = pd.date_range(second, periods=4, freq="30min")
+    assert slot_labels(after) == ["02:00 CET", "02:30 CET", "03:00", "03:30"]
+    assert slot_labels(local_range("2026-10-25T01:00", 4)) == [
+        "01:00", "01:30", "02:00 CEST", "02:30 CEST",
+    ]  # fmt: skip
+    assert slot_labels(local_range("2026-10-25T03:00", 2)) == ["03:00", "03:30"]
+
+
 def test_the_spring_change_has_nothing_to_tell_apart():
     """The spring change skips an hour; no time repeats, so no label changes."""
     # 02:00-03:00 does not exist on 2026-03-29: 01:30 CET is followed by 03:00 CEST
