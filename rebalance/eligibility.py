@@ -187,12 +187,52 @@ def demand_warning(
     slots = pd.to_datetime(demand["slot_start"], utc=True)
     lo, hi = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
     if ((slots >= lo) & (slots < hi)).any():
-        return None
+        return _second_hour_note(slots, lo, hi, timezone)
     first, last = (t.tz_convert(timezone) for t in (slots.min(), slots.max()))
     return (
         f"no row of the demand table ({len(demand):,} rows, {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M}) falls in this shift: every restaurant is planned at its "
         "expected_orders_per_hour. Check --shift-start, or the demand file's dates."
+    )
+
+
+def _second_hour_note(
+    slots: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp, timezone: str
+) -> str | None:
+    """What to say when the shift plans the second of the hour the clocks go back over
+    and the demand table has rows at the first of those times but none at the second:
+    a time written without its offset is the first (`timeparse.in_timezone`), so the
+    second hour's slots fell back to the restaurants' rates without a word. None for
+    any shift not within 3 hours of such a change (two offsets looked up)."""
+    from zoneinfo import ZoneInfo
+
+    from .timeparse import _next_change
+
+    tz = ZoneInfo(timezone)
+    ahead = lo - pd.Timedelta(hours=3)
+    before, after = ahead.tz_convert(tz).utcoffset(), hi.tz_convert(tz).utcoffset()
+    if before is None or after is None or before <= after:
+        return None
+    change = _next_change(ahead, tz)
+    delta = before - after
+    a, b = max(change, lo), min(change + delta, hi)
+    if a >= b:
+        return None
+    times = pd.DatetimeIndex(slots.unique())
+    if ((times >= a) & (times < b)).any():
+        return None  # rows given with the second hour's offset: nothing was lost
+    firsts = times[(times >= a - delta) & (times < b - delta)].sort_values()
+    if not len(firsts):
+        return None
+    shown = ", ".join(f"{t.tz_convert(tz):%H:%M}" for t in firsts[:4])
+    early, late = (t.tz_convert(tz) for t in (change - pd.Timedelta(1, "ns"), change))
+    example = (firsts[0] + delta).tz_convert(tz)
+    return (
+        f"the demand table has rows at {shown} {early:%Z} but none at those times "
+        f"{late:%Z}, which this shift plans (on {late:%a %d %b %Y} the clocks show them "
+        "twice, and a time written without its offset is the first): those slots are "
+        "planned at each restaurant's expected_orders_per_hour. Give slot_start with its "
+        f"offset for the second (e.g. {example.isoformat(timespec='seconds')})."
     )
 
 

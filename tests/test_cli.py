@@ -1011,6 +1011,31 @@ def test_a_plan_stopped_by_the_time_limit_says_how_far_from_the_optimum_it_can_b
     assert "; at most 0.789 above the optimum (" in said and "% of it)" in said
 
 
+def test_demand_rows_without_offset_on_the_autumn_night_are_warned_of(tmp_path):
+    """A demand table written in wall-clock time without offsets, planned from the second
+    02:00 of the autumn night: its 02:00 and 02:30 rows are read as the first (CEST),
+    before the shift, and the shift's 02:00 and 02:30 CET slots were planned on the
+    restaurants' own rates without a word. validate and plan now say so, and how to
+    write the second; a shift that ends before the clocks go back is not told."""
+    folder = tmp_path / "paris"
+    shutil.copytree(REPO / "data" / "samples" / "paris", folder)
+    demand = pd.read_csv(folder / "demand.csv", dtype=str)
+    local = pd.to_datetime(demand["slot_start"], utc=True).dt.tz_convert("Europe/Paris")
+    wall = pd.Timestamp("2026-10-25") + (local.dt.tz_localize(None) - pd.Timestamp(SHIFT))
+    demand["slot_start"] = wall.dt.strftime("%Y-%m-%dT%H:%M:%S")  # 00:00 .. 03:30, naive
+    demand.to_csv(folder / "demand.csv", index=False)
+    said = "the demand table has rows at 02:00, 02:30 CEST but none at those times CET"
+    for command in ("validate", "plan"):
+        args = [command, str(folder), "--shift-start", "2026-10-25T02:00+01:00"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        words = " ".join(result.stderr.split())
+        assert said in words and "(e.g. 2026-10-25T02:00:00+01:00)" in words, result.stderr
+    before = ["--shift-start", "2026-10-25T00:00", "--shift-end", "2026-10-25T02:00"]
+    earlier = runner.invoke(app, ["plan", str(folder), *before])
+    assert earlier.exit_code == 0 and "demand table" not in earlier.stderr
+
+
 def test_a_demand_table_for_another_day_is_warned_of(tmp_path):
     """A demand table written for the next day (every row outside the shift): validate
     said "demand: 12,000 rows (... in place of expected_orders_per_hour)" and plan
