@@ -644,6 +644,40 @@ def test_approving_a_plan_whose_files_are_gone_says_so_and_takes_its_buttons_awa
     _approved_once(approving, fake, value, key, user=LEAD, name="gone-then-approved")
 
 
+def test_approving_a_plan_whose_files_are_damaged_says_so_in_the_apps_terms(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """A plan folder still holding plan.json but with a moves.csv cut mid-value: Approve
+    answered "Publishing failed (exit 3): unreadable plan: ...; expected a folder
+    written by `rebalance plan --out` (write it again with that command)", advice for
+    the terminal. The answer now says the files on the server are damaged, that nothing
+    was published and what to do from Slack; the buttons stay, and once the file is put
+    back the same request is approved and published."""
+    shift = "2026-11-30T06:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    chash = request["metadata"]["event_payload"]["content_hash"]
+    with _history(approving) as h:
+        approval = h.approval(key, chash)
+    assert approval is not None
+    moves = Path(approval.plan_dir) / "moves.csv"
+    good = moves.read_bytes()
+    moves.write_bytes(good + b'C9,"cut')
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="damaged"))
+    (answer,) = _answers(fake, "damaged")
+    text = answer["text"]
+    assert "files on the app's server are damaged" in text and "moves.csv" in text, text
+    assert "Nothing was published" in text and "`/rebalance plan`" in text
+    assert "exit 3" not in text and "plan --out" not in text
+    assert _in(fake, "C0PLANS", key) == []
+    message = fake.channels["C0APPROVE"].find(request["ts"])
+    assert message is not None and _has_buttons(message) == [ACTION_APPROVE, ACTION_HOLD]
+    moves.write_bytes(good)
+    _approved_once(approving, fake, value, key, user=LEAD, name="repaired")
+
+
 def test_a_refused_approval_request_says_how_to_fix_it_as_publishing_does(
     approving: Server, fake: FakeSlack
 ) -> None:

@@ -534,6 +534,7 @@ class Desk:
             user_id=user.id,
         )
         self._edit(claimed)
+        plan = None
         try:
             plan = read_plan(claimed.plan_dir)
             local = plan.local(plan.shift_start)
@@ -565,6 +566,9 @@ class Desk:
                 )
         except (RebalanceError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            damaged = _damaged(exc, claimed.plan_dir) if plan is None else None
+            if damaged:
+                reason = ": ".join(damaged)
             back = history.transition_approval(
                 claimed.plan_key,
                 claimed.content_hash,
@@ -585,7 +589,17 @@ class Desk:
                     note=f":warning: Approval by {user_ref(user.id)} failed: {esc(reason)}. {retry}",
                     shown=shown,
                 )
-            code = getattr(exc, "exit_code", 1)
+            if damaged:
+                # said in the app's terms (not `rebalance plan --out`'s); the buttons
+                # stay: the files may be put right on the server
+                return (
+                    f":warning: This plan could not be published: its files on the app's "
+                    f"server are damaged ({esc(damaged[0])}: {code(damaged[1])}). Nothing was "
+                    "published. Approve again once they are repaired, or `/rebalance plan` "
+                    "re-plans the shift "
+                    f"and puts the new version up for approval in {channel_ref(approval.channel)}."
+                )
+            exit_code = getattr(exc, "exit_code", 1)
             hint = (
                 (
                     f" Its message is up in {channel_ref(claimed.target_channel)} with an "
@@ -596,7 +610,7 @@ class Desk:
                 if isinstance(exc, PublishError | LockHeldError)
                 else ""
             )
-            return f":warning: Publishing failed (exit {code}): {esc(reason)}.{hint}"
+            return f":warning: Publishing failed (exit {exit_code}): {esc(reason)}.{hint}"
         done = history.transition_approval(
             claimed.plan_key,
             claimed.content_hash,
@@ -679,6 +693,15 @@ class Desk:
             self.event(
                 "approval", f"could not edit the approval message: {exc}", level=logging.WARNING
             )
+
+
+def _damaged(exc: BaseException, folder: str) -> tuple[str, str] | None:
+    """What is wrong with a plan folder that `read_plan` refused (``exc``), without the
+    terminal's advice (``rebalance plan --out``), and the file; None for another error."""
+    if not isinstance(exc, InputError) or not exc.problems:
+        return None
+    problem = exc.problems[0]
+    return problem.message, problem.file or folder
 
 
 def _shown(history: History, approval: Approval) -> bool:
