@@ -723,6 +723,57 @@ def test_why_with_zone_names_of_10000_characters_is_a_reply_slack_takes(
         assert len(why) < 1000
 
 
+def test_why_shows_zone_ids_and_what_was_typed_without_their_formatting(
+    town: Path, tmp_path: Path
+) -> None:
+    """`why` escaped only <, > and &: a zone id ``*b* ~x~ `c``` came out bold, struck
+    through and as code in its header and route lines, and ``why *zz*_u_`` echoed what
+    was typed as bold and italic in "unknown zone". Ids are now shown whole with their
+    formatting characters as look-alikes, as the channel's messages show them."""
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    config = load_config(town / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    inputs = load(town, config)
+    hostile = {z: f"*{z}* ~x~ `c`" for z in inputs.zones["zone_id"].astype(str)}
+
+    def renamed(frame: Any) -> Any:
+        out = frame.copy()
+        out["zone_id"] = out["zone_id"].astype(str).map(hostile)
+        return out
+
+    travel = inputs.travel_times
+    if travel is not None:
+        travel = travel.assign(
+            from_zone=travel["from_zone"].astype(str).map(hostile),
+            to_zone=travel["to_zone"].astype(str).map(hostile),
+        )
+    changed = inputs.replace(
+        zones=renamed(inputs.zones),
+        restaurants=renamed(inputs.restaurants),
+        couriers=renamed(inputs.couriers),
+        travel_times=travel,
+    )
+    plan = solve(changed, config, "2026-11-30T19:00")
+    assert len(plan.moves)
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    desk = Desk(config)
+    zone = str(plan.moves["to_zone"].iloc[0])
+    answer = desk.why(zone)
+    assert " → " in answer and "∗" in answer and "∼x∼" in answer and "ˋcˋ" in answer
+    for mark in ("*Z", "* ~", "~x~", "`c`"):
+        assert mark not in answer, (mark, answer)
+    unknown = desk.why("*zz*_u_")
+    assert "unknown zone" in unknown and "'∗zz" in unknown and "ˍuˍ'" in unknown
+    assert "*zz*" not in unknown and "_u_" not in unknown and "~x~" not in unknown
+
+
 def test_close_looks_up_the_restaurants_as_they_are_now(town: Path, tmp_path: Path) -> None:
     """The id check answering /rebalance close before the ack names an unknown id, and
     sees a restaurant added to restaurants.csv since the last check."""

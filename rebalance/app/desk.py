@@ -154,6 +154,7 @@ class Desk:
         """Why a zone of the shift's latest plan is what it is (`rebalance explain`)."""
         from rebalance.errors import RebalanceError
         from rebalance.plan import read_plan
+        from rebalance.publish.blocks import mrkdwn_name
         from rebalance.views.wording import plural, whole_minutes
 
         with self.store() as history:
@@ -164,13 +165,15 @@ class Desk:
             plan = read_plan(record.plan_dir)
             expl = plan.explain(zone)
         except KeyError as exc:
-            return f"{esc(str(exc.args[0]))}\n(`/rebalance why ZONE_ID`)"
+            # it quotes what was typed and the plan's zone ids: partners' text
+            return f"{short(str(exc.args[0]), 1000)}\n(`/rebalance why ZONE_ID`)"
         except (RebalanceError, ValueError) as exc:
             return f"The latest plan cannot be explained: {esc(str(exc))}"
         names = dict(
             zip(plan.zones["zone_id"].astype(str), plan.zones["name"].astype(str), strict=False)
         )
-        label = f"{esc(zone)} {short(names.get(zone, ''))}".strip()
+        # ids whole, with formatting characters as look-alikes (partners' text)
+        label = f"{mrkdwn_name(zone)} {short(names.get(zone, ''))}".strip()
         lines = [f"*Why {label}* · plan {code(plan.plan_id)} ({esc(plan.status)})"]
         for row in expl.short.itertuples(index=False):
             lines.append(f"• short by *{int(row.shortage)}* now: {short(row.why, 1000)}")
@@ -178,7 +181,8 @@ class Desk:
             lines.append("• not short now")
         for row in expl.routes.head(5).itertuples(index=False):
             lines.append(
-                f"• {esc(row.from_zone)} → {esc(row.to_zone)}: {plural(int(row.couriers), 'courier')}, "
+                f"• {mrkdwn_name(row.from_zone)} → {mrkdwn_name(row.to_zone)}: "
+                f"{plural(int(row.couriers), 'courier')}, "
                 f"saves {whole_minutes(row.saves_minutes)} ({short(row.why, 1000)})"
             )
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
