@@ -48,13 +48,21 @@ __all__ = [
 ]
 
 # C0 controls except tab and newline, DEL and C1 controls, the bidi embeddings,
-# overrides and isolates, the directional marks, and the line/paragraph separators.
+# overrides and isolates, the directional marks, and the line/paragraph separators;
+# and the characters that show as nothing (soft hyphen, zero-width space, word joiner,
+# zero-width no-break space), with which "75114\u200b" passed for zone 75114. The
+# zero-width joiner and non-joiner are written out only next to ASCII or at an end:
+# between two other characters they build emoji (👨‍👩‍👧) and Persian or Indic words.
+_INVISIBLE = "\u00ad\u200b\u2060\ufeff"
+_JOINER_ALONE = "(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])"
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    f"{_INVISIBLE}]|{_JOINER_ALONE}"
 )
 # In one-line places (a table cell, a title) newlines and tabs are unsafe too.
 _UNSAFE_LINE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    f"{_INVISIBLE}]|{_JOINER_ALONE}"
 )
 
 
@@ -149,9 +157,10 @@ def _byte_table() -> Any:
     table = np.zeros(256, dtype=bool)
     table[:0x20] = table[0x7F] = True  # C0 controls (tab and newline too), DEL
     # the lead bytes of the UTF-8 of every other character `_UNSAFE_LINE` matches: C1
-    # controls (U+0080-U+009F: C2), U+061C (D8), the marks, separators, embeddings,
-    # overrides and isolates (U+200E-U+2069: E2)
-    table[[0xC2, 0xD8, 0xE2]] = True
+    # controls and the soft hyphen (U+0080-U+00AD: C2), U+061C (D8), the zero-width
+    # characters, marks, separators, embeddings, overrides and isolates (U+200B-U+2069:
+    # E2), U+FEFF (EF)
+    table[[0xC2, 0xD8, 0xE2, 0xEF]] = True
     return table
 
 

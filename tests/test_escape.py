@@ -443,3 +443,19 @@ def test_line_and_paragraph_separators_are_written_out_in_every_form(separator):
     for one_line in (True, False):
         assert visible(f"a{separator}b", one_line=one_line) == f"a{code}b"
         assert separator not in mrkdwn(f"a{separator}b", one_line=one_line)
+
+
+def test_characters_that_show_as_nothing_are_written_out_but_emoji_and_words_keep_joiners():
+    """A zone id "75114" followed by a zero-width space looked exactly like zone 75114
+    in every table, message and error. Zero-width and soft-hyphen characters are now
+    written out, and a joiner next to ASCII or at an end too; between two other
+    characters joiners build emoji and Persian or Indic words, which stay as they are."""
+    from rebalance.escape import mrkdwn, plain, terminal, visible
+
+    for hidden in ("\u200b", "\u2060", "\ufeff", "\u00ad", "\u200d", "\u200c"):
+        shown = visible(f"75114{hidden}")
+        assert shown != "75114" and shown.startswith("75114\\") and hidden not in shown
+        assert hidden not in terminal(f"R{hidden}1") and hidden not in mrkdwn(f"{hidden}Z")
+        assert hidden not in plain(f"a{hidden}b")
+    family, persian = "👨\u200d👩\u200d👧", "می\u200cخواهم"
+    assert visible(family) == family and visible(persian) == persian
