@@ -107,6 +107,20 @@ def test_names_cannot_break_out_of_the_tooltips_javascript(tmp_path):
     assert sum("pause:" in text for text in literals) > 0
 
 
+def test_control_bidi_and_invisible_characters_in_names_are_written_out(tmp_path):
+    """The map put partners' names in its tooltips with a raw U+202E (which reverses the
+    text after it), ESC and backspace bytes, where every other view writes them out.
+    Now no such character reaches the page; each shows as its code."""
+    hostile = "Z\u202eLIVE\x1b[31mRED\x08\u200b"
+    city, plan = _planned_with_names(tmp_path, {"zones": hostile, "restaurants": hostile})
+    out = tmp_path / "map.html"
+    assert invoke("map", plan, "--data", city, "--out", out, "--no-tiles").exit_code == 0
+    page = out.read_text()
+    for raw in ("\u202e", "\x1b", "\x08", "\u200b"):
+        assert raw not in page
+    assert "Z&#92;u202eLIVE&#92;x1b[31mRED&#92;x08&#92;u200b" in page
+
+
 def test_a_pause_list_keeps_each_name_whole(tmp_path):
     """A zone's pause list in its tooltip separates the names with "; ": joined with
     ", ", a restaurant named "Le Bar, Tabac" read as two restaurants."""

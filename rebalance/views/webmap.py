@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from rebalance.escape import visible
+
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
@@ -41,8 +43,10 @@ _IN_TEMPLATE = str.maketrans(
 
 
 def _escape(text: str) -> str:
-    """Partner text for a tooltip: HTML-escaped, and inert in a template literal."""
-    return html.escape(text).translate(_IN_TEMPLATE)
+    """Partner text for a tooltip: control, bidi and zero-width characters written out
+    (`rebalance.escape.visible`, as every other view shows them: a raw U+202E reversed
+    the tooltip), HTML-escaped, and inert in a template literal."""
+    return html.escape(visible(text, one_line=True)).translate(_IN_TEMPLATE)
 
 
 def _colour(short: float, worst: float) -> str:
