@@ -20,7 +20,6 @@ installed. Dask lives in this module only.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .escape import visible
+from .escape import json_dumps, visible
 from .plan import CONTRACT_KPIS
 
 if TYPE_CHECKING:
@@ -254,7 +253,7 @@ class BatchResult:
 
     def to_json(self) -> str:
         """`to_dict` as indented JSON text."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=_plain) + "\n"
+        return json_dumps(self.to_dict(), indent=2, default=_plain) + "\n"
 
     def caption(self) -> str:
         """One line: what happened, how long it took, where."""

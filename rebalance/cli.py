@@ -872,6 +872,7 @@ def run(
     import json
 
     from .errors import RebalanceError
+    from .escape import json_dumps
     from .logs import RunLog, redact, setup_logging
     from .runner import Terminated, stop_on_sigterm
     from .runner import run as run_shift
@@ -920,7 +921,7 @@ def run(
             document = dry_run_document(result.publish)
             if kind == "json":
                 line = {"event": "payloads", "run_id": result.run_id, **json.loads(document)}
-                document = json.dumps(line, ensure_ascii=False) + "\n"
+                document = json_dumps(line) + "\n"
             if not reader_gone() and not output_failed():
                 sys.stdout.write(redact(document))
         if kind == "text" and not quiet:
@@ -1014,8 +1015,7 @@ def history_show(
     ] = OutputFormat.table,
 ) -> None:
     """Everything recorded about one run: times, phase, KPIs, plan folder, Slack ts, error."""
-    import json
-
+    from .escape import json_dumps
     from .views.history import run_details, run_dict
 
     if config is None and isinstance(ctx.obj, dict):
@@ -1052,9 +1052,7 @@ def history_show(
     if record is None:
         raise typer.BadParameter(f"no run {typed} in the history", param_hint="RUN_ID")
     if format is OutputFormat.json:
-        sys.stdout.write(
-            json.dumps(run_dict(record, approval), indent=2, ensure_ascii=False) + "\n"
-        )
+        sys.stdout.write(json_dumps(run_dict(record, approval), indent=2) + "\n")
     else:
         console().print(run_details(record, approval), crop=False)
 
@@ -1104,6 +1102,7 @@ def config_show(
     import json
 
     from .config import config_sources
+    from .escape import json_dumps
 
     with exits():
         if data_dir is not None:
@@ -1118,7 +1117,7 @@ def config_show(
             "file": None if cfg.source is None else str(cfg.source),
             "keys": [{"key": k, "value": v, "from": w} for k, v, w in rows],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_dumps(doc, indent=2) + "\n")
         return
     from rich.text import Text
 
@@ -1952,7 +1951,7 @@ def explain(
 ) -> None:
     """Why this plan: why each short zone stays short, what each move saves, and where one
     more courier would help most (marginal value in minutes). Reads the plan folder only."""
-    import json
+    from .escape import json_dumps
 
     with exits():
         from .plan import read_plan
@@ -1966,7 +1965,7 @@ def explain(
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0]), param_hint="--zone") from None
         if format is OutputFormat.json:
-            sys.stdout.write(json.dumps(expl.to_dict(), indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_dumps(expl.to_dict(), indent=2) + "\n")
         else:
             console().print(expl, soft_wrap=True)
 

@@ -17,6 +17,8 @@ Slack mrkdwn           ``&``, ``<``, ``>`` (so no ``<!channel>``, ``<@U1>``,   `
 Slack plain text       control and bidi characters; ``<`` ``>`` turned into   `plain`
 (headers, file         ``‹`` ``›`` so no Slack link syntax can form
 titles, table cells)
+JSON we print          DEL, C1 controls, bidi and zero-width characters as     `json_text`,
+                       ``\\uXXXX`` escapes (the same data once parsed)        `json_dumps`
 CSV cells we write     a text cell starting with ``=``, ``+``, ``-``, ``@``,  `csv_cell`,
                        tab or CR gets a leading ``'`` (OWASP), reversibly:    `csv_frame`;
                        `csv_uncell` gives the raw value back                  `csv_uncell`
@@ -40,6 +42,8 @@ __all__ = [
     "csv_frame",
     "csv_uncell",
     "csv_unframe",
+    "json_dumps",
+    "json_text",
     "mrkdwn",
     "plain",
     "terminal",
@@ -80,6 +84,31 @@ def visible(text: object, *, one_line: bool = False) -> str:
     """
     pattern = _UNSAFE_LINE if one_line else _UNSAFE
     return pattern.sub(_show, str(text))
+
+
+#: What json leaves raw (it escapes only C0 controls) and a terminal would act on or
+#: hide: DEL and C1 controls, the soft hyphen, bidi marks, zero-width characters, the
+#: line and paragraph separators, embeddings, overrides and isolates, U+FEFF.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+
+
+def json_text(text: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with the
+    characters of `_JSON_UNSAFE` as ``\\uXXXX`` escapes: safe to print in a terminal,
+    and the same data once parsed (they can only stand inside strings). Text that is
+    ASCII without DEL is returned as it is, after two C scans."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_dumps(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)`` through `json_text`."""
+    import json
+
+    return json_text(json.dumps(value, ensure_ascii=False, **options))
 
 
 def terminal(text: object, *, one_line: bool = False) -> str:

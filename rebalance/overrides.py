@@ -187,9 +187,9 @@ class _Fitted:
 
 def overrides_json(records: list[OverrideRecord]) -> str:
     """Overrides as a JSON array."""
-    import json
+    from .escape import json_dumps
 
-    return json.dumps([o.to_dict() for o in records], indent=2, ensure_ascii=False) + "\n"
+    return json_dumps([o.to_dict() for o in records], indent=2) + "\n"
 
 
 def _printable(text: str) -> str:

@@ -1233,7 +1233,10 @@ def dumps_indented_parts(value: Any) -> Iterator[str]:
     RSS; then the rows of `Records` made whole did (each column's text, the rows joined,
     then decoded: ~100 MB more at the end of ``rebalance plan --format json`` at 5,000
     zones / 1M couriers). Rows now come `RECORD_ROWS` at a time."""
-    return _dump_parts(value, "\n")
+    from .escape import json_text
+
+    # names and ids are partners' text: no raw bidi override or C1 control on stdout
+    return map(json_text, _dump_parts(value, "\n"))
 
 
 #: Rows of a `Records` written as one piece by `dumps_indented_parts`: a few MB of text.

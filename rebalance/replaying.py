@@ -20,7 +20,6 @@ of them: 1 million orders over 100,000 couriers replay in well under a second.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .escape import json_dumps
 from .inputs import Inputs, as_inputs, config_for
 from .model import positions
 from .orders import Orders, check_frame, load_orders
@@ -95,7 +95,7 @@ class Replay:
 
     def to_json(self) -> str:
         """`to_dict` as indented JSON text."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_dumps(self.to_dict(), indent=2) + "\n"
 
     def share_table(self) -> pd.DataFrame:
         """Served share per slot (rows, city time) and policy (columns), with a total row."""

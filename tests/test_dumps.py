@@ -16,8 +16,11 @@ from rebalance.plan import _jsonable, dumps_indented
 
 
 def reference(value):
-    """What plan.json held before: the json module with a 2-space indent."""
-    return json.dumps(_jsonable(value), indent=2, ensure_ascii=False)
+    """The json module with a 2-space indent (what plan.json held before), with the
+    characters a terminal would act on or hide as escapes (`escape.json_text`)."""
+    from rebalance.escape import json_text
+
+    return json_text(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
 
 
 def test_every_kind_of_value_as_the_json_module_writes_it():

@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
-from util import DATA
+from util import DATA, REPO
 
 from rebalance import load, solve
 from rebalance.cli import app
@@ -459,3 +459,41 @@ def test_characters_that_show_as_nothing_are_written_out_but_emoji_and_words_kee
         assert hidden not in plain(f"a{hidden}b")
     family, persian = "👨\u200d👩\u200d👧", "می\u200cخواهم"
     assert visible(family) == family and visible(persian) == persian
+
+
+def test_json_output_writes_bidi_c1_and_invisible_characters_as_escapes(tmp_path):
+    """`--format json` of plan, diff and explain printed a restaurant's U+202E and a
+    zone's U+0085 raw to the terminal (json escapes only C0 controls). They are now
+    ``\\uXXXX`` escapes: nothing raw on stdout, and the same names once parsed."""
+    import json
+    import shutil
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from rebalance.cli import app
+    from rebalance.escape import json_text
+
+    assert json_text('"a\u202eb\x85c\x7f"') == '"a\\u202eb\\u0085c\\u007f"'
+    assert json.loads(json_text(json.dumps("é\u200b", ensure_ascii=False))) == "é\u200b"
+    folder = tmp_path / "paris"
+    shutil.copytree(REPO / "data" / "samples" / "paris", folder)
+    zones = pd.read_csv(folder / "zones.csv", dtype=str, keep_default_na=False)
+    names = [f"{n}\u202eLIVE\x85\u200b" for n in zones["name"]]
+    zones.assign(name=names).to_csv(folder / "zones.csv", index=False)
+    runner = CliRunner()
+    out = tmp_path / "plan"
+    shift = ["--shift-start", "2026-11-30T19:00"]
+    planned = runner.invoke(app, ["plan", str(folder), *shift, "--out", str(out)])
+    assert planned.exit_code == 0, planned.output
+    for args in (
+        ["plan", str(folder), *shift, "--format", "json"],
+        ["explain", str(out), "--format", "json"],
+        ["diff", str(out), str(out), "--format", "json"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        for raw in ("\u202e", "\x85", "\u200b"):
+            assert raw not in result.stdout, (args[0], raw)
+    doc = json.loads(runner.invoke(app, ["plan", str(folder), *shift, "--format", "json"]).stdout)
+    assert sorted(z["name"] for z in doc["zones"]) == sorted(names)

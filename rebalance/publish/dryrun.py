@@ -7,6 +7,8 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from rebalance.escape import json_dumps
+
 if TYPE_CHECKING:
     from .protocol import PublishResult
 
@@ -34,4 +36,4 @@ def dry_run_document(result: PublishResult) -> str:
         "payloads": entries,
         "block_kit_builder": block_kit_builder_url(result.payloads[0]) if result.payloads else None,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(doc, indent=2) + "\n"

@@ -3,12 +3,11 @@ line, runs as a table or JSON, and everything recorded about one run."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
 
-from rebalance.escape import terminal, visible
+from rebalance.escape import json_dumps, terminal, visible
 from rebalance.history import PHASES, Approval, RunRecord
 
 from .wording import coverage_change, kpi_headline, percent
@@ -259,7 +258,7 @@ def runs_json(records: list[RunRecord], approvals: dict[str, Approval] | None = 
     for a plan put up for approval)."""
     approvals = approvals or {}
     data = [run_dict(r, approvals.get(r.run_id)) for r in records]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(data, indent=2) + "\n"
 
 
 def _short_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
