@@ -18,7 +18,9 @@ snapshot the history keeps of a published plan):
   from 18:30 to the re-plan's 18:15, or from 18:15 to 18:45). The courier's remaining
   old and new moves are paired in time
   order: a pair is *re-routed* (``changed``), a new move left over is *added* (``new``),
-  an old one left over is *dropped*. Each item carries its slot start;
+  an old one left over is *dropped*. An old move due at the new plan's start whose
+  courier is in its to_zone already (the new plan's ``arrived``) was carried out: it is
+  unchanged, not dropped. Each item carries its slot start;
 - why a courier group is re-routed or dropped: the zones of its old and new route whose
   need (required couriers in that slot) differs between the plans; for a dropped move,
   also that the newer plan no longer has the courier (not in its roster: logged off,
@@ -105,6 +107,9 @@ class PlanView:
     moves: dict[str, list[tuple[int, str, str]]]
     kpis: dict[str, Any] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    #: Couriers whose instruction due at this plan's start was carried out before it
+    #: (`Plan.arrived`): not "dropped" when the plan has no move for them.
+    arrived: frozenset[str] = frozenset()
     #: The couriers the plan placed (`Plan.roster`, Arrow text), or None when unknown
     #: (a plan folder written before rosters were kept, a history snapshot).
     roster: Any = field(default=None, repr=False, compare=False)
@@ -152,6 +157,7 @@ class PlanView:
             moves=_moves_of(plan.moves, start),
             kpis=dict(plan.kpis),
             names=names,
+            arrived=frozenset(plan.arrived),
             roster=plan.roster,
         )
 
@@ -197,6 +203,7 @@ class PlanView:
             moves=moves,
             kpis=dict(snap.get("kpis") or {}),
             names={str(k): str(v) for k, v in (snap.get("names") or {}).items()},
+            arrived=frozenset(str(c) for c in snap.get("arrived") or ()),
         )
 
     def need_at(self, zone: str, when: int) -> int | None:
@@ -481,6 +488,13 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     for courier in sorted(set(a.moves) | set(b.moves)):
         old_all = a.moves.get(courier, ())
         new = b.moves.get(courier)
+        if courier in b.arrived and not any(m[0] == start for m in new or ()):
+            # his move due now is carried out (couriers.csv has him there): unchanged,
+            # not "no longer moving", and no later move of his is paired with it
+            done = sum(1 for m in old_all if m[0] == start)
+            unchanged += done
+            if done:
+                old_all = [m for m in old_all if m[0] != start]
         if not new:
             # Most couriers of a re-plan's previous plan: moves under way or dropped.
             # (At 10,000 zones / 1M, 146,000 of them: the loop below took 0.65 s.)

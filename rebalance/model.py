@@ -123,6 +123,8 @@ class ProblemData:
     on_the_way: int = 0
     #: The moves the couriers on their way count by (`rebalance.replan.PreviousPositions`).
     under_way: list[dict[str, str]] = field(default_factory=list)
+    #: Couriers who carried out their instruction due now already (`Plan.arrived`).
+    arrived: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
     #: False when built with ``with_moves=False``: no arcs, nothing to solve.
     with_moves: bool = True
@@ -432,6 +434,7 @@ def build_problem(
         previous_note="" if pos is None else pos.note,
         on_the_way=0 if pos is None else pos.on_the_way,
         under_way=[] if pos is None else pos.under_way,
+        arrived=[] if pos is None else pos.arrived,
         build_seconds=time.perf_counter() - t0,
         with_moves=with_moves,
     )

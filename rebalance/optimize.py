@@ -227,6 +227,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         solver={k: v for k, v in stats.items() if not k.endswith("seconds")},
         explanation=explanation,
         under_way=p.under_way,
+        arrived=p.arrived,
         roster=pa.array(p.eligible["courier_id"].array),
     )
 

@@ -131,6 +131,11 @@ class Plan:
     #: counts by, ``{"courier_id", "to_zone", "started"}`` (ISO 8601), kept in plan.json
     #: so that the next re-plan, made against this plan, still counts them there.
     under_way: list[dict[str, str]] = field(default_factory=list, repr=False)
+    #: A re-plan's couriers whose previous plan had a move for them due at this start,
+    #: and whom couriers.csv has in its to_zone already: the instruction is carried out
+    #: (nothing charged, nothing to move). Kept in plan.json, so that `rebalance diff`
+    #: counts them unchanged, not "no longer moving".
+    arrived: list[str] = field(default_factory=list, repr=False)
     #: The couriers this plan placed (present in one of its slots), as Arrow text; written
     #: to roster.parquet. A re-plan against this plan charges ``change_minutes`` only to
     #: couriers it lists: a courier who logged in since had no instruction to change.
@@ -197,6 +202,8 @@ class Plan:
             data["explanation"] = self.explanation
         if self.under_way:
             data["under_way"] = self.under_way
+        if self.arrived:
+            data["arrived"] = self.arrived
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -876,6 +883,7 @@ def _read_plan(folder: Path) -> Plan:
             solver=_table(meta.get("solver", {})),
             explanation=_table(meta.get("explanation", {})),
             under_way=_under_way(meta.get("under_way", []), times, tz),
+            arrived=_arrived(meta.get("arrived", [])),
             roster=roster,
             roster_note=roster_note,
         )
@@ -1002,6 +1010,13 @@ def _kpis_problem(plan: Plan) -> str:
         if abs(float(kpis[key]) - value) > tolerance:
             return f"kpis.{key} is {kpis[key]!r} but {source} give {value:.6g}: the plan was edited"
     return ""
+
+
+def _arrived(rows: Any) -> list[str]:
+    """plan.json's ``arrived``, checked: a list of courier ids (texts)."""
+    if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
+        raise ValueError("arrived must be a list of courier ids (texts)")
+    return rows
 
 
 def _under_way(rows: Any, times: Callable[[pd.Series], pd.Series], tz: str) -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ do not have) is refused with a message naming what differs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,9 @@ class PreviousPositions:
     on_the_way: int
     note: str
     under_way: list[dict[str, str]]
+    #: Couriers whose move due at this start (not begun) ends where couriers.csv now has
+    #: them: the instruction is carried out, nothing to move (`Plan.arrived`).
+    arrived: list[str] = field(default_factory=list)
 
 
 def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: str = "") -> None:
@@ -152,6 +155,7 @@ def previous_positions(
     if moves.empty and not carried:
         prev_idx[newcomer] = -1
         return PreviousPositions(zone_idx, prev_idx, 0, _note(previous, set(), 0, newcomer), [])
+    here = zone_idx.copy()  # where couriers.csv has them
     starts = np.concatenate(
         [
             _move_starts(previous),
@@ -199,8 +203,10 @@ def previous_positions(
         }
         for c, t, s in zip(courier, way["to"].tolist(), way["start"].tolist(), strict=True)
     ]
+    done = due[(due["start"] == now_ns) & (due["to"] == here[due["row"].to_numpy()])]
+    arrived = present["courier_id"].iloc[done["row"].to_numpy()].astype(str).tolist()
     note = _note(previous, gone_ids, on_the_way, newcomer)
-    return PreviousPositions(zone_idx, prev_idx, on_the_way, note, under_way)
+    return PreviousPositions(zone_idx, prev_idx, on_the_way, note, under_way, sorted(arrived))
 
 
 def _note(previous: Plan, gone_ids: set[str], on_the_way: int, newcomer: np.ndarray) -> str:

@@ -380,6 +380,65 @@ def test_the_moves_file_marks_as_changed_every_instruction_plan_json_counts_chan
     assert len(changed_now | dropped_now) == b.kpis["changed_couriers"]
 
 
+def test_a_courier_who_carried_out_his_move_is_unchanged_not_no_longer_moving(slack_env, tmp_path):
+    """A revision of the 19:00 plan after the couriers it moved reached their zones
+    (couriers.csv has them there): the Slack reply said "139 no longer moving" and the
+    diff "139 dropped", although nobody was told anything new and plan.json charged
+    nothing. The new plan now lists them as ``arrived`` (kept in plan.json), and the
+    diff, in memory or from the folders, counts their moves unchanged."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT, warn=False)
+    now = a.moves[a.moves["slot_start"] == a.shift_start]
+    there = dict(zip(now["courier_id"].astype(str), now["to_zone"].astype(str), strict=True))
+    couriers = inputs.couriers.copy()
+    ids = couriers["courier_id"].astype(str)
+    couriers["zone_id"] = ids.map(there).fillna(couriers["zone_id"].astype(str))
+    b = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT, previous=a, warn=False)
+    assert b.kpis["changed_couriers"] == 0
+    assert set(b.arrived) == set(there) and len(there) > 100
+    diff = a.diff(b)
+    start = b.shift_start.value  # (later moves may be traded for others as good)
+    assert not [c for c in diff.changes if start in (c.when, c.was_when)], diff.headline()
+    assert diff.unchanged >= len(b.arrived)
+    a_dir, b_dir = a.write(tmp_path / "a"), b.write(tmp_path / "b")
+    again = rebalance.read_plan(a_dir).diff(rebalance.read_plan(b_dir))
+    assert rebalance.read_plan(b_dir).arrived == b.arrived
+    assert again.headline() == diff.headline()
+    config = config.with_changes(slack={"channel": CHANNEL})
+    with History(tmp_path / "history.sqlite3") as history:
+        publish(a, config=config, history=history)
+        assert publish(b, config=config, history=history).action == "updated"
+    [parent] = slack_env.messages(CHANNEL)
+    said = re.search(r"revised \d\d:\d\d: (\d+) couriers? with new instructions", parent["text"])
+    assert said and int(said.group(1)) == diff.changed_couriers < 10, parent["text"]
+
+
+def test_an_arrived_courier_sent_on_later_is_new_and_one_sent_on_now_is_changed():
+    """Arrived (his move due at the start carried out): a later move of his is new, not
+    paired with the move he made; a move at the start from where he is is re-routed (what
+    he does now changed, as section 9 charges)."""
+    from rebalance.diff import PlanView, diff_views
+
+    minute = 60_000_000_000
+    start = pd.Timestamp("2026-11-30T18:00", tz="UTC").value
+
+    def view(moves: dict, arrived=frozenset()) -> PlanView:
+        return PlanView(
+            "X", "p", "UTC", start, start + 120 * minute, 30, {}, {}, moves, arrived=arrived
+        )
+
+    old = view({"c1": [(start, "A", "B")]})
+    assert diff_views(old, view({})).of_kind("dropped")
+    done = diff_views(old, view({}, frozenset({"c1"})))
+    assert (done.changes, done.unchanged) == ([], 1)
+    later = diff_views(old, view({"c1": [(start + 60 * minute, "B", "C")]}, frozenset({"c1"})))
+    assert later.status == {"c1": ["new"]} and later.unchanged == 1
+    assert [c.kind for c in later.changes] == ["added"]
+    now = diff_views(old, view({"c1": [(start, "B", "C")]}, frozenset({"c1"})))
+    assert now.status == {"c1": ["changed"]} and now.unchanged == 0
+
+
 def _reference_diff(a, b):
     """The pairing rule of `rebalance.diff` courier by courier, written plainly."""
     from rebalance.diff import Change

@@ -153,4 +153,6 @@ def snapshot(plan: Plan) -> dict[str, Any]:
     }
     if plan.slot_count > 1:
         snap["needs"] = view.needs
+    if view.arrived:  # their moves due now were carried out: not "no longer moving"
+        snap["arrived"] = sorted(view.arrived)
     return snap
