@@ -439,6 +439,29 @@ def test_an_arrived_courier_sent_on_later_is_new_and_one_sent_on_now_is_changed(
     assert now.status == {"c1": ["changed"]} and now.unchanged == 0
 
 
+def test_the_revision_reply_s_numbers_add_up_when_a_courier_has_two_changes():
+    """The reply said "139 couriers with new instructions (2 sent elsewhere ..., 0 newly
+    moving, 139 no longer moving)": 141, because two couriers each lost two moves. When
+    the moves outnumber the couriers, the parts are said to count moves."""
+    from rebalance.diff import PlanView, diff_views
+    from rebalance.publish.changes import describe_diff
+
+    minute = 60_000_000_000
+    start = pd.Timestamp("2026-11-30T18:00", tz="UTC").value
+
+    def view(moves: dict) -> PlanView:
+        return PlanView("X", "p", "UTC", start, start + 120 * minute, 30, {}, {}, moves)
+
+    old = view(
+        {"c1": [(start, "A", "B"), (start + 60 * minute, "B", "C")], "c2": [(start, "A", "D")]}
+    )
+    two = describe_diff(diff_views(old, view({"c2": [(start, "A", "E")]})))
+    assert "*2* couriers with new instructions (3 moves: 1 sent elsewhere" in two, two
+    assert "0 new, 2 no longer made)" in two
+    one = describe_diff(diff_views(old, view({"c1": old.moves["c1"], "c2": [(start, "A", "E")]})))
+    assert "(1 sent elsewhere or at another time, 0 newly moving, 0 no longer moving)" in one
+
+
 def _reference_diff(a, b):
     """The pairing rule of `rebalance.diff` courier by courier, written plainly."""
     from rebalance.diff import Change

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,18 @@ def test_terminal_view_very_narrow_keeps_numbers_whole():
     moves = " ".join(text.split("Move now, 19:00")[1].split())
     assert "0005 Belleville, To 0002 Bourse, Couriers 1, Longest 16.8 min" in moves
     assert "19:00, Moves 4, On 8, Off 1, Need 10, Present 8" in moves
+
+
+def test_one_move_now_is_one_courier_on_one_route(paris_slots):
+    """The title of the moves table read "Move now, 19:30 (1 couriers on 1 routes)"."""
+    import dataclasses
+
+    first = paris_slots.moves_at(0).head(1)
+    plan = dataclasses.replace(paris_slots, moves=first)
+    text = " ".join(render(plan, 120).split())
+    assert "Move now, 19:00 (1 courier on 1 route)" in text
+    many = " ".join(render(paris_slots, 120).split())
+    assert re.search(r"Move now, 19:00 \(\d+ couriers on \d+ routes\)", many)
 
 
 @pytest.mark.parametrize("width", [24, 30, 40, 60])

@@ -126,10 +126,15 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         f"*{diff.changed_couriers}* {_with_new_instructions(diff.changed_couriers)}"
     )
     n_re, n_add, n_drop = (len(diff.of_kind(k)) for k in ("rerouted", "added", "dropped"))
-    if diff.changes:
+    if diff.changes and len(diff.changes) == diff.changed_couriers:
         head += (
             f" ({n_re} sent elsewhere or at another time, {n_add} newly moving, "
             f"{n_drop} no longer moving)"
+        )
+    elif diff.changes:  # a courier with two changed moves: the parts count moves
+        head += (
+            f" ({len(diff.changes)} moves: {n_re} sent elsewhere or at another time, "
+            f"{n_add} new, {n_drop} no longer made)"
         )
     several = diff.b.slot_minutes * 60 * 10**9 < diff.b.shift_end - diff.b.shift_start
 

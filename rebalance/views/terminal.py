@@ -156,8 +156,9 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
     moves = plan.moves_at(0) if several else plan.moves
     if len(moves):
         flows = plan.routes(0 if several else None)
-        when = f"Move now, {plan.local(plan.shift_start):%H:%M}" if several else "Moves"
-        yield Text(f"\n{when} ({len(moves)} couriers on {len(flows)} routes)", style="bold")
+        when = f"Move now, {plan.slot_labels()[0]}" if several else "Moves"
+        counts = f"{plural(len(moves), 'courier')} on {plural(len(flows), 'route')}"
+        yield Text(f"\n{when} ({counts})", style="bold")
         yield _routes_table(flows.head(MAX_MOVES_SHOWN), names, width, id_width)
         if len(flows) > MAX_MOVES_SHOWN:
             yield _more(
