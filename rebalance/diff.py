@@ -5,7 +5,9 @@ the Slack revision reply in the shift's thread.
 A plan is compared through a `PlanView` (built from a `Plan`, or from the compact
 snapshot the history keeps of a published plan):
 
-- zones: the numbers of zones.csv (slot 0, what to do now) that differ;
+- zones: the numbers of zones.csv (slot 0, what to do now) that differ; a plan made
+  for a later start is compared with the old plan's slot at that start (slots.csv),
+  couriers_before aside (the old plan's counts nobody moving since its start);
 - moves, courier by courier: the old plan's moves that have not started by the new
   plan's ``shift_start`` (earlier ones are under way, not compared) against the new
   plan's moves. A courier on his way whom the new plan sends on at its start (with no
@@ -107,6 +109,8 @@ class PlanView:
     moves: dict[str, list[tuple[int, str, str]]]
     kpis: dict[str, Any] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    #: The plan's slots.csv rows (several slots), or None: `numbers_at` reads them
+    slots: Any = field(default=None, repr=False, compare=False)
     #: Couriers whose instruction due at this plan's start was carried out before it
     #: (`Plan.arrived`): not "dropped" when the plan has no move for them.
     arrived: frozenset[str] = frozenset()
@@ -139,7 +143,8 @@ class PlanView:
             str(z): str(n) for z, n in zip(zones_frame["zone_id"], zones_frame["name"], strict=True)
         }
         needs: dict[str, list[int]] = {z: [v[0]] for z, v in zones.items()}
-        if plan.slot_count > 1 and len(plan.slots):
+        several = plan.slot_count > 1 and len(plan.slots)
+        if several:
             slots = plan.slots.sort_values(["zone_id", "slot_start"], kind="stable")
             needs = {
                 str(z): [int(x) for x in group]
@@ -154,6 +159,7 @@ class PlanView:
             slot_minutes=int(length),
             zones=zones,
             needs=needs,
+            slots=plan.slots if several else None,
             moves=_moves_of(plan.moves, start),
             kpis=dict(plan.kpis),
             names=names,
@@ -213,6 +219,24 @@ class PlanView:
             return None
         k = (when - self.shift_start) // self.slot_ns if self.slot_ns else 0
         return values[min(int(k), len(values) - 1)]
+
+    def numbers_at(self, when: int) -> dict[str, tuple[int, ...]] | None:
+        """Each zone's numbers of ZONE_FIELDS in the slot starting at ``when``: zones.csv
+        at the plan's start, slots.csv's rows of a later slot; None when the plan has no
+        slot starting then (or its slots are not known)."""
+        if when == self.shift_start:
+            return self.zones
+        if self.slots is None or not self.shift_start < when < self.shift_end:
+            return None
+        starts = pd.to_datetime(self.slots["slot_start"], utc=True).dt.as_unit("ns")
+        rows = self.slots[(starts.astype("int64") == when).to_numpy()]
+        if not len(rows):
+            return None
+        columns = [rows[c].to_numpy(dtype=np.int64) for c, _ in ZONE_FIELDS]
+        return {
+            str(z): tuple(int(v) for v in values)
+            for z, *values in zip(rows["zone_id"], *columns, strict=True)
+        }
 
     def local(self, when: int) -> pd.Timestamp:
         """A time as a Timestamp in the city's timezone."""
@@ -471,9 +495,19 @@ class PlanDiff:
 def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     """What changed from ``a`` (older) to ``b`` (newer); see the module doc."""
     zones: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]] = {}
+    # a's numbers at b's start: a re-plan at 19:30 against the 19:00 plan compared with
+    # a's 19:30 slot (slots.csv), not with a's 19:00 (which made every zone "changed")
+    then = a.numbers_at(b.shift_start) if a.shift_start != b.shift_start else None
+    later = bool(then)
     for z in sorted(set(a.zones) | set(b.zones)):
-        x, y = a.zones.get(z), b.zones.get(z)
-        if x != y:
+        x = (then or {}).get(z, a.zones.get(z))
+        y = b.zones.get(z)
+        if x is None or y is None:
+            if x != y:
+                zones[z] = (x, y)
+        elif (x[:1] + x[2:] != y[:1] + y[2:]) if later else x != y:
+            # at a later start, a's couriers_before (nobody moved since a's start) and
+            # b's (couriers where they are now) differ by a's moves made since
             zones[z] = (x, y)
     changes: list[Change] = []
     status: dict[str, list[str]] = {}

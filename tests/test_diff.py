@@ -3,6 +3,7 @@ and the Slack revision, one implementation (rebalance.diff)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -160,6 +161,34 @@ def test_a_replan_at_a_later_start_counts_the_couriers_under_way():
     started = int((a.moves["slot_start"] < b.shift_start).sum())
     assert diff.under_way == started > 100
     assert diff.headline().endswith(f", {started} under way")
+
+
+def test_a_replan_at_a_later_start_is_compared_with_the_old_plan_s_slot_then(tmp_path):
+    """`rebalance diff` of the 19:00 plan and its 19:30 re-plan on the same data said
+    "20 zones changed": it compared the 19:00 numbers with the 19:30 ones. The old
+    plan's 19:30 slot (slots.csv) is what it had planned for then; against it nothing
+    changed. A zone whose need changed at 19:30 is still listed, with those numbers."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT, warn=False)
+    b = rebalance.solve(inputs, config, "2026-11-30T19:30", previous=a, warn=False)
+    assert a.diff(b).zones == {}
+    on_disk = rebalance.read_plan(a.write(tmp_path / "a")).diff(
+        rebalance.read_plan(b.write(tmp_path / "b"))
+    )
+    assert on_disk.zones == {} and on_disk.headline().startswith("0 zones changed")
+    zone = str(b.zones["zone_id"].iloc[0])
+    need = b.zones["required_couriers"].iloc[0]
+    bumped = b.zones.assign(
+        required_couriers=b.zones["required_couriers"].where(b.zones["zone_id"] != zone, need + 5)
+    )
+    changed = a.diff(dataclasses.replace(b, zones=bumped)).zones
+    (x, y) = changed[zone]
+    at_1930 = a.slots[(a.slots["zone_id"] == zone) & (a.slots["slot_start"] == b.shift_start)]
+    assert list(changed) == [zone] and (x[0], y[0]) == (
+        int(at_1930["required_couriers"].iloc[0]),
+        need + 5,
+    )
 
 
 def test_diff_never_cuts_a_zone_id_only_its_name(revision, tmp_path):
