@@ -435,7 +435,11 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         from .eligibility import demand_warning
 
         no_rows = demand_warning(
-            inputs.demand, problem.grid.start, problem.grid.end, cfg.city.timezone
+            inputs.demand,
+            problem.grid.start,
+            problem.grid.end,
+            cfg.city.timezone,
+            problem.grid.minutes,
         )
         for warning in [*found.warnings(), *([no_rows] if no_rows else [])]:
             err(f"warning: {warning}", color="yellow")

@@ -176,23 +176,59 @@ def plan_grid(plan: Plan, config: Config) -> SlotGrid:
 
 
 def demand_warning(
-    demand: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp, timezone: str
+    demand: pd.DataFrame | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    timezone: str,
+    slot_minutes: int | None = None,
 ) -> str | None:
     """What to say when a demand table has rows but none in the shift [start, end): the
     restaurants' own rates are used (CONTRACT 7: rows outside the shift are ignored),
     and a table written for another day planned the evening on them without a word,
-    while `validate` said the table was used."""
+    while `validate` said the table was used. With ``slot_minutes``, also when some of
+    the shift's slots have no row (a table forecast for 19:00-23:00, planned at 20:00:
+    23:00 and 23:30 on the restaurants' own rates)."""
     if demand is None or not len(demand):
         return None
     slots = pd.to_datetime(demand["slot_start"], utc=True)
     lo, hi = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
-    if ((slots >= lo) & (slots < hi)).any():
-        return _second_hour_note(slots, lo, hi, timezone)
+    inside = ((slots >= lo) & (slots < hi)).to_numpy()
+    if inside.any():
+        return _second_hour_note(slots, lo, hi, timezone) or _missing_slots_note(
+            slots[inside], lo, hi, timezone, slot_minutes
+        )
     first, last = (t.tz_convert(timezone) for t in (slots.min(), slots.max()))
     return (
         f"no row of the demand table ({len(demand):,} rows, {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M}) falls in this shift: every restaurant is planned at its "
         "expected_orders_per_hour. Check --shift-start, or the demand file's dates."
+    )
+
+
+def _missing_slots_note(
+    slots: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp, timezone: str, minutes: int | None
+) -> str | None:
+    """What to say when the demand table has rows in the shift but none at some of its
+    slots: those are planned at each restaurant's own rate, without a word until now."""
+    from .slots import slot_labels
+
+    if not minutes or minutes <= 0:
+        return None
+    grid = pd.date_range(lo, hi, freq=f"{int(minutes)}min", inclusive="left")
+    if len(grid) < 2:
+        return None
+    have = pd.DatetimeIndex(slots.unique()).as_unit("ns")
+    missing = grid[~grid.as_unit("ns").isin(have)]
+    if not len(missing):
+        return None
+    labels = slot_labels(grid.tz_convert(timezone))
+    shown = [labels[i] for i in grid.get_indexer(missing)]
+    listed = ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
+    return (
+        f"the demand table has no row for {len(shown)} of the shift's {len(grid)} slots "
+        f"({listed}): {'it is' if len(shown) == 1 else 'those are'} planned at each "
+        "restaurant's expected_orders_per_hour. Forecast the whole shift, or check the "
+        "demand file's times."
     )
 
 
@@ -248,7 +284,9 @@ def plan_warnings(
     are the available ones not eligible). Only then is every courier's reason found
     (0.5 s at 10 million couriers, for a warning that is rarely due)."""
     tz = getattr(plan, "timezone", None) or config.city.timezone
-    no_rows = demand_warning(demand, plan.shift_start, plan.shift_end, tz)
+    no_rows = demand_warning(
+        demand, plan.shift_start, plan.shift_end, tz, getattr(plan, "slot_minutes", None)
+    )
     said = [no_rows] if no_rows else []
     eligible = (getattr(plan, "kpis", None) or {}).get("eligible_couriers")
     if eligible is not None:

@@ -1036,6 +1036,22 @@ def test_demand_rows_without_offset_on_the_autumn_night_are_warned_of(tmp_path):
     assert earlier.exit_code == 0 and "demand table" not in earlier.stderr
 
 
+def test_slots_of_the_shift_past_the_demand_table_are_warned_of(tmp_path):
+    """The sample's demand table covers 19:00-23:00; planned at 20:00, its 23:00 and
+    23:30 slots were planned on the restaurants' own rates without a word (a later
+    re-plan of a forecast shift). validate and plan now name them; 19:00 says nothing."""
+    sample = REPO / "data" / "samples" / "paris"
+    said = "the demand table has no row for 2 of the shift's 8 slots (23:00, 23:30)"
+    for command in ("validate", "plan"):
+        result = runner.invoke(app, [command, str(sample), "--shift-start", "2026-11-30T20:00"])
+        assert result.exit_code == 0, result.output
+        assert said in " ".join(result.stderr.split()), result.stderr
+    assert (
+        "demand table"
+        not in runner.invoke(app, ["plan", str(sample), "--shift-start", SHIFT]).stderr
+    )
+
+
 def test_a_demand_table_for_another_day_is_warned_of(tmp_path):
     """A demand table written for the next day (every row outside the shift): validate
     said "demand: 12,000 rows (... in place of expected_orders_per_hour)" and plan

@@ -156,7 +156,7 @@ def test_a_replan_at_a_later_start_counts_the_couriers_under_way():
     config = rebalance.load_config(PARIS / "rebalance.toml")
     inputs = rebalance.load(PARIS, config)
     a = rebalance.solve(inputs, config, SHIFT)
-    b = rebalance.solve(inputs, config, "2026-11-30T19:30", previous=a)
+    b = rebalance.solve(inputs, config, "2026-11-30T19:30", previous=a, warn=False)
     diff = a.diff(b)
     started = int((a.moves["slot_start"] < b.shift_start).sum())
     assert diff.under_way == started > 100

@@ -495,7 +495,7 @@ def test_a_replan_is_replayed_with_its_couriers_on_their_way_where_it_counts_the
     config = rebalance.load_config(paris / "rebalance.toml")
     inputs = load(paris, config)
     first = solve(inputs, config, SHIFT)
-    again = solve(inputs, config, "2026-11-30T19:30", previous=first)
+    again = solve(inputs, config, "2026-11-30T19:30", previous=first, warn=False)
     assert len(again.under_way) > 100
     one = inputs.restaurants["restaurant_id"].iloc[0]
     result = replay(
@@ -530,7 +530,7 @@ def test_a_courier_on_its_way_and_moved_again_by_the_re_plan_ends_where_the_re_p
     config = rebalance.load_config(paris / "rebalance.toml")
     inputs = load(paris, config)
     first = solve(inputs, config, SHIFT)
-    again = solve(inputs, config, "2026-11-30T19:30", previous=first)
+    again = solve(inputs, config, "2026-11-30T19:30", previous=first, warn=False)
     on_way = again.under_way[0]
     there = on_way["to_zone"]
     onward = next(z for z in again.zones["zone_id"] if z != there)
