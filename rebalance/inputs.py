@@ -699,7 +699,7 @@ def _read_csv(
         return None
     if b"\r" in data:
         # One line ending from here on, so that line numbers are what an editor shows.
-        data, start = data[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
+        data, start = _line_feeds(data[start:]), 0
     if _ALL_BLANK.match(data, start):
         issues.append(Issue("file is empty", file=path.name, valid="a header row then data rows"))
         return None
@@ -954,6 +954,19 @@ class _Scan:
         # which Arrow reads as a value (with the line break in it) on a row of the
         # right length. The careful way names the line.
         self.plain = not (self._quotes or 0) % 2
+
+
+def _line_feeds(data: bytes) -> bytes:
+    """``data`` with every line ending (CRLF, or CR alone) as LF, outside quoted values:
+    a CR inside one is part of the value, kept as written (a zone id "Z\\rOVR" read as
+    "Z\\nOVR" was another id). Quotes split the bytes into runs, outside at even places
+    (a doubled quote inside a value opens and closes an empty run). With an odd count
+    of quotes every CR is made LF, as before: the careful read names that line."""
+    if b'"' not in data or data.count(b'"') % 2:
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    runs = data.split(b'"')
+    runs[::2] = [run.replace(b"\r\n", b"\n").replace(b"\r", b"\n") for run in runs[::2]]
+    return b'"'.join(runs)
 
 
 def _has_byte(path: Path, byte: bytes) -> bool:

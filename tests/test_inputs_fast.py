@@ -355,6 +355,29 @@ def test_zone_ids_of_restaurants_and_couriers_are_categories_of_every_zone(tmp_p
     assert moved["zone_id"].iloc[0] == zones[-1]
 
 
+def test_a_carriage_return_inside_a_quoted_value_is_kept_as_written(tmp_path):
+    """A CRLF export whose quoted zone names hold a CR (and a CR LF): every CR was made a
+    line feed, so "Nord\\rEst" was read as "Nord\\nEst" and an id with a CR became
+    another id. Line endings are still LF outside quotes; a quoted value keeps its
+    bytes. With no CR inside quotes the file loads as its LF copy."""
+    city = city_with(tmp_path)
+    clean = load(city)
+    path = city / "zones.csv"
+    header, *rows = path.read_bytes().rstrip(b"\n").split(b"\n")
+    names = [b"Nord\rEst", b'Gare ""du\r\nNord""', b"plain"]
+    edited = []
+    for i, row in enumerate(rows):
+        zone, name, rest = row.split(b",", 2)
+        name = b'"' + names[i] + b'"' if i < len(names) else name
+        edited.append(b",".join([zone, name, rest]))
+    path.write_bytes(b"\r\n".join([header, *edited]) + b"\r\n")
+    got = load(city).zones["name"].astype(str).tolist()
+    assert got[:3] == ["Nord\rEst", 'Gare "du\r\nNord"', "plain"]
+    assert got[3:] == clean.zones["name"].astype(str).tolist()[3:]
+    path.write_bytes(b"\r\n".join([header, *rows]) + b"\r\n")
+    assert load(city).sha256 == clean.sha256
+
+
 @pytest.mark.parametrize("last", [b"\n", b"\r\n"])
 def test_cr_line_endings_with_a_line_feed_further_on_load_as_the_lf_file(tmp_path, last):
     """An old Mac export (CR alone ends each line) that a tool then ended with a line
