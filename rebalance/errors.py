@@ -107,8 +107,10 @@ class Issue:
 
 
 def _show(value: object) -> str:
+    from .escape import whole_end
+
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 60 else text[: whole_end(text, 57)] + "..."
 
 
 class RebalanceError(Exception):

@@ -49,6 +49,7 @@ __all__ = [
     "terminal",
     "visible",
     "visible_frame",
+    "whole_end",
 ]
 
 # C0 controls except tab and newline, DEL and C1 controls, the bidi embeddings,
@@ -109,6 +110,32 @@ def json_dumps(value: Any, **options: Any) -> str:
     import json
 
     return json_text(json.dumps(value, ensure_ascii=False, **options))
+
+
+def _extends(ch: str) -> bool:
+    """Whether ``ch`` belongs to the character before it on screen: a combining mark, a
+    joiner, a variation selector, an emoji skin tone or tag."""
+    import unicodedata
+
+    code = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or code in (0x200C, 0x200D)
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
+def whole_end(text: str, end: int) -> int:
+    """``end`` moved back, if need be, to where a cut of ``text`` leaves whole what a
+    reader sees as one character: not before a combining accent or a skin tone of the
+    character it ends on, nor after a joiner (an emoji family cut to "👨\u200d…")."""
+    end = max(0, min(end, len(text)))
+    while 0 < end < len(text) and (_extends(text[end]) or text[end - 1] == "\u200d"):
+        end -= 1
+    return end
 
 
 def terminal(text: object, *, one_line: bool = False) -> str:

@@ -237,9 +237,10 @@ def test_slack_payloads_carry_no_mention_link_or_control(hostile_plan):
     parent = result.payloads[0]
     assert parent["text"].startswith("&lt;!channel&gt; Paris")
     # a line break in a name (Z5's) is written out, so the name cannot start a line of
-    # its own in the message (a fake bullet under the official ones)
-    assert not any("\\u2066 \n" in t for t in texts)
-    assert any("\\u2066 \\x0a[/]" in t for t in texts)
+    # its own in the message (a fake bullet under the official ones); its CR LF is kept
+    # as written in the file, inside quotes
+    assert not any("\\u2066 \r" in t or "\\u2066 \n" in t for t in texts)
+    assert any("\\u2066 \\x0d\\x0a[/]" in t for t in texts)
     json.dumps(result.payloads)  # serialisable as sent
 
 
@@ -497,3 +498,25 @@ def test_json_output_writes_bidi_c1_and_invisible_characters_as_escapes(tmp_path
             assert raw not in result.stdout, (args[0], raw)
     doc = json.loads(runner.invoke(app, ["plan", str(folder), *shift, "--format", "json"]).stdout)
     assert sorted(z["name"] for z in doc["zones"]) == sorted(names)
+
+
+@pytest.mark.parametrize("limit", range(2, 40))
+def test_names_are_cut_between_whole_characters(limit):
+    """A name cut to fit (terminal labels, Slack lines, error values) ended inside what
+    one sees as one character: "é" cut from its accents, a family emoji cut after a
+    joiner ("👨\\u200d…"). Cuts now fall only between whole characters."""
+    from rebalance.errors import Issue
+    from rebalance.escape import whole_end
+    from rebalance.publish.limits import cut as slack_cut
+    from rebalance.views.wording import cut
+
+    name = "e\u0301\u0301🍕👨\u200d👩\u200d👧👍🏽🇫🇷" * 4
+    for shown in (cut(name, limit), slack_cut(name, limit)):
+        kept = shown.removesuffix("…")
+        assert name.startswith(kept) and kept == name[: whole_end(name, len(kept))]
+        assert not kept.endswith("\u200d") and not name[len(kept)].startswith(
+            ("\u0301", "\u200d", "\U0001f3fd")
+        )
+    typed = "x" * (limit % 20) + name
+    shown = str(Issue("bad", value=typed)).removeprefix("bad (got ").removesuffix("...)")
+    assert repr(typed).startswith(shown) and whole_end(repr(typed), len(shown)) == len(shown)

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from rebalance.escape import whole_end
+
 __all__ = ["cut", "message_problems", "slack_len", "visible_chars"]
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -50,7 +52,7 @@ def cut(text: str, limit: int) -> str:
         if room < 0:
             break
         end += 1
-    kept = text[:end]
+    kept = text[: whole_end(text, end)]  # never half a character as one sees it
     if (part := _PART_ENTITY.search(kept)) and text.startswith(
         ("&amp;", "&lt;", "&gt;"), part.start()
     ):

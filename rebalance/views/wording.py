@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from rebalance.escape import whole_end
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -118,8 +120,11 @@ def window_text(start: pd.Timestamp, end: pd.Timestamp, *, year: bool = True) ->
 
 
 def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    """``text`` shortened to ``limit`` characters, ending in "…" when cut: never inside
+    what one sees as one character (an accent, an emoji sequence: `whole_end`)."""
+    if len(text) <= limit:
+        return text
+    return text[: whole_end(text, max(0, limit - 1))].rstrip() + "…"
 
 
 def zone_label(
