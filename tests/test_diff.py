@@ -295,6 +295,15 @@ def test_slack_revision_names_rerouted_couriers_and_why(revision, slack_env, tmp
     assert re.search(
         rf"because [^\n]*{target} {re.escape(names[target])[:10]}[^\n]* needs \d+ → \d+", note
     )
+    # the thread's two sets of files are told apart: by their names, and by the note
+    # above the revision's (the first set kept the names the revision's had)
+    uploads = [r for r in slack_env.replies(first.ts, CHANNEL) if r.get("files")]
+    first_files, revised_files = ([f["name"] for f in r["files"]] for r in uploads)
+    assert all(plan.plan_id[:8] in n for n in first_files)
+    assert all(again.plan_id[:8] in n for n in revised_files)
+    assert not set(first_files) & set(revised_files)
+    assert "those posted earlier in this thread are not" in uploads[-1]["text"]
+    assert "posted earlier" not in uploads[0]["text"]
 
 
 def test_snapshot_of_a_slotted_plan_keeps_each_move_and_its_slot(revision):

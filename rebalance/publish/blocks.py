@@ -34,6 +34,7 @@ from .limits import (
 
 __all__ = [
     "FILES_COMMENT",
+    "REVISED_FILES",
     "as_int",
     "build_files",
     "build_messages",
@@ -76,6 +77,10 @@ WHY_CHARS = 400
 _ZONE_HEAD = ["Zone", "Action", "Need", "Before", "After", "Moves", "Short"]
 
 FILES_COMMENT = "Every move and every zone of this plan, as CSV."
+#: Under a revision's note, above its files: the earlier uploads stay in the thread.
+REVISED_FILES = (
+    "_The CSV files below are this version's; those posted earlier in this thread are not._"
+)
 
 
 # ---------------------------------------------------------------- text helpers
@@ -543,7 +548,10 @@ def build_files(plan: Plan, *, marker: str = "") -> list[dict[str, Any]]:
     """files_upload_v2 ``file_uploads`` for the thread: moves.csv and zones.csv, as in
     the plan folder. ``marker`` goes into the titles, to find the upload again."""
     start = plan.local(plan.shift_start)
-    stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}"
+    # the plan id too: a revision's files were named as the first version's, and a
+    # thread held two paris-2026-11-30-1930-moves.csv (the id is in the parent's footer)
+    version = f"-{slug(plan.plan_id)[:8]}" if plan.plan_id else ""
+    stem = f"{slug(plan.city)}-{start:%Y-%m-%d-%H%M}{version}"
     suffix = f" [{marker}]" if marker else ""
     # the city cut: Slack may shorten a long title, and the marker at its end is how a
     # re-run finds this upload (not finding it, it would upload the files again)

@@ -47,6 +47,7 @@ from rebalance.plan import Plan
 
 from .blocks import (
     FILES_COMMENT,
+    REVISED_FILES,
     as_int,
     build_files,
     build_messages,
@@ -569,7 +570,8 @@ class _Publisher:
             self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
             return self._post_anew()
         self.parent = revised
-        return self._with_thread(record.ts, describe_diff(changes, names=zone_names(self.plan)))
+        note = describe_diff(changes, names=zone_names(self.plan)) + "\n" + REVISED_FILES
+        return self._with_thread(record.ts, note)
 
     def _adopt(self, found: dict[str, Any]) -> PublishResult:
         ts = str(found["ts"])
