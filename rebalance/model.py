@@ -125,6 +125,9 @@ class ProblemData:
     under_way: list[dict[str, str]] = field(default_factory=list)
     #: Couriers who carried out their instruction due now already (`Plan.arrived`).
     arrived: list[str] = field(default_factory=list)
+    #: The previous plan's moves on this plan's slots, as (slot, row of ``eligible``,
+    #: zone index): named the same where the flows allow (`optimize._name_moves`).
+    planned_before: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     build_seconds: float = 0.0
     #: False when built with ``with_moves=False``: no arcs, nothing to solve.
     with_moves: bool = True
@@ -435,9 +438,25 @@ def build_problem(
         on_the_way=0 if pos is None else pos.on_the_way,
         under_way=[] if pos is None else pos.under_way,
         arrived=[] if pos is None else pos.arrived,
+        planned_before=_planned_before(pos, grid),
         build_seconds=time.perf_counter() - t0,
         with_moves=with_moves,
     )
+
+
+def _planned_before(pos: Any, grid: SlotGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The previous plan's moves at this grid's slot starts as (slot, row, zone): None
+    without a previous plan or when none falls on a slot start."""
+    if pos is None or pos.ahead is None or not len(pos.ahead[0]):
+        return None
+    rows, zones, starts = pos.ahead
+    step = grid.minutes * 60 * 10**9
+    offset = starts - grid.start.value
+    slot = offset // step
+    on = (offset % step == 0) & (slot >= 0) & (slot < grid.count)
+    if not on.any():
+        return None
+    return slot[on], rows[on], zones[on]
 
 
 def _slot_demand(

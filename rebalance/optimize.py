@@ -330,6 +330,21 @@ def _name_moves(
     # zone_id order as numpy orders the ids' text (equal texts equal ranks)
     zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
     rows: list[tuple[np.ndarray, ...]] = []
+    before = p.planned_before  # a re-plan: the previous plan's moves on these slots
+
+    def sticky(at_slot: np.ndarray | int) -> np.ndarray | None:
+        """Each courier's zone in the previous plan's move at ``at_slot`` (its own slot
+        per courier, or one for all), -1 where it had none; None without any."""
+        if before is None:
+            return None
+        slot, row, to = before
+        want = at_slot[row] if isinstance(at_slot, np.ndarray) else at_slot
+        hit = slot == want
+        if not hit.any():
+            return None
+        out = np.full(n, -1, dtype=np.int64)
+        out[row[hit]] = to[hit]
+        return out
 
     # Entry moves, at each group's first slot.
     moving = np.flatnonzero(entry > 0)  # the few arcs with flow, stays dropped next
@@ -342,7 +357,9 @@ def _name_moves(
         sends = np.zeros(len(p.group_size), dtype=bool)
         sends[a_group] = True
         keys = np.where(sends[groups], groups, -1)  # couriers of groups that send someone
-        picked, dest, mins = _pick(keys, preference, a_group, a_zone, a_flow, a_min)
+        picked, dest, mins = _pick(
+            keys, preference, a_group, a_zone, a_flow, a_min, sticky(first.astype(np.int64))
+        )
         rows.append((picked, zone[picked], dest, mins, first[picked]))
         zone[picked] = dest
     if k == 1:  # every courier present is present in slot 0: no mask of millions
@@ -380,7 +397,13 @@ def _name_moves(
             key[can[sending]] = can_key[sending]
             order = np.lexsort((zone_rank[t_to], t_key))
             picked, dest, mins = _pick(
-                key, preference, t_key[order], t_to[order], t_count[order], t_min[order]
+                key,
+                preference,
+                t_key[order],
+                t_to[order],
+                t_count[order],
+                t_min[order],
+                sticky(int(slot)),
             )
             rows.append((picked, here[picked], dest, mins, np.full(picked.size, slot)))
             for s in range(slot, k):
@@ -455,15 +478,70 @@ def _pick(
     a_zone: np.ndarray,
     a_flow: np.ndarray,
     a_min: np.ndarray,
+    sticky: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which couriers take which flows: ``a_flow`` couriers of key ``a_key`` go to ``a_zone``.
 
     Couriers with key ``keys`` (-1 = not available) are taken in preference order
     (``preference(rows)``: distinct ranks of those rows); flows must be sorted by key.
+    ``sticky`` (a re-plan): each courier's zone in the previous plan's move at this
+    slot, -1 for none; those couriers take a seat to that zone first, so a re-plan that
+    changes nothing for a route names the couriers it named before (two couriers of one
+    key are alike to the model, and a swap read as new instructions for both).
     """
     dest_zone = np.repeat(a_zone, a_flow)
     dest_min = np.repeat(a_min, a_flow)
     dest_key = np.repeat(a_key, a_flow)
+    if sticky is not None and dest_key.size:
+        picked = _sticky_seats(keys, preference, dest_key, dest_zone, sticky)
+        rest = picked < 0
+        if rest.any():
+            free = keys.copy()
+            free[picked[~rest]] = -1
+            picked[rest] = _seats(free, preference, dest_key[rest])
+        if not np.array_equal(keys[picked], dest_key):
+            raise AssertionError("flows move more couriers than a zone holds")
+        return picked, dest_zone, dest_min
+    picked = _seats(keys, preference, dest_key)
+    if not np.array_equal(keys[picked], dest_key):
+        raise AssertionError("flows move more couriers than a zone holds")
+    return picked, dest_zone, dest_min
+
+
+def _sticky_seats(
+    keys: np.ndarray,
+    preference: Callable[[np.ndarray], np.ndarray],
+    dest_key: np.ndarray,
+    dest_zone: np.ndarray,
+    sticky: np.ndarray,
+) -> np.ndarray:
+    """For each seat (key, zone), a courier of that key whose previous move at this slot
+    went to that zone (in preference order), or -1."""
+    picked = np.full(dest_key.size, -1, dtype=np.int64)
+    ours = np.flatnonzero((keys >= 0) & (sticky >= 0))
+    if not ours.size:
+        return picked
+    width = int(max(dest_zone.max(), sticky[ours].max())) + 1
+    seat = dest_key.astype(np.int64) * width + dest_zone.astype(np.int64)
+    theirs = keys[ours].astype(np.int64) * width + sticky[ours].astype(np.int64)
+    order = np.lexsort((preference(ours), theirs))
+    ours, theirs = ours[order], theirs[order]
+    by_seat = np.argsort(seat, kind="stable")
+    sorted_seat = seat[by_seat]
+    nth = np.arange(sorted_seat.size) - np.searchsorted(sorted_seat, sorted_seat, side="left")
+    at = np.searchsorted(theirs, sorted_seat, side="left") + nth
+    inside = at < theirs.size
+    ok = np.zeros(sorted_seat.size, dtype=bool)
+    ok[inside] = theirs[at[inside]] == sorted_seat[inside]
+    picked[by_seat[ok]] = ours[at[ok]]
+    return picked
+
+
+def _seats(
+    keys: np.ndarray, preference: Callable[[np.ndarray], np.ndarray], dest_key: np.ndarray
+) -> np.ndarray:
+    """The courier of each seat (``dest_key``, sorted): the couriers of each key in
+    preference order."""
     rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
     candidates = np.flatnonzero(keys >= 0)
     c_keys, c_rank = keys[candidates].astype(np.int64), preference(candidates)
@@ -475,10 +553,8 @@ def _pick(
         ordered = candidates[np.lexsort((c_rank, c_keys))]
     sorted_keys = keys[ordered]
     starts = np.searchsorted(sorted_keys, dest_key, side="left")
-    picked = ordered[starts + rank_in_key]
-    if not np.array_equal(keys[picked], dest_key):
-        raise AssertionError("flows move more couriers than a zone holds")
-    return picked, dest_zone, dest_min
+    at = np.minimum(starts + rank_in_key, max(ordered.size - 1, 0))
+    return ordered[at] if ordered.size else np.zeros(dest_key.size, dtype=np.int64)
 
 
 def _counts(p: ProblemData, position: np.ndarray) -> np.ndarray:

@@ -55,6 +55,10 @@ class PreviousPositions:
     #: Couriers whose move due at this start (not begun) ends where couriers.csv now has
     #: them: the instruction is carried out, nothing to move (`Plan.arrived`).
     arrived: list[str] = field(default_factory=list)
+    #: The previous plan's moves from this start on, as (row of ``present``, zone index
+    #: of its to_zone, start in UTC ns): the re-plan names the same couriers for the
+    #: same moves where it can (`rebalance.optimize._name_moves`).
+    ahead: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def check_previous(previous: Plan, config: Config, zone_ids: pd.Index, where: str = "") -> None:
@@ -203,10 +207,18 @@ def previous_positions(
         }
         for c, t, s in zip(courier, way["to"].tolist(), way["start"].tolist(), strict=True)
     ]
+    later = frame[frame["start"] >= now_ns]
+    ahead = (
+        later["row"].to_numpy(np.int64),
+        later["to"].to_numpy(np.int64),
+        later["start"].to_numpy(np.int64),
+    )
     done = due[(due["start"] == now_ns) & (due["to"] == here[due["row"].to_numpy()])]
     arrived = present["courier_id"].iloc[done["row"].to_numpy()].astype(str).tolist()
     note = _note(previous, gone_ids, on_the_way, newcomer)
-    return PreviousPositions(zone_idx, prev_idx, on_the_way, note, under_way, sorted(arrived))
+    return PreviousPositions(
+        zone_idx, prev_idx, on_the_way, note, under_way, sorted(arrived), ahead
+    )
 
 
 def _note(previous: Plan, gone_ids: set[str], on_the_way: int, newcomer: np.ndarray) -> str:

@@ -908,3 +908,43 @@ def test_a_run_still_posting_its_plan_is_the_plan_in_force(town, tmp_path):
     db.close()
     again = _run(config, "2026-11-30T19:30")
     assert again.record.extra["previous"]["run_id"] == first.run_id
+
+
+@pytest.mark.parametrize("logs_in", [False, True])
+def test_a_replan_names_the_couriers_it_named_before_for_the_same_later_move(tmp_path, logs_in):
+    """Two couriers alike to the model (same zone, vehicle and window) and one move at
+    19:30 (from A, busy at 19:00, or as they log in at 19:30): the plan names C1 (the
+    tie rule: most time left, then id). A previous plan that named C2 for it (its run's
+    data ranked them otherwise) was re-planned with C1 instead: "C2 no longer moving,
+    C1 newly moving" in the channel for nothing (a re-plan on other inputs: on the same
+    ones the previous plan is kept whole). The re-plan now keeps C2 on that move;
+    without a previous plan, C1 as before."""
+    import dataclasses
+
+    from util import courier, restaurant, write_city, zone
+
+    from rebalance import Config
+
+    start = "2026-11-30T19:30" if logs_in else "2026-11-30T18:00"
+    folder = write_city(
+        tmp_path / "town",
+        [zone("A", 48.85, 2.35), zone("B", 48.86, 2.36)],
+        [restaurant("RA", "A", 0.0), restaurant("RB", "B", 0.0)],
+        [courier("C1", "A", start=start), courier("C2", "A", start=start)],
+    )
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        "RA,2026-11-30T19:00,5\nRB,2026-11-30T19:30,2.5\nRB,2026-11-30T20:00,2.5\n"
+    )
+    config = Config().with_changes(shift={"hours": 1.5, "slot_minutes": 30})
+    inputs = rebalance.load(folder, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    assert plan.moves["courier_id"].tolist() == ["C1"]
+    assert plan.moves["slot_start"].iloc[0] == plan.shift_start + pd.Timedelta(minutes=30)
+    named_c2 = dataclasses.replace(plan, moves=plan.moves.assign(courier_id=["C2"]))
+    # other inputs (a name), so that the re-plan is solved, not the previous plan kept
+    renamed = inputs.replace(restaurants=inputs.restaurants.assign(name="Chez Autre"))
+    again = rebalance.solve(renamed, config, SHIFT, previous=named_c2)
+    assert again.moves["courier_id"].tolist() == ["C2"]
+    assert again.moves["since_previous"].tolist() == ["unchanged"]
+    assert named_c2.diff(again).changed_couriers == 0
