@@ -196,6 +196,20 @@ def _approved_once(
     assert len(_in(fake, "C0PLANS", key)) == 1
 
 
+def _put_up(server: Server, fake: FakeSlack, shift: str) -> tuple[str, dict[str, Any], str, Any]:
+    """Plan ``shift`` into approval: its plan key, the request message, its Approve
+    button's value and its approval record."""
+    _plan(server, shift)
+    key = _key(server, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    chash = request["metadata"]["event_payload"]["content_hash"]
+    with _history(server) as h:
+        approval = h.approval(key, chash)
+    assert approval is not None
+    return key, request, value, approval
+
+
 def _texts(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
 
@@ -618,14 +632,7 @@ def test_approving_a_plan_whose_files_are_gone_says_so_and_takes_its_buttons_awa
     import shutil
 
     shift = "2026-11-30T07:00"
-    _plan(approving, shift)
-    key = _key(approving, shift)
-    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
-    value = request["blocks"][-1]["elements"][0]["value"]
-    chash = request["metadata"]["event_payload"]["content_hash"]
-    with _history(approving) as h:
-        approval = h.approval(key, chash)
-    assert approval is not None
+    key, request, value, approval = _put_up(approving, fake, shift)
     shutil.rmtree(approval.plan_dir)
     approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="gone"))
     (answer,) = _answers(fake, "gone")
@@ -654,14 +661,7 @@ def test_approving_a_plan_whose_files_are_damaged_says_so_in_the_apps_terms(
     was published and what to do from Slack; the buttons stay, and once the file is put
     back the same request is approved and published."""
     shift = "2026-11-30T06:00"
-    _plan(approving, shift)
-    key = _key(approving, shift)
-    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
-    value = request["blocks"][-1]["elements"][0]["value"]
-    chash = request["metadata"]["event_payload"]["content_hash"]
-    with _history(approving) as h:
-        approval = h.approval(key, chash)
-    assert approval is not None
+    key, request, value, approval = _put_up(approving, fake, shift)
     moves = Path(approval.plan_dir) / "moves.csv"
     good = moves.read_bytes()
     moves.write_bytes(good + b'C9,"cut')
