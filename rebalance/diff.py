@@ -160,7 +160,7 @@ class PlanView:
             zones=zones,
             needs=needs,
             slots=plan.slots if several else None,
-            moves=_moves_of(plan.moves, start),
+            moves=_with_under_way(_moves_of(plan.moves, start), plan.under_way),
             kpis=dict(plan.kpis),
             names=names,
             arrived=frozenset(plan.arrived),
@@ -197,6 +197,10 @@ class PlanView:
                 moves[str(courier)] = [(start + int(k) * step, str(a), str(b)) for k, a, b in value]
             elif value:  # an older snapshot: [from, to]
                 moves[str(courier)] = [(start, str(value[0]), str(value[1]))]
+        carried = [
+            {"courier_id": c, "to_zone": z, "started": t} for c, z, t in snap.get("under_way") or ()
+        ]
+        moves = _with_under_way(moves, carried)
         return cls(
             city=str(snap.get("city") or ""),
             plan_id=str(snap.get("plan_id") or ""),
@@ -282,6 +286,20 @@ def _sorted_moves(moves: pd.DataFrame, start: int) -> pd.DataFrame:
         }
     )
     return frame.sort_values(["c", "t", "a", "b"], kind="stable")
+
+
+def _with_under_way(
+    moves: dict[str, list[tuple[int, str, str]]], under_way: Iterable[Mapping[str, Any]]
+) -> dict[str, list[tuple[int, str, str]]]:
+    """``moves`` with the moves a re-plan's couriers on their way count by (plan.json's
+    ``under_way``, started before its shift: moves of the plan before it), each as
+    (started, to_zone, to_zone) where it came from is not kept: a re-plan of a re-plan
+    then sees them under way, and one it sends on at its start as re-routed."""
+    for row in under_way:
+        courier = str(row["courier_id"])
+        move = (_ns(row["started"]), str(row["to_zone"]), str(row["to_zone"]))
+        moves[courier] = sorted([*moves.get(courier, ()), move])
+    return moves
 
 
 def _moves_of(moves: pd.DataFrame, start: int) -> dict[str, list[tuple[int, str, str]]]:
@@ -522,6 +540,8 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     for courier in sorted(set(a.moves) | set(b.moves)):
         old_all = a.moves.get(courier, ())
         new = b.moves.get(courier)
+        if new and new[0][0] < start:  # b's own couriers on their way: not instructions
+            new = [m for m in new if m[0] >= start]
         if courier in b.arrived and not any(m[0] == start for m in new or ()):
             # his move due now is carried out (couriers.csv has him there): unchanged,
             # not "no longer moving", and no later move of his is paired with it

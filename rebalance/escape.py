@@ -54,12 +54,16 @@ __all__ = [
 
 # C0 controls except tab and newline, DEL and C1 controls, the bidi embeddings,
 # overrides and isolates, the directional marks, and the line/paragraph separators;
-# and the characters that show as nothing (soft hyphen, zero-width space, word joiner,
-# zero-width no-break space), with which "75114\u200b" passed for zone 75114. The
-# zero-width joiner and non-joiner are written out only next to ASCII or at an end:
-# between two other characters they build emoji (👨‍👩‍👧) and Persian or Indic words.
-_INVISIBLE = "\u00ad\u200b\u2060\ufeff"
-_JOINER_ALONE = "(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])"
+# and the characters that show as nothing, with which "75114\u200b" passed for zone
+# 75114: U+FEFF always; the zero-width space, joiner, non-joiner and word joiner next
+# to ASCII or at an end (between two other characters they break Thai or Khmer words
+# and build emoji 👨‍👩‍👧 and Persian or Indic words); a soft hyphen not between letters.
+_INVISIBLE = "\ufeff"
+_JOINER_ALONE = (
+    "(?<![^\x00-\x7f])[\u200b-\u200d\u2060]|[\u200b-\u200d\u2060](?![^\x00-\x7f])"
+    # a soft hyphen between two letters is a German word's hyphenation point
+    "|(?<![^\\W\\d_])\u00ad|\u00ad(?![^\\W\\d_])"
+)
 _UNSAFE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
     f"{_INVISIBLE}]|{_JOINER_ALONE}"

@@ -956,14 +956,29 @@ class _Scan:
         self.plain = not (self._quotes or 0) % 2
 
 
+#: Every byte but '"' and CR (`_line_feeds` deletes them to see where the CRs are).
+_NOT_QUOTE_OR_CR = bytes(b for b in range(256) if b not in (0x22, 0x0D))
+
+
 def _line_feeds(data: bytes) -> bytes:
     """``data`` with every line ending (CRLF, or CR alone) as LF, outside quoted values:
     a CR inside one is part of the value, kept as written (a zone id "Z\\rOVR" read as
     "Z\\nOVR" was another id). Quotes split the bytes into runs, outside at even places
     (a doubled quote inside a value opens and closes an empty run). With an odd count
-    of quotes every CR is made LF, as before: the careful read names that line."""
+    of quotes every CR is made LF, as before: the careful read names that line.
+
+    Whether any CR is inside quotes is found first, from the positions of both (an
+    Excel export quoting every field, CR LF, has none): splitting 12 million quotes
+    took 5.8 s and 1.6 GB where the replace takes 0.5 s; the look takes ~0.25 s more."""
+    whole = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if b'"' not in data or data.count(b'"') % 2:
-        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return whole
+    # the quotes and CRs alone, in order: a CR after an odd count of quotes is inside one
+    marks = np.frombuffer(data.translate(None, _NOT_QUOTE_OR_CR), dtype=np.uint8)
+    quote = marks == 0x22
+    if not (np.cumsum(quote, dtype=np.uint8)[~quote] & 1).any():  # (parity survives 256)
+        return whole
+    del whole
     runs = data.split(b'"')
     runs[::2] = [run.replace(b"\r\n", b"\n").replace(b"\r", b"\n") for run in runs[::2]]
     return b'"'.join(runs)

@@ -14,7 +14,6 @@ Slack token).
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import re
@@ -25,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from .escape import visible
+from .escape import json_dumps, visible
 
 __all__ = [
     "LOGGER_NAME",
@@ -171,7 +170,8 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(data, default=str, ensure_ascii=False))
+        # a city or partner name's bidi override stays \u escaped on a terminal too
+        return redact(json_dumps(data, default=str))
 
 
 class TextFormatter(logging.Formatter):

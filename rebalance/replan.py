@@ -213,7 +213,9 @@ def previous_positions(
         later["to"].to_numpy(np.int64),
         later["start"].to_numpy(np.int64),
     )
-    done = due[(due["start"] == now_ns) & (due["to"] == here[due["row"].to_numpy()])]
+    # (not one on his way under an earlier move: the re-plan counts him at its end)
+    done_rows = due["row"].to_numpy()
+    done = due[(due["start"] == now_ns) & (due["to"] == here[done_rows]) & ~moving[done_rows]]
     arrived = present["courier_id"].iloc[done["row"].to_numpy()].astype(str).tolist()
     note = _note(previous, gone_ids, on_the_way, newcomer)
     return PreviousPositions(

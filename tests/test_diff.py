@@ -500,6 +500,67 @@ def test_the_revision_reply_s_numbers_add_up_when_a_courier_has_two_changes():
     assert "(1 sent elsewhere or at another time, 0 newly moving, 0 no longer moving)" in one
 
 
+def test_a_replan_of_a_replan_sees_couriers_on_their_way_by_the_first_plan(tmp_path):
+    """19:00, then 19:30 against it (139 couriers on their way by 19:00 moves, kept in
+    its plan.json's under_way), then 20:00 against 19:30 with the zone most of them are
+    headed for closed: those it sends on at 20:00 were "added"/new (their moves were
+    the 19:00 plan's, not in the 19:30 plan's moves.csv) while plan.json charged them.
+    They are re-routed, in memory and from the folders; the 20:00 plan's own couriers
+    on their way are not read as its moves."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    config = config.model_copy(
+        update={"costs": config.costs.model_copy(update={"change_minutes": 0.0})}
+    )
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT, warn=False)
+    half = pd.Timedelta(minutes=30)
+    b = rebalance.solve(inputs, config, (a.shift_start + half).isoformat(), previous=a, warn=False)
+    on_way = {r["courier_id"]: r["to_zone"] for r in b.under_way}
+    busiest = pd.Series(list(on_way.values())).value_counts().index[0]
+    closed = inputs.restaurants.assign(
+        status=inputs.restaurants["status"].where(
+            inputs.restaurants["zone_id"].astype(str) != busiest, "closed"
+        )
+    )
+    later = (a.shift_start + 2 * half).isoformat()
+    c = rebalance.solve(inputs.replace(restaurants=closed), config, later, previous=b, warn=False)
+    now = c.moves[c.moves["slot_start"] == c.shift_start]
+    sent_on = now[now["courier_id"].astype(str).isin(list(on_way))]
+    assert len(sent_on) >= 3 and set(sent_on["since_previous"]) == {"changed"}
+    for diff in (b.diff(c), rebalance.read_plan(b.write(tmp_path / "b")).diff(c)):
+        kinds = {x.courier_id: x.kind for x in diff.changes if x.courier_id in on_way}
+        assert set(sent_on["courier_id"].astype(str)) <= {
+            k for k, v in kinds.items() if v == "rerouted"
+        }
+        assert not [x for x in diff.changes if x.when < c.shift_start.value]
+
+
+def test_a_courier_on_his_way_is_not_arrived_where_his_next_move_ends(tmp_path):
+    """A courier on his way to X (a 19:00 move) with a 19:30 move X -> Y, whom
+    couriers.csv has in Y already: the 19:30 re-plan counts him at X and charges his
+    19:30 instruction, but listed him as arrived, so the diff called him unchanged.
+    He is not arrived, and the diff drops his 19:30 move as plan.json charges it."""
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    a = rebalance.solve(inputs, config, SHIFT, warn=False)
+    start = a.shift_start + pd.Timedelta(minutes=30)
+    row = a.moves[a.moves["slot_start"] == a.shift_start].iloc[0]
+    courier, x = str(row["courier_id"]), str(row["to_zone"])
+    y = next(z for z in a.zones["zone_id"].astype(str) if z not in (x, str(row["from_zone"])))
+    extra = pd.DataFrame([{**row.to_dict(), "slot_start": start, "from_zone": x, "to_zone": y}])
+    a2 = dataclasses.replace(
+        a, moves=pd.concat([a.moves, extra.astype(a.moves.dtypes.to_dict())], ignore_index=True)
+    )
+    couriers = inputs.couriers.copy()
+    couriers.loc[couriers["courier_id"].astype(str) == courier, "zone_id"] = y
+    b = rebalance.solve(
+        inputs.replace(couriers=couriers), config, start.isoformat(), previous=a2, warn=False
+    )
+    assert courier not in b.arrived and b.kpis["changed_couriers"] >= 1
+    mine = [x for x in a2.diff(b).changes if x.courier_id == courier]
+    assert [(x.kind, x.to_zone) for x in mine] == [("dropped", y)]
+
+
 def _reference_diff(a, b):
     """The pairing rule of `rebalance.diff` courier by courier, written plainly."""
     from rebalance.diff import Change
@@ -509,7 +570,8 @@ def _reference_diff(a, b):
         old_all = a.moves.get(courier, [])
         old = [m for m in old_all if b.shift_start <= m[0] < b.shift_end]
         under_way += sum(1 for m in old_all if m[0] < b.shift_start)
-        new = b.moves.get(courier, [])
+        # b's moves before its start: its couriers on their way, not instructions
+        new = [m for m in b.moves.get(courier, []) if m[0] >= b.shift_start]
         marks, used, rest_new = ["new"] * len(new), [False] * len(old), []
         for i, (t, _, to) in enumerate(new):
             for j, (t0, _, to0) in enumerate(old):

@@ -449,17 +449,21 @@ def test_line_and_paragraph_separators_are_written_out_in_every_form(separator):
 def test_characters_that_show_as_nothing_are_written_out_but_emoji_and_words_keep_joiners():
     """A zone id "75114" followed by a zero-width space looked exactly like zone 75114
     in every table, message and error. Zero-width and soft-hyphen characters are now
-    written out, and a joiner next to ASCII or at an end too; between two other
-    characters joiners build emoji and Persian or Indic words, which stay as they are."""
+    written out next to ASCII or at an end (a soft hyphen: not between letters);
+    between two other characters they build emoji, Persian and Indic words and break
+    Thai and Khmer ones, which stay as they are."""
     from rebalance.escape import mrkdwn, plain, terminal, visible
 
     for hidden in ("\u200b", "\u2060", "\ufeff", "\u00ad", "\u200d", "\u200c"):
         shown = visible(f"75114{hidden}")
         assert shown != "75114" and shown.startswith("75114\\") and hidden not in shown
         assert hidden not in terminal(f"R{hidden}1") and hidden not in mrkdwn(f"{hidden}Z")
-        assert hidden not in plain(f"a{hidden}b")
+        assert hidden not in plain(f"1{hidden}2")
     family, persian = "👨\u200d👩\u200d👧", "می\u200cخواهم"
     assert visible(family) == family and visible(persian) == persian
+    # Thai and Khmer break words with zero-width spaces; German hyphenates with soft ones
+    for word in ("ร้าน\u200bอาหาร\u200bไทย", "ស្រា\u200bបៀរ", "Bäcke\u00adrei"):
+        assert visible(word) == word
 
 
 def test_json_output_writes_bidi_c1_and_invisible_characters_as_escapes(tmp_path):

@@ -60,6 +60,19 @@ def test_json_lines_parse_and_carry_the_run_context() -> None:
     assert log.timings["plan"] == end["duration_ms"]
 
 
+def test_json_lines_write_a_city_s_bidi_override_as_an_escape() -> None:
+    """A city named "Par\u202eis" put a raw U+202E in every JSON log line of `run` (the
+    payloads line was escaped, the others not): it reversed the rest of the line on a
+    terminal. Every line now writes it as \\u202e, and parses back to the name."""
+    out = io.StringIO()
+    setup_logging("json", stdout=out)
+    log = RunLog(run_id="r-1", city="Par\u202eis", shift_start="2026-11-30T19:00:00+01:00")
+    log.event("run_start", "run started for Par\u202eis")
+    text = out.getvalue()
+    assert "\u202e" not in text and "\\u202e" in text
+    assert json.loads(text.splitlines()[0])["city"] == "Par\u202eis"
+
+
 def test_failed_phase_logs_error_outcome_and_reraises() -> None:
     """A phase that raises logs outcome=error with its message, then the error goes on."""
     out = io.StringIO()

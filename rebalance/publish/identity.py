@@ -155,4 +155,6 @@ def snapshot(plan: Plan) -> dict[str, Any]:
         snap["needs"] = view.needs
     if view.arrived:  # their moves due now were carried out: not "no longer moving"
         snap["arrived"] = sorted(view.arrived)
+    if plan.under_way:  # on their way by an earlier plan's move: sent on is re-routed
+        snap["under_way"] = [[r["courier_id"], r["to_zone"], r["started"]] for r in plan.under_way]
     return snap
