@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .timeparse import comes_twice
+
 __all__ = ["SlotGrid", "check_shift_window", "presence", "slot_labels"]
 
 _NS_PER_MINUTE = 60_000_000_000
@@ -185,7 +187,7 @@ def slot_labels(starts: Iterable[pd.Timestamp]) -> list[str]:
     # A clock time the night shows twice says which even where the shift shows it once:
     # a shift from the second 02:00 labelled its first slot "02:00", the hour before's.
     near = _near_a_change(starts)
-    labels = [f"{s:%H:%M %Z}" if near and _comes_twice(s) else f"{s:%H:%M}" for s in starts]
+    labels = [f"{s:%H:%M %Z}" if near and comes_twice(s) else f"{s:%H:%M}" for s in starts]
     for fmt in _LABEL_FORMATS:
         counts = Counter(labels)
         if len(counts) == len(labels):
@@ -202,18 +204,6 @@ def _near_a_change(starts: list[pd.Timestamp]) -> bool:
     margin = pd.Timedelta(hours=3)
     edges = [min(starts) - margin, max(starts) + margin]
     return len({s.utcoffset() for s in [*edges, *starts]}) > 1
-
-
-def _comes_twice(local: pd.Timestamp) -> bool:
-    """Whether ``local``'s clock time comes twice that day in its timezone (the autumn
-    change's hour)."""
-    if local.tz is None or local.dst() is None:
-        return False
-    try:
-        local.tz_localize(None).tz_localize(local.tz, ambiguous="raise")
-    except (TypeError, ValueError):  # ambiguous (pytz's and pandas' errors are ValueErrors)
-        return True
-    return False
 
 
 #: Couriers `presence` works on at a time.

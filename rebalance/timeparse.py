@@ -17,6 +17,7 @@ from .errors import TimestampError
 
 __all__ = [
     "clock_text",
+    "comes_twice",
     "floor_quarter_hour",
     "has_offset",
     "in_timezone",
@@ -299,12 +300,22 @@ def clock_text(local: pd.Timestamp, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """``local`` (city time) as ``fmt``, with its UTC offset where that clock time comes
     twice (``2026-10-25 02:30+01:00``: the autumn night has two 02:30)."""
     text = local.strftime(fmt)
+    if comes_twice(local):
+        offset = local.strftime("%z")
+        return f"{text}{offset[:3]}:{offset[3:5]}"
+    return text
+
+
+def comes_twice(local: pd.Timestamp) -> bool:
+    """Whether ``local``'s clock time (city time) comes twice that day in its timezone:
+    the hour the clocks go back over. False for a time without a timezone."""
+    if local.tz is None:
+        return False
     try:
         local.tz_localize(None).tz_localize(local.tz, ambiguous="raise")
     except (TypeError, ValueError):  # ambiguous (pytz's and pandas' errors are ValueErrors)
-        offset = local.strftime("%z")
-        return f"{text}{offset[:3]}:{offset[3:5]}" if offset else text
-    return text
+        return True
+    return False
 
 
 def clock_change_note(value: Any, timezone: str) -> str | None:
