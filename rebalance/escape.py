@@ -73,11 +73,13 @@ _UNSAFE_LINE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
     f"{_INVISIBLE}]|{_JOINER_ALONE}"
 )
-# Any character either may rewrite, as one class: the look-arounds above made every
-# call ~15x slower, so text holding none of these is returned after this scan alone.
-_MAYBE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
-)
+#: Beyond C0 controls, every character either pattern may rewrite: DEL and C1
+#: controls, the soft hyphen, bidi marks, zero-width characters, the line and paragraph
+#: separators, embeddings, overrides and isolates, U+FEFF.
+_HIDDEN = "\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff"
+# As one class: the look-arounds above made every call ~15x slower, so text holding
+# none of these is returned after this scan alone.
+_MAYBE = re.compile(f"[\x00-\x1f{_HIDDEN}]")
 
 
 def _show(match: re.Match[str]) -> str:
@@ -100,11 +102,8 @@ def visible(text: object, *, one_line: bool = False) -> str:
 
 
 #: What json leaves raw (it escapes only C0 controls) and a terminal would act on or
-#: hide: DEL and C1 controls, the soft hyphen, bidi marks, zero-width characters, the
-#: line and paragraph separators, embeddings, overrides and isolates, U+FEFF.
-_JSON_UNSAFE = re.compile(
-    "[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
-)
+#: hide (`_HIDDEN`).
+_JSON_UNSAFE = re.compile(f"[{_HIDDEN}]")
 
 
 def json_text(text: str) -> str:
