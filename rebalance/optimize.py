@@ -499,10 +499,8 @@ def _pick(
             free = keys.copy()
             free[picked[~rest]] = -1
             picked[rest] = _seats(free, preference, dest_key[rest])
-        if not np.array_equal(keys[picked], dest_key):
-            raise AssertionError("flows move more couriers than a zone holds")
-        return picked, dest_zone, dest_min
-    picked = _seats(keys, preference, dest_key)
+    else:
+        picked = _seats(keys, preference, dest_key)
     if not np.array_equal(keys[picked], dest_key):
         raise AssertionError("flows move more couriers than a zone holds")
     return picked, dest_zone, dest_min
@@ -528,8 +526,7 @@ def _sticky_seats(
     ours, theirs = ours[order], theirs[order]
     by_seat = np.argsort(seat, kind="stable")
     sorted_seat = seat[by_seat]
-    nth = np.arange(sorted_seat.size) - np.searchsorted(sorted_seat, sorted_seat, side="left")
-    at = np.searchsorted(theirs, sorted_seat, side="left") + nth
+    at = np.searchsorted(theirs, sorted_seat, side="left") + _rank_within(sorted_seat)
     inside = at < theirs.size
     ok = np.zeros(sorted_seat.size, dtype=bool)
     ok[inside] = theirs[at[inside]] == sorted_seat[inside]
@@ -542,7 +539,7 @@ def _seats(
 ) -> np.ndarray:
     """The courier of each seat (``dest_key``, sorted): the couriers of each key in
     preference order."""
-    rank_in_key = np.arange(dest_key.size) - np.searchsorted(dest_key, dest_key, side="left")
+    rank_in_key = _rank_within(dest_key)
     candidates = np.flatnonzero(keys >= 0)
     c_keys, c_rank = keys[candidates].astype(np.int64), preference(candidates)
     span = max(candidates.size, 1)
@@ -555,6 +552,11 @@ def _seats(
     starts = np.searchsorted(sorted_keys, dest_key, side="left")
     at = np.minimum(starts + rank_in_key, max(ordered.size - 1, 0))
     return ordered[at] if ordered.size else np.zeros(dest_key.size, dtype=np.int64)
+
+
+def _rank_within(sorted_keys: np.ndarray) -> np.ndarray:
+    """Each entry's place among the equal keys before it (0, 1, ...) in sorted keys."""
+    return np.arange(sorted_keys.size) - np.searchsorted(sorted_keys, sorted_keys, side="left")
 
 
 def _counts(p: ProblemData, position: np.ndarray) -> np.ndarray:
