@@ -970,7 +970,11 @@ def _line_feeds(data: bytes) -> bytes:
     Whether any CR is inside quotes is found first, from the positions of both (an
     Excel export quoting every field, CR LF, has none): splitting 12 million quotes
     took 5.8 s and 1.6 GB where the replace takes 0.5 s; the look takes ~0.25 s more."""
-    whole = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    def lf(run: bytes) -> bytes:
+        return run.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    whole = lf(data)
     if b'"' not in data or data.count(b'"') % 2:
         return whole
     # the quotes and CRs alone, in order: a CR after an odd count of quotes is inside one
@@ -980,7 +984,7 @@ def _line_feeds(data: bytes) -> bytes:
         return whole
     del whole
     runs = data.split(b'"')
-    runs[::2] = [run.replace(b"\r\n", b"\n").replace(b"\r", b"\n") for run in runs[::2]]
+    runs[::2] = [lf(run) for run in runs[::2]]
     return b'"'.join(runs)
 
 
