@@ -222,3 +222,23 @@ def test_plan_says_which_0230_it_planned():
     assert second.exit_code == 0, second.output
     assert "note:" not in second.stderr
     assert json.loads(second.stdout)["shift_start"] == "2026-10-25T02:30:00+01:00"
+
+
+def test_move_now_names_the_second_0200_in_the_terminal_and_in_slack():
+    """A shift from the second 02:00 of the autumn night: the terminal's "Move now" said
+    "02:00 CET" (this stop) but the Slack parent still "02:00", the hour before's."""
+    from rebalance.publish.blocks import build_messages
+
+    inputs = load(VALID)
+    couriers = inputs.couriers.assign(
+        available_from=pd.Timestamp("2026-10-24T22:00", tz=PARIS).tz_convert("UTC"),
+        available_until=pd.Timestamp("2026-10-25T06:00", tz=PARIS).tz_convert("UTC"),
+    )
+    plan = solve(
+        inputs.replace(couriers=couriers),
+        Config(),
+        "2026-10-25T02:00+01:00",
+        shift_end="2026-10-25T04:00",
+    )
+    assert len(plan.moves_at(0)) and plan.slot_labels()[0] == "02:00 CET"
+    assert "*Move now, 02:00 CET*" in str(build_messages(plan, channel="C1"))

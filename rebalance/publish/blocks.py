@@ -400,8 +400,7 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         lines = [_route_line(r, names) for r in routes.head(PARENT_ROUTES).itertuples(index=False)]
         on = f"on {wording.plural(len(routes), 'route')}"  # "1 couriers on 1 routes" it was
         head = (
-            f"*Move now, {plan.local(plan.shift_start):%H:%M}* "
-            f"({wording.plural(moving_now, 'courier')} {on})"
+            f"*Move now, {plan.slot_labels()[0]}* ({wording.plural(moving_now, 'courier')} {on})"
             if several
             else f"*Largest moves* ({wording.plural(moved, 'courier')} {on})"
         )
