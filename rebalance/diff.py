@@ -26,7 +26,8 @@ snapshot the history keeps of a published plan):
 - why a courier group is re-routed or dropped: the zones of its old and new route whose
   need (required couriers in that slot) differs between the plans; for a dropped move,
   also that the newer plan no longer has the courier (not in its roster: logged off,
-  or gone from the data);
+  or gone from the data), or has him but not at the move's time (his log-on or
+  log-off moved: `Plan.presence`);
 - the KPIs side by side.
 """
 
@@ -117,6 +118,8 @@ class PlanView:
     #: The couriers the plan placed (`Plan.roster`, Arrow text), or None when unknown
     #: (a plan folder written before rosters were kept, a history snapshot).
     roster: Any = field(default=None, repr=False, compare=False)
+    #: When each courier of ``roster`` is present (`Plan.presence`), or None.
+    presence: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def slot_ns(self) -> int:
@@ -165,6 +168,7 @@ class PlanView:
             names=names,
             arrived=frozenset(plan.arrived),
             roster=plan.roster,
+            presence=plan.presence if plan.roster is not None else None,
         )
 
     @classmethod
@@ -389,6 +393,53 @@ class PlanDiff:
             c for c, there in zip(dropped, placed.to_pylist(), strict=True) if not there
         )
 
+    @cached_property
+    def _presence_of(self) -> dict[str, tuple[int, int]]:
+        """Plan b's `PlanView.presence` of the couriers of dropped moves it has."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        roster, presence = self.b.roster, self.b.presence
+        dropped = sorted({c.courier_id for c in self.changes if c.kind == "dropped"})
+        if roster is None or presence is None or not dropped:
+            return {}
+        ids = pa.array(dropped, type=pa.large_string())
+        where = pc.index_in(ids, value_set=pc.cast(roster, pa.large_string()))
+        rows = where.fill_null(-1).to_numpy(zero_copy_only=False)
+        start, end = presence
+        return {
+            c: (int(start[r]), int(end[r]))
+            for c, r in zip(dropped, rows.tolist(), strict=True)
+            if r >= 0
+        }
+
+    def absent(self, change: Change) -> tuple[int, int] | None:
+        """When plan b has a dropped move's courier (his first slot's start, his last
+        slot's end), if that is not when the move was due: he now logs on after it or
+        logs off before it. None otherwise, or when b's `PlanView.presence` is unknown."""
+        if change.kind != "dropped":
+            return None
+        span = self._presence_of.get(change.courier_id)
+        if span is None or span[0] <= change.when < span[1]:
+            return None
+        return span
+
+    def courier_reason(self, change: Change) -> str | None:
+        """Why a dropped move's courier cannot make it in plan b, in words (`gone`,
+        `absent`), or None."""
+        if change.kind != "dropped":
+            return None
+        if change.courier_id in self.gone:
+            from .views.wording import COURIER_GONE
+
+            return COURIER_GONE
+        span = self.absent(change)
+        if span is None:
+            return None
+        if change.when < span[0]:
+            return f"not there yet then (present from {self.b.label(span[0])})"
+        return f"no longer there then (present until {self.b.label(span[1])})"
+
     def need_changes(self, change: Change) -> list[tuple[str, int | None, int | None]]:
         """Why a courier's move changed: the zones of its old and new route whose need
         differs between the plans in the same slot, as (zone, need in a, need in b): the
@@ -413,11 +464,14 @@ class PlanDiff:
 
     def groups(self, kind: str) -> list[tuple[tuple[Any, ...], list[Change]]]:
         """Changes of one kind grouped by (slot, route, old route), dropped moves also by
-        whether plan b has the courier (`gone`): most couriers first."""
+        whether plan b has the courier (`gone`), and when (`absent`): most couriers
+        first."""
         buckets: dict[tuple[Any, ...], list[Change]] = defaultdict(list)
         gone = self.gone if kind == "dropped" else frozenset()
         for c in self.of_kind(kind):
-            key = (c.when, c.from_zone, c.to_zone, c.was_from, c.was_to, c.courier_id in gone)
+            key: tuple[Any, ...] = (c.when, c.from_zone, c.to_zone, c.was_from, c.was_to)
+            if kind == "dropped":
+                key += (c.courier_id in gone, self.absent(c) or (0, 0))
             buckets[key].append(c)
         return sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][1:3]))
 
@@ -449,6 +503,14 @@ class PlanDiff:
                 ]
             if c.kind == "dropped":  # None: b's roster is unknown
                 out["courier_gone"] = None if self.b.roster is None else c.courier_id in self.gone
+                # None: unknown (no roster, or one without presence); else whether plan
+                # b has the courier at the move's time, and when it has him
+                out["courier_present_then"] = None
+                if self.b.presence is not None and not out["courier_gone"]:
+                    span = self.absent(c)
+                    out["courier_present_then"] = span is None
+                    if span is not None:
+                        out.update(present_from=when(span[0]), present_until=when(span[1]))
             return out
 
         return {

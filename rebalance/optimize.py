@@ -229,7 +229,24 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         under_way=p.under_way,
         arrived=p.arrived,
         roster=pa.array(p.eligible["courier_id"].array),
+        presence=_presence(p),
     )
+
+
+def _presence(p: ProblemData) -> tuple[np.ndarray, np.ndarray]:
+    """`Plan.presence`: when each present courier's first slot starts and last slot
+    ends (UTC nanoseconds), in the order of ``p.eligible``."""
+    step = p.grid.minutes * 60 * 10**9
+    start = int(p.grid.start.value)
+    first = p.eligible["first"].to_numpy().astype(np.int64)
+    last = p.eligible["last"].to_numpy().astype(np.int64)
+    first *= step
+    first += start
+    last += 1
+    last *= step
+    last += start
+    np.minimum(last, int(p.grid.end.value), out=last)
+    return first, last
 
 
 def _solve_one_slot(

@@ -252,6 +252,83 @@ def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
     assert "because no longer among the couriers (logged off or left the data)" in reply
 
 
+def test_a_dropped_move_whose_courier_now_logs_off_before_it_says_so(slack_env, tmp_path):
+    """A courier with a move at 20:00 who now logs off at 20:00 is still among the
+    couriers (present until then), so his dropped move read "no need changed" in
+    `rebalance diff` and in the Slack revision. Both now say he is no longer there then,
+    and until when he is; so does the JSON, and a plan read back from its folder (the
+    times are kept in roster.parquet)."""
+    import pyarrow.parquet as pq
+
+    from rebalance.publish.changes import describe_diff
+
+    config = rebalance.load_config(PARIS / "rebalance.toml").with_changes(
+        slack={"channel": CHANNEL}
+    )
+    inputs = rebalance.load(PARIS, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    starts = sorted(plan.moves["slot_start"].unique())
+    late = plan.moves[plan.moves["slot_start"] == starts[2]].iloc[0]
+    leaver, due = str(late["courier_id"]), pd.Timestamp(late["slot_start"])
+    couriers = inputs.couriers.copy()
+    couriers.loc[couriers["courier_id"] == leaver, "available_until"] = due
+    again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT, previous=plan)
+    d = plan.diff(again)
+    (change,) = [c for c in d.of_kind("dropped") if c.courier_id == leaver]
+    assert leaver not in d.gone and d.need_changes(change) == []
+    until = d.b.label(int(due.value))
+    said = f"no longer there then (present until {until})"
+    assert d.courier_reason(change) == said
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    assert pq.read_schema(b / "roster.parquet").names == [
+        "courier_id",
+        "present_from",
+        "present_until",
+    ]
+    runner = CliRunner()
+    table = runner.invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    row = next(x for x in table.output[table.output.index("Dropped") :].splitlines() if leaver in x)
+    assert said in row and "no need changed" not in row, row
+    out = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    dropped = {c["courier_id"]: c for c in json.loads(out.stdout)["couriers"]["dropped"]}
+    assert dropped[leaver]["courier_gone"] is False
+    assert dropped[leaver]["courier_present_then"] is False
+    assert pd.Timestamp(dropped[leaver]["present_until"]) == due
+    assert all(c["courier_present_then"] for k, c in dropped.items() if k != leaver)
+    reply = next(x for x in describe_diff(d).splitlines() if leaver in x)
+    assert f"because {said}" in reply, reply
+    with History(tmp_path / "history.sqlite3") as history:
+        first = publish(plan, config=config, history=history)
+        assert publish(again, config=config, history=history).action == "updated"
+    note = " ".join(slack_env.replies(first.ts, CHANNEL)[-1]["text"].split())
+    assert re.search(rf"{leaver}: no longer [^•]* because {re.escape(said)}", note), note
+
+
+def test_a_roster_without_presence_reads_as_unknown(tmp_path):
+    """A roster.parquet written before the presence times were kept (courier ids only)
+    still reads: the ids are the roster, and whether a dropped courier is there at his
+    move's time is unknown (null in the JSON), not false."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    config = rebalance.load_config(PARIS / "rebalance.toml")
+    inputs = rebalance.load(PARIS, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    gone = str(plan.moves["courier_id"].iloc[0])
+    couriers = inputs.couriers[inputs.couriers["courier_id"] != gone]
+    again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT)
+    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    ids = pq.read_table(b / "roster.parquet", columns=["courier_id"])
+    pq.write_table(pa.table({"courier_id": ids.column(0)}), b / "roster.parquet")
+    back = rebalance.read_plan(b)
+    assert back.presence is None and len(back.roster) == len(again.roster)
+    out = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    dropped = json.loads(out.stdout)["couriers"]["dropped"]
+    assert dropped and all(c["courier_present_then"] is None for c in dropped)
+    assert [c["courier_id"] for c in dropped if c["courier_gone"]] == [gone]
+
+
 def test_cli_diff_of_a_broken_folder_is_exit_3(revision, tmp_path):
     """A plan folder without moves.csv is exit 3 naming the file."""
     _, plan, _, _ = revision

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rebalance.diff import ZONE_FIELDS, Change, PlanDiff, PlanView, diff_views
-from rebalance.views.wording import COURIER_GONE, percent
+from rebalance.views.wording import percent
 
 from .blocks import context_block, escape_mrkdwn, mrkdwn_name, zone_label
 from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
@@ -34,15 +34,18 @@ SUPERSEDED = ":arrow_heading_down: *Superseded*"
 COURIERS_PER_GROUP = 8
 
 
-def snapshot_diff(old: dict[str, Any], new: dict[str, Any], roster: Any = None) -> PlanDiff:
+def snapshot_diff(
+    old: dict[str, Any], new: dict[str, Any], roster: Any = None, presence: Any = None
+) -> PlanDiff:
     """The diff of two history snapshots (an older snapshot takes the newer's times);
-    ``roster``: the newer plan's (`Plan.roster`), which a snapshot does not keep, so
-    that a courier no longer there is said to be (the revision reply left it out)."""
+    ``roster`` and ``presence``: the newer plan's (`Plan.roster`, `Plan.presence`),
+    which a snapshot does not keep, so that a courier no longer there, or not at the
+    move's time, is said to be (the revision reply left it out)."""
     import dataclasses
 
     b = PlanView.from_snapshot(new)
     if roster is not None:
-        b = dataclasses.replace(b, roster=roster)
+        b = dataclasses.replace(b, roster=roster, presence=presence)
     a = PlanView.from_snapshot(
         old,
         shift_start=new.get("shift_start"),
@@ -59,11 +62,13 @@ def describe_changes(
     names: dict[str, str] | None = None,
     limit: int = 2800,
     roster: Any = None,
+    presence: Any = None,
 ) -> str:
     """The thread reply of a revised plan; ``old`` and ``new`` are `snapshot`s;
-    ``names`` maps zone ids to names; ``roster``: the new plan's (`Plan.roster`), to
-    say which dropped couriers are gone. See `describe_diff`."""
-    return describe_diff(snapshot_diff(old, new, roster), names=names, limit=limit)
+    ``names`` maps zone ids to names; ``roster`` and ``presence``: the new plan's
+    (`Plan.roster`, `Plan.presence`), to say which dropped couriers are gone or not
+    there at the move's time. See `describe_diff`."""
+    return describe_diff(snapshot_diff(old, new, roster, presence), names=names, limit=limit)
 
 
 def revision_line(diff: PlanDiff, when: pd.Timestamp) -> str:
@@ -177,8 +182,8 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
     ]
 
     def why_dropped(change: Change) -> str:
-        if change.courier_id in diff.gone:
-            return f" because {COURIER_GONE}"
+        if (courier := diff.courier_reason(change)) is not None:
+            return f" because {courier}"
         return f" because {why(change)}" if diff.need_changes(change) else ""
 
     dropped = [

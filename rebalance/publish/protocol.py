@@ -558,7 +558,9 @@ class _Publisher:
 
         self.version += 1
         self.log(f"publish: plan changed; updating the message {record.ts} in place")
-        changes = snapshot_diff(record.snapshot, self.snapshot, roster=self.plan.roster)
+        changes = snapshot_diff(
+            record.snapshot, self.snapshot, roster=self.plan.roster, presence=self.plan.presence
+        )
         now = pd.Timestamp.now(tz="UTC").tz_convert(self.plan.timezone)
         revised = mark_revised(self.parent, revision_line(changes, now))
         try:

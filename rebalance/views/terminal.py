@@ -10,7 +10,6 @@ from rebalance.escape import terminal, visible, visible_frame
 from rebalance.timeparse import clock_text
 
 from .wording import (
-    COURIER_GONE,
     all_covered,
     attention_zones,
     coverage_change,
@@ -605,8 +604,8 @@ def diff_renderables(diff: PlanDiff) -> Any:
                     f"{zone} {'-' if x is None else x} -> {y}"
                     for zone, x, y in diff.need_changes(c)
                 ]
-                if kind == "dropped" and c.courier_id in diff.gone:
-                    reasons.insert(0, COURIER_GONE)
+                if (courier := diff.courier_reason(c)) is not None:
+                    reasons.insert(0, courier)
                 cells.append(Text(shown("; ".join(reasons)) or "no need changed"))
             lines.append(cells)
         caption = None
