@@ -142,11 +142,30 @@ def _extends(ch: str) -> bool:
 def whole_end(text: str, end: int) -> int:
     """``end`` moved back, if need be, to where a cut of ``text`` leaves whole what a
     reader sees as one character: not before a combining accent or a skin tone of the
-    character it ends on, nor after a joiner (an emoji family cut to "👨\u200d…")."""
+    character it ends on, nor after a joiner (an emoji family cut to "👨\u200d…"), nor
+    between the two letters of a flag (🇫🇷 is two regional indicators)."""
     end = max(0, min(end, len(text)))
-    while 0 < end < len(text) and (_extends(text[end]) or text[end - 1] == "\u200d"):
+    while 0 < end < len(text) and (
+        _extends(text[end]) or text[end - 1] == "\u200d" or _splits_flag(text, end)
+    ):
         end -= 1
     return end
+
+
+def _regional(ch: str) -> bool:
+    """A regional indicator letter: two of them make a flag."""
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _splits_flag(text: str, end: int) -> bool:
+    """Whether a cut at ``end`` falls between the two letters of a flag: the regional
+    indicators ending before it are an odd number, and the pair of the last is next."""
+    if not (_regional(text[end - 1]) and _regional(text[end])):
+        return False
+    start = end
+    while start > 0 and _regional(text[start - 1]):
+        start -= 1
+    return (end - start) % 2 == 1
 
 
 def terminal(text: object, *, one_line: bool = False) -> str:

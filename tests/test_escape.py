@@ -521,6 +521,46 @@ def test_names_are_cut_between_whole_characters(limit):
         assert not kept.endswith("\u200d") and not name[len(kept)].startswith(
             ("\u0301", "\u200d", "\U0001f3fd")
         )
+        assert sum(0x1F1E6 <= ord(ch) <= 0x1F1FF for ch in kept) % 2 == 0, kept  # no half flag
     typed = "x" * (limit % 20) + name
     shown = str(Issue("bad", value=typed)).removeprefix("bad (got ").removesuffix("...)")
     assert repr(typed).startswith(shown) and whole_end(repr(typed), len(shown)) == len(shown)
+
+
+def test_terminal_tables_cut_names_between_whole_characters():
+    """A name column cut with "…" to fit the terminal was cut by rich, which splits a
+    flag into its two letters (🇫🇷🇫… showed a stray 🇫) and can end after an emoji
+    joiner. The table now cuts these cells itself, between whole characters, at every
+    width."""
+    import io
+
+    from rich.console import Console
+
+    from rebalance.views.fit import Col, fit_table
+
+    names = [
+        "🇫🇷🇫🇷🇫🇷🇫🇷🇫🇷 Le Drapeau",
+        "Pizza 👨\u200d👩\u200d👧\u200d👦👨\u200d👩\u200d👧 family and more",
+        "Cafe\u0301 de\u0301ja\u0300 vu\u0301 tre\u0300s",
+        "👋🏽👋🏽👋🏽👋🏽👋🏽👋🏽 hello",
+    ]
+    columns = [Col("Zone", "key"), Col("Name", "text", cut=8, drop=1), Col("Need")]
+    cut_seen = 0
+    for name in names:
+        for width in range(20, 60):
+            out = io.StringIO()
+            Console(file=out, width=width, color_system=None).print(
+                fit_table(columns, [["Z1", name, "3"]], width)
+            )
+            row = next((x for x in out.getvalue().splitlines() if "Z1" in x and "│" in x), "")
+            cells = [c.strip() for c in row.split("│")]
+            if len(cells) < 4 or not cells[2].endswith("…"):
+                continue
+            cut_seen += 1
+            kept = cells[2].removesuffix("…").rstrip()
+            assert name.startswith(kept), (width, row)
+            assert not kept.endswith("\u200d"), (width, row)
+            assert sum(0x1F1E6 <= ord(ch) <= 0x1F1FF for ch in kept) % 2 == 0, (width, row)
+            rest = name[len(kept) :].lstrip()
+            assert not rest or not rest.startswith(("\u0301", "\u0300", "\U0001f3fd")), row
+    assert cut_seen > 20

@@ -189,7 +189,9 @@ def _build(
         )
     for row in rows:
         # Plain strings become Text: a partner's "[bold]" in a name is shown, not obeyed.
-        table.add_row(*(_text(row[i]) for i in active))
+        table.add_row(
+            *(_cut(_text(row[i]), widths[i]) if columns[i].cut else _text(row[i]) for i in active)
+        )
     return table
 
 
@@ -197,6 +199,29 @@ def _text(cell: Any) -> Any:
     from rich.text import Text
 
     return Text(cell) if isinstance(cell, str) else cell
+
+
+def _cut(cell: Any, width: int) -> Any:
+    """A cut column's cell cut to ``width`` cells with "…" here, between whole characters
+    (`rebalance.escape.whole_end`): rich's own cut can end inside a flag, leaving half
+    of it, or after an emoji joiner."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    from rebalance.escape import whole_end
+
+    if not isinstance(cell, Text) or "\n" in cell.plain or cell_len(cell.plain) <= width:
+        return cell
+    plain, used, end = cell.plain, 0, 0
+    for ch in plain:
+        used += cell_len(ch)
+        if used > width - 1:
+            break
+        end += 1
+    out = cell[: whole_end(plain, end)]
+    out.rstrip()
+    out.append("…")
+    return out
 
 
 def _measure(
