@@ -158,6 +158,8 @@ class Forecast:
     shape_prior: float
     backtest: Backtest | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The days counted in ``partial_days`` (their dates, city time).
+    partial: tuple[pd.Timestamp, ...] = ()
 
     def report(self) -> list[str]:
         """What the forecast used and could not estimate, one line each."""
@@ -179,7 +181,11 @@ class Forecast:
             more = f" and {len(self.gaps) - 5} more" if len(self.gaps) > 5 else ""
             lines.append(f"  days without any order (left out): {shown}{more}")
         if self.partial_days:
-            lines.append(f"  days only partly in the history (left out): {self.partial_days}")
+            dates = ", ".join(f"{d:%Y-%m-%d}" for d in self.partial[:5])
+            more = f" and {len(self.partial) - 5} more" if len(self.partial) > 5 else ""
+            lines.append(
+                f"  days only partly in the history (left out): {dates or self.partial_days}{more}"
+            )
         if self.orders_ignored_after:
             lines.append(
                 f"  orders at or after the shift's start ignored: {self.orders_ignored_after:,}"
@@ -559,11 +565,11 @@ class _Forecaster:
         self.zone_ids = inputs.zones["zone_id"].astype(str).to_numpy(dtype=object)
         zone_index = pd.Index(self.zone_ids)
         self.rest_zone = zone_index.get_indexer(rest["zone_id"].astype(str).to_numpy())
-        self.flat = np.where(
-            rest["status"].to_numpy() == "open",
-            rest["expected_orders_per_hour"].to_numpy(dtype=float),
-            0.0,
-        )
+        #: restaurants.csv's rates, whatever each restaurant's status today: the flat
+        #: rate the backtest holds against the orders of a past day (a restaurant
+        #: closed tonight took orders then, and its forecast is counted as well)
+        self.listed = rest["expected_orders_per_hour"].to_numpy(dtype=float)
+        self.flat = np.where(rest["status"].to_numpy() == "open", self.listed, 0.0)
         self.K = grid.count
         self.hours = grid.minutes / 60.0
 
@@ -603,12 +609,17 @@ class _Forecaster:
         day_ns = _DAY.value
         slot_ns = grid.minutes * 60_000_000_000
         covered = day_list * day_ns >= tally.first - slot_ns
+        # a day whose window closed before the history's first order holds only the
+        # next morning's orders: it is not in the history at all, not "partly"
+        before = day_list * day_ns + grid.count * slot_ns <= tally.first
         if day_list.size > 1:
             # how far into the window orders come on the days before the last
             reach = max((r for d, r in tally.reach.items() if d < day_list[-1]), default=None)
             if reach is not None:
                 covered[-1] &= tally.last - day_list[-1] * day_ns >= reach - slot_ns
-        self.partial = int((~covered).sum())
+        self.partial = tuple(
+            (start_local + int(d) * _DAY).normalize() for d in day_list[~covered & ~before]
+        )
         day_list = day_list[covered]
         # A day is a gap when its window falls on a calendar date (city time) without any
         # order between the history's first and last: a daily export missing, or an
@@ -801,7 +812,8 @@ class _Forecaster:
             - int(np.isin(self.again_day, self.days_all[days]).sum()),
             orders_ignored_after=self.ignored_after,
             gaps=tuple((self.start_local + int(g) * _DAY).normalize() for g in self.gaps),
-            partial_days=self.partial,
+            partial_days=len(self.partial),
+            partial=self.partial,
             restaurants_with_history=int(self.has_history.sum()),
             without_history=tuple(str(x) for x in self.rest_ids[~self.has_history]),
             zone_only=tuple(str(x) for x in zone_only),
@@ -819,16 +831,20 @@ class _Forecaster:
         days, same = self._select(target)
         est = self._estimate(days)
         rate = np.asarray(est.rate)
-        # restaurants without orders before the target day: the planner would use restaurants.csv
+        # restaurants without orders before the target day: the planner would use
+        # restaurants.csv. Forecast, flat rate and the day's orders are all of every
+        # restaurant: the flat rate of those closed tonight once counted as 0 beside
+        # their forecast and their orders of that day, which made the forecast look
+        # twice as good as the flat rate on a city with a third of them closed.
         seen = self.first_day < target
-        rate = np.where(seen[:, None], rate, self.flat[:, None])
+        rate = np.where(seen[:, None], rate, self.listed[:, None])
         nz, K = len(self.zone_ids), self.K
         z = self.rest_zone
         fz = np.zeros((nz, K))
         np.add.at(fz, z, rate)
         az = np.zeros((nz, K))
         np.add.at(az, z, self._counts(np.array([target])) / self.hours)
-        flat = np.bincount(z, weights=self.flat, minlength=nz)
+        flat = np.bincount(z, weights=self.listed, minlength=nz)
         # the target day's windows at the clock times the slots read (`_clock_slots`):
         # on a shift across a clock change they are not k slot lengths in (autumn: two
         # slots read the same clock hour, so they show the same time; spring: the slot

@@ -658,7 +658,10 @@ def test_orders_read_in_blocks_give_the_same_forecast(city, monkeypatch):
         whole.partial_days,
     )
     assert blocks.orders_ignored_after == whole.orders_ignored_after == 3
-    assert whole.partial_days == 2 and len(whole.gaps) > 0
+    # the last day stops inside its window; the first day's window (01:00-04:00) closed
+    # before its one order at 23:00: not in the history at all, not "partly"
+    assert whole.partial_days == 1 and len(whole.gaps) > 0
+    assert whole.partial == (pd.Timestamp("2026-10-24"),)
     pd.testing.assert_frame_equal(blocks.backtest.by_zone, whole.backtest.by_zone)
     pd.testing.assert_frame_equal(blocks.backtest.by_slot, whole.backtest.by_slot)
     rate = whole.demand[whole.demand["restaurant_id"] == "RA1"].set_index("slot_start")
@@ -737,3 +740,46 @@ def test_orders_of_a_shift_over_the_autumn_change_are_counted_once(city):
     assert result.same_weekday and result.orders_used == len(result.days) * 6 * 2 * 4
     rates = result.demand.groupby("slot_start")["expected_orders_per_hour"].sum()
     assert len(rates) == 8 and rates.to_numpy() == pytest.approx(2 * 8.0, abs=0.05)
+
+
+def test_the_backtest_holds_forecast_flat_rate_and_orders_of_the_same_restaurants(city):
+    """The backtest's flat rate left out the restaurants closed tonight (counted 0),
+    while their forecast and their orders of that past day were counted: a third of a
+    city closed made the forecast look twice as good as it was against the flat rate.
+    All three are now of every restaurant."""
+    inputs = load(city)
+    restaurants = inputs.restaurants.copy()
+    restaurants.loc[restaurants["restaurant_id"] == "RB", "status"] = "closed"
+    inputs = inputs.replace(restaurants=restaurants)
+    bt = run_forecast(
+        history(STEADY, days_before(5)), inputs, CONFIG, SHIFT, backtest=True
+    ).backtest
+    assert bt is not None
+    flat = bt.zones.groupby("zone_id")["flat"].first()
+    listed = restaurants.groupby("zone_id")["expected_orders_per_hour"].sum()
+    assert flat.to_dict() == pytest.approx(listed.to_dict())
+    # zone B (its one restaurant closed tonight): the day's orders, the forecast and the
+    # flat rate all count RB, so the flat rate's error is that of 1.0 orders/h
+    b = bt.zones[bt.zones["zone_id"] == "B"]
+    assert (b["actual"] > 0).all() and (b["forecast"] > 0).all()
+    assert (b["flat"] == 1.0).all()
+
+
+def test_a_day_whose_window_closed_before_the_history_began_is_not_partly_in_it(city):
+    """A history whose first order came at 10:40 on a Sunday reported "days only partly
+    in the history: 1": the Saturday, whose 19:00 window had closed before that order
+    (it holds the next morning's orders only). That day is not in the history at all.
+    A history starting inside a day's window still reports that day, by its date."""
+    steady = history(STEADY, days_before(8))
+    morning = history({"RA1": {"10:40": 2}}, ["2026-11-22"])
+    h = pd.concat([morning, steady], ignore_index=True).assign(
+        order_id=lambda d: [f"O{i}" for i in range(len(d))]
+    )
+    h = h[h["placed_at"] >= "2026-11-22T10:40"]
+    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    assert result.partial_days == 0, result.report()
+    assert not any("partly" in line for line in result.report())
+    late = h[h["placed_at"] >= "2026-11-22T20:10"]  # more than a slot into the window
+    result = run_forecast(late, load(city), CONFIG, SHIFT)
+    assert result.partial_days == 1 and result.partial == (pd.Timestamp("2026-11-22"),)
+    assert "  days only partly in the history (left out): 2026-11-22" in result.report()
