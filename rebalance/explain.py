@@ -265,6 +265,12 @@ def facts(
     # a courier to spare that could still be sent (as `_nearest_spare` counts them): not
     # one moved into a zone with surplus, say ahead of its demand later in the shift
     any_donor = bool(((spare > 0)[:, None] & present).any())
+    # zones with couriers to spare that are all there by the plan's own moves (a zone
+    # emptied by its cap, say): none of them can be sent again now, so "no zone has a
+    # courier to spare" would be false
+    moved_in: list[int] = (
+        [] if any_donor else sorted(np.flatnonzero(spare > 0).tolist(), key=lambda z: -spare[z])
+    )
     reach = _within_range(p, short, spare, present)
     cap = p.cap
     marginal = zones["marginal_minutes"].to_numpy(float)
@@ -283,6 +289,11 @@ def facts(
             b = index.get_loc(entry["nearest_in_range"]["zone_id"])
             entry["nearest_in_range"]["marginal_minutes"] = _num(marginal[b])
         entry["reason"] = _reason(entry, after[z], any_spare=any_donor)
+        if entry["reason"] == "no_spare" and moved_in:
+            entry["spare_moved_in"] = [
+                {"zone_id": str(p.zone_ids[d]), "couriers": int(spare[d])} for d in moved_in[:3]
+            ]
+            entry["spare_moved_in_total"] = int(spare[moved_in].sum())
         out["short"].append(entry)
     return out
 
@@ -795,8 +806,12 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     ranking = zones[["zone_id", "name", "action", "shortage", "marginal_minutes"]].copy()
     full = info.get("full_slots", {})
     ranking["full_slots"] = [int(full.get(z, 0)) for z in ranking["zone_id"]]
+    # equal values (several slots: upper bounds, which a zone with nothing to do can share
+    # with a short one) put the shorter zone first
     ranking = ranking.assign(_nan=ranking["marginal_minutes"].isna()).sort_values(
-        ["_nan", "marginal_minutes", "zone_id"], ascending=[True, False, True], kind="stable"
+        ["_nan", "marginal_minutes", "shortage", "zone_id"],
+        ascending=[True, False, False, True],
+        kind="stable",
     )
     ranking = ranking.drop(columns="_nan").reset_index(drop=True)
     notes = [_marginal_note(plan)]
@@ -902,8 +917,24 @@ def _why(
     reason = e["reason"]
     spare = e.get("nearest_spare")
     near = e.get("nearest_in_range")
+    from .views.wording import plural
+
     if reason == "cap":
-        return f"Its cap is reached: max_couriers is {e['cap']} and it has {e['cap']} couriers."
+        return (
+            f"Its cap is reached: max_couriers is {e['cap']} and it has "
+            f"{plural(int(e['cap']), 'courier')}."
+        )
+    if reason == "no_spare" and e.get("spare_moved_in"):
+        where = ", ".join(f"{d['couriers']} in {label(d['zone_id'])}" for d in e["spare_moved_in"])
+        total = int(e.get("spare_moved_in_total", 0))
+        shown = sum(int(d["couriers"]) for d in e["spare_moved_in"])
+        more = f" and {total - shown} elsewhere" if total > shown else ""
+        later = " (the plan may need them there later in the shift)" if slots > 1 else ""
+        return (
+            "No courier to spare can be sent here now: the only ones to spare "
+            f"({where}{more}) are there by the plan's own moves, and a courier moves once "
+            f"a slot{later}." + worth
+        )
     if reason == "no_spare":
         later = ", or later in the shift where the plan sends them" if slots > 1 else ""
         return (
@@ -912,8 +943,9 @@ def _why(
         )
     if reason == "out_of_range" and spare is not None:
         text = (
-            f"No zone with a courier to spare is within range: the nearest, "
-            f"{label(spare['zone_id'])}, is {_fmt(spare['travel_minutes'])} min away by "
+            f"No zone with a courier to spare is within range: the closest to it for "
+            f"its vehicle's range, {label(spare['zone_id'])}, is "
+            f"{_fmt(spare['travel_minutes'])} min away by "
             f"{spare['vehicle']}, whose range is {_fmt(spare['range_minutes'])} min."
         )
         if near is not None:

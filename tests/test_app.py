@@ -942,6 +942,39 @@ def test_why_never_says_a_route_saves_minus_zero(
     assert [_fmt(-0.04), _fmt(-0.4), _fmt(2.96), _fmt(-1.5)] == ["0", "-0.4", "3", "-1.5"]
 
 
+def test_why_says_what_a_marginal_value_is_and_when_there_is_none(
+    town: Path, tmp_path: Path
+) -> None:
+    """`/rebalance why` said "would not fit (caps)" for every zone of a plan stopped by
+    its time limit (whose marginal values are never computed), and "worth 60.0 min" for
+    a plan in slots, where the value is an upper bound. It now says "not computed" and
+    "worth at most"."""
+    import dataclasses
+
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    config, plan = _recorded_plan(town, tmp_path)
+    assert plan.slot_count > 1
+    zone = str(plan.zones["zone_id"].iloc[0])
+    answer = Desk(config).why(zone)
+    assert "one more courier here for the whole shift: worth at most " in answer, answer
+    stopped = dataclasses.replace(
+        plan,
+        status="feasible",
+        best_bound=plan.objective,
+        zones=plan.zones.assign(marginal_minutes=float("nan")),
+    )
+    folder = stopped.write(tmp_path / "stopped")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    answer = Desk(config).why(zone)
+    assert "(feasible)" in answer and "would not fit" not in answer
+    assert "one more courier here for the whole shift: not computed (the plan is not " in answer
+
+
 def _approving_desk(town: Path, tmp_path: Path) -> tuple[Any, Any, Any, Any, History, Any]:
     """A desk with an approval channel over the fake Slack, and the town's 19:00 plan
     written to ``tmp_path/run1``."""

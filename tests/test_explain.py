@@ -187,7 +187,47 @@ def test_couriers_moved_ahead_of_later_demand_are_not_spares_out_of_range(tmp_pa
     row = plan.explain().short.set_index("zone_id").loc["S"]
     assert row["reason"] == "no_spare"
     assert "travel_times" not in row["why"]
-    assert "or later in the shift where the plan sends them" in row["why"]
+    assert "(2 in X Zone X) are there by the plan's own moves" in row["why"]
+    assert "the plan may need them there later in the shift" in row["why"]
+
+
+def test_spare_couriers_the_plan_moved_in_are_not_called_needed(tmp_path):
+    """A's cap (0) sends its two bikes to B, which needs none; C, out of their range, is
+    short. The reason read "No zone has a courier to spare: every courier is needed
+    where the plan has them", which B's two idle couriers belie. It now says that the
+    only couriers to spare are there by the plan's own moves and cannot move again now;
+    a zone with nothing to spare keeps the old sentence."""
+    folder = write_city(
+        tmp_path / "moved",
+        [
+            zone("A", 48.850, 2.30, cap=0, name="Capped"),
+            zone("B", 48.855, 2.30, name="Next door"),
+            zone("C", 48.950, 2.30, name="Far"),
+        ],
+        [restaurant("R1", "C", 5.0)],
+        [courier("K1", "A"), courier("K2", "A")],
+    )
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    assert sorted(plan.moves["to_zone"]) == ["B", "B"]
+    row = plan.explain().short.set_index("zone_id").loc["C"]
+    assert row["reason"] == "no_spare"
+    assert "every courier is needed" not in row["why"]
+    assert (
+        "the only ones to spare (2 in B Next door) are there by the plan's own moves"
+        in (row["why"])
+    )
+    (entry,) = plan.explanation["short"]
+    assert entry["spare_moved_in"] == [{"zone_id": "B", "couriers": 2}]
+
+
+def test_a_cap_reached_by_one_courier_is_said_in_the_singular(tmp_path):
+    """ "max_couriers is 1 and it has 1 couriers"."""
+    folder = _city(tmp_path, cap="1")
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    why = plan.explain().short.set_index("zone_id").loc["B", "why"]
+    assert "max_couriers is 1 and it has 1 courier." in why, why
 
 
 def test_a_courier_the_plan_already_sends_here_is_not_needed_where_it_is(tmp_path):
@@ -235,6 +275,33 @@ def test_not_worth_the_move_and_ranking(tmp_path):
     assert "costs more than it saves" in expl.short["why"].iloc[0]
     assert expl.ranking["zone_id"].iloc[0] == "B"
     assert expl.ranking["marginal_minutes"].iloc[0] == pytest.approx(6.0)
+
+
+def test_equal_marginal_values_rank_the_short_zone_first(tmp_path):
+    """In slots, a zone's marginal value is an LP dual, an upper bound that an exactly
+    balanced zone out of everyone's reach can share with a short one (60 min each,
+    where one more courier there saves nothing). "Where one extra courier helps most"
+    listed the idle zones first, by id; equal values now put the shorter zone first."""
+    folder = write_city(
+        tmp_path / "ties",
+        [
+            zone("A", 48.85, 2.30, name="Balanced near"),
+            zone("B", 48.86, 2.30, name="Short near"),
+            zone("I", 49.30, 2.30, name="Isolated balanced"),
+        ],
+        [restaurant("R1", "A", 5.0), restaurant("R2", "B", 5.0), restaurant("R3", "I", 5.0)],
+        [
+            courier(c, z, until="2026-11-30T23:30")
+            for c, z in [("A1", "A"), ("A2", "A"), ("B1", "B"), ("I1", "I"), ("I2", "I")]
+        ],
+    )
+    config = rebalance.Config().with_changes(shift={"hours": 4.0, "slot_minutes": 60})
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    ranking = plan.explain().ranking
+    values = ranking.set_index("zone_id")["marginal_minutes"]
+    tied = values[values == values.max()]
+    assert "B" in tied.index and len(tied) > 1, values  # the bound shared with B
+    assert ranking["zone_id"].iloc[0] == "B", ranking
 
 
 # ------------------------------------------------------------------ views

@@ -188,10 +188,13 @@ class Desk:
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
         for row in ranked.itertuples(index=False):
             value = float(row.marginal_minutes)
-            lines.append(
-                "• one more courier here for the whole shift: "
-                + (f"worth {value:,.1f} min" if value == value else "would not fit (caps)")
-            )
+            if value == value:  # several slots: the LP's dual sum, an upper bound
+                worth = f"worth{' at most' if plan.slot_count > 1 else ''} {value:,.1f} min"
+            elif plan.status != "optimal":
+                worth = "not computed (the plan is not proven optimal)"
+            else:
+                worth = "would not fit (caps)"
+            lines.append(f"• one more courier here for the whole shift: {worth}")
         return "\n".join(lines)
 
     # -------------------------------------------------------------- status
