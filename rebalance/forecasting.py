@@ -56,6 +56,7 @@ from .orders import Orders, check_frame
 from .orders import _load as _load_orders
 from .slots import SlotGrid, check_shift_window
 from .timeparse import parse_timestamp
+from .views.wording import plural
 
 __all__ = [
     "DEMAND_COLUMNS",
@@ -167,7 +168,7 @@ class Forecast:
         start = self.grid.start.tz_convert(tz)
         lines = [
             f"Forecast for {start:%a %Y-%m-%d %H:%M}-{self.grid.end.tz_convert(tz):%H:%M} "
-            f"({self.grid.count} slots of {self.grid.minutes} min)",
+            f"({plural(self.grid.count, 'slot')} of {self.grid.minutes} min)",
         ]
         if self.days:
             first, last = self.days[0], self.days[-1]

@@ -35,6 +35,7 @@ from .model import positions
 from .orders import Orders, check_frame, load_orders
 from .slots import SlotGrid, presence, slot_labels
 from .timeparse import has_offset, parse_timestamps
+from .views.wording import plural
 
 __all__ = ["NO_PLAN", "Replay", "replay"]
 
@@ -104,30 +105,41 @@ class Replay:
         total = self.policies.set_index("name")["share"].rename("shift")
         return pd.concat([wide, total.to_frame().T])
 
-    def __rich_console__(self, console: Any, options: Any) -> Any:
+    def _slot_table(
+        self, names: list[str], shown: list[str], totals: pd.DataFrame, layout: str
+    ) -> tuple[Any, list[str]]:
+        """The table of slots by policy for a `_LAYOUTS` layout, and the lines under it."""
         from rich.table import Table
 
-        from .escape import terminal as escape  # folder names, notes: markup and controls
-
-        tz = self.grid.timezone
-        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
-        yield (
-            f"Replay of {start:%a %Y-%m-%d %H:%M}-{end:%H:%M} against the orders that came "
-            f"({self.grid.count} slots of {self.grid.minutes} min)"
-        )
         table = Table(box=None, padding=(0, 2))
+        if layout == "totals":
+            # too many policies for a column each: one row each, the shift's figures
+            table.add_column("#", justify="right")
+            table.add_column("policy", overflow="fold")
+            table.add_column("served", justify="right")
+            table.add_column("share", justify="right")
+            for i, (name, label) in enumerate(zip(names, shown, strict=True), 1):
+                table.add_row(
+                    str(i),
+                    label,
+                    f"{totals.loc[name, 'served']:,.1f}",
+                    f"{totals.loc[name, 'share']:.1%}",
+                )
+            orders = int(totals["orders"].iloc[0])
+            return table, [
+                f"over the shift's {orders:,} orders; per slot: a wider terminal or --format json"
+            ]
         table.add_column("slot")
         table.add_column("orders", justify="right")
-        names = list(self.policies["name"])
-        for name in names:
-            table.add_column(escape(str(name)), justify="right")
+        numbered = layout == "numbered"
+        for i, label in enumerate(shown, 1):
+            table.add_column(f"#{i}" if numbered else label, justify="right")
         by = {
             name: self.slots[self.slots["policy"] == name].reset_index(drop=True) for name in names
         }
         first = by[names[0]]
         # served (share) per cell while it fits; else the share alone, served in the total
-        cell_width = max(len(_cell(1e5, 1.0)), *(len(str(n)) for n in names))
-        compact = 13 + len(names) * (cell_width + 2) > options.max_width
+        compact = layout != "full"
         labels = slot_labels(first["slot_start"])
         for k in range(len(first)):
             cells = [labels[k], f"{int(first.loc[k, 'orders']):,}"]
@@ -138,7 +150,6 @@ class Replay:
                 for n in names
             ]
             table.add_row(*cells)
-        totals = self.policies.set_index("name")
         table.add_row(
             "shift",
             f"{int(totals['orders'].iloc[0]):,}",
@@ -150,12 +161,42 @@ class Replay:
             ],
             style="bold",
         )
-        yield table
+        lines = []
+        if numbered:
+            lines.append("  ".join(f"#{i} {label}" for i, label in enumerate(shown, 1)))
         if compact:
-            served = ", ".join(f"{escape(str(n))} {totals.loc[n, 'served']:,.1f}" for n in names)
-            yield f"cells: share of the orders placed that were served; served over the shift: {served}"
+            served = ", ".join(
+                f"{f'#{i}' if numbered else label} {totals.loc[n, 'served']:,.1f}"
+                for i, (n, label) in enumerate(zip(names, shown, strict=True), 1)
+            )
+            lines.append(
+                "cells: share of the orders placed that were served; served over the shift: "
+                + served
+            )
         else:
-            yield "cells: orders served (share of the orders placed)"
+            lines.append("cells: orders served (share of the orders placed)")
+        return table, lines
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+
+        from .escape import terminal as escape  # folder names, notes: markup and controls
+
+        tz = self.grid.timezone
+        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
+        yield (
+            f"Replay of {start:%a %Y-%m-%d %H:%M}-{end:%H:%M} against the orders that came "
+            f"({plural(self.grid.count, 'slot')} of {self.grid.minutes} min)"
+        )
+        names = list(self.policies["name"])
+        shown = [escape(str(name)) for name in names]
+        totals = self.policies.set_index("name")
+        # the first layout whose table fits the terminal (`_LAYOUTS`)
+        for layout in _LAYOUTS:
+            table, lines = self._slot_table(names, shown, totals, layout)
+            if layout == _LAYOUTS[-1] or _width(console, table) <= options.max_width:
+                break
+        yield table
+        yield from lines
         if self.outside["total"]:
             yield (
                 f"orders outside the shift ignored: {self.outside['total']:,} "
@@ -163,6 +204,20 @@ class Replay:
             )
         for note in self.notes:
             yield f"note: {escape(note)}"
+
+
+#: How the replay table can be laid out, widest first: served and share per cell, the
+#: share alone under the policies' names, under their numbers with a key below (long
+#: folder names, cut, read alike), one row per policy with the shift's figures.
+_LAYOUTS = ("full", "shares", "numbered", "totals")
+
+
+def _width(console: Any, table: Any) -> int:
+    """The width ``table`` takes whole, on a console as wide as need be."""
+    from rich.measure import Measurement
+
+    wide = console.options.update_width(10_000)
+    return int(Measurement.get(console, wide, table).maximum)
 
 
 def _cell(served: float, share: float) -> str:

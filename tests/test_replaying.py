@@ -399,6 +399,34 @@ def test_terminal_view_fits_80_columns_with_many_plans(city):
     assert any(line.startswith("cells: share of the orders placed") for line in lines)
 
 
+@pytest.mark.parametrize("plans", [6, 12])
+def test_many_plans_or_long_names_are_never_cut_at_80_columns(city, plans):
+    """With six plans even the shares-only table was wider than 80 columns: cells cut
+    to "100.…", the header "orde…"; and two long folder names, cut, read alike. Each
+    value is now whole and each policy told apart: numbered columns with a key below,
+    else one row per policy with the shift's figures."""
+    from rich.console import Console
+
+    moves = pd.DataFrame({"courier_id": ["CB1"], "to_zone": ["A"]})
+    names = [f"plan_2026-11-30_replanned_at_slot_{i:02d}" for i in range(plans)]
+    result = replay(
+        load(city),
+        orders(("RA", "2026-11-30T19:05")),
+        CONFIG,
+        SHIFT,
+        plans=dict.fromkeys(names, moves),
+    )
+    console = Console(width=80, record=True, highlight=False)
+    console.print(result)
+    text = console.export_text()
+    table = text.split("\ncells:")[0].split("\nover the shift")[0]
+    assert "…" not in table, text
+    for name in ["no plan", *names]:  # each named whole, once, in the table or its key
+        assert text.count(name) >= 1, (name, text)
+    headers = [line.split() for line in text.splitlines() if line.strip().startswith(("slot", "#"))]
+    assert headers and all(len(h) == len(set(h)) for h in headers), headers
+
+
 def test_orders_without_offset_in_the_repeated_hour_are_named(tmp_path, city):
     """On the autumn change, orders written without an offset between 02:00 and 03:00
     all count in the first 02:00-03:00 (CEST); the replay of a shift over that hour says
