@@ -23,6 +23,7 @@ import pandas as pd
 from .config import Config, as_config
 from .errors import DataError, Issue, wrong_argument
 from .inputs import (
+    ROWS_PER_RULE,
     Column,
     _Checker,
     _has_columns,
@@ -288,22 +289,34 @@ def _zones(zone: pd.Series, at: np.ndarray) -> pd.Categorical:
 def _duplicates_across_files(parts: list[pd.DataFrame], checkers: list[_Checker]) -> None:
     """An order id seen in an earlier file of the folder is a duplicate too."""
     ids = pd.concat([p["order_id"] for p in parts], ignore_index=True).astype(str)
+    starts = np.cumsum([0, *(len(p) for p in parts)])
     owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    # first file holding each id; a row is a cross-file duplicate when that file is earlier
-    first_file = pd.Series(owner).groupby(ids.to_numpy()).transform("min").to_numpy()
-    offset = 0
+    # first row holding each id (over the files in order), and so its file; a row is a
+    # cross-file duplicate when that file is earlier
+    first_row = pd.Series(np.arange(len(ids))).groupby(ids.to_numpy()).transform("min").to_numpy()
+    first_file = owner[first_row]
     for i, (part, c) in enumerate(zip(parts, checkers, strict=True)):
-        n = len(part)
+        offset, n = int(starts[i]), len(part)
         mask = (first_file[offset : offset + n] < i) & part["order_id"].ne("").to_numpy()
         if mask.any():
+            # say where the id first appears: the file and line the operator compares with
+            notes = {}
+            for pos in np.flatnonzero(mask)[:ROWS_PER_RULE].tolist():
+                first = int(first_row[offset + pos])
+                f = int(owner[first])
+                raw = checkers[f].raw
+                line, row = raw.where(first - int(starts[f]))
+                notes[pos] = f"first in {raw.label} " + (
+                    f"at line {line}" if line else f"at row {row}"
+                )
             c.flag(
                 mask,
                 "order_id",
                 "duplicate order_id (already in an earlier file of the folder)",
                 "each order id once over all files",
                 values=part["order_id"],
+                notes=notes,
             )
-        offset += n
 
 
 #: How errors name orders given as a DataFrame (rows counted from 1).

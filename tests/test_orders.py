@@ -141,11 +141,14 @@ def test_missing_column(tmp_path):
 
 
 def test_folder_of_files_is_one_table_with_cross_file_duplicates(tmp_path):
-    """A folder's files are read in name order; an id already in an earlier file is refused."""
+    """A folder's files are read in name order; an id already in an earlier file is refused,
+    naming the file and line where it first came."""
     write(tmp_path / "h" / "2026-11-01.csv", "A1,R01,2026-11-01T19:10\n")
     write(tmp_path / "h" / "2026-11-02.csv", "A2,R01,2026-11-02T19:10\nA1,R02,2026-11-02T19:11\n")
     (problem,) = problems(tmp_path / "h")
     assert "2026-11-02.csv, line 3, column 'order_id': duplicate order_id" in problem
+    # and where the id first came, as a duplicate within one file says
+    assert "first in 2026-11-01.csv at line 2" in problem, problem
     (tmp_path / "h" / "2026-11-02.csv").write_text(HEADER + "A2,R01,2026-11-02T19:10\n")
     assert load_orders(tmp_path / "h", RESTAURANTS).table["order_id"].tolist() == ["A1", "A2"]
 
