@@ -741,10 +741,12 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     if "marginal_minutes" not in zones.columns:  # a plan built without marginal values
         zones["marginal_minutes"] = math.nan
     names = dict(zip(zones["zone_id"], zones["name"].astype(str), strict=True))
+    if zone is not None and zone not in names and str(zone).strip() in names:
+        zone = str(zone).strip()  # " Z0001" pasted from a table: ids hold no padding
     if zone is not None and zone not in names:
         listed = [visible(z, one_line=True) for z in sorted(names)[:20]]
         shown = ", ".join(listed) + (" ..." if len(names) > 20 else "")
-        raise KeyError(f"unknown zone {zone!r}; valid zones: {shown}")
+        raise KeyError(f"unknown zone {cut(str(zone), 60)!r}; valid zones: {shown}")
     info = plan.explanation or {}
     marginal = dict(zip(zones["zone_id"], zones["marginal_minutes"].astype(float), strict=True))
 

@@ -304,6 +304,21 @@ def test_equal_marginal_values_rank_the_short_zone_first(tmp_path):
     assert ranking["zone_id"].iloc[0] == "B", ranking
 
 
+def test_zone_asked_with_padding_is_found_and_a_long_unknown_one_is_cut(tmp_path):
+    """`explain --zone " B"` (pasted from a table) said "unknown zone"; ids hold no
+    padding, so it is B. An unknown id of 5,000 characters was echoed whole."""
+    folder = _city(tmp_path)
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    assert (
+        plan.explain(" B ").short["zone_id"].tolist() == plan.explain("B").short["zone_id"].tolist()
+    )
+    with pytest.raises(KeyError) as info:
+        plan.explain("Q" * 5000)
+    message = str(info.value.args[0])
+    assert len(message) < 300 and "…" in message and "valid zones: A, B" in message
+
+
 # ------------------------------------------------------------------ views
 
 
