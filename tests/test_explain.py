@@ -319,6 +319,42 @@ def test_zone_asked_with_padding_is_found_and_a_long_unknown_one_is_cut(tmp_path
     assert len(message) < 300 and "…" in message and "valid zones: A, B" in message
 
 
+def test_the_route_table_adds_up_as_shown(tmp_path):
+    """The README says the route table's columns add up; rounded each on its own they
+    did not (Lyon: 135 - 8 - 50 shown beside Saves 78, from 135, 7.5, 49.5). Each row
+    now adds up as shown, every figure within a minute of its value."""
+    import re
+
+    lyon = REPO / "data" / "samples" / "lyon"
+    config = rebalance.load_config(lyon / "rebalance.toml")
+    plan = rebalance.solve(rebalance.load(lyon, config), config, SHIFT)
+    folder = plan.write(tmp_path / "lyon")
+    routes = plan.explain().routes
+    keys = [
+        "shortage_removed_minutes",
+        "shortage_added_minutes",
+        "surplus_change_minutes",
+        "move_minutes",
+        "instruction_change_minutes",
+    ]
+    naive = [
+        round(r[keys[0]]) - sum(round(r[k]) for k in keys[1:]) != round(r["saves_minutes"])
+        for _, r in routes.iterrows()
+    ]
+    assert any(naive), "no route here whose figures rounded alone would not add up"
+    out = CliRunner().invoke(app, ["explain", str(folder)], env={"COLUMNS": "250"}).output
+    section = out[out.index("What each move saves") :]
+    rows = 0
+    for line in section.splitlines():
+        figures = [int(x.replace(",", "")) for x in re.findall(r"(-?[\d,]+) min", line)]
+        if len(figures) >= 3:
+            rows += 1
+            assert figures[0] - sum(figures[1:-1]) == figures[-1], line
+    from rebalance.views.terminal import MAX_EXPLAIN_ROWS
+
+    assert rows == min(len(routes), MAX_EXPLAIN_ROWS)
+
+
 # ------------------------------------------------------------------ views
 
 

@@ -10,6 +10,7 @@ from rebalance.escape import terminal, visible, visible_frame
 from rebalance.timeparse import clock_text
 
 from .wording import (
+    adding_up,
     all_covered,
     attention_zones,
     coverage_change,
@@ -472,12 +473,16 @@ def explanation_renderables(expl: Any) -> Any:
         ]
         for name in ("Couriers", *(title for title, _ in terms), "Saves"):
             table.add_column(name, justify="right")
+        # Saves = shortage removed - everything else; each shown to the minute so that
+        # the row adds up as shown (`adding_up`)
+        signs = [1 if key == "shortage_removed_minutes" else -1 for _, key in terms]
         for r in shown.itertuples(index=False):
             forced = bool(getattr(r, "cap_forced", False))
+            parts = adding_up([getattr(r, key) for _, key in terms], signs, r.saves_minutes)
             table.add_row(
                 terminal(f"{r.from_zone} → {r.to_zone}", one_line=True),
                 str(r.couriers),
-                *(whole_minutes(getattr(r, key)) for _, key in terms),
+                *(f"{x:,} min" for x in parts),
                 f"[bold]{whole_minutes(r.saves_minutes)}[/]" + (" (cap)" if forced else ""),
             )
         yield table

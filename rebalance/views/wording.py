@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rebalance.plan import Plan
 
 __all__ = [
+    "adding_up",
     "attention_zones",
     "coverage_change",
     "kpi_headline",
@@ -98,6 +99,28 @@ def whole_minutes(x: float) -> str:
     """Minutes saved or added, to the minute: ``1,235 min``; never ``-0 min`` (a route
     saving -0.4 minutes read so)."""
     return f"{round(float(x)):,} min"
+
+
+def adding_up(parts: list[float], signs: list[int], total: float) -> list[int]:
+    """``parts`` rounded to whole numbers that add up, with ``signs``, to ``total``
+    rounded: each rounded on its own first, then the fewest moved by one, those nearest
+    to the other whole number first (a route saving 78 min shown as 135 - 8 - 50 = 77
+    read as an error). Each stays within one of its value."""
+    rounded = [round(float(x)) for x in parts]
+    short = round(float(total)) - sum(s * r for s, r in zip(signs, rounded, strict=True))
+    for _ in range(len(parts)):
+        if short == 0:
+            break
+        step = 1 if short > 0 else -1
+        # moving part i by step * sign_i moves the sum by step: the part whose value lies
+        # furthest that way from its rounding goes first
+        i = max(
+            range(len(parts)),
+            key=lambda k: (float(parts[k]) - rounded[k]) * step * signs[k],
+        )
+        rounded[i] += step * signs[i]
+        short -= step
+    return rounded
 
 
 def shift_window(plan: Plan, *, year: bool = True) -> str:
