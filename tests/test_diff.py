@@ -222,17 +222,23 @@ def test_diff_never_cuts_a_zone_id_only_its_name(revision, tmp_path):
     assert "…" not in narrow, narrow
 
 
-def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
-    """A courier moved in plan A and absent from plan B's couriers: `rebalance diff`
-    says in Why that the courier is no longer there (logged off or left the data), not
-    that no need changed; couriers still there keep their own reason."""
+def _without_its_first_mover(tmp_path):
+    """The Paris plan, the plan of the same inputs without the courier of its first
+    move, that courier's id, and both written as folders a and b."""
     config = rebalance.load_config(PARIS / "rebalance.toml")
     inputs = rebalance.load(PARIS, config)
     plan = rebalance.solve(inputs, config, SHIFT)
     gone = str(plan.moves["courier_id"].iloc[0])
     couriers = inputs.couriers[inputs.couriers["courier_id"] != gone]
     again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT)
-    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    return plan, again, gone, plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+
+
+def test_a_courier_who_left_the_data_is_dropped_because_gone_not_need(tmp_path):
+    """A courier moved in plan A and absent from plan B's couriers: `rebalance diff`
+    says in Why that the courier is no longer there (logged off or left the data), not
+    that no need changed; couriers still there keep their own reason."""
+    plan, again, gone, a, b = _without_its_first_mover(tmp_path)
     runner = CliRunner()
     table = runner.invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
@@ -312,13 +318,7 @@ def test_a_roster_without_presence_reads_as_unknown(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    config = rebalance.load_config(PARIS / "rebalance.toml")
-    inputs = rebalance.load(PARIS, config)
-    plan = rebalance.solve(inputs, config, SHIFT)
-    gone = str(plan.moves["courier_id"].iloc[0])
-    couriers = inputs.couriers[inputs.couriers["courier_id"] != gone]
-    again = rebalance.solve(inputs.replace(couriers=couriers), config, SHIFT)
-    a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
+    _, again, gone, a, b = _without_its_first_mover(tmp_path)
     ids = pq.read_table(b / "roster.parquet", columns=["courier_id"])
     pq.write_table(pa.table({"courier_id": ids.column(0)}), b / "roster.parquet")
     back = rebalance.read_plan(b)
