@@ -26,8 +26,8 @@ snapshot the history keeps of a published plan):
 - why a courier group is re-routed or dropped: the zones of its old and new route whose
   need (required couriers in that slot) differs between the plans; for a dropped move,
   also that the newer plan no longer has the courier (not in its roster: logged off,
-  or gone from the data), or has him but not at the move's time (his log-on or
-  log-off moved: `Plan.presence`);
+  or gone from the data), or has him but not available at the move's time (he now
+  logs on after it or off before it: `Plan.presence`);
 - the KPIs side by side.
 """
 
@@ -118,7 +118,7 @@ class PlanView:
     #: The couriers the plan placed (`Plan.roster`, Arrow text), or None when unknown
     #: (a plan folder written before rosters were kept, a history snapshot).
     roster: Any = field(default=None, repr=False, compare=False)
-    #: When each courier of ``roster`` is present (`Plan.presence`), or None.
+    #: When each courier of ``roster`` logs on and off (`Plan.presence`), or None.
     presence: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -377,52 +377,40 @@ class PlanDiff:
         ]
 
     @cached_property
-    def gone(self) -> frozenset[str]:
-        """Couriers of dropped moves whom plan b does not have (not in its roster: they
-        logged off or left the data); empty when b's roster is unknown."""
+    def _roster_rows(self) -> dict[str, int] | None:
+        """The row in plan b's roster of each courier of a dropped move (-1: not in it),
+        one lookup for `gone` and `absent`; None when b's roster is unknown."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         roster = self.b.roster
+        if roster is None:
+            return None
         dropped = sorted({c.courier_id for c in self.changes if c.kind == "dropped"})
-        if roster is None or not dropped:
-            return frozenset()
-        ids = pa.array(dropped, type=pa.large_string())
-        placed = pc.is_in(ids, value_set=pc.cast(roster, pa.large_string()))
-        return frozenset(
-            c for c, there in zip(dropped, placed.to_pylist(), strict=True) if not there
-        )
-
-    @cached_property
-    def _presence_of(self) -> dict[str, tuple[int, int]]:
-        """Plan b's `PlanView.presence` of the couriers of dropped moves it has."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        roster, presence = self.b.roster, self.b.presence
-        dropped = sorted({c.courier_id for c in self.changes if c.kind == "dropped"})
-        if roster is None or presence is None or not dropped:
+        if not dropped:
             return {}
         ids = pa.array(dropped, type=pa.large_string())
         where = pc.index_in(ids, value_set=pc.cast(roster, pa.large_string()))
-        rows = where.fill_null(-1).to_numpy(zero_copy_only=False)
-        start, end = presence
-        return {
-            c: (int(start[r]), int(end[r]))
-            for c, r in zip(dropped, rows.tolist(), strict=True)
-            if r >= 0
-        }
+        rows = where.fill_null(-1).to_numpy(zero_copy_only=False).tolist()
+        return dict(zip(dropped, rows, strict=True))
+
+    @cached_property
+    def gone(self) -> frozenset[str]:
+        """Couriers of dropped moves whom plan b does not have (not in its roster: they
+        logged off or left the data); empty when b's roster is unknown."""
+        return frozenset(c for c, row in (self._roster_rows or {}).items() if row < 0)
 
     def absent(self, change: Change) -> tuple[int, int] | None:
-        """When plan b has a dropped move's courier (his first slot's start, his last
-        slot's end), if that is not when the move was due: he now logs on after it or
-        logs off before it. None otherwise, or when b's `PlanView.presence` is unknown."""
-        if change.kind != "dropped":
+        """When a dropped move's courier logs on and off in plan b (UTC nanoseconds),
+        if the move's time is outside that: he now logs on after it or off before it.
+        None otherwise, or when b's `PlanView.presence` is unknown or he is `gone`."""
+        if change.kind != "dropped" or self.b.presence is None:
             return None
-        span = self._presence_of.get(change.courier_id)
-        if span is None or span[0] <= change.when < span[1]:
+        row = (self._roster_rows or {}).get(change.courier_id, -1)
+        if row < 0:
             return None
-        return span
+        start, end = (int(x[row]) for x in self.b.presence)
+        return None if start <= change.when < end else (start, end)
 
     def courier_reason(self, change: Change) -> str | None:
         """Why a dropped move's courier cannot make it in plan b, in words (`gone`,
@@ -437,8 +425,8 @@ class PlanDiff:
         if span is None:
             return None
         if change.when < span[0]:
-            return f"not there yet then (present from {self.b.label(span[0])})"
-        return f"no longer there then (present until {self.b.label(span[1])})"
+            return f"not there yet then (logs on at {self.b.label(span[0])})"
+        return f"no longer there then (logs off at {self.b.label(span[1])})"
 
     def need_changes(self, change: Change) -> list[tuple[str, int | None, int | None]]:
         """Why a courier's move changed: the zones of its old and new route whose need
@@ -503,14 +491,15 @@ class PlanDiff:
                 ]
             if c.kind == "dropped":  # None: b's roster is unknown
                 out["courier_gone"] = None if self.b.roster is None else c.courier_id in self.gone
-                # None: unknown (no roster, or one without presence); else whether plan
-                # b has the courier at the move's time, and when it has him
-                out["courier_present_then"] = None
-                if self.b.presence is not None and not out["courier_gone"]:
+                # None: unknown (no roster, or one without these times); else whether
+                # plan b has the courier available at the move's time, and when it has
+                # him (a courier b does not have is not)
+                out["courier_available_then"] = None
+                if self.b.roster is not None and self.b.presence is not None:
                     span = self.absent(c)
-                    out["courier_present_then"] = span is None
+                    out["courier_available_then"] = span is None and not out["courier_gone"]
                     if span is not None:
-                        out.update(present_from=when(span[0]), present_until=when(span[1]))
+                        out.update(available_from=when(span[0]), available_until=when(span[1]))
             return out
 
         return {

@@ -209,6 +209,19 @@ def explanation_problem(info: Any) -> str:
             return f"{where} has reason 'cap' but its cap is {entry.get('cap')!r}"
         if entry["reason"] == "not_worth_the_move" and entry.get("spare_in_range") is None:
             return f"{where} has reason 'not_worth_the_move' but no spare_in_range"
+        moved_in = entry.get("spare_moved_in")
+        if moved_in is not None and not (
+            isinstance(moved_in, list)
+            and all(
+                isinstance(d, dict)
+                and isinstance(d.get("zone_id"), str)
+                and isinstance(d.get("couriers"), int)
+                and not isinstance(d.get("couriers"), bool)
+                for d in moved_in
+            )
+            and number(entry.get("spare_moved_in_total", 0))
+        ):
+            return f"{where}.spare_moved_in is not a list of zones and their couriers"
     return ""
 
 
@@ -678,6 +691,10 @@ class Explanation:
     routes: pd.DataFrame
     ranking: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: What ``marginal_minutes`` is here (`marginal_kind`): "exact", "at most",
+    #: "relaxation", or "none" (not computed: a plan stopped by its time limit, or
+    #: written without the column).
+    marginal: str = "exact"
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -740,6 +757,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     zones["zone_id"] = zones["zone_id"].astype(str)
     if "marginal_minutes" not in zones.columns:  # a plan built without marginal values
         zones["marginal_minutes"] = math.nan
+    kind = marginal_kind(plan)
     names = dict(zip(zones["zone_id"], zones["name"].astype(str), strict=True))
     if zone is not None and zone not in names and str(zone).strip() in names:
         zone = str(zone).strip()  # " Z0001" pasted from a table: ids hold no padding
@@ -778,6 +796,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
                     info,
                     plan.slot_count,
                     proven=plan.status == "optimal",
+                    kind=kind,
                 ),
                 # the facts the sentence is told with, for scripts (objects or null)
                 **{key: e.get(key) for key in SHORT_FACTS},
@@ -839,7 +858,35 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         routes=routes,
         ranking=ranking,
         notes=notes,
+        marginal=kind,
     )
+
+
+def marginal_kind(plan: Plan) -> str:
+    """What a plan's ``marginal_minutes`` are (module docstring): "exact" (one slot),
+    "at most" (several slots, the LP integral: an upper bound on the saving),
+    "relaxation" (several slots, the LP fractional: the relaxation's value, not a
+    bound), or "none" (not computed: a plan not proven optimal, or a zones.csv without
+    the column)."""
+    if plan.status != "optimal" or "marginal_minutes" not in plan.zones.columns:
+        return "none"
+    # a zones.csv written without them reads back as all blank: only zones at their cap
+    # (`facts`' full_slots) can be blank in a plan that has them
+    full = (plan.explanation or {}).get("full_slots") or {}
+    if not full and pd.to_numeric(plan.zones["marginal_minutes"], errors="coerce").isna().all():
+        return "none"
+    if plan.slot_count == 1:
+        return "exact"
+    return "at most" if plan.solver.get("lp_integral") == 1 else "relaxation"
+
+
+def worth_words(kind: str, value: float) -> str:
+    """ "would save [at most] X min" for a marginal value of that `marginal_kind`."""
+    if kind == "at most":
+        return f"would save at most {_fmt(value)} min"
+    if kind == "relaxation":
+        return f"would save {_fmt(value)} min in the LP relaxation (not a bound)"
+    return f"would save {_fmt(value)} min"
 
 
 def _unproven_note(plan: Plan) -> str:
@@ -865,6 +912,11 @@ def _unproven_note(plan: Plan) -> str:
 def _marginal_note(plan: Plan) -> str:
     if plan.status != "optimal":
         return "Marginal values are computed only for a proven optimal plan: they are blank here."
+    if marginal_kind(plan) == "none":
+        return (
+            "This plan's zones.csv has no marginal_minutes (written without them): the "
+            "values are blank here; re-run `rebalance plan` for them."
+        )
     if plan.slot_count == 1:
         return (
             "Marginal value: how many minutes of the objective one more courier in that zone "
@@ -905,17 +957,16 @@ def _why(
     slots: int,
     *,
     proven: bool = True,
+    kind: str | None = None,
 ) -> str:
     """The binding reason of a short zone, in one or two plain sentences. ``proven``:
     the plan is optimal, so a move it does not make costs at least what it would save;
-    a plan stopped by a time limit proves no such thing, and its sentences say so."""
-    # several slots: the LP dual sum, an upper bound on the saving (module docstring)
-    most = " at most" if slots > 1 else ""
-    worth = (
-        f" One more courier here would save{most} {_fmt(value)} min."
-        if math.isfinite(value)
-        else ""
-    )
+    a plan stopped by a time limit proves no such thing, and its sentences say so.
+    ``kind``: what the marginal values are (`marginal_kind`; by default "at most" in
+    slots, else "exact")."""
+    if kind is None:
+        kind = "at most" if slots > 1 else "exact"
+    worth = f" One more courier here {worth_words(kind, value)}." if math.isfinite(value) else ""
     reason = e["reason"]
     spare = e.get("nearest_spare")
     near = e.get("nearest_in_range")
@@ -955,7 +1006,7 @@ def _why(
                 f" The couriers within range (nearest in {label(near['zone_id'])}, "
                 f"{_fmt(near['travel_minutes'])} min by {near['vehicle']}) are needed where they are"
                 + (
-                    f" (one more there is worth{most} {_fmt(near['marginal_minutes'])} min)."
+                    f" (one more there {worth_words(kind, near['marginal_minutes'])})."
                     if near.get("marginal_minutes") is not None
                     else "."
                 )

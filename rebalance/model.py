@@ -82,7 +82,7 @@ class ProblemData:
 
     Per zone and slot: ``slot_demand``, ``slot_required`` (shape zones x slots). Per
     present courier: ``eligible`` (courier_id, vehicle (a categorical of ``vehicles``
-    when the config knows them all), available_until, and as the
+    when the config knows them all), available_from, available_until, and as the
     narrowest integers that hold them (`index_dtype`) first, last, zone_idx, vehicle_idx,
     prev_idx, group; index 0..n-1). Per entry group: ``group_*`` arrays. Per vehicle:
     ``moves``, its allowed moves out of the zones it starts from (a one-slot problem reads
@@ -596,11 +596,11 @@ def _present_couriers(
     first, last = presence(cour, grid, config.eligibility.min_available_minutes, dtype=slot_type)
     mask = first >= 0
     every = bool(mask.all())
-    # Only the columns the solvers and the moves use (status and available_from are
-    # spent on presence, the zone id on zone_idx), positions in the narrowest integers
+    # Only the columns the solvers, the moves and the plan's roster use (status is spent
+    # on presence, the zone id on zone_idx), positions in the narrowest integers
     # that hold them, and a fresh 0..n-1 index: at 10 million couriers this frame was
     # 0.85 GB, now ~0.5 GB. A new frame either way (copy on write), so no .copy().
-    cols = ["courier_id", "vehicle", "available_until"]
+    cols = ["courier_id", "vehicle", "available_from", "available_until"]
     elig = (cour[cols] if every else cour.loc[mask, cols]).reset_index(drop=True)
     zone_id = cour["zone_id"] if every else cour["zone_id"][mask]
     elig["first"] = first if every else first[mask]

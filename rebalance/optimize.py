@@ -234,19 +234,10 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
 
 
 def _presence(p: ProblemData) -> tuple[np.ndarray, np.ndarray]:
-    """`Plan.presence`: when each present courier's first slot starts and last slot
-    ends (UTC nanoseconds), in the order of ``p.eligible``."""
-    step = p.grid.minutes * 60 * 10**9
-    start = int(p.grid.start.value)
-    first = p.eligible["first"].to_numpy().astype(np.int64)
-    last = p.eligible["last"].to_numpy().astype(np.int64)
-    first *= step
-    first += start
-    last += 1
-    last *= step
-    last += start
-    np.minimum(last, int(p.grid.end.value), out=last)
-    return first, last
+    """`Plan.presence`: when each present courier logs on and off (couriers.csv's
+    available_from and available_until, UTC nanoseconds), in the order of
+    ``p.eligible``: views of its columns, no copy."""
+    return utc_ns(p.eligible["available_from"]), utc_ns(p.eligible["available_until"])
 
 
 def _solve_one_slot(

@@ -142,12 +142,11 @@ class Plan:
     #: None for a plan folder written without it (before 2026-12-05): everyone counts as
     #: known, as before.
     roster: Any = field(default=None, repr=False, compare=False)
-    #: When each courier of ``roster`` is present, in the same order: the start of
-    #: their first slot and the end of their last (CONTRACT section 7), as int64 UTC
-    #: nanoseconds, written to roster.parquet as ``present_from`` and ``present_until``.
-    #: `rebalance diff` and a revision say so when a move is dropped because its courier
-    #: is no longer present then. None when unknown (no roster, or one written before
-    #: 2026-12-07).
+    #: When each courier of ``roster`` logs on and off, in the same order (the inputs'
+    #: available_from and available_until, int64 UTC nanoseconds), written to
+    #: roster.parquet under those names. `rebalance diff` and a revision say so when a
+    #: move is dropped because its courier now logs on after it or off before it. None
+    #: when unknown (no roster, or one written before 2026-12-07).
     presence: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
     #: Why the plan folder's roster could not be read (`read_plan`), "" if it could or
     #: there is none. The plan is read all the same (only a re-plan uses the roster,
@@ -530,7 +529,7 @@ def _settled(task: Future[None] | None) -> None:
 
 
 #: roster.parquet's columns of `Plan.presence`.
-PRESENCE_COLUMNS = ("present_from", "present_until")
+PRESENCE_COLUMNS = ("available_from", "available_until")
 
 
 def _write_roster(

@@ -973,6 +973,45 @@ def test_why_says_what_a_marginal_value_is_and_when_there_is_none(
     answer = Desk(config).why(zone)
     assert "(feasible)" in answer and "would not fit" not in answer
     assert "one more courier here for the whole shift: not computed (the plan is not " in answer
+    # an optimal plan whose zones.csv has no marginal values (written without them) is
+    # not "would not fit (caps)" either
+    import pandas as pd
+
+    folder = plan.write(tmp_path / "bare")
+    zones_csv = pd.read_csv(folder / "zones.csv", dtype=str, keep_default_na=False)
+    zones_csv.drop(columns="marginal_minutes").to_csv(folder / "zones.csv", index=False)
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    answer = Desk(config).why(zone)
+    assert "would not fit" not in answer, answer
+    assert "whole shift: not computed (the plan is written without them)" in answer
+
+
+def test_why_says_a_fractional_lps_value_is_not_a_bound(tmp_path: Path) -> None:
+    """In a plan in slots whose LP was fractional, a marginal value is the relaxation's,
+    not a bound (as `rebalance explain` says): `/rebalance why` said "worth at most"."""
+    from rebalance.app.desk import Desk
+    from rebalance.history import History as Store
+
+    city = Path(__file__).parent / "data" / "slots" / "FractionalLP"
+    config = load_config(city / "rebalance.toml").with_changes(
+        history={"path": str(tmp_path / "h.sqlite3")}
+    )
+    plan = solve(load(city, config), config, "2026-11-30T18:00:00Z")
+    assert plan.status == "optimal" and plan.solver.get("lp_integral") == 0
+    folder = plan.write(tmp_path / "plan")
+    with Store(config.history_path) as h:
+        h.start_run(
+            config.city.name, plan.shift_start.isoformat(), plan_dir=str(folder), status="ok"
+        )
+    zone = str(plan.zones["zone_id"].iloc[0])
+    answer = Desk(config).why(zone)
+    assert "at most" not in answer, answer
+    assert "min in the LP relaxation (not a bound)" in answer, answer
+    sentences = " ".join(plan.explain().short["why"])
+    assert "at most" not in sentences
 
 
 def _approving_desk(town: Path, tmp_path: Path) -> tuple[Any, Any, Any, Any, History, Any]:

@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from util import REPO
+from util import REPO, write_city
+from util import courier as courier_row
+from util import restaurant as restaurant_row
+from util import zone as zone_row
 
 import rebalance
 from rebalance.cli import app
@@ -282,14 +285,13 @@ def test_a_dropped_move_whose_courier_now_logs_off_before_it_says_so(slack_env, 
     d = plan.diff(again)
     (change,) = [c for c in d.of_kind("dropped") if c.courier_id == leaver]
     assert leaver not in d.gone and d.need_changes(change) == []
-    until = d.b.label(int(due.value))
-    said = f"no longer there then (present until {until})"
+    said = f"no longer there then (logs off at {d.b.label(int(due.value))})"
     assert d.courier_reason(change) == said
     a, b = plan.write(tmp_path / "a"), again.write(tmp_path / "b")
     assert pq.read_schema(b / "roster.parquet").names == [
         "courier_id",
-        "present_from",
-        "present_until",
+        "available_from",
+        "available_until",
     ]
     runner = CliRunner()
     table = runner.invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "200"})
@@ -299,9 +301,9 @@ def test_a_dropped_move_whose_courier_now_logs_off_before_it_says_so(slack_env, 
     out = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
     dropped = {c["courier_id"]: c for c in json.loads(out.stdout)["couriers"]["dropped"]}
     assert dropped[leaver]["courier_gone"] is False
-    assert dropped[leaver]["courier_present_then"] is False
-    assert pd.Timestamp(dropped[leaver]["present_until"]) == due
-    assert all(c["courier_present_then"] for k, c in dropped.items() if k != leaver)
+    assert dropped[leaver]["courier_available_then"] is False
+    assert pd.Timestamp(dropped[leaver]["available_until"]) == due
+    assert all(c["courier_available_then"] for k, c in dropped.items() if k != leaver)
     reply = next(x for x in describe_diff(d).splitlines() if leaver in x)
     assert f"because {said}" in reply, reply
     with History(tmp_path / "history.sqlite3") as history:
@@ -309,6 +311,42 @@ def test_a_dropped_move_whose_courier_now_logs_off_before_it_says_so(slack_env, 
         assert publish(again, config=config, history=history).action == "updated"
     note = " ".join(slack_env.replies(first.ts, CHANNEL)[-1]["text"].split())
     assert re.search(rf"{leaver}: no longer [^•]* because {re.escape(said)}", note), note
+
+
+def test_a_move_dropped_for_need_is_not_blamed_on_hours_a_later_grid_does_not_match(
+    tmp_path,
+):
+    """C1 logs on at 20:00 and plan A (19:00, 30-minute slots) sends him on at 20:00;
+    plan B starts at 19:15, with the restaurant of his destination closed. His slots in
+    B start at 20:15, but his hours did not change: the reason is the need that fell,
+    not "not there yet". A courier B does not have at all is not available then."""
+    folder = write_city(
+        tmp_path / "grid",
+        [zone_row("Z1", 48.850, 2.350), zone_row("Z2", 48.855, 2.350)],
+        [restaurant_row("R1", "Z2", 2.5)],
+        [courier_row("C1", "Z1", start="2026-11-30T20:00", until="2026-11-30T23:30")],
+    )
+    config = rebalance.Config().with_changes(shift={"slot_minutes": 30})
+    inputs = rebalance.load(folder, config)
+    plan = rebalance.solve(inputs, config, SHIFT)
+    assert plan.moves[["courier_id", "to_zone"]].values.tolist() == [["C1", "Z2"]]
+    closed = inputs.restaurants.assign(status="closed")
+    later = rebalance.solve(
+        inputs.replace(restaurants=closed), config, "2026-11-30T19:15", previous=plan
+    )
+    d = plan.diff(later)
+    (change,) = d.of_kind("dropped")
+    assert d.absent(change) is None and d.courier_reason(change) is None
+    assert d.need_changes(change) == [("Z2", 1, 0)]
+    (item,) = d.to_dict()["couriers"]["dropped"]
+    assert item["courier_available_then"] is True and "available_from" not in item
+    # and one B does not have at all (offline now)
+    offline = inputs.couriers.assign(status="offline")
+    gone = plan.diff(
+        rebalance.solve(inputs.replace(couriers=offline), config, "2026-11-30T19:15", warn=False)
+    )
+    (item,) = gone.to_dict()["couriers"]["dropped"]
+    assert item["courier_gone"] is True and item["courier_available_then"] is False
 
 
 def test_a_roster_without_presence_reads_as_unknown(tmp_path):
@@ -325,7 +363,7 @@ def test_a_roster_without_presence_reads_as_unknown(tmp_path):
     assert back.presence is None and len(back.roster) == len(again.roster)
     out = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", "json"])
     dropped = json.loads(out.stdout)["couriers"]["dropped"]
-    assert dropped and all(c["courier_present_then"] is None for c in dropped)
+    assert dropped and all(c["courier_available_then"] is None for c in dropped)
     assert [c["courier_id"] for c in dropped if c["courier_gone"]] == [gone]
 
 

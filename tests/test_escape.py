@@ -564,3 +564,14 @@ def test_terminal_tables_cut_names_between_whole_characters():
             rest = name[len(kept) :].lstrip()
             assert not rest or not rest.startswith(("\u0301", "\u0300", "\U0001f3fd")), row
     assert cut_seen > 20
+    # each cut cell fits its column as rich measures it: an emoji with its variation
+    # selector is 2 cells (its parts 1 and 0), so rich cut "Soleil ☀️☀️…" a second time
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    from rebalance.views.fit import _cut
+
+    for width in range(4, 30):
+        shown = _cut(Text("Soleil " + "\u2600\ufe0f" * 12), width).plain
+        assert cell_len(shown) <= width and shown.endswith("…"), (width, shown)
+        assert not shown.removesuffix("…").endswith("\u2600"), (width, shown)

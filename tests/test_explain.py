@@ -191,13 +191,10 @@ def test_couriers_moved_ahead_of_later_demand_are_not_spares_out_of_range(tmp_pa
     assert "the plan may need them there later in the shift" in row["why"]
 
 
-def test_spare_couriers_the_plan_moved_in_are_not_called_needed(tmp_path):
-    """A's cap (0) sends its two bikes to B, which needs none; C, out of their range, is
-    short. The reason read "No zone has a courier to spare: every courier is needed
-    where the plan has them", which B's two idle couriers belie. It now says that the
-    only couriers to spare are there by the plan's own moves and cannot move again now;
-    a zone with nothing to spare keeps the old sentence."""
-    folder = write_city(
+def _moved_in_city(tmp_path):
+    """A, capped at 0, holds two bikes that the plan must move to B next door, which
+    needs none; C, out of their range, is short."""
+    return write_city(
         tmp_path / "moved",
         [
             zone("A", 48.850, 2.30, cap=0, name="Capped"),
@@ -207,6 +204,15 @@ def test_spare_couriers_the_plan_moved_in_are_not_called_needed(tmp_path):
         [restaurant("R1", "C", 5.0)],
         [courier("K1", "A"), courier("K2", "A")],
     )
+
+
+def test_spare_couriers_the_plan_moved_in_are_not_called_needed(tmp_path):
+    """A's cap (0) sends its two bikes to B, which needs none; C, out of their range, is
+    short. The reason read "No zone has a courier to spare: every courier is needed
+    where the plan has them", which B's two idle couriers belie. It now says that the
+    only couriers to spare are there by the plan's own moves and cannot move again now;
+    a zone with nothing to spare keeps the old sentence."""
+    folder = _moved_in_city(tmp_path)
     config = snapshot()
     plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
     assert sorted(plan.moves["to_zone"]) == ["B", "B"]
@@ -219,6 +225,32 @@ def test_spare_couriers_the_plan_moved_in_are_not_called_needed(tmp_path):
     )
     (entry,) = plan.explanation["short"]
     assert entry["spare_moved_in"] == [{"zone_id": "B", "couriers": 2}]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: e["spare_moved_in"][0].pop("couriers"),
+        lambda e: e["spare_moved_in"].append("B"),
+        lambda e: e.update(spare_moved_in="B"),
+        lambda e: e.update(spare_moved_in_total="two"),
+    ],
+)
+def test_a_hand_edited_spare_moved_in_is_refused_naming_the_field(tmp_path, damage):
+    """plan.json's `spare_moved_in` edited by hand got past the check of the stored
+    explanation, and `explain` then failed as "Invalid value for --zone: couriers"
+    (exit 2) with no --zone given. It is refused as the plan folder's damage, exit 3,
+    naming the field, as the other facts are."""
+    folder = _moved_in_city(tmp_path)
+    config = snapshot()
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    out = plan.write(tmp_path / "plan")
+    meta = json.loads((out / "plan.json").read_text())
+    damage(meta["explanation"]["short"][0])
+    (out / "plan.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(app, ["explain", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "spare_moved_in" in result.output and "--zone" not in result.output
 
 
 def test_a_cap_reached_by_one_courier_is_said_in_the_singular(tmp_path):

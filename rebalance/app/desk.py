@@ -188,10 +188,13 @@ class Desk:
         ranked = expl.ranking[expl.ranking["zone_id"].astype(str) == zone]
         for row in ranked.itertuples(index=False):
             value = float(row.marginal_minutes)
-            if value == value:  # several slots: the LP's dual sum, an upper bound
-                worth = f"worth{' at most' if plan.slot_count > 1 else ''} {value:,.1f} min"
-            elif plan.status != "optimal":
-                worth = "not computed (the plan is not proven optimal)"
+            if expl.marginal == "none":
+                why = "not proven optimal" if plan.status != "optimal" else "written without them"
+                worth = f"not computed (the plan is {why})"
+            elif value == value:  # what the value is: `explain.marginal_kind`
+                worth = f"worth{' at most' if expl.marginal == 'at most' else ''} {value:,.1f} min"
+                if expl.marginal == "relaxation":
+                    worth += " in the LP relaxation (not a bound)"
             else:
                 worth = "would not fit (caps)"
             lines.append(f"• one more courier here for the whole shift: {worth}")

@@ -212,13 +212,16 @@ def _cut(cell: Any, width: int) -> Any:
 
     if not isinstance(cell, Text) or "\n" in cell.plain or cell_len(cell.plain) <= width:
         return cell
-    plain, used, end = cell.plain, 0, 0
-    for ch in plain:
-        used += cell_len(ch)
-        if used > width - 1:
-            break
-        end += 1
-    out = cell[: whole_end(plain, end)]
+    # the longest start that fits width - 1 cells beside the "…", measured whole as rich
+    # measures it (an emoji with its variation selector is 2 cells, its parts 1 and 0)
+    plain, lo, hi = cell.plain, 0, len(cell.plain)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cell_len(plain[:mid]) <= width - 1:
+            lo = mid
+        else:
+            hi = mid - 1
+    out = cell[: whole_end(plain, lo)]
     out.rstrip()
     out.append("…")
     return out

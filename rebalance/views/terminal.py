@@ -499,8 +499,9 @@ def explanation_renderables(expl: Any) -> Any:
         table.add_column("Action")
         table.add_column("Short", justify="right")
         table.add_column("Saves (min)", justify="right")
-        # blank: no room under the cap, or (a plan stopped by its time limit) not computed
-        blank = "cap full" if expl.status == "optimal" else "n/a"
+        # blank: no room under the cap, or not computed (a plan stopped by its time limit,
+        # or a zones.csv written without them)
+        blank = "n/a" if expl.marginal == "none" else "cap full"
         for r in expl.ranking.head(MAX_EXPLAIN_ROWS).itertuples(index=False):
             value = r.marginal_minutes
             table.add_row(
