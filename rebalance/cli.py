@@ -1615,9 +1615,11 @@ def _is_demand_table(path: Path) -> bool:
     from .inputs import TABLES
 
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        names = set(pq.read_schema(path).names)
+        with pa.OSFile(str(path)) as fh:  # not the path: "out-19:00/d.parquet" reads as a URI
+            names = set(pq.read_schema(fh).names)
     else:
         with path.open("rb") as fh:
             first = fh.read(1 << 16).split(b"\n", 1)[0].decode("utf-8-sig").strip()

@@ -120,6 +120,9 @@ class PlanView:
     roster: Any = field(default=None, repr=False, compare=False)
     #: When each courier of ``roster`` logs on and off (`Plan.presence`), or None.
     presence: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: How long after a slot's start a courier must still be there to count in it
+    #: (CONTRACT section 7: min(min_available_minutes, L)), in nanoseconds.
+    stays_ns: int = 0
 
     @property
     def slot_ns(self) -> int:
@@ -167,9 +170,24 @@ class PlanView:
             kpis=dict(plan.kpis),
             names=names,
             arrived=frozenset(plan.arrived),
-            roster=plan.roster,
-            presence=plan.presence if plan.roster is not None else None,
+            **cls.roster_of(plan),
         )
+
+    @staticmethod
+    def roster_of(plan: Plan) -> dict[str, Any]:
+        """A plan's roster fields of its view (``roster``, ``presence``, ``stays_ns``):
+        what a history snapshot does not keep, taken from the plan itself."""
+        length = plan.slot_minutes or round(
+            (plan.shift_end - plan.shift_start) / pd.Timedelta(minutes=1)
+        )
+        eligibility = plan.settings.get("eligibility") or {}
+        least = eligibility.get("min_available_minutes")
+        stays = min(float(least), float(length)) if isinstance(least, (int, float)) else 0.0
+        return {
+            "roster": plan.roster,
+            "presence": plan.presence if plan.roster is not None else None,
+            "stays_ns": round(stays * _NS_PER_MINUTE),
+        }
 
     @classmethod
     def from_snapshot(
@@ -253,7 +271,8 @@ class PlanView:
     def label(self, when: int) -> str:
         """A time of this plan as its views show it: a slot's start by the slot's label
         (`rebalance.slots.slot_labels`: ``HH:MM``, told apart where the clock shows a
-        time twice), any other time as ``HH:MM`` city time."""
+        time twice), any other time as ``HH:MM`` city time (with its zone, ``02:45
+        CEST``, where the clock shows it twice)."""
         step = self.slot_ns
         if (
             step
@@ -261,7 +280,10 @@ class PlanView:
             and (when - self.shift_start) % step == 0
         ):
             return self._slot_labels[(when - self.shift_start) // step]
-        return f"{self.local(when):%H:%M}"
+        from .timeparse import comes_twice
+
+        local = self.local(when)
+        return f"{local:%H:%M %Z}" if comes_twice(local) else f"{local:%H:%M}"
 
     @cached_property
     def _slot_labels(self) -> list[str]:
@@ -401,16 +423,19 @@ class PlanDiff:
         return frozenset(c for c, row in (self._roster_rows or {}).items() if row < 0)
 
     def absent(self, change: Change) -> tuple[int, int] | None:
-        """When a dropped move's courier logs on and off in plan b (UTC nanoseconds),
-        if the move's time is outside that: he now logs on after it or off before it.
-        None otherwise, or when b's `PlanView.presence` is unknown or he is `gone`."""
+        """When a dropped move's courier logs on and off in plan b (UTC nanoseconds), if
+        by the presence rule of CONTRACT section 7 he is not there in the slot the move
+        starts (logs on after its start, or off before ``stays_ns`` into it): his hours
+        are why. None otherwise, or when b's `PlanView.presence` is unknown or he is
+        `gone`."""
         if change.kind != "dropped" or self.b.presence is None:
             return None
         row = (self._roster_rows or {}).get(change.courier_id, -1)
         if row < 0:
             return None
         start, end = (int(x[row]) for x in self.b.presence)
-        return None if start <= change.when < end else (start, end)
+        there = start <= change.when and end >= change.when + self.b.stays_ns
+        return None if there else (start, end)
 
     def courier_reason(self, change: Change) -> str | None:
         """Why a dropped move's courier cannot make it in plan b, in words (`gone`,
@@ -495,9 +520,11 @@ class PlanDiff:
                 # plan b has the courier available at the move's time, and when it has
                 # him (a courier b does not have is not)
                 out["courier_available_then"] = None
-                if self.b.roster is not None and self.b.presence is not None:
+                if out["courier_gone"]:
+                    out["courier_available_then"] = False
+                elif self.b.roster is not None and self.b.presence is not None:
                     span = self.absent(c)
-                    out["courier_available_then"] = span is None and not out["courier_gone"]
+                    out["courier_available_then"] = span is None
                     if span is not None:
                         out.update(available_from=when(span[0]), available_until=when(span[1]))
             return out
@@ -581,6 +608,8 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     changes: list[Change] = []
     status: dict[str, list[str]] = {}
     unchanged = under_way = 0
+    # couriers on their way with no move in b: counted under way only if b has them
+    on_way_only: list[str] = []
     window = b.slot_ns
     start, end = b.shift_start, b.shift_end
 
@@ -606,6 +635,7 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
             for m in old_all:
                 if m[0] < start:
                     under_way += 1
+                    on_way_only.append(courier)
                 elif m[0] < end:
                     changes.append(Change("dropped", courier, *m))
             continue
@@ -666,6 +696,14 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
             changes.append(Change("dropped", courier, t0, f0, to0))
         if new:
             status[courier] = marks
+    if on_way_only and b.roster is not None:
+        # one whom b no longer has (offline, busy, left the data) is not on his way in b
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = pa.array(on_way_only, type=pa.large_string())
+        there = pc.is_in(ids, value_set=pc.cast(b.roster, pa.large_string()))
+        under_way -= len(on_way_only) - int(pc.sum(there).as_py() or 0)
     return PlanDiff(a, b, zones, changes, unchanged, under_way, status)
 
 

@@ -2134,7 +2134,8 @@ def _parquet_bytes(path: Path) -> int:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(path).metadata
+        with pa.OSFile(str(path)) as fh:  # not the path: "city-19:00/x.parquet" reads as a URI
+            meta = pq.ParquetFile(fh).metadata
     except (pa.ArrowException, OSError):
         return 0
     return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))

@@ -545,7 +545,9 @@ def _write_roster(
         kind = pa.timestamp("ns", tz="UTC")
         for name, values in zip(PRESENCE_COLUMNS, presence, strict=True):
             columns[name] = pa.array(np.asarray(values, dtype=np.int64)).view(kind)
-    pq.write_table(pa.table(columns), path, compression="zstd")
+    # an open file, not the path: pyarrow reads "plans-19:00/roster.parquet" as a URI
+    with pa.OSFile(str(path), "wb") as fh:
+        pq.write_table(pa.table(columns), fh, compression="zstd")
 
 
 def _read_roster(path: Path) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None]:
@@ -558,9 +560,16 @@ def _read_roster(path: Path) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None]
     if not path.is_file():
         raise ValueError("not a file")
     try:
-        names = set(pq.read_schema(path).names)
-        wanted = ["courier_id", *(c for c in PRESENCE_COLUMNS if c in names)]
-        table = pq.read_table(path, columns=wanted)
+        # an open file, not the path: pyarrow reads "plans-19:00/roster.parquet" as a
+        # URI ("Unrecognized filesystem type"), and the roster was lost
+        with pa.memory_map(str(path)) as fh:
+            parquet = pq.ParquetFile(fh)
+            names = set(parquet.schema_arrow.names)
+            if "courier_id" not in names:
+                shown = ", ".join(sorted(names)[:5]) or "none"
+                raise ValueError(f"not a table with a courier_id column (its columns: {shown})")
+            wanted = ["courier_id", *(c for c in PRESENCE_COLUMNS if c in names)]
+            table = parquet.read(columns=wanted)
     except (pa.ArrowException, KeyError) as exc:
         raise ValueError(f"not a table with a courier_id column: {_first_line(exc)}") from None
     ids = table.column("courier_id")

@@ -34,18 +34,16 @@ SUPERSEDED = ":arrow_heading_down: *Superseded*"
 COURIERS_PER_GROUP = 8
 
 
-def snapshot_diff(
-    old: dict[str, Any], new: dict[str, Any], roster: Any = None, presence: Any = None
-) -> PlanDiff:
+def snapshot_diff(old: dict[str, Any], new: dict[str, Any], plan: Any = None) -> PlanDiff:
     """The diff of two history snapshots (an older snapshot takes the newer's times);
-    ``roster`` and ``presence``: the newer plan's (`Plan.roster`, `Plan.presence`),
-    which a snapshot does not keep, so that a courier no longer there, or not at the
-    move's time, is said to be (the revision reply left it out)."""
+    ``plan``: the newer plan, whose roster (`PlanView.roster_of`) a snapshot does not
+    keep, so that a courier no longer there, or not at the move's time, is said to be
+    (the revision reply left it out)."""
     import dataclasses
 
     b = PlanView.from_snapshot(new)
-    if roster is not None:
-        b = dataclasses.replace(b, roster=roster, presence=presence)
+    if plan is not None and plan.roster is not None:
+        b = dataclasses.replace(b, **PlanView.roster_of(plan))
     a = PlanView.from_snapshot(
         old,
         shift_start=new.get("shift_start"),
@@ -61,14 +59,12 @@ def describe_changes(
     *,
     names: dict[str, str] | None = None,
     limit: int = 2800,
-    roster: Any = None,
-    presence: Any = None,
+    plan: Any = None,
 ) -> str:
     """The thread reply of a revised plan; ``old`` and ``new`` are `snapshot`s;
-    ``names`` maps zone ids to names; ``roster`` and ``presence``: the new plan's
-    (`Plan.roster`, `Plan.presence`), to say which dropped couriers are gone or not
-    there at the move's time. See `describe_diff`."""
-    return describe_diff(snapshot_diff(old, new, roster, presence), names=names, limit=limit)
+    ``names`` maps zone ids to names; ``plan``: the new plan, to say which dropped
+    couriers are gone or not there at the move's time. See `describe_diff`."""
+    return describe_diff(snapshot_diff(old, new, plan), names=names, limit=limit)
 
 
 def revision_line(diff: PlanDiff, when: pd.Timestamp) -> str:

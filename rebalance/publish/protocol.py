@@ -558,9 +558,7 @@ class _Publisher:
 
         self.version += 1
         self.log(f"publish: plan changed; updating the message {record.ts} in place")
-        changes = snapshot_diff(
-            record.snapshot, self.snapshot, roster=self.plan.roster, presence=self.plan.presence
-        )
+        changes = snapshot_diff(record.snapshot, self.snapshot, plan=self.plan)
         now = pd.Timestamp.now(tz="UTC").tz_convert(self.plan.timezone)
         revised = mark_revised(self.parent, revision_line(changes, now))
         try:

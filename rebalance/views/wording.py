@@ -33,7 +33,9 @@ __all__ = [
 #: Zones that need attention come in this order: short, receiving, sending (then ok).
 ACTION_RANK = {"short": 0, "receive": 1, "send": 2, "ok": 3}
 #: Why a courier's move is dropped when the newer plan no longer has the courier.
-COURIER_GONE = "no longer among the couriers (logged off or left the data)"
+COURIER_GONE = (
+    "not among the couriers the plan can use (off shift, busy or offline, or gone from the data)"
+)
 
 
 def percent(
