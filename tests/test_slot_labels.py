@@ -183,11 +183,13 @@ def test_the_shift_window_says_each_ends_zone():
 
 
 def test_a_diff_names_a_move_in_the_repeated_hour_by_its_slot():
-    """A diff names a move at the second 02:30 by that slot's label; other times are plain."""
+    """A diff names a move at the second 02:30 by that slot's label; other times (a
+    courier's log-on or log-off) say their zone only where the clock shows them twice."""
     view = PlanView.of(night_plan())
     second_0230 = pd.Timestamp("2026-10-25T02:30+01:00").value
     assert view.label(second_0230) == "02:30 CET"
-    assert view.label(pd.Timestamp("2026-10-25T02:45+01:00").value) == "02:45"  # not a start
+    assert view.label(pd.Timestamp("2026-10-25T02:45+01:00").value) == "02:45 CET"
+    assert view.label(pd.Timestamp("2026-10-25T03:45+01:00").value) == "03:45"
 
 
 def test_plan_command_prints_a_night_over_the_autumn_change(tmp_path):
