@@ -371,9 +371,22 @@ class PlanDiff:
     zones: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]]
     changes: list[Change]
     unchanged: int
-    under_way: int
+    #: a's moves under way at b's start, couriers b no longer has included (`under_way`)
+    under_way_in_a: int
     #: status of each move of b, per courier in its time order: new, unchanged, changed
     status: dict[str, list[str]]
+    #: the couriers of those moves with no move in b, once per move: b may not have them
+    on_way_only: tuple[str, ...] = ()
+
+    @cached_property
+    def under_way(self) -> int:
+        """a's moves under way at b's start, but those of couriers b no longer has
+        (offline, busy, gone from the data: not on their way in b). Worked out when
+        asked: a re-plan's ``since_previous`` needs only ``status``."""
+        rows = self._roster_rows
+        if rows is None:
+            return self.under_way_in_a
+        return self.under_way_in_a - sum(rows[c] < 0 for c in self.on_way_only)
 
     # ---------------------------------------------------------------- counts
     def of_kind(self, kind: str) -> list[Change]:
@@ -400,27 +413,33 @@ class PlanDiff:
 
     @cached_property
     def _roster_rows(self) -> dict[str, int] | None:
-        """The row in plan b's roster of each courier of a dropped move (-1: not in it),
-        one lookup for `gone` and `absent`; None when b's roster is unknown."""
+        """The row in plan b's roster of each courier of a dropped move or of a move
+        under way only (-1: not in it), one lookup for `gone`, `absent` and
+        `under_way`; None when b's roster is unknown."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         roster = self.b.roster
         if roster is None:
             return None
-        dropped = sorted({c.courier_id for c in self.changes if c.kind == "dropped"})
-        if not dropped:
+        dropped = {c.courier_id for c in self.changes if c.kind == "dropped"}
+        asked = sorted(dropped | set(self.on_way_only))
+        if not asked:
             return {}
-        ids = pa.array(dropped, type=pa.large_string())
+        ids = pa.array(asked, type=pa.large_string())
         where = pc.index_in(ids, value_set=pc.cast(roster, pa.large_string()))
         rows = where.fill_null(-1).to_numpy(zero_copy_only=False).tolist()
-        return dict(zip(dropped, rows, strict=True))
+        return dict(zip(asked, rows, strict=True))
 
     @cached_property
     def gone(self) -> frozenset[str]:
         """Couriers of dropped moves whom plan b does not have (not in its roster: they
         logged off or left the data); empty when b's roster is unknown."""
-        return frozenset(c for c, row in (self._roster_rows or {}).items() if row < 0)
+        rows = self._roster_rows
+        if rows is None:
+            return frozenset()
+        dropped = {c.courier_id for c in self.changes if c.kind == "dropped"}
+        return frozenset(c for c in dropped if rows[c] < 0)
 
     def absent(self, change: Change) -> tuple[int, int] | None:
         """When a dropped move's courier logs on and off in plan b (UTC nanoseconds), if
@@ -608,7 +627,8 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
     changes: list[Change] = []
     status: dict[str, list[str]] = {}
     unchanged = under_way = 0
-    # couriers on their way with no move in b: counted under way only if b has them
+    # couriers on their way with no move in b: under way in b only if b has them
+    # (`PlanDiff.under_way`, worked out when asked)
     on_way_only: list[str] = []
     window = b.slot_ns
     start, end = b.shift_start, b.shift_end
@@ -696,15 +716,7 @@ def diff_views(a: PlanView, b: PlanView) -> PlanDiff:
             changes.append(Change("dropped", courier, t0, f0, to0))
         if new:
             status[courier] = marks
-    if on_way_only and b.roster is not None:
-        # one whom b no longer has (offline, busy, left the data) is not on his way in b
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        ids = pa.array(on_way_only, type=pa.large_string())
-        there = pc.is_in(ids, value_set=pc.cast(b.roster, pa.large_string()))
-        under_way -= len(on_way_only) - int(pc.sum(there).as_py() or 0)
-    return PlanDiff(a, b, zones, changes, unchanged, under_way, status)
+    return PlanDiff(a, b, zones, changes, unchanged, under_way, status, tuple(on_way_only))
 
 
 def diff_plans(a: Plan, b: Plan) -> PlanDiff:
