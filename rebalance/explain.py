@@ -835,7 +835,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         kind="stable",
     )
     ranking = ranking.drop(columns="_nan").reset_index(drop=True)
-    notes = [_marginal_note(plan)]
+    notes = [_marginal_note(plan, kind)]
     if plan.status != "optimal":
         notes.insert(0, _unproven_note(plan))
     if not info:
@@ -880,13 +880,12 @@ def marginal_kind(plan: Plan) -> str:
     return "at most" if plan.solver.get("lp_integral") == 1 else "relaxation"
 
 
-def worth_words(kind: str, value: float) -> str:
-    """ "would save [at most] X min" for a marginal value of that `marginal_kind`."""
-    if kind == "at most":
-        return f"would save at most {_fmt(value)} min"
-    if kind == "relaxation":
-        return f"would save {_fmt(value)} min in the LP relaxation (not a bound)"
-    return f"would save {_fmt(value)} min"
+def worth_words(kind: str, amount: str, verb: str = "would save") -> str:
+    """ "would save [at most] X min" for a marginal value of that `marginal_kind`,
+    ``amount`` as the caller shows numbers (the sentences, `/rebalance why`)."""
+    most = " at most" if kind == "at most" else ""
+    relaxed = " in the LP relaxation (not a bound)" if kind == "relaxation" else ""
+    return f"{verb}{most} {amount} min{relaxed}"
 
 
 def _unproven_note(plan: Plan) -> str:
@@ -909,10 +908,11 @@ def _unproven_note(plan: Plan) -> str:
     )
 
 
-def _marginal_note(plan: Plan) -> str:
+def _marginal_note(plan: Plan, kind: str) -> str:
+    """What the marginal values are here; ``kind``: `marginal_kind` of ``plan``."""
     if plan.status != "optimal":
         return "Marginal values are computed only for a proven optimal plan: they are blank here."
-    if marginal_kind(plan) == "none":
+    if kind == "none":
         return (
             "This plan's zones.csv has no marginal_minutes (written without them): the "
             "values are blank here; re-run `rebalance plan` for them."
@@ -966,7 +966,9 @@ def _why(
     slots, else "exact")."""
     if kind is None:
         kind = "at most" if slots > 1 else "exact"
-    worth = f" One more courier here {worth_words(kind, value)}." if math.isfinite(value) else ""
+    worth = (
+        f" One more courier here {worth_words(kind, _fmt(value))}." if math.isfinite(value) else ""
+    )
     reason = e["reason"]
     spare = e.get("nearest_spare")
     near = e.get("nearest_in_range")
@@ -1006,7 +1008,7 @@ def _why(
                 f" The couriers within range (nearest in {label(near['zone_id'])}, "
                 f"{_fmt(near['travel_minutes'])} min by {near['vehicle']}) are needed where they are"
                 + (
-                    f" (one more there {worth_words(kind, near['marginal_minutes'])})."
+                    f" (one more there {worth_words(kind, _fmt(near['marginal_minutes']))})."
                     if near.get("marginal_minutes") is not None
                     else "."
                 )

@@ -153,6 +153,7 @@ class Desk:
     def why(self, zone: str) -> str:
         """Why a zone of the shift's latest plan is what it is (`rebalance explain`)."""
         from rebalance.errors import RebalanceError
+        from rebalance.explain import worth_words
         from rebalance.plan import read_plan
         from rebalance.publish.blocks import mrkdwn_name
         from rebalance.views.wording import plural, whole_minutes
@@ -192,9 +193,7 @@ class Desk:
                 why = "not proven optimal" if plan.status != "optimal" else "written without them"
                 worth = f"not computed (the plan is {why})"
             elif value == value:  # what the value is: `explain.marginal_kind`
-                worth = f"worth{' at most' if expl.marginal == 'at most' else ''} {value:,.1f} min"
-                if expl.marginal == "relaxation":
-                    worth += " in the LP relaxation (not a bound)"
+                worth = worth_words(expl.marginal, f"{value:,.1f}", "worth")
             else:
                 worth = "would not fit (caps)"
             lines.append(f"• one more courier here for the whole shift: {worth}")
