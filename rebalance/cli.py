@@ -1615,10 +1615,11 @@ def _is_demand_table(path: Path) -> bool:
     from .inputs import TABLES
 
     if path.suffix == ".parquet":
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        with pa.OSFile(str(path)) as fh:  # not the path: "out-19:00/d.parquet" reads as a URI
+        from .paths import arrow_file
+
+        with arrow_file(path) as fh:
             names = set(pq.read_schema(fh).names)
     else:
         with path.open("rb") as fh:

@@ -625,12 +625,13 @@ def write_table(
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from .paths import arrow_file
+
         path = directory / f"{name}.parquet"
         schema = pa.schema([(col, _arrow_type(first[col])) for col in first.columns])
         # Explicit schema: all-blank columns stay strings, ids never become numbers. Dropping the
         # pandas metadata keeps readers from guessing index or extension dtypes.
-        # an open file, not the path: pyarrow reads "city-19:00/x.parquet" as a URI
-        with pa.OSFile(str(path), "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
+        with arrow_file(path, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
             for part in itertools.chain([first], parts):
                 table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
                 writer.write_table(table.replace_schema_metadata(None))

@@ -2133,8 +2133,10 @@ def _parquet_bytes(path: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from .paths import arrow_file
+
     try:
-        with pa.OSFile(str(path)) as fh:  # not the path: "city-19:00/x.parquet" reads as a URI
+        with arrow_file(path) as fh:
             meta = pq.ParquetFile(fh).metadata
     except (pa.ArrowException, OSError):
         return 0

@@ -21,8 +21,10 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "arrow_file",
     "batch_out",
     "default_history_path",
     "link_target",
@@ -179,6 +181,16 @@ def write_atomically(path: Path, write: Callable[[str], object]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def arrow_file(path: str | Path, mode: str = "rb") -> Any:
+    """``path`` opened as an Arrow file (`pyarrow.OSFile`), for pyarrow's Parquet readers
+    and writers. Given the path itself, pyarrow reads a relative one such as
+    ``plans-19:00/roster.parquet`` as a URI ("Unrecognized filesystem type") and
+    fails, and the roster of a folder so named was lost."""
+    import pyarrow as pa
+
+    return pa.OSFile(os.fspath(path), mode)
 
 
 def tilde_hint(path: str | Path) -> str | None:

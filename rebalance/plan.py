@@ -20,7 +20,7 @@ import pandas as pd
 from .csvfile import arrow_text, csv_bytes, large_text
 from .errors import StorageError, storage_errors, wrong_argument
 from .escape import csv_unframe
-from .paths import STALE_SECONDS, stale_entries
+from .paths import STALE_SECONDS, arrow_file, stale_entries
 from .texthash import value_bytes
 
 __all__ = [
@@ -545,8 +545,7 @@ def _write_roster(
         kind = pa.timestamp("ns", tz="UTC")
         for name, values in zip(PRESENCE_COLUMNS, presence, strict=True):
             columns[name] = pa.array(np.asarray(values, dtype=np.int64)).view(kind)
-    # an open file, not the path: pyarrow reads "plans-19:00/roster.parquet" as a URI
-    with pa.OSFile(str(path), "wb") as fh:
+    with arrow_file(path, "wb") as fh:
         pq.write_table(pa.table(columns), fh, compression="zstd")
 
 
@@ -560,9 +559,7 @@ def _read_roster(path: Path) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None]
     if not path.is_file():
         raise ValueError("not a file")
     try:
-        # an open file, not the path: pyarrow reads "plans-19:00/roster.parquet" as a
-        # URI ("Unrecognized filesystem type"), and the roster was lost
-        with pa.memory_map(str(path)) as fh:
+        with arrow_file(path) as fh:
             parquet = pq.ParquetFile(fh)
             names = set(parquet.schema_arrow.names)
             if "courier_id" not in names:
