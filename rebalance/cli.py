@@ -1741,7 +1741,8 @@ def forecast(
             csv_frame(result.demand).to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             _write_table_atomically(result.demand, out)
-        report.print(result, soft_wrap=True)
+        # a terminal gets the report wrapped to its width; a pipe or a log the lines whole
+        report.print(result, soft_wrap=not report.is_terminal)
         if backtest and result.backtest is None:
             report.print("Backtest: the history holds a single day; nothing to test against")
         if out is not None:

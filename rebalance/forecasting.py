@@ -214,14 +214,17 @@ class Forecast:
         from rich.table import Table
 
         from .escape import terminal as escape  # partner ids: markup and control characters
+        from .views.fit import Hanging
 
+        # prose wraps at words under its label (at 80 columns the lines ran off the
+        # terminal's edge, folded mid-word); partner ids in them are plain text there
         for line in self.report():
-            yield escape(line)
+            yield Hanging(line)
         bt = self.backtest
         if bt is None:
             return
         yield ""
-        yield (
+        yield Hanging(
             f"Backtest: {bt.day:%a %Y-%m-%d} forecast from {bt.training_days} earlier days; "
             f"MAE {bt.mae:.2f} orders/h per zone and slot (flat rate: {bt.mae_flat:.2f}), "
             f"bias {bt.bias:+.2f}"

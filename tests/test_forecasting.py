@@ -783,3 +783,49 @@ def test_a_day_whose_window_closed_before_the_history_began_is_not_partly_in_it(
     result = run_forecast(late, load(city), CONFIG, SHIFT)
     assert result.partial_days == 1 and result.partial == (pd.Timestamp("2026-11-22"),)
     assert "  days only partly in the history (left out): 2026-11-22" in result.report()
+
+
+def test_the_report_wraps_at_words_under_its_labels_at_80_columns(tmp_path):
+    """At 80 columns the report's long lines ran past the terminal's edge, folded back
+    mid-word at its left margin. In a terminal they now wrap at words, each
+    continuation under its label's value; ids stay whole and as written ("[b]" too).
+    Piped, each line stays whole as it was."""
+    import re
+
+    long_ids = [f"R[b]-{i}-restaurant-with-a-rather-long-partner-identifier" for i in range(3)]
+    city = write_city(
+        tmp_path / "city",
+        zones=[zone("A", 48.86, 2.34), zone("B", 48.87, 2.35)],
+        restaurants=[
+            restaurant("RA1", "A", 3.0),
+            restaurant("RA2", "A", 3.0),
+            restaurant("RB", "B", 1.0),
+            *(restaurant(rid, "B", 2.0) for rid in long_ids),
+        ],
+        couriers=[courier("C1", "A")],
+    )
+    history(STEADY, days_before(14)).to_csv(tmp_path / "orders.csv", index=False)
+    args = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
+    args += ["--out", str(tmp_path / "demand.csv"), "--backtest"]
+    env = {"COLUMNS": "80", "NO_COLOR": "1"}
+    report = run_forecast(tmp_path / "orders.csv", load(city), None, SHIFT).report()
+    ids_line = next(line for line in report if "without any order" in line)
+    assert len(ids_line) > 80 and all(rid in ids_line for rid in long_ids)
+
+    shown = CliRunner().invoke(app, args, env={**env, "TTY_COMPATIBLE": "1"})  # a terminal
+    assert shown.exit_code == 0, shown.output
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    restaurants = next(i for i, line in enumerate(lines) if line.startswith("  restaurants: "))
+    assert lines[restaurants + 1].startswith(" " * len("  restaurants: ") + "(level)"), lines
+    backtest = next(i for i, line in enumerate(lines) if line.startswith("Backtest: "))
+    assert re.match(r" {10}\S", lines[backtest + 1]), lines
+    text = "\n".join(lines)
+    for rid in long_ids:  # whole, on one line, brackets shown
+        assert rid in text, text
+    for line in report:  # every word there, in order
+        assert " ".join(line.split()) in " ".join(text.split()), line
+
+    piped = CliRunner().invoke(app, args, env=env)
+    assert piped.exit_code == 0, piped.output
+    assert ids_line in piped.stdout.splitlines()

@@ -14,6 +14,9 @@ column, in this order until the table fits the width:
 
 Numbers and keys (ids, run ids) are never cut or wrapped, and headers are never cut:
 each column is at least as wide as its header.
+
+Summary lines fit too: `Hanging` wraps a ``label: value`` line at words, its
+continuation lines under the value.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Col", "Fitted", "fit_table"]
+__all__ = ["Col", "Fitted", "Hanging", "fit_table"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,87 @@ class Fitted:
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         yield fit_table(self.columns, self.rows, options.max_width, **self.options)
+
+
+@dataclass(frozen=True)
+class Hanging:
+    """A summary line that wraps at words to the width it is printed at, its
+    continuation lines indented (a rich renderable)::
+
+          demand: 12,000 rows (rates per restaurant and slot, in place of
+                  expected_orders_per_hour where given)
+
+    Continuation lines start under the value, after the line's first ``": "``; when
+    there is no label, or it takes more than a third of the width, ``indent`` columns
+    in from the line's own leading blanks. Words are never broken: an id or a path
+    longer than the room left goes whole onto a line of its own (folded only when it is
+    wider than the terminal, as the terminal itself would). Printed with ``soft_wrap``
+    (a log, a pipe) the line is left whole, as it was.
+
+    ``text``: plain text (not markup: a partner's "[bold]" is shown; its control
+    characters are written out, `rebalance.escape.visible`), or a rich ``Text``.
+    """
+
+    text: Any
+    indent: int = 2
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        from rebalance.escape import visible
+
+        text = self.text if isinstance(self.text, Text) else Text(visible(self.text))
+        if options.no_wrap:
+            yield text
+            return
+        width = max(options.max_width, 1)
+        hang = _hang(text.plain, width, self.indent)
+        for i, paragraph in enumerate(text.split("\n", allow_blank=True)):
+            for j, (start, end) in enumerate(_lines(paragraph.plain, width, hang, i == 0)):
+                line = paragraph[start:end]
+                if i or j:
+                    line = Text(" " * hang).append_text(line)
+                line.overflow = "fold"
+                yield line
+
+
+def _hang(plain: str, width: int, indent: int) -> int:
+    """Where `Hanging`'s continuation lines start: under the value of ``label: value``,
+    else ``indent`` in; less where the longest word would not fit beside it whole."""
+    from rich.cells import cell_len
+
+    first = plain.split("\n", 1)[0]
+    lead = len(first) - len(first.lstrip(" "))
+    label = first.find(": ", lead)
+    longest = max((cell_len(word) for word in plain.split()), default=0)
+    under = cell_len(first[: label + 2]) if label > lead else width
+    for hang in (under, lead + indent):
+        if hang <= width // 3 and hang + longest <= width:
+            return hang
+    return max(0, min(lead + indent, width - longest))
+
+
+def _lines(plain: str, width: int, hang: int, first: bool) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``plain`` filled word by word: the first ``width``
+    cells wide (its leading blanks kept) unless ``first`` is False, the others
+    ``width - hang``."""
+    import re
+
+    from rich.cells import cell_len
+
+    spans: list[tuple[int, int]] = []
+    start, end = 0, 0
+    room = width if first else width - hang
+    for word in re.finditer(r"\S+", plain):
+        if end > start and cell_len(plain[start : word.end()]) > room:
+            spans.append((start, end))
+            start, room = word.start(), width - hang
+        if not spans and end == 0 and not first:
+            start = word.start()
+        end = word.end()
+    if end > start or not spans:
+        spans.append((start, end))
+    return spans
 
 
 def _cell_len(cell: Any) -> int:
