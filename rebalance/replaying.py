@@ -35,7 +35,7 @@ from .model import positions
 from .orders import Orders, check_frame, load_orders
 from .slots import SlotGrid, presence, slot_labels
 from .timeparse import has_offset, parse_timestamps
-from .views.wording import plural
+from .views.wording import percent, plural
 
 __all__ = ["NO_PLAN", "Replay", "replay"]
 
@@ -118,17 +118,18 @@ class Replay:
             table.add_column("policy", overflow="fold")
             table.add_column("served", justify="right")
             table.add_column("share", justify="right")
+            orders = int(totals["orders"].iloc[0])
             for i, (name, label) in enumerate(zip(names, shown, strict=True), 1):
                 table.add_row(
                     str(i),
                     label,
                     f"{totals.loc[name, 'served']:,.1f}",
-                    f"{totals.loc[name, 'share']:.1%}",
+                    _share_cell(orders, totals.loc[name, "share"]),
                 )
-            orders = int(totals["orders"].iloc[0])
-            return table, [
+            lines = [
                 f"over the shift's {orders:,} orders; per slot: a wider terminal or --format json"
             ]
+            return table, lines + ([] if orders else [NO_ORDERS_KEY])
         table.add_column("slot")
         table.add_column("orders", justify="right")
         numbered = layout == "numbered"
@@ -142,21 +143,23 @@ class Replay:
         compact = layout != "full"
         labels = slot_labels(first["slot_start"])
         for k in range(len(first)):
-            cells = [labels[k], f"{int(first.loc[k, 'orders']):,}"]
+            orders = int(first.loc[k, "orders"])
+            cells = [labels[k], f"{orders:,}"]
             cells += [
-                f"{by[n].loc[k, 'share']:.1%}"
+                _share_cell(orders, by[n].loc[k, "share"])
                 if compact
-                else _cell(by[n].loc[k, "served"], by[n].loc[k, "share"])
+                else _cell(orders, by[n].loc[k, "served"], by[n].loc[k, "share"])
                 for n in names
             ]
             table.add_row(*cells)
+        orders = int(totals["orders"].iloc[0])
         table.add_row(
             "shift",
-            f"{int(totals['orders'].iloc[0]):,}",
+            f"{orders:,}",
             *[
-                f"{totals.loc[n, 'share']:.1%}"
+                _share_cell(orders, totals.loc[n, "share"])
                 if compact
-                else _cell(totals.loc[n, "served"], totals.loc[n, "share"])
+                else _cell(orders, totals.loc[n, "served"], totals.loc[n, "share"])
                 for n in names
             ],
             style="bold",
@@ -175,6 +178,8 @@ class Replay:
             )
         else:
             lines.append("cells: orders served (share of the orders placed)")
+        if (first["orders"] == 0).any():
+            lines.append(NO_ORDERS_KEY)
         return table, lines
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
@@ -220,8 +225,21 @@ def _width(console: Any, table: Any) -> int:
     return int(Measurement.get(console, wide, table).maximum)
 
 
-def _cell(served: float, share: float) -> str:
-    return f"{served:,.1f} ({share:.1%})"
+#: A cell of a slot, or of the shift, in which no order was placed: its share is 1.0
+#: (nothing was missed, as coverage is), and "0.0 (100.0%)" read as a slot well served.
+NO_ORDERS = "–"
+#: The line under the table that says what `NO_ORDERS` means.
+NO_ORDERS_KEY = f"{NO_ORDERS}: no order was placed, so there was none to serve"
+
+
+def _cell(orders: int, served: float, share: float) -> str:
+    """Served (share) of a slot or of the shift; `NO_ORDERS` when no order was placed."""
+    return f"{served:,.1f} ({share:.1%})" if orders else NO_ORDERS
+
+
+def _share_cell(orders: int, share: float) -> str:
+    """The share alone; `NO_ORDERS` when no order was placed."""
+    return percent(share if orders else None, missing=NO_ORDERS)
 
 
 def _num(value: Any) -> float:

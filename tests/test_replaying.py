@@ -578,3 +578,45 @@ def test_a_courier_on_its_way_and_moved_again_by_the_re_plan_ends_where_the_re_p
     count = first_slot.pivot(index="zone_id", columns="policy", values="couriers")
     assert count.loc[onward, "moved on"] == count.loc[onward, "re-plan"] + 1
     assert count.loc[there, "moved on"] == count.loc[there, "re-plan"] - 1
+
+
+@pytest.mark.parametrize("layout", ["full", "shares", "numbered", "totals"])
+def test_a_slot_or_shift_without_orders_reads_no_orders_not_a_full_share(city, layout):
+    """A slot in which no order was placed read "0.0 (100.0%)", a slot well served; in
+    every layout of the table it now reads "–", with a key line saying no order was
+    placed; and a shift without any order reads so in its total. JSON keeps share 1.0."""
+    from rich.console import Console
+
+    from rebalance.replaying import _LAYOUTS
+
+    assert layout in _LAYOUTS
+    dash = "–"
+    moves = pd.DataFrame({"courier_id": ["CB1"], "to_zone": ["A"]})
+    # five orders at 19:05 in A: 25% served without a plan, 50% with CB1 moved there
+    came_then = orders(*burst("RA", "2026-11-30T19:05", 5))
+    for came, empty_shift in [(came_then, False), (orders(("RA", "2026-11-30T12:00")), True)]:
+        result = replay(load(city), came, CONFIG, SHIFT, plans={"snapshot": moves})
+        names = list(result.policies["name"])
+        totals = result.policies.set_index("name")
+        table, lines = result._slot_table(names, names, totals, layout)
+        console = Console(width=200, record=True, highlight=False, color_system=None)
+        console.print(table)
+        rows = console.export_text().splitlines()
+        assert "100.0%" not in "\n".join(rows)
+        if layout == "totals":
+            shares = [row.split()[-1] for row in rows[1:]]
+            assert shares == ([dash] * 2 if empty_shift else ["25.0%", "50.0%"]), rows
+        else:
+            cells = {row.split()[0]: row.split()[2:] for row in rows[1:]}
+            assert cells["19:30"] == cells["20:30"] == [dash, dash], rows
+            assert (cells["shift"] == [dash, dash]) is empty_shift, rows
+        key = [line for line in lines if line.startswith(f"{dash}: no order was placed")]
+        assert len(key) == (layout != "totals" or empty_shift), lines
+        # the data keep the share of 1.0 where nothing was missed
+        assert result.to_dict()["policies"][1]["slots"][1] == {
+            "slot_start": "2026-11-30T19:30:00+01:00",
+            "orders": 0,
+            "served": 0.0,
+        }
+        assert result.slots.loc[result.slots["orders"] == 0, "share"].eq(1.0).all()
+        assert result.to_dict()["policies"][0]["share"] == (1.0 if empty_shift else 0.25)
