@@ -371,6 +371,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
     out = console()
     s = inputs.summary()
     from .escape import terminal
+    from .views.fit import Hanging  # lines wrap at words, under their label's value
 
     # With a shift, its slots and demand are checked too: before anything says OK.
     problem = None
@@ -387,11 +388,15 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         f"({s['restaurants_open']} open, {s['restaurants_closed']} closed)"
     )
     if s["travel_times"] is not None:
-        out.print(f"  travel_times: {s['travel_times']} rows (replace computed travel times)")
+        out.print(
+            Hanging(f"  travel_times: {s['travel_times']} rows (replace computed travel times)")
+        )
     if inputs.demand is not None:
         out.print(
-            f"  demand: {len(inputs.demand):,} rows (rates per restaurant and slot, in place "
-            "of expected_orders_per_hour where given)"
+            Hanging(
+                f"  demand: {len(inputs.demand):,} rows (rates per restaurant and slot, in place "
+                "of expected_orders_per_hour where given)"
+            )
         )
     couriers = inputs.couriers
     table = Table(title=None, box=None, padding=(0, 2))
@@ -406,8 +411,10 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
         elig = count_values(couriers.loc[found.reasons == "", "vehicle"])
         local = start.tz_convert(cfg.city.timezone)
         out.print(
-            f"  couriers: {len(couriers)}, eligible for a shift starting {local:%Y-%m-%d %H:%M %Z}: "
-            f"{found.eligible}"
+            Hanging(
+                f"  couriers: {len(couriers)}, eligible for a shift starting "
+                f"{local:%Y-%m-%d %H:%M %Z}: {found.eligible}"
+            )
         )
         if several:
             at_start = int((problem.eligible["first"] == 0).sum())
@@ -426,9 +433,11 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
             for label, n in reasons.items():
                 out.print(f"    {n:>{len(str(found.total))}} {label}")
         out.print(
-            f"  required couriers{' now' if several else ''}: {int(problem.required.sum()):,} "
-            f"(demand {problem.demand.sum():,.1f} orders/h at "
-            f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
+            Hanging(
+                f"  required couriers{' now' if several else ''}: {int(problem.required.sum()):,} "
+                f"(demand {problem.demand.sum():,.1f} orders/h at "
+                f"{cfg.demand.orders_per_courier_hour} per courier-hour)"
+            )
         )
         if several:
             _print_slots(out, problem)
@@ -445,7 +454,7 @@ def _print_validation(inputs: Any, cfg: "Config", start: "pd.Timestamp | None") 
             err(f"warning: {warning}", color="yellow")
     else:
         by_status = ", ".join(f"{n} {k}" for k, n in s["couriers_by_status"].items())
-        out.print(f"  couriers: {len(couriers)} ({by_status})")
+        out.print(Hanging(f"  couriers: {len(couriers)} ({by_status})"))
         table.add_column("couriers", justify="right")
         for vehicle, n in count_values(couriers["vehicle"]).items():
             table.add_row(vehicle, str(n))

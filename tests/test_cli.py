@@ -55,6 +55,31 @@ def test_validate_one_slot_counts_section_2_eligibility(tmp_path):
     assert "slots of" not in result.stdout
 
 
+def test_validate_summary_lines_wrap_under_their_label_at_80_columns():
+    """At 80 columns the demand line of the Paris sample came back at the left margin
+    ("expected_orders_per_hour where given)" under "  demand:"), reading as a line of
+    its own; it now continues under its value, as wrapped labelled lines do elsewhere."""
+    paris = REPO / "data" / "samples" / "paris"
+    result = runner.invoke(
+        app, ["validate", str(paris), "--shift-start", SHIFT], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  demand: "))
+    assert lines[at : at + 2] == [
+        "  demand: 12,000 rows (rates per restaurant and slot, in place of",
+        "          expected_orders_per_hour where given)",
+    ]
+    assert all(len(line.rstrip()) <= 80 for line in lines), lines
+    wide = runner.invoke(
+        app, ["validate", str(paris), "--shift-start", SHIFT], env={"COLUMNS": "200"}
+    )
+    assert (
+        "  demand: 12,000 rows (rates per restaurant and slot, in place of "
+        "expected_orders_per_hour where given)"
+    ) in wide.stdout.splitlines()
+
+
 def test_validate_bad_input_exits_3_listing_problems(tmp_path):
     """validate on bad data exits 3 and names the file, line and column on stderr."""
     result = invoke("validate", city_with(tmp_path, "UnknownVehicle"))
