@@ -1755,7 +1755,13 @@ def forecast(
         if backtest and result.backtest is None:
             report.print("Backtest: the history holds a single day; nothing to test against")
         if out is not None:
-            report.print(f"[dim]Demand table written to {out} ({len(result.demand):,} rows)[/]")
+            from .escape import terminal
+
+            rows = len(result.demand)
+            report.print(
+                f"[dim]Demand table written to {terminal(out)} ({rows:,} rows)[/]",
+                soft_wrap=not report.is_terminal,  # the path whole for a log or a script
+            )
 
 
 @app.command()

@@ -829,3 +829,19 @@ def test_the_report_wraps_at_words_under_its_labels_at_80_columns(tmp_path):
     piped = CliRunner().invoke(app, args, env=env)
     assert piped.exit_code == 0, piped.output
     assert ids_line in piped.stdout.splitlines()
+
+
+def test_the_demand_tables_path_is_shown_as_written(tmp_path, city):
+    """A folder named like rich markup ("[red]", "[/]") was read as markup in the line
+    that says where the table went: the path lost its brackets, or the command ended
+    in a MarkupError after writing the table. It is shown as written, and whole on
+    one line when the report goes to a pipe or a log."""
+    history(STEADY, days_before(14)).to_csv(tmp_path / "orders.csv", index=False)
+    for folder in ("[red]night", "a[/]b"):
+        out = tmp_path / folder / "demand.csv"
+        args = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city)]
+        args += ["--shift-start", SHIFT, "--out", str(out)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert out.exists()
+        assert f"Demand table written to {out} (24 rows)" in result.stdout
