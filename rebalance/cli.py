@@ -1805,7 +1805,9 @@ def replay(
             for note in result.notes:
                 err(f"note: {note}", color="yellow")
         else:
-            console().print(result, soft_wrap=True)
+            # a terminal gets the keys and notes wrapped to its width; a pipe, lines whole
+            out = console()
+            out.print(result, soft_wrap=not out.is_terminal)
 
 
 # ------------------------------------------------------- the Slack app (#18)

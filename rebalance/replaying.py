@@ -184,7 +184,10 @@ class Replay:
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
 
-        from .escape import terminal as escape  # folder names, notes: markup and controls
+        from rich.text import Text
+
+        from .escape import terminal as escape  # folder names: markup and controls
+        from .views.fit import Hanging
 
         tz = self.grid.timezone
         start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
@@ -201,14 +204,15 @@ class Replay:
             if layout == _LAYOUTS[-1] or _width(console, table) <= options.max_width:
                 break
         yield table
-        yield from lines
+        # the keys and notes wrap at words under their label in a terminal (`Hanging`)
+        yield from (Hanging(Text.from_markup(line)) for line in lines)
         if self.outside["total"]:
             yield (
                 f"orders outside the shift ignored: {self.outside['total']:,} "
                 f"({self.outside['before']:,} before, {self.outside['after']:,} after)"
             )
         for note in self.notes:
-            yield f"note: {escape(note)}"
+            yield Hanging(f"note: {note}")
 
 
 #: How the replay table can be laid out, widest first: served and share per cell, the

@@ -620,3 +620,37 @@ def test_a_slot_or_shift_without_orders_reads_no_orders_not_a_full_share(city, l
         }
         assert result.slots.loc[result.slots["orders"] == 0, "share"].eq(1.0).all()
         assert result.to_dict()["policies"][0]["share"] == (1.0 if empty_shift else 0.25)
+
+
+def test_keys_and_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path, city):
+    """In a terminal the replay's notes and key lines were printed whole: at 80
+    columns the terminal folded them mid-word at its left margin ("...2026-10-25T02:1"
+    / "5:00+01:00"). They now wrap at words, continuing under their label; piped, each
+    line stays whole for a log or a script."""
+    import re
+
+    naive = orders(*burst("RA", "2026-10-25T02:15", 2), ("RB", "2026-10-25T02:45:30"))
+    naive.to_csv(tmp_path / "o.csv", index=False)
+    args = ["replay", str(city), "--orders", str(tmp_path / "o.csv")]
+    args += ["--shift-start", "2026-10-25T01:00", "--shift-end", "2026-10-25T05:00"]
+    env = {"COLUMNS": "80", "NO_COLOR": "1"}
+    note = replay(load(city), naive, Config(), "2026-10-25T01:00", "2026-10-25T05:00").notes[0]
+    assert len(f"note: {note}") > 80
+
+    shown = CliRunner().invoke(app, args, env={**env, "TTY_COMPATIBLE": "1"})  # a terminal
+    assert shown.exit_code == 0, shown.output
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    at = next(i for i, line in enumerate(lines) if line.startswith("note: "))
+    wrapped = [lines[at]]
+    for line in lines[at + 1 :]:  # the continuation lines, under the note's text
+        if not line.startswith(" " * len("note: ")):
+            break
+        wrapped.append(line)
+    assert len(wrapped) > 1 and " ".join(" ".join(wrapped).split()) == " ".join(
+        f"note: {note}".split()
+    ), lines
+
+    piped = CliRunner().invoke(app, args, env=env)
+    assert piped.exit_code == 0, piped.output
+    assert f"note: {note}" in piped.stdout.splitlines()
