@@ -574,7 +574,9 @@ def run_scenario(
     (`rebalance.solve`), and so does one that keeps some of them (`Inputs.replace`);
     `sweep` checks that once for all its scenarios.
     """
-    config = config or Config()
+    call = "run_scenario(scenario, inputs, config, shift_start)"
+    inputs = as_inputs(inputs, call)
+    config = config_for(inputs, config, call)  # None: the config the inputs came with
     new_inputs, new_config = apply(scenario, inputs, config, verify=verify)
     start, end = _shift(new_config, shift_start, shift_end)
     plan = solve_shift(new_inputs, new_config, start, end, verify=verify and new_inputs is inputs)

@@ -610,3 +610,23 @@ def test_solve_scenario_returns_the_plan():
     by_hand = solve(*apply(scenario, inputs, config), SHIFT)
     assert plan.plan_id == by_hand.plan_id
     pd.testing.assert_frame_equal(plan.moves, by_hand.moves)
+
+
+def test_run_scenario_without_a_config_plans_with_the_one_the_inputs_came_with(tmp_path):
+    """A folder whose rebalance.toml sets 3.5 orders per courier-hour: sweep and
+    solve_scenario planned with it, but run_scenario (what a Dask client maps, and
+    what an analyst calls for one scenario) planned with the defaults, 2.5, and gave
+    another objective without a word. All three now agree."""
+    import shutil
+
+    city = tmp_path / "paris"
+    shutil.copytree(SAMPLES / "paris", city)
+    with (city / "rebalance.toml").open("a") as fh:
+        fh.write("\n[demand]\norders_per_courier_hour = 3.5\n[costs]\nshortage_minutes = 30.0\n")
+    inputs = load(city)
+    base = Scenario("baseline")
+    row = run_scenario(base, inputs, None, SHIFT)["row"]
+    assert row["orders_per_courier_hour"] == 3.5 and row["shortage_minutes"] == 30.0
+    plan = solve_scenario(base, inputs, None, SHIFT)
+    assert row["objective"] == plan.objective == solve(inputs, None, SHIFT).objective
+    assert row["objective"] == sweep([base], inputs, None, SHIFT).loc[0, "objective"]
