@@ -15,14 +15,33 @@ def paris():
 
 
 def test_plan_html_shows_kpis_and_zone_table():
-    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
-    _, plan = paris()
+    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables.
+    Its moves are counted as moves of so many couriers: the folded section said "142
+    couriers" beside the KPI's 140 (two couriers move twice in the shift)."""
+    inputs, plan = paris()
     page = plan._repr_html_()
     for text in ("Coverage", "92.3%", "Couriers moved", "Zones needing attention", "<details>"):
         assert text in page
     assert "The shift in 8 slots of 30 min" in page and "Zones short in some slot" in page
     assert "75104" in page and "Hôtel-de-Ville" in page
-    assert f"Moves: {len(plan.moves)} couriers" in page
+    moved = plan.kpis["moved_couriers"]
+    assert len(plan.moves) > moved  # some courier moves twice in the shift
+    assert f"Moves: {len(plan.moves)} moves of {moved} couriers on " in page
+    one_slot = solve(inputs, None, SHIFT, "2026-11-30T19:30")
+    assert len(one_slot.moves) == one_slot.kpis["moved_couriers"]
+    assert f"Moves: {len(one_slot.moves)} couriers on " in one_slot._repr_html_()
+
+
+def test_dollar_signs_in_names_are_not_typeset_as_math():
+    """Jupyter typesets $...$ in HTML output as math: a zone named "Menu $5 - Burger
+    $10" lost its dollars and showed "5 - Burger" in italics. The plan's and the
+    explanation's cells are marked for MathJax to leave alone, as pandas does."""
+    inputs = load(VALID)
+    zones = inputs.zones.assign(name="Menu $5 - Burger $10")
+    plan = solve(inputs.replace(zones=zones), Config(), SHIFT)
+    for page in (plan._repr_html_(), plan.explain()._repr_html_()):
+        assert page.startswith("<div class='tex2jax_ignore mathjax_ignore'>"), page[:80]
+        assert "Menu $5 - Burger $10" in page
 
 
 def test_plan_html_escapes_partner_names():

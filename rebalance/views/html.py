@@ -19,7 +19,12 @@ from .wording import (
 if TYPE_CHECKING:
     from rebalance.plan import Plan
 
-__all__ = ["MAX_TABLE_ROWS", "explanation_html", "plan_html"]
+__all__ = ["MAX_TABLE_ROWS", "ROOT", "explanation_html", "plan_html"]
+
+#: The root of every cell: Jupyter typesets ``$...$`` in HTML output as math (MathJax 2
+#: skips ``tex2jax_ignore``, MathJax 3 ``mathjax_ignore``), and "Menu $5 - Burger $10"
+#: must read as written, as the plots draw it.
+ROOT = "<div class='tex2jax_ignore mathjax_ignore'>"
 
 #: Rows of a folded table (every zone, the routes) a notebook cell shows; the rest are
 #: in ``plan.zones`` and ``plan.routes()``. At 10,000 zones every row made a 4.5 MB cell
@@ -46,7 +51,7 @@ def plan_html(plan: Plan) -> str:
             else ""
         )
         return (
-            f"<div>{head}<p style='color:#D55E00'><b>No feasible plan.</b> "
+            f"{ROOT}{head}<p style='color:#D55E00'><b>No feasible plan.</b> "
             f"{esc(plan.message)}</p>{zones_note}</div>"
         )
     k = plan.kpis
@@ -143,8 +148,15 @@ def plan_html(plan: Plan) -> str:
     routes = ""
     if len(moves):
         flows = plan.routes().rename(columns={"minutes": "longest_minutes"})
+        couriers = plural(int(moves["courier_id"].nunique()), "courier")
+        # over a shift of slots a courier may move more than once
+        count = (
+            couriers
+            if len(moves) == len(set(moves["courier_id"]))
+            else (f"{plural(len(moves), 'move')} of {couriers}")
+        )
         routes = (
-            f"<details><summary>Moves: {len(moves)} couriers on {len(flows)} routes "
+            f"<details><summary>Moves: {count} on {plural(len(flows), 'route')} "
             f"(every courier in <code>plan.moves</code>)</summary>"
             + first_rows(flows, "routes", "plan.routes()")
             + "</details>"
@@ -157,7 +169,7 @@ def plan_html(plan: Plan) -> str:
             f"more courier helps most)</summary>{explanation_html(plan.explain())}</details>"
         )
     return (
-        f"<div>{head}<table><tr>{kpis}</tr></table>{attention}{more}{timeline}"
+        f"{ROOT}{head}<table><tr>{kpis}</tr></table>{attention}{more}{timeline}"
         f"{every_zone}{routes}{why}</div>"
     )
 
@@ -208,7 +220,7 @@ def explanation_html(expl: Any) -> str:
         ranking_cols.append("full_slots")
     parts.append(rows(expl.ranking, ranking_cols, 20))
     parts.extend(f"<p style='opacity:0.7'>{esc(n)}</p>" for n in expl.notes)
-    return "<div>" + "".join(parts) + "</div>"
+    return ROOT + "".join(parts) + "</div>"
 
 
 def _cell(value: Any) -> str:
