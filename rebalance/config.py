@@ -295,7 +295,16 @@ def load_config(path: str | Path | None = None) -> Config:
     """
     if path is None:
         return Config()
-    file = Path(path)
+    from .errors import as_path
+
+    file = as_path(
+        path,
+        "load_config(path)",
+        "path must be a TOML file's path (a str or pathlib.Path)",
+        hint="for settings in Python: Config().with_changes(shift={'hours': 3}) and the like"
+        if isinstance(path, dict | Config)
+        else "",
+    )
     try:
         # utf-8-sig: a byte order mark (Windows Notepad writes one) is not TOML's error
         text = file.read_bytes().decode("utf-8-sig")

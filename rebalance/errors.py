@@ -54,6 +54,7 @@ __all__ = [
     "Terminated",
     "TimestampError",
     "UsageError",
+    "as_path",
     "raise_terminated",
     "storage_errors",
     "wrong_argument",
@@ -354,6 +355,17 @@ class Terminated(BaseException):
 def raise_terminated(signum: int, frame: object) -> None:
     """A SIGTERM handler: raise `Terminated` where the program is."""
     raise Terminated("stopped by SIGTERM")
+
+
+def as_path(value: object, call: str, wanted: str, *, hint: str = "") -> Any:
+    """``value`` as a `pathlib.Path` when it is a str or a path; else the TypeError of
+    `wrong_argument` (a notebook re-running ``load(inputs)`` on what it had loaded met
+    pathlib's bare "expected str, bytes or os.PathLike object, not Inputs")."""
+    from pathlib import Path
+
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise TypeError(f"{call}: {wanted}, got {type(value).__name__}" + (f"; {hint}" if hint else ""))
 
 
 def wrong_argument(call: str, wanted: str, value: object, *, path_hint: str = "") -> TypeError:

@@ -2197,9 +2197,21 @@ def load(data_dir: str | Path, config: Config | None = None) -> Inputs:
     command line does), else the defaults; the inputs keep the configuration they were
     read with, and `solve`, `forecast`, `replay` and the scenarios use it when given
     none. Raises `DataError` listing every problem found (file, line, column, value and
-    what would be valid), `ConfigError` for a bad rebalance.toml.
+    what would be valid), `ConfigError` for a bad rebalance.toml; a TypeError when
+    ``data_dir`` is not a path.
     """
-    return load_tables(data_dir, config, per_table=True)
+    from .errors import as_path
+
+    loaded = isinstance(data_dir, Inputs)
+    folder = as_path(
+        data_dir,
+        "load(data_dir, config)",
+        "data_dir must be the folder of the input tables (a str or pathlib.Path)",
+        hint="these inputs are loaded already: pass them to solve(inputs, config, ...)"
+        if loaded
+        else "",
+    )
+    return load_tables(folder, config, per_table=True)
 
 
 def config_for(inputs: Inputs, config: Any, call: str) -> Config:

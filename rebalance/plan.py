@@ -93,13 +93,18 @@ ROSTER_FILE = "roster.parquet"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """A solved shift.
 
     ``zones`` and ``moves`` are DataFrames with the columns of the plan files;
     ``kpis`` holds the contract's KPIs and a few more. ``status`` is ``optimal``,
     ``feasible`` (a time limit stopped the solver) or ``infeasible`` (``message`` says why).
+
+    A plan equals only itself (``==`` compared the DataFrames and raised pandas' "truth
+    value is ambiguous"), and can be a dict key or in a set. Plans of the same problem
+    (inputs, settings, shift) share ``plan_id``; `rebalance.diff.diff_plans` says how two
+    differ.
     """
 
     plan_id: str
@@ -686,9 +691,14 @@ def read_plan(directory: str | Path) -> Plan:
     """
     import time
 
-    from .errors import DataError
+    from .errors import DataError, as_path
 
-    folder = Path(directory)
+    folder = as_path(
+        directory,
+        "read_plan(directory)",
+        "directory must be a plan folder's path (a str or pathlib.Path)",
+        hint="this is a Plan already" if isinstance(directory, Plan) else "",
+    )
     for attempt in range(_READS):
         before = _identity(folder)
         try:

@@ -491,3 +491,39 @@ def test_inputs_show_themselves_in_a_line():
     assert "20 zones, 1,500 restaurants, 600 couriers, 12,000 demand rows" in text
     assert "times in Europe/Paris" in text and inputs.sha256[:12] in text
     assert inputs.summary()["demand"] == 12_000 and load(VALID).summary()["demand"] is None
+
+
+def test_a_loaded_object_where_a_path_goes_is_named_with_what_to_pass(tmp_path):
+    """Re-running a cell as load(inputs), read_plan(plan) or load_config({...}) met
+    pathlib's bare "expected str, bytes or os.PathLike object, not Inputs". Each call
+    now names itself, the argument, what it takes and, where it helps, what to do."""
+    from rebalance import load_config
+
+    inputs = load(VALID)
+    plan = solve(inputs, None, SHIFT)
+    cases = [
+        (lambda: load(inputs), "load(data_dir, config): data_dir must be the folder", "Inputs"),
+        (lambda: load(42), "load(data_dir, config): data_dir must be the folder", "int"),
+        (lambda: read_plan(plan), "read_plan(directory): directory must be a plan folder", "Plan"),
+        (lambda: load_config({"city": {}}), "load_config(path): path must be a TOML", "dict"),
+    ]
+    for call, says, got in cases:
+        with pytest.raises(TypeError) as caught:
+            call()
+        assert str(caught.value).startswith(says) and f"got {got}" in str(caught.value)
+    with pytest.raises(TypeError, match="loaded already: pass them to solve"):
+        load(inputs)
+    with pytest.raises(TypeError, match=r"Config\(\)\.with_changes"):
+        load_config({"city": {}})
+    assert load(str(VALID)).zones.equals(load(VALID).zones)  # paths as text still do
+
+
+def test_plans_compare_and_hash_as_objects():
+    """plan == its read-back copy raised pandas' "truth value of a DataFrame is
+    ambiguous", and hash(plan) a TypeError. A plan now equals itself only, goes in a
+    set or a dict, and its copy tells the same problem by plan_id."""
+    plan = solve(load(VALID), None, SHIFT)
+    again = solve(load(VALID), None, SHIFT)
+    assert plan == plan and plan != again and plan != "plan"
+    assert len({plan, again, plan}) == 2 and {plan: 1}[plan] == 1
+    assert plan.plan_id == again.plan_id
