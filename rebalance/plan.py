@@ -339,9 +339,22 @@ class Plan:
         ``directory`` that is a symbolic link is followed: the folder it points to is
         replaced and the link kept. A disk that is full or read-only raises
         `StorageError` saying what and where, and leaves the previous plan (or nothing).
+        Tables edited in place (``plan.moves.loc[...] = ...``) so that they no
+        longer give the plan's KPIs raise ValueError before anything is written: such a
+        folder would be refused by `read_plan`, publish and diff.
         """
         if not self.feasible:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
+        # A plan's tables edited in place (rows dropped from plan.moves) were written
+        # beside the KPIs and plan_id of the plan solved, a folder read_plan, publish
+        # and diff then refused: the same check, here, before anything is written.
+        edited = _kpis_problem(self, tables="plan.{}'")
+        if edited:
+            raise ValueError(
+                f"Plan.write: the plan's tables no longer match its KPIs ({edited} in "
+                "place): solve again with the changed inputs (rebalance.solve), or write "
+                "a copy taken before the edit"
+            )
         target = _follow_link(Path(directory))
         # absolute: "." has no name to make a sibling of, and no parent to hold one
         place = Path(os.path.abspath(target))
@@ -1013,7 +1026,7 @@ def _slot_minutes(value: Any) -> int:
     return int(value)
 
 
-def _kpis_problem(plan: Plan) -> str:
+def _kpis_problem(plan: Plan, *, tables: str = "{}.csv's") -> str:
     """What is wrong with a read plan's KPIs ("" if nothing): each contract KPI present
     and a number >= 0, and those the tables fix equal to them (the moved couriers, the
     travel minutes, slot 0's shortage, the coverage before and after). The views print
@@ -1050,14 +1063,22 @@ def _kpis_problem(plan: Plan) -> str:
 
     moves = plan.moves
     found = {
-        "moved_couriers": (int(moves["courier_id"].nunique()), 0.0, "moves.csv's couriers"),
+        "moved_couriers": (
+            int(moves["courier_id"].nunique()),
+            0.0,
+            f"{tables.format('moves')} couriers",
+        ),
         "travel_minutes": (
             float(moves["travel_minutes"].sum()),
             # each move's minutes are written to the thousandth, their sum rounded once
             0.0005 * (len(moves) + 1),
-            "moves.csv's travel_minutes",
+            f"{tables.format('moves')} travel_minutes",
         ),
-        "shortage": (int(plan.zones["shortage"].sum()), 0.0, "zones.csv's shortage"),
+        "shortage": (
+            int(plan.zones["shortage"].sum()),
+            0.0,
+            f"{tables.format('zones')} shortage",
+        ),
         "coverage_before": (coverage("couriers_before"), 1e-6, "the tables' couriers_before"),
         "coverage": (coverage("couriers_after"), 1e-6, "the tables' couriers_after"),
     }

@@ -527,3 +527,19 @@ def test_plans_compare_and_hash_as_objects():
     assert plan == plan and plan != again and plan != "plan"
     assert len({plan, again, plan}) == 2 and {plan: 1}[plan] == 1
     assert plan.plan_id == again.plan_id
+
+
+def test_a_plan_edited_in_place_is_refused_before_its_folder_is_written(tmp_path):
+    """plan.moves edited in place, then plan.write: the folder was written
+    with the solved plan's KPIs and plan_id, and read_plan, publish and diff refused it
+    afterwards ("the plan was edited"). write now refuses at once, naming what no
+    longer adds up and what to do, and writes nothing."""
+    plan = solve(load(REPO / "data" / "samples" / "paris"), None, SHIFT)
+    plan.write(tmp_path / "solved")
+    assert read_plan(tmp_path / "solved").kpis == plan.kpis
+    plan.moves.loc[plan.moves.index[:40], "travel_minutes"] = 0.0  # as if those stayed
+    with pytest.raises(ValueError, match=r"plan\.moves' travel_minutes give") as caught:
+        plan.write(tmp_path / "edited")
+    assert "solve again" in str(caught.value)
+    assert not (tmp_path / "edited").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["solved"]

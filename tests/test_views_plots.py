@@ -283,17 +283,6 @@ def test_plots_is_not_imported_by_the_package():
     assert out.stdout.strip() == "False"
 
 
-def test_plan_html_shows_kpis_and_zone_table():
-    """A plan renders in a notebook cell with its KPIs, attention zones and folded tables."""
-    _, plan = paris()
-    page = plan._repr_html_()
-    for text in ("Coverage", "92.3%", "Couriers moved", "Zones needing attention", "<details>"):
-        assert text in page
-    assert "The shift in 8 slots of 30 min" in page and "Zones short in some slot" in page
-    assert "75104" in page and "Hôtel-de-Ville" in page
-    assert f"Moves: {len(plan.moves)} couriers" in page
-
-
 def squares(zones: pd.DataFrame, half: float = 0.004) -> dict:
     """An outline per zone: a small square around its centroid, as `read_outlines` gives."""
     return {
