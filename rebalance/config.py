@@ -265,7 +265,17 @@ class Config(_Section):
                 raw["vehicles"] = merged
             else:
                 raw[section] = {**raw.get(section, {}), **values}
-        return _build(raw, base_dir=self.base_dir, source=self.source, merge_vehicles=False)
+        try:
+            return _build(raw, base_dir=self.base_dir, source=self.source, merge_vehicles=False)
+        except ConfigError as exc:
+            # the values came from this call, not from the file the config was read from
+            # (the message blamed "rebalance.toml, key ..." for a notebook's change)
+            import dataclasses
+
+            where = "Config.with_changes(...)"
+            raise ConfigError(
+                [dataclasses.replace(p, file=where) for p in exc.problems], title=exc.title
+            ) from None
 
 
 def as_config(config: Any, call: str) -> Config:

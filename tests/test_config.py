@@ -350,3 +350,18 @@ def test_a_shift_shorter_than_a_minute_and_a_deeply_nested_file_are_refused(tmp_
     deep = "[city]\nx = " + "[" * 5000 + "]" * 5000 + "\n"
     problem, text = key_problem(tmp_path, deep)
     assert "nested too deeply" in text and problem.file.endswith("rebalance.toml")
+
+
+def test_a_bad_change_names_the_call_not_the_file_the_config_came_from(tmp_path):
+    """Config.with_changes(demand={"orders_per_courier_hour": 0}) on a config read from
+    a file said "rebalance.toml, key 'demand.orders_per_courier_hour': ...", sending
+    the analyst to a file that is fine. It now names the call that made the change."""
+    path = tmp_path / "rebalance.toml"
+    path.write_text('[city]\nname = "X"\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError) as caught:
+        config.with_changes(demand={"orders_per_courier_hour": 0})
+    (problem,) = caught.value.problems
+    assert problem.file == "Config.with_changes(...)"
+    assert problem.key == "demand.orders_per_courier_hour"
+    assert str(path) not in str(caught.value) and "expected a number >= 0.01" in str(caught.value)
