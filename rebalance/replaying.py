@@ -409,10 +409,20 @@ def _replay(
     tz = config.city.timezone
 
     # orders per (zone, slot)
-    slot = grid.slot_of(orders["placed_at"])
-    ns = orders["placed_at"].dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    before = int(((slot < 0) & (ns < grid.start.value)).sum())
-    after = int((slot < 0).sum()) - before
+    placed = orders["placed_at"]
+    # An order of a DataFrame whose placed_at could not be read (text that is no time,
+    # blank, NaN) is NaT: the smallest int64, which minus the shift's start wraps round
+    # to a huge positive offset, read as "inside the shift" in slot ~10^9. Its count
+    # then sized the (zone, slot) table (reshape of 4 million cells into 12 x 8). Left
+    # out and said, as a forecast does; neither inside nor outside the shift.
+    unread = placed.isna().to_numpy()
+    slot = grid.slot_of(placed)
+    ns = placed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if unread.any():
+        slot[unread] = -1
+        notes.append(f"{int(unread.sum()):,} order(s) without a readable placed_at ignored")
+    before = int(((slot < 0) & (ns < grid.start.value) & ~unread).sum())
+    after = int(((slot < 0) & ~unread).sum()) - before
     # Arrow lookups (get_indexer made a Python string per order)
     if "zone_id" in orders.columns:
         oz = positions(_text(orders["zone_id"]), zone_index)

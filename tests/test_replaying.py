@@ -186,6 +186,30 @@ def test_orders_outside_the_shift_are_ignored_and_counted(city):
     assert int(result.policies["orders"].iloc[0]) == 1
 
 
+@pytest.mark.parametrize("bad", ["not a time", "", "   ", None, np.nan, pd.NaT], ids=repr)
+def test_a_dataframe_order_without_a_readable_time_is_left_out_and_counted(city, bad):
+    """One order of a DataFrame whose placed_at is unreadable, blank or NaN (inside the
+    shift's rows or among those outside it) is left out and the notes say how many, as
+    in a forecast; the replay died with numpy's "cannot reshape array of size ..."."""
+    good = orders(
+        ("RA", "2026-11-30T18:30"),
+        ("RA", "2026-11-30T19:05"),
+        ("RB", "2026-11-30T19:10"),
+        ("RB", "2026-11-30T21:30"),
+    )
+    bad_rows = orders(("RA", "x"), ("RB", "x"), ("RA", "x")).assign(
+        order_id=["B1", "B2", "B3"], placed_at=[bad] * 3
+    )
+    # one before the shift's rows, one among them, one after
+    o = pd.concat([bad_rows[:1], good[:2], bad_rows[1:2], good[2:], bad_rows[2:]])
+    if bad is pd.NaT:
+        o["placed_at"] = pd.to_datetime(o["placed_at"]).dt.tz_localize("Europe/Paris")
+    result = replay(load(city), o.reset_index(drop=True), CONFIG, SHIFT)
+    assert result.policies[["orders", "served"]].values.tolist() == [[2, 2.0]]
+    assert result.outside == {"before": 1, "after": 1, "total": 2}
+    assert "3 order(s) without a readable placed_at ignored" in result.notes
+
+
 def test_shift_without_orders_serves_everything(city):
     """With no order in the shift, the share is 1.0 (nothing was missed), as coverage is."""
     result = replay(load(city), orders(("RA", "2026-11-30T12:00")), CONFIG, SHIFT)
