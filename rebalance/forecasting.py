@@ -292,16 +292,17 @@ def run_forecast(
     if shift_start is None:
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
-    orders, rows = _orders_table(history, inputs, config)
+    orders, rows = _orders_table(history, inputs, config, call)
     source = str(history) if isinstance(history, str | Path) else None
     return _Forecaster(orders, inputs, grid, source, rows).run(backtest)
 
 
 def _orders_table(
-    history: str | Path | Orders | pd.DataFrame, inputs: Inputs, config: Config
+    history: str | Path | Orders | pd.DataFrame, inputs: Inputs, config: Config, call: str
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The orders, and each one's row in ``inputs.restaurants`` when read here."""
     if isinstance(history, Orders):
+        history.check_timezone(config.city.timezone, call)
         return history.table, None
     if isinstance(history, pd.DataFrame):
         check_frame(history, inputs.restaurants)

@@ -51,12 +51,31 @@ class Orders:
     """Validated orders: ``table`` has order_id, restaurant_id, zone_id and placed_at (UTC).
 
     ``files`` lists the files read, in order; ``wall_clock`` which rows' placed_at were
-    written without an offset (city time), when known.
+    written without an offset (city time), when known; ``timezone`` the timezone those
+    were read in (`load_orders`' config's), when known. A replay or a forecast of
+    another city's timezone refuses them (`check_timezone`).
     """
 
     table: pd.DataFrame
     files: tuple[Path, ...]
     wall_clock: np.ndarray | None = field(default=None, repr=False, compare=False)
+    timezone: str | None = field(default=None, compare=False)
+
+    def check_timezone(self, timezone: str, call: str) -> None:
+        """ValueError when placed_at written without an offset were read in another
+        timezone than ``timezone`` (the city's): `load_orders` without a config reads
+        them in the defaults' Europe/Paris, and a replay of New York's orders so read
+        served 0 of the 1,065 orders the command line counted, without a word."""
+        if self.timezone is None or self.timezone == timezone:
+            return
+        if self.wall_clock is not None and not self.wall_clock.any():
+            return  # every placed_at with its offset: instants, whatever the timezone
+        raise ValueError(
+            f"{call}: the orders' placed_at without a UTC offset were read in "
+            f"{self.timezone!r} (load_orders' config; the defaults' without one), but the "
+            f"city's timezone is {timezone!r}: load them with load_orders(source, "
+            "inputs.restaurants, inputs.config), or pass the orders file's path"
+        )
 
     def clock_notes(self, start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> list[str]:
         """What to know about the orders of the span [start, end) written without an
@@ -187,6 +206,9 @@ def load_orders(
 ) -> Orders:
     """Read and validate an orders file or folder against the city's ``restaurants``.
 
+    Naive ``placed_at`` are read in ``config``'s ``[city] timezone`` (the defaults'
+    without one): pass the config the city was loaded with (``inputs.config``); a
+    replay or forecast refuses orders read in another timezone than the city's.
     Raises `DataError` listing every problem (file, line, column, value, what is valid).
     When not one order names a restaurant of this city, the first problem says so: the
     orders are most likely another city's.
@@ -206,11 +228,15 @@ def _load(
     if not isinstance(restaurants, pd.DataFrame) or not {"restaurant_id", "zone_id"} <= set(
         restaurants.columns
     ):
+        from .inputs import Inputs
+
         got = (
             "a DataFrame without restaurant_id and zone_id"
             if isinstance(restaurants, pd.DataFrame)
             else type(restaurants).__name__
         )
+        if isinstance(restaurants, Inputs):
+            got += "; pass inputs.restaurants, and inputs.config as the config"
         raise TypeError(
             f"{call}: restaurants must be the city's restaurants table "
             f"(rebalance.load(folder).restaurants), got {got}"
@@ -272,6 +298,7 @@ def _load(
         table=table.reset_index(drop=True),
         files=tuple(files),
         wall_clock=np.concatenate(wall_clock),
+        timezone=tz,
     )
     return orders, at
 

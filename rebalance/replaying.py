@@ -275,6 +275,7 @@ def replay(
         raise ValueError("shift_start is required, e.g. '2026-11-30T19:00'")
     grid = shift_grid(config, shift_start, shift_end)
     found = _orders(orders, inputs, config)
+    found.check_timezone(config.city.timezone, call)
     notes = found.clock_notes(grid.start, grid.end, config.city.timezone)
     return _replay(inputs, found.table, config, grid, _named(plans), notes)
 
@@ -289,7 +290,7 @@ def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: 
             text = table["placed_at"].astype(str)
             table = table.assign(placed_at=parse_timestamps(text, config.city.timezone))
             wall_clock = ~has_offset(text)
-        return Orders(table, (), wall_clock=wall_clock)
+        return Orders(table, (), wall_clock=wall_clock, timezone=config.city.timezone)
     return load_orders(orders, inputs.restaurants, config)
 
 

@@ -226,3 +226,34 @@ def test_an_id_behind_a_formula_guard_gets_its_restaurants_zone(tmp_path):
     table = load_orders(source, load(city).restaurants).table
     assert table["restaurant_id"].tolist() == ["+R2", "RA1", "+R2"]
     assert table["zone_id"].astype(str).tolist() == ["B", "A", "B"]
+
+
+def test_orders_read_in_another_timezone_than_the_citys_are_refused(tmp_path):
+    """A New York analyst who loads the orders without the city's config got them read
+    in Paris time (the defaults'): a replay of them then served 0 of the orders the
+    command line counted, without a word. Now replay and forecast refuse them, saying
+    to pass inputs.config; loaded with it (or as a path, or with offsets) they count."""
+    import rebalance
+
+    new_york = Config().with_changes(city={"timezone": "America/New_York"})
+    inputs = load(VALID, new_york)
+    path = write(tmp_path / "o.csv", "A1,R01,2026-11-30T19:10\nA2,R04,2026-11-30T19:40\n")
+    expected = rebalance.replay(inputs, path, None, SHIFT).policies["orders"].tolist()
+    assert expected == [2]
+    right = load_orders(path, inputs.restaurants, inputs.config)
+    assert rebalance.replay(inputs, right, None, SHIFT).policies["orders"].tolist() == expected
+    wrong = load_orders(path, inputs.restaurants)  # no config: read in Europe/Paris
+    calls = {
+        "replay": lambda: rebalance.replay(inputs, wrong, None, SHIFT),
+        "forecast": lambda: rebalance.forecast(wrong, inputs, None, SHIFT),
+    }
+    for name, call in calls.items():
+        with pytest.raises(
+            ValueError,
+            match=rf"^{name}\(.*read in 'Europe/Paris'.*'America/New_York'.*inputs\.config",
+        ):
+            call()
+    # with their offsets the orders are instants: read in any timezone, they are right
+    offsets = write(tmp_path / "z.csv", "A1,R01,2026-12-01T00:10Z\nA2,R04,2026-12-01T00:40Z\n")
+    given = load_orders(offsets, inputs.restaurants)
+    assert rebalance.replay(inputs, given, None, SHIFT).policies["orders"].tolist() == expected
