@@ -1742,7 +1742,7 @@ def forecast(
         if out is not None:
             _replaceable(out, "a demand table", _is_demand_table)
         inputs = _load(data, cfg)
-        result = run_forecast(history, inputs, cfg, start, end, backtest=backtest)
+        result = run_forecast(history, inputs, cfg, start, end, backtest=backtest, warn=False)
         report = console(stderr=out is None)
         if out is None:
             from .escape import csv_frame
@@ -1799,7 +1799,7 @@ def replay(
 
         _check_slots(cfg, start, end)
         inputs = _load(data_dir, cfg)
-        result = run_replay(inputs, orders, cfg, start, end, plans=list(plan or []))
+        result = run_replay(inputs, orders, cfg, start, end, plans=list(plan or []), warn=False)
         if format is OutputFormat.json:
             sys.stdout.write(result.to_json())
             for note in result.notes:

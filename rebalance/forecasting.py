@@ -41,6 +41,7 @@ demand table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ __all__ = [
     "forecast",
     "run_forecast",
     "shift_grid",
+    "warn_notes",
 ]
 
 #: The demand table of CONTRACT section 7, then the columns saying how each row was made.
@@ -264,6 +266,8 @@ def forecast(
     config: Config | None = None,
     shift_start: Any = None,
     shift_end: Any = None,
+    *,
+    warn: bool = True,
 ) -> pd.DataFrame:
     """The demand table (CONTRACT section 7) for a shift, forecast from past orders.
 
@@ -271,8 +275,15 @@ def forecast(
     restaurant_id and placed_at. Columns: restaurant_id, slot_start (city time),
     expected_orders_per_hour, then zone_id, history_orders, history_days and prior_weight
     saying how each row was made. `run_forecast` also returns the report and a backtest.
+
+    ``warn``: say the report's notes (orders left out of a DataFrame for a time that
+    cannot be read or a restaurant not in the city, a short history ...) as
+    `rebalance.PlanWarning`, as `solve` says its own; the table alone does not show them.
     """
-    return run_forecast(history, inputs, config, shift_start, shift_end).demand
+    result = run_forecast(history, inputs, config, shift_start, shift_end, warn=False)
+    if warn:
+        warn_notes(result.notes, stacklevel=2)
+    return result.demand
 
 
 def run_forecast(
@@ -283,9 +294,12 @@ def run_forecast(
     shift_end: Any = None,
     *,
     backtest: bool = False,
+    warn: bool = True,
 ) -> Forecast:
     """`forecast` with its report (days, restaurants with and without history) and,
-    with ``backtest``, the error on the history's last day forecast from the days before."""
+    with ``backtest``, the error on the history's last day forecast from the days before.
+    ``warn``: say its notes as `rebalance.PlanWarning` too (False where the caller
+    shows the report, as the command line does)."""
     call = "forecast(history, inputs, config, shift_start)"
     inputs = as_inputs(inputs, call)
     config = config_for(inputs, config, call)
@@ -294,7 +308,24 @@ def run_forecast(
     grid = shift_grid(config, shift_start, shift_end)
     orders, rows = _orders_table(history, inputs, config, call)
     source = str(history) if isinstance(history, str | Path) else None
-    return _Forecaster(orders, inputs, grid, source, rows).run(backtest)
+    result = _Forecaster(orders, inputs, grid, source, rows).run(backtest)
+    if warn:
+        warn_notes(result.notes, stacklevel=2)
+    return result
+
+
+def warn_notes(notes: Sequence[str], stacklevel: int) -> None:
+    """A forecast's or a replay's notes as `rebalance.PlanWarning`, as `solve` says
+    what the command line says on stderr: `forecast` returns a bare table, and 2,000
+    of 56,376 orders of a DataFrame left out of it (times in another format, renamed
+    restaurants) were said nowhere else. ``stacklevel`` as `warnings.warn`'s, counted
+    from the caller of this function."""
+    import warnings
+
+    from .errors import PlanWarning
+
+    for note in notes:
+        warnings.warn(note, PlanWarning, stacklevel=stacklevel + 1)
 
 
 def _orders_table(

@@ -257,6 +257,8 @@ def replay(
     shift_start: Any = None,
     shift_end: Any = None,
     plans: Mapping[str, PlanLike] | Sequence[PlanLike] = (),
+    *,
+    warn: bool = True,
 ) -> Replay:
     """Score no plan and each plan against the orders that came (CONTRACT section 8).
 
@@ -265,8 +267,12 @@ def replay(
     mapping name -> plan, or a sequence of plans (named after their folder, or ``plan 1``
     ...); a plan is a `Plan`, a plan folder, or a moves DataFrame (courier_id, to_zone
     and optionally slot_start).
+
+    ``warn``: say the replay's notes (orders left out, moves ignored, a plan made for
+    another start ...) as `rebalance.PlanWarning` too, as `solve` says its own; False
+    where the caller shows them (the command line).
     """
-    from .forecasting import shift_grid
+    from .forecasting import shift_grid, warn_notes
 
     call = "replay(inputs, orders, config, shift_start)"
     inputs = as_inputs(inputs, call)
@@ -277,7 +283,10 @@ def replay(
     found = _orders(orders, inputs, config)
     found.check_timezone(config.city.timezone, call)
     notes = found.clock_notes(grid.start, grid.end, config.city.timezone)
-    return _replay(inputs, found.table, config, grid, _named(plans), notes)
+    result = _replay(inputs, found.table, config, grid, _named(plans), notes)
+    if warn:
+        warn_notes(result.notes, stacklevel=2)
+    return result
 
 
 def _orders(orders: Orders | pd.DataFrame | str | Path, inputs: Inputs, config: Config) -> Orders:

@@ -295,7 +295,7 @@ def test_every_entry_point_says_what_to_pass_in_place_of_a_wrong_object(tmp_path
         with pytest.raises((TypeError, ValueError), match=message):
             call()
     # the right objects still work: a plan folder and a moves table score
-    scored = rebalance.replay(inputs, orders, None, SHIFT, plans=[folder, plan.moves])
+    scored = rebalance.replay(inputs, orders, None, SHIFT, plans=[folder, plan.moves], warn=False)
     assert len(scored.policies) == 3  # no plan, the folder, the moves
 
 

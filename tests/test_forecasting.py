@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 from util import courier, restaurant, write_city, zone
 
-from rebalance import Config, load
+from rebalance import Config, PlanWarning, load
 from rebalance.cli import app
 from rebalance.forecasting import DEMAND_COLUMNS, forecast, run_forecast
 
@@ -99,14 +99,14 @@ def test_same_weekday_only_with_two_of_them(city):
         ],
         ignore_index=True,
     ).assign(order_id=lambda d: [f"O{i}" for i in range(len(d))])
-    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    result = run_forecast(h, load(city), CONFIG, SHIFT, warn=False)
     assert result.same_weekday and len(result.days) == 2
     # RNEW took orders on a Tuesday only: outside the Mondays used, from its zone alone
     tuesday = history({"RNEW": {"19:10": 5}}, ["2026-11-24"])
     both = pd.concat([h, tuesday], ignore_index=True).assign(
         order_id=lambda d: [f"O{i}" for i in range(len(d))]
     )
-    zone_only = run_forecast(both, load(city), CONFIG, SHIFT)
+    zone_only = run_forecast(both, load(city), CONFIG, SHIFT, warn=False)
     assert zone_only.zone_only == ("RNEW",)
     assert any(
         "1 with orders only outside the days used: estimated from their zone alone" in line
@@ -298,7 +298,8 @@ def test_few_days_of_history_are_said_and_a_steady_shape_follows_the_zone(city):
     pseudo-orders: follow the zone's shape)."""
     from rebalance.forecasting import SHAPE_PRIOR_RANGE
 
-    two = run_forecast(history(STEADY, days_before(2)), load(city), CONFIG, SHIFT)
+    with pytest.warns(PlanWarning, match=r"only 2 day\(s\) of history"):
+        two = run_forecast(history(STEADY, days_before(2)), load(city), CONFIG, SHIFT)
     assert "  note: only 2 day(s) of history: estimates lean on the zones' profiles" in (
         two.report()
     )
@@ -409,7 +410,8 @@ def test_cli_bad_history_exits_3_and_writes_nothing(tmp_path, city):
 def test_zone_without_evening_orders_is_forecast_zero_and_reported(city):
     """A zone whose restaurants only sell at lunch gets 0 per slot, and the report says so."""
     h = history({"RA1": {"19:10": 5, "20:10": 5}, "RB": {"12:10": 5}}, days_before(7))
-    result = run_forecast(h, load(city), CONFIG, SHIFT)
+    with pytest.warns(PlanWarning, match="had no order in the shift's hours"):
+        result = run_forecast(h, load(city), CONFIG, SHIFT)
     rb = result.demand[result.demand["restaurant_id"] == "RB"]
     assert (rb["expected_orders_per_hour"] == 0).all() and len(rb) == 2
     assert any(
@@ -646,7 +648,7 @@ def test_orders_read_in_blocks_give_the_same_forecast(city, monkeypatch):
     night = Config().with_changes(shift={"hours": 3.0, "slot_minutes": 30})
 
     def run():
-        return run_forecast(h, load(city), night, "2026-10-25T01:00", backtest=True)
+        return run_forecast(h, load(city), night, "2026-10-25T01:00", backtest=True, warn=False)
 
     whole = run()
     monkeypatch.setattr(forecasting, "_BLOCK_ROWS", 5)
@@ -693,12 +695,75 @@ def test_a_frame_with_unreadable_times_and_unknown_restaurants_says_what_it_igno
         ignore_index=True,
     )
     want = run_forecast(clean, load(city), CONFIG, SHIFT)
-    got = run_forecast(dirty, load(city), CONFIG, SHIFT)
+    got = run_forecast(dirty, load(city), CONFIG, SHIFT, warn=False)
     pd.testing.assert_frame_equal(got.demand, want.demand)
     assert got.days == want.days and got.gaps == want.gaps
     assert "2 order(s) without a readable placed_at ignored" in got.notes
     assert "3 order(s) of restaurants not in this city ignored" in got.notes
     assert not any("ignored" in note for note in want.notes)
+
+
+def test_orders_left_out_of_a_frame_are_said_as_warnings_once(tmp_path, city):
+    """`forecast` returns a bare table: 2,000 of 56,376 orders of a DataFrame left out
+    (times in another format, renamed restaurants) were said only in `run_forecast`'s
+    report, and a replay's only in its `notes`. Both now say them as
+    `rebalance.PlanWarning`, as `solve` does; ``warn=False`` keeps them quiet, and the
+    command line, which prints its notes, prints each once."""
+    import warnings
+
+    from rebalance.replaying import replay
+
+    clean = history(STEADY, days_before(4))
+    dirty = pd.concat(
+        [
+            clean,
+            pd.DataFrame(
+                {
+                    "order_id": ["X1", "X2", "X3"],
+                    "restaurant_id": ["RA1", "NOWHERE", "NOWHERE"],
+                    "placed_at": ["2026-11-30 7pm", "2026-11-30T19:10", "2026-11-29T19:10"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    inputs = load(city)
+    with pytest.warns(PlanWarning) as said:
+        demand = forecast(dirty, inputs, CONFIG, SHIFT)
+    assert len(demand) > 0
+    texts = [str(w.message) for w in said]
+    assert "1 order(s) without a readable placed_at ignored" in texts
+    assert "2 order(s) of restaurants not in this city ignored" in texts
+    assert all(w.filename == __file__ for w in said)  # shown at the caller's line
+    came = dirty.assign(placed_at=dirty["placed_at"].str.replace("2026-11-29", "2026-11-30"))
+    with pytest.warns(PlanWarning) as said:
+        replay(inputs, came, CONFIG, SHIFT)
+    texts = [str(w.message) for w in said]
+    assert "1 order(s) without a readable placed_at ignored" in texts
+    assert "2 orders of restaurants not in this city ignored" in texts
+    assert all(w.filename == __file__ for w in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forecast(dirty, inputs, CONFIG, SHIFT, warn=False)
+        replay(inputs, came, CONFIG, SHIFT, warn=False)
+    # the command line prints its notes in its report, each once, and warns nothing
+    # (pytest makes a warning an error: the command would fail)
+    history(STEADY, days_before(2)).to_csv(tmp_path / "short.csv", index=False)
+    noon = {"order_id": ["N1"], "restaurant_id": ["RA1"], "placed_at": ["2026-11-30T12:00"]}
+    pd.DataFrame(noon).to_csv(tmp_path / "noon.csv", index=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[shift]\nhours = 2.0\nslot_minutes = 60\n")
+    for args, note in (
+        (["forecast", str(tmp_path / "short.csv"), "--data", str(city)], "only 2 day(s)"),
+        (
+            ["replay", str(city), "--orders", str(tmp_path / "noon.csv")],
+            "note: no order was placed during",
+        ),
+    ):
+        result = CliRunner().invoke(app, [*args, "--shift-start", SHIFT, "--config", str(cfg)])
+        assert result.exit_code == 0, result.output
+        assert result.output.count(note) == 1, result.output
+        assert "Warning" not in result.output
 
 
 def test_a_frame_wrong_as_a_whole_is_refused_by_forecast_and_replay(city):
@@ -808,7 +873,7 @@ def test_the_report_wraps_at_words_under_its_labels_at_80_columns(tmp_path):
     args = ["forecast", str(tmp_path / "orders.csv"), "--data", str(city), "--shift-start", SHIFT]
     args += ["--out", str(tmp_path / "demand.csv"), "--backtest"]
     env = {"COLUMNS": "80", "NO_COLOR": "1"}
-    report = run_forecast(tmp_path / "orders.csv", load(city), None, SHIFT).report()
+    report = run_forecast(tmp_path / "orders.csv", load(city), None, SHIFT, warn=False).report()
     ids_line = next(line for line in report if "without any order" in line)
     assert len(ids_line) > 80 and all(rid in ids_line for rid in long_ids)
 

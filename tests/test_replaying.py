@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from util import courier, restaurant, write_city, zone
 
 import rebalance
-from rebalance import Config, load, solve
+from rebalance import Config, PlanWarning, load, solve
 from rebalance.cli import app
 from rebalance.replaying import NO_PLAN, replay
 from rebalance.slots import presence
@@ -118,7 +118,7 @@ def test_a_snapshot_plan_for_a_later_start_moves_its_couriers_from_that_start(ci
     # no slot_start column, or one left blank: the same
     for table in (moves, moves.assign(slot_start="")):
         later = dataclasses.replace(plan, moves=table)
-        result = replay(inputs, o, CONFIG, SHIFT, plans={"at 19:30": later})
+        result = replay(inputs, o, CONFIG, SHIFT, plans={"at 19:30": later}, warn=False)
         served = result.slots[result.slots["policy"] == "at 19:30"]["served"].tolist()
         assert served == pytest.approx([1.25, 2.5, 0.0, 0.0])
     expected = (
@@ -131,9 +131,10 @@ def test_a_plan_named_like_the_baseline_gets_a_name_of_its_own_and_ghosts_count_
     """A plan called "no plan" would be read as the baseline: it is "no plan (2)". A move
     of an unknown courier to an unknown zone is counted once, as the courier's."""
     moves = pd.DataFrame({"courier_id": ["GHOST"], "to_zone": ["NOWHERE"]})
-    result = replay(
-        load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={NO_PLAN: moves}
-    )
+    with pytest.warns(PlanWarning, match="1 moves of couriers not in couriers ignored"):
+        result = replay(
+            load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={NO_PLAN: moves}
+        )
     assert result.policies["name"].tolist() == [NO_PLAN, f"{NO_PLAN} (2)"]
     ignored = [n for n in result.notes if "ignored" in n]
     assert ignored == [f"{NO_PLAN} (2): 1 moves of couriers not in couriers ignored"]
@@ -165,9 +166,10 @@ def test_moves_of_couriers_not_present_change_nothing(city):
             "slot_start": ["2026-11-30T20:00", "2026-11-30T19:00"],
         }
     )
-    result = replay(
-        load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={"p": moves}
-    )
+    with pytest.warns(PlanWarning, match="1 moves of couriers not in couriers ignored"):
+        result = replay(
+            load(city), orders(("RA", "2026-11-30T19:05")), CONFIG, SHIFT, plans={"p": moves}
+        )
     counts = result.zones.groupby(["policy", "zone_id"])["couriers"].apply(list)
     assert counts[("p", "A")] == counts[(NO_PLAN, "A")]
     assert any("1 moves of couriers not in couriers ignored" in n for n in result.notes)
@@ -204,7 +206,7 @@ def test_a_dataframe_order_without_a_readable_time_is_left_out_and_counted(city,
     o = pd.concat([bad_rows[:1], good[:2], bad_rows[1:2], good[2:], bad_rows[2:]])
     if bad is pd.NaT:
         o["placed_at"] = pd.to_datetime(o["placed_at"]).dt.tz_localize("Europe/Paris")
-    result = replay(load(city), o.reset_index(drop=True), CONFIG, SHIFT)
+    result = replay(load(city), o.reset_index(drop=True), CONFIG, SHIFT, warn=False)
     assert result.policies[["orders", "served"]].values.tolist() == [[2, 2.0]]
     assert result.outside == {"before": 1, "after": 1, "total": 2}
     assert "3 order(s) without a readable placed_at ignored" in result.notes
@@ -212,7 +214,8 @@ def test_a_dataframe_order_without_a_readable_time_is_left_out_and_counted(city,
 
 def test_shift_without_orders_serves_everything(city):
     """With no order in the shift, the share is 1.0 (nothing was missed), as coverage is."""
-    result = replay(load(city), orders(("RA", "2026-11-30T12:00")), CONFIG, SHIFT)
+    with pytest.warns(PlanWarning, match="no order was placed during the shift"):
+        result = replay(load(city), orders(("RA", "2026-11-30T12:00")), CONFIG, SHIFT)
     assert result.policies["share"].tolist() == [1.0]
     assert "no order was placed during the shift" in result.notes
 
@@ -469,13 +472,14 @@ def test_orders_without_offset_in_the_repeated_hour_are_named(tmp_path, city):
     naive.to_csv(path, index=False)
     inputs = load(city)
     for source in (path, naive):
-        result = replay(inputs, source, night, "2026-10-25T01:00")
+        with pytest.warns(PlanWarning, match="the clocks show those times twice"):
+            result = replay(inputs, source, night, "2026-10-25T01:00")
         slots = result.slots.set_index("slot_start")["orders"]
         assert slots.iloc[2:6].tolist() == [2, 1, 0, 0]  # 02:00, 02:30 CEST; 02:00, 02:30 CET
         (note,) = [n for n in result.notes if "twice" in n]
         assert note.startswith("3 orders placed between 02:00 and 03:00 on Sun 25 Oct 2026")
         assert "(CEST)" in note and "(CET)" in note and "2026-10-25T02:15:00+01:00" in note
-    later = replay(inputs, path, night, "2026-10-25T19:00")
+    later = replay(inputs, path, night, "2026-10-25T19:00", warn=False)
     assert not [n for n in later.notes if "twice" in n]
     aware = naive.assign(
         placed_at=[
@@ -621,7 +625,7 @@ def test_a_slot_or_shift_without_orders_reads_no_orders_not_a_full_share(city, l
     # five orders at 19:05 in A: 25% served without a plan, 50% with CB1 moved there
     came_then = orders(*burst("RA", "2026-11-30T19:05", 5))
     for came, empty_shift in [(came_then, False), (orders(("RA", "2026-11-30T12:00")), True)]:
-        result = replay(load(city), came, CONFIG, SHIFT, plans={"snapshot": moves})
+        result = replay(load(city), came, CONFIG, SHIFT, plans={"snapshot": moves}, warn=False)
         names = list(result.policies["name"])
         totals = result.policies.set_index("name")
         table, lines = result._slot_table(names, names, totals, layout)
@@ -660,7 +664,8 @@ def test_keys_and_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path
     args = ["replay", str(city), "--orders", str(tmp_path / "o.csv")]
     args += ["--shift-start", "2026-10-25T01:00", "--shift-end", "2026-10-25T05:00"]
     env = {"COLUMNS": "80", "NO_COLOR": "1"}
-    note = replay(load(city), naive, Config(), "2026-10-25T01:00", "2026-10-25T05:00").notes[0]
+    night = ("2026-10-25T01:00", "2026-10-25T05:00")
+    note = replay(load(city), naive, Config(), *night, warn=False).notes[0]
     assert len(f"note: {note}") > 80
 
     shown = CliRunner().invoke(app, args, env={**env, "TTY_COMPATIBLE": "1"})  # a terminal
