@@ -164,6 +164,69 @@ class Forecast:
     #: The days counted in ``partial_days`` (their dates, city time).
     partial: tuple[pd.Timestamp, ...] = ()
 
+    def _window(self) -> str:
+        """The shift in city time: ``Mon 2026-11-30 19:00-23:00 Europe/Paris``."""
+        tz = self.grid.timezone
+        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
+        return f"{start:%a %Y-%m-%d %H:%M}-{end:%H:%M} {tz}"
+
+    def __repr__(self) -> str:
+        # one line: the dataclass's own ran to 49 lines of nested tables
+        total = self.restaurants_with_history + len(self.without_history)
+        bt = self.backtest
+        tested = f"; backtest MAE {bt.mae:.2f} (flat {bt.mae_flat:.2f})" if bt is not None else ""
+        notes = f"; {plural(len(self.notes), 'note')}" if self.notes else ""
+        return (
+            f"Forecast({self._window()}, {plural(self.grid.count, 'slot')} of "
+            f"{self.grid.minutes} min: {len(self.demand):,} rows, "
+            f"{self.restaurants_with_history} of {total} restaurants with history, "
+            f"{plural(len(self.days), 'day')} used, {self.orders_used:,} orders{tested}{notes})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The report, the backtest by slot and (folded) the first rows of the demand
+        table: restaurant and zone ids escaped."""
+        import html
+
+        esc = html.escape
+        head = (
+            f"<h4 style='margin:0 0 4px 0'>Forecast · {esc(self._window())} · "
+            f"{plural(self.grid.count, 'slot')} of {self.grid.minutes} min</h4>"
+        )
+        report = "".join(
+            f"<p style='margin:2px 0'>{esc(line.strip())}</p>" for line in self.report()[1:]
+        )
+        tested = ""
+        bt = self.backtest
+        if bt is not None:
+            rows = "".join(
+                f"<tr><td>{row.slot_start:%H:%M}</td><td>{row.actual:.1f}</td>"
+                f"<td>{row.forecast:.1f}</td><td>{row.mae:.2f}</td><td>{row.bias:+.2f}</td>"
+                f"<td>{row.mae_flat:.2f}</td></tr>"
+                for row in bt.by_slot.itertuples()
+            )
+            columns = "".join(
+                f"<th>{c}</th>"
+                for c in ("slot", "actual/h", "forecast/h", "MAE", "bias", "MAE flat")
+            )
+            tested = (
+                f"<p style='margin:8px 0 2px 0'><b>Backtest</b>: {bt.day:%a %Y-%m-%d} forecast "
+                f"from {bt.training_days} earlier days; MAE {bt.mae:.2f} orders/h per zone and "
+                f"slot (flat rate: {bt.mae_flat:.2f}), bias {bt.bias:+.2f}</p>"
+                f"<table><tr>{columns}</tr>{rows}</table>"
+            )
+        shown = self.demand.head(_HTML_ROWS)
+        more = (
+            f" (first {len(shown)} of {len(self.demand):,})"
+            if len(self.demand) > len(shown)
+            else ""
+        )
+        demand = (
+            f"<details><summary>The demand table{more}: <code>.demand</code></summary>"
+            f"{shown.to_html(index=False, border=0)}</details>"
+        )
+        return f"<div>{head}{report}{tested}{demand}</div>"
+
     def report(self) -> list[str]:
         """What the forecast used and could not estimate, one line each."""
         tz = self.grid.timezone
@@ -253,6 +316,10 @@ class Forecast:
                 escape(str(row.zone_id)), f"{row.actual:.1f}", f"{row.mae:.2f}", f"{row.bias:+.2f}"
             )
         yield zt
+
+
+#: Rows of the demand table a notebook cell shows folded (the rest: ``.demand``).
+_HTML_ROWS = 50
 
 
 def _ids(ids: tuple[str, ...], limit: int = 5) -> str:

@@ -63,6 +63,77 @@ class Replay:
     outside: dict[str, int]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def _window(self) -> str:
+        """The shift in city time: ``Mon 2026-11-30 19:00-23:00 Europe/Paris``."""
+        tz = self.grid.timezone
+        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
+        return f"{start:%a %Y-%m-%d %H:%M}-{end:%H:%M} {tz}"
+
+    def __repr__(self) -> str:
+        # one line: the dataclass's own ran to 34 lines of nested tables, UTC first
+        from .escape import visible
+
+        orders = int(self.policies["orders"].iloc[0]) if len(self.policies) else 0
+        shares = [
+            f"{visible(name, one_line=True)} {_share_cell(orders, share)}"
+            for name, share in zip(self.policies["name"], self.policies["share"], strict=True)
+        ]
+        shown = ", ".join(shares[:4]) + (f", ... {len(shares) - 4} more" if len(shares) > 4 else "")
+        notes = f"; {plural(len(self.notes), 'note')}" if self.notes else ""
+        return (
+            f"Replay({self._window()}, {plural(self.grid.count, 'slot')} of "
+            f"{self.grid.minutes} min: {orders:,} orders, served {shown}{notes})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The shift's figures per policy, then (folded) the share served per slot,
+        the orders outside the shift and the notes: policy names escaped."""
+        import html
+
+        esc = html.escape
+        names = list(self.policies["name"])
+        head = (
+            f"<h4 style='margin:0 0 4px 0'>Replay · {esc(self._window())} · "
+            f"{plural(self.grid.count, 'slot')} of {self.grid.minutes} min</h4>"
+        )
+        totals = "".join(
+            f"<tr><td style='text-align:left'>{esc(str(r.name))}</td><td>{int(r.orders):,}</td>"
+            f"<td>{r.served:,.1f}</td><td><b>{_share_cell(int(r.orders), r.share)}</b></td></tr>"
+            for r in self.policies.itertuples(index=False)
+        )
+        policies = (
+            "<table><tr><th>policy</th><th>orders</th><th>served</th><th>share</th></tr>"
+            f"{totals}</table>"
+        )
+        by = {n: self.slots[self.slots["policy"] == n].reset_index(drop=True) for n in names}
+        rows = ""
+        if names:
+            first = by[names[0]]
+            labels = slot_labels(first["slot_start"])
+            rows = "".join(
+                f"<tr><td>{esc(labels[k])}</td><td>{int(first.loc[k, 'orders']):,}</td>"
+                + "".join(
+                    f"<td>{_share_cell(int(first.loc[k, 'orders']), by[n].loc[k, 'share'])}</td>"
+                    for n in names
+                )
+                + "</tr>"
+                for k in range(len(first))
+            )
+        columns = "".join(f"<th>{esc(str(n))}</th>" for n in names)
+        per_slot = (
+            "<details><summary>Share of the orders served, slot by slot</summary>"
+            f"<table><tr><th>slot</th><th>orders</th>{columns}</tr>{rows}</table></details>"
+        )
+        lines = []
+        if self.outside["total"]:
+            lines.append(
+                f"orders outside the shift ignored: {self.outside['total']:,} "
+                f"({self.outside['before']:,} before, {self.outside['after']:,} after)"
+            )
+        lines += [f"note: {n}" for n in self.notes]
+        below = "".join(f"<p style='margin:2px 0;opacity:0.7'>{esc(t)}</p>" for t in lines)
+        return f"<div>{head}{policies}{per_slot}{below}</div>"
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document of CONTRACT section 8 (plus the shift and ignored orders)."""
         policies = []

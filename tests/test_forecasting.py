@@ -910,3 +910,27 @@ def test_the_demand_tables_path_is_shown_as_written(tmp_path, city):
         assert result.exit_code == 0, result.output
         assert out.exists()
         assert f"Demand table written to {out} (24 rows)" in result.stdout
+
+
+def test_a_forecast_shows_in_one_line_and_as_html_in_a_notebook(tmp_path):
+    """A Forecast shown in a REPL or Jupyter dumped the dataclass: 49 lines of nested
+    tables, UTC first. Now one line says the shift in city time and the key figures,
+    and the notebook gets HTML of the report, the backtest and (folded) the demand's
+    first rows, with partner ids escaped."""
+    city = write_city(
+        tmp_path / "city",
+        zones=[zone("A", 48.86, 2.34)],
+        restaurants=[restaurant("RA1", "A", 3.0), restaurant("<i>R&1</i>", "A", 2.0)],
+        couriers=[courier("C1", "A")],
+    )
+    h = history({"RA1": STEADY["RA1"]}, days_before(14, step=7))
+    result = run_forecast(h, load(city), CONFIG, SHIFT, backtest=True, warn=False)
+    text = repr(result)
+    assert "\n" not in text and len(text) < 250
+    assert text.startswith("Forecast(Mon 2026-11-30 19:00-21:00 Europe/Paris, 2 slots of 60 min:")
+    assert "2 rows, 1 of 2 restaurants with history, 14 days used" in text
+    assert f"backtest MAE {result.backtest.mae:.2f}" in text
+    page = result._repr_html_()
+    assert "<i>R&1</i>" not in page and "&lt;i&gt;R&amp;1&lt;/i&gt;" in page
+    assert "Forecast · Mon 2026-11-30 19:00-21:00 Europe/Paris" in page
+    assert "<b>Backtest</b>" in page and "<details>" in page

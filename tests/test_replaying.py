@@ -685,3 +685,26 @@ def test_keys_and_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path
     piped = CliRunner().invoke(app, args, env=env)
     assert piped.exit_code == 0, piped.output
     assert f"note: {note}" in piped.stdout.splitlines()
+
+
+def test_a_replay_shows_in_one_line_and_as_html_in_a_notebook(city):
+    """A Replay shown in a REPL or Jupyter dumped the dataclass: 34 lines of nested
+    tables, the shift in UTC first. Now one line says the shift in city time, the
+    orders and each policy's share; the notebook gets HTML of the shift's figures
+    per policy, the shares per slot (folded) and the notes, plan names escaped."""
+    moves = pd.DataFrame({"courier_id": ["CB1", "GHOST"], "to_zone": ["A", "A"]})
+    o = orders(*burst("RA", "2026-11-30T19:05", 5), ("RA", "2026-11-30T18:00"))
+    with pytest.warns(PlanWarning):
+        result = replay(load(city), o, CONFIG, SHIFT, plans={"<b>$5 & co</b>": moves})
+    text = repr(result)
+    assert "\n" not in text and len(text) < 200
+    assert text == (
+        "Replay(Mon 2026-11-30 19:00-21:00 Europe/Paris, 4 slots of 30 min: 5 orders, "
+        "served no plan 25.0%, <b>$5 & co</b> 50.0%; 1 note)"
+    )
+    page = result._repr_html_()
+    assert "<b>$5" not in page and page.count("&lt;b&gt;$5 &amp; co&lt;/b&gt;") == 3
+    assert "Replay · Mon 2026-11-30 19:00-21:00 Europe/Paris · 4 slots of 30 min" in page
+    assert "<b>25.0%</b>" in page and "<b>50.0%</b>" in page
+    assert "orders outside the shift ignored: 1 (1 before, 0 after)" in page
+    assert "note: &lt;b&gt;$5 &amp; co&lt;/b&gt;: 1 moves of couriers not in couriers" in page
