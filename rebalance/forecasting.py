@@ -188,6 +188,8 @@ class Forecast:
         table: restaurant and zone ids escaped."""
         import html
 
+        from .views.html import ROOT  # ids with $ not typeset as math
+
         esc = html.escape
         head = (
             f"<h4 style='margin:0 0 4px 0'>Forecast · {esc(self._window())} · "
@@ -225,7 +227,7 @@ class Forecast:
             f"<details><summary>The demand table{more}: <code>.demand</code></summary>"
             f"{shown.to_html(index=False, border=0)}</details>"
         )
-        return f"<div>{head}{report}{tested}{demand}</div>"
+        return f"{ROOT}{head}{report}{tested}{demand}</div>"
 
     def report(self) -> list[str]:
         """What the forecast used and could not estimate, one line each."""

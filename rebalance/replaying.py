@@ -90,6 +90,8 @@ class Replay:
         the orders outside the shift and the notes: policy names escaped."""
         import html
 
+        from .views.html import ROOT  # names with $ not typeset as math
+
         esc = html.escape
         names = list(self.policies["name"])
         head = (
@@ -132,7 +134,7 @@ class Replay:
             )
         lines += [f"note: {n}" for n in self.notes]
         below = "".join(f"<p style='margin:2px 0;opacity:0.7'>{esc(t)}</p>" for t in lines)
-        return f"<div>{head}{policies}{per_slot}{below}</div>"
+        return f"{ROOT}{head}{policies}{per_slot}{below}</div>"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document of CONTRACT section 8 (plus the shift and ignored orders)."""

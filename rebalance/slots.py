@@ -149,20 +149,21 @@ class SlotGrid:
         return self.starts.tz_convert(self.timezone)
 
     def slot_of(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
-        """The slot index of each timestamp, -1 outside ``[start, end)``."""
+        """The slot index of each timestamp, -1 outside ``[start, end)`` and for NaT."""
         ns = utc_ns(times)
         offset = ns - self.start.value
         index = np.floor_divide(offset, self.minutes * _NS_PER_MINUTE)
-        inside = (offset >= 0) & (ns < self.end.value)
+        # compared as instants: NaT (the smallest int64) minus the start wraps round to
+        # a huge offset, and read as inside the shift in slot ~10^9
+        inside = (ns >= self.start.value) & (ns < self.end.value)
         return np.where(inside, index, -1).astype(np.int64)
 
     def is_boundary(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         """Whether each timestamp is the start of a slot of this grid."""
         ns = utc_ns(times)
         offset = ns - self.start.value
-        return (
-            (offset >= 0) & (ns < self.end.value) & (offset % (self.minutes * _NS_PER_MINUTE) == 0)
-        )
+        inside = (ns >= self.start.value) & (ns < self.end.value)  # NaT: outside
+        return inside & (offset % (self.minutes * _NS_PER_MINUTE) == 0)
 
     def label(self, k: int) -> str:
         """Slot k's start as `slot_labels` shows it (``HH:MM``, city time)."""

@@ -932,5 +932,6 @@ def test_a_forecast_shows_in_one_line_and_as_html_in_a_notebook(tmp_path):
     assert f"backtest MAE {result.backtest.mae:.2f}" in text
     page = result._repr_html_()
     assert "<i>R&1</i>" not in page and "&lt;i&gt;R&amp;1&lt;/i&gt;" in page
+    assert page.startswith("<div class='tex2jax_ignore mathjax_ignore'>")  # no math
     assert "Forecast · Mon 2026-11-30 19:00-21:00 Europe/Paris" in page
     assert "<b>Backtest</b>" in page and "<details>" in page

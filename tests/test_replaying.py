@@ -704,6 +704,7 @@ def test_a_replay_shows_in_one_line_and_as_html_in_a_notebook(city):
     )
     page = result._repr_html_()
     assert "<b>$5" not in page and page.count("&lt;b&gt;$5 &amp; co&lt;/b&gt;") == 3
+    assert page.startswith("<div class='tex2jax_ignore mathjax_ignore'>")  # $5 as written
     assert "Replay · Mon 2026-11-30 19:00-21:00 Europe/Paris · 4 slots of 30 min" in page
     assert "<b>25.0%</b>" in page and "<b>50.0%</b>" in page
     assert "orders outside the shift ignored: 1 (1 before, 0 after)" in page

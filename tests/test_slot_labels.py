@@ -244,3 +244,19 @@ def test_move_now_names_the_second_0200_in_the_terminal_and_in_slack():
     )
     assert len(plan.moves_at(0)) and plan.slot_labels()[0] == "02:00 CET"
     assert "*Move now, 02:00 CET*" in str(build_messages(plan, channel="C1"))
+
+
+def test_a_time_that_could_not_be_read_is_in_no_slot():
+    """NaT (a placed_at that could not be read) minus the shift's start wrapped round
+    to a huge offset, so SlotGrid put it inside the shift, in slot ~10^9: a replay of
+    such a frame died reshaping its counts. It is in no slot, and no slot's start."""
+    from rebalance.slots import SlotGrid
+
+    start = pd.Timestamp("2026-11-30T18:00", tz="UTC")
+    grid = SlotGrid.build(start, start + pd.Timedelta(hours=2), 30, "Europe/Paris")
+    times = pd.Series(
+        [pd.NaT, start, start + pd.Timedelta(minutes=45), start - pd.Timedelta(minutes=1)],
+        dtype="datetime64[ns, UTC]",
+    )
+    assert grid.slot_of(times).tolist() == [-1, 0, 1, -1]
+    assert grid.is_boundary(times).tolist() == [False, True, False, False]
