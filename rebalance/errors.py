@@ -123,7 +123,9 @@ class RebalanceError(Exception):
 class PlanWarning(UserWarning):
     """What `rebalance.solve` says before a plan is trusted, as the command line says it
     on stderr: nobody eligible for the shift (a wrong date or timezone), most couriers
-    ruled out by their windows, a shift start the clocks skip or repeat."""
+    ruled out by their windows, a shift start the clocks skip or repeat. `forecast`,
+    `run_forecast` and `replay` say their notes so too (orders left out, a short
+    history, moves ignored); each takes ``warn=False`` where the caller shows them."""
 
 
 class UsageError(RebalanceError):
