@@ -116,13 +116,13 @@ class Eligibility:
         if not self.eligible:
             return [
                 f"no courier is eligible for the shift starting {shift} ({why}): the plan "
-                f"moves nobody. Check --shift-start (city time){span}."
+                f"moves nobody. Check the shift start (--shift-start, or shift_start= in Python; city time){span}."
             ]
         available = self.eligible + self.by_window
         return [
             f"{self.by_window} of {available} available couriers are not eligible for the "
             f"shift starting {shift} because of their availability windows ({why}). "
-            f"Check --shift-start (city time){span}."
+            f"Check the shift start (--shift-start, or shift_start= in Python; city time){span}."
         ]
 
 
@@ -201,7 +201,8 @@ def demand_warning(
     return (
         f"no row of the demand table ({len(demand):,} rows, {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M}) falls in this shift: every restaurant is planned at its "
-        "expected_orders_per_hour. Check --shift-start, or the demand file's dates."
+        "expected_orders_per_hour. Check the shift start (--shift-start, or shift_start= in "
+        "Python), or the demand file's dates."
     )
 
 

@@ -530,12 +530,12 @@ def _slot_demand(
             problems.insert(
                 0,
                 Issue(
-                    f"no row of the demand table starts a slot of this shift: its rows start "
-                    f"at {table_starts}, the shift's {grid.minutes}-minute slots at {shown}",
-                    key="--shift-start",
+                    f"the shift start: no row of the demand table starts a slot of this "
+                    f"shift: its rows start at {table_starts}, the shift's "
+                    f"{grid.minutes}-minute slots at {shown}",
                     valid="a shift start on the demand table's slots (e.g. "
-                    f"--shift-start {near:%Y-%m-%dT%H:%M}), or [shift] slot_minutes "
-                    "matching the table",
+                    f"--shift-start {near:%Y-%m-%dT%H:%M}, or shift_start= in Python), or "
+                    "[shift] slot_minutes matching the table",
                 ),
             )
         raise DataError(problems, title="invalid input")

@@ -543,3 +543,20 @@ def test_a_plan_edited_in_place_is_refused_before_its_folder_is_written(tmp_path
     assert "solve again" in str(caught.value)
     assert not (tmp_path / "edited").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["solved"]
+
+
+def test_a_wrong_shift_start_is_named_as_the_library_takes_it():
+    """From Python, a shift start on no courier's day or off the demand table's slots
+    was met with "Check --shift-start" and "key '--shift-start'": options of a command
+    the analyst did not run. The messages now name the shift start as both take it."""
+    import rebalance
+
+    inputs = load(REPO / "data" / "samples" / "paris")
+    with pytest.warns(rebalance.PlanWarning) as said:
+        solve(inputs, None, shift_start="2026-12-05T19:00")
+    assert "Check the shift start (--shift-start, or shift_start= in Python" in str(said[0].message)
+    with pytest.raises(rebalance.DataError) as caught:
+        solve(inputs, None, shift_start="2026-11-30T19:10")
+    first = caught.value.problems[0]
+    assert first.key is None and str(first).startswith("the shift start: no row of the demand")
+    assert "--shift-start 2026-11-30T19:00, or shift_start= in Python" in str(first)
