@@ -261,6 +261,11 @@ def parse_timestamp(value: Any, timezone: str, *, require_time: bool = False) ->
     likelier than a shift starting at midnight). Raises `TimestampError` (a ValueError)
     with a message an operator can act on.
     """
+    if value is pd.NaT:  # a missing time (a frame's empty cell), not a year out of range
+        raise TimestampError(
+            "no time given (NaT); expected e.g. '2026-11-30T19:00' (city time) or "
+            "'2026-11-30T19:00+01:00'"
+        )
     if isinstance(value, pd.Timestamp | datetime):
         ts = pd.Timestamp(value)
         if not YEARS[0] <= ts.year <= YEARS[1]:

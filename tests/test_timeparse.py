@@ -234,3 +234,10 @@ def test_clock_change_note(value, expected):
     from rebalance.timeparse import clock_change_note
 
     assert clock_change_note(value, "Europe/Paris") == expected
+
+
+def test_a_missing_time_is_said_to_be_missing_not_out_of_range():
+    """shift_start=pd.NaT (a notebook's empty cell) said "NaT is outside the supported
+    years 1678 to 2261". It now says no time was given and what to give."""
+    with pytest.raises(TimestampError, match=r"^no time given \(NaT\); expected e\.g\."):
+        parse_timestamp(pd.NaT, "Europe/Paris")
