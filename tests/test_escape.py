@@ -575,3 +575,27 @@ def test_terminal_tables_cut_names_between_whole_characters():
         shown = _cut(Text("Soleil " + "\u2600\ufe0f" * 12), width).plain
         assert cell_len(shown) <= width and shown.endswith("…"), (width, shown)
         assert not shown.removesuffix("…").endswith("\u2600"), (width, shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "under"),
+    [
+        # an id wider than the line folds where it is: the other lines keep their indent
+        ("  3 without: the plan uses " + "R_" * 30 + " and R3 and R4 too", 36, 4),
+        # a tab is 8 columns on screen, not the 0 cells `cell_len` gives it
+        ("note:\tvalue with\ttabs in it that go on and on and on and on and on", 20, 6),
+    ],
+)
+def test_wrapped_lines_keep_their_indent_beside_a_wide_id_or_a_tab(text, width, under):
+    """One id wider than a 36-column terminal sent every continuation of its line back
+    to the margin, and a tab, measured 0 wide, pushed a word past the edge where rich
+    folded it to column 0. Each continuation now starts under its line's value."""
+    from rebalance.views.fit import Hanging
+
+    console = Console(width=width, record=True, color_system=None)
+    console.print(Hanging(text))
+    lines = console.export_text().splitlines()
+    assert len(lines) > 2 and all(len(line) <= width for line in lines), lines
+    words = [line for line in lines[1:] if not line.startswith("R_")]  # the id's fold
+    assert all(line.startswith(" " * under) and line[under] != " " for line in words), lines
+    assert "".join("".join(lines).split()) == "".join(text.split())  # nothing lost

@@ -92,10 +92,12 @@ class Hanging:
 
         from rebalance.escape import visible
 
-        text = self.text if isinstance(self.text, Text) else Text(visible(self.text))
+        text = self.text.copy() if isinstance(self.text, Text) else Text(visible(self.text))
         if options.no_wrap:
             yield text
             return
+        # measured as shown: a tab is 0 cells to `cell_len` and 8 columns to rich
+        text.expand_tabs()
         width = max(options.max_width, 1)
         hang = _hang(text.plain, width, self.indent)
         for i, paragraph in enumerate(text.split("\n", allow_blank=True)):
@@ -109,13 +111,15 @@ class Hanging:
 
 def _hang(plain: str, width: int, indent: int) -> int:
     """Where `Hanging`'s continuation lines start: under the value of ``label: value``,
-    else ``indent`` in; less where the longest word would not fit beside it whole."""
+    else ``indent`` in; less where the longest word would not fit beside it whole. A
+    word wider than the whole line folds wherever it starts: it moves no line."""
     from rich.cells import cell_len
 
     first = plain.split("\n", 1)[0]
     lead = len(first) - len(first.lstrip(" "))
     label = first.find(": ", lead)
-    longest = max((cell_len(word) for word in plain.split()), default=0)
+    fitting = (cell_len(word) for word in plain.split())
+    longest = max((n for n in fitting if n <= width), default=0)
     under = cell_len(first[: label + 2]) if label > lead else width
     for hang in (under, lead + indent):
         if hang <= width // 3 and hang + longest <= width:
