@@ -1755,13 +1755,15 @@ def forecast(
         if backtest and result.backtest is None:
             report.print("Backtest: the history holds a single day; nothing to test against")
         if out is not None:
-            from .escape import terminal
+            from rich.text import Text
+
+            from .escape import visible
+            from .views.fit import Hanging
 
             rows = len(result.demand)
-            report.print(
-                f"[dim]Demand table written to {terminal(out)} ({rows:,} rows)[/]",
-                soft_wrap=not report.is_terminal,  # the path whole for a log or a script
-            )
+            written = Text(visible(f"Demand table written to {out} ({rows:,} rows)"), style="dim")
+            # the path whole for a log or a script; wrapped at words in a terminal
+            report.print(Hanging(written), soft_wrap=not report.is_terminal)
 
 
 @app.command()
@@ -1992,7 +1994,9 @@ def explain(
         if format is OutputFormat.json:
             sys.stdout.write(json_dumps(expl.to_dict(), indent=2) + "\n")
         else:
-            console().print(expl, soft_wrap=True)
+            # a terminal gets the notes wrapped to its width; a pipe or a log, lines whole
+            out = console()
+            out.print(expl, soft_wrap=not out.is_terminal)
 
 
 # ----------------------------------------------------------------------- diff

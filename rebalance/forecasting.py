@@ -164,12 +164,6 @@ class Forecast:
     #: The days counted in ``partial_days`` (their dates, city time).
     partial: tuple[pd.Timestamp, ...] = ()
 
-    def _window(self) -> str:
-        """The shift in city time: ``Mon 2026-11-30 19:00-23:00 Europe/Paris``."""
-        tz = self.grid.timezone
-        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
-        return f"{start:%a %Y-%m-%d %H:%M}-{end:%H:%M} {tz}"
-
     def __repr__(self) -> str:
         # one line: the dataclass's own ran to 49 lines of nested tables
         total = self.restaurants_with_history + len(self.without_history)
@@ -177,7 +171,7 @@ class Forecast:
         tested = f"; backtest MAE {bt.mae:.2f} (flat {bt.mae_flat:.2f})" if bt is not None else ""
         notes = f"; {plural(len(self.notes), 'note')}" if self.notes else ""
         return (
-            f"Forecast({self._window()}, {plural(self.grid.count, 'slot')} of "
+            f"Forecast({self.grid.window()}, {plural(self.grid.count, 'slot')} of "
             f"{self.grid.minutes} min: {len(self.demand):,} rows, "
             f"{self.restaurants_with_history} of {total} restaurants with history, "
             f"{plural(len(self.days), 'day')} used, {self.orders_used:,} orders{tested}{notes})"
@@ -192,7 +186,7 @@ class Forecast:
 
         esc = html.escape
         head = (
-            f"<h4 style='margin:0 0 4px 0'>Forecast · {esc(self._window())} · "
+            f"<h4 style='margin:0 0 4px 0'>Forecast · {esc(self.grid.window())} · "
             f"{plural(self.grid.count, 'slot')} of {self.grid.minutes} min</h4>"
         )
         report = "".join(

@@ -63,12 +63,6 @@ class Replay:
     outside: dict[str, int]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def _window(self) -> str:
-        """The shift in city time: ``Mon 2026-11-30 19:00-23:00 Europe/Paris``."""
-        tz = self.grid.timezone
-        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
-        return f"{start:%a %Y-%m-%d %H:%M}-{end:%H:%M} {tz}"
-
     def __repr__(self) -> str:
         # one line: the dataclass's own ran to 34 lines of nested tables, UTC first
         from .escape import visible
@@ -81,7 +75,7 @@ class Replay:
         shown = ", ".join(shares[:4]) + (f", ... {len(shares) - 4} more" if len(shares) > 4 else "")
         notes = f"; {plural(len(self.notes), 'note')}" if self.notes else ""
         return (
-            f"Replay({self._window()}, {plural(self.grid.count, 'slot')} of "
+            f"Replay({self.grid.window()}, {plural(self.grid.count, 'slot')} of "
             f"{self.grid.minutes} min: {orders:,} orders, served {shown}{notes})"
         )
 
@@ -95,7 +89,7 @@ class Replay:
         esc = html.escape
         names = list(self.policies["name"])
         head = (
-            f"<h4 style='margin:0 0 4px 0'>Replay · {esc(self._window())} · "
+            f"<h4 style='margin:0 0 4px 0'>Replay · {esc(self.grid.window())} · "
             f"{plural(self.grid.count, 'slot')} of {self.grid.minutes} min</h4>"
         )
         totals = "".join(
@@ -264,7 +258,7 @@ class Replay:
 
         tz = self.grid.timezone
         start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
-        yield (
+        yield Hanging(
             f"Replay of {start:%a %Y-%m-%d %H:%M}-{end:%H:%M} against the orders that came "
             f"({plural(self.grid.count, 'slot')} of {self.grid.minutes} min)"
         )
@@ -280,7 +274,7 @@ class Replay:
         # the keys and notes wrap at words under their label in a terminal (`Hanging`)
         yield from (Hanging(Text.from_markup(line)) for line in lines)
         if self.outside["total"]:
-            yield (
+            yield Hanging(
                 f"orders outside the shift ignored: {self.outside['total']:,} "
                 f"({self.outside['before']:,} before, {self.outside['after']:,} after)"
             )

@@ -148,6 +148,14 @@ class SlotGrid:
         """Slot starts in the city's timezone."""
         return self.starts.tz_convert(self.timezone)
 
+    def window(self) -> str:
+        """The shift in city time as the plan's views say it: ``Mon 30 Nov 2026
+        19:00–23:00 CET``, ``(+1 day)`` past midnight, each end's zone over a clock
+        change (`rebalance.views.wording.window_text`)."""
+        from .views.wording import window_text
+
+        return window_text(self.start.tz_convert(self.timezone), self.end.tz_convert(self.timezone))
+
     def slot_of(self, times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         """The slot index of each timestamp, -1 outside ``[start, end)`` and for NaT."""
         ns = utc_ns(times)

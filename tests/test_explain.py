@@ -1195,3 +1195,25 @@ def test_a_re_plans_route_savings_count_the_instructions_it_changes(seed):
         saves = files.undone(mine, a, b) - moving - change
         assert route["saves_minutes"] == pytest.approx(saves, abs=5e-3), route
     assert kinds - {0}, "no route changed or kept an instruction: the case is not tested"
+
+
+def test_the_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path):
+    """`rebalance explain` was printed with soft_wrap: in an 80-column terminal its
+    note on marginal values (300 characters) ran off the edge, folded mid-word at the
+    margin by the terminal. In a terminal it now wraps at words under "Marginal value:
+    "; piped, it stays one line for a log or a script."""
+    import re
+
+    paris = REPO / "data" / "samples" / "paris"
+    rebalance.solve(rebalance.load(paris), None, SHIFT).write(tmp_path / "plan")
+    args = ["explain", str(tmp_path / "plan")]
+    env = {"COLUMNS": "80", "NO_COLOR": "1"}
+    shown = CliRunner().invoke(app, args, env={**env, "TTY_COMPATIBLE": "1"})
+    assert shown.exit_code == 0, shown.output
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    at = next(i for i, line in enumerate(lines) if line.startswith("Marginal value: "))
+    assert lines[at + 1].startswith(" " * len("Marginal value: ") + "shift"), lines[at:]
+    piped = CliRunner().invoke(app, args, env=env)
+    (note,) = [line for line in piped.stdout.splitlines() if line.startswith("Marginal value")]
+    assert len(note) > 200  # whole

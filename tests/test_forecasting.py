@@ -927,11 +927,11 @@ def test_a_forecast_shows_in_one_line_and_as_html_in_a_notebook(tmp_path):
     result = run_forecast(h, load(city), CONFIG, SHIFT, backtest=True, warn=False)
     text = repr(result)
     assert "\n" not in text and len(text) < 250
-    assert text.startswith("Forecast(Mon 2026-11-30 19:00-21:00 Europe/Paris, 2 slots of 60 min:")
+    assert text.startswith("Forecast(Mon 30 Nov 2026 19:00–21:00 CET, 2 slots of 60 min:")
     assert "2 rows, 1 of 2 restaurants with history, 14 days used" in text
     assert f"backtest MAE {result.backtest.mae:.2f}" in text
     page = result._repr_html_()
     assert "<i>R&1</i>" not in page and "&lt;i&gt;R&amp;1&lt;/i&gt;" in page
     assert page.startswith("<div class='tex2jax_ignore mathjax_ignore'>")  # no math
-    assert "Forecast · Mon 2026-11-30 19:00-21:00 Europe/Paris" in page
+    assert "Forecast · Mon 30 Nov 2026 19:00–21:00 CET" in page
     assert "<b>Backtest</b>" in page and "<details>" in page

@@ -655,8 +655,8 @@ def test_a_slot_or_shift_without_orders_reads_no_orders_not_a_full_share(city, l
 def test_keys_and_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path, city):
     """In a terminal the replay's notes and key lines were printed whole: at 80
     columns the terminal folded them mid-word at its left margin ("...2026-10-25T02:1"
-    / "5:00+01:00"). They now wrap at words, continuing under their label; piped, each
-    line stays whole for a log or a script."""
+    / "5:00+01:00"). They now wrap at words, continuing under their label, and so does
+    the title; piped, each line stays whole for a log or a script."""
     import re
 
     naive = orders(*burst("RA", "2026-10-25T02:15", 2), ("RB", "2026-10-25T02:45:30"))
@@ -672,6 +672,7 @@ def test_keys_and_notes_wrap_under_their_label_in_an_80_column_terminal(tmp_path
     assert shown.exit_code == 0, shown.output
     lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
     assert all(len(line) <= 80 for line in lines), lines
+    assert lines[0].startswith("Replay of ") and lines[1] == "  30 min)", lines
     at = next(i for i, line in enumerate(lines) if line.startswith("note: "))
     wrapped = [lines[at]]
     for line in lines[at + 1 :]:  # the continuation lines, under the note's text
@@ -699,13 +700,13 @@ def test_a_replay_shows_in_one_line_and_as_html_in_a_notebook(city):
     text = repr(result)
     assert "\n" not in text and len(text) < 200
     assert text == (
-        "Replay(Mon 2026-11-30 19:00-21:00 Europe/Paris, 4 slots of 30 min: 5 orders, "
+        "Replay(Mon 30 Nov 2026 19:00–21:00 CET, 4 slots of 30 min: 5 orders, "
         "served no plan 25.0%, <b>$5 & co</b> 50.0%; 1 note)"
     )
     page = result._repr_html_()
     assert "<b>$5" not in page and page.count("&lt;b&gt;$5 &amp; co&lt;/b&gt;") == 3
     assert page.startswith("<div class='tex2jax_ignore mathjax_ignore'>")  # $5 as written
-    assert "Replay · Mon 2026-11-30 19:00-21:00 Europe/Paris · 4 slots of 30 min" in page
+    assert "Replay · Mon 30 Nov 2026 19:00–21:00 CET · 4 slots of 30 min" in page
     assert "<b>25.0%</b>" in page and "<b>50.0%</b>" in page
     assert "orders outside the shift ignored: 1 (1 before, 0 after)" in page
     assert "note: &lt;b&gt;$5 &amp; co&lt;/b&gt;: 1 moves of couriers not in couriers" in page

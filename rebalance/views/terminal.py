@@ -431,11 +431,13 @@ def explanation_renderables(expl: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from .fit import Hanging
+
     yield Text(f"Why this plan? {visible(expl.city, one_line=True)} · {expl.shift}", style="bold")
     notes = list(expl.notes)
     if expl.status != "optimal" and notes:
         # "not proven optimal ... the reasons below": before them, not after all tables
-        yield Text(notes.pop(0), style="yellow")
+        yield Hanging(Text(visible(notes.pop(0)), style="yellow"))
     if len(expl.short):
         verb = "stays" if len(expl.short) == 1 else "stay"
         table = Table(
@@ -516,8 +518,8 @@ def explanation_renderables(expl: Any) -> Any:
         if len(expl.ranking) > MAX_EXPLAIN_ROWS:
             more = len(expl.ranking) - MAX_EXPLAIN_ROWS
             yield Text(f"... {more} more zones (--format json, or --zone ZONE_ID)")
-    for note in notes:
-        yield Text(note, style="dim")
+    for note in notes:  # prose: wrapped at words in a terminal (`Hanging`)
+        yield Hanging(Text(visible(note), style="dim"))
 
 
 def diff_renderables(diff: PlanDiff) -> Any:
