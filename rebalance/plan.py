@@ -929,8 +929,8 @@ def _read_plan(folder: Path) -> Plan:
         raise broken("plan.json", f"holds an invalid value: {_first_line(exc)}") from None
     try:
         plan = Plan(
-            plan_id=str(meta["plan_id"]),
-            city=str(meta["city"]),
+            plan_id=_name(meta["plan_id"], "plan_id"),
+            city=_name(meta["city"], "city"),
             timezone=tz,
             shift_start=shift_start,
             shift_end=_shift_end(shift_start, _utc(meta["shift_end"])),
@@ -969,6 +969,24 @@ def _read_plan(folder: Path) -> Plan:
             ),
             title="not a plan folder",
         )
+    if plan.slot_count > 1 and (meta.get("slots") or plan.slot_count) != plan.slot_count:
+        raise broken(
+            "plan.json",
+            f"slots is {meta.get('slots')!r}, but its shift holds {plan.slot_count} slots of "
+            f"{plan.slot_minutes} min",
+        )
+    if plan.slot_count > 1 and plan.feasible:
+        # one row per (zone, slot): a row deleted (a zone's slot of zeros) went unseen,
+        # and a publish uploaded the table without it under a new content hash
+        want = len(plan.zones) * plan.slot_count
+        pairs = plan.slots[["zone_id", "slot_start"]].drop_duplicates()
+        if len(plan.slots) != want or len(pairs) != want:
+            raise broken(
+                "slots.csv",
+                f"holds {len(plan.slots):,} rows ({len(pairs):,} distinct zone and slot) "
+                f"where the plan's {len(plan.zones):,} zones in {plan.slot_count} slots make "
+                f"{want:,}: the plan was edited",
+            )
     if plan.feasible:
         from .explain import explanation_problem
 
@@ -988,6 +1006,15 @@ CONTRACT_KPIS = (
     "coverage_before",
     "coverage",
 )
+
+
+def _name(value: Any, key: str) -> str:
+    """plan.json's ``key`` if it is text that is not blank, else a ValueError naming the
+    key: a city edited to null was titled "None" in Slack, and keyed its message apart
+    from the real city's."""
+    if isinstance(value, str) and value.strip():
+        return value
+    raise ValueError(f"{key} is {value!r}, not a name")
 
 
 def _number(value: Any, key: str, *, none: bool = False) -> Any:

@@ -227,6 +227,11 @@ def test_a_move_to_a_zone_the_plan_does_not_list_is_refused(plan_dir, tmp_path):
         (lambda m: m.update(timezone="Mars/Olympus"), "unknown timezone"),
         (lambda m: m.update(status="great"), "unknown plan status"),
         (lambda m: m.update(kpis=[1, 2]), "JSON object"),
+        # an audit of operators' mistakes: these were read, and Slack titled the plan "None"
+        (lambda m: m.update(city=None), "city is None, not a name"),
+        (lambda m: m.update(city="  "), "city is '  ', not a name"),
+        (lambda m: m.update(plan_id=12), "plan_id is 12, not a name"),
+        (lambda m: m.update(slots=-3), "slots is -3, but its shift holds 8 slots"),
     ],
 )
 def test_edited_plan_json_is_refused(plan_dir, edit, words):
@@ -807,3 +812,17 @@ def test_a_plan_folder_has_the_mode_the_umask_gives(tmp_path):
             os.umask(before)
         assert out.stat().st_mode & 0o777 == folder, oct(umask)
         assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {files}, oct(umask)
+
+
+def test_a_row_deleted_from_slots_csv_is_refused_in_every_view(plan_dir, tmp_path):
+    """A (zone, slot) row of zeros deleted from slots.csv went unseen: publish, explain,
+    diff and map read the plan, and a publish would have uploaded the table without it
+    under a new content hash. Every view now exits 3 naming slots.csv and the count."""
+    path = plan_dir / "slots.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"slots\.csv: holds 39 rows \(39 distinct"):
+        read_plan(plan_dir)
+    for args in (["explain", str(plan_dir)], ["diff", str(plan_dir), str(plan_dir)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3 and "slots.csv" in result.output, result.output
