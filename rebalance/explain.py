@@ -903,8 +903,8 @@ def _unproven_note(plan: Plan) -> str:
         f"This plan is {plan.status}, not proven optimal: the solver stopped at its time "
         f"limit{gap}. A move it does not make may still pay, so the reasons below name "
         "the facts without claiming the move would cost more than it saves; re-plan "
-        "without --time-limit (or with a longer one) for an optimal plan and its marginal "
-        "values."
+        "with a longer time limit ([solver] time_limit_seconds, --time-limit at the command "
+        "line) for an optimal plan and its marginal values."
     )
 
 

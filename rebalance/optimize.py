@@ -152,7 +152,7 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
         if status == "timeout":
             message = (
                 f"the solver found no plan within the time limit of {limit:g} s; raise "
-                "--time-limit or [solver] time_limit_seconds"
+                "[solver] time_limit_seconds (--time-limit at the command line)"
             )
             zones: tuple[str, ...] = ()
         else:

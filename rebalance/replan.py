@@ -140,7 +140,7 @@ def check_overlap(
             file=f"{where}/plan.json" if where else "plan.json",
             column="shift_start",
             valid="a plan of a shift that overlaps this one (the plan published for it), "
-            "or no --previous to plan from scratch",
+            "or no previous plan (--previous, previous= in Python) to plan from scratch",
         ),
         title="invalid previous plan",
     )

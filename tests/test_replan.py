@@ -221,8 +221,10 @@ def test_cli_previous_of_a_shift_that_does_not_overlap_is_exit_3(paris, tmp_path
     assert "does not overlap this one (2026-12-01 19:00-23:00)" in text
     assert f"{folder}/plan.json" in text  # which plan.json: the folder given
     config, inputs, _ = paris
-    with pytest.raises(InputError, match="does not overlap"):
+    with pytest.raises(InputError, match="does not overlap") as caught:
         rebalance.solve(inputs, config, "2026-11-30T23:00", previous=plan)
+    # named as both take it (it said "or no --previous" to a notebook)
+    assert "or no previous plan (--previous, previous= in Python)" in str(caught.value)
     with (
         pytest.warns(rebalance.PlanWarning, match="not eligible for the shift starting"),
         pytest.warns(rebalance.PlanWarning, match="demand table has no row for 7 of"),
