@@ -359,15 +359,15 @@ def raise_terminated(signum: int, frame: object) -> None:
     raise Terminated("stopped by SIGTERM")
 
 
-def as_path(value: object, call: str, wanted: str, *, hint: str = "") -> Any:
+def as_path(value: object, call: str, wanted: str, *, hint: str = "") -> Path:
     """``value`` as a `pathlib.Path` when it is a str or a path; else the TypeError of
-    `wrong_argument` (a notebook re-running ``load(inputs)`` on what it had loaded met
-    pathlib's bare "expected str, bytes or os.PathLike object, not Inputs")."""
-    from pathlib import Path
-
+    `wrong_argument`, with ``hint`` (a notebook re-running ``load(inputs)`` on what it
+    had loaded met pathlib's bare "expected str, bytes or os.PathLike object, not
+    Inputs")."""
     if isinstance(value, str | os.PathLike):
         return Path(value)
-    raise TypeError(f"{call}: {wanted}, got {type(value).__name__}" + (f"; {hint}" if hint else ""))
+    error = wrong_argument(call, wanted, value)
+    raise TypeError(f"{error}; {hint}") if hint else error
 
 
 def wrong_argument(call: str, wanted: str, value: object, *, path_hint: str = "") -> TypeError:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, as_config
-from .errors import DataError, Issue, wrong_argument
+from .errors import DataError, Issue, as_path
 from .inputs import (
     ROWS_PER_RULE,
     Column,
@@ -223,8 +223,7 @@ def _load(
     row), which a forecast would otherwise look up again (5 s at 73 million orders)."""
     call = "load_orders(source, restaurants, config)"
     config = as_config(config, call)
-    if not isinstance(source, str | Path):
-        raise wrong_argument(call, "source must be an orders file or folder (str or Path)", source)
+    source = as_path(source, call, "source must be an orders file or folder (str or Path)")
     if not isinstance(restaurants, pd.DataFrame) or not {"restaurant_id", "zone_id"} <= set(
         restaurants.columns
     ):

@@ -355,7 +355,10 @@ class Plan:
                 "place): solve again with the changed inputs (rebalance.solve), or write "
                 "a copy taken before the edit"
             )
-        target = _follow_link(Path(directory))
+        from .errors import as_path
+
+        where = as_path(directory, "Plan.write(directory)", "directory must be a folder's path")
+        target = _follow_link(where)
         # absolute: "." has no name to make a sibling of, and no parent to hold one
         place = Path(os.path.abspath(target))
         parent = place.parent

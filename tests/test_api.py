@@ -506,6 +506,7 @@ def test_a_loaded_object_where_a_path_goes_is_named_with_what_to_pass(tmp_path):
         (lambda: load(42), "load(data_dir, config): data_dir must be the folder", "int"),
         (lambda: read_plan(plan), "read_plan(directory): directory must be a plan folder", "Plan"),
         (lambda: load_config({"city": {}}), "load_config(path): path must be a TOML", "dict"),
+        (lambda: plan.write(123), "Plan.write(directory): directory must be a folder", "int"),
     ]
     for call, says, got in cases:
         with pytest.raises(TypeError) as caught:
@@ -516,6 +517,12 @@ def test_a_loaded_object_where_a_path_goes_is_named_with_what_to_pass(tmp_path):
     with pytest.raises(TypeError, match=r"Config\(\)\.with_changes"):
         load_config({"city": {}})
     assert load(str(VALID)).zones.equals(load(VALID).zones)  # paths as text still do
+    from pathlib import PurePosixPath
+
+    from rebalance import DataError, load_orders
+
+    with pytest.raises(DataError, match="orders file not found"):  # any path, read as one
+        load_orders(PurePosixPath(tmp_path / "orders.csv"), inputs.restaurants, inputs.config)
 
 
 def test_plans_compare_and_hash_as_objects():
