@@ -70,11 +70,20 @@ class Orders:
             return
         if self.wall_clock is not None and not self.wall_clock.any():
             return  # every placed_at with its offset: instants, whatever the timezone
+        # Another name for the same clock (US/Eastern, America/New_York) read each time
+        # as the city's would have: the wall-clock times agree in both.
+        placed = self.table["placed_at"]
+        if self.wall_clock is not None:
+            placed = placed[self.wall_clock]
+        read = placed.dt.tz_convert(self.timezone).dt.tz_localize(None)
+        if read.equals(placed.dt.tz_convert(timezone).dt.tz_localize(None)):
+            return
         raise ValueError(
             f"{call}: the orders' placed_at without a UTC offset were read in "
-            f"{self.timezone!r} (load_orders' config; the defaults' without one), but the "
-            f"city's timezone is {timezone!r}: load them with load_orders(source, "
-            "inputs.restaurants, inputs.config), or pass the orders file's path"
+            f"{self.timezone!r} (the config given to load_orders, or the defaults' without "
+            f"one), but the city's timezone is {timezone!r}: load them with "
+            "load_orders(source, inputs.restaurants, inputs.config), or pass the orders "
+            "file's path"
         )
 
     def clock_notes(self, start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> list[str]:

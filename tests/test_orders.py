@@ -257,3 +257,7 @@ def test_orders_read_in_another_timezone_than_the_citys_are_refused(tmp_path):
     offsets = write(tmp_path / "z.csv", "A1,R01,2026-12-01T00:10Z\nA2,R04,2026-12-01T00:40Z\n")
     given = load_orders(offsets, inputs.restaurants)
     assert rebalance.replay(inputs, given, None, SHIFT).policies["orders"].tolist() == expected
+    # another name for New York's clock reads them as the city does: not refused
+    eastern = Config().with_changes(city={"timezone": "US/Eastern"})
+    alias = load_orders(path, inputs.restaurants, eastern)
+    assert rebalance.replay(inputs, alias, None, SHIFT).policies["orders"].tolist() == expected
