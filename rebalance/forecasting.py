@@ -41,7 +41,6 @@ demand table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .errors import DataError, Issue
+from .errors import DataError, Issue, warn_notes
 from .inputs import Inputs, as_inputs, config_for, index_dtype, unique_sorted
 from .model import positions
 from .orders import Orders, check_frame
@@ -67,7 +66,6 @@ __all__ = [
     "forecast",
     "run_forecast",
     "shift_grid",
-    "warn_notes",
 ]
 
 #: The demand table of CONTRACT section 7, then the columns saying how each row was made.
@@ -375,20 +373,6 @@ def run_forecast(
     if warn:
         warn_notes(result.notes, stacklevel=2)
     return result
-
-
-def warn_notes(notes: Sequence[str], stacklevel: int) -> None:
-    """A forecast's or a replay's notes as `rebalance.PlanWarning`, as `solve` says
-    what the command line says on stderr: `forecast` returns a bare table, and 2,000
-    of 56,376 orders of a DataFrame left out of it (times in another format, renamed
-    restaurants) were said nowhere else. ``stacklevel`` as `warnings.warn`'s, counted
-    from the caller of this function."""
-    import warnings
-
-    from .errors import PlanWarning
-
-    for note in notes:
-        warnings.warn(note, PlanWarning, stacklevel=stacklevel + 1)
 
 
 def _orders_table(
@@ -883,12 +867,12 @@ class _Forecaster:
         zone_only = self.rest_ids[self.has_history & ~exposed]
         notes = []
         if self.unreadable:
-            notes.append(f"{self.unreadable:,} order(s) without a readable placed_at ignored")
+            notes.append(f"{plural(self.unreadable, 'order')} without a readable placed_at ignored")
         if self.unknown:
-            notes.append(f"{self.unknown:,} order(s) of restaurants not in this city ignored")
+            notes.append(f"{plural(self.unknown, 'order')} of restaurants not in this city ignored")
         if len(days) < 3:
             notes.append(
-                f"only {len(days)} day(s) of history: estimates lean on the zones' profiles"
+                f"only {plural(len(days), 'day')} of history: estimates lean on the zones' profiles"
             )
         # zones whose restaurants took no order in the shift's hours: forecast 0, say so
         zone_orders = np.bincount(

@@ -97,18 +97,14 @@ def _warn(plan: Plan, inputs: Inputs, config: Config, shift_start: Any) -> None:
     """`solve`'s warnings: a notebook planned a typo'd date ("0 of 0 couriers moved")
     or 02:30 on the night the clocks skip it without a word, where the command line
     warns."""
-    import warnings
-
     from .eligibility import plan_warnings
-    from .errors import PlanWarning
+    from .errors import warn_notes
     from .timeparse import clock_change_note
 
     said = [clock_change_note(shift_start, config.city.timezone)]
     if plan.status in {"optimal", "feasible"}:
         said += plan_warnings(inputs.couriers, plan, config, inputs.demand)
-    for text in said:
-        if text:
-            warnings.warn(text, PlanWarning, stacklevel=3)
+    warn_notes(said, stacklevel=3)  # _warn, solve, its caller
 
 
 def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:

@@ -339,7 +339,8 @@ def replay(
     another start ...) as `rebalance.PlanWarning` too, as `solve` says its own; False
     where the caller shows them (the command line).
     """
-    from .forecasting import shift_grid, warn_notes
+    from .errors import warn_notes
+    from .forecasting import shift_grid
 
     call = "replay(inputs, orders, config, shift_start)"
     inputs = as_inputs(inputs, call)
@@ -497,7 +498,7 @@ def _replay(
     ns = placed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
     if unread.any():
         slot[unread] = -1
-        notes.append(f"{int(unread.sum()):,} order(s) without a readable placed_at ignored")
+        notes.append(f"{plural(int(unread.sum()), 'order')} without a readable placed_at ignored")
     before = int(((slot < 0) & (ns < grid.start.value) & ~unread).sum())
     after = int(((slot < 0) & ~unread).sum()) - before
     # Arrow lookups (get_indexer made a Python string per order)

@@ -567,3 +567,34 @@ def test_a_wrong_shift_start_is_named_as_the_library_takes_it():
     first = caught.value.problems[0]
     assert first.key is None and str(first).startswith("the shift start: no row of the demand")
     assert "--shift-start 2026-11-30T19:00, or shift_start= in Python" in str(first)
+
+
+def test_warnings_point_at_the_notebooks_own_line():
+    """solve, forecast and replay say their notes as PlanWarning at the line of the
+    caller's cell, not inside rebalance (where a notebook shows a path it cannot act
+    on): one rule for the three (errors.warn_notes)."""
+    import warnings
+
+    import rebalance
+
+    inputs = load(REPO / "data" / "samples" / "paris")
+    known = str(inputs.restaurants["restaurant_id"].iloc[0])
+    orders = pd.DataFrame(  # one order of a restaurant not in the city: left out, said
+        {
+            "order_id": ["1", "2"],
+            "restaurant_id": [known, "nowhere"],
+            "placed_at": ["2026-11-23T19:05", "2026-11-23T19:06"],
+        }
+    )
+    calls = {
+        "solve": lambda: solve(inputs, None, "2026-12-05T19:00"),
+        "forecast": lambda: rebalance.forecast(orders, inputs, None, SHIFT),
+        "replay": lambda: rebalance.replay(inputs, orders, None, SHIFT),
+    }
+    for name, call in calls.items():
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            call()
+        plan_warnings = [w for w in said if issubclass(w.category, rebalance.PlanWarning)]
+        assert plan_warnings, name
+        assert {w.filename for w in plan_warnings} == {__file__}, (name, plan_warnings)

@@ -298,13 +298,11 @@ def test_few_days_of_history_are_said_and_a_steady_shape_follows_the_zone(city):
     pseudo-orders: follow the zone's shape)."""
     from rebalance.forecasting import SHAPE_PRIOR_RANGE
 
-    with pytest.warns(PlanWarning, match=r"only 2 day\(s\) of history"):
+    with pytest.warns(PlanWarning, match=r"only 2 days of history"):
         two = run_forecast(history(STEADY, days_before(2)), load(city), CONFIG, SHIFT)
-    assert "  note: only 2 day(s) of history: estimates lean on the zones' profiles" in (
-        two.report()
-    )
+    assert "  note: only 2 days of history: estimates lean on the zones' profiles" in (two.report())
     three = run_forecast(history(STEADY, days_before(3)), load(city), CONFIG, SHIFT)
-    assert not any("day(s) of history" in line for line in three.report())
+    assert not any("days of history" in line for line in three.report())
     assert three.shape_prior == SHAPE_PRIOR_RANGE[1]
 
 
@@ -698,8 +696,8 @@ def test_a_frame_with_unreadable_times_and_unknown_restaurants_says_what_it_igno
     got = run_forecast(dirty, load(city), CONFIG, SHIFT, warn=False)
     pd.testing.assert_frame_equal(got.demand, want.demand)
     assert got.days == want.days and got.gaps == want.gaps
-    assert "2 order(s) without a readable placed_at ignored" in got.notes
-    assert "3 order(s) of restaurants not in this city ignored" in got.notes
+    assert "2 orders without a readable placed_at ignored" in got.notes
+    assert "3 orders of restaurants not in this city ignored" in got.notes
     assert not any("ignored" in note for note in want.notes)
 
 
@@ -732,14 +730,14 @@ def test_orders_left_out_of_a_frame_are_said_as_warnings_once(tmp_path, city):
         demand = forecast(dirty, inputs, CONFIG, SHIFT)
     assert len(demand) > 0
     texts = [str(w.message) for w in said]
-    assert "1 order(s) without a readable placed_at ignored" in texts
-    assert "2 order(s) of restaurants not in this city ignored" in texts
+    assert "1 order without a readable placed_at ignored" in texts
+    assert "2 orders of restaurants not in this city ignored" in texts
     assert all(w.filename == __file__ for w in said)  # shown at the caller's line
     came = dirty.assign(placed_at=dirty["placed_at"].str.replace("2026-11-29", "2026-11-30"))
     with pytest.warns(PlanWarning) as said:
         replay(inputs, came, CONFIG, SHIFT)
     texts = [str(w.message) for w in said]
-    assert "1 order(s) without a readable placed_at ignored" in texts
+    assert "1 order without a readable placed_at ignored" in texts
     assert "2 orders of restaurants not in this city ignored" in texts
     assert all(w.filename == __file__ for w in said)
     with warnings.catch_warnings():
@@ -754,7 +752,7 @@ def test_orders_left_out_of_a_frame_are_said_as_warnings_once(tmp_path, city):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[shift]\nhours = 2.0\nslot_minutes = 60\n")
     for args, note in (
-        (["forecast", str(tmp_path / "short.csv"), "--data", str(city)], "only 2 day(s)"),
+        (["forecast", str(tmp_path / "short.csv"), "--data", str(city)], "only 2 days"),
         (
             ["replay", str(city), "--orders", str(tmp_path / "noon.csv")],
             "note: no order was placed during",

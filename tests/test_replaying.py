@@ -209,7 +209,7 @@ def test_a_dataframe_order_without_a_readable_time_is_left_out_and_counted(city,
     result = replay(load(city), o.reset_index(drop=True), CONFIG, SHIFT, warn=False)
     assert result.policies[["orders", "served"]].values.tolist() == [[2, 2.0]]
     assert result.outside == {"before": 1, "after": 1, "total": 2}
-    assert "3 order(s) without a readable placed_at ignored" in result.notes
+    assert "3 orders without a readable placed_at ignored" in result.notes
 
 
 def test_shift_without_orders_serves_everything(city):

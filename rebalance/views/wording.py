@@ -75,8 +75,8 @@ def kpi_headline(kpis: Mapping[str, Any]) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    """``1 zone``, ``3 zones``."""
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    """``1 zone``, ``3 zones``, ``2,000 orders``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def all_covered(plan: Plan) -> tuple[str, str]:
