@@ -1309,9 +1309,17 @@ def batch(
     if format is BatchFormat.json:
         sys.stdout.write(result.to_json())
     elif format is BatchFormat.csv:
-        from .escape import csv_frame
+        from .escape import csv_frame, visible_frame
 
-        csv_frame(result.table()).to_csv(sys.stdout, index=False, lineterminator="\n")
+        # Control and bidi characters written out always, as --format json writes them
+        # as \u escapes: this CSV is read at a terminal, in a cron mail or with `cat`
+        # later, where a city name could recolour or clear the screen; the exact names
+        # stay in --format json and in each plan's plan.json. Names and ids on one line
+        # (a grep finds a city's row); the messages keep their lines, as on stderr.
+        table = result.table()
+        shown = visible_frame(table)
+        shown["message"] = [visible(m) for m in table["message"]]
+        csv_frame(shown).to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
         console().print(result)
     if any(city.planned for city in result.results):

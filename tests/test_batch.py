@@ -398,6 +398,27 @@ def test_cli_batch_csv_summary(client, cities, tmp_path):
     assert list(rows["status"]) == ["optimal"] * 4 + ["invalid"]
 
 
+def test_cli_batch_csv_writes_control_characters_out(client, tmp_path):
+    """A city named with ESC sequences and a right-to-left override (a partner's
+    rebalance.toml): `--format csv` printed them raw on stdout, and at a terminal the
+    summary turned red and the screen was cleared. They are written out (``\\x1b``), as
+    the table and --format json do; a formula start is still guarded."""
+    evil = "=Evil\x1b[31mRED\x1b[2J\u202eabc"
+    small_city(tmp_path / "cities" / "evil", evil, "Europe/Paris", 1)
+    result = runner.invoke(
+        app,
+        [
+            *("batch", str(tmp_path / "cities"), "--shift-start", SHIFT),
+            *("--out", str(tmp_path / "plans"), "--scheduler", client.scheduler.address),
+            *("--format", "csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    rows = pd.read_csv(pd.io.common.StringIO(result.stdout), dtype=str, keep_default_na=False)
+    assert list(rows["city"]) == ["'=Evil\\x1b[31mRED\\x1b[2J\\u202eabc"]
+
+
 @pytest.mark.parametrize(
     ("extra", "hint"),
     [
@@ -687,7 +708,7 @@ def test_a_city_folder_named_with_a_newline_stays_on_its_line(client, tmp_path):
         result = runner.invoke(app, args, env={"COLUMNS": "400"})  # no wrapping
         assert result.exit_code == 3, result.output
         # the table's messages are on stdout; with csv, stdout is the CSV (where the
-        # name is a quoted field, newline and all) and the messages are on stderr
+        # name is written out too) and the messages are on stderr
         shown = result.stdout if fmt == "table" else result.stderr
         lines = [line for line in shown.splitlines() if "invalid input" in line]
         assert lines and all("ly\\x0aon" in line for line in lines), result.output
