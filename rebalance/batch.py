@@ -436,13 +436,13 @@ def run_batch(
     here once) is wall-clock time in each city's own timezone.
 
     Raises `DataError` when ``cities_dir`` holds no city folder, `TimestampError` for
-    a bad ``shift_start``, `OutputExistsError` when an ``OUT/<city>`` folder holds other
-    files, and `UsageError` for ``workers`` with ``client`` or when the scheduler
+    a bad ``shift_start``, `OutputExistsError` when ``out`` is a file or an
+    ``OUT/<city>`` folder holds other files, and `UsageError` for ``workers`` with ``client`` or when the scheduler
     ``client`` names cannot be reached. Failures of single cities are results, not exceptions.
     """
     from distributed import as_completed
 
-    from .errors import DataError, Issue, UsageError
+    from .errors import DataError, Issue, OutputExistsError, UsageError
     from .timeparse import parse_iso
 
     if client is not None and workers is not None:
@@ -454,6 +454,12 @@ def run_batch(
     root = _resolved(Path(cities_dir), "CITIES_DIR")
     start = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
     out_dir = _resolved(Path(out), "--out") if out is not None else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        # wrong usage, before any city is planned (each one failed after its solve)
+        raise OutputExistsError(
+            f"{out} exists and is not a folder; give a new or empty folder for the plans",
+            option="--out",
+        )
     cities = find_cities(root, exclude=out_dir) if root.is_dir() else []
     if not cities:
         raise DataError(

@@ -469,6 +469,21 @@ def test_cli_batch_refuses_an_out_folder_with_other_files(client, cities, tmp_pa
     assert "notes.txt" in result.stderr
 
 
+def test_cli_batch_refuses_an_out_that_is_a_file_before_planning(cities, tmp_path):
+    """--out naming a file: every city was planned, then each failed "a file is in the
+    way", exit 3. It is wrong usage, exit 2 at once as for `plan --out FILE`: no city is
+    planned (no cluster is started) and the file is left as it was."""
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    result = runner.invoke(
+        app, ["batch", str(cities), "--shift-start", SHIFT, "--out", str(afile), "--workers", "1"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--out" in result.stderr and "is not a folder" in result.stderr
+    assert "cannot write the plan folder" not in result.output
+    assert afile.read_text(encoding="utf-8") == "x"
+
+
 def test_cli_batch_on_an_empty_folder_exits_3(tmp_path):
     """A CITIES_DIR without city folders is invalid input (exit 3), said on stderr."""
     result = runner.invoke(app, ["batch", str(tmp_path), "--shift-start", SHIFT])
