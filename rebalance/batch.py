@@ -99,6 +99,8 @@ def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | Non
     wall-clock time in the timezone of the city's own rebalance.toml (defaults without
     one); an aware one is that instant. (Text is parsed first: `run_batch` parses it
     once for all cities.)
+    A city is named by its rebalance.toml, else by its folder until its tables are read
+    (then by the defaults' name, which its plan carries).
     Every failure is returned as a result, never raised: exceptions crossing the
     cluster would lose their context and stop `as_completed` consumers.
     """
@@ -133,11 +135,17 @@ def plan_city(city_dir: str, shift_start: pd.Timestamp | str, out_dir: str | Non
 
     try:
         toml = folder / "rebalance.toml"
-        config = load_config(toml if toml.is_file() else None)
-        seen["city"] = config.city.name
+        named = toml.is_file()
+        config = load_config(toml if named else None)
+        if named:
+            seen["city"] = config.city.name
         wall = shift_start if isinstance(shift_start, pd.Timestamp) else parse_iso(shift_start)
         start = in_timezone(wall, config.city.timezone)
         inputs = load_tables(folder, config, per_table=False)  # planned as read
+        # Without a rebalance.toml the defaults' name ("Paris") is the plan's, as with
+        # `plan`, once the folder proves to be a city; until then it is named by its folder
+        # (an empty folder was listed as "Paris").
+        seen["city"] = config.city.name
         seen["load_seconds"] = round(time.perf_counter() - t0, 4)
         t1 = time.perf_counter()
         try:

@@ -338,6 +338,20 @@ def test_a_city_that_fails_says_its_out_folder_holds_an_earlier_plan(tmp_path):
     assert again.planned and "earlier run" not in again.message
 
 
+def test_a_folder_that_is_no_city_is_named_by_its_folder(tmp_path):
+    """An empty folder in CITIES_DIR (no rebalance.toml, no tables) was listed as the city
+    "Paris", the built-in default's name, which it does not have: it is named by its
+    folder (the table's City column stays blank). A folder with a rebalance.toml keeps
+    that file's name even when its tables are missing."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = plan_city(str(empty), SHIFT, None)
+    assert (result.status, result.city) == ("invalid", "empty")
+    named = small_city(tmp_path / "named", "Lille", "Europe/Paris", 1)
+    (named / "couriers.csv").unlink()
+    assert plan_city(str(named), SHIFT, None).city == "Lille"
+
+
 def test_plan_city_turns_a_bug_into_an_error_result(tmp_path, monkeypatch):
     """An unexpected exception becomes status error, exit 1, with its traceback kept."""
     city = small_city(tmp_path / "buggy", "Buggy", "Europe/Paris", 4)
