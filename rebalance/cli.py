@@ -836,6 +836,17 @@ def _channel_id_option(value: str | None) -> str | None:
 
 @app.command()
 def run(
+    # Required (the contract's `run --config F`), and before anything is made: without
+    # one a run was the built-in city "Paris", created the default history store and a
+    # lock, and recorded a failed run before it said no data folder was set.
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            help="TOML configuration of the city: its name and timezone, [data] dir, "
+            "[slack] channel and [history] path.",
+        ),
+    ],
     data_dir: Annotated[
         Path | None,
         typer.Argument(
@@ -843,7 +854,6 @@ def run(
             help="Folder with the input tables. Default: [data] dir of the config.",
         ),
     ] = None,
-    config: ConfigOpt = None,
     shift_start: Annotated[
         str | None,
         typer.Option(

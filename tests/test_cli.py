@@ -1108,3 +1108,20 @@ def test_a_demand_table_for_another_day_is_warned_of(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         rebalance.solve(rebalance.load(sample), None, SHIFT)
+
+
+def test_run_without_config_is_a_usage_error(tmp_path):
+    """`rebalance run` without --config ran as the built-in city "Paris": it created the
+    default history store and a lock file, recorded a failed run, then exited 3 for want
+    of a data folder. The contract's synopsis is `run --config F`: exit 2 naming the
+    option, and nothing created or recorded (with or without DATA_DIR)."""
+    xdg = tmp_path / "xdg"
+    for data in ([], [str(VALID)]):
+        result = runner.invoke(
+            app,
+            ["run", *data, "--shift-start", SHIFT, "--dry-run"],
+            env={"XDG_DATA_HOME": str(xdg)},
+        )
+        assert result.exit_code == 2, result.output
+        assert "--config" in result.stderr
+        assert not xdg.exists()
