@@ -727,13 +727,19 @@ def generate(
     zones: Annotated[int, typer.Option(min=1, help="Number of zones.")],
     couriers: Annotated[int, typer.Option(min=0, help="Number of couriers.")],
     restaurants: Annotated[int, typer.Option(min=0, help="Number of restaurants.")],
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed, 0 or more: same seed, same files.")
+    ] = 0,
     travel_times: Annotated[
         bool, typer.Option("--travel-times", help="Also write travel_times.csv.")
     ] = False,
     format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     shift_start: Annotated[
-        str, typer.Option(help="Shift the availability windows are built around.")
+        str,
+        typer.Option(
+            help="Shift the availability windows are built around, ISO 8601 date and time "
+            "(a date alone is refused); without an offset, the city's time."
+        ),
     ] = "2026-11-30T19:00",
     demand: Annotated[
         bool,
@@ -785,6 +791,9 @@ def generate(
         from .errors import storage_errors
         from .generate import generate_city
 
+        # as every command reads a shift start: a date alone is refused, not midnight
+        start = parse_shift(shift_start, None)
+        assert start is not None  # an option with a default
         try:
             with (
                 _status(f"writing a synthetic city to {out_dir}"),
@@ -798,7 +807,7 @@ def generate(
                     seed=seed,
                     travel_times=travel_times,
                     fmt=format,
-                    shift_start=shift_start,
+                    shift_start=start,
                     demand=demand,
                     staggered=staggered,
                     history_days=history_days,
@@ -808,8 +817,8 @@ def generate(
                 )
         except FileExistsError as exc:
             raise typer.BadParameter(str(exc), param_hint="OUT_DIR") from None
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        except ValueError as exc:  # an `ArgumentError` names its option
+            raise typer.BadParameter(str(exc), param_hint=getattr(exc, "option", None)) from None
         err(f"wrote a synthetic city to {path}", color="green")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 # The contract's great-circle distance, shared with the model so generated travel times
 # agree with what `rebalance plan` computes.
+from .errors import UsageError
 from .model import EARTH_RADIUS_KM, haversine_km
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "TRAVEL_TIME_COLUMNS",
     "VEHICLES",
     "ZONE_COLUMNS",
+    "ArgumentError",
     "OrderDraws",
     "courier_statuses",
     "courier_table",
@@ -47,6 +49,13 @@ __all__ = [
     "write_orders",
     "write_table",
 ]
+
+
+class ArgumentError(UsageError, ValueError):
+    """An argument `generate_city` cannot build a city with: a ValueError to a Python
+    caller; on the command line a usage error (exit 2) naming ``option``, the option
+    that sets it."""
+
 
 ZONE_COLUMNS = ("zone_id", "name", "lat", "lon", "priority", "max_couriers")
 RESTAURANT_COLUMNS = ("restaurant_id", "name", "zone_id", "status", "expected_orders_per_hour")
@@ -412,13 +421,42 @@ def _check_shift_has_orders(start: np.datetime64, shift_hours: float) -> None:
     if float(profile.mean()) < MIN_SHIFT_PROFILE:
         lo, hi = (f"{int(h):02d}:00" if h < 24 else "midnight" for h in OPEN_HOURS)
         end = start + np.timedelta64(round(shift_hours * 60), "m")
-        raise ValueError(
+        raise ArgumentError(
             f"demand and order history follow a synthetic day of orders (restaurants open "
             f"{lo} to {hi} city time, busiest around 12:45 and 20:00); the {shift_hours:g} h "
             f"shift from {str(start)[11:16]} to {str(end)[11:16]} is mostly outside it, so "
             f"no rates can be drawn for it. Start the shift between {lo} and 22:00, or "
-            f"leave out --demand and --history-days"
+            f"leave out --demand and --history-days",
+            option="--shift-start",
         )
+
+
+def _check_years(start: np.datetime64, shift_hours: float, history_days: int) -> None:
+    """Refuse a shift whose city would hold times outside the years `validate` reads
+    (`rebalance.timeparse.YEARS`): couriers log on up to 2 h before the shift and stay
+    up to 8 h after its start, or 3 h past its end when they log on during it
+    (`courier_windows`, `staggered_windows`); orders fill whole days, the shift's and
+    ``history_days`` before it. A shift at 2261-12-31T22:00 wrote couriers available
+    until 2262, and its own city was refused."""
+    from .timeparse import YEARS
+
+    second = np.timedelta64(1, "s")
+    day0 = start.astype("datetime64[D]")
+    first = start - 2 * 3600 * second
+    last = start + round(max(8.0, shift_hours + 3.0) * 3600) * second
+    if history_days:
+        first = min(first, (day0 - np.timedelta64(history_days, "D")).astype("datetime64[s]"))
+        last = max(last, (day0 + np.timedelta64(1, "D")).astype("datetime64[s]") - second)
+    years = [int(str(t)[:4]) for t in (first, last)]
+    if YEARS[0] <= years[0] and years[1] <= YEARS[1]:
+        return
+    raise ArgumentError(
+        f"a synthetic city around a shift starting {start} holds times from {first} to "
+        f"{last} (courier windows{', order history' if history_days else ''}), outside the "
+        f"supported years {YEARS[0]} to {YEARS[1]}, so validate and plan would refuse it; "
+        "give a shift start further inside them",
+        option="--shift-start",
+    )
 
 
 def demand_table(
@@ -741,7 +779,7 @@ def generate_city(
     couriers: int,
     restaurants: int,
     seed: int = 0,
-    shift_start: str = "2026-11-30T19:00",
+    shift_start: str | datetime = "2026-11-30T19:00",
     city: str = "Synthetic City",
     timezone: str = "Europe/Paris",
     travel_times: bool = False,
@@ -794,11 +832,16 @@ def generate_city(
         try:
             Config().with_changes(shift={"hours": shift_hours, "slot_minutes": slot_minutes})
         except ConfigError as exc:
-            raise ValueError("; ".join(p.message for p in exc.problems)) from None
+            options = {"shift.hours": "--shift-hours", "shift.slot_minutes": "--slot-minutes"}
+            raise ArgumentError(
+                "; ".join(p.message for p in exc.problems),
+                option=options.get(exc.problems[0].key or ""),
+            ) from None
         # ... and `validate`'s, that its slots divide it
         if round(shift_hours * 60) % slot_minutes:
-            raise ValueError(
-                f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift"
+            raise ArgumentError(
+                f"slot_minutes = {slot_minutes} does not divide a {shift_hours:g} h shift",
+                option="--slot-minutes",
             )
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
@@ -809,7 +852,10 @@ def generate_city(
     try:
         start = _local_shift_start(shift_start, tz)
     except ValueError as exc:
-        raise ValueError(f"shift_start {shift_start!r} is not an ISO 8601 timestamp") from exc
+        raise ArgumentError(
+            f"shift_start {shift_start!r} is not an ISO 8601 timestamp", option="--shift-start"
+        ) from exc
+    _check_years(start, shift_hours, history_days)
     if demand or history_days:
         _check_shift_has_orders(start, shift_hours)
     lat0, lon0 = center

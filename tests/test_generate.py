@@ -693,3 +693,40 @@ def test_orders_written_in_blocks_are_the_order_history(
         pd.testing.assert_frame_equal(back.astype(object), whole.astype(object))
     assert past["order_id"].iloc[-1] < today["order_id"].iloc[0]
     assert (out / f"orders.{fmt}").exists() and (out / f"shift_orders.{fmt}").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "option", "said"),
+    [
+        (["--shift-start", "2026-11-30"], "--shift-start", "a date without a time"),
+        (["--shift-start", "2261-12-31T22:00"], "--shift-start", "2262-01-01T06:00:00"),
+        (["--shift-start", "1678-01-01T01:00"], "--shift-start", "supported years 1678"),
+        (["--seed", "-1"], "--seed", "0"),
+        (["--shift-start", "2026-11-25T03:00", "--demand"], "--shift-start", "11:00 and 22:00"),
+    ],
+)
+def test_generate_usage_errors_name_their_option(
+    tmp_path: Path, extra: list[str], option: str, said: str
+) -> None:
+    """`generate --shift-start 2026-11-30` silently planned around midnight where every
+    other command refuses a date alone; a shift on 2261-12-31 at 22:00 wrote couriers
+    available until 2262, a city its own `validate` refused; and `--seed -1` or a shift
+    outside the synthetic day's hours said "Invalid value: ..." without naming the
+    option. Each is exit 2 naming the option, and no city is written."""
+    out = tmp_path / "city"
+    args = ["generate", str(out), "--zones", "3", "--couriers", "5", "--restaurants", "5"]
+    result = CliRunner().invoke(app, [*args, *extra])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}" in result.stderr.replace("'", "")
+    assert said in result.stderr
+    assert not out.exists()
+
+
+def test_a_shift_late_in_2261_writes_a_city_validate_reads(tmp_path: Path) -> None:
+    """The last shifts a synthetic city fits around are accepted, with order history too,
+    and `validate` reads what generate wrote."""
+    out = tmp_path / "city"
+    args = ["generate", str(out), "--zones", "3", "--couriers", "20", "--restaurants", "10"]
+    extra = ["--shift-start", "2261-12-31T12:00", "--history-days", "2"]
+    assert CliRunner().invoke(app, [*args, *extra]).exit_code == 0
+    assert CliRunner().invoke(app, ["validate", str(out)]).exit_code == 0
