@@ -1114,7 +1114,10 @@ def _kpis_problem(plan: Plan, *, tables: str = "{}.csv's") -> str:
     }
     for key, (value, tolerance, source) in found.items():
         if abs(float(kpis[key]) - value) > tolerance:
-            return f"kpis.{key} is {kpis[key]!r} but {source} give {value:.6g}: the plan was edited"
+            return (
+                f"kpis.{key} is {kpis[key]!r} but counted from {source} it is {value:.6g}: "
+                "the plan was edited"
+            )
     return ""
 
 

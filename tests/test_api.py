@@ -545,7 +545,9 @@ def test_a_plan_edited_in_place_is_refused_before_its_folder_is_written(tmp_path
     plan.write(tmp_path / "solved")
     assert read_plan(tmp_path / "solved").kpis == plan.kpis
     plan.moves.loc[plan.moves.index[:40], "travel_minutes"] = 0.0  # as if those stayed
-    with pytest.raises(ValueError, match=r"plan\.moves' travel_minutes give") as caught:
+    with pytest.raises(
+        ValueError, match=r"counted from plan\.moves' travel_minutes it is"
+    ) as caught:
         plan.write(tmp_path / "edited")
     assert "solve again" in str(caught.value)
     assert not (tmp_path / "edited").exists()
