@@ -206,8 +206,10 @@ def click_body(
     name: str,
     message_ts: str = "1.000001",
     team: str = "T0OPS",
+    button: str = "Approve",
 ) -> bytes:
-    """A block_actions payload (a button click) as Slack sends it."""
+    """A block_actions payload (a button click) as Slack sends it; ``button``: the
+    clicked button's text, which Slack sends with it."""
     payload = {
         "type": "block_actions",
         "team": {"id": team, "domain": "ops"},
@@ -225,7 +227,7 @@ def click_body(
                 "action_id": action_id,
                 "block_id": "b1",
                 "value": value,
-                "text": {"type": "plain_text", "text": "Approve"},
+                "text": {"type": "plain_text", "text": button},
                 "action_ts": f"{time.time():.6f}{next(_ids)}",
             }
         ],

@@ -189,9 +189,11 @@ def _in(
 def _approved_once(
     server: Server, fake: FakeSlack, value: str, key: str, *, user: str, name: str
 ) -> None:
-    """Approve the request with this button value: answered as published, and the
-    shift has one message in the shared channel."""
-    server.post(click_body(fake, ACTION_APPROVE, value, user=user, name=name))
+    """Approve the request with this button value, by the button its message shows
+    ("Approve", "Approve after all", "Finish publishing"): answered as published, and
+    the shift has one message in the shared channel."""
+    button = _approve_button(fake, value)
+    server.post(click_body(fake, ACTION_APPROVE, value, user=user, name=name, button=button))
     assert "Approved and published" in _answers(fake, name)[0]["text"]
     assert len(_in(fake, "C0PLANS", key)) == 1
 
@@ -212,6 +214,20 @@ def _put_up(server: Server, fake: FakeSlack, shift: str) -> tuple[str, dict[str,
 
 def _texts(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+
+
+def _approve_button(fake: FakeSlack, value: str) -> str:
+    """The text of the Approve-action button carrying ``value`` in the approval channel
+    now, as Slack sends it with a click."""
+    texts = [
+        e["text"]["text"]
+        for m in fake.messages("C0APPROVE")
+        for b in m.get("blocks") or []
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ACTION_APPROVE and e.get("value") == value
+    ]
+    return texts[-1] if texts else "Approve"
 
 
 def _has_buttons(message: dict[str, Any]) -> list[str]:
@@ -1430,3 +1446,75 @@ def test_every_command_of_the_in_app_help_is_in_the_readme_and_the_manifest() ->
         assert f"| `{command}` |" in readme, command
         assert command.removeprefix("/rebalance ") in hint, command
         assert command.split()[1] in serve_row, command
+
+
+def test_approve_clicked_on_the_pending_request_does_not_publish_a_plan_held_just_before(
+    approving: Server, fake: FakeSlack
+) -> None:
+    """Hold and Approve clicked at the same moment: Hold was answered "The plan stays
+    out", then Approve, which shares its action and value with "Approve after all",
+    published it anyway. The pending request's Approve now decides an undecided plan
+    only: it says who held it and publishes nothing; Approve after all still publishes
+    it, once."""
+    shift = "2026-11-30T08:00"
+    _plan(approving, shift)
+    key = _key(approving, shift)
+    (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+    value = request["blocks"][-1]["elements"][0]["value"]
+    approving.post(click_body(fake, ACTION_HOLD, value, user=OTHER, name="hold-first"))
+    assert "stays out" in _answers(fake, "hold-first")[0]["text"]
+    # the approver's click left the pending view just after the hold went in
+    approving.post(click_body(fake, ACTION_APPROVE, value, user=LEAD, name="late-approve"))
+    text = _answers(fake, "late-approve")[0]["text"]
+    assert f"<@{OTHER}> held this plan just before your click" in text
+    assert "nothing was published" in text and "Approve after all" in text
+    assert _in(fake, "C0PLANS", key) == []
+    with _history(approving) as h:
+        approval = h.approval(key, request["metadata"]["event_payload"]["content_hash"])
+    assert approval is not None and (approval.status, approval.decided_by) == ("held", OTHER)
+    assert _approve_button(fake, value) == "Approve after all"
+    _approved_once(approving, fake, value, key, user=LEAD, name="after-all")
+
+
+def test_an_approve_that_waited_behind_a_replan_publishes_nothing_and_points_to_the_newer(
+    tmp_path: Path, city: Path, fake: FakeSlack, env: dict[str, str]
+) -> None:
+    """Approve clicked while `/rebalance close` re-planned the shift: the click waited
+    for the shift's lock, then published the old plan (without the closure) over the
+    newer version the re-plan had just put up for approval, and said "Approved and
+    published". After the wait it now sees the newer version: nothing is published, the
+    old request is marked superseded, and the approver is pointed to the newer one."""
+    # each re-plan of this server sleeps 6 s after validating, holding the shift's lock
+    server = _server(tmp_path, city, fake, env, approval=True, pause="validate:6")
+    try:
+        shift = "2026-11-30T19:00"
+        _plan(server, shift)
+        key = _key(server, shift)
+        (old,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
+        value = old["blocks"][-1]["elements"][0]["value"]
+        frame = pd.read_csv(city / "restaurants.csv", dtype=str)
+        rid = str(frame.loc[frame["name"] == HOSTILE, "restaurant_id"].iloc[0])
+        server.post(command_body(fake, f"close {rid}", user=LEAD, name="close-now"))
+        from rebalance.lock import read_holder
+
+        locks = load_config(server.config).history_path.parent / "locks"
+        assert server.proc is not None
+        wait_for(  # the re-plan holds the shift's lock (the first plan was this process's)
+            lambda: [
+                h for h in map(read_holder, locks.glob("*.lock")) if h and h.pid == server.proc.pid
+            ],
+            what="the re-plan's lock",
+        )
+        server.post(click_body(fake, ACTION_APPROVE, value, user=OTHER, name="approve-old"))
+        assert "awaits approval" in _answers(fake, "close-now")[0]["text"]
+        text = _answers(fake, "approve-old")[0]["text"]
+        assert "This plan is outdated" in text and "Nothing was published" in text, text
+        assert _in(fake, "C0PLANS", key) == []  # the shared channel untouched
+        old_now, new = _in(fake, "C0APPROVE", key, "rebalance_approval")
+        assert _has_buttons(fake.channels["C0APPROVE"].find(old_now["ts"]) or {}) == []
+        assert _has_buttons(new) == [ACTION_APPROVE, ACTION_HOLD]
+        with _history(server) as h:
+            statuses = {a.content_hash: a.status for a in h.approvals(key)}
+        assert sorted(statuses.values()) == ["pending", "superseded"]
+    finally:
+        server.stop(signal.SIGKILL)

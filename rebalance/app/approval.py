@@ -33,6 +33,7 @@ __all__ = [
     "ACTION_APPROVE",
     "ACTION_HOLD",
     "APPROVAL_EVENT_TYPE",
+    "APPROVE_TEXT",
     "approval_blocks",
     "approval_wanted",
     "check_approval_channel",
@@ -44,6 +45,10 @@ __all__ = [
 APPROVAL_EVENT_TYPE = "rebalance_approval"
 ACTION_APPROVE = "rebalance_approve"
 ACTION_HOLD = "rebalance_hold"
+#: The Approve button of an undecided request. A click on it decides only an undecided
+#: plan: one held meanwhile (a Hold a few ms earlier) is published by its "Approve after
+#: all" (or "Finish publishing") button alone, which shares its action and value.
+APPROVE_TEXT = "Approve"
 #: How far back the approval channel is searched for an unrecorded request.
 SEARCH_HOURS = 36
 
@@ -183,7 +188,7 @@ def approval_blocks(
     approve = {
         "type": "button",
         "action_id": ACTION_APPROVE,
-        "text": {"type": "plain_text", "text": "Approve"},
+        "text": {"type": "plain_text", "text": APPROVE_TEXT},
         "style": "primary",
         "value": value,
     }

@@ -366,8 +366,16 @@ def build_app(
                 log("action", f"{decision} refused", user_id=user.id, outcome="refused")
                 _respond(respond, desk.refusal(user), logger)
                 return
-            value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-            guarded(respond, lambda: desk.decide(decision, value, user), decision=decision)
+            action = (body.get("actions") or [{}])[0]
+            value = str(action.get("value") or "")
+            # which of the request's buttons: "Approve" decides an undecided plan only
+            shown = action.get("text")
+            button = str(shown.get("text") or "") if isinstance(shown, dict) else ""
+            guarded(
+                respond,
+                lambda: desk.decide(decision, value, user, button=button),
+                decision=decision,
+            )
 
         return listener
 

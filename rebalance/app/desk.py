@@ -32,7 +32,7 @@ import pandas as pd
 from rebalance.errors import InputError, LockHeldError, PublishError, RebalanceError
 from rebalance.history import History, utc_now
 
-from .approval import edit_approval, has_plan, parse_button_value, permalink
+from .approval import APPROVE_TEXT, edit_approval, has_plan, parse_button_value, permalink
 from .messages import channel_ref, code, esc, short, slack_time, user_ref
 
 if TYPE_CHECKING:
@@ -404,8 +404,10 @@ class Desk:
         return text
 
     # ------------------------------------------------------------ decisions
-    def decide(self, decision: str, value: str, user: User) -> str:
-        """Approve or hold the plan version a button carries."""
+    def decide(self, decision: str, value: str, user: User, *, button: str = "") -> str:
+        """Approve or hold the plan version a button carries; ``button``: the clicked
+        button's text, when Slack gives it (`approval.APPROVE_TEXT` decides an undecided
+        plan only)."""
         parsed = parse_button_value(value)
         if parsed is None:
             return "This button does not belong to a plan of this app; nothing was done."
@@ -422,7 +424,7 @@ class Desk:
                 return self._outdated(approval, newer)
             if decision == "hold":
                 return self._hold(history, approval, user)
-            return self._approve(history, approval, user)
+            return self._approve(history, approval, user, button=button)
 
     def _newer(self, history: History, approval: Approval) -> Approval | None:
         later = [
@@ -490,7 +492,7 @@ class Desk:
         self._edit(held)
         return f"Held. The plan stays out of {channel_ref(held.target_channel)}; Approve it later if needed."
 
-    def _approve(self, history: History, approval: Approval, user: User) -> str:
+    def _approve(self, history: History, approval: Approval, user: User, *, button: str) -> str:
         from rebalance.lock import RunLock
         from rebalance.paths import lock_path
         from rebalance.plan import read_plan
@@ -506,10 +508,13 @@ class Desk:
             except InputError as exc:
                 return self._gone(approval, exc, user)
         now = utc_now()
+        # The pending request's Approve decides an undecided plan only: a Hold that
+        # landed a few ms before it was answered "stays out", then published by it.
+        undecided = button == APPROVE_TEXT
         claimed = history.transition_approval(
             approval.plan_key,
             approval.content_hash,
-            from_states=("pending", "held"),
+            from_states=("pending",) if undecided else ("pending", "held"),
             status="approving",
             decided_by=user.id,
             decided_at=now,
@@ -535,6 +540,13 @@ class Desk:
                     user_id=user.id,
                     outcome="duplicate",
                 )
+                if current.status == "held" and undecided:
+                    return (
+                        f"{user_ref(current.decided_by)} held this plan just before your "
+                        f"click ({slack_time(current.decided_at, self.config.city.timezone)})"
+                        "; nothing was published. To publish it anyway, click Approve after "
+                        "all on the request."
+                    )
                 return self._already(current)
         self.event(
             "approval",
@@ -565,6 +577,11 @@ class Desk:
                 ),
             )
             with lock:
+                newer = self._newer(history, claimed)
+                if newer is not None:
+                    # a re-plan of the shift, behind whose lock this click waited, put up
+                    # a newer version: publishing this one would undo it in the channel
+                    return self._superseded_while_waiting(history, claimed, newer, user)
                 result = publish(
                     plan,
                     config=self.config,
@@ -634,6 +651,31 @@ class Desk:
         where = f"<{link}|the shift's message>" if link else "the shift's message"
         return f":white_check_mark: Approved and published to {channel_ref(result.channel)} ({where}, {esc(result.action)})."
 
+    def _superseded_while_waiting(
+        self, history: History, claimed: Approval, newer: Approval, user: User
+    ) -> str:
+        """The click's claim given up for a newer version put up meanwhile: this
+        version is superseded, its request says so, and the approver hears where the
+        newer one is. Nothing is published."""
+        gone = history.transition_approval(
+            claimed.plan_key,
+            claimed.content_hash,
+            from_states=("approving",),
+            status="superseded",
+        )
+        self.event(
+            "approval",
+            f"{claimed.plan_key}: superseded by {newer.content_hash} while waiting to publish; "
+            f"click by {user.id} published nothing",
+            decision="approve",
+            user_id=user.id,
+            outcome="superseded",
+        )
+        if gone is not None:
+            link = permalink(self.client(), newer.channel, newer.ts)
+            self._edit(gone, newer_link=link)
+        return self._outdated(claimed, newer)
+
     def _gone(self, approval: Approval, exc: InputError, user: User) -> str:
         """A click on a request whose plan files are gone: said in the app's terms (not
         `rebalance plan --out`'s), and its buttons taken away, since every later click
@@ -684,7 +726,14 @@ class Desk:
             record.run_id, slack_channel=result.channel, slack_ts=result.ts, extra=extra
         )
 
-    def _edit(self, approval: Approval, *, note: str | None = None, shown: bool = False) -> None:
+    def _edit(
+        self,
+        approval: Approval,
+        *,
+        note: str | None = None,
+        shown: bool = False,
+        newer_link: str | None = None,
+    ) -> None:
         """Redraw the approval message; a failure is logged, never shown as the outcome."""
         from rebalance.plan import read_plan
         from rebalance.slack import SlackCallError
@@ -697,6 +746,7 @@ class Desk:
                 timezone=self.config.city.timezone,
                 note=note,
                 shown=shown,
+                newer_link=newer_link,
             )
         except (SlackCallError, RebalanceError, OSError) as exc:
             self.event(
