@@ -965,6 +965,23 @@ def test_bad_commands_name_what_is_valid(direct: Server, fake: FakeSlack) -> Non
         assert "<!here>" not in body["text"]
 
 
+def test_an_answer_to_a_very_long_command_stays_within_slacks_limit(
+    direct: Server, fake: FakeSlack
+) -> None:
+    """`/rebalance why` with a 400-word argument was answered with an 8,497-character
+    usage error, and `close` with a 3,000-character id with 3,257: past what Slack
+    shows of a reply. Every answer given in the acknowledgement now keeps to the app's
+    limit (MAX_REPLY_CHARS), as its later answers do."""
+    from rebalance.app.messages import MAX_REPLY_CHARS
+
+    for text in ("why " + " ".join(["<!channel>*x*"] * 400), "close " + "R" * 5000):
+        reply = direct.post(command_body(fake, text, user=LEAD, name="long"))
+        assert reply.status == 200
+        body = reply.json()
+        assert body["response_type"] == "ephemeral"
+        assert 100 < len(body["text"]) <= MAX_REPLY_CHARS, len(body["text"])
+
+
 def test_commands_carrying_the_word_payload_are_answered(direct: Server, fake: FakeSlack) -> None:
     """A command whose form holds the letters "payload" anywhere (its text, the user's or
     the channel's name) is answered like any other. Bolt read such a form as a button

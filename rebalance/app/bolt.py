@@ -287,6 +287,10 @@ def build_app(
 
         pool.submit(job)
 
+    from rebalance.publish.limits import cut
+
+    from .messages import MAX_REPLY_CHARS
+
     @app.command(COMMAND)
     def _command(ack: Callable[..., None], command: dict[str, Any], respond: Respond) -> None:
         user = User(
@@ -295,18 +299,24 @@ def build_app(
             str(command.get("team_id", "")),
         )
         text = str(command.get("text") or "")
+
+        def answer(reply: str) -> None:
+            # an ack with text is the reply; Slack refuses or truncates one past its limit
+            # (an 8,497-character usage error repeated a 400-word argument in full)
+            ack(text=cut(reply, MAX_REPLY_CHARS), response_type="ephemeral")
+
         try:
             cmd = parse(text)
         except CommandError as exc:
-            ack(text=str(exc), response_type="ephemeral")
+            answer(str(exc))
             log("command", "bad command", user_id=user.id, outcome="usage")
             return
         log("command", f"/rebalance {cmd.name}", user_id=user.id, command=cmd.name)
         if cmd.name == "help":
-            ack(text=USAGE, response_type="ephemeral")
+            answer(USAGE)
             return
         if cmd.acts and not desk.may_act(user):
-            ack(text=desk.refusal(user), response_type="ephemeral")
+            answer(desk.refusal(user))
             log("command", f"/rebalance {cmd.name} refused", user_id=user.id, outcome="refused")
             return
         if cmd.name == "status":
@@ -326,7 +336,7 @@ def build_app(
                 logger,
             )
             if found is not _UNSURE and found is not None:
-                ack(text=found, response_type="ephemeral")
+                answer(str(found))
                 log(
                     "command",
                     f"/rebalance {cmd.name}: unknown restaurant id",
@@ -338,18 +348,17 @@ def build_app(
             arg = _code(cmd.arg)
             # whether it is already so is known after the ack (the shift's overrides):
             # "Opening R1 and re-planning" was followed by "already open; nothing to change"
-            ack(
-                text=f"{verb} `{arg}` for the shift, then re-planning it if that changes anything…"
+            answer(
+                f"{verb} `{arg}` for the shift, then re-planning it if that changes anything…"
                 if found is None
                 else f"Looking up `{arg}` among the city's restaurants; "
                 f"{verb.lower()} it and re-planning the shift if it is one and that changes "
-                "anything…",
-                response_type="ephemeral",
+                "anything…"
             )
             status = "closed" if cmd.name == "close" else "open"
             guarded(respond, lambda: desk.change(str(cmd.arg), status, user), command=cmd.name)
         else:
-            ack(text="Re-planning the shift…", response_type="ephemeral")
+            answer("Re-planning the shift…")
             guarded(respond, lambda: desk.replan(user, why="/rebalance plan"), command="plan")
 
     def _decision(decision: str) -> Callable[..., None]:
