@@ -1473,7 +1473,7 @@ def test_approve_clicked_on_the_pending_request_does_not_publish_a_plan_held_jus
     published it anyway. The pending request's Approve now decides an undecided plan
     only: it says who held it and publishes nothing; Approve after all still publishes
     it, once."""
-    shift = "2026-11-30T08:00"
+    shift = "2026-11-30T09:30"  # no other test plans it (the module shares a fake Slack)
     _plan(approving, shift)
     key = _key(approving, shift)
     (request,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
@@ -1504,7 +1504,7 @@ def test_an_approve_that_waited_behind_a_replan_publishes_nothing_and_points_to_
     # each re-plan of this server sleeps 6 s after validating, holding the shift's lock
     server = _server(tmp_path, city, fake, env, approval=True, pause="validate:6")
     try:
-        shift = "2026-11-30T19:00"
+        shift = "2026-11-30T10:30"  # its city shares the module's fake Slack: a shift of its own
         _plan(server, shift)
         key = _key(server, shift)
         (old,) = _in(fake, "C0APPROVE", key, "rebalance_approval")
