@@ -1535,3 +1535,21 @@ def test_an_approve_that_waited_behind_a_replan_publishes_nothing_and_points_to_
         assert sorted(statuses.values()) == ["pending", "superseded"]
     finally:
         server.stop(signal.SIGKILL)
+
+
+def test_a_button_the_app_does_not_know_is_answered_and_logged_as_an_action(
+    direct: Server, fake: FakeSlack
+) -> None:
+    """A click on a button whose action id is not the app's (another app's, an older
+    version's) got Bolt's 404, which Slack shows as a bare error, and a log line with no
+    event. It is now acknowledged, answered ephemerally and logged as an action."""
+    logged = len(direct.lines())
+    body = click_body(fake, "rebalance_<!here>_old", "{}", user=LEAD, name="stray")
+    reply = direct.post(body)
+    assert reply.status == 200
+    (answer,) = _answers(fake, "stray")
+    assert "is not one of this app's; nothing was done" in answer["text"]
+    assert "<!here>" not in answer["text"]
+    lines = direct.lines()[logged:]
+    assert all(line.get("event") for line in lines), lines
+    assert any(line.get("event") == "action" and line.get("outcome") == "unknown" for line in lines)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -38,7 +39,7 @@ from rebalance.slack import SlackClient
 from .approval import ACTION_APPROVE, ACTION_HOLD
 from .commands import USAGE, CommandError, parse
 from .desk import LOOKUP_SECONDS, Desk, User
-from .messages import esc
+from .messages import code, esc
 
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -390,6 +391,22 @@ def build_app(
 
     app.action(ACTION_APPROVE)(_decision("approve"))
     app.action(ACTION_HOLD)(_decision("hold"))
+
+    # Registered after the app's own: a button this app does not know (another app's
+    # action id, an older version's) got Bolt's 404, which Slack shows as a bare error,
+    # and a log line without an event. It is answered and logged as an action.
+    @app.action(re.compile(".*"))
+    def _unknown_action(ack: Callable[..., None], body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        user = str((body.get("user") or {}).get("id", ""))
+        log("action", "unknown button clicked", user_id=user, outcome="unknown")
+        _respond(
+            respond,
+            f"This button ({code(cut(str(action.get('action_id') or ''), 80))}) is not one of "
+            "this app's; nothing was done.",
+            logger,
+        )
 
     @app.event("message_metadata_posted")
     def _metadata_posted(ack: Callable[..., None], event: dict[str, Any]) -> None:
