@@ -489,15 +489,12 @@ def _replay(
     # orders per (zone, slot)
     placed = orders["placed_at"]
     # An order of a DataFrame whose placed_at could not be read (text that is no time,
-    # blank, NaN) is NaT: the smallest int64, which minus the shift's start wraps round
-    # to a huge positive offset, read as "inside the shift" in slot ~10^9. Its count
-    # then sized the (zone, slot) table (reshape of 4 million cells into 12 x 8). Left
-    # out and said, as a forecast does; neither inside nor outside the shift.
+    # blank, NaN) is NaT: in no slot (`SlotGrid.slot_of`), and, its int64 the smallest,
+    # not "before the shift" either. Left out and said, as a forecast does.
     unread = placed.isna().to_numpy()
     slot = grid.slot_of(placed)
     ns = placed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
     if unread.any():
-        slot[unread] = -1
         notes.append(f"{plural(int(unread.sum()), 'order')} without a readable placed_at ignored")
     before = int(((slot < 0) & (ns < grid.start.value) & ~unread).sum())
     after = int(((slot < 0) & ~unread).sum()) - before
