@@ -35,6 +35,9 @@ __all__ = [
 
 #: Reasons that come from the availability window (not from the courier's status).
 WINDOW_REASONS = ("gone", "late", "leaves_early", "short")
+#: The shift start as the command line and the library take it, in the warnings that
+#: send the user to check it (a notebook was told "Check --shift-start").
+_SHIFT_START = "the shift start (--shift-start, or shift_start= in Python"
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,13 @@ class Eligibility:
         if not self.eligible:
             return [
                 f"no courier is eligible for the shift starting {shift} ({why}): the plan "
-                f"moves nobody. Check the shift start (--shift-start, or shift_start= in Python; city time){span}."
+                f"moves nobody. Check {_SHIFT_START}; city time){span}."
             ]
         available = self.eligible + self.by_window
         return [
             f"{self.by_window} of {available} available couriers are not eligible for the "
             f"shift starting {shift} because of their availability windows ({why}). "
-            f"Check the shift start (--shift-start, or shift_start= in Python; city time){span}."
+            f"Check {_SHIFT_START}; city time){span}."
         ]
 
 
@@ -201,8 +204,7 @@ def demand_warning(
     return (
         f"no row of the demand table ({len(demand):,} rows, {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M}) falls in this shift: every restaurant is planned at its "
-        "expected_orders_per_hour. Check the shift start (--shift-start, or shift_start= in "
-        "Python), or the demand file's dates."
+        f"expected_orders_per_hour. Check {_SHIFT_START}), or the demand file's dates."
     )
 
 
