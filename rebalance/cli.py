@@ -332,6 +332,13 @@ def console(stderr: bool = False) -> Any:
     return _Console(stderr=stderr, highlight=False)
 
 
+def show_report(out: Any, renderable: Any) -> None:
+    """Print a report's prose (`views.fit.Hanging` lines) on ``out``: wrapped at words
+    to a terminal's width, each line whole for a pipe or a log (where a script or a grep
+    reads it)."""
+    out.print(renderable, soft_wrap=not out.is_terminal)
+
+
 # ------------------------------------------------------------------- validate
 
 
@@ -1777,8 +1784,7 @@ def forecast(
             csv_frame(result.demand).to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             _write_table_atomically(result.demand, out)
-        # a terminal gets the report wrapped to its width; a pipe or a log the lines whole
-        report.print(result, soft_wrap=not report.is_terminal)
+        show_report(report, result)
         if backtest and result.backtest is None:
             report.print("Backtest: the history holds a single day; nothing to test against")
         if out is not None:
@@ -1789,8 +1795,7 @@ def forecast(
 
             rows = len(result.demand)
             written = Text(visible(f"Demand table written to {out} ({rows:,} rows)"), style="dim")
-            # the path whole for a log or a script; wrapped at words in a terminal
-            report.print(Hanging(written), soft_wrap=not report.is_terminal)
+            show_report(report, Hanging(written))
 
 
 @app.command()
@@ -1834,9 +1839,7 @@ def replay(
             for note in result.notes:
                 err(f"note: {note}", color="yellow")
         else:
-            # a terminal gets the keys and notes wrapped to its width; a pipe, lines whole
-            out = console()
-            out.print(result, soft_wrap=not out.is_terminal)
+            show_report(console(), result)
 
 
 # ------------------------------------------------------- the Slack app (#18)
@@ -2021,9 +2024,7 @@ def explain(
         if format is OutputFormat.json:
             sys.stdout.write(json_dumps(expl.to_dict(), indent=2) + "\n")
         else:
-            # a terminal gets the notes wrapped to its width; a pipe or a log, lines whole
-            out = console()
-            out.print(expl, soft_wrap=not out.is_terminal)
+            show_report(console(), expl)
 
 
 # ----------------------------------------------------------------------- diff
