@@ -22,6 +22,10 @@ JSON we print          DEL, C1 controls, bidi and zero-width characters as     `
 CSV cells we write     a text cell starting with ``=``, ``+``, ``-``, ``@``,  `csv_cell`,
                        tab or CR gets a leading ``'`` (OWASP), reversibly:    `csv_frame`;
                        `csv_uncell` gives the raw value back                  `csv_uncell`
+plan files' CSV        also control and bidi characters as ``\\x1b``,         `csv_controls`,
+cells (and Slack's)    reversibly (a backslash the reader would take for an   `csv_uncontrols`
+                       escape is doubled): ``cat zones.csv`` cannot recolour
+                       a terminal, and `read_plan` gives the raw value back
 =====================  =====================================================  ==================
 
 Numbers are data, not formulas: `csv_frame` only touches text columns, so
@@ -39,8 +43,10 @@ if TYPE_CHECKING:  # pandas only for the frame helpers: the terminal rules stay 
 
 __all__ = [
     "csv_cell",
+    "csv_controls",
     "csv_frame",
     "csv_uncell",
+    "csv_uncontrols",
     "csv_unframe",
     "json_dumps",
     "json_text",
@@ -313,6 +319,36 @@ def _uncell(value: str) -> str:
     return value
 
 
+#: A backslash the reader would take for the start of an escape: doubled when written.
+_BACKSLASH_AHEAD = re.compile(r"\\(?=[\\xu])")
+#: What `csv_controls` writes and `csv_uncontrols` reads back.
+_ESCAPED = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def csv_controls(value: str) -> str:
+    """``value`` with the characters `visible` writes out (control and bidi characters,
+    lone zero-width ones; tab and newline kept) as ``\\x1b`` or ``\\u202e``, so that
+    ``cat`` or ``less`` of the file shows them and does not act on them; reversibly:
+    `csv_uncontrols` gives ``value`` back.
+
+    For that, a backslash the reader would take for an escape is doubled: every one in a
+    value that holds such a character, else only one before ``\\``, ``x`` or ``u``
+    (``C:\\dir`` stays as it is; the text ``\\x41`` is written ``\\\\x41``)."""
+    if _MAYBE.search(value) and _UNSAFE.search(value):
+        return _UNSAFE.sub(_show, value.replace("\\", "\\\\"))
+    return _BACKSLASH_AHEAD.sub(r"\\\\", value) if "\\" in value else value
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return "\\" if code == "\\" else chr(int(code[1:], 16))
+
+
+def csv_uncontrols(value: str) -> str:
+    """The raw value of a cell written by `csv_controls` (the inverse, for our reader)."""
+    return _ESCAPED.sub(_unescape, value) if "\\" in value else value
+
+
 def _text_columns(frame: pd.DataFrame, columns: Iterable[str] | None) -> list[str]:
     import pandas as pd
 
@@ -325,8 +361,11 @@ def _text_columns(frame: pd.DataFrame, columns: Iterable[str] | None) -> list[st
     ]
 
 
-def csv_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells are safe to open in a spreadsheet.
+def csv_frame(
+    frame: pd.DataFrame, columns: Iterable[str] | None = None, *, controls: bool = False
+) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are safe to open in a spreadsheet, and with
+    ``controls`` also to print (`csv_controls`: the plan files).
 
     Only text columns (``columns``, or every object/string column) change: numbers
     such as ``-1.5`` stay numbers.
@@ -334,43 +373,65 @@ def csv_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.D
     import numpy as np
     import pandas as pd
 
+    rule = _guarded if controls else csv_cell
     out = frame.copy()
     for column in _text_columns(frame, columns):
         values = out[column]
         if isinstance(values.dtype, pd.StringDtype):
             # every cell is text or missing: only those starting with a formula character
             # or ' can change, found by the string kernel; the rest are kept as they are
-            maybe = (
-                values.str.startswith((*FORMULA_STARTS, "'"))
-                | values.str.contains(CELL_BREAK, regex=False)
-            ).to_numpy(dtype=bool, na_value=False)
-            out[column] = _rewritten(values, np.flatnonzero(maybe), csv_cell)
+            maybe = values.str.startswith((*FORMULA_STARTS, "'")) | values.str.contains(
+                CELL_BREAK, regex=False
+            )
+            if controls:
+                maybe |= values.str.contains(CONTROL_CLASS, regex=True)
+            rows = np.flatnonzero(maybe.to_numpy(dtype=bool, na_value=False))
+            out[column] = _rewritten(values, rows, rule)
         else:
             text = values.astype(object).where(values.notna(), None)
-            out[column] = [v if v is None else csv_cell(str(v)) for v in text]
+            out[column] = [v if v is None else rule(str(v)) for v in text]
     return out
 
 
-def csv_unframe(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
-    """``frame`` read back from a `csv_frame` file, with the raw values of ``columns``.
+def csv_unframe(
+    frame: pd.DataFrame, columns: Iterable[str], *, controls: bool = False
+) -> pd.DataFrame:
+    """``frame`` read back from a `csv_frame` file, with the raw values of ``columns``
+    (``controls``: written with them, as the plan files are since format 2).
 
     In a text (string dtype) column only a cell starting with ``'`` (or holding one
-    after a `CELL_BREAK`) can have been guarded: those are found by the string kernel
-    and only they are rewritten (a
+    after a `CELL_BREAK`), or with ``controls`` holding a backslash, can have been
+    rewritten: those are found by the string kernel and only they are read back (a
     10,000-zone plan folder's 635,000 cells took 1.4 s one by one)."""
     import numpy as np
     import pandas as pd
 
+    rule = _unguarded if controls else csv_uncell
     out = frame.copy(deep=False)
     for column in columns:
         if column not in out.columns:
             continue
         values = frame[column]
         if not isinstance(values.dtype, pd.StringDtype):
-            out[column] = [v if not isinstance(v, str) else csv_uncell(v) for v in values]
+            out[column] = [v if not isinstance(v, str) else rule(v) for v in values]
             continue
-        quoted = (
-            values.str.startswith("'") | values.str.contains(CELL_BREAK + "'", regex=False)
-        ).to_numpy(dtype=bool, na_value=False)
-        out[column] = _rewritten(values, np.flatnonzero(quoted), csv_uncell)
+        quoted = values.str.startswith("'") | values.str.contains(CELL_BREAK + "'", regex=False)
+        if controls:
+            quoted |= values.str.contains("\\", regex=False)
+        rows = np.flatnonzero(quoted.to_numpy(dtype=bool, na_value=False))
+        out[column] = _rewritten(values, rows, rule)
     return out
+
+
+def _guarded(value: str) -> str:
+    return csv_cell(csv_controls(value))
+
+
+def _unguarded(value: str) -> str:
+    return csv_uncontrols(csv_uncell(value))
+
+
+#: The characters that may make `csv_controls` rewrite a value, as one regular
+#: expression class (RE2 reads it too): C0 controls but tab and newline, the hidden
+#: characters, and the backslash.
+CONTROL_CLASS = f"[\x00-\x08\x0b-\x1f{_HIDDEN}\\\\]"

@@ -90,7 +90,9 @@ SINCE_PREVIOUS = "since_previous"
 OPTIONAL_PLAN_FILES = ("slots.csv", "roster.parquet")
 #: The couriers a plan placed (CONTRACT section 9 extended): one column, courier_id.
 ROSTER_FILE = "roster.parquet"
-FORMAT_VERSION = 1
+#: plan.json's format_version: 2 since the plan files write control and bidi characters
+#: out (`rebalance.escape.csv_controls`); 1 (or none) before, read as it was written.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -796,16 +798,29 @@ def _read_plan(folder: Path) -> Plan:
         raise broken("plan.json", f"cannot read: {exc.strerror or exc}") from None
     if not isinstance(meta, dict):
         raise broken("plan.json", "not a JSON object")
+    version = meta.get("format_version", 1)
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
+        newer = type(version) is int and version > FORMAT_VERSION
+        raise broken(
+            "plan.json",
+            f"format_version is {version!r:.40}: this rebalance reads formats 1 to "
+            f"{FORMAT_VERSION}" + ("; a newer rebalance wrote it: upgrade" if newer else ""),
+        )
     zone_text = ("zone_id", "name", "action", "pause_restaurants", "pause_restaurant_names")
     zones = _read_table(folder / "zones.csv", {c: str for c in zone_text}, valid)
     move_text = ("courier_id", "vehicle", "from_zone", "to_zone")
     moves = _read_table(folder / "moves.csv", {c: str for c in move_text}, valid)
-    # Undo the formula guard of `Plan.write`: the plan holds the partners' raw values.
-    zones, moves = csv_unframe(zones, zone_text), csv_unframe(moves, move_text)
+    # Undo the formula guard of `Plan.write`, and from format 2 the control characters
+    # it wrote out: the plan holds the partners' raw values.
+    controls = version >= 2
+    zones = csv_unframe(zones, zone_text, controls=controls)
+    moves = csv_unframe(moves, move_text, controls=controls)
     slots = pd.DataFrame(columns=SLOTS_COLUMNS)
     if (folder / "slots.csv").is_file():
         slots = csv_unframe(
-            _read_table(folder / "slots.csv", {"zone_id": str}, valid), ("zone_id",)
+            _read_table(folder / "slots.csv", {"zone_id": str}, valid),
+            ("zone_id",),
+            controls=controls,
         )
     # Every column the contract gives a plan file, named when a hand edit renamed or
     # dropped it: the views read them all (publish crashed on a moves.csv without its

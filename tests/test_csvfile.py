@@ -27,12 +27,13 @@ SHIFT = "2026-11-30T19:00"
 
 
 def pandas_bytes(frame: pd.DataFrame) -> bytes:
-    return csv_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return csv_frame(frame, controls=True).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 # characters that change how a cell is written: separators, quotes, line breaks,
-# formula starts, the guard's own ', and text from beyond ASCII
-HOSTILE = ",\"'\n\r\t\x00\x0b\x7f;=+-@ aZ0é€\u202e\u200b😀"
+# formula starts, the guard's own ', controls and what reads as their escapes (\ x u),
+# and text from beyond ASCII (a zero-width joiner is written out next to ASCII only)
+HOSTILE = ",\"'\n\r\t\x00\x0b\x1b\x7f\x85\\;=+-@ axuZ0é€’\u00ad\u202e\u200b\u200d😀"
 texts = st.text(alphabet=HOSTILE, max_size=8)
 
 

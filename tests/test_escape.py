@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,8 +25,10 @@ from rebalance.config import load_config
 from rebalance.escape import (
     FORMULA_STARTS,
     csv_cell,
+    csv_controls,
     csv_frame,
     csv_uncell,
+    csv_uncontrols,
     mrkdwn,
     plain,
     terminal,
@@ -100,6 +103,23 @@ def test_csv_cell_is_reversible_and_never_a_formula(text):
     cell = csv_cell(text)
     assert not any(part.startswith(FORMULA_STARTS) for part in cell.split(";"))
     assert csv_uncell(cell) == text
+
+
+@given(st.one_of(st.text(), st.text(alphabet="\\xu0123456789abf\x1b\u202e\u200b\n\t'=;é")))
+@example("\\x41")  # the text of an escape: not read back as "A"
+@example("\\\x1b")  # a backslash before a control
+@example("C:\\dir\\")
+def test_csv_controls_shows_every_control_and_reads_back_exactly(text):
+    """A plan file's cell holds no character a terminal acts on or hides (what `visible`
+    would write out), under the formula guard too, and our reader gets the exact value
+    back: names that only look like escapes included."""
+    cell = csv_cell(csv_controls(text))
+    assert visible(cell) == cell
+    assert not any(ch in cell for ch in UNSAFE)
+    assert not any(part.startswith(FORMULA_STARTS) for part in cell.split(";"))
+    assert csv_uncontrols(csv_uncell(cell)) == text
+    if "\\" not in text and visible(text) == text:  # nothing to write out: unchanged
+        assert csv_controls(text) == text
 
 
 def test_numbers_are_data_not_formulas():
@@ -204,8 +224,57 @@ def test_plan_files_guard_formulas_and_read_back_raw(hostile_plan):
             assert not parts.str.startswith(FORMULA_STARTS).any(), (name, column)
     plan = read_plan(hostile_plan)
     assert {"-1+1", "=1+1", "'=already"} <= set(plan.moves["courier_id"])
+    assert plan.zones.set_index("zone_id").loc["Z2", "name"].startswith("\x1b[2J\x1b]8;;")
     assert "=Z3" in set(plan.zones["zone_id"])
     assert plan.zones.set_index("zone_id").loc["Z1", "pause_restaurants"] == "@R1"
+
+
+def test_plan_files_show_control_characters_and_read_back_raw(hostile_plan, tmp_path):
+    """``cat zones.csv`` of a plan with a name holding escape sequences (clear screen,
+    a hyperlink, the bell) and bidi overrides shows them as ``\\x1b`` and does not drive
+    the terminal; every name, id and pause list reads back exactly, and a plan folder
+    written before (format 1, control characters raw) still reads as written."""
+    config = load_config(HOSTILE / "rebalance.toml")
+    plan = solve(load(HOSTILE, config), config, SHIFT)
+    for name in ("moves.csv", "zones.csv", "slots.csv"):
+        text = (hostile_plan / name).read_text(encoding="utf-8")
+        assert not any(ch in text for ch in UNSAFE), name
+    zones_csv = (hostile_plan / "zones.csv").read_text(encoding="utf-8")
+    assert "\\x1b[2J\\x1b]8;;https://evil.example\\x07Bourse" in zones_csv
+    back = read_plan(hostile_plan)
+    text_columns = ["zone_id", "name", "pause_restaurants", "pause_restaurant_names"]
+    pd.testing.assert_frame_equal(back.zones[text_columns], plan.zones[text_columns])
+    assert back.moves["courier_id"].tolist() == plan.moves["courier_id"].tolist()
+    assert set(back.slots["zone_id"]) == set(plan.slots["zone_id"])
+    # the same folder as an older rebalance wrote it: raw characters, format 1
+    old = tmp_path / "old"
+    shutil.copytree(hostile_plan, old)
+    meta = json.loads((old / "plan.json").read_text(encoding="utf-8"))
+    meta["format_version"] = 1
+    (old / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    zones = pd.read_csv(old / "zones.csv", dtype=str, keep_default_na=False)
+    zones["name"] = [csv_uncontrols(v) for v in zones["name"]]
+    zones.to_csv(old / "zones.csv", index=False, lineterminator="\n")
+    assert "\x1b[2J" in (old / "zones.csv").read_text(encoding="utf-8")
+    pd.testing.assert_series_equal(read_plan(old).zones["name"], back.zones["name"])
+
+
+@pytest.mark.parametrize("version", [3, 0, "2", True, None])
+def test_plan_json_of_another_format_is_refused(hostile_plan, tmp_path, version):
+    """A plan folder from a newer rebalance (or with format_version edited) is refused
+    with the file and the formats this one reads, not misread."""
+    from rebalance.errors import DataError
+
+    folder = tmp_path / "plan"
+    shutil.copytree(hostile_plan, folder)
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    meta["format_version"] = version
+    (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        read_plan(folder)
+    message = str(caught.value)
+    assert "plan.json" in message and "this rebalance reads formats 1 to 2" in message
+    assert ("a newer rebalance wrote it" in message) == (version == 3)
 
 
 def test_slack_payloads_carry_no_mention_link_or_control(hostile_plan):
