@@ -1779,9 +1779,12 @@ def forecast(
         result = run_forecast(history, inputs, cfg, start, end, backtest=backtest, warn=False)
         report = console(stderr=out is None)
         if out is None:
-            from .escape import csv_frame
+            from .escape import csv_frame, visible_frame
 
-            csv_frame(result.demand).to_csv(sys.stdout, index=False, lineterminator="\n")
+            # On a terminal a restaurant id's control characters would drive it: written
+            # out there (\x1b); into a pipe or a file the ids stay exact, for `load`.
+            table = visible_frame(result.demand) if sys.stdout.isatty() else result.demand
+            csv_frame(table).to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             _write_table_atomically(result.demand, out)
         show_report(report, result)

@@ -422,6 +422,44 @@ def test_forecast_replay_and_explain_views_write_hostile_ids_out(tmp_path):
         assert "\x1b" not in result.output and "\u202e" not in result.output
 
 
+def test_forecast_csv_on_a_terminal_writes_ids_out_and_exact_into_a_pipe(tmp_path):
+    """`rebalance forecast` without --out prints the demand CSV: at a terminal a
+    restaurant id's escape sequence is shown (\\x1b), never acted on; piped, the ids are
+    exact, so the file loads back as the city's demand."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    city = _hostile_city_with_orders(tmp_path / "city")
+    args = [
+        str(Path(sys.executable).parent / "rebalance"),
+        *("forecast", str(city / "orders.csv"), "--data", str(city), "--shift-start", SHIFT),
+    ]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    shown = seen.decode("utf-8")
+    assert "R\\x1b[32mGREEN" in shown and "Z\\x1b]8;;http://evil" in shown
+    assert "\x1b" not in shown
+    piped = subprocess.run(args, capture_output=True, timeout=60, check=True)
+    (city / "demand.csv").write_bytes(piped.stdout)
+    assert b"R\x1b[32mGREEN" in piped.stdout
+    assert "R\x1b[32mGREEN" in set(load(city).demand["restaurant_id"])
+
+
 def test_diff_writes_hostile_names_out(tmp_path, hostile_plan):
     """`rebalance diff` of two plans of the hostile city (half its couriers gone in the
     second) prints zone names, ids and the city as text: no ESC, no bidi override."""
