@@ -74,6 +74,18 @@ class CostsConfig(_Section):
     #: A re-plan's changed instruction to a courier costs this much (CONTRACT section 9).
     change_minutes: float = Field(10.0, ge=0, le=ranges.MAX_COST_MINUTES, allow_inf_nan=False)
 
+    @field_validator("move_fixed_minutes", "shortage_minutes", "surplus_minutes", "change_minutes")
+    @classmethod
+    def _counted(cls, value: float) -> float:
+        # The solver counts costs in whole thousandths of a minute (`rebalance.model`):
+        # 0.0004 would be solved as 0 while the plan read "optimal" for the cost given.
+        if 0 < value < 0.001:
+            raise ValueError(
+                "under the solver's unit of 0.001 minute (costs are counted in thousandths "
+                "of a minute), so it would count as 0: give 0 or at least 0.001"
+            )
+        return value
+
 
 class ShiftConfig(_Section):
     """The shift's length and its slots (CONTRACT section 7)."""
