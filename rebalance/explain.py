@@ -202,6 +202,7 @@ def explanation_problem(info: Any) -> str:
                 and isinstance(near.get("vehicle"), str)
                 and all(number(near.get(n)) for n in numbers)
                 and number(near.get("marginal_minutes"), none=True)
+                and number(near.get("change_minutes", 0.0))
             ):
                 return f"{where}.{key} is not a zone, a vehicle and its minutes"
         # the reasons told with a fact of their own (`_why`)
@@ -284,7 +285,11 @@ def facts(
     moved_in: list[int] = (
         [] if any_donor else sorted(np.flatnonzero(spare > 0).tolist(), key=lambda z: -spare[z])
     )
-    reach = _within_range(p, short, spare, present)
+    # entry groups with a courier the plan keeps in its zone now: only they can be sent
+    kept = np.bincount(
+        elig["group"].to_numpy(np.int64)[stayed], minlength=len(p.group_zone)
+    ).astype(bool)
+    reach = _within_range(p, short, spare, kept)
     cap = p.cap
     marginal = zones["marginal_minutes"].to_numpy(float)
     index = pd.Index(p.zone_ids.astype(str))
@@ -325,6 +330,15 @@ def _full_slots(p: ProblemData, position: np.ndarray) -> dict[str, int]:
     return {str(p.zone_ids[z]): int(full[z]) for z in np.flatnonzero(full)}
 
 
+def _changing(minutes: float) -> str:
+    """A re-plan's change cost of a move, as a sentence's words (it is counted in the
+    move's minutes just before): > 0 the courier's instruction changes, < 0 one the plan
+    changed is restored."""
+    if minutes > 0:
+        return f"{_fmt(minutes)} min for changing the instruction its courier already has"
+    return f"{_fmt(-minutes)} min less for giving its courier back the instruction it had"
+
+
 def _num(x: float) -> float | None:
     return None if not math.isfinite(float(x)) else round(float(x), 3)
 
@@ -347,20 +361,34 @@ _PACKED_BELOW = np.iinfo(np.int64).max
 
 
 def _within_range(
-    p: ProblemData, short: np.ndarray, spare: np.ndarray, present: np.ndarray
+    p: ProblemData, short: np.ndarray, spare: np.ndarray, kept: np.ndarray
 ) -> dict[int, Any]:
-    """Per short zone: the nearest couriers present now, and kept in their zone by the
-    plan, whose zone can reach it in one move, split into zones with a courier to spare
-    and the others."""
+    """Per short zone: the couriers present now, and kept in their zone by the plan,
+    whose zone can reach it in one move, split into zones with a courier to spare and
+    the others; the nearest of each, or in a re-plan the cheapest to send (travel, then
+    ``change_minutes`` for an instruction the move would change, less one it would
+    restore: the courier nearest by travel may have been told to stay where it is, and
+    its move then costs more than its minutes). ``kept``: per entry group, whether the
+    plan keeps one of its couriers in its zone now."""
     out: dict[int, Any] = {int(z): {"spare": None, "other": None} for z in short}
     n = len(p.zone_ids)
     is_short = np.zeros(n, dtype=bool)
     is_short[short] = True
-    # per entry group: usable now (present in slot 0, and a courier of its vehicle still in
-    # its zone: one the plan already sends away, say to this very zone, cannot be named as
-    # "needed where it is"), and whether that zone has a courier to spare
-    usable = (p.group_first == 0) & present[p.group_zone, p.group_vehicle]
+    # per entry group: usable now (present in slot 0, and a courier still in its zone:
+    # one the plan already sends away, say to this very zone, cannot be named as "needed
+    # where it is"), and whether that zone has a courier to spare
+    usable = (p.group_first == 0) & kept
     spare_group = (spare[p.group_zone] > 0) & usable
+    # a re-plan's change cost, thousandths of a minute: the move's minus staying's
+    change = round(p.config.costs.change_minutes * 1000) if (p.group_prev >= 0).any() else 0
+
+    def changed(group: np.ndarray, zone: np.ndarray) -> np.ndarray:
+        """``change`` x (-1, 0 or 1) for couriers of ``group`` sent to ``zone``."""
+        prev, src = p.group_prev[group], p.group_zone[group]
+        told = prev >= 0
+        delta = (told & (prev != zone)).astype(np.int64) - (told & (prev != src))
+        return change * delta
+
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
     # is one int64 and a per-key minimum replaces a sort of millions of arcs. When
@@ -372,14 +400,17 @@ def _within_range(
     best = np.full(2 * n, big)
     first_arc = np.full(2 * n, big)
     n_arcs = len(p.arc_zone)
-    top = int(p.arc_millis.max(initial=0)) * n + n
+    top = (int(p.arc_millis.max(initial=0)) + 2 * change) * n + n
     one_pass = (top + 1) * (n_arcs + 1) < _PACKED_BELOW
 
     def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zone, group = p.arc_zone[lo : lo + _ARC_BLOCK], p.arc_group[lo : lo + _ARC_BLOCK]
         src = p.group_zone[group]
         into = np.flatnonzero(is_short[zone] & usable[group] & (src != zone))
-        rank = p.arc_millis[lo + into].astype(np.int64) * n + src[into]
+        cost = p.arc_millis[lo + into].astype(np.int64)
+        if change:  # + change keeps the rank >= 0
+            cost += changed(group[into], zone[into]) + change
+        rank = cost * n + src[into]
         key = zone[into] * 2 + spare_group[group[into]]
         return lo + into, key, rank
 
@@ -409,20 +440,25 @@ def _within_range(
         "from": p.group_zone[group],
         "vehicle": p.group_vehicle[group],
         "minutes": minutes_of(p.arc_millis[rows]),
+        "change": changed(group, p.arc_zone[rows]) / 1000,
     }
-    for z, spare_z, src_z, veh_v, minutes_z in zip(
+    for z, spare_z, src_z, veh_v, minutes_z, change_z in zip(
         first["to"].tolist(),
         first["spare"].tolist(),
         first["from"].tolist(),
         first["vehicle"].tolist(),
         first["minutes"].tolist(),
+        first["change"].tolist(),
         strict=True,
     ):
-        out[int(z)]["spare" if spare_z else "other"] = {
+        entry: dict[str, Any] = {
             "zone_id": str(p.zone_ids[src_z]),
             "vehicle": p.vehicles[veh_v],
             "travel_minutes": round(float(minutes_z), 3),
         }
+        if change_z:  # a re-plan's instruction changed (> 0) or restored (< 0)
+            entry["change_minutes"] = round(float(change_z), 3)
+        out[int(z)]["spare" if spare_z else "other"] = entry
     return out
 
 
@@ -1004,9 +1040,12 @@ def _why(
             f"{spare['vehicle']}, whose range is {_fmt(spare['range_minutes'])} min."
         )
         if near is not None:
+            change = float(near.get("change_minutes", 0.0))
             text += (
-                f" The couriers within range (nearest in {label(near['zone_id'])}, "
-                f"{_fmt(near['travel_minutes'])} min by {near['vehicle']}) are needed where they are"
+                f" The couriers within range ({'cheapest to send' if change else 'nearest'} "
+                f"in {label(near['zone_id'])}, {_fmt(near['travel_minutes'])} min by "
+                f"{near['vehicle']}" + (f", {_changing(change)}" if change else "") + ") "
+                "are needed where they are"
                 + (
                     f" (one more there {worth_words(kind, _fmt(near['marginal_minutes']))})."
                     if near.get("marginal_minutes") is not None
@@ -1018,14 +1057,20 @@ def _why(
         # The plan is optimal, so taking a courier from there costs at least what it nets here.
         there = ""
         # only from an exact value: an upper bound on the saving here bounds nothing there
+        change = float(near.get("change_minutes", 0.0))
         if math.isfinite(value) and slots == 1 and proven:
-            moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
+            moving = (
+                float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0)) + change
+            )
             there = (
                 f"; taking one from there would cost at least the {_fmt(value - moving)} min "
-                f"it would net here ({_fmt(value)} saved, {_fmt(moving)} moving)"
+                f"it would net here ({_fmt(value)} saved, {_fmt(moving)} moving"
+                + (f" and {_changing(change)}" if change else "")
+                + ")"
             )
         return (
-            f"Every courier within range is needed where they are: the nearest is in "
+            f"Every courier within range is needed where they are: the "
+            f"{'cheapest to send' if change else 'nearest'} is in "
             f"{label(near['zone_id'])}, {_fmt(near['travel_minutes'])} min away by "
             f"{near['vehicle']}, and that zone has none to spare{there}."
         )
@@ -1034,12 +1079,13 @@ def _why(
         fixed = float(info.get("move_fixed_minutes", 0.0))
         # the sum of the numbers shown (7.05 shown as 7 made '7 + 5 = 12.1')
         travel = _shown(float(s["travel_minutes"]))
-        cost = travel + fixed
+        change = _shown(float(s.get("change_minutes", 0.0)))
+        cost = travel + fixed + change
         later = " or it is needed there later in the shift" if slots > 1 else ""
         opening = (
             f"{label(s['zone_id'])} has a courier to spare {_fmt(travel)} min away "
             f"by {s['vehicle']}, but the move ({_fmt(cost)} min with the fixed "
-            f"{_fmt(fixed)} min)"
+            f"{_fmt(fixed)} min" + (f" and {_changing(change)}" if change else "") + ")"
         )
         if not proven:
             return (

@@ -912,40 +912,54 @@ def test_a_route_whose_courier_comes_back_later_saves_only_until_it_moves_on():
     assert route["saves_minutes"] == pytest.approx(40.0 - route["move_minutes"])
 
 
-def _within_range_rule(p, short, spare, present):
+def _within_range_rule(p, short, spare, kept):
     """The couriers within range by enumeration: per short zone and spare or not, the arc
-    of least minutes (thousandths), then lowest origin, then first arc."""
+    of least cost (thousandths of a minute: travel, and in a re-plan change_minutes for
+    an instruction the move changes, less one it restores), then lowest origin, then
+    first arc; from entry groups present now with a courier the plan keeps in its zone."""
+    change = round(p.config.costs.change_minutes * 1000) if (p.group_prev >= 0).any() else 0
     found = {}
     for a in range(len(p.arc_zone)):
         g, to = int(p.arc_group[a]), int(p.arc_zone[a])
         src, veh = int(p.group_zone[g]), int(p.group_vehicle[g])
-        if to in short and p.group_first[g] == 0 and present[src, veh] and src != to:
+        if to in short and p.group_first[g] == 0 and kept[g] and src != to:
             flag = bool(spare[src] > 0)
-            rank = (round(float(p.arc_minutes[a]) * 1000), src, a)
+            prev = int(p.group_prev[g])
+            delta = change * (int(prev >= 0 and prev != to) - int(prev >= 0 and prev != src))
+            rank = (round(float(p.arc_minutes[a]) * 1000) + delta, src, a)
             if (to, flag) not in found or rank < found[to, flag][0]:
-                found[to, flag] = (rank, src, veh, float(p.arc_minutes[a]))
+                found[to, flag] = (rank, src, veh, float(p.arc_minutes[a]), delta)
     out = {int(z): {"spare": None, "other": None} for z in short}
-    for (to, flag), (_, src, veh, minutes) in found.items():
-        out[to]["spare" if flag else "other"] = {
+    for (to, flag), (_, src, veh, minutes, delta) in found.items():
+        entry = {
             "zone_id": str(p.zone_ids[src]),
             "vehicle": p.vehicles[veh],
             "travel_minutes": round(minutes, 3),
         }
+        if delta:
+            entry["change_minutes"] = delta / 1000
+        out[to]["spare" if flag else "other"] = entry
     return out
 
 
+@pytest.mark.parametrize("replan", [False, True])
 @pytest.mark.parametrize("seed", [9, 14, 15, 35, 38])
-def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed):
-    """The couriers within range of short zones are the rule's (least minutes, lowest
+def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed, replan):
+    """The couriers within range of short zones are the rule's (least cost, lowest
     origin, first arc), whether the arcs are read in one block or in blocks of three,
     in one pass (rank and arc packed in one number) or two;
     bikes and cars alike (same speed and range), so equal times from one zone go to the
-    first arc (the vehicle order), across blocks too."""
+    first arc (the vehicle order), across blocks too; in a re-plan (of fewer couriers,
+    so that instructions change) the change cost counts."""
     from rebalance import explain
 
     inputs, config, start = random_city(seed, zones=9, couriers=40, slots=1)
     config = config.with_changes(vehicles={"car": {"speed_kmh": 15.0, "max_move_minutes": 20.0}})
     p = build_problem(inputs, config, start)
+    if replan:
+        first = solve_problem(p)
+        fewer = inputs.replace(couriers=inputs.couriers.iloc[::2])
+        p = build_problem(fewer, config, start, previous=first)
     calls = []
     real = explain._within_range
 
@@ -955,14 +969,40 @@ def test_within_range_facts_follow_the_rule_in_any_arc_blocks(monkeypatch, seed)
 
     monkeypatch.setattr(explain, "_within_range", spy)
     solve_problem(p)
-    q, short, spare, present = calls[0]
-    expected = _within_range_rule(q, set(short.tolist()), spare, present)
-    assert any(v["spare"] and v["other"] for v in expected.values())
+    q, short, spare, kept = calls[0]
+    expected = _within_range_rule(q, set(short.tolist()), spare, kept)
+    assert any(v["spare"] and v["other"] for v in expected.values()) or replan
     for block in (1 << 20, 3):
         monkeypatch.setattr(explain, "_ARC_BLOCK", block)
         for packed in (np.iinfo(np.int64).max, 0):  # one pass, or two when it cannot pack
             monkeypatch.setattr(explain, "_PACKED_BELOW", packed)
-            assert real(q, short, spare, present) == expected
+            assert real(q, short, spare, kept) == expected
+
+
+def test_a_re_plans_reasons_count_the_instruction_a_move_would_change(tmp_path):
+    """A re-plan keeps a spare courier where the previous plan told it to stay, because
+    the move (travel + fixed) plus change_minutes costs more than the shortage it would
+    save: the reason names that change cost, and its numbers then add up to more than
+    the saving (without it they read 10.7 min against 15 saved, a false reason). With
+    change_minutes 0 the same re-plan does send the courier."""
+    folder = _city(tmp_path)
+    before = snapshot(costs={"shortage_minutes": 6.0})
+    first = rebalance.solve(rebalance.load(folder, before), before, SHIFT)
+    assert first.moves.empty  # the spare couriers in A were told to stay
+    config = snapshot(costs={"shortage_minutes": 15.0})
+    inputs = rebalance.load(folder, config)
+    plan = rebalance.solve(inputs, config, SHIFT, previous=first)
+    assert plan.moves.empty
+    entry = plan.explanation["short"][0]
+    assert entry["reason"] == "not_worth_the_move"
+    spare = entry["spare_in_range"]
+    assert spare["change_minutes"] == 10.0
+    why = plan.explain().short["why"].iloc[0]
+    cost = spare["travel_minutes"] + 5.0 + 10.0
+    assert f"the move ({cost:.1f} min with the fixed 5 min and 10 min for changing" in why
+    assert cost > 15.0 > spare["travel_minutes"] + 5.0
+    free = config.with_changes(costs={"change_minutes": 0.0})
+    assert not rebalance.solve(inputs, free, SHIFT, previous=first).moves.empty
 
 
 def test_the_numbers_of_a_reason_add_up_as_shown():
