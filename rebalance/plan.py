@@ -848,6 +848,9 @@ def _read_plan(folder: Path) -> Plan:
         except (ValueError, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             roster_note = f"{path} unreadable ({why}): every courier counted as known"
+    elif controls and meta.get("status") in ("optimal", "feasible"):
+        # every solved plan of format 2 was written with its roster: this one lost it
+        roster_note = f"{path} missing: every courier counted as known"
 
     def column(name: str, frame: pd.DataFrame, key: str, convert: Callable[[Any], Any]) -> Any:
         """``convert(frame[key])``; a value it refuses is named by file, line and column

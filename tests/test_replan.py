@@ -687,6 +687,30 @@ def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_p
     assert kept.roster.to_pylist() == ids and kept.roster_note == ""
 
 
+def test_a_missing_roster_is_noted_unless_the_folder_predates_rosters(paris, tmp_path):
+    """A solved plan of format 2 is always written with roster.parquet: one without it
+    lost the file, and a re-plan against it (everyone counted as known, so a courier
+    who logged on since pays change_minutes) says so, as for an unreadable roster. A
+    folder of format 1 (written before the format said rosters are kept) is read
+    quietly, as before."""
+    import json
+
+    config, inputs, plan = paris
+    folder = plan.write(tmp_path / "plan")
+    (folder / "roster.parquet").unlink()
+    kept = rebalance.read_plan(folder)
+    assert kept.roster is None
+    assert (
+        kept.roster_note == f"{folder / 'roster.parquet'} missing: every courier counted as known"
+    )
+    again = rebalance.solve(inputs, config, SHIFT, previous=kept)
+    assert kept.roster_note in again.message
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    meta["format_version"] = 1
+    (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert rebalance.read_plan(folder).roster_note == ""
+
+
 def _two_zones(tmp_path, name, orders, couriers):
     """A two-zone city (A, B five minutes apart) with one restaurant r1 in B."""
     from util import courier, restaurant, write_city, zone
