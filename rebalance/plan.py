@@ -895,7 +895,7 @@ def _read_plan(folder: Path) -> Plan:
 
     try:
         tz = _timezone(meta.get("timezone", "UTC"))
-        shift_start = _utc(meta["shift_start"])
+        shift_start = _utc(meta["shift_start"], "shift_start")
     except KeyError as exc:
         raise broken("plan.json", f"lacks the key {exc.args[0]!r}") from None
     except (ValueError, TypeError) as exc:
@@ -954,22 +954,22 @@ def _read_plan(folder: Path) -> Plan:
             city=_name(meta["city"], "city"),
             timezone=tz,
             shift_start=shift_start,
-            shift_end=_shift_end(shift_start, _utc(meta["shift_end"])),
+            shift_end=_shift_end(shift_start, _utc(meta["shift_end"], "shift_end")),
             status=meta["status"],
             objective=_number(meta.get("objective"), "objective", none=True),
             best_bound=_number(meta.get("best_bound"), "best_bound", none=True),
             solve_seconds=_number(meta.get("solve_seconds", 0.0), "solve_seconds"),
             inputs_sha256=meta.get("inputs_sha256", ""),
-            kpis=_table(meta.get("kpis", {})),
+            kpis=_table(meta.get("kpis", {}), "kpis"),
             zones=zones,
             moves=moves,
             message=meta.get("message", ""),
-            settings=_table(meta.get("settings", {})),
-            timings=_table(meta.get("timings", {})),
+            settings=_table(meta.get("settings", {}), "settings"),
+            timings=_table(meta.get("timings", {}), "timings"),
             slots=slots,
             slot_minutes=_slot_minutes(meta.get("slot_minutes") or 0),
-            solver=_table(meta.get("solver", {})),
-            explanation=_table(meta.get("explanation", {})),
+            solver=_table(meta.get("solver", {}), "solver"),
+            explanation=_table(meta.get("explanation", {}), "explanation"),
             under_way=_under_way(meta.get("under_way", []), times, tz),
             arrived=_arrived(meta.get("arrived", [])),
             roster=roster,
@@ -1257,20 +1257,30 @@ def _timezone(value: Any) -> str:
     return str(value)
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    """An ISO 8601 timestamp with its offset, as UTC (ValueError otherwise)."""
+def _utc(value: Any, key: str) -> pd.Timestamp:
+    """plan.json's ``key``, an ISO 8601 timestamp with its offset, as UTC (ValueError
+    naming the key otherwise)."""
+    valid = "ISO 8601 text with its UTC offset, e.g. 2026-11-30T19:00:00+01:00"
     if not isinstance(value, str):
-        raise ValueError(f"shift times must be ISO 8601 text, got {value!r}")
-    ts = pd.Timestamp(value)
+        raise ValueError(f"{key} is {value!r:.60}, not {valid}")
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise ValueError(f"{key} is {value!r:.60}, not {valid}") from None
     if ts.tzinfo is None:
-        raise ValueError(f"shift time {value!r} has no UTC offset")
+        raise ValueError(f"{key} {value!r:.60} has no UTC offset: give {valid}")
     return ts.tz_convert("UTC")
 
 
-def _table(value: Any) -> dict[str, Any]:
+def _table(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+        raise TypeError(f"{key} is a JSON {_json_kind(value)}, not an object")
     return value
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -222,11 +222,14 @@ def test_a_move_to_a_zone_the_plan_does_not_list_is_refused(plan_dir, tmp_path):
     ("edit", "words"),
     [
         (lambda m: m.pop("shift_start"), "lacks the key 'shift_start'"),
-        (lambda m: m.update(shift_start="tomorrow"), "invalid value"),
-        (lambda m: m.update(shift_start=5), "ISO 8601"),
+        # the key named, and what would be valid (an audit: "unable to parse: tomorrow")
+        (lambda m: m.update(shift_start="tomorrow"), "shift_start is 'tomorrow', not ISO 8601"),
+        (lambda m: m.update(shift_start=5), "shift_start is 5, not ISO 8601 text with its UTC"),
+        (lambda m: m.update(shift_end="2026-11-30T23:00"), "shift_end '2026-11-30T23:00' has no"),
         (lambda m: m.update(timezone="Mars/Olympus"), "unknown timezone"),
         (lambda m: m.update(status="great"), "unknown plan status"),
-        (lambda m: m.update(kpis=[1, 2]), "JSON object"),
+        (lambda m: m.update(kpis=[1, 2]), "kpis is a JSON array, not an object"),
+        (lambda m: m.update(settings="x"), "settings is a JSON string, not an object"),
         # an audit of operators' mistakes: these were read, and Slack titled the plan "None"
         (lambda m: m.update(city=None), "city is None, not a name"),
         (lambda m: m.update(city="  "), "city is '  ', not a name"),
