@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from util import REPO, SHIFT, VALID, city_with
+from util import REPO, SHIFT, VALID, city_with, in_a_terminal
 
 from rebalance.cli import app
 
@@ -698,34 +698,10 @@ def test_version_short_help_and_completion():
     assert "--show-completion" in invoke("-h").stdout
 
 
-def _in_a_terminal(*args: str, columns: int = 80) -> tuple[int, str]:
-    """Run `rebalance ARGS` on a pseudo-terminal (stdout and stderr a tty); all it wrote."""
-    import pty
-    import select
-
-    exe = Path(sys.executable).parent / "rebalance"
-    master, slave = pty.openpty()
-    env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([str(exe), *args], stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    data = b""
-    while select.select([master], [], [], 30)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    os.close(master)
-    return proc.wait(timeout=30), data.decode("utf-8", "replace")
-
-
 def test_progress_shows_in_a_terminal_and_never_in_a_pipe():
     """A person at a terminal sees what is running; a pipe or a cron log gets no spinner."""
     paris = str(REPO / "data/samples/paris")
-    code, seen = _in_a_terminal("plan", paris, "--shift-start", SHIFT)
+    code, seen = in_a_terminal("plan", paris, "--shift-start", SHIFT)
     assert code == 0 and "planning: solving" in seen and "Zones needing attention" in seen
     piped = subprocess.run(
         [str(Path(sys.executable).parent / "rebalance"), "plan", paris, "--shift-start", SHIFT],

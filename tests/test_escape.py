@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
-from util import DATA, REPO
+from util import DATA, REPO, in_a_terminal
 
 from rebalance import load, solve
 from rebalance.cli import app
@@ -426,35 +426,17 @@ def test_forecast_csv_on_a_terminal_writes_ids_out_and_exact_into_a_pipe(tmp_pat
     """`rebalance forecast` without --out prints the demand CSV: at a terminal a
     restaurant id's escape sequence is shown (\\x1b), never acted on; piped, the ids are
     exact, so the file loads back as the city's demand."""
-    import os
-    import pty
-    import select
     import subprocess
     import sys
 
     city = _hostile_city_with_orders(tmp_path / "city")
-    args = [
-        str(Path(sys.executable).parent / "rebalance"),
-        *("forecast", str(city / "orders.csv"), "--data", str(city), "--shift-start", SHIFT),
-    ]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.DEVNULL)
-    os.close(slave)
-    seen = b""
-    while select.select([master], [], [], 60)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
-    shown = seen.decode("utf-8")
+    args = ("forecast", str(city / "orders.csv"), "--data", str(city), "--shift-start", SHIFT)
+    code, shown = in_a_terminal(*args, stderr_too=False)
+    assert code == 0
     assert "R\\x1b[32mGREEN" in shown and "Z\\x1b]8;;http://evil" in shown
     assert "\x1b" not in shown
-    piped = subprocess.run(args, capture_output=True, timeout=60, check=True)
+    exe = str(Path(sys.executable).parent / "rebalance")
+    piped = subprocess.run([exe, *args], capture_output=True, timeout=60, check=True)
     (city / "demand.csv").write_bytes(piped.stdout)
     assert b"R\x1b[32mGREEN" in piped.stdout
     assert "R\x1b[32mGREEN" in set(load(city).demand["restaurant_id"])

@@ -183,3 +183,32 @@ def assert_within_limits(payloads: list[dict[str, Any]]) -> None:
         assert block_problems(payload["blocks"]) == []
         assert visible_chars(payload["blocks"]) <= MAX_MESSAGE_CHARS
         assert 0 < len(payload["text"]) <= 3000
+
+
+def in_a_terminal(*args: str, columns: int = 80, stderr_too: bool = True) -> tuple[int, str]:
+    """Run `rebalance ARGS` with stdout on a pseudo-terminal (stderr too, unless not
+    ``stderr_too``: then it is thrown away); its exit code and all the terminal got."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "rebalance"
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    stderr = slave if stderr_too else subprocess.DEVNULL
+    proc = subprocess.Popen([str(exe), *args], stdout=slave, stderr=stderr, env=env)
+    os.close(slave)
+    data = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return proc.wait(timeout=60), data.decode("utf-8", "replace")
