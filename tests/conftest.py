@@ -52,7 +52,8 @@ def _solve_to(data: Path, out: Path, config: Config) -> Path:
 @pytest.fixture(scope="session")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Plan folders: ``a`` (a small city, one slot), ``b`` (its revision: demand up),
-    ``big`` (200 zones, 30-minute slots), ``slots`` (the small city in 30-minute slots)."""
+    ``big`` (200 zones, 30-minute slots), ``slots`` (the small city in 30-minute slots).
+    The cities lie beside them, ``small`` and ``big`` (to re-plan with other inputs)."""
     root = tmp_path_factory.mktemp("plans")
     small = generate_city(root / "small", zones=12, couriers=160, restaurants=80, seed=3)
     in_slots = load_config(small / "rebalance.toml")

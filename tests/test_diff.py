@@ -12,19 +12,38 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from util import REPO, write_city
+from util import REPO, trade_destinations, write_city
 from util import courier as courier_row
 from util import restaurant as restaurant_row
 from util import zone as zone_row
 
 import rebalance
 from rebalance.cli import app
+from rebalance.generate import generate_city
 from rebalance.history import History
 from rebalance.publish import publish
 
 PARIS = REPO / "data" / "samples" / "paris"
 SHIFT = "2026-11-30T19:00"
 CHANNEL = "C0PLANS"
+
+
+@pytest.fixture(scope="module")
+def traders(tmp_path_factory):
+    """A generated city of 200 zones and 6,000 couriers planned in one slot: zones that
+    send couriers of one vehicle to several others, pairs of couriers who can trade
+    destinations (`trade_destinations`)."""
+    city = generate_city(
+        tmp_path_factory.mktemp("traders") / "city",
+        zones=200,
+        couriers=6000,
+        restaurants=2400,
+        seed=0,
+    )
+    config = rebalance.load_config(city / "rebalance.toml").with_changes(
+        shift={"slot_minutes": 240}
+    )
+    return rebalance.solve(rebalance.load(city, config), config, SHIFT)
 
 
 @pytest.fixture(scope="module")
@@ -932,22 +951,17 @@ def test_a_revision_without_new_instructions_does_not_blame_travel():
     assert "travel" not in note.lower()
 
 
-def test_a_diff_too_narrow_for_its_tables_still_says_how_many_groups_are_not_listed(tmp_path):
+def test_a_diff_too_narrow_for_its_tables_still_says_how_many_groups_are_not_listed(
+    traders, tmp_path
+):
     """Where no table fits (40 columns), each group is a line; the "... N more groups
     (--format json)" notice was the table's caption and went with it: a reader took the
-    list for complete."""
-    import dataclasses
-
+    list for complete. (Plan b: 12 pairs of couriers of plan a trading destinations, 24
+    re-routed groups, a folder whose every count holds.)"""
     from rebalance.views.terminal import MAX_MOVES_SHOWN
 
-    config = rebalance.load_config(PARIS / "rebalance.toml")
-    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
-    zones = list(plan.zones["zone_id"])
-    rotated = [
-        zones[(zones.index(z) + 1 + i % 7) % len(zones)]
-        for i, z in enumerate(plan.moves["to_zone"])
-    ]
-    b = dataclasses.replace(plan, moves=plan.moves.assign(to_zone=rotated))
+    plan = traders
+    b = trade_destinations(plan, 12)
     groups = len(plan.diff(b).groups("rerouted"))
     assert groups > MAX_MOVES_SHOWN
     a_dir, b_dir = plan.write(tmp_path / "a"), b.write(tmp_path / "b")
@@ -958,30 +972,15 @@ def test_a_diff_too_narrow_for_its_tables_still_says_how_many_groups_are_not_lis
         assert f"... {groups - MAX_MOVES_SHOWN} more groups (--format json)" in said, width
 
 
-def test_one_group_past_the_table_is_said_to_be_there(tmp_path):
+def test_one_group_past_the_table_is_said_to_be_there(traders, tmp_path):
     """With one group more than the table lists (16 re-routed groups, 15 shown), the
     "... 1 more groups" notice is there: a rule off by one left a list that read as
-    complete (mutation testing found no test of the boundary)."""
-    import dataclasses
-
+    complete (mutation testing found no test of the boundary). (Plan b: 8 pairs of
+    couriers trading destinations, each pair 2 groups.)"""
     from rebalance.views.terminal import MAX_MOVES_SHOWN
 
-    config = rebalance.load_config(PARIS / "rebalance.toml")
-    plan = rebalance.solve(rebalance.load(PARIS, config), config, SHIFT)
-    zones = list(plan.zones["zone_id"])
-    moves = plan.moves
-    routes = moves[["from_zone", "to_zone", "slot_start"]].drop_duplicates()
-    picked = set(map(tuple, routes.head(MAX_MOVES_SHOWN + 1).values.tolist()))
-
-    def elsewhere(r):  # the next zone that is not where the courier comes from
-        z = zones[(zones.index(r.to_zone) + 1) % len(zones)]
-        return z if z != r.from_zone else zones[(zones.index(r.to_zone) + 2) % len(zones)]
-
-    to = [
-        elsewhere(r) if (r.from_zone, r.to_zone, r.slot_start) in picked else r.to_zone
-        for r in moves.itertuples()
-    ]
-    b = dataclasses.replace(plan, moves=moves.assign(to_zone=to))
+    plan = traders
+    b = trade_destinations(plan, (MAX_MOVES_SHOWN + 1) // 2)
     assert len(plan.diff(b).groups("rerouted")) == MAX_MOVES_SHOWN + 1
     a_dir, b_dir = plan.write(tmp_path / "a"), b.write(tmp_path / "b")
     out = CliRunner().invoke(app, ["diff", str(a_dir), str(b_dir)], env={"COLUMNS": "160"})

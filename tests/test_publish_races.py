@@ -5,6 +5,7 @@ Against the fake Slack server over real HTTP (tests/fakeslack.py), client timeou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -291,14 +292,20 @@ def test_search_reaches_a_parent_posted_days_before_the_shift(plan_dir, slack_en
 
 def test_plan_too_far_ahead_is_refused(plan_dir, slack_env, tmp_path):
     """A shift more than 14 days ahead is not published (exit 5), so the search always covers it."""
-    ahead = tmp_path / "ahead"
-    ahead.mkdir()
-    for f in plan_dir.iterdir():
-        (ahead / f.name).write_bytes(f.read_bytes())
-    meta = json.loads((ahead / "plan.json").read_text())
-    for key in ("shift_start", "shift_end"):
-        meta[key] = (pd.Timestamp(meta[key]) + pd.Timedelta(days=3650)).isoformat()
-    (ahead / "plan.json").write_text(json.dumps(meta))
+    # the plan ten years on: its shift, moves, slots and couriers' hours moved together
+    # (a shift moved alone has no move at its start, and zones.csv's moves at odds)
+    plan = read_plan(plan_dir)
+    later = pd.Timedelta(days=3650)
+    ahead = dataclasses.replace(
+        plan,
+        shift_start=plan.shift_start + later,
+        shift_end=plan.shift_end + later,
+        moves=plan.moves.assign(slot_start=plan.moves["slot_start"] + later),
+        slots=plan.slots.assign(
+            slot_start=plan.slots["slot_start"] + later, slot_end=plan.slots["slot_end"] + later
+        ),
+        presence=tuple(t + later.value for t in plan.presence) if plan.presence else None,
+    ).write(tmp_path / "ahead")
     with History(tmp_path / "a.sqlite3") as a, pytest.raises(PublishError, match="14 days ahead"):
         _publish(ahead, a)
     assert slack_env.messages(CHANNEL) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,41 @@ def synthetic_plan(
         zones=frame,
         moves=move_frame,
     )
+
+
+def trade_destinations(plan: Plan, trades: int) -> Plan:
+    """``plan`` with ``trades`` pairs of its couriers trading destinations: two couriers
+    who leave the same zone at the same slot start on the same vehicle, have no other
+    move and stay to the same slot (logged on to the same time, or to the shift's end;
+    in a one-slot plan, all) each take the other's to_zone and travel minutes. Every zone's count in every slot,
+    every KPI and the explanation stay as they are (a plan as consistent as the one
+    solved, and as good), but the moves differ: `rebalance diff` finds 2 re-routed
+    groups per trade, each trade being between another pair of routes. (A to_zone
+    changed alone left zones.csv counting the courier where he no longer went: a folder
+    `read_plan` refuses.) AssertionError when the plan has fewer such pairs."""
+    assert plan.roster is not None and plan.presence is not None, "who stays till when"
+    moves = plan.moves.reset_index(drop=True)
+    until = pd.Series(plan.presence[1], index=plan.roster.to_pylist())
+    stays = np.minimum(until.reindex(moves["courier_id"]).to_numpy(), plan.shift_end.value)
+    if plan.slot_count == 1:  # everyone present is there for the one slot
+        stays[:] = 0
+    start = moves["slot_start"] if "slot_start" in moves.columns else plan.shift_start
+    alone = moves.groupby("courier_id")["courier_id"].transform("size") == 1
+    candidates = moves.assign(start=start, stays=stays)[alone.to_numpy()]
+    to = moves["to_zone"].to_numpy(dtype=object).copy()
+    minutes = moves["travel_minutes"].to_numpy(dtype=float).copy()
+    done = 0
+    for _, alike in candidates.groupby(["start", "from_zone", "vehicle", "stays"], sort=True):
+        # the moves (rows) to each zone, taken in order, each by one trade at most
+        rows = {zone: list(group.index) for zone, group in alike.groupby("to_zone", sort=True)}
+        for x, y in itertools.combinations(sorted(rows), 2):
+            if done < trades and rows[x] and rows[y]:
+                a, b = rows[x].pop(0), rows[y].pop(0)
+                to[a], to[b] = to[b], to[a]
+                minutes[a], minutes[b] = minutes[b], minutes[a]
+                done += 1
+    assert done == trades, f"{done} pairs of couriers can trade destinations, not {trades}"
+    return dataclasses.replace(plan, moves=moves.assign(to_zone=to, travel_minutes=minutes))
 
 
 def assert_within_limits(payloads: list[dict[str, Any]]) -> None:
