@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 from util import REPO, SHIFT, VALID
@@ -838,3 +840,83 @@ def test_a_row_deleted_from_slots_csv_is_refused_in_every_view(plan_dir, tmp_pat
     for args in (["explain", str(plan_dir)], ["diff", str(plan_dir), str(plan_dir)]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 3 and "slots.csv" in result.output, result.output
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    """A plan CSV's rows, each cell as written."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _refusal(plan_dir: Path) -> str:
+    """What explain and diff say of ``plan_dir``, whitespace made single spaces; each
+    must exit 3."""
+    said = []
+    for args in (["explain", str(plan_dir)], ["diff", str(plan_dir), str(plan_dir)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 3, (args, result.output)
+        said.append(" ".join(result.output.split()))
+    assert said[0] == said[1], said
+    return said[0]
+
+
+def test_a_zone_s_couriers_after_edited_is_refused_naming_its_line(plan_dir):
+    """One zone's couriers_after raised by one in zones.csv: every KPI still held (the
+    coverage of a plan in slots is counted from slots.csv), and explain, diff and
+    publish showed a courier in the zone that nobody sends there. Now they exit 3
+    naming zones.csv, the zone's line and column, and the count its row gives."""
+    zone = _rows(plan_dir / "zones.csv")[1]
+    want = int(zone["couriers_before"]) + int(zone["moved_in"]) - int(zone["moved_out"])
+    assert int(zone["couriers_after"]) == want
+    _edit_csv(plan_dir / "zones.csv", 1, "couriers_after", str(want + 1))
+    said = _refusal(plan_dir)
+    assert "zones.csv, line 3, column 'couriers_after'" in said, said
+    assert (
+        f"couriers_after of zone {zone['zone_id']!r} is {want + 1} but counted from "
+        f"couriers_before + moved_in - moved_out"
+    ) in said, said
+    assert f"it is {want}: the plan was edited" in said, said
+
+
+def test_a_move_sent_to_another_zone_is_refused_naming_both_zones(plan_dir):
+    """One move at the shift start sent to another zone in moves.csv, its travel time
+    kept: every KPI still held, and zones.csv counted the courier into the zone he no
+    longer goes to. Now explain and diff exit 3 naming zones.csv, the line of each of
+    the two zones, the column moved_in and what moves.csv counts."""
+    start = pd.Timestamp(json.loads((plan_dir / "plan.json").read_text())["shift_start"])
+    moves = _rows(plan_dir / "moves.csv")
+    row = next(i for i, m in enumerate(moves) if pd.Timestamp(m["slot_start"]) == start)
+    zones = _rows(plan_dir / "zones.csv")
+    ids = [z["zone_id"] for z in zones]
+    was = moves[row]["to_zone"]
+    now = next(z for z in ids if z not in (was, moves[row]["from_zone"]))
+    _edit_csv(plan_dir / "moves.csv", row, "to_zone", now)
+    said = _refusal(plan_dir)
+    for zone, change in ((was, -1), (now, +1)):
+        moved_in = int(zones[ids.index(zone)]["moved_in"])
+        assert f"zones.csv, line {ids.index(zone) + 2}, column 'moved_in'" in said, said
+        assert (
+            f"moved_in of zone {zone!r} is {moved_in} but counted from moves.csv it is "
+            f"{moved_in + change}"
+        ) in said, said
+
+
+def test_a_slot_row_at_the_shift_start_at_odds_with_zones_csv_is_refused(plan_dir):
+    """zones.csv is the plan's first slot: its zone's row there in slots.csv holds the
+    same counts. One of them raised in slots.csv (no KPI counts moved_in) gave the plan
+    two figures for one zone at one time. Now explain and diff exit 3 naming slots.csv,
+    the line and the column, and what zones.csv has."""
+    slots = _rows(plan_dir / "slots.csv")
+    zones = {z["zone_id"]: z for z in _rows(plan_dir / "zones.csv")}
+    first = slots[0]
+    assert pd.Timestamp(first["slot_start"]) == pd.Timestamp(
+        json.loads((plan_dir / "plan.json").read_text())["shift_start"]
+    )
+    moved_in = int(zones[first["zone_id"]]["moved_in"])
+    _edit_csv(plan_dir / "slots.csv", 0, "moved_in", str(moved_in + 1))
+    said = _refusal(plan_dir)
+    assert "slots.csv, line 2, column 'moved_in'" in said, said
+    assert (
+        f"moved_in of zone {first['zone_id']!r} at the shift start, 19:00, is "
+        f"{moved_in + 1} but zones.csv has {moved_in}"
+    ) in said, said
