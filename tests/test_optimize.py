@@ -502,10 +502,11 @@ def test_the_model_is_dropped_before_its_memory_is_given_back(tmp_path, monkeypa
     assert len(built) == 2 and alive == [False, False]
 
 
-@pytest.mark.parametrize("shortage", [7.77777, 0.0001])
+@pytest.mark.parametrize("shortage", [7.77777, 0.0014])
 def test_costs_off_the_thousandth_plan_optimal_with_the_bound_below_the_objective(shortage):
     """The solver's costs are thousandths of a minute; shortage_minutes = 7.77777 on the
-    Paris sample (0.0001 found by fuzzing) rounds in every short (zone, slot), and the
+    Paris sample (0.0001 found by fuzzing, refused since as counted as 0; 0.0014 still
+    rounds) rounds in every short (zone, slot), and the
     check that the named plan costs what the solver found crashed the plan (exit 1:
     857.499 against 857.525). The rounding is allowed for; best_bound stays <= the
     objective."""
