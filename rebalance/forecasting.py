@@ -223,10 +223,12 @@ class Forecast:
 
     def report(self) -> list[str]:
         """What the forecast used and could not estimate, one line each."""
+        from .views.wording import days_later
+
         tz = self.grid.timezone
-        start = self.grid.start.tz_convert(tz)
+        start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
         lines = [
-            f"Forecast for {start:%a %Y-%m-%d %H:%M}-{self.grid.end.tz_convert(tz):%H:%M} "
+            f"Forecast for {start:%a %Y-%m-%d %H:%M}-{end:%H:%M}{days_later(start, end)} "
             f"({plural(self.grid.count, 'slot')} of {self.grid.minutes} min)",
         ]
         if self.days:
@@ -463,6 +465,14 @@ def _clock_slots(
     return slot, repeated
 
 
+def _windows_per_order(grid: SlotGrid) -> int:
+    """In how many past days' windows one instant can fall: 1 for a shift of a day or
+    less, 2 up to two days (the longest `rebalance plan` takes), ... (a clock change
+    makes a window up to an hour longer on the clock)."""
+    clock = grid.count * grid.minutes * 60_000_000_000 + 3_600_000_000_000
+    return max(1, -(-clock // _DAY.value))
+
+
 #: Orders `_Forecaster` reads at a time: its temporaries are a few arrays of this many
 #: rows instead of a dozen of the whole history's (7.9 million orders: 0.8 GB).
 _BLOCK_ROWS = 1 << 21
@@ -544,23 +554,33 @@ class _Tally:
             if seen is None:
                 seen = self._seen[d] = np.zeros(n, dtype=bool)
             seen[keys[a:b] - d * n] = True
-        inside = past & (slot >= 0)
-        ji, reli = j[inside], rel[inside]
-        if ji.size:
-            order = np.argsort(ji, kind="stable")
-            ji, reli = ji[order], reli[order]
-            starts = np.flatnonzero(np.r_[True, ji[1:] != ji[:-1]])
-            for d, latest in zip(
-                ji[starts].tolist(), np.maximum.reduceat(reli, starts).tolist(), strict=True
-            ):
-                self.reach[d] = max(self.reach.get(d, latest), latest)
-        cells = [restaurant[inside].astype(np.int64) * self.k + slot[inside]]
-        days = [j[inside]]
-        for rows, k in repeated:  # the repeated clock hour's second slot reads the same orders
-            rows = rows[past[rows]]
-            cells.append(restaurant[rows].astype(np.int64) * self.k + k)
-            days.append(j[rows])
-            self._again.append(j[rows].astype(np.int32))
+        cells: list[np.ndarray] = []
+        days: list[np.ndarray] = []
+        # A shift longer than a day: an order is in the window of its day (j) at its
+        # clock time, and in the window of the day before (j - 1) a day further in, and
+        # so on while the window lasts (a 26-hour shift's last two slots read the past
+        # days' orders of the next evening; read once, they forecast 0).
+        for extra in range(_windows_per_order(grid)):
+            if extra:
+                slot, repeated = _clock_slots(rel + extra * day_ns, grid, start_local)
+            jw, relw = j - extra, rel + extra * day_ns
+            inside = past & (slot >= 0)
+            ji, reli = jw[inside], relw[inside]
+            if ji.size:
+                order = np.argsort(ji, kind="stable")
+                ji, reli = ji[order], reli[order]
+                starts = np.flatnonzero(np.r_[True, ji[1:] != ji[:-1]])
+                for d, latest in zip(
+                    ji[starts].tolist(), np.maximum.reduceat(reli, starts).tolist(), strict=True
+                ):
+                    self.reach[d] = max(self.reach.get(d, latest), latest)
+            cells.append(restaurant[inside].astype(np.int64) * self.k + slot[inside])
+            days.append(jw[inside])
+            for rows, k in repeated:  # the repeated clock hour's second slot reads them too
+                rows = rows[past[rows]]
+                cells.append(restaurant[rows].astype(np.int64) * self.k + k)
+                days.append(jw[rows])
+                self._again.append(jw[rows].astype(np.int32))
         self._cells.append(np.concatenate(cells).astype(self.cell_dtype))
         self._days.append(np.concatenate(days).astype(np.int32))  # any supported day fits
 
@@ -609,17 +629,20 @@ def _real_minutes(days: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp) -
         return None
     ns = local.asi8 - start_local.value
     day_ns = _DAY.value
-    j = np.floor_divide(ns, day_ns)
-    slot, repeated = _clock_slots(ns - j * day_ns, grid, start_local)
-    at = np.minimum(np.searchsorted(days, j), days.size - 1)
-    on = days[at] == j
+    j0 = np.floor_divide(ns, day_ns)
     K = grid.count
-    minutes = np.bincount(
-        at[on & (slot >= 0)] * K + slot[on & (slot >= 0)], minlength=days.size * K
-    )
-    for rows, k in repeated:
-        rows = rows[on[rows]]
-        minutes = minutes + np.bincount(at[rows] * K + k, minlength=days.size * K)
+    minutes = np.zeros(days.size * K, dtype=np.int64)
+    for extra in range(_windows_per_order(grid)):  # as `_Tally.add` reads the orders
+        j = j0 - extra
+        slot, repeated = _clock_slots(ns - j * day_ns, grid, start_local)
+        at = np.minimum(np.searchsorted(days, j), days.size - 1)
+        on = days[at] == j
+        minutes += np.bincount(
+            at[on & (slot >= 0)] * K + slot[on & (slot >= 0)], minlength=days.size * K
+        )
+        for rows, k in repeated:
+            rows = rows[on[rows]]
+            minutes += np.bincount(at[rows] * K + k, minlength=days.size * K)
     real = minutes.reshape(days.size, K).astype(float)
     return None if (real == grid.minutes).all() else real
 

@@ -258,8 +258,11 @@ class Replay:
 
         tz = self.grid.timezone
         start, end = self.grid.start.tz_convert(tz), self.grid.end.tz_convert(tz)
+        from .views.wording import days_later
+
         yield Hanging(
-            f"Replay of {start:%a %Y-%m-%d %H:%M}-{end:%H:%M} against the orders that came "
+            f"Replay of {start:%a %Y-%m-%d %H:%M}-{end:%H:%M}{days_later(start, end)} "
+            "against the orders that came "
             f"({plural(self.grid.count, 'slot')} of {self.grid.minutes} min)"
         )
         names = list(self.policies["name"])

@@ -504,6 +504,49 @@ def test_a_clock_change_in_the_history_does_not_bend_the_forecast(city, first, l
     assert result.orders_used == orders
 
 
+def steady_all_day(first: str, last: str) -> pd.DataFrame:
+    """Orders of RA1 and RA2, four in every real hour of every day from ``first``
+    00:00 to ``last`` 12:00 city time, with their UTC offsets."""
+    start = pd.Timestamp(first).tz_localize("Europe/Paris")
+    end = (pd.Timestamp(last) + pd.Timedelta(hours=12)).tz_localize("Europe/Paris")
+    times = pd.date_range(start, end, freq="15min", inclusive="left") + pd.Timedelta(minutes=5)
+    placed = [t.isoformat() for t in times]
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(2 * len(placed))],
+            "restaurant_id": ["RA1"] * len(placed) + ["RA2"] * len(placed),
+            "placed_at": placed * 2,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "shift", "hours"),
+    [
+        ("2026-11-02", "2026-11-29", "2026-11-30T19:00", 26),
+        # 48 hours over the history's autumn clock change (25 October)
+        ("2026-10-03", "2026-11-06", "2026-11-07T19:00", 48),
+        # a shift of 24 real hours over the spring change: its last slot is 24 clock
+        # hours in
+        ("2026-02-28", "2026-03-28", "2026-03-28T19:00", 24),
+    ],
+)
+def test_a_shift_longer_than_a_day_forecasts_every_slot(city, first, last, shift, hours):
+    """Shifts run up to 48 hours. Each order was read in one past day's window only, so
+    every slot more than 24 clock hours after the start read no order and forecast 0
+    (an audit: a steady 8 orders/h zone planned with nobody there for the last two slots
+    of a 26-hour shift). A steady history now gives its rate in every slot, over clock
+    changes too, and the report says on which day the shift ends."""
+    long = Config().with_changes(shift={"hours": float(hours), "slot_minutes": 60})
+    result = run_forecast(steady_all_day(first, last), load(city), long, shift)
+    rates = result.demand.set_index(["restaurant_id", "slot_start"])["expected_orders_per_hour"]
+    for rid in ("RA1", "RA2"):
+        assert len(rates[rid]) == result.demand["slot_start"].nunique() >= 23
+        assert rates[rid].to_numpy() == pytest.approx(4.0, abs=0.01), rates[rid]
+    days = (pd.Timestamp(shift) + pd.Timedelta(hours=hours)).date() - pd.Timestamp(shift).date()
+    assert f"(+{days.days} day" in result.report()[0]
+
+
 def test_a_backtest_across_the_clock_change_labels_each_slot_by_its_clock_time(city):
     """The backtest of a shift across the change labelled its slots k slot lengths after
     the start (autumn: 03:00 for the rows of the second 02:00, 04:30 for 03:30; spring:

@@ -138,10 +138,17 @@ def shift_window(plan: Plan, *, year: bool = True) -> str:
 def window_text(start: pd.Timestamp, end: pd.Timestamp, *, year: bool = True) -> str:
     """`shift_window` of two city-time timestamps."""
     day = f"{start:%a %d %b %Y %H:%M}" if year else f"{start:%a %d %b %H:%M}"
-    next_day = "" if start.date() == end.date() else " (+1 day)"
+    next_day = days_later(start, end)
     if start.tzname() != end.tzname():
         return f"{day} {start.tzname()}–{end:%H:%M}{next_day} {end.tzname()}"
     return f"{day}–{end:%H:%M}{next_day} {start.tzname()}"
+
+
+def days_later(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """`` (+1 day)`` after an end time on the next date (city time), `` (+2 days)``
+    two dates on (a 48-hour shift), "" on the same date."""
+    days = (end.date() - start.date()).days
+    return "" if days <= 0 else f" (+{plural(days, 'day')})"
 
 
 def cut(text: str, limit: int) -> str:
