@@ -475,6 +475,29 @@ def _moves(
     return pd.concat([ahead, plan.moves], ignore_index=True), plan.shift_start
 
 
+def _nobody_present(couriers: pd.DataFrame, grid: SlotGrid, config: Config) -> str:
+    """The note of a replay whose couriers.csv has nobody in the shift: every policy
+    then serves nothing, which read as a verdict on the plans (replaying last week
+    against tonight's couriers is the easy mistake)."""
+    from .eligibility import _SHIFT_START, eligibility
+
+    tz = grid.timezone
+    if couriers.empty:
+        return "the couriers table lists no courier: every policy serves nothing"
+    found = eligibility(couriers, grid, config.eligibility.min_available_minutes)
+    why = ", ".join(f"{n} {label}" for label, n in found.counts().items())
+    span = ""
+    if found.window is not None:
+        lo, hi = (t.tz_convert(tz) for t in found.window)
+        span = f"; the couriers' windows run from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
+    start = f"{grid.start.tz_convert(tz):%Y-%m-%d %H:%M %Z}"
+    return (
+        f"no courier is present in the shift starting {start} ({why}): every policy "
+        f"serves nothing. Replay a past shift with that night's couriers table, or check "
+        f"{_SHIFT_START}; city time){span}"
+    )
+
+
 def _replay(
     inputs: Inputs,
     orders: pd.DataFrame,
@@ -522,6 +545,8 @@ def _replay(
     # presence
     couriers = inputs.couriers
     first, last = presence(couriers, grid, config.eligibility.min_available_minutes)
+    if not (first >= 0).any():
+        notes.append(_nobody_present(couriers, grid, config))
     home = zone_index.get_indexer(couriers["zone_id"].astype(str).to_numpy())
     courier_index = pd.Index(couriers["courier_id"].astype(str).to_numpy())
     per_courier = config.demand.orders_per_courier_hour * grid.minutes / 60.0

@@ -188,6 +188,24 @@ def test_orders_outside_the_shift_are_ignored_and_counted(city):
     assert int(result.policies["orders"].iloc[0]) == 1
 
 
+def test_a_replay_with_nobody_present_says_why_every_policy_serves_nothing(city):
+    """Last week's orders replayed against tonight's couriers table: nobody is present,
+    and every policy read 0% with no note (an audit), as if the plans had failed. The
+    note says nobody is present, why, where the couriers' windows are, and what to do;
+    as a PlanWarning in Python too. A replay with couriers present has no such note."""
+    week_ago = "2026-11-23T19:00"
+    o = orders(*burst("RA", "2026-11-23T19:10", 3))
+    with pytest.warns(PlanWarning, match="no courier is present in the shift"):
+        result = replay(load(city), o, CONFIG, week_ago)
+    assert float(result.policies["served"].sum()) == 0.0
+    note = next(n for n in result.notes if n.startswith("no courier is present"))
+    assert "starting 2026-11-23 19:00 CET (4 arriving after the last slot starts" in note
+    assert "that night's couriers table" in note
+    assert "windows run from 2026-11-30 18:00 to 2026-11-30 23:00" in note
+    tonight = replay(load(city), orders(*burst("RA", "2026-11-30T19:10", 3)), CONFIG, SHIFT)
+    assert not any("no courier is present" in n for n in tonight.notes)
+
+
 @pytest.mark.parametrize("bad", ["not a time", "", "   ", None, np.nan, pd.NaT], ids=repr)
 def test_a_dataframe_order_without_a_readable_time_is_left_out_and_counted(city, bad):
     """One order of a DataFrame whose placed_at is unreadable, blank or NaN (inside the
@@ -471,6 +489,13 @@ def test_orders_without_offset_in_the_repeated_hour_are_named(tmp_path, city):
     path = tmp_path / "orders.csv"
     naive.to_csv(path, index=False)
     inputs = load(city)
+    # that night's couriers (the city's are tonight's: a replay with nobody says so)
+    inputs = inputs.replace(
+        couriers=inputs.couriers.assign(
+            available_from=pd.Timestamp("2026-10-24T22:00Z"),
+            available_until=pd.Timestamp("2026-10-25T06:00Z"),
+        )
+    )
     for source in (path, naive):
         with pytest.warns(PlanWarning, match="the clocks show those times twice"):
             result = replay(inputs, source, night, "2026-10-25T01:00")
