@@ -473,6 +473,9 @@ def _windows_per_order(grid: SlotGrid) -> int:
     return max(1, -(-clock // _DAY.value))
 
 
+#: A forecast whose last day used is more days than this before the shift says so.
+STALE_DAYS = 28
+
 #: Orders `_Forecaster` reads at a time: its temporaries are a few arrays of this many
 #: rows instead of a dozen of the whole history's (7.9 million orders: 0.8 GB).
 _BLOCK_ROWS = 1 << 21
@@ -896,6 +899,14 @@ class _Forecaster:
         if len(days) < 3:
             notes.append(
                 f"only {plural(len(days), 'day')} of history: estimates lean on the zones' profiles"
+            )
+        # a history that ended long before the shift forecasts a city that may be gone
+        last_used = int(self.days_all[days].max()) if len(days) else 0
+        if -last_used > STALE_DAYS:
+            notes.append(
+                f"the last day used, {self._day(int(days[-1])):%Y-%m-%d}, is "
+                f"{-last_used:,} days before the shift: demand may have changed since "
+                "(forecast from the recent orders)"
             )
         # zones whose restaurants took no order in the shift's hours: forecast 0, say so
         zone_orders = np.bincount(

@@ -306,6 +306,20 @@ def test_few_days_of_history_are_said_and_a_steady_shape_follows_the_zone(city):
     assert three.shape_prior == SHAPE_PRIOR_RANGE[1]
 
 
+def test_a_history_that_ended_months_before_the_shift_says_so(city):
+    """A history exported six months ago forecasts a city that may have changed: the
+    report dates the days used, and now also notes how long before the shift the last of
+    them was (an audit found nothing said). A history up to last week says nothing."""
+    old = history(STEADY, days_before(28))
+    later = "2027-06-07T19:00"  # a Monday, 27 weeks on
+    with pytest.warns(PlanWarning, match="is 196 days before the shift"):
+        result = run_forecast(old, load(city), CONFIG, later)
+    (note,) = [n for n in result.notes if "before the shift" in n]
+    assert note.startswith("the last day used, 2026-11-23, is 196 days before the shift")
+    recent = run_forecast(old, load(city), CONFIG, SHIFT)
+    assert not [n for n in recent.notes if "before the shift" in n]
+
+
 def test_history_before_nothing_is_an_input_error(city):
     """A history with only orders after the shift starts is refused (exit 3 in the CLI)."""
     from rebalance import DataError
