@@ -193,8 +193,9 @@ class Forecast:
         tested = ""
         bt = self.backtest
         if bt is not None:
+            labels = self._backtest_labels()
             rows = "".join(
-                f"<tr><td>{row.slot_start:%H:%M}</td><td>{row.actual:.1f}</td>"
+                f"<tr><td>{labels[row.slot]}</td><td>{row.actual:.1f}</td>"
                 f"<td>{row.forecast:.1f}</td><td>{row.mae:.2f}</td><td>{row.bias:+.2f}</td>"
                 f"<td>{row.mae_flat:.2f}</td></tr>"
                 for row in bt.by_slot.itertuples()
@@ -220,6 +221,14 @@ class Forecast:
             f"{shown.to_html(index=False, border=0)}</details>"
         )
         return f"{ROOT}{head}{report}{tested}{demand}</div>"
+
+    def _backtest_labels(self) -> list[str]:
+        """The backtest's rows are the shift's slots read on a past day: labelled as the
+        shift's (`rebalance.slots.slot_labels`), so the autumn night's two 02:00 slots
+        read "02:00 CEST" and "02:00 CET", not "02:00" twice."""
+        from .slots import slot_labels
+
+        return slot_labels(self.grid.local_starts())
 
     def report(self) -> list[str]:
         """What the forecast used and could not estimate, one line each."""
@@ -293,9 +302,10 @@ class Forecast:
         table = Table(box=None, padding=(0, 2), title=None)
         for col in ("slot", "actual/h", "forecast/h", "MAE", "bias", "MAE flat"):
             table.add_column(col, justify="left" if col == "slot" else "right")
+        labels = self._backtest_labels()
         for row in bt.by_slot.itertuples():
             table.add_row(
-                f"{row.slot_start:%H:%M}",
+                labels[row.slot],
                 f"{row.actual:.1f}",
                 f"{row.forecast:.1f}",
                 f"{row.mae:.2f}",

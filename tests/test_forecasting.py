@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -568,8 +569,18 @@ def test_a_backtest_across_the_clock_change_labels_each_slot_by_its_clock_time(c
     rising = {"RA1": {f"{h:02d}:{m:02d}": 1 + 2 * h + m // 30 for h in range(6) for m in (5, 35)}}
     night = Config().with_changes(shift={"hours": 4.0, "slot_minutes": 30})
     autumn = history(rising, [f"2026-10-{d:02d}" for d in range(1, 25)])
-    test = run_forecast(autumn, load(city), night, "2026-10-25T00:00", backtest=True).backtest
+    result = run_forecast(autumn, load(city), night, "2026-10-25T00:00", backtest=True)
+    test = result.backtest
     assert test is not None
+    # shown as the forecast's own slots are: the two 02:00 rows told apart (an audit
+    # found "02:00" twice in the terminal's backtest table), in the notebook's too
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(result)
+    shown = console.export_text()
+    assert "02:00 CEST" in shown and "02:00 CET " in shown and "02:30 CET " in shown
+    assert "<td>02:00 CEST</td>" in result._repr_html_()
     slots = test.by_slot
     assert [f"{t:%H:%M}" for t in slots["slot_start"]] == [
         "00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "02:00", "02:30"
