@@ -342,8 +342,9 @@ class Plan:
         replaced and the link kept. A disk that is full or read-only raises
         `StorageError` saying what and where, and leaves the previous plan (or nothing).
         Tables edited in place (``plan.moves.loc[...] = ...``) so that they no
-        longer give the plan's KPIs raise ValueError before anything is written: such a
-        folder would be refused by `read_plan`, publish and diff.
+        longer give the plan's KPIs, or its zones' counts (`_zone_count_problems`), raise
+        ValueError before anything is written: such a folder would be refused by
+        `read_plan`, publish and diff.
         """
         if not self.feasible:
             raise ValueError(f"an infeasible plan has no files to write: {self.message}")
@@ -356,6 +357,18 @@ class Plan:
                 f"Plan.write: the plan's tables no longer match its KPIs ({edited} in "
                 "place): solve again with the changed inputs (rebalance.solve), or write "
                 "a copy taken before the edit"
+            )
+        # an edit every KPI survives (one zone's couriers_after, a move sent elsewhere):
+        # read_plan would refuse the folder, so it is not written
+        at_odds = _zone_count_problems(self)
+        if at_odds:
+            odd = at_odds[0]
+            table = "plan.zones" if odd.file == "zones.csv" else "plan.slots"
+            row = f"{table}, position {odd.row}" if odd.row is not None else table
+            raise ValueError(
+                f"Plan.write: the plan's tables disagree ({row}, column {odd.column!r}: "
+                f"{odd.message}): solve again with the changed inputs (rebalance.solve), or "
+                "write a copy taken before the edit"
             )
         from .errors import as_path
 

@@ -554,6 +554,24 @@ def test_a_plan_edited_in_place_is_refused_before_its_folder_is_written(tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["solved"]
 
 
+def test_a_plan_whose_zone_counts_no_longer_agree_is_refused_before_it_is_written(tmp_path):
+    """An edit every KPI survives (one zone's couriers_after changed in a notebook) was
+    written, then refused by read_plan, publish and diff ("the plan was edited"). write
+    refuses it at once with the table, row, column and count, and writes nothing."""
+    plan = solve(load(REPO / "data" / "samples" / "paris"), None, SHIFT)
+    # a zone with a courier to spare: its coverage, and every KPI, stay as they are
+    spare = plan.zones["couriers_after"] > plan.zones["required_couriers"]
+    row = int(spare.to_numpy().nonzero()[0][0])
+    plan.zones.loc[plan.zones.index[row], "couriers_after"] -= 1
+    with pytest.raises(ValueError) as caught:
+        plan.write(tmp_path / "edited")
+    message = str(caught.value)
+    assert message.startswith(f"Plan.write: the plan's tables disagree (plan.zones, position {row}")
+    assert "column 'couriers_after'" in message and "it is" in message
+    assert "solve again" in message
+    assert not (tmp_path / "edited").exists()
+
+
 def test_a_wrong_shift_start_is_named_as_the_library_takes_it():
     """From Python, a shift start on no courier's day or off the demand table's slots
     was met with "Check --shift-start" and "key '--shift-start'": options of a command
