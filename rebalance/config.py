@@ -78,11 +78,12 @@ class CostsConfig(_Section):
     @classmethod
     def _counted(cls, value: float) -> float:
         # The solver counts costs in whole thousandths of a minute (`rebalance.model`):
-        # 0.0004 would be solved as 0 while the plan read "optimal" for the cost given.
-        if 0 < value < 0.001:
+        # 0.0004 would be solved as 0 while the plan read "optimal" for the cost given
+        # (0.0006 is solved as 0.001, as any cost is rounded to the nearest thousandth).
+        if value > 0 and round(value * 1000) == 0:  # as `rebalance.model` rounds it
             raise ValueError(
-                "under the solver's unit of 0.001 minute (costs are counted in thousandths "
-                "of a minute), so it would count as 0: give 0 or at least 0.001"
+                "under half the solver's unit of 0.001 minute (costs are counted in whole "
+                "thousandths of a minute), so it would count as 0: give 0 or at least 0.001"
             )
         return value
 

@@ -265,6 +265,41 @@ def presence_counts(
     return np.cumsum(delta, axis=1)[:, :k]
 
 
+def _check_shortage_costs(
+    inputs: Inputs, config: Config, zone_ids: np.ndarray, priority: np.ndarray
+) -> None:
+    """DataError for zones whose missing courier would cost 0 in the solver's whole
+    thousandths of a minute (`ProblemData.shortage_cost`) though shortage_minutes and
+    the zone's priority are both above 0: priority 0.2 x shortage_minutes 0.002 is
+    0.0004 minute, and the zone's shortage counted for nothing in a plan read
+    "optimal"."""
+    shortage = float(config.costs.shortage_minutes)
+    if shortage <= 0:
+        return
+    zero = np.flatnonzero((priority > 0) & (np.rint(shortage * priority * SCALE) == 0))
+    if not zero.size:
+        return
+    source = inputs.source
+    file = str(source / "zones.csv") if source is not None else "zones"
+    least = f"{1 / (shortage * SCALE):.3g}"
+    issues = [
+        Issue(
+            f"zone {zone_ids[z]!r}: priority x [costs] shortage_minutes is "
+            f"{priority[z]:g} x {shortage:g} = {priority[z] * shortage:.2g} minute per "
+            "missing courier, under half the solver's unit of 0.001 minute: its shortage "
+            "would count as 0",
+            file=file,
+            column="priority",
+            value=float(priority[z]),
+            valid=f"a priority of at least {least}, or a larger [costs] shortage_minutes",
+        )
+        for z in zero[:10]
+    ]
+    if zero.size > 10:
+        issues.append(Issue(f"... and {zero.size - 10} more zones", count=zero.size - 10))
+    raise DataError(issues, title="invalid input")
+
+
 def _check_vehicles(inputs: Inputs, config: Config, call: str) -> None:
     """ValueError when a courier's vehicle is not one of ``config``'s: the inputs were
     loaded with another configuration (a notebook left ``config`` out, or took a
@@ -409,6 +444,8 @@ def build_problem(
     )
     del found
 
+    priority = zones["priority"].to_numpy(dtype=float)
+    _check_shortage_costs(inputs, config, zone_ids, priority)
     return ProblemData(
         config=config,
         inputs=inputs,
@@ -417,7 +454,7 @@ def build_problem(
         slot_demand=slot_demand,
         open_restaurants=open_count,
         slot_required=slot_required,
-        priority=zones["priority"].to_numpy(dtype=float),
+        priority=priority,
         cap=zones["max_couriers"].to_numpy(dtype=float),
         vehicles=vehicles,
         eligible=elig,

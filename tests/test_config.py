@@ -202,14 +202,14 @@ def test_every_cost_below_zero_is_refused_naming_its_key(tmp_path, key):
     "key", ["move_fixed_minutes", "shortage_minutes", "surplus_minutes", "change_minutes"]
 )
 def test_a_cost_the_solver_would_count_as_zero_is_refused(tmp_path, key):
-    """Costs are solved in thousandths of a minute: 0.0004 (a tie-break, say) would
-    silently count as 0 while the plan reads "optimal". It is refused naming the key and
-    what would do; 0 and 0.001 are fine."""
+    """Costs are solved in whole thousandths of a minute: 0.0004 (a tie-break, say)
+    would silently count as 0 while the plan reads "optimal". It is refused naming the
+    key and what would do; 0, 0.0006 (solved as 0.001, the nearest) and 0.001 are fine."""
     path = tmp_path / "rebalance.toml"
     path.write_text(f"[costs]\n{key} = 0.0004\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"costs\.{key}.*give 0 or at least 0\.001"):
         load_config(path)
-    for fine in (0, 0.001):
+    for fine in (0, 0.0006, 0.001):
         path.write_text(f"[costs]\n{key} = {fine}\n", encoding="utf-8")
         assert getattr(load_config(path).costs, key) == fine
     with pytest.raises(ConfigError, match=r"Config\.with_changes"):

@@ -523,6 +523,26 @@ def test_costs_off_the_thousandth_plan_optimal_with_the_bound_below_the_objectiv
     assert plan.best_bound is not None and plan.best_bound <= plan.objective
 
 
+def test_a_zone_whose_shortage_would_cost_nothing_is_refused(tmp_path):
+    """priority 0.2 x shortage_minutes 0.002 is 0.0004 minute a missing courier, which
+    the solver's whole thousandths of a minute count as 0: the zone's shortage weighed
+    nothing in a plan read "optimal" (a review found it). The zone, its priority and
+    what would do are named; a priority that makes 0.001 minute is planned."""
+
+    from rebalance import DataError
+
+    zones = [zone("A", 48.85, 2.365), zone("B", 48.85, 2.35, priority=0.2)]
+    city = write_city(tmp_path / "c", zones, [restaurant("R1", "B", 10.0)], [courier("C0", "A")])
+    config = snapshot(costs={"shortage_minutes": 0.002})
+    with pytest.raises(DataError) as caught:
+        solve(load(city, config), config, SHIFT)
+    text = str(caught.value)
+    assert f"{city / 'zones.csv'}, column 'priority': zone 'B'" in text
+    assert "0.2 x 0.002 = 0.0004 minute" in text and "a priority of at least 0.5" in text
+    fine = config.with_changes(costs={"shortage_minutes": 0.005})
+    assert solve(load(city, fine), fine, SHIFT).status == "optimal"
+
+
 def test_slot_counts_follow_the_couriers_where_the_plan_puts_them(tmp_path):
     """CONTRACT section 7: logged_off counts the couriers in this zone whose last present
     slot is this one, so a courier sent A -> B who then leaves logs off in B; and
