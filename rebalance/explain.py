@@ -1059,14 +1059,11 @@ def _why(
         # only from an exact value: an upper bound on the saving here bounds nothing there
         change = float(near.get("change_minutes", 0.0))
         if math.isfinite(value) and slots == 1 and proven:
-            moving = (
-                float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0)) + change
-            )
+            moving = float(near["travel_minutes"]) + float(info.get("move_fixed_minutes", 0))
             there = (
-                f"; taking one from there would cost at least the {_fmt(value - moving)} min "
-                f"it would net here ({_fmt(value)} saved, {_fmt(moving)} moving"
-                + (f" and {_changing(change)}" if change else "")
-                + ")"
+                f"; taking one from there would cost at least the "
+                f"{_fmt(value - moving - change)} min it would net here ({_fmt(value)} saved, "
+                f"{_fmt(moving)} moving" + (f", {_changing(change)}" if change else "") + ")"
             )
         return (
             f"Every courier within range is needed where they are: the "

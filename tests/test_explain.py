@@ -1005,6 +1005,36 @@ def test_a_re_plans_reasons_count_the_instruction_a_move_would_change(tmp_path):
     assert not rebalance.solve(inputs, free, SHIFT, previous=first).moves.empty
 
 
+def test_a_re_plans_needed_where_they_are_sentence_adds_up(tmp_path):
+    """Short zone B next to A, whose couriers are all needed there and were told to stay:
+    taking one costs the travel, the fixed minutes and the change of its instruction,
+    each once (a review found the change counted twice: "60 saved, 20.7 moving and 10
+    min for changing" beside a net of 39.3)."""
+
+    def city(name: str, b_rate: float):
+        zones = [zone("A", 48.85, 2.365), zone("B", 48.85, 2.35)]
+        rests = [restaurant("R1", "B", b_rate), restaurant("R2", "A", 5.0)]
+        cour = [courier(f"C{i}", "A") for i in range(2)] + [courier("CB", "B")]
+        return write_city(tmp_path / name, zones, rests, cour)
+
+    config = snapshot()
+    first = rebalance.solve(rebalance.load(city("first", 2.5), config), config, SHIFT)
+    plan = rebalance.solve(
+        rebalance.load(city("second", 10.0), config), config, SHIFT, previous=first
+    )
+    entry = plan.explanation["short"][0]
+    assert entry["reason"] == "needed_where_they_are"
+    near = entry["nearest_in_range"]
+    assert near["change_minutes"] == 10.0
+    why = plan.explain().short["why"].iloc[0]
+    moving = near["travel_minutes"] + 5.0
+    net = 60.0 - moving - 10.0
+    assert (
+        f"would net here (60 saved, {moving:.1f} moving, 10 min for changing the instruction" in why
+    )
+    assert f"cost at least the {net:.1f} min" in why
+
+
 def test_the_numbers_of_a_reason_add_up_as_shown():
     """A 7.05-minute move with the fixed 5 minutes read '7 min away ... (12.1 min with
     the fixed 5 min)': the total is now the sum of the numbers shown."""
