@@ -217,6 +217,8 @@ class Plan:
             data["under_way"] = self.under_way
         if self.arrived:
             data["arrived"] = self.arrived
+        if self.roster is not None:  # written beside it: read_plan says if it goes missing
+            data["roster"] = ROSTER_FILE
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -861,8 +863,8 @@ def _read_plan(folder: Path) -> Plan:
         except (ValueError, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             roster_note = f"{path} unreadable ({why}): every courier counted as known"
-    elif controls and meta.get("status") in ("optimal", "feasible"):
-        # every solved plan of format 2 was written with its roster: this one lost it
+    elif meta.get("roster") == ROSTER_FILE:
+        # plan.json says its roster was written beside it: this folder lost it
         roster_note = f"{path} missing: every courier counted as known"
 
     def column(name: str, frame: pd.DataFrame, key: str, convert: Callable[[Any], Any]) -> Any:

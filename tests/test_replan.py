@@ -688,11 +688,11 @@ def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_p
 
 
 def test_a_missing_roster_is_noted_unless_the_folder_predates_rosters(paris, tmp_path):
-    """A solved plan of format 2 is always written with roster.parquet: one without it
-    lost the file, and a re-plan against it (everyone counted as known, so a courier
-    who logged on since pays change_minutes) says so, as for an unreadable roster. A
-    folder of format 1 (written before the format said rosters are kept) is read
-    quietly, as before."""
+    """plan.json names roster.parquet when the plan was written with one: a folder
+    without it lost the file, and a re-plan against it (everyone counted as known, so a
+    courier who logged on since pays change_minutes) says so, as for an unreadable
+    roster. A folder written before (no such key), or a plan without a roster read and
+    written again, is read quietly, as before (a review found the latter noted)."""
     import json
 
     config, inputs, plan = paris
@@ -706,9 +706,13 @@ def test_a_missing_roster_is_noted_unless_the_folder_predates_rosters(paris, tmp
     again = rebalance.solve(inputs, config, SHIFT, previous=kept)
     assert kept.roster_note in again.message
     meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-    meta["format_version"] = 1
+    assert meta["roster"] == "roster.parquet"
+    del meta["roster"]
     (folder / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
-    assert rebalance.read_plan(folder).roster_note == ""
+    older = rebalance.read_plan(folder)
+    assert older.roster_note == ""
+    again = rebalance.read_plan(older.write(tmp_path / "again"))
+    assert again.roster is None and again.roster_note == ""
 
 
 def _two_zones(tmp_path, name, orders, couriers):
