@@ -103,8 +103,17 @@ def visible(text: object, *, one_line: bool = False) -> str:
     text = str(text)
     if not _MAYBE.search(text):
         return text
-    pattern = _UNSAFE_LINE if one_line else _UNSAFE
-    return pattern.sub(_show, text)
+    return _shown(_UNSAFE_LINE if one_line else _UNSAFE, text)
+
+
+def _shown(pattern: re.Pattern[str], text: str) -> str:
+    """``text`` with what ``pattern`` matches written out, until nothing is left: a
+    zero-width space kept between two C1 controls ("\x80\u200b\x80") stood next to
+    ASCII once they were written out, and showed as nothing beside them."""
+    shown = pattern.sub(_show, text)
+    while shown != text:
+        text, shown = shown, pattern.sub(_show, shown)
+    return shown
 
 
 #: What json leaves raw (it escapes only C0 controls) and a terminal would act on or
@@ -335,7 +344,7 @@ def csv_controls(value: str) -> str:
     value that holds such a character, else only one before ``\\``, ``x`` or ``u``
     (``C:\\dir`` stays as it is; the text ``\\x41`` is written ``\\\\x41``)."""
     if _MAYBE.search(value) and _UNSAFE.search(value):
-        return _UNSAFE.sub(_show, value.replace("\\", "\\\\"))
+        return _shown(_UNSAFE, value.replace("\\", "\\\\"))
     return _BACKSLASH_AHEAD.sub(r"\\\\", value) if "\\" in value else value
 
 
