@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .escape import visible
-from .model import minutes_of
+from .model import changes_instruction, minutes_of
 
 if TYPE_CHECKING:
     from .model import ProblemData
@@ -385,9 +385,8 @@ def _within_range(
     def changed(group: np.ndarray, zone: np.ndarray) -> np.ndarray:
         """``change`` x (-1, 0 or 1) for couriers of ``group`` sent to ``zone``."""
         prev, src = p.group_prev[group], p.group_zone[group]
-        told = prev >= 0
-        delta = (told & (prev != zone)).astype(np.int64) - (told & (prev != src))
-        return change * delta
+        move, stay = changes_instruction(prev, zone), changes_instruction(prev, src)
+        return change * (move.astype(np.int64) - stay)
 
     # Per (zone, spare or not): least minutes, then lowest origin, then first arc (the
     # vehicle order). Minutes are whole thousandths (<= 10,080 min), so (minutes, origin)
@@ -677,8 +676,7 @@ def _route_facts(
     # origin. Left out, a route that changes an instruction read as saving 10 min more
     # than it does, and one that keeps one 10 min less per courier.
     prev = p.eligible["prev_idx"].to_numpy()[rows]
-    told = prev >= 0
-    changed = (told & (prev != dst)).astype(float) - (told & (prev != src)).astype(float)
+    changed = changes_instruction(prev, dst).astype(float) - changes_instruction(prev, src)
     change = c.change_minutes * np.bincount(route, weights=changed, minlength=n_routes)
     saves = removed - added - surplus - move - change
     columns = {

@@ -784,6 +784,13 @@ def arc_cost_dtype(p: ProblemData, wide: type) -> type:
     return np.int32 if small.min <= low and high <= small.max else wide
 
 
+def changes_instruction(prev: np.ndarray, zone: np.ndarray) -> np.ndarray:
+    """Whether couriers whose previous plan told them to be in ``prev`` now (-1: told
+    nothing) change that instruction by being in ``zone``: what ``change_minutes``
+    charges (CONTRACT section 9). `explain` weighs a move by this, less staying's."""
+    return (prev >= 0) & (zone != prev)
+
+
 def arc_costs(
     p: ProblemData,
     stay: np.ndarray | None = None,
@@ -822,7 +829,7 @@ def arc_costs(
             chunk[stay[part]] = 0
         if changes:
             prev = p.group_prev[group[part]]
-            chunk += np.where((prev >= 0) & (zone[part] != prev), p.change_cost, 0)
+            chunk += np.where(changes_instruction(prev, zone[part]), p.change_cost, 0)
         cost[part] = chunk
     return cost
 
