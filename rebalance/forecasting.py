@@ -41,6 +41,7 @@ demand table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -483,6 +484,25 @@ def _windows_per_order(grid: SlotGrid) -> int:
     return max(1, -(-clock // _DAY.value))
 
 
+def _windows(
+    j: np.ndarray, rel: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, int]]]]:
+    """Each past day's window that instants fall in (``j``: their day relative to the
+    shift's, ``rel``: ns of clock time after its clock start), as (day, clock time in
+    that day's window, slot, repeated rows) of `_clock_slots`. Each slot reads the past
+    days at its own clock times: on a night the clocks change, tonight's slots are not
+    evenly spaced on the clock (spring: the slot after the gap starts at 03:00; autumn:
+    two slots read the repeated hour). A shift longer than a day reads an instant in its
+    day's window and, a day further in, in the day before's, while the window lasts (a
+    26-hour shift's last two slots read the past days' next evenings; read once, they
+    forecast 0). `_Tally.add` counts the orders so, `_real_minutes` the minutes."""
+    day_ns = _DAY.value
+    for extra in range(_windows_per_order(grid)):
+        shifted = rel + extra * day_ns
+        slot, repeated = _clock_slots(shifted, grid, start_local)
+        yield j - extra, shifted, slot, repeated
+
+
 #: A forecast whose last day used is more days than this before the shift says so.
 STALE_DAYS = 28
 
@@ -540,11 +560,6 @@ class _Tally:
         past = (j < 0) & (restaurant >= 0) & valid
         if not past.any():
             return
-        # Each slot reads the past days' orders at its own clock times: on a night the
-        # clocks change, tonight's slots are not evenly spaced on the clock (spring: the
-        # slot after the gap starts at 03:00, not 02:00; autumn: two slots read the
-        # repeated clock hour, both at the past days' rate).
-        slot, repeated = _clock_slots(rel, grid, start_local)
         t = ns[past]
         self.first, self.last = min(self.first, int(t.min())), max(self.last, int(t.max()))
         # by a count over the block's few hundred dates, not a sort of its orders
@@ -569,14 +584,7 @@ class _Tally:
             seen[keys[a:b] - d * n] = True
         cells: list[np.ndarray] = []
         days: list[np.ndarray] = []
-        # A shift longer than a day: an order is in the window of its day (j) at its
-        # clock time, and in the window of the day before (j - 1) a day further in, and
-        # so on while the window lasts (a 26-hour shift's last two slots read the past
-        # days' orders of the next evening; read once, they forecast 0).
-        for extra in range(_windows_per_order(grid)):
-            if extra:
-                slot, repeated = _clock_slots(rel + extra * day_ns, grid, start_local)
-            jw, relw = j - extra, rel + extra * day_ns
+        for jw, relw, slot, repeated in _windows(j, rel, grid, start_local):
             inside = past & (slot >= 0)
             ji, reli = jw[inside], relw[inside]
             if ji.size:
@@ -645,9 +653,7 @@ def _real_minutes(days: np.ndarray, grid: SlotGrid, start_local: pd.Timestamp) -
     j0 = np.floor_divide(ns, day_ns)
     K = grid.count
     minutes = np.zeros(days.size * K, dtype=np.int64)
-    for extra in range(_windows_per_order(grid)):  # as `_Tally.add` reads the orders
-        j = j0 - extra
-        slot, repeated = _clock_slots(ns - j * day_ns, grid, start_local)
+    for j, _, slot, repeated in _windows(j0, ns - j0 * day_ns, grid, start_local):
         at = np.minimum(np.searchsorted(days, j), days.size - 1)
         on = days[at] == j
         minutes += np.bincount(
