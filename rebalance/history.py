@@ -673,11 +673,18 @@ class History:
 
     @_guarded
     def runs(
-        self, *, city: str | tuple[str, ...] | None = None, limit: int = 20, kept: bool = False
+        self,
+        *,
+        city: str | tuple[str, ...] | None = None,
+        limit: int = 20,
+        kept: bool = False,
+        died: bool = False,
     ) -> list[RunRecord]:
         """Runs, newest first, optionally for one city (or any of several names).
         ``kept``: only runs whose plan was published, or kept when publishing failed
-        (exit 5), not dry runs: the plans a re-plan may start from."""
+        (exit 5), not dry runs: the plans a re-plan may start from. ``died``: only runs
+        not dry that wrote a plan and ended otherwise (crashed, or failed but exit 5),
+        which may have posted it before they died."""
         query = "SELECT * FROM runs WHERE 1"
         args: list[Any] = []
         if city:
@@ -688,6 +695,11 @@ class History:
             query += (
                 " AND dry_run = 0 AND COALESCE(plan_dir, '') != ''"
                 " AND (status = 'succeeded' OR (status = 'failed' AND exit_code = 5))"
+            )
+        if died:
+            query += (
+                " AND dry_run = 0 AND COALESCE(plan_dir, '') != ''"
+                " AND (status = 'crashed' OR (status = 'failed' AND COALESCE(exit_code, 0) != 5))"
             )
         query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         args.append(limit)

@@ -376,6 +376,19 @@ def _told(history: History, record: RunRecord) -> bool:
     return approval is not None and approval.status == "approved"
 
 
+def _posted(history: History, record: RunRecord, config: Config) -> bool:
+    """Whether ``record``'s plan is the one recorded as posted for its shift (the
+    publication's plan id): so for a run that died after posting it."""
+    from .publish.identity import plan_key
+
+    channel = record.slack_channel or config.slack.channel
+    if not (channel and record.plan_id and record.plan_dir):
+        return False
+    key = plan_key(record.city, pd.Timestamp(record.shift_start))
+    publication = history.publication(key, channel)
+    return publication is not None and publication.plan_id == record.plan_id
+
+
 def _live_here(record: RunRecord) -> bool:
     """Whether ``record``'s process runs on this host: one of another host, or gone,
     may have died before posting anything (a dead row of this host is marked crashed
@@ -431,9 +444,18 @@ def find_previous(
             for r in history.running(city=city, dry_run=False)
             if r.phase == "publish" and r.plan_dir and _live_here(r)
         ]
+    # a run that died after posting (killed while it uploaded its thread, stopped by
+    # systemd): its plan is the one the channel shows, which the publication recorded
+    # for its shift proves (audit: the next shift re-planned against the one before,
+    # and changed 13 couriers' instructions while saying it changed none)
+    posted = [
+        r for r in history.runs(city=city, limit=200, died=True) if _posted(history, r, config)
+    ]
+    records += posted
+    proven = {r.run_id for r in posted}
     overlapping = []
     for record in records:
-        if record.run_id == exclude or not _told(history, record):
+        if record.run_id == exclude or not (record.run_id in proven or _told(history, record)):
             continue
         start = pd.Timestamp(record.shift_start)
         end = _shift_end_of(record)

@@ -183,6 +183,39 @@ def test_two_concurrent_runs_one_publishes_the_other_exits_6(
     assert winner.status == "succeeded" and winner.slack_ts == fake_slack.messages(CHANNEL)[0]["ts"]
 
 
+def test_the_next_shift_re_plans_against_a_run_killed_after_it_posted(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """The README's crontab: each run is a shift of its own. 19:00 posts; 19:30 is
+    killed after posting its parent (its thread unfinished); 20:00 runs. It re-planned
+    against 19:00, the plan before the one the channel showed, and changed instructions
+    couriers had while saying it changed none, and 19:00 still read as in force (an
+    audit). Now 20:00 re-plans against the killed run's posted plan, and both older
+    messages say 20:00 supersedes them."""
+    shift = pd.Timestamp(SHIFT_ISO)
+    at = [(shift + pd.Timedelta(minutes=m)).isoformat() for m in (0, 30, 60)]
+    assert _run(config_file, "--shift-start", at[0], env=env).returncode == 0
+    # 19:30 killed while it uploads its thread's files: its parent posted and recorded
+    uploads = fake_slack.methods().count("files.getUploadURLExternal")
+    fake_slack.fail("files.getUploadURLExternal", "slow", times=1, delay=30.0)
+    proc = _cli(config_file, "--shift-start", at[1], env=env)
+    _wait_for(lambda: fake_slack.methods().count("files.getUploadURLExternal") > uploads)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    fake_slack.clear()
+    third = _run(config_file, "--shift-start", at[2], env=env)
+    assert third.returncode == 0, third.stderr
+    first, killed, last = _runs(config_file)
+    assert killed.status == "crashed" and last.status == "succeeded"
+    said = [json.loads(line) for line in third.stdout.splitlines()]
+    [previous] = [e["message"] for e in said if e["event"] == "previous"]
+    assert previous.startswith(f"re-planning against run {killed.run_id} ")
+    parents = fake_slack.messages(CHANNEL)
+    assert len(parents) == 3 and parents[0]["ts"] == first.slack_ts
+    marked = [m["ts"] for m in parents if m["text"].startswith("(Superseded by the plan for")]
+    assert marked == [parents[0]["ts"], parents[1]["ts"]]
+
+
 @pytest.mark.parametrize("where", ["slack-answer", "after-publish"])
 def test_sigkill_mid_publish_then_rerun_posts_exactly_once(
     where: str, config_file: Path, fake_slack: FakeSlack, env: dict[str, str]

@@ -329,34 +329,53 @@ def _supersede(
     """Say on the parent of this city's previous shift in ``channel`` (the latest one
     still under way when this plan's shift starts) that this plan supersedes it. With
     `rebalance run` every 15 minutes each run posts a shift of its own, and every older
-    parent read as the plan in force. Once per parent (it is looked at first); the older
-    parents were marked when their own successor was posted.
+    parent read as the plan in force. Then on the one before it, and so on, until one
+    says so already: each parent is marked when its successor is posted, but a run
+    killed after posting never marked its predecessor (audit: 19:00 still read as the
+    plan in force beside 20:00). Usually two looks: the previous parent, and the one
+    before it, marked already.
 
-    Under that shift's run lock, taken without waiting (held: a run, `publish` or an
+    Under each shift's run lock, taken without waiting (held: a run, `publish` or an
     approval is writing that message now, and its own version then carries the line,
     `_successor_line`): read and written back whole, the message must not be another
     version by the time it is written (the old plan was put back over a revision).
     Best effort: a failure is logged and the publication stands."""
+    from rebalance.views.wording import window_text
+
+    start = plan.shift_start
+    older = sorted(
+        ((b, pub) for b, e, pub in others if b < start < e), key=lambda bp: bp[0], reverse=True
+    )
+    window = window_text(plan.local(start), plan.local(plan.shift_end), year=False)
+    for begun, pub in older:
+        if not _mark_superseded(pub, begun, channel, window, client, history, log):
+            return
+
+
+def _mark_superseded(
+    pub: Any,
+    begun: pd.Timestamp,
+    channel: str,
+    window: str,
+    client: SlackApi,
+    history: History,
+    log: Callable[[str], None] | None,
+) -> bool:
+    """Mark one older parent (`_supersede`); whether the one before it is to be looked
+    at: False when this one said so already, is gone, or could not be written."""
     from rebalance.errors import LockHeldError
     from rebalance.lock import RunLock
     from rebalance.paths import lock_path
     from rebalance.slack import SlackCallError
-    from rebalance.views.wording import window_text
 
     from .changes import mark_superseded
 
-    start = plan.shift_start
-    older = [(b, pub) for b, e, pub in others if b < start < e]
-    if not older:
-        return
-    begun, pub = max(older, key=lambda bp: bp[0])
-    window = window_text(plan.local(start), plan.local(plan.shift_end), year=False)
-
-    def say(message: str) -> None:
+    def say(message: str) -> bool:
         if log is not None:
             log(f"publish: {message}")
+        return False
 
-    lock = RunLock(lock_path(history.path, plan.city, begun), what=pub.plan_key)
+    lock = RunLock(lock_path(history.path, pub.city, begun), what=pub.plan_key)
     try:
         lock.acquire()
     except LockHeldError:
@@ -364,17 +383,18 @@ def _supersede(
     try:
         shown = shown_parent(client, channel, pub.ts)
         if shown is None:
-            return  # deleted by hand
+            return False  # deleted by hand
         marked = mark_superseded(shown, f"by the plan for {window}, posted below")
         if marked is None:
-            return
+            return False  # marked when its successor was posted: so were the older ones
         payload: dict[str, Any] = {"channel": channel, "ts": pub.ts, **marked}
         if shown.get("metadata"):  # kept: the publisher finds its parents by it
             payload["metadata"] = shown["metadata"]
         client.update_message(**payload)
         say(f"the message of {pub.plan_key} ({pub.ts}) says this plan supersedes it")
+        return True
     except SlackCallError as exc:
-        say(f"could not mark the message of {pub.plan_key} superseded: {exc}")
+        return say(f"could not mark the message of {pub.plan_key} superseded: {exc}")
     finally:
         lock.release()
 
