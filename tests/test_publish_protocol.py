@@ -222,6 +222,28 @@ def test_crash_between_post_and_record_adopts(plans, slack_env, history, tmp_pat
     assert slack_env.methods().count("chat.postMessage") == posts
 
 
+def test_a_revised_parent_adopted_by_another_store_gets_no_second_upload(
+    plans, slack_env, history, tmp_path
+):
+    """A plan posted and revised by cron (files of version 2 in its thread), then the
+    same revision published by an operator with another history store: found and
+    adopted, and nothing written. Read as version 1, its files were uploaded again
+    under the revision note, a duplicate every later run left (an audit)."""
+    first = _publish(plans["a"], history)
+    assert _publish(plans["b"], history).action == "updated"
+    replies = len(slack_env.replies(first.ts))
+    calls = len(slack_env.methods())
+    with History(tmp_path / "operator.sqlite3") as other:
+        again = _publish(plans["b"], other)
+        assert again.action == "adopted" and again.ts == first.ts
+        assert _publish(plans["b"], other).action == "unchanged"
+    written = [
+        m for m in slack_env.methods()[calls:] if not m.startswith(("conversations.", "auth."))
+    ]
+    assert written == []
+    assert len(slack_env.replies(first.ts)) == replies
+
+
 def test_revised_plan_updates_parent_and_replies_once(plans, slack_env, history):
     """A revised plan for the same shift updates the parent in place and adds one thread reply."""
     first = _publish(plans["a"], history)

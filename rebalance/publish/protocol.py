@@ -600,6 +600,10 @@ class _Publisher:
             self.log(
                 f"publish: found this plan's message {ts} in {self.channel} (unrecorded); adopting it"
             )
+            # the version its thread's files are of: a parent revised by a publisher with
+            # another history store is at 2 or more, and its files marked so (read as 1,
+            # they were uploaded again under the revision note: an audit)
+            self.version = self._shown_version(ts)
             self._record(ts, complete=False, note=None)
             self._await_poster(ts)
             self._finish_thread(ts, note=None, fresh=False)
@@ -817,6 +821,19 @@ class _Publisher:
         """The messages of ``ts``'s thread, itself left out."""
         thread = self._channel_call(lambda: list(self.client.replies(self.channel, ts)))
         return [message for message in thread if str(message.get("ts")) != ts]
+
+    def _shown_version(self, ts: str) -> int:
+        """The latest version of this plan's files in ``ts``'s thread (the markers of
+        their titles that carry this plan's hash), 1 when there are none."""
+        prefix = f"[{self.hash[:10]}."
+        versions = [
+            int(found.group()[len(prefix) : -1])
+            for message in self._replies(ts)
+            for f in message.get("files") or []
+            if (found := _MARKED.search(str(f.get("title", ""))))
+            and found.group().startswith(prefix)
+        ]
+        return max(versions, default=1)
 
     def _holds_files(self, message: dict[str, Any]) -> bool:
         """Whether ``message`` carries this version's files (their titles hold its marker)."""
