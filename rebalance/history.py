@@ -294,6 +294,16 @@ def _guarded(
     return wrapper
 
 
+#: What moving a broken store aside means (said with the `mv` that does it).
+_NEW_STORE = (
+    "A new store is created; earlier runs are no longer listed, and each shift's Slack "
+    "message is found again by its metadata, never posted twice. But the plans already "
+    "published are no longer known as the previous plans: the next run of a shift under "
+    "way plans it afresh, and may revise its message with new instructions for couriers "
+    "(its revision note says which)."
+)
+
+
 class History:
     """The SQLite history store at ``path`` (created with its folder on first use).
 
@@ -427,9 +437,7 @@ class History:
             self.path,
             f"it is not a rebalance history: {why}",
             hint=f"Move it aside and run again: mv {quoted} {shlex.quote(f'{self.path}.corrupt')}"
-            ", or set [history] path to another file. A new store is created; earlier "
-            "runs are no longer listed, and each shift's Slack message is found "
-            "again by its metadata, never posted twice.",
+            f", or set [history] path to another file. {_NEW_STORE}",
         )
 
     def _error(self, exc: sqlite3.Error) -> RebalanceError:
@@ -460,9 +468,8 @@ class History:
                 self.path,
                 f"the file is corrupt or not a rebalance history ({text})",
                 hint="Move it aside and run again: mv "
-                f"{shlex.quote(str(self.path))} {shlex.quote(f'{self.path}.corrupt')}. A new "
-                "store is created; earlier runs are no longer listed, and each shift's Slack "
-                "message is found again by its metadata, never posted twice.",
+                f"{shlex.quote(str(self.path))} {shlex.quote(f'{self.path}.corrupt')}. "
+                + _NEW_STORE,
             )
         if "readonly" in text or "read-only" in text:
             return StorageError(

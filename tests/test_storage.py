@@ -69,6 +69,9 @@ def test_corrupt_history_says_how_to_recover(config, damage):
         assert result.exit_code == 3, result.output
         assert "corrupt" in result.output and f"mv {store}" in result.output
         assert "Traceback" not in result.output
+        # what the new store does not know (an audit: a re-run re-routed 21 couriers)
+        text = " ".join(result.output.split())
+        assert "the next run of a shift under way plans it afresh" in text
 
 
 @pytest.mark.parametrize(
