@@ -690,8 +690,8 @@ class History:
         """Runs, newest first, optionally for one city (or any of several names).
         ``kept``: only runs whose plan was published, or kept when publishing failed
         (exit 5), not dry runs: the plans a re-plan may start from. ``died``: only runs
-        not dry that wrote a plan and ended otherwise (crashed, or failed but exit 5),
-        which may have posted it before they died."""
+        not dry that wrote a plan and ended otherwise (crashed, or failed with any exit
+        code but 5), which may have posted it before they died."""
         query = "SELECT * FROM runs WHERE 1"
         args: list[Any] = []
         if city:
