@@ -149,6 +149,10 @@ def _open_history(config: Config) -> History:
         ) from exc
 
 
+#: Earlier runs' messages a run finishes or checks at most (`_Run._finish_older`).
+_OLDER_PER_RUN = 3
+
+
 class _Run:
     """One run's state; `execute` is the whole run."""
 
@@ -317,6 +321,8 @@ class _Run:
             ts = f" (ts {published.ts})" if published.ts else ""
             info["message"] = f"{published.action}{where}{ts}"
             info.update(action=published.action, channel=published.channel, ts=published.ts)
+            if published.channel and not self.dry_run and not self.config.slack.approval_channel:
+                self._finish_older(published.channel, published.plan_key)
 
         self.extra["timings_ms"] = dict(self.log.timings)
         record = self.history.finish_run(
@@ -385,6 +391,87 @@ class _Run:
 
     def _override_log(self, message: str) -> None:  # [slack app, #18]
         self.log.event("overrides", message)
+
+    def _finish_older(self, channel: str, key: str) -> None:
+        """Finish what an earlier run of another shift left in ``channel``: a thread it
+        did not complete (killed while it wrote it), or a parent to look at once more for
+        a copy Slack stored late. Its own shift's next run would do it, but under a
+        crontab where each run is a later shift none comes (an audit: the killed run's
+        files never uploaded, a late copy never removed). Its plan is published again
+        from its run folder, under its shift's lock taken without waiting (held: a run
+        of that shift is at it). Best effort: what fails is logged, this run stands."""
+        from .errors import RebalanceError
+
+        waiting = [
+            pub
+            for pub in self.history.publications(channel=channel, city=self.city, limit=20)
+            if pub.plan_key != key
+            and (
+                not (pub.snapshot.get("thread") or {}).get("complete")
+                or pub.snapshot.get("verify_parent")
+            )
+        ]
+        if not waiting:
+            return
+        # the plan folder of the run that wrote each (one published by `rebalance
+        # publish` has none: its own next publication looks)
+        folders = {
+            r.plan_id: r.plan_dir
+            for r in reversed(self.history.runs(city=self.city, limit=200))
+            if r.plan_id and r.plan_dir and not r.dry_run
+        }
+        # each is looked at once (then recorded as complete and checked): the newest
+        # few a run, so a store of older ones drains without a burst of Slack calls
+        found = [(pub, folders[pub.plan_id]) for pub in waiting if pub.plan_id in folders]
+        for pub, folder in found[:_OLDER_PER_RUN]:
+            try:
+                self._finish_one(pub, folder, channel)
+            except Exception as exc:  # best effort: this run's own plan is published
+                known = isinstance(exc, RebalanceError | OSError)
+                self.log.event(
+                    "finished_older",
+                    f"{pub.plan_key}: could not finish an earlier run's message: "
+                    + (str(exc) if known else f"{type(exc).__name__}: {exc}"),
+                    level=logging.WARNING if known else logging.ERROR,
+                    plan_key=pub.plan_key,
+                )
+
+    def _finish_one(self, pub: Any, folder: str, channel: str) -> None:
+        """`_finish_older` for one earlier message: its plan published again."""
+        import pandas as pd
+
+        from .errors import LockHeldError
+        from .plan import read_plan
+        from .publish import publish
+        from .publish.identity import content_hash
+
+        older = read_plan(folder)
+        if content_hash(older) != pub.content_hash:
+            return  # not the version the message shows: never put it back
+        begun = pd.Timestamp(pub.shift_start)
+        lock = RunLock(lock_path(self.history.path, self.city, begun), what=pub.plan_key)
+        try:
+            lock.acquire()
+        except LockHeldError:
+            return  # a run of that shift is at it
+        try:
+            done = publish(
+                older,
+                config=self.config,
+                channel=channel,
+                history=self.history,
+                client=self.client,
+                log=self._slack_log,
+            )
+        finally:
+            lock.release()
+        self.log.event(
+            "finished_older",
+            f"{pub.plan_key}: an earlier run's message in {channel} looked at again "
+            f"({done.action})",
+            plan_key=pub.plan_key,
+            action=done.action,
+        )
 
     def _slack_log(self, message: str) -> None:
         """What publish reports (posted, adopted, retried ...), as events of the publish phase."""

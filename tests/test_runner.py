@@ -190,8 +190,8 @@ def test_the_next_shift_re_plans_against_a_run_killed_after_it_posted(
     killed after posting its parent (its thread unfinished); 20:00 runs. It re-planned
     against 19:00, the plan before the one the channel showed, and changed instructions
     couriers had while saying it changed none, and 19:00 still read as in force (an
-    audit). Now 20:00 re-plans against the killed run's posted plan, and both older
-    messages say 20:00 supersedes them."""
+    audit). Now 20:00 re-plans against the killed run's posted plan, both older
+    messages say 20:00 supersedes them, and 20:00 finishes the killed run's thread."""
     shift = pd.Timestamp(SHIFT_ISO)
     at = [(shift + pd.Timedelta(minutes=m)).isoformat() for m in (0, 30, 60)]
     assert _run(config_file, "--shift-start", at[0], env=env).returncode == 0
@@ -214,6 +214,17 @@ def test_the_next_shift_re_plans_against_a_run_killed_after_it_posted(
     assert len(parents) == 3 and parents[0]["ts"] == first.slack_ts
     marked = [m["ts"] for m in parents if m["text"].startswith("(Superseded by the plan for")]
     assert marked == [parents[0]["ts"], parents[1]["ts"]]
+    # and the killed run's thread is finished: its files, once (no run of 19:30 comes
+    # again under this crontab to upload them)
+    for parent in parents:
+        uploads = [m for m in fake_slack.replies(parent["ts"], CHANNEL) if m.get("files")]
+        assert len(uploads) == 1, parent["text"][:60]
+    assert any(e["event"] == "finished_older" for e in said)
+    # a re-run of 20:00 looks once more (after a run that posted) and writes nothing
+    calls = len(fake_slack.methods())
+    assert _run(config_file, "--shift-start", at[2], env=env).returncode == 0
+    writes = [m for m in fake_slack.methods()[calls:] if m.startswith(("chat.", "files."))]
+    assert writes == []
 
 
 @pytest.mark.parametrize("where", ["slack-answer", "after-publish"])
