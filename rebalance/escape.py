@@ -108,7 +108,7 @@ def visible(text: object, *, one_line: bool = False) -> str:
 
 def _shown(pattern: re.Pattern[str], text: str) -> str:
     """``text`` with what ``pattern`` matches written out, until nothing is left: a
-    zero-width space kept between two C1 controls ("\x80\u200b\x80") stood next to
+    zero-width space kept between two C1 controls ("\\x80\\u200b\\x80") stood next to
     ASCII once they were written out, and showed as nothing beside them."""
     shown = pattern.sub(_show, text)
     while shown != text:
