@@ -80,7 +80,7 @@ class CostsConfig(_Section):
         # The solver counts costs in whole thousandths of a minute (`rebalance.model`):
         # 0.0004 would be solved as 0 while the plan read "optimal" for the cost given
         # (0.0006 is solved as 0.001, as any cost is rounded to the nearest thousandth).
-        if value > 0 and round(value * 1000) == 0:  # as `rebalance.model` rounds it
+        if value > 0 and round(value * ranges.SCALE) == 0:  # as `rebalance.model` rounds it
             raise ValueError(
                 "under half the solver's unit of 0.001 minute (costs are counted in whole "
                 "thousandths of a minute), so it would count as 0: give 0 or at least 0.001"

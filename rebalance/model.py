@@ -36,6 +36,7 @@ from . import reach
 from .config import Config
 from .errors import DataError, Issue
 from .inputs import Inputs, as_inputs, config_for, index_dtype
+from .ranges import SCALE
 from .reach import EARTH_RADIUS_KM, millis_of, minutes_of
 from .slots import SlotGrid, check_shift_window, presence
 from .timeparse import parse_timestamp
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EARTH_RADIUS_KM", "ProblemData", "build_problem", "haversine_km"]
 
-SCALE = 1000  # integer cost units per minute and slot weight
 _EPS = 1e-9
 
 
@@ -212,7 +212,7 @@ class ProblemData:
     @property
     def shortage_cost(self) -> np.ndarray:
         """Integer cost of one missing courier in a zone for one slot (weight L/H applied)."""
-        return np.rint(self.config.costs.shortage_minutes * self.priority * SCALE).astype(np.int64)
+        return shortage_units(self.config.costs.shortage_minutes, self.priority)
 
     @property
     def surplus_cost(self) -> int:
@@ -265,6 +265,13 @@ def presence_counts(
     return np.cumsum(delta, axis=1)[:, :k]
 
 
+def shortage_units(shortage_minutes: float, priority: np.ndarray) -> np.ndarray:
+    """A missing courier's cost in each zone, in whole `SCALE` units (one slot's weight):
+    ``shortage_minutes x priority``, rounded. `ProblemData.shortage_cost`, and what
+    `_check_shortage_costs` refuses when it rounds to 0."""
+    return np.rint(shortage_minutes * priority * SCALE).astype(np.int64)
+
+
 def _check_shortage_costs(
     inputs: Inputs, config: Config, zone_ids: np.ndarray, priority: np.ndarray
 ) -> None:
@@ -276,7 +283,7 @@ def _check_shortage_costs(
     shortage = float(config.costs.shortage_minutes)
     if shortage <= 0:
         return
-    zero = np.flatnonzero((priority > 0) & (np.rint(shortage * priority * SCALE) == 0))
+    zero = np.flatnonzero((priority > 0) & (shortage_units(shortage, priority) == 0))
     if not zero.size:
         return
     source = inputs.source

@@ -1,7 +1,7 @@
 """The supported range of every number a user gives, and why it is that range.
 
 The solver is exact because it works on integers: costs are int64 thousandths of a
-minute (`model.SCALE` = 1000 per minute). Finite but absurd numbers (a priority of
+minute (`SCALE` = 1000 per minute). Finite but absurd numbers (a priority of
 1e300, a cap of 1e20, 1e12 orders per hour) would overflow those integers, or make
 the exact pause-list search allocate petabytes, and end in a false "no feasible plan"
 or a crash. So each number is bounded where it enters (`inputs` for the tables,
@@ -47,8 +47,13 @@ __all__ = [
     "MAX_ZONE_ORDERS_PER_HOUR",
     "MIN_ORDERS_PER_COURIER_HOUR",
     "MIN_TIMESTAMP",
+    "SCALE",
     "finite_number",
 ]
+
+#: Integer cost units per minute (and slot weight): the solver's costs are whole
+#: thousandths of a minute (`rebalance.model`); `config` refuses a cost that rounds to 0.
+SCALE = 1000
 
 INT64_MAX = 2**63 - 1
 #: Nodes of the largest flow network the limits keep exact (groups + zones + sink).
