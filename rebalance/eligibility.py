@@ -109,24 +109,35 @@ class Eligibility:
                 "the couriers table lists no courier: the plan moves nobody, and every zone "
                 "that needs couriers stays short. Check the couriers file."
             ]
-        local = self.grid.start.tz_convert(self.grid.timezone)
-        shift = f"{local:%Y-%m-%d %H:%M %Z}"
-        span = ""
-        if self.window is not None:
-            lo, hi = (t.tz_convert(self.grid.timezone) for t in self.window)
-            span = f"; the couriers' windows run from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
-        why = ", ".join(f"{n} {label}" for label, n in self.counts().items())
+        shift, why = self.shift_text(), self.reasons_text()
         if not self.eligible:
             return [
                 f"no courier is eligible for the shift starting {shift} ({why}): the plan "
-                f"moves nobody. Check {_SHIFT_START}; city time){span}."
+                f"moves nobody. {self.check()}."
             ]
         available = self.eligible + self.by_window
         return [
             f"{self.by_window} of {available} available couriers are not eligible for the "
             f"shift starting {shift} because of their availability windows ({why}). "
-            f"Check {_SHIFT_START}; city time){span}."
+            f"{self.check()}."
         ]
+
+    def shift_text(self) -> str:
+        """The shift start as the warnings say it: ``2026-11-30 19:00 CET``."""
+        return f"{self.grid.start.tz_convert(self.grid.timezone):%Y-%m-%d %H:%M %Z}"
+
+    def reasons_text(self) -> str:
+        """The couriers not eligible, by reason: ``5 arriving after ..., 1 busy``."""
+        return ", ".join(f"{n} {label}" for label, n in self.counts().items())
+
+    def check(self, lead: str = "Check") -> str:
+        """What to check, and where the couriers' windows run when known: ``Check the
+        shift start (...; city time); the couriers' windows run from ... to ...``."""
+        span = ""
+        if self.window is not None:
+            lo, hi = (t.tz_convert(self.grid.timezone) for t in self.window)
+            span = f"; the couriers' windows run from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
+        return f"{lead} {_SHIFT_START}; city time){span}"
 
 
 def _warning_due(eligible: int, by_window: int) -> bool:

@@ -479,22 +479,15 @@ def _nobody_present(couriers: pd.DataFrame, grid: SlotGrid, config: Config) -> s
     """The note of a replay whose couriers.csv has nobody in the shift: every policy
     then serves nothing, which read as a verdict on the plans (replaying last week
     against tonight's couriers is the easy mistake)."""
-    from .eligibility import _SHIFT_START, eligibility
+    from .eligibility import eligibility
 
-    tz = grid.timezone
     if couriers.empty:
         return "the couriers table lists no courier: every policy serves nothing"
     found = eligibility(couriers, grid, config.eligibility.min_available_minutes)
-    why = ", ".join(f"{n} {label}" for label, n in found.counts().items())
-    span = ""
-    if found.window is not None:
-        lo, hi = (t.tz_convert(tz) for t in found.window)
-        span = f"; the couriers' windows run from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
-    start = f"{grid.start.tz_convert(tz):%Y-%m-%d %H:%M %Z}"
     return (
-        f"no courier is present in the shift starting {start} ({why}): every policy "
-        f"serves nothing. Replay a past shift with that night's couriers table, or check "
-        f"{_SHIFT_START}; city time){span}"
+        f"no courier is present in the shift starting {found.shift_text()} "
+        f"({found.reasons_text()}): every policy serves nothing. Replay a past shift with "
+        f"that night's couriers table, or {found.check('check')}"
     )
 
 
