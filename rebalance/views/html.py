@@ -148,13 +148,10 @@ def plan_html(plan: Plan) -> str:
     routes = ""
     if len(moves):
         flows = plan.routes().rename(columns={"minutes": "longest_minutes"})
-        couriers = plural(int(moves["courier_id"].nunique()), "courier")
+        movers = int(moves["courier_id"].nunique())
+        couriers = plural(movers, "courier")
         # over a shift of slots a courier may move more than once
-        count = (
-            couriers
-            if len(moves) == len(set(moves["courier_id"]))
-            else (f"{plural(len(moves), 'move')} of {couriers}")
-        )
+        count = couriers if len(moves) == movers else f"{plural(len(moves), 'move')} of {couriers}"
         routes = (
             f"<details><summary>Moves: {count} on {plural(len(flows), 'route')} "
             f"(every courier in <code>plan.moves</code>)</summary>"
