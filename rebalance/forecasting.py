@@ -922,11 +922,11 @@ class _Forecaster:
                 f"only {plural(len(days), 'day')} of history: estimates lean on the zones' profiles"
             )
         # a history that ended long before the shift forecasts a city that may be gone
-        last_used = int(self.days_all[days].max()) if len(days) else 0
-        if -last_used > STALE_DAYS:
+        ago = -int(self.days_all[days[-1]]) if len(days) else 0  # days: sorted positions
+        if ago > STALE_DAYS:
             notes.append(
                 f"the last day used, {self._day(int(days[-1])):%Y-%m-%d}, is "
-                f"{-last_used:,} days before the shift: demand may have changed since "
+                f"{ago:,} days before the shift: demand may have changed since "
                 "(forecast from the recent orders)"
             )
         # zones whose restaurants took no order in the shift's hours: forecast 0, say so
