@@ -443,11 +443,8 @@ class _Run:
         from .errors import LockHeldError
         from .plan import read_plan
         from .publish import publish
-        from .publish.identity import content_hash
 
         older = read_plan(folder)
-        if content_hash(older) != pub.content_hash:
-            return  # not the version the message shows: never put it back
         begun = pd.Timestamp(pub.shift_start)
         lock = RunLock(lock_path(self.history.path, self.city, begun), what=pub.plan_key)
         try:
@@ -462,9 +459,12 @@ class _Run:
                 history=self.history,
                 client=self.client,
                 log=self._slack_log,
+                shown_only=True,  # not the version the message shows: never put it back
             )
         finally:
             lock.release()
+        if done.action == "not shown":
+            return
         self.log.event(
             "finished_older",
             f"{pub.plan_key}: an earlier run's message in {channel} looked at again "

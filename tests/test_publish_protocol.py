@@ -244,6 +244,22 @@ def test_a_revised_parent_adopted_by_another_store_gets_no_second_upload(
     assert len(slack_env.replies(first.ts)) == replies
 
 
+def test_shown_only_never_puts_another_version_back(plans, slack_env, history):
+    """A run finishing an earlier shift's message publishes that shift's plan again
+    from a run folder, which may not be the version the message shows (a later run of
+    that shift revised it): with ``shown_only`` such a plan does nothing ("not shown"),
+    and the version shown is only looked at."""
+    first = _publish(plans["a"], history)
+    assert _publish(plans["b"], history).action == "updated"
+    calls = len(slack_env.methods())
+    older = _publish(plans["a"], history, shown_only=True)
+    assert older.action == "not shown" and older.ts == first.ts
+    assert slack_env.methods()[calls:] == []
+    shown = _publish(plans["b"], history, shown_only=True)
+    assert shown.action == "unchanged"
+    assert not [m for m in slack_env.methods()[calls:] if m.startswith(("chat.", "files."))]
+
+
 def test_revised_plan_updates_parent_and_replies_once(plans, slack_env, history):
     """A revised plan for the same shift updates the parent in place and adds one thread reply."""
     first = _publish(plans["a"], history)

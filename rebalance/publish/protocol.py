@@ -101,7 +101,8 @@ class PublishResult:
     ``action``: ``posted`` (new parent), ``updated`` (parent edited in place, changes
     in its thread), ``unchanged`` (same plan already there; at most a missing thread
     part finished), ``adopted`` (an unrecorded parent found in the channel and
-    recorded) or ``dry-run``. ``payloads``: the chat.postMessage payloads, parent
+    recorded), ``not shown`` (``shown_only``, and the history does not record this
+    version as the message: nothing done) or ``dry-run``. ``payloads``: the chat.postMessage payloads, parent
     first, then thread parts, then the files upload (``file_uploads`` without content).
     """
 
@@ -208,8 +209,14 @@ def publish(
     history: History | None = None,
     client: SlackApi | None = None,
     log: Callable[[str], None] | None = None,
+    shown_only: bool = False,
 ) -> PublishResult:
     """Post ``plan`` to Slack once, or bring its message up to date.
+
+    ``shown_only``: only finish or check the message the history records as showing
+    this very version (its thread, a copy stored late); never post, adopt or revise
+    one. A run does so for an earlier shift's message (`rebalance.runner`), from a plan
+    folder that may not be the version shown.
 
     ``channel`` defaults to ``[slack] channel`` (neither: `ConfigError` on
     ``slack.channel``, except for a dry run, whose payloads then carry an empty
@@ -252,7 +259,9 @@ def publish(
 
             marked = mark_superseded(messages[0], line)
             messages = [{**messages[0], **(marked or {})}, *messages[1:]]
-        result = _Publisher(plan, target, key, chash, messages, client, store, log).run()
+        result = _Publisher(
+            plan, target, key, chash, messages, client, store, log, shown_only=shown_only
+        ).run()
         if result.action == "posted":
             try:
                 _supersede(plan, target, others, client, store, log)
@@ -412,6 +421,8 @@ class _Publisher:
         client: SlackApi,
         history: History,
         log: Callable[[str], None] | None,
+        *,
+        shown_only: bool = False,
     ):
         self.plan = plan
         self.channel = channel
@@ -440,6 +451,8 @@ class _Publisher:
         self._verify_later = False
         #: Set when another publisher's parent was kept and brought to this content.
         self._rewrote = False
+        #: `publish`'s ``shown_only``: nothing but this recorded version's message.
+        self.shown_only = shown_only
 
     def log(self, message: str) -> None:
         if self._log is not None:
@@ -477,6 +490,9 @@ class _Publisher:
 
     def _run(self) -> PublishResult:
         record = self._publication()
+        if self.shown_only and (record is None or record.content_hash != self.hash):
+            ts = None if record is None else record.ts
+            return PublishResult("not shown", self.channel, ts, self.key, self.hash, 0)
         if record is not None and record.snapshot.get("verify_parent"):
             record = self._verify_recorded(record)
         if record is not None:
