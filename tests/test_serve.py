@@ -914,7 +914,9 @@ def test_a_corrupt_history_store_is_answered_with_the_mv_that_recovers(
     errors with tracebacks as if a bug, and the duplicate check said the store "did not
     answer within 1 s". Now the reply is the store's own message (README: the file, and
     the `mv` that recovers), and the log has warnings naming their event, no error and
-    no traceback, and says the store cannot be used."""
+    no traceback, and says the store cannot be used. /healthz said "ok" all the while;
+    it now says "degraded" with the store's problem (still 200: the process serves, and
+    restarting it would not mend the file)."""
     config = _config(tmp_path / "corrupt", city, "Corruptville", approval=False)
     store = load_config(config).history_path
     History(store).close()
@@ -923,6 +925,11 @@ def test_a_corrupt_history_store_is_answered_with_the_mv_that_recovers(
     store.write_bytes(bytes(data))
     server = Server(config, fake, tmp_path / "corrupt.log", env).start()
     try:
+        health = server.get("/healthz")
+        assert health.status == 200
+        assert health.json()["status"] == "degraded"
+        assert "corrupt" in health.json()["history_store"]
+        assert str(store) in health.json()["history_store"]
         server.post(command_body(fake, "status", user=LEAD, name="corrupt-status"))
         server.post(command_body(fake, "plan", user=LEAD, name="corrupt-plan"))
         value = button_value("corruptville@2026-11-30T18:00Z", "0" * 16)

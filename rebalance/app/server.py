@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rebalance.errors import ConfigError, Issue, PublishError
@@ -85,13 +86,43 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], str | None]:
     return check
 
 
+def _store_state(path: Path) -> str | None:
+    """Why the history store at ``path`` cannot be used now (its error's first line),
+    or None when it can (or does not exist yet: the first command creates it). A store
+    locked by a writer counts as usable: the wait is bounded at a second here."""
+    from rebalance.errors import LockHeldError, RebalanceError
+    from rebalance.history import History
+
+    if not path.exists():
+        return None
+    try:
+        with History(path, read_only=True, timeout=1.0) as store:
+            store.runs(limit=1)  # reads the runs table: a truncated file fails here
+    except LockHeldError:
+        return None
+    except RebalanceError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def _health(ready: dict[str, Any], store: Path | None) -> dict[str, Any]:
+    """/healthz's answer: "ok", or "degraded" with the history store's problem (the
+    process still serves, and answers each command with how to recover)."""
+    problem = _store_state(store) if store is not None else None
+    if problem is None:
+        return {"status": "ok", **ready}
+    return {"status": "degraded", **ready, "history_store": problem}
+
+
 def _wsgi(
     events: Callable[..., Iterable[bytes]],
     ready: dict[str, Any],
     logger: Logger,
     signed: Callable[[dict[str, Any]], str | None] | None = None,
+    store: Path | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """The WSGI app: /healthz, then Bolt for /slack/events; logs every response.
+    ``store``: the history store /healthz looks at.
     ``signed``: checks a POST's signature before Bolt sees it (Bolt reads the body
     first, and a body it cannot parse got a 500 and an error in the logs, signed or
     not); a request failing it gets 401, and its log line says why."""
@@ -108,7 +139,7 @@ def _wsgi(
             return start_response(status, headers, *rest)
 
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
-            return _json(start_response, "200 OK", {"status": "ok", **ready})
+            return _json(start_response, "200 OK", _health(ready, store))
         if signed is not None and method == "POST":
             refused = signed(environ)
         if refused is not None:
@@ -350,7 +381,13 @@ def serve(
     events = not_found if socket_mode else wsgi_handler(bolt)
     try:
         server: Any = waitress.create_server(
-            _wsgi(events, ready, logger, _signed(secret) if secret else None),
+            _wsgi(
+                events,
+                ready,
+                logger,
+                _signed(secret) if secret else None,
+                store=config.history_path,
+            ),
             host=host,
             port=port,
             threads=threads,
