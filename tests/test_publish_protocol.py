@@ -209,12 +209,16 @@ def test_timeout_after_store_ends_with_one_message(plans, slack_env, history):
 
 
 def test_crash_between_post_and_record_adopts(plans, slack_env, history, tmp_path):
-    """A parent posted but not recorded (lost history) is found by its metadata and adopted."""
+    """A parent posted but not recorded (lost history) is found by its metadata and
+    adopted, its thread read once (it was read three times: for its version, to watch
+    its poster, and to finish it)."""
     first = _publish(plans["big"], history)
     replies = len(slack_env.replies(first.ts))
     posts = slack_env.methods().count("chat.postMessage")
+    calls = len(slack_env.methods())
     with History(tmp_path / "other.sqlite3") as fresh:
         again = _publish(plans["big"], fresh)
+        assert slack_env.methods()[calls:].count("conversations.replies") == 1
         assert again.action == "adopted" and again.ts == first.ts
         assert fresh.publication(first.plan_key, CHANNEL).ts == first.ts
     assert len(slack_env.messages(CHANNEL)) == 1

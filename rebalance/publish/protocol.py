@@ -83,6 +83,10 @@ PUBLISH_AHEAD_DAYS = 14
 LATE_STORE_SECONDS = 10.0
 
 _T = TypeVar("_T")
+
+#: A thread as `Publisher._thread_state` reads it: part -> (ts, content hash), and
+#: whether this version's files are there.
+ThreadState = tuple[dict[int, tuple[str, str | None]], bool]
 #: The marker `build_files` puts at the end of a file's title: ``[<10 hex>.<version>]``.
 _MARKED = re.compile(r"\[[0-9a-f]{10}\.\d+\]$")
 #: An unrecorded parent of this very version posted less than this long ago may still be
@@ -619,10 +623,13 @@ class _Publisher:
             # the version its thread's files are of: a parent revised by a publisher with
             # another history store is at 2 or more, and its files marked so (read as 1,
             # they were uploaded again under the revision note: an audit)
-            self.version = self._shown_version(ts)
+            # the thread read once here, not once for the version, once to watch its
+            # poster and once more to finish it (unless its poster is still at it)
+            thread = self._replies(ts)
+            self.version = self._shown_version(thread)
             self._record(ts, complete=False, note=None)
-            self._await_poster(ts)
-            self._finish_thread(ts, note=None, fresh=False)
+            state = self._await_poster(ts, self._thread_state(ts, thread))
+            self._finish_thread(ts, note=None, fresh=False, state=state)
             return self.result("adopted", ts)
         self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
         self.version = 2
@@ -633,24 +640,26 @@ class _Publisher:
             "so the changes cannot be itemised; the message above and the files below are current.",
         )
 
-    def _await_poster(self, ts: str) -> None:
+    def _await_poster(self, ts: str, state: ThreadState) -> ThreadState | None:
         """Watch the thread of parent ``ts`` (this version, posted by someone else) while
         it may still be written: posted less than `HANDOFF_SECONDS` ago, not complete,
-        and changed within the last `STALL_SECONDS`."""
+        and changed within the last `STALL_SECONDS`. ``state``: the thread as just read;
+        returned when it was not watched (None: it was, and must be read again)."""
         import time
 
         try:
             posted = float(ts)
         except ValueError:
-            return
+            return state
         last, still = None, time.monotonic()
         while time.time() - posted < HANDOFF_SECONDS:
-            state = self._thread_state(ts)
+            if last is not None:
+                state = self._thread_state(ts)
             parts, files = state
             if files and all(
                 parts.get(i, ("", None))[1] == self.hash for i in range(1, len(self.parts) + 1)
             ):
-                return
+                return state if last is None else None
             if last is None:
                 self.log(
                     f"publish: {ts} was posted {time.time() - posted:.0f} s ago and its thread "
@@ -659,8 +668,9 @@ class _Publisher:
             if state != last:
                 last, still = state, time.monotonic()
             elif time.monotonic() - still >= STALL_SECONDS:
-                return  # nobody is writing it
+                return None  # nobody is writing it
             self.client.wait(0.5)
+        return state if last is None else None
 
     # ------------------------------------------------------------ the parts
     def _update_parent(self, ts: str) -> None:
@@ -816,12 +826,12 @@ class _Publisher:
         assert last is not None
         raise last
 
-    def _thread_state(self, ts: str) -> tuple[dict[int, tuple[str, str | None]], bool]:
+    def _thread_state(self, ts: str, thread: list[dict[str, Any]] | None = None) -> ThreadState:
         """Parts already in the thread (part -> (ts, content hash)) and whether this
-        version's files are there."""
+        version's files are there. ``thread``: its messages as already read."""
         parts: dict[int, tuple[str, str | None]] = {}
         files = False
-        for message in self._replies(ts):
+        for message in self._replies(ts) if thread is None else thread:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == PART_EVENT_TYPE and payload.get("plan_key") in self.keys:
@@ -838,13 +848,13 @@ class _Publisher:
         thread = self._channel_call(lambda: list(self.client.replies(self.channel, ts)))
         return [message for message in thread if str(message.get("ts")) != ts]
 
-    def _shown_version(self, ts: str) -> int:
-        """The latest version of this plan's files in ``ts``'s thread (the markers of
-        their titles that carry this plan's hash), 1 when there are none."""
+    def _shown_version(self, thread: list[dict[str, Any]]) -> int:
+        """The latest version of this plan's files in a parent's ``thread`` (the markers
+        of their titles that carry this plan's hash), 1 when there are none."""
         prefix = f"[{self.hash[:10]}."
         versions = [
             int(found.group()[len(prefix) : -1])
-            for message in self._replies(ts)
+            for message in thread
             for f in message.get("files") or []
             if (found := _MARKED.search(str(f.get("title", ""))))
             and found.group().startswith(prefix)
@@ -855,10 +865,17 @@ class _Publisher:
         """Whether ``message`` carries this version's files (their titles hold its marker)."""
         return any(self.marker in str(f.get("title", "")) for f in message.get("files") or [])
 
-    def _finish_thread(self, ts: str, *, note: str | None, fresh: bool) -> None:
+    def _finish_thread(
+        self, ts: str, *, note: str | None, fresh: bool, state: ThreadState | None = None
+    ) -> None:
         """Post or update the overflow parts, then the files (with ``note``), then record
-        the thread as complete. ``fresh``: the parent was just posted, its thread is empty."""
-        existing, files_done = ({}, False) if fresh else self._thread_state(ts)
+        the thread as complete. ``fresh``: the parent was just posted, its thread is empty;
+        ``state``: the thread as just read (else it is read here)."""
+        existing: dict[int, tuple[str, str | None]]
+        if fresh:
+            existing, files_done = {}, False
+        else:
+            existing, files_done = state if state is not None else self._thread_state(ts)
         for i, part in enumerate(self.parts, 1):
             if i in existing:
                 part_ts, their_hash = existing[i]
