@@ -21,6 +21,7 @@ from .inputs import Inputs, as_inputs, config_for, index_dtype, release_memory
 from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan, as_plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
+from .reach import millis_of
 from .slots import utc_ns
 from .solver import cover_largest_first
 
@@ -169,6 +170,8 @@ def solve_problem(p: ProblemData, *, time_limit: float | None = None) -> Plan:
             timings=timings,
         )
     moves, position, where = _name_moves(p, entry, trans)
+    if status == "optimal" and p.slots > 1 and p.planned_before is not None:
+        moves, position, where = _keep_previous_course(p, cost, moves, position, where)
     # a one-slot plan's entry flows are a number per arc (7.8 million at 10,000 zones):
     # not held through the pause lists and the explanation
     del entry, trans
@@ -424,6 +427,23 @@ def _name_moves(
     else:
         picked = frm = to = at = np.zeros(0, np.int64)
         mins = np.zeros(0)
+    moves, where = _moves_frame(p, picked, frm, to, mins, at, id_text, zone_rank)
+    return moves, position, where
+
+
+def _moves_frame(
+    p: ProblemData,
+    picked: np.ndarray,
+    frm: np.ndarray,
+    to: np.ndarray,
+    mins: np.ndarray,
+    at: np.ndarray,
+    id_text: pa.Array,
+    zone_rank: np.ndarray,
+) -> tuple[pd.DataFrame, MoveIndex]:
+    """The moves table of couriers ``picked`` (rows of ``p.eligible``) moving from
+    ``frm`` to ``to`` (zone positions) at slot ``at``, in moves.csv's order."""
+    elig = p.eligible
     # = sort_values(["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable");
     # a courier moving in several slots is one id: ranked once
     movers, mover_of = np.unique(picked, return_inverse=True)
@@ -447,7 +467,136 @@ def _name_moves(
     if moves.empty:
         moves = pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOVES_COLUMNS.items()})
         moves["slot_start"] = pd.Series(dtype=f"datetime64[ns, {p.grid.timezone}]")
-    return moves, position, MoveIndex(picked, frm, to, at)
+    return moves, MoveIndex(picked, frm, to, at)
+
+
+def _keep_previous_course(
+    p: ProblemData,
+    cost: float,
+    moves: pd.DataFrame,
+    position: np.ndarray,
+    where: MoveIndex,
+) -> tuple[pd.DataFrame, np.ndarray, MoveIndex]:
+    """A re-plan's moves, positions and `MoveIndex`: the previous plan's course
+    (`_previous_course`) where it costs no more than the proven optimum (``cost``, the
+    solver's units without the constant), else the solver's plan as named.
+
+    Section 9 charges a change of slot 0 only, so later moves may have equally good
+    alternatives, and a re-plan picked one of them, telling couriers of later slots
+    something else than the channel showed for nothing. The previous course is checked
+    on the integers: kept only when its cost is at most the optimum, so it is optimal
+    too and the bound proves it; the objective is the one the solver proved."""
+    kept = _previous_course(p)
+    if kept is None:
+        return moves, position, where
+    units, (row, frm, to, mins, slot) = kept
+    optimum = round(cost) + int((p.shortage_cost[:, None] * p.slot_required).sum())
+    if units > optimum:
+        return moves, position, where
+    # the positions of the couriers either plan moves, again from where they enter
+    elig = p.eligible
+    redo = np.union1d(where.row, row)
+    first = elig["first"].to_numpy()[redo, None]
+    last = elig["last"].to_numpy()[redo, None]
+    span = np.arange(p.slots)
+    present = (first <= span) & (span <= last)
+    grid = np.where(present, elig["zone_idx"].to_numpy()[redo, None], -1)
+    at = np.searchsorted(redo, row)
+    for s in np.unique(slot).tolist():  # the slots, in order: a courier's moves chain
+        here = slot == s
+        grid[at[here], s:] = np.where(present[at[here], s:], to[here, None], -1)
+    position[redo] = grid  # the solver's positions, no longer used
+    id_text = _id_text(p.eligible["courier_id"])
+    zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
+    kept_moves, kept_where = _moves_frame(p, row, frm, to, mins, slot, id_text, zone_rank)
+    return kept_moves, position, kept_where
+
+
+def _previous_course(
+    p: ProblemData,
+) -> tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None:
+    """A re-plan's candidate that keeps the previous plan: every courier where the
+    previous plan has them, its moves on this plan's slots (``p.planned_before``) made
+    where the courier is present; None when it breaks a cap.
+
+    Returns its cost in the solver's units (the objective of CONTRACT sections 7 and 9
+    times `ProblemData.units_per_minute`, computed as the slot model prices it: an entry
+    move's minutes in whole thousandths, the move's cost, ``change_minutes`` where the
+    slot-0 zone is not the instruction, shortage and surplus per (zone, slot)) and its
+    moves as (row of ``p.eligible``, from, to, travel minutes, slot). Only the couriers
+    with a planned move are visited (at 10 million couriers, a few thousand); None too
+    when a move is not allowed by these inputs, or a courier has two in one slot."""
+    before = p.planned_before
+    if before is None:
+        return None
+    elig = p.eligible
+    k, n_zones = p.slots, len(p.zone_ids)
+    # the frame's narrow columns, read at the few rows with a planned move only
+    first_of, last_of = elig["first"].to_numpy(), elig["last"].to_numpy()
+    slot, row, to = (np.asarray(a, np.int64) for a in before)
+    present = (first_of[row] <= slot) & (slot <= last_of[row])
+    slot, row, to = slot[present], row[present], to[present]
+    first, last = first_of[row].astype(np.int64), last_of[row].astype(np.int64)
+    vehicle = elig["vehicle_idx"].to_numpy()[row].astype(np.int64)
+    # each move starts where the courier enters, or where its move before ended
+    by_row = np.lexsort((slot, row))
+    same = row[by_row][1:] == row[by_row][:-1]
+    if (same & (slot[by_row][1:] == slot[by_row][:-1])).any():
+        return None  # a hand-edited plan: two moves of one courier at one start
+    frm = elig["zone_idx"].to_numpy()[row].astype(np.int64)
+    frm[by_row[1:][same]] = to[by_row[:-1][same]]
+    mins = np.full(row.size, np.nan)
+    for v in np.unique(vehicle).tolist():
+        sel = np.flatnonzero((vehicle == v) & (frm != to))
+        if not sel.size:
+            continue
+        m = p.moves[v]
+        a = frm[sel]
+        lo, hi = m.start[a], m.start[a + 1]
+        span = hi - lo
+        idx = np.repeat(lo, span) + (
+            np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+        )
+        keys = m.origin[idx] * n_zones + m.dest[idx]
+        keyed = np.argsort(keys, kind="stable")
+        want = a * n_zones + to[sel]
+        at = np.minimum(np.searchsorted(keys[keyed], want), max(keys.size - 1, 0))
+        found = keys[keyed][at] == want if keys.size else np.zeros(sel.size, dtype=bool)
+        mins[sel[found]] = m.minutes[idx[keyed[at[found]]]]
+    if ((frm != to) & np.isnan(mins)).any():  # a move these inputs do not allow
+        return None
+    move = frm != to
+    slot, row, frm, to, mins = slot[move], row[move], frm[move], to[move], mins[move]
+    first, last = first[move], last[move]
+    entry = slot == first
+    mins[entry] = minutes_of(millis_of(mins[entry]))
+    # couriers per (zone, slot): nobody moving, then each move's courier taken from its
+    # from_zone and put in its to_zone from its slot to its last (a courier's moves chain)
+    n_zones_k = (n_zones, k + 1)
+    delta = np.zeros(n_zones_k, dtype=np.int64)
+    np.add.at(delta, (frm, slot), -1)
+    np.add.at(delta, (frm, last + 1), 1)
+    np.add.at(delta, (to, slot), 1)
+    np.add.at(delta, (to, last + 1), -1)
+    after = p.slot_before + np.cumsum(delta, axis=1)[:, :k]
+    cap = p.cap_int
+    if ((cap[:, None] >= 0) & (after > cap[:, None])).any():
+        return None
+    required = p.slot_required
+    units = int(p.move_cost(mins).sum())
+    units += int((p.shortage_cost[:, None] * np.maximum(required - after, 0)).sum())
+    units += p.surplus_cost * int(np.maximum(after - required, 0).sum())
+    # changes: couriers of slot 0 told to be elsewhere, less those moved there, plus
+    # those moved elsewhere than told (the movers of slot 0 are few)
+    prev, zone = elig["prev_idx"].to_numpy(), elig["zone_idx"].to_numpy()
+    told = (elig["first"].to_numpy() == 0) & (prev >= 0)
+    changed = int((told & (zone != prev)).sum())
+    now = slot == 0
+    moved, dest = row[now], to[now]
+    changed -= int((told[moved] & (zone[moved] != prev[moved])).sum())
+    changed += int((told[moved] & (dest != prev[moved])).sum())
+    units += p.change_cost * changed
+    return units, (row, frm, to, mins, slot)
 
 
 def _text_order(text: pa.Array) -> np.ndarray:
