@@ -7,7 +7,11 @@ What a previous plan says about each courier *now* (at the new ``shift_start``):
 - its instruction now: where the previous plan has it after every move that starts at
   or before now. A courier the previous plan never moved was told to stay where it is,
   so its instruction is its current zone. Keeping the instruction costs nothing; a
-  different slot-0 destination costs ``[costs] change_minutes``.
+  different slot-0 destination costs ``[costs] change_minutes``;
+- its moves from now on (`PreviousPositions.ahead`): not charged, but kept, courier for
+  courier, when the previous course costs no more than the re-plan's optimum
+  (`rebalance.optimize._keep_previous_course`), and otherwise named the same where the
+  re-plan makes the same move (`rebalance.optimize._name_moves`).
 
 Previous moves of couriers that no longer exist are dropped and counted, never a crash.
 A previous plan of another city or another data set (zones it names that these inputs
