@@ -1009,7 +1009,7 @@ def _replan_next_slot(data, tmp_path, *, same_end):
 def test_a_re_plan_at_the_next_slot_keeps_the_later_moves_it_showed(tmp_path, same_end):
     """The Paris sample planned at 19:00 and re-planned at 19:30 with the same inputs
     (to 23:30, as cron does, or to 23:00): the previous plan's moves from 20:00 on are
-    still optimal, and they are kept, courier for courier. Before 2026-12-08 the re-plan
+    still optimal, and they are kept, courier for courier. Before 2026-12-07 the re-plan
     picked another optimum for them (section 9 charges a change of slot 0 only): 4
     couriers were told something else at 20:00 than the channel showed, for nothing."""
     _, _, first, again = _replan_next_slot(PARIS, tmp_path, same_end=same_end)
