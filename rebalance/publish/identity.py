@@ -31,6 +31,7 @@ __all__ = [
     "plan_key",
     "same_plan_key",
     "snapshot",
+    "utc_plan_key",
 ]
 
 #: Metadata event types: the parent message, and a thread part holding what did not fit.
@@ -100,14 +101,25 @@ def same_plan_key(a: object, b: object) -> bool:
         return False
     if a == b:
         return True
-    city_a, _, start_a = a.partition("@")
-    city_b, _, start_b = b.partition("@")
+    city_a, _, _ = a.partition("@")
+    city_b, _, _ = b.partition("@")
     if city_a != city_b:
         return False
+    ours = utc_plan_key(a)
+    return ours is not None and ours == utc_plan_key(b)
+
+
+def utc_plan_key(key: object) -> str | None:
+    """``key`` with its shift start as the UTC instant (``paris@2026-11-30T18:00Z`` for
+    ``paris@2026-11-30T19:00+01:00``): equal for keys `same_plan_key` takes as one;
+    None for what is not a plan key with an aware start."""
+    if not isinstance(key, str):
+        return None
+    city, _, start = key.partition("@")
     try:
-        return _utc_minute(pd.Timestamp(start_a)) == _utc_minute(pd.Timestamp(start_b))
+        return f"{city}@{_utc_minute(pd.Timestamp(start))}"
     except (ValueError, TypeError):
-        return False
+        return None
 
 
 def _canonical_csv(frame: pd.DataFrame, columns: list[str], key: str) -> str:

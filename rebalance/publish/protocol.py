@@ -64,8 +64,8 @@ from .identity import (
     content_hash,
     earlier_plan_keys,
     plan_key,
-    same_plan_key,
     snapshot,
+    utc_plan_key,
 )
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from rebalance.history import History, Publication
     from rebalance.slack import SlackCallError
 
-__all__ = ["PublishResult", "SlackApi", "publish", "target_channel"]
+__all__ = ["PublishResult", "SlackApi", "find_parents", "publish", "target_channel"]
 
 #: A plan is published at most this many days before its shift starts, so the
 #: channel is searched from that far before the shift for an unrecorded parent.
@@ -276,6 +276,35 @@ def publish(
     finally:
         if history is None:
             store.close()
+
+
+def find_parents(
+    client: SlackApi,
+    channel: str,
+    keys: Iterable[str],
+    *,
+    oldest: float,
+    call: Callable[[Callable[[], Any]], Any] = lambda fn: fn(),
+) -> list[dict[str, Any]]:
+    """The top-level messages of ``channel`` posted since ``oldest`` (epoch seconds) that
+    are parents of one of the plan ``keys`` (as written, or naming the same shift with
+    another offset, `same_plan_key`), oldest first: one conversations.history listing,
+    whatever the number of keys. ``call`` runs the request (the publisher's joins the
+    channel when the bot is not in it). The publisher's search for its parent, and a
+    run's for the plan its shift's message shows when the history store lost it."""
+    wanted = set(keys)
+    instants = {utc_plan_key(key) for key in wanted} - {None}
+    found = []
+    for message in call(lambda: list(client.history(channel, oldest=oldest))):
+        meta = message.get("metadata") or {}
+        key = (meta.get("event_payload") or {}).get("plan_key")
+        if (
+            meta.get("event_type") == EVENT_TYPE
+            and isinstance(key, str)
+            and (key in wanted or utc_plan_key(key) in instants)
+        ):
+            found.append(dict(message))
+    return sorted(found, key=lambda m: float(m["ts"]))
 
 
 def shown_parent(
@@ -708,17 +737,13 @@ class _Publisher:
     def _find_parents(self) -> list[dict[str, Any]]:
         """Every top-level message of the channel that is a parent of this plan key,
         oldest first (one, unless a late store or a race posted it twice)."""
-        found = []
-        for message in self._channel_call(
-            lambda: list(self.client.history(self.channel, oldest=self._search_oldest()))
-        ):
-            meta = message.get("metadata") or {}
-            key = (meta.get("event_payload") or {}).get("plan_key")
-            if meta.get("event_type") == EVENT_TYPE and (
-                key in self.keys or same_plan_key(key, self.key)
-            ):
-                found.append(dict(message))
-        return sorted(found, key=lambda m: float(m["ts"]))
+        return find_parents(
+            self.client,
+            self.channel,
+            self.keys,
+            oldest=self._search_oldest(),
+            call=self._channel_call,
+        )
 
     def _find_parent(self) -> dict[str, Any] | None:
         """The parent of this plan key in the channel (the oldest, the others removed)."""
