@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "arrow_file",
     "batch_out",
+    "city_run_dirs",
     "default_history_path",
     "link_target",
     "lock_path",
@@ -144,6 +145,36 @@ def run_dirs(history_path: Path, city: str, shift_start: datetime, run_id: str) 
     here = run_dir(history_path, city, shift_start, run_id)
     there = run_dir(history_path, city, shift_start, run_id, name=slug_before_marks(city))
     return [here] if there == here else [here, there]
+
+
+def city_run_dirs(
+    history_path: Path, city: str, since: datetime, until: datetime
+) -> list[tuple[datetime, Path]]:
+    """The run folders of ``city`` (`run_dir`, under either slug rule of `run_dirs`)
+    whose shift folder names a start from ``since`` to ``until`` (naive, city time, as
+    the folders are named), as (that start, the folder); hidden entries (temporary
+    copies) and names that are no shift or run are left out. What a run looks through
+    for the plan in force when the history store no longer knows it."""
+    root = Path(history_path).parent / "runs"
+    found: list[tuple[datetime, Path]] = []
+    for name in dict.fromkeys((slug(city), slug_before_marks(city))):
+        try:
+            shifts = list((root / name).iterdir())
+        except OSError:  # no run of the city yet, or unreadable
+            continue
+        for shift in shifts:
+            try:
+                named = datetime.strptime(shift.name, "%Y%m%dT%H%M")
+            except ValueError:
+                continue
+            if not since <= named <= until:
+                continue
+            try:
+                runs = sorted(shift.iterdir())
+            except OSError:
+                continue
+            found += [(named, run) for run in runs if not run.name.startswith(".") and run.is_dir()]
+    return found
 
 
 def batch_out(shift_start: datetime) -> Path:

@@ -20,6 +20,7 @@ do not have) is refused with a message naming what differs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ __all__ = [
     "check_overlap",
     "check_previous",
     "find_previous",
+    "find_shown",
     "mark_since_previous",
     "previous_positions",
     "read_plan_folder",
@@ -352,6 +354,9 @@ class PreviousChoice:
     note: str
     run_id: str | None = None
     plan_dir: str | None = None
+    #: ``slack`` when the plan was found from the channel's message (`find_shown`),
+    #: the history store not knowing it.
+    found_in: str = "history"
 
     def record(self) -> dict[str, Any]:
         """What the run's history row keeps of the choice (``extra["previous"]``)."""
@@ -361,6 +366,7 @@ class PreviousChoice:
             "plan_id": None if self.plan is None else self.plan.plan_id,
             "used": self.plan is not None,
             "note": self.note,
+            **({"found_in": self.found_in} if self.found_in != "history" else {}),
         }
 
 
@@ -503,6 +509,157 @@ def find_previous(
         )
     return PreviousChoice(
         None, f"no earlier plan of {city} overlaps this shift: planning from scratch"
+    )
+
+
+def _plan_meta(folder: Path) -> dict[str, Any] | str:
+    """plan.json of a run folder (its city, shift and plan_id), or why it cannot be read."""
+    import json
+
+    try:
+        meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        start, end = pd.Timestamp(meta["shift_start"]), pd.Timestamp(meta["shift_end"])
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("a shift start or end without an offset")
+        return {**meta, "shift_start": start, "shift_end": end}
+    except Exception as exc:  # missing, not JSON, keys missing, bad times: not used
+        return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+
+
+def find_shown(
+    history_path: Path,
+    config: Config,
+    shift_start: pd.Timestamp,
+    shift_end: pd.Timestamp,
+    zone_ids: pd.Index,
+    parents: Callable[[list[str], float], list[dict[str, Any]]],
+    channel: str,
+) -> PreviousChoice | None:
+    """The plan in force when the history store does not know it (a store moved aside
+    when it was corrupt): of the run folders of this city whose shift overlaps
+    [shift_start, shift_end), the one holding the plan the channel's message of its
+    shift shows. ``parents(keys, oldest)`` lists the channel's parents of these plan
+    keys since ``oldest`` (`rebalance.publish.protocol.find_parents`, one
+    conversations.history for every shift), raising `SlackCallError` when Slack fails.
+
+    The shift is chosen as `find_previous` does (the latest starting no later than this
+    one, else the earliest after), among those the channel shows a message of; the
+    folder is the one whose plan_id and content hash are the message's. None when there
+    is no such folder to look at (Slack is not asked). A Slack failure, or a shown plan
+    no usable folder holds, is a choice without a plan whose note says why: the run
+    plans from scratch."""
+    from .paths import city_run_dirs
+    from .publish.identity import content_hash, earlier_plan_keys, plan_key, utc_plan_key
+    from .publish.protocol import PUBLISH_AHEAD_DAYS
+    from .ranges import MAX_SHIFT_HOURS
+    from .slack import SlackCallError
+    from .timeparse import clock_text
+
+    city, tz = config.city.name, config.city.timezone
+    # by the folders' names first (city time, with a clock change's margin either
+    # side), then by the shift plan.json gives: no shift is longer than MAX_SHIFT_HOURS
+    margin = pd.Timedelta(hours=2)
+    since = shift_start.tz_convert(tz).tz_localize(None) - pd.Timedelta(hours=MAX_SHIFT_HOURS)
+    until = shift_end.tz_convert(tz).tz_localize(None)
+    shifts: dict[pd.Timestamp, list[tuple[Path, dict[str, Any]]]] = {}
+    unreadable: list[str] = []
+    for _, folder in city_run_dirs(history_path, city, since - margin, until + margin):
+        meta = _plan_meta(folder)
+        if isinstance(meta, str):
+            unreadable.append(f"{folder}: {meta}")
+            continue
+        if meta["shift_start"] < shift_end and shift_start < meta["shift_end"]:
+            shifts.setdefault(meta["shift_start"], []).append((folder, meta))
+    if not shifts:  # nothing Slack could point at: not asked
+        return (
+            None
+            if not unreadable
+            else PreviousChoice(
+                None,
+                f"no earlier plan of {city} overlaps this shift in the history store, and its "
+                f"run folders cannot be read ({'; '.join(unreadable[:3])}): planning from scratch",
+            )
+        )
+    keys = {
+        start: (plan_key(city, start), *earlier_plan_keys(city, start.tz_convert(tz)))
+        for start in shifts
+    }
+    oldest = min(shifts) - pd.Timedelta(days=PUBLISH_AHEAD_DAYS)
+    try:
+        found = parents([k for ks in keys.values() for k in ks], float(oldest.timestamp()))
+    except SlackCallError as exc:
+        return PreviousChoice(
+            None,
+            f"no earlier plan of {city} overlaps this shift in the history store, and Slack "
+            f"could not be asked which plan the channel {channel} shows ({exc.describe()}): "
+            "planning from scratch",
+        )
+    of_shift = {utc_plan_key(k): start for start, ks in keys.items() for k in ks}
+    of_shift.pop(None, None)
+    shown: dict[pd.Timestamp, dict[str, Any]] = {}
+    for message in found:  # oldest first: the parent the publisher keeps
+        key = ((message.get("metadata") or {}).get("event_payload") or {}).get("plan_key")
+        start = of_shift.get(utc_plan_key(key))
+        if start is not None and start not in shown:
+            shown[start] = message
+    if not shown:
+        return PreviousChoice(
+            None,
+            f"no earlier plan of {city} overlaps this shift in the history store, and the "
+            f"channel {channel} shows no message of the shifts of its run folders: "
+            "planning from scratch",
+        )
+    # the order of `find_previous`: the latest shift up to this one, else the earliest after
+    start = max(shown, key=lambda s: (s <= shift_start, s.value if s <= shift_start else -s.value))
+    message = shown[start]
+    payload = (message.get("metadata") or {}).get("event_payload") or {}
+    plan_id, chash = payload.get("plan_id"), payload.get("content_hash")
+    what = f"the Slack message {message.get('ts')} in {channel}"
+    # the newest run first (run ids sort by time): those of the plan_id shown, then,
+    # for a re-run of that plan kept whole (a plan_id of its own, the same content),
+    # the others by their content; a folder of another plan is never used
+    folders = sorted(shifts[start], key=lambda fm: fm[0].name, reverse=True)
+    ours = [f for f, meta in folders if plan_id and meta.get("plan_id") == plan_id]
+    others = [f for f, _ in folders if f not in ours] if chash else []
+    reasons = []
+    for folder in [*ours, *others]:
+        where, identified = str(folder), folder in ours
+        try:
+            plan = read_plan_folder(where, f"the plan of run {folder.name}")
+            if chash and content_hash(plan) != chash:
+                if identified:
+                    reasons.append(f"{folder.name} holds another version of plan {plan_id}")
+                continue
+            identified = True  # the plan shown: used, or said why not
+            check_previous(plan, config, zone_ids, where)
+        except InputError as exc:
+            reason = str(exc).replace("\n", " ")
+            if not identified:  # not known to hold the plan shown: passed over
+                reasons.append(f"{folder.name}: {reason}")
+                continue
+            return PreviousChoice(
+                None,
+                f"previous plan of run {folder.name} (found from {what}) not used, planning "
+                f"from scratch: {reason}",
+                folder.name,
+                where,
+            )
+        return PreviousChoice(
+            plan,
+            f"re-planning against run {folder.name} (shift {clock_text(plan.local(start))}, "
+            f"plan {plan.plan_id}, {where}), found from {what}: the history store did not "
+            "know it",
+            folder.name,
+            where,
+            found_in="slack",
+        )
+    reasons += unreadable[:3]
+    return PreviousChoice(
+        None,
+        f"{what} shows plan {plan_id or chash or '(unnamed)'} of the shift "
+        f"{clock_text(start.tz_convert(tz))}, which no run folder of this city holds"
+        + (f" ({'; '.join(reasons)})" if reasons else "")
+        + ": planning from scratch",
     )
 
 

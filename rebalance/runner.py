@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .plan import Plan
     from .publish import PublishResult, SlackApi
+    from .replan import PreviousChoice
 
 __all__ = ["RunResult", "Terminated", "run", "stop_on_sigterm"]
 
@@ -260,7 +261,7 @@ class _Run:
             info["inputs_sha256"] = inputs.sha256
 
         with self._phase("plan") as info:
-            previous = self._previous(inputs)
+            previous = self._previous(inputs, channel)
             plan = plan_shift(inputs, self.config, self.shift, previous=previous, verify=False)
             self.extra.update(
                 plan_status=plan.status,
@@ -347,22 +348,21 @@ class _Run:
         )
 
     # --------------------------------------------------------------- helpers
-    def _previous(self, inputs: Any) -> Plan | None:
-        """The plan to re-plan against (CONTRACT section 9), found in the history; the
+    def _previous(self, inputs: Any, channel: str | None) -> Plan | None:
+        """The plan to re-plan against (CONTRACT section 9), found in the history, or,
+        when the history has none, from the channel's message (`_shown_previous`); the
         choice, or why there is none, is logged and kept in the run's row."""
         import pandas as pd
 
         from .replan import find_previous
 
         end = self.shift + self.config.shift.length
+        zone_ids = pd.Index(inputs.zones["zone_id"])
         choice = find_previous(
-            self.history,
-            self.config,
-            self.shift,
-            end,
-            pd.Index(inputs.zones["zone_id"]),
-            exclude=self.run_id,
+            self.history, self.config, self.shift, end, zone_ids, exclude=self.run_id
         )
+        if choice.plan is None and choice.run_id is None and not self.dry_run:
+            choice = self._shown_previous(end, zone_ids, channel) or choice
         self.extra["previous"] = choice.record()
         unusable = choice.plan is None and choice.run_id is not None
         self.log.event(
@@ -373,6 +373,58 @@ class _Run:
             previous_plan_dir=choice.plan_dir,
         )
         return choice.plan
+
+    def _shown_previous(
+        self, end: pd.Timestamp, zone_ids: pd.Index, channel: str | None
+    ) -> PreviousChoice | None:
+        """The plan in force found from the channel when the history store knows none
+        (moved aside when it was corrupt: the plans published were no longer known, and
+        the next run of a shift under way planned it afresh, couriers on their way sent
+        again): the run folder holding the plan the shift's message shows
+        (`rebalance.replan.find_shown`). Only with a Slack client (a token); the client
+        is kept for the publish phase. Never fails the run: a Slack failure or a bug
+        here is a note, and the run plans from scratch."""
+        from .publish.protocol import find_parents, target_channel
+        from .replan import PreviousChoice, find_shown
+
+        try:
+            client = self._slack_client()
+            if client is None:
+                return None
+            target = target_channel(self.config, channel)  # the channel couriers read
+            return find_shown(
+                self.history.path,
+                self.config,
+                self.shift,
+                end,
+                zone_ids,
+                lambda keys, oldest: find_parents(client, target, keys, oldest=oldest),
+                target,
+            )
+        except Exception as exc:  # best effort: the run plans as it did without it
+            self.log.event(
+                "previous",
+                f"could not look for the plan in force in the run folders: "
+                f"{type(exc).__name__}: {exc}",
+                level=logging.ERROR,
+            )
+            return PreviousChoice(
+                None,
+                f"no earlier plan of {self.city} overlaps this shift in the history store, and "
+                f"the run folders could not be looked through ({type(exc).__name__}): "
+                "planning from scratch",
+            )
+
+    def _slack_client(self) -> SlackApi | None:
+        """The run's Slack client: the one given, else one from the environment when
+        its token is set (None without: publishing says so, exit 5)."""
+        if self.client is None:
+            from .slack import ENV_TOKEN, SlackClient
+
+            if not os.environ.get(ENV_TOKEN, "").strip():
+                return None
+            self.client = SlackClient.from_env(log=self._slack_log)
+        return self.client
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[dict[str, Any]]:
