@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -704,3 +705,180 @@ def test_the_last_log_line_names_the_city_as_written(
     (end,) = [line for line in lines if line.get("event") == "run_end"]
     assert "[bold]Evil[/] \\x1b[31m end\\ " in end["message"], end["message"]
     assert "\\[" not in end["message"] and "\u200b" not in end["message"]
+
+
+# ------------------------------------------- the history store moved aside
+
+
+def _move_store_aside(config: Path) -> None:
+    """What the operator does with a corrupt store (the `mv` its error prints)."""
+    store = load_config(config).history_path
+    store.rename(f"{store}.corrupt")
+
+
+def _said(done: subprocess.CompletedProcess[str], event: str) -> list[str]:
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [line["message"] for line in lines if line["event"] == event]
+
+
+def _plan_json(folder: str | Path) -> dict[str, Any]:
+    return dict(json.loads((Path(folder) / "plan.json").read_text(encoding="utf-8")))
+
+
+def test_a_store_moved_aside_re_plans_a_shift_against_the_plan_its_message_shows(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """19:00 posts; its store is corrupt and moved aside; the 19:15 run planned afresh:
+    the couriers 19:00 sent, on their way, were counted where couriers.csv has them and
+    sent again (an ops incident). It now finds 19:00's run folder by the plan its Slack
+    message shows, and re-plans against it: they count at their destinations."""
+    shift = pd.Timestamp(SHIFT_ISO)
+    first = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert first.returncode == 0, first.stderr
+    [published] = _runs(config_file)
+    sent = pd.read_csv(Path(str(published.plan_dir)) / "moves.csv", dtype=str)
+    later = shift + pd.Timedelta(minutes=15)
+    on_their_way = sent[pd.to_datetime(sent["slot_start"], utc=True) < later]
+    assert len(on_their_way) > 0
+    _move_store_aside(config_file)
+
+    calls = len(fake_slack.methods())
+    second = _run(config_file, "--shift-start", later.isoformat(), env=env)
+    assert second.returncode == 0, second.stderr
+    [note] = _said(second, "previous")
+    assert note.startswith(f"re-planning against run {published.run_id} ")
+    assert "found from the Slack message" in note and "history store did not know it" in note
+    [record] = _runs(config_file)  # the new store's only run
+    chosen = record.extra["previous"]
+    assert chosen["used"] is True and chosen["run_id"] == published.run_id
+    assert chosen["plan_dir"] == published.plan_dir and chosen["found_in"] == "slack"
+    plan = _plan_json(str(record.plan_dir))
+    assert plan["kpis"]["on_the_way"] == len(on_their_way)
+    assert {r["courier_id"] for r in plan["under_way"]} == set(on_their_way["courier_id"])
+    # not sent again: none of them has a move in the new plan
+    moves = pd.read_csv(Path(str(record.plan_dir)) / "moves.csv", dtype=str)
+    assert not set(moves["courier_id"]) & set(on_their_way["courier_id"])
+    # one conversations.history for the lookup, before the publisher's own search
+    asked = fake_slack.methods()[calls:]
+    assert asked[: asked.index("chat.postMessage")] == ["conversations.history"] * 2
+
+
+def test_after_the_store_is_moved_aside_a_revision_keeps_couriers_instructions(
+    config_file: Path, city: Path, tmp_path: Path, fake_slack: FakeSlack, env: dict[str, str]
+) -> None:
+    """The same shift run again on changed courier data after its store was moved aside:
+    planned afresh, the message could be revised with other instructions for couriers
+    who had theirs. It now re-plans against the plan its message shows: the message is
+    revised in place, and every courier still there keeps its instruction for now."""
+    data = tmp_path / "data"
+    shutil.copytree(city, data)
+    first = _run(config_file, str(data), "--shift-start", SHIFT, env=env)
+    assert first.returncode == 0, first.stderr
+    [published] = _runs(config_file)
+    sent = pd.read_csv(Path(str(published.plan_dir)) / "moves.csv", dtype=str)
+    assert len(sent) > 2
+    _move_store_aside(config_file)
+    # one courier who was sent has logged off since
+    gone = sent["courier_id"].iloc[0]
+    couriers = pd.read_csv(data / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers[couriers["courier_id"] != gone].to_csv(data / "couriers.csv", index=False)
+
+    second = _run(config_file, str(data), "--shift-start", SHIFT, env=env)
+    assert second.returncode == 0, second.stderr
+    [record] = _runs(config_file)
+    assert record.extra["previous"]["run_id"] == published.run_id
+    assert record.extra["publish_action"] == "updated"
+    [parent] = fake_slack.messages(CHANNEL)  # revised in place, never a second message
+    assert parent["metadata"]["event_payload"]["plan_id"] == record.plan_id
+    plan = _plan_json(str(record.plan_dir))
+    assert plan["kpis"]["changed_couriers"] == 0
+    # what couriers were told to do now stands (later slots cost no change: they may move)
+    moves = pd.read_csv(Path(str(record.plan_dir)) / "moves.csv", dtype=str)
+    now = sent[(sent["courier_id"] != gone) & (sent["slot_start"] == SHIFT_ISO)]
+    again = moves.merge(now, on=["courier_id", "from_zone", "to_zone", "slot_start"])
+    assert len(again) == len(now) > 0
+    assert set(again["since_previous"]) == {"unchanged"}
+
+
+@pytest.mark.parametrize("failure", ["http500", "unreachable"])
+def test_slack_failing_while_the_plan_in_force_is_looked_for_still_plans_and_says_why(
+    config_file: Path, fake_slack: FakeSlack, env: dict[str, str], failure: str
+) -> None:
+    """After the store was moved aside, the channel is asked which plan is in force: a
+    Slack failing there (HTTP 500 on every try of that request, or nobody listening) is
+    no failure of the run. It plans from scratch and its note says why; a Slack still
+    unreachable when publishing is exit 5 as always, the plan kept."""
+    from rebalance.slack import SAFE_RETRIES
+
+    assert _run(config_file, "--shift-start", SHIFT, env=env).returncode == 0
+    _move_store_aside(config_file)
+    if failure == "http500":  # the lookup's tries only: publishing then succeeds
+        fake_slack.fail("conversations.history", "http500", times=1 + SAFE_RETRIES)
+        expected = 0
+    else:
+        env = {**env, "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+        expected = 5
+    second = _run(config_file, "--shift-start", SHIFT, env=env)
+    assert second.returncode == expected, second.stderr
+    [record] = _runs(config_file)
+    chosen = record.extra["previous"]
+    assert chosen["used"] is False
+    assert "Slack could not be asked which plan the channel" in chosen["note"]
+    assert chosen["note"].endswith("planning from scratch")
+    [note] = _said(second, "previous")
+    assert "conversations.history" in note
+    assert record.plan_dir and (Path(record.plan_dir) / "plan.json").is_file()
+    if failure == "unreachable":
+        assert record.exit_code == 5 and "cannot connect to Slack" in str(record.error)
+
+
+def test_a_run_folder_of_another_plan_than_the_message_shows_is_not_used(
+    config_file: Path, city: Path, tmp_path: Path
+) -> None:
+    """After the store is moved aside, the run folders of a shift may hold plans the
+    channel never showed (a run whose revision Slack refused, exit 5): the newest of
+    them is not the plan in force. The folder of the plan shown is, or one of the same
+    content (a re-run that kept it whole); with none left, the run plans from scratch
+    and says which plan the message shows."""
+    from rebalance.errors import PublishError
+
+    data = tmp_path / "data"
+    shutil.copytree(city, data)
+    config = load_config(config_file)
+    fake = FakeSlack()  # in-process: never started
+
+    def again() -> Any:
+        return run(config, data, shift_start=SHIFT, client=InProcessSlack(fake))
+
+    shown = again()
+    original = (data / "couriers.csv").read_bytes()
+    couriers = pd.read_csv(data / "couriers.csv", dtype=str, keep_default_na=False)
+    gone = shown.plan.moves["courier_id"].iloc[0]
+    couriers[couriers["courier_id"] != gone].to_csv(data / "couriers.csv", index=False)
+    fake.fail("chat.update", "error", error="is_archived")
+    with pytest.raises(PublishError):
+        again()  # its plan written, never shown
+    [refused] = [p for p in _plan_dirs(config_file) if p != shown.plan_dir]
+    assert _plan_json(refused)["plan_id"] != shown.plan.plan_id
+    (data / "couriers.csv").write_bytes(original)
+
+    _move_store_aside(config_file)
+    kept = again()
+    assert kept.record.extra["previous"]["run_id"] == shown.run_id  # not the newer folder
+    assert kept.publish.action == "adopted"  # the same plan: the message stays as it is
+    assert kept.plan.plan_id != shown.plan.plan_id
+
+    shutil.rmtree(shown.plan_dir)
+    _move_store_aside(config_file)
+    by_content = again()
+    assert by_content.record.extra["previous"]["run_id"] == kept.run_id
+
+    for folder in (kept.plan_dir, by_content.plan_dir):
+        shutil.rmtree(folder)
+    _move_store_aside(config_file)
+    afresh = again()
+    chosen = afresh.record.extra["previous"]
+    assert chosen["used"] is False and chosen["run_id"] is None
+    assert f"shows plan {shown.plan.plan_id} of the shift 2026-11-30 19:00" in chosen["note"]
+    assert "which no run folder of this city holds" in chosen["note"]
+    assert chosen["note"].endswith("planning from scratch")
