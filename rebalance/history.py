@@ -297,10 +297,12 @@ def _guarded(
 #: What moving a broken store aside means (said with the `mv` that does it).
 _NEW_STORE = (
     "A new store is created; earlier runs are no longer listed, and each shift's Slack "
-    "message is found again by its metadata, never posted twice. But the plans already "
-    "published are no longer known as the previous plans: the next run of a shift under "
-    "way plans it afresh, and may revise its message with new instructions for couriers "
-    "(its revision note says which)."
+    "message is found again by its metadata, never posted twice. The next run of a "
+    "shift under way finds the plan in force in the run folders kept beside the store, "
+    "by the plan its Slack message shows, and re-plans against it (its log says so); "
+    "where none holds that plan, or Slack cannot be asked, it plans the shift afresh "
+    "and may revise its message with new instructions for couriers (its revision note "
+    "says which)."
 )
 
 

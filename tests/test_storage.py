@@ -69,9 +69,11 @@ def test_corrupt_history_says_how_to_recover(config, damage):
         assert result.exit_code == 3, result.output
         assert "corrupt" in result.output and f"mv {store}" in result.output
         assert "Traceback" not in result.output
-        # what the new store does not know (an audit: a re-run re-routed 21 couriers)
+        # what the new store does not know (an audit: a re-run re-routed 21 couriers),
+        # and where the next run finds the plan in force
         text = " ".join(result.output.split())
-        assert "the next run of a shift under way plans it afresh" in text
+        assert "finds the plan in force in the run folders" in text
+        assert "by the plan its Slack message shows" in text
 
 
 @pytest.mark.parametrize(
