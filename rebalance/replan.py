@@ -357,6 +357,9 @@ class PreviousChoice:
     #: ``slack`` when the plan was found from the channel's message (`find_shown`),
     #: the history store not knowing it.
     found_in: str = "history"
+    #: Whether the run warns of planning from scratch though it names no run: Slack
+    #: failed, or no run folder holds (or can be read for) the plan the channel shows.
+    warning: bool = False
 
     def record(self) -> dict[str, Any]:
         """What the run's history row keeps of the choice (``extra["previous"]``)."""
@@ -439,7 +442,8 @@ def find_previous(
     of that shift. A run still publishing its written plan counts (without an approval
     channel); a plan put up for approval counts once approved. A folder that is gone,
     unreadable, of another city or another data set is not used: the run plans from
-    scratch, and the note says why."""
+    scratch, and the note says why. When no run of the history overlaps (the store was
+    moved aside), `rebalance run` asks the channel instead (`find_shown`)."""
     city = config.city.name
     # kept runs only, chosen by the query: the newest 200 rows of any kind could all
     # be dry runs or failures (an analyst's afternoon, a cron job retrying a crash)
@@ -570,15 +574,14 @@ def find_shown(
             continue
         if meta["shift_start"] < shift_end and shift_start < meta["shift_end"]:
             shifts.setdefault(meta["shift_start"], []).append((folder, meta))
-    if not shifts:  # nothing Slack could point at: not asked
-        return (
-            None
-            if not unreadable
-            else PreviousChoice(
-                None,
-                f"no earlier plan of {city} overlaps this shift in the history store, and its "
-                f"run folders cannot be read ({'; '.join(unreadable[:3])}): planning from scratch",
-            )
+    if not shifts and not unreadable:  # nothing Slack could point at: not asked
+        return None
+    if not shifts:
+        return PreviousChoice(
+            None,
+            f"no earlier plan of {city} overlaps this shift in the history store, and its "
+            f"run folders cannot be read ({'; '.join(unreadable[:3])}): planning from scratch",
+            warning=True,
         )
     keys = {
         start: (plan_key(city, start), *earlier_plan_keys(city, start.tz_convert(tz)))
@@ -593,6 +596,7 @@ def find_shown(
             f"no earlier plan of {city} overlaps this shift in the history store, and Slack "
             f"could not be asked which plan the channel {channel} shows ({exc.describe()}): "
             "planning from scratch",
+            warning=True,
         )
     of_shift = {utc_plan_key(k): start for start, ks in keys.items() for k in ks}
     of_shift.pop(None, None)
@@ -660,6 +664,7 @@ def find_shown(
         f"{clock_text(start.tz_convert(tz))}, which no run folder of this city holds"
         + (f" ({'; '.join(reasons)})" if reasons else "")
         + ": planning from scratch",
+        warning=True,
     )
 
 

@@ -364,7 +364,7 @@ class _Run:
         if choice.plan is None and choice.run_id is None and not self.dry_run:
             choice = self._shown_previous(end, zone_ids, channel) or choice
         self.extra["previous"] = choice.record()
-        unusable = choice.plan is None and choice.run_id is not None
+        unusable = choice.plan is None and (choice.run_id is not None or choice.warning)
         self.log.event(
             "previous",
             choice.note,
@@ -413,6 +413,7 @@ class _Run:
                 f"no earlier plan of {self.city} overlaps this shift in the history store, and "
                 f"the run folders could not be looked through ({type(exc).__name__}): "
                 "planning from scratch",
+                warning=True,
             )
 
     def _slack_client(self) -> SlackApi | None:

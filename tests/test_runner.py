@@ -716,9 +716,15 @@ def _move_store_aside(config: Path) -> None:
     store.rename(f"{store}.corrupt")
 
 
-def _said(done: subprocess.CompletedProcess[str], event: str) -> list[str]:
+def _said(
+    done: subprocess.CompletedProcess[str], event: str, level: str | None = None
+) -> list[str]:
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return [line["message"] for line in lines if line["event"] == event]
+    return [
+        line["message"]
+        for line in lines
+        if line["event"] == event and level in (None, line["level"])
+    ]
 
 
 def _plan_json(folder: str | Path) -> dict[str, Any]:
@@ -825,7 +831,7 @@ def test_slack_failing_while_the_plan_in_force_is_looked_for_still_plans_and_say
     assert chosen["used"] is False
     assert "Slack could not be asked which plan the channel" in chosen["note"]
     assert chosen["note"].endswith("planning from scratch")
-    [note] = _said(second, "previous")
+    [note] = _said(second, "previous", "warning")
     assert "conversations.history" in note
     assert record.plan_dir and (Path(record.plan_dir) / "plan.json").is_file()
     if failure == "unreachable":
