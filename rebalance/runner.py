@@ -403,7 +403,7 @@ class _Run:
             )
         except Exception as exc:  # best effort: the run plans as it did without it
             self.log.event(
-                "previous",
+                "previous_lookup",
                 f"could not look for the plan in force in the run folders: "
                 f"{type(exc).__name__}: {exc}",
                 level=logging.ERROR,

@@ -888,3 +888,27 @@ def test_a_run_folder_of_another_plan_than_the_message_shows_is_not_used(
     assert f"shows plan {shown.plan.plan_id} of the shift 2026-11-30 19:00" in chosen["note"]
     assert "which no run folder of this city holds" in chosen["note"]
     assert chosen["note"].endswith("planning from scratch")
+
+
+def test_a_bug_in_looking_for_the_plan_in_force_does_not_fail_the_run(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Looking through the run folders for the plan the channel shows is best effort:
+    whatever goes wrong there is logged as an error and the run plans from scratch and
+    publishes, as it did before it looked."""
+    fake = FakeSlack()  # in-process: never started
+    config = load_config(config_file)
+    run(config, shift_start=SHIFT, client=InProcessSlack(fake))
+    _move_store_aside(config_file)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("plan_id")
+
+    monkeypatch.setattr("rebalance.replan.find_shown", broken)
+    with caplog.at_level("INFO", logger="rebalance"):
+        done = run(config, shift_start=SHIFT, client=InProcessSlack(fake))
+    assert done.record.status == "succeeded" and done.publish.action == "adopted"
+    chosen = done.record.extra["previous"]
+    assert chosen["used"] is False and "could not be looked through (KeyError)" in chosen["note"]
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "KeyError: 'plan_id'" in error.getMessage()
