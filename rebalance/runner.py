@@ -305,6 +305,9 @@ class _Run:
                 client=self.client,
                 run_id=self.run_id,  # [slack app, #18]
                 log=self._slack_log,
+                # the plan the message shows, found from a run folder (the store moved
+                # aside): a revision then itemises what changed, as with a record
+                shown=previous if self.extra["previous"].get("found_in") == "slack" else None,
             )
             self.extra.update(
                 publish_action=published.action,

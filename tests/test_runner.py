@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -775,7 +776,9 @@ def test_after_the_store_is_moved_aside_a_revision_keeps_couriers_instructions(
     """The same shift run again on changed courier data after its store was moved aside:
     planned afresh, the message could be revised with other instructions for couriers
     who had theirs. It now re-plans against the plan its message shows: the message is
-    revised in place, and every courier still there keeps its instruction for now."""
+    revised in place, and every courier still there keeps its instruction for now; and
+    the revision itemises what changed, as with a store that recorded the message (it
+    said the changes "cannot be itemised")."""
     data = tmp_path / "data"
     shutil.copytree(city, data)
     first = _run(config_file, str(data), "--shift-start", SHIFT, env=env)
@@ -796,6 +799,12 @@ def test_after_the_store_is_moved_aside_a_revision_keeps_couriers_instructions(
     assert record.extra["publish_action"] == "updated"
     [parent] = fake_slack.messages(CHANNEL)  # revised in place, never a second message
     assert parent["metadata"]["event_payload"]["plan_id"] == record.plan_id
+    notes = [m["text"] for m in fake_slack.replies(parent["ts"], CHANNEL)]
+    assert not [n for n in notes if "cannot be itemised" in n]
+    [revision] = [n for n in notes if n.startswith("*Plan revised.*")]
+    changed = re.search(r"revised \d\d:\d\d: (\d+) couriers? with new", parent["text"])
+    assert changed and f"*{changed[1]}* courier" in revision
+    assert f"*1* {gone}: no longer" in revision
     plan = _plan_json(str(record.plan_dir))
     assert plan["kpis"]["changed_couriers"] == 0
     # what couriers were told to do now stands (later slots cost no change: they may move)

@@ -64,12 +64,14 @@ def publish_or_request_approval(
     client: SlackApi | None = None,
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
+    shown: Plan | None = None,
 ) -> PublishResult:
     """What `rebalance run` does with its plan: `rebalance.publish.publish` it, or, with
     ``[slack] approval_channel`` set, `request_approval`.
 
     ``plan`` is published from memory; ``plan_dir`` is the folder it was written to,
     which an approval request records so that Approve publishes that very plan later.
+    ``shown``: `publish`'s (the plan the message shows, found from the run folders).
     """
     if approval_wanted(config):
         return request_approval(
@@ -93,6 +95,7 @@ def publish_or_request_approval(
         history=history,
         client=client,
         log=log,
+        shown=shown,
     )
 
 

@@ -214,8 +214,14 @@ def publish(
     client: SlackApi | None = None,
     log: Callable[[str], None] | None = None,
     shown_only: bool = False,
+    shown: Plan | None = None,
 ) -> PublishResult:
     """Post ``plan`` to Slack once, or bring its message up to date.
+
+    ``shown``: the plan the shift's message is known to show where the history store
+    does not record it (`rebalance run` found it in a run folder after the store was
+    moved aside): a message found showing it is revised with the changes itemised, as
+    if the store had recorded it.
 
     ``shown_only``: only finish or check the message the history records as showing
     this very version (its thread, a copy stored late); never post, adopt or revise
@@ -264,7 +270,16 @@ def publish(
             marked = mark_superseded(messages[0], line)
             messages = [{**messages[0], **(marked or {})}, *messages[1:]]
         result = _Publisher(
-            plan, target, key, chash, messages, client, store, log, shown_only=shown_only
+            plan,
+            target,
+            key,
+            chash,
+            messages,
+            client,
+            store,
+            log,
+            shown_only=shown_only,
+            shown=shown,
         ).run()
         if result.action == "posted":
             try:
@@ -456,8 +471,10 @@ class _Publisher:
         log: Callable[[str], None] | None,
         *,
         shown_only: bool = False,
+        shown: Plan | None = None,
     ):
         self.plan = plan
+        self.shown = shown
         self.channel = channel
         self.key = key
         self.hash = chash
@@ -623,24 +640,29 @@ class _Publisher:
         return shown_parent(self.client, self.channel, ts, self._channel_call)
 
     def _revise(self, record: Publication) -> PublishResult:
-        from rebalance.slack import SlackCallError
-
         self.version += 1
         self.log(f"publish: plan changed; updating the message {record.ts} in place")
-        changes = snapshot_diff(record.snapshot, self.snapshot, plan=self.plan)
+        return self._revised(record.ts, record.snapshot)
+
+    def _revised(self, ts: str, before: dict[str, Any]) -> PublishResult:
+        """Parent ``ts``, showing the plan of snapshot ``before``, revised to this plan:
+        its revision line, then a thread reply itemising the changes, with the files."""
+        from rebalance.slack import SlackCallError
+
+        changes = snapshot_diff(before, self.snapshot, plan=self.plan)
         now = pd.Timestamp.now(tz="UTC").tz_convert(self.plan.timezone)
         revised = mark_revised(self.parent, revision_line(changes, now))
         try:
-            self._update_part(record.ts, revised)
+            self._update_part(ts, revised)
         except SlackCallError as exc:
             if exc.error != "message_not_found":
                 raise
             # Deleted by someone: post a fresh parent and let it replace the record.
-            self.log(f"publish: message {record.ts} is gone from {self.channel}; posting a new one")
+            self.log(f"publish: message {ts} is gone from {self.channel}; posting a new one")
             return self._post_anew()
         self.parent = revised
         note = describe_diff(changes, names=zone_names(self.plan)) + "\n" + REVISED_FILES
-        return self._with_thread(record.ts, note)
+        return self._with_thread(ts, note)
 
     def _adopt(self, found: dict[str, Any]) -> PublishResult:
         ts = str(found["ts"])
@@ -660,8 +682,14 @@ class _Publisher:
             state = self._await_poster(ts, self._thread_state(ts, thread))
             self._finish_thread(ts, note=None, fresh=False, state=state)
             return self.result("adopted", ts)
-        self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
         self.version = 2
+        if self.shown is not None and their_hash == content_hash(self.shown):
+            self.log(
+                f"publish: found the message {ts} of plan {self.shown.plan_id} (unrecorded, "
+                "found from a run folder); revising it in place"
+            )
+            return self._revised(ts, snapshot(self.shown))
+        self.log(f"publish: found an older version {ts} (unrecorded); updating it in place")
         self._update_parent(ts)
         return self._with_thread(
             ts,
