@@ -1041,3 +1041,97 @@ def test_a_demand_row_with_a_date_alone_is_refused_naming_its_line(tmp_path):
     (problem,) = info.value.problems
     assert (problem.file, problem.line, problem.column) == ("demand.csv", 3, "slot_start")
     assert "a date without the slot's time" in problem.message
+
+
+def _plan_minutes(p, plan) -> float:
+    """The objective of CONTRACT sections 7 and 9 of ``plan``'s own tables (moves and
+    the couriers after them per zone and slot), with the problem's requirements,
+    priorities, costs and previous instructions: nothing read from the solver."""
+    c = p.config.costs
+    moves = plan.moves
+    starts = list(p.grid.starts)
+    zone_at = {z: i for i, z in enumerate(p.zone_ids)}
+    after = np.zeros((len(p.zone_ids), p.slots))
+    for row in plan.slots.itertuples(index=False):
+        k = starts.index(pd.Timestamp(row.slot_start).tz_convert("UTC"))
+        after[zone_at[row.zone_id], k] = row.couriers_after
+    required = p.slot_required
+    total = float(moves["travel_minutes"].sum()) + c.move_fixed_minutes * len(moves)
+    total += (
+        float(
+            (c.shortage_minutes * p.priority[:, None] * np.maximum(required - after, 0)).sum()
+            + c.surplus_minutes * np.maximum(after - required, 0).sum()
+        )
+        / p.slots
+    )
+    elig = p.eligible
+    at = pd.Series([pd.Timestamp(t).tz_convert("UTC") for t in moves["slot_start"]], dtype=object)
+    now = moves[(at == starts[0]).to_numpy(bool)]
+    dest = dict(zip(now["courier_id"], now["to_zone"], strict=True))
+    for courier, zone, prev, first in zip(
+        elig["courier_id"], elig["zone_idx"], elig["prev_idx"], elig["first"], strict=True
+    ):
+        there = zone_at[dest[courier]] if courier in dest else zone
+        if first == 0 and prev >= 0 and there != prev:
+            total += c.change_minutes
+    return total
+
+
+@pytest.mark.parametrize("how", ["same end", "to a later end", "moved", "capped"])
+@pytest.mark.parametrize("seed", range(16))
+def test_re_plans_keeping_the_later_course_cost_the_courier_milp_optimum(seed, how, monkeypatch):
+    """A random city planned, then re-planned one or more slots later: with the same
+    inputs to the same end (the course is optimal: kept), to a slot further on, after
+    two couriers moved (it may cost a little more) or with a zone capped where couriers
+    were sent (it may break the cap). Whether the previous plan's later course is kept
+    (`optimize._keep_previous_course`) or not, the plan's own tables cost exactly the
+    optimum of the independent courier-level MILP, and it is a valid plan: a course
+    priced wrong would be kept over better moves while the plan reports the solver's
+    objective. (Mutants of its pricing, each caught here: no move cost, no surplus, half
+    the shortage, couriers never logging off, no cap check, any course kept.)"""
+    from rebalance import optimize
+
+    kept = []
+    keep = optimize._keep_previous_course
+
+    def spy(p, cost, moves, position, where):
+        out = keep(p, cost, moves, position, where)
+        kept.append(out[0] is not moves)
+        return out
+
+    monkeypatch.setattr(optimize, "_keep_previous_course", spy)
+    rng = np.random.default_rng(seed + 101)
+    slots = int(rng.integers(2, 6))
+    inputs, config, start = random_city(
+        seed + 40, zones=int(rng.integers(3, 8)), couriers=int(rng.integers(6, 24)), slots=slots
+    )
+    config = config.with_changes(costs={"change_minutes": float(rng.choice([0, 3, 10]))})
+    plan = rebalance.solve(inputs, config, start, warn=False)
+    if plan.status != "optimal" or len(plan.moves) == 0:
+        return
+    if how == "moved":  # two couriers elsewhere: the course may cost a little more
+        cour = inputs.couriers.copy()
+        i = rng.choice(len(cour), 2, replace=False)
+        cour.loc[cour.index[i], "zone_id"] = rng.choice(inputs.zones["zone_id"], 2)
+        inputs = inputs.replace(couriers=cour)
+    if how == "capped":  # a zone couriers were sent to capped: the course may break it
+        zones = inputs.zones.copy()
+        capped = zones["zone_id"] == str(rng.choice(plan.moves["to_zone"]))
+        zones.loc[capped, "max_couriers"] = float(rng.integers(1, 3))
+        inputs = inputs.replace(zones=zones)
+    later = start + pd.Timedelta(minutes=30 * int(rng.integers(1, slots)))
+    end = start + pd.Timedelta(hours=slots / 2)
+    if how == "to a later end":  # the shift's length on: a slot the plan before had not
+        end += pd.Timedelta(minutes=30)
+    p = build_problem(inputs, config, later, end, previous=plan)
+    again = solve_problem(p)
+    exact = courier_milp(p)
+    if again.status == "infeasible":  # a cap below the couriers who cannot leave
+        assert exact == math.inf
+        return
+    assert again.status == "optimal"
+    tolerance = 1e-3 * (1 + len(again.moves) + len(plan.moves))
+    assert again.objective == pytest.approx(exact, abs=tolerance)
+    assert _plan_minutes(p, again) == pytest.approx(exact, abs=tolerance)
+    check_plan(p, again)
+    assert kept in ([], [True], [False])  # the course looked at once, when there is one
