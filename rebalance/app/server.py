@@ -87,8 +87,8 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], str | None]:
 
 
 def _store_state(path: Path) -> str | None:
-    """Why the history store at ``path`` cannot be used now (its error's first line),
-    or None when it can (or does not exist yet: the first command creates it). A store
+    """Why the history store at ``path`` cannot be used now, and how to recover (its
+    error's lines as one), or None when it can (or does not exist yet: the first command creates it). A store
     locked by a writer counts as usable: the wait is bounded at a second here."""
     from rebalance.errors import LockHeldError, RebalanceError
     from rebalance.history import History
@@ -101,7 +101,7 @@ def _store_state(path: Path) -> str | None:
     except LockHeldError:
         return None
     except RebalanceError as exc:
-        return str(exc).strip().splitlines()[0]
+        return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return None
 
 
