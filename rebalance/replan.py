@@ -531,7 +531,7 @@ def _plan_meta(folder: Path) -> dict[str, Any] | str:
 
 
 def find_shown(
-    history_path: Path,
+    history: History,
     config: Config,
     shift_start: pd.Timestamp,
     shift_end: pd.Timestamp,
@@ -542,7 +542,9 @@ def find_shown(
     """The plan in force when the history store does not know it (a store moved aside
     when it was corrupt): of the run folders of this city whose shift overlaps
     [shift_start, shift_end), the one holding the plan the channel's message of its
-    shift shows. ``parents(keys, oldest)`` lists the channel's parents of these plan
+    shift shows. Folders of runs the store has a row for are left out: `find_previous`
+    judged those (a plan awaiting approval, held, or a dry run's is not in force), so a
+    store that was not lost costs no Slack call. ``parents(keys, oldest)`` lists the channel's parents of these plan
     keys since ``oldest`` (`rebalance.publish.protocol.find_parents`, one
     conversations.history for every shift), raising `SlackCallError` when Slack fails.
 
@@ -567,7 +569,9 @@ def find_shown(
     until = shift_end.tz_convert(tz).tz_localize(None)
     shifts: dict[pd.Timestamp, list[tuple[Path, dict[str, Any]]]] = {}
     unreadable: list[str] = []
-    for _, folder in city_run_dirs(history_path, city, since - margin, until + margin):
+    for _, folder in city_run_dirs(history.path, city, since - margin, until + margin):
+        if history.run(folder.name) is not None:
+            continue
         meta = _plan_meta(folder)
         if isinstance(meta, str):
             unreadable.append(f"{folder}: {meta}")

@@ -387,7 +387,7 @@ class _Run:
         (`rebalance.replan.find_shown`). Only with a Slack client (a token); the client
         is kept for the publish phase. Never fails the run: a Slack failure or a bug
         here is a note, and the run plans from scratch."""
-        from .publish.protocol import find_parents, target_channel
+        from .publish.protocol import find_parents, joining, target_channel
         from .replan import PreviousChoice, find_shown
 
         try:
@@ -396,12 +396,14 @@ class _Run:
                 return None
             target = target_channel(self.config, channel)  # the channel couriers read
             return find_shown(
-                self.history.path,
+                self.history,
                 self.config,
                 self.shift,
                 end,
                 zone_ids,
-                lambda keys, oldest: find_parents(client, target, keys, oldest=oldest),
+                lambda keys, oldest: find_parents(
+                    client, target, keys, oldest=oldest, call=joining(client, target)
+                ),
                 target,
             )
         except Exception as exc:  # best effort: the run plans as it did without it

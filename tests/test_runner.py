@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from fakeslack import TOKEN, FakeSlack, InProcessSlack
+from fakeslack import BOT_USER_ID, TOKEN, FakeSlack, InProcessSlack
 
 from rebalance.config import load_config
 from rebalance.errors import ConfigError, InfeasibleError
@@ -921,3 +921,45 @@ def test_a_bug_in_looking_for_the_plan_in_force_does_not_fail_the_run(
     assert chosen["used"] is False and "could not be looked through (KeyError)" in chosen["note"]
     [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "KeyError: 'plan_id'" in error.getMessage()
+
+
+def test_a_dry_run_before_the_first_real_run_asks_slack_nothing_more(
+    config_file: Path,
+) -> None:
+    """The set-up the README gives: a `--dry-run` by hand, then cron's first real run,
+    in a public channel the bot has not joined (it joins on its first post). The dry
+    run's folder, which the store knows, made the real run ask the channel which plan
+    was in force: Slack answered not_in_channel, and the run warned that Slack "could
+    not be asked" of a plan in force the store knew there was none of (a review).
+    Folders of runs the store has a row for are left to `find_previous` now."""
+    fake = FakeSlack()  # in-process: never started
+    config = load_config(config_file).with_changes(slack={"channel": "C0PUBLIC"})
+    dry = run(config, shift_start=SHIFT, client=InProcessSlack(fake), dry_run=True)
+    assert dry.plan_dir.is_dir()
+    calls = len(fake.methods())
+    real = run(config, shift_start=SHIFT, client=InProcessSlack(fake))
+    assert real.publish.action == "posted"
+    asked = fake.methods()[calls:]
+    # the publisher's own search, the join it makes, and its search again: no lookup
+    assert asked[: asked.index("chat.postMessage")].count("conversations.history") <= 2
+    chosen = real.record.extra["previous"]
+    assert "found_in" not in chosen and "Slack" not in chosen["note"]
+
+
+def test_the_lookup_of_the_plan_in_force_joins_a_channel_the_bot_is_not_in(
+    config_file: Path,
+) -> None:
+    """After the store was moved aside, the channel is asked which plan is in force;
+    the bot removed from a public channel since (or never in it: Slack Connect, a
+    renamed channel) got not_in_channel, and the run planned afresh. It joins, as the
+    publisher does, and finds the plan."""
+    fake = FakeSlack()  # in-process: never started
+    config = load_config(config_file).with_changes(slack={"channel": "C0PUBLIC"})
+    shown = run(config, shift_start=SHIFT, client=InProcessSlack(fake))
+    assert shown.publish.action == "posted"
+    fake.channels["C0PUBLIC"].members.discard(BOT_USER_ID)  # removed from it since
+    _move_store_aside(config_file)
+    again = run(config, shift_start=SHIFT, client=InProcessSlack(fake))
+    chosen = again.record.extra["previous"]
+    assert chosen["used"] is True and chosen["run_id"] == shown.run_id, chosen
+    assert chosen["found_in"] == "slack"

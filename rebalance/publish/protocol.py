@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from rebalance.history import History, Publication
     from rebalance.slack import SlackCallError
 
-__all__ = ["PublishResult", "SlackApi", "find_parents", "publish", "target_channel"]
+__all__ = ["PublishResult", "SlackApi", "find_parents", "joining", "publish", "target_channel"]
 
 #: A plan is published at most this many days before its shift starts, so the
 #: channel is searched from that far before the shift for an unrecorded parent.
@@ -320,6 +320,24 @@ def find_parents(
         ):
             found.append(dict(message))
     return sorted(found, key=lambda m: float(m["ts"]))
+
+
+def joining(client: SlackApi, channel: str) -> Callable[[Callable[[], _T]], _T]:
+    """How to make a call on ``channel``: as it is, and, when Slack answers that the
+    bot is not in it, once more after joining it (the publisher's parents, found
+    before anything is posted: the bot joins a public channel on its first post)."""
+    from rebalance.slack import SlackCallError
+
+    def call(fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except SlackCallError as exc:
+            if exc.error != "not_in_channel":
+                raise
+            client.join(channel)
+            return fn()
+
+    return call
 
 
 def shown_parent(
