@@ -544,9 +544,10 @@ def find_shown(
     [shift_start, shift_end), the one holding the plan the channel's message of its
     shift shows. Folders of runs the store has a row for are left out: `find_previous`
     judged those (a plan awaiting approval, held, or a dry run's is not in force), so a
-    store that was not lost costs no Slack call. ``parents(keys, oldest)`` lists the channel's parents of these plan
-    keys since ``oldest`` (`rebalance.publish.protocol.find_parents`, one
-    conversations.history for every shift), raising `SlackCallError` when Slack fails.
+    store that was not lost costs no Slack call. ``parents(keys, oldest)`` lists the
+    channel's parents of these plan keys since ``oldest``
+    (`rebalance.publish.protocol.find_parents`, one conversations.history for every
+    shift), raising `SlackCallError` when Slack fails.
 
     The shift is chosen as `find_previous` does (the latest starting no later than this
     one, else the earliest after), among those the channel shows a message of; the

@@ -88,8 +88,9 @@ def _signed(secret: str) -> Callable[[dict[str, Any]], str | None]:
 
 def _store_state(path: Path) -> str | None:
     """Why the history store at ``path`` cannot be used now, and how to recover (its
-    error's lines as one), or None when it can (or does not exist yet: the first command creates it). A store
-    locked by a writer counts as usable: the wait is bounded at a second here."""
+    error's lines as one), or None when it can, or does not exist yet (the first
+    command creates it). A store locked by a writer counts as usable: the wait is
+    bounded at a second here."""
     from rebalance.errors import LockHeldError, RebalanceError
     from rebalance.history import History
 
