@@ -1121,3 +1121,41 @@ def test_history_of_a_run_whose_version_was_asked_again_says_so(town: Path, tmp_
     )
     assert approval_text(found[runs[2]], runs[2]).startswith("awaiting approval")
     assert run_dict(history.run(runs[0]), found[runs[0]])["approval"]["run_id"] == runs[2]
+
+
+def test_an_approval_after_the_store_was_moved_aside_itemises_the_revision(
+    town: Path, tmp_path: Path
+) -> None:
+    """A run asks for approval, the plan is approved and published; the store turns
+    corrupt and is moved aside; the next run of the shift re-plans against the plan the
+    message shows (found from it) and asks again. Its Approve revised the message with
+    "the changes cannot be itemised": it now itemises them against that plan, as `run`
+    does without an approval channel."""
+    import shutil
+
+    import pandas as pd
+
+    from rebalance.app.approval import button_value
+    from rebalance.app.desk import User
+
+    data = tmp_path / "data"
+    shutil.copytree(town, data)
+    fake, client, config, _, history, desk = _approving_desk(town, tmp_path)
+    history.close()
+    first = run(config, data, shift_start="2026-11-30T19:00", client=client)
+    value = button_value(first.publish.plan_key, first.publish.content_hash)
+    assert "Approved and published" in desk.decide("approve", value, User("U0LEAD"))
+    store = config.history_path
+    store.rename(f"{store}.corrupt")
+    gone = first.plan.moves["courier_id"].iloc[0]  # a courier sent at 19:00 logs off
+    couriers = pd.read_csv(data / "couriers.csv", dtype=str, keep_default_na=False)
+    couriers[couriers["courier_id"] != gone].to_csv(data / "couriers.csv", index=False)
+    second = run(config, data, shift_start="2026-11-30T19:00", client=client)
+    assert second.record.extra["previous"]["found_in"] == "slack"
+    value = button_value(second.publish.plan_key, second.publish.content_hash)
+    assert "Approved and published" in desk.decide("approve", value, User("U0LEAD"))
+    [parent] = fake.messages("C0PLANS")
+    notes = [m.get("text", "") for m in fake.replies(parent["ts"], "C0PLANS")]
+    assert not [n for n in notes if "cannot be itemised" in n]
+    [revision] = [n for n in notes if n.startswith("*Plan revised.*")]
+    assert f"{gone}: no longer" in revision

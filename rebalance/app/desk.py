@@ -38,6 +38,7 @@ from .messages import channel_ref, code, esc, short, slack_time, user_ref
 if TYPE_CHECKING:
     from rebalance.config import Config
     from rebalance.history import Approval, RunRecord
+    from rebalance.plan import Plan
     from rebalance.slack import SlackClient
 
 #: A logger, or one bound to the city (`rebalance.logs.RunLog`).
@@ -589,6 +590,7 @@ class Desk:
                     history=history,
                     client=client,
                     log=lambda line: self.event("slack", line.removeprefix("publish: ")),
+                    shown=_recovered(history, claimed),
                 )
         except (RebalanceError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -813,3 +815,21 @@ def _moved(count: Any) -> str:
         return plural(int(count), "courier")
     except (TypeError, ValueError):
         return "? couriers"
+
+
+def _recovered(history: History, approval: Approval) -> Plan | None:
+    """The plan the channel's message showed when the run that asked for ``approval``
+    re-planned against it, found from the message because the history store had been
+    moved aside (`rebalance.replan.find_shown`): `publish` itemises the revision against
+    it, as against a recorded publication. None otherwise, or when its folder cannot be
+    read (the revision then says its changes cannot be itemised)."""
+    from rebalance.plan import read_plan
+
+    record = history.run(approval.run_id) if approval.run_id else None
+    chosen = (record.extra or {}).get("previous") or {} if record is not None else {}
+    if chosen.get("found_in") != "slack" or not chosen.get("used") or not chosen.get("plan_dir"):
+        return None
+    try:
+        return read_plan(chosen["plan_dir"])
+    except (RebalanceError, OSError, ValueError):
+        return None
