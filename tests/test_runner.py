@@ -738,7 +738,8 @@ def test_a_store_moved_aside_re_plans_a_shift_against_the_plan_its_message_shows
     """19:00 posts; its store is corrupt and moved aside; the 19:15 run planned afresh:
     the couriers 19:00 sent, on their way, were counted where couriers.csv has them and
     sent again (an ops incident). It now finds 19:00's run folder by the plan its Slack
-    message shows, and re-plans against it: they count at their destinations."""
+    message shows, and re-plans against it: they count at their destinations. And 19:00's
+    message, which the new store does not know, is marked superseded by 19:15's."""
     shift = pd.Timestamp(SHIFT_ISO)
     first = _run(config_file, "--shift-start", SHIFT, env=env)
     assert first.returncode == 0, first.stderr
@@ -767,7 +768,13 @@ def test_a_store_moved_aside_re_plans_a_shift_against_the_plan_its_message_shows
     assert not set(moves["courier_id"]) & set(on_their_way["courier_id"])
     # one conversations.history for the lookup, before the publisher's own search
     asked = fake_slack.methods()[calls:]
-    assert asked[: asked.index("chat.postMessage")] == ["conversations.history"] * 2
+    assert asked[: asked.index("chat.postMessage")] == ["conversations.history"] * 3
+    # the 19:00 message, unknown to the new store, is marked superseded by 19:15's (it
+    # read as the plan in force beside it); the one look for it is the third search
+    old, new = fake_slack.messages(CHANNEL)
+    assert old["ts"] == published.slack_ts and new["ts"] == record.slack_ts
+    assert old["text"].startswith("(Superseded by the plan for ")
+    assert not new["text"].startswith("(Superseded")
 
 
 def test_after_the_store_is_moved_aside_a_revision_keeps_couriers_instructions(

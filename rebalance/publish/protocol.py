@@ -263,6 +263,8 @@ def publish(
         store = History(config.history_path)
     try:
         others = list(_shifts(plan, target, key, store))
+        if shown is not None and not shown_only:
+            others += _shown_elsewhere(shown, target, key, client, others, log)
         line = _successor_line(plan, others)
         if line is not None:
             from .changes import mark_superseded
@@ -376,6 +378,61 @@ def _shifts(plan: Plan, channel: str, key: str, history: History) -> Iterator[tu
         except (KeyError, TypeError, ValueError):
             continue
         yield begun, ends, pub
+
+
+def _shown_elsewhere(
+    shown: Plan,
+    channel: str,
+    key: str,
+    client: SlackApi,
+    others: list[tuple[Any, ...]],
+    log: Callable[[str], None] | None,
+) -> list[tuple[Any, ...]]:
+    """The parent of ``shown``'s shift, as `_shifts` gives the recorded ones, when it is
+    another shift than this plan's and the store does not record it: a run found its
+    plan in force from that message, the store having been moved aside. A new parent
+    then marks it superseded like a recorded one (it read as the plan in force beside
+    its successor). One conversations.history; nothing when Slack fails (logged)."""
+    from rebalance.history import Publication
+    from rebalance.slack import SlackCallError
+
+    from .identity import same_plan_key
+
+    local = shown.local(shown.shift_start)
+    shown_key = plan_key(shown.city, local)
+    if same_plan_key(shown_key, key) or any(
+        same_plan_key(pub.plan_key, shown_key) for *_, pub in others
+    ):
+        return []
+    oldest = shown.shift_start - pd.Timedelta(days=PUBLISH_AHEAD_DAYS)
+    try:
+        found = find_parents(
+            client,
+            channel,
+            (shown_key, *earlier_plan_keys(shown.city, local)),
+            oldest=float(oldest.timestamp()),
+            call=joining(client, channel),
+        )
+    except SlackCallError as exc:
+        if log is not None:
+            log(f"publish: could not look for the message of {shown_key}: {exc.describe()}")
+        return []
+    if not found:
+        return []
+    pub = Publication(
+        plan_key=shown_key,
+        channel=channel,
+        city=shown.city,
+        shift_start=local.isoformat(),
+        ts=str(found[0]["ts"]),
+        content_hash=_shown_hash(found[0]) or "",
+        plan_id=shown.plan_id,
+        snapshot={
+            "shift_start": local.isoformat(),
+            "shift_end": shown.local(shown.shift_end).isoformat(),
+        },
+    )
+    return [(shown.shift_start, shown.shift_end, pub)]
 
 
 def _successor_line(plan: Plan, others: list[tuple[Any, ...]]) -> str | None:
