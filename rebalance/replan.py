@@ -417,13 +417,17 @@ def _shift_end_of(record: RunRecord) -> pd.Timestamp | None:
     end = (record.extra or {}).get("shift_end")
     if end:
         return pd.Timestamp(end)
-    try:  # runs recorded before the shift end was: plan.json has it
-        import json
+    # runs recorded before the shift end was: plan.json has it
+    meta = _plan_meta(Path(str(record.plan_dir)))
+    return None if isinstance(meta, str) else meta["shift_end"]
 
-        meta = json.loads((Path(str(record.plan_dir)) / "plan.json").read_text(encoding="utf-8"))
-        return pd.Timestamp(meta["shift_end"])
-    except Exception:
-        return None
+
+def _in_force_first(start: pd.Timestamp, shift_start: pd.Timestamp) -> tuple[bool, int]:
+    """Sort key of an overlapping shift starting at ``start``, smallest first, for which
+    is in force at ``shift_start``: the latest starting no later than it, else the
+    earliest after it (`find_previous`, `find_shown`)."""
+    after = start > shift_start
+    return (after, start.value if after else -start.value)
 
 
 def find_previous(
@@ -480,14 +484,9 @@ def find_previous(
     # The latest shift first, not the run started last: a retry of an earlier shift
     # (the command an exit 5 prints) was taken for the plan in force, and the next
     # shift re-planned against it, not against the later plan its couriers had.
-    overlapping.sort(
-        key=lambda sr: (
-            sr[0] <= shift_start,
-            sr[0].value if sr[0] <= shift_start else -sr[0].value,
-            sr[1].started_at,
-        ),
-        reverse=True,
-    )
+    # (of one shift, the newest run first: the sorts are stable)
+    overlapping.sort(key=lambda sr: sr[1].started_at, reverse=True)
+    overlapping.sort(key=lambda sr: _in_force_first(sr[0], shift_start))
     for _, record in overlapping:
         where = str(record.plan_dir)
         try:
@@ -618,8 +617,7 @@ def find_shown(
             f"channel {channel} shows no message of the shifts of its run folders: "
             "planning from scratch",
         )
-    # the order of `find_previous`: the latest shift up to this one, else the earliest after
-    start = max(shown, key=lambda s: (s <= shift_start, s.value if s <= shift_start else -s.value))
+    start = min(shown, key=lambda s: _in_force_first(s, shift_start))
     message = shown[start]
     payload = (message.get("metadata") or {}).get("event_payload") or {}
     plan_id, chash = payload.get("plan_id"), payload.get("content_hash")
