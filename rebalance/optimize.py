@@ -18,7 +18,14 @@ import pyarrow.compute as pc
 from .config import Config
 from .flowgen import residual_distances, solve_flow
 from .inputs import Inputs, as_inputs, config_for, index_dtype, release_memory
-from .model import SCALE, ProblemData, build_problem, explain_infeasible, minutes_of
+from .model import (
+    SCALE,
+    ProblemData,
+    build_problem,
+    changes_instruction,
+    explain_infeasible,
+    minutes_of,
+)
 from .plan import MOVES_COLUMNS, ZONES_COLUMNS, Plan, as_plan
 from .ranges import MAX_TIME_LIMIT_SECONDS
 from .reach import millis_of
@@ -586,15 +593,14 @@ def _previous_course(
     units = int(p.move_cost(mins).sum())
     units += int((p.shortage_cost[:, None] * np.maximum(required - after, 0)).sum())
     units += p.surplus_cost * int(np.maximum(after - required, 0).sum())
-    # changes: couriers of slot 0 told to be elsewhere, less those moved there, plus
-    # those moved elsewhere than told (the movers of slot 0 are few)
+    # changes of the couriers present in slot 0 (`changes_instruction`): where they
+    # enter, then, for the few who move at slot 0, where they go instead
     prev, zone = elig["prev_idx"].to_numpy(), elig["zone_idx"].to_numpy()
-    told = (elig["first"].to_numpy() == 0) & (prev >= 0)
-    changed = int((told & (zone != prev)).sum())
-    now = slot == 0
-    moved, dest = row[now], to[now]
-    changed -= int((told[moved] & (zone[moved] != prev[moved])).sum())
-    changed += int((told[moved] & (dest != prev[moved])).sum())
+    present = elig["first"].to_numpy() == 0
+    moved, dest = row[slot == 0], to[slot == 0]
+    changed = int((present & changes_instruction(prev, zone)).sum())
+    changed -= int((present[moved] & changes_instruction(prev[moved], zone[moved])).sum())
+    changed += int((present[moved] & changes_instruction(prev[moved], dest)).sum())
     units += p.change_cost * changed
     return units, (row, frm, to, mins, slot)
 
