@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from rebalance import timeparse
 from rebalance.errors import TimestampError
@@ -60,6 +62,7 @@ def test_repeated_values_come_back_on_every_row_as_pandas_takes_them(monkeypatch
     from rebalance import timeparse
 
     monkeypatch.setattr(timeparse, "_TAKE_ROWS", rows)
+    monkeypatch.setattr(timeparse, "_FEW", 0)  # these few texts factorized, as many are
     values = pd.Series(["2026-11-30T19:00", "bad", "2026-11-30T20:00+02:00", "2026-12-01"] * 7)
     codes, distinct = timeparse._distinct(values)
     parsed = timeparse._parse_timestamps(distinct, "Europe/Paris")
@@ -241,3 +244,68 @@ def test_a_missing_time_is_said_to_be_missing_not_out_of_range():
     years 1678 to 2261". It now says no time was given and what to give."""
     with pytest.raises(TimestampError, match=r"^no time given \(NaT\); expected e\.g\."):
         parse_timestamp(pd.NaT, "Europe/Paris")
+
+
+# ------------------------------------------------------- a few texts, one at a time
+
+_TEXTS = st.builds(
+    "{}-{}-{}{}{}:{}{}{}{}".format,
+    st.sampled_from(["2026", "0001", "1677", "1678", "2261", "2262", "9999", "٢٠٢٦", "20 6"]),
+    st.sampled_from(["01", "02", "03", "10", "11", "12", "00", "13", "1"]),
+    st.sampled_from(["01", "25", "29", "30", "31", "00", "32"]),
+    st.sampled_from(["T", " ", "t", "x", "T\n"]),
+    st.sampled_from(["00", "01", "02", "03", "19", "23", "24", "2"]),
+    st.sampled_from(["00", "30", "59", "60", "5"]),
+    st.sampled_from(["", ":00", ":59", ":60", ":00.5", ":00.123456789", ":00.1234567891"]),
+    st.sampled_from(["", "Z", "z", "+01:00", "+0100", "+01", "-05:30", "+14:00", "+99:99", "+1"]),
+    st.sampled_from(["", " ", "\n", "x"]),
+)
+_DATES = st.builds(
+    "{}-{}-{}".format,
+    st.sampled_from(["2026", "1677", "9999"]),
+    st.sampled_from(["03", "10", "11"]),
+    st.sampled_from(["29", "30", "31", "25"]),
+)
+_VALUES = st.one_of(_TEXTS, _DATES, st.text(max_size=12), st.none(), st.integers(0, 3000))
+
+
+@settings(max_examples=120, deadline=None)
+@example(values=["٢٠٢٦-01-01T00:00"], timezone="Europe/Paris")  # out of range, as pandas says
+@example(values=["2026-10-25T02:30", "2026-03-29T02:30", "2262-01-01"], timezone="Europe/Paris")
+@example(values=["2026-11-30T19:00\n", " 2026-11-30T19:00Z", None, 2026], timezone="UTC")
+@given(
+    values=st.lists(_VALUES, min_size=1, max_size=8),
+    timezone=st.sampled_from(["Europe/Paris", "America/New_York", "UTC", "Australia/Lord_Howe"]),
+)
+def test_a_few_texts_parse_as_pandas_parses_many(values, timezone):
+    """A plan's few times are tested one text at a time in Python (pandas' string
+    methods cost milliseconds each whatever the length): the same timestamps, NaT and
+    years out of range as the vectorised way, on ISO texts and near misses (impossible
+    dates and hours, DST gaps and overlaps, years at pandas' limits, offsets of every
+    form, blanks, non-ASCII digits), missing values and numbers."""
+    series = pd.Series(values, dtype=object)
+    few = timeparse._parse_timestamps(series, timezone)
+    few_outside = timeparse._out_of_range(series)
+    many_before = timeparse._FEW
+    timeparse._FEW = -1  # every length the vectorised way
+    try:
+        many = timeparse._parse_timestamps(series, timezone)
+        many_outside = timeparse._out_of_range(series)
+    finally:
+        timeparse._FEW = many_before
+    pd.testing.assert_series_equal(few, many)
+    assert few_outside.tolist() == many_outside.tolist()
+
+
+def test_a_few_texts_at_the_clock_changes_and_limits():
+    """The cases the fast way could most plausibly get wrong, spelled out: the autumn
+    overlap is its first occurrence, the spring gap moves forward, the last supported
+    year is read and the next refused."""
+    texts = ["2026-10-25T02:30", "2026-03-29T02:30", "2261-12-31T23:59Z", "2262-01-01T00:00"]
+    got = parse_timestamps(pd.Series(texts), "Europe/Paris")
+    assert got.tolist()[:3] == [
+        pd.Timestamp("2026-10-25T00:30Z"),
+        pd.Timestamp("2026-03-29T01:00Z"),  # 03:00, summer time
+        pd.Timestamp("2261-12-31T23:59Z"),
+    ]
+    assert pd.isna(got[3]) and out_of_range(pd.Series(texts)).tolist() == [0, 0, 0, 1]
