@@ -72,7 +72,7 @@ def _distinct(
     """The codes and distinct values of ``values`` (`factorize_text`, or ``factorized``
     when given), or (None, ``values``) when no value repeats and the values themselves
     are cheaper."""
-    if factorized is None and len(values) <= _FEW:
+    if factorized is None and len(values) < _DISTINCT_FROM:
         return None, values  # a plan's few times: factorizing costs more than it saves
     codes, uniques = factorize_text(values) if factorized is None else factorized
     return (codes, uniques) if len(uniques) < len(values) else (None, values)
@@ -217,8 +217,12 @@ def has_offset(values: pd.Series) -> np.ndarray:
 #: rather than by pandas' string methods. A plan folder's columns hold a few distinct
 #: times, and each string method costs a fixed ~0.1-0.3 ms whatever the length: 3
 #: times took 4-14 ms, most of reading a small plan (read_plan, the Slack app's
-#: answers, every view). Both ways give the same answers (tests/test_timeparse.py).
-_FEW = 64
+#: answers, every view). Both ways give the same answers (tests/test_timeparse.py);
+#: 200 texts take 1.6 ms against 7.7 ms, 1,000 4.5 ms against 9.4 ms, 3,000 about
+#: the same.
+_FEW = 1000
+#: Rows from which `_distinct` factorizes a column (fewer are parsed as they are).
+_DISTINCT_FROM = 64
 # `_ISO_RE` and `_OFFSET` as pandas applies them to its text (Python's `re`, where \d
 # is any decimal digit: "٢٠٢٦-01-01" is shaped as ISO 8601, and out of range below)
 _ISO_TEXT = re.compile(_ISO_RE)

@@ -62,7 +62,7 @@ def test_repeated_values_come_back_on_every_row_as_pandas_takes_them(monkeypatch
     from rebalance import timeparse
 
     monkeypatch.setattr(timeparse, "_TAKE_ROWS", rows)
-    monkeypatch.setattr(timeparse, "_FEW", 0)  # these few texts factorized, as many are
+    monkeypatch.setattr(timeparse, "_DISTINCT_FROM", 0)  # these few rows factorized too
     values = pd.Series(["2026-11-30T19:00", "bad", "2026-11-30T20:00+02:00", "2026-12-01"] * 7)
     codes, distinct = timeparse._distinct(values)
     parsed = timeparse._parse_timestamps(distinct, "Europe/Paris")
