@@ -31,15 +31,25 @@ CHUNK = 1 << 16
 #: 2-core machine). Capped at 4: the Python between numpy calls holds the GIL, so more
 #: threads would mostly wait (not measured: no machine here has more than 2 cores).
 THREADS = threads(4)
+#: Rows up to which `text_hashes` leaves the work to pandas' own hash: the numpy rounds
+#: cost ~0.6 ms whatever the length, and a small city's ids hash in 0.05-0.3 ms as
+#: Python strings (the two are as fast at ~5,000 rows).
+FEW = 2048
 
 
 def text_hashes(column: Any) -> np.ndarray:
     """``pandas.util.hash_array(values, categorize=False)`` of a pyarrow string (or
     large_string) array without nulls, or of a chunked one, as uint64.
 
-    Hashed in pieces of about `CHUNK` rows on `THREADS` threads: the small blocks a
-    file is read in are hashed together (pieces of 12,000 rows spend their time in
-    Python between numpy calls, holding the GIL: no faster on two threads)."""
+    Up to `FEW` rows by pandas itself; more in pieces of about `CHUNK` rows on
+    `THREADS` threads: the small blocks a file is read in are hashed together (pieces
+    of 12,000 rows spend their time in Python between numpy calls, holding the GIL:
+    no faster on two threads)."""
+    if len(column) <= FEW:
+        import pandas as pd
+
+        text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.util.hash_array(text, categorize=False)
     arrays = column.chunks if hasattr(column, "chunks") else [column]
     pieces = _pieces(arrays)
     ends = np.cumsum([sum(len(part) for part in piece) for piece in pieces], dtype=np.int64)

@@ -31,6 +31,19 @@ def test_same_hashes_as_pandas_for_any_text(kind):
     assert (got == pandas_hashes(values)).all()
 
 
+@pytest.mark.parametrize("few", [0, 10**6])
+def test_a_few_values_hash_alike_by_pandas_and_by_numpy(few, monkeypatch):
+    """A small city's ids go to pandas' own hash (its fixed cost is lower); the numpy
+    rounds give the same values on the same few texts, plain, sliced and chunked."""
+    monkeypatch.setattr(texthash, "FEW", few)
+    values = ["", "Z01", "x" * 8, "y" * 16, "w" * 9, "é東😀", "a\x00b", "R0000001"]
+    array = pa.array(["skip", *values])[1:]
+    chunked = pa.chunked_array([pa.array(values[:3]), pa.array(values[3:])])
+    for column in (pa.array(values), array, chunked, pa.array(values, pa.large_string())):
+        got = text_hashes(column)
+        assert got.dtype == np.uint64 and (got == pandas_hashes(values)).all()
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_slice_and_many_chunks_hash_like_the_values(threads, monkeypatch):
     """A sliced Arrow array (offset into shared buffers) of several chunks hashes right,
