@@ -424,12 +424,33 @@ def csv_unframe(
         if not isinstance(values.dtype, pd.StringDtype):
             out[column] = [v if not isinstance(v, str) else rule(v) for v in values]
             continue
-        quoted = values.str.startswith("'") | values.str.contains(CELL_BREAK + "'", regex=False)
-        if controls:
-            quoted |= values.str.contains("\\", regex=False)
-        rows = np.flatnonzero(quoted.to_numpy(dtype=bool, na_value=False))
+        if len(values) <= _FEW_CELLS:
+            rows = np.array(
+                [i for i, v in enumerate(values.tolist()) if _maybe_framed(v, controls)],
+                dtype=np.intp,
+            )
+        else:
+            quoted = values.str.startswith("'") | values.str.contains(CELL_BREAK + "'", regex=False)
+            if controls:
+                quoted |= values.str.contains("\\", regex=False)
+            rows = np.flatnonzero(quoted.to_numpy(dtype=bool, na_value=False))
         out[column] = _rewritten(values, rows, rule)
     return out
+
+
+#: Cells up to which `csv_unframe` looks at each in Python: the string kernels cost
+#: ~0.3 ms a call whatever the length, three or four a column, and a plan folder's
+#: tables are read on every view and every answer of the Slack app.
+_FEW_CELLS = 2000
+
+
+def _maybe_framed(value: object, controls: bool) -> bool:
+    """Whether `csv_unframe` may have to read ``value`` back: the cells its string
+    kernels find (text starting with ``'``, or holding one after a `CELL_BREAK`, or
+    with ``controls`` a backslash)."""
+    if not isinstance(value, str):
+        return False
+    return value.startswith("'") or CELL_BREAK + "'" in value or (controls and "\\" in value)
 
 
 def _guarded(value: str) -> str:

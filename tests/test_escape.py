@@ -7,6 +7,7 @@ escape sequences, bidi overrides, Slack mentions and links, and spreadsheet form
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -184,23 +185,38 @@ def test_frames_show_every_character_as_visible_shows_it_one_cell_at_a_time():
     assert visible_frame(plain_frame)["id"].tolist() == ["R1", "R2"]
 
 
-@given(st.lists(st.one_of(st.none(), st.text(alphabet="';=+-@\t\rab ", max_size=5)), max_size=30))
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet="';=+-@\t\rab \\\x1bxu", max_size=5)), max_size=30
+    )
+)
 @example(["'", "''", "'=1", "''=1", "'a", "=1", None, "-", "'-'", "a;=1", "a;'=1", ";'"])
+@example(["\\", "\\x1b", "\x1b", "'\\u", "a\\\\"])
 def test_guarded_cells_read_back_raw_from_text_and_object_columns(cells):
     """`csv_unframe` gives back the raw value of every cell `csv_frame` wrote, in a text
     column (only cells starting with ' rewritten) and in an object column alike; missing
-    cells stay missing, and the text column keeps its dtype."""
+    cells stay missing, and the text column keeps its dtype; with control characters
+    written out too (the plan files); a plan's few cells looked at one by one and many
+    by the string kernels alike."""
+    from rebalance import escape
     from rebalance.escape import csv_unframe
 
     raw = pd.DataFrame({"name": pd.array(cells, dtype="str"), "n": range(len(cells))})
-    written = csv_frame(raw, ["name"])
-    typed = written.astype({"name": "str"})
-    loose = written.astype({"name": object})
-    for frame in (typed, loose):
-        back = csv_unframe(frame, ["name", "absent"])
-        assert [None if pd.isna(v) else v for v in back["name"]] == cells
-        assert back["n"].tolist() == list(range(len(cells)))
-    assert csv_unframe(typed, ["name"])["name"].dtype == typed["name"].dtype
+    few = escape._FEW_CELLS
+    for controls, cutoff in itertools.product((False, True), (few, -1)):
+        written = csv_frame(raw, ["name"], controls=controls)
+        typed = written.astype({"name": "str"})
+        loose = written.astype({"name": object})
+        escape._FEW_CELLS = cutoff
+        try:
+            for frame in (typed, loose):
+                back = csv_unframe(frame, ["name", "absent"], controls=controls)
+                assert [None if pd.isna(v) else v for v in back["name"]] == cells
+                assert back["n"].tolist() == list(range(len(cells)))
+            again = csv_unframe(typed, ["name"], controls=controls)
+            assert again["name"].dtype == typed["name"].dtype
+        finally:
+            escape._FEW_CELLS = few
 
 
 @pytest.fixture(scope="module")
