@@ -341,8 +341,7 @@ def _name_moves(
         rank[order] = np.arange(rows.size)
         return rank
 
-    # zone_id order as numpy orders the ids' text (equal texts equal ranks)
-    zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
+    zone_rank = _zone_rank(p)
     rows: list[tuple[np.ndarray, ...]] = []
     before = p.planned_before  # a re-plan: the previous plan's moves on these slots
 
@@ -434,8 +433,14 @@ def _name_moves(
     else:
         picked = frm = to = at = np.zeros(0, np.int64)
         mins = np.zeros(0)
-    moves, where = _moves_frame(p, picked, frm, to, mins, at, id_text, zone_rank)
+    moves, where = _moves_frame(p, picked, frm, to, mins, at, zone_rank)
     return moves, position, where
+
+
+def _zone_rank(p: ProblemData) -> np.ndarray:
+    """Each zone's rank in zone_id order as numpy orders the ids' text (equal texts
+    equal ranks)."""
+    return np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
 
 
 def _moves_frame(
@@ -445,25 +450,27 @@ def _moves_frame(
     to: np.ndarray,
     mins: np.ndarray,
     at: np.ndarray,
-    id_text: pa.Array,
     zone_rank: np.ndarray,
 ) -> tuple[pd.DataFrame, MoveIndex]:
     """The moves table of couriers ``picked`` (rows of ``p.eligible``) moving from
-    ``frm`` to ``to`` (zone positions) at slot ``at``, in moves.csv's order."""
+    ``frm`` to ``to`` (zone positions) at slot ``at``, in moves.csv's order
+    (``zone_rank``: `_zone_rank`)."""
     elig = p.eligible
     # = sort_values(["slot_start", "from_zone", "to_zone", "courier_id"], kind="stable");
-    # a courier moving in several slots is one id: ranked once
+    # a courier moving in several slots is one id: ranked once, its text made once
     movers, mover_of = np.unique(picked, return_inverse=True)
+    mover_of = mover_of.reshape(-1)
+    mover_ids = _id_text(elig["courier_id"].iloc[movers])
     id_rank = np.empty(movers.size, dtype=np.int64)
-    id_rank[_text_order(id_text.take(pa.array(movers, pa.int64())))] = np.arange(movers.size)
-    order = np.lexsort((id_rank[mover_of.reshape(-1)], zone_rank[to], zone_rank[frm], at))
+    id_rank[_text_order(mover_ids)] = np.arange(movers.size)
+    order = np.lexsort((id_rank[mover_of], zone_rank[to], zone_rank[frm], at))
     picked, frm, to, mins, at = picked[order], frm[order], to[order], mins[order], at[order]
     starts = p.grid.starts.tz_convert(p.grid.timezone)
     # text columns as pandas infers them from Python strings ("str"), whatever the inputs'
     zone_text = pd.array(pd.Series(p.zone_ids, dtype=object).array, dtype="str")
     moves = pd.DataFrame(
         {
-            "courier_id": pd.array(id_text.take(pa.array(picked, pa.int64())), dtype="str"),
+            "courier_id": pd.array(mover_ids.take(pa.array(mover_of[order])), dtype="str"),
             "vehicle": pd.array(elig["vehicle"].array.take(picked), dtype="str"),
             "from_zone": zone_text.take(frm),
             "to_zone": zone_text.take(to),
@@ -513,9 +520,7 @@ def _keep_previous_course(
         here = slot == s
         grid[at[here], s:] = np.where(present[at[here], s:], to[here, None], -1)
     position[redo] = grid  # the solver's positions, no longer used
-    id_text = _id_text(p.eligible["courier_id"])
-    zone_rank = np.unique(p.zone_ids.astype(str), return_inverse=True)[1].reshape(-1)
-    kept_moves, kept_where = _moves_frame(p, row, frm, to, mins, slot, id_text, zone_rank)
+    kept_moves, kept_where = _moves_frame(p, row, frm, to, mins, slot, _zone_rank(p))
     return kept_moves, position, kept_where
 
 
