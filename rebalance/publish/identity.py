@@ -101,11 +101,7 @@ def same_plan_key(a: object, b: object) -> bool:
         return False
     if a == b:
         return True
-    city_a, _, _ = a.partition("@")
-    city_b, _, _ = b.partition("@")
-    if city_a != city_b:
-        return False
-    ours = utc_plan_key(a)
+    ours = utc_plan_key(a)  # the city and the UTC instant
     return ours is not None and ours == utc_plan_key(b)
 
 
