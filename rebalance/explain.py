@@ -94,7 +94,9 @@ ROUTE_FIELDS = (
 )
 #: The facts of a short zone beside its sentence in `Explanation.short` (and the JSON):
 #: its cap, the nearest zone with a courier to spare, the nearest such zone within range
-#: and the nearest courier within range (each a zone, a vehicle and minutes, or None).
+#: and the nearest courier within range (each a zone, a vehicle and minutes, or None;
+#: in slots, ``spare_in_range`` also has ``none_to_spare_at`` when that zone has no
+#: courier to spare in a later slot: `_none_to_spare`).
 SHORT_FACTS = ("cap", "nearest_spare", "spare_in_range", "nearest_in_range")
 #: The facts of a short zone each reason is told with (`_why`), and their numbers.
 _NEAR_FIELDS = {
@@ -813,9 +815,21 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     if zone is not None:
         short_entries = [e for e in short_entries if e["zone_id"] == zone]
         route_entries = [r for r in route_entries if zone in (r["from_zone"], r["to_zone"])]
+    # several slots: when the zone with a courier to spare has none to spare in a later
+    # slot, the sentence says when (a fact of the plan, not a guess at the reason)
+    spare_zones = {
+        str(e["spare_in_range"]["zone_id"])
+        for e in short_entries
+        if e["reason"] == "not_worth_the_move" and e.get("spare_in_range")
+    }
+    none_spare = _none_to_spare(plan, spare_zones) if plan.slot_count > 1 else {}
     short_rows = []
     for e in short_entries:
         z = e["zone_id"]
+        spare = e.get("spare_in_range")
+        later = none_spare.get(str(spare["zone_id"])) if spare else None
+        if later is not None:
+            e = {**e, "spare_in_range": {**spare, "none_to_spare_at": later[1]}}
         short_rows.append(
             {
                 "zone_id": z,
@@ -831,6 +845,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
                     plan.slot_count,
                     proven=plan.status == "optimal",
                     kind=kind,
+                    spare_gone=None if later is None else later[0],
                 ),
                 # the facts the sentence is told with, for scripts (objects or null)
                 **{key: e.get(key) for key in SHORT_FACTS},
@@ -894,6 +909,32 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         notes=notes,
         marginal=kind,
     )
+
+
+def _none_to_spare(plan: Plan, zones: set[str]) -> dict[str, tuple[str, str]]:
+    """For each of ``zones`` that holds couriers in a slot after the first and has none
+    of them to spare there (as many as it requires, or fewer): that first such slot, as
+    its label and its start (ISO, city time). Zones with a courier to spare in every
+    later slot they hold one are left out. Read from the plan's slots table."""
+    slots = plan.slots
+    wanted = {"zone_id", "slot_start", "couriers_after", "required_couriers"}
+    if not zones or slots is None or slots.empty or not wanted <= set(slots.columns):
+        return {}
+    rows = slots[slots["zone_id"].astype(str).isin(zones)]
+    starts = plan.slot_starts()
+    at = pd.Index(starts).get_indexer(pd.DatetimeIndex(rows["slot_start"]))
+    after = pd.to_numeric(rows["couriers_after"], errors="coerce").to_numpy(float)
+    needed = pd.to_numeric(rows["required_couriers"], errors="coerce").to_numpy(float)
+    full = (at > 0) & (after > 0) & (after <= needed)
+    if not full.any():
+        return {}
+    found = (
+        pd.DataFrame({"zone": rows["zone_id"].astype(str).to_numpy()[full], "at": at[full]})
+        .groupby("zone")["at"]
+        .min()
+    )
+    labels = plan.slot_labels()
+    return {z: (labels[k], starts[k].isoformat()) for z, k in found.items()}
 
 
 def marginal_kind(plan: Plan) -> str:
@@ -992,12 +1033,14 @@ def _why(
     *,
     proven: bool = True,
     kind: str | None = None,
+    spare_gone: str | None = None,
 ) -> str:
     """The binding reason of a short zone, in one or two plain sentences. ``proven``:
     the plan is optimal, so a move it does not make costs at least what it would save;
     a plan stopped by a time limit proves no such thing, and its sentences say so.
     ``kind``: what the marginal values are (`marginal_kind`; by default "at most" in
-    slots, else "exact")."""
+    slots, else "exact"). ``spare_gone``: the label of the first later slot in which the
+    zone with a courier to spare has none (`_none_to_spare`), told beside the reason."""
     if kind is None:
         kind = "at most" if slots > 1 else "exact"
     worth = (
@@ -1077,6 +1120,8 @@ def _why(
         change = _shown(float(s.get("change_minutes", 0.0)))
         cost = travel + fixed + change
         later = " or it is needed there later in the shift" if slots > 1 else ""
+        if slots > 1 and spare_gone:
+            later += f" (that zone has no courier to spare at {spare_gone})"
         opening = (
             f"{label(s['zone_id'])} has a courier to spare {_fmt(travel)} min away "
             f"by {s['vehicle']}, but the move ({_fmt(cost)} min with the fixed "

@@ -309,6 +309,59 @@ def test_not_worth_the_move_and_ranking(tmp_path):
     assert expl.ranking["marginal_minutes"].iloc[0] == pytest.approx(6.0)
 
 
+def _later_need_city(tmp_path, name: str, a_later: float, until: str = "2026-11-30T23:00"):
+    """B short all shift next to A, whose 4 couriers are to spare at 19:00; A's demand
+    from 19:30 is ``a_later`` orders/h (10: it needs all 4 then)."""
+    zones = [zone("A", 48.85, 2.365, name="Spare"), zone("B", 48.85, 2.35, name="Short")]
+    rests = [restaurant("RB", "B", 10.0), restaurant("RA", "A", 2.5)]
+    cour = [courier(f"C{i}", "A", until=until) for i in range(4)] + [courier("CB", "B")]
+    folder = write_city(tmp_path / name, zones, rests, cour)
+    rows = [("RB", t, 10) for t in ("19:00", "19:30", "20:00")]
+    rows += [("RA", "19:00", 2.5), ("RA", "19:30", a_later), ("RA", "20:00", a_later)]
+    (folder / "demand.csv").write_text(
+        "restaurant_id,slot_start,expected_orders_per_hour\n"
+        + "".join(f"{r},2026-11-30T{t},{v}\n" for r, t, v in rows)
+    )
+    return folder
+
+
+@pytest.mark.parametrize(
+    "a_later, until, said",
+    [
+        (10.0, "2026-11-30T23:00", "19:30"),  # A needs all its couriers from 19:30
+        (2.5, "2026-11-30T23:00", None),  # A has couriers to spare all shift
+        (10.0, "2026-11-30T19:30", None),  # A's couriers are gone from 19:30: none needed
+    ],
+)
+def test_a_spare_zone_with_none_to_spare_later_is_said_when(tmp_path, a_later, until, said):
+    """In slots, a short zone next to one with a courier to spare read "the move costs
+    more than it saves here or it is needed there later in the shift", whichever held.
+    When that zone has no courier to spare in a later slot (it holds couriers and needs
+    them all), the sentence now names the first such slot, and the JSON's spare_in_range
+    gives its start; a zone with couriers to spare in every later slot it holds any, or
+    with none left to need, gets no such clause."""
+    folder = _later_need_city(tmp_path, f"c{a_later}{until[-5:-3]}", a_later, until)
+    config = rebalance.Config().with_changes(
+        shift={"hours": 1.5, "slot_minutes": 30}, costs={"shortage_minutes": 6.0}
+    )
+    plan = rebalance.solve(rebalance.load(folder, config), config, SHIFT)
+    assert plan.status == "optimal" and plan.moves.empty
+    expl = plan.explain()
+    row = expl.short.set_index("zone_id").loc["B"]
+    assert row["reason"] == "not_worth_the_move"
+    assert "or it is needed there later in the shift" in row["why"]
+    spare = expl.to_dict()["short_zones"][0]["spare_in_range"]
+    assert spare["zone_id"] == "A"
+    if said is None:
+        assert "no courier to spare at" not in row["why"]
+        assert "none_to_spare_at" not in spare
+    else:
+        assert f"(that zone has no courier to spare at {said})." in row["why"]
+        assert spare["none_to_spare_at"] == f"2026-11-30T{said}:00+01:00"
+    # the facts stored in the plan are unchanged: the clause is read from its slots
+    assert "none_to_spare_at" not in plan.explanation["short"][0]["spare_in_range"]
+
+
 def test_equal_marginal_values_rank_the_short_zone_first(tmp_path):
     """In slots, a zone's marginal value is an LP dual, an upper bound that an exactly
     balanced zone out of everyone's reach can share with a short one (60 min each,
