@@ -731,6 +731,15 @@ class Explanation:
     #: "relaxation", or "none" (not computed: a plan stopped by its time limit, or
     #: written without the column).
     marginal: str = "exact"
+    #: The zone asked for (`explain`'s ``zone``), whose rows alone are kept; None: all.
+    zone: str | None = None
+
+    def zone_name(self) -> str:
+        """The name of the zone asked for (`zone`), "" when none was or it has none."""
+        if self.zone is None:
+            return ""
+        names = self.ranking.loc[self.ranking["zone_id"].astype(str) == self.zone, "name"]
+        return str(names.iloc[0]) if len(names) else ""
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -751,6 +760,7 @@ class Explanation:
             "routes": records(self.routes),
             "marginal_values": records(self.ranking),
             "notes": self.notes,
+            "zone": self.zone,
         }
 
     def text(self) -> str:
@@ -908,6 +918,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
         ranking=ranking,
         notes=notes,
         marginal=kind,
+        zone=zone,
     )
 
 

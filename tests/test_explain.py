@@ -475,6 +475,28 @@ def test_cli_explains_from_the_folder_alone(plan_dir):
     )
 
 
+def test_a_zone_asked_for_that_is_not_short_is_said_so_not_every_zone(plan_dir):
+    """`explain --zone A` on a plan where B stays short printed "No zone stays short.":
+    false, and an operator asking about A would stop looking. It now says that A is
+    not short (terminal, notebook HTML, escaped), the JSON names the zone asked for, and
+    the whole plan's explanation still lists B."""
+    runner = CliRunner()
+    one = runner.invoke(app, ["explain", str(plan_dir), "--zone", "A"])
+    assert one.exit_code == 0, one.output
+    assert "No zone stays short" not in one.output
+    assert "A Spare <b>& is not short now." in one.output
+    data = json.loads(
+        runner.invoke(app, ["explain", str(plan_dir), "--format", "json", "--zone", "A"]).stdout
+    )
+    assert data["zone"] == "A" and data["short_zones"] == []
+    plan = read_plan(plan_dir)
+    page = plan.explain("A")._repr_html_()
+    assert "A Spare &lt;b&gt;&amp; is not short now." in page and "No zone stays short" not in page
+    whole = plan.explain()
+    assert whole.zone is None and whole.to_dict()["zone"] is None
+    assert whole.short["zone_id"].tolist() == ["B"]
+
+
 def test_cli_unknown_zone_is_a_usage_error_naming_valid_zones(plan_dir):
     """--zone with an id not in the plan: exit 2, and the message lists the valid ids."""
     result = CliRunner().invoke(app, ["explain", str(plan_dir), "--zone", "NOPE"])

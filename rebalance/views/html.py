@@ -14,6 +14,7 @@ from .wording import (
     minutes,
     plural,
     shift_window,
+    zone_label,
 )
 
 if TYPE_CHECKING:
@@ -194,6 +195,8 @@ def explanation_html(expl: Any) -> str:
         verb = "stays" if len(expl.short) == 1 else "stay"
         parts.append(f"<p><b>Why {plural(len(expl.short), 'zone')} {verb} short</b></p>")
         parts.append(rows(expl.short, ["zone_id", "name", "shortage", "why"]))
+    elif expl.zone is not None:  # one zone asked for: other zones may well be short
+        parts.append(f"<p>{esc(zone_label(expl.zone, expl.zone_name()))} is not short now.</p>")
     else:
         parts.append("<p>No zone stays short.</p>")
     if len(expl.routes):

@@ -455,6 +455,9 @@ def explanation_renderables(expl: Any) -> Any:
         yield table
         if len(expl.short) > MAX_EXPLAIN_ROWS:
             yield Text(f"... {len(expl.short) - MAX_EXPLAIN_ROWS} more short zones (--format json)")
+    elif expl.zone is not None:  # `explain --zone`: other zones may well be short
+        label = terminal(zone_label(expl.zone, expl.zone_name()), one_line=True)
+        yield Text(f"{label} is not short now.")
     else:
         yield Text("No zone stays short.")
     if len(expl.routes):
