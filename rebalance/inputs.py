@@ -1398,7 +1398,10 @@ def _typed_frame(
             # Arrow-backed text, as a CSV's: no Python string per value
             try:
                 text = pc.utf8_trim_whitespace(column.fill_null("")).cast(pa.large_string())
-            except pa.ArrowInvalid:  # bytes that are not UTF-8, which Arrow checks here
+                # the trim looks at a value's ends only: "Saku\xffa" passed it, and the
+                # plan crashed hashing the name (exit 1) or, before, wrote it out
+                text.validate(full=True)
+            except pa.ArrowInvalid:  # bytes that are not UTF-8
                 row = _first_not_utf8(column)
                 issues.append(
                     Issue(
