@@ -980,6 +980,27 @@ history_app = typer.Typer(
 app.add_typer(history_app, name="history")
 
 
+def _no_store(config: Path | None, *, markup: bool = True) -> str:
+    """What to say where a command reads the history and there is no store: the path it
+    looked at, and (without ``--config``) that cron's runs record where their config's
+    [history] path says. "no runs recorded yet" alone sent operators looking for a fault
+    when the runs were recorded in another store. ``markup``: for rich markup (else
+    plain text, as in a usage error)."""
+    from .escape import terminal, visible
+
+    with exits():
+        path = load_cli_config(config).history_path
+    if path.exists():
+        return ""
+    hint = (
+        ""
+        if config is not None
+        else "; runs record where their config's [history] path says: give the same --config"
+    )
+    shown = (terminal if markup else visible)(str(path), one_line=True)
+    return f" (no history store at {shown}{hint})"
+
+
 def _open_history(config: Path | None, *, read_only: bool = True) -> Any:
     """The history store of the config, or None when no run was ever recorded there;
     ``read_only`` to list (the cron user's store, a copy on a read-only disk, a full
@@ -1036,6 +1057,7 @@ def history(
             "no runs recorded yet"
             + (f" for {terminal(city, one_line=True)}" if city else "")
             + recorded
+            + (_no_store(config) if store is None else "")
         )
     else:
         console().print(runs_table(records, approvals))
@@ -1089,7 +1111,8 @@ def history_show(
             param_hint="RUN_ID",
         )
     if record is None:
-        raise typer.BadParameter(f"no run {typed} in the history", param_hint="RUN_ID")
+        where = _no_store(config, markup=False) if store is None else ""
+        raise typer.BadParameter(f"no run {typed} in the history{where}", param_hint="RUN_ID")
     if format is OutputFormat.json:
         sys.stdout.write(json_dumps(run_dict(record, approval), indent=2) + "\n")
     else:
@@ -1916,7 +1939,10 @@ def overrides_list(
     if format is OutputFormat.json:
         sys.stdout.write(overrides_json(records))
     elif not records:
-        console().print(f"no overrides for {cfg.city.name}", markup=False)
+        from .escape import terminal
+
+        where = _no_store(config) if store is None else ""
+        console().print(f"no overrides for {terminal(cfg.city.name, one_line=True)}{where}")
     else:
         console().print(overrides_table(records, cfg.city.timezone))
 

@@ -342,14 +342,26 @@ def test_history_show_unknown_run_is_a_usage_error(
 def test_history_without_a_store_creates_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no history file yet, `history` says so (json: []) and creates no file."""
+    """With no history file yet, `history` says so and where it looked (json: []), and
+    creates no file. Without --config it also says that runs record where their
+    config's [history] path says: an operator typing `rebalance history` after cron's
+    `rebalance run --config F` read "no runs recorded yet" and looked for a fault."""
     config = tmp_path / "c.toml"
     config.write_text('[history]\npath = "none/history.sqlite3"\n')
-    code, out, _ = _invoke(["history", "--config", str(config)], monkeypatch)
-    assert code == 0 and out.strip() == "no runs recorded yet"
+    store = tmp_path / "none" / "history.sqlite3"
+    code, out, _ = _invoke(["history", "--config", str(config)], monkeypatch, columns=400)
+    assert code == 0
+    assert out.strip() == f"no runs recorded yet (no history store at {store})"
     code, out, _ = _invoke(["history", "--config", str(config), "--format", "json"], monkeypatch)
     assert code == 0 and json.loads(out) == []
-    assert not (tmp_path / "none").exists()
+    code, _, err = _invoke(["history", "show", "abcdef", "--config", str(config)], monkeypatch)
+    assert code == 2 and f"no run 'abcdef' in the history (no history store at {store})" in err
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    code, out, _ = _invoke(["history"], monkeypatch, columns=400)
+    default = tmp_path / "data" / "rebalance" / "history.sqlite3"
+    assert code == 0 and f"(no history store at {default}; runs record where" in out
+    assert "give the same --config" in out
+    assert not (tmp_path / "none").exists() and not (tmp_path / "data").exists()
 
 
 def test_start_run_may_record_a_finished_row(tmp_path: Path) -> None:
