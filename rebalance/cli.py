@@ -1533,7 +1533,8 @@ def map_command(
         typer.Option(
             "--data",
             help="The data folder the plan was made from (zone coordinates, and "
-            "zones.geojson outlines if there). Default: [data] dir of the config.",
+            "zones.geojson outlines if there). Default: [data] dir of the config, else "
+            "the coordinates the plan folder keeps (no outlines but --outlines).",
             file_okay=False,
         ),
     ] = None,
@@ -1559,42 +1560,48 @@ def map_command(
         _replaceable(out, "an HTML map", _is_html)
         cfg = load_cli_config(config, data)
         folder = data if data is not None else cfg.data_dir
-        if folder is None:
-            raise typer.BadParameter(
-                "the zones' coordinates are in the data folder the plan was made from; "
-                "give --data DATA_DIR (or [data] dir in --config)",
-                param_hint="--data",
-            )
         from .escape import visible
         from .outlines import find_outlines, read_outlines
         from .plan import check_zones, read_plan
         from .views.webmap import interactive_map, write_map
 
         plan = read_plan(plan_dir)
-        with _status(f"reading {folder}"):
-            inputs = _load(folder, cfg)
-        known = set(inputs.zones["zone_id"].astype(str))
-        check_zones(
-            plan,
-            known,
-            label="the plan",
-            file=plan_dir / "zones.csv",
-            valid=f"the data folder the plan was made from (not {folder})",
-        )
-        renamed = _renamed_zones(plan.zones, inputs.zones)
-        if renamed:
-            zone_id, ours, theirs = renamed[0]
-            err(
-                f"warning: {len(renamed)} of {len(plan.zones)} zones have other names in "
-                f"{folder} than in the plan (zone {zone_id!r}: {theirs!r} there, {ours!r} in "
-                "the plan); if it is not the data folder the plan was made from, the zones "
-                "are drawn in the wrong places",
-                color="yellow",
+        if folder is None:
+            # the plan's own coordinates (plan.json's explanation holds them, in the
+            # zones' order): `rebalance map PLAN --out F` needs no data folder
+            zones = _plan_coordinates(plan)
+            if zones is None:
+                raise typer.BadParameter(
+                    "this plan folder was written before plans kept their zones' "
+                    "coordinates; give --data DATA_DIR, the data folder it was made from "
+                    "(or [data] dir in --config)",
+                    param_hint="--data",
+                )
+        else:
+            with _status(f"reading {folder}"):
+                zones = _load(folder, cfg).zones
+            check_zones(
+                plan,
+                set(zones["zone_id"].astype(str)),
+                label="the plan",
+                file=plan_dir / "zones.csv",
+                valid=f"the data folder the plan was made from (not {folder})",
             )
-        source = outlines if outlines is not None else find_outlines(folder)
-        shapes = read_outlines(source, known) if source is not None else None
+            renamed = _renamed_zones(plan.zones, zones)
+            if renamed:
+                zone_id, ours, theirs = renamed[0]
+                err(
+                    f"warning: {len(renamed)} of {len(plan.zones)} zones have other names in "
+                    f"{folder} than in the plan (zone {zone_id!r}: {theirs!r} there, {ours!r} "
+                    "in the plan); if it is not the data folder the plan was made from, the "
+                    "zones are drawn in the wrong places",
+                    color="yellow",
+                )
+        known = set(zones["zone_id"].astype(str))
+        source = outlines if outlines is not None else (folder and find_outlines(folder))
+        shapes = read_outlines(source, known) if source else None
         fmap = interactive_map(
-            plan, inputs.zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
+            plan, zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
         )
         from .errors import storage_errors
 
@@ -1602,6 +1609,16 @@ def map_command(
             write_map(fmap, out)
     drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
     err(f"map of {visible(plan.city, one_line=True)} written to {out}{drawn}", color="green")
+
+
+def _plan_coordinates(plan: Any) -> Any:
+    """The plan's zones (zone_id, name, lat, lon) at the coordinates its plan.json keeps
+    (under ``explanation``, in the zones' order); None for a folder written before."""
+    info = plan.explanation or {}
+    lat, lon = info.get("lat", []), info.get("lon", [])
+    if not len(plan.zones) or len(lat) != len(plan.zones) or len(lon) != len(lat):
+        return None
+    return plan.zones[["zone_id", "name"]].assign(lat=lat, lon=lon)
 
 
 def _renamed_zones(planned: Any, zones: Any) -> list[tuple[str, str, str]]:

@@ -181,16 +181,44 @@ def test_map_with_bad_outlines_exits_3_naming_the_feature(planned, tmp_path):
     assert f"{bad}: feature 3 (zone_id '9999')" in result.stderr and not out.exists()
 
 
+def test_map_without_a_data_folder_draws_from_the_plan_folder(planned, tmp_path):
+    """`rebalance map PLAN --out F` was exit 2, asking for the data folder, although
+    plan.json keeps the zones' coordinates: it now draws the same map from them. A
+    folder written before plans kept them still asks for --data (exit 2)."""
+    import json
+    import re
+
+    city, plan = planned
+    with_data, alone = tmp_path / "data.html", tmp_path / "alone.html"
+    assert invoke("map", plan, "--data", city, "--out", with_data).exit_code == 0
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")  # no [data] dir
+    for extra in ([], ["--config", empty]):
+        result = invoke("map", plan, "--out", alone, *extra)
+        assert result.exit_code == 0, result.stderr
+        same = [re.sub(r"[0-9a-f]{32}", "", f.read_text()) for f in (with_data, alone)]
+        assert same[0] == same[1]  # but for folium's random element ids
+        assert "&lt;script&gt;" in same[1] and "<script>alert" not in same[1]
+    older = tmp_path / "older"
+    older.mkdir()
+    for f in plan.iterdir():
+        (older / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((older / "plan.json").read_text())
+    meta["explanation"] = {}  # as written before explanations (and coordinates) were kept
+    (older / "plan.json").write_text(json.dumps(meta))
+    out = tmp_path / "older.html"
+    result = invoke("map", older, "--out", out)
+    assert result.exit_code == 2 and "--data DATA_DIR" in result.stderr
+    assert "before plans kept their zones' coordinates" in " ".join(result.stderr.split())
+    assert not out.exists()
+
+
 def test_map_needs_the_data_folder_of_the_plan(planned, tmp_path):
-    """No data folder: exit 2 saying where coordinates come from; another city's: exit 3."""
+    """A --config that does not exist: exit 3; another city's data folder: exit 3."""
     _, plan = planned
     out = tmp_path / "map.html"
     result = invoke("map", plan, "--out", out, "--config", tmp_path / "none.toml")
     assert result.exit_code == 3  # a --config that does not exist
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    result = invoke("map", plan, "--out", out, "--config", empty)
-    assert result.exit_code == 2 and "--data DATA_DIR" in result.stderr
     other = tmp_path / "other"
     other.mkdir()
     generate = invoke(
