@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from util import assert_within_limits, synthetic_plan
@@ -40,6 +41,19 @@ def test_parent_message_has_header_kpis_table_actions_moves_and_metadata(plans):
         "plan_id": plan.plan_id,
     }
     assert_within_limits(build_messages(plan, channel=CHANNEL))
+
+
+@pytest.mark.parametrize("zones_short, said", [(1, "in 1 zone"), (3, "in 3 zones")])
+def test_shortage_left_counts_its_zones_in_words(plans, zones_short, said):
+    """The parent's "Shortage left" read "5 couriers in 3 zone(s)"; it now says "in 1
+    zone" or "in 3 zones", as every other count in the message."""
+    import dataclasses
+
+    plan = read_plan(plans["a"])
+    kpis = {**plan.kpis, "shortage": 5, "zones_short": zones_short}
+    parent = build_messages(dataclasses.replace(plan, kpis=kpis), channel=CHANNEL)[0]
+    fields = " ".join(f["text"] for f in parent["blocks"][1]["fields"])
+    assert f"*Shortage left*\n*5* couriers {said}" in fields and "(s)" not in fields
 
 
 def test_one_courier_on_one_route_is_said_in_the_singular(plans):

@@ -304,7 +304,8 @@ def build_messages(plan: Plan, *, channel: str) -> list[dict[str, Any]]:
         f"*Couriers moved*\n{moved} of {as_int(k.get('eligible_couriers'))} eligible",
         "*Shortage left*\n"
         + (
-            f"*{shortage}* courier{'s' if shortage != 1 else ''} in {as_int(k.get('zones_short', len(short)))} zone(s)"
+            f"*{shortage}* courier{'s' if shortage != 1 else ''} in "
+            + wording.plural(as_int(k.get("zones_short", len(short))), "zone")
             if shortage
             else "none"
         ),

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rebalance.diff import ZONE_FIELDS, Change, PlanDiff, PlanView, diff_views
-from rebalance.views.wording import percent
+from rebalance.views.wording import percent, plural
 
 from .blocks import context_block, escape_mrkdwn, mrkdwn_name, zone_label
 from .limits import MAX_BLOCKS, MAX_FALLBACK_CHARS, MAX_MESSAGE_CHARS, cut, visible_chars
@@ -205,7 +205,7 @@ def describe_diff(diff: PlanDiff, *, names: dict[str, str] | None = None, limit:
         (f"Sent elsewhere or at another time ({n_re})", rerouted),
         (f"Newly moving ({n_add})", added),
         (f"No longer moving ({n_drop})", dropped),
-        (f"{len(zone_lines)} zone(s) changed", zone_lines),
+        (f"{plural(len(zone_lines), 'zone')} changed", zone_lines),
     ]
     present = [g for g in groups if g[1]]
     if not present:
