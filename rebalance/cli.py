@@ -2000,7 +2000,7 @@ def overrides_clear(
             color="yellow",
         )
         return
-    err(f"cleared {n} override(s) of {cfg.city.name}", color="green")
+    err(f"cleared {n} override{'' if n == 1 else 's'} of {cfg.city.name}", color="green")
 
 
 slack_app = typer.Typer(help="The Slack app's set-up.", add_completion=False, no_args_is_help=True)

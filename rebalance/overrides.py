@@ -120,7 +120,8 @@ def apply_stored_overrides(
             for rid, o in latest.items()
         )
         unknown = unknown_restaurants(inputs, records)
-        line = f"{len(latest)} restaurant override(s) from Slack applied: {described}"
+        n = len(latest)
+        line = f"{n} restaurant override{'' if n == 1 else 's'} from Slack applied: {described}"
         if unknown:
             line += f"; not in the data, ignored: {_printable(', '.join(unknown))}"
         log(line)

@@ -283,7 +283,8 @@ class Plan:
             )
         if not -count <= slot < count:
             raise IndexError(
-                f"slot {slot} is out of range: this plan has {count} slot(s), 0 to {count - 1}"
+                f"slot {slot} is out of range: this plan has {count} slot{'' if count == 1 else 's'}, "
+                f"0 to {count - 1}"
             )
         if "slot_start" not in self.moves.columns or count == 1:
             return self.moves

@@ -180,7 +180,7 @@ def test_the_run_log_says_which_overrides_applied_and_which_ids_it_ignored(
             )  # fmt: skip
         apply_stored_overrides(inputs, config, shift, history=store, log=lines.append)
     assert lines == [
-        f"2 restaurant override(s) from Slack applied: {known} closed (by lead?[2J), "
+        f"2 restaurant overrides from Slack applied: {known} closed (by lead?[2J), "
         "GH?OST closed (by U0LEAD); not in the data, ignored: GH?OST"
     ]
 
