@@ -39,6 +39,8 @@ _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 # A plausible ISO 8601 date (or date-time); rejects things pandas would guess at.
 _ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?)?$"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: A clock time alone (``19:00``, ``7:30:00``): what an operator types for "tonight".
+_TIME_ONLY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?")
 
 
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
@@ -333,17 +335,27 @@ def parse_timestamp(value: Any, timezone: str, *, require_time: bool = False) ->
         if not YEARS[0] <= ts.year <= YEARS[1]:
             raise TimestampError(f"{ts} is outside the supported years {YEARS[0]} to {YEARS[1]}")
         return in_timezone(ts, timezone)
-    return in_timezone(parse_iso(value, require_time=require_time), timezone)
+    return in_timezone(parse_iso(value, require_time=require_time, timezone=timezone), timezone)
 
 
-def parse_iso(value: Any, *, require_time: bool = False) -> pd.Timestamp:
+def parse_iso(
+    value: Any, *, require_time: bool = False, timezone: str | None = None
+) -> pd.Timestamp:
     """ISO 8601 text as a Timestamp: aware when the text has an offset, else naive
     (a wall-clock time, for `in_timezone` to place in a city's timezone). A date alone
-    is midnight, or with ``require_time`` refused (see `parse_timestamp`).
+    is midnight, or with ``require_time`` refused (see `parse_timestamp`). A time alone
+    is refused with today's date (in ``timezone``, else this machine's) in its example.
 
     Raises `TimestampError` (a ValueError) with a message an operator can act on.
     """
     text = str(value).strip()
+    if clock := _TIME_ONLY.fullmatch(text):
+        today = pd.Timestamp.now(tz=timezone) if timezone else pd.Timestamp.now()
+        where = f"today in {timezone}" if timezone else "today"
+        raise TimestampError(
+            f"{text!r} is a time without a date; give the date too, e.g. "
+            f"'{today:%Y-%m-%d}T{int(clock[1]):02d}{text[len(clock[1]) :]}' ({where})"
+        )
     if require_time and _DATE_ONLY.fullmatch(text):
         raise TimestampError(
             f"{text!r} is a date without a time; give the time too, e.g. '{text}T19:00' "

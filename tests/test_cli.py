@@ -214,6 +214,20 @@ def test_bad_shift_start_is_usage_error():
     assert "--shift-start" in result.stderr and "ISO 8601" in result.stderr
 
 
+@pytest.mark.parametrize("typed, shown", [("19:00", "T19:00"), ("7:30", "T07:30")])
+def test_a_shift_start_without_its_date_is_shown_with_todays(typed, shown):
+    """An operator at 18:00 types `--shift-start 19:00`: it said "not an ISO 8601
+    timestamp; expected e.g. '2026-11-30T19:00'", a date from the sample. It now says
+    the date is missing and shows the same time on today's date in the city."""
+    before = pd.Timestamp.now(tz="Europe/Paris").strftime("%Y-%m-%d")
+    result = invoke("plan", VALID, "--shift-start", typed)
+    after = pd.Timestamp.now(tz="Europe/Paris").strftime("%Y-%m-%d")
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert f"'{typed}' is a time without a date" in said
+    assert f"'{before}{shown}' (today in Europe/Paris)" in said or f"'{after}{shown}'" in said
+
+
 def test_missing_shift_start_is_usage_error():
     """plan without --shift-start is a usage error (exit 2)."""
     assert invoke("plan", VALID).exit_code == 2
