@@ -1569,7 +1569,7 @@ def map_command(
         if folder is None:
             # the plan's own coordinates (plan.json's explanation holds them, in the
             # zones' order): `rebalance map PLAN --out F` needs no data folder
-            zones = _plan_coordinates(plan)
+            zones = plan.zone_coordinates()
             if zones is None:
                 raise typer.BadParameter(
                     "this plan folder was written before plans kept their zones' "
@@ -1609,16 +1609,6 @@ def map_command(
             write_map(fmap, out)
     drawn = f", {len(shapes)} zone outlines from {source}" if shapes else ""
     err(f"map of {visible(plan.city, one_line=True)} written to {out}{drawn}", color="green")
-
-
-def _plan_coordinates(plan: Any) -> Any:
-    """The plan's zones (zone_id, name, lat, lon) at the coordinates its plan.json keeps
-    (under ``explanation``, in the zones' order); None for a folder written before."""
-    info = plan.explanation or {}
-    lat, lon = info.get("lat", []), info.get("lon", [])
-    if not len(plan.zones) or len(lat) != len(plan.zones) or len(lon) != len(lat):
-        return None
-    return plan.zones[["zone_id", "name"]].assign(lat=lat, lon=lon)
 
 
 def _renamed_zones(planned: Any, zones: Any) -> list[tuple[str, str, str]]:

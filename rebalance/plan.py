@@ -291,6 +291,17 @@ class Plan:
         when = self.slot_starts()[slot]
         return self.moves[pd.to_datetime(self.moves["slot_start"], utc=True) == when]
 
+    def zone_coordinates(self) -> pd.DataFrame | None:
+        """zone_id, name, lat and lon of the plan's zones, as its plan.json keeps them
+        (under ``explanation``, in the zones' order): what `rebalance map` and the zone
+        plots draw from without the data folder. None for a plan without them (a folder
+        written before explanations were stored, an infeasible plan)."""
+        info = self.explanation or {}
+        lat, lon = info.get("lat", []), info.get("lon", [])
+        if not len(self.zones) or len(lat) != len(self.zones) or len(lon) != len(lat):
+            return None
+        return self.zones[["zone_id", "name"]].assign(lat=lat, lon=lon).reset_index(drop=True)
+
     def explain(self, zone: str | None = None) -> Any:
         """Why this plan: short zones' reasons, what each route saves, marginal values
         (an `rebalance.explain.Explanation`; ``zone`` keeps that zone's rows)."""

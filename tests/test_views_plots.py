@@ -19,7 +19,7 @@ from matplotlib.container import BarContainer
 from matplotlib.patches import FancyArrowPatch
 from util import REPO, SHIFT
 
-from rebalance import Inputs, Plan, load, load_config, plots, solve
+from rebalance import Inputs, Plan, load, load_config, plots, read_plan, solve
 from rebalance.scenarios import Scenario, sweep, vary
 
 SAMPLES = REPO / "data" / "samples"
@@ -173,6 +173,31 @@ def test_zone_map_needs_coordinates_for_every_zone():
     inputs, plan = paris()
     with pytest.raises(ValueError, match="75101"):
         plots.zone_map(plan, inputs.zones.iloc[1:])
+
+
+def test_zone_map_of_a_plan_read_back_needs_no_data_folder(tmp_path):
+    """`plots.zone_map(plan)` of a plan read from its folder raised a TypeError (inputs
+    was required) although plan.json keeps the zones' coordinates: it now draws from
+    them, the zones where the data folder puts them. A plan without them (written
+    before explanations were kept) says to pass the inputs."""
+    import dataclasses
+
+    inputs, plan = paris()
+    back = read_plan(plan.write(tmp_path / "plan"))
+    kept = back.zone_coordinates()
+    assert list(kept.columns) == ["zone_id", "name", "lat", "lon"]
+    alone = plots.zone_map(back)
+    given = plots.zone_map(back, inputs)
+    spots = [
+        next(c for c in ax.collections if isinstance(c, PathCollection)).get_offsets()
+        for ax in (alone, given)
+    ]
+    np.testing.assert_allclose(spots[0], spots[1], atol=1e-6)
+    np.testing.assert_allclose(spots[0], inputs.zones[["lon", "lat"]].to_numpy(float), atol=1e-6)
+    older = dataclasses.replace(back, explanation={})
+    assert older.zone_coordinates() is None
+    with pytest.raises(ValueError, match=r"pass inputs=rebalance\.load"):
+        plots.zone_map(older)
 
 
 # --------------------------------------------------------------------- scenarios

@@ -409,7 +409,7 @@ def couriers_over_time(plan: Plan, ax: Axes | None = None, *, zone: str | None =
 
 def zone_map(
     plan: Plan,
-    inputs: Inputs | pd.DataFrame,
+    inputs: Inputs | pd.DataFrame | None = None,
     ax: Axes | None = None,
     *,
     shortage: Literal["after", "before"] = "after",
@@ -421,7 +421,8 @@ def zone_map(
     """Zones at their centroids, sized by demand and coloured by shortage, with moves.
 
     ``inputs`` gives the zone coordinates (`Inputs` or a zones DataFrame with zone_id,
-    lat, lon). Colour is the shortage ``after`` (default) or ``before`` the plan, on a
+    lat, lon); without it, the coordinates the plan keeps (`Plan.zone_coordinates`: a
+    plan read back with `read_plan` needs no data folder). Colour is the shortage ``after`` (default) or ``before`` the plan, on a
     scale up to the largest shortage before the plan (or ``vmax``), so a before map and
     an after map side by side read alike. Each arrow is one route; its width grows with
     the couriers on it. ``outlines`` (`rebalance.outlines.read_outlines`) draws each
@@ -437,6 +438,13 @@ def zone_map(
     if shortage not in ("after", "before"):
         raise ValueError(f"shortage must be 'after' or 'before', got {shortage!r}")
     zones = _feasible_zones(plan, "zone_map(plan, inputs)")
+    if inputs is None:
+        inputs = plan.zone_coordinates()
+        if inputs is None:
+            raise ValueError(
+                "this plan carries no zone coordinates (written before explanations were "
+                "stored): pass inputs=rebalance.load(DATA_DIR)"
+            )
     if not isinstance(inputs, pd.DataFrame) and type(inputs).__name__ != "Inputs":
         # the config in its place met "'Config' object has no attribute 'zones'" from
         # inside pydantic
@@ -1033,14 +1041,13 @@ def marginal_map(
         )
 
     zones = _feasible_zones(plan, "marginal_map(plan)").copy()
-    info = plan.explanation or {}
     if inputs is not None:
         coords = inputs if isinstance(inputs, pd.DataFrame) else inputs.zones
         frame = zones.merge(
             coords[["zone_id", "lat", "lon"]].astype({"zone_id": str}), on="zone_id", how="left"
         )
-    elif len(info.get("lat", [])) == len(zones):
-        frame = zones.assign(lat=info["lat"], lon=info["lon"])
+    elif (kept := plan.zone_coordinates()) is not None:
+        frame = zones.assign(lat=kept["lat"].to_numpy(), lon=kept["lon"].to_numpy())
     else:
         raise ValueError(
             "this plan carries no zone coordinates (written before explanations were "
