@@ -626,6 +626,10 @@ def _read_roster(path: Path) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None]
         ids = ids.cast(pa.large_string())
     if not _is_text(ids.type):
         raise ValueError(f"courier_id holds {ids.type}, not text")
+    try:  # bytes that are not UTF-8 (a damaged file): no courier would match them, and
+        ids.validate(full=True)  # the re-plan took one for a newcomer without a word
+    except pa.ArrowInvalid:
+        raise ValueError("courier_id holds bytes that are not UTF-8 text") from None
     return ids, _presence(table)
 
 

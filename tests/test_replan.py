@@ -655,20 +655,27 @@ def test_a_courier_who_logged_in_since_the_previous_plan_moves_without_change_co
 
 def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_path):
     """roster.parquet is optional and only re-plans read it: one that cannot be read
-    (junk, a foreign table, integers, a folder) leaves the plan readable (explain, diff
-    and publish need nothing of it), and a re-plan counts everyone as known and says
-    why in its message. One written from a pandas category (dictionary text) is read."""
+    (junk, a foreign table, integers, a folder, an id's bytes that are not UTF-8)
+    leaves the plan readable (explain, diff and publish need nothing of it), and a
+    re-plan counts everyone as known and says why in its message. A flipped byte in an
+    id was read as another id: that courier counted as new, his instruction free to
+    change, without a word. One written from a pandas category (dictionary text) is
+    read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     config, inputs, plan = paris
     folder = plan.write(tmp_path / "plan")
     roster = folder / "roster.parquet"
+    raw = [i.encode() for i in plan.roster.to_pylist()]
+    raw[3] = raw[3][:2] + b"\xff" + raw[3][3:]
+    flipped = pa.array(raw, pa.large_binary()).view(pa.large_string())
     damage = {
         "junk": lambda: roster.write_bytes(b"PAR1 not really"),
         "foreign": lambda: pq.write_table(pa.table({"id": ["a"]}), roster),
         "integers": lambda: pq.write_table(pa.table({"courier_id": [1, 2]}), roster),
         "folder": lambda: (roster.unlink(), roster.mkdir()),
+        "not utf-8": lambda: pq.write_table(pa.table({"courier_id": flipped}), roster),
     }
     for name, spoil in damage.items():
         if roster.is_dir():
@@ -680,7 +687,8 @@ def test_an_unreadable_roster_is_noted_and_everyone_counts_as_known(paris, tmp_p
         again = rebalance.solve(inputs, config, SHIFT, previous=kept)
         assert kept.roster_note in again.message, name
         assert again.objective == pytest.approx(plan.objective, abs=1e-3)
-    roster.rmdir()
+    assert "not UTF-8" in kept.roster_note
+    roster.unlink()
     ids = plan.roster.to_pylist()
     pq.write_table(pa.table({"courier_id": pa.array(ids).dictionary_encode()}), roster)
     kept = rebalance.read_plan(folder)
