@@ -287,6 +287,31 @@ def test_history_show_golden(config_file: Path, monkeypatch: pytest.MonkeyPatch)
     assert _strip(out) == GOLDEN_SHOW
 
 
+def test_history_show_says_which_shortage_is_the_first_slots(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan in slots records the first slot's shortage and the whole shift's coverage:
+    'shortage 0 -> 0, coverage 86.2% -> 98.7%' read as a contradiction. With the
+    shift's courier-slots recorded, the line says which is which."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from rebalance.views.history import run_details
+
+    with History(config_file.parent / "state" / "history.sqlite3") as h:
+        record = h.run("20261130T174502-b0a710")
+    kpis = {**KPIS, "shortage_before": 0, "shortage": 0}
+    kpis |= {"shortage_all_slots_before": 32, "shortage_all_slots": 3}
+    console = Console(width=400, color_system=None)
+    with console.capture() as shown:
+        console.print(run_details(dataclasses.replace(record, kpis=kpis)))
+    assert (
+        "shortage 0 -> 0 now (32 -> 3 courier-slots over the shift), coverage 56.6% -> 99.1%"
+        in shown.get()
+    )
+
+
 def test_history_show_accepts_a_unique_prefix_and_json(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,12 +153,20 @@ def run_details(record: RunRecord, approval: Approval | None = None) -> Any:
     ]
     if r.kpis:
         k = r.kpis
+        # in slots `shortage` is the first slot's and coverage the whole shift's: said so
+        # ("shortage 0 -> 0, coverage 86.2% -> 98.7%" read as a contradiction)
+        shift = (
+            f" now ({k['shortage_all_slots_before']} -> {k['shortage_all_slots']} "
+            "courier-slots over the shift)"
+            if "shortage_all_slots" in k and "shortage_all_slots_before" in k
+            else ""
+        )
         rows.append(
             (
                 "kpis",
                 f"{k.get('eligible_couriers')} eligible, {k.get('moved_couriers')} moved, "
                 f"{k.get('travel_minutes')} travel min, shortage {k.get('shortage_before')} -> "
-                f"{k.get('shortage')}, coverage {coverage_change(k)}",
+                f"{k.get('shortage')}{shift}, coverage {coverage_change(k)}",
             )
         )
     if r.extra.get("objective") is not None:
