@@ -7,6 +7,7 @@ both pointed at one fake Slack; commands and clicks are signed form posts.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -1195,6 +1196,8 @@ def test_status_and_why_are_answered_while_replans_are_queued(
         status = wait_for(lambda: fake.responses.get("read-status"), timeout=10)
         why = wait_for(lambda: fake.responses.get("read-why"), timeout=10)
         assert "Latest plan" in status[0]["text"]
+        # the first slot's shortage, beside the whole shift's coverage: said so
+        assert re.search(r"moved, shortage now \d+\.", status[0]["text"])
         assert why[0]["text"].startswith("*Why Z0001")
         assert not [name for name in plans if fake.responses.get(name)]  # still re-planning
     finally:

@@ -222,7 +222,7 @@ class Desk:
                 lines.append(
                     f"Latest plan: run {code(record.run_id)} ({esc(record.status)}), "
                     f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
-                    f"{_moved(k.get('moved_couriers'))} moved, shortage {k.get('shortage', '?')}."
+                    f"{_moved(k.get('moved_couriers'))} moved, shortage now {k.get('shortage', '?')}."
                 )
                 key = plan_key(name, shift)
                 pub = history.publication(key, self.config.slack.channel)
@@ -388,7 +388,7 @@ class Desk:
         k = result.plan.kpis
         numbers = (
             f"coverage {_pct(k.get('coverage_before'))} → {_pct(k.get('coverage'))}, "
-            f"{_moved(k.get('moved_couriers', 0))} moved, shortage {k.get('shortage', 0)}"
+            f"{_moved(k.get('moved_couriers', 0))} moved, shortage now {k.get('shortage', 0)}"
         )
         action = result.publish.action
         where = channel_ref(result.publish.channel)
