@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
-from util import REPO, SHIFT, VALID
+from util import REPO, SHIFT, VALID, snapshot
 
 import rebalance
 from rebalance import Config, load, read_plan, solve
@@ -177,9 +177,15 @@ def test_one_slot_plan_reads_back_with_every_move_at_the_shift_start(tmp_path):
 
 
 def test_plan_shows_itself_in_a_notebook():
-    """Plan._repr_html_ shows the KPIs and the zones needing attention."""
+    """Plan._repr_html_ shows the KPIs and the zones needing attention. In slots the
+    coverage is the whole shift's and the shortage the first slot's, and the labels
+    say so ("Shift coverage", "Shortage now"); one slot keeps "Coverage" and "Shortage
+    left"."""
     html = solve(load(VALID), Config(), SHIFT)._repr_html_()
-    assert "Coverage" in html and "0001" in html and "<table" in html
+    assert "Shift coverage" in html and "0001" in html and "<table" in html
+    assert "Shortage now" in html and "Required now" in html and "Shortage left" not in html
+    one = solve(load(VALID), snapshot(), SHIFT)._repr_html_()
+    assert ">Coverage<" in one and "Shortage left" in one and "Shift coverage" not in one
 
 
 def test_plan_repr_and_summary():

@@ -288,7 +288,7 @@ def test_a_previous_plan_json_without_some_kpis_is_planned_afresh(paris, tmp_pat
     out = tmp_path / "out"
     ok = _cli_plan(PARIS, "--shift-start", SHIFT, "--previous", folder, "--out", out)
     assert ok.exit_code == 0, ok.output
-    assert "Shortage left" in ok.output and "Traceback" not in ok.output
+    assert "Shortage now" in ok.output and "Traceback" not in ok.output
     kpis = json.loads((out / "plan.json").read_text(encoding="utf-8"))["kpis"]
     assert kpis["shortage_before"] == plan.kpis["shortage_before"]
     assert kpis["zones_short"] == plan.kpis["zones_short"]
@@ -301,7 +301,7 @@ def test_a_previous_plan_json_without_some_kpis_is_planned_afresh(paris, tmp_pat
     untouched = _cli_plan(
         PARIS, "--shift-start", SHIFT, "--previous", plan.write(tmp_path / "ok"), "--out", kept
     )
-    assert untouched.exit_code == 0 and "Shortage left" in untouched.output
+    assert untouched.exit_code == 0 and "Shortage now" in untouched.output
     again = rebalance.read_plan(kept)
     assert content_hash(again) == content_hash(plan) and again.kpis["changed_couriers"] == 0
     assert {k: again.kpis[k] for k in plan.kpis if k != "objective_breakdown"} == {

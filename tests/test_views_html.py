@@ -20,7 +20,13 @@ def test_plan_html_shows_kpis_and_zone_table():
     couriers" beside the KPI's 140 (two couriers move twice in the shift)."""
     inputs, plan = paris()
     page = plan._repr_html_()
-    for text in ("Coverage", "92.3%", "Couriers moved", "Zones needing attention", "<details>"):
+    for text in (
+        "Shift coverage",
+        "92.3%",
+        "Couriers moved",
+        "Zones needing attention",
+        "<details>",
+    ):
         assert text in page
     assert "The shift in 8 slots of 30 min" in page and "Zones short in some slot" in page
     assert "75104" in page and "Hôtel-de-Ville" in page

@@ -303,7 +303,7 @@ def test_a_plan_whose_moves_all_come_later_does_not_say_no_moves_needed(tmp_path
     text = " ".join(render(plan, 100).split())
     assert "Every zone is covered now: no moves at 19:00; 2 moves later in the shift." in text
     assert "no moves needed" not in text
-    assert "Required 0 couriers in 3 zones" in text
+    assert "Required now 0 couriers in 3 zones" in text
     assert "2 moves later in the shift" in plan_html(plan)
     slack = str(build_messages(plan, channel="C1"))
     assert "*Every zone is covered now:* no moves at 19:00; 2 moves later in the shift." in slack

@@ -11,6 +11,7 @@ from .wording import (
     all_covered,
     attention_zones,
     coverage_change,
+    kpi_labels,
     minutes,
     plural,
     shift_window,
@@ -58,13 +59,14 @@ def plan_html(plan: Plan) -> str:
     k = plan.kpis
     n_short = k.get("zones_short", 0)
     short_zones = f" in {plural(n_short, 'zone')}" if k.get("shortage") else ""
+    coverage, shortage, required = kpi_labels(plan)
     cells = [
-        ("Coverage", coverage_change(k, arrow="→", after="<b>{}</b>")),
+        (coverage, coverage_change(k, arrow="→", after="<b>{}</b>")),
         ("Couriers moved", f"<b>{k['moved_couriers']}</b> of {k['eligible_couriers']} eligible"),
-        ("Shortage left", f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
+        (shortage, f"{k['shortage_before']} → <b>{k['shortage']}</b>{short_zones}"),
         ("Total travel", esc(minutes(k["travel_minutes"]))),
         (
-            "Required",
+            required,
             f"{plural(k['required_couriers'], 'courier')} in {plural(k['zones'], 'zone')}",
         ),
         ("Objective", f"{plan.objective:,.1f} ({plan.solve_seconds:.2f} s)"),

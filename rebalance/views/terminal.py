@@ -15,6 +15,7 @@ from .wording import (
     attention_zones,
     coverage_change,
     cut,
+    kpi_labels,
     minutes,
     plural,
     shift_window,
@@ -97,17 +98,18 @@ def plan_renderables(plan: Plan, width: int = 100, out: str | Path | None = None
         yield Panel(body, title=title, width=min(width, 100))
         return
     k = plan.kpis
+    coverage, shortage, required = kpi_labels(plan)
     pairs = [
-        ("Coverage", coverage_change(k, arrow="→", after="[bold]{}[/]")),
+        (coverage, coverage_change(k, arrow="→", after="[bold]{}[/]")),
         ("Couriers moved", f"{k['moved_couriers']} of {k['eligible_couriers']} eligible"),
         (
-            "Shortage left",
+            shortage,
             f"{k['shortage_before']} → [bold]{k['shortage']}[/] couriers"
             + (f" in {plural(k['zones_short'], 'zone')}" if k["shortage"] else ""),
         ),
         ("Total travel", minutes(k["travel_minutes"])),
         (
-            "Required",
+            required,
             f"{plural(k['required_couriers'], 'courier')} in {plural(k['zones'], 'zone')}",
         ),
         ("Solve", f"{plan.status}, {plan.solve_seconds:.2f} s, objective {plan.objective:,.1f}"),
