@@ -78,8 +78,8 @@ def kpi_labels(plan: Plan) -> tuple[str, str, str]:
     """The labels of the coverage, shortage and requirement KPIs in a plan's panel. In
     slots coverage is the whole shift's and the shortage and requirement the first
     slot's (CONTRACT section 7): "Coverage 65.5% -> 92.3%" beside "Shortage left 176 ->
-    38" read as one measure, so there they say so (no longer than the labels they
-    replace, so the panel keeps its layout)."""
+    38" read as one measure, so there they say so (no longer than the panel's longest
+    label, "Couriers moved", so the panel keeps its layout)."""
     if plan.slot_count > 1:
         return "Shift coverage", "Shortage now", "Required now"
     return "Coverage", "Shortage left", "Required"
