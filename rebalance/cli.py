@@ -1990,7 +1990,9 @@ def overrides_clear(
             color="yellow",
         )
         return
-    err(f"cleared {n} override{'' if n == 1 else 's'} of {cfg.city.name}", color="green")
+    from .views.wording import plural
+
+    err(f"cleared {plural(n, 'override')} of {cfg.city.name}", color="green")
 
 
 slack_app = typer.Typer(help="The Slack app's set-up.", add_completion=False, no_args_is_help=True)

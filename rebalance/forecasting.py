@@ -937,8 +937,8 @@ class _Forecaster:
         silent = self.zone_ids[with_rows & (zone_orders == 0)]
         if silent.size:
             notes.append(
-                f"{silent.size} zone{'' if silent.size == 1 else 's'} had no order in the "
-                "shift's hours on the days used: "
+                f"{plural(int(silent.size), 'zone')} had no order in the shift's hours on "
+                "the days used: "
                 f"their restaurants are forecast 0 ({_ids(tuple(str(z) for z in silent))})"
             )
         return Forecast(

@@ -120,8 +120,9 @@ def apply_stored_overrides(
             for rid, o in latest.items()
         )
         unknown = unknown_restaurants(inputs, records)
-        n = len(latest)
-        line = f"{n} restaurant override{'' if n == 1 else 's'} from Slack applied: {described}"
+        from .views.wording import plural
+
+        line = f"{plural(len(latest), 'restaurant override')} from Slack applied: {described}"
         if unknown:
             line += f"; not in the data, ignored: {_printable(', '.join(unknown))}"
         log(line)

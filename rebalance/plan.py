@@ -282,8 +282,10 @@ class Plan:
                 f"{type(slot).__name__} {slot!r}"[:200]
             )
         if not -count <= slot < count:
+            from .views.wording import plural
+
             raise IndexError(
-                f"slot {slot} is out of range: this plan has {count} slot{'' if count == 1 else 's'}, "
+                f"slot {slot} is out of range: this plan has {plural(count, 'slot')}, "
                 f"0 to {count - 1}"
             )
         if "slot_start" not in self.moves.columns or count == 1:

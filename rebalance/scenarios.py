@@ -393,7 +393,7 @@ def _apply(
         first = exc.problems[0] if exc.problems else exc
         raise ValueError(
             f"Scenario {scenario.name!r}: {scenario.describe()} makes inputs no plan can take: "
-            f"{first} ({len(exc.problems)} problem{'' if len(exc.problems) == 1 else 's'})"
+            f"{first} ({plural(len(exc.problems), 'problem')})"
         ) from exc
     return new_inputs, _config(scenario, config), set(tables)
 
