@@ -1580,9 +1580,11 @@ def map_command(
         else:
             with _status(f"reading {folder}"):
                 zones = _load(folder, cfg).zones
+        known = set(zones["zone_id"].astype(str))
+        if folder is not None:
             check_zones(
                 plan,
-                set(zones["zone_id"].astype(str)),
+                known,
                 label="the plan",
                 file=plan_dir / "zones.csv",
                 valid=f"the data folder the plan was made from (not {folder})",
@@ -1597,9 +1599,8 @@ def map_command(
                     "zones are drawn in the wrong places",
                     color="yellow",
                 )
-        known = set(zones["zone_id"].astype(str))
-        source = outlines if outlines is not None else (folder and find_outlines(folder))
-        shapes = read_outlines(source, known) if source else None
+        source = outlines if outlines is not None else find_outlines(folder)
+        shapes = read_outlines(source, known) if source is not None else None
         fmap = interactive_map(
             plan, zones, outlines=shapes, tiles="OpenStreetMap" if tiles else None
         )
