@@ -981,17 +981,15 @@ app.add_typer(history_app, name="history")
 
 
 def _no_store(config: Path | None, *, markup: bool = True) -> str:
-    """What to say where a command reads the history and there is no store: the path it
-    looked at, and (without ``--config``) that cron's runs record where their config's
-    [history] path says. "no runs recorded yet" alone sent operators looking for a fault
-    when the runs were recorded in another store. ``markup``: for rich markup (else
-    plain text, as in a usage error)."""
+    """What to say where a command reads the history and `_open_history` found no store:
+    the path it looked at, and (without ``--config``) that cron's runs record where
+    their config's [history] path says. "no runs recorded yet" alone sent operators
+    looking for a fault when the runs were recorded in another store. ``markup``: for
+    rich markup (else plain text, as in a usage error)."""
     from .escape import terminal, visible
 
     with exits():
         path = load_cli_config(config).history_path
-    if path.exists():
-        return ""
     hint = (
         ""
         if config is not None
