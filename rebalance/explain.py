@@ -828,9 +828,7 @@ def explain(plan: Plan, zone: str | None = None) -> Explanation:
     # several slots: when the zone with a courier to spare has none to spare in a later
     # slot, the sentence says when (a fact of the plan, not a guess at the reason)
     spare_zones = {
-        str(e["spare_in_range"]["zone_id"])
-        for e in short_entries
-        if e["reason"] == "not_worth_the_move" and e.get("spare_in_range")
+        str(e["spare_in_range"]["zone_id"]) for e in short_entries if e.get("spare_in_range")
     }
     none_spare = _none_to_spare(plan, spare_zones) if plan.slot_count > 1 else {}
     short_rows = []
@@ -944,7 +942,9 @@ def _none_to_spare(plan: Plan, zones: set[str]) -> dict[str, tuple[str, str]]:
         .groupby("zone")["at"]
         .min()
     )
-    labels = plan.slot_labels()
+    from .slots import slot_labels
+
+    labels = slot_labels(starts)  # (Plan.slot_labels would make the starts again)
     return {z: (labels[k], starts[k].isoformat()) for z, k in found.items()}
 
 
