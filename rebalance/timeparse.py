@@ -273,8 +273,9 @@ def _parse_few(values: pd.Series, timezone: str) -> pd.Series:
     # ISO 8601 in the supported years; an offset after the time is aware (such a text
     # has no blanks around it: `has_offset`'s strip changes nothing)
     iso = [i for i, t in enumerate(texts) if _ISO_TEXT.fullmatch(t) and _year_inside(t)]
-    aware = [i for i in iso if _OFFSET_TEXT.search(texts[i])]
-    naive = [i for i in iso if not _OFFSET_TEXT.search(texts[i])]
+    offset = [bool(_OFFSET_TEXT.search(texts[i])) for i in iso]
+    aware = [i for i, o in zip(iso, offset, strict=True) if o]
+    naive = [i for i, o in zip(iso, offset, strict=True) if not o]
     out = np.full(len(texts), np.iinfo(np.int64).min, dtype=np.int64)  # NaT
     if aware:
         parsed = pd.to_datetime(
